@@ -1,0 +1,16 @@
+import type { CommandModule } from 'yargs';
+import { configFromEnv, runHealthChecks } from '@contid/core';
+import { printJson } from '../output';
+
+const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+
+export const doctorCommand: CommandModule<{ json: boolean }, { json: boolean }> = {
+  command: 'doctor',
+  describe: "check this host: privileges, audit, auditd, loginuid_immutable, procfs contid, registry — each problem says how to fix it",
+  handler: (argv) => {
+    const results = runHealthChecks(configFromEnv());
+    if (argv.json) results.forEach(printJson);
+    else for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${r.detail}${r.fix && r.status !== 'ok' ? ` — fix: ${r.fix}` : ''}\n`);
+    if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
+  },
+};

@@ -1,0 +1,58 @@
+import type { CommandModule } from 'yargs';
+import { ContidError, Tagger, parseContainerId, replaceProcess } from '@contid/core';
+import { warn } from '../output';
+
+interface ExecArgs {
+  name?: string;
+  orchestrator: string;
+  'runtime-id'?: string;
+  parent?: string;
+  setns?: string;
+  'fail-policy'?: 'open' | 'closed';
+  '--'?: string[];
+  command?: string[];
+}
+
+/**
+ * `contid exec -- CMD`: this process renews its own audit session, binds it to a new (or,
+ * with --setns, an existing) container ID, writes the audit record and registry row, then
+ * becomes CMD through execve, so CMD and its children carry the session.
+ */
+export const execCommand: CommandModule<object, ExecArgs> = {
+  command: 'exec [command..]',
+  describe: 'run a command as a new container (or inside one with --setns), tagged on the real kernel',
+  builder: (y) =>
+    y
+      .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false })
+      .option('name', { type: 'string', describe: 'container name (default: the command)' })
+      .option('orchestrator', { type: 'string', default: 'contid', describe: 'who built it (docker, lxc, systemd …)' })
+      .option('runtime-id', { type: 'string', describe: "the orchestrator's own id for it" })
+      .option('parent', { type: 'string', describe: 'parent contid (default: the container this runs in, if any)' })
+      .option('setns', { type: 'string', describe: 'enter this existing container instead of creating one' })
+      .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: run anyway (open) or refuse (closed)' })
+      .example('$0 exec --name web -- nginx -g "daemon off;"', 'tag nginx and all it starts')
+      .example('$0 exec --setns web -- sh', 'enter web as op=setns'),
+  handler: (argv) => {
+    const command = [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
+    if (command.length === 0) throw new ContidError('exec needs a command: contid exec [options] -- CMD [ARGS...]', 2);
+    const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
+    let auditError: string | null;
+    if (argv.setns !== undefined) {
+      const target = tagger.registry.find(argv.setns);
+      if (!target) throw new ContidError(`unknown container "${argv.setns}" for --setns`);
+      ({ auditError } = tagger.setns({ contid: target.contid, target: { pid: 'self' }, detail: { command } }));
+    } else {
+      ({ auditError } = tagger.create({
+        orchestrator: argv.orchestrator,
+        name: argv.name ?? command[0].split('/').pop()!,
+        runtimeId: argv['runtime-id'] ?? null,
+        parent: argv.parent === undefined ? 'auto' : parseContainerId(argv.parent),
+        target: { pid: 'self' },
+        detail: { command },
+      }));
+    }
+    if (auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${auditError}`);
+    tagger.close();
+    replaceProcess(command);
+  },
+};

@@ -1,0 +1,18 @@
+import type { CommandModule } from 'yargs';
+import { execCommand } from './exec';
+import { psCommand } from './ps';
+import { showCommand } from './show';
+import { doctorCommand } from './doctor';
+import { installCommand, uninstallCommand } from './install';
+import { endCommand } from './end';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
+export const commands: CommandModule<any, any>[] = [
+  execCommand,
+  endCommand,
+  psCommand,
+  showCommand,
+  doctorCommand,
+  installCommand,
+  uninstallCommand,
+];

@@ -1,0 +1,30 @@
+import type { CommandModule } from 'yargs';
+import { ContidError } from '@contid/core';
+import { installers } from './installers';
+
+interface InstallArgs {
+  target: string;
+  args?: string[];
+}
+
+function pick(target: string) {
+  const installer = installers[target];
+  if (!installer) throw new ContidError(`nothing to install called "${target}"; choose one of: ${Object.keys(installers).join(', ')}`, 2);
+  return installer;
+}
+
+export const installCommand: CommandModule<object, InstallArgs> = {
+  command: 'install <target> [args..]',
+  describe: `install an integration: ${Object.keys(installers).join(', ')}`,
+  handler: (argv) => {
+    process.stdout.write(pick(argv.target).install((argv.args ?? []).map(String)) + '\n');
+  },
+};
+
+export const uninstallCommand: CommandModule<object, InstallArgs> = {
+  command: 'uninstall <target> [args..]',
+  describe: 'undo contid install',
+  handler: (argv) => {
+    process.stdout.write(pick(argv.target).uninstall((argv.args ?? []).map(String)) + '\n');
+  },
+};

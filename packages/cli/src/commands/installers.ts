@@ -1,0 +1,33 @@
+import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ContidError } from '@contid/core';
+
+/** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
+export interface Installer {
+  describe: string;
+  install(args: string[]): string;
+  uninstall(args: string[]): string;
+}
+
+const SELF_PATH = '/usr/local/bin/contid';
+const MARKER = '# installed by contid install self';
+
+/** A two-line sh launcher so hooks and units can call `contid` from PATH. */
+const self: Installer = {
+  describe: `put the contid command on PATH (${SELF_PATH})`,
+  install() {
+    const main = resolve(__dirname, '..', 'main.js');
+    writeFileSync(SELF_PATH, `#!/bin/sh\n${MARKER}\nexec ${process.execPath} ${main} "$@"\n`);
+    chmodSync(SELF_PATH, 0o755);
+    return `installed ${SELF_PATH} -> ${main}`;
+  },
+  uninstall() {
+    if (!existsSync(SELF_PATH)) return `${SELF_PATH} is not installed`;
+    if (!readFileSync(SELF_PATH, 'utf8').includes(MARKER)) throw new ContidError(`${SELF_PATH} was not installed by contid; leaving it`);
+    unlinkSync(SELF_PATH);
+    return `removed ${SELF_PATH}`;
+  },
+};
+
+/** Adapters add their installers here. */
+export const installers: Record<string, Installer> = { self };

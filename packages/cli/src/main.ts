@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { failWith } from './output';
+import { commands } from './commands';
+
+/** The contid command: wiring only; every command's work lives in a package. */
+async function main(): Promise<void> {
+  let cli = yargs(hideBin(process.argv))
+    .scriptName('contid')
+    .usage('$0 <command> [options]\n\nAudit identity for Linux containers.')
+    .option('state-dir', { type: 'string', describe: 'registry directory (default /var/lib/contid, or $CONTID_STATE_DIR)' })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .middleware((argv) => {
+      if (typeof argv.stateDir === 'string') process.env.CONTID_STATE_DIR = argv.stateDir;
+    })
+    .strict()
+    .demandCommand(1, 'name a command; see contid --help')
+    .recommendCommands()
+    .help()
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => failWith(err ?? new Error(msg), Boolean(msg)));
+  for (const command of commands) cli = cli.command(command);
+  await cli.parseAsync();
+}
+
+main().catch((e) => failWith(e));

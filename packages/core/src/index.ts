@@ -1,0 +1,15 @@
+/** @contid/core: the public SDK. Adapters (Docker, LXC, systemd, Kubernetes) use only this. */
+export * from './container-id';
+export * from './errors';
+export * from './privilege';
+export * from './proc';
+export * from './allocator';
+export * from './registry';
+export * from './record-format';
+export * from './record-key';
+export * from './audit-emitter';
+export * from './write-paths';
+export * from './config';
+export * from './tagger';
+export { replaceProcess } from './process-replace';
+export * from './health';

@@ -1,0 +1,38 @@
+/**
+ * Registry schema, one entry per version; PRAGMA user_version records how many ran.
+ * Append only: a released migration is never edited.
+ * IDs are stored as decimal TEXT because SQLite integers are signed 64-bit.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE containers (
+     contid       TEXT PRIMARY KEY,
+     orchestrator TEXT NOT NULL,
+     name         TEXT NOT NULL,
+     runtime_id   TEXT,
+     image        TEXT,
+     labels       TEXT NOT NULL DEFAULT '{}',
+     parent       TEXT REFERENCES containers(contid),
+     node         TEXT,
+     state        TEXT NOT NULL CHECK (state IN ('running','ended','untagged')),
+     init_pid     INTEGER,
+     session      INTEGER,
+     namespaces   TEXT NOT NULL DEFAULT '{}',
+     audit_error  TEXT,
+     created_at   INTEGER NOT NULL,
+     ended_at     INTEGER
+   );
+   CREATE INDEX containers_name ON containers(name);
+   CREATE INDEX containers_runtime_id ON containers(runtime_id);
+   CREATE TABLE bindings (
+     id       INTEGER PRIMARY KEY,
+     contid   TEXT NOT NULL REFERENCES containers(contid),
+     session  INTEGER,
+     pid      INTEGER NOT NULL,
+     op       TEXT NOT NULL CHECK (op IN ('create','setns','untagged')),
+     detail   TEXT NOT NULL DEFAULT '{}',
+     at       INTEGER NOT NULL
+   );
+   CREATE INDEX bindings_session ON bindings(session);
+   CREATE INDEX bindings_contid ON bindings(contid);`,
+];

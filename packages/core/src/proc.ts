@@ -1,0 +1,49 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+
+/** The kernel's "unset" value for loginuid and sessionid. */
+export const AUDIT_UNSET = 4294967295;
+
+export type Pid = number | 'self';
+
+export function readLoginUid(pid: Pid = 'self', procRoot = '/proc'): number {
+  return Number(readFileSync(`${procRoot}/${pid}/loginuid`, 'utf8').trim());
+}
+
+export function readSessionId(pid: Pid = 'self', procRoot = '/proc'): number {
+  return Number(readFileSync(`${procRoot}/${pid}/sessionid`, 'utf8').trim());
+}
+
+export const NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'] as const;
+export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
+export type Namespaces = Partial<Record<NamespaceKind, number>>;
+
+/** Namespace inodes of a process: containers sharing namespaces (pods) show equal inodes. */
+export function readNamespaces(pid: Pid = 'self', procRoot = '/proc'): Namespaces {
+  const out: Namespaces = {};
+  for (const kind of NAMESPACE_KINDS) {
+    try {
+      const m = /\[(\d+)\]/.exec(readlinkSync(`${procRoot}/${pid}/ns/${kind}`));
+      if (m) out[kind] = Number(m[1]);
+    } catch {
+      // A namespace kind the kernel lacks, or a process that is gone: leave it out.
+    }
+  }
+  return out;
+}
+
+export function formatNamespaces(ns: Namespaces): string {
+  const parts = NAMESPACE_KINDS.filter((k) => ns[k] !== undefined).map((k) => `${k}:${ns[k]}`);
+  return parts.length ? parts.join(',') : '?';
+}
+
+export function parseNamespaces(text: string): Namespaces {
+  const out: Namespaces = {};
+  if (text === '?' || text === '') return out;
+  for (const part of text.split(',')) {
+    const [kind, inode] = part.split(':');
+    if ((NAMESPACE_KINDS as readonly string[]).includes(kind) && /^\d+$/.test(inode ?? '')) {
+      out[kind as NamespaceKind] = Number(inode);
+    }
+  }
+  return out;
+}

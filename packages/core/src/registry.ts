@@ -1,0 +1,327 @@
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerId, formatContainerId, parseContainerId } from './container-id';
+import { ContidError } from './errors';
+import { MIGRATIONS } from './migrations';
+import { Namespaces } from './proc';
+import { IdAllocator } from './allocator';
+
+export const DEFAULT_STATE_DIR = '/var/lib/contid';
+
+export type ContainerState = 'running' | 'ended' | 'untagged';
+export type BindingOp = 'create' | 'setns' | 'untagged';
+
+export interface ContainerRecord {
+  contid: ContainerId;
+  orchestrator: string;
+  name: string;
+  runtimeId: string | null;
+  image: string | null;
+  labels: Record<string, string>;
+  parent: ContainerId | null;
+  node: string | null;
+  state: ContainerState;
+  initPid: number | null;
+  session: number | null;
+  namespaces: Namespaces;
+  auditError: string | null;
+  createdAt: number;
+  endedAt: number | null;
+}
+
+export interface NewContainer {
+  orchestrator: string;
+  name: string;
+  runtimeId?: string | null;
+  image?: string | null;
+  labels?: Record<string, string>;
+  parent?: ContainerId | null;
+  state?: ContainerState;
+  initPid?: number | null;
+  session?: number | null;
+  namespaces?: Namespaces;
+  auditError?: string | null;
+}
+
+export interface BindingRecord {
+  id: number;
+  contid: ContainerId;
+  session: number | null;
+  pid: number;
+  op: BindingOp;
+  detail: Record<string, unknown>;
+  at: number;
+}
+
+export type NewBinding = Omit<BindingRecord, 'id' | 'at'> & { at?: number };
+
+/** Fields an adapter may add after creation (names, images, labels learned later). */
+export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError'>>;
+
+interface ContainerRow {
+  contid: string;
+  orchestrator: string;
+  name: string;
+  runtime_id: string | null;
+  image: string | null;
+  labels: string;
+  parent: string | null;
+  node: string | null;
+  state: ContainerState;
+  init_pid: number | null;
+  session: number | null;
+  namespaces: string;
+  audit_error: string | null;
+  created_at: number;
+  ended_at: number | null;
+}
+
+interface BindingRow {
+  id: number;
+  contid: string;
+  session: number | null;
+  pid: number;
+  op: BindingOp;
+  detail: string;
+  at: number;
+}
+
+function toContainer(r: ContainerRow): ContainerRecord {
+  return {
+    contid: parseContainerId(r.contid),
+    orchestrator: r.orchestrator,
+    name: r.name,
+    runtimeId: r.runtime_id,
+    image: r.image,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    parent: r.parent === null ? null : parseContainerId(r.parent),
+    node: r.node,
+    state: r.state,
+    initPid: r.init_pid,
+    session: r.session,
+    namespaces: JSON.parse(r.namespaces) as Namespaces,
+    auditError: r.audit_error,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+  };
+}
+
+function toBinding(r: BindingRow): BindingRecord {
+  return { ...r, contid: parseContainerId(r.contid), detail: JSON.parse(r.detail) as Record<string, unknown> };
+}
+
+/** Makes the state directory root-only, creating it when missing. */
+function prepareStateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch (e) {
+    throw new ContidError(`registry directory ${dir} is not usable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * The registry: containers and their bindings in SQLite (WAL). Every change is one
+ * transaction; concurrent processes serialize on SQLite's write lock.
+ */
+export class Registry {
+  readonly ids: IdAllocator;
+
+  private constructor(
+    readonly dir: string,
+    readonly db: Database.Database,
+  ) {
+    this.ids = new IdAllocator(db);
+  }
+
+  static open(dir = DEFAULT_STATE_DIR, options: { readonly?: boolean } = {}): Registry {
+    if (!options.readonly) prepareStateDir(dir);
+    const file = join(dir, 'registry.db');
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+      db.pragma('busy_timeout = 30000');
+      if (!options.readonly) {
+        chmodSync(file, 0o600);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+        migrate(db);
+      }
+    } catch (e) {
+      if (e instanceof ContidError) throw e;
+      throw new ContidError(`cannot open registry ${file}: ${(e as Error).message}`);
+    }
+    return new Registry(dir, db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Allocates an ID and inserts the container (and its first binding) in one transaction. */
+  registerContainer(c: NewContainer, binding?: Omit<NewBinding, 'contid'>, id?: ContainerId): ContainerRecord {
+    const now = Date.now();
+    const tx = this.db.transaction((): ContainerId => {
+      const contid = id ?? this.ids.allocateInTransaction();
+      this.db
+        .prepare(
+          `INSERT INTO containers (contid, orchestrator, name, runtime_id, image, labels, parent, node, state,
+             init_pid, session, namespaces, audit_error, created_at)
+           VALUES (@contid, @orchestrator, @name, @runtimeId, @image, @labels, @parent, @node, @state,
+             @initPid, @session, @namespaces, @auditError, @createdAt)`,
+        )
+        .run({
+          contid: formatContainerId(contid),
+          orchestrator: c.orchestrator,
+          name: c.name,
+          runtimeId: c.runtimeId ?? null,
+          image: c.image ?? null,
+          labels: JSON.stringify(c.labels ?? {}),
+          parent: c.parent === undefined || c.parent === null ? null : formatContainerId(c.parent),
+          node: this.ids.nodePrefix() === null ? null : String(this.ids.nodePrefix()),
+          state: c.state ?? 'running',
+          initPid: c.initPid ?? null,
+          session: c.session ?? null,
+          namespaces: JSON.stringify(c.namespaces ?? {}),
+          auditError: c.auditError ?? null,
+          createdAt: now,
+        });
+      if (binding) this.insertBinding({ ...binding, contid, at: binding.at ?? now });
+      return contid;
+    });
+    return this.get(tx.immediate())!;
+  }
+
+  addBinding(b: NewBinding): BindingRecord {
+    const id = this.db.transaction(() => this.insertBinding(b)).immediate();
+    return toBinding(this.db.prepare('SELECT * FROM bindings WHERE id = ?').get(id) as BindingRow);
+  }
+
+  private insertBinding(b: NewBinding): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO bindings (contid, session, pid, op, detail, at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(formatContainerId(b.contid), b.session, b.pid, b.op, JSON.stringify(b.detail ?? {}), b.at ?? Date.now())
+        .lastInsertRowid,
+    );
+  }
+
+  enrich(contid: ContainerId, e: Enrichment): void {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { contid: formatContainerId(contid) };
+    const columns: Record<keyof Enrichment, string> = {
+      name: 'name',
+      runtimeId: 'runtime_id',
+      image: 'image',
+      labels: 'labels',
+      auditError: 'audit_error',
+    };
+    for (const [key, column] of Object.entries(columns) as [keyof Enrichment, string][]) {
+      if (e[key] === undefined) continue;
+      sets.push(`${column} = @${key}`);
+      values[key] = key === 'labels' ? JSON.stringify(e.labels) : e[key];
+    }
+    if (sets.length) this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE contid = @contid`).run(values);
+  }
+
+  markEnded(contid: ContainerId, at = Date.now()): boolean {
+    const r = this.db
+      .prepare(`UPDATE containers SET state = 'ended', ended_at = ? WHERE contid = ? AND state != 'ended'`)
+      .run(at, formatContainerId(contid));
+    return r.changes === 1;
+  }
+
+  get(contid: ContainerId): ContainerRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM containers WHERE contid = ?').get(formatContainerId(contid)) as
+      | ContainerRow
+      | undefined;
+    return row && toContainer(row);
+  }
+
+  /**
+   * Resolves what a user typed: a contid, a name (newest first, running before ended),
+   * or a runtime-id prefix of at least 4 characters.
+   */
+  find(ref: string): ContainerRecord | undefined {
+    if (/^[0-9]+$/.test(ref) && ref.length <= 20) {
+      const row = this.db.prepare('SELECT * FROM containers WHERE contid = ?').get(ref) as ContainerRow | undefined;
+      if (row) return toContainer(row);
+    }
+    const order = `ORDER BY (state = 'ended'), created_at DESC LIMIT 1`;
+    const byName = this.db.prepare(`SELECT * FROM containers WHERE name = ? ${order}`).get(ref) as ContainerRow | undefined;
+    if (byName) return toContainer(byName);
+    if (ref.length < 4) return undefined;
+    const byRuntime = this.db
+      .prepare(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`)
+      .get(ref, ref) as ContainerRow | undefined;
+    return byRuntime && toContainer(byRuntime);
+  }
+
+  findByRuntimeId(runtimeId: string): ContainerRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM containers WHERE runtime_id = ? ORDER BY (state = 'ended'), created_at DESC LIMIT 1`)
+      .get(runtimeId) as ContainerRow | undefined;
+    return row && toContainer(row);
+  }
+
+  /** The container an audit session is bound to, if any (the newest binding wins). */
+  containerOfSession(session: number): ContainerRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT c.* FROM bindings b JOIN containers c ON c.contid = b.contid
+         WHERE b.session = ? AND b.op != 'untagged' ORDER BY b.id DESC LIMIT 1`,
+      )
+      .get(session) as ContainerRow | undefined;
+    return row && toContainer(row);
+  }
+
+  list(filter: { state?: ContainerState; orchestrator?: string } = {}): ContainerRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM containers WHERE (@state IS NULL OR state = @state)
+         AND (@orchestrator IS NULL OR orchestrator = @orchestrator) ORDER BY created_at, contid`,
+      )
+      .all({ state: filter.state ?? null, orchestrator: filter.orchestrator ?? null }) as ContainerRow[];
+    return rows.map(toContainer);
+  }
+
+  children(contid: ContainerId): ContainerRecord[] {
+    return (this.db.prepare('SELECT * FROM containers WHERE parent = ? ORDER BY created_at').all(formatContainerId(contid)) as ContainerRow[]).map(
+      toContainer,
+    );
+  }
+
+  bindings(contid: ContainerId): BindingRecord[] {
+    return (this.db.prepare('SELECT * FROM bindings WHERE contid = ? ORDER BY id').all(formatContainerId(contid)) as BindingRow[]).map(
+      toBinding,
+    );
+  }
+
+  /** SQLite's own consistency check plus contid's invariants; empty when healthy. */
+  check(): string[] {
+    const problems: string[] = [];
+    const integrity = this.db.pragma('integrity_check', { simple: true });
+    if (integrity !== 'ok') problems.push(`integrity_check: ${String(integrity)}`);
+    const fk = this.db.pragma('foreign_key_check') as unknown[];
+    if (fk.length) problems.push(`${fk.length} rows break foreign keys`);
+    return problems;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const apply = db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new ContidError(`registry schema v${version} is newer than this contid (v${MIGRATIONS.length}); upgrade contid`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  });
+  apply.immediate();
+}

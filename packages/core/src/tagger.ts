@@ -1,0 +1,231 @@
+import { AuditSink, KernelAuditSink } from './audit-emitter';
+import { ContidConfig, configFromEnv } from './config';
+import { ContainerId, formatContainerId } from './container-id';
+import { ContidError } from './errors';
+import { TAGGING_CAPS, requireCaps } from './privilege';
+import { readNamespaces, readSessionId } from './proc';
+import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
+import { loadOrCreateRecordKey } from './record-key';
+import { BindingRecord, ContainerRecord, Registry } from './registry';
+import { BindResult, BindTarget, chooseWritePath } from './write-paths';
+
+/**
+ * Who created a container: an explicit ID, none, 'auto' (the container the caller itself
+ * runs in, found by the caller's session), or the session a wrapper ran in before renewing.
+ */
+export type ParentSpec = ContainerId | null | 'auto' | { session: number };
+
+export interface CreateSpec {
+  orchestrator: string;
+  name: string;
+  runtimeId?: string | null;
+  image?: string | null;
+  labels?: Record<string, string>;
+  parent?: ParentSpec;
+  target: BindTarget;
+  /** Free-form facts kept with the binding (command, exec id, user …). */
+  detail?: Record<string, unknown>;
+}
+
+export interface SetnsSpec {
+  contid: ContainerId;
+  target: BindTarget;
+  detail?: Record<string, unknown>;
+}
+
+export interface TagResult {
+  container: ContainerRecord;
+  binding: BindingRecord;
+  /** Set when the audit record could not be written and the fail policy is open. */
+  auditError: string | null;
+}
+
+export interface TaggerDeps {
+  registry?: Registry;
+  sink?: AuditSink;
+  /** Skip the capability check: only for callers that already checked their peer (contid serve). */
+  trustedCaller?: boolean;
+}
+
+/**
+ * The core's one entry point for orchestrator adapters: create a container identity, let a
+ * process enter it, end it. Each call checks privilege, makes the kernel carry the token,
+ * writes the audit record, then commits the registry change in one transaction.
+ */
+export class Tagger {
+  private readonly key: Buffer;
+
+  private constructor(
+    readonly config: ContidConfig,
+    readonly registry: Registry,
+    private readonly sink: AuditSink | null,
+    private readonly sinkError: string | null,
+  ) {
+    this.key = loadOrCreateRecordKey(config.stateDir);
+  }
+
+  static open(config: Partial<ContidConfig> = {}, deps: TaggerDeps = {}): Tagger {
+    const full = configFromEnv(process.env, config);
+    if (!deps.trustedCaller) requireCaps(TAGGING_CAPS, 'tagging a container');
+    let sink = deps.sink ?? null;
+    let sinkError: string | null = null;
+    if (!sink) {
+      try {
+        sink = new KernelAuditSink();
+      } catch (e) {
+        if (full.failPolicy === 'closed' || !(e instanceof ContidError)) throw e;
+        sinkError = e.message;
+      }
+    }
+    return new Tagger(full, deps.registry ?? Registry.open(full.stateDir), sink, sinkError);
+  }
+
+  close(): void {
+    this.sink?.close();
+    this.registry.close();
+  }
+
+  create(spec: CreateSpec): TagResult {
+    const parent = this.resolveParent(spec.parent ?? 'auto');
+    const contid = this.registry.ids.allocate();
+    const bound = this.bind(contid, spec.target);
+    const namespaces = readNamespaces(bound.pid, this.config.procRoot);
+    const auditError = this.emit({
+      op: 'create',
+      orchestrator: spec.orchestrator,
+      name: spec.name,
+      runtimeId: spec.runtimeId ?? null,
+      pid: bound.pid,
+      session: bound.session,
+      contid,
+      parent,
+      namespaces,
+      node: this.registry.ids.nodePrefix(),
+    });
+    const container = this.registry.registerContainer(
+      {
+        orchestrator: spec.orchestrator,
+        name: spec.name,
+        runtimeId: spec.runtimeId,
+        image: spec.image,
+        labels: spec.labels,
+        parent,
+        initPid: bound.pid,
+        session: bound.session,
+        namespaces,
+        auditError,
+      },
+      { pid: bound.pid, session: bound.session, op: 'create', detail: spec.detail ?? {} },
+      contid,
+    );
+    return { container, binding: this.registry.bindings(contid)[0], auditError };
+  }
+
+  /** A process enters an existing container (docker exec, lxc-attach): same ID, new binding. */
+  setns(spec: SetnsSpec): TagResult {
+    const container = this.running(spec.contid);
+    const bound = this.bind(spec.contid, spec.target);
+    const auditError = this.emit({
+      ...this.recordOf(container, 'setns'),
+      pid: bound.pid,
+      session: bound.session,
+      namespaces: readNamespaces(bound.pid, this.config.procRoot),
+    });
+    const binding = this.registry.addBinding({
+      contid: spec.contid,
+      pid: bound.pid,
+      session: bound.session,
+      op: 'setns',
+      detail: { ...(spec.detail ?? {}), ...(auditError ? { auditError } : {}) },
+    });
+    return { container, binding, auditError };
+  }
+
+  /** Records the end of a container; calling it twice is harmless. */
+  end(contid: ContainerId, reason?: string): ContainerRecord {
+    const container = this.registry.get(contid);
+    if (!container) throw new ContidError(`unknown container ${formatContainerId(contid)}`);
+    if (container.state !== 'ended') {
+      const auditError = this.emit({ ...this.recordOf(container, 'end'), reason });
+      this.registry.markEnded(contid);
+      if (auditError) this.registry.enrich(contid, { auditError });
+    }
+    return this.registry.get(contid)!;
+  }
+
+  /**
+   * A container found running without a dedicated session (started before contid, or
+   * without its wrapper): recorded with its pid and session so it is never silently missing.
+   */
+  recordUntagged(spec: Omit<CreateSpec, 'target' | 'parent'> & { pid: number }): TagResult {
+    const session = readSessionId(spec.pid, this.config.procRoot);
+    const namespaces = readNamespaces(spec.pid, this.config.procRoot);
+    const contid = this.registry.ids.allocate();
+    const auditError = this.emit({
+      op: 'untagged',
+      orchestrator: spec.orchestrator,
+      name: spec.name,
+      runtimeId: spec.runtimeId ?? null,
+      pid: spec.pid,
+      session,
+      contid,
+      parent: null,
+      namespaces,
+      node: this.registry.ids.nodePrefix(),
+    });
+    const container = this.registry.registerContainer(
+      { ...spec, state: 'untagged', initPid: spec.pid, session, namespaces, auditError },
+      { pid: spec.pid, session, op: 'untagged', detail: spec.detail ?? {} },
+      contid,
+    );
+    return { container, binding: this.registry.bindings(contid)[0], auditError };
+  }
+
+  private running(contid: ContainerId): ContainerRecord {
+    const c = this.registry.get(contid);
+    if (!c) throw new ContidError(`unknown container ${formatContainerId(contid)}`);
+    if (c.state === 'ended') throw new ContidError(`container ${formatContainerId(contid)} (${c.name}) has ended`);
+    return c;
+  }
+
+  private resolveParent(parent: ParentSpec): ContainerId | null {
+    if (parent === null) return null;
+    if (typeof parent === 'bigint') {
+      this.running(parent);
+      return parent;
+    }
+    const session = parent === 'auto' ? readSessionId('self', this.config.procRoot) : parent.session;
+    return this.registry.containerOfSession(session)?.contid ?? null;
+  }
+
+  private bind(contid: ContainerId, target: BindTarget): BindResult {
+    return chooseWritePath(this.config.writePath, target, this.config).bind(contid, target);
+  }
+
+  private recordOf(c: ContainerRecord, op: LifecycleOp): LifecycleRecord {
+    return {
+      op,
+      orchestrator: c.orchestrator,
+      name: c.name,
+      runtimeId: c.runtimeId,
+      pid: c.initPid,
+      session: c.session,
+      contid: c.contid,
+      parent: c.parent,
+      namespaces: c.namespaces,
+      node: this.registry.ids.nodePrefix(),
+    };
+  }
+
+  /** Writes the record; returns the error text under fail-open, throws under fail-closed. */
+  private emit(record: LifecycleRecord): string | null {
+    try {
+      if (!this.sink) throw new ContidError(this.sinkError ?? 'no audit sink');
+      this.sink.send(AUDIT_VIRT_CONTROL, signLifecycle(record, this.key), true);
+      return null;
+    } catch (e) {
+      if (this.config.failPolicy === 'closed' || !(e instanceof ContidError)) throw e;
+      return e.message;
+    }
+  }
+}
