@@ -1,0 +1,2 @@
+/** @contid/audit: Parse, reassemble and attribute Linux audit logs to containers; search and live tail. */
+export {};

@@ -1,0 +1,2 @@
+/** @contid/docker: contid adapter for Docker (runtime shim, dockerode enrichment). */
+export {};

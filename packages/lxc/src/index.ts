@@ -1,0 +1,2 @@
+/** @contid/lxc: contid adapter for LXC (hooks, start/attach wrappers). */
+export {};

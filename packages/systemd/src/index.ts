@@ -1,0 +1,2 @@
+/** @contid/systemd: contid adapter for systemd units (ExecStartPre helper, drop-ins). */
+export {};

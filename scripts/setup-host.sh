@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares this host for contid's demo and tests: Debian packages, a running auditd, and an
+# audit backlog big enough for bursts. Idempotent and quick when everything is in place.
+# Each engine's own daemon (dockerd, LXC containers, a systemd tree) is started by its test set-up.
+set -euo pipefail
+
+[ "$(id -u)" = 0 ] || { echo "setup-host: run as root (contid tags on the real kernel audit subsystem)" >&2; exit 1; }
+
+# --- packages ---------------------------------------------------------------------------
+PACKAGES=(auditd libaudit1 busybox-static docker.io runc lxc lxc-templates debootstrap systemd-container util-linux iproute2 hyperfine)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# kubectl validates the Kubernetes manifests; some images ship it outside Debian's package.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-host: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- auditd -----------------------------------------------------------------------------
+mkdir -p /var/log/audit
+if ! pgrep -x auditd >/dev/null; then
+  auditd
+  for _ in $(seq 50); do pgrep -x auditd >/dev/null && [ -s /var/log/audit/audit.log ] && break; sleep 0.1; done
+fi
+auditctl -e 1 >/dev/null
+auditctl -b 8192 >/dev/null
+auditctl --backlog_wait_time 60000 >/dev/null 2>&1 || true
+
+echo "setup-host: ready (auditd pid $(pgrep -x auditd | head -1))"
