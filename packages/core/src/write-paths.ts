@@ -7,6 +7,12 @@ import { AUDIT_UNSET, Pid, readLoginUid, readSessionId } from './proc';
 export interface BindTarget {
   /** 'self' when the tagger is (an ancestor of) the container and renews its own session. */
   pid: Pid;
+  /**
+   * The session a contid wrapper already renewed for this process (the runtime shim, `contid
+   * lxc start`), handed over durably. Trusted because only privileged callers reach the
+   * Tagger; the pid may have exited by the time the hand-off is processed.
+   */
+  session?: number;
 }
 
 /** What a write path did, for the registry and the audit record. */
@@ -41,6 +47,10 @@ export class SessionWritePath implements WritePath {
   bind(_id: ContainerId, target: BindTarget): BindResult {
     const procRoot = this.options.procRoot ?? '/proc';
     if (target.pid === 'self') return { pid: process.pid, session: this.renewOwnSession() };
+    if (target.session !== undefined) {
+      if (target.session === AUDIT_UNSET) throw new UntaggableError(`pid ${target.pid} was handed over with the unset session`);
+      return { pid: target.pid, session: target.session };
+    }
     const session = readSessionId(target.pid, procRoot);
     if (session === AUDIT_UNSET || session === readSessionId('self', procRoot)) {
       throw new UntaggableError(
