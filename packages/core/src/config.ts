@@ -29,6 +29,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     failPolicy: oneOf('CONTID_FAIL_POLICY', env.CONTID_FAIL_POLICY, ['open', 'closed'], 'closed'),
     loginUid: loginUid === undefined ? undefined : Number(loginUid),
     procRoot: env.CONTID_PROC_ROOT || '/proc',
-    ...overrides,
+    // Options left undefined (an absent CLI flag) must not erase the environment's value.
+    ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<ContidConfig>),
   };
 }

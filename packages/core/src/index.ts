@@ -13,3 +13,4 @@ export * from './config';
 export * from './tagger';
 export { replaceProcess } from './process-replace';
 export * from './health';
+export { MIGRATIONS } from './migrations';
