@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { Registry, parseContainerId } from '@contid/core';
+import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
+import { contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+
+/** `contid exec` on the real kernel, with the real auditd as the witness. */
+describe('contid exec (real kernel, real auditd)', () => {
+  const state = tempStateDir('exec');
+  const key = uniqueName('contid-core');
+  beforeAll(() => addExecveRule(key));
+  afterAll(() => {
+    deleteExecveRule(key);
+    state.cleanup();
+  });
+  const registry = (): Registry => Registry.open(state.env.CONTID_STATE_DIR!);
+
+  it('gives the command a new session, logged by the kernel, contid and the child syscalls', async () => {
+    const name = uniqueName('t1');
+    const r = contid(['exec', '--name', name, '--', 'sh', '-c', 'cat /proc/self/sessionid; /bin/true'], { env: state.env });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const ses = Number(r.stdout.trim());
+    expect(ses).not.toBe(Number(readFileSync('/proc/self/sessionid', 'utf8')));
+
+    const lifecycle = await waitForAudit(['--vm-name', name], (l) => l.length > 0);
+    expect(lifecycle).toHaveLength(1);
+    expect(lifecycle[0]).toMatch(/^type=VIRT_CONTROL /);
+    expect(field(lifecycle[0], 'op')).toBe('create');
+    expect(field(lifecycle[0], 'vm-ses')).toBe(String(ses));
+    const id = parseContainerId(field(lifecycle[0], 'contid')!);
+
+    const login = await waitForAudit(['-m', 'LOGIN', '--session', String(ses)], (l) => l.length > 0);
+    expect(login[0]).toMatch(new RegExp(`old-ses=\\d+ ses=${ses} res=1`));
+
+    const syscalls = await waitForAudit(['--session', String(ses), '-k', key], (l) => l.some((x) => x.includes('exe="/usr/bin/true"')));
+    const execs = syscalls.filter((l) => l.startsWith('type=SYSCALL'));
+    expect(execs.some((l) => l.includes('exe="/usr/bin/true"'))).toBe(true);
+    expect(execs.every((l) => field(l, 'ses') === String(ses))).toBe(true);
+
+    const reg = registry();
+    const c = reg.get(id)!;
+    expect(c).toMatchObject({ name, orchestrator: 'contid', state: 'running', session: ses });
+    expect(c.namespaces.pid).toBeGreaterThan(0);
+    reg.close();
+  });
+
+  it('replaces itself with the command: same pid, its exit status, its signals', () => {
+    const pid = contid(['exec', '--', 'sh', '-c', 'echo $$'], { env: state.env });
+    expect(Number(pid.stdout.trim())).toBe(pid.pid);
+    expect(contid(['exec', '--', 'sh', '-c', 'exit 7'], { env: state.env }).status).toBe(7);
+    const killed = contid(['exec', '--', 'sh', '-c', 'kill -TERM $$'], { env: state.env });
+    expect(killed.signal).toBe('SIGTERM');
+    // Node ignores SIGPIPE; the command must not inherit that.
+    expect(contid(['exec', '--', 'grep', 'SigIgn', '/proc/self/status'], { env: state.env }).stdout).toMatch(/SigIgn:\s+0+\n/);
+  });
+
+  it('enters an existing container as op=setns with a new session bound to the same ID', async () => {
+    const name = uniqueName('web');
+    const first = contid(['exec', '--name', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
+    const entered = contid(['exec', '--setns', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
+    expect(entered.status).toBe(0);
+    const [s1, s2] = [Number(first.stdout), Number(entered.stdout)];
+    expect(s2).not.toBe(s1);
+    const reg = registry();
+    const c = reg.find(name)!;
+    expect(reg.bindings(c.contid).map((b) => [b.op, b.session])).toEqual([
+      ['create', s1],
+      ['setns', s2],
+    ]);
+    expect(reg.containerOfSession(s2)?.contid).toBe(c.contid);
+    reg.close();
+    const records = await waitForAudit(['--vm-name', name], (l) => l.length === 2);
+    expect(records.map((l) => [field(l, 'op'), field(l, 'vm-ses'), field(l, 'contid')])).toEqual([
+      ['create', String(s1), c.contid.toString()],
+      ['setns', String(s2), c.contid.toString()],
+    ]);
+  });
+
+  it('records the parent of a container started inside a container (nesting)', () => {
+    const [outer, inner] = [uniqueName('outer'), uniqueName('inner')];
+    const r = contid(['exec', '--name', outer, '--', process.execPath, require.resolve('../helpers/cli').replace(/helpers\/cli\.ts$/, '../packages/cli/dist/main.js'), 'exec', '--name', inner, '--', 'true'], { env: state.env });
+    expect(r.stderr).toBe('');
+    const reg = registry();
+    expect(reg.find(inner)?.parent).toBe(reg.find(outer)?.contid);
+    expect(reg.children(reg.find(outer)!.contid).map((c) => c.name)).toEqual([inner]);
+    reg.close();
+  });
+
+  it('records the namespaces, so containers sharing them are visible', () => {
+    const [a, b] = [uniqueName('pod-a'), uniqueName('pod-b')];
+    contid(['exec', '--name', a, '--', 'true'], { env: state.env });
+    contid(['exec', '--name', b, '--', 'true'], { env: state.env });
+    const reg = registry();
+    expect(reg.find(a)?.namespaces.net).toBe(reg.find(b)?.namespaces.net);
+    reg.close();
+  });
+
+  describe('privilege', () => {
+    const nobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'];
+
+    it('an unprivileged user cannot tag: one clear line, nothing in the registry', () => {
+      const reg = registry();
+      const before = reg.list().length;
+      reg.close();
+      const r = contid(['exec', '--name', uniqueName('evil'), '--', 'true'], { env: state.env, prefix: nobody });
+      expect(r.status).toBe(77);
+      expect(r.stderr).toBe('contid: tagging a container needs CAP_AUDIT_CONTROL and CAP_AUDIT_WRITE (run as root on the host, not inside a container)\n');
+      const after = registry();
+      expect(after.list()).toHaveLength(before);
+      after.close();
+    });
+
+    it('an unprivileged child of a tagged process cannot renew its session', () => {
+      const r = contid(['exec', '--name', uniqueName('p'), '--', ...nobody, 'sh', '-c', 'cat /proc/self/sessionid; echo; if ! echo 65534 > /proc/self/loginuid; then echo denied; fi; cat /proc/self/sessionid'], {
+        env: state.env,
+      });
+      const [before, denied, after] = r.stdout.trim().split('\n');
+      expect(denied).toBe('denied');
+      expect(after).toBe(before);
+    });
+  });
+
+  describe('bad input: one line, non-zero exit, no stack trace', () => {
+    it.each([
+      [['exec', '--parent', '-1', '--', 'true'], /invalid container ID "-1": negative/],
+      [['exec', '--parent', '18446744073709551616', '--', 'true'], /larger than 2\^64-1/],
+      [['exec', '--parent', '0', '--', 'true'], /reserved/],
+      [['exec', '--parent', 'abc', '--', 'true'], /not a decimal number/],
+      [['exec', '--'], /exec needs a command/],
+      [['exec', '--setns', 'no-such-container', '--', 'true'], /unknown container "no-such-container" for --setns/],
+      [['exec', '--', '/no/such/command'], /cannot run \/no\/such\/command: command not found/],
+      [['show', 'no-such'], /unknown container "no-such"/],
+    ])('%j', (args, message) => {
+      const r = contid(args as string[], { env: state.env });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
+    it('an unwritable registry', () => {
+      const r = contid(['exec', '--', 'true'], { env: { ...state.env, CONTID_STATE_DIR: '/proc/version/state' } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^contid: registry directory \/proc\/version\/state is not usable: ENOTDIR\n$/);
+    });
+  });
+
+  describe('audit unavailable (libaudit hidden in a private mount namespace)', () => {
+    const hideLibaudit = ['unshare', '-m', 'sh', '-c', 'mount --bind /dev/null "$(readlink -f /usr/lib/x86_64-linux-gnu/libaudit.so.1)" && exec "$@"', 'sh'];
+
+    it('fail-closed (default) refuses and writes nothing', () => {
+      const name = uniqueName('closed');
+      const r = contid(['exec', '--name', name, '--', 'echo', 'ran'], { env: state.env, prefix: hideLibaudit });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('contid: libaudit.so.1 not found: install the libaudit1 package\n');
+      const reg = registry();
+      expect(reg.find(name)).toBeUndefined();
+      reg.close();
+    });
+
+    it('fail-open runs, says so loudly and records the failure in the registry', () => {
+      const name = uniqueName('open');
+      const r = contid(['exec', '--fail-policy', 'open', '--name', name, '--', 'echo', 'ran'], { env: state.env, prefix: hideLibaudit });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe('ran\n');
+      expect(r.stderr).toMatch(/warning: FAIL-OPEN/);
+      const reg = registry();
+      expect(reg.find(name)?.auditError).toMatch(/libaudit/);
+      reg.close();
+      expect(ausearch(['--vm-name', name])).toEqual([]);
+    });
+  });
+
+  it('ps, show and end see what exec did', async () => {
+    const name = uniqueName('listed');
+    contid(['exec', '--name', name, '--', 'true'], { env: state.env });
+    expect(contid(['ps'], { env: state.env }).stdout).toContain(name);
+    const shown = JSON.parse(contid(['show', name, '--json'], { env: state.env }).stdout);
+    expect(shown).toMatchObject({ name, state: 'running', bindings: [{ op: 'create' }] });
+    expect(contid(['end', name], { env: state.env }).status).toBe(0);
+    expect(contid(['ps'], { env: state.env }).stdout).not.toContain(name);
+    expect(contid(['ps', '--all'], { env: state.env }).stdout).toContain(name);
+    const records = await waitForAudit(['--vm-name', name], (l) => l.length === 2);
+    expect(records.map((l) => field(l, 'op'))).toEqual(['create', 'end']);
+  });
+
+  it('doctor reports this host healthy enough to tag', () => {
+    const r = contid(['doctor'], { env: state.env });
+    expect(r.stdout).toMatch(/^ok\s+privileges/m);
+    expect(r.stdout).toMatch(/^ok\s+auditd: running/m);
+    expect(r.stdout).toMatch(/^ok\s+loginuid_immutable/m);
+    expect(run('auditctl', ['-s']).status).toBe(0);
+  });
+});
