@@ -35,4 +35,8 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX bindings_session ON bindings(session);
    CREATE INDEX bindings_contid ON bindings(contid);`,
+  // v2: session numbers restart at 1 after a reboot, so a binding only means something in
+  // the boot it was made in.
+  `ALTER TABLE bindings ADD COLUMN boot_id TEXT;
+   ALTER TABLE containers ADD COLUMN boot_id TEXT;`,
 ];

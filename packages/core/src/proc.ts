@@ -47,3 +47,8 @@ export function parseNamespaces(text: string): Namespaces {
   }
   return out;
 }
+
+/** This boot's random id: audit session numbers are only unique within one boot. */
+export function currentBootId(): string {
+  return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+}

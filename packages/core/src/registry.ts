@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ContainerId, formatContainerId, parseContainerId } from './container-id';
 import { ContidError } from './errors';
 import { MIGRATIONS } from './migrations';
-import { Namespaces } from './proc';
+import { Namespaces, currentBootId } from './proc';
 import { IdAllocator } from './allocator';
 
 export const DEFAULT_STATE_DIR = '/var/lib/contid';
@@ -127,6 +127,7 @@ function prepareStateDir(dir: string): void {
  */
 export class Registry {
   readonly ids: IdAllocator;
+  private readonly bootId = currentBootId();
 
   private constructor(
     readonly dir: string,
@@ -148,6 +149,7 @@ export class Registry {
         db.pragma('synchronous = NORMAL');
         db.pragma('foreign_keys = ON');
         migrate(db);
+        endPreviousBoots(db, currentBootId());
       }
     } catch (e) {
       if (e instanceof ContidError) throw e;
@@ -172,9 +174,9 @@ export class Registry {
       this.db
         .prepare(
           `INSERT INTO containers (contid, orchestrator, name, runtime_id, image, labels, parent, node, state,
-             init_pid, session, namespaces, audit_error, created_at)
+             init_pid, session, namespaces, audit_error, created_at, boot_id)
            VALUES (@contid, @orchestrator, @name, @runtimeId, @image, @labels, @parent, @node, @state,
-             @initPid, @session, @namespaces, @auditError, @createdAt)`,
+             @initPid, @session, @namespaces, @auditError, @createdAt, @bootId)`,
         )
         .run({
           contid: formatContainerId(contid),
@@ -191,6 +193,7 @@ export class Registry {
           namespaces: JSON.stringify(c.namespaces ?? {}),
           auditError: c.auditError ?? null,
           createdAt: now,
+          bootId: this.bootId,
         });
       if (binding) this.insertBinding({ ...binding, contid, at: binding.at ?? now });
       return contid;
@@ -206,8 +209,8 @@ export class Registry {
   private insertBinding(b: NewBinding): number {
     return Number(
       this.db
-        .prepare('INSERT INTO bindings (contid, session, pid, op, detail, at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(formatContainerId(b.contid), b.session, b.pid, b.op, JSON.stringify(b.detail ?? {}), b.at ?? Date.now())
+        .prepare('INSERT INTO bindings (contid, session, pid, op, detail, at, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(formatContainerId(b.contid), b.session, b.pid, b.op, JSON.stringify(b.detail ?? {}), b.at ?? Date.now(), this.bootId)
         .lastInsertRowid,
     );
   }
@@ -270,14 +273,14 @@ export class Registry {
     return row && toContainer(row);
   }
 
-  /** The container an audit session is bound to, if any (the newest binding wins). */
+  /** The container an audit session of this boot is bound to, if any (the newest binding wins). */
   containerOfSession(session: number): ContainerRecord | undefined {
     const row = this.db
       .prepare(
         `SELECT c.* FROM bindings b JOIN containers c ON c.contid = b.contid
-         WHERE b.session = ? AND b.op != 'untagged' ORDER BY b.id DESC LIMIT 1`,
+         WHERE b.session = ? AND b.op != 'untagged' AND b.boot_id = ? ORDER BY b.id DESC LIMIT 1`,
       )
-      .get(session) as ContainerRow | undefined;
+      .get(session, this.bootId) as ContainerRow | undefined;
     return row && toContainer(row);
   }
 
@@ -312,6 +315,11 @@ export class Registry {
     if (fk.length) problems.push(`${fk.length} rows break foreign keys`);
     return problems;
   }
+}
+
+/** No container survives a reboot: rows still open from an earlier boot have ended. */
+function endPreviousBoots(db: Database.Database, bootId: string): void {
+  db.prepare(`UPDATE containers SET state = 'ended', ended_at = ? WHERE state != 'ended' AND boot_id IS NOT ? `).run(Date.now(), bootId);
 }
 
 function migrate(db: Database.Database): void {

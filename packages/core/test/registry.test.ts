@@ -81,3 +81,20 @@ describe('Registry', () => {
     expect(() => Registry.open(join(file, 'state'))).toThrow(/registry directory .* is not usable: ENOTDIR/);
   });
 });
+
+describe('Registry across reboots', () => {
+  it('ends containers of an earlier boot and forgets their session bindings (sessions restart at 1)', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'contid-boot-')), 'state');
+    let registry = Registry.open(dir);
+    const c = registry.registerContainer({ orchestrator: 'contid', name: 'old' }, { pid: 5, session: 3, op: 'create', detail: {} });
+    // What a reboot leaves behind: the rows of another boot id.
+    registry.db.prepare(`UPDATE containers SET boot_id = 'earlier-boot'`).run();
+    registry.db.prepare(`UPDATE bindings SET boot_id = 'earlier-boot'`).run();
+    registry.close();
+    registry = Registry.open(dir);
+    expect(registry.get(c.contid)?.state).toBe('ended');
+    expect(registry.containerOfSession(3)).toBeUndefined();
+    registry.close();
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  });
+});
