@@ -193,3 +193,14 @@ describe('contid exec (real kernel, real auditd)', () => {
     expect(run('auditctl', ['-s']).status).toBe(0);
   });
 });
+
+describe('contid install self', () => {
+  it('puts a launcher on PATH that runs this CLI, and takes it away again', () => {
+    const installed = contid(['install', 'self']);
+    expect(installed.status).toBe(0);
+    expect(installed.stdout).toMatch(/^installed \/usr\/local\/bin\/contid -> /);
+    expect(run('/usr/local/bin/contid', ['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(contid(['uninstall', 'self']).stdout).toBe('removed /usr/local/bin/contid\n');
+    expect(contid(['uninstall', 'self']).stdout).toBe('/usr/local/bin/contid is not installed\n');
+  });
+});

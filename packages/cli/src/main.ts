@@ -11,8 +11,11 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nAudit identity for Linux containers.')
     .option('state-dir', { type: 'string', describe: 'registry directory (default /var/lib/contid, or $CONTID_STATE_DIR)' })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .option('write-path', { choices: ['auto', 'session', 'procfs'], describe: 'how the kernel carries the ID (default auto, or $CONTID_WRITE_PATH)' })
     .middleware((argv) => {
+      // Global options travel as the CONTID_* variables every package reads (configFromEnv).
       if (typeof argv.stateDir === 'string') process.env.CONTID_STATE_DIR = argv.stateDir;
+      if (typeof argv.writePath === 'string') process.env.CONTID_WRITE_PATH = argv.writePath;
     })
     .strict()
     .demandCommand(1, 'name a command; see contid --help')
