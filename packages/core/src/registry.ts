@@ -57,7 +57,7 @@ export interface BindingRecord {
 export type NewBinding = Omit<BindingRecord, 'id' | 'at'> & { at?: number };
 
 /** Fields an adapter may add after creation (names, images, labels learned later). */
-export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError'>>;
+export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError' | 'initPid' | 'namespaces'>>;
 
 interface ContainerRow {
   contid: string;
@@ -224,11 +224,14 @@ export class Registry {
       image: 'image',
       labels: 'labels',
       auditError: 'audit_error',
+      // The container's real init, learned after the wrapper that created it (LXC start-host hook).
+      initPid: 'init_pid',
+      namespaces: 'namespaces',
     };
     for (const [key, column] of Object.entries(columns) as [keyof Enrichment, string][]) {
       if (e[key] === undefined) continue;
       sets.push(`${column} = @${key}`);
-      values[key] = key === 'labels' ? JSON.stringify(e.labels) : e[key];
+      values[key] = key === 'labels' || key === 'namespaces' ? JSON.stringify(e[key]) : e[key];
     }
     if (sets.length) this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE contid = @contid`).run(values);
   }

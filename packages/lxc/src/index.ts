@@ -1,2 +1,11 @@
-/** @contid/lxc: contid adapter for LXC (hooks, start/attach wrappers). */
-export {};
+/** @contid/lxc: contid adapter for LXC (start/attach wrappers, one hook for start-host and post-stop). */
+export { ORCHESTRATOR, planStart } from './start';
+export type { StartPlan } from './start';
+export { planAttach } from './attach';
+export type { AttachPlan } from './attach';
+export { HOOK_TYPES, hookContext, runHook } from './hook';
+export type { HookContext, HookOutcome, HookType } from './hook';
+export { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
+export type { LxcState } from './lxc-tools';
+export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
+export type { LxcInstallOptions } from './install';

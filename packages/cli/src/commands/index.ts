@@ -5,6 +5,7 @@ import { showCommand } from './show';
 import { doctorCommand } from './doctor';
 import { installCommand, uninstallCommand } from './install';
 import { endCommand } from './end';
+import { lxcCommand } from './lxc';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
 export const commands: CommandModule<any, any>[] = [
@@ -15,4 +16,5 @@ export const commands: CommandModule<any, any>[] = [
   doctorCommand,
   installCommand,
   uninstallCommand,
+  lxcCommand,
 ];

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ContidError } from '@contid/core';
+import { lxcInstaller } from './lxc';
 
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
@@ -30,4 +31,4 @@ const self: Installer = {
 };
 
 /** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self };
+export const installers: Record<string, Installer> = { self, lxc: lxcInstaller };

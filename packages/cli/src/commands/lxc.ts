@@ -1,0 +1,94 @@
+import type { Argv, CommandModule } from 'yargs';
+import { ContidError, Tagger, replaceProcess } from '@contid/core';
+import { resolve } from 'node:path';
+import { hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { printJson, warn } from '../output';
+import type { Installer } from './installers';
+
+interface LxcArgs {
+  name: string;
+  args?: (string | number)[];
+  '--'?: (string | number)[];
+  json?: boolean;
+}
+
+const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(String);
+
+/** lxc-* options pass through untouched, before or after `--`. */
+const passThrough = (y: Argv) =>
+  y.parserConfiguration({ 'populate--': true, 'unknown-options-as-args': true }).positional('name', { type: 'string', demandOption: true });
+
+const start: CommandModule<object, LxcArgs> = {
+  command: 'start <name> [args..]',
+  describe: 'lxc-start NAME in a fresh audit session bound to a new contid',
+  builder: (y) => passThrough(y).example('$0 lxc start web -- -F', 'foreground, as lxc@.service does'),
+  handler: (argv) => {
+    const tagger = Tagger.open();
+    const { argv: command, tag } = planStart(tagger, argv.name, [...words(argv.args), ...words(argv['--'])]);
+    if (tag.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${tag.auditError}`);
+    tagger.close();
+    replaceProcess(command);
+  },
+};
+
+const attach: CommandModule<object, LxcArgs> = {
+  command: 'attach <name> [args..]',
+  describe: 'lxc-attach to NAME in a fresh session bound to its contid (op=setns); lxc-attach options before --, the command after',
+  builder: (y) => passThrough(y).example('$0 lxc attach web -- ps', 'run ps inside web'),
+  handler: (argv) => {
+    const tagger = Tagger.open();
+    const { argv: command, tag } = planAttach(tagger, argv.name, words(argv.args), words(argv['--']));
+    if (tag.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${tag.auditError}`);
+    tagger.close();
+    replaceProcess(command);
+  },
+};
+
+const hook: CommandModule<{ json: boolean }, { json: boolean; args?: (string | number)[] }> = {
+  command: 'hook [args..]',
+  describe: 'the LXC hook (lxc.hook.start-host, lxc.hook.post-stop); reads LXC_NAME, LXC_PID, LXC_HOOK_TYPE',
+  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }),
+  handler: (argv) => {
+    const ctx = hookContext(process.env, words(argv.args));
+    const tagger = Tagger.open();
+    try {
+      const outcome = runHook(tagger, ctx);
+      if (outcome.action === 'untagged') warn(outcome.warning);
+      // LXC logs a hook's stdout at DEBUG level only, so this is for people running it by hand.
+      if (argv.json) printJson(outcome);
+      else process.stdout.write(`${outcome.action} ${outcome.container.contid} ${outcome.container.name}\n`);
+    } finally {
+      tagger.close();
+    }
+  },
+};
+
+export const lxcCommand: CommandModule<object, object> = {
+  command: 'lxc <command>',
+  describe: 'LXC: start/attach containers tagged, and the hook LXC calls',
+  builder: (y) =>
+    y
+      .command(start)
+      .command(attach)
+      .command(hook as unknown as CommandModule<object, object>)
+      .demandCommand(1),
+  handler: () => {
+    throw new ContidError('name an lxc command: start, attach, hook', 2);
+  },
+};
+
+/**
+ * How LXC and systemd run this contid: absolute paths (hooks run with LXC's minimal
+ * environment) and the registry the installer used, so hooks and wrappers share it.
+ */
+function contidCommandLine(): string[] {
+  const stateDir = process.env.CONTID_STATE_DIR;
+  return [process.execPath, resolve(__dirname, '..', 'main.js'), ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
+}
+
+/** `contid install lxc [NAME...]`: per-container hook lines, or the global snippet and lxc@.service drop-in. */
+export const lxcInstaller: Installer = {
+  describe: 'LXC hooks (per container: NAME...; else global common.conf.d snippet + lxc@.service drop-in)',
+  install: (names) => installLxc(names, { contid: contidCommandLine() }),
+  uninstall: (names) => uninstallLxc(names, {}),
+};

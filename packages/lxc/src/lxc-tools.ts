@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+import { ContidError } from '@contid/core';
+
+/** What `lxc-info -s` reports, or 'missing' when LXC does not know the container. */
+export type LxcState = 'RUNNING' | 'STOPPED' | 'STARTING' | 'STOPPING' | 'ABORTING' | 'FREEZING' | 'FROZEN' | 'THAWED' | 'missing';
+
+/**
+ * LXC names become paths (/var/lib/lxc/NAME) and audit fields: refuse what LXC itself
+ * would mangle, and anything that could pass as an option to the lxc-* tools.
+ */
+export function validateContainerName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/.test(name)) {
+    throw new ContidError(`"${name}" is not an LXC container name (letters, digits, _ . + -, not starting with - or .)`, 2);
+  }
+  return name;
+}
+
+/** The `-P/--lxcpath` an lxc-* argument list selects, so state checks look where lxc-start will. */
+export function lxcPathOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') break;
+    if (a === '-P' || a === '--lxcpath') return args[i + 1];
+    if (a.startsWith('--lxcpath=')) return a.slice('--lxcpath='.length);
+    if (a.startsWith('-P') && a.length > 2) return a.slice(2);
+  }
+  return undefined;
+}
+
+/** Asks LXC (lxc-info) for a container's state: the registry alone may be stale. */
+export function lxcState(name: string, lxcPath?: string): LxcState {
+  const args = ['-n', name, '-s', '-H', ...(lxcPath ? ['-P', lxcPath] : [])];
+  const r = spawnSync('lxc-info', args, { encoding: 'utf8' });
+  if (r.error) throw new ContidError(`cannot run lxc-info: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message} (is LXC installed?)`);
+  if (r.status !== 0) return 'missing';
+  return r.stdout.trim() as LxcState;
+}
