@@ -1,0 +1,2 @@
+/** @contid/service: contid serve, its protocol and thin client. */
+export {};
