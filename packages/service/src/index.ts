@@ -1,2 +1,9 @@
-/** @contid/service: contid serve, its protocol and thin client. */
-export {};
+/** @contid/service: `contid serve` (the privileged tagging service), its protocol and thin client. */
+export * from './protocol';
+export * from './peer-credentials';
+export * from './caller';
+export * from './operations';
+export * from './service';
+export * from './client';
+export * from './self-tag';
+export * from './health';

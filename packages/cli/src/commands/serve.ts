@@ -1,0 +1,44 @@
+import type { CommandModule } from 'yargs';
+import { ContidError, Tagger, parseContainerId } from '@contid/core';
+import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV, registerSecurityHealthChecks } from '@contid/service';
+
+// Loading the CLI adds the service's security checks to `contid doctor`.
+registerSecurityHealthChecks();
+
+interface ServeArgs {
+  socket?: string;
+  nested?: string[];
+  path?: string[];
+  'fail-policy'?: 'open' | 'closed';
+}
+
+/**
+ * `contid serve`: the privileged service. It owns the registry and the audit socket; hooks,
+ * shims and nested orchestrators ask it over root-only unix sockets. Runs until SIGTERM.
+ */
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve',
+  describe: 'run the privileged tagging service on a root-only unix socket (and per-container nested channels)',
+  builder: (y) =>
+    y
+      .option('socket', { type: 'string', describe: `host channel socket (default ${DEFAULT_SOCKET_PATH}, or $${SOCKET_ENV})` })
+      .option('nested', { type: 'string', array: true, describe: 'open a nested channel for this container (pair each with --path)' })
+      .option('path', { type: 'string', array: true, describe: 'directory for the nested channel socket, to bind-mount into that container only' })
+      .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: tag anyway (open) or refuse (closed)' })
+      .example('$0 serve', 'serve the host channel on /run/contid/contid.sock')
+      .example('$0 serve --nested 1234 --path /run/contid/nested/1234', 'also serve a channel for container 1234'),
+  handler: async (argv) => {
+    const nested = argv.nested ?? [];
+    const paths = argv.path ?? [];
+    if (nested.length !== paths.length) throw new ContidError('each --nested CONTID needs its own --path DIR', 2);
+    const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
+    const service = new ContidService(tagger);
+    await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
+    for (let i = 0; i < nested.length; i++) await service.openNested(parseContainerId(nested[i]), paths[i]);
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    await service.close();
+  },
+};

@@ -1,0 +1,205 @@
+import {
+  ContidError,
+  KernelAuditSink,
+  Tagger,
+  AUDIT_VIRT_CONTROL,
+  formatContainerId,
+  loadOrCreateRecordKey,
+  parseContainerId,
+  signLifecycle,
+} from '@contid/core';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
+import { Channel, DeniedError, authorize, perform } from './operations';
+import { peerCredentials } from './peer-credentials';
+import { ChannelRequest, ErrorReply, MAX_REQUEST_BYTES, PROTOCOL_VERSION, ProtocolError, Reply, Request, parseRequest, requestIdOf } from './protocol';
+
+export const DEFAULT_SOCKET_PATH = '/run/contid/contid.sock';
+/** The socket a nested channel creates inside the directory bind-mounted into its container. */
+export const NESTED_SOCKET_NAME = 'contid.sock';
+
+export interface ServiceOptions {
+  /** Where diagnostics go (one line each); stderr, i.e. the journal under systemd, by default. */
+  log?: (line: string) => void;
+}
+
+export interface ListenModes {
+  /** Directory and socket modes. Root-only (0700/0600) unless a test deliberately opens them. */
+  dir?: number;
+  socket?: number;
+}
+
+/**
+ * `contid serve`: the one privileged process that tags. It owns the Tagger (registry and
+ * audit socket) and answers line-delimited JSON requests on unix sockets, judging each by
+ * the caller's kernel-reported identity. Requests run one at a time on the event loop, so
+ * registry writes never interleave.
+ */
+export class ContidService {
+  private readonly servers = new Map<string, { server: net.Server; channel: Channel }>();
+  private readonly connections = new Set<net.Socket>();
+  private failureSink: KernelAuditSink | null = null;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    readonly tagger: Tagger,
+    options: ServiceOptions = {},
+  ) {
+    this.log = options.log ?? ((line) => process.stderr.write(`contid serve: ${line}\n`));
+  }
+
+  /** Listens on `path` for `channel`; refuses when another service already answers there. */
+  async listen(path: string, channel: Channel, modes: ListenModes = {}): Promise<void> {
+    const dir = dirname(path);
+    mkdirSync(dir, { recursive: true, mode: modes.dir ?? 0o700 });
+    chmodSync(dir, modes.dir ?? 0o700);
+    if (existsSync(path)) {
+      if (await answers(path)) throw new ContidError(`another contid serve already answers on ${path}`);
+      if (!lstatSync(path).isSocket()) throw new ContidError(`${path} exists and is not a socket; refusing to replace it`);
+      rmSync(path);
+    }
+    const server = net.createServer((socket) => this.accept(socket, channel));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new ContidError(`cannot listen on ${path}: ${e.code ?? e.message}`)));
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, modes.socket ?? 0o600);
+    this.servers.set(path, { server, channel });
+    this.log(`listening on ${path} (${channel.kind === 'host' ? 'host channel' : `nested channel of ${formatContainerId(channel.owner)}`})`);
+  }
+
+  /** Opens the per-container channel `<dir>/contid.sock`, meant to be bind-mounted into that container only. */
+  async openNested(owner: ReturnType<typeof parseContainerId>, dir: string): Promise<string> {
+    const c = this.tagger.registry.get(owner);
+    if (!c) throw new ContidError(`unknown container ${formatContainerId(owner)}`);
+    if (c.state === 'ended') throw new ContidError(`container ${formatContainerId(owner)} (${c.name}) has ended`);
+    const path = join(dir, NESTED_SOCKET_NAME);
+    const existing = this.servers.get(path);
+    if (existing) {
+      if (existing.channel.kind === 'nested' && existing.channel.owner === owner) return path;
+      throw new ContidError(`${path} already serves another channel`);
+    }
+    await this.listen(path, { kind: 'nested', owner });
+    return path;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.connections) socket.destroy();
+    await Promise.all([...this.servers.values()].map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.servers.clear();
+    this.failureSink?.close();
+    this.tagger.close();
+  }
+
+  private accept(socket: net.Socket, channel: Channel): void {
+    this.connections.add(socket);
+    socket.on('close', () => this.connections.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let cred;
+    try {
+      cred = peerCredentials(socket);
+    } catch (e) {
+      this.log(`refused a connection: ${(e as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    let buffered = '';
+    let queue = Promise.resolve();
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return this.refuseOversized(socket);
+        if (line.trim() === '') continue;
+        // Replies keep request order even when 'channel' (asynchronous) is among them.
+        queue = queue.then(() => this.answer(line, channel, cred)).then((reply) => {
+          if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+        });
+      }
+      if (Buffer.byteLength(buffered) > MAX_REQUEST_BYTES) this.refuseOversized(socket);
+    });
+  }
+
+  private refuseOversized(socket: net.Socket): void {
+    const reply: ErrorReply = { v: PROTOCOL_VERSION, ok: false, code: 'protocol', error: `request larger than ${MAX_REQUEST_BYTES} bytes` };
+    socket.end(JSON.stringify(reply) + '\n');
+    socket.removeAllListeners('data');
+  }
+
+  private async answer(line: string, channel: Channel, cred: ReturnType<typeof peerCredentials>): Promise<Reply> {
+    let request: Request | undefined;
+    let caller: Caller | undefined;
+    try {
+      request = parseRequest(line);
+      caller = identifyCaller(cred, this.tagger.config.procRoot);
+      authorize(this.tagger, channel, caller, request);
+      const result = request.op === 'channel' ? await this.channel(request) : perform(this.tagger, channel, caller, request);
+      this.log(`${request.op} by ${describeCaller(caller)} on ${channelName(channel)}: ok${typeof result.contid === 'string' ? ` contid=${result.contid}` : ''}`);
+      return { v: PROTOCOL_VERSION, ...(request.id === undefined ? {} : { id: request.id }), ok: true, result };
+    } catch (e) {
+      const id = request?.id ?? requestIdOf(line);
+      const code = e instanceof ProtocolError ? 'protocol' : e instanceof DeniedError || e instanceof CallerGoneError ? 'denied' : 'failed';
+      const known = e instanceof ContidError || e instanceof ProtocolError || e instanceof CallerGoneError;
+      // Anything else (SQLITE_FULL, an I/O error) is a fault of ours: say it, log it, keep serving.
+      const error = known ? (e as Error).message : `internal error: ${(e as Error).message}`;
+      this.log(`${request?.op ?? 'request'} by ${caller ? describeCaller(caller) : `pid ${cred.pid} uid ${cred.uid}`} on ${channelName(channel)}: ${code}: ${error}`);
+      if (code === 'failed' && request && (request.op === 'create' || request.op === 'setns')) this.recordFailure(request, caller, error);
+      return { v: PROTOCOL_VERSION, ...(id === undefined ? {} : { id }), ok: false, code, error };
+    }
+  }
+
+  private async channel(r: ChannelRequest): Promise<Record<string, unknown>> {
+    return { contid: r.contid, path: await this.openNested(parseContainerId(r.contid), r.path) };
+  }
+
+  /**
+   * A tagging that failed (registry full, kernel refused) still leaves an op=fail record, so
+   * the trail shows that a process asked and was not tagged, whatever the client then does.
+   */
+  private recordFailure(r: Request & { op: 'create' | 'setns' }, caller: Caller | undefined, reason: string): void {
+    try {
+      this.failureSink ??= new KernelAuditSink();
+      const key = loadOrCreateRecordKey(this.tagger.config.stateDir);
+      const text = signLifecycle(
+        {
+          op: 'fail',
+          orchestrator: r.op === 'create' ? r.orchestrator : 'contid',
+          name: r.op === 'create' ? r.name : r.contid,
+          runtimeId: r.op === 'create' ? r.runtimeId ?? null : null,
+          pid: caller?.pid ?? null,
+          session: caller?.session ?? null,
+          contid: r.op === 'setns' ? parseContainerId(r.contid) : null,
+          parent: null,
+          namespaces: {},
+          node: null,
+          reason: reason.slice(0, 200),
+        },
+        key,
+      );
+      this.failureSink.send(AUDIT_VIRT_CONTROL, text, false);
+    } catch (e) {
+      this.log(`could not write the op=fail record either: ${(e as Error).message}`);
+    }
+  }
+}
+
+function channelName(c: Channel): string {
+  return c.kind === 'host' ? 'host channel' : `channel of ${formatContainerId(c.owner)}`;
+}
+
+/** True when something accepts connections on `path` (a live service, not a stale socket file). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
