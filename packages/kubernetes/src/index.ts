@@ -1,2 +1,9 @@
 /** @contid/kubernetes: contid adapter for Kubernetes (node agent, pod identity, cluster-unique prefixes). */
-export {};
+export * from './pod-identity';
+export * from './identify';
+export * from './node-prefix';
+export * from './pod-contids';
+export * from './agent';
+export { Backoff } from './backoff';
+export { clientNode, loadKubeConfig, httpStatusOf, isTransient, describeApiError } from './client';
+export type { ClientNode, KubeConfig } from './client';

@@ -1,0 +1,189 @@
+import { ContidError, Registry } from '@contid/core';
+import type * as ClientNodeModule from '@kubernetes/client-node';
+import { Backoff, sleep } from './backoff';
+import { KubeConfig, clientNode, describeApiError, httpStatusOf, isTransient } from './client';
+import { DEFAULT_PREFIX_CONFIGMAP, PrefixClaim, claimNodePrefix } from './node-prefix';
+import { CONTAINERS_ANNOTATION, containersAnnotation, enrichedLabels, podContainers, podLabels } from './pod-contids';
+
+type V1Pod = ClientNodeModule.V1Pod;
+
+export interface AgentOptions {
+  kubeConfig: KubeConfig;
+  registry: Registry;
+  nodeName: string;
+  /** Namespace of the prefix ConfigMap (the agent's own namespace). */
+  namespace: string;
+  prefixConfigMap?: string;
+  /** Re-check every pod this often: a container's registry row may appear after its pod status. */
+  resyncMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface AgentStats {
+  listWatchErrors: number;
+  restarts: number;
+  patches: number;
+  enriched: number;
+}
+
+/**
+ * The per-node agent: claims the node's ID prefix, then watches the node's pods (informer:
+ * list + watch, relist on 410 Gone, restart with back-off after API outages), maps each
+ * container's runtime ID to its contid, annotates the pod with them and enriches the
+ * registry rows with what only the API knows (labels, owner, service account).
+ */
+export class KubernetesAgent {
+  readonly stats: AgentStats = { listWatchErrors: 0, restarts: 0, patches: 0, enriched: 0 };
+  private readonly api: ClientNodeModule.CoreV1Api;
+  private readonly log: (line: string) => void;
+  private readonly backoff: Backoff;
+  private informer: ClientNodeModule.ListWatch<V1Pod> | null = null;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private errorSinceResync = false;
+  /** Reconciles run one at a time; a pod queued twice is reconciled once. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<string>();
+  /** Annotations this agent patched and the watch has not echoed back yet. */
+  private readonly patched = new Map<string, string>();
+
+  constructor(private readonly options: AgentOptions) {
+    this.api = options.kubeConfig.makeApiClient(clientNode().CoreV1Api);
+    this.log = options.log ?? (() => undefined);
+    this.backoff = new Backoff(options.backoffInitialMs ?? 500, options.backoffMaxMs ?? 30_000);
+  }
+
+  /** Claims the prefix (retrying while the API is unreachable), then starts watching. */
+  async start(): Promise<PrefixClaim> {
+    const claim = await this.claimPrefix();
+    this.startInformer();
+    const resyncMs = this.options.resyncMs ?? 15_000;
+    this.resyncTimer = setInterval(() => this.resync(), resyncMs);
+    return claim;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.informer?.stop();
+    await this.queue;
+  }
+
+  /** Pods of this node the informer currently knows. */
+  pods(): readonly V1Pod[] {
+    return this.informer?.list() ?? [];
+  }
+
+  private async claimPrefix(): Promise<PrefixClaim> {
+    const { registry, nodeName, namespace } = this.options;
+    const preferred = registry.ids.nodePrefix();
+    for (;;) {
+      if (this.stopped) throw new ContidError('agent stopped before it could claim a node prefix');
+      try {
+        const claim = await claimNodePrefix(this.api, { namespace, name: this.options.prefixConfigMap ?? DEFAULT_PREFIX_CONFIGMAP, nodeName, preferred });
+        registry.ids.setNodePrefix(claim.prefix);
+        this.backoff.reset();
+        this.log(`node ${nodeName}: ID prefix ${claim.prefix} (${claim.claimedNow ? 'claimed' : 'already held'})`);
+        return claim;
+      } catch (e) {
+        if (e instanceof ContidError || !isTransient(e)) {
+          throw e instanceof ContidError ? e : new ContidError(`cannot claim a node prefix: ${describeApiError(e)}`);
+        }
+        const delay = this.backoff.next();
+        this.log(`claiming a node prefix failed (${describeApiError(e)}); retrying in ${delay} ms`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  private startInformer(): void {
+    const k8s = clientNode();
+    const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
+    const listFn = () => this.api.listPodForAllNamespaces({ fieldSelector });
+    const informer = new k8s.ListWatch<V1Pod>('/api/v1/pods', new k8s.Watch(this.options.kubeConfig), listFn, false, undefined, fieldSelector);
+    const onPod = (pod: V1Pod) => {
+      this.backoff.reset();
+      this.enqueue(pod);
+    };
+    informer.on('add', onPod);
+    informer.on('update', onPod);
+    informer.on('delete', (pod) => this.patched.delete(keyOf(pod)));
+    // The informer relists by itself after 410 Gone; any other failure stops it, so restart it.
+    informer.on('error', (err) => this.scheduleRestart(err));
+    this.informer = informer;
+    informer.start().catch((err: unknown) => this.scheduleRestart(err));
+  }
+
+  private scheduleRestart(err: unknown): void {
+    this.stats.listWatchErrors++;
+    this.errorSinceResync = true;
+    if (this.stopped || this.restartTimer) return;
+    const delay = this.backoff.next();
+    this.log(`pod watch failed (${describeApiError(err)}); restarting in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopped || !this.informer) return;
+      this.stats.restarts++;
+      this.informer.start().catch((e: unknown) => this.scheduleRestart(e));
+    }, delay);
+  }
+
+  private resync(): void {
+    // A whole resync period without an error means the API is healthy again.
+    if (!this.errorSinceResync) this.backoff.reset();
+    this.errorSinceResync = false;
+    this.patched.clear();
+    for (const pod of this.pods()) this.enqueue(pod);
+  }
+
+  private enqueue(pod: V1Pod): void {
+    const key = keyOf(pod);
+    if (this.pending.has(key)) return;
+    this.pending.add(key);
+    this.queue = this.queue.then(async () => {
+      this.pending.delete(key);
+      if (this.stopped) return;
+      // The newest copy the informer holds, not the one from the event that queued it.
+      const latest = this.informer?.get(pod.metadata?.name ?? '', pod.metadata?.namespace) ?? pod;
+      try {
+        await this.reconcile(latest);
+      } catch (e) {
+        this.log(`pod ${key}: ${describeApiError(e)}`);
+      }
+    });
+  }
+
+  private async reconcile(pod: V1Pod): Promise<void> {
+    const { registry } = this.options;
+    const found = podContainers(pod, registry);
+    for (const [name, record] of found.containers) this.enrich(record, podLabels(pod, name));
+    if (found.sandbox) this.enrich(found.sandbox, podLabels(pod, null));
+    const wanted = containersAnnotation(found);
+    const key = keyOf(pod);
+    if (wanted === null || pod.metadata?.annotations?.[CONTAINERS_ANNOTATION] === wanted || this.patched.get(key) === wanted) return;
+    try {
+      await this.api.patchNamespacedPod(
+        { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { metadata: { annotations: { [CONTAINERS_ANNOTATION]: wanted } } } },
+        clientNode().setHeaderOptions('Content-Type', clientNode().PatchStrategy.MergePatch),
+      );
+      this.patched.set(key, wanted);
+      this.stats.patches++;
+    } catch (e) {
+      if (httpStatusOf(e) === 404) return; // the pod is gone
+      throw e;
+    }
+  }
+
+  private enrich(record: Parameters<typeof enrichedLabels>[0], wanted: Record<string, string>): void {
+    const labels = enrichedLabels(record, wanted);
+    if (!labels) return;
+    this.options.registry.enrich(record.contid, { labels });
+    this.stats.enriched++;
+  }
+}
+
+const keyOf = (pod: V1Pod): string => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;

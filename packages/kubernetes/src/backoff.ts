@@ -1,0 +1,22 @@
+/** Exponential back-off with jitter, so a fleet of node agents does not hammer a recovering API server in step. */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    readonly initialMs = 500,
+    readonly maxMs = 30_000,
+  ) {}
+
+  /** The next delay: initial·2^n capped at max, drawn from its upper half. */
+  next(): number {
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
