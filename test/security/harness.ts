@@ -111,6 +111,26 @@ export function rawRequest(socket: string, input: string | Buffer, prefix: strin
   return { lines, result };
 }
 
+/** rawRequest without blocking the event loop: for a service running inside the test process. */
+export function rawRequestAsync(socket: string, input: string, prefix: string[] = []): Promise<Record<string, unknown>[]> {
+  const argv = [...prefix, process.execPath, RAW_REQUEST, socket];
+  return new Promise((resolveLines, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () =>
+      resolveLines(
+        out
+          .split('\n')
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      ),
+    );
+    child.stdin.end(input);
+  });
+}
+
 /** The registry's rows, read with plain SQL (not through the Registry's own queries). */
 export function registrySnapshot(stateDir: string): { containers: Record<string, unknown>[]; bindings: Record<string, unknown>[]; integrity: string } {
   const file = join(stateDir, 'registry.db');
