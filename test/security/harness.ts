@@ -100,6 +100,22 @@ export function tagSelf(socket: string, name: string, options: { prefix?: string
   return { ...r, reply: r.stdout.trim() ? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>) : {} };
 }
 
+/** tagSelf without blocking the event loop: many clients at once. */
+export function tagSelfAsync(socket: string, name: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  return new Promise((resolveReply, reject) => {
+    const child = spawn(process.execPath, [TAG_SELF, socket, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      const last = out.trim().split('\n').pop();
+      resolveReply(last ? (JSON.parse(last) as Record<string, unknown>) : { ok: false, error: `no reply: ${err.trim()}` });
+    });
+  });
+}
+
 /** Sends raw bytes to a socket (optionally as another user) and returns the reply lines. */
 export function rawRequest(socket: string, input: string | Buffer, prefix: string[] = []): { lines: Record<string, unknown>[]; result: RunResult } {
   const argv = [...prefix, process.execPath, RAW_REQUEST, socket];
