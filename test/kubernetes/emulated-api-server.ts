@@ -76,6 +76,8 @@ export class EmulatedApiServer {
   configMapReadDelayMs = 0;
   /** While set, watch events are kept in history but not streamed (a slow or stuck watch). */
   holdWatchEvents = false;
+  /** Watches opened at a compacted resourceVersion, answered with a 410 Expired ERROR event. */
+  expiredWatchOpens = 0;
   private rv = 1000;
   private compactedThrough = 0;
   private readonly pods = new Map<string, KObject>();
@@ -287,6 +289,7 @@ export class EmulatedApiServer {
     const from = Number(rvParam ?? 0);
     const w: Watcher = { res, namespace: ns, fieldSelector: sel, lastRv: from };
     if (from > 0 && from <= this.compactedThrough) {
+      this.expiredWatchOpens++;
       res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedThrough})`) }) + '\n');
       return;
     }

@@ -134,7 +134,7 @@ export class KubernetesAgent {
 
   private resync(): void {
     // A whole resync period without an error means the API is healthy again.
-    if (!this.errorSinceResync) this.backoff.reset();
+    if (!this.errorSinceResync && !this.restartTimer) this.backoff.reset();
     this.errorSinceResync = false;
     this.patched.clear();
     for (const pod of this.pods()) this.enqueue(pod);
