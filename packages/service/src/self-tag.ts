@@ -19,12 +19,21 @@ export interface SelfTagSpec {
   setns?: string;
   detail?: Record<string, unknown>;
   loginUid?: number;
+  /**
+   * What to do when the service fails (registry full, service down): 'closed' throws,
+   * 'open' returns with contid null so the caller can run untracked and say so. A denial is
+   * never subject to the policy.
+   */
+  failPolicy?: 'open' | 'closed';
 }
 
 export interface SelfTagResult {
-  contid: string;
+  /** null when tagging failed under the open fail policy. */
+  contid: string | null;
   session: number;
   auditError: string | null;
+  /** Why tagging failed under the open fail policy. */
+  failure?: string;
 }
 
 /**
@@ -50,8 +59,11 @@ export async function tagSelfViaService(socketPath: string, spec: SelfTagSpec): 
           });
     return { contid: String(result.contid), session, auditError: (result.auditError as string | null) ?? null };
   } catch (e) {
-    if (e instanceof ServiceError) throw new ContidError(`contid service: ${e.message}`);
-    throw e;
+    if (!(e instanceof ServiceError)) throw e;
+    if (spec.failPolicy === 'open' && e.code !== 'denied' && e.code !== 'protocol') {
+      return { contid: null, session, auditError: null, failure: e.message };
+    }
+    throw new ContidError(`contid service: ${e.message}`);
   }
 }
 

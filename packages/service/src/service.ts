@@ -146,11 +146,18 @@ export class ContidService {
       const code = e instanceof ProtocolError ? 'protocol' : e instanceof DeniedError || e instanceof CallerGoneError ? 'denied' : 'failed';
       const known = e instanceof ContidError || e instanceof ProtocolError || e instanceof CallerGoneError;
       // Anything else (SQLITE_FULL, an I/O error) is a fault of ours: say it, log it, keep serving.
-      const error = known ? (e as Error).message : `internal error: ${(e as Error).message}`;
+      const error = known ? (e as Error).message : this.describeFault(e as Error);
       this.log(`${request?.op ?? 'request'} by ${caller ? describeCaller(caller) : `pid ${cred.pid} uid ${cred.uid}`} on ${channelName(channel)}: ${code}: ${error}`);
       if (code === 'failed' && request && (request.op === 'create' || request.op === 'setns')) this.recordFailure(request, caller, error);
       return { v: PROTOCOL_VERSION, ...(id === undefined ? {} : { id }), ok: false, code, error };
     }
+  }
+
+  private describeFault(e: Error): string {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'SQLITE_FULL') return `registry ${this.tagger.config.stateDir} is full (SQLITE_FULL: ${e.message}); nothing was written`;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) return `registry ${this.tagger.config.stateDir}: ${code}: ${e.message}`;
+    return `internal error: ${e.message}`;
   }
 
   private async channel(r: ChannelRequest): Promise<Record<string, unknown>> {
