@@ -35,10 +35,15 @@ export function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-/** Worth retrying later: the API server is unreachable, overloaded or restarting. */
+/**
+ * Worth retrying later: the API server is unreachable, overloaded or restarting (a socket
+ * error such as ECONNREFUSED, a timeout, 429 or 5xx). A bad kubeconfig or a 403 is not.
+ */
 export function isTransient(err: unknown): boolean {
   const status = httpStatusOf(err);
-  return status === undefined || status === 429 || status >= 500;
+  if (status !== undefined) return status === 429 || status >= 500;
+  const e = err as { code?: unknown; type?: unknown } | null;
+  return (typeof e?.code === 'string' && /^E[A-Z_]+$/.test(e.code)) || e?.type === 'system' || e?.type === 'request-timeout';
 }
 
 /** One line for logs: the API's Status message when there is one. */

@@ -6,6 +6,7 @@ import { doctorCommand } from './doctor';
 import { installCommand, uninstallCommand } from './install';
 import { endCommand } from './end';
 import { lxcCommand } from './lxc';
+import { agentCommand } from './kubernetes';
 import { serveCommand } from './serve';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
@@ -18,5 +19,6 @@ export const commands: CommandModule<any, any>[] = [
   installCommand,
   uninstallCommand,
   lxcCommand,
+  agentCommand,
   serveCommand,
 ];

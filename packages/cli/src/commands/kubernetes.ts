@@ -1,0 +1,79 @@
+import type { CommandModule } from 'yargs';
+import { hostname } from 'node:os';
+import { ContidError, Registry, configFromEnv } from '@contid/core';
+import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, loadKubeConfig } from '@contid/kubernetes';
+
+interface KubernetesAgentArgs {
+  node?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  'prefix-configmap': string;
+  resync: number;
+}
+
+// A ConfigMap data key and a node name must both be DNS subdomains.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function kubeConfig(file: string | undefined): KubeConfig {
+  try {
+    return loadKubeConfig(file);
+  } catch (e) {
+    throw new ContidError(`cannot load kubeconfig${file ? ` ${file}` : ''}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+const log = (line: string): void => void process.stderr.write(`contid agent kubernetes: ${line}\n`);
+
+const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
+  command: 'kubernetes',
+  describe: "node agent: claim this node's ID prefix, annotate this node's pods with their contids, enrich the registry",
+  builder: (y) =>
+    y
+      .option('node', { type: 'string', describe: 'this node’s name (default $NODE_NAME, else the host name)' })
+      .option('namespace', { type: 'string', describe: 'namespace of the prefix ConfigMap (default $POD_NAMESPACE, else contid-system)' })
+      .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)' })
+      .option('prefix-configmap', { type: 'string', default: DEFAULT_PREFIX_CONFIGMAP, describe: 'ConfigMap holding every node’s ID prefix' })
+      .option('resync', { type: 'number', default: 15, describe: 'seconds between re-checks of every pod' }),
+  handler: async (argv) => {
+    const nodeName = argv.node ?? process.env.NODE_NAME ?? hostname();
+    if (!DNS_SUBDOMAIN.test(nodeName) || nodeName.length > 253) throw new ContidError(`node name "${nodeName}" is not a Kubernetes node name`);
+    const namespace = argv.namespace ?? process.env.POD_NAMESPACE ?? 'contid-system';
+    if (!Number.isFinite(argv.resync) || argv.resync < 1) throw new ContidError(`--resync must be at least 1 second, got ${argv.resync}`);
+    const kc = kubeConfig(argv.kubeconfig);
+    const registry = Registry.open(configFromEnv().stateDir);
+    const agent = new KubernetesAgent({
+      kubeConfig: kc,
+      registry,
+      nodeName,
+      namespace,
+      prefixConfigMap: argv['prefix-configmap'],
+      resyncMs: argv.resync * 1000,
+      log,
+    });
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        log(`${signal}: stopping`);
+        void agent.stop().then(resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    try {
+      const claim = await agent.start();
+      log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})`);
+      await stopped;
+    } finally {
+      await agent.stop();
+      registry.close();
+    }
+  },
+};
+
+export const agentCommand: CommandModule<object, object> = {
+  command: 'agent <orchestrator>',
+  describe: 'long-running per-node agents (kubernetes)',
+  builder: (y) => y.command(kubernetesAgent as unknown as CommandModule<object, object>).demandCommand(1),
+  handler: () => {
+    throw new ContidError('name an agent: kubernetes', 2);
+  },
+};

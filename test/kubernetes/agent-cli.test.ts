@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry, formatContainerId } from '@contid/core';
+import { CONTAINERS_ANNOTATION } from '@contid/kubernetes';
+import { CONTID_MAIN, contid, tempStateDir } from '../helpers/cli';
+import { EmulatedApiServer } from './emulated-api-server';
+
+async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('contid agent kubernetes (the built CLI, emulated API server)', () => {
+  const state = tempStateDir('k8s-cli');
+  const server = new EmulatedApiServer();
+  const kubeconfig = join(state.dir, 'kubeconfig');
+
+  beforeAll(async () => {
+    await server.start();
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: emulated, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]`,
+        'users: [{name: agent, user: {token: emulated-token}}]',
+        'contexts: [{name: emulated, context: {cluster: emulated, user: agent}}]',
+        'current-context: emulated',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await server.stop();
+    state.cleanup();
+  });
+
+  test('emulated API server: claims a prefix, annotates its node’s pod, stops cleanly on SIGTERM', async () => {
+    const registry = Registry.open(state.env.CONTID_STATE_DIR!);
+    const runtimeId = 'a1'.repeat(32);
+    const child = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'worker-1', '--namespace', 'contid-system', '--kubeconfig', kubeconfig, '--resync', '1'], {
+      env: state.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor('the prefix claim', () => server.getConfigMap('contid-system', 'contid-node-prefixes')?.data);
+      await waitFor('the registry to carry the prefix', () => registry.ids.nodePrefix() === 1);
+      const row = registry.registerContainer({ orchestrator: 'kubernetes', name: 'default/api-0/api', runtimeId });
+      server.addPod({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'api-0', namespace: 'default', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'api', uid: 'sts', controller: true }] },
+        spec: { nodeName: 'worker-1', serviceAccountName: 'api', containers: [{ name: 'api', image: 'api:1' }] },
+        status: { containerStatuses: [{ name: 'api', containerID: `containerd://${runtimeId}`, image: 'api:1', imageID: '', ready: true, restartCount: 0 }] },
+      });
+      const annotation = await waitFor('the pod annotation', () => server.getPod('default', 'api-0')?.metadata.annotations?.[CONTAINERS_ANNOTATION]);
+      expect(JSON.parse(annotation)).toEqual({ api: formatContainerId(row.contid) });
+      expect(registry.get(row.contid)!.labels).toMatchObject({ 'contid.io/workload': 'StatefulSet/api', 'contid.io/service-account': 'api' });
+      expect(stderr).toMatch(/watching pods of node worker-1 \(ID prefix 1\)/);
+    } finally {
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`agent exited ${code}: ${stderr}`);
+      registry.close();
+    }
+  });
+
+  test('bad input: one line on stderr, non-zero exit, no stack', () => {
+    const plainHttpKubeconfig = join(state.dir, 'kubeconfig-http');
+    writeFileSync(plainHttpKubeconfig, readFileSync(kubeconfig, 'utf8').replace(', insecure-skip-tls-verify: true', ''));
+    for (const args of [
+      ['--kubeconfig', join(state.dir, 'missing')],
+      ['--node', 'Not_A_Node', '--kubeconfig', kubeconfig],
+      ['--resync', '0', '--kubeconfig', kubeconfig],
+      // plain http without insecure-skip-tls-verify: a configuration error, not an outage to wait out
+      ['--kubeconfig', plainHttpKubeconfig],
+    ]) {
+      const r = contid(['agent', 'kubernetes', ...args], { env: state.env });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^contid: /);
+    }
+  });
+});
