@@ -1,0 +1,121 @@
+import { callService } from '@contid/service';
+import { Registry, parseContainerId } from '@contid/core';
+import { field, waitForAudit } from '../helpers/audit';
+import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
+import { DockerEngine, IMAGE, RUNTIME } from './docker-engine';
+import { ServiceProcess, tagSelf } from './harness';
+
+type Step = { step: string; ok: boolean; code?: string; error?: string; result?: Record<string, unknown> | number };
+
+/**
+ * Root inside real Docker containers (own dockerd, busybox image, host /usr and the repository
+ * bind-mounted read-only so the probe runs the real client): it cannot renew its session,
+ * cannot reach the host channel, and its nested channel only ever creates children of itself.
+ */
+describe('root in a real Docker container vs contid (own dockerd, real kernel)', () => {
+  const engine = new DockerEngine();
+  const service = new ServiceProcess('docker');
+  const suffix = uniqueName('sec');
+  let victim: string;
+
+  beforeAll(async () => {
+    await engine.start();
+    await service.start();
+    const r = tagSelf(service.socket, `victim-${suffix}`, { env: service.env });
+    expect(r.reply).toMatchObject({ ok: true });
+    victim = String(r.reply.contid);
+  }, 240_000);
+  afterAll(async () => {
+    await engine.stop();
+    await service.stop();
+    service.cleanup();
+  }, 120_000);
+
+  /** Starts a container, tags its init through the host channel, opens its nested channel, runs the probe. */
+  async function probe(mode: 'default' | 'capable', extra: string[]): Promise<{ owner: string; name: string; steps: Map<string, Step> }> {
+    const name = `${mode}-${suffix}`;
+    const channelDir = `/run/contid-test-security/nested-${name}`;
+    const script = [
+      'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
+      `/usr/bin/node ${REPO_ROOT}/test/security/fixtures/nested-probe.js ${mode} ${victim} ${service.socket} ${suffix}`,
+      'sleep 60',
+    ].join('; ');
+    const run = engine.docker([
+      'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
+      '-v', '/usr:/usr:ro', '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
+      ...extra, IMAGE, 'sh', '-c', script,
+    ]);
+    expect(run.stderr).toBe('');
+    const id = run.stdout.trim();
+    const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
+    const created = await callService(service.socket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } });
+    const owner = String(created.contid);
+    await callService(service.socket, { op: 'channel', contid: owner, path: channelDir });
+    const deadline = Date.now() + 60_000;
+    let logs = '';
+    while (Date.now() < deadline && !logs.includes('"step":"done"')) {
+      await new Promise((r) => setTimeout(r, 200));
+      logs = engine.docker(['logs', id]).stdout;
+    }
+    const steps = new Map<string, Step>();
+    for (const line of logs.split('\n').filter((l) => l.startsWith('{'))) {
+      const s = JSON.parse(line) as Step;
+      steps.set(s.step, s);
+    }
+    expect(steps.has('done')).toBe(true);
+    if (process.env.CONTID_TEST_VERBOSE) process.stdout.write(logs);
+    return { owner, name, steps };
+  }
+
+  const registry = (): Registry => Registry.open(service.stateDir, { readonly: true });
+
+  it('a default container: no session renewal, no host channel, and no way to claim anything', async () => {
+    const { owner, steps } = await probe('default', []);
+    const reg = registry();
+    expect(steps.get('session')!.result).toBe(reg.get(parseContainerId(owner))!.session);
+    expect(steps.get('renew-session')).toMatchObject({ ok: false, error: expect.stringMatching(/EPERM/) });
+    expect(steps.get('host-channel-visible')!.ok).toBe(false);
+    expect(steps.get('host-channel-connect')).toMatchObject({ ok: false, code: 'unreachable', error: expect.stringMatching(/ENOENT/) });
+    const denied = ['create-with-own-session', 'create-for-host-pid-1', 'create-under-victim', 'setns-into-victim', 'end-victim', 'show-victim', 'open-channel'];
+    for (const step of denied) expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: false, code: 'denied' })]);
+    expect(steps.get('create-with-own-session')!.error).toMatch(/already bound to container .*renew it first/);
+    expect(reg.children(parseContainerId(owner))).toEqual([]);
+    const v = reg.get(parseContainerId(victim))!;
+    expect(v.state).toBe('running');
+    expect(reg.bindings(v.contid)).toHaveLength(1);
+    reg.close();
+  });
+
+  it('a nested orchestrator (CAP_AUDIT_CONTROL added): every container it makes is its own child', async () => {
+    const { owner, name, steps } = await probe('capable', ['--cap-add', 'AUDIT_CONTROL']);
+    expect(steps.get('renew-session')).toMatchObject({ ok: true });
+    for (const step of ['create-under-victim', 'setns-into-victim', 'end-victim', 'show-victim', 'open-channel', 'create-child-claiming-victim', 'create-for-host-pid-1']) {
+      expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: false })]);
+    }
+    for (const step of ['create-with-own-session', 'create-child', 'create-child-claiming-no-parent', 'end-own-child']) {
+      expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: true })]);
+    }
+    const reg = registry();
+    const children = reg.children(parseContainerId(owner));
+    expect(children.map((c) => c.name).sort()).toEqual(['evil', `child-a-${suffix}`, `child-b-${suffix}`].sort());
+    expect(children.find((c) => c.name === `child-a-${suffix}`)!.state).toBe('ended');
+    expect(reg.find(`child-c-${suffix}`)).toBeUndefined();
+    expect(reg.children(parseContainerId(victim))).toEqual([]);
+    expect(reg.get(parseContainerId(victim))!.state).toBe('running');
+    reg.close();
+
+    // The audit trail says the same: the child's record names the nested orchestrator's container.
+    const records = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', `child-b-${suffix}`], (l) => l.length > 0);
+    expect(field(records[0], 'parent-contid')).toBe(owner);
+
+    // And doctor flags the container that holds CAP_AUDIT_CONTROL, not the default one.
+    const doctor = contid(['doctor', '--json'], { env: service.env });
+    const check = doctor.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { check: string; status: string; detail: string })
+      .find((c) => c.check === 'containers with CAP_AUDIT_CONTROL');
+    expect(check).toMatchObject({ status: 'warn', detail: expect.stringContaining(name) });
+    expect(check!.detail).not.toContain(`default-${suffix}`);
+  });
+});
