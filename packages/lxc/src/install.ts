@@ -9,6 +9,12 @@ export const DEFAULT_LXC_PATH = '/var/lib/lxc';
 
 const BEGIN = '# >>> contid install lxc >>>';
 const END = '# <<< contid install lxc <<<';
+const DROP_IN_MARK = '# installed by contid install lxc';
+
+/** Never overwrite a file someone else wrote under the same name. */
+function refuseForeign(file: string, marker: string): void {
+  if (existsSync(file) && !readFileSync(file, 'utf8').includes(marker)) throw new ContidError(`${file} exists and was not installed by contid; leaving it`);
+}
 
 export interface LxcInstallOptions {
   /** How hooks and units run contid, e.g. ['/usr/bin/node', '/opt/contid/main.js', '--state-dir', '/x']. */
@@ -35,7 +41,7 @@ export function hookLines(contid: readonly string[]): string[] {
 /** A drop-in for Debian's lxc@.service: the same lxc-start -F, through the session wrapper. */
 export function systemdDropIn(contid: readonly string[]): string {
   return [
-    '# installed by contid install lxc: start containers in a fresh audit session bound to their contid',
+    `${DROP_IN_MARK}: start containers in a fresh audit session bound to their contid`,
     '[Service]',
     'ExecStart=',
     `ExecStart=${commandLine([...contid, 'lxc', 'start', '%i', '--', '-F'])}`,
@@ -81,6 +87,8 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): stri
   const snippet = o.globalSnippet ?? GLOBAL_SNIPPET;
   const dropIn = o.systemdDropIn ?? SYSTEMD_DROP_IN;
   if (!existsSync(dirname(snippet))) throw new ContidError(`${dirname(snippet)} does not exist (is LXC installed?)`);
+  refuseForeign(snippet, BEGIN);
+  refuseForeign(dropIn, DROP_IN_MARK);
   writeFileSync(snippet, block(o.contid));
   mkdirSync(dirname(dropIn), { recursive: true });
   writeFileSync(dropIn, systemdDropIn(o.contid));
@@ -105,7 +113,7 @@ export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions
   const out: string[] = [];
   for (const [file, marker] of [
     [o.globalSnippet ?? GLOBAL_SNIPPET, BEGIN],
-    [o.systemdDropIn ?? SYSTEMD_DROP_IN, 'installed by contid install lxc'],
+    [o.systemdDropIn ?? SYSTEMD_DROP_IN, DROP_IN_MARK],
   ] as const) {
     if (!existsSync(file)) {
       out.push(`${file} is not installed`);
