@@ -43,8 +43,11 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   const containersNamed = (name: string): ContainerRecord[] => withRegistry((r) => r.list({ orchestrator: 'lxc' }).filter((c) => c.runtimeId === name));
   const rowCount = (): number => withRegistry((r) => r.list().length + r.list().reduce((n, c) => n + r.bindings(c.contid).length, 0));
 
-  const lifecycle = (name: string, op: string): Promise<string[]> =>
-    waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', name], (l) => l.some((x) => field(x, 'op') === op)).then((l) => l.filter((x) => field(x, 'op') === op));
+  /** contid's records for exactly this name (ausearch --vm-name also matches longer names). */
+  const lifecycle = (name: string, op: string): Promise<string[]> => {
+    const mine = (x: string): boolean => field(x, 'op') === op && field(x, 'vm') === name;
+    return waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', name], (l) => l.some(mine)).then((l) => l.filter(mine));
+  };
 
   async function startTagged(name: string): Promise<{ init: number; session: number; wrapperPid: number }> {
     const r = contid(['lxc', 'start', name], { env: state.env });
@@ -143,5 +146,142 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(again[1]).toMatchObject({ session, initPid: init });
     expect(run('lxc-stop', ['-n', name]).status).toBe(0);
     expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'ended']);
+  });
+
+  it('a container started without the wrapper is recorded as untagged (its session is not bound), then ended', async () => {
+    const name = make('plain');
+    // A session of its own, but one contid never bound: what a login shell would give it.
+    expect(run('sh', ['-c', `echo 0 > /proc/self/loginuid && exec lxc-start -n ${name}`]).status).toBe(0);
+    await waitForState(name, 'RUNNING');
+    const init = lxcInitPid(name);
+    const [c] = containersNamed(name);
+    expect(c).toMatchObject({ state: 'untagged', initPid: init, session: sessionOf(init) });
+    expect(withRegistry((r) => r.containerOfSession(sessionOf(init)))).toBeUndefined();
+    const [untagged] = await lifecycle(name, 'untagged');
+    expect(field(untagged, 'vm-pid')).toBe(String(init));
+    expect(field(untagged, 'contid')).toBe(formatContainerId(c.contid));
+
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);
+    await lifecycle(name, 'end');
+  });
+
+  it('two containers started at once get two IDs and two sessions, each on its own processes only', async () => {
+    const pair = [make('one'), make('two')];
+    const started = await Promise.all(
+      pair.map(
+        (name) =>
+          new Promise<number | null>((done) => {
+            const child = spawn(process.execPath, [CONTID_MAIN, 'lxc', 'start', name], { env: state.env, stdio: 'ignore' });
+            child.on('exit', (code) => done(code));
+          }),
+      ),
+    );
+    expect(started).toEqual([0, 0]);
+    await Promise.all(pair.map((n) => waitForState(n, 'RUNNING')));
+    const inits = pair.map(lxcInitPid);
+    const sessions = inits.map(sessionOf);
+    expect(sessions[0]).not.toBe(sessions[1]);
+    const rows = pair.map((n) => containersNamed(n));
+    expect(rows.map((r) => r.length)).toEqual([1, 1]);
+    expect(rows[0][0].contid).not.toBe(rows[1][0].contid);
+    rows.forEach(([c], i) => expect(c).toMatchObject({ state: 'running', session: sessions[i], initPid: inits[i] }));
+    inits.forEach((init, i) => expect(processTree(init).map(sessionOf).every((x) => x === sessions[i])).toBe(true));
+    await Promise.all(pair.map((n) => new Promise((done) => spawn('lxc-stop', ['-n', n, '-k']).on('exit', done))));
+    expect(pair.flatMap((n) => containersNamed(n).map((c) => c.state))).toEqual(['ended', 'ended']);
+  });
+
+  it('nesting: a container started from inside a tagged container records it as its parent', async () => {
+    const name = make('nested');
+    const outer = `${name}-outer`;
+    const r = contid(['exec', '--name', outer, '--', process.execPath, CONTID_MAIN, 'lxc', 'start', name], { env: state.env });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    await waitForState(name, 'RUNNING');
+    const parent = withRegistry((reg) => reg.find(outer))!;
+    const [c] = containersNamed(name);
+    expect(c.parent).toBe(parent.contid);
+    expect(c.session).not.toBe(parent.session);
+    const [create] = await lifecycle(name, 'create');
+    expect(field(create, 'parent-contid')).toBe(formatContainerId(parent.contid));
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  describe('the hook given bad environment fails with one line and writes nothing', () => {
+    const hook = (env: Record<string, string>, args: string[] = []) => contid(['lxc', 'hook', ...args], { env: { ...state.env, ...env } });
+    const cases: [string, Record<string, string>, string[], number, RegExp][] = [
+      ['no hook type', { LXC_NAME: 'contid-t-x' }, [], 2, /no hook type/],
+      ['an unsupported hook type', { LXC_NAME: 'contid-t-x', LXC_HOOK_TYPE: 'pre-mount' }, [], 2, /unsupported LXC hook type "pre-mount"/],
+      ['no LXC_NAME', { LXC_PID: '1' }, ['contid-t-x', 'lxc', 'start-host'], 2, /LXC_NAME is not set/],
+      ['start-host without LXC_PID', { LXC_NAME: 'contid-t-x' }, ['contid-t-x', 'lxc', 'start-host'], 2, /LXC_PID is not set/],
+      ['a non-numeric LXC_PID', { LXC_NAME: 'contid-t-x', LXC_PID: '12; rm' }, ['contid-t-x', 'lxc', 'start-host'], 2, /LXC_PID must be a pid/],
+      ['an LXC_PID that is not running', { LXC_NAME: 'contid-t-x', LXC_PID: '4194303' }, ['contid-t-x', 'lxc', 'start-host'], 1, /LXC_PID 4194303 is not a running process/],
+      ['post-stop for an unknown name', { LXC_NAME: 'contid-t-unknown', LXC_PID: '1' }, ['contid-t-unknown', 'lxc', 'post-stop'], 1, /no running LXC container "contid-t-unknown"/],
+      ['arguments naming another container', { LXC_NAME: 'contid-t-x', LXC_PID: '1' }, ['contid-t-y', 'lxc', 'start-host'], 2, /LXC_NAME is "contid-t-x"/],
+    ];
+    it.each(cases)('%s', (_what, env, args, status, message) => {
+      const before = rowCount();
+      const r = hook(env, args);
+      expect(r.status).toBe(status);
+      expect(r.stderr).toMatch(/^contid: [^\n]+\n$/);
+      expect(r.stderr).toMatch(message);
+      expect(rowCount()).toBe(before);
+    });
+
+    it('start-host for a process that shares an unbound session: untagged, with a warning naming the fix', () => {
+      const sleeper = spawn('sleep', ['30']);
+      try {
+        const r = hook({ LXC_NAME: 'contid-t-byhand', LXC_PID: String(sleeper.pid) }, ['contid-t-byhand', 'lxc', 'start-host']);
+        expect(r.status).toBe(0);
+        expect(r.stderr).toMatch(/^contid: warning: LXC container "contid-t-byhand" was started without contid .*Start it with "contid lxc start contid-t-byhand"\n$/);
+        expect(containersNamed('contid-t-byhand')).toMatchObject([{ state: 'untagged', initPid: sleeper.pid }]);
+      } finally {
+        sleeper.kill();
+      }
+    });
+  });
+
+  it('install lxc (global): the common.conf.d snippet hooks containers that include common.conf; the lxc@.service command starts them tagged', async () => {
+    for (const f of [GLOBAL_SNIPPET, SYSTEMD_DROP_IN]) expect(existsSync(f)).toBe(false);
+    const name = make('global', false);
+    run('sh', ['-c', `echo 'lxc.include = /usr/share/lxc/config/common.conf' >> /var/lib/lxc/${name}/config`]);
+    try {
+      const r = contid(['install', 'lxc'], { env: state.env });
+      expect(r.status).toBe(0);
+      expect(readFileSync(GLOBAL_SNIPPET, 'utf8')).toContain(`--state-dir ${stateDir} lxc hook`);
+      // What systemd would run for lxc@NAME.service: the unit's last ExecStart, %i filled in.
+      const execStart = readFileSync(SYSTEMD_DROP_IN, 'utf8').split('\n').filter((l) => l.startsWith('ExecStart=')).pop()!;
+      const argv = execStart.slice('ExecStart='.length).split(' ').map((w) => (w === '%i' ? name : w));
+      expect(argv.slice(-5)).toEqual(['lxc', 'start', name, '--', '-F']);
+      const unit = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+      const exited = new Promise<number | null>((done) => unit.on('exit', (code) => done(code)));
+      await waitForState(name, 'RUNNING');
+      const init = lxcInitPid(name);
+      // The hook came from the global snippet (this container's own config has none).
+      expect(containersNamed(name)).toMatchObject([{ state: 'running', initPid: init, session: sessionOf(init) }]);
+      expect(run('lxc-stop', ['-n', name]).status).toBe(0);
+      expect(await exited).toBe(0);
+      expect(containersNamed(name).map((c) => c.state)).toEqual(['ended']);
+    } finally {
+      const u = contid(['uninstall', 'lxc'], { env: state.env });
+      expect(u.status).toBe(0);
+    }
+    for (const f of [GLOBAL_SNIPPET, SYSTEMD_DROP_IN]) expect(existsSync(f)).toBe(false);
+  });
+
+  it('install/uninstall lxc NAME edits only contid\'s block of the container config', () => {
+    const name = make('cfg', false);
+    const file = `/var/lib/lxc/${name}/config`;
+    const pristine = readFileSync(file, 'utf8');
+    expect(contid(['install', 'lxc', name], { env: state.env }).status).toBe(0);
+    expect(contid(['install', 'lxc', name], { env: state.env }).status).toBe(0);
+    const installed = readFileSync(file, 'utf8');
+    expect(installed.match(/lxc\.hook\.start-host = /g)).toHaveLength(1);
+    expect(installed.match(/lxc\.hook\.post-stop = /g)).toHaveLength(1);
+    expect(contid(['uninstall', 'lxc', name], { env: state.env }).stdout).toMatch(/removed contid's hooks/);
+    expect(readFileSync(file, 'utf8').trimEnd()).toBe(pristine.trimEnd());
+    const missing = contid(['install', 'lxc', 'contid-t-nosuch'], { env: state.env });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^contid: LXC container "contid-t-nosuch" has no config at \/var\/lib\/lxc\/contid-t-nosuch\/config\n$/);
   });
 });
