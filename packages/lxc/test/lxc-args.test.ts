@@ -1,0 +1,32 @@
+import { hookContext, hookLines, lxcPathOf, systemdDropIn, validateContainerName } from '@contid/lxc';
+
+describe('lxc argument handling', () => {
+  it('finds the lxcpath lxc-start will use, in every spelling', () => {
+    expect(lxcPathOf(['-F'])).toBeUndefined();
+    expect(lxcPathOf(['-P', '/srv/lxc', '-F'])).toBe('/srv/lxc');
+    expect(lxcPathOf(['-P/srv/lxc'])).toBe('/srv/lxc');
+    expect(lxcPathOf(['--lxcpath=/srv/lxc'])).toBe('/srv/lxc');
+    expect(lxcPathOf(['--lxcpath', '/srv/lxc'])).toBe('/srv/lxc');
+    expect(lxcPathOf(['--', '-P', '/not/an/option'])).toBeUndefined();
+  });
+
+  it('refuses names that would be options, paths or hex-encoded audit fields', () => {
+    for (const bad of ['', '-F', '.hidden', 'a/b', 'with space', 'x"y', 'ä']) expect(() => validateContainerName(bad)).toThrow(/is not an LXC container name/);
+    expect(validateContainerName('web-1.prod_2')).toBe('web-1.prod_2');
+  });
+
+  it('reads the hook type from LXC_HOOK_TYPE (hook.version 1) or the third argument (version 0)', () => {
+    expect(hookContext({ LXC_NAME: 'c1', LXC_HOOK_TYPE: 'post-stop', LXC_TARGET: 'reboot' }, [])).toMatchObject({ type: 'post-stop', name: 'c1', pid: null, target: 'reboot' });
+    expect(hookContext({ LXC_NAME: 'c1', LXC_PID: '42', LXC_ROOTFS_PATH: '/r' }, ['c1', 'lxc', 'start-host'])).toMatchObject({ type: 'start-host', pid: 42, rootfs: '/r' });
+  });
+
+  it('writes hook and unit lines LXC and systemd run without quoting, and refuses words that need it', () => {
+    expect(hookLines(['/usr/bin/node', '/opt/contid/main.js'])).toEqual([
+      'lxc.hook.start-host = /usr/bin/node /opt/contid/main.js lxc hook',
+      'lxc.hook.post-stop = /usr/bin/node /opt/contid/main.js lxc hook',
+    ]);
+    expect(systemdDropIn(['/usr/local/bin/contid'])).toMatch(/\nExecStart=\nExecStart=\/usr\/local\/bin\/contid lxc start %i -- -F\n/);
+    expect(() => hookLines(['/opt/my contid/main.js'])).toThrow(/spaces or shell characters/);
+    expect(() => hookLines(['/x;rm'])).toThrow(/spaces or shell characters/);
+  });
+});
