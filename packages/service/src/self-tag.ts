@@ -1,6 +1,6 @@
 import { ContidError, ContainerId, SessionWritePath, formatContainerId, readSessionId } from '@contid/core';
 import { existsSync } from 'node:fs';
-import { SOCKET_ENV, ServiceError, callService } from './client';
+import { SOCKET_ENV, ServiceClient, ServiceError } from './client';
 import { DEFAULT_SOCKET_PATH } from './service';
 
 /** The service socket this process should use, or null when none is there (direct mode). */
@@ -42,32 +42,44 @@ export interface SelfTagResult {
  * kernel's view of this process, so nothing here is taken on trust.
  */
 export async function tagSelfViaService(socketPath: string, spec: SelfTagSpec): Promise<SelfTagResult> {
-  const before = readSessionId('self');
-  const session = new SessionWritePath({ loginUid: spec.loginUid }).renewOwnSession();
+  // Connect before renewing: a service that is down leaves this process untouched, so the
+  // caller can fall back to tagging directly (ServiceUnavailableError).
+  let client: ServiceClient;
   try {
-    const result =
-      spec.setns !== undefined
-        ? await callService(socketPath, { op: 'setns', contid: await resolveRef(socketPath, spec.setns), target: 'peer', detail: spec.detail })
-        : await callService(socketPath, {
-            op: 'create',
-            orchestrator: spec.orchestrator,
-            name: spec.name,
-            runtimeId: spec.runtimeId ?? null,
-            parent: spec.parent === undefined ? { session: before } : spec.parent === null ? null : formatContainerId(spec.parent),
-            target: 'peer',
-            detail: spec.detail,
-          });
-    return { contid: String(result.contid), session, auditError: (result.auditError as string | null) ?? null };
+    client = await ServiceClient.connect(socketPath);
   } catch (e) {
-    if (!(e instanceof ServiceError)) throw e;
-    if (spec.failPolicy === 'open' && e.code !== 'denied' && e.code !== 'protocol') {
-      return { contid: null, session, auditError: null, failure: e.message };
+    throw new ServiceUnavailableError(e instanceof Error ? e.message : String(e));
+  }
+  try {
+    const before = readSessionId('self');
+    const session = new SessionWritePath({ loginUid: spec.loginUid }).renewOwnSession();
+    try {
+      const result =
+        spec.setns !== undefined
+          ? await client.call({ op: 'setns', contid: String((await client.call({ op: 'show', ref: spec.setns })).contid), target: 'peer', detail: spec.detail })
+          : await client.call({
+              op: 'create',
+              orchestrator: spec.orchestrator,
+              name: spec.name,
+              runtimeId: spec.runtimeId ?? null,
+              parent: spec.parent === undefined ? { session: before } : spec.parent === null ? null : formatContainerId(spec.parent),
+              target: 'peer',
+              detail: spec.detail,
+            });
+      return { contid: String(result.contid), session, auditError: (result.auditError as string | null) ?? null };
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      if (spec.failPolicy === 'open' && e.code !== 'denied' && e.code !== 'protocol') {
+        return { contid: null, session, auditError: null, failure: e.message };
+      }
+      throw new ContidError(`contid service: ${e.message}`);
     }
-    throw new ContidError(`contid service: ${e.message}`);
+  } finally {
+    client.close();
   }
 }
 
-async function resolveRef(socketPath: string, ref: string): Promise<string> {
-  const shown = await callService(socketPath, { op: 'show', ref });
-  return String(shown.contid);
+/** The service socket exists but nothing answers: nothing was changed, tag directly instead. */
+export class ServiceUnavailableError extends ContidError {
+  override name = 'ServiceUnavailableError';
 }

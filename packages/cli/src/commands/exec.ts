@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { ContidError, Tagger, parseContainerId, replaceProcess } from '@contid/core';
+import { ContidError, Tagger, configFromEnv, parseContainerId, replaceProcess } from '@contid/core';
+import { ServiceUnavailableError, serviceSocket, tagSelfViaService } from '@contid/service';
 import { warn } from '../output';
 
 interface ExecArgs {
@@ -32,9 +33,10 @@ export const execCommand: CommandModule<object, ExecArgs> = {
       .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: run anyway (open) or refuse (closed)' })
       .example('$0 exec --name web -- nginx -g "daemon off;"', 'tag nginx and all it starts')
       .example('$0 exec --setns web -- sh', 'enter web as op=setns'),
-  handler: (argv) => {
+  handler: async (argv) => {
     const command = [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
     if (command.length === 0) throw new ContidError('exec needs a command: contid exec [options] -- CMD [ARGS...]', 2);
+    if (await viaService(argv, command)) return replaceProcess(command);
     const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
     let auditError: string | null;
     if (argv.setns !== undefined) {
@@ -56,3 +58,29 @@ export const execCommand: CommandModule<object, ExecArgs> = {
     replaceProcess(command);
   },
 };
+
+/**
+ * When `contid serve` runs (its socket exists), tag through it: this process renews its own
+ * session and the service binds it. Returns false when no service answers (direct mode).
+ */
+async function viaService(argv: ExecArgs, command: string[]): Promise<boolean> {
+  const socket = serviceSocket();
+  if (socket === null) return false;
+  try {
+    const r = await tagSelfViaService(socket, {
+      orchestrator: argv.orchestrator,
+      name: argv.name ?? command[0].split('/').pop()!,
+      runtimeId: argv['runtime-id'] ?? null,
+      parent: argv.parent === undefined ? undefined : parseContainerId(argv.parent),
+      setns: argv.setns,
+      detail: { command },
+      failPolicy: argv['fail-policy'] ?? configFromEnv().failPolicy,
+    });
+    if (r.contid === null) warn(`FAIL-OPEN: running untracked by the audit trail: ${r.failure}`);
+    else if (r.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${r.auditError}`);
+    return true;
+  } catch (e) {
+    if (e instanceof ServiceUnavailableError) return false;
+    throw e;
+  }
+}
