@@ -217,6 +217,8 @@ export class EmulatedApiServer {
     this.requests.push(log);
     const fail = (code: number, reason: string, message: string, details?: Record<string, unknown>) => this.reply(req, res, log, code, status(code, reason, message, details));
     try {
+      const discovery = req.method === 'GET' ? this.discovery(url.pathname) : undefined;
+      if (discovery) return this.reply(req, res, log, 200, discovery);
       let m: RegExpExecArray | null;
       if ((m = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(url.pathname)) && req.method === 'GET') {
         const ns = m[1] ?? null;
@@ -280,6 +282,38 @@ export class EmulatedApiServer {
     } catch (e) {
       if (!res.headersSent) fail(400, 'BadRequest', (e as Error).message);
     }
+  }
+
+  /**
+   * Legacy (unaggregated) discovery for the kinds contid's manifests use, so kubectl can map
+   * kinds to resources; kubectl falls back to it when the server does not answer aggregated.
+   */
+  private discovery(path: string): unknown {
+    const r = (name: string, kind: string, namespaced: boolean) => ({
+      name,
+      singularName: kind.toLowerCase(),
+      namespaced,
+      kind,
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    });
+    const groups: Record<string, ReturnType<typeof r>[]> = {
+      v1: [r('namespaces', 'Namespace', false), r('pods', 'Pod', true), r('configmaps', 'ConfigMap', true), r('serviceaccounts', 'ServiceAccount', true)],
+      'apps/v1': [r('daemonsets', 'DaemonSet', true)],
+      'rbac.authorization.k8s.io/v1': [r('clusterroles', 'ClusterRole', false), r('clusterrolebindings', 'ClusterRoleBinding', false), r('roles', 'Role', true), r('rolebindings', 'RoleBinding', true)],
+    };
+    if (path === '/version') return { major: '1', minor: '32', gitVersion: 'v1.32.0-emulated', platform: 'linux/amd64' };
+    if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] };
+    if (path === '/apis') {
+      const named = Object.keys(groups).filter((gv) => gv.includes('/'));
+      return {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: named.map((gv) => ({ name: gv.split('/')[0], versions: [{ groupVersion: gv, version: 'v1' }], preferredVersion: { groupVersion: gv, version: 'v1' } })),
+      };
+    }
+    const gv = path === '/api/v1' ? 'v1' : path.startsWith('/apis/') ? path.slice('/apis/'.length) : null;
+    if (gv && groups[gv]) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: groups[gv] };
+    return undefined;
   }
 
   private watch(res: ServerResponse, log: RequestLog, ns: string | null, sel: Record<string, string>, rvParam: string | undefined): void {
