@@ -148,6 +148,25 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'ended']);
   });
 
+  it('reboot (lxc-stop -r): the monitor and its session stay, so the same contid continues with the new init', async () => {
+    const { init, session } = await startTagged(name);
+    const before = containersNamed(name).filter((c) => c.state === 'running');
+    expect(before).toHaveLength(1);
+    expect(run('lxc-stop', ['-n', name, '-r']).status).toBe(0);
+    let rebooted = 0;
+    for (let i = 0; i < 100 && !(rebooted > 0 && rebooted !== init); i++) {
+      await waitForState(name, 'RUNNING');
+      rebooted = lxcInitPid(name);
+      if (rebooted === init) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rebooted).not.toBe(init);
+    expect(sessionOf(rebooted)).toBe(session);
+    const after = containersNamed(name).filter((c) => c.state === 'running');
+    expect(after).toMatchObject([{ contid: before[0].contid, initPid: rebooted, session }]);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    expect(containersNamed(name).every((c) => c.state === 'ended')).toBe(true);
+  });
+
   it('a container started without the wrapper is recorded as untagged (its session is not bound), then ended', async () => {
     const name = make('plain');
     // A session of its own, but one contid never bound: what a login shell would give it.
