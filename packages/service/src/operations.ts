@@ -114,6 +114,9 @@ function resolveTarget(tagger: Tagger, caller: Caller, target: WireTarget): Bind
     return { pid: caller.pid, session };
   }
   if (target.session !== undefined) {
+    if (target.session === AUDIT_UNSET || target.session === readSessionId('self', procRoot)) {
+      throw new DeniedError(`session ${target.session} is the unset one or the service's own: binding it would tag the host`);
+    }
     // A hand-off may outlive the process; while it lives, its session must be the one claimed.
     let live: number | undefined;
     try {
