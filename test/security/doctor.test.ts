@@ -1,0 +1,83 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Tagger } from '@contid/core';
+import { CONTID_MAIN, contid } from '../helpers/cli';
+import { ServiceProcess, sessionOf } from './harness';
+
+type Check = { check: string; status: string; detail: string; fix?: string };
+
+/** `contid doctor`'s security checks against real files, a real service and real processes. */
+describe('contid doctor: security checks (real service, real processes)', () => {
+  const service = new ServiceProcess('doctor');
+  const children: ChildProcess[] = [];
+  beforeAll(() => service.start());
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await service.stop();
+    service.cleanup();
+  });
+
+  const doctor = (): Map<string, Check> => {
+    const r = contid(['doctor', '--json'], { env: service.env });
+    return new Map(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Check)
+        .map((c) => [c.check, c]),
+    );
+  };
+
+  /** A long-running process tagged by contid exec, optionally without CAP_AUDIT_CONTROL. */
+  async function tagged(name: string, dropAuditControl: boolean): Promise<number> {
+    const cmd = dropAuditControl ? ['setpriv', '--bounding-set', '-audit_control', '--inh-caps', '-all', 'sleep', '60'] : ['sleep', '60'];
+    const child = spawn(process.execPath, [CONTID_MAIN, 'exec', '--name', name, '--', ...cmd], { env: service.env, stdio: 'ignore' });
+    children.push(child);
+    const mine = sessionOf('self');
+    for (let i = 0; i < 100 && (sessionOf(child.pid!) === mine || !readFileSync(`/proc/${child.pid}/comm`, 'utf8').startsWith('sleep')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return child.pid!;
+  }
+
+  it('passes a root-only service socket and registry', async () => {
+    await tagged('holds-nothing', true);
+    const checks = doctor();
+    expect(checks.get('service socket')).toMatchObject({ status: 'ok' });
+    expect(checks.get('registry files')).toMatchObject({ status: 'ok' });
+    expect(checks.get('untagged workloads')).toMatchObject({ status: 'ok' });
+    expect(checks.get('containers with CAP_AUDIT_CONTROL')).toMatchObject({ status: 'ok' });
+  });
+
+  it('flags a container whose process holds CAP_AUDIT_CONTROL, and only that one', async () => {
+    const pid = await tagged('holds-audit-control', false);
+    const check = doctor().get('containers with CAP_AUDIT_CONTROL')!;
+    expect(check.status).toBe('warn');
+    expect(check.detail).toContain(`holds-audit-control`);
+    expect(check.detail).toContain(`pid ${pid}`);
+    expect(check.detail).not.toContain('holds-nothing');
+  });
+
+  it('lists untagged workloads', async () => {
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    children.push(sleeper);
+    const tagger = Tagger.open({ stateDir: service.stateDir });
+    tagger.recordUntagged({ orchestrator: 'systemd', name: 'legacy-daemon', pid: sleeper.pid! });
+    tagger.close();
+    expect(doctor().get('untagged workloads')).toMatchObject({ status: 'warn', detail: expect.stringContaining('legacy-daemon') });
+  });
+
+  it('fails on a service socket or registry files others can reach, with the fix', () => {
+    chmodSync(dirname(service.socket), 0o755);
+    chmodSync(service.socket, 0o666);
+    chmodSync(join(service.stateDir, 'registry.db'), 0o644);
+    const r = contid(['doctor'], { env: service.env });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}service socket: .* is mode 755.* — fix: chmod 700 /);
+    expect(r.stdout).toMatch(/FAIL {2}registry files: .*registry\.db is mode 644/);
+    chmodSync(dirname(service.socket), 0o700);
+    chmodSync(service.socket, 0o600);
+    chmodSync(join(service.stateDir, 'registry.db'), 0o600);
+  });
+});
