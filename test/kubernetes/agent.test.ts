@@ -298,3 +298,23 @@ describe('kubernetes node agent (emulated API server)', () => {
     expect(server.getConfigMap(NS, CM)!.data).toEqual({ 'node-a': '7' });
   });
 });
+
+describe('node prefix claim (emulated API server)', () => {
+  test('emulated API server: a ConfigMap hand-edited to give two nodes one prefix stops the agent', async () => {
+    const server = new EmulatedApiServer();
+    await server.start();
+    const dir = mkdtempSync(join(tmpdir(), 'contid-k8s-dup-'));
+    const registry = Registry.open(dir);
+    try {
+      server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CM, namespace: NS }, data: { 'node-a': '3', 'node-b': '3' } });
+      const agent = new KubernetesAgent({ kubeConfig: kubeConfigFor(server), registry, nodeName: 'node-a', namespace: NS });
+      await expect(agent.start()).rejects.toThrow(/prefix 3 of node node-a is also claimed by node-b/);
+      await agent.stop();
+      expect(registry.ids.nodePrefix()).toBeNull();
+    } finally {
+      registry.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

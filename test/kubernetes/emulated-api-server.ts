@@ -79,6 +79,7 @@ export class EmulatedApiServer {
   /** Watches opened at a compacted resourceVersion, answered with a 410 Expired ERROR event. */
   expiredWatchOpens = 0;
   private rv = 1000;
+  /** Versions older than this are compacted away (a watch or list from this one still works). */
   private compactedThrough = 0;
   private readonly pods = new Map<string, KObject>();
   private readonly configMaps = new Map<string, KObject>();
@@ -161,7 +162,8 @@ export class EmulatedApiServer {
    * open watch gets a 410 Expired ERROR event and is closed, as the real server does.
    */
   expireWatches(): void {
-    this.compactedThrough = this.rv;
+    // A version beyond every one a client holds, so each of them is now too old.
+    this.compactedThrough = ++this.rv;
     const event = { type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${this.rv}`) };
     for (const w of this.watchers) {
       w.res.write(JSON.stringify(event) + '\n');
@@ -225,7 +227,7 @@ export class EmulatedApiServer {
         const sel = parseFieldSelector(query.fieldSelector);
         if (query.watch === 'true' || query.watch === '1') return this.watch(res, log, ns, sel, query.resourceVersion);
         const rv = Number(query.resourceVersion ?? 0);
-        if (rv > 0 && rv <= this.compactedThrough) return fail(410, 'Expired', `The resourceVersion for the provided list is too old.`);
+        if (rv > 0 && rv < this.compactedThrough) return fail(410, 'Expired', `The resourceVersion for the provided list is too old.`);
         const items = [...this.pods.values()].filter((p) => matches(p, sel, ns));
         return this.reply(req, res, log, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
       }
@@ -322,7 +324,7 @@ export class EmulatedApiServer {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     const from = Number(rvParam ?? 0);
     const w: Watcher = { res, namespace: ns, fieldSelector: sel, lastRv: from };
-    if (from > 0 && from <= this.compactedThrough) {
+    if (from > 0 && from < this.compactedThrough) {
       this.expiredWatchOpens++;
       res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${from} (${this.compactedThrough})`) }) + '\n');
       return;

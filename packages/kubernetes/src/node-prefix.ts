@@ -63,6 +63,11 @@ export async function claimNodePrefix(api: ConfigMapApi, options: PrefixClaimOpt
     }
     const data = cm?.data ?? {};
     const mine = parsePrefix(data[nodeName]);
+    const sharing = Object.entries(data).filter(([node, v]) => node !== nodeName && mine !== null && parsePrefix(v) === mine);
+    if (sharing.length) {
+      // Only a hand edit can do this; issuing IDs now would make them ambiguous across nodes.
+      throw new ContidError(`prefix ${mine} of node ${nodeName} is also claimed by ${sharing.map(([n]) => n).join(', ')} in ${namespace}/${name}; fix the ConfigMap`);
+    }
     if (mine !== null) {
       if (options.preferred != null && options.preferred !== mine) {
         throw new ContidError(`node ${nodeName} holds prefix ${mine} in ${namespace}/${name}, but its registry issues IDs under ${options.preferred}`);

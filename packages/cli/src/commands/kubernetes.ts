@@ -50,8 +50,10 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       resyncMs: argv.resync * 1000,
       log,
     });
+    let stopping = false;
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
+        stopping = true;
         log(`${signal}: stopping`);
         void agent.stop().then(resolve);
       };
@@ -62,6 +64,9 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       const claim = await agent.start();
       log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})`);
       await stopped;
+    } catch (e) {
+      // Asked to stop while still waiting for the API server: a clean exit, not a failure.
+      if (!stopping) throw e;
     } finally {
       await agent.stop();
       registry.close();
