@@ -7,3 +7,4 @@ export * from './service';
 export * from './client';
 export * from './self-tag';
 export * from './health';
+export * from './channel-store';

@@ -9,6 +9,7 @@ import {
   TagResult,
   formatContainerId,
   parseContainerId,
+  readNamespaces,
   readSessionId,
 } from '@contid/core';
 import { Caller, describeCaller, isHostOrchestrator } from './caller';
@@ -41,8 +42,11 @@ export function isWithin(tagger: Tagger, id: ContainerId, ancestor: ContainerId,
 function checkInsideOwner(tagger: Tagger, owner: ContainerId, caller: Caller): void {
   const bound = tagger.registry.containerOfSession(caller.session);
   if (bound && isWithin(tagger, bound.contid, owner, true)) return;
+  // A pid namespace identifies a container only when it is not the host's (contid exec and
+  // --pid=host containers share it with every host process).
+  const hostPidNs = readNamespaces('self', tagger.config.procRoot).pid;
   const subtree = [tagger.registry.get(owner), ...descendants(tagger, owner)].filter((c): c is ContainerRecord => c !== undefined);
-  if (caller.pidNamespace !== null && subtree.some((c) => c.namespaces.pid === caller.pidNamespace)) return;
+  if (caller.pidNamespace !== null && caller.pidNamespace !== hostPidNs && subtree.some((c) => c.namespaces.pid === caller.pidNamespace)) return;
   throw new DeniedError(`${describeCaller(caller)} is not inside container ${formatContainerId(owner)}, which owns this channel`);
 }
 

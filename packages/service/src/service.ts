@@ -12,6 +12,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
+import { ChannelStore } from './channel-store';
 import { Channel, DeniedError, authorize, perform } from './operations';
 import { peerCredentials } from './peer-credentials';
 import { ChannelRequest, ErrorReply, MAX_REQUEST_BYTES, PROTOCOL_VERSION, ProtocolError, Reply, Request, parseRequest, requestIdOf } from './protocol';
@@ -42,12 +43,48 @@ export class ContidService {
   private readonly connections = new Set<net.Socket>();
   private failureSink: KernelAuditSink | null = null;
   private readonly log: (line: string) => void;
+  private readonly channels: ChannelStore;
 
   constructor(
     readonly tagger: Tagger,
     options: ServiceOptions = {},
   ) {
     this.log = options.log ?? ((line) => process.stderr.write(`contid serve: ${line}\n`));
+    this.channels = new ChannelStore(tagger.config.stateDir);
+  }
+
+  /** Re-opens the nested channels of containers still running; forgets the rest. */
+  async restoreChannels(): Promise<void> {
+    for (const stored of this.channels.load()) {
+      try {
+        await this.openNested(parseContainerId(stored.contid), stored.dir);
+      } catch (e) {
+        this.log(`not re-opening the channel of ${stored.contid} in ${stored.dir}: ${(e as Error).message}`);
+      }
+    }
+    this.saveChannels();
+  }
+
+  private saveChannels(): void {
+    const nested = [...this.servers.entries()].flatMap(([path, { channel }]) =>
+      channel.kind === 'nested' ? [{ contid: formatContainerId(channel.owner), dir: dirname(path) }] : [],
+    );
+    try {
+      this.channels.save(nested);
+    } catch (e) {
+      this.log(`cannot remember nested channels: ${(e as Error).message}`);
+    }
+  }
+
+  /** A container that ended has no use for its channel: close it so nothing more is created through it. */
+  private async closeChannelsOf(owner: ReturnType<typeof parseContainerId>): Promise<void> {
+    for (const [path, { server, channel }] of this.servers) {
+      if (channel.kind !== 'nested' || channel.owner !== owner) continue;
+      this.servers.delete(path);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      this.log(`closed the channel of ${formatContainerId(owner)} (${path}): the container ended`);
+    }
+    this.saveChannels();
   }
 
   /** Listens on `path` for `channel`; refuses when another service already answers there. */
@@ -82,6 +119,7 @@ export class ContidService {
       throw new ContidError(`${path} already serves another channel`);
     }
     await this.listen(path, { kind: 'nested', owner });
+    this.saveChannels();
     return path;
   }
 
@@ -139,6 +177,7 @@ export class ContidService {
       caller = identifyCaller(cred, this.tagger.config.procRoot);
       authorize(this.tagger, channel, caller, request);
       const result = request.op === 'channel' ? await this.channel(request) : perform(this.tagger, channel, caller, request);
+      if (request.op === 'end') await this.closeChannelsOf(parseContainerId(request.contid));
       this.log(`${request.op} by ${describeCaller(caller)} on ${channelName(channel)}: ok${typeof result.contid === 'string' ? ` contid=${result.contid}` : ''}`);
       return { v: PROTOCOL_VERSION, ...(request.id === undefined ? {} : { id: request.id }), ok: true, result };
     } catch (e) {

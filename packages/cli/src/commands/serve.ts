@@ -34,6 +34,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
     const service = new ContidService(tagger);
     await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
+    await service.restoreChannels();
     for (let i = 0; i < nested.length; i++) await service.openNested(parseContainerId(nested[i]), paths[i]);
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);

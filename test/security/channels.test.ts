@@ -1,0 +1,45 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { callService } from '@contid/service';
+import { ServiceProcess, answers, rawRequestAsync, tagSelf } from './harness';
+
+/** Nested channels outlive a crash of the service, close when their container ends, and serve only their container. */
+describe('contid serve: nested channel lifecycle (real service, real kernel)', () => {
+  const service = new ServiceProcess('channels');
+  const dir = mkdtempSync(join(tmpdir(), 'contid-sec-channel-'));
+  let owner: string;
+  beforeAll(async () => {
+    await service.start();
+    const r = tagSelf(service.socket, 'channel-owner', { env: service.env });
+    owner = String(r.reply.contid);
+  });
+  afterAll(async () => {
+    await service.stop();
+    service.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const socket = join(dir, 'contid.sock');
+
+  it('refuses a process that is not inside the owning container, even host root', async () => {
+    await callService(service.socket, { op: 'channel', contid: owner, path: dir });
+    const [reply] = await rawRequestAsync(socket, JSON.stringify({ v: 1, op: 'show', ref: owner }) + '\n');
+    expect(reply).toMatchObject({ ok: false, code: 'denied', error: expect.stringMatching(/is not inside container/) });
+  });
+
+  it('is re-opened after kill -9 and restart', async () => {
+    await service.kill9();
+    await service.start();
+    expect(await answers(socket)).toBe(true);
+    expect(service.log).not.toMatch(/not re-opening/);
+  });
+
+  it('closes when its container ends, and stays closed after a restart', async () => {
+    await callService(service.socket, { op: 'end', contid: owner });
+    expect(existsSync(socket)).toBe(false);
+    await service.stop();
+    await service.start();
+    expect(existsSync(socket)).toBe(false);
+    await expect(callService(service.socket, { op: 'channel', contid: owner, path: dir })).rejects.toThrow(/has ended/);
+  });
+});
