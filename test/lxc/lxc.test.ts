@@ -185,6 +185,19 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     await lifecycle(name, 'end');
   });
 
+  it('start of a container without contid hooks: tagged, with a warning for each missing hook', async () => {
+    const name = make('nohook', false);
+    const r = contid(['lxc', 'start', name], { env: state.env });
+    expect(r.status).toBe(0);
+    const warnings = r.stderr.trim().split('\n');
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^contid: warning: LXC container "[^"]+" has no contid lxc\.hook\.start-host: .*run "contid install lxc /);
+    expect(warnings[1]).toMatch(/lxc\.hook\.post-stop: the registry will not learn its end/);
+    await waitForState(name, 'RUNNING');
+    expect(containersNamed(name)).toMatchObject([{ state: 'running', session: sessionOf(lxcInitPid(name)) }]);
+    run('lxc-stop', ['-n', name, '-k']);
+  });
+
   it('two containers started at once get two IDs and two sessions, each on its own processes only', async () => {
     const pair = [make('one'), make('two')];
     const started = await Promise.all(

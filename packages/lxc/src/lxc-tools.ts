@@ -35,3 +35,17 @@ export function lxcState(name: string, lxcPath?: string): LxcState {
   if (r.status !== 0) return 'missing';
   return r.stdout.trim() as LxcState;
 }
+
+/** The hook commands LXC will run for a container (its config with includes, as lxc-info reads it). */
+export function lxcHooks(name: string, lxcPath?: string): { startHost: string[]; postStop: string[] } {
+  const r = spawnSync('lxc-info', ['-n', name, '-c', 'lxc.hook.start-host', '-c', 'lxc.hook.post-stop', ...(lxcPath ? ['-P', lxcPath] : [])], {
+    encoding: 'utf8',
+  });
+  const values = (key: string): string[] =>
+    (r.stdout ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith(`${key} = `))
+      .map((l) => l.slice(key.length + 3).trim())
+      .filter(Boolean);
+  return { startHost: values('lxc.hook.start-host'), postStop: values('lxc.hook.post-stop') };
+}

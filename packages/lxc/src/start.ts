@@ -1,5 +1,6 @@
-import { ContidError, TagResult, Tagger } from '@contid/core';
-import { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
+import { resolve } from 'node:path';
+import { ContidError, DEFAULT_STATE_DIR, TagResult, Tagger } from '@contid/core';
+import { lxcHooks, lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
 
 export const ORCHESTRATOR = 'lxc';
 
@@ -7,6 +8,33 @@ export interface StartPlan {
   /** The command to exec: lxc-start, which inherits the session just bound. */
   argv: string[];
   tag: TagResult;
+  /** Problems that leave the container tagged but the registry incomplete. */
+  warnings: string[];
+}
+
+/** The registry a hook command line uses: its --state-dir, else the default. */
+function stateDirOf(hook: string): string | undefined {
+  const m = / --state-dir[ =](\S+)/.exec(hook);
+  return m?.[1];
+}
+
+/**
+ * The session binding works without hooks, but only the hooks tell contid the real init and
+ * the end; and a hook writing to another registry would record this container as untagged.
+ */
+function hookWarnings(name: string, lxcPath: string | undefined, stateDir: string, defaultStateDir: string): string[] {
+  const hooks = lxcHooks(name, lxcPath);
+  const fix = `run "contid install lxc ${name}"`;
+  const warnings: string[] = [];
+  for (const [type, lines] of [['start-host', hooks.startHost], ['post-stop', hooks.postStop]] as const) {
+    const ours = lines.filter((l) => / lxc hook$/.test(l));
+    if (ours.length === 0) {
+      warnings.push(`LXC container "${name}" has no contid lxc.hook.${type}: the registry will not learn its ${type === 'start-host' ? 'init pid' : 'end'}; ${fix}`);
+    } else if (!ours.some((l) => (stateDirOf(l) ?? defaultStateDir) === stateDir)) {
+      warnings.push(`LXC container "${name}"'s contid lxc.hook.${type} uses another registry than ${stateDir}; ${fix} with the same --state-dir`);
+    }
+  }
+  return warnings;
 }
 
 /**
@@ -21,6 +49,7 @@ export function planStart(tagger: Tagger, name: string, lxcStartArgs: readonly s
   const state = lxcState(name, lxcPathOf(lxcStartArgs));
   if (state === 'missing') throw new ContidError(`LXC container "${name}" does not exist (lxc-create it first)`);
   if (state !== 'STOPPED') throw new ContidError(`LXC container "${name}" is ${state.toLowerCase()}, not stopped`);
+  const warnings = hookWarnings(name, lxcPathOf(lxcStartArgs), resolve(tagger.config.stateDir), DEFAULT_STATE_DIR);
   const argv = ['lxc-start', '-n', name, ...lxcStartArgs];
   const tag = tagger.create({
     orchestrator: ORCHESTRATOR,
@@ -30,5 +59,5 @@ export function planStart(tagger: Tagger, name: string, lxcStartArgs: readonly s
     parent: 'auto',
     detail: { command: argv },
   });
-  return { argv, tag };
+  return { argv, tag, warnings };
 }

@@ -24,7 +24,8 @@ const start: CommandModule<object, LxcArgs> = {
   builder: (y) => passThrough(y).example('$0 lxc start web -- -F', 'foreground, as lxc@.service does'),
   handler: (argv) => {
     const tagger = Tagger.open();
-    const { argv: command, tag } = planStart(tagger, argv.name, [...words(argv.args), ...words(argv['--'])]);
+    const { argv: command, tag, warnings } = planStart(tagger, argv.name, [...words(argv.args), ...words(argv['--'])]);
+    warnings.forEach(warn);
     if (tag.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${tag.auditError}`);
     tagger.close();
     replaceProcess(command);
