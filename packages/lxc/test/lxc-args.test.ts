@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hookContext, hookLines, lxcPathOf, systemdDropIn, validateContainerName } from '@contid/lxc';
 
 describe('lxc argument handling', () => {
@@ -28,5 +30,15 @@ describe('lxc argument handling', () => {
     expect(systemdDropIn(['/usr/local/bin/contid'])).toMatch(/\nExecStart=\nExecStart=\/usr\/local\/bin\/contid lxc start %i -- -F\n/);
     expect(() => hookLines(['/opt/my contid/main.js'])).toThrow(/spaces or shell characters/);
     expect(() => hookLines(['/x;rm'])).toThrow(/spaces or shell characters/);
+  });
+});
+
+describe('integrations/lxc', () => {
+  const file = (p: string): string => readFileSync(join(__dirname, '../../../integrations/lxc', p), 'utf8');
+
+  it('ships exactly what contid install lxc writes (with contid on PATH)', () => {
+    const snippet = file('contid.conf').trim().split('\n');
+    expect(snippet.slice(1, -1)).toEqual(hookLines(['/usr/local/bin/contid']));
+    expect(file('lxc@.service.d/contid.conf')).toBe(systemdDropIn(['/usr/local/bin/contid']));
   });
 });
