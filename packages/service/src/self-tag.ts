@@ -1,12 +1,18 @@
-import { ContidError, ContainerId, SessionWritePath, formatContainerId, readSessionId } from '@contid/core';
+import { ContidError, ContainerId, DEFAULT_STATE_DIR, SessionWritePath, formatContainerId, readSessionId } from '@contid/core';
 import { existsSync } from 'node:fs';
 import { SOCKET_ENV, ServiceClient, ServiceError } from './client';
 import { DEFAULT_SOCKET_PATH } from './service';
 
-/** The service socket this process should use, or null when none is there (direct mode). */
+/**
+ * The service socket this process should use, or null (direct mode). $CONTID_SOCKET wins;
+ * the default socket is used only with the default registry, since the service owns that one
+ * and a caller who chose another registry (--state-dir) means to tag into it.
+ */
 export function serviceSocket(env: NodeJS.ProcessEnv = process.env): string | null {
-  const path = env[SOCKET_ENV] || DEFAULT_SOCKET_PATH;
-  return existsSync(path) ? path : null;
+  const chosen = env[SOCKET_ENV];
+  if (chosen) return existsSync(chosen) ? chosen : null;
+  const defaultRegistry = !env.CONTID_STATE_DIR || env.CONTID_STATE_DIR === DEFAULT_STATE_DIR;
+  return defaultRegistry && existsSync(DEFAULT_SOCKET_PATH) ? DEFAULT_SOCKET_PATH : null;
 }
 
 export interface SelfTagSpec {
