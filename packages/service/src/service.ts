@@ -21,6 +21,11 @@ export const DEFAULT_SOCKET_PATH = '/run/contid/contid.sock';
 /** The socket a nested channel creates inside the directory bind-mounted into its container. */
 export const NESTED_SOCKET_NAME = 'contid.sock';
 
+/** Concurrent connections one nested channel may hold; more are closed on accept. */
+export const MAX_NESTED_CONNECTIONS = 32;
+/** A connection silent for this long is closed (slow or stuck clients hold no descriptor forever). */
+export const IDLE_TIMEOUT_MS = 60_000;
+
 export interface ServiceOptions {
   /** Where diagnostics go (one line each); stderr, i.e. the journal under systemd, by default. */
   log?: (line: string) => void;
@@ -98,6 +103,8 @@ export class ContidService {
       rmSync(path);
     }
     const server = net.createServer((socket) => this.accept(socket, channel));
+    // A container must not exhaust the service's descriptors and starve the host channel.
+    if (channel.kind === 'nested') server.maxConnections = MAX_NESTED_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new ContidError(`cannot listen on ${path}: ${e.code ?? e.message}`)));
       server.listen(path, () => resolve());
@@ -135,6 +142,7 @@ export class ContidService {
     this.connections.add(socket);
     socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     let cred;
     try {
       cred = peerCredentials(socket);
