@@ -1,0 +1,141 @@
+import { BoundedLineQueue } from './bounded-queue';
+import type { OutputSink } from './output-sink';
+import type { LineSource } from './source';
+
+/**
+ * What turns raw log lines into output text: parse → reassemble → attribute → filter →
+ * format. Supplied by the caller (the search package's stream), so tail and search agree.
+ */
+export interface EventPipeline {
+  /** Feeds lines; returns the formatted events (each ending in \n) completed by them. */
+  push(lines: readonly string[]): string;
+  /** Events whose completion timeout has passed by `nowMs` (records that never got an EOE). */
+  expire(nowMs: number): string;
+  /** Everything still pending, at the end. */
+  flush(): string;
+}
+
+export interface LiveTailOptions {
+  source: LineSource;
+  pipeline: EventPipeline;
+  sink: OutputSink;
+  /** Lines the queue between reader and writer holds at most. */
+  queueCapacity?: number;
+  /** How often to report new drops (and expire incomplete events). */
+  reportIntervalMs?: number;
+  /** Where drop reports go (stderr in the CLI). */
+  report: (message: string) => void;
+}
+
+export interface TailSummary {
+  source: string;
+  received: number;
+  dropped: number;
+  droppedQueue: number;
+  droppedReader: number;
+  kernelOverruns: number;
+  droppedOutput: number;
+}
+
+/**
+ * Runs one source through the pipeline into the sink. The queue is the only buffer between
+ * the reader and the writer, so memory stays bounded whatever the consumer does; every loss
+ * is counted, reported while running (`dropped N records`) and in the final summary.
+ */
+export class LiveTail {
+  private readonly queue: BoundedLineQueue;
+  private received = 0;
+  private reportedDrops = 0;
+  private reportedOverruns = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private writer: Promise<void> | undefined;
+  private writeChain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: LiveTailOptions) {
+    this.queue = new BoundedLineQueue(options.queueCapacity ?? 100_000);
+  }
+
+  /** Resolves once the source is receiving (the moment to print "ready"). */
+  async start(): Promise<void> {
+    await this.options.source.start(this.queue);
+    void this.options.source.done.then(() => this.queue.close());
+    this.writer = this.writeLoop();
+    this.timer = setInterval(() => this.tick(), this.options.reportIntervalMs ?? 5000);
+    this.timer.unref();
+  }
+
+  /** Resolves when the source has ended (stdin closed) and everything was written. */
+  async finished(): Promise<TailSummary> {
+    await this.options.source.done;
+    return this.shutdown();
+  }
+
+  async stop(): Promise<TailSummary> {
+    await this.options.source.stop();
+    return this.shutdown();
+  }
+
+  summary(): TailSummary {
+    const l = this.options.source.losses();
+    const droppedQueue = this.queue.dropped;
+    const droppedOutput = this.options.sink.dropped();
+    return {
+      source: this.options.source.name,
+      received: this.received,
+      dropped: droppedQueue + l.readerDropped + droppedOutput,
+      droppedQueue,
+      droppedReader: l.readerDropped,
+      kernelOverruns: l.kernelOverruns,
+      droppedOutput,
+    };
+  }
+
+  private async shutdown(): Promise<TailSummary> {
+    this.queue.close();
+    await this.writer;
+    if (this.timer) clearInterval(this.timer);
+    await this.emit(this.options.pipeline.flush());
+    await this.writeChain;
+    await this.options.sink.close();
+    const s = this.summary();
+    this.reportDrops(s, true);
+    return s;
+  }
+
+  private async writeLoop(): Promise<void> {
+    for (let batch = await this.queue.take(1024); batch; batch = await this.queue.take(1024)) {
+      this.received += batch.length;
+      await this.emit(this.options.pipeline.push(batch));
+    }
+  }
+
+  private emit(text: string): Promise<void> {
+    if (text.length === 0) return this.writeChain;
+    this.writeChain = this.writeChain.then(() => this.options.sink.write(text));
+    return this.writeChain;
+  }
+
+  private tick(): void {
+    void this.emit(this.options.pipeline.expire(Date.now()));
+    this.reportDrops(this.summary(), false);
+  }
+
+  private reportDrops(s: TailSummary, final: boolean): void {
+    if (final) {
+      this.options.report(
+        `tail (${s.source}): received ${s.received} records, dropped ${s.dropped}` +
+          ` (queue full ${s.droppedQueue}, reader ${s.droppedReader}, slow socket clients ${s.droppedOutput}),` +
+          ` kernel socket overruns ${s.kernelOverruns}`,
+      );
+      return;
+    }
+    if (s.dropped > this.reportedDrops) {
+      this.options.report(`dropped ${s.dropped - this.reportedDrops} records (${s.dropped} since start)`);
+    }
+    if (s.kernelOverruns > this.reportedOverruns) {
+      this.options.report(`the kernel overran the audit socket ${s.kernelOverruns - this.reportedOverruns} times: records were lost`);
+    }
+    this.reportedDrops = s.dropped;
+    this.reportedOverruns = s.kernelOverruns;
+  }
+}
