@@ -180,6 +180,11 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(field(untagged, 'vm-pid')).toBe(String(init));
     expect(field(untagged, 'contid')).toBe(formatContainerId(c.contid));
 
+    // lxc-attach through contid still binds its own session, to the untagged container's ID.
+    const attach = contid(['lxc', 'attach', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
+    expect(attach.status).toBe(0);
+    expect(withRegistry((r) => r.containerOfSession(Number(attach.stdout))?.contid)).toBe(c.contid);
+
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);
     await lifecycle(name, 'end');
@@ -195,7 +200,15 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(warnings[1]).toMatch(/lxc\.hook\.post-stop: the registry will not learn its end/);
     await waitForState(name, 'RUNNING');
     expect(containersNamed(name)).toMatchObject([{ state: 'running', session: sessionOf(lxcInitPid(name)) }]);
-    run('lxc-stop', ['-n', name, '-k']);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    // No post-stop hook recorded the end: the next start ends the stale row first.
+    const [stale] = containersNamed(name);
+    expect(stale.state).toBe('running');
+    expect(contid(['lxc', 'start', name], { env: state.env }).status).toBe(0);
+    expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'running']);
+    const [end] = await lifecycle(name, 'end');
+    expect(field(end, 'contid')).toBe(formatContainerId(stale.contid));
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
   });
 
   it('two containers started at once get two IDs and two sessions, each on its own processes only', async () => {
