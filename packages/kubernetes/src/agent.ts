@@ -1,6 +1,7 @@
 import { ContidError, Registry } from '@contid/core';
 import type * as ClientNodeModule from '@kubernetes/client-node';
 import { Backoff, sleep } from './backoff';
+import { KeyedWorkQueue } from './work-queue';
 import { KubeConfig, clientNode, describeApiError, httpStatusOf, isTransient } from './client';
 import { DEFAULT_PREFIX_CONFIGMAP, PrefixClaim, claimNodePrefix } from './node-prefix';
 import { CONTAINERS_ANNOTATION, containersAnnotation, enrichedLabels, podContainers, podLabels } from './pod-contids';
@@ -18,6 +19,8 @@ export interface AgentOptions {
   resyncMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Pods reconciled (annotated) in parallel. */
+  concurrency?: number;
   log?: (line: string) => void;
 }
 
@@ -44,9 +47,8 @@ export class KubernetesAgent {
   private restartTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private errorSinceResync = false;
-  /** Reconciles run one at a time; a pod queued twice is reconciled once. */
-  private queue: Promise<void> = Promise.resolve();
-  private readonly pending = new Set<string>();
+  /** Pods to reconcile, by namespace/name: a pod queued twice is reconciled once. */
+  private readonly queue: KeyedWorkQueue;
   /** Annotations this agent patched and the watch has not echoed back yet. */
   private readonly patched = new Map<string, string>();
 
@@ -54,6 +56,7 @@ export class KubernetesAgent {
     this.api = options.kubeConfig.makeApiClient(clientNode().CoreV1Api);
     this.log = options.log ?? (() => undefined);
     this.backoff = new Backoff(options.backoffInitialMs ?? 500, options.backoffMaxMs ?? 30_000);
+    this.queue = new KeyedWorkQueue((key) => this.reconcileKey(key), options.concurrency ?? 4);
   }
 
   /** Claims the prefix (retrying while the API is unreachable), then starts watching. */
@@ -70,7 +73,7 @@ export class KubernetesAgent {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.informer?.stop();
-    await this.queue;
+    await this.queue.close();
   }
 
   /** Pods of this node the informer currently knows. */
@@ -141,20 +144,20 @@ export class KubernetesAgent {
   }
 
   private enqueue(pod: V1Pod): void {
-    const key = keyOf(pod);
-    if (this.pending.has(key)) return;
-    this.pending.add(key);
-    this.queue = this.queue.then(async () => {
-      this.pending.delete(key);
-      if (this.stopped) return;
-      // The newest copy the informer holds, not the one from the event that queued it.
-      const latest = this.informer?.get(pod.metadata?.name ?? '', pod.metadata?.namespace) ?? pod;
-      try {
-        await this.reconcile(latest);
-      } catch (e) {
-        this.log(`pod ${key}: ${describeApiError(e)}`);
-      }
-    });
+    this.queue.add(keyOf(pod));
+  }
+
+  private async reconcileKey(key: string): Promise<void> {
+    if (this.stopped) return;
+    const [namespace, name] = key.split('/');
+    // The newest copy the informer holds, not the one from the event that queued it.
+    const pod = this.informer?.get(name, namespace);
+    if (!pod) return;
+    try {
+      await this.reconcile(pod);
+    } catch (e) {
+      this.log(`pod ${key}: ${describeApiError(e)}`);
+    }
   }
 
   private async reconcile(pod: V1Pod): Promise<void> {
