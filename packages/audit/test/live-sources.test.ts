@@ -75,7 +75,7 @@ describe('stream source (auditd plugin pipe)', () => {
   test('splits chunks into lines, waits for room instead of dropping, ends with the stream', async () => {
     const input = new PassThrough();
     const queue = new BoundedLineQueue(3);
-    const source = new StreamSource(input);
+    const source = new StreamSource(input, { lossy: false });
     await source.start(queue);
     const got: string[] = [];
     const collecting = collect(queue, got);
@@ -87,5 +87,19 @@ describe('stream source (auditd plugin pipe)', () => {
     await collecting;
     expect(got).toEqual([...Array(500).keys()].map(line));
     expect(queue.dropped).toBe(0);
+  });
+
+  test('as an auditd plugin it never pauses the pipe: overflow is dropped and counted', async () => {
+    const input = new PassThrough();
+    const queue = new BoundedLineQueue(10);
+    const source = new StreamSource(input);
+    await source.start(queue);
+    input.end([...Array(100).keys()].map(line).join('\n') + '\n');
+    await source.done;
+    queue.close();
+    const got: string[] = [];
+    await collect(queue, got);
+    expect(got).toEqual([...Array(10).keys()].map(line));
+    expect(queue.dropped).toBe(90);
   });
 });

@@ -4,17 +4,22 @@ import { LineSplitter } from './line-splitter';
 import type { LineSource, SourceLosses } from './source';
 
 /**
- * Lines from a stream: auditd's plugin pipe (`format = string` records on stdin). The
- * stream is paused while the queue is full, so auditd buffers (and reports its own
- * overflow) instead of this process growing without bound.
+ * Lines from a stream: auditd's plugin pipe (`format = string` records on stdin).
+ * auditd-plugins(5): a plugin must dequeue as fast as it can, or auditd's own queue fills
+ * and it stops draining the kernel's backlog — so by default (`lossy`) this source never
+ * pauses the pipe: what the bounded queue cannot take is dropped and counted. With
+ * `lossy: false` (a file piped in by hand) it pauses the stream instead.
  */
 export class StreamSource implements LineSource {
   readonly name: string;
   private finish!: () => void;
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
 
-  constructor(private readonly input: Readable, name = 'plugin') {
-    this.name = name;
+  private readonly lossy: boolean;
+
+  constructor(private readonly input: Readable, options: { name?: string; lossy?: boolean } = {}) {
+    this.name = options.name ?? 'plugin';
+    this.lossy = options.lossy ?? true;
   }
 
   async start(queue: BoundedLineQueue): Promise<void> {
@@ -23,6 +28,10 @@ export class StreamSource implements LineSource {
     this.input.on('data', (chunk: string) => {
       const lines = splitter.push(chunk);
       if (lines.length === 0) return;
+      if (this.lossy) {
+        queue.offer(lines);
+        return;
+      }
       this.input.pause();
       void queue.put(lines).then(() => this.input.resume());
     });

@@ -1,0 +1,9 @@
+/** Live audit: sources (kernel multicast, auditd plugin pipe, followed log), bounded queue, sinks. */
+export * from './bounded-queue';
+export * from './source';
+export * from './multicast-source';
+export * from './file-follower';
+export * from './stream-source';
+export * from './output-sink';
+export * from './live-tail';
+export * from './auditd-plugin';
