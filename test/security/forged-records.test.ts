@@ -85,7 +85,7 @@ describe('forged binding records (real kernel, real auditd)', () => {
     const r = contid(['search', '--show-rejected'], { env: service.env });
     expect(r.status).toBe(0);
     for (const f of forged) expect([f.how, r.stdout.includes(f.name)]).toEqual([f.how, true]);
-    const attributed = contid(['search', '--contid', genuine.contid], { env: service.env });
+    const attributed = contid(['search', '--container', genuine.contid], { env: service.env });
     for (const f of forged) expect([f.how, attributed.stdout.includes(f.name)]).toEqual([f.how, false]);
   });
 });
