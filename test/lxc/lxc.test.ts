@@ -43,6 +43,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   const containersNamed = (name: string): ContainerRecord[] => withRegistry((r) => r.list({ orchestrator: 'lxc' }).filter((c) => c.runtimeId === name));
   const rowCount = (): number => withRegistry((r) => r.list().length + r.list().reduce((n, c) => n + r.bindings(c.contid).length, 0));
 
+  const doctorOn = (name: string): { status: string; detail: string; fix?: string } | undefined =>
+    contid(['doctor', '--json'], { env: state.env })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { check: string; status: string; detail: string; fix?: string })
+      .find((r) => r.check === `lxc ${name}`);
+
   /** contid's records for exactly this name (ausearch --vm-name also matches longer names). */
   const lifecycle = (name: string, op: string): Promise<string[]> => {
     const mine = (x: string): boolean => field(x, 'op') === op && field(x, 'vm') === name;
@@ -81,6 +88,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(c).toMatchObject({ orchestrator: 'lxc', name, state: 'running', session, initPid: init, parent: null });
     expect(c.namespaces.pid).toBe(Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${init}/ns/pid`))![1]));
     expect(c.labels['lxc.config']).toBe(`/var/lib/lxc/${name}/config`);
+    expect(doctorOn(name)).toMatchObject({ status: 'ok', detail: `tagged as contid ${formatContainerId(c.contid)} (session ${session})` });
 
     // The kernel logged the renewal by the wrapper; contid logged the binding.
     const login = await waitForAudit(['-m', 'LOGIN', '--session', String(session)], (l) => l.length > 0);
@@ -180,6 +188,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(field(untagged, 'vm-pid')).toBe(String(init));
     expect(field(untagged, 'contid')).toBe(formatContainerId(c.contid));
 
+    expect(doctorOn(name)).toMatchObject({ status: 'warn', fix: `lxc-stop -n ${name} && contid lxc start ${name}` });
     // lxc-attach through contid still binds its own session, to the untagged container's ID.
     const attach = contid(['lxc', 'attach', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
     expect(attach.status).toBe(0);

@@ -9,3 +9,4 @@ export { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
 export type { LxcState } from './lxc-tools';
 export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
 export type { LxcInstallOptions } from './install';
+export { lxcHealth } from './health';

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ContidError, Tagger, replaceProcess } from '@contid/core';
+import { ContidError, Tagger, registerHealthCheck, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
-import { hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { hookContext, installLxc, lxcHealth, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
 
@@ -11,6 +11,9 @@ interface LxcArgs {
   '--'?: (string | number)[];
   json?: boolean;
 }
+
+// `contid doctor` flags running LXC containers that are not tagged.
+registerHealthCheck(lxcHealth);
 
 const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(String);
 
