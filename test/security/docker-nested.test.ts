@@ -95,6 +95,9 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     for (const step of ['create-with-own-session', 'create-child', 'create-child-claiming-no-parent', 'end-own-child']) {
       expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: true })]);
     }
+    // Replies on a nested channel carry no host pids.
+    expect(steps.get('create-with-own-session')!.result).not.toHaveProperty('pid');
+    expect(steps.get('end-own-child')!.result).not.toHaveProperty('initPid');
     const reg = registry();
     const children = reg.children(parseContainerId(owner));
     expect(children.map((c) => c.name).sort()).toEqual(['evil', `child-a-${suffix}`, `child-b-${suffix}`].sort());

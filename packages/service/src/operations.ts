@@ -205,14 +205,23 @@ function show(tagger: Tagger, r: ShowRequest): Record<string, unknown> {
 
 /** Carries out an authorized request (all but 'channel', which the service itself handles). */
 export function perform(tagger: Tagger, channel: Channel, caller: Caller, request: Exclude<Request, { op: 'channel' }>): Record<string, unknown> {
-  switch (request.op) {
-    case 'create':
-      return create(tagger, channel, caller, request);
-    case 'setns':
-      return setns(tagger, channel, caller, request);
-    case 'end':
-      return end(tagger, request);
-    case 'show':
-      return show(tagger, request);
-  }
+  const result = ((): Record<string, unknown> => {
+    switch (request.op) {
+      case 'create':
+        return create(tagger, channel, caller, request);
+      case 'setns':
+        return setns(tagger, channel, caller, request);
+      case 'end':
+        return end(tagger, request);
+      case 'show':
+        return show(tagger, request);
+    }
+  })();
+  return channel.kind === 'nested' ? withoutHostPids(result) : result;
+}
+
+/** Host pids mean nothing inside a container's pid namespace and only tell it about the host. */
+function withoutHostPids(result: Record<string, unknown>): Record<string, unknown> {
+  const { pid: _pid, initPid: _initPid, ...rest } = result;
+  return rest;
 }
