@@ -245,8 +245,10 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(pair.flatMap((n) => containersNamed(n).map((c) => c.state))).toEqual(['ended', 'ended']);
   });
 
-  it('nesting: a container started from inside a tagged container records it as its parent', async () => {
+  it('nesting: a container started from inside a tagged container records it as its parent (hooks with lxc.hook.version = 1)', async () => {
     const name = make('nested');
+    // and with hook.version 1, LXC passes the hook type in LXC_HOOK_TYPE instead of argv
+    run('sh', ['-c', `echo 'lxc.hook.version = 1' >> /var/lib/lxc/${name}/config`]);
     const outer = `${name}-outer`;
     const r = contid(['exec', '--name', outer, '--', process.execPath, CONTID_MAIN, 'lxc', 'start', name], { env: state.env });
     expect(r.stderr).toBe('');
@@ -255,10 +257,12 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const parent = withRegistry((reg) => reg.find(outer))!;
     const [c] = containersNamed(name);
     expect(c.parent).toBe(parent.contid);
+    expect(c.initPid).toBe(lxcInitPid(name));
     expect(c.session).not.toBe(parent.session);
     const [create] = await lifecycle(name, 'create');
     expect(field(create, 'parent-contid')).toBe(formatContainerId(parent.contid));
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);
   });
 
   describe('the hook given bad environment fails with one line and writes nothing', () => {
