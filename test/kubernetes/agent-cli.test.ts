@@ -90,3 +90,23 @@ describe('contid agent kubernetes (the built CLI, emulated API server)', () => {
     }
   });
 });
+
+describe('contid agent kubernetes while the API server is unreachable', () => {
+  const state = tempStateDir('k8s-cli-down');
+  afterAll(() => state.cleanup());
+
+  test('keeps retrying the prefix claim, and SIGTERM ends it at once with exit 0', async () => {
+    const kubeconfig = join(state.dir, 'kubeconfig');
+    // A port nothing listens on: connection refused, an outage to wait out.
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "http://127.0.0.1:9", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n');
+    const child = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'n1', '--kubeconfig', kubeconfig], { env: state.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitFor('three failed claims', () => (stderr.match(/claiming a node prefix failed \(.*ECONNREFUSED.*\); retrying in \d+ ms/g) ?? []).length >= 3);
+    const t = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t).toBeLessThan(1_500); // not after the current back-off delay
+  });
+});

@@ -44,6 +44,8 @@ export class KubernetesAgent {
   private readonly backoff: Backoff;
   private informer: ClientNodeModule.ListWatch<V1Pod> | null = null;
   private stopped = false;
+  /** Cuts short a back-off wait when the agent is stopped (SIGTERM during an outage). */
+  private readonly stopping = new AbortController();
   private restartTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
   private errorSinceResync = false;
@@ -70,6 +72,7 @@ export class KubernetesAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.informer?.stop();
@@ -98,7 +101,7 @@ export class KubernetesAgent {
         }
         const delay = this.backoff.next();
         this.log(`claiming a node prefix failed (${describeApiError(e)}); retrying in ${delay} ms`);
-        await sleep(delay);
+        await sleep(delay, this.stopping.signal);
       }
     }
   }
