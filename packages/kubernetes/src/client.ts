@@ -1,4 +1,5 @@
 import type * as ClientNodeModule from '@kubernetes/client-node';
+import { ContidError } from '@contid/core';
 
 export type ClientNode = typeof ClientNodeModule;
 export type KubeConfig = ClientNodeModule.KubeConfig;
@@ -13,7 +14,12 @@ let loaded: ClientNode | undefined;
 export function clientNode(): ClientNode {
   if (!loaded) {
     const { createRequire } = process.getBuiltinModule('node:module');
-    loaded = createRequire(__filename)('@kubernetes/client-node') as ClientNode;
+    try {
+      loaded = createRequire(__filename)('@kubernetes/client-node') as ClientNode;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw e;
+      throw new ContidError(`the Kubernetes agent needs Node.js >= 20.19 (require of ES modules); this is ${process.version}`);
+    }
   }
   return loaded;
 }
