@@ -37,12 +37,13 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     const channelDir = `/run/contid-test-security/nested-${name}`;
     const script = [
       'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
-      `/usr/bin/node ${REPO_ROOT}/test/security/fixtures/nested-probe.js ${mode} ${victim} ${service.socket} ${suffix}`,
+      `/contid-node ${REPO_ROOT}/test/security/fixtures/nested-probe.js ${mode} ${victim} ${service.socket} ${suffix}`,
       'sleep 60',
     ].join('; ');
     const run = engine.docker([
       'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
-      '-v', '/usr:/usr:ro', '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
+      // The host's /usr (libraries) and its node binary, wherever it lives, run the probe.
+      '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
       ...extra, IMAGE, 'sh', '-c', script,
     ]);
     expect(run.stderr).toBe('');
