@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
@@ -351,6 +351,15 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const installed = readFileSync(file, 'utf8');
     expect(installed.match(/lxc\.hook\.start-host = /g)).toHaveLength(1);
     expect(installed.match(/lxc\.hook\.post-stop = /g)).toHaveLength(1);
+
+    // A wrapper using another registry than the hooks: warned, and the hooks' registry sees an untagged start.
+    const other = `${stateDir}-other`;
+    const mismatched = contid(['lxc', 'start', name], { env: { ...state.env, CONTID_STATE_DIR: other } });
+    expect(mismatched.status).toBe(0);
+    expect(mismatched.stderr).toContain(`contid lxc.hook.start-host uses another registry than ${other}`);
+    expect(containersNamed(name).map((c) => c.state)).toEqual(['untagged']);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    rmSync(other, { recursive: true, force: true });
     expect(contid(['uninstall', 'lxc', name], { env: state.env }).stdout).toMatch(/removed contid's hooks/);
     expect(readFileSync(file, 'utf8').trimEnd()).toBe(pristine.trimEnd());
     const missing = contid(['install', 'lxc', 'contid-t-nosuch'], { env: state.env });
