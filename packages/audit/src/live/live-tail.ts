@@ -50,6 +50,7 @@ export class LiveTail {
   private timer: NodeJS.Timeout | undefined;
   private writer: Promise<void> | undefined;
   private writeChain: Promise<void> = Promise.resolve();
+  private stopping: Promise<TailSummary> | undefined;
 
   constructor(private readonly options: LiveTailOptions) {
     this.queue = new BoundedLineQueue(options.queueCapacity ?? 100_000);
@@ -90,7 +91,12 @@ export class LiveTail {
     };
   }
 
-  private async shutdown(): Promise<TailSummary> {
+  private shutdown(): Promise<TailSummary> {
+    this.stopping ??= this.drainAndClose();
+    return this.stopping;
+  }
+
+  private async drainAndClose(): Promise<TailSummary> {
     this.queue.close();
     await this.writer;
     if (this.timer) clearInterval(this.timer);

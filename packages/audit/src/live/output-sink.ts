@@ -1,4 +1,5 @@
-import { createWriteStream, existsSync, renameSync, statSync, unlinkSync, chmodSync, type WriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { ContidError } from '@contid/core';
@@ -45,6 +46,7 @@ export class RotatingFileSink implements OutputSink {
   private size: number;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
+    mkdirSync(dirname(path), { recursive: true });
     this.size = existsSync(path) ? statSync(path).size : 0;
     this.stream = this.open();
   }

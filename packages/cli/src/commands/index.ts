@@ -8,6 +8,8 @@ import { endCommand } from './end';
 import { lxcCommand } from './lxc';
 import { agentCommand } from './kubernetes';
 import { serveCommand } from './serve';
+import { systemdCommand } from './systemd';
+import { tailCommand } from './tail';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
 export const commands: CommandModule<any, any>[] = [
@@ -21,4 +23,5 @@ export const commands: CommandModule<any, any>[] = [
   lxcCommand,
   agentCommand,
   serveCommand,
+  tailCommand,
 ];

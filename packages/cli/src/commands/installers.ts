@@ -2,6 +2,8 @@ import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from '
 import { resolve } from 'node:path';
 import { ContidError } from '@contid/core';
 import { lxcInstaller } from './lxc';
+import { systemdInstaller } from './systemd';
+import { auditdPluginInstaller } from './tail';
 
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
@@ -31,4 +33,4 @@ const self: Installer = {
 };
 
 /** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self, lxc: lxcInstaller };
+export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller };

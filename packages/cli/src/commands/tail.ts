@@ -1,0 +1,212 @@
+import type { CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ContidError, Registry, configFromEnv, readRecordKey } from '@contid/core';
+import {
+  FileFollower,
+  LIVE_FORMATS,
+  LivePipeline,
+  LiveTail,
+  MulticastSource,
+  RotatingFileSink,
+  SocketSink,
+  StreamSink,
+  StreamSource,
+  installAuditdPlugin,
+  uninstallAuditdPlugin,
+  type LineSource,
+  type LiveFormat,
+  type OutputSink,
+  type SessionLookup,
+} from '@contid/audit';
+import type { Installer } from './installers';
+
+type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
+
+interface TailArgs {
+  json: boolean;
+  source: SourceKind;
+  file: string;
+  'from-start': boolean;
+  container?: string;
+  orchestrator?: string;
+  'include-nested': boolean;
+  type?: string[];
+  key?: string;
+  pid?: number;
+  uid?: number;
+  auid?: number;
+  success?: string;
+  format?: LiveFormat;
+  output?: string;
+  'rotate-size'?: string;
+  'rotate-keep': number;
+  socket?: string;
+  queue: number;
+  'event-timeout': number;
+  'report-interval': number;
+  'trusted-exe'?: string[];
+}
+
+const DEFAULT_LOG = '/var/log/audit/audit.log';
+
+/** "100M" → bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)B?$/i.exec(text.trim());
+  if (!m) throw new ContidError(`--rotate-size must be a size like 500K, 100M or 1G, got "${text}"`, 2);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+}
+
+function openRegistry(stateDir: string): SessionLookup | undefined {
+  if (!existsSync(resolve(stateDir, 'registry.db'))) return undefined;
+  try {
+    return Registry.open(stateDir, { readonly: true });
+  } catch {
+    return undefined; // enrichment only: the log's own records still attribute
+  }
+}
+
+async function startSource(kind: SourceKind, argv: TailArgs, tail: (s: LineSource) => LiveTail): Promise<LiveTail> {
+  const make = (k: Exclude<SourceKind, 'auto'>): LineSource =>
+    k === 'multicast'
+      ? new MulticastSource()
+      : k === 'plugin'
+        ? new StreamSource(process.stdin)
+        : new FileFollower(argv.file, { fromStart: argv['from-start'] });
+  if (kind !== 'auto') {
+    const t = tail(make(kind));
+    await t.start();
+    return t;
+  }
+  // auto: the kernel stream when we may read it, else the log file.
+  try {
+    const t = tail(make('multicast'));
+    await t.start();
+    return t;
+  } catch (err) {
+    if (!(err instanceof ContidError)) throw err;
+    const t = tail(make('file'));
+    await t.start();
+    return t;
+  }
+}
+
+async function openSink(argv: TailArgs): Promise<OutputSink> {
+  if (argv.output && argv.socket) throw new ContidError('choose one of --output and --socket', 2);
+  if (argv.socket) return SocketSink.listen(argv.socket);
+  if (argv.output) return new RotatingFileSink(argv.output, argv['rotate-size'] ? parseSize(argv['rotate-size']) : 0, argv['rotate-keep']);
+  if (argv['rotate-size']) throw new ContidError('--rotate-size needs --output FILE', 2);
+  return new StreamSink(process.stdout);
+}
+
+function successFilter(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'yes') return true;
+  if (v === 'no') return false;
+  throw new ContidError(`--success must be yes or no, got "${v}"`, 2);
+}
+
+/**
+ * `contid tail`: audit events as they happen, each with its container, through the same
+ * filters and formats as `contid search`. Prints "contid: tail ready (source=…)" on stderr
+ * once it receives, dropped-record reports while running, and a summary at the end.
+ */
+export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
+  command: 'tail',
+  describe: 'follow audit events live, attributed to containers (kernel multicast, auditd plugin, or audit.log)',
+  builder: (y) =>
+    y
+      .option('source', { choices: ['auto', 'multicast', 'plugin', 'file'] as const, default: 'auto' as SourceKind, describe: 'multicast: kernel audit group (CAP_AUDIT_READ); plugin: auditd records on stdin; file: follow --file across rotation; auto: multicast, else file' })
+      .option('file', { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' })
+      .option('from-start', { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' })
+      .option('container', { type: 'string', describe: 'only this container (name, contid, or runtime-id prefix)' })
+      .option('orchestrator', { type: 'string', describe: 'only containers of this orchestrator' })
+      .option('include-nested', { type: 'boolean', default: false, describe: 'with --container: also containers nested in it' })
+      .option('type', { alias: 'm', type: 'string', array: true, describe: 'record type(s), e.g. SYSCALL EXECVE' })
+      .option('key', { alias: 'k', type: 'string', describe: 'audit rule key' })
+      .option('pid', { type: 'number' })
+      .option('uid', { type: 'number' })
+      .option('auid', { type: 'number' })
+      .option('success', { type: 'string', describe: 'yes or no' })
+      .option('format', { choices: LIVE_FORMATS, describe: 'text (default), raw, json (one event a line) or ecs' })
+      .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
+      .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
+      .option('rotate-keep', { type: 'number', default: 5, describe: 'rotated files to keep' })
+      .option('socket', { type: 'string', describe: 'serve the stream on this unix socket (every client gets it)' })
+      .option('queue', { type: 'number', default: 100_000, describe: 'records buffered between reader and writer; beyond it records are dropped and counted' })
+      .option('event-timeout', { type: 'number', default: 2000, describe: 'ms before an event that never saw its last record is emitted' })
+      .option('report-interval', { type: 'number', default: 5000, describe: 'ms between "dropped N records" reports' })
+      .option('trusted-exe', { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' })
+      .example('$0 tail --container web', "web's events as they happen")
+      .example('$0 tail --format ecs --output /var/log/contid/live.jsonl --rotate-size 100M', 'for a SIEM shipper') as never,
+  handler: async (argv) => {
+    if (!Number.isInteger(argv.queue) || argv.queue < 1) throw new ContidError('--queue must be a positive integer', 2);
+    const stateDir = configFromEnv().stateDir;
+    const registry = openRegistry(stateDir);
+    const pipeline = new LivePipeline({
+      format: argv.format ?? (argv.json ? 'json' : 'text'),
+      eventTimeoutMs: argv['event-timeout'],
+      trustedExes: argv['trusted-exe'],
+      key: readRecordKey(stateDir),
+      registry,
+      filter: {
+        container: argv.container,
+        orchestrator: argv.orchestrator,
+        includeNested: argv['include-nested'],
+        types: argv.type,
+        key: argv.key,
+        pid: argv.pid,
+        uid: argv.uid,
+        auid: argv.auid,
+        success: successFilter(argv.success),
+      },
+    });
+    const sink = await openSink(argv);
+    const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);
+    const tail = await startSource(argv.source, argv, (source) =>
+      new LiveTail({ source, pipeline, sink, report, queueCapacity: argv.queue, reportIntervalMs: argv['report-interval'] }),
+    );
+    const sourceName = tail.summary().source;
+    report(`tail ready (source=${sourceName})`);
+    // auditd passes SIGHUP on to its plugins when it reconfigures: keep running.
+    process.on('SIGHUP', () => undefined);
+    const stopped = new Promise<'signal'>((done) => {
+      process.once('SIGTERM', () => done('signal'));
+      process.once('SIGINT', () => done('signal'));
+    });
+    const ended = await Promise.race([stopped, tail.finished().then(() => 'ended' as const)]);
+    if (ended === 'signal') await tail.stop();
+    if (pipeline.attributor.rejected > 0) report(`ignored ${pipeline.attributor.rejected} untrusted binding records`);
+    process.exit(0);
+  },
+};
+
+/** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M]` */
+export const auditdPluginInstaller: Installer = {
+  describe: 'auditd plugin (plugins.d/contid.conf): auditd feeds contid tail, which writes attributed events to a file or socket',
+  install(words) {
+    const opts = new Map<string, string>([['format', 'json'], ['output', '/var/log/contid/live.jsonl'], ['rotate-size', '100M']]);
+    for (const w of words) {
+      const [k, ...v] = w.split('=');
+      if (!['output', 'socket', 'format', 'rotate-size', 'container'].includes(k) || v.length === 0) {
+        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${LIVE_FORMATS.join('|')}, rotate-size=SIZE, container=REF; got "${w}"`, 2);
+      }
+      opts.set(k, v.join('='));
+    }
+    if (!LIVE_FORMATS.includes(opts.get('format') as LiveFormat)) throw new ContidError(`format must be one of ${LIVE_FORMATS.join(', ')}`, 2);
+    parseSize(opts.get('rotate-size')!);
+    const tailArgs = ['--format', opts.get('format')!];
+    if (words.some((w) => w.startsWith('socket='))) tailArgs.push('--socket', opts.get('socket')!);
+    else tailArgs.push('--output', opts.get('output')!, '--rotate-size', opts.get('rotate-size')!);
+    if (opts.has('container')) tailArgs.push('--container', opts.get('container')!);
+    tailArgs.push('--state-dir', configFromEnv().stateDir);
+    const files = installAuditdPlugin({ contid: [process.execPath, resolve(__dirname, '..', 'main.js')], tailArgs });
+    return `installed ${files.join(', ')}; auditd starts the plugin when it reconfigures: kill -HUP $(pidof auditd) (or: service auditd reload)`;
+  },
+  uninstall() {
+    const removed = uninstallAuditdPlugin();
+    return removed.length === 0
+      ? 'the auditd plugin is not installed'
+      : `removed ${removed.join(', ')}; auditd stops the plugin when it reconfigures: kill -HUP $(pidof auditd) (or: service auditd reload)`;
+  },
+};
