@@ -1,5 +1,5 @@
 import { callService } from '@contid/service';
-import { Registry, parseContainerId } from '@contid/core';
+import { Registry, parseContainerId, readRecordKey, verifyMac } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
 import { DockerEngine, IMAGE, RUNTIME } from './docker-engine';
@@ -77,6 +77,16 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     expect(steps.get('renew-session')).toMatchObject({ ok: false, error: expect.stringMatching(/EPERM/) });
     expect(steps.get('host-channel-visible')!.ok).toBe(false);
     expect(steps.get('host-channel-connect')).toMatchObject({ ok: false, code: 'unreachable', error: expect.stringMatching(/ENOENT/) });
+    // Docker keeps CAP_AUDIT_WRITE, and this kernel accepts user records from a container's pid
+    // namespace: the forgery lands in the log with uid=0 and an exe= path the container chose.
+    // Only the mac= leg of the trust rule (the key never enters the container) rejects it.
+    expect(steps.get('forge-record')).toMatchObject({ ok: true });
+    const [forged] = await waitForAudit(['--vm-name', `forged-in-default-${suffix}`], (l) => l.length > 0);
+    expect(field(forged, 'uid')).toBe('0');
+    expect(field(forged, 'exe')).toBe('/contid-node');
+    expect(field(forged, 'ses')).toBe(String(reg.get(parseContainerId(owner))!.session));
+    const key = readRecordKey(service.stateDir)!;
+    expect(verifyMac(/msg='(.*?) exe=/.exec(forged)![1], key)).not.toBe(true);
     const denied = ['create-with-own-session', 'create-for-host-pid-1', 'create-under-victim', 'setns-into-victim', 'end-victim', 'show-victim', 'open-channel'];
     for (const step of denied) expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: false, code: 'denied' })]);
     expect(steps.get('create-with-own-session')!.error).toMatch(/already bound to container .*renew it first/);
