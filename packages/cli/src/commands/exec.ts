@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ContidError, Tagger, configFromEnv, parseContainerId, replaceProcess } from '@contid/core';
 import { ServiceUnavailableError, serviceSocket, tagSelfViaService } from '@contid/service';
+import { Invocation, bindInvocation, currentInvocation } from '@contid/systemd';
 import { warn } from '../output';
 
 interface ExecArgs {
@@ -10,6 +11,8 @@ interface ExecArgs {
   parent?: string;
   setns?: string;
   'fail-policy'?: 'open' | 'closed';
+  systemd?: boolean;
+  unit?: string;
   '--'?: string[];
   command?: string[];
 }
@@ -31,15 +34,20 @@ export const execCommand: CommandModule<object, ExecArgs> = {
       .option('parent', { type: 'string', describe: 'parent contid (default: the container this runs in, if any)' })
       .option('setns', { type: 'string', describe: 'enter this existing container instead of creating one' })
       .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: run anyway (open) or refuse (closed)' })
+      .option('systemd', { type: 'boolean', describe: "as a unit's ExecStart=: bind to this invocation's contid ($INVOCATION_ID; see docs/systemd.md)" })
+      .option('unit', { type: 'string', describe: 'with --systemd: the unit name (drop-ins pass %n)' })
       .example('$0 exec --name web -- nginx -g "daemon off;"', 'tag nginx and all it starts')
       .example('$0 exec --setns web -- sh', 'enter web as op=setns'),
   handler: async (argv) => {
     const command = [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
     if (command.length === 0) throw new ContidError('exec needs a command: contid exec [options] -- CMD [ARGS...]', 2);
+    const invocation = argv.systemd ? systemdInvocation(argv) : null;
     if (await viaService(argv, command)) return replaceProcess(command);
     const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
     let auditError: string | null;
-    if (argv.setns !== undefined) {
+    if (invocation) {
+      ({ auditError } = bindInvocation(tagger, invocation, { pid: 'self' }, { command }));
+    } else if (argv.setns !== undefined) {
       const target = tagger.registry.find(argv.setns);
       if (!target) throw new ContidError(`unknown container "${argv.setns}" for --setns`);
       ({ auditError } = tagger.setns({ contid: target.contid, target: { pid: 'self' }, detail: { command } }));
@@ -58,6 +66,16 @@ export const execCommand: CommandModule<object, ExecArgs> = {
     replaceProcess(command);
   },
 };
+
+/** --systemd: the unit invocation names the container (the service path then creates one per invocation). */
+function systemdInvocation(argv: ExecArgs): Invocation {
+  if (argv.setns !== undefined) throw new ContidError('--systemd and --setns do not go together: --systemd joins the invocation\'s container itself', 2);
+  const invocation = currentInvocation(process.env, argv.unit);
+  argv.orchestrator = 'systemd';
+  argv.name ??= invocation.unit;
+  argv['runtime-id'] = invocation.invocationId;
+  return invocation;
+}
 
 /**
  * When `contid serve` runs (its socket exists), tag through it: this process renews its own

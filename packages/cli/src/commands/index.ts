@@ -24,4 +24,5 @@ export const commands: CommandModule<any, any>[] = [
   agentCommand,
   serveCommand,
   tailCommand,
+  systemdCommand,
 ];

@@ -33,4 +33,4 @@ const self: Installer = {
 };
 
 /** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller };
+export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller };

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { ContidError } from '@contid/core';
+
+/** What systemd tells a process it starts: which unit, which run of it, which cgroup. */
+export interface Invocation {
+  /** systemd's 128-bit id of this start of the unit; new on every start and restart. */
+  invocationId: string;
+  /** Full unit name, e.g. `web.service` or `systemd-nspawn@box.service`. */
+  unit: string;
+  /** The unit's cgroup path as the caller sees it (`/system.slice/web.service`). */
+  cgroup: string;
+}
+
+const UNIT_SUFFIX = /\.(service|scope|socket|mount|swap|timer|path|slice|target|device|automount)$/;
+
+/**
+ * Reads the invocation from what systemd gives every Exec*= process: $INVOCATION_ID and the
+ * cgroup it placed the process in. `unit` overrides the name (drop-ins pass `%n`, exact even
+ * after a Delegate=yes payload moved itself into a sub-cgroup).
+ */
+export function currentInvocation(env: NodeJS.ProcessEnv = process.env, unit?: string, procRoot = '/proc'): Invocation {
+  const invocationId = env.INVOCATION_ID;
+  if (!invocationId) {
+    throw new ContidError('$INVOCATION_ID is not set: run this from a systemd unit (ExecStart=, ExecStartPost=, ExecStopPost=)', 2);
+  }
+  if (!/^[0-9a-f]{32}$/.test(invocationId)) throw new ContidError(`$INVOCATION_ID is not a systemd invocation id: "${invocationId}"`, 2);
+  const cgroup = ownCgroup(procRoot);
+  const name = unit ?? unitOfCgroup(cgroup);
+  if (!name) throw new ContidError(`cannot tell the unit from cgroup "${cgroup}"; pass --unit %n`, 2);
+  if (!UNIT_SUFFIX.test(name) || /[\s/]/.test(name)) throw new ContidError(`"${name}" is not a systemd unit name`, 2);
+  return { invocationId, unit: name, cgroup };
+}
+
+/** The cgroup v2 path of the caller (`0::/…`), or the name=systemd v1 one. */
+function ownCgroup(procRoot: string): string {
+  const lines = readFileSync(`${procRoot}/self/cgroup`, 'utf8').split('\n');
+  const line = lines.find((l) => l.startsWith('0::')) ?? lines.find((l) => l.includes(':name=systemd:'));
+  return line ? line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1) : '';
+}
+
+/** The innermost unit in a cgroup path: `/system.slice/a.service/payload` → `a.service`. */
+export function unitOfCgroup(cgroup: string): string | undefined {
+  return cgroup
+    .split('/')
+    .reverse()
+    .find((part) => UNIT_SUFFIX.test(part) && !part.endsWith('.slice'));
+}
+
+/** Integer from $MAINPID (set by systemd for ExecStartPost=, ExecReload=, ExecStop=). */
+export function mainPidFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.MAINPID;
+  if (!text) throw new ContidError('$MAINPID is not set: `contid systemd bind` belongs in ExecStartPost= of a unit with a main process', 2);
+  if (!/^[1-9][0-9]*$/.test(text)) throw new ContidError(`$MAINPID is not a pid: "${text}"`, 2);
+  return Number(text);
+}
+
+/** Why the unit stopped, from what systemd passes to ExecStopPost=. */
+export function stopReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const parts = [
+    ['service-result', env.SERVICE_RESULT],
+    ['exit-code', env.EXIT_CODE],
+    ['exit-status', env.EXIT_STATUS],
+  ].filter(([, v]) => v);
+  return parts.length ? parts.map(([k, v]) => `${k}:${v}`).join(',') : undefined;
+}

@@ -1,0 +1,40 @@
+import { BindTarget, ContainerRecord, TagResult, Tagger } from '@contid/core';
+import { Invocation } from './invocation';
+
+export const ORCHESTRATOR = 'systemd';
+
+/**
+ * Binds a process of a unit invocation: the first one creates the invocation's container
+ * (runtime id = $INVOCATION_ID), later ones (further ExecStart= of a oneshot, an
+ * ExecStartPost= bind after an exec --systemd) join it. A new invocation never joins an old
+ * container: each start or restart gets a new INVOCATION_ID, and containers of earlier
+ * invocations of the same unit still marked running (ExecStopPost= never ran: SIGKILL,
+ * crash) are ended first, so no stale binding survives.
+ */
+export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarget, detail: Record<string, unknown>): TagResult {
+  const current = tagger.registry.findByRuntimeId(inv.invocationId);
+  if (current && current.state === 'running') return tagger.setns({ contid: current.contid, target, detail });
+  for (const stale of staleContainers(tagger, inv)) tagger.end(stale.contid, `superseded by invocation ${inv.invocationId}`);
+  return tagger.create({
+    orchestrator: ORCHESTRATOR,
+    name: inv.unit,
+    runtimeId: inv.invocationId,
+    labels: { 'systemd.unit': inv.unit, 'systemd.cgroup': inv.cgroup },
+    parent: 'auto',
+    target,
+    detail,
+  });
+}
+
+function staleContainers(tagger: Tagger, inv: Invocation): ContainerRecord[] {
+  return tagger.registry
+    .list({ state: 'running', orchestrator: ORCHESTRATOR })
+    .filter((c) => c.name === inv.unit && c.runtimeId !== inv.invocationId);
+}
+
+/** Records the end of an invocation's container; null when nothing was bound in it. */
+export function endInvocation(tagger: Tagger, inv: Invocation, reason?: string): ContainerRecord | null {
+  const c = tagger.registry.findByRuntimeId(inv.invocationId);
+  if (!c || c.orchestrator !== ORCHESTRATOR) return null;
+  return tagger.end(c.contid, reason);
+}
