@@ -7,6 +7,6 @@ export { HOOK_TYPES, hookContext, runHook } from './hook';
 export type { HookContext, HookOutcome, HookType } from './hook';
 export { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
 export type { LxcState } from './lxc-tools';
-export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
+export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, HOOK_MAIN, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
 export type { LxcInstallOptions } from './install';
 export { lxcHealth } from './health';

@@ -16,9 +16,14 @@ function refuseForeign(file: string, marker: string): void {
   if (existsSync(file) && !readFileSync(file, 'utf8').includes(marker)) throw new ContidError(`${file} exists and was not installed by contid; leaving it`);
 }
 
+/** The hook executable next to this module (in dist: hook-main.js). */
+export const HOOK_MAIN = join(__dirname, 'hook-main.js');
+
 export interface LxcInstallOptions {
-  /** How hooks and units run contid, e.g. ['/usr/bin/node', '/opt/contid/main.js', '--state-dir', '/x']. */
+  /** How units run contid, e.g. ['/usr/bin/node', '/opt/contid/main.js', '--state-dir', '/x']. */
   contid: readonly string[];
+  /** The hook command LXC runs, e.g. ['/usr/bin/node', HOOK_MAIN, '--state-dir', '/x'] or ['contid', 'lxc', 'hook']. */
+  hook: readonly string[];
   lxcPath?: string;
   globalSnippet?: string;
   systemdDropIn?: string;
@@ -33,8 +38,8 @@ function commandLine(words: readonly string[]): string {
 }
 
 /** The config lines that make LXC call contid's hook (start-host binds, post-stop ends). */
-export function hookLines(contid: readonly string[]): string[] {
-  const hook = commandLine([...contid, 'lxc', 'hook']);
+export function hookLines(hookCommand: readonly string[]): string[] {
+  const hook = commandLine(hookCommand);
   return [`lxc.hook.start-host = ${hook}`, `lxc.hook.post-stop = ${hook}`];
 }
 
@@ -49,8 +54,8 @@ export function systemdDropIn(contid: readonly string[]): string {
   ].join('\n');
 }
 
-function block(contid: readonly string[]): string {
-  return [BEGIN, ...hookLines(contid), END, ''].join('\n');
+function block(hook: readonly string[]): string {
+  return [BEGIN, ...hookLines(hook), END, ''].join('\n');
 }
 
 function stripBlock(text: string): string {
@@ -79,7 +84,7 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): stri
       .map((name) => {
         const file = containerConfig(name, o.lxcPath ?? DEFAULT_LXC_PATH);
         const kept = stripBlock(readFileSync(file, 'utf8'));
-        writeFileSync(file, `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block(o.contid)}`);
+        writeFileSync(file, `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block(o.hook)}`);
         return `added contid's hooks to ${file}`;
       })
       .join('\n');
@@ -89,7 +94,7 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): stri
   if (!existsSync(dirname(snippet))) throw new ContidError(`${dirname(snippet)} does not exist (is LXC installed?)`);
   refuseForeign(snippet, BEGIN);
   refuseForeign(dropIn, DROP_IN_MARK);
-  writeFileSync(snippet, block(o.contid));
+  writeFileSync(snippet, block(o.hook));
   mkdirSync(dirname(dropIn), { recursive: true });
   writeFileSync(dropIn, systemdDropIn(o.contid));
   return [
@@ -98,7 +103,7 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): stri
   ].join('\n');
 }
 
-export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions, 'contid'>): string {
+export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions, 'contid' | 'hook'>): string {
   if (names.length) {
     return names
       .map((name) => {

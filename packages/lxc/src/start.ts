@@ -12,6 +12,9 @@ export interface StartPlan {
   warnings: string[];
 }
 
+/** `contid lxc hook` or the hook executable contid install lxc writes. */
+const isContidHook = (line: string): boolean => / lxc hook$/.test(line) || /\/hook-main\.js( |$)/.test(line);
+
 /** The registry a hook command line uses: its --state-dir, else the default. */
 function stateDirOf(hook: string): string | undefined {
   const m = / --state-dir[ =](\S+)/.exec(hook);
@@ -27,7 +30,7 @@ function hookWarnings(name: string, lxcPath: string | undefined, stateDir: strin
   const fix = `run "contid install lxc ${name}"`;
   const warnings: string[] = [];
   for (const [type, lines] of [['start-host', hooks.startHost], ['post-stop', hooks.postStop]] as const) {
-    const ours = lines.filter((l) => / lxc hook$/.test(l));
+    const ours = lines.filter(isContidHook);
     if (ours.length === 0) {
       warnings.push(`LXC container "${name}" has no contid lxc.hook.${type}: the registry will not learn its ${type === 'start-host' ? 'init pid' : 'end'}; ${fix}`);
     } else if (!ours.some((l) => (stateDirOf(l) ?? defaultStateDir) === stateDir)) {

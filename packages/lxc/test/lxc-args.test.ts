@@ -23,9 +23,9 @@ describe('lxc argument handling', () => {
   });
 
   it('writes hook and unit lines LXC and systemd run without quoting, and refuses words that need it', () => {
-    expect(hookLines(['/usr/bin/node', '/opt/contid/main.js'])).toEqual([
-      'lxc.hook.start-host = /usr/bin/node /opt/contid/main.js lxc hook',
-      'lxc.hook.post-stop = /usr/bin/node /opt/contid/main.js lxc hook',
+    expect(hookLines(['/usr/bin/node', '/opt/contid/hook-main.js', '--state-dir', '/var/lib/x'])).toEqual([
+      'lxc.hook.start-host = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
+      'lxc.hook.post-stop = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
     ]);
     expect(systemdDropIn(['/usr/local/bin/contid'])).toMatch(/\nExecStart=\nExecStart=\/usr\/local\/bin\/contid lxc start %i -- -F\n/);
     expect(() => hookLines(['/opt/my contid/main.js'])).toThrow(/spaces or shell characters/);
@@ -38,7 +38,7 @@ describe('integrations/lxc', () => {
 
   it('ships exactly what contid install lxc writes (with contid on PATH)', () => {
     const snippet = file('contid.conf').trim().split('\n');
-    expect(snippet.slice(1, -1)).toEqual(hookLines(['/usr/local/bin/contid']));
+    expect(snippet.slice(1, -1)).toEqual(hookLines(['/usr/local/bin/contid', 'lxc', 'hook']));
     expect(file('lxc@.service.d/contid.conf')).toBe(systemdDropIn(['/usr/local/bin/contid']));
   });
 });

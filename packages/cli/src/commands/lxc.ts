@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ContidError, Tagger, registerHealthCheck, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
-import { hookContext, installLxc, lxcHealth, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { HOOK_MAIN, hookContext, installLxc, lxcHealth, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
 
@@ -85,14 +85,14 @@ export const lxcCommand: CommandModule<object, object> = {
  * How LXC and systemd run this contid: absolute paths (hooks run with LXC's minimal
  * environment) and the registry the installer used, so hooks and wrappers share it.
  */
-function contidCommandLine(): string[] {
+function commandLine(script: string): string[] {
   const stateDir = process.env.CONTID_STATE_DIR;
-  return [process.execPath, resolve(__dirname, '..', 'main.js'), ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
+  return [process.execPath, script, ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
 }
 
 /** `contid install lxc [NAME...]`: per-container hook lines, or the global snippet and lxc@.service drop-in. */
 export const lxcInstaller: Installer = {
   describe: 'LXC hooks (per container: NAME...; else global common.conf.d snippet + lxc@.service drop-in)',
-  install: (names) => installLxc(names, { contid: contidCommandLine() }),
+  install: (names) => installLxc(names, { contid: commandLine(resolve(__dirname, '..', 'main.js')), hook: commandLine(HOOK_MAIN) }),
   uninstall: (names) => uninstallLxc(names, {}),
 };
