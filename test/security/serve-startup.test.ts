@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { contid } from '../helpers/cli';
 import { AS_NOBODY, ServiceProcess } from './harness';
 
@@ -21,6 +23,16 @@ describe('contid serve start-up (real kernel)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`contid: another contid serve already answers on ${service.socket}\n`);
     expect(service.alive()).toBe(true);
+  });
+
+  it('refuses a socket directory others can write to, without touching its mode', () => {
+    const open = join(service.root, 'world-writable');
+    mkdirSync(open);
+    chmodSync(open, 0o1777);
+    const r = contid(['serve', '--socket', join(open, 'contid.sock')], { env: service.env });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^contid: .*world-writable is owned by uid 0 with mode 777: a socket there could be replaced by others; .*\n$/);
+    expect(statSync(open).mode & 0o7777).toBe(0o1777);
   });
 
   it('refuses a --nested without its --path', () => {

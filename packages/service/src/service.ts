@@ -8,7 +8,7 @@ import {
   parseContainerId,
   signLifecycle,
 } from '@contid/core';
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
@@ -94,9 +94,7 @@ export class ContidService {
 
   /** Listens on `path` for `channel`; refuses when another service already answers there. */
   async listen(path: string, channel: Channel, modes: ListenModes = {}): Promise<void> {
-    const dir = dirname(path);
-    mkdirSync(dir, { recursive: true, mode: modes.dir ?? 0o700 });
-    chmodSync(dir, modes.dir ?? 0o700);
+    prepareSocketDir(dirname(path), modes.dir);
     if (existsSync(path)) {
       if (await answers(path)) throw new ContidError(`another contid serve already answers on ${path}`);
       if (!lstatSync(path).isSocket()) throw new ContidError(`${path} exists and is not a socket; refusing to replace it`);
@@ -239,6 +237,21 @@ export class ContidService {
     } catch (e) {
       this.log(`could not write the op=fail record either: ${(e as Error).message}`);
     }
+  }
+}
+
+/**
+ * A directory we create is root-only. An existing one is never chmod-ed (it may be /tmp or
+ * /run) but must be root's and writable by root alone, or someone could swap the socket.
+ * An explicit mode (tests) is applied as asked.
+ */
+function prepareSocketDir(dir: string, mode: number | undefined): void {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: mode ?? 0o700 });
+  if (mode !== undefined) chmodSync(dir, mode);
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new ContidError(`${dir} is not a directory`);
+  if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new ContidError(`${dir} is owned by uid ${st.uid} with mode ${(st.mode & 0o777).toString(8)}: a socket there could be replaced by others; use a root-owned directory writable by root only`);
   }
 }
 
