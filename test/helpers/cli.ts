@@ -1,4 +1,4 @@
-import { SpawnSyncOptions, SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { SpawnSyncOptionsWithStringEncoding, SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,13 +21,15 @@ function result(r: SpawnSyncReturns<string>): RunResult {
 }
 
 /** Runs `contid ARGS` (optionally behind a prefix such as setpriv or unshare). */
-export function contid(args: string[], options: SpawnSyncOptions & { prefix?: string[] } = {}): RunResult {
+type Options = Omit<SpawnSyncOptionsWithStringEncoding, 'encoding'>;
+
+export function contid(args: string[], options: Options & { prefix?: string[] } = {}): RunResult {
   const argv = [...(options.prefix ?? []), process.execPath, CONTID_MAIN, ...args];
-  return result(spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000, ...options }));
+  return result(spawnSync(argv[0], argv.slice(1), { timeout: 60_000, ...options, encoding: 'utf8' }));
 }
 
-export function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): RunResult {
-  return result(spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, ...options }));
+export function run(cmd: string, args: string[], options: Options = {}): RunResult {
+  return result(spawnSync(cmd, args, { timeout: 60_000, ...options, encoding: 'utf8' }));
 }
 
 /** A fresh registry directory for one test file, removed afterwards. */
