@@ -4,6 +4,7 @@ import { ContidError } from '@contid/core';
 import { lxcInstaller } from './lxc';
 import { systemdInstaller } from './systemd';
 import { auditdPluginInstaller } from './tail';
+import { serviceInstaller } from './serve';
 
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
@@ -33,4 +34,4 @@ const self: Installer = {
 };
 
 /** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller };
+export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller, service: serviceInstaller };

@@ -1,4 +1,7 @@
 import type { CommandModule } from 'yargs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Installer } from './installers';
 import { ContidError, Tagger, parseContainerId } from '@contid/core';
 import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV, registerSecurityHealthChecks } from '@contid/service';
 
@@ -41,5 +44,48 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       process.once('SIGINT', resolve);
     });
     await service.close();
+  },
+};
+
+const UNIT_TEMPLATE = resolve(__dirname, '../../../../integrations/service/contid.service');
+const UNIT_MARKER = '# installed by contid install service';
+
+/** The unit to write: the shipped one, with ExecStart= pointing at this very contid. */
+function renderServiceUnit(): string {
+  const command = [process.execPath, resolve(__dirname, '..', 'main.js'), 'serve', '--socket', DEFAULT_SOCKET_PATH].join(' ');
+  const template = readFileSync(UNIT_TEMPLATE, 'utf8');
+  if (!/^ExecStart=.*$/m.test(template)) throw new ContidError(`${UNIT_TEMPLATE} has no ExecStart= line`);
+  return `${UNIT_MARKER}\n${template.replace(/^ExecStart=.*$/m, `ExecStart=${command}`)}`;
+}
+
+function unitPath(args: string[]): string {
+  if (args.length > 1) throw new ContidError('usage: contid install service [UNIT_DIR] (default /etc/systemd/system)', 2);
+  return join(args[0] ?? '/etc/systemd/system', 'contid.service');
+}
+
+function assertOurUnit(path: string): void {
+  if (existsSync(path) && !readFileSync(path, 'utf8').startsWith(UNIT_MARKER)) {
+    throw new ContidError(`${path} was not written by contid install service; leaving it`);
+  }
+}
+
+/** `contid install service [DIR]`: the systemd unit for `contid serve`; idempotent. */
+export const serviceInstaller: Installer = {
+  describe: 'systemd unit for contid serve (/etc/systemd/system/contid.service)',
+  install(args) {
+    const path = unitPath(args);
+    assertOurUnit(path);
+    const text = renderServiceUnit();
+    if (existsSync(path) && readFileSync(path, 'utf8') === text) return `${path} is up to date`;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text, { mode: 0o644 });
+    return `wrote ${path}; run systemctl daemon-reload && systemctl enable --now contid`;
+  },
+  uninstall(args) {
+    const path = unitPath(args);
+    if (!existsSync(path)) return `${path} is not installed`;
+    assertOurUnit(path);
+    unlinkSync(path);
+    return `removed ${path}; run systemctl daemon-reload`;
   },
 };
