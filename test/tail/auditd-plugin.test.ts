@@ -1,0 +1,77 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { PLUGIN_CONF_PATH, PLUGIN_LAUNCHER_PATH, pluginConf } from '@contid/audit';
+import { addExecveRule, deleteExecveRule } from '../helpers/audit';
+import { REPO_ROOT, contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { execArgs, jsonEvents, startTail, until, type JsonEvent } from './live-helpers';
+
+const key = `contid-tailplug-${randomBytes(4).toString('hex')}`;
+const state = tempStateDir('tailplug');
+const out = join(state.dir, 'live.jsonl');
+const nameA = uniqueName('plugA');
+const nameB = uniqueName('plugB');
+
+const auditdPid = (): string => execFileSync('pidof', ['auditd'], { encoding: 'utf8' }).trim();
+/** auditd re-reads plugins.d on SIGHUP: starts new plugins, stops removed ones. */
+const reloadAuditd = (): void => void execFileSync('kill', ['-HUP', auditdPid()]);
+const pluginPids = (): string[] =>
+  spawnSync('pgrep', ['-f', `tail --source plugin .*${state.dir}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+const mine = (events: JsonEvent[]): JsonEvent[] => events.filter((e) => e.records.some((r) => r.type === 'SYSCALL' && r.fields.key === key));
+
+beforeAll(() => addExecveRule(key));
+afterAll(async () => {
+  // Leave auditd as we found it: our plugin gone, auditd running.
+  contid(['uninstall', 'auditd-plugin'], { env: state.env });
+  reloadAuditd();
+  await until(() => pluginPids().length === 0, 10_000);
+  deleteExecveRule(key);
+  state.cleanup();
+});
+
+describe('contid as a real auditd plugin (installed into the running auditd, removed after)', () => {
+  test('the shipped plugins.d file is what the installer writes', () => {
+    expect(readFileSync(join(REPO_ROOT, 'integrations/auditd/contid.conf'), 'utf8')).toBe(pluginConf());
+  });
+
+  test('auditd runs contid tail --source plugin; it gets the same events as the multicast mode', async () => {
+    if (existsSync(PLUGIN_CONF_PATH)) throw new Error(`${PLUGIN_CONF_PATH} already exists on this host; not touching it`);
+    const installed = contid(['install', 'auditd-plugin', `output=${out}`, 'format=json', `container=${nameA}`], { env: state.env });
+    expect(installed.stderr).toBe('');
+    expect(installed.stdout).toMatch(/installed .*auditd-plugin, .*contid\.conf; auditd starts the plugin when it reconfigures/);
+    expect(readFileSync(PLUGIN_LAUNCHER_PATH, 'utf8')).toContain(`--output ${out}`);
+    reloadAuditd();
+    await until(() => pluginPids().length > 0 && existsSync(out), 15_000);
+    expect(pluginPids().length).toBeGreaterThan(0);
+
+    const multicast = await startTail(['--source', 'multicast', '--container', nameA, '--format', 'json'], state.env);
+    for (const [name, word] of [[nameA, 'alpha'], [nameB, 'bravo']]) {
+      const r = contid(['exec', '--name', name, '--', 'sh', '-c', `/bin/echo ${word}-1; /bin/true; /bin/echo ${word}-2`], { env: state.env });
+      expect(r.status).toBe(0);
+    }
+    const pluginEvents = (): JsonEvent[] => jsonEvents(readFileSync(out, 'utf8'));
+    await until(() => mine(pluginEvents()).some((e) => execArgs(e).join(' ') === '/bin/echo alpha-2') && mine(jsonEvents(multicast.stdout())).length >= 3);
+    await multicast.stop();
+
+    const fromPlugin = mine(pluginEvents());
+    const fromMulticast = mine(jsonEvents(multicast.stdout()));
+    expect(fromPlugin.map(execArgs).filter((a) => a.length > 0).slice(-3).map((a) => a.join(' '))).toEqual([
+      '/bin/echo alpha-1',
+      '/bin/true',
+      '/bin/echo alpha-2',
+    ]);
+    expect(fromPlugin.map((e) => e.serial)).toEqual(fromMulticast.map((e) => e.serial));
+    expect(pluginEvents().every((e) => e.container?.name === nameA)).toBe(true);
+    expect(readFileSync(out, 'utf8')).not.toContain('bravo');
+
+    // Uninstall: auditd stops the plugin on the next reload and keeps running.
+    const before = auditdPid();
+    expect(contid(['uninstall', 'auditd-plugin'], { env: state.env }).stdout).toMatch(/^removed /);
+    reloadAuditd();
+    await until(() => pluginPids().length === 0, 10_000);
+    expect(pluginPids()).toEqual([]);
+    expect(auditdPid()).toBe(before);
+    expect(existsSync(PLUGIN_CONF_PATH)).toBe(false);
+  });
+});
