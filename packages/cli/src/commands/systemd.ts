@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ContidError, Tagger, formatContainerId, readSessionId } from '@contid/core';
+import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, formatContainerId, readSessionId } from '@contid/core';
 import {
   DROP_IN_MARKER,
   bindInvocation,
@@ -35,7 +35,8 @@ const bind: CommandModule<object, UnitArgs> = {
     const tagger = Tagger.open();
     try {
       const current = tagger.registry.findByRuntimeId(inv.invocationId);
-      const session = tagger.config.writePath === 'procfs' ? null : sessionOf(pid, tagger.config.procRoot);
+      const procfs = tagger.config.writePath === 'procfs' || (tagger.config.writePath === 'auto' && ProcfsWritePath.supported(tagger.config.procRoot));
+      const session = procfs ? null : awaitSession(pid, tagger.config.procRoot);
       if (current?.state === 'running' && session !== null && tagger.registry.bindings(current.contid).some((b) => b.session === session)) {
         process.stdout.write(`${inv.unit}: pid ${pid} is already bound to ${formatContainerId(current.contid)}\n`);
         return;
@@ -48,6 +49,20 @@ const bind: CommandModule<object, UnitArgs> = {
     }
   },
 };
+
+/**
+ * Type=simple runs ExecStartPost= right after fork, while the main process may still be
+ * opening its PAM session: give it a moment to leave the unset session.
+ */
+function awaitSession(pid: number, procRoot: string, ms = 2000): number | null {
+  const deadline = Date.now() + ms;
+  let session = sessionOf(pid, procRoot);
+  while (session === AUDIT_UNSET && Date.now() < deadline) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    session = sessionOf(pid, procRoot);
+  }
+  return session;
+}
 
 function sessionOf(pid: number, procRoot: string): number | null {
   try {

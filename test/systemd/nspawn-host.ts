@@ -1,0 +1,133 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { REPO_ROOT, RunResult, run } from '../helpers/cli';
+
+/**
+ * A real systemd (PID 1) booted in systemd-nspawn from a Debian bookworm tree that is built
+ * once with debootstrap and cached outside the repository (never half-built: it is written
+ * under a temporary name and renamed when complete).
+ */
+export const TREE = process.env.CONTID_TEST_BOOKWORM ?? '/var/cache/contid-test/bookworm';
+
+export function ensureTree(): void {
+  if (existsSync(`${TREE}/usr/lib/systemd/systemd`)) return;
+  const tmp = `${TREE}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const r = spawnSync('debootstrap', ['--variant=minbase', '--include=systemd,systemd-sysv,dbus', 'bookworm', tmp, debianMirror()], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (r.status !== 0) throw new Error(`debootstrap failed: ${r.stderr.slice(-2000)}`);
+  renameSync(tmp, TREE);
+}
+
+function debianMirror(): string {
+  const sources = '/etc/apt/sources.list.d/debian.sources';
+  const uri = existsSync(sources) ? /^URIs:\s*(\S+)/m.exec(readFileSync(sources, 'utf8'))?.[1] : undefined;
+  return uri ?? 'http://deb.debian.org/debian';
+}
+
+export interface Machine {
+  name: string;
+  /** Host pid of the guest's systemd. */
+  init: number;
+  /** Runs a command in the guest with a clean environment (as systemd's own units see it). */
+  exec(args: string[]): RunResult;
+  /** The host pid of a guest pid (nspawn shares the host's audit; pids differ). */
+  hostPid(guestPid: number): number;
+  /** Host pids of every process in the guest. */
+  processes(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots the tree: --volatile=overlay keeps the cached tree pristine; the repository and the
+ * Node binary are bound read-only at the same paths, `stateDir` rw at /var/lib/contid-test.
+ * nspawn's seccomp filter answers socket(NETLINK_AUDIT) with EAFNOSUPPORT in every guest;
+ * SYSTEMD_SECCOMP=0 lifts it so contid in the guest reaches the host's audit like on a host.
+ * nspawn is started with the unset loginuid, as PID 1 has on a real host.
+ */
+export async function bootMachine(name: string, stateDir: string): Promise<Machine> {
+  const nodeDir = dirname(process.execPath);
+  const nspawnArgs = [
+    '-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', name,
+    `--bind-ro=${REPO_ROOT}`, `--bind-ro=${nodeDir === '/usr/bin' ? process.execPath : nodeDir}`, `--bind=${stateDir}:/var/lib/contid-test`,
+  ];
+  const child: ChildProcess = spawn('sh', ['-c', 'echo 4294967295 > /proc/self/loginuid 2>/dev/null; exec systemd-nspawn "$@"', 'sh', ...nspawnArgs], {
+    env: { ...process.env, SYSTEMD_SECCOMP: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const init = await waitFor(() => childrenOf(child.pid!).find((p) => comm(p) === 'systemd'), 20_000, () => `nspawn did not start systemd: ${stderr}`);
+  const exec = (args: string[]): RunResult => run('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args]);
+  const state = exec(['timeout', '60', 'systemctl', 'is-system-running', '--wait']);
+  if (!['running', 'degraded'].includes(state.stdout.trim())) throw new Error(`guest systemd is ${state.stdout.trim()}: ${state.stderr}`);
+  return {
+    name,
+    init,
+    exec,
+    processes: () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .map(Number)
+        .filter((p) => sameMachine(p, init)),
+    hostPid: (guestPid) => {
+      const pid = readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .map(Number)
+        .find((p) => {
+          try {
+            const ns = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1].split(/\s+/).map(Number);
+            return ns !== undefined && ns.length > 1 && ns[ns.length - 1] === guestPid && sameMachine(p, init);
+          } catch {
+            return false;
+          }
+        });
+      if (pid === undefined) throw new Error(`no host pid for guest pid ${guestPid}`);
+      return pid;
+    },
+    stop: async () => {
+      child.kill('SIGTERM'); // nspawn asks the guest's systemd to power off
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function sameMachine(pid: number, init: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`) === readlinkSync(`/proc/${init}/ns/pid`);
+  } catch {
+    return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+export async function waitFor<T>(probe: () => T | undefined, ms: number, why: () => string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== null && (v as unknown) !== false) return v;
+    if (Date.now() > deadline) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

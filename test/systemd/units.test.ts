@@ -1,0 +1,217 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AUDIT_UNSET } from '@contid/core';
+import { waitForAudit, addExecveRule, deleteExecveRule, field } from '../helpers/audit';
+import { CONTID_MAIN, contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
+
+/**
+ * Units under a real systemd (PID 1 in systemd-nspawn, sharing this host's kernel audit):
+ * the drop-in `contid install systemd` writes, restarts, stops, the ExecStartPost= bind of a
+ * PAM unit, and misuse. Every record is checked in the HOST's audit log.
+ */
+const GUEST_STATE = '/var/lib/contid-test/state';
+const GUEST_CONTID = ['/usr/bin/node', CONTID_MAIN, '--state-dir', GUEST_STATE];
+const LOOP = `[Service]\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
+
+let machine: Machine;
+let state: ReturnType<typeof tempStateDir>;
+const key = uniqueName('contid-systemd');
+
+interface Shown {
+  contid: string;
+  name: string;
+  runtimeId: string;
+  state: string;
+  session: number;
+  orchestrator: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * The registry as the guest sees it. Read inside the guest: nspawn gives the guest its own
+ * boot_id, and a registry opened under another boot id ends that boot's rows.
+ */
+const show = (ref: string): Shown => JSON.parse(guest([...GUEST_CONTID, 'show', ref, '--json'])) as Shown;
+
+function guest(args: string[]): string {
+  const r = machine.exec(args);
+  if (r.status !== 0) throw new Error(`${args.join(' ')} in the guest: ${r.stderr || r.stdout}`);
+  return r.stdout.trim();
+}
+
+const unitProperty = (unit: string, property: string): string => guest(['systemctl', 'show', '-p', property, '--value', unit]);
+
+/**
+ * Host pid and audit session of the unit's main process, once it has become the unit's own
+ * command (Type=simple: `systemctl start` returns at fork, before contid has renewed).
+ */
+async function mainProcess(unit: string): Promise<{ pid: number; session: number }> {
+  return waitFor(
+    () => {
+      const pid = machine.hostPid(Number(unitProperty(unit, 'MainPID')));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sh') return undefined;
+      return { pid, session: Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8')) };
+    },
+    10_000,
+    () => `${unit}'s main process never became its command`,
+  );
+}
+
+/** Sessions of every process in the unit's cgroup, read on the host. */
+function unitSessions(unit: string): number[] {
+  const pids = machine.processes().filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cgroup`, 'utf8').trim().endsWith(`/${unit}`);
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+  expect(pids.length).toBeGreaterThan(0);
+  return pids.map((p) => Number(readFileSync(`/proc/${p}/sessionid`, 'utf8')));
+}
+
+const records = (uuid: string, op: string) =>
+  waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', uuid], (lines) => lines.some((l) => l.includes(`op=${op} `)));
+
+beforeAll(async () => {
+  ensureTree();
+  state = tempStateDir('systemd');
+  mkdirSync(state.dir, { recursive: true });
+  state.env.CONTID_STATE_DIR = join(state.dir, 'state');
+  machine = await bootMachine(uniqueName('contid-sd').slice(0, 60), state.dir);
+  addExecveRule(key);
+}, 600_000);
+
+afterAll(async () => {
+  deleteExecveRule(key);
+  await machine?.stop();
+  state?.cleanup();
+}, 60_000);
+
+describe('a unit wrapped by contid install systemd, under a real systemd', () => {
+  const unit = 'contid-loop.service';
+
+  test('install writes the drop-in once (idempotent) and the unit starts as a container', async () => {
+    guest(['sh', '-c', `printf '${LOOP.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+    const first = guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+    expect(first).toMatch(/wrote .*contid-loop\.service\.d\/contid\.conf; run `systemctl daemon-reload`/);
+    const second = guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+    expect(second).toMatch(/is up to date/);
+    const dropIn = guest(['cat', `/etc/systemd/system/${unit}.d/contid.conf`]);
+    expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_CONTID.join(' ')} exec --systemd --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+
+    const invocation = unitProperty(unit, 'InvocationID');
+    const main = await mainProcess(unit);
+    expect(main.session).not.toBe(AUDIT_UNSET);
+    // Everything the unit runs carries the session the main process renewed for itself.
+    expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
+
+    const c = show(invocation);
+    expect(c).toMatchObject({ orchestrator: 'systemd', name: unit, runtimeId: invocation, state: 'running', session: main.session });
+    expect(c.labels['systemd.unit']).toBe(unit);
+
+    const create = (await records(invocation, 'create')).find((l) => l.includes('op=create '))!;
+    expect(field(create, 'vm')).toBe(unit);
+    expect(field(create, 'vm-ses')).toBe(String(main.session));
+    expect(field(create, 'contid')).toBe(c.contid);
+    // The kernel's own records of the unit's commands carry that session.
+    const execs = await waitForAudit(['--session', String(main.session), '-k', key], (lines) => lines.some((l) => l.includes('a0="/bin/true"')));
+    expect(execs.some((l) => l.includes('a0="/bin/true"'))).toBe(true);
+  });
+
+  test('a restart is a new invocation: new contid, new session; the old one ends, stale ones are ended too', async () => {
+    const before = unitProperty(unit, 'InvocationID');
+    const oldSession = (await mainProcess(unit)).session;
+    // A stale container of the same unit whose ExecStopPost= never ran (a crash): made the way
+    // a unit's ExecStart= makes one, then left running.
+    const staleInvocation = 'f'.repeat(32);
+    guest(['env', `INVOCATION_ID=${staleInvocation}`, ...GUEST_CONTID, 'exec', '--systemd', '--unit', unit, '--', 'true']);
+    expect(show(staleInvocation).state).toBe('running');
+
+    guest(['systemctl', 'restart', unit]);
+    const after = unitProperty(unit, 'InvocationID');
+    expect(after).not.toBe(before);
+    const main = await mainProcess(unit);
+    expect(main.session).not.toBe(oldSession);
+    expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
+    expect(show(after)).toMatchObject({ runtimeId: after, state: 'running', session: main.session });
+    expect(show(before).state).toBe('ended');
+    expect(show(staleInvocation).state).toBe('ended');
+
+    const ended = (await records(before, 'end')).find((l) => l.includes('op=end '))!;
+    expect(ended).toContain('reason=');
+    const superseded = (await records(staleInvocation, 'end')).find((l) => l.includes('op=end '))!;
+    expect(superseded).toBeDefined();
+    await records(after, 'create');
+  });
+
+  test('stop records the end with the reason systemd gives ExecStopPost=', async () => {
+    const invocation = unitProperty(unit, 'InvocationID');
+    guest(['systemctl', 'stop', unit]);
+    expect(show(invocation).state).toBe('ended');
+    const end = (await records(invocation, 'end')).find((l) => l.includes('op=end '))!;
+    expect(end).toMatch(/reason=/);
+    const journal = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']);
+    expect(journal).toContain(`${unit}: ended ${show(invocation).contid}`);
+  });
+
+  test('uninstall removes the drop-in; a second uninstall says so', () => {
+    const env = ['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2)];
+    expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/removed .*contid\.conf; run `systemctl daemon-reload`/);
+    expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/is not installed/);
+    expect(machine.exec(['test', '-e', `/etc/systemd/system/${unit}.d`]).status).not.toBe(0);
+  });
+});
+
+describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
+  test('binds $MAINPID of a PAMName= unit (its own session from pam_loginuid)', async () => {
+    const unit = 'contid-pam.service';
+    const c = GUEST_CONTID.join(' ');
+    guest(['sh', '-c', 'printf "auth required pam_permit.so\\naccount required pam_permit.so\\nsession required pam_loginuid.so\\n" > /etc/pam.d/contid-unit']);
+    const text = `[Service]\nPAMName=contid-unit\nUser=root\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\nExecStartPost=+${c} systemd bind --unit %%n\nExecStopPost=+${c} systemd end --unit %%n\n`;
+    guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    const invocation = unitProperty(unit, 'InvocationID');
+    const main = await mainProcess(unit);
+    expect(main.session).not.toBe(AUDIT_UNSET);
+    expect(show(invocation)).toMatchObject({ name: unit, state: 'running', session: main.session });
+    const create = (await records(invocation, 'create')).find((l) => l.includes('op=create '))!;
+    expect(field(create, 'vm-ses')).toBe(String(main.session));
+    guest(['systemctl', 'stop', unit]);
+    expect(show(invocation).state).toBe('ended');
+  });
+
+  test('without a session of its own, bind fails the start with one line in the journal', () => {
+    const unit = 'contid-nopam.service';
+    const text = `[Service]\nExecStart=/bin/sleep 30\nExecStartPost=+${GUEST_CONTID.join(' ')} systemd bind --unit %%n\n`;
+    guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+    guest(['systemctl', 'daemon-reload']);
+    expect(machine.exec(['systemctl', 'start', unit]).status).not.toBe(0);
+    const lines = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid:'));
+    expect(lines).toEqual([expect.stringMatching(/^contid: pid \d+ has no audit session of its own/)]);
+  });
+});
+
+describe('misuse outside a unit', () => {
+  test('no $INVOCATION_ID: one line, exit 2, for exec --systemd, bind and end', () => {
+    const env = { ...state.env, INVOCATION_ID: '', MAINPID: '' };
+    for (const args of [['exec', '--systemd', '--', 'true'], ['systemd', 'bind'], ['systemd', 'end']]) {
+      const r = contid(args, { env });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe('contid: $INVOCATION_ID is not set: run this from a systemd unit (ExecStart=, ExecStartPost=, ExecStopPost=)\n');
+    }
+  });
+
+  test('bind without $MAINPID and install of a unit that does not exist fail with one line', () => {
+    const bind = contid(['systemd', 'bind', '--unit', 'x.service'], { env: { ...state.env, INVOCATION_ID: 'a'.repeat(32) } });
+    expect(bind.status).toBe(2);
+    expect(bind.stderr).toMatch(/^contid: \$MAINPID is not set[^\n]*\n$/);
+    const install = contid(['install', 'systemd', 'no-such-unit-here'], { env: state.env });
+    expect(install.status).toBe(1);
+    expect(install.stderr).toMatch(/^contid: no unit file for no-such-unit-here\.service[^\n]*\n$/);
+  });
+});
