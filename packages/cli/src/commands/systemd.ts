@@ -37,7 +37,8 @@ const bind: CommandModule<object, UnitArgs> = {
       const current = tagger.registry.findByRuntimeId(inv.invocationId);
       const procfs = tagger.config.writePath === 'procfs' || (tagger.config.writePath === 'auto' && ProcfsWritePath.supported(tagger.config.procRoot));
       const session = procfs ? null : awaitSession(pid, tagger.config.procRoot);
-      if (current?.state === 'running' && session !== null && tagger.registry.bindings(current.contid).some((b) => b.session === session)) {
+      // exec --systemd (same pid, same session) or an earlier bind of this invocation already did it.
+      if (current?.state === 'running' && tagger.registry.bindings(current.contid).some((b) => b.pid === pid && b.session === session)) {
         process.stdout.write(`${inv.unit}: pid ${pid} is already bound to ${formatContainerId(current.contid)}\n`);
         return;
       }
