@@ -1,2 +1,8 @@
-/** @contid/docker: contid adapter for Docker (runtime shim, dockerode enrichment). */
-export {};
+/** @contid/docker: contid adapter for Docker (runtime shim spool, dockerode enrichment). */
+export * from './spool';
+export * from './oci';
+export * from './consumer';
+export * from './docker-identity';
+export * from './backfill';
+export * from './agent';
+export * from './daemon-json';

@@ -1,0 +1,53 @@
+import type Dockerode from 'dockerode';
+import { ContainerRecord, Registry, Tagger } from '@contid/core';
+import { withTimeout } from './docker-identity';
+
+export interface BackfillResult {
+  /** Running containers contid already tags. */
+  known: string[];
+  /** Running containers recorded as untagged now (no dedicated session). */
+  untagged: string[];
+  /** Registry rows of Docker containers that no longer run, now ended. */
+  ended: string[];
+}
+
+function runningRow(registry: Registry, runtimeId: string): ContainerRecord | undefined {
+  const c = registry.findByRuntimeId(runtimeId);
+  return c && c.state !== 'ended' ? c : undefined;
+}
+
+/**
+ * Reconciles the registry with Docker: running containers without a binding are recorded as
+ * untagged with their pid (never silently missing); rows whose container stopped are ended.
+ * Run it after draining the spool, or a container still in the spool looks untagged.
+ */
+export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutMs = 10_000): Promise<BackfillResult> {
+  const out: BackfillResult = { known: [], untagged: [], ended: [] };
+  const running = await withTimeout(docker.listContainers(), timeoutMs);
+  if (!running) throw new Error('docker did not list its containers');
+  const ids = new Set(running.map((c) => c.Id));
+  for (const summary of running) {
+    if (runningRow(tagger.registry, summary.Id)) {
+      out.known.push(summary.Id);
+      continue;
+    }
+    const info = await withTimeout(docker.getContainer(summary.Id).inspect(), timeoutMs);
+    if (!info || !info.State.Running || !info.State.Pid) continue;
+    tagger.recordUntagged({
+      orchestrator: 'docker',
+      name: info.Name.replace(/^\//, ''),
+      runtimeId: info.Id,
+      image: info.Config.Image || null,
+      labels: info.Config.Labels ?? {},
+      pid: info.State.Pid,
+      detail: { found: 'backfill', runtime: info.HostConfig.Runtime ?? null },
+    });
+    out.untagged.push(summary.Id);
+  }
+  for (const c of tagger.registry.list({ orchestrator: 'docker' })) {
+    if (c.state === 'ended' || !c.runtimeId || ids.has(c.runtimeId)) continue;
+    tagger.end(c.contid, 'not running in docker');
+    out.ended.push(c.runtimeId);
+  }
+  return out;
+}
