@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ContidError } from '@contid/core';
 
@@ -64,4 +64,63 @@ export function uninstallAuditdPlugin(o: { confPath?: string; launcherPath?: str
     removed.push(path);
   }
   return removed;
+}
+
+/** A CLI installer is synchronous; this waits without spinning. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** auditd's pid, from /proc (null when auditd is not running). */
+export function auditdPid(procRoot = '/proc'): number | null {
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`${procRoot}/${entry}/comm`, 'utf8').trim() === 'auditd') return Number(entry);
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return null;
+}
+
+/** Children of auditd running `contid tail --source plugin`. */
+export function runningPlugins(auditd: number, procRoot = '/proc'): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`${procRoot}/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== auditd) continue;
+      if (readFileSync(`${procRoot}/${entry}/cmdline`, 'utf8').includes('tail\0--source\0plugin')) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/**
+ * SIGHUP makes auditd re-read plugins.d, starting new plugins and stopping removed ones.
+ * auditd 3.0.9 here sometimes applies a plugin change only on the following SIGHUP (seen
+ * when a plugin of the same path was removed shortly before), so this checks the outcome
+ * and signals again, a few times, before giving up.
+ */
+export function reloadAuditdPlugins(wantRunning: boolean, tries = 4, waitMs = 2500): string {
+  const pid = auditdPid();
+  if (pid === null) return 'auditd is not running; it will pick the plugin change up when it starts';
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    process.kill(pid, 'SIGHUP');
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      sleepSync(100);
+      if (runningPlugins(pid).length > 0 === wantRunning) {
+        return `auditd (pid ${pid}) ${wantRunning ? 'started' : 'stopped'} the plugin`;
+      }
+    }
+  }
+  throw new ContidError(
+    `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin after ${tries} reloads; check its log and run: kill -HUP ${pid}`,
+  );
 }

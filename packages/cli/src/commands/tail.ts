@@ -13,6 +13,7 @@ import {
   StreamSink,
   StreamSource,
   installAuditdPlugin,
+  reloadAuditdPlugins,
   uninstallAuditdPlugin,
   type LineSource,
   type LiveFormat,
@@ -201,12 +202,10 @@ export const auditdPluginInstaller: Installer = {
     if (opts.has('container')) tailArgs.push('--container', opts.get('container')!);
     tailArgs.push('--state-dir', configFromEnv().stateDir);
     const files = installAuditdPlugin({ contid: [process.execPath, resolve(__dirname, '..', 'main.js')], tailArgs });
-    return `installed ${files.join(', ')}; auditd starts the plugin when it reconfigures: kill -HUP $(pidof auditd) (or: service auditd reload)`;
+    return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true)}`;
   },
   uninstall() {
     const removed = uninstallAuditdPlugin();
-    return removed.length === 0
-      ? 'the auditd plugin is not installed'
-      : `removed ${removed.join(', ')}; auditd stops the plugin when it reconfigures: kill -HUP $(pidof auditd) (or: service auditd reload)`;
+    return removed.length === 0 ? 'the auditd plugin is not installed' : `removed ${removed.join(', ')}; ${reloadAuditdPlugins(false)}`;
   },
 };
