@@ -6,3 +6,4 @@ export * from './docker-identity';
 export * from './backfill';
 export * from './agent';
 export * from './daemon-json';
+export * from './client';

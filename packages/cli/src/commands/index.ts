@@ -10,6 +10,7 @@ import { agentCommand } from './kubernetes';
 import { serveCommand } from './serve';
 import { systemdCommand } from './systemd';
 import { tailCommand } from './tail';
+import { dockerCommand } from './docker';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
 export const commands: CommandModule<any, any>[] = [
@@ -25,4 +26,5 @@ export const commands: CommandModule<any, any>[] = [
   serveCommand,
   tailCommand,
   systemdCommand,
+  dockerCommand,
 ];

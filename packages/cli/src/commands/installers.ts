@@ -5,6 +5,7 @@ import { lxcInstaller } from './lxc';
 import { systemdInstaller } from './systemd';
 import { auditdPluginInstaller } from './tail';
 import { serviceInstaller } from './serve';
+import { dockerInstaller } from './docker';
 
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
@@ -34,4 +35,4 @@ const self: Installer = {
 };
 
 /** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller, service: serviceInstaller };
+export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller, service: serviceInstaller, docker: dockerInstaller };

@@ -1,0 +1,130 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Dockerode, dockerClient } from '@contid/docker';
+import { REPO_ROOT, RunResult, run } from '../helpers/cli';
+
+/** The repository's runtime shim, registered with the test engine as runtime "contid". */
+export const SHIM = join(REPO_ROOT, 'integrations/docker/contid-runc');
+export const IMAGE = 'local/busybox:1';
+
+export interface EngineOptions {
+  /** Unique per area: data root /var/lib/contid-test-<label>, exec root /run/contid-test-<label>. */
+  label: string;
+  /** Environment for dockerd, inherited by containerd, its shims and so by contid-runc. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra `--add-runtime name=path` entries (the shim is always added as "contid"). */
+  runtimes?: Record<string, string>;
+}
+
+/**
+ * A real Debian dockerd of the test's own: unique data root, exec root, pid file and socket,
+ * no iptables, no bridge; the image is built locally with `docker import` (no registry here).
+ */
+export class DockerEngine {
+  readonly root: string;
+  readonly execRoot: string;
+  readonly host: string;
+  readonly api: Dockerode;
+  private daemon: ChildProcess | null = null;
+
+  constructor(private readonly options: EngineOptions) {
+    this.root = `/var/lib/contid-test-${options.label}`;
+    this.execRoot = `/run/contid-test-${options.label}`;
+    this.host = `unix://${this.execRoot}/docker.sock`;
+    this.api = dockerClient(`${this.execRoot}/docker.sock`);
+  }
+
+  private get pidFile(): string {
+    return `${this.execRoot}.pid`;
+  }
+
+  docker(args: string[], input?: string): RunResult {
+    return run('docker', ['-H', this.host, ...args], { input, timeout: 120_000 });
+  }
+
+  /** Asynchronous variant, for running many clients at once. */
+  dockerAsync(args: string[]): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const child = spawn('docker', ['-H', this.host, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, pid: child.pid ?? 0 }));
+    });
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(join(this.root, 'docker'), { recursive: true });
+    mkdirSync(this.execRoot, { recursive: true });
+    this.stopStale();
+    const logFile = join(this.root, 'dockerd.log');
+    const log = openSync(logFile, 'w');
+    const runtimes = { contid: SHIM, ...(this.options.runtimes ?? {}) };
+    this.daemon = spawn(
+      'dockerd',
+      [
+        '--data-root', join(this.root, 'docker'),
+        '--exec-root', this.execRoot,
+        '--pidfile', this.pidFile,
+        '-H', this.host,
+        '--iptables=false',
+        '--bridge=none',
+        ...Object.entries(runtimes).flatMap(([n, p]) => ['--add-runtime', `${n}=${p}`]),
+      ],
+      { stdio: ['ignore', log, log], env: { ...process.env, ...(this.options.env ?? {}) } },
+    );
+    closeSync(log);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (this.daemon.exitCode !== null) throw new Error(`dockerd exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      if (this.docker(['version', '--format', '{{.Server.Version}}']).status === 0) break;
+      if (Date.now() > deadline) throw new Error('dockerd did not answer within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    this.ensureImage();
+  }
+
+  /** A dockerd left by a crashed earlier run holds our roots: stop it by its own pid file. */
+  private stopStale(): void {
+    if (!existsSync(this.pidFile)) return;
+    const pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd') process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && existsSync(`/proc/${pid}`)) spawnSleep(100);
+  }
+
+  /** busybox alone, imported from a tar of the host's static busybox (kept in the data root). */
+  ensureImage(): void {
+    if (this.docker(['image', 'inspect', IMAGE]).status === 0) return;
+    const root = join(this.root, 'rootfs');
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    writeFileSync(join(root, 'bin', 'busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
+    symlinkSync('busybox', join(root, 'bin', 'sh'));
+    const imported = run('sh', ['-c', `tar -C ${root} -c . | docker -H ${this.host} import - ${IMAGE}`]);
+    if (imported.status !== 0) throw new Error(`docker import failed: ${imported.stderr}`);
+  }
+
+  async stop(): Promise<void> {
+    const ids = this.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+    if (ids.length) this.docker(['rm', '-f', ...ids]);
+    const daemon = this.daemon;
+    if (daemon && daemon.exitCode === null) {
+      const gone = new Promise((r) => daemon.once('exit', r));
+      daemon.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 20_000)))]);
+      clearTimeout(timer);
+    }
+  }
+}
+
+function spawnSleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
