@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { BoundedLineQueue } from '../src/live/bounded-queue';
+import { LiveTail, type EventPipeline } from '../src/live/live-tail';
+import { RotatingFileSink, SocketSink, StreamSink } from '../src/live/output-sink';
+import type { LineSource, SourceLosses } from '../src/live/source';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A source that cannot wait, like the kernel: it offers and the queue drops what does not fit. */
+class BurstSource implements LineSource {
+  readonly name = 'burst';
+  private finish!: () => void;
+  readonly done = new Promise<void>((r) => (this.finish = r));
+  constructor(private readonly lines: string[]) {}
+  async start(queue: BoundedLineQueue): Promise<void> {
+    setImmediate(() => {
+      for (let i = 0; i < this.lines.length; i += 100) queue.offer(this.lines.slice(i, i + 100));
+      this.finish();
+    });
+  }
+  async stop(): Promise<void> {
+    this.finish();
+  }
+  losses(): SourceLosses {
+    return { readerDropped: 0, kernelOverruns: 0 };
+  }
+}
+
+const passThrough: EventPipeline = { push: (lines) => lines.map((l) => l + '\n').join(''), expire: () => '', flush: () => '' };
+
+describe('LiveTail back-pressure and bounds', () => {
+  test('a slow consumer: the queue stays bounded, every drop is counted and reported', async () => {
+    let written = 0;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, done) {
+        written += chunk.toString().split('\n').length - 1;
+        setTimeout(done, 5);
+      },
+    });
+    const reports: string[] = [];
+    const lines = [...Array(20_000).keys()].map((i) => `line ${i}`);
+    const tail = new LiveTail({ source: new BurstSource(lines), pipeline: passThrough, sink: new StreamSink(slow), queueCapacity: 500, reportIntervalMs: 20, report: (m) => reports.push(m) });
+    await tail.start();
+    await sleep(100);
+    const s = await tail.finished();
+    expect(s.droppedQueue).toBeGreaterThan(0);
+    expect(s.received + s.droppedQueue).toBe(lines.length); // nothing vanished without a count
+    expect(written).toBe(s.received);
+    expect(reports.some((r) => /^dropped \d+ records \(\d+ since start\)$/.test(r))).toBe(true);
+    expect(reports[reports.length - 1]).toMatch(new RegExp(`^tail \\(burst\\): received ${s.received} records, dropped ${s.droppedQueue} `));
+  });
+
+  test('a fast consumer loses nothing', async () => {
+    const chunks: string[] = [];
+    const sink = new StreamSink(new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c.toString()), done()) }));
+    const lines = [...Array(3000).keys()].map((i) => `line ${i}`);
+    const tail = new LiveTail({ source: new BurstSource(lines), pipeline: passThrough, sink, queueCapacity: 10_000, report: () => undefined });
+    await tail.start();
+    const s = await tail.finished();
+    expect(s.dropped).toBe(0);
+    expect(chunks.join('')).toBe(lines.map((l) => l + '\n').join(''));
+  });
+});
+
+describe('output sinks', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'contid-live-sink-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a rotating file keeps every line across rotations, at most `keep` old files', async () => {
+    const path = join(dir, 'sub', 'live.log');
+    const sink = new RotatingFileSink(path, 1000, 3);
+    const lines = [...Array(400).keys()].map((i) => `event ${String(i).padStart(4, '0')} ${'x'.repeat(20)}\n`);
+    for (const l of lines) await sink.write(l);
+    await sink.close();
+    expect(readdirSync(join(dir, 'sub')).sort()).toEqual(['live.log', 'live.log.1', 'live.log.2', 'live.log.3']);
+    const kept = ['live.log.3', 'live.log.2', 'live.log.1', 'live.log'].map((f) => readFileSync(join(dir, 'sub', f), 'utf8')).join('');
+    expect(lines.join('').endsWith(kept)).toBe(true);
+    for (const f of readdirSync(join(dir, 'sub'))) expect(readFileSync(join(dir, 'sub', f)).length).toBeLessThanOrEqual(1000);
+  });
+
+  test('a unix socket serves every client; a stale socket file is replaced; a live one is refused', async () => {
+    const path = join(dir, 'live.sock');
+    // a socket file left behind by a process that died
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+    expect(existsSync(path)).toBe(true);
+    const sink = await SocketSink.listen(path);
+    await expect(SocketSink.listen(path)).rejects.toThrow(/is in use by another process/);
+    const received = [0, 1].map(() => '');
+    const clients = [0, 1].map((i) => {
+      const c = connect(path);
+      c.setEncoding('utf8').on('data', (d: string) => (received[i] += d));
+      return new Promise<void>((r) => c.once('connect', () => r()));
+    });
+    await Promise.all(clients);
+    await sleep(50);
+    await sink.write('one\n');
+    await sink.write('two\n');
+    await sleep(50);
+    await sink.close();
+    expect(received).toEqual(['one\ntwo\n', 'one\ntwo\n']);
+    expect(sink.dropped()).toBe(0);
+  });
+
+  test('a socket client that does not read is cut off from new events (counted), others keep going', async () => {
+    const path = join(dir, 'slow.sock');
+    const sink = await SocketSink.listen(path, 64 * 1024);
+    const stuck = connect(path);
+    stuck.pause();
+    await new Promise<void>((r) => stuck.once('connect', () => r()));
+    await sleep(50);
+    const line = 'y'.repeat(1023) + '\n';
+    for (let i = 0; i < 4000; i++) await sink.write(line);
+    expect(sink.dropped()).toBeGreaterThan(0);
+    stuck.destroy();
+    await sink.close();
+  });
+});
