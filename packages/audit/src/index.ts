@@ -1,3 +1,21 @@
-/** @contid/audit: Parse, reassemble and attribute Linux audit logs to containers; search and live tail. */
-export {};
+/**
+ * @contid/audit: parse, reassemble and attribute Linux audit logs to containers.
+ *
+ * Streaming API (stable):
+ * - `parseRecord(line, offset?)` → `AuditRecord | null` (raw and enriched lines, msg='…' bodies)
+ * - `new Reassembler({ timeoutMs, clock? })`: `push(rec)` → completed `AuditEvent[]`, `tick()`, `flush()`
+ * - `new Attributor({ trustedExes, key, procfsContid, registry })`: `observe(event)` learns
+ *   bindings, `attribute(event)` → `AttributedContainer | null`, `chain(c)` → with ancestors;
+ *   `rejected` / `rejectedCount` list forged binding records
+ * - `matchesFilter(filter, event, chain)`, `parseTimeWords(words)`
+ * - `formatAuditEvent('raw' | 'interpret' | 'json' | 'ecs', event, chain)`
+ * - `searchLogs({ files, filter, onEvent })`: two-pass search over rotated logs
+ */
+export * from './record';
+export * from './reassembler';
+export * from './attributor';
+export * from './filter';
+export * from './format';
+export * from './reader';
+export * from './search';
 export * from './live';

@@ -1,0 +1,141 @@
+import { formatContainerId } from '@contid/core';
+import type { AttributedContainer } from './attributor';
+import type { AuditEvent } from './reassembler';
+import { fieldValue } from './record';
+
+/** `contid search` filters; every one that is set must match. */
+export interface EventFilter {
+  /** Name, contid, or runtime-id prefix (≥ 4 characters). */
+  container?: string;
+  orchestrator?: string;
+  /** With `container`/`orchestrator`: also events of containers nested in a match. */
+  includeNested?: boolean;
+  /** Inclusive start / exclusive end, ms since the epoch. */
+  startMs?: number;
+  endMs?: number;
+  /** Record type names or numbers (-m); an event matches when any record has one. */
+  types?: string[];
+  /** Audit rule key (-k). */
+  key?: string;
+  pid?: number;
+  uid?: number;
+  auid?: number;
+  success?: boolean;
+}
+
+export function containerRefMatches(c: AttributedContainer, ref: string): boolean {
+  return c.name === ref || formatContainerId(c.contid) === ref || (ref.length >= 4 && c.runtimeId !== null && c.runtimeId.startsWith(ref));
+}
+
+export function eventField(event: AuditEvent, name: string): string | undefined {
+  for (const r of event.records) {
+    const v = r.fields.get(name);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/** The event's outcome: SYSCALL success=, else a user record's res=; undefined when it has none. */
+export function eventSucceeded(event: AuditEvent): boolean | undefined {
+  const success = eventField(event, 'success');
+  if (success !== undefined) return success === 'yes';
+  for (const r of event.records) {
+    const res = r.msg.get('res') ?? r.fields.get('res');
+    if (res !== undefined) return res === 'success' || res === '1';
+  }
+  return undefined;
+}
+
+function keyMatches(event: AuditEvent, key: string): boolean {
+  for (const r of event.records) {
+    const k = r.fields.get('key');
+    if (k === undefined || k === '(null)') continue;
+    // Several keys of one rule are joined by 0x01 (hex-encoded in the log).
+    if ((fieldValue(k) ?? '').split('\x01').includes(key)) return true;
+  }
+  return false;
+}
+
+function typeMatches(event: AuditEvent, types: string[]): boolean {
+  return event.records.some((r) => types.some((t) => t === r.type || (r.typeNumber !== null && t === String(r.typeNumber))));
+}
+
+/** `chain` is the event's container and its ancestors, nearest first (empty: unattributed). */
+export function matchesFilter(f: EventFilter, event: AuditEvent, chain: AttributedContainer[]): boolean {
+  const candidates = f.includeNested ? chain : chain.slice(0, 1);
+  if (f.container !== undefined && !candidates.some((c) => containerRefMatches(c, f.container!))) return false;
+  if (f.orchestrator !== undefined && !candidates.some((c) => c.orchestrator === f.orchestrator)) return false;
+  if (f.startMs !== undefined && event.timeMs < f.startMs) return false;
+  if (f.endMs !== undefined && event.timeMs >= f.endMs) return false;
+  if (f.types && f.types.length > 0 && !typeMatches(event, f.types)) return false;
+  if (f.key !== undefined && !keyMatches(event, f.key)) return false;
+  if (f.pid !== undefined && eventField(event, 'pid') !== String(f.pid)) return false;
+  if (f.uid !== undefined && eventField(event, 'uid') !== String(f.uid)) return false;
+  if (f.auid !== undefined && eventField(event, 'auid') !== String(f.auid)) return false;
+  if (f.success !== undefined && eventSucceeded(event) !== f.success) return false;
+  return true;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * ausearch's time words (now, recent, this-hour, boot, today, yesterday, this-week, week-ago,
+ * this-month, this-year), a date (MM/DD/YYYY or YYYY-MM-DD) optionally followed by HH:MM[:SS],
+ * a bare HH:MM[:SS] (today), ISO-8601, or @epoch-seconds. Local time, like ausearch.
+ * Returns null when the words are not a time.
+ */
+export function parseTimeWords(words: string[], now = new Date(), bootMs?: number): number | null {
+  const text = words.join(' ').trim();
+  if (text === '') return null;
+  const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  switch (text) {
+    case 'now':
+      return now.getTime();
+    case 'recent':
+      return now.getTime() - 10 * 60_000;
+    case 'this-hour':
+      return new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours()).getTime();
+    case 'boot':
+      return bootMs ?? null;
+    case 'today':
+      return midnight.getTime();
+    case 'yesterday':
+      return midnight.getTime() - DAY;
+    case 'this-week':
+      return midnight.getTime() - midnight.getDay() * DAY;
+    case 'week-ago':
+      return midnight.getTime() - 7 * DAY;
+    case 'this-month':
+      return new Date(now.getFullYear(), now.getMonth(), 1).getTime();
+    case 'this-year':
+      return new Date(now.getFullYear(), 0, 1).getTime();
+  }
+  let m = /^@(\d+(?:\.\d+)?)$/.exec(text);
+  if (m) return Math.round(Number(m[1]) * 1000);
+  const clock = (t: string | undefined, base: Date): number | null => {
+    if (t === undefined) return base.getTime();
+    const c = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(t);
+    if (!c || Number(c[1]) > 23 || Number(c[2]) > 59 || Number(c[3] ?? 0) > 59) return null;
+    return new Date(base.getFullYear(), base.getMonth(), base.getDate(), Number(c[1]), Number(c[2]), Number(c[3] ?? 0)).getTime();
+  };
+  const [first, second, ...more] = text.split(/\s+/);
+  if (more.length > 0) return null;
+  m = /^(\d{1,2})\/(\d{1,2})\/(\d{2}|\d{4})$/.exec(first) ?? null;
+  if (m) {
+    const year = m[3].length === 2 ? 2000 + Number(m[3]) : Number(m[3]);
+    return validDate(year, Number(m[1]), Number(m[2])) ? clock(second, new Date(year, Number(m[1]) - 1, Number(m[2]))) : null;
+  }
+  m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(first);
+  if (m) return validDate(Number(m[1]), Number(m[2]), Number(m[3])) ? clock(second, new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (second === undefined && /^\d{1,2}:\d{2}(:\d{2})?$/.test(first)) return clock(first, midnight);
+  if (second === undefined && /^\d{4}-\d{2}-\d{2}T/.test(first)) {
+    const t = Date.parse(first);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+function validDate(y: number, mo: number, d: number): boolean {
+  const dt = new Date(y, mo - 1, d);
+  return dt.getFullYear() === y && dt.getMonth() === mo - 1 && dt.getDate() === d;
+}

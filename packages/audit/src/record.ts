@@ -1,0 +1,122 @@
+import { decodeValue } from '@contid/core';
+
+/**
+ * One auditd log line: `[node=X ]type=NAME msg=audit(SEC.MSEC:SERIAL): k=v …`, optionally
+ * followed by 0x1D and the ENRICHED part (UPPERCASE names with interpreted values).
+ */
+export interface AuditRecord {
+  node: string | null;
+  /** Type name as auditd printed it (`SYSCALL`, `UNKNOWN[1336]`). */
+  type: string;
+  /** Numeric type when the name is known (or printed as UNKNOWN[n]); null otherwise. */
+  typeNumber: number | null;
+  /** `SEC.MSEC` exactly as printed (the event key uses it verbatim). */
+  time: string;
+  /** Milliseconds since the epoch. */
+  timeMs: number;
+  serial: number;
+  /** The record without the enriched part: what `--raw` prints. */
+  raw: string;
+  /** Fields outside msg='…' (for user records these are stamped by the kernel), raw values. */
+  fields: Map<string, string>;
+  /** Fields inside a user record's msg='…' body, raw values; empty for kernel records. */
+  msg: Map<string, string>;
+  /** The msg='…' body text (what contid's mac= covers), or null. */
+  body: string | null;
+  /** Interpreted fields after 0x1D (enriched logs), or null. */
+  enriched: Map<string, string> | null;
+  /** Byte offset of the line in its input (set by readers; -1 when unknown). */
+  offset: number;
+}
+
+/** linux/audit.h numbers for the types auditd names; enough for filters and output. */
+export const RECORD_TYPES: Readonly<Record<string, number>> = {
+  USER: 1005, LOGIN: 1006, CONTAINER_OP: 1020,
+  USER_AUTH: 1100, USER_ACCT: 1101, USER_MGMT: 1102, CRED_ACQ: 1103, CRED_DISP: 1104, USER_START: 1105,
+  USER_END: 1106, USER_AVC: 1107, USER_CHAUTHTOK: 1108, USER_ERR: 1109, CRED_REFR: 1110, USYS_CONFIG: 1111,
+  USER_LOGIN: 1112, USER_LOGOUT: 1113, ADD_USER: 1114, DEL_USER: 1115, ADD_GROUP: 1116, DEL_GROUP: 1117,
+  DAC_CHECK: 1118, CHGRP_ID: 1119, TEST: 1120, TRUSTED_APP: 1121, USER_SELINUX_ERR: 1122, USER_CMD: 1123,
+  USER_TTY: 1124, CHUSER_ID: 1125, GRP_AUTH: 1126, SYSTEM_BOOT: 1127, SYSTEM_SHUTDOWN: 1128,
+  SYSTEM_RUNLEVEL: 1129, SERVICE_START: 1130, SERVICE_STOP: 1131, GRP_MGMT: 1132, GRP_CHAUTHTOK: 1133,
+  USER_DEVICE: 1137, SOFTWARE_UPDATE: 1138,
+  DAEMON_START: 1200, DAEMON_END: 1201, DAEMON_ABORT: 1202, DAEMON_CONFIG: 1203, DAEMON_RECONFIG: 1204,
+  DAEMON_ROTATE: 1205, DAEMON_RESUME: 1206, DAEMON_ACCEPT: 1207, DAEMON_CLOSE: 1208, DAEMON_ERR: 1209,
+  SYSCALL: 1300, PATH: 1302, IPC: 1303, SOCKETCALL: 1304, CONFIG_CHANGE: 1305, SOCKADDR: 1306, CWD: 1307,
+  EXECVE: 1309, IPC_SET_PERM: 1311, MQ_OPEN: 1312, MQ_SENDRECV: 1313, MQ_NOTIFY: 1314, MQ_GETSETATTR: 1315,
+  KERNEL_OTHER: 1316, FD_PAIR: 1317, OBJ_PID: 1318, TTY: 1319, EOE: 1320, BPRM_FCAPS: 1321, CAPSET: 1322,
+  MMAP: 1323, NETFILTER_PKT: 1324, NETFILTER_CFG: 1325, SECCOMP: 1326, PROCTITLE: 1327, FEATURE_CHANGE: 1328,
+  REPLACE: 1329, KERN_MODULE: 1330, FANOTIFY: 1331, TIME_INJOFFSET: 1332, TIME_ADJNTPVAL: 1333, BPF: 1334,
+  EVENT_LISTENER: 1335, URINGOP: 1336, OPENAT2: 1337, DM_CTRL: 1338, DM_EVENT: 1339,
+  AVC: 1400, SELINUX_ERR: 1401, AVC_PATH: 1402, MAC_POLICY_LOAD: 1403, MAC_STATUS: 1404, MAC_CONFIG_CHANGE: 1405,
+  ANOM_PROMISCUOUS: 1700, ANOM_ABEND: 1701, ANOM_LINK: 1702, ANOM_CREAT: 1703,
+  INTEGRITY_RULE: 1805, KERNEL: 2000,
+  ANOM_LOGIN_FAILURES: 2100, ANOM_EXEC: 2112, RESP_ANOMALY: 2200,
+  VIRT_CONTROL: 2500, VIRT_RESOURCE: 2501, VIRT_MACHINE_ID: 2502, VIRT_INTEGRITY_CHECK: 2503,
+  VIRT_CREATE: 2504, VIRT_DESTROY: 2505, VIRT_MIGRATE_IN: 2506, VIRT_MIGRATE_OUT: 2507,
+};
+
+const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})\.(\d{3}):(\d{1,20})\): ?/;
+const FIELD = /([A-Za-z0-9_-]+)=("[^"]*"|\S*)/g;
+const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
+
+/** key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins. */
+export function splitAuditFields(text: string, into = new Map<string, string>()): Map<string, string> {
+  FIELD.lastIndex = 0;
+  for (let m = FIELD.exec(text); m; m = FIELD.exec(text)) if (!into.has(m[1])) into.set(m[1], m[2]);
+  return into;
+}
+
+/** The decoded value of a raw field: quotes stripped, upper-case hex decoded, else as is. */
+export function fieldValue(raw: string | undefined): string | undefined {
+  return raw === undefined ? undefined : decodeValue(raw);
+}
+
+export function recordTypeNumber(type: string): number | null {
+  const known = RECORD_TYPES[type];
+  if (known !== undefined) return known;
+  const m = UNKNOWN.exec(type);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Parses one log line (without its newline). Null when the line is not an audit record:
+ * callers count those as skipped. Never throws.
+ */
+export function parseRecord(line: string, offset = -1): AuditRecord | null {
+  const gs = line.indexOf('\x1d');
+  const raw = gs >= 0 ? line.slice(0, gs) : line;
+  const head = HEAD.exec(raw);
+  if (!head) return null;
+  let rest = raw.slice(head[0].length);
+  let body: string | null = null;
+  const msg = new Map<string, string>();
+  const open = rest.indexOf("msg='");
+  if (open >= 0) {
+    const close = rest.lastIndexOf("'");
+    // An unterminated body is a truncated line: keep what is there rather than drop it.
+    const end = close > open + 4 ? close : rest.length;
+    body = rest.slice(open + 5, end);
+    splitAuditFields(body, msg);
+    rest = rest.slice(0, open) + rest.slice(end + 1);
+  }
+  const seconds = Number(head[3]);
+  return {
+    node: head[1] ?? null,
+    type: head[2],
+    typeNumber: recordTypeNumber(head[2]),
+    time: `${head[3]}.${head[4]}`,
+    timeMs: seconds * 1000 + Number(head[4]),
+    serial: Number(head[5]),
+    raw,
+    fields: splitAuditFields(rest),
+    msg,
+    body,
+    enriched: gs >= 0 ? splitAuditFields(line.slice(gs + 1)) : null,
+    offset,
+  };
+}
+
+/** A field from the kernel part first, then the msg body. */
+export function recordField(rec: AuditRecord, name: string): string | undefined {
+  return rec.fields.get(name) ?? rec.msg.get(name);
+}
