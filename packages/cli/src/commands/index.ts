@@ -10,6 +10,7 @@ import { agentCommand } from './kubernetes';
 import { serveCommand } from './serve';
 import { systemdCommand } from './systemd';
 import { tailCommand } from './tail';
+import { searchCommand } from './search';
 import { dockerCommand } from './docker';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
@@ -25,6 +26,7 @@ export const commands: CommandModule<any, any>[] = [
   agentCommand,
   serveCommand,
   tailCommand,
+  searchCommand,
   systemdCommand,
   dockerCommand,
 ];
