@@ -48,7 +48,7 @@ export class KubernetesAgent {
   private readonly stopping = new AbortController();
   private restartTimer: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
-  private errorSinceResync = false;
+  private lastErrorAt = 0;
   /** Pods to reconcile, by namespace/name: a pod queued twice is reconciled once. */
   private readonly queue: KeyedWorkQueue;
   /** Annotations this agent patched and the watch has not echoed back yet. */
@@ -109,7 +109,11 @@ export class KubernetesAgent {
   private startInformer(): void {
     const k8s = clientNode();
     const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
-    const listFn = () => this.api.listPodForAllNamespaces({ fieldSelector });
+    const listFn = async () => {
+      const list = await this.api.listPodForAllNamespaces({ fieldSelector });
+      this.backoff.reset(); // the API answers again
+      return list;
+    };
     const informer = new k8s.ListWatch<V1Pod>('/api/v1/pods', new k8s.Watch(this.options.kubeConfig), listFn, false, undefined, fieldSelector);
     const onPod = (pod: V1Pod) => {
       this.backoff.reset();
@@ -126,7 +130,7 @@ export class KubernetesAgent {
 
   private scheduleRestart(err: unknown): void {
     this.stats.listWatchErrors++;
-    this.errorSinceResync = true;
+    this.lastErrorAt = Date.now();
     if (this.stopped || this.restartTimer) return;
     const delay = this.backoff.next();
     this.log(`pod watch failed (${describeApiError(err)}); restarting in ${delay} ms`);
@@ -139,9 +143,8 @@ export class KubernetesAgent {
   }
 
   private resync(): void {
-    // A whole resync period without an error means the API is healthy again.
-    if (!this.errorSinceResync && !this.restartTimer) this.backoff.reset();
-    this.errorSinceResync = false;
+    // A watch resumed without a relist proves health only by lasting: twice the longest back-off.
+    if (!this.restartTimer && Date.now() - this.lastErrorAt > 2 * this.backoff.maxMs) this.backoff.reset();
     this.patched.clear();
     for (const pod of this.pods()) this.enqueue(pod);
   }
