@@ -1,85 +1,129 @@
-import { EventAssembler, type LogEvent } from './event-assembler';
-import { eventMatches, type LiveFilter } from './event-filter';
-import { formatEvent, type LiveFormat } from './event-format';
-import { LiveAttributor, type LiveAttributorOptions, type LiveContainer } from './live-attributor';
+import type { ContainerId } from '@contid/core';
+import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
+import { matchesFilter, type EventFilter } from '../filter';
+import { formatAuditEvent, type SearchFormat } from '../format';
+import { Reassembler, type AuditEvent } from '../reassembler';
+import { parseRecord } from '../record';
 import type { EventPipeline } from './live-tail';
-import { parseLogLine } from './log-record';
 
-export interface LivePipelineOptions extends LiveAttributorOptions {
-  filter?: LiveFilter;
-  format?: LiveFormat;
-  /** Completion timeout of an event that never sees its last record. */
+/** The registry, for sessions bound before the stream started (and for enrichment). */
+export interface SessionRegistry {
+  get(contid: ContainerId): AttributedContainer | undefined;
+  containerOfSession(session: number): AttributedContainer | undefined;
+}
+
+export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'> {
+  filter?: EventFilter;
+  format?: SearchFormat;
+  registry?: SessionRegistry;
+  /** Completion timeout of an event that never sees its last record (wall clock). */
   eventTimeoutMs?: number;
   /** How long an unattributed event of a just-allocated session waits for its binding. */
   bindingGraceMs?: number;
-  /** At most this many events wait for a binding; older ones go out unattributed. */
+  /** At most this many events wait for a binding; beyond, the oldest go out unattributed. */
   maxPending?: number;
 }
 
+interface Pending {
+  event: AuditEvent;
+  since: number;
+}
+
+const NEGATIVE_LOOKUP_MS = 2000;
+
 /**
- * parse → reassemble → attribute → filter → format, for a live stream. Events of a session
- * that a LOGIN has just allocated but no binding names yet wait up to `bindingGraceMs`,
- * because the binding record may follow the first events (the Docker shim renews in sh
- * and the Node side writes the record later).
+ * The search package's parse → reassemble → attribute → filter → format, for a live stream.
+ * Two things only a live stream needs: (1) events of a session that a LOGIN has just
+ * allocated but no binding names yet wait up to `bindingGraceMs` (a binding may follow the
+ * first events: the Docker shim renews in sh and the Node side writes the record later);
+ * (2) a session bound before the stream started is looked up in the registry.
  */
 export class LivePipeline implements EventPipeline {
-  readonly attributor: LiveAttributor;
-  private readonly assembler: EventAssembler;
-  private readonly pending: { event: LogEvent; ses: number; since: number }[] = [];
+  readonly attributor: Attributor;
+  private readonly reassembler: Reassembler;
+  private readonly pending: Pending[] = [];
+  private readonly fresh = new Map<number, number>();
+  private readonly notInRegistry = new Map<number, number>();
   /** Lines that were not audit records. */
   skipped = 0;
-  events = 0;
-  written = 0;
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
-    this.attributor = new LiveAttributor(options);
-    this.assembler = new EventAssembler(options.eventTimeoutMs ?? 2000, clock);
+    this.attributor = new Attributor(options);
+    this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock });
   }
 
   push(lines: readonly string[]): string {
     let out = '';
     for (const line of lines) {
-      const rec = parseLogLine(line);
+      const rec = parseRecord(line);
       if (!rec) {
         this.skipped++;
         continue;
       }
-      for (const event of this.assembler.push(rec)) out += this.handle(event);
+      for (const event of this.reassembler.push(rec)) out += this.handle(event);
     }
-    return out + this.releasePending(false);
+    return out + this.release(false);
   }
 
-  expire(nowMs: number): string {
+  expire(): string {
     let out = '';
-    for (const event of this.assembler.expire(nowMs)) out += this.handle(event);
-    return out + this.releasePending(false);
+    for (const event of this.reassembler.tick()) out += this.handle(event);
+    return out + this.release(false);
   }
 
   flush(): string {
     let out = '';
-    for (const event of this.assembler.flush()) out += this.handle(event);
-    return out + this.releasePending(true);
+    for (const event of this.reassembler.flush()) out += this.handle(event);
+    return out + this.release(true);
   }
 
-  private handle(event: LogEvent): string {
-    this.events++;
+  private handle(event: AuditEvent): string {
     const now = this.clock();
-    this.attributor.observe(event, now);
-    const c = this.attributor.attribute(event);
+    this.noteLogins(event, now);
+    this.attributor.observe(event);
+    const c = this.attribute(event, now);
     if (!c) {
-      const ses = this.attributor.sessionOf(event);
-      if (ses !== null && this.attributor.freshSessions.has(ses) && (this.options.bindingGraceMs ?? 2000) > 0) {
-        this.pending.push({ event, ses, since: now });
-        if (this.pending.length > (this.options.maxPending ?? 10_000)) return this.emit(this.pending.shift()!.event, null);
-        return '';
+      const ses = sessionOf(event);
+      if (ses !== null && this.fresh.has(ses) && (this.options.bindingGraceMs ?? 2000) > 0) {
+        this.pending.push({ event, since: now });
+        return this.pending.length > (this.options.maxPending ?? 10_000) ? this.emit(this.pending.shift()!.event, null) : '';
       }
     }
-    // Events that waited for this session's binding go out before the newer ones.
-    return (c && this.pending.length > 0 ? this.releasePending(false) : '') + this.emit(event, c);
+    // Events that waited for this session's binding go out before newer ones.
+    return (c && this.pending.length > 0 ? this.release(false) : '') + this.emit(event, c);
+  }
+
+  private attribute(event: AuditEvent, now: number): AttributedContainer | null {
+    const c = this.attributor.attribute(event);
+    if (c || !this.options.registry) return c;
+    const ses = sessionOf(event);
+    if (ses === null || this.fresh.has(ses)) return null;
+    const missedAt = this.notInRegistry.get(ses);
+    if (missedAt !== undefined && now - missedAt < NEGATIVE_LOOKUP_MS) return null;
+    const found = this.options.registry.containerOfSession(ses);
+    if (!found) {
+      this.notInRegistry.set(ses, now);
+      if (this.notInRegistry.size > 10_000) this.notInRegistry.delete(this.notInRegistry.keys().next().value as number);
+      return null;
+    }
+    this.attributor.restore([{ session: ses, start: -1, contid: found.contid }], [found]);
+    return found;
+  }
+
+  /** Sessions a LOGIN record has just allocated: their binding record may still come. */
+  private noteLogins(event: AuditEvent, now: number): void {
+    for (const rec of event.records) {
+      if (rec.type !== 'LOGIN' || rec.fields.get('res') !== '1') continue;
+      const ses = Number(rec.fields.get('ses'));
+      if (!Number.isInteger(ses) || ses === 4294967295) continue;
+      this.fresh.set(ses, now);
+      this.notInRegistry.delete(ses);
+      if (this.fresh.size > 10_000) this.fresh.delete(this.fresh.keys().next().value as number);
+    }
   }
 
   /** Pending events whose binding arrived, or whose grace ran out (all of them at the end). */
-  private releasePending(all: boolean): string {
+  private release(all: boolean): string {
     if (this.pending.length === 0) return '';
     const now = this.clock();
     const grace = this.options.bindingGraceMs ?? 2000;
@@ -95,10 +139,9 @@ export class LivePipeline implements EventPipeline {
     return out;
   }
 
-  private emit(event: LogEvent, c: LiveContainer | null): string {
+  private emit(event: AuditEvent, c: AttributedContainer | null): string {
     const chain = c ? this.attributor.chain(c) : [];
-    if (!eventMatches(this.options.filter ?? {}, event, chain)) return '';
-    this.written++;
-    return formatEvent(this.options.format ?? 'text', event, c);
+    if (!matchesFilter(this.options.filter ?? {}, event, chain)) return '';
+    return formatAuditEvent(this.options.format ?? 'raw', event, chain);
   }
 }

@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import { ContidError, Registry, configFromEnv, readRecordKey } from '@contid/core';
 import {
   FileFollower,
-  LIVE_FORMATS,
   LivePipeline,
   LiveTail,
   MulticastSource,
@@ -16,9 +15,10 @@ import {
   reloadAuditdPlugins,
   uninstallAuditdPlugin,
   type LineSource,
-  type LiveFormat,
   type OutputSink,
-  type SessionLookup,
+  SEARCH_FORMATS,
+  type SearchFormat,
+  type SessionRegistry,
 } from '@contid/audit';
 import type { Installer } from './installers';
 
@@ -38,7 +38,7 @@ interface TailArgs {
   uid?: number;
   auid?: number;
   success?: string;
-  format?: LiveFormat;
+  format?: SearchFormat;
   output?: string;
   'rotate-size'?: string;
   'rotate-keep': number;
@@ -58,7 +58,7 @@ export function parseSize(text: string): number {
   return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
 }
 
-function openRegistry(stateDir: string): SessionLookup | undefined {
+function openRegistry(stateDir: string): SessionRegistry | undefined {
   if (!existsSync(resolve(stateDir, 'registry.db'))) return undefined;
   try {
     return Registry.open(stateDir, { readonly: true });
@@ -129,7 +129,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .option('uid', { type: 'number' })
       .option('auid', { type: 'number' })
       .option('success', { type: 'string', describe: 'yes or no' })
-      .option('format', { choices: LIVE_FORMATS, describe: 'text (default), raw, json (one event a line) or ecs' })
+      .option('format', { choices: SEARCH_FORMATS, describe: 'as contid search: raw (default), interpret, json (one event a line) or ecs' })
       .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
       .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
       .option('rotate-keep', { type: 'number', default: 5, describe: 'rotated files to keep' })
@@ -145,7 +145,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     const stateDir = configFromEnv().stateDir;
     const registry = openRegistry(stateDir);
     const pipeline = new LivePipeline({
-      format: argv.format ?? (argv.json ? 'json' : 'text'),
+      format: argv.format ?? (argv.json ? 'json' : 'raw'),
       eventTimeoutMs: argv['event-timeout'],
       trustedExes: argv['trusted-exe'],
       key: readRecordKey(stateDir),
@@ -177,7 +177,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     });
     const ended = await Promise.race([stopped, tail.finished().then(() => 'ended' as const)]);
     if (ended === 'signal') await tail.stop();
-    if (pipeline.attributor.rejected > 0) report(`ignored ${pipeline.attributor.rejected} untrusted binding records`);
+    if (pipeline.attributor.rejectedCount > 0) report(`ignored ${pipeline.attributor.rejectedCount} untrusted binding records`);
     process.exit(0);
   },
 };
@@ -190,11 +190,11 @@ export const auditdPluginInstaller: Installer = {
     for (const w of words) {
       const [k, ...v] = w.split('=');
       if (!['output', 'socket', 'format', 'rotate-size', 'container'].includes(k) || v.length === 0) {
-        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${LIVE_FORMATS.join('|')}, rotate-size=SIZE, container=REF; got "${w}"`, 2);
+        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${SEARCH_FORMATS.join('|')}, rotate-size=SIZE, container=REF; got "${w}"`, 2);
       }
       opts.set(k, v.join('='));
     }
-    if (!LIVE_FORMATS.includes(opts.get('format') as LiveFormat)) throw new ContidError(`format must be one of ${LIVE_FORMATS.join(', ')}`, 2);
+    if (!SEARCH_FORMATS.includes(opts.get('format') as SearchFormat)) throw new ContidError(`format must be one of ${SEARCH_FORMATS.join(', ')}`, 2);
     parseSize(opts.get('rotate-size')!);
     const tailArgs = ['--format', opts.get('format')!];
     if (words.some((w) => w.startsWith('socket='))) tailArgs.push('--socket', opts.get('socket')!);
