@@ -1,8 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { PLUGIN_CONF_PATH, PLUGIN_LAUNCHER_PATH, pluginConf } from '@contid/audit';
+import { PLUGIN_CONF_PATH, PLUGIN_LAUNCHER_PATH, auditdPid, pluginConf, runningPlugins } from '@contid/audit';
 import { addExecveRule, deleteExecveRule } from '../helpers/audit';
 import { REPO_ROOT, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { execArgs, jsonEvents, startTail, until, type JsonEvent } from './live-helpers';
@@ -13,11 +12,22 @@ const out = join(state.dir, 'live.jsonl');
 const nameA = uniqueName('plugA');
 const nameB = uniqueName('plugB');
 
-const auditdPid = (): string => execFileSync('pidof', ['auditd'], { encoding: 'utf8' }).trim();
+function runningAuditd(): number {
+  const pid = auditdPid();
+  if (pid === null) throw new Error('auditd is not running (scripts/setup-host.sh starts it)');
+  return pid;
+}
 /** auditd re-reads plugins.d on SIGHUP: starts new plugins, stops removed ones. */
-const reloadAuditd = (): void => void execFileSync('kill', ['-HUP', auditdPid()]);
-const pluginPids = (): string[] =>
-  spawnSync('pgrep', ['-f', `tail --source plugin .*${state.dir}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+const reloadAuditd = (): void => process.kill(runningAuditd(), 'SIGHUP');
+/** auditd's children running our plugin (this test's state dir on their command line). */
+const pluginPids = (): number[] =>
+  runningPlugins(runningAuditd()).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(state.dir);
+    } catch {
+      return false;
+    }
+  });
 const mine = (events: JsonEvent[]): JsonEvent[] => events.filter((e) => e.records.some((r) => r.type === 'SYSCALL' && r.fields.key === key));
 
 beforeAll(() => addExecveRule(key));
@@ -65,10 +75,10 @@ describe('contid as a real auditd plugin (installed into the running auditd, rem
     expect(readFileSync(out, 'utf8')).not.toContain('bravo');
 
     // Uninstall: auditd stops the plugin on the next reload and keeps running.
-    const before = auditdPid();
+    const before = runningAuditd();
     expect(contid(['uninstall', 'auditd-plugin'], { env: state.env }).stdout).toMatch(/^removed .*; auditd \(pid \d+\) stopped the plugin/);
     expect(pluginPids()).toEqual([]);
-    expect(auditdPid()).toBe(before);
+    expect(runningAuditd()).toBe(before);
     expect(existsSync(PLUGIN_CONF_PATH)).toBe(false);
   });
 });
