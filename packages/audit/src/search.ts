@@ -4,6 +4,7 @@ import { EventFilter, containerRefMatches, matchesFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
 import { scanLines } from './reader';
+import { scanSessions } from './session-scan';
 
 export interface SearchOptions {
   /** Log files in time order (see orderLogFiles). */
@@ -16,7 +17,15 @@ export interface SearchOptions {
   onEvent: (event: AuditEvent, chain: AttributedContainer[]) => void;
   /** Bytes read so far of `total` (both passes count): drives a progress bar. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Read every line (counting every malformed one) even when a container filter would let
+   * the byte-level session scan skip most of the log. `--strict` sets it.
+   */
+  fullScan?: boolean;
 }
+
+/** Above this many selected sessions one pass over every line beats one byte search per session. */
+const MAX_SCAN_SESSIONS = 48;
 
 export interface SearchStats {
   lines: number;
@@ -92,6 +101,15 @@ export function selectedContainers(attributor: Attributor, f: EventFilter): Set<
   return out;
 }
 
+/** Sessions bound to the containers a container/orchestrator filter selects; null without one. */
+export function selectedSessions(attributor: Attributor, f: EventFilter): number[] | null {
+  const contids = selectedContainers(attributor, f);
+  if (contids === null) return null;
+  const out = new Set<number>();
+  for (const b of attributor.sessionBindings()) if (contids.has(String(b.contid))) out.add(b.session);
+  return [...out].sort((a, b) => a - b);
+}
+
 /**
  * Streams the logs through parse → reassemble → attribute → filter. Memory is bounded by
  * the open events and the bindings, not by the log size.
@@ -118,32 +136,49 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       options.onEvent(event, chain);
     }
   };
-  for (const { file, base } of bases) {
-    let last = base;
-    scanLines(
-      file,
-      (buf, start, end, offset) => {
-        stats.lines++;
-        const rec = parseRecord(buf.toString('latin1', start, end), offset);
-        if (!rec) {
-          stats.skipped++;
-          return;
-        }
-        emit(reassembler.push(rec));
-        if (offset - last > 16 << 20) {
-          progress(offset - last);
-          last = offset;
-        }
-      },
-      {
-        base,
-        maxLineBytes: options.maxLineBytes,
-        onOversize: () => {
+  const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, options.filter);
+  if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
+    for (const { file, base } of bases) {
+      scanSessions(
+        file,
+        sessions,
+        (line, offset) => {
           stats.lines++;
-          stats.skipped++;
+          const rec = parseRecord(line, offset);
+          if (!rec) stats.skipped++;
+          else emit(reassembler.push(rec));
         },
-      },
-    );
+        { base, onBytes: progress },
+      );
+    }
+  } else {
+    for (const { file, base } of bases) {
+      let last = base;
+      scanLines(
+        file,
+        (buf, start, end, offset) => {
+          stats.lines++;
+          const rec = parseRecord(buf.toString('latin1', start, end), offset);
+          if (!rec) {
+            stats.skipped++;
+            return;
+          }
+          emit(reassembler.push(rec));
+          if (offset - last > 16 << 20) {
+            progress(offset - last);
+            last = offset;
+          }
+        },
+        {
+          base,
+          maxLineBytes: options.maxLineBytes,
+          onOversize: () => {
+            stats.lines++;
+            stats.skipped++;
+          },
+        },
+      );
+    }
   }
   emit(reassembler.flush());
   return { ...stats, attributor };

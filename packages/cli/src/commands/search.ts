@@ -183,6 +183,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         files,
         filter,
         timeoutMs: argv['event-timeout'],
+        fullScan: argv.strict,
         attribution: { trustedExes: argv['trusted-exe'], key: readRecordKey(stateDir), registry, procfsContid: hostHasProcfsContid() },
         onEvent: argv['show-rejected'] ? () => undefined : (event, chain) => out.write(formatAuditEvent(format, event, chain)),
         onProgress: bar,
