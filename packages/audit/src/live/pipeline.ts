@@ -3,7 +3,7 @@ import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions
 import { matchesFilter, type EventFilter } from '../filter';
 import { formatAuditEvent, type SearchFormat } from '../format';
 import { Reassembler, type AuditEvent } from '../reassembler';
-import { parseRecord } from '../record';
+import { parseRecord, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
 
 /** The registry, for sessions bound before the stream started (and for enrichment). */
@@ -60,6 +60,12 @@ export class LivePipeline implements EventPipeline {
         this.skipped++;
         continue;
       }
+      // A LOGIN is learned as it arrives, not when its event completes: the binding that
+      // follows must find the session's new epoch, and held events must know it is fresh.
+      if (rec.type === 'LOGIN') {
+        this.noteLogin(rec, this.clock());
+        this.attributor.observeRecord(rec);
+      }
       for (const event of this.reassembler.push(rec)) out += this.handle(event);
     }
     return out + this.release(false);
@@ -79,8 +85,7 @@ export class LivePipeline implements EventPipeline {
 
   private handle(event: AuditEvent): string {
     const now = this.clock();
-    this.noteLogins(event, now);
-    this.attributor.observe(event);
+    for (const rec of event.records) if (rec.type !== 'LOGIN') this.attributor.observeRecord(rec);
     const c = this.attribute(event, now);
     if (!c) {
       const ses = sessionOf(event);
@@ -111,15 +116,13 @@ export class LivePipeline implements EventPipeline {
   }
 
   /** Sessions a LOGIN record has just allocated: their binding record may still come. */
-  private noteLogins(event: AuditEvent, now: number): void {
-    for (const rec of event.records) {
-      if (rec.type !== 'LOGIN' || rec.fields.get('res') !== '1') continue;
-      const ses = Number(rec.fields.get('ses'));
-      if (!Number.isInteger(ses) || ses === 4294967295) continue;
-      this.fresh.set(ses, now);
-      this.notInRegistry.delete(ses);
-      if (this.fresh.size > 10_000) this.fresh.delete(this.fresh.keys().next().value as number);
-    }
+  private noteLogin(rec: AuditRecord, now: number): void {
+    if (rec.fields.get('res') !== '1') return;
+    const ses = Number(rec.fields.get('ses'));
+    if (!Number.isInteger(ses) || ses === 4294967295) return;
+    this.fresh.set(ses, now);
+    this.notInRegistry.delete(ses);
+    if (this.fresh.size > 10_000) this.fresh.delete(this.fresh.keys().next().value as number);
   }
 
   /** Pending events whose binding arrived, or whose grace ran out (all of them at the end). */

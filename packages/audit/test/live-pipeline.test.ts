@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry, formatContainerId } from '@contid/core';
+import { LivePipeline } from '../src/live/pipeline';
+
+// Record shapes as this machine's kernel and auditd write them (session 960, contid 13957717679680).
+const NODE = '/usr/bin/node';
+// The kernel logs a renewal as LOGIN + the write's SYSCALL + PROCTITLE under one serial.
+const login = (ses: number, serial: number) => [
+  `type=LOGIN msg=audit(1795926138.739:${serial}): pid=30637 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1`,
+  `type=SYSCALL msg=audit(1795926138.739:${serial}): arch=c000003e syscall=1 success=yes exit=1 a0=16 a1=7ffe95371a28 a2=1 a3=1b6 items=0 ppid=30630 pid=30637 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="node" exe="/usr/bin/node" key=(null)`,
+  `type=PROCTITLE msg=audit(1795926138.739:${serial}): proctitle=6E6F6465`,
+];
+const execve = (ses: number, serial: number, arg: string) => [
+  `type=SYSCALL msg=audit(1795926138.740:${serial}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=8 items=2 ppid=30630 pid=30637 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="sh" exe="/usr/bin/dash" key="k1"`,
+  `type=EXECVE msg=audit(1795926138.740:${serial}): argc=2 a0="/bin/echo" a1="${arg}"`,
+  `type=PROCTITLE msg=audit(1795926138.740:${serial}): proctitle=2F62696E2F6563686F`,
+];
+const binding = (ses: number, serial: number, name: string, contid: string, exe = NODE) =>
+  `type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='virt=docker op=create vm="${name}" uuid=? vm-pid=30637 vm-ses=${ses} contid=${contid} parent-contid=? ns=? node=? exe="${exe}" hostname=? addr=? terminal=? res=success'`;
+
+interface Json {
+  serial: number;
+  container: { name: string } | null;
+}
+const events = (text: string): Json[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+
+describe('live pipeline (search API + what only a live stream needs)', () => {
+  test('events before their binding record wait for it and go out attributed, in order', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], filter: { container: 'web' } }, () => now);
+    let out = p.push([...login(960, 1), ...execve(960, 2, 'one'), ...execve(960, 3, 'two')]);
+    expect(out).toBe(''); // held: session 960 was just allocated and is not bound yet
+    now += 300;
+    out += p.push([binding(960, 4, 'web', '13957717679680'), ...execve(960, 5, 'three')]);
+    expect(events(out).map((e) => [e.serial, e.container?.name])).toEqual([
+      [1, 'web'],
+      [2, 'web'],
+      [3, 'web'],
+      [5, 'web'],
+    ]);
+  });
+
+  test('a forged binding is ignored and counted; held events go out unattributed after the grace', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], bindingGraceMs: 500 }, () => now);
+    let out = p.push([...login(961, 10), ...execve(961, 11, 'x'), binding(961, 12, 'evil', '42', '/usr/bin/python3')]);
+    expect(p.attributor.rejectedCount).toBe(1);
+    expect(events(out).map((e) => e.serial)).toEqual([12]); // the forged record itself (sender ses unset)
+    now += 600;
+    out = p.expire();
+    expect(events(out).map((e) => [e.serial, e.container])).toEqual([
+      [10, null],
+      [11, null],
+    ]);
+  });
+
+  test('a session bound before the stream started is found in the registry', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contid-live-pipeline-'));
+    try {
+      const registry = Registry.open(dir);
+      const c = registry.registerContainer({ orchestrator: 'contid', name: 'db', session: 962 }, { session: 962, pid: 1, op: 'create', detail: {} });
+      const p = new LivePipeline({ format: 'json', trustedExes: [NODE], registry });
+      const got = events(p.push(execve(962, 20, 'y')) + p.flush());
+      expect(got).toEqual([expect.objectContaining({ serial: 20, container: expect.objectContaining({ name: 'db', contid: formatContainerId(c.contid) }) })]);
+      registry.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('lines that are not audit records are counted, not fatal', () => {
+    const p = new LivePipeline({ format: 'raw' });
+    expect(p.push(['garbage', '\x00\x01', 'type=USER msg=audit(1795926138.739:2): pid=1 uid=0 auid=0 ses=1 msg=\'x=1\''])).toContain('type=USER');
+    expect(p.skipped).toBe(2);
+  });
+});
