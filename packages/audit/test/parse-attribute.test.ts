@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parseContainerId, signLifecycle } from '@contid/core';
+import { Attributor, AuditEvent, AuditRecord, Reassembler, formatAuditEvent, matchesFilter, parseRecord, parseTimeWords } from '@contid/audit';
+
+const FIX = join(__dirname, 'fixtures');
+const lines = (f: string): string[] => readFileSync(join(FIX, f), 'latin1').split('\n').filter((l) => l && !l.startsWith('----'));
+const KEY = readFileSync(join(FIX, 'record.key'));
+const NODE = '/usr/bin/node';
+
+function events(records: AuditRecord[], timeoutMs?: number): AuditEvent[] {
+  const r = new Reassembler({ timeoutMs });
+  return [...records.flatMap((rec) => r.push(rec)), ...r.flush()];
+}
+
+function withOffsets(ls: string[]): AuditRecord[] {
+  let off = 0;
+  return ls.map((l) => {
+    const rec = parseRecord(l, off);
+    off += l.length + 1;
+    if (!rec) throw new Error(`fixture line does not parse: ${l}`);
+    return rec;
+  });
+}
+
+describe('parseRecord on lines captured from this machine', () => {
+  const enriched = lines('session-enriched.log');
+  const raw = lines('session-raw.log');
+
+  it.each([
+    ['enriched LOGIN', enriched[0], { type: 'LOGIN', typeNumber: 1006, time: '1795927031.623', serial: 488653 }, { ses: '1625', 'old-ses': '4294967295', res: '1' }],
+    ['raw LOGIN', raw[0], { type: 'LOGIN', typeNumber: 1006, serial: 488653, enriched: null }, { ses: '1625', auid: '0' }],
+    ['enriched SYSCALL', enriched[1], { type: 'SYSCALL', typeNumber: 1300, serial: 488653 }, { syscall: '1', ses: '1625', comm: '"node"', key: '(null)' }],
+    ['PROCTITLE (hex)', enriched[2], { type: 'PROCTITLE', typeNumber: 1327 }, {}],
+    ['VIRT_CONTROL user record', enriched[3], { type: 'VIRT_CONTROL', typeNumber: 2500, serial: 488654 }, { pid: '3825', uid: '0', ses: '1625' }],
+  ])('%s', (_name, line, head, fields) => {
+    const rec = parseRecord(line)!;
+    expect(rec).toMatchObject(head);
+    for (const [k, v] of Object.entries(fields)) expect([k, rec.fields.get(k)]).toEqual([k, v]);
+    expect(rec.raw).not.toContain('\x1d');
+  });
+
+  it('splits the msg body of a user record and keeps the sender fields apart', () => {
+    const rec = parseRecord(enriched[3])!;
+    expect(rec.msg.get('vm-ses')).toBe('1625');
+    expect(rec.msg.get('exe')).toBe('"/usr/bin/node"');
+    expect(rec.msg.get('contid')).toBe('13957774824000');
+    expect(rec.fields.has('vm-ses')).toBe(false);
+    expect(rec.body).toMatch(/^virt=contid op=create .* res=success$/);
+    expect(rec.enriched?.get('AUID')).toBe('"root"');
+  });
+
+  it('reads the enriched part and the numeric type of UNKNOWN[n]', () => {
+    expect(parseRecord(enriched[1])!.enriched?.get('SYSCALL')).toBe('write');
+    expect(parseRecord('node=h1 type=UNKNOWN[1336] msg=audit(1.002:3): record=1 contid=4,^2')).toMatchObject({ node: 'h1', typeNumber: 1336, timeMs: 1002 });
+  });
+
+  it('raw and enriched captures reassemble into the same events, ended by PROCTITLE', () => {
+    const a = events(withOffsets(enriched));
+    const b = events(withOffsets(raw));
+    expect(a.map((e) => e.serial)).toEqual(b.map((e) => e.serial));
+    expect(a[0].records.map((r) => r.type)).toEqual(['LOGIN', 'SYSCALL', 'PROCTITLE']);
+    expect(new Set(a.map((e) => e.serial)).size).toBe(a.length);
+    expect(a.reduce((n, e) => n + e.records.length, 0)).toBe(enriched.length);
+  });
+
+  it('the other record types captured here parse', () => {
+    for (const l of lines('other-types-enriched.log')) expect(parseRecord(l)).not.toBeNull();
+  });
+});
+
+describe('Reassembler', () => {
+  const rec = (type: string, time: string, serial: number, extra = ''): AuditRecord => parseRecord(`type=${type} msg=audit(${time}:${serial}): a=1${extra}`)!;
+
+  it('groups interleaved events by audit(TIME:SERIAL)', () => {
+    const out = events([rec('SYSCALL', '10.000', 1), rec('SYSCALL', '10.000', 2), rec('PATH', '10.000', 1), rec('CWD', '10.000', 2), rec('PROCTITLE', '10.000', 2), rec('PROCTITLE', '10.000', 1)]);
+    expect(out.map((e) => [e.serial, e.records.map((r) => r.type)])).toEqual([
+      [2, ['SYSCALL', 'CWD', 'PROCTITLE']],
+      [1, ['SYSCALL', 'PATH', 'PROCTITLE']],
+    ]);
+  });
+
+  it('a user record is an event of its own; an unended event completes after the timeout in audit time', () => {
+    const r = new Reassembler({ timeoutMs: 500 });
+    expect(r.push(rec('SYSCALL', '10.000', 1))).toEqual([]);
+    expect(r.push(rec('USER', '10.100', 2)).map((e) => e.serial)).toEqual([2]);
+    expect(r.push(rec('USER', '10.600', 3)).map((e) => e.serial)).toEqual([3, 1]);
+  });
+
+  it('a late EOE after PROCTITLE opens no ghost event', () => {
+    expect(events([rec('SYSCALL', '1.000', 1), rec('PROCTITLE', '1.000', 1), rec('EOE', '1.000', 1)]).map((e) => e.records.length)).toEqual([1 + 1]);
+  });
+});
+
+describe('Attributor', () => {
+  const body = (o: Partial<Parameters<typeof signLifecycle>[0]>, key: Buffer | null = KEY): string =>
+    signLifecycle({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: 'abcdef123456', pid: 10, session: 7, contid: parseContainerId('100'), parent: null, namespaces: {}, node: null, ...o }, key);
+  const virt = (serial: number, b: string, sender = 'pid=1 uid=0 auid=0 ses=3', exe = NODE): string =>
+    `type=VIRT_CONTROL msg=audit(5.000:${serial}): ${sender} msg='${b} exe="${exe}" hostname=? addr=? terminal=? res=success'`;
+  const login = (serial: number, ses: number): string => `type=LOGIN msg=audit(5.000:${serial}): pid=10 uid=0 old-auid=0 auid=0 tty=(none) old-ses=3 ses=${ses} res=1`;
+  const sys = (serial: number, ses: number): string => `type=SYSCALL msg=audit(5.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 ses=${ses} comm="sh" key="k1"`;
+
+  function run(log: string[], key: Buffer | null = KEY): { att: Attributor; evs: AuditEvent[] } {
+    const recs = withOffsets(log.flatMap((l) => (l.startsWith('type=SYSCALL') ? [l, l.replace('SYSCALL', 'PROCTITLE').replace(/: .*/, ': proctitle=7368')] : [l])));
+    const att = new Attributor({ trustedExes: [NODE], key });
+    for (const r of recs) att.observeRecord(r); // first pass: bindings
+    return { att, evs: events(recs).sort((a, b) => a.serial - b.serial) }; // a lone LOGIN completes at flush
+  }
+  const who = (att: Attributor, e: AuditEvent): string | null => att.attribute(e)?.name ?? null;
+
+  it('a binding written after the first events of its session still covers them (two passes)', () => {
+    const { att, evs } = run([login(1, 7), sys(2, 7), virt(3, body({})), sys(4, 7), sys(5, 8)]);
+    expect(evs.map((e) => [e.serial, who(att, e)])).toEqual([[1, 'web'], [2, 'web'], [3, null], [4, 'web'], [5, null]]);
+  });
+
+  it('a session number allocated again (reboot) ends the old binding', () => {
+    const { att, evs } = run([login(1, 7), virt(2, body({})), sys(3, 7), login(4, 7), sys(5, 7)]);
+    expect(evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => [e.serial, who(att, e)])).toEqual([[3, 'web'], [5, null]]);
+  });
+
+  it('setns adds a second session to the same contid; nesting resolves up the parent chain', () => {
+    const { att, evs } = run([
+      login(1, 7), virt(2, body({})), login(3, 9), virt(4, body({ op: 'setns', session: 9 })),
+      login(5, 11), virt(6, body({ name: 'inner', contid: parseContainerId('200'), parent: parseContainerId('100'), session: 11 })),
+      sys(7, 9), sys(8, 11),
+    ]);
+    const byser = (s: number): AuditEvent => evs.find((e) => e.serial === s)!;
+    expect(who(att, byser(7))).toBe('web');
+    const inner = att.attribute(byser(8))!;
+    expect(att.chain(inner).map((c) => c.name)).toEqual(['inner', 'web']);
+    expect(matchesFilter({ container: 'web' }, byser(8), att.chain(inner))).toBe(false);
+    expect(matchesFilter({ container: 'web', includeNested: true }, byser(8), att.chain(inner))).toBe(true);
+    expect(matchesFilter({ container: 'abcdef' }, byser(7), att.chain(att.attribute(byser(7))!))).toBe(true);
+  });
+
+  it.each([
+    ['a non-root sender', virt(2, body({}), 'pid=1 uid=65534 auid=0 ses=3'), 'uid'],
+    ['another program', virt(2, body({}), undefined, '/usr/sbin/auditctl'), 'exe'],
+    ['a wrong mac', virt(2, body({}, Buffer.from('not the key'))), 'mac'],
+    ['no mac while the key is readable', virt(2, body({}, null)), 'mac'],
+  ])('a binding from %s is ignored and counted', (_n, forged, reason) => {
+    const { att, evs } = run([login(1, 7), forged, sys(3, 7)]);
+    expect(evs.map((e) => who(att, e))).toEqual([null, null, null]);
+    expect(att.rejectedCount).toBe(1);
+    expect(att.rejected[0].reason).toBe(reason);
+  });
+
+  it('procfs kernels (emulated records): CONTAINER_ID aux records attribute with their parent chain', () => {
+    const att = new Attributor({ trustedExes: [NODE], key: null, procfsContid: true });
+    const [ev] = events(withOffsets(['type=SYSCALL msg=audit(5.000:1): syscall=59 ses=4294967295 pid=3', 'type=CONTAINER_ID msg=audit(5.000:1): record=1 contid=4,^2,^1', 'type=PROCTITLE msg=audit(5.000:1): proctitle=7368']));
+    const c = att.attribute(ev)!;
+    expect(att.chain(c).map((x) => String(x.contid))).toEqual(['4', '2', '1']);
+  });
+});
+
+describe('filters and formats', () => {
+  it('ausearch time words and dates', () => {
+    const now = new Date(2026, 10, 29, 10, 30, 0);
+    expect(parseTimeWords(['today'], now)).toBe(new Date(2026, 10, 29).getTime());
+    expect(parseTimeWords(['recent'], now)).toBe(now.getTime() - 600_000);
+    expect(parseTimeWords(['yesterday'], now)).toBe(new Date(2026, 10, 28).getTime());
+    expect(parseTimeWords(['this-week'], now)).toBe(new Date(2026, 10, 29).getTime()); // a Sunday
+    expect(parseTimeWords(['11/29/2026', '09:00:00'], now)).toBe(new Date(2026, 10, 29, 9).getTime());
+    expect(parseTimeWords(['09:15'], now)).toBe(new Date(2026, 10, 29, 9, 15).getTime());
+    expect(parseTimeWords(['@1795927031'], now)).toBe(1795927031000);
+    expect(parseTimeWords(['13/45/2026'], now)).toBeNull();
+    expect(parseTimeWords(['soonish'], now)).toBeNull();
+  });
+
+  it('every format renders a captured event; ecs carries the container', () => {
+    const [ev] = events(withOffsets(lines('session-enriched.log').slice(0, 3)));
+    const c = { contid: parseContainerId('13957774824000'), name: 'srch-t1', orchestrator: 'contid', runtimeId: null, parent: null, image: null };
+    expect(formatAuditEvent('raw', ev, [c]).split('\n')[0]).toBe(ev.records[0].raw);
+    expect(formatAuditEvent('interpret', ev, [c])).toMatch(/^---- container=srch-t1 .*\n.*SYSCALL.*syscall=write.*auid=root/s);
+    const json = JSON.parse(formatAuditEvent('json', ev, [c]));
+    expect(json).toMatchObject({ serial: 488653, container: { name: 'srch-t1', contid: '13957774824000' } });
+    const ecs = JSON.parse(formatAuditEvent('ecs', ev, [c]));
+    expect(ecs).toMatchObject({ container: { id: '13957774824000', name: 'srch-t1' }, orchestrator: { type: 'contid' }, event: { action: 'write', outcome: 'success' }, user: { id: '0', name: 'root' } });
+    expect(ecs.process.title).toMatch(/^node packages\/cli\/dist\/main.js exec/);
+  });
+});
+
+describe('bad input never crashes (property-based)', () => {
+  const good = lines('session-enriched.log');
+  const mangle = fc.oneof(
+    fc.tuple(fc.constantFrom(...good), fc.nat()).map(([l, n]) => l.slice(0, n % (l.length + 1))), // truncated
+    fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('latin1')), // binary garbage / non-UTF-8
+    fc.string({ maxLength: 200 }).map((s) => `type=${s} msg=audit(1.000:1): ${s}`), // unknown types
+    fc.tuple(fc.constantFrom(...good), fc.string()).map(([l, s]) => l.replace(/=/, `=${s}`)),
+  );
+  it('parse, reassemble, attribute and format any sequence of lines', () => {
+    fc.assert(
+      fc.property(fc.array(mangle, { maxLength: 40 }), (ls) => {
+        const recs = ls.map((l, i) => parseRecord(l, i)).filter((r): r is AuditRecord => r !== null);
+        const att = new Attributor({ trustedExes: [NODE], key: KEY });
+        for (const r of recs) att.observeRecord(r);
+        for (const e of events(recs)) {
+          const c = att.attribute(e);
+          for (const f of ['raw', 'interpret', 'json', 'ecs'] as const) formatAuditEvent(f, e, c ? att.chain(c) : []);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('a multi-MB line is parsed or rejected without crashing', () => {
+    expect(parseRecord(`type=SYSCALL msg=audit(1.000:1): a=${'A'.repeat(8 << 20)}`)?.fields.get('a')?.length).toBe(8 << 20);
+    expect(parseRecord('\xff'.repeat(4 << 20))).toBeNull();
+  });
+});
