@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
 import { backfillDocker } from './backfill';
 import { Identifier, SpoolConsumer } from './consumer';
-import { dockerExecDescriber, dockerIdentifier } from './docker-identity';
+import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 import { Spool } from './spool';
 
 export interface DockerAgentOptions {
@@ -19,6 +19,7 @@ export interface DockerAgentOptions {
 
 interface DockerEvent {
   Type?: string;
+  timeNano?: number;
   Action?: string;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
 }
@@ -34,6 +35,7 @@ export class DockerAgent {
   private events: NodeJS.ReadableStream | null = null;
   private queue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
+  private readonly execs = new RecentExecs();
 
   constructor(private readonly options: DockerAgentOptions) {
     this.log = options.log ?? (() => undefined);
@@ -41,7 +43,7 @@ export class DockerAgent {
       tagger: options.tagger,
       spool: options.spool,
       identifiers: [dockerIdentifier(options.docker), ...(options.identifiers ?? [])],
-      describeExec: dockerExecDescriber(options.docker),
+      describeExec: dockerExecDescriber(options.docker, this.execs),
       log: this.log,
     });
   }
@@ -57,7 +59,13 @@ export class DockerAgent {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        if (line.trim()) this.serial(() => this.onEvent(JSON.parse(line) as DockerEvent));
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line) as DockerEvent;
+        // Noted at once (not queued): a spool entry being processed may be waiting for it.
+        const action = ev.Action ?? '';
+        const execId = ev.Actor?.Attributes?.execID;
+        if (action.startsWith('exec_create: ') && ev.Actor?.ID && execId) this.execs.add(ev.Actor.ID, execId, action.slice('exec_create: '.length));
+        this.serial(() => this.onEvent(ev));
       }
     });
     this.events.on('error', (e: Error) => this.log(`docker events: ${e.message}`));
@@ -106,7 +114,9 @@ export class DockerAgent {
     if (action === 'die' || action === 'destroy') {
       await this.consumer.drain();
       const row = this.options.tagger.registry.findByRuntimeId(id);
-      if (row && row.state !== 'ended') {
+      // A restart's new instance may be tagged before its old instance's die event arrives.
+      const at = ev.timeNano ? ev.timeNano / 1e6 : Date.now();
+      if (row && row.state !== 'ended' && row.createdAt <= at) {
         const code = ev.Actor?.Attributes?.exitCode;
         this.options.tagger.end(row.contid, action === 'die' ? `exited${code === undefined ? '' : ` ${code}`}` : 'removed');
       }

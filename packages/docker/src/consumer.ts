@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { ContainerId, ContainerRecord, ContidError, Registry, Tagger, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci';
 import { Spool, SpoolEntry } from './spool';
@@ -33,6 +33,7 @@ export type ExecDescriber = (
   container: ContainerRecord,
   pid: number,
   process: OciProcess | null,
+  ctx: IdentifyContext,
 ) => Promise<Record<string, unknown>>;
 
 export type EntryOutcome =
@@ -65,6 +66,34 @@ function readPid(file: string | null): number | null {
   if (!file || !existsSync(file)) return null;
   const text = readFileSync(file, 'utf8').trim();
   return /^\d+$/.test(text) ? Number(text) : null;
+}
+
+function readNumber(file: string): number | null {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The topmost live process of an audit session other than runc itself (the container's init or exec'd process). */
+export function sessionLeader(session: number, runcPid: number, procRoot = '/proc'): number | null {
+  const members = new Set<number>();
+  for (const name of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(name) || Number(name) === runcPid) continue;
+    if (readNumber(`${procRoot}/${name}/sessionid`) === session) members.add(Number(name));
+  }
+  for (const pid of [...members].sort((a, b) => a - b)) {
+    let ppid: number | null = null;
+    try {
+      ppid = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`${procRoot}/${pid}/status`, 'utf8'))?.[1]);
+    } catch {
+      continue;
+    }
+    if (!members.has(ppid)) return pid;
+  }
+  return null;
 }
 
 /**
@@ -149,14 +178,19 @@ export class SpoolConsumer {
     return this.untagged(entry, pid);
   }
 
-  /** The container's init (create) or the entering process (exec), from runc's pid file. */
+  /**
+   * The container's init (create) or the entering process (exec): runc's pid file, else the
+   * process that carries the entry's session (containerd deletes exec pid files at once).
+   */
   private targetPid(entry: SpoolEntry): number | EntryOutcome {
     if (!entry.pidFile) return entry.wrapperPid; // runc run in the foreground: runc itself is the parent
-    const pid = readPid(entry.pidFile);
+    const pid = readPid(entry.pidFile) ?? (entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid));
     if (pid !== null) return pid;
     const waited = this.now() - entry.time;
-    if (alive(entry.wrapperPid) && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'runc has not written its pid file yet' };
-    return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile}: nothing was started` };
+    if (alive(entry.wrapperPid) && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'runc has not started the process yet' };
+    // An exec that already finished still owns its session in the log: bind it to runc's pid.
+    if (entry.op === 'setns') return entry.wrapperPid;
+    return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}: nothing was started` };
   }
 
   private async identify(entry: SpoolEntry): Promise<{ identity: ContainerIdentity; configError: string | null }> {
@@ -207,7 +241,7 @@ export class SpoolConsumer {
     if (this.registry.bindings(c.contid).some((b) => b.session === entry.session)) return { kind: 'already', contid: c.contid };
     if (entry.session === null) throw new ContidError('setns entry without a session');
     const proc = parseOciProcess(entry.processText);
-    const described = this.options.describeExec ? await this.options.describeExec(entry, c, pid, proc) : {};
+    const described = this.options.describeExec ? await this.options.describeExec(entry, c, pid, proc, { registry: this.registry }) : {};
     const result = this.options.tagger.setns({
       contid: c.contid,
       target: { pid, session: entry.session },

@@ -1,0 +1,219 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerRecord, Registry, Tagger, formatContainerId } from '@contid/core';
+import { DockerAgent, Spool } from '@contid/docker';
+import { CONTID_MAIN, tempStateDir, uniqueName } from '../helpers/cli';
+import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
+import { DockerEngine, IMAGE } from './engine';
+
+// One engine for the file; the shim reads its settings from a conf file the tests rewrite.
+const state = tempStateDir('docker');
+const stateDir = join(state.dir, 'state');
+const spoolDir = join(stateDir, 'spool');
+const shimConf = join(state.dir, 'contid-runc.conf');
+const engine = new DockerEngine({
+  label: 'docker',
+  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: shimConf },
+});
+let tagger: Tagger;
+let agent: DockerAgent;
+const agentLog: string[] = [];
+
+function setShim(conf: string): void {
+  writeFileSync(shimConf, conf);
+}
+
+function sessionOf(pid: number | string): number {
+  return Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8').trim());
+}
+
+function inspectPid(name: string): number {
+  return Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', name]).stdout.trim());
+}
+
+function fullId(name: string): string {
+  return engine.docker(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
+}
+
+/** Every process of the container, as Docker lists them (host pids). */
+function containerPids(name: string): number[] {
+  const lines = engine.docker(['top', name, '-o', 'pid']).stdout.trim().split('\n').slice(1);
+  return lines.map((l) => Number(l.trim())).filter((p) => p > 0);
+}
+
+async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent log:\n${agentLog.slice(-20).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function row(runtimeId: string): ContainerRecord | undefined {
+  return tagger.registry.findByRuntimeId(runtimeId);
+}
+
+beforeAll(async () => {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  setShim('');
+  await engine.start();
+  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
+  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(spoolDir), log: (l) => agentLog.push(l), scanMs: 500 });
+  await agent.start();
+}, 180_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  tagger?.close();
+  await engine.stop();
+  state.cleanup();
+}, 120_000);
+
+describe('docker run through contid-runc (real dockerd, real kernel audit)', () => {
+  const name = uniqueName('dk-run');
+  let id: string;
+  let c: ContainerRecord;
+
+  test('run: the container gets a contid bound to a fresh session carried by every process', async () => {
+    const r = engine.docker(['run', '-d', '--runtime', 'contid', '--name', name, '--label', 'com.docker.compose.project=shop', '--label', 'com.docker.compose.service=web', IMAGE, 'sh', '-c', 'sleep 600 & sleep 600']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    id = fullId(name);
+    c = await until('the create binding', () => row(id));
+    expect(c).toMatchObject({ orchestrator: 'docker', name, image: IMAGE, state: 'running', runtimeId: id });
+    expect(c.labels).toMatchObject({ 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'web' });
+    const init = inspectPid(name);
+    expect(c.initPid).toBe(init);
+    expect(c.session).toBe(sessionOf(init));
+    expect(c.session).not.toBe(sessionOf('self'));
+    const pids = await until('both sleeps', () => {
+      const p = containerPids(name);
+      return p.length >= 2 && p;
+    });
+    for (const pid of pids) expect(sessionOf(pid)).toBe(c.session);
+    // The kernel logged the renewal, and contid its op=create record, both with that session.
+    const login = await waitForAudit(['-m', 'LOGIN', '--session', String(c.session)], (l) => l.length > 0);
+    expect(login.length).toBeGreaterThan(0);
+    const created = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id], (l) => l.some((x) => x.includes('op=create')));
+    const rec = created.find((x) => x.includes('op=create'))!;
+    expect(field(rec, 'vm-ses')).toBe(String(c.session));
+    expect(field(rec, 'contid')).toBe(formatContainerId(c.contid));
+  });
+
+  test('exec twice: each docker exec gets its own fresh session, bound to the same contid with its exec id', async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const sessions: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = engine.docker(['exec', name, 'sh', '-c', 'cat /proc/self/sessionid']);
+      expect(r.status).toBe(0);
+      sessions.push(Number(r.stdout.trim()));
+    }
+    expect(new Set([...sessions, c.session]).size).toBe(3);
+    // Docker forgets finished execs; its event log still names them.
+    const events = ['events', '--since', since, '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', `container=${name}`, '--filter', 'event=exec_create'];
+    const execIds = engine.docker([...events, '--format', '{{.Actor.Attributes.execID}}']).stdout.trim().split('\n');
+    expect(execIds).toHaveLength(2);
+    const bindings = await until('two setns bindings', () => {
+      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      return b.length === 2 && b;
+    });
+    expect(bindings.map((b) => b.session).sort()).toEqual([...sessions].sort());
+    for (const b of bindings) {
+      expect(b.detail.command).toEqual(['sh', '-c', 'cat /proc/self/sessionid']);
+      expect(execIds).toContain(String(b.detail.execId));
+    }
+    expect(new Set(bindings.map((b) => b.detail.execId)).size).toBe(2);
+    expect(tagger.registry.containerOfSession(sessions[1])?.contid).toBe(c.contid);
+  });
+
+  test('a process in the container cannot renew its own session (default capabilities)', () => {
+    const r = engine.docker(['exec', name, 'sh', '-c', 'before=$(cat /proc/self/sessionid); echo 0 > /proc/self/loginuid; echo "rc=$? $before $(cat /proc/self/sessionid)"']);
+    const m = /rc=(\d+) (\d+) (\d+)/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    expect(m![1]).not.toBe('0');
+    expect(m![2]).toBe(m![3]);
+    // The init's session, untouched by anything inside.
+    expect(sessionOf(inspectPid(name))).toBe(c.session);
+  });
+
+  test('stop ends the contid; start again gives a new contid with the same name; rm leaves it ended', async () => {
+    expect(engine.docker(['stop', '-t', '1', name]).status).toBe(0);
+    await until('end on die', () => tagger.registry.get(c.contid)?.state === 'ended');
+    expect(engine.docker(['start', name]).status).toBe(0);
+    const again = await until('a second contid', () => {
+      const r = row(id);
+      return r && r.contid !== c.contid && r.state === 'running' && r;
+    });
+    expect(again.name).toBe(name);
+    expect(again.session).toBe(sessionOf(inspectPid(name)));
+    expect(again.session).not.toBe(c.session);
+    expect(engine.docker(['restart', '-t', '1', name]).status).toBe(0);
+    const third = await until('a third contid after restart', () => {
+      const r = row(id);
+      return r && r.contid !== again.contid && r.state === 'running' && r;
+    });
+    expect(tagger.registry.get(again.contid)?.state).toBe('ended');
+    expect(engine.docker(['rm', '-f', name]).status).toBe(0);
+    await until('end on rm', () => tagger.registry.get(third.contid)?.state === 'ended');
+    expect(readdirSync(spoolDir).filter((n) => n.endsWith('.entry'))).toEqual([]);
+  });
+});
+
+describe('many containers', () => {
+  test('20 concurrent docker run: 20 contids, 20 distinct sessions, each init carries its own', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => uniqueName(`dk-par${i}`));
+    const runs = await Promise.all(names.map((n) => engine.dockerAsync(['run', '-d', '--runtime', 'contid', '--name', n, IMAGE, 'sh', '-c', 'sleep 600'])));
+    for (const r of runs) expect(r.status).toBe(0);
+    const rows = await until('20 bindings', () => {
+      const all = names.map((n) => row(fullId(n)));
+      return all.every((x) => x && x.state === 'running') && (all as ContainerRecord[]);
+    }, 60_000);
+    expect(new Set(rows.map((r) => r.session)).size).toBe(20);
+    expect(new Set(rows.map((r) => r.contid)).size).toBe(20);
+    for (const [i, r] of rows.entries()) {
+      expect(r.name).toBe(names[i]);
+      expect(sessionOf(inspectPid(names[i]))).toBe(r.session);
+    }
+    engine.docker(['rm', '-f', ...names]);
+  }, 180_000);
+
+  test('execve events of a container are found by its session, and no other container’s are', async () => {
+    const key = uniqueName('contid-dk');
+    const a = uniqueName('dk-a');
+    const b = uniqueName('dk-b');
+    addExecveRule(key);
+    try {
+      for (const n of [a, b]) expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', n, IMAGE, 'sh', '-c', 'sleep 600']).status).toBe(0);
+      const [ra, rb] = await until('both rows', () => {
+        const x = [row(fullId(a)), row(fullId(b))];
+        return x.every(Boolean) && (x as ContainerRecord[]);
+      });
+      engine.docker(['exec', a, 'sh', '-c', `echo marker-${a}-exec; /bin/busybox true marker-${a}`]);
+      engine.docker(['exec', b, 'sh', '-c', `/bin/busybox true marker-${b}`]);
+      // A docker exec is a setns binding of the same contid: its sessions belong to A too.
+      const sessionsA = await until('A’s exec binding', () => {
+        const s = tagger.registry.bindings(ra.contid).map((x) => x.session);
+        return s.length === 2 && s;
+      });
+      const lines = await waitForAudit(['-k', key], (l) => l.some((x) => x.includes(Buffer.from(`marker-${b}`).toString('hex').toUpperCase())));
+      const execs = lines.filter((l) => l.startsWith('type=SYSCALL'));
+      const ofA = execs.filter((l) => sessionsA.includes(Number(field(l, 'ses'))));
+      expect(ofA.length).toBeGreaterThan(0);
+      const procA = lines.filter((l) => l.startsWith('type=EXECVE') || l.startsWith('type=PROCTITLE'));
+      expect(procA.length).toBeGreaterThan(0);
+      // ausearch --session (the oracle contid search builds on): A's sessions never hold B's commands.
+      for (const s of sessionsA) {
+        const found = ausearch(['-k', key, '--session', String(s)]).join('\n');
+        expect(found).not.toContain(Buffer.from(`marker-${b}`).toString('hex').toUpperCase());
+      }
+      const ofB = ausearch(['-k', key, '--session', String(rb.session)]);
+      expect(ofB.every((l) => !sessionsA.includes(Number(field(l, 'ses'))))).toBe(true);
+    } finally {
+      deleteExecveRule(key);
+      engine.docker(['rm', '-f', a, b]);
+    }
+  }, 120_000);
+});
