@@ -9,6 +9,7 @@ import { execArgs, jsonEvents, startTail, until, type JsonEvent } from './live-h
 const key = `contid-tailplug-${randomBytes(4).toString('hex')}`;
 const state = tempStateDir('tailplug');
 const out = join(state.dir, 'live.jsonl');
+const pluginLog = join(state.dir, 'plugin.log');
 const nameA = uniqueName('plugA');
 const nameB = uniqueName('plugB');
 
@@ -47,12 +48,13 @@ describe('contid as a real auditd plugin (installed into the running auditd, rem
 
   test('auditd runs contid tail --source plugin; it gets the same events as the multicast mode', async () => {
     if (existsSync(PLUGIN_CONF_PATH)) throw new Error(`${PLUGIN_CONF_PATH} already exists on this host; not touching it`);
-    const installed = contid(['install', 'auditd-plugin', `output=${out}`, 'format=json', `container=${nameA}`], { env: state.env });
+    const installed = contid(['install', 'auditd-plugin', `output=${out}`, 'format=json', `container=${nameA}`, `log=${pluginLog}`], { env: state.env });
     expect(installed.stderr).toBe('');
     expect(installed.stdout).toMatch(/installed .*auditd-plugin, .*contid\.conf; auditd \(pid \d+\) started the plugin/);
     expect(readFileSync(PLUGIN_LAUNCHER_PATH, 'utf8')).toContain(`--output ${out}`);
     expect(pluginPids().length).toBeGreaterThan(0);
-    await until(() => existsSync(out), 15_000);
+    await until(() => existsSync(out) && existsSync(pluginLog) && readFileSync(pluginLog, 'utf8').includes('tail ready (source=plugin)'), 15_000);
+    expect(readFileSync(pluginLog, 'utf8')).toContain('contid: tail ready (source=plugin)');
 
     const multicast = await startTail(['--source', 'multicast', '--container', nameA, '--format', 'json'], state.env);
     for (const [name, word] of [[nameA, 'alpha'], [nameB, 'bravo']]) {
@@ -78,6 +80,8 @@ describe('contid as a real auditd plugin (installed into the running auditd, rem
     const before = runningAuditd();
     expect(contid(['uninstall', 'auditd-plugin'], { env: state.env }).stdout).toMatch(/^removed .*; auditd \(pid \d+\) stopped the plugin/);
     expect(pluginPids()).toEqual([]);
+    await until(() => /tail \(plugin\): received \d+ records, dropped 0 /.test(readFileSync(pluginLog, 'utf8')), 5000);
+    expect(readFileSync(pluginLog, 'utf8')).toMatch(/contid: tail \(plugin\): received \d+ records, dropped 0 /);
     expect(runningAuditd()).toBe(before);
     expect(existsSync(PLUGIN_CONF_PATH)).toBe(false);
   });

@@ -29,6 +29,9 @@ class BurstSource implements LineSource {
   losses(): SourceLosses {
     return { readerDropped: 0, kernelOverruns: 0 };
   }
+  failure(): string | null {
+    return null;
+  }
 }
 
 const passThrough: EventPipeline = { push: (lines) => lines.map((l) => l + '\n').join(''), expire: () => '', flush: () => '' };

@@ -13,6 +13,8 @@ export interface AuditdPluginOptions {
   tailArgs: string[];
   confPath?: string;
   launcherPath?: string;
+  /** Where the plugin's stderr (ready line, drop reports, summary) goes. */
+  logPath?: string;
 }
 
 /** auditd allows only 2 plugin args, so the whole command line lives in a launcher script. */
@@ -31,9 +33,20 @@ export function pluginConf(launcherPath = PLUGIN_LAUNCHER_PATH): string {
 
 const shellQuote = (word: string): string => (/^[A-Za-z0-9_./=:,+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
-export function pluginLauncher(contid: string[], tailArgs: string[]): string {
+export const PLUGIN_LOG_PATH = '/var/log/contid/auditd-plugin.log';
+
+/** auditd gives plugins no stderr worth having: drop reports and errors go to `logPath`. */
+export function pluginLauncher(contid: string[], tailArgs: string[], logPath = PLUGIN_LOG_PATH): string {
   const command = [...contid, 'tail', '--source', 'plugin', ...tailArgs].map(shellQuote).join(' ');
-  return `#!/bin/sh\n${MARKER}\n# Run by auditd (plugins.d/contid.conf): records arrive on stdin.\nexec ${command}\n`;
+  return [
+    '#!/bin/sh',
+    MARKER,
+    '# Run by auditd (plugins.d/contid.conf): records arrive on stdin.',
+    `mkdir -p ${shellQuote(dirname(logPath))}`,
+    `exec 2>>${shellQuote(logPath)}`,
+    `exec ${command}`,
+    '',
+  ].join('\n');
 }
 
 function ownedOrAbsent(path: string): boolean {
@@ -48,7 +61,7 @@ export function installAuditdPlugin(o: AuditdPluginOptions): string[] {
   }
   if (!existsSync(dirname(conf))) throw new ContidError(`${dirname(conf)} does not exist: is auditd (3.x) installed?`);
   mkdirSync(dirname(launcher), { recursive: true });
-  writeFileSync(launcher, pluginLauncher(o.contid, o.tailArgs), { mode: 0o755 });
+  writeFileSync(launcher, pluginLauncher(o.contid, o.tailArgs, o.logPath), { mode: 0o755 });
   chmodSync(launcher, 0o755);
   writeFileSync(conf, pluginConf(launcher), { mode: 0o640 });
   return [launcher, conf];

@@ -24,6 +24,7 @@ export class FileFollower implements LineSource {
   private stopping = false;
   private finish!: () => void;
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
+  private failed: string | null = null;
   /** Completed rotations and truncations seen, for reports and tests. */
   rotations = 0;
   truncations = 0;
@@ -39,7 +40,9 @@ export class FileFollower implements LineSource {
     }
     const st = await handle.stat();
     const position = this.options.fromStart ? 0 : st.size;
-    void this.run(queue, handle, st.ino, position).finally(() => this.finish());
+    void this.run(queue, handle, st.ino, position)
+      .catch((err: Error) => (this.failed = `following ${this.path}: ${err.message}`))
+      .finally(() => this.finish());
   }
 
   async stop(): Promise<void> {
@@ -49,6 +52,10 @@ export class FileFollower implements LineSource {
 
   losses(): SourceLosses {
     return { readerDropped: 0, kernelOverruns: 0 };
+  }
+
+  failure(): string | null {
+    return this.failed;
   }
 
   private async run(queue: BoundedLineQueue, first: fs.FileHandle, firstIno: number, start: number): Promise<void> {

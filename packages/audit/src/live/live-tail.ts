@@ -76,6 +76,11 @@ export class LiveTail {
     return this.shutdown();
   }
 
+  /** Why the source stopped on its own, or null (ended normally or stopped). */
+  failure(): string | null {
+    return this.options.source.failure();
+  }
+
   summary(): TailSummary {
     const l = this.options.source.losses();
     const droppedQueue = this.queue.dropped;

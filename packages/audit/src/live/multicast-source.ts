@@ -31,6 +31,7 @@ export class MulticastSource implements LineSource {
   private readonly flags = new Int32Array(this.shared);
   private readerDropped = 0;
   private kernelOverruns = 0;
+  private failed: string | null = null;
   private finish!: () => void;
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
 
@@ -64,12 +65,12 @@ export class MulticastSource implements LineSource {
           const hint = m.errno === EPERM ? ' — run as root (CAP_AUDIT_READ)' : '';
           const err = new ContidError(`audit multicast: ${m.message}${hint}`);
           if (!ready) reject(err);
-          else worker.emit('error', err);
+          else this.failed = err.message;
         }
       });
       worker.on('error', (err) => {
         if (!ready) reject(err);
-        else process.emitWarning(`audit multicast reader failed: ${err.message}`);
+        else this.failed = `audit multicast reader failed: ${err.message}`;
       });
       worker.on('exit', () => {
         if (!ready) reject(new ContidError('audit multicast reader exited before it was ready'));
@@ -86,5 +87,9 @@ export class MulticastSource implements LineSource {
 
   losses(): SourceLosses {
     return { readerDropped: this.readerDropped, kernelOverruns: this.kernelOverruns };
+  }
+
+  failure(): string | null {
+    return this.failed;
   }
 }

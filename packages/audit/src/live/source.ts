@@ -18,4 +18,6 @@ export interface LineSource {
   /** Resolves when the source has no more input (end of stdin, or stop()). */
   readonly done: Promise<void>;
   losses(): SourceLosses;
+  /** Why the source stopped on its own (a read error), or null. */
+  failure(): string | null;
 }

@@ -14,6 +14,7 @@ export class StreamSource implements LineSource {
   readonly name: string;
   private finish!: () => void;
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
+  private failed: string | null = null;
 
   private readonly lossy: boolean;
 
@@ -38,7 +39,10 @@ export class StreamSource implements LineSource {
     this.input.once('end', () => {
       void queue.put(splitter.flush()).then(() => this.finish());
     });
-    this.input.once('error', () => this.finish());
+    this.input.once('error', (err) => {
+      this.failed = `reading ${this.name} input: ${err.message}`;
+      this.finish();
+    });
   }
 
   async stop(): Promise<void> {
@@ -48,5 +52,9 @@ export class StreamSource implements LineSource {
 
   losses(): SourceLosses {
     return { readerDropped: 0, kernelOverruns: 0 };
+  }
+
+  failure(): string | null {
+    return this.failed;
   }
 }

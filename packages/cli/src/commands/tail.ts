@@ -11,6 +11,7 @@ import {
   SocketSink,
   StreamSink,
   StreamSource,
+  PLUGIN_LOG_PATH,
   installAuditdPlugin,
   reloadAuditdPlugins,
   uninstallAuditdPlugin,
@@ -175,22 +176,26 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       process.once('SIGTERM', () => done('signal'));
       process.once('SIGINT', () => done('signal'));
     });
-    const ended = await Promise.race([stopped, tail.finished().then(() => 'ended' as const)]);
+    // `contid tail | head`: the reader went away; stop like on a signal.
+    const readerGone = new Promise<'signal'>((done) => process.stdout.on('error', () => done('signal')));
+    const ended = await Promise.race([stopped, readerGone, tail.finished().then(() => 'ended' as const)]);
     if (ended === 'signal') await tail.stop();
     if (pipeline.attributor.rejectedCount > 0) report(`ignored ${pipeline.attributor.rejectedCount} untrusted binding records`);
+    const failure = tail.failure();
+    if (failure) throw new ContidError(failure);
     process.exit(0);
   },
 };
 
-/** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M]` */
+/** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M] [container=REF] [log=FILE]` */
 export const auditdPluginInstaller: Installer = {
   describe: 'auditd plugin (plugins.d/contid.conf): auditd feeds contid tail, which writes attributed events to a file or socket',
   install(words) {
-    const opts = new Map<string, string>([['format', 'json'], ['output', '/var/log/contid/live.jsonl'], ['rotate-size', '100M']]);
+    const opts = new Map<string, string>([['format', 'json'], ['output', '/var/log/contid/live.jsonl'], ['rotate-size', '100M'], ['log', PLUGIN_LOG_PATH]]);
     for (const w of words) {
       const [k, ...v] = w.split('=');
-      if (!['output', 'socket', 'format', 'rotate-size', 'container'].includes(k) || v.length === 0) {
-        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${SEARCH_FORMATS.join('|')}, rotate-size=SIZE, container=REF; got "${w}"`, 2);
+      if (!['output', 'socket', 'format', 'rotate-size', 'container', 'log'].includes(k) || v.length === 0) {
+        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${SEARCH_FORMATS.join('|')}, rotate-size=SIZE, container=REF, log=FILE; got "${w}"`, 2);
       }
       opts.set(k, v.join('='));
     }
@@ -201,8 +206,8 @@ export const auditdPluginInstaller: Installer = {
     else tailArgs.push('--output', opts.get('output')!, '--rotate-size', opts.get('rotate-size')!);
     if (opts.has('container')) tailArgs.push('--container', opts.get('container')!);
     tailArgs.push('--state-dir', configFromEnv().stateDir);
-    const files = installAuditdPlugin({ contid: [process.execPath, resolve(__dirname, '..', 'main.js')], tailArgs });
-    return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true)}`;
+    const files = installAuditdPlugin({ contid: [process.execPath, resolve(__dirname, '..', 'main.js')], tailArgs, logPath: opts.get('log') });
+    return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true)}; its reports go to ${opts.get('log')}`;
   },
   uninstall() {
     const removed = uninstallAuditdPlugin();
