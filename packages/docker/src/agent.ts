@@ -1,7 +1,7 @@
 import { FSWatcher, watch } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
-import { backfillDocker } from './backfill';
+import { backfillDocker, recordIfUntagged } from './backfill';
 import { Identifier, SpoolConsumer } from './consumer';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 import { Spool } from './spool';
@@ -107,8 +107,16 @@ export class DockerAgent {
     const id = ev.Actor?.ID;
     const action = (ev.Action ?? '').split(':')[0];
     if (!id) return;
-    if (action === 'start' || action === 'exec_create' || action === 'exec_start') {
+    if (action === 'exec_create' || action === 'exec_start') {
       await this.consumer.drain();
+      return;
+    }
+    if (action === 'start') {
+      await this.consumer.drain();
+      // Started without the shim, or the shim could not hand it over: never silently missing.
+      if ((await recordIfUntagged(this.options.docker, this.options.tagger, id, 'start event')) === 'untagged') {
+        this.log(`${id} started without a contid session: recorded untagged`);
+      }
       return;
     }
     if (action === 'die' || action === 'destroy') {

@@ -27,22 +27,9 @@ export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutM
   if (!running) throw new Error('docker did not list its containers');
   const ids = new Set(running.map((c) => c.Id));
   for (const summary of running) {
-    if (runningRow(tagger.registry, summary.Id)) {
-      out.known.push(summary.Id);
-      continue;
-    }
-    const info = await withTimeout(docker.getContainer(summary.Id).inspect(), timeoutMs);
-    if (!info || !info.State.Running || !info.State.Pid) continue;
-    tagger.recordUntagged({
-      orchestrator: 'docker',
-      name: info.Name.replace(/^\//, ''),
-      runtimeId: info.Id,
-      image: info.Config.Image || null,
-      labels: info.Config.Labels ?? {},
-      pid: info.State.Pid,
-      detail: { found: 'backfill', runtime: info.HostConfig.Runtime ?? null },
-    });
-    out.untagged.push(summary.Id);
+    const found = await recordIfUntagged(docker, tagger, summary.Id, 'backfill', timeoutMs);
+    if (found === 'known') out.known.push(summary.Id);
+    if (found === 'untagged') out.untagged.push(summary.Id);
   }
   for (const c of tagger.registry.list({ orchestrator: 'docker' })) {
     if (c.state === 'ended' || !c.runtimeId || ids.has(c.runtimeId)) continue;
@@ -50,4 +37,30 @@ export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutM
     out.ended.push(c.runtimeId);
   }
   return out;
+}
+
+/**
+ * One container Docker runs: if contid has no row for it (started with another runtime, or the
+ * shim could not hand it over), record it untagged with its init pid.
+ */
+export async function recordIfUntagged(
+  docker: Dockerode,
+  tagger: Tagger,
+  id: string,
+  found: string,
+  timeoutMs = 10_000,
+): Promise<'known' | 'untagged' | 'gone'> {
+  if (runningRow(tagger.registry, id)) return 'known';
+  const info = await withTimeout(docker.getContainer(id).inspect(), timeoutMs);
+  if (!info || !info.State.Running || !info.State.Pid) return 'gone';
+  tagger.recordUntagged({
+    orchestrator: 'docker',
+    name: info.Name.replace(/^\//, ''),
+    runtimeId: info.Id,
+    image: info.Config.Image || null,
+    labels: info.Config.Labels ?? {},
+    pid: info.State.Pid,
+    detail: { found, runtime: info.HostConfig.Runtime ?? null },
+  });
+  return 'untagged';
 }
