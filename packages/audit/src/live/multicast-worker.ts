@@ -55,7 +55,7 @@ const tv = Buffer.alloc(16); tv.writeBigInt64LE(0n, 0); tv.writeBigInt64LE(20000
 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
 const addr = Buffer.alloc(12);
 addr.writeUInt16LE(AF_NETLINK, 0); addr.writeUInt32LE(0, 4); addr.writeUInt32LE(AUDIT_NLGRP_READLOG, 8);
-if (bind(fd, addr, 12) !== 0) { fail('bind(AUDIT_NLGRP_READLOG) (needs CAP_AUDIT_READ)'); close(fd); return; }
+if (bind(fd, addr, 12) !== 0) { fail('bind(AUDIT_NLGRP_READLOG)'); close(fd); return; }
 parentPort.postMessage({ kind: 'ready' });
 
 const buf = Buffer.alloc(10000);
