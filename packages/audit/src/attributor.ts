@@ -20,7 +20,8 @@ export interface ContainerLookup {
 
 /** A binding record that failed the trust rule: ignored for attribution, listed on request. */
 export interface RejectedBinding {
-  reason: 'uid' | 'exe' | 'mac';
+  /** uid: not sent by root; exe: not an allowed executable; mac: missing or wrong; type: not VIRT_CONTROL. */
+  reason: 'uid' | 'exe' | 'mac' | 'type';
   record: AuditRecord;
 }
 
@@ -109,6 +110,7 @@ export class Attributor {
   observeRecord(rec: AuditRecord): void {
     if (rec.type === 'LOGIN') this.onLogin(rec);
     else if (rec.type === 'VIRT_CONTROL') this.onLifecycle(rec);
+    else if (rec.type === 'USER' && parseLifecycle(rec.msg)) this.reject('type', rec); // contid never writes USER
     else if (this.options.procfsContid && CONTAINER_OP_TYPES.has(rec.type)) this.onContainerOp(rec);
   }
 
@@ -208,11 +210,7 @@ export class Attributor {
     const life = parseLifecycle(rec.msg);
     if (!life || life.contid === null) return;
     const reason = this.distrust(rec);
-    if (reason) {
-      this.rejectedCount++;
-      if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record: rec });
-      return;
-    }
+    if (reason) return this.reject(reason, rec);
     const key = formatContainerId(life.contid);
     const known = this.containers.get(key);
     if (life.op === 'create' || !known) {
@@ -226,6 +224,11 @@ export class Attributor {
       });
     }
     if ((life.op === 'create' || life.op === 'setns') && life.session !== null) this.bind(life.session, life.contid, rec.offset);
+  }
+
+  private reject(reason: RejectedBinding['reason'], record: AuditRecord): void {
+    this.rejectedCount++;
+    if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record });
   }
 
   private bind(session: number, contid: ContainerId, at: number): void {

@@ -37,7 +37,7 @@ export interface SearchStats {
   rejected: number;
 }
 
-const BINDING_MARKERS = ['type=LOGIN ', 'type=VIRT_CONTROL ', 'type=CONTAINER_OP ', 'type=UNKNOWN[1020] '].map((s) => Buffer.from(s));
+const BINDING_MARKERS = ['type=LOGIN ', 'type=VIRT_CONTROL ', 'type=USER ', 'type=CONTAINER_OP ', 'type=UNKNOWN[1020] '].map((s) => Buffer.from(s));
 
 /** Byte test for `[node=X ]type=<binding type> `: no decoding, no search past the line head. */
 export function isBindingLine(buf: Buffer, start: number, end: number): boolean {

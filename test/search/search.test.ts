@@ -1,0 +1,154 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Registry, formatContainerId } from '@contid/core';
+import { defaultLogFiles } from '@contid/audit';
+import { addExecveRule, deleteExecveRule, waitForAudit } from '../helpers/audit';
+import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+
+/** Another program's sender (libaudit through koffi), shared with the security tests. */
+const FORGE = resolve(__dirname, '../security/fixtures/forge-record.js');
+const NOBODY_WITH_AUDIT_WRITE = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps', '+audit_write', '--ambient-caps', '+audit_write'];
+
+/** The event keys (TIME:SERIAL) in output text, sorted and unique. */
+const keys = (text: string): string[] => [...new Set([...text.matchAll(/audit\(([0-9.]+:\d+)\)/g)].map((m) => m[1]))].sort();
+
+/**
+ * Real kernel, real auditd: containers tagged by `contid exec` run commands under an execve
+ * rule; the log is then frozen into one file (auditd rotates fast here) so ausearch and
+ * contid search read exactly the same bytes.
+ */
+describe('contid search on real audit events (ausearch oracle)', () => {
+  const state = tempStateDir('search');
+  const log = join(state.dir, 'audit.log');
+  const rule = uniqueName('contid-search');
+  const [A, B, OUTER, INNER] = ['a', 'b', 'outer', 'inner'].map((n) => uniqueName(`srch-${n}`));
+  const forgedUser = uniqueName('srch-forged-user');
+  const forgedNobody = uniqueName('srch-forged-nobody');
+  const sessionsOf: Record<string, number[]> = {};
+  const contidOf: Record<string, string> = {};
+
+  const search = (args: string[], input?: string): ReturnType<typeof contid> =>
+    contid(['search', '-i', log, ...args], { env: state.env, input, maxBuffer: 64 << 20 } as never);
+  const ausearchKeys = (sessions: number[]): string[] =>
+    keys(sessions.map((s) => spawnSync('ausearch', ['--session', String(s), '--raw', '-if', log], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout).join('\n'));
+
+  beforeAll(async () => {
+    addExecveRule(rule);
+    try {
+      const exec = (name: string, script: string): void => {
+        const r = contid(['exec', '--name', name, '--', 'sh', '-c', script], { env: state.env });
+        expect([name, r.status, r.stderr]).toEqual([name, 0, '']);
+      };
+      exec(A, 'ls / >/dev/null; cat /etc/hostname >/dev/null; true');
+      exec(OUTER, `true; ${process.execPath} ${CONTID_MAIN} exec --name ${INNER} -- sh -c 'ls /tmp >/dev/null; true'; true`);
+      exec(B, 'id >/dev/null; true');
+    } finally {
+      deleteExecveRule(rule);
+    }
+    const reg = Registry.open(state.env.CONTID_STATE_DIR!, { readonly: true });
+    for (const n of [A, B, OUTER, INNER]) {
+      const c = reg.find(n)!;
+      contidOf[n] = formatContainerId(c.contid);
+      sessionsOf[n] = reg.bindings(c.contid).map((b) => b.session!).filter((s) => s !== null);
+    }
+    reg.close();
+    // Forgeries: bindings that claim A for a session nobody owns, from other senders.
+    const claim = (name: string): string => `virt=docker op=setns vm="${name}" uuid=? vm-pid=1 vm-ses=${sessionsOf[A][0]} contid=${contidOf[A]} parent-contid=? ns=? node=? mac=0123456789abcdef`;
+    expect(run('auditctl', ['-m', claim(forgedUser)]).status).toBe(0);
+    expect(run(NOBODY_WITH_AUDIT_WRITE[0], [...NOBODY_WITH_AUDIT_WRITE.slice(1), process.execPath, FORGE, '2500', claim(forgedNobody)]).status).toBe(0);
+    await waitForAudit(['--vm-name', forgedNobody], (l) => l.length > 0);
+    await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', B], (l) => l.some((x) => x.includes('op=end')));
+    // Freeze the log: every rotation, oldest first.
+    writeFileSync(log, '');
+    for (const f of defaultLogFiles()) appendFileSync(log, readFileSync(f));
+  }, 120_000);
+  afterAll(() => state.cleanup());
+
+  it('--container X returns exactly the events of ausearch --session over X\'s sessions', () => {
+    expect(sessionsOf[A].length).toBeGreaterThan(0);
+    const expected = ausearchKeys(sessionsOf[A]);
+    expect(expected.length).toBeGreaterThan(3);
+    const r = search(['--container', A]);
+    expect(r.status).toBe(0);
+    expect(keys(r.stdout)).toEqual(expected);
+    expect(r.stdout).toMatch(/type=EXECVE .*a0="ls"/);
+    // by contid too, and through the full line-by-line path (--strict)
+    expect(keys(search(['--container', contidOf[A]]).stdout)).toEqual(expected);
+    const strict = search(['--container', A, '--strict']);
+    expect([strict.status, keys(strict.stdout)]).toEqual([0, expected]);
+  });
+
+  it('nesting: the inner container is its own; --include-nested adds it to the outer', () => {
+    expect(keys(search(['-c', INNER]).stdout)).toEqual(ausearchKeys(sessionsOf[INNER]));
+    expect(keys(search(['-c', OUTER]).stdout)).toEqual(ausearchKeys(sessionsOf[OUTER]));
+    expect(keys(search(['-c', OUTER, '--include-nested']).stdout)).toEqual(ausearchKeys([...sessionsOf[OUTER], ...sessionsOf[INNER]]));
+    const json = search(['-c', INNER, '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(new Set(json.map((e) => e.container.name))).toEqual(new Set([INNER]));
+    expect(json[0].parents).toEqual([contidOf[OUTER]]);
+  });
+
+  it('forged bindings (auditctl -m USER; uid 65534 with CAP_AUDIT_WRITE) are ignored, counted and listed', () => {
+    const listed = search(['--show-rejected']);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`rejected\\(type\\) type=USER .*${forgedUser}`));
+    expect(listed.stdout).toMatch(new RegExp(`rejected\\(uid\\) type=VIRT_CONTROL .*${forgedNobody}`));
+    const a = search(['-c', A]);
+    expect(a.stdout).not.toContain(forgedUser);
+    expect(a.stderr).toMatch(/^contid: ignored \d+ untrusted binding records \(--show-rejected lists them\)$/m);
+  });
+
+  it('filters: -m, -k, --pid, --success, --start/--end, --orchestrator', () => {
+    const execs = search(['-c', A, '-m', 'EXECVE']).stdout;
+    expect(keys(execs).length).toBeGreaterThan(0);
+    expect(keys(execs).every((k) => keys(search(['-c', A]).stdout).includes(k))).toBe(true);
+    expect(keys(search(['-c', A, '-k', rule]).stdout)).toEqual(keys(spawnSync('ausearch', ['-k', rule, '--session', String(sessionsOf[A][0]), '--raw', '-if', log], { encoding: 'utf8' }).stdout));
+    expect(search(['-c', A, '--start', '@4000000000']).stdout).toBe('');
+    expect(keys(search(['-c', A, '--start', 'week-ago', '--end', 'now']).stdout)).toEqual(keys(search(['-c', A]).stdout));
+    expect(keys(search(['--orchestrator', 'contid', '-c', B]).stdout)).toEqual(ausearchKeys(sessionsOf[B]));
+    expect(search(['-c', A, '--success', 'maybe'])).toMatchObject({ status: 2, stderr: 'contid: --success must be yes or no, got "maybe"\n' });
+    expect(search(['-c', A, '--start', 'soonish'])).toMatchObject({ status: 2 });
+  });
+
+  it('formats: interpret, json and ecs carry the container', () => {
+    const n = keys(search(['-c', B]).stdout).length;
+    const ecs = search(['-c', B, '--format', 'ecs']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(ecs).toHaveLength(n);
+    for (const d of ecs) expect(d).toMatchObject({ container: { id: contidOf[B], name: B }, orchestrator: { type: 'contid' } });
+    expect(ecs.some((d) => d.process.executable === '/usr/bin/id')).toBe(true);
+    expect(search(['-c', B, '--interpret']).stdout).toMatch(new RegExp(`^---- container=${B} `, 'm'));
+  });
+
+  it('stdin (-) gives the same result as the file', () => {
+    const r = contid(['search', '-i', '-', '-c', A], { env: state.env, input: readFileSync(log, 'latin1'), maxBuffer: 64 << 20 } as never);
+    expect(r.stdout).toBe(search(['-c', A]).stdout);
+    expect(keys(r.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
+  });
+
+  it('bad input: garbage, truncated, non-UTF-8 and multi-MB lines are skipped and counted; --strict fails with one line', () => {
+    const bad = join(state.dir, 'bad.log');
+    const real = readFileSync(log);
+    const mid = real.indexOf(0x0a, real.length >> 1) + 1;
+    writeFileSync(bad, Buffer.concat([
+      real.subarray(0, mid),
+      Buffer.from('type=SYSCALL msg=audit(17\n'), // truncated head
+      Buffer.from([0xff, 0xfe, 0x00, 0x1d, 0x80, 0x0a]), // binary, non-UTF-8
+      Buffer.from(`garbage ${'x'.repeat(20 << 20)}\n`), // a 20 MB line
+      Buffer.from('type=UNKNOWN[4242] msg=audit(1795927031.000:1): who=knows\n'), // unknown type: a record
+      real.subarray(mid),
+    ]));
+    const r = contid(['search', '-i', bad, '-c', A, '--strict'], { env: state.env, maxBuffer: 64 << 20 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^contid: skipped 3 of \d+ lines that are not audit records\n$/);
+    const lenient = contid(['search', '-i', bad, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    expect(lenient.status).toBe(0);
+    expect(keys(lenient.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
+    const all = contid(['search', '-i', bad, '-m', 'UNKNOWN[4242]'], { env: state.env, maxBuffer: 64 << 20 });
+    expect(all.stdout).toContain('who=knows');
+    expect(all.stderr).toMatch(/skipped 3 of/);
+  });
+
+  it('a missing input is one clear line and exit 2', () => {
+    expect(contid(['search', '-i', '/nonexistent/audit.log'], { env: state.env })).toMatchObject({ status: 2, stderr: 'contid: no such log file or directory: /nonexistent/audit.log\n' });
+  });
+});
