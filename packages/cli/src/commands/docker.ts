@@ -120,41 +120,43 @@ export const dockerCommand: CommandModule<object, object> = {
 
 const SHIM_SOURCE = resolve(__dirname, '../../../../integrations/docker/contid-runc');
 
-function daemonJsonArgs(args: string[]): { file: string; makeDefault: boolean } {
+function daemonJsonArgs(args: string[]): { file: string; makeDefault: boolean; shim: string } {
   let file = DAEMON_JSON;
+  let shim = SHIM_INSTALL_PATH;
   let makeDefault = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--default-runtime') makeDefault = true;
     else if (args[i] === '--daemon-json' && args[i + 1]) file = args[++i];
-    else throw new ContidError(`contid install docker: unknown argument "${args[i]}" (use --default-runtime, --daemon-json FILE)`, 2);
+    else if (args[i] === '--shim-path' && args[i + 1]) shim = args[++i];
+    else throw new ContidError(`contid install docker: unknown argument "${args[i]}" (use --default-runtime, --daemon-json FILE, --shim-path FILE)`, 2);
   }
-  return { file, makeDefault };
+  return { file, makeDefault, shim };
 }
 
 /** `contid install docker [--default-runtime] [--daemon-json FILE]`. */
 export const dockerInstaller: Installer = {
-  describe: 'the contid-runc runtime shim and its daemon.json entry ([--default-runtime] [--daemon-json FILE])',
+  describe: 'the contid-runc runtime shim and its daemon.json entry ([--default-runtime] [--daemon-json FILE] [--shim-path FILE])',
   install(args) {
-    const { file, makeDefault } = daemonJsonArgs(args);
+    const { file, makeDefault, shim } = daemonJsonArgs(args);
     if (!existsSync(SHIM_SOURCE)) throw new ContidError(`shim not found at ${SHIM_SOURCE}`);
-    const change = addRuntime(existsSync(file) ? readFileSync(file, 'utf8') : '', SHIM_INSTALL_PATH, { makeDefault, file });
-    installShim(SHIM_SOURCE);
+    const change = addRuntime(existsSync(file) ? readFileSync(file, 'utf8') : '', shim, { makeDefault, file });
+    installShim(SHIM_SOURCE, shim);
     const backup = writeDaemonJson(file, change);
     return [
-      `installed ${SHIM_INSTALL_PATH}`,
+      `installed ${shim}`,
       change.changed ? `${file}: runtime "contid"${makeDefault ? ' (default)' : ''} added${backup ? `, backup ${backup}` : ''}` : `${file} already up to date`,
       'next: restart dockerd (systemctl restart docker), run `contid docker agent` (or `contid docker sync` after starts), then docker run --runtime contid …',
     ].join('\n');
   },
   uninstall(args) {
-    const { file } = daemonJsonArgs(args.filter((a) => a !== '--default-runtime'));
+    const { file, shim } = daemonJsonArgs(args.filter((a) => a !== '--default-runtime'));
     const lines: string[] = [];
     if (existsSync(file)) {
       const change = removeRuntime(readFileSync(file, 'utf8'), { file });
       const backup = writeDaemonJson(file, change);
       lines.push(change.changed ? `${file}: runtime "contid" removed${backup ? `, backup ${backup}` : ''}` : `${file} has no contid runtime`);
     }
-    lines.push(removeShim() ? `removed ${SHIM_INSTALL_PATH}` : `${SHIM_INSTALL_PATH} is not installed`);
+    lines.push(removeShim(shim) ? `removed ${shim}` : `${shim} is not installed`);
     lines.push('next: restart dockerd (systemctl restart docker); containers already running keep their runtime until they stop');
     return lines.join('\n');
   },

@@ -1,4 +1,4 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { ContidError } from '@contid/core';
 import { installers } from './installers';
 
@@ -16,6 +16,8 @@ function pick(target: string) {
 export const installCommand: CommandModule<object, InstallArgs> = {
   command: 'install <target> [args..]',
   describe: `install an integration: ${Object.keys(installers).join(', ')}`,
+  // Installer options (e.g. docker's --default-runtime) reach the installer as words.
+  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: (argv) => {
     process.stdout.write(pick(argv.target).install((argv.args ?? []).map(String)) + '\n');
   },
@@ -24,6 +26,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 export const uninstallCommand: CommandModule<object, InstallArgs> = {
   command: 'uninstall <target> [args..]',
   describe: 'undo contid install',
+  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: (argv) => {
     process.stdout.write(pick(argv.target).uninstall((argv.args ?? []).map(String)) + '\n');
   },
