@@ -20,6 +20,8 @@ import {
 interface SearchArgs {
   json: boolean;
   input?: string[];
+  /** Positional inputs (log files or directories). */
+  files?: string[];
   container?: string;
   orchestrator?: string;
   'include-nested': boolean;
@@ -117,10 +119,11 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
  * ausearch-like filters; raw (default), interpreted, JSON or ECS output.
  */
 export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
-  command: 'search',
+  command: 'search [files..]',
   describe: 'search audit logs for the events of containers (ausearch-like filters; raw, interpreted, JSON or ECS output)',
   builder: (y) =>
     y
+      .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
       .option('input', { alias: 'i', type: 'string', array: true, describe: 'log file(s) or directory; - for stdin (default: /var/log/audit/audit.log*)' })
       .option('container', { alias: 'c', type: 'string', describe: 'container name, contid, or runtime-id prefix' })
       .option('orchestrator', { type: 'string', describe: 'docker, lxc, systemd, kubernetes, contid, …' })
@@ -161,13 +164,15 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     };
     let cleanup = (): void => undefined;
     let files: string[];
-    const inputs = argv.input?.map(String);
-    if (inputs && inputs.includes('-')) {
+    const inputs = [...(argv.input ?? []), ...(argv.files ?? [])].map(String).filter((f) => f !== '');
+    // yargs-parser drops a bare `-`, so stdin is recognised on the command line itself.
+    if (process.argv.slice(2).includes('-')) inputs.push('-');
+    if (inputs.includes('-')) {
       if (inputs.length > 1) throw new ContidError('- (stdin) cannot be combined with other inputs', 2);
       const spooled = await spoolStdin();
       files = [spooled.file];
       cleanup = spooled.cleanup;
-    } else if (inputs && inputs.length > 0) {
+    } else if (inputs.length > 0) {
       for (const f of inputs) if (!existsSync(f)) throw new ContidError(`no such log file or directory: ${f}`, 2);
       files = orderLogFiles(inputs);
     } else {
