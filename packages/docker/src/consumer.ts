@@ -228,7 +228,8 @@ export class SpoolConsumer {
   private container(entry: SpoolEntry): { row: ContainerRecord } | EntryOutcome {
     const c = this.registry.findByRuntimeId(entry.id);
     if (c && c.state !== 'ended') return { row: c };
-    if (this.options.spool.names().some((n) => n < entry.name && n.includes('-create-'))) {
+    const names = this.options.spool.names();
+    if (names.slice(0, names.indexOf(entry.name)).some((n) => n.includes('-create-'))) {
       return { kind: 'deferred', why: 'an earlier create entry is still pending' };
     }
     return { kind: 'quarantined', why: `runc exec into ${entry.id}, which contid does not know as running (started before contid?)` };

@@ -22,7 +22,7 @@ export interface SpoolEntry {
   /** The session the shim renewed (equal to oldSession on failure). */
   session: number | null;
   oldSession: number | null;
-  /** Milliseconds since the epoch, when the shim wrote the entry. */
+  /** Milliseconds since the epoch, when the shim wrote the entry (the file's mtime). */
   time: number;
   /** Why tagging failed (op=fail, fail-open). */
   reason: string | null;
@@ -46,7 +46,7 @@ function num(v: string | undefined): number | null {
 }
 
 /** Parses an entry's text: `key=value` lines, then optional `--- config.json` / `--- process.json` sections. */
-export function parseSpoolEntry(name: string, text: string): SpoolEntry {
+export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolEntry {
   const first = SECTION.exec(text);
   const head = first ? text.slice(0, first.index) : text;
   const fields = new Map<string, string>();
@@ -72,7 +72,7 @@ export function parseSpoolEntry(name: string, text: string): SpoolEntry {
     wrapperPid: num(fields.get('wrapper-pid')) ?? 0,
     session: num(fields.get('session')),
     oldSession: num(fields.get('old-session')),
-    time: num(fields.get('time')) ?? 0,
+    time: mtimeMs,
     reason: fields.get('reason') || null,
     configText: sections['config.json'] ?? null,
     processText: sections['process.json'] ?? null,
@@ -102,18 +102,21 @@ export class Spool {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new ContidError(`cannot read spool ${this.dir}: ${(e as NodeJS.ErrnoException).code}`);
     }
-    return all.filter((n) => n.endsWith('.entry') && !n.startsWith('.')).sort();
+    const session = (n: string) => Number(/^\d+/.exec(n)?.[0] ?? 0);
+    return all.filter((n) => n.endsWith('.entry') && !n.startsWith('.')).sort((a, b) => session(a) - session(b) || (a < b ? -1 : a > b ? 1 : 0));
   }
 
   read(name: string): SpoolEntry | null {
     let text: string;
+    let mtimeMs: number;
     try {
+      mtimeMs = statSync(join(this.dir, name)).mtimeMs;
       text = readFileSync(join(this.dir, name), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // another consumer took it
       throw e;
     }
-    return parseSpoolEntry(name, text);
+    return parseSpoolEntry(name, text, mtimeMs);
   }
 
   /** Called only after the entry's registry transaction committed. */

@@ -1,0 +1,131 @@
+// pnpm bench docker: what the contid-runc shim adds to `docker run`. A dockerd of the bench's
+// own (unique roots) runs `docker run --rm local/busybox:1 true` with plain runc and through
+// the shim (with `contid docker agent` draining the spool, as in production), alternating, and
+// prints the median ratio (target <= 1.03). Then the shim's own cost per runc call, in ms,
+// against calling the same binary directly (passthrough, and the create path).
+const { spawn, spawnSync } = require('node:child_process');
+const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+
+const REPO = resolve(__dirname, '../..');
+const SHIM = join(REPO, 'integrations/docker/contid-runc');
+const CLI = join(REPO, 'packages/cli/dist/main.js');
+const PAIRS = Number(process.env.BENCH_PAIRS || 20);
+const CALLS = Number(process.env.BENCH_CALLS || 200);
+const ROOT = '/var/lib/contid-bench-docker';
+const EXEC_ROOT = '/run/contid-bench-docker';
+const HOST = `unix://${EXEC_ROOT}/docker.sock`;
+const IMAGE = 'local/busybox:1';
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function docker(args) {
+  return spawnSync('docker', ['-H', HOST, ...args], { encoding: 'utf8' });
+}
+
+function timed(cmd, args, env) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+async function startEngine(stateDir) {
+  mkdirSync(join(ROOT, 'docker'), { recursive: true });
+  mkdirSync(EXEC_ROOT, { recursive: true });
+  const log = openSync(join(ROOT, 'dockerd.log'), 'w');
+  const daemon = spawn(
+    'dockerd',
+    ['--data-root', join(ROOT, 'docker'), '--exec-root', EXEC_ROOT, '--pidfile', `${EXEC_ROOT}.pid`, '-H', HOST, '--iptables=false', '--bridge=none', '--add-runtime', `contid=${SHIM}`],
+    { stdio: ['ignore', log, log], env: { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent' } },
+  );
+  closeSync(log);
+  for (let i = 0; docker(['version']).status !== 0; i++) {
+    if (daemon.exitCode !== null || i > 300) throw new Error(`dockerd did not start: ${readFileSync(join(ROOT, 'dockerd.log'), 'utf8').slice(-1000)}`);
+    await sleep(200);
+  }
+  if (docker(['image', 'inspect', IMAGE]).status !== 0) {
+    const rootfs = join(ROOT, 'rootfs');
+    rmSync(rootfs, { recursive: true, force: true });
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    writeFileSync(join(rootfs, 'bin', 'busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
+    symlinkSync('busybox', join(rootfs, 'bin', 'sh'));
+    symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+    const r = spawnSync('sh', ['-c', `tar -C ${rootfs} -c . | docker -H ${HOST} import - ${IMAGE}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`docker import: ${r.stderr}`);
+  }
+  return daemon;
+}
+
+/** The shim's own cost: the same binary called directly and through the shim, alternating. */
+function shimOverhead(stateDir) {
+  const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_RUNC: '/bin/true' };
+  const bundle = mkdtempSync(join(tmpdir(), 'contid-bench-bundle-'));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, root: { path: 'rootfs' } }));
+  const out = {};
+  const cases = {
+    'passthrough (state ID)': ['--root', '/run/x', 'state', 'abc'],
+    'create (renew + spool + exec)': ['--root', '/run/x', '--log', '/dev/null', '--log-format', 'json', 'create', '--bundle', bundle, '--pid-file', join(bundle, 'pid'), 'bench'],
+  };
+  for (const [label, args] of Object.entries(cases)) {
+    const direct = [];
+    const via = [];
+    for (let i = 0; i < CALLS; i++) {
+      direct.push(timed('/bin/true', args, env));
+      via.push(timed(SHIM, args, env));
+    }
+    out[label] = { direct: median(direct), via: median(via) };
+  }
+  rmSync(join(stateDir, 'spool'), { recursive: true, force: true });
+  rmSync(bundle, { recursive: true, force: true });
+  // And against the real runc, for scale: runc --version direct vs through the shim.
+  const real = { direct: [], via: [] };
+  const renv = { ...env, CONTID_RUNC: '' };
+  for (let i = 0; i < CALLS / 4; i++) {
+    real.direct.push(timed('runc', ['--version'], renv));
+    real.via.push(timed(SHIM, ['--version'], renv));
+  }
+  out['runc --version'] = { direct: median(real.direct), via: median(real.via) };
+  return out;
+}
+
+exports.main = async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-bench-docker-'));
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const daemon = await startEngine(stateDir);
+  const agent = spawn(process.execPath, [CLI, 'docker', 'agent', '--host', HOST], { env: { ...process.env, CONTID_STATE_DIR: stateDir }, stdio: 'ignore' });
+  try {
+    const run = (runtime) => timed('docker', ['-H', HOST, 'run', '--rm', '--runtime', runtime, IMAGE, 'true']);
+    run('runc');
+    run('contid'); // warm-up
+    const plain = [];
+    const shim = [];
+    const ratios = [];
+    for (let i = 0; i < PAIRS; i++) {
+      // Alternate which goes first, so drift and caches favour neither.
+      const [a, b] = i % 2 ? [run('contid'), run('runc')] : [run('runc'), run('contid')].reverse();
+      shim.push(a);
+      plain.push(b);
+      ratios.push(a / b);
+    }
+    const f = (x) => x.toFixed(1);
+    console.log(`docker run --rm ${IMAGE} true, ${PAIRS} alternating pairs`);
+    console.log(`  plain runc       median ${f(median(plain))} ms`);
+    console.log(`  contid-runc shim median ${f(median(shim))} ms`);
+    console.log(`  ratio shim/runc: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(shim) / median(plain)).toFixed(3)} (target <= 1.03)`);
+    console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
+    for (const [label, { direct, via }] of Object.entries(shimOverhead(stateDir))) {
+      console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
+    }
+  } finally {
+    agent.kill('SIGTERM');
+    for (const id of docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) docker(['rm', '-f', id]);
+    daemon.kill('SIGTERM');
+    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
