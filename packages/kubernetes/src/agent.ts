@@ -1,4 +1,4 @@
-import { ContidError, Registry } from '@contid/core';
+import { ContainerRecord, ContidError, Registry } from '@contid/core';
 import type * as ClientNodeModule from '@kubernetes/client-node';
 import { Backoff, sleep } from './backoff';
 import { KeyedWorkQueue } from './work-queue';
@@ -51,8 +51,11 @@ export class KubernetesAgent {
   private lastErrorAt = 0;
   /** Pods to reconcile, by namespace/name: a pod queued twice is reconciled once. */
   private readonly queue: KeyedWorkQueue;
-  /** Annotations this agent patched and the watch has not echoed back yet. */
-  private readonly patched = new Map<string, string>();
+  /**
+   * The annotation last patched per pod and the pod version it was patched from: while the
+   * informer still holds that version, the watch has not echoed the patch back yet.
+   */
+  private readonly patched = new Map<string, { value: string; fromVersion: string | undefined }>();
 
   constructor(private readonly options: AgentOptions) {
     this.api = options.kubeConfig.makeApiClient(clientNode().CoreV1Api);
@@ -145,7 +148,6 @@ export class KubernetesAgent {
   private resync(): void {
     // A watch resumed without a relist proves health only by lasting: twice the longest back-off.
     if (!this.restartTimer && Date.now() - this.lastErrorAt > 2 * this.backoff.maxMs) this.backoff.reset();
-    this.patched.clear();
     for (const pod of this.pods()) this.enqueue(pod);
   }
 
@@ -173,13 +175,15 @@ export class KubernetesAgent {
     if (found.sandbox) this.enrich(found.sandbox, podLabels(pod, null));
     const wanted = containersAnnotation(found);
     const key = keyOf(pod);
-    if (wanted === null || pod.metadata?.annotations?.[CONTAINERS_ANNOTATION] === wanted || this.patched.get(key) === wanted) return;
+    if (wanted === null || pod.metadata?.annotations?.[CONTAINERS_ANNOTATION] === wanted) return;
+    const last = this.patched.get(key);
+    if (last?.value === wanted && last.fromVersion === pod.metadata?.resourceVersion) return;
     try {
       await this.api.patchNamespacedPod(
         { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { metadata: { annotations: { [CONTAINERS_ANNOTATION]: wanted } } } },
         clientNode().setHeaderOptions('Content-Type', clientNode().PatchStrategy.MergePatch),
       );
-      this.patched.set(key, wanted);
+      this.patched.set(key, { value: wanted, fromVersion: pod.metadata?.resourceVersion });
       this.stats.patches++;
     } catch (e) {
       if (httpStatusOf(e) === 404) return; // the pod is gone
@@ -187,7 +191,7 @@ export class KubernetesAgent {
     }
   }
 
-  private enrich(record: Parameters<typeof enrichedLabels>[0], wanted: Record<string, string>): void {
+  private enrich(record: ContainerRecord, wanted: Record<string, string>): void {
     const labels = enrichedLabels(record, wanted);
     if (!labels) return;
     this.options.registry.enrich(record.contid, { labels });
