@@ -285,8 +285,16 @@ describe('the Node side killed during 20 starts', () => {
       let agentProc = await startAgent();
       const names = Array.from({ length: 20 }, (_, i) => uniqueName(`dk-kill${i}`));
       const runs = Promise.all(names.map((n) => engine.dockerAsync(['run', '-d', '--runtime', 'contid', '--name', n, IMAGE, 'sh', '-c', 'sleep 600'])));
-      // Kill it as soon as the first hand-off reached the spool.
-      await until('a spool entry', () => readdirSync(join(state2, 'spool')).some((f) => f.endsWith('.entry')), 30_000);
+      // Kill it as soon as the first hand-off reached the spool or the registry.
+      const anyRow = () => {
+        const reg = Registry.open(state2, { readonly: true });
+        try {
+          return reg.list().length > 0;
+        } finally {
+          reg.close();
+        }
+      };
+      await until('a first hand-off', () => readdirSync(join(state2, 'spool')).some((f) => f.endsWith('.entry')) || anyRow(), 30_000);
       agentProc.kill('SIGKILL');
       for (const r of await runs) expect(r.status).toBe(0);
       const ids = names.map(fullId);
