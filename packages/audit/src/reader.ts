@@ -18,7 +18,7 @@ export interface ScanOptions {
 
 /** Reads a file in big chunks and hands out lines as byte ranges: nothing is decoded here. */
 export function scanLines(path: string, onLine: LineHandler, options: ScanOptions = {}): number {
-  const chunk = options.chunkBytes ?? 4 << 20;
+  const chunk = options.chunkBytes ?? 1 << 20;
   const maxLine = options.maxLineBytes ?? 16 << 20;
   const base = options.base ?? 0;
   const fd = openSync(path, 'r');

@@ -23,7 +23,7 @@ export interface SessionScanOptions {
 export function scanSessions(path: string, sessions: number[], onLine: (line: string, offset: number) => void, options: SessionScanOptions = {}): void {
   if (sessions.length === 0) return;
   const needles = sessions.map((s) => Buffer.from(` ses=${s} `));
-  const chunk = Math.max(options.chunkBytes ?? 8 << 20, 4 * WINDOW);
+  const chunk = Math.max(options.chunkBytes ?? 1 << 20, 4 * WINDOW);
   const base = options.base ?? 0;
   const fd = openSync(path, 'r');
   try {
@@ -78,24 +78,69 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
   }
 }
 
-/** Adds the hit's line and every line of the same event nearby to `lines` (buffer ranges). */
+const PROCTITLE = Buffer.from('type=PROCTITLE ');
+/** Lines walked past without a record of the event before giving up (interleaving bound). */
+const MAX_GAP_AFTER = 64;
+const MAX_GAP_BEFORE = 8;
+
+/** Where `msg=audit(` of the line starting at `ls` is, or -1 when the line has no record head. */
+function headAt(buf: Buffer, ls: number, le: number): number {
+  const at = buf.indexOf(KEY_OPEN, ls);
+  return at < 0 || at >= le || at - ls > 300 ? -1 : at;
+}
+
+/** The line's end (its newline, or `limit`). */
+function lineEnd(buf: Buffer, ls: number, limit: number): number {
+  const le = buf.indexOf(10, ls);
+  return le < 0 || le > limit ? limit : le;
+}
+
+/**
+ * Adds the hit's line and the other lines of the same event nearby to `lines`. The kernel
+ * writes an event's records together, so the walk goes line by line: forward until the
+ * event's PROCTITLE (or a gap of unrelated lines), backward over a few lines (AVC and
+ * LOGIN records can precede the record that carries ses=).
+ */
 function collectEvent(buf: Buffer, at: number, limit: number, lines: [number, number][]): void {
   const start = buf.lastIndexOf(10, at) + 1;
-  let end = buf.indexOf(10, at);
-  if (end < 0 || end > limit) end = limit;
-  const open = buf.indexOf(KEY_OPEN, start);
-  if (open < 0 || open > at) return; // ` ses=` before the head: not a record of ours
+  const end = lineEnd(buf, start, limit);
+  const open = headAt(buf, start, end);
+  if (open < 0 || open > at) return; // ` ses=` before the head: not a kernel-stamped field
   const close = buf.indexOf(0x29 /* ) */, open);
   if (close < 0 || close > end) return;
-  const key = buf.subarray(open, close + 1);
-  const from = Math.max(0, start - WINDOW);
-  const to = Math.min(limit, end + WINDOW);
-  for (let k = buf.indexOf(key, from); k >= 0 && k < to; k = buf.indexOf(key, k + key.length)) {
-    const ls = buf.lastIndexOf(10, k) + 1;
-    // the key must be this line's head, not text inside another record
-    if (k - ls > 300) continue;
-    let le = buf.indexOf(10, k);
-    if (le < 0 || le > limit) le = limit;
-    lines.push([ls, le]);
+  const klen = close + 1 - open;
+  const same = (ls: number, le: number): boolean => {
+    const h = headAt(buf, ls, le);
+    return h >= 0 && h + klen <= le && buf.compare(buf, open, close + 1, h, h + klen) === 0;
+  };
+  const isProctitle = (ls: number): boolean => {
+    const t = headType(buf, ls);
+    return t + PROCTITLE.length <= limit && buf.compare(PROCTITLE, 0, PROCTITLE.length, t, t + PROCTITLE.length) === 0;
+  };
+  lines.push([start, end]);
+  if (isProctitle(start)) return;
+  for (let ls = end + 1, gap = 0; ls < limit && gap < MAX_GAP_AFTER; ) {
+    const le = lineEnd(buf, ls, limit);
+    if (same(ls, le)) {
+      lines.push([ls, le]);
+      gap = 0;
+      if (isProctitle(ls)) break;
+    } else gap++;
+    ls = le + 1;
   }
+  for (let le = start - 1, gap = 0; le > 0 && gap < MAX_GAP_BEFORE; ) {
+    const ls = buf.lastIndexOf(10, le - 1) + 1;
+    if (same(ls, le)) {
+      lines.push([ls, le]);
+      gap = 0;
+    } else gap++;
+    le = ls - 1;
+  }
+}
+
+/** Position of `type=` in a line that may start with `node=X `. */
+function headType(buf: Buffer, ls: number): number {
+  if (buf[ls] !== 0x6e /* n */) return ls;
+  const sp = buf.indexOf(0x20, ls);
+  return sp < 0 ? ls : sp + 1;
 }

@@ -1,0 +1,138 @@
+// `pnpm bench search`: contid search --container X vs ausearch --session S --raw on a ≥ 1 GB
+// raw audit log (generated once into /var/tmp/contid-bench; CONTID_BENCH_DIR to move it),
+// cold (no index) and indexed repeat; same events verified; ratios and peak RSS printed.
+const { spawnSync } = require('node:child_process');
+const { createHmac, randomBytes } = require('node:crypto');
+const { existsSync, mkdirSync, openSync, writeSync, closeSync, renameSync, rmSync, writeFileSync, readFileSync } = require('node:fs');
+const { join, resolve } = require('node:path');
+
+const DIR = process.env.CONTID_BENCH_DIR || '/var/tmp/contid-bench';
+const LOG = join(DIR, 'audit-1g.log');
+const STATE = join(DIR, 'state');
+const TARGET_BYTES = Number(process.env.CONTID_BENCH_BYTES || 1.05e9);
+const MAIN = resolve(__dirname, '../../packages/cli/dist/main.js');
+const SESSIONS = 400;
+const CONTAINERS = 60; // sessions 1..60 are containers c-1..c-60; the rest are host logins
+
+const hex = (s) => Buffer.from(s).toString('hex').toUpperCase();
+const mac = (key, text) => createHmac('sha256', key).update(text).digest('hex').slice(0, 16);
+
+/** A realistic mix: execve events (SYSCALL, EXECVE, CWD, 2×PATH, PROCTITLE), open/connect events, PAM user records, bindings. */
+function generate() {
+  mkdirSync(STATE, { recursive: true });
+  const keyFile = join(STATE, 'record.key');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  const key = readFileSync(keyFile);
+  const tmp = `${LOG}.tmp`;
+  const fd = openSync(tmp, 'w');
+  let t = 1795000000000;
+  let serial = 1000;
+  let written = 0;
+  let parts = [];
+  let size = 0;
+  const out = (s) => {
+    parts.push(s);
+    size += s.length;
+    if (size > 8 << 20) flush();
+  };
+  const flush = () => {
+    const b = Buffer.from(parts.join(''), 'latin1');
+    writeSync(fd, b);
+    written += b.length;
+    parts = [];
+    size = 0;
+  };
+  const stamp = () => `${Math.floor(t / 1000)}.${String(t % 1000).padStart(3, '0')}:${serial}`;
+  const node = process.execPath;
+  const bind = (ses, i) => {
+    serial++;
+    out(`type=LOGIN msg=audit(${stamp()}): pid=${5000 + i} uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1\n`);
+    out(`type=SYSCALL msg=audit(${stamp()}): arch=c000003e syscall=1 success=yes exit=1 a0=15 a1=7fff2944eda8 a2=1 a3=1b6 items=0 ppid=4999 pid=${5000 + i} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="sh" exe="/usr/bin/dash" key=(null)\n`);
+    out(`type=PROCTITLE msg=audit(${stamp()}): proctitle=${hex('sh\0-c\0echo 0 > /proc/self/loginuid')}\n`);
+    if (i > CONTAINERS) return;
+    serial++;
+    const text = `virt=docker op=create vm="c-${i}" uuid=${createHmac('sha256', 'id').update(String(i)).digest('hex')} vm-pid=${5000 + i} vm-ses=${ses} contid=${1000000 + i} parent-contid=? ns=cgroup:4026531835,ipc:4026532186,mnt:4026532184,net:4026532188,pid:4026532187,user:4026531837,uts:4026532185 node=?`;
+    out(`type=VIRT_CONTROL msg=audit(${stamp()}): pid=4000 uid=0 auid=4294967295 ses=4294967295 msg='${text} mac=${mac(key, text)} exe="${node}" hostname=? addr=? terminal=? res=success'\n`);
+  };
+  for (let i = 1; i <= SESSIONS; i++) bind(i, i);
+  const bins = ['/usr/bin/ls', '/usr/bin/cat', '/usr/bin/grep', '/usr/sbin/nginx', '/usr/bin/python3', '/usr/bin/curl'];
+  let n = 0;
+  while (written + size < TARGET_BYTES) {
+    t += 1 + (n % 3);
+    serial++;
+    n++;
+    // container sessions are busier than host ones; session 1..CONTAINERS get ~half the events
+    const ses = n % 2 === 0 ? 1 + (n * 7919) % CONTAINERS : 1 + (n * 104729) % SESSIONS;
+    const pid = 10000 + (n % 50000);
+    const bin = bins[n % bins.length];
+    const common = `ppid=${pid - 1} pid=${pid} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses}`;
+    const kind = n % 10;
+    if (kind < 6) {
+      out(`type=SYSCALL msg=audit(${stamp()}): arch=c000003e syscall=59 success=yes exit=0 a0=55b289835658 a1=55b289835128 a2=55b2898353e8 a3=8 items=2 ${common} comm="${bin.split('/').pop()}" exe="${bin}" key="exec"\n`);
+      out(`type=EXECVE msg=audit(${stamp()}): argc=3 a0="${bin.split('/').pop()}" a1="-l" a2="/var/lib/app/data-${n % 997}"\n`);
+      out(`type=CWD msg=audit(${stamp()}): cwd="/srv/app"\n`);
+      out(`type=PATH msg=audit(${stamp()}): item=0 name="${bin}" inode=${260000 + (n % 999)} dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0\n`);
+      out(`type=PATH msg=audit(${stamp()}): item=1 name="/lib64/ld-linux-x86-64.so.2" inode=338944 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0\n`);
+      out(`type=PROCTITLE msg=audit(${stamp()}): proctitle=${hex(`${bin.split('/').pop()}\0-l\0/var/lib/app/data-${n % 997}`)}\n`);
+    } else if (kind < 9) {
+      out(`type=SYSCALL msg=audit(${stamp()}): arch=c000003e syscall=257 success=${n % 7 ? 'yes' : 'no'} exit=${n % 7 ? 3 : -13} a0=ffffff9c a1=7ffd1 a2=0 a3=0 items=1 ${common} comm="python3" exe="/usr/bin/python3.11" key="files"\n`);
+      out(`type=CWD msg=audit(${stamp()}): cwd="/srv/app"\n`);
+      out(`type=PATH msg=audit(${stamp()}): item=0 name="/etc/app/config-${n % 113}.yaml" inode=${400000 + (n % 113)} dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0\n`);
+      out(`type=PROCTITLE msg=audit(${stamp()}): proctitle=${hex('python3\0/srv/app/main.py')}\n`);
+    } else {
+      out(`type=USER_START msg=audit(${stamp()}): pid=${pid} uid=0 auid=0 ses=${ses} subj=unconfined msg='op=PAM:session_open grantors=pam_unix acct="root" exe="/usr/sbin/cron" hostname=? addr=? terminal=cron res=success'\n`);
+    }
+  }
+  flush();
+  closeSync(fd);
+  renameSync(tmp, LOG);
+}
+
+/** Runs argv under /usr/bin/time -v: wall seconds, peak RSS (MB), stdout. */
+function measure(argv, env) {
+  const started = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-v', ...argv], { encoding: 'latin1', maxBuffer: 1 << 30, env: { ...process.env, ...env } });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
+  if (r.status !== 0 && !(argv[0] === 'ausearch' && r.status === 1)) throw new Error(`${argv.join(' ')} failed: ${r.stderr.split('\n')[0]}`);
+  return { seconds, rss, stdout: r.stdout };
+}
+
+const events = (text) => new Set([...text.matchAll(/audit\(([0-9.]+:\d+)\)/g)].map((m) => m[1]));
+
+async function main() {
+  if (!existsSync(LOG)) {
+    process.stderr.write(`generating ${(TARGET_BYTES / 1e9).toFixed(2)} GB raw log in ${LOG} (once)…\n`);
+    generate();
+  }
+  const size = Number(spawnSync('stat', ['-c', '%s', LOG], { encoding: 'utf8' }).stdout);
+  const env = { CONTID_STATE_DIR: STATE, CONTID_INDEX_DIR: join(DIR, 'index') };
+  const container = 'c-7';
+  const session = 7;
+  spawnSync('cat', [LOG], { stdio: ['ignore', 'ignore', 'ignore'] }); // page cache warm for both tools
+  const au = measure(['ausearch', '--session', String(session), '--raw', '-if', LOG], env);
+  rmSync(env.CONTID_INDEX_DIR, { recursive: true, force: true });
+  const cold = measure([process.execPath, MAIN, 'search', '--container', container, '-i', LOG, '--no-index'], env);
+  const expected = events(au.stdout);
+  const got = events(cold.stdout);
+  if (expected.size === 0 || got.size !== expected.size || [...got].some((k) => !expected.has(k))) throw new Error(`different events: ausearch ${expected.size}, contid ${got.size}`);
+  const lines = [
+    `log: ${(size / 1e9).toFixed(2)} GB raw, ${SESSIONS} sessions, ${CONTAINERS} containers; query: ${container} (session ${session}), ${expected.size} events (same set from both tools)`,
+    `ausearch --session ${session} --raw        ${au.seconds.toFixed(2)} s  peak RSS ${au.rss.toFixed(0)} MB`,
+    `contid search --container ${container} (cold) ${cold.seconds.toFixed(2)} s  peak RSS ${cold.rss.toFixed(0)} MB  → ${(au.seconds / cold.seconds).toFixed(1)}× faster (target ≥ 4×)`,
+  ];
+  const indexCmd = [process.execPath, MAIN, 'index', '-i', LOG];
+  if (spawnSync(indexCmd[0], [...indexCmd.slice(1), '--help'], { encoding: 'utf8' }).status === 0) {
+    const built = measure(indexCmd, env);
+    const repeat = measure([process.execPath, MAIN, 'search', '--container', container, '-i', LOG], env);
+    const again = events(repeat.stdout);
+    if (again.size !== expected.size || [...again].some((k) => !expected.has(k))) throw new Error(`indexed search returned ${again.size} events, ausearch ${expected.size}`);
+    lines.push(
+      `contid index (once)                ${built.seconds.toFixed(2)} s  peak RSS ${built.rss.toFixed(0)} MB`,
+      `contid search --container ${container} (indexed) ${repeat.seconds.toFixed(2)} s  peak RSS ${repeat.rss.toFixed(0)} MB  → ${(au.seconds / repeat.seconds).toFixed(1)}× faster (target ≥ 50×)`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+module.exports = { main, generate };
