@@ -1,6 +1,7 @@
 /** @contid/kubernetes: contid adapter for Kubernetes (node agent, pod identity, cluster-unique prefixes). */
 export * from './pod-identity';
 export * from './identify';
+export * from './spool-identifier';
 export * from './node-prefix';
 export * from './pod-contids';
 export * from './agent';

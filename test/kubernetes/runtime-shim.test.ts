@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tagger, formatContainerId } from '@contid/core';
+import { Spool, SpoolConsumer } from '@contid/docker';
+import { kubernetesIdentifier } from '@contid/kubernetes';
+import { field, waitForAudit } from '../helpers/audit';
+import { REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
+
+// A pod as containerd's CRI plugin starts it, minus containerd: the real contid-runc shim in
+// front of the real runc, fed config.json files carrying containerd's annotations, the app
+// container joining the sandbox's namespaces by path, as containerd writes them.
+const SHIM = join(REPO_ROOT, 'integrations/docker/contid-runc');
+const state = tempStateDir('k8s-shim');
+const stateDir = join(state.dir, 'state');
+const runcRoot = join(state.dir, 'runc-root');
+const rootfs = join(state.dir, 'rootfs');
+const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
+const created: string[] = [];
+
+const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.config.json`), 'utf8')) as { annotations: Record<string, string> };
+
+function sh(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = process.env): string {
+  // A detached container inherits runc's stdio: never a pipe we would wait on, but files.
+  const out = join(state.dir, 'cmd.out');
+  const err = join(state.dir, 'cmd.err');
+  const fds = [openSync(out, 'w'), openSync(err, 'w')];
+  try {
+    const r = spawnSync(cmd, args, { env: extraEnv, stdio: ['ignore', fds[0], fds[1]], timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${readFileSync(err, 'utf8')}`);
+    return readFileSync(out, 'utf8');
+  } finally {
+    fds.forEach(closeSync);
+  }
+}
+
+/** An OCI bundle from `runc spec`, with the CRI annotations and namespaces of a pod container. */
+function bundle(id: string, annotations: Record<string, string>, joinPid: number | null): string {
+  const dir = join(state.dir, id);
+  mkdirSync(dir, { recursive: true });
+  sh('runc', ['spec', '--bundle', dir]);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['sleep', '300'];
+  spec.root = { path: rootfs, readonly: true };
+  spec.annotations = annotations;
+  spec.linux.namespaces = joinPid === null
+    ? [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }]
+    : [{ type: 'pid' }, { type: 'mount' }, ...['ipc', 'uts', 'network'].map((t) => ({ type: t, path: `/proc/${joinPid}/ns/${t === 'network' ? 'net' : t}` }))];
+  // Only a container with its own UTS namespace may set a hostname.
+  if (joinPid === null) spec.hostname = 'web-7d9f8b6c5-x2k4p';
+  else delete spec.hostname;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  return dir;
+}
+
+/** What containerd does for each container: `runc create` (through BinaryName = the shim), then `runc start`. */
+function runPodContainer(id: string, dir: string): number {
+  sh(SHIM, ['--root', runcRoot, 'create', '--bundle', dir, '--pid-file', join(dir, 'init.pid'), id], env);
+  created.push(id);
+  sh('runc', ['--root', runcRoot, 'start', id]);
+  return Number(readFileSync(join(dir, 'init.pid'), 'utf8').trim());
+}
+
+beforeAll(() => {
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+  for (const tool of ['sh', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', tool));
+  mkdirSync(runcRoot, { recursive: true });
+});
+
+afterAll(() => {
+  for (const id of created) spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+  state.cleanup();
+});
+
+test('containerd-shaped pod through the real contid-runc shim and runc: the spool consumer names both containers and makes the sandbox the parent', async () => {
+  const sandboxId = uniqueName('k8s-sandbox').replace(/[^a-z0-9-]/g, '');
+  const appId = uniqueName('k8s-nginx').replace(/[^a-z0-9-]/g, '');
+  const pod = { 'io.kubernetes.cri.sandbox-id': sandboxId };
+
+  const sandboxPid = runPodContainer(sandboxId, bundle(sandboxId, { ...fixture('containerd-sandbox').annotations, ...pod }, null));
+  const tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+  try {
+    const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
+    // The sandbox is registered before the app container is created, as the pod's start order guarantees.
+    expect(await consumer.drain()).toEqual([expect.objectContaining({ kind: 'tagged', op: 'create' })]);
+    const sandbox = tagger.registry.findByRuntimeId(sandboxId)!;
+    expect(sandbox).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-7d9f8b6c5-x2k4p', initPid: sandboxPid });
+    expect(sandbox.labels).toMatchObject({ 'contid.io/container-type': 'sandbox', 'io.kubernetes.pod.uid': '0b6f2c1e-3d4a-4e5f-8a9b-1c2d3e4f5a6b' });
+
+    const appPid = runPodContainer(appId, bundle(appId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid));
+    expect(readlinkSync(`/proc/${appPid}/ns/ipc`)).toBe(readlinkSync(`/proc/${sandboxPid}/ns/ipc`));
+    expect(await consumer.drain()).toEqual([expect.objectContaining({ kind: 'tagged', op: 'create' })]);
+    const app = tagger.registry.findByRuntimeId(appId)!;
+    expect(app).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-7d9f8b6c5-x2k4p/nginx', image: 'docker.io/library/nginx:1.27', parent: sandbox.contid, initPid: appPid });
+    // The container's processes carry the session the shim renewed, which the registry binds.
+    expect(Number(readFileSync(`/proc/${appPid}/sessionid`, 'utf8'))).toBe(app.session);
+
+    const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', appId], (ls) => ls.some((l) => field(l, 'op') === 'create'));
+    const record = lines.find((l) => field(l, 'op') === 'create')!;
+    expect(field(record, 'virt')).toBe('kubernetes');
+    expect(field(record, 'vm')).toBe('shop/web-7d9f8b6c5-x2k4p/nginx');
+    expect(field(record, 'contid')).toBe(formatContainerId(app.contid));
+    expect(field(record, 'parent-contid')).toBe(formatContainerId(sandbox.contid));
+    expect(field(record, 'vm-ses')).toBe(String(app.session));
+  } finally {
+    tagger.close();
+  }
+});
