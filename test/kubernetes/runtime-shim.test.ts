@@ -1,11 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/docker';
-import { kubernetesIdentifier } from '@contid/kubernetes';
+import { CONTAINERS_ANNOTATION, kubernetesIdentifier } from '@contid/kubernetes';
 import { field, waitForAudit } from '../helpers/audit';
-import { REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
+import { CONTID_MAIN, REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
+import { EmulatedApiServer } from './emulated-api-server';
 
 // A pod as containerd's CRI plugin starts it, minus containerd: the real contid-runc shim in
 // front of the real runc, fed config.json files carrying containerd's annotations, the app
@@ -17,6 +18,16 @@ const runcRoot = join(state.dir, 'runc-root');
 const rootfs = join(state.dir, 'rootfs');
 const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
 const created: string[] = [];
+
+async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.config.json`), 'utf8')) as { annotations: Record<string, string> };
 
@@ -55,8 +66,8 @@ function bundle(id: string, annotations: Record<string, string>, joinPid: number
 }
 
 /** What containerd does for each container: `runc create` (through BinaryName = the shim), then `runc start`. */
-function runPodContainer(id: string, dir: string): number {
-  sh(SHIM, ['--root', runcRoot, 'create', '--bundle', dir, '--pid-file', join(dir, 'init.pid'), id], env);
+function runPodContainer(id: string, dir: string, shimEnv: NodeJS.ProcessEnv = env): number {
+  sh(SHIM, ['--root', runcRoot, 'create', '--bundle', dir, '--pid-file', join(dir, 'init.pid'), id], shimEnv);
   created.push(id);
   sh('runc', ['--root', runcRoot, 'start', id]);
   return Number(readFileSync(join(dir, 'init.pid'), 'utf8').trim());
@@ -106,5 +117,54 @@ test('containerd-shaped pod through the real contid-runc shim and runc: the spoo
     expect(field(record, 'vm-ses')).toBe(String(app.session));
   } finally {
     tagger.close();
+  }
+});
+
+test('emulated API server: `contid agent kubernetes` drains the shim’s spool under the claimed prefix and annotates the pod', async () => {
+  const server = new EmulatedApiServer();
+  await server.start();
+  const stateDir2 = join(state.dir, 'agent-state');
+  const kubeconfig = join(state.dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
+      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
+  );
+  server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'node-1': '1' } });
+  const agentEnv = { ...env, CONTID_STATE_DIR: stateDir2 };
+  const agent = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'node-2', '--kubeconfig', kubeconfig, '--resync', '1'], { env: agentEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the agent to claim its prefix and watch the spool', () => /draining/.test(stderr));
+    const sandboxId = uniqueName('k8s-sb2').replace(/[^a-z0-9-]/g, '');
+    const appId = uniqueName('k8s-app2').replace(/[^a-z0-9-]/g, '');
+    const pod = { 'io.kubernetes.cri.sandbox-id': sandboxId };
+    const sandboxPid = runPodContainer(sandboxId, bundle(sandboxId, { ...fixture('containerd-sandbox').annotations, ...pod }, null), agentEnv);
+    runPodContainer(appId, bundle(appId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid), agentEnv);
+
+    server.addPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-7d9f8b6c5-x2k4p', namespace: 'shop' },
+      spec: { nodeName: 'node-2', containers: [{ name: 'nginx', image: 'nginx:1.27' }] },
+      status: { containerStatuses: [{ name: 'nginx', containerID: `containerd://${appId}`, image: 'nginx:1.27', imageID: '', ready: true, restartCount: 0 }] },
+    });
+    const raw = await waitFor('the pod annotation', () => server.getPod('shop', 'web-7d9f8b6c5-x2k4p')?.metadata.annotations?.[CONTAINERS_ANNOTATION], 20_000);
+    const ids = JSON.parse(raw) as Record<string, string>;
+    expect(Object.keys(ids).sort()).toEqual(['POD', 'nginx']);
+    // Node 2's IDs: prefix 2 in the high 16 bits, distinct from node-1's.
+    expect(Object.values(ids).map((v) => Number(BigInt(v) >> 48n))).toEqual([2, 2]);
+    const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', appId], (ls) => ls.some((l) => field(l, 'op') === 'create'));
+    const record = lines.find((l) => field(l, 'op') === 'create')!;
+    expect(field(record, 'contid')).toBe(ids.nginx);
+    expect(field(record, 'parent-contid')).toBe(ids.POD);
+    expect(field(record, 'node')).toBe('2');
+  } finally {
+    agent.kill('SIGTERM');
+    const code = await exited;
+    await server.stop();
+    if (code !== 0) throw new Error(`agent exited ${code}: ${stderr}`);
   }
 });

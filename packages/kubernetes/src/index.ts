@@ -2,6 +2,7 @@
 export * from './pod-identity';
 export * from './identify';
 export * from './spool-identifier';
+export * from './spool-drainer';
 export * from './node-prefix';
 export * from './pod-contids';
 export * from './agent';

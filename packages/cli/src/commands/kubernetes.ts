@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { hostname } from 'node:os';
-import { ContidError, Registry, configFromEnv } from '@contid/core';
-import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, loadKubeConfig } from '@contid/kubernetes';
+import { ContidError, FailPolicy, Registry, Tagger, configFromEnv } from '@contid/core';
+import { Spool, spoolDirFromEnv } from '@contid/docker';
+import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, SpoolDrainer, loadKubeConfig } from '@contid/kubernetes';
 
 interface KubernetesAgentArgs {
   node?: string;
@@ -9,6 +10,8 @@ interface KubernetesAgentArgs {
   kubeconfig?: string;
   'prefix-configmap': string;
   resync: number;
+  'drain-spool': boolean;
+  spool?: string;
 }
 
 // A ConfigMap data key and a node name must both be DNS subdomains.
@@ -33,14 +36,21 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       .option('namespace', { type: 'string', describe: 'namespace of the prefix ConfigMap (default $POD_NAMESPACE, else contid-system)' })
       .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)' })
       .option('prefix-configmap', { type: 'string', default: DEFAULT_PREFIX_CONFIGMAP, describe: 'ConfigMap holding every node’s ID prefix' })
-      .option('resync', { type: 'number', default: 15, describe: 'seconds between re-checks of every pod' }),
+      .option('resync', { type: 'number', default: 15, describe: 'seconds between re-checks of every pod' })
+      .option('drain-spool', { type: 'boolean', default: true, describe: 'also tag the containers the contid-runc shim hands over (containerd/CRI-O nodes); --no-drain-spool where `contid docker agent` does it' })
+      .option('spool', { type: 'string', describe: 'the shim’s spool (default $CONTID_SPOOL_DIR or $CONTID_STATE_DIR/spool)' }),
   handler: async (argv) => {
     const nodeName = argv.node ?? process.env.NODE_NAME ?? hostname();
     if (!DNS_SUBDOMAIN.test(nodeName) || nodeName.length > 253) throw new ContidError(`node name "${nodeName}" is not a Kubernetes node name`);
     const namespace = argv.namespace ?? process.env.POD_NAMESPACE ?? 'contid-system';
     if (!Number.isFinite(argv.resync) || argv.resync < 1) throw new ContidError(`--resync must be at least 1 second, got ${argv.resync}`);
     const kc = kubeConfig(argv.kubeconfig);
-    const registry = Registry.open(configFromEnv().stateDir);
+    // Tagging needs the audit capabilities; annotating pods alone needs none.
+    // Fail-open unless told otherwise, as for Docker: a pod must not fail to start because contid is down.
+    const policy: FailPolicy | undefined = process.env.CONTID_FAIL_POLICY ? undefined : 'open';
+    const tagger = argv['drain-spool'] ? Tagger.open({ failPolicy: policy }) : null;
+    const registry = tagger?.registry ?? Registry.open(configFromEnv().stateDir);
+    const drainer = tagger ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), log }) : null;
     const agent = new KubernetesAgent({
       kubeConfig: kc,
       registry,
@@ -61,15 +71,20 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       process.once('SIGINT', stop);
     });
     try {
+      // IDs carry the node prefix: tag only once the node has one (hand-offs wait in the spool).
+      if (registry.ids.nodePrefix() !== null) await drainer?.start();
       const claim = await agent.start();
-      log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})`);
+      await drainer?.start();
+      log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})${drainer ? `; draining ${drainer.dir}` : ''}`);
       await stopped;
     } catch (e) {
       // Asked to stop while still waiting for the API server: a clean exit, not a failure.
       if (!stopping) throw e;
     } finally {
       await agent.stop();
-      registry.close();
+      await drainer?.stop();
+      if (tagger) tagger.close();
+      else registry.close();
     }
   },
 };
