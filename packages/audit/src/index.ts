@@ -18,4 +18,6 @@ export * from './filter';
 export * from './format';
 export * from './reader';
 export * from './search';
+export * from './search-index';
+export * from './line-bytes';
 export * from './live';

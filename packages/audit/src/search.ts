@@ -5,6 +5,8 @@ import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
+import { isBindingLine } from './line-bytes';
+import { SearchIndex, readRanges } from './search-index';
 
 export interface SearchOptions {
   /** Log files in time order (see orderLogFiles). */
@@ -22,6 +24,13 @@ export interface SearchOptions {
    * the byte-level session scan skip most of the log. `--strict` sets it.
    */
   fullScan?: boolean;
+  /** A sidecar index: used when it describes every input file exactly as it is now. */
+  index?: SearchIndex | null;
+  /**
+   * Raw bytes out, for `--format raw` with only container filters: with an index, the
+   * matching byte ranges are copied without decoding (enriched parts stripped).
+   */
+  rawOut?: (buf: Buffer) => void;
 }
 
 /** Above this many selected sessions one pass over every line beats one byte search per session. */
@@ -37,21 +46,6 @@ export interface SearchStats {
   rejected: number;
 }
 
-const BINDING_MARKERS = ['type=LOGIN ', 'type=VIRT_CONTROL ', 'type=USER ', 'type=CONTAINER_OP ', 'type=UNKNOWN[1020] '].map((s) => Buffer.from(s));
-
-/** Byte test for `[node=X ]type=<binding type> `: no decoding, no search past the line head. */
-export function isBindingLine(buf: Buffer, start: number, end: number): boolean {
-  let t = start;
-  if (buf[t] === 0x6e /* n: node=X */) {
-    const sp = buf.indexOf(0x20, t);
-    if (sp < 0 || sp - t > 256) return false;
-    t = sp + 1;
-  }
-  const first = buf[t + 5];
-  if (first !== 0x4c && first !== 0x56 && first !== 0x43 && first !== 0x55) return false; // L V C U
-  for (const marker of BINDING_MARKERS) if (t + marker.length <= end && buf.compare(marker, 0, marker.length, t, t + marker.length) === 0) return true;
-  return false;
-}
 
 /** Global positions: file i's bytes start at the sum of the sizes before it. */
 export function fileBases(files: string[]): { file: string; base: number; size: number }[] {
@@ -101,6 +95,26 @@ export function selectedContainers(attributor: Attributor, f: EventFilter): Set<
   return out;
 }
 
+/** Only container/orchestrator filters: an indexed raw search may copy bytes as they are. */
+function onlyContainerFilters(f: EventFilter): boolean {
+  const { container: _c, orchestrator: _o, includeNested: _n, ...rest } = f;
+  return Object.values(rest).every((v) => v === undefined || (Array.isArray(v) && v.length === 0));
+}
+
+/** The lines of `buf` without their enriched parts (after 0x1D), as --format raw prints them. */
+function withoutEnriched(buf: Buffer): Buffer {
+  if (buf.indexOf(0x1d) < 0) return buf;
+  const parts: Buffer[] = [];
+  for (let ls = 0; ls < buf.length; ) {
+    let le = buf.indexOf(10, ls);
+    if (le < 0) le = buf.length;
+    const gs = buf.indexOf(0x1d, ls);
+    parts.push(buf.subarray(ls, gs >= 0 && gs < le ? gs : le), Buffer.from('\n'));
+    ls = le + 1;
+  }
+  return Buffer.concat(parts);
+}
+
 /** Sessions bound to the containers a container/orchestrator filter selects; null without one. */
 export function selectedSessions(attributor: Attributor, f: EventFilter): number[] | null {
   const contids = selectedContainers(attributor, f);
@@ -123,7 +137,16 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     done += n;
     options.onProgress?.(done, total);
   };
-  learnBindings(options.files, attributor, progress);
+  const indexed = options.index && !options.fullScan && !options.attribution?.procfsContid ? bases.map((b) => options.index!.lookup(b.file)) : [];
+  const useIndex = indexed.length === bases.length && indexed.every((e) => e !== null);
+  if (useIndex) {
+    bases.forEach((b, i) => {
+      for (const l of options.index!.bindingLines(indexed[i]!)) {
+        const rec = parseRecord(l.line, b.base + l.offset);
+        if (rec) attributor.observeRecord(rec);
+      }
+    });
+  } else learnBindings(options.files, attributor, progress);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
   const emit = (events: AuditEvent[]): void => {
@@ -137,7 +160,38 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     }
   };
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, options.filter);
-  if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
+  if (useIndex && sessions !== null) {
+    const contids = selectedContainers(attributor, options.filter)!;
+    const direct = options.rawOut && onlyContainerFilters(options.filter);
+    bases.forEach((b, i) => {
+      const ranges: [number, number, number][] = [];
+      for (const s of sessions) {
+        const r = options.index!.sessionRanges(indexed[i]!, s);
+        for (let k = 0; k < r.length; k += 2) ranges.push([r[k], r[k + 1], s]);
+      }
+      ranges.sort((x, y) => x[0] - y[0]);
+      const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
+      readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
+        if (direct) {
+          const c = attributor.contidOfSession(sessionAt.get(at)!, b.base + at);
+          if (c !== null && contids.has(String(c))) options.rawOut!(withoutEnriched(buf));
+          return;
+        }
+        let ls = 0;
+        while (ls < buf.length) {
+          let le = buf.indexOf(10, ls);
+          if (le < 0) le = buf.length;
+          if (le > ls) {
+            stats.lines++;
+            const rec = parseRecord(buf.toString('latin1', ls, le), b.base + at + ls);
+            if (!rec) stats.skipped++;
+            else emit(reassembler.push(rec));
+          }
+          ls = le + 1;
+        }
+      });
+    });
+  } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
     for (const { file, base } of bases) {
       scanSessions(
         file,

@@ -11,6 +11,7 @@ import { serveCommand } from './serve';
 import { systemdCommand } from './systemd';
 import { tailCommand } from './tail';
 import { searchCommand } from './search';
+import { indexCommand } from './index-cmd';
 import { dockerCommand } from './docker';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
@@ -27,6 +28,7 @@ export const commands: CommandModule<any, any>[] = [
   serveCommand,
   tailCommand,
   searchCommand,
+  indexCommand,
   systemdCommand,
   dockerCommand,
 ];

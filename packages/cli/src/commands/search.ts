@@ -4,8 +4,10 @@ import { tmpdir, uptime } from 'node:os';
 import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { ContidError, Registry, configFromEnv, readRecordKey } from '@contid/core';
+import { indexDir } from './index-cmd';
 import {
   SEARCH_FORMATS,
+  SearchIndex,
   defaultLogFiles,
   formatAuditEvent,
   hostHasProcfsContid,
@@ -39,6 +41,8 @@ interface SearchArgs {
   'show-rejected': boolean;
   'trusted-exe'?: string[];
   'event-timeout': number;
+  index: boolean;
+  'index-dir'?: string;
 }
 
 /** Buffered synchronous stdout: one write per ~1 MB, retried while a pipe is full. */
@@ -50,11 +54,31 @@ class Out {
     this.size += s.length;
     if (this.size > 1 << 20) this.flush();
   }
+  /** Raw ranges are copied into one reused buffer: no garbage per range. */
+  private readonly bytes = Buffer.allocUnsafe(1 << 20);
+  private byteSize = 0;
+  writeBytes(buf: Buffer): void {
+    if (this.size > 0) this.flush();
+    if (this.byteSize + buf.length > this.bytes.length) this.flushBytes();
+    if (buf.length > this.bytes.length) return this.writeAll(buf);
+    buf.copy(this.bytes, this.byteSize);
+    this.byteSize += buf.length;
+  }
+  private flushBytes(): void {
+    if (this.byteSize === 0) return;
+    const n = this.byteSize;
+    this.byteSize = 0;
+    this.writeAll(this.bytes.subarray(0, n));
+  }
   flush(): void {
+    this.flushBytes();
     if (this.size === 0) return;
     const buf = Buffer.from(this.parts.join(''), 'latin1');
     this.parts = [];
     this.size = 0;
+    this.writeAll(buf);
+  }
+  private writeAll(buf: Buffer): void {
     for (let off = 0; off < buf.length; ) {
       try {
         off += writeSync(1, buf, off);
@@ -142,6 +166,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       .option('show-rejected', { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' })
       .option('trusted-exe', { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' })
       .option('event-timeout', { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' })
+      .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
+      .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
       .example('$0 search --container web --start today', "what web did today, as raw records")
       .example('$0 search -c web --format ecs -i /var/log/audit', 'for a SIEM') as never,
   handler: async (argv) => {
@@ -183,6 +209,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const registry = openRegistry(stateDir);
     const out = new Out();
     const bar = progressBar();
+    const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(indexDir(argv['index-dir'])) : null;
     try {
       const stats = searchLogs({
         files,
@@ -192,6 +219,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         attribution: { trustedExes: argv['trusted-exe'], key: readRecordKey(stateDir), registry, procfsContid: hostHasProcfsContid() },
         onEvent: argv['show-rejected'] ? () => undefined : (event, chain) => out.write(formatAuditEvent(format, event, chain)),
         onProgress: bar,
+        index,
+        rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(buf) : undefined,
       });
       if (bar) process.stderr.write('\r\x1b[K');
       if (argv['show-rejected']) {
@@ -206,6 +235,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (stats.rejected > 0 && !argv['show-rejected']) process.stderr.write(`contid: ignored ${stats.rejected} untrusted binding records (--show-rejected lists them)\n`);
     } finally {
       registry?.close();
+      index?.close();
       cleanup();
     }
   },

@@ -1,0 +1,201 @@
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { isBindingLine } from './line-bytes';
+import { scanLines } from './reader';
+
+/**
+ * A sidecar index of audit log files, keyed by device, inode, size and mtime (a rotated
+ * file never changes; a growing audit.log is re-indexed). Per file it keeps the lines that
+ * can carry bindings (re-checked against the trust rule at query time, so the index holds
+ * no trust decision) and, per kernel session, the byte ranges of that session's events, so
+ * a container query reads only those bytes.
+ */
+export const DEFAULT_INDEX_DIR = '/var/cache/contid';
+
+export interface IndexedFile {
+  id: number;
+  path: string;
+  size: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,
+  size INTEGER NOT NULL, mtime_ms INTEGER NOT NULL, indexed_at INTEGER NOT NULL, UNIQUE (dev, ino));
+CREATE TABLE IF NOT EXISTS binding_lines (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, offset INTEGER NOT NULL, line TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS binding_lines_file ON binding_lines (file_id, offset);
+CREATE TABLE IF NOT EXISTS session_ranges (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, session INTEGER NOT NULL,
+  ranges BLOB NOT NULL, PRIMARY KEY (file_id, session));
+`;
+
+const KEY_OPEN = Buffer.from('msg=audit(');
+const SES = Buffer.from(' ses=');
+/** Recent event keys whose session is known / lines still waiting for their key's session. */
+const RECENT_KEYS = 4096;
+
+/** Growable [start, end) pairs that merge touching ranges (an event's lines are adjacent). */
+class Ranges {
+  data = new Float64Array(64);
+  length = 0;
+  add(start: number, end: number): void {
+    if (this.length > 0 && this.data[this.length - 1] === start) {
+      this.data[this.length - 1] = end;
+      return;
+    }
+    if (this.length + 2 > this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = start;
+    this.data[this.length++] = end;
+  }
+  /** Sorted and merged (lines filed late, before their event's ses= line, land out of order). */
+  finish(): Buffer {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < this.length; i += 2) pairs.push([this.data[i], this.data[i + 1]]);
+    pairs.sort((a, b) => a[0] - b[0]);
+    const out: number[] = [];
+    for (const [s, e] of pairs) {
+      if (out.length > 0 && s <= out[out.length - 1]) out[out.length - 1] = Math.max(out[out.length - 1], e);
+      else out.push(s, e);
+    }
+    return Buffer.from(new Float64Array(out).buffer);
+  }
+}
+
+export class SearchIndex {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(dir = DEFAULT_INDEX_DIR): SearchIndex {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const db = new Database(join(dir, 'search-index.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.exec(SCHEMA);
+    return new SearchIndex(db);
+  }
+
+  /** Opens an existing index read-only, or null when there is none. */
+  static openExisting(dir = DEFAULT_INDEX_DIR): SearchIndex | null {
+    try {
+      const db = new Database(join(dir, 'search-index.db'), { readonly: true, fileMustExist: true });
+      return new SearchIndex(db);
+    } catch {
+      return null;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** The entry for `path` when the index describes exactly the file as it is now. */
+  lookup(path: string): IndexedFile | null {
+    const st = statSync(path, { bigint: false });
+    const row = this.db.prepare('SELECT id, size, mtime_ms FROM files WHERE dev = ? AND ino = ?').get(st.dev, st.ino) as { id: number; size: number; mtime_ms: number } | undefined;
+    if (!row || row.size !== st.size || row.mtime_ms !== Math.floor(st.mtimeMs)) return null;
+    return { id: row.id, path, size: st.size };
+  }
+
+  bindingLines(file: IndexedFile): { offset: number; line: string }[] {
+    return this.db.prepare('SELECT offset, line FROM binding_lines WHERE file_id = ? ORDER BY offset').all(file.id) as { offset: number; line: string }[];
+  }
+
+  /** [start, end) byte ranges of the events of `session` in the file, ascending. */
+  sessionRanges(file: IndexedFile, session: number): Float64Array {
+    const row = this.db.prepare('SELECT ranges FROM session_ranges WHERE file_id = ? AND session = ?').get(file.id, session) as { ranges: Buffer } | undefined;
+    if (!row) return new Float64Array(0);
+    const copy = Buffer.from(row.ranges); // aligned for the Float64Array view
+    return new Float64Array(copy.buffer, copy.byteOffset, copy.length / 8);
+  }
+
+  /** Indexes one file (replacing an older entry for it); returns the sessions found. */
+  build(path: string): { sessions: number; bindingLines: number } {
+    const st = statSync(path);
+    const bindings: { offset: number; line: string }[] = [];
+    const bySession = new Map<number, Ranges>();
+    const keySession = new Map<string, number>();
+    const pending = new Map<string, [number, number][]>();
+    const file = (session: number, start: number, end: number): void => {
+      let r = bySession.get(session);
+      if (!r) bySession.set(session, (r = new Ranges()));
+      r.add(start, end);
+    };
+    const size = scanLines(path, (buf, start, end, offset) => {
+      if (isBindingLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
+      const open = buf.indexOf(KEY_OPEN, start);
+      if (open < 0 || open >= end || open - start > 300) return;
+      const close = buf.indexOf(0x29, open);
+      if (close < 0 || close >= end) return;
+      const key = buf.toString('latin1', open + KEY_OPEN.length, close);
+      const lineEnd = offset + (end - start) + 1; // with its newline: touching lines merge
+      const at = buf.indexOf(SES, close);
+      let session = -1;
+      if (at >= 0 && at < end) {
+        let v = 0;
+        let i = at + SES.length;
+        for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;
+        if (i > at + SES.length && v !== 4294967295) session = v;
+      }
+      const known = keySession.get(key);
+      if (session < 0 && known === undefined) {
+        let list = pending.get(key);
+        if (!list) {
+          pending.set(key, (list = []));
+          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as string);
+        }
+        list.push([offset, lineEnd]);
+        return;
+      }
+      const s = session >= 0 && known === undefined ? session : (known as number);
+      if (known === undefined) {
+        keySession.set(key, s);
+        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as string);
+        const waiting = pending.get(key);
+        if (waiting) {
+          for (const [ws, we] of waiting) file(s, ws, we);
+          pending.delete(key);
+        }
+      }
+      file(s, offset, lineEnd);
+    });
+    const tx = this.db.transaction(() => {
+      this.db.prepare('DELETE FROM files WHERE dev = ? AND ino = ?').run(st.dev, st.ino);
+      const id = Number(
+        this.db.prepare('INSERT INTO files (path, dev, ino, size, mtime_ms, indexed_at) VALUES (?, ?, ?, ?, ?, ?)').run(path, st.dev, st.ino, size, Math.floor(st.mtimeMs), Date.now()).lastInsertRowid,
+      );
+      const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line) VALUES (?, ?, ?)');
+      for (const b of bindings) bl.run(id, b.offset, b.line);
+      const sr = this.db.prepare('INSERT INTO session_ranges (file_id, session, ranges) VALUES (?, ?, ?)');
+      for (const [s, r] of bySession) sr.run(id, s, r.finish());
+    });
+    tx();
+    return { sessions: bySession.size, bindingLines: bindings.length };
+  }
+}
+
+/** Reads [start, end) ranges of a file in ascending order, coalescing near ones into one read. */
+export function readRanges(path: string, ranges: [number, number][], onBytes: (buf: Buffer, fileOffset: number) => void): void {
+  const fd = openSync(path, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(1 << 20);
+    for (let i = 0; i < ranges.length; ) {
+      const start = ranges[i][0];
+      let end = ranges[i][1];
+      let j = i + 1;
+      // merge ranges whose gap is small: one bigger read beats many syscalls
+      while (j < ranges.length && ranges[j][0] - end < 4096 && ranges[j][1] - start <= buf.length) {
+        end = Math.max(end, ranges[j][1]);
+        j++;
+      }
+      if (end - start > buf.length) buf = Buffer.allocUnsafe(end - start);
+      const n = readSync(fd, buf, 0, end - start, start);
+      // hand out only the requested ranges inside the merged read
+      for (let k = i; k < j; k++) onBytes(buf.subarray(ranges[k][0] - start, Math.min(n, ranges[k][1] - start)), ranges[k][0]);
+      i = j;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
