@@ -143,6 +143,17 @@ export class EmulatedApiServer {
     return clone(pod);
   }
 
+  deletePod(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const pod = this.pods.get(key);
+    if (!pod) throw new Error(`no pod ${key}`);
+    pod.metadata.resourceVersion = String(++this.rv);
+    this.pods.delete(key);
+    const event: WatchEvent = { type: 'DELETED', rv: this.rv, object: clone(pod) };
+    this.history.push(event);
+    if (!this.holdWatchEvents) for (const w of this.watchers) this.send(w, event);
+  }
+
   getPod(namespace: string, name: string): KObject | undefined {
     const p = this.pods.get(`${namespace}/${name}`);
     return p && clone(p);

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry, Tagger, formatContainerId, readSessionId } from '@contid/core';
+import { Registry, Tagger, decodeValue, formatContainerId, readSessionId } from '@contid/core';
 import { CONTAINERS_ANNOTATION, KubernetesAgent, clientNode, identifyPodContainer } from '@contid/kubernetes';
 import { field, waitForAudit } from '../helpers/audit';
 import { tempStateDir } from '../helpers/cli';
@@ -64,7 +64,7 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
       currentContext: 'e',
     });
     server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'other-node': '1' } });
-    agent = new KubernetesAgent({ kubeConfig: kc, registry, nodeName: 'worker-7', namespace: 'contid-system', resyncMs: 300 });
+    agent = new KubernetesAgent({ kubeConfig: kc, registry, tagger, nodeName: 'worker-7', namespace: 'contid-system', resyncMs: 300 });
   });
 
   afterAll(async () => {
@@ -75,7 +75,7 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
     state.cleanup();
   });
 
-  test('emulated API server: sandbox is the parent, records carry the node prefix and the pod’s shared namespaces, the pod is annotated', async () => {
+  test('emulated API server: sandbox is the parent, records carry the node prefix and the pod’s shared namespaces, the pod is annotated; exits and deletion end them', async () => {
     // The agent claims the node's prefix before the runtime creates anything.
     expect(await agent.start()).toMatchObject({ prefix: 2 });
 
@@ -121,5 +121,18 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
     const annotation = await waitFor('the pod annotation', () => server.getPod('shop', 'web-7d9f8b6c5-x2k4p')?.metadata.annotations?.[CONTAINERS_ANNOTATION]);
     expect(JSON.parse(annotation)).toEqual({ nginx: ids[1], POD: ids[0] });
     expect(registry.get(app.contid)!.labels).toMatchObject({ 'io.kubernetes.pod.namespace': 'shop', 'contid.io/service-account': 'default', 'contid.io/node': 'worker-7' });
+
+    // The kubelet reports nginx exited: its identity ends, in the registry and in the audit trail.
+    server.updatePod('shop', 'web-7d9f8b6c5-x2k4p', (p) => {
+      (p.status as { containerStatuses: Record<string, unknown>[] }).containerStatuses[0].state = { terminated: { exitCode: 137, containerID: `containerd://${NGINX_ID}`, reason: 'OOMKilled' } };
+    });
+    await waitFor('nginx to end', () => registry.get(app.contid)!.state === 'ended');
+    const ends = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', NGINX_ID], (ls) => ls.some((l) => field(l, 'contid') === ids[1] && field(l, 'op') === 'end'));
+    expect(decodeValue(field(ends.find((l) => field(l, 'contid') === ids[1] && field(l, 'op') === 'end')!, 'reason')!)).toBe('exited 137');
+    expect(registry.get(sandbox.contid)!.state).toBe('running');
+
+    // The pod is deleted: its sandbox ends too.
+    server.deletePod('shop', 'web-7d9f8b6c5-x2k4p');
+    await waitFor('the sandbox to end', () => registry.get(sandbox.contid)!.state === 'ended');
   });
 });

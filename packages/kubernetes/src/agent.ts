@@ -1,16 +1,18 @@
-import { ContainerRecord, ContidError, Registry } from '@contid/core';
+import { ContainerRecord, ContidError, Registry, Tagger } from '@contid/core';
 import type * as ClientNodeModule from '@kubernetes/client-node';
 import { Backoff, sleep } from './backoff';
 import { KeyedWorkQueue } from './work-queue';
 import { KubeConfig, clientNode, describeApiError, httpStatusOf, isTransient } from './client';
 import { DEFAULT_PREFIX_CONFIGMAP, PrefixClaim, claimNodePrefix } from './node-prefix';
-import { CONTAINERS_ANNOTATION, containersAnnotation, enrichedLabels, podContainers, podLabels } from './pod-contids';
+import { CONTAINERS_ANNOTATION, containersAnnotation, enrichedLabels, podContainers, podLabels, runtimeIdOf } from './pod-contids';
 
 type V1Pod = ClientNodeModule.V1Pod;
 
 export interface AgentOptions {
   kubeConfig: KubeConfig;
   registry: Registry;
+  /** When given (the agent also tags), containers the kubelet reports finished are ended with an audit record. */
+  tagger?: Tagger;
   nodeName: string;
   /** Namespace of the prefix ConfigMap (the agent's own namespace). */
   namespace: string;
@@ -29,6 +31,7 @@ export interface AgentStats {
   restarts: number;
   patches: number;
   enriched: number;
+  ended: number;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface AgentStats {
  * registry rows with what only the API knows (labels, owner, service account).
  */
 export class KubernetesAgent {
-  readonly stats: AgentStats = { listWatchErrors: 0, restarts: 0, patches: 0, enriched: 0 };
+  readonly stats: AgentStats = { listWatchErrors: 0, restarts: 0, patches: 0, enriched: 0, ended: 0 };
   private readonly api: ClientNodeModule.CoreV1Api;
   private readonly log: (line: string) => void;
   private readonly backoff: Backoff;
@@ -124,7 +127,10 @@ export class KubernetesAgent {
     };
     informer.on('add', onPod);
     informer.on('update', onPod);
-    informer.on('delete', (pod) => this.patched.delete(keyOf(pod)));
+    informer.on('delete', (pod) => {
+      this.patched.delete(keyOf(pod));
+      this.endFinished(pod, true);
+    });
     // The informer relists by itself after 410 Gone; any other failure stops it, so restart it.
     informer.on('error', (err) => this.scheduleRestart(err));
     this.informer = informer;
@@ -170,6 +176,7 @@ export class KubernetesAgent {
 
   private async reconcile(pod: V1Pod): Promise<void> {
     const { registry } = this.options;
+    this.endFinished(pod, false);
     const found = podContainers(pod, registry);
     for (const [name, record] of found.containers) this.enrich(record, podLabels(pod, name));
     if (found.sandbox) this.enrich(found.sandbox, podLabels(pod, null));
@@ -188,6 +195,38 @@ export class KubernetesAgent {
     } catch (e) {
       if (httpStatusOf(e) === 404) return; // the pod is gone
       throw e;
+    }
+  }
+
+  /**
+   * Ends (registry + audit record) the containers the kubelet reports terminated, including a
+   * restarted container's previous instance; a deleted pod ends all of them and its sandbox.
+   */
+  private endFinished(pod: V1Pod, deleted: boolean): void {
+    const tagger = this.options.tagger;
+    if (!tagger) return;
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
+    const finished: { runtimeId: string | null; reason: string }[] = [];
+    for (const s of statuses) {
+      const last = s.lastState?.terminated;
+      if (last) finished.push({ runtimeId: runtimeIdOf(last.containerID), reason: `exited ${last.exitCode}` });
+      const now = s.state?.terminated;
+      if (now) finished.push({ runtimeId: runtimeIdOf(now.containerID ?? s.containerID), reason: `exited ${now.exitCode}` });
+      else if (deleted) finished.push({ runtimeId: runtimeIdOf(s.containerID), reason: 'pod deleted' });
+    }
+    if (deleted) {
+      const sandbox = podContainers(pod, this.options.registry).sandbox;
+      if (sandbox) finished.push({ runtimeId: sandbox.runtimeId, reason: 'pod deleted' });
+    }
+    for (const f of finished) {
+      const record = f.runtimeId ? this.options.registry.findByRuntimeId(f.runtimeId) : undefined;
+      if (!record || record.state === 'ended') continue;
+      try {
+        tagger.end(record.contid, f.reason);
+        this.stats.ended++;
+      } catch (e) {
+        this.log(`cannot end ${record.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
   }
 

@@ -54,6 +54,7 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     const agent = new KubernetesAgent({
       kubeConfig: kc,
       registry,
+      tagger: tagger ?? undefined,
       nodeName,
       namespace,
       prefixConfigMap: argv['prefix-configmap'],
