@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Registry, formatContainerId } from '@contid/core';
-import { defaultLogFiles } from '@contid/audit';
+import { Registry, formatContainerId, readRecordKey } from '@contid/core';
+import { SearchIndex, defaultLogFiles, searchLogs } from '@contid/audit';
 import { addExecveRule, deleteExecveRule, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 
@@ -20,6 +20,7 @@ const keys = (text: string): string[] => [...new Set([...text.matchAll(/audit\((
  */
 describe('contid search on real audit events (ausearch oracle)', () => {
   const state = tempStateDir('search');
+  state.env.CONTID_INDEX_DIR = join(state.dir, 'index');
   const log = join(state.dir, 'audit.log');
   const rule = uniqueName('contid-search');
   const [A, B, OUTER, INNER] = ['a', 'b', 'outer', 'inner'].map((n) => uniqueName(`srch-${n}`));
@@ -146,6 +147,33 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     const all = contid(['search', '-i', bad, '-m', 'UNKNOWN[4242]'], { env: state.env, maxBuffer: 64 << 20 });
     expect(all.stdout).toContain('who=knows');
     expect(all.stderr).toMatch(/skipped 3 of/);
+  });
+
+  it('contid index: repeat queries read the index and return the same events; a changed file is re-scanned', () => {
+    const copy = join(state.dir, 'indexed.log');
+    writeFileSync(copy, readFileSync(log));
+    const cold = contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    const built = contid(['index', '-i', copy], { env: state.env });
+    expect(built).toMatchObject({ status: 0, stdout: expect.stringMatching(/indexed \(\d+ sessions\)/) });
+    expect(contid(['index', '-i', copy], { env: state.env }).stdout).toBe(`${copy}: up to date\n`);
+    // raw ranges are copied as bytes (enriched parts stripped), json goes through the parser
+    const indexed = contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    expect(indexed.stdout).toBe(cold.stdout);
+    expect(indexed.stdout).not.toContain('\x1d');
+    expect(keys(indexed.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
+    const viaIndexJson = contid(['search', '-i', copy, '-c', OUTER, '--include-nested', '--json'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
+    const scannedJson = contid(['search', '-i', copy, '-c', OUTER, '--include-nested', '--json', '--no-index'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
+    expect(viaIndexJson).toBe(scannedJson);
+    // through the index nothing is decoded line by line (the cold scan decodes every candidate)
+    const index = SearchIndex.openExisting(state.env.CONTID_INDEX_DIR)!;
+    const attribution = { key: readRecordKey(state.env.CONTID_STATE_DIR!) };
+    const viaIndex = searchLogs({ files: [copy], filter: { container: A }, attribution, index, onEvent: () => undefined, rawOut: () => undefined });
+    const scanned = searchLogs({ files: [copy], filter: { container: A }, attribution, onEvent: () => undefined });
+    index.close();
+    expect([viaIndex.lines, scanned.lines > 0, scanned.matched]).toEqual([0, true, keys(cold.stdout).length]);
+    // a stale entry (the file grew) is ignored, results stay right
+    appendFileSync(copy, 'type=USER msg=audit(1.000:1): pid=1 uid=0 auid=0 ses=1 msg=\'x\'\n');
+    expect(contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(cold.stdout);
   });
 
   it('a missing input is one clear line and exit 2', () => {
