@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET } from '@contid/core';
-import { field, waitForAudit } from '../helpers/audit';
+import { field } from '../helpers/audit';
+import { waitForRecords as waitForAudit } from './audit-log';
 import { contid, tempStateDir } from '../helpers/cli';
 
 /**

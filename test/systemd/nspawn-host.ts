@@ -61,14 +61,27 @@ export async function bootMachine(name: string, stateDir: string): Promise<Machi
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const init = await waitFor(() => childrenOf(child.pid!).find((p) => comm(p) === 'systemd'), 20_000, () => `nspawn did not start systemd: ${stderr}`);
-  const exec = (args: string[]): RunResult => run('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args]);
-  const state = exec(['timeout', '60', 'systemctl', 'is-system-running', '--wait']);
-  if (!['running', 'degraded'].includes(state.stdout.trim())) throw new Error(`guest systemd is ${state.stdout.trim()}: ${state.stderr}`);
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM'); // nspawn asks the guest's systemd to power off
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const exec = (init: number, args: string[]): RunResult =>
+    run('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args]);
+  let init: number;
+  try {
+    init = await waitFor(() => childrenOf(child.pid!).find((p) => comm(p) === 'systemd'), 20_000, () => `nspawn did not start systemd: ${stderr}`);
+    // systemctl needs the guest's private bus socket, which systemd creates a moment after start.
+    await waitFor(() => ['running', 'degraded'].includes(exec(init, ['systemctl', 'is-system-running', '--wait']).stdout.trim()), 60_000, () => `guest systemd never ran: ${stderr}`);
+  } catch (e) {
+    await stop(); // a half-booted machine must not outlive the test (nor keep Jest alive)
+    throw e;
+  }
   return {
     name,
     init,
-    exec,
+    exec: (args) => exec(init, args),
     processes: () =>
       readdirSync('/proc')
         .filter((p) => /^\d+$/.test(p))
@@ -89,12 +102,7 @@ export async function bootMachine(name: string, stateDir: string): Promise<Machi
       if (pid === undefined) throw new Error(`no host pid for guest pid ${guestPid}`);
       return pid;
     },
-    stop: async () => {
-      child.kill('SIGTERM'); // nspawn asks the guest's systemd to power off
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop,
   };
 }
 

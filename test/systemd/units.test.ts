@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET } from '@contid/core';
-import { waitForAudit, addExecveRule, deleteExecveRule, field } from '../helpers/audit';
+import { addExecveRule, deleteExecveRule, field } from '../helpers/audit';
+import { waitForRecords as waitForAudit } from './audit-log';
 import { CONTID_MAIN, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
 
@@ -167,6 +168,28 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
 });
 
 describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
+  test('a confined unit (User=nobody, PrivateNetwork=yes): install renews in ExecStart= and binds from ExecStartPost=+', async () => {
+    const unit = 'contid-confined.service';
+    const text = `[Service]\nUser=nobody\nPrivateNetwork=yes\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
+    guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+    guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+    const dropIn = guest(['cat', `/etc/systemd/system/${unit}.d/contid.conf`]);
+    expect(dropIn).toContain(' exec --systemd --renew-only --unit %n -- /bin/sh');
+    expect(dropIn).toContain(`ExecStartPost=+${GUEST_CONTID.join(' ')} systemd bind --unit %n`);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    const invocation = unitProperty(unit, 'InvocationID');
+    const main = await mainProcess(unit);
+    expect(main.session).not.toBe(AUDIT_UNSET);
+    expect(readFileSync(`/proc/${main.pid}/loginuid`, 'utf8')).toBe('65534');
+    expect(show(invocation)).toMatchObject({ name: unit, state: 'running', session: main.session });
+    const create = (await records(invocation, 'create')).find((l) => l.includes('op=create '))!;
+    expect(field(create, 'vm-ses')).toBe(String(main.session));
+    await waitForAudit(['--session', String(main.session), '-k', key], (lines) => lines.some((l) => l.includes('a0="/bin/true"')));
+    guest(['systemctl', 'stop', unit]);
+    expect(show(invocation).state).toBe('ended');
+  });
+
   test('binds $MAINPID of a PAMName= unit (its own session from pam_loginuid)', async () => {
     const unit = 'contid-pam.service';
     const c = GUEST_CONTID.join(' ');

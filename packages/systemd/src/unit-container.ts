@@ -1,4 +1,4 @@
-import { BindTarget, ContainerRecord, TagResult, Tagger } from '@contid/core';
+import { BindTarget, ContainerRecord, ContidConfig, SessionWritePath, TagResult, Tagger } from '@contid/core';
 import { Invocation } from './invocation';
 
 export const ORCHESTRATOR = 'systemd';
@@ -37,4 +37,15 @@ export function endInvocation(tagger: Tagger, inv: Invocation, reason?: string):
   const c = tagger.registry.findByRuntimeId(inv.invocationId);
   if (!c || c.orchestrator !== ORCHESTRATOR) return null;
   return tagger.end(c.contid, reason);
+}
+
+/**
+ * The unprivileged half of a unit under User= or network sandboxing: the main process gives
+ * itself a fresh audit session (a process whose loginuid is unset, as systemd leaves it, may
+ * set it once without privilege), and the privileged `ExecStartPost=+contid systemd bind`
+ * binds that session to the invocation's contid. The kernel chooses the session number, so
+ * the unit cannot claim another container's.
+ */
+export function renewOwnSession(config: Pick<ContidConfig, 'loginUid'>): number {
+  return new SessionWritePath({ loginUid: config.loginUid }).renewOwnSession();
 }

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ContidError, Tagger, configFromEnv, parseContainerId, replaceProcess } from '@contid/core';
 import { ServiceUnavailableError, serviceSocket, tagSelfViaService } from '@contid/service';
-import { Invocation, bindInvocation, currentInvocation } from '@contid/systemd';
+import { Invocation, bindInvocation, currentInvocation, renewOwnSession } from '@contid/systemd';
 import { warn } from '../output';
 
 interface ExecArgs {
@@ -12,6 +12,7 @@ interface ExecArgs {
   setns?: string;
   'fail-policy'?: 'open' | 'closed';
   systemd?: boolean;
+  'renew-only'?: boolean;
   unit?: string;
   '--'?: string[];
   command?: string[];
@@ -36,12 +37,18 @@ export const execCommand: CommandModule<object, ExecArgs> = {
       .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: run anyway (open) or refuse (closed)' })
       .option('systemd', { type: 'boolean', describe: "as a unit's ExecStart=: bind to this invocation's contid ($INVOCATION_ID; see docs/systemd.md)" })
       .option('unit', { type: 'string', describe: 'with --systemd: the unit name (drop-ins pass %n)' })
+      .option('renew-only', { type: 'boolean', describe: 'with --systemd: only renew the own session; ExecStartPost=+contid systemd bind binds it (User=, sandboxed units)' })
       .example('$0 exec --name web -- nginx -g "daemon off;"', 'tag nginx and all it starts')
       .example('$0 exec --setns web -- sh', 'enter web as op=setns'),
   handler: async (argv) => {
     const command = [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
     if (command.length === 0) throw new ContidError('exec needs a command: contid exec [options] -- CMD [ARGS...]', 2);
     const invocation = argv.systemd ? systemdInvocation(argv) : null;
+    if (argv['renew-only']) {
+      if (!invocation) throw new ContidError('--renew-only goes with --systemd', 2);
+      renewOwnSession(configFromEnv());
+      return replaceProcess(command);
+    }
     if (await viaService(argv, command)) return replaceProcess(command);
     const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
     let auditError: string | null;

@@ -55,7 +55,7 @@ const bind: CommandModule<object, UnitArgs> = {
  * Type=simple runs ExecStartPost= right after fork, while the main process may still be
  * opening its PAM session: give it a moment to leave the unset session.
  */
-function awaitSession(pid: number, procRoot: string, ms = 2000): number | null {
+function awaitSession(pid: number, procRoot: string, ms = 5000): number | null {
   const deadline = Date.now() + ms;
   let session = sessionOf(pid, procRoot);
   while (session === AUDIT_UNSET && Date.now() < deadline) {
