@@ -2,7 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Registry, Tagger, formatContainerId } from '@contid/core';
-import { DockerAgent, Spool } from '@contid/docker';
+import { DockerAgent, Spool, SpoolConsumer } from '@contid/docker';
 import { CONTID_MAIN, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { addExecveRule, deleteExecveRule, field } from '../helpers/audit';
 import { DockerEngine, IMAGE } from './engine';
@@ -373,4 +373,37 @@ describe('the Node side killed during 20 starts', () => {
       setShim('');
     }
   }, 240_000);
+});
+
+describe('idempotent hand-off', () => {
+  test('an entry processed again (crash after the commit, before the delete) is recognised, never doubled', async () => {
+    const spool3 = join(state.dir, 'spool3');
+    setShim(`CONTID_SPOOL_DIR=${spool3}\n`);
+    const n = uniqueName('dk-idem');
+    try {
+      expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', n, IMAGE, 'sh', '-c', 'sleep 600']).status).toBe(0);
+      expect(engine.docker(['exec', n, 'sh', '-c', 'true']).status).toBe(0);
+      const spool = new Spool(spool3);
+      const names = spool.names();
+      expect(names.map((x) => x.replace(/^\d+-|-\d+\.entry$/g, ''))).toEqual(['create', 'setns']);
+      const saved = names.map((x) => [x, readFileSync(join(spool3, x))] as const);
+      // A registry of its own: the file's agent (on another registry) must not touch these rows.
+      const own = Tagger.open({ stateDir: join(state.dir, 'state3'), failPolicy: 'open' });
+      const consumer = new SpoolConsumer({ tagger: own, spool, pidFileWaitMs: 5000 });
+      const first = await consumer.drain();
+      expect(first.map((o) => o.kind)).toEqual(['tagged', 'tagged']);
+      for (const [x, data] of saved) writeFileSync(join(spool3, x), data);
+      const second = await consumer.drain();
+      expect(second.map((o) => o.kind)).toEqual(['already', 'already']);
+      expect(spool.names()).toEqual([]);
+      const id = fullId(n);
+      const rows = own.registry.list().filter((c) => c.runtimeId === id);
+      expect(rows).toHaveLength(1);
+      expect(own.registry.bindings(rows[0].contid).map((b) => b.op)).toEqual(['create', 'setns']);
+      own.close();
+    } finally {
+      setShim('');
+      engine.docker(['rm', '-f', n]);
+    }
+  });
 });
