@@ -192,6 +192,16 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       });
     });
   } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
+    const contids = selectedContainers(attributor, options.filter)!;
+    // raw output with only container filters: an event's bytes go out as they are
+    const onEventBytes = options.rawOut && onlyContainerFilters(options.filter)
+      ? (session: number, bytes: Buffer, offset: number): void => {
+          const c = attributor.contidOfSession(session, offset);
+          if (c === null || !contids.has(String(c))) return;
+          stats.matched++;
+          options.rawOut!(bytes);
+        }
+      : undefined;
     for (const { file, base } of bases) {
       scanSessions(
         file,
@@ -202,7 +212,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
           if (!rec) stats.skipped++;
           else emit(reassembler.push(rec));
         },
-        { base, onBytes: progress },
+        { base, onBytes: progress, onEventBytes },
       );
     }
   } else {

@@ -11,6 +11,12 @@ export interface SessionScanOptions {
   from?: number;
   to?: number;
   onBytes?: (n: number) => void;
+  /**
+   * Instead of decoded lines: each event's lines as raw bytes (enriched parts stripped,
+   * newline-terminated), with the session that matched and the event's offset. The buffer
+   * is only valid during the call.
+   */
+  onEventBytes?: (session: number, bytes: Buffer, offset: number) => void;
 }
 
 /**
@@ -34,6 +40,7 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
     let readPos = bufStart;
     let processFrom = bufStart;
     const seen = new Set<number>();
+    const out = { buf: Buffer.allocUnsafe(64 << 10) };
     while (readPos < size || bufLen > 0) {
       if (bufLen + chunk > buf.length) {
         const bigger = Buffer.allocUnsafe(bufLen + chunk);
@@ -49,11 +56,26 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
       const lastNl = eof ? bufLen : buf.lastIndexOf(10, bufLen - 1) + 1;
       const processTo = eof ? bufStart + lastNl : Math.max(processFrom, bufStart + lastNl - WINDOW);
       const lines: [number, number][] = [];
+      const events: { session: number; lines: [number, number][] }[] = [];
       const lo = processFrom - bufStart;
       const hi = processTo - bufStart;
-      for (const needle of needles) {
+      needles.forEach((needle, i) => {
         for (let at = buf.indexOf(needle, lo); at >= 0 && at < hi; at = buf.indexOf(needle, at + needle.length)) {
-          collectEvent(buf, at, lastNl, lines);
+          if (!options.onEventBytes) collectEvent(buf, at, lastNl, lines);
+          else {
+            const ev: [number, number][] = [];
+            collectEvent(buf, at, lastNl, ev);
+            if (ev.length > 0) events.push({ session: sessions[i], lines: ev.sort((a, b) => a[0] - b[0]) });
+          }
+        }
+      });
+      if (options.onEventBytes) {
+        events.sort((a, b) => a.lines[0][0] - b.lines[0][0]);
+        for (const ev of events) {
+          const fresh = ev.lines.filter(([s]) => !seen.has(bufStart + s));
+          if (fresh.length === 0) continue;
+          for (const [s] of fresh) seen.add(bufStart + s);
+          options.onEventBytes(ev.session, rawLines(buf, fresh, out), base + bufStart + fresh[0][0]);
         }
       }
       lines.sort((a, b) => a[0] - b[0]);
@@ -79,6 +101,21 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
 }
 
 const PROCTITLE = Buffer.from('type=PROCTITLE ');
+
+/** The lines, each cut at 0x1D (the enriched part) and newline-terminated, in a reused buffer. */
+function rawLines(buf: Buffer, lines: [number, number][], out: { buf: Buffer }): Buffer {
+  let need = 0;
+  for (const [s, e] of lines) need += e - s + 1;
+  if (need > out.buf.length) out.buf = Buffer.allocUnsafe(need);
+  let n = 0;
+  for (const [s, e] of lines) {
+    const gs = buf.indexOf(0x1d, s);
+    const end = gs >= 0 && gs < e ? gs : e;
+    n += buf.copy(out.buf, n, s, end);
+    out.buf[n++] = 10;
+  }
+  return out.buf.subarray(0, n);
+}
 /** Lines walked past without a record of the event before giving up (interleaving bound). */
 const MAX_GAP_AFTER = 64;
 const MAX_GAP_BEFORE = 8;
