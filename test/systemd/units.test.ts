@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field } from '../helpers/audit';
@@ -16,6 +17,8 @@ const GUEST_CONTID = ['/usr/bin/node', CONTID_MAIN, '--state-dir', GUEST_STATE];
 const LOOP = `[Service]\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
 
 let machine: Machine;
+/** Audit sessions the loop unit had, one per invocation. */
+const loopSessions: number[] = [];
 let state: ReturnType<typeof tempStateDir>;
 const key = uniqueName('contid-systemd');
 
@@ -109,6 +112,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(main.session).not.toBe(AUDIT_UNSET);
     // Everything the unit runs carries the session the main process renewed for itself.
     expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
+    loopSessions.push(main.session);
 
     const c = show(invocation);
     expect(c).toMatchObject({ orchestrator: 'systemd', name: unit, runtimeId: invocation, state: 'running', session: main.session });
@@ -137,6 +141,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(after).not.toBe(before);
     const main = await mainProcess(unit);
     expect(main.session).not.toBe(oldSession);
+    loopSessions.push(main.session);
     expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
     expect(show(after)).toMatchObject({ runtimeId: after, state: 'running', session: main.session });
     expect(show(before).state).toBe('ended');
@@ -157,6 +162,33 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(end).toMatch(/reason=/);
     const journal = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']);
     expect(journal).toContain(`${unit}: ended ${show(invocation).contid}`);
+  });
+
+  test('contid search --container <unit> returns what ausearch --session finds for its sessions', async () => {
+    const last = loopSessions[loopSessions.length - 1];
+    await waitForAudit(['--session', String(last), '-k', key], (lines) => lines.some((l) => l.includes('a0="/bin/true"')));
+    // One frozen copy of the recent logs for both tools: auditd rotates under other suites' load.
+    const logs = join(state.dir, 'logs');
+    mkdirSync(logs);
+    const inputs = ['audit.log.1', 'audit.log'].filter((f) => existsSync(`/var/log/audit/${f}`)).map((f, i) => {
+      copyFileSync(`/var/log/audit/${f}`, join(logs, `${i}.log`));
+      return join(logs, `${i}.log`);
+    });
+    // The guest's registry, read-only (a copy: the host's boot id differs from the guest's).
+    const search = contid(['--state-dir', `${state.dir}/state`, 'search', '--container', unit, '-k', key, '--no-index', ...inputs.flatMap((f) => ['-i', f])], {
+      env: state.env,
+      maxBuffer: 256 << 20,
+    });
+    expect(search.status).toBe(0); // stderr may count other suites' untrusted records in the same logs
+    const serials = (text: string[]) => new Set(text.filter((l) => l.includes('a0="/bin/true"')).map((l) => /audit\([0-9.]+:(\d+)\)/.exec(l)![1]));
+    const found = serials(search.stdout.split('\n'));
+    const expected = serials(
+      loopSessions.flatMap((ses) =>
+        inputs.flatMap((f) => spawnSync('ausearch', ['--session', String(ses), '-k', key, '--raw', '-if', f], { encoding: 'utf8', maxBuffer: 256 << 20 }).stdout.split('\n')),
+      ),
+    );
+    expect(found.size).toBeGreaterThan(0);
+    expect([...found].sort()).toEqual([...expected].sort());
   });
 
   test('uninstall removes the drop-in; a second uninstall says so', () => {
