@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { Spool, SpoolConsumer, addRuntime, removeRuntime } from '@contid/docker';
@@ -192,5 +192,22 @@ describe('contid install docker', () => {
     const bad = contid(['install', 'docker', '--bogus']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('contid doctor', () => {
+  test('warns about hand-offs nobody drains and about entries that could not be processed', () => {
+    const dir = join(state.dir, uniqueName('doctor'));
+    mkdirSync(join(dir, 'spool', 'failed'), { recursive: true });
+    const old = join(dir, 'spool', '12-create-34.entry');
+    writeFileSync(old, 'op=create\n');
+    spawnSync('touch', ['-d', '-5 min', old]);
+    writeFileSync(join(dir, 'spool', 'failed', '13-create-35.entry'), 'op=create\n');
+    const r = contid(['doctor'], { env: { ...process.env, CONTID_STATE_DIR: dir } });
+    expect(r.stdout).toMatch(/WARN +docker spool: 1 hand-off\(s\) from contid-runc waiting for over 60 s .*fix: run contid docker agent/);
+    expect(r.stdout).toMatch(/WARN +docker spool failures: 1 hand-off\(s\) could not be processed .*failed\/\*\.reason/);
+    writeFileSync(old, 'op=create\n'); // fresh again: being drained, not stale
+    rmSync(join(dir, 'spool', 'failed'), { recursive: true });
+    expect(contid(['doctor'], { env: { ...process.env, CONTID_STATE_DIR: dir } }).stdout).toMatch(/ok +docker spool: .* is drained/);
   });
 });

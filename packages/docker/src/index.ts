@@ -7,3 +7,4 @@ export * from './backfill';
 export * from './agent';
 export * from './daemon-json';
 export * from './client';
+export * from './health';

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { ContidError, FailPolicy, Tagger } from '@contid/core';
+import { ContidError, FailPolicy, Tagger, registerHealthCheck } from '@contid/core';
 import {
   DAEMON_JSON,
   DockerAgent,
@@ -10,6 +10,7 @@ import {
   SpoolConsumer,
   addRuntime,
   backfillDocker,
+  dockerHealth,
   dockerClient,
   dockerExecDescriber,
   dockerIdentifier,
@@ -20,6 +21,9 @@ import {
   writeDaemonJson,
 } from '@contid/docker';
 import type { Installer } from './installers';
+
+// `contid doctor` warns about a spool nobody drains and entries that could not be processed.
+registerHealthCheck((config) => dockerHealth(config));
 
 interface DockerArgs {
   host?: string;
