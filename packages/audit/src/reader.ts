@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Called for each line: `buf[start, end)` without the newline; `offset` is its global byte position. */
@@ -21,9 +21,10 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
   const chunk = options.chunkBytes ?? 1 << 20;
   const maxLine = options.maxLineBytes ?? 16 << 20;
   const base = options.base ?? 0;
-  const fd = openSync(path, 'r');
+  const fd = openOrNull(path);
+  if (fd === null) return 0; // rotated away since it was listed: nothing to read
   try {
-    const end = options.to ?? statSync(path).size;
+    const end = options.to ?? fstatSync(fd).size;
     let pos = options.from ?? 0;
     let buf = Buffer.allocUnsafe(chunk);
     let carry = 0; // bytes of an unfinished line at the start of buf
@@ -71,6 +72,16 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
     return end;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** An fd, or null when the file no longer exists (auditd rotated it away). */
+export function openOrNull(path: string): number | null {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
 }
 

@@ -47,15 +47,24 @@ export interface SearchStats {
 }
 
 
-/** Global positions: file i's bytes start at the sum of the sizes before it. */
+/**
+ * Global positions: file i's bytes start at the sum of the sizes before it. A file that
+ * vanished since it was listed (auditd rotated it away) is left out, not fatal.
+ */
 export function fileBases(files: string[]): { file: string; base: number; size: number }[] {
   let base = 0;
-  return files.map((file) => {
-    const size = statSync(file).size;
-    const out = { file, base, size };
+  const out: { file: string; base: number; size: number }[] = [];
+  for (const file of files) {
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      continue;
+    }
+    out.push({ file, base, size });
     base += size;
-    return out;
-  });
+  }
+  return out;
 }
 
 /**
@@ -63,8 +72,9 @@ export function fileBases(files: string[]): { file: string; base: number; size: 
  * so bindings written after the first events of their session are known before any event
  * is attributed.
  */
-export function learnBindings(files: string[], attributor: Attributor, onBytes?: (n: number) => void): void {
-  for (const { file, base } of fileBases(files)) {
+export function learnBindings(files: string[] | { file: string; base: number }[], attributor: Attributor, onBytes?: (n: number) => void): void {
+  const bases = files.length > 0 && typeof files[0] === 'string' ? fileBases(files as string[]) : (files as { file: string; base: number }[]);
+  for (const { file, base } of bases) {
     let last = 0;
     scanLines(
       file,
@@ -146,7 +156,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
         if (rec) attributor.observeRecord(rec);
       }
     });
-  } else learnBindings(options.files, attributor, progress);
+  } else learnBindings(bases, attributor, progress);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
   const emit = (events: AuditEvent[]): void => {

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openOrNull } from './reader';
 
 /** Records of one event lie within this many bytes of each other in a log (interleaving bound). */
 const WINDOW = 64 << 10;
@@ -31,7 +32,8 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
   const needles = sessions.map((s) => Buffer.from(` ses=${s} `));
   const chunk = Math.max(options.chunkBytes ?? 1 << 20, 4 * WINDOW);
   const base = options.base ?? 0;
-  const fd = openSync(path, 'r');
+  const fd = openOrNull(path);
+  if (fd === null) return; // rotated away since it was listed: nothing to read
   try {
     const size = options.to ?? Number(require('node:fs').fstatSync(fd).size);
     let buf = Buffer.allocUnsafe(chunk + 2 * WINDOW);

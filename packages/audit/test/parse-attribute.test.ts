@@ -208,3 +208,27 @@ describe('bad input never crashes (property-based)', () => {
     expect(parseRecord('\xff'.repeat(4 << 20))).toBeNull();
   });
 });
+
+describe('reading logs', () => {
+  const { mkdtempSync, writeFileSync, rmSync } = require('node:fs') as typeof import('node:fs');
+  const { tmpdir } = require('node:os') as typeof import('node:os');
+  const { orderLogFiles, searchLogs } = require('@contid/audit') as typeof import('@contid/audit');
+
+  it('rotated logs are read oldest first; a file rotated away meanwhile is skipped, not fatal', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contid-audit-read-'));
+    try {
+      const ev = (serial: number): string => `type=USER_CMD msg=audit(5.000:${serial}): pid=1 uid=0 auid=0 ses=3 msg='cmd=true res=success'\n`;
+      writeFileSync(join(dir, 'audit.log.2'), ev(1));
+      writeFileSync(join(dir, 'audit.log.1'), ev(2));
+      writeFileSync(join(dir, 'audit.log'), ev(3));
+      writeFileSync(join(dir, 'other.txt'), 'x');
+      const files = orderLogFiles([dir]);
+      expect(files.map((f) => f.slice(dir.length + 1))).toEqual(['audit.log.2', 'audit.log.1', 'audit.log']);
+      const serials: number[] = [];
+      const stats = searchLogs({ files: [...files.slice(0, 1), join(dir, 'audit.log.9'), ...files.slice(1)], filter: {}, onEvent: (e) => serials.push(e.serial) });
+      expect([serials, stats.skipped]).toEqual([[1, 2, 3], 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -125,6 +125,18 @@ async function spoolStdin(): Promise<{ file: string; cleanup: () => void }> {
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** File-system errors on the logs are the user's to fix: one line, not a stack. */
+function readable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EACCES' || e.code === 'EPERM') throw new ContidError(`cannot read ${e.path ?? 'the audit log'}: permission denied (audit logs are root-only)`, 1);
+    if (e.code === 'EISDIR' || e.code === 'EIO') throw new ContidError(`cannot read ${e.path ?? 'the audit log'}: ${e.code}`, 1);
+    throw err;
+  }
+}
+
 function progressBar(): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   let shown = -1;
@@ -211,7 +223,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const bar = progressBar();
     const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(indexDir(argv['index-dir'])) : null;
     try {
-      const stats = searchLogs({
+      const stats = readable(() => searchLogs({
         files,
         filter,
         timeoutMs: argv['event-timeout'],
@@ -221,7 +233,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         onProgress: bar,
         index,
         rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(buf) : undefined,
-      });
+      }));
       if (bar) process.stderr.write('\r\x1b[K');
       if (argv['show-rejected']) {
         for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${r.record.raw}\n`);
