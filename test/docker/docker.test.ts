@@ -407,3 +407,35 @@ describe('idempotent hand-off', () => {
     }
   });
 });
+
+describe('contid docker sync', () => {
+  test('one pass: drains the spool, records a container started without the shim as untagged, ends what stopped', async () => {
+    const state4 = join(state.dir, 'state4');
+    mkdirSync(state4, { recursive: true, mode: 0o700 });
+    setShim(`CONTID_SPOOL_DIR=${join(state4, 'spool')}\n`);
+    const env = { ...process.env, CONTID_STATE_DIR: state4 };
+    const tagged = uniqueName('dk-sync');
+    const plain = uniqueName('dk-plain');
+    try {
+      expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', tagged, IMAGE, 'sh', '-c', 'sleep 600']).status).toBe(0);
+      expect(engine.docker(['run', '-d', '--runtime', 'runc', '--name', plain, IMAGE, 'sh', '-c', 'sleep 600']).status).toBe(0);
+      const r = contid(['docker', 'sync', '--host', engine.host], { env });
+      expect(r.stderr).toMatch(/^(contid docker: create \S+ -> contid \d+\n)$/);
+      expect(r.stdout).toMatch(/^spool: 1 tagged, 0 already done, 0 still pending, 0 quarantined; docker: 1 tagged, 1 recorded untagged, 0 ended\n$/);
+      const reg = Registry.open(state4);
+      try {
+        expect(reg.findByRuntimeId(fullId(tagged))).toMatchObject({ state: 'running', name: tagged, session: sessionOf(inspectPid(tagged)) });
+        expect(reg.findByRuntimeId(fullId(plain))).toMatchObject({ state: 'untagged', name: plain, initPid: inspectPid(plain) });
+      } finally {
+        reg.close();
+      }
+      engine.docker(['rm', '-f', tagged, plain]);
+      const again = contid(['docker', 'sync', '--host', engine.host], { env });
+      expect(again.stdout).toMatch(/docker: 0 tagged, 0 recorded untagged, 2 ended\n$/);
+      expect(contid(['docker', 'sync', '--host', 'unix:///nonexistent.sock'], { env }).stderr).toMatch(/^contid: cannot reach docker: .*\n$/);
+    } finally {
+      setShim('');
+      engine.docker(['rm', '-f', tagged, plain]);
+    }
+  });
+});
