@@ -79,7 +79,7 @@ function systemdInvocation(argv: ExecArgs): Invocation {
   if (argv.setns !== undefined) throw new ContidError('--systemd and --setns do not go together: --systemd joins the invocation\'s container itself', 2);
   const invocation = currentInvocation(process.env, argv.unit);
   argv.orchestrator = 'systemd';
-  argv.name ??= invocation.unit;
+  argv.name = invocation.unit;
   argv['runtime-id'] = invocation.invocationId;
   return invocation;
 }
