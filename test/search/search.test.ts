@@ -176,6 +176,15 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(cold.stdout);
   });
 
+  it('a progress bar is drawn on stderr when it is a TTY (script(1) gives a pty), never otherwise', () => {
+    const cmd = `${process.execPath} ${CONTID_MAIN} search -i ${log} -c ${A} > /dev/null`;
+    const tty = run('script', ['-qec', cmd, '/dev/null'], { env: state.env });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/\r\[#{30}\] 100%/);
+    expect(tty.stdout).toContain('\r\x1b[K');
+    expect(search(['-c', A]).stderr).not.toContain('\r');
+  });
+
   it('a missing input is one clear line and exit 2', () => {
     expect(contid(['search', '-i', '/nonexistent/audit.log'], { env: state.env })).toMatchObject({ status: 2, stderr: 'contid: no such log file or directory: /nonexistent/audit.log\n' });
   });

@@ -52,6 +52,10 @@ class Ranges {
   }
   /** Sorted and merged (lines filed late, before their event's ses= line, land out of order). */
   finish(): Buffer {
+    let sorted = true;
+    for (let i = 2; i < this.length && sorted; i += 2) sorted = this.data[i] >= this.data[i - 1];
+    // the usual case: lines came in order, nothing to sort (no per-pair objects)
+    if (sorted) return Buffer.from(this.data.buffer, 0, this.length * 8);
     const pairs: [number, number][] = [];
     for (let i = 0; i < this.length; i += 2) pairs.push([this.data[i], this.data[i + 1]]);
     pairs.sort((a, b) => a[0] - b[0]);

@@ -75,8 +75,8 @@ export function fileBases(files: string[]): { file: string; base: number; size: 
 export function learnBindings(files: string[] | { file: string; base: number }[], attributor: Attributor, onBytes?: (n: number) => void): void {
   const bases = files.length > 0 && typeof files[0] === 'string' ? fileBases(files as string[]) : (files as { file: string; base: number }[]);
   for (const { file, base } of bases) {
-    let last = 0;
-    scanLines(
+    let last = base;
+    const size = scanLines(
       file,
       (buf, start, end, offset) => {
         if (isBindingLine(buf, start, end)) {
@@ -90,6 +90,7 @@ export function learnBindings(files: string[] | { file: string; base: number }[]
       },
       { base },
     );
+    onBytes?.(base + size - last);
   }
 }
 
@@ -228,7 +229,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   } else {
     for (const { file, base } of bases) {
       let last = base;
-      scanLines(
+      const size = scanLines(
         file,
         (buf, start, end, offset) => {
           stats.lines++;
@@ -252,6 +253,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
           },
         },
       );
+      progress(base + size - last);
     }
   }
   emit(reassembler.flush());
