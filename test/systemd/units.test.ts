@@ -13,7 +13,7 @@ import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
  * PAM unit, and misuse. Every record is checked in the HOST's audit log.
  */
 const GUEST_STATE = '/var/lib/contid-test/state';
-const GUEST_CONTID = ['/usr/bin/node', CONTID_MAIN, '--state-dir', GUEST_STATE];
+const GUEST_CONTID = [process.execPath /* bound into the guest at the same path */, CONTID_MAIN, '--state-dir', GUEST_STATE];
 const LOOP = `[Service]\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
 
 let machine: Machine;
