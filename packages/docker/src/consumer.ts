@@ -206,8 +206,10 @@ export class SpoolConsumer {
   }
 
   private async create(entry: SpoolEntry, pid: number): Promise<EntryOutcome> {
+    // Sessions are unique within a boot: a binding of this session means the entry was done.
+    const done = entry.session === null ? undefined : this.registry.containerOfSession(entry.session);
+    if (done && done.runtimeId === entry.id) return { kind: 'already', contid: done.contid };
     const existing = this.registry.findByRuntimeId(entry.id);
-    if (existing && existing.session === entry.session) return { kind: 'already', contid: existing.contid };
     // The same runtime id created again (docker restart/start): the earlier instance is over.
     if (existing && existing.state !== 'ended') this.options.tagger.end(existing.contid, 're-created');
     if (entry.session === null) throw new ContidError('create entry without a session');
@@ -236,10 +238,11 @@ export class SpoolConsumer {
   }
 
   private async setns(entry: SpoolEntry, pid: number): Promise<EntryOutcome> {
+    const done = entry.session === null ? undefined : this.registry.containerOfSession(entry.session);
+    if (done && done.runtimeId === entry.id) return { kind: 'already', contid: done.contid };
     const found = this.container(entry);
     if (!('row' in found)) return found;
     const c = found.row;
-    if (this.registry.bindings(c.contid).some((b) => b.session === entry.session)) return { kind: 'already', contid: c.contid };
     if (entry.session === null) throw new ContidError('setns entry without a session');
     const proc = parseOciProcess(entry.processText);
     const described = this.options.describeExec ? await this.options.describeExec(entry, c, pid, proc, { registry: this.registry }) : {};
