@@ -48,6 +48,7 @@ export function eventSucceeded(event: AuditEvent): boolean | undefined {
 
 function keyMatches(event: AuditEvent, key: string): boolean {
   for (const r of event.records) {
+    if (!r.raw.includes(' key=')) continue; // most records have no key: skip splitting them
     const k = r.fields.get('key');
     if (k === undefined || k === '(null)') continue;
     // Several keys of one rule are joined by 0x01 (hex-encoded in the log).
@@ -58,6 +59,11 @@ function keyMatches(event: AuditEvent, key: string): boolean {
 
 function typeMatches(event: AuditEvent, types: string[]): boolean {
   return event.records.some((r) => types.some((t) => t === r.type || (r.typeNumber !== null && t === String(r.typeNumber))));
+}
+
+/** The filter without its container part: what can be decided before attribution. */
+export function withoutContainerFilter(f: EventFilter): EventFilter {
+  return { ...f, container: undefined, orchestrator: undefined };
 }
 
 /** `chain` is the event's container and its ancestors, nearest first (empty: unattributed). */

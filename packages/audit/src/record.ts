@@ -79,41 +79,94 @@ export function recordTypeNumber(type: string): number | null {
 }
 
 /**
+ * A record whose head is parsed at once and whose fields are split on first use: most lines
+ * of a big log are only grouped, filtered by type or printed raw, never taken apart.
+ */
+class LazyRecord implements AuditRecord {
+  private split_: { fields: Map<string, string>; msg: Map<string, string>; body: string | null } | null = null;
+  private enriched_: Map<string, string> | null | undefined = undefined;
+
+  constructor(
+    public node: string | null,
+    public type: string,
+    public typeNumber: number | null,
+    public time: string,
+    public timeMs: number,
+    public serial: number,
+    public raw: string,
+    public offset: number,
+    private readonly rest: string,
+    private readonly line: string,
+    private readonly gs: number,
+  ) {}
+
+  private parts(): { fields: Map<string, string>; msg: Map<string, string>; body: string | null } {
+    if (this.split_) return this.split_;
+    let rest = this.rest;
+    let body: string | null = null;
+    const msg = new Map<string, string>();
+    const open = rest.indexOf("msg='");
+    if (open >= 0) {
+      const close = rest.lastIndexOf("'");
+      // An unterminated body is a truncated line: keep what is there rather than drop it.
+      const end = close > open + 4 ? close : rest.length;
+      body = rest.slice(open + 5, end);
+      splitAuditFields(body, msg);
+      rest = rest.slice(0, open) + rest.slice(end + 1);
+    }
+    this.split_ = { fields: splitAuditFields(rest), msg, body };
+    return this.split_;
+  }
+
+  get fields(): Map<string, string> {
+    return this.parts().fields;
+  }
+  set fields(v: Map<string, string>) {
+    this.parts().fields = v;
+  }
+  get msg(): Map<string, string> {
+    return this.parts().msg;
+  }
+  set msg(v: Map<string, string>) {
+    this.parts().msg = v;
+  }
+  get body(): string | null {
+    return this.parts().body;
+  }
+  set body(v: string | null) {
+    this.parts().body = v;
+  }
+  get enriched(): Map<string, string> | null {
+    if (this.enriched_ === undefined) this.enriched_ = this.gs >= 0 ? splitAuditFields(this.line.slice(this.gs + 1)) : null;
+    return this.enriched_;
+  }
+  set enriched(v: Map<string, string> | null) {
+    this.enriched_ = v;
+  }
+}
+
+/**
  * Parses one log line (without its newline). Null when the line is not an audit record:
- * callers count those as skipped. Never throws.
+ * callers count those as skipped. Never throws. Fields are split lazily, on first access.
  */
 export function parseRecord(line: string, offset = -1): AuditRecord | null {
   const gs = line.indexOf('\x1d');
   const raw = gs >= 0 ? line.slice(0, gs) : line;
   const head = HEAD.exec(raw);
   if (!head) return null;
-  let rest = raw.slice(head[0].length);
-  let body: string | null = null;
-  const msg = new Map<string, string>();
-  const open = rest.indexOf("msg='");
-  if (open >= 0) {
-    const close = rest.lastIndexOf("'");
-    // An unterminated body is a truncated line: keep what is there rather than drop it.
-    const end = close > open + 4 ? close : rest.length;
-    body = rest.slice(open + 5, end);
-    splitAuditFields(body, msg);
-    rest = rest.slice(0, open) + rest.slice(end + 1);
-  }
-  const seconds = Number(head[3]);
-  return {
-    node: head[1] ?? null,
-    type: head[2],
-    typeNumber: recordTypeNumber(head[2]),
-    time: `${head[3]}.${head[4]}`,
-    timeMs: seconds * 1000 + Number(head[4]),
-    serial: Number(head[5]),
+  return new LazyRecord(
+    head[1] ?? null,
+    head[2],
+    recordTypeNumber(head[2]),
+    `${head[3]}.${head[4]}`,
+    Number(head[3]) * 1000 + Number(head[4]),
+    Number(head[5]),
     raw,
-    fields: splitAuditFields(rest),
-    msg,
-    body,
-    enriched: gs >= 0 ? splitAuditFields(line.slice(gs + 1)) : null,
     offset,
-  };
+    raw.slice(head[0].length),
+    line,
+    gs,
+  );
 }
 
 /** A field from the kernel part first, then the msg body. */

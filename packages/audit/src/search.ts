@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
-import { EventFilter, containerRefMatches, matchesFilter } from './filter';
+import { EventFilter, containerRefMatches, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
 import { scanLines } from './reader';
@@ -160,9 +160,11 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   } else learnBindings(bases, attributor, progress);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
+  const cheap = withoutContainerFilter(options.filter);
   const emit = (events: AuditEvent[]): void => {
     for (const event of events) {
       stats.events++;
+      if (!matchesFilter(cheap, event, [])) continue; // attribution only for events that can still match
       const c = attributor.attribute(event);
       const chain = c ? attributor.chain(c) : [];
       if (!matchesFilter(options.filter, event, chain)) continue;
