@@ -21,6 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- auditd -----------------------------------------------------------------------------
+# Debian rotates at 8 MB: a test run writes that in a minute and tests would chase records
+# into audit.log.N. 256 MB x 5 keeps a whole run in reach (ausearch reads the rotations too).
+conf=/etc/audit/auditd.conf
+if ! grep -q '^max_log_file = 256$' "$conf"; then
+  sed -i 's/^max_log_file = .*/max_log_file = 256/' "$conf"
+  pgrep -x auditd >/dev/null && kill -HUP "$(pgrep -x auditd | head -1)"
+fi
 mkdir -p /var/log/audit
 if ! pgrep -x auditd >/dev/null; then
   auditd

@@ -13,9 +13,9 @@ export function deleteExecveRule(key: string): void {
   spawnSync('auditctl', ['-d', 'always,exit', '-F', 'arch=b64', '-S', 'execve', '-k', key], { encoding: 'utf8' });
 }
 
-/** `ausearch ARGS --raw` lines ([] when nothing matches yet). */
+/** `ausearch ARGS --raw` over auditd's log and its rotations ([] when nothing matches yet). */
 export function ausearch(args: string[]): string[] {
-  const r = spawnSync('ausearch', [...args, '--raw', '-if', '/var/log/audit/audit.log'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync('ausearch', [...args, '--raw', '--input-logs'], { encoding: 'utf8', maxBuffer: 256 << 20 });
   return r.status === 0 ? r.stdout.split('\n').filter((l) => l && !l.startsWith('----')) : [];
 }
 
