@@ -99,11 +99,21 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(a.stderr).toMatch(/^contid: ignored \d+ untrusted binding records \(--show-rejected lists them\)$/m);
   });
 
-  it('filters: -m, -k, --pid, --success, --start/--end, --orchestrator', () => {
+  it('filters: -m, -k, --pid, --success, --uid, --auid, --start/--end, --orchestrator (ausearch agrees)', () => {
     const execs = search(['-c', A, '-m', 'EXECVE']).stdout;
     expect(keys(execs).length).toBeGreaterThan(0);
     expect(keys(execs).every((k) => keys(search(['-c', A]).stdout).includes(k))).toBe(true);
     expect(keys(search(['-c', A, '-k', rule]).stdout)).toEqual(keys(spawnSync('ausearch', ['-k', rule, '--session', String(sessionsOf[A][0]), '--raw', '-if', log], { encoding: 'utf8' }).stdout));
+    const ausearchFor = (extra: string[]): string[] =>
+      keys(spawnSync('ausearch', [...extra, '--session', String(sessionsOf[A][0]), '--raw', '-if', log], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout);
+    const pid = /type=SYSCALL .* pid=(\d+) .*comm="ls"/.exec(search(['-c', A]).stdout)![1];
+    expect(keys(search(['-c', A, '--pid', pid]).stdout)).toEqual(ausearchFor(['-p', pid]));
+    for (const yn of ['yes', 'no']) {
+      const mine = keys(search(['-c', A, '--success', yn]).stdout);
+      expect([yn, mine.length > 0, mine]).toEqual([yn, true, ausearchFor(['--success', yn])]);
+    }
+    expect(keys(search(['-c', A, '--uid', '0', '--auid', '0']).stdout)).toEqual(ausearchFor(['-ui', '0', '-ul', '0']));
+    expect(search(['-c', A, '--uid', '4242']).stdout).toBe('');
     expect(search(['-c', A, '--start', '@4000000000']).stdout).toBe('');
     expect(keys(search(['-c', A, '--start', 'week-ago', '--end', 'now']).stdout)).toEqual(keys(search(['-c', A]).stdout));
     expect(keys(search(['--orchestrator', 'contid', '-c', B]).stdout)).toEqual(ausearchKeys(sessionsOf[B]));
