@@ -15,13 +15,15 @@ export interface EventPipeline {
   flush(): string;
 }
 
+const EXPIRY_INTERVAL_MS = 250;
+
 export interface LiveTailOptions {
   source: LineSource;
   pipeline: EventPipeline;
   sink: OutputSink;
   /** Lines the queue between reader and writer holds at most. */
   queueCapacity?: number;
-  /** How often to report new drops (and expire incomplete events). */
+  /** How often to report new drops. */
   reportIntervalMs?: number;
   /** Where drop reports go (stderr in the CLI). */
   report: (message: string) => void;
@@ -48,6 +50,7 @@ export class LiveTail {
   private reportedDrops = 0;
   private reportedOverruns = 0;
   private timer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private writer: Promise<void> | undefined;
   private writeChain: Promise<void> = Promise.resolve();
   private stopping: Promise<TailSummary> | undefined;
@@ -61,7 +64,11 @@ export class LiveTail {
     await this.options.source.start(this.queue);
     void this.options.source.done.then(() => this.queue.close());
     this.writer = this.writeLoop();
-    this.timer = setInterval(() => this.tick(), this.options.reportIntervalMs ?? 5000);
+    // Incomplete events and events waiting for a binding leave on time even when no more
+    // records arrive; drop reports come at their own (slower) pace.
+    this.expiryTimer = setInterval(() => void this.emit(this.options.pipeline.expire(Date.now())), EXPIRY_INTERVAL_MS);
+    this.expiryTimer.unref();
+    this.timer = setInterval(() => this.reportDrops(this.summary(), false), this.options.reportIntervalMs ?? 5000);
     this.timer.unref();
   }
 
@@ -105,6 +112,7 @@ export class LiveTail {
     this.queue.close();
     await this.writer;
     if (this.timer) clearInterval(this.timer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
     await this.emit(this.options.pipeline.flush());
     await this.writeChain;
     await this.options.sink.close();
@@ -124,11 +132,6 @@ export class LiveTail {
     if (text.length === 0) return this.writeChain;
     this.writeChain = this.writeChain.then(() => this.options.sink.write(text));
     return this.writeChain;
-  }
-
-  private tick(): void {
-    void this.emit(this.options.pipeline.expire(Date.now()));
-    this.reportDrops(this.summary(), false);
   }
 
   private reportDrops(s: TailSummary, final: boolean): void {
