@@ -232,3 +232,31 @@ describe('reading logs', () => {
     }
   });
 });
+
+describe('registry enrichment', () => {
+  it('a container learned from the log takes its image from a real registry; an unlogged parent comes from it too', () => {
+    const { mkdtempSync, rmSync } = require('node:fs') as typeof import('node:fs');
+    const { tmpdir } = require('node:os') as typeof import('node:os');
+    const { Registry, signLifecycle: sign } = require('@contid/core') as typeof import('@contid/core');
+    const dir = mkdtempSync(join(tmpdir(), 'contid-audit-reg-'));
+    const reg = Registry.open(dir);
+    try {
+      const parent = reg.registerContainer({ orchestrator: 'lxc', name: 'host-ct', image: null });
+      const child = reg.registerContainer({ orchestrator: 'docker', name: 'web', image: 'nginx:1.27', parent: parent.contid });
+      const body = sign({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: null, pid: 1, session: 7, contid: child.contid, parent: parent.contid, namespaces: {}, node: null }, KEY);
+      const lines = [
+        `type=VIRT_CONTROL msg=audit(5.000:1): pid=1 uid=0 auid=0 ses=3 msg='${body} exe="${NODE}" hostname=? addr=? terminal=? res=success'`,
+        'type=USER_CMD msg=audit(5.000:2): pid=9 uid=0 auid=0 ses=7 msg=\'cmd=true res=success\'',
+      ];
+      const att = new Attributor({ trustedExes: [NODE], key: KEY, registry: reg });
+      const evs = events(withOffsets(lines));
+      evs.forEach((e) => att.observe(e));
+      const c = att.attribute(evs[1])!;
+      expect(c).toMatchObject({ name: 'web', image: 'nginx:1.27' });
+      expect(att.chain(c).map((x) => [x.name, x.orchestrator])).toEqual([['web', 'docker'], ['host-ct', 'lxc']]);
+    } finally {
+      reg.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
