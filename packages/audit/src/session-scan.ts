@@ -1,4 +1,4 @@
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openOrNull } from './reader';
 
 /** Records of one event lie within this many bytes of each other in a log (interleaving bound). */
@@ -35,7 +35,7 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
   const fd = openOrNull(path);
   if (fd === null) return; // rotated away since it was listed: nothing to read
   try {
-    const size = options.to ?? Number(require('node:fs').fstatSync(fd).size);
+    const size = options.to ?? fstatSync(fd).size;
     let buf = Buffer.allocUnsafe(chunk + 2 * WINDOW);
     let bufStart = options.from ?? 0; // file offset of buf[0]
     let bufLen = 0;
