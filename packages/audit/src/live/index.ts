@@ -8,3 +8,4 @@ export * from './output-sink';
 export * from './live-tail';
 export * from './auditd-plugin';
 export * from './pipeline';
+export * from './interim-names';
