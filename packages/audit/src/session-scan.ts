@@ -1,8 +1,12 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openOrNull } from './reader';
 
-/** Records of one event lie within this many bytes of each other in a log (interleaving bound). */
-const WINDOW = 64 << 10;
+/**
+ * Bytes kept around the part of a chunk being processed, so the walk over an event's lines
+ * (up to 64 unrelated lines forward, 8 back) stays inside the buffer; an EXECVE with a long
+ * argv is split into records of ≤ 7.5 KB each.
+ */
+const WINDOW = 256 << 10;
 const KEY_OPEN = Buffer.from('msg=audit(');
 
 export interface SessionScanOptions {
