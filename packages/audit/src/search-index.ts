@@ -24,14 +24,34 @@ CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL, de
   size INTEGER NOT NULL, mtime_ms INTEGER NOT NULL, indexed_at INTEGER NOT NULL, UNIQUE (dev, ino));
 CREATE TABLE IF NOT EXISTS binding_lines (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, offset INTEGER NOT NULL, line TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS binding_lines_file ON binding_lines (file_id, offset);
-CREATE TABLE IF NOT EXISTS session_ranges (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, session INTEGER NOT NULL,
-  ranges BLOB NOT NULL, PRIMARY KEY (file_id, session));
+CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, session INTEGER NOT NULL,
+  segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
+/** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
+const SCHEMA_VERSION = 2;
+/** Ranges are written out every this many bytes of log, so building uses flat memory. */
+const SEGMENT_BYTES = 64 << 20;
 
 const KEY_OPEN = Buffer.from('msg=audit(');
 const SES = Buffer.from(' ses=');
 /** Recent event keys whose session is known / lines still waiting for their key's session. */
 const RECENT_KEYS = 4096;
+
+/**
+ * The event of a line, `audit(SEC.MSEC:SERIAL)`, as a number (serial and milliseconds) so
+ * indexing a big log allocates no string per line; multi-node logs (`node=` prefix) fall
+ * back to a string that includes the node.
+ */
+function eventKey(buf: Buffer, lineStart: number, from: number, to: number): number | string {
+  if (buf[lineStart] === 0x6e /* node= */) return buf.toString('latin1', lineStart, to);
+  let ms = 0;
+  let serial = 0;
+  let i = buf.indexOf(0x2e /* . */, from);
+  if (i < 0 || i > to) return buf.toString('latin1', from, to);
+  for (i++; i < to && buf[i] !== 0x3a /* : */; i++) ms = ms * 10 + buf[i] - 0x30;
+  for (i++; i < to; i++) serial = serial * 10 + buf[i] - 0x30;
+  return serial * 1000 + ms;
+}
 
 /** Growable [start, end) pairs that merge touching ranges (an event's lines are adjacent). */
 class Ranges {
@@ -76,7 +96,11 @@ export class SearchIndex {
     const db = new Database(join(dir, 'search-index.db'));
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
-    db.exec(SCHEMA);
+    if (db.pragma('user_version', { simple: true }) !== SCHEMA_VERSION) {
+      db.exec('DROP TABLE IF EXISTS session_ranges; DROP TABLE IF EXISTS session_segments; DROP TABLE IF EXISTS binding_lines; DROP TABLE IF EXISTS files;');
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
     return new SearchIndex(db);
   }
 
@@ -84,7 +108,9 @@ export class SearchIndex {
   static openExisting(dir = DEFAULT_INDEX_DIR): SearchIndex | null {
     try {
       const db = new Database(join(dir, 'search-index.db'), { readonly: true, fileMustExist: true });
-      return new SearchIndex(db);
+      if (db.pragma('user_version', { simple: true }) === SCHEMA_VERSION) return new SearchIndex(db);
+      db.close();
+      return null; // an index of another layout: scan until `contid index` rebuilds it
     } catch {
       return null;
     }
@@ -108,31 +134,68 @@ export class SearchIndex {
 
   /** [start, end) byte ranges of the events of `session` in the file, ascending. */
   sessionRanges(file: IndexedFile, session: number): Float64Array {
-    const row = this.db.prepare('SELECT ranges FROM session_ranges WHERE file_id = ? AND session = ?').get(file.id, session) as { ranges: Buffer } | undefined;
-    if (!row) return new Float64Array(0);
-    const copy = Buffer.from(row.ranges); // aligned for the Float64Array view
-    return new Float64Array(copy.buffer, copy.byteOffset, copy.length / 8);
+    const rows = this.db.prepare('SELECT ranges FROM session_segments WHERE file_id = ? AND session = ? ORDER BY segment').all(file.id, session) as { ranges: Buffer }[];
+    const all = Buffer.concat(rows.map((r) => r.ranges)); // a fresh, aligned copy
+    const pairs = new Float64Array(all.buffer, all.byteOffset, all.length / 8);
+    let sorted = true;
+    for (let i = 2; i < pairs.length && sorted; i += 2) sorted = pairs[i] >= pairs[i - 1];
+    if (sorted) return pairs;
+    // a line filed late (before its event's ses= line) may sit in the next segment
+    const list: [number, number][] = [];
+    for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i], pairs[i + 1]]);
+    list.sort((a, b) => a[0] - b[0]);
+    return Float64Array.from(list.flat());
   }
 
   /** Indexes one file (replacing an older entry for it); returns the sessions found. */
   build(path: string): { sessions: number; bindingLines: number } {
     const st = statSync(path);
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = this.buildIn(path, st);
+      this.db.exec('COMMIT');
+      return r;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  private buildIn(path: string, st: { dev: number; ino: number; mtimeMs: number }): { sessions: number; bindingLines: number } {
+    this.db.prepare('DELETE FROM files WHERE dev = ? AND ino = ?').run(st.dev, st.ino);
+    const id = Number(
+      this.db.prepare('INSERT INTO files (path, dev, ino, size, mtime_ms, indexed_at) VALUES (?, ?, ?, -1, ?, ?)').run(path, st.dev, st.ino, Math.floor(st.mtimeMs), Date.now()).lastInsertRowid,
+    );
+    const insertSegment = this.db.prepare('INSERT INTO session_segments (file_id, session, segment, ranges) VALUES (?, ?, ?, ?)');
+    const sessions = new Set<number>();
+    let segment = 0;
+    let segmentStart = 0;
+    const flush = (): void => {
+      for (const [s, r] of bySession) insertSegment.run(id, s, segment, r.finish());
+      bySession.clear();
+      segment++;
+    };
     const bindings: { offset: number; line: string }[] = [];
     const bySession = new Map<number, Ranges>();
-    const keySession = new Map<string, number>();
-    const pending = new Map<string, [number, number][]>();
+    const keySession = new Map<number | string, number>();
+    const pending = new Map<number | string, [number, number][]>();
     const file = (session: number, start: number, end: number): void => {
       let r = bySession.get(session);
       if (!r) bySession.set(session, (r = new Ranges()));
+      sessions.add(session);
       r.add(start, end);
     };
     const size = scanLines(path, (buf, start, end, offset) => {
+      if (offset - segmentStart >= SEGMENT_BYTES) {
+        flush();
+        segmentStart = offset;
+      }
       if (isBindingLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
       const open = buf.indexOf(KEY_OPEN, start);
       if (open < 0 || open >= end || open - start > 300) return;
       const close = buf.indexOf(0x29, open);
       if (close < 0 || close >= end) return;
-      const key = buf.toString('latin1', open + KEY_OPEN.length, close);
+      const key = eventKey(buf, start, open + KEY_OPEN.length, close);
       const lineEnd = offset + (end - start) + 1; // with its newline: touching lines merge
       const at = buf.indexOf(SES, close);
       let session = -1;
@@ -147,7 +210,7 @@ export class SearchIndex {
         let list = pending.get(key);
         if (!list) {
           pending.set(key, (list = []));
-          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as string);
+          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as number | string);
         }
         list.push([offset, lineEnd]);
         return;
@@ -155,7 +218,7 @@ export class SearchIndex {
       const s = session >= 0 && known === undefined ? session : (known as number);
       if (known === undefined) {
         keySession.set(key, s);
-        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as string);
+        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as number | string);
         const waiting = pending.get(key);
         if (waiting) {
           for (const [ws, we] of waiting) file(s, ws, we);
@@ -164,18 +227,11 @@ export class SearchIndex {
       }
       file(s, offset, lineEnd);
     });
-    const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM files WHERE dev = ? AND ino = ?').run(st.dev, st.ino);
-      const id = Number(
-        this.db.prepare('INSERT INTO files (path, dev, ino, size, mtime_ms, indexed_at) VALUES (?, ?, ?, ?, ?, ?)').run(path, st.dev, st.ino, size, Math.floor(st.mtimeMs), Date.now()).lastInsertRowid,
-      );
-      const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line) VALUES (?, ?, ?)');
-      for (const b of bindings) bl.run(id, b.offset, b.line);
-      const sr = this.db.prepare('INSERT INTO session_ranges (file_id, session, ranges) VALUES (?, ?, ?)');
-      for (const [s, r] of bySession) sr.run(id, s, r.finish());
-    });
-    tx();
-    return { sessions: bySession.size, bindingLines: bindings.length };
+    flush();
+    const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line) VALUES (?, ?, ?)');
+    for (const b of bindings) bl.run(id, b.offset, b.line);
+    this.db.prepare('UPDATE files SET size = ? WHERE id = ?').run(size, id);
+    return { sessions: sessions.size, bindingLines: bindings.length };
   }
 }
 
