@@ -1,5 +1,5 @@
 import { callService } from '@contid/service';
-import { LiveAttributor, parseLogLine } from '@contid/audit';
+import { Attributor, parseRecord } from '@contid/audit';
 import { Registry, parseContainerId, readRecordKey, verifyMac } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
@@ -89,10 +89,10 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     const key = readRecordKey(service.stateDir)!;
     expect(verifyMac(/msg='(.*?) exe=/.exec(forged)![1], key)).toBe(false);
     // The attribution engine (live, @contid/audit) counts it as rejected and binds nothing.
-    const attributor = new LiveAttributor({ key });
-    const rec = parseLogLine(forged)!;
-    attributor.observe({ time: rec.time, serial: rec.serial, node: rec.node, records: [rec] });
-    expect(attributor.rejected).toBe(1);
+    const attributor = new Attributor({ key });
+    const rec = parseRecord(forged)!;
+    attributor.observe({ time: rec.time, timeMs: rec.timeMs, serial: rec.serial, node: rec.node, records: [rec] });
+    expect(attributor.rejectedCount).toBe(1);
     const denied = ['create-with-own-session', 'create-for-host-pid-1', 'create-under-victim', 'setns-into-victim', 'end-victim', 'show-victim', 'open-channel'];
     for (const step of denied) expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: false, code: 'denied' })]);
     expect(steps.get('create-with-own-session')!.error).toMatch(/already bound to container .*renew it first/);

@@ -8,4 +8,3 @@ export * from './output-sink';
 export * from './live-tail';
 export * from './auditd-plugin';
 export * from './pipeline';
-export * from './interim-names';
