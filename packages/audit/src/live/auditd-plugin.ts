@@ -116,9 +116,10 @@ export function runningPlugins(auditd: number, procRoot = '/proc'): number[] {
 
 /**
  * SIGHUP makes auditd re-read plugins.d, starting new plugins and stopping removed ones.
- * auditd 3.0.9 here sometimes applies a plugin change only on the following SIGHUP (seen
- * when a plugin of the same path was removed shortly before), so this checks the outcome
- * and signals again, a few times, before giving up.
+ * auditd 3.0.9 here sometimes applies a plugin change only on the following SIGHUP, so this
+ * checks the outcome and signals again, a few times, before giving up. Measured: once a
+ * plugin has been stopped by a reload, that auditd starts no plugin on SIGHUP any more (a
+ * restart of auditd does), hence the advice in the error.
  */
 export function reloadAuditdPlugins(wantRunning: boolean, tries = 4, waitMs = 2500): string {
   const pid = auditdPid();
@@ -134,6 +135,6 @@ export function reloadAuditdPlugins(wantRunning: boolean, tries = 4, waitMs = 25
     }
   }
   throw new ContidError(
-    `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin after ${tries} reloads; check its log and run: kill -HUP ${pid}`,
+    `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin after ${tries} reloads; restart auditd (systemctl restart auditd) to apply it`,
   );
 }
