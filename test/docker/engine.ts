@@ -15,6 +15,8 @@ export interface EngineOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra `--add-runtime name=path` entries (the shim is always added as "contid"). */
   runtimes?: Record<string, string>;
+  /** Another image than plain busybox: its name, empty directories and symlinks to add. */
+  image?: { name: string; dirs?: string[]; links?: Record<string, string> };
 }
 
 /**
@@ -99,15 +101,19 @@ export class DockerEngine {
     while (Date.now() < deadline && existsSync(`/proc/${pid}`)) spawnSleep(100);
   }
 
-  /** busybox alone, imported from a tar of the host's static busybox (kept in the data root). */
+  get image(): string {
+    return this.options.image?.name ?? IMAGE;
+  }
+
+  /** busybox (plus any extra directories and links), imported from a tar of the host's static busybox. */
   ensureImage(): void {
-    if (this.docker(['image', 'inspect', IMAGE]).status === 0) return;
+    if (this.docker(['image', 'inspect', this.image]).status === 0) return;
     const root = join(this.root, 'rootfs');
     rmSync(root, { recursive: true, force: true });
-    mkdirSync(join(root, 'bin'), { recursive: true });
+    for (const dir of ['bin', ...(this.options.image?.dirs ?? [])]) mkdirSync(join(root, dir), { recursive: true });
     writeFileSync(join(root, 'bin', 'busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
-    symlinkSync('busybox', join(root, 'bin', 'sh'));
-    const imported = run('sh', ['-c', `tar -C ${root} -c . | docker -H ${this.host} import - ${IMAGE}`]);
+    for (const [link, target] of Object.entries({ 'bin/sh': 'busybox', ...(this.options.image?.links ?? {}) })) symlinkSync(target, join(root, link));
+    const imported = run('sh', ['-c', `tar -C ${root} -c . | docker -H ${this.host} import - ${this.image}`]);
     if (imported.status !== 0) throw new Error(`docker import failed: ${imported.stderr}`);
   }
 

@@ -3,7 +3,7 @@ import { Attributor, parseRecord } from '@contid/audit';
 import { Registry, parseContainerId, readRecordKey, verifyMac } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
-import { DockerEngine, IMAGE, RUNTIME } from './docker-engine';
+import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
 import { ServiceProcess, tagSelf } from './harness';
 
 type Step = { step: string; ok: boolean; code?: string; error?: string; result?: Record<string, unknown> | number };
@@ -14,7 +14,7 @@ type Step = { step: string; ok: boolean; code?: string; error?: string; result?:
  * cannot reach the host channel, and its nested channel only ever creates children of itself.
  */
 describe('root in a real Docker container vs contid (own dockerd, real kernel)', () => {
-  const engine = new DockerEngine();
+  const engine = securityEngine();
   const service = new ServiceProcess('docker');
   const suffix = uniqueName('sec');
   let victim: string;
@@ -28,6 +28,7 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
   }, 240_000);
   afterAll(async () => {
     await engine.stop();
+    removeNestedChannels(engine);
     await service.stop();
     service.cleanup();
   }, 120_000);
@@ -45,7 +46,7 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
       'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
       // The host's /usr (libraries) and its node binary, wherever it lives, run the probe.
       '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
-      ...extra, IMAGE, 'sh', '-c', script,
+      ...extra, engine.image, 'sh', '-c', script,
     ]);
     expect(run.stderr).toBe('');
     const id = run.stdout.trim();
