@@ -111,6 +111,9 @@ const agent: CommandModule<object, Omit<DockerArgs, 'wait-ms'>> = {
   },
 };
 
+/** The same agent as `contid agent docker`, beside `contid agent kubernetes`. */
+export const dockerAgent: CommandModule<object, Omit<DockerArgs, 'wait-ms'>> = { ...agent, command: 'docker' };
+
 export const dockerCommand: CommandModule<object, object> = {
   command: 'docker <command>',
   describe: 'Docker: spool agent and one-shot sync for the contid-runc runtime shim',

@@ -6,7 +6,7 @@ import { doctorCommand } from './doctor';
 import { installCommand, uninstallCommand } from './install';
 import { endCommand } from './end';
 import { lxcCommand } from './lxc';
-import { agentCommand } from './kubernetes';
+import { agentCommand } from './agent';
 import { serveCommand } from './serve';
 import { systemdCommand } from './systemd';
 import { tailCommand } from './tail';

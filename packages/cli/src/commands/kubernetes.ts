@@ -27,7 +27,7 @@ function kubeConfig(file: string | undefined): KubeConfig {
 
 const log = (line: string): void => void process.stderr.write(`contid agent kubernetes: ${line}\n`);
 
-const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
+export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
   command: 'kubernetes',
   describe: "node agent: claim this node's ID prefix, annotate this node's pods with their contids, enrich the registry",
   builder: (y) =>
@@ -87,14 +87,5 @@ const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       if (tagger) tagger.close();
       else registry.close();
     }
-  },
-};
-
-export const agentCommand: CommandModule<object, object> = {
-  command: 'agent <orchestrator>',
-  describe: 'long-running per-node agents (kubernetes)',
-  builder: (y) => y.command(kubernetesAgent as unknown as CommandModule<object, object>).demandCommand(1),
-  handler: () => {
-    throw new ContidError('name an agent: kubernetes', 2);
   },
 };
