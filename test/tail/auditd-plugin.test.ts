@@ -20,7 +20,9 @@ function runningAuditd(): number {
   return pid;
 }
 /** auditd re-reads plugins.d on SIGHUP: starts new plugins, stops removed ones. */
-const reloadAuditd = (): void => process.kill(runningAuditd(), 'SIGHUP');
+const reloadAuditd = (): void => {
+  process.kill(runningAuditd(), 'SIGHUP');
+};
 /** auditd's children running our plugin (this test's state dir on their command line). */
 const pluginPids = (): number[] =>
   runningPlugins(runningAuditd()).filter((pid) => {
