@@ -16,15 +16,15 @@ function localTime(ms: number): string {
 }
 
 /** Hex values (proctitle, argv, paths with spaces) decoded; NULs become spaces. */
-function readable(raw: string): string {
-  const v = fieldValue(raw) ?? raw;
+function readable(raw: string, name: string, type: string): string {
+  const v = fieldValue(raw, name, type) ?? raw;
   return v.replace(/\0/g, ' ');
 }
 
 function interpretRecord(rec: AuditRecord): string {
   const head = `${rec.node ? `node=${rec.node} ` : ''}type=${rec.type} msg=audit(${localTime(rec.timeMs)}:${rec.serial}) :`;
   const show = (fields: Map<string, string>): string =>
-    [...fields].map(([k, v]) => `${k}=${rec.enriched?.get(k.toUpperCase())?.replace(/^"(.*)"$/, '$1') ?? readable(v)}`).join(' ');
+    [...fields].map(([k, v]) => `${k}=${rec.enriched?.get(k.toUpperCase())?.replace(/^"(.*)"$/, '$1') ?? readable(v, k, rec.type)}`).join(' ');
   const body = rec.body !== null ? ` msg='${show(rec.msg)}'` : '';
   return `${head} ${show(rec.fields)}${body}`;
 }
@@ -41,13 +41,14 @@ export function containerJson(c: AttributedContainer | null): Record<string, str
   };
 }
 
-const decodedObject = (m: Map<string, string>): Record<string, string> => Object.fromEntries([...m].map(([k, v]) => [k, fieldValue(v) ?? v]));
+const decodedObject = (m: Map<string, string>, type: string): Record<string, string> =>
+  Object.fromEntries([...m].map(([k, v]) => [k, fieldValue(v, k, type) ?? v]));
 const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 
 function firstAny(event: AuditEvent, name: string): string | undefined {
   for (const r of event.records) {
     const v = r.fields.get(name) ?? r.msg.get(name);
-    if (v !== undefined) return fieldValue(v);
+    if (v !== undefined) return fieldValue(v, name, r.type);
   }
   return undefined;
 }
@@ -126,8 +127,8 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
           parents: chain.slice(1).map((p) => formatContainerId(p.contid)),
           records: event.records.map((r) => ({
             type: r.type,
-            fields: decodedObject(r.fields),
-            msg: r.body !== null ? decodedObject(r.msg) : undefined,
+            fields: decodedObject(r.fields, r.type),
+            msg: r.body !== null ? decodedObject(r.msg, r.type) : undefined,
             raw: r.raw,
           })),
         }) + '\n'

@@ -66,9 +66,32 @@ export function splitAuditFields(text: string, into = new Map<string, string>())
   return into;
 }
 
-/** The decoded value of a raw field: quotes stripped, upper-case hex decoded, else as is. */
-export function fieldValue(raw: string | undefined): string | undefined {
-  return raw === undefined ? undefined : decodeValue(raw);
+/**
+ * Fields the kernel and libaudit write with audit_log_untrustedstring / audit_encode_nv_string:
+ * quoted, or upper-case hex when the text needs it. Only these may be hex-decoded: an inode,
+ * a device or a pid of even length is made of hex digits too.
+ */
+const ENCODED_FIELDS = new Set([
+  'acct', 'cmd', 'comm', 'cwd', 'data', 'dir', 'exe', 'file', 'grp', 'hostname', 'key', 'name',
+  'new-chardev', 'new-disk', 'new-fs', 'new-net', 'new-rng', 'old-chardev', 'old-disk', 'old-fs',
+  'old-net', 'old-rng', 'ocomm', 'path', 'proctitle', 'reason', 'root_dir', 'sw', 'terminal',
+  'uuid', 'vm', 'watch',
+]);
+const ARGV_FIELD = /^a\d+(\[\d+\])?$/;
+
+/** a0, a1 … are encoded strings in EXECVE records, but hex register values in SYSCALL ones. */
+export function isEncodedField(name: string, type?: string): boolean {
+  return ENCODED_FIELDS.has(name) || (ARGV_FIELD.test(name) && (type === undefined || type === 'EXECVE'));
+}
+
+/**
+ * The decoded value of a raw field: quotes stripped, and — for fields that are written
+ * encoded (or when the name is not known) — upper-case hex decoded; else as is.
+ */
+export function fieldValue(raw: string | undefined, name?: string, type?: string): string | undefined {
+  if (raw === undefined) return undefined;
+  if (name !== undefined && !isEncodedField(name, type)) return raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  return decodeValue(raw);
 }
 
 export function recordTypeNumber(type: string): number | null {
