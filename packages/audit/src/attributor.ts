@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { ContainerId, formatContainerId, parseContainerId, parseLifecycle, verifyMac } from '@contid/core';
+import { ContainerId, LifecycleRecord, formatContainerId, parseContainerId, parseLifecycle, verifyMac } from '@contid/core';
 import type { AuditEvent } from './reassembler';
 import { AuditRecord, fieldValue } from './record';
 
@@ -20,8 +20,12 @@ export interface ContainerLookup {
 
 /** A binding record that failed the trust rule: ignored for attribution, listed on request. */
 export interface RejectedBinding {
-  /** uid: not sent by root; exe: not an allowed executable; mac: missing or wrong; type: not VIRT_CONTROL. */
-  reason: 'uid' | 'exe' | 'mac' | 'type';
+  /**
+   * uid: not sent by root; exe: not an allowed executable; mac: missing or wrong; type: not
+   * VIRT_CONTROL; nesting: sent from inside container X (its session is bound to X) but binds
+   * its own session or a container that is not X's descendant.
+   */
+  reason: 'uid' | 'exe' | 'mac' | 'type' | 'nesting';
   record: AuditRecord;
 }
 
@@ -209,7 +213,7 @@ export class Attributor {
   private onLifecycle(rec: AuditRecord): void {
     const life = parseLifecycle(rec.msg);
     if (!life || life.contid === null) return;
-    const reason = this.distrust(rec);
+    const reason = this.distrust(rec) ?? this.outOfNest(rec, life);
     if (reason) return this.reject(reason, rec);
     const key = formatContainerId(life.contid);
     const known = this.containers.get(key);
@@ -264,6 +268,29 @@ export class Attributor {
       return chain;
     }
     return null;
+  }
+
+  /**
+   * The kernel stamps the sender's own session (`ses=`). A binding sent from a session that is
+   * already bound to container X comes from inside X (a nested orchestrator, or root in a
+   * container forging with the CAP_AUDIT_WRITE Docker leaves it): it may bind sessions only
+   * for X's descendants, never X's own session — so a container cannot re-tag itself, even on a
+   * machine that does not have the record key. Legitimate taggers send from the host or from
+   * a session they have just renewed, which is not yet bound.
+   */
+  private outOfNest(rec: AuditRecord, life: LifecycleRecord): RejectedBinding['reason'] | null {
+    if ((life.op !== 'create' && life.op !== 'setns') || life.session === null) return null;
+    const sender = Number(rec.fields.get('ses'));
+    if (!Number.isInteger(sender) || String(sender) === UNSET) return null;
+    const nest = this.contidOfSession(sender, rec.offset);
+    if (nest === null) return null;
+    if (life.session === sender) return 'nesting';
+    const start = life.op === 'create' || life.contid === null ? life.parent : (this.container(life.contid)?.parent ?? null);
+    for (let p = start, hops = 0; p !== null && hops < 64; hops++) {
+      if (p === nest) return null;
+      p = this.container(p)?.parent ?? null;
+    }
+    return 'nesting';
   }
 
   private distrust(rec: AuditRecord): RejectedBinding['reason'] | null {

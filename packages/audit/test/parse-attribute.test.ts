@@ -146,6 +146,32 @@ describe('Attributor', () => {
     expect(att.rejected[0].reason).toBe(reason);
   });
 
+  describe('bindings sent from inside a container (the sender ses is bound to it)', () => {
+    // web (100) owns session 7; its processes send with ses=7. No key: the log is read on
+    // another machine, so only the kernel-stamped sender session tells.
+    const inWeb = 'pid=20 uid=0 auid=0 ses=7';
+    const base = [login(1, 7), virt(2, body({}, null))];
+
+    it('cannot re-tag their own session (a container re-tagging itself)', () => {
+      const { att, evs } = run([...base, virt(3, body({ name: 'fake', contid: parseContainerId('300'), session: 7 }, null), inWeb), sys(4, 7)], null);
+      expect(who(att, evs.find((e) => e.serial === 4)!)).toBe('web');
+      expect(att.rejected.map((r) => r.reason)).toEqual(['nesting']);
+    });
+
+    it('cannot bind a session to a container that is not their descendant', () => {
+      const { att, evs } = run([...base, login(3, 9), virt(4, body({ name: 'other', contid: parseContainerId('300'), session: 9 }, null), inWeb), sys(5, 9)], null);
+      expect(who(att, evs.find((e) => e.serial === 5)!)).toBeNull();
+      expect(att.rejected.map((r) => r.reason)).toEqual(['nesting']);
+    });
+
+    it('may create their own children (a nested orchestrator)', () => {
+      const child = body({ name: 'child', contid: parseContainerId('300'), parent: parseContainerId('100'), session: 9 }, null);
+      const { att, evs } = run([...base, login(3, 9), virt(4, child, inWeb), sys(5, 9)], null);
+      expect(att.chain(att.attribute(evs.find((e) => e.serial === 5)!)!).map((c) => c.name)).toEqual(['child', 'web']);
+      expect(att.rejectedCount).toBe(0);
+    });
+  });
+
   it('procfs kernels (emulated records): CONTAINER_ID aux records attribute with their parent chain', () => {
     const att = new Attributor({ trustedExes: [NODE], key: null, procfsContid: true });
     const [ev] = events(withOffsets(['type=SYSCALL msg=audit(5.000:1): syscall=59 ses=4294967295 pid=3', 'type=CONTAINER_ID msg=audit(5.000:1): record=1 contid=4,^2,^1', 'type=PROCTITLE msg=audit(5.000:1): proctitle=7368']));
