@@ -5,16 +5,10 @@ import { Registry, formatContainerId } from '@contid/core';
 import { CONTAINERS_ANNOTATION } from '@contid/kubernetes';
 import { CONTID_MAIN, contid, tempStateDir } from '../helpers/cli';
 import { EmulatedApiServer } from './emulated-api-server';
+import { waitFor as waitForProbe } from '../helpers/wait';
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The built CLI starts a Node process per agent: allow it 20 s. */
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> => waitForProbe(what, probe, timeoutMs);
 
 describe('contid agent kubernetes (the built CLI, emulated API server)', () => {
   const state = tempStateDir('k8s-cli');

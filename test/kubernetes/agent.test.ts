@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ContidError, ContainerRecord, Registry, formatContainerId, prefixOf } from '@contid/core';
 import { CONTAINERS_ANNOTATION, KubernetesAgent, clientNode } from '@contid/kubernetes';
 import { EmulatedApiServer, KObject } from './emulated-api-server';
+import { waitFor } from '../helpers/wait';
 
 const NS = 'contid-system';
 const CM = 'contid-node-prefixes';
@@ -19,15 +20,6 @@ function kubeConfigFor(server: EmulatedApiServer) {
   return kc;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const hex = (seed: string): string => Buffer.from(seed.padEnd(32, '.')).toString('hex').slice(0, 64);
 

@@ -6,20 +6,12 @@ import { CONTAINERS_ANNOTATION, KubernetesAgent, clientNode, identifyPodContaine
 import { field, waitForAudit } from '../helpers/audit';
 import { tempStateDir } from '../helpers/cli';
 import { EmulatedApiServer } from './emulated-api-server';
+import { waitFor } from '../helpers/wait';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.config.json`), 'utf8'));
 const SANDBOX_ID = '4f1c7a2b9e0d6c3a8b5f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b';
 const NGINX_ID = '9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b';
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * A process standing in for a pod container: it renews its own audit session (as the runtime

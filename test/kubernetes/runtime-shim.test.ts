@@ -7,6 +7,7 @@ import { CONTAINERS_ANNOTATION, kubernetesIdentifier } from '@contid/kubernetes'
 import { field, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
 import { EmulatedApiServer } from './emulated-api-server';
+import { waitFor } from '../helpers/wait';
 
 // A pod as containerd's CRI plugin starts it, minus containerd: the real contid-runc shim in
 // front of the real runc, fed config.json files carrying containerd's annotations, the app
@@ -19,15 +20,6 @@ const rootfs = join(state.dir, 'rootfs');
 const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
 const created: string[] = [];
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.config.json`), 'utf8')) as { annotations: Record<string, string> };
 
