@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { ContidError, Registry, configFromEnv, readRecordKey } from '@contid/core';
 import { indexDir } from './index-cmd';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import {
-  SEARCH_FORMATS,
   SearchIndex,
   defaultLogFiles,
   formatAuditEvent,
@@ -19,28 +19,16 @@ import {
   type SearchFormat,
 } from '@contid/audit';
 
-interface SearchArgs {
+interface SearchArgs extends EventFilterArgs {
   json: boolean;
   input?: string[];
   /** Positional inputs (log files or directories). */
   files?: string[];
-  container?: string;
-  orchestrator?: string;
-  'include-nested': boolean;
   start?: string[];
   end?: string[];
-  type?: string[];
-  key?: string;
-  pid?: number;
-  uid?: number;
-  auid?: number;
-  success?: string;
-  format?: SearchFormat;
   interpret: boolean;
   strict: boolean;
   'show-rejected': boolean;
-  'trusted-exe'?: string[];
-  'event-timeout': number;
   index: boolean;
   'index-dir'?: string;
 }
@@ -100,12 +88,6 @@ function timeArg(name: string, words: string[] | undefined): number | undefined 
   return t;
 }
 
-function numberArg(name: string, v: number | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < 0) throw new ContidError(`--${name} must be a non-negative integer`, 2);
-  return v;
-}
-
 function openRegistry(stateDir: string): (ContainerLookup & { close(): void }) | undefined {
   if (!existsSync(resolve(stateDir, 'registry.db'))) return undefined;
   try {
@@ -160,46 +142,22 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
   builder: (y) =>
     y
       .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
+      .options(EVENT_FILTER_OPTIONS)
       .option('input', { alias: 'i', type: 'string', array: true, describe: 'log file(s) or directory; - for stdin (default: /var/log/audit/audit.log*)' })
-      .option('container', { alias: 'c', type: 'string', describe: 'container name, contid, or runtime-id prefix' })
-      .option('orchestrator', { type: 'string', describe: 'docker, lxc, systemd, kubernetes, contid, …' })
-      .option('include-nested', { type: 'boolean', default: false, describe: 'also events of containers nested in the matched ones' })
       .option('start', { alias: 'ts', type: 'string', array: true, describe: 'from: recent, today, yesterday, this-week, week-ago, this-month, this-year, boot, MM/DD/YYYY [HH:MM:SS], ISO-8601, @EPOCH' })
       .option('end', { alias: 'te', type: 'string', array: true, describe: 'until (same words as --start)' })
-      .option('type', { alias: 'm', type: 'string', array: true, describe: 'record type name(s) or number(s)' })
-      .option('key', { alias: 'k', type: 'string', describe: 'audit rule key' })
-      .option('pid', { type: 'number' })
-      .option('uid', { type: 'number' })
-      .option('auid', { type: 'number' })
-      .option('success', { type: 'string', describe: 'yes or no' })
-      .option('format', { choices: SEARCH_FORMATS, describe: 'raw (default), interpret, json (one event a line), ecs (Elastic Common Schema)' })
       .option('interpret', { type: 'boolean', default: false, describe: 'same as --format interpret' })
       .option('strict', { type: 'boolean', default: false, describe: 'fail when a line is not an audit record' })
       .option('show-rejected', { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' })
-      .option('trusted-exe', { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' })
-      .option('event-timeout', { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' })
       .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
       .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
       .example('$0 search --container web --start today', "what web did today, as raw records")
       .example('$0 search -c web --format ecs -i /var/log/audit', 'for a SIEM') as never,
   handler: async (argv) => {
-    if (argv.success !== undefined && argv.success !== 'yes' && argv.success !== 'no') throw new ContidError(`--success must be yes or no, got "${argv.success}"`, 2);
     const formats = [argv.format, argv.interpret ? 'interpret' : undefined, argv.json ? 'json' : undefined].filter((f) => f !== undefined);
     if (new Set(formats).size > 1) throw new ContidError('choose one output format (--format, --interpret, --json)', 2);
     const format = (formats[0] ?? 'raw') as SearchFormat;
-    const filter: EventFilter = {
-      container: argv.container,
-      orchestrator: argv.orchestrator,
-      includeNested: argv['include-nested'],
-      startMs: timeArg('start', argv.start),
-      endMs: timeArg('end', argv.end),
-      types: argv.type?.flatMap((t) => String(t).split(',')),
-      key: argv.key,
-      pid: numberArg('pid', argv.pid),
-      uid: numberArg('uid', argv.uid),
-      auid: numberArg('auid', argv.auid),
-      success: argv.success === undefined ? undefined : argv.success === 'yes',
-    };
+    const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     let cleanup = (): void => undefined;
     let files: string[];
     const inputs = [...(argv.input ?? []), ...(argv.files ?? [])].map(String).filter((f) => f !== '');

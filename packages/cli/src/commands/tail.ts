@@ -17,37 +17,26 @@ import {
   uninstallAuditdPlugin,
   type LineSource,
   type OutputSink,
+  type SessionRegistry,
   SEARCH_FORMATS,
   type SearchFormat,
-  type SessionRegistry,
 } from '@contid/audit';
 import type { Installer } from './installers';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 
 type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
 
-interface TailArgs {
+interface TailArgs extends EventFilterArgs {
   json: boolean;
   source: SourceKind;
   file: string;
   'from-start': boolean;
-  container?: string;
-  orchestrator?: string;
-  'include-nested': boolean;
-  type?: string[];
-  key?: string;
-  pid?: number;
-  uid?: number;
-  auid?: number;
-  success?: string;
-  format?: SearchFormat;
   output?: string;
   'rotate-size'?: string;
   'rotate-keep': number;
   socket?: string;
   queue: number;
-  'event-timeout': number;
   'report-interval': number;
-  'trusted-exe'?: string[];
 }
 
 const DEFAULT_LOG = '/var/log/audit/audit.log';
@@ -101,13 +90,6 @@ async function openSink(argv: TailArgs): Promise<OutputSink> {
   return new StreamSink(process.stdout);
 }
 
-function successFilter(v: string | undefined): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'yes') return true;
-  if (v === 'no') return false;
-  throw new ContidError(`--success must be yes or no, got "${v}"`, 2);
-}
-
 /**
  * `contid tail`: audit events as they happen, each with its container, through the same
  * filters and formats as `contid search`. Prints "contid: tail ready (source=…)" on stderr
@@ -121,24 +103,13 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .option('source', { choices: ['auto', 'multicast', 'plugin', 'file'] as const, default: 'auto' as SourceKind, describe: 'multicast: kernel audit group (CAP_AUDIT_READ); plugin: auditd records on stdin; file: follow --file across rotation; auto: multicast, else file' })
       .option('file', { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' })
       .option('from-start', { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' })
-      .option('container', { type: 'string', describe: 'only this container (name, contid, or runtime-id prefix)' })
-      .option('orchestrator', { type: 'string', describe: 'only containers of this orchestrator' })
-      .option('include-nested', { type: 'boolean', default: false, describe: 'with --container: also containers nested in it' })
-      .option('type', { alias: 'm', type: 'string', array: true, describe: 'record type(s), e.g. SYSCALL EXECVE' })
-      .option('key', { alias: 'k', type: 'string', describe: 'audit rule key' })
-      .option('pid', { type: 'number' })
-      .option('uid', { type: 'number' })
-      .option('auid', { type: 'number' })
-      .option('success', { type: 'string', describe: 'yes or no' })
-      .option('format', { choices: SEARCH_FORMATS, describe: 'as contid search: raw (default), interpret, json (one event a line) or ecs' })
+      .options(EVENT_FILTER_OPTIONS)
       .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
       .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
       .option('rotate-keep', { type: 'number', default: 5, describe: 'rotated files to keep' })
       .option('socket', { type: 'string', describe: 'serve the stream on this unix socket (every client gets it)' })
       .option('queue', { type: 'number', default: 100_000, describe: 'records buffered between reader and writer; beyond it records are dropped and counted' })
-      .option('event-timeout', { type: 'number', default: 2000, describe: 'ms before an event that never saw its last record is emitted' })
       .option('report-interval', { type: 'number', default: 5000, describe: 'ms between "dropped N records" reports' })
-      .option('trusted-exe', { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' })
       .example('$0 tail --container web', "web's events as they happen")
       .example('$0 tail --format ecs --output /var/log/contid/live.jsonl --rotate-size 100M', 'for a SIEM shipper') as never,
   handler: async (argv) => {
@@ -151,17 +122,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       trustedExes: argv['trusted-exe'],
       key: readRecordKey(stateDir),
       registry,
-      filter: {
-        container: argv.container,
-        orchestrator: argv.orchestrator,
-        includeNested: argv['include-nested'],
-        types: argv.type,
-        key: argv.key,
-        pid: argv.pid,
-        uid: argv.uid,
-        auid: argv.auid,
-        success: successFilter(argv.success),
-      },
+      filter: eventFilterOf(argv),
     });
     const sink = await openSink(argv);
     const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);

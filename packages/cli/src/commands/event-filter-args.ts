@@ -1,0 +1,57 @@
+import { ContidError } from '@contid/core';
+import { SEARCH_FORMATS, type EventFilter, type SearchFormat } from '@contid/audit';
+
+/** What `contid search` and `contid tail` share: filters, output format and trust settings. */
+export interface EventFilterArgs {
+  container?: string;
+  orchestrator?: string;
+  'include-nested': boolean;
+  type?: string[];
+  key?: string;
+  pid?: number;
+  uid?: number;
+  auid?: number;
+  success?: string;
+  format?: SearchFormat;
+  'trusted-exe'?: string[];
+  'event-timeout': number;
+}
+
+export const EVENT_FILTER_OPTIONS = {
+  container: { alias: 'c', type: 'string', describe: 'container name, contid, or runtime-id prefix' },
+  orchestrator: { type: 'string', describe: 'docker, lxc, systemd, kubernetes, contid, …' },
+  'include-nested': { type: 'boolean', default: false, describe: 'also events of containers nested in the matched ones' },
+  type: { alias: 'm', type: 'string', array: true, describe: 'record type name(s) or number(s)' },
+  key: { alias: 'k', type: 'string', describe: 'audit rule key' },
+  pid: { type: 'number' },
+  uid: { type: 'number' },
+  auid: { type: 'number' },
+  success: { type: 'string', describe: 'yes or no' },
+  format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret, json (one event a line), ecs (Elastic Common Schema)' },
+  'trusted-exe': { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' },
+  'event-timeout': { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' },
+} as const;
+
+function numberArg(name: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 0) throw new ContidError(`--${name} must be a non-negative integer`, 2);
+  return v;
+}
+
+/** The filter the options describe (times are the caller's: only search has --start/--end). */
+export function eventFilterOf(argv: EventFilterArgs): EventFilter {
+  if (argv.success !== undefined && argv.success !== 'yes' && argv.success !== 'no') {
+    throw new ContidError(`--success must be yes or no, got "${argv.success}"`, 2);
+  }
+  return {
+    container: argv.container,
+    orchestrator: argv.orchestrator,
+    includeNested: argv['include-nested'],
+    types: argv.type?.flatMap((t) => String(t).split(',')),
+    key: argv.key,
+    pid: numberArg('pid', argv.pid),
+    uid: numberArg('uid', argv.uid),
+    auid: numberArg('auid', argv.auid),
+    success: argv.success === undefined ? undefined : argv.success === 'yes',
+  };
+}
