@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET } from '@contid/core';
 import { field } from '../helpers/audit';
-import { waitForRecords as waitForAudit } from './audit-log';
+import { waitForAudit } from '../helpers/audit';
 import { contid, tempStateDir } from '../helpers/cli';
 
 /**

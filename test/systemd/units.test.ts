@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET, decodeValue } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field } from '../helpers/audit';
-import { waitForRecords as waitForAudit } from './audit-log';
+import { waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
 

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, pidsNamed } from '@contid/core';
 
 export const PLUGIN_CONF_PATH = '/etc/audit/plugins.d/contid.conf';
 export const PLUGIN_LAUNCHER_PATH = '/usr/local/libexec/contid/auditd-plugin';
@@ -86,15 +86,7 @@ function sleepSync(ms: number): void {
 
 /** auditd's pid, from /proc (null when auditd is not running). */
 export function auditdPid(procRoot = '/proc'): number | null {
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`${procRoot}/${entry}/comm`, 'utf8').trim() === 'auditd') return Number(entry);
-    } catch {
-      // the process went away while we looked
-    }
-  }
-  return null;
+  return pidsNamed('auditd', procRoot)[0] ?? null;
 }
 
 /** Children of auditd running `contid tail --source plugin`. */
