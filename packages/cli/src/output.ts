@@ -1,4 +1,4 @@
-import { ContidError } from '@contid/core';
+import { ContidError, escapeText } from '@contid/core';
 
 /**
  * Every failure leaves as one line on stderr and a non-zero exit. Usage errors (yargs)
@@ -9,7 +9,8 @@ export function failWith(err: unknown, usage = false): never {
   const e = err instanceof Error ? err : new Error(String(err));
   const known = usage || e instanceof ContidError;
   const line = known ? e.message : `internal error: ${e.message}`;
-  process.stderr.write(`contid: ${line.split('\n')[0]}\n`);
+  // Messages quote what the caller typed or a container chose: escaped, so they stay one line.
+  process.stderr.write(`contid: ${escapeText(line.split('\n')[0])}\n`);
   if (!known && process.env.CONTID_DEBUG) process.stderr.write(`${e.stack}\n`);
   process.exit(e instanceof ContidError ? e.exitCode : usage ? 2 : 70);
 }
@@ -18,13 +19,14 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
 }
 
-/** Fixed-width table for humans; columns sized to their content. */
-export function printTable(headers: string[], rows: string[][]): void {
+/** Fixed-width table for humans; columns sized to their content, every cell escaped (names come from containers). */
+export function printTable(headers: string[], rawRows: string[][]): void {
+  const rows = rawRows.map((r) => r.map(escapeText));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   process.stdout.write([fmt(headers), ...rows.map(fmt)].join('\n') + '\n');
 }
 
 export function warn(message: string): void {
-  process.stderr.write(`contid: warning: ${message}\n`);
+  process.stderr.write(`contid: warning: ${escapeText(message)}\n`);
 }

@@ -1,6 +1,7 @@
 /** @contid/core: the public SDK. Adapters (Docker, LXC, systemd, Kubernetes) use only this. */
 export * from './container-id';
 export * from './errors';
+export { escapeText, isPrintable } from './printable';
 export * from './privilege';
 export * from './proc';
 export * from './allocator';

@@ -1,6 +1,7 @@
 import {
   ContidError,
   KernelAuditSink,
+  escapeText,
   Tagger,
   AUDIT_VIRT_CONTROL,
   formatContainerId,
@@ -54,7 +55,9 @@ export class ContidService {
     readonly tagger: Tagger,
     options: ServiceOptions = {},
   ) {
-    this.log = options.log ?? ((line) => process.stderr.write(`contid serve: ${line}\n`));
+    const sink = options.log ?? ((line: string) => process.stderr.write(`contid serve: ${line}\n`));
+    // Lines quote refs, names and errors that callers chose: escaped, so none forges a line.
+    this.log = (line) => sink(escapeText(line));
     this.channels = new ChannelStore(tagger.config.stateDir);
   }
 

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ContidError, Registry, configFromEnv, formatContainerId } from '@contid/core';
+import { ContidError, Registry, configFromEnv, escapeText, formatContainerId } from '@contid/core';
 import { printJson } from '../output';
 
 interface ShowArgs {
@@ -37,6 +37,8 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
         (b) => `  ${new Date(b.at).toISOString()}  ${b.op.padEnd(8)} pid ${b.pid}  session ${b.session ?? '-'}  ${JSON.stringify(b.detail)}`,
       ),
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    // Names, labels, runtime ids and binding details are the orchestrator's (or a nested
+    // container's) words: each line is escaped so none can move the cursor or add a line.
+    process.stdout.write(lines.map(escapeText).join('\n') + '\n');
   },
 };
