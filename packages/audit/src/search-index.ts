@@ -147,12 +147,15 @@ export class SearchIndex {
     return Float64Array.from(list.flat());
   }
 
-  /** Indexes one file (replacing an older entry for it); returns the sessions found. */
-  build(path: string): { sessions: number; bindingLines: number } {
+  /**
+   * Indexes one file (replacing an older entry for it); returns the sessions found.
+   * `onBytes(done, size)` reports how far it has read, for a progress line.
+   */
+  build(path: string, onBytes?: (done: number, size: number) => void): { sessions: number; bindingLines: number } {
     const st = statSync(path);
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const r = this.buildIn(path, st);
+      const r = this.buildIn(path, st, onBytes);
       this.db.exec('COMMIT');
       return r;
     } catch (err) {
@@ -161,7 +164,7 @@ export class SearchIndex {
     }
   }
 
-  private buildIn(path: string, st: { dev: number; ino: number; mtimeMs: number }): { sessions: number; bindingLines: number } {
+  private buildIn(path: string, st: { dev: number; ino: number; mtimeMs: number; size: number }, onBytes?: (done: number, size: number) => void): { sessions: number; bindingLines: number } {
     this.db.prepare('DELETE FROM files WHERE dev = ? AND ino = ?').run(st.dev, st.ino);
     const id = Number(
       this.db.prepare('INSERT INTO files (path, dev, ino, size, mtime_ms, indexed_at) VALUES (?, ?, ?, -1, ?, ?)').run(path, st.dev, st.ino, Math.floor(st.mtimeMs), Date.now()).lastInsertRowid,
@@ -185,10 +188,15 @@ export class SearchIndex {
       sessions.add(session);
       r.add(start, end);
     };
+    let reported = 0;
     const size = scanLines(path, (buf, start, end, offset) => {
       if (offset - segmentStart >= SEGMENT_BYTES) {
         flush();
         segmentStart = offset;
+      }
+      if (onBytes && offset - reported >= 16 << 20) {
+        reported = offset;
+        onBytes(offset, st.size);
       }
       if (isBindingLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
       const open = buf.indexOf(KEY_OPEN, start);
@@ -228,6 +236,7 @@ export class SearchIndex {
       file(s, offset, lineEnd);
     });
     flush();
+    onBytes?.(size, size);
     const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line) VALUES (?, ?, ?)');
     for (const b of bindings) bl.run(id, b.offset, b.line);
     this.db.prepare('UPDATE files SET size = ? WHERE id = ?').run(size, id);

@@ -1,0 +1,84 @@
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, uptime } from 'node:os';
+import { join, resolve } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { ContidError, Registry } from '@contid/core';
+import { defaultLogFiles, orderLogFiles, parseTimeWords, type ContainerLookup } from '@contid/audit';
+
+/**
+ * What every command that reads audit logs after the fact shares (search, report): the
+ * inputs (files, directories, stdin), the time window, the registry used for enrichment
+ * and the one-line errors for unreadable logs.
+ */
+export interface LogInputArgs {
+  input?: string[];
+  /** Positional inputs (log files or directories). */
+  files?: string[];
+  start?: string[];
+  end?: string[];
+}
+
+export const LOG_INPUT_OPTIONS = {
+  input: { alias: 'i', type: 'string', array: true, describe: 'log file(s) or directory; - for stdin (default: /var/log/audit/audit.log*)' },
+  start: { alias: 'ts', type: 'string', array: true, describe: 'from: recent, today, yesterday, this-week, week-ago, this-month, this-year, boot, MM/DD/YYYY [HH:MM:SS], ISO-8601, @EPOCH' },
+  end: { alias: 'te', type: 'string', array: true, describe: 'until (same words as --start)' },
+} as const;
+
+export function timeArg(name: string, words: string[] | undefined): number | undefined {
+  if (!words || words.length === 0) return undefined;
+  const bootMs = Date.now() - uptime() * 1000;
+  const t = parseTimeWords(words.map(String), new Date(), bootMs);
+  if (t === null) throw new ContidError(`--${name}: not a time: "${words.join(' ')}" (try recent, today, this-week, MM/DD/YYYY HH:MM:SS, YYYY-MM-DD, @EPOCH)`, 2);
+  return t;
+}
+
+/** The registry for enrichment, when there is one: the log's own records attribute without it. */
+export function openRegistry(stateDir: string): (ContainerLookup & { close(): void }) | undefined {
+  if (!existsSync(resolve(stateDir, 'registry.db'))) return undefined;
+  try {
+    return Registry.open(stateDir, { readonly: true });
+  } catch {
+    return undefined; // enrichment only: the log's own records attribute
+  }
+}
+
+/** stdin cannot be read twice: spool it to a private temp file for the two passes. */
+async function spoolStdin(): Promise<{ file: string; cleanup: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-search-'));
+  const file = join(dir, 'stdin.log');
+  const out = createWriteStream(file, { mode: 0o600 });
+  process.stdin.pipe(out);
+  await finished(out);
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The log files to read, in time order, and what to remove afterwards (a spooled stdin). */
+export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: string[]; cleanup: () => void }> {
+  const inputs = [...(argv.input ?? []), ...(argv.files ?? [])].map(String).filter((f) => f !== '');
+  // yargs-parser drops a bare `-`, so stdin is recognised on the command line itself.
+  if (process.argv.slice(2).includes('-')) inputs.push('-');
+  if (inputs.includes('-')) {
+    if (inputs.length > 1) throw new ContidError('- (stdin) cannot be combined with other inputs', 2);
+    const spooled = await spoolStdin();
+    return { files: [spooled.file], cleanup: spooled.cleanup };
+  }
+  if (inputs.length > 0) {
+    for (const f of inputs) if (!existsSync(f)) throw new ContidError(`no such log file or directory: ${f}`, 2);
+    return { files: orderLogFiles(inputs), cleanup: () => undefined };
+  }
+  const files = defaultLogFiles();
+  if (files.length === 0) throw new ContidError('no audit log found in /var/log/audit (use -i FILE)', 2);
+  return { files, cleanup: () => undefined };
+}
+
+/** File-system errors on the logs are the user's to fix: one line, not a stack. */
+export function readable<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EACCES' || e.code === 'EPERM') throw new ContidError(`cannot read ${e.path ?? 'the audit log'}: permission denied (audit logs are root-only)`, 1);
+    if (e.code === 'EISDIR' || e.code === 'EIO') throw new ContidError(`cannot read ${e.path ?? 'the audit log'}: ${e.code}`, 1);
+    throw err;
+  }
+}
