@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { ContainerId, LifecycleRecord, formatContainerId, parseContainerId, parseLifecycle, verifyMac } from '@contid/core';
 import type { AuditEvent } from './reassembler';
+import { LruMap } from './lru-map';
 import { AuditRecord, fieldValue } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
@@ -42,6 +43,13 @@ export interface AttributorOptions {
   registry?: ContainerLookup;
   /** How many rejected records to keep for listing (the count is always exact). */
   keepRejected?: number;
+  /**
+   * Sessions and containers kept at most (least recently used dropped; default: all). A live
+   * reader bounds them and finds what it dropped in the registry again; a search over a log
+   * keeps all.
+   */
+  maxSessions?: number;
+  maxContainers?: number;
 }
 
 const UNSET = '4294967295';
@@ -96,14 +104,21 @@ interface Epoch {
  * first events of its session still covers them.
  */
 export class Attributor {
-  private readonly epochs = new Map<number, Epoch[]>();
-  private readonly containers = new Map<string, AttributedContainer>();
+  private readonly epochs: LruMap<number, Epoch[]>;
+  private readonly containers: LruMap<string, AttributedContainer>;
   private readonly trusted: Set<string>;
   readonly rejected: RejectedBinding[] = [];
   rejectedCount = 0;
 
   constructor(private readonly options: AttributorOptions = {}) {
     this.trusted = new Set(options.trustedExes ?? defaultTrustedExes());
+    this.epochs = new LruMap(options.maxSessions);
+    this.containers = new LruMap(options.maxContainers);
+  }
+
+  /** Sessions and containers held now (bounded by maxSessions / maxContainers). */
+  get tableSizes(): { sessions: number; containers: number } {
+    return { sessions: this.epochs.size, containers: this.containers.size };
   }
 
   /** Learn from one event (records of every type may be passed; only binding types matter). */

@@ -14,6 +14,7 @@
 export * from './record';
 export * from './reassembler';
 export * from './attributor';
+export { LruMap } from './lru-map';
 export * from './filter';
 export * from './format';
 export * from './reader';
