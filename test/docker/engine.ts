@@ -15,6 +15,10 @@ export interface EngineOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra `--add-runtime name=path` entries (the shim is always added as "contid"). */
   runtimes?: Record<string, string>;
+  /** dockerd's --config-file (default: the host's /etc/docker/daemon.json). */
+  configFile?: string;
+  /** false: do not register the repository's shim as "contid" (the config file does it). */
+  shimRuntime?: boolean;
   /** Another image than plain busybox: its name, empty directories and symlinks to add. */
   image?: { name: string; dirs?: string[]; links?: Record<string, string> };
 }
@@ -63,7 +67,7 @@ export class DockerEngine {
     this.stopStale();
     const logFile = join(this.root, 'dockerd.log');
     const log = openSync(logFile, 'w');
-    const runtimes = { contid: SHIM, ...(this.options.runtimes ?? {}) };
+    const runtimes = { ...(this.options.shimRuntime === false ? {} : { contid: SHIM }), ...(this.options.runtimes ?? {}) };
     this.daemon = spawn(
       'dockerd',
       [
@@ -73,6 +77,7 @@ export class DockerEngine {
         '-H', this.host,
         '--iptables=false',
         '--bridge=none',
+        ...(this.options.configFile ? ['--config-file', this.options.configFile] : []),
         ...Object.entries(runtimes).flatMap(([n, p]) => ['--add-runtime', `${n}=${p}`]),
       ],
       { stdio: ['ignore', log, log], env: { ...process.env, ...(this.options.env ?? {}) } },

@@ -1,5 +1,3 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ContidError } from '@contid/core';
 
 export const DAEMON_JSON = '/etc/docker/daemon.json';
@@ -13,7 +11,7 @@ export interface DaemonJsonChange {
   changed: boolean;
 }
 
-function parse(text: string, file: string): Json {
+export function parseDaemonJson(text: string, file: string = DAEMON_JSON): Json {
   if (text.trim() === '') return {};
   let v: unknown;
   try {
@@ -31,10 +29,32 @@ function runtimesOf(cfg: Json, file: string): Json {
   return r as Json;
 }
 
-/** Adds the contid runtime (and optionally makes it the default), keeping every other key. */
+/** The file's own indentation (a tab, or its number of spaces), so an edit does not reformat it. */
+function indentOf(text: string): string | number {
+  const m = /^\{[ \t]*\r?\n([ \t]+)\S/.exec(text.trimStart());
+  if (!m) return 2;
+  return m[1]!.includes('\t') ? '\t' : m[1]!.length;
+}
+
+function render(next: Json, original: string): string {
+  return JSON.stringify(next, null, indentOf(original)) + '\n';
+}
+
+/** The same JSON value, key order aside (how a restore decides whether the backup still describes the file). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canon = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v as Json).sort().map((k) => [k, canon((v as Json)[k])]))
+      : Array.isArray(v)
+        ? v.map(canon)
+        : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+}
+
+/** Adds the contid runtime (and optionally makes it the default), keeping every other key and the file's indentation. */
 export function addRuntime(text: string, shimPath: string, opts: { makeDefault?: boolean; file?: string } = {}): DaemonJsonChange {
   const file = opts.file ?? DAEMON_JSON;
-  const cfg = parse(text, file);
+  const cfg = parseDaemonJson(text, file);
   const runtimes = runtimesOf(cfg, file);
   const next: Json = { ...cfg, runtimes: { ...runtimes, [RUNTIME_NAME]: { path: shimPath } } };
   if (opts.makeDefault) {
@@ -43,50 +63,17 @@ export function addRuntime(text: string, shimPath: string, opts: { makeDefault?:
     }
     next['default-runtime'] = RUNTIME_NAME;
   }
-  const out = JSON.stringify(next, null, 2) + '\n';
-  return { text: out, changed: JSON.stringify(next) !== JSON.stringify(cfg) };
+  return { text: render(next, text), changed: !sameJson(next, cfg) };
 }
 
-/** Removes what addRuntime added. */
+/** Removes what addRuntime added, keeping the file's indentation. */
 export function removeRuntime(text: string, opts: { file?: string } = {}): DaemonJsonChange {
   const file = opts.file ?? DAEMON_JSON;
-  const cfg = parse(text, file);
+  const cfg = parseDaemonJson(text, file);
   const runtimes = { ...runtimesOf(cfg, file) };
   delete runtimes[RUNTIME_NAME];
   const next: Json = { ...cfg, runtimes };
   if (Object.keys(runtimes).length === 0) delete next.runtimes;
   if (next['default-runtime'] === RUNTIME_NAME) delete next['default-runtime'];
-  return { text: JSON.stringify(next, null, 2) + '\n', changed: JSON.stringify(next) !== JSON.stringify(cfg) };
-}
-
-/** Writes daemon.json atomically, after a timestamped backup of the old one. */
-export function writeDaemonJson(file: string, change: DaemonJsonChange): string | null {
-  if (!change.changed) return null;
-  mkdirSync(dirname(file), { recursive: true });
-  let backup: string | null = null;
-  if (existsSync(file)) {
-    backup = `${file}.contid-backup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    copyFileSync(file, backup);
-  }
-  parse(change.text, file); // never write what does not parse
-  const tmp = `${file}.contid-tmp`;
-  writeFileSync(tmp, change.text, { mode: 0o644 });
-  renameSync(tmp, file);
-  return backup;
-}
-
-/** Copies the shim into place (root-owned, 0755) through a temp name. */
-export function installShim(source: string, target = SHIM_INSTALL_PATH): void {
-  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-  const tmp = `${target}.tmp`;
-  copyFileSync(source, tmp);
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, target);
-}
-
-export function removeShim(target = SHIM_INSTALL_PATH): boolean {
-  if (!existsSync(target)) return false;
-  if (!readFileSync(target, 'utf8').startsWith('#!/bin/sh\n# contid-runc')) throw new ContidError(`${target} is not contid's shim; leaving it`);
-  unlinkSync(target);
-  return true;
+  return { text: render(next, text), changed: !sameJson(next, cfg) };
 }

@@ -18,8 +18,8 @@ export const installCommand: CommandModule<object, InstallArgs> = {
   describe: `install an integration: ${Object.keys(installers).join(', ')}`,
   // Installer options (e.g. docker's --default-runtime) reach the installer as words.
   builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
-  handler: (argv) => {
-    process.stdout.write(pick(argv.target).install((argv.args ?? []).map(String)) + '\n');
+  handler: async (argv) => {
+    process.stdout.write((await pick(argv.target).install((argv.args ?? []).map(String))) + '\n');
   },
 };
 
@@ -27,7 +27,7 @@ export const uninstallCommand: CommandModule<object, InstallArgs> = {
   command: 'uninstall <target> [args..]',
   describe: 'undo contid install',
   builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
-  handler: (argv) => {
-    process.stdout.write(pick(argv.target).uninstall((argv.args ?? []).map(String)) + '\n');
+  handler: async (argv) => {
+    process.stdout.write((await pick(argv.target).uninstall((argv.args ?? []).map(String))) + '\n');
   },
 };

@@ -10,8 +10,8 @@ import { dockerInstaller } from './docker';
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
   describe: string;
-  install(args: string[]): string;
-  uninstall(args: string[]): string;
+  install(args: string[]): string | Promise<string>;
+  uninstall(args: string[]): string | Promise<string>;
 }
 
 const SELF_PATH = '/usr/local/bin/contid';

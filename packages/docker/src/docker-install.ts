@@ -1,0 +1,96 @@
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ContidError } from '@contid/core';
+import { DaemonJsonChange, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
+
+/**
+ * What `contid install docker` keeps beside daemon.json so that uninstall can give the file
+ * back exactly: one backup of the bytes found before contid's first edit, or — where there was
+ * no file — a marker saying contid created it. Later installs never add another backup.
+ */
+export const backupPathOf = (file: string): string => `${file}.contid-backup`;
+export const createdMarkerOf = (file: string): string => `${file}.contid-created`;
+
+/** Replaces a file through a temp name (atomic), keeping the old file's mode. */
+function replaceFile(file: string, text: string): void {
+  const mode = existsSync(file) ? statSync(file).mode & 0o7777 : 0o644;
+  const tmp = `${file}.contid-tmp`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, file);
+}
+
+export interface DaemonJsonInstall {
+  change: DaemonJsonChange;
+  /** The one backup of the original file (null: there was no file, or nothing changed). */
+  backup: string | null;
+}
+
+/** Adds the contid runtime to daemon.json; before the first edit, keeps the original bytes (or notes that there were none). */
+export function installDaemonJson(file: string, shimPath: string, makeDefault: boolean): DaemonJsonInstall {
+  const exists = existsSync(file);
+  const change = addRuntime(exists ? readFileSync(file, 'utf8') : '', shimPath, { makeDefault, file });
+  if (!change.changed) return { change, backup: null };
+  parseDaemonJson(change.text, file); // never write what does not parse
+  mkdirSync(dirname(file), { recursive: true });
+  const backup = backupPathOf(file);
+  const marker = createdMarkerOf(file);
+  if (exists && !existsSync(backup) && !existsSync(marker)) copyFileSync(file, backup);
+  if (!exists && !existsSync(backup)) writeFileSync(marker, '');
+  replaceFile(file, change.text);
+  return { change, backup: exists && existsSync(backup) ? backup : null };
+}
+
+export type DaemonJsonRestore =
+  | { action: 'absent' }
+  | { action: 'unchanged' }
+  | { action: 'restored'; from: string }
+  | { action: 'removed' }
+  /** The file was edited since install: contid's entry removed, everything else kept; the backup stays. */
+  | { action: 'rewritten'; backup: string | null };
+
+/**
+ * Takes contid's runtime out of daemon.json. If what remains is what contid found, the backup
+ * is put back byte for byte (or the file contid created is removed); edits made since are
+ * never thrown away: then only contid's keys go and the backup is kept for the operator.
+ */
+export function restoreDaemonJson(file: string): DaemonJsonRestore {
+  const backup = backupPathOf(file);
+  const marker = createdMarkerOf(file);
+  if (!existsSync(file)) {
+    if (existsSync(marker)) unlinkSync(marker);
+    return { action: 'absent' };
+  }
+  const text = readFileSync(file, 'utf8');
+  const change = removeRuntime(text, { file });
+  const remaining = parseDaemonJson(change.text, file);
+  if (existsSync(backup) && sameJson(remaining, parseDaemonJson(readFileSync(backup, 'utf8'), backup))) {
+    renameSync(backup, file);
+    if (existsSync(marker)) unlinkSync(marker);
+    return { action: 'restored', from: backup };
+  }
+  if (existsSync(marker) && Object.keys(remaining).length === 0) {
+    unlinkSync(file);
+    unlinkSync(marker);
+    return { action: 'removed' };
+  }
+  if (!change.changed) return { action: 'unchanged' };
+  replaceFile(file, change.text);
+  return { action: 'rewritten', backup: existsSync(backup) ? backup : null };
+}
+
+/** Copies the shim into place (root-owned, 0755) through a temp name. */
+export function installShim(source: string, target = SHIM_INSTALL_PATH): void {
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  const tmp = `${target}.tmp`;
+  copyFileSync(source, tmp);
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, target);
+}
+
+export function removeShim(target = SHIM_INSTALL_PATH): boolean {
+  if (!existsSync(target)) return false;
+  if (!readFileSync(target, 'utf8').startsWith('#!/bin/sh\n# contid-runc')) throw new ContidError(`${target} is not contid's shim; leaving it`);
+  unlinkSync(target);
+  return true;
+}
