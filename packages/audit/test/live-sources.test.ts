@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { BoundedLineQueue } from '../src/live/bounded-queue';
 import { FileFollower } from '../src/live/file-follower';
 import { StreamSource } from '../src/live/stream-source';
+import { waitFor } from '../../../test/helpers/wait';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (i: number) => `type=USER msg=audit(1795896418.${String(i % 1000).padStart(3, '0')}:${i}): pid=1 uid=0 msg='n=${i}'`;
@@ -33,7 +34,9 @@ describe('file follower (real files, renamed and truncated while followed)', () 
       renameSync(path, `${path}.${round + 1}`);
       appendFileSync(`${path}.${round + 1}`, '\n' + line(n++) + '\n'); // the writer finishes the old file
       writeFileSync(path, '');
-      await sleep(60);
+      // A follower polls: two renames inside one poll are one rotation to it (as to tail -F).
+      // Wait for it to see this one, so a loaded machine does not merge rounds.
+      await waitFor(`rotation ${round + 1}`, () => follower.rotations === round + 1);
     }
     for (let k = 0; k < 100; k++) appendFileSync(path, line(n++) + '\n');
     await sleep(200);
