@@ -4,6 +4,7 @@
  * Streaming API (stable):
  * - `parseRecord(line, offset?)` → `AuditRecord | null` (raw and enriched lines, msg='…' bodies)
  * - `new Reassembler({ timeoutMs, clock? })`: `push(rec)` → completed `AuditEvent[]`, `tick()`, `flush()`
+ *   (ausearch 3.0.9's event model; `opensSingleRecordEvent(typeNumber)`)
  * - `new Attributor({ trustedExes, key, procfsContid, registry })`: `observe(event)` learns
  *   bindings, `attribute(event)` → `AttributedContainer | null`, `chain(c)` → with ancestors;
  *   `rejected` / `rejectedCount` list forged binding records

@@ -1,4 +1,5 @@
 import type { AuditRecord } from './record';
+import { MinHeap } from './min-heap';
 
 /** The records of one kernel or user event, in arrival order. */
 export interface AuditEvent {
@@ -6,59 +7,87 @@ export interface AuditEvent {
   time: string;
   timeMs: number;
   serial: number;
+  /** The serial's digits, exact at any size (`serial` is not above 2^53); events built by hand may leave it out. */
+  serialText?: string;
   records: AuditRecord[];
 }
 
 /**
- * Types that end an event. The kernel sends EOE on the netlink socket; auditd does not write
- * EOE to its log, where PROCTITLE is the last record of a syscall event.
+ * ausearch 3.0.9 (src/ausearch-lol.c, check_events) decides by the type of an event's
+ * *first* record whether more records may follow: these are complete as soon as they open.
+ * Everything else (1300–1699 but PROCTITLE, the NetLabel range excepted) waits for the
+ * time-out, so an AVC, MAC_POLICY_LOAD, BPF or APPARMOR_* record and the SYSCALL with its
+ * stamp form one event, while LOGIN or CONTAINER_OP (< 1300) are events of their own.
+ * An unknown type name (-1 in libaudit) counts as < 1300.
  */
-const ENDS_EVENT = new Set(['EOE', 'PROCTITLE']);
-
-/**
- * Kernel types that belong to a multi-record (syscall) event and wait for its end; every
- * other type is an event of its own unless records of its key are already open.
- */
-const MULTI_RECORD = new Set([
-  'SYSCALL', 'PATH', 'IPC', 'SOCKETCALL', 'CONFIG_CHANGE', 'SOCKADDR', 'CWD', 'EXECVE', 'IPC_SET_PERM',
-  'MQ_OPEN', 'MQ_SENDRECV', 'MQ_NOTIFY', 'MQ_GETSETATTR', 'KERNEL_OTHER', 'FD_PAIR', 'OBJ_PID', 'TTY',
-  'EOE', 'BPRM_FCAPS', 'CAPSET', 'MMAP', 'NETFILTER_PKT', 'NETFILTER_CFG', 'SECCOMP', 'PROCTITLE',
-  'FEATURE_CHANGE', 'REPLACE', 'KERN_MODULE', 'FANOTIFY', 'TIME_INJOFFSET', 'TIME_ADJNTPVAL', 'BPF',
-  'URINGOP', 'OPENAT2', 'DM_CTRL', 'DM_EVENT', 'AVC', 'SELINUX_ERR', 'AVC_PATH', 'MAC_STATUS',
-  'ANOM_ABEND', 'ANOM_PROMISCUOUS', 'ANOM_LINK', 'ANOM_CREAT', 'INTEGRITY_RULE', 'CONTAINER_OP', 'CONTAINER_ID',
-  'LOGIN', 'UNKNOWN[1336]', 'UNKNOWN[1020]',
-]);
+export function opensSingleRecordEvent(typeNumber: number | null): boolean {
+  const t = typeNumber ?? -1;
+  return t === 1327 || t < 1300 || t >= 1700 || t === 2000 || (t >= 1406 && t <= 1419);
+}
 
 export interface ReassemblerOptions {
   /**
-   * An open event completes once a record this much newer (audit time) arrives, or, with
-   * `clock`, this much wall-clock time after it opened. Default 2000 ms; raise it for logs
-   * where late records arrive long after (audit-userspace#148).
+   * Log files (no `clock`): an open event completes when an event opens whose stamp is this
+   * much newer, in whole seconds of audit time like ausearch's end_of_event_timeout (2 s).
+   * Live streams (`clock`): this much wall-clock time after the event opened.
    */
   timeoutMs?: number;
-  /** Wall clock for live streams; log readers leave it unset and go by record time. */
+  /**
+   * Wall clock for live streams. Then events also complete at their end markers (PROCTITLE,
+   * EOE) and come out in completion order; without it they come out in time order, as
+   * ausearch prints them.
+   */
   clock?: () => number;
   /** Bound on open events (memory stays flat on a log with endless unterminated events). */
   maxOpen?: number;
 }
 
 interface Open {
+  key: string;
   event: AuditEvent;
+  /** Audit-time seconds (log files) or clock ms (live) the time-out counts from. */
   since: number;
+  complete: boolean;
+  serialText: string;
+  /** Arrival order. */
+  seq: number;
+  /**
+   * ausearch keeps held events in an array and reuses the first free slot; between equal
+   * stamps (a LOGIN and the SYSCALL after it) the lower slot is printed first.
+   */
+  slot: number;
 }
 
+const earlier = (a: Open, b: Open): boolean => {
+  if (a.event.timeMs !== b.event.timeMs) return a.event.timeMs < b.event.timeMs;
+  const x = a.serialText;
+  const y = b.serialText;
+  if (x.length !== y.length) return x.length < y.length;
+  if (x !== y) return x < y;
+  return a.slot < b.slot;
+};
+
+/** Kernel markers of an event's last record: only a live stream may rely on them. */
+const END_MARKERS = new Set(['EOE', 'PROCTITLE']);
+
 /**
- * Groups records into events by `audit(TIME:SERIAL)` (and node), even when events interleave,
- * like go-libaudit's reassembler. Completed events come out of `push`; `flush` ends the rest.
- * Output order is completion order.
+ * Groups records into events by `[node] audit(TIME:SERIAL)`, even when events interleave,
+ * with ausearch's rules (see opensSingleRecordEvent): a record joins the open event of its
+ * stamp; an EOE with no open event is dropped (its event already completed); any other
+ * record opens a new event. Every event times out on its own (no head-of-line blocking);
+ * `flush` ends the rest.
  */
 export class Reassembler {
   private readonly open = new Map<string, Open>();
-  /** Keys just completed, so a late EOE or straggler does not open a ghost event. */
-  private readonly recent = new Set<string>();
+  /** Open events by age, for time-outs. */
+  private readonly byAge = new MinHeap<Open>((a, b) => a.since < b.since || (a.since === b.since && a.seq < b.seq));
+  /** Log files: every held event by stamp; the earliest goes out once it is complete. */
+  private readonly byTime = new MinHeap<Open>(earlier);
   private readonly timeoutMs: number;
   private readonly maxOpen: number;
-  private newest = 0;
+  private seq = 0;
+  private readonly freeSlots = new MinHeap<number>((a, b) => a < b);
+  private nextSlot = 0;
 
   constructor(private readonly options: ReassemblerOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 2000;
@@ -66,62 +95,76 @@ export class Reassembler {
   }
 
   push(rec: AuditRecord): AuditEvent[] {
-    const key = `${rec.node ?? ''}|${rec.time}:${rec.serial}`;
+    const key = `${rec.node ?? ''}|${rec.timeMs}:${rec.serialText}`;
     const done: AuditEvent[] = [];
-    const now = this.options.clock ? this.options.clock() : rec.timeMs;
-    if (now > this.newest) this.newest = now;
-    let entry = this.open.get(key);
-    if (!entry && !MULTI_RECORD.has(rec.type)) {
-      if (!(this.recent.has(key) && rec.type === 'EOE')) done.push(single(rec));
-    } else if (rec.type === 'EOE' && !entry) {
-      // the end marker of an event already completed by PROCTITLE
-    } else {
-      if (!entry) {
-        entry = { event: { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, records: [] }, since: now };
-        this.open.set(key, entry);
-      }
-      if (rec.type !== 'EOE') entry.event.records.push(rec);
-      if (ENDS_EVENT.has(rec.type)) this.complete(key, entry, done);
+    const entry = this.open.get(key);
+    if (entry) {
+      entry.event.records.push(rec);
+      if (this.options.clock && END_MARKERS.has(rec.type)) this.complete(entry, done);
+      return this.drain(done);
     }
-    this.expire(done);
-    return done;
+    if (rec.type === 'EOE') return this.drain(done);
+    const live = this.options.clock !== undefined;
+    const opened: Open = {
+      key,
+      event: { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, serialText: rec.serialText, records: [rec] },
+      since: live ? this.options.clock!() : Math.floor(rec.timeMs / 1000) * 1000,
+      complete: false,
+      serialText: rec.serialText,
+      seq: this.seq++,
+      slot: live ? 0 : (this.freeSlots.pop() ?? this.nextSlot++),
+    };
+    this.open.set(key, opened);
+    if (!live) this.byTime.push(opened);
+    if (opensSingleRecordEvent(rec.typeNumber) || (live && END_MARKERS.has(rec.type))) this.complete(opened, done);
+    else this.byAge.push(opened);
+    // ausearch checks time-outs against the stamp of each event that opens.
+    this.expire(opened.since, done);
+    return this.drain(done);
   }
 
-  /** Completes events whose timeout has passed (call periodically on a live stream). */
+  /** Completes events whose time-out has passed by the clock (live streams; call periodically). */
   tick(): AuditEvent[] {
-    if (this.options.clock) this.newest = this.options.clock();
     const done: AuditEvent[] = [];
-    this.expire(done);
-    return done;
+    if (this.options.clock) this.expire(this.options.clock(), done);
+    return this.drain(done);
   }
 
   /** Completes every open event (end of input). */
   flush(): AuditEvent[] {
-    const done = [...this.open.values()].map((e) => e.event).filter((e) => e.records.length > 0);
-    this.open.clear();
-    return done;
+    const done: AuditEvent[] = [];
+    for (let o = this.byAge.pop(); o; o = this.byAge.pop()) this.complete(o, done);
+    return this.drain(done);
   }
 
-  get openCount(): number {
-    return this.open.size;
-  }
-
-  private expire(done: AuditEvent[]): void {
-    // Map iteration is insertion order, so the oldest open events come first.
-    for (const [key, entry] of this.open) {
-      if (this.newest - entry.since < this.timeoutMs && this.open.size <= this.maxOpen) break;
-      this.complete(key, entry, done);
+  private expire(now: number, done: AuditEvent[]): void {
+    for (let o = this.byAge.peek(); o; o = this.byAge.peek()) {
+      if (o.complete) this.byAge.pop();
+      else if (o.since + this.timeoutMs <= now || this.open.size > this.maxOpen) this.complete(this.byAge.pop()!, done);
+      else break;
     }
   }
 
-  private complete(key: string, entry: Open, done: AuditEvent[]): void {
-    this.open.delete(key);
-    this.recent.add(key);
-    if (this.recent.size > 4096) this.recent.delete(this.recent.values().next().value as string);
-    if (entry.event.records.length > 0) done.push(entry.event);
+  private complete(o: Open, done: AuditEvent[]): void {
+    if (o.complete) return;
+    o.complete = true;
+    this.open.delete(o.key);
+    if (this.options.clock) done.push(o.event);
   }
-}
 
-function single(rec: AuditRecord): AuditEvent {
-  return { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, records: [rec] };
+  /**
+   * Log files: completed events leave in stamp order, each once nothing earlier is still
+   * open. A log whose clock went backwards could hold every later event behind one open
+   * event: past a bound the earliest is completed anyway.
+   */
+  private drain(done: AuditEvent[]): AuditEvent[] {
+    if (this.options.clock) return done;
+    for (let o = this.byTime.peek(); o; o = this.byTime.peek()) {
+      if (!o.complete && this.byTime.size <= 4 * this.maxOpen) break;
+      this.complete(o, done);
+      done.push(this.byTime.pop()!.event);
+      this.freeSlots.push(o.slot);
+    }
+    return done;
+  }
 }

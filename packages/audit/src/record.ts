@@ -1,4 +1,5 @@
 import { decodeValue } from '@contid/core';
+import { libauditTypeNumber } from './libaudit-types';
 
 /**
  * One auditd log line: `[node=X ]type=NAME msg=audit(SEC.MSEC:SERIAL): k=v …`, optionally
@@ -10,11 +11,14 @@ export interface AuditRecord {
   type: string;
   /** Numeric type when the name is known (or printed as UNKNOWN[n]); null otherwise. */
   typeNumber: number | null;
-  /** `SEC.MSEC` exactly as printed (the event key uses it verbatim). */
+  /** `SEC.MSEC` (milliseconds as three digits, whatever form the stamp had). */
   time: string;
   /** Milliseconds since the epoch. */
   timeMs: number;
+  /** The serial as a number: exact up to 2^53 (see serialText). */
   serial: number;
+  /** The serial's decimal digits without leading zeros: exact at any size. */
+  serialText: string;
   /** The record without the enriched part: what `--raw` prints. */
   raw: string;
   /** Fields outside msg='…' (for user records these are stamped by the kernel), raw values. */
@@ -55,7 +59,12 @@ export const RECORD_TYPES: Readonly<Record<string, number>> = {
   VIRT_CREATE: 2504, VIRT_DESTROY: 2505, VIRT_MIGRATE_IN: 2506, VIRT_MIGRATE_OUT: 2507,
 };
 
-const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})\.(\d{3}):(\d{1,20})\): ?/;
+/**
+ * Every stamp form ausearch accepts (str2event in ausearch-lol.c): `audit(SEC.MSEC:SERIAL):`,
+ * and without the colon after it (`type=DAEMON_CONFIG msg=audit(…:34) config changed`), the
+ * milliseconds or the serial left out (0).
+ */
+const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})(?:\.(\d{1,3}))?(?::(\d{1,20}))?\)(?::? ?|$)/;
 const FIELD = /([A-Za-z0-9_-]+)=("[^"]*"|\S*)/g;
 const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
 
@@ -98,7 +107,7 @@ export function recordTypeNumber(type: string): number | null {
   const known = RECORD_TYPES[type];
   if (known !== undefined) return known;
   const m = UNKNOWN.exec(type);
-  return m ? Number(m[1]) : null;
+  return m ? Number(m[1]) : libauditTypeNumber(type);
 }
 
 /**
@@ -116,6 +125,7 @@ class LazyRecord implements AuditRecord {
     public time: string,
     public timeMs: number,
     public serial: number,
+    public serialText: string,
     public raw: string,
     public offset: number,
     private readonly rest: string,
@@ -177,13 +187,16 @@ export function parseRecord(line: string, offset = -1): AuditRecord | null {
   const raw = gs >= 0 ? line.slice(0, gs) : line;
   const head = HEAD.exec(raw);
   if (!head) return null;
+  const ms = Number(head[4] ?? 0);
+  const serialText = (head[5] ?? '0').replace(/^0+(?=\d)/, '');
   return new LazyRecord(
     head[1] ?? null,
     head[2],
     recordTypeNumber(head[2]),
-    `${head[3]}.${head[4]}`,
-    Number(head[3]) * 1000 + Number(head[4]),
-    Number(head[5]),
+    `${head[3]}.${String(ms).padStart(3, '0')}`,
+    Number(head[3]) * 1000 + ms,
+    Number(serialText),
+    serialText,
     raw,
     offset,
     raw.slice(head[0].length),

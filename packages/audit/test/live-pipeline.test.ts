@@ -6,7 +6,8 @@ import { LivePipeline } from '../src/live/pipeline';
 
 // Record shapes as this machine's kernel and auditd write them (session 960, contid 13957717679680).
 const NODE = '/usr/bin/node';
-// The kernel logs a renewal as LOGIN + the write's SYSCALL + PROCTITLE under one serial.
+// The kernel logs a renewal as LOGIN + the write's SYSCALL + PROCTITLE under one serial;
+// like ausearch, the LOGIN is an event of its own and the SYSCALL another.
 const login = (ses: number, serial: number) => [
   `type=LOGIN msg=audit(1795926138.739:${serial}): pid=30637 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1`,
   `type=SYSCALL msg=audit(1795926138.739:${serial}): arch=c000003e syscall=1 success=yes exit=1 a0=16 a1=7ffe95371a28 a2=1 a3=1b6 items=0 ppid=30630 pid=30637 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="node" exe="/usr/bin/node" key=(null)`,
@@ -36,6 +37,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     out += p.push([binding(960, 4, 'web', '13957717679680'), ...execve(960, 5, 'three')]);
     expect(events(out).map((e) => [e.serial, e.container?.name])).toEqual([
       [1, 'web'],
+      [1, 'web'],
       [2, 'web'],
       [3, 'web'],
       [5, 'web'],
@@ -51,6 +53,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     now += 600;
     out = p.expire();
     expect(events(out).map((e) => [e.serial, e.container])).toEqual([
+      [10, null],
       [10, null],
       [11, null],
     ]);
