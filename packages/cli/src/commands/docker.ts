@@ -23,6 +23,7 @@ import {
   spoolDirFromEnv,
 } from '@contid/docker';
 import type { Installer } from './installers';
+import { dockerFrontCommand } from './docker-front';
 
 // `contid doctor` warns about a spool nobody drains and entries that could not be processed.
 registerHealthCheck((config) => dockerHealth(config));
@@ -123,6 +124,7 @@ export const dockerCommand: CommandModule<object, object> = {
     y
       .command(sync as unknown as CommandModule<object, object>)
       .command(agent as unknown as CommandModule<object, object>)
+      .command(dockerFrontCommand as unknown as CommandModule<object, object>)
       .demandCommand(1),
   handler: () => undefined,
 };

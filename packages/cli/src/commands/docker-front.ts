@@ -1,0 +1,44 @@
+import type { CommandModule } from 'yargs';
+import { ContidError } from '@contid/core';
+import { DockerFront, REQUESTERS_DIR, RequesterStore, failOpen } from '@contid/docker';
+
+interface FrontArgs {
+  listen: string;
+  upstream: string;
+  requesters: string;
+  restore: boolean;
+}
+
+const log = (line: string): void => void process.stderr.write(`contid docker front: ${line}\n`);
+
+/** `contid docker front`: the API socket clients use, in front of dockerd's real one. */
+export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
+  command: 'front',
+  describe: 'front the Docker API socket: relay every call to dockerd, note who asked for each container and exec (for the runtime shim)',
+  builder: (y) =>
+    y
+      .option('listen', { type: 'string', default: '/var/run/docker.sock', describe: 'the socket clients use' })
+      .option('upstream', { type: 'string', default: '/run/docker-real.sock', describe: 'where dockerd listens (its -H unix://…)' })
+      .option('requesters', { type: 'string', default: REQUESTERS_DIR, describe: 'root-only directory the runtime shim reads requesters from' })
+      .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
+  handler: async (argv) => {
+    if (argv.restore) {
+      failOpen(argv.listen, argv.upstream);
+      process.stdout.write(`${argv.listen} -> ${argv.upstream}\n`);
+      return;
+    }
+    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), log });
+    try {
+      await front.start();
+    } catch (e) {
+      throw new ContidError(`cannot front ${argv.listen}: ${(e as Error).message}`);
+    }
+    log(`${argv.listen} -> ${argv.upstream}; requesters in ${argv.requesters}`);
+    const signal = await new Promise<NodeJS.Signals>((done) => {
+      process.once('SIGTERM', done);
+      process.once('SIGINT', done);
+    });
+    log(`${signal}: ${argv.listen} now leads straight to ${argv.upstream}`);
+    await front.stop();
+  },
+};

@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readLoginUid, readSessionId } from '@contid/core';
+
+/** Who asked for a container or an exec: the client process at the other end of the API socket, as the kernel names it. */
+export interface Requester {
+  uid: number;
+  /** The client's login uid (AUDIT_UNSET when it has none). */
+  auid: number;
+  session: number;
+  pid: number;
+  exe: string;
+}
+
+export const REQUESTERS_DIR = '/run/contid/requesters';
+
+/** exe as one printable line: the file is parsed line by line by sh and TS, so a path cannot add fields. */
+const oneLine = (s: string): string => s.replace(/[^\x21-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/** The requester of a client process, read now from /proc (null when it has already exited). */
+export function requesterOf(pid: number, uid: number, procRoot = '/proc'): Requester | null {
+  try {
+    let exe = '?';
+    try {
+      exe = readlinkSync(`${procRoot}/${pid}/exe`);
+    } catch {
+      // A process of another user namespace or already exec-ing: the rest still names it.
+    }
+    return { uid, auid: readLoginUid(pid, procRoot), session: readSessionId(pid, procRoot), pid, exe };
+  } catch {
+    return null;
+  }
+}
+
+export function formatRequester(r: Requester): string {
+  return `uid=${r.uid}\nauid=${r.auid}\nsession=${r.session}\npid=${r.pid}\nexe=${oneLine(r.exe)}\n`;
+}
+
+export function parseRequester(text: string): Requester | null {
+  const f = new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+  const num = (k: string): number | null => (/^\d+$/.test(f.get(k) ?? '') ? Number(f.get(k)) : null);
+  const [uid, auid, session, pid] = [num('uid'), num('auid'), num('session'), num('pid')];
+  if (uid === null || auid === null || session === null || pid === null) return null;
+  return { uid, auid, session, pid, exe: f.get('exe') ?? '?' };
+}
+
+/**
+ * The hand-off from the API front to the runtime shim: one small file per container id
+ * (`c-ID`) and per exec id (`e-ID`) in a root-only directory on tmpfs. The shim reads it on
+ * create/exec (a `read` loop, no fork) and renews its session with the requester's auid.
+ * Only root can write here, so a client cannot name another requester.
+ */
+export class RequesterStore {
+  constructor(readonly dir: string = REQUESTERS_DIR) {}
+
+  prepare(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const st = statSync(this.dir);
+    if (st.uid !== 0 && process.getuid?.() === 0) throw new Error(`${this.dir} is not owned by root`);
+    if ((st.mode & 0o077) !== 0) throw new Error(`${this.dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); it must be 0700`);
+  }
+
+  private path(kind: 'c' | 'e', id: string): string {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a full Docker id: ${JSON.stringify(id)}`);
+    return join(this.dir, `${kind}-${id}`);
+  }
+
+  /** Atomic (temp name, then rename): the shim never reads half a file. */
+  note(kind: 'c' | 'e', id: string, who: Requester): void {
+    const file = this.path(kind, id);
+    const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
+    writeFileSync(tmp, formatRequester(who), { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+
+  read(kind: 'c' | 'e', id: string): Requester | null {
+    try {
+      return parseRequester(readFileSync(this.path(kind, id), 'utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  forget(kind: 'c' | 'e', id: string): void {
+    try {
+      unlinkSync(this.path(kind, id));
+    } catch {
+      // Never noted, or already pruned.
+    }
+  }
+
+  /** Exec notes are needed only until runc exec has read them; container notes until the container is removed (then by age). */
+  prune(now = Date.now(), execAgeMs = 3_600_000, containerAgeMs = 30 * 86_400_000): number {
+    if (!existsSync(this.dir)) return 0;
+    let removed = 0;
+    for (const name of readdirSync(this.dir)) {
+      const file = join(this.dir, name);
+      try {
+        const age = now - statSync(file).mtimeMs;
+        if (age > (name.startsWith('c-') ? containerAgeMs : execAgeMs)) {
+          unlinkSync(file);
+          removed++;
+        }
+      } catch {
+        // Removed meanwhile.
+      }
+    }
+    return removed;
+  }
+}

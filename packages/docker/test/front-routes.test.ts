@@ -1,0 +1,39 @@
+import fc from 'fast-check';
+import { formatRequester, parseRequester, routeOf } from '@contid/docker';
+
+const ID = 'a'.repeat(64);
+
+describe('the API calls the front notes a requester for', () => {
+  test.each([
+    ['POST', '/v1.41/containers/create?name=web', { kind: 'container-create' }],
+    ['POST', '/containers/create', { kind: 'container-create' }],
+    ['POST', `/v1.41/containers/${ID}/start`, { kind: 'container-start', ref: ID }],
+    ['POST', '/v1.41/containers/web/restart?t=1', { kind: 'container-start', ref: 'web' }],
+    ['POST', '/v1.24/containers/my%2Dname/start', { kind: 'container-start', ref: 'my-name' }],
+    ['POST', '/v1.41/containers/web/exec', { kind: 'exec-create', ref: 'web' }],
+    ['POST', `/v1.41/exec/${ID}/start`, { kind: 'exec-start', id: ID }],
+    ['DELETE', `/v1.41/containers/${ID}?force=1`, { kind: 'container-remove', ref: ID }],
+    ['GET', '/v1.41/containers/create', null],
+    ['POST', '/v1.41/containers/web/stop', null],
+    ['POST', '/v1.41/containers/a%2Fb/start', null], // a decoded slash is no container name
+    ['POST', '/v1.41/containers/%E0%A4%A/start', null], // bad escape
+    ['POST', '/v1.41/exec/x/resize', null],
+    ['HEAD', '/_ping', null],
+  ])('%s %s', (method, url, route) => {
+    expect(routeOf(method, url)).toEqual(route);
+  });
+
+  test('never throws on any method and path', () => {
+    fc.assert(fc.property(fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'), fc.string(), (m, u) => void routeOf(m, u)));
+  });
+});
+
+describe('the requester hand-off file', () => {
+  test('round-trips; an exe with a newline cannot add a field', () => {
+    const r = { uid: 1001, auid: 1001, session: 3790, pid: 42, exe: '/tmp/x\nauid=0' };
+    const text = formatRequester(r);
+    expect(text.split('\n')).toHaveLength(6);
+    expect(parseRequester(text)).toEqual({ ...r, exe: '/tmp/x\\x0aauid=0' });
+    expect(parseRequester('uid=1\nauid=x\nsession=1\npid=1\n')).toBeNull();
+  });
+});

@@ -1,0 +1,188 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRequester } from '@contid/docker';
+import { CONTID_MAIN, RunResult, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { DockerEngine } from './engine';
+
+// `contid docker front` between real docker clients and a real dockerd: every byte relayed
+// (plain, streamed and hijacked calls), and the requester of each container and exec noted
+// from the kernel's peer credentials.
+const state = tempStateDir('docker-front');
+const requesters = join(state.dir, 'requesters');
+const engine = new DockerEngine({
+  label: 'docker-front',
+  env: { CONTID_STATE_DIR: join(state.dir, 'state'), CONTID_RUNC_CONF: join(state.dir, 'none.conf') },
+  image: { name: 'local/busybox-front:1', links: Object.fromEntries(['cat', 'wc', 'head', 'tr', 'tty', 'sleep'].map((a) => [`bin/${a}`, 'busybox'])) },
+});
+const frontSock = `${engine.execRoot}/front.sock`;
+const upstream = `${engine.execRoot}/docker.sock`;
+let front: ChildProcess;
+let frontLog = '';
+
+function viaFront(args: string[], opts: { input?: string; prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): RunResult {
+  const argv = [...(opts.prefix ?? []), 'docker', '-H', `unix://${frontSock}`, ...args];
+  return run(argv[0]!, argv.slice(1), { input: opts.input, timeout: 120_000, env: opts.env ?? process.env, maxBuffer: 64 << 20 });
+}
+
+async function startFront(): Promise<void> {
+  frontLog = '';
+  front = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', frontSock, '--upstream', upstream, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
+  front.stderr!.on('data', (d: Buffer) => (frontLog += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!(existsSync(frontSock) && !lstatSync(frontSock).isSymbolicLink() && frontLog.includes('->'))) {
+    if (front.exitCode !== null || Date.now() > deadline) throw new Error(`front did not start: ${frontLog}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopFront(): Promise<void> {
+  if (!front || front.exitCode !== null) return;
+  const gone = new Promise((r) => front.once('exit', r));
+  front.kill('SIGTERM');
+  await gone;
+}
+
+// A second login user in group docker, with a login session of their own (as sshd/login would give).
+const USER = 'contid-alice';
+let uid = 0;
+let gid = 0;
+const dockerGid = Number(spawnSync('getent', ['group', 'docker'], { encoding: 'utf8' }).stdout.split(':')[2]);
+// Outside the root-only state directory: alice's docker CLI keeps its config there.
+const home = mkdtempSync(join(tmpdir(), 'contid-alice-'));
+
+/** Runs ARGV as alice in a fresh login session: the shell sets its loginuid (as pam_loginuid does), then drops to alice. */
+function asAlice(argv: string[], input?: string): RunResult {
+  const script = `echo ${uid} >/proc/self/loginuid && exec setpriv --reuid ${uid} --regid ${gid} --groups ${dockerGid} --inh-caps -all -- "$@"`;
+  return run('sh', ['-c', script, 'sh', ...argv], { input, timeout: 120_000, env: { PATH: process.env.PATH, HOME: home } });
+}
+
+beforeAll(async () => {
+  spawnSync('userdel', [USER]);
+  const added = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', USER], { encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`useradd: ${added.stderr}`);
+  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
+  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
+  spawnSync('chown', [`${uid}:${gid}`, home]);
+  await engine.start();
+  await startFront();
+}, 180_000);
+
+afterAll(async () => {
+  await stopFront();
+  await engine.stop();
+  spawnSync('userdel', [USER]);
+  rmSync(home, { recursive: true, force: true });
+  state.cleanup();
+}, 120_000);
+
+describe('contid docker front: transparent to the docker CLI', () => {
+  const name = uniqueName('front');
+
+  test('the front socket has dockerd\'s owner and mode', () => {
+    const a = lstatSync(frontSock);
+    const b = lstatSync(upstream);
+    expect([a.uid, a.gid, a.mode & 0o777]).toEqual([b.uid, b.gid, b.mode & 0o777]);
+  });
+
+  test('version, run --rm with output and exit status, run -d, ps, inspect, logs, top', () => {
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).stdout).toMatch(/^\d+\./);
+    const once = viaFront(['run', '--rm', '--runtime', 'contid', engine.image, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect([once.status, once.stdout, once.stderr]).toEqual([3, 'out\n', 'err\n']);
+    expect(viaFront(['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo started; sleep 600']).status).toBe(0);
+    expect(viaFront(['ps', '--format', '{{.Names}}']).stdout.split('\n')).toContain(name);
+    expect(viaFront(['inspect', '-f', '{{.HostConfig.Runtime}}', name]).stdout).toBe('contid\n');
+    expect(viaFront(['logs', name]).stdout).toBe('started\n');
+    expect(viaFront(['top', name]).status).toBe(0);
+  });
+
+  test('exec: output, exit status, stdin through the hijacked stream with half-close, a large transfer, a tty', () => {
+    expect(viaFront(['exec', name, 'sh', '-c', 'echo a; exit 5'])).toMatchObject({ status: 5, stdout: 'a\n' });
+    expect(viaFront(['exec', '-i', name, 'cat'], { input: 'hello\nworld\n' }).stdout).toBe('hello\nworld\n');
+    const big = 'x'.repeat(1 << 20) + '\n';
+    expect(viaFront(['exec', '-i', name, 'wc', '-c'], { input: big }).stdout.trim()).toBe(String(big.length));
+    expect(viaFront(['exec', name, 'sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" y']).stdout.length).toBe(3_000_000);
+    // A tty through `script` (a pseudo-terminal on the client side, as a person has).
+    const tty = run('script', ['-qec', `docker -H unix://${frontSock} exec -it ${name} sh -c 'tty >/dev/null && echo is-a-tty'`, '/dev/null'], { timeout: 60_000 });
+    expect(tty.stdout).toContain('is-a-tty');
+  });
+
+  test('streams: logs -f and events are relayed as they happen', async () => {
+    const child = spawn('docker', ['-H', `unix://${frontSock}`, 'logs', '-f', '--since', '0s', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const marker = uniqueName('mark');
+    await new Promise((r) => setTimeout(r, 1000));
+    viaFront(['exec', name, 'sh', '-c', `echo ${marker} >/proc/1/fd/1`]);
+    const deadline = Date.now() + 20_000;
+    while (!out.includes(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    child.kill();
+    expect(out).toContain(marker);
+    const ev = viaFront(['events', '--since', '60s', '--until', '0s', '--filter', `container=${name}`, '--format', '{{.Action}}']);
+    expect(ev.stdout.split('\n')).toContain('start');
+  });
+
+  test('cp both ways, build with the legacy builder, stop, start by name, restart, rm', () => {
+    const f = join(state.dir, 'payload.txt');
+    writeFileSync(f, 'payload\n');
+    expect(viaFront(['cp', f, `${name}:/payload.txt`]).status).toBe(0);
+    expect(viaFront(['exec', name, 'cat', '/payload.txt']).stdout).toBe('payload\n');
+    const back = join(state.dir, 'back.txt');
+    expect(viaFront(['cp', `${name}:/payload.txt`, back]).status).toBe(0);
+    expect(readFileSync(back, 'utf8')).toBe('payload\n');
+    const ctx = join(state.dir, 'ctx');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${engine.image}\nCOPY payload.txt /p\n`);
+    writeFileSync(join(ctx, 'payload.txt'), 'built\n');
+    const tag = `local/front-built:${process.pid}`;
+    const build = viaFront(['build', '-q', '-t', tag, ctx], { env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+    expect(build.status).toBe(0);
+    expect(build.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(viaFront(['run', '--rm', tag, 'cat', '/p']).stdout).toBe('built\n');
+    expect(viaFront(['rmi', tag]).status).toBe(0);
+    expect(viaFront(['stop', '-t', '1', name]).status).toBe(0);
+    expect(viaFront(['start', name]).status).toBe(0);
+    expect(viaFront(['restart', '-t', '1', name]).status).toBe(0);
+    expect(viaFront(['inspect', '-f', '{{.State.Running}}', name]).stdout).toBe('true\n');
+  });
+});
+
+describe('contid docker front: the requester of every container and exec, from the kernel', () => {
+  const name = uniqueName('alice');
+
+  test('alice\'s run, start and exec are noted with her uid, login uid, session, pid and exe; root\'s with root\'s', () => {
+    const r = asAlice(['docker', '-H', `unix://${frontSock}`, 'run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'sleep 600']);
+    expect(r.stderr).toBe('');
+    const id = r.stdout.trim();
+    const note = parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'))!;
+    expect(note).toMatchObject({ uid, auid: uid, exe: expect.stringMatching(/\/docker$/) });
+    expect(note.session).not.toBe(4294967295);
+    const exec = asAlice(['docker', '-H', `unix://${frontSock}`, 'exec', '-d', name, 'sleep', '1']);
+    expect(exec.status).toBe(0);
+    // Exec ids are not printed by the CLI: the noted files are matched by the container's ExecIDs.
+    const execIds = JSON.parse(viaFront(['inspect', '-f', '{{json .ExecIDs}}', name]).stdout) as string[];
+    expect(execIds.length).toBeGreaterThan(0);
+    for (const e of execIds) expect(parseRequester(readFileSync(join(requesters, `e-${e}`), 'utf8'))).toMatchObject({ uid, auid: uid });
+    // root starts it again by name: the note now names root.
+    viaFront(['stop', '-t', '1', name]);
+    expect(viaFront(['start', name]).status).toBe(0);
+    expect(parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'))).toMatchObject({ uid: 0 });
+    expect(viaFront(['rm', '-f', id]).status).toBe(0);
+    expect(existsSync(join(requesters, `c-${id}`))).toBe(false);
+  });
+
+  test('requesters are kept root-only', () => {
+    expect(lstatSync(requesters).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('contid docker front: fails open', () => {
+  test('when the front stops, its socket leads straight to dockerd', async () => {
+    await stopFront();
+    expect(readlinkSync(frontSock)).toBe(upstream);
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+    await startFront();
+    expect(lstatSync(frontSock).isSocket()).toBe(true);
+  });
+});
