@@ -1,7 +1,9 @@
 // pnpm bench service: what going through `contid serve` costs. (1) whole-process
 // `contid exec -- true` through the service vs direct mode vs plain `node -e 0`;
 // (2) tags per second through the socket (renew own session + create request, with peer
-// checks) vs the in-process Tagger doing the same; (3) pipelined `show` requests per second.
+// checks) vs the in-process Tagger doing the same; (3) pipelined `show` requests per second;
+// (4) host `contid exec -- true` through the service while every nested channel floods, against
+// the same with the floods stopped (SIGSTOP), interleaved pairs. Target: ≤ 2× idle.
 const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -26,6 +28,52 @@ async function startService(stateDir, socket) {
   for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
   if (!existsSync(socket)) throw new Error('contid serve did not start');
   return child;
+}
+
+/** Starts `n` containers that each flood their own nested channel; resolves once all flood. */
+async function startFlooders(dir, socket, n, connections) {
+  const { callService } = require(SERVICE);
+  const flooders = [];
+  for (let i = 0; i < n; i++) {
+    const child = spawn(process.execPath, [join(__dirname, 'nested-flooder.js'), socket, `flooder-${i}`, String(connections)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const contid = await new Promise((res) => child.stdout.once('data', (d) => res(d.toString().trim())));
+    const channelDir = join(dir, `nested-${i}`);
+    await callService(socket, { op: 'channel', contid, path: channelDir });
+    child.stdin.write(`${join(channelDir, 'contid.sock')}\n`);
+    flooders.push(child);
+  }
+  return flooders;
+}
+
+async function floodBench(dir, socket, viaEnv) {
+  const channels = 4;
+  const connections = 8;
+  const flooders = await startFlooders(dir, socket, channels, connections);
+  const signal = (sig) => flooders.forEach((f) => f.kill(sig));
+  const pause = (t) => new Promise((r) => setTimeout(r, t));
+  const runs = { idle: [], flood: [] };
+  const exec = () => new Promise((res, rej) => {
+    const t = process.hrtime.bigint();
+    const child = spawn(process.execPath, [CLI, 'exec', '--name', 'bench-host', '--', 'true'], { env: viaEnv, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? res(ms(t)) : rej(new Error(`contid exec exited ${code}`))));
+  });
+  try {
+    for (let i = 0; i < 15; i++) {
+      signal('SIGCONT');
+      await pause(300);
+      runs.flood.push(await exec());
+      signal('SIGSTOP');
+      await pause(300);
+      runs.idle.push(await exec());
+    }
+  } finally {
+    signal('SIGCONT');
+    signal('SIGKILL');
+  }
+  const [idle, flood] = [median(runs.idle), median(runs.flood)];
+  console.log(`host contid exec -- true through contid serve while ${channels} nested channels flood (${connections} connections each), median of 15 interleaved pairs`);
+  console.log(`  floods stopped: ${idle.toFixed(1)} ms`);
+  console.log(`  floods running: ${flood.toFixed(1)} ms  = ${(flood / idle).toFixed(2)}x idle (target <= 2x)`);
 }
 
 exports.main = async function main() {
@@ -74,6 +122,8 @@ exports.main = async function main() {
     await Promise.all(Array.from({ length: shows }, () => client.send({ op: 'show', ref: 's0' })));
     console.log(`pipelined show requests on one connection: ${Math.round(shows / (ms(t) / 1000))} requests/s`);
     client.close();
+
+    await floodBench(dir, socket, viaEnv);
   } finally {
     service.kill('SIGTERM');
     await new Promise((r) => service.once('exit', r));

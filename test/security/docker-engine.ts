@@ -7,13 +7,14 @@ import { FIXTURES } from './harness';
 export const RUNTIME = 'contid-sec';
 
 /**
- * This area's own Docker engine (roots under /var/lib|/run/contid-test-security). Its image
+ * This area's own Docker engine (roots under /var/lib|/run/contid-test-<label>, "security" by
+ * default; a suite that runs beside it passes its own label). Its image
  * has mount points for the host's /usr (node) and the repository, bind-mounted read-only at
  * run time, so the in-container probe speaks through the real client code.
  */
-export function securityEngine(): DockerEngine {
+export function securityEngine(label = 'security'): DockerEngine {
   return new DockerEngine({
-    label: 'security',
+    label,
     runtimes: { [RUNTIME]: join(FIXTURES, 'runc-renew.sh') },
     image: {
       name: 'contid-security/busybox:1',

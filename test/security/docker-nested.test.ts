@@ -94,8 +94,10 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     const rec = parseRecord(forged)!;
     attributor.observe({ time: rec.time, timeMs: rec.timeMs, serial: rec.serial, node: rec.node, records: [rec] });
     expect(attributor.rejectedCount).toBe(1);
-    const denied = ['create-with-own-session', 'create-for-host-pid-1', 'create-under-victim', 'setns-into-victim', 'end-victim', 'show-victim', 'open-channel'];
+    const denied = ['create-with-own-session', 'create-for-host-pid-1', 'create-under-victim', 'setns-into-victim', 'end-victim', 'open-channel'];
     for (const step of denied) expect([step, steps.get(step)]).toEqual([step, expect.objectContaining({ ok: false, code: 'denied' })]);
+    // Outside its subtree the victim reads as a container that does not exist (no existence oracle).
+    expect(steps.get('show-victim')).toMatchObject({ ok: false, code: 'failed', error: `unknown container "${victim}"` });
     expect(steps.get('create-with-own-session')!.error).toMatch(/already bound to container .*renew it first/);
     expect(reg.children(parseContainerId(owner))).toEqual([]);
     const v = reg.get(parseContainerId(victim))!;

@@ -8,3 +8,4 @@ export * from './client';
 export * from './self-tag';
 export * from './health';
 export * from './channel-store';
+export { DEFAULT_LIMITS, TokenBucket, type ServiceLimits } from './limits';

@@ -28,6 +28,10 @@ export class DeniedError extends ContidError {
 
 const MAX_NESTING = 64;
 
+function unknownContainer(ref: string): ContidError {
+  return new ContidError(`unknown container "${ref}"`);
+}
+
 /** True when `id` is `ancestor` itself (orSelf) or lies below it in the parent chain. */
 export function isWithin(tagger: Tagger, id: ContainerId, ancestor: ContainerId, orSelf: boolean): boolean {
   let current = orSelf ? id : tagger.registry.get(id)?.parent ?? null;
@@ -91,8 +95,10 @@ export function authorize(tagger: Tagger, channel: Channel, caller: Caller, requ
       }
       return;
     case 'show': {
+      // Outside its subtree a nested caller gets the answer it would get for a container that
+      // never existed: no code, no wording that tells "exists elsewhere" from "does not exist".
       const c = tagger.registry.find(request.ref);
-      if (c && !isWithin(tagger, c.contid, channel.owner, true)) throw new DeniedError(`container ${request.ref} is outside container ${owner}`);
+      if (c && !isWithin(tagger, c.contid, channel.owner, true)) throw unknownContainer(request.ref);
       return;
     }
   }
@@ -199,7 +205,7 @@ function end(tagger: Tagger, r: EndRequest): Record<string, unknown> {
 
 function show(tagger: Tagger, r: ShowRequest): Record<string, unknown> {
   const c = tagger.registry.find(r.ref);
-  if (!c) throw new ContidError(`unknown container "${r.ref}"`);
+  if (!c) throw unknownContainer(r.ref);
   return containerJson(c);
 }
 

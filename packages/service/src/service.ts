@@ -15,21 +15,29 @@ import { dirname, join } from 'node:path';
 import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
 import { ChannelStore } from './channel-store';
 import { Channel, DeniedError, authorize, perform } from './operations';
-import { peerCredentials } from './peer-credentials';
-import { ChannelRequest, ErrorReply, MAX_REQUEST_BYTES, PROTOCOL_VERSION, ProtocolError, Reply, Request, parseRequest, requestIdOf } from './protocol';
+import { FairQueue, QueuedConnection } from './fair-queue';
+import { DEFAULT_LIMITS, ServiceLimits } from './limits';
+import { LogBudget } from './log-budget';
+import { PeerCredentials, peerCredentials } from './peer-credentials';
+import { ChannelRequest, ErrorReply, PROTOCOL_VERSION, ProtocolError, Reply, Request, parseRequest, requestIdOf } from './protocol';
 
 export const DEFAULT_SOCKET_PATH = '/run/contid/contid.sock';
 /** The socket a nested channel creates inside the directory bind-mounted into its container. */
 export const NESTED_SOCKET_NAME = 'contid.sock';
 
 /** Concurrent connections one nested channel may hold; more are closed on accept. */
-export const MAX_NESTED_CONNECTIONS = 32;
+export const MAX_NESTED_CONNECTIONS = DEFAULT_LIMITS.connectionsPerChannel;
+/** Log lines per channel per 10 s before the rest are summarised (host callers are root; nested ones may flood). */
+const HOST_LOG_BURST = 200;
+const NESTED_LOG_BURST = 20;
 /** A connection silent for this long is closed (slow or stuck clients hold no descriptor forever). */
 export const IDLE_TIMEOUT_MS = 60_000;
 
 export interface ServiceOptions {
   /** Where diagnostics go (one line each); stderr, i.e. the journal under systemd, by default. */
   log?: (line: string) => void;
+  /** Per-connection and per-channel allowances; DEFAULT_LIMITS unless a test or bench narrows them. */
+  limits?: Partial<ServiceLimits>;
 }
 
 export interface ListenModes {
@@ -50,6 +58,10 @@ export class ContidService {
   private failureSink: KernelAuditSink | null = null;
   private readonly log: (line: string) => void;
   private readonly channels: ChannelStore;
+  private readonly limits: ServiceLimits;
+  private readonly queue: FairQueue;
+  private readonly logs: LogBudget;
+  private readonly peers = new Map<QueuedConnection, { channel: Channel; cred: PeerCredentials }>();
 
   constructor(
     readonly tagger: Tagger,
@@ -59,6 +71,9 @@ export class ContidService {
     // Lines quote refs, names and errors that callers chose: escaped, so none forges a line.
     this.log = (line) => sink(escapeText(line));
     this.channels = new ChannelStore(tagger.config.stateDir);
+    this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
+    this.queue = new FairQueue(this.limits, (line, connection) => this.answerQueued(line, connection));
+    this.logs = new LogBudget(this.log, (key) => (key === channelName({ kind: 'host' }) ? HOST_LOG_BURST : NESTED_LOG_BURST));
   }
 
   /** Re-opens the nested channels of containers still running; forgets the rest. */
@@ -105,7 +120,7 @@ export class ContidService {
     }
     const server = net.createServer((socket) => this.accept(socket, channel));
     // A container must not exhaust the service's descriptors and starve the host channel.
-    if (channel.kind === 'nested') server.maxConnections = MAX_NESTED_CONNECTIONS;
+    if (channel.kind === 'nested') server.maxConnections = this.limits.connectionsPerChannel;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new ContidError(`cannot listen on ${path}: ${e.code ?? e.message}`)));
       server.listen(path, () => resolve());
@@ -132,6 +147,8 @@ export class ContidService {
   }
 
   async close(): Promise<void> {
+    this.queue.close();
+    this.logs.close();
     for (const socket of this.connections) socket.destroy();
     await Promise.all([...this.servers.values()].map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
     this.servers.clear();
@@ -144,16 +161,18 @@ export class ContidService {
     socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
-    let cred;
+    let cred: PeerCredentials;
     try {
       cred = peerCredentials(socket);
     } catch (e) {
-      this.log(`refused a connection: ${(e as Error).message}`);
+      this.logs.note(channelName(channel), 'refused', `refused a connection on ${channelName(channel)}: ${(e as Error).message}`);
       socket.destroy();
       return;
     }
+    const connection = this.queue.attach(socket, this.queue.lane(channelName(channel), channel.kind === 'host'));
+    this.peers.set(connection, { channel, cred });
+    socket.on('close', () => this.peers.delete(connection));
     let buffered = '';
-    let queue = Promise.resolve();
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffered += chunk;
@@ -161,21 +180,24 @@ export class ContidService {
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return this.refuseOversized(socket);
-        if (line.trim() === '') continue;
-        // Replies keep request order even when 'channel' (asynchronous) is among them.
-        queue = queue.then(() => this.answer(line, channel, cred)).then((reply) => {
-          if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
-        });
+        if (Buffer.byteLength(line) > this.limits.frameBytes) return this.refuseOversized(socket);
+        if (line.trim() !== '') this.queue.push(connection, line);
       }
-      if (Buffer.byteLength(buffered) > MAX_REQUEST_BYTES) this.refuseOversized(socket);
+      if (Buffer.byteLength(buffered) > this.limits.frameBytes) this.refuseOversized(socket);
     });
   }
 
   private refuseOversized(socket: net.Socket): void {
-    const reply: ErrorReply = { v: PROTOCOL_VERSION, ok: false, code: 'protocol', error: `request larger than ${MAX_REQUEST_BYTES} bytes` };
+    const reply: ErrorReply = { v: PROTOCOL_VERSION, ok: false, code: 'protocol', error: `request larger than ${this.limits.frameBytes} bytes` };
     socket.end(JSON.stringify(reply) + '\n');
     socket.removeAllListeners('data');
+  }
+
+  /** One queued request of `connection`, answered; the reply line to write back. */
+  private async answerQueued(line: string, connection: QueuedConnection): Promise<string | null> {
+    const peer = this.peers.get(connection);
+    if (!peer) return null;
+    return JSON.stringify(await this.answer(line, peer.channel, peer.cred)) + '\n';
   }
 
   private async answer(line: string, channel: Channel, cred: ReturnType<typeof peerCredentials>): Promise<Reply> {
@@ -187,7 +209,7 @@ export class ContidService {
       authorize(this.tagger, channel, caller, request);
       const result = request.op === 'channel' ? await this.channel(request) : perform(this.tagger, channel, caller, request);
       if (request.op === 'end') await this.closeChannelsOf(parseContainerId(request.contid));
-      this.log(`${request.op} by ${describeCaller(caller)} on ${channelName(channel)}: ok${typeof result.contid === 'string' ? ` contid=${result.contid}` : ''}`);
+      this.logs.note(channelName(channel), 'ok', `${request.op} by ${describeCaller(caller)} on ${channelName(channel)}: ok${typeof result.contid === 'string' ? ` contid=${result.contid}` : ''}`);
       return { v: PROTOCOL_VERSION, ...(request.id === undefined ? {} : { id: request.id }), ok: true, result };
     } catch (e) {
       const id = request?.id ?? requestIdOf(line);
@@ -195,7 +217,7 @@ export class ContidService {
       const known = e instanceof ContidError || e instanceof ProtocolError || e instanceof CallerGoneError;
       // Anything else (SQLITE_FULL, an I/O error) is a fault of ours: say it, log it, keep serving.
       const error = known ? (e as Error).message : this.describeFault(e as Error);
-      this.log(`${request?.op ?? 'request'} by ${caller ? describeCaller(caller) : `pid ${cred.pid} uid ${cred.uid}`} on ${channelName(channel)}: ${code}: ${error}`);
+      this.logs.note(channelName(channel), code, `${request?.op ?? 'request'} by ${caller ? describeCaller(caller) : `pid ${cred.pid} uid ${cred.uid}`} on ${channelName(channel)}: ${code}: ${error}`);
       if (code === 'failed' && request && (request.op === 'create' || request.op === 'setns')) this.recordFailure(request, caller, error);
       return { v: PROTOCOL_VERSION, ...(id === undefined ? {} : { id }), ok: false, code, error };
     }
