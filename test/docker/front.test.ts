@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRequester } from '@contid/docker';
 import { CONTID_MAIN, RunResult, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { addExecveRule, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { DockerEngine } from './engine';
 
 // `contid docker front` between real docker clients and a real dockerd: every byte relayed
@@ -13,7 +14,7 @@ const state = tempStateDir('docker-front');
 const requesters = join(state.dir, 'requesters');
 const engine = new DockerEngine({
   label: 'docker-front',
-  env: { CONTID_STATE_DIR: join(state.dir, 'state'), CONTID_RUNC_CONF: join(state.dir, 'none.conf') },
+  env: { CONTID_STATE_DIR: join(state.dir, 'state'), CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: requesters },
   image: { name: 'local/busybox-front:1', links: Object.fromEntries(['cat', 'wc', 'head', 'tr', 'tty', 'sleep'].map((a) => [`bin/${a}`, 'busybox'])) },
 });
 const frontSock = `${engine.execRoot}/front.sock`;
@@ -174,6 +175,40 @@ describe('contid docker front: the requester of every container and exec, from t
 
   test('requesters are kept root-only', () => {
     expect(lstatSync(requesters).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('the requester\'s login uid, carried by the kernel (front + contid-runc)', () => {
+  const name = uniqueName('alice-k');
+  const key = uniqueName('front-exec');
+  const alice = (args: string[]) => asAlice(['docker', '-H', `unix://${frontSock}`, ...args]);
+  // What the test process itself would be stamped with: its auid, or 0 when it has none.
+  const ownAuid = (() => {
+    const v = Number(readFileSync('/proc/self/loginuid', 'utf8'));
+    return v === 4294967295 ? 0 : v;
+  })();
+
+  beforeAll(() => addExecveRule(key));
+  afterAll(() => deleteExecveRule(key));
+
+  test('a container alice runs and an exec she asks for run with auid=alice; root\'s exec in her container with root\'s', () => {
+    expect(alice(['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'sleep 600']).status).toBe(0);
+    expect(viaFront(['exec', name, 'cat', '/proc/1/loginuid']).stdout).toBe(String(uid));
+    expect(alice(['exec', name, 'cat', '/proc/self/loginuid']).stdout).toBe(String(uid));
+    expect(viaFront(['exec', name, 'cat', '/proc/self/loginuid']).stdout).toBe(String(ownAuid));
+  });
+
+  test('every audit record of alice\'s exec carries her uid as auid, and its session is new', async () => {
+    const marker = uniqueName('mark');
+    const r = alice(['exec', name, 'sh', '-c', `cat /proc/self/sessionid; echo; tty >/dev/null; head -c 1 /dev/zero >/dev/null; echo ${marker} >/dev/null`]);
+    expect(r.status).toBe(0);
+    const ses = Number(r.stdout.split('\n')[0]);
+    expect(ses).toBeGreaterThan(0);
+    const lines = await waitForAudit(['--session', String(ses)], (l) => l.filter((x) => x.startsWith('type=SYSCALL')).length >= 4);
+    const syscalls = lines.filter((l) => l.startsWith('type=SYSCALL'));
+    expect(syscalls.length).toBeGreaterThanOrEqual(4); // sh, cat, tty, head
+    for (const l of syscalls) expect(field(l, 'auid')).toBe(String(uid));
+    expect(viaFront(['rm', '-f', name]).status).toBe(0);
   });
 });
 
