@@ -73,6 +73,47 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     }
   });
 
+  test('the registry is asked once per session (a miss is remembered), not once per event', () => {
+    let asked = 0;
+    const registry = {
+      get: () => undefined,
+      containerOfSession: () => {
+        asked++;
+        return undefined;
+      },
+    };
+    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], registry }, () => 1000);
+    const lines = [];
+    for (let i = 0; i < 50; i++) lines.push(...execve(970 + (i % 5), 100 + i, `e${i}`));
+    expect(events(p.push(lines)).length).toBe(50);
+    expect(asked).toBe(5);
+  });
+
+  test('an unbound session waits only within the grace after its LOGIN, then its events flow at once', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], bindingGraceMs: 500 }, () => now);
+    expect(p.push([...login(963, 30), ...execve(963, 31, 'a')])).toBe('');
+    expect(p.held).toBe(2);
+    now += 501;
+    expect(events(p.push(execve(963, 32, 'b'))).map((e) => e.serial)).toEqual([30, 31, 32]);
+    expect(events(p.push(execve(963, 33, 'c'))).map((e) => e.serial)).toEqual([33]);
+    expect(p.held).toBe(0);
+  });
+
+  test('a flood of new sessions keeps the pipeline bounded: held events, sessions and containers', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'raw', trustedExes: [NODE], maxPending: 100, maxSessions: 500, maxContainers: 50 }, () => now);
+    for (let i = 0; i < 5000; i++) {
+      const lines = [...login(10_000 + i, 10 * i)];
+      if (i % 10 === 0) lines.push(binding(10_000 + i, 10 * i + 1, `c${i}`, String(13957717679680 + i)), ...execve(10_000 + i, 10 * i + 2, 'x'));
+      p.push(lines);
+      now += 1;
+    }
+    expect(p.held).toBeLessThanOrEqual(100);
+    expect(p.attributor.tableSizes.sessions).toBeLessThanOrEqual(500);
+    expect(p.attributor.tableSizes.containers).toBeLessThanOrEqual(50);
+  });
+
   test('lines that are not audit records are counted, not fatal', () => {
     const p = new LivePipeline({ format: 'raw' });
     expect(p.push(['garbage', '\x00\x01', 'type=USER msg=audit(1795926138.739:2): pid=1 uid=0 auid=0 ses=1 msg=\'x=1\''])).toContain('type=USER');

@@ -1,7 +1,8 @@
-import type { ContainerId } from '@contid/core';
+import { parseLifecycle, type ContainerId } from '@contid/core';
 import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
 import { matchesFilter, type EventFilter } from '../filter';
 import { formatAuditEvent, type SearchFormat } from '../format';
+import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
 import { parseRecord, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
@@ -18,41 +19,86 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
   registry?: SessionRegistry;
   /** Completion timeout of an event that never sees its last record (wall clock). */
   eventTimeoutMs?: number;
-  /** How long an unattributed event of a just-allocated session waits for its binding. */
+  /** How long after its LOGIN an unattributed event of a new session waits for its binding. */
   bindingGraceMs?: number;
-  /** At most this many events wait for a binding; beyond, the oldest go out unattributed. */
+  /** At most this many events wait for a binding; beyond, the oldest go out as they are. */
   maxPending?: number;
 }
 
+/** Sessions a live reader remembers (LOGIN time, registry misses); older ones are asked again. */
+export const DEFAULT_MAX_SESSIONS = 65_536;
+/** Containers a live reader keeps; a dropped one is read from the registry again when needed. */
+export const DEFAULT_MAX_CONTAINERS = 16_384;
+
 interface Pending {
   event: AuditEvent;
-  since: number;
+  session: number;
+  /** Wall-clock time after which it goes out whether or not a binding came. */
+  until: number;
+  out: boolean;
+}
+
+/** What the pipeline knows of one session beyond its binding (which the attributor keeps). */
+interface SessionState {
+  /** Wall-clock time of the LOGIN that allocated it in this stream; null: allocated before. */
+  loginAt: number | null;
+  /** When the registry last had no binding for it (asked again after NEGATIVE_LOOKUP_MS). */
+  missedAt: number | null;
+  /** Its events waiting for a binding, oldest first. */
+  held: Pending[] | null;
 }
 
 const NEGATIVE_LOOKUP_MS = 2000;
+const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
 
 /**
  * The search package's parse → reassemble → attribute → filter → format, for a live stream.
  * Two things only a live stream needs: (1) events of a session that a LOGIN has just
- * allocated but no binding names yet wait up to `bindingGraceMs` (a binding may follow the
- * first events: the Docker shim renews in sh and the Node side writes the record later);
- * (2) a session bound before the stream started is looked up in the registry.
+ * allocated but no binding names yet wait until `bindingGraceMs` after that LOGIN (a binding
+ * may follow the first events: the Docker shim renews in sh and the Node side writes the
+ * record later); (2) a session bound before the stream started is looked up in the registry,
+ * once per session (a miss is remembered for a while), never per event. Everything kept per
+ * session or container is bounded (least recently used dropped, found in the registry
+ * again), so a flood of sessions cannot grow the process.
  */
 export class LivePipeline implements EventPipeline {
   readonly attributor: Attributor;
   private readonly reassembler: Reassembler;
-  private readonly pending: Pending[] = [];
-  private readonly fresh = new Map<number, number>();
-  private readonly notInRegistry = new Map<number, number>();
+  private readonly sessions: LruMap<number, SessionState>;
+  /** Held events in the order they were held (entries released early are marked `out`). */
+  private queue: Pending[] = [];
+  private queueHead = 0;
+  private heldCount = 0;
+  private readonly grace: number;
+  private readonly maxPending: number;
+  private readonly filter: EventFilter;
+  private readonly format: SearchFormat;
   /** Lines that were not audit records. */
   skipped = 0;
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
-    this.attributor = new Attributor(options);
+    this.attributor = new Attributor({
+      maxSessions: DEFAULT_MAX_SESSIONS,
+      maxContainers: DEFAULT_MAX_CONTAINERS,
+      // tail prints only the count of rejected bindings; a few examples are enough to keep.
+      keepRejected: 100,
+      ...options,
+    });
+    this.sessions = new LruMap(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
     this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock });
+    this.grace = options.bindingGraceMs ?? 2000;
+    this.maxPending = options.maxPending ?? 10_000;
+    this.filter = options.filter ?? {};
+    this.format = options.format ?? 'raw';
+  }
+
+  /** Events waiting for a binding now. */
+  get held(): number {
+    return this.heldCount;
   }
 
   push(lines: readonly string[]): string {
+    const now = this.clock();
     let out = '';
     for (const line of lines) {
       const rec = parseRecord(line);
@@ -63,52 +109,57 @@ export class LivePipeline implements EventPipeline {
       // A LOGIN is learned as it arrives, not when its event completes: the binding that
       // follows must find the session's new epoch, and held events must know it is fresh.
       if (rec.type === 'LOGIN') {
-        this.noteLogin(rec, this.clock());
+        this.noteLogin(rec, now);
         this.attributor.observeRecord(rec);
       }
-      for (const event of this.reassembler.push(rec)) out += this.handle(event);
+      for (const event of this.reassembler.push(rec)) out += this.handle(event, now);
     }
-    return out + this.release(false);
+    return out + this.releaseDue(now);
   }
 
   expire(): string {
+    const now = this.clock();
     let out = '';
-    for (const event of this.reassembler.tick()) out += this.handle(event);
-    return out + this.release(false);
+    for (const event of this.reassembler.tick()) out += this.handle(event, now);
+    return out + this.releaseDue(now);
   }
 
   flush(): string {
-    let out = '';
-    for (const event of this.reassembler.flush()) out += this.handle(event);
-    return out + this.release(true);
-  }
-
-  private handle(event: AuditEvent): string {
     const now = this.clock();
-    for (const rec of event.records) if (rec.type !== 'LOGIN') this.attributor.observeRecord(rec);
-    const c = this.attribute(event, now);
-    if (!c) {
-      const ses = sessionOf(event);
-      if (ses !== null && this.fresh.has(ses) && (this.options.bindingGraceMs ?? 2000) > 0) {
-        this.pending.push({ event, since: now });
-        return this.pending.length > (this.options.maxPending ?? 10_000) ? this.emit(this.pending.shift()!.event, null) : '';
-      }
-    }
-    // Events that waited for this session's binding go out before newer ones.
-    return (c && this.pending.length > 0 ? this.release(false) : '') + this.emit(event, c);
+    let out = '';
+    for (const event of this.reassembler.flush()) out += this.handle(event, now);
+    return out + this.releaseDue(Infinity);
   }
 
-  private attribute(event: AuditEvent, now: number): AttributedContainer | null {
-    const c = this.attributor.attribute(event);
-    if (c || !this.options.registry) return c;
+  private handle(event: AuditEvent, now: number): string {
+    let bound = '';
+    for (const rec of event.records) {
+      if (rec.type === 'LOGIN') continue;
+      this.attributor.observeRecord(rec);
+      if (BINDING_TYPES.has(rec.type)) bound += this.onBinding(rec);
+    }
     const ses = sessionOf(event);
-    if (ses === null || this.fresh.has(ses)) return null;
-    const missedAt = this.notInRegistry.get(ses);
-    if (missedAt !== undefined && now - missedAt < NEGATIVE_LOOKUP_MS) return null;
+    const c = this.attribute(event, ses, now);
+    if (!c && ses !== null) {
+      const state = this.sessions.peek(ses);
+      if (state?.loginAt != null && now - state.loginAt < this.grace) return bound + this.hold(event, ses, state, state.loginAt + this.grace);
+    }
+    // Events that waited for this session's binding (or its grace) go out before newer ones.
+    const earlier = ses !== null ? this.releaseSession(ses) : '';
+    return bound + earlier + this.emit(event, c);
+  }
+
+  private attribute(event: AuditEvent, ses: number | null, now: number): AttributedContainer | null {
+    const c = this.attributor.attribute(event);
+    if (c || !this.options.registry || ses === null) return c;
+    let state = this.sessions.get(ses);
+    // A session allocated in this stream is bound by the stream (or not at all).
+    if (state?.loginAt != null) return null;
+    if (state?.missedAt != null && now - state.missedAt < NEGATIVE_LOOKUP_MS) return null;
     const found = this.options.registry.containerOfSession(ses);
     if (!found) {
-      this.notInRegistry.set(ses, now);
-      if (this.notInRegistry.size > 10_000) this.notInRegistry.delete(this.notInRegistry.keys().next().value as number);
+      if (!state) this.sessions.set(ses, (state = { loginAt: null, missedAt: null, held: null }));
+      state.missedAt = now;
       return null;
     }
     this.attributor.restore([{ session: ses, start: -1, contid: found.contid }], [found]);
@@ -120,31 +171,86 @@ export class LivePipeline implements EventPipeline {
     if (rec.fields.get('res') !== '1') return;
     const ses = Number(rec.fields.get('ses'));
     if (!Number.isInteger(ses) || ses === 4294967295) return;
-    this.fresh.set(ses, now);
-    this.notInRegistry.delete(ses);
-    if (this.fresh.size > 10_000) this.fresh.delete(this.fresh.keys().next().value as number);
+    const state = this.sessions.get(ses);
+    if (state) {
+      state.loginAt = now;
+      state.missedAt = null;
+    } else this.sessions.set(ses, { loginAt: now, missedAt: null, held: null });
   }
 
-  /** Pending events whose binding arrived, or whose grace ran out (all of them at the end). */
-  private release(all: boolean): string {
-    if (this.pending.length === 0) return '';
-    const now = this.clock();
-    const grace = this.options.bindingGraceMs ?? 2000;
+  /** A binding record was learned: the events its session held go out now, attributed. */
+  private onBinding(rec: AuditRecord): string {
+    const ses = parseLifecycle(rec.msg)?.session;
+    if (ses === null || ses === undefined) return '';
+    const first = this.sessions.peek(ses)?.held?.[0];
+    // A rejected (untrusted) binding binds nothing: its session keeps waiting.
+    return first && this.attributor.attribute(first.event) ? this.releaseSession(ses) : '';
+  }
+
+  private hold(event: AuditEvent, session: number, state: SessionState, until: number): string {
+    const p: Pending = { event, session, until, out: false };
+    (state.held ??= []).push(p);
+    this.queue.push(p);
+    this.heldCount++;
+    // Too many waiting: the oldest go out as they are rather than memory growing.
     let out = '';
-    for (let i = 0; i < this.pending.length; ) {
-      const p = this.pending[i];
-      const c = this.attributor.attribute(p.event);
-      if (c || all || now - p.since >= grace) {
-        out += this.emit(p.event, c);
-        this.pending.splice(i, 1);
-      } else i++;
-    }
+    while (this.heldCount > this.maxPending) out += this.releaseOldest();
     return out;
+  }
+
+  private releaseSession(session: number): string {
+    const state = this.sessions.peek(session);
+    if (!state?.held) return '';
+    const held = state.held;
+    state.held = null;
+    let out = '';
+    for (const p of held) if (!p.out) out += this.release(p);
+    return out;
+  }
+
+  /** Held events whose wait is over (all of them with `now` = Infinity), oldest first. */
+  private releaseDue(now: number): string {
+    let out = '';
+    while (this.queueHead < this.queue.length) {
+      const p = this.queue[this.queueHead];
+      if (!p.out && p.until > now) break;
+      this.queueHead++;
+      if (!p.out) out += this.release(p);
+    }
+    this.compactQueue();
+    return out;
+  }
+
+  private releaseOldest(): string {
+    while (this.queueHead < this.queue.length) {
+      const p = this.queue[this.queueHead++];
+      if (!p.out) return this.release(p);
+    }
+    return '';
+  }
+
+  private release(p: Pending): string {
+    p.out = true;
+    this.heldCount--;
+    const state = this.sessions.peek(p.session);
+    if (state?.held) {
+      const i = state.held.indexOf(p);
+      if (i >= 0) state.held.splice(i, 1);
+      if (state.held.length === 0) state.held = null;
+    }
+    return this.emit(p.event, this.attributor.attribute(p.event));
+  }
+
+  private compactQueue(): void {
+    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
   }
 
   private emit(event: AuditEvent, c: AttributedContainer | null): string {
     const chain = c ? this.attributor.chain(c) : [];
-    if (!matchesFilter(this.options.filter ?? {}, event, chain)) return '';
-    return formatAuditEvent(this.options.format ?? 'raw', event, chain);
+    if (!matchesFilter(this.filter, event, chain)) return '';
+    return formatAuditEvent(this.format, event, chain);
   }
 }
