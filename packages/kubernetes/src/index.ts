@@ -9,3 +9,5 @@ export * from './agent';
 export { Backoff } from './backoff';
 export { clientNode, loadKubeConfig, httpStatusOf, isTransient, describeApiError } from './client';
 export type { ClientNode, KubeConfig } from './client';
+export { CriClient, exitCodeOf } from './cri-client';
+export type { PodSandboxConfig, ContainerConfig, CriContainer, CriContainerStatus, ExecResult, NamespaceMode, ContainerState } from './cri-client';

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerRecord, Tagger, formatContainerId } from '@contid/core';
+import { Spool, SpoolConsumer } from '@contid/docker';
+import { PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
+import { ausearch, field, waitForAudit } from '../helpers/audit';
+import { REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
+import { ContainerdNode, NODE_IMAGE } from './containerd-node';
+
+// A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
+// through contid's shim; the test makes the kubelet's calls over the CRI gRPC API.
+const SHIM = join(REPO_ROOT, 'integrations/docker/contid-runc');
+const state = tempStateDir('cri-node');
+const stateDir = join(state.dir, 'state');
+const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
+const node = new ContainerdNode({ label: 'cri-node', binaryName: SHIM, env });
+
+let tagger: Tagger;
+let consumer: SpoolConsumer;
+
+beforeAll(async () => {
+  await node.start();
+  tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+  consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
+}, 180_000);
+
+afterAll(() => {
+  tagger?.close();
+  node.stop();
+  state.cleanup();
+});
+
+async function drain(): Promise<void> {
+  for (const outcome of await consumer.drain()) {
+    if (outcome.kind !== 'tagged') throw new Error(`spool entry not tagged: ${JSON.stringify(outcome)}`);
+  }
+}
+
+function row(runtimeId: string): ContainerRecord {
+  const r = tagger.registry.findByRuntimeId(runtimeId);
+  if (!r) throw new Error(`no registry row for ${runtimeId}`);
+  return r;
+}
+
+/** Sessions bound to a container in the registry (create and every setns). */
+const sessionsOf = (c: ContainerRecord): number[] => tagger.registry.bindings(c.contid).map((b) => b.session).filter((s): s is number => s !== null);
+
+/** Event stamps (time:serial) of raw audit lines. */
+const events = (lines: string[]): string[] =>
+  [...new Set(lines.map((l) => /audit\(([0-9.]+:\d+)\)/.exec(l)?.[1]).filter((x): x is string => x !== undefined))].sort();
+
+/** The events ausearch finds for these sessions: the oracle. */
+const ausearchEvents = (sessions: number[]): string[] => events(sessions.flatMap((s) => ausearch(['--session', String(s)])));
+
+function searchEvents(args: string[]): string[] {
+  const r = contid(['search', ...args], { env, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`contid search ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return events(r.stdout.split('\n'));
+}
+
+describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () => {
+  let sandboxConfig: PodSandboxConfig;
+  let sandboxId: string;
+  let webId: string;
+  let sidecarId: string;
+
+  test('a pod sandbox with two containers: each tagged from the annotations containerd writes, the sandbox as parent, the init pid as the runtime reports it', async () => {
+    sandboxConfig = node.sandboxConfig('shop', 'web-5c9d7', '7d0e3c52-2b7a-4c1f-9d0e-5a6b7c8d9e0f');
+    sandboxId = await node.cri.runPodSandbox(sandboxConfig);
+    await drain();
+    const container = (name: string, command: string[]) => ({ metadata: { name, attempt: 0 }, image: { image: NODE_IMAGE }, command, logPath: `${name}/0.log` });
+    webId = await node.cri.createContainer(sandboxId, container('web', ['/bin/sleep', '600']), sandboxConfig);
+    await node.cri.startContainer(webId);
+    sidecarId = await node.cri.createContainer(sandboxId, container('sidecar', ['/bin/sleep', '600']), sandboxConfig);
+    await node.cri.startContainer(sidecarId);
+    await drain();
+
+    const sandbox = row(sandboxId);
+    expect(sandbox).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-5c9d7', state: 'running', parent: null });
+    expect(sandbox.labels).toMatchObject({ 'contid.io/container-type': 'sandbox', 'io.kubernetes.pod.uid': '7d0e3c52-2b7a-4c1f-9d0e-5a6b7c8d9e0f' });
+    for (const [id, name] of [[webId, 'web'], [sidecarId, 'sidecar']]) {
+      const c = row(id);
+      expect(c).toMatchObject({ orchestrator: 'kubernetes', name: `shop/web-5c9d7/${name}`, image: NODE_IMAGE, parent: sandbox.contid, state: 'running' });
+      const pid = await node.cri.containerPid(id);
+      expect(c.initPid).toBe(pid);
+      // Every process of the container carries the session the shim renewed and contid bound.
+      expect(Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8'))).toBe(c.session);
+      const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id], (ls) => ls.some((l) => field(l, 'op') === 'create'));
+      const record = lines.find((l) => field(l, 'op') === 'create')!;
+      expect(field(record, 'virt')).toBe('kubernetes');
+      expect(field(record, 'contid')).toBe(formatContainerId(c.contid));
+      expect(field(record, 'parent-contid')).toBe(formatContainerId(sandbox.contid));
+    }
+  });
+
+  test('the project’s containerd fixtures hold exactly the annotation keys containerd 1.6 writes', () => {
+    const written = (id: string) => Object.keys(JSON.parse(readFileSync(join(node.stateDir, 'state/io.containerd.runtime.v2.task/k8s.io', id, 'config.json'), 'utf8')).annotations).sort();
+    const fixture = (name: string) => Object.keys(JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.config.json`), 'utf8')).annotations).sort();
+    expect(fixture('containerd-sandbox')).toEqual(written(sandboxId));
+    expect(fixture('containerd-container')).toEqual(written(webId));
+  });
+
+  test('ExecSync (a probe) and Exec (kubectl exec): each a fresh session bound to its container as op=setns', async () => {
+    const web = row(webId);
+    const before = sessionsOf(web);
+    const probe = await node.cri.execSync(webId, ['/bin/sh', '-c', 'cat /proc/self/sessionid']);
+    expect(probe.exitCode).toBe(0);
+    const exec = await node.cri.exec(webId, ['/bin/sh', '-c', 'cat /proc/self/sessionid; exit 3']);
+    expect(exec.exitCode).toBe(3);
+    await drain();
+    const after = sessionsOf(row(webId));
+    const probeSession = Number(probe.stdout.trim());
+    const execSession = Number(exec.stdout.trim());
+    expect(new Set([probeSession, execSession, web.session]).size).toBe(3);
+    expect(after).toEqual(expect.arrayContaining([...before, probeSession, execSession]));
+    const setns = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', webId], (ls) => ls.filter((l) => field(l, 'op') === 'setns').length >= 2);
+    expect(setns.filter((l) => field(l, 'op') === 'setns').map((l) => Number(field(l, 'vm-ses'))).sort()).toEqual([probeSession, execSession].sort());
+  });
+
+  test('contid search --container NS/POD/CONTAINER returns exactly what ausearch --session returns for its sessions', async () => {
+    const web = row(webId);
+    const sessions = sessionsOf(web);
+    // auditd writes asynchronously: wait until the oracle is stable before comparing.
+    await waitForAudit(['--session', String(sessions[sessions.length - 1])], (ls) => ls.length > 0);
+    const expected = ausearchEvents(sessions);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(searchEvents(['--container', 'shop/web-5c9d7/web'])).toEqual(expected);
+    // The pod: the sandbox and every container in it.
+    const pod = [row(sandboxId), web, row(sidecarId)];
+    expect(searchEvents(['--pod', 'shop/web-5c9d7'])).toEqual(ausearchEvents(pod.flatMap(sessionsOf)));
+  });
+
+  test('a container restart (attempt 1) is a new contid under the same pod; removing the pod leaves nothing running in the runtime', async () => {
+    const first = row(webId);
+    await node.cri.stopContainer(webId, 0);
+    await node.cri.removeContainer(webId);
+    const again = await node.cri.createContainer(sandboxId, { metadata: { name: 'web', attempt: 1 }, image: { image: NODE_IMAGE }, command: ['/bin/sleep', '600'], logPath: 'web/1.log' }, sandboxConfig);
+    await node.cri.startContainer(again);
+    await drain();
+    const second = row(again);
+    expect(second.name).toBe('shop/web-5c9d7/web');
+    expect(second.contid).not.toBe(first.contid);
+    expect(second.parent).toBe(row(sandboxId).contid);
+    await node.cri.stopPodSandbox(sandboxId);
+    await node.cri.removePodSandbox(sandboxId);
+    expect(await node.cri.listContainers({ podSandboxId: sandboxId })).toEqual([]);
+  });
+});
