@@ -4,6 +4,7 @@ import { SEARCH_FORMATS, type EventFilter, type SearchFormat } from '@contid/aud
 /** What `contid search` and `contid tail` share: filters, output format and trust settings. */
 export interface EventFilterArgs {
   container?: string;
+  pod?: string;
   orchestrator?: string;
   'include-nested': boolean;
   type?: string[];
@@ -19,6 +20,7 @@ export interface EventFilterArgs {
 
 export const EVENT_FILTER_OPTIONS = {
   container: { alias: 'c', type: 'string', describe: 'container name, contid, or runtime-id prefix' },
+  pod: { type: 'string', describe: 'a Kubernetes pod, NAMESPACE/NAME: its sandbox and every container in it' },
   orchestrator: { type: 'string', describe: 'docker, lxc, systemd, kubernetes, contid, …' },
   'include-nested': { type: 'boolean', default: false, describe: 'also events of containers nested in the matched ones' },
   type: { alias: 'm', type: 'string', array: true, describe: 'record type name(s) or number(s)' },
@@ -43,10 +45,13 @@ export function eventFilterOf(argv: EventFilterArgs): EventFilter {
   if (argv.success !== undefined && argv.success !== 'yes' && argv.success !== 'no') {
     throw new ContidError(`--success must be yes or no, got "${argv.success}"`, 2);
   }
+  if (argv.pod !== undefined && argv.container !== undefined) throw new ContidError('--pod and --container select containers both: give one', 2);
+  if (argv.pod !== undefined && !/^[^/]+\/[^/]+$/.test(argv.pod)) throw new ContidError(`--pod takes NAMESPACE/NAME, got "${argv.pod}"`, 2);
+  // A pod is its sandbox container; the pod's containers are nested in it.
   return {
-    container: argv.container,
-    orchestrator: argv.orchestrator,
-    includeNested: argv['include-nested'],
+    container: argv.pod ?? argv.container,
+    orchestrator: argv.pod !== undefined ? 'kubernetes' : argv.orchestrator,
+    includeNested: argv.pod !== undefined || argv['include-nested'],
     types: argv.type?.flatMap((t) => String(t).split(',')),
     key: argv.key,
     pid: numberArg('pid', argv.pid),
