@@ -1,32 +1,24 @@
-// pnpm bench kubernetes: how fast the node agent brings N pods' annotations up to date from a
-// cold start (list + registry look-ups + one merge patch per pod), against kubectl annotating
-// the same N pods (list + one patch per pod) on the same emulated API server in the same run.
-// No API server can run here: test/kubernetes/emulated-api-server.ts (transpiled with swc) is
-// the in-process stand-in both clients talk to over HTTP.
+// pnpm bench kubernetes [pods] [rounds]: two parts, each a ratio against its peer in the same run.
+// 1. The node: a real containerd 1.6 CRI plugin (test/kubernetes/containerd-node.ts), the calls a
+//    kubelet makes, through contid's shim (runtime handler "runc") against plain runc (handler
+//    "plain") under the same containerd: pod start (sandbox + 2 containers) and an ExecSync
+//    probe, medians of interleaved pairs; then 1,000 probes and what they add to the registry.
+// 2. The agent: how fast it brings N pods' annotations up to date from a cold start (list +
+//    registry look-ups + one merge patch per pod), against kubectl annotating the same N pods on
+//    the same emulated API server (no API server can run here: test/kubernetes/emulated-api-server.ts
+//    is the in-process stand-in both clients talk to over HTTP).
 const { execFile, spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
-const Module = require('node:module');
+const { loadTs } = require('./lib/load-ts');
 
 const ROOT = resolve(__dirname, '../..');
 const { Registry } = require(join(ROOT, 'packages/core/dist/index.js'));
 const k8s = require(join(ROOT, 'packages/kubernetes/dist/index.js'));
 const CLI = join(ROOT, 'packages/cli/dist/main.js');
 
-function loadEmulator() {
-  const file = join(ROOT, 'test/kubernetes/emulated-api-server.ts');
-  const { code } = require('@swc/core').transformSync(readFileSync(file, 'utf8'), {
-    filename: file,
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-    module: { type: 'commonjs' },
-  });
-  const m = new Module(file, module);
-  m.filename = file;
-  m.paths = Module._nodeModulePaths(ROOT);
-  m._compile(code, file);
-  return m.exports.EmulatedApiServer;
-}
+const loadEmulator = () => loadTs(join(ROOT, 'test/kubernetes/emulated-api-server.ts')).EmulatedApiServer;
 
 const runKubectl = (args) =>
   new Promise((ok, fail) => execFile('kubectl', args, { maxBuffer: 64 << 20 }, (e, stdout, stderr) => (e ? fail(new Error(stderr || e.message)) : ok(stdout))));
@@ -90,9 +82,91 @@ async function round(EmulatedApiServer, n, dir, i) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
+
+/** Pod start as the kubelet drives it: RunPodSandbox, then CreateContainer + StartContainer twice. */
+async function startPod(node, image, handler, i) {
+  const sandbox = node.sandboxConfig('bench', `pod-${handler}-${i}`, `uid-${handler}-${i}`);
+  const t = process.hrtime.bigint();
+  const id = await node.cri.runPodSandbox(sandbox, handler === 'contid' ? '' : 'plain');
+  const containers = [];
+  for (const name of ['app', 'sidecar']) {
+    const c = await node.cri.createContainer(id, { metadata: { name }, image: { image }, command: ['/bin/sleep', '600'], logPath: `${name}.log` }, sandbox);
+    await node.cri.startContainer(c);
+    containers.push(c);
+  }
+  return { ms: ms(t), id, containers };
+}
+
+async function nodeBench(rounds) {
+  const { ContainerdNode, NODE_IMAGE } = loadTs(join(ROOT, 'test/kubernetes/containerd-node.ts'));
+  const dir = mkdtempSync(join(tmpdir(), 'contid-bench-node-'));
+  const stateDir = join(dir, 'state');
+  const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
+  const node = new ContainerdNode({ label: 'bench-node', binaryName: join(ROOT, 'integrations/docker/contid-runc'), env });
+  await node.start();
+  const pods = [];
+  try {
+    const start = { contid: [], plain: [] };
+    const probe = { contid: [], plain: [] };
+    for (let i = 0; i < rounds; i++) {
+      // Interleaved pairs, the order alternating, so drift and caches hit both alike.
+      for (const handler of i % 2 ? ['plain', 'contid'] : ['contid', 'plain']) {
+        const pod = await startPod(node, NODE_IMAGE, handler, i);
+        start[handler].push(pod.ms);
+        pods.push(pod.id);
+        const t = process.hrtime.bigint();
+        const r = await node.cri.execSync(pod.containers[0], ['/bin/true']);
+        if (r.exitCode !== 0) throw new Error(`probe exited ${r.exitCode}`);
+        probe[handler].push(ms(t));
+      }
+    }
+    const ratio = (xs) => median(xs.contid.map((x, k) => x / xs.plain[k]));
+    console.log(`A real node (containerd ${(await node.cri.version()).runtimeVersion} CRI plugin), ${rounds} interleaved pairs, medians:`);
+    console.log(`  pod start (sandbox + 2 containers): contid ${median(start.contid).toFixed(0)} ms, plain runc ${median(start.plain).toFixed(0)} ms, ratio ${ratio(start).toFixed(3)}`);
+    console.log(`  ExecSync probe (/bin/true):         contid ${median(probe.contid).toFixed(1)} ms, plain runc ${median(probe.plain).toFixed(1)} ms, ratio ${ratio(probe).toFixed(3)}`);
+
+    // 1,000 probes on one container, then the spool drained as the daemon does: what they cost the registry.
+    const pod = await startPod(node, NODE_IMAGE, 'contid', 'probes');
+    pods.push(pod.id);
+    const { Tagger } = require(join(ROOT, 'packages/core/dist/index.js'));
+    const { Spool, SpoolConsumer } = require(join(ROOT, 'packages/docker/dist/index.js'));
+    const tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+    try {
+      const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [k8s.kubernetesIdentifier], pidFileWaitMs: 5_000 });
+      await consumer.drain();
+      const row = tagger.registry.findByRuntimeId(pod.containers[0]);
+      const bindingsBefore = tagger.registry.bindings(row.contid).length;
+      const dbBefore = dbBytes(stateDir);
+      const probes = 1000;
+      let t = process.hrtime.bigint();
+      for (let k = 0; k < probes; k++) await node.cri.execSync(pod.containers[0], ['/bin/true']);
+      const probeMs = ms(t);
+      t = process.hrtime.bigint();
+      await consumer.drain();
+      const drainMs = ms(t);
+      const added = tagger.registry.bindings(row.contid).length - bindingsBefore;
+      console.log(`  ${probes} probes through contid: ${(probeMs / probes).toFixed(1)} ms each; drained in ${drainMs.toFixed(0)} ms;` +
+        ` registry +${added} binding rows (${(added / probes).toFixed(2)} per probe), +${((dbBytes(stateDir) - dbBefore) / probes).toFixed(0)} bytes per probe`);
+    } finally {
+      tagger.close();
+    }
+  } finally {
+    for (const id of pods) await node.cri.stopPodSandbox(id).then(() => node.cri.removePodSandbox(id)).catch(() => {});
+    node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The registry's bytes on disk (database and its WAL). */
+function dbBytes(stateDir) {
+  return readdirSync(stateDir).filter((f) => /\.db(-wal)?$/.test(f)).reduce((n, f) => n + statSync(join(stateDir, f)).size, 0);
+}
+
 exports.main = async function main(args) {
   const n = Number(args[0] || 300);
-  const rounds = 5;
+  const rounds = Number(args[1] || 5);
+  await nodeBench(Math.max(rounds * 2, 10));
   const EmulatedApiServer = loadEmulator();
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-k8s-'));
   try {
