@@ -50,6 +50,11 @@ export interface AttributorOptions {
    */
   maxSessions?: number;
   maxContainers?: number;
+  /**
+   * Called for every binding record that passed the trust rule (create, setns, end …), as it
+   * is learned: who entered a container and when is a report's business, not the attributor's.
+   */
+  onTrustedBinding?: (record: AuditRecord, life: LifecycleRecord) => void;
 }
 
 const UNSET = '4294967295';
@@ -230,6 +235,7 @@ export class Attributor {
     if (!life || life.contid === null) return;
     const reason = this.distrust(rec) ?? this.outOfNest(rec, life);
     if (reason) return this.reject(reason, rec);
+    this.options.onTrustedBinding?.(rec, life);
     const key = formatContainerId(life.contid);
     const known = this.containers.get(key);
     if (life.op === 'create' || !known) {

@@ -12,6 +12,7 @@ import { systemdCommand } from './systemd';
 import { tailCommand } from './tail';
 import { searchCommand } from './search';
 import { indexCommand } from './index-cmd';
+import { reportCommand } from './report';
 import { dockerCommand } from './docker';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
@@ -29,6 +30,7 @@ export const commands: CommandModule<any, any>[] = [
   tailCommand,
   searchCommand,
   indexCommand,
+  reportCommand,
   systemdCommand,
   dockerCommand,
 ];

@@ -1,0 +1,104 @@
+import type { CommandModule } from 'yargs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, basename, extname } from 'node:path';
+import { ContidError, configFromEnv, formatContainerId, readRecordKey } from '@contid/core';
+import { SearchIndex, hostHasProcfsContid } from '@contid/audit';
+import { GROUP_BYS, reportHtml, reportJson, reportText, runReport, type GroupBy, type GroupReport } from '@contid/report';
+import { indexDir } from './index-cmd';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
+import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
+import { QUIET_OPTION, progressOnStderr } from '../progress';
+import { printJson } from '../output';
+
+interface ReportArgs extends EventFilterArgs, LogInputArgs {
+  json: boolean;
+  quiet: boolean;
+  interpret: boolean;
+  summary: boolean;
+  by: GroupBy;
+  html?: string;
+  index: boolean;
+  'index-dir'?: string;
+}
+
+/** Where each group's page goes: FILE itself for one group, FILE-<label>-<id>.html beside it for several. */
+function pagePaths(file: string, groups: GroupReport[]): string[] {
+  if (groups.length === 1) return [file];
+  const ext = extname(file) || '.html';
+  const stem = join(dirname(file), basename(file, extname(file)));
+  return groups.map((g) => {
+    const c = g.identity.chain[0];
+    const tag = `${g.identity.label}${c ? `-${formatContainerId(c.contid)}` : ''}`.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+    return `${stem}-${tag}${ext}`;
+  });
+}
+
+/** Written whole or not at all: a temp file renamed over the target. */
+function writeWhole(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/**
+ * `contid report`: aureport's summaries for each container (or pod, orchestrator, node) over
+ * the same inputs, filters and index as `contid search`; text, --json or --html pages.
+ */
+export const reportCommand: CommandModule<{ json: boolean }, ReportArgs> = {
+  command: 'report [files..]',
+  describe: "aureport-style summaries per container: executables, files written, network, failed syscalls, anomalies, entries (text, JSON or an HTML timeline)",
+  builder: (y) =>
+    y
+      .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
+      .options(EVENT_FILTER_OPTIONS)
+      .options(LOG_INPUT_OPTIONS)
+      .options(QUIET_OPTION)
+      .option('by', { choices: GROUP_BYS, default: 'container' as GroupBy, describe: 'one report per container, pod, orchestrator or node' })
+      .option('summary', { type: 'boolean', default: false, describe: 'only the totals of each group (like aureport --summary)' })
+      .option('interpret', { type: 'boolean', default: false, describe: 'user ids as names (aureport -i)' })
+      .option('html', { type: 'string', describe: 'write a self-contained HTML page (timeline, tables, raw records) to FILE; one per group' })
+      .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
+      .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
+      .example('$0 report -c web --start today', 'what web did today, summarised')
+      .example('$0 report -c web --html web.html', 'a timeline page to open in a browser') as never,
+  handler: async (argv) => {
+    if (argv.html !== undefined && argv.html === '') throw new ContidError('--html needs a file name', 2);
+    const filter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
+    const { files, cleanup } = await resolveLogFiles(argv);
+    const stateDir = configFromEnv().stateDir;
+    const registry = openRegistry(stateDir);
+    const index = argv.index ? SearchIndex.openExisting(indexDir(argv['index-dir'])) : null;
+    const progress = progressOnStderr({ quiet: argv.quiet });
+    try {
+      const { groups, stats } = readable(() =>
+        runReport({
+          files,
+          filter,
+          by: argv.by,
+          keepEvents: argv.html !== undefined,
+          timeoutMs: argv['event-timeout'],
+          index,
+          attribution: { trustedExes: argv['trusted-exe'], key: readRecordKey(stateDir), registry, procfsContid: hostHasProcfsContid() },
+          onProgress: (done, total) => progress.bytes(done, total),
+          onMatched: () => progress.matched(),
+        }),
+      );
+      progress.end();
+      if (argv.html !== undefined) {
+        if (groups.length === 0) throw new ContidError('no events matched: no page written', 1);
+        const paths = pagePaths(argv.html, groups);
+        groups.forEach((g, i) => writeWhole(paths[i], reportHtml(g, { interpret: argv.interpret })));
+        for (const p of paths) process.stderr.write(`contid: wrote ${p}\n`);
+      }
+      if (argv.json) printJson(reportJson(groups));
+      else if (argv.html === undefined) process.stdout.write(groups.length > 0 ? reportText(groups, { interpret: argv.interpret, summaryOnly: argv.summary }) : '<no matches>\n');
+      if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
+      if (stats.rejected > 0) process.stderr.write(`contid: ignored ${stats.rejected} untrusted binding records (contid search --show-rejected lists them)\n`);
+    } finally {
+      registry?.close();
+      index?.close();
+      cleanup();
+    }
+  },
+};

@@ -1,0 +1,128 @@
+import { constants } from 'node:os';
+import { readFileSync } from 'node:fs';
+import koffi from 'koffi';
+
+/*
+ * The few interpretations a report needs: syscall names, errno names, socket addresses and
+ * user names. TO REPLACE with @contid/audit's libauparse-based interpretation (issue #14)
+ * once it is on main; until then this stays minimal and prefers what the log itself says
+ * (an ENRICHED log names syscalls, users and addresses after 0x1D).
+ */
+
+interface Libaudit {
+  syscallToName: (sc: number, machine: number) => string | null;
+  elfToMachine: (elf: number) => number;
+}
+
+let libaudit: Libaudit | null | undefined;
+
+function loadLibaudit(): Libaudit | null {
+  if (libaudit !== undefined) return libaudit;
+  try {
+    const lib = koffi.load('libaudit.so.1');
+    libaudit = {
+      syscallToName: lib.func('const char *audit_syscall_to_name(int sc, int machine)'),
+      elfToMachine: lib.func('int audit_elf_to_machine(unsigned int elf)'),
+    };
+  } catch {
+    libaudit = null; // names from the log's enriched part only
+  }
+  return libaudit;
+}
+
+const syscallNames = new Map<string, string | null>();
+
+/** libaudit's name of syscall `number` on `arch` (hex AUDIT_ARCH_*), or null when unknown. */
+export function syscallName(arch: string | undefined, number: string): string | null {
+  const key = `${arch}:${number}`;
+  const known = syscallNames.get(key);
+  if (known !== undefined) return known;
+  let name: string | null = null;
+  const lib = loadLibaudit();
+  if (lib && arch !== undefined && /^[0-9a-f]{1,8}$/i.test(arch) && /^\d{1,4}$/.test(number)) {
+    const machine = lib.elfToMachine(parseInt(arch, 16));
+    if (machine >= 0) name = lib.syscallToName(Number(number), machine);
+  }
+  syscallNames.set(key, name);
+  return name;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** `-2` → `ENOENT` (Node's table of the host's errno names); the number itself when unknown. */
+export function errnoName(exit: string): string {
+  const n = Number(exit);
+  if (!Number.isInteger(n) || n >= 0) return exit;
+  return errnoNames.get(-n) ?? exit;
+}
+
+/** A SOCKADDR record's `saddr=` hex as text: `127.0.0.1:9`, `[::1]:443`, `unix:/run/x.sock`, `netlink`. */
+export function sockaddrText(hex: string): string {
+  if (!/^[0-9A-Fa-f]*$/.test(hex) || hex.length < 4) return `saddr=${hex}`;
+  const b = Buffer.from(hex, 'hex');
+  const family = b.readUInt16LE(0);
+  switch (family) {
+    case 1: {
+      const path = b.subarray(2);
+      if (path.length === 0) return 'unix:(unnamed)';
+      // an abstract name starts with a NUL; ausearch shows it with a leading @
+      if (path[0] === 0) return `unix:@${path.subarray(1).toString('latin1').replace(/\0+$/, '')}`;
+      const end = path.indexOf(0);
+      return `unix:${path.subarray(0, end < 0 ? path.length : end).toString('latin1')}`;
+    }
+    case 2:
+      if (b.length < 8) break;
+      return `${b[4]}.${b[5]}.${b[6]}.${b[7]}:${b.readUInt16BE(2)}`;
+    case 10: {
+      if (b.length < 24) break;
+      const groups: number[] = [];
+      for (let i = 8; i < 24; i += 2) groups.push(b.readUInt16BE(i));
+      return `[${ipv6Text(groups)}]:${b.readUInt16BE(2)}`;
+    }
+    case 16:
+      return b.length >= 8 ? `netlink:pid=${b.readUInt32LE(4)}` : 'netlink';
+    case 17:
+      return 'packet';
+    case 0:
+      return 'unspec';
+  }
+  return `family ${family}`;
+}
+
+/** RFC 5952: the longest run (≥ 2) of zero groups becomes `::`. */
+function ipv6Text(groups: number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+let passwd: Map<string, string> | undefined;
+
+/** The host's name for a uid (aureport -i looks names up on the host too); the number when none. */
+export function userName(uid: string): string {
+  if (uid === '4294967295' || uid === '-1') return 'unset';
+  if (!passwd) {
+    passwd = new Map();
+    try {
+      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const [name, , id] = line.split(':');
+        if (name && id !== undefined && !passwd.has(id)) passwd.set(id, name);
+      }
+    } catch {
+      // numbers only
+    }
+  }
+  return passwd.get(uid) ?? uid;
+}
