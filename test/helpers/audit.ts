@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { defaultLogFiles } from '@contid/audit';
 
 /**
  * Real auditd helpers. Rules are global to the host, so every test adds rules under its own
@@ -39,3 +41,36 @@ export function field(line: string, key: string): string | undefined {
 export function serial(line: string): string | undefined {
   return /audit\([0-9.]+:(\d+)\)/.exec(line)?.[1];
 }
+
+const AUDIT_LOG = '/var/log/audit/audit.log';
+
+/** Where auditd is writing now: the test's records all come after this point. */
+export function logMark(): { ino: number; size: number } {
+  const st = statSync(AUDIT_LOG);
+  return { ino: st.ino, size: st.size };
+}
+
+/**
+ * Copies the log from `mark` to now into `dest`, across any rotation since (auditd keeps
+ * 256 MB files: copying them whole would make ausearch and the test slow), starting at a
+ * line boundary.
+ */
+export function freezeSince(mark: { ino: number; size: number }, dest: string): void {
+  const files = defaultLogFiles();
+  const at = files.findIndex((f) => statSync(f).ino === mark.ino);
+  writeFileSync(dest, '');
+  files.forEach((f, i) => {
+    if (i < at) return;
+    let data = readFileSync(f);
+    if (i === at && mark.size > 0) {
+      const fd = openSync(f, 'r');
+      const before = Buffer.alloc(1);
+      readSync(fd, before, 0, 1, mark.size - 1);
+      closeSync(fd);
+      const from = before[0] === 0x0a ? mark.size : data.indexOf(0x0a, mark.size) + 1;
+      data = data.subarray(from);
+    }
+    appendFileSync(dest, data);
+  });
+}
+

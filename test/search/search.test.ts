@@ -1,46 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Registry, formatContainerId, readRecordKey } from '@contid/core';
-import { SearchIndex, defaultLogFiles, searchLogs } from '@contid/audit';
-import { addExecveRule, deleteExecveRule, waitForAudit } from '../helpers/audit';
+import { SearchIndex, searchLogs } from '@contid/audit';
+import { addExecveRule, deleteExecveRule, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 
 /** Another program's sender (libaudit through koffi), shared with the security tests. */
 const FORGE = resolve(__dirname, '../security/fixtures/forge-record.js');
 const NOBODY_WITH_AUDIT_WRITE = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps', '+audit_write', '--ambient-caps', '+audit_write'];
-
-const AUDIT_LOG = '/var/log/audit/audit.log';
-
-/** Where auditd is writing now: the test's records all come after this point. */
-function logMark(): { ino: number; size: number } {
-  const st = statSync(AUDIT_LOG);
-  return { ino: st.ino, size: st.size };
-}
-
-/**
- * Copies the log from `mark` to now into `dest`, across any rotation since (auditd keeps
- * 256 MB files: copying them whole would make ausearch and the test slow), starting at a
- * line boundary.
- */
-function freezeSince(mark: { ino: number; size: number }, dest: string): void {
-  const files = defaultLogFiles();
-  const at = files.findIndex((f) => statSync(f).ino === mark.ino);
-  writeFileSync(dest, '');
-  files.forEach((f, i) => {
-    if (i < at) return;
-    let data = readFileSync(f);
-    if (i === at && mark.size > 0) {
-      const fd = openSync(f, 'r');
-      const before = Buffer.alloc(1);
-      readSync(fd, before, 0, 1, mark.size - 1);
-      closeSync(fd);
-      const from = before[0] === 0x0a ? mark.size : data.indexOf(0x0a, mark.size) + 1;
-      data = data.subarray(from);
-    }
-    appendFileSync(dest, data);
-  });
-}
 
 /** The event keys (TIME:SERIAL) in output text, sorted and unique. */
 const keys = (text: string): string[] => [...new Set([...text.matchAll(/audit\(([0-9.]+:\d+)\)/g)].map((m) => m[1]))].sort();
