@@ -1,8 +1,10 @@
-// pnpm bench docker: what the contid-runc shim adds to `docker run`. A dockerd of the bench's
-// own (unique roots) runs `docker run --rm local/busybox:1 true` with plain runc and through
-// the shim (with `contid docker agent` draining the spool, as in production), alternating, and
-// prints the median ratio (target <= 1.03). Then the shim's own cost per runc call, in ms,
-// against calling the same binary directly (passthrough, and the create path).
+// pnpm bench docker: what contid adds to `docker run` and `docker exec`. A dockerd of the
+// bench's own (unique roots) runs `docker run --rm local/busybox:1 true` and `docker exec C true`
+// with plain runc on dockerd's own socket, and through contid as in production — the client on
+// `contid docker front` (requester identity), the contid-runc shim, `contid docker agent`
+// draining the spool — alternating, and prints the median ratios (targets: run <= 1.03,
+// exec <= 1.05). Then the shim's own cost per runc call, in ms, against calling the same binary
+// directly (passthrough, and the create path).
 const { spawn, spawnSync } = require('node:child_process');
 const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -16,6 +18,7 @@ const CALLS = Number(process.env.BENCH_CALLS || 200);
 const ROOT = '/var/lib/contid-bench-docker';
 const EXEC_ROOT = '/run/contid-bench-docker';
 const HOST = `unix://${EXEC_ROOT}/docker.sock`;
+const FRONT = `unix://${EXEC_ROOT}/front.sock`;
 const IMAGE = 'local/busybox:1';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -40,7 +43,7 @@ async function startEngine(stateDir) {
   const daemon = spawn(
     'dockerd',
     ['--data-root', join(ROOT, 'docker'), '--exec-root', EXEC_ROOT, '--pidfile', `${EXEC_ROOT}.pid`, '-H', HOST, '--iptables=false', '--bridge=none', '--add-runtime', `contid=${SHIM}`],
-    { stdio: ['ignore', log, log], env: { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent' } },
+    { stdio: ['ignore', log, log], env: { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_REQUESTERS_DIR: join(stateDir, 'requesters') } },
   );
   closeSync(log);
   for (let i = 0; docker(['version']).status !== 0; i++) {
@@ -54,6 +57,7 @@ async function startEngine(stateDir) {
     writeFileSync(join(rootfs, 'bin', 'busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
     symlinkSync('busybox', join(rootfs, 'bin', 'sh'));
     symlinkSync('busybox', join(rootfs, 'bin', 'true'));
+    symlinkSync('busybox', join(rootfs, 'bin', 'sleep'));
     const r = spawnSync('sh', ['-c', `tar -C ${rootfs} -c . | docker -H ${HOST} import - ${IMAGE}`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`docker import: ${r.stderr}`);
   }
@@ -101,31 +105,49 @@ exports.main = async function main() {
   // the agent's CPU use on a small host.
   const withAgent = process.env.BENCH_AGENT !== 'off';
   const agent = withAgent ? spawn(process.execPath, [CLI, 'docker', 'agent', '--host', HOST], { env: { ...process.env, CONTID_STATE_DIR: stateDir }, stdio: 'ignore' }) : null;
+  const front = spawn(process.execPath, [CLI, 'docker', 'front', '--listen', FRONT.slice(7), '--upstream', HOST.slice(7), '--requesters', join(stateDir, 'requesters')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise((r, j) => {
+    front.stderr.on('data', (d) => d.toString().includes('->') && r());
+    front.once('exit', () => j(new Error('contid docker front exited')));
+  });
   try {
-    const run = (runtime) => timed('docker', ['-H', HOST, 'run', '--rm', '--runtime', runtime, IMAGE, 'true']);
-    run('runc');
-    run('contid'); // warm-up
-    const plain = [];
-    const shim = [];
-    const ratios = [];
-    for (let i = 0; i < PAIRS; i++) {
-      // Alternate which goes first, so drift and caches favour neither.
-      const [a, b] = i % 2 ? [run('contid'), run('runc')] : [run('runc'), run('contid')].reverse();
-      shim.push(a);
-      plain.push(b);
-      ratios.push(a / b);
-    }
     const f = (x) => x.toFixed(1);
-    console.log(`docker run --rm ${IMAGE} true, ${PAIRS} alternating pairs, contid docker agent ${withAgent ? 'running' : 'off'}`);
-    console.log(`  plain runc       median ${f(median(plain))} ms`);
-    console.log(`  contid-runc shim median ${f(median(shim))} ms`);
-    console.log(`  ratio shim/runc: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(shim) / median(plain)).toFixed(3)} (target <= 1.03)`);
+    /** Alternating pairs (which goes first alternates too, so drift and caches favour neither). */
+    const pairs = (contid, plain) => {
+      const c = [];
+      const p = [];
+      const ratios = [];
+      for (let i = 0; i < PAIRS; i++) {
+        const [a, b] = i % 2 ? [contid(), plain()] : [plain(), contid()].reverse();
+        c.push(a);
+        p.push(b);
+        ratios.push(a / b);
+      }
+      return { c, p, ratios };
+    };
+    const report = (what, { c, p, ratios }, target) => {
+      console.log(`${what}, ${PAIRS} alternating pairs, contid docker agent ${withAgent ? 'running' : 'off'}`);
+      console.log(`  plain runc, dockerd's socket`.padEnd(39) + `median ${f(median(p))} ms`);
+      console.log(`  contid (front + shim${withAgent ? ' + agent' : ''})`.padEnd(39) + `median ${f(median(c))} ms`);
+      console.log(`  ratio contid/plain: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(c) / median(p)).toFixed(3)} (target <= ${target})`);
+    };
+    const run = (host, runtime) => () => timed('docker', ['-H', host, 'run', '--rm', '--runtime', runtime, IMAGE, 'true']);
+    run(HOST, 'runc')();
+    run(FRONT, 'contid')(); // warm-up
+    report(`docker run --rm ${IMAGE} true`, pairs(run(FRONT, 'contid'), run(HOST, 'runc')), 1.03);
+    const c = docker(['run', '-d', '--runtime', 'contid', IMAGE, 'sleep', '3600']).stdout.trim();
+    const p = docker(['run', '-d', '--runtime', 'runc', IMAGE, 'sleep', '3600']).stdout.trim();
+    const exec = (host, id) => () => timed('docker', ['-H', host, 'exec', id, 'true']);
+    exec(FRONT, c)();
+    exec(HOST, p)(); // warm-up
+    report('docker exec C true', pairs(exec(FRONT, c), exec(HOST, p)), 1.05);
     console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
     for (const [label, { direct, via }] of Object.entries(shimOverhead(stateDir))) {
       console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
     }
   } finally {
     agent?.kill('SIGTERM');
+    front.kill('SIGTERM');
     for (const id of docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) docker(['rm', '-f', id]);
     daemon.kill('SIGTERM');
     await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));
