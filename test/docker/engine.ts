@@ -125,6 +125,16 @@ export class DockerEngine {
   async stop(): Promise<void> {
     const ids = this.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
     if (ids.length) this.docker(['rm', '-f', ...ids]);
+    await this.stopDaemon();
+  }
+
+  /** dockerd stopped and started again, containers left as dockerd leaves them (as `systemctl restart docker`). */
+  async restart(): Promise<void> {
+    await this.stopDaemon();
+    await this.start();
+  }
+
+  private async stopDaemon(): Promise<void> {
     const daemon = this.daemon;
     if (daemon && daemon.exitCode === null) {
       const gone = new Promise((r) => daemon.once('exit', r));

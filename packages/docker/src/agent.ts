@@ -14,6 +14,10 @@ export interface DockerAgentOptions {
   identifiers?: Identifier[];
   /** Periodic scan: catches entries an fs.watch event missed (ms). */
   scanMs?: number;
+  /** Reconnect delays after the event stream ends (dockerd restarted): doubling from min to max (ms). */
+  reconnectMs?: { min: number; max: number };
+  /** How long an end event for a container not yet recorded is held for its spool entry (ms). */
+  holdMs?: number;
   log?: (line: string) => void;
 }
 
@@ -26,7 +30,10 @@ interface DockerEvent {
 
 /**
  * `contid docker agent`: drains the shim's spool as entries arrive (fs.watch plus a periodic
- * scan), follows Docker's events (start, exec, die, destroy) and backfills at start.
+ * scan), follows Docker's events (start, exec, die, destroy) and backfills at start. When the
+ * event stream ends (dockerd restarted or stopped) it reconnects with backoff and reconciles
+ * (list + inspect), so exits missed meanwhile are recorded. An end that arrives before the
+ * container's spool entry was processed is held and applied once it is.
  */
 export class DockerAgent {
   readonly consumer: SpoolConsumer;
@@ -36,9 +43,15 @@ export class DockerAgent {
   private queue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
   private readonly execs = new RecentExecs();
+  /** die/destroy events whose container had no row yet, by runtime id. */
+  private readonly held = new Map<string, { ev: DockerEvent; until: number }>();
+  private stopping = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private backoff: number;
 
   constructor(private readonly options: DockerAgentOptions) {
     this.log = options.log ?? (() => undefined);
+    this.backoff = options.reconnectMs?.min ?? 250;
     this.consumer = new SpoolConsumer({
       tagger: options.tagger,
       spool: options.spool,
@@ -51,36 +64,90 @@ export class DockerAgent {
   async start(): Promise<void> {
     this.options.spool.prepare();
     // Follow events before the first pass, so nothing that happens during it is missed.
-    this.events = (await this.options.docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+    await this.follow();
+    this.watcher = watch(this.options.spool.dir, () => this.kick());
+    this.timer = setInterval(() => this.kick(), this.options.scanMs ?? 2000);
+    await this.reconcile('backfill');
+  }
+
+  /** Drain, then list + inspect: containers that started or stopped while nobody watched. */
+  private reconcile(what: string): Promise<void> {
+    return this.serial(async () => {
+      await this.consumer.drain();
+      const b = await backfillDocker(this.options.docker, this.options.tagger);
+      this.log(`${what}: ${b.known.length} tagged, ${b.untagged.length} recorded untagged, ${b.ended.length} ended`);
+    });
+  }
+
+  private async follow(): Promise<void> {
+    const stream = (await this.options.docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+    this.events = stream;
     let buffered = '';
-    this.events.on('data', (chunk: Buffer) => {
+    stream.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         if (!line.trim()) continue;
-        const ev = JSON.parse(line) as DockerEvent;
-        // Noted at once (not queued): a spool entry being processed may be waiting for it.
-        const action = ev.Action ?? '';
-        const execId = ev.Actor?.Attributes?.execID;
-        if (action.startsWith('exec_create: ') && ev.Actor?.ID && execId) this.execs.add(ev.Actor.ID, execId, action.slice('exec_create: '.length));
+        let ev: DockerEvent;
+        try {
+          ev = JSON.parse(line) as DockerEvent;
+        } catch {
+          this.log(`docker events: not JSON, skipped: ${JSON.stringify(line.slice(0, 200))}`);
+          continue;
+        }
+        this.noteExec(ev);
         this.serial(() => this.onEvent(ev));
       }
     });
-    this.events.on('error', (e: Error) => this.log(`docker events: ${e.message}`));
-    this.watcher = watch(this.options.spool.dir, () => this.kick());
-    this.timer = setInterval(() => this.kick(), this.options.scanMs ?? 2000);
-    await this.serial(async () => {
-      await this.consumer.drain();
-      const b = await backfillDocker(this.options.docker, this.options.tagger);
-      this.log(`backfill: ${b.known.length} tagged, ${b.untagged.length} recorded untagged, ${b.ended.length} ended`);
-    });
+    let lost = false;
+    const onLost = (why: string) => {
+      if (lost || this.stopping || this.events !== stream) return;
+      lost = true;
+      this.log(`docker events: ${why}; reconnecting`);
+      this.scheduleReconnect();
+    };
+    stream.on('error', (e: Error) => onLost(e.message));
+    stream.on('end', () => onLost('stream ended'));
+    stream.on('close', () => onLost('stream closed'));
   }
 
-  /** Drains now (also what the watcher and the timer do). */
+  /** Doubling delays up to the maximum; a reconnect reconciles, and resets the delay. */
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(delay * 2, this.options.reconnectMs?.max ?? 10_000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.follow().then(
+        async () => {
+          this.backoff = this.options.reconnectMs?.min ?? 250;
+          this.log('docker events: reconnected');
+          await this.reconcile('reconciled after reconnect');
+        },
+        (e: Error) => {
+          this.log(`docker events: cannot reconnect (${e.message}); retrying in ${this.backoff} ms`);
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+  }
+
+  /** Noted at once (not queued): a spool entry being processed may be waiting for it. */
+  private noteExec(ev: DockerEvent): void {
+    const action = ev.Action ?? '';
+    const execId = ev.Actor?.Attributes?.execID;
+    // Docker 20.10 writes `exec_create: true ` (trailing space) for an exec without arguments.
+    if (action.startsWith('exec_create:') && ev.Actor?.ID && execId) this.execs.add(ev.Actor.ID, execId.trim(), action.slice('exec_create:'.length).trim());
+  }
+
+  /** Drains now (also what the watcher and the timer do), then applies held ends whose container is now recorded. */
   kick(): Promise<void> {
-    return this.serial(async () => void (await this.consumer.drain()));
+    return this.serial(async () => {
+      await this.consumer.drain();
+      this.applyHeld();
+    });
   }
 
   /** Waits for everything queued so far. */
@@ -89,6 +156,8 @@ export class DockerAgent {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | null;
@@ -121,13 +190,46 @@ export class DockerAgent {
     }
     if (action === 'die' || action === 'destroy') {
       await this.consumer.drain();
-      const row = this.options.tagger.registry.findByRuntimeId(id);
-      // A restart's new instance may be tagged before its old instance's die event arrives.
-      const at = ev.timeNano ? ev.timeNano / 1e6 : Date.now();
-      if (row && row.state !== 'ended' && row.createdAt <= at) {
-        const code = ev.Actor?.Attributes?.exitCode;
-        this.options.tagger.end(row.contid, action === 'die' ? `exited${code === undefined ? '' : ` ${code}`}` : 'removed');
+      // The spool entry may still be on its way (a short --rm container): hold the end for it.
+      if (!this.applyEnd(id, ev)) this.held.set(id, { ev, until: Date.now() + (this.options.holdMs ?? 60_000) });
+      this.applyHeld();
+    }
+  }
+
+  /**
+   * Ends the container's current row; false when contid has no row for it yet. Times cannot
+   * order a die against a restart (a row may be recorded after the event it precedes), so a
+   * die ends the row only if its init is gone: a running init is a newer instance, whose own
+   * die will come. A destroy always ends it.
+   */
+  private applyEnd(id: string, ev: DockerEvent): boolean {
+    const row = this.options.tagger.registry.findByRuntimeId(id);
+    if (!row) return false;
+    const action = (ev.Action ?? '').split(':')[0];
+    if (row.state === 'ended' || (action === 'die' && row.initPid && alive(row.initPid))) return true;
+    const code = ev.Actor?.Attributes?.exitCode;
+    this.options.tagger.end(row.contid, action === 'die' ? `exited${code === undefined ? '' : ` ${code}`}` : 'removed');
+    return true;
+  }
+
+  /** Ends held for containers recorded since; given up (and logged) after holdMs. */
+  private applyHeld(): void {
+    const now = Date.now();
+    for (const [id, { ev, until }] of this.held) {
+      if (this.applyEnd(id, ev)) this.held.delete(id);
+      else if (now > until) {
+        this.held.delete(id);
+        this.log(`${id}: ${ev.Action} for a container never recorded (no spool entry within ${this.options.holdMs ?? 60_000} ms)`);
       }
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerRecord, Tagger } from '@contid/core';
+import { DockerAgent, Spool } from '@contid/docker';
+import { tempStateDir, uniqueName } from '../helpers/cli';
+import { DockerEngine } from './engine';
+
+// The agent against a real dockerd under the conditions users hit: execs without arguments,
+// healthchecks, a dockerd restart.
+const state = tempStateDir('docker-agent');
+const stateDir = join(state.dir, 'state');
+const spoolDir = join(stateDir, 'spool');
+const engine = new DockerEngine({
+  label: 'docker-agent',
+  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: join(state.dir, 'requesters') },
+  image: { name: 'local/busybox-agent:1', links: { 'bin/true': 'busybox', 'bin/sleep': 'busybox' } },
+});
+let tagger: Tagger;
+let agent: DockerAgent;
+const agentLog: string[] = [];
+
+async function until<T>(what: string, f: () => T | undefined | false | null, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent log:\n${agentLog.slice(-15).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const fullId = (name: string) => engine.docker(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
+const rowsOf = (id: string): ContainerRecord[] => tagger.registry.list({ orchestrator: 'docker' }).filter((c) => c.runtimeId === id);
+
+beforeAll(async () => {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  await engine.start();
+  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
+  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(spoolDir), log: (l) => agentLog.push(l), scanMs: 500, reconnectMs: { min: 100, max: 1000 } });
+  await agent.start();
+}, 180_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  tagger?.close();
+  await engine.stop();
+  state.cleanup();
+}, 120_000);
+
+describe('contid docker agent keeps the truth', () => {
+  test('docker exec C true (Docker writes `exec_create: true ` with a trailing space) gets its exec id each time', async () => {
+    const name = uniqueName('exec');
+    expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    const id = fullId(name);
+    const c = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
+    for (let i = 0; i < 8; i++) expect(engine.docker(['exec', name, 'true']).status).toBe(0);
+    const execIds = JSON.parse(engine.docker(['inspect', '-f', '{{json .ExecIDs}}', name]).stdout) as string[] | null;
+    const bindings = await until('8 exec bindings with ids', () => {
+      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      return b.length === 8 && b.every((x) => typeof x.detail.execId === 'string') && b;
+    });
+    const bound = new Set(bindings.map((b) => b.detail.execId));
+    expect(bound.size).toBe(8);
+    // Docker keeps the ids of execs still listed; each of those is one of ours.
+    for (const e of execIds ?? []) expect(bound.has(e)).toBe(true);
+    expect(engine.docker(['rm', '-f', name]).status).toBe(0);
+  });
+
+  test('healthcheck probes are bound as healthcheck execs', async () => {
+    const name = uniqueName('health');
+    expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', name, '--health-cmd', 'true', '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
+    const id = fullId(name);
+    const c = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
+    const probes = await until('3 healthcheck bindings', () => {
+      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      return b.filter((x) => x.detail.healthcheck === true).length >= 3 && b;
+    });
+    expect(probes.every((b) => b.detail.healthcheck === true)).toBe(true);
+    expect(engine.docker(['exec', name, 'true']).status).toBe(0);
+    await until('a user exec, not a probe', () => tagger.registry.bindings(c.contid).some((b) => b.op === 'setns' && b.detail.healthcheck === undefined && b.detail.execId));
+    expect(engine.docker(['rm', '-f', name]).status).toBe(0);
+  });
+
+  test('after a dockerd restart it reconnects and reconciles: exits meanwhile are ended, new containers and execs recorded', async () => {
+    const name = uniqueName('restart');
+    expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    const id = fullId(name);
+    const before = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
+    await engine.restart(); // no live-restore: the container dies with dockerd
+    await until('ended after the restart', () => tagger.registry.get(before.contid)?.state === 'ended');
+    await until('the reconnect', () => agentLog.some((l) => l.startsWith('docker events: reconnected')));
+    // Events flow again: a new container and an exec in it are recorded with its exec id.
+    const after = uniqueName('after');
+    expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', after, engine.image, 'sleep', '600']).status).toBe(0);
+    const c = await until('the new row', () => rowsOf(fullId(after)).find((r) => r.state === 'running'));
+    expect(engine.docker(['exec', after, 'true']).status).toBe(0);
+    await until('its exec', () => tagger.registry.bindings(c.contid).some((b) => b.op === 'setns' && typeof b.detail.execId === 'string'));
+    expect(engine.docker(['rm', '-f', after]).status).toBe(0);
+    await until('ended on rm (events followed again)', () => tagger.registry.get(c.contid)?.state === 'ended');
+  }, 180_000);
+});
