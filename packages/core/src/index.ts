@@ -12,6 +12,8 @@ export * from './audit-emitter';
 export * from './write-paths';
 export * from './config';
 export * from './tagger';
+export { FOUND_GONE, auditControlHolders, boundSessions, containerLiveness, reconcileLiveness, sameProcess, scanProcesses } from './liveness';
+export type { CapabilityHolder, ContainerLiveness, Liveness, LivenessProbe, ProcessTable } from './liveness';
 export { replaceProcess } from './process-replace';
 export * from './health';
 export { MIGRATIONS } from './migrations';

@@ -39,4 +39,6 @@ export const MIGRATIONS: readonly string[] = [
   // the boot it was made in.
   `ALTER TABLE bindings ADD COLUMN boot_id TEXT;
    ALTER TABLE containers ADD COLUMN boot_id TEXT;`,
+  // v3: a pid is reused; pid plus start time (clock ticks since boot) names one process.
+  `ALTER TABLE containers ADD COLUMN init_start INTEGER;`,
 ];

@@ -19,6 +19,16 @@ export function effectiveCaps(pid: number | 'self' = 'self', procRoot = '/proc')
   return m ? BigInt('0x' + m[1]) : 0n;
 }
 
+/**
+ * Bounding set of a process (CapBnd): what it or any child could ever hold. A container
+ * process with CAP_AUDIT_CONTROL here can renew its session and leave its identity.
+ */
+export function boundingCaps(pid: number | 'self' = 'self', procRoot = '/proc'): bigint {
+  const status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status);
+  return m ? BigInt('0x' + m[1]) : 0n;
+}
+
 export function hasCap(cap: number, caps = effectiveCaps()): boolean {
   return ((caps >> BigInt(cap)) & 1n) === 1n;
 }

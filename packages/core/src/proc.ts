@@ -13,6 +13,24 @@ export function readSessionId(pid: Pid = 'self', procRoot = '/proc'): number {
   return Number(readFileSync(`${procRoot}/${pid}/sessionid`, 'utf8').trim());
 }
 
+/**
+ * When a process started, in clock ticks since boot (/proc/PID/stat field 22): a pid plus
+ * its start time names one process for the whole boot, even after the pid is reused.
+ * Null when the process is gone.
+ */
+export function processStartTime(pid: Pid, procRoot = '/proc'): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[22 - 3]);
+  return Number.isFinite(start) ? start : null;
+}
+
 export const NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'] as const;
 export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
 export type Namespaces = Partial<Record<NamespaceKind, number>>;

@@ -23,6 +23,8 @@ export interface ContainerRecord {
   node: string | null;
   state: ContainerState;
   initPid: number | null;
+  /** The init's start time (clock ticks since boot), so a reused pid is never taken for it. */
+  initStart: number | null;
   session: number | null;
   namespaces: Namespaces;
   auditError: string | null;
@@ -39,6 +41,7 @@ export interface NewContainer {
   parent?: ContainerId | null;
   state?: ContainerState;
   initPid?: number | null;
+  initStart?: number | null;
   session?: number | null;
   namespaces?: Namespaces;
   auditError?: string | null;
@@ -57,7 +60,7 @@ export interface BindingRecord {
 export type NewBinding = Omit<BindingRecord, 'id' | 'at'> & { at?: number };
 
 /** Fields an adapter may add after creation (names, images, labels learned later). */
-export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError' | 'initPid' | 'namespaces'>>;
+export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError' | 'initPid' | 'initStart' | 'namespaces'>>;
 
 interface ContainerRow {
   contid: string;
@@ -70,6 +73,7 @@ interface ContainerRow {
   node: string | null;
   state: ContainerState;
   init_pid: number | null;
+  init_start: number | null;
   session: number | null;
   namespaces: string;
   audit_error: string | null;
@@ -99,6 +103,7 @@ function toContainer(r: ContainerRow): ContainerRecord {
     node: r.node,
     state: r.state,
     initPid: r.init_pid,
+    initStart: r.init_start ?? null,
     session: r.session,
     namespaces: JSON.parse(r.namespaces) as Namespaces,
     auditError: r.audit_error,
@@ -174,9 +179,9 @@ export class Registry {
       this.db
         .prepare(
           `INSERT INTO containers (contid, orchestrator, name, runtime_id, image, labels, parent, node, state,
-             init_pid, session, namespaces, audit_error, created_at, boot_id)
+             init_pid, init_start, session, namespaces, audit_error, created_at, boot_id)
            VALUES (@contid, @orchestrator, @name, @runtimeId, @image, @labels, @parent, @node, @state,
-             @initPid, @session, @namespaces, @auditError, @createdAt, @bootId)`,
+             @initPid, @initStart, @session, @namespaces, @auditError, @createdAt, @bootId)`,
         )
         .run({
           contid: formatContainerId(contid),
@@ -189,6 +194,7 @@ export class Registry {
           node: this.ids.nodePrefix() === null ? null : String(this.ids.nodePrefix()),
           state: c.state ?? 'running',
           initPid: c.initPid ?? null,
+          initStart: c.initStart ?? null,
           session: c.session ?? null,
           namespaces: JSON.stringify(c.namespaces ?? {}),
           auditError: c.auditError ?? null,
@@ -226,6 +232,7 @@ export class Registry {
       auditError: 'audit_error',
       // The container's real init, learned after the wrapper that created it (LXC start-host hook).
       initPid: 'init_pid',
+      initStart: 'init_start',
       namespaces: 'namespaces',
     };
     for (const [key, column] of Object.entries(columns) as [keyof Enrichment, string][]) {

@@ -3,7 +3,7 @@ import { ContidConfig, configFromEnv } from './config';
 import { ContainerId, formatContainerId } from './container-id';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
-import { readNamespaces, readSessionId } from './proc';
+import { processStartTime, readNamespaces, readSessionId } from './proc';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { loadOrCreateRecordKey } from './record-key';
 import { BindingRecord, ContainerRecord, Registry } from './registry';
@@ -111,6 +111,7 @@ export class Tagger {
         labels: spec.labels,
         parent,
         initPid: bound.pid,
+        initStart: processStartTime(bound.pid, this.config.procRoot),
         session: bound.session,
         namespaces,
         auditError,
@@ -174,7 +175,7 @@ export class Tagger {
       node: this.registry.ids.nodePrefix(),
     });
     const container = this.registry.registerContainer(
-      { ...spec, state: 'untagged', initPid: spec.pid, session, namespaces, auditError },
+      { ...spec, state: 'untagged', initPid: spec.pid, initStart: processStartTime(spec.pid, this.config.procRoot), session, namespaces, auditError },
       { pid: spec.pid, session, op: 'untagged', detail: spec.detail ?? {} },
       contid,
     );

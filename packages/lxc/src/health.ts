@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContidConfig, ContainerRecord, HealthResult, Registry } from '@contid/core';
-import { ORCHESTRATOR } from './start';
+import { AUDIT_UNSET, ContidConfig, HealthResult, Registry, formatContainerId } from '@contid/core';
+import { initMatchesRow, openLxcRow } from './attach';
+import { lxcInitPid } from './lxc-tools';
 
 /** Running LXC containers (default lxcpath), or null when LXC is not installed. */
 function runningContainers(): string[] | null {
@@ -12,29 +13,30 @@ function runningContainers(): string[] | null {
 }
 
 /**
- * `contid doctor`: every running LXC container should be tagged. One started without
- * `contid lxc start` shares someone else's session (or none), so its records are unattributed.
+ * `contid doctor`: every running LXC container should be tagged, and the row must describe
+ * the instance that runs now: its live init (lxc-info -p) carries the row's session. A row
+ * left open by an earlier instance (no post-stop hook, a crashed monitor) is not "ok".
  */
 export function lxcHealth(config: ContidConfig): HealthResult[] {
   const running = runningContainers();
   if (running === null || running.length === 0) return [];
-  const known = new Map<string, ContainerRecord>();
-  if (existsSync(join(config.stateDir, 'registry.db'))) {
-    const registry = Registry.open(config.stateDir, { readonly: true });
-    try {
-      for (const c of registry.list({ orchestrator: ORCHESTRATOR })) if (c.state !== 'ended' && c.runtimeId) known.set(c.runtimeId, c);
-    } finally {
-      registry.close();
-    }
+  const registry = existsSync(join(config.stateDir, 'registry.db')) ? Registry.open(config.stateDir, { readonly: true }) : null;
+  try {
+    return running.map((name): HealthResult => {
+      const fix = `lxc-stop -n ${name} && contid lxc start ${name}`;
+      const row = registry ? openLxcRow(registry, name) : undefined;
+      if (!registry || !row) return { check: `lxc ${name}`, status: 'warn', detail: 'running but unknown to contid (started without contid, or before it was installed)', fix };
+      const init = lxcInitPid(name);
+      const { ok, initSession } = init === null ? { ok: false, initSession: null } : initMatchesRow(registry, config.procRoot, row, init);
+      const id = formatContainerId(row.contid);
+      if (!ok) {
+        const where = initSession === null || initSession === AUDIT_UNSET ? 'no audit session' : `session ${initSession}`;
+        return { check: `lxc ${name}`, status: 'warn', detail: `its running init (pid ${init ?? '?'}, ${where}) is not the instance recorded as contid ${id} (session ${row.session ?? '-'}): started without contid`, fix };
+      }
+      if (row.state === 'untagged') return { check: `lxc ${name}`, status: 'warn', detail: `running untagged (recorded as contid ${id}; its records are not attributed)`, fix };
+      return { check: `lxc ${name}`, status: 'ok', detail: `tagged as contid ${id} (session ${initSession ?? 'procfs'})` };
+    });
+  } finally {
+    registry?.close();
   }
-  return running.map((name): HealthResult => {
-    const c = known.get(name);
-    if (c?.state === 'running') return { check: `lxc ${name}`, status: 'ok', detail: `tagged as contid ${c.contid} (session ${c.session ?? 'procfs'})` };
-    return {
-      check: `lxc ${name}`,
-      status: 'warn',
-      detail: c ? `running untagged (recorded as contid ${c.contid}; its records are not attributed)` : 'running but unknown to contid (started before contid was installed?)',
-      fix: `lxc-stop -n ${name} && contid lxc start ${name}`,
-    };
-  });
 }

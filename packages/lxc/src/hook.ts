@@ -6,6 +6,7 @@ import {
   ProcfsWritePath,
   Tagger,
   formatContainerId,
+  processStartTime,
   readNamespaces,
   readSessionId,
 } from '@contid/core';
@@ -97,7 +98,7 @@ function startHost(tagger: Tagger, ctx: HookContext): HookOutcome {
   if (!existsSync(`${procRoot}/${pid}`)) throw new ContidError(`LXC_PID ${pid} is not a running process`);
   const initSession = readSessionId(pid, procRoot);
   const mine = wrapperContainer(tagger, ctx.name, initSession);
-  const enrichment = { initPid: pid, namespaces: readNamespaces(pid, procRoot), labels: labelsOf(ctx) };
+  const enrichment = { initPid: pid, initStart: processStartTime(pid, procRoot), namespaces: readNamespaces(pid, procRoot), labels: labelsOf(ctx) };
 
   if (writePath === 'procfs' || (writePath === 'auto' && ProcfsWritePath.supported(procRoot))) {
     // The kernel carries the ID itself; a wrapper's session is kept as a second binding.

@@ -8,5 +8,7 @@ export type { HookContext, HookOutcome, HookType } from './hook';
 export { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
 export type { LxcState } from './lxc-tools';
 export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, HOOK_MAIN, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
-export type { LxcInstallOptions } from './install';
+export type { InstallReport, LxcInstallOptions } from './install';
+export { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
+export type { CapSetting } from './cap-config';
 export { lxcHealth } from './health';

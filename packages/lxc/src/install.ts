@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync
 import { dirname, join } from 'node:path';
 import { ContidError } from '@contid/core';
 import { validateContainerName } from './lxc-tools';
+import { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
 
 export const GLOBAL_SNIPPET = '/usr/share/lxc/config/common.conf.d/contid.conf';
 export const SYSTEMD_DROP_IN = '/etc/systemd/system/lxc@.service.d/contid.conf';
@@ -54,8 +55,23 @@ export function systemdDropIn(contid: readonly string[]): string {
   ].join('\n');
 }
 
-function block(hook: readonly string[]): string {
-  return [BEGIN, ...hookLines(hook), END, ''].join('\n');
+/**
+ * contid's block: the hooks and, unless the config lists what it keeps (LXC refuses drop and
+ * keep together), the drop of CAP_AUDIT_CONTROL, without which root in the container can
+ * write /proc/self/loginuid and leave its identity. Tagging needs nothing inside.
+ */
+function block(hook: readonly string[], dropCap: boolean): string {
+  return [BEGIN, ...hookLines(hook), ...(dropCap ? [CAP_DROP_LINE] : []), END, ''].join('\n');
+}
+
+export interface InstallReport {
+  report: string;
+  /** Containers that still let root keep CAP_AUDIT_CONTROL, and why. */
+  warnings: string[];
+}
+
+function keepsWarning(name: string, line: string | null): string {
+  return `LXC container "${name}" keeps CAP_AUDIT_CONTROL (${line ?? 'no lxc.cap.drop'}): root in it can renew its audit session and leave its identity; remove audit_control from lxc.cap.keep, or drop the line that clears lxc.cap.drop`;
 }
 
 function stripBlock(text: string): string {
@@ -78,29 +94,47 @@ function containerConfig(name: string, lxcPath: string): string {
  * without, installs the global snippet (read by every container that includes LXC's
  * common.conf) and the lxc@.service drop-in. Re-installing replaces contid's block.
  */
-export function installLxc(names: readonly string[], o: LxcInstallOptions): string {
+export function installLxc(names: readonly string[], o: LxcInstallOptions): InstallReport {
+  const warnings: string[] = [];
   if (names.length) {
-    return names
+    const report = names
       .map((name) => {
         const file = containerConfig(name, o.lxcPath ?? DEFAULT_LXC_PATH);
         const kept = stripBlock(readFileSync(file, 'utf8'));
-        writeFileSync(file, `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block(o.hook)}`);
-        return `added contid's hooks to ${file}`;
+        const keepMode = capSetting(file, kept).mode === 'keep';
+        const text = `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block(o.hook, !keepMode)}`;
+        const after = capSetting(file, text);
+        if (!dropsAuditControl(after)) warnings.push(keepsWarning(name, after.lastLine));
+        writeFileSync(file, text);
+        return `added contid's hooks${keepMode ? '' : ` and "${CAP_DROP_LINE}"`} to ${file}`;
       })
       .join('\n');
+    return { report, warnings };
   }
   const snippet = o.globalSnippet ?? GLOBAL_SNIPPET;
   const dropIn = o.systemdDropIn ?? SYSTEMD_DROP_IN;
   if (!existsSync(dirname(snippet))) throw new ContidError(`${dirname(snippet)} does not exist (is LXC installed?)`);
   refuseForeign(snippet, BEGIN);
   refuseForeign(dropIn, DROP_IN_MARK);
-  writeFileSync(snippet, block(o.hook));
+  writeFileSync(snippet, block(o.hook, true));
   mkdirSync(dirname(dropIn), { recursive: true });
   writeFileSync(dropIn, systemdDropIn(o.contid));
-  return [
+  const report = [
     `installed ${snippet} (containers whose config includes LXC's common.conf; add others with "contid install lxc NAME")`,
     `installed ${dropIn} (run "systemctl daemon-reload")`,
   ].join('\n');
+  return { report, warnings: existingContainersKeepingCap(o.lxcPath ?? DEFAULT_LXC_PATH) };
+}
+
+/** After a global install: the defined containers the snippet does not protect. */
+function existingContainersKeepingCap(lxcPath: string): string[] {
+  if (!existsSync(lxcPath)) return [];
+  return readdirSync(lxcPath)
+    .filter((name) => existsSync(join(lxcPath, name, 'config')))
+    .flatMap((name) => {
+      const setting = capSetting(join(lxcPath, name, 'config'));
+      return dropsAuditControl(setting) ? [] : [keepsWarning(name, setting.lastLine) + `; or run "contid install lxc ${name}"`];
+    });
 }
 
 export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions, 'contid' | 'hook'>): string {

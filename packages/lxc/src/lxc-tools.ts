@@ -49,3 +49,10 @@ export function lxcHooks(name: string, lxcPath?: string): { startHost: string[];
       .filter(Boolean);
   return { startHost: values('lxc.hook.start-host'), postStop: values('lxc.hook.post-stop') };
 }
+
+/** The container init's host pid as LXC reports it (`lxc-info -p`), or null when not running. */
+export function lxcInitPid(name: string, lxcPath?: string): number | null {
+  const r = spawnSync('lxc-info', ['-n', name, '-p', '-H', ...(lxcPath ? ['-P', lxcPath] : [])], { encoding: 'utf8' });
+  const pid = Number((r.stdout ?? '').trim());
+  return r.status === 0 && Number.isInteger(pid) && pid > 0 ? pid : null;
+}

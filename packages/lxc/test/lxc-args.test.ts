@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hookContext, hookLines, lxcPathOf, systemdDropIn, validateContainerName } from '@contid/lxc';
+import { CAP_DROP_LINE, hookContext, hookLines, lxcPathOf, systemdDropIn, validateContainerName } from '@contid/lxc';
 
 describe('lxc argument handling', () => {
   it('finds the lxcpath lxc-start will use, in every spelling', () => {
@@ -38,7 +38,7 @@ describe('integrations/lxc', () => {
 
   it('ships exactly what contid install lxc writes (with contid on PATH)', () => {
     const snippet = file('contid.conf').trim().split('\n');
-    expect(snippet.slice(1, -1)).toEqual(hookLines(['/usr/local/bin/contid', 'lxc', 'hook']));
+    expect(snippet.slice(1, -1)).toEqual([...hookLines(['/usr/local/bin/contid', 'lxc', 'hook']), CAP_DROP_LINE]);
     expect(file('lxc@.service.d/contid.conf')).toBe(systemdDropIn(['/usr/local/bin/contid']));
   });
 });

@@ -1,14 +1,4 @@
-import {
-  CAP_AUDIT_CONTROL,
-  ContidConfig,
-  HealthResult,
-  Registry,
-  effectiveCaps,
-  formatContainerId,
-  hasCap,
-  readSessionId,
-  registerHealthCheck,
-} from '@contid/core';
+import { ContainerRecord, ContidConfig, HealthResult, Registry, auditControlHolders, formatContainerId, registerHealthCheck } from '@contid/core';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SOCKET_ENV } from './client';
@@ -44,34 +34,41 @@ export function permissionChecks(config: ContidConfig, socketPath: string): Heal
   return out;
 }
 
+/** How to take CAP_AUDIT_CONTROL away from a container, in its orchestrator's own terms. */
+function capFix(c: ContainerRecord): string {
+  switch (c.orchestrator) {
+    case 'lxc':
+      return `add "lxc.cap.drop = audit_control" to its config (contid install lxc ${c.name} does), then restart it`;
+    case 'systemd':
+      return `add CapabilityBoundingSet=~CAP_AUDIT_CONTROL to ${c.name} (systemctl edit ${c.name}), then restart it`;
+    case 'docker':
+    case 'kubernetes':
+      return 'Docker drops it by default: do not --cap-add AUDIT_CONTROL (or ALL) or run --privileged; or give nested orchestrators a channel (contid serve --nested)';
+    default:
+      return 'start it without CAP_AUDIT_CONTROL in its bounding set (capsh --drop=cap_audit_control, setpriv --bounding-set -audit_control)';
+  }
+}
+
 /**
- * Running containers whose bound processes hold CAP_AUDIT_CONTROL can renew their own
- * session and leave their identity; untagged ones were never bound at all.
+ * Running containers with a live process (init, MAINPID, or anything in a bound session) whose
+ * bounding set holds CAP_AUDIT_CONTROL can renew their own session and leave their identity;
+ * untagged ones were never bound at all.
  */
 export function workloadChecks(config: ContidConfig): HealthResult[] {
   if (!existsSync(join(config.stateDir, 'registry.db'))) return [];
   const registry = Registry.open(config.stateDir, { readonly: true });
   try {
-    const capable: string[] = [];
-    for (const c of registry.list({ state: 'running' })) {
-      for (const b of registry.bindings(c.contid)) {
-        try {
-          // Only a process that still carries the bound session is that container's (pids get reused).
-          if (b.session === null || readSessionId(b.pid, config.procRoot) !== b.session) continue;
-          if (hasCap(CAP_AUDIT_CONTROL, effectiveCaps(b.pid, config.procRoot))) {
-            capable.push(`${c.name} (${formatContainerId(c.contid)}, pid ${b.pid})`);
-            break;
-          }
-        } catch {
-          // Exited: nothing to warn about.
-        }
-      }
-    }
+    const holders = auditControlHolders(registry, config.procRoot);
     const untagged = registry.list({ state: 'untagged' }).map((c) => `${c.name} (${formatContainerId(c.contid)})`);
     return [
-      capable.length
-        ? { check: 'containers with CAP_AUDIT_CONTROL', status: 'warn', detail: `${capable.length}: ${capable.slice(0, 10).join(', ')} can renew their session and leave their identity`, fix: 'drop CAP_AUDIT_CONTROL (Docker drops it by default; do not --cap-add it) or give nested orchestrators a channel (contid serve --nested)' }
-        : { check: 'containers with CAP_AUDIT_CONTROL', status: 'ok', detail: 'none of the running containers holds it' },
+      ...(holders.length
+        ? holders.map(({ container: c, pid }): HealthResult => ({
+            check: 'containers with CAP_AUDIT_CONTROL',
+            status: 'warn',
+            detail: `${c.orchestrator} ${c.name} (${formatContainerId(c.contid)}, pid ${pid}) holds it in its bounding set: it can renew its session and leave its identity`,
+            fix: capFix(c),
+          }))
+        : [{ check: 'containers with CAP_AUDIT_CONTROL', status: 'ok' as const, detail: 'none of the running containers holds it' }]),
       untagged.length
         ? { check: 'untagged workloads', status: 'warn', detail: `${untagged.length} running without a session of their own: ${untagged.slice(0, 10).join(', ')}`, fix: 'restart them through contid (runtime shim, contid lxc start, contid exec)' }
         : { check: 'untagged workloads', status: 'ok', detail: 'none recorded' },

@@ -1,8 +1,21 @@
 import type { CommandModule } from 'yargs';
-import { ContidError, Tagger, configFromEnv, parseContainerId, replaceProcess } from '@contid/core';
+import {
+  AUDIT_UNSET,
+  ContainerRecord,
+  ContidError,
+  Tagger,
+  boundSessions,
+  configFromEnv,
+  formatContainerId,
+  parseContainerId,
+  replaceProcess,
+  sameProcess,
+  scanProcesses,
+} from '@contid/core';
 import { ServiceUnavailableError, serviceSocket, tagSelfViaService } from '@contid/service';
 import { Invocation, bindInvocation, currentInvocation, renewOwnSession } from '@contid/systemd';
 import { warn } from '../output';
+import { reconcile } from './reconcile';
 
 interface ExecArgs {
   name?: string;
@@ -55,8 +68,10 @@ export const execCommand: CommandModule<object, ExecArgs> = {
     if (invocation) {
       ({ auditError } = bindInvocation(tagger, invocation, { pid: 'self' }, { command }));
     } else if (argv.setns !== undefined) {
+      reconcile(tagger);
       const target = tagger.registry.find(argv.setns);
       if (!target) throw new ContidError(`unknown container "${argv.setns}" for --setns`);
+      refuseEscapedInit(tagger, target);
       ({ auditError } = tagger.setns({ contid: target.contid, target: { pid: 'self' }, detail: { command } }));
     } else {
       ({ auditError } = tagger.create({
@@ -73,6 +88,21 @@ export const execCommand: CommandModule<object, ExecArgs> = {
     replaceProcess(command);
   },
 };
+
+/**
+ * A container whose recorded init still runs outside every session bound to it has left its
+ * identity (it renewed its own session): entering it would bind a session to a container
+ * whose main process is no longer attributed to it.
+ */
+function refuseEscapedInit(tagger: Tagger, c: ContainerRecord): void {
+  if (c.state !== 'running' || c.session === null) return;
+  const table = scanProcesses(tagger.config.procRoot);
+  if (!sameProcess(c.initPid, c.initStart, table)) return;
+  const session = table.session.get(c.initPid!)!;
+  if (boundSessions(tagger.registry, c).includes(session)) return;
+  const where = session === AUDIT_UNSET ? 'no audit session' : `session ${session}`;
+  throw new ContidError(`container ${formatContainerId(c.contid)} (${c.name}): its init (pid ${c.initPid}) runs in ${where}, not in its bound session ${c.session}; it left its identity, refusing to enter it`);
+}
 
 /** --systemd: the unit invocation names the container (the service path then creates one per invocation). */
 function systemdInvocation(argv: ExecArgs): Invocation {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { HOOK_MAIN, hookContext, installLxc, lxcHealth, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
+import { reconcile } from './reconcile';
 
 interface LxcArgs {
   name: string;
@@ -41,6 +42,8 @@ const attach: CommandModule<object, LxcArgs> = {
   builder: (y) => passThrough(y).example('$0 lxc attach web -- ps', 'run ps inside web'),
   handler: (argv) => {
     const tagger = Tagger.open();
+    // A row of an instance that is gone must not take the attach (op=end reason="found gone").
+    reconcile(tagger);
     const { argv: command, tag } = planAttach(tagger, argv.name, words(argv.args), words(argv['--']));
     if (tag.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${tag.auditError}`);
     tagger.close();
@@ -93,6 +96,10 @@ function commandLine(script: string): string[] {
 /** `contid install lxc [NAME...]`: per-container hook lines, or the global snippet and lxc@.service drop-in. */
 export const lxcInstaller: Installer = {
   describe: 'LXC hooks (per container: NAME...; else global common.conf.d snippet + lxc@.service drop-in)',
-  install: (names) => installLxc(names, { contid: commandLine(resolve(__dirname, '..', 'main.js')), hook: commandLine(HOOK_MAIN) }),
+  install: (names) => {
+    const { report, warnings } = installLxc(names, { contid: commandLine(resolve(__dirname, '..', 'main.js')), hook: commandLine(HOOK_MAIN) });
+    warnings.forEach(warn);
+    return report;
+  },
   uninstall: (names) => uninstallLxc(names, {}),
 };

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { ContainerRecord, ContainerState, Registry, configFromEnv, formatContainerId } from '@contid/core';
+import { ContainerRecord, ContainerState, PrivilegeError, Registry, Tagger, configFromEnv, formatContainerId } from '@contid/core';
 import { printJson, printTable } from '../output';
+import { reconcile } from './reconcile';
 
 interface PsArgs {
   all: boolean;
@@ -25,12 +26,13 @@ export const CONTAINER_HEADERS = ['CONTID', 'SESSION', 'ORCHESTRATOR', 'NAME', '
 
 export const psCommand: CommandModule<{ json: boolean }, PsArgs> = {
   command: 'ps',
-  describe: 'list tagged containers (running and untagged; --all adds ended ones)',
+  describe: 'list live containers (running and untagged; gone ones are ended first, op=end reason="found gone"); --all adds ended ones',
   builder: (y) =>
     y
       .option('all', { alias: 'a', type: 'boolean', default: false })
       .option('orchestrator', { type: 'string', describe: 'only this orchestrator' }) as never,
   handler: (argv) => {
+    reconcileIfPrivileged();
     const registry = Registry.open(configFromEnv().stateDir);
     const states: (ContainerState | undefined)[] = argv.all ? [undefined] : ['running', 'untagged'];
     const rows = states.flatMap((state) => registry.list({ state, orchestrator: argv.orchestrator }));
@@ -39,3 +41,22 @@ export const psCommand: CommandModule<{ json: boolean }, PsArgs> = {
     else printTable(CONTAINER_HEADERS, rows.map(containerRow));
   },
 };
+
+/**
+ * A row stays "running" until someone notices its processes are gone: with the privilege to
+ * write the audit record, ps ends those first, so what it lists is alive.
+ */
+function reconcileIfPrivileged(): void {
+  let tagger: Tagger;
+  try {
+    tagger = Tagger.open();
+  } catch (e) {
+    if (e instanceof PrivilegeError) return;
+    throw e;
+  }
+  try {
+    reconcile(tagger);
+  } finally {
+    tagger.close();
+  }
+}

@@ -1,0 +1,133 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { CAP_AUDIT_CONTROL, boundingCaps, hasCap } from './privilege';
+import { AUDIT_UNSET, processStartTime, readNamespaces } from './proc';
+import { ContainerRecord, Registry } from './registry';
+import type { Tagger } from './tagger';
+
+/** One look at /proc: each process's audit session and start time. */
+export interface ProcessTable {
+  /** pid → start time (clock ticks since boot). */
+  start: Map<number, number>;
+  /** pid → audit session. */
+  session: Map<number, number>;
+  /** audit session → pids carrying it. */
+  bySession: Map<number, number[]>;
+}
+
+export function scanProcesses(procRoot = '/proc'): ProcessTable {
+  const table: ProcessTable = { start: new Map(), session: new Map(), bySession: new Map() };
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const session = Number(readFileSync(`${procRoot}/${pid}/sessionid`, 'utf8').trim());
+      const start = processStartTime(pid, procRoot);
+      if (start === null) continue;
+      table.start.set(pid, start);
+      table.session.set(pid, session);
+      if (session !== AUDIT_UNSET) table.bySession.set(session, [...(table.bySession.get(session) ?? []), pid]);
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return table;
+}
+
+/**
+ * The sessions contid dedicated to a container (create and setns bindings). The kernel never
+ * hands a session number out twice in one boot, so a process carrying one of them is that
+ * container's. An untagged row's session is someone else's (a login), so it proves nothing.
+ */
+export function boundSessions(registry: Registry, c: ContainerRecord): number[] {
+  return registry
+    .bindings(c.contid)
+    .filter((b) => b.op !== 'untagged' && b.session !== null && b.session !== AUDIT_UNSET)
+    .map((b) => b.session!);
+}
+
+/** Is this pid still the process that was recorded (same start time)? */
+export function sameProcess(pid: number | null, start: number | null, table: ProcessTable): boolean {
+  return pid !== null && start !== null && table.start.get(pid) === start;
+}
+
+export type Liveness = 'alive' | 'gone' | 'unknown';
+
+export interface ContainerLiveness {
+  liveness: Liveness;
+  /** Live processes carrying one of the container's sessions, plus its recorded init if alive. */
+  pids: number[];
+}
+
+/**
+ * A container lives while any process carries one of its sessions or its recorded init
+ * (pid and start time) still runs. Without either (a procfs-path row from before start times
+ * were kept) nobody can tell: 'unknown', never guessed as gone.
+ */
+export function containerLiveness(c: ContainerRecord, sessions: readonly number[], table: ProcessTable): ContainerLiveness {
+  const pids = new Set<number>();
+  if (sameProcess(c.initPid, c.initStart, table)) pids.add(c.initPid!);
+  for (const s of sessions) for (const pid of table.bySession.get(s) ?? []) pids.add(pid);
+  const liveness: Liveness = pids.size > 0 ? 'alive' : sessions.length > 0 || c.initStart !== null ? 'gone' : 'unknown';
+  return { liveness, pids: [...pids] };
+}
+
+/**
+ * What an orchestrator knows better than /proc (LXC's state, systemd's current invocation):
+ * 'alive' or 'gone' settles it; undefined leaves the generic answer.
+ */
+export type LivenessProbe = (c: ContainerRecord, sessions: readonly number[], table: ProcessTable) => Liveness | undefined;
+
+export const FOUND_GONE = 'found gone';
+
+/**
+ * Ends every open container whose processes are all gone (op=end reason="found gone"), through
+ * the tagger so the audit trail records it. The registry (rows and their bindings) is read before /proc
+ * is scanned: a container or binding registered after the scan is never judged against a table that predates it.
+ */
+export function reconcileLiveness(tagger: Tagger, probes: Readonly<Record<string, LivenessProbe>> = {}): ContainerRecord[] {
+  const open = [...tagger.registry.list({ state: 'running' }), ...tagger.registry.list({ state: 'untagged' })].map((c) => ({
+    c,
+    sessions: boundSessions(tagger.registry, c),
+  }));
+  if (open.length === 0) return [];
+  const table = scanProcesses(tagger.config.procRoot);
+  const ended: ContainerRecord[] = [];
+  for (const { c, sessions } of open) {
+    const verdict = probes[c.orchestrator]?.(c, sessions, table) ?? containerLiveness(c, sessions, table).liveness;
+    if (verdict === 'gone') ended.push(tagger.end(c.contid, FOUND_GONE));
+  }
+  return ended;
+}
+
+export interface CapabilityHolder {
+  container: ContainerRecord;
+  pid: number;
+}
+
+/**
+ * Open containers with a live process whose bounding set holds CAP_AUDIT_CONTROL: its
+ * recorded init (LXC's init, a unit's MAINPID) or any process carrying one of its sessions.
+ * Such a process can renew its own session and leave the container's identity.
+ */
+export function auditControlHolders(registry: Registry, procRoot = '/proc'): CapabilityHolder[] {
+  const open = [...registry.list({ state: 'running' }), ...registry.list({ state: 'untagged' })].map((c) => ({ c, sessions: boundSessions(registry, c) }));
+  const table = scanProcesses(procRoot);
+  const hostPidNs = readNamespaces('self', procRoot).pid;
+  const holders: CapabilityHolder[] = [];
+  for (const { c, sessions } of open) {
+    const pids = containerLiveness(c, sessions, table).pids;
+    // Where the container has a pid namespace of its own, processes left in the host's
+    // carrying its session are the orchestrator's helpers (LXC's monitor, lxc-attach, runc),
+    // not the container; a plain process tree (contid exec, a unit) is all host processes.
+    const inner = pids.filter((p) => readNamespaces(p, procRoot).pid !== hostPidNs);
+    const pid = (inner.length ? inner : pids).find((p) => {
+      try {
+        return hasCap(CAP_AUDIT_CONTROL, boundingCaps(p, procRoot));
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+    if (pid !== undefined) holders.push({ container: c, pid });
+  }
+  return holders;
+}
