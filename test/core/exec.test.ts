@@ -1,7 +1,8 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Registry, parseContainerId } from '@contid/core';
+import { Registry, decodeValue, parseContainerId } from '@contid/core';
 import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
-import { contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 
 /** `contid exec` on the real kernel, with the real auditd as the witness. */
 describe('contid exec (real kernel, real auditd)', () => {
@@ -55,12 +56,29 @@ describe('contid exec (real kernel, real auditd)', () => {
     expect(contid(['exec', '--', 'grep', 'SigIgn', '/proc/self/status'], { env: state.env }).stdout).toMatch(/SigIgn:\s+0+\n/);
   });
 
+  /** A container that stays alive: `contid exec` of a shell that prints its session, then sleeps. */
+  function longLived(name: string): Promise<{ child: ChildProcess; session: number }> {
+    const child = spawn(process.execPath, [CONTID_MAIN, 'exec', '--name', name, '--', 'sh', '-c', 'cat /proc/self/sessionid; echo; exec sleep 60'], {
+      env: state.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return new Promise((resolve) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve({ child, session: Number(out.trim()) });
+      });
+    });
+  }
+  const stopped = (child: ChildProcess): Promise<void> => new Promise((done) => (child.exitCode !== null ? done() : (child.on('exit', () => done()), child.kill())));
+
   it('enters an existing container as op=setns with a new session bound to the same ID', async () => {
     const name = uniqueName('web');
-    const first = contid(['exec', '--name', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
+    const first = await longLived(name);
     const entered = contid(['exec', '--setns', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
+    await stopped(first.child);
     expect(entered.status).toBe(0);
-    const [s1, s2] = [Number(first.stdout), Number(entered.stdout)];
+    const [s1, s2] = [first.session, Number(entered.stdout)];
     expect(s2).not.toBe(s1);
     const reg = registry();
     const c = reg.find(name)!;
@@ -175,15 +193,56 @@ describe('contid exec (real kernel, real auditd)', () => {
 
   it('ps, show and end see what exec did', async () => {
     const name = uniqueName('listed');
-    contid(['exec', '--name', name, '--', 'true'], { env: state.env });
+    const { child } = await longLived(name);
     expect(contid(['ps'], { env: state.env }).stdout).toContain(name);
     const shown = JSON.parse(contid(['show', name, '--json'], { env: state.env }).stdout);
     expect(shown).toMatchObject({ name, state: 'running', bindings: [{ op: 'create' }] });
     expect(contid(['end', name], { env: state.env }).status).toBe(0);
+    await stopped(child);
     expect(contid(['ps'], { env: state.env }).stdout).not.toContain(name);
     expect(contid(['ps', '--all'], { env: state.env }).stdout).toContain(name);
     const records = await waitForAudit(['--vm-name', name], (l) => l.length === 2);
     expect(records.map((l) => field(l, 'op'))).toEqual(['create', 'end']);
+  });
+
+  it('a contid exec container whose process tree is gone is ended (op=end reason="found gone"), not listed, and cannot be entered', async () => {
+    const [done, alive] = [uniqueName('done'), uniqueName('alive')];
+    expect(contid(['exec', '--name', done, '--', 'true'], { env: state.env }).status).toBe(0);
+    const { child } = await longLived(alive);
+    try {
+      const ps = contid(['ps'], { env: state.env }).stdout;
+      expect(ps).not.toContain(done);
+      expect(ps).toContain(alive);
+      expect(contid(['ps', '--all'], { env: state.env }).stdout).toMatch(new RegExp(`${done}\\s+ended`));
+      const records = await waitForAudit(['--vm-name', done], (l) => l.length === 2);
+      expect(records.map((l) => [field(l, 'op'), field(l, 'reason') && decodeValue(field(l, 'reason')!)])).toEqual([
+        ['create', undefined],
+        ['end', 'found gone'],
+      ]);
+      const enter = contid(['exec', '--setns', done, '--', 'true'], { env: state.env });
+      expect(enter.status).toBe(1);
+      expect(enter.stderr).toMatch(/^contid: container \d+ \([^)]+\) has ended\n$/);
+    } finally {
+      await stopped(child);
+    }
+    // Its whole tree gone (sleep was its last process), the live one ends too.
+    expect(contid(['ps'], { env: state.env }).stdout).not.toContain(alive);
+  });
+
+  it('refuses to enter a container whose init left its bound session (renewed its own)', async () => {
+    const name = uniqueName('escaped');
+    const child = spawn(process.execPath, [CONTID_MAIN, 'exec', '--name', name, '--', 'sh', '-c', 'echo 0 > /proc/self/loginuid; echo; exec sleep 60'], {
+      env: state.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    try {
+      const enter = contid(['exec', '--setns', name, '--', 'true'], { env: state.env });
+      expect(enter.status).toBe(1);
+      expect(enter.stderr).toMatch(new RegExp(`^contid: container \\d+ \\(${name}\\): its init \\(pid ${child.pid}\\) runs in session \\d+, not in its bound session \\d+; it left its identity, refusing to enter it\\n$`));
+    } finally {
+      await stopped(child);
+    }
   });
 
   it('doctor reports this host healthy enough to tag', () => {
