@@ -35,13 +35,21 @@ export function eventField(event: AuditEvent, name: string): string | undefined 
   return undefined;
 }
 
+/** A success=/res= value, quoted or not: true, false, or undefined when it is neither. */
+function outcomeOf(raw: string): boolean | undefined {
+  const v = (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw).toLowerCase();
+  if (v === 'yes' || v === 'success' || v === '1') return true;
+  if (v === 'no' || v === 'failed' || v === 'fail' || v === 'failure' || v === '0') return false;
+  return undefined;
+}
+
 /** The event's outcome: SYSCALL success=, else a user record's res=; undefined when it has none. */
 export function eventSucceeded(event: AuditEvent): boolean | undefined {
   const success = eventField(event, 'success');
-  if (success !== undefined) return success === 'yes';
+  if (success !== undefined) return outcomeOf(success);
   for (const r of event.records) {
     const res = r.msg.get('res') ?? r.fields.get('res');
-    if (res !== undefined) return res === 'success' || res === '1';
+    if (res !== undefined) return outcomeOf(res);
   }
   return undefined;
 }

@@ -3,30 +3,37 @@ import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { AuditRecord, fieldValue } from './record';
 import { eventField, eventSucceeded } from './filter';
+import { AusearchInterpreter } from './interpret';
+import { syscallName } from './libaudit';
+import { bytesToText, escapeControls } from './safe-text';
 
 export type SearchFormat = 'raw' | 'interpret' | 'json' | 'ecs';
 export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'json', 'ecs'];
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-/** ausearch -i's local time: MM/DD/YYYY HH:MM:SS.mmm */
+/** ausearch -i's local time when libauparse is missing: MM/DD/YYYY HH:MM:SS.mmm */
 function localTime(ms: number): string {
   const d = new Date(ms);
   return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${d.getFullYear()} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(ms % 1000, 3)}`;
 }
 
-/** Hex values (proctitle, argv, paths with spaces) decoded; NULs become spaces. */
-function readable(raw: string, name: string, type: string): string {
-  const v = fieldValue(raw, name, type) ?? raw;
-  return v.replace(/\0/g, ' ');
+/** Without libauparse: the enriched names, else the decoded values. */
+function interpretRecordWithoutLibrary(rec: AuditRecord): string {
+  const head = `${rec.node ? `node=${rec.node} ` : ''}type=${rec.type} msg=audit(${localTime(rec.timeMs)}:${rec.serialText}) :`;
+  const show = (fields: Map<string, string>): string =>
+    [...fields].map(([k, v]) => `${k}=${fieldValue(rec.enriched?.get(k.toUpperCase()), k) ?? fieldValue(v, k, rec.type)}`).join(' ');
+  const body = rec.body !== null ? ` msg='${show(rec.msg)}'` : '';
+  return escapeControls(`${head} ${show(rec.fields)}${body}`.replace(/\0/g, ' '));
 }
 
-function interpretRecord(rec: AuditRecord): string {
-  const head = `${rec.node ? `node=${rec.node} ` : ''}type=${rec.type} msg=audit(${localTime(rec.timeMs)}:${rec.serial}) :`;
-  const show = (fields: Map<string, string>): string =>
-    [...fields].map(([k, v]) => `${k}=${rec.enriched?.get(k.toUpperCase())?.replace(/^"(.*)"$/, '$1') ?? readable(v, k, rec.type)}`).join(' ');
-  const body = rec.body !== null ? ` msg='${show(rec.msg)}'` : '';
-  return `${head} ${show(rec.fields)}${body}`;
+let interpreter: AusearchInterpreter | null | undefined;
+
+/** The records as `ausearch -i` prints them (libauparse), newline-terminated. */
+function interpretedRecords(event: AuditEvent): string {
+  if (interpreter === undefined) interpreter = AusearchInterpreter.open();
+  if (interpreter) return interpreter.event(event);
+  return event.records.map(interpretRecordWithoutLibrary).join('\n') + '\n';
 }
 
 export function containerJson(c: AttributedContainer | null): Record<string, string | null> | null {
@@ -42,7 +49,7 @@ export function containerJson(c: AttributedContainer | null): Record<string, str
 }
 
 const decodedObject = (m: Map<string, string>, type: string): Record<string, string> =>
-  Object.fromEntries([...m].map(([k, v]) => [k, fieldValue(v, k, type) ?? v]));
+  Object.fromEntries([...m].map(([k, v]) => [bytesToText(k, PLAIN), fieldValue(v, k, type) ?? v]));
 const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 
 function firstAny(event: AuditEvent, name: string): string | undefined {
@@ -53,15 +60,34 @@ function firstAny(event: AuditEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** Elastic Common Schema 8.x: what a SIEM ingests as is. */
+/** Layout version of contid's JSON and ECS documents: bumped when a field changes meaning. */
+export const DOCUMENT_VERSION = 2;
+
+/** A serial as JSON: a number while exact, else its digits as a string (never rounded). */
+function serialJson(event: AuditEvent): number | string {
+  const text = event.serialText ?? String(event.serial);
+  return Number.isSafeInteger(Number(text)) ? Number(text) : text;
+}
+
+/** The syscall's name: the enriched SYSCALL= when the log has it, else libaudit's table for arch=. */
+function syscallOf(rec: AuditRecord): string | undefined {
+  const enriched = rec.enriched?.get('SYSCALL');
+  if (enriched !== undefined) return fieldValue(enriched);
+  const n = rec.fields.get('syscall');
+  if (n === undefined) return undefined;
+  return syscallName(`${rec.fields.get('arch') ?? ''}:${n}`) ?? n;
+}
+
+/**
+ * Elastic Common Schema 8.x with the field names of Elastic's auditd module / Auditbeat
+ * (auditd.message_type, auditd.sequence, auditd.result, auditd.session, auditd.data.*,
+ * user.audit.*, user.effective.*, process.*, file.*, tags = rule keys): what a SIEM ingests as is.
+ */
 export function ecsDocument(event: AuditEvent, chain: AttributedContainer[]): Record<string, unknown> {
   const c = chain[0] ?? null;
   const syscall = event.records.find((r) => r.type === 'SYSCALL');
   const ok = eventSucceeded(event);
-  const title = firstAny(event, 'proctitle')?.replace(/\0/g, ' ');
-  const key = eventField(event, 'key');
-  const keyText = key === undefined || key === '(null)' ? undefined : fieldValue(key);
-  const syscallName = syscall?.enriched?.get('SYSCALL') ?? syscall?.fields.get('syscall');
+  const value = (name: string): string | undefined => firstAny(event, name);
   const named = (field: string): string | undefined => {
     for (const r of event.records) {
       const v = r.enriched?.get(field.toUpperCase());
@@ -69,59 +95,89 @@ export function ecsDocument(event: AuditEvent, chain: AttributedContainer[]): Re
     }
     return undefined;
   };
+  const keys = event.records.flatMap((r) => {
+    const k = r.fields.get('key');
+    return k === undefined || k === '(null)' ? [] : (fieldValue(k, 'key') ?? '').split('\x01');
+  });
+  const execve = event.records.find((r) => r.type === 'EXECVE');
+  const args = execve ? [...execve.fields].filter(([k]) => /^a\d+$/.test(k)).map(([k, v]) => fieldValue(v, k, 'EXECVE') ?? v) : undefined;
+  const path = event.records.filter((r) => r.type === 'PATH').find((r) => r.fields.get('nametype') !== '"PARENT"' && r.fields.get('nametype') !== 'PARENT');
+  const action = syscall ? syscallOf(syscall) ?? 'syscall' : event.records[0].type.toLowerCase();
+  const idAndName = (field: string): { id: string; name?: string } | undefined => {
+    const id = eventField(event, field);
+    return id === undefined ? undefined : { id, name: named(field) };
+  };
   return {
     '@timestamp': new Date(event.timeMs).toISOString(),
     ecs: { version: '8.11.0' },
+    agent: { type: 'contid', version: String(DOCUMENT_VERSION) },
     event: {
       kind: 'event',
       module: 'auditd',
       dataset: 'auditd.log',
-      action: syscall ? (syscallName ?? 'syscall') : event.records[0].type.toLowerCase(),
+      action,
       outcome: ok === undefined ? 'unknown' : ok ? 'success' : 'failure',
-      sequence: event.serial,
-      category: event.records.some((r) => r.type === 'EXECVE') ? ['process'] : undefined,
-      type: event.records.map((r) => r.type),
+      sequence: serialJson(event),
+      category: execve ? ['process'] : undefined,
+      type: execve ? ['start'] : ['info'],
     },
     container: c ? { id: formatContainerId(c.contid), name: c.name, runtime: c.orchestrator, image: c.image ? { name: c.image } : undefined } : undefined,
     orchestrator: c ? { type: c.orchestrator, resource: c.runtimeId ? { id: c.runtimeId } : undefined } : undefined,
     process: {
       pid: num(eventField(event, 'pid')),
       parent: num(eventField(event, 'ppid')) !== undefined ? { pid: num(eventField(event, 'ppid')) } : undefined,
-      executable: firstAny(event, 'exe'),
-      name: firstAny(event, 'comm'),
-      title,
+      executable: value('exe'),
+      name: value('comm'),
+      title: value('proctitle')?.replace(/\0/g, ' '),
+      args,
+      working_directory: value('cwd'),
     },
     user: {
-      id: eventField(event, 'uid'),
-      name: named('uid'),
-      audit: { id: eventField(event, 'auid'), name: named('auid') },
+      ...idAndName('uid'),
+      audit: idAndName('auid'),
+      effective: idAndName('euid'),
+      saved: idAndName('suid'),
+      filesystem: idAndName('fsuid'),
     },
+    group: idAndName('gid'),
+    file: path ? { path: fieldValue(path.fields.get('name'), 'name'), inode: path.fields.get('inode'), device: path.fields.get('dev'), mode: path.fields.get('mode') } : undefined,
     host: event.node ? { name: event.node } : undefined,
-    tags: keyText ? [keyText] : undefined,
+    tags: keys.length > 0 ? keys : undefined,
     auditd: {
-      sequence: event.serial,
+      message_type: event.records[0].type.toLowerCase(),
+      sequence: serialJson(event),
+      result: ok === undefined ? undefined : ok ? 'success' : 'fail',
       session: eventField(event, 'ses'),
+      data: syscall ? { syscall: action, arch: named('arch') ?? syscall.fields.get('arch'), exit: syscall.fields.get('exit'), tty: syscall.fields.get('tty') } : undefined,
       container_chain: chain.length > 1 ? chain.map((x) => formatContainerId(x.contid)) : undefined,
-      records: event.records.map((r) => r.raw),
+      records: event.records.map((r) => bytesToText(r.raw, PLAIN)),
     },
   };
 }
 
-/** One event as output text, ending in a newline. `chain`: container then its ancestors. */
+const PLAIN = { escapeControls: false };
+const TEXT = { escapeControls: true };
+
+/**
+ * One event as output text (valid UTF-8 once encoded), ending in a newline. JSON goes
+ * through JSON.stringify only; text formats escape control characters as ausearch does.
+ * `chain`: container then its ancestors.
+ */
 export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain: AttributedContainer[]): string {
   switch (format) {
     case 'raw':
-      return event.records.map((r) => r.raw).join('\n') + '\n';
+      return event.records.map((r) => bytesToText(r.raw, TEXT)).join('\n') + '\n';
     case 'interpret': {
       const c = chain[0];
-      const who = c ? ` container=${c.name} contid=${formatContainerId(c.contid)} orchestrator=${c.orchestrator}` : '';
-      return `----${who}\n${event.records.map(interpretRecord).join('\n')}\n`;
+      const who = c ? ` container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}` : '';
+      return `----${who}\n${interpretedRecords(event)}`;
     }
     case 'json':
       return (
         JSON.stringify({
+          version: DOCUMENT_VERSION,
           time: new Date(event.timeMs).toISOString(),
-          serial: event.serial,
+          serial: serialJson(event),
           node: event.node,
           container: containerJson(chain[0] ?? null),
           parents: chain.slice(1).map((p) => formatContainerId(p.contid)),
@@ -129,7 +185,7 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
             type: r.type,
             fields: decodedObject(r.fields, r.type),
             msg: r.body !== null ? decodedObject(r.msg, r.type) : undefined,
-            raw: r.raw,
+            raw: bytesToText(r.raw, PLAIN),
           })),
         }) + '\n'
       );

@@ -9,7 +9,8 @@
  *   bindings, `attribute(event)` → `AttributedContainer | null`, `chain(c)` → with ancestors;
  *   `rejected` / `rejectedCount` list forged binding records
  * - `matchesFilter(filter, event, chain)`, `parseTimeWords(words)`
- * - `formatAuditEvent('raw' | 'interpret' | 'json' | 'ecs', event, chain)`
+ * - `formatAuditEvent('raw' | 'interpret' | 'json' | 'ecs', event, chain)` → text (valid UTF-8 once
+ *   encoded; interpret = `ausearch -i` through libauparse)
  * - `searchLogs({ files, filter, onEvent })`: two-pass search over rotated logs
  */
 export * from './record';
@@ -23,3 +24,6 @@ export * from './search';
 export * from './search-index';
 export * from './line-bytes';
 export * from './live';
+export { AusearchInterpreter, libauparseAvailable } from './interpret';
+export { bytesToText, escapeControls, safeRawBytes, type TextOptions } from './safe-text';
+export { libauditTypeName, libauditTypeNumber, syscallName } from './libaudit';

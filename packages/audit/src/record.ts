@@ -1,5 +1,5 @@
-import { decodeValue } from '@contid/core';
-import { libauditTypeNumber } from './libaudit-types';
+import { bytesToText } from './safe-text';
+import { libauditTypeNumber } from './libaudit';
 
 /**
  * One auditd log line: `[node=X ]type=NAME msg=audit(SEC.MSEC:SERIAL): k=v …`, optionally
@@ -29,6 +29,8 @@ export interface AuditRecord {
   body: string | null;
   /** Interpreted fields after 0x1D (enriched logs), or null. */
   enriched: Map<string, string> | null;
+  /** The text after 0x1D as written (libauparse reads it whole), or null. */
+  readonly enrichedText?: string | null;
   /** Byte offset of the line in its input (set by readers; -1 when unknown). */
   offset: number;
 }
@@ -99,9 +101,14 @@ export function isEncodedField(name: string, type?: string): boolean {
  */
 export function fieldValue(raw: string | undefined, name?: string, type?: string): string | undefined {
   if (raw === undefined) return undefined;
-  if (name !== undefined && !isEncodedField(name, type)) return raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
-  return decodeValue(raw);
+  if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) return bytesToText(raw.slice(1, -1), PLAIN);
+  if (name !== undefined && !isEncodedField(name, type)) return bytesToText(raw, PLAIN);
+  if (raw.length % 2 === 0 && raw.length > 0 && /^[0-9A-F]+$/.test(raw)) return bytesToText(Buffer.from(raw, 'hex').toString('latin1'), PLAIN);
+  return bytesToText(raw, PLAIN);
 }
+
+/** Decoded values are text: valid UTF-8, an invalid byte as \ooo (ausearch's escape). */
+const PLAIN = { escapeControls: false };
 
 export function recordTypeNumber(type: string): number | null {
   const known = RECORD_TYPES[type];
@@ -168,6 +175,9 @@ class LazyRecord implements AuditRecord {
   }
   set body(v: string | null) {
     this.parts().body = v;
+  }
+  get enrichedText(): string | null {
+    return this.gs >= 0 ? this.line.slice(this.gs + 1) : null;
   }
   get enriched(): Map<string, string> | null {
     if (this.enriched_ === undefined) this.enriched_ = this.gs >= 0 ? splitAuditFields(this.line.slice(this.gs + 1)) : null;

@@ -5,7 +5,7 @@ import { indexDir } from './index-cmd';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
-import { SearchIndex, formatAuditEvent, hostHasProcfsContid, searchLogs, type EventFilter, type SearchFormat } from '@contid/audit';
+import { SearchIndex, bytesToText, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, type EventFilter, type SearchFormat } from '@contid/audit';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
   json: boolean;
@@ -45,7 +45,7 @@ class Out {
   flush(): void {
     this.flushBytes();
     if (this.size === 0) return;
-    const buf = Buffer.from(this.parts.join(''), 'latin1');
+    const buf = Buffer.from(this.parts.join(''), 'utf8');
     this.parts = [];
     this.size = 0;
     this.writeAll(buf);
@@ -110,11 +110,11 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
             },
         onProgress: (done, total) => progress.bytes(done, total),
         index,
-        rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(buf) : undefined,
+        rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
       progress.end();
       if (argv['show-rejected']) {
-        for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${r.record.raw}\n`);
+        for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`);
       }
       out.flush();
       if (stats.skipped > 0) {
