@@ -28,4 +28,13 @@ async function main(): Promise<void> {
   await cli.parseAsync();
 }
 
+// A reader that stops early (`contid ps --all --json | head`) is no error: leave quietly, as the
+// shell's tools do on SIGPIPE (which Node ignores), instead of an unhandled 'error' stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    failWith(e);
+  });
+}
+
 main().catch((e) => failWith(e));
