@@ -1,4 +1,4 @@
-import { formatContainerId } from '@contid/core';
+import { MIN_RUNTIME_PREFIX, formatContainerId } from '@contid/core';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { fieldValue } from './record';
@@ -7,6 +7,11 @@ import { fieldValue } from './record';
 export interface EventFilter {
   /** Name, contid, or runtime-id prefix (≥ 4 characters). */
   container?: string;
+  /**
+   * `container` as resolved by the shared resolver (resolveContainerRef) among the containers
+   * the log describes; when set it takes the place of matching `container` per event.
+   */
+  containerIds?: ReadonlySet<string>;
   orchestrator?: string;
   /** With `container`/`orchestrator`: also events of containers nested in a match. */
   includeNested?: boolean;
@@ -23,8 +28,15 @@ export interface EventFilter {
   success?: boolean;
 }
 
+/** Per-event matching where containers arrive one by one (live tail); a ref of digits is never a runtime-id prefix. */
 export function containerRefMatches(c: AttributedContainer, ref: string): boolean {
-  return c.name === ref || formatContainerId(c.contid) === ref || (ref.length >= 4 && c.runtimeId !== null && c.runtimeId.startsWith(ref));
+  return c.name === ref || formatContainerId(c.contid) === ref || (!/^[0-9]+$/.test(ref) && ref.length >= MIN_RUNTIME_PREFIX && c.runtimeId !== null && c.runtimeId.startsWith(ref));
+}
+
+/** The container part of a filter, by resolved ids when there are some. */
+export function containerMatches(f: EventFilter, c: AttributedContainer): boolean {
+  if (f.containerIds) return f.containerIds.has(formatContainerId(c.contid));
+  return f.container === undefined || containerRefMatches(c, f.container);
 }
 
 export function eventField(event: AuditEvent, name: string): string | undefined {
@@ -71,13 +83,13 @@ function typeMatches(event: AuditEvent, types: string[]): boolean {
 
 /** The filter without its container part: what can be decided before attribution. */
 export function withoutContainerFilter(f: EventFilter): EventFilter {
-  return { ...f, container: undefined, orchestrator: undefined };
+  return { ...f, container: undefined, containerIds: undefined, orchestrator: undefined };
 }
 
 /** `chain` is the event's container and its ancestors, nearest first (empty: unattributed). */
 export function matchesFilter(f: EventFilter, event: AuditEvent, chain: AttributedContainer[]): boolean {
   const candidates = f.includeNested ? chain : chain.slice(0, 1);
-  if (f.container !== undefined && !candidates.some((c) => containerRefMatches(c, f.container!))) return false;
+  if ((f.container !== undefined || f.containerIds) && !candidates.some((c) => containerMatches(f, c))) return false;
   if (f.orchestrator !== undefined && !candidates.some((c) => c.orchestrator === f.orchestrator)) return false;
   if (f.startMs !== undefined && event.timeMs < f.startMs) return false;
   if (f.endMs !== undefined && event.timeMs >= f.endMs) return false;

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
+import { ContainerDirectory, UnknownContainerError, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
-import { EventFilter, containerRefMatches, matchesFilter, withoutContainerFilter } from './filter';
+import { EventFilter, containerMatches, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
 import { scanLines } from './reader';
@@ -96,19 +97,40 @@ export function learnBindings(files: string[] | { file: string; base: number }[]
 
 /** Contids whose events a container/orchestrator filter selects (with nesting when asked). */
 export function selectedContainers(attributor: Attributor, f: EventFilter): Set<string> | null {
-  if (f.container === undefined && f.orchestrator === undefined) return null;
+  if (f.container === undefined && f.containerIds === undefined && f.orchestrator === undefined) return null;
   const out = new Set<string>();
   for (const c of attributor.knownContainers()) {
     const chain = f.includeNested ? attributor.chain(c) : [c];
-    const hit = chain.some((x) => (f.container === undefined || containerRefMatches(x, f.container)) && (f.orchestrator === undefined || x.orchestrator === f.orchestrator));
+    const hit = chain.some((x) => containerMatches(f, x) && (f.orchestrator === undefined || x.orchestrator === f.orchestrator));
     if (hit) out.add(String(c.contid));
   }
   return out;
 }
 
+/**
+ * `--container REF` resolved once, by the resolver `show`, `end` and `exec --setns` use, among
+ * the containers the log's bindings describe: the host's names first, an ambiguous name an
+ * error naming the candidates, a ref of digits never a runtime-id prefix. Unknown: no match.
+ */
+export function resolveContainerFilter(attributor: Attributor, f: EventFilter): EventFilter {
+  if (f.container === undefined) return f;
+  const known = attributor.knownContainers();
+  const dir: ContainerDirectory<AttributedContainer> = {
+    byContid: (id) => attributor.container(id),
+    byName: (name) => known.filter((c) => c.name === name),
+    byRuntimePrefix: (prefix) => known.filter((c) => c.runtimeId !== null && c.runtimeId.startsWith(prefix)),
+  };
+  try {
+    return { ...f, containerIds: new Set(resolveContainerRef(dir, f.container).containers.map((c) => formatContainerId(c.contid))) };
+  } catch (e) {
+    if (e instanceof UnknownContainerError) return { ...f, containerIds: new Set() };
+    throw e;
+  }
+}
+
 /** Only container/orchestrator filters: an indexed raw search may copy bytes as they are. */
 function onlyContainerFilters(f: EventFilter): boolean {
-  const { container: _c, orchestrator: _o, includeNested: _n, ...rest } = f;
+  const { container: _c, containerIds: _i, orchestrator: _o, includeNested: _n, ...rest } = f;
   return Object.values(rest).every((v) => v === undefined || (Array.isArray(v) && v.length === 0));
 }
 
@@ -158,24 +180,25 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       }
     });
   } else learnBindings(bases, attributor, progress);
+  const filter = resolveContainerFilter(attributor, options.filter);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
-  const cheap = withoutContainerFilter(options.filter);
+  const cheap = withoutContainerFilter(filter);
   const emit = (events: AuditEvent[]): void => {
     for (const event of events) {
       stats.events++;
       if (!matchesFilter(cheap, event, [])) continue; // attribution only for events that can still match
       const c = attributor.attribute(event);
       const chain = c ? attributor.chain(c) : [];
-      if (!matchesFilter(options.filter, event, chain)) continue;
+      if (!matchesFilter(filter, event, chain)) continue;
       stats.matched++;
       options.onEvent(event, chain);
     }
   };
-  const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, options.filter);
+  const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
   if (useIndex && sessions !== null) {
-    const contids = selectedContainers(attributor, options.filter)!;
-    const direct = options.rawOut && onlyContainerFilters(options.filter);
+    const contids = selectedContainers(attributor, filter)!;
+    const direct = options.rawOut && onlyContainerFilters(filter);
     bases.forEach((b, i) => {
       const ranges: [number, number, number][] = [];
       for (const s of sessions) {
@@ -205,9 +228,9 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       });
     });
   } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
-    const contids = selectedContainers(attributor, options.filter)!;
+    const contids = selectedContainers(attributor, filter)!;
     // raw output with only container filters: an event's bytes go out as they are
-    const onEventBytes = options.rawOut && onlyContainerFilters(options.filter)
+    const onEventBytes = options.rawOut && onlyContainerFilters(filter)
       ? (session: number, bytes: Buffer, offset: number): void => {
           const c = attributor.contidOfSession(session, offset);
           if (c === null || !contids.has(String(c))) return;

@@ -6,6 +6,16 @@ export * from './privilege';
 export * from './proc';
 export * from './allocator';
 export * from './registry';
+export {
+  MIN_RUNTIME_PREFIX,
+  UnknownContainerError,
+  describeWithParents,
+  isInSubtree,
+  resolveContainerRef,
+  type ContainerDirectory,
+  type NamedContainer,
+  type Resolved,
+} from './container-ref';
 export * from './record-format';
 export * from './record-key';
 export * from './audit-emitter';

@@ -2,12 +2,15 @@ import Database from 'better-sqlite3';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerId, formatContainerId, parseContainerId } from './container-id';
+import { ContainerDirectory, UnknownContainerError, isInSubtree, resolveContainerRef } from './container-ref';
 import { ContidError } from './errors';
 import { MIGRATIONS } from './migrations';
 import { Namespaces, currentBootId } from './proc';
 import { IdAllocator } from './allocator';
 
 export const DEFAULT_STATE_DIR = '/var/lib/contid';
+/** Rows one name or prefix may bring into a lookup (a unit's invocations all share its name). */
+const MAX_REF_CANDIDATES = 1000;
 
 export type ContainerState = 'running' | 'ended' | 'untagged';
 export type BindingOp = 'create' | 'setns' | 'untagged';
@@ -257,23 +260,37 @@ export class Registry {
     return row && toContainer(row);
   }
 
+  /** The registry as a directory for the one container-ref resolver (preferred first: running, then newest). */
+  get directory(): ContainerDirectory<ContainerRecord> {
+    const order = `ORDER BY (state = 'ended'), created_at DESC LIMIT ${MAX_REF_CANDIDATES}`;
+    return {
+      byContid: (contid) => this.get(contid),
+      byName: (name) => (this.db.prepare(`SELECT * FROM containers WHERE name = ? ${order}`).all(name) as ContainerRow[]).map(toContainer),
+      byRuntimePrefix: (prefix) =>
+        (this.db.prepare(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`).all(prefix, prefix) as ContainerRow[]).map(toContainer),
+    };
+  }
+
   /**
-   * Resolves what a user typed: a contid, a name (newest first, running before ended),
-   * or a runtime-id prefix of at least 4 characters.
+   * Resolves what a user typed — a contid, a name, or a runtime-id prefix of at least 4
+   * characters — with the shared rules of resolveContainerRef (the host's names first, an
+   * ambiguous name an error). `within`: only that container's subtree is visible (a nested
+   * channel's caller). Throws UnknownContainerError or an "ambiguous" ContidError.
    */
-  find(ref: string): ContainerRecord | undefined {
-    if (/^[0-9]+$/.test(ref) && ref.length <= 20) {
-      const row = this.db.prepare('SELECT * FROM containers WHERE contid = ?').get(ref) as ContainerRow | undefined;
-      if (row) return toContainer(row);
+  resolve(ref: string, within?: ContainerId): ContainerRecord {
+    const dir = this.directory;
+    const visible = within === undefined ? undefined : (c: ContainerRecord): boolean => isInSubtree(dir, c.contid, within);
+    return resolveContainerRef(dir, ref, visible).containers[0];
+  }
+
+  /** resolve(), but undefined for an unknown ref (an ambiguous one still throws). */
+  find(ref: string, within?: ContainerId): ContainerRecord | undefined {
+    try {
+      return this.resolve(ref, within);
+    } catch (e) {
+      if (e instanceof UnknownContainerError) return undefined;
+      throw e;
     }
-    const order = `ORDER BY (state = 'ended'), created_at DESC LIMIT 1`;
-    const byName = this.db.prepare(`SELECT * FROM containers WHERE name = ? ${order}`).get(ref) as ContainerRow | undefined;
-    if (byName) return toContainer(byName);
-    if (ref.length < 4) return undefined;
-    const byRuntime = this.db
-      .prepare(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`)
-      .get(ref, ref) as ContainerRow | undefined;
-    return byRuntime && toContainer(byRuntime);
   }
 
   findByRuntimeId(runtimeId: string): ContainerRecord | undefined {

@@ -28,10 +28,6 @@ export class DeniedError extends ContidError {
 
 const MAX_NESTING = 64;
 
-function unknownContainer(ref: string): ContidError {
-  return new ContidError(`unknown container "${ref}"`);
-}
-
 /** True when `id` is `ancestor` itself (orSelf) or lies below it in the parent chain. */
 export function isWithin(tagger: Tagger, id: ContainerId, ancestor: ContainerId, orSelf: boolean): boolean {
   let current = orSelf ? id : tagger.registry.get(id)?.parent ?? null;
@@ -94,13 +90,9 @@ export function authorize(tagger: Tagger, channel: Channel, caller: Caller, requ
         throw new DeniedError(`container ${request.contid} is not a descendant of container ${owner}, which owns this channel`);
       }
       return;
-    case 'show': {
-      // Outside its subtree a nested caller gets the answer it would get for a container that
-      // never existed: no code, no wording that tells "exists elsewhere" from "does not exist".
-      const c = tagger.registry.find(request.ref);
-      if (c && !isWithin(tagger, c.contid, channel.owner, true)) throw unknownContainer(request.ref);
+    case 'show':
+      // Resolved within the channel's subtree (see show()): nothing to refuse up front.
       return;
-    }
   }
 }
 
@@ -203,10 +195,13 @@ function end(tagger: Tagger, r: EndRequest): Record<string, unknown> {
   return containerJson(tagger.end(parseContainerId(r.contid), r.reason));
 }
 
-function show(tagger: Tagger, r: ShowRequest): Record<string, unknown> {
-  const c = tagger.registry.find(r.ref);
-  if (!c) throw unknownContainer(r.ref);
-  return containerJson(c);
+/**
+ * A nested caller resolves names among its own subtree only: whatever lies outside reads as
+ * "unknown container", exactly like a container that never existed (no existence oracle), and
+ * the host's names are not its to see.
+ */
+function show(tagger: Tagger, channel: Channel, r: ShowRequest): Record<string, unknown> {
+  return containerJson(tagger.registry.resolve(r.ref, channel.kind === 'nested' ? channel.owner : undefined));
 }
 
 /** Carries out an authorized request (all but 'channel', which the service itself handles). */
@@ -220,7 +215,7 @@ export function perform(tagger: Tagger, channel: Channel, caller: Caller, reques
       case 'end':
         return end(tagger, request);
       case 'show':
-        return show(tagger, request);
+        return show(tagger, channel, request);
     }
   })();
   return channel.kind === 'nested' ? withoutHostPids(result) : result;

@@ -1,0 +1,110 @@
+import { ContainerId, formatContainerId, parseContainerId } from './container-id';
+import { ContidError } from './errors';
+
+/**
+ * One resolver for what a user types to name a container (`show`, `end`, `exec --setns`,
+ * `search --container`, and the service's `show`), over whichever directory of containers the
+ * caller has: the registry, or the containers a log's bindings describe.
+ *
+ * Names live in namespaces: a container's namespace is its parent (the host's is "no parent").
+ * A container created through a nested channel is its parent's child, so a nested orchestrator
+ * can only add names below itself and never shadow the host's: the shallowest namespace that
+ * holds the name wins, and two namespaces at that depth are an error that lists both.
+ * A ref of digits is a contid or a name, never a runtime-id prefix — a child's runtime id
+ * `<victim contid>0` must not answer for the victim.
+ */
+
+export interface NamedContainer {
+  contid: ContainerId;
+  name: string;
+  runtimeId: string | null;
+  parent: ContainerId | null;
+}
+
+export interface ContainerDirectory<T extends NamedContainer> {
+  byContid(contid: ContainerId): T | undefined;
+  byName(name: string): T[];
+  /** Containers whose runtime id starts with `prefix` (at least MIN_RUNTIME_PREFIX characters). */
+  byRuntimePrefix(prefix: string): T[];
+}
+
+export const MIN_RUNTIME_PREFIX = 4;
+const MAX_DEPTH = 64;
+const DIGITS = /^[0-9]{1,20}$/;
+
+/** Nothing by that ref — or nothing the caller may see, which reads the same (no existence oracle). */
+export class UnknownContainerError extends ContidError {
+  override name = 'UnknownContainerError';
+  constructor(ref: string) {
+    super(`unknown container "${ref}"`);
+  }
+}
+
+/** What matched: one container for a contid; for a name or runtime-id prefix, every match in the winning namespace. */
+export interface Resolved<T> {
+  by: 'contid' | 'name' | 'runtime-id';
+  containers: T[];
+}
+
+function contidOf(ref: string): ContainerId | null {
+  if (!DIGITS.test(ref)) return null;
+  try {
+    return parseContainerId(ref);
+  } catch {
+    return null;
+  }
+}
+
+/** `c`'s ancestors, nearest first (bounded: a corrupt loop never hangs a lookup). */
+function ancestors<T extends NamedContainer>(dir: ContainerDirectory<T>, c: T): ContainerId[] {
+  const out: ContainerId[] = [];
+  for (let p = c.parent; p !== null && out.length < MAX_DEPTH; p = dir.byContid(p)?.parent ?? null) out.push(p);
+  return out;
+}
+
+/** "123 (web, in 456/789)": a candidate and the chain of parents it lives under. */
+export function describeWithParents<T extends NamedContainer>(dir: ContainerDirectory<T>, c: T): string {
+  const chain = ancestors(dir, c).map((p) => {
+    const parent = dir.byContid(p);
+    return parent ? `${parent.name}[${formatContainerId(p)}]` : formatContainerId(p);
+  });
+  return `${formatContainerId(c.contid)} (${c.name}, ${chain.length ? `in ${chain.join(' < ')}` : 'on the host'})`;
+}
+
+/** The candidates of the shallowest namespace; an error when two namespaces tie at that depth. */
+function oneNamespace<T extends NamedContainer>(dir: ContainerDirectory<T>, ref: string, found: T[]): T[] {
+  const depth = new Map(found.map((c) => [c, ancestors(dir, c).length]));
+  const least = Math.min(...depth.values());
+  const shallow = found.filter((c) => depth.get(c) === least);
+  const parents = new Set(shallow.map((c) => c.parent));
+  if (parents.size > 1) {
+    throw new ContidError(`"${ref}" is ambiguous: ${shallow.map((c) => describeWithParents(dir, c)).join('; ')} — name one by its contid`);
+  }
+  return shallow;
+}
+
+/**
+ * Resolves `ref` in `dir`, seeing only containers for which `visible` holds (a nested
+ * caller's subtree). Throws a ContidError "unknown container" or "ambiguous".
+ */
+export function resolveContainerRef<T extends NamedContainer>(dir: ContainerDirectory<T>, ref: string, visible: (c: T) => boolean = () => true): Resolved<T> {
+  const id = contidOf(ref);
+  if (id !== null) {
+    const c = dir.byContid(id);
+    if (c && visible(c)) return { by: 'contid', containers: [c] };
+  }
+  const named = dir.byName(ref).filter(visible);
+  if (named.length) return { by: 'name', containers: oneNamespace(dir, ref, named) };
+  if (!DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX) {
+    const prefixed = dir.byRuntimePrefix(ref).filter(visible);
+    if (prefixed.length) return { by: 'runtime-id', containers: oneNamespace(dir, ref, prefixed) };
+  }
+  throw new UnknownContainerError(ref);
+}
+
+/** True when `id` is `ancestor` or lies below it. */
+export function isInSubtree<T extends NamedContainer>(dir: ContainerDirectory<T>, id: ContainerId, ancestor: ContainerId): boolean {
+  if (id === ancestor) return true;
+  const c = dir.byContid(id);
+  return c !== undefined && ancestors(dir, c).includes(ancestor);
+}

@@ -1,0 +1,121 @@
+import { callService } from '@contid/service';
+import { Registry, parseContainerId } from '@contid/core';
+import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
+import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
+import { ServiceProcess, tagSelf } from './harness';
+
+type Step = { step: string; ok: boolean; error?: string; result?: string };
+
+/**
+ * A nested orchestrator (a Docker container with CAP_AUDIT_CONTROL and its nested channel) names
+ * its children like the host's containers — `web`, runtime id `<web's contid>0` — and the
+ * administrator then uses `show`, `exec --setns`, `search` and `end` on the host. Own dockerd
+ * (label "hardening"), real service, real auditd.
+ */
+describe('names: a nested orchestrator cannot take over the host names (real Docker, service, auditd)', () => {
+  const engine = securityEngine('hardening');
+  const service = new ServiceProcess('names');
+  const suffix = uniqueName('names');
+  const victimName = `web-${suffix}`;
+  const startEpoch = Math.floor(Date.now() / 1000) - 1;
+  let victim: string;
+  let owner: string;
+  let steps = new Map<string, Step>();
+
+  beforeAll(async () => {
+    await engine.start();
+    await service.start();
+    const r = tagSelf(service.socket, victimName, { env: service.env });
+    expect(r.reply).toMatchObject({ ok: true });
+    victim = String(r.reply.contid);
+
+    const name = `nested-orch-${suffix}`;
+    const channelDir = `${engine.execRoot}/nested-${name}`;
+    const script = [
+      'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
+      `/contid-node ${REPO_ROOT}/test/security/fixtures/nested-names.js ${victim} ${victimName} ${suffix}`,
+      'sleep 60',
+    ].join('; ');
+    const run = engine.docker([
+      'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none', '--cap-add', 'AUDIT_CONTROL',
+      '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
+      engine.image, 'sh', '-c', script,
+    ]);
+    expect(run.stderr).toBe('');
+    const id = run.stdout.trim();
+    const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
+    owner = String((await callService(service.socket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } })).contid);
+    await callService(service.socket, { op: 'channel', contid: owner, path: channelDir });
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !steps.has('done')) {
+      await new Promise((r) => setTimeout(r, 300));
+      steps = new Map(engine.docker(['logs', id]).stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => [(JSON.parse(l) as Step).step, JSON.parse(l) as Step]));
+    }
+    for (const s of ['web', 'only-nested', 'p1', 'p2', 'dup-1', 'dup-2']) expect([s, steps.get(s)?.ok]).toEqual([s, true]);
+  }, 300_000);
+
+  afterAll(async () => {
+    await engine.stop();
+    removeNestedChannels(engine);
+    await service.stop();
+    service.cleanup();
+  }, 120_000);
+
+  const showJson = (ref: string): { status: number | null; contid?: string; stderr: string } => {
+    const r = contid(['show', ref, '--json'], { env: service.env });
+    return { status: r.status, contid: r.status === 0 ? String((JSON.parse(r.stdout) as { contid: string }).contid) : undefined, stderr: r.stderr };
+  };
+
+  it("the attacker's child lives in its parent's namespace of names", () => {
+    const reg = Registry.open(service.stateDir, { readonly: true });
+    expect(reg.get(parseContainerId(steps.get('web')!.result!))).toMatchObject({ name: victimName, runtimeId: `${victim}0`, parent: parseContainerId(owner) });
+    reg.close();
+  });
+
+  it("show finds the host's container by its name and by its contid, never the child", () => {
+    expect(showJson(victimName)).toMatchObject({ status: 0, contid: victim });
+    expect(showJson(victim)).toMatchObject({ status: 0, contid: victim });
+    expect(showJson(`only-nested-${suffix}`)).toMatchObject({ status: 0, contid: steps.get('only-nested')!.result });
+  });
+
+  it('an ambiguous name is one error line listing the candidates with their parent chains', () => {
+    const r = showJson(`dup-${suffix}`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`"dup-${suffix}" is ambiguous`);
+    expect(r.stderr).toContain(`${steps.get('dup-1')!.result} (dup-${suffix}, in p1-${suffix}[${steps.get('p1')!.result}] < nested-orch-${suffix}[${owner}])`);
+    expect(r.stderr).toContain(`${steps.get('dup-2')!.result} (dup-${suffix}, in p2-${suffix}[${steps.get('p2')!.result}]`);
+  });
+
+  it("search --container by name or contid yields the host container's events only, never the child's", () => {
+    const child = steps.get('web')!.result!;
+    for (const ref of [victimName, victim]) {
+      const r = contid(['search', '--container', ref, '--start', `@${startEpoch}`, '--format', 'json'], { env: service.env, timeout: 120_000 });
+      expect([ref, r.status]).toEqual([ref, 0]);
+      const owners = new Set(r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { container: { contid: string } }).container.contid));
+      expect([ref, [...owners]]).toEqual([ref, [victim]]);
+    }
+    // The child's own events are in the log: by its contid, search finds them.
+    const own = contid(['search', '--container', child, '--start', `@${startEpoch}`, '--format', 'json'], { env: service.env, timeout: 120_000 });
+    expect(own.stdout.trim()).not.toBe('');
+  });
+
+  it("an administrator's exec --setns by name is bound into the host's container", () => {
+    const r = contid(['exec', '--setns', victimName, '--', 'true'], { env: service.env });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const reg = Registry.open(service.stateDir, { readonly: true });
+    expect(reg.bindings(parseContainerId(victim)).map((b) => b.op)).toEqual(['create', 'setns']);
+    expect(reg.bindings(parseContainerId(steps.get('web')!.result!)).map((b) => b.op)).toEqual(['create']);
+    reg.close();
+  });
+
+  it("end by name ends the host's container and leaves the child running", () => {
+    const r = contid(['end', victimName], { env: service.env });
+    expect(r.stderr).toBe('');
+    const reg = Registry.open(service.stateDir, { readonly: true });
+    expect(reg.get(parseContainerId(victim))!.state).toBe('ended');
+    expect(reg.get(parseContainerId(steps.get('web')!.result!))!.state).toBe('running');
+    reg.close();
+  });
+});
