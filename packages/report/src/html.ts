@@ -90,7 +90,7 @@ export function reportHtml(g: GroupReport, options: { interpret?: boolean } = {}
 <div id="timeline-wrap"><canvas id="timeline"></canvas></div>
 <h2>Records</h2><div id="details" data-shown="0">Click an event on the timeline or a row's link.</div>
 ${rowsTable('Executables', ['total', 'first', 'last', 'execs', 'auid', 'uid', 'file'], g.executables.map((r) => ({ cells: [...when(r), String(r.execs), who(r.auids), who(r.uids), r.exe], row: r })), 'executables')}
-${rowsTable('Files written or changed', ['total', 'first', 'last', 'syscalls', 'file'], g.files.map((r) => ({ cells: [...when(r), r.syscalls.join(','), r.path], row: r })), 'files')}
+${rowsTable('Files written or changed', ['total', 'failed', 'first', 'last', 'syscalls', 'file'], g.files.map((r) => ({ cells: [String(r.count), String(r.failed), reportTime(r.firstMs), reportTime(r.lastMs), r.syscalls.join(','), r.path], row: r })), 'files')}
 ${rowsTable('Network', ['total', 'failed', 'first', 'last', 'syscall', 'address'], g.network.map((r) => ({ cells: [String(r.count), String(r.failed), reportTime(r.firstMs), reportTime(r.lastMs), r.call, r.address], row: r })), 'network')}
 ${rowsTable('Failed syscalls', ['total', 'first', 'last', 'syscalls', 'errno'], g.failures.map((r) => ({ cells: [...when(r), r.syscalls.join(','), r.errno], row: r })), 'failures')}
 ${rowsTable('Anomalies', ['total', 'first', 'last', 'type'], g.anomalies.map((r) => ({ cells: [...when(r), r.type], row: r })), 'anomalies')}

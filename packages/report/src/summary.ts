@@ -26,6 +26,8 @@ export interface ExeRow extends Row {
 export interface FileRow extends Row {
   path: string;
   syscalls: string[];
+  /** Attempts that failed (an open for writing refused): attempts are what an audit watch records. */
+  failed: number;
 }
 export interface NetworkRow extends Row {
   call: string;
@@ -224,7 +226,11 @@ export class ReportBuilder {
       addTo(row.auids, f.auid);
       addTo(row.uids, f.uid);
     }
-    for (const path of f.written) addTo(g.files.add(path, t, index, () => ({ path, syscalls: [] })).syscalls, f.syscall);
+    for (const path of f.written) {
+      const row = g.files.add(path, t, index, () => ({ path, syscalls: [], failed: 0 }));
+      addTo(row.syscalls, f.syscall);
+      if (f.success === false) row.failed++;
+    }
     if (f.network) {
       const { call, address } = f.network;
       const row = g.network.add(`${call} ${address}`, t, index, () => ({ call, address, failed: 0 }));

@@ -58,7 +58,7 @@ export function reportText(groups: GroupReport[], options: TextOptions = {}): st
     if (options.summaryOnly) continue;
     out.push(
       table('Executable Summary Report', ['total', 'first', 'last', 'execs', 'auid', 'uid', 'file'], g.executables.map((r) => [...when(r), String(r.execs), who(r.auids), who(r.uids), escapeText(r.exe)])),
-      table('File Written or Changed Summary Report', ['total', 'first', 'last', 'syscalls', 'file'], g.files.map((r) => [...when(r), escapeText(r.syscalls.join(',')), escapeText(r.path)])),
+      table('File Written or Changed Summary Report', ['total', 'failed', 'first', 'last', 'syscalls', 'file'], g.files.map((r) => [String(r.count), String(r.failed), reportTime(r.firstMs), reportTime(r.lastMs), escapeText(r.syscalls.join(',')), escapeText(r.path)])),
       table('Network Summary Report', ['total', 'failed', 'first', 'last', 'syscall', 'address'], g.network.map((r) => [String(r.count), String(r.failed), reportTime(r.firstMs), reportTime(r.lastMs), escapeText(r.call), escapeText(r.address)])),
       table('Failed Syscall Summary Report', ['total', 'first', 'last', 'syscalls', 'errno'], g.failures.map((r) => [...when(r), escapeText(r.syscalls.join(',')), escapeText(r.errno)])),
       table('Anomaly Summary Report', ['total', 'first', 'last', 'type'], g.anomalies.map((r) => [...when(r), escapeText(r.type)])),
