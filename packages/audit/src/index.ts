@@ -17,6 +17,7 @@ export * from './record';
 export * from './reassembler';
 export * from './attributor';
 export { LruMap } from './lru-map';
+export { compactEvent, type CompactOptions, type OutputContainer } from './compact-format';
 export * from './filter';
 export * from './format';
 export * from './reader';

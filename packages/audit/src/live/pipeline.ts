@@ -1,6 +1,7 @@
-import { parseLifecycle, type ContainerId } from '@contid/core';
+import { formatContainerId, parseLifecycle, type ContainerId } from '@contid/core';
 import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
 import { matchesFilter, type EventFilter } from '../filter';
+import { compactEvent, type OutputContainer } from '../compact-format';
 import { formatAuditEvent, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
@@ -9,13 +10,19 @@ import type { EventPipeline } from './live-tail';
 
 /** The registry, for sessions bound before the stream started (and for enrichment). */
 export interface SessionRegistry {
-  get(contid: ContainerId): AttributedContainer | undefined;
+  get(contid: ContainerId): OutputContainer | undefined;
   containerOfSession(session: number): AttributedContainer | undefined;
 }
 
+/** `contid search`'s formats, and `compact` (see compact-format.ts) for live output. */
+export type TailFormat = SearchFormat | 'compact';
+export const TAIL_FORMATS: readonly TailFormat[] = ['raw', 'interpret', 'json', 'ecs', 'compact'];
+
 export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'> {
   filter?: EventFilter;
-  format?: SearchFormat;
+  format?: TailFormat;
+  /** compact: add the records as auditd wrote them. */
+  rawRecords?: boolean;
   registry?: SessionRegistry;
   /** Completion timeout of an event that never sees its last record (wall clock). */
   eventTimeoutMs?: number;
@@ -54,6 +61,14 @@ interface SessionState {
 }
 
 const NEGATIVE_LOOKUP_MS = 2000;
+/** A container whose image the registry did not know yet is asked again after this long. */
+const ENRICH_RETRY_MS = 5000;
+
+interface Enrichment {
+  at: number;
+  image: string | null;
+  labels: Record<string, string> | undefined;
+}
 const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
 
 /**
@@ -77,7 +92,9 @@ export class LivePipeline implements EventPipeline {
   private readonly grace: number;
   private readonly maxPending: number;
   private readonly filter: EventFilter;
-  private readonly format: SearchFormat;
+  private readonly format: TailFormat;
+  /** Image and labels from the registry, per container (the agent may add them after the binding). */
+  private readonly enrichment: LruMap<string, Enrichment>;
   /** Lines that were not audit records. */
   skipped = 0;
 
@@ -95,6 +112,7 @@ export class LivePipeline implements EventPipeline {
     this.maxPending = options.maxPending ?? 10_000;
     this.filter = options.filter ?? {};
     this.format = options.format ?? 'raw';
+    this.enrichment = new LruMap(options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
   }
 
   /** Events waiting for a binding now. */
@@ -257,7 +275,28 @@ export class LivePipeline implements EventPipeline {
   private emit(event: AuditEvent, c: AttributedContainer | null): string {
     const chain = c ? this.attributor.chain(c) : [];
     if (!matchesFilter(this.filter, event, chain)) return '';
-    return formatAuditEvent(this.format, event, chain);
+    const shown = chain.length > 0 && this.options.registry ? chain.map((x) => this.enriched(x)) : chain;
+    if (this.format === 'compact') return compactEvent(event, shown, { raw: this.options.rawRecords });
+    return formatAuditEvent(this.format, event, shown);
+  }
+
+  /**
+   * The container with the image and labels the registry has for it. The binding record
+   * carries neither, and an orchestrator's agent often records them after the binding, so a
+   * container the registry knew no image for is asked again (at most every ENRICH_RETRY_MS),
+   * per container, never per event.
+   */
+  private enriched(c: AttributedContainer): OutputContainer {
+    const key = formatContainerId(c.contid);
+    const now = this.clock();
+    let e = this.enrichment.get(key);
+    if (!e || (e.image === null && now - e.at >= ENRICH_RETRY_MS)) {
+      const r = this.options.registry!.get(c.contid);
+      e = { at: now, image: r?.image ?? null, labels: r?.labels };
+      this.enrichment.set(key, e);
+    }
+    if (e.image === null && e.labels === undefined) return c;
+    return { ...c, image: c.image ?? e.image, labels: e.labels };
   }
 }
 

@@ -18,15 +18,17 @@ import {
   type LineSource,
   type OutputSink,
   type SessionRegistry,
-  SEARCH_FORMATS,
-  type SearchFormat,
+  TAIL_FORMATS,
+  type TailFormat,
 } from '@contid/audit';
 import type { Installer } from './installers';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 
 type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
 
-interface TailArgs extends EventFilterArgs {
+interface TailArgs extends Omit<EventFilterArgs, 'format'> {
+  format?: TailFormat;
+  'raw-records': boolean;
   json: boolean;
   source: SourceKind;
   file: string;
@@ -104,6 +106,8 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .option('file', { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' })
       .option('from-start', { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' })
       .options(EVENT_FILTER_OPTIONS)
+      .option('format', { choices: TAIL_FORMATS, describe: 'raw (default), interpret, json, ecs (Elastic Common Schema), compact (one typed object per event, records by type)' })
+      .option('raw-records', { type: 'boolean', default: false, describe: 'with --format compact: add the records as auditd wrote them' })
       .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
       .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
       .option('rotate-keep', { type: 'number', default: 5, describe: 'rotated files to keep' })
@@ -118,11 +122,12 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     const registry = openRegistry(stateDir);
     const pipeline = new LivePipeline({
       format: argv.format ?? (argv.json ? 'json' : 'raw'),
+      rawRecords: argv['raw-records'],
       eventTimeoutMs: argv['event-timeout'],
       trustedExes: argv['trusted-exe'],
       key: readRecordKey(stateDir),
       registry,
-      filter: eventFilterOf(argv),
+      filter: eventFilterOf(argv as EventFilterArgs),
     });
     const sink = await openSink(argv);
     const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);
@@ -156,18 +161,21 @@ export const auditdPluginInstaller: Installer = {
     for (const w of words) {
       const [k, ...v] = w.split('=');
       if (!['output', 'socket', 'format', 'rotate-size', 'container', 'log'].includes(k) || v.length === 0) {
-        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${SEARCH_FORMATS.join('|')}, rotate-size=SIZE, container=REF, log=FILE; got "${w}"`, 2);
+        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${TAIL_FORMATS.join('|')}, rotate-size=SIZE, container=REF, log=FILE; got "${w}"`, 2);
       }
       opts.set(k, v.join('='));
     }
-    if (!SEARCH_FORMATS.includes(opts.get('format') as SearchFormat)) throw new ContidError(`format must be one of ${SEARCH_FORMATS.join(', ')}`, 2);
+    if (!TAIL_FORMATS.includes(opts.get('format') as TailFormat)) throw new ContidError(`format must be one of ${TAIL_FORMATS.join(', ')}`, 2);
     parseSize(opts.get('rotate-size')!);
     const tailArgs = ['--format', opts.get('format')!];
     if (words.some((w) => w.startsWith('socket='))) tailArgs.push('--socket', opts.get('socket')!);
     else tailArgs.push('--output', opts.get('output')!, '--rotate-size', opts.get('rotate-size')!);
     if (opts.has('container')) tailArgs.push('--container', opts.get('container')!);
     tailArgs.push('--state-dir', configFromEnv().stateDir);
-    const files = installAuditdPlugin({ contid: [process.execPath, resolve(__dirname, '..', 'main.js')], tailArgs, logPath: opts.get('log') });
+    // A plugin runs for auditd's lifetime: a 1 MB young generation keeps its RSS low at
+    // little CPU cost (most of what it allocates per event dies young).
+    const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'main.js')];
+    const files = installAuditdPlugin({ contid: node, tailArgs, logPath: opts.get('log') });
     return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true)}; its reports go to ${opts.get('log')}`;
   },
   uninstall() {
