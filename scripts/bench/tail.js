@@ -1,91 +1,381 @@
-// pnpm bench tail: an execve flood (audit rule with a unique key, 2 tight loops of
-// /bin/true for a bounded time) read live by `contid tail --source multicast`, against
-// what auditd wrote to its log in the same window. Reports records/s received, received vs
-// written, the kernel's `lost` counter before/after, and tail's peak RSS. Target: nothing lost.
+// pnpm bench tail: contid tail against laurel (Debian's `laurel`, an auditd plugin that adds
+// container ids read from /proc/PID/cgroup), measured in the same run:
+//
+//  1. replay: one recorded-shape plugin stream (many short sessions, LOGIN + SYSCALL +
+//     PROCTITLE + EOE each; every 10th a container with its signed binding and an execve;
+//     containers known only to the registry exec'ing throughout) piped to
+//     `contid tail --source plugin` and to `laurel`, RUNS interleaved pairs (order alternated);
+//  2. live: the host's auditd with both plugins active, a workload of contid containers
+//     running bursts of short processes (concurrent bursts too) under an execve rule with a
+//     unique key, and marker commands timed from exec to output (lag).
+//
+// For each: attribution accuracy, CPU per 1,000 events, peak RSS, bytes per event, records/s,
+// lag and losses, printed with contid/laurel ratios (medians over the pairs). Targets from
+// issue #21 are printed as met / MISSED.
 const { spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { randomBytes } = require('node:crypto');
+const { sessionStream } = require('./lib/session-stream');
 
-const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
-const SECONDS = Number(process.env.CONTID_BENCH_SECONDS || 10);
-const LOOPS = 2;
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'packages/cli/dist/main.js');
+const SESSIONS = Number(process.env.CONTID_BENCH_SESSIONS || 50_000);
+const RUNS = Number(process.env.CONTID_BENCH_RUNS || 3);
+const LAUREL_CONF = '/etc/audit/plugins.d/laurel.conf';
+const FORMAT = process.env.CONTID_BENCH_FORMAT || 'json';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
 
-function kernelStatus() {
-  const out = spawnSync('auditctl', ['-s'], { encoding: 'utf8' }).stdout;
-  const get = (k) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(out)?.[1]);
-  return { lost: get('lost'), backlog: get('backlog') };
+/** laurel from Debian; its plugins.d file stays inactive except while the live part runs. */
+function ensureLaurel() {
+  if (!existsSync('/usr/sbin/laurel')) {
+    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'laurel'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (r.status !== 0) throw new Error(`apt-get install laurel failed: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  setLaurelActive(false, null);
 }
 
-function peakRss(pid) {
+function setLaurelActive(active, config) {
+  const args = config ? `args = --config ${config}\n` : 'args = --config /etc/laurel/config.toml\n';
+  writeFileSync(LAUREL_CONF, `active = ${active ? 'yes' : 'no'}\ndirection = out\ntype = always\nformat = string\npath = /usr/sbin/laurel\n${args}`);
+}
+
+function laurelConfig(dir) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'config.toml');
+  // Debian's shipped settings (container and pid enrichment on), writing into `dir`, as root.
+  writeFileSync(
+    file,
+    [
+      `directory = "${dir}"`,
+      'statusreport-period = 0',
+      '[auditlog]',
+      'file = "audit.log"',
+      'size = 5000000000',
+      'generations = 2',
+      '[transform]',
+      'execve-argv = [ "array" ]',
+      '[translate]',
+      'universal = false',
+      'user-db = false',
+      '[enrich]',
+      'pid = true',
+      'execve-env = [ "LD_PRELOAD", "LD_LIBRARY_PATH" ]',
+      'container = true',
+      'script = true',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** Runs CMD with the stream piped to its stdin (like auditd's pipe); CPU and peak RSS by GNU time. */
+async function timedConsumer(cmd, args, stream, env) {
+  const timeFile = `${stream}.time-${randomBytes(3).toString('hex')}`;
+  const t0 = Date.now();
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const feeder = spawn('cat', [stream], { stdio: ['ignore', child.stdin, 'ignore'] });
+  await new Promise((r) => feeder.once('exit', r));
+  child.stdin.end();
+  const code = await new Promise((r) => child.once('exit', r));
+  const wall = (Date.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${cmd} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+  const [user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  rmSync(timeFile, { force: true });
+  return { cpu: user + sys, rss: maxKb * 1024, wall, stderr: err };
+}
+
+const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+/** The container name contid gave an event, in either of its JSON formats. */
+const containerName = (e) => e.container?.name ?? null;
+const execArg1 = (e) => {
+  const rec = (e.records ?? []).find((r) => r.type === 'EXECVE');
+  if (rec) return rec.fields.a1;
+  return e.EXECVE?.ARGV?.[1] ?? e.EXECVE?.argv?.[1] ?? e.argv?.[1];
+};
+
+async function replay(dir) {
+  const { Registry, loadOrCreateRecordKey } = require(join(ROOT, 'packages/core/dist'));
+  const state = join(dir, 'state');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  const key = loadOrCreateRecordKey(state);
+  const registry = Registry.open(state);
+  const registered = [];
+  for (let i = 0; i < 8; i++) {
+    const session = 90_000 + i;
+    const c = registry.registerContainer({ orchestrator: 'docker', name: `reg${i}`, image: `local/img${i}:1`, session }, { session, pid: 1, op: 'create', detail: {} });
+    registered.push({ name: c.name, contid: c.contid, session });
+  }
+  registry.close();
+  const stream = join(dir, 'stream.log');
+  const expected = new Map();
+  const fd = openSync(stream, 'w');
+  let records = 0;
+  for (const chunk of sessionStream({ sessions: SESSIONS, boundEvery: 10, key, registered, revisitEvery: 50, expected })) {
+    writeFileSync(fd, chunk);
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) records++;
+  }
+  closeSync(fd);
+  const env = { ...process.env, CONTID_STATE_DIR: state };
+  const laurelDir = join(dir, 'laurel-replay');
+  const laurelConf = laurelConfig(laurelDir);
+  const rows = { contid: [], laurel: [] };
+  for (let run = 0; run < RUNS; run++) {
+    const order = run % 2 === 0 ? ['contid', 'laurel'] : ['laurel', 'contid'];
+    for (const who of order) {
+      if (who === 'contid') {
+        const out = join(dir, 'contid-replay.out');
+        rmSync(out, { force: true });
+        const t = await timedConsumer(process.execPath, [CLI, 'tail', '--source', 'plugin', '--format', FORMAT, '--output', out], stream, env);
+        const text = readFileSync(out, 'utf8');
+        const events = jsonLines(text);
+        let right = 0;
+        for (const e of events) if (expected.has(e.serial) && containerName(e) === expected.get(e.serial)) right++;
+        const dropped = Number(/dropped (\d+)/.exec(t.stderr)?.[1] ?? NaN);
+        rows.contid.push({ ...t, events: events.length, bytes: Buffer.byteLength(text), right, dropped });
+      } else {
+        for (const f of readdirSync(laurelDir)) if (f.startsWith('audit.log')) rmSync(join(laurelDir, f));
+        const t = await timedConsumer('/usr/sbin/laurel', ['--config', laurelConf], stream, process.env);
+        const text = readFileSync(join(laurelDir, 'audit.log'), 'utf8');
+        const events = text.split('\n').filter(Boolean).length;
+        rows.laurel.push({ ...t, events, bytes: Buffer.byteLength(text), right: NaN, dropped: 0 });
+      }
+    }
+  }
+  return { records, expected: expected.size, rows };
+}
+
+function summarize(rows, records) {
+  return {
+    cpuPer1000: median(rows.map((r) => (r.cpu * 1000) / (r.events / 1000))),
+    rss: median(rows.map((r) => r.rss)),
+    bytesPerEvent: median(rows.map((r) => r.bytes / r.events)),
+    recordsPerCpuSecond: median(rows.map((r) => records / r.cpu)),
+    recordsPerSecond: median(rows.map((r) => records / r.wall)),
+    right: median(rows.map((r) => r.right)),
+    dropped: Math.max(...rows.map((r) => r.dropped)),
+    events: median(rows.map((r) => r.events)),
+  };
+}
+
+/* ---------------------------------------------------------------- live (auditd plugins) */
+
+function auditdPid() {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'auditd') return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+function childrenOf(ppid) {
+  const out = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === ppid) out.push({ pid: Number(e), cmd: readFileSync(`/proc/${e}/cmdline`, 'utf8') });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ 100)
+}
+const peakRss = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+/** The audit time of an output line: contid's "time" (ISO), laurel's "ID" (SEC.MSEC:SERIAL). */
+function eventTimeMs(who, line) {
+  const e = JSON.parse(line);
+  if (who === 'laurel') return Math.round(Number(e.ID.split(':')[0]) * 1000);
+  return typeof e.time === 'number' ? e.time : Date.parse(e.time);
+}
+const fileSize = (f) => (existsSync(f) ? statSync(f).size : 0);
+
+async function restartAuditd() {
+  const old = auditdPid();
+  if (old) process.kill(old, 'SIGTERM');
+  for (let i = 0; i < 100 && auditdPid() !== null; i++) await sleep(100);
+  if (spawnSync('auditd').status !== 0) throw new Error('auditd did not start again');
+  for (let i = 0; i < 100 && auditdPid() === null; i++) await sleep(100);
+}
+
+/** Both plugins running under auditd: their pids, by command line. */
+async function startPlugins(state, contidMark) {
+  const find = () => {
+    const pid = auditdPid();
+    const kids = pid ? childrenOf(pid) : [];
+    return { contid: kids.find((k) => k.cmd.includes(contidMark))?.pid, laurel: kids.find((k) => k.cmd.includes('/usr/sbin/laurel'))?.pid };
+  };
+  process.kill(auditdPid(), 'SIGHUP');
+  for (let i = 0; i < 50; i++) {
+    const f = find();
+    if (f.contid && f.laurel) return f;
+    await sleep(100);
+  }
+  // auditd 3.0.9 starts no plugin on SIGHUP once a reload has stopped one (docs/tail.md).
+  await restartAuditd();
+  for (let i = 0; i < 100; i++) {
+    const f = find();
+    if (f.contid && f.laurel) return f;
+    await sleep(100);
+  }
+  throw new Error('auditd did not start both plugins');
+}
+
+async function live(dir) {
+  const state = join(dir, 'live-state');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  const env = { ...process.env, CONTID_STATE_DIR: state };
+  const out = join(dir, 'contid-live.jsonl');
+  const pluginLog = join(dir, 'contid-plugin.log');
+  const laurelDir = join(dir, 'laurel-live');
+  const laurelConf = laurelConfig(laurelDir);
+  // laurel drops to no user here (root), so it may write into the bench directory.
+  chmodSync(dir, 0o755);
+  if (existsSync('/etc/audit/plugins.d/contid.conf')) throw new Error('/etc/audit/plugins.d/contid.conf exists: a contid plugin is installed on this host; not touching it');
+  const key = `contid-bench-tail-${randomBytes(4).toString('hex')}`;
+  const rule = ['-F', 'arch=b64', '-S', 'execve', '-k', key];
+  const laurelOut = join(laurelDir, 'audit.log');
   try {
-    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-  } catch {
-    return NaN;
+    const inst = spawnSync(process.execPath, [CLI, 'install', 'auditd-plugin', `output=${out}`, `format=${FORMAT}`, `log=${pluginLog}`, 'rotate-size=4G'], { env, encoding: 'utf8' });
+    if (!/installed/.test(inst.stdout + inst.stderr)) throw new Error(`contid install auditd-plugin: ${inst.stderr.trim()}`);
+    setLaurelActive(true, laurelConf);
+    const pids = await startPlugins(state, state);
+    for (let i = 0; i < 100 && !(existsSync(pluginLog) && readFileSync(pluginLog, 'utf8').includes('tail ready')); i++) await sleep(100);
+    if (spawnSync('auditctl', ['-a', 'always,exit', ...rule]).status !== 0) throw new Error('auditctl -a failed');
+    const before = { contid: cpuSeconds(pids.contid), laurel: cpuSeconds(pids.laurel), contidBytes: fileSize(out), laurelBytes: fileSize(laurelOut) };
+    const countLines = (f) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0);
+    const linesBefore = { contid: countLines(out), laurel: countLines(laurelOut) };
+
+    // Workload: containers, each a burst of short processes; bursts of 4 containers at once.
+    const sessions = new Map();
+    const runContainer = (name, n) =>
+      new Promise((done) => {
+        const c = spawn(process.execPath, [CLI, 'exec', '--name', name, '--', 'sh', '-c', `cat /proc/self/sessionid; echo; i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done`], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+        let text = '';
+        c.stdout.setEncoding('utf8').on('data', (d) => (text += d));
+        c.once('close', () => {
+          sessions.set(Number(text.split('\n')[0]), name);
+          done();
+        });
+      });
+    const tag = randomBytes(3).toString('hex');
+    const lags = { contid: [], laurel: [] };
+    for (let round = 0; round < 5; round++) {
+      await runContainer(`bt${tag}-s${round}`, 150);
+      await Promise.all([0, 1, 2, 3].map((k) => runContainer(`bt${tag}-c${round}-${k}`, 60)));
+      // Lag: from the marker event's own audit time to its line in each plugin's output.
+      const marker = `lagmark-${tag}-${round}`;
+      const m = spawn(process.execPath, [CLI, 'exec', '--name', `bt${tag}-l${round}`, '--', '/bin/echo', marker], { env, stdio: 'ignore' });
+      const seen = {};
+      for (let i = 0; i < 500 && !(seen.contid && seen.laurel); i++) {
+        for (const [who, f] of [['contid', out], ['laurel', laurelOut]]) {
+          if (seen[who] || !existsSync(f)) continue;
+          const line = readFileSync(f, 'utf8').split('\n').find((x) => x.includes(marker) && x.includes('EXECVE'));
+          if (line) seen[who] = Date.now() - eventTimeMs(who, line);
+        }
+        await sleep(10);
+      }
+      await new Promise((r) => (m.exitCode === null ? m.once('exit', r) : r()));
+      for (const who of ['contid', 'laurel']) lags[who].push(seen[who] ?? Infinity);
+    }
+    await sleep(3000); // both drain what auditd already handed them
+    const cpu = { contid: cpuSeconds(pids.contid) - before.contid, laurel: cpuSeconds(pids.laurel) - before.laurel };
+    const rss = { contid: peakRss(pids.contid), laurel: peakRss(pids.laurel) };
+    spawnSync('auditctl', ['-d', 'always,exit', ...rule]);
+
+    // Oracle: auditd's own log. Every execve of our key in a container session is expected.
+    const aus = spawnSync('ausearch', ['--input-logs', '--raw', '-k', key], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout.split('\n');
+    const expected = new Map();
+    for (const l of aus) {
+      if (!l.startsWith('type=SYSCALL') || !l.includes(`key="${key}"`)) continue;
+      const ses = Number(/ ses=(\d+)/.exec(l)?.[1]);
+      if (sessions.has(ses)) expected.set(Number(/audit\([0-9.]+:(\d+)\)/.exec(l)[1]), sessions.get(ses));
+    }
+    const contidEvents = jsonLines(readFileSync(out, 'utf8')).slice(linesBefore.contid);
+    let right = 0;
+    let wrong = 0;
+    for (const e of contidEvents) {
+      if (!expected.has(e.serial)) continue;
+      if (containerName(e) === expected.get(e.serial)) right++;
+      else if (containerName(e) !== null) wrong++;
+    }
+    const laurelLines = readFileSync(laurelOut, 'utf8').split('\n').filter(Boolean).slice(linesBefore.laurel);
+    let laurelWithContainer = 0;
+    for (const l of laurelLines) if (l.includes(`"key":"${key}"`) && /"CONTAINER"|"container"/.test(l)) laurelWithContainer++;
+    const events = { contid: contidEvents.length, laurel: laurelLines.length };
+    const bytes = { contid: fileSize(out) - before.contidBytes, laurel: fileSize(laurelOut) - before.laurelBytes };
+    return { expected: expected.size, right, wrong, laurelWithContainer, cpu, rss, events, bytes, lags, pluginLog };
+  } finally {
+    spawnSync('auditctl', ['-d', 'always,exit', ...rule]);
+    spawnSync(process.execPath, [CLI, 'uninstall', 'auditd-plugin'], { env, stdio: 'ignore' });
+    setLaurelActive(false, null);
+    const pid = auditdPid();
+    if (pid) process.kill(pid, 'SIGHUP');
   }
 }
 
-/** SYSCALL records of our rule, as auditd wrote them (all rotated logs). */
-function writtenByAuditd(key) {
-  const r = spawnSync('ausearch', ['--input-logs', '--raw', '-k', key], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  // -k also matches the rule's own add/remove CONFIG_CHANGE events: count the execve SYSCALLs.
-  return r.stdout.split('\n').filter((l) => l.startsWith('type=SYSCALL') && l.includes(`key="${key}"`)).length;
-}
-
 exports.main = async function main() {
-  const key = `contid-bench-tail-${randomBytes(4).toString('hex')}`;
+  ensureLaurel();
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-tail-'));
-  const out = join(dir, 'tail.raw');
-  const rule = ['-F', 'arch=b64', '-S', 'execve', '-k', key];
-  const loops = [];
-  let tail;
   try {
-    const before = kernelStatus();
-    tail = spawn(process.execPath, [CLI, 'tail', '--source', 'multicast', '--format', 'raw', '--key', key, '--output', out], {
-      env: { ...process.env, CONTID_STATE_DIR: join(dir, 'state') },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    tail.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    for (let i = 0; i < 100 && !err.includes('tail ready'); i++) await sleep(100);
-    if (!err.includes('tail ready')) throw new Error(`tail did not start: ${err}`);
-    if (spawnSync('auditctl', ['-a', 'always,exit', ...rule]).status !== 0) throw new Error('auditctl -a failed');
+    console.log(`contid tail vs laurel ${spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'laurel'], { encoding: 'utf8' }).stdout} (format ${FORMAT}), ${RUNS} interleaved pairs`);
+    const r = await replay(dir);
+    const c = summarize(r.rows.contid, r.records);
+    const l = summarize(r.rows.laurel, r.records);
+    console.log(`\n1. replay: ${fmt(SESSIONS)} short sessions, ${fmt(r.records)} records piped to each on stdin (medians)`);
+    console.log('   |                      | contid tail | laurel | contid/laurel |');
+    console.log('   |---|---|---|---|');
+    console.log(`   | CPU per 1,000 events | ${fmt(c.cpuPer1000)} ms | ${fmt(l.cpuPer1000)} ms | ${ratio(c.cpuPer1000, l.cpuPer1000)} |`);
+    console.log(`   | records/s (per CPU second) | ${fmt(c.recordsPerCpuSecond)} | ${fmt(l.recordsPerCpuSecond)} | ${ratio(c.recordsPerCpuSecond, l.recordsPerCpuSecond)} |`);
+    console.log(`   | records/s (wall, loaded host) | ${fmt(c.recordsPerSecond)} | ${fmt(l.recordsPerSecond)} | ${ratio(c.recordsPerSecond, l.recordsPerSecond)} |`);
+    console.log(`   | peak RSS | ${fmt(c.rss / 1048576, 1)} MB | ${fmt(l.rss / 1048576, 1)} MB | ${ratio(c.rss, l.rss)} |`);
+    console.log(`   | bytes per event | ${fmt(c.bytesPerEvent)} | ${fmt(l.bytesPerEvent)} | ${ratio(c.bytesPerEvent, l.bytesPerEvent)} |`);
+    console.log(`   | events out | ${fmt(c.events)} | ${fmt(l.events)} | |`);
+    console.log(`   | container execs attributed right | ${fmt(c.right)} / ${fmt(r.expected)} (${fmt((100 * c.right) / r.expected, 2)} %) | n/a (reads /proc at event time; replayed pids do not exist) | |`);
+    console.log(`   | records dropped | ${c.dropped} | (laurel counts none) | |`);
 
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < LOOPS; i++) loops.push(spawn('sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore' }));
-    await sleep(SECONDS * 1000);
-    for (const l of loops) l.kill('SIGKILL');
-    spawnSync('auditctl', ['-d', 'always,exit', ...rule]);
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    await sleep(1500); // let the reader drain what the kernel already queued
-    const rss = peakRss(tail.pid);
-    tail.kill('SIGTERM');
-    await new Promise((r) => tail.once('exit', r));
-    const after = kernelStatus();
+    const v = await live(dir);
+    const lag = (xs) => Math.max(...xs);
+    console.log(`\n2. live: auditd ${spawnSync('auditctl', ['-v'], { encoding: 'utf8' }).stdout.trim().replace(/^.* /, '')} with both plugins; contid containers running bursts of /bin/true (single and 4 at once), 5 rounds`);
+    console.log('   |                      | contid tail | laurel | contid/laurel |');
+    console.log('   |---|---|---|---|');
+    const per1000 = (who) => (v.cpu[who] * 1000) / (v.events[who] / 1000);
+    console.log(`   | CPU per 1,000 events | ${fmt(per1000('contid'))} ms | ${fmt(per1000('laurel'))} ms | ${ratio(per1000('contid'), per1000('laurel'))} |`);
+    console.log(`   | peak RSS | ${fmt(v.rss.contid / 1048576, 1)} MB | ${fmt(v.rss.laurel / 1048576, 1)} MB | ${ratio(v.rss.contid, v.rss.laurel)} |`);
+    console.log(`   | bytes per event | ${fmt(v.bytes.contid / v.events.contid)} | ${fmt(v.bytes.laurel / v.events.laurel)} | ${ratio(v.bytes.contid / v.events.contid, v.bytes.laurel / v.events.laurel)} |`);
+    console.log(`   | lag, marker exec to output (max of 5) | ${fmt(lag(v.lags.contid))} ms | ${fmt(lag(v.lags.laurel))} ms | ${ratio(lag(v.lags.contid), lag(v.lags.laurel))} |`);
+    console.log(`   | container execs attributed right | ${v.right} / ${v.expected} (${fmt((100 * v.right) / v.expected, 2)} %), wrong ${v.wrong} | ${v.laurelWithContainer} carry a container (not Docker: no container cgroup) | |`);
+    const pluginSummary = existsSync(v.pluginLog) ? (readFileSync(v.pluginLog, 'utf8').match(/tail \(plugin\): .*/g) ?? []).pop() : undefined;
+    console.log(`   contid plugin: ${pluginSummary ?? '(no summary line)'}`);
 
-    const summary = /received (\d+) records, dropped (\d+) .*kernel socket overruns (\d+)/.exec(err);
-    const receivedAll = Number(summary?.[1]);
-    const text = readFileSync(out, 'latin1');
-    const received = text.split('\n').filter((l) => l.startsWith('type=SYSCALL') && l.includes(`key="${key}"`)).length;
-    const written = writtenByAuditd(key);
-
-    console.log(`execve flood: ${LOOPS} loops of /bin/true for ${seconds.toFixed(1)} s, read by contid tail --source multicast`);
-    console.log(`  records received (all types):  ${receivedAll.toLocaleString('en')}  = ${Math.round(receivedAll / seconds).toLocaleString('en')} records/s`);
-    console.log(`  execve events, rule ${key}:`);
-    console.log(`    written to audit.log by auditd: ${written.toLocaleString('en')}  (${Math.round(written / seconds)} /s)`);
-    console.log(`    received by contid tail:        ${received.toLocaleString('en')}  ratio received/written = ${(received / written).toFixed(4)}`);
-    console.log(`  tail's own drop counters: dropped ${summary?.[2]}, kernel socket overruns ${summary?.[3]}`);
-    console.log(`  kernel lost counter: ${before.lost} -> ${after.lost} (${after.lost - before.lost >= 0 ? '+' : ''}${after.lost - before.lost})`);
-    console.log(`  contid tail peak RSS: ${(rss / 1048576).toFixed(1)} MB`);
-    const ok = received === written && after.lost === before.lost && Number(summary?.[2]) === 0 && Number(summary?.[3]) === 0;
-    console.log(ok ? 'target met: nothing lost' : 'TARGET MISSED: records were lost (see above)');
+    const t = (ok, what) => console.log(`   ${ok ? 'met   ' : 'MISSED'} ${what}`);
+    console.log('\ntargets (issue #21):');
+    t(c.cpuPer1000 <= l.cpuPer1000, `replay CPU per 1,000 events ≤ laurel's (${fmt(c.cpuPer1000)} vs ${fmt(l.cpuPer1000)} ms)`);
+    t(per1000('contid') <= per1000('laurel'), `live CPU per 1,000 events ≤ laurel's (${fmt(per1000('contid'))} vs ${fmt(per1000('laurel'))} ms)`);
+    t(c.rss <= 64 * 1048576 && v.rss.contid <= 64 * 1048576, `peak RSS ≤ 64 MB (replay ${fmt(c.rss / 1048576, 1)}, live ${fmt(v.rss.contid / 1048576, 1)} MB)`);
+    t(lag(v.lags.contid) <= 1000, `lag ≤ 1 s (${fmt(lag(v.lags.contid))} ms)`);
+    t(c.recordsPerCpuSecond >= 50_000, `≥ 50,000 records/s from the plugin stream (${fmt(c.recordsPerCpuSecond)} per CPU second)`);
+    t(c.right === r.expected && v.right === v.expected, `attribution 100 % (replay ${c.right}/${r.expected}, live ${v.right}/${v.expected})`);
+    t(c.dropped === 0, `0 records lost (replay dropped ${c.dropped})`);
   } finally {
-    for (const l of loops) if (l.exitCode === null) l.kill('SIGKILL');
-    spawnSync('auditctl', ['-d', 'always,exit', ...rule]);
-    if (tail && tail.exitCode === null) tail.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 };
