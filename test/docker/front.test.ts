@@ -2,8 +2,9 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRequester } from '@contid/docker';
-import { CONTID_MAIN, RunResult, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { Tagger } from '@contid/core';
+import { DockerAgent, Spool, parseRequester } from '@contid/docker';
+import { CONTID_MAIN, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 import { addExecveRule, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { DockerEngine } from './engine';
 
@@ -21,6 +22,9 @@ const frontSock = `${engine.execRoot}/front.sock`;
 const upstream = `${engine.execRoot}/docker.sock`;
 let front: ChildProcess;
 let frontLog = '';
+const stateDir = join(state.dir, 'state');
+let tagger: Tagger;
+let agent: DockerAgent;
 
 function viaFront(args: string[], opts: { input?: string; prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): RunResult {
   const argv = [...(opts.prefix ?? []), 'docker', '-H', `unix://${frontSock}`, ...args];
@@ -66,11 +70,17 @@ beforeAll(async () => {
   uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
   gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
   spawnSync('chown', [`${uid}:${gid}`, home]);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   await engine.start();
   await startFront();
+  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
+  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
+  await agent.start();
 }, 180_000);
 
 afterAll(async () => {
+  await agent?.stop();
+  tagger?.close();
   await stopFront();
   await engine.stop();
   spawnSync('userdel', [USER]);
@@ -192,22 +202,58 @@ describe('the requester\'s login uid, carried by the kernel (front + contid-runc
   afterAll(() => deleteExecveRule(key));
 
   test('a container alice runs and an exec she asks for run with auid=alice; root\'s exec in her container with root\'s', () => {
-    expect(alice(['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'sleep 600']).status).toBe(0);
+    expect(alice(['run', '-d', '--runtime', 'contid', '--name', name, '--label', 'com.docker.compose.project=shop', engine.image, 'sh', '-c', 'sleep 600']).status).toBe(0);
     expect(viaFront(['exec', name, 'cat', '/proc/1/loginuid']).stdout).toBe(String(uid));
     expect(alice(['exec', name, 'cat', '/proc/self/loginuid']).stdout).toBe(String(uid));
     expect(viaFront(['exec', name, 'cat', '/proc/self/loginuid']).stdout).toBe(String(ownAuid));
   });
 
+  let aliceSession = 0;
+  let rootSession = 0;
+  const startedAt = Math.floor(Date.now() / 1000) - 1;
+
   test('every audit record of alice\'s exec carries her uid as auid, and its session is new', async () => {
     const marker = uniqueName('mark');
     const r = alice(['exec', name, 'sh', '-c', `cat /proc/self/sessionid; echo; tty >/dev/null; head -c 1 /dev/zero >/dev/null; echo ${marker} >/dev/null`]);
     expect(r.status).toBe(0);
-    const ses = Number(r.stdout.split('\n')[0]);
-    expect(ses).toBeGreaterThan(0);
-    const lines = await waitForAudit(['--session', String(ses)], (l) => l.filter((x) => x.startsWith('type=SYSCALL')).length >= 4);
+    aliceSession = Number(r.stdout.split('\n')[0]);
+    expect(aliceSession).toBeGreaterThan(0);
+    const lines = await waitForAudit(['--session', String(aliceSession)], (l) => l.filter((x) => x.startsWith('type=SYSCALL')).length >= 4);
     const syscalls = lines.filter((l) => l.startsWith('type=SYSCALL'));
     expect(syscalls.length).toBeGreaterThanOrEqual(4); // sh, cat, tty, head
     for (const l of syscalls) expect(field(l, 'auid')).toBe(String(uid));
+    rootSession = Number(viaFront(['exec', name, 'cat', '/proc/self/sessionid']).stdout);
+  });
+
+  test('contid search --requested-by alice (and --auid) finds her exec\'s events, not root\'s exec in her container; JSON and ECS name the requester and the labels', async () => {
+    // The agent binds both exec sessions to the container (signed VIRT_CONTROL records in the log).
+    const deadline = Date.now() + 60_000;
+    const bound = () => tagger.registry.list({ orchestrator: 'docker' }).some((c) => c.name === name && tagger.registry.bindings(c.contid).some((b) => b.session === rootSession));
+    while (!bound() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(bound()).toBe(true);
+    const env = { ...process.env, CONTID_STATE_DIR: stateDir };
+    const search = (args: string[]) => contid(['search', '--start', `@${startedAt}`, '--format', 'json', ...args], { env, maxBuffer: 256 << 20 });
+    const events = (r: RunResult) => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { container: { name: string; labels: Record<string, string> } | null; records: { fields: Record<string, string> }[] });
+    const sessionsOf = (evs: ReturnType<typeof events>) => new Set(evs.flatMap((e) => e.records.map((x) => x.fields.ses)).filter(Boolean));
+    const byName = search(['--requested-by', USER]);
+    expect(byName.status).toBe(0);
+    const mine = events(byName);
+    expect(mine.length).toBeGreaterThanOrEqual(4);
+    for (const e of mine) expect(e.records.some((x) => x.fields.auid === String(uid))).toBe(true);
+    expect(sessionsOf(mine).has(String(aliceSession))).toBe(true);
+    expect(sessionsOf(mine).has(String(rootSession))).toBe(false);
+    expect(mine.every((e) => e.container?.name === name)).toBe(true);
+    expect(mine[0]!.container!.labels).toMatchObject({ 'com.docker.compose.project': 'shop' });
+    // The same by number, and by the compose project.
+    expect(events(search(['--requested-by', String(uid)])).length).toBe(mine.length);
+    expect(sessionsOf(events(search(['--project', 'shop', '--auid', String(uid)]))).has(String(aliceSession))).toBe(true);
+    expect(events(search(['--project', 'no-such-project']))).toEqual([]);
+    const ecs = contid(['search', '--start', `@${startedAt}`, '--format', 'ecs', '--requested-by', USER], { env, maxBuffer: 256 << 20 });
+    const doc = JSON.parse(ecs.stdout.split('\n')[0]!) as { user: { audit: { id: string; name?: string } }; container: { labels: Record<string, string> } };
+    expect(doc.user.audit.id).toBe(String(uid));
+    expect(doc.container.labels).toMatchObject({ 'com.docker.compose.project': 'shop' });
+    const unknown = search(['--requested-by', 'no-such-user-xyz']);
+    expect([unknown.status, unknown.stderr]).toEqual([2, 'contid: --requested-by: no user called "no-such-user-xyz" in /etc/passwd\n']);
     expect(viaFront(['rm', '-f', name]).status).toBe(0);
   });
 });

@@ -12,6 +12,8 @@ export interface AttributedContainer {
   runtimeId: string | null;
   parent: ContainerId | null;
   image: string | null;
+  /** Orchestrator labels (compose project and service …), from the registry when it knows them. */
+  labels?: Record<string, string>;
 }
 
 /** Registry calls used to enrich (optional: the log alone attributes). */
@@ -239,13 +241,15 @@ export class Attributor {
     const key = formatContainerId(life.contid);
     const known = this.containers.get(key);
     if (life.op === 'create' || !known) {
+      const enriched = known ?? this.options.registry?.get(life.contid);
       this.containers.set(key, {
         contid: life.contid,
         name: life.name,
         orchestrator: life.orchestrator,
         runtimeId: life.runtimeId,
         parent: life.parent,
-        image: known?.image ?? this.options.registry?.get(life.contid)?.image ?? null,
+        image: enriched?.image ?? null,
+        ...(enriched?.labels ? { labels: enriched.labels } : {}),
       });
     }
     if ((life.op === 'create' || life.op === 'setns') && life.session !== null) this.bind(life.session, life.contid, rec.offset);

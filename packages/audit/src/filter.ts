@@ -25,7 +25,15 @@ export interface EventFilter {
   pid?: number;
   uid?: number;
   auid?: number;
+  /** Events in containers or execs that this login uid asked for: the kernel stamps the requester's auid on them (contid docker front). */
+  requestedBy?: number;
+  /** Every label must be on the (matched) container, e.g. com.docker.compose.project. */
+  labels?: Record<string, string>;
   success?: boolean;
+}
+
+export function labelsMatch(c: AttributedContainer, labels: Record<string, string>): boolean {
+  return Object.entries(labels).every(([k, v]) => c.labels?.[k] === v);
 }
 
 /** Per-event matching where containers arrive one by one (live tail); a ref of digits is never a runtime-id prefix. */
@@ -83,7 +91,7 @@ function typeMatches(event: AuditEvent, types: string[]): boolean {
 
 /** The filter without its container part: what can be decided before attribution. */
 export function withoutContainerFilter(f: EventFilter): EventFilter {
-  return { ...f, container: undefined, containerIds: undefined, orchestrator: undefined };
+  return { ...f, container: undefined, containerIds: undefined, orchestrator: undefined, labels: undefined, requestedBy: undefined, auid: f.auid ?? f.requestedBy };
 }
 
 /** `chain` is the event's container and its ancestors, nearest first (empty: unattributed). */
@@ -91,6 +99,8 @@ export function matchesFilter(f: EventFilter, event: AuditEvent, chain: Attribut
   const candidates = f.includeNested ? chain : chain.slice(0, 1);
   if ((f.container !== undefined || f.containerIds) && !candidates.some((c) => containerMatches(f, c))) return false;
   if (f.orchestrator !== undefined && !candidates.some((c) => c.orchestrator === f.orchestrator)) return false;
+  if (f.labels !== undefined && !candidates.some((c) => labelsMatch(c, f.labels!))) return false;
+  if (f.requestedBy !== undefined && (chain.length === 0 || eventField(event, 'auid') !== String(f.requestedBy))) return false;
   if (f.startMs !== undefined && event.timeMs < f.startMs) return false;
   if (f.endMs !== undefined && event.timeMs >= f.endMs) return false;
   if (f.types && f.types.length > 0 && !typeMatches(event, f.types)) return false;

@@ -36,7 +36,7 @@ function interpretedRecords(event: AuditEvent): string {
   return event.records.map(interpretRecordWithoutLibrary).join('\n') + '\n';
 }
 
-export function containerJson(c: AttributedContainer | null): Record<string, string | null> | null {
+export function containerJson(c: AttributedContainer | null): Record<string, string | null | Record<string, string>> | null {
   if (!c) return null;
   return {
     contid: formatContainerId(c.contid),
@@ -45,6 +45,7 @@ export function containerJson(c: AttributedContainer | null): Record<string, str
     runtimeId: c.runtimeId,
     parent: c.parent === null ? null : formatContainerId(c.parent),
     image: c.image,
+    labels: c.labels ?? {},
   };
 }
 
@@ -121,7 +122,9 @@ export function ecsDocument(event: AuditEvent, chain: AttributedContainer[]): Re
       category: execve ? ['process'] : undefined,
       type: execve ? ['start'] : ['info'],
     },
-    container: c ? { id: formatContainerId(c.contid), name: c.name, runtime: c.orchestrator, image: c.image ? { name: c.image } : undefined } : undefined,
+    container: c
+      ? { id: formatContainerId(c.contid), name: c.name, runtime: c.orchestrator, image: c.image ? { name: c.image } : undefined, labels: c.labels && Object.keys(c.labels).length ? c.labels : undefined }
+      : undefined,
     orchestrator: c ? { type: c.orchestrator, resource: c.runtimeId ? { id: c.runtimeId } : undefined } : undefined,
     process: {
       pid: num(eventField(event, 'pid')),

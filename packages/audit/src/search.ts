@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { ContainerDirectory, UnknownContainerError, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
-import { EventFilter, containerMatches, matchesFilter, withoutContainerFilter } from './filter';
+import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
 import { scanLines } from './reader';
@@ -97,11 +97,13 @@ export function learnBindings(files: string[] | { file: string; base: number }[]
 
 /** Contids whose events a container/orchestrator filter selects (with nesting when asked). */
 export function selectedContainers(attributor: Attributor, f: EventFilter): Set<string> | null {
-  if (f.container === undefined && f.containerIds === undefined && f.orchestrator === undefined) return null;
+  if (f.container === undefined && f.containerIds === undefined && f.orchestrator === undefined && f.labels === undefined) return null;
   const out = new Set<string>();
   for (const c of attributor.knownContainers()) {
     const chain = f.includeNested ? attributor.chain(c) : [c];
-    const hit = chain.some((x) => containerMatches(f, x) && (f.orchestrator === undefined || x.orchestrator === f.orchestrator));
+    const hit = chain.some(
+      (x) => containerMatches(f, x) && (f.orchestrator === undefined || x.orchestrator === f.orchestrator) && (f.labels === undefined || labelsMatch(x, f.labels)),
+    );
     if (hit) out.add(String(c.contid));
   }
   return out;

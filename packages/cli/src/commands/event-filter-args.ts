@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ContidError } from '@contid/core';
 import { SEARCH_FORMATS, type EventFilter, type SearchFormat } from '@contid/audit';
 
@@ -12,6 +13,9 @@ export interface EventFilterArgs {
   pid?: number;
   uid?: number;
   auid?: number;
+  'requested-by'?: string;
+  label?: string[];
+  project?: string;
   success?: string;
   format?: SearchFormat;
   'trusted-exe'?: string[];
@@ -28,6 +32,9 @@ export const EVENT_FILTER_OPTIONS = {
   pid: { type: 'number' },
   uid: { type: 'number' },
   auid: { type: 'number' },
+  'requested-by': { type: 'string', describe: 'user name or uid: what the containers and execs this login user asked for did (their auid)' },
+  label: { type: 'string', array: true, describe: 'KEY=VALUE: only containers with this label (repeatable)' },
+  project: { type: 'string', describe: 'a compose project: --label com.docker.compose.project=NAME' },
   success: { type: 'string', describe: 'yes or no' },
   format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret, json (one event a line), ecs (Elastic Common Schema)' },
   'trusted-exe': { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' },
@@ -38,6 +45,31 @@ function numberArg(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!Number.isInteger(v) || v < 0) throw new ContidError(`--${name} must be a non-negative integer`, 2);
   return v;
+}
+
+/** A login user by name (from /etc/passwd, as ausearch resolves names) or by number. */
+export function uidOf(user: string, passwd = '/etc/passwd'): number {
+  if (/^\d+$/.test(user)) return Number(user);
+  let text = '';
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    // No passwd file: only numbers then.
+  }
+  const line = text.split('\n').find((l) => l.split(':')[0] === user);
+  const uid = line?.split(':')[2];
+  if (uid === undefined || !/^\d+$/.test(uid)) throw new ContidError(`--requested-by: no user called "${user}" in ${passwd}`, 2);
+  return Number(uid);
+}
+
+function labelsOf(argv: EventFilterArgs): Record<string, string> | undefined {
+  const pairs = (argv.label ?? []).map(String).map((l) => {
+    const eq = l.indexOf('=');
+    if (eq <= 0) throw new ContidError(`--label takes KEY=VALUE, got "${l}"`, 2);
+    return [l.slice(0, eq), l.slice(eq + 1)] as const;
+  });
+  if (argv.project !== undefined) pairs.push(['com.docker.compose.project', argv.project]);
+  return pairs.length ? Object.fromEntries(pairs) : undefined;
 }
 
 /** The filter the options describe (times are the caller's: only search has --start/--end). */
@@ -57,6 +89,8 @@ export function eventFilterOf(argv: EventFilterArgs): EventFilter {
     pid: numberArg('pid', argv.pid),
     uid: numberArg('uid', argv.uid),
     auid: numberArg('auid', argv.auid),
+    requestedBy: argv['requested-by'] === undefined ? undefined : uidOf(argv['requested-by']),
+    labels: labelsOf(argv),
     success: argv.success === undefined ? undefined : argv.success === 'yes',
   };
 }
