@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger } from '@contid/core';
 import { DockerAgent, Spool } from '@contid/docker';
-import { tempStateDir, uniqueName } from '../helpers/cli';
+import { contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { DockerEngine } from './engine';
 
 // The agent against a real dockerd under the conditions users hit: execs without arguments,
@@ -78,6 +78,16 @@ describe('contid docker agent keeps the truth', () => {
     expect(probes.every((b) => b.detail.healthcheck === true)).toBe(true);
     expect(engine.docker(['exec', name, 'true']).status).toBe(0);
     await until('a user exec, not a probe', () => tagger.registry.bindings(c.contid).some((b) => b.op === 'setns' && b.detail.healthcheck === undefined && b.detail.execId));
+    // contid show folds the probes into one line per check; --json keeps every binding.
+    const env = { ...process.env, CONTID_STATE_DIR: stateDir };
+    const shown = contid(['show', name], { env });
+    expect(shown.status).toBe(0);
+    const probeLines = shown.stdout.split('\n').filter((l) => l.includes('healthcheck'));
+    expect(probeLines).toHaveLength(1);
+    expect(probeLines[0]).toMatch(/healthcheck ×\d+ since .*"\/bin\/sh -c true"/);
+    const json = JSON.parse(contid(['show', name, '--json'], { env }).stdout) as { bindings: unknown[]; healthchecks: { count: number }[] };
+    expect(json.healthchecks).toHaveLength(1);
+    expect(json.bindings.length).toBeGreaterThanOrEqual(json.healthchecks[0]!.count + 2);
     expect(engine.docker(['rm', '-f', name]).status).toBe(0);
   });
 

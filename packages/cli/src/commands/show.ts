@@ -1,6 +1,34 @@
 import type { CommandModule } from 'yargs';
-import { ContidError, Registry, configFromEnv, escapeText, formatContainerId } from '@contid/core';
+import { BindingRecord, ContidError, Registry, configFromEnv, escapeText, formatContainerId } from '@contid/core';
 import { printJson } from '../output';
+
+/** One line per healthcheck command: Docker runs a probe as an exec every interval, so a day holds thousands. */
+interface HealthcheckFold {
+  command: string;
+  count: number;
+  first: number;
+  last: number;
+  lastSession: number | null;
+}
+
+function foldHealthchecks(bindings: BindingRecord[]): { others: BindingRecord[]; healthchecks: HealthcheckFold[] } {
+  const folds = new Map<string, HealthcheckFold>();
+  const others: BindingRecord[] = [];
+  for (const b of bindings) {
+    if (b.detail.healthcheck !== true) {
+      others.push(b);
+      continue;
+    }
+    const argv = Array.isArray(b.detail.command) ? b.detail.command : Array.isArray(b.detail.dockerCommand) ? b.detail.dockerCommand : ['?'];
+    const command = argv.map(String).join(' ');
+    const f = folds.get(command) ?? { command, count: 0, first: b.at, last: b.at, lastSession: b.session };
+    f.count++;
+    if (b.at < f.first) f.first = b.at;
+    if (b.at >= f.last) [f.last, f.lastSession] = [b.at, b.session];
+    folds.set(command, f);
+  }
+  return { others, healthchecks: [...folds.values()] };
+}
 
 interface ShowArgs {
   container: string;
@@ -17,7 +45,9 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
     const bindings = registry.bindings(c.contid);
     const children = registry.children(c.contid).map((k) => formatContainerId(k.contid));
     registry.close();
-    if (argv.json) return printJson({ ...c, bindings, children });
+    const { others, healthchecks } = foldHealthchecks(bindings);
+    // JSON keeps every binding (each session stays attributable) and adds the folded view.
+    if (argv.json) return printJson({ ...c, bindings, healthchecks, children });
     const lines = [
       `contid:       ${formatContainerId(c.contid)}`,
       `name:         ${c.name}`,
@@ -33,8 +63,11 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
       `labels:       ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
       ...(c.auditError ? [`AUDIT ERROR:  ${c.auditError}`] : []),
       'bindings:',
-      ...bindings.map(
+      ...others.map(
         (b) => `  ${new Date(b.at).toISOString()}  ${b.op.padEnd(8)} pid ${b.pid}  session ${b.session ?? '-'}  ${JSON.stringify(b.detail)}`,
+      ),
+      ...healthchecks.map(
+        (h) => `  ${new Date(h.last).toISOString()}  healthcheck ×${h.count} since ${new Date(h.first).toISOString()}, last session ${h.lastSession ?? '-'}  ${JSON.stringify(h.command)}`,
       ),
     ];
     // Names, labels, runtime ids and binding details are the orchestrator's (or a nested
