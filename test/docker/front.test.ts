@@ -266,4 +266,16 @@ describe('contid docker front: fails open', () => {
     await startFront();
     expect(lstatSync(frontSock).isSocket()).toBe(true);
   });
+
+  test('a killed front (kill -9) is failed open by --restore, what the unit runs as ExecStopPost', async () => {
+    const gone = new Promise((r) => front.once('exit', r));
+    front.kill('SIGKILL');
+    await gone;
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).not.toBe(0); // a dead socket: refused
+    const restored = run(process.execPath, [CONTID_MAIN, 'docker', 'front', '--restore', '--listen', frontSock, '--upstream', upstream]);
+    expect(restored.stdout).toBe(`${frontSock} -> ${upstream}\n`);
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+    await startFront();
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+  });
 });
