@@ -94,7 +94,7 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
     expect(field(appRecord, 'op')).toBe('create');
     expect(field(appRecord, 'vm')).toBe('shop/web-7d9f8b6c5-x2k4p/nginx');
     expect(field(appRecord, 'parent-contid')).toBe(ids[0]);
-    expect(field(appRecord, 'node')).toBe('2');
+    expect(field(appRecord, 'id-prefix')).toBe('2');
     expect(field(appRecord, 'vm-ses')).toBe(String(readSessionId(appPid)));
     const sandboxLines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', SANDBOX_ID], (ls) => ls.some((l) => field(l, 'contid') === ids[0]));
     const sandboxRecord = sandboxLines.find((l) => field(l, 'contid') === ids[0])!;

@@ -152,7 +152,7 @@ test('emulated API server: `contid agent kubernetes` drains the shim’s spool u
     const record = lines.find((l) => field(l, 'op') === 'create')!;
     expect(field(record, 'contid')).toBe(ids.nginx);
     expect(field(record, 'parent-contid')).toBe(ids.POD);
-    expect(field(record, 'node')).toBe('2');
+    expect(field(record, 'id-prefix')).toBe('2');
   } finally {
     agent.kill('SIGTERM');
     const code = await exited;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Registry, formatContainerId, readRecordKey } from '@contid/core';
+import { Registry, TrustStore, configFromEnv, formatContainerId } from '@contid/core';
 import { SearchIndex, searchLogs } from '@contid/audit';
 import { addExecveRule, deleteExecveRule, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
@@ -96,7 +96,7 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(listed.stdout).toMatch(new RegExp(`rejected\\(uid\\) type=VIRT_CONTROL .*${forgedNobody}`));
     const a = search(['-c', A]);
     expect(a.stdout).not.toContain(forgedUser);
-    expect(a.stderr).toMatch(/^contid: ignored \d+ untrusted binding records \(--show-rejected lists them\)$/m);
+    expect(a.stderr).toMatch(/^contid: rejected \d+ binding record\(s\) that could not be verified \(.*\d+ uid.*\); their sessions are not attributed \(--show-rejected lists them\)$/m);
   });
 
   it('filters: -m, -k, --pid, --success, --uid, --auid, --start/--end, --orchestrator (ausearch agrees)', () => {
@@ -177,7 +177,7 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(viaIndexJson).toBe(scannedJson);
     // through the index nothing is decoded line by line (the cold scan decodes every candidate)
     const index = SearchIndex.openExisting(state.env.CONTID_INDEX_DIR)!;
-    const attribution = { key: readRecordKey(state.env.CONTID_STATE_DIR!) };
+    const attribution = { trust: TrustStore.load(configFromEnv(state.env).trustDir) };
     const viaIndex = searchLogs({ files: [copy], filter: { container: A }, attribution, index, onEvent: () => undefined, rawOut: () => undefined });
     const stamps = new Set<string>();
     const scanned = searchLogs({ files: [copy], filter: { container: A }, attribution, onEvent: (e) => stamps.add(`${e.time}:${e.serial}`) });

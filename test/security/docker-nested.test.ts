@@ -1,6 +1,6 @@
 import { callService } from '@contid/service';
-import { Attributor, parseRecord } from '@contid/audit';
-import { Registry, parseContainerId, readRecordKey, verifyMac } from '@contid/core';
+import { Attributor, checkBinding, parseRecord } from '@contid/audit';
+import { Registry, TrustStore, configFromEnv, parseContainerId } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
 import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
@@ -81,16 +81,16 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     expect(steps.get('host-channel-connect')).toMatchObject({ ok: false, code: 'unreachable', error: expect.stringMatching(/ENOENT/) });
     // Docker keeps CAP_AUDIT_WRITE, and this kernel accepts user records from a container's pid
     // namespace: the forgery lands in the log with uid=0 and an exe= path the container chose.
-    // Only the mac= leg of the trust rule (the key never enters the container) rejects it.
+    // Only the signature (the private key never enters the container) rejects it.
     expect(steps.get('forge-record')).toMatchObject({ ok: true });
     const [forged] = await waitForAudit(['--vm-name', `forged-in-default-${suffix}`], (l) => l.length > 0);
     expect(field(forged, 'uid')).toBe('0');
     expect(field(forged, 'exe')).toBe((steps.get('forge-record')!.result as { exe: string }).exe);
     expect(field(forged, 'ses')).toBe(String(reg.get(parseContainerId(owner))!.session));
-    const key = readRecordKey(service.stateDir)!;
-    expect(verifyMac(/msg='(.*?) exe=/.exec(forged)![1], key)).toBe(false);
+    const trust = TrustStore.load(configFromEnv(service.env).trustDir);
+    expect(checkBinding(parseRecord(forged)!, { trust })).toMatchObject({ ok: false });
     // The attribution engine (live, @contid/audit) counts it as rejected and binds nothing.
-    const attributor = new Attributor({ key });
+    const attributor = new Attributor({ trust });
     const rec = parseRecord(forged)!;
     attributor.observe({ time: rec.time, timeMs: rec.timeMs, serial: rec.serial, node: rec.node, records: [rec] });
     expect(attributor.rejectedCount).toBe(1);

@@ -1,17 +1,17 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRecordKey, verifyMac } from '@contid/core';
-import { Attributor, AuditEvent, parseRecord } from '@contid/audit';
+import { TrustStore, configFromEnv } from '@contid/core';
+import { Attributor, AuditEvent, checkBinding, parseRecord } from '@contid/audit';
 import { field, waitForAudit } from '../helpers/audit';
 import { contid, run, uniqueName } from '../helpers/cli';
 import { AS_NOBODY_WITH_AUDIT_WRITE, FIXTURES, ServiceProcess, tagSelf } from './harness';
 
 const FORGE = join(FIXTURES, 'forge-record.js');
 
-/** The msg body of a raw user record (the text inside msg='…'), as the MAC covers it. */
-function body(line: string): string {
-  const m = /msg='(.*?) exe=/.exec(line);
+/** The signed part of contid's record (payload and signature), as contid handed it to libaudit. */
+function signedText(line: string): string {
+  const m = /msg='(.*) exe=\S+ hostname=\S+ addr=\S+ terminal=\S+ res=\S+'/.exec(line);
   if (!m) throw new Error(`no msg body in ${line}`);
   return m[1];
 }
@@ -19,9 +19,10 @@ function body(line: string): string {
 /**
  * Forged bindings on the real kernel: other programs and a non-root process with
  * CAP_AUDIT_WRITE (setpriv uid 65534, ambient audit_write) write VIRT_CONTROL/USER records
- * claiming a real container. Each forgery fails at least one leg of the trust rule of
- * docs/records.md (kernel-stamped uid 0, allow-listed exe, valid mac=), while contid's own
- * record passes all three; `contid search --show-rejected` must list them.
+ * claiming a real container. Each forgery fails the trust rule of docs/records.md (kernel uid
+ * 0 and an Ed25519 signature by a trusted node key over every field contid wrote), checked
+ * with the node's PUBLIC key only, while contid's own record passes; `contid search
+ * --show-rejected` must list them.
  */
 describe('forged binding records (real kernel, real auditd)', () => {
   const service = new ServiceProcess('forge');
@@ -29,6 +30,8 @@ describe('forged binding records (real kernel, real auditd)', () => {
   const otherProgram = join(tmp, 'not-contid');
   const tag = uniqueName('forge');
   let genuine: { contid: string; session: number; line: string };
+  /** The public keys a reader of this installation trusts (no private key, no state directory). */
+  const trust = (): TrustStore => TrustStore.load(configFromEnv(service.env).trustDir);
   const forged: { how: string; name: string; line: string }[] = [];
 
   beforeAll(async () => {
@@ -46,16 +49,26 @@ describe('forged binding records (real kernel, real auditd)', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** A binding that claims the genuine container for a session the forger controls. */
-  const claim = (name: string, mac: string | null): string =>
-    `virt=docker op=setns vm="${name}" uuid=? vm-pid=1 vm-ses=${genuine.session + 100000} contid=${genuine.contid} parent-contid=? ns=? node=?${mac ? ` mac=${mac}` : ''}`;
+  /**
+   * A binding that claims the genuine container for a session the forger controls, naming the
+   * genuine node and key id (both public) with a guessed signature — or none.
+   */
+  const claim = (name: string, sig: string | null, extra = ''): string => {
+    const key = /contid-key=(\S+)/.exec(genuine.line)![1];
+    const node = /contid-node=(\S+)/.exec(genuine.line)![1];
+    const boot = /contid-boot=(\S+)/.exec(genuine.line)![1];
+    const payload = `virt=docker op=setns vm="${name}" uuid=? vm-pid=1 vm-ses=${genuine.session + 100000} contid=${genuine.contid} parent-contid=? ns=? id-prefix=?${extra} contid-node=${node} contid-boot=${boot} contid-time=${Date.now()} contid-key=${key}`;
+    return sig === null ? payload : `${payload} contid-sig=${sig}`;
+  };
+  const GUESS = 'A'.repeat(86);
 
   const attacks: [string, (name: string) => string[]][] = [
-    ['uid 65534 with CAP_AUDIT_WRITE through the allow-listed node binary', (n) => [...AS_NOBODY_WITH_AUDIT_WRITE, process.execPath, FORGE, '2500', claim(n, '0123456789abcdef')]],
-    ['root through another program (a renamed copy of node)', (n) => [otherProgram, FORGE, '2500', claim(n, '0123456789abcdef')]],
-    ['root through the allow-listed exe, guessing the mac', (n) => [process.execPath, FORGE, '2500', claim(n, 'deadbeefdeadbeef')]],
-    ['root through the allow-listed exe, no mac at all', (n) => [process.execPath, FORGE, '2500', claim(n, null)]],
-    ['root through auditctl -m (a USER record)', (n) => ['auditctl', '-m', claim(n, '0123456789abcdef')]],
+    ['uid 65534 with CAP_AUDIT_WRITE through the node binary', (n) => [...AS_NOBODY_WITH_AUDIT_WRITE, process.execPath, FORGE, '2500', claim(n, GUESS)]],
+    ['root through another program (a renamed copy of node)', (n) => [otherProgram, FORGE, '2500', claim(n, GUESS)]],
+    ['root through the node binary, guessing the signature', (n) => [process.execPath, FORGE, '2500', claim(n, GUESS)]],
+    ['root through the node binary, no signature at all', (n) => [process.execPath, FORGE, '2500', claim(n, null)]],
+    ['root through another program, an exe= inside the payload shadowing the trailer', (n) => [otherProgram, FORGE, '2500', claim(n, GUESS, ` exe="${process.execPath}"`)]],
+    ['root through auditctl -m (a USER record)', (n) => ['auditctl', '-m', claim(n, GUESS)]],
   ];
 
   it.each(attacks)('%s: the kernel accepts the record, and the trust rule rejects it', async (how, argv) => {
@@ -67,28 +80,33 @@ describe('forged binding records (real kernel, real auditd)', () => {
     expect(lines).toHaveLength(1);
     const line = lines[0];
     forged.push({ how, name, line });
-    const key = readRecordKey(service.stateDir)!;
-    const trusted = field(line, 'uid') === '0' && field(line, 'exe') === process.execPath && verifyMac(body(line), key) === true;
-    expect(trusted).toBe(false);
+    expect(checkBinding(parseRecord(line)!, { trust: trust() })).not.toMatchObject({ ok: true });
   });
 
-  it("contid's own record passes every leg of the same rule", () => {
-    const key = readRecordKey(service.stateDir)!;
+  it("contid's own record verifies with the node's public key alone", () => {
     expect(field(genuine.line, 'uid')).toBe('0');
-    expect(field(genuine.line, 'exe')).toBe(process.execPath);
-    expect(verifyMac(body(genuine.line), key)).toBe(true);
+    expect(checkBinding(parseRecord(genuine.line)!, { trust: trust() })).toMatchObject({ ok: true });
+  });
+
+  it('a word-for-word replay of the genuine signed record by root through the node binary is rejected as a duplicate', async () => {
+    const sent = run(process.execPath, [FORGE, '2500', signedText(genuine.line)]);
+    expect(sent.status).toBe(0);
+    const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', `genuine-${tag}`], (l) => l.length > 1);
+    const attributor = new Attributor({ trust: trust() });
+    for (const l of lines) attributor.observeRecord(parseRecord(l)!);
+    expect(attributor.rejected.map((r) => r.reason)).toEqual(['duplicate']);
   });
 
   it('the attribution engine (@contid/audit Attributor, on the real log lines) ignores and counts every forged binding', () => {
-    const attributor = new Attributor({ key: readRecordKey(service.stateDir) });
+    const attributor = new Attributor({ trust: trust() });
     const event = (line: string): AuditEvent => {
       const rec = parseRecord(line)!;
       return { time: rec.time, timeMs: rec.timeMs, serial: rec.serial, node: rec.node, records: [rec] };
     };
     attributor.observe(event(genuine.line));
     for (const f of forged) attributor.observe(event(f.line));
-    // Every forgery is rejected: the four VIRT_CONTROL ones and the USER record carrying a binding.
-    expect(forged.filter((f) => f.line.startsWith('type=VIRT_CONTROL'))).toHaveLength(4);
+    // Every forgery is rejected: the five VIRT_CONTROL ones and the USER record carrying a binding.
+    expect(forged.filter((f) => f.line.startsWith('type=VIRT_CONTROL'))).toHaveLength(5);
     expect(attributor.rejectedCount).toBe(forged.length);
     // The session every forgery claimed stays unattributed; the genuine binding holds.
     const probe = (ses: number): AuditEvent => event(`type=USER_CMD msg=audit(1.000:1): pid=1 uid=0 auid=0 ses=${ses} msg='cmd=true'`);

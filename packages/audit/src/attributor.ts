@@ -1,8 +1,9 @@
 import { realpathSync } from 'node:fs';
-import { ContainerId, LifecycleRecord, formatContainerId, parseContainerId, parseLifecycle, verifyMac } from '@contid/core';
+import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseContainerId } from '@contid/core';
+import { BindingProblem, CheckedBinding, checkBinding } from './binding';
 import type { AuditEvent } from './reassembler';
 import { LruMap } from './lru-map';
-import { AuditRecord, fieldValue } from './record';
+import type { AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -23,32 +24,32 @@ export interface ContainerLookup {
 
 /** A binding record that failed the trust rule: ignored for attribution, listed on request. */
 export interface RejectedBinding {
-  /**
-   * uid: not sent by root; exe: not an allowed executable; mac: missing or wrong; type: not
-   * VIRT_CONTROL; nesting: sent from inside container X (its session is bound to X) but binds
-   * its own session or a container that is not X's descendant.
-   */
-  reason: 'uid' | 'exe' | 'mac' | 'type' | 'nesting';
+  /** Which check failed (see BindingProblem). */
+  reason: BindingProblem;
   record: AuditRecord;
+  /** The key id and node a signed record claims (to say which key to import). */
+  keyId?: string;
+  node?: string;
 }
 
 export interface AttributorOptions {
-  /** exe= values a trusted binding may come from (default: this Node binary and its realpath). */
-  trustedExes?: string[];
-  /** The host's record key: when set, a binding must carry a valid mac=. */
-  key?: Buffer | null;
+  /** Public keys that verify bindings (`contid keys import`); none: every binding is rejected. */
+  trust?: TrustStore | null;
+  /**
+   * The old rule for UNSIGNED records: kernel uid 0 and one of these exe= values. Any
+   * container with CAP_AUDIT_WRITE can meet it; only an explicit, loudly named option sets it.
+   */
+  legacyTrustedExes?: string[] | null;
   /**
    * The kernel has /proc/PID/audit_containerid: read CONTAINER_ID (1336) aux records. On
    * mainline 1336 is URINGOP, so this is off unless the host has it.
    */
   procfsContid?: boolean;
   registry?: ContainerLookup;
-  /** How many rejected records to keep for listing (the count is always exact). */
-  keepRejected?: number;
   /**
    * Sessions and containers kept at most (least recently used dropped; default: all). A live
    * reader bounds them and finds what it dropped in the registry again; a search over a log
-   * keeps all.
+   * keeps all. Signatures remembered for duplicate detection are bounded by maxSessions too.
    */
   maxSessions?: number;
   maxContainers?: number;
@@ -57,6 +58,8 @@ export interface AttributorOptions {
    * is learned: who entered a container and when is a report's business, not the attributor's.
    */
   onTrustedBinding?: (record: AuditRecord, life: LifecycleRecord) => void;
+  /** How many rejected records to keep for listing (the count is always exact). */
+  keepRejected?: number;
 }
 
 const UNSET = '4294967295';
@@ -94,13 +97,60 @@ export function sessionOf(event: AuditEvent): number | null {
 /** The position of an event in its input: the byte offset of its first record (or -1). */
 const positionOf = (event: AuditEvent): number => event.records[0]?.offset ?? -1;
 
+/** Sessions are numbered per node and per boot: the key of one node's session number. */
+const sessionKey = (node: string | null, session: number): string => `${node ?? ''} ${session}`;
+
 /**
  * One session number's life: each LOGIN that allocates it starts a new epoch (session numbers
- * restart at 1 after a reboot), and a binding belongs to the epoch it was written in.
+ * restart at 1 after a reboot), and a binding belongs to the epoch it was written in. `atMs`
+ * is the binding's time: an event of another boot of the node never takes it.
  */
 interface Epoch {
   start: number;
   contid: ContainerId | null;
+  atMs?: number;
+}
+
+/**
+ * Where one node's boots begin, in audit time. Learned from the log: a LOGIN whose serial is
+ * far below the node's previous one (serials restart at boot) and a binding signed in a new
+ * boot_id. Sessions of different boots never share a binding.
+ */
+class BootBoundaries {
+  private readonly starts: number[] = [];
+  private lastSerial = -1;
+  private lastBoot: string | null = null;
+  private lastBindingMs = -Infinity;
+
+  /** A LOGIN record in log order: a serial falling back by more than jitter is a new boot. */
+  login(serial: number, timeMs: number): void {
+    if (this.lastSerial >= 0 && serial + 50 < this.lastSerial) this.add(timeMs);
+    this.lastSerial = serial;
+  }
+
+  /** A verified binding: a boot id different from the previous binding's is a new boot. */
+  binding(boot: string, timeMs: number): void {
+    const seen = this.starts.some((t) => t > this.lastBindingMs && t <= timeMs); // already found by its LOGINs
+    if (this.lastBoot !== null && boot !== this.lastBoot && !seen) this.add(timeMs);
+    this.lastBoot = boot;
+    this.lastBindingMs = timeMs;
+  }
+
+  private add(timeMs: number): void {
+    this.starts.push(timeMs);
+    this.starts.sort((a, b) => a - b);
+  }
+
+  /** Index of the boot a time falls in. */
+  segment(timeMs: number): number {
+    let n = 0;
+    while (n < this.starts.length && this.starts[n] <= timeMs) n++;
+    return n;
+  }
+
+  get count(): number {
+    return this.starts.length;
+  }
 }
 
 /**
@@ -111,16 +161,24 @@ interface Epoch {
  * first events of its session still covers them.
  */
 export class Attributor {
-  private readonly epochs: LruMap<number, Epoch[]>;
+  private readonly epochs: LruMap<string, Epoch[]>;
+  private readonly boots = new Map<string, BootBoundaries>();
   private readonly containers: LruMap<string, AttributedContainer>;
-  private readonly trusted: Set<string>;
+  private readonly signatures: LruMap<string, true>;
+  private readonly trust: TrustStore;
+  private readonly legacyExes: Set<string> | null;
   readonly rejected: RejectedBinding[] = [];
   rejectedCount = 0;
+  /** Rejections by reason, and the (node, key id) pairs no imported key verifies. */
+  readonly rejectedBy = new Map<BindingProblem, number>();
+  readonly unknownKeys = new Map<string, { node: string; keyId: string; count: number }>();
 
   constructor(private readonly options: AttributorOptions = {}) {
-    this.trusted = new Set(options.trustedExes ?? defaultTrustedExes());
+    this.trust = options.trust ?? TrustStore.empty();
+    this.legacyExes = options.legacyTrustedExes ? new Set(options.legacyTrustedExes) : null;
     this.epochs = new LruMap(options.maxSessions);
     this.containers = new LruMap(options.maxContainers);
+    this.signatures = new LruMap(options.maxSessions);
   }
 
   /** Sessions and containers held now (bounded by maxSessions / maxContainers). */
@@ -136,7 +194,7 @@ export class Attributor {
   observeRecord(rec: AuditRecord): void {
     if (rec.type === 'LOGIN') this.onLogin(rec);
     else if (rec.type === 'VIRT_CONTROL') this.onLifecycle(rec);
-    else if (rec.type === 'USER' && parseLifecycle(rec.msg)) this.reject('type', rec); // contid never writes USER
+    else if (rec.type === 'USER' && rec.body !== null && / contid=/.test(rec.body) && checkBinding(rec, { trust: this.trust }) !== null) this.reject('type', rec); // contid never writes USER
     else if (this.options.procfsContid && CONTAINER_OP_TYPES.has(rec.type)) this.onContainerOp(rec);
   }
 
@@ -147,42 +205,57 @@ export class Attributor {
     }
     const ses = sessionOf(event);
     if (ses === null) return null;
-    const contid = this.contidOfSession(ses, positionOf(event));
+    const contid = this.contidOfSession(ses, positionOf(event), event.node, event.timeMs);
     return contid === null ? null : (this.container(contid) ?? null);
   }
 
-  /** The contid bound to `session` at input position `at` (-1: the latest binding). */
-  contidOfSession(session: number, at = -1): ContainerId | null {
-    const list = this.epochs.get(session);
+  /**
+   * The contid bound to `session` of `node` at input position `at` (-1: the latest binding),
+   * if the binding was made in the same boot as `timeMs` (when given).
+   */
+  contidOfSession(session: number, at = -1, node: string | null = null, timeMs?: number): ContainerId | null {
+    const list = this.epochs.get(sessionKey(node, session));
     if (!list) return null;
-    if (at < 0) return list[list.length - 1].contid;
     let found: Epoch | undefined;
-    for (const e of list) {
-      if (e.start > at) break;
-      found = e;
-    }
-    return found?.contid ?? null;
+    if (at < 0) found = list[list.length - 1];
+    else
+      for (const e of list) {
+        if (e.start > at) break;
+        found = e;
+      }
+    if (!found || found.contid === null) return null;
+    const boots = this.boots.get(node ?? '');
+    if (timeMs !== undefined && found.atMs !== undefined && boots && boots.segment(timeMs) !== boots.segment(found.atMs)) return null;
+    return found.contid;
+  }
+
+  /**
+   * True when sessions alone name containers: one node, one boot. Byte-level shortcuts that
+   * see a session number but not the line's node or time are exact only then.
+   */
+  sessionsAreUnique(): boolean {
+    const nodes = new Set([...this.epochs.keys()].map((k) => k.slice(0, k.lastIndexOf(' '))));
+    for (const n of this.boots.keys()) nodes.add(n);
+    return nodes.size <= 1 && [...this.boots.values()].every((b) => b.count === 0);
   }
 
   /** Every (session, contid) binding learned, for callers that pre-select sessions. */
-  sessionBindings(): { session: number; start: number; contid: ContainerId }[] {
-    const out: { session: number; start: number; contid: ContainerId }[] = [];
-    for (const [session, list] of this.epochs) for (const e of list) if (e.contid !== null) out.push({ session, start: e.start, contid: e.contid });
+  sessionBindings(): { session: number; node: string | null; start: number; contid: ContainerId }[] {
+    const out: { session: number; node: string | null; start: number; contid: ContainerId }[] = [];
+    for (const [key, list] of this.epochs) {
+      const sp = key.lastIndexOf(' ');
+      const node = sp === 0 ? null : key.slice(0, sp);
+      const session = Number(key.slice(sp + 1));
+      for (const e of list) if (e.contid !== null) out.push({ session, node, start: e.start, contid: e.contid });
+    }
     return out;
   }
 
-  /** Restores bindings saved by an index (positions as learned). */
+  /** Restores a binding found elsewhere (the registry, for the local node). */
   restore(bindings: { session: number; start: number; contid: ContainerId | null }[], containers: AttributedContainer[]): void {
     for (const c of containers) this.containers.set(formatContainerId(c.contid), c);
-    for (const b of bindings) this.epochList(b.session).push({ start: b.start, contid: b.contid });
+    for (const b of bindings) this.epochList(null, b.session).push({ start: b.start, contid: b.contid });
     for (const list of this.epochs.values()) list.sort((a, b) => a.start - b.start);
-  }
-
-  /** Epochs including unbound ones (an index must keep the LOGIN boundaries too). */
-  allEpochs(): { session: number; start: number; contid: ContainerId | null }[] {
-    const out: { session: number; start: number; contid: ContainerId | null }[] = [];
-    for (const [session, list] of this.epochs) for (const e of list) out.push({ session, start: e.start, contid: e.contid });
-    return out;
   }
 
   container(contid: ContainerId): AttributedContainer | undefined {
@@ -214,36 +287,52 @@ export class Attributor {
     return out;
   }
 
-  private epochList(session: number): Epoch[] {
-    let list = this.epochs.get(session);
+  private epochList(node: string | null, session: number): Epoch[] {
+    const key = sessionKey(node, session);
+    let list = this.epochs.get(key);
     if (!list) {
       list = [];
-      this.epochs.set(session, list);
+      this.epochs.set(key, list);
     }
     return list;
   }
 
+  private bootsOf(node: string | null): BootBoundaries {
+    let b = this.boots.get(node ?? '');
+    if (!b) {
+      b = new BootBoundaries();
+      this.boots.set(node ?? '', b);
+    }
+    return b;
+  }
+
   private onLogin(rec: AuditRecord): void {
+    this.bootsOf(rec.node).login(rec.serial, rec.timeMs);
     const ses = rec.fields.get('ses');
     if (!ses || ses === UNSET || !/^\d{1,10}$/.test(ses) || rec.fields.get('res') !== '1') return;
-    const list = this.epochList(Number(ses));
+    const list = this.epochList(rec.node, Number(ses));
     const start = rec.offset;
     // A session number allocated again (after a reboot) ends any older binding of it.
     if (list.length === 0 || list[list.length - 1].start < start || start < 0) list.push({ start, contid: null });
   }
 
   private onLifecycle(rec: AuditRecord): void {
-    const life = parseLifecycle(rec.msg);
-    if (!life || life.contid === null) return;
-    const reason = this.distrust(rec) ?? this.outOfNest(rec, life);
-    if (reason) return this.reject(reason, rec);
+    const check = checkBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes });
+    if (check === null) return;
+    if (!check.ok) return this.reject(check.problem, rec, check.keyId, check.node);
+    const { life, signature, provenance } = check.binding;
+    if (signature !== null && this.signatures.has(signature)) return this.reject('duplicate', rec);
+    if (this.outOfNest(rec, check.binding)) return this.reject('nesting', rec);
+    if (signature !== null) this.signatures.set(signature, true);
+    if (provenance) this.bootsOf(rec.node).binding(provenance.boot, rec.timeMs);
     this.options.onTrustedBinding?.(rec, life);
-    const key = formatContainerId(life.contid);
+    const contid = life.contid!;
+    const key = formatContainerId(contid);
     const known = this.containers.get(key);
     if (life.op === 'create' || !known) {
-      const enriched = known ?? this.options.registry?.get(life.contid);
+      const enriched = known ?? this.options.registry?.get(contid);
       this.containers.set(key, {
-        contid: life.contid,
+        contid,
         name: life.name,
         orchestrator: life.orchestrator,
         runtimeId: life.runtimeId,
@@ -252,20 +341,28 @@ export class Attributor {
         ...(enriched?.labels ? { labels: enriched.labels } : {}),
       });
     }
-    if ((life.op === 'create' || life.op === 'setns') && life.session !== null) this.bind(life.session, life.contid, rec.offset);
+    if ((life.op === 'create' || life.op === 'setns') && life.session !== null) this.bind(rec.node, life.session, contid, rec.offset, rec.timeMs);
   }
 
-  private reject(reason: RejectedBinding['reason'], record: AuditRecord): void {
+  private reject(reason: BindingProblem, record: AuditRecord, keyId?: string, node?: string): void {
     this.rejectedCount++;
-    if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record });
+    this.rejectedBy.set(reason, (this.rejectedBy.get(reason) ?? 0) + 1);
+    if (reason === 'unknown-key' && keyId !== undefined && node !== undefined) {
+      const k = this.unknownKeys.get(keyId) ?? { node, keyId, count: 0 };
+      k.count++;
+      this.unknownKeys.set(keyId, k);
+    }
+    if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record, keyId, node });
   }
 
-  private bind(session: number, contid: ContainerId, at: number): void {
-    const list = this.epochList(session);
+  private bind(node: string | null, session: number, contid: ContainerId, at: number, atMs: number): void {
+    const list = this.epochList(node, session);
     let target: Epoch | undefined;
     for (const e of list) if (at < 0 || e.start <= at) target = e;
-    if (target) target.contid = contid;
-    else list.unshift({ start: -1, contid }); // the LOGIN is outside the input (rotated away)
+    if (target) {
+      target.contid = contid;
+      target.atMs = atMs;
+    } else list.unshift({ start: -1, contid, atMs }); // the LOGIN is outside the input (rotated away)
   }
 
   /** CONTAINER_OP op=set is written by the kernel itself: it names a container, no trust check. */
@@ -303,27 +400,20 @@ export class Attributor {
    * machine that does not have the record key. Legitimate taggers send from the host or from
    * a session they have just renewed, which is not yet bound.
    */
-  private outOfNest(rec: AuditRecord, life: LifecycleRecord): RejectedBinding['reason'] | null {
-    if ((life.op !== 'create' && life.op !== 'setns') || life.session === null) return null;
-    const sender = Number(rec.fields.get('ses'));
-    if (!Number.isInteger(sender) || String(sender) === UNSET) return null;
-    const nest = this.contidOfSession(sender, rec.offset);
-    if (nest === null) return null;
-    if (life.session === sender) return 'nesting';
+  private outOfNest(rec: AuditRecord, b: CheckedBinding): boolean {
+    const life: LifecycleRecord = b.life;
+    if ((life.op !== 'create' && life.op !== 'setns') || life.session === null) return false;
+    const sender = b.senderSession;
+    if (sender === null) return false;
+    const nest = this.contidOfSession(sender, rec.offset, rec.node, rec.timeMs);
+    if (nest === null) return false;
+    if (life.session === sender) return true;
     const start = life.op === 'create' || life.contid === null ? life.parent : (this.container(life.contid)?.parent ?? null);
     for (let p = start, hops = 0; p !== null && hops < 64; hops++) {
-      if (p === nest) return null;
+      if (p === nest) return false;
       p = this.container(p)?.parent ?? null;
     }
-    return 'nesting';
-  }
-
-  private distrust(rec: AuditRecord): RejectedBinding['reason'] | null {
-    if (rec.fields.get('uid') !== '0') return 'uid';
-    const exe = fieldValue(rec.msg.get('exe'));
-    if (exe === undefined || !this.trusted.has(exe)) return 'exe';
-    if (this.options.key && (rec.body === null || verifyMac(rec.body, this.options.key) !== true)) return 'mac';
-    return null;
+    return true;
   }
 }
 

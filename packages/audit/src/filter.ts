@@ -30,6 +30,8 @@ export interface EventFilter {
   /** Every label must be on the (matched) container, e.g. com.docker.compose.project. */
   labels?: Record<string, string>;
   success?: boolean;
+  /** auditd's node= names (ausearch -n): an event matches any of them. */
+  nodes?: string[];
 }
 
 export function labelsMatch(c: AttributedContainer, labels: Record<string, string>): boolean {
@@ -109,6 +111,7 @@ export function matchesFilter(f: EventFilter, event: AuditEvent, chain: Attribut
   if (f.uid !== undefined && eventField(event, 'uid') !== String(f.uid)) return false;
   if (f.auid !== undefined && eventField(event, 'auid') !== String(f.auid)) return false;
   if (f.success !== undefined && eventSucceeded(event) !== f.success) return false;
+  if (f.nodes && f.nodes.length > 0 && (event.node === null || !f.nodes.includes(event.node))) return false;
   return true;
 }
 

@@ -4,10 +4,13 @@
  * Streaming API (stable):
  * - `parseRecord(line, offset?)` → `AuditRecord | null` (raw and enriched lines, msg='…' bodies)
  * - `new Reassembler({ timeoutMs, clock? })`: `push(rec)` → completed `AuditEvent[]`, `tick()`, `flush()`
+
  *   (ausearch 3.0.9's event model; `opensSingleRecordEvent(typeNumber)`)
- * - `new Attributor({ trustedExes, key, procfsContid, registry })`: `observe(event)` learns
- *   bindings, `attribute(event)` → `AttributedContainer | null`, `chain(c)` → with ancestors;
- *   `rejected` / `rejectedCount` list forged binding records
+ * - `new Attributor({ trust, procfsContid, registry })`: `observe(event)` learns bindings whose
+ *   Ed25519 signature verifies with a trusted public key, `attribute(event)` →
+ *   `AttributedContainer | null` (sessions keyed by node and boot), `chain(c)` → with ancestors;
+ *   `rejected` / `rejectedCount` / `rejectedBy` / `unknownKeys` say what was not used and why
+ * - `checkBinding(record, { trust })`: one binding record taken apart the way it was built
  * - `matchesFilter(filter, event, chain)`, `parseTimeWords(words)`
  * - `formatAuditEvent('raw' | 'interpret' | 'json' | 'ecs', event, chain)` → text (valid UTF-8 once
  *   encoded; interpret = `ausearch -i` through libauparse)
@@ -18,6 +21,7 @@ export * from './reassembler';
 export * from './attributor';
 export { LruMap } from './lru-map';
 export { compactEvent, type CompactOptions, type OutputContainer } from './compact-format';
+export { checkBinding, senderHeader, type BindingCheck, type BindingCheckOptions, type BindingProblem, type CheckedBinding } from './binding';
 export * from './filter';
 export * from './format';
 export * from './reader';

@@ -155,7 +155,10 @@ export function selectedSessions(attributor: Attributor, f: EventFilter): number
   const contids = selectedContainers(attributor, f);
   if (contids === null) return null;
   const out = new Set<number>();
-  for (const b of attributor.sessionBindings()) if (contids.has(String(b.contid))) out.add(b.session);
+  for (const b of attributor.sessionBindings()) {
+    if (f.nodes && f.nodes.length > 0 && (b.node === null || !f.nodes.includes(b.node))) continue;
+    if (contids.has(String(b.contid))) out.add(b.session);
+  }
   return [...out].sort((a, b) => a - b);
 }
 
@@ -200,7 +203,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
   if (useIndex && sessions !== null) {
     const contids = selectedContainers(attributor, filter)!;
-    const direct = options.rawOut && onlyContainerFilters(filter);
+    const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
     bases.forEach((b, i) => {
       const ranges: [number, number, number][] = [];
       for (const s of sessions) {
@@ -232,7 +235,8 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
     const contids = selectedContainers(attributor, filter)!;
     // raw output with only container filters: an event's bytes go out as they are
-    const onEventBytes = options.rawOut && onlyContainerFilters(filter)
+    // (several nodes or boots: the same number is another session, so every event is attributed)
+    const onEventBytes = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique()
       ? (session: number, bytes: Buffer, offset: number): void => {
           const c = attributor.contidOfSession(session, offset);
           if (c === null || !contids.has(String(c))) return;

@@ -10,9 +10,10 @@ const binding = (ses: number, serial: number, contid: number): AuditRecord =>
     `type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='virt=docker op=create vm="c${contid}" uuid=? vm-pid=30637 vm-ses=${ses} contid=${contid} parent-contid=? ns=? node=? exe="${NODE}" hostname=? addr=? terminal=? res=success'`,
   );
 
+// Unsigned bindings under the legacy exe rule: these tests are about table sizes, not trust.
 describe('attributor tables bounded for a live reader', () => {
   test('maxSessions / maxContainers cap what a flood of sessions leaves behind; recent ones stay', () => {
-    const a = new Attributor({ trustedExes: [NODE], maxSessions: 100, maxContainers: 50 });
+    const a = new Attributor({ legacyTrustedExes: [NODE], maxSessions: 100, maxContainers: 50 });
     for (let i = 0; i < 20_000; i++) {
       a.observeRecord(login(1000 + i, 2 * i));
       if (i % 10 === 0) a.observeRecord(binding(1000 + i, 2 * i + 1, 5000 + i));
@@ -24,7 +25,7 @@ describe('attributor tables bounded for a live reader', () => {
   });
 
   test('without bounds (search over a log) every session is kept', () => {
-    const a = new Attributor({ trustedExes: [NODE] });
+    const a = new Attributor({ legacyTrustedExes: [NODE] });
     for (let i = 0; i < 5000; i++) a.observeRecord(login(1000 + i, i));
     expect(a.tableSizes.sessions).toBe(5000);
   });

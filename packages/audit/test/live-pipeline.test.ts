@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry, formatContainerId } from '@contid/core';
+import { Registry, TrustStore, ephemeralSigner, formatContainerId, parseContainerId, signLifecycle } from '@contid/core';
 import { LivePipeline } from '../src/live/pipeline';
 
 // Record shapes as this machine's kernel and auditd write them (session 960, contid 13957717679680).
@@ -18,8 +18,19 @@ const execve = (ses: number, serial: number, arg: string) => [
   `type=EXECVE msg=audit(1795926138.740:${serial}): argc=2 a0="/bin/echo" a1="${arg}"`,
   `type=PROCTITLE msg=audit(1795926138.740:${serial}): proctitle=2F62696E2F6563686F`,
 ];
-const binding = (ses: number, serial: number, name: string, contid: string, exe = NODE) =>
-  `type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='virt=docker op=create vm="${name}" uuid=? vm-pid=30637 vm-ses=${ses} contid=${contid} parent-contid=? ns=? node=? exe="${exe}" hostname=? addr=? terminal=? res=success'`;
+// Bindings signed by this node's key (in memory), as contid writes them.
+const SIGNER = ephemeralSigner('node-a');
+const trust = TrustStore.empty();
+trust.add(SIGNER.publicEntry);
+const binding = (ses: number, serial: number, name: string, contid: string, signer = SIGNER) => {
+  const text = signLifecycle(
+    { op: 'create', orchestrator: 'docker', name, runtimeId: null, pid: 30637, session: ses, contid: parseContainerId(contid), parent: null, namespaces: {}, idPrefix: null },
+    signer,
+    '54f0d7e8a80944f09754f3cc4a654b57',
+    1795926138743,
+  );
+  return `type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='${text} exe="${NODE}" hostname=? addr=? terminal=? res=success'`;
+};
 
 interface Json {
   serial: number;
@@ -30,7 +41,7 @@ const events = (text: string): Json[] => text.split('\n').filter(Boolean).map((l
 describe('live pipeline (search API + what only a live stream needs)', () => {
   test('events before their binding record wait for it and go out attributed, in order', () => {
     let now = 1000;
-    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], filter: { container: 'web' } }, () => now);
+    const p = new LivePipeline({ format: 'json', trust, filter: { container: 'web' } }, () => now);
     let out = p.push([...login(960, 1), ...execve(960, 2, 'one'), ...execve(960, 3, 'two')]);
     expect(out).toBe(''); // held: session 960 was just allocated and is not bound yet
     now += 300;
@@ -46,8 +57,8 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
 
   test('a forged binding is ignored and counted; held events go out unattributed after the grace', () => {
     let now = 1000;
-    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], bindingGraceMs: 500 }, () => now);
-    let out = p.push([...login(961, 10), ...execve(961, 11, 'x'), binding(961, 12, 'evil', '42', '/usr/bin/python3')]);
+    const p = new LivePipeline({ format: 'json', trust, bindingGraceMs: 500 }, () => now);
+    let out = p.push([...login(961, 10), ...execve(961, 11, 'x'), binding(961, 12, 'evil', '42', ephemeralSigner('node-a'))]);
     expect(p.attributor.rejectedCount).toBe(1);
     expect(events(out).map((e) => e.serial)).toEqual([12]); // the forged record itself (sender ses unset)
     now += 600;
@@ -64,7 +75,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     try {
       const registry = Registry.open(dir);
       const c = registry.registerContainer({ orchestrator: 'contid', name: 'db', session: 962 }, { session: 962, pid: 1, op: 'create', detail: {} });
-      const p = new LivePipeline({ format: 'json', trustedExes: [NODE], registry });
+      const p = new LivePipeline({ format: 'json', trust, registry });
       const got = events(p.push(execve(962, 20, 'y')) + p.flush());
       expect(got).toEqual([expect.objectContaining({ serial: 20, container: expect.objectContaining({ name: 'db', contid: formatContainerId(c.contid) }) })]);
       registry.close();
@@ -82,7 +93,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
         return undefined;
       },
     };
-    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], registry }, () => 1000);
+    const p = new LivePipeline({ format: 'json', trust, registry }, () => 1000);
     const lines = [];
     for (let i = 0; i < 50; i++) lines.push(...execve(970 + (i % 5), 100 + i, `e${i}`));
     expect(events(p.push(lines)).length).toBe(50);
@@ -91,7 +102,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
 
   test('an unbound session waits only within the grace after its LOGIN, then its events flow at once', () => {
     let now = 1000;
-    const p = new LivePipeline({ format: 'json', trustedExes: [NODE], bindingGraceMs: 500 }, () => now);
+    const p = new LivePipeline({ format: 'json', trust, bindingGraceMs: 500 }, () => now);
     expect(p.push([...login(963, 30), ...execve(963, 31, 'a')])).toBe('');
     expect(p.held).toBe(3); // the LOGIN (an event of its own), its SYSCALL+PROCTITLE, the execve
     now += 501;
@@ -102,7 +113,7 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
 
   test('a flood of new sessions keeps the pipeline bounded: held events, sessions and containers', () => {
     let now = 1000;
-    const p = new LivePipeline({ format: 'raw', trustedExes: [NODE], maxPending: 100, maxSessions: 500, maxContainers: 50 }, () => now);
+    const p = new LivePipeline({ format: 'raw', trust, maxPending: 100, maxSessions: 500, maxContainers: 50 }, () => now);
     for (let i = 0; i < 5000; i++) {
       const lines = [...login(10_000 + i, 10 * i)];
       if (i % 10 === 0) lines.push(binding(10_000 + i, 10 * i + 1, `c${i}`, String(13957717679680 + i)), ...execve(10_000 + i, 10 * i + 2, 'x'));

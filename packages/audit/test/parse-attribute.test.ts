@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { parseContainerId, signLifecycle } from '@contid/core';
+import { NodeSigner, TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
 import { Attributor, AuditEvent, AuditRecord, Reassembler, formatAuditEvent, matchesFilter, parseRecord, parseTimeWords } from '@contid/audit';
 
 const FIX = join(__dirname, 'fixtures');
 const lines = (f: string): string[] => readFileSync(join(FIX, f), 'latin1').split('\n').filter((l) => l && !l.startsWith('----'));
-const KEY = readFileSync(join(FIX, 'record.key'));
+const SIGNER = ephemeralSigner('node-a');
+const BOOT = '54f0d7e8a80944f09754f3cc4a654b57';
+const trustOf = (...signers: NodeSigner[]): TrustStore => {
+  const t = TrustStore.empty();
+  for (const s of signers) t.add(s.publicEntry);
+  return t;
+};
+const TRUST = trustOf(SIGNER);
 const NODE = '/usr/bin/node';
 
 function events(records: AuditRecord[], timeoutMs?: number): AuditEvent[] {
@@ -70,24 +77,26 @@ describe('parseRecord on lines captured from this machine', () => {
 });
 
 describe('Attributor', () => {
-  const body = (o: Partial<Parameters<typeof signLifecycle>[0]>, key: Buffer | null = KEY): string =>
-    signLifecycle({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: 'abcdef123456', pid: 10, session: 7, contid: parseContainerId('100'), parent: null, namespaces: {}, node: null, ...o }, key);
-  const virt = (serial: number, b: string, sender = 'pid=1 uid=0 auid=0 ses=3', exe = NODE): string =>
-    `type=VIRT_CONTROL msg=audit(5.000:${serial}): ${sender} msg='${b} exe="${exe}" hostname=? addr=? terminal=? res=success'`;
-  const login = (serial: number, ses: number): string => `type=LOGIN msg=audit(5.000:${serial}): pid=10 uid=0 old-auid=0 auid=0 tty=(none) old-ses=3 ses=${ses} res=1`;
-  const sys = (serial: number, ses: number): string => `type=SYSCALL msg=audit(5.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 ses=${ses} comm="sh" key="k1"`;
+  type Life = Parameters<typeof signLifecycle>[0];
+  const life = (o: Partial<Life>): Life => ({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: 'abcdef123456', pid: 10, session: 7, contid: parseContainerId('100'), parent: null, namespaces: {}, idPrefix: null, ...o });
+  const body = (o: Partial<Life>, signer: NodeSigner = SIGNER, boot = BOOT, timeMs = 5000): string => signLifecycle(life(o), signer, boot, timeMs);
+  const virt = (serial: number, b: string, sender = 'pid=1 uid=0 auid=0 ses=3', exe = NODE, time = '5.000'): string =>
+    `type=VIRT_CONTROL msg=audit(${time}:${serial}): ${sender} msg='${b} exe="${exe}" hostname=? addr=? terminal=? res=success'`;
+  const login = (serial: number, ses: number, time = '5.000'): string => `type=LOGIN msg=audit(${time}:${serial}): pid=10 uid=0 old-auid=0 auid=0 tty=(none) old-ses=3 ses=${ses} res=1`;
+  const sys = (serial: number, ses: number, time = '5.000'): string => `type=SYSCALL msg=audit(${time}:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=10 uid=0 auid=0 ses=${ses} comm="sh" key="k1"`;
 
-  function run(log: string[], key: Buffer | null = KEY): { att: Attributor; evs: AuditEvent[] } {
-    const recs = withOffsets(log.flatMap((l) => (l.startsWith('type=SYSCALL') ? [l, l.replace('SYSCALL', 'PROCTITLE').replace(/: .*/, ': proctitle=7368')] : [l])));
-    const att = new Attributor({ trustedExes: [NODE], key });
+  function run(log: string[], options: ConstructorParameters<typeof Attributor>[0] = { trust: TRUST }): { att: Attributor; evs: AuditEvent[] } {
+    const recs = withOffsets(log.flatMap((l) => (/^(node=\S+ )?type=SYSCALL/.test(l) ? [l, l.replace('SYSCALL', 'PROCTITLE').replace(/: arch.*/, ': proctitle=7368')] : [l])));
+    const att = new Attributor(options);
     for (const r of recs) att.observeRecord(r); // first pass: bindings
-    return { att, evs: events(recs).sort((a, b) => a.serial - b.serial) }; // a lone LOGIN completes at flush
+    return { att, evs: events(recs).sort((a, b) => a.timeMs - b.timeMs || a.serial - b.serial) }; // a lone LOGIN completes at flush
   }
   const who = (att: Attributor, e: AuditEvent): string | null => att.attribute(e)?.name ?? null;
 
   it('a binding written after the first events of its session still covers them (two passes)', () => {
     const { att, evs } = run([login(1, 7), sys(2, 7), virt(3, body({})), sys(4, 7), sys(5, 8)]);
     expect(evs.map((e) => [e.serial, who(att, e)])).toEqual([[1, 'web'], [2, 'web'], [3, null], [4, 'web'], [5, null]]);
+    expect(att.rejectedCount).toBe(0);
   });
 
   it('a session number allocated again (reboot) ends the old binding', () => {
@@ -110,46 +119,103 @@ describe('Attributor', () => {
     expect(matchesFilter({ container: 'abcdef' }, byser(7), att.chain(att.attribute(byser(7))!))).toBe(true);
   });
 
+  const signed = body({});
+  const stranger = ephemeralSigner('node-a');
   it.each([
-    ['a non-root sender', virt(2, body({}), 'pid=1 uid=65534 auid=0 ses=3'), 'uid'],
-    ['another program', virt(2, body({}), undefined, '/usr/sbin/auditctl'), 'exe'],
-    ['a wrong mac', virt(2, body({}, Buffer.from('not the key'))), 'mac'],
-    ['no mac while the key is readable', virt(2, body({}, null)), 'mac'],
-  ])('a binding from %s is ignored and counted', (_n, forged, reason) => {
+    ['a non-root sender', virt(2, signed, 'pid=1 uid=65534 auid=0 ses=3'), 'uid'],
+    ['a key this reader has not imported', virt(2, body({}, stranger)), 'unknown-key'],
+    ['a changed payload (bad signature)', virt(2, signed.replace('vm-ses=7', 'vm-ses=8')), 'signature'],
+    ['a record with no signature (another program)', virt(2, signed.replace(/ contid-node=.*/, '')), 'unsigned'],
+    ['a record cut by the kernel (truncated)', virt(2, signed).replace(/ exe=.*'/, "'").slice(0, -40), 'truncated'],
+    ['a record cut inside its signature', virt(2, signed).replace(/ contid-sig=(\S{20})\S*/, ' contid-sig=$1'), 'signature'],
+    ['a signature for another node', virt(2, body({}, ephemeralSigner('node-b'))), 'unknown-key'],
+    ['a signed time far from the kernel time (replay)', virt(2, body({}, SIGNER, BOOT, 5000 + 3_600_000)), 'time'],
+    ['text in the payload standing in for the trailer', virt(2, signed.replace(' contid-sig=', ' exe="/usr/bin/node" contid-sig='), undefined, '/tmp/evil'), 'malformed'],
+  ])('a binding from %s is rejected and counted, never used', (_n, forged, reason) => {
     const { att, evs } = run([login(1, 7), forged, sys(3, 7)]);
     expect(evs.map((e) => who(att, e))).toEqual([null, null, null]);
-    expect(att.rejectedCount).toBe(1);
-    expect(att.rejected[0].reason).toBe(reason);
+    expect([att.rejectedCount, att.rejected[0].reason]).toEqual([1, reason]);
+  });
+
+  it('a duplicated binding (a replayed record) is rejected; the first one holds', () => {
+    const { att, evs } = run([login(1, 7), virt(2, signed), virt(3, signed, 'pid=99 uid=0 auid=0 ses=3'), sys(4, 7)]);
+    expect(who(att, evs.find((e) => e.serial === 4)!)).toBe('web');
+    expect(att.rejected.map((r) => r.reason)).toEqual(['duplicate']);
+  });
+
+  it('a revoked key verifies nothing; the unknown key is named so the reader knows what to import', () => {
+    const trust = trustOf(SIGNER);
+    trust.add({ ...stranger.publicEntry, revoked: new Date(0).toISOString() });
+    const { att } = run([login(1, 7), virt(2, body({}, stranger)), virt(3, body({ contid: parseContainerId('300') }, ephemeralSigner('node-c')))], { trust });
+    expect(att.rejected.map((r) => r.reason)).toEqual(['revoked', 'unknown-key']);
+    expect([...att.unknownKeys.values()].map((k) => k.node)).toEqual(['node-c']);
+  });
+
+  it('without any trusted key nothing is attributed; the legacy exe rule works only when asked for, and only for unsigned records', () => {
+    const unsigned = signed.replace(/ contid-node=.*/, '');
+    expect(run([login(1, 7), virt(2, signed), sys(3, 7)], {}).att.rejected.map((r) => r.reason)).toEqual(['unknown-key']);
+    const legacy = run([login(1, 7), virt(2, unsigned), virt(3, unsigned.replace('contid=100', 'contid=300'), undefined, '/tmp/x'), sys(4, 7)], { legacyTrustedExes: [NODE] });
+    expect(who(legacy.att, legacy.evs.find((e) => e.serial === 4)!)).toBe('web');
+    expect(legacy.att.rejected.map((r) => r.reason)).toEqual(['exe']);
+  });
+
+  describe('nodes and boots', () => {
+    const nodeB = ephemeralSigner('node-b');
+    const trust = trustOf(SIGNER, nodeB);
+    const at = (node: string, line: string): string => `node=${node} ${line}`;
+
+    it("sessions are keyed by node: node-b's session 7 is not node-a's container", () => {
+      const { att, evs } = run([at('node-a', login(1, 7)), at('node-a', virt(2, body({}))), at('node-b', login(1, 7)), at('node-b', sys(3, 7)), at('node-a', sys(4, 7))], { trust });
+      expect(evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => [e.node, who(att, e)])).toEqual([['node-b', null], ['node-a', 'web']]);
+    });
+
+    it("a binding is tied to its node: node-b's key cannot bind for node-a, nor node-a's key in node-b's stream", () => {
+      const forgedNode = body({}, nodeB).replace('contid-node=node-b', 'contid-node=node-a');
+      const { att } = run([at('node-a', virt(2, forgedNode)), at('node-b', virt(3, body({ contid: parseContainerId('300') })))], { trust });
+      expect(att.rejected.map((r) => r.reason)).toEqual(['signature', 'node']);
+    });
+
+    it("a later boot's session N does not inherit an earlier boot's binding, even without its LOGIN in the input", () => {
+      const bootB = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+      const { att, evs } = run([
+        login(90_000, 7, '5.000'), virt(90_001, body({})), sys(90_002, 7, '5.000'),
+        // reboot: serials restart; session 7 of this boot has no LOGIN in the input
+        login(120, 3, '900.000'), sys(121, 7, '900.000'),
+        virt(130, body({ name: 'db', contid: parseContainerId('300'), session: 9 }, SIGNER, bootB, 901_000), undefined, undefined, '901.000'),
+      ]);
+      expect(evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => [e.serial, who(att, e)])).toEqual([[90_002, 'web'], [121, null]]);
+      expect(att.rejectedCount).toBe(0);
+    });
   });
 
   describe('bindings sent from inside a container (the sender ses is bound to it)', () => {
-    // web (100) owns session 7; its processes send with ses=7. No key: the log is read on
-    // another machine, so only the kernel-stamped sender session tells.
+    // web (100) owns session 7; its processes send with ses=7: only the kernel-stamped sender
+    // session tells a nested orchestrator from a container claiming what is not its own.
     const inWeb = 'pid=20 uid=0 auid=0 ses=7';
-    const base = [login(1, 7), virt(2, body({}, null))];
+    const base = [login(1, 7), virt(2, body({}))];
 
     it('cannot re-tag their own session (a container re-tagging itself)', () => {
-      const { att, evs } = run([...base, virt(3, body({ name: 'fake', contid: parseContainerId('300'), session: 7 }, null), inWeb), sys(4, 7)], null);
+      const { att, evs } = run([...base, virt(3, body({ name: 'fake', contid: parseContainerId('300'), session: 7 }), inWeb), sys(4, 7)]);
       expect(who(att, evs.find((e) => e.serial === 4)!)).toBe('web');
       expect(att.rejected.map((r) => r.reason)).toEqual(['nesting']);
     });
 
     it('cannot bind a session to a container that is not their descendant', () => {
-      const { att, evs } = run([...base, login(3, 9), virt(4, body({ name: 'other', contid: parseContainerId('300'), session: 9 }, null), inWeb), sys(5, 9)], null);
+      const { att, evs } = run([...base, login(3, 9), virt(4, body({ name: 'other', contid: parseContainerId('300'), session: 9 }), inWeb), sys(5, 9)]);
       expect(who(att, evs.find((e) => e.serial === 5)!)).toBeNull();
       expect(att.rejected.map((r) => r.reason)).toEqual(['nesting']);
     });
 
     it('may create their own children (a nested orchestrator)', () => {
-      const child = body({ name: 'child', contid: parseContainerId('300'), parent: parseContainerId('100'), session: 9 }, null);
-      const { att, evs } = run([...base, login(3, 9), virt(4, child, inWeb), sys(5, 9)], null);
+      const child = body({ name: 'child', contid: parseContainerId('300'), parent: parseContainerId('100'), session: 9 });
+      const { att, evs } = run([...base, login(3, 9), virt(4, child, inWeb), sys(5, 9)]);
       expect(att.chain(att.attribute(evs.find((e) => e.serial === 5)!)!).map((c) => c.name)).toEqual(['child', 'web']);
       expect(att.rejectedCount).toBe(0);
     });
   });
 
   it('procfs kernels (emulated records): CONTAINER_ID aux records attribute with their parent chain', () => {
-    const att = new Attributor({ trustedExes: [NODE], key: null, procfsContid: true });
+    const att = new Attributor({ trust: TRUST, procfsContid: true });
     const [ev] = events(withOffsets(['type=SYSCALL msg=audit(5.000:1): syscall=59 ses=4294967295 pid=3', 'type=CONTAINER_ID msg=audit(5.000:1): record=1 contid=4,^2,^1', 'type=PROCTITLE msg=audit(5.000:1): proctitle=7368']));
     const c = att.attribute(ev)!;
     expect(att.chain(c).map((x) => String(x.contid))).toEqual(['4', '2', '1']);
@@ -195,7 +261,7 @@ describe('bad input never crashes (property-based)', () => {
     fc.assert(
       fc.property(fc.array(mangle, { maxLength: 40 }), (ls) => {
         const recs = ls.map((l, i) => parseRecord(l, i)).filter((r): r is AuditRecord => r !== null);
-        const att = new Attributor({ trustedExes: [NODE], key: KEY });
+        const att = new Attributor({ trust: TRUST });
         for (const r of recs) att.observeRecord(r);
         for (const e of events(recs)) {
           const c = att.attribute(e);
@@ -245,12 +311,12 @@ describe('registry enrichment', () => {
     try {
       const parent = reg.registerContainer({ orchestrator: 'lxc', name: 'host-ct', image: null });
       const child = reg.registerContainer({ orchestrator: 'docker', name: 'web', image: 'nginx:1.27', parent: parent.contid });
-      const body = sign({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: null, pid: 1, session: 7, contid: child.contid, parent: parent.contid, namespaces: {}, node: null }, KEY);
+      const body = sign({ op: 'create', orchestrator: 'docker', name: 'web', runtimeId: null, pid: 1, session: 7, contid: child.contid, parent: parent.contid, namespaces: {}, idPrefix: null }, SIGNER, BOOT, 5000);
       const lines = [
         `type=VIRT_CONTROL msg=audit(5.000:1): pid=1 uid=0 auid=0 ses=3 msg='${body} exe="${NODE}" hostname=? addr=? terminal=? res=success'`,
         'type=USER_CMD msg=audit(5.000:2): pid=9 uid=0 auid=0 ses=7 msg=\'cmd=true res=success\'',
       ];
-      const att = new Attributor({ trustedExes: [NODE], key: KEY, registry: reg });
+      const att = new Attributor({ trust: TRUST, registry: reg });
       const evs = events(withOffsets(lines));
       evs.forEach((e) => att.observe(e));
       const c = att.attribute(evs[1])!;

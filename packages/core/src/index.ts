@@ -17,7 +17,29 @@ export {
   type Resolved,
 } from './container-ref';
 export * from './record-format';
-export * from './record-key';
+export { KEYS_DIR, NodeSigner, ephemeralSigner, keyIdOf, loadOrCreateSigner, readSigner, rotateSigner, validNodeName } from './node-keys';
+export {
+  DEFAULT_TRUST_DIR,
+  TrustStore,
+  parsePublicKeyEntry,
+  publishPublicKey,
+  revokePublicKey,
+  verifySignature,
+  type PublicKeyEntry,
+  type TrustedKey,
+} from './trust-store';
+export {
+  MAX_NAME_BYTES,
+  MAX_ORCHESTRATOR_LENGTH,
+  MAX_REASON_BYTES,
+  MAX_RECORD_TEXT,
+  MAX_RUNTIME_ID_BYTES,
+  checkRecordFits,
+  checkRecordStrings,
+  fitReason,
+  fitText,
+  trailerReserve,
+} from './record-limits';
 export * from './audit-emitter';
 export * from './write-paths';
 export * from './config';

@@ -3,9 +3,10 @@ import { ContidConfig, configFromEnv } from './config';
 import { ContainerId, formatContainerId } from './container-id';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
-import { processStartTime, readNamespaces, readSessionId } from './proc';
+import { currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
+import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
-import { loadOrCreateRecordKey } from './record-key';
+import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
 import { BindingRecord, ContainerRecord, Registry } from './registry';
 import { BindResult, BindTarget, chooseWritePath } from './write-paths';
 
@@ -53,7 +54,8 @@ export interface TaggerDeps {
  * writes the audit record, then commits the registry change in one transaction.
  */
 export class Tagger {
-  private readonly key: Buffer;
+  readonly signer: NodeSigner;
+  private readonly bootId: string;
 
   private constructor(
     readonly config: ContidConfig,
@@ -61,7 +63,8 @@ export class Tagger {
     private readonly sink: AuditSink | null,
     private readonly sinkError: string | null,
   ) {
-    this.key = loadOrCreateRecordKey(config.stateDir);
+    this.signer = loadOrCreateSigner(config.stateDir, config.nodeName, config.trustDir);
+    this.bootId = currentBootId().replace(/-/g, '');
   }
 
   static open(config: Partial<ContidConfig> = {}, deps: TaggerDeps = {}): Tagger {
@@ -86,6 +89,7 @@ export class Tagger {
   }
 
   create(spec: CreateSpec): TagResult {
+    checkRecordStrings(spec); // before an ID is taken or a session renewed
     const parent = this.resolveParent(spec.parent ?? 'auto');
     const contid = this.registry.ids.allocate();
     const bound = this.bind(contid, spec.target);
@@ -100,7 +104,7 @@ export class Tagger {
       contid,
       parent,
       namespaces,
-      node: this.registry.ids.nodePrefix(),
+      idPrefix: this.registry.ids.nodePrefix(),
     });
     const container = this.registry.registerContainer(
       {
@@ -147,7 +151,7 @@ export class Tagger {
     const container = this.registry.get(contid);
     if (!container) throw new ContidError(`unknown container ${formatContainerId(contid)}`);
     if (container.state !== 'ended') {
-      const auditError = this.emit({ ...this.recordOf(container, 'end'), reason });
+      const auditError = this.emit({ ...this.recordOf(container, 'end'), reason: reason === undefined ? undefined : fitReason(reason) });
       this.registry.markEnded(contid);
       if (auditError) this.registry.enrich(contid, { auditError });
     }
@@ -159,6 +163,7 @@ export class Tagger {
    * without its wrapper): recorded with its pid and session so it is never silently missing.
    */
   recordUntagged(spec: Omit<CreateSpec, 'target' | 'parent'> & { pid: number }): TagResult {
+    checkRecordStrings(spec);
     const session = readSessionId(spec.pid, this.config.procRoot);
     const namespaces = readNamespaces(spec.pid, this.config.procRoot);
     const contid = this.registry.ids.allocate();
@@ -172,7 +177,7 @@ export class Tagger {
       contid,
       parent: null,
       namespaces,
-      node: this.registry.ids.nodePrefix(),
+      idPrefix: this.registry.ids.nodePrefix(),
     });
     const container = this.registry.registerContainer(
       { ...spec, state: 'untagged', initPid: spec.pid, initStart: processStartTime(spec.pid, this.config.procRoot), session, namespaces, auditError },
@@ -214,15 +219,22 @@ export class Tagger {
       contid: c.contid,
       parent: c.parent,
       namespaces: c.namespaces,
-      node: this.registry.ids.nodePrefix(),
+      idPrefix: this.registry.ids.nodePrefix(),
     };
+  }
+
+  /** The signed msg text of a record (also for records sent elsewhere, such as op=fail). */
+  signedText(record: LifecycleRecord): string {
+    const text = signLifecycle(record, this.signer, this.bootId);
+    checkRecordFits(text);
+    return text;
   }
 
   /** Writes the record; returns the error text under fail-open, throws under fail-closed. */
   private emit(record: LifecycleRecord): string | null {
     try {
       if (!this.sink) throw new ContidError(this.sinkError ?? 'no audit sink');
-      this.sink.send(AUDIT_VIRT_CONTROL, signLifecycle(record, this.key), true);
+      this.sink.send(AUDIT_VIRT_CONTROL, this.signedText(record), true);
       return null;
     } catch (e) {
       if (this.config.failPolicy === 'closed' || !(e instanceof ContidError)) throw e;

@@ -14,12 +14,12 @@ function tooOpen(path: string): string | null {
 
 export function permissionChecks(config: ContidConfig, socketPath: string): HealthResult[] {
   const out: HealthResult[] = [];
-  const files = [join(config.stateDir, 'registry.db'), join(config.stateDir, 'record.key')].filter(existsSync);
+  const files = [join(config.stateDir, 'registry.db'), join(config.stateDir, 'keys'), join(config.stateDir, 'keys', 'signing.key')].filter(existsSync);
   const badFiles = files.map(tooOpen).filter((p): p is string => p !== null);
   out.push(
     badFiles.length
-      ? { check: 'registry files', status: 'fail', detail: `${badFiles.join('; ')}: others could read the record key or rewrite bindings`, fix: `chown root: ${files.join(' ')} && chmod 600 ${files.join(' ')}` }
-      : { check: 'registry files', status: 'ok', detail: files.length ? 'registry.db and record.key root-only' : 'none yet' },
+      ? { check: 'registry files', status: 'fail', detail: `${badFiles.join('; ')}: others could read the signing key or rewrite bindings`, fix: `chown root: ${files.join(' ')} && chmod go-rwx ${files.join(' ')}` }
+      : { check: 'registry files', status: 'ok', detail: files.length ? 'registry.db and the signing key root-only' : 'none yet' },
   );
   if (!existsSync(socketPath)) {
     out.push({ check: 'service socket', status: 'ok', detail: `${socketPath} absent: contid tags directly (no contid serve)` });

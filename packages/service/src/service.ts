@@ -5,9 +5,12 @@ import {
   Tagger,
   AUDIT_VIRT_CONTROL,
   formatContainerId,
-  loadOrCreateRecordKey,
+  MAX_NAME_BYTES,
+  MAX_ORCHESTRATOR_LENGTH,
+  MAX_RUNTIME_ID_BYTES,
+  fitReason,
+  fitText,
   parseContainerId,
-  signLifecycle,
 } from '@contid/core';
 import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -241,23 +244,20 @@ export class ContidService {
   private recordFailure(r: Request & { op: 'create' | 'setns' }, caller: Caller | undefined, reason: string): void {
     try {
       this.failureSink ??= new KernelAuditSink();
-      const key = loadOrCreateRecordKey(this.tagger.config.stateDir);
-      const text = signLifecycle(
-        {
-          op: 'fail',
-          orchestrator: r.op === 'create' ? r.orchestrator : 'contid',
-          name: r.op === 'create' ? r.name : r.contid,
-          runtimeId: r.op === 'create' ? r.runtimeId ?? null : null,
-          pid: caller?.pid ?? null,
-          session: caller?.session ?? null,
-          contid: r.op === 'setns' ? parseContainerId(r.contid) : null,
-          parent: null,
-          namespaces: {},
-          node: null,
-          reason: reason.slice(0, 200),
-        },
-        key,
-      );
+      // Cut to fit: the failure is recorded whatever the caller sent (a refused 9 KB name too).
+      const text = this.tagger.signedText({
+        op: 'fail',
+        orchestrator: fitText(r.op === 'create' ? r.orchestrator : 'contid', MAX_ORCHESTRATOR_LENGTH),
+        name: fitText(r.op === 'create' ? r.name : r.contid, MAX_NAME_BYTES),
+        runtimeId: r.op === 'create' && r.runtimeId ? fitText(r.runtimeId, MAX_RUNTIME_ID_BYTES) : null,
+        pid: caller?.pid ?? null,
+        session: caller?.session ?? null,
+        contid: r.op === 'setns' ? parseContainerId(r.contid) : null,
+        parent: null,
+        namespaces: {},
+        idPrefix: null,
+        reason: fitReason(reason),
+      });
       this.failureSink.send(AUDIT_VIRT_CONTROL, text, false);
     } catch (e) {
       this.log(`could not write the op=fail record either: ${(e as Error).message}`);

@@ -17,8 +17,10 @@ export interface EventFilterArgs {
   label?: string[];
   project?: string;
   success?: string;
+  node?: string[];
   format?: SearchFormat;
-  'trusted-exe'?: string[];
+  'trust-dir'?: string;
+  'trust-unsigned-by-exe'?: string[];
   'event-timeout': number;
 }
 
@@ -37,7 +39,13 @@ export const EVENT_FILTER_OPTIONS = {
   project: { type: 'string', describe: 'a compose project: --label com.docker.compose.project=NAME' },
   success: { type: 'string', describe: 'yes or no' },
   format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret, json (one event a line), ecs (Elastic Common Schema)' },
-  'trusted-exe': { type: 'string', array: true, describe: 'exe= values trusted to write bindings (default: this node binary)' },
+  node: { alias: 'n', type: 'string', array: true, describe: "events of these nodes only (auditd's node= name, as ausearch -n)" },
+  'trust-dir': { type: 'string', describe: 'public keys that verify bindings (default $CONTID_TRUST_DIR or /etc/contid/trusted-keys; contid keys import adds them)' },
+  'trust-unsigned-by-exe': {
+    type: 'string',
+    array: true,
+    describe: 'INSECURE: also accept UNSIGNED bindings sent by root from these executables (the old rule; any container with CAP_AUDIT_WRITE can forge such a record)',
+  },
   'event-timeout': { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' },
 } as const;
 
@@ -92,5 +100,6 @@ export function eventFilterOf(argv: EventFilterArgs): EventFilter {
     requestedBy: argv['requested-by'] === undefined ? undefined : uidOf(argv['requested-by']),
     labels: labelsOf(argv),
     success: argv.success === undefined ? undefined : argv.success === 'yes',
+    nodes: argv.node?.flatMap((n) => String(n).split(',')).filter((n) => n !== ''),
   };
 }

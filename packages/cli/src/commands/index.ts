@@ -14,6 +14,7 @@ import { searchCommand } from './search';
 import { indexCommand } from './index-cmd';
 import { reportCommand } from './report';
 import { dockerCommand } from './docker';
+import { keysCommand } from './keys';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs' CommandModule is generic over each command's own args
 export const commands: CommandModule<any, any>[] = [
@@ -33,4 +34,5 @@ export const commands: CommandModule<any, any>[] = [
   reportCommand,
   systemdCommand,
   dockerCommand,
+  keysCommand,
 ];

@@ -1,10 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename, extname } from 'node:path';
-import { ContidError, configFromEnv, formatContainerId, readRecordKey } from '@contid/core';
+import { ContidError, configFromEnv, formatContainerId } from '@contid/core';
 import { SearchIndex, hostHasProcfsContid } from '@contid/audit';
 import { GROUP_BYS, reportHtml, reportJson, reportText, runReport, type GroupBy, type GroupReport } from '@contid/report';
 import { indexDir } from './index-cmd';
+import { trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
@@ -79,7 +80,7 @@ export const reportCommand: CommandModule<{ json: boolean }, ReportArgs> = {
           keepEvents: argv.html !== undefined,
           timeoutMs: argv['event-timeout'],
           index,
-          attribution: { trustedExes: argv['trusted-exe'], key: readRecordKey(stateDir), registry, procfsContid: hostHasProcfsContid() },
+          attribution: { ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)), registry, procfsContid: hostHasProcfsContid() },
           onProgress: (done, total) => progress.bytes(done, total),
           onMatched: () => progress.matched(),
         }),
@@ -94,7 +95,7 @@ export const reportCommand: CommandModule<{ json: boolean }, ReportArgs> = {
       if (argv.json) printJson(reportJson(groups));
       else if (argv.html === undefined) process.stdout.write(groups.length > 0 ? reportText(groups, { interpret: argv.interpret, summaryOnly: argv.summary }) : '<no matches>\n');
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
-      if (stats.rejected > 0) process.stderr.write(`contid: ignored ${stats.rejected} untrusted binding records (contid search --show-rejected lists them)\n`);
+      if (stats.rejected > 0) process.stderr.write(`contid: rejected ${stats.rejected} binding record(s) that could not be verified; their sessions are not attributed (contid search --show-rejected lists them and says why)\n`);
     } finally {
       registry?.close();
       index?.close();

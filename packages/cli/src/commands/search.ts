@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { writeSync } from 'node:fs';
-import { ContidError, configFromEnv, readRecordKey } from '@contid/core';
+import { ContidError, configFromEnv } from '@contid/core';
 import { indexDir } from './index-cmd';
+import { rejectionReport, trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
@@ -91,6 +92,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     const { files, cleanup } = await resolveLogFiles(argv);
     const stateDir = configFromEnv().stateDir;
+    const say = (line: string): void => void process.stderr.write(`contid: ${line}\n`);
+    const trust = trustOptions(argv, say);
     const registry = openRegistry(stateDir);
     const out = new Out();
     const progress = progressOnStderr({ quiet: argv.quiet });
@@ -101,7 +104,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         filter,
         timeoutMs: argv['event-timeout'],
         fullScan: argv.strict,
-        attribution: { trustedExes: argv['trusted-exe'], key: readRecordKey(stateDir), registry, procfsContid: hostHasProcfsContid() },
+        attribution: { ...trust, registry, procfsContid: hostHasProcfsContid() },
         onEvent: argv['show-rejected']
           ? () => undefined
           : (event, chain) => {
@@ -122,7 +125,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         if (argv.strict) throw new ContidError(msg, 1);
         process.stderr.write(`contid: ${msg}\n`);
       }
-      if (stats.rejected > 0 && !argv['show-rejected']) process.stderr.write(`contid: ignored ${stats.rejected} untrusted binding records (--show-rejected lists them)\n`);
+      if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
     } finally {
       registry?.close();
       index?.close();

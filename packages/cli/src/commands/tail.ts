@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ContidError, Registry, configFromEnv, readRecordKey } from '@contid/core';
+import { ContidError, Registry, configFromEnv } from '@contid/core';
+import { rejectionReport, trustOptions } from './trust-args';
 import {
   FileFollower,
   LivePipeline,
@@ -124,8 +125,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       format: argv.format ?? (argv.json ? 'json' : 'raw'),
       rawRecords: argv['raw-records'],
       eventTimeoutMs: argv['event-timeout'],
-      trustedExes: argv['trusted-exe'],
-      key: readRecordKey(stateDir),
+      ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
       registry,
       filter: eventFilterOf(argv as EventFilterArgs),
     });
@@ -146,7 +146,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     const readerGone = new Promise<'signal'>((done) => process.stdout.on('error', () => done('signal')));
     const ended = await Promise.race([stopped, readerGone, tail.finished().then(() => 'ended' as const)]);
     if (ended === 'signal') await tail.stop();
-    if (pipeline.attributor.rejectedCount > 0) report(`ignored ${pipeline.attributor.rejectedCount} untrusted binding records`);
+    for (const line of rejectionReport(pipeline.attributor, argv['trust-dir'])) report(line);
     const failure = tail.failure();
     if (failure) throw new ContidError(failure);
     process.exit(0);

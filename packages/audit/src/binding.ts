@@ -1,0 +1,101 @@
+import { LifecycleRecord, Provenance, TrustStore, parseLifecycle, parseProvenance, splitSignedBody, verifySignature } from '@contid/core';
+import { AuditRecord, splitAuditFields } from './record';
+
+/**
+ * Why a binding record was not used:
+ * - uid: not sent by root; type: a contid binding in a USER record (contid writes VIRT_CONTROL);
+ * - unsigned: no contid-sig= (another program, or a record older than signing);
+ * - unknown-key: signed with a key this reader has not imported; revoked: with a revoked key;
+ * - signature: the signature does not verify (a changed or forged payload);
+ * - node: the key, the signed node and the log's node= prefix do not agree;
+ * - time: the signed time is far from the kernel's time stamp (a replayed record);
+ * - duplicate: a signature seen before (a replayed record);
+ * - truncated: cut by the kernel (no libaudit trailer); malformed: fields repeated or unknown;
+ * - nesting: sent from inside container X but binds X itself or a container outside X;
+ * - exe: (only with the legacy rule) not an allowed executable.
+ */
+export type BindingProblem =
+  | 'uid' | 'type' | 'unsigned' | 'unknown-key' | 'revoked' | 'signature' | 'node' | 'time'
+  | 'duplicate' | 'truncated' | 'malformed' | 'nesting' | 'exe';
+
+/** A binding whose signature verified (or, under the legacy rule, whose exe is allowed). */
+export interface CheckedBinding {
+  life: LifecycleRecord;
+  /** Null only for unsigned records accepted by the legacy exe rule. */
+  provenance: Provenance | null;
+  signature: string | null;
+  /** The kernel-stamped sender session (`ses=` of the header), null when unset. */
+  senderSession: number | null;
+}
+
+export type BindingCheck = { ok: true; binding: CheckedBinding } | { ok: false; problem: BindingProblem; keyId?: string; node?: string };
+
+export interface BindingCheckOptions {
+  trust: TrustStore;
+  /**
+   * The pre-signature rule (kernel uid 0 + an allowed exe=), for unsigned records only. A
+   * container with CAP_AUDIT_WRITE can meet it: callers must ask for it by name.
+   */
+  legacyTrustedExes?: ReadonlySet<string> | null;
+  /** How far the signed time may be from the kernel's stamp (default 5 minutes). */
+  maxSkewMs?: number;
+}
+
+const UNSET = '4294967295';
+const DEFAULT_SKEW_MS = 5 * 60_000;
+
+/**
+ * The kernel's header of a user record: the text between the stamp and ` msg='`, which only
+ * the kernel writes. Nothing inside the payload can shadow these.
+ */
+export function senderHeader(rec: AuditRecord): Map<string, string> {
+  const stamp = rec.raw.indexOf('): ');
+  const open = rec.raw.indexOf(" msg='", stamp);
+  return splitAuditFields(rec.raw.slice(stamp + 3, open < 0 ? undefined : open));
+}
+
+/** Does a body that failed to split still claim to be contid's (so it is counted, not ignored)? */
+const looksLikeContid = (body: string): boolean => / contid=/.test(body) && /(^| )op=/.test(body);
+
+function unquote(v: string): string {
+  return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+}
+
+/**
+ * Checks one VIRT_CONTROL record: null when it is not a contid binding at all (libvirt's own
+ * records), else whether it may be used, with the reason when not. The caller keeps the
+ * state-dependent checks (duplicates, nesting).
+ */
+export function checkBinding(rec: AuditRecord, options: BindingCheckOptions): BindingCheck | null {
+  const body = rec.body;
+  if (body === null) return null;
+  const header = senderHeader(rec);
+  const ses = header.get('ses');
+  const senderSession = ses === undefined || ses === UNSET || !/^\d{1,10}$/.test(ses) ? null : Number(ses);
+  const split = splitSignedBody(body);
+  if (split === 'truncated' || split === 'malformed') return looksLikeContid(body) ? { ok: false, problem: split } : null;
+  if (split === 'unsigned') {
+    const life = parseLifecycle(splitAuditFields(body));
+    if (!life || life.contid === null) return null;
+    // The kernel's word first: a record not sent by root is that, signed or not.
+    if (header.get('uid') !== '0') return { ok: false, problem: 'uid' };
+    const exes = options.legacyTrustedExes;
+    if (!exes) return { ok: false, problem: 'unsigned' };
+    const exe = / exe=(\S+) hostname=\S+ addr=\S+ terminal=\S+ res=\S+$/.exec(body)?.[1];
+    if (exe === undefined || !exes.has(unquote(exe))) return { ok: false, problem: 'exe' };
+    return { ok: true, binding: { life, provenance: null, signature: null, senderSession } };
+  }
+  const life = parseLifecycle(split.fields);
+  const provenance = parseProvenance(split.fields);
+  if (!life || life.contid === null || !provenance) return { ok: false, problem: 'malformed' };
+  const claim = { keyId: provenance.keyId, node: provenance.node };
+  if (header.get('uid') !== '0') return { ok: false, problem: 'uid', ...claim };
+  const trusted = options.trust.get(provenance.keyId);
+  if (!trusted) return { ok: false, problem: 'unknown-key', ...claim };
+  if (trusted.entry.revoked) return { ok: false, problem: 'revoked', ...claim };
+  if (!verifySignature(trusted.key, split.payload, split.signature)) return { ok: false, problem: 'signature', ...claim };
+  // The key names its node; the record and auditd's prefix (where there is one) must agree.
+  if (trusted.entry.node !== provenance.node || (rec.node !== null && rec.node !== provenance.node)) return { ok: false, problem: 'node', ...claim };
+  if (Math.abs(provenance.timeMs - rec.timeMs) > (options.maxSkewMs ?? DEFAULT_SKEW_MS)) return { ok: false, problem: 'time', ...claim };
+  return { ok: true, binding: { life, provenance, signature: split.signature, senderSession } };
+}

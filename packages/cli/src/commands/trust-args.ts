@@ -1,0 +1,41 @@
+import { TrustStore, configFromEnv, readSigner } from '@contid/core';
+import type { Attributor, AttributorOptions } from '@contid/audit';
+import type { EventFilterArgs } from './event-filter-args';
+
+/** File names and log text may hold control bytes: never send them raw to a terminal. */
+const escapeForTerminal = (s: string): string => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/** The keys `search` and `tail` verify bindings with, and the legacy rule only when named. */
+export function trustOptions(argv: Pick<EventFilterArgs, 'trust-dir' | 'trust-unsigned-by-exe'>, say: (line: string) => void): Pick<AttributorOptions, 'trust' | 'legacyTrustedExes'> {
+  const dir = argv['trust-dir'] ?? configFromEnv().trustDir;
+  const trust = TrustStore.load(dir);
+  for (const p of trust.problems) say(escapeForTerminal(p));
+  // Root on the node that wrote the log trusts its own key without importing it.
+  try {
+    const own = readSigner(configFromEnv().stateDir);
+    if (own && !trust.get(own.keyId)) trust.add(own.publicEntry);
+  } catch {
+    // not root, or no key here: the trust directory alone
+  }
+  const legacy = argv['trust-unsigned-by-exe']?.map(String).filter((e) => e !== '');
+  if (legacy && legacy.length > 0) {
+    say(`WARNING: --trust-unsigned-by-exe accepts UNSIGNED bindings from ${legacy.join(', ')}: any container with CAP_AUDIT_WRITE can forge those`);
+  }
+  return { trust, legacyTrustedExes: legacy && legacy.length > 0 ? legacy : null };
+}
+
+/**
+ * Every binding that was not used, said plainly: how many, why, and the fix (for bindings
+ * signed by a node whose key this reader lacks: import that node's key).
+ */
+export function rejectionReport(att: Attributor, trustDir: string | undefined): string[] {
+  if (att.rejectedCount === 0) return [];
+  const why = [...att.rejectedBy].map(([reason, n]) => `${n} ${reason}`).join(', ');
+  const out = [`rejected ${att.rejectedCount} binding record(s) that could not be verified (${why}); their sessions are not attributed (--show-rejected lists them)`];
+  const dir = trustDir ?? configFromEnv().trustDir;
+  for (const k of att.unknownKeys.values()) {
+    out.push(`${k.count} binding(s) signed by node ${k.node} with key ${k.keyId}, which is not in ${dir}: on ${k.node} run \`contid keys export > ${k.node}.keys\`, then here \`contid keys import ${k.node}.keys\` (or pass --trust-dir DIR)`);
+  }
+  if ((att.rejectedBy.get('unsigned') ?? 0) > 0) out.push('unsigned bindings come from another program or from contid before signed records; --trust-unsigned-by-exe EXE accepts them at your own risk');
+  return out.map(escapeForTerminal);
+}

@@ -1,0 +1,196 @@
+import { KeyObject, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContidError } from './errors';
+
+/** Readable by analysts (group adm, a log server): public keys only. Overridden by CONTID_TRUST_DIR. */
+export const DEFAULT_TRUST_DIR = '/etc/contid/trusted-keys';
+
+/** One node's public key as exported, imported and stored (`<keyId>.json`). */
+export interface PublicKeyEntry {
+  v: 1;
+  /** The node that signs with it: its records must name this node. */
+  node: string;
+  keyId: string;
+  /** SPKI DER, base64. */
+  publicKey: string;
+  created: string;
+  /** Set by `contid keys revoke`: records signed with it are rejected. */
+  revoked?: string;
+}
+
+const KEY_ID = /^[0-9a-f]{16}$/;
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Checks an entry's shape and that its key id is really the id of its key. */
+export function parsePublicKeyEntry(text: string): PublicKeyEntry {
+  let o: Partial<PublicKeyEntry>;
+  try {
+    o = JSON.parse(text) as Partial<PublicKeyEntry>;
+  } catch {
+    throw new ContidError('not a contid public key (expected one JSON object per line, as `contid keys export` prints)');
+  }
+  if (o === null || typeof o !== 'object' || o.v !== 1 || typeof o.node !== 'string' || !NODE_NAME.test(o.node) || typeof o.keyId !== 'string' || !KEY_ID.test(o.keyId) || typeof o.publicKey !== 'string') {
+    throw new ContidError('not a contid public key (needs v=1, node, keyId, publicKey)');
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(o.publicKey, 'base64'), format: 'der', type: 'spki' });
+  } catch {
+    throw new ContidError(`public key ${o.keyId} of node ${o.node} is not a valid SPKI key`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new ContidError(`public key ${o.keyId} of node ${o.node} is not Ed25519`);
+  const id = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  if (id !== o.keyId) throw new ContidError(`public key of node ${o.node} has key id ${id}, not ${o.keyId} as it claims`);
+  return {
+    v: 1,
+    node: o.node,
+    keyId: o.keyId,
+    publicKey: o.publicKey,
+    created: typeof o.created === 'string' ? o.created : '?',
+    ...(typeof o.revoked === 'string' ? { revoked: o.revoked } : {}),
+  };
+}
+
+/** Writes an entry atomically (temp + rename), world-readable: public keys are not secret. */
+function writeEntry(dir: string, entry: PublicKeyEntry): void {
+  const tmp = join(dir, `.${entry.keyId}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    writeSync(fd, `${JSON.stringify(entry)}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, `${entry.keyId}.json`));
+}
+
+function ensureTrustDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new ContidError(`${dir} is not a directory`);
+  if ((st.mode & 0o022) !== 0) throw new ContidError(`${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): anyone could plant a key there`);
+}
+
+/**
+ * Adds (or refreshes) a public key. A revocation already recorded here sticks: importing an old
+ * export of a revoked key never makes it valid again.
+ */
+export function publishPublicKey(dir: string, entry: PublicKeyEntry): PublicKeyEntry {
+  ensureTrustDir(dir);
+  const existing = TrustStore.loadOne(dir, entry.keyId)?.entry;
+  if (existing && existing.node !== entry.node) throw new ContidError(`key ${entry.keyId} is already trusted for node ${existing.node}, not ${entry.node}`);
+  const merged = existing?.revoked ? { ...entry, revoked: existing.revoked } : entry;
+  if (!existing || JSON.stringify(existing) !== JSON.stringify(merged)) writeEntry(dir, merged);
+  return merged;
+}
+
+export function revokePublicKey(dir: string, keyId: string, when = new Date()): PublicKeyEntry {
+  if (!KEY_ID.test(keyId)) throw new ContidError(`"${keyId}" is not a key id (16 hex digits)`, 2);
+  const found = TrustStore.loadOne(dir, keyId);
+  if (!found) throw new ContidError(`no key ${keyId} in ${dir} (contid keys list shows them)`);
+  const entry = { ...found.entry, revoked: found.entry.revoked ?? when.toISOString() };
+  writeEntry(dir, entry);
+  return entry;
+}
+
+export interface TrustedKey {
+  entry: PublicKeyEntry;
+  key: KeyObject;
+}
+
+/**
+ * The public keys a reader trusts. Files are taken only from a directory and files owned by
+ * root or by the reader and not writable by group or others; anything else is skipped and
+ * said in `problems` (a planted key must not make a forgery verify).
+ */
+export class TrustStore {
+  readonly problems: string[] = [];
+  private readonly keys = new Map<string, TrustedKey>();
+
+  private constructor(readonly dir: string | null) {}
+
+  static empty(): TrustStore {
+    return new TrustStore(null);
+  }
+
+  static load(dir: string): TrustStore {
+    const store = new TrustStore(dir);
+    let names: string[];
+    try {
+      const st = statSync(dir);
+      if (!store.safeOwner(st.uid, st.mode, dir)) return store;
+      names = readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') store.problems.push(`cannot read trust directory ${dir}: ${code ?? (e as Error).message}`);
+      return store;
+    }
+    for (const name of names.sort()) store.loadFile(join(dir, name));
+    return store;
+  }
+
+  /** One entry by key id (the tagger checks its own key is published without reading them all). */
+  static loadOne(dir: string, keyId: string): TrustedKey | undefined {
+    const store = new TrustStore(dir);
+    try {
+      statSync(join(dir, `${keyId}.json`));
+    } catch {
+      return undefined;
+    }
+    store.loadFile(join(dir, `${keyId}.json`));
+    return store.get(keyId);
+  }
+
+  /** Adds keys given directly (tests, or a caller that has them in memory). */
+  add(entry: PublicKeyEntry): void {
+    const key = createPublicKey({ key: Buffer.from(entry.publicKey, 'base64'), format: 'der', type: 'spki' });
+    this.keys.set(entry.keyId, { entry, key });
+  }
+
+  get(keyId: string): TrustedKey | undefined {
+    return this.keys.get(keyId);
+  }
+
+  entries(): PublicKeyEntry[] {
+    return [...this.keys.values()].map((k) => k.entry);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  private safeOwner(uid: number, mode: number, path: string): boolean {
+    const me = process.geteuid?.() ?? 0;
+    if ((uid === 0 || uid === me) && (mode & 0o022) === 0) return true;
+    this.problems.push(`ignored ${path}: owned by uid ${uid} with mode ${(mode & 0o777).toString(8)} (must be root's or yours and not group/world-writable)`);
+    return false;
+  }
+
+  private loadFile(file: string): void {
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (e) {
+      this.problems.push(`ignored ${file}: ${(e as NodeJS.ErrnoException).code === 'ELOOP' ? 'a symbolic link' : (e as Error).message}`);
+      return;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || !this.safeOwner(st.uid, st.mode, file)) return;
+      const entry = parsePublicKeyEntry(readFileSync(fd, 'utf8'));
+      if (`${entry.keyId}.json` !== file.slice(file.lastIndexOf('/') + 1)) throw new ContidError(`file name does not match key id ${entry.keyId}`);
+      this.add(entry);
+    } catch (e) {
+      this.problems.push(`ignored ${file}: ${(e as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Ed25519 check of a payload against its unpadded base64url signature. */
+export function verifySignature(key: KeyObject, payload: string, signature: string): boolean {
+  const sig = Buffer.from(signature, 'base64url');
+  if (sig.length !== 64) return false;
+  return verify(null, Buffer.from(payload, 'utf8'), key, sig);
+}
