@@ -1,5 +1,5 @@
-import { fieldValue, type AuditEvent, type AuditRecord } from '@contid/audit';
-import { errnoName, sockaddrText, syscallName } from './interpret-minimal';
+import { fieldValue, syscallName, type AuditEvent, type AuditRecord } from '@contid/audit';
+import { errnoName, sockaddrText } from './interpret-minimal';
 import { NETWORK_CALLS, writesFiles } from './syscall-classes';
 
 /** What one event says that a report counts: read once, from its records. */
@@ -65,7 +65,7 @@ export function eventFacts(event: AuditEvent): EventFacts {
   let errno: string | null = null;
   if (sc) {
     const number = sc.fields.get('syscall') ?? '';
-    syscall = sc.enriched?.get('SYSCALL') ?? syscallName(sc.fields.get('arch'), number) ?? number;
+    syscall = sc.enriched?.get('SYSCALL') ?? syscallName(`${sc.fields.get('arch')}:${number}`) ?? number;
     const s = sc.fields.get('success');
     success = s === undefined ? null : s.replace(/"/g, '') === 'yes';
     if (success === false) errno = errnoName(sc.fields.get('exit') ?? '');

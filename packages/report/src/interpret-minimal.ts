@@ -1,51 +1,12 @@
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
-import koffi from 'koffi';
 
 /*
- * The few interpretations a report needs: syscall names, errno names, socket addresses and
- * user names. TO REPLACE with @contid/audit's libauparse-based interpretation (issue #14)
- * once it is on main; until then this stays minimal and prefers what the log itself says
- * (an ENRICHED log names syscalls, users and addresses after 0x1D).
+ * The few interpretations a report needs beyond @contid/audit's (syscall names come from its
+ * libaudit tables): errno names, socket addresses and user names as single values.
+ * @contid/audit's libauparse interpreter renders whole events only; TO REPLACE with a
+ * per-field call into it (auparse_do_interpretation on one name=value) once it offers one.
  */
-
-interface Libaudit {
-  syscallToName: (sc: number, machine: number) => string | null;
-  elfToMachine: (elf: number) => number;
-}
-
-let libaudit: Libaudit | null | undefined;
-
-function loadLibaudit(): Libaudit | null {
-  if (libaudit !== undefined) return libaudit;
-  try {
-    const lib = koffi.load('libaudit.so.1');
-    libaudit = {
-      syscallToName: lib.func('const char *audit_syscall_to_name(int sc, int machine)'),
-      elfToMachine: lib.func('int audit_elf_to_machine(unsigned int elf)'),
-    };
-  } catch {
-    libaudit = null; // names from the log's enriched part only
-  }
-  return libaudit;
-}
-
-const syscallNames = new Map<string, string | null>();
-
-/** libaudit's name of syscall `number` on `arch` (hex AUDIT_ARCH_*), or null when unknown. */
-export function syscallName(arch: string | undefined, number: string): string | null {
-  const key = `${arch}:${number}`;
-  const known = syscallNames.get(key);
-  if (known !== undefined) return known;
-  let name: string | null = null;
-  const lib = loadLibaudit();
-  if (lib && arch !== undefined && /^[0-9a-f]{1,8}$/i.test(arch) && /^\d{1,4}$/.test(number)) {
-    const machine = lib.elfToMachine(parseInt(arch, 16));
-    if (machine >= 0) name = lib.syscallToName(Number(number), machine);
-  }
-  syscallNames.set(key, name);
-  return name;
-}
 
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
