@@ -31,7 +31,9 @@ table{border-collapse:collapse;font-size:13px} td,th{padding:2px 8px;text-align:
 th{background:#f4f4f4} td.n{text-align:right} .id td:first-child{color:#666;padding-right:1.5em}
 #timeline-wrap{overflow:auto;max-height:560px;border:1px solid #ccc} canvas{display:block;cursor:crosshair}
 .legend span{display:inline-block;margin-right:1em} .legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
-#details pre{background:#f8f8f8;padding:6px;white-space:pre-wrap;word-break:break-all;font-size:12px}
+pre{background:#f8f8f8;padding:6px;margin:2px 0;white-space:pre-wrap;word-break:break-all;font-size:12px}
+#details{max-height:420px;overflow:auto;border:1px solid #ddd;padding:4px}
+table{max-width:100%}
 .fail{color:#d62728} button{margin-right:4px}
 `;
 

@@ -37,8 +37,12 @@ export function pageScript(): void {
 
   const LABEL_W = 220;
   const laneH = Math.max(4, Math.min(18, Math.floor(480 / Math.max(1, tl.lanes.length))));
-  const span = n > 0 ? Math.max(1, tl.t[n - 1]) : 1;
-  let view = { from: 0, to: span };
+  // a margin on both sides so the first and last events are not drawn on the edge
+  const last = n > 0 ? Math.max(1, tl.t[n - 1]) : 1;
+  const margin = Math.max(1, last * 0.02);
+  const lo0 = -margin;
+  const span = last + 2 * margin;
+  let view = { from: lo0, to: lo0 + span };
 
   const fmt = (ms: number): string => new Date(tl.t0 + ms).toISOString().replace('T', ' ').replace('Z', '');
   const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -87,7 +91,7 @@ export function pageScript(): void {
     const at = view.from + ((atX - LABEL_W) / w) * (view.to - view.from);
     const width = Math.min(span, Math.max(1, (view.to - view.from) * factor));
     let from = at - (at - view.from) * (width / (view.to - view.from));
-    from = Math.max(0, Math.min(span - width, from));
+    from = Math.max(lo0, Math.min(lo0 + span - width, from));
     view = { from, to: from + width };
     redraw();
   }
@@ -119,7 +123,7 @@ export function pageScript(): void {
     const dx = e.offsetX - drag.x;
     if (Math.abs(dx) > 3) drag.moved = true;
     const width = view.to - view.from;
-    const from = Math.max(0, Math.min(span - width, drag.from - (dx / (canvas.width - LABEL_W)) * width));
+    const from = Math.max(lo0, Math.min(lo0 + span - width, drag.from - (dx / (canvas.width - LABEL_W)) * width));
     view = { from, to: from + width };
     redraw();
   });
@@ -143,7 +147,7 @@ export function pageScript(): void {
   document.getElementById('zoom-in')!.addEventListener('click', () => zoom(0.5, LABEL_W + (canvas.width - LABEL_W) / 2));
   document.getElementById('zoom-out')!.addEventListener('click', () => zoom(2, LABEL_W + (canvas.width - LABEL_W) / 2));
   document.getElementById('zoom-reset')!.addEventListener('click', () => {
-    view = { from: 0, to: span };
+    view = { from: lo0, to: lo0 + span };
     redraw();
   });
   document.querySelectorAll<HTMLAnchorElement>('a.records').forEach((a) =>
