@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ContainerRecord, Tagger } from '@contid/core';
 import { DockerAgent, Spool } from '@contid/docker';
 import { contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
 import { DockerEngine } from './engine';
 
 // The agent against a real dockerd under the conditions users hit: execs without arguments,
@@ -19,14 +20,11 @@ let tagger: Tagger;
 let agent: DockerAgent;
 const agentLog: string[] = [];
 
-async function until<T>(what: string, f: () => T | undefined | false | null, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent log:\n${agentLog.slice(-15).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** waitFor, with the agent's last lines in the failure. */
+function until<T>(what: string, f: () => T | undefined | false | null, ms = 60_000): Promise<T> {
+  return waitFor(what, f, ms).catch((e: Error) => {
+    throw new Error(`${e.message}; agent log:\n${agentLog.slice(-15).join('\n')}`);
+  });
 }
 
 const fullId = (name: string) => engine.docker(['inspect', '-f', '{{.Id}}', name]).stdout.trim();

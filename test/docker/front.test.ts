@@ -6,6 +6,7 @@ import { Tagger } from '@contid/core';
 import { DockerAgent, Spool, parseRequester } from '@contid/docker';
 import { CONTID_MAIN, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 import { addExecveRule, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
+import { waitFor } from '../helpers/wait';
 import { DockerEngine } from './engine';
 
 // `contid docker front` between real docker clients and a real dockerd: every byte relayed
@@ -126,10 +127,7 @@ describe('contid docker front: transparent to the docker CLI', () => {
     const marker = uniqueName('mark');
     await new Promise((r) => setTimeout(r, 1000));
     viaFront(['exec', name, 'sh', '-c', `echo ${marker} >/proc/1/fd/1`]);
-    const deadline = Date.now() + 20_000;
-    while (!out.includes(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    child.kill();
-    expect(out).toContain(marker);
+    await waitFor('the marker in logs -f', () => out.includes(marker), 20_000).finally(() => child.kill());
     const ev = viaFront(['events', '--since', '60s', '--until', '0s', '--filter', `container=${name}`, '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n')).toContain('start');
   });
@@ -227,10 +225,7 @@ describe('the requester\'s login uid, carried by the kernel (front + contid-runc
 
   test('contid search --requested-by alice (and --auid) finds her exec\'s events, not root\'s exec in her container; JSON and ECS name the requester and the labels', async () => {
     // The agent binds both exec sessions to the container (signed VIRT_CONTROL records in the log).
-    const deadline = Date.now() + 60_000;
-    const bound = () => tagger.registry.list({ orchestrator: 'docker' }).some((c) => c.name === name && tagger.registry.bindings(c.contid).some((b) => b.session === rootSession));
-    while (!bound() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(bound()).toBe(true);
+    await waitFor('both exec sessions bound', () => tagger.registry.list({ orchestrator: 'docker' }).some((c) => c.name === name && tagger.registry.bindings(c.contid).some((b) => b.session === rootSession)), 60_000);
     const env = { ...process.env, CONTID_STATE_DIR: stateDir };
     const search = (args: string[]) => contid(['search', '--start', `@${startedAt}`, '--format', 'json', ...args], { env, maxBuffer: 256 << 20 });
     const events = (r: RunResult) => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { container: { name: string; labels: Record<string, string> } | null; records: { fields: Record<string, string> }[] });
