@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ContidError, pidsNamed } from '@contid/core';
+import { auditdRunner, restartAdvice, restartAuditd } from './auditd-service';
 
 export const PLUGIN_CONF_PATH = '/etc/audit/plugins.d/contid.conf';
 export const PLUGIN_LAUNCHER_PATH = '/usr/local/libexec/contid/auditd-plugin';
@@ -109,24 +110,32 @@ export function runningPlugins(auditd: number, procRoot = '/proc'): number[] {
 /**
  * SIGHUP makes auditd re-read plugins.d, starting new plugins and stopping removed ones.
  * auditd 3.0.9 here sometimes applies a plugin change only on the following SIGHUP, so this
- * checks the outcome and signals again, a few times, before giving up. Measured: once a
- * plugin has been stopped by a reload, that auditd starts no plugin on SIGHUP any more (a
- * restart of auditd does), hence the advice in the error.
+ * checks the outcome and signals again before giving up. Measured: once a reload has
+ * stopped a plugin, that auditd starts no plugin on SIGHUP any more; only a restart does.
+ * Then, with `restart`, auditd is restarted the way the host runs it (its systemd unit, or
+ * the same command line) and the message says so; without, the error names the command.
  */
-export function reloadAuditdPlugins(wantRunning: boolean, tries = 4, waitMs = 2500): string {
+export function reloadAuditdPlugins(wantRunning: boolean, options: { restart?: boolean; tries?: number; waitMs?: number } = {}): string {
   const pid = auditdPid();
   if (pid === null) return 'auditd is not running; it will pick the plugin change up when it starts';
+  const tries = options.tries ?? 2;
+  const waitMs = options.waitMs ?? 2500;
+  const done = (p: number): boolean => runningPlugins(p).length > 0 === wantRunning;
   for (let attempt = 1; attempt <= tries; attempt++) {
     process.kill(pid, 'SIGHUP');
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline) {
+    for (const deadline = Date.now() + waitMs; Date.now() < deadline; ) {
       sleepSync(100);
-      if (runningPlugins(pid).length > 0 === wantRunning) {
-        return `auditd (pid ${pid}) ${wantRunning ? 'started' : 'stopped'} the plugin`;
-      }
+      if (done(pid)) return `auditd (pid ${pid}) ${wantRunning ? 'started' : 'stopped'} the plugin`;
     }
   }
-  throw new ContidError(
-    `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin after ${tries} reloads; restart auditd (systemctl restart auditd) to apply it`,
-  );
+  const runner = auditdRunner(pid);
+  const why =
+    `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin on reload` +
+    (wantRunning ? ' (auditd 3.0.9 starts no plugin on SIGHUP once a reload has stopped one, until it is restarted)' : '');
+  if (!options.restart) throw new ContidError(`${why}; to apply it, restart auditd: ${restartAdvice(runner, pid)}`);
+  const fresh = restartAuditd(runner, pid, () => auditdPid());
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; sleepSync(100)) {
+    if (done(fresh)) return `${why}; restarted auditd (${restartAdvice(runner, pid)}): auditd (pid ${fresh}) ${wantRunning ? 'started' : 'stopped'} the plugin`;
+  }
+  throw new ContidError(`${why}, nor after a restart (${restartAdvice(runner, pid)}, now pid ${fresh}); see auditd's messages in syslog`);
 }

@@ -7,4 +7,5 @@ export * from './stream-source';
 export * from './output-sink';
 export * from './live-tail';
 export * from './auditd-plugin';
+export { auditdRunner, restartAdvice, restartAuditd, type AuditdRunner } from './auditd-service';
 export * from './pipeline';

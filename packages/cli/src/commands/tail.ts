@@ -153,18 +153,19 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
   },
 };
 
-/** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M] [container=REF] [log=FILE]` */
+/** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M] [container=REF] [log=FILE] [restart=yes|no]` */
 export const auditdPluginInstaller: Installer = {
   describe: 'auditd plugin (plugins.d/contid.conf): auditd feeds contid tail, which writes attributed events to a file or socket',
   install(words) {
-    const opts = new Map<string, string>([['format', 'json'], ['output', '/var/log/contid/live.jsonl'], ['rotate-size', '100M'], ['log', PLUGIN_LOG_PATH]]);
+    const opts = new Map<string, string>([['format', 'json'], ['output', '/var/log/contid/live.jsonl'], ['rotate-size', '100M'], ['log', PLUGIN_LOG_PATH], ['restart', 'yes']]);
     for (const w of words) {
       const [k, ...v] = w.split('=');
-      if (!['output', 'socket', 'format', 'rotate-size', 'container', 'log'].includes(k) || v.length === 0) {
-        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${TAIL_FORMATS.join('|')}, rotate-size=SIZE, container=REF, log=FILE; got "${w}"`, 2);
+      if (!['output', 'socket', 'format', 'rotate-size', 'container', 'log', 'restart'].includes(k) || v.length === 0) {
+        throw new ContidError(`auditd-plugin takes output=FILE, socket=PATH, format=${TAIL_FORMATS.join('|')}, rotate-size=SIZE, container=REF, log=FILE, restart=yes|no; got "${w}"`, 2);
       }
       opts.set(k, v.join('='));
     }
+    if (!['yes', 'no'].includes(opts.get('restart')!)) throw new ContidError('restart must be yes or no', 2);
     if (!TAIL_FORMATS.includes(opts.get('format') as TailFormat)) throw new ContidError(`format must be one of ${TAIL_FORMATS.join(', ')}`, 2);
     parseSize(opts.get('rotate-size')!);
     const tailArgs = ['--format', opts.get('format')!];
@@ -176,10 +177,11 @@ export const auditdPluginInstaller: Installer = {
     // little CPU cost (most of what it allocates per event dies young).
     const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'main.js')];
     const files = installAuditdPlugin({ contid: node, tailArgs, logPath: opts.get('log') });
-    return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true)}; its reports go to ${opts.get('log')}`;
+    // auditd 3.0.9 may start the plugin only after a restart: restart=no says what to run instead.
+    return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true, { restart: opts.get('restart') === 'yes' })}; its reports go to ${opts.get('log')}`;
   },
   uninstall() {
     const removed = uninstallAuditdPlugin();
-    return removed.length === 0 ? 'the auditd plugin is not installed' : `removed ${removed.join(', ')}; ${reloadAuditdPlugins(false)}`;
+    return removed.length === 0 ? 'the auditd plugin is not installed' : `removed ${removed.join(', ')}; ${reloadAuditdPlugins(false, { restart: true })}`;
   },
 };

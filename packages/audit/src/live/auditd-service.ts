@@ -1,0 +1,76 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { ContidError } from '@contid/core';
+
+/**
+ * How this host runs auditd, so that a restart is done the same way: by its systemd unit
+ * (systemd is PID 1's init and auditd sits in auditd.service's cgroup), or — no systemd, or
+ * auditd started outside it (by hand, by a script, in a container) — by stopping it with
+ * SIGTERM and starting the same command line again.
+ */
+export type AuditdRunner = { kind: 'systemd'; unit: string } | { kind: 'process'; argv: string[] };
+
+export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run/systemd/system'): AuditdRunner {
+  let cgroup = '';
+  try {
+    cgroup = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
+  } catch {
+    // gone: treated as started by hand
+  }
+  const unit = /\/(auditd\.service)\s*$/m.exec(cgroup)?.[1];
+  if (existsSync(systemdDir) && unit) return { kind: 'systemd', unit };
+  let argv: string[] = [];
+  try {
+    argv = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    // gone
+  }
+  return { kind: 'process', argv: argv.length > 0 ? argv : ['auditd'] };
+}
+
+const shellWord = (w: string): string => (/^[A-Za-z0-9_./=:,+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** The command a person would type to restart auditd on this host. */
+export function restartAdvice(r: AuditdRunner, pid: number): string {
+  return r.kind === 'systemd' ? `systemctl restart ${r.unit}` : `kill -TERM ${pid}; ${r.argv.map(shellWord).join(' ')}`;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Restarts auditd the way the host runs it and returns the new auditd's pid (found by
+ * `findPid`). The kernel keeps records in its backlog while auditd is down.
+ */
+export function restartAuditd(r: AuditdRunner, pid: number, findPid: () => number | null, waitMs = 10_000): number {
+  if (r.kind === 'systemd') {
+    const res = spawnSync('systemctl', ['restart', r.unit], { encoding: 'utf8' });
+    if (res.status !== 0) throw new ContidError(`systemctl restart ${r.unit} failed: ${(res.stderr || '').trim().split('\n').pop() ?? ''}`);
+  } else {
+    process.kill(pid, 'SIGTERM');
+    for (const deadline = Date.now() + waitMs; alive(pid) && Date.now() < deadline; ) sleepSync(100);
+    if (alive(pid)) throw new ContidError(`auditd (pid ${pid}) did not stop within ${waitMs / 1000} s after SIGTERM`);
+    if (r.argv.includes('-n')) {
+      // Foreground mode: it stays our child unless detached.
+      spawn(r.argv[0], r.argv.slice(1), { detached: true, stdio: 'ignore' }).unref();
+    } else {
+      const res = spawnSync(r.argv[0], r.argv.slice(1), { encoding: 'utf8' });
+      if (res.status !== 0) throw new ContidError(`${r.argv.join(' ')} failed to start auditd again (exit ${res.status}): ${(res.stderr || '').trim().split('\n').pop() ?? ''}`);
+    }
+  }
+  for (const deadline = Date.now() + waitMs; Date.now() < deadline; sleepSync(100)) {
+    const now = findPid();
+    if (now !== null && now !== pid) return now;
+  }
+  throw new ContidError(`auditd did not come back within ${waitMs / 1000} s after ${restartAdvice(r, pid)}`);
+}
