@@ -141,8 +141,11 @@ exports.main = async function main() {
     exec(FRONT, c)();
     exec(HOST, p)(); // warm-up
     report('docker exec C true', pairs(exec(FRONT, c), exec(HOST, p)), 1.05);
+    // The front's own share: the same plain-runc container, through the front or not.
+    const front = pairs(exec(FRONT, p), exec(HOST, p));
+    console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
     console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
-    for (const [label, { direct, via }] of Object.entries(shimOverhead(stateDir))) {
+    for (const [label, { direct, via }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
     }
   } finally {
