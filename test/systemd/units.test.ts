@@ -75,6 +75,11 @@ function unitSessions(unit: string): number[] {
   return pids.map((p) => Number(readFileSync(`/proc/${p}/sessionid`, 'utf8')));
 }
 
+/** `contid install systemd UNIT` in the guest, as an administrator runs it. */
+const install = (unit: string): string => guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+/** The drop-in contid's generator wrote for the unit at the last boot or daemon-reload. */
+const generated = (unit: string): string => guest(['cat', `/run/systemd/generator/${unit}.d/zz-contid.conf`]);
+
 const records = (uuid: string, op: string) =>
   waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', uuid], (lines) => lines.some((l) => l.includes(`op=${op} `)));
 
@@ -98,13 +103,12 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
 
   test('install writes the drop-in once (idempotent) and the unit starts as a container', async () => {
     guest(['sh', '-c', `printf '${LOOP.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
-    const first = guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
-    expect(first).toMatch(/wrote .*contid-loop\.service\.d\/contid\.conf; run `systemctl daemon-reload`/);
-    const second = guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
-    expect(second).toMatch(/is up to date/);
-    const dropIn = guest(['cat', `/etc/systemd/system/${unit}.d/contid.conf`]);
-    expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_CONTID.join(' ')} exec --systemd --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
+    const first = install(unit);
+    expect(first).toMatch(/enabled contid-loop\.service for \/etc\/systemd\/system-generators\/contid-systemd-generator .*; run `systemctl daemon-reload`/);
+    expect(install(unit)).toMatch(/is up to date/);
     guest(['systemctl', 'daemon-reload']);
+    const dropIn = generated(unit);
+    expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_CONTID.join(' ')} exec --systemd --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
     guest(['systemctl', 'start', unit]);
 
     const invocation = unitProperty(unit, 'InvocationID');
@@ -195,7 +199,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     const unit = 'contid-crash.service';
     const text = `[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestart=on-failure\nRestartSec=200ms\nExecStart=/bin/sh -c "/bin/true; sleep 0.3; exit 3"\n`;
     guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
-    guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+    install(unit);
     guest(['systemctl', 'daemon-reload']);
     guest(['systemctl', 'start', unit]);
     const listed = () =>
@@ -216,11 +220,97 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(reasons).toMatch(/Main process exited, code=exited, status=3/);
   });
 
-  test('uninstall removes the drop-in; a second uninstall says so', () => {
+  test('uninstall takes the unit off the generator\'s list; after daemon-reload its drop-in is gone; a second uninstall says so', () => {
     const env = ['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2)];
-    expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/removed .*contid\.conf; run `systemctl daemon-reload`/);
+    expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/removed contid-loop\.service from \/etc\/contid\/systemd-units; run `systemctl daemon-reload`/);
     expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/is not installed/);
-    expect(machine.exec(['test', '-e', `/etc/systemd/system/${unit}.d`]).status).not.toBe(0);
+    guest(['systemctl', 'daemon-reload']);
+    expect(machine.exec(['test', '-e', `/run/systemd/generator/${unit}.d/zz-contid.conf`]).status).not.toBe(0);
+    expect(guest(['systemctl', 'cat', unit])).not.toContain('contid');
+  });
+});
+
+describe('the whole unit, from its current Exec lines (contid\'s generator), under a real systemd', () => {
+  const writeUnit = (unit: string, text: string) => guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+
+  test('every Exec line runs in the invocation\'s container: the first creates it, each later one joins (op=setns)', async () => {
+    const unit = 'contid-every.service';
+    const log = '/run/contid-every.sessions';
+    const line = (tag: string) => `/bin/sh -c "echo ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
+    writeUnit(
+      unit,
+      [
+        '[Service]',
+        `ExecStartPre=${line('pre')}`,
+        `ExecStart=/bin/sh -c "echo main $$(cat /proc/self/sessionid) >> ${log}; exec sleep 60"`,
+        `ExecStartPost=${line('post')}`,
+        `ExecReload=${line('reload')}`,
+        `ExecStop=${line('stop')}`,
+        `ExecStopPost=${line('stoppost')}`,
+        '',
+      ].join('\n'),
+    );
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    const invocation = unitProperty(unit, 'InvocationID');
+    guest(['systemctl', 'reload', unit]);
+    guest(['systemctl', 'stop', unit]);
+    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
+    // Type=simple: ExecStartPost= runs as soon as the main process is forked, so those two race.
+    expect(ran.map(([tag]) => tag).sort()).toEqual(['main', 'post', 'pre', 'reload', 'stop', 'stoppost']);
+    expect(ran[0][0]).toBe('pre');
+    const sessions = ran.map(([, ses]) => Number(ses));
+    expect(sessions).not.toContain(AUDIT_UNSET);
+    expect(new Set(sessions).size).toBe(sessions.length);
+
+    const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
+    expect(c.state).toBe('ended');
+    expect(c.bindings[0]).toMatchObject({ op: 'create', session: sessions[0] });
+    const joined = c.bindings.slice(1);
+    expect(joined.map((b) => b.op)).toEqual(sessions.slice(1).map(() => 'setns'));
+    expect(joined.map((b) => b.session).sort()).toEqual(sessions.slice(1).sort());
+    const setns = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', invocation], (l) => l.filter((x) => x.includes('op=setns ')).length >= 5);
+    expect(setns.filter((x) => x.includes('op=setns ')).map((x) => Number(field(x, 'vm-ses'))).sort()).toEqual(sessions.slice(1).sort());
+  });
+
+  test('a changed ExecStart= (a package upgrade) runs wrapped as it now is after daemon-reload, with no contid install again', async () => {
+    const unit = 'contid-upgraded.service';
+    writeUnit(unit, '[Service]\nExecStart=/bin/sh -c "echo v1; exec sleep 61"\n');
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    guest(['systemctl', 'stop', unit]);
+    writeUnit(unit, '[Service]\nExecStart=/bin/sh -c "echo v2; exec sleep 62"\n');
+    guest(['systemctl', 'daemon-reload']);
+    expect(generated(unit)).toContain('-- /bin/sh -c "echo v2; exec sleep 62"');
+    guest(['systemctl', 'start', unit]);
+    const invocation = unitProperty(unit, 'InvocationID');
+    const pid = await waitFor(
+      () => {
+        const p = machine.hostPid(Number(unitProperty(unit, 'MainPID')));
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u000062\u0000' ? p : undefined;
+      },
+      10_000,
+      () => `${unit} never ran its new command`,
+    );
+    expect(show(invocation)).toMatchObject({ state: 'running', session: Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8')) });
+    guest(['systemctl', 'stop', unit]);
+  });
+
+  test('a forking unit records its MAINPID (the daemon) as the container\'s init', async () => {
+    const unit = 'contid-forking.service';
+    writeUnit(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 63 & echo $$! > /run/contid-forking.pid"\n');
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    const invocation = unitProperty(unit, 'InvocationID');
+    const mainPid = Number(unitProperty(unit, 'MainPID'));
+    const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { initPid: number };
+    expect(c.initPid).toBe(mainPid);
+    expect(Number(readFileSync(`/proc/${machine.hostPid(mainPid)}/sessionid`, 'utf8'))).toBe(c.session);
+    guest(['systemctl', 'stop', unit]);
+    expect(show(invocation).state).toBe('ended');
   });
 });
 
@@ -229,11 +319,11 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     const unit = 'contid-confined.service';
     const text = `[Service]\nUser=nobody\nPrivateNetwork=yes\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
     guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
-    guest(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
-    const dropIn = guest(['cat', `/etc/systemd/system/${unit}.d/contid.conf`]);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    const dropIn = generated(unit);
     expect(dropIn).toContain(' exec --systemd --renew-only --unit %n -- /bin/sh');
     expect(dropIn).toContain(`ExecStartPost=+${GUEST_CONTID.join(' ')} systemd bind --unit %n`);
-    guest(['systemctl', 'daemon-reload']);
     guest(['systemctl', 'start', unit]);
     const invocation = unitProperty(unit, 'InvocationID');
     const main = await mainProcess(unit);

@@ -36,43 +36,71 @@ export function confinement(fragments: UnitFragment[]): string[] {
 }
 
 /**
- * The drop-in that makes every start of UNIT a container: ExecStart= is reset and each of the
- * unit's own command lines re-run through `contid exec --systemd`, which renews the main
- * process's own audit session (it is the ancestor of everything the unit runs) and binds it
- * to this invocation's contid; ExecStopPost= records the end (with `+`, so it has the
- * privilege even under User=). A confined unit (User=, network sandboxing) cannot tag
- * itself: its main process only renews its session (`--renew-only`) and
- * `ExecStartPost=+contid systemd bind` binds $MAINPID from outside the sandbox.
+ * Every command line systemd runs for a service, in the order it runs them. ExecCondition=
+ * is left alone: it runs before the invocation exists for contid, and fails a start on purpose.
+ */
+export const EXEC_KEYS = ['ExecStartPre', 'ExecStart', 'ExecStartPost', 'ExecReload', 'ExecStop', 'ExecStopPost'] as const;
+export type ExecKey = (typeof EXEC_KEYS)[number];
+
+/** Wraps one command line; refuses what cannot be wrapped, in one line. */
+function wrapLine(unit: string, key: ExecKey, value: string, path: string, contid: string, mode: string): string {
+  const prefix = PREFIX.exec(value)![0];
+  const command = value.slice(prefix.length).trim();
+  if (prefix.includes('@') || command.startsWith('@')) {
+    throw new ContidError(`${unit}: ${key}= with "@" (own argv[0]) in ${path} cannot be wrapped; drop the "@" first`);
+  }
+  if (/(^|\/)contid(\s|$)|\/cli\/dist\/main\.js\s/.test(command)) {
+    throw new ContidError(`${unit} already runs through contid (${key}= in ${path}); leaving it`);
+  }
+  return `${key}=${prefix}${contid} exec --systemd ${mode}--unit %n -- ${command}`;
+}
+
+/**
+ * The drop-in that makes every start of UNIT a container: each Exec*= list is reset and each
+ * of the unit's own command lines re-run through `contid exec --systemd`, which renews the
+ * line's own audit session and binds it to this invocation's contid — the first line run
+ * creates the container, every later one (ExecStartPost=, ExecReload=, ExecStop=, …) joins it
+ * as op=setns. ExecStopPost= ends with contid's own line (with `+`, so it has the privilege
+ * even under User=). A Type=forking unit's main process is the daemon the ExecStart= line
+ * forks: `ExecStartPost=+contid systemd bind` records $MAINPID as its init.
+ * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
+ * its session (`--renew-only`), `ExecStartPost=+contid systemd bind` binds $MAINPID from
+ * outside the sandbox, and its other lines run as they are (only `+` lines are privileged).
  * `contid` is the command line that runs contid (absolute paths).
  */
-export function renderDropIn(unit: string, fragments: UnitFragment[], contid: string, ownPath = dropInPath(unit)): string {
-  const own = fragments.filter((f) => f.path !== ownPath);
-  const starts = effectiveList(settings(own, 'Service', 'ExecStart'));
+export function renderDropIn(unit: string, fragments: UnitFragment[], contid: string, ownPaths: string | readonly string[] = dropInPath(unit)): string {
+  const mine = new Set(typeof ownPaths === 'string' ? [ownPaths] : ownPaths);
+  const own = fragments.filter((f) => !mine.has(f.path));
+  const lists = new Map(EXEC_KEYS.map((key) => [key, effectiveList(settings(own, 'Service', key))]));
+  const starts = lists.get('ExecStart')!;
   if (starts.length === 0) throw new ContidError(`${unit} has no ExecStart= to wrap`);
   const confined = confinement(own);
-  if (confined.length && (starts.length > 1 || settings(own, 'Service', 'Type').pop()?.value === 'oneshot')) {
+  const type = settings(own, 'Service', 'Type').pop()?.value;
+  if (confined.length && (starts.length > 1 || type === 'oneshot')) {
     throw new ContidError(`${unit} is a oneshot with ${confined.join(' ')}: it has no main process to bind from ExecStartPost=; use contid serve`);
   }
-  const mode = confined.length ? '--renew-only ' : '';
-  const lines = starts.map(({ value, path }) => {
-    const prefix = PREFIX.exec(value)![0];
-    const command = value.slice(prefix.length).trim();
-    if (prefix.includes('@') || command.startsWith('@')) {
-      throw new ContidError(`${unit}: ExecStart= with "@" (own argv[0]) in ${path} cannot be wrapped; drop the "@" first`);
-    }
-    if (/(^|\/)contid(\s|$)|\/cli\/dist\/main\.js\s/.test(command)) {
-      throw new ContidError(`${unit} already runs through contid (ExecStart= in ${path}); leaving it`);
-    }
-    return `ExecStart=${prefix}${contid} exec --systemd ${mode}--unit %n -- ${command}`;
-  });
+  const body: string[] = [];
+  for (const key of EXEC_KEYS) {
+    const entries = lists.get(key)!;
+    // A confined unit's other lines run unprivileged (unless `+`): they cannot be tagged.
+    const wrapped = entries.map(({ value, path }) => {
+      if (!confined.length) return wrapLine(unit, key, value, path, contid, '');
+      if (key === 'ExecStart') return wrapLine(unit, key, value, path, contid, '--renew-only ');
+      return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, contid, '') : `${key}=${value}`;
+    });
+    const extra =
+      key === 'ExecStartPost' && (confined.length || type === 'forking')
+        ? [`ExecStartPost=+${contid} systemd bind --unit %n`]
+        : key === 'ExecStopPost'
+          ? [`ExecStopPost=+${contid} systemd end --unit %n`]
+          : [];
+    if (entries.length || extra.length) body.push(`${key}=`, ...wrapped, ...extra);
+  }
   return [
-    `${DROP_IN_MARKER}: each start of ${unit.replace(/%/g, '%%')} runs in a fresh audit session bound to its own contid`,
+    `${DROP_IN_MARKER}: each start of ${unit.replace(/%/g, '%%')} runs in a fresh audit session bound to its own contid, every Exec line in it`,
     ...(confined.length ? [`# ${confined.join(' ')}: the main process only renews its session; ExecStartPost= binds it`] : []),
     '[Service]',
-    'ExecStart=',
-    ...lines,
-    ...(confined.length ? [`ExecStartPost=+${contid} systemd bind --unit %n`] : []),
-    `ExecStopPost=+${contid} systemd end --unit %n`,
+    ...body,
     '',
   ].join('\n');
 }

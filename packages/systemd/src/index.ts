@@ -4,3 +4,5 @@ export * from './unit-container';
 export * from './unit-file';
 export * from './drop-in';
 export { systemdLiveness } from './liveness';
+export { GENERATED_DROP_IN, GENERATOR_MAIN, GENERATOR_PATH, generatorLauncher, UNITS_FILE, generate, ownFragments, readUnitList, writeUnitList } from './generator';
+export type { GeneratorOutcome } from './generator';

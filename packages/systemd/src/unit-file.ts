@@ -42,7 +42,11 @@ export function splitSystemctlCat(out: string): UnitFragment[] {
   return fragments;
 }
 
-function readUnitFiles(unit: string, dirs: string[]): UnitFragment[] {
+/**
+ * The unit's files read from disk, never through systemctl: a generator runs while systemd
+ * reloads and must not call back into it.
+ */
+export function readUnitFiles(unit: string, dirs: readonly string[] = UNIT_DIRS): UnitFragment[] {
   const template = /^([^@]+@)[^.]+(\.service)$/.exec(unit);
   const names = template ? [unit, `${template[1]}${template[2]}`] : [unit];
   const main = names.flatMap((n) => dirs.map((d) => join(d, n))).find((p) => existsSync(p));

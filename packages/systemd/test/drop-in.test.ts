@@ -41,6 +41,56 @@ describe('the drop-in contid install systemd writes', () => {
     expect(text).toContain(`ExecStopPost=+${CONTID} systemd end --unit %n\n`);
   });
 
+  test('wraps every Exec line in order (the first creates, later ones join), keeps the unit\'s own ExecStopPost= before contid\'s end', () => {
+    const unit = splitSystemctlCat(
+      [
+        '# /etc/systemd/system/web.service',
+        '[Service]',
+        'ExecStartPre=/bin/mkdir -p /run/web',
+        'ExecStart=/usr/sbin/web',
+        'ExecStartPost=-/bin/touch /run/web/up',
+        'ExecReload=/bin/kill -HUP $MAINPID',
+        'ExecStop=/usr/sbin/web --stop',
+        'ExecStopPost=/bin/rm -rf /run/web',
+        'ExecCondition=/bin/test -e /etc/web.conf',
+      ].join('\n'),
+    );
+    const lines = renderDropIn('web.service', unit, CONTID).split('\n').filter((l) => l.startsWith('Exec'));
+    const w = (key: string, cmd: string, prefix = '') => `${key}=${prefix}${CONTID} exec --systemd --unit %n -- ${cmd}`;
+    expect(lines).toEqual([
+      'ExecStartPre=',
+      w('ExecStartPre', '/bin/mkdir -p /run/web'),
+      'ExecStart=',
+      w('ExecStart', '/usr/sbin/web'),
+      'ExecStartPost=',
+      w('ExecStartPost', '/bin/touch /run/web/up', '-'),
+      'ExecReload=',
+      w('ExecReload', '/bin/kill -HUP $MAINPID'),
+      'ExecStop=',
+      w('ExecStop', '/usr/sbin/web --stop'),
+      'ExecStopPost=',
+      w('ExecStopPost', '/bin/rm -rf /run/web'),
+      `ExecStopPost=+${CONTID} systemd end --unit %n`,
+    ]);
+  });
+
+  test('a forking unit records $MAINPID from ExecStartPost=; a confined unit wraps only its + lines besides ExecStart=', () => {
+    const forking = splitSystemctlCat('# /etc/systemd/system/d.service\n[Service]\nType=forking\nPIDFile=/run/d.pid\nExecStart=/usr/sbin/d\n');
+    expect(renderDropIn('d.service', forking, CONTID)).toContain(`ExecStartPost=\nExecStartPost=+${CONTID} systemd bind --unit %n\n`);
+    const confined = splitSystemctlCat('# /etc/systemd/system/c.service\n[Service]\nUser=nobody\nExecStartPre=/bin/true\nExecStartPre=+/bin/mkdir /run/c\nExecStart=/bin/c\n');
+    expect(renderDropIn('c.service', confined, CONTID).split('\n').filter((l) => l.startsWith('Exec'))).toEqual([
+      'ExecStartPre=',
+      'ExecStartPre=/bin/true',
+      `ExecStartPre=+${CONTID} exec --systemd --unit %n -- /bin/mkdir /run/c`,
+      'ExecStart=',
+      `ExecStart=${CONTID} exec --systemd --renew-only --unit %n -- /bin/c`,
+      'ExecStartPost=',
+      `ExecStartPost=+${CONTID} systemd bind --unit %n`,
+      'ExecStopPost=',
+      `ExecStopPost=+${CONTID} systemd end --unit %n`,
+    ]);
+  });
+
   test('refuses what it cannot wrap, in one line', () => {
     const unit = (exec: string) => splitSystemctlCat(`# /etc/systemd/system/x.service\n[Service]\n${exec}\n`);
     expect(() => renderDropIn('x.service', unit('ExecStart=@/bin/sh argv0 -c x'), CONTID)).toThrow(/"@" .* cannot be wrapped/);

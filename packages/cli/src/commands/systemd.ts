@@ -1,10 +1,16 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, formatContainerId, readSessionId } from '@contid/core';
+import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, boundSessions, formatContainerId, processStartTime, readNamespaces, readSessionId } from '@contid/core';
 import {
   DROP_IN_MARKER,
+  GENERATOR_PATH,
+  UNITS_FILE,
   bindInvocation,
+  generatorLauncher,
+  ownFragments,
+  readUnitList,
+  writeUnitList,
   currentInvocation,
   dropInPath,
   endInvocation,
@@ -37,9 +43,12 @@ const bind: CommandModule<object, UnitArgs> = {
       const current = tagger.registry.findByRuntimeId(inv.invocationId);
       const procfs = tagger.config.writePath === 'procfs' || (tagger.config.writePath === 'auto' && ProcfsWritePath.supported(tagger.config.procRoot));
       const session = procfs ? null : awaitSession(pid, tagger.config.procRoot);
-      // exec --systemd (same pid, same session) or an earlier bind of this invocation already did it.
-      if (current?.state === 'running' && tagger.registry.bindings(current.contid).some((b) => b.pid === pid && b.session === session)) {
-        process.stdout.write(`${inv.unit}: pid ${pid} is already bound to ${formatContainerId(current.contid)}\n`);
+      // The main process already runs in a session of this invocation's container (exec
+      // --systemd wrapped the line that started it; a forking daemon inherited it): record it
+      // as the container's init (pid and start time), bind nothing new.
+      if (current?.state === 'running' && session !== null && boundSessions(tagger.registry, current).includes(session)) {
+        tagger.registry.enrich(current.contid, { initPid: pid, initStart: processStartTime(pid, tagger.config.procRoot), namespaces: readNamespaces(pid, tagger.config.procRoot) });
+        process.stdout.write(`${inv.unit}: main pid ${pid} runs in ${formatContainerId(current.contid)}; recorded as its init\n`);
         return;
       }
       const { container, auditError } = bindInvocation(tagger, inv, { pid }, { mainPid: pid });
@@ -115,33 +124,50 @@ function oneUnit(args: string[]): string {
   return normalizeUnitName(args[0]);
 }
 
-/** Refuses to touch a contid.conf that another installer (contid install lxc) or a person wrote. */
-function assertOurs(path: string): void {
-  if (existsSync(path) && !readFileSync(path, 'utf8').startsWith(DROP_IN_MARKER)) {
-    throw new ContidError(`${path} was not written by contid install systemd (contid install lxc writes the same file); leaving it`);
-  }
+/** An earlier contid's static drop-in (a frozen copy of ExecStart=): the generator replaces it. */
+function removeStaticDropIn(unit: string): string[] {
+  const path = dropInPath(unit);
+  if (!existsSync(path) || !readFileSync(path, 'utf8').startsWith(DROP_IN_MARKER)) return [];
+  unlinkSync(path);
+  if (readdirSync(dirname(path)).length === 0) rmdirSync(dirname(path));
+  return [`removed the static ${path}`];
 }
 
-/** `contid install systemd UNIT`: the ExecStart=/ExecStopPost= drop-in; idempotent. */
+/**
+ * `contid install systemd UNIT`: lists UNIT for contid's systemd generator, which writes its
+ * drop-in from the unit's current Exec lines at every boot and daemon-reload. The unit is
+ * rendered once now, so what cannot be wrapped is refused here, in one line.
+ */
 export const systemdInstaller: Installer = {
-  describe: 'systemd drop-in for UNIT: ExecStart= through contid exec --systemd, ExecStopPost= end',
+  describe: "systemd UNIT: every Exec line in the invocation's container, through contid's generator (drop-ins never stale)",
   install(args) {
     const unit = oneUnit(args);
-    const path = dropInPath(unit);
-    assertOurs(path);
-    const text = renderDropIn(unit, readUnit(unit), contidCommandLine(), path);
-    if (existsSync(path) && readFileSync(path, 'utf8') === text) return `${path} is up to date`;
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-    return `wrote ${path}; ${DAEMON_RELOAD}`;
+    const contid = contidCommandLine();
+    renderDropIn(unit, ownFragments(readUnit(unit)), contid, []);
+    const launcher = generatorLauncher(process.execPath, contid);
+    if (existsSync(GENERATOR_PATH) && !readFileSync(GENERATOR_PATH, 'utf8').includes(DROP_IN_MARKER)) {
+      throw new ContidError(`${GENERATOR_PATH} was not written by contid; leaving it`);
+    }
+    const units = readUnitList();
+    const fresh = !units.includes(unit) || !existsSync(GENERATOR_PATH) || readFileSync(GENERATOR_PATH, 'utf8') !== launcher;
+    mkdirSync(dirname(GENERATOR_PATH), { recursive: true });
+    writeFileSync(GENERATOR_PATH, launcher, { mode: 0o755 });
+    if (!units.includes(unit)) writeUnitList([...units, unit]);
+    const notes = removeStaticDropIn(unit);
+    if (!fresh && notes.length === 0) return `${unit} is up to date (${UNITS_FILE})`;
+    return [...notes, `enabled ${unit} for ${GENERATOR_PATH} (${UNITS_FILE}); ${DAEMON_RELOAD}`].join('\n');
   },
   uninstall(args) {
     const unit = oneUnit(args);
-    const path = dropInPath(unit);
-    if (!existsSync(path)) return `${path} is not installed`;
-    assertOurs(path);
-    unlinkSync(path);
-    if (readdirSync(dirname(path)).length === 0) rmdirSync(dirname(path));
-    return `removed ${path}; ${DAEMON_RELOAD}`;
+    const notes = removeStaticDropIn(unit);
+    const units = readUnitList();
+    if (!units.includes(unit)) return [...notes, `${unit} is not installed`].join('\n');
+    const rest = units.filter((u) => u !== unit);
+    if (rest.length) writeUnitList(rest);
+    else {
+      unlinkSync(UNITS_FILE);
+      if (existsSync(GENERATOR_PATH) && readFileSync(GENERATOR_PATH, 'utf8').includes(DROP_IN_MARKER)) unlinkSync(GENERATOR_PATH);
+    }
+    return [...notes, `removed ${unit} from ${UNITS_FILE}${rest.length ? '' : ` and ${GENERATOR_PATH}`}; ${DAEMON_RELOAD}`].join('\n');
   },
 };
