@@ -1,6 +1,8 @@
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { ContidError } from '@contid/core';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { untrustedIndexReason } from './index-check';
 import { isBindingLine } from './line-bytes';
 import { scanLines } from './reader';
 
@@ -12,6 +14,8 @@ import { scanLines } from './reader';
  * a container query reads only those bytes.
  */
 export const DEFAULT_INDEX_DIR = '/var/cache/contid';
+/** The database and SQLite's WAL companions: all must be as trustworthy as the directory. */
+const INDEX_FILES = ['search-index.db', 'search-index.db-wal', 'search-index.db-shm'];
 
 export interface IndexedFile {
   id: number;
@@ -93,7 +97,10 @@ export class SearchIndex {
 
   static open(dir = DEFAULT_INDEX_DIR): SearchIndex {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(dir, 'search-index.db'));
+    // The index holds binding lines of the audit log: never written where others could read or swap it.
+    const untrusted = untrustedIndexReason(dir, INDEX_FILES);
+    if (untrusted) throw new ContidError(`refusing to keep the search index in ${dir}: ${untrusted}`);
+    const db = new Database(join(dir, INDEX_FILES[0]));
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     if (db.pragma('user_version', { simple: true }) !== SCHEMA_VERSION) {
@@ -104,10 +111,19 @@ export class SearchIndex {
     return new SearchIndex(db);
   }
 
-  /** Opens an existing index read-only, or null when there is none. */
-  static openExisting(dir = DEFAULT_INDEX_DIR): SearchIndex | null {
+  /**
+   * Opens an existing index read-only, or null when there is none — or when someone other than
+   * root or the reader could have written it (`onIgnored` says why; search then scans).
+   */
+  static openExisting(dir = DEFAULT_INDEX_DIR, onIgnored?: (reason: string) => void): SearchIndex | null {
+    if (!existsSync(join(dir, INDEX_FILES[0]))) return null;
+    const untrusted = untrustedIndexReason(dir, INDEX_FILES);
+    if (untrusted) {
+      onIgnored?.(untrusted);
+      return null;
+    }
     try {
-      const db = new Database(join(dir, 'search-index.db'), { readonly: true, fileMustExist: true });
+      const db = new Database(join(dir, INDEX_FILES[0]), { readonly: true, fileMustExist: true });
       if (db.pragma('user_version', { simple: true }) === SCHEMA_VERSION) return new SearchIndex(db);
       db.close();
       return null; // an index of another layout: scan until `contid index` rebuilds it

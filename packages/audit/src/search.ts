@@ -7,7 +7,8 @@ import { parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { isBindingLine } from './line-bytes';
-import { SearchIndex, readRanges } from './search-index';
+import { IndexedFile, SearchIndex, readRanges } from './search-index';
+import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
 
 export interface SearchOptions {
   /** Log files in time order (see orderLogFiles). */
@@ -32,6 +33,8 @@ export interface SearchOptions {
    * matching byte ranges are copied without decoding (enriched parts stripped).
    */
   rawOut?: (buf: Buffer) => void;
+  /** The index was not used because it does not match the logs or cannot be read (one call at most). */
+  onIndexProblem?: (reason: string) => void;
 }
 
 /** Above this many selected sessions one pass over every line beats one byte search per session. */
@@ -163,6 +166,58 @@ export function selectedSessions(attributor: Attributor, f: EventFilter): number
 }
 
 /**
+ * The index's entries for every input file, with their binding lines checked byte for byte
+ * against the log; null when a file is not indexed as it is now, or (after one `warn`) when
+ * the index cannot be read or does not match — then the logs are scanned instead.
+ */
+function checkedEntries(
+  index: SearchIndex,
+  bases: { file: string }[],
+  warn: (reason: string) => void,
+): { entries: IndexedFile[]; bindings: { offset: number; line: string }[][] } | null {
+  try {
+    const entries = bases.map((b) => index.lookup(b.file));
+    if (entries.some((e) => e === null)) return null;
+    const bindings = entries.map((e) => index.bindingLines(e!));
+    for (const [i, e] of (entries as IndexedFile[]).entries()) {
+      const why = checkBindingLines(e.path, e.size, bindings[i]);
+      if (why) {
+        warn(`it does not match the log ${e.path}: ${why}`);
+        return null;
+      }
+    }
+    return { entries: entries as IndexedFile[], bindings };
+  } catch (e) {
+    warn(`it cannot be read: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** Per file, the selected sessions' ranges as [start, end, session], each checked against the log; null as above. */
+function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: number[], warn: (reason: string) => void): [number, number, number][][] | null {
+  try {
+    const out: [number, number, number][][] = [];
+    for (const e of entries) {
+      const ranges: [number, number, number][] = [];
+      for (const s of sessions) {
+        const pairs = rangePairs(index.sessionRanges(e, s), e.size);
+        const why = pairs === null ? `the ranges of session ${s} are not byte ranges of it` : checkSessionRanges(e.path, s, pairs);
+        if (why) {
+        warn(`it does not match the log ${e.path}: ${why}`);
+        return null;
+      }
+        for (const [start, end] of pairs!) ranges.push([start, end, s]);
+      }
+      out.push(ranges.sort((x, y) => x[0] - y[0]));
+    }
+    return out;
+  } catch (e) {
+    warn(`it cannot be read: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/**
  * Streams the logs through parse → reassemble → attribute → filter. Memory is bounded by
  * the open events and the bindings, not by the log size.
  */
@@ -175,11 +230,11 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     done += n;
     options.onProgress?.(done, total);
   };
-  const indexed = options.index && !options.fullScan && !options.attribution?.procfsContid ? bases.map((b) => options.index!.lookup(b.file)) : [];
-  const useIndex = indexed.length === bases.length && indexed.every((e) => e !== null);
-  if (useIndex) {
+  const warn = options.onIndexProblem ?? ((): void => undefined);
+  const indexed = options.index && !options.fullScan && !options.attribution?.procfsContid ? checkedEntries(options.index, bases, warn) : null;
+  if (indexed) {
     bases.forEach((b, i) => {
-      for (const l of options.index!.bindingLines(indexed[i]!)) {
+      for (const l of indexed.bindings[i]) {
         const rec = parseRecord(l.line, b.base + l.offset);
         if (rec) attributor.observeRecord(rec);
       }
@@ -201,16 +256,12 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     }
   };
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
-  if (useIndex && sessions !== null) {
+  const indexedRanges = indexed && sessions !== null ? checkedRanges(options.index!, indexed.entries, sessions, warn) : null;
+  if (indexedRanges) {
     const contids = selectedContainers(attributor, filter)!;
     const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
     bases.forEach((b, i) => {
-      const ranges: [number, number, number][] = [];
-      for (const s of sessions) {
-        const r = options.index!.sessionRanges(indexed[i]!, s);
-        for (let k = 0; k < r.length; k += 2) ranges.push([r[k], r[k + 1], s]);
-      }
-      ranges.sort((x, y) => x[0] - y[0]);
+      const ranges = indexedRanges[i];
       const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
         if (direct) {

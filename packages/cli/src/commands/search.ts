@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { writeSync } from 'node:fs';
-import { ContidError, configFromEnv } from '@contid/core';
+import { ContidError, configFromEnv, escapeText } from '@contid/core';
 import { indexDir } from './index-cmd';
 import { rejectionReport, trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
@@ -97,7 +97,10 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const registry = openRegistry(stateDir);
     const out = new Out();
     const progress = progressOnStderr({ quiet: argv.quiet });
-    const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(indexDir(argv['index-dir'])) : null;
+    const dir = indexDir(argv['index-dir']);
+    // One line when the index is not used: a scan is slower, never wrong.
+    const ignoreIndex = (reason: string): void => void process.stderr.write(`contid: ${escapeText(`ignoring the search index in ${dir}: ${reason}; searching the logs without it`)}\n`);
+    const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(dir, ignoreIndex) : null;
     try {
       const stats = readable(() => searchLogs({
         files,
@@ -113,6 +116,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
             },
         onProgress: (done, total) => progress.bytes(done, total),
         index,
+        onIndexProblem: ignoreIndex,
         rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
       progress.end();
