@@ -1,6 +1,6 @@
 import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ContidError } from './errors';
 import { PublicKeyEntry, publishPublicKey } from './trust-store';
 
@@ -49,6 +49,7 @@ export class NodeSigner {
  * a key another user could read or swap signs nothing.
  */
 function ensurePrivateDir(dir: string): void {
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 }); // the state directory, as the registry makes it
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
