@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { ContainerDirectory, UnknownContainerError, formatContainerId, resolveContainerRef } from '@contid/core';
+import { ContainerDirectory, ContidError, UnknownContainerError, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
@@ -115,7 +115,9 @@ export function selectedContainers(attributor: Attributor, f: EventFilter): Set<
 /**
  * `--container REF` resolved once, by the resolver `show`, `end` and `exec --setns` use, among
  * the containers the log's bindings describe: the host's names first, an ambiguous name an
- * error naming the candidates, a ref of digits never a runtime-id prefix. Unknown: no match.
+ * error naming the candidates, a ref of digits never a runtime-id prefix. A ref that no binding
+ * in the logs names can match nothing: one line and exit 1 (as ausearch's `<no matches>`), so a
+ * mistyped name is not mistaken for a quiet container.
  */
 export function resolveContainerFilter(attributor: Attributor, f: EventFilter): EventFilter {
   if (f.container === undefined) return f;
@@ -128,7 +130,7 @@ export function resolveContainerFilter(attributor: Attributor, f: EventFilter): 
   try {
     return { ...f, containerIds: new Set(resolveContainerRef(dir, f.container).containers.map((c) => formatContainerId(c.contid))) };
   } catch (e) {
-    if (e instanceof UnknownContainerError) return { ...f, containerIds: new Set() };
+    if (e instanceof UnknownContainerError) throw new ContidError(`unknown container "${f.container}": no binding in the logs read names it`, 1);
     throw e;
   }
 }

@@ -1,0 +1,17 @@
+import { join } from 'node:path';
+import { ContidError } from '@contid/core';
+import { searchLogs } from '@contid/audit';
+
+// A mistyped name must not read as a quiet container: no binding in the logs names it → an error.
+test('search --container with a ref no binding names: one clear error (exit 1), not an empty answer', () => {
+  const file = join(__dirname, 'fixtures', 'session-raw.log');
+  let thrown: unknown;
+  try {
+    searchLogs({ files: [file], filter: { container: 'no-such-name' }, onEvent: () => undefined });
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(ContidError);
+  expect((thrown as ContidError).message).toBe('unknown container "no-such-name": no binding in the logs read names it');
+  expect((thrown as ContidError).exitCode).toBe(1);
+});
