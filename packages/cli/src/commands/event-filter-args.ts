@@ -70,7 +70,8 @@ export function uidOf(user: string, passwd = '/etc/passwd'): number {
   return Number(uid);
 }
 
-function labelsOf(argv: EventFilterArgs): Record<string, string> | undefined {
+/** --label KEY=VALUE… and --project NAME (compose) as one label set; undefined when neither is given. */
+export function labelsOf(argv: { label?: string[]; project?: string }): Record<string, string> | undefined {
   const pairs = (argv.label ?? []).map(String).map((l) => {
     const eq = l.indexOf('=');
     if (eq <= 0) throw new ContidError(`--label takes KEY=VALUE, got "${l}"`, 2);

@@ -1,12 +1,15 @@
 import type { CommandModule } from 'yargs';
 import { ContainerRecord, ContainerState, PrivilegeError, Registry, Tagger, configFromEnv, formatContainerId } from '@contid/core';
 import { printJson, printTable } from '../output';
+import { labelsOf } from './event-filter-args';
 import { reconcile } from './reconcile';
 
 interface PsArgs {
   all: boolean;
   json: boolean;
   orchestrator?: string;
+  label?: string[];
+  project?: string;
 }
 
 export function containerRow(c: ContainerRecord): string[] {
@@ -30,12 +33,17 @@ export const psCommand: CommandModule<{ json: boolean }, PsArgs> = {
   builder: (y) =>
     y
       .option('all', { alias: 'a', type: 'boolean', default: false })
-      .option('orchestrator', { type: 'string', describe: 'only this orchestrator' }) as never,
+      .option('orchestrator', { type: 'string', describe: 'only this orchestrator' })
+      .option('label', { type: 'string', array: true, describe: 'KEY=VALUE: only containers with this label (repeatable)' })
+      .option('project', { type: 'string', describe: 'a compose project: --label com.docker.compose.project=NAME' }) as never,
   handler: (argv) => {
     reconcileIfPrivileged();
     const registry = Registry.open(configFromEnv().stateDir);
     const states: (ContainerState | undefined)[] = argv.all ? [undefined] : ['running', 'untagged'];
-    const rows = states.flatMap((state) => registry.list({ state, orchestrator: argv.orchestrator }));
+    const labels = Object.entries(labelsOf(argv) ?? {});
+    const rows = states
+      .flatMap((state) => registry.list({ state, orchestrator: argv.orchestrator }))
+      .filter((c) => labels.every(([k, v]) => c.labels[k] === v));
     registry.close();
     if (argv.json) for (const c of rows) printJson(c);
     else printTable(CONTAINER_HEADERS, rows.map(containerRow));
