@@ -2,7 +2,7 @@ import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, statSy
 import { dirname } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { ContidError } from '@contid/core';
+import { ContidError, openOutputFile } from '@contid/core';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -67,7 +67,8 @@ export class RotatingFileSink implements OutputSink {
   }
 
   private open(): WriteStream {
-    const stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 });
+    // Never through a link or into a file someone else prepared (see openOutputFile).
+    const stream = createWriteStream(this.path, { fd: openOutputFile(this.path) });
     stream.on('error', (err) => process.emitWarning(`contid tail: writing ${this.path}: ${err.message}`));
     return stream;
   }
