@@ -2,7 +2,7 @@
 // (format = string, EOE included): each session is the kernel's renewal event (LOGIN +
 // SYSCALL + PROCTITLE + EOE, the shapes this machine's kernel writes). Every `boundEvery`-th
 // session is a container: contid's VIRT_CONTROL binding (signed with the bench state dir's
-// record key through @contid/core, so the attributor's trust rule applies unchanged) and then
+// node key through @contid/core, so the attributor verifies it as it would contid's) and then
 // an execve event of that session. `registered` containers were bound before the stream began
 // (only the registry knows them) and run an execve every `revisitEvery` sessions, so their
 // bindings must survive any number of sessions in between.
@@ -31,10 +31,13 @@ function renewal(ses, serial, pid) {
   );
 }
 
-function binding(ses, serial, pid, name, contid, key) {
+function binding(ses, serial, pid, name, contid, signer, boot) {
+  const ms = Math.floor(serial / 20);
   const body = signLifecycle(
-    { op: 'create', orchestrator: 'docker', name, runtimeId: null, pid, session: ses, contid, parent: null, namespaces: NS, node: null },
-    key,
+    { op: 'create', orchestrator: 'docker', name, runtimeId: null, pid, session: ses, contid, parent: null, namespaces: NS, idPrefix: null },
+    signer,
+    boot,
+    (TIME0 + Math.floor(ms / 1000)) * 1000 + (ms % 1000),
   );
   return `type=VIRT_CONTROL msg=audit(${stamp(serial)}): pid=${pid - 1} uid=0 auid=4294967295 ses=4294967295 msg='${body} exe="${NODE}" hostname=? addr=? terminal=? res=success'\n`;
 }
@@ -56,7 +59,8 @@ function execve(ses, serial, pid, word) {
  * @param {object} o
  * @param {number} o.sessions       short sessions in the stream
  * @param {number} o.boundEvery     every Nth session is a container (0: none)
- * @param {Buffer} o.key            the record key the tail under test reads
+ * @param {object} o.signer         this node's signer (loadOrCreateSigner): the tail under test trusts it
+ * @param {string} o.boot           boot id (dashes removed) the bindings name
  * @param {{name: string, contid: bigint, session: number}[]} [o.registered] bound before the stream
  * @param {number} [o.revisitEvery] sessions between execs of the registered containers
  * @param {number} [o.firstSession] first session number
@@ -77,7 +81,7 @@ function* sessionStream(o) {
     chunk += renewal(ses, serial++, pid);
     if (o.boundEvery > 0 && i % o.boundEvery === 0) {
       const name = `b${i}`;
-      chunk += binding(ses, serial++, pid, name, firstContid + BigInt(i), o.key);
+      chunk += binding(ses, serial++, pid, name, firstContid + BigInt(i), o.signer, o.boot);
       expected.set(serial, name);
       chunk += execve(ses, serial++, pid, name);
     }

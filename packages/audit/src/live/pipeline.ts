@@ -207,7 +207,7 @@ export class LivePipeline implements EventPipeline {
     if (ses === null || ses === undefined) return '';
     if (!this.sessions.peek(ses)?.held) return '';
     // A rejected (untrusted) binding binds nothing: its session keeps waiting.
-    return this.attributor.contidOfSession(ses) !== null ? this.releaseSession(ses) : '';
+    return this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null ? this.releaseSession(ses) : '';
   }
 
   private hold(event: AuditEvent, session: number, state: SessionState, until: number): string {

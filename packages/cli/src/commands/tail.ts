@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ContidError, Registry, configFromEnv } from '@contid/core';
+import { ContidError, Registry, configFromEnv, loadOrCreateSigner } from '@contid/core';
 import { rejectionReport, trustOptions } from './trust-args';
 import {
   FileFollower,
@@ -172,7 +172,11 @@ export const auditdPluginInstaller: Installer = {
     if (words.some((w) => w.startsWith('socket='))) tailArgs.push('--socket', opts.get('socket')!);
     else tailArgs.push('--output', opts.get('output')!, '--rotate-size', opts.get('rotate-size')!);
     if (opts.has('container')) tailArgs.push('--container', opts.get('container')!);
-    tailArgs.push('--state-dir', configFromEnv().stateDir);
+    const config = configFromEnv();
+    tailArgs.push('--state-dir', config.stateDir);
+    // The plugin loads the keys it verifies with when it starts: this node's own key must
+    // exist by then, or every binding contid writes later is rejected as signed by an unknown key.
+    loadOrCreateSigner(config.stateDir, config.nodeName, config.trustDir);
     // A plugin runs for auditd's lifetime: a 1 MB young generation keeps its RSS low at
     // little CPU cost (most of what it allocates per event dies young).
     const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'main.js')];
