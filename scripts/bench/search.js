@@ -190,4 +190,4 @@ async function main() {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-module.exports = { main, generate, verificationCost };
+module.exports = { main, generate, verificationCost, LOG, STATE, DIR };
