@@ -1,8 +1,9 @@
 import { callService } from '@contid/service';
 import { Registry, parseContainerId } from '@contid/core';
-import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
+import { ChildProcess, spawn } from 'node:child_process';
+import { CONTID_MAIN, REPO_ROOT, contid, uniqueName } from '../helpers/cli';
 import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
-import { ServiceProcess, tagSelf } from './harness';
+import { ServiceProcess } from './harness';
 
 type Step = { step: string; ok: boolean; error?: string; result?: string };
 
@@ -18,16 +19,22 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
   const suffix = uniqueName('names');
   const victimName = `web-${suffix}`;
   const startEpoch = Math.floor(Date.now() / 1000) - 1;
-  let victim: string;
+  let victim = '';
+  let victimProcess: ChildProcess | undefined;
   let owner: string;
   let steps = new Map<string, Step>();
 
   beforeAll(async () => {
     await engine.start();
     await service.start();
-    const r = tagSelf(service.socket, victimName, { env: service.env });
-    expect(r.reply).toMatchObject({ ok: true });
-    victim = String(r.reply.contid);
+    // The host's container keeps running (a container whose processes are gone is reconciled as ended).
+    victimProcess = spawn(process.execPath, [CONTID_MAIN, 'exec', '--name', victimName, '--', 'sleep', '600'], { env: service.env, stdio: 'ignore' });
+    const until = Date.now() + 30_000;
+    while (!victim && Date.now() < until) {
+      victim = await callService(service.socket, { op: 'show', ref: victimName }).then((c) => String(c.contid), () => '');
+      if (!victim) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(victim).not.toBe('');
 
     const name = `nested-orch-${suffix}`;
     const channelDir = `${engine.execRoot}/nested-${name}`;
@@ -51,10 +58,11 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
       await new Promise((r) => setTimeout(r, 300));
       steps = new Map(engine.docker(['logs', id]).stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => [(JSON.parse(l) as Step).step, JSON.parse(l) as Step]));
     }
-    for (const s of ['web', 'only-nested', 'p1', 'p2', 'dup-1', 'dup-2']) expect([s, steps.get(s)?.ok]).toEqual([s, true]);
+    for (const s of ['web', 'only-nested', 'p1', 'p2', 'dup-1', 'dup-2', 'term']) expect([s, steps.get(s)?.ok]).toEqual([s, true]);
   }, 300_000);
 
   afterAll(async () => {
+    victimProcess?.kill('SIGKILL');
     await engine.stop();
     removeNestedChannels(engine);
     await service.stop();
@@ -85,6 +93,18 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
     expect(r.stderr).toContain(`"dup-${suffix}" is ambiguous`);
     expect(r.stderr).toContain(`${steps.get('dup-1')!.result} (dup-${suffix}, in p1-${suffix}[${steps.get('p1')!.result}] < nested-orch-${suffix}[${owner}])`);
     expect(r.stderr).toContain(`${steps.get('dup-2')!.result} (dup-${suffix}, in p2-${suffix}[${steps.get('p2')!.result}]`);
+  });
+
+  it('ps and show print a child\'s escape sequences and carriage returns escaped, never raw', () => {
+    const term = steps.get('term')!.result!;
+    const ps = contid(['ps'], { env: service.env });
+    const show = contid(['show', term], { env: service.env });
+    for (const r of [ps, show]) {
+      expect(r.status).toBe(0);
+      expect(r.stdout).not.toMatch(/[\r\x1b\x07]/);
+    }
+    expect(ps.stdout).toContain(`term-${suffix}\\r\\x1b[2J\\x1b[1;1Hcontid: all clear`);
+    expect(show.stdout).toContain('runtime id:   \\x1b]0;owned\\x07abcd');
   });
 
   it("search --container by name or contid yields the host container's events only, never the child's", () => {
