@@ -101,6 +101,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(field(create, 'virt')).toBe('lxc');
     expect(field(create, 'vm-ses')).toBe(String(session));
     expect(field(create, 'contid')).toBe(formatContainerId(c.contid));
+    // The create record names the wrapper (host namespaces); op=update names the real init and its namespaces.
+    const [update] = await lifecycle(name, 'update');
+    expect(field(update, 'contid')).toBe(formatContainerId(c.contid));
+    expect(field(update, 'vm-pid')).toBe(String(init));
+    expect(field(update, 'vm-ses')).toBe(String(session));
+    expect(field(update, 'ns')).toContain(`pid:${c.namespaces.pid}`);
+    expect(field(create, 'ns')).not.toContain(`pid:${c.namespaces.pid}`);
 
     // The execs of the container's processes (kernel SYSCALL records, our rule) are all in its session.
     const ours = new Set(tree.map(String));

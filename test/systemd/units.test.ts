@@ -308,6 +308,8 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
     const mainPid = Number(unitProperty(unit, 'MainPID'));
     const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { initPid: number };
     expect(c.initPid).toBe(mainPid);
+    const update = (await records(invocation, 'update')).find((l) => l.includes('op=update '))!;
+    expect(field(update, 'vm-pid')).toBe(String(mainPid));
     expect(Number(readFileSync(`/proc/${machine.hostPid(mainPid)}/sessionid`, 'utf8'))).toBe(c.session);
     guest(['systemctl', 'stop', unit]);
     expect(show(invocation).state).toBe('ended');

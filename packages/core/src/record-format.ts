@@ -7,7 +7,7 @@ export const AUDIT_VIRT_CONTROL = 2500;
 export const AUDIT_CONTAINER_OP = 1020;
 export const AUDIT_CONTAINER_ID = 1336;
 
-export type LifecycleOp = 'create' | 'setns' | 'end' | 'untagged' | 'fail';
+export type LifecycleOp = 'create' | 'setns' | 'end' | 'untagged' | 'fail' | 'update';
 
 /** What one contid record says; see docs/records.md. */
 export interface LifecycleRecord {
@@ -159,7 +159,7 @@ const id = (v: string | undefined): ContainerId | null => {
     return null;
   }
 };
-const OPS: readonly string[] = ['create', 'setns', 'end', 'untagged', 'fail'];
+const OPS: readonly string[] = ['create', 'setns', 'end', 'untagged', 'fail', 'update'];
 
 /**
  * Reads a contid record back from its msg fields (already split into key → raw value).

@@ -159,6 +159,22 @@ export class Tagger {
   }
 
   /**
+   * The container's own init, known only after the create record (LXC's start-host hook sees
+   * it once the wrapper that created the container has become lxc-start; a forking unit's
+   * daemon): a signed op=update record with the init's pid and its namespaces, so the log
+   * alone names them, and the row enriched (pid, start time, namespaces). Binds nothing.
+   */
+  recordInit(contid: ContainerId, pid: number): ContainerRecord {
+    const container = this.running(contid);
+    const namespaces = readNamespaces(pid, this.config.procRoot);
+    const initStart = processStartTime(pid, this.config.procRoot);
+    if (initStart === null) throw new ContidError(`pid ${pid} is not a running process`);
+    const auditError = this.emit({ ...this.recordOf(container, 'update'), pid, namespaces });
+    this.registry.enrich(contid, { initPid: pid, initStart, namespaces, ...(auditError ? { auditError } : {}) });
+    return this.registry.get(contid)!;
+  }
+
+  /**
    * A container found running without a dedicated session (started before contid, or
    * without its wrapper): recorded with its pid and session so it is never silently missing.
    */

@@ -110,8 +110,9 @@ function startHost(tagger: Tagger, ctx: HookContext): HookOutcome {
   }
 
   if (mine && mine.state === 'running') {
-    tagger.registry.enrich(mine.contid, { ...enrichment, labels: { ...mine.labels, ...enrichment.labels } });
-    return { action: 'bound', container: tagger.registry.get(mine.contid)! };
+    // The create record named the wrapper (host namespaces); op=update names the real init.
+    tagger.registry.enrich(mine.contid, { labels: { ...mine.labels, ...enrichment.labels } });
+    return { action: 'bound', container: tagger.recordInit(mine.contid, pid) };
   }
 
   const other = initSession === AUDIT_UNSET ? undefined : tagger.registry.containerOfSession(initSession);

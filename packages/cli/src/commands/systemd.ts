@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, boundSessions, formatContainerId, processStartTime, readNamespaces, readSessionId } from '@contid/core';
+import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, boundSessions, formatContainerId, readSessionId } from '@contid/core';
 import {
   DROP_IN_MARKER,
   GENERATOR_PATH,
@@ -47,7 +47,7 @@ const bind: CommandModule<object, UnitArgs> = {
       // --systemd wrapped the line that started it; a forking daemon inherited it): record it
       // as the container's init (pid and start time), bind nothing new.
       if (current?.state === 'running' && session !== null && boundSessions(tagger.registry, current).includes(session)) {
-        tagger.registry.enrich(current.contid, { initPid: pid, initStart: processStartTime(pid, tagger.config.procRoot), namespaces: readNamespaces(pid, tagger.config.procRoot) });
+        tagger.recordInit(current.contid, pid);
         process.stdout.write(`${inv.unit}: main pid ${pid} runs in ${formatContainerId(current.contid)}; recorded as its init\n`);
         return;
       }
