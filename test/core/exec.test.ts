@@ -260,7 +260,12 @@ describe('contid install self', () => {
     expect(installed.status).toBe(0);
     expect(installed.stdout).toMatch(/^installed \/usr\/local\/bin\/contid -> /);
     expect(run('/usr/local/bin/contid', ['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(contid(['uninstall', 'self']).stdout).toBe('removed /usr/local/bin/contid\n');
+    // contid-spawn on PATH finds its library in /usr/local/libexec/contid (a usage error proves it ran).
+    expect(installed.stdout).toContain('installed /usr/local/bin/contid-spawn -> /usr/local/libexec/contid/contid-spawn');
+    const spawned = run('contid-spawn', ['--bogus'], { env: { ...process.env, PATH: `/usr/local/bin:${process.env.PATH}` } });
+    expect(spawned.status).toBe(2);
+    expect(spawned.stderr).toMatch(/^contid-spawn: unknown argument "--bogus"/);
+    expect(contid(['uninstall', 'self']).stdout).toBe('removed /usr/local/bin/contid and /usr/local/bin/contid-spawn\n');
     expect(contid(['uninstall', 'self']).stdout).toBe('/usr/local/bin/contid is not installed\n');
   });
 });

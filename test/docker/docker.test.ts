@@ -421,7 +421,7 @@ describe('contid docker sync', () => {
       expect(engine.docker(['run', '-d', '--runtime', 'runc', '--name', plain, IMAGE, 'sh', '-c', 'sleep 600']).status).toBe(0);
       const r = contid(['docker', 'sync', '--host', engine.host], { env });
       expect(r.stderr).toMatch(/^(contid docker: create \S+ -> contid \d+\n)$/);
-      expect(r.stdout).toMatch(/^spool: 1 tagged, 0 already done, 0 still pending, 0 quarantined; docker: 1 tagged, 1 recorded untagged, 0 ended\n$/);
+      expect(r.stdout).toMatch(/^spool: 1 tagged, 0 ended, 0 already done, 0 still pending, 0 quarantined; docker: 1 tagged, 1 recorded untagged, 0 ended\n$/);
       const reg = Registry.open(state4);
       try {
         expect(reg.findByRuntimeId(fullId(tagged))).toMatchObject({ state: 'running', name: tagged, session: sessionOf(inspectPid(tagged)) });
@@ -429,9 +429,17 @@ describe('contid docker sync', () => {
       } finally {
         reg.close();
       }
+      const ids = [fullId(tagged), fullId(plain)];
       engine.docker(['rm', '-f', tagged, plain]);
       const again = contid(['docker', 'sync', '--host', engine.host], { env });
-      expect(again.stdout).toMatch(/docker: 0 tagged, 0 recorded untagged, 2 ended\n$/);
+      // The shim's own delete entry ends the tagged one; Docker's list ends the one without the shim.
+      expect(again.stdout).toMatch(/^spool: 0 tagged, 1 ended, \d+ already done, 0 still pending, 0 quarantined; docker: 0 tagged, 0 recorded untagged, 1 ended\n$/);
+      const after = Registry.open(state4);
+      try {
+        expect(ids.map((id) => after.findByRuntimeId(id)?.state)).toEqual(['ended', 'ended']);
+      } finally {
+        after.close();
+      }
       expect(contid(['docker', 'sync', '--host', 'unix:///nonexistent.sock'], { env }).stderr).toMatch(/^contid: cannot reach docker: .*\n$/);
     } finally {
       setShim('');

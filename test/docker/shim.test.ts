@@ -90,6 +90,26 @@ describe('contid-runc create / exec hand-off', () => {
     expect(Math.abs(entry.time - Date.now())).toBeLessThan(30_000);
   });
 
+  test('the caller’s login uid is kept and the session it came from is recorded (the /proc files end without a newline)', () => {
+    const b = bundle('{}');
+    const out = join(state.dir, uniqueName('caller'));
+    const fake = join(state.dir, uniqueName('fake-runc'));
+    writeFileSync(fake, '#!/bin/sh\ncat /proc/self/loginuid >"$OUT.auid"\n', { mode: 0o755 });
+    // A host shell of uid 1000's login (its own session), asking for a container.
+    const r = spawnSync('sh', ['-c', 'echo 1000 >/proc/self/loginuid && cat /proc/self/sessionid >"$OUT.session" && exec "$@"', 'sh', SHIM, 'create', '--bundle', b, uniqueName('caller')], {
+      env: { ...baseEnv, CONTID_RUNTIME: fake, OUT: out },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(readFileSync(`${out}.auid`, 'utf8')).toBe('1000');
+    const callerSession = Number(readFileSync(`${out}.session`, 'utf8'));
+    const name = entries().find((n) => new Spool(spoolDir).read(n)?.bundle === b)!;
+    const e = new Spool(spoolDir).read(name)!;
+    expect(e).toMatchObject({ op: 'create', auid: 1000, oldSession: callerSession });
+    expect(e.session).toBeGreaterThan(callerSession);
+    new Spool(spoolDir).remove(name);
+  });
+
   test('malformed config.json: spooled as is; runc refuses it; the consumer keeps the entry with the reason (never dropped)', async () => {
     for (const f of entries()) new Spool(spoolDir).remove(f);
     const b = bundle('{ this is not json');
@@ -129,12 +149,12 @@ describe('contid-runc create / exec hand-off', () => {
   test('malformed argv (no container id): closed refuses; open spools op=fail and lets runc answer', () => {
     const closed = shim(['exec', '--pid-file', '/tmp/x'], { CONTID_FAIL_POLICY: 'closed' });
     expect(closed.status).toBe(1);
-    expect(closed.stderr).toBe('contid-runc: no container id in the runc exec arguments (CONTID_FAIL_POLICY=closed: not starting exec)\n');
+    expect(closed.stderr).toBe('contid-runc: no container id in the exec arguments (CONTID_FAIL_POLICY=closed: not starting exec)\n');
     const before = entries().length;
     const open = shim(['exec', '--pid-file', '/tmp/x'], { CONTID_FAIL_POLICY: 'open' });
     expect(open.status).toBe(runc(['exec', '--pid-file', '/tmp/x']).status);
     const added = entries().slice(before);
-    expect(new Spool(spoolDir).read(added[0]!)).toMatchObject({ op: 'fail', reason: 'no container id in the runc exec arguments' });
+    expect(new Spool(spoolDir).read(added[0]!)).toMatchObject({ op: 'fail', reason: 'no container id in the exec arguments' });
   });
 
   test('session renewal refused (no CAP_AUDIT_CONTROL): closed refuses; open spools op=fail with the old session', () => {
@@ -145,7 +165,10 @@ describe('contid-runc create / exec hand-off', () => {
     const before = entries().length;
     const open = shim(['create', '--bundle', b, 'x1'], { CONTID_FAIL_POLICY: 'open', CONTID_RUNC: '/bin/true' }, withoutAuditControl);
     expect(open.status).toBe(0);
-    const e = new Spool(spoolDir).read(entries().slice(before)[0])!;
+    expect(entries()).toHaveLength(before + 1);
+    const e = entries()
+      .map((n) => new Spool(spoolDir).read(n)!)
+      .find((x) => x.id === 'x1')!;
     expect(e).toMatchObject({ op: 'fail', id: 'x1' });
     expect(e.session).toBe(e.oldSession);
   });
@@ -205,10 +228,10 @@ describe('contid doctor', () => {
     spawnSync('touch', ['-d', '-5 min', old]);
     writeFileSync(join(dir, 'spool', 'failed', '13-create-35.entry'), 'op=create\n');
     const r = contid(['doctor'], { env: { ...process.env, CONTID_STATE_DIR: dir } });
-    expect(r.stdout).toMatch(/WARN +docker spool: 1 hand-off\(s\) from contid-runc waiting for over 60 s .*fix: run contid docker agent/);
-    expect(r.stdout).toMatch(/WARN +docker spool failures: 1 hand-off\(s\) could not be processed .*failed\/\*\.reason/);
+    expect(r.stdout).toMatch(/WARN +spool: 1 hand-off\(s\) waiting in .*, 1 of them for over 60 s .*fix: run contid serve/);
+    expect(r.stdout).toMatch(/WARN +spool failures: 1 hand-off\(s\) could not be processed .*failed\/\*\.reason/);
     writeFileSync(old, 'op=create\n'); // fresh again: being drained, not stale
     rmSync(join(dir, 'spool', 'failed'), { recursive: true });
-    expect(contid(['doctor'], { env: { ...process.env, CONTID_STATE_DIR: dir } }).stdout).toMatch(/ok +docker spool: .* is drained/);
+    expect(contid(['doctor'], { env: { ...process.env, CONTID_STATE_DIR: dir } }).stdout).toMatch(/ok +spool: 1 hand-off\(s\) being drained in /);
   });
 });

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger, formatContainerId } from '@contid/core';
-import { Spool, SpoolConsumer } from '@contid/docker';
+import { Spool, SpoolConsumer } from '@contid/oci';
 import { CONTAINERS_ANNOTATION, kubernetesIdentifier } from '@contid/kubernetes';
 import { field, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';

@@ -2,9 +2,8 @@ import { FSWatcher, watch } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
 import { backfillDocker, recordIfUntagged } from './backfill';
-import { Identifier, SpoolConsumer } from './consumer';
+import { Identifier, Spool, SpoolConsumer } from '@contid/oci';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
-import { Spool } from './spool';
 
 export interface DockerAgentOptions {
   docker: Dockerode;

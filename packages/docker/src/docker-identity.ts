@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import type { ExecDescriber, Identifier } from './consumer';
+import type { ExecDescriber, Identifier } from '@contid/oci';
 
 /** Docker's compose labels, surfaced by `contid show` like any other label. */
 export const COMPOSE_PROJECT = 'com.docker.compose.project';

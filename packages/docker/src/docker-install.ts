@@ -1,5 +1,5 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ContidError } from '@contid/core';
 import { DaemonJsonChange, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
 
@@ -82,9 +82,17 @@ export function restoreDaemonJson(file: string): DaemonJsonRestore {
 /** Copies the shim into place (root-owned, 0755) through a temp name. */
 export function installShim(source: string, target = SHIM_INSTALL_PATH): void {
   mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  // The tagging step the shim sources from its own directory (shared with contid-spawn).
+  copyInto(join(dirname(source), TAG_LIBRARY), join(dirname(target), TAG_LIBRARY), 0o644);
+  copyInto(source, target, 0o755);
+}
+
+const TAG_LIBRARY = 'contid-tag.sh';
+
+function copyInto(source: string, target: string, mode: number): void {
   const tmp = `${target}.tmp`;
   copyFileSync(source, tmp);
-  chmodSync(tmp, 0o755);
+  chmodSync(tmp, mode);
   renameSync(tmp, target);
 }
 
@@ -92,5 +100,8 @@ export function removeShim(target = SHIM_INSTALL_PATH): boolean {
   if (!existsSync(target)) return false;
   if (!readFileSync(target, 'utf8').startsWith('#!/bin/sh\n# contid-runc')) throw new ContidError(`${target} is not contid's shim; leaving it`);
   unlinkSync(target);
+  // The library stays while another contid script beside it still sources it.
+  const others = readdirSync(dirname(target)).filter((f) => f.startsWith('contid-') && f !== TAG_LIBRARY);
+  if (others.length === 0) rmSync(join(dirname(target), TAG_LIBRARY), { force: true });
   return true;
 }

@@ -1,7 +1,7 @@
 /** @contid/docker: contid adapter for Docker (runtime shim spool, dockerode enrichment). */
-export * from './spool';
-export * from './oci';
-export * from './consumer';
+// The OCI hand-off moved to @contid/oci; re-exported so existing callers keep compiling.
+export { Spool, SpoolConsumer, parseOciProcess, parseOciSpec, parseSpoolEntry, spoolDirFromEnv } from '@contid/oci';
+export type { Identifier, SpoolEntry } from '@contid/oci';
 export * from './docker-identity';
 export * from './backfill';
 export * from './agent';
@@ -12,10 +12,10 @@ export type { DaemonJsonInstall, DaemonJsonRestore } from './docker-install';
 export { containersUsingRuntime } from './runtime-users';
 export type { RuntimeUser } from './runtime-users';
 export * from './client';
-export * from './health';
 export { DockerFront, failOpen } from './front/front';
 export type { FrontOptions } from './front/front';
 export { routeOf, isFullId } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
 export { REQUESTERS_DIR, RequesterStore, formatRequester, parseRequester, requesterOf } from './front/requesters';
 export type { Requester } from './front/requesters';
+export { dockerAdapter } from './adapter';

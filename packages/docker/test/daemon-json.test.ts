@@ -46,3 +46,15 @@ describe('daemon.json: edits keep the operator\'s layout, uninstall gives the by
     expect(restoreDaemonJson(file)).toEqual({ action: 'absent' });
   });
 });
+describe('daemon.json editing', () => {
+  test('keeps other keys and runtimes; idempotent; removal restores the original', () => {
+    const original = '{"log-driver":"journald","runtimes":{"nvidia":{"path":"/n"}}}';
+    const added = addRuntime(original, '/s', { makeDefault: true });
+    expect(added.changed).toBe(true);
+    expect(JSON.parse(added.text)).toEqual({ 'log-driver': 'journald', runtimes: { nvidia: { path: '/n' }, contid: { path: '/s' } }, 'default-runtime': 'contid' });
+    expect(addRuntime(added.text, '/s', { makeDefault: true }).changed).toBe(false);
+    expect(JSON.parse(removeRuntime(added.text).text)).toEqual(JSON.parse(original));
+    expect(addRuntime('', '/s').text).toBe('{\n  "runtimes": {\n    "contid": {\n      "path": "/s"\n    }\n  }\n}\n');
+    expect(() => addRuntime('{"runtimes":[]}', '/s')).toThrow(/"runtimes" is not an object/);
+  });
+});

@@ -2,7 +2,7 @@
 export * from './pod-identity';
 export * from './identify';
 export * from './spool-identifier';
-export * from './spool-drainer';
+
 export * from './node-prefix';
 export * from './pod-contids';
 export * from './agent';
@@ -11,3 +11,4 @@ export { clientNode, loadKubeConfig, httpStatusOf, isTransient, describeApiError
 export type { ClientNode, KubeConfig } from './client';
 export { CriClient, exitCodeOf } from './cri-client';
 export type { PodSandboxConfig, ContainerConfig, CriContainer, CriContainerStatus, ExecResult, NamespaceMode, ContainerState } from './cri-client';
+export { kubernetesAdapter } from './adapter';

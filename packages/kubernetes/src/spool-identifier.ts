@@ -1,8 +1,8 @@
-import type { Identifier } from '@contid/docker';
+import type { Identifier } from '@contid/oci';
 import { identifyPodContainer } from './identify';
 
 /**
- * Pod identity for the runtime shim's spool consumer (`SpoolConsumer` in @contid/docker):
+ * Pod identity for the runtime shim's spool consumer (`SpoolConsumer` in @contid/oci):
  * containerd and CRI-O call the same contid-runc shim as Docker does, and the copied
  * config.json carries the CRI annotations. Null for containers no CRI runtime created.
  */

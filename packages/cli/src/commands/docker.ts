@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { ContidError, FailPolicy, Tagger, registerHealthCheck } from '@contid/core';
+import { ContidError, FailPolicy, Tagger } from '@contid/core';
 import {
   DAEMON_JSON,
   DockerAgent,
@@ -12,7 +12,6 @@ import {
   addRuntime,
   backfillDocker,
   containersUsingRuntime,
-  dockerHealth,
   dockerClient,
   dockerExecDescriber,
   dockerIdentifier,
@@ -24,9 +23,6 @@ import {
 } from '@contid/docker';
 import type { Installer } from './installers';
 import { dockerFrontCommand } from './docker-front';
-
-// `contid doctor` warns about a spool nobody drains and entries that could not be processed.
-registerHealthCheck((config) => dockerHealth(config));
 
 interface DockerArgs {
   host?: string;
@@ -77,7 +73,7 @@ const sync: CommandModule<object, DockerArgs> = {
       });
       const count = (k: string) => outcomes.filter((o) => o.kind === k).length;
       process.stdout.write(
-        `spool: ${count('tagged')} tagged, ${count('already')} already done, ${count('deferred')} still pending, ${count('quarantined')} quarantined; ` +
+        `spool: ${count('tagged')} tagged, ${count('ended')} ended, ${count('already')} already done, ${count('deferred')} still pending, ${count('quarantined')} quarantined; ` +
           `docker: ${b.known.length} tagged, ${b.untagged.length} recorded untagged, ${b.ended.length} ended\n`,
       );
     } finally {

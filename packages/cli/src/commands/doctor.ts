@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { configFromEnv, runHealthChecks } from '@contid/core';
+import { adapterHealth, spoolHealth } from '@contid/oci';
+import { adapters } from '../adapters';
 import { printJson } from '../output';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
@@ -8,7 +10,9 @@ export const doctorCommand: CommandModule<{ json: boolean }, { json: boolean }> 
   command: 'doctor',
   describe: "check this host: privileges, audit, auditd, loginuid_immutable, procfs contid, registry — each problem says how to fix it",
   handler: (argv) => {
-    const results = runHealthChecks(configFromEnv());
+    const config = configFromEnv();
+    // The host's checks, then the spool's (how many hand-offs wait), then each adapter's.
+    const results = [...runHealthChecks(config), ...spoolHealth(config), ...adapterHealth(adapters(), config)];
     if (argv.json) results.forEach(printJson);
     else for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${r.detail}${r.fix && r.status !== 'ok' ? ` — fix: ${r.fix}` : ''}\n`);
     if (results.some((r) => r.status === 'fail')) process.exitCode = 1;

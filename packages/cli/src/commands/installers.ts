@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ContidError } from '@contid/core';
 import { lxcInstaller } from './lxc';
 import { systemdInstaller } from './systemd';
@@ -17,22 +17,49 @@ export interface Installer {
 const SELF_PATH = '/usr/local/bin/contid';
 const MARKER = '# installed by contid install self';
 
-/** A two-line sh launcher so hooks and units can call `contid` from PATH. */
+const LIBEXEC = '/usr/local/libexec/contid';
+const SPAWN_LINK = '/usr/local/bin/contid-spawn';
+const BIN_SOURCE = resolve(__dirname, '../../../../integrations/bin');
+
+/** contid-spawn (the tagging step without Node) and its library, copied root-owned; a link on PATH. */
+function installSpawn(): string {
+  mkdirSync(LIBEXEC, { recursive: true, mode: 0o755 });
+  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755]] as const) {
+    copyFileSync(join(BIN_SOURCE, file), `${LIBEXEC}/${file}.tmp`);
+    chmodSync(`${LIBEXEC}/${file}.tmp`, mode);
+    renameSync(`${LIBEXEC}/${file}.tmp`, `${LIBEXEC}/${file}`);
+  }
+  rmSync(SPAWN_LINK, { force: true });
+  symlinkSync(`${LIBEXEC}/contid-spawn`, SPAWN_LINK);
+  return `installed ${SPAWN_LINK} -> ${LIBEXEC}/contid-spawn`;
+}
+
+/** A two-line sh launcher so hooks and units can call `contid` from PATH, and contid-spawn beside it. */
 const self: Installer = {
-  describe: `put the contid command on PATH (${SELF_PATH})`,
+  describe: `put the contid command on PATH (${SELF_PATH}), and contid-spawn (${SPAWN_LINK})`,
   install() {
     const main = resolve(__dirname, '..', 'main.js');
     writeFileSync(SELF_PATH, `#!/bin/sh\n${MARKER}\nexec ${process.execPath} ${main} "$@"\n`);
     chmodSync(SELF_PATH, 0o755);
-    return `installed ${SELF_PATH} -> ${main}`;
+    return `installed ${SELF_PATH} -> ${main}\n${installSpawn()}`;
   },
   uninstall() {
     if (!existsSync(SELF_PATH)) return `${SELF_PATH} is not installed`;
     if (!readFileSync(SELF_PATH, 'utf8').includes(MARKER)) throw new ContidError(`${SELF_PATH} was not installed by contid; leaving it`);
     unlinkSync(SELF_PATH);
-    return `removed ${SELF_PATH}`;
+    if (existsSync(SPAWN_LINK) && readlinkOr(SPAWN_LINK) === `${LIBEXEC}/contid-spawn`) unlinkSync(SPAWN_LINK);
+    rmSync(`${LIBEXEC}/contid-spawn`, { force: true });
+    return `removed ${SELF_PATH} and ${SPAWN_LINK}`;
   },
 };
+
+function readlinkOr(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
 
 /** Adapters add their installers here. */
 export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller, service: serviceInstaller, docker: dockerInstaller };

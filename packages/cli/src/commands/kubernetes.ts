@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { hostname } from 'node:os';
 import { ContidError, FailPolicy, Registry, Tagger, configFromEnv } from '@contid/core';
-import { Spool, spoolDirFromEnv } from '@contid/docker';
-import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, SpoolDrainer, loadKubeConfig } from '@contid/kubernetes';
+import { Spool, SpoolDrainer, spoolDirFromEnv } from '@contid/oci';
+import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, kubernetesIdentifier, loadKubeConfig } from '@contid/kubernetes';
 
 interface KubernetesAgentArgs {
   node?: string;
@@ -50,7 +50,7 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     const policy: FailPolicy | undefined = process.env.CONTID_FAIL_POLICY ? undefined : 'open';
     const tagger = argv['drain-spool'] ? Tagger.open({ failPolicy: policy }) : null;
     const registry = tagger?.registry ?? Registry.open(configFromEnv().stateDir);
-    const drainer = tagger ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), log }) : null;
+    const drainer = tagger ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], log }) : null;
     const agent = new KubernetesAgent({
       kubeConfig: kc,
       registry,

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ContidError, Tagger, registerHealthCheck, replaceProcess } from '@contid/core';
+import { ContidError, Tagger, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
-import { HOOK_MAIN, hookContext, installLxc, lxcHealth, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { HOOK_MAIN, hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
 import { reconcile } from './reconcile';
@@ -14,7 +14,6 @@ interface LxcArgs {
 }
 
 // `contid doctor` flags running LXC containers that are not tagged.
-registerHealthCheck(lxcHealth);
 
 const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(String);
 

@@ -4,6 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import type { Installer } from './installers';
 import { ContidError, Tagger, parseContainerId } from '@contid/core';
 import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV, registerSecurityHealthChecks } from '@contid/service';
+import { Spool, SpoolDrainer, consumerHooks, spoolDirFromEnv } from '@contid/oci';
+import { adapters } from '../adapters';
 
 // Loading the CLI adds the service's security checks to `contid doctor`.
 registerSecurityHealthChecks();
@@ -13,7 +15,11 @@ interface ServeArgs {
   nested?: string[];
   path?: string[];
   'fail-policy'?: 'open' | 'closed';
+  spool?: string;
+  drain: boolean;
 }
+
+const log = (line: string): void => void process.stderr.write(`contid serve: ${line}\n`);
 
 /**
  * `contid serve`: the privileged service. It owns the registry and the audit socket; hooks,
@@ -28,6 +34,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('nested', { type: 'string', array: true, describe: 'open a nested channel for this container (pair each with --path)' })
       .option('path', { type: 'string', array: true, describe: 'directory for the nested channel socket, to bind-mount into that container only' })
       .option('fail-policy', { choices: ['open', 'closed'] as const, describe: 'when audit is unavailable: tag anyway (open) or refuse (closed)' })
+      .option('spool', { type: 'string', describe: 'the spool contid-runc and contid-spawn write (default $CONTID_SPOOL_DIR or $CONTID_STATE_DIR/spool)' })
+      .option('drain', { type: 'boolean', default: true, describe: 'bind the spool’s entries as they arrive (--no-drain: leave them to another agent)' })
       .example('$0 serve', 'serve the host channel on /run/contid/contid.sock')
       .example('$0 serve --nested 1234 --path /run/contid/nested/1234', 'also serve a channel for container 1234'),
   handler: async (argv) => {
@@ -39,10 +47,15 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
     await service.restoreChannels();
     for (let i = 0; i < nested.length; i++) await service.openNested(parseContainerId(nested[i]), paths[i]);
+    // The long-running side of the tagging step: entries written while serve was down are bound first, in order.
+    const drainer = argv.drain ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), ...consumerHooks(adapters()), log }) : null;
+    await drainer?.start();
+    if (drainer) log(`draining ${drainer.dir}`);
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
+    await drainer?.stop();
     await service.close();
   },
 };

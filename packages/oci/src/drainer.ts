@@ -1,31 +1,41 @@
 import { FSWatcher, watch } from 'node:fs';
 import type { Tagger } from '@contid/core';
-import { Spool, SpoolConsumer } from '@contid/docker';
-import { kubernetesIdentifier } from './spool-identifier';
+import { ExecDescriber, Identifier, SpoolConsumer } from './consumer';
+import { Spool } from './spool';
 
 export interface SpoolDrainerOptions {
   tagger: Tagger;
   spool: Spool;
+  /** Who the containers are (Podman, Kubernetes …): run in order on each create entry. */
+  identifiers?: Identifier[];
+  describeExec?: ExecDescriber;
   /** Periodic pass: catches what an fs.watch event missed and retries deferred entries (ms). */
   scanMs?: number;
   log?: (line: string) => void;
 }
 
 /**
- * The Node side of the contid-runc shim on a Kubernetes node (containerd or CRI-O, no
- * dockerd): drains the spool as entries arrive and names each container from its pod's CRI
- * annotations. Hand-offs written while it is down wait in the spool.
+ * The long-running side of the tagging step: drains the spool as entries arrive (fs.watch plus
+ * a periodic pass). Entries written while it is down wait in the spool and are bound, oldest
+ * session first, when it starts.
  */
 export class SpoolDrainer {
   readonly consumer: SpoolConsumer;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: SpoolDrainerOptions) {
     this.log = options.log ?? (() => undefined);
-    this.consumer = new SpoolConsumer({ tagger: options.tagger, spool: options.spool, identifiers: [kubernetesIdentifier], log: this.log });
+    this.consumer = new SpoolConsumer({
+      tagger: options.tagger,
+      spool: options.spool,
+      identifiers: options.identifiers ?? [],
+      describeExec: options.describeExec,
+      log: this.log,
+    });
   }
 
   get dir(): string {
@@ -44,7 +54,15 @@ export class SpoolDrainer {
   /** One drain pass (concurrent calls share it); failures are logged, entries stay spooled. */
   kick(): Promise<void> {
     this.running = this.consumer.drain().then(
-      () => undefined,
+      (outcomes) => {
+        // A runtime still writing its pid file: look again soon rather than at the next scan.
+        if (this.timer && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
+          this.retry = setTimeout(() => {
+            this.retry = null;
+            void this.kick();
+          }, 50);
+        }
+      },
       (e: unknown) => this.log(`spool: ${e instanceof Error ? e.message : String(e)}`),
     );
     return this.running;
@@ -53,6 +71,8 @@ export class SpoolDrainer {
   async stop(): Promise<void> {
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.retry) clearTimeout(this.retry);
     await this.running;
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { ContainerId, ContainerRecord, ContidError, Registry, Tagger, formatContainerId } from '@contid/core';
-import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci';
-import { Spool, SpoolEntry } from './spool';
+import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
+import { IncompleteEntryError, Spool, SpoolEntry, entrySession } from './spool';
 
 /** Who a container is, as the identifiers tell it. */
 export interface ContainerIdentity {
@@ -38,7 +38,8 @@ export type ExecDescriber = (
 
 export type EntryOutcome =
   | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' }
-  | { kind: 'already'; contid: ContainerId }
+  | { kind: 'ended'; contid: ContainerId }
+  | { kind: 'already'; contid: ContainerId | null }
   | { kind: 'deferred'; why: string }
   | { kind: 'quarantined'; why: string };
 
@@ -49,6 +50,8 @@ export interface ConsumerOptions {
   describeExec?: ExecDescriber;
   /** How long an entry may wait for runc's pid file while runc still runs (ms). */
   pidFileWaitMs?: number;
+  /** How long an entry may stay without its last line before its writer is taken for dead (ms). */
+  incompleteWaitMs?: number;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -107,6 +110,7 @@ export class SpoolConsumer {
   private readonly now: () => number;
   private draining: Promise<EntryOutcome[]> | null = null;
   private again = false;
+  private recovered = false;
 
   constructor(private readonly options: ConsumerOptions) {
     this.identifiers = options.identifiers ?? [];
@@ -125,6 +129,10 @@ export class SpoolConsumer {
       return this.draining;
     }
     this.draining = (async () => {
+      // Every pass: a consumer killed mid-entry may still be a zombie at the first one.
+      const n = this.options.spool.recoverClaims(!this.recovered);
+      if (n) this.log(`took back ${n} entr${n === 1 ? 'y' : 'ies'} claimed by a consumer that died`);
+      this.recovered = true;
       const all: EntryOutcome[] = [];
       do {
         this.again = false;
@@ -137,40 +145,46 @@ export class SpoolConsumer {
     return this.draining;
   }
 
-  /** Entries still waiting (deferred or newly written). */
-  pending(): string[] {
-    return this.options.spool.names();
-  }
-
+  /**
+   * Claims one entry (another consumer may be draining the same spool), processes it, then
+   * deletes it (done), gives it back (deferred) or moves it to failed/ (quarantined).
+   */
   async processName(name: string): Promise<EntryOutcome> {
-    let entry: SpoolEntry | null;
-    try {
-      entry = this.options.spool.read(name);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      this.options.spool.quarantine(name, why);
-      this.log(`quarantined ${name}: ${why}`);
-      return { kind: 'quarantined', why };
-    }
-    if (!entry) return { kind: 'deferred', why: 'entry vanished' };
+    const spool = this.options.spool;
+    const claimed = spool.claim(name);
+    if (!claimed) return { kind: 'deferred', why: 'taken by another consumer' };
     let outcome: EntryOutcome;
+    let entry: SpoolEntry | null = null;
     try {
-      outcome = await this.process(entry);
+      entry = spool.read(name, claimed);
+      outcome = entry ? await this.process(entry) : { kind: 'deferred', why: 'entry vanished' };
     } catch (e) {
-      if (!(e instanceof ContidError)) throw e;
-      outcome = { kind: 'quarantined', why: e.message };
+      if (e instanceof IncompleteEntryError && this.now() - (spool.mtime(claimed) ?? 0) < (this.options.incompleteWaitMs ?? 60_000)) {
+        // Being written (the writer needs milliseconds); after a minute its writer is dead.
+        outcome = { kind: 'deferred', why: 'being written' };
+      } else if (e instanceof ContidError) {
+        outcome = { kind: 'quarantined', why: e.message };
+      } else {
+        spool.release(claimed);
+        throw e;
+      }
     }
     if (outcome.kind === 'quarantined') {
-      this.options.spool.quarantine(name, outcome.why);
-      this.log(`quarantined ${name} (${entry.op} ${entry.id}): ${outcome.why}`);
-    } else if (outcome.kind !== 'deferred') {
-      this.options.spool.remove(name);
-      if (outcome.kind === 'tagged') this.log(`${outcome.op} ${entry.id} -> contid ${formatContainerId(outcome.contid)}`);
+      spool.quarantine(name, outcome.why, claimed);
+      this.log(`quarantined ${name}${entry ? ` (${entry.op} ${entry.id})` : ''}: ${outcome.why}`);
+    } else if (outcome.kind === 'deferred') {
+      spool.release(claimed);
+    } else {
+      spool.remove(claimed);
+      const what = entry?.id || entry?.containerName;
+      if (outcome.kind === 'tagged') this.log(`${outcome.op} ${what} -> contid ${formatContainerId(outcome.contid)}`);
+      if (outcome.kind === 'ended') this.log(`end ${what} -> contid ${formatContainerId(outcome.contid)}`);
     }
     return outcome;
   }
 
   private async process(entry: SpoolEntry): Promise<EntryOutcome> {
+    if (entry.op === 'end') return this.end(entry);
     const pid = this.targetPid(entry);
     if (typeof pid !== 'number') return pid;
     if (entry.op === 'create') return this.create(entry, pid);
@@ -184,19 +198,29 @@ export class SpoolConsumer {
    */
   private targetPid(entry: SpoolEntry): number | EntryOutcome {
     if (!entry.pidFile) return entry.wrapperPid; // runc run in the foreground: runc itself is the parent
-    const pid = readPid(entry.pidFile) ?? (entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid));
-    if (pid !== null) return pid;
+    const fromFile = readPid(entry.pidFile);
+    if (fromFile !== null) return fromFile;
+    // While the runtime runs, its own children (runc init) carry the session too: wait for the pid file.
     const waited = this.now() - entry.time;
-    if (alive(entry.wrapperPid) && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'runc has not started the process yet' };
+    if (alive(entry.wrapperPid) && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'the runtime has not written its pid file yet' };
+    const leader = entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid);
+    if (leader !== null) return leader;
     // An exec that already finished still owns its session in the log: bind it to runc's pid.
     if (entry.op === 'setns') return entry.wrapperPid;
     return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}: nothing was started` };
   }
 
   private async identify(entry: SpoolEntry): Promise<{ identity: ContainerIdentity; configError: string | null }> {
-    const { spec, error } = parseOciSpec(entry.configText);
-    const identity: ContainerIdentity = { orchestrator: 'oci', name: entry.id.slice(0, 12), image: null, labels: {}, parent: null };
-    for (const identifier of this.identifiers) {
+    // contid-spawn entries carry no config.json: their caller named them.
+    const { spec, error } = entry.subcommand === 'spawn' ? { spec: {}, error: null } : parseOciSpec(entry.configText);
+    const identity: ContainerIdentity = {
+      orchestrator: entry.orchestrator ?? 'oci',
+      name: entry.containerName ?? entry.id.slice(0, 12),
+      image: null,
+      labels: {},
+      parent: null,
+    };
+    for (const identifier of entry.subcommand === 'spawn' ? [] : this.identifiers) {
       const found = await identifier(spec, entry, { registry: this.registry });
       if (!found) continue;
       const labels = { ...identity.labels, ...(found.labels ?? {}) };
@@ -208,8 +232,8 @@ export class SpoolConsumer {
   private async create(entry: SpoolEntry, pid: number): Promise<EntryOutcome> {
     // Sessions are unique within a boot: a binding of this session means the entry was done.
     const done = entry.session === null ? undefined : this.registry.containerOfSession(entry.session);
-    if (done && done.runtimeId === entry.id) return { kind: 'already', contid: done.contid };
-    const existing = this.registry.findByRuntimeId(entry.id);
+    if (done && (done.runtimeId ?? '') === entry.id) return { kind: 'already', contid: done.contid };
+    const existing = entry.id ? this.registry.findByRuntimeId(entry.id) : undefined;
     // The same runtime id created again (docker restart/start): the earlier instance is over.
     if (existing && existing.state !== 'ended') this.options.tagger.end(existing.contid, 're-created');
     if (entry.session === null) throw new ContidError('create entry without a session');
@@ -217,7 +241,7 @@ export class SpoolConsumer {
     const result = this.options.tagger.create({
       orchestrator: identity.orchestrator,
       name: identity.name,
-      runtimeId: entry.id,
+      runtimeId: entry.id || null,
       image: identity.image,
       labels: identity.labels,
       parent: identity.parent ?? (entry.oldSession === null ? null : { session: entry.oldSession }),
@@ -228,13 +252,27 @@ export class SpoolConsumer {
   }
 
   private container(entry: SpoolEntry): { row: ContainerRecord } | EntryOutcome {
-    const c = this.registry.findByRuntimeId(entry.id);
+    const c = entry.setns ? this.registry.find(entry.setns) : this.registry.findByRuntimeId(entry.id);
     if (c && c.state !== 'ended') return { row: c };
-    const names = this.options.spool.names();
-    if (names.slice(0, names.indexOf(entry.name)).some((n) => n.includes('-create-'))) {
+    const earlier = this.options.spool.pendingNames().filter((n) => entrySession(n) < entrySession(entry.name));
+    if (earlier.some((n) => n.includes('-create-'))) {
       return { kind: 'deferred', why: 'an earlier create entry is still pending' };
     }
+    if (entry.setns) return { kind: 'quarantined', why: `contid-spawn --setns ${entry.setns}: no such running container` };
     return { kind: 'quarantined', why: `runc exec into ${entry.id}, which contid does not know as running (started before contid?)` };
+  }
+
+  /**
+   * An OCI delete: ends the instance of this runtime id created before it. Entries are ordered
+   * by session, and the shim renews one for the delete too, so a later re-create of the same
+   * id (a newer session) is never ended by an older delete.
+   */
+  private end(entry: SpoolEntry): EntryOutcome {
+    const c = entry.id ? this.registry.findByRuntimeId(entry.id) : undefined;
+    if (!c || c.state === 'ended') return { kind: 'already', contid: c?.contid ?? null };
+    if (entry.session !== null && c.session !== null && c.session > entry.session) return { kind: 'already', contid: null };
+    this.options.tagger.end(c.contid, `${entry.subcommand || 'delete'} by the runtime`);
+    return { kind: 'ended', contid: c.contid };
   }
 
   private async setns(entry: SpoolEntry, pid: number): Promise<EntryOutcome> {
@@ -262,14 +300,14 @@ export class SpoolConsumer {
 
   /** The shim could not renew the session (fail-open): the process runs untagged, and says so. */
   private async untagged(entry: SpoolEntry, pid: number): Promise<EntryOutcome> {
-    const done = this.registry.list({ state: 'untagged' }).find((c) => c.runtimeId === entry.id && c.initPid === pid);
+    const done = this.registry.list({ state: 'untagged' }).find((c) => (c.runtimeId ?? '') === entry.id && c.initPid === pid);
     if (done) return { kind: 'already', contid: done.contid };
     if (!alive(pid)) return { kind: 'quarantined', why: `tagging failed (${entry.reason ?? 'unknown'}) and pid ${pid} is gone` };
     const { identity, configError } = await this.identify(entry);
     const result = this.options.tagger.recordUntagged({
       orchestrator: identity.orchestrator,
       name: entry.subcommand === 'exec' ? `${identity.name} exec` : identity.name,
-      runtimeId: entry.id,
+      runtimeId: entry.id || null,
       image: identity.image,
       labels: identity.labels,
       pid,

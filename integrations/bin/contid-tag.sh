@@ -1,0 +1,109 @@
+# contid-tag.sh: the one tagging step of contid's hot path, shared by contid-runc (the OCI
+# runtime shim) and contid-spawn (any orchestrator). POSIX sh, sourced, no Node and no fork on
+# the success path except `cat` for copied files: it runs before every container start.
+#
+# The step: renew this shell's own audit session (only a process may write its own loginuid;
+# everything it execs inherits the new session), then write one spool entry that `contid serve`
+# turns into a container ID, a registry row and a binding record. Writing the entry's last
+# line is the commit point: a tag is promised only once the entry is complete on disk, so
+# CONTID_FAIL_POLICY=closed refuses to start anything whose entry could not be written.
+#
+# Callers set contid_self (the program name in messages) and contid_what (what fail-closed
+# refuses to start), then call contid_settings, contid_renew and contid_spool_write.
+# The spool grammar (version 1) is specified in packages/oci/SPOOL.md and table-tested from
+# packages/oci/test/fixtures/spool on this side and on the TypeScript side.
+
+contid_nl='
+'
+
+contid_settings() {
+  contid_spool=${CONTID_SPOOL_DIR:-${CONTID_STATE_DIR:-/var/lib/contid}/spool}
+  contid_policy=${CONTID_FAIL_POLICY:-open}
+  contid_reason=
+  contid_json_log=
+}
+
+# contid_fail REASON: fail-closed prints one line and exits 1 before anything starts;
+# fail-open keeps the first reason, which the entry then carries as op=fail.
+contid_fail() {
+  if [ "$contid_policy" = closed ]; then
+    set -- "$contid_self: $1 (CONTID_FAIL_POLICY=closed: not starting $contid_what)"
+    echo "$1" >&2
+    # containerd and CRI-O show a runtime's error from its --log file (JSON lines), not stderr.
+    if [ -n "$contid_json_log" ]; then
+      printf '{"level":"error","msg":"%s","time":"%s"}\n' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$contid_json_log"
+    fi
+    exit 1
+  fi
+  [ -n "$contid_reason" ] || contid_reason=$1
+}
+
+# contid_renew [AUID]: sets contid_old (the session before), contid_new (after; equal to
+# contid_old when renewal failed, or was not tried because an earlier step already failed) and
+# contid_auid: AUID when given (a requester the caller vouches for), else kept — the caller's
+# own login uid; only an unset one is replaced by CONTID_LOGIN_UID, default 0.
+contid_renew() {
+  contid_old=
+  contid_auid=
+  # /proc/self/sessionid and loginuid end without a newline: read sets the variable and
+  # returns 1, so its status says nothing; the value is checked instead.
+  { read -r contid_old </proc/self/sessionid; } 2>/dev/null
+  { read -r contid_auid </proc/self/loginuid; } 2>/dev/null
+  contid_new=$contid_old
+  case $contid_old$contid_auid in
+    '' | *[!0-9]*)
+      contid_fail "cannot read this process's audit session (/proc/self/sessionid, /proc/self/loginuid)"
+      return
+      ;;
+  esac
+  [ "$contid_auid" = 4294967295 ] && contid_auid=${CONTID_LOGIN_UID:-0}
+  [ -n "$1" ] && contid_auid=$1
+  [ -z "$contid_reason" ] || return
+  # The shell writes its own loginuid (a builtin, no fork): the kernel allocates a new session.
+  if ! { echo "$contid_auid" >/proc/self/loginuid; } 2>/dev/null; then
+    contid_fail "cannot renew the audit session (needs CAP_AUDIT_CONTROL; loginuid_immutable must be off)"
+    return
+  fi
+  { read -r contid_new </proc/self/sessionid; } 2>/dev/null
+  [ "$contid_new" != "$contid_old" ] || contid_fail "the kernel did not give a new audit session (still $contid_new)"
+}
+
+# contid_spool_write KEY OP FIELD=VALUE… [-- LABEL=FILE…]: one complete entry named
+# KEY-OP-PID.entry (KEY, a session number, orders the entries). Values are single lines
+# (refused otherwise: a newline would forge the fields after it); each FILE that is readable
+# is copied as a `--- LABEL` section. Returns 1 (after removing the partial file) on failure.
+contid_spool_write() {
+  contid_entry="$contid_spool/$1-$2-$$.entry"
+  contid_op=$2
+  shift 2
+  for contid_kv; do
+    [ "$contid_kv" = -- ] && break
+    case $contid_kv in *"$contid_nl"*) contid_write_error="the value of ${contid_kv%%=*} spans lines" && return 1 ;; esac
+  done
+  if ! { [ -d "$contid_spool" ] || (umask 077 && mkdir -p "$contid_spool"); } 2>/dev/null; then
+    contid_write_error="cannot create the spool $contid_spool"
+    return 1
+  fi
+  contid_copied=0
+  if {
+    printf 'contid-spool 1\nop=%s\n' "$contid_op"
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+      printf '%s\n' "$1"
+      shift
+    done
+    [ $# -gt 0 ] && shift
+    for contid_kv; do
+      [ -r "${contid_kv#*=}" ] || continue
+      printf -- '--- %s\n' "${contid_kv%%=*}"
+      cat "${contid_kv#*=}" || contid_copied=1
+      echo
+    done
+    # The terminator is the commit point: a reader skips an entry until it is there.
+    [ "$contid_copied" = 0 ] && echo '--- end'
+  } 2>/dev/null >"$contid_entry"; then
+    return 0
+  fi
+  rm -f "$contid_entry"
+  contid_write_error="cannot write the spool entry in $contid_spool"
+  return 1
+}

@@ -1,0 +1,1 @@
+../bin/contid-tag.sh

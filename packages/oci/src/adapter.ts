@@ -1,0 +1,30 @@
+import type { ContidConfig, HealthResult } from '@contid/core';
+import type { ExecDescriber, Identifier } from './consumer';
+
+/**
+ * What an orchestrator's package gives contid, as containerd NRI's stub discovers a plugin's
+ * handlers: each member is optional, and the CLI and `contid serve` loop over one list of
+ * adapters instead of registering anything by hand or at import time.
+ */
+export interface Adapter {
+  /** The orchestrator it speaks for: docker, podman, kubernetes, lxc … */
+  readonly name: string;
+  /** Who a spool entry's container is (null: not this orchestrator's). Run in list order, later answers win. */
+  readonly identify?: Identifier;
+  /** Facts about a process entering a container (docker exec id …). The first adapter that has one describes. */
+  readonly describeExec?: ExecDescriber;
+  /** `contid doctor`: this orchestrator's checks. */
+  health?(config: ContidConfig): HealthResult[];
+}
+
+/** The spool consumer's view of a list of adapters. */
+export function consumerHooks(adapters: readonly Adapter[]): { identifiers: Identifier[]; describeExec?: ExecDescriber } {
+  const identifiers = adapters.flatMap((a) => (a.identify ? [a.identify] : []));
+  const describeExec = adapters.find((a) => a.describeExec)?.describeExec;
+  return describeExec ? { identifiers, describeExec } : { identifiers };
+}
+
+/** Every adapter's health checks, in list order. */
+export function adapterHealth(adapters: readonly Adapter[], config: ContidConfig): HealthResult[] {
+  return adapters.flatMap((a) => a.health?.(config) ?? []);
+}

@@ -1,0 +1,12 @@
+/** @contid/oci: the hand-off between the tagging step (contid-runc, contid-spawn) and contid serve. */
+export { DEFAULT_SPOOL_DIR, IncompleteEntryError, SPOOL_VERSION, Spool, entrySession, parseSpoolEntry, spoolDirFromEnv } from './spool';
+export type { SpoolEntry, SpoolOp } from './spool';
+export { parseOciProcess, parseOciSpec } from './oci-spec';
+export type { OciProcess, OciSpec } from './oci-spec';
+export { SpoolConsumer, sessionLeader } from './consumer';
+export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier } from './consumer';
+export { SpoolDrainer } from './drainer';
+export type { SpoolDrainerOptions } from './drainer';
+export { spoolHealth } from './health';
+export { adapterHealth, consumerHooks } from './adapter';
+export type { Adapter } from './adapter';

@@ -1,0 +1,281 @@
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContidError } from '@contid/core';
+
+/**
+ * What the tagging step (integrations/bin/contid-tag.sh) learned: a new container (create), a
+ * process entering one (setns), an OCI delete (end), or a failure under fail-open (fail).
+ */
+export type SpoolOp = 'create' | 'setns' | 'end' | 'fail';
+
+/** One hand-off from contid-runc or contid-spawn, as written in the spool (grammar: SPOOL.md). */
+export interface SpoolEntry {
+  /** File name in the spool: unique, and sorts by the session it carries. */
+  name: string;
+  /** Grammar version (0: written by a shim older than the version line). */
+  version: number;
+  op: SpoolOp;
+  /** The runtime subcommand (create, run, exec, delete), or `spawn`. */
+  subcommand: string;
+  /** The OCI runtime's container id (empty when the shim refused it). */
+  id: string;
+  /** contid-spawn: the orchestrator and name the caller gave; null from the OCI shim. */
+  orchestrator: string | null;
+  containerName: string | null;
+  /** contid-spawn --setns: the container (contid or name) the process enters. */
+  setns: string | null;
+  bundle: string;
+  pidFile: string | null;
+  processFile: string | null;
+  /** The writer's pid, which became the runtime's or the command's (exec keeps the pid). */
+  wrapperPid: number;
+  /** The session the writer renewed (equal to oldSession on failure). */
+  session: number | null;
+  oldSession: number | null;
+  /** The login uid the writer kept (the caller's own). */
+  auid: number | null;
+  /** Milliseconds since the epoch, when the entry was written (the file's mtime). */
+  time: number;
+  /** Why tagging failed (op=fail, fail-open). */
+  reason: string | null;
+  /** The bundle's config.json as the shim copied it (text: it may be malformed). */
+  configText: string | null;
+  /** runc exec's process.json as the shim copied it. */
+  processText: string | null;
+}
+
+export const SPOOL_VERSION = 1;
+const VERSION_LINE = /^contid-spool (\d+)\n/;
+const SECTION = /^--- ([a-z.]+)\n/m;
+const END = '--- end\n';
+const OPS: readonly string[] = ['create', 'setns', 'end', 'fail'];
+
+export const DEFAULT_SPOOL_DIR = '/var/lib/contid/spool';
+
+/** `.claimed-PID-NAME`: an entry a consumer (pid PID) is processing. */
+const CLAIM = /^\.claimed-(\d+)-(.+\.entry)$/;
+
+/** The session number an entry's name starts with: the spool's order. */
+export function entrySession(name: string): number {
+  return Number(/^\d+/.exec(name)?.[0] ?? 0);
+}
+
+const byEntryOrder = (a: string, b: string) => entrySession(a) - entrySession(b) || (a < b ? -1 : a > b ? 1 : 0);
+
+/** A live process (a zombie, killed but not yet reaped by its parent, is not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The spool the shim writes to: same defaults and variables as the shim itself. */
+export function spoolDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CONTID_SPOOL_DIR || join(env.CONTID_STATE_DIR || '/var/lib/contid', 'spool');
+}
+
+/** An entry whose writer has not yet written its last line (or died while writing). */
+export class IncompleteEntryError extends ContidError {
+  override name = 'IncompleteEntryError';
+}
+
+function num(v: string | undefined): number | null {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+}
+
+/**
+ * Parses an entry: `contid-spool 1`, `key=value` lines, `--- LABEL` sections (copied files),
+ * `--- end`. Version 0 (no version line, no terminator) is what shims before the version line
+ * wrote through a temp name and a rename; it is still read, so an upgrade loses nothing.
+ */
+export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolEntry {
+  const versioned = VERSION_LINE.exec(text);
+  // An empty file or a partial first line is a version-1 entry its writer has only begun.
+  if (!versioned && (text.startsWith('contid-spool') || 'contid-spool'.startsWith(text) || !text.includes('\n'))) {
+    throw new IncompleteEntryError(`spool entry ${name} is incomplete (no version line yet)`);
+  }
+  const version = versioned ? Number(versioned[1]) : 0;
+  if (version > SPOOL_VERSION) throw new ContidError(`spool entry ${name}: grammar version ${version} is newer than this contid (${SPOOL_VERSION})`);
+  let body = versioned ? text.slice(versioned[0].length) : text;
+  if (version >= 1) {
+    if (!body.endsWith(END)) throw new IncompleteEntryError(`spool entry ${name} is incomplete (no "--- end" line)`);
+    body = body.slice(0, -END.length);
+  }
+  const first = SECTION.exec(body);
+  const head = first ? body.slice(0, first.index) : body;
+  const fields = new Map<string, string>();
+  for (const line of head.split('\n')) {
+    if (line === '') continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new ContidError(`spool entry ${name}: malformed line "${line.slice(0, 80)}"`);
+    const key = line.slice(0, eq);
+    if (fields.has(key)) throw new ContidError(`spool entry ${name}: field ${key} given twice`);
+    fields.set(key, line.slice(eq + 1));
+  }
+  const sections: Record<string, string> = {};
+  if (first) {
+    const parts = body.slice(first.index).split(/^--- ([a-z.]+)\n/m);
+    // Each copied file is followed by the newline the writer added after it.
+    for (let i = 1; i + 1 < parts.length; i += 2) sections[parts[i]] = parts[i + 1].replace(/\n$/, '');
+  }
+  const op = fields.get('op');
+  if (op === undefined || !OPS.includes(op)) throw new ContidError(`spool entry ${name}: bad op "${op ?? ''}"`);
+  return {
+    name,
+    version,
+    op: op as SpoolOp,
+    subcommand: fields.get('subcommand') ?? '',
+    id: fields.get('id') ?? '',
+    orchestrator: fields.get('orchestrator') || null,
+    containerName: fields.get('name') || null,
+    setns: fields.get('setns') || null,
+    bundle: fields.get('bundle') ?? '',
+    pidFile: fields.get('pidfile') || null,
+    processFile: fields.get('process') || null,
+    wrapperPid: num(fields.get('wrapper-pid')) ?? 0,
+    session: num(fields.get('session')),
+    oldSession: num(fields.get('old-session')),
+    auid: num(fields.get('auid')),
+    time: mtimeMs,
+    reason: fields.get('reason') || null,
+    configText: sections['config.json'] ?? null,
+    processText: sections['process.json'] ?? null,
+  };
+}
+
+/** The root-only directory of hand-offs between the tagging step and `contid serve`. */
+export class Spool {
+  constructor(readonly dir: string) {}
+
+  /** Creates the spool root-only (the entries hold config.json and exec environments). */
+  prepare(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      if ((statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
+    } catch (e) {
+      throw new ContidError(`spool ${this.dir} is not usable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+
+  private list(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ContidError(`cannot read spool ${this.dir}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+
+  /** Unclaimed entries, oldest session first (the kernel's session counter orders them). */
+  names(): string[] {
+    return this.list()
+      .filter((n) => n.endsWith('.entry') && !n.startsWith('.'))
+      .sort(byEntryOrder);
+  }
+
+  /** Every entry not yet done, claimed ones too (by their own names), oldest first. */
+  pendingNames(): string[] {
+    return this.list()
+      .map((n) => (n.startsWith('.') ? CLAIM.exec(n)?.[2] ?? '' : n))
+      .filter((n) => n.endsWith('.entry'))
+      .sort(byEntryOrder);
+  }
+
+  /** Takes an entry for this process (an atomic rename); null when another consumer took it first. */
+  claim(name: string): string | null {
+    const claimed = `.claimed-${process.pid}-${name}`;
+    try {
+      renameSync(join(this.dir, name), join(this.dir, claimed));
+      return claimed;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** Gives a claimed entry back (it waits for a later pass). */
+  release(claimed: string): void {
+    const m = CLAIM.exec(claimed);
+    if (m) renameSync(join(this.dir, claimed), join(this.dir, m[2]));
+  }
+
+  /**
+   * Gives back the claims of consumers that died (kill -9 between claim and commit); with
+   * `own`, this process's claims too (before its first pass, when none can be in flight).
+   */
+  recoverClaims(own = false): number {
+    let n = 0;
+    for (const f of this.list()) {
+      const m = CLAIM.exec(f);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid ? !own : alive(pid)) continue;
+      try {
+        renameSync(join(this.dir, f), join(this.dir, m[2]));
+        n++;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The entry named `name`, read from `file` (its claimed name), or null when it is gone;
+   * throws IncompleteEntryError while it is being written.
+   */
+  read(name: string, file = name): SpoolEntry | null {
+    let text: string;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(join(this.dir, file)).mtimeMs;
+      text = readFileSync(join(this.dir, file), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return parseSpoolEntry(name, text, mtimeMs);
+  }
+
+  /** When the entry was last written (ms), or null when it is gone. */
+  mtime(name: string): number | null {
+    try {
+      return statSync(join(this.dir, name)).mtimeMs;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Called only after the entry's registry transaction committed. */
+  remove(name: string): void {
+    try {
+      unlinkSync(join(this.dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  /** Keeps an entry that cannot be processed, with the reason next to it: never dropped silently. */
+  quarantine(name: string, reason: string, file = name): void {
+    const dir = join(this.dir, 'failed');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, `${name}.reason`), reason + '\n');
+    renameSync(join(this.dir, file), join(dir, name));
+  }
+
+  /** Entries that failed, kept for a person to read. */
+  failed(): string[] {
+    try {
+      return readdirSync(join(this.dir, 'failed')).filter((n) => n.endsWith('.entry'));
+    } catch {
+      return [];
+    }
+  }
+}

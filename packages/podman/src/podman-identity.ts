@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import type { ContainerId, Registry } from '@contid/core';
+import type { ContainerIdentity, Identifier, OciSpec, SpoolEntry } from '@contid/oci';
+
+/** Podman marks every config.json it writes (libpod's annotations.ContainerManager). */
+const MANAGER = 'io.container.manager';
+const LIBPOD = 'libpod';
+
+export function isPodmanSpec(spec: OciSpec): boolean {
+  return spec.annotations?.[MANAGER] === LIBPOD;
+}
+
+/**
+ * Podman's storage root and run root, from where the bundle and the pid file of a container
+ * live: `<root>/<driver>-containers/<id>/userdata` and `<runroot>/<driver>-containers/<id>/userdata/pidfile`.
+ * A podman started with its own --root/--runroot is asked with the same ones.
+ */
+export function podmanRoots(entry: Pick<SpoolEntry, 'bundle' | 'pidFile' | 'id'>): { root: string; runroot: string | null } | null {
+  const id = entry.id.replace(/[.+]/g, '\\$&'); // runc's id alphabet: only . and + are special in a pattern
+  const at = (path: string) => {
+    const m = new RegExp(`^(/.+)/[a-z0-9]+-containers/${id}/userdata(/|$)`).exec(path);
+    return m ? m[1] : null;
+  };
+  const root = at(entry.bundle);
+  if (!root) return null;
+  return { root, runroot: entry.pidFile ? at(entry.pidFile) : null };
+}
+
+/** What `podman container inspect` says, the parts contid keeps. */
+export interface PodmanInspect {
+  Name?: string;
+  ImageName?: string;
+  Pod?: string;
+  IsInfra?: boolean;
+  Config?: { Labels?: Record<string, string> | null };
+}
+
+export type PodmanRunner = (args: string[], timeoutMs: number) => Promise<string | null>;
+
+/** Runs the podman CLI (off the hot path: in the daemon draining the spool). */
+export const runPodman: PodmanRunner = (args, timeoutMs) =>
+  new Promise((resolve) => {
+    execFile('podman', args, { timeout: timeoutMs, maxBuffer: 8 << 20 }, (err, stdout) => resolve(err ? null : stdout));
+  });
+
+async function inspect(run: PodmanRunner, global: string[], kind: 'container' | 'pod', id: string, timeoutMs: number): Promise<Record<string, unknown> | null> {
+  const out = await run([...global, kind, 'inspect', '--format', 'json', id], timeoutMs);
+  if (out === null) return null;
+  try {
+    const v: unknown = JSON.parse(out);
+    const first = Array.isArray(v) ? v[0] : v;
+    return typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The parent of a pod member: its pod's infra container, when contid tagged it. */
+function podParent(registry: Registry, infraId: unknown): ContainerId | null {
+  return typeof infraId === 'string' && infraId ? registry.findByRuntimeId(infraId)?.contid ?? null : null;
+}
+
+/**
+ * Podman identity for spool entries from contid-runc: orchestrator `podman` from the
+ * annotation Podman writes into every config.json, then name, image, labels and pod from
+ * `podman inspect` (the container exists while runc creates it). A container already removed
+ * keeps Podman's short id as its name. Null for containers Podman did not create.
+ */
+export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000): Identifier {
+  return async (spec, entry, ctx) => {
+    if (!isPodmanSpec(spec)) return null;
+    const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
+    const roots = podmanRoots(entry);
+    const global = roots ? ['--root', roots.root, ...(roots.runroot ? ['--runroot', roots.runroot] : [])] : [];
+    const c = (await inspect(run, global, 'container', entry.id, timeoutMs)) as PodmanInspect | null;
+    if (!c) return found;
+    const labels: Record<string, string> = { ...(c.Config?.Labels ?? {}) };
+    if (c.Name) found.name = c.Name;
+    if (c.ImageName) found.image = c.ImageName;
+    if (c.Pod) {
+      const pod = await inspect(run, global, 'pod', c.Pod, timeoutMs);
+      labels['io.podman.pod.id'] = c.Pod;
+      if (typeof pod?.Name === 'string') labels['io.podman.pod.name'] = pod.Name;
+      if (!c.IsInfra) {
+        const parent = podParent(ctx.registry, pod?.InfraContainerID);
+        if (parent !== null) found.parent = parent;
+      }
+    }
+    found.labels = labels;
+    return found;
+  };
+}

@@ -1,0 +1,144 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
+import { addExecveRule, deleteExecveRule, field, serial, waitForAudit } from '../helpers/audit';
+import { CONTID_MAIN, REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+
+// The real podman (Debian 4.3) with `--runtime` = the contid-runc shim (in front of runc), and
+// `contid serve` draining the spool: no Podman event stream, no Podman-specific code on the hot path.
+const state = tempStateDir('podman');
+const stateDir = join(state.dir, 'state');
+const ROOT = '/var/lib/contid-test-podman';
+const RUNROOT = '/run/contid-test-podman';
+const IMAGE = 'local/busybox:1';
+// conmon starts the runtime with an environment of its own: the shim is installed with its
+// settings beside it (contid-runc.conf), as on a host.
+const runtime = join(state.dir, 'libexec', 'contid-runc');
+const env = { ...process.env, CONTID_STATE_DIR: stateDir };
+
+function podman(args: string[]): RunResult {
+  const global = ['--root', ROOT, '--runroot', RUNROOT, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', runtime];
+  return run('podman', [...global, ...args], { timeout: 120_000 });
+}
+// This VM's hard limit on open files is below Podman's default (1048576): ask for what it has.
+const LIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'];
+
+let serve: ChildProcess;
+let serveLog = '';
+
+function registry<T>(f: (r: Registry) => T): T {
+  const r = Registry.open(stateDir, { readonly: true });
+  try {
+    return f(r);
+  } finally {
+    r.close();
+  }
+}
+const byRuntimeId = (id: string) => registry((r) => r.findByRuntimeId(id));
+const sessionOf = (pid: number | 'self') => Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8'));
+const inspect = (name: string, format: string) => podman(['inspect', '--format', format, name]).stdout.trim();
+
+beforeAll(async () => {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(runtime), { recursive: true });
+  copyFileSync(join(REPO_ROOT, 'integrations/docker/contid-runc'), runtime);
+  copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(dirname(runtime), 'contid-tag.sh'));
+  writeFileSync(join(dirname(runtime), 'contid-runc.conf'), `CONTID_STATE_DIR=${stateDir}\n`);
+  if (podman(['image', 'exists', IMAGE]).status !== 0) {
+    const rootfs = join(state.dir, 'rootfs');
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    writeFileSync(join(rootfs, 'bin/busybox'), readFileSync('/bin/busybox'), { mode: 0o755 });
+    for (const tool of ['sh', 'sleep', 'cat', 'true']) symlinkSync('busybox', join(rootfs, 'bin', tool));
+    const r = spawnSync('sh', ['-c', `tar -C ${rootfs} -c . | podman --root ${ROOT} --runroot ${RUNROOT} import - ${IMAGE}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
+  }
+  serve = spawn(process.execPath, [CONTID_MAIN, 'serve', '--socket', join(state.dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  serve.stderr!.on('data', (d: Buffer) => (serveLog += d.toString()));
+  await waitFor('contid serve to drain', () => /draining/.test(serveLog), 30_000);
+}, 180_000);
+
+afterAll(async () => {
+  podman(['rm', '-af', '-t', '0']);
+  podman(['pod', 'rm', '-af']);
+  const exited = new Promise((r) => serve.once('exit', r));
+  serve.kill('SIGTERM');
+  await exited;
+  state.cleanup();
+}, 120_000);
+
+describe('podman run --runtime contid-runc (real podman, real kernel audit)', () => {
+  const name = uniqueName('pm-run');
+  let id: string;
+  let c: ContainerRecord;
+
+  test('run: named, labelled and imaged from Podman; bound to the fresh session every process carries', async () => {
+    const r = podman(['run', '-d', ...LIMITS, '--name', name, '--label', 'app=shop', IMAGE, 'sh', '-c', 'sleep 600 & sleep 600']);
+    expect(r.status).toBe(0);
+    id = r.stdout.trim();
+    c = await waitFor('the create binding', () => byRuntimeId(id), 30_000);
+    expect(c).toMatchObject({ orchestrator: 'podman', name, state: 'running', runtimeId: id, image: expect.stringContaining(IMAGE) });
+    expect(c.labels).toMatchObject({ app: 'shop' });
+    const init = Number(inspect(name, '{{.State.Pid}}'));
+    expect(c.initPid).toBe(init);
+    expect(c.session).toBe(sessionOf(init));
+    expect(c.session).not.toBe(sessionOf('self'));
+    const created = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id, '-ts', 'recent'], (l) => l.some((x) => x.includes('op=create')));
+    const rec = created.find((x) => x.includes('op=create'))!;
+    expect(field(rec, 'vm-ses')).toBe(String(c.session));
+    expect(field(rec, 'contid')).toBe(formatContainerId(c.contid));
+  });
+
+  test('exec: a fresh session bound to the same contid; contid search --container equals ausearch --session', async () => {
+    // An execve rule of this test's own makes the kernel log execs (another test's rule listed
+    // first may be the one that matches: the kernel keeps the first key, so the oracle goes by session).
+    const key = uniqueName('pm-exec').slice(0, 30);
+    addExecveRule(key);
+    const startedAt = Math.floor(Date.now() / 1000) - 1;
+    try {
+      const r = podman(['exec', name, 'sh', '-c', `cat /proc/self/sessionid; /bin/busybox true marker-${name}`]);
+      expect(r.status).toBe(0);
+      const session = Number(r.stdout.trim());
+      expect(session).not.toBe(c.session);
+      const b = await waitFor('the setns binding', () => registry((reg) => reg.bindings(c.contid).find((x) => x.op === 'setns')), 30_000);
+      expect(b.session).toBe(session);
+      expect(b.detail.command).toEqual(['sh', '-c', `cat /proc/self/sessionid; /bin/busybox true marker-${name}`]);
+      const marker = Buffer.from(`marker-${name}`).toString('hex').toUpperCase();
+      const oracle = await waitForAudit(['--session', String(session), '-ts', 'recent'], (l) => l.some((x) => x.startsWith('type=PROCTITLE') && x.includes(marker)), 30_000);
+      const execs = (lines: string[]) => new Set(lines.filter((l) => l.startsWith('type=SYSCALL') && l.includes(' syscall=59 ')).map(serial));
+      const oracleExecs = execs(oracle);
+      expect(oracleExecs.size).toBeGreaterThanOrEqual(2); // sh, cat, busybox true
+      // contid search over the exec's time: the container's execs are exactly the exec session's.
+      const search = contid(['search', '--container', name, '--start', `@${startedAt}`], { env });
+      expect(search.status).toBe(0);
+      expect(search.stdout).toContain(marker);
+      expect(execs(search.stdout.split('\n'))).toEqual(oracleExecs);
+    } finally {
+      deleteExecveRule(key);
+    }
+  });
+
+  test('rm: the shim’s own delete ends the contid (no Podman event stream)', async () => {
+    expect(podman(['rm', '-f', '-t', '0', name]).status).toBe(0);
+    await waitFor('the end', () => byRuntimeId(id)?.state === 'ended', 30_000);
+    const ends = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id, '-ts', 'recent'], (l) => l.some((x) => x.includes('op=end')));
+    expect(ends.filter((x) => x.includes('op=end'))).toHaveLength(1);
+  });
+
+  test('a pod: each member is labelled with its pod', async () => {
+    const pod = uniqueName('pm-pod');
+    expect(podman(['pod', 'create', '--infra=false', '--name', pod]).status).toBe(0);
+    const member = uniqueName('pm-member');
+    const r = podman(['run', '-d', ...LIMITS, '--pod', pod, '--name', member, IMAGE, 'sleep', '600']);
+    expect(r.status).toBe(0);
+    const m = await waitFor('the member', () => byRuntimeId(r.stdout.trim()), 30_000);
+    expect(m).toMatchObject({ orchestrator: 'podman', name: member });
+    expect(m.labels['io.podman.pod.name']).toBe(pod);
+    podman(['pod', 'rm', '-f', pod]);
+  });
+
+  test('nothing was quarantined', () => {
+    expect(serveLog).not.toMatch(/quarantined/);
+  });
+});
