@@ -106,8 +106,12 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
       expect(b.detail.command).toEqual(['sh', '-c', `cat /proc/self/sessionid; /bin/busybox true marker-${name}`]);
       const marker = Buffer.from(`marker-${name}`).toString('hex').toUpperCase();
       const oracle = await waitForAudit(['--session', String(session), '-ts', 'recent'], (l) => l.some((x) => x.startsWith('type=PROCTITLE') && x.includes(marker)), 30_000);
-      const execs = (lines: string[]) => new Set(lines.filter((l) => l.startsWith('type=SYSCALL') && l.includes(' syscall=59 ')).map(serial));
-      const oracleExecs = execs(oracle);
+      // execve events since the window opened (contid search --start), by serial.
+      const execs = (lines: string[]) =>
+        new Set(lines.filter((l) => l.startsWith('type=SYSCALL') && l.includes(' syscall=59 ') && Number(/audit\(([0-9]+)/.exec(l)?.[1]) >= startedAt).map(serial));
+      // The oracle covers every session of the container: the init's and the exec's.
+      const ofInit = await waitForAudit(['--session', String(c.session), '-ts', 'recent'], () => true);
+      const oracleExecs = new Set([...execs(oracle), ...execs(ofInit)]);
       expect(oracleExecs.size).toBeGreaterThanOrEqual(2); // sh, cat, busybox true
       // contid search over the exec's time: the container's execs are exactly the exec session's.
       const search = contid(['search', '--container', name, '--start', `@${startedAt}`], { env });
