@@ -293,20 +293,17 @@ async function live(dir) {
       const marker = `lagmark-${tag}-${round}`;
       const m = spawn(process.execPath, [CLI, 'exec', '--name', `bt${tag}-l${round}`, '--', echoBin, marker], { env, stdio: 'ignore' });
       const seen = {};
-      for (let i = 0; i < 500 && !(seen.contid && seen.laurel); i++) {
+      for (const deadline = Date.now() + 30_000; !(seen.contid && seen.laurel) && Date.now() < deadline; ) {
         for (const [who, f] of [['contid', out], ['laurel', laurelOut]]) {
           if (seen[who] || !existsSync(f)) continue;
           const line = readFileSync(f, 'utf8').split('\n').find((x) => x.includes(marker) && x.includes('EXECVE'));
           if (line) seen[who] = Date.now() - eventTimeMs(who, line);
         }
-        await sleep(10);
+        await sleep(20);
       }
       await new Promise((r) => (m.exitCode === null ? m.once('exit', r) : r()));
       for (const who of ['contid', 'laurel']) lags[who].push(seen[who] ?? Infinity);
     }
-    await sleep(3000); // both drain what auditd already handed them
-    const cpu = { contid: cpuSeconds(pids.contid) - before.contid, laurel: cpuSeconds(pids.laurel) - before.laurel };
-    const rss = { contid: peakRss(pids.contid), laurel: peakRss(pids.laurel) };
     for (const rule of rules) spawnSync('auditctl', ['-d', 'always,exit', ...rule]);
 
     // Oracle: auditd's own log. Every execve of our key in a container session is expected.
@@ -317,6 +314,15 @@ async function live(dir) {
       const ses = Number(/ ses=(\d+)/.exec(l)?.[1]);
       if (sessions.has(ses)) expected.set(Number(/audit\([0-9.]+:(\d+)\)/.exec(l)[1]), sessions.get(ses));
     }
+    // Both drain what auditd already handed them (a loaded host can leave them seconds behind).
+    const lastSerial = Math.max(0, ...expected.keys());
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(500)) {
+      const text = readFileSync(out, 'utf8');
+      const laurelText = existsSync(laurelOut) ? readFileSync(laurelOut, 'utf8') : '';
+      if (text.includes(`"serial":${lastSerial},`) && laurelText.includes(`:${lastSerial}"`)) break;
+    }
+    const cpu = { contid: cpuSeconds(pids.contid) - before.contid, laurel: cpuSeconds(pids.laurel) - before.laurel };
+    const rss = { contid: peakRss(pids.contid), laurel: peakRss(pids.laurel) };
     const contidEvents = jsonLines(readFileSync(out, 'utf8')).slice(linesBefore.contid);
     let right = 0;
     let wrong = 0;
