@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { addExecveRule, deleteExecveRule, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { artefactPath, openBrowser, type Browser } from '../helpers/browser';
-import { Registry } from '@contid/core';
+import { Registry, loadOrCreateSigner, parseContainerId, signLifecycle, type LifecycleRecord } from '@contid/core';
 
 const hex = (s: string): string => Buffer.from(s).toString('hex').toUpperCase();
 
@@ -13,7 +13,7 @@ const hex = (s: string): string => Buffer.from(s).toString('hex').toUpperCase();
  * binding record) from a tree of processes: execs, writes, connects, failures, spread over an
  * hour. No randomness: the same bytes every run.
  */
-function generateLog(path: string, name: string, events: number): void {
+function generateLog(path: string, name: string, events: number, stateDir: string): void {
   const fd = openSync(path, 'w');
   let buf: string[] = [];
   const out = (s: string): void => {
@@ -29,7 +29,11 @@ function generateLog(path: string, name: string, events: number): void {
   const stamp = (ms: number): string => `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}:${serial}`;
   out(`type=LOGIN msg=audit(${stamp(t0)}): pid=100 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=4242 res=1\n`);
   serial++;
-  out(`type=VIRT_CONTROL msg=audit(${stamp(t0)}): pid=100 uid=0 auid=0 ses=4294967295 msg='virt=contid op=create vm="${name}" uuid=? vm-pid=100 vm-ses=4242 contid=777000 parent-contid=? ns=? node=? exe="${process.execPath}" hostname=? addr=? terminal=? res=success'\n`);
+  // signed with this state directory's node key, as contid signs its bindings
+  const signer = loadOrCreateSigner(stateDir, 'report-test-node', null);
+  const life: LifecycleRecord = { op: 'create', orchestrator: 'contid', name, runtimeId: null, pid: 100, session: 4242, contid: parseContainerId('777000'), parent: null, namespaces: {}, idPrefix: null };
+  const text = signLifecycle(life, signer, 'a'.repeat(32), t0);
+  out(`type=VIRT_CONTROL msg=audit(${stamp(t0)}): pid=100 uid=0 auid=0 ses=4294967295 msg='${text} exe="${process.execPath}" hostname=? addr=? terminal=? res=success'\n`);
   const bins = ['/usr/bin/sh', '/usr/bin/ls', '/usr/bin/cat', '/usr/bin/python3.11', '/usr/sbin/nginx'];
   for (let i = 0; i < events; i++) {
     serial++;
@@ -133,10 +137,10 @@ describe('contid report --html in headless Chromium', () => {
   it('stays responsive with 100,000 events: loads, draws them all, handles a click and a zoom promptly', async () => {
     const name = 'big';
     const log = join(state.dir, 'big.log');
-    generateLog(log, name, 100_000);
+    // its own state directory: the node key that signs the generated binding is trusted there
+    const env = { ...state.env, CONTID_STATE_DIR: join(state.dir, 'big-node') };
+    generateLog(log, name, 100_000, env.CONTID_STATE_DIR);
     const file = join(state.dir, 'big.html');
-    // a state directory without a record key: the generated binding carries no mac=
-    const env = { ...state.env, CONTID_STATE_DIR: join(state.dir, 'keyless') };
     const made = contid(['report', '-i', log, '-c', name, '--html', file, '--quiet'], { env, timeout: 300_000 });
     expect([made.status, made.stderr]).toEqual([0, `contid: wrote ${file}\n`]);
     expect(statSync(file).size).toBeLessThan(64 << 20);
