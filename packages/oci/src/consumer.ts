@@ -99,6 +99,11 @@ export function sessionLeader(session: number, runcPid: number, procRoot = '/pro
   return null;
 }
 
+/** The binding records who asked (Docker through contid docker front): uid, auid, session, pid, exe. */
+function requesterDetail(entry: SpoolEntry): { requester?: SpoolEntry['requester'] } {
+  return entry.requester ? { requester: entry.requester } : {};
+}
+
 /**
  * Turns the runtime shim's spool entries into registry bindings and audit records. An entry is
  * deleted only after its registry transaction committed; re-reading it after a crash finds the
@@ -246,7 +251,7 @@ export class SpoolConsumer {
       labels: identity.labels,
       parent: identity.parent ?? (entry.oldSession === null ? null : { session: entry.oldSession }),
       target: { pid, session: entry.session },
-      detail: { spoolEntry: entry.name, runc: entry.subcommand, bundle: entry.bundle, ...(configError ? { configError } : {}) },
+      detail: { spoolEntry: entry.name, runc: entry.subcommand, bundle: entry.bundle, ...requesterDetail(entry), ...(configError ? { configError } : {}) },
     });
     return { kind: 'tagged', contid: result.container.contid, op: 'create' };
   }
@@ -292,6 +297,7 @@ export class SpoolConsumer {
         command: proc?.args ?? null,
         user: proc?.user ?? null,
         cwd: proc?.cwd ?? null,
+        ...requesterDetail(entry),
         ...described,
       },
     });

@@ -38,10 +38,28 @@ export interface SpoolEntry {
   time: number;
   /** Why tagging failed (op=fail, fail-open). */
   reason: string | null;
+  /** Who asked for it, as `contid docker front` noted it from the kernel (null: nobody noted). */
+  requester: SpoolRequester | null;
   /** The bundle's config.json as the shim copied it (text: it may be malformed). */
   configText: string | null;
   /** runc exec's process.json as the shim copied it. */
   processText: string | null;
+}
+
+/** The API client that asked for a container or exec: its uid, login uid, session, pid and executable. */
+export interface SpoolRequester {
+  uid: number;
+  auid: number;
+  session: number | null;
+  pid: number | null;
+  exe: string | null;
+}
+
+function requesterOf(fields: Map<string, string>): SpoolRequester | null {
+  const uid = num(fields.get('requester-uid'));
+  const auid = num(fields.get('requester-auid'));
+  if (uid === null || auid === null) return null;
+  return { uid, auid, session: num(fields.get('requester-session')), pid: num(fields.get('requester-pid')), exe: fields.get('requester-exe') || null };
 }
 
 export const SPOOL_VERSION = 1;
@@ -145,6 +163,7 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
     auid: num(fields.get('auid')),
     time: mtimeMs,
     reason: fields.get('reason') || null,
+    requester: requesterOf(fields),
     configText: sections['config.json'] ?? null,
     processText: sections['process.json'] ?? null,
   };
