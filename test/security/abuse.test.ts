@@ -1,6 +1,6 @@
 import { callService } from '@contid/service';
-import { REPO_ROOT, uniqueName } from '../helpers/cli';
-import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
+import { uniqueName } from '../helpers/cli';
+import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
 import { ServiceProcess, tagSelf } from './harness';
 
 type Step = { step: string; ok: boolean; code?: string; error?: string; result?: unknown };
@@ -39,26 +39,8 @@ describe('root in a default Docker container vs contid serve: forged log lines, 
     victim = String(r.reply.contid);
     for (let i = 0; i < 5; i++) idle.push((await hostShow()).ms);
 
-    const name = `abuser-${suffix}`;
-    const channelDir = `${engine.execRoot}/nested-${name}`;
-    const script = [
-      'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
-      `/contid-node ${REPO_ROOT}/test/security/fixtures/nested-abuse.js ${victim} ${victimName} ${FLOOD_MS} 16`,
-      'sleep 60',
-    ].join('; ');
-    const run = engine.docker([
-      'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
-      '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
-      engine.image, 'sh', '-c', script,
-    ]);
-    expect(run.stderr).toBe('');
-    const id = run.stdout.trim();
-    const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
-    const created = await callService(service.socket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } });
-    await callService(service.socket, { op: 'channel', contid: String(created.contid), path: channelDir });
-
-    const readSteps = (): Map<string, Step> =>
-      new Map(engine.docker(['logs', id]).stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => [(JSON.parse(l) as Step).step, JSON.parse(l) as Step]));
+    const abuser = await startNestedContainer(engine, service.socket, `abuser-${suffix}`, 'nested-abuse.js', [victim, victimName, String(FLOOD_MS), '16']);
+    const readSteps = (): Map<string, Step> => abuser.steps();
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !readSteps().has('flood-start')) await new Promise((r) => setTimeout(r, 200));
     // The host keeps working while the container floods: show requests and a whole tagging client.

@@ -1,6 +1,8 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { callService } from '@contid/service';
 import { DockerEngine } from '../docker/engine';
+import { REPO_ROOT } from '../helpers/cli';
 import { FIXTURES } from './harness';
 
 /** Renews the session per runc call, so each container gets a session of its own. */
@@ -27,4 +29,44 @@ export function securityEngine(label = 'security'): DockerEngine {
 /** Nested channel directories the tests created inside the engine's exec root. */
 export function removeNestedChannels(engine: DockerEngine): void {
   for (const entry of readdirSync(engine.execRoot)) if (entry.startsWith('nested-')) rmSync(join(engine.execRoot, entry), { recursive: true, force: true });
+}
+
+/** A container that runs one of the fixtures against its own nested channel, as its root. */
+export interface NestedContainer {
+  id: string;
+  /** Its contid (its init tagged through the host channel). */
+  contid: string;
+  /** The fixture's JSON lines so far, by step. */
+  steps(): Map<string, { step: string; ok: boolean; code?: string; error?: string; result?: unknown }>;
+}
+
+/**
+ * Starts `name` running `fixture ARGS` (test/security/fixtures) once its nested channel appears
+ * at /run/contid, with the host's /usr (libraries), its node binary and the repository mounted
+ * read-only so the fixture runs the real client code; tags its init through the host channel
+ * and opens its nested channel.
+ */
+export async function startNestedContainer(engine: DockerEngine, hostSocket: string, name: string, fixture: string, args: string[], extra: string[] = []): Promise<NestedContainer> {
+  const channelDir = `${engine.execRoot}/nested-${name}`;
+  const script = ['while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done', `/contid-node ${join(FIXTURES, fixture)} ${args.join(' ')}`, 'sleep 60'].join('; ');
+  const run = engine.docker([
+    'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
+    '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
+    ...extra, engine.image, 'sh', '-c', script,
+  ]);
+  if (run.status !== 0 || run.stderr !== '') throw new Error(`docker run ${name}: ${run.stderr}`);
+  const id = run.stdout.trim();
+  const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
+  const contid = String((await callService(hostSocket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } })).contid);
+  await callService(hostSocket, { op: 'channel', contid, path: channelDir });
+  const steps = (): ReturnType<NestedContainer['steps']> =>
+    new Map(
+      engine
+        .docker(['logs', id])
+        .stdout.split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { step: string; ok: boolean })
+        .map((s) => [s.step, s]),
+    );
+  return { id, contid, steps };
 }

@@ -1,9 +1,8 @@
-import { callService } from '@contid/service';
 import { Attributor, checkBinding, parseRecord } from '@contid/audit';
 import { Registry, TrustStore, configFromEnv, parseContainerId } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
-import { REPO_ROOT, contid, uniqueName } from '../helpers/cli';
-import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
+import { contid, uniqueName } from '../helpers/cli';
+import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
 import { ServiceProcess, tagSelf } from './harness';
 
 type Step = { step: string; ok: boolean; code?: string; error?: string; result?: Record<string, unknown> | number };
@@ -36,24 +35,9 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
   /** Starts a container, tags its init through the host channel, opens its nested channel, runs the probe. */
   async function probe(mode: 'default' | 'capable', extra: string[]): Promise<{ owner: string; name: string; steps: Map<string, Step> }> {
     const name = `${mode}-${suffix}`;
-    const channelDir = `/run/contid-test-security/nested-${name}`;
-    const script = [
-      'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
-      `/contid-node ${REPO_ROOT}/test/security/fixtures/nested-probe.js ${mode} ${victim} ${service.socket} ${suffix}`,
-      'sleep 60',
-    ].join('; ');
-    const run = engine.docker([
-      'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none',
-      // The host's /usr (libraries) and its node binary, wherever it lives, run the probe.
-      '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
-      ...extra, engine.image, 'sh', '-c', script,
-    ]);
-    expect(run.stderr).toBe('');
-    const id = run.stdout.trim();
-    const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
-    const created = await callService(service.socket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } });
-    const owner = String(created.contid);
-    await callService(service.socket, { op: 'channel', contid: owner, path: channelDir });
+    const container = await startNestedContainer(engine, service.socket, name, 'nested-probe.js', [mode, victim, service.socket, suffix], extra);
+    const owner = container.contid;
+    const id = container.id;
     const deadline = Date.now() + 60_000;
     let logs = '';
     while (Date.now() < deadline && !logs.includes('"step":"done"')) {

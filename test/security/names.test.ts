@@ -1,8 +1,8 @@
 import { callService } from '@contid/service';
 import { Registry, parseContainerId } from '@contid/core';
 import { ChildProcess, spawn } from 'node:child_process';
-import { CONTID_MAIN, REPO_ROOT, contid, uniqueName } from '../helpers/cli';
-import { RUNTIME, removeNestedChannels, securityEngine } from './docker-engine';
+import { CONTID_MAIN, contid, uniqueName } from '../helpers/cli';
+import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
 import { ServiceProcess } from './harness';
 
 type Step = { step: string; ok: boolean; error?: string; result?: string };
@@ -36,27 +36,12 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
     }
     expect(victim).not.toBe('');
 
-    const name = `nested-orch-${suffix}`;
-    const channelDir = `${engine.execRoot}/nested-${name}`;
-    const script = [
-      'while [ ! -S /run/contid/contid.sock ]; do sleep 0.1; done',
-      `/contid-node ${REPO_ROOT}/test/security/fixtures/nested-names.js ${victim} ${victimName} ${suffix}`,
-      'sleep 60',
-    ].join('; ');
-    const run = engine.docker([
-      'run', '-d', '--name', name, '--runtime', RUNTIME, '--network', 'none', '--cap-add', 'AUDIT_CONTROL',
-      '-v', '/usr:/usr:ro', '-v', `${process.execPath}:/contid-node:ro`, '-v', `${REPO_ROOT}:${REPO_ROOT}:ro`, '-v', `${channelDir}:/run/contid`,
-      engine.image, 'sh', '-c', script,
-    ]);
-    expect(run.stderr).toBe('');
-    const id = run.stdout.trim();
-    const initPid = Number(engine.docker(['inspect', '-f', '{{.State.Pid}}', id]).stdout.trim());
-    owner = String((await callService(service.socket, { op: 'create', orchestrator: 'docker', name, runtimeId: id, target: { pid: initPid } })).contid);
-    await callService(service.socket, { op: 'channel', contid: owner, path: channelDir });
+    const orchestrator = await startNestedContainer(engine, service.socket, `nested-orch-${suffix}`, 'nested-names.js', [victim, victimName, suffix], ['--cap-add', 'AUDIT_CONTROL']);
+    owner = orchestrator.contid;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !steps.has('done')) {
       await new Promise((r) => setTimeout(r, 300));
-      steps = new Map(engine.docker(['logs', id]).stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => [(JSON.parse(l) as Step).step, JSON.parse(l) as Step]));
+      steps = orchestrator.steps() as Map<string, Step>;
     }
     for (const s of ['web', 'only-nested', 'p1', 'p2', 'dup-1', 'dup-2', 'term']) expect([s, steps.get(s)?.ok]).toEqual([s, true]);
   }, 300_000);
