@@ -212,6 +212,14 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(field(untagged, 'contid')).toBe(formatContainerId(c.contid));
 
     expect(doctorOn(name)).toMatchObject({ status: 'warn', fix: `lxc-stop -n ${name} && contid lxc start ${name}` });
+    // Searching it cannot answer "it did nothing": one line saying why, exit 1.
+    const search = contid(['search', '--container', name, '--start', 'recent'], { env: state.env });
+    expect(search.stdout).toBe('');
+    // (other suites' unverifiable records in the same log may be counted on a line before it)
+    expect(search.stderr.trimEnd().split('\n').pop()).toMatch(
+      new RegExp(`^contid: container "${name}" is untagged: ${name} \\(contid ${formatContainerId(c.contid)}\\) was found running without an audit session of its own .*restart it through contid$`),
+    );
+    expect(search.status).toBe(1);
     // lxc-attach through contid still binds its own session, to the untagged container's ID.
     const attach = contid(['lxc', 'attach', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
     expect(attach.status).toBe(0);

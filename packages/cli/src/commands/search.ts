@@ -6,6 +6,7 @@ import { rejectionReport, trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
+import { untaggedSearchError } from './untagged-search';
 import { SearchIndex, bytesToText, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, type EventFilter, type SearchFormat } from '@contid/audit';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
@@ -130,6 +131,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         process.stderr.write(`contid: ${msg}\n`);
       }
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
+      const untagged = argv['show-rejected'] ? null : untaggedSearchError(stats.attributor, filter, hostHasProcfsContid());
+      if (untagged) throw untagged;
     } finally {
       registry?.close();
       index?.close();
