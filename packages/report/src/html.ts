@@ -2,7 +2,7 @@ import { formatContainerId } from '@contid/core';
 import type { GroupReport, Row } from './summary';
 import { KINDS, timelineData } from './timeline-data';
 import { pageScript } from './page-script';
-import { reportTime } from './text';
+import { reportTime, when } from './text';
 import { userName } from './interpret-minimal';
 
 const COLORS: Readonly<Record<(typeof KINDS)[number], string>> = {
@@ -47,8 +47,6 @@ function rowsTable(title: string, headers: string[], rows: { cells: string[]; ro
     .join('');
   return `<h2>${escapeHtml(title)} (${rows.length})</h2><table id="${tableId}">${head}${body || `<tr><td colspan="${headers.length + 1}">none</td></tr>`}</table>`;
 }
-
-const when = (r: Row): string[] => [String(r.count), reportTime(r.firstMs), reportTime(r.lastMs)];
 
 /** One self-contained page for one group (a container): no network, no external script or font. */
 export function reportHtml(g: GroupReport, options: { interpret?: boolean } = {}): string {

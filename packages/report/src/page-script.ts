@@ -1,25 +1,16 @@
 /// <reference lib="dom" />
+import type { TimelineData } from './timeline-data';
+
 /**
  * The page's only script, serialised into it with Function.prototype.toString (so it must
  * not reference anything outside its own body). It draws the timeline on a canvas (one
  * rectangle per event, whatever the count), zooms with the wheel or the buttons, pans by
- * dragging, and shows an event's or a table row's raw records on click.
+ * dragging, and shows an event's or a table row's raw records on click. (Types are erased, so
+ * the type import above leaves nothing in the serialised body.)
  */
 export function pageScript(): void {
   interface Data {
-    timeline: {
-      t0: number;
-      t: number[];
-      lane: number[];
-      kind: number[];
-      exe: number[];
-      syscall: number[];
-      pid: (number | null)[];
-      serial: number[];
-      success: (boolean | null)[];
-      lanes: { label: string; depth: number }[];
-      strings: string[];
-    };
+    timeline: TimelineData;
     raw: (string[] | null)[];
     kinds: string[];
     colors: string[];

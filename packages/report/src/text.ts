@@ -26,7 +26,8 @@ function table(title: string, headers: string[], rows: string[][]): string {
   return [title, ruler, line(headers), ruler, ...(rows.length > 0 ? rows.map(line) : ['<no events of interest were found>']), ''].join('\n');
 }
 
-const when = (r: Row): string[] => [String(r.count), reportTime(r.firstMs), reportTime(r.lastMs)];
+/** A row's count, first and last time as table cells. */
+export const when = (r: Row): string[] => [String(r.count), reportTime(r.firstMs), reportTime(r.lastMs)];
 
 /** The report as text, one section per group; every string from the log is escaped. */
 export function reportText(groups: GroupReport[], options: TextOptions = {}): string {
