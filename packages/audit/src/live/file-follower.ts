@@ -71,7 +71,7 @@ export class FileFollower implements LineSource {
         const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
         if (bytesRead > 0) {
           position += bytesRead;
-          await queue.put(splitter.push(buffer.toString('latin1', 0, bytesRead)));
+          await queue.put(splitter.push(buffer.subarray(0, bytesRead)));
           continue;
         }
         if (this.stopping) break;

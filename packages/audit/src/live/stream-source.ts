@@ -25,8 +25,7 @@ export class StreamSource implements LineSource {
 
   async start(queue: BoundedLineQueue): Promise<void> {
     const splitter = new LineSplitter();
-    this.input.setEncoding('latin1');
-    this.input.on('data', (chunk: string) => {
+    this.input.on('data', (chunk: Buffer | string) => {
       const lines = splitter.push(chunk);
       if (lines.length === 0) return;
       if (this.lossy) {
