@@ -232,12 +232,20 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
 
 describe('the whole unit, from its current Exec lines (contid\'s generator), under a real systemd', () => {
   const writeUnit = (unit: string, text: string) => guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+  /** Writes the unit, enables it for contid, reloads and starts it; returns the invocation id. */
+  const startWrapped = (unit: string, text: string): string => {
+    writeUnit(unit, text);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', unit]);
+    return unitProperty(unit, 'InvocationID');
+  };
 
   test('every Exec line runs in the invocation\'s container: the first creates it, each later one joins (op=setns)', async () => {
     const unit = 'contid-every.service';
     const log = '/run/contid-every.sessions';
     const line = (tag: string) => `/bin/sh -c "echo ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
-    writeUnit(
+    const invocation = startWrapped(
       unit,
       [
         '[Service]',
@@ -250,10 +258,6 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
         '',
       ].join('\n'),
     );
-    install(unit);
-    guest(['systemctl', 'daemon-reload']);
-    guest(['systemctl', 'start', unit]);
-    const invocation = unitProperty(unit, 'InvocationID');
     guest(['systemctl', 'reload', unit]);
     guest(['systemctl', 'stop', unit]);
     const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
@@ -276,10 +280,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
 
   test('a changed ExecStart= (a package upgrade) runs wrapped as it now is after daemon-reload, with no contid install again', async () => {
     const unit = 'contid-upgraded.service';
-    writeUnit(unit, '[Service]\nExecStart=/bin/sh -c "echo v1; exec sleep 61"\n');
-    install(unit);
-    guest(['systemctl', 'daemon-reload']);
-    guest(['systemctl', 'start', unit]);
+    startWrapped(unit, '[Service]\nExecStart=/bin/sh -c "echo v1; exec sleep 61"\n');
     guest(['systemctl', 'stop', unit]);
     writeUnit(unit, '[Service]\nExecStart=/bin/sh -c "echo v2; exec sleep 62"\n');
     guest(['systemctl', 'daemon-reload']);
@@ -300,11 +301,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
 
   test('a forking unit records its MAINPID (the daemon) as the container\'s init', async () => {
     const unit = 'contid-forking.service';
-    writeUnit(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 63 & echo $$! > /run/contid-forking.pid"\n');
-    install(unit);
-    guest(['systemctl', 'daemon-reload']);
-    guest(['systemctl', 'start', unit]);
-    const invocation = unitProperty(unit, 'InvocationID');
+    const invocation = startWrapped(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 63 & echo $$! > /run/contid-forking.pid"\n');
     const mainPid = Number(unitProperty(unit, 'MainPID'));
     const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { initPid: number };
     expect(c.initPid).toBe(mainPid);
