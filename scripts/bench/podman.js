@@ -74,6 +74,8 @@ exports.main = async function main() {
     console.log(`  plain runc       median ${f(median(plain))} ms`);
     console.log(`  contid-runc shim median ${f(median(through))} ms`);
     console.log(`  ratio shim/runc: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(through) / median(plain)).toFixed(3)} (target <= 1.05)`);
+    // The pairs ran synchronously: give serve's log (and any entry still waiting) a moment.
+    await sleep(3000);
     const tagged = (serveLog.match(/ create /g) || []).length;
     const ended = (serveLog.match(/ end /g) || []).length;
     console.log(`  contid serve bound ${tagged} creates and ${ended} ends (${PAIRS + 1} runs through the shim)`);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ContainerId, Registry } from '@contid/core';
 import type { ContainerIdentity, Identifier, OciSpec, SpoolEntry } from '@contid/oci';
 
@@ -55,6 +56,23 @@ async function inspect(run: PodmanRunner, global: string[], kind: 'container' | 
   }
 }
 
+/**
+ * The container's name as Podman handed it to conmon (`-n NAME`), which is the parent of the
+ * container's init: read from /proc, so it needs no Podman lock.
+ */
+export function conmonName(pidFile: string | null, procRoot = '/proc'): string | null {
+  try {
+    const init = readFileSync(pidFile ?? '', 'utf8').trim();
+    const ppid = /^PPid:\s+(\d+)$/m.exec(readFileSync(`${procRoot}/${init}/status`, 'utf8'))?.[1];
+    const argv = readFileSync(`${procRoot}/${ppid}/cmdline`, 'utf8').split('\0');
+    if (!/(^|\/)conmon$/.test(argv[0])) return null;
+    const i = argv.indexOf('-n');
+    return i > 0 && argv[i + 1] ? argv[i + 1] : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The parent of a pod member: its pod's infra container, when contid tagged it. */
 function podParent(registry: Registry, infraId: unknown): ContainerId | null {
   return typeof infraId === 'string' && infraId ? registry.findByRuntimeId(infraId)?.contid ?? null : null;
@@ -70,6 +88,10 @@ export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000
   return async (spec, entry, ctx) => {
     if (!isPodmanSpec(spec)) return null;
     const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
+    const name = conmonName(entry.pidFile);
+    if (name) found.name = name;
+    // `podman run --rm` holds the container's lock until it is removed: inspect would only wait.
+    if (spec.annotations?.['io.podman.annotations.autoremove'] === 'TRUE') return found;
     const roots = podmanRoots(entry);
     const global = roots ? ['--root', roots.root, ...(roots.runroot ? ['--runroot', roots.runroot] : [])] : [];
     const c = (await inspect(run, global, 'container', entry.id, timeoutMs)) as PodmanInspect | null;

@@ -1,0 +1,41 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { conmonName, isPodmanSpec, podmanRoots } from '@contid/podman';
+
+describe('podman identity without Podman', () => {
+  test('storage root and run root from the bundle and pid file paths', () => {
+    const id = 'a1b2c3';
+    expect(podmanRoots({ id, bundle: `/var/lib/containers/storage/overlay-containers/${id}/userdata`, pidFile: `/run/containers/storage/overlay-containers/${id}/userdata/pidfile` })).toEqual({
+      root: '/var/lib/containers/storage',
+      runroot: '/run/containers/storage',
+    });
+    expect(podmanRoots({ id, bundle: '/run/containerd/io.containerd.runtime.v2.task/k8s.io/a1b2c3', pidFile: null })).toBeNull();
+    // runc's alphabet allows . and +: taken literally, not as a pattern
+    expect(podmanRoots({ id: 'a.b', bundle: '/s/overlay-containers/axb/userdata', pidFile: null })).toBeNull();
+  });
+
+  test('the name conmon was given (-n), read from the parent of the init; null when the parent is not conmon', () => {
+    const proc = mkdtempSync(join(tmpdir(), 'contid-podman-proc-'));
+    try {
+      const pidFile = join(proc, 'pidfile');
+      writeFileSync(pidFile, '123');
+      mkdirSync(join(proc, '123'));
+      writeFileSync(join(proc, '123', 'status'), 'Name:\tsh\nPPid:\t100\n');
+      mkdirSync(join(proc, '100'));
+      writeFileSync(join(proc, '100', 'cmdline'), ['/usr/bin/conmon', '--api-version', '1', '-c', 'a1b2', '-n', 'web', '-r', '/x/contid-runc', ''].join('\0'));
+      expect(conmonName(pidFile, proc)).toBe('web');
+      writeFileSync(join(proc, '100', 'cmdline'), ['/usr/bin/containerd-shim-runc-v2', '-n', 'web', ''].join('\0'));
+      expect(conmonName(pidFile, proc)).toBeNull();
+      expect(conmonName(null, proc)).toBeNull();
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+
+  test('only config.json files Podman wrote are Podman’s', () => {
+    expect(isPodmanSpec({ annotations: { 'io.container.manager': 'libpod' } })).toBe(true);
+    expect(isPodmanSpec({ annotations: { 'io.kubernetes.cri.sandbox-id': 'x' } })).toBe(false);
+    expect(isPodmanSpec({})).toBe(false);
+  });
+});
