@@ -2,7 +2,7 @@ import { FSWatcher, watch } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
 import { backfillDocker, recordIfUntagged } from './backfill';
-import { Identifier, Spool, SpoolConsumer } from '@contid/oci';
+import { Identifier, Spool, SpoolConsumer, alive } from '@contid/oci';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 
 export interface DockerAgentOptions {
@@ -221,14 +221,5 @@ export class DockerAgent {
         this.log(`${id}: ${ev.Action} for a container never recorded (no spool entry within ${this.options.holdMs ?? 60_000} ms)`);
       }
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -56,7 +56,8 @@ export interface ConsumerOptions {
   now?: () => number;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, owned by someone else). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
