@@ -91,7 +91,7 @@ describe('forged binding records (real kernel, real auditd)', () => {
   it('a word-for-word replay of the genuine signed record by root through the node binary is rejected as a duplicate', async () => {
     const sent = run(process.execPath, [FORGE, '2500', signedText(genuine.line)]);
     expect(sent.status).toBe(0);
-    const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', `genuine-${tag}`], (l) => l.length > 1);
+    const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', `genuine-${tag}`], (l) => l.length > 1, 30_000);
     const attributor = new Attributor({ trust: trust() });
     for (const l of lines) attributor.observeRecord(parseRecord(l)!);
     expect(attributor.rejected.map((r) => r.reason)).toEqual(['duplicate']);
@@ -115,10 +115,10 @@ describe('forged binding records (real kernel, real auditd)', () => {
   });
 
   it('contid search --show-rejected lists every forgery and attributes none of them', () => {
-    const r = contid(['search', '--show-rejected'], { env: service.env });
+    const r = contid(['search', '--show-rejected'], { env: service.env, maxBuffer: 512 << 20, timeout: 300_000 });
     expect(r.status).toBe(0);
     for (const f of forged) expect([f.how, r.stdout.includes(f.name)]).toEqual([f.how, true]);
-    const attributed = contid(['search', '--container', genuine.contid], { env: service.env });
+    const attributed = contid(['search', '--container', genuine.contid], { env: service.env, maxBuffer: 512 << 20, timeout: 300_000 });
     for (const f of forged) expect([f.how, attributed.stdout.includes(f.name)]).toEqual([f.how, false]);
   });
 });

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { ContainerDirectory, ContidError, UnknownContainerError, formatContainerId, resolveContainerRef } from '@contid/core';
+import { ContainerDirectory, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
@@ -130,9 +130,28 @@ export function resolveContainerFilter(attributor: Attributor, f: EventFilter): 
   try {
     return { ...f, containerIds: new Set(resolveContainerRef(dir, f.container).containers.map((c) => formatContainerId(c.contid))) };
   } catch (e) {
-    if (e instanceof UnknownContainerError) throw new ContidError(`unknown container "${f.container}": no binding in the logs read names it`, 1);
+    if (e instanceof UnknownContainerError) throw new ContidError(`unknown container "${f.container}": no verified binding in the logs read names it${unverifiedNote(attributor, f.container)}`, 1);
     throw e;
   }
+}
+
+/**
+ * Why a name may be missing: bindings that could not be verified are never used, so a reader
+ * without a node's key must be told, in the same line, which key to import.
+ */
+function unverifiedNote(attributor: Attributor, ref: string): string {
+  if (attributor.rejectedCount === 0) return '';
+  const why = [...attributor.rejectedBy].map(([reason, n]) => `${n} ${reason}`).join(', ');
+  // the keys of rejected bindings that name this container first
+  const naming = new Set(
+    attributor.rejected
+      .filter((r) => r.reason === 'unknown-key' && r.keyId !== undefined && (r.record.body?.includes(` vm=${encodeValue(ref)} `) || r.record.body?.includes(` contid=${ref} `)))
+      .map((r) => r.keyId!),
+  );
+  const unknown = [...attributor.unknownKeys.values()].sort((a, b) => Number(naming.has(b.keyId)) - Number(naming.has(a.keyId)));
+  const keys = unknown.slice(0, 3).map((k) => `node ${k.node} key ${k.keyId}`);
+  const fix = keys.length > 0 ? `; import the signing node's key (${keys.join(', ')}): contid keys import FILE, from contid keys export on that node` : '';
+  return ` (rejected ${attributor.rejectedCount} binding record(s) that could not be verified: ${why}${fix}; --show-rejected lists them)`;
 }
 
 /** Only container/orchestrator filters: an indexed raw search may copy bytes as they are. */
