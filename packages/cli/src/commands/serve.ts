@@ -44,8 +44,10 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (nested.length !== paths.length) throw new ContidError('each --nested CONTID needs its own --path DIR', 2);
     const tagger = Tagger.open({ failPolicy: argv['fail-policy'] });
     const service = new ContidService(tagger);
-    await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
+    // Nested channels first: once the host channel answers, every remembered channel does too
+    // (a client that waits for the host socket must not find a container's channel missing).
     await service.restoreChannels();
+    await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
     for (let i = 0; i < nested.length; i++) await service.openNested(parseContainerId(nested[i]), paths[i]);
     // The long-running side of the tagging step: entries written while serve was down are bound first, in order.
     const drainer = argv.drain ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), ...consumerHooks(adapters()), log }) : null;
