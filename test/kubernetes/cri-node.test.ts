@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/oci';
-import { PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
+import { CONTAINERS_ANNOTATION, PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
 import { ausearch, field, waitForAudit } from '../helpers/audit';
-import { REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
+import { CONTID_MAIN, REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+import { EmulatedApiServer } from './emulated-api-server';
 import { ContainerdNode, NODE_IMAGE } from './containerd-node';
 
 // A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
@@ -16,25 +19,33 @@ const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/no
 const node = new ContainerdNode({ label: 'cri-node', binaryName: SHIM, env });
 
 let tagger: Tagger;
+let taggerOpen = false;
 let consumer: SpoolConsumer;
 
 beforeAll(async () => {
   await node.start();
   tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+  taggerOpen = true;
   consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
 }, 180_000);
 
 afterAll(() => {
-  tagger?.close();
+  if (taggerOpen) tagger.close();
   node.stop();
   state.cleanup();
 });
 
+/** What the daemon does on a node: take every spool entry; none may be refused. */
 async function drain(): Promise<void> {
-  for (const outcome of await consumer.drain()) {
-    // The shim records runc delete itself (op=end): a removed container is ended, not left running.
-    if (outcome.kind !== 'tagged' && outcome.kind !== 'ended') throw new Error(`spool entry neither tagged nor ended: ${outcome.kind}`);
+  for (let pass = 0; pass < 50; pass++) {
+    const outcomes = await consumer.drain();
+    // The shim records runc delete itself (op=end); containerd deletes a container twice (stop, remove): `already`.
+    const refused = outcomes.filter((o) => o.kind === 'quarantined');
+    if (refused.length) throw new Error(`spool entries refused: ${JSON.stringify(refused)}`);
+    if (!outcomes.some((o) => o.kind === 'deferred')) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
+  throw new Error('spool entries still deferred after 50 passes');
 }
 
 function row(runtimeId: string): ContainerRecord {
@@ -131,7 +142,7 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
     expect(searchEvents(['--pod', 'shop/web-5c9d7'])).toEqual(ausearchEvents(pod.flatMap(sessionsOf)));
   });
 
-  test('a container restart (attempt 1) is a new contid under the same pod; removing the pod leaves nothing running in the runtime', async () => {
+  test('a container restart (attempt 1) is a new contid under the same pod; removing the pod ends the sandbox and every container, each end in the log', async () => {
     const first = row(webId);
     await node.cri.stopContainer(webId, 0);
     await node.cri.removeContainer(webId);
@@ -146,5 +157,62 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
     await node.cri.stopPodSandbox(sandboxId);
     await node.cri.removePodSandbox(sandboxId);
     expect(await node.cri.listContainers({ podSandboxId: sandboxId })).toEqual([]);
+    await drain();
+    for (const id of [sandboxId, sidecarId, again, webId]) {
+      expect(row(id).state).toBe('ended');
+      const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id], (ls) => ls.some((l) => field(l, 'op') === 'end'));
+      expect(lines.filter((l) => field(l, 'op') === 'end').map((l) => field(l, 'contid'))).toEqual([formatContainerId(row(id).contid)]);
+    }
   });
+});
+
+test('emulated API server: the node agent tags what the real node runs and annotates the pod with those contids', async () => {
+  // From here the agent is the spool's only consumer, as on a deployed node.
+  tagger.close();
+  taggerOpen = false;
+  const server = new EmulatedApiServer();
+  await server.start();
+  const kubeconfig = join(state.dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
+      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
+  );
+  server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'node-1': '1' } });
+  const agent = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'node-2', '--kubeconfig', kubeconfig, '--resync', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the agent to claim its prefix and watch the spool', () => /draining/.test(stderr), 30_000);
+    const config = node.sandboxConfig('shop', 'api-6b8f4', '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d');
+    const sandbox = await node.cri.runPodSandbox(config);
+    const app = await node.cri.createContainer(sandbox, { metadata: { name: 'api', attempt: 0 }, image: { image: NODE_IMAGE }, command: ['/bin/sleep', '600'], logPath: 'api/0.log' }, config);
+    await node.cri.startContainer(app);
+    server.addPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'api-6b8f4', namespace: 'shop' },
+      spec: { nodeName: 'node-2', containers: [{ name: 'api', image: NODE_IMAGE }] },
+      status: { containerStatuses: [{ name: 'api', containerID: `containerd://${app}`, image: NODE_IMAGE, imageID: '', ready: true, restartCount: 0 }] },
+    });
+    const raw = await waitFor('the pod annotation', () => server.getPod('shop', 'api-6b8f4')?.metadata.annotations?.[CONTAINERS_ANNOTATION], 30_000);
+    const ids = JSON.parse(raw) as Record<string, string>;
+    expect(Object.keys(ids).sort()).toEqual(['POD', 'api']);
+    // The contids the node really bound: the records the agent wrote for containerd's ids.
+    const bound = async (runtimeId: string) => {
+      const lines = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', runtimeId], (ls) => ls.some((l) => field(l, 'op') === 'create'));
+      return field(lines.find((l) => field(l, 'op') === 'create')!, 'contid');
+    };
+    expect(ids.POD).toBe(await bound(sandbox));
+    expect(ids.api).toBe(await bound(app));
+    expect(Number(BigInt(ids.api) >> 48n)).toBe(2); // node-2's claimed prefix
+    await node.cri.stopPodSandbox(sandbox);
+    await node.cri.removePodSandbox(sandbox);
+  } finally {
+    agent.kill('SIGTERM');
+    const code = await exited;
+    await server.stop();
+    if (code !== 0) throw new Error(`agent exited ${code}: ${stderr}`);
+  }
 });
