@@ -111,7 +111,8 @@ export function fieldValue(raw: string | undefined, name?: string, type?: string
 const PLAIN = { escapeControls: false };
 
 export function recordTypeNumber(type: string): number | null {
-  const known = RECORD_TYPES[type];
+  // own keys only: a line of `type=valueOf` must not find Object.prototype.valueOf
+  const known = Object.hasOwn(RECORD_TYPES, type) ? RECORD_TYPES[type] : undefined;
   if (known !== undefined) return known;
   const m = UNKNOWN.exec(type);
   return m ? Number(m[1]) : libauditTypeNumber(type);

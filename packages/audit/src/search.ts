@@ -130,7 +130,7 @@ export function resolveContainerFilter(attributor: Attributor, f: EventFilter): 
   try {
     return { ...f, containerIds: new Set(resolveContainerRef(dir, f.container).containers.map((c) => formatContainerId(c.contid))) };
   } catch (e) {
-    if (e instanceof UnknownContainerError) throw new ContidError(`unknown container "${f.container}": no verified binding in the logs read names it${unverifiedNote(attributor, f.container)}`, 1);
+    if (e instanceof UnknownContainerError) throw new ContidError(`unknown container "${f.container}": no binding in the logs read names it${unverifiedNote(attributor, f.container)}`, 1);
     throw e;
   }
 }
