@@ -160,7 +160,7 @@ async function main() {
   spawnSync('cat', [LOG], { stdio: ['ignore', 'ignore', 'ignore'] }); // page cache warm for both tools
   const au = best(2, ['ausearch', '--session', String(session), '--raw', '-if', LOG], env);
   rmSync(env.CONTID_INDEX_DIR, { recursive: true, force: true });
-  const cold = best(3, [process.execPath, MAIN, 'search', '--container', container, '-i', LOG, '--no-index'], env);
+  const cold = best(3, [process.execPath, MAIN, 'search', '--container', container, '-if', LOG, '--no-index'], env);
   const expected = events(au.stdout);
   const got = events(cold.stdout);
   if (expected.size === 0 || got.size !== expected.size || [...got].some((k) => !expected.has(k))) throw new Error(`different events: ausearch ${expected.size}, contid ${got.size}`);
@@ -173,7 +173,7 @@ async function main() {
   const indexCmd = [process.execPath, MAIN, 'index', '-i', LOG];
   if (spawnSync(indexCmd[0], [...indexCmd.slice(1), '--help'], { encoding: 'utf8' }).status === 0) {
     const built = measure(indexCmd, env);
-    const repeat = best(5, [process.execPath, MAIN, 'search', '--container', container, '-i', LOG], env);
+    const repeat = best(5, [process.execPath, MAIN, 'search', '--container', container, '-if', LOG], env);
     const startup = best(5, [process.execPath, MAIN, '--version'], env);
     const again = events(repeat.stdout);
     if (again.size !== expected.size || [...again].some((k) => !expected.has(k))) throw new Error(`indexed search returned ${again.size} events, ausearch ${expected.size}`);

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Registry, TrustStore, configFromEnv, formatContainerId } from '@contid/core';
-import { SearchIndex, searchLogs } from '@contid/audit';
+import { SearchIndex, bytesToText, searchLogs } from '@contid/audit';
 import { addExecveRule, deleteExecveRule, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
 
@@ -30,7 +31,7 @@ describe('contid search on real audit events (ausearch oracle)', () => {
   const contidOf: Record<string, string> = {};
 
   const search = (args: string[], input?: string): ReturnType<typeof contid> =>
-    contid(['search', '-i', log, ...args], { env: state.env, input, maxBuffer: 64 << 20 } as never);
+    contid(['search', '-if', log, ...args], { env: state.env, input, maxBuffer: 64 << 20 } as never);
   const ausearchKeys = (sessions: number[]): string[] =>
     keys(sessions.map((s) => spawnSync('ausearch', ['--session', String(s), '--raw', '-if', log], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout).join('\n'));
 
@@ -132,7 +133,7 @@ describe('contid search on real audit events (ausearch oracle)', () => {
   });
 
   it('stdin (-) gives the same result as the file', () => {
-    const r = contid(['search', '-i', '-', '-c', A], { env: state.env, input: readFileSync(log, 'latin1'), maxBuffer: 64 << 20 } as never);
+    const r = contid(['search', '-if', '-', '-c', A], { env: state.env, input: readFileSync(log, 'latin1'), maxBuffer: 64 << 20 } as never);
     expect(r.stdout).toBe(search(['-c', A]).stdout);
     expect(keys(r.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
   });
@@ -149,13 +150,14 @@ describe('contid search on real audit events (ausearch oracle)', () => {
       Buffer.from('type=UNKNOWN[4242] msg=audit(1795927031.000:1): who=knows\n'), // unknown type: a record
       real.subarray(mid),
     ]));
-    const r = contid(['search', '-i', bad, '-c', A, '--strict'], { env: state.env, maxBuffer: 64 << 20 });
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^contid: skipped 3 of \d+ lines that are not audit records\n$/);
-    const lenient = contid(['search', '-i', bad, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    const r = contid(['search', '-if', bad, '-c', A, '--strict'], { env: state.env, maxBuffer: 64 << 20 });
+    // --strict names the first bad line and prints nothing
+    const firstBad = real.subarray(0, mid).toString('latin1').split('\n').length;
+    expect([r.status, r.stdout, r.stderr]).toEqual([1, '', `contid: ${bad}:${firstBad}: not an audit record (--strict)\n`]);
+    const lenient = contid(['search', '-if', bad, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
     expect(lenient.status).toBe(0);
     expect(keys(lenient.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
-    const all = contid(['search', '-i', bad, '-m', 'UNKNOWN[4242]'], { env: state.env, maxBuffer: 64 << 20 });
+    const all = contid(['search', '-if', bad, '-m', 'UNKNOWN[4242]'], { env: state.env, maxBuffer: 64 << 20 });
     expect(all.stdout).toContain('who=knows');
     expect(all.stderr).toMatch(/skipped 3 of/);
   });
@@ -163,17 +165,17 @@ describe('contid search on real audit events (ausearch oracle)', () => {
   it('contid index: repeat queries read the index and return the same events; a changed file is re-scanned', () => {
     const copy = join(state.dir, 'indexed.log');
     writeFileSync(copy, readFileSync(log));
-    const cold = contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    const cold = contid(['search', '-if', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
     const built = contid(['index', '-i', copy], { env: state.env });
     expect(built).toMatchObject({ status: 0, stdout: expect.stringMatching(/indexed \(\d+ sessions\)/) });
     expect(contid(['index', '-i', copy], { env: state.env }).stdout).toBe(`${copy}: up to date\n`);
     // raw ranges are copied as bytes (enriched parts stripped), json goes through the parser
-    const indexed = contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
+    const indexed = contid(['search', '-if', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 });
     expect(indexed.stdout).toBe(cold.stdout);
     expect(indexed.stdout).not.toContain('\x1d');
     expect(keys(indexed.stdout)).toEqual(ausearchKeys(sessionsOf[A]));
-    const viaIndexJson = contid(['search', '-i', copy, '-c', OUTER, '--include-nested', '--json'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
-    const scannedJson = contid(['search', '-i', copy, '-c', OUTER, '--include-nested', '--json', '--no-index'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
+    const viaIndexJson = contid(['search', '-if', copy, '-c', OUTER, '--include-nested', '--json'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
+    const scannedJson = contid(['search', '-if', copy, '-c', OUTER, '--include-nested', '--json', '--no-index'], { env: state.env, maxBuffer: 64 << 20 }).stdout;
     expect(viaIndexJson).toBe(scannedJson);
     // through the index nothing is decoded line by line (the cold scan decodes every candidate)
     const index = SearchIndex.openExisting(state.env.CONTID_INDEX_DIR)!;
@@ -185,11 +187,11 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect([viaIndex.lines, scanned.lines > 0, [...stamps].sort()]).toEqual([0, true, keys(cold.stdout)]);
     // a stale entry (the file grew) is ignored, results stay right
     appendFileSync(copy, 'type=USER msg=audit(1.000:1): pid=1 uid=0 auid=0 ses=1 msg=\'x\'\n');
-    expect(contid(['search', '-i', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(cold.stdout);
+    expect(contid(['search', '-if', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(cold.stdout);
   });
 
   it('a progress bar is drawn on stderr when it is a TTY (script(1) gives a pty), never otherwise', () => {
-    const cmd = `${process.execPath} ${CONTID_MAIN} search -i ${log} -c ${A} > /dev/null`;
+    const cmd = `${process.execPath} ${CONTID_MAIN} search -if ${log} -c ${A} > /dev/null`;
     const tty = run('script', ['-qec', cmd, '/dev/null'], { env: state.env });
     expect(tty.status).toBe(0);
     expect(tty.stdout).toMatch(/\r\[#{30}\] 100%/);
@@ -197,7 +199,30 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(search(['-c', A]).stderr).not.toContain('\r');
   });
 
+  it("ausearch's command line: -i equals ausearch -i; no match, empty, non-audit and gzip input as ausearch (exit 1, <no matches>)", () => {
+    // the unattributed events of the frozen log, interpreted by both (contid adds container= to ---- lines it attributes)
+    const mine = search(['-m', 'EXECVE', '-sv', 'yes', '-i', '--no-index']);
+    const theirs = spawnSync('ausearch', ['-if', log, '-m', 'EXECVE', '-sv', 'yes', '-i'], { encoding: 'latin1', maxBuffer: 256 << 20 });
+    expect(mine.status).toBe(0);
+    // ausearch passes a byte of a cut UTF-8 character (a proctitle truncated by the kernel) through; contid writes \ooo
+    const asContid = theirs.stdout.split('\n').map((l) => bytesToText(l, { escapeControls: true })).join('\n');
+    expect(mine.stdout.replace(/^---- container=.*$/gm, '----')).toBe(asContid);
+    expect(search(['-ts', 'today', '-k', 'no-such-key-anywhere'])).toMatchObject({ status: 1, stdout: '', stderr: expect.stringContaining('<no matches>\n') });
+    expect(search(['-r', '-k', 'no-such-key-anywhere'])).toMatchObject({ status: 1, stdout: '' });
+    const empty = join(state.dir, 'empty.log');
+    writeFileSync(empty, '');
+    expect(contid(['search', '-if', empty], { env: state.env })).toMatchObject({ status: 1, stdout: '', stderr: 'contid: no audit records: the input is empty\n' });
+    const text = join(state.dir, 'notes.txt');
+    writeFileSync(text, 'hello\nworld\n');
+    expect(contid(['search', '-if', text], { env: state.env })).toMatchObject({ status: 1, stderr: 'contid: not an audit log: none of its 2 lines is an audit record\n' });
+    const gz = join(state.dir, 'audit.log.1.gz');
+    writeFileSync(gz, gzipSync(readFileSync(log)));
+    expect(contid(['search', '-if', gz, '-c', A, '--no-index'], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(search(['-c', A]).stdout);
+    writeFileSync(gz, Buffer.from([0x1f, 0x8b, 1, 2, 3]));
+    expect(contid(['search', '-if', gz], { env: state.env })).toMatchObject({ status: 1, stderr: expect.stringMatching(/^contid: cannot read .*: not a valid gzip file .*\n$/) });
+  });
+
   it('a missing input is one clear line and exit 2', () => {
-    expect(contid(['search', '-i', '/nonexistent/audit.log'], { env: state.env })).toMatchObject({ status: 2, stderr: 'contid: no such log file or directory: /nonexistent/audit.log\n' });
+    expect(contid(['search', '-if', '/nonexistent/audit.log'], { env: state.env })).toMatchObject({ status: 2, stderr: 'contid: no such log file or directory: /nonexistent/audit.log\n' });
   });
 });

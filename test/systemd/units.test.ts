@@ -179,7 +179,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
       return join(logs, `${i}.log`);
     });
     // The guest's registry, read-only (a copy: the host's boot id differs from the guest's).
-    const search = contid(['--state-dir', `${state.dir}/state`, 'search', '--container', unit, '-k', key, '--no-index', ...inputs.flatMap((f) => ['-i', f])], {
+    const search = contid(['--state-dir', `${state.dir}/state`, 'search', '--container', unit, '-k', key, '--no-index', ...inputs.flatMap((f) => ['-if', f])], {
       env: state.env,
       maxBuffer: 256 << 20,
     });

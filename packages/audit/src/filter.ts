@@ -2,6 +2,7 @@ import { MIN_RUNTIME_PREFIX, formatContainerId } from '@contid/core';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { fieldValue } from './record';
+import { syscallName } from './libaudit';
 
 /** `contid search` filters; every one that is set must match. */
 export interface EventFilter {
@@ -32,6 +33,23 @@ export interface EventFilter {
   success?: boolean;
   /** auditd's node= names (ausearch -n): an event matches any of them. */
   nodes?: string[];
+  /** ausearch -pp, -ue, -gi, --session. */
+  ppid?: number;
+  euid?: number;
+  gid?: number;
+  session?: number;
+  /** ausearch -ua: uid, euid or auid. */
+  anyUid?: number;
+  /** ausearch -sc: a syscall name (on the event's arch) or number. */
+  syscall?: string;
+  /** ausearch -x: the executable (exe=), exactly. */
+  exe?: string;
+  /** ausearch -f: a file name of the event (PATH name=, or a user record's file=/name=). */
+  filename?: string;
+  /** ausearch -hn: hostname= or addr= of a record. */
+  host?: string;
+  /** ausearch -e: the syscall's exit value (a negative errno for a failure). */
+  exit?: number;
 }
 
 export function labelsMatch(c: AttributedContainer, labels: Record<string, string>): boolean {
@@ -112,7 +130,37 @@ export function matchesFilter(f: EventFilter, event: AuditEvent, chain: Attribut
   if (f.auid !== undefined && eventField(event, 'auid') !== String(f.auid)) return false;
   if (f.success !== undefined && eventSucceeded(event) !== f.success) return false;
   if (f.nodes && f.nodes.length > 0 && (event.node === null || !f.nodes.includes(event.node))) return false;
+  if (f.ppid !== undefined && eventField(event, 'ppid') !== String(f.ppid)) return false;
+  if (f.euid !== undefined && eventField(event, 'euid') !== String(f.euid)) return false;
+  if (f.gid !== undefined && eventField(event, 'gid') !== String(f.gid)) return false;
+  if (f.session !== undefined && eventField(event, 'ses') !== String(f.session)) return false;
+  if (f.anyUid !== undefined && !['uid', 'euid', 'auid'].some((n) => eventField(event, n) === String(f.anyUid))) return false;
+  if (f.syscall !== undefined && !syscallMatches(event, f.syscall)) return false;
+  if (f.exit !== undefined && syscallRecord(event)?.fields.get('exit') !== String(f.exit)) return false;
+  if (f.exe !== undefined && !anyDecoded(event, ['exe'], f.exe)) return false;
+  if (f.host !== undefined && !anyDecoded(event, ['hostname', 'addr'], f.host)) return false;
+  if (f.filename !== undefined && !anyDecoded(event, ['name', 'file', 'path'], f.filename)) return false;
   return true;
+}
+
+const syscallRecord = (event: AuditEvent) => event.records.find((r) => r.type === 'SYSCALL');
+
+function syscallMatches(event: AuditEvent, want: string): boolean {
+  const rec = syscallRecord(event);
+  const n = rec?.fields.get('syscall');
+  if (!rec || n === undefined) return false;
+  return /^\d+$/.test(want) ? n === want : syscallName(`${rec.fields.get('arch') ?? ''}:${n}`) === want;
+}
+
+/** Any record's field (kernel part or msg body) among `names`, decoded, equals `want`. */
+function anyDecoded(event: AuditEvent, names: string[], want: string): boolean {
+  for (const r of event.records) {
+    for (const n of names) {
+      const v = r.fields.get(n) ?? r.msg.get(n);
+      if (v !== undefined && fieldValue(v, n, r.type) === want) return true;
+    }
+  }
+  return false;
 }
 
 const DAY = 86_400_000;

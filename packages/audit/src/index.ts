@@ -31,4 +31,5 @@ export * from './line-bytes';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
 export { bytesToText, escapeControls, safeRawBytes, type TextOptions } from './safe-text';
-export { libauditTypeName, libauditTypeNumber, syscallName } from './libaudit';
+export { findMalformedLine, type MalformedLine } from './strict-check';
+export { errnoNumber, libauditTypeName, libauditTypeNumber, syscallName } from './libaudit';

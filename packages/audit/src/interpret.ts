@@ -49,19 +49,17 @@ function libauparse(): Libauparse | null {
   try {
     const au = koffi.load('libauparse.so.0');
     const libc = koffi.load('libc.so.6');
-    const idata = koffi.struct('contid_idata', {
-      machine: 'uint', syscall: 'int', a0: 'uint64', a1: 'uint64', cwd: 'void *', name: 'void *', val: 'void *',
-    });
+    // anonymous: a named koffi type is process-wide and cannot be declared twice (jest loads modules per file)
+    const idata = koffi.struct({ machine: 'uint', syscall: 'int', a0: 'uint64', a1: 'uint64', cwd: 'void *', name: 'void *', val: 'void *' });
     lib = {
       adjustType: au.func('int auparse_interp_adjust_type(int rtype, void *name, void *val)') as Libauparse['adjustType'],
-      interpret: au.func('void *auparse_do_interpretation(int type, const contid_idata *id, int escape_mode)', ) as Libauparse['interpret'],
+      interpret: au.func('auparse_do_interpretation', 'void *', ['int', koffi.pointer(idata), 'int']) as Libauparse['interpret'],
       loadInterpretations: au.func('int _auparse_load_interpretations(void *buf)') as Libauparse['loadInterpretations'],
       freeInterpretations: au.func('void _auparse_free_interpretations(void)') as Libauparse['freeInterpretations'],
       strlen: libc.func('size_t strlen(void *s)') as Libauparse['strlen'],
       free: libc.func('void free(void *p)') as Libauparse['free'],
       bytes: (p, n) => koffi.decode(p, koffi.array('uint8_t', n, 'Typed')) as Uint8Array,
     };
-    void idata;
   } catch {
     lib = null;
   }

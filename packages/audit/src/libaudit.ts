@@ -10,6 +10,7 @@ interface Libaudit {
   elfToMachine(elf: number): number;
   detectMachine(): number;
   syscallToName(syscall: number, machine: number): string | null;
+  nameToErrno(name: string): number;
 }
 
 let lib: Libaudit | null | undefined;
@@ -24,6 +25,7 @@ function libaudit(): Libaudit | null {
       elfToMachine: so.func('int audit_elf_to_machine(unsigned int elf)') as Libaudit['elfToMachine'],
       detectMachine: so.func('int audit_detect_machine(void)') as Libaudit['detectMachine'],
       syscallToName: so.func('const char *audit_syscall_to_name(int sc, int machine)') as Libaudit['syscallToName'],
+      nameToErrno: so.func('int audit_name_to_errno(const char *error)') as Libaudit['nameToErrno'],
     };
   } catch {
     lib = null;
@@ -73,3 +75,11 @@ export const syscallName = cached(4096, (key: string): string | undefined => {
   if (!Number.isInteger(n) || machine < 0) return undefined;
   return libaudit()?.syscallToName(n, machine) ?? undefined;
 });
+
+/** An errno name (EACCES) as libaudit knows it, or null. */
+export function errnoNumber(name: string): number | null {
+  const l = libaudit();
+  if (!l || !/^E[A-Z0-9]{1,20}$/.test(name)) return null;
+  const n = l.nameToErrno(name);
+  return n > 0 ? n : null;
+}

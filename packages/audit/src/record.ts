@@ -189,6 +189,12 @@ class LazyRecord implements AuditRecord {
   }
 }
 
+/** True when `head` (a line's first few hundred bytes) starts like an audit record. */
+export function looksLikeRecord(head: string): boolean {
+  const gs = head.indexOf('\x1d');
+  return HEAD.test(gs >= 0 ? head.slice(0, gs) : head);
+}
+
 /**
  * Parses one log line (without its newline). Null when the line is not an audit record:
  * callers count those as skipped. Never throws. Fields are split lazily, on first access.

@@ -28,6 +28,8 @@ export interface SearchOptions {
   fullScan?: boolean;
   /** A sidecar index: used when it describes every input file exactly as it is now. */
   index?: SearchIndex | null;
+  /** Stop after this many matching events (ausearch --just-one: 1). */
+  limit?: number;
   /**
    * Raw bytes out, for `--format raw` with only container filters: with an index, the
    * matching byte ranges are copied without decoding (enriched parts stripped).
@@ -274,8 +276,34 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       if (!matchesFilter(filter, event, chain)) continue;
       stats.matched++;
       options.onEvent(event, chain);
+      if (options.limit !== undefined && stats.matched >= options.limit) throw LIMIT_REACHED;
     }
   };
+  try {
+    readEvents(options, filter, bases, attributor, indexed, warn, stats, emit, reassembler, progress);
+  } catch (err) {
+    if (err !== LIMIT_REACHED) throw err;
+    return { ...stats, attributor };
+  }
+  return { ...stats, attributor };
+}
+
+/** Thrown through the readers when --just-one has its event: every reader closes its file in finally. */
+const LIMIT_REACHED = Symbol('limit reached');
+
+/** The second pass: every candidate line through the reassembler into `emit`. */
+function readEvents(
+  options: SearchOptions,
+  filter: EventFilter,
+  bases: { file: string; base: number; size: number }[],
+  attributor: Attributor,
+  indexed: ReturnType<typeof checkedEntries>,
+  warn: (reason: string) => void,
+  stats: SearchStats,
+  emit: (events: AuditEvent[]) => void,
+  reassembler: Reassembler,
+  progress: (n: number) => void,
+): void {
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
   const indexedRanges = indexed && sessions !== null ? checkedRanges(options.index!, indexed.entries, sessions, warn) : null;
   if (indexedRanges) {
@@ -287,7 +315,10 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
         if (direct) {
           const c = attributor.contidOfSession(sessionAt.get(at)!, b.base + at);
-          if (c !== null && contids.has(String(c))) options.rawOut!(withoutEnriched(buf));
+          if (c !== null && contids.has(String(c))) {
+            stats.matched++;
+            options.rawOut!(withoutEnriched(buf));
+          }
           return;
         }
         let ls = 0;
@@ -360,5 +391,4 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     }
   }
   emit(reassembler.flush());
-  return { ...stats, attributor };
 }

@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { failWith } from './output';
+import { rewriteAusearchArgs } from './commands/ausearch-argv';
 import type { CommandModule } from 'yargs';
 
 /**
@@ -17,7 +18,7 @@ function commandModules(first: string | undefined): CommandModule<any, any>[] {
 
 /** The contid command: wiring only; every command's work lives in a package. */
 async function main(): Promise<void> {
-  let cli = yargs(hideBin(process.argv))
+  let cli = yargs(rewriteAusearchArgs(hideBin(process.argv)))
     .scriptName('contid')
     .usage('$0 <command> [options]\n\nAudit identity for Linux containers.')
     .option('state-dir', { type: 'string', describe: 'registry directory (default /var/lib/contid, or $CONTID_STATE_DIR)' })

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ContidError } from '@contid/core';
-import { SEARCH_FORMATS, type EventFilter, type SearchFormat } from '@contid/audit';
+import { SEARCH_FORMATS, errnoNumber, type EventFilter, type SearchFormat } from '@contid/audit';
 
 /** What `contid search` and `contid tail` share: filters, output format and trust settings. */
 export interface EventFilterArgs {
@@ -18,9 +18,22 @@ export interface EventFilterArgs {
   project?: string;
   success?: string;
   node?: string[];
-  format?: SearchFormat;
   'trust-dir'?: string;
   'trust-unsigned-by-exe'?: string[];
+  ppid?: number;
+  euid?: number;
+  gid?: number;
+  session?: number;
+  'any-uid'?: number;
+  syscall?: string;
+  exe?: string;
+  filename?: string;
+  host?: string;
+  exit?: string;
+  format?: SearchFormat;
+  interpret?: boolean;
+  raw?: boolean;
+  json: boolean;
   'event-timeout': number;
 }
 
@@ -37,8 +50,6 @@ export const EVENT_FILTER_OPTIONS = {
   'requested-by': { type: 'string', describe: 'user name or uid: what the containers and execs this login user asked for did (their auid)' },
   label: { type: 'string', array: true, describe: 'KEY=VALUE: only containers with this label (repeatable)' },
   project: { type: 'string', describe: 'a compose project: --label com.docker.compose.project=NAME' },
-  success: { type: 'string', describe: 'yes or no' },
-  format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret, json (one event a line), ecs (Elastic Common Schema)' },
   node: { alias: 'n', type: 'string', array: true, describe: "events of these nodes only (auditd's node= name, as ausearch -n)" },
   'trust-dir': { type: 'string', describe: 'public keys that verify bindings (default $CONTID_TRUST_DIR or /etc/contid/trusted-keys; contid keys import adds them)' },
   'trust-unsigned-by-exe': {
@@ -46,8 +57,39 @@ export const EVENT_FILTER_OPTIONS = {
     array: true,
     describe: 'INSECURE: also accept UNSIGNED bindings sent by root from these executables (the old rule; any container with CAP_AUDIT_WRITE can forge such a record)',
   },
+  success: { type: 'string', describe: 'yes or no (ausearch -sv)' },
+  ppid: { type: 'number', describe: 'parent pid (ausearch -pp)' },
+  euid: { type: 'number', describe: 'effective uid (ausearch -ue)' },
+  gid: { type: 'number', describe: 'gid (ausearch -gi)' },
+  session: { type: 'number', describe: 'audit session (ausearch --session)' },
+  'any-uid': { type: 'number', describe: 'uid, euid or auid (ausearch -ua)' },
+  syscall: { type: 'string', describe: 'syscall name or number (ausearch -sc)' },
+  exe: { type: 'string', describe: 'executable, exactly (ausearch -x)' },
+  filename: { type: 'string', describe: 'a file name of the event (ausearch -f)' },
+  host: { type: 'string', describe: 'hostname= or addr= (ausearch -hn)' },
+  exit: { type: 'string', describe: 'syscall exit value or errno name, e.g. -13 or EACCES (ausearch -e)' },
+  format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret (ausearch -i), json (one event a line), ecs (Elastic Common Schema)' },
+  interpret: { type: 'boolean', describe: 'same as --format interpret (ausearch -i)' },
+  raw: { type: 'boolean', describe: 'same as --format raw (ausearch -r)' },
   'event-timeout': { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' },
 } as const;
+
+/** The one output format the options name (--format, --interpret, --raw, --json); raw by default. */
+export function outputFormatOf(argv: EventFilterArgs): SearchFormat {
+  const named = [argv.format, argv.interpret ? 'interpret' : undefined, argv.raw ? 'raw' : undefined, argv.json ? 'json' : undefined].filter((f) => f !== undefined);
+  if (new Set(named).size > 1) throw new ContidError('choose one output format (--format, -i/--interpret, -r/--raw, --json)', 2);
+  return (named[0] ?? 'raw') as SearchFormat;
+}
+
+/** ausearch -e: a number, or an errno name meaning its negative value. */
+function exitArg(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (/^-?\d+$/.test(s)) return Number(s);
+  const errno = errnoNumber(s.replace(/^-/, ''));
+  if (errno === null) throw new ContidError(`--exit takes a number or an errno name (EACCES), got "${s}"`, 2);
+  return -errno;
+}
 
 function numberArg(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -102,5 +144,15 @@ export function eventFilterOf(argv: EventFilterArgs): EventFilter {
     labels: labelsOf(argv),
     success: argv.success === undefined ? undefined : argv.success === 'yes',
     nodes: argv.node?.flatMap((n) => String(n).split(',')).filter((n) => n !== ''),
+    ppid: numberArg('ppid', argv.ppid),
+    euid: numberArg('euid', argv.euid),
+    gid: numberArg('gid', argv.gid),
+    session: numberArg('session', argv.session),
+    anyUid: numberArg('any-uid', argv['any-uid']),
+    syscall: argv.syscall === undefined ? undefined : String(argv.syscall),
+    exe: argv.exe,
+    filename: argv.filename,
+    host: argv.host,
+    exit: exitArg(argv.exit),
   };
 }

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { ContidError, Registry } from '@contid/core';
 import { defaultLogFiles, orderLogFiles, parseTimeWords, type ContainerLookup } from '@contid/audit';
+import { gunzipInputs } from './gzip-inputs';
 
 /**
  * What every command that reads audit logs after the fact shares (search, report): the
@@ -60,11 +61,12 @@ export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: stri
   if (inputs.includes('-')) {
     if (inputs.length > 1) throw new ContidError('- (stdin) cannot be combined with other inputs', 2);
     const spooled = await spoolStdin();
-    return { files: [spooled.file], cleanup: spooled.cleanup };
+    const inflated = await gunzipInputs([spooled.file]);
+    return { files: inflated.files, cleanup: () => (inflated.cleanup(), spooled.cleanup()) };
   }
   if (inputs.length > 0) {
     for (const f of inputs) if (!existsSync(f)) throw new ContidError(`no such log file or directory: ${f}`, 2);
-    return { files: orderLogFiles(inputs), cleanup: () => undefined };
+    return gunzipInputs(orderLogFiles(inputs));
   }
   const files = defaultLogFiles();
   if (files.length === 0) throw new ContidError('no audit log found in /var/log/audit (use -i FILE)', 2);

@@ -3,17 +3,17 @@ import { writeSync } from 'node:fs';
 import { ContidError, configFromEnv, escapeText } from '@contid/core';
 import { indexDir } from './index-cmd';
 import { rejectionReport, trustOptions } from './trust-args';
-import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedSearchError } from './untagged-search';
-import { SearchIndex, bytesToText, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, type EventFilter, type SearchFormat } from '@contid/audit';
+import { SearchIndex, bytesToText, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, type EventFilter } from '@contid/audit';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
   json: boolean;
   quiet: boolean;
-  interpret: boolean;
   strict: boolean;
+  'just-one': boolean;
   'show-rejected': boolean;
   index: boolean;
   'index-dir'?: string;
@@ -66,6 +66,9 @@ class Out {
   }
 }
 
+/** A file name for a one-line message: control characters escaped. */
+const displayName = (file: string): string => file.replace(/[\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+
 /**
  * `contid search`: audit events attributed to containers from the log's own bindings, with
  * ausearch-like filters; raw (default), interpreted, JSON or ECS output.
@@ -77,19 +80,18 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     y
       .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
       .options(EVENT_FILTER_OPTIONS)
-      .options(LOG_INPUT_OPTIONS)
+      .options({ ...LOG_INPUT_OPTIONS, input: { ...LOG_INPUT_OPTIONS.input, alias: 'if' } }) // -i is ausearch's --interpret
       .options(QUIET_OPTION)
-      .option('interpret', { type: 'boolean', default: false, describe: 'same as --format interpret' })
-      .option('strict', { type: 'boolean', default: false, describe: 'fail when a line is not an audit record' })
+      .option('strict', { type: 'boolean', default: false, describe: 'fail, naming FILE:LINE and printing nothing, when a line is not an audit record' })
+      .option('just-one', { type: 'boolean', default: false, describe: 'stop after the first matching event (ausearch --just-one)' })
       .option('show-rejected', { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' })
       .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
       .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
       .example('$0 search --container web --start today', "what web did today, as raw records")
-      .example('$0 search -c web --format ecs -i /var/log/audit', 'for a SIEM') as never,
+      .example('$0 search -c web --format ecs -if /var/log/audit', 'for a SIEM')
+      .example('$0 search -m SYSCALL -sv no -ts today -i', 'ausearch spellings: failed syscalls since midnight, interpreted') as never,
   handler: async (argv) => {
-    const formats = [argv.format, argv.interpret ? 'interpret' : undefined, argv.json ? 'json' : undefined].filter((f) => f !== undefined);
-    if (new Set(formats).size > 1) throw new ContidError('choose one output format (--format, --interpret, --json)', 2);
-    const format = (formats[0] ?? 'raw') as SearchFormat;
+    const format = outputFormatOf(argv);
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     const { files, cleanup } = await resolveLogFiles(argv);
     const stateDir = configFromEnv().stateDir;
@@ -103,11 +105,17 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const ignoreIndex = (reason: string): void => void process.stderr.write(`contid: ${escapeText(`ignoring the search index in ${dir}: ${reason}; searching the logs without it`)}\n`);
     const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(dir, ignoreIndex) : null;
     try {
+      if (argv.strict) {
+        // checked before anything is printed: --strict output is all or nothing
+        const bad = readable(() => findMalformedLine(files));
+        if (bad) throw new ContidError(`${displayName(bad.file)}:${bad.line}: ${bad.reason} (--strict)`, 1);
+      }
       const stats = readable(() => searchLogs({
         files,
         filter,
         timeoutMs: argv['event-timeout'],
         fullScan: argv.strict,
+        limit: argv['just-one'] ? 1 : undefined,
         attribution: { ...trust, registry, procfsContid: hostHasProcfsContid() },
         onEvent: argv['show-rejected']
           ? () => undefined
@@ -118,21 +126,24 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         onProgress: (done, total) => progress.bytes(done, total),
         index,
         onIndexProblem: ignoreIndex,
-        rawOut: format === 'raw' && !argv['show-rejected'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
+        rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
       progress.end();
       if (argv['show-rejected']) {
         for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`);
       }
       out.flush();
-      if (stats.skipped > 0) {
-        const msg = `skipped ${stats.skipped} of ${stats.lines} lines that are not audit records`;
-        if (argv.strict) throw new ContidError(msg, 1);
-        process.stderr.write(`contid: ${msg}\n`);
-      }
+      if (fileBases(files).every((b) => b.size === 0)) throw new ContidError('no audit records: the input is empty', 1);
+      if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
+      if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
       const untagged = argv['show-rejected'] ? null : untaggedSearchError(stats.attributor, filter, hostHasProcfsContid());
       if (untagged) throw untagged;
+      if (stats.matched === 0 && !argv['show-rejected']) {
+        // ausearch: exit 1, and `<no matches>` on stderr unless raw output was asked for
+        if (!argv.raw && argv.format !== 'raw') process.stderr.write('<no matches>\n');
+        process.exitCode = 1;
+      }
     } finally {
       registry?.close();
       index?.close();

@@ -122,7 +122,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     const stateDir = configFromEnv().stateDir;
     const registry = openRegistry(stateDir);
     const pipeline = new LivePipeline({
-      format: argv.format ?? (argv.json ? 'json' : 'raw'),
+      format: argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw'),
       rawRecords: argv['raw-records'],
       eventTimeoutMs: argv['event-timeout'],
       ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
