@@ -76,12 +76,19 @@ const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
+let lastSecond = NaN;
+let lastStamp = '';
+
 /** strftime("%x %T") of ausearch's locale: en_US prints a four-digit year, C/POSIX two. */
 function stampTime(ms: number): string {
-  const d = new Date(ms);
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastStamp;
+  const d = new Date(second * 1000);
   const locale = process.env.LC_ALL || process.env.LC_TIME || process.env.LANG || 'C';
   const year = /^en_US/.test(locale) ? String(d.getFullYear()) : pad(d.getFullYear() % 100);
-  return `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${year} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  lastSecond = second;
+  lastStamp = `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${year} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return lastStamp;
 }
 
 /**
@@ -254,8 +261,11 @@ export class AusearchInterpreter {
       if (n > 0) out = Buffer.from(this.au.bytes(p, n)).toString('latin1');
       this.au.free(p);
     }
-    if (this.cache.size >= 100_000) this.cache.clear();
-    this.cache.set(key, out);
+    // values that repeat (ids, arch, syscall, modes, capabilities) are short; a path or a title rarely repeats
+    if (val.length <= 40) {
+      if (this.cache.size >= 20_000) this.cache.clear();
+      this.cache.set(key, out);
+    }
     return out;
   }
 }
