@@ -128,7 +128,7 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     eventKeys(spawnSync('ausearch', ['--node', node, '--session', String(session), '--raw', '-if', collectorLog], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout);
 
   it("second node constructed from real records: without node B's key its binding is rejected and the fix is named", () => {
-    const r = contid(['search', '-i', collectorLog, '-c', `${name}-b`, '--no-index'], { env });
+    const r = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--no-index'], { env });
     expect(r.stdout).toBe('');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(new RegExp(`unknown container .*could not be verified: .*unknown-key.*import the signing node's key \\(node ${nodeB} key [0-9a-f]{16}.*contid keys import`));
@@ -137,8 +137,8 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
   it('second node constructed from real records: each node\'s container gets exactly what ausearch --node N --session S returns', () => {
     const imported = contid(['keys', 'import', join(state.dir, 'b.keys')], { env });
     expect(imported.stdout).toMatch(new RegExp(`trusted [0-9a-f]{16} of node ${nodeB}`));
-    const a = contid(['search', '-i', collectorLog, '-c', name, '--no-index'], { env, maxBuffer: 64 << 20 });
-    const b = contid(['search', '-i', collectorLog, '-c', `${name}-b`, '--no-index'], { env, maxBuffer: 64 << 20 });
+    const a = contid(['search', '-if', collectorLog, '-c', name, '--no-index'], { env, maxBuffer: 64 << 20 });
+    const b = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--no-index'], { env, maxBuffer: 64 << 20 });
     expect([a.status, b.status]).toEqual([0, 0]);
     const expectedA = ausearchNode(nodeA);
     const expectedB = ausearchNode(nodeB);
@@ -149,12 +149,12 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     expect(a.stdout.split('\n').filter(Boolean).every((l) => l.startsWith(`node=${nodeA} `))).toBe(true);
     expect(b.stdout.split('\n').filter(Boolean).every((l) => l.startsWith(`node=${nodeB} `))).toBe(true);
     // --node selects a node; the node is in every output format
-    expect(eventKeys(contid(['search', '-i', collectorLog, '-c', name, '--node', nodeB, '--no-index'], { env }).stdout)).toEqual([]);
-    const json = contid(['search', '-i', collectorLog, '-c', `${name}-b`, '--json', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(eventKeys(contid(['search', '-if', collectorLog, '-c', name, '--node', nodeB, '--no-index'], { env }).stdout)).toEqual([]);
+    const json = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--json', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(json.every((e: { node: string }) => e.node === nodeB)).toBe(true);
-    const ecs = contid(['search', '-i', collectorLog, '-c', `${name}-b`, '--format', 'ecs', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const ecs = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--format', 'ecs', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(ecs.every((e: { host?: { name?: string } }) => e.host?.name === nodeB)).toBe(true);
-    const text = contid(['search', '-i', collectorLog, '-c', `${name}-b`, '--interpret', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout;
+    const text = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--interpret', '--no-index'], { env, maxBuffer: 64 << 20 }).stdout;
     expect(text).toContain(`node=${nodeB}`);
   });
 });

@@ -53,7 +53,7 @@ describe('search index: crafted by an unprivileged user, or corrupt (real auditd
   });
 
   const search = (ref: string, indexDir?: string): ReturnType<typeof contid> =>
-    contid(['search', '-i', log, '-c', ref, ...(indexDir ? ['--index-dir', indexDir] : ['--no-index'])], { env: state.env });
+    contid(['search', '-if', log, '-c', ref, ...(indexDir ? ['--index-dir', indexDir] : ['--no-index'])], { env: state.env });
 
   /** A copy of the real index, tampered with by `as` (nobody owns the directory, or root does). */
   function tampered(action: string, owner: 'nobody' | 'root'): string {
