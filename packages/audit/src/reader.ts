@@ -44,6 +44,9 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
         if (skipping) {
           options.onOversize?.(base + skipStart, carryOffset + nl - skipStart);
           skipping = false;
+        } else if (nl - start > maxLine) {
+          // the buffer grows in big reads: a line over the cap can arrive whole
+          options.onOversize?.(base + carryOffset + start, nl - start);
         } else if (nl > start) onLine(buf, start, nl, base + carryOffset + start);
         start = nl + 1;
       }
@@ -68,6 +71,7 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
       }
     }
     if (skipping) options.onOversize?.(base + skipStart, pos - skipStart);
+    else if (carry > maxLine) options.onOversize?.(base + carryOffset, carry);
     else if (carry > 0) onLine(buf, 0, carry, base + carryOffset);
     return end;
   } finally {
