@@ -90,3 +90,11 @@ describe('output safety', () => {
     );
   });
 });
+
+describe('type names that are Object.prototype members', () => {
+  it.each(['toString', 'valueOf', '__proto__', 'constructor', 'hasOwnProperty'])('type=%s is an unknown type, every format renders it', (t) => {
+    const [ev] = eventsOf([`type=${t} msg=audit(1.000:1): ${t}=1`]);
+    expect(ev.records[0].typeNumber).toBeNull();
+    for (const f of FORMATS) checkOutput(f, formatAuditEvent(f, ev, []));
+  });
+});
