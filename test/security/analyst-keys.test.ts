@@ -68,7 +68,7 @@ describe('an analyst in group adm verifies bindings with public keys only', () =
 
   const eventKeys = (lines: string[]): string[] => [...new Set(lines.map((l) => /audit\(([0-9.]+:\d+)\)/.exec(l)?.[1]).filter((k): k is string => k !== undefined))].sort();
   const ausearch = (args: string[]): string[] => spawnSync('ausearch', [...args, '--raw', '-if', log], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n');
-  const analystSearch = (extra: string[]) => contid(['search', '-i', log, '-c', name, '--no-index', ...extra], { env, prefix: AS_ADM, maxBuffer: 64 << 20 });
+  const analystSearch = (extra: string[]) => contid(['search', '-if', log, '-c', name, '--no-index', ...extra], { env, prefix: AS_ADM, maxBuffer: 64 << 20 });
 
   it('the private key is root-only; the public key is readable by all', () => {
     const stateDir = configFromEnv(env).stateDir;
@@ -95,7 +95,7 @@ describe('an analyst in group adm verifies bindings with public keys only', () =
     expect(got).toEqual(eventKeys(ausearch(['--session', String(session)])));
     expect(got.length).toBeGreaterThan(2);
     expect(eventKeys(ausearch(['--session', String(other)])).filter((k) => got.includes(k))).toEqual([]);
-    const rejected = contid(['search', '-i', log, '--show-rejected', '--trust-dir', analystKeys, '--no-index'], { env, prefix: AS_ADM, maxBuffer: 256 << 20 });
+    const rejected = contid(['search', '-if', log, '--show-rejected', '--trust-dir', analystKeys, '--no-index'], { env, prefix: AS_ADM, maxBuffer: 256 << 20 });
     expect(rejected.stdout).toMatch(new RegExp(`rejected\\(signature\\) .*vm-ses=${other} contid=${contidOf}`));
   });
 
