@@ -40,6 +40,8 @@ export interface AttributorOptions {
    * container with CAP_AUDIT_WRITE can meet it; only an explicit, loudly named option sets it.
    */
   legacyTrustedExes?: string[] | null;
+  /** The node that wrote the records without a `node=` prefix (see BindingCheckOptions). */
+  unprefixedNode?: string | null;
   /**
    * The kernel has /proc/PID/audit_containerid: read CONTAINER_ID (1336) aux records. On
    * mainline 1336 is URINGOP, so this is off unless the host has it.
@@ -317,7 +319,7 @@ export class Attributor {
   }
 
   private onLifecycle(rec: AuditRecord): void {
-    const check = checkBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes });
+    const check = checkBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes, unprefixedNode: this.options.unprefixedNode });
     if (check === null) return;
     if (!check.ok) return this.reject(check.problem, rec, check.keyId, check.node);
     const { life, signature, provenance } = check.binding;

@@ -37,6 +37,12 @@ export interface BindingCheckOptions {
    * container with CAP_AUDIT_WRITE can meet it: callers must ask for it by name.
    */
   legacyTrustedExes?: ReadonlySet<string> | null;
+  /**
+   * The node whose records carry no `node=` prefix (a node's own log): a binding in such a
+   * record must be that node's, or another node's replayed binding would claim this node's
+   * sessions. null: no prefix-less record is trusted to name its node (nothing to compare).
+   */
+  unprefixedNode?: string | null;
   /** How far the signed time may be from the kernel's stamp (default 5 minutes). */
   maxSkewMs?: number;
 }
@@ -95,7 +101,8 @@ export function checkBinding(rec: AuditRecord, options: BindingCheckOptions): Bi
   if (trusted.entry.revoked) return { ok: false, problem: 'revoked', ...claim };
   if (!verifySignature(trusted.key, split.payload, split.signature)) return { ok: false, problem: 'signature', ...claim };
   // The key names its node; the record and auditd's prefix (where there is one) must agree.
-  if (trusted.entry.node !== provenance.node || (rec.node !== null && rec.node !== provenance.node)) return { ok: false, problem: 'node', ...claim };
+  const logNode = rec.node ?? options.unprefixedNode ?? null;
+  if (trusted.entry.node !== provenance.node || (logNode !== null && logNode !== provenance.node)) return { ok: false, problem: 'node', ...claim };
   if (Math.abs(provenance.timeMs - rec.timeMs) > (options.maxSkewMs ?? DEFAULT_SKEW_MS)) return { ok: false, problem: 'time', ...claim };
   return { ok: true, binding: { life, provenance, signature: split.signature, senderSession } };
 }

@@ -143,6 +143,15 @@ describe('Attributor', () => {
     expect(att.rejected.map((r) => r.reason)).toEqual(['duplicate']);
   });
 
+  it('a replay with another spelling of the same signature (base64url leaves 4 bits of the last character free) is no new binding', () => {
+    const sig = / contid-sig=(\S+)/.exec(signed)![1];
+    const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = signed.replace(sig, sig.slice(0, -1) + A[A.indexOf(sig[sig.length - 1]) ^ 1]);
+    expect(Buffer.from(respelled.match(/ contid-sig=(\S+)/)![1], 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+    const { att } = run([login(1, 7), virt(2, signed), virt(3, respelled, 'pid=99 uid=0 auid=4294967295 ses=4294967295')]);
+    expect(att.rejected.map((r) => r.reason)).toEqual(['signature']);
+  });
+
   it('a revoked key verifies nothing; the unknown key is named so the reader knows what to import', () => {
     const trust = trustOf(SIGNER);
     trust.add({ ...stranger.publicEntry, revoked: new Date(0).toISOString() });
@@ -167,6 +176,17 @@ describe('Attributor', () => {
     it("sessions are keyed by node: node-b's session 7 is not node-a's container", () => {
       const { att, evs } = run([at('node-a', login(1, 7)), at('node-a', virt(2, body({}))), at('node-b', login(1, 7)), at('node-b', sys(3, 7)), at('node-a', sys(4, 7))], { trust });
       expect(evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => [e.node, who(att, e)])).toEqual([['node-b', null], ['node-a', 'web']]);
+    });
+
+    it("in a log without node= prefixes (one node's own log) another node's genuine binding, replayed there, claims none of its sessions", () => {
+      const replayed = body({ session: 7 }, nodeB);
+      const log = [login(1, 7), sys(2, 7), virt(3, replayed, 'pid=66 uid=0 auid=4294967295 ses=4294967295'), sys(4, 7)];
+      const { att, evs } = run(log, { trust, unprefixedNode: 'node-a' });
+      expect(evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => who(att, e))).toEqual([null, null]);
+      expect(att.rejected.map((r) => r.reason)).toEqual(['node']);
+      // The same log read as node-b's (--log-node node-b) takes node-b's binding.
+      const asB = run(log, { trust, unprefixedNode: 'node-b' });
+      expect(asB.evs.filter((e) => e.records[0].type === 'SYSCALL').map((e) => who(asB.att, e))).toEqual(['web', 'web']);
     });
 
     it("a binding is tied to its node: node-b's key cannot bind for node-a, nor node-a's key in node-b's stream", () => {

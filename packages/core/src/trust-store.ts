@@ -191,6 +191,8 @@ export class TrustStore {
 /** Ed25519 check of a payload against its unpadded base64url signature. */
 export function verifySignature(key: KeyObject, payload: string, signature: string): boolean {
   const sig = Buffer.from(signature, 'base64url');
-  if (sig.length !== 64) return false;
+  // 86 characters carry 516 bits: the last one's low 4 bits are free, so 16 spellings decode to
+  // one signature. Only the canonical spelling is the signature (duplicates are found by text).
+  if (sig.length !== 64 || sig.toString('base64url') !== signature) return false;
   return verify(null, Buffer.from(payload, 'utf8'), key, sig);
 }

@@ -20,6 +20,7 @@ export interface EventFilterArgs {
   node?: string[];
   'trust-dir'?: string;
   'trust-unsigned-by-exe'?: string[];
+  'log-node'?: string;
   ppid?: number;
   euid?: number;
   gid?: number;
@@ -51,6 +52,7 @@ export const EVENT_FILTER_OPTIONS = {
   label: { type: 'string', array: true, describe: 'KEY=VALUE: only containers with this label (repeatable)' },
   project: { type: 'string', describe: 'a compose project: --label com.docker.compose.project=NAME' },
   node: { alias: 'n', type: 'string', array: true, describe: "events of these nodes only (auditd's node= name, as ausearch -n)" },
+  'log-node': { type: 'string', describe: "the node that wrote the records without a node= prefix (default: this host's node name, $CONTID_NODE_NAME or the host name); a binding of another node in them is rejected" },
   'trust-dir': { type: 'string', describe: 'public keys that verify bindings (default $CONTID_TRUST_DIR or /etc/contid/trusted-keys; contid keys import adds them)' },
   'trust-unsigned-by-exe': {
     type: 'string',

@@ -6,14 +6,19 @@ import type { EventFilterArgs } from './event-filter-args';
 const escapeForTerminal = (s: string): string => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 /** The keys `search` and `tail` verify bindings with, and the legacy rule only when named. */
-export function trustOptions(argv: Pick<EventFilterArgs, 'trust-dir' | 'trust-unsigned-by-exe'>, say: (line: string) => void): Pick<AttributorOptions, 'trust' | 'legacyTrustedExes'> {
+export function trustOptions(
+  argv: Pick<EventFilterArgs, 'trust-dir' | 'trust-unsigned-by-exe' | 'log-node'>,
+  say: (line: string) => void,
+): Pick<AttributorOptions, 'trust' | 'legacyTrustedExes' | 'unprefixedNode'> {
   const dir = argv['trust-dir'] ?? configFromEnv().trustDir;
   const trust = TrustStore.load(dir);
   for (const p of trust.problems) say(escapeForTerminal(p));
   // Root on the node that wrote the log trusts its own key without importing it.
+  let ownNode: string | null = null;
   try {
     const own = readSigner(configFromEnv().stateDir);
     if (own && !trust.get(own.keyId)) trust.add(own.publicEntry);
+    ownNode = own?.publicEntry.node ?? null;
   } catch {
     // not root, or no key here: the trust directory alone
   }
@@ -21,7 +26,10 @@ export function trustOptions(argv: Pick<EventFilterArgs, 'trust-dir' | 'trust-un
   if (legacy && legacy.length > 0) {
     say(`WARNING: --trust-unsigned-by-exe accepts UNSIGNED bindings from ${legacy.join(', ')}: any container with CAP_AUDIT_WRITE can forge those`);
   }
-  return { trust, legacyTrustedExes: legacy && legacy.length > 0 ? legacy : null };
+  // Records without node= are this node's (its key's name, else its configured name), unless
+  // the reader says whose log it is.
+  const unprefixedNode = argv['log-node'] ?? ownNode ?? configFromEnv().nodeName;
+  return { trust, legacyTrustedExes: legacy && legacy.length > 0 ? legacy : null, unprefixedNode };
 }
 
 /**
