@@ -119,7 +119,12 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .example('$0 tail --format ecs --output /var/log/contid/live.jsonl --rotate-size 100M', 'for a SIEM shipper') as never,
   handler: async (argv) => {
     if (!Number.isInteger(argv.queue) || argv.queue < 1) throw new ContidError('--queue must be a positive integer', 2);
-    const stateDir = configFromEnv().stateDir;
+    const config = configFromEnv();
+    const stateDir = config.stateDir;
+    // Root on a node reads its own node's records: its key must exist before the trust is
+    // loaded, or every binding written after tail started (the first tagging creates the key)
+    // is rejected as signed by an unknown key.
+    if (process.geteuid?.() === 0) loadOrCreateSigner(stateDir, config.nodeName, config.trustDir);
     const registry = openRegistry(stateDir);
     const pipeline = new LivePipeline({
       format: argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw'),
