@@ -256,3 +256,21 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
     expect(report(['-c', name]).stderr).not.toContain('\r');
   });
 });
+
+test('nothing to report (an empty file, text that is no audit log): <no matches> and exit 1 in every format, as search and ausearch', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-report-empty-'));
+  try {
+    const empty = join(dir, 'empty.log');
+    const text = join(dir, 'text.log');
+    writeFileSync(empty, '');
+    writeFileSync(text, 'hello\nnot an audit record\n');
+    for (const input of [empty, text]) {
+      for (const format of [[], ['--json']]) {
+        const r = contid(['report', '--input', input, ...format], { env: { ...process.env, CONTID_STATE_DIR: join(dir, 'state') } });
+        expect([r.status, r.stderr.trim().split('\n').pop(), r.stdout]).toEqual([1, '<no matches>', format.length ? '[]\n' : '']);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -30,10 +30,24 @@ export interface EventFacts {
 
 const num = (v: string | undefined): number | null => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : null);
 
+/**
+ * A field's text in which two different byte strings never read alike: fieldValue shows an
+ * invalid byte as \ooo, so a backslash that is part of the value itself is shown as \134 first
+ * (else /tmp/\xffx and a file literally named /tmp/\377x would count as one executable).
+ */
+export function exactValue(raw: string, name: string, type: string): string | undefined {
+  const quoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"');
+  const hex = !quoted && raw.length % 2 === 0 && /^[0-9A-F]+$/.test(raw);
+  const bytes = quoted ? raw.slice(1, -1) : hex ? Buffer.from(raw, 'hex').toString('latin1') : raw;
+  if (!bytes.includes('\\')) return fieldValue(raw, name, type);
+  const marked = bytes.replace(/\\/g, '\\134');
+  return fieldValue(hex ? Buffer.from(marked, 'latin1').toString('hex').toUpperCase() : `"${marked}"`, name, type);
+}
+
 function firstExe(records: AuditRecord[]): string | null {
   for (const r of records) {
     const raw = r.fields.get('exe') ?? r.msg.get('exe');
-    if (raw !== undefined) return fieldValue(raw, 'exe', r.type) ?? null;
+    if (raw !== undefined) return exactValue(raw, 'exe', r.type) ?? null;
   }
   return null;
 }
@@ -43,7 +57,7 @@ function pathName(rec: AuditRecord, cwd: string | null): string | null {
   const raw = rec.fields.get('name');
   if (raw === undefined) return null;
   if (raw === '(null)') return '(null)';
-  const name = fieldValue(raw, 'name', 'PATH') ?? raw;
+  const name = exactValue(raw, 'name', 'PATH') ?? raw;
   return cwd !== null && (name.startsWith('./') || name.startsWith('../')) ? `${cwd}/${name}` : name;
 }
 

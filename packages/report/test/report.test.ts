@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeHtml, reportHtml, reportJson, reportText, runReport, sockaddrText, timelineData, type EventItem } from '../src';
+import { exactValue } from '../src/facts';
 
 const hex = (s: string): string => Buffer.from(s).toString('hex').toUpperCase();
 const NODE = '/usr/bin/node';
@@ -146,5 +147,17 @@ describe('contid report (no root: a hand-made log)', () => {
     const many = timelineData(Array.from({ length: 1000 }, (_, i) => item(1000 + i, i === 0 ? 1 : 1000 + Math.floor((i - 1) / 2), i)));
     expect(many.lanes).toHaveLength(1);
     expect(new Set(many.lane)).toEqual(new Set([0]));
+  });
+});
+
+describe('names that differ in bytes stay apart (an outside attack: an invalid byte and a literal backslash read alike)', () => {
+  it('exactValue gives /tmp/\\xffbad and a file named /tmp/\\377bad different text, and leaves names without a backslash as fieldValue shows them', () => {
+    const invalid = exactValue(Buffer.from('/tmp/\xffbad', 'latin1').toString('hex').toUpperCase(), 'exe', 'SYSCALL');
+    const literal = exactValue(hex('/tmp/\\377bad'), 'exe', 'SYSCALL');
+    expect(invalid).toBe('/tmp/\\377bad');
+    expect(literal).toBe('/tmp/\\134377bad');
+    expect(exactValue('"/tmp/a\\b"', 'exe', 'SYSCALL')).toBe('/tmp/a\\134b');
+    expect(exactValue('"/usr/bin/ls"', 'exe', 'SYSCALL')).toBe('/usr/bin/ls');
+    expect(exactValue(hex('/tmp/上'), 'exe', 'SYSCALL')).toBe('/tmp/上');
   });
 });

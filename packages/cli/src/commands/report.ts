@@ -93,9 +93,14 @@ export const reportCommand: CommandModule<{ json: boolean }, ReportArgs> = {
         for (const p of paths) process.stderr.write(`contid: wrote ${p}\n`);
       }
       if (argv.json) printJson(reportJson(groups));
-      else if (argv.html === undefined) process.stdout.write(groups.length > 0 ? reportText(groups, { interpret: argv.interpret, summaryOnly: argv.summary }) : '<no matches>\n');
+      else if (argv.html === undefined && groups.length > 0) process.stdout.write(reportText(groups, { interpret: argv.interpret, summaryOnly: argv.summary }));
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
       if (stats.rejected > 0) process.stderr.write(`contid: rejected ${stats.rejected} binding record(s) that could not be verified; their sessions are not attributed (contid search --show-rejected lists them and says why)\n`);
+      // As search and ausearch: nothing matched (an empty or non-audit input included) is exit 1.
+      if (groups.length === 0) {
+        process.stderr.write('<no matches>\n');
+        process.exitCode = 1;
+      }
     } finally {
       registry?.close();
       index?.close();
