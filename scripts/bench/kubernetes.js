@@ -38,11 +38,7 @@ async function round(EmulatedApiServer, n, dir, i) {
   await server.start();
   const registry = Registry.open(join(dir, `state-${i}`));
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
-      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
-  );
+  writeFileSync(kubeconfig, server.kubeconfig());
   const names = [];
   try {
     for (let p = 0; p < n; p++) {

@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/oci';
 import { CONTAINERS_ANNOTATION, PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
 import { ausearch, field, waitForAudit } from '../helpers/audit';
-import { CONTID_MAIN, REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
+import { REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { EmulatedApiServer } from './emulated-api-server';
+import { startNodeAgent } from './node-agent';
 import { ContainerdNode, NODE_IMAGE } from './containerd-node';
 
 // A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
@@ -170,21 +169,8 @@ test('emulated API server: the node agent tags what the real node runs and annot
   // From here the agent is the spool's only consumer, as on a deployed node.
   tagger.close();
   taggerOpen = false;
-  const server = new EmulatedApiServer();
-  await server.start();
-  const kubeconfig = join(state.dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
-      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
-  );
-  server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'node-1': '1' } });
-  const agent = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'node-2', '--kubeconfig', kubeconfig, '--resync', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+  const { server, stop } = await startNodeAgent(state.dir, env);
   try {
-    await waitFor('the agent to claim its prefix and watch the spool', () => /draining/.test(stderr), 30_000);
     const config = node.sandboxConfig('shop', 'api-6b8f4', '9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d');
     const sandbox = await node.cri.runPodSandbox(config);
     const app = await node.cri.createContainer(sandbox, { metadata: { name: 'api', attempt: 0 }, image: { image: NODE_IMAGE }, command: ['/bin/sleep', '600'], logPath: 'api/0.log' }, config);
@@ -210,9 +196,6 @@ test('emulated API server: the node agent tags what the real node runs and annot
     await node.cri.stopPodSandbox(sandbox);
     await node.cri.removePodSandbox(sandbox);
   } finally {
-    agent.kill('SIGTERM');
-    const code = await exited;
-    await server.stop();
-    if (code !== 0) throw new Error(`agent exited ${code}: ${stderr}`);
+    await stop();
   }
 });

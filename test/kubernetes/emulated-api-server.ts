@@ -107,6 +107,14 @@ export class EmulatedApiServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** A kubeconfig for this server (a token user; plain http needs insecure-skip-tls-verify). */
+  kubeconfig(): string {
+    return (
+      `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]\n` +
+      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`
+    );
+  }
+
   /** The API server goes away: the port refuses connections and open watches break. */
   async outage(): Promise<void> {
     const server = this.server;

@@ -59,11 +59,7 @@ describe('Kubernetes manifests, validated with kubectl', () => {
     rendered = k.stdout;
     objects = clientNode().loadAllYaml(rendered) as Obj[];
     await server.start();
-    writeFileSync(
-      join(scratch, 'kubeconfig'),
-      `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
-        `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
-    );
+    writeFileSync(join(scratch, 'kubeconfig'), server.kubeconfig());
   });
   afterAll(async () => {
     await server.stop();

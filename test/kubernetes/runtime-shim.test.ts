@@ -1,12 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/oci';
 import { CONTAINERS_ANNOTATION, kubernetesIdentifier } from '@contid/kubernetes';
 import { field, waitForAudit } from '../helpers/audit';
-import { CONTID_MAIN, REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
-import { EmulatedApiServer } from './emulated-api-server';
+import { REPO_ROOT, tempStateDir, uniqueName } from '../helpers/cli';
+import { startNodeAgent } from './node-agent';
 import { waitFor } from '../helpers/wait';
 
 // A pod as containerd's CRI plugin starts it, minus containerd: the real contid-runc shim in
@@ -113,23 +113,10 @@ test('containerd-shaped pod through the real contid-runc shim and runc: the spoo
 });
 
 test('emulated API server: `contid agent kubernetes` drains the shim’s spool under the claimed prefix and annotates the pod', async () => {
-  const server = new EmulatedApiServer();
-  await server.start();
   const stateDir2 = join(state.dir, 'agent-state');
-  const kubeconfig = join(state.dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: e, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]\n` +
-      `users: [{name: u, user: {token: t}}]\ncontexts: [{name: e, context: {cluster: e, user: u}}]\ncurrent-context: e\n`,
-  );
-  server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'node-1': '1' } });
   const agentEnv = { ...env, CONTID_STATE_DIR: stateDir2 };
-  const agent = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'node-2', '--kubeconfig', kubeconfig, '--resync', '1'], { env: agentEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+  const { server, stop } = await startNodeAgent(state.dir, agentEnv);
   try {
-    await waitFor('the agent to claim its prefix and watch the spool', () => /draining/.test(stderr));
     const sandboxId = uniqueName('k8s-sb2').replace(/[^a-z0-9-]/g, '');
     const appId = uniqueName('k8s-app2').replace(/[^a-z0-9-]/g, '');
     const pod = { 'io.kubernetes.cri.sandbox-id': sandboxId };
@@ -154,9 +141,6 @@ test('emulated API server: `contid agent kubernetes` drains the shim’s spool u
     expect(field(record, 'parent-contid')).toBe(ids.POD);
     expect(field(record, 'id-prefix')).toBe('2');
   } finally {
-    agent.kill('SIGTERM');
-    const code = await exited;
-    await server.stop();
-    if (code !== 0) throw new Error(`agent exited ${code}: ${stderr}`);
+    await stop();
   }
 });
