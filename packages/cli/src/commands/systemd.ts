@@ -51,6 +51,11 @@ const bind: CommandModule<object, UnitArgs> = {
         process.stdout.write(`${inv.unit}: main pid ${pid} runs in ${formatContainerId(current.contid)}; recorded as its init\n`);
         return;
       }
+      // An earlier bind of this invocation already bound this pid (procfs: no session to compare).
+      if (current?.state === 'running' && tagger.registry.bindings(current.contid).some((b) => b.pid === pid && b.session === session)) {
+        process.stdout.write(`${inv.unit}: pid ${pid} is already bound to ${formatContainerId(current.contid)}\n`);
+        return;
+      }
       const { container, auditError } = bindInvocation(tagger, inv, { pid }, { mainPid: pid });
       if (auditError) warn(`FAIL-OPEN: ${inv.unit} runs untracked by the audit trail: ${auditError}`);
       process.stdout.write(`${inv.unit}: bound pid ${pid} to ${formatContainerId(container.contid)}\n`);
