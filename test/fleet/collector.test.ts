@@ -79,6 +79,11 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     session = Number(field(binding, 'vm-ses'));
     contidA = field(binding, 'contid')!;
     await waitFor('node A\'s binding at the collector', () => existsSync(collectorLog) && readFileSync(collectorLog, 'latin1').includes(`vm="${name}"`), 30_000);
+    // The container's events are logged: with the rule gone, the host's own execs (ausearch,
+    // contid keys) stop streaming as node A while node B's older-stamped records are sent.
+    // Interleaved with them, B's LOGIN event was once missing from B's answer (1 run of 4):
+    // an open finding about streams of several nodes arriving with skewed stamps.
+    deleteExecveRule(key);
 
     // Node B: the same real records of this machine, re-emitted under node B; the binding
     // re-signed with B's own key for B's container (same session number, another contid).
