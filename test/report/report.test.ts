@@ -90,6 +90,12 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
       "  socket.create_connection(('127.0.0.1',p))",
       'except OSError:',
       '  pass',
+      // a unix socket too (a failed connect: no such path), as glibc's own try of nscd's is
+      'u=socket.socket(socket.AF_UNIX)',
+      'try:',
+      `  u.connect('${work}/no-such.sock')`,
+      'except OSError:',
+      '  pass',
     ].join('\n');
     writeFileSync(join(state.dir, 'net.py'), py);
     const actions = [
@@ -182,12 +188,18 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
       const mine = g.network.filter((r) => r.call === call);
       expect([call, mine.reduce((n, r) => n + r.count, 0)]).toEqual([call, theirs.size]);
       const interpreted = sessions.map((s) => spawnSync('ausearch', ['--session', String(s), '-sc', call, '-i', '-if', log], { encoding: 'utf8' }).stdout).join('');
-      const addresses = new Set([...interpreted.matchAll(/saddr=\{ saddr_fam=inet laddr=([0-9.]+) lport=(\d+) \}/g)].map((m) => `${m[1]}:${m[2]}`));
+      // every family ausearch -i names: the workload's own inet calls, and whatever a unix
+      // socket the C library tries on its own (nscd's, where the host has one)
+      const addresses = new Set([
+        ...[...interpreted.matchAll(/saddr=\{ saddr_fam=inet laddr=([0-9.]+) lport=(\d+) \}/g)].map((m) => `${m[1]}:${m[2]}`),
+        ...[...interpreted.matchAll(/saddr=\{ saddr_fam=local path=(\S+) \}/g)].map((m) => `unix:${m[1]}`),
+      ]);
       expect(new Set(mine.map((r) => r.address))).toEqual(addresses);
     }
     const connects = g.network.filter((r) => r.call === 'connect' && r.address.startsWith('127.0.0.1:'));
     expect(connects.reduce((n, r) => n + r.count, 0)).toBe(2);
     expect(connects.reduce((n, r) => n + r.failed, 0)).toBe(1);
+    expect(g.network.find((r) => r.call === 'connect' && r.address === `unix:${work}/no-such.sock`)).toMatchObject({ count: 1, failed: 1 });
   });
 
   it('failed syscalls by errno: equal to ausearch --success no, counted by exit code', () => {
