@@ -50,8 +50,8 @@ async function main() {
   const index = mkdtempSync(join(tmpdir(), 'contid-bench-report-index-'));
   const env = { CONTID_STATE_DIR: STATE, CONTID_INDEX_DIR: index };
   const peer = `ausearch --session ${SESSION} --raw -if ${LOG} | aureport -x --summary`;
-  const cold = `${process.execPath} ${MAIN} report -c ${CONTAINER} -i ${LOG} --no-index --json --quiet`;
-  const warm = `${process.execPath} ${MAIN} report -c ${CONTAINER} -i ${LOG} --json --quiet`;
+  const cold = `${process.execPath} ${MAIN} report -c ${CONTAINER} -if ${LOG} --no-index --json --quiet`;
+  const warm = `${process.execPath} ${MAIN} report -c ${CONTAINER} -if ${LOG} --json --quiet`;
   try {
     spawnSync('cat', [LOG], { stdio: ['ignore', 'ignore', 'ignore'] }); // page cache warm for both tools
     const runs = { peer: [], cold: [], warm: [] };

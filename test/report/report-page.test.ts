@@ -118,7 +118,7 @@ describe('contid report --html in headless Chromium', () => {
     expect(expected).toBeGreaterThan(3);
 
     const file = join(state.dir, 'page.html');
-    const made = contid(['report', '-i', log, '-c', name, '--html', file], { env: state.env });
+    const made = contid(['report', '-if', log, '-c', name, '--html', file], { env: state.env });
     expect(made.status).toBe(0);
     expect(made.stderr).toContain(`contid: wrote ${file}\n`);
     expect(await load(file)).toEqual([]);
@@ -141,7 +141,7 @@ describe('contid report --html in headless Chromium', () => {
     const env = { ...state.env, CONTID_STATE_DIR: join(state.dir, 'big-node') };
     generateLog(log, name, 100_000, env.CONTID_STATE_DIR);
     const file = join(state.dir, 'big.html');
-    const made = contid(['report', '-i', log, '-c', name, '--html', file, '--quiet'], { env, timeout: 300_000 });
+    const made = contid(['report', '-if', log, '-c', name, '--html', file, '--quiet'], { env, timeout: 300_000 });
     expect([made.status, made.stderr]).toEqual([0, `contid: wrote ${file}\n`]);
     expect(statSync(file).size).toBeLessThan(64 << 20);
     expect(await load(file)).toEqual([]);

@@ -68,7 +68,7 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
   let session = 0;
   let contidText = '';
 
-  const report = (args: string[]): ReturnType<typeof contid> => contid(['report', '-i', log, ...args], { env: state.env, maxBuffer: 64 << 20 });
+  const report = (args: string[]): ReturnType<typeof contid> => contid(['report', '-if', log, ...args], { env: state.env, maxBuffer: 64 << 20 });
   const reportJson = (args: string[] = []): ReportJson[] => {
     const r = report(['-c', name, '--json', ...args]);
     // bindings of other tests running at the same time may be in the log: rejected, said so
@@ -240,6 +240,7 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
     expect(summary).toContain(`Number of events: ${reportJson()[0].events}`);
     expect(summary).not.toContain('Executable Summary Report');
     expect(report(['-c', name, '--interpret']).stdout).toMatch(/ root +root +\/usr\/bin\/ls$/m);
+    expect(report(['-c', name, '-i']).stdout).toBe(report(['-c', name, '--interpret']).stdout); // aureport's -i
     const byOrch = JSON.parse(report(['--orchestrator', 'contid', '--by', 'orchestrator', '--json']).stdout) as ReportJson[];
     expect(byOrch.map((g) => g.group)).toEqual(['contid']);
     expect(byOrch[0].events).toBeGreaterThanOrEqual(reportJson()[0].events);
@@ -254,17 +255,17 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
   it('the index gives the same report as a scan', () => {
     const scanned = report(['-c', name, '--json', '--no-index']).stdout;
     expect(contid(['index', '-i', log], { env: { ...state.env, CONTID_INDEX_DIR: join(state.dir, 'index') } }).status).toBe(0);
-    const indexed = contid(['report', '-i', log, '-c', name, '--json'], { env: { ...state.env, CONTID_INDEX_DIR: join(state.dir, 'index') } }).stdout;
+    const indexed = contid(['report', '-if', log, '-c', name, '--json'], { env: { ...state.env, CONTID_INDEX_DIR: join(state.dir, 'index') } }).stdout;
     expect(indexed).toBe(scanned);
   });
 
   it('progress on a terminal (script(1) gives a pty) for report and index; silent with --quiet or without a terminal', () => {
     const onPty = (args: string): string => run('script', ['-qec', `${process.execPath} ${CONTID_MAIN} ${args} > /dev/null`, '/dev/null'], { env: { ...state.env, CONTID_INDEX_DIR: join(state.dir, 'index-pty') } }).stdout;
-    const shown = onPty(`report -i ${log} -c ${name} --no-index`);
+    const shown = onPty(`report -if ${log} -c ${name} --no-index`);
     expect(shown).toMatch(/\r\[#{30}\] 100% +[\d.]+\/[\d.]+ MB +\d+ matched/);
     expect(shown).toContain('\r\x1b[K');
     expect(onPty(`index -i ${log}`)).toMatch(/\r\[#{30}\] 100% +[\d.]+\/[\d.]+ MB/);
-    expect(onPty(`report -i ${log} -c ${name} --quiet`)).not.toContain('\r[');
+    expect(onPty(`report -if ${log} -c ${name} --quiet`)).not.toContain('\r[');
     expect(report(['-c', name]).stderr).not.toContain('\r');
   });
 });

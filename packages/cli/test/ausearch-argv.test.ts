@@ -19,7 +19,10 @@ describe('ausearch spellings on contid search/tail', () => {
     ['tail --file /var/log/audit/audit.log -f', 'tail --file /var/log/audit/audit.log -f'],
     ['search -c web -- -i', 'search --container web -- -i'.replace('--container', '-c')],
     ['exec -i x', 'exec -i x'],
-    ['report -i a.log', 'report -i a.log'],
+    // report: aureport's shared spellings (-if input, -i interpret, -ts/-te); its report
+    // selectors (-x executables, -f files) are not search's filters
+    ['report -if a.log -i -ts today', 'report --input a.log --interpret --start today'],
+    ['report -x -f', 'report -x -f'],
   ])('%s', (given, expected) => {
     expect(rewriteAusearchArgs(given.split(' '))).toEqual(expected.split(' '));
   });

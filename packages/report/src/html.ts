@@ -1,4 +1,4 @@
-import { formatContainerId } from '@contid/core';
+import { escapeText, formatContainerId } from '@contid/core';
 import type { GroupReport, Row } from './summary';
 import { KINDS, timelineData } from './timeline-data';
 import { pageScript } from './page-script';
@@ -16,7 +16,8 @@ const COLORS: Readonly<Record<(typeof KINDS)[number], string>> = {
 
 /** Text for HTML element content and attribute values: every caller-controlled string goes through it. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // control bytes escaped as in the text report first: the page may be read with cat too
+  return escapeText(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** JSON inside <script type="application/json">: no `</script>` or `<!--` can end it early. */

@@ -124,6 +124,17 @@ describe('contid report (no root: a hand-made log)', () => {
     expect(page.match(/<\/script>/g)).toHaveLength(2); // the data block's end and the script's
   });
 
+  it('no control byte of a name reaches the page (cat page.html on a terminal runs none), escaped as the text report does', () => {
+    const { groups } = run('container', true);
+    const evil = 'web\x1b]0;owned\x07\x1b[2J\rroot\u202e';
+    groups[0].identity.label = evil;
+    groups[0].identity.chain[0].name = evil;
+    const page = reportHtml(groups[0]);
+    expect(page).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    expect(page).toContain('<title>contid report: web\\x1b]0;owned\\x07\\x1b[2J\\rroot\\u202e</title>');
+    expect(reportText(groups)).toContain('web\\x1b]0;owned\\x07\\x1b[2J\\rroot\\u202e');
+  });
+
   it('sockaddr: inet, inet6 (RFC 5952), unix, abstract unix, netlink', () => {
     expect(sockaddrText('0200005012345678' + '0'.repeat(16))).toBe('18.52.86.120:80');
     expect(sockaddrText('0A0001BB00000000' + '00000000000000000000000000000001' + '00000000')).toBe('[::1]:443');
