@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { bytesToText } from '@contid/audit';
 
 /*
  * The few interpretations a report needs beyond @contid/audit's (syscall names come from its
@@ -27,9 +28,9 @@ export function sockaddrText(hex: string): string {
       const path = b.subarray(2);
       if (path.length === 0) return 'unix:(unnamed)';
       // an abstract name starts with a NUL; ausearch shows it with a leading @
-      if (path[0] === 0) return `unix:@${path.subarray(1).toString('latin1').replace(/\0+$/, '')}`;
+      if (path[0] === 0) return `unix:@${pathText(path.subarray(1)).replace(/\0+$/, '')}`;
       const end = path.indexOf(0);
-      return `unix:${path.subarray(0, end < 0 ? path.length : end).toString('latin1')}`;
+      return `unix:${pathText(path.subarray(0, end < 0 ? path.length : end))}`;
     }
     case 2:
       if (b.length < 8) break;
@@ -48,6 +49,15 @@ export function sockaddrText(hex: string): string {
       return 'unspec';
   }
   return `family ${family}`;
+}
+
+/**
+ * A socket path's bytes as text, as report's other names are (facts.ts exactValue): UTF-8
+ * decoded, an invalid byte as \ooo, and a backslash of the path itself as \134 so the two
+ * never read alike.
+ */
+function pathText(bytes: Buffer): string {
+  return bytesToText(bytes.toString('latin1').replace(/\\/g, '\\134'), { escapeControls: false });
 }
 
 /** RFC 5952: the longest run (≥ 2) of zero groups becomes `::`. */

@@ -143,6 +143,9 @@ describe('contid report (no root: a hand-made log)', () => {
     expect(sockaddrText('010000' + hex('abstract'))).toBe('unix:@abstract');
     expect(sockaddrText('100000000000000001000000')).toBe('netlink:pid=0');
     expect(sockaddrText('zz')).toBe('saddr=zz');
+    // a path's bytes as UTF-8 text; an invalid byte as ausearch's \ooo, a backslash of the path itself as \134
+    expect(sockaddrText('0100' + hex('/run/上.sock') + '00')).toBe('unix:/run/上.sock');
+    expect(sockaddrText('0100' + hex('/run/a') + 'FF' + hex('\\377') + '00')).toBe('unix:/run/a\\377\\134377');
   });
 
   it('timeline lanes follow the process tree; many processes collapse into one lane per tree', () => {
