@@ -45,6 +45,7 @@ export * from './audit-emitter';
 export * from './write-paths';
 export * from './config';
 export * from './tagger';
+export type { ContainerQueries } from './container-queries';
 export { FOUND_GONE, auditControlHolders, boundSessions, containerLiveness, reconcileLiveness, sameProcess, scanProcesses } from './liveness';
 export type { CapabilityHolder, ContainerLiveness, Liveness, LivenessProbe, ProcessTable } from './liveness';
 export { replaceProcess } from './process-replace';

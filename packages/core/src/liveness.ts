@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { CAP_AUDIT_CONTROL, boundingCaps, hasCap } from './privilege';
 import { AUDIT_UNSET, processStartTime, readNamespaces } from './proc';
-import { ContainerRecord, Registry } from './registry';
+import type { ContainerQueries } from './container-queries';
+import { ContainerRecord } from './registry';
 import type { Tagger } from './tagger';
 
 /** One look at /proc: each process's audit session and start time. */
@@ -38,7 +39,7 @@ export function scanProcesses(procRoot = '/proc'): ProcessTable {
  * hands a session number out twice in one boot, so a process carrying one of them is that
  * container's. An untagged row's session is someone else's (a login), so it proves nothing.
  */
-export function boundSessions(registry: Registry, c: ContainerRecord): number[] {
+export function boundSessions(registry: Pick<ContainerQueries, 'bindings'>, c: ContainerRecord): number[] {
   return registry
     .bindings(c.contid)
     .filter((b) => b.op !== 'untagged' && b.session !== null && b.session !== AUDIT_UNSET)
@@ -85,12 +86,12 @@ export const FOUND_GONE = 'found gone';
  * is scanned: a container or binding registered after the scan is never judged against a table that predates it.
  */
 export function reconcileLiveness(tagger: Tagger, probes: Readonly<Record<string, LivenessProbe>> = {}): ContainerRecord[] {
-  const open = [...tagger.registry.list({ state: 'running' }), ...tagger.registry.list({ state: 'untagged' })].map((c) => ({
+  const open = [...tagger.containers.list({ state: 'running' }), ...tagger.containers.list({ state: 'untagged' })].map((c) => ({
     c,
-    sessions: boundSessions(tagger.registry, c),
+    sessions: tagger.boundSessions(c),
   }));
   if (open.length === 0) return [];
-  const table = scanProcesses(tagger.config.procRoot);
+  const table = scanProcesses(tagger.procRoot);
   const ended: ContainerRecord[] = [];
   for (const { c, sessions } of open) {
     const verdict = probes[c.orchestrator]?.(c, sessions, table) ?? containerLiveness(c, sessions, table).liveness;
@@ -109,7 +110,7 @@ export interface CapabilityHolder {
  * recorded init (LXC's init, a unit's MAINPID) or any process carrying one of its sessions.
  * Such a process can renew its own session and leave the container's identity.
  */
-export function auditControlHolders(registry: Registry, procRoot = '/proc'): CapabilityHolder[] {
+export function auditControlHolders(registry: ContainerQueries, procRoot = '/proc'): CapabilityHolder[] {
   const open = [...registry.list({ state: 'running' }), ...registry.list({ state: 'untagged' })].map((c) => ({ c, sessions: boundSessions(registry, c) }));
   const table = scanProcesses(procRoot);
   const hostPidNs = readNamespaces('self', procRoot).pid;

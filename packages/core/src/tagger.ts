@@ -1,13 +1,15 @@
 import { AuditSink, KernelAuditSink } from './audit-emitter';
 import { ContidConfig, configFromEnv } from './config';
 import { ContainerId, formatContainerId } from './container-id';
+import type { ContainerQueries } from './container-queries';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
 import { currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
 import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
-import { BindingRecord, ContainerRecord, Registry } from './registry';
+import { boundSessions } from './liveness';
+import { BindingRecord, ContainerRecord, ContainerState, Enrichment, Registry } from './registry';
 import { BindResult, BindTarget, chooseWritePath } from './write-paths';
 
 /**
@@ -48,6 +50,10 @@ export interface TaggerDeps {
   trustedCaller?: boolean;
 }
 
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /**
  * The core's one entry point for orchestrator adapters: create a container identity, let a
  * process enter it, end it. Each call checks privilege, makes the kernel carry the token,
@@ -58,7 +64,9 @@ export class Tagger {
   private readonly bootId: string;
 
   private constructor(
+    /** @deprecated adapters read procRoot / stateDir / writePathFor() instead */
     readonly config: ContidConfig,
+    /** @deprecated adapters read through `containers` and write through the operations */
     readonly registry: Registry,
     private readonly sink: AuditSink | null,
     private readonly sinkError: string | null,
@@ -86,6 +94,41 @@ export class Tagger {
   close(): void {
     this.sink?.close();
     this.registry.close();
+  }
+
+  /** Read-only lookups; every write goes through an operation below, recorded in the audit trail. */
+  get containers(): ContainerQueries {
+    return this.registry;
+  }
+
+  /** The /proc this tagger reads (a test's fake root, else /proc). */
+  get procRoot(): string {
+    return this.config.procRoot;
+  }
+
+  /** The registry directory (named in messages; LXC hooks must use the same one). */
+  get stateDir(): string {
+    return this.config.stateDir;
+  }
+
+  /** How the kernel would carry an ID given to this pid: its own audit session, or /proc/PID/audit_containerid. */
+  writePathFor(pid: number): 'session' | 'procfs' {
+    return chooseWritePath(this.config.writePath, { pid }, this.config).kind;
+  }
+
+  /** The sessions dedicated to a container (create and setns bindings of this registry). */
+  boundSessions(c: ContainerRecord): number[] {
+    return boundSessions(this.registry, c);
+  }
+
+  /** This node's cluster-unique ID prefix (high 16 bits of every new ID), or null. */
+  nodePrefix(): number | null {
+    return this.registry.ids.nodePrefix();
+  }
+
+  /** Adopts the prefix the cluster gave this node; refused once IDs were issued under another one. */
+  setNodePrefix(prefix: number): void {
+    this.registry.ids.setNodePrefix(prefix);
   }
 
   create(spec: CreateSpec): TagResult {
@@ -155,6 +198,34 @@ export class Tagger {
       this.registry.markEnded(contid);
       if (auditError) this.registry.enrich(contid, { auditError });
     }
+    return this.registry.get(contid)!;
+  }
+
+  /**
+   * A new instance replaces every still-open row of the same orchestrator and runtime id (an
+   * LXC container found stopped, a unit's earlier invocation): each ends with op=end and the
+   * reason, so the log never shows two live instances of one name.
+   */
+  replaceStale(orchestrator: string, runtimeId: string, reason: string): ContainerRecord[] {
+    const open = (state: ContainerState) => this.registry.list({ state, orchestrator }).filter((c) => c.runtimeId === runtimeId);
+    return [...open('running'), ...open('untagged')].map((c) => this.end(c.contid, reason));
+  }
+
+  /**
+   * Facts an adapter learned after creation (a name, image or labels from the engine, the
+   * pod's labels). Labels merge into the row's. When anything changes, a signed op=update
+   * record with the container's new name and runtime id goes to the audit trail before the
+   * registry is written (labels and images never enter a record); no change writes nothing.
+   */
+  enrich(contid: ContainerId, e: Omit<Enrichment, 'auditError'>): ContainerRecord {
+    const container = this.registry.get(contid);
+    if (!container) throw new ContidError(`unknown container ${formatContainerId(contid)}`);
+    const next = { ...container, ...definedOnly(e), labels: { ...container.labels, ...(e.labels ?? {}) } };
+    checkRecordStrings({ orchestrator: next.orchestrator, name: next.name, runtimeId: next.runtimeId });
+    const changed = (Object.keys(e) as (keyof typeof e)[]).filter((k) => e[k] !== undefined && JSON.stringify(next[k]) !== JSON.stringify(container[k]));
+    if (changed.length === 0) return container;
+    const auditError = this.emit({ ...this.recordOf(next, 'update') });
+    this.registry.enrich(contid, { ...definedOnly(e), labels: next.labels, ...(auditError ? { auditError } : {}) });
     return this.registry.get(contid)!;
   }
 

@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditSink, ContidError, LifecycleRecord, Registry, Tagger, parseLifecycle, readSessionId, toContainerId } from '@contid/core';
+
+/** The audit trail as the kernel would receive it: each record's signed text, in order. */
+class RecordingSink implements AuditSink {
+  readonly texts: string[] = [];
+  send(_type: number, message: string): void {
+    this.texts.push(message);
+  }
+  close(): void {}
+  records(): LifecycleRecord[] {
+    return this.texts.map((t) => parseLifecycle(new Map(t.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))!);
+  }
+}
+
+/**
+ * The core's operations as an adapter calls them. No root: the sessions are "handed over"
+ * (as the spool does), so nothing renews this process's own session, and the records go to
+ * a recording sink instead of the kernel.
+ */
+describe('Tagger operations: every registry write is an audit record first', () => {
+  let dir: string;
+  let sink: RecordingSink;
+  let tagger: Tagger;
+  // Fake handed-over sessions: far above this boot's real ones, never this process's own.
+  let nextSession = 3_000_000_000;
+  const target = () => ({ pid: process.pid, session: nextSession++ });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'contid-ops-'));
+    sink = new RecordingSink();
+    tagger = Tagger.open({ stateDir: join(dir, 'state'), writePath: 'session', failPolicy: 'closed', nodeName: 'ops-test' }, { sink, trustedCaller: true });
+  });
+  afterEach(() => {
+    tagger.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('create, setns, end: one record each, and the reads see them', () => {
+    const { container } = tagger.create({ orchestrator: 'podman', name: 'web', runtimeId: 'abcd1234', parent: null, target: target() });
+    const entered = tagger.setns({ contid: container.contid, target: target() });
+    expect(tagger.containers.find('web')?.contid).toBe(container.contid);
+    expect(tagger.containers.containerOfSession(entered.binding.session!)?.contid).toBe(container.contid);
+    expect(tagger.boundSessions(container)).toEqual(tagger.containers.bindings(container.contid).map((b) => b.session));
+    expect(tagger.end(container.contid, 'stopped').state).toBe('ended');
+    expect(tagger.end(container.contid, 'stopped').state).toBe('ended'); // twice is harmless, and not recorded twice
+    expect(sink.records().map((r) => [r.op, r.name, r.contid])).toEqual([
+      ['create', 'web', container.contid],
+      ['setns', 'web', container.contid],
+      ['end', 'web', container.contid],
+    ]);
+  });
+
+  it('replaceStale ends every open row of that orchestrator and runtime id (op=end with the reason), and only those', () => {
+    const old = tagger.create({ orchestrator: 'lxc', name: 'c1', runtimeId: 'c1', parent: null, target: target() }).container;
+    const untagged = tagger.recordUntagged({ orchestrator: 'lxc', name: 'c1', runtimeId: 'c1', pid: process.pid }).container;
+    const other = tagger.create({ orchestrator: 'lxc', name: 'c2', runtimeId: 'c2', parent: null, target: target() }).container;
+    const sameIdOtherOrchestrator = tagger.create({ orchestrator: 'systemd', name: 'c1', runtimeId: 'c1', parent: null, target: target() }).container;
+    sink.texts.length = 0;
+
+    const ended = tagger.replaceStale('lxc', 'c1', 'found stopped');
+    expect(ended.map((c) => c.contid).sort()).toEqual([old.contid, untagged.contid].sort());
+    expect(sink.records().map((r) => [r.op, r.contid, r.reason])).toEqual(ended.map((c) => ['end', c.contid, 'found stopped']));
+    expect(tagger.containers.get(other.contid)?.state).toBe('running');
+    expect(tagger.containers.get(sameIdOtherOrchestrator.contid)?.state).toBe('running');
+    expect(tagger.replaceStale('lxc', 'c1', 'again')).toEqual([]);
+    expect(sink.texts).toHaveLength(2);
+  });
+
+  it('enrich: op=update with the new name first, labels merged into the row, never into the record; no change writes nothing', () => {
+    const { container } = tagger.create({ orchestrator: 'docker', name: 'abcdef123456', runtimeId: 'abcdef123456ff', labels: { a: '1' }, parent: null, target: target() });
+    sink.texts.length = 0;
+    const renamed = tagger.enrich(container.contid, { name: 'web', image: 'nginx:1', labels: { b: '2' } });
+    expect(renamed).toMatchObject({ name: 'web', image: 'nginx:1', labels: { a: '1', b: '2' } });
+    expect(sink.records()).toEqual([expect.objectContaining({ op: 'update', name: 'web', runtimeId: 'abcdef123456ff', contid: container.contid })]);
+    expect(sink.texts[0]).not.toContain('nginx');
+
+    expect(tagger.enrich(container.contid, { name: 'web', labels: { a: '1' } })).toEqual(renamed);
+    expect(sink.texts).toHaveLength(1);
+  });
+
+  it('enrich refuses a name that cannot fit a record, before writing anything', () => {
+    const { container } = tagger.create({ orchestrator: 'docker', name: 'x', parent: null, target: target() });
+    sink.texts.length = 0;
+    expect(() => tagger.enrich(container.contid, { name: 'n'.repeat(300) })).toThrow(ContidError);
+    expect(() => tagger.enrich(toContainerId(123n), { name: 'y' })).toThrow(/unknown container/);
+    expect(sink.texts).toEqual([]);
+    expect(tagger.containers.get(container.contid)?.name).toBe('x');
+  });
+
+  it('an audit record that cannot be written under fail-closed leaves the registry as it was', () => {
+    const { container } = tagger.create({ orchestrator: 'docker', name: 'x', parent: null, target: target() });
+    sink.send = () => {
+      throw new ContidError('audit refused');
+    };
+    expect(() => tagger.enrich(container.contid, { name: 'y' })).toThrow('audit refused');
+    expect(() => tagger.replaceStale('docker', 'x', 'gone')).not.toThrow(); // runtime id is null: nothing to replace
+    expect(() => tagger.end(container.contid)).toThrow('audit refused');
+    expect(tagger.containers.get(container.contid)).toMatchObject({ name: 'x', state: 'running' });
+  });
+
+  it('the queries a read-only Registry answers are the same', () => {
+    const { container } = tagger.create({ orchestrator: 'podman', name: 'ro', runtimeId: 'rorororo', parent: null, target: target() });
+    const ro = Registry.open(join(dir, 'state'), { readonly: true });
+    try {
+      expect(ro.findByRuntimeId('rorororo')?.contid).toBe(container.contid);
+      expect(tagger.containers.findByRuntimeId('rorororo')?.contid).toBe(container.contid);
+    } finally {
+      ro.close();
+    }
+  });
+
+  it('says where it reads and which write path a pid would get', () => {
+    expect(tagger.stateDir).toBe(join(dir, 'state'));
+    expect(tagger.procRoot).toBe('/proc');
+    expect(tagger.writePathFor(process.pid)).toBe('session');
+    expect(readSessionId('self', tagger.procRoot)).toBeGreaterThanOrEqual(0);
+  });
+});
