@@ -30,22 +30,22 @@ const MAX_NESTING = 64;
 
 /** True when `id` is `ancestor` itself (orSelf) or lies below it in the parent chain. */
 export function isWithin(tagger: Tagger, id: ContainerId, ancestor: ContainerId, orSelf: boolean): boolean {
-  let current = orSelf ? id : tagger.registry.get(id)?.parent ?? null;
+  let current = orSelf ? id : tagger.containers.get(id)?.parent ?? null;
   for (let depth = 0; current !== null && depth < MAX_NESTING; depth++) {
     if (current === ancestor) return true;
-    current = tagger.registry.get(current)?.parent ?? null;
+    current = tagger.containers.get(current)?.parent ?? null;
   }
   return false;
 }
 
 /** A nested channel's caller must really be inside its container: by pid namespace or by session. */
 function checkInsideOwner(tagger: Tagger, owner: ContainerId, caller: Caller): void {
-  const bound = tagger.registry.containerOfSession(caller.session);
+  const bound = tagger.containers.containerOfSession(caller.session);
   if (bound && isWithin(tagger, bound.contid, owner, true)) return;
   // A pid namespace identifies a container only when it is not the host's (contid exec and
   // --pid=host containers share it with every host process).
-  const hostPidNs = readNamespaces('self', tagger.config.procRoot).pid;
-  const subtree = [tagger.registry.get(owner), ...descendants(tagger, owner)].filter((c): c is ContainerRecord => c !== undefined);
+  const hostPidNs = readNamespaces('self', tagger.procRoot).pid;
+  const subtree = [tagger.containers.get(owner), ...descendants(tagger, owner)].filter((c): c is ContainerRecord => c !== undefined);
   if (caller.pidNamespace !== null && caller.pidNamespace !== hostPidNs && subtree.some((c) => c.namespaces.pid === caller.pidNamespace)) return;
   throw new DeniedError(`${describeCaller(caller)} is not inside container ${formatContainerId(owner)}, which owns this channel`);
 }
@@ -54,7 +54,7 @@ function descendants(tagger: Tagger, id: ContainerId): ContainerRecord[] {
   const out: ContainerRecord[] = [];
   const queue = [id];
   while (queue.length && out.length < 10_000) {
-    for (const child of tagger.registry.children(queue.shift()!)) {
+    for (const child of tagger.containers.children(queue.shift()!)) {
       out.push(child);
       queue.push(child.contid);
     }
@@ -102,12 +102,12 @@ export function authorize(tagger: Tagger, channel: Channel, caller: Caller, requ
  * service's own would tag someone else too.
  */
 function resolveTarget(tagger: Tagger, caller: Caller, target: WireTarget): BindTarget {
-  const procRoot = tagger.config.procRoot;
+  const procRoot = tagger.procRoot;
   if (target === 'peer') {
     const session = caller.session;
     if (session === AUDIT_UNSET) throw new DeniedError('the caller has the unset audit session: renew it first (write /proc/self/loginuid)');
     if (session === readSessionId('self', procRoot)) throw new DeniedError(`the caller shares the service's audit session ${session}: renew it first`);
-    const bound = tagger.registry.containerOfSession(session);
+    const bound = tagger.containers.containerOfSession(session);
     if (bound) {
       throw new DeniedError(
         `the caller's audit session ${session} is already bound to container ${formatContainerId(bound.contid)} (${bound.name}): renew it first (write /proc/self/loginuid; needs CAP_AUDIT_CONTROL)`,
@@ -139,7 +139,7 @@ function resolveParent(tagger: Tagger, channel: Channel, caller: Caller, parent:
     // 'auto' must mean the target's container, never the service's own session (the core's default).
     const pid = target.pid === 'self' ? caller.pid : target.pid;
     try {
-      return { session: readSessionId(pid, tagger.config.procRoot) };
+      return { session: readSessionId(pid, tagger.procRoot) };
     } catch {
       return null;
     }
@@ -201,7 +201,7 @@ function end(tagger: Tagger, r: EndRequest): Record<string, unknown> {
  * the host's names are not its to see.
  */
 function show(tagger: Tagger, channel: Channel, r: ShowRequest): Record<string, unknown> {
-  return containerJson(tagger.registry.resolve(r.ref, channel.kind === 'nested' ? channel.owner : undefined));
+  return containerJson(tagger.containers.resolve(r.ref, channel.kind === 'nested' ? channel.owner : undefined));
 }
 
 /** Carries out an authorized request (all but 'channel', which the service itself handles). */

@@ -73,7 +73,7 @@ export class ContidService {
     const sink = options.log ?? ((line: string) => process.stderr.write(`contid serve: ${line}\n`));
     // Lines quote refs, names and errors that callers chose: escaped, so none forges a line.
     this.log = (line) => sink(escapeText(line));
-    this.channels = new ChannelStore(tagger.config.stateDir);
+    this.channels = new ChannelStore(tagger.stateDir);
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     this.queue = new FairQueue(this.limits, (line, connection) => this.answerQueued(line, connection));
     this.logs = new LogBudget(this.log, (key) => (key === channelName({ kind: 'host' }) ? HOST_LOG_BURST : NESTED_LOG_BURST));
@@ -135,7 +135,7 @@ export class ContidService {
 
   /** Opens the per-container channel `<dir>/contid.sock`, meant to be bind-mounted into that container only. */
   async openNested(owner: ReturnType<typeof parseContainerId>, dir: string): Promise<string> {
-    const c = this.tagger.registry.get(owner);
+    const c = this.tagger.containers.get(owner);
     if (!c) throw new ContidError(`unknown container ${formatContainerId(owner)}`);
     if (c.state === 'ended') throw new ContidError(`container ${formatContainerId(owner)} (${c.name}) has ended`);
     const path = join(dir, NESTED_SOCKET_NAME);
@@ -208,7 +208,7 @@ export class ContidService {
     let caller: Caller | undefined;
     try {
       request = parseRequest(line);
-      caller = identifyCaller(cred, this.tagger.config.procRoot);
+      caller = identifyCaller(cred, this.tagger.procRoot);
       authorize(this.tagger, channel, caller, request);
       const result = request.op === 'channel' ? await this.channel(request) : perform(this.tagger, channel, caller, request);
       if (request.op === 'end') await this.closeChannelsOf(parseContainerId(request.contid));
@@ -228,8 +228,8 @@ export class ContidService {
 
   private describeFault(e: Error): string {
     const code = (e as { code?: unknown }).code;
-    if (code === 'SQLITE_FULL') return `registry ${this.tagger.config.stateDir} is full (SQLITE_FULL: ${e.message}); nothing was written`;
-    if (typeof code === 'string' && code.startsWith('SQLITE_')) return `registry ${this.tagger.config.stateDir}: ${code}: ${e.message}`;
+    if (code === 'SQLITE_FULL') return `registry ${this.tagger.stateDir} is full (SQLITE_FULL: ${e.message}); nothing was written`;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) return `registry ${this.tagger.stateDir}: ${code}: ${e.message}`;
     return `internal error: ${e.message}`;
   }
 
