@@ -3,7 +3,8 @@ import { ContainerRecord, Registry, decodeValue, formatContainerId } from '@cont
 import { field, waitForAudit } from '../helpers/audit';
 import { contid, run, tempStateDir } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { createContainer, destroyContainer, lxcInitPid, lxcName, sessionOf, waitForState } from './lxc-host';
+import { startServe } from '../helpers/serve';
+import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, sessionOf, waitForState } from './lxc-host';
 
 /**
  * The identity an LXC container gets must hold: root inside cannot leave it, and the registry
@@ -12,8 +13,10 @@ import { createContainer, destroyContainer, lxcInitPid, lxcName, sessionOf, wait
 describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => {
   const state = tempStateDir('lxcid');
   const names: string[] = [];
-  afterAll(() => {
+  const serve = startServe(state.env, state.dir);
+  afterAll(async () => {
     names.forEach(destroyContainer);
+    await serve.stop();
     state.cleanup();
   });
 
@@ -67,7 +70,7 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     const init = await start(name);
     expect(capBnd(init) & AUDIT_CONTROL).toBe(0n);
 
-    const attach = contid(['lxc', 'attach', name, '--', 'sh', '-c', escape], { env: state.env });
+    const attach = lxcAttach([name, '--', 'sh', '-c', escape], state.env);
     expect(attach.status).not.toBe(0);
     expect(attach.stdout).toBe('');
     expect(doctor().find((r) => r.check === 'containers with CAP_AUDIT_CONTROL')).toMatchObject({ status: 'ok' });
@@ -92,7 +95,7 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     expect(holders[0].detail).toContain(`pid ${init}`);
 
     // The escape doctor warns about is real: the attached shell gets an unbound session.
-    const attach = contid(['lxc', 'attach', name, '--', 'sh', '-c', escape], { env: state.env });
+    const attach = lxcAttach([name, '--', 'sh', '-c', escape], state.env);
     expect(attach.status).toBe(0);
     const r = Registry.open(state.env.CONTID_STATE_DIR!);
     expect(r.containerOfSession(Number(attach.stdout.trim()))).toBeUndefined();
@@ -118,7 +121,7 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     expect(check).toMatchObject({ status: 'warn', fix: `lxc-stop -n ${name} && contid lxc start ${name}` });
     expect(check?.detail).not.toMatch(/^tagged/);
 
-    const attach = contid(['lxc', 'attach', name, '--', 'true'], { env: state.env });
+    const attach = lxcAttach([name, '--', 'true'], state.env);
     expect(attach.status).toBe(1);
     expect(attach.stderr).toMatch(new RegExp(`^contid: LXC container "${name}" is running but not in the registry .*\\n$`));
     expect(rows(name)).toMatchObject([{ contid: stale.contid, state: 'ended' }]);

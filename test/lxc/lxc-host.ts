@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { run } from '../helpers/cli';
+import { CONTID_MAIN, REPO_ROOT, RunResult, run } from '../helpers/cli';
 
 /**
  * Real LXC containers for the tests: busybox template, no network, unconfined (the set-up
@@ -63,4 +63,12 @@ export function processTree(root: number): number[] {
 
 export function sessionOf(pid: number | 'self'): number {
   return Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8').trim());
+}
+
+/**
+ * `contid lxc attach ARGS` as the installed launcher runs it: contid-lxc (sh, no Node), which
+ * hands over to the Node command (CONTID_CLI) only when the registry must decide.
+ */
+export function lxcAttach(args: string[], env: NodeJS.ProcessEnv): RunResult {
+  return run(`${REPO_ROOT}/integrations/bin/contid-lxc`, ['attach', ...args], { env: { ...env, CONTID_CLI: `${process.execPath} ${CONTID_MAIN}` } });
 }

@@ -4,7 +4,8 @@ import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, contid, run, tempStateDir } from '../helpers/cli';
-import { createContainer, destroyContainer, lxcInitPid, lxcName, lxcStateOf, processTree, sessionOf, waitForState } from './lxc-host';
+import { startServe } from '../helpers/serve';
+import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStateOf, processTree, sessionOf, waitForState } from './lxc-host';
 
 /**
  * contid's LXC adapter on real LXC (busybox containers), the real kernel audit subsystem and
@@ -19,10 +20,15 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   const key = `contid-lxc-${process.pid}`;
   const names: string[] = [];
 
+  // contid lxc attach only spools (contid-lxc, no Node): contid serve binds.
+  const serve = startServe(state.env, state.dir);
+  const attach = (args: string[]) => lxcAttach(args, state.env);
+
   beforeAll(() => addExecveRule(key));
-  afterAll(() => {
+  afterAll(async () => {
     names.forEach(destroyContainer);
     deleteExecveRule(key);
+    await serve.stop();
     state.cleanup();
   });
 
@@ -118,8 +124,8 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(execs.map((l) => field(l, 'ses'))).toEqual(execs.map(() => String(session)));
   });
 
-  it('attach: the attached command gets a fresh session bound to the same contid as op=setns', async () => {
-    const r = contid(['lxc', 'attach', name, '--', 'sh', '-c', 'echo $(cat /proc/self/sessionid); /bin/true; hostname'], { env: state.env });
+  it('attach: the attached command gets a fresh session bound to the same contid as op=setns (spooled, bound by contid serve)', async () => {
+    const r = attach([name, '--', 'sh', '-c', 'echo $(cat /proc/self/sessionid); /bin/true; hostname']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [ses, host] = r.stdout.trim().split('\n');
@@ -128,11 +134,14 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(attached).not.toBe(first.session);
     expect(attached).not.toBe(sessionOf('self'));
 
+    await serve.drained();
     const bindings = withRegistry((reg) => reg.bindings(first.contid));
     expect(bindings.map((b) => [b.op, b.session])).toEqual([
       ['create', first.session],
       ['setns', attached],
     ]);
+    // The fast path: contid-lxc wrote a spool entry (no Node ran), contid serve bound it.
+    expect(bindings[1].detail.spoolEntry).toMatch(new RegExp(`^${attached}-setns-\\d+\\.entry$`));
     expect(withRegistry((reg) => reg.containerOfSession(attached)?.contid)).toBe(first.contid);
     const [setns] = await lifecycle(name, 'setns');
     expect(field(setns, 'vm-ses')).toBe(String(attached));
@@ -141,7 +150,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const execs = await waitForAudit(['--session', String(attached), '-k', key], (l) => l.some((x) => field(x, 'comm') === 'true'));
     expect(execs.some((x) => x.startsWith('type=SYSCALL') && field(x, 'comm') === 'true')).toBe(true);
     // lxc-attach's exit status is the command's
-    expect(contid(['lxc', 'attach', name, '--', 'sh', '-c', 'exit 3'], { env: state.env }).status).toBe(3);
+    expect(attach([name, '--', 'sh', '-c', 'exit 3']).status).toBe(3);
   });
 
   it('stop: the post-stop hook ends the container (op=end)', async () => {
@@ -150,9 +159,9 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(containersNamed(name).map((c) => c.state)).toEqual(['ended']);
     const [end] = await lifecycle(name, 'end');
     expect(field(end, 'contid')).toBe(formatContainerId(first.contid));
-    const attach = contid(['lxc', 'attach', name, '--', 'true'], { env: state.env });
-    expect(attach.status).toBe(1);
-    expect(attach.stderr).toMatch(/^contid: LXC container "[^"]+" is stopped, not running\n$/);
+    const stopped = attach([name, '--', 'true']);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toMatch(/^contid: LXC container "[^"]+" is stopped, not running\n$/);
   });
 
   it("contid search --container returns exactly the events of the container's sessions (ausearch --session)", () => {
@@ -221,9 +230,10 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     );
     expect(search.status).toBe(1);
     // lxc-attach through contid still binds its own session, to the untagged container's ID.
-    const attach = contid(['lxc', 'attach', name, '--', 'cat', '/proc/self/sessionid'], { env: state.env });
-    expect(attach.status).toBe(0);
-    expect(withRegistry((r) => r.containerOfSession(Number(attach.stdout))?.contid)).toBe(c.contid);
+    const entered = attach([name, '--', 'cat', '/proc/self/sessionid']);
+    expect(entered.status).toBe(0);
+    await serve.drained();
+    expect(withRegistry((r) => r.containerOfSession(Number(entered.stdout))?.contid)).toBe(c.contid);
 
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);

@@ -12,6 +12,7 @@ import {
 } from '@contid/core';
 import { ORCHESTRATOR } from './start';
 import { validateContainerName } from './lxc-tools';
+import { removeInstanceRecord, writeInstanceRecord } from './instance-record';
 
 export type HookType = 'start-host' | 'post-stop';
 export const HOOK_TYPES: readonly HookType[] = ['start-host', 'post-stop'];
@@ -68,7 +69,16 @@ export function hookContext(env: NodeJS.ProcessEnv, args: readonly string[]): Ho
 }
 
 export function runHook(tagger: Tagger, ctx: HookContext): HookOutcome {
-  return ctx.type === 'start-host' ? startHost(tagger, ctx) : postStop(tagger, ctx);
+  const outcome = ctx.type === 'start-host' ? startHost(tagger, ctx) : postStop(tagger, ctx);
+  const { stateDir, procRoot } = tagger.config;
+  if (outcome.action === 'ended') removeInstanceRecord(stateDir, ctx.name);
+  if (ctx.type === 'start-host') {
+    // What contid-lxc attach checks the live init against before it skips the registry.
+    const pid = ctx.pid!;
+    const initStart = processStartTime(pid, procRoot);
+    if (initStart !== null) writeInstanceRecord(stateDir, ctx.name, { contid: outcome.container.contid, session: readSessionId(pid, procRoot), initPid: pid, initStart });
+  }
+  return outcome;
 }
 
 /** The container `contid lxc start` bound to this hook's session, if the session is its. */

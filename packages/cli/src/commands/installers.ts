@@ -24,7 +24,7 @@ const BIN_SOURCE = resolve(__dirname, '../../../../integrations/bin');
 /** contid-spawn (the tagging step without Node) and its library, copied root-owned; a link on PATH. */
 function installSpawn(): string {
   mkdirSync(LIBEXEC, { recursive: true, mode: 0o755 });
-  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755]] as const) {
+  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755]] as const) {
     copyFileSync(join(BIN_SOURCE, file), `${LIBEXEC}/${file}.tmp`);
     chmodSync(`${LIBEXEC}/${file}.tmp`, mode);
     renameSync(`${LIBEXEC}/${file}.tmp`, `${LIBEXEC}/${file}`);
@@ -34,12 +34,28 @@ function installSpawn(): string {
   return `installed ${SPAWN_LINK} -> ${LIBEXEC}/contid-spawn`;
 }
 
-/** A two-line sh launcher so hooks and units can call `contid` from PATH, and contid-spawn beside it. */
+/**
+ * The sh launcher: `contid lxc attach` goes to contid-lxc (no Node on the hot path; it hands
+ * back to Node through CONTID_CLI when the registry must decide), everything else to Node.
+ */
+function launcher(node: string, main: string, libexec = LIBEXEC): string {
+  const cli = `${node} ${main}`;
+  return [
+    '#!/bin/sh',
+    MARKER,
+    `case $1/$2 in lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI && exec ${libexec}/contid-lxc "$@" ;; esac`,
+    `exec ${cli} "$@"`,
+    '',
+  ].join('\n');
+}
+
+/** The sh launcher so hooks and units can call `contid` from PATH, and contid-spawn beside it. */
 const self: Installer = {
   describe: `put the contid command on PATH (${SELF_PATH}), and contid-spawn (${SPAWN_LINK})`,
   install() {
     const main = resolve(__dirname, '..', 'main.js');
-    writeFileSync(SELF_PATH, `#!/bin/sh\n${MARKER}\nexec ${process.execPath} ${main} "$@"\n`);
+    if (/['\s]/.test(process.execPath + main)) throw new ContidError(`cannot write ${process.execPath} ${main} into the launcher: a quote or a space in the path`);
+    writeFileSync(SELF_PATH, launcher(process.execPath, main));
     chmodSync(SELF_PATH, 0o755);
     return `installed ${SELF_PATH} -> ${main}\n${installSpawn()}`;
   },
@@ -49,6 +65,7 @@ const self: Installer = {
     unlinkSync(SELF_PATH);
     if (existsSync(SPAWN_LINK) && readlinkOr(SPAWN_LINK) === `${LIBEXEC}/contid-spawn`) unlinkSync(SPAWN_LINK);
     rmSync(`${LIBEXEC}/contid-spawn`, { force: true });
+    rmSync(`${LIBEXEC}/contid-lxc`, { force: true });
     return `removed ${SELF_PATH} and ${SPAWN_LINK}`;
   },
 };

@@ -1,0 +1,32 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerId, formatContainerId } from '@contid/core';
+
+/**
+ * What `contid-lxc attach` (sh, no Node) reads to know, without the registry, that a running
+ * LXC container is the instance contid recorded: its contid, and its init's session, pid and
+ * start time as the start-host hook saw them. One line, `CONTID SESSION PID START`, in
+ * STATE_DIR/lxc/NAME (root-only, like the registry beside it). It only ever lets the fast path
+ * skip the Node check: a record that does not match the live init sends attach to the registry.
+ */
+export interface InstanceRecord {
+  contid: ContainerId;
+  session: number;
+  initPid: number;
+  initStart: number;
+}
+
+export const instanceRecordPath = (stateDir: string, name: string): string => join(stateDir, 'lxc', name);
+
+/** Written whole (temp name, then rename): a reader never sees half a line. */
+export function writeInstanceRecord(stateDir: string, name: string, r: InstanceRecord): void {
+  const dir = join(stateDir, 'lxc');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = instanceRecordPath(stateDir, name);
+  writeFileSync(`${file}.tmp`, `${formatContainerId(r.contid)} ${r.session} ${r.initPid} ${r.initStart}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+export function removeInstanceRecord(stateDir: string, name: string): void {
+  rmSync(instanceRecordPath(stateDir, name), { force: true });
+}
