@@ -3,6 +3,7 @@ import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseConta
 import { BindingProblem, CheckedBinding, checkBinding } from './binding';
 import type { AuditEvent } from './reassembler';
 import { LruMap } from './lru-map';
+import { ownString, ownStringOrNull } from './own-string';
 import type { AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
@@ -325,7 +326,8 @@ export class Attributor {
     const { life, signature, provenance } = check.binding;
     if (signature !== null && this.signatures.has(signature)) return this.reject('duplicate', rec);
     if (this.outOfNest(rec, check.binding)) return this.reject('nesting', rec);
-    if (signature !== null) this.signatures.set(signature, true);
+    // Kept for as long as the table keeps it: its own copy, not a view of the record's line.
+    if (signature !== null) this.signatures.set(ownString(signature), true);
     if (provenance) this.bootsOf(rec.node).binding(provenance.boot, rec.timeMs);
     this.options.onTrustedBinding?.(rec, life);
     const contid = life.contid!;
@@ -335,9 +337,9 @@ export class Attributor {
       const enriched = known ?? this.options.registry?.get(contid);
       this.containers.set(key, {
         contid,
-        name: life.name,
-        orchestrator: life.orchestrator,
-        runtimeId: life.runtimeId,
+        name: ownString(life.name),
+        orchestrator: ownString(life.orchestrator),
+        runtimeId: ownStringOrNull(life.runtimeId),
         parent: life.parent,
         image: enriched?.image ?? null,
         ...(enriched?.labels ? { labels: enriched.labels } : {}),

@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
 import { Attributor } from '../src/attributor';
 import { parseRecord, type AuditRecord } from '../src/record';
 
@@ -28,5 +31,45 @@ describe('attributor tables bounded for a live reader', () => {
     const a = new Attributor({ legacyTrustedExes: [NODE] });
     for (let i = 0; i < 5000; i++) a.observeRecord(login(1000 + i, i));
     expect(a.tableSizes.sessions).toBe(5000);
+  });
+});
+
+// What a long-lived table keeps must not be a piece of a log line: V8 keeps a substring of 13
+// characters or more as a view of its whole line, so a signature (86 characters) remembered
+// for duplicate detection held each binding's line — 65,536 of them in contid tail.
+describe('attributor keeps no log line alive', () => {
+  const heapAfterGc = (): number => {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    return process.memoryUsage().heapUsed;
+  };
+  const SIGNER = ephemeralSigner('node-a');
+  const trust = TrustStore.empty();
+  trust.add(SIGNER.publicEntry);
+  // A long record (a long exe path pads it here) with a signed binding in its msg='…' body.
+  const PAD = '/x'.repeat(10_000);
+  const signedBinding = (ses: number, serial: number, contid: bigint): AuditRecord => {
+    const name = `some-long-container-name-${ses}`;
+    const body = signLifecycle(
+      { op: 'create', orchestrator: 'docker', name, runtimeId: 'f'.repeat(64), pid: 30637, session: ses, contid: parseContainerId(String(contid)), parent: null, namespaces: {}, idPrefix: null },
+      SIGNER,
+      '54f0d7e8a80944f09754f3cc4a654b57',
+      1795926138743,
+    );
+    return rec(`type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='${body} exe="${NODE}${PAD}" hostname=? addr=? terminal=? res=success'`);
+  };
+
+  test('2,000 bindings on 20 KB lines leave far less than their lines behind', () => {
+    const a = new Attributor({ trust, maxSessions: 4000, maxContainers: 4000 });
+    const before = heapAfterGc();
+    for (let i = 0; i < 2000; i++) {
+      a.observeRecord(login(1000 + i, 2 * i));
+      a.observeRecord(signedBinding(1000 + i, 2 * i + 1, 5000n + BigInt(i)));
+    }
+    const kept = heapAfterGc() - before;
+    expect(a.rejectedCount).toBe(0);
+    expect(a.contidOfSession(1000 + 1999)).toBe(5000n + 1999n);
+    // The lines weigh 2,000 × 20 KB = 40 MB; what the tables need is well under 4 MB.
+    expect(kept).toBeLessThan(4 * 1024 * 1024);
   });
 });
