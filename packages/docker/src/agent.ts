@@ -202,7 +202,7 @@ export class DockerAgent {
    * die will come. A destroy always ends it.
    */
   private applyEnd(id: string, ev: DockerEvent): boolean {
-    const row = this.options.tagger.registry.findByRuntimeId(id);
+    const row = this.options.tagger.containers.findByRuntimeId(id);
     if (!row) return false;
     const action = (ev.Action ?? '').split(':')[0];
     if (row.state === 'ended' || (action === 'die' && row.initPid && alive(row.initPid))) return true;

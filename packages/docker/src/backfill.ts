@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { ContainerRecord, Registry, Tagger } from '@contid/core';
+import { ContainerQueries, ContainerRecord, Tagger } from '@contid/core';
 import { withTimeout } from './docker-identity';
 
 export interface BackfillResult {
@@ -11,7 +11,7 @@ export interface BackfillResult {
   ended: string[];
 }
 
-function runningRow(registry: Registry, runtimeId: string): ContainerRecord | undefined {
+function runningRow(registry: ContainerQueries, runtimeId: string): ContainerRecord | undefined {
   const c = registry.findByRuntimeId(runtimeId);
   return c && c.state !== 'ended' ? c : undefined;
 }
@@ -31,7 +31,7 @@ export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutM
     if (found === 'known') out.known.push(summary.Id);
     if (found === 'untagged') out.untagged.push(summary.Id);
   }
-  for (const c of tagger.registry.list({ orchestrator: 'docker' })) {
+  for (const c of tagger.containers.list({ orchestrator: 'docker' })) {
     if (c.state === 'ended' || !c.runtimeId || ids.has(c.runtimeId)) continue;
     tagger.end(c.contid, 'not running in docker');
     out.ended.push(c.runtimeId);
@@ -50,7 +50,7 @@ export async function recordIfUntagged(
   found: string,
   timeoutMs = 10_000,
 ): Promise<'known' | 'untagged' | 'gone'> {
-  if (runningRow(tagger.registry, id)) return 'known';
+  if (runningRow(tagger.containers, id)) return 'known';
   const info = await withTimeout(docker.getContainer(id).inspect(), timeoutMs);
   if (!info || !info.State.Running || !info.State.Pid) return 'gone';
   tagger.recordUntagged({

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { ContainerId, ContainerRecord, ContidError, Registry, Tagger, formatContainerId } from '@contid/core';
+import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
 import { IncompleteEntryError, Spool, SpoolEntry, entrySession } from './spool';
 
@@ -14,7 +14,8 @@ export interface ContainerIdentity {
 }
 
 export interface IdentifyContext {
-  registry: Registry;
+  /** Read-only: identifiers look containers up, the consumer alone writes (through the Tagger). */
+  registry: ContainerQueries;
 }
 
 /**
@@ -124,8 +125,8 @@ export class SpoolConsumer {
     this.now = options.now ?? Date.now;
   }
 
-  get registry(): Registry {
-    return this.options.tagger.registry;
+  get registry(): ContainerQueries {
+    return this.options.tagger.containers;
   }
 
   /** Processes every complete entry once; concurrent calls share one pass (plus one more if asked during it). */

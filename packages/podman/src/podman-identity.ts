@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ContainerId, Registry } from '@contid/core';
+import type { ContainerId, ContainerQueries } from '@contid/core';
 import type { ContainerIdentity, Identifier, OciSpec, SpoolEntry } from '@contid/oci';
 
 /** Podman marks every config.json it writes (libpod's annotations.ContainerManager). */
@@ -74,7 +74,7 @@ export function conmonName(pidFile: string | null, procRoot = '/proc'): string |
 }
 
 /** The parent of a pod member: its pod's infra container, when contid tagged it. */
-function podParent(registry: Registry, infraId: unknown): ContainerId | null {
+function podParent(registry: ContainerQueries, infraId: unknown): ContainerId | null {
   return typeof infraId === 'string' && infraId ? registry.findByRuntimeId(infraId)?.contid ?? null : null;
 }
 
