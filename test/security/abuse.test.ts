@@ -1,6 +1,6 @@
 import { callService } from '@contid/service';
 import { uniqueName } from '../helpers/cli';
-import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
+import { securityEngine, startNestedContainer, stopNestedSuite } from './docker-engine';
 import { ServiceProcess, tagSelf } from './harness';
 
 type Step = { step: string; ok: boolean; code?: string; error?: string; result?: unknown };
@@ -57,10 +57,7 @@ describe('root in a default Docker container vs contid serve: forged log lines, 
   }, 300_000);
 
   afterAll(async () => {
-    await engine.stop();
-    removeNestedChannels(engine);
-    await service.stop();
-    service.cleanup();
+    await stopNestedSuite(engine, service);
   }, 120_000);
 
   it('cannot forge a journal line through a newline or escape sequence in what it sends', () => {

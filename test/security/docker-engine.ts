@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { callService } from '@contid/service';
 import { DockerEngine } from '../docker/engine';
 import { REPO_ROOT } from '../helpers/cli';
-import { FIXTURES } from './harness';
+import { FIXTURES, ServiceProcess } from './harness';
 
 /** Renews the session per runc call, so each container gets a session of its own. */
 export const RUNTIME = 'contid-sec';
@@ -27,8 +27,16 @@ export function securityEngine(label = 'security'): DockerEngine {
 }
 
 /** Nested channel directories the tests created inside the engine's exec root. */
-export function removeNestedChannels(engine: DockerEngine): void {
+function removeNestedChannels(engine: DockerEngine): void {
   for (const entry of readdirSync(engine.execRoot)) if (entry.startsWith('nested-')) rmSync(join(engine.execRoot, entry), { recursive: true, force: true });
+}
+
+/** A nested suite's tear-down: the engine and its containers, their channels, then the service. */
+export async function stopNestedSuite(engine: DockerEngine, service: ServiceProcess): Promise<void> {
+  await engine.stop();
+  removeNestedChannels(engine);
+  await service.stop();
+  service.cleanup();
 }
 
 /** A container that runs one of the fixtures against its own nested channel, as its root. */

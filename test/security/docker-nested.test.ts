@@ -2,7 +2,7 @@ import { Attributor, checkBinding, parseRecord } from '@contid/audit';
 import { Registry, TrustStore, configFromEnv, parseContainerId } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { contid, uniqueName } from '../helpers/cli';
-import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
+import { securityEngine, startNestedContainer, stopNestedSuite } from './docker-engine';
 import { ServiceProcess, tagSelf } from './harness';
 
 type Step = { step: string; ok: boolean; code?: string; error?: string; result?: Record<string, unknown> | number };
@@ -26,10 +26,7 @@ describe('root in a real Docker container vs contid (own dockerd, real kernel)',
     victim = String(r.reply.contid);
   }, 240_000);
   afterAll(async () => {
-    await engine.stop();
-    removeNestedChannels(engine);
-    await service.stop();
-    service.cleanup();
+    await stopNestedSuite(engine, service);
   }, 120_000);
 
   /** Starts a container, tags its init through the host channel, opens its nested channel, runs the probe. */

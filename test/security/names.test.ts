@@ -2,7 +2,7 @@ import { callService } from '@contid/service';
 import { Registry, parseContainerId } from '@contid/core';
 import { ChildProcess, spawn } from 'node:child_process';
 import { CONTID_MAIN, contid, uniqueName } from '../helpers/cli';
-import { removeNestedChannels, securityEngine, startNestedContainer } from './docker-engine';
+import { securityEngine, startNestedContainer, stopNestedSuite } from './docker-engine';
 import { ServiceProcess } from './harness';
 
 type Step = { step: string; ok: boolean; error?: string; result?: string };
@@ -48,10 +48,7 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
 
   afterAll(async () => {
     victimProcess?.kill('SIGKILL');
-    await engine.stop();
-    removeNestedChannels(engine);
-    await service.stop();
-    service.cleanup();
+    await stopNestedSuite(engine, service);
   }, 120_000);
 
   const showJson = (ref: string): { status: number | null; contid?: string; stderr: string } => {
