@@ -1,6 +1,8 @@
 # contid-tag.sh: the one tagging step of contid's hot path, shared by contid-runc (the OCI
 # runtime shim) and contid-spawn (any orchestrator). POSIX sh, sourced, no Node and no fork on
-# the success path except `cat` for copied files: it runs before every container start.
+# the success path except one `cat` for a large copied file (config.json on create): it runs
+# before every container start and every exec, and under load each extra process waits for a
+# CPU before the container can.
 #
 # The step: renew this shell's own audit session (only a process may write its own loginuid;
 # everything it execs inherits the new session), then write one spool entry that `contid serve`
@@ -47,8 +49,7 @@ contid_renew() {
   contid_auid=
   # /proc/self/sessionid and loginuid end without a newline: read sets the variable and
   # returns 1, so its status says nothing; the value is checked instead.
-  { read -r contid_old </proc/self/sessionid; } 2>/dev/null
-  { read -r contid_auid </proc/self/loginuid; } 2>/dev/null
+  { read -r contid_old </proc/self/sessionid; read -r contid_auid </proc/self/loginuid; } 2>/dev/null
   contid_new=$contid_old
   case $contid_old$contid_auid in
     '' | *[!0-9]*)
@@ -64,46 +65,77 @@ contid_renew() {
     contid_fail "cannot renew the audit session (needs CAP_AUDIT_CONTROL; loginuid_immutable must be off)"
     return
   fi
-  { read -r contid_new </proc/self/sessionid; } 2>/dev/null
+  read -r contid_new </proc/self/sessionid
   [ "$contid_new" != "$contid_old" ] || contid_fail "the kernel did not give a new audit session (still $contid_new)"
 }
 
-# contid_spool_write KEY OP FIELD=VALUE… [-- LABEL=FILE…]: one complete entry named
-# KEY-OP-PID.entry (KEY, a session number, orders the entries). Values are single lines
-# (refused otherwise: a newline would forge the fields after it); each FILE that is readable
-# is copied as a `--- LABEL` section. Returns 1 (after removing the partial file) on failure.
+# contid_spool_write KEY OP FIELD=VALUE… [-- LABEL=FILE…] [--cat LABEL=FILE…]: one complete
+# entry named KEY-OP-PID.entry (KEY, a session number, orders the entries). Values are single
+# lines (refused otherwise: a newline would forge the fields after it). Each readable FILE is
+# copied as a `--- LABEL` section: after `--` by the shell's own `read` (no fork; for small
+# files such as runc exec's process.json, since dash reads one byte per system call), after
+# `--cat` by one `cat` each (large files: config.json with a seccomp profile is 10–20 KB).
+# Without --cat sections the entry is one write. Returns 1 (after removing the partial file)
+# on failure.
 contid_spool_write() {
   contid_entry="$contid_spool/$1-$2-$$.entry"
-  contid_op=$2
+  contid_buf="contid-spool 1${contid_nl}op=$2$contid_nl"
   shift 2
-  for contid_kv; do
-    [ "$contid_kv" = -- ] && break
-    case $contid_kv in *"$contid_nl"*) contid_write_error="the value of ${contid_kv%%=*} spans lines" && return 1 ;; esac
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -- | --cat) break ;;
+      *"$contid_nl"*) contid_write_error="the value of ${1%%=*} spans lines" && return 1 ;;
+    esac
+    contid_buf=$contid_buf$1$contid_nl
+    shift
   done
   if ! { [ -d "$contid_spool" ] || (umask 077 && mkdir -p "$contid_spool"); } 2>/dev/null; then
     contid_write_error="cannot create the spool $contid_spool"
     return 1
   fi
-  contid_copied=0
-  if {
-    printf 'contid-spool 1\nop=%s\n' "$contid_op"
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do
-      printf '%s\n' "$1"
-      shift
-    done
-    [ $# -gt 0 ] && shift
-    for contid_kv; do
-      [ -r "${contid_kv#*=}" ] || continue
-      printf -- '--- %s\n' "${contid_kv%%=*}"
-      cat "${contid_kv#*=}" || contid_copied=1
-      echo
-    done
+  contid_write_error="cannot write the spool entry in $contid_spool"
+  contid_cat=
+  for contid_kv; do
+    case $contid_kv in
+      --) continue ;;
+      --cat) contid_cat=1 && continue ;;
+    esac
+    [ -n "$contid_cat" ] && break
+    contid_file=${contid_kv#*=}
+    [ -r "$contid_file" ] || continue
+    # Only a regular file: dash's read cannot tell a read error (a directory) from its end.
+    [ -f "$contid_file" ] || return 1
+    contid_buf="$contid_buf--- ${contid_kv%%=*}$contid_nl"
+    contid_line=
+    {
+      while IFS= read -r contid_line; do
+        contid_buf=$contid_buf$contid_line$contid_nl
+        contid_line=
+      done <"$contid_file"
+    } 2>/dev/null || return 1
+    # The last line may lack its newline (read then returns 1 with the text set).
+    contid_buf=$contid_buf$contid_line$contid_nl
+  done
+  if [ -z "$contid_cat" ]; then
     # The terminator is the commit point: a reader skips an entry until it is there.
-    [ "$contid_copied" = 0 ] && echo '--- end'
-  } 2>/dev/null >"$contid_entry"; then
-    return 0
+    { printf '%s--- end\n' "$contid_buf" >"$contid_entry"; } 2>/dev/null && return 0
+  else
+    contid_copied=0
+    if {
+      printf '%s' "$contid_buf"
+      contid_cat=
+      for contid_kv; do
+        [ "$contid_kv" = --cat ] && contid_cat=1 && continue
+        [ -n "$contid_cat" ] && [ -r "${contid_kv#*=}" ] || continue
+        printf -- '--- %s\n' "${contid_kv%%=*}"
+        cat -- "${contid_kv#*=}" || contid_copied=1
+        echo
+      done
+      [ "$contid_copied" = 0 ] && echo '--- end'
+    } 2>/dev/null >"$contid_entry"; then
+      return 0
+    fi
   fi
   rm -f "$contid_entry"
-  contid_write_error="cannot write the spool entry in $contid_spool"
   return 1
 }
