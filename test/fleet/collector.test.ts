@@ -79,11 +79,6 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     session = Number(field(binding, 'vm-ses'));
     contidA = field(binding, 'contid')!;
     await waitFor('node A\'s binding at the collector', () => existsSync(collectorLog) && readFileSync(collectorLog, 'latin1').includes(`vm="${name}"`), 30_000);
-    // The container's events are logged: with the rule gone, the host's own execs (ausearch,
-    // contid keys) stop streaming as node A while node B's older-stamped records are sent.
-    // Interleaved with them, B's LOGIN event was once missing from B's answer (1 run of 4):
-    // an open finding about streams of several nodes arriving with skewed stamps.
-    deleteExecveRule(key);
 
     // Node B: the same real records of this machine, re-emitted under node B; the binding
     // re-signed with B's own key for B's container (same session number, another contid).
@@ -99,8 +94,22 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     expect(realLines.length).toBeGreaterThan(5);
     const signB = readSigner(stateB)!;
     const senderB = remote();
-    for (const line of realLines) senderB.stdin!.write(`node=${nodeB} ${line.includes('type=VIRT_CONTROL') ? resign(line, signB) : line}\n`);
-    await waitFor("node B's records at the collector", () => readFileSync(collectorLog, 'latin1').includes(`node=${nodeB} type=VIRT_CONTROL`), 30_000);
+    // B's stream interleaved with A's live one, deterministically: between chunks of B's
+    // (older stamps) node A tags a new container (a LOGIN, a signed binding, execs under
+    // the rule, all stamped now) and the next chunk waits until A's binding is at the collector.
+    const linesB = loginAfterItsSyscall(realLines.map((line) => `node=${nodeB} ${line.includes('type=VIRT_CONTROL') ? resign(line, signB) : line}`));
+    const chunk = Math.ceil(linesB.length / 5);
+    for (let i = 0; i < linesB.length; i += chunk) {
+      senderB.stdin!.write(`${linesB.slice(i, i + chunk).join('\n')}\n`);
+      const tick = `${name}-tick-${i}`;
+      expect(contid(['exec', '--name', tick, '--', 'true'], { env }).status).toBe(0);
+      await waitFor(`node A's ${tick} at the collector`, () => readFileSync(collectorLog, 'latin1').includes(`vm="${tick}"`), 30_000);
+    }
+    deleteExecveRule(key);
+    await waitFor("node B's records at the collector", () => readFileSync(collectorLog, 'latin1').includes(linesB[linesB.length - 1]), 30_000);
+    const collected = readFileSync(collectorLog, 'latin1').split('\n');
+    const ofB = collected.map((l) => l.startsWith(`node=${nodeB} `));
+    expect(collected.slice(ofB.indexOf(true), ofB.lastIndexOf(true)).filter((l) => l.startsWith(`node=${nodeA} type=LOGIN `)).length).toBeGreaterThan(0);
     writeFileSync(join(state.dir, 'b.keys'), exported.stdout);
   }, 180_000);
 
@@ -126,6 +135,24 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
     const boot = split.fields.get('contid-boot')!;
     const text = signLifecycle({ ...life, name: `${name}-b`, contid: parseContainerId(String(BigInt(contidA) + 1n)) }, signer, boot, Number(m[2]) * 1000 + Number(m[3]));
     return `${m[1]}${text}${m[5]}`;
+  }
+
+  /**
+   * The LOGIN record moved after the SYSCALL and PROCTITLE of its own stamp: `ausearch --raw`
+   * prints equal stamps in the order of its slots, so a stream relayed from its output may
+   * carry them so (the LOGIN event was once missing from B's answer when it did).
+   */
+  function loginAfterItsSyscall(lines: string[]): string[] {
+    const at = lines.findIndex((l) => / type=LOGIN /.test(l));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const stamp = /audit\([^)]*\)/.exec(lines[at])![0];
+    const rest = lines.filter((_l, i) => i !== at);
+    let last = -1;
+    rest.forEach((l, i) => {
+      if (l.includes(stamp)) last = i;
+    });
+    expect(last).toBeGreaterThanOrEqual(0);
+    return [...rest.slice(0, last + 1), lines[at], ...rest.slice(last + 1)];
   }
 
   const eventKeys = (text: string): string[] => [...new Set([...text.matchAll(/audit\(([0-9.]+:\d+)\)/g)].map((x) => x[1]))].sort();

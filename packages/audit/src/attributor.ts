@@ -100,6 +100,9 @@ export function sessionOf(event: AuditEvent): number | null {
 /** The position of an event in its input: the byte offset of its first record (or -1). */
 const positionOf = (event: AuditEvent): number => event.records[0]?.offset ?? -1;
 
+/** One node's event stamp, `TIME_MS:SERIAL`: the LOGIN that began an epoch and the events of that LOGIN share it. */
+export const stampKey = (timeMs: number, serialText: string): string => `${timeMs}:${serialText}`;
+
 /** Sessions are numbered per node and per boot: the key of one node's session number. */
 const sessionKey = (node: string | null, session: number): string => `${node ?? ''} ${session}`;
 
@@ -112,6 +115,8 @@ interface Epoch {
   start: number;
   contid: ContainerId | null;
   atMs?: number;
+  /** The stamp of the LOGIN that began it (see stampKey). */
+  stamp?: string;
 }
 
 /**
@@ -208,22 +213,29 @@ export class Attributor {
     }
     const ses = sessionOf(event);
     if (ses === null) return null;
-    const contid = this.contidOfSession(ses, positionOf(event), event.node, event.timeMs);
+    const contid = this.contidOfSession(ses, positionOf(event), event.node, event.timeMs, stampKey(event.timeMs, event.serialText ?? String(event.serial)));
     return contid === null ? null : (this.container(contid) ?? null);
   }
 
   /**
    * The contid bound to `session` of `node` at input position `at` (-1: the latest binding),
-   * if the binding was made in the same boot as `timeMs` (when given).
+   * if the binding was made in the same boot as `timeMs` (when given). `stamp` (see stampKey)
+   * is the event's: the event that allocated the session belongs to it even where its LOGIN
+   * record comes after the event's other records — `ausearch --raw` prints equal stamps in
+   * the order of its slots, so a stream relayed from its output can carry SYSCALL, PROCTITLE,
+   * LOGIN, and a collector merging several nodes keeps that order.
    */
-  contidOfSession(session: number, at = -1, node: string | null = null, timeMs?: number): ContainerId | null {
+  contidOfSession(session: number, at = -1, node: string | null = null, timeMs?: number, stamp?: string): ContainerId | null {
     const list = this.epochs.get(sessionKey(node, session));
     if (!list) return null;
     let found: Epoch | undefined;
     if (at < 0) found = list[list.length - 1];
     else
       for (const e of list) {
-        if (e.start > at) break;
+        if (e.start > at) {
+          if (stamp !== undefined && e.stamp === stamp) found = e;
+          continue;
+        }
         found = e;
       }
     if (!found || found.contid === null) return null;
@@ -316,7 +328,7 @@ export class Attributor {
     const list = this.epochList(rec.node, Number(ses));
     const start = rec.offset;
     // A session number allocated again (after a reboot) ends any older binding of it.
-    if (list.length === 0 || list[list.length - 1].start < start || start < 0) list.push({ start, contid: null });
+    if (list.length === 0 || list[list.length - 1].start < start || start < 0) list.push({ start, contid: null, stamp: stampKey(rec.timeMs, rec.serialText) });
   }
 
   private onLifecycle(rec: AuditRecord): void {

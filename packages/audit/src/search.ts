@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
-import { ContainerDirectory, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
-import { Attributor, AttributedContainer, AttributorOptions } from './attributor';
+import { ContainerDirectory, ContainerId, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
+import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './attributor';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { parseRecord } from './record';
@@ -288,6 +288,16 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   return { ...stats, attributor };
 }
 
+/**
+ * The container of an event's raw bytes (sessions unique: one node, one boot), placed by its
+ * first line's node, position and stamp as attribute() places a decoded event.
+ */
+function contidOfBytes(attributor: Attributor, session: number, bytes: Buffer, offset: number): ContainerId | null {
+  const nl = bytes.indexOf(10);
+  const rec = parseRecord(bytes.toString('latin1', 0, nl < 0 ? bytes.length : nl), offset);
+  return rec === null ? null : attributor.contidOfSession(session, offset, rec.node, rec.timeMs, stampKey(rec.timeMs, rec.serialText));
+}
+
 /** Thrown through the readers when --just-one has its event: every reader closes its file in finally. */
 const LIMIT_REACHED = Symbol('limit reached');
 
@@ -314,7 +324,7 @@ function readEvents(
       const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
         if (direct) {
-          const c = attributor.contidOfSession(sessionAt.get(at)!, b.base + at);
+          const c = contidOfBytes(attributor, sessionAt.get(at)!, buf, b.base + at);
           if (c !== null && contids.has(String(c))) {
             stats.matched++;
             options.rawOut!(withoutEnriched(buf));
@@ -341,7 +351,7 @@ function readEvents(
     // (several nodes or boots: the same number is another session, so every event is attributed)
     const onEventBytes = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique()
       ? (session: number, bytes: Buffer, offset: number): void => {
-          const c = attributor.contidOfSession(session, offset);
+          const c = contidOfBytes(attributor, session, bytes, offset);
           if (c === null || !contids.has(String(c))) return;
           stats.matched++;
           options.rawOut!(bytes);
