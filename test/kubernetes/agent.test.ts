@@ -1,12 +1,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContidError, ContainerRecord, Registry, formatContainerId, prefixOf } from '@contid/core';
+import { AuditSink, ContidError, ContainerRecord, Registry, Tagger, formatContainerId, prefixOf } from '@contid/core';
 import { CONTAINERS_ANNOTATION, KubernetesAgent, clientNode } from '@contid/kubernetes';
 import { EmulatedApiServer, KObject } from './emulated-api-server';
 import { waitFor } from '../helpers/wait';
 
 const NS = 'contid-system';
+
+/** The audit trail the agent's enrichments go to (fake rows must not reach the host's real log). */
+class RecordingSink implements AuditSink {
+  readonly texts: string[] = [];
+  send(_type: number, message: string): void {
+    this.texts.push(message);
+  }
+  close(): void {}
+}
+
+/** The core's operations over a test registry: the agent writes only through them. */
+function taggerOver(registry: Registry, sink = new RecordingSink()): Tagger {
+  return Tagger.open({ stateDir: registry.dir, writePath: 'session', failPolicy: 'closed', nodeName: 'k8s-agent-test' }, { registry, sink, trustedCaller: true });
+}
 const CM = 'contid-node-prefixes';
 
 function kubeConfigFor(server: EmulatedApiServer) {
@@ -89,10 +103,10 @@ describe('kubernetes node agent (emulated API server)', () => {
     return r;
   }
 
-  function agentFor(node: string, registry: Registry, log: string[] = logs): KubernetesAgent {
+  function agentFor(node: string, registry: Registry, log: string[] = logs, sink = new RecordingSink()): KubernetesAgent {
     const agent = new KubernetesAgent({
       kubeConfig: kubeConfigFor(server),
-      registry,
+      tagger: taggerOver(registry, sink),
       nodeName: node,
       namespace: NS,
       resyncMs: 300,
@@ -126,7 +140,8 @@ describe('kubernetes node agent (emulated API server)', () => {
     ];
     server.addPod(podOn('node-a', 'shop', 'web-7d9f8b6c5-x2k4p', web));
     server.addPod(podOn('node-b', 'shop', 'cart-7d9f8b6c5-q9w8e', [{ name: 'cart', id: hex('cart') }]));
-    const agent = agentFor('node-a', registry);
+    const sink = new RecordingSink();
+    const agent = agentFor('node-a', registry, logs, sink);
     const claim = await agent.start();
     expect(claim).toMatchObject({ prefix: 1, claimedNow: true });
     expect(registry.ids.nodePrefix()).toBe(1);
@@ -159,6 +174,11 @@ describe('kubernetes node agent (emulated API server)', () => {
       'contid.io/service-account': 'web-sa',
       'contid.io/container-type': 'container',
     });
+    // The enrichment went through the core: one op=update record for the row, none repeated on resync.
+    const updates = () => sink.texts.filter((t) => t.includes(' op=update ') && t.includes(` contid=${formatContainerId(nginx.contid)} `));
+    expect(updates()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 700)); // two resyncs
+    expect(updates()).toHaveLength(1);
     expect(registry.get(sandbox.contid)!.labels).toMatchObject({ 'contid.io/workload': 'Deployment/web', 'contid.io/container-type': 'sandbox' });
 
     // Steady state: the resync finds nothing to change, so no further patches.
@@ -299,7 +319,7 @@ describe('node prefix claim (emulated API server)', () => {
     const registry = Registry.open(dir);
     try {
       server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CM, namespace: NS }, data: { 'node-a': '3', 'node-b': '3' } });
-      const agent = new KubernetesAgent({ kubeConfig: kubeConfigFor(server), registry, nodeName: 'node-a', namespace: NS });
+      const agent = new KubernetesAgent({ kubeConfig: kubeConfigFor(server), tagger: taggerOver(registry), nodeName: 'node-a', namespace: NS });
       await expect(agent.start()).rejects.toThrow(/prefix 3 of node node-a is also claimed by node-b/);
       await agent.stop();
       expect(registry.ids.nodePrefix()).toBeNull();

@@ -56,7 +56,7 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
       currentContext: 'e',
     });
     server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: { 'other-node': '1' } });
-    agent = new KubernetesAgent({ kubeConfig: kc, registry, tagger, nodeName: 'worker-7', namespace: 'contid-system', resyncMs: 300 });
+    agent = new KubernetesAgent({ kubeConfig: kc, tagger, nodeName: 'worker-7', namespace: 'contid-system', resyncMs: 300 });
   });
 
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { ContainerRecord, ContidError, Registry, Tagger } from '@contid/core';
+import { ContainerRecord, ContidError, Tagger } from '@contid/core';
 import type * as ClientNodeModule from '@kubernetes/client-node';
 import { Backoff, sleep } from './backoff';
 import { KeyedWorkQueue } from './work-queue';
@@ -10,9 +10,10 @@ type V1Pod = ClientNodeModule.V1Pod;
 
 export interface AgentOptions {
   kubeConfig: KubeConfig;
-  registry: Registry;
-  /** When given (the agent also tags), containers the kubelet reports finished are ended with an audit record. */
-  tagger?: Tagger;
+  /** The core's operations: look-ups, the node prefix, enrichment and ends, each write recorded in the audit trail. */
+  tagger: Tagger;
+  /** End (op=end) the containers the kubelet reports finished; default true. Off where another agent tags this node. */
+  endFinished?: boolean;
   nodeName: string;
   /** Namespace of the prefix ConfigMap (the agent's own namespace). */
   namespace: string;
@@ -91,13 +92,13 @@ export class KubernetesAgent {
   }
 
   private async claimPrefix(): Promise<PrefixClaim> {
-    const { registry, nodeName, namespace } = this.options;
-    const preferred = registry.ids.nodePrefix();
+    const { tagger, nodeName, namespace } = this.options;
+    const preferred = tagger.nodePrefix();
     for (;;) {
       if (this.stopped) throw new ContidError('agent stopped before it could claim a node prefix');
       try {
         const claim = await claimNodePrefix(this.api, { namespace, name: this.options.prefixConfigMap ?? DEFAULT_PREFIX_CONFIGMAP, nodeName, preferred });
-        registry.ids.setNodePrefix(claim.prefix);
+        tagger.setNodePrefix(claim.prefix);
         this.backoff.reset();
         this.log(`node ${nodeName}: ID prefix ${claim.prefix} (${claim.claimedNow ? 'claimed' : 'already held'})`);
         return claim;
@@ -175,9 +176,8 @@ export class KubernetesAgent {
   }
 
   private async reconcile(pod: V1Pod): Promise<void> {
-    const { registry } = this.options;
     this.endFinished(pod, false);
-    const found = podContainers(pod, registry);
+    const found = podContainers(pod, this.options.tagger.containers);
     for (const [name, record] of found.containers) this.enrich(record, podLabels(pod, name));
     if (found.sandbox) this.enrich(found.sandbox, podLabels(pod, null));
     const wanted = containersAnnotation(found);
@@ -204,7 +204,7 @@ export class KubernetesAgent {
    */
   private endFinished(pod: V1Pod, deleted: boolean): void {
     const tagger = this.options.tagger;
-    if (!tagger) return;
+    if (this.options.endFinished === false) return;
     const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? []), ...(pod.status?.ephemeralContainerStatuses ?? [])];
     const finished: { runtimeId: string | null; reason: string }[] = [];
     for (const s of statuses) {
@@ -215,11 +215,11 @@ export class KubernetesAgent {
       else if (deleted) finished.push({ runtimeId: runtimeIdOf(s.containerID), reason: 'pod deleted' });
     }
     if (deleted) {
-      const sandbox = podContainers(pod, this.options.registry).sandbox;
+      const sandbox = podContainers(pod, tagger.containers).sandbox;
       if (sandbox) finished.push({ runtimeId: sandbox.runtimeId, reason: 'pod deleted' });
     }
     for (const f of finished) {
-      const record = f.runtimeId ? this.options.registry.findByRuntimeId(f.runtimeId) : undefined;
+      const record = f.runtimeId ? tagger.containers.findByRuntimeId(f.runtimeId) : undefined;
       if (!record || record.state === 'ended') continue;
       try {
         tagger.end(record.contid, f.reason);
@@ -233,8 +233,13 @@ export class KubernetesAgent {
   private enrich(record: ContainerRecord, wanted: Record<string, string>): void {
     const labels = enrichedLabels(record, wanted);
     if (!labels) return;
-    this.options.registry.enrich(record.contid, { labels });
-    this.stats.enriched++;
+    try {
+      this.options.tagger.enrich(record.contid, { labels });
+      this.stats.enriched++;
+    } catch (e) {
+      // Fail-closed and the audit trail refused the op=update record: the row stays as it was.
+      this.log(`cannot enrich ${record.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { hostname } from 'node:os';
-import { ContidError, FailPolicy, Registry, Tagger, configFromEnv } from '@contid/core';
+import { ContidError, FailPolicy, Tagger } from '@contid/core';
 import { Spool, SpoolDrainer, spoolDirFromEnv } from '@contid/oci';
 import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, kubernetesIdentifier, loadKubeConfig } from '@contid/kubernetes';
 
@@ -45,16 +45,17 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     const namespace = argv.namespace ?? process.env.POD_NAMESPACE ?? 'contid-system';
     if (!Number.isFinite(argv.resync) || argv.resync < 1) throw new ContidError(`--resync must be at least 1 second, got ${argv.resync}`);
     const kc = kubeConfig(argv.kubeconfig);
-    // Tagging needs the audit capabilities; annotating pods alone needs none.
+    // The agent writes the registry (labels, the node prefix, ends) through the tagger, so each
+    // change is recorded in the audit trail: it needs root's audit capabilities either way.
     // Fail-open unless told otherwise, as for Docker: a pod must not fail to start because contid is down.
     const policy: FailPolicy | undefined = process.env.CONTID_FAIL_POLICY ? undefined : 'open';
-    const tagger = argv['drain-spool'] ? Tagger.open({ failPolicy: policy }) : null;
-    const registry = tagger?.registry ?? Registry.open(configFromEnv().stateDir);
-    const drainer = tagger ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], log }) : null;
+    const tagger = Tagger.open({ failPolicy: policy });
+    const drainer = argv['drain-spool'] ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], log }) : null;
     const agent = new KubernetesAgent({
       kubeConfig: kc,
-      registry,
-      tagger: tagger ?? undefined,
+      tagger,
+      // Where `contid docker agent` tags this node, it also ends what it tagged.
+      endFinished: argv['drain-spool'],
       nodeName,
       namespace,
       prefixConfigMap: argv['prefix-configmap'],
@@ -73,7 +74,7 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     });
     try {
       // IDs carry the node prefix: tag only once the node has one (hand-offs wait in the spool).
-      if (registry.ids.nodePrefix() !== null) await drainer?.start();
+      if (tagger.nodePrefix() !== null) await drainer?.start();
       const claim = await agent.start();
       await drainer?.start();
       log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})${drainer ? `; draining ${drainer.dir}` : ''}`);
@@ -84,8 +85,7 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     } finally {
       await agent.stop();
       await drainer?.stop();
-      if (tagger) tagger.close();
-      else registry.close();
+      tagger.close();
     }
   },
 };
