@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the golden outputs of packages/audit/test/fixtures/golden-*.log with ausearch
 # 3.0.9 itself: NAME.events.golden (ausearch's grouping, `ausearch -if`) and
-# NAME.interpret.golden (`ausearch -i`), in UTC and the C.UTF-8 locale (golden.test.ts sets
+# NAME.interpret.golden (`ausearch -i`), NAME.text.golden and NAME.csv.golden (`--format text`,
+# `--format csv`), NAME.csv-extra.golden (csv with every --extra-* column), in UTC and the C.UTF-8 locale (golden.test.ts sets
 # the same). Then checks the reassembly table against ausearch. No root needed.
 # Usage: pnpm golden
 set -euo pipefail
@@ -12,6 +13,9 @@ for log in "$dir"/golden-*.log; do
   base="${log%.log}"
   ausearch -if "$log" > "$base.events.golden" || true
   ausearch -if "$log" -i > "$base.interpret.golden" || true
+  ausearch -if "$log" --format text > "$base.text.golden" || true
+  ausearch -if "$log" --format csv > "$base.csv.golden" 2>/dev/null || true # stderr: "error normalizing TYPE" per record libauparse cannot normalize
+  ausearch -if "$log" --format csv --extra-keys --extra-labels --extra-obj2 --extra-time > "$base.csv-extra.golden" 2>/dev/null || true
   echo "golden: $(basename "$log"): $(grep -c '^----' "$base.events.golden") events"
 done
 node "$(dirname "$0")/check-reassembly.js" >/dev/null && echo "golden: reassembly table agrees with ausearch"

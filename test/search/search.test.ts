@@ -222,6 +222,23 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     expect(contid(['search', '-if', gz], { env: state.env })).toMatchObject({ status: 1, stderr: expect.stringMatching(/^contid: cannot read .*: not a valid gzip file .*\n$/) });
   });
 
+  it("--format text and csv equal ausearch's (libauparse's normalizer); contid adds the container to attributed lines", () => {
+    const filter = ['-m', 'EXECVE', '-sv', 'yes'];
+    const asText = (latin1: string): string => latin1.split('\n').map((l) => bytesToText(l, { escapeControls: true })).join('\n');
+    for (const format of ['text', 'csv']) {
+      const mine = search([...filter, '--format', format, '--no-index']);
+      const theirs = spawnSync('ausearch', ['-if', log, ...filter, '--format', format], { encoding: 'latin1', maxBuffer: 256 << 20 });
+      expect([format, mine.status]).toEqual([format, 0]);
+      expect(mine.stdout.replace(/ container=\S+ contid=\S+ orchestrator=\S+$/gm, '')).toBe(asText(theirs.stdout));
+    }
+    expect(search(['-c', B, '--format', 'text']).stdout).toMatch(new RegExp(` successfully executed /usr/bin/id +container=${B} contid=${contidOf[B]} orchestrator=contid$`, 'm'));
+    const csv = search(['-c', B, '--format', 'csv', '--extra-keys', '--extra-container']).stdout.split('\n');
+    expect(csv[0]).toMatch(/,HOW,KEY,CONTAINER,CONTID,ORCHESTRATOR$/);
+    expect(csv.slice(1, -1).every((row) => row.endsWith(`,${B},${contidOf[B]},contid`))).toBe(true);
+    expect(search(['-c', B, '--format', 'text', '--extra-keys'])).toMatchObject({ status: 2, stderr: 'contid: --extra options require --format csv (as ausearch)\n' });
+    expect(search(['--format', 'csv', '-k', 'no-such-key-anywhere'])).toMatchObject({ status: 1, stdout: '', stderr: expect.stringContaining('<no matches>\n') });
+  });
+
   it('a missing input is one clear line and exit 2', () => {
     expect(contid(['search', '-if', '/nonexistent/audit.log'], { env: state.env })).toMatchObject({ status: 2, stderr: 'contid: no such log file or directory: /nonexistent/audit.log\n' });
   });

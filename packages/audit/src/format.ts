@@ -1,4 +1,4 @@
-import { formatContainerId } from '@contid/core';
+import { ContidError, formatContainerId } from '@contid/core';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { AuditRecord, fieldValue } from './record';
@@ -6,9 +6,16 @@ import { eventField, eventSucceeded } from './filter';
 import { AusearchInterpreter } from './interpret';
 import { syscallName } from './libaudit';
 import { bytesToText, escapeControls } from './safe-text';
+import { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';
 
-export type SearchFormat = 'raw' | 'interpret' | 'json' | 'ecs';
-export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'json', 'ecs'];
+export type SearchFormat = 'raw' | 'interpret' | 'text' | 'csv' | 'json' | 'ecs';
+export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'];
+
+/** What only some formats read. */
+export interface FormatOptions {
+  /** csv: ausearch's --extra-* columns, and contid's CONTAINER,CONTID,ORCHESTRATOR (`container`). */
+  csv?: CsvExtras & { container?: boolean };
+}
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
@@ -27,6 +34,9 @@ function interpretRecordWithoutLibrary(rec: AuditRecord): string {
   return escapeControls(`${head} ${show(rec.fields)}${body}`.replace(/\0/g, ' '));
 }
 
+/** Latin1 output lines as text: valid UTF-8, control characters escaped (the newlines kept). */
+const lineTexts = (latin1: string): string => latin1.split('\n').map((line) => bytesToText(line, TEXT)).join('\n');
+
 let interpreter: AusearchInterpreter | null | undefined;
 
 /** The records as `ausearch -i` prints them (libauparse), newline-terminated. */
@@ -35,6 +45,29 @@ function interpretedRecords(event: AuditEvent): string {
   if (interpreter) return interpreter.event(event);
   return event.records.map(interpretRecordWithoutLibrary).join('\n') + '\n';
 }
+
+const reports = new Map<string, NormalizedReport>();
+
+/** ausearch --format text|csv (libauparse's normalizer), newline-terminated; one feed state per format and options, as ausearch keeps one. */
+function normalizedLines(format: 'text' | 'csv', event: AuditEvent, extras: CsvExtras): string {
+  const key = `${format}:${extras.keys}:${extras.labels}:${extras.obj2}:${extras.time}`;
+  let report = reports.get(key);
+  if (!report) {
+    const opened = NormalizedReport.open(format, extras);
+    if (!opened) throw new ContidError(`--format ${format} needs libauparse (Debian package libauparse0)`, 1);
+    reports.set(key, (report = opened));
+  }
+  return report.event(event);
+}
+
+/** The header row of --format csv with these options (ausearch prints it before the first event). */
+export function csvHeaderRow(options: FormatOptions = {}): string {
+  const header = csvHeader(options.csv);
+  return options.csv?.container ? `${header.slice(0, -1)},CONTAINER,CONTID,ORCHESTRATOR\n` : header;
+}
+
+/** A container's words for a text line or a csv cell: controls and commas escaped as \ooo. */
+const cell = (s: string): string => escapeControls(s).replace(/,/g, '\\054');
 
 export function containerJson(c: AttributedContainer | null): Record<string, string | null | Record<string, string>> | null {
   if (!c) return null;
@@ -166,7 +199,7 @@ const TEXT = { escapeControls: true };
  * through JSON.stringify only; text formats escape control characters as ausearch does.
  * `chain`: container then its ancestors.
  */
-export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain: AttributedContainer[]): string {
+export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain: AttributedContainer[], options: FormatOptions = {}): string {
   switch (format) {
     case 'raw':
       return event.records.map((r) => bytesToText(r.raw, TEXT)).join('\n') + '\n';
@@ -174,6 +207,18 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
       const c = chain[0];
       const who = c ? ` container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}` : '';
       return `----${who}\n${interpretedRecords(event)}`;
+    }
+    case 'text': {
+      // contid's addition to ausearch's sentence: the container it was attributed to
+      const c = chain[0];
+      const lines = lineTexts(normalizedLines('text', event, {}));
+      return c ? lines.replace(/\n/g, ` container=${cell(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${cell(c.orchestrator)}\n`) : lines;
+    }
+    case 'csv': {
+      const c = chain[0];
+      const rows = lineTexts(normalizedLines('csv', event, options.csv ?? {}));
+      if (!options.csv?.container) return rows;
+      return rows.replace(/\n/g, c ? `,${cell(c.name)},${formatContainerId(c.contid)},${cell(c.orchestrator)}\n` : ',,,\n');
     }
     case 'json':
       return (

@@ -12,8 +12,9 @@
  *   `rejected` / `rejectedCount` / `rejectedBy` / `unknownKeys` say what was not used and why
  * - `checkBinding(record, { trust })`: one binding record taken apart the way it was built
  * - `matchesFilter(filter, event, chain)`, `parseTimeWords(words)`
- * - `formatAuditEvent('raw' | 'interpret' | 'json' | 'ecs', event, chain)` → text (valid UTF-8 once
- *   encoded; interpret = `ausearch -i` through libauparse)
+ * - `formatAuditEvent('raw' | 'interpret' | 'text' | 'csv' | 'json' | 'ecs', event, chain, options?)` → text
+ *   (valid UTF-8 once encoded; interpret = `ausearch -i`, text/csv = ausearch's through libauparse;
+ *   `csvHeaderRow(options)` before the first csv row)
  * - `searchLogs({ files, filter, onEvent })`: two-pass search over rotated logs
  */
 export * from './record';
@@ -30,6 +31,7 @@ export * from './search-index';
 export * from './line-bytes';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
+export { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';
 export { bytesToText, escapeControls, safeRawBytes, type TextOptions } from './safe-text';
 export { findMalformedLine, type MalformedLine } from './strict-check';
 export { errnoNumber, libauditTypeName, libauditTypeNumber, syscallName } from './libaudit';

@@ -1,8 +1,9 @@
-import koffi from 'koffi';
 import type { AuditEvent } from './reassembler';
 import type { AuditRecord } from './record';
 import { libauditTypeName, machineOf } from './libaudit';
 import { bytesToText } from './safe-text';
+import { localTime } from './local-time';
+import { AUPARSE_ESC_TTY, AUPARSE_TYPE, cstr, libauparse, type IdData, type Libauparse } from './libauparse';
 
 /**
  * `ausearch -i` for one event, with libauparse doing every field's interpretation
@@ -12,113 +13,87 @@ import { bytesToText } from './safe-text';
  * proctitle and free text come out as ausearch prints them.
  */
 
-/** auparse-defs.h auparse_type_t values this module tests for. */
-const TYPE_UNCLASSIFIED = 0;
-const TYPE_TTY_DATA = 20;
-const TYPE_MAC_LABEL = 32;
-const ESC_TTY = 1;
+const { UNCLASSIFIED: TYPE_UNCLASSIFIED, TTY_DATA: TYPE_TTY_DATA, MAC_LABEL: TYPE_MAC_LABEL } = AUPARSE_TYPE;
 const SYSCALL = 1300;
 const SECCOMP = 1326;
 const TRUSTED_APP = 1121;
 const KEY_SEPARATOR = '\x01';
-
-interface Libauparse {
-  adjustType(recordType: number, name: Buffer, value: Buffer): number;
-  interpret(type: number, id: IdData, escape: number): unknown;
-  loadInterpretations(enriched: Buffer): number;
-  freeInterpretations(): void;
-  strlen(p: unknown): number | bigint;
-  free(p: unknown): void;
-  bytes(p: unknown, n: number): Uint8Array;
-}
-
-interface IdData {
-  machine: number;
-  syscall: number;
-  a0: bigint;
-  a1: bigint;
-  cwd: null;
-  name: Buffer;
-  val: Buffer;
-}
-
-let lib: Libauparse | null | undefined;
-
-function libauparse(): Libauparse | null {
-  if (lib !== undefined) return lib;
-  try {
-    const au = koffi.load('libauparse.so.0');
-    const libc = koffi.load('libc.so.6');
-    // anonymous: a named koffi type is process-wide and cannot be declared twice (jest loads modules per file)
-    const idata = koffi.struct({ machine: 'uint', syscall: 'int', a0: 'uint64', a1: 'uint64', cwd: 'void *', name: 'void *', val: 'void *' });
-    lib = {
-      adjustType: au.func('int auparse_interp_adjust_type(int rtype, void *name, void *val)') as Libauparse['adjustType'],
-      interpret: au.func('auparse_do_interpretation', 'void *', ['int', koffi.pointer(idata), 'int']) as Libauparse['interpret'],
-      loadInterpretations: au.func('int _auparse_load_interpretations(void *buf)') as Libauparse['loadInterpretations'],
-      freeInterpretations: au.func('void _auparse_free_interpretations(void)') as Libauparse['freeInterpretations'],
-      strlen: libc.func('size_t strlen(void *s)') as Libauparse['strlen'],
-      free: libc.func('void free(void *p)') as Libauparse['free'],
-      bytes: (p, n) => koffi.decode(p, koffi.array('uint8_t', n, 'Typed')) as Uint8Array,
-    };
-  } catch {
-    lib = null;
-  }
-  return lib;
-}
 
 /** True when libauparse can be loaded (package libauparse0). */
 export function libauparseAvailable(): boolean {
   return libauparse() !== null;
 }
 
-/** NUL-terminated bytes of a latin1 (one char per byte) string, for a `const char *`. */
-const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
-
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-let lastSecond = NaN;
-let lastStamp = '';
+/** strftime("%x %T"), as ausearch -i prints a record's time. */
+function stampOf(ms: number): string {
+  const t = localTime(ms);
+  return `${t.date} ${t.time}`;
+}
 
-/** strftime("%x %T") of ausearch's locale: en_US prints a four-digit year, C/POSIX two. */
-function stampTime(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second === lastSecond) return lastStamp;
-  const d = new Date(second * 1000);
-  const locale = process.env.LC_ALL || process.env.LC_TIME || process.env.LANG || 'C';
-  const year = /^en_US/.test(locale) ? String(d.getFullYear()) : pad(d.getFullYear() % 100);
-  lastSecond = second;
-  lastStamp = `${pad(d.getMonth() + 1)}/${pad(d.getDate())}/${year} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return lastStamp;
+/**
+ * How one field name of one record type is interpreted: libauparse's field type (it reads
+ * only the name and the record type here) and the memo of what it printed for each value.
+ * auparse_do_interpretation reads nothing but the value for every type except SYSCALL and
+ * ARCH (the record's machine) and A0–A3 (machine, syscall, the SYSCALL's a0 and a1), and
+ * the log's ENRICHED value of the same name when there is one: those go into the memo key.
+ */
+interface FieldPlan {
+  type: number;
+  /** The ENRICHED name (upper case) that overrides the interpretation. */
+  enrichedName: string;
+  memo: Map<string, string>;
+}
+
+const CONTEXT_NONE = 0;
+const CONTEXT_MACHINE = 1;
+const CONTEXT_ARGS = 2;
+const contextOf = (type: number): number =>
+  type === AUPARSE_TYPE.SYSCALL || type === AUPARSE_TYPE.ARCH ? CONTEXT_MACHINE : type >= AUPARSE_TYPE.A0 && type <= AUPARSE_TYPE.A3 ? CONTEXT_ARGS : CONTEXT_NONE;
+
+/** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
+const MEMO_CHARS = 8 << 20;
+const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
+
+export interface InterpreterOptions {
+  /** Remember interpretations (default true); false asks libauparse for every field (the reference the memo is tested against). */
+  memo?: boolean;
 }
 
 /**
  * Renders events as `ausearch -i` does. Holds what ausearch keeps between records (the last
- * SYSCALL's a0/a1) and a bounded cache of interpretations: most values (uid=0, arch, a
- * syscall number) repeat, and a call into the library is dearer than a map lookup.
+ * SYSCALL's a0/a1) and a bounded memo of interpretations: most values (uid=0, arch, a
+ * syscall number, a path, a process title) repeat, and a call into the library costs more
+ * than a map lookup.
  */
 export class AusearchInterpreter {
-  private a0 = 0n;
-  private a1 = 0n;
-  private readonly cache = new Map<string, string>();
-  private readonly types = new Map<string, number>();
+  private a0 = '';
+  private a1 = '';
+  private readonly plans = new Map<number, Map<string, FieldPlan | null>>();
+  private memoChars = 0;
   private loaded = false;
 
-  private constructor(private readonly au: Libauparse) {}
+  private constructor(
+    private readonly au: Libauparse,
+    private readonly memo: boolean,
+  ) {}
 
   /** Null when libauparse is not installed. */
-  static open(): AusearchInterpreter | null {
+  static open(options: InterpreterOptions = {}): AusearchInterpreter | null {
     const au = libauparse();
-    return au ? new AusearchInterpreter(au) : null;
+    return au ? new AusearchInterpreter(au, options.memo ?? true) : null;
   }
 
   /** The event as ausearch -i prints it (without the `----` line): text, ending in a newline. */
   event(event: AuditEvent): string {
     const recs = event.records;
+    let out = '';
     // ausearch prints newest record first; an event that ends in a DAEMON_* record, only that one.
     const last = recs[recs.length - 1];
-    const shown = last.typeNumber !== null && last.typeNumber >= 1200 && last.typeNumber < 1300 ? [last] : [...recs].reverse();
-    let out = '';
-    for (const r of shown) out += this.record(r, event);
+    if (last.typeNumber !== null && last.typeNumber >= 1200 && last.typeNumber < 1300) out = this.record(last, event);
+    else for (let i = recs.length - 1; i >= 0; i--) out += this.record(recs[i], event);
+    if (PLAIN_LINES.test(out)) return out;
     // a log line holds no newline: every other control character is escaped
     return out.split('\n').map((line) => bytesToText(line, { escapeControls: true })).join('\n');
   }
@@ -137,15 +112,17 @@ export class AusearchInterpreter {
     out += canonical ? `type=${canonical} msg=audit(` : `${text.slice(0, open)}(`;
     const close = text.indexOf(')', open + 1);
     if (close < 0) return out;
-    out += `${stampTime(event.timeMs)}.${pad(event.timeMs % 1000, 3)}:${event.serialText ?? event.serial}) `;
+    out += `${stampOf(event.timeMs)}.${pad(event.timeMs % 1000, 3)}:${event.serialText ?? event.serial}) `;
     const type = rec.typeNumber ?? -1;
+    const rest = text.slice(close + 1);
     if (type === SYSCALL) {
-      this.a0 = hexArg(rec.fields.get('a0'));
-      this.a1 = hexArg(rec.fields.get('a1'));
+      this.a0 = argText(rest, ' a0=');
+      this.a1 = argText(rest, ' a1=');
     }
-    const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rec.enriched, rawEnriched: rec.enrichedText ?? null };
+    const rawEnriched = rec.enrichedText ?? null;
+    const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched };
     try {
-      out += this.fields(text.slice(close + 1), ctx);
+      out += this.fields(rest, ctx);
     } finally {
       if (this.loaded) {
         this.au.freeInterpretations();
@@ -158,11 +135,14 @@ export class AusearchInterpreter {
   /** ausearch's walk over `name=value` pairs, each value cut where ausearch cuts it. */
   private fields(rest: string, ctx: RecordContext): string {
     let out = '';
-    let pos: number | null = 0;
+    let pos = 0;
+    let done = false;
     let found = false;
     let comma = false;
     let sawNoEquals = false;
-    while (pos !== null && pos < rest.length) {
+    // the first comma at or after the value: found once, not once per field
+    let nextComma = -2;
+    while (!done && pos < rest.length) {
       const eq = rest.indexOf('=', pos);
       if (eq < 0) {
         sawNoEquals = true;
@@ -171,101 +151,136 @@ export class AusearchInterpreter {
       comma = false;
       found = true;
       let start = eq;
-      while (start > pos && rest[start] !== ' ') start--;
+      while (start > pos && rest.charCodeAt(start) !== 32) start--;
       let name = rest.slice(start, eq);
-      out += `${rest.slice(pos, eq)}=`;
+      out += rest.slice(pos, eq + 1);
       const from = eq + 1;
       // a user record's msg='…': its fields are walked as if they stood outside
       if (name === 'msg') {
         pos = from;
         continue;
       }
-      if (name.startsWith("'")) name = name.slice(1);
+      if (name.charCodeAt(0) === 39) name = name.slice(1);
       let end: number;
-      let next: number | null;
-      const q = rest[from];
-      if (q === "'" || q === '"') {
-        const closing = rest.indexOf(q, from + 1);
+      let next: number;
+      const q = rest.charCodeAt(from);
+      if (q === 39 || q === 34) {
+        const closing = rest.indexOf(q === 39 ? "'" : '"', from + 1);
         if (closing < 0) {
           end = rest.length;
-          next = null;
+          next = rest.length;
+          done = true;
         } else {
           end = closing + 1;
           next = end < rest.length ? end + 1 : end; // the byte after the quote is eaten
         }
       } else {
-        const c = rest.indexOf(',', from);
+        if (nextComma !== -1 && nextComma < from) nextComma = rest.indexOf(',', from);
+        const c = nextComma;
         const sp = rest.indexOf(' ', from);
-        if (c >= 0 && sp >= 0 && c < sp) {
+        if (c >= 0 && (sp < 0 || c < sp)) {
           // a value with commas: a MAC label keeps them, anything else ends at the comma
-          if (this.adjustType(ctx.type, bare(name), rest.slice(sp)) === TYPE_MAC_LABEL) [end, next] = [sp, sp + 1];
-          else [end, next, comma] = [c, c + 1, true];
-        } else if (c >= 0 && sp < 0) {
-          if (this.adjustType(ctx.type, bare(name), rest.slice(from)) === TYPE_MAC_LABEL) [end, next] = [rest.length, null];
-          else [end, next, comma] = [c, c + 1, true];
-        } else if (sp >= 0) [end, next] = [sp, sp + 1];
-        else [end, next] = [rest.length, null];
+          if (this.adjustType(ctx.type, bare(name), sp >= 0 ? rest.slice(sp) : rest.slice(from)) === TYPE_MAC_LABEL) {
+            end = sp >= 0 ? sp : rest.length;
+            next = sp >= 0 ? sp + 1 : rest.length;
+            done = sp < 0;
+          } else {
+            end = c;
+            next = c + 1;
+            comma = true;
+          }
+        } else if (sp >= 0) {
+          end = sp;
+          next = sp + 1;
+        } else {
+          end = rest.length;
+          next = rest.length;
+          done = true;
+        }
       }
       out += this.value(name, rest.slice(from, end), comma, ctx);
       pos = next;
     }
-    if ((!found && sawNoEquals) || comma) out += `${pos === null ? '' : rest.slice(pos)}\n`;
+    if ((!found && sawNoEquals) || comma) out += `${done ? '' : rest.slice(pos)}\n`;
     return out;
   }
 
   /** One value as ausearch's report_interpret prints it. */
   private value(rawName: string, rawValue: string, comma: boolean, ctx: RecordContext): string {
     const name = bare(rawName);
-    const val = name === 'acct' && rawValue.endsWith(':') ? rawValue.slice(0, -1) : rawValue;
-    const type = this.adjustType(ctx.type, name, val);
-    let syscall = 0;
     if (ctx.type === SYSCALL || ctx.type === SECCOMP) {
       if (ctx.machine === -1) ctx.machine = machineOf(undefined);
-      if (name === 'arch') ctx.machine = machineOf(val);
-      if (ctx.syscall < 0 && name === 'syscall') ctx.syscall = Number.parseInt(val, 10) || 0;
-      syscall = ctx.syscall;
+      if (name === 'arch') ctx.machine = machineOf(rawValue);
+      if (ctx.syscall < 0 && name === 'syscall') ctx.syscall = Number.parseInt(rawValue, 10) || 0;
     }
+    const plan = this.plan(ctx.type, name, rawValue);
+    if (plan === null) return this.unplanned(name, rawValue, comma, ctx);
+    if (plan.type === TYPE_UNCLASSIFIED) return comma ? `${rawValue},` : `${rawValue} `;
+    if (!this.memo) return this.printed(plan.type, name, rawValue, ctx);
+    let key = rawValue;
+    const context = contextOf(plan.type);
+    if (context === CONTEXT_MACHINE) key = `${rawValue}\0${ctx.machine}`;
+    else if (context === CONTEXT_ARGS) key = `${rawValue}\0${ctx.machine}\0${ctx.syscall}\0${this.a0}\0${this.a1}`;
+    const enriched = ctx.enriched?.get(plan.enrichedName);
+    if (enriched !== undefined) key = `${key}\x1d${enriched}`;
+    const hit = plan.memo.get(key);
+    if (hit !== undefined) return hit;
+    const out = this.printed(plan.type, name, rawValue, ctx);
+    this.memoChars += key.length + out.length;
+    if (this.memoChars > MEMO_CHARS) this.forget();
+    plan.memo.set(key, out);
+    return out;
+  }
+
+  /** acct= (its trailing colon cut) and TRUSTED_APP fields: libauparse reads their value to type them. */
+  private unplanned(name: string, rawValue: string, comma: boolean, ctx: RecordContext): string {
+    const val = name === 'acct' && rawValue.endsWith(':') ? rawValue.slice(0, -1) : rawValue;
+    const type = this.au.adjustType(ctx.type, cstr(name), cstr(val));
     if (type === TYPE_UNCLASSIFIED) return `${val}${comma ? ',' : ' '}`;
-    const out = this.interpretation(type, name, val, syscall, ctx);
+    return this.printed(type, name, val, ctx);
+  }
+
+  /** What report_interpret prints for a classified field, separator included. */
+  private printed(type: number, name: string, val: string, ctx: RecordContext): string {
+    const out = this.interpretation(type, name, val, ctx);
     if (name === 'key') return `${out.split(KEY_SEPARATOR).join(' key=')} `;
     return type === TYPE_TTY_DATA ? out : `${out} `;
   }
 
-  /** libauparse's field type; it reads the value only for acct= and TRUSTED_APP records. */
-  private adjustType(recordType: number, name: string, val: string): number {
-    if (name === 'acct' || recordType === TRUSTED_APP) return this.au.adjustType(recordType, cstr(name), cstr(val));
-    const key = `${recordType}\0${name}`;
-    let type = this.types.get(key);
-    if (type === undefined) {
-      type = this.au.adjustType(recordType, cstr(name), cstr(val));
-      if (this.types.size < 10_000) this.types.set(key, type);
+  /** The plan of a field name in a record type; null where the type depends on the value. */
+  private plan(recordType: number, name: string, val: string): FieldPlan | null {
+    if (name === 'acct' || recordType === TRUSTED_APP) return null;
+    let byName = this.plans.get(recordType);
+    if (byName === undefined) this.plans.set(recordType, (byName = new Map()));
+    let plan = byName.get(name);
+    if (plan === undefined) {
+      plan = { type: this.au.adjustType(recordType, cstr(name), cstr(val)), enrichedName: name.toUpperCase(), memo: new Map() };
+      if (byName.size < 4096) byName.set(name, plan);
     }
-    return type;
+    return plan;
   }
 
-  private interpretation(type: number, name: string, val: string, syscall: number, ctx: RecordContext): string {
-    const enrichedValue = ctx.enriched?.get(name.toUpperCase()) ?? '';
-    const args = /^a[0-3]$/.test(name) ? `${this.a0}:${this.a1}` : '';
-    const key = `${type}\0${name}\0${val}\0${ctx.machine}\0${syscall}\0${args}\0${enrichedValue}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+  /** libauparse's field type, cached per record type and name but where it reads the value. */
+  private adjustType(recordType: number, name: string, val: string): number {
+    return this.plan(recordType, name, val)?.type ?? this.au.adjustType(recordType, cstr(name), cstr(val));
+  }
+
+  private forget(): void {
+    for (const byName of this.plans.values()) for (const plan of byName.values()) plan?.memo.clear();
+    this.memoChars = 0;
+  }
+
+  /** auparse_do_interpretation, with the record's ENRICHED part loaded as ausearch loads it. */
+  private interpretation(type: number, name: string, val: string, ctx: RecordContext): string {
     if (!this.loaded && ctx.rawEnriched !== null) {
       this.au.loadInterpretations(cstr(ctx.rawEnriched));
       this.loaded = true;
     }
-    const id: IdData = { machine: ctx.machine >>> 0, syscall, a0: this.a0, a1: this.a1, cwd: null, name: cstr(name), val: cstr(val) };
-    const p = this.au.interpret(type, id, ESC_TTY);
-    let out = '';
-    if (p !== null) {
-      const n = Number(this.au.strlen(p));
-      if (n > 0) out = Buffer.from(this.au.bytes(p, n)).toString('latin1');
-      this.au.free(p);
-    }
-    // values that repeat (ids, arch, syscall, modes, capabilities) are short; a path or a title rarely repeats
-    if (val.length <= 40) {
-      if (this.cache.size >= 20_000) this.cache.clear();
-      this.cache.set(key, out);
-    }
+    const syscall = ctx.type === SYSCALL || ctx.type === SECCOMP ? ctx.syscall : 0;
+    const id: IdData = { machine: ctx.machine >>> 0, syscall, a0: hexArg(this.a0), a1: hexArg(this.a1), cwd: null, name: cstr(name), val: cstr(val) };
+    const p = this.au.interpret(type, id, AUPARSE_ESC_TTY);
+    const out = this.au.bytes(p) ?? '';
+    if (p !== null) this.au.free(p);
     return out;
   }
 }
@@ -279,9 +294,20 @@ interface RecordContext {
 }
 
 /** A field name without the leading blanks and parentheses ausearch skips. */
-const bare = (name: string): string => name.replace(/^[ (]+/, '');
+function bare(name: string): string {
+  const c = name.charCodeAt(0);
+  return c === 32 || c === 40 ? name.replace(/^[ (]+/, '') : name;
+}
 
-function hexArg(v: string | undefined): bigint {
-  if (v === undefined || !/^[0-9a-fA-F]{1,16}$/.test(v)) return 0n;
+/** The SYSCALL's a0= or a1= value as written (`needle` is ' a0='), '' when absent. */
+function argText(rest: string, needle: string): string {
+  const at = rest.indexOf(needle);
+  if (at < 0) return '';
+  const end = rest.indexOf(' ', at + needle.length);
+  return rest.slice(at + needle.length, end < 0 ? rest.length : end);
+}
+
+function hexArg(v: string): bigint {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(v)) return 0n;
   return BigInt(`0x${v}`);
 }

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditEvent, Reassembler, bytesToText, formatAuditEvent, libauparseAvailable, parseRecord } from '@contid/audit';
+import { AuditEvent, AusearchInterpreter, FormatOptions, Reassembler, bytesToText, csvHeaderRow, formatAuditEvent, libauparseAvailable, parseRecord } from '@contid/audit';
 
 // The goldens were written by ausearch 3.0.9 in UTC and C.UTF-8 (scripts/golden/regenerate.sh).
 process.env.TZ = 'UTC';
@@ -47,5 +47,29 @@ describe('golden corpus: contid equals ausearch 3.0.9 (no root, no ausearch need
     expect(libauparseAvailable()).toBe(true); // scripts/setup-host.sh installs libauparse0
     const golden = readFileSync(join(FIX, file.replace(/\.log$/, '.interpret.golden')), 'utf8');
     expect(eventsOf(file).map((e) => formatAuditEvent('interpret', e, [])).join('')).toBe(golden);
+  });
+
+  // every fixture, the raw and enriched session logs too: the memo never changes a byte
+  const allLogs = readdirSync(FIX).filter((f) => f.endsWith('.log'));
+  it.each(allLogs)('%s: interpret with the memo equals libauparse asked for every field', (file) => {
+    const memo = AusearchInterpreter.open()!;
+    const asked = AusearchInterpreter.open({ memo: false })!;
+    const events = eventsOf(file);
+    // twice through the memoised one: the second pass is all memo hits
+    const once = events.map((e) => asked.event(e)).join('');
+    expect(events.map((e) => memo.event(e)).join('')).toBe(once);
+    expect(events.map((e) => memo.event(e)).join('')).toBe(once);
+  });
+
+  it.each(logs)('%s: --format text equals ausearch --format text (libauparse normalizer)', (file) => {
+    const golden = readFileSync(join(FIX, file.replace(/\.log$/, '.text.golden')), 'utf8');
+    expect(eventsOf(file).map((e) => formatAuditEvent('text', e, [])).join('')).toBe(golden);
+  });
+
+  const EXTRA: FormatOptions = { csv: { keys: true, labels: true, obj2: true, time: true } };
+  it.each(logs.flatMap((f) => [[f, 'csv', {}], [f, 'csv-extra', EXTRA]] as const))('%s: --format %s equals ausearch (header row first)', (file, golden, options) => {
+    const expected = readFileSync(join(FIX, file.replace(/\.log$/, `.${golden}.golden`)), 'utf8');
+    const rows = eventsOf(file).map((e) => formatAuditEvent('csv', e, [], options));
+    expect(csvHeaderRow(options) + rows.join('')).toBe(expected);
   });
 });

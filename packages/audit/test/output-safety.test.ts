@@ -3,7 +3,7 @@ import { AuditEvent, Reassembler, formatAuditEvent, parseRecord } from '@contid/
 
 /** Output safety by construction: valid UTF-8, JSON only from a serializer, no raw control characters in text. */
 const hex = (bytes: Buffer | string): string => Buffer.from(bytes as string).toString('hex').toUpperCase();
-const FORMATS = ['raw', 'interpret', 'json', 'ecs'] as const;
+const FORMATS = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'] as const;
 
 function eventsOf(lines: string[]): AuditEvent[] {
   const r = new Reassembler();

@@ -285,7 +285,7 @@ describe('bad input never crashes (property-based)', () => {
         for (const r of recs) att.observeRecord(r);
         for (const e of events(recs)) {
           const c = att.attribute(e);
-          for (const f of ['raw', 'interpret', 'json', 'ecs'] as const) formatAuditEvent(f, e, c ? att.chain(c) : []);
+          for (const f of ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'] as const) formatAuditEvent(f, e, c ? att.chain(c) : []);
         }
       }),
       { numRuns: 300 },

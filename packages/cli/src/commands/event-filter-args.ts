@@ -70,7 +70,7 @@ export const EVENT_FILTER_OPTIONS = {
   filename: { type: 'string', describe: 'a file name of the event (ausearch -f)' },
   host: { type: 'string', describe: 'hostname= or addr= (ausearch -hn)' },
   exit: { type: 'string', describe: 'syscall exit value or errno name, e.g. -13 or EACCES (ausearch -e)' },
-  format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret (ausearch -i), json (one event a line), ecs (Elastic Common Schema)' },
+  format: { choices: SEARCH_FORMATS, describe: 'raw (default), interpret (ausearch -i), text (one sentence an event, ausearch --format text), csv (ausearch --format csv), json (one event a line), ecs (Elastic Common Schema)' },
   interpret: { type: 'boolean', describe: 'same as --format interpret (ausearch -i)' },
   raw: { type: 'boolean', describe: 'same as --format raw (ausearch -r)' },
   'event-timeout': { type: 'number', default: 2000, describe: 'ms of audit time after which an event missing its last record is complete' },

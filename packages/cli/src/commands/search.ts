@@ -7,7 +7,10 @@ import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf } 
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedSearchError } from './untagged-search';
-import { SearchIndex, bytesToText, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, type EventFilter } from '@contid/audit';
+import {
+  SearchIndex, bytesToText, csvHeaderRow, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs,
+  type EventFilter, type FormatOptions,
+} from '@contid/audit';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
   json: boolean;
@@ -17,6 +20,26 @@ interface SearchArgs extends EventFilterArgs, LogInputArgs {
   'show-rejected': boolean;
   index: boolean;
   'index-dir'?: string;
+  'extra-keys': boolean;
+  'extra-labels': boolean;
+  'extra-obj2': boolean;
+  'extra-time': boolean;
+  'extra-container': boolean;
+}
+
+/** ausearch's --extra-* columns of --format csv, and contid's container columns. */
+const CSV_OPTIONS = {
+  'extra-keys': { type: 'boolean', default: false, describe: 'csv: a KEY column (ausearch --extra-keys)' },
+  'extra-labels': { type: 'boolean', default: false, describe: 'csv: SUBJ_LABEL and OBJ_LABEL columns (ausearch --extra-labels)' },
+  'extra-obj2': { type: 'boolean', default: false, describe: 'csv: an OBJ2 column (ausearch --extra-obj2)' },
+  'extra-time': { type: 'boolean', default: false, describe: 'csv: YEAR … GMT_OFFSET columns (ausearch --extra-time)' },
+  'extra-container': { type: 'boolean', default: false, describe: 'csv: CONTAINER, CONTID and ORCHESTRATOR columns' },
+} as const;
+
+function formatOptionsOf(argv: SearchArgs, format: string): FormatOptions {
+  const csv = { keys: argv['extra-keys'], labels: argv['extra-labels'], obj2: argv['extra-obj2'], time: argv['extra-time'], container: argv['extra-container'] };
+  if (format !== 'csv' && Object.values(csv).some(Boolean)) throw new ContidError('--extra options require --format csv (as ausearch)', 2);
+  return { csv };
 }
 
 /** Buffered synchronous stdout: one write per ~1 MB, retried while a pipe is full. */
@@ -71,16 +94,17 @@ const displayName = (file: string): string => file.replace(/[\x00-\x1f\x7f]/g, (
 
 /**
  * `contid search`: audit events attributed to containers from the log's own bindings, with
- * ausearch-like filters; raw (default), interpreted, JSON or ECS output.
+ * ausearch-like filters; raw (default), interpreted, text, csv, JSON or ECS output.
  */
 export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
   command: 'search [files..]',
-  describe: 'search audit logs for the events of containers (ausearch-like filters; raw, interpreted, JSON or ECS output)',
+  describe: 'search audit logs for the events of containers (ausearch-like filters; raw, interpreted, text, csv, JSON or ECS output)',
   builder: (y) =>
     y
       .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
       .options(EVENT_FILTER_OPTIONS)
       .options({ ...LOG_INPUT_OPTIONS, input: { ...LOG_INPUT_OPTIONS.input, alias: 'if' } }) // -i is ausearch's --interpret
+      .options(CSV_OPTIONS)
       .options(QUIET_OPTION)
       .option('strict', { type: 'boolean', default: false, describe: 'fail, naming FILE:LINE and printing nothing, when a line is not an audit record' })
       .option('just-one', { type: 'boolean', default: false, describe: 'stop after the first matching event (ausearch --just-one)' })
@@ -92,6 +116,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       .example('$0 search -m SYSCALL -sv no -ts today -i', 'ausearch spellings: failed syscalls since midnight, interpreted') as never,
   handler: async (argv) => {
     const format = outputFormatOf(argv);
+    const formatOptions = formatOptionsOf(argv, format);
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     const { files, cleanup } = await resolveLogFiles(argv);
     const stateDir = configFromEnv().stateDir;
@@ -99,6 +124,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const trust = trustOptions(argv, say);
     const registry = openRegistry(stateDir);
     const out = new Out();
+    let headerDone = false;
     const progress = progressOnStderr({ quiet: argv.quiet });
     const dir = indexDir(argv['index-dir']);
     // One line when the index is not used: a scan is slower, never wrong.
@@ -120,8 +146,11 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         onEvent: argv['show-rejected']
           ? () => undefined
           : (event, chain) => {
+              // ausearch prints the csv header before the first row, so none when nothing matches
+              if (format === 'csv' && !headerDone) out.write(csvHeaderRow(formatOptions));
+              headerDone = true;
               progress.matched();
-              out.write(formatAuditEvent(format, event, chain));
+              out.write(formatAuditEvent(format, event, chain, formatOptions));
             },
         onProgress: (done, total) => progress.bytes(done, total),
         index,
