@@ -12,3 +12,5 @@ export type { ClientNode, KubeConfig } from './client';
 export { CriClient, exitCodeOf } from './cri-client';
 export type { PodSandboxConfig, ContainerConfig, CriContainer, CriContainerStatus, ExecResult, NamespaceMode, ContainerState } from './cri-client';
 export { kubernetesAdapter } from './adapter';
+export { probeDescriber, probeKindsOf } from './probes';
+export type { ProbeKind } from './probes';

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { hostname } from 'node:os';
 import { ContidError, FailPolicy, Tagger } from '@contid/core';
 import { Spool, SpoolDrainer, spoolDirFromEnv } from '@contid/oci';
-import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, kubernetesIdentifier, loadKubeConfig } from '@contid/kubernetes';
+import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, kubernetesIdentifier, loadKubeConfig, probeDescriber } from '@contid/kubernetes';
 
 interface KubernetesAgentArgs {
   node?: string;
@@ -50,7 +50,6 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     // Fail-open unless told otherwise, as for Docker: a pod must not fail to start because contid is down.
     const policy: FailPolicy | undefined = process.env.CONTID_FAIL_POLICY ? undefined : 'open';
     const tagger = Tagger.open({ failPolicy: policy });
-    const drainer = argv['drain-spool'] ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], log }) : null;
     const agent = new KubernetesAgent({
       kubeConfig: kc,
       tagger,
@@ -62,6 +61,9 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       resyncMs: argv.resync * 1000,
       log,
     });
+    // Execs whose command is one of their container's exec probes in the watched pod spec are marked as probes.
+    const describeExec = probeDescriber(() => agent.pods());
+    const drainer = argv['drain-spool'] ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], describeExec, log }) : null;
     let stopping = false;
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
