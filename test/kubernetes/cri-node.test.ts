@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/oci';
@@ -138,7 +139,17 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
     expect(searchEvents(['--container', 'shop/web-5c9d7/web'])).toEqual(expected);
     // The pod: the sandbox and every container in it.
     const pod = [row(sandboxId), web, row(sidecarId)];
-    expect(searchEvents(['--pod', 'shop/web-5c9d7'])).toEqual(ausearchEvents(pod.flatMap(sessionsOf)));
+    const podLines = pod.flatMap(sessionsOf).flatMap((s) => ausearch(['--session', String(s)]));
+    expect(searchEvents(['--pod', 'shop/web-5c9d7'])).toEqual(events(podLines));
+    // report --by pod: one group named after the sandbox, with as many events as ausearch
+    // counts in those records (its ---- separators: a LOGIN is an event apart from its SYSCALL)
+    const podLog = join(state.dir, 'pod-records.log');
+    writeFileSync(podLog, podLines.map((l) => `${l}\n`).join(''));
+    const ausearchCount = spawnSync('ausearch', ['-if', podLog], { encoding: 'utf8', maxBuffer: 256 << 20 }).stdout.match(/^----$/gm)?.length ?? 0;
+    const report = contid(['report', '--pod', 'shop/web-5c9d7', '--by', 'pod', '--json'], { env, maxBuffer: 64 << 20 });
+    expect(report.status).toBe(0);
+    const groups = JSON.parse(report.stdout) as { group: string; events: number }[];
+    expect(groups.map((g) => [g.group, g.events])).toEqual([[row(sandboxId).name, ausearchCount]]);
   });
 
   test('a container restart (attempt 1) is a new contid under the same pod; removing the pod ends the sandbox and every container, each end in the log', async () => {
