@@ -4,7 +4,7 @@ import { BindingProblem, CheckedBinding, checkBinding } from './binding';
 import type { AuditEvent } from './reassembler';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
-import type { AuditRecord } from './record';
+import { kernelField, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -91,7 +91,7 @@ export function hostHasProcfsContid(procRoot = '/proc'): boolean {
 /** The kernel-stamped session of an event (first record that has one), null when unset. */
 export function sessionOf(event: AuditEvent): number | null {
   for (const rec of event.records) {
-    const ses = rec.fields.get('ses');
+    const ses = kernelField(rec, 'ses');
     if (ses !== undefined) return ses === UNSET || !/^\d{1,10}$/.test(ses) ? null : Number(ses);
   }
   return null;

@@ -71,6 +71,8 @@ export class AusearchInterpreter {
   private a0 = '';
   private a1 = '';
   private readonly plans = new Map<number, Map<string, FieldPlan | null>>();
+  /** Whole records' interpreted fields by record type, text and ENRICHED part. */
+  private readonly records = new Map<string, string>();
   private memoChars = 0;
   private loaded = false;
 
@@ -120,16 +122,30 @@ export class AusearchInterpreter {
       this.a1 = argText(rest, ' a1=');
     }
     const rawEnriched = rec.enrichedText ?? null;
-    const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched };
+    // a record that read nothing but its own text is remembered whole; not one that read the
+    // previous SYSCALL's a0/a1 (contextual), nor a SYSCALL (its pid and pointers never repeat)
+    const key = this.memo && type !== SYSCALL ? (rawEnriched === null ? `${type}\0${rest}` : `${type}\0${rest}\x1d${rawEnriched}`) : null;
+    const seen = key === null ? undefined : this.records.get(key);
+    if (seen !== undefined) return `${out}${seen}\n`;
+    const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched, contextual: false };
+    let fields: string;
     try {
-      out += this.fields(rest, ctx);
+      fields = this.fields(rest, ctx);
     } finally {
       if (this.loaded) {
         this.au.freeInterpretations();
         this.loaded = false;
       }
     }
-    return `${out}\n`;
+    if (key !== null && !ctx.contextual) this.remember(this.records, key, fields);
+    return `${out}${fields}\n`;
+  }
+
+  /** Adds to a memo within the bound on all of them. */
+  private remember(memo: Map<string, string>, key: string, out: string): void {
+    this.memoChars += key.length + out.length;
+    if (this.memoChars > MEMO_CHARS) this.forget();
+    memo.set(key, out);
   }
 
   /** ausearch's walk over `name=value` pairs, each value cut where ausearch cuts it. */
@@ -221,14 +237,13 @@ export class AusearchInterpreter {
     const context = contextOf(plan.type);
     if (context === CONTEXT_MACHINE) key = `${rawValue}\0${ctx.machine}`;
     else if (context === CONTEXT_ARGS) key = `${rawValue}\0${ctx.machine}\0${ctx.syscall}\0${this.a0}\0${this.a1}`;
+    if (context !== CONTEXT_NONE) ctx.contextual = true;
     const enriched = ctx.enriched?.get(plan.enrichedName);
     if (enriched !== undefined) key = `${key}\x1d${enriched}`;
     const hit = plan.memo.get(key);
     if (hit !== undefined) return hit;
     const out = this.printed(plan.type, name, rawValue, ctx);
-    this.memoChars += key.length + out.length;
-    if (this.memoChars > MEMO_CHARS) this.forget();
-    plan.memo.set(key, out);
+    this.remember(plan.memo, key, out);
     return out;
   }
 
@@ -236,6 +251,7 @@ export class AusearchInterpreter {
   private unplanned(name: string, rawValue: string, comma: boolean, ctx: RecordContext): string {
     const val = name === 'acct' && rawValue.endsWith(':') ? rawValue.slice(0, -1) : rawValue;
     const type = this.au.adjustType(ctx.type, cstr(name), cstr(val));
+    if (contextOf(type) !== CONTEXT_NONE) ctx.contextual = true;
     if (type === TYPE_UNCLASSIFIED) return `${val}${comma ? ',' : ' '}`;
     return this.printed(type, name, val, ctx);
   }
@@ -267,6 +283,7 @@ export class AusearchInterpreter {
 
   private forget(): void {
     for (const byName of this.plans.values()) for (const plan of byName.values()) plan?.memo.clear();
+    this.records.clear();
     this.memoChars = 0;
   }
 
@@ -291,6 +308,8 @@ interface RecordContext {
   syscall: number;
   enriched: Map<string, string> | null;
   rawEnriched: string | null;
+  /** A field read the machine, the syscall or the SYSCALL's a0/a1: the record's text alone does not say what it prints. */
+  contextual: boolean;
 }
 
 /** A field name without the leading blanks and parentheses ausearch skips. */

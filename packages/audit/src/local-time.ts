@@ -45,7 +45,6 @@ function dateFormat(): string {
     // no glibc: the C locale's format
   }
   dateFormats = { env, format };
-  lastSecond = NaN;
   return format;
 }
 
@@ -70,8 +69,9 @@ let last: LocalTime | null = null;
 /** The conversions of the second `ms` falls in (the last one is kept: events come in runs of one second). */
 export function localTime(ms: number): LocalTime {
   const second = Math.floor(ms / 1000);
-  const format = dateFormat();
+  // the locale is looked at when the second changes (reading the environment is not free)
   if (second === lastSecond && last) return last;
+  const format = dateFormat();
   const d = new Date(second * 1000);
   const year = d.getFullYear();
   last = {

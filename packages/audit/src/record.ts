@@ -162,6 +162,14 @@ class LazyRecord implements AuditRecord {
   get fields(): Map<string, string> {
     return this.parts().fields;
   }
+
+  /** fields.get(name) without splitting every field: the scan stops at the first of that name. */
+  field(name: string): string | undefined {
+    if (this.split_ || this.rest.includes("msg='")) return this.parts().fields.get(name);
+    FIELD.lastIndex = 0;
+    for (let m = FIELD.exec(this.rest); m; m = FIELD.exec(this.rest)) if (m[1] === name) return m[2];
+    return undefined;
+  }
   set fields(v: Map<string, string>) {
     this.parts().fields = v;
   }
@@ -220,6 +228,11 @@ export function parseRecord(line: string, offset = -1): AuditRecord | null {
     line,
     gs,
   );
+}
+
+/** `rec.fields.get(name)`, without taking the whole record apart when it is not yet. */
+export function kernelField(rec: AuditRecord, name: string): string | undefined {
+  return rec instanceof LazyRecord ? rec.field(name) : rec.fields.get(name);
 }
 
 /** A field from the kernel part first, then the msg body. */
