@@ -1,11 +1,11 @@
 // pnpm bench lxc: the cost contid adds to an LXC container's life. One busybox container
 // started and stopped with plain LXC (no hooks) against one started by `contid lxc start`
-// with contid's start-host and post-stop hooks, measured alternately in the same run; then
-// `lxc-attach -- true` into the plain one against `contid lxc attach` (contid-lxc, the sh
-// fast path, as the installed launcher runs it) into the tagged one, with `contid serve`
-// draining the spool as deployed.
+// (contid-lxc, the sh path the installed launcher runs) with contid's start-host and
+// post-stop hooks (contid-lxc hook), measured alternately in the same run; then
+// `lxc-attach -- true` into the plain one against `contid lxc attach` into the tagged one.
+// `contid serve` drains the spool throughout, as deployed, and must have bound every start.
 const { spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -46,42 +46,41 @@ function spoolEntries(env) {
   }
 }
 
-async function attachRows(env, plain, tagged, dir) {
+async function attachRows(env, fastEnv, plain, tagged, spooledAttaches, serveLogTail) {
   must('lxc-start', ['-n', plain]);
-  must(process.execPath, [CLI, 'lxc', 'start', tagged], env);
-  const fastEnv = { ...env, CONTID_CLI: `${process.execPath} ${CLI}` };
-  // Both inits up (lxc-attach needs them), and the first attach proves the fast path: it spools.
+  must(CONTID_LXC, ['start', tagged], fastEnv);
+  // Both inits up (lxc-attach needs them) and the tagged one recorded (contid serve wrote its instance record).
+  const record = join(env.CONTID_STATE_DIR, 'lxc', tagged);
   for (let i = 0; i < 100; i++) {
-    if (spawnSync('lxc-attach', ['-n', plain, '--', 'true']).status === 0 && spawnSync('lxc-attach', ['-n', tagged, '--', 'true']).status === 0) break;
+    if (spawnSync('lxc-attach', ['-n', plain, '--', 'true']).status === 0 && existsSync(record) && spoolEntries(env).length === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  must(CONTID_LXC, ['attach', tagged, '--', 'true'], fastEnv);
-  if (!spoolEntries(env).some((n) => /-setns-/.test(n))) throw new Error('contid-lxc attach did not take the fast path (no spool entry): is the start-host hook installed?');
-  const serve = spawn(process.execPath, [CLI, 'serve', '--socket', join(dir, 'serve.sock')], { env, stdio: 'ignore' });
-  try {
-    const times = { plain: [], fast: [], node: [] };
-    for (let i = 0; i < ROUNDS * 3; i++) {
-      times.plain.push(ms(() => must('lxc-attach', ['-n', plain, '--', 'true'])));
-      times.fast.push(ms(() => must(CONTID_LXC, ['attach', tagged, '--', 'true'], fastEnv)));
-      if (i % 3 === 0) times.node.push(ms(() => must(process.execPath, [CLI, 'lxc', 'attach', tagged, '--', 'true'], env)));
-    }
-    for (let i = 0; i < 300 && spoolEntries(env).length; i++) await new Promise((r) => setTimeout(r, 100));
-    if (spoolEntries(env).length) throw new Error(`contid serve left ${spoolEntries(env).length} attach entries unbound`);
-    const p = median(times.plain);
-    const line = (what, xs) =>
-      console.log(`  ${what.padEnd(34)} lxc ${p.toFixed(1).padStart(5)} ms   contid ${median(xs).toFixed(1).padStart(5)} ms   +${(median(xs) - p).toFixed(1)} ms, ratio ${(median(xs) / p).toFixed(2)}x`);
-    console.log(`attach -- true, median of ${times.plain.length} interleaved rounds (contid serve draining):`);
-    line('contid lxc attach (contid-lxc, sh)', times.fast);
-    line(`Node contid lxc attach (${times.node.length} rounds)`, times.node);
-  } finally {
-    serve.kill('SIGTERM');
-    await new Promise((r) => (serve.exitCode !== null ? r() : serve.once('exit', r)));
+  const before = spoolEntries(env).length;
+  const times = { plain: [], fast: [], node: [] };
+  for (let i = 0; i < ROUNDS * 3; i++) {
+    times.plain.push(ms(() => must('lxc-attach', ['-n', plain, '--', 'true'])));
+    times.fast.push(ms(() => must(CONTID_LXC, ['attach', tagged, '--', 'true'], fastEnv)));
+    if (i % 3 === 0) times.node.push(ms(() => must(process.execPath, [CLI, 'lxc', 'attach', tagged, '--', 'true'], env)));
   }
+  for (let i = 0; i < 300 && (spoolEntries(env).length || spooledAttaches() < times.fast.length); i++) await new Promise((r) => setTimeout(r, 100));
+  if (spoolEntries(env).length) throw new Error(`contid serve left ${spoolEntries(env).length} attach entries unbound`);
+  if (before) throw new Error('the tagged container was not recorded before the attach rounds');
+  // Every contid-lxc attach took the sh way (a spooled setns bound by contid serve).
+  if (spooledAttaches() !== times.fast.length) throw new Error(`contid serve bound ${spooledAttaches()} spooled attaches of ${times.fast.length}: ${serveLogTail()}`);
+  const p = median(times.plain);
+  const line = (what, xs) =>
+    console.log(`  ${what.padEnd(34)} lxc ${p.toFixed(1).padStart(5)} ms   contid ${median(xs).toFixed(1).padStart(5)} ms   +${(median(xs) - p).toFixed(1)} ms, ratio ${(median(xs) / p).toFixed(2)}x`);
+  console.log(`attach -- true, median of ${times.plain.length} interleaved rounds (contid serve draining):`);
+  line('contid lxc attach (contid-lxc, sh)', times.fast);
+  line(`Node contid lxc attach (${times.node.length} rounds)`, times.node);
 }
 
 exports.main = async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-lxc-'));
   const env = { ...process.env, CONTID_STATE_DIR: join(dir, 'state') };
+  const fastEnv = { ...env, CONTID_CLI: `${process.execPath} ${CLI}` };
+  let serveLog = '';
+  let serve = null;
   const plain = `contid-b-plain-${process.pid}`;
   const tagged = `contid-b-tagged-${process.pid}`;
   const times = { plainStart: [], plainStop: [], taggedStart: [], taggedStop: [] };
@@ -89,22 +88,35 @@ exports.main = async function main() {
     createContainer(plain);
     createContainer(tagged);
     must(process.execPath, [CLI, 'install', 'lxc', tagged], env);
+    serve = spawn(process.execPath, [CLI, 'serve', '--socket', join(dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    serve.stderr.on('data', (d) => (serveLog += d));
+    // Deployed, contid serve is already running: measure from its first drain pass on.
+    for (let i = 0; i < 600 && !serveLog.includes('contid serve: draining'); i++) await new Promise((r) => setTimeout(r, 100));
     for (let i = 0; i < ROUNDS; i++) {
       times.plainStart.push(ms(() => must('lxc-start', ['-n', plain])));
       times.plainStop.push(ms(() => must('lxc-stop', ['-n', plain, '-k'])));
-      times.taggedStart.push(ms(() => must(process.execPath, [CLI, 'lxc', 'start', tagged], env)));
+      times.taggedStart.push(ms(() => must(CONTID_LXC, ['start', tagged], fastEnv)));
       times.taggedStop.push(ms(() => must('lxc-stop', ['-n', tagged, '-k'])));
     }
+    // Every start went the sh way (a spooled create bound by contid serve), none through Node.
+    const createdCount = () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: create ${tagged} `)).length;
+    for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS); i++) await new Promise((r) => setTimeout(r, 100));
+    const created = createdCount();
+    if (created !== ROUNDS) throw new Error(`contid serve bound ${created} spooled starts of ${ROUNDS}: ${serveLog}`);
     const row = (what, base, ours) =>
       console.log(`  ${what.padEnd(34)} lxc ${median(base).toFixed(0).padStart(5)} ms   contid ${median(ours).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(base)).toFixed(2)}x`);
-    console.log(`LXC busybox container, median of ${ROUNDS} rounds (plain LXC vs contid wrapper + hooks, same run)`);
+    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start + hooks, contid serve draining)`);
     row('start (lxc-start vs contid lxc start)', times.plainStart, times.taggedStart);
     row('stop -k (post-stop hook)', times.plainStop, times.taggedStop);
     const cycle = (a, b) => a.map((x, i) => x + b[i]);
     row('start + stop', cycle(times.plainStart, times.plainStop), cycle(times.taggedStart, times.taggedStop));
 
-    await attachRows(env, plain, tagged, dir);
+    await attachRows(env, fastEnv, plain, tagged, () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: setns ${tagged} `)).length, () => serveLog.slice(-1500));
   } finally {
+    if (serve) {
+      serve.kill('SIGTERM');
+      await new Promise((r) => (serve.exitCode !== null ? r() : serve.once('exit', r)));
+    }
     for (const n of [plain, tagged]) {
       spawnSync('lxc-stop', ['-n', n, '-k']);
       spawnSync('lxc-destroy', ['-n', n, '-f']);

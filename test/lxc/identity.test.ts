@@ -4,7 +4,7 @@ import { field, waitForAudit } from '../helpers/audit';
 import { contid, run, tempStateDir } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { startServe } from '../helpers/serve';
-import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, sessionOf, waitForState } from './lxc-host';
+import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStart, sessionOf, waitForState } from './lxc-host';
 
 /**
  * The identity an LXC container gets must hold: root inside cannot leave it, and the registry
@@ -54,11 +54,15 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
       });
 
   async function start(name: string, quiet = true): Promise<number> {
-    const r = contid(['lxc', 'start', name], { env: state.env });
+    const r = lxcStart([name], state.env);
     if (quiet) expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     await waitForState(name, 'RUNNING');
-    return lxcInitPid(name);
+    const init = lxcInitPid(name);
+    // contid serve records what contid-lxc and its start-host hook spooled.
+    await serve.drained();
+    await waitFor(`${name}'s row`, () => rows(name).length > 0);
+    return init;
   }
 
   it('contid install lxc NAME drops audit_control: root in the container cannot renew its session', async () => {

@@ -65,10 +65,19 @@ export function sessionOf(pid: number | 'self'): number {
   return Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8').trim());
 }
 
+export const CONTID_LXC = `${REPO_ROOT}/integrations/bin/contid-lxc`;
+/** What contid-lxc hands over to when the registry must decide: the built Node CLI. */
+export const withCli = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...env, CONTID_CLI: `${process.execPath} ${CONTID_MAIN}` });
+
 /**
  * `contid lxc attach ARGS` as the installed launcher runs it: contid-lxc (sh, no Node), which
  * hands over to the Node command (CONTID_CLI) only when the registry must decide.
  */
 export function lxcAttach(args: string[], env: NodeJS.ProcessEnv): RunResult {
-  return run(`${REPO_ROOT}/integrations/bin/contid-lxc`, ['attach', ...args], { env: { ...env, CONTID_CLI: `${process.execPath} ${CONTID_MAIN}` } });
+  return run(CONTID_LXC, ['attach', ...args], { env: withCli(env) });
+}
+
+/** `contid lxc start ARGS` as the installed launcher runs it (contid-lxc). */
+export function lxcStart(args: string[], env: NodeJS.ProcessEnv): RunResult {
+  return run(CONTID_LXC, ['start', ...args], { env: withCli(env) });
 }

@@ -5,13 +5,14 @@ import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, contid, run, tempStateDir } from '../helpers/cli';
 import { startServe } from '../helpers/serve';
-import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStateOf, processTree, sessionOf, waitForState } from './lxc-host';
+import { waitFor } from '../helpers/wait';
+import { CONTID_LXC, createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStart, lxcStateOf, processTree, sessionOf, waitForState, withCli } from './lxc-host';
 
 /**
  * contid's LXC adapter on real LXC (busybox containers), the real kernel audit subsystem and
  * the real auditd as the witness. Hooks are run by LXC itself, through the built CLI.
  */
-/** The hook executable `contid install lxc` writes (the built one, as LXC runs it). */
+/** The hook's Node code as its own executable (the built one), for use by hand. */
 const HOOK_MAIN_DIST = `${REPO_ROOT}/packages/lxc/dist/hook-main.js`;
 
 describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => {
@@ -20,7 +21,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   const key = `contid-lxc-${process.pid}`;
   const names: string[] = [];
 
-  // contid lxc attach only spools (contid-lxc, no Node): contid serve binds.
+  // contid lxc start/attach and the hooks only spool (contid-lxc, no Node): contid serve binds.
   const serve = startServe(state.env, state.dir);
   const attach = (args: string[]) => lxcAttach(args, state.env);
 
@@ -50,6 +51,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     }
   }
   const containersNamed = (name: string): ContainerRecord[] => withRegistry((r) => r.list({ orchestrator: 'lxc' }).filter((c) => c.runtimeId === name));
+  /** The rows of NAME once contid serve has recorded what LXC and contid-lxc spooled. */
+  const settled = async (name: string, states: string[]): Promise<ContainerRecord[]> => {
+    await serve.drained();
+    await waitFor(`${name} to be ${states.join(', ')}`, () => JSON.stringify(containersNamed(name).map((c) => c.state)) === JSON.stringify(states), 30_000).catch(() => undefined);
+    expect(containersNamed(name).map((c) => c.state)).toEqual(states);
+    return containersNamed(name);
+  };
   const rowCount = (): number => withRegistry((r) => r.list().length + r.list().reduce((n, c) => n + r.bindings(c.contid).length, 0));
 
   const doctorOn = (name: string): { status: string; detail: string; fix?: string } | undefined =>
@@ -66,11 +74,14 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   };
 
   async function startTagged(name: string): Promise<{ init: number; session: number; wrapperPid: number }> {
-    const r = contid(['lxc', 'start', name], { env: state.env });
+    const r = lxcStart([name], state.env);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     await waitForState(name, 'RUNNING');
     const init = lxcInitPid(name);
+    // The init, as the start-host hook spooled it, recorded by contid serve.
+    await serve.drained();
+    await waitFor(`${name}'s init ${init} in the registry`, () => containersNamed(name).some((c) => c.state === 'running' && c.initPid === init));
     return { init, session: sessionOf(init), wrapperPid: r.pid };
   }
 
@@ -156,7 +167,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   it('stop: the post-stop hook ends the container (op=end)', async () => {
     expect(run('lxc-stop', ['-n', name]).status).toBe(0);
     expect(lxcStateOf(name)).toBe('STOPPED');
-    expect(containersNamed(name).map((c) => c.state)).toEqual(['ended']);
+    await settled(name, ['ended']);
     const [end] = await lifecycle(name, 'end');
     expect(field(end, 'contid')).toBe(formatContainerId(first.contid));
     const stopped = attach([name, '--', 'true']);
@@ -180,12 +191,11 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   it('restart: a new start is a new container ID in a new session', async () => {
     const { init, session } = await startTagged(name);
     expect(session).not.toBe(first.session);
-    const again = containersNamed(name);
-    expect(again.map((c) => c.state)).toEqual(['ended', 'running']);
+    const again = await settled(name, ['ended', 'running']);
     expect(again[1].contid).not.toBe(first.contid);
     expect(again[1]).toMatchObject({ session, initPid: init });
     expect(run('lxc-stop', ['-n', name]).status).toBe(0);
-    expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'ended']);
+    await settled(name, ['ended', 'ended']);
   });
 
   it('reboot (lxc-stop -r): the monitor and its session stay, so the same contid continues with the new init', async () => {
@@ -201,10 +211,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     }
     expect(rebooted).not.toBe(init);
     expect(sessionOf(rebooted)).toBe(session);
+    await serve.drained();
+    await waitFor('the rebooted init in the registry', () => containersNamed(name).some((c) => c.initPid === rebooted));
     const after = containersNamed(name).filter((c) => c.state === 'running');
     expect(after).toMatchObject([{ contid: before[0].contid, initPid: rebooted, session }]);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
-    expect(containersNamed(name).every((c) => c.state === 'ended')).toBe(true);
+    await serve.drained();
+    await waitFor('every row of it ended', () => containersNamed(name).every((c) => c.state === 'ended'));
   });
 
   it('a container started without the wrapper is recorded as untagged (its session is not bound), then ended', async () => {
@@ -213,7 +226,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(run('sh', ['-c', `echo 0 > /proc/self/loginuid && exec lxc-start -n ${name}`]).status).toBe(0);
     await waitForState(name, 'RUNNING');
     const init = lxcInitPid(name);
-    const [c] = containersNamed(name);
+    const [c] = await settled(name, ['untagged']);
     expect(c).toMatchObject({ state: 'untagged', initPid: init, session: sessionOf(init) });
     expect(withRegistry((r) => r.containerOfSession(sessionOf(init)))).toBeUndefined();
     const [untagged] = await lifecycle(name, 'untagged');
@@ -236,13 +249,14 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(withRegistry((r) => r.containerOfSession(Number(entered.stdout))?.contid)).toBe(c.contid);
 
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
-    expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);
+    await settled(name, ['ended']);
     await lifecycle(name, 'end');
   });
 
   it('start of a container without contid hooks: tagged, with a warning for each missing hook', async () => {
     const name = make('nohook', false);
-    const r = contid(['lxc', 'start', name], { env: state.env });
+    // contid-lxc cannot vouch for hooks that are not there: the Node command warns and binds.
+    const r = lxcStart([name], state.env);
     expect(r.status).toBe(0);
     const warnings = r.stderr.trim().split('\n');
     expect(warnings).toHaveLength(2);
@@ -254,7 +268,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     // No post-stop hook recorded the end: the next start ends the stale row first.
     const [stale] = containersNamed(name);
     expect(stale.state).toBe('running');
-    expect(contid(['lxc', 'start', name], { env: state.env }).status).toBe(0);
+    expect(lxcStart([name], state.env).status).toBe(0);
     expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'running']);
     const [end] = await lifecycle(name, 'end');
     expect(field(end, 'contid')).toBe(formatContainerId(stale.contid));
@@ -267,7 +281,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
       pair.map(
         (name) =>
           new Promise<number | null>((done) => {
-            const child = spawn(process.execPath, [CONTID_MAIN, 'lxc', 'start', name], { env: state.env, stdio: 'ignore' });
+            const child = spawn(CONTID_LXC, ['start', name], { env: withCli(state.env), stdio: 'ignore' });
             child.on('exit', (code) => done(code));
           }),
       ),
@@ -277,13 +291,15 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const inits = pair.map(lxcInitPid);
     const sessions = inits.map(sessionOf);
     expect(sessions[0]).not.toBe(sessions[1]);
+    await serve.drained();
+    await waitFor('both inits in the registry', () => pair.every((n, i) => containersNamed(n).some((c) => c.initPid === inits[i])));
     const rows = pair.map((n) => containersNamed(n));
     expect(rows.map((r) => r.length)).toEqual([1, 1]);
     expect(rows[0][0].contid).not.toBe(rows[1][0].contid);
     rows.forEach(([c], i) => expect(c).toMatchObject({ state: 'running', session: sessions[i], initPid: inits[i] }));
     inits.forEach((init, i) => expect(processTree(init).map(sessionOf).every((x) => x === sessions[i])).toBe(true));
     await Promise.all(pair.map((n) => new Promise((done) => spawn('lxc-stop', ['-n', n, '-k']).on('exit', done))));
-    expect(pair.flatMap((n) => containersNamed(n).map((c) => c.state))).toEqual(['ended', 'ended']);
+    for (const n of pair) await settled(n, ['ended']);
   });
 
   it('nesting: a container started from inside a tagged container records it as its parent (hooks with lxc.hook.version = 1)', async () => {
@@ -291,11 +307,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     // and with hook.version 1, LXC passes the hook type in LXC_HOOK_TYPE instead of argv
     run('sh', ['-c', `echo 'lxc.hook.version = 1' >> /var/lib/lxc/${name}/config`]);
     const outer = `${name}-outer`;
-    const r = contid(['exec', '--name', outer, '--', process.execPath, CONTID_MAIN, 'lxc', 'start', name], { env: state.env });
+    const r = contid(['exec', '--name', outer, '--', CONTID_LXC, 'start', name], { env: withCli(state.env) });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     await waitForState(name, 'RUNNING');
     const parent = withRegistry((reg) => reg.find(outer))!;
+    await serve.drained();
+    await waitFor(`${name}'s init in the registry`, () => containersNamed(name).some((c) => c.initPid === lxcInitPid(name)));
     const [c] = containersNamed(name);
     expect(c.parent).toBe(parent.contid);
     expect(c.initPid).toBe(lxcInitPid(name));
@@ -303,14 +321,19 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const [create] = await lifecycle(name, 'create');
     expect(field(create, 'parent-contid')).toBe(formatContainerId(parent.contid));
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
-    expect(containersNamed(name).map((x) => x.state)).toEqual(['ended']);
+    await settled(name, ['ended']);
   });
 
+  // The installed hook (contid-lxc, sh) only spools; contid serve records. The Node ones record themselves.
   describe.each([
-    ['contid lxc hook', (args: string[]) => [CONTID_MAIN, 'lxc', 'hook', ...args]],
-    ['hook-main.js (installed)', (args: string[]) => [HOOK_MAIN_DIST, '--state-dir', stateDir, ...args]],
-  ])('the hook (%s) given bad environment fails with one line and writes nothing', (_entry, argv) => {
-    const hook = (env: Record<string, string>, args: string[] = []) => run(process.execPath, argv(args), { env: { ...state.env, ...env } });
+    ['contid-lxc hook (installed)', true, (args: string[]) => [CONTID_LXC, '--state-dir', stateDir, 'hook', ...args]],
+    ['contid lxc hook', false, (args: string[]) => [process.execPath, CONTID_MAIN, 'lxc', 'hook', ...args]],
+    ['hook-main.js', false, (args: string[]) => [process.execPath, HOOK_MAIN_DIST, '--state-dir', stateDir, ...args]],
+  ])('the hook (%s) given bad environment fails with one line and writes nothing', (_entry, spooled, argv) => {
+    const hook = (env: Record<string, string>, args: string[] = []) => {
+      const [cmd, ...rest] = argv(args);
+      return run(cmd, rest, { env: { ...state.env, ...env } });
+    };
     const cases: [string, Record<string, string>, string[], number, RegExp][] = [
       ['no hook type', { LXC_NAME: 'contid-t-x' }, [], 2, /no hook type/],
       ['an unsupported hook type', { LXC_NAME: 'contid-t-x', LXC_HOOK_TYPE: 'pre-mount' }, [], 2, /unsupported LXC hook type "pre-mount"/],
@@ -321,21 +344,28 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
       ['post-stop for an unknown name', { LXC_NAME: 'contid-t-unknown', LXC_PID: '1' }, ['contid-t-unknown', 'lxc', 'post-stop'], 1, /no running LXC container "contid-t-unknown"/],
       ['arguments naming another container', { LXC_NAME: 'contid-t-x', LXC_PID: '1' }, ['contid-t-y', 'lxc', 'start-host'], 2, /LXC_NAME is "contid-t-x"/],
     ];
-    it.each(cases)('%s', (_what, env, args, status, message) => {
+    it.each(cases)('%s', async (what, env, args, status, message) => {
       const before = rowCount();
       const r = hook(env, args);
-      expect(r.status).toBe(status);
-      expect(r.stderr).toMatch(/^contid: [^\n]+\n$/);
-      expect(r.stderr).toMatch(message);
+      if (spooled && what === 'post-stop for an unknown name') {
+        // The sh hook cannot read the registry: it spools the end, and contid serve ends nothing.
+        expect(r).toMatchObject({ status: 0, stderr: '' });
+      } else {
+        expect(r.status).toBe(status);
+        expect(r.stderr).toMatch(/^contid: [^\n]+\n$/);
+        expect(r.stderr).toMatch(message);
+      }
+      if (spooled) await serve.drained();
       expect(rowCount()).toBe(before);
     });
 
-    it('start-host for a process that shares an unbound session: untagged, with a warning naming the fix', () => {
+    it('start-host for a process that shares an unbound session: untagged, with a warning naming the fix', async () => {
       const sleeper = spawn('sleep', ['30']);
       try {
         const r = hook({ LXC_NAME: 'contid-t-byhand', LXC_PID: String(sleeper.pid) }, ['contid-t-byhand', 'lxc', 'start-host']);
         expect(r.status).toBe(0);
         expect(r.stderr).toMatch(/^contid: warning: LXC container "contid-t-byhand" was started without contid .*Start it with "contid lxc start contid-t-byhand"\n$/);
+        if (spooled) await serve.drained();
         expect(containersNamed('contid-t-byhand').filter((c) => c.initPid === sleeper.pid)).toMatchObject([{ state: 'untagged' }]);
       } finally {
         sleeper.kill();
@@ -350,20 +380,27 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     try {
       const r = contid(['install', 'lxc'], { env: state.env });
       expect(r.status).toBe(0);
-      expect(readFileSync(GLOBAL_SNIPPET, 'utf8')).toContain(`lxc.hook.start-host = ${process.execPath} ${HOOK_MAIN_DIST} --state-dir ${stateDir}\n`);
+      expect(readFileSync(GLOBAL_SNIPPET, 'utf8')).toContain(`lxc.hook.start-host = ${CONTID_LXC} --state-dir ${stateDir} hook\n`);
       // What systemd would run for lxc@NAME.service: the unit's last ExecStart, %i filled in.
       const execStart = readFileSync(SYSTEMD_DROP_IN, 'utf8').split('\n').filter((l) => l.startsWith('ExecStart=')).pop()!;
       const argv = execStart.slice('ExecStart='.length).split(' ').map((w) => (w === '%i' ? name : w));
-      expect(argv.slice(-5)).toEqual(['lxc', 'start', name, '--', '-F']);
-      const unit = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+      expect(argv).toEqual([CONTID_LXC, '--state-dir', stateDir, 'start', name, '--', '-F']);
+      // systemd would set CONTID_CLI from the drop-in's Environment= line.
+      const cli = /^Environment="CONTID_CLI=(.+)"$/m.exec(readFileSync(SYSTEMD_DROP_IN, 'utf8'))![1];
+      expect(cli).toBe(`${process.execPath} ${CONTID_MAIN}`);
+      const unit = spawn(argv[0], argv.slice(1), { stdio: 'ignore', env: { ...process.env, CONTID_CLI: cli } });
       const exited = new Promise<number | null>((done) => unit.on('exit', (code) => done(code)));
       await waitForState(name, 'RUNNING');
       const init = lxcInitPid(name);
       // The hook came from the global snippet (this container's own config has none).
+      await serve.drained();
+      await waitFor(`${name}'s init in the registry`, () => containersNamed(name).some((c) => c.initPid === init));
       expect(containersNamed(name)).toMatchObject([{ state: 'running', initPid: init, session: sessionOf(init) }]);
+      // No Node on the way: contid-lxc spooled the create itself.
+      expect(withRegistry((r) => r.bindings(containersNamed(name)[0].contid)[0].detail.spoolEntry)).toMatch(new RegExp(`^${sessionOf(init)}-create-\\d+\\.entry$`));
       expect(run('lxc-stop', ['-n', name]).status).toBe(0);
       expect(await exited).toBe(0);
-      expect(containersNamed(name).map((c) => c.state)).toEqual(['ended']);
+      await settled(name, ['ended']);
     } finally {
       const u = contid(['uninstall', 'lxc'], { env: state.env });
       expect(u.status).toBe(0);
@@ -371,7 +408,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     for (const f of [GLOBAL_SNIPPET, SYSTEMD_DROP_IN]) expect(existsSync(f)).toBe(false);
   });
 
-  it('install/uninstall lxc NAME edits only contid\'s block of the container config', () => {
+  it('install/uninstall lxc NAME edits only contid\'s block of the container config', async () => {
     const name = make('cfg', false);
     const file = `/var/lib/lxc/${name}/config`;
     const pristine = readFileSync(file, 'utf8');
@@ -383,10 +420,10 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
 
     // A wrapper using another registry than the hooks: warned, and the hooks' registry sees an untagged start.
     const other = `${stateDir}-other`;
-    const mismatched = contid(['lxc', 'start', name], { env: { ...state.env, CONTID_STATE_DIR: other } });
+    const mismatched = lxcStart([name], { ...state.env, CONTID_STATE_DIR: other });
     expect(mismatched.status).toBe(0);
     expect(mismatched.stderr).toContain(`contid lxc.hook.start-host uses another registry than ${other}`);
-    expect(containersNamed(name).map((c) => c.state)).toEqual(['untagged']);
+    await settled(name, ['untagged']);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     rmSync(other, { recursive: true, force: true });
     expect(contid(['uninstall', 'lxc', name], { env: state.env }).stdout).toMatch(/removed contid's hooks/);

@@ -1,7 +1,7 @@
 import type { Adapter } from '@contid/oci';
 import { dockerAdapter } from '@contid/docker';
 import { kubernetesAdapter } from '@contid/kubernetes';
-import { lxcHealth } from '@contid/lxc';
+import { lxcHealth, recordSpooledInit } from '@contid/lxc';
 import { podmanAdapter } from '@contid/podman';
 
 /**
@@ -10,5 +10,5 @@ import { podmanAdapter } from '@contid/podman';
  * line here.
  */
 export function adapters(): Adapter[] {
-  return [dockerAdapter(), podmanAdapter, kubernetesAdapter, { name: 'lxc', health: lxcHealth }];
+  return [dockerAdapter(), podmanAdapter, kubernetesAdapter, { name: 'lxc', health: lxcHealth, recordInit: recordSpooledInit }];
 }

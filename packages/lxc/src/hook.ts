@@ -27,6 +27,11 @@ export interface HookContext {
   rootfs: string | null;
   /** 'stop' or 'reboot' in stop/post-stop hooks. */
   target: string | null;
+  /**
+   * The init's session and start time as contid-lxc's hook read them when LXC ran it (contid
+   * serve records the entry later); unset when the hook runs here, reading /proc itself.
+   */
+  seen?: { initSession: number; initStart: number };
 }
 
 export type HookOutcome =
@@ -69,16 +74,28 @@ export function hookContext(env: NodeJS.ProcessEnv, args: readonly string[]): Ho
 }
 
 export function runHook(tagger: Tagger, ctx: HookContext): HookOutcome {
-  const outcome = ctx.type === 'start-host' ? startHost(tagger, ctx) : postStop(tagger, ctx);
-  const { stateDir, procRoot } = tagger.config;
-  if (outcome.action === 'ended') removeInstanceRecord(stateDir, ctx.name);
-  if (ctx.type === 'start-host') {
-    // What contid-lxc attach checks the live init against before it skips the registry.
-    const pid = ctx.pid!;
-    const initStart = processStartTime(pid, procRoot);
-    if (initStart !== null) writeInstanceRecord(stateDir, ctx.name, { contid: outcome.container.contid, session: readSessionId(pid, procRoot), initPid: pid, initStart });
+  if (ctx.type === 'post-stop') {
+    const outcome = postStop(tagger, ctx);
+    if (outcome.action === 'ended') removeInstanceRecord(tagger.stateDir, ctx.name);
+    return outcome;
   }
+  const seen = initAsSeen(tagger.procRoot, ctx);
+  const outcome = startHost(tagger, ctx, seen.initSession);
+  // What contid-lxc attach checks the live init against before it skips the registry.
+  if (seen.initStart !== null) writeInstanceRecord(tagger.stateDir, ctx.name, { contid: outcome.container.contid, session: seen.initSession, initPid: ctx.pid!, initStart: seen.initStart });
   return outcome;
+}
+
+/**
+ * The init's session and start time: as the spooled hook saw them (the pid must still name
+ * that process: a reused pid is never recorded as the init), else read now.
+ */
+function initAsSeen(procRoot: string, ctx: HookContext): { initSession: number; initStart: number | null } {
+  const pid = ctx.pid!;
+  if (!existsSync(`${procRoot}/${pid}`)) throw new ContidError(`LXC_PID ${pid} is not a running process`);
+  const start = processStartTime(pid, procRoot);
+  if (ctx.seen && ctx.seen.initStart !== start) throw new ContidError(`LXC container "${ctx.name}"'s init (pid ${pid}) is gone: the pid now names another process`);
+  return ctx.seen ?? { initSession: readSessionId(pid, procRoot), initStart: start };
 }
 
 /** The container `contid lxc start` bound to this hook's session, if the session is its. */
@@ -102,11 +119,9 @@ function labelsOf(ctx: HookContext): Record<string, string> {
  * to the init directly; otherwise the container was started without the wrapper and is
  * recorded as untagged, never silently attributed to whoever ran lxc-start.
  */
-function startHost(tagger: Tagger, ctx: HookContext): HookOutcome {
+function startHost(tagger: Tagger, ctx: HookContext, initSession: number): HookOutcome {
   const pid = ctx.pid!;
   const { procRoot, writePath } = tagger.config;
-  if (!existsSync(`${procRoot}/${pid}`)) throw new ContidError(`LXC_PID ${pid} is not a running process`);
-  const initSession = readSessionId(pid, procRoot);
   const mine = wrapperContainer(tagger, ctx.name, initSession);
   const enrichment = { initPid: pid, initStart: processStartTime(pid, procRoot), namespaces: readNamespaces(pid, procRoot), labels: labelsOf(ctx) };
 

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ContidError } from '@contid/core';
 import { validateContainerName } from './lxc-tools';
 import { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
@@ -17,14 +17,16 @@ function refuseForeign(file: string, marker: string): void {
   if (existsSync(file) && !readFileSync(file, 'utf8').includes(marker)) throw new ContidError(`${file} exists and was not installed by contid; leaving it`);
 }
 
-/** The hook executable next to this module (in dist: hook-main.js). */
+/** The hook executable next to this module (in dist: hook-main.js), for running the hook's Node code by hand. */
 export const HOOK_MAIN = join(__dirname, 'hook-main.js');
+/** contid's LXC hot path without Node (start, attach, the hooks): integrations/bin/contid-lxc. */
+export const CONTID_LXC = resolve(__dirname, '../../../integrations/bin/contid-lxc');
 
 export interface LxcInstallOptions {
-  /** How units run contid, e.g. ['/usr/bin/node', '/opt/contid/main.js', '--state-dir', '/x']. */
-  contid: readonly string[];
-  /** The hook command LXC runs, e.g. ['/usr/bin/node', HOOK_MAIN, '--state-dir', '/x'] or ['contid', 'lxc', 'hook']. */
-  hook: readonly string[];
+  /** How LXC and units run contid-lxc, e.g. [CONTID_LXC, '--state-dir', '/x']; hooks are `… hook`. */
+  contidLxc: readonly string[];
+  /** The Node contid command line contid-lxc hands over to (CONTID_CLI), e.g. ['/usr/bin/node', '/opt/contid/main.js']. */
+  cli: readonly string[];
   lxcPath?: string;
   globalSnippet?: string;
   systemdDropIn?: string;
@@ -45,12 +47,13 @@ export function hookLines(hookCommand: readonly string[]): string[] {
 }
 
 /** A drop-in for Debian's lxc@.service: the same lxc-start -F, through the session wrapper. */
-export function systemdDropIn(contid: readonly string[]): string {
+export function systemdDropIn(contidLxc: readonly string[], cli: readonly string[]): string {
   return [
     `${DROP_IN_MARK}: start containers in a fresh audit session bound to their contid`,
     '[Service]',
+    `Environment="CONTID_CLI=${commandLine(cli)}"`,
     'ExecStart=',
-    `ExecStart=${commandLine([...contid, 'lxc', 'start', '%i', '--', '-F'])}`,
+    `ExecStart=${commandLine([...contidLxc, 'start', '%i', '--', '-F'])}`,
     '',
   ].join('\n');
 }
@@ -102,7 +105,7 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): Inst
         const file = containerConfig(name, o.lxcPath ?? DEFAULT_LXC_PATH);
         const kept = stripBlock(readFileSync(file, 'utf8'));
         const keepMode = capSetting(file, kept).mode === 'keep';
-        const text = `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block(o.hook, !keepMode)}`;
+        const text = `${kept}${kept.endsWith('\n') || kept === '' ? '' : '\n'}${block([...o.contidLxc, 'hook'], !keepMode)}`;
         const after = capSetting(file, text);
         if (!dropsAuditControl(after)) warnings.push(keepsWarning(name, after.lastLine));
         writeFileSync(file, text);
@@ -116,9 +119,9 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): Inst
   if (!existsSync(dirname(snippet))) throw new ContidError(`${dirname(snippet)} does not exist (is LXC installed?)`);
   refuseForeign(snippet, BEGIN);
   refuseForeign(dropIn, DROP_IN_MARK);
-  writeFileSync(snippet, block(o.hook, true));
+  writeFileSync(snippet, block([...o.contidLxc, 'hook'], true));
   mkdirSync(dirname(dropIn), { recursive: true });
-  writeFileSync(dropIn, systemdDropIn(o.contid));
+  writeFileSync(dropIn, systemdDropIn(o.contidLxc, o.cli));
   const report = [
     `installed ${snippet} (containers whose config includes LXC's common.conf; add others with "contid install lxc NAME")`,
     `installed ${dropIn} (run "systemctl daemon-reload")`,
@@ -137,7 +140,7 @@ function existingContainersKeepingCap(lxcPath: string): string[] {
     });
 }
 
-export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions, 'contid' | 'hook'>): string {
+export function uninstallLxc(names: readonly string[], o: Omit<LxcInstallOptions, 'contidLxc' | 'cli'>): string {
   if (names.length) {
     return names
       .map((name) => {

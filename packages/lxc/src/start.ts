@@ -12,8 +12,8 @@ export interface StartPlan {
   warnings: string[];
 }
 
-/** `contid lxc hook` or the hook executable contid install lxc writes. */
-const isContidHook = (line: string): boolean => / lxc hook$/.test(line) || /\/hook-main\.js( |$)/.test(line);
+/** `contid lxc hook`, contid-lxc's hook (what contid install lxc writes) or an older contid's hook-main.js. */
+const isContidHook = (line: string): boolean => / lxc hook$/.test(line) || /\/hook-main\.js( |$)/.test(line) || /\/contid-lxc( --state-dir \S+)? hook$/.test(line);
 
 /** The registry a hook command line uses: its --state-dir, else the default. */
 function stateDirOf(hook: string): string | undefined {

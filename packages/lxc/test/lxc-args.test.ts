@@ -27,7 +27,9 @@ describe('lxc argument handling', () => {
       'lxc.hook.start-host = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
       'lxc.hook.post-stop = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
     ]);
-    expect(systemdDropIn(['/usr/local/bin/contid'])).toMatch(/\nExecStart=\nExecStart=\/usr\/local\/bin\/contid lxc start %i -- -F\n/);
+    expect(systemdDropIn(['/opt/contid/contid-lxc', '--state-dir', '/x'], ['/usr/bin/node', '/opt/main.js'])).toMatch(
+      /\nEnvironment="CONTID_CLI=\/usr\/bin\/node \/opt\/main\.js"\nExecStart=\nExecStart=\/opt\/contid\/contid-lxc --state-dir \/x start %i -- -F\n/,
+    );
     expect(() => hookLines(['/opt/my contid/main.js'])).toThrow(/spaces or shell characters/);
     expect(() => hookLines(['/x;rm'])).toThrow(/spaces or shell characters/);
   });
@@ -36,9 +38,9 @@ describe('lxc argument handling', () => {
 describe('integrations/lxc', () => {
   const file = (p: string): string => readFileSync(join(__dirname, '../../../integrations/lxc', p), 'utf8');
 
-  it('ships exactly what contid install lxc writes (with contid on PATH)', () => {
+  it('ships exactly what contid install lxc writes (with contid install self: contid-lxc in /usr/local/libexec/contid)', () => {
     const snippet = file('contid.conf').trim().split('\n');
-    expect(snippet.slice(1, -1)).toEqual([...hookLines(['/usr/local/bin/contid', 'lxc', 'hook']), CAP_DROP_LINE]);
-    expect(file('lxc@.service.d/contid.conf')).toBe(systemdDropIn(['/usr/local/bin/contid']));
+    expect(snippet.slice(1, -1)).toEqual([...hookLines(['/usr/local/libexec/contid/contid-lxc', 'hook']), CAP_DROP_LINE]);
+    expect(file('lxc@.service.d/contid.conf')).toBe(systemdDropIn(['/usr/local/libexec/contid/contid-lxc'], ['/usr/local/bin/contid']));
   });
 });

@@ -1,5 +1,5 @@
 import type { ContidConfig, HealthResult } from '@contid/core';
-import type { ExecDescriber, Identifier } from './consumer';
+import type { ExecDescriber, Identifier, InitRecorder } from './consumer';
 
 /**
  * What an orchestrator's package gives contid, as containerd NRI's stub discovers a plugin's
@@ -13,15 +13,18 @@ export interface Adapter {
   readonly identify?: Identifier;
   /** Facts about a process entering a container (docker exec id …). The first adapter that has one describes. */
   readonly describeExec?: ExecDescriber;
+  /** Its hook's init entries (LXC's start-host): the container's init, or an untagged container. */
+  readonly recordInit?: InitRecorder;
   /** `contid doctor`: this orchestrator's checks. */
   health?(config: ContidConfig): HealthResult[];
 }
 
 /** The spool consumer's view of a list of adapters. */
-export function consumerHooks(adapters: readonly Adapter[]): { identifiers: Identifier[]; describeExec?: ExecDescriber } {
+export function consumerHooks(adapters: readonly Adapter[]): { identifiers: Identifier[]; describeExec?: ExecDescriber; initRecorders: Record<string, InitRecorder> } {
   const identifiers = adapters.flatMap((a) => (a.identify ? [a.identify] : []));
   const describeExec = adapters.find((a) => a.describeExec)?.describeExec;
-  return describeExec ? { identifiers, describeExec } : { identifiers };
+  const initRecorders = Object.fromEntries(adapters.flatMap((a) => (a.recordInit ? [[a.name, a.recordInit] as const] : [])));
+  return describeExec ? { identifiers, describeExec, initRecorders } : { identifiers, initRecorders };
 }
 
 /** Every adapter's health checks, in list order. */

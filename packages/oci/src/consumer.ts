@@ -37,8 +37,14 @@ export type ExecDescriber = (
   ctx: IdentifyContext,
 ) => Promise<Record<string, unknown>>;
 
+/**
+ * An orchestrator's own handling of an init entry (its hook, run in the container's session,
+ * reported the container's init): record it, or record an untagged container.
+ */
+export type InitRecorder = (entry: SpoolEntry, tagger: Tagger) => EntryOutcome;
+
 export type EntryOutcome =
-  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' }
+  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' | 'init' }
   | { kind: 'ended'; contid: ContainerId }
   | { kind: 'already'; contid: ContainerId | null }
   | { kind: 'deferred'; why: string }
@@ -49,6 +55,8 @@ export interface ConsumerOptions {
   spool: Spool;
   identifiers?: Identifier[];
   describeExec?: ExecDescriber;
+  /** Init entries, by orchestrator (an entry no adapter handles is quarantined, never dropped). */
+  initRecorders?: Readonly<Record<string, InitRecorder>>;
   /** How long an entry may wait for runc's pid file while runc still runs (ms). */
   pidFileWaitMs?: number;
   /** How long an entry may stay without its last line before its writer is taken for dead (ms). */
@@ -192,6 +200,11 @@ export class SpoolConsumer {
 
   private async process(entry: SpoolEntry): Promise<EntryOutcome> {
     if (entry.op === 'end') return this.end(entry);
+    if (entry.op === 'init') {
+      const recorder = entry.orchestrator ? this.options.initRecorders?.[entry.orchestrator] : undefined;
+      if (!recorder) return { kind: 'quarantined', why: `an init entry of orchestrator "${entry.orchestrator ?? ''}", which no adapter records` };
+      return recorder(entry, this.options.tagger);
+    }
     const pid = this.targetPid(entry);
     if (typeof pid !== 'number') return pid;
     if (entry.op === 'create') return this.create(entry, pid);
@@ -278,7 +291,7 @@ export class SpoolConsumer {
     const c = entry.id ? this.registry.findByRuntimeId(entry.id) : undefined;
     if (!c || c.state === 'ended') return { kind: 'already', contid: c?.contid ?? null };
     if (entry.session !== null && c.session !== null && c.session > entry.session) return { kind: 'already', contid: null };
-    this.options.tagger.end(c.contid, `${entry.subcommand || 'delete'} by the runtime`);
+    this.options.tagger.end(c.contid, entry.reason ?? `${entry.subcommand || 'delete'} by the runtime`);
     return { kind: 'ended', contid: c.contid };
   }
 

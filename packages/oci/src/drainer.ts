@@ -1,6 +1,6 @@
 import { FSWatcher, watch } from 'node:fs';
 import type { Tagger } from '@contid/core';
-import { ExecDescriber, Identifier, SpoolConsumer } from './consumer';
+import { ExecDescriber, Identifier, InitRecorder, SpoolConsumer } from './consumer';
 import { Spool } from './spool';
 
 export interface SpoolDrainerOptions {
@@ -9,6 +9,7 @@ export interface SpoolDrainerOptions {
   /** Who the containers are (Podman, Kubernetes …): run in order on each create entry. */
   identifiers?: Identifier[];
   describeExec?: ExecDescriber;
+  initRecorders?: Readonly<Record<string, InitRecorder>>;
   /** Periodic pass: catches what an fs.watch event missed and retries deferred entries (ms). */
   scanMs?: number;
   log?: (line: string) => void;
@@ -34,6 +35,7 @@ export class SpoolDrainer {
       spool: options.spool,
       identifiers: options.identifiers ?? [],
       describeExec: options.describeExec,
+      initRecorders: options.initRecorders,
       log: this.log,
     });
   }

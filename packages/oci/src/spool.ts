@@ -4,9 +4,11 @@ import { ContidError } from '@contid/core';
 
 /**
  * What the tagging step (integrations/bin/contid-tag.sh) learned: a new container (create), a
- * process entering one (setns), an OCI delete (end), or a failure under fail-open (fail).
+ * process entering one (setns), an OCI delete (end), or a failure under fail-open (fail); and
+ * from an orchestrator's own hook (contid-lxc's start-host), the init of the container whose
+ * session the hook runs in (init).
  */
-export type SpoolOp = 'create' | 'setns' | 'end' | 'fail';
+export type SpoolOp = 'create' | 'setns' | 'end' | 'fail' | 'init';
 
 /** One hand-off from contid-runc or contid-spawn, as written in the spool (grammar: SPOOL.md). */
 export interface SpoolEntry {
@@ -44,6 +46,8 @@ export interface SpoolEntry {
   configText: string | null;
   /** runc exec's process.json as the shim copied it. */
   processText: string | null;
+  /** Every field as written, for an adapter's own (an init entry's pid, init-session, init-start …). */
+  fields: Readonly<Record<string, string>>;
 }
 
 /** The API client that asked for a container or exec: its uid, login uid, session, pid and executable. */
@@ -66,7 +70,13 @@ export const SPOOL_VERSION = 1;
 const VERSION_LINE = /^contid-spool (\d+)\n/;
 const SECTION = /^--- ([a-z.]+)\n/m;
 const END = '--- end\n';
-const OPS: readonly string[] = ['create', 'setns', 'end', 'fail'];
+/**
+ * Within one session, the order things happen to a container: its create (or failed create),
+ * its init reported by a hook run in the same session, then its end (a post-stop hook runs in
+ * the session too). Sessions order everything else.
+ */
+const OPS: readonly string[] = ['create', 'fail', 'init', 'setns', 'end'];
+const opOf = (name: string): number => OPS.indexOf(/^\d+-([a-z]+)-/.exec(name)?.[1] ?? '');
 
 export const DEFAULT_SPOOL_DIR = '/var/lib/contid/spool';
 
@@ -78,7 +88,7 @@ export function entrySession(name: string): number {
   return Number(/^\d+/.exec(name)?.[0] ?? 0);
 }
 
-const byEntryOrder = (a: string, b: string) => entrySession(a) - entrySession(b) || (a < b ? -1 : a > b ? 1 : 0);
+const byEntryOrder = (a: string, b: string) => entrySession(a) - entrySession(b) || opOf(a) - opOf(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** A live process (a zombie, killed but not yet reaped by its parent, is not). */
 function alive(pid: number): boolean {
@@ -166,6 +176,7 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
     requester: requesterOf(fields),
     configText: sections['config.json'] ?? null,
     processText: sections['process.json'] ?? null,
+    fields: Object.fromEntries(fields),
   };
 }
 

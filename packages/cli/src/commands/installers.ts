@@ -35,7 +35,7 @@ function installSpawn(): string {
 }
 
 /**
- * The sh launcher: `contid lxc attach` goes to contid-lxc (no Node on the hot path; it hands
+ * The sh launcher: `contid lxc start|attach` go to contid-lxc (no Node on the hot path; it hands
  * back to Node through CONTID_CLI when the registry must decide), everything else to Node.
  */
 function launcher(node: string, main: string, libexec = LIBEXEC): string {
@@ -43,7 +43,7 @@ function launcher(node: string, main: string, libexec = LIBEXEC): string {
   return [
     '#!/bin/sh',
     MARKER,
-    `case $1/$2 in lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI && exec ${libexec}/contid-lxc "$@" ;; esac`,
+    `case $1/$2 in lxc/start | lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI && exec ${libexec}/contid-lxc "$@" ;; esac`,
     `exec ${cli} "$@"`,
     '',
   ].join('\n');

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ContidError, Tagger, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
-import { HOOK_MAIN, hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { CONTID_LXC, hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
 import { reconcile } from './reconcile';
@@ -31,6 +31,8 @@ const start: CommandModule<object, LxcArgs> = {
     warnings.forEach(warn);
     if (tag.auditError) warn(`FAIL-OPEN: running untracked by the audit trail: ${tag.auditError}`);
     tagger.close();
+    // contid-lxc's start-host hook tells an untagged start by this (LXC passes it to hooks).
+    if (tag.binding.session !== null) process.env.CONTID_LXC_SESSION = String(tag.binding.session);
     replaceProcess(command);
   },
 };
@@ -84,19 +86,19 @@ export const lxcCommand: CommandModule<object, object> = {
 };
 
 /**
- * How LXC and systemd run this contid: absolute paths (hooks run with LXC's minimal
+ * How LXC and systemd run contid-lxc: an absolute path (hooks run with LXC's minimal
  * environment) and the registry the installer used, so hooks and wrappers share it.
  */
-function commandLine(script: string): string[] {
+function contidLxcLine(): string[] {
   const stateDir = process.env.CONTID_STATE_DIR;
-  return [process.execPath, script, ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
+  return [CONTID_LXC, ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
 }
 
 /** `contid install lxc [NAME...]`: per-container hook lines, or the global snippet and lxc@.service drop-in. */
 export const lxcInstaller: Installer = {
   describe: 'LXC hooks (per container: NAME...; else global common.conf.d snippet + lxc@.service drop-in)',
   install: (names) => {
-    const { report, warnings } = installLxc(names, { contid: commandLine(resolve(__dirname, '..', 'main.js')), hook: commandLine(HOOK_MAIN) });
+    const { report, warnings } = installLxc(names, { contidLxc: contidLxcLine(), cli: [process.execPath, resolve(__dirname, '..', 'main.js')] });
     warnings.forEach(warn);
     return report;
   },
