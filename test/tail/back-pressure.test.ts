@@ -60,3 +60,53 @@ describe('contid tail under a slow consumer (real kernel records)', () => {
     expect(events.every((e) => e.records.some((r) => r.type === 'SYSCALL' && r.fields.key === key))).toBe(true);
   });
 });
+
+describe('contid tail as an auditd plugin under a slow consumer', () => {
+  test('the consumer stops reading: tail stops reading the pipe (auditd sees it full), and once the consumer reads again every record comes out, 0 lost', async () => {
+    // A queue far smaller than the input: only pausing the pipe can keep every record.
+    const tail = await startTail(['--source', 'plugin', '--queue', '100'], state.env, 'pipe');
+    try {
+      tail.child.stdout!.pause(); // nobody reads tail's output
+      const stdin = tail.child.stdin!;
+      const N = 100_000;
+      // One-record user events (printed raw, one line each), as auditd writes them to the pipe.
+      const record = (i: number): string => `type=USER msg=audit(1795896418.${String(i % 1000).padStart(3, '0')}:${i + 1}): pid=1 uid=0 auid=0 ses=4294967295 msg='n=${i}'\n`;
+      const drained = (ms: number): Promise<boolean> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => (stdin.off('drain', done), resolve(false)), ms);
+          const done = (): void => (clearTimeout(timer), resolve(true));
+          stdin.once('drain', done);
+        });
+      let sent = 0;
+      let blocked = false;
+      // Write like auditd: as fast as the pipe takes it, until it stays full.
+      while (sent < N && !blocked) {
+        let chunk = '';
+        for (const end = Math.min(N, sent + 500); sent < end; sent++) chunk += record(sent);
+        if (!stdin.write(chunk)) blocked = !(await drained(2000));
+      }
+      // tail stopped reading long before the input ended (it dropped nothing to keep up).
+      expect(blocked).toBe(true);
+      expect(sent).toBeLessThan(N);
+      const rss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${tail.child.pid}/status`, 'utf8'))![1]);
+      tail.child.stdout!.resume();
+      while (sent < N) {
+        let chunk = '';
+        for (const end = Math.min(N, sent + 500); sent < end; sent++) chunk += record(sent);
+        if (!stdin.write(chunk)) await drained(60_000);
+      }
+      stdin.end();
+      const code = await new Promise<number | null>((r) => (tail.child.exitCode !== null ? r(tail.child.exitCode) : tail.child.once('exit', r)));
+      expect(code).toBe(0);
+      const out = tail.stdout().split('\n').filter(Boolean);
+      expect(out.length).toBe(N);
+      expect(out[0]).toBe(record(0).trimEnd());
+      expect(out[N - 1]).toBe(record(N - 1).trimEnd());
+      expect(tail.stderr()).toMatch(new RegExp(`tail \\(plugin\\): received ${N} records, dropped 0 `));
+      expect(tail.stderr()).not.toMatch(/contid: dropped/);
+      expect(rss).toBeLessThan(300 * 1024); // kB
+    } finally {
+      if (tail.child.exitCode === null) tail.child.kill('SIGKILL');
+    }
+  }, 120_000);
+});

@@ -32,15 +32,20 @@ export class BoundedLineQueue {
     return accepted;
   }
 
-  /** Adds every line, waiting for room as needed (back-pressure for durable sources). */
-  async put(lines: readonly string[]): Promise<void> {
+  /**
+   * Adds every line, waiting for room as needed (back-pressure for durable sources). With
+   * `limit`, waits already once that many lines are queued: a source that can be paused
+   * needs no deep queue, and lines that wait long survive into V8's old generation.
+   */
+  async put(lines: readonly string[], limit = this.capacity): Promise<void> {
+    const room = Math.max(1, Math.min(limit, this.capacity));
     let i = 0;
     while (i < lines.length && !this.closed) {
-      if (this.length >= this.capacity) {
+      if (this.length >= room) {
         await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
         continue;
       }
-      const n = Math.min(this.capacity - this.length, lines.length - i);
+      const n = Math.min(room - this.length, lines.length - i);
       for (let k = 0; k < n; k++) this.items.push(lines[i + k]);
       i += n;
       this.wakeReader();
