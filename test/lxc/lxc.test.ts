@@ -22,7 +22,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   const names: string[] = [];
 
   // contid lxc start/attach and the hooks only spool (contid-lxc, no Node): contid serve binds.
-  const serve = startServe(state.env, state.dir);
+  let serve = startServe(state.env, state.dir);
   const attach = (args: string[]) => lxcAttach(args, state.env);
 
   beforeAll(() => addExecveRule(key));
@@ -251,6 +251,27 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     await settled(name, ['ended']);
     await lifecycle(name, 'end');
+  });
+
+  it('attach while contid serve is down: the Node command records what waits in the spool first, then attaches', async () => {
+    const name = make('down');
+    await serve.stop();
+    try {
+      expect(lxcStart([name], state.env)).toMatchObject({ status: 0, stderr: '' });
+      await waitForState(name, 'RUNNING');
+      // No instance record yet (nothing recorded the init): contid-lxc hands over to Node.
+      expect(containersNamed(name)).toEqual([]);
+      const entered = attach([name, '--', 'cat', '/proc/self/sessionid']);
+      expect(entered.stderr).toBe('');
+      expect(entered.status).toBe(0);
+      const [c] = containersNamed(name);
+      expect(c).toMatchObject({ state: 'running', initPid: lxcInitPid(name), session: sessionOf(lxcInitPid(name)) });
+      expect(withRegistry((r) => r.containerOfSession(Number(entered.stdout))?.contid)).toBe(c.contid);
+    } finally {
+      serve = startServe(state.env, state.dir);
+    }
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    await settled(name, ['ended']);
   });
 
   it('start of a container without contid hooks: tagged, with a warning for each missing hook', async () => {

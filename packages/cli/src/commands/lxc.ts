@@ -2,6 +2,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { ContidError, Tagger, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
 import { CONTID_LXC, hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { Spool, SpoolConsumer, consumerHooks, spoolDirFromEnv } from '@contid/oci';
+import { adapters } from '../adapters';
 import { printJson, warn } from '../output';
 import type { Installer } from './installers';
 import { reconcile } from './reconcile';
@@ -41,8 +43,12 @@ const attach: CommandModule<object, LxcArgs> = {
   command: 'attach <name> [args..]',
   describe: 'lxc-attach to NAME in a fresh session bound to its contid (op=setns); lxc-attach options before --, the command after',
   builder: (y) => passThrough(y).example('$0 lxc attach web -- ps', 'run ps inside web'),
-  handler: (argv) => {
+  handler: async (argv) => {
     const tagger = Tagger.open();
+    // contid-lxc hands over here when it cannot vouch for the instance: what it and the hooks
+    // spooled may still wait for contid serve (just started, or down). Record it first; a claim
+    // is an atomic rename, so serve and this never both take an entry.
+    await new SpoolConsumer({ tagger, spool: new Spool(spoolDirFromEnv()), ...consumerHooks(adapters()) }).drain();
     // A row of an instance that is gone must not take the attach (op=end reason="found gone").
     reconcile(tagger);
     const { argv: command, tag } = planAttach(tagger, argv.name, words(argv.args), words(argv['--']));
