@@ -69,6 +69,9 @@ export const RECORD_TYPES: Readonly<Record<string, number>> = {
 const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})(?:\.(\d{1,3}))?(?::(\d{1,20}))?\)(?::? ?|$)/;
 const FIELD = /([A-Za-z0-9_-]+)=("[^"]*"|\S*)/g;
 const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
+/** What could make a field split differ from a plain search: a quote, or a blank other than a space. */
+const NOT_PLAIN = /["\t\n\v\f\r\xa0]/;
+const BLANK = /\s/g;
 
 /** key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins. */
 export function splitAuditFields(text: string, into = new Map<string, string>()): Map<string, string> {
@@ -163,11 +166,24 @@ class LazyRecord implements AuditRecord {
     return this.parts().fields;
   }
 
-  /** fields.get(name) without splitting every field: the scan stops at the first of that name. */
+  /**
+   * fields.get(name) without splitting every field. When the first `name=` of the text starts
+   * a word and nothing before it is quoted or separated by anything but spaces (a kernel
+   * record up to its ses=), it is the field the split would find: its value runs to the next
+   * blank. Else the split's own scan, stopped at the first of that name.
+   */
   field(name: string): string | undefined {
-    if (this.split_ || this.rest.includes("msg='")) return this.parts().fields.get(name);
+    const rest = this.rest;
+    if (this.split_ || rest.includes("msg='")) return this.parts().fields.get(name);
+    const at = rest.indexOf(`${name}=`);
+    if (at < 0) return undefined;
+    const from = at + name.length + 1;
+    if ((at === 0 || rest.charCodeAt(at - 1) === 32) && rest.charCodeAt(from) !== 34 && !NOT_PLAIN.test(rest.slice(0, at))) {
+      BLANK.lastIndex = from;
+      return rest.slice(from, BLANK.exec(rest)?.index ?? rest.length);
+    }
     FIELD.lastIndex = 0;
-    for (let m = FIELD.exec(this.rest); m; m = FIELD.exec(this.rest)) if (m[1] === name) return m[2];
+    for (let m = FIELD.exec(rest); m; m = FIELD.exec(rest)) if (m[1] === name) return m[2];
     return undefined;
   }
   set fields(v: Map<string, string>) {
