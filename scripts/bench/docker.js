@@ -139,6 +139,9 @@ exports.main = async function main() {
     run(HOST, 'runc')();
     run(FRONT, 'contid')(); // warm-up
     report(`docker run --rm ${IMAGE} true`, pairs(run(FRONT, 'contid'), run(HOST, 'runc')), 1.03);
+    // The front's own share of a run (create, attach, start, wait, remove): plain runc through it or not.
+    const frontRun = pairs(run(FRONT, 'runc'), run(HOST, 'runc'));
+    console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
     const c = docker(['run', '-d', '--runtime', 'contid', IMAGE, 'sleep', '3600']).stdout.trim();
     const p = docker(['run', '-d', '--runtime', 'runc', IMAGE, 'sleep', '3600']).stdout.trim();
     const exec = (host, id) => () => timed('docker', ['-H', host, 'exec', id, 'true']);

@@ -210,3 +210,52 @@ test('emulated API server: the node agent tags what the real node runs and annot
     await stop();
   }
 });
+
+test('emulated API server: probe execs are marked from the pod spec and folded; a kubectl exec of another command is not', async () => {
+  // The agent (the spool's only consumer here) knows each pod's exec probes from the API.
+  if (taggerOpen) tagger.close();
+  taggerOpen = false;
+  const { server, stop } = await startNodeAgent(state.dir, env);
+  try {
+    const uid = '5c6d7e8f-0a1b-4c2d-8e3f-4a5b6c7d8e9f';
+    const config = node.sandboxConfig('shop', 'probed-7f9c2', uid);
+    const sandbox = await node.cri.runPodSandbox(config);
+    const app = await node.cri.createContainer(sandbox, { metadata: { name: 'api', attempt: 0 }, image: { image: NODE_IMAGE }, command: ['/bin/sleep', '600'], logPath: 'probed/0.log' }, config);
+    await node.cri.startContainer(app);
+    const liveness = ['/bin/sh', '-c', 'test -d /'];
+    server.addPod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'probed-7f9c2', namespace: 'shop', uid },
+      spec: { nodeName: 'node-2', containers: [{ name: 'api', image: NODE_IMAGE, livenessProbe: { exec: { command: liveness }, periodSeconds: 1 } }] },
+      status: { containerStatuses: [{ name: 'api', containerID: `containerd://${app}`, image: NODE_IMAGE, imageID: '', ready: true, restartCount: 0 }] },
+    });
+    // Annotated: the agent's watch holds the pod, so it knows the probe before the kubelet would run it.
+    await waitFor('the pod annotation', () => server.getPod('shop', 'probed-7f9c2')?.metadata.annotations?.[CONTAINERS_ANNOTATION], 30_000);
+    // What the kubelet does for the probe (ExecSync, three periods) and what kubectl exec does (Exec).
+    for (let i = 0; i < 3; i++) expect((await node.cri.execSync(app, liveness)).exitCode).toBe(0);
+    expect((await node.cri.exec(app, ['/bin/sh', '-c', 'test -d /bin'])).exitCode).toBe(0);
+    const name = 'shop/probed-7f9c2/api';
+    const shown = await waitFor('four setns bindings', () => {
+      const r = contid(['show', '--json', name], { env });
+      const j = r.status === 0 ? (JSON.parse(r.stdout) as { bindings: { op: string; session: number; detail: Record<string, unknown> }[]; healthchecks: { command: string; count: number }[] }) : null;
+      return j && j.bindings.filter((b) => b.op === 'setns').length >= 4 ? j : null;
+    }, 60_000);
+    const setns = shown.bindings.filter((b) => b.op === 'setns');
+    expect(setns).toHaveLength(4);
+    const probes = setns.filter((b) => b.detail.healthcheck === true);
+    expect(probes.map((b) => [b.detail.command, b.detail.probe])).toEqual(Array(3).fill([liveness, ['liveness']]));
+    const other = setns.filter((b) => b.detail.healthcheck !== true);
+    expect(other.map((b) => [b.detail.command, b.detail.probe])).toEqual([[['/bin/sh', '-c', 'test -d /bin'], undefined]]);
+    // Each probe is still its own session, bound to the container; `contid show` folds them into one line.
+    expect(new Set(setns.map((b) => b.session)).size).toBe(4);
+    expect(shown.healthchecks).toEqual([expect.objectContaining({ command: liveness.join(' '), count: 3 })]);
+    const text = contid(['show', name], { env });
+    expect(text.stdout).toContain(`healthcheck ×3`);
+    expect(text.stdout).toContain('test -d /bin');
+    await node.cri.stopPodSandbox(sandbox);
+    await node.cri.removePodSandbox(sandbox);
+  } finally {
+    await stop();
+  }
+});
