@@ -29,9 +29,11 @@ interface Ran {
   entry: SpoolEntry | null;
 }
 
-function viaShim(argv: string[], env: NodeJS.ProcessEnv = {}, shim = SHIM): Ran {
+function viaShim(argv: string[], env: NodeJS.ProcessEnv = {}, shim = SHIM, pending: string[] = []): Ran {
   rmSync(spoolDir, { recursive: true, force: true });
   rmSync(recorded, { force: true });
+  if (pending.length) mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  for (const name of pending) writeFileSync(join(spoolDir, name), 'contid-spool 1\nop=create\n--- end\n');
   const r = spawnSync(shim, argv, {
     env: { PATH: process.env.PATH, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_RUNTIME: fake, FAKE_ARGV: recorded, ...env },
     encoding: 'utf8',
@@ -45,7 +47,7 @@ function viaShim(argv: string[], env: NodeJS.ProcessEnv = {}, shim = SHIM): Ran 
   }
   let names: string[] = [];
   try {
-    names = new Spool(spoolDir).names();
+    names = new Spool(spoolDir).names().filter((n) => !pending.includes(n));
   } catch {
     names = [];
   }
@@ -156,6 +158,33 @@ describe('contid-runc argv grammar (real sh script, fake runtime)', () => {
     const r = viaShim(['--log', log, '--log-format', 'json', 'create', '-b', B, 'bad id'], { CONTID_FAIL_POLICY: 'closed' });
     expect(r.status).toBe(1);
     expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({ level: 'error', msg: expect.stringContaining('outside [A-Za-z0-9_+.-]') });
+  });
+});
+
+describe('contid-runc delete: the init pid from the runtime’s state while a create waits in the spool', () => {
+  const root = join(state.dir, 'runtime-root');
+  // runc: one long line; crun: pretty-printed. Only the init's own pid counts.
+  const runcState = `{"id":"c1","init_process_pid":4242,"init_process_start":1,"config":{"x":"${'y'.repeat(4000)}"},"pid":7}`;
+  const crunStatus = '{\n    "pid": 5151,\n    "process-start-time": 9,\n    "bundle": "/b"\n}\n';
+  const withState = (file: string | null, text = ''): void => {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, 'c1'), { recursive: true });
+    if (file) writeFileSync(join(root, 'c1', file), text);
+  };
+
+  test.each([
+    ['runc state.json, a create waiting', 'state.json', runcState, ['5-create-1.entry'], 4242],
+    ['crun status, a create being processed (claimed)', 'status', crunStatus, ['.claimed-1-5-create-1.entry'], 5151],
+    ['no state (runc create failed and cleaned up), a create waiting', null, '', ['5-create-1.entry'], null],
+    ['runc state.json, no create waiting (not read)', 'state.json', runcState, [], null],
+  ])('%s: init-pid %s', (_n, file, text, pending, want) => {
+    withState(file, text);
+    for (const argv of [['--root', root, 'delete', 'c1'], [`--root=${root}`, 'delete', '--force', 'c1']]) {
+      const r = viaShim(argv, {}, SHIM, pending);
+      expect(r.status).toBe(0);
+      expect(r.runtimeArgv).toEqual(argv);
+      expect(r.entry).toMatchObject({ op: 'end', id: 'c1', initPid: want });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import type { ExecDescriber, Identifier } from '@contid/oci';
+import type { ContainerIdentity, ExecDescriber, Identifier } from '@contid/oci';
 
 /** Docker's compose labels, surfaced by `contid show` like any other label. */
 export const COMPOSE_PROJECT = 'com.docker.compose.project';
@@ -17,11 +17,69 @@ export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | nul
   }
 }
 
-/** Name, image and labels from Docker; null for containers Docker does not know (containerd, CRI-O …). */
+/** Attributes Docker adds to a container event beside the container's labels. */
+const EVENT_ATTRIBUTES = new Set(['name', 'image', 'exitCode', 'execID', 'signal', 'execDuration']);
+
+/** One Docker event, as the events endpoint streams it (one JSON object per line). */
+interface ContainerEvent {
+  Action?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+/** The events Docker still holds for one container since `since` (s), up to now; null when Docker does not answer. */
+async function eventsOf(docker: Dockerode, id: string, since: number, timeoutMs: number): Promise<ContainerEvent[] | null> {
+  const until = Math.ceil(Date.now() / 1000);
+  const stream = (await withTimeout(docker.getEvents({ since, until, filters: { type: ['container'], container: [id] } }), timeoutMs)) as NodeJS.ReadableStream | null;
+  if (!stream) return null;
+  const text = await withTimeout(
+    new Promise<string>((resolve, reject) => {
+      let all = '';
+      stream.on('data', (d: Buffer) => (all += d.toString('utf8')));
+      stream.on('end', () => resolve(all));
+      stream.on('error', reject);
+    }),
+    timeoutMs,
+  );
+  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  if (text === null) return null;
+  const out: ContainerEvent[] = [];
+  for (const line of text.split('\n')) {
+    try {
+      if (line.trim()) out.push(JSON.parse(line) as ContainerEvent);
+    } catch {
+      // a line cut short: the others still name the container
+    }
+  }
+  return out;
+}
+
+/**
+ * Name, image and labels of a container Docker has already removed (`docker run --rm` ended
+ * before the spool entry was read), from Docker's event log: its start (or any later) event
+ * carries them as attributes. Docker keeps only its last 256 events.
+ */
+async function identityFromEvents(docker: Dockerode, id: string, sinceMs: number, timeoutMs: number): Promise<Partial<ContainerIdentity> | null> {
+  const events = await eventsOf(docker, id, Math.floor(sinceMs / 1000) - 5, timeoutMs);
+  const rank = (e: ContainerEvent) => ['start', 'create', 'destroy', 'die'].indexOf(e.Action ?? '') >>> 0;
+  const best = (events ?? []).filter((e) => e.Actor?.ID === id && e.Actor.Attributes?.name).sort((a, b) => rank(a) - rank(b))[0];
+  const attributes = best?.Actor?.Attributes;
+  if (!attributes) return null;
+  return {
+    orchestrator: 'docker',
+    name: attributes.name,
+    image: attributes.image || null,
+    labels: Object.fromEntries(Object.entries(attributes).filter(([k]) => !EVENT_ATTRIBUTES.has(k))),
+  };
+}
+
+/**
+ * Name, image and labels from Docker (inspect, else its event log for a container already
+ * removed); null for containers Docker does not know (containerd, CRI-O …).
+ */
 export function dockerIdentifier(docker: Dockerode, timeoutMs = 3000): Identifier {
   return async (_oci, entry) => {
     const info = await withTimeout(docker.getContainer(entry.id).inspect(), timeoutMs);
-    if (!info) return null;
+    if (!info) return entry.id ? identityFromEvents(docker, entry.id, entry.time, timeoutMs) : null;
     return {
       orchestrator: 'docker',
       name: info.Name.replace(/^\//, ''),

@@ -218,16 +218,51 @@ export class SpoolConsumer {
    */
   private targetPid(entry: SpoolEntry): number | EntryOutcome {
     if (!entry.pidFile) return entry.wrapperPid; // runc run in the foreground: runc itself is the parent
+    // Whether the runtime runs, asked before the pid file is read: a runtime that had exited by
+    // then had written its pid file for good, and a short container can be created, run and
+    // deleted between a read that came too early and a later look.
+    const runtimeRuns = alive(entry.wrapperPid);
     const fromFile = readPid(entry.pidFile);
     if (fromFile !== null) return fromFile;
     // While the runtime runs, its own children (runc init) carry the session too: wait for the pid file.
     const waited = this.now() - entry.time;
-    if (alive(entry.wrapperPid) && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'the runtime has not written its pid file yet' };
+    if (runtimeRuns && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'the runtime has not written its pid file yet' };
+    return this.afterWait(entry);
+  }
+
+  /** No pid file from a runtime that exited (or waited for too long): the session's leader, an ended exec, or a container already deleted. */
+  private afterWait(entry: SpoolEntry): number | EntryOutcome {
     const leader = entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid);
     if (leader !== null) return leader;
     // An exec that already finished still owns its session in the log: bind it to runc's pid.
     if (entry.op === 'setns') return entry.wrapperPid;
-    return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}: nothing was started` };
+    const ended = this.initAtDelete(entry);
+    if (ended !== null) return ended;
+    return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}, and no delete of ${entry.id} recorded an init: nothing was started` };
+  }
+
+  /**
+   * A create whose pid file is gone and whose runtime has exited is either a container that
+   * already ran and was deleted (`docker run --rm … true` before this drain) or one runc never
+   * started. The runtime's delete tells them apart: its end entry, later in the spool, carries
+   * the init pid from the runtime's state when there was a container, nothing when runc create
+   * failed (and cleaned up). A later create of the same id closes the search.
+   */
+  private initAtDelete(entry: SpoolEntry): number | null {
+    const spool = this.options.spool;
+    for (const name of spool.names()) {
+      if (entrySession(name) <= entrySession(entry.name) || !/-(end|create)-/.test(name)) continue;
+      let later: SpoolEntry | null = null;
+      try {
+        later = spool.read(name);
+      } catch {
+        continue; // still being written: not the delete of a container long gone
+      }
+      if (!later || later.id !== entry.id) continue;
+      if (later.op === 'create') return null;
+      if (later.op === 'end' && later.initPid !== null) return later.initPid;
+    }
+    return null;
   }
 
   private async identify(entry: SpoolEntry): Promise<{ identity: ContainerIdentity; configError: string | null }> {
@@ -266,7 +301,15 @@ export class SpoolConsumer {
       labels: identity.labels,
       parent: identity.parent ?? (entry.oldSession === null ? null : { session: entry.oldSession }),
       target: { pid, session: entry.session },
-      detail: { spoolEntry: entry.name, runc: entry.subcommand, bundle: entry.bundle, ...requesterDetail(entry), ...(configError ? { configError } : {}) },
+      detail: {
+        spoolEntry: entry.name,
+        runc: entry.subcommand,
+        bundle: entry.bundle,
+        // Bound after it ended (the drain was behind): its session still attributes its records.
+        ...(alive(pid) ? {} : { endedBeforeBinding: true }),
+        ...requesterDetail(entry),
+        ...(configError ? { configError } : {}),
+      },
     });
     return { kind: 'tagged', contid: result.container.contid, op: 'create' };
   }
@@ -274,12 +317,24 @@ export class SpoolConsumer {
   private container(entry: SpoolEntry): { row: ContainerRecord } | EntryOutcome {
     const c = entry.setns ? this.registry.find(entry.setns) : this.registry.findByRuntimeId(entry.id);
     if (c && c.state !== 'ended') return { row: c };
-    const earlier = this.options.spool.pendingNames().filter((n) => entrySession(n) < entrySession(entry.name));
-    if (earlier.some((n) => n.includes('-create-'))) {
-      return { kind: 'deferred', why: 'an earlier create entry is still pending' };
-    }
+    if (this.earlierCreatePending(entry)) return { kind: 'deferred', why: 'an earlier create entry is still pending' };
     if (entry.setns) return { kind: 'quarantined', why: `contid-spawn --setns ${entry.setns}: no such running container` };
     return { kind: 'quarantined', why: `runc exec into ${entry.id}, which contid does not know as running (started before contid?)` };
+  }
+
+  /** A create entry older than this one still waits (with `sameId`, one for this runtime id, or one that cannot be read yet). */
+  private earlierCreatePending(entry: SpoolEntry, sameId = false): boolean {
+    const spool = this.options.spool;
+    return spool.pendingNames().some((n) => {
+      if (!n.includes('-create-') || entrySession(n) >= entrySession(entry.name)) return false;
+      if (!sameId || !entry.id) return true;
+      try {
+        const e = spool.read(n);
+        return e === null || e.id === entry.id; // null: claimed by another consumer right now
+      } catch {
+        return true;
+      }
+    });
   }
 
   /**
@@ -289,7 +344,11 @@ export class SpoolConsumer {
    */
   private end(entry: SpoolEntry): EntryOutcome {
     const c = entry.id ? this.registry.findByRuntimeId(entry.id) : undefined;
-    if (!c || c.state === 'ended') return { kind: 'already', contid: c?.contid ?? null };
+    if (!c || c.state === 'ended') {
+      // The create it ends may still be waiting (for a pid file): an end taken now would be lost.
+      if (this.earlierCreatePending(entry, true)) return { kind: 'deferred', why: 'its create entry is still pending' };
+      return { kind: 'already', contid: c?.contid ?? null };
+    }
     if (entry.session !== null && c.session !== null && c.session > entry.session) return { kind: 'already', contid: null };
     this.options.tagger.end(c.contid, entry.reason ?? `${entry.subcommand || 'delete'} by the runtime`);
     return { kind: 'ended', contid: c.contid };

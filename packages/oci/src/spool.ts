@@ -38,6 +38,12 @@ export interface SpoolEntry {
   auid: number | null;
   /** Milliseconds since the epoch, when the entry was written (the file's mtime). */
   time: number;
+  /**
+   * op=end: the container's init pid from the runtime's state at the delete, written when a
+   * create was still waiting in the spool (its pid file may be gone by the time it is read);
+   * null when the runtime had no state for the id (nothing was started) or it was not read.
+   */
+  initPid: number | null;
   /** Why tagging failed (op=fail, fail-open). */
   reason: string | null;
   /** Who asked for it, as `contid docker front` noted it from the kernel (null: nobody noted). */
@@ -172,6 +178,7 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
     oldSession: num(fields.get('old-session')),
     auid: num(fields.get('auid')),
     time: mtimeMs,
+    initPid: num(fields.get('init-pid')),
     reason: fields.get('reason') || null,
     requester: requesterOf(fields),
     configText: sections['config.json'] ?? null,
