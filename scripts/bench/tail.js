@@ -11,7 +11,8 @@
 //
 // For each: attribution accuracy, CPU per 1,000 events, peak RSS, bytes per event, records/s,
 // lag and losses, printed with contid/laurel ratios (medians over the pairs). Targets from
-// issue #21 are printed as met / MISSED.
+// issue #21 are printed as met / MISSED. `pnpm bench tail sessions`: the replay alone, of
+// 1,000,000 sessions, for peak RSS whatever the session count (issue #17 item 4).
 const { spawn, spawnSync } = require('node:child_process');
 const { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -101,7 +102,7 @@ const execArg1 = (e) => {
   return e.EXECVE?.ARGV?.[1] ?? e.EXECVE?.argv?.[1] ?? e.argv?.[1];
 };
 
-async function replay(dir) {
+async function replay(dir, sessions = SESSIONS, runs = RUNS) {
   const { Registry, loadOrCreateSigner, configFromEnv, currentBootId } = require(join(ROOT, 'packages/core/dist'));
   const state = join(dir, 'state');
   mkdirSync(state, { recursive: true, mode: 0o700 });
@@ -119,7 +120,7 @@ async function replay(dir) {
   const expected = new Map();
   const fd = openSync(stream, 'w');
   let records = 0;
-  for (const chunk of sessionStream({ sessions: SESSIONS, boundEvery: 10, signer, boot, registered, revisitEvery: 50, expected })) {
+  for (const chunk of sessionStream({ sessions, boundEvery: 10, signer, boot, registered, revisitEvery: 50, expected })) {
     writeFileSync(fd, chunk);
     for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) records++;
   }
@@ -128,7 +129,7 @@ async function replay(dir) {
   const laurelDir = join(dir, 'laurel-replay');
   const laurelConf = laurelConfig(laurelDir);
   const rows = { contid: [], laurel: [] };
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? ['contid', 'laurel'] : ['laurel', 'contid'];
     for (const who of order) {
       if (who === 'contid') {
@@ -346,8 +347,41 @@ async function live(dir) {
   }
 }
 
-exports.main = async function main() {
+/**
+ * `pnpm bench tail sessions`: memory whatever the session count (issue #17 item 4) — one
+ * stream of 1,000,000 short sessions (CONTID_BENCH_SESSIONS) replayed to contid tail and to
+ * laurel, peak RSS of each and what contid lost, against the 128 MB target.
+ */
+async function sessionsMode() {
+  const sessions = Number(process.env.CONTID_BENCH_SESSIONS || 1_000_000);
+  const runs = Number(process.env.CONTID_BENCH_RUNS || 1);
+  const dir = mkdtempSync(join(tmpdir(), 'contid-bench-tail-'));
+  try {
+    const r = await replay(dir, sessions, runs);
+    const c = summarize(r.rows.contid, r.records);
+    const l = summarize(r.rows.laurel, r.records);
+    console.log(`replay of ${fmt(sessions)} short sessions (${fmt(r.records)} records) piped to each on stdin, ${runs} pair(s), format ${FORMAT}`);
+    console.log('   |                      | contid tail | laurel | contid/laurel |');
+    console.log('   |---|---|---|---|');
+    console.log(`   | peak RSS | ${fmt(c.rss / 1048576, 1)} MB | ${fmt(l.rss / 1048576, 1)} MB | ${ratio(c.rss, l.rss)} |`);
+    console.log(`   | CPU per 1,000 events | ${fmt(c.cpuPer1000)} ms | ${fmt(l.cpuPer1000)} ms | ${ratio(c.cpuPer1000, l.cpuPer1000)} |`);
+    console.log(`   | events out | ${fmt(c.events)} | ${fmt(l.events)} | |`);
+    console.log(`   | records dropped | ${c.dropped} | (laurel counts none) | |`);
+    console.log(`   | container execs attributed right | ${fmt(c.right)} / ${fmt(r.expected)} | n/a | |`);
+    const t = (ok, what) => console.log(`   ${ok ? 'met   ' : 'MISSED'} ${what}`);
+    console.log('\ntargets (issue #17 item 4):');
+    t(c.rss <= 128 * 1048576, `peak RSS ≤ 128 MB at ${fmt(sessions)} sessions (${fmt(c.rss / 1048576, 1)} MB)`);
+    t(c.dropped === 0, `0 records lost (dropped ${c.dropped})`);
+    t(c.right === r.expected, `attribution 100 % (${c.right}/${r.expected})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+exports.main = async function main(args = []) {
   ensureLaurel();
+  if (args[0] === 'sessions') return sessionsMode();
+  if (args.length > 0) throw new Error(`unknown mode "${args[0]}" (modes: sessions)`);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-tail-'));
   try {
     console.log(`contid tail vs laurel ${spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'laurel'], { encoding: 'utf8' }).stdout} (format ${FORMAT}), ${RUNS} interleaved pairs`);

@@ -33,9 +33,9 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
 }
 
 /** Sessions a live reader remembers (LOGIN time, registry misses); older ones are asked again. */
-export const DEFAULT_MAX_SESSIONS = 65_536;
+export const DEFAULT_MAX_SESSIONS = 16_384;
 /** Containers a live reader keeps; a dropped one is read from the registry again when needed. */
-export const DEFAULT_MAX_CONTAINERS = 16_384;
+export const DEFAULT_MAX_CONTAINERS = 8_192;
 
 interface Pending {
   /**

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { ContidError, Registry, configFromEnv, loadOrCreateSigner } from '@contid/core';
 import { rejectionReport, trustOptions } from './trust-args';
 import {
@@ -119,6 +120,11 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .example('$0 tail --format ecs --output /var/log/contid/live.jsonl --rotate-size 100M', 'for a SIEM shipper') as never,
   handler: async (argv) => {
     if (!Number.isInteger(argv.queue) || argv.queue < 1) throw new ContidError('--queue must be a positive integer', 2);
+    // A tail runs for as long as auditd does, and what it keeps is bounded (LruMap tables,
+    // the queue, held events) — but by default V8 lets the old generation grow to several
+    // times what is alive before collecting it (docs/tail.md, "Memory"). V8 reads this flag
+    // at every collection, so setting it now applies to the whole run.
+    setFlagsFromString('--optimize-for-size');
     const config = configFromEnv();
     const stateDir = config.stateDir;
     // Root on a node reads its own node's records: its key must exist before the trust is
