@@ -1,0 +1,126 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerRecord, Tagger } from '@contid/core';
+import { DockerAgent, Spool } from '@contid/docker';
+import { CONTID_MAIN, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+import { DockerEngine } from './engine';
+
+// docker-compose (1.29, as Debian ships it) run by a non-root login user in group docker,
+// through `contid docker front`: each service's container is tagged, records who asked, runs
+// with that user's auid, and `contid ps`/`search` filter by the compose project and labels.
+const state = tempStateDir('docker-compose');
+const stateDir = join(state.dir, 'state');
+const requesters = join(state.dir, 'requesters');
+const engine = new DockerEngine({
+  label: 'docker-compose',
+  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: requesters },
+  image: { name: 'local/busybox-compose:1', links: { 'bin/sleep': 'busybox', 'bin/cat': 'busybox' } },
+});
+const frontSock = `${engine.execRoot}/front.sock`;
+let front: ChildProcess;
+let frontLog = '';
+let tagger: Tagger;
+let agent: DockerAgent;
+
+// A login user of this suite's own (front.test has its own), in group docker.
+const USER = 'contid-bob';
+let uid = 0;
+let gid = 0;
+const dockerGid = Number(spawnSync('getent', ['group', 'docker'], { encoding: 'utf8' }).stdout.split(':')[2]);
+const home = mkdtempSync(join(tmpdir(), 'contid-bob-'));
+
+/** ARGV as bob in a fresh login session (the shell sets its loginuid as pam_loginuid does, then drops to bob). */
+function asBob(argv: string[], cwd: string): RunResult {
+  const script = `echo ${uid} >/proc/self/loginuid && exec setpriv --reuid ${uid} --regid ${gid} --groups ${dockerGid} --inh-caps -all -- "$@"`;
+  return run('sh', ['-c', script, 'sh', ...argv], { cwd, timeout: 180_000, env: { PATH: process.env.PATH, HOME: home, DOCKER_HOST: `unix://${frontSock}` } });
+}
+
+beforeAll(async () => {
+  spawnSync('userdel', [USER]);
+  const added = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', USER], { encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`useradd: ${added.stderr}`);
+  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
+  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
+  spawnSync('chown', [`${uid}:${gid}`, home]);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  await engine.start();
+  front = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', frontSock, '--upstream', `${engine.execRoot}/docker.sock`, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
+  front.stderr!.on('data', (d: Buffer) => (frontLog += d.toString()));
+  await waitFor('the front', () => (existsSync(frontSock) && !lstatSync(frontSock).isSymbolicLink() && frontLog.includes('->')) || front.exitCode !== null, 30_000);
+  if (front.exitCode !== null) throw new Error(`front exited: ${frontLog}`);
+  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
+  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
+  await agent.start();
+}, 180_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  tagger?.close();
+  if (front && front.exitCode === null) {
+    const gone = new Promise((r) => front.once('exit', r));
+    front.kill('SIGTERM');
+    await gone;
+  }
+  await engine.stop();
+  spawnSync('userdel', [USER]);
+  rmSync(home, { recursive: true, force: true });
+  state.cleanup();
+}, 120_000);
+
+describe('docker-compose through contid docker front, as a non-root user in group docker', () => {
+  test('up: every service tagged with its project and service labels, requested by bob, running with his auid; compose exec too; contid ps filters by project and label; down ends them', async () => {
+    const project = uniqueName('shop').replace(/[^a-z0-9]/g, '');
+    const dir = mkdtempSync(join(tmpdir(), 'contid-compose-'));
+    spawnSync('chown', [`${uid}:${gid}`, dir]);
+    // File format 2.4: the first that takes `runtime:` per service.
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      [
+        'version: "2.4"',
+        'services:',
+        ...['web', 'worker'].flatMap((s) => [`  ${s}:`, `    image: ${engine.image}`, '    runtime: contid', '    command: ["sleep", "600"]', '    labels:', `      contid.test.role: ${s}`]),
+        '',
+      ].join('\n'),
+    );
+    try {
+      const up = asBob(['docker-compose', '-p', project, 'up', '-d'], dir);
+      expect([up.status, up.stderr]).toEqual([0, expect.any(String)]);
+      const rows = await waitFor('both services bound', () => {
+        const r = tagger.registry.list({ orchestrator: 'docker' }).filter((c) => c.labels['com.docker.compose.project'] === project && c.state === 'running');
+        return r.length === 2 && r;
+      }, 60_000);
+      const byService = Object.fromEntries(rows.map((c) => [c.labels['com.docker.compose.service'], c])) as Record<string, ContainerRecord>;
+      expect(Object.keys(byService).sort()).toEqual(['web', 'worker']);
+      for (const [service, c] of Object.entries(byService)) {
+        expect(c.labels).toMatchObject({ 'com.docker.compose.project': project, 'com.docker.compose.service': service, 'contid.test.role': service });
+        // Who asked: bob, from the kernel's peer credentials at the front.
+        const create = tagger.registry.bindings(c.contid).find((b) => b.op === 'create')!;
+        expect(create.detail.requester).toMatchObject({ uid, auid: uid });
+        // The container's processes carry bob's login uid (the kernel stamps auid=bob on their records).
+        expect(readFileSync(`/proc/${c.initPid}/loginuid`, 'utf8')).toBe(String(uid));
+      }
+      // docker-compose exec (a hijacked exec through the front): bob's auid, a binding of the web container.
+      const exec = asBob(['docker-compose', '-p', project, 'exec', '-T', 'web', 'sh', '-c', 'cat /proc/self/loginuid; echo; cat /proc/self/sessionid'], dir);
+      expect(exec.status).toBe(0);
+      const [execAuid, execSession] = exec.stdout.split('\n');
+      expect(execAuid).toBe(String(uid));
+      const binding = await waitFor('the exec binding', () => tagger.registry.bindings(byService.web!.contid).find((b) => b.session === Number(execSession)), 30_000);
+      expect(binding.detail.requester).toMatchObject({ uid, auid: uid });
+      // contid ps by project and by label.
+      const env = { ...process.env, CONTID_STATE_DIR: stateDir };
+      const names = (r: RunResult) => r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name).sort();
+      expect(names(contid(['ps', '--project', project, '--json'], { env }))).toEqual([byService.web!.name, byService.worker!.name].sort());
+      expect(names(contid(['ps', '--label', 'contid.test.role=worker', '--project', project, '--json'], { env }))).toEqual([byService.worker!.name]);
+      expect(names(contid(['ps', '--project', `${project}-none`, '--json'], { env }))).toEqual([]);
+      const down = asBob(['docker-compose', '-p', project, 'down', '-t', '1'], dir);
+      expect(down.status).toBe(0);
+      await waitFor('both ended', () => rows.every((c) => tagger.registry.get(c.contid)?.state === 'ended'), 60_000);
+    } finally {
+      asBob(['docker-compose', '-p', project, 'down', '-t', '0'], dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
