@@ -29,6 +29,7 @@ export * from './reader';
 export * from './search';
 export * from './search-index';
 export * from './line-bytes';
+export { EntryWitness, describeUntaggedEntry, entryRoot, entrySyscall, type EntryKind, type UntaggedEntry } from './entries';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
 export { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';

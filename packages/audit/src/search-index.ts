@@ -3,7 +3,7 @@ import { ContidError } from '@contid/core';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
-import { isBindingLine } from './line-bytes';
+import { isBindingLine, isEntryLine } from './line-bytes';
 import { scanLines } from './reader';
 
 /**
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES
   segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
 /** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts)
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
@@ -214,7 +214,7 @@ export class SearchIndex {
         reported = offset;
         onBytes(offset, st.size);
       }
-      if (isBindingLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
+      if (isBindingLine(buf, start, end) || isEntryLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
       const open = buf.indexOf(KEY_OPEN, start);
       if (open < 0 || open >= end || open - start > 300) return;
       const close = buf.indexOf(0x29, open);

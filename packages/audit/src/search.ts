@@ -3,10 +3,10 @@ import { ContainerDirectory, ContainerId, ContidError, UnknownContainerError, en
 import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './attributor';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
-import { parseRecord } from './record';
+import { AuditRecord, parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
-import { isBindingLine } from './line-bytes';
+import { isBindingLine, isEntryLine } from './line-bytes';
 import { IndexedFile, SearchIndex, readRanges } from './search-index';
 import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
 
@@ -37,6 +37,8 @@ export interface SearchOptions {
   rawOut?: (buf: Buffer) => void;
   /** The index was not used because it does not match the logs or cannot be read (one call at most). */
   onIndexProblem?: (reason: string) => void;
+  /** SYSCALL records of setns / pivot_root, seen in the first pass (see entries.ts). */
+  onEntryRecord?: (rec: AuditRecord) => void;
 }
 
 /** Above this many selected sessions one pass over every line beats one byte search per session. */
@@ -78,7 +80,12 @@ export function fileBases(files: string[]): { file: string; base: number; size: 
  * so bindings written after the first events of their session are known before any event
  * is attributed.
  */
-export function learnBindings(files: string[] | { file: string; base: number }[], attributor: Attributor, onBytes?: (n: number) => void): void {
+export function learnBindings(
+  files: string[] | { file: string; base: number }[],
+  attributor: Attributor,
+  onBytes?: (n: number) => void,
+  onEntryRecord?: (rec: AuditRecord) => void,
+): void {
   const bases = files.length > 0 && typeof files[0] === 'string' ? fileBases(files as string[]) : (files as { file: string; base: number }[]);
   for (const { file, base } of bases) {
     let last = base;
@@ -88,6 +95,9 @@ export function learnBindings(files: string[] | { file: string; base: number }[]
         if (isBindingLine(buf, start, end)) {
           const rec = parseRecord(buf.toString('latin1', start, end), offset);
           if (rec) attributor.observeRecord(rec);
+        } else if (onEntryRecord && isEntryLine(buf, start, end)) {
+          const rec = parseRecord(buf.toString('latin1', start, end), offset);
+          if (rec) onEntryRecord(rec);
         }
         if (onBytes && offset - last > 16 << 20) {
           onBytes(offset - last);
@@ -259,10 +269,12 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     bases.forEach((b, i) => {
       for (const l of indexed.bindings[i]) {
         const rec = parseRecord(l.line, b.base + l.offset);
-        if (rec) attributor.observeRecord(rec);
+        if (!rec) continue;
+        if (rec.type === 'SYSCALL') options.onEntryRecord?.(rec); // the index keeps entry lines with the bindings
+        else attributor.observeRecord(rec);
       }
     });
-  } else learnBindings(bases, attributor, progress);
+  } else learnBindings(bases, attributor, progress, options.onEntryRecord);
   const filter = resolveContainerFilter(attributor, options.filter);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });

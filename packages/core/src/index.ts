@@ -49,5 +49,6 @@ export type { ContainerQueries } from './container-queries';
 export { FOUND_GONE, auditControlHolders, boundSessions, containerLiveness, reconcileLiveness, sameProcess, scanProcesses } from './liveness';
 export type { CapabilityHolder, ContainerLiveness, Liveness, LivenessProbe, ProcessTable } from './liveness';
 export { replaceProcess } from './process-replace';
+export { copyProcessFd } from './process-fd';
 export * from './health';
 export { MIGRATIONS } from './migrations';

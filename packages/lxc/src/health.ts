@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AUDIT_UNSET, ContidConfig, HealthResult, Registry, formatContainerId } from '@contid/core';
 import { initMatchesRow, openLxcRow } from './attach';
 import { lxcInitPid } from './lxc-tools';
+import { ENTRY_RULES_KEY, entryRules, hostEntryTargets, loadedEntryRules } from './entry-rules';
 
 /** Running LXC containers (default lxcpath), or null when LXC is not installed. */
 function runningContainers(): string[] | null {
@@ -19,7 +20,29 @@ function runningContainers(): string[] | null {
  */
 export function lxcHealth(config: ContidConfig): HealthResult[] {
   const running = runningContainers();
-  if (running === null || running.length === 0) return [];
+  if (running === null) return [];
+  return [entryRulesHealth(), ...containersHealth(config, running)];
+}
+
+/** Are the audit rules that record entries bypassing contid (plain lxc-attach, lxc-start) loaded? */
+function entryRulesHealth(): HealthResult {
+  const check = 'lxc entry rules';
+  const fix = 'contid install lxc';
+  let loaded: string[];
+  let expected: string[];
+  try {
+    loaded = loadedEntryRules();
+    expected = entryRules(hostEntryTargets());
+  } catch (e) {
+    return { check, status: 'warn', detail: `cannot list audit rules: ${(e as Error).message}`, fix };
+  }
+  const missing = expected.filter((r) => !loaded.includes(r));
+  if (missing.length === 0) return { check, status: 'ok', detail: `${loaded.length} rules under key ${ENTRY_RULES_KEY}: plain lxc-attach and lxc-start are recorded` };
+  return { check, status: 'warn', detail: `${missing.length} of ${expected.length} rules not loaded: a plain lxc-attach or lxc-start leaves no trace (${missing[0]})`, fix };
+}
+
+function containersHealth(config: ContidConfig, running: string[]): HealthResult[] {
+  if (running.length === 0) return [];
   const registry = existsSync(join(config.stateDir, 'registry.db')) ? Registry.open(config.stateDir, { readonly: true }) : null;
   try {
     return running.map((name): HealthResult => {

@@ -7,6 +7,7 @@
  */
 import { ContidError, Tagger } from '@contid/core';
 import { hookContext, runHook } from './hook';
+import { tellStarter } from './starter';
 
 function main(argv: string[]): void {
   let args = argv;
@@ -19,7 +20,11 @@ function main(argv: string[]): void {
   const tagger = Tagger.open();
   try {
     const outcome = runHook(tagger, ctx);
-    if (outcome.action === 'untagged') process.stderr.write(`contid: warning: ${outcome.warning}\n`);
+    if (outcome.action === 'untagged') {
+      // to LXC's log, and to whoever ran lxc-start (LXC shows them neither)
+      process.stderr.write(`contid: warning: ${outcome.warning}\n`);
+      tellStarter(ctx.name, `contid: warning: ${outcome.warning}`);
+    }
     // LXC logs a hook's stdout at DEBUG level.
     process.stdout.write(`${outcome.action} ${outcome.container.contid} ${outcome.container.name}\n`);
   } finally {

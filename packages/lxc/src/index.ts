@@ -15,3 +15,6 @@ export { lxcHealth } from './health';
 export { recordSpooledInit } from './spooled-hook';
 export type { SpooledInit, SpooledInitOutcome } from './spooled-hook';
 export { instanceRecordPath } from './instance-record';
+export { ENTRY_RULES_FILE, ENTRY_RULES_KEY, entryRules, hostEntryTargets, installEntryRules, loadedEntryRules, uninstallEntryRules } from './entry-rules';
+export type { EntryRuleTargets } from './entry-rules';
+export { lxcStartName, tellStarter, waitingStarters } from './starter';

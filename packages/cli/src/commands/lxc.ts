@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ContidError, Tagger, replaceProcess } from '@contid/core';
 import { resolve } from 'node:path';
-import { CONTID_LXC, hookContext, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
+import { CONTID_LXC, hostEntryTargets, installEntryRules, uninstallEntryRules, hookContext, tellStarter, installLxc, planAttach, planStart, runHook, uninstallLxc } from '@contid/lxc';
 import { Spool, SpoolConsumer, consumerHooks, spoolDirFromEnv } from '@contid/oci';
 import { adapters } from '../adapters';
 import { printJson, warn } from '../output';
@@ -67,7 +67,10 @@ const hook: CommandModule<{ json: boolean }, { json: boolean; args?: (string | n
     const tagger = Tagger.open();
     try {
       const outcome = runHook(tagger, ctx);
-      if (outcome.action === 'untagged') warn(outcome.warning);
+      if (outcome.action === 'untagged') {
+        warn(outcome.warning);
+        tellStarter(ctx.name, `contid: warning: ${outcome.warning}`);
+      }
       // LXC logs a hook's stdout at DEBUG level only, so this is for people running it by hand.
       if (argv.json) printJson(outcome);
       else process.stdout.write(`${outcome.action} ${outcome.container.contid} ${outcome.container.name}\n`);
@@ -106,7 +109,9 @@ export const lxcInstaller: Installer = {
   install: (names) => {
     const { report, warnings } = installLxc(names, { contidLxc: contidLxcLine(), cli: [process.execPath, resolve(__dirname, '..', 'main.js')] });
     warnings.forEach(warn);
-    return report;
+    // The audit rules that record entries bypassing contid are host-wide, like the snippet.
+    if (names.length) return `${report}\n(host-wide: "contid install lxc" without names also loads the audit rules that record a plain lxc-attach or lxc-start)`;
+    return `${report}\n${installEntryRules(hostEntryTargets())}`;
   },
-  uninstall: (names) => uninstallLxc(names, {}),
+  uninstall: (names) => (names.length ? uninstallLxc(names, {}) : `${uninstallEntryRules()}\n${uninstallLxc(names, {})}`),
 };

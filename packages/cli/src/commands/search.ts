@@ -6,9 +6,9 @@ import { rejectionReport, trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
-import { untaggedSearchError } from './untagged-search';
+import { untaggedEntryLines, untaggedSearchError } from './untagged-search';
 import {
-  SearchIndex, bytesToText, csvHeaderRow, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs,
+  EntryWitness, SearchIndex, bytesToText, csvHeaderRow, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs,
   type EventFilter, type FormatOptions,
 } from '@contid/audit';
 
@@ -130,6 +130,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     // One line when the index is not used: a scan is slower, never wrong.
     const ignoreIndex = (reason: string): void => void process.stderr.write(`contid: ${escapeText(`ignoring the search index in ${dir}: ${reason}; searching the logs without it`)}\n`);
     const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(dir, ignoreIndex) : null;
+    const entries = new EntryWitness();
     try {
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
@@ -142,7 +143,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         timeoutMs: argv['event-timeout'],
         fullScan: argv.strict,
         limit: argv['just-one'] ? 1 : undefined,
-        attribution: { ...trust, registry, procfsContid: hostHasProcfsContid() },
+        attribution: { ...trust, registry, procfsContid: hostHasProcfsContid(), onTrustedBinding: entries.onTrustedBinding },
+        onEntryRecord: entries.onEntryRecord,
         onEvent: argv['show-rejected']
           ? () => undefined
           : (event, chain) => {
@@ -166,6 +168,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
+      if (!argv['show-rejected']) for (const line of untaggedEntryLines(entries, stats.attributor, filter, files)) say(escapeText(line));
       const untagged = argv['show-rejected'] ? null : untaggedSearchError(stats.attributor, filter, hostHasProcfsContid());
       if (untagged) throw untagged;
       if (stats.matched === 0 && !argv['show-rejected']) {

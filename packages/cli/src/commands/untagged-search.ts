@@ -1,5 +1,18 @@
 import { ContidError, formatContainerId, parseContainerId } from '@contid/core';
-import { Attributor, EventFilter, resolveContainerFilter, selectedContainers, selectedSessions } from '@contid/audit';
+import { Attributor, EntryWitness, EventFilter, describeUntaggedEntry, fileBases, resolveContainerFilter, selectedContainers, selectedSessions } from '@contid/audit';
+
+/**
+ * `search --container X`: every entry into X that bypassed contid (a plain lxc-attach, a plain
+ * lxc-start, recorded by contid's audit rules), one line each — its commands are in someone
+ * else's session, so they are not among X's events, and an answer that left them out
+ * silently would read as complete.
+ */
+export function untaggedEntryLines(witness: EntryWitness, attributor: Attributor, filter: EventFilter, files: string[]): string[] {
+  if (filter.container === undefined) return [];
+  const contids = selectedContainers(attributor, resolveContainerFilter(attributor, filter));
+  if (contids === null || contids.size === 0) return [];
+  return witness.untagged(attributor, fileBases(files), contids, { startMs: filter.startMs, endMs: filter.endMs }).map(describeUntaggedEntry);
+}
 
 /**
  * `search --container X` where X never had an audit session of its own (recorded op=untagged:

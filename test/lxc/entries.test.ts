@@ -1,0 +1,154 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { formatContainerId, Registry } from '@contid/core';
+import { ENTRY_RULES_FILE } from '@contid/lxc';
+import { field, waitForAudit } from '../helpers/audit';
+import { contid, run, tempStateDir } from '../helpers/cli';
+import { startServe } from '../helpers/serve';
+import { createContainer, destroyContainer, lxcInitPid, lxcName, waitForState } from './lxc-host';
+
+/**
+ * Entries into LXC containers that bypass contid (a plain lxc-attach, a plain lxc-start), on
+ * real LXC, the real kernel audit subsystem and auditd: contid's persistent audit rules record
+ * them, and `contid search --container X` names each one with who (auid) and when.
+ */
+describe('untagged entries into LXC containers (real LXC, real audit rules, real auditd)', () => {
+  const state = tempStateDir('lxc-entries');
+  const names: string[] = [];
+  // contid lxc start/attach and the hooks spool (contid-lxc, no Node): contid serve records.
+  const serve = startServe(state.env, state.dir);
+
+  // the host-wide form: LXC's global snippet, the lxc@.service drop-in and the audit rules
+  beforeAll(() => expect(contid(['install', 'lxc'], { env: state.env }).status).toBe(0));
+  afterAll(async () => {
+    names.forEach(destroyContainer);
+    // the rules are global: removed with contid's global uninstall (also when a test failed)
+    contid(['uninstall', 'lxc'], { env: state.env });
+    await serve.stop();
+    state.cleanup();
+  });
+
+  function make(label: string): string {
+    const name = lxcName(label);
+    names.push(name);
+    createContainer(name);
+    const r = contid(['install', 'lxc', name], { env: state.env });
+    expect(r.status).toBe(0);
+    return name;
+  }
+
+  const loadedRules = (): string[] => run('auditctl', ['-l']).stdout.split('\n').filter((l) => l.includes('contid-lxc-entry'));
+  const doctorRules = (): { status: string; detail: string } | undefined =>
+    contid(['doctor', '--json'], { env: state.env })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { check: string; status: string; detail: string })
+      .find((x) => x.check === 'lxc entry rules');
+
+  /** `sh -c CMD` as a fresh login of auid 1000 (the first loginuid write needs no privilege). */
+  const asLogin = (cmd: string) => run('sh', ['-c', `echo 1000 > /proc/self/loginuid && ${cmd}`]);
+
+  /** The "untagged …" lines search printed on stderr. */
+  const untaggedLines = (stderr: string): string[] => stderr.split('\n').filter((l) => /^contid: untagged (attach into|start of) /.test(l));
+
+  /** Time of an ISO stamp in a report line, in ms. */
+  const stampOf = (line: string): number => Date.parse(/ at (\S+Z)/.exec(line)![1]);
+
+  it('install lxc loads the persistent rules (idempotent), doctor sees them', () => {
+    expect(existsSync(ENTRY_RULES_FILE)).toBe(true);
+    const once = loadedRules();
+    // setns/pivot_root for two arches, execve of lxc-start and of lxc-attach
+    expect(once).toHaveLength(4);
+    expect(readFileSync(ENTRY_RULES_FILE, 'utf8').split('\n').filter((l) => l.startsWith('-a '))).toEqual(once);
+    const again = contid(['install', 'lxc'], { env: state.env });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('already loaded');
+    expect(loadedRules()).toEqual(once);
+    expect(doctorRules()).toMatchObject({ status: 'ok' });
+  });
+
+  it('a plain lxc-attach into a tagged container: search --container reports it with its auid and time, matched by the root in the setns record', async () => {
+    const name = make('attach');
+    expect(contid(['lxc', 'start', name], { env: state.env }).status).toBe(0);
+    await waitForState(name, 'RUNNING');
+    // an attach through contid is tagged: never reported
+    expect(contid(['lxc', 'attach', name, '--', 'true'], { env: state.env }).status).toBe(0);
+    await serve.drained();
+
+    const before = Date.now();
+    const plain = asLogin(`exec lxc-attach -n ${name} -- true`);
+    const after = Date.now();
+    expect(plain.status).toBe(0);
+
+    // The oracle: what ausearch finds of setns by auid 1000 whose PATH is this container's root.
+    const root = statSync(`/var/lib/lxc/${name}/rootfs`);
+    const mine = (lines: string[]): string[] =>
+      lines.filter((l) => l.startsWith('type=PATH') && field(l, 'inode') === String(root.ino)).map((l) => /audit\(([0-9.:]+)\)/.exec(l)![1]);
+    const setns = await waitForAudit(['-sc', 'setns', '-ua', '1000', '-ts', 'recent'], (l) => mine(l).length > 0);
+    const events = mine(setns);
+    expect(events).toHaveLength(1);
+    const syscall = setns.find((l) => l.startsWith('type=SYSCALL') && l.includes(`audit(${events[0]})`))!;
+
+    const r = contid(['search', '--container', name], { env: state.env });
+    expect(r.status).toBe(0);
+    const lines = untaggedLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^contid: untagged attach into ${name} by auid 1000 at \\S+Z \\(pid ${field(syscall, 'pid')}, session ${field(syscall, 'ses')}`));
+    const at = stampOf(lines[0]);
+    expect(at).toBeGreaterThanOrEqual(before - 1000);
+    expect(at).toBeLessThanOrEqual(after + 1000);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it('a plain lxc-start of a container contid knows: the warning reaches the starter\'s stderr, search reports the untagged start', async () => {
+    const name = make('start');
+    // contid knows it: one tagged run first
+    expect(contid(['lxc', 'start', name], { env: state.env }).status).toBe(0);
+    await waitForState(name, 'RUNNING');
+    await serve.drained();
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    await serve.drained();
+
+    // From a terminal, as a person runs it (script(1) gives it one): the warning is on it.
+    const before = Date.now();
+    const plain = run('script', ['-qec', `sh -c 'echo 1000 > /proc/self/loginuid && exec lxc-start -n ${name}'`, '/dev/null']);
+    const after = Date.now();
+    expect(plain.status).toBe(0);
+    const warned = plain.stdout.split(/\r?\n/).filter((l) => l.includes('contid: warning:'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(new RegExp(`^contid: warning: LXC container "${name}" was started without contid .*Start it with "contid lxc start ${name}"$`));
+    await waitForState(name, 'RUNNING');
+    const init = lxcInitPid(name);
+    await serve.drained();
+    const untagged = Registry.open(state.env.CONTID_STATE_DIR!, { readonly: true });
+    const row = untagged.list({ state: 'untagged' }).find((c) => c.runtimeId === name)!;
+    untagged.close();
+    expect(row.initPid).toBe(init);
+
+    // the oracle: the init's pivot_root into this root, by auid 1000
+    const root = statSync(`/var/lib/lxc/${name}/rootfs`);
+    const pivots = await waitForAudit(['-sc', 'pivot_root', '-p', String(init), '-ts', 'recent'], (l) => l.some((x) => x.startsWith('type=PATH') && field(x, 'inode') === String(root.ino)));
+    const pivot = pivots.find((l) => l.startsWith('type=SYSCALL'))!;
+    expect(field(pivot, 'auid')).toBe('1000');
+
+    const r = contid(['search', '--container', name], { env: state.env });
+    expect(r.status).toBe(0);
+    const lines = untaggedLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^contid: untagged start of ${name} by auid 1000 at \\S+Z \\(pid ${init}, session ${field(pivot, 'ses')}`));
+    expect(lines[0]).toContain(`contid ${formatContainerId(row.contid)}`);
+    const at = stampOf(lines[0]);
+    expect(at).toBeGreaterThanOrEqual(before - 1000);
+    expect(at).toBeLessThanOrEqual(after + 1000);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it('uninstall lxc removes the rules from the kernel and rules.d; doctor warns', () => {
+    // a per-container uninstall leaves the host-wide rules alone
+    expect(contid(['uninstall', 'lxc', names[0]], { env: state.env }).status).toBe(0);
+    expect(loadedRules()).toHaveLength(4);
+    expect(contid(['uninstall', 'lxc'], { env: state.env }).status).toBe(0);
+    expect(loadedRules()).toEqual([]);
+    expect(existsSync(ENTRY_RULES_FILE)).toBe(false);
+    expect(doctorRules()).toMatchObject({ status: 'warn' });
+  });
+});
