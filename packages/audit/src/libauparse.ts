@@ -78,6 +78,7 @@ const FIELDS: readonly NormalizedField[] = [
 const WORDS: readonly NormalizedWord[] = ['get_event_kind', 'subject_kind', 'get_action', 'object_kind', 'how'];
 
 let lib: Libauparse | null | undefined;
+const ASCII = /^[\x00-\x7f]*$/;
 
 function load(): Libauparse {
   const au = koffi.load('libauparse.so.0');
@@ -126,6 +127,9 @@ function load(): Libauparse {
     normalizeWord: (st, which) => words[which](st) as string | null,
     bytes: (p) => {
       if (p === null) return null;
+      // one call for the usual ASCII answer (koffi reads to the NUL as UTF-8); other bytes exactly
+      const text = koffi.decode(p, 'char', -1) as string;
+      if (ASCII.test(text)) return text;
       const n = Number(strlen(p));
       return n === 0 ? '' : Buffer.from(koffi.decode(p, koffi.array('uint8_t', n, 'Typed')) as Uint8Array).toString('latin1');
     },
