@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EntryWitness, describeUntaggedEntry } from '../src/entries';
+import { isEntryLine } from '../src/line-bytes';
+import { searchLogs } from '../src/search';
+
+// Record shapes as the kernel wrote them here (Linux 6.18, LXC 5.0.2): the init's pivot_root,
+// lxc-attach's setns by pidfd, each with the container's rootfs as PATH item 0.
+const NODE = '/usr/bin/node';
+const ROOT = 'dev=fe:00 inode=1622071';
+const login = (serial: number, ses: number) => `type=LOGIN msg=audit(1796010478.600:${serial}): pid=28932 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1`;
+const create = (serial: number, ses: number, contid: number) =>
+  `type=VIRT_CONTROL msg=audit(1796010478.610:${serial}): pid=28930 uid=0 auid=4294967295 ses=4294967295 msg='virt=lxc op=create vm="web" uuid="web" vm-pid=28932 vm-ses=${ses} contid=${contid} parent-contid=? ns=? node=? exe="${NODE}" hostname=? addr=? terminal=? res=success'`;
+const syscall = (time: string, serial: number, nr: number, pid: number, auid: number, ses: number, root: string, name: string) => [
+  `type=SYSCALL msg=audit(${time}:${serial}): arch=c000003e syscall=${nr} success=yes exit=0 a0=5 a1=6e020000 a2=0 a3=0 items=1 ppid=1 pid=${pid} auid=${auid} uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=${ses} comm="x" exe="/x" key="contid-lxc-entry"`,
+  `type=CWD msg=audit(${time}:${serial}): cwd="/"`,
+  `type=PATH msg=audit(${time}:${serial}): item=0 name="${name}" inode=${root.split('inode=')[1]} dev=${root.split(' ')[0].slice(4)} mode=040755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0`,
+  `type=PROCTITLE msg=audit(${time}:${serial}): proctitle=78`,
+];
+
+describe('untagged entries (setns / pivot_root into a known root)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-entries-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the byte test takes setns and pivot_root SYSCALL lines only', () => {
+    const yes = syscall('1.000', 1, 308, 1, 0, 1, ROOT, '/')[0];
+    const test = (l: string) => isEntryLine(Buffer.from(l), 0, l.length);
+    expect(test(yes)).toBe(true);
+    expect(test(`node=a ${yes}`)).toBe(true);
+    expect(test(syscall('1.000', 1, 155, 1, 0, 1, ROOT, '.')[0])).toBe(true);
+    expect(test(yes.replace('syscall=308', 'syscall=3080'))).toBe(false);
+    expect(test(yes.replace('syscall=308', 'syscall=59'))).toBe(false);
+    expect(test(syscall('1.000', 1, 308, 1, 0, 1, ROOT, '/')[2])).toBe(false);
+  });
+
+  it('a setns into the root a tagged start pivoted into, from an unbound session, is one untagged attach; a tagged one is none', () => {
+    const log = join(dir, 'audit.log');
+    writeFileSync(
+      log,
+      [
+        login(10, 7),
+        create(11, 7, 5000),
+        ...syscall('1796010478.652', 12, 155, 28936, 0, 7, ROOT, '.'), // the init, in the bound session
+        ...syscall('1796010478.700', 13, 308, 28950, 0, 7, ROOT, '/'), // inside the container's own session
+        ...syscall('1796010478.684', 14, 308, 28945, 1000, 11946, ROOT, '/'), // plain lxc-attach
+        ...syscall('1796010478.690', 15, 308, 28946, 1000, 11946, 'dev=fe:00 inode=99', '/'), // another root
+        ...syscall('1796010479.000', 16, 155, 29000, 1000, 11946, ROOT, '.'), // plain lxc-start
+        '',
+      ].join('\n'),
+    );
+    const witness = new EntryWitness();
+    const r = searchLogs({
+      files: [log],
+      filter: { container: 'web' },
+      attribution: { legacyTrustedExes: [NODE], onTrustedBinding: witness.onTrustedBinding },
+      onEntryRecord: witness.onEntryRecord,
+      onEvent: () => undefined,
+    });
+    const lines = witness.untagged(r.attributor, [{ file: log, base: 0, size: statSync(log).size }], new Set(['5000'])).map(describeUntaggedEntry);
+    expect(lines).toEqual([
+      'untagged attach into web by auid 1000 at 2026-11-30T03:47:58.684Z (pid 28945, session 11946; contid 5000): not through contid, so what it ran is not attributed to web (ausearch --session 11946)',
+      'untagged start of web by auid 1000 at 2026-11-30T03:47:59.000Z (pid 29000, session 11946; contid 5000): not through contid, so what it ran is not attributed to web (ausearch --session 11946)',
+    ]);
+  });
+});
