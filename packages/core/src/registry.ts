@@ -136,12 +136,21 @@ function prepareStateDir(dir: string): void {
 export class Registry {
   readonly ids: IdAllocator;
   private readonly bootId = currentBootId();
+  /** Statements of the per-event look-ups (a live tail asks per session and per container). */
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
     readonly dir: string,
     readonly db: Database.Database,
   ) {
     this.ids = new IdAllocator(db);
+  }
+
+  /** A prepared statement, prepared once (better-sqlite3 parses the SQL on every prepare()). */
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   static open(dir = DEFAULT_STATE_DIR, options: { readonly?: boolean } = {}): Registry {
@@ -254,7 +263,7 @@ export class Registry {
   }
 
   get(contid: ContainerId): ContainerRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM containers WHERE contid = ?').get(formatContainerId(contid)) as
+    const row = this.statement('SELECT * FROM containers WHERE contid = ?').get(formatContainerId(contid)) as
       | ContainerRow
       | undefined;
     return row && toContainer(row);
@@ -302,12 +311,10 @@ export class Registry {
 
   /** The container an audit session of this boot is bound to, if any (the newest binding wins). */
   containerOfSession(session: number): ContainerRecord | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT c.* FROM bindings b JOIN containers c ON c.contid = b.contid
+    const row = this.statement(
+      `SELECT c.* FROM bindings b JOIN containers c ON c.contid = b.contid
          WHERE b.session = ? AND b.op != 'untagged' AND b.boot_id = ? ORDER BY b.id DESC LIMIT 1`,
-      )
-      .get(session, this.bootId) as ContainerRow | undefined;
+    ).get(session, this.bootId) as ContainerRow | undefined;
     return row && toContainer(row);
   }
 
