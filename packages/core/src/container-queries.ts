@@ -1,4 +1,5 @@
-import type { Registry } from './registry';
+import { AUDIT_UNSET } from './proc';
+import type { ContainerRecord, Registry } from './registry';
 
 /**
  * What an adapter may read of the registry: lookups only. Every write goes through the
@@ -7,3 +8,15 @@ import type { Registry } from './registry';
  * opened read-only (`contid ps`, `show`, `search`) answers the same queries.
  */
 export type ContainerQueries = Pick<Registry, 'get' | 'find' | 'resolve' | 'findByRuntimeId' | 'containerOfSession' | 'list' | 'children' | 'bindings'>;
+
+/**
+ * The sessions contid dedicated to a container (create and setns bindings). The kernel never
+ * hands a session number out twice in one boot, so a process carrying one of them is that
+ * container's. An untagged row's session is someone else's (a login), so it proves nothing.
+ */
+export function boundSessions(registry: Pick<ContainerQueries, 'bindings'>, c: ContainerRecord): number[] {
+  return registry
+    .bindings(c.contid)
+    .filter((b) => b.op !== 'untagged' && b.session !== null && b.session !== AUDIT_UNSET)
+    .map((b) => b.session!);
+}

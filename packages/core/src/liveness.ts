@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { CAP_AUDIT_CONTROL, boundingCaps, hasCap } from './privilege';
 import { AUDIT_UNSET, processStartTime, readNamespaces } from './proc';
-import type { ContainerQueries } from './container-queries';
+import { ContainerQueries, boundSessions } from './container-queries';
 import { ContainerRecord } from './registry';
 import type { Tagger } from './tagger';
 
@@ -32,18 +32,6 @@ export function scanProcesses(procRoot = '/proc'): ProcessTable {
     }
   }
   return table;
-}
-
-/**
- * The sessions contid dedicated to a container (create and setns bindings). The kernel never
- * hands a session number out twice in one boot, so a process carrying one of them is that
- * container's. An untagged row's session is someone else's (a login), so it proves nothing.
- */
-export function boundSessions(registry: Pick<ContainerQueries, 'bindings'>, c: ContainerRecord): number[] {
-  return registry
-    .bindings(c.contid)
-    .filter((b) => b.op !== 'untagged' && b.session !== null && b.session !== AUDIT_UNSET)
-    .map((b) => b.session!);
 }
 
 /** Is this pid still the process that was recorded (same start time)? */

@@ -1,14 +1,13 @@
 import { AuditSink, KernelAuditSink } from './audit-emitter';
 import { ContidConfig, configFromEnv } from './config';
 import { ContainerId, formatContainerId } from './container-id';
-import type { ContainerQueries } from './container-queries';
+import { ContainerQueries, boundSessions } from './container-queries';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
 import { currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
 import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
-import { boundSessions } from './liveness';
 import { BindingRecord, ContainerRecord, ContainerState, Enrichment, Registry } from './registry';
 import { BindResult, BindTarget, chooseWritePath } from './write-paths';
 
@@ -202,12 +201,13 @@ export class Tagger {
   }
 
   /**
-   * A new instance replaces every still-open row of the same orchestrator and runtime id (an
-   * LXC container found stopped, a unit's earlier invocation): each ends with op=end and the
-   * reason, so the log never shows two live instances of one name.
+   * A new instance replaces the still-open rows of its orchestrator that `isStale` picks (an
+   * LXC container found stopped: same runtime id; a unit's earlier invocations: same unit,
+   * another invocation id): each ends with op=end and the reason, so the log never shows two
+   * live instances of one container.
    */
-  replaceStale(orchestrator: string, runtimeId: string, reason: string): ContainerRecord[] {
-    const open = (state: ContainerState) => this.registry.list({ state, orchestrator }).filter((c) => c.runtimeId === runtimeId);
+  replaceStale(orchestrator: string, isStale: (c: ContainerRecord) => boolean, reason: string): ContainerRecord[] {
+    const open = (state: ContainerState) => this.registry.list({ state, orchestrator }).filter(isStale);
     return [...open('running'), ...open('untagged')].map((c) => this.end(c.contid, reason));
   }
 
@@ -233,15 +233,16 @@ export class Tagger {
    * The container's own init, known only after the create record (LXC's start-host hook sees
    * it once the wrapper that created the container has become lxc-start; a forking unit's
    * daemon): a signed op=update record with the init's pid and its namespaces, so the log
-   * alone names them, and the row enriched (pid, start time, namespaces). Binds nothing.
+   * alone names them, and the row enriched (pid, start time, namespaces, labels). Binds nothing.
    */
-  recordInit(contid: ContainerId, pid: number): ContainerRecord {
+  recordInit(contid: ContainerId, pid: number, labels: Record<string, string> = {}): ContainerRecord {
     const container = this.running(contid);
     const namespaces = readNamespaces(pid, this.config.procRoot);
     const initStart = processStartTime(pid, this.config.procRoot);
     if (initStart === null) throw new ContidError(`pid ${pid} is not a running process`);
     const auditError = this.emit({ ...this.recordOf(container, 'update'), pid, namespaces });
-    this.registry.enrich(contid, { initPid: pid, initStart, namespaces, ...(auditError ? { auditError } : {}) });
+    // Labels learned with the init (LXC's config file) merge into the row, never into the record.
+    this.registry.enrich(contid, { initPid: pid, initStart, namespaces, labels: { ...container.labels, ...labels }, ...(auditError ? { auditError } : {}) });
     return this.registry.get(contid)!;
   }
 

@@ -53,19 +53,19 @@ describe('Tagger operations: every registry write is an audit record first', () 
     ]);
   });
 
-  it('replaceStale ends every open row of that orchestrator and runtime id (op=end with the reason), and only those', () => {
+  it('replaceStale ends the open rows of that orchestrator the caller picks (op=end with the reason), and only those', () => {
     const old = tagger.create({ orchestrator: 'lxc', name: 'c1', runtimeId: 'c1', parent: null, target: target() }).container;
     const untagged = tagger.recordUntagged({ orchestrator: 'lxc', name: 'c1', runtimeId: 'c1', pid: process.pid }).container;
     const other = tagger.create({ orchestrator: 'lxc', name: 'c2', runtimeId: 'c2', parent: null, target: target() }).container;
     const sameIdOtherOrchestrator = tagger.create({ orchestrator: 'systemd', name: 'c1', runtimeId: 'c1', parent: null, target: target() }).container;
     sink.texts.length = 0;
 
-    const ended = tagger.replaceStale('lxc', 'c1', 'found stopped');
+    const ended = tagger.replaceStale('lxc', (c) => c.runtimeId === 'c1', 'found stopped');
     expect(ended.map((c) => c.contid).sort()).toEqual([old.contid, untagged.contid].sort());
     expect(sink.records().map((r) => [r.op, r.contid, r.reason])).toEqual(ended.map((c) => ['end', c.contid, 'found stopped']));
     expect(tagger.containers.get(other.contid)?.state).toBe('running');
     expect(tagger.containers.get(sameIdOtherOrchestrator.contid)?.state).toBe('running');
-    expect(tagger.replaceStale('lxc', 'c1', 'again')).toEqual([]);
+    expect(tagger.replaceStale('lxc', (c) => c.runtimeId === 'c1', 'again')).toEqual([]);
     expect(sink.texts).toHaveLength(2);
   });
 
@@ -96,7 +96,7 @@ describe('Tagger operations: every registry write is an audit record first', () 
       throw new ContidError('audit refused');
     };
     expect(() => tagger.enrich(container.contid, { name: 'y' })).toThrow('audit refused');
-    expect(() => tagger.replaceStale('docker', 'x', 'gone')).not.toThrow(); // runtime id is null: nothing to replace
+    expect(tagger.replaceStale('docker', (c) => c.name === 'nobody', 'gone')).toEqual([]); // nothing picked: nothing written
     expect(() => tagger.end(container.contid)).toThrow('audit refused');
     expect(tagger.containers.get(container.contid)).toMatchObject({ name: 'x', state: 'running' });
   });
