@@ -7,7 +7,7 @@ export const endCommand: CommandModule<object, { container: string; reason?: str
   builder: (y) => y.positional('container', { type: 'string', demandOption: true }).option('reason', { type: 'string' }),
   handler: (argv) => {
     const tagger = Tagger.open();
-    const c = tagger.registry.find(argv.container);
+    const c = tagger.containers.find(argv.container);
     if (!c) throw new ContidError(`unknown container "${argv.container}"`);
     tagger.end(c.contid, argv.reason);
     tagger.close();

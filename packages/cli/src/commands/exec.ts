@@ -4,7 +4,6 @@ import {
   ContainerRecord,
   ContidError,
   Tagger,
-  boundSessions,
   configFromEnv,
   formatContainerId,
   parseContainerId,
@@ -69,7 +68,7 @@ export const execCommand: CommandModule<object, ExecArgs> = {
       ({ auditError } = bindInvocation(tagger, invocation, { pid: 'self' }, { command }));
     } else if (argv.setns !== undefined) {
       reconcile(tagger);
-      const target = tagger.registry.find(argv.setns);
+      const target = tagger.containers.find(argv.setns);
       if (!target) throw new ContidError(`unknown container "${argv.setns}" for --setns`);
       refuseEscapedInit(tagger, target);
       ({ auditError } = tagger.setns({ contid: target.contid, target: { pid: 'self' }, detail: { command } }));
@@ -96,10 +95,10 @@ export const execCommand: CommandModule<object, ExecArgs> = {
  */
 function refuseEscapedInit(tagger: Tagger, c: ContainerRecord): void {
   if (c.state !== 'running' || c.session === null) return;
-  const table = scanProcesses(tagger.config.procRoot);
+  const table = scanProcesses(tagger.procRoot);
   if (!sameProcess(c.initPid, c.initStart, table)) return;
   const session = table.session.get(c.initPid!)!;
-  if (boundSessions(tagger.registry, c).includes(session)) return;
+  if (tagger.boundSessions(c).includes(session)) return;
   const where = session === AUDIT_UNSET ? 'no audit session' : `session ${session}`;
   throw new ContidError(`container ${formatContainerId(c.contid)} (${c.name}): its init (pid ${c.initPid}) runs in ${where}, not in its bound session ${c.session}; it left its identity, refusing to enter it`);
 }
