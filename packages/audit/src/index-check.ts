@@ -1,6 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readRanges } from './search-index';
+import { readRanges } from './read-ranges';
 
 /**
  * The search index is a cache of facts about the logs, so it is believed only when nobody

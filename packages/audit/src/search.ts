@@ -7,7 +7,8 @@ import { AuditRecord, parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { isBindingLine, isEntryLine } from './line-bytes';
-import { IndexedFile, SearchIndex, readRanges } from './search-index';
+import { readRanges } from './read-ranges';
+import { IndexedFile, SearchIndex } from './search-index';
 import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
 
 export interface SearchOptions {
