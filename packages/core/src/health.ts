@@ -41,13 +41,7 @@ export function pidsNamed(name: string, procRoot = '/proc'): number[] {
 
 const MIN_BACKLOG = 8192;
 
-/** Extra checks adapters contribute (e.g. containers holding CAP_AUDIT_CONTROL). */
-export type HealthCheck = (config: ContidConfig) => HealthResult[];
-const extraChecks: HealthCheck[] = [];
-export function registerHealthCheck(check: HealthCheck): void {
-  extraChecks.push(check);
-}
-
+/** The host's own checks; the service's, the spool's and each adapter's are the caller's to add (contid doctor). */
 export function runHealthChecks(config: ContidConfig): HealthResult[] {
   const results: HealthResult[] = [];
   const caps = effectiveCaps();
@@ -95,7 +89,6 @@ export function runHealthChecks(config: ContidConfig): HealthResult[] {
       : { check: 'procfs contid', status: 'ok', detail: 'absent (stock kernel): audit sessions carry the identity' },
   );
   results.push(...registryHealth(config.stateDir));
-  for (const check of extraChecks) results.push(...check(config));
   return results;
 }
 

@@ -1,6 +1,13 @@
 import type { ContidConfig, HealthResult } from '@contid/core';
 import type { ExecDescriber, Identifier, InitRecorder } from './consumer';
 
+/** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
+export interface Installer {
+  describe: string;
+  install(args: string[]): string | Promise<string>;
+  uninstall(args: string[]): string | Promise<string>;
+}
+
 /**
  * What an orchestrator's package gives contid, as containerd NRI's stub discovers a plugin's
  * handlers: each member is optional, and the CLI and `contid serve` loop over one list of
@@ -17,6 +24,8 @@ export interface Adapter {
   readonly recordInit?: InitRecorder;
   /** `contid doctor`: this orchestrator's checks. */
   health?(config: ContidConfig): HealthResult[];
+  /** `contid install NAME` / `uninstall NAME`: hooks, units, runtime entries this orchestrator needs. */
+  readonly installer?: Installer;
 }
 
 /** The spool consumer's view of a list of adapters. */
@@ -30,4 +39,15 @@ export function consumerHooks(adapters: readonly Adapter[]): { identifiers: Iden
 /** Every adapter's health checks, in list order. */
 export function adapterHealth(adapters: readonly Adapter[], config: ContidConfig): HealthResult[] {
   return adapters.flatMap((a) => a.health?.(config) ?? []);
+}
+
+/** `contid install`'s targets the adapters bring, by adapter name; two adapters may not claim one name. */
+export function adapterInstallers(adapters: readonly Adapter[]): Map<string, Installer> {
+  const out = new Map<string, Installer>();
+  for (const a of adapters) {
+    if (!a.installer) continue;
+    if (out.has(a.name)) throw new Error(`two adapters named "${a.name}" bring an installer`);
+    out.set(a.name, a.installer);
+  }
+  return out;
 }

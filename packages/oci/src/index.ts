@@ -8,5 +8,5 @@ export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, I
 export { SpoolDrainer } from './drainer';
 export type { SpoolDrainerOptions } from './drainer';
 export { spoolHealth } from './health';
-export { adapterHealth, consumerHooks } from './adapter';
-export type { Adapter } from './adapter';
+export { adapterHealth, adapterInstallers, consumerHooks } from './adapter';
+export type { Adapter, Installer } from './adapter';

@@ -1,4 +1,4 @@
-import { ContainerRecord, ContidConfig, HealthResult, Registry, auditControlHolders, formatContainerId, registerHealthCheck } from '@contid/core';
+import { ContainerRecord, ContidConfig, HealthResult, Registry, auditControlHolders, formatContainerId } from '@contid/core';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SOCKET_ENV } from './client';
@@ -78,11 +78,7 @@ export function workloadChecks(config: ContidConfig): HealthResult[] {
   }
 }
 
-let registered = false;
-
-/** Adds the security checks to `contid doctor`; idempotent. */
-export function registerSecurityHealthChecks(): void {
-  if (registered) return;
-  registered = true;
-  registerHealthCheck((config) => [...permissionChecks(config, process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH), ...workloadChecks(config)]);
+/** `contid doctor`'s security checks: who could reach the service or its files, and what runs untagged. */
+export function serviceHealth(config: ContidConfig, socketPath = process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH): HealthResult[] {
+  return [...permissionChecks(config, socketPath), ...workloadChecks(config)];
 }

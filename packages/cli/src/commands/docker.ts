@@ -21,7 +21,7 @@ import {
   restoreDaemonJson,
   spoolDirFromEnv,
 } from '@contid/docker';
-import type { Installer } from './installers';
+import type { Installer } from '@contid/oci';
 import { dockerFrontCommand } from './docker-front';
 
 interface DockerArgs {

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { configFromEnv, runHealthChecks } from '@contid/core';
 import { adapterHealth, spoolHealth } from '@contid/oci';
+import { serviceHealth } from '@contid/service';
 import { adapters } from '../adapters';
 import { printJson } from '../output';
 
@@ -11,8 +12,9 @@ export const doctorCommand: CommandModule<{ json: boolean }, { json: boolean }> 
   describe: "check this host: privileges, audit, auditd, loginuid_immutable, procfs contid, registry — each problem says how to fix it",
   handler: (argv) => {
     const config = configFromEnv();
-    // The host's checks, then the spool's (how many hand-offs wait), then each adapter's.
-    const results = [...runHealthChecks(config), ...spoolHealth(config), ...adapterHealth(adapters(), config)];
+    // The host's checks, the service's (who could reach it, what runs untagged), the spool's
+    // (how many hand-offs wait), then each adapter's: all named here, none registered at import.
+    const results = [...runHealthChecks(config), ...serviceHealth(config), ...spoolHealth(config), ...adapterHealth(adapters(), config)];
     if (argv.json) results.forEach(printJson);
     else for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${r.detail}${r.fix && r.status !== 'ok' ? ` — fix: ${r.fix}` : ''}\n`);
     if (results.some((r) => r.status === 'fail')) process.exitCode = 1;

@@ -8,14 +8,15 @@ interface InstallArgs {
 }
 
 function pick(target: string) {
-  const installer = installers[target];
-  if (!installer) throw new ContidError(`nothing to install called "${target}"; choose one of: ${Object.keys(installers).join(', ')}`, 2);
+  const all = installers();
+  const installer = all.get(target);
+  if (!installer) throw new ContidError(`nothing to install called "${target}"; choose one of: ${[...all.keys()].join(', ')}`, 2);
   return installer;
 }
 
 export const installCommand: CommandModule<object, InstallArgs> = {
   command: 'install <target> [args..]',
-  describe: `install an integration: ${Object.keys(installers).join(', ')}`,
+  describe: 'install an integration: self, service, auditd-plugin, or an orchestrator (docker, lxc, systemd …; `contid install x` lists them)',
   // Installer options (e.g. docker's --default-runtime) reach the installer as words.
   builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {

@@ -1,18 +1,10 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ContidError } from '@contid/core';
-import { lxcInstaller } from './lxc';
-import { systemdInstaller } from './systemd';
+import { type Installer, adapterInstallers } from '@contid/oci';
+import { adapters } from '../adapters';
 import { auditdPluginInstaller } from './tail';
 import { serviceInstaller } from './serve';
-import { dockerInstaller } from './docker';
-
-/** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
-export interface Installer {
-  describe: string;
-  install(args: string[]): string | Promise<string>;
-  uninstall(args: string[]): string | Promise<string>;
-}
 
 const SELF_PATH = '/usr/local/bin/contid';
 const MARKER = '# installed by contid install self';
@@ -78,5 +70,19 @@ function readlinkOr(path: string): string | null {
   }
 }
 
-/** Adapters add their installers here. */
-export const installers: Record<string, Installer> = { self, lxc: lxcInstaller, 'auditd-plugin': auditdPluginInstaller, systemd: systemdInstaller, service: serviceInstaller, docker: dockerInstaller };
+/**
+ * `contid install`'s targets: this host's own (the command, the service, the auditd plugin),
+ * then each adapter's installer, found in the one adapter list (nothing registers itself).
+ */
+export function installers(): Map<string, Installer> {
+  const host = new Map<string, Installer>([
+    ['self', self],
+    ['service', serviceInstaller],
+    ['auditd-plugin', auditdPluginInstaller],
+  ]);
+  for (const [name, installer] of adapterInstallers(adapters())) {
+    if (host.has(name)) throw new ContidError(`adapter "${name}" brings an installer named like one of contid's own`);
+    host.set(name, installer);
+  }
+  return host;
+}

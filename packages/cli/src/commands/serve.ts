@@ -1,14 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Installer } from './installers';
+import type { Installer } from '@contid/oci';
 import { ContidError, Tagger, parseContainerId } from '@contid/core';
-import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV, registerSecurityHealthChecks } from '@contid/service';
+import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV } from '@contid/service';
 import { Spool, SpoolDrainer, consumerHooks, spoolDirFromEnv } from '@contid/oci';
 import { adapters } from '../adapters';
-
-// Loading the CLI adds the service's security checks to `contid doctor`.
-registerSecurityHealthChecks();
 
 interface ServeArgs {
   socket?: string;

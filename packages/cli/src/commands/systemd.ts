@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { AUDIT_UNSET, ContidError, ProcfsWritePath, Tagger, boundSessions, formatContainerId, readSessionId } from '@contid/core';
+import { AUDIT_UNSET, ContidError, Tagger, formatContainerId, readSessionId } from '@contid/core';
 import {
   DROP_IN_MARKER,
   GENERATOR_PATH,
@@ -22,7 +22,7 @@ import {
   unitWord,
 } from '@contid/systemd';
 import { warn } from '../output';
-import type { Installer } from './installers';
+import type { Installer } from '@contid/oci';
 
 interface UnitArgs {
   unit?: string;
@@ -40,19 +40,19 @@ const bind: CommandModule<object, UnitArgs> = {
     const pid = mainPidFromEnv();
     const tagger = Tagger.open();
     try {
-      const current = tagger.registry.findByRuntimeId(inv.invocationId);
-      const procfs = tagger.config.writePath === 'procfs' || (tagger.config.writePath === 'auto' && ProcfsWritePath.supported(tagger.config.procRoot));
-      const session = procfs ? null : awaitSession(pid, tagger.config.procRoot);
+      const current = tagger.containers.findByRuntimeId(inv.invocationId);
+      const procfs = tagger.writePathFor(pid) === 'procfs';
+      const session = procfs ? null : awaitSession(pid, tagger.procRoot);
       // The main process already runs in a session of this invocation's container (exec
       // --systemd wrapped the line that started it; a forking daemon inherited it): record it
       // as the container's init (pid and start time), bind nothing new.
-      if (current?.state === 'running' && session !== null && boundSessions(tagger.registry, current).includes(session)) {
+      if (current?.state === 'running' && session !== null && tagger.boundSessions(current).includes(session)) {
         tagger.recordInit(current.contid, pid);
         process.stdout.write(`${inv.unit}: main pid ${pid} runs in ${formatContainerId(current.contid)}; recorded as its init\n`);
         return;
       }
       // An earlier bind of this invocation already bound this pid (procfs: no session to compare).
-      if (current?.state === 'running' && tagger.registry.bindings(current.contid).some((b) => b.pid === pid && b.session === session)) {
+      if (current?.state === 'running' && tagger.containers.bindings(current.contid).some((b) => b.pid === pid && b.session === session)) {
         process.stdout.write(`${inv.unit}: pid ${pid} is already bound to ${formatContainerId(current.contid)}\n`);
         return;
       }

@@ -23,7 +23,7 @@ import {
   TAIL_FORMATS,
   type TailFormat,
 } from '@contid/audit';
-import type { Installer } from './installers';
+import type { Installer } from '@contid/oci';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 
 type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
