@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseContainerId } from '@contid/core';
-import { BindingProblem, CheckedBinding, checkBinding } from './binding';
+import { BindingProblem, CheckedBinding, ClaimCheck, claimBinding, proofHolds } from './binding';
+import { BindingQuery, ClaimedBinding, relevantBindings } from './binding-relevance';
 import type { AuditEvent } from './reassembler';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
@@ -63,6 +64,12 @@ export interface AttributorOptions {
   onTrustedBinding?: (record: AuditRecord, life: LifecycleRecord) => void;
   /** How many rejected records to keep for listing (the count is always exact). */
   keepRejected?: number;
+  /**
+   * Hold bindings whose signature is still to be verified until settle() says which can affect
+   * the answer (a search over a log: Ed25519 costs about a millisecond a binding). Until then
+   * they are not used.
+   */
+  deferVerification?: boolean;
 }
 
 const UNSET = '4294967295';
@@ -180,6 +187,9 @@ export class Attributor {
   /** Rejections by reason, and the (node, key id) pairs no imported key verifies. */
   readonly rejectedBy = new Map<BindingProblem, number>();
   readonly unknownKeys = new Map<string, { node: string; keyId: string; count: number }>();
+  /** Bindings whose signature settle() never verified: they could not change the answer, and are not used. */
+  unchecked = 0;
+  private pending: (ClaimedBinding & { rec: AuditRecord; claim: Extract<ClaimCheck, { ok: true }> })[] | null;
 
   constructor(private readonly options: AttributorOptions = {}) {
     this.trust = options.trust ?? TrustStore.empty();
@@ -187,6 +197,23 @@ export class Attributor {
     this.epochs = new LruMap(options.maxSessions);
     this.containers = new LruMap(options.maxContainers);
     this.signatures = new LruMap(options.maxSessions);
+    this.pending = options.deferVerification ? [] : null;
+  }
+
+  /**
+   * Verifies and uses, in input order, the bindings held since construction (deferVerification)
+   * that can change the answer to `query` (every one for null); the others are counted as
+   * unchecked and never used. Later bindings are verified as they come.
+   */
+  settle(query: BindingQuery | null): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    const needed = query === null ? null : relevantBindings(pending, query);
+    pending.forEach((p, i) => {
+      if (needed === null || needed.has(i)) this.useClaim(p.rec, p.claim);
+      else this.unchecked++;
+    });
   }
 
   /** Sessions and containers held now (bounded by maxSessions / maxContainers). */
@@ -202,7 +229,7 @@ export class Attributor {
   observeRecord(rec: AuditRecord): void {
     if (rec.type === 'LOGIN') this.onLogin(rec);
     else if (rec.type === 'VIRT_CONTROL') this.onLifecycle(rec);
-    else if (rec.type === 'USER' && rec.body !== null && / contid=/.test(rec.body) && checkBinding(rec, { trust: this.trust }) !== null) this.reject('type', rec); // contid never writes USER
+    else if (rec.type === 'USER' && rec.body !== null && / contid=/.test(rec.body) && claimBinding(rec, { trust: this.trust }) !== null) this.reject('type', rec); // contid never writes USER
     else if (this.options.procfsContid && CONTAINER_OP_TYPES.has(rec.type)) this.onContainerOp(rec);
   }
 
@@ -347,12 +374,19 @@ export class Attributor {
   }
 
   private onLifecycle(rec: AuditRecord): void {
-    const check = checkBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes, unprefixedNode: this.options.unprefixedNode });
-    if (check === null) return;
-    if (!check.ok) return this.reject(check.problem, rec, check.keyId, check.node);
-    const { life, signature, provenance } = check.binding;
+    const claim = claimBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes, unprefixedNode: this.options.unprefixedNode });
+    if (claim === null) return;
+    if (!claim.ok) return this.reject(claim.problem, rec, claim.keyId, claim.node);
+    if (this.pending !== null) this.pending.push({ rec, claim, node: rec.node, binding: claim.binding });
+    else this.useClaim(rec, claim);
+  }
+
+  /** A binding that passed every check but its signature: verified, then used. */
+  private useClaim(rec: AuditRecord, claim: Extract<ClaimCheck, { ok: true }>): void {
+    const { life, signature, provenance } = claim.binding;
+    if (claim.proof && !proofHolds(claim.proof)) return this.reject('signature', rec, provenance?.keyId, provenance?.node);
     if (signature !== null && this.signatures.has(signature)) return this.reject('duplicate', rec);
-    if (this.outOfNest(rec, check.binding)) return this.reject('nesting', rec);
+    if (this.outOfNest(rec, claim.binding)) return this.reject('nesting', rec);
     // Kept for as long as the table keeps it: its own copy, not a view of the record's line.
     if (signature !== null) this.signatures.set(ownString(signature), true);
     if (provenance) this.bootsOf(rec.node).binding(provenance.boot, rec.timeMs);

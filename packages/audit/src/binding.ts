@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { LifecycleRecord, Provenance, TrustStore, parseLifecycle, parseProvenance, splitSignedBody, verifySignature } from '@contid/core';
 import { AuditRecord, splitAuditFields } from './record';
 
@@ -29,6 +30,16 @@ export interface CheckedBinding {
 }
 
 export type BindingCheck = { ok: true; binding: CheckedBinding } | { ok: false; problem: BindingProblem; keyId?: string; node?: string };
+
+/** What verifying a signed binding takes (the costly part: Ed25519, about a millisecond on a loaded VM). */
+export interface SignatureProof {
+  key: KeyObject;
+  payload: string;
+  signature: string;
+}
+
+/** A binding that passed every check but its signature (`proof`, null for the legacy rule's unsigned records). */
+export type ClaimCheck = { ok: true; binding: CheckedBinding; proof: SignatureProof | null } | Extract<BindingCheck, { ok: false }>;
 
 export interface BindingCheckOptions {
   trust: TrustStore;
@@ -73,6 +84,21 @@ function unquote(v: string): string {
  * state-dependent checks (duplicates, nesting).
  */
 export function checkBinding(rec: AuditRecord, options: BindingCheckOptions): BindingCheck | null {
+  const claim = claimBinding(rec, options);
+  if (claim === null || !claim.ok) return claim;
+  if (claim.proof && !proofHolds(claim.proof)) return { ok: false, problem: 'signature', keyId: claim.binding.provenance?.keyId, node: claim.binding.provenance?.node };
+  return { ok: true, binding: claim.binding };
+}
+
+export const proofHolds = (p: SignatureProof): boolean => verifySignature(p.key, p.payload, p.signature);
+
+/**
+ * checkBinding without verifying a good-looking signature: the caller verifies `proof` before
+ * the binding is used (search verifies only the bindings that can affect its answer). A
+ * record that fails another check is verified first, so its reason is the one checkBinding
+ * gives.
+ */
+export function claimBinding(rec: AuditRecord, options: BindingCheckOptions): ClaimCheck | null {
   const body = rec.body;
   if (body === null) return null;
   const header = senderHeader(rec);
@@ -89,7 +115,7 @@ export function checkBinding(rec: AuditRecord, options: BindingCheckOptions): Bi
     if (!exes) return { ok: false, problem: 'unsigned' };
     const exe = / exe=(\S+) hostname=\S+ addr=\S+ terminal=\S+ res=\S+$/.exec(body)?.[1];
     if (exe === undefined || !exes.has(unquote(exe))) return { ok: false, problem: 'exe' };
-    return { ok: true, binding: { life, provenance: null, signature: null, senderSession } };
+    return { ok: true, binding: { life, provenance: null, signature: null, senderSession }, proof: null };
   }
   const life = parseLifecycle(split.fields);
   const provenance = parseProvenance(split.fields);
@@ -99,10 +125,13 @@ export function checkBinding(rec: AuditRecord, options: BindingCheckOptions): Bi
   const trusted = options.trust.get(provenance.keyId);
   if (!trusted) return { ok: false, problem: 'unknown-key', ...claim };
   if (trusted.entry.revoked) return { ok: false, problem: 'revoked', ...claim };
-  if (!verifySignature(trusted.key, split.payload, split.signature)) return { ok: false, problem: 'signature', ...claim };
+  const proof: SignatureProof = { key: trusted.key, payload: split.payload, signature: split.signature };
   // The key names its node; the record and auditd's prefix (where there is one) must agree.
   const logNode = rec.node ?? options.unprefixedNode ?? null;
-  if (trusted.entry.node !== provenance.node || (logNode !== null && logNode !== provenance.node)) return { ok: false, problem: 'node', ...claim };
-  if (Math.abs(provenance.timeMs - rec.timeMs) > (options.maxSkewMs ?? DEFAULT_SKEW_MS)) return { ok: false, problem: 'time', ...claim };
-  return { ok: true, binding: { life, provenance, signature: split.signature, senderSession } };
+  const late: BindingProblem | null =
+    trusted.entry.node !== provenance.node || (logNode !== null && logNode !== provenance.node) ? 'node'
+    : Math.abs(provenance.timeMs - rec.timeMs) > (options.maxSkewMs ?? DEFAULT_SKEW_MS) ? 'time'
+    : null;
+  if (late !== null) return { ok: false, problem: proofHolds(proof) ? late : 'signature', ...claim };
+  return { ok: true, binding: { life, provenance, signature: split.signature, senderSession }, proof };
 }

@@ -23,6 +23,7 @@ export * from './attributor';
 export { LruMap } from './lru-map';
 export { compactEvent, type CompactOptions, type OutputContainer } from './compact-format';
 export { checkBinding, senderHeader, type BindingCheck, type BindingCheckOptions, type BindingProblem, type CheckedBinding } from './binding';
+export { relevantBindings, type BindingQuery, type ClaimedBinding } from './binding-relevance';
 export * from './filter';
 export * from './format';
 export * from './reader';

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { ContainerDirectory, ContainerId, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './attributor';
+import type { BindingQuery } from './binding-relevance';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
 import { AuditRecord, parseRecord } from './record';
@@ -40,6 +41,11 @@ export interface SearchOptions {
   onIndexProblem?: (reason: string) => void;
   /** SYSCALL records of setns / pivot_root, seen in the first pass (see entries.ts). */
   onEntryRecord?: (rec: AuditRecord) => void;
+  /**
+   * Verify every binding's signature (`--show-rejected` lists every one that fails). Otherwise
+   * only the bindings that can change the answer are verified (see relevantBindings).
+   */
+  verifyAll?: boolean;
 }
 
 /** Above this many selected sessions one pass over every line beats one byte search per session. */
@@ -167,6 +173,13 @@ function unverifiedNote(attributor: Attributor, ref: string): string {
   return ` (rejected ${attributor.rejectedCount} binding record(s) that could not be verified: ${why}${fix}; --show-rejected lists them)`;
 }
 
+/** The containers a filter selects, as the bindings to verify follow from them; null: it may need any. */
+function bindingQueryOf(f: EventFilter): BindingQuery | null {
+  if (f.labels !== undefined) return null; // labels come from the registry, any container may carry them
+  if (f.container === undefined && f.containerIds === undefined && f.orchestrator === undefined) return null;
+  return { ref: f.container, contids: f.containerIds, orchestrator: f.orchestrator, includeNested: f.includeNested };
+}
+
 /** Only container/orchestrator filters: an indexed raw search may copy bytes as they are. */
 function onlyContainerFilters(f: EventFilter): boolean {
   const { container: _c, containerIds: _i, orchestrator: _o, includeNested: _n, ...rest } = f;
@@ -256,7 +269,7 @@ function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: num
  * the open events and the bindings, not by the log size.
  */
 export function searchLogs(options: SearchOptions): SearchStats & { attributor: Attributor } {
-  const attributor = new Attributor(options.attribution);
+  const attributor = new Attributor({ ...options.attribution, deferVerification: true });
   const bases = fileBases(options.files);
   const total = bases.reduce((s, b) => s + b.size, 0) * 2;
   let done = 0;
@@ -276,6 +289,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       }
     });
   } else learnBindings(bases, attributor, progress, options.onEntryRecord);
+  attributor.settle(options.verifyAll || options.attribution?.procfsContid ? null : bindingQueryOf(options.filter));
   const filter = resolveContainerFilter(attributor, options.filter);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });

@@ -157,6 +157,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         onProgress: (done, total) => progress.bytes(done, total),
         index,
         onIndexProblem: ignoreIndex,
+        verifyAll: argv['show-rejected'],
         rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
       progress.end();
