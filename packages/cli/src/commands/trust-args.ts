@@ -1,9 +1,9 @@
-import { TrustStore, configFromEnv, readSigner } from '@contid/core';
+import { TrustStore, configFromEnv, escapeText, readSigner } from '@contid/core';
 import type { Attributor, AttributorOptions } from '@contid/audit';
 import type { EventFilterArgs } from './event-filter-args';
 
-/** File names and log text may hold control bytes: never send them raw to a terminal. */
-const escapeForTerminal = (s: string): string => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/** Unknown keys named one by one on stderr; the rest are summed up in one line. */
+const KEYS_NAMED = 3;
 
 /** The keys `search` and `tail` verify bindings with, and the legacy rule only when named. */
 export function trustOptions(
@@ -12,7 +12,7 @@ export function trustOptions(
 ): Pick<AttributorOptions, 'trust' | 'legacyTrustedExes' | 'unprefixedNode'> {
   const dir = argv['trust-dir'] ?? configFromEnv().trustDir;
   const trust = TrustStore.load(dir);
-  for (const p of trust.problems) say(escapeForTerminal(p));
+  for (const p of trust.problems) say(escapeText(p));
   // Root on the node that wrote the log trusts its own key without importing it.
   let ownNode: string | null = null;
   try {
@@ -41,9 +41,18 @@ export function rejectionReport(att: Attributor, trustDir: string | undefined): 
   const why = [...att.rejectedBy].map(([reason, n]) => `${n} ${reason}`).join(', ');
   const out = [`rejected ${att.rejectedCount} binding record(s) that could not be verified (${why}); their sessions are not attributed (--show-rejected lists them)`];
   const dir = trustDir ?? configFromEnv().trustDir;
-  for (const k of att.unknownKeys.values()) {
+  // A log may hold bindings of many keys (a whole fleet's, or forgeries under made-up keys):
+  // the keys with the most bindings are named, the rest counted in one line.
+  const keys = [...att.unknownKeys.values()].sort((a, b) => b.count - a.count);
+  for (const k of keys.slice(0, KEYS_NAMED)) {
     out.push(`${k.count} binding(s) signed by node ${k.node} with key ${k.keyId}, which is not in ${dir}: on ${k.node} run \`contid keys export > ${k.node}.keys\`, then here \`contid keys import ${k.node}.keys\` (or pass --trust-dir DIR)`);
   }
+  const rest = keys.slice(KEYS_NAMED);
+  if (rest.length > 0) {
+    const nodes = new Set(rest.map((k) => k.node)).size;
+    const bindings = rest.reduce((n, k) => n + k.count, 0);
+    out.push(`and ${rest.length} more key(s) of ${nodes} node(s) (${bindings} binding(s)): import each node's key the same way; --show-rejected lists every record`);
+  }
   if ((att.rejectedBy.get('unsigned') ?? 0) > 0) out.push('unsigned bindings come from another program or from contid before signed records; --trust-unsigned-by-exe EXE accepts them at your own risk');
-  return out.map(escapeForTerminal);
+  return out.map(escapeText);
 }
