@@ -10,6 +10,10 @@ export interface BindingQuery {
   orchestrator?: string;
   /** Descendants of the selected containers count too. */
   includeNested?: boolean;
+  /** Sessions whose binding the answer reads besides the selected containers' (entries into them). */
+  sessions?: ReadonlyArray<{ node: string | null; session: number }>;
+  /** Lifecycle ops whose every binding is read (op=untagged and op=update name a container's init). */
+  ops?: ReadonlySet<string>;
 }
 
 /** A binding as it claims to be, before its signature is verified. */
@@ -67,8 +71,9 @@ export function relevantBindings(claims: ClaimedBinding[], query: BindingQuery):
 
   const refId = contidOfRef(query.ref);
   claims.forEach(({ node, binding: { life } }, i) => {
-    if ((boots.get(node ?? '')?.size ?? 0) > 1 || claimsSelected(life, query, refId)) take(i);
+    if ((boots.get(node ?? '')?.size ?? 0) > 1 || claimsSelected(life, query, refId) || query.ops?.has(life.op)) take(i);
   });
+  for (const s of query.sessions ?? []) follow(bySession, sessionKey(s.node, s.session));
   for (let i = work.pop(); i !== undefined; i = work.pop()) {
     const { node, binding } = claims[i];
     const { life } = binding;

@@ -173,6 +173,8 @@ function unverifiedNote(attributor: Attributor, ref: string): string {
   return ` (rejected ${attributor.rejectedCount} binding record(s) that could not be verified: ${why}${fix}; --show-rejected lists them)`;
 }
 
+const ENTRY_OPS: ReadonlySet<string> = new Set(['untagged', 'update']);
+
 /** The containers a filter selects, as the bindings to verify follow from them; null: it may need any. */
 function bindingQueryOf(f: EventFilter): BindingQuery | null {
   if (f.labels !== undefined) return null; // labels come from the registry, any container may carry them
@@ -278,18 +280,27 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     options.onProgress?.(done, total);
   };
   const warn = options.onIndexProblem ?? ((): void => undefined);
+  const entrySessions: { node: string | null; session: number }[] = [];
+  const onEntryRecord = options.onEntryRecord && ((rec: AuditRecord): void => {
+    const ses = rec.fields.get('ses');
+    if (ses !== undefined && /^\d{1,10}$/.test(ses)) entrySessions.push({ node: rec.node, session: Number(ses) });
+    options.onEntryRecord!(rec);
+  });
   const indexed = options.index && !options.fullScan && !options.attribution?.procfsContid ? checkedEntries(options.index, bases, warn) : null;
   if (indexed) {
     bases.forEach((b, i) => {
       for (const l of indexed.bindings[i]) {
         const rec = parseRecord(l.line, b.base + l.offset);
         if (!rec) continue;
-        if (rec.type === 'SYSCALL') options.onEntryRecord?.(rec); // the index keeps entry lines with the bindings
+        if (rec.type === 'SYSCALL') onEntryRecord?.(rec); // the index keeps entry lines with the bindings
         else attributor.observeRecord(rec);
       }
     });
-  } else learnBindings(bases, attributor, progress, options.onEntryRecord);
-  attributor.settle(options.verifyAll || options.attribution?.procfsContid ? null : bindingQueryOf(options.filter));
+  } else learnBindings(bases, attributor, progress, onEntryRecord);
+  const query = bindingQueryOf(options.filter);
+  // entries into the selected containers are judged by who started each root and by the
+  // entering session's binding: those bindings are read too
+  attributor.settle(options.verifyAll || options.attribution?.procfsContid || query === null ? null : { ...query, sessions: entrySessions, ops: options.onEntryRecord ? ENTRY_OPS : undefined });
   const filter = resolveContainerFilter(attributor, options.filter);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });

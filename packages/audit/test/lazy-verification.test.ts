@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
-import { EventFilter, searchLogs } from '@contid/audit';
+import { ClaimedBinding, EventFilter, relevantBindings, searchLogs } from '@contid/audit';
 
 /**
  * search verifies only the bindings that can change its answer (Ed25519 costs about a
@@ -190,5 +190,17 @@ describe('search verifies only the bindings that can change its answer', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("entries into a selected container: the entering sessions' bindings and every op=untagged/update binding are taken too", () => {
+    const claim = (l: Partial<Life>): ClaimedBinding => ({ node: null, binding: { life: life(l), provenance: null, signature: null, senderSession: null } });
+    const claims = [
+      claim({ name: 'x', session: 1, contid: parseContainerId('1') }),
+      claim({ name: 'y', session: 9, contid: parseContainerId('2') }), // started the root an entry went into
+      claim({ op: 'untagged', name: 'z', session: null, pid: 77, contid: parseContainerId('3') }),
+      claim({ name: 'w', session: 5, contid: parseContainerId('4') }),
+    ];
+    expect([...relevantBindings(claims, { ref: 'x' })]).toEqual([0]);
+    expect([...relevantBindings(claims, { ref: 'x', sessions: [{ node: null, session: 9 }], ops: new Set(['untagged', 'update']) })].sort()).toEqual([0, 1, 2]);
   });
 });
