@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger } from '@contid/core';
 import { DockerAgent, Spool } from '@contid/docker';
-import { CONTID_MAIN, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { CONTID_MAIN, RunResult, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { DockerEngine } from './engine';
+import { LoginUser, createLoginUser } from './login-user';
 
 // docker-compose (1.29, as Debian ships it) run by a non-root login user in group docker,
 // through `contid docker front`: each service's container is tagged, records who asked, runs
@@ -26,25 +27,17 @@ let tagger: Tagger;
 let agent: DockerAgent;
 
 // A login user of this suite's own (front.test has its own), in group docker.
-const USER = 'contid-bob';
+let bob: LoginUser;
 let uid = 0;
-let gid = 0;
-const dockerGid = Number(spawnSync('getent', ['group', 'docker'], { encoding: 'utf8' }).stdout.split(':')[2]);
-const home = mkdtempSync(join(tmpdir(), 'contid-bob-'));
 
-/** ARGV as bob in a fresh login session (the shell sets its loginuid as pam_loginuid does, then drops to bob). */
+/** ARGV as bob in a fresh login session, his docker clients pointed at the front. */
 function asBob(argv: string[], cwd: string): RunResult {
-  const script = `echo ${uid} >/proc/self/loginuid && exec setpriv --reuid ${uid} --regid ${gid} --groups ${dockerGid} --inh-caps -all -- "$@"`;
-  return run('sh', ['-c', script, 'sh', ...argv], { cwd, timeout: 180_000, env: { PATH: process.env.PATH, HOME: home, DOCKER_HOST: `unix://${frontSock}` } });
+  return bob.run(argv, { cwd, env: { DOCKER_HOST: `unix://${frontSock}` } });
 }
 
 beforeAll(async () => {
-  spawnSync('userdel', [USER]);
-  const added = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', USER], { encoding: 'utf8' });
-  if (added.status !== 0) throw new Error(`useradd: ${added.stderr}`);
-  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
-  spawnSync('chown', [`${uid}:${gid}`, home]);
+  bob = createLoginUser('contid-bob');
+  uid = bob.uid;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   await engine.start();
   front = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', frontSock, '--upstream', `${engine.execRoot}/docker.sock`, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -65,8 +58,7 @@ afterAll(async () => {
     await gone;
   }
   await engine.stop();
-  spawnSync('userdel', [USER]);
-  rmSync(home, { recursive: true, force: true });
+  bob?.remove();
   state.cleanup();
 }, 120_000);
 
@@ -74,7 +66,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
   test('up: every service tagged with its project and service labels, requested by bob, running with his auid; compose exec too; contid ps filters by project and label; down ends them', async () => {
     const project = uniqueName('shop').replace(/[^a-z0-9]/g, '');
     const dir = mkdtempSync(join(tmpdir(), 'contid-compose-'));
-    spawnSync('chown', [`${uid}:${gid}`, dir]);
+    spawnSync('chown', [`${uid}:${bob.gid}`, dir]);
     // File format 2.4: the first that takes `runtime:` per service.
     writeFileSync(
       join(dir, 'docker-compose.yml'),
