@@ -2,7 +2,7 @@ import {
   AUDIT_UNSET,
   ContainerRecord,
   ContidError,
-  Registry,
+  ContainerQueries,
   TagResult,
   Tagger,
   boundSessions,
@@ -19,7 +19,7 @@ export interface AttachPlan {
 }
 
 /** The newest open registry row for an LXC name. */
-export function openLxcRow(registry: Registry, name: string): ContainerRecord | undefined {
+export function openLxcRow(registry: ContainerQueries, name: string): ContainerRecord | undefined {
   return registry
     .list({ orchestrator: ORCHESTRATOR })
     .reverse()
@@ -30,7 +30,7 @@ export function openLxcRow(registry: Registry, name: string): ContainerRecord | 
  * Is the init LXC runs now the instance the row describes? A tagged row's init carries one of
  * its sessions; an untagged row recorded the init itself (pid and start time).
  */
-export function initMatchesRow(registry: Registry, procRoot: string, row: ContainerRecord, init: number): { ok: boolean; initSession: number | null } {
+export function initMatchesRow(registry: ContainerQueries, procRoot: string, row: ContainerRecord, init: number): { ok: boolean; initSession: number | null } {
   const table = scanProcesses(procRoot);
   const initSession = table.session.get(init) ?? null;
   // Untagged rows and procfs-path rows (no session of their own) name the init itself.
@@ -49,12 +49,12 @@ export function planAttach(tagger: Tagger, name: string, lxcAttachArgs: readonly
   const lxcPath = lxcPathOf(lxcAttachArgs);
   const state = lxcState(name, lxcPath);
   if (state !== 'RUNNING') throw new ContidError(`LXC container "${name}" is ${state === 'missing' ? 'not defined' : state.toLowerCase()}, not running`);
-  const container = openLxcRow(tagger.registry, name);
+  const container = openLxcRow(tagger.containers, name);
   const restart = `restart it with "lxc-stop -n ${name} && contid lxc start ${name}"`;
   if (!container) throw new ContidError(`LXC container "${name}" is running but not in the registry (started without contid?); ${restart}`);
   const init = lxcInitPid(name, lxcPath);
   if (init === null) throw new ContidError(`LXC container "${name}" has no init pid (lxc-info -p): not running`);
-  const { ok, initSession } = initMatchesRow(tagger.registry, tagger.config.procRoot, container, init);
+  const { ok, initSession } = initMatchesRow(tagger.containers, tagger.procRoot, container, init);
   if (!ok) {
     const where = initSession === null || initSession === AUDIT_UNSET ? 'no audit session' : `session ${initSession}`;
     throw new ContidError(

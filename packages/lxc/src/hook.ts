@@ -3,7 +3,6 @@ import {
   AUDIT_UNSET,
   ContainerRecord,
   ContidError,
-  ProcfsWritePath,
   Tagger,
   formatContainerId,
   processStartTime,
@@ -101,7 +100,7 @@ function initAsSeen(procRoot: string, ctx: HookContext): { initSession: number; 
 /** The container `contid lxc start` bound to this hook's session, if the session is its. */
 function wrapperContainer(tagger: Tagger, name: string, session: number): ContainerRecord | undefined {
   if (session === AUDIT_UNSET) return undefined;
-  const c = tagger.registry.containerOfSession(session);
+  const c = tagger.containers.containerOfSession(session);
   return c && c.orchestrator === ORCHESTRATOR && c.runtimeId === name ? c : undefined;
 }
 
@@ -121,26 +120,24 @@ function labelsOf(ctx: HookContext): Record<string, string> {
  */
 function startHost(tagger: Tagger, ctx: HookContext, initSession: number): HookOutcome {
   const pid = ctx.pid!;
-  const { procRoot, writePath } = tagger.config;
+  const { procRoot } = tagger;
   const mine = wrapperContainer(tagger, ctx.name, initSession);
   const enrichment = { initPid: pid, initStart: processStartTime(pid, procRoot), namespaces: readNamespaces(pid, procRoot), labels: labelsOf(ctx) };
 
-  if (writePath === 'procfs' || (writePath === 'auto' && ProcfsWritePath.supported(procRoot))) {
+  if (tagger.writePathFor(pid) === 'procfs') {
     // The kernel carries the ID itself; a wrapper's session is kept as a second binding.
     const tag = mine
       ? tagger.setns({ contid: mine.contid, target: { pid }, detail: { role: 'init' } })
       : tagger.create({ orchestrator: ORCHESTRATOR, name: ctx.name, runtimeId: ctx.name, target: { pid }, parent: 'auto', detail: { role: 'init' } });
-    tagger.registry.enrich(tag.container.contid, mine ? enrichment : { labels: enrichment.labels });
-    return { action: 'procfs', container: tagger.registry.get(tag.container.contid)! };
+    return { action: 'procfs', container: tagger.enrich(tag.container.contid, mine ? enrichment : { labels: enrichment.labels }) };
   }
 
   if (mine && mine.state === 'running') {
     // The create record named the wrapper (host namespaces); op=update names the real init.
-    tagger.registry.enrich(mine.contid, { labels: { ...mine.labels, ...enrichment.labels } });
-    return { action: 'bound', container: tagger.recordInit(mine.contid, pid) };
+    return { action: 'bound', container: tagger.recordInit(mine.contid, pid, enrichment.labels) };
   }
 
-  const other = initSession === AUDIT_UNSET ? undefined : tagger.registry.containerOfSession(initSession);
+  const other = initSession === AUDIT_UNSET ? undefined : tagger.containers.containerOfSession(initSession);
   const why =
     initSession === AUDIT_UNSET
       ? 'its init has no audit session'
@@ -165,16 +162,16 @@ function startHost(tagger: Tagger, ctx: HookContext, initSession: number): HookO
  * the same ID continues and the next start-host records the new init.
  */
 function postStop(tagger: Tagger, ctx: HookContext): HookOutcome {
-  const session = readSessionId('self', tagger.config.procRoot);
+  const session = readSessionId('self', tagger.procRoot);
   let container = wrapperContainer(tagger, ctx.name, session);
   if (!container) {
     if (ctx.pid === null) throw new ContidError(`LXC_PID is not set and this hook's session ${session} is not bound to LXC container "${ctx.name}"`, 2);
-    container = tagger.registry
+    container = tagger.containers
       .list({ orchestrator: ORCHESTRATOR })
       .reverse()
       .find((c) => c.runtimeId === ctx.name && c.initPid === ctx.pid && c.state !== 'ended');
   }
-  if (!container) throw new ContidError(`no running LXC container "${ctx.name}" with init pid ${ctx.pid} in the registry ${tagger.config.stateDir}`);
+  if (!container) throw new ContidError(`no running LXC container "${ctx.name}" with init pid ${ctx.pid} in the registry ${tagger.stateDir}`);
   if (ctx.target === 'reboot') return { action: 'kept', container };
   return { action: 'ended', container: tagger.end(container.contid, 'stopped') };
 }

@@ -53,10 +53,8 @@ export function planStart(tagger: Tagger, name: string, lxcStartArgs: readonly s
   if (state === 'missing') throw new ContidError(`LXC container "${name}" does not exist (lxc-create it first)`);
   if (state !== 'STOPPED') throw new ContidError(`LXC container "${name}" is ${state.toLowerCase()}, not stopped`);
   // LXC says it is stopped: rows still open for this name missed their post-stop hook.
-  for (const stale of tagger.registry.list({ orchestrator: ORCHESTRATOR })) {
-    if (stale.runtimeId === name && stale.state !== 'ended') tagger.end(stale.contid, 'found stopped by contid lxc start');
-  }
-  const warnings = hookWarnings(name, lxcPathOf(lxcStartArgs), resolve(tagger.config.stateDir), DEFAULT_STATE_DIR);
+  tagger.replaceStale(ORCHESTRATOR, (c) => c.runtimeId === name, 'found stopped by contid lxc start');
+  const warnings = hookWarnings(name, lxcPathOf(lxcStartArgs), resolve(tagger.stateDir), DEFAULT_STATE_DIR);
   const argv = ['lxc-start', '-n', name, ...lxcStartArgs];
   const tag = tagger.create({
     orchestrator: ORCHESTRATOR,
