@@ -12,9 +12,9 @@ export const ORCHESTRATOR = 'systemd';
  * crash) are ended first, so no stale binding survives.
  */
 export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarget, detail: Record<string, unknown>): TagResult {
-  const current = tagger.registry.findByRuntimeId(inv.invocationId);
+  const current = tagger.containers.findByRuntimeId(inv.invocationId);
   if (current && current.state === 'running') return tagger.setns({ contid: current.contid, target, detail });
-  for (const stale of staleContainers(tagger, inv)) tagger.end(stale.contid, `superseded by invocation ${inv.invocationId}`);
+  tagger.replaceStale(ORCHESTRATOR, (c) => c.name === inv.unit && c.runtimeId !== inv.invocationId, `superseded by invocation ${inv.invocationId}`);
   return tagger.create({
     orchestrator: ORCHESTRATOR,
     name: inv.unit,
@@ -26,15 +26,9 @@ export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarg
   });
 }
 
-function staleContainers(tagger: Tagger, inv: Invocation): ContainerRecord[] {
-  return tagger.registry
-    .list({ state: 'running', orchestrator: ORCHESTRATOR })
-    .filter((c) => c.name === inv.unit && c.runtimeId !== inv.invocationId);
-}
-
 /** Records the end of an invocation's container; null when nothing was bound in it. */
 export function endInvocation(tagger: Tagger, inv: Invocation, reason?: string): ContainerRecord | null {
-  const c = tagger.registry.findByRuntimeId(inv.invocationId);
+  const c = tagger.containers.findByRuntimeId(inv.invocationId);
   if (!c || c.orchestrator !== ORCHESTRATOR) return null;
   return tagger.end(c.contid, reason);
 }
