@@ -189,6 +189,8 @@ export class Attributor {
   readonly unknownKeys = new Map<string, { node: string; keyId: string; count: number }>();
   /** Bindings whose signature settle() never verified: they could not change the answer, and are not used. */
   unchecked = 0;
+  /** Every node a binding record named ('' for none), whether it was used, held or rejected. */
+  private readonly bindingNodes = new Set<string>();
   private pending: (ClaimedBinding & { rec: AuditRecord; claim: Extract<ClaimCheck, { ok: true }> })[] | null;
 
   constructor(private readonly options: AttributorOptions = {}) {
@@ -278,6 +280,9 @@ export class Attributor {
   sessionsAreUnique(): boolean {
     const nodes = new Set([...this.epochs.keys()].map((k) => k.slice(0, k.lastIndexOf(' '))));
     for (const n of this.boots.keys()) nodes.add(n);
+    // and every node a binding named, verified or not: one left unverified (lazy
+    // verification) still says its node's sessions share numbers with the others'
+    for (const n of this.bindingNodes) nodes.add(n);
     return nodes.size <= 1 && [...this.boots.values()].every((b) => b.count === 0);
   }
 
@@ -376,6 +381,7 @@ export class Attributor {
   private onLifecycle(rec: AuditRecord): void {
     const claim = claimBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes, unprefixedNode: this.options.unprefixedNode });
     if (claim === null) return;
+    this.bindingNodes.add(rec.node ?? '');
     if (!claim.ok) return this.reject(claim.problem, rec, claim.keyId, claim.node);
     if (this.pending !== null) this.pending.push({ rec, claim, node: rec.node, binding: claim.binding });
     else this.useClaim(rec, claim);

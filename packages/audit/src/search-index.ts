@@ -47,7 +47,11 @@ const RECENT_KEYS = 4096;
  * back to a string that includes the node.
  */
 function eventKey(buf: Buffer, lineStart: number, from: number, to: number): number | string {
-  if (buf[lineStart] === 0x6e /* node= */) return buf.toString('latin1', lineStart, to);
+  if (buf[lineStart] === 0x6e /* node= */) {
+    // the node and the stamp, not the text between them (`type=…` differs per record)
+    const sp = buf.indexOf(0x20, lineStart);
+    return `${buf.toString('latin1', lineStart, sp < 0 || sp > from ? from : sp)} ${buf.toString('latin1', from, to)}`;
+  }
   let ms = 0;
   let serial = 0;
   let i = buf.indexOf(0x2e /* . */, from);

@@ -178,6 +178,9 @@ const ENTRY_OPS: ReadonlySet<string> = new Set(['untagged', 'update']);
 /** The containers a filter selects, as the bindings to verify follow from them; null: it may need any. */
 function bindingQueryOf(f: EventFilter): BindingQuery | null {
   if (f.labels !== undefined) return null; // labels come from the registry, any container may carry them
+  // a nested child may be known as one from the registry only (its create rotated away),
+  // which any binding's nesting check can bring in: every binding is verified
+  if (f.includeNested) return null;
   if (f.container === undefined && f.containerIds === undefined && f.orchestrator === undefined) return null;
   return { ref: f.container, contids: f.containerIds, orchestrator: f.orchestrator, includeNested: f.includeNested };
 }
