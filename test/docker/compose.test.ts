@@ -1,12 +1,13 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerRecord, Tagger } from '@contid/core';
 import { DockerAgent, Spool } from '@contid/docker';
-import { CONTID_MAIN, RunResult, contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { RunResult, contid, tempStateDir, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { DockerEngine } from './engine';
+import { FrontProcess } from './front-process';
 import { LoginUser, createLoginUser } from './login-user';
 
 // docker-compose (1.29, as Debian ships it) run by a non-root login user in group docker,
@@ -21,8 +22,7 @@ const engine = new DockerEngine({
   image: { name: 'local/busybox-compose:1', links: { 'bin/sleep': 'busybox', 'bin/cat': 'busybox' } },
 });
 const frontSock = `${engine.execRoot}/front.sock`;
-let front: ChildProcess;
-let frontLog = '';
+const front = new FrontProcess({ listen: frontSock, upstream: `${engine.execRoot}/docker.sock`, requesters });
 let tagger: Tagger;
 let agent: DockerAgent;
 
@@ -40,10 +40,7 @@ beforeAll(async () => {
   uid = bob.uid;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   await engine.start();
-  front = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', frontSock, '--upstream', `${engine.execRoot}/docker.sock`, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
-  front.stderr!.on('data', (d: Buffer) => (frontLog += d.toString()));
-  await waitFor('the front', () => (existsSync(frontSock) && !lstatSync(frontSock).isSymbolicLink() && frontLog.includes('->')) || front.exitCode !== null, 30_000);
-  if (front.exitCode !== null) throw new Error(`front exited: ${frontLog}`);
+  await front.start();
   tagger = Tagger.open({ stateDir, failPolicy: 'open' });
   agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
   await agent.start();
@@ -52,11 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   tagger?.close();
-  if (front && front.exitCode === null) {
-    const gone = new Promise((r) => front.once('exit', r));
-    front.kill('SIGTERM');
-    await gone;
-  }
+  await front.stop();
   await engine.stop();
   bob?.remove();
   state.cleanup();

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
@@ -7,6 +7,7 @@ import { CONTID_MAIN, RunResult, contid, run, tempStateDir, uniqueName } from '.
 import { addExecveRule, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { waitFor } from '../helpers/wait';
 import { DockerEngine } from './engine';
+import { FrontProcess } from './front-process';
 import { LoginUser, createLoginUser } from './login-user';
 
 // `contid docker front` between real docker clients and a real dockerd: every byte relayed
@@ -21,8 +22,7 @@ const engine = new DockerEngine({
 });
 const frontSock = `${engine.execRoot}/front.sock`;
 const upstream = `${engine.execRoot}/docker.sock`;
-let front: ChildProcess;
-let frontLog = '';
+const front = new FrontProcess({ listen: frontSock, upstream, requesters });
 const stateDir = join(state.dir, 'state');
 let tagger: Tagger;
 let agent: DockerAgent;
@@ -30,24 +30,6 @@ let agent: DockerAgent;
 function viaFront(args: string[], opts: { input?: string; prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): RunResult {
   const argv = [...(opts.prefix ?? []), 'docker', '-H', `unix://${frontSock}`, ...args];
   return run(argv[0]!, argv.slice(1), { input: opts.input, timeout: 120_000, env: opts.env ?? process.env, maxBuffer: 64 << 20 });
-}
-
-async function startFront(): Promise<void> {
-  frontLog = '';
-  front = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', frontSock, '--upstream', upstream, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
-  front.stderr!.on('data', (d: Buffer) => (frontLog += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!(existsSync(frontSock) && !lstatSync(frontSock).isSymbolicLink() && frontLog.includes('->'))) {
-    if (front.exitCode !== null || Date.now() > deadline) throw new Error(`front did not start: ${frontLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopFront(): Promise<void> {
-  if (!front || front.exitCode !== null) return;
-  const gone = new Promise((r) => front.once('exit', r));
-  front.kill('SIGTERM');
-  await gone;
 }
 
 // A second login user in group docker, with a login session of their own (as sshd/login would give).
@@ -65,7 +47,7 @@ beforeAll(async () => {
   uid = alice.uid;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   await engine.start();
-  await startFront();
+  await front.start();
   tagger = Tagger.open({ stateDir, failPolicy: 'open' });
   agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
   await agent.start();
@@ -74,7 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   tagger?.close();
-  await stopFront();
+  await front.stop();
   await engine.stop();
   alice?.remove();
   state.cleanup();
@@ -256,22 +238,20 @@ describe('the requester\'s login uid, carried by the kernel (front + contid-runc
 
 describe('contid docker front: fails open', () => {
   test('when the front stops, its socket leads straight to dockerd', async () => {
-    await stopFront();
+    await front.stop();
     expect(readlinkSync(frontSock)).toBe(upstream);
     expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
-    await startFront();
+    await front.start();
     expect(lstatSync(frontSock).isSocket()).toBe(true);
   });
 
   test('a killed front (kill -9) is failed open by --restore, what the unit runs as ExecStopPost', async () => {
-    const gone = new Promise((r) => front.once('exit', r));
-    front.kill('SIGKILL');
-    await gone;
+    await front.stop('SIGKILL');
     expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).not.toBe(0); // a dead socket: refused
     const restored = run(process.execPath, [CONTID_MAIN, 'docker', 'front', '--restore', '--listen', frontSock, '--upstream', upstream]);
     expect(restored.stdout).toBe(`${frontSock} -> ${upstream}\n`);
     expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
-    await startFront();
+    await front.start();
     expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
   });
 });
