@@ -1,9 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field, serial, waitForAudit } from '../helpers/audit';
-import { CONTID_MAIN, REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { Serve, startServe } from '../helpers/serve';
 import { waitFor } from '../helpers/wait';
 import { ContainerdNode, NODE_IMAGE } from '../kubernetes/containerd-node';
 
@@ -16,8 +16,7 @@ const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/no
 const node = new ContainerdNode({ label: 'ctr-fastpath', binaryName: '/usr/sbin/runc', env });
 const ctr = (args: string[]): RunResult => run('ctr', ['-a', node.socket, '-n', 'k8s.io', ...args], { timeout: 120_000 });
 
-let serve: ChildProcess;
-let serveLog = '';
+let serve: Serve;
 const registry = <T>(f: (r: Registry) => T): T => {
   const r = Registry.open(stateDir, { readonly: true });
   try {
@@ -30,16 +29,13 @@ const sessionOf = (pid: number) => Number(readFileSync(`/proc/${pid}/sessionid`,
 
 beforeAll(async () => {
   await node.start();
-  serve = spawn(process.execPath, [CONTID_MAIN, 'serve', '--socket', join(state.dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr!.on('data', (d: Buffer) => (serveLog += d.toString()));
-  await waitFor('contid serve to drain', () => /draining/.test(serveLog), 30_000);
+  serve = startServe(env, state.dir);
+  await serve.ready();
 }, 180_000);
 
 afterAll(async () => {
   node.stop();
-  const exited = new Promise((r) => serve.once('exit', r));
-  serve.kill('SIGTERM');
-  await exited;
+  await serve.stop();
   state.cleanup();
 }, 120_000);
 
@@ -98,6 +94,6 @@ describe('ctr run --runc-binary contid-runc (real containerd, real kernel audit)
     await waitFor('the end', () => registry((reg) => reg.findByRuntimeId(id))?.state === 'ended', 30_000);
     const ends = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', id, '-ts', 'recent'], (l) => l.some((x) => x.includes('op=end')));
     expect(ends.filter((x) => x.includes('op=end'))).toHaveLength(1);
-    expect(serveLog).not.toMatch(/quarantined/);
+    expect(serve.log()).not.toMatch(/quarantined/);
   });
 });

@@ -12,6 +12,8 @@ import { waitFor } from './wait';
  * empty) and fails, with serve's reason, if one was quarantined instead.
  */
 export interface Serve {
+  /** Resolves once serve says it drains (its first pass has started). */
+  ready(): Promise<void>;
   drained(what?: string): Promise<void>;
   log(): string;
   stop(): Promise<void>;
@@ -27,6 +29,12 @@ export function startServe(env: NodeJS.ProcessEnv, socketDir: string): Serve {
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const failedBefore = new Set(spool.failed());
   return {
+    async ready() {
+      await waitFor('contid serve to drain', () => {
+        if (child.exitCode !== null) throw new Error(`contid serve exited ${child.exitCode}: ${log}`);
+        return /draining/.test(log);
+      }, 30_000);
+    },
     async drained(what = 'contid serve to bind the spool') {
       await waitFor(what, () => {
         if (child.exitCode !== null) throw new Error(`contid serve exited ${child.exitCode}: ${log}`);

@@ -1,9 +1,10 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field, serial, waitForAudit } from '../helpers/audit';
-import { CONTID_MAIN, REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { Serve, startServe } from '../helpers/serve';
 import { waitFor } from '../helpers/wait';
 
 // The real podman (Debian 4.3) with `--runtime` = the contid-runc shim (in front of runc), and
@@ -25,8 +26,7 @@ function podman(args: string[]): RunResult {
 // This VM's hard limit on open files is below Podman's default (1048576): ask for what it has.
 const LIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'];
 
-let serve: ChildProcess;
-let serveLog = '';
+let serve: Serve;
 
 function registry<T>(f: (r: Registry) => T): T {
   const r = Registry.open(stateDir, { readonly: true });
@@ -54,17 +54,14 @@ beforeAll(async () => {
     const r = spawnSync('sh', ['-c', `tar -C ${rootfs} -c . | podman --root ${ROOT} --runroot ${RUNROOT} import - ${IMAGE}`], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
   }
-  serve = spawn(process.execPath, [CONTID_MAIN, 'serve', '--socket', join(state.dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr!.on('data', (d: Buffer) => (serveLog += d.toString()));
-  await waitFor('contid serve to drain', () => /draining/.test(serveLog), 30_000);
+  serve = startServe(env, state.dir);
+  await serve.ready();
 }, 180_000);
 
 afterAll(async () => {
   podman(['rm', '-af', '-t', '0']);
   podman(['pod', 'rm', '-af']);
-  const exited = new Promise((r) => serve.once('exit', r));
-  serve.kill('SIGTERM');
-  await exited;
+  await serve.stop();
   state.cleanup();
 }, 120_000);
 
@@ -143,6 +140,6 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
   });
 
   test('nothing was quarantined', () => {
-    expect(serveLog).not.toMatch(/quarantined/);
+    expect(serve.log()).not.toMatch(/quarantined/);
   });
 });
