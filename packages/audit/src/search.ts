@@ -339,6 +339,38 @@ function contidOfBytes(attributor: Attributor, session: number, bytes: Buffer, o
   return rec === null ? null : attributor.contidOfSession(session, offset, rec.node, rec.timeMs, stampKey(rec.timeMs, rec.serialText));
 }
 
+/**
+ * True when every line of `bytes` has the first line's `node=` prefix (or every line none).
+ * The byte shortcuts group lines by stamp and session number alone; a node that only event
+ * lines name (no LOGIN, no binding) can share both, so mixed bytes go the decoding way.
+ */
+function oneNode(bytes: Buffer): boolean {
+  if (bytes[0] !== 0x6e /* n */ && bytes.indexOf('\nnode=') < 0) return true;
+  const sp = bytes.indexOf(0x20);
+  const prefix = bytes.subarray(0, sp + 1);
+  for (let ls = 0; ls < bytes.length; ) {
+    if (bytes.compare(prefix, 0, prefix.length, ls, ls + prefix.length) !== 0) return false;
+    const le = bytes.indexOf(10, ls);
+    ls = le < 0 ? bytes.length : le + 1;
+  }
+  return true;
+}
+
+/** Each line of `bytes` decoded and reassembled: the way of any event the shortcuts cannot take. */
+function decodeLines(bytes: Buffer, offset: number, stats: SearchStats, emit: (events: AuditEvent[]) => void, reassembler: Reassembler): void {
+  for (let ls = 0; ls < bytes.length; ) {
+    let le = bytes.indexOf(10, ls);
+    if (le < 0) le = bytes.length;
+    if (le > ls) {
+      stats.lines++;
+      const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+      if (!rec) stats.skipped++;
+      else emit(reassembler.push(rec));
+    }
+    ls = le + 1;
+  }
+}
+
 /** Thrown through the readers when --just-one has its event: every reader closes its file in finally. */
 const LIMIT_REACHED = Symbol('limit reached');
 
@@ -364,7 +396,7 @@ function readEvents(
       const ranges = indexedRanges[i];
       const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
-        if (direct) {
+        if (direct && oneNode(buf)) {
           const c = contidOfBytes(attributor, sessionAt.get(at)!, buf, b.base + at);
           if (c !== null && contids.has(String(c))) {
             stats.matched++;
@@ -372,18 +404,7 @@ function readEvents(
           }
           return;
         }
-        let ls = 0;
-        while (ls < buf.length) {
-          let le = buf.indexOf(10, ls);
-          if (le < 0) le = buf.length;
-          if (le > ls) {
-            stats.lines++;
-            const rec = parseRecord(buf.toString('latin1', ls, le), b.base + at + ls);
-            if (!rec) stats.skipped++;
-            else emit(reassembler.push(rec));
-          }
-          ls = le + 1;
-        }
+        decodeLines(buf, b.base + at, stats, emit, reassembler);
       });
     });
   } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
@@ -392,6 +413,7 @@ function readEvents(
     // (several nodes or boots: the same number is another session, so every event is attributed)
     const onEventBytes = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique()
       ? (session: number, bytes: Buffer, offset: number): void => {
+          if (!oneNode(bytes)) return decodeLines(bytes, offset, stats, emit, reassembler);
           const c = contidOfBytes(attributor, session, bytes, offset);
           if (c === null || !contids.has(String(c))) return;
           stats.matched++;

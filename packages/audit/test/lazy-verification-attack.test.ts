@@ -87,6 +87,15 @@ describe('lazy verification agrees with verifying every binding (an outside atta
     expect(rawAnswers(lines, { container: 'A' })).toEqual(everyWay([LOGIN_A, ...mine]));
   });
 
+  it.each([
+    ['same stamp, its line after the container\'s', (mine: string[]) => [LOGIN_A, A, mine[0], sys('n2', `${T}.010:50`, 7, '/usr/bin/n2-secret'), mine[1]]],
+    ['same stamp and session number, its line first', (mine: string[]) => [LOGIN_A, A, sys('n2', `${T}.010:50`, 5, '/usr/bin/n2-other'), ...mine]],
+    ['same session number, the next line', (mine: string[]) => [LOGIN_A, A, ...mine, sys('n2', `${T}.011:777`, 5, '/usr/bin/n2-unrelated')]],
+  ])('a node seen only in event lines (no LOGIN, no binding), %s: the raw shortcuts keep its lines apart', (_n, build) => {
+    const mine = [sys('n1', `${T}.010:50`, 5, '/usr/bin/in-A'), title('n1', `${T}.010:50`)];
+    expect(rawAnswers(build(mine), { container: 'A' })).toEqual(everyWay([LOGIN_A, ...mine]));
+  });
+
   it('--include-nested keeps a child that only the registry links to the container (its create rotated away)', () => {
     const K = { name: 'K', session: 60, contid: parseContainerId('700'), parent: null };
     const lines = [
