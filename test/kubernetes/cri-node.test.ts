@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ContainerRecord, Tagger, formatContainerId } from '@contid/core';
 import { Spool, SpoolConsumer } from '@contid/oci';
 import { CONTAINERS_ANNOTATION, PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
-import { ausearch, field, waitForAudit } from '../helpers/audit';
+import { field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { startNodeAgent } from './node-agent';
@@ -21,12 +21,14 @@ const node = new ContainerdNode({ label: 'cri-node', binaryName: SHIM, env });
 let tagger: Tagger;
 let taggerOpen = false;
 let consumer: SpoolConsumer;
+let mark: ReturnType<typeof logMark>;
 
 beforeAll(async () => {
   await node.start();
   tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
   taggerOpen = true;
   consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
+  mark = logMark();
 }, 180_000);
 
 afterAll(() => {
@@ -61,8 +63,11 @@ const sessionsOf = (c: ContainerRecord): number[] => tagger.registry.bindings(c.
 const events = (lines: string[]): string[] =>
   [...new Set(lines.map((l) => /audit\(([0-9.]+:\d+)\)/.exec(l)?.[1]).filter((x): x is string => x !== undefined))].sort();
 
-/** The events ausearch finds for these sessions: the oracle. */
-const ausearchEvents = (sessions: number[]): string[] => events(sessions.flatMap((s) => ausearch(['--session', String(s)])));
+/** `ausearch -if LOG ARGS --raw`: the oracle over a frozen copy of the log. */
+function ausearchIn(log: string, args: string[]): string[] {
+  const r = spawnSync('ausearch', ['-if', log, ...args, '--raw'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  return r.status === 0 ? r.stdout.split('\n').filter((l) => l && !l.startsWith('----')) : [];
+}
 
 function searchEvents(args: string[]): string[] {
   const r = contid(['search', ...args], { env, maxBuffer: 256 << 20 });
@@ -132,21 +137,26 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
   test('contid search --container NS/POD/CONTAINER returns exactly what ausearch --session returns for its sessions', async () => {
     const web = row(webId);
     const sessions = sessionsOf(web);
-    // auditd writes asynchronously: wait until the oracle is stable before comparing.
+    // auditd writes asynchronously: wait until the last session shows up, then freeze the log
+    // so that the oracle, search and report all read the same records (a record flushed
+    // between two of them would otherwise count in one and not the other).
     await waitForAudit(['--session', String(sessions[sessions.length - 1])], (ls) => ls.length > 0);
-    const expected = ausearchEvents(sessions);
+    const log = join(state.dir, 'frozen.log');
+    freezeSince(mark, log);
+    const frozen = (args: string[]): string[] => ausearchIn(log, args);
+    const expected = events(sessions.flatMap((s) => frozen(['--session', String(s)])));
     expect(expected.length).toBeGreaterThan(0);
-    expect(searchEvents(['--container', 'shop/web-5c9d7/web'])).toEqual(expected);
+    expect(searchEvents(['--container', 'shop/web-5c9d7/web', '--input', log])).toEqual(expected);
     // The pod: the sandbox and every container in it.
     const pod = [row(sandboxId), web, row(sidecarId)];
-    const podLines = pod.flatMap(sessionsOf).flatMap((s) => ausearch(['--session', String(s)]));
-    expect(searchEvents(['--pod', 'shop/web-5c9d7'])).toEqual(events(podLines));
+    const podLines = pod.flatMap(sessionsOf).flatMap((s) => frozen(['--session', String(s)]));
+    expect(searchEvents(['--pod', 'shop/web-5c9d7', '--input', log])).toEqual(events(podLines));
     // report --by pod: one group named after the sandbox, with as many events as ausearch
     // counts in those records (its ---- separators: a LOGIN is an event apart from its SYSCALL)
     const podLog = join(state.dir, 'pod-records.log');
     writeFileSync(podLog, podLines.map((l) => `${l}\n`).join(''));
     const ausearchCount = spawnSync('ausearch', ['-if', podLog], { encoding: 'utf8', maxBuffer: 256 << 20 }).stdout.match(/^----$/gm)?.length ?? 0;
-    const report = contid(['report', '--pod', 'shop/web-5c9d7', '--by', 'pod', '--json'], { env, maxBuffer: 64 << 20 });
+    const report = contid(['report', '--pod', 'shop/web-5c9d7', '--by', 'pod', '--json', '--input', log], { env, maxBuffer: 64 << 20 });
     expect(report.status).toBe(0);
     const groups = JSON.parse(report.stdout) as { group: string; events: number }[];
     expect(groups.map((g) => [g.group, g.events])).toEqual([[row(sandboxId).name, ausearchCount]]);
