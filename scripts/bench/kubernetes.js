@@ -131,8 +131,8 @@ async function nodeBench(rounds) {
     try {
       const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [k8s.kubernetesIdentifier], pidFileWaitMs: 5_000 });
       await consumer.drain();
-      const row = tagger.registry.findByRuntimeId(pod.containers[0]);
-      const bindingsBefore = tagger.registry.bindings(row.contid).length;
+      const row = tagger.containers.findByRuntimeId(pod.containers[0]);
+      const bindingsBefore = tagger.containers.bindings(row.contid).length;
       const dbBefore = dbBytes(stateDir);
       const probes = 1000;
       let t = process.hrtime.bigint();
@@ -141,7 +141,7 @@ async function nodeBench(rounds) {
       t = process.hrtime.bigint();
       await consumer.drain();
       const drainMs = ms(t);
-      const added = tagger.registry.bindings(row.contid).length - bindingsBefore;
+      const added = tagger.containers.bindings(row.contid).length - bindingsBefore;
       console.log(`  ${probes} probes through contid: ${(probeMs / probes).toFixed(1)} ms each; drained in ${drainMs.toFixed(0)} ms;` +
         ` registry +${added} binding rows (${(added / probes).toFixed(2)} per probe), +${((dbBytes(stateDir) - dbBefore) / probes).toFixed(0)} bytes per probe`);
     } finally {

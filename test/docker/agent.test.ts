@@ -28,7 +28,7 @@ function until<T>(what: string, f: () => T | undefined | false | null, ms = 60_0
 }
 
 const fullId = (name: string) => engine.docker(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
-const rowsOf = (id: string): ContainerRecord[] => tagger.registry.list({ orchestrator: 'docker' }).filter((c) => c.runtimeId === id);
+const rowsOf = (id: string): ContainerRecord[] => tagger.containers.list({ orchestrator: 'docker' }).filter((c) => c.runtimeId === id);
 
 beforeAll(async () => {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -54,7 +54,7 @@ describe('contid docker agent keeps the truth', () => {
     for (let i = 0; i < 8; i++) expect(engine.docker(['exec', name, 'true']).status).toBe(0);
     const execIds = JSON.parse(engine.docker(['inspect', '-f', '{{json .ExecIDs}}', name]).stdout) as string[] | null;
     const bindings = await until('8 exec bindings with ids', () => {
-      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      const b = tagger.containers.bindings(c.contid).filter((x) => x.op === 'setns');
       return b.length === 8 && b.every((x) => typeof x.detail.execId === 'string') && b;
     });
     const bound = new Set(bindings.map((b) => b.detail.execId));
@@ -70,12 +70,12 @@ describe('contid docker agent keeps the truth', () => {
     const id = fullId(name);
     const c = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
     const probes = await until('3 healthcheck bindings', () => {
-      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      const b = tagger.containers.bindings(c.contid).filter((x) => x.op === 'setns');
       return b.filter((x) => x.detail.healthcheck === true).length >= 3 && b;
     });
     expect(probes.every((b) => b.detail.healthcheck === true)).toBe(true);
     expect(engine.docker(['exec', name, 'true']).status).toBe(0);
-    await until('a user exec, not a probe', () => tagger.registry.bindings(c.contid).some((b) => b.op === 'setns' && b.detail.healthcheck === undefined && b.detail.execId));
+    await until('a user exec, not a probe', () => tagger.containers.bindings(c.contid).some((b) => b.op === 'setns' && b.detail.healthcheck === undefined && b.detail.execId));
     // contid show folds the probes into one line per check; --json keeps every binding.
     const env = { ...process.env, CONTID_STATE_DIR: stateDir };
     const shown = contid(['show', name], { env });
@@ -95,15 +95,15 @@ describe('contid docker agent keeps the truth', () => {
     const id = fullId(name);
     const before = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
     await engine.restart(); // no live-restore: the container dies with dockerd
-    await until('ended after the restart', () => tagger.registry.get(before.contid)?.state === 'ended');
+    await until('ended after the restart', () => tagger.containers.get(before.contid)?.state === 'ended');
     await until('the reconnect', () => agentLog.some((l) => l.startsWith('docker events: reconnected')));
     // Events flow again: a new container and an exec in it are recorded with its exec id.
     const after = uniqueName('after');
     expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', after, engine.image, 'sleep', '600']).status).toBe(0);
     const c = await until('the new row', () => rowsOf(fullId(after)).find((r) => r.state === 'running'));
     expect(engine.docker(['exec', after, 'true']).status).toBe(0);
-    await until('its exec', () => tagger.registry.bindings(c.contid).some((b) => b.op === 'setns' && typeof b.detail.execId === 'string'));
+    await until('its exec', () => tagger.containers.bindings(c.contid).some((b) => b.op === 'setns' && typeof b.detail.execId === 'string'));
     expect(engine.docker(['rm', '-f', after]).status).toBe(0);
-    await until('ended on rm (events followed again)', () => tagger.registry.get(c.contid)?.state === 'ended');
+    await until('ended on rm (events followed again)', () => tagger.containers.get(c.contid)?.state === 'ended');
   }, 180_000);
 });

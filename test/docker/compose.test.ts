@@ -74,7 +74,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       const up = asBob(['docker-compose', '-p', project, 'up', '-d'], dir);
       expect([up.status, up.stderr]).toEqual([0, expect.any(String)]);
       const rows = await waitFor('both services bound', () => {
-        const r = tagger.registry.list({ orchestrator: 'docker' }).filter((c) => c.labels['com.docker.compose.project'] === project && c.state === 'running');
+        const r = tagger.containers.list({ orchestrator: 'docker' }).filter((c) => c.labels['com.docker.compose.project'] === project && c.state === 'running');
         return r.length === 2 && r;
       }, 60_000);
       const byService = Object.fromEntries(rows.map((c) => [c.labels['com.docker.compose.service'], c])) as Record<string, ContainerRecord>;
@@ -82,7 +82,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       for (const [service, c] of Object.entries(byService)) {
         expect(c.labels).toMatchObject({ 'com.docker.compose.project': project, 'com.docker.compose.service': service, 'contid.test.role': service });
         // Who asked: bob, from the kernel's peer credentials at the front.
-        const create = tagger.registry.bindings(c.contid).find((b) => b.op === 'create')!;
+        const create = tagger.containers.bindings(c.contid).find((b) => b.op === 'create')!;
         expect(create.detail.requester).toMatchObject({ uid, auid: uid });
         // The container's processes carry bob's login uid (the kernel stamps auid=bob on their records).
         expect(readFileSync(`/proc/${c.initPid}/loginuid`, 'utf8')).toBe(String(uid));
@@ -92,7 +92,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       expect(exec.status).toBe(0);
       const [execAuid, execSession] = exec.stdout.split('\n');
       expect(execAuid).toBe(String(uid));
-      const binding = await waitFor('the exec binding', () => tagger.registry.bindings(byService.web!.contid).find((b) => b.session === Number(execSession)), 30_000);
+      const binding = await waitFor('the exec binding', () => tagger.containers.bindings(byService.web!.contid).find((b) => b.session === Number(execSession)), 30_000);
       expect(binding.detail.requester).toMatchObject({ uid, auid: uid });
       // contid ps by project and by label.
       const env = { ...process.env, CONTID_STATE_DIR: stateDir };
@@ -102,7 +102,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       expect(names(contid(['ps', '--project', `${project}-none`, '--json'], { env }))).toEqual([]);
       const down = asBob(['docker-compose', '-p', project, 'down', '-t', '1'], dir);
       expect(down.status).toBe(0);
-      await waitFor('both ended', () => rows.every((c) => tagger.registry.get(c.contid)?.state === 'ended'), 60_000);
+      await waitFor('both ended', () => rows.every((c) => tagger.containers.get(c.contid)?.state === 'ended'), 60_000);
     } finally {
       asBob(['docker-compose', '-p', project, 'down', '-t', '0'], dir);
       rmSync(dir, { recursive: true, force: true });

@@ -100,7 +100,7 @@ async function until<T>(what: string, f: () => T | undefined | false, ms = 20_00
 }
 
 function row(runtimeId: string): ContainerRecord | undefined {
-  return tagger.registry.findByRuntimeId(runtimeId);
+  return tagger.containers.findByRuntimeId(runtimeId);
 }
 
 beforeAll(async () => {
@@ -164,7 +164,7 @@ describe('docker run through contid-runc (real dockerd, real kernel audit)', () 
     const execIds = engine.docker([...events, '--format', '{{.Actor.Attributes.execID}}']).stdout.trim().split('\n');
     expect(execIds).toHaveLength(2);
     const bindings = await until('two setns bindings', () => {
-      const b = tagger.registry.bindings(c.contid).filter((x) => x.op === 'setns');
+      const b = tagger.containers.bindings(c.contid).filter((x) => x.op === 'setns');
       return b.length === 2 && b;
     });
     expect(bindings.map((b) => b.session).sort()).toEqual([...sessions].sort());
@@ -173,7 +173,7 @@ describe('docker run through contid-runc (real dockerd, real kernel audit)', () 
       expect(execIds).toContain(String(b.detail.execId));
     }
     expect(new Set(bindings.map((b) => b.detail.execId)).size).toBe(2);
-    expect(tagger.registry.containerOfSession(sessions[1])?.contid).toBe(c.contid);
+    expect(tagger.containers.containerOfSession(sessions[1])?.contid).toBe(c.contid);
   });
 
   test('a process in the container cannot renew its own session (default capabilities)', () => {
@@ -188,7 +188,7 @@ describe('docker run through contid-runc (real dockerd, real kernel audit)', () 
 
   test('stop ends the contid; start again gives a new contid with the same name; rm leaves it ended', async () => {
     expect(engine.docker(['stop', '-t', '1', name]).status).toBe(0);
-    await until('end on die', () => tagger.registry.get(c.contid)?.state === 'ended');
+    await until('end on die', () => tagger.containers.get(c.contid)?.state === 'ended');
     expect(engine.docker(['start', name]).status).toBe(0);
     const again = await until('a second contid', () => {
       const r = row(id);
@@ -202,9 +202,9 @@ describe('docker run through contid-runc (real dockerd, real kernel audit)', () 
       const r = row(id);
       return r && r.contid !== again.contid && r.state === 'running' && r;
     });
-    expect(tagger.registry.get(again.contid)?.state).toBe('ended');
+    expect(tagger.containers.get(again.contid)?.state).toBe('ended');
     expect(engine.docker(['rm', '-f', name]).status).toBe(0);
-    await until('end on rm', () => tagger.registry.get(third.contid)?.state === 'ended');
+    await until('end on rm', () => tagger.containers.get(third.contid)?.state === 'ended');
     expect(readdirSync(spoolDir).filter((n) => n.endsWith('.entry'))).toEqual([]);
   });
 });
@@ -243,7 +243,7 @@ describe('many containers', () => {
       engine.docker(['exec', b, 'sh', '-c', `/bin/busybox true marker-${b}`]);
       // A docker exec is a setns binding of the same contid: its sessions belong to A too.
       const sessionsA = await until('A’s exec binding', () => {
-        const s = tagger.registry.bindings(ra.contid).map((x) => x.session);
+        const s = tagger.containers.bindings(ra.contid).map((x) => x.session);
         return s.length === 2 && s;
       });
       const hex = (t: string) => Buffer.from(t).toString('hex').toUpperCase();
@@ -258,7 +258,7 @@ describe('many containers', () => {
       expect(ofA.some((e) => e.proctitle.includes(hex(`marker-${a}`)))).toBe(true);
       expect(ofA.some((e) => e.proctitle.includes(hex(`marker-${b}`)))).toBe(false);
       const sessionsB = await until('B’s exec binding', () => {
-        const x = tagger.registry.bindings(rb.contid).map((y) => y.session);
+        const x = tagger.containers.bindings(rb.contid).map((y) => y.session);
         return x.length === 2 && x;
       });
       expect(events.filter((e) => sessionsB.includes(e.ses)).some((e) => e.proctitle.includes(hex(`marker-${b}`)))).toBe(true);
@@ -397,9 +397,9 @@ describe('idempotent hand-off', () => {
       expect(second.map((o) => o.kind)).toEqual(['already', 'already']);
       expect(spool.names()).toEqual([]);
       const id = fullId(n);
-      const rows = own.registry.list().filter((c) => c.runtimeId === id);
+      const rows = own.containers.list().filter((c) => c.runtimeId === id);
       expect(rows).toHaveLength(1);
-      expect(own.registry.bindings(rows[0].contid).map((b) => b.op)).toEqual(['create', 'setns']);
+      expect(own.containers.bindings(rows[0].contid).map((b) => b.op)).toEqual(['create', 'setns']);
       own.close();
     } finally {
       setShim('');

@@ -198,10 +198,10 @@ describe('the requester\'s login uid, carried by the kernel (front + contid-runc
 
   test('contid search --requested-by alice (and --auid) finds her exec\'s events, not root\'s exec in her container; JSON and ECS name the requester and the labels', async () => {
     // The agent binds both exec sessions to the container (signed VIRT_CONTROL records in the log).
-    await waitFor('both exec sessions bound', () => tagger.registry.list({ orchestrator: 'docker' }).some((c) => c.name === name && tagger.registry.bindings(c.contid).some((b) => b.session === rootSession)), 60_000);
+    await waitFor('both exec sessions bound', () => tagger.containers.list({ orchestrator: 'docker' }).some((c) => c.name === name && tagger.containers.bindings(c.contid).some((b) => b.session === rootSession)), 60_000);
     // The bindings record who asked: alice for the create and her exec, root for root's exec.
-    const row = tagger.registry.list({ orchestrator: 'docker' }).find((c) => c.name === name)!;
-    const bindings = tagger.registry.bindings(row.contid);
+    const row = tagger.containers.list({ orchestrator: 'docker' }).find((c) => c.name === name)!;
+    const bindings = tagger.containers.bindings(row.contid);
     const requesterOf = (b: (typeof bindings)[number]) => b.detail.requester as { uid: number; auid: number; session: number; pid: number; exe: string } | undefined;
     expect(requesterOf(bindings.find((b) => b.op === 'create')!)).toMatchObject({ uid, auid: uid, exe: expect.stringMatching(/docker$/) });
     expect(requesterOf(bindings.find((b) => b.session === aliceSession)!)).toMatchObject({ uid, auid: uid });

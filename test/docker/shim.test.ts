@@ -126,7 +126,7 @@ describe('contid-runc create / exec hand-off', () => {
       expect(outcome).toMatchObject({ kind: 'quarantined' });
       expect(entries()).toEqual([]);
       expect(readFileSync(join(spoolDir, 'failed', `${name}.reason`), 'utf8')).toMatch(/nothing was started/);
-      expect(tagger.registry.findByRuntimeId(id)).toBeUndefined();
+      expect(tagger.containers.findByRuntimeId(id)).toBeUndefined();
     } finally {
       tagger.close();
     }

@@ -51,13 +51,13 @@ async function drain(): Promise<void> {
 }
 
 function row(runtimeId: string): ContainerRecord {
-  const r = tagger.registry.findByRuntimeId(runtimeId);
+  const r = tagger.containers.findByRuntimeId(runtimeId);
   if (!r) throw new Error(`no registry row for ${runtimeId}`);
   return r;
 }
 
 /** Sessions bound to a container in the registry (create and every setns). */
-const sessionsOf = (c: ContainerRecord): number[] => tagger.registry.bindings(c.contid).map((b) => b.session).filter((s): s is number => s !== null);
+const sessionsOf = (c: ContainerRecord): number[] => tagger.containers.bindings(c.contid).map((b) => b.session).filter((s): s is number => s !== null);
 
 /** Event stamps (time:serial) of raw audit lines. */
 const events = (lines: string[]): string[] =>
@@ -170,7 +170,7 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
     await node.cri.startContainer(again);
     await drain();
     const second = row(again);
-    expect(tagger.registry.get(first.contid)?.state).toBe('ended');
+    expect(tagger.containers.get(first.contid)?.state).toBe('ended');
     expect(second.name).toBe('shop/web-5c9d7/web');
     expect(second.contid).not.toBe(first.contid);
     expect(second.parent).toBe(row(sandboxId).contid);

@@ -88,14 +88,14 @@ test('containerd-shaped pod through the real contid-runc shim and runc: the spoo
     const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
     // The sandbox is registered before the app container is created, as the pod's start order guarantees.
     expect(await consumer.drain()).toEqual([expect.objectContaining({ kind: 'tagged', op: 'create' })]);
-    const sandbox = tagger.registry.findByRuntimeId(sandboxId)!;
+    const sandbox = tagger.containers.findByRuntimeId(sandboxId)!;
     expect(sandbox).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-7d9f8b6c5-x2k4p', initPid: sandboxPid });
     expect(sandbox.labels).toMatchObject({ 'contid.io/container-type': 'sandbox', 'io.kubernetes.pod.uid': '0b6f2c1e-3d4a-4e5f-8a9b-1c2d3e4f5a6b' });
 
     const appPid = runPodContainer(appId, bundle(appId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid));
     expect(readlinkSync(`/proc/${appPid}/ns/ipc`)).toBe(readlinkSync(`/proc/${sandboxPid}/ns/ipc`));
     expect(await consumer.drain()).toEqual([expect.objectContaining({ kind: 'tagged', op: 'create' })]);
-    const app = tagger.registry.findByRuntimeId(appId)!;
+    const app = tagger.containers.findByRuntimeId(appId)!;
     expect(app).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-7d9f8b6c5-x2k4p/nginx', image: 'docker.io/library/nginx:1.27', parent: sandbox.contid, initPid: appPid });
     // The container's processes carry the session the shim renewed, which the registry binds.
     expect(Number(readFileSync(`/proc/${appPid}/sessionid`, 'utf8'))).toBe(app.session);

@@ -63,10 +63,9 @@ export class Tagger {
   private readonly bootId: string;
 
   private constructor(
-    /** @deprecated adapters read procRoot / stateDir / writePathFor() instead */
-    readonly config: ContidConfig,
-    /** @deprecated adapters read through `containers` and write through the operations */
-    readonly registry: Registry,
+    private readonly config: ContidConfig,
+    // Private: every write goes through an operation below, which records it in the audit trail.
+    private readonly registry: Registry,
     private readonly sink: AuditSink | null,
     private readonly sinkError: string | null,
   ) {
