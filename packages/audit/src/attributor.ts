@@ -5,6 +5,7 @@ import { BindingQuery, ClaimedBinding, relevantBindings } from './binding-releva
 import type { AuditEvent } from './reassembler';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
+import { UnknownKeyTally } from './unknown-keys';
 import { kernelField, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
@@ -64,6 +65,8 @@ export interface AttributorOptions {
   onTrustedBinding?: (record: AuditRecord, life: LifecycleRecord) => void;
   /** How many rejected records to keep for listing (the count is always exact). */
   keepRejected?: number;
+  /** Distinct unknown signing keys named at most (see UnknownKeyTally; default 256). */
+  maxUnknownKeys?: number;
   /**
    * Hold bindings whose signature is still to be verified until settle() says which can affect
    * the answer (a search over a log: Ed25519 costs about a millisecond a binding). Until then
@@ -184,9 +187,9 @@ export class Attributor {
   private readonly legacyExes: Set<string> | null;
   readonly rejected: RejectedBinding[] = [];
   rejectedCount = 0;
-  /** Rejections by reason, and the (node, key id) pairs no imported key verifies. */
+  /** Rejections by reason, and the (node, key id) pairs no imported key verifies (bounded: see UnknownKeyTally). */
   readonly rejectedBy = new Map<BindingProblem, number>();
-  readonly unknownKeys = new Map<string, { node: string; keyId: string; count: number }>();
+  readonly unknownKeys: UnknownKeyTally;
   /** Bindings whose signature settle() never verified: they could not change the answer, and are not used. */
   unchecked = 0;
   /** Every node a binding record named ('' for none), whether it was used, held or rejected. */
@@ -200,6 +203,7 @@ export class Attributor {
     this.containers = new LruMap(options.maxContainers);
     this.signatures = new LruMap(options.maxSessions);
     this.pending = options.deferVerification ? [] : null;
+    this.unknownKeys = new UnknownKeyTally(options.maxUnknownKeys);
   }
 
   /**
@@ -418,11 +422,7 @@ export class Attributor {
   private reject(reason: BindingProblem, record: AuditRecord, keyId?: string, node?: string): void {
     this.rejectedCount++;
     this.rejectedBy.set(reason, (this.rejectedBy.get(reason) ?? 0) + 1);
-    if (reason === 'unknown-key' && keyId !== undefined && node !== undefined) {
-      const k = this.unknownKeys.get(keyId) ?? { node, keyId, count: 0 };
-      k.count++;
-      this.unknownKeys.set(keyId, k);
-    }
+    if (reason === 'unknown-key' && keyId !== undefined && node !== undefined) this.unknownKeys.add(keyId, node);
     if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record, keyId, node });
   }
 

@@ -73,3 +73,46 @@ describe('attributor keeps no log line alive', () => {
     expect(kept).toBeLessThan(4 * 1024 * 1024);
   });
 });
+
+// Root in a container (CAP_AUDIT_WRITE, Docker's default) can send VIRT_CONTROL records signed
+// with made-up key ids, as many as it likes: each is rejected as signed by an unknown key, and
+// the table that names those keys for the reader must not grow with them in a long-running tail.
+describe('unknown signing keys: the table is bounded, the counts stay exact', () => {
+  const GENUINE = ephemeralSigner('node-b');
+  const signed = (ses: number, serial: number): string => {
+    const body = signLifecycle(
+      { op: 'create', orchestrator: 'docker', name: `c${ses}`, runtimeId: null, pid: 30637, session: ses, contid: parseContainerId(String(5000 + ses)), parent: null, namespaces: {}, idPrefix: null },
+      GENUINE,
+      '54f0d7e8a80944f09754f3cc4a654b57',
+      1795926138743,
+    );
+    return `node=node-b type=VIRT_CONTROL msg=audit(1795926138.743:${serial}): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='${body} exe="${NODE}" hostname=? addr=? terminal=? res=success'`;
+  };
+  // The attacker's records: a genuine record's text with the key id (and node) replaced.
+  const template = signed(100, 1);
+  const forged = (serial: number, k: number): AuditRecord =>
+    rec(
+      template
+        .replace('1795926138.743:1)', `1795926138.743:${serial})`)
+        .replace(/contid-key=[0-9a-f]+/, `contid-key=${k.toString(16).padStart(16, '0')}`)
+        .replace(/node-b/g, `forged-${k}`),
+    );
+
+  test('20,000 bindings under made-up key ids: the genuine key of another node is still named with its exact count', () => {
+    const a = new Attributor({ trust: TrustStore.empty() });
+    let serial = 1;
+    for (let i = 0; i < 20_000; i++) {
+      a.observeRecord(forged(serial++, i));
+      if (i % 200 === 0) a.observeRecord(rec(signed(100 + i, serial++)));
+    }
+    expect(a.rejectedBy.get('unknown-key')).toBe(20_100);
+    const kept = [...a.unknownKeys.values()];
+    expect(kept.length).toBeLessThanOrEqual(1024);
+    expect(kept.length).toBeLessThanOrEqual(a.unknownKeys.max);
+    const genuine = kept.find((k) => k.keyId === GENUINE.publicEntry.keyId);
+    expect(genuine).toEqual({ node: 'node-b', keyId: GENUINE.publicEntry.keyId, count: 100 });
+    // Nothing vanishes: what the table let go of is counted.
+    expect(kept.reduce((n, k) => n + k.count, 0) + a.unknownKeys.shed.bindings).toBe(20_100);
+    expect(a.unknownKeys.shed.keys).toBeGreaterThanOrEqual(20_001 - kept.length);
+  });
+});

@@ -33,6 +33,16 @@ describe('rejectionReport', () => {
     expect(lines.join('\n')).toMatch(/and 197 more key\(s\) of 197 node\(s\) \(197 binding\(s\)\): import each node's key the same way/);
   });
 
+  it('more unknown keys than the table keeps (a flood of made-up key ids): the busiest key still named, every binding still counted', () => {
+    const att = signedBy(300, 5);
+    expect(att.unknownKeys.size).toBeLessThanOrEqual(att.unknownKeys.max);
+    const lines = rejectionReport(att, '/k');
+    expect(lines[0]).toMatch(/^rejected 304 binding record\(s\)/);
+    expect(lines[1]).toMatch(/^5 binding\(s\) signed by node node-0 with key /);
+    // 2 more named with one binding each; the other 297 bindings summed, the keys said to be at least that many
+    expect(lines.join('\n')).toMatch(/and at least \d+ more key\(s\) \(297 binding\(s\); only the 256 keys with the most bindings are kept\): import each node's key the same way/);
+  });
+
   it('a few unknown keys are each named', () => {
     const lines = rejectionReport(signedBy(3), '/k');
     expect(lines.filter((l) => / signed by node node-\d with key /.test(l))).toHaveLength(3);

@@ -48,7 +48,14 @@ export function rejectionReport(att: Attributor, trustDir: string | undefined): 
     out.push(`${k.count} binding(s) signed by node ${k.node} with key ${k.keyId}, which is not in ${dir}: on ${k.node} run \`contid keys export > ${k.node}.keys\`, then here \`contid keys import ${k.node}.keys\` (or pass --trust-dir DIR)`);
   }
   const rest = keys.slice(KEYS_NAMED);
-  if (rest.length > 0) {
+  const shed = att.unknownKeys.shed;
+  if (shed.keys > 0) {
+    // The table let go of its least used keys: the bindings are still exact, the keys a lower bound.
+    const bindings = rest.reduce((n, k) => n + k.count, shed.bindings);
+    out.push(
+      `and at least ${rest.length} more key(s) (${bindings} binding(s); only the ${att.unknownKeys.max} keys with the most bindings are kept): import each node's key the same way; --show-rejected lists every record`,
+    );
+  } else if (rest.length > 0) {
     const nodes = new Set(rest.map((k) => k.node)).size;
     const bindings = rest.reduce((n, k) => n + k.count, 0);
     out.push(`and ${rest.length} more key(s) of ${nodes} node(s) (${bindings} binding(s)): import each node's key the same way; --show-rejected lists every record`);
