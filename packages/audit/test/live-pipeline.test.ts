@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Registry, TrustStore, ephemeralSigner, formatContainerId, parseContainerId, signLifecycle } from '@contid/core';
 import { LivePipeline } from '../src/live/pipeline';
 
@@ -123,6 +125,51 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     expect(p.held).toBeLessThanOrEqual(100);
     expect(p.attributor.tableSizes.sessions).toBeLessThanOrEqual(500);
     expect(p.attributor.tableSizes.containers).toBeLessThanOrEqual(50);
+  });
+
+  // An unprivileged user with an unset loginuid allocates a session at will (a LOGIN: its
+  // events wait for a binding), then execs with a long argv: the kernel logs it as EXECVE
+  // records of about 8 KB each, 32 of them here. The count bound (10,000 held events) would
+  // let such events keep gigabytes; the bytes they keep are bounded too, and every event
+  // sent before its wait was over is counted and reported, none dropped.
+  test('held events are bounded by bytes too: huge events from fresh sessions cannot grow memory, and every one still goes out', () => {
+    const heapAfterGc = (): number => {
+      setFlagsFromString('--expose-gc');
+      (runInNewContext('gc') as () => void)();
+      return process.memoryUsage().heapUsed;
+    };
+    const hugeExec = (ses: number, serial: number): string[] => {
+      const stamp = `1795926138.740:${serial}`;
+      const lines = [
+        `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=8 items=2 ppid=30630 pid=30637 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=(none) ses=${ses} comm="sh" exe="/usr/bin/dash" key="k1"`,
+        `type=EXECVE msg=audit(${stamp}): argc=2 a0="/bin/echo" a1_len=${32 * 4000}`,
+      ];
+      for (let i = 0; i < 32; i++) lines.push(`type=EXECVE msg=audit(${stamp}): a1[${i}]=${(ses.toString(16) + 'A').repeat(8000).slice(0, 8000)}`);
+      lines.push(`type=EOE msg=audit(${stamp}): `);
+      return lines;
+    };
+    let now = 1000;
+    const p = new LivePipeline({ format: 'raw', trust }, () => now);
+    const before = heapAfterGc();
+    let out = '';
+    let outEvents = 0;
+    const count = (text: string): void => void (outEvents += text.split('\n').filter((l) => l.startsWith('type=SYSCALL')).length);
+    for (let i = 0; i < 200; i++) {
+      count((out = p.push([...login(20_000 + i, 3 * i), ...hugeExec(20_000 + i, 3 * i + 1)])));
+      out = '';
+    }
+    const kept = heapAfterGc() - before;
+    // 200 events of 256 KB each are 51 MB of lines; what waits is bounded well below that.
+    expect(kept).toBeLessThan(16 * 1024 * 1024);
+    expect(p.heldBytes).toBeLessThanOrEqual(p.maxHeldBytes);
+    const early = p.releasedEarly;
+    expect(early).toBeGreaterThan(0);
+    now += 10_000;
+    count(p.expire());
+    // every exec went out: those sent early are counted, none dropped
+    expect(outEvents).toBe(400); // each LOGIN event carries a SYSCALL too
+    expect(p.held).toBe(0);
+    expect(out).toBe('');
   });
 
   test('lines that are not audit records are counted, not fatal', () => {

@@ -13,6 +13,8 @@ export interface EventPipeline {
   expire(nowMs: number): string;
   /** Everything still pending, at the end. */
   flush(): string;
+  /** Events sent before they were complete or bound, because what waits is bounded (counted, never dropped). */
+  readonly releasedEarly?: number;
 }
 
 const EXPIRY_INTERVAL_MS = 250;
@@ -37,6 +39,8 @@ export interface TailSummary {
   droppedReader: number;
   kernelOverruns: number;
   droppedOutput: number;
+  /** Events the pipeline sent before their binding could come (see EventPipeline.releasedEarly). */
+  releasedEarly: number;
 }
 
 /**
@@ -49,6 +53,7 @@ export class LiveTail {
   private received = 0;
   private reportedDrops = 0;
   private reportedOverruns = 0;
+  private reportedEarly = 0;
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private writer: Promise<void> | undefined;
@@ -100,6 +105,7 @@ export class LiveTail {
       droppedReader: l.readerDropped,
       kernelOverruns: l.kernelOverruns,
       droppedOutput,
+      releasedEarly: this.options.pipeline.releasedEarly ?? 0,
     };
   }
 
@@ -139,7 +145,7 @@ export class LiveTail {
       this.options.report(
         `tail (${s.source}): received ${s.received} records, dropped ${s.dropped}` +
           ` (queue full ${s.droppedQueue}, reader ${s.droppedReader}, slow socket clients ${s.droppedOutput}),` +
-          ` kernel socket overruns ${s.kernelOverruns}`,
+          ` kernel socket overruns ${s.kernelOverruns}, sent before their binding could come ${s.releasedEarly}`,
       );
       return;
     }
@@ -149,7 +155,11 @@ export class LiveTail {
     if (s.kernelOverruns > this.reportedOverruns) {
       this.options.report(`the kernel overran the audit socket ${s.kernelOverruns - this.reportedOverruns} times: records were lost`);
     }
+    if (s.releasedEarly > this.reportedEarly) {
+      this.options.report(`${s.releasedEarly - this.reportedEarly} events went out before their binding could come (held events at their bound): they may lack their container`);
+    }
     this.reportedDrops = s.dropped;
     this.reportedOverruns = s.kernelOverruns;
+    this.reportedEarly = s.releasedEarly;
   }
 }

@@ -28,14 +28,18 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
   eventTimeoutMs?: number;
   /** How long after its LOGIN an unattributed event of a new session waits for its binding. */
   bindingGraceMs?: number;
-  /** At most this many events wait for a binding; beyond, the oldest go out as they are. */
+  /** At most this many events wait for a binding; beyond, the oldest go out as they are (counted: releasedEarly). */
   maxPending?: number;
+  /** At most this many bytes of lines wait for a binding (one event may be megabytes: a long argv); beyond, as maxPending. */
+  maxHeldBytes?: number;
 }
 
 /** Sessions a live reader remembers (LOGIN time, registry misses); older ones are asked again. */
 export const DEFAULT_MAX_SESSIONS = 16_384;
 /** Containers a live reader keeps; a dropped one is read from the registry again when needed. */
 export const DEFAULT_MAX_CONTAINERS = 8_192;
+/** Bytes of held events kept at most by default: a few seconds of a busy host's records. */
+export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   /**
@@ -89,14 +93,22 @@ export class LivePipeline implements EventPipeline {
   private queue: Pending[] = [];
   private queueHead = 0;
   private heldCount = 0;
+  private heldLength = 0;
   private readonly grace: number;
   private readonly maxPending: number;
+  readonly maxHeldBytes: number;
   private readonly filter: EventFilter;
   private readonly format: TailFormat;
   /** Image and labels from the registry, per container (the agent may add them after the binding). */
   private readonly enrichment: LruMap<string, Enrichment>;
   /** Lines that were not audit records. */
   skipped = 0;
+  /**
+   * Events sent before their session's binding could come, because the held events reached
+   * their bound (maxPending, maxHeldBytes): they go out as they are (unattributed unless
+   * the binding came), never dropped, and the tail reports how many.
+   */
+  releasedEarly = 0;
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
     this.attributor = new Attributor({
@@ -110,6 +122,7 @@ export class LivePipeline implements EventPipeline {
     this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock });
     this.grace = options.bindingGraceMs ?? 2000;
     this.maxPending = options.maxPending ?? 10_000;
+    this.maxHeldBytes = options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
     this.filter = options.filter ?? {};
     this.format = options.format ?? 'raw';
     this.enrichment = new LruMap(options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
@@ -118,6 +131,11 @@ export class LivePipeline implements EventPipeline {
   /** Events waiting for a binding now. */
   get held(): number {
     return this.heldCount;
+  }
+
+  /** Bytes of the events waiting now (their lines are latin1: one character per byte). */
+  get heldBytes(): number {
+    return this.heldLength;
   }
 
   push(lines: readonly string[]): string {
@@ -215,9 +233,13 @@ export class LivePipeline implements EventPipeline {
     (state.held ??= []).push(p);
     this.queue.push(p);
     this.heldCount++;
-    // Too many waiting: the oldest go out as they are rather than memory growing.
+    this.heldLength += p.lines.length;
+    // Too many or too large: the oldest go out as they are rather than memory growing.
     let out = '';
-    while (this.heldCount > this.maxPending) out += this.releaseOldest();
+    while (this.heldCount > this.maxPending || this.heldLength > this.maxHeldBytes) {
+      this.releasedEarly++;
+      out += this.releaseOldest();
+    }
     return out;
   }
 
@@ -255,6 +277,7 @@ export class LivePipeline implements EventPipeline {
   private release(p: Pending): string {
     p.out = true;
     this.heldCount--;
+    this.heldLength -= p.lines.length;
     const state = this.sessions.peek(p.session);
     if (state?.held) {
       const i = state.held.indexOf(p);
@@ -262,6 +285,8 @@ export class LivePipeline implements EventPipeline {
       if (state.held.length === 0) state.held = null;
     }
     const event = thaw(p.lines);
+    // The queue keeps its entry until compacted: not its lines.
+    p.lines = '';
     return event ? this.emit(event, this.attributor.attribute(event)) : '';
   }
 
