@@ -1,5 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { eventKey, sessionAfter, stampSpan } from './event-key';
 import { readRanges } from './read-ranges';
 
 /**
@@ -7,8 +8,6 @@ import { readRanges } from './read-ranges';
  * else could have written it, and what it says is checked against the log bytes before use:
  * a crafted or stale index may make a search slower (it falls back to scanning), never wrong.
  */
-
-const UNSET_SESSION = 4294967295;
 
 /** Why the index in `dir` must not be used, or null: root's or the reader's, writable by its owner alone, no links. */
 export function untrustedIndexReason(dir: string, files: string[], uid = process.geteuid?.() ?? 0): string | null {
@@ -70,9 +69,6 @@ export function rangePairs(pairs: Float64Array, size: number): [number, number][
   return out;
 }
 
-const KEY_OPEN = Buffer.from('msg=audit(');
-const SES = Buffer.from(' ses=');
-
 /**
  * The ranges the index gives for `session` must hold whole audit lines, each of an event of
  * that session: a line that names a session names this one, and every event has such a line
@@ -80,8 +76,8 @@ const SES = Buffer.from(' ses=');
  */
 export function checkSessionRanges(path: string, session: number, ranges: [number, number][]): string | null {
   let problem: string | null = null;
-  const withSession = new Set<string>();
-  const without = new Set<string>();
+  const withSession = new Set<number | string>();
+  const without = new Set<number | string>();
   // Each range is read with the byte before it, which must end a line (ranges are ascending
   // and disjoint, so a padded start identifies its range).
   const padded = ranges.map(([s, e]): [number, number] => [Math.max(0, s - 1), e]);
@@ -97,21 +93,14 @@ export function checkSessionRanges(path: string, session: number, ranges: [numbe
     if (buf.length === 0 || buf[buf.length - 1] !== 0x0a) return void (problem = `a range of session ${session} ends inside a line`);
     while (ls < buf.length && !problem) {
       const le = buf.indexOf(0x0a, ls);
-      const open = buf.indexOf(KEY_OPEN, ls);
-      const close = open < 0 ? -1 : buf.indexOf(0x29, open);
-      if (open < 0 || open >= le || open - ls > 300 || close < 0 || close >= le) {
+      const span = stampSpan(buf, ls, le);
+      if (span === null) {
         problem = `a range of session ${session} holds a line that is not an audit record`;
         break;
       }
-      const key = (buf[ls] === 0x6e ? buf.toString('latin1', ls, open) : '') + buf.toString('latin1', open, close);
-      const at2 = buf.indexOf(SES, close);
-      let v = -1;
-      if (at2 >= 0 && at2 < le) {
-        let n = 0;
-        let i = at2 + SES.length;
-        for (; i < le && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at2 < 16; i++) n = n * 10 + buf[i] - 0x30;
-        if (i > at2 + SES.length && n !== UNSET_SESSION) v = n;
-      }
+      // the indexer's own key and session reading (event-key.ts): what it grouped, this accepts
+      const key = eventKey(buf, ls, span.from, span.to);
+      const v = sessionAfter(buf, span.to, le);
       if (v >= 0 && v !== session) problem = `a range of session ${session} holds an event of session ${v}`;
       else if (v >= 0) withSession.add(key);
       else without.add(key);

@@ -3,6 +3,7 @@ import { ContidError } from '@contid/core';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
+import { eventKey, sessionAfter, stampSpan } from './event-key';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { scanLines } from './reader';
 
@@ -36,30 +37,8 @@ const SCHEMA_VERSION = 3; // 3: binding lines include setns / pivot_root SYSCALL
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
-const KEY_OPEN = Buffer.from('msg=audit(');
-const SES = Buffer.from(' ses=');
 /** Recent event keys whose session is known / lines still waiting for their key's session. */
 const RECENT_KEYS = 4096;
-
-/**
- * The event of a line, `audit(SEC.MSEC:SERIAL)`, as a number (serial and milliseconds) so
- * indexing a big log allocates no string per line; multi-node logs (`node=` prefix) fall
- * back to a string that includes the node.
- */
-function eventKey(buf: Buffer, lineStart: number, from: number, to: number): number | string {
-  if (buf[lineStart] === 0x6e /* node= */) {
-    // the node and the stamp, not the text between them (`type=…` differs per record)
-    const sp = buf.indexOf(0x20, lineStart);
-    return `${buf.toString('latin1', lineStart, sp < 0 || sp > from ? from : sp)} ${buf.toString('latin1', from, to)}`;
-  }
-  let ms = 0;
-  let serial = 0;
-  let i = buf.indexOf(0x2e /* . */, from);
-  if (i < 0 || i > to) return buf.toString('latin1', from, to);
-  for (i++; i < to && buf[i] !== 0x3a /* : */; i++) ms = ms * 10 + buf[i] - 0x30;
-  for (i++; i < to; i++) serial = serial * 10 + buf[i] - 0x30;
-  return serial * 1000 + ms;
-}
 
 /** Growable [start, end) pairs that merge touching ranges (an event's lines are adjacent). */
 class Ranges {
@@ -219,20 +198,11 @@ export class SearchIndex {
         onBytes(offset, st.size);
       }
       if (isBindingLine(buf, start, end) || isEntryLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
-      const open = buf.indexOf(KEY_OPEN, start);
-      if (open < 0 || open >= end || open - start > 300) return;
-      const close = buf.indexOf(0x29, open);
-      if (close < 0 || close >= end) return;
-      const key = eventKey(buf, start, open + KEY_OPEN.length, close);
+      const span = stampSpan(buf, start, end);
+      if (span === null) return;
+      const key = eventKey(buf, start, span.from, span.to);
       const lineEnd = offset + (end - start) + 1; // with its newline: touching lines merge
-      const at = buf.indexOf(SES, close);
-      let session = -1;
-      if (at >= 0 && at < end) {
-        let v = 0;
-        let i = at + SES.length;
-        for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;
-        if (i > at + SES.length && v !== 4294967295) session = v;
-      }
+      const session = sessionAfter(buf, span.to, end);
       const known = keySession.get(key);
       if (session < 0 && known === undefined) {
         let list = pending.get(key);

@@ -37,33 +37,45 @@ describe('lazy verification agrees with verifying every binding (an outside atta
   const dir = mkdtempSync(join(tmpdir(), 'contid-lazy-attack-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let n = 0;
+  /** How the last rawAnswers' index runs printed: 'bytes' when every line came as raw bytes (the direct path). */
+  let indexWay: string[] = [];
 
-  /** The selected container's raw lines through the session scan and the index, lazily and verifying all. */
+  /**
+   * The selected container's raw lines through the session scan and the index, lazily and
+   * verifying all. The index must be used: a refused index would fall back to scanning and
+   * hide the index's own answer.
+   */
   function rawAnswers(lines: string[], filter: { container: string; includeNested?: boolean }, registry?: { get(id: ContainerId): unknown }): Record<string, string[]> {
     const log = join(dir, `audit-${n}.log`);
     writeFileSync(log, `${lines.join('\n')}\n`);
     const index = SearchIndex.open(join(dir, `index-${n++}`));
     index.build(log);
     const out: Record<string, string[]> = {};
+    const problems: string[] = [];
+    indexWay = [];
     try {
       for (const [name, opts] of [['scan', {}], ['index', { index }], ['full', { fullScan: true }]] as const) {
         for (const verifyAll of [false, true]) {
           const got: string[] = [];
+          let decoded = 0;
           searchLogs({
             files: [log],
             filter,
             attribution: { trust, registry: registry as never },
             verifyAll,
             ...opts,
-            onEvent: (e) => got.push(...e.records.map((r) => r.raw)),
+            onEvent: (e) => void (decoded++, got.push(...e.records.map((r) => r.raw))),
             rawOut: (b) => got.push(...b.toString('latin1').split('\n').filter(Boolean)),
+            onIndexProblem: (why) => problems.push(`${name}: ${why}`),
           });
+          if (name === 'index') indexWay.push(decoded === 0 ? 'bytes' : 'decoded');
           out[`${name}${verifyAll ? ' verifying all' : ''}`] = got.sort();
         }
       }
     } finally {
       index.close();
     }
+    expect(problems).toEqual([]);
     return out;
   }
   const everyWay = (lines: string[]): Record<string, string[]> =>
@@ -118,5 +130,7 @@ describe('lazy verification agrees with verifying every binding (an outside atta
     const answers = rawAnswers([LOGIN_A, A, ...mine], { container: 'A' });
     expect(answers['index']).toEqual([LOGIN_A, ...mine].sort());
     expect(answers['index']).toEqual(answers['scan']);
+    // one node: the index's direct path copied the bytes (oneNode on prefixed lines)
+    expect(indexWay).toEqual(['bytes', 'bytes']);
   });
 });

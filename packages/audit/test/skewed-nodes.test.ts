@@ -105,9 +105,11 @@ describe('skewed, interleaved streams of several nodes (collector log)', () => {
   function check(lines: string[]): void {
     const log = join(dir, `audit-${run}.log`);
     writeFileSync(log, `${lines.join('\n')}\n`, 'latin1');
+    // a refused index falls back to scanning: the index's own answer must be the one compared
+    const problems: string[] = [];
     const collect = (name: string, opts: Partial<Parameters<typeof searchLogs>[0]>): { keys: string[]; lines: string[] } => {
       const out: string[] = [];
-      searchLogs({ files: [log], filter: { container: name }, attribution: { trust }, onEvent: (e) => out.push(...e.records.map((r) => r.raw)), ...opts });
+      searchLogs({ files: [log], filter: { container: name }, attribution: { trust }, onEvent: (e) => out.push(...e.records.map((r) => r.raw)), onIndexProblem: (w) => problems.push(w), ...opts });
       return { keys: eventKeys(out.join('\n')), lines: out.sort() };
     };
     const index = SearchIndex.open(join(dir, `index-${run++}`));
@@ -124,6 +126,7 @@ describe('skewed, interleaved streams of several nodes (collector log)', () => {
         const keys = eventKeys(expected.join('\n'));
         expect({ node, full: full.keys, scan: collect(name, {}).keys, index: collect(name, { index }).keys }).toEqual({ node, full: keys, scan: keys, index: keys });
       }
+      expect(problems).toEqual([]);
     } finally {
       index.close();
     }
@@ -158,14 +161,16 @@ describe('skewed, interleaved streams of several nodes (collector log)', () => {
     const index = SearchIndex.open(join(dir, `index-${run++}`));
     try {
       index.build(log);
+      const problems: string[] = [];
       const raw = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
         const out: Buffer[] = [];
-        searchLogs({ files: [log], filter: { container: 'web-b' }, attribution: { trust, unprefixedNode: B.node }, onEvent: () => undefined, rawOut: (b) => out.push(Buffer.from(b)), ...opts });
+        searchLogs({ files: [log], filter: { container: 'web-b' }, attribution: { trust, unprefixedNode: B.node }, onEvent: () => undefined, rawOut: (b) => out.push(Buffer.from(b)), onIndexProblem: (w) => problems.push(w), ...opts });
         return eventKeys(Buffer.concat(out).toString('latin1'));
       };
       const expected = eventKeys(ausearch(log, prefixed ? B.node : null).join('\n'));
       expect(expected).toContain('1795927031.623:488653');
       expect({ scan: raw({}), index: raw({ index }) }).toEqual({ scan: expected, index: expected });
+      expect(problems).toEqual([]); // the index was used, not refused
     } finally {
       index.close();
     }
