@@ -139,3 +139,47 @@ export async function waitFor<T>(probe: () => T | undefined, ms: number, why: ()
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * `contid serve` as a unit of the guest's own systemd (as `contid install service` deploys it),
+ * draining the spool the units' sh wrapper writes (`guestState`, the guest path of the bound
+ * `hostState`). Its socket is its own, so no Node command routes through it. `drained()` waits
+ * until serve has bound every entry and fails, with serve's reason, when one was quarantined.
+ */
+export interface GuestServe {
+  drained(what?: string): Promise<void>;
+  log(): string;
+  stop(): void;
+}
+
+export async function startGuestServe(machine: Machine, contid: string[], guestState: string, hostState: string): Promise<GuestServe> {
+  const unit = 'contid-test-serve.service';
+  const started = machine.exec([
+    'systemd-run', `--unit=${unit}`, '--property=Type=exec', '--collect',
+    ...contid, '--state-dir', guestState, 'serve', '--socket', '/run/contid-test-serve.sock',
+  ]);
+  if (started.status !== 0) throw new Error(`systemd-run contid serve in the guest: ${started.stderr}`);
+  const log = (): string => machine.exec(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).stdout;
+  const running = (): boolean => machine.exec(['systemctl', 'is-active', '--quiet', unit]).status === 0;
+  await waitFor(
+    () => {
+      if (!running()) throw new Error(`contid serve in the guest stopped: ${log()}`);
+      return /draining/.test(log()) || undefined;
+    },
+    30_000,
+    () => `contid serve in the guest never drained: ${log()}`,
+  );
+  const spoolDir = `${hostState}/spool`;
+  const entries = (dir: string, f: (n: string) => boolean): string[] => (existsSync(dir) ? readdirSync(dir).filter(f) : []);
+  const failedBefore = new Set(entries(`${spoolDir}/failed`, (n) => n.endsWith('.entry')));
+  return {
+    async drained(what = 'contid serve in the guest to bind the spool') {
+      await waitFor(() => entries(spoolDir, (n) => n.endsWith('.entry')).length === 0 || undefined, 30_000, () => `${what}: ${entries(spoolDir, () => true).join(' ')} ${log()}`);
+      const failed = entries(`${spoolDir}/failed`, (n) => n.endsWith('.entry')).filter((n) => !failedBefore.has(n));
+      failed.forEach((n) => failedBefore.add(n));
+      if (failed.length) throw new Error(`contid serve quarantined ${failed.map((n) => `${n}: ${readFileSync(`${spoolDir}/failed/${n}.reason`, 'utf8').trim()}`).join('; ')}`);
+    },
+    log,
+    stop: () => void machine.exec(['systemctl', 'stop', unit]),
+  };
+}

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIT_UNSET, decodeValue } from '@contid/core';
+import { createPublicKey } from 'node:crypto';
+import { AUDIT_UNSET, decodeValue, readSigner, splitSignedBody, verifySignature } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field } from '../helpers/audit';
 import { waitForAudit } from '../helpers/audit';
-import { CONTID_MAIN, contid, tempStateDir, uniqueName } from '../helpers/cli';
-import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
+import { CONTID_MAIN, REPO_ROOT, contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { GuestServe, Machine, bootMachine, ensureTree, startGuestServe, waitFor } from './nspawn-host';
 
 /**
  * Units under a real systemd (PID 1 in systemd-nspawn, sharing this host's kernel audit):
@@ -14,9 +15,12 @@ import { Machine, bootMachine, ensureTree, waitFor } from './nspawn-host';
  */
 const GUEST_STATE = '/var/lib/contid-test/state';
 const GUEST_CONTID = [process.execPath /* bound into the guest at the same path */, CONTID_MAIN, '--state-dir', GUEST_STATE];
+/** contid-systemd (sh) as the generator writes it for this registry: the hot path of every line. */
+const GUEST_WRAPPER = [`${REPO_ROOT}/integrations/bin/contid-systemd`, '--state-dir', GUEST_STATE, '--cli', ...GUEST_CONTID.slice(0, 2)];
 const LOOP = `[Service]\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
 
 let machine: Machine;
+let serve: GuestServe;
 /** Audit sessions the loop unit had, one per invocation. */
 const loopSessions: number[] = [];
 let state: ReturnType<typeof tempStateDir>;
@@ -89,11 +93,13 @@ beforeAll(async () => {
   mkdirSync(state.dir, { recursive: true });
   state.env.CONTID_STATE_DIR = join(state.dir, 'state');
   machine = await bootMachine(uniqueName('contid-sd').slice(0, 60), state.dir);
+  serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR);
   addExecveRule(key);
 }, 600_000);
 
 afterAll(async () => {
   deleteExecveRule(key);
+  serve?.stop();
   await machine?.stop();
   state?.cleanup();
 }, 60_000);
@@ -108,11 +114,13 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(install(unit)).toMatch(/is up to date/);
     guest(['systemctl', 'daemon-reload']);
     const dropIn = generated(unit);
-    expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_CONTID.join(' ')} exec --systemd --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
+    expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_WRAPPER.join(' ')} exec --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
+    expect(dropIn).toContain(`ExecStopPost=\nExecStopPost=+${GUEST_WRAPPER.join(' ')} end --unit %n`);
     guest(['systemctl', 'start', unit]);
 
     const invocation = unitProperty(unit, 'InvocationID');
     const main = await mainProcess(unit);
+    await serve.drained();
     expect(main.session).not.toBe(AUDIT_UNSET);
     // Everything the unit runs carries the session the main process renewed for itself.
     expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
@@ -147,6 +155,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(main.session).not.toBe(oldSession);
     loopSessions.push(main.session);
     expect(new Set(unitSessions(unit))).toEqual(new Set([main.session]));
+    await serve.drained();
     expect(show(after)).toMatchObject({ runtimeId: after, state: 'running', session: main.session });
     expect(show(before).state).toBe('ended');
     expect(show(staleInvocation).state).toBe('ended');
@@ -161,11 +170,11 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
   test('stop records the end with the reason systemd gives ExecStopPost=', async () => {
     const invocation = unitProperty(unit, 'InvocationID');
     guest(['systemctl', 'stop', unit]);
+    await serve.drained();
     expect(show(invocation).state).toBe('ended');
     const end = (await records(invocation, 'end')).find((l) => l.includes('op=end '))!;
     expect(decodeValue(field(end, 'reason')!)).toMatch(/^service-result:success/);
-    const journal = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']);
-    expect(journal).toContain(`${unit}: ended ${show(invocation).contid}`);
+    expect(serve.log()).toContain(`end ${invocation} -> contid ${show(invocation).contid}`);
   });
 
   test('contid search --container <unit> returns what ausearch --session finds for the unit\'s sessions', async () => {
@@ -226,7 +235,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     expect(guest([...env, 'uninstall', 'systemd', unit])).toMatch(/is not installed/);
     guest(['systemctl', 'daemon-reload']);
     expect(machine.exec(['test', '-e', `/run/systemd/generator/${unit}.d/zz-contid.conf`]).status).not.toBe(0);
-    expect(guest(['systemctl', 'cat', unit])).not.toContain('exec --systemd');
+    expect(guest(['systemctl', 'cat', unit])).not.toContain('contid-systemd');
   });
 });
 
@@ -260,6 +269,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
     );
     guest(['systemctl', 'reload', unit]);
     guest(['systemctl', 'stop', unit]);
+    await serve.drained();
     const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
     // Type=simple: ExecStartPost= runs as soon as the main process is forked, so those two race.
     expect(ran.map(([tag]) => tag).sort()).toEqual(['main', 'post', 'pre', 'reload', 'stop', 'stoppost']);
@@ -295,6 +305,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
       10_000,
       () => `${unit} never ran its new command`,
     );
+    await serve.drained();
     expect(show(invocation)).toMatchObject({ state: 'running', session: Number(readFileSync(`/proc/${pid}/sessionid`, 'utf8')) });
     guest(['systemctl', 'stop', unit]);
   });
@@ -303,12 +314,14 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
     const unit = 'contid-forking.service';
     const invocation = startWrapped(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 63 & echo $$! > /run/contid-forking.pid"\n');
     const mainPid = Number(unitProperty(unit, 'MainPID'));
+    await serve.drained();
     const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { initPid: number };
     expect(c.initPid).toBe(mainPid);
     const update = (await records(invocation, 'update')).find((l) => l.includes('op=update '))!;
     expect(field(update, 'vm-pid')).toBe(String(mainPid));
     expect(Number(readFileSync(`/proc/${machine.hostPid(mainPid)}/sessionid`, 'utf8'))).toBe(c.session);
     guest(['systemctl', 'stop', unit]);
+    await serve.drained();
     expect(show(invocation).state).toBe('ended');
   });
 });
@@ -333,6 +346,7 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     expect(field(create, 'vm-ses')).toBe(String(main.session));
     await waitForAudit(['--session', String(main.session), '-k', key], (lines) => lines.some((l) => l.includes('a0="/bin/true"')));
     guest(['systemctl', 'stop', unit]);
+    await serve.drained();
     expect(show(invocation).state).toBe('ended');
   });
 
@@ -365,6 +379,56 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
   });
 });
 
+describe('the hot path without Node: the sh wrapper spools, contid serve in the guest binds', () => {
+  /** Whether a VIRT_CONTROL line's signature verifies with the guest registry's own key. */
+  const signedByGuest = (line: string): boolean => {
+    const m = / msg='(.*)'/.exec(line);
+    const split = m ? splitSignedBody(m[1]) : 'unsigned';
+    const signer = readSigner(state.env.CONTID_STATE_DIR!);
+    if (typeof split === 'string' || !signer) return false;
+    const key = createPublicKey({ key: Buffer.from(signer.publicEntry.publicKey, 'base64'), format: 'der', type: 'spki' });
+    return split.fields.get('contid-key') === signer.keyId && verifySignature(key, split.payload, split.signature);
+  };
+
+  test('with node unreachable in the guest, every Exec line runs in its own session and serve binds them all: one create, a setns per later line, the end, each record signed', async () => {
+    const unit = 'contid-nonode.service';
+    const log = '/run/contid-nonode.sessions';
+    const line = (tag: string) => `/bin/sh -c "echo ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
+    guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', 'RemainAfterExit=yes', ...['pre', 'main', 'post', 'stop', 'stoppost'].map((t, i) => `${['ExecStartPre', 'ExecStart', 'ExecStartPost', 'ExecStop', 'ExecStopPost'][i]}=${line(t)}`), ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    // Node made unreachable for everything systemd starts from here on: any Node on the path of a
+    // start or a stop runs this stand-in instead, which notes the call and fails the line.
+    const called = '/run/contid-node-called';
+    guest(['sh', '-c', `printf '#!/bin/sh\\necho "$*" >> ${called}\\nexit 1\\n' > /run/no-node && chmod 755 /run/no-node && mount --bind /run/no-node ${process.execPath}`]);
+    let invocation: string;
+    try {
+      guest(['systemctl', 'start', unit]);
+      invocation = unitProperty(unit, 'InvocationID');
+      guest(['systemctl', 'stop', unit]);
+    } finally {
+      guest(['umount', process.execPath]);
+    }
+    expect(machine.exec(['cat', called]).stdout).toBe('');
+    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
+    expect(ran.map(([tag]) => tag)).toEqual(['pre', 'main', 'post', 'stop', 'stoppost']);
+    const sessions = ran.map(([, ses]) => Number(ses));
+    expect(sessions).not.toContain(AUDIT_UNSET);
+    expect(new Set(sessions).size).toBe(sessions.length);
+
+    await serve.drained();
+    const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
+    expect(c).toMatchObject({ orchestrator: 'systemd', name: unit, runtimeId: invocation, state: 'ended', session: sessions[0] });
+    expect(c.bindings.map((b) => [b.op, b.session])).toEqual(sessions.map((s, i) => [i === 0 ? 'create' : 'setns', s]));
+    const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', invocation], (l) => l.some((x) => x.includes('op=end ')));
+    const ops = virt.map((x) => [field(x, 'op'), Number(field(x, 'vm-ses'))]);
+    expect(ops).toEqual([...sessions.map((s, i) => [i === 0 ? 'create' : 'setns', s]), ['end', sessions[0]]]);
+    expect(virt.filter((x) => !signedByGuest(x))).toEqual([]);
+    expect(virt.every((x) => field(x, 'contid') === c.contid)).toBe(true);
+    expect(decodeValue(field(virt[virt.length - 1], 'reason')!)).toMatch(/^service-result:success/);
+  });
+});
+
 describe('misuse outside a unit', () => {
   test('no $INVOCATION_ID: one line, exit 2, for exec --systemd, bind and end', () => {
     const env = { ...state.env, INVOCATION_ID: '', MAINPID: '' };
@@ -373,6 +437,22 @@ describe('misuse outside a unit', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toBe('contid: $INVOCATION_ID is not set: run this from a systemd unit (ExecStart=, ExecStartPost=, ExecStopPost=)\n');
     }
+  });
+
+  test('contid-systemd hands what it cannot vouch for to the Node command, whose refusals stay (one line, exit 2), and spools nothing', () => {
+    const wrapper = (args: string[], env: NodeJS.ProcessEnv) =>
+      spawnSync(`${REPO_ROOT}/integrations/bin/contid-systemd`, ['--cli', process.execPath, CONTID_MAIN, ...args], { env: { ...state.env, ...env }, encoding: 'utf8' });
+    const notSet = 'contid: $INVOCATION_ID is not set: run this from a systemd unit (ExecStart=, ExecStartPost=, ExecStopPost=)\n';
+    for (const args of [['exec', '--unit', 'x.service', '--', 'true'], ['bind', '--unit', 'x.service'], ['end', '--unit', 'x.service']]) {
+      expect(wrapper(args, { INVOCATION_ID: '', MAINPID: '' })).toMatchObject({ status: 2, stderr: notSet });
+    }
+    const invocation = 'a'.repeat(32);
+    expect(wrapper(['exec', '--unit', 'x.service', '--', 'true'], { INVOCATION_ID: 'A'.repeat(32) })).toMatchObject({ status: 2, stderr: `contid: $INVOCATION_ID is not a systemd invocation id: "${'A'.repeat(32)}"\n` });
+    expect(wrapper(['exec', '--unit', 'x y', '--', 'true'], { INVOCATION_ID: invocation })).toMatchObject({ status: 2, stderr: 'contid: "x y" is not a systemd unit name\n' });
+    expect(wrapper(['bind', '--unit', 'x.service'], { INVOCATION_ID: invocation, MAINPID: '' }).stderr).toMatch(/^contid: \$MAINPID is not set[^\n]*\n$/);
+    expect(wrapper(['bind', '--unit', 'x.service'], { INVOCATION_ID: invocation, MAINPID: '1x' }).stderr).toBe('contid: $MAINPID is not a pid: "1x"\n');
+    expect(wrapper(['exec', '--unit', 'x.service', '--', 'no-such-command-here'], { INVOCATION_ID: invocation })).toMatchObject({ status: 127, stderr: 'contid-systemd: no-such-command-here: command not found\n' });
+    expect(existsSync(join(state.env.CONTID_STATE_DIR!, 'spool')) ? readdirSync(join(state.env.CONTID_STATE_DIR!, 'spool')).filter((n) => n.endsWith('.entry')) : []).toEqual([]);
   });
 
   test('bind without $MAINPID and install of a unit that does not exist fail with one line', () => {

@@ -3,6 +3,7 @@ import { dockerAdapter } from '@contid/docker';
 import { kubernetesAdapter } from '@contid/kubernetes';
 import { lxcHealth, recordSpooledInit } from '@contid/lxc';
 import { podmanAdapter } from '@contid/podman';
+import { bindSpooledLine, recordSpooledMainPid } from '@contid/systemd';
 import { dockerInstaller } from './commands/docker';
 import { lxcInstaller } from './commands/lxc-installer';
 import { systemdInstaller } from './commands/systemd';
@@ -19,6 +20,6 @@ export function adapters(): Adapter[] {
     podmanAdapter,
     kubernetesAdapter,
     { name: 'lxc', health: lxcHealth, recordInit: recordSpooledInit, installer: lxcInstaller },
-    { name: 'systemd', installer: systemdInstaller },
+    { name: 'systemd', bindSpawned: bindSpooledLine, recordInit: recordSpooledMainPid, installer: systemdInstaller },
   ];
 }

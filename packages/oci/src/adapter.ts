@@ -1,5 +1,5 @@
 import type { ContidConfig, HealthResult } from '@contid/core';
-import type { ExecDescriber, Identifier, InitRecorder } from './consumer';
+import type { ExecDescriber, Identifier, InitRecorder, SpawnBinder } from './consumer';
 
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
@@ -22,6 +22,8 @@ export interface Adapter {
   readonly describeExec?: ExecDescriber;
   /** Its hook's init entries (LXC's start-host): the container's init, or an untagged container. */
   readonly recordInit?: InitRecorder;
+  /** Its tagging step's create entries, bound its own way (systemd: create-or-join by invocation). */
+  readonly bindSpawned?: SpawnBinder;
   /** `contid doctor`: this orchestrator's checks. */
   health?(config: ContidConfig): HealthResult[];
   /** `contid install NAME` / `uninstall NAME`: hooks, units, runtime entries this orchestrator needs. */
@@ -29,11 +31,17 @@ export interface Adapter {
 }
 
 /** The spool consumer's view of a list of adapters. */
-export function consumerHooks(adapters: readonly Adapter[]): { identifiers: Identifier[]; describeExec?: ExecDescriber; initRecorders: Record<string, InitRecorder> } {
+export function consumerHooks(adapters: readonly Adapter[]): {
+  identifiers: Identifier[];
+  describeExec?: ExecDescriber;
+  initRecorders: Record<string, InitRecorder>;
+  spawnBinders: Record<string, SpawnBinder>;
+} {
   const identifiers = adapters.flatMap((a) => (a.identify ? [a.identify] : []));
   const describeExec = adapters.find((a) => a.describeExec)?.describeExec;
   const initRecorders = Object.fromEntries(adapters.flatMap((a) => (a.recordInit ? [[a.name, a.recordInit] as const] : [])));
-  return describeExec ? { identifiers, describeExec, initRecorders } : { identifiers, initRecorders };
+  const spawnBinders = Object.fromEntries(adapters.flatMap((a) => (a.bindSpawned ? [[a.name, a.bindSpawned] as const] : [])));
+  return describeExec ? { identifiers, describeExec, initRecorders, spawnBinders } : { identifiers, initRecorders, spawnBinders };
 }
 
 /** Every adapter's health checks, in list order. */

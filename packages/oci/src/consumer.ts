@@ -43,6 +43,13 @@ export type ExecDescriber = (
  */
 export type InitRecorder = (entry: SpoolEntry, tagger: Tagger) => EntryOutcome;
 
+/**
+ * An orchestrator's own binding of its tagging step's create entries (contid-spawn's
+ * `subcommand=spawn`), where one container spans several of them: a systemd unit's Exec lines
+ * each renew a session, the invocation's first creates the container and later ones join it.
+ */
+export type SpawnBinder = (entry: SpoolEntry, tagger: Tagger) => EntryOutcome;
+
 export type EntryOutcome =
   | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' | 'init' }
   | { kind: 'ended'; contid: ContainerId }
@@ -57,6 +64,8 @@ export interface ConsumerOptions {
   describeExec?: ExecDescriber;
   /** Init entries, by orchestrator (an entry no adapter handles is quarantined, never dropped). */
   initRecorders?: Readonly<Record<string, InitRecorder>>;
+  /** Spawned create entries an orchestrator binds itself, by orchestrator (the rest: one container each). */
+  spawnBinders?: Readonly<Record<string, SpawnBinder>>;
   /** How long an entry may wait for runc's pid file while runc still runs (ms). */
   pidFileWaitMs?: number;
   /** How long an entry may stay without its last line before its writer is taken for dead (ms). */
@@ -205,6 +214,8 @@ export class SpoolConsumer {
       if (!recorder) return { kind: 'quarantined', why: `an init entry of orchestrator "${entry.orchestrator ?? ''}", which no adapter records` };
       return recorder(entry, this.options.tagger);
     }
+    const binder = entry.op === 'create' && entry.subcommand === 'spawn' && entry.orchestrator ? this.options.spawnBinders?.[entry.orchestrator] : undefined;
+    if (binder) return binder(entry, this.options.tagger);
     const pid = this.targetPid(entry);
     if (typeof pid !== 'number') return pid;
     if (entry.op === 'create') return this.create(entry, pid);

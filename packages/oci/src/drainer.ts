@@ -1,6 +1,6 @@
 import { FSWatcher, watch } from 'node:fs';
 import type { Tagger } from '@contid/core';
-import { ExecDescriber, Identifier, InitRecorder, SpoolConsumer } from './consumer';
+import { ExecDescriber, Identifier, InitRecorder, SpawnBinder, SpoolConsumer } from './consumer';
 import { Spool } from './spool';
 
 export interface SpoolDrainerOptions {
@@ -10,6 +10,7 @@ export interface SpoolDrainerOptions {
   identifiers?: Identifier[];
   describeExec?: ExecDescriber;
   initRecorders?: Readonly<Record<string, InitRecorder>>;
+  spawnBinders?: Readonly<Record<string, SpawnBinder>>;
   /** Periodic pass: catches what an fs.watch event missed and retries deferred entries (ms). */
   scanMs?: number;
   log?: (line: string) => void;
@@ -36,6 +37,7 @@ export class SpoolDrainer {
       identifiers: options.identifiers ?? [],
       describeExec: options.describeExec,
       initRecorders: options.initRecorders,
+      spawnBinders: options.spawnBinders,
       log: this.log,
     });
   }

@@ -4,7 +4,7 @@ export type { SpoolEntry, SpoolOp, SpoolRequester } from './spool';
 export { parseOciProcess, parseOciSpec } from './oci-spec';
 export type { OciProcess, OciSpec } from './oci-spec';
 export { SpoolConsumer, alive, sessionLeader } from './consumer';
-export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier, InitRecorder } from './consumer';
+export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier, InitRecorder, SpawnBinder } from './consumer';
 export { SpoolDrainer } from './drainer';
 export type { SpoolDrainerOptions } from './drainer';
 export { spoolHealth } from './health';

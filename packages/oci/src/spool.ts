@@ -225,6 +225,26 @@ export class Spool {
       .sort(byEntryOrder);
   }
 
+  /**
+   * The runtime ids named by every entry not yet done, claimed ones too: a consumer will bind or
+   * end those containers, so whoever judges their liveness meanwhile leaves them to it. An entry
+   * still being written names none yet.
+   */
+  waitingIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const file of this.list()) {
+      const name = file.startsWith('.') ? CLAIM.exec(file)?.[2] : file;
+      if (!name?.endsWith('.entry')) continue;
+      try {
+        const id = this.read(name, file)?.id;
+        if (id) ids.add(id);
+      } catch {
+        // being written, or done meanwhile
+      }
+    }
+    return ids;
+  }
+
   /** Takes an entry for this process (an atomic rename); null when another consumer took it first. */
   claim(name: string): string | null {
     const claimed = `.claimed-${process.pid}-${name}`;

@@ -42,33 +42,43 @@ export function confinement(fragments: UnitFragment[]): string[] {
 export const EXEC_KEYS = ['ExecStartPre', 'ExecStart', 'ExecStartPost', 'ExecReload', 'ExecStop', 'ExecStopPost'] as const;
 export type ExecKey = (typeof EXEC_KEYS)[number];
 
-/** Wraps one command line; refuses what cannot be wrapped, in one line. */
-function wrapLine(unit: string, key: ExecKey, value: string, path: string, contid: string, mode: string): string {
+/** The command lines a drop-in runs (absolute paths, words quoted for a unit file). */
+export interface UnitCommands {
+  /** contid itself (Node): the lines only it can do (a confined unit's renewal and bind). */
+  contid: string;
+  /** contid-systemd (sh), the hot path of every other line, with its --cli hand-over to `contid`. */
+  wrapper: string;
+}
+
+/** Wraps one command line in `through` (which ends before the command); refuses what cannot be wrapped, in one line. */
+function wrapLine(unit: string, key: ExecKey, value: string, path: string, through: string): string {
   const prefix = PREFIX.exec(value)![0];
   const command = value.slice(prefix.length).trim();
   if (prefix.includes('@') || command.startsWith('@')) {
     throw new ContidError(`${unit}: ${key}= with "@" (own argv[0]) in ${path} cannot be wrapped; drop the "@" first`);
   }
-  if (/(^|\/)contid(\s|$)|\/cli\/dist\/main\.js\s/.test(command)) {
+  if (/(^|\/)contid(-systemd|-spawn|-lxc)?(\s|$)|\/cli\/dist\/main\.js\s/.test(command)) {
     throw new ContidError(`${unit} already runs through contid (${key}= in ${path}); leaving it`);
   }
-  return `${key}=${prefix}${contid} exec --systemd ${mode}--unit %n -- ${command}`;
+  return `${key}=${prefix}${through} -- ${command}`;
 }
 
 /**
  * The drop-in that makes every start of UNIT a container: each Exec*= list is reset and each
- * of the unit's own command lines re-run through `contid exec --systemd`, which renews the
- * line's own audit session and binds it to this invocation's contid — the first line run
- * creates the container, every later one (ExecStartPost=, ExecReload=, ExecStop=, …) joins it
- * as op=setns. ExecStopPost= ends with contid's own line (with `+`, so it has the privilege
- * even under User=). A Type=forking unit's main process is the daemon the ExecStart= line
- * forks: `ExecStartPost=+contid systemd bind` records $MAINPID as its init.
+ * of the unit's own command lines re-run through contid-systemd (sh, no Node), which renews
+ * the line's own audit session and spools it; contid serve binds it to this invocation's
+ * contid — the first line run creates the container, every later one (ExecStartPost=,
+ * ExecReload=, ExecStop=, …) joins it as op=setns. ExecStopPost= ends with contid-systemd's
+ * own line (with `+`, so it has the privilege even under User=). A Type=forking unit's main
+ * process is the daemon the ExecStart= line forks: `ExecStartPost=+contid-systemd bind`
+ * records $MAINPID as its init.
  * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
- * its session (`--renew-only`), `ExecStartPost=+contid systemd bind` binds $MAINPID from
- * outside the sandbox, and its other lines run as they are (only `+` lines are privileged).
- * `contid` is the command line that runs contid (absolute paths).
+ * its session (`contid exec --systemd --renew-only`), `ExecStartPost=+contid systemd bind`
+ * binds $MAINPID from outside the sandbox, and its other lines run as they are (only `+`
+ * lines are privileged).
  */
-export function renderDropIn(unit: string, fragments: UnitFragment[], contid: string, ownPaths: string | readonly string[] = dropInPath(unit)): string {
+export function renderDropIn(unit: string, fragments: UnitFragment[], commands: UnitCommands, ownPaths: string | readonly string[] = dropInPath(unit)): string {
+  const { contid, wrapper } = commands;
   const mine = new Set(typeof ownPaths === 'string' ? [ownPaths] : ownPaths);
   const own = fragments.filter((f) => !mine.has(f.path));
   const lists = new Map(EXEC_KEYS.map((key) => [key, effectiveList(settings(own, 'Service', key))]));
@@ -84,16 +94,19 @@ export function renderDropIn(unit: string, fragments: UnitFragment[], contid: st
     const entries = lists.get(key)!;
     // A confined unit's other lines run unprivileged (unless `+`): they cannot be tagged.
     const wrapped = entries.map(({ value, path }) => {
-      if (!confined.length) return wrapLine(unit, key, value, path, contid, '');
-      if (key === 'ExecStart') return wrapLine(unit, key, value, path, contid, '--renew-only ');
-      return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, contid, '') : `${key}=${value}`;
+      const fast = `${wrapper} exec --unit %n`;
+      if (!confined.length) return wrapLine(unit, key, value, path, fast);
+      if (key === 'ExecStart') return wrapLine(unit, key, value, path, `${contid} exec --systemd --renew-only --unit %n`);
+      return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, fast) : `${key}=${value}`;
     });
     const extra =
-      key === 'ExecStartPost' && (confined.length || type === 'forking')
+      key === 'ExecStartPost' && confined.length
         ? [`ExecStartPost=+${contid} systemd bind --unit %n`]
-        : key === 'ExecStopPost'
-          ? [`ExecStopPost=+${contid} systemd end --unit %n`]
-          : [];
+        : key === 'ExecStartPost' && type === 'forking'
+          ? [`ExecStartPost=+${wrapper} bind --unit %n`]
+          : key === 'ExecStopPost'
+            ? [`ExecStopPost=+${wrapper} end --unit %n`]
+            : [];
     if (entries.length || extra.length) body.push(`${key}=`, ...wrapped, ...extra);
   }
   return [

@@ -1,25 +1,28 @@
 #!/usr/bin/env node
 /**
  * contid's systemd generator entry point. systemd runs the installed sh launcher with
- * `NORMAL_DIR EARLY_DIR LATE_DIR`; the launcher adds `--contid 'COMMAND LINE' --units FILE`.
+ * `NORMAL_DIR EARLY_DIR LATE_DIR`; the launcher adds `--contid 'COMMAND LINE' --wrapper 'COMMAND LINE'
+ * --units FILE`.
  * Errors go to stderr (the journal) and never fail the boot.
  */
 import { UNITS_FILE, generate, readUnitList } from './generator';
 
 function main(argv: string[]): number {
   let contid = '';
+  let wrapper = '';
   let units = UNITS_FILE;
   const dirs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--contid') contid = argv[++i] ?? '';
+    else if (argv[i] === '--wrapper') wrapper = argv[++i] ?? '';
     else if (argv[i] === '--units') units = argv[++i] ?? '';
     else dirs.push(argv[i]);
   }
-  if (!contid || dirs.length === 0) {
-    process.stderr.write('contid-systemd-generator: usage: --contid COMMAND --units FILE NORMAL_DIR [EARLY_DIR LATE_DIR]\n');
+  if (!contid || !wrapper || dirs.length === 0) {
+    process.stderr.write('contid-systemd-generator: usage: --contid COMMAND --wrapper COMMAND --units FILE NORMAL_DIR [EARLY_DIR LATE_DIR]\n');
     return 2;
   }
-  const { errors } = generate(dirs[0], readUnitList(units), contid);
+  const { errors } = generate(dirs[0], readUnitList(units), { contid, wrapper });
   for (const e of errors) process.stderr.write(`contid-systemd-generator: ${e}; this unit runs untagged\n`);
   return 0;
 }

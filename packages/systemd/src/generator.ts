@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContidError } from '@contid/core';
-import { DROP_IN_MARKER, renderDropIn } from './drop-in';
+import { DROP_IN_MARKER, UnitCommands, renderDropIn } from './drop-in';
 import { UNIT_DIRS, UnitFragment, normalizeUnitName, readUnitFiles } from './unit-file';
 
 /** Units whose Exec lines contid wraps, one per line; `contid install systemd UNIT` adds to it. */
@@ -17,13 +17,13 @@ export const GENERATED_DROP_IN = 'zz-contid.conf';
 /** The generator executable next to this module (in dist: generator-main.js). */
 export const GENERATOR_MAIN = join(__dirname, 'generator-main.js');
 
-/** The launcher systemd runs: Node, the entry point, and the contid command line the drop-ins use. */
-export function generatorLauncher(node: string, contid: string, units = UNITS_FILE): string {
-  if (contid.includes("'")) throw new ContidError(`cannot write the contid command line into the generator: it holds a single quote`);
+/** The launcher systemd runs: Node, the entry point, and the command lines the drop-ins use. */
+export function generatorLauncher(node: string, commands: UnitCommands, units = UNITS_FILE): string {
+  if (`${commands.contid}${commands.wrapper}`.includes("'")) throw new ContidError(`cannot write contid's command lines into the generator: they hold a single quote`);
   return [
     '#!/bin/sh',
     `${DROP_IN_MARKER}: wraps every Exec line of the units listed in ${units}`,
-    `exec ${node} ${GENERATOR_MAIN} --units ${units} --contid '${contid}' "$@"`,
+    `exec ${node} ${GENERATOR_MAIN} --units ${units} --contid '${commands.contid}' --wrapper '${commands.wrapper}' "$@"`,
     '',
   ].join('\n');
 }
@@ -57,14 +57,14 @@ export interface GeneratorOutcome {
  * into the generator directory from the unit's current files, so a changed ExecStart= (a
  * package upgrade) is wrapped as it now is; nothing is ever a stale copy.
  */
-export function generate(outDir: string, units: readonly string[], contid: string, dirs: readonly string[] = UNIT_DIRS): GeneratorOutcome {
+export function generate(outDir: string, units: readonly string[], commands: UnitCommands, dirs: readonly string[] = UNIT_DIRS): GeneratorOutcome {
   const out: GeneratorOutcome = { written: [], errors: [] };
   for (const name of units) {
     try {
       const unit = normalizeUnitName(name);
       const fragments = ownFragments(readUnitFiles(unit, dirs));
       if (fragments.length === 0) throw new ContidError(`no unit file in ${dirs.join(', ')}`);
-      const text = renderDropIn(unit, fragments, contid, []);
+      const text = renderDropIn(unit, fragments, commands, []);
       const dir = join(outDir, `${unit}.d`);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, GENERATED_DROP_IN), text);

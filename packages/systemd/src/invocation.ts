@@ -23,12 +23,17 @@ export function currentInvocation(env: NodeJS.ProcessEnv = process.env, unit?: s
   if (!invocationId) {
     throw new ContidError('$INVOCATION_ID is not set: run this from a systemd unit (ExecStart=, ExecStartPost=, ExecStopPost=)', 2);
   }
-  if (!/^[0-9a-f]{32}$/.test(invocationId)) throw new ContidError(`$INVOCATION_ID is not a systemd invocation id: "${invocationId}"`, 2);
   const cgroup = ownCgroup(procRoot);
   const name = unit ?? unitOfCgroup(cgroup);
   if (!name) throw new ContidError(`cannot tell the unit from cgroup "${cgroup}"; pass --unit %n`, 2);
-  if (!UNIT_SUFFIX.test(name) || /[\s/]/.test(name)) throw new ContidError(`"${name}" is not a systemd unit name`, 2);
-  return { invocationId, unit: name, cgroup };
+  return checkedInvocation(invocationId, name, cgroup);
+}
+
+/** An invocation whose id and unit name are what systemd gives (refused otherwise, exit 2). */
+export function checkedInvocation(invocationId: string, unit: string, cgroup: string): Invocation {
+  if (!/^[0-9a-f]{32}$/.test(invocationId)) throw new ContidError(`$INVOCATION_ID is not a systemd invocation id: "${invocationId}"`, 2);
+  if (!UNIT_SUFFIX.test(unit) || /[\s/]/.test(unit)) throw new ContidError(`"${unit}" is not a systemd unit name`, 2);
+  return { invocationId, unit, cgroup };
 }
 
 /** The cgroup v2 path of the caller (`0::/…`), or the name=systemd v1 one. */

@@ -1,4 +1,4 @@
-import { BindTarget, ContainerRecord, ContidConfig, SessionWritePath, TagResult, Tagger } from '@contid/core';
+import { BindTarget, ContainerRecord, ContidConfig, ParentSpec, SessionWritePath, TagResult, Tagger } from '@contid/core';
 import { Invocation } from './invocation';
 
 export const ORCHESTRATOR = 'systemd';
@@ -9,9 +9,10 @@ export const ORCHESTRATOR = 'systemd';
  * ExecStartPost= bind after an exec --systemd) join it. A new invocation never joins an old
  * container: each start or restart gets a new INVOCATION_ID, and containers of earlier
  * invocations of the same unit still marked running (ExecStopPost= never ran: SIGKILL,
- * crash) are ended first, so no stale binding survives.
+ * crash) are ended first, so no stale binding survives. `parent` defaults to the container the
+ * caller runs in; contid serve passes the session the line ran in before it renewed.
  */
-export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarget, detail: Record<string, unknown>): TagResult {
+export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarget, detail: Record<string, unknown>, parent: ParentSpec = 'auto'): TagResult {
   const current = tagger.containers.findByRuntimeId(inv.invocationId);
   if (current && current.state === 'running') return tagger.setns({ contid: current.contid, target, detail });
   tagger.replaceStale(ORCHESTRATOR, (c) => c.name === inv.unit && c.runtimeId !== inv.invocationId, `superseded by invocation ${inv.invocationId}`);
@@ -20,7 +21,7 @@ export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarg
     name: inv.unit,
     runtimeId: inv.invocationId,
     labels: { 'systemd.unit': inv.unit, 'systemd.cgroup': inv.cgroup },
-    parent: 'auto',
+    parent,
     target,
     detail,
   });

@@ -4,13 +4,15 @@ import { renderDropIn, splitSystemctlCat } from '../src';
 
 const INTEGRATIONS = resolve(__dirname, '../../../integrations/systemd');
 const CONTID = '/usr/local/bin/contid';
+const WRAPPER = '/usr/local/libexec/contid/contid-systemd';
+const COMMANDS = { contid: CONTID, wrapper: WRAPPER };
 const unitFile = (path: string) => [{ path, text: readFileSync(path, 'utf8') }];
 const wrapped = (text: string) => text.split('\n').filter((l) => l.startsWith('ExecStart'));
 
 describe('the drop-in contid install systemd writes', () => {
   test.each(['systemd-nspawn@.service', 'lxc@.service'])('the shipped %s drop-in is what the installer writes for the unit file Debian ships', (unit) => {
     const shipped = readFileSync(join(INTEGRATIONS, `${unit}.d`, 'contid.conf'), 'utf8');
-    expect(renderDropIn(unit, unitFile(`/lib/systemd/system/${unit}`), CONTID)).toBe(shipped);
+    expect(renderDropIn(unit, unitFile(`/lib/systemd/system/${unit}`), COMMANDS)).toBe(shipped);
   });
 
   test('follows ExecStart= resets across drop-ins, keeps prefixes, wraps every line of a oneshot, joins continuations', () => {
@@ -32,13 +34,13 @@ describe('the drop-in contid install systemd writes', () => {
       'ExecStart=',
       'ExecStart=/usr/local/bin/contid exec --systemd --unit %n -- /bin/stale',
     ].join('\n');
-    const text = renderDropIn('job.service', splitSystemctlCat(cat), CONTID);
+    const text = renderDropIn('job.service', splitSystemctlCat(cat), COMMANDS);
     expect(wrapped(text)).toEqual([
       'ExecStart=',
-      `ExecStart=-${CONTID} exec --systemd --unit %n -- /bin/first --flag  "two words"`,
-      `ExecStart=+${CONTID} exec --systemd --unit %n -- /bin/second %i`,
+      `ExecStart=-${WRAPPER} exec --unit %n -- /bin/first --flag  "two words"`,
+      `ExecStart=+${WRAPPER} exec --unit %n -- /bin/second %i`,
     ]);
-    expect(text).toContain(`ExecStopPost=+${CONTID} systemd end --unit %n\n`);
+    expect(text).toContain(`ExecStopPost=+${WRAPPER} end --unit %n\n`);
   });
 
   test('wraps every Exec line in order (the first creates, later ones join), keeps the unit\'s own ExecStopPost= before contid\'s end', () => {
@@ -55,8 +57,8 @@ describe('the drop-in contid install systemd writes', () => {
         'ExecCondition=/bin/test -e /etc/web.conf',
       ].join('\n'),
     );
-    const lines = renderDropIn('web.service', unit, CONTID).split('\n').filter((l) => l.startsWith('Exec'));
-    const w = (key: string, cmd: string, prefix = '') => `${key}=${prefix}${CONTID} exec --systemd --unit %n -- ${cmd}`;
+    const lines = renderDropIn('web.service', unit, COMMANDS).split('\n').filter((l) => l.startsWith('Exec'));
+    const w = (key: string, cmd: string, prefix = '') => `${key}=${prefix}${WRAPPER} exec --unit %n -- ${cmd}`;
     expect(lines).toEqual([
       'ExecStartPre=',
       w('ExecStartPre', '/bin/mkdir -p /run/web'),
@@ -70,31 +72,32 @@ describe('the drop-in contid install systemd writes', () => {
       w('ExecStop', '/usr/sbin/web --stop'),
       'ExecStopPost=',
       w('ExecStopPost', '/bin/rm -rf /run/web'),
-      `ExecStopPost=+${CONTID} systemd end --unit %n`,
+      `ExecStopPost=+${WRAPPER} end --unit %n`,
     ]);
   });
 
   test('a forking unit records $MAINPID from ExecStartPost=; a confined unit wraps only its + lines besides ExecStart=', () => {
     const forking = splitSystemctlCat('# /etc/systemd/system/d.service\n[Service]\nType=forking\nPIDFile=/run/d.pid\nExecStart=/usr/sbin/d\n');
-    expect(renderDropIn('d.service', forking, CONTID)).toContain(`ExecStartPost=\nExecStartPost=+${CONTID} systemd bind --unit %n\n`);
+    expect(renderDropIn('d.service', forking, COMMANDS)).toContain(`ExecStartPost=\nExecStartPost=+${WRAPPER} bind --unit %n\n`);
     const confined = splitSystemctlCat('# /etc/systemd/system/c.service\n[Service]\nUser=nobody\nExecStartPre=/bin/true\nExecStartPre=+/bin/mkdir /run/c\nExecStart=/bin/c\n');
-    expect(renderDropIn('c.service', confined, CONTID).split('\n').filter((l) => l.startsWith('Exec'))).toEqual([
+    expect(renderDropIn('c.service', confined, COMMANDS).split('\n').filter((l) => l.startsWith('Exec'))).toEqual([
       'ExecStartPre=',
       'ExecStartPre=/bin/true',
-      `ExecStartPre=+${CONTID} exec --systemd --unit %n -- /bin/mkdir /run/c`,
+      `ExecStartPre=+${WRAPPER} exec --unit %n -- /bin/mkdir /run/c`,
       'ExecStart=',
       `ExecStart=${CONTID} exec --systemd --renew-only --unit %n -- /bin/c`,
       'ExecStartPost=',
       `ExecStartPost=+${CONTID} systemd bind --unit %n`,
       'ExecStopPost=',
-      `ExecStopPost=+${CONTID} systemd end --unit %n`,
+      `ExecStopPost=+${WRAPPER} end --unit %n`,
     ]);
   });
 
   test('refuses what it cannot wrap, in one line', () => {
     const unit = (exec: string) => splitSystemctlCat(`# /etc/systemd/system/x.service\n[Service]\n${exec}\n`);
-    expect(() => renderDropIn('x.service', unit('ExecStart=@/bin/sh argv0 -c x'), CONTID)).toThrow(/"@" .* cannot be wrapped/);
-    expect(() => renderDropIn('x.service', unit('ExecStart=/usr/local/bin/contid lxc start %i -- -F'), CONTID)).toThrow(/already runs through contid/);
-    expect(() => renderDropIn('x.service', unit('Type=oneshot'), CONTID)).toThrow('x.service has no ExecStart= to wrap');
+    expect(() => renderDropIn('x.service', unit('ExecStart=@/bin/sh argv0 -c x'), COMMANDS)).toThrow(/"@" .* cannot be wrapped/);
+    expect(() => renderDropIn('x.service', unit('ExecStart=/usr/local/bin/contid lxc start %i -- -F'), COMMANDS)).toThrow(/already runs through contid/);
+    expect(() => renderDropIn('x.service', unit('ExecStart=/usr/local/libexec/contid/contid-systemd exec --unit %n -- /bin/x'), COMMANDS)).toThrow(/already runs through contid/);
+    expect(() => renderDropIn('x.service', unit('Type=oneshot'), COMMANDS)).toThrow('x.service has no ExecStart= to wrap');
   });
 });

@@ -13,10 +13,10 @@ const LIBEXEC = '/usr/local/libexec/contid';
 const SPAWN_LINK = '/usr/local/bin/contid-spawn';
 const BIN_SOURCE = resolve(__dirname, '../../../../integrations/bin');
 
-/** contid-spawn (the tagging step without Node) and its library, copied root-owned; a link on PATH. */
+/** contid-spawn (the tagging step without Node), its library and its LXC and systemd callers, copied root-owned; a link on PATH. */
 function installSpawn(): string {
   mkdirSync(LIBEXEC, { recursive: true, mode: 0o755 });
-  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755]] as const) {
+  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755], ['contid-systemd', 0o755]] as const) {
     copyFileSync(join(BIN_SOURCE, file), `${LIBEXEC}/${file}.tmp`);
     chmodSync(`${LIBEXEC}/${file}.tmp`, mode);
     renameSync(`${LIBEXEC}/${file}.tmp`, `${LIBEXEC}/${file}`);
@@ -58,6 +58,7 @@ const self: Installer = {
     if (existsSync(SPAWN_LINK) && readlinkOr(SPAWN_LINK) === `${LIBEXEC}/contid-spawn`) unlinkSync(SPAWN_LINK);
     rmSync(`${LIBEXEC}/contid-spawn`, { force: true });
     rmSync(`${LIBEXEC}/contid-lxc`, { force: true });
+    rmSync(`${LIBEXEC}/contid-systemd`, { force: true });
     return `removed ${SELF_PATH} and ${SPAWN_LINK}`;
   },
 };

@@ -21,6 +21,7 @@ import {
   stopReason,
   unitWord,
 } from '@contid/systemd';
+import type { UnitCommands } from '@contid/systemd';
 import { warn } from '../output';
 import type { Installer } from '@contid/oci';
 
@@ -115,12 +116,21 @@ export const systemdCommand: CommandModule<object, object> = {
   },
 };
 
-/** How units run this contid: absolute paths, and the registry the installer used. */
-function contidCommandLine(): string {
+/**
+ * How units run this contid: absolute paths, and the registry the installer used. Node's
+ * command line for what only it does, and contid-systemd (sh, beside this contid's
+ * integrations) for every other line, which hands over to that Node command line.
+ */
+function unitCommands(): UnitCommands {
   const stateDir = process.env.CONTID_STATE_DIR;
-  const words = [process.execPath, resolve(__dirname, '..', 'main.js'), ...(stateDir ? ['--state-dir', resolve(stateDir)] : [])];
-  return words.map(unitWord).join(' ');
+  const registry = stateDir ? ['--state-dir', resolve(stateDir)] : [];
+  const node = [process.execPath, resolve(__dirname, '..', 'main.js')];
+  const line = (words: string[]) => words.map(unitWord).join(' ');
+  return { contid: line([...node, ...registry]), wrapper: line([WRAPPER, ...registry, '--cli', ...node]) };
 }
+
+/** contid-systemd as this contid ships it. */
+const WRAPPER = resolve(__dirname, '../../../../integrations/bin/contid-systemd');
 
 const DAEMON_RELOAD = 'run `systemctl daemon-reload` for systemd to see it';
 
@@ -147,9 +157,9 @@ export const systemdInstaller: Installer = {
   describe: "systemd UNIT: every Exec line in the invocation's container, through contid's generator (drop-ins never stale)",
   install(args) {
     const unit = oneUnit(args);
-    const contid = contidCommandLine();
-    renderDropIn(unit, ownFragments(readUnit(unit)), contid, []);
-    const launcher = generatorLauncher(process.execPath, contid);
+    const commands = unitCommands();
+    renderDropIn(unit, ownFragments(readUnit(unit)), commands, []);
+    const launcher = generatorLauncher(process.execPath, commands);
     if (existsSync(GENERATOR_PATH) && !readFileSync(GENERATOR_PATH, 'utf8').includes(DROP_IN_MARKER)) {
       throw new ContidError(`${GENERATOR_PATH} was not written by contid; leaving it`);
     }

@@ -1,0 +1,76 @@
+import { ContainerId, ContidError, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
+import { Invocation, checkedInvocation } from './invocation';
+import { bindInvocation } from './unit-container';
+
+/** The part of a spool entry (@contid/oci) the systemd adapter reads: what contid-systemd wrote. */
+export interface SpooledLine {
+  name: string;
+  /** $INVOCATION_ID. */
+  id: string;
+  /** The unit (`--unit %n`). */
+  containerName: string | null;
+  /** The line's pid (it became the line's command). */
+  wrapperPid: number;
+  /** The session the line renewed (exec), or $MAINPID's (bind). */
+  session: number | null;
+  /** The session the writer ran in before. */
+  oldSession: number | null;
+  fields: Readonly<Record<string, string>>;
+}
+
+export type SpooledOutcome = { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'init' } | { kind: 'already'; contid: ContainerId };
+
+const num = (v: string | undefined): number | null => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : null);
+
+function invocationOf(entry: SpooledLine): Invocation {
+  return checkedInvocation(entry.id, entry.containerName ?? '', entry.fields.cgroup ?? '');
+}
+
+/** A session is dedicated to one container: an entry naming another's is refused, never re-bound. */
+function boundElsewhere(tagger: Tagger, session: number, inv: Invocation): 'here' | null {
+  const c = tagger.containers.containerOfSession(session);
+  if (!c) return null;
+  if (c.runtimeId === inv.invocationId) return 'here';
+  throw new ContidError(`session ${session} is already bound to ${formatContainerId(c.contid)} (${escapeText(c.name)}), not to ${inv.unit} invocation ${inv.invocationId}`);
+}
+
+/**
+ * `contid serve`'s half of contid-systemd exec (one Exec line of a unit): the line renewed its
+ * own session, and the invocation's first line creates the container, every later one joins it
+ * (op=setns), as `contid exec --systemd` does synchronously. Entries come in session order, so
+ * the lines come as systemd ran them. A re-read entry (a crash after commit) does nothing.
+ */
+export function bindSpooledLine(entry: SpooledLine, tagger: Tagger): SpooledOutcome {
+  const inv = invocationOf(entry);
+  if (entry.session === null) throw new ContidError(`${inv.unit}: an Exec line's entry without a session`);
+  if (boundElsewhere(tagger, entry.session, inv) === 'here') return { kind: 'already', contid: tagger.containers.containerOfSession(entry.session)!.contid };
+  const parent = entry.oldSession === null ? null : { session: entry.oldSession };
+  const { container, binding } = bindInvocation(tagger, inv, { pid: entry.wrapperPid, session: entry.session }, { spoolEntry: entry.name }, parent);
+  return { kind: 'tagged', contid: container.contid, op: binding.op === 'create' ? 'create' : 'setns' };
+}
+
+/**
+ * `contid serve`'s half of contid-systemd bind (ExecStartPost=+ of a forking unit): $MAINPID,
+ * the daemon, runs in a session bound to the invocation's container (it was forked by the
+ * wrapped ExecStart= line) and is recorded as its init (op=update); a main process with a session
+ * of its own (PAMName=) is bound to the invocation, as `contid systemd bind` does.
+ */
+export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): SpooledOutcome {
+  const inv = invocationOf(entry);
+  const pid = num(entry.fields.pid);
+  const session = num(entry.fields['init-session']);
+  const start = num(entry.fields['init-start']);
+  if (pid === null || session === null || start === null) throw new ContidError(`${inv.unit}: a MAINPID entry without the pid, its session and its start time`);
+  // The binder's own session is never the main process's: that would tag everything systemd starts.
+  if (session === entry.oldSession) throw new ContidError(`${inv.unit}: MAINPID ${pid} shares the session of ExecStartPost= (${session}): it has no session of its own`);
+  const c = tagger.containers.findByRuntimeId(inv.invocationId);
+  if (c && c.state !== 'ended' && c.initPid === pid && c.initStart === start) return { kind: 'already', contid: c.contid };
+  if (processStartTime(pid, tagger.procRoot) !== start) throw new ContidError(`${inv.unit}: MAINPID ${pid} exited before contid serve recorded it`);
+  if (c && c.state === 'running' && tagger.boundSessions(c).includes(session)) {
+    tagger.recordInit(c.contid, pid);
+    return { kind: 'tagged', contid: c.contid, op: 'init' };
+  }
+  if (boundElsewhere(tagger, session, inv) === 'here') throw new ContidError(`${inv.unit}: MAINPID ${pid}'s session ${session} belongs to an ended container of this invocation`);
+  const { container, binding } = bindInvocation(tagger, inv, { pid, session }, { mainPid: pid, spoolEntry: entry.name }, null);
+  return { kind: 'tagged', contid: container.contid, op: binding.op === 'create' ? 'create' : 'setns' };
+}
