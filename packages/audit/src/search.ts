@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
-import { ContainerDirectory, ContainerId, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
+import { ContainerDirectory, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
 import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './attributor';
 import type { BindingQuery } from './binding-relevance';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
-import { AuditRecord, parseRecord } from './record';
+import { AuditRecord, kernelField, parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { isBindingLine, isEntryLine } from './line-bytes';
@@ -330,13 +330,34 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
 }
 
 /**
- * The container of an event's raw bytes (sessions unique: one node, one boot), placed by its
- * first line's node, position and stamp as attribute() places a decoded event.
+ * The container of an event's raw bytes (sessions unique: one node, one boot), found exactly as
+ * attribute() finds a decoded event's: by the kernel's `ses=` of the first record that has one
+ * (sessionOf), never by the number a byte search matched — text a sender controls (inside a
+ * user record's msg='…', an enriched part) can say ` ses=N ` too (outside attack F1). Bytes
+ * with no such record (an index range holding only an event's later records) take
+ * `knownSession`, the session the index filed the whole event under; without one, none.
  */
-function contidOfBytes(attributor: Attributor, session: number, bytes: Buffer, offset: number): ContainerId | null {
-  const nl = bytes.indexOf(10);
-  const rec = parseRecord(bytes.toString('latin1', 0, nl < 0 ? bytes.length : nl), offset);
-  return rec === null ? null : attributor.contidOfSession(session, offset, rec.node, rec.timeMs, stampKey(rec.timeMs, rec.serialText));
+function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
+  const records: AuditRecord[] = [];
+  let session: string | undefined;
+  for (let ls = 0; ls < bytes.length && session === undefined; ) {
+    let le = bytes.indexOf(10, ls);
+    if (le < 0) le = bytes.length;
+    const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+    if (rec) {
+      records.push(rec);
+      session = kernelField(rec, 'ses'); // sessionOf reads no further
+    }
+    ls = le + 1;
+  }
+  const first = records[0];
+  if (first === undefined) return null;
+  if (session === undefined) {
+    if (knownSession === undefined) return null;
+    const contid = attributor.contidOfSession(knownSession, offset, first.node, first.timeMs, stampKey(first.timeMs, first.serialText));
+    return contid === null ? null : (attributor.container(contid) ?? null);
+  }
+  return attributor.attribute({ node: first.node, time: first.time, timeMs: first.timeMs, serial: first.serial, serialText: first.serialText, records });
 }
 
 /**
@@ -397,8 +418,8 @@ function readEvents(
       const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
         if (direct && oneNode(buf)) {
-          const c = contidOfBytes(attributor, sessionAt.get(at)!, buf, b.base + at);
-          if (c !== null && contids.has(String(c))) {
+          const c = containerOfBytes(attributor, buf, b.base + at, sessionAt.get(at)!);
+          if (c !== null && contids.has(String(c.contid))) {
             stats.matched++;
             options.rawOut!(withoutEnriched(buf));
           }
@@ -412,10 +433,10 @@ function readEvents(
     // raw output with only container filters: an event's bytes go out as they are
     // (several nodes or boots: the same number is another session, so every event is attributed)
     const onEventBytes = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique()
-      ? (session: number, bytes: Buffer, offset: number): void => {
+      ? (bytes: Buffer, offset: number): void => {
           if (!oneNode(bytes)) return decodeLines(bytes, offset, stats, emit, reassembler);
-          const c = contidOfBytes(attributor, session, bytes, offset);
-          if (c === null || !contids.has(String(c))) return;
+          const c = containerOfBytes(attributor, bytes, offset);
+          if (c === null || !contids.has(String(c.contid))) return;
           stats.matched++;
           options.rawOut!(bytes);
         }

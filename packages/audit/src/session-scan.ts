@@ -18,10 +18,11 @@ export interface SessionScanOptions {
   onBytes?: (n: number) => void;
   /**
    * Instead of decoded lines: each event's lines as raw bytes (enriched parts stripped,
-   * newline-terminated), with the session that matched and the event's offset. The buffer
-   * is only valid during the call.
+   * newline-terminated) and the event's offset. The buffer is only valid during the call.
+   * The needle that found an event says nothing about its session: ` ses=N ` can be text a
+   * sender wrote (a user record's msg='…'), so the caller reads the kernel's field.
    */
-  onEventBytes?: (session: number, bytes: Buffer, offset: number) => void;
+  onEventBytes?: (bytes: Buffer, offset: number) => void;
 }
 
 /**
@@ -62,26 +63,26 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
       const lastNl = eof ? bufLen : buf.lastIndexOf(10, bufLen - 1) + 1;
       const processTo = eof ? bufStart + lastNl : Math.max(processFrom, bufStart + lastNl - WINDOW);
       const lines: [number, number][] = [];
-      const events: { session: number; lines: [number, number][] }[] = [];
+      const events: [number, number][][] = [];
       const lo = processFrom - bufStart;
       const hi = processTo - bufStart;
-      needles.forEach((needle, i) => {
+      for (const needle of needles) {
         for (let at = buf.indexOf(needle, lo); at >= 0 && at < hi; at = buf.indexOf(needle, at + needle.length)) {
           if (!options.onEventBytes) collectEvent(buf, at, lastNl, lines);
           else {
             const ev: [number, number][] = [];
             collectEvent(buf, at, lastNl, ev);
-            if (ev.length > 0) events.push({ session: sessions[i], lines: ev.sort((a, b) => a[0] - b[0]) });
+            if (ev.length > 0) events.push(ev.sort((a, b) => a[0] - b[0]));
           }
         }
-      });
+      }
       if (options.onEventBytes) {
-        events.sort((a, b) => a.lines[0][0] - b.lines[0][0]);
+        events.sort((a, b) => a[0][0] - b[0][0]);
         for (const ev of events) {
-          const fresh = ev.lines.filter(([s]) => !seen.has(bufStart + s));
+          const fresh = ev.filter(([s]) => !seen.has(bufStart + s));
           if (fresh.length === 0) continue;
           for (const [s] of fresh) seen.add(bufStart + s);
-          options.onEventBytes(ev.session, rawLines(buf, fresh, out), base + bufStart + fresh[0][0]);
+          options.onEventBytes(rawLines(buf, fresh, out), base + bufStart + fresh[0][0]);
         }
       }
       lines.sort((a, b) => a[0] - b[0]);
