@@ -1,8 +1,10 @@
 // pnpm bench systemd: the cost contid adds to a systemd unit's life. A Type=oneshot unit
-// running /bin/true, plain against the same unit with the drop-in `contid install systemd`
-// writes (ExecStart= through contid exec --systemd, ExecStopPost= contid systemd end), each
-// `systemctl start` timed to the unit's end, alternately, in one real systemd (PID 1 of a
-// systemd-nspawn guest booted from the bookworm tree the systemd tests cache).
+// running /bin/true, plain against the same unit with the drop-in contid's generator writes
+// (ExecStart= through contid-systemd exec, ExecStopPost=+contid-systemd end: POSIX sh, a spool
+// entry each, no Node), each `systemctl start` timed to the unit's end, in interleaved pairs,
+// in one real systemd (PID 1 of a systemd-nspawn guest booted from the bookworm tree the
+// systemd tests cache). `contid serve` runs in the guest, as deployed, and must have bound
+// every start and end. Printed: the medians, and the median of the pairs' ratios.
 const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -27,9 +29,10 @@ exports.main = async function main() {
   if (!existsSync(`${TREE}/usr/lib/systemd/systemd`)) throw new Error(`no bookworm tree at ${TREE}: run npx jest --runInBand test/systemd once to build it`);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-systemd-'));
   const node = process.execPath;
+  // PID 1 with the unset loginuid, as on a real host (else every unit inherits this shell's session).
   const nspawn = spawn(
-    'systemd-nspawn',
-    ['-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', `contid-bench-${process.pid}`,
+    'sh',
+    ['-c', 'echo 4294967295 > /proc/self/loginuid 2>/dev/null; exec systemd-nspawn "$@"', 'sh', '-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', `contid-bench-${process.pid}`,
       `--bind-ro=${REPO}`, `--bind-ro=${dirname(node) === '/usr/bin' ? node : dirname(node)}`, `--bind=${dir}:/var/lib/contid-bench`],
     { env: { ...process.env, SYSTEMD_SECCOMP: '0' }, stdio: 'ignore' }, // see test/systemd/nspawn-host.ts
   );
@@ -41,24 +44,69 @@ exports.main = async function main() {
     for (let i = 0; i < 300 && !/running|degraded/.test(guest(['systemctl', 'is-system-running', '--wait']).stdout); i++) await sleep(100);
     const unit = '[Service]\nType=oneshot\nExecStart=/bin/true\n';
     for (const name of ['plain', 'tagged']) guest(['sh', '-c', `printf '${unit.replace(/\n/g, '\\n')}' > /etc/systemd/system/bench-${name}.service`]);
-    const install = guest(['env', 'CONTID_STATE_DIR=/var/lib/contid-bench/state', node, CLI, 'install', 'systemd', 'bench-tagged.service']);
+    // What systemd itself charges for one more line like contid's ExecStopPost=+ (a process forked and exec'd).
+    const extra = `${unit}ExecStopPost=+/bin/true\n`;
+    guest(['sh', '-c', `printf '${extra.replace(/\n/g, '\\n')}' > /etc/systemd/system/bench-stoppost.service`]);
+    const state = '/var/lib/contid-bench/state';
+    const install = guest(['env', `CONTID_STATE_DIR=${state}`, node, CLI, 'install', 'systemd', 'bench-tagged.service']);
     if (install.status !== 0) throw new Error(install.stderr);
     guest(['systemctl', 'daemon-reload']);
-    const times = { plain: [], tagged: [] };
-    for (let i = 0; i < ROUNDS; i++) {
-      for (const name of ['plain', 'tagged']) {
-        const t = process.hrtime.bigint();
-        const r = guest(['systemctl', 'start', `bench-${name}.service`]);
-        if (r.status !== 0) throw new Error(`bench-${name}.service: ${r.stderr}`);
-        times[name].push(Number(process.hrtime.bigint() - t) / 1e6);
+    const serve = guest(['systemd-run', '--unit=contid-bench-serve', '--property=Type=exec', node, CLI, '--state-dir', state, 'serve', '--socket', '/run/contid-bench.sock']);
+    if (serve.status !== 0) throw new Error(serve.stderr);
+    const serveLog = () => guest(['journalctl', '-u', 'contid-bench-serve', '--no-pager', '-o', 'cat']).stdout;
+    for (let i = 0; i < 300 && !serveLog().includes('contid serve: draining'); i++) await sleep(100);
+    const start = (name) => {
+      const t = process.hrtime.bigint();
+      const r = guest(['systemctl', 'start', `bench-${name}.service`]);
+      if (r.status !== 0) throw new Error(`bench-${name}.service: ${r.stderr}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (const name of ['plain', 'tagged', 'stoppost']) start(name); // warm (the first start loads the unit)
+    /** ROUNDS interleaved pairs: the medians and the median of the pairs' ratios. */
+    const pairs = (withStopPost = false) => {
+      const times = { plain: [], tagged: [], stoppost: [] };
+      const ratios = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        // Alternate which goes first, so neither always follows the other's after-work.
+        let p;
+        let t;
+        if (i % 2) {
+          p = start('plain');
+          t = start('tagged');
+        } else {
+          t = start('tagged');
+          p = start('plain');
+        }
+        times.plain.push(p);
+        times.tagged.push(t);
+        if (withStopPost) times.stoppost.push(start('stoppost'));
+        ratios.push(t / p);
       }
-    }
-    const plain = median(times.plain);
-    const tagged = median(times.tagged);
+      return { plain: median(times.plain), tagged: median(times.tagged), ratio: median(ratios), stoppost: times.stoppost.length ? median(times.stoppost) : null };
+    };
+    // Every tagged start was bound and ended by contid serve from the spool (none through Node).
+    const count = (op) => serveLog().split('\n').filter((l) => new RegExp(`^contid serve: ${op} [0-9a-f]{32} -> contid`).test(l)).length;
+    const allBound = async (n) => {
+      for (let i = 0; i < 600 && (count('create') < n || count('end') < n); i++) await sleep(100);
+      if (count('create') !== n || count('end') !== n) throw new Error(`contid serve bound ${count('create')} creates and ${count('end')} ends of ${n} starts: ${serveLog().slice(-2000)}`);
+    };
+    const row = (what, r) =>
+      `  ${what}\n` +
+      `    plain unit           median ${r.plain.toFixed(1)} ms\n` +
+      `    contid drop-in (sh)  median ${r.tagged.toFixed(1)} ms   +${(r.tagged - r.plain).toFixed(1)} ms   ratio ${(r.tagged / r.plain).toFixed(2)}x of the medians, ${r.ratio.toFixed(2)}x median of the pairs' ratios (target <= 1.3x)\n` +
+      (r.stoppost === null ? '' : `    plain unit with ExecStopPost=+/bin/true (systemd's own cost of contid's extra line): median ${r.stoppost.toFixed(1)} ms\n`);
+    const deployed = pairs();
+    await allBound(ROUNDS + 1);
+    // The hot path alone: contid serve paused (SIGSTOP), the entries wait in the spool and are bound when it goes on.
+    guest(['systemctl', 'kill', '-s', 'STOP', 'contid-bench-serve']);
+    const alone = pairs(true);
+    guest(['systemctl', 'kill', '-s', 'CONT', 'contid-bench-serve']);
+    await allBound(2 * ROUNDS + 1);
     process.stdout.write(
-      `systemd oneshot unit start-to-end, median of ${ROUNDS} (systemctl start via nsenter):\n` +
-        `  plain unit              ${plain.toFixed(1)} ms\n` +
-        `  contid drop-in          ${tagged.toFixed(1)} ms   ratio ${(tagged / plain).toFixed(2)}x (+${(tagged - plain).toFixed(0)} ms: two Node starts, exec --systemd and systemd end)\n`,
+      `systemd oneshot unit (/bin/true) start-to-end, ${ROUNDS} interleaved pairs each (systemctl start via nsenter, in a real systemd in nspawn):\n` +
+        row('contid serve draining in the guest (as deployed)', deployed) +
+        row('contid serve paused meanwhile (the sh hot path alone; bound once it went on)', alone) +
+        `  every tagged start bound (create) and ended by contid serve from the spool: ${2 * ROUNDS + 1} of ${2 * ROUNDS + 1}\n`,
     );
   } finally {
     nspawn.kill('SIGTERM');
