@@ -6,6 +6,7 @@ import { Registry, TrustStore, configFromEnv, formatContainerId } from '@contid/
 import { SearchIndex, bytesToText, searchLogs } from '@contid/audit';
 import { addExecveRule, deleteExecveRule, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { readCsvLine, unguarded } from '../helpers/csv';
 
 /** Another program's sender (libaudit through koffi), shared with the security tests. */
 const FORGE = resolve(__dirname, '../security/fixtures/forge-record.js');
@@ -229,7 +230,10 @@ describe('contid search on real audit events (ausearch oracle)', () => {
       const mine = search([...filter, '--format', format, '--no-index']);
       const theirs = spawnSync('ausearch', ['-if', log, ...filter, '--format', format], { encoding: 'latin1', maxBuffer: 256 << 20 });
       expect([format, mine.status]).toEqual([format, 0]);
-      expect(mine.stdout.replace(/ container=\S+ contid=\S+ orchestrator=\S+$/gm, '')).toBe(asText(theirs.stdout));
+      // contid's only differences (csv-injection.test.ts): csv cells quoted or guarded, its own words escaped in text
+      const undone = (line: string): string =>
+        format === 'csv' ? (line.includes('"') ? readCsvLine(line).map(unguarded).join(',') : line) : line.replace(/ (container|contid|orchestrator)\\075/g, ' $1=');
+      expect(mine.stdout.replace(/ container=\S+ contid=\S+ orchestrator=\S+$/gm, '').split('\n').map(undone).join('\n')).toBe(asText(theirs.stdout));
     }
     expect(search(['-c', B, '--format', 'text']).stdout).toMatch(new RegExp(` successfully executed /usr/bin/id +container=${B} contid=${contidOf[B]} orchestrator=contid$`, 'm'));
     const csv = search(['-c', B, '--format', 'csv', '--extra-keys', '--extra-container']).stdout.split('\n');

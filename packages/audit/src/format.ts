@@ -7,6 +7,7 @@ import { AusearchInterpreter } from './interpret';
 import { syscallName } from './libaudit';
 import { bytesToText, escapeControls } from './safe-text';
 import { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';
+import { csvCell } from './csv-cell';
 
 export type SearchFormat = 'raw' | 'interpret' | 'text' | 'csv' | 'json' | 'ecs';
 export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'];
@@ -15,6 +16,8 @@ export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'tex
 export interface FormatOptions {
   /** csv: ausearch's --extra-* columns, and contid's CONTAINER,CONTID,ORCHESTRATOR (`container`). */
   csv?: CsvExtras & { container?: boolean };
+  /** csv: ausearch's stderr lines ("error normalizing TYPE", no newline), printed where ausearch prints them. */
+  onNormalizeError?: (line: string) => void;
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
@@ -49,7 +52,7 @@ function interpretedRecords(event: AuditEvent): string {
 const reports = new Map<string, NormalizedReport>();
 
 /** ausearch --format text|csv (libauparse's normalizer), newline-terminated; one feed state per format and options, as ausearch keeps one. */
-function normalizedLines(format: 'text' | 'csv', event: AuditEvent, extras: CsvExtras): string {
+function normalizedLines(format: 'text' | 'csv', event: AuditEvent, extras: CsvExtras, onError?: (line: string) => void): string {
   const key = `${format}:${extras.keys}:${extras.labels}:${extras.obj2}:${extras.time}`;
   let report = reports.get(key);
   if (!report) {
@@ -57,7 +60,9 @@ function normalizedLines(format: 'text' | 'csv', event: AuditEvent, extras: CsvE
     if (!opened) throw new ContidError(`--format ${format} needs libauparse (Debian package libauparse0)`, 1);
     reports.set(key, (report = opened));
   }
-  return report.event(event);
+  const lines = report.event(event);
+  for (const error of report.takeErrors()) onError?.(error);
+  return lines;
 }
 
 /** The header row of --format csv with these options (ausearch prints it before the first event). */
@@ -66,8 +71,17 @@ export function csvHeaderRow(options: FormatOptions = {}): string {
   return options.csv?.container ? `${header.slice(0, -1)},CONTAINER,CONTID,ORCHESTRATOR\n` : header;
 }
 
-/** A container's words for a text line or a csv cell: controls and commas escaped as \ooo. */
-const cell = (s: string): string => escapeControls(s).replace(/,/g, '\\054');
+/** A container's words for a text line: controls, spaces and commas escaped as \ooo. */
+const textWord = (s: string): string => escapeControls(s).replace(/ /g, '\\040').replace(/,/g, '\\054');
+
+/**
+ * contid's own words (` container=`, ` contid=`, ` orchestrator=`) inside ausearch's sentence,
+ * which the log's text writes (a file name, an exe, a user name), get their '=' escaped
+ * (\075): an exe named `/x container=db-prod contid=… orchestrator=docker`
+ * must not make an unattributed line read as attributed, nor add a second attribution.
+ */
+const FORGED_ATTRIBUTION = / (container|contid|orchestrator)=/g;
+const unforgeable = (line: string): string => line.replace(FORGED_ATTRIBUTION, ' $1\\075');
 
 export function containerJson(c: AttributedContainer | null): Record<string, string | null | Record<string, string>> | null {
   if (!c) return null;
@@ -211,14 +225,14 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
     case 'text': {
       // contid's addition to ausearch's sentence: the container it was attributed to
       const c = chain[0];
-      const lines = lineTexts(normalizedLines('text', event, {}));
-      return c ? lines.replace(/\n/g, ` container=${cell(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${cell(c.orchestrator)}\n`) : lines;
+      const lines = unforgeable(lineTexts(normalizedLines('text', event, {})));
+      return c ? lines.replace(/\n/g, ` container=${textWord(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${textWord(c.orchestrator)}\n`) : lines;
     }
     case 'csv': {
       const c = chain[0];
-      const rows = lineTexts(normalizedLines('csv', event, options.csv ?? {}));
+      const rows = lineTexts(normalizedLines('csv', event, options.csv ?? {}, options.onNormalizeError));
       if (!options.csv?.container) return rows;
-      return rows.replace(/\n/g, c ? `,${cell(c.name)},${formatContainerId(c.contid)},${cell(c.orchestrator)}\n` : ',,,\n');
+      return rows.replace(/\n/g, c ? `,${csvCell(escapeControls(c.name))},${formatContainerId(c.contid)},${csvCell(escapeControls(c.orchestrator))}\n` : ',,,\n');
     }
     case 'json':
       return (

@@ -1,6 +1,7 @@
 import type { AuditEvent } from './reassembler';
 import { AUPARSE_ESC_TTY, AUPARSE_TYPE, NORM_OPT_ALL, NORM_OPT_NO_ATTRS, cstr, libauparse, type AuState, type CPointer, type Libauparse } from './libauparse';
 import { localTime, type LocalTime } from './local-time';
+import { csvCell } from './csv-cell';
 
 /**
  * `ausearch --format text` and `--format csv` (ausearch-report.c, text_event and csv_event):
@@ -52,6 +53,7 @@ const emptyFrame = (x: CsvExtras): string => `,,,,,,,,,${x.labels ? ',,' : ''}${
  */
 export class NormalizedReport {
   private out = '';
+  private errors: string[] = [];
   private readonly au: AuState;
 
   private constructor(
@@ -93,7 +95,7 @@ export class NormalizedReport {
     if (this.format === 'text') return `${event.node !== null ? `On ${event.node} at` : 'At'} ${t.time} ${t.date}  did-unknown \n`;
     const x = this.extras;
     const time = x.time ? extraTime(t, event.timeMs % 1000) : '';
-    return `${event.node ?? ''},${event.records[0].type},${t.date},${t.time},${time}${serial},${emptyFrame(x)}`;
+    return `${csvCell(event.node ?? '')},${csvCell(event.records[0].type)},${t.date},${t.time},${time}${serial},${emptyFrame(x)}`;
   }
 
   /** auparse_interpret_field at the cursor; printf's "(null)" for NULL. */
@@ -187,39 +189,55 @@ export class NormalizedReport {
     return `${out}\n`;
   }
 
-  /** csv_event: one row of ausearch's columns. */
+  /**
+   * csv_event: one row of ausearch's columns. Every cell from the log or libauparse goes
+   * through csvCell (quoted, formulas neutralised); only the cells contid writes from numbers
+   * (DATE, TIME, the --extra-time cells, SERIAL_NUM) are written as they are.
+   */
   private csvRow(): string {
     const lib = this.lib;
     const au = this.au;
     const x = this.extras;
-    let out = this.hasNode() ? `${this.field()},` : ',';
-    out += `${lib.getTypeName(au) ?? ''},`;
+    let out = this.hasNode() ? `${csvCell(this.field())},` : ',';
+    const typeName = lib.getTypeName(au);
+    out += `${csvCell(typeName ?? '')},`;
     const rc = lib.normalize(au, x.labels ? NORM_OPT_ALL : NORM_OPT_NO_ATTRS);
     const t = localTime(this.seconds());
     out += `${t.date},${t.time},`;
     if (x.time) out += extraTime(t, lib.getMilli(au));
     out += `${lib.getSerial(au)},`;
-    if (rc !== 0) return out + emptyFrame(x);
-    out += `${lib.normalizeWord(au, 'get_event_kind') ?? 'unknown'},`;
-    out += `${this.at('session') ? this.field() : ''},`;
-    if (this.at('subject_primary')) {
-      const subj = this.field();
-      out += subj === 'unset' ? 'system' : subj;
+    if (rc !== 0) {
+      // ausearch's stderr line for an event its normalizer cannot read (printf's "(null)" for no name)
+      this.errors.push(`error normalizing ${typeName ?? '(null)'}`);
+      return out + emptyFrame(x);
     }
-    out += `,${this.at('subject_secondary') ? this.field() : ''},`;
-    out += `${lib.normalizeWord(au, 'subject_kind') ?? ''},`;
-    if (x.labels) out += `${this.attribute('subject', 'subj')},`;
+    const cells: string[] = [lib.normalizeWord(au, 'get_event_kind') ?? 'unknown', this.at('session') ? this.field() : ''];
+    let subj = '';
+    if (this.at('subject_primary')) {
+      subj = this.field();
+      if (subj === 'unset') subj = 'system';
+    }
+    cells.push(subj, this.at('subject_secondary') ? this.field() : '', lib.normalizeWord(au, 'subject_kind') ?? '');
+    if (x.labels) cells.push(this.attribute('subject', 'subj'));
     const action = lib.normalizeWord(au, 'get_action');
-    out += `${action ?? 'did-unknown'},`;
-    out += `${this.at('get_results') ? (this.succeeded() ? 'success' : 'failed') : ''},`;
-    out += `${this.at('object_primary') ? this.csvObject(action) : ''},`;
-    out += `${this.at('object_secondary') ? this.field() : ''},`;
-    if (x.obj2) out += `${this.at('object_primary2') ? this.object2() : ''},`;
-    if (x.labels) out += `${this.attribute('object', 'obj')},`;
-    out += `${lib.normalizeWord(au, 'object_kind') ?? '(null)'},`;
-    out += lib.normalizeWord(au, 'how') ?? '';
-    if (x.keys) out += `,${this.at('key') ? this.field() : ''}`;
-    return `${out}\n`;
+    cells.push(
+      action ?? 'did-unknown',
+      this.at('get_results') ? (this.succeeded() ? 'success' : 'failed') : '',
+      this.at('object_primary') ? this.csvObject(action) : '',
+      this.at('object_secondary') ? this.field() : '',
+    );
+    if (x.obj2) cells.push(this.at('object_primary2') ? this.object2() : '');
+    if (x.labels) cells.push(this.attribute('object', 'obj'));
+    cells.push(lib.normalizeWord(au, 'object_kind') ?? '(null)', lib.normalizeWord(au, 'how') ?? '');
+    if (x.keys) cells.push(this.at('key') ? this.field() : '');
+    return `${out}${cells.map(csvCell).join(',')}\n`;
+  }
+
+  /** ausearch's stderr lines ("error normalizing TYPE") since the last call. */
+  takeErrors(): string[] {
+    const errors = this.errors;
+    this.errors = [];
+    return errors;
   }
 
   /** The subj= or obj= attribute of the normalized subject or object, or ''. */

@@ -39,7 +39,8 @@ const CSV_OPTIONS = {
 function formatOptionsOf(argv: SearchArgs, format: string): FormatOptions {
   const csv = { keys: argv['extra-keys'], labels: argv['extra-labels'], obj2: argv['extra-obj2'], time: argv['extra-time'], container: argv['extra-container'] };
   if (format !== 'csv' && Object.values(csv).some(Boolean)) throw new ContidError('--extra options require --format csv (as ausearch)', 2);
-  return { csv };
+  // ausearch's own line (no "contid:"), for an event libauparse's normalizer cannot read
+  return { csv, onNormalizeError: (line) => void process.stderr.write(`${escapeText(line)}\n`) };
 }
 
 /** Buffered synchronous stdout: one write per ~1 MB, retried while a pipe is full. */
