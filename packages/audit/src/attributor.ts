@@ -278,6 +278,20 @@ export class Attributor {
   }
 
   /**
+   * Where the last epoch of `session` of `node` begins (-1: before the input) and the stamp of
+   * the LOGIN that began it, or null when the number has none. Bytes of the session from there
+   * on (and the lines of that LOGIN's own event before it) belong to one epoch: a byte shortcut
+   * may give them all to one container only then.
+   */
+  lastEpoch(session: number, node: string | null): { start: number; stamp?: string } | null {
+    const list = this.epochs.get(sessionKey(node, session));
+    if (!list || list.length === 0) return null;
+    let last = list[0];
+    for (const e of list) if (e.start > last.start) last = e;
+    return { start: last.start, stamp: last.stamp };
+  }
+
+  /**
    * True when sessions alone name containers: one node, one boot. Byte-level shortcuts that
    * see a session number but not the line's node or time are exact only then.
    */

@@ -329,6 +329,12 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   return { ...stats, attributor };
 }
 
+/** The first line of `bytes`, parsed. */
+function firstRecord(bytes: Buffer, offset: number): AuditRecord | null {
+  const nl = bytes.indexOf(10);
+  return parseRecord(bytes.toString('latin1', 0, nl < 0 ? bytes.length : nl), offset);
+}
+
 /**
  * The container of an event's raw bytes (sessions unique: one node, one boot), found exactly as
  * attribute() finds a decoded event's: by the kernel's `ses=` of the first record that has one
@@ -358,6 +364,25 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
     return contid === null ? null : (attributor.container(contid) ?? null);
   }
   return attributor.attribute({ node: first.node, time: first.time, timeMs: first.timeMs, serial: first.serial, serialText: first.serialText, records });
+}
+
+/**
+ * The container of a whole index range (several events of one session, merged), or undefined
+ * when one container cannot be said for all of it: the range begins before the session's last
+ * epoch (a LOGIN allocating the number again inside it) with lines that are not of that
+ * LOGIN's own event — those bytes are decoded, event by event.
+ */
+function containerOfRange(attributor: Attributor, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
+  const rec = firstRecord(bytes, offset);
+  if (rec === null) return undefined;
+  const last = attributor.lastEpoch(session, rec.node);
+  for (let ls = 0; last !== null && offset + ls < last.start; ) {
+    const le = bytes.indexOf(10, ls);
+    const line = parseRecord(bytes.toString('latin1', ls, le < 0 ? bytes.length : le), offset + ls);
+    if (line === null || last.stamp === undefined || stampKey(line.timeMs, line.serialText) !== last.stamp) return undefined;
+    ls = le < 0 ? bytes.length : le + 1;
+  }
+  return containerOfBytes(attributor, bytes, offset, session);
 }
 
 /**
@@ -417,8 +442,8 @@ function readEvents(
       const ranges = indexedRanges[i];
       const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
       readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
-        if (direct && oneNode(buf)) {
-          const c = containerOfBytes(attributor, buf, b.base + at, sessionAt.get(at)!);
+        const c = direct && oneNode(buf) ? containerOfRange(attributor, sessionAt.get(at)!, buf, b.base + at) : undefined;
+        if (c !== undefined) {
           if (c !== null && contids.has(String(c.contid))) {
             stats.matched++;
             options.rawOut!(withoutEnriched(buf));
