@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { formatContainerId, Registry } from '@contid/core';
-import { ENTRY_RULES_FILE } from '@contid/lxc';
+import { ENTRY_RULES_FILE, entryRules, hostEntryTargets } from '@contid/lxc';
 import { field, waitForAudit } from '../helpers/audit';
 import { contid, run, tempStateDir } from '../helpers/cli';
 import { startServe } from '../helpers/serve';
@@ -36,7 +36,9 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
     return name;
   }
 
-  const loadedRules = (): string[] => run('auditctl', ['-l']).stdout.split('\n').filter((l) => l.includes('contid-lxc-entry'));
+  const loadedRules = (): string[] => run('auditctl', ['-l']).stdout.split('\n').filter((l) => / -F key=contid-lxc-(entry|join)$/.test(l));
+  /** This host's rule set: lxcpath directory rules, pivot_root by lxc-start (and lxc-autostart), the mount-namespace join rule, execve of the tools. */
+  const hostRules = (): string[] => entryRules(hostEntryTargets());
   const doctorRules = (): { status: string; detail: string } | undefined =>
     contid(['doctor', '--json'], { env: state.env })
       .stdout.split('\n')
@@ -56,8 +58,11 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
   it('install lxc loads the persistent rules (idempotent), doctor sees them', () => {
     expect(existsSync(ENTRY_RULES_FILE)).toBe(true);
     const once = loadedRules();
-    // setns/pivot_root for two arches, execve of lxc-start and of lxc-attach
-    expect(once).toHaveLength(4);
+    // setns/pivot_root under the lxcpath for two arches, pivot_root by lxc-start wherever the
+    // root lies, every mount-namespace join, execve of lxc-start and of lxc-attach
+    expect(once).toEqual(hostRules());
+    expect(once).toContain('-a always,exit -F arch=b64 -S pivot_root -F exe=/usr/bin/lxc-start -F key=contid-lxc-entry');
+    expect(once).toContain('-a always,exit -F arch=b64 -S setns -F a1&0x20000 -F key=contid-lxc-join');
     expect(readFileSync(ENTRY_RULES_FILE, 'utf8').split('\n').filter((l) => l.startsWith('-a '))).toEqual(once);
     const again = contid(['install', 'lxc'], { env: state.env });
     expect(again.status).toBe(0);
@@ -81,8 +86,12 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
 
     // The oracle: what ausearch finds of setns by auid 1000 whose PATH is this container's root.
     const root = statSync(`/var/lib/lxc/${name}/rootfs`);
+    // after `before` only: a destroyed container's rootfs inode is reused by the next one
     const mine = (lines: string[]): string[] =>
-      lines.filter((l) => l.startsWith('type=PATH') && field(l, 'inode') === String(root.ino)).map((l) => /audit\(([0-9.:]+)\)/.exec(l)![1]);
+      lines
+        .filter((l) => l.startsWith('type=PATH') && field(l, 'inode') === String(root.ino))
+        .map((l) => /audit\(([0-9.:]+)\)/.exec(l)![1])
+        .filter((stamp) => Number(stamp.split(':')[0]) * 1000 >= before - 1000);
     const setns = await waitForAudit(['-sc', 'setns', '-ua', '1000', '-ts', 'recent'], (l) => mine(l).length > 0);
     const events = mine(setns);
     expect(events).toHaveLength(1);
@@ -145,7 +154,7 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
   it('uninstall lxc removes the rules from the kernel and rules.d; doctor warns', () => {
     // a per-container uninstall leaves the host-wide rules alone
     expect(contid(['uninstall', 'lxc', names[0]], { env: state.env }).status).toBe(0);
-    expect(loadedRules()).toHaveLength(4);
+    expect(loadedRules()).toEqual(hostRules());
     expect(contid(['uninstall', 'lxc'], { env: state.env }).status).toBe(0);
     expect(loadedRules()).toEqual([]);
     expect(existsSync(ENTRY_RULES_FILE)).toBe(false);

@@ -31,7 +31,7 @@ export * from './reader';
 export * from './search';
 export * from './search-index';
 export * from './line-bytes';
-export { EntryWitness, describeUntaggedEntry, entryRoot, entrySyscall, type EntryKind, type UntaggedEntry } from './entries';
+export { EntryJudge, EntryWitness, describeUntaggedEntry, entryRoot, entrySyscall, eventEntry, pathRoot, untaggedEntryJson, type EntryKind, type EntrySighting, type EntrySyscall, type RootNamer, type UntaggedEntry } from './entries';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
 export { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';

@@ -41,6 +41,8 @@ export interface SearchOptions {
   onIndexProblem?: (reason: string) => void;
   /** SYSCALL records of setns / pivot_root, seen in the first pass (see entries.ts). */
   onEntryRecord?: (rec: AuditRecord) => void;
+  /** Learn the bindings and entries only: no event is read (`search --untagged`). */
+  firstPassOnly?: boolean;
   /**
    * Verify every binding's signature (`--show-rejected` lists every one that fails). Otherwise
    * only the bindings that can change the answer are verified (see relevantBindings).
@@ -306,6 +308,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   attributor.settle(options.verifyAll || options.attribution?.procfsContid || query === null ? null : { ...query, sessions: entrySessions, ops: options.onEntryRecord ? ENTRY_OPS : undefined });
   const filter = resolveContainerFilter(attributor, options.filter);
   const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
+  if (options.firstPassOnly) return { ...stats, attributor };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
   const cheap = withoutContainerFilter(filter);
   const emit = (events: AuditEvent[]): void => {

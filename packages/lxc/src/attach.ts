@@ -19,7 +19,7 @@ export interface AttachPlan {
 }
 
 /** The newest open registry row for an LXC name. */
-export function openLxcRow(registry: ContainerQueries, name: string): ContainerRecord | undefined {
+export function openLxcRow(registry: Pick<ContainerQueries, 'list'>, name: string): ContainerRecord | undefined {
   return registry
     .list({ orchestrator: ORCHESTRATOR })
     .reverse()

@@ -2,11 +2,19 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { ContidError } from '@contid/core';
-import { DEFAULT_LXC_PATH } from './install';
+import { configuredLxcPath } from './lxc-tools';
 
 /** Persistent audit rules (auditd loads rules.d at start through augenrules). */
 export const ENTRY_RULES_FILE = '/etc/audit/rules.d/contid-lxc.rules';
 export const ENTRY_RULES_KEY = 'contid-lxc-entry';
+/**
+ * The key of the rule on every mount-namespace join: most of what it records (runc exec,
+ * nsenter into other runtimes) is no LXC entry, so search reports such a join only when its
+ * root is an LXC container's (never by key alone).
+ */
+export const JOIN_RULES_KEY = 'contid-lxc-join';
+/** setns's nstype bit for a mount namespace: lxc-attach passes it (0x6e020000), as nsenter -m and runc do. */
+const CLONE_NEWNS = '0x20000';
 const MARK = '## installed by contid install lxc';
 
 export interface EntryRuleTargets {
@@ -14,6 +22,8 @@ export interface EntryRuleTargets {
   lxcPath: string;
   lxcStart: string | null;
   lxcAttach: string | null;
+  /** Starts containers through liblxc without lxc-start (lxc.service at boot). */
+  lxcAutostart?: string | null;
 }
 
 /**
@@ -24,16 +34,27 @@ export interface EntryRuleTargets {
  *   `-F exe=`: it re-executes itself from a memfd (exe="/memfd:lxc-attach (deleted)") before
  *   it enters, and joins by a pidfd (no namespace inode in the record). This also catches
  *   nsenter, and nothing of other runtimes (their roots lie elsewhere).
+ * - pivot_root by lxc-start (and lxc-autostart): a container's init pivots into its root
+ *   before it executes the init, still running LXC's binary, so `-F exe=` sees it wherever
+ *   the root lies. The directory rule does not: an audit tree rule tags the mounts that exist
+ *   when it is loaded, so a rootfs on its own mount (a loop or LVM mount under the lxcpath,
+ *   mounted later; `lxc.rootfs.path` elsewhere) is outside it (measured).
+ * - setns joining a mount namespace (`-F a1&0x20000`, key contid-lxc-join): lxc-attach into
+ *   such a root. lxc-attach runs from a memfd, so no exe rule can name it; this records every
+ *   mount-namespace join on the host (runc exec, nsenter), one event each, and search keeps
+ *   those whose root is an LXC container's.
  * - execve of lxc-start and lxc-attach: who ran them and with which arguments.
  * Appended (-a) after any rule already loaded: an earlier rule that matches keeps its key,
  * so readers find these events by syscall and path, never by key alone.
  */
 export function entryRules(t: EntryRuleTargets): string[] {
-  for (const path of [t.lxcPath, t.lxcStart, t.lxcAttach]) {
+  for (const path of [t.lxcPath, t.lxcStart, t.lxcAttach, t.lxcAutostart ?? null]) {
     // auditctl splits a rule line on blanks
     if (path !== null && !/^\/[A-Za-z0-9_@%+=:,./-]*$/.test(path)) throw new ContidError(`cannot write "${path}" into an audit rule (not an absolute path of plain characters)`);
   }
   const rules = ['b64', 'b32'].map((arch) => `-a always,exit -F arch=${arch} -S pivot_root,setns -F dir=${t.lxcPath} -F key=${ENTRY_RULES_KEY}`);
+  for (const exe of [t.lxcStart, t.lxcAutostart ?? null]) if (exe) rules.push(`-a always,exit -F arch=b64 -S pivot_root -F exe=${exe} -F key=${ENTRY_RULES_KEY}`);
+  rules.push(`-a always,exit -F arch=b64 -S setns -F a1&${CLONE_NEWNS} -F key=${JOIN_RULES_KEY}`);
   for (const exe of [t.lxcStart, t.lxcAttach]) if (exe) rules.push(`-a always,exit -F arch=b64 -S execve,execveat -F exe=${exe} -F key=${ENTRY_RULES_KEY}`);
   return rules;
 }
@@ -54,12 +75,7 @@ function onPath(command: string): string | null {
 
 /** This host's targets: LXC's configured lxcpath and its tools. */
 export function hostEntryTargets(lxcPath?: string): EntryRuleTargets {
-  let path = lxcPath;
-  if (!path) {
-    const r = spawnSync('lxc-config', ['lxc.lxcpath'], { encoding: 'utf8' });
-    path = r.status === 0 && r.stdout.trim() ? r.stdout.trim() : DEFAULT_LXC_PATH;
-  }
-  return { lxcPath: path, lxcStart: onPath('lxc-start'), lxcAttach: onPath('lxc-attach') };
+  return { lxcPath: lxcPath || configuredLxcPath(), lxcStart: onPath('lxc-start'), lxcAttach: onPath('lxc-attach'), lxcAutostart: onPath('lxc-autostart') };
 }
 
 function auditctl(args: string[]): { ok: boolean; out: string } {
@@ -70,7 +86,7 @@ function auditctl(args: string[]): { ok: boolean; out: string } {
 
 /** contid's entry rules the kernel has now (`auditctl -l`). */
 export function loadedEntryRules(): string[] {
-  return auditctl(['-l']).out.split('\n').filter((l) => l.endsWith(` -F key=${ENTRY_RULES_KEY}`));
+  return auditctl(['-l']).out.split('\n').filter((l) => l.endsWith(` -F key=${ENTRY_RULES_KEY}`) || l.endsWith(` -F key=${JOIN_RULES_KEY}`));
 }
 
 /**
@@ -87,7 +103,7 @@ export function installEntryRules(t: EntryRuleTargets, file = ENTRY_RULES_FILE):
   renameSync(`${file}.tmp`, file);
   const loaded = loadedEntryRules();
   if (loaded.length === rules.length && rules.every((r) => loaded.includes(r))) return `audit rules ${file} already loaded`;
-  if (loaded.length > 0) auditctl(['-D', '-k', ENTRY_RULES_KEY]);
+  if (loaded.length > 0) unloadEntryRules();
   for (const rule of rules) {
     const r = auditctl(rule.split(' '));
     if (!r.ok) throw new ContidError(`auditctl ${rule} failed: ${r.out.split('\n')[0]}`);
@@ -95,9 +111,13 @@ export function installEntryRules(t: EntryRuleTargets, file = ENTRY_RULES_FILE):
   return `installed and loaded audit rules ${file} (key ${ENTRY_RULES_KEY})`;
 }
 
+function unloadEntryRules(): void {
+  for (const key of [ENTRY_RULES_KEY, JOIN_RULES_KEY]) auditctl(['-D', '-k', key]);
+}
+
 export function uninstallEntryRules(file = ENTRY_RULES_FILE): string {
   const had = loadedEntryRules().length > 0;
-  if (had) auditctl(['-D', '-k', ENTRY_RULES_KEY]);
+  if (had) unloadEntryRules();
   if (existsSync(file)) {
     if (!readFileSync(file, 'utf8').includes(MARK)) throw new ContidError(`${file} was not installed by contid; leaving it`);
     unlinkSync(file);

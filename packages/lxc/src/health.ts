@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIT_UNSET, ContidConfig, HealthResult, Registry, formatContainerId } from '@contid/core';
+import { AUDIT_UNSET, ContainerQueries, ContidConfig, HealthResult, Registry, formatContainerId } from '@contid/core';
 import { initMatchesRow, openLxcRow } from './attach';
 import { lxcInitPid } from './lxc-tools';
-import { ENTRY_RULES_KEY, entryRules, hostEntryTargets, loadedEntryRules } from './entry-rules';
+import { ENTRY_RULES_KEY, JOIN_RULES_KEY, entryRules, hostEntryTargets, loadedEntryRules } from './entry-rules';
 
 /** Running LXC containers (default lxcpath), or null when LXC is not installed. */
-function runningContainers(): string[] | null {
+export function runningContainers(): string[] | null {
   const r = spawnSync('lxc-ls', ['-1', '--running'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;
   return r.stdout.split('\n').filter(Boolean);
@@ -37,8 +37,16 @@ function entryRulesHealth(): HealthResult {
     return { check, status: 'warn', detail: `cannot list audit rules: ${(e as Error).message}`, fix };
   }
   const missing = expected.filter((r) => !loaded.includes(r));
-  if (missing.length === 0) return { check, status: 'ok', detail: `${loaded.length} rules under key ${ENTRY_RULES_KEY}: plain lxc-attach and lxc-start are recorded` };
+  if (missing.length === 0) return { check, status: 'ok', detail: `${loaded.length} rules under keys ${ENTRY_RULES_KEY} and ${JOIN_RULES_KEY}: plain lxc-attach and lxc-start are recorded` };
   return { check, status: 'warn', detail: `${missing.length} of ${expected.length} rules not loaded: a plain lxc-attach or lxc-start leaves no trace (${missing[0]})`, fix };
+}
+
+/**
+ * Running LXC containers no open row describes (started without contid and without its
+ * hooks): `contid ps` names them, since the registry alone cannot.
+ */
+export function unknownRunningContainers(registry: Pick<ContainerQueries, 'list'>): string[] {
+  return (runningContainers() ?? []).filter((name) => !openLxcRow(registry, name));
 }
 
 function containersHealth(config: ContidConfig, running: string[]): HealthResult[] {

@@ -11,10 +11,11 @@ export { CONTID_LXC, DEFAULT_LXC_PATH, GLOBAL_SNIPPET, HOOK_MAIN, SYSTEMD_DROP_I
 export type { InstallReport, LxcInstallOptions } from './install';
 export { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
 export type { CapSetting } from './cap-config';
-export { lxcHealth } from './health';
+export { lxcHealth, unknownRunningContainers } from './health';
 export { recordSpooledInit } from './spooled-hook';
 export type { SpooledInit, SpooledInitOutcome } from './spooled-hook';
 export { instanceRecordPath } from './instance-record';
-export { ENTRY_RULES_FILE, ENTRY_RULES_KEY, entryRules, hostEntryTargets, installEntryRules, loadedEntryRules, uninstallEntryRules } from './entry-rules';
+export { ENTRY_RULES_FILE, ENTRY_RULES_KEY, JOIN_RULES_KEY, entryRules, hostEntryTargets, installEntryRules, loadedEntryRules, uninstallEntryRules } from './entry-rules';
 export type { EntryRuleTargets } from './entry-rules';
 export { lxcStartName, tellStarter, waitingStarters } from './starter';
+export { configuredRootfs, lxcRootNamer, pathRecordRoot } from './root-namer';

@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ContidError } from '@contid/core';
-import { validateContainerName } from './lxc-tools';
+import { DEFAULT_LXC_PATH, validateContainerName } from './lxc-tools';
 import { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
 
 export const GLOBAL_SNIPPET = '/usr/share/lxc/config/common.conf.d/contid.conf';
 export const SYSTEMD_DROP_IN = '/etc/systemd/system/lxc@.service.d/contid.conf';
-export const DEFAULT_LXC_PATH = '/var/lib/lxc';
+export { DEFAULT_LXC_PATH };
 
 const BEGIN = '# >>> contid install lxc >>>';
 const END = '# <<< contid install lxc <<<';

@@ -27,6 +27,15 @@ export function lxcPathOf(args: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** LXC's default lxcpath. */
+export const DEFAULT_LXC_PATH = '/var/lib/lxc';
+
+/** LXC's lxcpath on this host (`lxc-config lxc.lxcpath`), or its default. */
+export function configuredLxcPath(): string {
+  const r = spawnSync('lxc-config', ['lxc.lxcpath'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : DEFAULT_LXC_PATH;
+}
+
 /** Asks LXC (lxc-info) for a container's state: the registry alone may be stale. */
 export function lxcState(name: string, lxcPath?: string): LxcState {
   const args = ['-n', name, '-s', '-H', ...(lxcPath ? ['-P', lxcPath] : [])];

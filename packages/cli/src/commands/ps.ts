@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { ContainerRecord, ContainerState, PrivilegeError, Registry, Tagger, configFromEnv, formatContainerId } from '@contid/core';
+import { ContainerRecord, ContainerState, PrivilegeError, Registry, Tagger, configFromEnv, escapeText, formatContainerId } from '@contid/core';
+import { unknownRunningContainers } from '@contid/lxc';
 import { printJson, printTable } from '../output';
 import { labelsOf } from './event-filter-args';
 import { reconcile } from './reconcile';
@@ -44,7 +45,10 @@ export const psCommand: CommandModule<{ json: boolean }, PsArgs> = {
     const rows = states
       .flatMap((state) => registry.list({ state, orchestrator: argv.orchestrator }))
       .filter((c) => labels.every(([k, v]) => c.labels[k] === v));
+    // no row can list what contid never saw start: said on stderr, so the table stays the registry's
+    const unknown = !argv.orchestrator || argv.orchestrator === 'lxc' ? unknownRunningContainers(registry) : [];
     registry.close();
+    for (const name of unknown) process.stderr.write(`contid: ${escapeText(`LXC container ${name} runs unknown to contid (started without it: its records are not attributed; contid doctor, contid search --untagged)`)}\n`);
     if (argv.json) for (const c of rows) printJson(c);
     else printTable(CONTAINER_HEADERS, rows.map(containerRow));
   },

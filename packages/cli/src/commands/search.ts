@@ -6,9 +6,9 @@ import { rejectionReport, trustOptions } from './trust-args';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
-import { untaggedEntryLines, untaggedSearchError } from './untagged-search';
+import { untaggedEntries, untaggedSearchError } from './untagged-search';
 import {
-  EntryWitness, SearchIndex, bytesToText, csvHeaderRow, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs,
+  EntryWitness, SearchIndex, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
   type EventFilter, type FormatOptions,
 } from '@contid/audit';
 
@@ -18,6 +18,7 @@ interface SearchArgs extends EventFilterArgs, LogInputArgs {
   strict: boolean;
   'just-one': boolean;
   'show-rejected': boolean;
+  untagged: boolean;
   index: boolean;
   'index-dir'?: string;
   'extra-keys': boolean;
@@ -110,6 +111,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'fail, naming FILE:LINE and printing nothing, when a line is not an audit record' })
       .option('just-one', { type: 'boolean', default: false, describe: 'stop after the first matching event (ausearch --just-one)' })
       .option('show-rejected', { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' })
+      .option('untagged', { type: 'boolean', default: false, describe: 'list entries into LXC containers that bypassed contid (plain lxc-start / lxc-attach), known to contid or not, instead of events' })
       .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
       .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
       .example('$0 search --container web --start today', "what web did today, as raw records")
@@ -117,6 +119,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       .example('$0 search -m SYSCALL -sv no -ts today -i', 'ausearch spellings: failed syscalls since midnight, interpreted') as never,
   handler: async (argv) => {
     const format = outputFormatOf(argv);
+    if (argv.untagged && (argv['show-rejected'] || argv['just-one'])) throw new ContidError('--untagged lists entries: it does not go with --show-rejected or --just-one', 2);
     const formatOptions = formatOptionsOf(argv, format);
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     const { files, cleanup } = await resolveLogFiles(argv);
@@ -146,6 +149,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         limit: argv['just-one'] ? 1 : undefined,
         attribution: { ...trust, registry, procfsContid: hostHasProcfsContid(), onTrustedBinding: entries.onTrustedBinding },
         onEntryRecord: entries.onEntryRecord,
+        firstPassOnly: argv.untagged,
         onEvent: argv['show-rejected']
           ? () => undefined
           : (event, chain) => {
@@ -170,7 +174,19 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
-      if (!argv['show-rejected']) for (const line of untaggedEntryLines(entries, stats.attributor, filter, files)) say(escapeText(line));
+      if (argv.untagged) {
+        // the entries are the answer: on stdout, as text lines or JSON objects
+        const found = untaggedEntries(entries, stats.attributor, filter, files, true);
+        const json = format === 'json' || format === 'ecs';
+        for (const e of found) out.write(json ? untaggedEntryJson(e) : `${escapeText(describeUntaggedEntry(e))}\n`);
+        out.flush();
+        if (found.length === 0) {
+          process.stderr.write('<no matches>\n');
+          process.exitCode = 1;
+        }
+        return;
+      }
+      if (!argv['show-rejected']) for (const e of untaggedEntries(entries, stats.attributor, filter, files)) say(escapeText(describeUntaggedEntry(e)));
       const untagged = argv['show-rejected'] ? null : untaggedSearchError(stats.attributor, filter, hostHasProcfsContid());
       if (untagged) throw untagged;
       if (stats.matched === 0 && !argv['show-rejected']) {

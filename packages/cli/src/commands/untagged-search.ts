@@ -1,17 +1,42 @@
-import { ContidError, formatContainerId, parseContainerId } from '@contid/core';
-import { Attributor, EntryWitness, EventFilter, describeUntaggedEntry, fileBases, resolveContainerFilter, selectedContainers, selectedSessions } from '@contid/audit';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContidError, Registry, configFromEnv, formatContainerId, parseContainerId } from '@contid/core';
+import { Attributor, EntryWitness, EventFilter, fileBases, resolveContainerFilter, selectedContainers, selectedSessions, type UntaggedEntry } from '@contid/audit';
+import { lxcRootNamer } from '@contid/lxc';
 
 /**
- * `search --container X`: every entry into X that bypassed contid (a plain lxc-attach, a plain
- * lxc-start, recorded by contid's audit rules), one line each — its commands are in someone
- * else's session, so they are not among X's events, and an answer that left them out
- * silently would read as complete.
+ * Entries that bypassed contid (a plain lxc-attach, a plain lxc-start, recorded by contid's
+ * audit rules): with `--container X`, those into X — its commands are in someone else's
+ * session, so they are not among X's events, and an answer that left them out silently would
+ * read as complete; with `all` (`search --untagged`), those into every LXC container, known
+ * to contid or not. A root no binding names is named from the host's LXC containers as they
+ * are now (packages/lxc root-namer.ts).
  */
-export function untaggedEntryLines(witness: EntryWitness, attributor: Attributor, filter: EventFilter, files: string[]): string[] {
-  if (filter.container === undefined) return [];
-  const contids = selectedContainers(attributor, resolveContainerFilter(attributor, filter));
-  if (contids === null || contids.size === 0) return [];
-  return witness.untagged(attributor, fileBases(files), contids, { startMs: filter.startMs, endMs: filter.endMs }).map(describeUntaggedEntry);
+export function untaggedEntries(witness: EntryWitness, attributor: Attributor, filter: EventFilter, files: string[], all = false): UntaggedEntry[] {
+  let selected: ReadonlySet<string> | null = null;
+  if (filter.container !== undefined) {
+    const contids = selectedContainers(attributor, resolveContainerFilter(attributor, filter));
+    if (contids === null || contids.size === 0) return [];
+    selected = contids;
+  } else if (!all) return [];
+  const config = configFromEnv();
+  const registry = openQuietly(config.stateDir);
+  try {
+    const judge = { rootNamer: lxcRootNamer(registry), localNode: config.nodeName };
+    return witness.untagged(attributor, fileBases(files), selected, { startMs: filter.startMs, endMs: filter.endMs }, judge);
+  } finally {
+    registry?.close();
+  }
+}
+
+/** The registry, read-only, only to tell which named container contid knows; null when it cannot be read. */
+function openQuietly(stateDir: string): Registry | null {
+  if (!existsSync(join(stateDir, 'registry.db'))) return null;
+  try {
+    return Registry.open(stateDir, { readonly: true });
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,0 +1,98 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerId, ContainerQueries } from '@contid/core';
+import { openLxcRow } from './attach';
+import { configuredLxcPath, lxcInitPid } from './lxc-tools';
+
+/** `DEV:INODE` as a PATH record spells it (`dev=fe:00 inode=N`): major and minor in hex. */
+export function pathRecordRoot(st: { dev: number; ino: number }): string {
+  // Linux's new_encode_dev layout, as Node reports st_dev
+  const major = (st.dev >> 8) & 0xfff;
+  const minor = (st.dev & 0xff) | ((st.dev >>> 12) & 0xfff00);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+}
+
+/**
+ * The rootfs directory a container's config names (`lxc.rootfs.path`, last one wins; `dir:`
+ * stripped), or LXC's default `LXCPATH/NAME/rootfs`; null for backings LXC itself mounts at
+ * start (loop:, lvm:, zfs: …), whose root exists only while the container runs.
+ */
+export function configuredRootfs(config: string, lxcPath: string, name: string): string | null {
+  let value: string | null = null;
+  for (const line of config.split('\n')) {
+    const m = /^\s*lxc\.rootfs\.path\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) value = m[1];
+  }
+  if (value === null || value === '') return join(lxcPath, name, 'rootfs');
+  if (value.startsWith('dir:')) return value.slice(4);
+  return value.startsWith('/') && !value.includes(':') ? value : null;
+}
+
+const statRoot = (path: string): string | null => {
+  try {
+    return pathRecordRoot(statSync(path));
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * Names the root an entry record carries with the host's LXC containers as they are now: the
+ * rootfs each config names (a directory, or whatever is mounted on it), then, for a root no
+ * config gives, the root of each running container's init (`/proc/PID/root`: loop, LVM and
+ * other backings LXC mounts itself). The contid is that of the container's open row, when
+ * contid knows it. Read once; a miss reads the host again at most every `refreshMs` (tail).
+ */
+export function lxcRootNamer(
+  registry: Pick<ContainerQueries, 'list'> | null,
+  options: { lxcPath?: string; procRoot?: string; refreshMs?: number } = {},
+): (root: string) => { name: string; contid: ContainerId | null } | null {
+  const procRoot = options.procRoot ?? '/proc';
+  let roots: Map<string, string> | null = null;
+  let readAt = 0;
+  let running = false;
+  const read = (withRunning: boolean): void => {
+    const lxcPath = options.lxcPath ?? configuredLxcPath();
+    const found = new Map<string, string>();
+    let names: string[] = [];
+    try {
+      names = readdirSync(lxcPath).filter((n) => existsSync(join(lxcPath, n, 'config')));
+    } catch {
+      // no lxcpath: no LXC container on this host
+    }
+    for (const name of names) {
+      let config = '';
+      try {
+        config = readFileSync(join(lxcPath, name, 'config'), 'utf8');
+      } catch {
+        continue;
+      }
+      const rootfs = configuredRootfs(config, lxcPath, name);
+      const root = rootfs === null ? null : statRoot(rootfs);
+      if (root !== null && !found.has(root)) found.set(root, name);
+    }
+    if (withRunning) {
+      const r = spawnSync('lxc-ls', ['-1', '--running', '-P', lxcPath], { encoding: 'utf8' });
+      for (const name of r.status === 0 ? r.stdout.split('\n').filter(Boolean) : []) {
+        const pid = lxcInitPid(name, lxcPath);
+        const root = pid === null ? null : statRoot(`${procRoot}/${pid}/root/`);
+        if (root !== null && !found.has(root)) found.set(root, name);
+      }
+    }
+    roots = found;
+    running = withRunning;
+    readAt = Date.now();
+  };
+  return (root) => {
+    if (roots === null) read(false);
+    let name = roots!.get(root);
+    // the running containers cost an lxc-info each: asked only for a root no config names
+    if (name === undefined && (!running || Date.now() - readAt >= (options.refreshMs ?? Infinity))) {
+      read(true);
+      name = roots!.get(root);
+    }
+    if (name === undefined) return null;
+    return { name, contid: registry ? openLxcRow(registry, name)?.contid ?? null : null };
+  };
+}

@@ -1,0 +1,42 @@
+import { mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configuredRootfs, lxcRootNamer, pathRecordRoot } from '../src';
+
+describe('naming an entry root with the host LXC containers', () => {
+  it('spells a root as a PATH record does (dev=MAJ:MIN in hex, then the inode)', () => {
+    expect(pathRecordRoot({ dev: 0xfe00, ino: 1622071 })).toBe('fe:00:1622071');
+    expect(pathRecordRoot({ dev: 0x700, ino: 2 })).toBe('07:00:2');
+    // minors above 255 (new_encode_dev puts their high bits above the major)
+    expect(pathRecordRoot({ dev: 0x100703, ino: 9 })).toBe('07:103:9');
+  });
+
+  it.each([
+    ['lxc.rootfs.path = dir:/var/lib/lxc/web/rootfs', '/var/lib/lxc/web/rootfs'],
+    ['lxc.rootfs.path = /srv/roots/web', '/srv/roots/web'],
+    ['lxc.rootfs.path=dir:/a\nlxc.rootfs.path = dir:/b', '/b'],
+    ['lxc.uts.name = web', '/var/lib/lxc/web/rootfs'],
+    ['lxc.rootfs.path = loop:/srv/web.img', null],
+    ['lxc.rootfs.path = lvm:/dev/vg/web', null],
+    ['lxc.rootfs.path = overlay:/a:/b', null],
+  ])('%j: the rootfs to stat is %s', (config, rootfs) => {
+    expect(configuredRootfs(config, '/var/lib/lxc', 'web')).toBe(rootfs);
+  });
+
+  it('names a root by the config of each container under the lxcpath; an unknown root is null', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contid-lxcpath-'));
+    try {
+      mkdirSync(join(dir, 'web', 'rootfs'), { recursive: true });
+      writeFileSync(join(dir, 'web', 'config'), 'lxc.uts.name = web\n');
+      mkdirSync(join(dir, 'elsewhere'));
+      mkdirSync(join(dir, 'roots', 'db'), { recursive: true });
+      writeFileSync(join(dir, 'elsewhere', 'config'), `lxc.rootfs.path = dir:${join(dir, 'roots', 'db')}\n`);
+      const namer = lxcRootNamer(null, { lxcPath: dir, procRoot: join(dir, 'no-proc') });
+      expect(namer(pathRecordRoot(statSync(join(dir, 'web', 'rootfs'))))).toEqual({ name: 'web', contid: null });
+      expect(namer(pathRecordRoot(statSync(join(dir, 'roots', 'db'))))).toEqual({ name: 'elsewhere', contid: null });
+      expect(namer(pathRecordRoot(statSync(dir)))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
