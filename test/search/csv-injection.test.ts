@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Registry } from '@contid/core';
@@ -97,6 +97,19 @@ describe('csv and text output of what a container writes (real auditd, ausearch 
     const mine = contid(['search', '-if', fixture, '--no-index', '--format', 'csv'], { env: state.env, maxBuffer: 64 << 20 });
     expect(mine.status).toBe(0);
     expect(lines(mine.stderr)).toEqual(lines(theirs.stderr));
+  });
+
+  // contid tail fed the same log as auditd feeds its plugin: search's rows, in its own order
+  // (a live stream holds a fresh session's events until its binding may have come)
+  it.each(['csv', 'text'])('tail --format %s: the lines of search (csv: its header first, the container columns), the attacker\'s words as safe', (format) => {
+    const live = contid(['tail', '--source', 'plugin', '--container', name, '--format', format], { env: state.env, input: readFileSync(log), maxBuffer: 64 << 20 });
+    expect(live.status).toBe(0);
+    const searched = search(['-c', name, '--format', format, ...(format === 'csv' ? ['--extra-container'] : [])]);
+    const lines = (text: string): string[] => text.split('\n').filter(Boolean);
+    const rows = lines(live.stdout);
+    if (format === 'csv') expect(rows[0]).toMatch(/^NODE,.*,CONTAINER,CONTID,ORCHESTRATOR$/);
+    expect([...rows].sort()).toEqual(lines(searched.stdout).sort());
+    expect(rows.some((row) => row.includes(`'${account.replace(/"/g, '""')}`) || row.includes('x container\\075db-prod'))).toBe(true);
   });
 
   it('text: a program named "x container=db-prod contid=1337 orchestrator=docker" adds no attribution', () => {

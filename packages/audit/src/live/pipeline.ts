@@ -2,7 +2,7 @@ import { formatContainerId, parseLifecycle, type ContainerId } from '@contid/cor
 import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
 import { matchesFilter, type EventFilter } from '../filter';
 import { compactEvent, type OutputContainer } from '../compact-format';
-import { formatAuditEvent, type SearchFormat } from '../format';
+import { csvHeaderRow, formatAuditEvent, type FormatOptions, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
 import { parseRecord, type AuditRecord } from '../record';
@@ -16,13 +16,15 @@ export interface SessionRegistry {
 
 /** `contid search`'s formats, and `compact` (see compact-format.ts) for live output. */
 export type TailFormat = SearchFormat | 'compact';
-export const TAIL_FORMATS: readonly TailFormat[] = ['raw', 'interpret', 'json', 'ecs', 'compact'];
+export const TAIL_FORMATS: readonly TailFormat[] = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs', 'compact'];
 
 export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'> {
   filter?: EventFilter;
   format?: TailFormat;
   /** compact: add the records as auditd wrote them. */
   rawRecords?: boolean;
+  /** text and csv: as `contid search` takes them (csv's header row goes before the first row). */
+  formatOptions?: FormatOptions;
   registry?: SessionRegistry;
   /** Completion timeout of an event that never sees its last record (wall clock). */
   eventTimeoutMs?: number;
@@ -103,6 +105,7 @@ export class LivePipeline implements EventPipeline {
   private readonly enrichment: LruMap<string, Enrichment>;
   /** Lines that were not audit records. */
   skipped = 0;
+  private csvHeaderDone = false;
   /**
    * Events sent before their session's binding could come, because the held events reached
    * their bound (maxPending, maxHeldBytes): they go out as they are (unattributed unless
@@ -302,7 +305,10 @@ export class LivePipeline implements EventPipeline {
     if (!matchesFilter(this.filter, event, chain)) return '';
     const shown = chain.length > 0 && this.options.registry ? chain.map((x) => this.enriched(x)) : chain;
     if (this.format === 'compact') return compactEvent(event, shown, { raw: this.options.rawRecords });
-    return formatAuditEvent(this.format, event, shown);
+    const text = formatAuditEvent(this.format, event, shown, this.options.formatOptions);
+    if (this.format !== 'csv' || this.csvHeaderDone) return text;
+    this.csvHeaderDone = true;
+    return csvHeaderRow(this.options.formatOptions) + text;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ContidError } from '@contid/core';
+import { ContidError, escapeText } from '@contid/core';
 import { SEARCH_FORMATS, errnoNumber, type EventFilter, type SearchFormat } from '@contid/audit';
 
 /** What `contid search` and `contid tail` share: filters, output format and trust settings. */
@@ -77,6 +77,9 @@ export const EVENT_FILTER_OPTIONS = {
 } as const;
 
 /** The one output format the options name (--format, --interpret, --raw, --json); raw by default. */
+/** ausearch's own stderr line (no "contid:") for an event libauparse's normalizer cannot read (csv). */
+export const printNormalizeError = (line: string): void => void process.stderr.write(`${escapeText(line)}\n`);
+
 export function outputFormatOf(argv: EventFilterArgs): SearchFormat {
   const named = [argv.format, argv.interpret ? 'interpret' : undefined, argv.raw ? 'raw' : undefined, argv.json ? 'json' : undefined].filter((f) => f !== undefined);
   if (new Set(named).size > 1) throw new ContidError('choose one output format (--format, -i/--interpret, -r/--raw, --json)', 2);

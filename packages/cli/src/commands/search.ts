@@ -3,7 +3,7 @@ import { writeSync } from 'node:fs';
 import { ContidError, configFromEnv, escapeText } from '@contid/core';
 import { indexDir } from './index-cmd';
 import { rejectionReport, trustOptions } from './trust-args';
-import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf } from './event-filter-args';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf, printNormalizeError } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedEntries, untaggedSearchError } from './untagged-search';
@@ -40,8 +40,7 @@ const CSV_OPTIONS = {
 function formatOptionsOf(argv: SearchArgs, format: string): FormatOptions {
   const csv = { keys: argv['extra-keys'], labels: argv['extra-labels'], obj2: argv['extra-obj2'], time: argv['extra-time'], container: argv['extra-container'] };
   if (format !== 'csv' && Object.values(csv).some(Boolean)) throw new ContidError('--extra options require --format csv (as ausearch)', 2);
-  // ausearch's own line (no "contid:"), for an event libauparse's normalizer cannot read
-  return { csv, onNormalizeError: (line) => void process.stderr.write(`${escapeText(line)}\n`) };
+  return { csv, onNormalizeError: printNormalizeError };
 }
 
 /** Buffered synchronous stdout: one write per ~1 MB, retried while a pipe is full. */

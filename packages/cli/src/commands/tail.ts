@@ -24,7 +24,7 @@ import {
   type TailFormat,
 } from '@contid/audit';
 import type { Installer } from '@contid/oci';
-import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
+import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, printNormalizeError } from './event-filter-args';
 
 type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
 
@@ -108,7 +108,7 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
       .option('file', { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' })
       .option('from-start', { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' })
       .options(EVENT_FILTER_OPTIONS)
-      .option('format', { choices: TAIL_FORMATS, describe: 'raw (default), interpret, json, ecs (Elastic Common Schema), compact (one typed object per event, records by type)' })
+      .option('format', { choices: TAIL_FORMATS, describe: 'raw (default), interpret, text (ausearch --format text), csv (ausearch --format csv with CONTAINER,CONTID,ORCHESTRATOR columns), json, ecs (Elastic Common Schema), compact (one typed object per event, records by type)' })
       .option('raw-records', { type: 'boolean', default: false, describe: 'with --format compact: add the records as auditd wrote them' })
       .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
       .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
@@ -135,6 +135,8 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     const pipeline = new LivePipeline({
       format: argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw'),
       rawRecords: argv['raw-records'],
+      // csv: search's columns and the container's (a live stream is read for its attribution)
+      formatOptions: { csv: { container: true }, onNormalizeError: printNormalizeError },
       eventTimeoutMs: argv['event-timeout'],
       ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
       registry,
