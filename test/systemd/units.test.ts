@@ -334,7 +334,7 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     install(unit);
     guest(['systemctl', 'daemon-reload']);
     const dropIn = generated(unit);
-    expect(dropIn).toContain(' exec --systemd --renew-only --unit %n -- /bin/sh');
+    expect(dropIn).toContain(`ExecStart=${GUEST_WRAPPER.join(' ')} exec --renew-only --unit %n -- /bin/sh`);
     expect(dropIn).toContain(`ExecStartPost=+${GUEST_CONTID.join(' ')} systemd bind --unit %n`);
     guest(['systemctl', 'start', unit]);
     const invocation = unitProperty(unit, 'InvocationID');

@@ -44,7 +44,7 @@ export type ExecKey = (typeof EXEC_KEYS)[number];
 
 /** The command lines a drop-in runs (absolute paths, words quoted for a unit file). */
 export interface UnitCommands {
-  /** contid itself (Node): the lines only it can do (a confined unit's renewal and bind). */
+  /** contid itself (Node): what only it does (a confined unit's bind, which waits for the session). */
   contid: string;
   /** contid-systemd (sh), the hot path of every other line, with its --cli hand-over to `contid`. */
   wrapper: string;
@@ -73,7 +73,7 @@ function wrapLine(unit: string, key: ExecKey, value: string, path: string, throu
  * process is the daemon the ExecStart= line forks: `ExecStartPost=+contid-systemd bind`
  * records $MAINPID as its init.
  * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
- * its session (`contid exec --systemd --renew-only`), `ExecStartPost=+contid systemd bind`
+ * its session (`contid-systemd exec --renew-only`), `ExecStartPost=+contid systemd bind` (Node)
  * binds $MAINPID from outside the sandbox, and its other lines run as they are (only `+`
  * lines are privileged).
  */
@@ -96,7 +96,7 @@ export function renderDropIn(unit: string, fragments: UnitFragment[], commands: 
     const wrapped = entries.map(({ value, path }) => {
       const fast = `${wrapper} exec --unit %n`;
       if (!confined.length) return wrapLine(unit, key, value, path, fast);
-      if (key === 'ExecStart') return wrapLine(unit, key, value, path, `${contid} exec --systemd --renew-only --unit %n`);
+      if (key === 'ExecStart') return wrapLine(unit, key, value, path, `${wrapper} exec --renew-only --unit %n`);
       return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, fast) : `${key}=${value}`;
     });
     const extra =
