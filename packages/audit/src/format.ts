@@ -96,8 +96,18 @@ export function containerJson(c: AttributedContainer | null): Record<string, str
   };
 }
 
-const decodedObject = (m: Map<string, string>, type: string): Record<string, string> =>
-  Object.fromEntries([...m].map(([k, v]) => [bytesToText(k, PLAIN), fieldValue(v, k, type) ?? v]));
+/** A record's fields, decoded. A loop, not Object.fromEntries over mapped entries: a live tail builds one per record, and the arrays were garbage. */
+function decodedObject(m: Map<string, string>, type: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of m) {
+    const key = bytesToText(k, PLAIN);
+    const value = fieldValue(v, k, type) ?? v;
+    // an own property named __proto__, as Object.fromEntries would make (assigning would set the prototype)
+    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
+  }
+  return out;
+}
 const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 
 function firstAny(event: AuditEvent, name: string): string | undefined {

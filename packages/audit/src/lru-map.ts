@@ -8,6 +8,8 @@
  */
 export class LruMap<K, V> implements Iterable<[K, V]> {
   private readonly map = new Map<K, V>();
+  /** The most recently used key (a live reader asks for the same session several times in a row: no move then). */
+  private newest: K | undefined = undefined;
   /** Entries dropped for room since creation. */
   evicted = 0;
 
@@ -22,9 +24,10 @@ export class LruMap<K, V> implements Iterable<[K, V]> {
   get(key: K): V | undefined {
     const value = this.map.get(key);
     // Map keeps insertion order: re-inserting moves the entry to the most recent end.
-    if (value !== undefined && this.capacity !== Infinity) {
+    if (value !== undefined && this.capacity !== Infinity && key !== this.newest) {
       this.map.delete(key);
       this.map.set(key, value);
+      this.newest = key;
     }
     return value;
   }
@@ -39,8 +42,9 @@ export class LruMap<K, V> implements Iterable<[K, V]> {
   }
 
   set(key: K, value: V): this {
-    if (this.capacity !== Infinity) this.map.delete(key);
+    if (this.capacity !== Infinity && key !== this.newest) this.map.delete(key);
     this.map.set(key, value);
+    this.newest = key;
     while (this.map.size > this.capacity) {
       this.map.delete(this.map.keys().next().value as K);
       this.evicted++;
@@ -49,10 +53,12 @@ export class LruMap<K, V> implements Iterable<[K, V]> {
   }
 
   delete(key: K): boolean {
+    if (key === this.newest) this.newest = undefined;
     return this.map.delete(key);
   }
 
   clear(): void {
+    this.newest = undefined;
     this.map.clear();
   }
 

@@ -95,7 +95,8 @@ const ARGV_FIELD = /^a\d+(\[\d+\])?$/;
 
 /** a0, a1 … are encoded strings in EXECVE records, but hex register values in SYSCALL ones. */
 export function isEncodedField(name: string, type?: string): boolean {
-  return ENCODED_FIELDS.has(name) || (ARGV_FIELD.test(name) && (type === undefined || type === 'EXECVE'));
+  // the first letter before the pattern: this is asked for every field of every record printed
+  return ENCODED_FIELDS.has(name) || (name.charCodeAt(0) === 97 && ARGV_FIELD.test(name) && (type === undefined || type === 'EXECVE'));
 }
 
 /**
