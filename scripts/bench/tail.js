@@ -16,7 +16,7 @@
 const { spawn, spawnSync } = require('node:child_process');
 const { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { StringDecoder } = require('node:string_decoder');
-const { tmpdir } = require('node:os');
+const { loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { sessionStream } = require('./lib/session-stream');
@@ -31,6 +31,8 @@ const FORMAT = process.env.CONTID_BENCH_FORMAT || 'json';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+/** The machine's load (1, 5, 15 min): these figures come from a shared 2-core VM. */
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
 
 /** laurel from Debian; its plugins.d file stays inactive except while the live part runs. */
@@ -164,7 +166,8 @@ async function replay(dir, sessions = SESSIONS, runs = RUNS) {
           if (expected.has(e.serial) && containerName(e) === expected.get(e.serial)) right++;
         }
         const dropped = Number(/dropped (\d+)/.exec(t.stderr)?.[1] ?? NaN);
-        rows.contid.push({ ...t, events, bytes: statSync(out).size, right, dropped });
+        const releasedEarly = Number(/sent before their binding could come (\d+)/.exec(t.stderr)?.[1] ?? NaN);
+        rows.contid.push({ ...t, events, bytes: statSync(out).size, right, dropped, releasedEarly });
       } else {
         for (const f of readdirSync(laurelDir)) if (f.startsWith('audit.log')) rmSync(join(laurelDir, f));
         const t = await timedConsumer('/usr/sbin/laurel', ['--config', laurelConf], stream, process.env);
@@ -187,6 +190,7 @@ function summarize(rows, records) {
     recordsPerSecond: median(rows.map((r) => records / r.wall)),
     right: median(rows.map((r) => r.right)),
     dropped: Math.max(...rows.map((r) => r.dropped)),
+    releasedEarly: median(rows.map((r) => r.releasedEarly ?? NaN)),
     events: median(rows.map((r) => r.events)),
   };
 }
@@ -381,16 +385,18 @@ async function sessionsMode() {
   const runs = Number(process.env.CONTID_BENCH_RUNS || 1);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-tail-'));
   try {
+    const loadBefore = load();
     const r = await replay(dir, sessions, runs);
     const c = summarize(r.rows.contid, r.records);
     const l = summarize(r.rows.laurel, r.records);
-    console.log(`replay of ${fmt(sessions)} short sessions (${fmt(r.records)} records) piped to each on stdin, ${runs} pair(s), format ${FORMAT}`);
+    console.log(`replay of ${fmt(sessions)} short sessions (${fmt(r.records)} records) piped to each on stdin, ${runs} pair(s), format ${FORMAT}; load average ${loadBefore} before, ${load()} after`);
     console.log('   |                      | contid tail | laurel | contid/laurel |');
     console.log('   |---|---|---|---|');
     console.log(`   | peak RSS | ${fmt(c.rss / 1048576, 1)} MB | ${fmt(l.rss / 1048576, 1)} MB | ${ratio(c.rss, l.rss)} |`);
     console.log(`   | CPU per 1,000 events | ${fmt(c.cpuPer1000)} ms | ${fmt(l.cpuPer1000)} ms | ${ratio(c.cpuPer1000, l.cpuPer1000)} |`);
     console.log(`   | events out | ${fmt(c.events)} | ${fmt(l.events)} | |`);
     console.log(`   | records dropped | ${c.dropped} | (laurel counts none) | |`);
+    console.log(`   | events sent before their binding could come (held events at their bound) | ${fmt(c.releasedEarly)} | | |`);
     console.log(`   | container execs attributed right | ${fmt(c.right)} / ${fmt(r.expected)} | n/a | |`);
     const t = (ok, what) => console.log(`   ${ok ? 'met   ' : 'MISSED'} ${what}`);
     console.log('\ntargets (issue #17 item 4):');
@@ -408,7 +414,7 @@ exports.main = async function main(args = []) {
   if (args.length > 0) throw new Error(`unknown mode "${args[0]}" (modes: sessions)`);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-tail-'));
   try {
-    console.log(`contid tail vs laurel ${spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'laurel'], { encoding: 'utf8' }).stdout} (format ${FORMAT}), ${RUNS} interleaved pairs`);
+    console.log(`contid tail vs laurel ${spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'laurel'], { encoding: 'utf8' }).stdout} (format ${FORMAT}), ${RUNS} interleaved pairs; load average ${load()}`);
     const r = await replay(dir);
     const c = summarize(r.rows.contid, r.records);
     const l = summarize(r.rows.laurel, r.records);
