@@ -429,6 +429,41 @@ describe('the hot path without Node: the sh wrapper spools, contid serve in the 
   });
 });
 
+describe('contid serve down while units start', () => {
+  test('the entries wait in the spool and are bound in order when serve starts: each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
+    const unit = 'contid-later.service';
+    const log = '/run/contid-later.sessions';
+    const line = (tag: string) => `/bin/sh -c "echo $$INVOCATION_ID ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
+    guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', `ExecStartPre=${line('pre')}`, `ExecStart=${line('main')}`, ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    serve.stop();
+    const spool = join(state.env.CONTID_STATE_DIR!, 'spool');
+    try {
+      for (let i = 0; i < 3; i++) guest(['systemctl', 'start', unit]);
+      // 3 starts, each: two lines and the end (ExecStopPost= may still run when systemctl returns), waiting for serve.
+      const waiting = () => readdirSync(spool).filter((n) => n.endsWith('.entry'));
+      await waitFor(() => waiting().length >= 9 || undefined, 10_000, () => `spool: ${waiting().join(' ')}`);
+      expect(waiting()).toHaveLength(9);
+    } finally {
+      serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
+    }
+    await serve.drained();
+    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
+    const invocations = [...new Set(ran.map(([inv]) => inv))];
+    expect(invocations).toHaveLength(3);
+    for (const inv of invocations) {
+      const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
+      const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
+      expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended', session: sessions[0] });
+      expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
+      const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
+      expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
+      expect(decodeValue(field(virt[2], 'reason')!)).toMatch(/^service-result:success/);
+    }
+  });
+});
+
 describe('misuse outside a unit', () => {
   test('no $INVOCATION_ID: one line, exit 2, for exec --systemd, bind and end', () => {
     const env = { ...state.env, INVOCATION_ID: '', MAINPID: '' };
