@@ -3,6 +3,7 @@ import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseConta
 import { BindingProblem, CheckedBinding, ClaimCheck, claimBinding, proofHolds } from './binding';
 import { BindingQuery, ClaimedBinding, relevantBindings } from './binding-relevance';
 import type { AuditEvent } from './reassembler';
+import { SerialWatch } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
@@ -130,25 +131,44 @@ interface Epoch {
 }
 
 /**
- * Where one node's boots begin, in audit time. Learned from the log: a LOGIN whose serial is
- * far below the node's previous one (serials restart at boot) and a binding signed in a new
- * boot_id. Sessions of different boots never share a binding.
+ * Where one node's boots begin. Learned from the log: a record whose kernel serial falls far
+ * below its boot's (boot-watch.ts), kept by position, and a binding signed in a new boot_id,
+ * kept in audit time. Sessions of different boots never share a binding.
  */
 class BootBoundaries {
   private readonly starts: number[] = [];
-  private lastSerial = -1;
+  /** Input positions (ascending) and audit times of the records that began a boot. */
+  readonly positions: number[] = [];
+  private readonly serialTimes: number[] = [];
   private lastBoot: string | null = null;
   private lastBindingMs = -Infinity;
 
-  /** A LOGIN record in log order: a serial falling back by more than jitter is a new boot. */
-  login(serial: number, timeMs: number): void {
-    if (this.lastSerial >= 0 && serial + 50 < this.lastSerial) this.add(timeMs);
-    this.lastSerial = serial;
+  /** A record whose serial began a new boot, at input position `at` (-1: a live stream). */
+  serialBoot(at: number, timeMs: number): void {
+    if (at >= 0) {
+      let i = this.positions.length;
+      while (i > 0 && this.positions[i - 1] > at) i--;
+      this.positions.splice(i, 0, at);
+    }
+    this.serialTimes.push(timeMs);
+  }
+
+  /** The last boot begun at or before position `at` (any for -1), or undefined. */
+  bootBefore(at: number): number | undefined {
+    if (at < 0) return this.positions[this.positions.length - 1];
+    let found: number | undefined;
+    for (const p of this.positions) if (p <= at) found = p;
+    return found;
+  }
+
+  /** True when a boot begins after position `from` and at or before `to` (-1: the end). */
+  bootBetween(from: number, to: number): boolean {
+    return this.positions.some((p) => p > from && (to < 0 || p <= to));
   }
 
   /** A verified binding: a boot id different from the previous binding's is a new boot. */
   binding(boot: string, timeMs: number): void {
-    const seen = this.starts.some((t) => t > this.lastBindingMs && t <= timeMs); // already found by its LOGINs
+    const seen = this.serialTimes.some((t) => t > this.lastBindingMs && t <= timeMs); // already found by its serials
     if (this.lastBoot !== null && boot !== this.lastBoot && !seen) this.add(timeMs);
     this.lastBoot = boot;
     this.lastBindingMs = timeMs;
@@ -167,7 +187,7 @@ class BootBoundaries {
   }
 
   get count(): number {
-    return this.starts.length;
+    return this.starts.length + this.serialTimes.length;
   }
 }
 
@@ -181,6 +201,7 @@ class BootBoundaries {
 export class Attributor {
   private readonly epochs: LruMap<string, Epoch[]>;
   private readonly boots = new Map<string, BootBoundaries>();
+  private readonly serials = new SerialWatch();
   private readonly containers: LruMap<string, AttributedContainer>;
   private readonly signatures: LruMap<string, true>;
   private readonly trust: TrustStore;
@@ -233,10 +254,37 @@ export class Attributor {
   }
 
   observeRecord(rec: AuditRecord): void {
+    this.observeSerial(rec);
     if (rec.type === 'LOGIN') this.onLogin(rec);
     else if (rec.type === 'VIRT_CONTROL') this.onLifecycle(rec);
     else if (rec.type === 'USER' && rec.body !== null && / contid=/.test(rec.body) && claimBinding(rec, { trust: this.trust }) !== null) this.reject('type', rec); // contid never writes USER
     else if (this.options.procfsContid && CONTAINER_OP_TYPES.has(rec.type)) this.onContainerOp(rec);
+  }
+
+  /** The kernel serial of `rec` in input order: when it restarts low, its node booted again (boot-watch.ts). */
+  observeSerial(rec: AuditRecord): void {
+    if (!rec.type.startsWith('DAEMON_') && this.serials.startsBoot(rec.node ?? '', rec.serial)) this.observeBoot(rec);
+  }
+
+  /**
+   * Feeds the kernel serial of a record that observeRecord() does not see (search reads only
+   * binding lines whole, every other line by byte search: see boot-watch.ts); true when it
+   * begins a new boot of `node`, and then the caller passes that record to observeBoot().
+   */
+  watchSerial(node: string, serial: number): boolean {
+    return this.serials.startsBoot(node, serial);
+  }
+
+  /**
+   * `rec` began a new boot of its node: every binding epoch of that node ends here, so no
+   * session of this boot or a later one is attributed by a binding made before it.
+   */
+  observeBoot(rec: AuditRecord): void {
+    this.bootsOf(rec.node).serialBoot(rec.offset, rec.timeMs);
+    if (rec.offset >= 0) return; // positioned: contidOfSession and bind() compare with it
+    // a live stream has no positions: the node's bound sessions get an unbound epoch now
+    const prefix = sessionKey(rec.node, 0).slice(0, -1);
+    for (const [key, list] of this.epochs) if (key.startsWith(prefix) && key.indexOf(' ', prefix.length) < 0 && list[list.length - 1]?.contid != null) list.push({ start: -1, contid: null });
   }
 
   attribute(event: AuditEvent): AttributedContainer | null {
@@ -273,6 +321,9 @@ export class Attributor {
       }
     if (!found || found.contid === null) return null;
     const boots = this.boots.get(node ?? '');
+    // a boot of the node between the epoch's start and the event ends the epoch
+    if (boots && found.start < at && boots.bootBetween(found.start, at)) return null;
+    if (boots && at < 0 && boots.bootBetween(found.start, -1)) return null;
     if (timeMs !== undefined && found.atMs !== undefined && boots && boots.segment(timeMs) !== boots.segment(found.atMs)) return null;
     return found.contid;
   }
@@ -387,7 +438,6 @@ export class Attributor {
   }
 
   private onLogin(rec: AuditRecord): void {
-    this.bootsOf(rec.node).login(rec.serial, rec.timeMs);
     const ses = rec.fields.get('ses');
     if (!ses || ses === UNSET || !/^\d{1,10}$/.test(ses) || rec.fields.get('res') !== '1') return;
     const list = this.epochs.get(sessionKey(rec.node, Number(ses)));
@@ -444,6 +494,14 @@ export class Attributor {
     const list = this.epochList(node, session);
     let target: Epoch | undefined;
     for (const e of list) if (at < 0 || e.start <= at) target = e;
+    // bound in a boot that began after the epoch found (or with none): the binding's epoch is that boot's
+    const boot = this.boots.get(node ?? '')?.bootBefore(at);
+    if (boot !== undefined && (target === undefined || target.start < boot)) {
+      let i = list.length;
+      while (i > 0 && list[i - 1].start > boot) i--;
+      list.splice(i, 0, { start: boot, contid, atMs });
+      return;
+    }
     if (target) {
       target.contid = contid;
       target.atMs = atMs;

@@ -3,6 +3,7 @@ import { ContidError } from '@contid/core';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
+import { BootLines } from './boot-watch';
 import { eventKey, sessionAfter, stampSpan } from './event-key';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { scanLines } from './reader';
@@ -18,6 +19,13 @@ export const DEFAULT_INDEX_DIR = '/var/cache/contid';
 /** The database and SQLite's WAL companions: all must be as trustworthy as the directory. */
 const INDEX_FILES = ['search-index.db', 'search-index.db-wal', 'search-index.db-shm'];
 
+export interface IndexedLine {
+  offset: number;
+  line: string;
+  /** 1: kept for its kernel serial only (a boot of its node is found from these). */
+  boot: number;
+}
+
 export interface IndexedFile {
   id: number;
   path: string;
@@ -27,13 +35,14 @@ export interface IndexedFile {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,
   size INTEGER NOT NULL, mtime_ms INTEGER NOT NULL, indexed_at INTEGER NOT NULL, UNIQUE (dev, ino));
-CREATE TABLE IF NOT EXISTS binding_lines (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, offset INTEGER NOT NULL, line TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS binding_lines (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, offset INTEGER NOT NULL, line TEXT NOT NULL,
+  boot INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS binding_lines_file ON binding_lines (file_id, offset);
 CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE, session INTEGER NOT NULL,
   segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
 /** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
-const SCHEMA_VERSION = 3; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts)
+const SCHEMA_VERSION = 4; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts)
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
@@ -127,8 +136,9 @@ export class SearchIndex {
     return { id: row.id, path, size: st.size };
   }
 
-  bindingLines(file: IndexedFile): { offset: number; line: string }[] {
-    return this.db.prepare('SELECT offset, line FROM binding_lines WHERE file_id = ? ORDER BY offset').all(file.id) as { offset: number; line: string }[];
+  /** The file's binding and entry lines, and (`boot`) the lines that find its boots (see BootLines), ascending. */
+  bindingLines(file: IndexedFile): IndexedLine[] {
+    return this.db.prepare('SELECT offset, line, boot FROM binding_lines WHERE file_id = ? ORDER BY offset').all(file.id) as IndexedLine[];
   }
 
   /** [start, end) byte ranges of the events of `session` in the file, ascending. */
@@ -178,6 +188,7 @@ export class SearchIndex {
       segment++;
     };
     const bindings: { offset: number; line: string }[] = [];
+    const bootLines = new BootLines();
     const bySession = new Map<number, Ranges>();
     const keySession = new Map<number | string, number>();
     const pending = new Map<number | string, [number, number][]>();
@@ -198,6 +209,7 @@ export class SearchIndex {
         onBytes(offset, st.size);
       }
       if (isBindingLine(buf, start, end) || isEntryLine(buf, start, end)) bindings.push({ offset, line: buf.toString('latin1', start, end) });
+      bootLines.line(buf, start, end, offset);
       const span = stampSpan(buf, start, end);
       if (span === null) return;
       const key = eventKey(buf, start, span.from, span.to);
@@ -227,8 +239,14 @@ export class SearchIndex {
     });
     flush();
     onBytes?.(size, size);
-    const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line) VALUES (?, ?, ?)');
-    for (const b of bindings) bl.run(id, b.offset, b.line);
+    const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line, boot) VALUES (?, ?, ?, ?)');
+    const kept = new Set<number>();
+    for (const b of bindings) {
+      kept.add(b.offset);
+      bl.run(id, b.offset, b.line, 0);
+    }
+    // a binding line kept anyway is replayed whole, its serial with it
+    for (const b of bootLines.finish(path)) if (!kept.has(b.offset)) bl.run(id, b.offset, b.line, 1);
     this.db.prepare('UPDATE files SET size = ? WHERE id = ?').run(size, id);
     return { sessions: sessions.size, bindingLines: bindings.length };
   }

@@ -7,9 +7,10 @@ import { AuditEvent, Reassembler } from './reassembler';
 import { AuditRecord, kernelField, parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
+import { kernelSerial, lineNode } from './boot-watch';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { readRanges } from './read-ranges';
-import { IndexedFile, SearchIndex } from './search-index';
+import { IndexedFile, IndexedLine, SearchIndex } from './search-index';
 import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
 
 export interface SearchOptions {
@@ -104,9 +105,17 @@ export function learnBindings(
         if (isBindingLine(buf, start, end)) {
           const rec = parseRecord(buf.toString('latin1', start, end), offset);
           if (rec) attributor.observeRecord(rec);
-        } else if (onEntryRecord && isEntryLine(buf, start, end)) {
-          const rec = parseRecord(buf.toString('latin1', start, end), offset);
-          if (rec) onEntryRecord(rec);
+        } else {
+          // every other line by its serial only: a serial restarting low is a new boot of its node
+          const serial = kernelSerial(buf, start, end);
+          if (serial >= 0 && attributor.watchSerial(lineNode(buf, start, end), serial)) {
+            const rec = parseRecord(buf.toString('latin1', start, end), offset);
+            if (rec) attributor.observeBoot(rec);
+          }
+          if (onEntryRecord && isEntryLine(buf, start, end)) {
+            const rec = parseRecord(buf.toString('latin1', start, end), offset);
+            if (rec) onEntryRecord(rec);
+          }
         }
         if (onBytes && offset - last > 16 << 20) {
           onBytes(offset - last);
@@ -228,7 +237,7 @@ function checkedEntries(
   index: SearchIndex,
   bases: { file: string }[],
   warn: (reason: string) => void,
-): { entries: IndexedFile[]; bindings: { offset: number; line: string }[][] } | null {
+): { entries: IndexedFile[]; bindings: IndexedLine[][] } | null {
   try {
     const entries = bases.map((b) => index.lookup(b.file));
     if (entries.some((e) => e === null)) return null;
@@ -297,6 +306,8 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       for (const l of indexed.bindings[i]) {
         const rec = parseRecord(l.line, b.base + l.offset);
         if (!rec) continue;
+        if (l.boot === 1 || rec.type === 'SYSCALL') attributor.observeSerial(rec); // kept for the boots it shows
+        if (l.boot === 1) continue;
         if (rec.type === 'SYSCALL') onEntryRecord?.(rec); // the index keeps entry lines with the bindings
         else attributor.observeRecord(rec);
       }

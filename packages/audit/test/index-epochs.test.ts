@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
 import { SearchIndex, searchLogs } from '@contid/audit';
+import { LivePipeline } from '../src/live/pipeline';
 
 /*
  * A session number names a container only within the binding epoch that owns it: from the
@@ -33,17 +34,29 @@ const sys = (node: string, stamp: string, ses: number, exe: string): string =>
   `${pfx(node)}type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="x" exe="${exe}" key="k"`;
 const title = (node: string, stamp: string): string => `${pfx(node)}type=PROCTITLE msg=audit(${stamp}): proctitle=6C73`;
 const event = (node: string, stamp: string, ses: number, exe: string): string[] => [sys(node, stamp, ses, exe), title(node, stamp)];
+const daemonEnd = (node: string, time: number): string => `${pfx(node)}type=DAEMON_END msg=audit(${time}.000:827): op=terminate auid=0 uid=0 ses=4294967295 pid=25172 res=success`;
+// auditd numbers its own DAEMON_* records with its own counter: their serial says nothing of the kernel's
+const daemonStart = (node: string, time: number): string =>
+  `${pfx(node)}type=DAEMON_START msg=audit(${time}.000:8629): op=start ver=3.0.9 format=enriched kernel=6.1.0 auid=4294967295 pid=300 uid=0 ses=4294967295 res=success`;
+
 describe('binding epochs and boots: every read path (an outside attack)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'contid-epochs-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let n = 0;
 
-  /** The container's raw lines by every way: full scan, session scan, index (direct bytes and decoded). */
-  function everyWay(lines: string[], container: string): Record<string, string[]> {
-    const log = join(dir, `audit-${n}.log`);
-    writeFileSync(log, `${lines.join('\n')}\n`);
+  /**
+   * The container's raw lines by every way: full scan, session scan, index (direct bytes and
+   * decoded). `lines` is one log, or several files in time order (rotated logs).
+   */
+  function everyWay(lines: string[] | string[][], container: string): Record<string, string[]> {
+    const files = (Array.isArray(lines[0]) ? lines : [lines]) as string[][];
+    const logs = files.map((f, i) => {
+      const log = join(dir, `audit-${n}.log${i === files.length - 1 ? '' : `.${files.length - 1 - i}`}`);
+      writeFileSync(log, `${f.join('\n')}\n`);
+      return log;
+    });
     const index = SearchIndex.open(join(dir, `index-${n++}`));
-    index.build(log);
+    for (const log of logs) index.build(log);
     const problems: string[] = [];
     const out: Record<string, string[]> = {};
     try {
@@ -51,7 +64,7 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
         for (const raw of [true, false]) {
           const got: string[] = [];
           searchLogs({
-            files: [log],
+            files: logs,
             filter: { container },
             attribution: { trust },
             ...opts,
@@ -68,7 +81,7 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
     expect(problems).toEqual([]); // the index was used, not refused
     return out;
   }
-  const expectEveryWay = (lines: string[], container: string, expected: string[]): void => {
+  const expectEveryWay = (lines: string[] | string[][], container: string, expected: string[]): void => {
     const ways = ['full', 'full raw', 'scan', 'scan raw', 'index', 'index raw'];
     expect(everyWay(lines, container)).toEqual(Object.fromEntries(ways.map((w) => [w, [...expected].sort()])));
   };
@@ -87,5 +100,68 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
       expectEveryWay(lines, 'A', a);
       expectEveryWay(lines, 'C', c);
     });
+  });
+
+  describe.each([['unprefixed', ''], ['node= prefixed', 'n1']])('%s log: a later boot (no LOGIN for the session in the input)', (_n, node) => {
+    const a = [login(node, `${T}.001:100`, 5), ...event(node, `${T}.010:150`, 5, '/a1')];
+    const bootOne = [a[0], bind(node, `${T}.002:101`, { name: 'A', session: 5 }), ...a.slice(1)];
+
+    it('after auditd\'s DAEMON_END and DAEMON_START, the kernel serial restarting low: session 5 of the new boot is not A\'s', () => {
+      const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...event(node, `${T + 210}.000:40`, 5, '/boot2-not-A')];
+      expectEveryWay(lines, 'A', a);
+    });
+
+    it('after a crash (no DAEMON records, only the serial restarting low): not A\'s either', () => {
+      const lines = [...bootOne, ...event(node, `${T + 210}.000:7`, 5, '/boot2-not-A')];
+      expectEveryWay(lines, 'A', a);
+    });
+
+    it('the new boot begins a rotated log\'s next file: the boot between the files is found (the index keeps each file apart)', () => {
+      expectEveryWay([bootOne, [daemonStart(node, T + 200), ...event(node, `${T + 210}.000:40`, 5, '/boot2-not-A')]], 'A', a);
+      const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
+      expectEveryWay([bootOne, [daemonStart(node, T + 200), ...later]], 'A', [...a, ...later]);
+    });
+
+    it('auditd restarted without a reboot (DAEMON_START, serials go on): the session is still A\'s', () => {
+      const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
+      const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...later];
+      expectEveryWay(lines, 'A', [...a, ...later]);
+    });
+
+    it('bound again in the new boot (its LOGIN rotated away): the new boot\'s events before and after the binding are the new container\'s', () => {
+      const c = [...event(node, `${T + 210}.000:40`, 5, '/c-before-binding'), ...event(node, `${T + 230}.000:60`, 5, '/c-after')];
+      const lines = [...bootOne, daemonStart(node, T + 200), ...c.slice(0, 2), bind(node, `${T + 220}.000:50`, { name: 'C', session: 5, contid: parseContainerId('300') }), ...c.slice(2)];
+      expectEveryWay(lines, 'A', a);
+      expectEveryWay(lines, 'C', c);
+    });
+  });
+
+  it('a boot of node n2 ends only n2\'s epochs: n1\'s session 5 after it is still A\'s', () => {
+    const mine = [login('n1', `${T}.001:100`, 5), ...event('n1', `${T}.010:150`, 5, '/a1')];
+    const later = event('n1', `${T + 300}.000:170`, 5, '/a2');
+    const lines = [
+      mine[0],
+      bind('n1', `${T}.002:101`, { name: 'A', session: 5 }),
+      ...mine.slice(1),
+      ...event('n2', `${T}.020:9000`, 7, '/n2-old-boot'),
+      daemonStart('n2', T + 200),
+      ...event('n2', `${T + 210}.000:12`, 5, '/n2-new-boot'),
+      ...later,
+    ];
+    expectEveryWay(lines, 'A', [...mine, ...later]);
+  });
+});
+
+describe('a later boot in a live stream (contid tail)', () => {
+  it('session 5 of the new boot, no LOGIN for it: not the old boot\'s container', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trust }, () => now);
+    let out = p.push([login('', `${T}.001:100`, 5), bind('', `${T}.002:101`, { name: 'A', session: 5 }), ...event('', `${T}.010:150`, 5, '/a1')]);
+    now += 5000;
+    out += p.push([daemonEnd('', T + 100), daemonStart('', T + 200), ...event('', `${T + 210}.000:40`, 5, '/boot2-not-A'), ...event('', `${T + 211}.000:41`, 3, '/other')]);
+    now += 5000;
+    out += p.flush();
+    const got = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { serial: number; container: { name: string } | null }).filter((e) => e.serial === 150 || e.serial === 40);
+    expect(got.map((e) => [e.serial, e.container?.name ?? null])).toEqual([[150, 'A'], [40, null]]);
   });
 });
