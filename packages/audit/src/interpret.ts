@@ -55,6 +55,8 @@ const contextOf = (type: number): number =>
 /** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
 const MEMO_CHARS = 8 << 20;
 const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
+/** A SYSCALL head whose fields all end at a blank (see syscallFields). */
+const PLAIN_HEAD = /^[^'",]*$/;
 
 export interface InterpreterOptions {
   /** Remember interpretations (default true); false asks libauparse for every field (the reference the memo is tested against). */
@@ -71,8 +73,10 @@ export class AusearchInterpreter {
   private a0 = '';
   private a1 = '';
   private readonly plans = new Map<number, Map<string, FieldPlan | null>>();
-  /** Whole records' interpreted fields by record type, text and ENRICHED part. */
-  private readonly records = new Map<string, string>();
+  /** Whole records' interpreted fields by record type, then text and ENRICHED part. */
+  private readonly records = new Map<number, Map<string, string>>();
+  /** SYSCALL records' interpreted tails (see syscallFields), by text and ENRICHED part. */
+  private readonly syscallTails = new Map<string, string>();
   private memoChars = 0;
   private loaded = false;
 
@@ -91,30 +95,32 @@ export class AusearchInterpreter {
   event(event: AuditEvent): string {
     const recs = event.records;
     let out = '';
+    // every record of the event has its stamp: made once
+    const stamp = `${stampOf(event.timeMs)}.${pad(event.timeMs % 1000, 3)}:${event.serialText ?? event.serial}) `;
     // ausearch prints newest record first; an event that ends in a DAEMON_* record, only that one.
     const last = recs[recs.length - 1];
-    if (last.typeNumber !== null && last.typeNumber >= 1200 && last.typeNumber < 1300) out = this.record(last, event);
-    else for (let i = recs.length - 1; i >= 0; i--) out += this.record(recs[i], event);
+    if (last.typeNumber !== null && last.typeNumber >= 1200 && last.typeNumber < 1300) out = this.record(last, event.node, stamp);
+    else for (let i = recs.length - 1; i >= 0; i--) out += this.record(recs[i], event.node, stamp);
     if (PLAIN_LINES.test(out)) return out;
     // a log line holds no newline: every other control character is escaped
     return out.split('\n').map((line) => bytesToText(line, { escapeControls: true })).join('\n');
   }
 
   /** One record as a latin1 (byte) string. */
-  private record(rec: AuditRecord, event: AuditEvent): string {
+  private record(rec: AuditRecord, node: string | null, stamp: string): string {
     let text = rec.raw;
-    if (event.node !== null) {
+    if (node !== null) {
       const sp = text.indexOf(' ');
       if (sp >= 0) text = text.slice(sp + 1);
     }
     const open = text.indexOf('(');
     if (open < 0) return '';
     const canonical = rec.typeNumber !== null ? libauditTypeName(rec.typeNumber) : null;
-    let out = event.node !== null ? `node=${event.node} ` : '';
+    let out = node !== null ? `node=${node} ` : '';
     out += canonical ? `type=${canonical} msg=audit(` : `${text.slice(0, open)}(`;
     const close = text.indexOf(')', open + 1);
     if (close < 0) return out;
-    out += `${stampOf(event.timeMs)}.${pad(event.timeMs % 1000, 3)}:${event.serialText ?? event.serial}) `;
+    out += stamp;
     const type = rec.typeNumber ?? -1;
     const rest = text.slice(close + 1);
     if (type === SYSCALL) {
@@ -124,21 +130,50 @@ export class AusearchInterpreter {
     const rawEnriched = rec.enrichedText ?? null;
     // a record that read nothing but its own text is remembered whole; not one that read the
     // previous SYSCALL's a0/a1 (contextual), nor a SYSCALL (its pid and pointers never repeat)
-    const key = this.memo && type !== SYSCALL ? (rawEnriched === null ? `${type}\0${rest}` : `${type}\0${rest}\x1d${rawEnriched}`) : null;
-    const seen = key === null ? undefined : this.records.get(key);
-    if (seen !== undefined) return `${out}${seen}\n`;
+    let byText: Map<string, string> | undefined;
+    let key = rest;
+    if (this.memo && type !== SYSCALL) {
+      byText = this.records.get(type);
+      if (byText === undefined) this.records.set(type, (byText = new Map()));
+      if (rawEnriched !== null) key = `${rest}\x1d${rawEnriched}`;
+      const seen = byText.get(key);
+      if (seen !== undefined) return `${out}${seen}\n`;
+    }
     const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched, contextual: false };
     let fields: string;
     try {
-      fields = this.fields(rest, ctx);
+      fields = type === SYSCALL && this.memo ? this.syscallFields(rest, ctx) : this.fields(rest, ctx);
     } finally {
       if (this.loaded) {
         this.au.freeInterpretations();
         this.loaded = false;
       }
     }
-    if (key !== null && !ctx.contextual) this.remember(this.records, key, fields);
+    if (byText !== undefined && !ctx.contextual) this.remember(byText, key, fields);
     return `${out}${fields}\n`;
+  }
+
+  /**
+   * A SYSCALL record's fields: its head (arch … pid: pointers and pids that never repeat)
+   * walked each time, its tail from ` auid=` on (ids, tty, session, comm, exe, key: the same
+   * for every syscall of a process) remembered whole like other records. The walk of the
+   * tail alone prints what the whole walk prints there when the head holds no quote or comma:
+   * then every head field ends at a blank and the walk reaches ` auid=` as the next field.
+   */
+  private syscallFields(rest: string, ctx: RecordContext): string {
+    const cut = rest.indexOf(' auid=');
+    if (cut < 0 || !PLAIN_HEAD.test(rest.slice(0, cut))) return this.fields(rest, ctx);
+    const head = this.fields(rest.slice(0, cut + 1), ctx);
+    const tail = rest.slice(cut + 1);
+    const key = ctx.rawEnriched === null ? tail : `${tail}\x1d${ctx.rawEnriched}`;
+    const seen = this.syscallTails.get(key);
+    if (seen !== undefined) return head + seen;
+    const headContextual = ctx.contextual;
+    ctx.contextual = false;
+    const fields = this.fields(tail, ctx);
+    if (!ctx.contextual) this.remember(this.syscallTails, key, fields);
+    ctx.contextual ||= headContextual;
+    return head + fields;
   }
 
   /** Adds to a memo within the bound on all of them. */
@@ -284,6 +319,7 @@ export class AusearchInterpreter {
   private forget(): void {
     for (const byName of this.plans.values()) for (const plan of byName.values()) plan?.memo.clear();
     this.records.clear();
+    this.syscallTails.clear();
     this.memoChars = 0;
   }
 

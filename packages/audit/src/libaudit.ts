@@ -58,13 +58,24 @@ export const libauditTypeNumber = cached(1024, (name: string): number | null => 
 /** libaudit's canonical name of a record type number (`UNKNOWN[1334]` is `BPF` to it), or null. */
 export const libauditTypeName = cached(1024, (type: number): string | null => libaudit()?.typeToName(type) ?? null);
 
-/** `audit_elf_to_machine(arch)`; -1 when unknown. The host's machine for `arch` undefined. */
+let hostMachine: number | undefined;
+
+/** `audit_elf_to_machine` of an arch= value (hex), asked once per value. */
+const elfMachine = cached(256, (archHex: string): number => {
+  const l = libaudit();
+  const elf = Number.parseInt(archHex, 16);
+  return l && Number.isFinite(elf) && elf >= 0 && elf <= 0xffffffff ? l.elfToMachine(elf) : -1;
+});
+
+/**
+ * `audit_elf_to_machine(arch)`; -1 when unknown. The host's machine for `arch` undefined
+ * (audit_detect_machine calls uname(2): asked once, where ausearch asks per SYSCALL record).
+ */
 export function machineOf(archHex: string | undefined): number {
   const l = libaudit();
   if (!l) return -1;
-  if (archHex === undefined) return l.detectMachine();
-  const elf = Number.parseInt(archHex, 16);
-  return Number.isFinite(elf) && elf >= 0 && elf <= 0xffffffff ? l.elfToMachine(elf) : -1;
+  if (archHex === undefined) return (hostMachine ??= l.detectMachine());
+  return elfMachine(archHex);
 }
 
 /** The syscall's name on its architecture (SYSCALL `arch=` and `syscall=`), or undefined. */
