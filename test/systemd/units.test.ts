@@ -429,6 +429,33 @@ describe('the hot path without Node: the sh wrapper spools, contid serve in the 
   });
 });
 
+describe('an invocation id the unit sets itself', () => {
+  test('a unit whose Environment= names another unit\'s running invocation does not join its container: serve quarantines its line with the reason', async () => {
+    const victim = 'contid-victim.service';
+    const impostor = 'contid-impostor.service';
+    const seen = '/run/contid-impostor.invocation';
+    guest(['sh', '-c', `printf '[Service]\\nExecStart=/bin/sleep 64\\n' > /etc/systemd/system/${victim}`]);
+    install(victim);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', victim]);
+    const invocation = unitProperty(victim, 'InvocationID');
+    await serve.drained();
+    const before = show(invocation);
+    guest(['sh', '-c', `printf '[Service]\\nType=oneshot\\nEnvironment=INVOCATION_ID=${invocation}\\nExecStart=/bin/sh -c "echo $$INVOCATION_ID > ${seen}"\\n' > /etc/systemd/system/${impostor}`]);
+    install(impostor);
+    guest(['systemctl', 'daemon-reload']);
+    guest(['systemctl', 'start', impostor]);
+    // systemd did hand the unit's own value to its line: the forgery is real.
+    expect(guest(['cat', seen])).toBe(invocation);
+    await expect(serve.drained()).rejects.toThrow(`invocation ${invocation} belongs to ${victim}, not ${impostor}`);
+    const after = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { bindings: unknown[] };
+    expect(after).toMatchObject({ name: victim, state: 'running', contid: before.contid });
+    expect(after.bindings).toHaveLength(1);
+    guest(['systemctl', 'stop', victim]);
+    await serve.drained();
+  });
+});
+
 describe('contid serve down while units start', () => {
   test('the entries wait in the spool and are bound in order when serve starts: each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
     const unit = 'contid-later.service';

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, formatContainerId } from '@contid/core';
+import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, escapeText, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
 import { IncompleteEntryError, Spool, SpoolEntry, entrySession } from './spool';
 
@@ -361,6 +361,10 @@ export class SpoolConsumer {
       return { kind: 'already', contid: c?.contid ?? null };
     }
     if (entry.session !== null && c.session !== null && c.session > entry.session) return { kind: 'already', contid: null };
+    // A spawned end names its container (contid-systemd: the unit) besides the runtime id, which the caller's environment gave.
+    if (entry.subcommand === 'spawn' && entry.containerName !== null && (c.orchestrator !== entry.orchestrator || c.name !== entry.containerName)) {
+      return { kind: 'quarantined', why: `an end of ${escapeText(entry.containerName)} names runtime id ${entry.id}, which is ${escapeText(c.name)}'s; not ending it` };
+    }
     this.options.tagger.end(c.contid, entry.reason ?? `${entry.subcommand || 'delete'} by the runtime`);
     return { kind: 'ended', contid: c.contid };
   }

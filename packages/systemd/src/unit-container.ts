@@ -1,4 +1,4 @@
-import { BindTarget, ContainerRecord, ContidConfig, ParentSpec, SessionWritePath, TagResult, Tagger } from '@contid/core';
+import { BindTarget, ContainerRecord, ContidConfig, ContidError, ParentSpec, SessionWritePath, TagResult, Tagger, escapeText } from '@contid/core';
 import { Invocation } from './invocation';
 
 export const ORCHESTRATOR = 'systemd';
@@ -14,6 +14,10 @@ export const ORCHESTRATOR = 'systemd';
  */
 export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarget, detail: Record<string, unknown>, parent: ParentSpec = 'auto'): TagResult {
   const current = tagger.containers.findByRuntimeId(inv.invocationId);
+  // systemd lets a unit's own Environment= override $INVOCATION_ID: an id is joined only by its own unit.
+  if (current && (current.orchestrator !== ORCHESTRATOR || current.name !== inv.unit)) {
+    throw new ContidError(`invocation ${inv.invocationId} belongs to ${escapeText(current.name)}, not ${escapeText(inv.unit)} (is $INVOCATION_ID set by the unit?); not joining it`);
+  }
   if (current && current.state === 'running') return tagger.setns({ contid: current.contid, target, detail });
   tagger.replaceStale(ORCHESTRATOR, (c) => c.name === inv.unit && c.runtimeId !== inv.invocationId, `superseded by invocation ${inv.invocationId}`);
   return tagger.create({
@@ -31,6 +35,7 @@ export function bindInvocation(tagger: Tagger, inv: Invocation, target: BindTarg
 export function endInvocation(tagger: Tagger, inv: Invocation, reason?: string): ContainerRecord | null {
   const c = tagger.containers.findByRuntimeId(inv.invocationId);
   if (!c || c.orchestrator !== ORCHESTRATOR) return null;
+  if (c.name !== inv.unit) throw new ContidError(`invocation ${inv.invocationId} belongs to ${escapeText(c.name)}, not ${escapeText(inv.unit)} (is $INVOCATION_ID set by the unit?); not ending it`);
   return tagger.end(c.contid, reason);
 }
 
