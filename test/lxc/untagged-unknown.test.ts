@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { contid, run, tempStateDir } from '../helpers/cli';
 import { createContainer, destroyContainer, lxcInitPid, lxcName, waitForState } from './lxc-host';
+import { startTail, until } from '../tail/live-helpers';
 
 /**
  * LXC containers contid never knew (no registry row, no hooks: the busybox template does not
@@ -132,6 +133,31 @@ describe('entries into LXC containers contid never knew (real LXC, real audit ru
     const r = contid(['search', '--untagged', o.log], { env: state.env });
     expect(r.status).toBe(0);
     expectReported(r.stdout, name, o);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it('contid tail reports them live: the JSON object in the stream, the same line as search on stderr', async () => {
+    const name = make('tail');
+    const root = statSync(`/var/lib/lxc/${name}/rootfs`);
+    const tail = await startTail(['--format', 'json', '--source', 'multicast'], state.env);
+    let o: { log: string; start: string; attach: string };
+    try {
+      o = await plainStartAndAttach(name, root);
+      const mine = (): Record<string, unknown>[] =>
+        tail.stdout().split('\n').filter((l) => l.includes('"untagged_entry"')).map((l) => (JSON.parse(l) as { untagged_entry: Record<string, unknown> }).untagged_entry).filter((e) => e.container === name);
+      await until(() => mine().length >= 2);
+      expect(mine().map((e) => [e.kind, e.known, e.pid, e.session, e.auid])).toEqual([
+        ['start', false, Number(field(o.start, 'pid')), Number(field(o.start, 'ses')), 1000],
+        ['attach', false, Number(field(o.attach, 'pid')), Number(field(o.attach, 'ses')), 1000],
+      ]);
+      // the same words as search --untagged, on tail's stderr
+      const search = contid(['search', '--untagged', o.log], { env: state.env }).stdout.split('\n').filter((l) => l.includes(`${name} (unknown to contid)`));
+      const said = tail.stderr().split('\n').filter((l) => l.includes(`${name} (unknown to contid)`));
+      expect(said).toEqual(search.map((l) => `contid: ${l}`));
+      expect(mine().map((e) => e.message)).toEqual(search);
+    } finally {
+      await tail.stop();
+    }
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
   });
 });

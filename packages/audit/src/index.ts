@@ -32,6 +32,7 @@ export * from './search';
 export * from './search-index';
 export * from './line-bytes';
 export { EntryJudge, EntryWitness, describeUntaggedEntry, entryRoot, entrySyscall, eventEntry, pathRoot, untaggedEntryJson, type EntryKind, type EntrySighting, type EntrySyscall, type RootNamer, type UntaggedEntry } from './entries';
+export { LiveEntryWatch, type LiveEntryOptions } from './entries-live';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
 export { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';

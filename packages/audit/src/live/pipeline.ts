@@ -26,6 +26,12 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
   /** text and csv: as `contid search` takes them (csv's header row goes before the first row). */
   formatOptions?: FormatOptions;
   registry?: SessionRegistry;
+  /**
+   * Sees every event as it goes out (after any wait for its binding), with the container its
+   * session is bound to, before the filter; what it returns goes out before the event
+   * (untagged entries: entries-live.ts).
+   */
+  onEmit?: (event: AuditEvent, container: AttributedContainer | null) => string;
   /** Completion timeout of an event that never sees its last record (wall clock). */
   eventTimeoutMs?: number;
   /** How long after its LOGIN an unattributed event of a new session waits for its binding. */
@@ -301,14 +307,15 @@ export class LivePipeline implements EventPipeline {
   }
 
   private emit(event: AuditEvent, c: AttributedContainer | null): string {
+    const before = this.options.onEmit?.(event, c) ?? '';
     const chain = c ? this.attributor.chain(c) : [];
-    if (!matchesFilter(this.filter, event, chain)) return '';
+    if (!matchesFilter(this.filter, event, chain)) return before;
     const shown = chain.length > 0 && this.options.registry ? chain.map((x) => this.enriched(x)) : chain;
-    if (this.format === 'compact') return compactEvent(event, shown, { raw: this.options.rawRecords });
+    if (this.format === 'compact') return before + compactEvent(event, shown, { raw: this.options.rawRecords });
     const text = formatAuditEvent(this.format, event, shown, this.options.formatOptions);
-    if (this.format !== 'csv' || this.csvHeaderDone) return text;
+    if (this.format !== 'csv' || this.csvHeaderDone) return before + text;
     this.csvHeaderDone = true;
-    return csvHeaderRow(this.options.formatOptions) + text;
+    return before + csvHeaderRow(this.options.formatOptions) + text;
   }
 
   /**

@@ -2,10 +2,12 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { ContidError, Registry, configFromEnv, loadOrCreateSigner } from '@contid/core';
+import { ContidError, Registry, configFromEnv, escapeText, loadOrCreateSigner } from '@contid/core';
+import { lxcRootNamer } from '@contid/lxc';
 import { rejectionReport, trustOptions } from './trust-args';
 import {
   FileFollower,
+  LiveEntryWatch,
   LivePipeline,
   LiveTail,
   MulticastSource,
@@ -136,15 +138,27 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
     // is rejected as signed by an unknown key.
     if (process.geteuid?.() === 0) loadOrCreateSigner(stateDir, config.nodeName, config.trustDir);
     const registry = openRegistry(stateDir);
+    const format = argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw');
+    const filter = eventFilterOf(argv as EventFilterArgs);
+    // entries into LXC containers that bypass contid, as search --untagged words them
+    let entries: LiveEntryWatch | null = null;
     const pipeline = new LivePipeline({
-      format: argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw'),
+      format,
+      onEmit: (event, c) => entries?.onEmit(event, c) ?? '',
       rawRecords: argv['raw-records'],
       // csv: search's columns and the container's (a live stream is read for its attribution)
       formatOptions: { csv: { container: true }, onNormalizeError: printNormalizeError },
       eventTimeoutMs: argv['event-timeout'],
       ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
       registry,
-      filter: eventFilterOf(argv as EventFilterArgs),
+      filter,
+    });
+    entries = new LiveEntryWatch(pipeline.attributor, {
+      rootNamer: lxcRootNamer(registry instanceof Registry ? registry : null, { refreshMs: 2000 }),
+      localNode: config.nodeName,
+      json: format === 'json' || format === 'ecs' || format === 'compact',
+      report: (line) => void process.stderr.write(`contid: ${escapeText(line)}\n`),
+      container: filter.container,
     });
     const sink = await openSink(argv);
     const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);
