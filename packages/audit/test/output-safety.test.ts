@@ -1,19 +1,10 @@
 import fc from 'fast-check';
-import { AuditEvent, Reassembler, formatAuditEvent, parseRecord } from '@contid/audit';
+import { formatAuditEvent, parseRecord } from '@contid/audit';
+import { eventsOf } from './events-of';
 
 /** Output safety by construction: valid UTF-8, JSON only from a serializer, no raw control characters in text. */
 const hex = (bytes: Buffer | string): string => Buffer.from(bytes as string).toString('hex').toUpperCase();
 const FORMATS = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'] as const;
-
-function eventsOf(lines: string[]): AuditEvent[] {
-  const r = new Reassembler();
-  const out: AuditEvent[] = [];
-  for (const l of lines) {
-    const rec = parseRecord(l);
-    if (rec) out.push(...r.push(rec));
-  }
-  return [...out, ...r.flush()];
-}
 
 const execve = (serial: number, args: string[], title: string, success = 'yes'): string[] => [
   `type=SYSCALL msg=audit(1795999836.528:${serial}): arch=c000003e syscall=59 success=${success} exit=0 a0=1 a1=2 a2=3 a3=8 items=2 ppid=1 pid=600 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=3 comm="sh" exe="/usr/bin/dash" key="k1"`,
