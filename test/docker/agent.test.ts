@@ -64,28 +64,29 @@ describe('contid docker agent keeps the truth', () => {
     expect(engine.docker(['rm', '-f', name]).status).toBe(0);
   });
 
-  test('healthcheck probes are bound as healthcheck execs', async () => {
+  test('healthcheck probes are bound as healthcheck execs, folded into one registry row', async () => {
     const name = uniqueName('health');
     expect(engine.docker(['run', '-d', '--runtime', 'contid', '--name', name, '--health-cmd', 'true', '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
     const id = fullId(name);
     const c = await until('the row', () => rowsOf(id).find((r) => r.state === 'running'));
-    const probes = await until('3 healthcheck bindings', () => {
-      const b = tagger.containers.bindings(c.contid).filter((x) => x.op === 'setns');
-      return b.filter((x) => x.detail.healthcheck === true).length >= 3 && b;
-    });
-    expect(probes.every((b) => b.detail.healthcheck === true)).toBe(true);
+    const fold = await until('3 healthcheck runs', () => tagger.containers.folds(c.contid).find((f) => f.count >= 3));
+    expect(fold.detail).toMatchObject({ healthcheck: true, command: ['/bin/sh', '-c', 'true'] });
     expect(engine.docker(['exec', name, 'true']).status).toBe(0);
     await until('a user exec, not a probe', () => tagger.containers.bindings(c.contid).some((b) => b.op === 'setns' && b.detail.healthcheck === undefined && b.detail.execId));
-    // contid show folds the probes into one line per check; --json keeps every binding.
+    // No probe has a binding row of its own; each one's session still names the container.
+    expect(tagger.containers.bindings(c.contid).filter((b) => b.detail.healthcheck === true)).toEqual([]);
+    for (const s of tagger.containers.foldedSessions(c.contid)) expect(tagger.containers.containerOfSession(s)?.contid).toBe(c.contid);
+    // contid show prints one line per check; --json lists every run's session.
     const env = { ...process.env, CONTID_STATE_DIR: stateDir };
     const shown = contid(['show', name], { env });
     expect(shown.status).toBe(0);
     const probeLines = shown.stdout.split('\n').filter((l) => l.includes('healthcheck'));
     expect(probeLines).toHaveLength(1);
     expect(probeLines[0]).toMatch(/healthcheck ×\d+ since .*"\/bin\/sh -c true"/);
-    const json = JSON.parse(contid(['show', name, '--json'], { env }).stdout) as { bindings: unknown[]; healthchecks: { count: number }[] };
+    const json = JSON.parse(contid(['show', name, '--json'], { env }).stdout) as { bindings: unknown[]; healthchecks: { count: number; sessions: number[] }[] };
     expect(json.healthchecks).toHaveLength(1);
-    expect(json.bindings.length).toBeGreaterThanOrEqual(json.healthchecks[0]!.count + 2);
+    expect(json.healthchecks[0]!.sessions).toHaveLength(json.healthchecks[0]!.count);
+    expect(json.bindings).toHaveLength(2); // the create and the user's exec
     expect(engine.docker(['rm', '-f', name]).status).toBe(0);
   });
 

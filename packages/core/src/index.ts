@@ -51,4 +51,5 @@ export type { CapabilityHolder, ContainerLiveness, Liveness, LivenessProbe, Proc
 export { replaceProcess } from './process-replace';
 export { copyProcessFd } from './process-fd';
 export * from './health';
-export { MIGRATIONS } from './migrations';
+export { MIGRATIONS, type Migration } from './migrations';
+export { foldKeyOf } from './binding-folds';

@@ -1,9 +1,15 @@
+import type Database from 'better-sqlite3';
+import { migrateToFolds } from './binding-folds';
+
+/** SQL, or a step that moves rows as well (run inside the migration's transaction). */
+export type Migration = string | ((db: Database.Database) => void);
+
 /**
  * Registry schema, one entry per version; PRAGMA user_version records how many ran.
  * Append only: a released migration is never edited.
  * IDs are stored as decimal TEXT because SQLite integers are signed 64-bit.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE containers (
      contid       TEXT PRIMARY KEY,
@@ -41,4 +47,7 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE containers ADD COLUMN boot_id TEXT;`,
   // v3: a pid is reused; pid plus start time (clock ticks since boot) names one process.
   `ALTER TABLE containers ADD COLUMN init_start INTEGER;`,
+  // v4: a healthcheck or probe run every few seconds is counted in one folded row per check
+  // (binding_folds), its session mapped to it (folded_sessions), instead of a row per run.
+  migrateToFolds,
 ];

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ContainerId, formatContainerId, parseContainerId } from './container-id';
 import { ContainerDirectory, UnknownContainerError, isInSubtree, resolveContainerRef } from './container-ref';
 import { ContidError } from './errors';
+import { foldRun } from './binding-folds';
 import { MIGRATIONS } from './migrations';
 import { Namespaces, currentBootId } from './proc';
 import { IdAllocator } from './allocator';
@@ -62,6 +63,21 @@ export interface BindingRecord {
 
 export type NewBinding = Omit<BindingRecord, 'id' | 'at'> & { at?: number };
 
+/** The runs of one repeated check on one container (see binding-folds): one row, counted. */
+export interface FoldedBinding {
+  id: number;
+  contid: ContainerId;
+  /** What the runs share (foldKeyOf: the check's command and probe kinds). */
+  key: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  lastSession: number | null;
+  lastPid: number;
+  /** The last run's facts (command, exec id, user …). */
+  detail: Record<string, unknown>;
+}
+
 /** Fields an adapter may add after creation (names, images, labels learned later). */
 export type Enrichment = Partial<Pick<NewContainer, 'name' | 'runtimeId' | 'image' | 'labels' | 'auditError' | 'initPid' | 'initStart' | 'namespaces'>>;
 
@@ -115,6 +131,32 @@ function toContainer(r: ContainerRow): ContainerRecord {
   };
 }
 
+interface FoldRow {
+  id: number;
+  contid: string;
+  fold_key: string;
+  count: number;
+  first_at: number;
+  last_at: number;
+  last_session: number | null;
+  last_pid: number;
+  detail: string;
+}
+
+function toFold(r: FoldRow): FoldedBinding {
+  return {
+    id: r.id,
+    contid: parseContainerId(r.contid),
+    key: r.fold_key,
+    count: r.count,
+    firstAt: r.first_at,
+    lastAt: r.last_at,
+    lastSession: r.last_session,
+    lastPid: r.last_pid,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  };
+}
+
 function toBinding(r: BindingRow): BindingRecord {
   return { ...r, contid: parseContainerId(r.contid), detail: JSON.parse(r.detail) as Record<string, unknown> };
 }
@@ -139,11 +181,18 @@ export class Registry {
   /** Statements of the per-event look-ups (a live tail asks per session and per container). */
   private readonly statements = new Map<string, Database.Statement>();
 
+  /**
+   * Whether the fold tables exist: a read-only open never migrates, and a registry older
+   * contid wrote (before v4) has none; it kept every run as a binding row instead.
+   */
+  private readonly hasFolds: boolean;
+
   private constructor(
     readonly dir: string,
     readonly db: Database.Database,
   ) {
     this.ids = new IdAllocator(db);
+    this.hasFolds = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'folded_sessions'`).get() !== undefined;
   }
 
   /** A prepared statement, prepared once (better-sqlite3 parses the SQL on every prepare()). */
@@ -222,6 +271,24 @@ export class Registry {
   addBinding(b: NewBinding): BindingRecord {
     const id = this.db.transaction(() => this.insertBinding(b)).immediate();
     return toBinding(this.db.prepare('SELECT * FROM bindings WHERE id = ?').get(id) as BindingRow);
+  }
+
+  /**
+   * One run of a repeated check (a healthcheck): counted into the check's folded row instead
+   * of a binding row of its own; its session maps to the fold, so containerOfSession still
+   * names the container. One transaction.
+   */
+  addFoldedBinding(b: NewBinding, key: string): FoldedBinding {
+    const run = {
+      contid: formatContainerId(b.contid),
+      session: b.session,
+      pid: b.pid,
+      detail: JSON.stringify(b.detail ?? {}),
+      at: b.at ?? Date.now(),
+      bootId: this.bootId,
+    };
+    const id = this.db.transaction(() => foldRun((sql) => this.statement(sql), key, run)).immediate();
+    return toFold(this.statement('SELECT * FROM binding_folds WHERE id = ?').get(id) as FoldRow);
   }
 
   private insertBinding(b: NewBinding): number {
@@ -309,14 +376,23 @@ export class Registry {
     return row && toContainer(row);
   }
 
-  /** The container an audit session of this boot is bound to, if any (the newest binding wins). */
+  /**
+   * The container an audit session of this boot is bound to, if any: by a binding row (the
+   * newest wins), else by a folded run of a repeated check.
+   */
   containerOfSession(session: number): ContainerRecord | undefined {
-    const row = this.statement(
+    const bound = this.statement(
       `SELECT c.* FROM bindings b JOIN containers c ON c.contid = b.contid
          WHERE b.session = ? AND b.op != 'untagged' AND b.boot_id = ? ORDER BY b.id DESC LIMIT 1`,
     ).get(session, this.bootId) as ContainerRow | undefined;
-    return row && toContainer(row);
+    if (bound || !this.hasFolds) return bound && toContainer(bound);
+    const folded = this.statement(
+      `SELECT c.* FROM folded_sessions s JOIN binding_folds f ON f.id = s.fold JOIN containers c ON c.contid = f.contid
+         WHERE s.session = ? AND f.boot_id = ? ORDER BY f.id DESC LIMIT 1`,
+    ).get(session, this.bootId) as ContainerRow | undefined;
+    return folded && toContainer(folded);
   }
+
 
   list(filter: { state?: ContainerState; orchestrator?: string } = {}): ContainerRecord[] {
     const rows = this.db
@@ -338,6 +414,28 @@ export class Registry {
     return (this.db.prepare('SELECT * FROM bindings WHERE contid = ? ORDER BY id').all(formatContainerId(contid)) as BindingRow[]).map(
       toBinding,
     );
+  }
+
+  /** The container's repeated checks, one row each (oldest first). */
+  folds(contid: ContainerId): FoldedBinding[] {
+    if (!this.hasFolds) return [];
+    return (this.statement('SELECT * FROM binding_folds WHERE contid = ? ORDER BY id').all(formatContainerId(contid)) as FoldRow[]).map(toFold);
+  }
+
+  /** The sessions of every folded run on the container (ascending). */
+  foldedSessions(contid: ContainerId): number[] {
+    if (!this.hasFolds) return [];
+    return (
+      this.statement(
+        'SELECT s.session FROM binding_folds f JOIN folded_sessions s ON s.fold = f.id WHERE f.contid = ? ORDER BY s.session',
+      ).all(formatContainerId(contid)) as { session: number }[]
+    ).map((r) => r.session);
+  }
+
+  /** The sessions of one fold's runs (ascending). */
+  foldSessions(fold: number): number[] {
+    if (!this.hasFolds) return [];
+    return (this.statement('SELECT session FROM folded_sessions WHERE fold = ? ORDER BY session').all(fold) as { session: number }[]).map((r) => r.session);
   }
 
   /** SQLite's own consistency check plus contid's invariants; empty when healthy. */
@@ -362,7 +460,11 @@ function migrate(db: Database.Database): void {
     if (version > MIGRATIONS.length) {
       throw new ContidError(`registry schema v${version} is newer than this contid (v${MIGRATIONS.length}); upgrade contid`);
     }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      const step = MIGRATIONS[v];
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
+    }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   });
   apply.immediate();

@@ -1,4 +1,5 @@
 import { AuditSink, KernelAuditSink } from './audit-emitter';
+import { foldKeyOf } from './binding-folds';
 import { ContidConfig, configFromEnv } from './config';
 import { ContainerId, formatContainerId } from './container-id';
 import { ContainerQueries, boundSessions } from './container-queries';
@@ -177,14 +178,21 @@ export class Tagger {
       session: bound.session,
       namespaces: readNamespaces(bound.pid, this.config.procRoot),
     });
-    const binding = this.registry.addBinding({
+    const run = {
       contid: spec.contid,
       pid: bound.pid,
       session: bound.session,
-      op: 'setns',
+      op: 'setns' as const,
       detail: { ...(spec.detail ?? {}), ...(auditError ? { auditError } : {}) },
-    });
-    return { container, binding, auditError };
+      at: Date.now(),
+    };
+    // A healthcheck run is counted into its check's folded row (its own signed record is
+    // already in the log, and its session still maps to the container); anything else is a row.
+    const key = foldKeyOf(spec.detail);
+    if (key === null) return { container, binding: this.registry.addBinding(run), auditError };
+    this.registry.addFoldedBinding(run, key);
+    // The run has no row of its own: id 0.
+    return { container, binding: { ...run, id: 0 }, auditError };
   }
 
   /** Records the end of a container; calling it twice is harmless. */

@@ -125,17 +125,32 @@ export function healthcheckCommand(test: string[] | undefined): string[] | null 
   return null;
 }
 
+/** Containers whose healthcheck command an exec describer remembers (least recently added dropped first). */
+const MAX_REMEMBERED_CHECKS = 4096;
+
 /**
  * Which `docker exec` a setns binding is. The exec id comes from runc's pid file name (no
  * waiting, no guessing); its command and user from Docker while it still knows the exec, else
  * from the event stream. An exec whose command is the container's healthcheck is marked
- * `healthcheck` (Docker runs its probes as execs). Only engines that name pid files otherwise
- * fall back to matching the pid or the command, once.
+ * `healthcheck` (Docker runs its probes as execs; the registry folds them). A container's
+ * healthcheck is fixed when it is created, so it is asked once per container: a run bound
+ * after `docker rm` (Docker no longer answers) is still marked. Only engines that name pid
+ * files otherwise fall back to matching the pid or the command, once.
  */
 export function dockerExecDescriber(docker: Dockerode, recent?: RecentExecs, timeoutMs = 1500): ExecDescriber {
+  const checks = new Map<string, string[] | null>();
+  const inspect = (id: string) => withTimeout(docker.getContainer(id).inspect(), timeoutMs);
   return async (entry, container, pid, proc, ctx) => {
-    const info = await withTimeout(docker.getContainer(entry.id).inspect(), timeoutMs);
-    const probe = healthcheckCommand(info?.Config.Healthcheck?.Test);
+    let info: Dockerode.ContainerInspectInfo | null | undefined;
+    let probe = checks.get(entry.id);
+    if (probe === undefined) {
+      info = await inspect(entry.id);
+      probe = info ? healthcheckCommand(info.Config.Healthcheck?.Test) : null;
+      if (info) {
+        if (checks.size >= MAX_REMEMBERED_CHECKS) checks.delete(checks.keys().next().value!);
+        checks.set(entry.id, probe);
+      }
+    }
     const args = proc?.args ?? null;
     const healthcheck = probe !== null && args !== null && probe.join('\0') === args.join('\0') ? { healthcheck: true } : {};
     const named = execIdOfPidFile(entry.pidFile);
@@ -150,6 +165,7 @@ export function dockerExecDescriber(docker: Dockerode, recent?: RecentExecs, tim
         ...healthcheck,
       };
     }
+    if (info === undefined) info = await inspect(entry.id);
     const used = new Set(ctx.registry.bindings(container.contid).map((b) => b.detail.execId));
     for (const execId of info?.ExecIDs ?? []) {
       const exec = await withTimeout(docker.getExec(execId).inspect(), timeoutMs);

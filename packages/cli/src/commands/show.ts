@@ -1,33 +1,35 @@
 import type { CommandModule } from 'yargs';
-import { BindingRecord, ContidError, Registry, configFromEnv, escapeText, formatContainerId } from '@contid/core';
+import { ContidError, FoldedBinding, Registry, configFromEnv, escapeText, formatContainerId } from '@contid/core';
 import { printJson } from '../output';
 
-/** One line per healthcheck command: Docker runs a probe as an exec every interval, so a day holds thousands. */
-interface HealthcheckFold {
+/**
+ * One line per healthcheck: Docker runs a probe as an exec every interval, so a day holds
+ * thousands of runs; the registry keeps them folded (one row per check with a count).
+ */
+interface HealthcheckView {
   command: string;
+  probe: unknown;
   count: number;
   first: number;
   last: number;
   lastSession: number | null;
+  /** Every run's session (each one's events are the container's: `contid search` attributes them from the log). */
+  sessions: number[];
 }
 
-function foldHealthchecks(bindings: BindingRecord[]): { others: BindingRecord[]; healthchecks: HealthcheckFold[] } {
-  const folds = new Map<string, HealthcheckFold>();
-  const others: BindingRecord[] = [];
-  for (const b of bindings) {
-    if (b.detail.healthcheck !== true) {
-      others.push(b);
-      continue;
-    }
-    const argv = Array.isArray(b.detail.command) ? b.detail.command : Array.isArray(b.detail.dockerCommand) ? b.detail.dockerCommand : ['?'];
-    const command = argv.map(String).join(' ');
-    const f = folds.get(command) ?? { command, count: 0, first: b.at, last: b.at, lastSession: b.session };
-    f.count++;
-    if (b.at < f.first) f.first = b.at;
-    if (b.at >= f.last) [f.last, f.lastSession] = [b.at, b.session];
-    folds.set(command, f);
-  }
-  return { others, healthchecks: [...folds.values()] };
+function healthcheckViews(folds: FoldedBinding[], sessionsOf: (fold: FoldedBinding) => number[]): HealthcheckView[] {
+  return folds.map((f) => {
+    const argv = Array.isArray(f.detail.command) ? f.detail.command : Array.isArray(f.detail.dockerCommand) ? f.detail.dockerCommand : ['?'];
+    return {
+      command: argv.map(String).join(' '),
+      probe: f.detail.probe ?? null,
+      count: f.count,
+      first: f.firstAt,
+      last: f.lastAt,
+      lastSession: f.lastSession,
+      sessions: sessionsOf(f),
+    };
+  });
 }
 
 interface ShowArgs {
@@ -43,10 +45,9 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
     const c = registry.find(String(argv.container));
     if (!c) throw new ContidError(`unknown container "${argv.container}"`);
     const bindings = registry.bindings(c.contid);
+    const healthchecks = healthcheckViews(registry.folds(c.contid), (f) => registry.foldSessions(f.id));
     const children = registry.children(c.contid).map((k) => formatContainerId(k.contid));
     registry.close();
-    const { others, healthchecks } = foldHealthchecks(bindings);
-    // JSON keeps every binding (each session stays attributable) and adds the folded view.
     if (argv.json) return printJson({ ...c, bindings, healthchecks, children });
     const lines = [
       `contid:       ${formatContainerId(c.contid)}`,
@@ -63,7 +64,7 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
       `labels:       ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
       ...(c.auditError ? [`AUDIT ERROR:  ${c.auditError}`] : []),
       'bindings:',
-      ...others.map(
+      ...bindings.map(
         (b) => `  ${new Date(b.at).toISOString()}  ${b.op.padEnd(8)} pid ${b.pid}  session ${b.session ?? '-'}  ${JSON.stringify(b.detail)}`,
       ),
       ...healthchecks.map(
