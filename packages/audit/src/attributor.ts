@@ -263,7 +263,7 @@ export class Attributor {
 
   /** The kernel serial of `rec` in input order: when it restarts low, its node booted again (boot-watch.ts). */
   observeSerial(rec: AuditRecord): void {
-    if (!rec.type.startsWith('DAEMON_') && this.serials.startsBoot(rec.node ?? '', rec.serial)) this.observeBoot(rec);
+    if (!rec.type.startsWith('DAEMON_') && this.serials.startsBoot(rec.node ?? '', rec.serial, rec.timeMs)) this.observeBoot(rec);
   }
 
   /**
@@ -271,8 +271,8 @@ export class Attributor {
    * binding lines whole, every other line by byte search: see boot-watch.ts); true when it
    * begins a new boot of `node`, and then the caller passes that record to observeBoot().
    */
-  watchSerial(node: string, serial: number): boolean {
-    return this.serials.startsBoot(node, serial);
+  watchSerial(node: string, serial: number, timeMs: number): boolean {
+    return this.serials.startsBoot(node, serial, timeMs);
   }
 
   /**

@@ -3,7 +3,10 @@ import { readRanges } from './read-ranges';
 /**
  * Boots seen in the log itself. The kernel numbers its records with one counter from boot
  * (`audit(SEC.MSEC:SERIAL)`), so a node's serial falling far below the highest of its current
- * boot means the node booted again — and session numbers restarted with it. auditd's own
+ * boot, at a time no earlier than any of that boot's, means the node booted again — and session
+ * numbers restarted with it. A record written late keeps its event's older stamp (this
+ * machine's logs hold PROCTITLE lines 469 serials behind, with their event's time): no boot.
+ * auditd's own
  * DAEMON_* records carry auditd's counter (it starts anywhere at each auditd start, measured
  * here), never compared with the kernel's; an auditd restart alone keeps the kernel's counting.
  */
@@ -15,18 +18,24 @@ import { readRanges } from './read-ranges';
  */
 export const SERIAL_JITTER = 50;
 
-/** Per node (`''`: no `node=` prefix), the highest kernel serial of its current boot. */
+/** Per node (`''`: no `node=` prefix), the highest kernel serial and latest time of its current boot. */
 export class SerialWatch {
-  private readonly highest = new Map<string, number>();
+  private readonly boots = new Map<string, { serial: number; timeMs: number }>();
 
-  /** Feeds one record's serial in log order; true when it begins a new boot of `node`. */
-  startsBoot(node: string, serial: number): boolean {
-    const top = this.highest.get(node);
-    if (top !== undefined && serial + SERIAL_JITTER < top) {
-      this.highest.set(node, serial);
+  /** Feeds one record's serial and time (ms) in log order; true when it begins a new boot of `node`. */
+  startsBoot(node: string, serial: number, timeMs: number): boolean {
+    const top = this.boots.get(node);
+    if (top === undefined) {
+      this.boots.set(node, { serial, timeMs });
+      return false;
+    }
+    if (serial + SERIAL_JITTER < top.serial && timeMs >= top.timeMs) {
+      top.serial = serial;
+      top.timeMs = timeMs;
       return true;
     }
-    if (top === undefined || serial > top) this.highest.set(node, serial);
+    if (serial > top.serial) top.serial = serial;
+    if (timeMs > top.timeMs) top.timeMs = timeMs;
     return false;
   }
 }
@@ -41,74 +50,107 @@ export function lineNode(buf: Buffer, start: number, end: number): string {
   return sp < 0 || sp >= end ? '' : buf.toString('latin1', start + 5, sp);
 }
 
-/** The kernel serial of the line [start, end) by byte search; -1 for a line that is not a record, or is auditd's own (DAEMON_*). */
-export function kernelSerial(buf: Buffer, start: number, end: number): number {
+/** A line's stamp: kernelStamp() writes it here (one object, reused: no allocation per line). */
+export interface Stamp {
+  serial: number;
+  timeMs: number;
+}
+
+/**
+ * The kernel stamp of the line [start, end) by byte search, into `into`; false for a line that
+ * is not a record, or is auditd's own (DAEMON_*).
+ */
+export function kernelStamp(buf: Buffer, start: number, end: number, into: Stamp): boolean {
   let t = start;
   if (buf[start] === 0x6e /* node= */) {
     const sp = buf.indexOf(0x20, start);
-    if (sp < 0 || sp >= end || sp - start > 256) return -1;
+    if (sp < 0 || sp >= end || sp - start > 256) return false;
     t = sp + 1;
   }
-  if (buf[t + 5] === 0x44 /* D */ && buf.compare(DAEMON, 0, DAEMON.length, t, t + DAEMON.length) === 0) return -1;
+  if (buf[t + 5] === 0x44 /* D */ && buf.compare(DAEMON, 0, DAEMON.length, t, t + DAEMON.length) === 0) return false;
   const open = buf.indexOf(KEY_OPEN, t);
-  if (open < 0 || open >= end || open - t > 300) return -1;
+  if (open < 0 || open >= end || open - t > 300) return false;
   const close = buf.indexOf(0x29 /* ) */, open);
-  let i = buf.indexOf(0x3a /* : */, open);
-  if (i < 0 || close < 0 || i > close || close >= end) return -1;
+  if (close < 0 || close >= end) return false;
+  let sec = 0;
+  let ms = 0;
   let serial = 0;
+  let i = open + KEY_OPEN.length;
+  for (; i < close && buf[i] !== 0x2e /* . */; i++) sec = sec * 10 + buf[i] - 0x30;
+  for (i++; i < close && buf[i] !== 0x3a /* : */; i++) ms = ms * 10 + buf[i] - 0x30;
+  if (i >= close) return false;
   for (i++; i < close; i++) {
     const d = buf[i] - 0x30;
-    if (d < 0 || d > 9) return -1;
+    if (d < 0 || d > 9) return false;
     serial = serial * 10 + d;
   }
-  return serial;
+  into.serial = serial;
+  into.timeMs = sec * 1000 + ms;
+  return true;
+}
+
+/** In place: a line is passed for nearly every line of a log, no array is made for each. */
+function set(t: [number, number, number], a: number, b: number, c: number): void {
+  t[0] = a;
+  t[1] = b;
+  t[2] = c;
+}
+
+/** Per node of one file: what BootLines tracks. */
+interface NodeLines {
+  /** The lowest serial kept among lines no older than every line before them in the file. */
+  low: number;
+  /** The latest time in the file so far. */
+  fileTime: number;
+  /** The current boot's highest-serial line and latest line: [offset, end, value]. */
+  peak: [number, number, number];
+  latest: [number, number, number];
 }
 
 /**
  * The few lines of one log file from which its boots can be found again without reading it
- * all (the search index keeps them with the binding lines): per node, each line whose serial
- * is the lowest so far (a boot at the file's start shows against the file before it), each
- * line that began a boot, and the highest-serial line before each boot and at the end (what
- * the next line is compared with). Replayed in order through a SerialWatch they give the
- * boots that reading every line gives.
+ * all (the search index keeps them with the binding lines), per node: each line no older than
+ * every line before it whose serial is the lowest such so far (a boot at the file's start shows
+ * against the file before it), each line that began a boot, and the highest-serial and the
+ * latest line before each boot and at the end (what the next line is compared with). Replayed
+ * in order through a SerialWatch they give the boots that reading every line gives.
  */
 export class BootLines {
   private readonly watch = new SerialWatch();
-  private readonly nodes = new Map<string, { lowest: number; peak: number; peakAt: number; peakEnd: number }>();
+  private readonly nodes = new Map<string, NodeLines>();
   private readonly kept = new Map<number, string>();
-  private readonly peaks: [number, number][] = [];
+  private readonly toRead: [number, number][] = [];
+  private readonly stamp: Stamp = { serial: 0, timeMs: 0 };
 
   /** One line [start, end) of the file at `offset`, in file order. */
   line(buf: Buffer, start: number, end: number, offset: number): void {
-    const serial = kernelSerial(buf, start, end);
-    if (serial < 0) return;
+    if (!kernelStamp(buf, start, end, this.stamp)) return;
+    const { serial, timeMs } = this.stamp;
     const node = lineNode(buf, start, end);
-    const at = offset;
     const lineEnd = offset + (end - start);
     let n = this.nodes.get(node);
-    if (n === undefined) {
-      this.nodes.set(node, (n = { lowest: serial, peak: serial, peakAt: at, peakEnd: lineEnd }));
-      this.kept.set(at, buf.toString('latin1', start, end));
-    } else if (serial < n.lowest) {
-      n.lowest = serial;
-      this.kept.set(at, buf.toString('latin1', start, end));
+    if (n === undefined) this.nodes.set(node, (n = { low: Infinity, fileTime: -Infinity, peak: [offset, lineEnd, -1], latest: [offset, lineEnd, -Infinity] }));
+    if (timeMs >= n.fileTime) {
+      n.fileTime = timeMs;
+      if (serial < n.low) {
+        n.low = serial;
+        this.kept.set(offset, buf.toString('latin1', start, end));
+      }
     }
-    if (this.watch.startsBoot(node, serial)) {
-      this.peaks.push([n.peakAt, n.peakEnd]);
-      this.kept.set(at, buf.toString('latin1', start, end));
-      n.peak = -1; // this line is the new boot's first peak
+    if (this.watch.startsBoot(node, serial, timeMs)) {
+      this.toRead.push([n.peak[0], n.peak[1]], [n.latest[0], n.latest[1]]);
+      this.kept.set(offset, buf.toString('latin1', start, end));
+      n.peak[2] = -1;
+      n.latest[2] = -Infinity;
     }
-    if (serial > n.peak) {
-      n.peak = serial;
-      n.peakAt = at;
-      n.peakEnd = lineEnd;
-    }
+    if (serial > n.peak[2]) set(n.peak, offset, lineEnd, serial);
+    if (timeMs > n.latest[2]) set(n.latest, offset, lineEnd, timeMs);
   }
 
   /** The kept lines of the file at `path`, ascending, each once (the peaks are read now). */
   finish(path: string): { offset: number; line: string }[] {
-    for (const n of this.nodes.values()) this.peaks.push([n.peakAt, n.peakEnd]);
-    const wanted = [...new Map(this.peaks.filter(([s]) => !this.kept.has(s)).map((p) => [p[0], p])).values()].sort((a, b) => a[0] - b[0]);
+    for (const n of this.nodes.values()) this.toRead.push([n.peak[0], n.peak[1]], [n.latest[0], n.latest[1]]);
+    const wanted = [...new Map(this.toRead.filter(([s]) => !this.kept.has(s)).map((p) => [p[0], p])).values()].sort((a, b) => a[0] - b[0]);
     readRanges(path, wanted, (buf, at) => this.kept.set(at, buf.toString('latin1')));
     return [...this.kept].sort((a, b) => a[0] - b[0]).map(([offset, line]) => ({ offset, line }));
   }

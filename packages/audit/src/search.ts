@@ -7,7 +7,7 @@ import { AuditEvent, Reassembler } from './reassembler';
 import { AuditRecord, kernelField, parseRecord } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
-import { kernelSerial, lineNode } from './boot-watch';
+import { Stamp, kernelStamp, lineNode } from './boot-watch';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { readRanges } from './read-ranges';
 import { IndexedFile, IndexedLine, SearchIndex } from './search-index';
@@ -97,6 +97,7 @@ export function learnBindings(
   onEntryRecord?: (rec: AuditRecord) => void,
 ): void {
   const bases = files.length > 0 && typeof files[0] === 'string' ? fileBases(files as string[]) : (files as { file: string; base: number }[]);
+  const stamp: Stamp = { serial: 0, timeMs: 0 };
   for (const { file, base } of bases) {
     let last = base;
     const size = scanLines(
@@ -107,8 +108,7 @@ export function learnBindings(
           if (rec) attributor.observeRecord(rec);
         } else {
           // every other line by its serial only: a serial restarting low is a new boot of its node
-          const serial = kernelSerial(buf, start, end);
-          if (serial >= 0 && attributor.watchSerial(lineNode(buf, start, end), serial)) {
+          if (kernelStamp(buf, start, end, stamp) && attributor.watchSerial(lineNode(buf, start, end), stamp.serial, stamp.timeMs)) {
             const rec = parseRecord(buf.toString('latin1', start, end), offset);
             if (rec) attributor.observeBoot(rec);
           }

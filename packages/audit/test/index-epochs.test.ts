@@ -122,6 +122,13 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
       expectEveryWay([bootOne, [daemonStart(node, T + 200), ...later]], 'A', [...a, ...later]);
     });
 
+    it('a record written late (its event\'s older stamp, hundreds of serials behind, as this machine\'s logs hold) is not a boot', () => {
+      const host = event(node, `${T + 1}.000:700`, 3, '/host');
+      const late = title(node, `${T}.005:230`);
+      const later = event(node, `${T + 2}.000:710`, 5, '/still-A');
+      expectEveryWay([...bootOne, ...host, late, ...later], 'A', [...a, ...later]);
+    });
+
     it('auditd restarted without a reboot (DAEMON_START, serials go on): the session is still A\'s', () => {
       const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
       const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...later];
