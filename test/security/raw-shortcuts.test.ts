@@ -15,6 +15,8 @@ import { contid } from '../helpers/cli';
  *     kernel writes its own `pid= uid= auid= ses=7` first; only the text inside msg='…' is the
  *     sender's, and that text says ` ses=5 `. The scan took the needle for the session and
  *     printed the record as container A's (session 5).
+ * F2: an event's records more than 8 lines before (or 64 after) the record carrying ses= were
+ *     lost: an AVC logged before its SYSCALL with host events in between vanished.
  */
 const SIGNER = ephemeralSigner('n1');
 const BOOT = '54f0d7e8a80944f09754f3cc4a654b57';
@@ -31,6 +33,18 @@ const sys = (stamp: string, ses: number, exe: string): string =>
 const title = (stamp: string): string => `type=PROCTITLE msg=audit(${stamp}): proctitle=6C73`;
 /** A user record as the kernel logs it for a raw netlink sender in session `ses`: only `text` is the sender's. */
 const userRecord = (stamp: string, ses: number, text: string): string => `type=USER_AVC msg=audit(${stamp}): pid=99 uid=0 auid=0 ses=${ses} msg='${text}'`;
+/**
+ * `n` host events (session 3), numbered from `serial.next`: the kernel numbers an event as its
+ * first record goes out, so events logged later carry higher serials.
+ */
+const hostEvents = (n: number, serial: { next: number }): string[] =>
+  Array.from({ length: n }, () => {
+    const s = `${T}.020:${serial.next++}`;
+    return [sys(s, 3, '/usr/bin/host'), title(s)];
+  }).flat();
+const avc = (stamp: string): string =>
+  `type=AVC msg=audit(${stamp}): avc:  denied  { read } for  pid=77 comm="x" name="shadow" dev="sda1" ino=1 scontext=system_u:system_r:container_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0`;
+
 const HEAD = [login(`${T}.001:10`, 5), bind(`${T}.002:11`, 5, 'A', '100'), login(`${T}.003:12`, 7), bind(`${T}.004:13`, 7, 'B', '200')];
 
 describe('raw byte shortcuts of search vs ausearch (an outside attack, no root)', () => {
@@ -99,5 +113,31 @@ describe('raw byte shortcuts of search vs ausearch (an outside attack, no root)'
     const expected = ausearch(log).map((l) => l.split('\x1d')[0]);
     const got = everyPath(log);
     for (const [path, out] of Object.entries(got)) expect([path, sorted(out).map((l) => l.split('\x1d')[0])]).toEqual([path, expected]);
+  });
+
+  it('F2: an AVC logged before its SYSCALL with 20 host records in between is part of the event', () => {
+    const log = write([...HEAD, avc(`${T}.010:50`), ...hostEvents(10, { next: 100 }), sys(`${T}.010:50`, 5, '/a-denied'), title(`${T}.010:50`)]);
+    expectAusearch(log);
+    // and in every format the event is found by the AVC's type (it was `<no matches>`)
+    const shown = { raw: 'type=AVC', text: 'accessed-mac-policy-controlled-object using /a-denied', interpret: 'type=AVC' };
+    for (const [format, text] of Object.entries(shown)) {
+      const r = contid(['search', '-q', '-if', log, '--trust-dir', trust, '-c', 'A', '--no-index', '-m', 'AVC', '--format', format], { env });
+      expect([format, r.status, r.stdout]).toEqual([format, 0, expect.stringContaining(text)]);
+    }
+  });
+
+  it('F2: a PROCTITLE 70 host records after its SYSCALL is part of the event', () => {
+    const log = write([...HEAD, sys(`${T}.010:50`, 5, '/usr/bin/in-A'), ...hostEvents(35, { next: 100 }), title(`${T}.010:50`)]);
+    expectAusearch(log);
+  });
+
+  it('F2: interleaved events of the container and the host, each event\'s records far apart', () => {
+    const lines = [...HEAD];
+    const serial = { next: 60 };
+    for (let i = 0; i < 6; i++) {
+      const s = `${T}.0${30 + i}:${serial.next++}`;
+      lines.push(avc(s), ...hostEvents(6 + 3 * i, serial), sys(s, 5, `/a${i}`), ...hostEvents(40, serial), title(s));
+    }
+    expectAusearch(write(lines));
   });
 });

@@ -490,7 +490,7 @@ function readEvents(
           if (!rec) stats.skipped++;
           else emit(reassembler.push(rec));
         },
-        { base, onBytes: progress, onEventBytes },
+        { base, onBytes: progress, onEventBytes, timeoutMs: options.timeoutMs },
       );
     }
   } else {

@@ -35,6 +35,41 @@ const event = fc.oneof(
   fc.record({ kind: fc.constant('user' as const), ses: fc.constantFrom(7, 3, 4294967295), text: planted, type: fc.constantFrom('USER_AVC', 'USER', 'USER_CMD', 'VIRT_MACHINE_ID'), enriched: fc.boolean() }),
 );
 
+/** Every way of reading `log` for container A, and ausearch --session 5 on it (enriched parts cut, as raw output does). */
+function answers(log: string, indexDir: string): { oracle: string[]; got: Record<string, string[]> } {
+  const oracle = spawnSync('ausearch', ['--session', '5', '--raw', '-if', log], { encoding: 'latin1' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\x1d')[0])
+    .sort();
+  const index = SearchIndex.open(indexDir);
+  try {
+    index.build(log);
+    const got: Record<string, string[]> = {};
+    for (const [name, opts] of [
+      ['raw scan', { raw: true }],
+      ['decoding scan', {}],
+      ['index', { index, raw: true }],
+      ['full scan', { fullScan: true }],
+    ] as const) {
+      const lines: string[] = [];
+      const { raw, ...rest } = opts as { raw?: boolean };
+      searchLogs({
+        files: [log],
+        filter: { container: 'A' },
+        attribution: { trust },
+        ...rest,
+        onEvent: (e) => lines.push(...e.records.map((r) => r.raw)),
+        rawOut: raw ? (b) => lines.push(...b.toString('latin1').split('\n').filter(Boolean)) : undefined,
+      });
+      got[name] = lines.sort();
+    }
+    return { oracle, got };
+  } finally {
+    index.close();
+  }
+}
+
 describe('text planted in user records never moves them into a container (property, ausearch oracle)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'contid-planted-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,37 +86,54 @@ describe('text planted in user records never moves them into a container (proper
         });
         const log = join(dir, `audit-${run}.log`);
         writeFileSync(log, `${lines.join('\n')}\n`, 'latin1');
-        const oracle = spawnSync('ausearch', ['--session', '5', '--raw', '-if', log], { encoding: 'latin1' })
-          .stdout.split('\n')
-          .filter(Boolean)
-          .map((l) => l.split('\x1d')[0])
-          .sort();
-        const index = SearchIndex.open(join(dir, `index-${run++}`));
-        try {
-          index.build(log);
-          const answers: Record<string, string[]> = {};
-          for (const [name, opts] of [
-            ['raw scan', { raw: true }],
-            ['decoding scan', {}],
-            ['index', { index, raw: true }],
-            ['full scan', { fullScan: true }],
-          ] as const) {
-            const got: string[] = [];
-            const { raw, ...rest } = opts as { raw?: boolean };
-            searchLogs({
-              files: [log],
-              filter: { container: 'A' },
-              attribution: { trust },
-              ...rest,
-              onEvent: (e) => got.push(...e.records.map((r) => r.raw)),
-              rawOut: raw ? (b) => got.push(...b.toString('latin1').split('\n').filter(Boolean)) : undefined,
-            });
-            answers[name] = got.sort();
+        const { oracle, got } = answers(log, join(dir, `index-${run++}`));
+        expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, oracle])));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  /*
+   * Records of one event far apart, as on a busy machine: the kernel logs an AVC while the
+   * syscall runs and the SYSCALL at its exit, other CPUs' records in between; it numbers each
+   * event when its first record goes out. Every way of reading returns ausearch's records.
+   */
+  const container = fc.record({ avc: fc.boolean(), gaps: fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 3, maxLength: 3 }) });
+  const host = fc.record({ user: fc.boolean(), text: planted, gap: fc.nat(60) });
+  it('an event\'s records far apart (AVC … SYSCALL … PROCTITLE, host events between): every way returns ausearch --session 5', () => {
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(container, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(400), host), { minLength: 30, maxLength: 120 }), (mine, noise) => {
+        // [sort key, event number, record template]; an event's records keep their order
+        const recs: [number, number, (stamp: string) => string][] = [];
+        mine.forEach((c, i) => {
+          let key = i * 100;
+          if (c.avc) recs.push([key, i, (st) => `type=AVC msg=audit(${st}): avc:  denied  { read } for  pid=77 comm="x" name="shadow" dev="sda1" ino=1 scontext=system_u:system_r:container_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0`]);
+          recs.push([(key += c.gaps[0] + 1), i, (st) => sys(st, 5)]);
+          recs.push([(key += c.gaps[1] + 1), i, (st) => `type=CWD msg=audit(${st}): cwd="/"`]);
+          recs.push([(key += c.gaps[2] + 1), i, (st) => `type=PROCTITLE msg=audit(${st}): proctitle=78`]);
+        });
+        noise.forEach(([at, h], j) => {
+          const i = mine.length + j;
+          if (h.user) recs.push([at, i, (st) => `type=USER_CMD msg=audit(${st}): pid=99 uid=0 auid=0 ses=3 msg='${h.text}'`]);
+          else {
+            recs.push([at, i, (st) => sys(st, 3)]);
+            recs.push([at + h.gap, i, (st) => `type=PROCTITLE msg=audit(${st}): proctitle=79`]);
           }
-          expect(answers).toEqual(Object.fromEntries(Object.keys(answers).map((k) => [k, oracle])));
-        } finally {
-          index.close();
+        });
+        recs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+        const serialOf = new Map<number, number>();
+        const lines = [...HEAD];
+        for (const [, ev, line] of recs) {
+          if (!serialOf.has(ev)) serialOf.set(ev, 100 + serialOf.size);
+          const serial = serialOf.get(ev)!;
+          lines.push(line(`${T + 1}.${String(serial % 1000).padStart(3, '0')}:${serial}`));
         }
+        const log = join(dir, `far-${run}.log`);
+        writeFileSync(log, `${lines.join('\n')}\n`, 'latin1');
+        const { oracle, got } = answers(log, join(dir, `far-index-${run++}`));
+        expect(oracle.length).toBeGreaterThan(0);
+        expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, oracle])));
       }),
       { numRuns: 40 },
     );
