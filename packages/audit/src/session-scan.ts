@@ -128,8 +128,8 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
   }
 }
 
-/** Largest read around one event whose records lie further apart than the scan's buffer. */
-const MAX_FAR_BYTES = 64 << 20;
+/** Largest read, each side of the hit, around one event whose records lie further apart than the scan's buffer. */
+const MAX_FAR_BYTES = 16 << 20;
 
 /**
  * The walk of collectEvent on ever wider reads around the hit at file offset `hit`, until
@@ -140,14 +140,15 @@ function collectFar(fd: number, from: number, size: number, hit: number, timeout
     const a = Math.max(from, hit - w);
     const b = Math.min(size, hit + w);
     const raw = Buffer.allocUnsafe(b - a);
-    const n = readSync(fd, raw, 0, b - a, a);
+    const got = raw.subarray(0, readSync(fd, raw, 0, b - a, a));
     // whole lines only: the read may start and end inside one
-    const s0 = a === from ? 0 : raw.indexOf(10) + 1;
-    const e0 = b === size && n === b - a ? n : raw.lastIndexOf(10, n - 1) + 1;
-    const buf = raw.subarray(s0, e0);
+    const s0 = a === from ? 0 : got.indexOf(10) + 1;
+    const e0 = b === size && got.length === b - a ? got.length : got.lastIndexOf(10) + 1;
+    const buf = got.subarray(s0, Math.max(s0, e0));
     const lines: [number, number][] = [];
     const bounds = { start: a === from, end: b === size };
-    const walk = collectEvent(buf, hit - a - s0, buf.length, bounds, timeoutMs, lines);
+    const at = hit - a - s0;
+    const walk = at >= 0 && at < buf.length ? collectEvent(buf, at, buf.length, bounds, timeoutMs, lines) : 'done';
     if (walk === 'done' || (bounds.start && bounds.end) || w >= MAX_FAR_BYTES) return { buf, at: a + s0, lines };
   }
 }

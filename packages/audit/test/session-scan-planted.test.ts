@@ -138,4 +138,24 @@ describe('text planted in user records never moves them into a container (proper
       { numRuns: 40 },
     );
   });
+
+  it('an event whose records are megabytes apart (beyond the scan\'s buffer): every way returns ausearch --session 5', () => {
+    // fewer events between than the reassembler holds open (10,000) and the index remembers (4,096)
+    let serial = 100;
+    const host = (n: number): string[] =>
+      Array.from({ length: n }, () => {
+        const st = `${T + 1}.500:${serial++}`;
+        return [sys(st, 3), `type=PROCTITLE msg=audit(${st}): proctitle=${'79'.repeat(700)}`];
+      }).flat();
+    const k1 = `${T + 1}.400:${serial++}`;
+    const lines = [...HEAD, `type=AVC msg=audit(${k1}): avc:  denied  { read } for  pid=77 comm="x" name="shadow" dev="sda1" ino=1 tclass=file permissive=0`, ...host(1500)];
+    lines.push(sys(k1, 5), ...host(1500), `type=PROCTITLE msg=audit(${k1}): proctitle=78`);
+    const k2 = `${T + 1}.600:${serial++}`;
+    lines.push(sys(k2, 5), ...host(1800), `type=PROCTITLE msg=audit(${k2}): proctitle=78`, ...host(100));
+    const log = join(dir, 'far-mb.log');
+    writeFileSync(log, `${lines.join('\n')}\n`, 'latin1');
+    const { oracle, got } = answers(log, join(dir, 'far-mb-index'));
+    expect(oracle.filter((l) => l.includes(k1) || l.includes(k2))).toHaveLength(5);
+    expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, oracle])));
+  });
 });
