@@ -34,13 +34,21 @@ const title = (stamp: string): string => `type=PROCTITLE msg=audit(${stamp}): pr
 /** A user record as the kernel logs it for a raw netlink sender in session `ses`: only `text` is the sender's. */
 const userRecord = (stamp: string, ses: number, text: string): string => `type=USER_AVC msg=audit(${stamp}): pid=99 uid=0 auid=0 ses=${ses} msg='${text}'`;
 /**
- * `n` host events (session 3), numbered from `serial.next`: the kernel numbers an event as its
- * first record goes out, so events logged later carry higher serials.
+ * `n` host events (session 3) of five records each, numbered from `serial.next`: the kernel
+ * numbers an event as its first record goes out, so events logged later carry higher serials.
+ * (A record more than 50 below the highest serial so far is taken for a new boot by search's
+ * boot detection, boot-watch.ts: every case stays below that.)
  */
 const hostEvents = (n: number, serial: { next: number }): string[] =>
   Array.from({ length: n }, () => {
     const s = `${T}.020:${serial.next++}`;
-    return [sys(s, 3, '/usr/bin/host'), title(s)];
+    return [
+      sys(s, 3, '/usr/bin/host'),
+      `type=CWD msg=audit(${s}): cwd="/root"`,
+      `type=PATH msg=audit(${s}): item=0 name="/etc/hosts" inode=2 dev=00:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0`,
+      `type=PATH msg=audit(${s}): item=1 name="/etc/passwd" inode=3 dev=00:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0`,
+      title(s),
+    ];
   }).flat();
 const avc = (stamp: string): string =>
   `type=AVC msg=audit(${stamp}): avc:  denied  { read } for  pid=77 comm="x" name="shadow" dev="sda1" ino=1 scontext=system_u:system_r:container_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0`;
@@ -116,7 +124,7 @@ describe('raw byte shortcuts of search vs ausearch (an outside attack, no root)'
   });
 
   it('F2: an AVC logged before its SYSCALL with 20 host records in between is part of the event', () => {
-    const log = write([...HEAD, avc(`${T}.010:50`), ...hostEvents(10, { next: 100 }), sys(`${T}.010:50`, 5, '/a-denied'), title(`${T}.010:50`)]);
+    const log = write([...HEAD, avc(`${T}.010:50`), ...hostEvents(4, { next: 100 }), sys(`${T}.010:50`, 5, '/a-denied'), title(`${T}.010:50`)]);
     expectAusearch(log);
     // and in every format the event is found by the AVC's type (it was `<no matches>`)
     const shown = { raw: 'type=AVC', text: 'accessed-mac-policy-controlled-object using /a-denied', interpret: 'type=AVC' };
@@ -127,7 +135,7 @@ describe('raw byte shortcuts of search vs ausearch (an outside attack, no root)'
   });
 
   it('F2: a PROCTITLE 70 host records after its SYSCALL is part of the event', () => {
-    const log = write([...HEAD, sys(`${T}.010:50`, 5, '/usr/bin/in-A'), ...hostEvents(35, { next: 100 }), title(`${T}.010:50`)]);
+    const log = write([...HEAD, sys(`${T}.010:50`, 5, '/usr/bin/in-A'), ...hostEvents(14, { next: 100 }), title(`${T}.010:50`)]);
     expectAusearch(log);
   });
 
@@ -136,7 +144,7 @@ describe('raw byte shortcuts of search vs ausearch (an outside attack, no root)'
     const serial = { next: 60 };
     for (let i = 0; i < 6; i++) {
       const s = `${T}.0${30 + i}:${serial.next++}`;
-      lines.push(avc(s), ...hostEvents(6 + 3 * i, serial), sys(s, 5, `/a${i}`), ...hostEvents(40, serial), title(s));
+      lines.push(avc(s), ...hostEvents(2 + i, serial), sys(s, 5, `/a${i}`), ...hostEvents(14, serial), title(s));
     }
     expectAusearch(write(lines));
   });
