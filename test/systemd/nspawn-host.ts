@@ -150,10 +150,13 @@ export interface GuestServe {
   drained(what?: string): Promise<void>;
   log(): string;
   stop(): void;
+  /** kill -9, as a crash would. */
+  kill(): void;
 }
 
 export async function startGuestServe(machine: Machine, contid: string[], guestState: string, hostState: string): Promise<GuestServe> {
   const unit = 'contid-test-serve.service';
+  machine.exec(['systemctl', 'reset-failed', unit]); // an earlier one killed in a test
   const started = machine.exec([
     'systemd-run', `--unit=${unit}`, '--property=Type=exec', '--collect',
     ...contid, '--state-dir', guestState, 'serve', '--socket', '/run/contid-test-serve.sock',
@@ -181,5 +184,6 @@ export async function startGuestServe(machine: Machine, contid: string[], guestS
     },
     log,
     stop: () => void machine.exec(['systemctl', 'stop', unit]),
+    kill: () => void machine.exec(['systemctl', 'kill', '-s', 'KILL', unit]),
   };
 }

@@ -491,6 +491,37 @@ describe('contid serve down while units start', () => {
   });
 });
 
+describe('contid serve killed amid unit starts', () => {
+  test('kill -9 of serve amid 10 starts of a two-line oneshot, then serve again: every invocation bound once (one create, one setns, one end), none lost, none doubled', async () => {
+    const unit = 'contid-crashy.service';
+    const log = '/run/contid-crashy.sessions';
+    const line = (tag: string) => `/bin/sh -c "echo $$INVOCATION_ID ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
+    guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', `ExecStartPre=${line('pre')}`, `ExecStart=${line('main')}`, ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    try {
+      for (let i = 0; i < 10; i++) {
+        guest(['systemctl', 'start', unit]);
+        if (i === 4) serve.kill(); // while it drains the first starts' entries
+      }
+    } finally {
+      serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
+    }
+    await serve.drained();
+    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
+    const invocations = [...new Set(ran.map(([inv]) => inv))];
+    expect(invocations).toHaveLength(10);
+    for (const inv of invocations) {
+      const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
+      const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
+      expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended' });
+      expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
+      const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
+      expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
+    }
+  });
+});
+
 describe('misuse outside a unit', () => {
   test('no $INVOCATION_ID: one line, exit 2, for exec --systemd, bind and end', () => {
     const env = { ...state.env, INVOCATION_ID: '', MAINPID: '' };

@@ -12,7 +12,7 @@ import {
   fitText,
   parseContainerId,
 } from '@contid/core';
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
@@ -119,7 +119,13 @@ export class ContidService {
     if (existsSync(path)) {
       if (await answers(path)) throw new ContidError(`another contid serve already answers on ${path}`);
       if (!lstatSync(path).isSocket()) throw new ContidError(`${path} exists and is not a socket; refusing to replace it`);
-      rmSync(path);
+      unlinkSync(path);
+      // Node 20's fs.realpathSync, for a path component it has cached, tests the process-wide
+      // stat buffer of the LAST stat for a socket or FIFO and then stops resolving: after the
+      // lstat of this stale socket, every later require() through a symlink (pnpm's node_modules)
+      // failed — a restart after kill -9 could not load dockerode ("Cannot find module
+      // 'docker-modem'"). A stat of the directory leaves a directory's mode in that buffer.
+      statSync(dirname(path));
     }
     const server = net.createServer((socket) => this.accept(socket, channel));
     // A container must not exhaust the service's descriptors and starve the host channel.
