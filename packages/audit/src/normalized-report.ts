@@ -74,11 +74,12 @@ export class NormalizedReport {
 
   /** The lines libauparse's events of this event make (usually one), as latin1. */
   event(event: AuditEvent): string {
-    for (const r of event.records) {
-      // as ausearch feeds a record: the line with its ENRICHED part, newline-terminated
-      const line = cstr(r.enrichedText != null ? `${r.raw}\x1d${r.enrichedText}\n` : `${r.raw}\n`);
-      this.lib.feed(this.au, line, line.length - 1);
-    }
+    // as ausearch feeds each record: the line with its ENRICHED part, newline-terminated (one
+    // call for the event's lines: libauparse splits its input at newlines, wherever chunks end)
+    let text = '';
+    for (const r of event.records) text += r.enrichedText != null ? `${r.raw}\x1d${r.enrichedText}\n` : `${r.raw}\n`;
+    const lines = cstr(text);
+    this.lib.feed(this.au, lines, lines.length - 1);
     this.lib.flushFeed(this.au);
     const out = this.out;
     this.out = '';
