@@ -45,6 +45,8 @@ const ENTRY_SYSCALLS: Record<string, Record<string, EntryKind>> = {
   '40000003': { '346': 'attach', '217': 'start' },
 };
 
+const ENTRY_NUMBERS = / syscall=(?:155|308|217|346) /;
+
 /** LXC's programs whose processes pivot into a container's root (the init before its execve). */
 const LXC_STARTERS = new Set(['lxc-start', 'lxc-autostart', 'lxc-execute']);
 /** The key of contid's rules on LXC roots (packages/lxc entry-rules.ts): their entries are into LXC roots. */
@@ -65,7 +67,8 @@ export interface EntrySyscall {
 
 /** A successful setns / pivot_root SYSCALL record, taken apart; null for any other record. */
 export function entrySyscall(rec: AuditRecord): EntrySyscall | null {
-  if (rec.type !== 'SYSCALL' || rec.fields.get('success') !== 'yes') return null;
+  // a plain search of the line first: tail asks this of every SYSCALL record it sends out
+  if (rec.type !== 'SYSCALL' || !ENTRY_NUMBERS.test(rec.raw) || rec.fields.get('success') !== 'yes') return null;
   const kind = ENTRY_SYSCALLS[rec.fields.get('arch') ?? '']?.[rec.fields.get('syscall') ?? ''];
   const pid = num(rec.fields.get('pid'));
   const auid = num(rec.fields.get('auid'));
