@@ -36,8 +36,6 @@ const userRecord = (stamp: string, ses: number, text: string): string => `type=U
 /**
  * `n` host events (session 3) of five records each, numbered from `serial.next`: the kernel
  * numbers an event as its first record goes out, so events logged later carry higher serials.
- * (A record more than 50 below the highest serial so far is taken for a new boot by search's
- * boot detection, boot-watch.ts: every case stays below that.)
  */
 const hostEvents = (n: number, serial: { next: number }): string[] =>
   Array.from({ length: n }, () => {
