@@ -55,8 +55,8 @@ const contextOf = (type: number): number =>
 /** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
 const MEMO_CHARS = 8 << 20;
 const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
-/** A SYSCALL head whose fields all end at a blank (see syscallFields). */
-const PLAIN_HEAD = /^[^'",]*$/;
+/** A SYSCALL head of name=value fields, one blank apart, nothing quoted (see syscallFields). */
+const PLAIN_HEAD = /^:? ?[^\s='",]+=[^\s='",]*(?: [^\s='",]+=[^\s='",]*)*$/;
 
 export interface InterpreterOptions {
   /** Remember interpretations (default true); false asks libauparse for every field (the reference the memo is tested against). */
@@ -157,8 +157,8 @@ export class AusearchInterpreter {
    * A SYSCALL record's fields: its head (arch … pid: pointers and pids that never repeat)
    * walked each time, its tail from ` auid=` on (ids, tty, session, comm, exe, key: the same
    * for every syscall of a process) remembered whole like other records. The walk of the
-   * tail alone prints what the whole walk prints there when the head holds no quote or comma:
-   * then every head field ends at a blank and the walk reaches ` auid=` as the next field.
+   * tail alone prints what the whole walk prints there when the head is plain name=value
+   * fields one blank apart: then the walk reaches ` auid=` as the next field.
    */
   private syscallFields(rest: string, ctx: RecordContext): string {
     const cut = rest.indexOf(' auid=');
