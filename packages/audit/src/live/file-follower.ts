@@ -28,6 +28,9 @@ export class FileFollower implements LineSource {
   /** Completed rotations and truncations seen, for reports and tests. */
   rotations = 0;
   truncations = 0;
+  /** Lines over the line cap in the files read before the current one; the current splitter counts its own. */
+  private oversized = 0;
+  private splitter: LineSplitter | null = null;
 
   constructor(private readonly path: string, private readonly options: FollowOptions = {}) {}
 
@@ -51,18 +54,25 @@ export class FileFollower implements LineSource {
   }
 
   losses(): SourceLosses {
-    return { readerDropped: 0, kernelOverruns: 0 };
+    return { readerDropped: this.oversized + (this.splitter?.oversized ?? 0), kernelOverruns: 0 };
   }
 
   failure(): string | null {
     return this.failed;
   }
 
+  /** A splitter for the next file (or the same file truncated), keeping the count of the last one. */
+  private newSplitter(): LineSplitter {
+    this.oversized += this.splitter?.oversized ?? 0;
+    this.splitter = new LineSplitter();
+    return this.splitter;
+  }
+
   private async run(queue: BoundedLineQueue, first: fs.FileHandle, firstIno: number, start: number): Promise<void> {
     let handle = first;
     let ino = firstIno;
     let position = start;
-    let splitter = new LineSplitter();
+    let splitter = this.newSplitter();
     const buffer = Buffer.alloc(CHUNK);
     const pollMs = this.options.pollMs ?? 100;
     let drainedOld = false;
@@ -89,13 +99,13 @@ export class FileFollower implements LineSource {
           handle = await fs.open(this.path, 'r');
           ino = (await handle.stat()).ino;
           position = 0;
-          splitter = new LineSplitter();
+          splitter = this.newSplitter();
           this.rotations++;
           continue;
         }
         if (now && now.size < position) {
           position = 0;
-          splitter = new LineSplitter();
+          splitter = this.newSplitter();
           this.truncations++;
           continue;
         }

@@ -22,13 +22,14 @@ export class StreamSource implements LineSource {
   private finish!: () => void;
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
   private failed: string | null = null;
+  private readonly splitter = new LineSplitter();
 
   constructor(private readonly input: Readable, options: { name?: string } = {}) {
     this.name = options.name ?? 'plugin';
   }
 
   async start(queue: BoundedLineQueue): Promise<void> {
-    const splitter = new LineSplitter();
+    const splitter = this.splitter;
     // Paused while a chunk's lines wait for room; chunks are handed on in order.
     let queued = Promise.resolve();
     this.input.on('data', (chunk: Buffer | string) => {
@@ -52,7 +53,8 @@ export class StreamSource implements LineSource {
   }
 
   losses(): SourceLosses {
-    return { readerDropped: 0, kernelOverruns: 0 };
+    // lines over the line cap (bytes without a newline): not records, but never let go silently
+    return { readerDropped: this.splitter.oversized, kernelOverruns: 0 };
   }
 
   failure(): string | null {
