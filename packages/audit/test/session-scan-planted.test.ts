@@ -165,4 +165,13 @@ describe('text planted in user records never moves them into a container (proper
     expect(oracle.filter((l) => l.includes(k1) || l.includes(k2))).toHaveLength(5);
     expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, oracle])));
   });
+
+  it('an EOE after the PROCTITLE (logs relayed with end-of-event records) is part of the event: every way returns ausearch --session 5', () => {
+    const event = (st: string, ses: number): string[] => [sys(st, ses), `type=CWD msg=audit(${st}): cwd="/"`, `type=PROCTITLE msg=audit(${st}): proctitle=78`, `type=EOE msg=audit(${st}): `];
+    const log = join(dir, 'eoe.log');
+    writeFileSync(log, `${[...HEAD, ...event(`${T}.010:50`, 5), ...event(`${T}.011:51`, 3), ...event(`${T}.012:52`, 5)].join('\n')}\n`, 'latin1');
+    const { oracle, got } = answers(log, join(dir, 'eoe-index'));
+    expect(oracle.filter((l) => l.startsWith('type=EOE'))).toHaveLength(2);
+    expect(got).toEqual(Object.fromEntries(Object.keys(got).map((k) => [k, oracle])));
+  });
 });
