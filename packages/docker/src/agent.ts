@@ -20,6 +20,9 @@ export interface DockerAgentOptions {
   log?: (line: string) => void;
 }
 
+/** How soon a deferred entry is looked at again (a pid file is written within milliseconds). */
+const RETRY_MS = 50;
+
 interface DockerEvent {
   Type?: string;
   timeNano?: number;
@@ -46,6 +49,7 @@ export class DockerAgent {
   private readonly held = new Map<string, { ev: DockerEvent; until: number }>();
   private stopping = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
   private backoff: number;
 
   constructor(private readonly options: DockerAgentOptions) {
@@ -64,7 +68,10 @@ export class DockerAgent {
     this.options.spool.prepare();
     // Follow events before the first pass, so nothing that happens during it is missed.
     await this.follow();
-    this.watcher = watch(this.options.spool.dir, () => this.kick());
+    // Only news wakes the drain: the agent's own claims and give-backs echo in the watch.
+    this.watcher = watch(this.options.spool.dir, (_event, file) => {
+      if (!this.consumer.isOwnEcho(file)) void this.kick();
+    });
     this.timer = setInterval(() => this.kick(), this.options.scanMs ?? 2000);
     await this.reconcile('backfill');
   }
@@ -141,11 +148,21 @@ export class DockerAgent {
     if (action.startsWith('exec_create:') && ev.Actor?.ID && execId) this.execs.add(ev.Actor.ID, execId.trim(), action.slice('exec_create:'.length).trim());
   }
 
-  /** Drains now (also what the watcher and the timer do), then applies held ends whose container is now recorded. */
+  /**
+   * Drains now (also what the watcher and the timer do), then applies held ends whose container
+   * is now recorded. An entry left waiting (a runtime still writing its pid file) is looked at
+   * again soon, by a timer rather than at the next scan.
+   */
   kick(): Promise<void> {
     return this.serial(async () => {
-      await this.consumer.drain();
+      const outcomes = await this.consumer.drain();
       this.applyHeld();
+      if (!this.stopping && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          void this.kick();
+        }, RETRY_MS);
+      }
     });
   }
 
@@ -157,6 +174,7 @@ export class DockerAgent {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.retry) clearTimeout(this.retry);
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | null;

@@ -135,6 +135,8 @@ export class SpoolConsumer {
   private draining: Promise<EntryOutcome[]> | null = null;
   private again = false;
   private recovered = false;
+  /** Watch events still to come for this consumer's own renames of an entry (claim, give back), by name. */
+  private readonly echoes = new Map<string, number>();
 
   constructor(private readonly options: ConsumerOptions) {
     this.identifiers = options.identifiers ?? [];
@@ -170,6 +172,29 @@ export class SpoolConsumer {
   }
 
   /**
+   * Whether a spool watch event (fs.watch's file name) only echoes this consumer's own rename:
+   * its claims, and an entry it gave back (deferred). Such an event is no news; without this
+   * check a deferred entry's give-back woke the watcher, which claimed and gave it back again,
+   * spinning the CPU until the runtime wrote its pid file. Real writes to an entry still count.
+   */
+  isOwnEcho(filename: string | null): boolean {
+    if (filename === null) return false;
+    if (filename.startsWith(`.claimed-${process.pid}-`)) return true;
+    const n = this.echoes.get(filename);
+    if (!n) return false;
+    if (n === 1) this.echoes.delete(filename);
+    else this.echoes.set(filename, n - 1);
+    return true;
+  }
+
+  private expectEcho(name: string): void {
+    // Events can be lost (inotify overflow): a forgotten echo costs one ignored event, which
+    // the retry and the periodic scan make up for; the map never grows past a bound.
+    if (this.echoes.size > 4096) this.echoes.clear();
+    this.echoes.set(name, (this.echoes.get(name) ?? 0) + 1);
+  }
+
+  /**
    * Claims one entry (another consumer may be draining the same spool), processes it, then
    * deletes it (done), gives it back (deferred) or moves it to failed/ (quarantined).
    */
@@ -177,6 +202,7 @@ export class SpoolConsumer {
     const spool = this.options.spool;
     const claimed = spool.claim(name);
     if (!claimed) return { kind: 'deferred', why: 'taken by another consumer' };
+    this.expectEcho(name);
     let outcome: EntryOutcome;
     let entry: SpoolEntry | null = null;
     try {
@@ -198,6 +224,7 @@ export class SpoolConsumer {
       this.log(`quarantined ${name}${entry ? ` (${entry.op} ${entry.id})` : ''}: ${outcome.why}`);
     } else if (outcome.kind === 'deferred') {
       spool.release(claimed);
+      this.expectEcho(name);
     } else {
       spool.remove(claimed);
       const what = entry?.id || entry?.containerName;

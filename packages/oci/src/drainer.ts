@@ -50,7 +50,9 @@ export class SpoolDrainer {
   async start(): Promise<void> {
     if (this.watcher) return this.kick();
     this.options.spool.prepare();
-    this.watcher = watch(this.options.spool.dir, () => void this.kick());
+    this.watcher = watch(this.options.spool.dir, (_event, file) => {
+      if (!this.consumer.isOwnEcho(file)) void this.kick();
+    });
     this.timer = setInterval(() => void this.kick(), this.options.scanMs ?? 2000);
     await this.kick();
   }
