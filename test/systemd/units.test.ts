@@ -456,14 +456,36 @@ describe('an invocation id the unit sets itself', () => {
   });
 });
 
-describe('contid serve down while units start', () => {
-  test('the entries wait in the spool and are bound in order when serve starts: each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
+/** A wrapped oneshot whose two lines (ExecStartPre=, ExecStart=) note "INVOCATION TAG SESSION" in `log`. */
+function wrapTwoLineOneshot(unit: string, log: string): void {
+  const line = (tag: string) => `/bin/sh -c "echo $$INVOCATION_ID ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
+  guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', `ExecStartPre=${line('pre')}`, `ExecStart=${line('main')}`, ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
+  install(unit);
+  guest(['systemctl', 'daemon-reload']);
+}
+
+/** Every invocation noted in `log` is bound exactly once: its two lines as create and setns, one end with systemd's reason. */
+async function expectEachBoundOnce(unit: string, log: string, starts: number): Promise<void> {
+  await serve.drained();
+  const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
+  const invocations = [...new Set(ran.map(([inv]) => inv))];
+  expect(invocations).toHaveLength(starts);
+  for (const inv of invocations) {
+    const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
+    const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
+    expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended', session: sessions[0] });
+    expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
+    const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
+    expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
+    expect(decodeValue(field(virt[2], 'reason')!)).toMatch(/^service-result:success/);
+  }
+}
+
+describe('contid serve down or killed while units start', () => {
+  test('down: the entries wait in the spool and are bound in order when serve starts: each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
     const unit = 'contid-later.service';
     const log = '/run/contid-later.sessions';
-    const line = (tag: string) => `/bin/sh -c "echo $$INVOCATION_ID ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
-    guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', `ExecStartPre=${line('pre')}`, `ExecStart=${line('main')}`, ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
-    install(unit);
-    guest(['systemctl', 'daemon-reload']);
+    wrapTwoLineOneshot(unit, log);
     serve.stop();
     const spool = join(state.env.CONTID_STATE_DIR!, 'spool');
     try {
@@ -475,30 +497,13 @@ describe('contid serve down while units start', () => {
     } finally {
       serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
     }
-    await serve.drained();
-    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
-    const invocations = [...new Set(ran.map(([inv]) => inv))];
-    expect(invocations).toHaveLength(3);
-    for (const inv of invocations) {
-      const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
-      const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
-      expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended', session: sessions[0] });
-      expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
-      const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
-      expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
-      expect(decodeValue(field(virt[2], 'reason')!)).toMatch(/^service-result:success/);
-    }
+    await expectEachBoundOnce(unit, log, 3);
   });
-});
 
-describe('contid serve killed amid unit starts', () => {
   test('kill -9 of serve amid 10 starts of a two-line oneshot, then serve again: every invocation bound once (one create, one setns, one end), none lost, none doubled', async () => {
     const unit = 'contid-crashy.service';
     const log = '/run/contid-crashy.sessions';
-    const line = (tag: string) => `/bin/sh -c "echo $$INVOCATION_ID ${tag} $$(cat /proc/self/sessionid) >> ${log}"`;
-    guest(['sh', '-c', `printf '${['[Service]', 'Type=oneshot', `ExecStartPre=${line('pre')}`, `ExecStart=${line('main')}`, ''].join('\\n')}' > /etc/systemd/system/${unit}`]);
-    install(unit);
-    guest(['systemctl', 'daemon-reload']);
+    wrapTwoLineOneshot(unit, log);
     try {
       for (let i = 0; i < 10; i++) {
         guest(['systemctl', 'start', unit]);
@@ -507,18 +512,7 @@ describe('contid serve killed amid unit starts', () => {
     } finally {
       serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
     }
-    await serve.drained();
-    const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
-    const invocations = [...new Set(ran.map(([inv]) => inv))];
-    expect(invocations).toHaveLength(10);
-    for (const inv of invocations) {
-      const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
-      const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
-      expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended' });
-      expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
-      const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
-      expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
-    }
+    await expectEachBoundOnce(unit, log, 10);
   });
 });
 
