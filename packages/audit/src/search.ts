@@ -343,12 +343,6 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   return { ...stats, attributor };
 }
 
-/** The first line of `bytes`, parsed. */
-function firstRecord(bytes: Buffer, offset: number): AuditRecord | null {
-  const nl = bytes.indexOf(10);
-  return parseRecord(bytes.toString('latin1', 0, nl < 0 ? bytes.length : nl), offset);
-}
-
 /**
  * The container of an event's raw bytes (sessions unique: one node, one boot), found exactly as
  * attribute() finds a decoded event's: by the kernel's `ses=` of the first record that has one
@@ -387,9 +381,8 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
  * LOGIN's own event — those bytes are decoded, event by event.
  */
 function containerOfRange(attributor: Attributor, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
-  const rec = firstRecord(bytes, offset);
-  if (rec === null) return undefined;
-  const last = attributor.lastEpoch(session, rec.node);
+  const nl = bytes.indexOf(10);
+  const last = attributor.lastEpoch(session, lineNode(bytes, 0, nl < 0 ? bytes.length : nl) || null);
   for (let ls = 0; last !== null && offset + ls < last.start; ) {
     const le = bytes.indexOf(10, ls);
     const line = parseRecord(bytes.toString('latin1', ls, le < 0 ? bytes.length : le), offset + ls);
