@@ -20,22 +20,17 @@ export function stampSpan(buf: Buffer, start: number, end: number): { from: numb
 }
 
 /**
- * The event of a line: its node and stamp, never the text between them (`type=…` differs per
- * record of one event). A number (serial and milliseconds) for unprefixed lines, so indexing a
- * big log allocates no string per line; a string with the node for `node=` prefixed lines.
+ * The event of a line: its node and its whole stamp (seconds, milliseconds and serial), never
+ * the text between them (`type=…` differs per record of one event). The seconds matter: a
+ * later boot counts serials from 1 again, so serial and milliseconds alone can name an earlier
+ * boot's event, and an outside attack had an event filed under that event's session.
  */
-export function eventKey(buf: Buffer, lineStart: number, from: number, to: number): number | string {
+export function eventKey(buf: Buffer, lineStart: number, from: number, to: number): string {
   if (buf[lineStart] === 0x6e /* node= */) {
     const sp = buf.indexOf(0x20, lineStart);
     return `${buf.toString('latin1', lineStart, sp < 0 || sp > from ? from : sp)} ${buf.toString('latin1', from, to)}`;
   }
-  let ms = 0;
-  let serial = 0;
-  let i = buf.indexOf(0x2e /* . */, from);
-  if (i < 0 || i > to) return buf.toString('latin1', from, to);
-  for (i++; i < to && buf[i] !== 0x3a /* : */; i++) ms = ms * 10 + buf[i] - 0x30;
-  for (i++; i < to; i++) serial = serial * 10 + buf[i] - 0x30;
-  return serial * 1000 + ms;
+  return buf.toString('latin1', from, to);
 }
 
 /** The first ` ses=N` after the stamp (`to`) and before `end`: N, or -1 when absent or unset. */

@@ -76,8 +76,8 @@ export function rangePairs(pairs: Float64Array, size: number): [number, number][
  */
 export function checkSessionRanges(path: string, session: number, ranges: [number, number][]): string | null {
   let problem: string | null = null;
-  const withSession = new Set<number | string>();
-  const without = new Set<number | string>();
+  const withSession = new Set<string>();
+  const without = new Set<string>();
   // Each range is read with the byte before it, which must end a line (ranges are ascending
   // and disjoint, so a padded start identifies its range).
   const padded = ranges.map(([s, e]): [number, number] => [Math.max(0, s - 1), e]);

@@ -190,8 +190,8 @@ export class SearchIndex {
     const bindings: { offset: number; line: string }[] = [];
     const bootLines = new BootLines();
     const bySession = new Map<number, Ranges>();
-    const keySession = new Map<number | string, number>();
-    const pending = new Map<number | string, [number, number][]>();
+    const keySession = new Map<string, number>();
+    const pending = new Map<string, [number, number][]>();
     const file = (session: number, start: number, end: number): void => {
       let r = bySession.get(session);
       if (!r) bySession.set(session, (r = new Ranges()));
@@ -220,7 +220,7 @@ export class SearchIndex {
         let list = pending.get(key);
         if (!list) {
           pending.set(key, (list = []));
-          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as number | string);
+          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as string);
         }
         list.push([offset, lineEnd]);
         return;
@@ -228,7 +228,7 @@ export class SearchIndex {
       const s = session >= 0 && known === undefined ? session : (known as number);
       if (known === undefined) {
         keySession.set(key, s);
-        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as number | string);
+        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as string);
         const waiting = pending.get(key);
         if (waiting) {
           for (const [ws, we] of waiting) file(s, ws, we);

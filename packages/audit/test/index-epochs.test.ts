@@ -129,6 +129,13 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
       expectEveryWay([...bootOne, ...host, late, ...later], 'A', [...a, ...later]);
     });
 
+    it('a new boot\'s event with the serial and milliseconds of an earlier boot\'s event of another session is its own session\'s (the index keyed events without their seconds)', () => {
+      const host = [login(node, `${T}.001:499`, 7), ...event(node, `${T}.010:500`, 7, '/host-boot1')];
+      const mine = [login(node, `${T + 3600}.001:3`, 5), ...event(node, `${T + 3600}.009:499`, 5, '/a-visible'), ...event(node, `${T + 3600}.010:500`, 5, '/a-same-serial-and-ms')];
+      const lines = [...host, daemonEnd(node, T + 100), daemonStart(node, T + 3590), mine[0], bind(node, `${T + 3600}.002:4`, { name: 'A', session: 5 }), ...mine.slice(1)];
+      expectEveryWay(lines, 'A', mine);
+    });
+
     it('auditd restarted without a reboot (DAEMON_START, serials go on): the session is still A\'s', () => {
       const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
       const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...later];
