@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
+import { parseContainerId } from '@contid/core';
 import { SearchIndex, searchLogs } from '@contid/audit';
 import { LivePipeline } from '../src/live/pipeline';
+import { T, bind, login, sys, title, trust } from './crafted-records';
 
 /*
  * A session number names a container only within the binding epoch that owns it: from the
@@ -14,25 +15,7 @@ import { LivePipeline } from '../src/live/pipeline';
  * read path must give the selected container its own epoch's records and nothing else.
  * Records are shaped as this machine's auditd writes them (see fixtures).
  */
-const N1 = ephemeralSigner('n1');
-const N2 = ephemeralSigner('n2');
-const trust = TrustStore.empty();
-trust.add(N1.publicEntry);
-trust.add(N2.publicEntry);
-const BOOT = '54f0d7e8a80944f09754f3cc4a654b57';
-const T = 1795000000;
-
-type Life = Parameters<typeof signLifecycle>[0];
-const life = (o: Partial<Life>): Life => ({ op: 'create', orchestrator: 'docker', name: 'A', runtimeId: null, pid: 10, session: 5, contid: parseContainerId('100'), parent: null, namespaces: {}, idPrefix: null, ...o }) as Life;
 const pfx = (node: string): string => (node ? `node=${node} ` : '');
-const signerOf = (node: string): typeof N1 => (node === 'n2' ? N2 : N1);
-const bind = (node: string, stamp: string, l: Partial<Life>, sender = 3): string =>
-  `${pfx(node)}type=VIRT_CONTROL msg=audit(${stamp}): pid=4000 uid=0 auid=0 ses=${sender} msg='${signLifecycle(life(l), signerOf(node), BOOT, Math.round(parseFloat(stamp) * 1000))} exe="/usr/bin/node" hostname=? addr=? terminal=? res=success'`;
-const login = (node: string, stamp: string, ses: number): string =>
-  `${pfx(node)}type=LOGIN msg=audit(${stamp}): pid=${ses} uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1`;
-const sys = (node: string, stamp: string, ses: number, exe: string): string =>
-  `${pfx(node)}type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="x" exe="${exe}" key="k"`;
-const title = (node: string, stamp: string): string => `${pfx(node)}type=PROCTITLE msg=audit(${stamp}): proctitle=6C73`;
 const event = (node: string, stamp: string, ses: number, exe: string): string[] => [sys(node, stamp, ses, exe), title(node, stamp)];
 const daemonEnd = (node: string, time: number): string => `${pfx(node)}type=DAEMON_END msg=audit(${time}.000:827): op=terminate auid=0 uid=0 ses=4294967295 pid=25172 res=success`;
 // auditd numbers its own DAEMON_* records with its own counter: their serial says nothing of the kernel's

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle, type ContainerId } from '@contid/core';
+import { parseContainerId, type ContainerId } from '@contid/core';
 import { SearchIndex, searchLogs } from '@contid/audit';
+import { T, bind, login, sys, title, trust } from './crafted-records';
 
 /*
  * An outside attack on lazy verification (search verifies only the bindings that can change
@@ -10,27 +11,9 @@ import { SearchIndex, searchLogs } from '@contid/audit';
  * theirs, built from genuine bindings only: lazy and full verification must agree, and both
  * must give the selected container's own records.
  */
-const N1 = ephemeralSigner('n1');
-const N2 = ephemeralSigner('n2');
-const trust = TrustStore.empty();
-trust.add(N1.publicEntry);
-trust.add(N2.publicEntry);
-const BOOT = '54f0d7e8a80944f09754f3cc4a654b57';
-const T = 1795000000;
-
-type Life = Parameters<typeof signLifecycle>[0];
-const life = (o: Partial<Life>): Life => ({ op: 'create', orchestrator: 'docker', name: 'A', runtimeId: null, pid: 10, session: 5, contid: parseContainerId('100'), parent: null, namespaces: {}, idPrefix: null, ...o }) as Life;
-const bind = (node: string, signer: typeof N1, stamp: string, l: Partial<Life>, sender = 4294967295): string =>
-  `node=${node} type=VIRT_CONTROL msg=audit(${stamp}): pid=4000 uid=0 auid=0 ses=${sender} msg='${signLifecycle(life(l), signer, BOOT, Math.round(parseFloat(stamp) * 1000))} exe="/usr/bin/node" hostname=? addr=? terminal=? res=success'`;
-const login = (node: string, stamp: string, ses: number): string =>
-  `node=${node} type=LOGIN msg=audit(${stamp}): pid=${ses} uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=${ses} res=1`;
-const sys = (node: string, stamp: string, ses: number, exe: string): string =>
-  `node=${node} type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${ses} comm="x" exe="${exe}" key="k"`;
-const title = (node: string, stamp: string): string => `node=${node} type=PROCTITLE msg=audit(${stamp}): proctitle=6C73`;
-
-const A = bind('n1', N1, `${T}.002:11`, { name: 'A', session: 5, contid: parseContainerId('100') });
+const A = bind('n1', `${T}.002:11`, { name: 'A', session: 5, contid: parseContainerId('100') });
 // node n2's genuine binding; n2's LOGIN rotated away, so only this binding names the node
-const B = bind('n2', N2, `${T}.003:900`, { name: 'B', session: 7, contid: parseContainerId('200') });
+const B = bind('n2', `${T}.003:900`, { name: 'B', session: 7, contid: parseContainerId('200') });
 const LOGIN_A = login('n1', `${T}.001:10`, 5);
 
 describe('lazy verification agrees with verifying every binding (an outside attack, genuine bindings only)', () => {
@@ -115,7 +98,7 @@ describe('lazy verification agrees with verifying every binding (an outside atta
       A,
       sys('n1', `${T}.003:12`, 5, '/usr/bin/in-A'),
       login('n1', `${T}.004:13`, 60),
-      bind('n1', N1, `${T}.005:14`, { op: 'setns', ...K }, 5),
+      bind('n1', `${T}.005:14`, { op: 'setns', ...K }, 5),
       sys('n1', `${T}.006:15`, 60, '/usr/bin/in-K'),
     ];
     const registry = { get: (id: ContainerId) => (String(id) === '700' ? { contid: id, name: 'K', orchestrator: 'docker', runtimeId: null, parent: parseContainerId('100'), image: 'busybox' } : undefined) };
