@@ -79,7 +79,7 @@ export class DockerAgent {
   /** Drain, then list + inspect: containers that started or stopped while nobody watched. */
   private reconcile(what: string): Promise<void> {
     return this.serial(async () => {
-      await this.consumer.drain();
+      await this.drainSpool();
       const b = await backfillDocker(this.options.docker, this.options.tagger);
       this.log(`${what}: ${b.known.length} tagged, ${b.untagged.length} recorded untagged, ${b.ended.length} ended`);
     });
@@ -155,15 +155,20 @@ export class DockerAgent {
    */
   kick(): Promise<void> {
     return this.serial(async () => {
-      const outcomes = await this.consumer.drain();
+      await this.drainSpool();
       this.applyHeld();
-      if (!this.stopping && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
-        this.retry = setTimeout(() => {
-          this.retry = null;
-          void this.kick();
-        }, RETRY_MS);
-      }
     });
+  }
+
+  /** One drain pass; an entry it left waiting is looked at again after RETRY_MS (whoever asked for the pass). */
+  private async drainSpool(): Promise<void> {
+    const outcomes = await this.consumer.drain();
+    if (!this.stopping && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        void this.kick();
+      }, RETRY_MS);
+    }
   }
 
   /** Waits for everything queued so far. */
@@ -194,11 +199,11 @@ export class DockerAgent {
     const action = (ev.Action ?? '').split(':')[0];
     if (!id) return;
     if (action === 'exec_create' || action === 'exec_start') {
-      await this.consumer.drain();
+      await this.drainSpool();
       return;
     }
     if (action === 'start') {
-      await this.consumer.drain();
+      await this.drainSpool();
       // Started without the shim, or the shim could not hand it over: never silently missing.
       if ((await recordIfUntagged(this.options.docker, this.options.tagger, id, 'start event')) === 'untagged') {
         this.log(`${id} started without a contid session: recorded untagged`);
@@ -206,7 +211,7 @@ export class DockerAgent {
       return;
     }
     if (action === 'die' || action === 'destroy') {
-      await this.consumer.drain();
+      await this.drainSpool();
       // The spool entry may still be on its way (a short --rm container): hold the end for it.
       if (!this.applyEnd(id, ev)) this.held.set(id, { ev, until: Date.now() + (this.options.holdMs ?? 60_000) });
       this.applyHeld();
