@@ -167,6 +167,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       progress.end();
       if (argv['show-rejected']) {
         for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`);
+        const unlisted = stats.attributor.rejectedCount - stats.attributor.rejected.length;
+        if (unlisted > 0) say(`listed the first ${stats.attributor.rejected.length} of ${stats.attributor.rejectedCount} rejected binding records; ${unlisted} more are not listed (narrow the logs read with --input)`);
       }
       out.flush();
       if (fileBases(files).every((b) => b.size === 0)) throw new ContidError('no audit records: the input is empty', 1);
