@@ -9,6 +9,7 @@ import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { Stamp, kernelStamp, lineNode } from './boot-watch';
 import { isBindingLine, isEntryLine } from './line-bytes';
+import { forEachLine } from './buffer-lines';
 import { readRanges } from './read-ranges';
 import { IndexedFile, IndexedLine, SearchIndex } from './search-index';
 import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
@@ -206,13 +207,10 @@ function onlyContainerFilters(f: EventFilter): boolean {
 function withoutEnriched(buf: Buffer): Buffer {
   if (buf.indexOf(0x1d) < 0) return buf;
   const parts: Buffer[] = [];
-  for (let ls = 0; ls < buf.length; ) {
-    let le = buf.indexOf(10, ls);
-    if (le < 0) le = buf.length;
+  forEachLine(buf, (ls, le) => {
     const gs = buf.indexOf(0x1d, ls);
     parts.push(buf.subarray(ls, gs >= 0 && gs < le ? gs : le), Buffer.from('\n'));
-    ls = le + 1;
-  }
+  });
   return Buffer.concat(parts);
 }
 
@@ -354,16 +352,13 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
 function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
   const records: AuditRecord[] = [];
   let session: string | undefined;
-  for (let ls = 0; ls < bytes.length && session === undefined; ) {
-    let le = bytes.indexOf(10, ls);
-    if (le < 0) le = bytes.length;
+  forEachLine(bytes, (ls, le) => {
     const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
-    if (rec) {
-      records.push(rec);
-      session = kernelField(rec, 'ses'); // sessionOf reads no further
-    }
-    ls = le + 1;
-  }
+    if (!rec) return true;
+    records.push(rec);
+    session = kernelField(rec, 'ses');
+    return session === undefined; // sessionOf reads no further
+  });
   const first = records[0];
   if (first === undefined) return null;
   if (session === undefined) {
@@ -383,11 +378,17 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
 function containerOfRange(attributor: Attributor, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
   const nl = bytes.indexOf(10);
   const last = attributor.lastEpoch(session, lineNode(bytes, 0, nl < 0 ? bytes.length : nl) || null);
-  for (let ls = 0; last !== null && offset + ls < last.start; ) {
-    const le = bytes.indexOf(10, ls);
-    const line = parseRecord(bytes.toString('latin1', ls, le < 0 ? bytes.length : le), offset + ls);
-    if (line === null || last.stamp === undefined || stampKey(line.timeMs, line.serialText) !== last.stamp) return undefined;
-    ls = le < 0 ? bytes.length : le + 1;
+  if (last !== null) {
+    // a range ending before the epoch's LOGIN is all of an earlier epoch
+    if (offset + bytes.length < last.start) return undefined;
+    let mixed = false; // a line before the LOGIN that is not of the LOGIN's own event
+    forEachLine(bytes, (ls, le) => {
+      if (offset + ls >= last.start) return false;
+      const line = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+      mixed = line === null || last.stamp === undefined || stampKey(line.timeMs, line.serialText) !== last.stamp;
+      return !mixed;
+    });
+    if (mixed) return undefined;
   }
   return containerOfBytes(attributor, bytes, offset, session);
 }
@@ -401,27 +402,18 @@ function oneNode(bytes: Buffer): boolean {
   if (bytes[0] !== 0x6e /* n */ && bytes.indexOf('\nnode=') < 0) return true;
   const sp = bytes.indexOf(0x20);
   const prefix = bytes.subarray(0, sp + 1);
-  for (let ls = 0; ls < bytes.length; ) {
-    if (bytes.compare(prefix, 0, prefix.length, ls, ls + prefix.length) !== 0) return false;
-    const le = bytes.indexOf(10, ls);
-    ls = le < 0 ? bytes.length : le + 1;
-  }
-  return true;
+  return forEachLine(bytes, (ls, le) => le - ls >= prefix.length && bytes.compare(prefix, 0, prefix.length, ls, ls + prefix.length) === 0);
 }
 
 /** Each line of `bytes` decoded and reassembled: the way of any event the shortcuts cannot take. */
 function decodeLines(bytes: Buffer, offset: number, stats: SearchStats, emit: (events: AuditEvent[]) => void, reassembler: Reassembler): void {
-  for (let ls = 0; ls < bytes.length; ) {
-    let le = bytes.indexOf(10, ls);
-    if (le < 0) le = bytes.length;
-    if (le > ls) {
-      stats.lines++;
-      const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
-      if (!rec) stats.skipped++;
-      else emit(reassembler.push(rec));
-    }
-    ls = le + 1;
-  }
+  forEachLine(bytes, (ls, le) => {
+    if (le === ls) return;
+    stats.lines++;
+    const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+    if (!rec) stats.skipped++;
+    else emit(reassembler.push(rec));
+  });
 }
 
 /** Thrown through the readers when --just-one has its event: every reader closes its file in finally. */
