@@ -255,6 +255,15 @@ export class Attributor {
 
   observeRecord(rec: AuditRecord): void {
     this.observeSerial(rec);
+    this.observeBinding(rec);
+  }
+
+  /**
+   * What observeRecord() learns from `rec` but its serial: the search index replays a binding
+   * line's serial only where its kept boot lines put it (see BootLines), as reading every line
+   * compares it with every line before.
+   */
+  observeBinding(rec: AuditRecord): void {
     if (rec.type === 'LOGIN') this.onLogin(rec);
     else if (rec.type === 'VIRT_CONTROL') this.onLifecycle(rec);
     else if (rec.type === 'USER' && rec.body !== null && / contid=/.test(rec.body) && claimBinding(rec, { trust: this.trust }) !== null) this.reject('type', rec); // contid never writes USER

@@ -22,7 +22,10 @@ const INDEX_FILES = ['search-index.db', 'search-index.db-wal', 'search-index.db-
 export interface IndexedLine {
   offset: number;
   line: string;
-  /** 1: kept for its kernel serial only (a boot of its node is found from these). */
+  /**
+   * 0: a binding or entry line, its serial not compared for boots; 1: kept for its kernel
+   * serial only (a boot of its node is found from these lines, see BootLines); 2: both.
+   */
   boot: number;
 }
 
@@ -42,7 +45,7 @@ CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES
   segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
 /** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
-const SCHEMA_VERSION = 4; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts)
+const SCHEMA_VERSION = 5; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts); 5: boot 2 (a binding line that is also a boot line)
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
@@ -240,13 +243,12 @@ export class SearchIndex {
     flush();
     onBytes?.(size, size);
     const bl = this.db.prepare('INSERT INTO binding_lines (file_id, offset, line, boot) VALUES (?, ?, ?, ?)');
-    const kept = new Set<number>();
-    for (const b of bindings) {
-      kept.add(b.offset);
-      bl.run(id, b.offset, b.line, 0);
-    }
-    // a binding line kept anyway is replayed whole, its serial with it
-    for (const b of bootLines.finish(path)) if (!kept.has(b.offset)) bl.run(id, b.offset, b.line, 1);
+    const bootLineAt = new Map(bootLines.finish(path).map((b) => [b.offset, b.line]));
+    // a binding line's serial is replayed only when it is a boot line too: compared with the
+    // boot lines alone, any other line's serial may show a boot that reading every line does not
+    for (const b of bindings) bl.run(id, b.offset, b.line, bootLineAt.has(b.offset) ? 2 : 0);
+    const kept = new Set(bindings.map((b) => b.offset));
+    for (const [offset, line] of bootLineAt) if (!kept.has(offset)) bl.run(id, offset, line, 1);
     this.db.prepare('UPDATE files SET size = ? WHERE id = ?').run(size, id);
     return { sessions: sessions.size, bindingLines: bindings.length };
   }

@@ -304,10 +304,10 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
       for (const l of indexed.bindings[i]) {
         const rec = parseRecord(l.line, b.base + l.offset);
         if (!rec) continue;
-        if (l.boot === 1 || rec.type === 'SYSCALL') attributor.observeSerial(rec); // kept for the boots it shows
+        if (l.boot !== 0) attributor.observeSerial(rec); // a boot line: kept for the boots it shows
         if (l.boot === 1) continue;
         if (rec.type === 'SYSCALL') onEntryRecord?.(rec); // the index keeps entry lines with the bindings
-        else attributor.observeRecord(rec);
+        else attributor.observeBinding(rec);
       }
     });
   } else learnBindings(bases, attributor, progress, onEntryRecord);

@@ -119,6 +119,23 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
       expectEveryWay(lines, 'A', mine);
     });
 
+    it('a binding line after a higher-numbered record and a later one is no boot: the index compares its serial only where reading every line does', () => {
+      // the kernel serial tops at 9003 (an older stamp) and the time at T+1 (serial 9001): the
+      // binding's serial 101 is far below the top but its time is not the latest — no boot.
+      // The index once replayed the binding's serial against the few lines it keeps for boots
+      // (9003 and the file's latest line, 9002, which comes after the binding, not 9001) and
+      // saw one, cutting A's LOGIN from its binding (found by the search-strategies property).
+      const lines = [
+        a[0],
+        ...event(node, `${T - 1}.500:9003`, 3, '/host-old-stamp'),
+        ...event(node, `${T + 1}.500:9001`, 3, '/host-later'),
+        bind(node, `${T}.002:101`, { name: 'A', session: 5 }),
+        ...a.slice(1),
+        ...event(node, `${T + 1}.501:9002`, 3, '/host-latest'),
+      ];
+      expectEveryWay(lines, 'A', a);
+    });
+
     it('auditd restarted without a reboot (DAEMON_START, serials go on): the session is still A\'s', () => {
       const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
       const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...later];
