@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { failWith } from './output';
+import { failWith, leaveQuietlyOnClosedOutput } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
 import { commandsFor } from './commands';
 
@@ -30,13 +30,5 @@ async function main(): Promise<void> {
   await cli.parseAsync();
 }
 
-// A reader that stops early (`contid ps --all --json | head`) is no error: leave quietly, as the
-// shell's tools do on SIGPIPE (which Node ignores), instead of an unhandled 'error' stack trace.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    failWith(e);
-  });
-}
-
+leaveQuietlyOnClosedOutput();
 main().catch((e) => failWith(e));

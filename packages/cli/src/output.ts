@@ -15,6 +15,19 @@ export function failWith(err: unknown, usage = false): never {
   process.exit(e instanceof ContidError ? e.exitCode : usage ? 2 : 70);
 }
 
+/**
+ * A reader that stops early (`contid ps --all --json | head`) is no error: leave quietly, as the
+ * shell's tools do on SIGPIPE (which Node ignores), instead of an unhandled 'error' stack trace.
+ */
+export function leaveQuietlyOnClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      failWith(e);
+    });
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
 }

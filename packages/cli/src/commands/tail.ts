@@ -30,7 +30,7 @@ import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, printNormalizeErr
 
 type SourceKind = 'auto' | 'multicast' | 'plugin' | 'file';
 
-interface TailArgs extends Omit<EventFilterArgs, 'format'> {
+export interface TailArgs extends Omit<EventFilterArgs, 'format'> {
   format?: TailFormat;
   'raw-records': boolean;
   json: boolean;
@@ -96,6 +96,25 @@ async function openSink(argv: TailArgs): Promise<OutputSink> {
   return new StreamSink(process.stdout);
 }
 
+/** Where `contid tail` reads (yargs option table; the lean entry parses the same table). */
+export const TAIL_SOURCE_OPTIONS = {
+  source: { choices: ['auto', 'multicast', 'plugin', 'file'] as const, default: 'auto' as SourceKind, describe: 'multicast: kernel audit group (CAP_AUDIT_READ); plugin: auditd records on stdin; file: follow --file across rotation; auto: multicast, else file' },
+  file: { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' },
+  'from-start': { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' },
+} as const;
+
+/** How and where `contid tail` writes (after the filter options: its --format replaces search's). */
+export const TAIL_OUTPUT_OPTIONS = {
+  format: { choices: TAIL_FORMATS, describe: 'raw (default), interpret, text (ausearch --format text), csv (ausearch --format csv with CONTAINER,CONTID,ORCHESTRATOR columns), json, ecs (Elastic Common Schema), compact (one typed object per event, records by type)' },
+  'raw-records': { type: 'boolean', default: false, describe: 'with --format compact: add the records as auditd wrote them' },
+  output: { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' },
+  'rotate-size': { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' },
+  'rotate-keep': { type: 'number', default: 5, describe: 'rotated files to keep' },
+  socket: { type: 'string', describe: 'serve the stream on this unix socket (every client gets it)' },
+  queue: { type: 'number', default: 100_000, describe: 'records buffered between reader and writer; beyond it records are dropped and counted' },
+  'report-interval': { type: 'number', default: 5000, describe: 'ms between "dropped N records" reports' },
+} as const;
+
 /**
  * `contid tail`: audit events as they happen, each with its container, through the same
  * filters and formats as `contid search`. Prints "contid: tail ready (source=…)" on stderr
@@ -106,83 +125,77 @@ export const tailCommand: CommandModule<{ json: boolean }, TailArgs> = {
   describe: 'follow audit events live, attributed to containers (kernel multicast, auditd plugin, or audit.log)',
   builder: (y) =>
     y
-      .option('source', { choices: ['auto', 'multicast', 'plugin', 'file'] as const, default: 'auto' as SourceKind, describe: 'multicast: kernel audit group (CAP_AUDIT_READ); plugin: auditd records on stdin; file: follow --file across rotation; auto: multicast, else file' })
-      .option('file', { type: 'string', default: DEFAULT_LOG, describe: 'log to follow with --source file' })
-      .option('from-start', { type: 'boolean', default: false, describe: 'with --source file: read the file from its beginning' })
+      .options(TAIL_SOURCE_OPTIONS)
       .options(EVENT_FILTER_OPTIONS)
-      .option('format', { choices: TAIL_FORMATS, describe: 'raw (default), interpret, text (ausearch --format text), csv (ausearch --format csv with CONTAINER,CONTID,ORCHESTRATOR columns), json, ecs (Elastic Common Schema), compact (one typed object per event, records by type)' })
-      .option('raw-records', { type: 'boolean', default: false, describe: 'with --format compact: add the records as auditd wrote them' })
-      .option('output', { alias: 'o', type: 'string', describe: 'append to FILE instead of stdout' })
-      .option('rotate-size', { type: 'string', describe: 'with --output: rotate FILE at this size (e.g. 100M)' })
-      .option('rotate-keep', { type: 'number', default: 5, describe: 'rotated files to keep' })
-      .option('socket', { type: 'string', describe: 'serve the stream on this unix socket (every client gets it)' })
-      .option('queue', { type: 'number', default: 100_000, describe: 'records buffered between reader and writer; beyond it records are dropped and counted' })
-      .option('report-interval', { type: 'number', default: 5000, describe: 'ms between "dropped N records" reports' })
+      .options(TAIL_OUTPUT_OPTIONS)
       .example('$0 tail --container web', "web's events as they happen")
       .example('$0 tail --format ecs --output /var/log/contid/live.jsonl --rotate-size 100M', 'for a SIEM shipper') as never,
-  handler: async (argv) => {
-    if (!Number.isInteger(argv.queue) || argv.queue < 1) throw new ContidError('--queue must be a positive integer', 2);
-    // A tail runs for as long as auditd does, and what it keeps is bounded (LruMap tables,
-    // the queue, held events) — but by default V8 lets the old generation grow to several
-    // times what is alive before collecting it, and the young generation grow to 16 MB per
-    // semi-space (docs/tail.md, "Memory"). V8 reads these flags at every collection, so
-    // setting them now applies to the whole run: the young generation stays at its initial
-    // 1 MB semi-space (what the auditd plugin's --max-semi-space-size=1 gives), whoever
-    // started the process. Nearly everything tail allocates per record dies young.
-    setFlagsFromString('--optimize-for-size');
-    setFlagsFromString('--semi-space-growth-factor=1');
-    const config = configFromEnv();
-    const stateDir = config.stateDir;
-    // Root on a node reads its own node's records: its key must exist before the trust is
-    // loaded, or every binding written after tail started (the first tagging creates the key)
-    // is rejected as signed by an unknown key.
-    if (process.geteuid?.() === 0) loadOrCreateSigner(stateDir, config.nodeName, config.trustDir);
-    const registry = openRegistry(stateDir);
-    const format = argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw');
-    const filter = eventFilterOf(argv as EventFilterArgs);
-    // entries into LXC containers that bypass contid, as search --untagged words them
-    let entries: LiveEntryWatch | null = null;
-    const pipeline = new LivePipeline({
-      format,
-      onEmit: (event, c) => entries?.onEmit(event, c) ?? '',
-      rawRecords: argv['raw-records'],
-      // csv: search's columns and the container's (a live stream is read for its attribution)
-      formatOptions: { csv: { container: true }, onNormalizeError: printNormalizeError },
-      eventTimeoutMs: argv['event-timeout'],
-      ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
-      registry,
-      filter,
-    });
-    entries = new LiveEntryWatch(pipeline.attributor, {
-      rootNamer: lxcRootNamer(registry instanceof Registry ? registry : null, { refreshMs: 2000 }),
-      localNode: config.nodeName,
-      json: format === 'json' || format === 'ecs' || format === 'compact',
-      report: (line) => void process.stderr.write(`contid: ${escapeText(line)}\n`),
-      container: filter.container,
-    });
-    const sink = await openSink(argv);
-    const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);
-    const tail = await startSource(argv.source, argv, (source) =>
-      new LiveTail({ source, pipeline, sink, report, queueCapacity: argv.queue, reportIntervalMs: argv['report-interval'] }),
-    );
-    const sourceName = tail.summary().source;
-    report(`tail ready (source=${sourceName})`);
-    // auditd passes SIGHUP on to its plugins when it reconfigures: keep running.
-    process.on('SIGHUP', () => undefined);
-    const stopped = new Promise<'signal'>((done) => {
-      process.once('SIGTERM', () => done('signal'));
-      process.once('SIGINT', () => done('signal'));
-    });
-    // `contid tail | head`: the reader went away; stop like on a signal.
-    const readerGone = new Promise<'signal'>((done) => process.stdout.on('error', () => done('signal')));
-    const ended = await Promise.race([stopped, readerGone, tail.finished().then(() => 'ended' as const)]);
-    if (ended === 'signal') await tail.stop();
-    for (const line of rejectionReport(pipeline.attributor, argv['trust-dir'])) report(line);
-    const failure = tail.failure();
-    if (failure) throw new ContidError(failure);
-    process.exit(0);
-  },
+  handler: (argv) => runTail(argv),
 };
+
+/** The tail's body, shared by `contid tail` and the lean entry the auditd plugin runs (tail-main.ts). */
+export async function runTail(argv: TailArgs): Promise<void> {
+  if (!Number.isInteger(argv.queue) || argv.queue < 1) throw new ContidError('--queue must be a positive integer', 2);
+  // A tail runs for as long as auditd does, and what it keeps is bounded (LruMap tables,
+  // the queue, held events) — but by default V8 lets the old generation grow to several
+  // times what is alive before collecting it, and the young generation grow to 16 MB per
+  // semi-space (docs/tail.md, "Memory"). V8 reads these flags at every collection, so
+  // setting them now applies to the whole run: the young generation stays at its initial
+  // 1 MB semi-space (what the auditd plugin's --max-semi-space-size=1 gives), whoever
+  // started the process. Nearly everything tail allocates per record dies young.
+  setFlagsFromString('--optimize-for-size');
+  setFlagsFromString('--semi-space-growth-factor=1');
+  const config = configFromEnv();
+  const stateDir = config.stateDir;
+  // Root on a node reads its own node's records: its key must exist before the trust is
+  // loaded, or every binding written after tail started (the first tagging creates the key)
+  // is rejected as signed by an unknown key.
+  if (process.geteuid?.() === 0) loadOrCreateSigner(stateDir, config.nodeName, config.trustDir);
+  const registry = openRegistry(stateDir);
+  const format = argv.format ?? (argv.interpret ? 'interpret' : argv.json ? 'json' : 'raw');
+  const filter = eventFilterOf(argv as EventFilterArgs);
+  // entries into LXC containers that bypass contid, as search --untagged words them
+  let entries: LiveEntryWatch | null = null;
+  const pipeline = new LivePipeline({
+    format,
+    onEmit: (event, c) => entries?.onEmit(event, c) ?? '',
+    rawRecords: argv['raw-records'],
+    // csv: search's columns and the container's (a live stream is read for its attribution)
+    formatOptions: { csv: { container: true }, onNormalizeError: printNormalizeError },
+    eventTimeoutMs: argv['event-timeout'],
+    ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
+    registry,
+    filter,
+  });
+  entries = new LiveEntryWatch(pipeline.attributor, {
+    rootNamer: lxcRootNamer(registry instanceof Registry ? registry : null, { refreshMs: 2000 }),
+    localNode: config.nodeName,
+    json: format === 'json' || format === 'ecs' || format === 'compact',
+    report: (line) => void process.stderr.write(`contid: ${escapeText(line)}\n`),
+    container: filter.container,
+  });
+  const sink = await openSink(argv);
+  const report = (m: string): void => void process.stderr.write(`contid: ${m}\n`);
+  const tail = await startSource(argv.source, argv, (source) =>
+    new LiveTail({ source, pipeline, sink, report, queueCapacity: argv.queue, reportIntervalMs: argv['report-interval'] }),
+  );
+  const sourceName = tail.summary().source;
+  report(`tail ready (source=${sourceName})`);
+  // auditd passes SIGHUP on to its plugins when it reconfigures: keep running.
+  process.on('SIGHUP', () => undefined);
+  const stopped = new Promise<'signal'>((done) => {
+    process.once('SIGTERM', () => done('signal'));
+    process.once('SIGINT', () => done('signal'));
+  });
+  // `contid tail | head`: the reader went away; stop like on a signal.
+  const readerGone = new Promise<'signal'>((done) => process.stdout.on('error', () => done('signal')));
+  const ended = await Promise.race([stopped, readerGone, tail.finished().then(() => 'ended' as const)]);
+  if (ended === 'signal') await tail.stop();
+  for (const line of rejectionReport(pipeline.attributor, argv['trust-dir'])) report(line);
+  const failure = tail.failure();
+  if (failure) throw new ContidError(failure);
+  process.exit(0);
+}
 
 /** `contid install auditd-plugin [output=FILE | socket=PATH] [format=json] [rotate-size=100M] [container=REF] [log=FILE] [restart=yes|no]` */
 export const auditdPluginInstaller: Installer = {
@@ -209,8 +222,9 @@ export const auditdPluginInstaller: Installer = {
     // exist by then, or every binding contid writes later is rejected as signed by an unknown key.
     loadOrCreateSigner(config.stateDir, config.nodeName, config.trustDir);
     // A plugin runs for auditd's lifetime: a 1 MB young generation keeps its RSS low at
-    // little CPU cost (most of what it allocates per event dies young).
-    const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'main.js')];
+    // little CPU cost (most of what it allocates per event dies young), and its entry is
+    // `contid tail` alone, without yargs and the command's wiring (docs/tail.md, "Memory").
+    const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'tail-main.js')];
     const files = installAuditdPlugin({ contid: node, tailArgs, logPath: opts.get('log') });
     // auditd 3.0.9 may start the plugin only after a restart: restart=no says what to run instead.
     return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true, { restart: opts.get('restart') === 'yes' })}; its reports go to ${opts.get('log')}`;
