@@ -23,6 +23,8 @@ const { sessionStream } = require('./lib/session-stream');
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'packages/cli/dist/main.js');
+/** The entry the auditd plugin's launcher runs: `contid tail` alone. */
+const PLUGIN_ENTRY = join(ROOT, 'packages/cli/dist/tail-main.js');
 const SESSIONS = Number(process.env.CONTID_BENCH_SESSIONS || 50_000);
 const RUNS = Number(process.env.CONTID_BENCH_RUNS || 3);
 const LAUREL_CONF = '/etc/audit/plugins.d/laurel.conf';
@@ -78,22 +80,68 @@ function laurelConfig(dir) {
   return file;
 }
 
-/** Runs CMD with the stream piped to its stdin (like auditd's pipe); CPU and peak RSS by GNU time. */
+/** RSS of a process split as the kernel counts it (kB → bytes): anonymous (heap, V8) and file-backed (the binary, libraries). */
+function rssSplit(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+/**
+ * Runs CMD with the stream piped to its stdin (like auditd's pipe); CPU and peak RSS by GNU
+ * time, and the split of RSS into anonymous and file-backed pages at its sampled peak (every
+ * 50 ms from /proc: the node binary's own pages are file-backed and no code of ours can
+ * shrink them).
+ */
 async function timedConsumer(cmd, args, stream, env) {
   const timeFile = `${stream}.time-${randomBytes(3).toString('hex')}`;
   const t0 = Date.now();
   const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  let peak = { rss: 0, anon: NaN, file: NaN };
+  const sampler = setInterval(() => {
+    try {
+      const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
+      const now = rssSplit(pid);
+      if (now.rss > peak.rss) peak = now;
+    } catch {
+      // not started yet, or gone
+    }
+  }, 50);
   const feeder = spawn('cat', [stream], { stdio: ['ignore', child.stdin, 'ignore'] });
   await new Promise((r) => feeder.once('exit', r));
   child.stdin.end();
   const code = await new Promise((r) => child.once('exit', r));
+  clearInterval(sampler);
   const wall = (Date.now() - t0) / 1000;
   if (code !== 0) throw new Error(`${cmd} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
   const [user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
   rmSync(timeFile, { force: true });
-  return { cpu: user + sys, rss: maxKb * 1024, wall, stderr: err };
+  return { cpu: user + sys, rss: maxKb * 1024, anonAtPeak: peak.anon, fileAtPeak: peak.file, wall, stderr: err };
+}
+
+/**
+ * RSS of a process at rest (started, ready, nothing read yet), split: an idle `node`, and
+ * contid tail --source plugin through the CLI and through the plugin's own entry — the floor
+ * under every figure of the replay.
+ */
+async function atRest(label, cmd, args, env, readyText) {
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  for (let i = 0; i < 100 && !(readyText === null ? i >= 15 : err.includes(readyText)); i++) await sleep(100);
+  await sleep(500);
+  const split = rssSplit(child.pid);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return { label, ...split };
+}
+
+/** The launcher's command without its shell: node, the launcher's node flags and the plugin's entry, as auditd runs it. */
+function pluginCommand() {
+  const { PLUGIN_NODE_FLAGS } = require(join(ROOT, 'packages/audit/dist'));
+  return [...PLUGIN_NODE_FLAGS, PLUGIN_ENTRY];
 }
 
 /** A file's lines, read a megabyte at a time (a 1,000,000-session output is over 512 MB, more than one string holds). */
@@ -156,7 +204,7 @@ async function replay(dir, sessions = SESSIONS, runs = RUNS) {
       if (who === 'contid') {
         const out = join(dir, 'contid-replay.out');
         rmSync(out, { force: true });
-        const t = await timedConsumer(process.execPath, [CLI, 'tail', '--source', 'plugin', '--format', FORMAT, '--output', out], stream, env);
+        const t = await timedConsumer(process.execPath, [...pluginCommand(), 'tail', '--source', 'plugin', '--format', FORMAT, '--output', out], stream, env);
         let events = 0;
         let right = 0;
         for (const l of fileLines(out)) {
@@ -184,7 +232,12 @@ async function replay(dir, sessions = SESSIONS, runs = RUNS) {
 function summarize(rows, records) {
   return {
     cpuPer1000: median(rows.map((r) => (r.cpu * 1000) / (r.events / 1000))),
+    // the same stream to each: events are counted differently (contid, like ausearch, makes a
+    // LOGIN an event of its own; laurel folds it into the SYSCALL's), records are not
+    cpuPer1000Records: median(rows.map((r) => (r.cpu * 1000) / (records / 1000))),
     rss: median(rows.map((r) => r.rss)),
+    anonAtPeak: median(rows.map((r) => r.anonAtPeak)),
+    fileAtPeak: median(rows.map((r) => r.fileAtPeak)),
     bytesPerEvent: median(rows.map((r) => r.bytes / r.events)),
     recordsPerCpuSecond: median(rows.map((r) => records / r.cpu)),
     recordsPerSecond: median(rows.map((r) => records / r.wall)),
@@ -393,11 +446,14 @@ async function sessionsMode() {
     console.log('   |                      | contid tail | laurel | contid/laurel |');
     console.log('   |---|---|---|---|');
     console.log(`   | peak RSS | ${fmt(c.rss / 1048576, 1)} MB | ${fmt(l.rss / 1048576, 1)} MB | ${ratio(c.rss, l.rss)} |`);
+    console.log(splitRow(c, l));
     console.log(`   | CPU per 1,000 events | ${fmt(c.cpuPer1000)} ms | ${fmt(l.cpuPer1000)} ms | ${ratio(c.cpuPer1000, l.cpuPer1000)} |`);
+    console.log(perRecordRow(c, l));
     console.log(`   | events out | ${fmt(c.events)} | ${fmt(l.events)} | |`);
     console.log(`   | records dropped | ${c.dropped} | (laurel counts none) | |`);
     console.log(`   | events sent before their binding could come (held events at their bound) | ${fmt(c.releasedEarly)} | | |`);
     console.log(`   | container execs attributed right | ${fmt(c.right)} / ${fmt(r.expected)} | n/a | |`);
+    await floor(dir);
     const t = (ok, what) => console.log(`   ${ok ? 'met   ' : 'MISSED'} ${what}`);
     console.log('\ntargets (issue #17 item 4):');
     t(c.rss <= 128 * 1048576, `peak RSS ≤ 128 MB at ${fmt(sessions)} sessions (${fmt(c.rss / 1048576, 1)} MB)`);
@@ -407,6 +463,28 @@ async function sessionsMode() {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The floor under contid's RSS, measured now: an idle node, and contid tail at rest through the CLI and through the plugin's entry. */
+async function floor(dir) {
+  const state = join(dir, 'state');
+  const env = { ...process.env, CONTID_STATE_DIR: state };
+  const tailArgs = ['tail', '--source', 'plugin', '--format', FORMAT, '--output', join(dir, 'at-rest.out')];
+  const rows = [
+    await atRest('idle node (setTimeout only)', process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], env, null),
+    await atRest('contid tail --source plugin via the CLI (main.js)', process.execPath, [CLI, ...tailArgs], env, 'tail ready'),
+    await atRest("contid tail --source plugin as the launcher runs it (tail-main.js)", process.execPath, [...pluginCommand(), ...tailArgs], env, 'tail ready'),
+    await atRest('laurel', '/usr/sbin/laurel', ['--config', join(dir, 'laurel-replay', 'config.toml')], process.env, 'Started'),
+  ];
+  const mb = (b) => fmt(b / 1048576, 1);
+  console.log('\n   RSS at rest (nothing read yet), split as the kernel counts it:');
+  console.log('   | process | RSS | anonymous | file-backed |');
+  console.log('   |---|---|---|---|');
+  for (const r of rows) console.log(`   | ${r.label} | ${mb(r.rss)} MB | ${mb(r.anon)} MB | ${mb(r.file)} MB |`);
+}
+
+const splitRow = (c, l) =>
+  `   | peak RSS: anonymous / file-backed (sampled at the peak) | ${fmt(c.anonAtPeak / 1048576, 1)} / ${fmt(c.fileAtPeak / 1048576, 1)} MB | ${fmt(l.anonAtPeak / 1048576, 1)} / ${fmt(l.fileAtPeak / 1048576, 1)} MB | |`;
+const perRecordRow = (c, l) => `   | CPU per 1,000 records (same stream to both) | ${fmt(c.cpuPer1000Records)} ms | ${fmt(l.cpuPer1000Records)} ms | ${ratio(c.cpuPer1000Records, l.cpuPer1000Records)} |`;
 
 exports.main = async function main(args = []) {
   ensureLaurel();
@@ -422,13 +500,16 @@ exports.main = async function main(args = []) {
     console.log('   |                      | contid tail | laurel | contid/laurel |');
     console.log('   |---|---|---|---|');
     console.log(`   | CPU per 1,000 events | ${fmt(c.cpuPer1000)} ms | ${fmt(l.cpuPer1000)} ms | ${ratio(c.cpuPer1000, l.cpuPer1000)} |`);
+    console.log(perRecordRow(c, l));
     console.log(`   | records/s (per CPU second) | ${fmt(c.recordsPerCpuSecond)} | ${fmt(l.recordsPerCpuSecond)} | ${ratio(c.recordsPerCpuSecond, l.recordsPerCpuSecond)} |`);
     console.log(`   | records/s (wall, loaded host) | ${fmt(c.recordsPerSecond)} | ${fmt(l.recordsPerSecond)} | ${ratio(c.recordsPerSecond, l.recordsPerSecond)} |`);
     console.log(`   | peak RSS | ${fmt(c.rss / 1048576, 1)} MB | ${fmt(l.rss / 1048576, 1)} MB | ${ratio(c.rss, l.rss)} |`);
+    console.log(splitRow(c, l));
     console.log(`   | bytes per event | ${fmt(c.bytesPerEvent)} | ${fmt(l.bytesPerEvent)} | ${ratio(c.bytesPerEvent, l.bytesPerEvent)} |`);
     console.log(`   | events out | ${fmt(c.events)} | ${fmt(l.events)} | |`);
     console.log(`   | container execs attributed right | ${fmt(c.right)} / ${fmt(r.expected)} (${fmt((100 * c.right) / r.expected, 2)} %) | n/a (reads /proc at event time; replayed pids do not exist) | |`);
     console.log(`   | records dropped | ${c.dropped} | (laurel counts none) | |`);
+    await floor(dir);
 
     const v = await live(dir);
     const lag = (xs) => Math.max(...xs);

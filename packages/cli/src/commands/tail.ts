@@ -16,6 +16,7 @@ import {
   StreamSink,
   StreamSource,
   PLUGIN_LOG_PATH,
+  PLUGIN_NODE_FLAGS,
   installAuditdPlugin,
   reloadAuditdPlugins,
   uninstallAuditdPlugin,
@@ -221,10 +222,9 @@ export const auditdPluginInstaller: Installer = {
     // The plugin loads the keys it verifies with when it starts: this node's own key must
     // exist by then, or every binding contid writes later is rejected as signed by an unknown key.
     loadOrCreateSigner(config.stateDir, config.nodeName, config.trustDir);
-    // A plugin runs for auditd's lifetime: a 1 MB young generation keeps its RSS low at
-    // little CPU cost (most of what it allocates per event dies young), and its entry is
-    // `contid tail` alone, without yargs and the command's wiring (docs/tail.md, "Memory").
-    const node = [process.execPath, '--max-semi-space-size=1', resolve(__dirname, '..', 'tail-main.js')];
+    // A plugin runs for auditd's lifetime: its entry is `contid tail` alone, without yargs and
+    // the command's wiring (docs/tail.md, "Memory").
+    const node = [process.execPath, ...PLUGIN_NODE_FLAGS, resolve(__dirname, '..', 'tail-main.js')];
     const files = installAuditdPlugin({ contid: node, tailArgs, logPath: opts.get('log') });
     // auditd 3.0.9 may start the plugin only after a restart: restart=no says what to run instead.
     return `installed ${files.join(', ')}; ${reloadAuditdPlugins(true, { restart: opts.get('restart') === 'yes' })}; its reports go to ${opts.get('log')}`;
