@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { ContidError } from '@contid/core';
 
 export type { default as Dockerode } from 'dockerode';
 
@@ -12,4 +13,11 @@ export function dockerClient(socketPath?: string): Dockerode {
   const Docker = require('dockerode') as typeof Dockerode;
   const fromEnv = process.env.DOCKER_HOST?.startsWith('unix://') ? process.env.DOCKER_HOST.slice('unix://'.length) : undefined;
   return new Docker({ socketPath: socketPath ?? fromEnv ?? '/var/run/docker.sock' });
+}
+
+/** A --host option's socket: only unix://PATH is a Docker endpoint contid talks to (undefined: the default). */
+export function socketOfHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  if (!host.startsWith('unix://')) throw new ContidError(`--host must be unix:///path/to/docker.sock, got "${host}"`);
+  return host.slice('unix://'.length);
 }

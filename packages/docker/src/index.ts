@@ -19,3 +19,4 @@ export type { ApiRoute } from './front/api-routes';
 export { REQUESTERS_DIR, RequesterStore, formatRequester, parseRequester, requesterOf } from './front/requesters';
 export type { Requester } from './front/requesters';
 export { dockerAdapter } from './adapter';
+export { dockerInstaller } from './installer';

@@ -7,7 +7,7 @@ export { HOOK_TYPES, hookContext, runHook } from './hook';
 export type { HookContext, HookOutcome, HookType } from './hook';
 export { lxcPathOf, lxcState, validateContainerName } from './lxc-tools';
 export type { LxcState } from './lxc-tools';
-export { CONTID_LXC, DEFAULT_LXC_PATH, GLOBAL_SNIPPET, HOOK_MAIN, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
+export { DEFAULT_LXC_PATH, GLOBAL_SNIPPET, HOOK_MAIN, SYSTEMD_DROP_IN, hookLines, installLxc, systemdDropIn, uninstallLxc } from './install';
 export type { InstallReport, LxcInstallOptions } from './install';
 export { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
 export type { CapSetting } from './cap-config';
@@ -19,3 +19,5 @@ export { ENTRY_RULES_FILE, ENTRY_RULES_KEY, JOIN_RULES_KEY, entryRules, hostEntr
 export type { EntryRuleTargets } from './entry-rules';
 export { lxcStartName, tellStarter, waitingStarters } from './starter';
 export { configuredRootfs, lxcRootNamer, pathRecordRoot } from './root-namer';
+export { lxcInstaller } from './installer';
+export { lxcAdapter } from './adapter';

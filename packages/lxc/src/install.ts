@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ContidError } from '@contid/core';
 import { DEFAULT_LXC_PATH, validateContainerName } from './lxc-tools';
 import { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
@@ -19,11 +19,9 @@ function refuseForeign(file: string, marker: string): void {
 
 /** The hook executable next to this module (in dist: hook-main.js), for running the hook's Node code by hand. */
 export const HOOK_MAIN = join(__dirname, 'hook-main.js');
-/** contid's LXC hot path without Node (start, attach, the hooks): integrations/bin/contid-lxc. */
-export const CONTID_LXC = resolve(__dirname, '../../../integrations/bin/contid-lxc');
 
 export interface LxcInstallOptions {
-  /** How LXC and units run contid-lxc, e.g. [CONTID_LXC, '--state-dir', '/x']; hooks are `… hook`. */
+  /** How LXC and units run contid-lxc, e.g. ['/opt/contid/integrations/bin/contid-lxc', '--state-dir', '/x']; hooks are `… hook`. */
   contidLxc: readonly string[];
   /** The Node contid command line contid-lxc hands over to (CONTID_CLI), e.g. ['/usr/bin/node', '/opt/contid/main.js']. */
   cli: readonly string[];

@@ -1,11 +1,27 @@
 import type { ContidConfig, HealthResult } from '@contid/core';
 import type { ExecDescriber, Identifier, InitRecorder, SpawnBinder } from './consumer';
 
+/**
+ * What only the running contid knows and an adapter's installer writes into hooks, units and
+ * runtime entries: how to call this contid back, which registry it uses, where its sh tagging
+ * steps live. The CLI builds it once; adapters never guess their way back to the CLI's files.
+ */
+export interface InstallContext {
+  /** The Node command line of this contid, absolute: [node, …/cli/dist/main.js]. */
+  readonly cli: readonly [node: string, main: string];
+  /** The registry directory `contid install` ran with (absolute), when not the default: hooks and units must share it. */
+  readonly stateDir?: string;
+  /** This contid's integrations directory (absolute): bin/contid-lxc, bin/contid-systemd, docker/contid-runc. */
+  readonly integrations: string;
+  /** Tell the operator something that does not stop the install (stderr, one line). */
+  warn(line: string): void;
+}
+
 /** Something `contid install X` puts on the host and `contid uninstall X` takes away. */
 export interface Installer {
   describe: string;
-  install(args: string[]): string | Promise<string>;
-  uninstall(args: string[]): string | Promise<string>;
+  install(args: string[], context: InstallContext): string | Promise<string>;
+  uninstall(args: string[], context: InstallContext): string | Promise<string>;
 }
 
 /**

@@ -9,4 +9,4 @@ export { SpoolDrainer } from './drainer';
 export type { SpoolDrainerOptions } from './drainer';
 export { spoolHealth } from './health';
 export { adapterHealth, adapterInstallers, consumerHooks } from './adapter';
-export type { Adapter, Installer } from './adapter';
+export type { Adapter, InstallContext, Installer } from './adapter';

@@ -8,3 +8,5 @@ export { bindSpooledLine, recordSpooledMainPid } from './spooled';
 export type { SpooledLine, SpooledOutcome } from './spooled';
 export { GENERATED_DROP_IN, GENERATOR_MAIN, GENERATOR_PATH, generatorLauncher, UNITS_FILE, generate, ownFragments, readUnitList, writeUnitList } from './generator';
 export type { GeneratorOutcome } from './generator';
+export { systemdInstaller } from './installer';
+export { systemdAdapter } from './adapter';

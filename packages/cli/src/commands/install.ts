@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ContidError } from '@contid/core';
-import { installers } from './installers';
+import { installContext, installers } from './installers';
 
 interface InstallArgs {
   target: string;
@@ -20,7 +20,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
   // Installer options (e.g. docker's --default-runtime) reach the installer as words.
   builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
-    process.stdout.write((await pick(argv.target).install((argv.args ?? []).map(String))) + '\n');
+    process.stdout.write((await pick(argv.target).install((argv.args ?? []).map(String), installContext())) + '\n');
   },
 };
 
@@ -29,6 +29,6 @@ export const uninstallCommand: CommandModule<object, InstallArgs> = {
   describe: 'undo contid install',
   builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
-    process.stdout.write((await pick(argv.target).uninstall((argv.args ?? []).map(String))) + '\n');
+    process.stdout.write((await pick(argv.target).uninstall((argv.args ?? []).map(String), installContext())) + '\n');
   },
 };

@@ -1,8 +1,9 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ContidError } from '@contid/core';
-import { type Installer, adapterInstallers } from '@contid/oci';
+import { type InstallContext, type Installer, adapterInstallers } from '@contid/oci';
 import { adapters } from '../adapters';
+import { warn } from '../output';
 import { auditdPluginInstaller } from './tail';
 import { serviceInstaller } from './serve';
 
@@ -11,13 +12,26 @@ const MARKER = '# installed by contid install self';
 
 const LIBEXEC = '/usr/local/libexec/contid';
 const SPAWN_LINK = '/usr/local/bin/contid-spawn';
-const BIN_SOURCE = resolve(__dirname, '../../../../integrations/bin');
+
+/**
+ * What every installer writes into hooks and units: this contid's Node command line, the
+ * registry it was asked to use, and its integrations directory (the sh tagging steps, the shim).
+ */
+export function installContext(): InstallContext {
+  const stateDir = process.env.CONTID_STATE_DIR;
+  return {
+    cli: [process.execPath, resolve(__dirname, '..', 'main.js')],
+    ...(stateDir ? { stateDir: resolve(stateDir) } : {}),
+    integrations: resolve(__dirname, '../../../../integrations'),
+    warn,
+  };
+}
 
 /** contid-spawn (the tagging step without Node), its library and its LXC and systemd callers, copied root-owned; a link on PATH. */
-function installSpawn(): string {
+function installSpawn(binSource: string): string {
   mkdirSync(LIBEXEC, { recursive: true, mode: 0o755 });
   for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755], ['contid-systemd', 0o755]] as const) {
-    copyFileSync(join(BIN_SOURCE, file), `${LIBEXEC}/${file}.tmp`);
+    copyFileSync(join(binSource, file), `${LIBEXEC}/${file}.tmp`);
     chmodSync(`${LIBEXEC}/${file}.tmp`, mode);
     renameSync(`${LIBEXEC}/${file}.tmp`, `${LIBEXEC}/${file}`);
   }
@@ -44,12 +58,12 @@ function launcher(node: string, main: string, libexec = LIBEXEC): string {
 /** The sh launcher so hooks and units can call `contid` from PATH, and contid-spawn beside it. */
 const self: Installer = {
   describe: `put the contid command on PATH (${SELF_PATH}), and contid-spawn (${SPAWN_LINK})`,
-  install() {
-    const main = resolve(__dirname, '..', 'main.js');
-    if (/['\s]/.test(process.execPath + main)) throw new ContidError(`cannot write ${process.execPath} ${main} into the launcher: a quote or a space in the path`);
-    writeFileSync(SELF_PATH, launcher(process.execPath, main));
+  install(_args, context) {
+    const [node, main] = context.cli;
+    if (/['\s]/.test(node + main)) throw new ContidError(`cannot write ${node} ${main} into the launcher: a quote or a space in the path`);
+    writeFileSync(SELF_PATH, launcher(node, main));
     chmodSync(SELF_PATH, 0o755);
-    return `installed ${SELF_PATH} -> ${main}\n${installSpawn()}`;
+    return `installed ${SELF_PATH} -> ${main}\n${installSpawn(join(context.integrations, 'bin'))}`;
   },
   uninstall() {
     if (!existsSync(SELF_PATH)) return `${SELF_PATH} is not installed`;

@@ -1,29 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { AUDIT_UNSET, ContidError, Tagger, formatContainerId, readSessionId } from '@contid/core';
-import {
-  DROP_IN_MARKER,
-  GENERATOR_PATH,
-  UNITS_FILE,
-  bindInvocation,
-  generatorLauncher,
-  ownFragments,
-  readUnitList,
-  writeUnitList,
-  currentInvocation,
-  dropInPath,
-  endInvocation,
-  mainPidFromEnv,
-  normalizeUnitName,
-  readUnit,
-  renderDropIn,
-  stopReason,
-  unitWord,
-} from '@contid/systemd';
-import type { UnitCommands } from '@contid/systemd';
+import { bindInvocation, currentInvocation, endInvocation, mainPidFromEnv, stopReason } from '@contid/systemd';
 import { warn } from '../output';
-import type { Installer } from '@contid/oci';
 
 interface UnitArgs {
   unit?: string;
@@ -113,76 +91,5 @@ export const systemdCommand: CommandModule<object, object> = {
   builder: (y) => y.command(bind).command(end).demandCommand(1),
   handler: () => {
     throw new ContidError('name a systemd command: bind, end', 2);
-  },
-};
-
-/**
- * How units run this contid: absolute paths, and the registry the installer used. Node's
- * command line for what only it does, and contid-systemd (sh, beside this contid's
- * integrations) for every other line, which hands over to that Node command line.
- */
-function unitCommands(): UnitCommands {
-  const stateDir = process.env.CONTID_STATE_DIR;
-  const registry = stateDir ? ['--state-dir', resolve(stateDir)] : [];
-  const node = [process.execPath, resolve(__dirname, '..', 'main.js')];
-  const line = (words: string[]) => words.map(unitWord).join(' ');
-  return { contid: line([...node, ...registry]), wrapper: line([WRAPPER, ...registry, '--cli', ...node]) };
-}
-
-/** contid-systemd as this contid ships it. */
-const WRAPPER = resolve(__dirname, '../../../../integrations/bin/contid-systemd');
-
-const DAEMON_RELOAD = 'run `systemctl daemon-reload` for systemd to see it';
-
-function oneUnit(args: string[]): string {
-  if (args.length !== 1) throw new ContidError('name one unit: contid install systemd UNIT (e.g. web.service, systemd-nspawn@.service)', 2);
-  return normalizeUnitName(args[0]);
-}
-
-/** An earlier contid's static drop-in (a frozen copy of ExecStart=): the generator replaces it. */
-function removeStaticDropIn(unit: string): string[] {
-  const path = dropInPath(unit);
-  if (!existsSync(path) || !readFileSync(path, 'utf8').startsWith(DROP_IN_MARKER)) return [];
-  unlinkSync(path);
-  if (readdirSync(dirname(path)).length === 0) rmdirSync(dirname(path));
-  return [`removed the static ${path}`];
-}
-
-/**
- * `contid install systemd UNIT`: lists UNIT for contid's systemd generator, which writes its
- * drop-in from the unit's current Exec lines at every boot and daemon-reload. The unit is
- * rendered once now, so what cannot be wrapped is refused here, in one line.
- */
-export const systemdInstaller: Installer = {
-  describe: "systemd UNIT: every Exec line in the invocation's container, through contid's generator (drop-ins never stale)",
-  install(args) {
-    const unit = oneUnit(args);
-    const commands = unitCommands();
-    renderDropIn(unit, ownFragments(readUnit(unit)), commands, []);
-    const launcher = generatorLauncher(process.execPath, commands);
-    if (existsSync(GENERATOR_PATH) && !readFileSync(GENERATOR_PATH, 'utf8').includes(DROP_IN_MARKER)) {
-      throw new ContidError(`${GENERATOR_PATH} was not written by contid; leaving it`);
-    }
-    const units = readUnitList();
-    const fresh = !units.includes(unit) || !existsSync(GENERATOR_PATH) || readFileSync(GENERATOR_PATH, 'utf8') !== launcher;
-    mkdirSync(dirname(GENERATOR_PATH), { recursive: true });
-    writeFileSync(GENERATOR_PATH, launcher, { mode: 0o755 });
-    if (!units.includes(unit)) writeUnitList([...units, unit]);
-    const notes = removeStaticDropIn(unit);
-    if (!fresh && notes.length === 0) return `${unit} is up to date (${UNITS_FILE})`;
-    return [...notes, `enabled ${unit} for ${GENERATOR_PATH} (${UNITS_FILE}); ${DAEMON_RELOAD}`].join('\n');
-  },
-  uninstall(args) {
-    const unit = oneUnit(args);
-    const notes = removeStaticDropIn(unit);
-    const units = readUnitList();
-    if (!units.includes(unit)) return [...notes, `${unit} is not installed`].join('\n');
-    const rest = units.filter((u) => u !== unit);
-    if (rest.length) writeUnitList(rest);
-    else {
-      unlinkSync(UNITS_FILE);
-      if (existsSync(GENERATOR_PATH) && readFileSync(GENERATOR_PATH, 'utf8').includes(DROP_IN_MARKER)) unlinkSync(GENERATOR_PATH);
-    }
-    return [...notes, `removed ${unit} from ${UNITS_FILE}${rest.length ? '' : ` and ${GENERATOR_PATH}`}; ${DAEMON_RELOAD}`].join('\n');
   },
 };
