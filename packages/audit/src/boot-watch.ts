@@ -1,4 +1,5 @@
 import { readRanges } from './read-ranges';
+import { bytesAt, findBytes, typeAt } from './line-bytes';
 
 /**
  * Boots seen in the log itself. The kernel numbers its records with one counter from boot
@@ -58,20 +59,18 @@ export interface Stamp {
 
 /**
  * The kernel stamp of the line [start, end) by byte search, into `into`; false for a line that
- * is not a record, or is auditd's own (DAEMON_*).
+ * is not a record, or is auditd's own (DAEMON_*). Plain loops over the head's bytes (see
+ * line-bytes.ts): called for every line of a log by search's first pass.
  */
 export function kernelStamp(buf: Buffer, start: number, end: number, into: Stamp): boolean {
-  let t = start;
-  if (buf[start] === 0x6e /* node= */) {
-    const sp = buf.indexOf(0x20, start);
-    if (sp < 0 || sp >= end || sp - start > 256) return false;
-    t = sp + 1;
-  }
-  if (buf[t + 5] === 0x44 /* D */ && buf.compare(DAEMON, 0, DAEMON.length, t, t + DAEMON.length) === 0) return false;
-  const open = buf.indexOf(KEY_OPEN, t);
-  if (open < 0 || open >= end || open - t > 300) return false;
-  const close = buf.indexOf(0x29 /* ) */, open);
-  if (close < 0 || close >= end) return false;
+  const t = typeAt(buf, start, end);
+  if (t < 0) return false;
+  if (buf[t + 5] === 0x44 /* D */ && bytesAt(buf, t, end, DAEMON)) return false;
+  const open = findBytes(buf, t, Math.min(end, t + 300 + KEY_OPEN.length), KEY_OPEN);
+  if (open < 0) return false;
+  let close = open + KEY_OPEN.length;
+  while (close < end && buf[close] !== 0x29 /* ) */) close++;
+  if (close >= end) return false;
   let sec = 0;
   let ms = 0;
   let serial = 0;
