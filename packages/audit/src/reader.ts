@@ -14,6 +14,11 @@ export interface ScanOptions {
   /** Read only [from, to) of the file (an index's byte range); `from` must be a line start. */
   from?: number;
   to?: number;
+  /**
+   * Every read goes into a new buffer, never written again: the bytes of a line handed out
+   * stay valid after onLine returns (a full scan's records keep pointing at them).
+   */
+  keepChunks?: boolean;
 }
 
 /** Reads a file in big chunks and hands out lines as byte ranges: nothing is decoded here. */
@@ -60,9 +65,9 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
         carry = 0;
         carryOffset = pos;
       } else {
-        if (rest >= buf.length / 2) {
+        if (rest >= buf.length / 2 || options.keepChunks) {
           // a long line: grow the buffer so the next read has room
-          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          const bigger = Buffer.allocUnsafeSlow(rest >= buf.length / 2 ? buf.length * 2 : buf.length);
           buf.copy(bigger, 0, start, filled);
           buf = bigger;
         } else buf.copy(buf, 0, start, filled);

@@ -43,7 +43,8 @@ export interface ReassemblerOptions {
 }
 
 interface Open {
-  key: string;
+  /** Its key in `open` (see Reassembler.keyOf). */
+  key: string | number;
   event: AuditEvent;
   /** Audit-time seconds (log files) or clock ms (live) the time-out counts from. */
   since: number;
@@ -78,7 +79,15 @@ const END_MARKERS = new Set(['EOE', 'PROCTITLE']);
  * `flush` ends the rest.
  */
 export class Reassembler {
-  private readonly open = new Map<string, Open>();
+  /**
+   * Open events by stamp. A record without node= whose serial is exact is looked up by the
+   * serial alone (a number: no key string made per record) and its time compared; the rare
+   * second open event of one serial (another boot, another second) is kept under its full
+   * string key, as every record with a node= is.
+   */
+  private readonly open = new Map<string | number, Open>();
+  /** Open events kept under a string key although they have no node= (see `open`). */
+  private displaced = 0;
   /** Open events by age, for time-outs. */
   private readonly byAge = new MinHeap<Open>((a, b) => a.since < b.since || (a.since === b.since && a.seq < b.seq));
   /** Log files: every held event by stamp; the earliest goes out once it is complete. */
@@ -94,10 +103,23 @@ export class Reassembler {
     this.maxOpen = options.maxOpen ?? 10_000;
   }
 
+  /** The open event of the record's stamp, and the key a new event of it is kept under. */
+  private find(rec: AuditRecord): { entry: Open | undefined; key: string | number } {
+    const stringKey = (): string => `${rec.node ?? ''}|${rec.timeMs}:${rec.serialText}`;
+    if (rec.node !== null || !Number.isSafeInteger(rec.serial)) {
+      const key = stringKey();
+      return { entry: this.open.get(key), key };
+    }
+    const bySerial = this.open.get(rec.serial);
+    if (bySerial !== undefined && bySerial.event.timeMs === rec.timeMs && bySerial.event.node === null) return { entry: bySerial, key: rec.serial };
+    if (bySerial === undefined && this.displaced === 0) return { entry: undefined, key: rec.serial };
+    const key = stringKey();
+    return { entry: this.open.get(key), key: bySerial === undefined ? rec.serial : key };
+  }
+
   push(rec: AuditRecord): AuditEvent[] {
-    const key = `${rec.node ?? ''}|${rec.timeMs}:${rec.serialText}`;
+    const { entry, key } = this.find(rec);
     const done: AuditEvent[] = [];
-    const entry = this.open.get(key);
     if (entry) {
       entry.event.records.push(rec);
       if (this.options.clock && END_MARKERS.has(rec.type)) this.complete(entry, done);
@@ -115,12 +137,18 @@ export class Reassembler {
       slot: live ? 0 : (this.freeSlots.pop() ?? this.nextSlot++),
     };
     this.open.set(key, opened);
+    if (typeof key === 'string' && rec.node === null) this.displaced++;
     if (!live) this.byTime.push(opened);
     if (opensSingleRecordEvent(rec.typeNumber) || (live && END_MARKERS.has(rec.type))) this.complete(opened, done);
     else this.byAge.push(opened);
     // ausearch checks time-outs against the stamp of each event that opens.
     this.expire(opened.since, done);
     return this.drain(done);
+  }
+
+  /** The records of every event still held (open, or complete and waiting for an earlier one). */
+  *heldRecords(): IterableIterator<AuditRecord> {
+    for (const o of this.options.clock ? this.open.values() : this.byTime.values()) yield* o.event.records;
   }
 
   /** Completes events whose time-out has passed by the clock (live streams; call periodically). */
@@ -149,6 +177,7 @@ export class Reassembler {
     if (o.complete) return;
     o.complete = true;
     this.open.delete(o.key);
+    if (typeof o.key === 'string' && o.event.node === null) this.displaced--;
     if (this.options.clock) done.push(o.event);
   }
 

@@ -124,26 +124,75 @@ export function recordTypeNumber(type: string): number | null {
 
 /**
  * A record whose head is parsed at once and whose fields are split on first use: most lines
- * of a big log are only grouped, filtered by type or printed raw, never taken apart.
+ * of a big log are only grouped, filtered by type or printed raw, never taken apart. Its text
+ * is made on first use too: a full scan hands in the line's bytes (parseRecordBytes), and a
+ * record printed raw is written from them without ever becoming a string.
  */
 class LazyRecord implements AuditRecord {
   private split_: { fields: Map<string, string>; msg: Map<string, string>; body: string | null } | null = null;
   private enriched_: Map<string, string> | null | undefined = undefined;
+  private raw_: string | null = null;
+  private rest_: string | null = null;
 
   constructor(
     public node: string | null,
     public type: string,
     public typeNumber: number | null,
-    public time: string,
     public timeMs: number,
     public serial: number,
-    public serialText: string,
-    public raw: string,
     public offset: number,
-    private readonly rest: string,
-    private readonly line: string,
+    /** `SEC.MSEC` when the seconds were not written as String(seconds) would (null: derived). */
+    private time_: string | null,
+    /** The serial's digits when String(serial) would not give them (null: derived). */
+    private serialText_: string | null,
+    /** The line as a latin1 string, or null while it is only `bytes[at, at + length)`. */
+    private line_: string | null,
+    private bytes: Buffer | null,
+    private readonly at: number,
+    private readonly length: number,
+    /** Where the fields start in the line (after `…): `). */
+    private readonly headEnd: number,
+    /** Where 0x1D starts the ENRICHED part, or -1. */
     private readonly gs: number,
   ) {}
+
+  get time(): string {
+    return this.time_ ?? `${Math.floor(this.timeMs / 1000)}.${String(this.timeMs % 1000).padStart(3, '0')}`;
+  }
+  set time(v: string) {
+    this.time_ = v;
+  }
+  get serialText(): string {
+    return (this.serialText_ ??= String(this.serial));
+  }
+  set serialText(v: string) {
+    this.serialText_ = v;
+  }
+  private get line(): string {
+    return (this.line_ ??= this.bytes!.toString('latin1', this.at, this.at + this.length));
+  }
+  get raw(): string {
+    return (this.raw_ ??= this.gs >= 0 ? this.line.slice(0, this.gs) : this.line);
+  }
+  set raw(v: string) {
+    this.raw_ = v;
+  }
+  private get rest(): string {
+    return (this.rest_ ??= this.raw.slice(this.headEnd));
+  }
+
+  /** The raw part's bytes (`buf[start, end)`), when the record still has them and not only a string. */
+  rawBytes(): { buf: Buffer; start: number; end: number } | null {
+    if (this.bytes === null || this.raw_ !== null) return null;
+    return { buf: this.bytes, start: this.at, end: this.at + (this.gs >= 0 ? this.gs : this.length) };
+  }
+
+  /** Its text as a string of its own: the buffer it was read into is no longer held. */
+  detach(): void {
+    if (this.bytes === null) return;
+    this.line_ = this.line;
+    this.bytes = null;
+  }
 
   private parts(): { fields: Map<string, string>; msg: Map<string, string>; body: string | null } {
     if (this.split_) return this.split_;
@@ -235,16 +284,130 @@ export function parseRecord(line: string, offset = -1): AuditRecord | null {
     head[1] ?? null,
     head[2],
     recordTypeNumber(head[2]),
-    `${head[3]}.${String(ms).padStart(3, '0')}`,
     Number(head[3]) * 1000 + ms,
     Number(serialText),
-    serialText,
-    raw,
     offset,
-    raw.slice(head[0].length),
+    `${head[3]}.${String(ms).padStart(3, '0')}`,
+    serialText,
     line,
+    null,
+    0,
+    line.length,
+    head[0].length,
     gs,
   );
+}
+
+/** A blank to `\s` in HEAD, for a latin1 byte: tab to carriage return, space, no-break space. */
+const isBlankByte = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
+const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
+const NODE_EQ = [0x6e, 0x6f, 0x64, 0x65, 0x3d]; // node=
+const TYPE_EQ = [0x74, 0x79, 0x70, 0x65, 0x3d]; // type=
+const MSG_AUDIT = [0x20, 0x6d, 0x73, 0x67, 0x3d, 0x61, 0x75, 0x64, 0x69, 0x74, 0x28]; // ' msg=audit('
+/** A loop, not Buffer.compare: for words this short the call costs more than the bytes. */
+function startsWithAt(buf: Buffer, at: number, end: number, word: number[]): boolean {
+  if (at + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) if (buf[at + i] !== word[i]) return false;
+  return true;
+}
+
+/** A type name seen, its bytes (latin1) and number. */
+interface TypeName {
+  name: string;
+  num: number | null;
+}
+/** Type names seen, by length and first letters; a log has a few dozen (bounded all the same). */
+const typeNames = new Map<number, TypeName[]>();
+
+/** The type name in `buf[start, end)`: no string made for a name seen before. */
+function typeNameAt(buf: Buffer, start: number, end: number): TypeName {
+  const len = end - start;
+  const slot = len * 65536 + buf[start] * 256 + buf[end - 1];
+  const seen = typeNames.get(slot);
+  if (seen !== undefined)
+    for (const t of seen) {
+      let i = 0;
+      while (i < len && t.name.charCodeAt(i) === buf[start + i]) i++;
+      if (i === len) return t;
+    }
+  const name = buf.toString('latin1', start, end);
+  const t = { name, num: recordTypeNumber(name) };
+  if (typeNames.size < 4096 && (seen?.length ?? 0) < 8) {
+    if (seen) seen.push(t);
+    else typeNames.set(slot, [t]);
+  }
+  return t;
+}
+
+/**
+ * parseRecord for the line `buf[start, end)`, its head read from the bytes (the same grammar
+ * as HEAD, byte for byte) and no string made: the record points at `buf`, which the caller
+ * must never write again (scanLines with keepChunks), and becomes text only when something
+ * reads it.
+ */
+export function parseRecordBytes(buf: Buffer, start: number, end: number, offset: number): AuditRecord | null {
+  // the raw part ends at the first 0x1D (a loop: indexOf would search past the line)
+  let rawEnd = start;
+  while (rawEnd < end && buf[rawEnd] !== 0x1d) rawEnd++;
+  let p = start;
+  let node: string | null = null;
+  if (buf[p] === 0x6e && startsWithAt(buf, p, rawEnd, NODE_EQ)) {
+    let q = p + NODE_EQ.length;
+    while (q < rawEnd && !isBlankByte(buf[q])) q++;
+    if (q === p + NODE_EQ.length || q >= rawEnd || buf[q] !== 0x20) return null;
+    node = buf.toString('latin1', p + NODE_EQ.length, q);
+    p = q + 1;
+  }
+  if (!startsWithAt(buf, p, rawEnd, TYPE_EQ)) return null;
+  const typeStart = p + TYPE_EQ.length;
+  let q = typeStart;
+  while (q < rawEnd && !isBlankByte(buf[q])) q++;
+  if (q === typeStart || !startsWithAt(buf, q, rawEnd, MSG_AUDIT)) return null;
+  const typeEnd = q;
+  p = q + MSG_AUDIT.length;
+  // SEC (1–12 digits), then .MSEC (1–3), then :SERIAL (1–20), then ')'
+  const secStart = p;
+  let sec = 0;
+  while (p < rawEnd && isDigit(buf[p]) && p - secStart < 13) sec = sec * 10 + buf[p++] - 0x30;
+  const secDigits = p - secStart;
+  if (secDigits === 0 || secDigits > 12) return null;
+  let ms = 0;
+  if (p < rawEnd && buf[p] === 0x2e /* . */) {
+    const m0 = ++p;
+    while (p < rawEnd && isDigit(buf[p]) && p - m0 < 4) ms = ms * 10 + buf[p++] - 0x30;
+    if (p === m0 || p - m0 > 3) return null;
+  }
+  let serial = 0;
+  let serialText: string | null = null;
+  if (p < rawEnd && buf[p] === 0x3a /* : */) {
+    const s0 = ++p;
+    while (p < rawEnd && isDigit(buf[p]) && p - s0 < 21) p++;
+    if (p === s0 || p - s0 > 20) return null;
+    let z = s0;
+    while (z < p - 1 && buf[z] === 0x30) z++; // leading zeros, as parseRecord drops them
+    if (p - z > 15) {
+      serialText = buf.toString('latin1', z, p);
+      serial = Number(serialText);
+    } else for (let i = z; i < p; i++) serial = serial * 10 + buf[i] - 0x30;
+  }
+  if (p >= rawEnd || buf[p] !== 0x29 /* ) */) return null;
+  p++;
+  if (p < rawEnd && buf[p] === 0x3a) p++;
+  if (p < rawEnd && buf[p] === 0x20) p++;
+  const type = typeNameAt(buf, typeStart, typeEnd);
+  // seconds written with a leading zero: the time keeps the digits as written
+  const time = secDigits > 1 && buf[secStart] === 0x30 ? `${buf.toString('latin1', secStart, secStart + secDigits)}.${String(ms).padStart(3, '0')}` : null;
+  return new LazyRecord(node, type.name, type.num, sec * 1000 + ms, serial, offset, time, serialText, null, buf, start, end - start, p - start, rawEnd < end ? rawEnd - start : -1);
+}
+
+/** The raw part's bytes of a record parsed by parseRecordBytes, while it has them; else null (use `raw`). */
+export function recordRawBytes(rec: AuditRecord): { buf: Buffer; start: number; end: number } | null {
+  return rec instanceof LazyRecord ? rec.rawBytes() : null;
+}
+
+/** Gives a record parsed by parseRecordBytes its own string, so that the buffer it points at can go. */
+export function detachRecord(rec: AuditRecord): void {
+  if (rec instanceof LazyRecord) rec.detach();
 }
 
 /** `rec.fields.get(name)`, without taking the whole record apart when it is not yet. */

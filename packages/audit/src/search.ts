@@ -4,7 +4,7 @@ import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './
 import type { BindingQuery } from './binding-relevance';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
-import { AuditRecord, kernelField, parseRecord } from './record';
+import { AuditRecord, detachRecord, kernelField, parseRecord, parseRecordBytes, recordRawBytes } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { Stamp, kernelStamp, lineNode } from './boot-watch';
@@ -36,7 +36,9 @@ export interface SearchOptions {
   limit?: number;
   /**
    * Raw bytes out, for `--format raw` with only container filters: with an index, the
-   * matching byte ranges are copied without decoding (enriched parts stripped).
+   * matching byte ranges are copied without decoding (enriched parts stripped). The full scan
+   * (every line read) writes each matching event's lines through it instead of onEvent when
+   * the filter names no container: its bytes go out without becoming strings.
    */
   rawOut?: (buf: Buffer) => void;
   /** The index was not used because it does not match the logs or cannot be read (one call at most). */
@@ -320,15 +322,22 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   if (options.firstPassOnly) return { ...stats, attributor };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
   const cheap = withoutContainerFilter(filter);
-  const emit = (events: AuditEvent[]): void => {
+  // raw bytes out and no container in the filter: the chain is neither printed nor matched on
+  const rawWriter = options.rawOut && !hasContainerCriteria(filter) ? new RawEventWriter(options.rawOut) : null;
+  const emit = (events: AuditEvent[], bytesOut = false): void => {
     for (const event of events) {
       stats.events++;
       if (!matchesFilter(cheap, event, [])) continue; // attribution only for events that can still match
-      const c = attributor.attribute(event);
-      const chain = c ? attributor.chain(c) : [];
-      if (!matchesFilter(filter, event, chain)) continue;
-      stats.matched++;
-      options.onEvent(event, chain);
+      if (bytesOut && rawWriter) {
+        stats.matched++;
+        rawWriter.write(event);
+      } else {
+        const c = attributor.attribute(event);
+        const chain = c ? attributor.chain(c) : [];
+        if (!matchesFilter(filter, event, chain)) continue;
+        stats.matched++;
+        options.onEvent(event, chain);
+      }
       if (options.limit !== undefined && stats.matched >= options.limit) throw LIMIT_REACHED;
     }
   };
@@ -428,12 +437,13 @@ function readEvents(
   indexed: ReturnType<typeof checkedEntries>,
   warn: (reason: string) => void,
   stats: SearchStats,
-  emit: (events: AuditEvent[]) => void,
+  emit: (events: AuditEvent[], bytesOut?: boolean) => void,
   reassembler: Reassembler,
   progress: (n: number) => void,
 ): void {
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
   const indexedRanges = indexed && sessions !== null ? checkedRanges(options.index!, indexed.entries, sessions, warn) : null;
+  let everyLine = false;
   if (indexedRanges) {
     const contids = selectedContainers(attributor, filter)!;
     const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
@@ -479,18 +489,28 @@ function readEvents(
       );
     }
   } else {
+    // every line: records point at the buffers read (never reused), not at strings of their
+    // own, which the garbage collector copied while the reassembler held them
+    everyLine = true;
+    let chunk: Buffer | null = null;
+    let chunks = 0;
     for (const { file, base } of bases) {
       let last = base;
       const size = scanLines(
         file,
         (buf, start, end, offset) => {
+          if (buf !== chunk) {
+            chunk = buf;
+            // a record still held keeps its whole buffer: now and then they get strings of their own
+            if (++chunks % DETACH_CHUNKS === 0) for (const held of reassembler.heldRecords()) detachRecord(held);
+          }
           stats.lines++;
-          const rec = parseRecord(buf.toString('latin1', start, end), offset);
+          const rec = parseRecordBytes(buf, start, end, offset);
           if (!rec) {
             stats.skipped++;
             return;
           }
-          emit(reassembler.push(rec));
+          emit(reassembler.push(rec), true);
           if (offset - last > 16 << 20) {
             progress(offset - last);
             last = offset;
@@ -498,6 +518,7 @@ function readEvents(
         },
         {
           base,
+          keepChunks: true,
           maxLineBytes: options.maxLineBytes,
           onOversize: () => {
             stats.lines++;
@@ -508,5 +529,43 @@ function readEvents(
       progress(base + size - last);
     }
   }
-  emit(reassembler.flush());
+  emit(reassembler.flush(), everyLine);
+}
+
+/** Read buffers (1 MB) begun between two detaches of the held records: what they keep stays under 64 MB. */
+const DETACH_CHUNKS = 64;
+
+/** A filter that names containers (or their requester): only attribution can decide it. */
+function hasContainerCriteria(f: EventFilter): boolean {
+  return f.container !== undefined || f.containerIds !== undefined || f.orchestrator !== undefined || f.labels !== undefined || f.requestedBy !== undefined;
+}
+
+/**
+ * A raw event's records as bytes, each line up to its ENRICHED part and a newline — what
+ * formatAuditEvent('raw') prints, before rawOut's escaping — gathered in one reused buffer and
+ * handed out once per event; records still pointing at the bytes read are copied without becoming strings.
+ */
+class RawEventWriter {
+  private buf = Buffer.allocUnsafe(64 << 10);
+
+  constructor(private readonly out: (buf: Buffer) => void) {}
+
+  write(event: AuditEvent): void {
+    let n = 0;
+    for (const rec of event.records) {
+      const bytes = recordRawBytes(rec);
+      const len = bytes ? bytes.end - bytes.start : rec.raw.length;
+      if (n + len + 1 > this.buf.length) this.grow(n + len + 1, n);
+      if (bytes) n += bytes.buf.copy(this.buf, n, bytes.start, bytes.end);
+      else n += this.buf.write(rec.raw, n, 'latin1');
+      this.buf[n++] = 10;
+    }
+    this.out(this.buf.subarray(0, n));
+  }
+
+  private grow(size: number, keep: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(size, this.buf.length * 2));
+    this.buf.copy(bigger, 0, 0, keep);
+    this.buf = bigger;
+  }
 }
