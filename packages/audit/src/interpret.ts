@@ -77,6 +77,8 @@ export class AusearchInterpreter {
   private readonly records = new Map<number, Map<string, string>>();
   /** SYSCALL records' interpreted tails (see syscallFields), by text and ENRICHED part. */
   private readonly syscallTails = new Map<string, string>();
+  /** SYSCALL records' interpreted fronts (see syscallHead), by text, a0/a1 and ENRICHED part. */
+  private readonly syscallFronts = new Map<string, { out: string; machine: number; syscall: number }>();
   private memoChars = 0;
   private loaded = false;
 
@@ -163,7 +165,7 @@ export class AusearchInterpreter {
   private syscallFields(rest: string, ctx: RecordContext): string {
     const cut = rest.indexOf(' auid=');
     if (cut < 0 || !PLAIN_HEAD.test(rest.slice(0, cut))) return this.fields(rest, ctx);
-    const head = this.fields(rest.slice(0, cut + 1), ctx);
+    const head = this.syscallHead(rest.slice(0, cut + 1), ctx);
     const tail = rest.slice(cut + 1);
     const key = ctx.rawEnriched === null ? tail : `${tail}\x1d${ctx.rawEnriched}`;
     const seen = this.syscallTails.get(key);
@@ -176,9 +178,33 @@ export class AusearchInterpreter {
     return head + fields;
   }
 
+  /**
+   * A plain SYSCALL head (see syscallFields): its front up to ` ppid=` (arch, syscall, success,
+   * exit, a0–a3, items: the same for many calls of a program) remembered, ppid and pid walked
+   * each time. The front's walk reads nothing but its text, the record's own a0/a1 and its
+   * ENRICHED part (the machine and syscall start afresh for each record), all in the key; the
+   * machine and syscall it leaves are remembered with it for the fields after it.
+   */
+  private syscallHead(head: string, ctx: RecordContext): string {
+    const cut = head.indexOf(' ppid=');
+    if (cut < 0) return this.fields(head, ctx);
+    const front = head.slice(0, cut + 1);
+    const key = `${front}\0${this.a0}\0${this.a1}${ctx.rawEnriched === null ? '' : `\x1d${ctx.rawEnriched}`}`;
+    let seen = this.syscallFronts.get(key);
+    if (seen === undefined) {
+      seen = { out: this.fields(front, ctx), machine: ctx.machine, syscall: ctx.syscall };
+      this.remember(this.syscallFronts, key, seen, seen.out.length);
+    } else {
+      ctx.machine = seen.machine;
+      ctx.syscall = seen.syscall;
+      ctx.contextual = true; // a0–a3 read the machine and syscall
+    }
+    return seen.out + this.fields(head.slice(cut + 1), ctx);
+  }
+
   /** Adds to a memo within the bound on all of them. */
-  private remember(memo: Map<string, string>, key: string, out: string): void {
-    this.memoChars += key.length + out.length;
+  private remember<V>(memo: Map<string, V>, key: string, out: V, outChars = (out as string).length): void {
+    this.memoChars += key.length + outChars;
     if (this.memoChars > MEMO_CHARS) this.forget();
     memo.set(key, out);
   }
@@ -320,6 +346,7 @@ export class AusearchInterpreter {
     for (const byName of this.plans.values()) for (const plan of byName.values()) plan?.memo.clear();
     this.records.clear();
     this.syscallTails.clear();
+    this.syscallFronts.clear();
     this.memoChars = 0;
   }
 
