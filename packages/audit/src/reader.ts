@@ -56,6 +56,8 @@ export function scanLines(path: string, onLine: LineHandler, options: ScanOption
         start = nl + 1;
       }
       const rest = filled - start;
+      // lines handed out of this buffer stay as they are: the next read goes into another one
+      if (options.keepChunks && (skipping || rest > maxLine)) buf = Buffer.allocUnsafeSlow(buf.length);
       if (skipping) {
         carry = 0;
         carryOffset = pos;

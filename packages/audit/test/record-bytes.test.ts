@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { AuditEvent, AuditRecord, Reassembler, parseRecord, parseRecordBytes, recordRawBytes } from '@contid/audit';
+import { AuditEvent, AuditRecord, Reassembler, parseRecord, parseRecordBytes, recordRawBytes, scanLines } from '@contid/audit';
 
 /**
  * The full scan reads a record's head from its bytes (parseRecordBytes) where everything else
@@ -103,5 +104,29 @@ describe('Reassembler: records keyed by serial alone still group by whole stamp'
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('scanLines keepChunks: the bytes of every line handed out stay as they were read', () => {
+  it('across small chunks, long lines that grow the buffer and lines over the cap (property)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contid-keep-chunks-'));
+    try {
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 40 }), fc.boolean(), (lengths, lastNewline) => {
+          const lines = lengths.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n));
+          const file = join(dir, 'log');
+          writeFileSync(file, lines.join('\n') + (lastNewline ? '\n' : ''), 'latin1');
+          const seen: { buf: Buffer; start: number; end: number }[] = [];
+          const over: number[] = [];
+          scanLines(file, (buf, start, end) => void seen.push({ buf, start, end }), { chunkBytes: 64, maxLineBytes: 200, keepChunks: true, onOversize: (_o, n) => void over.push(n) });
+          // read after the whole scan: no later read wrote over them
+          expect(seen.map(({ buf, start, end }) => buf.toString('latin1', start, end))).toEqual(lines.filter((l) => l.length > 0 && l.length <= 200));
+          expect(over).toEqual(lengths.filter((n) => n > 200));
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
