@@ -95,6 +95,13 @@ export class Reassembler {
   private readonly timeoutMs: number;
   private readonly maxOpen: number;
   private seq = 0;
+  /** Events completed by the `maxOpen` bound before their time-out, newest last (bounded too). */
+  private readonly cut = new Set<string>();
+  /**
+   * Records that came after their event was completed by the `maxOpen` bound (ausearch, with
+   * no bound, would have grouped them): each opened an event of its own. Callers report it.
+   */
+  recordsAfterCut = 0;
   private readonly freeSlots = new MinHeap<number>((a, b) => a < b);
   private nextSlot = 0;
 
@@ -125,6 +132,7 @@ export class Reassembler {
       if (this.options.clock && END_MARKERS.has(rec.type)) this.complete(entry, done);
       return this.drain(done);
     }
+    if (this.cut.size > 0 && this.cut.has(key)) this.recordsAfterCut++;
     if (rec.type === 'EOE') return this.drain(done);
     const live = this.options.clock !== undefined;
     const opened: Open = {
@@ -168,8 +176,12 @@ export class Reassembler {
   private expire(now: number, done: AuditEvent[]): void {
     for (let o = this.byAge.peek(); o; o = this.byAge.peek()) {
       if (o.complete) this.byAge.pop();
-      else if (o.since + this.timeoutMs <= now || this.open.size > this.maxOpen) this.complete(this.byAge.pop()!, done);
-      else break;
+      else if (o.since + this.timeoutMs <= now) this.complete(this.byAge.pop()!, done);
+      else if (this.open.size > this.maxOpen) {
+        this.complete(this.byAge.pop()!, done);
+        this.cut.add(o.key);
+        if (this.cut.size > this.maxOpen) this.cut.delete(this.cut.values().next().value as string);
+      } else break;
     }
   }
 

@@ -49,8 +49,33 @@ const SCHEMA_VERSION = 5; // 3: binding lines include setns / pivot_root SYSCALL
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
-/** Recent event keys whose session is known / lines still waiting for their key's session. */
-const RECENT_KEYS = 4096;
+/**
+ * Event keys whose session is known, and lines still waiting for their key's session, are kept
+ * while their event can still get records: until a line 3 s newer (ausearch ends an event when
+ * one opens more than 2 s after it; kept a second longer, as the ranges may hold more, never
+ * less). A log with more events than this within that time (2 s of this machine's busiest
+ * bench stream hold ≈ 40,000) is not indexed rather than indexed with lines missing.
+ */
+const OPEN_KEYS = 1 << 18;
+const KEY_SECONDS = 3;
+
+/** A log file the index cannot describe exactly: searches read it without the index. */
+export class IndexWindowError extends ContidError {}
+
+/** The seconds of a stamp `SEC[.MS][:SERIAL]` at `buf[from, to)`. */
+function stampSeconds(buf: Buffer, from: number, to: number): number {
+  let sec = 0;
+  for (let i = from; i < to && buf[i] >= 0x30 && buf[i] <= 0x39; i++) sec = sec * 10 + buf[i] - 0x30;
+  return sec;
+}
+
+/** Drops the entries (oldest first, in insertion order) whose seconds are `KEY_SECONDS` behind `sec`. */
+function expireKeys<V extends { sec: number }>(keys: Map<string, V>, sec: number): void {
+  for (const [key, v] of keys) {
+    if (v.sec + KEY_SECONDS > sec) break;
+    keys.delete(key);
+  }
+}
 
 /** Growable [start, end) pairs that merge touching ranges (an event's lines are adjacent). */
 class Ranges {
@@ -193,8 +218,8 @@ export class SearchIndex {
     const bindings: { offset: number; line: string }[] = [];
     const bootLines = new BootLines();
     const bySession = new Map<number, Ranges>();
-    const keySession = new Map<string, number>();
-    const pending = new Map<string, [number, number][]>();
+    const keySession = new Map<string, { session: number; sec: number }>();
+    const pending = new Map<string, { sec: number; lines: [number, number][] }>();
     const file = (session: number, start: number, end: number): void => {
       let r = bySession.get(session);
       if (!r) bySession.set(session, (r = new Ranges()));
@@ -218,23 +243,25 @@ export class SearchIndex {
       const key = eventKey(buf, start, span.from, span.to);
       const lineEnd = offset + (end - start) + 1; // with its newline: touching lines merge
       const session = sessionAfter(buf, span.to, end);
-      const known = keySession.get(key);
+      const sec = stampSeconds(buf, span.from, span.to);
+      expireKeys(keySession, sec);
+      expireKeys(pending, sec);
+      if (keySession.size > OPEN_KEYS || pending.size > OPEN_KEYS) {
+        throw new IndexWindowError(`more than ${OPEN_KEYS} events within ${KEY_SECONDS} s of audit time (at byte ${offset})`, 1);
+      }
+      const known = keySession.get(key)?.session;
       if (session < 0 && known === undefined) {
-        let list = pending.get(key);
-        if (!list) {
-          pending.set(key, (list = []));
-          if (pending.size > RECENT_KEYS) pending.delete(pending.keys().next().value as string);
-        }
-        list.push([offset, lineEnd]);
+        let waiting = pending.get(key);
+        if (!waiting) pending.set(key, (waiting = { sec, lines: [] }));
+        waiting.lines.push([offset, lineEnd]);
         return;
       }
       const s = session >= 0 && known === undefined ? session : (known as number);
       if (known === undefined) {
-        keySession.set(key, s);
-        if (keySession.size > RECENT_KEYS) keySession.delete(keySession.keys().next().value as string);
+        keySession.set(key, { session: s, sec });
         const waiting = pending.get(key);
         if (waiting) {
-          for (const [ws, we] of waiting) file(s, ws, we);
+          for (const [ws, we] of waiting.lines) file(s, ws, we);
           pending.delete(key);
         }
       }

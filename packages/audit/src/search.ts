@@ -65,6 +65,16 @@ export interface SearchStats {
   matched: number;
   /** Binding records that failed the trust rule. */
   rejected: number;
+  /**
+   * Records read apart from their event, as an event of their own, because more events were
+   * open at once than the reassembler holds (ausearch, which holds any number, groups them).
+   */
+  recordsAfterCut: number;
+  /**
+   * Events of the selected sessions whose records lie further apart than the session scan reads
+   * around one event (MAX_FAR_BYTES each side): records beyond that were not read.
+   */
+  eventsCut: number;
 }
 
 
@@ -318,7 +328,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
   // entering session's binding: those bindings are read too
   attributor.settle(options.verifyAll || options.attribution?.procfsContid || query === null ? null : { ...query, sessions: entrySessions, ops: options.onEntryRecord ? ENTRY_OPS : undefined });
   const filter = resolveContainerFilter(attributor, options.filter);
-  const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount };
+  const stats: SearchStats = { lines: 0, skipped: 0, events: 0, matched: 0, rejected: attributor.rejectedCount, recordsAfterCut: 0, eventsCut: 0 };
   if (options.firstPassOnly) return { ...stats, attributor };
   const reassembler = new Reassembler({ timeoutMs: options.timeoutMs });
   const cheap = withoutContainerFilter(filter);
@@ -345,8 +355,8 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
     readEvents(options, filter, bases, attributor, indexed, warn, stats, emit, reassembler, progress);
   } catch (err) {
     if (err !== LIMIT_REACHED) throw err;
-    return { ...stats, attributor };
   }
+  stats.recordsAfterCut = reassembler.recordsAfterCut;
   return { ...stats, attributor };
 }
 
@@ -485,7 +495,7 @@ function readEvents(
           if (!rec) stats.skipped++;
           else emit(reassembler.push(rec));
         },
-        { base, onBytes: progress, onEventBytes, timeoutMs: options.timeoutMs },
+        { base, onBytes: progress, onEventBytes, timeoutMs: options.timeoutMs, onCut: () => void stats.eventsCut++ },
       );
     }
   } else {

@@ -27,6 +27,8 @@ export interface SessionScanOptions {
    * sender wrote (a user record's msg='…'), so the caller reads the kernel's field.
    */
   onEventBytes?: (bytes: Buffer, offset: number) => void;
+  /** An event whose records reach further than MAX_FAR_BYTES from the hit: the records beyond were not read. */
+  onCut?: () => void;
 }
 
 /** One event found by the walk: its lines as [start, end) in `buf`, whose byte 0 is at file offset `at`. */
@@ -109,7 +111,7 @@ export function scanSessions(path: string, sessions: number[], onLine: (line: st
       }
       // events reaching past the buffer: walked again on a wider read of the file
       for (const hit of far) {
-        const ev = collectFar(fd, from, size, hit, timeoutMs);
+        const ev = collectFar(fd, from, size, hit, timeoutMs, options.onCut);
         if (ev.lines.length > 0) events.push(ev);
       }
       handOut(events);
@@ -135,7 +137,7 @@ const MAX_FAR_BYTES = 16 << 20;
  * The walk of collectEvent on ever wider reads around the hit at file offset `hit`, until
  * it ends inside the read or the read spans the file (or MAX_FAR_BYTES each side).
  */
-function collectFar(fd: number, from: number, size: number, hit: number, timeoutMs: number): Found {
+function collectFar(fd: number, from: number, size: number, hit: number, timeoutMs: number, onCut?: () => void): Found {
   for (let w = 4 * WINDOW; ; w *= 4) {
     const a = Math.max(from, hit - w);
     const b = Math.min(size, hit + w);
@@ -149,6 +151,7 @@ function collectFar(fd: number, from: number, size: number, hit: number, timeout
     const bounds = { start: a === from, end: b === size };
     const at = hit - a - s0;
     const walk = at >= 0 && at < buf.length ? collectEvent(buf, at, buf.length, bounds, timeoutMs, lines) : 'done';
+    if (walk !== 'done' && !(bounds.start && bounds.end) && w >= MAX_FAR_BYTES) onCut?.();
     if (walk === 'done' || (bounds.start && bounds.end) || w >= MAX_FAR_BYTES) return { buf, at: a + s0, lines };
   }
 }
@@ -291,6 +294,7 @@ function collectEvent(buf: Buffer, at: number, limit: number, bounds: { start: b
   for (let i = first; i < found.length; i++) lines.push(found[i]);
   // forward
   let ended = isType(start, PROCTITLE);
+  let chase = false; // walking to a record of the event found past the gap
   for (let ls = end + 1, gap = 0; ; ) {
     if (ls >= limit) {
       beyond = beyond || (!bounds.end && !ended);
@@ -300,16 +304,49 @@ function collectEvent(buf: Buffer, at: number, limit: number, bounds: { start: b
     if (same(ls, le)) {
       lines.push([ls, le]);
       gap = 0;
+      chase = false;
       if (isType(ls, EOE)) break;
       if (isType(ls, PROCTITLE)) ended = true;
     } else {
       stampAt(buf, ls, le, other);
       if (other.sec >= closesAt) break;
-      if (++gap >= (ended ? MAX_GAP_AFTER_END : MAX_GAP_AFTER)) break;
+      if (++gap >= (ended ? MAX_GAP_AFTER_END : MAX_GAP_AFTER) && !chase) {
+        if (ended) break;
+        // before its time-out, a record of the event further on is still the event's (ausearch
+        // groups it): walk on to it; none in the buffer, the time-out not reached in it either,
+        // and the file goes on: the wider read looks further
+        const next = nextOfEvent(buf, le + 1, limit, open, close, same);
+        if (next >= 0) chase = true;
+        else {
+          beyond = beyond || (!bounds.end && lastLineSec(buf, limit, other) < closesAt);
+          break;
+        }
+      }
     }
     ls = le + 1;
   }
   return beyond ? 'beyond' : 'done';
+}
+
+/**
+ * The start of the next line in `buf[from, limit)` with the stamp `buf[open, close]` (a byte
+ * search: only its hits are looked at as lines), or -1.
+ */
+function nextOfEvent(buf: Buffer, from: number, limit: number, open: number, close: number, same: (ls: number, le: number) => boolean): number {
+  const key = buf.subarray(open, close + 1);
+  for (let at = buf.indexOf(key, from); at >= 0 && at < limit; at = buf.indexOf(key, at + key.length)) {
+    const ls = buf.lastIndexOf(10, at) + 1;
+    if (ls < from) continue;
+    if (same(ls, lineEnd(buf, ls, limit))) return ls;
+  }
+  return -1;
+}
+
+/** The seconds of the last line of `buf[0, limit)` (-1 when it has no stamp). */
+function lastLineSec(buf: Buffer, limit: number, into: Stamp): number {
+  const le = limit > 0 && buf[limit - 1] === 10 ? limit - 1 : limit;
+  const ls = le === 0 ? 0 : buf.lastIndexOf(10, le - 1) + 1;
+  return stampAt(buf, ls, le, into).sec;
 }
 
 /** Position of `type=` in a line that may start with `node=X `. */

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, statSync } from 'node:fs';
-import { ContidError } from '@contid/core';
-import { DEFAULT_INDEX_DIR, SearchIndex, defaultLogFiles, orderLogFiles } from '@contid/audit';
+import { ContidError, escapeText } from '@contid/core';
+import { DEFAULT_INDEX_DIR, IndexWindowError, SearchIndex, defaultLogFiles, orderLogFiles } from '@contid/audit';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 
 interface IndexArgs {
@@ -38,7 +38,7 @@ export const indexCommand: CommandModule<{ json: boolean }, IndexArgs> = {
     const total = files.reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
     let before = 0; // bytes of the files already done
     try {
-      const report: { file: string; indexed: boolean; sessions?: number }[] = [];
+      const report: { file: string; indexed: boolean; sessions?: number; notIndexed?: string }[] = [];
       for (const file of files) {
         const size = existsSync(file) ? statSync(file).size : 0;
         if (index.lookup(file)) {
@@ -46,13 +46,23 @@ export const indexCommand: CommandModule<{ json: boolean }, IndexArgs> = {
           before += size;
           continue;
         }
-        const r = index.build(file, (done) => progress.bytes(before + done, total));
+        let r: { sessions: number };
+        try {
+          r = index.build(file, (done) => progress.bytes(before + done, total));
+        } catch (err) {
+          if (!(err instanceof IndexWindowError)) throw err;
+          // never an index with lines missing: without one, search reads the file itself
+          process.stderr.write(`contid: ${escapeText(`${file}: not indexed: ${err.message}; contid search reads it without the index`)}\n`);
+          report.push({ file, indexed: false, notIndexed: err.message });
+          before += size;
+          continue;
+        }
         before += size;
         report.push({ file, indexed: true, sessions: r.sessions });
       }
       progress.end();
       if (argv.json) process.stdout.write(JSON.stringify(report) + '\n');
-      else for (const r of report) process.stdout.write(`${r.file}: ${r.indexed ? `indexed (${r.sessions} sessions)` : 'up to date'}\n`);
+      else for (const r of report) process.stdout.write(`${r.file}: ${r.indexed ? `indexed (${r.sessions} sessions)` : r.notIndexed ? 'not indexed' : 'up to date'}\n`);
     } finally {
       index.close();
     }

@@ -174,6 +174,9 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (fileBases(files).every((b) => b.size === 0)) throw new ContidError('no audit records: the input is empty', 1);
       if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
+      // records are never dropped silently: what a bounded window could not read is counted here
+      if (stats.eventsCut > 0) say(`${stats.eventsCut} event(s) of the selected containers may have records not read: the session scan reads up to 16 MiB each side of an event and theirs reach further; --strict reads every line`);
+      if (stats.recordsAfterCut > 0) say(`${stats.recordsAfterCut} record(s) not read with their event: more than 10,000 events were open at once, so their event was completed before them and they were read as events of their own (a filter may not match them)`);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
       if (argv.untagged) {
         // the entries are the answer: on stdout, as text lines or JSON objects

@@ -1,0 +1,89 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { contid, run, tempStateDir } from '../helpers/cli';
+
+/**
+ * Audit records are never dropped silently (brief rule). Each of contid search's bounded
+ * windows — the session scan's walk over other events' lines and its wider reads, the index's
+ * recent event keys, the reassembler's open events — meets a crafted log whose one event of a
+ * tagged session has its records further apart than that window (all within the event
+ * time-out, so ausearch groups them). The oracle is ausearch 3.0.9 on the same file:
+ * `ausearch --session S --raw` over the container's session. Every strategy (session scan,
+ * full scan, index) returns exactly those records, or says on stderr what it could not read.
+ * No root needed: a real captured session (its binding accepted by the legacy exe rule).
+ */
+const FIX = join(__dirname, '../../packages/audit/test/fixtures');
+const session = readFileSync(join(FIX, 'session-enriched.log'), 'latin1').split('\n').filter(Boolean);
+const SES = 1625;
+const NAME = 'srch-t1';
+const trust = ['--trust-unsigned-by-exe', '/usr/bin/node'];
+
+/** The fixture's first event of the session with a PROCTITLE after its SYSCALL: [syscall line, rest]. */
+function splitPoint(): number {
+  return session.findIndex((l, i) => /^type=SYSCALL .* syscall=59 .* ses=1625 /.test(l) && i > 4);
+}
+
+/** Noise events of another session, in the split event's second; `pad` makes each line longer. */
+function noise(count: number, stampSec: string, pad = 0): string[] {
+  const out: string[] = [];
+  const filler = pad > 0 ? ` a4=${'f'.repeat(pad)}` : '';
+  for (let i = 0; i < count; i++) {
+    const stamp = `${stampSec}.9${String(i % 100).padStart(2, '0')}:${700000 + i}`;
+    out.push(
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=257 success=no exit=-2 a0=ffffff9c a1=1 a2=0 a3=0 items=1 ppid=1 pid=${10 + i} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=77 comm="cat" exe="/usr/bin/cat"${filler} key=(null)`,
+    );
+  }
+  return out;
+}
+
+/** The fixture with `lines` inserted right after the SYSCALL line of one of its events. */
+function craft(path: string, lines: string[]): void {
+  const at = splitPoint();
+  const out = [...session.slice(0, at + 1), ...lines, ...session.slice(at + 1)];
+  writeFileSync(path, out.join('\n') + '\n', 'latin1');
+}
+
+/** Raw records without their enriched part, as `--format raw` and `ausearch --raw` print them. */
+const records = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('type=') || l.startsWith('node=')).map((l) => l.split('\x1d')[0]).sort();
+
+describe('search windows: no record dropped silently (crafted logs, ausearch as oracle)', () => {
+  const state = tempStateDir('windows');
+  afterAll(() => state.cleanup());
+
+  const second = (): string => session[splitPoint()].match(/audit\((\d+)\./)![1];
+  const READ = "ausearch's records";
+  const SAID = 'said on stderr';
+  const cases: [string, () => string[], Record<string, string>][] = [
+    // 5,000 other events (one line each) between a SYSCALL and the rest of its event: both the
+    // session scan's walk (4,096 lines) and the index's old window (4,096 keys) lost 3 records
+    ['records 5,000 lines apart (session scan walk, index keys)', () => noise(5000, second()), { 'session scan': READ, 'full scan': READ, index: READ }],
+    // 3,000 lines of 6 KB: the event's records 18 MB apart; the session scan reads 16 MiB each side
+    ["records 18 MB apart (the session scan's wider read)", () => noise(3000, second(), 6000), { 'session scan': SAID, 'full scan': READ, index: READ }],
+    // 12,000 other events open at once: the reassembler holds 10,000 (the session scan and the
+    // index's raw path hand out an event's bytes without it)
+    ['12,000 events open at once (the reassembler)', () => noise(12000, second()), { 'session scan': READ, 'full scan': SAID, index: READ }],
+  ];
+
+  it.each(cases)('%s', (label, makeNoise, want) => {
+    const log = join(state.dir, `${label.replace(/\W+/g, '-')}.log`);
+    craft(log, makeNoise());
+    const expected = records(run('ausearch', ['-if', log, '--session', String(SES), '--raw'], { maxBuffer: 256 << 20 }).stdout);
+    expect(expected.length).toBeGreaterThan(10);
+    const search = (...args: string[]) => contid(['search', '-if', log, '-c', NAME, ...trust, ...args], { env: state.env, maxBuffer: 256 << 20, timeout: 300_000 });
+    const indexDir = join(state.dir, `index-${label.replace(/\W+/g, '-')}`);
+    const built = contid(['index', '--input', log, '--index-dir', indexDir], { env: state.env, timeout: 300_000 });
+    expect(built.stderr).toBe('');
+    const outcome = (r: { stdout: string; stderr: string }): string => {
+      const got = records(r.stdout);
+      if (got.length === expected.length && got.every((l, i) => l === expected[i])) return READ;
+      // fewer records only with a line on stderr that says so
+      const said = r.stderr.split('\n').find((l) => / not read\b/.test(l));
+      return said ? SAID : `${got.length} of ${expected.length} records, nothing said: ${r.stderr}`;
+    };
+    expect({
+      'session scan': outcome(search('--no-index')),
+      'full scan': outcome(search('--no-index', '--strict')),
+      index: outcome(search('--index-dir', indexDir)),
+    }).toEqual(want);
+  });
+});
