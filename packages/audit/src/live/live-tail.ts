@@ -15,6 +15,8 @@ export interface EventPipeline {
   flush(): string;
   /** Events sent before they were complete or bound, because what waits is bounded (counted, never dropped). */
   readonly releasedEarly?: number;
+  /** True when expire/flush left due output for the next call (each call returns a bounded text). */
+  more?(): boolean;
 }
 
 const EXPIRY_INTERVAL_MS = 250;
@@ -59,6 +61,7 @@ export class LiveTail {
   private writer: Promise<void> | undefined;
   private writeChain: Promise<void> = Promise.resolve();
   private stopping: Promise<TailSummary> | undefined;
+  private expiring = false;
 
   constructor(private readonly options: LiveTailOptions) {
     this.queue = new BoundedLineQueue(options.queueCapacity ?? 100_000);
@@ -71,7 +74,7 @@ export class LiveTail {
     this.writer = this.writeLoop();
     // Incomplete events and events waiting for a binding leave on time even when no more
     // records arrive; drop reports come at their own (slower) pace.
-    this.expiryTimer = setInterval(() => void this.emit(this.options.pipeline.expire(Date.now())), EXPIRY_INTERVAL_MS);
+    this.expiryTimer = setInterval(() => void this.expireDue(), EXPIRY_INTERVAL_MS);
     this.expiryTimer.unref();
     this.timer = setInterval(() => this.reportDrops(this.summary(), false), this.options.reportIntervalMs ?? 5000);
     this.timer.unref();
@@ -119,7 +122,10 @@ export class LiveTail {
     await this.writer;
     if (this.timer) clearInterval(this.timer);
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    await this.emit(this.options.pipeline.flush());
+    const pipeline = this.options.pipeline;
+    // piece by piece, each written before the next is made (see LivePipeline.releaseDue)
+    do await this.emit(pipeline.flush());
+    while (pipeline.more?.());
     await this.writeChain;
     await this.options.sink.close();
     const s = this.summary();
@@ -131,6 +137,19 @@ export class LiveTail {
     for (let batch = await this.queue.take(1024); batch; batch = await this.queue.take(1024)) {
       this.received += batch.length;
       await this.emit(this.options.pipeline.push(batch));
+    }
+  }
+
+  /** Expired and due events, a bounded text at a time, each written before the next is made; one pass at a time. */
+  private async expireDue(): Promise<void> {
+    if (this.expiring) return;
+    this.expiring = true;
+    try {
+      const pipeline = this.options.pipeline;
+      do await this.emit(pipeline.expire(Date.now()));
+      while (pipeline.more?.() && !this.stopping);
+    } finally {
+      this.expiring = false;
     }
   }
 

@@ -81,6 +81,8 @@ interface Enrichment {
   image: string | null;
   labels: Record<string, string> | undefined;
 }
+/** Output one call returns at most from the held events that are due (characters). */
+const RELEASE_TEXT_CHARS = 1 << 20;
 const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
 
 /**
@@ -118,6 +120,7 @@ export class LivePipeline implements EventPipeline {
    * the binding came), never dropped, and the tail reports how many.
    */
   releasedEarly = 0;
+  private dueLeft = false;
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
     this.attributor = new Attributor({
@@ -262,17 +265,32 @@ export class LivePipeline implements EventPipeline {
     return out;
   }
 
-  /** Held events whose wait is over (all of them with `now` = Infinity), oldest first. */
+  /**
+   * Held events whose wait is over (all of them with `now` = Infinity), oldest first, up to
+   * RELEASE_TEXT_CHARS of output: the rest stay due for the next call (`more()`), so the
+   * thousands of events a grace period can hold never become one string of megabytes and its
+   * buffer at once (that was the peak RSS of a replay: ≈ 15 MB at its end).
+   */
   private releaseDue(now: number): string {
     let out = '';
+    this.dueLeft = false;
     while (this.queueHead < this.queue.length) {
       const p = this.queue[this.queueHead];
       if (!p.out && p.until > now) break;
+      if (out.length >= RELEASE_TEXT_CHARS) {
+        this.dueLeft = true;
+        break;
+      }
       this.queueHead++;
       if (!p.out) out += this.release(p);
     }
     this.compactQueue();
     return out;
+  }
+
+  /** True while held events are due but were left for a later call (see releaseDue). */
+  more(): boolean {
+    return this.dueLeft;
   }
 
   private releaseOldest(): string {
