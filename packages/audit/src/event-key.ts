@@ -4,19 +4,32 @@
  * its event, and find its session, in exactly the same way.
  */
 
+import { findBytes } from './line-bytes';
+
 const KEY_OPEN = Buffer.from('msg=audit(');
 const SES = Buffer.from(' ses=');
 const UNSET_SESSION = 4294967295;
 /** The head (node, type) is short: `msg=audit(` further in is part of a message, not the stamp. */
 const MAX_HEAD = 300;
 
-/** Where the stamp of the line [start, end) lies: `from` after `audit(`, `to` at `)`; null when it is not an audit record. */
+/**
+ * Where the stamp of the line [start, end) lies: `from` after `audit(`, `to` at `)`; null when it
+ * is not an audit record. Plain loops over the head (called for every line an index is built
+ * from or checked against: see line-bytes.ts).
+ */
 export function stampSpan(buf: Buffer, start: number, end: number): { from: number; to: number } | null {
-  const open = buf.indexOf(KEY_OPEN, start);
-  if (open < 0 || open >= end || open - start > MAX_HEAD) return null;
-  const close = buf.indexOf(0x29 /* ) */, open);
-  if (close < 0 || close >= end) return null;
-  return { from: open + KEY_OPEN.length, to: close };
+  const open = findBytes(buf, start, Math.min(end, start + MAX_HEAD + KEY_OPEN.length), KEY_OPEN);
+  if (open < 0) return null;
+  let close = open + KEY_OPEN.length;
+  while (close < end && buf[close] !== 0x29 /* ) */) close++;
+  return close < end ? { from: open + KEY_OPEN.length, to: close } : null;
+}
+
+/** True when the stamps [aFrom, aTo) and [bFrom, bTo) of `buf` are the same bytes (lines without `node=`: the same eventKey, told without making it). */
+export function sameStamp(buf: Buffer, aFrom: number, aTo: number, bFrom: number, bTo: number): boolean {
+  if (aTo - aFrom !== bTo - bFrom) return false;
+  for (let k = 0; k < aTo - aFrom; k++) if (buf[aFrom + k] !== buf[bFrom + k]) return false;
+  return true;
 }
 
 /**
@@ -35,8 +48,11 @@ export function eventKey(buf: Buffer, lineStart: number, from: number, to: numbe
 
 /** The first ` ses=N` after the stamp (`to`) and before `end`: N, or -1 when absent or unset. */
 export function sessionAfter(buf: Buffer, to: number, end: number): number {
-  const at = buf.indexOf(SES, to);
-  if (at < 0 || at >= end) return -1;
+  // searched within the line: unbounded, a line without ses= (PATH, CWD, PROCTITLE) was
+  // searched on into the next event's lines
+  const found = buf.subarray(to, end).indexOf(SES);
+  if (found < 0) return -1;
+  const at = to + found;
   let v = 0;
   let i = at + SES.length;
   for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;

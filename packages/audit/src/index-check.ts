@@ -1,6 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { eventKey, sessionAfter, stampSpan } from './event-key';
+import { eventKey, sameStamp, sessionAfter, stampSpan } from './event-key';
 import { readRanges } from './read-ranges';
 
 /**
@@ -91,6 +91,10 @@ export function checkSessionRanges(path: string, session: number, ranges: [numbe
       ls = 1;
     }
     if (buf.length === 0 || buf[buf.length - 1] !== 0x0a) return void (problem = `a range of session ${session} ends inside a line`);
+    // an event's lines follow each other: its key is made once, at its first line (a line
+    // with a node= prefix makes its own)
+    let key = '';
+    let last: { plain: boolean; from: number; to: number } | null = null;
     while (ls < buf.length && !problem) {
       const le = buf.indexOf(0x0a, ls);
       const span = stampSpan(buf, ls, le);
@@ -99,7 +103,9 @@ export function checkSessionRanges(path: string, session: number, ranges: [numbe
         break;
       }
       // the indexer's own key and session reading (event-key.ts): what it grouped, this accepts
-      const key = eventKey(buf, ls, span.from, span.to);
+      const plain = buf[ls] !== 0x6e; /* n: node= */
+      if (!plain || last === null || !last.plain || !sameStamp(buf, last.from, last.to, span.from, span.to)) key = eventKey(buf, ls, span.from, span.to);
+      last = { plain, from: span.from, to: span.to };
       const v = sessionAfter(buf, span.to, le);
       if (v >= 0 && v !== session) problem = `a range of session ${session} holds an event of session ${v}`;
       else if (v >= 0) withSession.add(key);

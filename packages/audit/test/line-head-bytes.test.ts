@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { isBindingLine, isEntryLine } from '../src/line-bytes';
 import { kernelStamp } from '../src/boot-watch';
+import { sessionAfter, stampSpan } from '../src/event-key';
 
 /*
  * The first pass of `search` and `contid index` look at every line's head by bytes alone
@@ -44,6 +45,21 @@ function specStamp(line: string): { serial: number; timeMs: number } | null {
   return { serial: digitsValue(inner.slice(colon + 1)), timeMs: digitsValue(inner.slice(0, dot)) * 1000 + digitsValue(inner.slice(dot + 1, colon)) };
 }
 
+/** The index's reading (event-key.ts): `msg=audit(` within 300 bytes of the line's start, to the first `)`. */
+function specSpan(line: string): { from: number; to: number } | null {
+  const open = line.indexOf('msg=audit(');
+  if (open < 0 || open > 300) return null;
+  const close = line.indexOf(')', open);
+  return close < 0 ? null : { from: open + 'msg=audit('.length, to: close };
+}
+
+/** The first ` ses=` after `to`, in the line: its digits (at most 11), or -1 (none, no digit, unset). */
+function specSession(line: string, to: number): number {
+  const at = line.indexOf(' ses=', to);
+  const digits = at < 0 ? '' : /^\d{0,11}/.exec(line.slice(at + 5))![0];
+  return digits === '' || Number(digits) === 4294967295 ? -1 : Number(digits);
+}
+
 const head = fc.tuple(
   fc.constantFrom('', 'node=web01 ', 'node=a.example.com ', 'n ', 'nodeX', `node=${'h'.repeat(251)} `, `node=${'h'.repeat(252)} `, 'x'),
   fc.constantFrom('LOGIN', 'VIRT_CONTROL', 'USER', 'USER_START', 'CWD', 'CONTAINER_OP', 'CONTAINER_OPX', 'UNKNOWN[1020]', 'UNKNOWN[1021]', 'SYSCALL', 'SYSCALLX', 'DAEMON_START', 'DAEMON', 'PATH', 'L', ''),
@@ -53,17 +69,18 @@ const head = fc.tuple(
   fc.constantFrom('1795000000.123:456', '1795000000.123:4567890123', '17950a0000.1x3:456', '1795000000.123:45x6', '1795000000:456', '1795000000.123', '1.2:3:4', '.:', '', '1795000000.123:'),
   fc.constantFrom('): ', ')', '', '): arch=c000003e'),
   fc.constantFrom('arch=c000003e syscall=308 success=yes', 'arch=c000003e syscall=155 a', 'arch=40000003 syscall=346 ', 'syscall=308 ', 'arch=c000003e syscall=30', 'arch=c000003e syscall=59 success=yes', ' syscall=217 ', 'pid=1 uid=0 ses=7 msg=\'syscall=308 \'', ''),
+  fc.constantFrom('', ' ses=7', ' ses=12 comm="x"', ' ses=4294967295 ', ' ses=', ' ses=x', ' ses=1234567890123456789', 'ses=5', ' auid=0 ses=3 msg=\'a ses=9\''),
 );
 
 /** The line between two other lines (or last in its buffer, with stale bytes after it), as the readers hand it out. */
-const placed = fc.tuple(head, fc.constantFrom('', 'type=PATH msg=audit(1.2:3): a\n'), fc.constantFrom('\ntype=SYSCALL msg=audit(9.9:9): syscall=308 \n', '', '\n')).map(([[pfx, type, sep, pad, open, stamp, close, rest], before, after]) => {
-  const line = `${pfx}type=${type}${sep}${pad}${open}${stamp}${close}${rest}`;
+const placed = fc.tuple(head, fc.constantFrom('', 'type=PATH msg=audit(1.2:3): a\n'), fc.constantFrom('\ntype=SYSCALL msg=audit(9.9:9): syscall=308 \n', '', '\n')).map(([[pfx, type, sep, pad, open, stamp, close, rest, ses], before, after]) => {
+  const line = `${pfx}type=${type}${sep}${pad}${open}${stamp}${close}${rest}${ses}`;
   const buf = Buffer.from(`${before}${line}${after}`, 'latin1');
   return { line, buf, start: before.length, end: before.length + line.length };
 });
 
-describe('line head byte tests (first pass, index build): equal to their text specs', () => {
-  test('isBindingLine, isEntryLine, kernelStamp on any head (property)', () => {
+describe('line head byte tests (first pass, index build and check): equal to their text specs', () => {
+  test('isBindingLine, isEntryLine, kernelStamp, stampSpan, sessionAfter on any head (property)', () => {
     fc.assert(
       fc.property(placed, ({ line, buf, start, end }) => {
         expect(isBindingLine(buf, start, end)).toBe(specBinding(line));
@@ -71,6 +88,9 @@ describe('line head byte tests (first pass, index build): equal to their text sp
         const into = { serial: -1, timeMs: -1 };
         const got = kernelStamp(buf, start, end, into);
         expect(got ? into : null).toEqual(specStamp(line));
+        const span = specSpan(line);
+        expect(stampSpan(buf, start, end)).toEqual(span && { from: start + span.from, to: start + span.to });
+        if (span) expect(sessionAfter(buf, start + span.to, end)).toBe(specSession(line, span.to));
       }),
       { numRuns: 3000 },
     );
