@@ -96,7 +96,7 @@ export class Reassembler {
   private readonly maxOpen: number;
   private seq = 0;
   /** Events completed by the `maxOpen` bound before their time-out, newest last (bounded too). */
-  private readonly cut = new Set<string>();
+  private readonly cut = new Set<string | number>();
   /**
    * Records that came after their event was completed by the `maxOpen` bound (ausearch, with
    * no bound, would have grouped them): each opened an event of its own. Callers report it.
@@ -180,7 +180,7 @@ export class Reassembler {
       else if (this.open.size > this.maxOpen) {
         this.complete(this.byAge.pop()!, done);
         this.cut.add(o.key);
-        if (this.cut.size > this.maxOpen) this.cut.delete(this.cut.values().next().value as string);
+        if (this.cut.size > this.maxOpen) this.cut.delete(this.cut.values().next().value as string | number);
       } else break;
     }
   }
