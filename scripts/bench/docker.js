@@ -13,6 +13,8 @@ const { join, resolve } = require('node:path');
 const REPO = resolve(__dirname, '../..');
 const SHIM = join(REPO, 'integrations/docker/contid-runc');
 const CLI = join(REPO, 'packages/cli/dist/main.js');
+// BENCH_FRONT_CLI: another build's cli (e.g. main's) for the front, to compare fronts in one session.
+const FRONT_CLI = process.env.BENCH_FRONT_CLI || CLI;
 const PAIRS = Number(process.env.BENCH_PAIRS || 20);
 const CALLS = Number(process.env.BENCH_CALLS || 200);
 const ROOT = '/var/lib/contid-bench-docker';
@@ -23,6 +25,22 @@ const IMAGE = 'local/busybox:1';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** CPU time a process has used, in ms (/proc/PID/schedstat: ns on a CPU, all threads). */
+function cpuMs(pid) {
+  try {
+    let ns = 0;
+    for (const t of require('node:fs').readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+/** fn() run N times; the CPU the given processes used per call, in ms. */
+function cpuPerCall(pids, n, fn) {
+  const before = pids.map(cpuMs);
+  for (let i = 0; i < n; i++) fn();
+  return pids.map((p, i) => (cpuMs(p) - before[i]) / n);
+}
 
 function docker(args) {
   return spawnSync('docker', ['-H', HOST, ...args], { encoding: 'utf8' });
@@ -109,10 +127,10 @@ exports.main = async function main() {
   // the agent's CPU use on a small host.
   const withAgent = process.env.BENCH_AGENT !== 'off';
   const agent = withAgent ? spawn(process.execPath, [CLI, 'docker', 'agent', '--host', HOST], { env: { ...process.env, CONTID_STATE_DIR: stateDir }, stdio: 'ignore' }) : null;
-  const front = spawn(process.execPath, [CLI, 'docker', 'front', '--listen', FRONT.slice(7), '--upstream', HOST.slice(7), '--requesters', join(stateDir, 'requesters')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const frontProc = spawn(process.execPath, [FRONT_CLI, 'docker', 'front', '--listen', FRONT.slice(7), '--upstream', HOST.slice(7), '--requesters', join(stateDir, 'requesters')], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise((r, j) => {
-    front.stderr.on('data', (d) => d.toString().includes('->') && r());
-    front.once('exit', () => j(new Error('contid docker front exited')));
+    frontProc.stderr.on('data', (d) => d.toString().includes('->') && r());
+    frontProc.once('exit', () => j(new Error('contid docker front exited')));
   });
   try {
     const f = (x) => x.toFixed(1);
@@ -142,6 +160,8 @@ exports.main = async function main() {
     // The front's own share of a run (create, attach, start, wait, remove): plain runc through it or not.
     const frontRun = pairs(run(FRONT, 'runc'), run(HOST, 'runc'));
     console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
+    const [frontRunCpu, agentRunCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, run(FRONT, 'contid'));
+    console.log(`  CPU per docker run: the front ${f(frontRunCpu)} ms, the agent ${withAgent ? `${f(agentRunCpu)} ms` : 'off'} (${PAIRS} runs, /proc/PID/task/*/schedstat)`);
     const c = docker(['run', '-d', '--runtime', 'contid', IMAGE, 'sleep', '3600']).stdout.trim();
     const p = docker(['run', '-d', '--runtime', 'runc', IMAGE, 'sleep', '3600']).stdout.trim();
     const exec = (host, id) => () => timed('docker', ['-H', host, 'exec', id, 'true']);
@@ -151,13 +171,15 @@ exports.main = async function main() {
     // The front's own share: the same plain-runc container, through the front or not.
     const front = pairs(exec(FRONT, p), exec(HOST, p));
     console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
+    const [frontExecCpu, agentExecCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, exec(FRONT, c));
+    console.log(`  CPU per docker exec: the front ${f(frontExecCpu)} ms, the agent ${withAgent ? `${f(agentExecCpu)} ms` : 'off'}`);
     console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
     for (const [label, { direct, via }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
     }
   } finally {
     agent?.kill('SIGTERM');
-    front.kill('SIGTERM');
+    frontProc.kill('SIGTERM');
     for (const id of docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) docker(['rm', '-f', id]);
     daemon.kill('SIGTERM');
     await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));

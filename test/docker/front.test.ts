@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { DockerAgent, Spool, parseRequester } from '@contid/docker';
@@ -30,6 +31,19 @@ let agent: DockerAgent;
 function viaFront(args: string[], opts: { input?: string; prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): RunResult {
   const argv = [...(opts.prefix ?? []), 'docker', '-H', `unix://${frontSock}`, ...args];
   return run(argv[0]!, argv.slice(1), { input: opts.input, timeout: 120_000, env: opts.env ?? process.env, maxBuffer: 64 << 20 });
+}
+
+/** Writes `bytes` on one connection to the front and resolves with all it answered until it closed. */
+function rawCall(bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(frontSock);
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    sock.on('close', () => resolve(got));
+    sock.on('error', () => resolve(got)); // a reset is an answer too: what came before it
+    sock.setTimeout(30_000, () => sock.destroy(new Error('no answer in 30 s')));
+    sock.write(bytes);
+  });
 }
 
 // A second login user in group docker, with a login session of their own (as sshd/login would give).
@@ -152,6 +166,26 @@ describe('contid docker front: the requester of every container and exec, from t
     expect(parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'))).toMatchObject({ uid: 0 });
     expect(viaFront(['rm', '-f', id]).status).toBe(0);
     expect(existsSync(join(requesters, `c-${id}`))).toBe(false);
+  });
+
+  test('an API client pipelining calls on one keep-alive connection: each answered in order, the create among them noted before its answer', async () => {
+    const body = JSON.stringify({ Image: engine.image, Cmd: ['true'], HostConfig: { Runtime: 'contid' } });
+    const calls =
+      'GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n' +
+      `POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+      'GET /v1.41/version HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n';
+    const answer = await rawCall(calls);
+    expect([...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['200', '201', '200']);
+    const id = /"Id":"([0-9a-f]{64})"/.exec(answer)![1]!;
+    expect(parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'))).toMatchObject({ uid: 0, pid: process.pid });
+    expect(answer).toMatch(/"ApiVersion"/);
+    expect(viaFront(['rm', id]).status).toBe(0);
+  });
+
+  test('a request head the front cannot read exactly (a folded header) closes the connection, as dockerd would answer 400 and close', async () => {
+    const answer = await rawCall('POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\n{}');
+    expect(answer).not.toMatch(/201 Created/);
+    expect(viaFront(['version', '--format', '{{.Server.Version}}']).status).toBe(0);
   });
 
   test('requesters are kept root-only', () => {

@@ -2,8 +2,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { chmodSync, chownSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { peerCredentials } from '@contid/service';
-import { ApiRoute, isFullId, routeOf } from './api-routes';
-import { Requester, RequesterStore, requesterOf } from './requesters';
+import { ApiRoute, isFullId } from './api-routes';
+import { Relay } from './relay';
+import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -15,27 +16,42 @@ export interface FrontOptions {
 }
 
 /**
- * A transparent front for the Docker API socket. Every byte is relayed (plain requests through
- * Node's HTTP parser, hijacked attach/exec and BuildKit sessions as raw streams); the front
- * only looks at the calls that make processes run (create, start, exec) and notes the client
- * that asked — from SO_PEERCRED and /proc, never from the request — for the runtime shim.
+ * A transparent front for the Docker API socket. Each client connection gets its own
+ * connection to dockerd and every byte is relayed unchanged (see Relay: requests are framed,
+ * heads parsed, never rewritten); the front only acts on the calls that make processes run
+ * (create, start, exec) and notes the client that asked — from SO_PEERCRED and /proc, read once
+ * when it connected, never from the request — for the runtime shim.
  *
  * Fail-open: when the front stops, `listen` becomes a symlink to the real socket, so clients
  * reach dockerd directly (without requester identity) rather than not at all.
  */
 export class DockerFront {
-  private readonly server: http.Server;
-  private readonly who = new WeakMap<net.Socket, Requester | null>();
-  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 4 });
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 1 });
   private readonly log: (line: string) => void;
+  private readonly notes: RecentNotes;
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
-    this.server = http.createServer({ requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => void this.relay(req, res));
-    this.server.timeout = 0;
-    this.server.on('connection', (socket: net.Socket) => this.who.set(socket, this.identify(socket)));
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void this.hijack(req, socket, head));
-    this.server.on('clientError', (_e, socket: net.Socket) => socket.destroy());
+    this.notes = new RecentNotes(o.requesters);
+    this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
+  }
+
+  private accept(client: net.Socket): void {
+    const who = this.identify(client);
+    const upstream = net.connect({ path: this.o.upstream, allowHalfOpen: true });
+    this.sockets.add(client);
+    client.once('close', () => this.sockets.delete(client));
+    new Relay(client, upstream, {
+      before: (route) => (who ? this.before(route, who) : undefined),
+      wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
+      body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
+      responded: (route, status) => {
+        if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) this.notes.forget('c', route.ref);
+      },
+      log: this.log,
+    });
   }
 
   private identify(socket: net.Socket): Requester | null {
@@ -66,85 +82,25 @@ export class DockerFront {
   /** Points `listen` back at dockerd, then closes. */
   async stop(): Promise<void> {
     failOpen(this.o.listen, this.o.upstream);
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
     this.agent.destroy();
   }
 
-  private async relay(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const route = routeOf(req.method ?? '', req.url ?? '');
-    const who = this.who.get(req.socket) ?? null;
-    try {
-      if (route && who) await this.before(route, who);
-    } catch (e) {
-      this.log(`cannot note the requester of ${req.method} ${req.url}: ${(e as Error).message}`);
-    }
-    const up = http.request({ socketPath: this.o.upstream, agent: this.agent, method: req.method, path: req.url, headers: forwardHeaders(req.rawHeaders) });
-    up.on('response', (ures) => {
-      if (route && who && (route.kind === 'container-create' || route.kind === 'exec-create') && ures.statusCode === 201) {
-        // The new id is in the (small JSON) body: noted before the client sees it, so before it can start it.
-        const chunks: Buffer[] = [];
-        ures.on('data', (c: Buffer) => chunks.push(c));
-        ures.on('end', () => {
-          const body = Buffer.concat(chunks);
-          this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', body, who);
-          res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
-          res.end(body);
-        });
-        return;
-      }
-      if (route?.kind === 'container-remove' && ures.statusCode === 204 && isFullId(route.ref)) this.o.requesters.forget('c', route.ref);
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, ures.rawHeaders);
-      res.flushHeaders();
-      ures.pipe(res);
-    });
-    up.on('error', (e) => {
-      if (res.headersSent) return void res.destroy();
-      res.writeHead(502, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ message: `contid docker front: cannot reach dockerd at ${this.o.upstream}: ${e.message}` }) + '\n');
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-    });
-    req.pipe(up);
-  }
-
-  /** Hijacked connections (attach, exec start, BuildKit): the head is replayed, then bytes flow both ways, half-closes included. */
-  private async hijack(req: http.IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
-    const route = routeOf(req.method ?? '', req.url ?? '');
-    const who = this.who.get(client) ?? null;
-    try {
-      if (route && who) await this.before(route, who);
-    } catch (e) {
-      this.log(`cannot note the requester of ${req.method} ${req.url}: ${(e as Error).message}`);
-    }
-    const upstream = net.connect({ path: this.o.upstream, allowHalfOpen: true });
-    let lines = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-    upstream.write(lines + '\r\n');
-    if (head.length) upstream.write(head);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.pipe(client);
-    client.pipe(upstream);
-  }
-
   /** Start and exec start name an existing object: the requester is noted before dockerd acts. */
-  private async before(route: ApiRoute, who: Requester): Promise<void> {
-    if (route.kind === 'exec-start' && isFullId(route.id)) this.o.requesters.note('e', route.id, who);
-    if (route.kind === 'container-start') {
-      const id = isFullId(route.ref) ? route.ref : await this.resolve(route.ref);
-      if (id) this.o.requesters.note('c', id, who);
-    }
+  private before(route: ApiRoute, who: Requester): void | Promise<void> {
+    if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
+    if (route.kind !== 'container-start') return;
+    if (isFullId(route.ref)) return this.notes.note('c', route.ref, who);
+    return this.resolve(route.ref).then((id) => {
+      if (id) this.notes.note('c', id, who);
+    });
   }
 
   private noteCreated(kind: 'c' | 'e', body: Buffer, who: Requester): void {
-    try {
-      const id = (JSON.parse(body.toString('utf8')) as { Id?: unknown }).Id;
-      if (typeof id === 'string' && isFullId(id)) this.o.requesters.note(kind, id, who);
-    } catch (e) {
-      this.log(`cannot note the requester of a new ${kind === 'c' ? 'container' : 'exec'}: ${(e as Error).message}`);
-    }
+    const id = (JSON.parse(body.toString('utf8')) as { Id?: unknown }).Id;
+    if (typeof id === 'string' && isFullId(id)) this.notes.note(kind, id, who);
   }
 
   /** A name or an id prefix, as dockerd resolves it. */
@@ -167,13 +123,30 @@ export class DockerFront {
   }
 }
 
-/** Hop-by-hop headers belong to each connection, not to the request (RFC 9110 §7.6.1). */
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
+/**
+ * The notes this front wrote last, so that a note already on disk with the same requester is
+ * not written again (a `docker run` notes its container at create and at start, an exec at
+ * create and at start, all from the same client).
+ */
+class RecentNotes {
+  private readonly last = new Map<string, string>();
 
-function forwardHeaders(raw: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
-  return out;
+  constructor(private readonly store: RequesterStore) {}
+
+  note(kind: 'c' | 'e', id: string, who: Requester): void {
+    const key = `${kind}-${id}`;
+    const text = formatRequester(who);
+    if (this.last.get(key) === text) return;
+    this.store.note(kind, id, who);
+    this.last.delete(key);
+    this.last.set(key, text);
+    if (this.last.size > 512) this.last.delete(this.last.keys().next().value!);
+  }
+
+  forget(kind: 'c' | 'e', id: string): void {
+    this.last.delete(`${kind}-${id}`);
+    this.store.forget(kind, id);
+  }
 }
 
 /**

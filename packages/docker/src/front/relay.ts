@@ -1,0 +1,259 @@
+import net from 'node:net';
+import { ApiRoute, routeOf } from './api-routes';
+import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
+
+/** What the front does around the calls it looks at (see DockerFront). */
+export interface RelayActions {
+  /** Before the request goes on; a promise holds this connection's requests until it settles. */
+  before(route: ApiRoute): void | Promise<void>;
+  /** Wants the whole body of this response before the client gets any of it (a create's new id). */
+  wantsBody(route: ApiRoute, status: number): boolean;
+  /** That body, once complete; the response is relayed when this returns. */
+  body(route: ApiRoute, status: number, data: Buffer): void;
+  /** A response head for a route went by (e.g. a remove's 204). */
+  responded(route: ApiRoute, status: number): void;
+  log(line: string): void;
+}
+
+interface Asked {
+  route: ApiRoute | null;
+  head: boolean;
+  upgrade: boolean;
+  answered: boolean;
+}
+
+/** A create's response is small JSON; anything larger is relayed without a look. */
+const MAX_HELD_BODY = 1 << 20;
+
+/**
+ * One client connection and its own connection to dockerd, relayed byte for byte. Requests are
+ * framed (heads parsed, bodies counted, never copied) so that each call the front acts on is
+ * seen on a keep-alive connection; responses are framed only to pair them with their requests
+ * and to hold a create's small body until its id is noted. A switched protocol (Upgrade: attach,
+ * exec start, BuildKit) or a close-delimited response turns the connection into a plain
+ * two-way pipe; half-closes are passed on in both directions.
+ */
+export class Relay {
+  private readonly requests: Framer;
+  private readonly responses: Framer;
+  /** Requests framed, in order, not yet answered (responses come in the same order). */
+  private readonly asked: Asked[] = [];
+  /** Requests framed whose head the pump has not forwarded yet. */
+  private readonly unsent: Asked[] = [];
+  private answering: Asked | null = null;
+  private readonly inbox: Segment[] = [];
+  private busy = false;
+  private clientEnded = false;
+  private upstreamEnded = false;
+  private held: { route: ApiRoute; status: number; bytes: Buffer[]; data: Buffer[]; size: number } | null = null;
+  private answered = false;
+  private upstreamFailed: Error | null = null;
+  private upWaiting = false;
+  private downWaiting = false;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly upstream: net.Socket,
+    private readonly actions: RelayActions,
+  ) {
+    this.requests = new Framer(true, false, (h) => this.requestBody(h));
+    this.responses = new Framer(false, true, (h) => this.responseBody(h));
+    client.on('data', (c: Buffer) => this.fromClient(c));
+    client.on('end', () => {
+      this.clientEnded = true;
+      this.pump();
+    });
+    upstream.on('data', (c: Buffer) => this.fromUpstream(c));
+    upstream.on('end', () => {
+      this.upstreamEnded = true;
+      this.flushHeld();
+      client.end();
+    });
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('error', (e) => this.upstreamError(e));
+    upstream.on('close', () => {
+      if (!this.upstreamEnded && !this.upstreamFailed) client.destroy();
+    });
+  }
+
+  private requestBody(head: Head): { body: BodyKind; holdAfter: () => boolean } {
+    const body = framingOf(head, { kind: 'none' });
+    const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false };
+    this.asked.push(asked);
+    this.unsent.push(asked);
+    // After an upgrade request the client's bytes may be a new protocol: kept until dockerd says.
+    return { body, holdAfter: () => asked.upgrade && !asked.answered };
+  }
+
+  private responseBody(head: Head): { body: BodyKind } {
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      this.answering = null; // 100 Continue and the like: the request's real answer is still to come
+      return { body: { kind: 'none' } };
+    }
+    this.answering = this.asked.shift() ?? null;
+    if (this.answering) this.answering.answered = true;
+    if (head.status === 101) return { body: { kind: 'rest' } };
+    if (this.answering?.head || head.status === 204 || head.status === 304) return { body: { kind: 'none' } };
+    return { body: framingOf(head, { kind: 'rest' }) };
+  }
+
+  private fromClient(chunk: Buffer): void {
+    this.framed(() => this.requests.feed(chunk, this.inbox));
+  }
+
+  /** Runs a step of the request framer, then forwards what it framed. */
+  private framed(step: () => void): void {
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof FramingError)) throw e;
+      // dockerd would answer 400 and close; the front must never guess where the next call starts.
+      this.actions.log(`closing a connection: ${e.message}`);
+      this.client.destroy();
+      this.upstream.destroy();
+      return;
+    }
+    this.pump();
+  }
+
+  /** Forwards framed request segments in order; a call the front acts on waits for its action. */
+  private pump(): void {
+    while (!this.busy && this.inbox.length) {
+      const seg = this.inbox.shift()!;
+      if (seg.type === 'end') continue;
+      if (seg.type === 'body') {
+        this.toUpstream(seg.bytes);
+        continue;
+      }
+      const route = this.unsent.shift()?.route ?? null;
+      if (this.upstreamFailed) return this.badGateway(this.upstreamFailed);
+      let wait: void | Promise<void> = undefined;
+      if (route) {
+        try {
+          wait = this.actions.before(route);
+        } catch (e) {
+          this.actions.log(`cannot note the requester of ${seg.head.method} ${seg.head.url}: ${(e as Error).message}`);
+        }
+      }
+      if (wait) {
+        this.busy = true;
+        this.gate();
+        const go = (): void => {
+          this.busy = false;
+          this.toUpstream(seg.bytes);
+          this.gate();
+          this.pump();
+        };
+        wait.then(go, (e: unknown) => {
+          this.actions.log(`cannot note the requester of ${seg.head.method} ${seg.head.url}: ${(e as Error).message}`);
+          go();
+        });
+        return;
+      }
+      this.toUpstream(seg.bytes);
+    }
+    if (this.busy || !this.clientEnded || this.requests.held) return;
+    if (this.upstreamFailed) this.client.end();
+    else if (!this.upstream.writableEnded) this.upstream.end();
+  }
+
+  private fromUpstream(chunk: Buffer): void {
+    const segs: Segment[] = [];
+    this.responses.feed(chunk, segs);
+    for (const seg of segs) {
+      if (seg.type === 'head') {
+        this.answered = true;
+        const asked = this.answering;
+        const status = seg.head.status;
+        if (status === 101) {
+          // Switched: what the client sent after its request is the new protocol's.
+          this.framed(() => this.requests.release(true, this.inbox));
+        } else if (status >= 200 && this.responses.raw) {
+          // A close-delimited answer (an old-style hijack): nothing after it is HTTP.
+          this.framed(() => this.requests.toRaw(this.inbox));
+        } else if (status >= 200 && asked?.upgrade) {
+          this.framed(() => this.requests.release(false, this.inbox));
+        }
+        if (asked?.route && status >= 200) {
+          this.actions.responded(asked.route, status);
+          if (!this.responses.raw && this.actions.wantsBody(asked.route, status)) {
+            this.held = { route: asked.route, status, bytes: [seg.bytes], data: [], size: 0 };
+            continue;
+          }
+        }
+        this.toClient(seg.bytes);
+      } else if (seg.type === 'body') {
+        const h = this.held;
+        if (!h) {
+          this.toClient(seg.bytes);
+          continue;
+        }
+        h.bytes.push(seg.bytes);
+        if (seg.data) {
+          h.data.push(seg.bytes);
+          h.size += seg.bytes.length;
+        }
+        if (h.size > MAX_HELD_BODY) {
+          this.actions.log(`a response body over ${MAX_HELD_BODY} bytes is relayed without noting its requester`);
+          this.flushHeld();
+        }
+      } else if (this.held) {
+        const h = this.held;
+        try {
+          this.actions.body(h.route, h.status, Buffer.concat(h.data));
+        } catch (e) {
+          this.actions.log(`cannot note the requester of a new object: ${(e as Error).message}`);
+        }
+        this.flushHeld();
+      }
+    }
+  }
+
+  private flushHeld(): void {
+    const h = this.held;
+    this.held = null;
+    if (h) for (const b of h.bytes) this.toClient(b);
+  }
+
+  private upstreamError(e: Error): void {
+    if (this.answered) return void this.client.destroy();
+    this.upstreamFailed = e;
+    if (this.asked.length || this.clientEnded) this.badGateway(e);
+  }
+
+  /** dockerd unreachable before it answered anything: the client gets an answer it can print. */
+  private badGateway(e: Error): void {
+    if (this.client.writableEnded) return;
+    const body = JSON.stringify({ message: `contid docker front: cannot reach dockerd: ${e.message}` }) + '\n';
+    this.client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+
+  private toUpstream(bytes: Buffer): void {
+    if (!this.upstream.write(bytes) && !this.upWaiting) {
+      this.upWaiting = true;
+      this.gate();
+      this.upstream.once('drain', () => {
+        this.upWaiting = false;
+        this.gate();
+      });
+    }
+  }
+
+  private toClient(bytes: Buffer): void {
+    if (!this.client.write(bytes) && !this.downWaiting) {
+      this.downWaiting = true;
+      this.upstream.pause();
+      this.client.once('drain', () => {
+        this.downWaiting = false;
+        this.upstream.resume();
+      });
+    }
+  }
+
+  /** The client is read from only while nothing waits: an action, or dockerd taking our writes. */
+  private gate(): void {
+    if (this.busy || this.upWaiting) this.client.pause();
+    else this.client.resume();
+  }
+}
