@@ -128,6 +128,8 @@ interface Epoch {
   atMs?: number;
   /** The stamp of the LOGIN that began it (see stampKey). */
   stamp?: string;
+  /** Restored from the registry, which binds sessions of the boot that began then: an event stamped earlier is not its. */
+  sinceMs?: number;
 }
 
 /**
@@ -329,6 +331,7 @@ export class Attributor {
         found = e;
       }
     if (!found || found.contid === null) return null;
+    if (timeMs !== undefined && found.sinceMs !== undefined && timeMs < found.sinceMs) return null;
     const boots = this.boots.get(node ?? '');
     // a boot of the node between the epoch's start and the event ends the epoch
     if (boots && found.start < at && boots.bootBetween(found.start, at)) return null;
@@ -376,12 +379,15 @@ export class Attributor {
     return out;
   }
 
-  /** Restores a binding found elsewhere (the registry, for the local node). */
-  restore(bindings: { session: number; start: number; contid: ContainerId | null }[], containers: AttributedContainer[]): void {
+  /**
+   * Restores a binding found elsewhere (the registry, for the local node: null, or its `node=`
+   * name); `sinceMs`: it binds the session of the boot that began then, not an earlier one's.
+   */
+  restore(bindings: { session: number; node?: string | null; start: number; contid: ContainerId | null; sinceMs?: number }[], containers: AttributedContainer[]): void {
     for (const c of containers) this.containers.set(formatContainerId(c.contid), c);
     // Only the lists restored into are sorted again (a live reader restores per session).
     const touched = new Set<Epoch[]>();
-    for (const b of bindings) touched.add(this.addEpoch(null, b.session, { start: b.start, contid: b.contid }));
+    for (const b of bindings) touched.add(this.addEpoch(b.node ?? null, b.session, b.sinceMs === undefined ? { start: b.start, contid: b.contid } : { start: b.start, contid: b.contid, sinceMs: b.sinceMs }));
     for (const list of touched) if (list.length > 1) list.sort((a, b) => a.start - b.start);
   }
 

@@ -27,6 +27,19 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
   formatOptions?: FormatOptions;
   registry?: SessionRegistry;
   /**
+   * The node the registry belongs to (its configured name). The registry answers for this
+   * node's sessions of the current boot only: an event of another node (`node=` naming
+   * another), or of unprefixed records said to be another's (`unprefixedNode`), is never
+   * looked up in it. Unset: only records without `node=` are this node's.
+   */
+  localNode?: string | null;
+  /**
+   * When this node's current boot began (ms, wall clock): an event stamped before it is of an
+   * earlier boot, whose session numbers the registry's (this boot's) do not name. Unset: no
+   * event is taken for an earlier boot's.
+   */
+  bootStartMs?: number;
+  /**
    * Sees every event as it goes out (after any wait for its binding), with the container its
    * session is bound to, before the filter; what it returns goes out before the event
    * (untagged entries: entries-live.ts).
@@ -49,6 +62,14 @@ export const DEFAULT_MAX_CONTAINERS = 8_192;
 /** Bytes of held events kept at most by default: a few seconds of a busy host's records. */
 export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 
+/**
+ * A session of one node: session numbers are per node, so another node's LOGIN of S must not
+ * make this node's S look freshly allocated. Unprefixed records (the common case) key by the
+ * number alone: no string is made per event.
+ */
+type SessionKey = number | string;
+const sessionKeyOf = (node: string | null, session: number): SessionKey => (node === null ? session : `${node} ${session}`);
+
 interface Pending {
   /**
    * The event's lines, not its parsed records: a held event outlives several young-generation
@@ -56,7 +77,7 @@ interface Pending {
    * field maps (measured: holding parsed events tripled the CPU of a session flood).
    */
   lines: string;
-  session: number;
+  session: SessionKey;
   /** Wall-clock time after which it goes out whether or not a binding came. */
   until: number;
   out: boolean;
@@ -98,7 +119,7 @@ const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]'])
 export class LivePipeline implements EventPipeline {
   readonly attributor: Attributor;
   private readonly reassembler: Reassembler;
-  private readonly sessions: LruMap<number, SessionState>;
+  private readonly sessions: LruMap<SessionKey, SessionState>;
   /** Held events in the order they were held (entries released early are marked `out`). */
   private queue: Pending[] = [];
   private queueHead = 0;
@@ -192,31 +213,46 @@ export class LivePipeline implements EventPipeline {
       if (BINDING_TYPES.has(rec.type)) bound += this.onBinding(rec);
     }
     const ses = sessionOf(event);
-    const c = this.attribute(event, ses, now);
-    if (!c && ses !== null) {
-      const state = this.sessions.peek(ses);
-      if (state?.loginAt != null && now - state.loginAt < this.grace) return bound + this.hold(event, ses, state, state.loginAt + this.grace);
+    const key = ses === null ? null : sessionKeyOf(event.node, ses);
+    const c = this.attribute(event, ses, key, now);
+    if (!c && key !== null) {
+      const state = this.sessions.peek(key);
+      if (state?.loginAt != null && now - state.loginAt < this.grace) return bound + this.hold(event, key, state, state.loginAt + this.grace);
     }
     // Events that waited for this session's binding (or its grace) go out before newer ones.
-    const earlier = ses !== null ? this.releaseSession(ses) : '';
+    const earlier = key !== null ? this.releaseSession(key) : '';
     return bound + earlier + this.emit(event, c);
   }
 
-  private attribute(event: AuditEvent, ses: number | null, now: number): AttributedContainer | null {
+  private attribute(event: AuditEvent, ses: number | null, key: SessionKey | null, now: number): AttributedContainer | null {
     const c = this.attributor.attribute(event);
-    if (c || !this.options.registry || ses === null) return c;
-    let state = this.sessions.get(ses);
+    if (c || !this.options.registry || ses === null || key === null || !this.registryAnswers(event)) return c;
+    let state = this.sessions.get(key);
     // A session allocated in this stream is bound by the stream (or not at all).
     if (state?.loginAt != null) return null;
     if (state?.missedAt != null && now - state.missedAt < NEGATIVE_LOOKUP_MS) return null;
     const found = this.options.registry.containerOfSession(ses);
     if (!found) {
-      if (!state) this.sessions.set(ses, (state = { loginAt: null, missedAt: null, held: null }));
+      if (!state) this.sessions.set(key, (state = { loginAt: null, missedAt: null, held: null }));
       state.missedAt = now;
       return null;
     }
-    this.attributor.restore([{ session: ses, start: -1, contid: found.contid }], [found]);
+    this.attributor.restore([{ session: ses, node: event.node, start: -1, contid: found.contid, sinceMs: this.options.bootStartMs }], [found]);
     return found;
+  }
+
+  /**
+   * The registry binds this node's sessions of this boot: it may answer for an event only
+   * when the event is this node's (search's rule: another node's session is bound by that
+   * node's bindings in the stream, or not at all) and not stamped before this boot began
+   * (an earlier boot's session S is not this boot's S).
+   */
+  private registryAnswers(event: AuditEvent): boolean {
+    const local = this.options.localNode ?? null;
+    const node = event.node ?? this.options.unprefixedNode ?? local;
+    if (node !== local) return false;
+    const boot = this.options.bootStartMs;
+    return boot === undefined || event.timeMs >= boot;
   }
 
   /** Sessions a LOGIN record has just allocated: their binding record may still come. */
@@ -224,23 +260,25 @@ export class LivePipeline implements EventPipeline {
     if (rec.fields.get('res') !== '1') return;
     const ses = Number(rec.fields.get('ses'));
     if (!Number.isInteger(ses) || ses === 4294967295) return;
-    const state = this.sessions.get(ses);
+    const key = sessionKeyOf(rec.node, ses);
+    const state = this.sessions.get(key);
     if (state) {
       state.loginAt = now;
       state.missedAt = null;
-    } else this.sessions.set(ses, { loginAt: now, missedAt: null, held: null });
+    } else this.sessions.set(key, { loginAt: now, missedAt: null, held: null });
   }
 
   /** A binding record was learned: the events its session held go out now, attributed. */
   private onBinding(rec: AuditRecord): string {
     const ses = parseLifecycle(rec.msg)?.session;
     if (ses === null || ses === undefined) return '';
-    if (!this.sessions.peek(ses)?.held) return '';
+    const key = sessionKeyOf(rec.node, ses);
+    if (!this.sessions.peek(key)?.held) return '';
     // A rejected (untrusted) binding binds nothing: its session keeps waiting.
-    return this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null ? this.releaseSession(ses) : '';
+    return this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null ? this.releaseSession(key) : '';
   }
 
-  private hold(event: AuditEvent, session: number, state: SessionState, until: number): string {
+  private hold(event: AuditEvent, session: SessionKey, state: SessionState, until: number): string {
     const p: Pending = { lines: freeze(event), session, until, out: false };
     (state.held ??= []).push(p);
     this.queue.push(p);
@@ -255,7 +293,7 @@ export class LivePipeline implements EventPipeline {
     return out;
   }
 
-  private releaseSession(session: number): string {
+  private releaseSession(session: SessionKey): string {
     const state = this.sessions.peek(session);
     if (!state?.held) return '';
     const held = state.held;

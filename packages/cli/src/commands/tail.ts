@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { uptime } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { ContidError, Registry, configFromEnv, escapeText, loadOrCreateSigner } from '@contid/core';
 import { lxcRootNamer } from '@contid/lxc';
@@ -157,6 +158,7 @@ export async function runTail(argv: TailArgs): Promise<void> {
   const filter = eventFilterOf(argv as EventFilterArgs);
   // entries into LXC containers that bypass contid, as search --untagged words them
   let entries: LiveEntryWatch | null = null;
+  const trusted = trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`));
   const pipeline = new LivePipeline({
     format,
     onEmit: (event, c) => entries?.onEmit(event, c) ?? '',
@@ -164,8 +166,13 @@ export async function runTail(argv: TailArgs): Promise<void> {
     // csv: search's columns and the container's (a live stream is read for its attribution)
     formatOptions: { csv: { container: true }, onNormalizeError: printNormalizeError },
     eventTimeoutMs: argv['event-timeout'],
-    ...trustOptions(argv, (line) => void process.stderr.write(`contid: ${line}\n`)),
+    ...trusted,
     registry,
+    // The registry answers for this node's sessions of this boot only (docs/tail.md): the node
+    // is the one unprefixed records are taken for unless --log-node names another; the boot
+    // began uptime ago (a second earlier: uptime and the records' clock are read apart).
+    localNode: argv['log-node'] === undefined ? trusted.unprefixedNode : config.nodeName,
+    bootStartMs: Date.now() - uptime() * 1000 - 1000,
     filter,
   });
   entries = new LiveEntryWatch(pipeline.attributor, {
