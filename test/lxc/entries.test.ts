@@ -1,4 +1,7 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatContainerId, Registry } from '@contid/core';
 import { ENTRY_RULES_FILE, entryRules, hostEntryTargets } from '@contid/lxc';
 import { field, waitForAudit } from '../helpers/audit';
@@ -149,6 +152,41 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
     expect(at).toBeGreaterThanOrEqual(before - 1000);
     expect(at).toBeLessThanOrEqual(after + 1000);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it("a non-root user's fake lxc-start in the starter's session gets nothing from the hook and cannot abort the start", async () => {
+    const name = make('fakestarter');
+    // Processes without a login session all share the unset session (4294967295): system
+    // services, cron, su, lxc-autostart at boot. nobody plants two processes called lxc-start
+    // that name the container there: one whose stderr is a root-owned file it may only read, one
+    // whose stderr is a pipe nobody reads. Then root starts the container the plain way.
+    const dir = mkdtempSync(join(tmpdir(), 'contid-fakestarter-'));
+    chmodSync(dir, 0o755);
+    const target = join(dir, 'root-owned.txt');
+    writeFileSync(target, 'root-owned, world-readable\n');
+    chmodSync(target, 0o644);
+    const fake = join(dir, 'lxc-start');
+    writeFileSync(fake, '#!/bin/sh\nwhile :; do sleep 1; done\n');
+    chmodSync(fake, 0o755);
+    const unset = 'echo 4294967295 > /proc/self/loginuid';
+    const asNobody = `setpriv --reuid=65534 --regid=65534 --clear-groups`;
+    const planted = [
+      spawn('sh', ['-c', `${unset} && exec ${asNobody} sh -c 'exec 2<${target}; exec ${fake} -n ${name}'`], { stdio: 'ignore', detached: true }),
+      spawn('sh', ['-c', `${unset} && exec ${asNobody} sh -c '${fake} -n ${name} 2>&1 | true'`], { stdio: 'ignore', detached: true }),
+    ];
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(run('pgrep', ['-u', '65534', '-x', 'lxc-start']).stdout.trim().split('\n')).toHaveLength(2);
+      const plain = run('sh', ['-c', `${unset} && exec lxc-start -n ${name}`]);
+      expect(plain.status).toBe(0);
+      await waitForState(name, 'RUNNING');
+      expect(readFileSync(target, 'utf8')).toBe('root-owned, world-readable\n');
+      await serve.drained();
+      expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    } finally {
+      for (const p of planted) if (p.pid) process.kill(-p.pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('uninstall lxc removes the rules from the kernel and rules.d; doctor warns', () => {
