@@ -118,7 +118,7 @@ describe('forged binding records (real kernel, real auditd)', () => {
 
   it('contid search --show-rejected lists every forgery and attributes none of them', () => {
     // This run's records only: the host's log holds every earlier run's rejected bindings too,
-    // and --show-rejected lists the first 10,000 (saying so on stderr).
+    // which --show-rejected would list as well.
     const log = join(tmp, 'frozen.log');
     freezeSince(mark, log);
     const r = contid(['search', '--show-rejected', '--input', log], { env: service.env, maxBuffer: 512 << 20, timeout: 300_000 });

@@ -66,6 +66,8 @@ export interface AttributorOptions {
   onTrustedBinding?: (record: AuditRecord, life: LifecycleRecord) => void;
   /** How many rejected records to keep for listing (the count is always exact). */
   keepRejected?: number;
+  /** Called for every rejected binding record as it is rejected (`search --show-rejected` streams them). */
+  onRejected?: (rejected: RejectedBinding) => void;
   /** Distinct unknown signing keys named at most (see UnknownKeyTally; default 256). */
   maxUnknownKeys?: number;
   /**
@@ -502,6 +504,7 @@ export class Attributor {
     this.rejectedCount++;
     this.rejectedBy.set(reason, (this.rejectedBy.get(reason) ?? 0) + 1);
     if (reason === 'unknown-key' && keyId !== undefined && node !== undefined) this.unknownKeys.add(keyId, node);
+    this.options.onRejected?.({ reason, record, keyId, node });
     if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record, keyId, node });
   }
 

@@ -9,7 +9,7 @@ import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedEntries, untaggedSearchError } from './untagged-search';
 import {
   EntryWitness, SearchIndex, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
-  type EventFilter, type FormatOptions,
+  type EventFilter, type FormatOptions, type RejectedBinding,
 } from '@contid/audit';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
@@ -146,7 +146,14 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         timeoutMs: argv['event-timeout'],
         fullScan: argv.strict,
         limit: argv['just-one'] ? 1 : undefined,
-        attribution: { ...trust, registry, procfsContid: hostHasProcfsContid(), onTrustedBinding: entries.onTrustedBinding },
+        attribution: {
+          ...trust,
+          registry,
+          procfsContid: hostHasProcfsContid(),
+          onTrustedBinding: entries.onTrustedBinding,
+          // --show-rejected: each one out as it is found, none kept (any number, flat memory)
+          ...(argv['show-rejected'] ? { keepRejected: 0, onRejected: (r: RejectedBinding) => out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`) } : {}),
+        },
         onEntryRecord: entries.onEntryRecord,
         firstPassOnly: argv.untagged,
         onEvent: argv['show-rejected']
@@ -165,11 +172,6 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
       progress.end();
-      if (argv['show-rejected']) {
-        for (const r of stats.attributor.rejected) out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`);
-        const unlisted = stats.attributor.rejectedCount - stats.attributor.rejected.length;
-        if (unlisted > 0) say(`listed the first ${stats.attributor.rejected.length} of ${stats.attributor.rejectedCount} rejected binding records; ${unlisted} more are not listed (narrow the logs read with --input)`);
-      }
       out.flush();
       if (fileBases(files).every((b) => b.size === 0)) throw new ContidError('no audit records: the input is empty', 1);
       if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
