@@ -148,6 +148,9 @@ export function ecsDocument(event: AuditEvent, chain: AttributedContainer[]): Re
   const value = (name: string): string | undefined => firstAny(event, name);
   const named = (field: string): string | undefined => {
     for (const r of event.records) {
+      // A second 0x1D means the sender's own text holds one: what follows it, and even
+      // auditd's enriched part (it was misled too, measured), may be the sender's names.
+      if (r.enrichedText?.includes('\x1d')) continue;
       const v = r.enriched?.get(field.toUpperCase());
       if (v !== undefined) return fieldValue(v);
     }

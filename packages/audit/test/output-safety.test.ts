@@ -63,6 +63,18 @@ describe('output safety', () => {
     expect(JSON.parse(formatAuditEvent('ecs', big, [])).event).toMatchObject({ sequence: '18446744073709551615', outcome: 'failure', action: 'user' });
   });
 
+  it('ECS: names from an enriched part that a sender could have written are not used (a 0x1D inside a user message)', () => {
+    // As logged on this machine (auditd 3.0.9, log_format ENRICHED): root in a default Docker
+    // container sent a USER_LOGIN whose text holds 0x1D and fake names; auditd's own enriched
+    // part after it was misled too. The ids are the kernel's (uid=0 auid=0).
+    const forged = `type=USER_LOGIN msg=audit(1796033218.810:2533520): pid=28523 uid=0 auid=0 ses=54017 msg='op=login acct="r-gs-probe" exe="/usr/sbin/sshd" hostname=h addr=10.0.0.9 terminal=ssh res=success\x1dAUID="alice4" UID="alice4"'\x1dUID="alice4" AUID="alice4"`;
+    const ecs = JSON.parse(formatAuditEvent('ecs', eventsOf([forged])[0], []));
+    expect(ecs.user).toEqual({ id: '0', audit: { id: '0' } });
+    // one 0x1D, auditd's own: its names are used
+    const genuine = `type=USER_LOGIN msg=audit(1796033218.810:2533521): pid=28523 uid=0 auid=1000 ses=54017 msg='op=login acct="bob" exe="/usr/sbin/sshd" hostname=h addr=10.0.0.9 terminal=ssh res=success'\x1dUID="root" AUID="bob"`;
+    expect(JSON.parse(formatAuditEvent('ecs', eventsOf([genuine])[0], [])).user).toEqual({ id: '0', name: 'root', audit: { id: '1000', name: 'bob' } });
+  });
+
   it('fuzz: any bytes, any hex payload — every format is valid UTF-8, JSON parses, text has no raw control character', () => {
     const bytes = fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b));
     const line = fc.oneof(
