@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { loadKoffi } from '@contid/core';
 
 /**
  * libaudit's own tables (what ausearch uses): record type names and numbers, syscall names
@@ -18,7 +18,7 @@ let lib: Libaudit | null | undefined;
 function libaudit(): Libaudit | null {
   if (lib !== undefined) return lib;
   try {
-    const so = koffi.load('libaudit.so.1');
+    const so = loadKoffi().load('libaudit.so.1');
     lib = {
       nameToType: so.func('int audit_name_to_msg_type(const char *type)') as Libaudit['nameToType'],
       typeToName: so.func('const char *audit_msg_type_to_name(int type)') as Libaudit['typeToName'],

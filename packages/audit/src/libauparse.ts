@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { loadKoffi } from '@contid/core';
 
 /**
  * libauparse (package libauparse0) through koffi: the calls ausearch 3.0.9 makes to interpret
@@ -81,6 +81,7 @@ let lib: Libauparse | null | undefined;
 const ASCII = /^[\x00-\x7f]*$/;
 
 function load(): Libauparse {
+  const koffi = loadKoffi();
   const au = koffi.load('libauparse.so.0');
   const libc = koffi.load('libc.so.6');
   // anonymous: a named koffi type is process-wide and cannot be declared twice (jest loads modules per file)

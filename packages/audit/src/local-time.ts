@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { loadKoffi } from '@contid/core';
 
 /**
  * The few strftime(3) conversions ausearch prints, of the local time (TZ) in ausearch's
@@ -35,7 +35,7 @@ function dateFormat(): string {
   if (dateFormats?.env === env) return dateFormats.format;
   let format = C_DATE;
   try {
-    const libc = koffi.load('libc.so.6');
+    const libc = loadKoffi().load('libc.so.6');
     const loc = libc.func('void *newlocale(int mask, const char *locale, void *base)')(LC_TIME_MASK, '', null);
     if (loc !== null) {
       format = (libc.func('const char *nl_langinfo_l(int item, void *loc)')(D_FMT, loc) as string | null) || C_DATE;

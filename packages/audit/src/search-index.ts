@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { ContidError } from '@contid/core';
+import { ContidError, loadSqlite } from '@contid/core';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
 import { BootLines } from './boot-watch';
 import { eventKey, sessionAfter, stampSpan } from './event-key';
@@ -120,7 +120,7 @@ export class SearchIndex {
     // The index holds binding lines of the audit log: never written where others could read or swap it.
     const untrusted = untrustedIndexReason(dir, INDEX_FILES);
     if (untrusted) throw new ContidError(`refusing to keep the search index in ${dir}: ${untrusted}`);
-    const db = new Database(join(dir, INDEX_FILES[0]));
+    const db = new (loadSqlite())(join(dir, INDEX_FILES[0]));
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     if (db.pragma('user_version', { simple: true }) !== SCHEMA_VERSION) {
@@ -143,7 +143,7 @@ export class SearchIndex {
       return null;
     }
     try {
-      const db = new Database(join(dir, INDEX_FILES[0]), { readonly: true, fileMustExist: true });
+      const db = new (loadSqlite())(join(dir, INDEX_FILES[0]), { readonly: true, fileMustExist: true });
       if (db.pragma('user_version', { simple: true }) === SCHEMA_VERSION) return new SearchIndex(db);
       db.close();
       return null; // an index of another layout: scan until `contid index` rebuilds it

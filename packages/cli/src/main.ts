@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { failWith, leaveQuietlyOnClosedOutput } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
@@ -27,7 +27,21 @@ async function main(): Promise<void> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => failWith(err ?? new Error(msg), Boolean(msg)));
   for (const command of commandsFor(args)) cli = cli.command(command);
+  skipHelpCache(cli);
   await cli.parseAsync();
+}
+
+/**
+ * yargs 17 renders the whole help of a command each time the command runs (runCommand calls
+ * its usage's cacheHelpMessage once the handler has started), so that a failure after an await
+ * can still print it. contid never prints help on a failure (failWith: one line), and that
+ * rendering — every option of `search` laid out by cliui — cost ≈ 60–80 ms CPU of each run.
+ * `--help` renders it as before. An internal of yargs: where it is not there, nothing changes.
+ */
+function skipHelpCache(cli: Argv): void {
+  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (cli as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 leaveQuietlyOnClosedOutput();

@@ -1,4 +1,5 @@
-import koffi from 'koffi';
+import type { IKoffiLib } from 'koffi';
+import { loadKoffi } from './native-modules';
 import { ContidError } from './errors';
 
 /** Where audit records go. The kernel (through libaudit) in production. */
@@ -23,9 +24,9 @@ let libaudit: Libaudit | undefined;
 /** Loads libaudit.so.1 once per process (koffi: prebuilt, no compiler needed at install). */
 function loadLibaudit(): Libaudit {
   if (libaudit) return libaudit;
-  let lib: koffi.IKoffiLib;
+  let lib: IKoffiLib;
   try {
-    lib = koffi.load('libaudit.so.1');
+    lib = loadKoffi().load('libaudit.so.1');
   } catch {
     throw new AuditUnavailableError('libaudit.so.1 not found: install the libaudit1 package');
   }

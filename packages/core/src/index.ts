@@ -53,3 +53,4 @@ export { copyProcessFd } from './process-fd';
 export * from './health';
 export { MIGRATIONS, type Migration } from './migrations';
 export { foldKeyOf } from './binding-folds';
+export { loadKoffi, loadSqlite } from './native-modules';

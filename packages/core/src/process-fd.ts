@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import koffi from 'koffi';
+import { loadKoffi } from './native-modules';
 
 type Syscall = (nr: number, ...args: unknown[]) => number;
 let syscall: Syscall | undefined;
@@ -14,7 +14,7 @@ const SYS_PIDFD_GETFD = 438; // both the same on x86_64 and arm64
  */
 export function copyProcessFd(pid: number, fd: number): number | null {
   if (process.arch !== 'x64' && process.arch !== 'arm64') return null; // the numbers above are the generic table's
-  if (!syscall) syscall = koffi.load('libc.so.6').func('long syscall(long number, ...)') as Syscall;
+  if (!syscall) syscall = loadKoffi().load('libc.so.6').func('long syscall(long number, ...)') as Syscall;
   const pidfd = syscall(SYS_PIDFD_OPEN, 'int', pid, 'uint', 0);
   if (pidfd < 0) return null;
   try {

@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { loadKoffi } from './native-modules';
 import { ContidError } from './errors';
 
 interface Libc {
@@ -11,7 +11,7 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (!libc) {
-    const lib = koffi.load('libc.so.6');
+    const lib = loadKoffi().load('libc.so.6');
     libc = {
       execvp: lib.func('int execvp(const char *file, const char **argv)'),
       signal: lib.func('void *signal(int sig, void *handler)'),
@@ -39,7 +39,7 @@ export function replaceProcess(argv: readonly string[]): never {
   c.signal(SIGPIPE, null);
   c.signal(SIGXFSZ, null);
   c.execvp(argv[0], [...argv, null]);
-  const errno = koffi.errno();
+  const errno = loadKoffi().errno();
   const reason = errno === 2 ? 'command not found' : errno === 13 ? 'permission denied' : `errno ${errno}`;
   throw new ContidError(`cannot run ${argv[0]}: ${reason}`, errno === 2 ? 127 : 126);
 }

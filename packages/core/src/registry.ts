@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerId, formatContainerId, parseContainerId } from './container-id';
@@ -8,6 +8,7 @@ import { foldRun } from './binding-folds';
 import { MIGRATIONS } from './migrations';
 import { Namespaces, currentBootId } from './proc';
 import { IdAllocator } from './allocator';
+import { loadSqlite } from './native-modules';
 
 export const DEFAULT_STATE_DIR = '/var/lib/contid';
 /** Rows one name or prefix may bring into a lookup (a unit's invocations all share its name). */
@@ -207,7 +208,7 @@ export class Registry {
     const file = join(dir, 'registry.db');
     let db: Database.Database;
     try {
-      db = new Database(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+      db = new (loadSqlite())(file, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
       db.pragma('busy_timeout = 30000');
       if (!options.readonly) {
         chmodSync(file, 0o600);

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContidError, Registry, configFromEnv, formatContainerId, parseContainerId } from '@contid/core';
-import { Attributor, EntryWitness, EventFilter, fileBases, resolveContainerFilter, selectedContainers, selectedSessions, type UntaggedEntry } from '@contid/audit';
-import { lxcRootNamer } from '@contid/lxc';
+import { Attributor, EntryWitness, EventFilter, fileBases, resolveContainerFilter, selectedContainers, selectedSessions, type RootNamer, type UntaggedEntry } from '@contid/audit';
 
 /**
  * Entries that bypassed contid (a plain lxc-attach, a plain lxc-start, recorded by contid's
@@ -20,12 +19,20 @@ export function untaggedEntries(witness: EntryWitness, attributor: Attributor, f
     selected = contids;
   } else if (!all) return [];
   const config = configFromEnv();
-  const registry = openQuietly(config.stateDir);
+  // the registry and the LXC package are opened only when a root needs a name: most searches
+  // see no entry at all, and a search's start-up should not pay for them
+  const opened: { registry: Registry | null; namer?: RootNamer } = { registry: null };
+  const rootNamer: RootNamer = (root) => {
+    if (opened.namer === undefined) {
+      opened.registry = openQuietly(config.stateDir);
+      opened.namer = (require('@contid/lxc') as typeof import('@contid/lxc')).lxcRootNamer(opened.registry);
+    }
+    return opened.namer(root);
+  };
   try {
-    const judge = { rootNamer: lxcRootNamer(registry), localNode: config.nodeName };
-    return witness.untagged(attributor, fileBases(files), selected, { startMs: filter.startMs, endMs: filter.endMs }, judge);
+    return witness.untagged(attributor, fileBases(files), selected, { startMs: filter.startMs, endMs: filter.endMs }, { rootNamer, localNode: config.nodeName });
   } finally {
-    registry?.close();
+    opened.registry?.close();
   }
 }
 

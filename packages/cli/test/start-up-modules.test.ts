@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/*
+ * `contid search` starts up with what it uses: the native modules (koffi, better-sqlite3) are
+ * required on first use (core's native-modules.ts), the LXC package only when an entry's root
+ * needs a name. Importing @contid/core or @contid/audit loads neither. Runs the built CLI
+ * (packages/cli/dist, as the e2e tests do) and lists the modules it loaded.
+ */
+const MAIN = resolve(__dirname, '../dist/main.js');
+const LOG = resolve(__dirname, '../../audit/test/fixtures/golden-local-enriched.log');
+
+describe('search start-up loads only what the run uses', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-start-up-'));
+  const hook = join(dir, 'list-modules.js');
+  writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(process.env.MODULES_OUT, JSON.stringify(Object.keys(require.cache))));\n`);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The modules `node -r hook ARGS` had loaded when it exited. */
+  function loaded(args: string[]): string[] {
+    const out = join(dir, 'modules.json');
+    rmSync(out, { force: true });
+    const env = { ...process.env, MODULES_OUT: out, CONTID_STATE_DIR: join(dir, 'state'), CONTID_INDEX_DIR: join(dir, 'index'), TZ: 'UTC' };
+    spawnSync(process.execPath, ['-r', hook, ...args], { env, encoding: 'utf8', cwd: resolve(__dirname, '..') });
+    return JSON.parse(readFileSync(out, 'utf8')) as string[];
+  }
+  const has = (modules: string[], pattern: RegExp): boolean => modules.some((m) => pattern.test(m));
+
+  it('a raw search without an index or a registry: no koffi, no better-sqlite3, no LXC package', () => {
+    const modules = loaded([MAIN, 'search', '-m', 'SYSCALL', '-if', LOG]);
+    expect(has(modules, /packages[/\\]audit[/\\]dist[/\\]search\.js$/)).toBe(true); // the search did run
+    expect(has(modules, /[/\\]koffi[/\\]/)).toBe(false);
+    expect(has(modules, /[/\\]better-sqlite3[/\\]/)).toBe(false);
+    expect(has(modules, /packages[/\\]lxc[/\\]/)).toBe(false);
+  });
+
+  it('--interpret loads koffi (libauparse) when it needs it', () => {
+    expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-i', '-if', LOG]), /[/\\]koffi[/\\]/)).toBe(true);
+  });
+
+  it('importing @contid/core and @contid/audit loads no native module', () => {
+    const modules = loaded(['-e', "require('@contid/core'); require('@contid/audit')"]);
+    expect(has(modules, /packages[/\\]audit[/\\]dist[/\\]index\.js$/)).toBe(true);
+    expect(has(modules, /[/\\](koffi|better-sqlite3)[/\\]/)).toBe(false);
+  });
+});
