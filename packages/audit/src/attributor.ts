@@ -60,6 +60,12 @@ export interface AttributorOptions {
   maxSessions?: number;
   maxContainers?: number;
   /**
+   * Nodes whose boots are tracked at most (default: all). A sender on a collector chooses its
+   * `node=` text: a live reader bounds this like the sessions (least recently seen let go,
+   * counted in `nodesForgotten`).
+   */
+  maxNodes?: number;
+  /**
    * Called for every binding record that passed the trust rule (create, setns, end …), as it
    * is learned: who entered a container and when is a report's business, not the attributor's.
    */
@@ -204,8 +210,8 @@ class BootBoundaries {
  */
 export class Attributor {
   private readonly epochs: LruMap<string, Epoch[]>;
-  private readonly boots = new Map<string, BootBoundaries>();
-  private readonly serials = new SerialWatch();
+  private readonly boots: LruMap<string, BootBoundaries>;
+  private readonly serials: SerialWatch;
   private readonly containers: LruMap<string, AttributedContainer>;
   private readonly signatures: LruMap<string, true>;
   private readonly trust: TrustStore;
@@ -218,7 +224,7 @@ export class Attributor {
   /** Bindings whose signature settle() never verified: they could not change the answer, and are not used. */
   unchecked = 0;
   /** Every node a binding record named ('' for none), whether it was used, held or rejected. */
-  private readonly bindingNodes = new Set<string>();
+  private readonly bindingNodes: LruMap<string, true>;
   private pending: (ClaimedBinding & { rec: AuditRecord; claim: Extract<ClaimCheck, { ok: true }> })[] | null;
 
   constructor(private readonly options: AttributorOptions = {}) {
@@ -227,6 +233,9 @@ export class Attributor {
     this.epochs = new LruMap(options.maxSessions);
     this.containers = new LruMap(options.maxContainers);
     this.signatures = new LruMap(options.maxSessions);
+    this.boots = new LruMap(options.maxNodes);
+    this.serials = new SerialWatch(options.maxNodes);
+    this.bindingNodes = new LruMap(options.maxNodes);
     this.pending = options.deferVerification ? [] : null;
     this.unknownKeys = new UnknownKeyTally(options.maxUnknownKeys);
   }
@@ -247,9 +256,14 @@ export class Attributor {
     });
   }
 
-  /** Sessions and containers held now (bounded by maxSessions / maxContainers). */
-  get tableSizes(): { sessions: number; containers: number } {
-    return { sessions: this.epochs.size, containers: this.containers.size };
+  /** Per-node entries let go for room (maxNodes): boot watches, boot boundaries, binding nodes. */
+  get nodesForgotten(): number {
+    return this.serials.forgotten + this.boots.evicted + this.bindingNodes.evicted;
+  }
+
+  /** Sessions, containers and nodes held now (bounded by maxSessions / maxContainers / maxNodes). */
+  get tableSizes(): { sessions: number; containers: number; nodes: number } {
+    return { sessions: this.epochs.size, containers: this.containers.size, nodes: Math.max(this.serials.size, this.boots.size, this.bindingNodes.size) };
   }
 
   /** Learn from one event (records of every type may be passed; only binding types matter). */
@@ -365,7 +379,7 @@ export class Attributor {
     for (const n of this.boots.keys()) nodes.add(n);
     // and every node a binding named, verified or not: one left unverified (lazy
     // verification) still says its node's sessions share numbers with the others'
-    for (const n of this.bindingNodes) nodes.add(n);
+    for (const n of this.bindingNodes.keys()) nodes.add(n);
     return nodes.size <= 1 && [...this.boots.values()].every((b) => b.count === 0);
   }
 
@@ -466,7 +480,7 @@ export class Attributor {
   private onLifecycle(rec: AuditRecord): void {
     const claim = claimBinding(rec, { trust: this.trust, legacyTrustedExes: this.legacyExes, unprefixedNode: this.options.unprefixedNode });
     if (claim === null) return;
-    this.bindingNodes.add(rec.node ?? '');
+    this.bindingNodes.set(rec.node ?? '', true);
     if (!claim.ok) return this.reject(claim.problem, rec, claim.keyId, claim.node);
     if (this.pending !== null) this.pending.push({ rec, claim, node: rec.node, binding: claim.binding });
     else this.useClaim(rec, claim);

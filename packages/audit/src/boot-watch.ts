@@ -1,5 +1,6 @@
 import { readRanges } from './read-ranges';
 import { bytesAt, findBytes, typeAt } from './line-bytes';
+import { LruMap } from './lru-map';
 
 /**
  * Boots seen in the log itself. The kernel numbers its records with one counter from boot
@@ -19,9 +20,29 @@ import { bytesAt, findBytes, typeAt } from './line-bytes';
  */
 export const SERIAL_JITTER = 50;
 
-/** Per node (`''`: no `node=` prefix), the highest kernel serial and latest time of its current boot. */
+/**
+ * Per node (`''`: no `node=` prefix), the highest kernel serial and latest time of its current
+ * boot. A live reader bounds the nodes it watches (`maxNodes`, least recently seen let go and
+ * counted in `forgotten`): a sender on a collector chooses its `node=` text, so one name per
+ * record would otherwise grow it without end. A node let go is watched afresh from its next
+ * record — a boot between its last record kept and that one is not seen.
+ */
 export class SerialWatch {
-  private readonly boots = new Map<string, { serial: number; timeMs: number }>();
+  private readonly boots: LruMap<string, { serial: number; timeMs: number }>;
+
+  constructor(maxNodes = Infinity) {
+    this.boots = new LruMap(maxNodes);
+  }
+
+  /** Nodes watched now. */
+  get size(): number {
+    return this.boots.size;
+  }
+
+  /** Nodes let go for room since creation. */
+  get forgotten(): number {
+    return this.boots.evicted;
+  }
 
   /** Feeds one record's serial and time (ms) in log order; true when it begins a new boot of `node`. */
   startsBoot(node: string, serial: number, timeMs: number): boolean {

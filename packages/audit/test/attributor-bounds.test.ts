@@ -27,6 +27,24 @@ describe('attributor tables bounded for a live reader', () => {
     expect(a.contidOfSession(1000)).toBeNull(); // dropped: a live reader asks the registry
   });
 
+  test('maxNodes caps the per-node boot tracking a flood of node= names leaves behind (outside attack 4); a node still tracked still shows its boot', () => {
+    const a = new Attributor({ legacyTrustedExes: [NODE], maxNodes: 100 });
+    const user = (node: string, serial: number, ses: number, sec = 1795926138): AuditRecord =>
+      rec(`node=${node} type=USER msg=audit(${sec}.${String(serial % 1000).padStart(3, '0')}:${serial}): pid=1 uid=0 auid=4294967295 ses=${ses} msg='op=x res=success'`);
+    for (let i = 1; i <= 20_000; i++) a.observeRecord(user(`n${i}x${'a'.repeat(40)}`, i + 1000, i));
+    expect(a.tableSizes.nodes).toBe(100);
+    expect(a.nodesForgotten).toBe(19_900);
+    // the most recent node is still watched: its serial restarting low is a boot (here: it
+    // ends its sessions' epochs, so a binding made before it no longer answers)
+    const last = `n20000x${'a'.repeat(40)}`;
+    a.observeRecord(rec(`node=${last} type=LOGIN msg=audit(1795926139.000:30000): pid=30637 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=7 res=1`));
+    a.observeRecord(rec(`node=${last} type=VIRT_CONTROL msg=audit(1795926139.001:30001): pid=30630 uid=0 auid=4294967295 ses=4294967295 msg='virt=docker op=create vm="c9" uuid=? vm-pid=30637 vm-ses=7 contid=9 parent-contid=? ns=? node=? exe="${NODE}" hostname=? addr=? terminal=? res=success'`));
+    expect(a.contidOfSession(7, -1, last)).toBe(9n);
+    for (let s = 3; s <= 12; s++) a.observeRecord(user(last, s, 4294967295, 1795926200));
+    expect(a.contidOfSession(7, -1, last)).toBeNull();
+    expect(a.tableSizes.nodes).toBe(100);
+  });
+
   test('without bounds (search over a log) every session is kept', () => {
     const a = new Attributor({ legacyTrustedExes: [NODE] });
     for (let i = 0; i < 5000; i++) a.observeRecord(login(1000 + i, i));

@@ -15,6 +15,8 @@ export interface EventPipeline {
   flush(): string;
   /** Events sent before they were complete or bound, because what waits is bounded (counted, never dropped). */
   readonly releasedEarly?: number;
+  /** Nodes whose boot tracking was let go for room (more `node=` names than it keeps). */
+  readonly nodesForgotten?: number;
   /** True when expire/flush left due output for the next call (each call returns a bounded text). */
   more?(): boolean;
 }
@@ -43,6 +45,8 @@ export interface TailSummary {
   droppedOutput: number;
   /** Events the pipeline sent before their binding could come (see EventPipeline.releasedEarly). */
   releasedEarly: number;
+  /** See EventPipeline.nodesForgotten. */
+  nodesForgotten: number;
 }
 
 /**
@@ -56,6 +60,7 @@ export class LiveTail {
   private reportedDrops = 0;
   private reportedOverruns = 0;
   private reportedEarly = 0;
+  private reportedForgotten = 0;
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private writer: Promise<void> | undefined;
@@ -109,6 +114,7 @@ export class LiveTail {
       kernelOverruns: l.kernelOverruns,
       droppedOutput,
       releasedEarly: this.options.pipeline.releasedEarly ?? 0,
+      nodesForgotten: this.options.pipeline.nodesForgotten ?? 0,
     };
   }
 
@@ -164,9 +170,16 @@ export class LiveTail {
       this.options.report(
         `tail (${s.source}): received ${s.received} records, dropped ${s.dropped}` +
           ` (queue full ${s.droppedQueue}, reader ${s.droppedReader}, slow socket clients ${s.droppedOutput}),` +
-          ` kernel socket overruns ${s.kernelOverruns}, sent before their binding could come ${s.releasedEarly}`,
+          ` kernel socket overruns ${s.kernelOverruns}, sent before their binding could come ${s.releasedEarly}` +
+          (s.nodesForgotten > 0 ? `, nodes whose boot tracking was let go ${s.nodesForgotten}` : ''),
       );
       return;
+    }
+    if (s.nodesForgotten > this.reportedForgotten) {
+      this.options.report(
+        `more node= names than tail tracks: the boot tracking of ${s.nodesForgotten - this.reportedForgotten} least recently seen node(s) was let go (${s.nodesForgotten} since start); a boot of such a node before its next record is not seen`,
+      );
+      this.reportedForgotten = s.nodesForgotten;
     }
     if (s.dropped > this.reportedDrops) {
       this.options.report(`dropped ${s.dropped - this.reportedDrops} records (${s.dropped} since start)`);

@@ -59,6 +59,11 @@ export interface LivePipelineOptions extends Omit<AttributorOptions, 'registry'>
 export const DEFAULT_MAX_SESSIONS = 16_384;
 /** Containers a live reader keeps; a dropped one is read from the registry again when needed. */
 export const DEFAULT_MAX_CONTAINERS = 8_192;
+/**
+ * Nodes whose boots a live reader tracks (`node=` names: a collector's senders choose them);
+ * the least recently seen are let go and counted (see Attributor.nodesForgotten).
+ */
+export const DEFAULT_MAX_NODES = 4_096;
 /** Bytes of held events kept at most by default: a few seconds of a busy host's records. */
 export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 
@@ -147,6 +152,7 @@ export class LivePipeline implements EventPipeline {
     this.attributor = new Attributor({
       maxSessions: DEFAULT_MAX_SESSIONS,
       maxContainers: DEFAULT_MAX_CONTAINERS,
+      maxNodes: DEFAULT_MAX_NODES,
       // tail prints only the count of rejected bindings; a few examples are enough to keep.
       keepRejected: 100,
       ...options,
@@ -159,6 +165,11 @@ export class LivePipeline implements EventPipeline {
     this.filter = options.filter ?? {};
     this.format = options.format ?? 'raw';
     this.enrichment = new LruMap(options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
+  }
+
+  /** Nodes whose boot tracking was let go for room (a flood of `node=` names): tail reports it. */
+  get nodesForgotten(): number {
+    return this.attributor.nodesForgotten;
   }
 
   /** Events waiting for a binding now. */
