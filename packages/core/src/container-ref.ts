@@ -11,7 +11,8 @@ import { ContidError } from './errors';
  * can only add names below itself and never shadow the host's: the shallowest namespace that
  * holds the name wins, and two namespaces at that depth are an error that lists both.
  * A ref of digits is a contid or a name, never a runtime-id prefix — a child's runtime id
- * `<victim contid>0` must not answer for the victim.
+ * `<victim contid>0` must not answer for the victim. A name that is also another container's
+ * runtime-id prefix is ambiguous.
  */
 
 export interface NamedContainer {
@@ -31,6 +32,7 @@ export interface ContainerDirectory<T extends NamedContainer> {
 export const MIN_RUNTIME_PREFIX = 4;
 const MAX_DEPTH = 64;
 const DIGITS = /^[0-9]{1,20}$/;
+const HEX = /^[0-9a-f]+$/;
 
 /** Nothing by that ref — or nothing the caller may see, which reads the same (no existence oracle). */
 export class UnknownContainerError extends ContidError {
@@ -94,11 +96,20 @@ export function resolveContainerRef<T extends NamedContainer>(dir: ContainerDire
     if (c && visible(c)) return { by: 'contid', containers: [c] };
   }
   const named = dir.byName(ref).filter(visible);
-  if (named.length) return { by: 'name', containers: oneNamespace(dir, ref, named) };
-  if (!DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX) {
-    const prefixed = dir.byRuntimePrefix(ref).filter(visible);
-    if (prefixed.length) return { by: 'runtime-id', containers: oneNamespace(dir, ref, prefixed) };
+  const prefixed = !DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX ? dir.byRuntimePrefix(ref).filter(visible) : [];
+  if (named.length) {
+    // Anyone who may name a container (group docker) can name it after another's id prefix:
+    // the same text then means two containers, and taking the name's would hand them over.
+    // Only engine-made (hex) ids count: LXC's and systemd's runtime id is the name itself, so
+    // "web2" is not a second meaning of "web".
+    const others = HEX.test(ref) ? prefixed.filter((c) => !named.includes(c) && c.runtimeId !== c.name) : [];
+    if (others.length) {
+      const list = [...named.map((c) => `${describeWithParents(dir, c)} by name`), ...others.map((c) => `${describeWithParents(dir, c)} by runtime id`)];
+      throw new ContidError(`"${ref}" is ambiguous: ${list.join('; ')} — name one by its contid`);
+    }
+    return { by: 'name', containers: oneNamespace(dir, ref, named) };
   }
+  if (prefixed.length) return { by: 'runtime-id', containers: oneNamespace(dir, ref, prefixed) };
   throw new UnknownContainerError(ref);
 }
 

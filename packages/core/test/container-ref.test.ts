@@ -14,6 +14,12 @@ const rows: NamedContainer[] = [
   { contid: id(2005), name: 'dup', runtimeId: null, parent: id(2003) },
   { contid: id(2006), name: 'dup', runtimeId: null, parent: id(2004) },
   { contid: id(2007), name: '1000', runtimeId: null, parent: id(2000) },
+  // Docker lets anyone in group docker name a container after the id prefix of another's.
+  { contid: id(3000), name: 'alice-db', runtimeId: 'dddd4444eeee', parent: null },
+  { contid: id(3001), name: 'dddd4444', runtimeId: 'ffff5555', parent: null },
+  // LXC: the runtime id is the name
+  { contid: id(4000), name: 'cafe', runtimeId: 'cafe', parent: null },
+  { contid: id(4001), name: 'cafe2', runtimeId: 'cafe2', parent: null },
 ];
 
 const dir: ContainerDirectory<NamedContainer> = {
@@ -36,6 +42,13 @@ describe('resolveContainerRef: one resolver for show, end, exec --setns, search 
   it('runtime-id prefixes of at least 4 characters', () => {
     expect(ids('aaaa')).toEqual([id(1000)]);
     expect(() => ids('aaa')).toThrow(UnknownContainerError);
+  });
+  it("a name that is also another container's runtime-id prefix is ambiguous, never the name's silently", () => {
+    expect(() => ids('dddd4444')).toThrow('"dddd4444" is ambiguous: 3001 (dddd4444, on the host) by name; 3000 (alice-db, on the host) by runtime id — name one by its contid');
+    expect(ids('dddd4444eeee')).toEqual([id(3000)]);
+    expect(ids('alice-db')).toEqual([id(3000)]);
+    // LXC's runtime id is its name: "cafe2" is no second meaning of "cafe"
+    expect(ids('cafe')).toEqual([id(4000)]);
   });
   it("a nested caller sees only its subtree: the host's web is unknown to it, its own web resolves", () => {
     const inCi = (c: NamedContainer): boolean => isInSubtree(dir, c.contid, id(2000));
