@@ -14,7 +14,7 @@ export type { RuntimeUser } from './runtime-users';
 export * from './client';
 export { DockerFront, failOpen } from './front/front';
 export type { FrontOptions } from './front/front';
-export { routeOf, isFullId } from './front/api-routes';
+export { isFullId, mayHijack, routeOf, targetProblem } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
 export { REQUESTERS_DIR, RequesterStore, formatRequester, parseRequester, requesterOf } from './front/requesters';
 export type { Requester } from './front/requesters';

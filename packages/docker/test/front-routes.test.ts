@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { formatRequester, parseRequester, routeOf } from '@contid/docker';
+import { formatRequester, mayHijack, parseRequester, routeOf, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -19,12 +19,42 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', '/v1.41/containers/%E0%A4%A/start', null], // bad escape
     ['POST', '/v1.41/exec/x/resize', null],
     ['HEAD', '/_ping', null],
+    // dockerd routes these as starts (outside attack 4): the front must too.
+    ['POST', '/v1.41.0/containers/web/start', { kind: 'container-start', ref: 'web' }],
+    ['POST', '/v1.41/containers%2Fweb%2Fstart', { kind: 'container-start', ref: 'web' }],
+    ['POST', '/v1.41/%63ontainers/web/st%61rt', { kind: 'container-start', ref: 'web' }],
+    ['POST', 'http://d/v1.41/containers/web/start', null],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);
   });
 
   test('never throws on any method and path', () => {
     fc.assert(fc.property(fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'), fc.string(), (m, u) => void routeOf(m, u)));
+  });
+});
+
+describe('request targets the front refuses, and where Upgrade may be relayed', () => {
+  test.each([
+    ['/v1.41/containers/web/start', null],
+    ['http://d/v1.41/containers/web/start', expect.stringContaining('origin-form')],
+    ['*', expect.stringContaining('origin-form')],
+    ['/v1.41/containers/%zz/start', expect.stringContaining('%-escape')],
+  ])('%s', (url, problem) => {
+    expect(targetProblem(url)).toEqual(problem);
+  });
+
+  test.each([
+    ['POST', '/v1.41/containers/web/attach?stream=1', true],
+    ['GET', '/v1.41/containers/web/attach/ws', true],
+    ['POST', `/v1.41/exec/${ID}/start`, true],
+    ['POST', '/session', true],
+    ['POST', '/grpc', true],
+    ['GET', '/_ping', false],
+    ['POST', '/v1.41/containers/create', false],
+    ['POST', '/v1.41/containers/web/start', false],
+    ['POST', 'http://d/v1.41/exec/x/start', false],
+  ])('%s %s hijacks: %s', (method, url, yes) => {
+    expect(mayHijack(method, url)).toBe(yes);
   });
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, escapeText, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
-import { IncompleteEntryError, Spool, SpoolEntry, entrySession } from './spool';
+import { IncompleteEntryError, Spool, SpoolEntry, SpoolRequester, entrySession } from './spool';
 
 /** Who a container is, as the identifiers tell it. */
 export interface ContainerIdentity {
@@ -118,9 +118,16 @@ export function sessionLeader(session: number, runcPid: number, procRoot = '/pro
   return null;
 }
 
-/** The binding records who asked (Docker through contid docker front): uid, auid, session, pid, exe. */
-function requesterDetail(entry: SpoolEntry): { requester?: SpoolEntry['requester'] } {
-  return entry.requester ? { requester: entry.requester } : {};
+/**
+ * The binding records who asked (Docker through contid docker front): uid, auid, session, pid,
+ * exe. A login uid that is not the client's uid is flagged (`auidDiffers`): it is normal after
+ * su/sudo, but a process whose loginuid was unset (a service, cron, a shell without pam_loginuid)
+ * may write any uid there, so the auid alone is only that process's word.
+ */
+function requesterDetail(entry: SpoolEntry): { requester?: SpoolRequester & { auidDiffers?: true } } {
+  const r = entry.requester;
+  if (!r) return {};
+  return { requester: r.auid === r.uid ? r : { ...r, auidDiffers: true } };
 }
 
 /**

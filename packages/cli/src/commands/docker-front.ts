@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { ContidError } from '@contid/core';
 import { DockerFront, REQUESTERS_DIR, RequesterStore, failOpen } from '@contid/docker';
@@ -7,6 +8,18 @@ interface FrontArgs {
   upstream: string;
   requesters: string;
   restore: boolean;
+  group: string;
+}
+
+/** A group's gid from /etc/group (a number is taken as is); undefined when there is no such group. */
+function groupId(group: string): number | undefined {
+  if (/^\d+$/.test(group)) return Number(group);
+  try {
+    const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${group}:`));
+    return line ? Number(line.split(':')[2]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const log = (line: string): void => void process.stderr.write(`contid docker front: ${line}\n`);
@@ -20,14 +33,15 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       .option('listen', { type: 'string', default: '/var/run/docker.sock', describe: 'the socket clients use' })
       .option('upstream', { type: 'string', default: '/run/docker-real.sock', describe: 'where dockerd listens (its -H unix://…)' })
       .option('requesters', { type: 'string', default: REQUESTERS_DIR, describe: 'root-only directory the runtime shim reads requesters from' })
+      .option('group', { type: 'string', default: 'docker', describe: "group of the front's socket, given back to dockerd's on fail-open (dockerd's own socket is made root-only while the front runs)" })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
   handler: async (argv) => {
     if (argv.restore) {
-      failOpen(argv.listen, argv.upstream);
+      failOpen(argv.listen, argv.upstream, groupId(argv.group));
       process.stdout.write(`${argv.listen} -> ${argv.upstream}\n`);
       return;
     }
-    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), log });
+    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), gid: groupId(argv.group), log });
     try {
       await front.start();
     } catch (e) {

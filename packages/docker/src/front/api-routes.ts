@@ -2,6 +2,12 @@
  * The Docker API calls after which a container or an exec runs processes, so the front must
  * note who asked before dockerd passes them to the runtime. Everything else is only relayed.
  * Paths may carry a version prefix (/v1.41/…); refs are ids, id prefixes or names.
+ *
+ * The front must classify a target exactly as dockerd routes it, or a start it does not
+ * recognise runs unnoted: dockerd (Go's net/http and gorilla/mux) routes on the percent-decoded
+ * path of an origin-form or absolute-form target, under any `/v{[0-9.]+}` prefix. So the path is
+ * decoded whole before it is split, the prefix is dockerd's, and a target that is not a plain
+ * path (`http://host/…`, `*`) or does not decode is refused by the front (targetProblem).
  */
 export type ApiRoute =
   | { kind: 'container-create' }
@@ -10,39 +16,60 @@ export type ApiRoute =
   | { kind: 'exec-start'; id: string }
   | { kind: 'container-remove'; ref: string };
 
-const VERSIONED = /^(?:\/v\d+(?:\.\d+)?)?(\/[^?]*)(?:\?.*)?$/;
+/** dockerd's own version prefix: `/v{version:[0-9.]+}` (so /v1.41.0/ is routed too). */
+const VERSION = /^\/v[0-9.]+(?=\/)/;
 
-function segment(s: string): string | null {
+/** Why the front will not relay this request target (null: an origin-form path it can classify). */
+export function targetProblem(url: string): string | null {
+  if (!url.startsWith('/')) return 'the request target must be a path (origin-form), not an absolute URL or *';
+  if (decodedPath(url) === null) return 'the request path has a malformed %-escape';
+  return null;
+}
+
+/** The path as dockerd routes on it: before `?`, percent-decoded (`%2F` is a slash), version prefix removed. */
+function decodedPath(url: string): string | null {
+  const q = url.indexOf('?');
+  let path: string;
   try {
-    const v = decodeURIComponent(s);
-    return v === '' || v.includes('/') ? null : v;
+    path = decodeURIComponent(q < 0 ? url : url.slice(0, q));
   } catch {
     return null;
   }
+  return path.replace(VERSION, '');
 }
 
 export function routeOf(method: string, url: string): ApiRoute | null {
-  const path = VERSIONED.exec(url)?.[1];
-  if (!path) return null;
+  if (!url.startsWith('/')) return null;
+  const path = decodedPath(url);
+  if (path === null) return null;
   const parts = path.split('/').slice(1);
+  if (parts.some((p) => p === '')) return null;
   if (method === 'POST') {
     if (parts.length === 2 && parts[0] === 'containers' && parts[1] === 'create') return { kind: 'container-create' };
     if (parts.length === 3 && parts[0] === 'containers') {
-      const ref = segment(parts[1]!);
-      if (ref === null) return null;
+      const ref = parts[1]!;
       if (parts[2] === 'start' || parts[2] === 'restart') return { kind: 'container-start', ref };
       if (parts[2] === 'exec') return { kind: 'exec-create', ref };
     }
-    if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') {
-      const id = segment(parts[1]!);
-      return id === null ? null : { kind: 'exec-start', id };
-    }
+    if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
   }
-  if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') {
-    const ref = segment(parts[1]!);
-    return ref === null ? null : { kind: 'container-remove', ref };
-  }
+  if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
   return null;
+}
+
+/**
+ * The calls dockerd answers by taking over the connection (attach, its websocket, exec start,
+ * BuildKit's session and gRPC): the only ones an `Upgrade` request may be relayed for. Anywhere
+ * else the front would be relaying raw bytes dockerd still reads as requests, unnoted.
+ */
+export function mayHijack(method: string, url: string): boolean {
+  const path = url.startsWith('/') ? decodedPath(url) : null;
+  if (path === null) return false;
+  const parts = path.split('/').slice(1);
+  if (method === 'POST' && parts.length === 1) return parts[0] === 'session' || parts[0] === 'grpc';
+  if (parts.length === 3 && parts[0] === 'containers' && parts[1] !== '') return method === 'POST' && parts[2] === 'attach';
+  if (parts.length === 4 && parts[0] === 'containers' && parts[1] !== '') return method === 'GET' && parts[2] === 'attach' && parts[3] === 'ws';
+  return method === 'POST' && parts.length === 3 && parts[0] === 'exec' && parts[1] !== '' && parts[2] === 'start';
 }
 
 /** A full 64-hex object id (what runc and containerd see), as opposed to a name or a prefix. */

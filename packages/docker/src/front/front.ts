@@ -12,6 +12,11 @@ export interface FrontOptions {
   /** Where dockerd really listens (its -H unix://…). */
   upstream: string;
   requesters: RequesterStore;
+  /**
+   * Group given the front's socket (0660), as dockerd gives its own (`docker`); default: the
+   * upstream socket's group when the front starts.
+   */
+  gid?: number;
   log?: (line: string) => void;
 }
 
@@ -31,6 +36,8 @@ export class DockerFront {
   private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 1 });
   private readonly log: (line: string) => void;
   private readonly notes: RecentNotes;
+  /** A start's note as it was before, until dockerd answers the start (keyed by the request's route). */
+  private readonly replaced = new WeakMap<ApiRoute, Replaced>();
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
@@ -49,6 +56,9 @@ export class DockerFront {
       body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
       responded: (route, status) => {
         if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) this.notes.forget('c', route.ref);
+        const replaced = this.replaced.get(route);
+        // Started only on 2xx; a refused or no-op start (304) leaves the earlier note as it was.
+        if (replaced) this.notes.answered(replaced, status >= 200 && status < 300);
       },
       log: this.log,
     });
@@ -63,38 +73,51 @@ export class DockerFront {
     }
   }
 
-  /** Binds beside `listen`, takes dockerd's socket owner and mode, then renames over `listen` (no moment without a socket). */
+  /** The group of the front's socket, once started (what fail-open gives dockerd's socket back). */
+  private gid: number | undefined;
+
+  /**
+   * Binds beside `listen` (root, the group, 0660, as dockerd's own socket), renames it over
+   * `listen` (no moment without a socket), then makes dockerd's socket root-only: group
+   * `docker` reaching it directly would start containers no front ever noted.
+   */
   async start(): Promise<void> {
     this.o.requesters.prepare();
     const up = statSync(this.o.upstream);
     if (!up.isSocket()) throw new Error(`${this.o.upstream} is not a socket`);
+    this.gid = this.o.gid ?? up.gid;
     const tmp = `${this.o.listen}.contid-front-${process.pid}`;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(tmp, () => resolve());
     });
-    chownSync(tmp, up.uid, up.gid);
-    chmodSync(tmp, up.mode & 0o777);
+    chownSync(tmp, 0, this.gid);
+    chmodSync(tmp, 0o660);
     renameSync(tmp, this.o.listen);
+    closeUpstream(this.o.upstream);
     this.o.requesters.prune();
   }
 
-  /** Points `listen` back at dockerd, then closes. */
+  /** Points `listen` back at dockerd (whose socket gets the front's group again), then closes. */
   async stop(): Promise<void> {
-    failOpen(this.o.listen, this.o.upstream);
+    failOpen(this.o.listen, this.o.upstream, this.gid);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;
     this.agent.destroy();
   }
 
-  /** Start and exec start name an existing object: the requester is noted before dockerd acts. */
+  /**
+   * Start and exec start name an existing object: the requester is noted before dockerd acts.
+   * A start's earlier note is kept until dockerd answers, to be put back unless it answers 2xx.
+   */
   private before(route: ApiRoute, who: Requester): void | Promise<void> {
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
     if (route.kind !== 'container-start') return;
-    if (isFullId(route.ref)) return this.notes.note('c', route.ref, who);
+    const start = (id: string): void => void this.replaced.set(route, this.notes.start(id, who));
+    if (isFullId(route.ref)) return start(route.ref);
     return this.resolve(route.ref).then((id) => {
-      if (id) this.notes.note('c', id, who);
+      if (id) start(id);
     });
   }
 
@@ -143,18 +166,60 @@ class RecentNotes {
     if (this.last.size > 512) this.last.delete(this.last.keys().next().value!);
   }
 
+  /**
+   * A container's start: its note must be on disk, unused, until dockerd answers. The create's
+   * note from the same client is (the shim marks a note used only at the create a start makes);
+   * anything else is written, keeping what it said before.
+   */
+  start(id: string, who: Requester): Replaced {
+    const key = `c-${id}`;
+    const text = formatRequester(who);
+    if (this.last.get(key) === text) return { id, before: text };
+    const before = this.store.replace('c', id, who);
+    this.last.delete(key);
+    this.last.set(key, text);
+    return { id, before };
+  }
+
+  /** dockerd answered a start: a refused or no-op start's note is put back; either way the shim may have marked it used since. */
+  answered(r: Replaced, started: boolean): void {
+    this.last.delete(`c-${r.id}`);
+    if (!started) this.store.restore('c', r.id, r.before);
+  }
+
   forget(kind: 'c' | 'e', id: string): void {
     this.last.delete(`${kind}-${id}`);
     this.store.forget(kind, id);
   }
 }
 
+/** A container's note as it was before a start replaced it. */
+interface Replaced {
+  id: string;
+  before: string | null;
+}
+
+/** dockerd's socket as only root may use it (owner root, mode 0600). */
+export function closeUpstream(upstream: string): void {
+  chownSync(upstream, 0, 0);
+  chmodSync(upstream, 0o600);
+}
+
 /**
  * Points `listen` at the real socket (a symlink, swapped in by rename): clients then reach
- * dockerd directly. Also what a service manager runs after the front exits however it exits
+ * dockerd directly, so its socket is given group `gid` and 0660 again (as dockerd made it).
+ * Also what a service manager runs after the front exits however it exits
  * (`contid docker front --restore`), so even a killed front fails open.
  */
-export function failOpen(listen: string, upstream: string): void {
+export function failOpen(listen: string, upstream: string, gid?: number): void {
+  if (gid !== undefined) {
+    try {
+      chownSync(upstream, 0, gid);
+      chmodSync(upstream, 0o660);
+    } catch {
+      // dockerd is not running: it makes its socket anew when it starts.
+    }
+  }
   const tmp = `${listen}.contid-restore-${process.pid}`;
   try {
     unlinkSync(tmp);

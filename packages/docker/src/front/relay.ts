@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ApiRoute, routeOf } from './api-routes';
+import { ApiRoute, mayHijack, routeOf, targetProblem } from './api-routes';
 import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
 
 /** What the front does around the calls it looks at (see DockerFront). */
@@ -21,6 +21,9 @@ interface Asked {
   upgrade: boolean;
   answered: boolean;
 }
+
+/** A request the front answers itself (400) instead of relaying: dockerd would route it where the front cannot follow. */
+class RefusedRequest extends FramingError {}
 
 /** A create's response is small JSON; anything larger is relayed without a look. */
 const MAX_HELD_BODY = 1 << 20;
@@ -78,6 +81,8 @@ export class Relay {
   }
 
   private requestBody(head: Head): { body: BodyKind; holdAfter: () => boolean } {
+    const problem = targetProblem(head.url) ?? (isUpgrade(head) && !mayHijack(head.method, head.url) ? 'Upgrade is relayed only for attach, exec start and BuildKit sessions' : null);
+    if (problem) throw new RefusedRequest(problem);
     const body = framingOf(head, { kind: 'none' });
     const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false };
     this.asked.push(asked);
@@ -99,6 +104,7 @@ export class Relay {
   }
 
   private fromClient(chunk: Buffer): void {
+    if (this.client.writableEnded) return;
     this.framed(() => this.requests.feed(chunk, this.inbox));
   }
 
@@ -108,6 +114,7 @@ export class Relay {
       step();
     } catch (e) {
       if (!(e instanceof FramingError)) throw e;
+      if (e instanceof RefusedRequest) return this.refuse(e.message);
       // dockerd would answer 400 and close; the front must never guess where the next call starts.
       this.actions.log(`closing a connection: ${e.message}`);
       this.client.destroy();
@@ -220,6 +227,13 @@ export class Relay {
     if (this.answered) return void this.client.destroy();
     this.upstreamFailed = e;
     if (this.asked.length || this.clientEnded) this.badGateway(e);
+  }
+
+  /** The front's own 400 in dockerd's error shape; nothing after it on this connection is relayed. */
+  private refuse(problem: string): void {
+    const body = JSON.stringify({ message: `contid docker front: ${problem}` }) + '\n';
+    this.upstreamFailed = new Error(problem); // the upstream's close must not cut the answer short
+    this.client.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => this.upstream.destroy());
   }
 
   /** dockerd unreachable before it answered anything: the client gets an answer it can print. */

@@ -49,6 +49,10 @@ export function parseRequester(text: string): Requester | null {
  * (`c-ID`) and per exec id (`e-ID`) in a root-only directory on tmpfs. The shim reads it on
  * create/exec (a `read` loop, no fork) and renews its session with the requester's auid.
  * Only root can write here, so a client cannot name another requester.
+ *
+ * A container note is good for one start: the shim appends `used=PID` when a create takes it
+ * and ignores a note that has one, so a start nobody asked for (dockerd's restart policy,
+ * after anyone's `docker update --restart`) runs with no requester rather than the last one.
  */
 export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
@@ -71,6 +75,30 @@ export class RequesterStore {
     const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
     writeFileSync(tmp, formatRequester(who), { mode: 0o600 });
     renameSync(tmp, file);
+  }
+
+  /**
+   * Notes `who` and returns the note's text before (null: there was none), so that a call
+   * dockerd then refuses or finds nothing to do for (a 304 start of a running container) can
+   * put the earlier note back: a note must only ever say who asked for what dockerd did.
+   */
+  replace(kind: 'c' | 'e', id: string, who: Requester): string | null {
+    let before: string | null = null;
+    try {
+      before = readFileSync(this.path(kind, id), 'utf8');
+    } catch {
+      // Not noted yet.
+    }
+    this.note(kind, id, who);
+    return before;
+  }
+
+  /** Puts back a note's earlier text (null: removes the note). */
+  restore(kind: 'c' | 'e', id: string, text: string | null): void {
+    if (text === null) return this.forget(kind, id);
+    const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, this.path(kind, id));
   }
 
   read(kind: 'c' | 'e', id: string): Requester | null {

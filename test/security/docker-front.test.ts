@@ -1,0 +1,251 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tagger } from '@contid/core';
+import { DockerAgent, Spool, parseRequester } from '@contid/docker';
+import { RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+import { DockerEngine } from '../docker/engine';
+import { FrontProcess } from '../docker/front-process';
+import { LoginUser, createLoginUser } from '../docker/login-user';
+
+// Outside attack 4 on `contid docker front`, from the attacker's real position: mallory, a
+// non-root login user in group docker, talking to the front of a real dockerd whose containers
+// run on contid-runc. alice is another such user. Each attack tries to make a container run
+// unnoted (auid 0), or as asked for by alice.
+const state = tempStateDir('frontsec');
+const requesters = join(state.dir, 'requesters');
+const stateDir = join(state.dir, 'state');
+const engine = new DockerEngine({
+  label: 'frontsec',
+  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: requesters },
+  image: { name: 'local/busybox-frontsec:1', links: Object.fromEntries(['cat', 'sleep'].map((a) => [`bin/${a}`, 'busybox'])) },
+});
+const frontSock = `${engine.execRoot}/front.sock`;
+const upstream = `${engine.execRoot}/docker.sock`;
+const front = new FrontProcess({ listen: frontSock, upstream, requesters });
+let mallory: LoginUser;
+let alice: LoginUser;
+let tagger: Tagger;
+let agent: DockerAgent;
+
+/** A raw API client as USER: each step's bytes are written, then it waits; prints what came back. */
+const RAW_CLIENT = `
+const s = require('net').connect(process.argv[1]);
+let out = '';
+s.on('data', (d) => (out += d));
+s.on('error', () => {});
+s.on('close', () => { process.stdout.write(out); process.exit(0); });
+const steps = JSON.parse(process.argv[2]);
+(async () => {
+  for (const [bytes, wait] of steps) {
+    if (!s.destroyed) s.write(bytes);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  process.stdout.write(out);
+  process.exit(0);
+})();`;
+
+function raw(user: LoginUser, steps: [string, number][]): RunResult {
+  return user.run([process.execPath, '-e', RAW_CLIENT, frontSock, JSON.stringify(steps)]);
+}
+
+function request(method: string, target: string, body?: unknown, extra = ''): string {
+  const b = body === undefined ? '' : JSON.stringify(body);
+  return `${method} ${target} HTTP/1.1\r\nHost: docker\r\n${extra}${body === undefined ? '' : 'Content-Type: application/json\r\n'}Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+}
+
+const UPGRADE = 'Upgrade: tcp\r\nConnection: Upgrade\r\n';
+const createBody = (cmd: string[]) => ({ Image: engine.image, Cmd: cmd, HostConfig: { Runtime: 'contid' } });
+
+function viaFront(user: LoginUser | null, args: string[]): RunResult {
+  const argv = ['docker', '-H', `unix://${frontSock}`, ...args];
+  return user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 120_000 });
+}
+
+const idOf = (name: string): string | null => {
+  const r = engine.docker(['inspect', '-f', '{{.Id}}', name]);
+  return r.status === 0 ? r.stdout.trim() : null;
+};
+const running = (name: string): boolean => engine.docker(['inspect', '-f', '{{.State.Running}}', name]).stdout.trim() === 'true';
+const noteOf = (id: string) => {
+  try {
+    return parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'));
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * Who a container's run is attributed to: the uid of its note and its init's loginuid, or null
+ * when it is not running (the attack was refused). An attack that got it running must show the
+ * attacker in both.
+ */
+function attribution(name: string): { note: number | null; loginuid: number } | null {
+  if (!running(name)) return null;
+  const id = idOf(name)!;
+  return { note: noteOf(id)?.uid ?? null, loginuid: Number(engine.docker(['exec', name, 'cat', '/proc/1/loginuid']).stdout) };
+}
+
+beforeAll(async () => {
+  mallory = createLoginUser('contid-fs-mallory');
+  alice = createLoginUser('contid-fs-alice');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  await engine.start();
+  await front.start();
+  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
+  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
+  await agent.start();
+}, 180_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  tagger?.close();
+  await front.stop();
+  await engine.stop();
+  mallory?.remove();
+  alice?.remove();
+  state.cleanup();
+}, 120_000);
+
+describe('requests smuggled behind Connection: Upgrade', () => {
+  test('after an Upgrade on a call dockerd does not take over (/_ping), a pipelined create and start do not run unnoted', () => {
+    const name = uniqueName('smug');
+    raw(mallory, [
+      [request('GET', '/_ping', undefined, UPGRADE), 300],
+      [request('POST', `/containers/create?name=${name}`, createBody(['sleep', '600'])), 1000],
+      [request('POST', `/containers/${name}/start`), 2000],
+    ]);
+    expect(attribution(name)).toEqual(running(name) ? { note: mallory.uid, loginuid: mallory.uid } : null);
+  });
+
+  test('after an Upgrade exec start dockerd answers without taking over (Detach; an unknown exec), a pipelined create and start do not run unnoted', () => {
+    const own = uniqueName('own');
+    expect(viaFront(mallory, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
+    const created = raw(mallory, [[request('POST', `/containers/${own}/exec`, { Cmd: ['sleep', '1'] }), 1500]]);
+    const execId = /"Id":"([0-9a-f]{64})"/.exec(created.stdout)![1]!;
+    for (const target of [`/exec/${execId}/start`, `/exec/${'0'.repeat(64)}/start`]) {
+      const name = uniqueName('smug-x');
+      raw(mallory, [
+        [request('POST', target, { Detach: true, Tty: false }, UPGRADE), 500],
+        [request('POST', `/containers/create?name=${name}`, createBody(['sleep', '600'])), 1000],
+        [request('POST', `/containers/${name}/start`), 2000],
+      ]);
+      expect(attribution(name)).toEqual(running(name) ? { note: mallory.uid, loginuid: mallory.uid } : null);
+    }
+  });
+
+  test('attach and exec through the front still work (the calls dockerd does take over)', () => {
+    const name = uniqueName('attach');
+    expect(viaFront(mallory, ['run', '--rm', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo attached'])).toMatchObject({ status: 0, stdout: 'attached\n' });
+  });
+});
+
+describe('request targets the front cannot classify', () => {
+  test.each([
+    ['absolute form', (n: string) => `http://d/v1.41/containers/${n}/start`],
+    ['a three-part version', (n: string) => `/v1.41.0/containers/${n}/start`],
+    ['%-encoded slashes', (n: string) => `/v1.41/containers%2F${n}%2Fstart`],
+  ])('a start in %s is refused or noted', (_kind, target) => {
+    const name = uniqueName('tgt');
+    expect(engine.docker(['create', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    const r = raw(mallory, [[request('POST', target(name)), 2500]]);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 (204|400)/);
+    expect(attribution(name)).toEqual(r.stdout.startsWith('HTTP/1.1 204') ? { note: mallory.uid, loginuid: mallory.uid } : null);
+    if (r.stdout.startsWith('HTTP/1.1 400')) expect(r.stdout).toContain('contid docker front: ');
+  });
+});
+
+describe('a note says who asked for what dockerd did', () => {
+  /** The create bindings of every run of NAME (each start is a container of its own), oldest first. */
+  const bindingsOf = (name: string) =>
+    tagger.containers
+      .list({ orchestrator: 'docker' })
+      .filter((c) => c.name === name)
+      .flatMap((c) => tagger.containers.bindings(c.contid).filter((b) => b.op === 'create'))
+      .sort((a, b) => a.at - b.at);
+  const requesterOf = (b: { detail: Record<string, unknown> }) => (b.detail.requester ?? null) as { uid: number; auid: number; auidDiffers?: boolean } | null;
+
+  test('a no-op start (304) of alice\'s running container by mallory leaves alice\'s note', () => {
+    const name = uniqueName('noop');
+    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(viaFront(mallory, ['start', name]).status).toBe(0);
+    expect(noteOf(idOf(name)!)).toMatchObject({ uid: alice.uid, auid: alice.uid });
+    expect(viaFront(mallory, ['start', 'no-such-container-xyz']).status).not.toBe(0);
+  });
+
+  test('a restart dockerd does on its own (mallory set the policy) has no requester; alice\'s own starts keep hers', async () => {
+    const name = uniqueName('policy');
+    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 3']).status).toBe(0);
+    expect(viaFront(mallory, ['update', '--restart', 'always', name]).status).toBe(0);
+    await waitFor('a restart by dockerd', () => Number(engine.docker(['inspect', '-f', '{{.RestartCount}}', name]).stdout) >= 1 && engine.docker(['logs', name]).stdout.split('\n').filter(Boolean).length >= 2, 60_000);
+    const [first, second] = engine.docker(['logs', name]).stdout.split('\n');
+    expect(first).toBe(`auid=${alice.uid}`);
+    expect(second).not.toBe(`auid=${alice.uid}`);
+    expect(second).not.toBe(`auid=${mallory.uid}`);
+    await waitFor('both creates bound', () => bindingsOf(name).length >= 2, 60_000);
+    const [byAlice, byDockerd] = bindingsOf(name);
+    expect(requesterOf(byAlice!)).toMatchObject({ uid: alice.uid, auid: alice.uid });
+    expect(requesterOf(byDockerd!)).toBeNull();
+    // alice stops and starts it herself: that start is hers again.
+    expect(viaFront(alice, ['update', '--restart', 'no', name]).status).toBe(0);
+    expect(viaFront(alice, ['stop', '-t', '1', name]).status).toBe(0);
+    const before = bindingsOf(name).length;
+    expect(viaFront(alice, ['start', name]).status).toBe(0);
+    await waitFor('her start bound', () => bindingsOf(name).length > before, 60_000);
+    expect(requesterOf(bindingsOf(name).at(-1)!)).toMatchObject({ uid: alice.uid, auid: alice.uid });
+    expect(engine.docker(['logs', name]).stdout.split('\n').filter(Boolean).at(-1)).toBe(`auid=${alice.uid}`);
+  }, 120_000);
+
+  test('mallory naming herself alice in her loginuid is recorded with both uids and flagged', async () => {
+    const name = uniqueName('auid');
+    const dockerGid = Number(run('getent', ['group', 'docker']).stdout.split(':')[2]);
+    const docker = `docker -H unix://${frontSock} run -d --runtime contid --name ${name} ${engine.image} sleep 600`;
+    // With no loginuid of her own (a service, cron, su without pam_loginuid) she writes alice's
+    // uid herself; where this runner has a loginuid, root writes it before dropping to her (the same state).
+    const ownUnset = readFileSync('/proc/self/loginuid', 'utf8').trim() === '4294967295';
+    const drop = `setpriv --reuid ${mallory.uid} --regid ${mallory.gid} --groups ${dockerGid} --inh-caps -all --`;
+    const script = ownUnset ? `exec ${drop} sh -c 'echo ${alice.uid} >/proc/self/loginuid && exec ${docker}'` : `echo ${alice.uid} >/proc/self/loginuid && exec ${drop} ${docker}`;
+    expect(run('sh', ['-c', script], { env: { PATH: process.env.PATH, HOME: mallory.home } }).status).toBe(0);
+    await waitFor('its create bound', () => bindingsOf(name).length >= 1, 60_000);
+    expect(requesterOf(bindingsOf(name)[0]!)).toMatchObject({ uid: mallory.uid, auid: alice.uid, auidDiffers: true });
+    const shown = JSON.parse(contid(['show', '--json', name], { env: { ...process.env, CONTID_STATE_DIR: stateDir } }).stdout) as { bindings: { op: string; detail: { requester?: unknown } }[] };
+    expect(shown.bindings.find((b) => b.op === 'create')!.detail.requester).toMatchObject({ uid: mallory.uid, auid: alice.uid, auidDiffers: true });
+    // alice's own run is not flagged.
+    const own = uniqueName('auid-ok');
+    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
+    await waitFor('her create bound', () => bindingsOf(own).length >= 1, 60_000);
+    expect(requesterOf(bindingsOf(own)[0]!)).not.toHaveProperty('auidDiffers');
+  }, 120_000);
+});
+
+describe('dockerd\'s own socket behind the front', () => {
+  test('is root-only while the front runs: group docker reaches dockerd only through the front', () => {
+    const st = lstatSync(upstream);
+    expect(st.uid === 0 && (st.mode & 0o077) === 0).toBe(true);
+    expect(mallory.run(['docker', '-H', `unix://${upstream}`, 'version', '--format', '{{.Server.Version}}']).status).not.toBe(0);
+    expect(viaFront(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+  });
+
+  test('contid doctor says when it is not (dockerd made it anew, as on its restart); a front restart closes it again', async () => {
+    const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_DOCKER_UPSTREAM: upstream };
+    const line = () => contid(['doctor'], { env }).stdout.split('\n').find((l) => l.includes('docker front upstream: '));
+    expect(line()).toMatch(/^ok  /);
+    chownSync(upstream, 0, Number(run('getent', ['group', 'docker']).stdout.split(':')[2]));
+    chmodSync(upstream, 0o660);
+    expect(line()).toMatch(new RegExp(`^WARN  docker front upstream: ${upstream} .* is 0660.* — fix: `));
+    expect(mallory.run(['docker', '-H', `unix://${upstream}`, 'version', '--format', '{{.Server.Version}}']).status).toBe(0);
+    await front.stop();
+    await front.start();
+    expect(line()).toMatch(/^ok  /);
+    expect(mallory.run(['docker', '-H', `unix://${upstream}`, 'version', '--format', '{{.Server.Version}}']).status).not.toBe(0);
+  });
+
+  test('fail-open gives group docker dockerd\'s socket back', async () => {
+    await front.stop();
+    try {
+      expect(viaFront(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+    } finally {
+      await front.start();
+    }
+  });
+});
