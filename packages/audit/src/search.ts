@@ -38,7 +38,8 @@ export interface SearchOptions {
    * Raw bytes out, for `--format raw` with only container filters: with an index, the
    * matching byte ranges are copied without decoding (enriched parts stripped). The full scan
    * (every line read) writes each matching event's lines through it instead of onEvent when
-   * the filter names no container: its bytes go out without becoming strings.
+   * the filter names no container: its bytes go out without becoming strings. The buffer is
+   * the caller's only during the call (it is reused).
    */
   rawOut?: (buf: Buffer) => void;
   /** The index was not used because it does not match the logs or cannot be read (one call at most). */
