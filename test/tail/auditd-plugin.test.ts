@@ -70,6 +70,8 @@ describe('contid as a real auditd plugin (installed into the running auditd, rem
       expect(manual.stdout).toMatch(/installed .*auditd-plugin, .*contid\.conf; auditd \(pid \d+\) started the plugin/);
     }
     expect(readFileSync(PLUGIN_LAUNCHER_PATH, 'utf8')).toContain(`--output ${out}`);
+    // auditd runs the plugin's own entry (contid tail alone, no yargs), with the launcher's node flags
+    expect(readFileSync(PLUGIN_LAUNCHER_PATH, 'utf8')).toMatch(/^exec \S+\/node --max-semi-space-size=1 \S+\/packages\/cli\/dist\/tail-main\.js tail --source plugin /m);
     expect(pluginPids().length).toBeGreaterThan(0);
     await until(() => existsSync(out) && existsSync(pluginLog) && readFileSync(pluginLog, 'utf8').includes('tail ready (source=plugin)'), 15_000);
     expect(readFileSync(pluginLog, 'utf8')).toContain('contid: tail ready (source=plugin)');
