@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
-import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
+import { addExecveRule, deleteExecveRule, field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, contid, run, tempStateDir } from '../helpers/cli';
 import { startServe } from '../helpers/serve';
 import { waitFor } from '../helpers/wait';
@@ -25,7 +25,12 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
   let serve = startServe(state.env, state.dir);
   const attach = (args: string[]) => lxcAttach(args, state.env);
 
-  beforeAll(() => addExecveRule(key));
+  // where auditd was writing before this file's first record: the search test reads a frozen copy from here
+  let mark: ReturnType<typeof logMark>;
+  beforeAll(() => {
+    mark = logMark();
+    addExecveRule(key);
+  });
   afterAll(async () => {
     names.forEach(destroyContainer);
     deleteExecveRule(key);
@@ -182,8 +187,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const sessions = withRegistry((r) => r.bindings(first.contid).map((b) => b.session!));
     expect(sessions.length).toBeGreaterThanOrEqual(2);
     expect(new Set(sessions).size).toBe(sessions.length);
-    const expected = events(sessions.flatMap((ses) => ausearch(['--session', String(ses)])));
-    const r = contid(['search', '--container', formatContainerId(first.contid)], { env: state.env });
+    // Both read the same frozen copy of the log: auditd flushes asynchronously, so two reads of
+    // the live log at different moments can differ by the records written in between.
+    const log = `${state.dir}/frozen.log`;
+    freezeSince(mark, log);
+    const expected = events(sessions.flatMap((ses) => spawnSync('ausearch', ['--session', String(ses), '--raw', '-if', log], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n')));
+    expect(expected.length).toBeGreaterThan(0);
+    const r = contid(['search', '--container', formatContainerId(first.contid), '-if', log], { env: state.env, maxBuffer: 64 << 20 });
     expect(r.status).toBe(0);
     expect(events(r.stdout.split('\n'))).toEqual(expected);
   });
