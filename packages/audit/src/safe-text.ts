@@ -76,12 +76,24 @@ function sequenceLength(b: Buffer, i: number): number {
  * decoding), else line by line through bytesToText.
  */
 export function safeRawBytes(buf: Buffer): Buffer {
-  let clean = isUtf8(buf);
-  for (let i = 0; clean && i < buf.length; i++) {
-    const b = buf[i];
-    if ((b < 0x20 && b !== 0x0a) || b === 0x7f || (b === 0xc2 && i + 1 < buf.length && buf[i + 1] >= 0x80 && buf[i + 1] <= 0x9f)) clean = false;
-  }
-  if (clean) return buf;
+  if (isUtf8(buf) && !hasControl(buf)) return buf;
   const text = buf.toString('latin1').split('\n').map((line) => bytesToText(line, { escapeControls: true })).join('\n');
   return Buffer.from(text, 'utf8');
+}
+
+/**
+ * True when valid UTF-8 `buf` holds a control character other than the newline: a C0 byte, DEL,
+ * or a C1 control (0xC2 0x80–0x9F). One comparison for a printable ASCII byte (the index's
+ * direct path runs it over every byte it prints).
+ */
+function hasControl(buf: Buffer): boolean {
+  for (let i = 0, n = buf.length; i < n; i++) {
+    const b = buf[i];
+    if ((b - 0x20) >>> 0 < 0x5f) continue; // 0x20–0x7E
+    if (b === 0x0a || (b >= 0x80 && b !== 0xc2)) continue;
+    if (b !== 0xc2) return true; // C0 or DEL
+    const c = i + 1 < n ? buf[i + 1] : 0;
+    if (c >= 0x80 && c <= 0x9f) return true;
+  }
+  return false;
 }
