@@ -5,8 +5,12 @@
 // in one real systemd (PID 1 of a systemd-nspawn guest booted from the bookworm tree the
 // systemd tests cache). `contid serve` runs in the guest, as deployed, and must have bound
 // every start and end. Printed: the medians, and the median of the pairs' ratios.
+// Then a confined unit (User=nobody, PrivateNetwork=yes, /bin/sleep): `systemctl start` and
+// `stop` timed together, plain against the drop-in (ExecStart= renews only, ExecStartPost=+
+// contid-systemd bind spools $MAINPID for serve) and against the same unit with the Node
+// `contid systemd bind` in ExecStartPost=+ that contid used before, in rotating order.
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { dirname, join, resolve } = require('node:path');
 
@@ -23,6 +27,55 @@ function children(pid) {
   } catch {
     return [];
   }
+}
+
+function must(r, what) {
+  if (r.status !== 0) throw new Error(`${what}: ${r.stderr}`);
+  return r;
+}
+
+/**
+ * The confined unit three ways, each `systemctl start` + `stop` timed together (a Type=simple
+ * start returns once ExecStartPost= is done): plain; the drop-in contid's generator writes;
+ * the same unit with the Node bind line contid's generator wrote before (written out by hand).
+ */
+async function confinedPairs({ guest, dir, node, state, start, stop }) {
+  const body = '[Service]\nUser=nobody\nPrivateNetwork=yes\nExecStart=/bin/sleep 600\n';
+  const wrapper = `${REPO}/integrations/bin/contid-systemd --state-dir ${state} --cli ${node} ${CLI}`;
+  const before = [
+    '[Service]', 'User=nobody', 'PrivateNetwork=yes',
+    `ExecStart=${wrapper} exec --renew-only --unit %n -- /bin/sleep 600`,
+    `ExecStartPost=+${node} ${CLI} --state-dir ${state} systemd bind --unit %n`,
+    `ExecStopPost=+${wrapper} end --unit %n`, '',
+  ].join('\n');
+  for (const [name, text] of [['cplain', body], ['csh', body], ['cnode', before]]) {
+    writeFileSync(join(dir, `bench-${name}.service`), text);
+    must(guest(['cp', `/var/lib/contid-bench/bench-${name}.service`, '/etc/systemd/system/']), name);
+  }
+  must(guest(['env', `CONTID_STATE_DIR=${state}`, node, CLI, 'install', 'systemd', 'bench-csh.service']), 'install');
+  must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  const cycle = (name) => {
+    const t = process.hrtime.bigint();
+    start(name);
+    stop(name);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const names = ['cplain', 'csh', 'cnode'];
+  names.forEach(cycle); // warm
+  const times = { cplain: [], csh: [], cnode: [] };
+  const shRatios = [];
+  const nodeRatios = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = {};
+    for (let k = 0; k < 3; k++) {
+      const name = names[(i + k) % 3];
+      t[name] = cycle(name);
+      times[name].push(t[name]);
+    }
+    shRatios.push(t.csh / t.cplain);
+    nodeRatios.push(t.cnode / t.cplain);
+  }
+  return { plain: median(times.cplain), sh: median(times.csh), node: median(times.cnode), shRatio: median(shRatios), nodeRatio: median(nodeRatios) };
 }
 
 exports.main = async function main() {
@@ -86,9 +139,9 @@ exports.main = async function main() {
     };
     // Every tagged start was bound and ended by contid serve from the spool (none through Node).
     const count = (op) => serveLog().split('\n').filter((l) => new RegExp(`^contid serve: ${op} [0-9a-f]{32} -> contid`).test(l)).length;
-    const allBound = async (n) => {
-      for (let i = 0; i < 600 && (count('create') < n || count('end') < n); i++) await sleep(100);
-      if (count('create') !== n || count('end') !== n) throw new Error(`contid serve bound ${count('create')} creates and ${count('end')} ends of ${n} starts: ${serveLog().slice(-2000)}`);
+    const allBound = async (n, ends = n) => {
+      for (let i = 0; i < 600 && (count('create') < n || count('end') < ends); i++) await sleep(100);
+      if (count('create') !== n || count('end') !== ends) throw new Error(`contid serve bound ${count('create')} creates and ${count('end')} ends, not ${n} and ${ends}: ${serveLog().slice(-2000)}`);
     };
     const row = (what, r) =>
       `  ${what}\n` +
@@ -102,11 +155,19 @@ exports.main = async function main() {
     const alone = pairs(true);
     guest(['systemctl', 'kill', '-s', 'CONT', 'contid-bench-serve']);
     await allBound(2 * ROUNDS + 1);
+    const confined = await confinedPairs({ guest, dir, node, state, start: (name) => start(name), stop: (name) => must(guest(['systemctl', 'stop', `bench-${name}.service`]), name) });
+    // Each sh-bound start created by serve from the spool; the ends of both tagged kinds spooled by contid-systemd end.
+    await allBound(3 * ROUNDS + 2, 4 * ROUNDS + 3);
     process.stdout.write(
       `systemd oneshot unit (/bin/true) start-to-end, ${ROUNDS} interleaved pairs each (systemctl start via nsenter, in a real systemd in nspawn):\n` +
         row('contid serve draining in the guest (as deployed)', deployed) +
         row('contid serve paused meanwhile (the sh hot path alone; bound once it went on)', alone) +
-        `  every tagged start bound (create) and ended by contid serve from the spool: ${2 * ROUNDS + 1} of ${2 * ROUNDS + 1}\n`,
+        `  every tagged start bound (create) and ended by contid serve from the spool: ${2 * ROUNDS + 1} of ${2 * ROUNDS + 1}\n` +
+        `confined unit (User=nobody, PrivateNetwork=yes, /bin/sleep) systemctl start + stop, ${ROUNDS} rounds, order rotating, contid serve draining:\n` +
+        `    plain unit                                     median ${confined.plain.toFixed(1)} ms\n` +
+        `    ExecStartPost=+contid-systemd bind (sh, now)   median ${confined.sh.toFixed(1)} ms   +${(confined.sh - confined.plain).toFixed(1)} ms   ratio ${(confined.sh / confined.plain).toFixed(2)}x of the medians, ${confined.shRatio.toFixed(2)}x median of the rounds' ratios\n` +
+        `    ExecStartPost=+contid systemd bind (Node, before) median ${confined.node.toFixed(1)} ms   +${(confined.node - confined.plain).toFixed(1)} ms   ratio ${(confined.node / confined.plain).toFixed(2)}x, ${confined.nodeRatio.toFixed(2)}x\n` +
+        `  every sh-bound confined start bound (create) by contid serve from the spool: ${ROUNDS + 1} of ${ROUNDS + 1}\n`,
     );
   } finally {
     nspawn.kill('SIGTERM');

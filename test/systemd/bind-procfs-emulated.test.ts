@@ -23,6 +23,8 @@ describe('contid systemd bind (emulated procfs audit_containerid)', () => {
       writeFileSync(join(proc, pid, 'audit_containerid'), '-1\n');
       writeFileSync(join(proc, pid, 'sessionid'), `${AUDIT_UNSET}\n`);
     }
+    // The emulated main process runs in the unit's cgroup: the one contid itself runs in here.
+    writeFileSync(join(proc, String(mainPid), 'cgroup'), readFileSync('/proc/self/cgroup'));
   });
   afterAll(() => state.cleanup());
 

@@ -327,7 +327,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
 });
 
 describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
-  test('a confined unit (User=nobody, PrivateNetwork=yes): install renews in ExecStart= and binds from ExecStartPost=+', async () => {
+  test('a confined unit (User=nobody, PrivateNetwork=yes), with Node unreachable: ExecStart= renews, ExecStartPost=+contid-systemd bind spools $MAINPID, serve binds it', async () => {
     const unit = 'contid-confined.service';
     const text = `[Service]\nUser=nobody\nPrivateNetwork=yes\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
     guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
@@ -335,12 +335,24 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     guest(['systemctl', 'daemon-reload']);
     const dropIn = generated(unit);
     expect(dropIn).toContain(`ExecStart=${GUEST_WRAPPER.join(' ')} exec --renew-only --unit %n -- /bin/sh`);
-    expect(dropIn).toContain(`ExecStartPost=+${GUEST_CONTID.join(' ')} systemd bind --unit %n`);
-    guest(['systemctl', 'start', unit]);
-    const invocation = unitProperty(unit, 'InvocationID');
-    const main = await mainProcess(unit);
+    expect(dropIn).toContain(`ExecStartPost=+${GUEST_WRAPPER.join(' ')} bind --unit %n`);
+    expect(dropIn).not.toMatch(/main\.js[^\n]* systemd bind/);
+    // Node made unreachable for the start (as in the hot-path test below): any Node on its path notes the call and fails the line.
+    const called = '/run/contid-confined-node-called';
+    guest(['sh', '-c', `printf '#!/bin/sh\\necho "$*" >> ${called}\\nexit 1\\n' > /run/no-node-confined && chmod 755 /run/no-node-confined && mount --bind /run/no-node-confined ${process.execPath}`]);
+    let invocation: string;
+    let main: { pid: number; session: number };
+    try {
+      guest(['systemctl', 'start', unit]);
+      invocation = unitProperty(unit, 'InvocationID');
+      main = await mainProcess(unit);
+    } finally {
+      guest(['umount', process.execPath]);
+    }
+    expect(machine.exec(['cat', called]).stdout).toBe('');
     expect(main.session).not.toBe(AUDIT_UNSET);
     expect(readFileSync(`/proc/${main.pid}/loginuid`, 'utf8')).toBe('65534');
+    await serve.drained();
     expect(show(invocation)).toMatchObject({ name: unit, state: 'running', session: main.session });
     const create = (await records(invocation, 'create')).find((l) => l.includes('op=create '))!;
     expect(field(create, 'vm-ses')).toBe(String(main.session));
@@ -348,6 +360,42 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     guest(['systemctl', 'stop', unit]);
     await serve.drained();
     expect(show(invocation).state).toBe('ended');
+  });
+
+  test.each([
+    ['confined', 'User=nobody\\nPrivateNetwork=yes\\nExecStart=/bin/sleep 60'],
+    ['forking', 'Type=forking\\nExecStart=/bin/sh -c "sleep 60 & echo $$! > /run/contid-forged-forking.pid"\\nPIDFile=/run/contid-forged-forking.pid'],
+  ])("a %s unit whose Environment= sets $MAINPID to another process (an administrator's login session) does not get that session: its start fails with one line, nothing binds it", async (kind, lines) => {
+    // The victim: a process in a fresh login session of its own, outside every unit contid wraps.
+    const admin = `contid-admin-${kind}`;
+    guest(['systemd-run', `--unit=${admin}`, '--property=Type=exec', '--collect', 'sh', '-c', 'echo 0 > /proc/self/loginuid && exec sleep 120']);
+    const victim = await waitFor(
+      () => {
+        const pid = Number(unitProperty(`${admin}.service`, 'MainPID'));
+        const session = pid ? Number(machine.exec(['cat', `/proc/${pid}/sessionid`]).stdout) : AUDIT_UNSET;
+        return session !== AUDIT_UNSET && session > 0 ? { pid, session } : undefined;
+      },
+      10_000,
+      () => `${admin} never got its session`,
+    );
+    const unit = `contid-forged-${kind}.service`;
+    guest(['sh', '-c', `printf '[Service]\\nEnvironment=MAINPID=${victim.pid}\\n${lines}\\n' > /etc/systemd/system/${unit}`]);
+    install(unit);
+    guest(['systemctl', 'daemon-reload']);
+    try {
+      expect(machine.exec(['systemctl', 'start', unit]).status).not.toBe(0);
+      const said = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid:'));
+      expect(said).toEqual([`contid: $MAINPID ${victim.pid} is not a process of ${unit} (cgroup /system.slice/${admin}.service, not in /system.slice/${unit}); not binding its session`]);
+      await serve.drained();
+      // No container has the victim's session among its bindings (the forking unit's own, from its ExecStart= line, has only that line's).
+      const containers = guest([...GUEST_CONTID, 'ps', '--all', '--json']).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Shown);
+      const sessions = containers.flatMap((c) => (JSON.parse(guest([...GUEST_CONTID, 'show', c.contid, '--json'])) as { bindings: { session: number }[] }).bindings.map((b) => b.session));
+      expect(sessions).not.toContain(victim.session);
+      expect(containers.filter((c) => c.name === unit).length).toBe(kind === 'forking' ? 1 : 0);
+    } finally {
+      machine.exec(['systemctl', 'stop', unit, `${admin}.service`]);
+      await serve.drained();
+    }
   });
 
   test('binds $MAINPID of a PAMName= unit (its own session from pam_loginuid)', async () => {

@@ -44,9 +44,7 @@ export type ExecKey = (typeof EXEC_KEYS)[number];
 
 /** The command lines a drop-in runs (absolute paths, words quoted for a unit file). */
 export interface UnitCommands {
-  /** contid itself (Node): what only it does (a confined unit's bind, which waits for the session). */
-  contid: string;
-  /** contid-systemd (sh), the hot path of every other line, with its --cli hand-over to `contid`. */
+  /** contid-systemd (sh), every line's hot path, with its --cli hand-over to Node `contid` for what it cannot vouch for. */
   wrapper: string;
 }
 
@@ -73,12 +71,12 @@ function wrapLine(unit: string, key: ExecKey, value: string, path: string, throu
  * process is the daemon the ExecStart= line forks: `ExecStartPost=+contid-systemd bind`
  * records $MAINPID as its init.
  * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
- * its session (`contid-systemd exec --renew-only`), `ExecStartPost=+contid systemd bind` (Node)
- * binds $MAINPID from outside the sandbox, and its other lines run as they are (only `+`
- * lines are privileged).
+ * its session (`contid-systemd exec --renew-only`), the same `ExecStartPost=+contid-systemd bind`
+ * (sh, outside the sandbox) spools $MAINPID's session for contid serve to bind, and its other
+ * lines run as they are (only `+` lines are privileged).
  */
 export function renderDropIn(unit: string, fragments: UnitFragment[], commands: UnitCommands, ownPaths: string | readonly string[] = dropInPath(unit)): string {
-  const { contid, wrapper } = commands;
+  const { wrapper } = commands;
   const mine = new Set(typeof ownPaths === 'string' ? [ownPaths] : ownPaths);
   const own = fragments.filter((f) => !mine.has(f.path));
   const lists = new Map(EXEC_KEYS.map((key) => [key, effectiveList(settings(own, 'Service', key))]));
@@ -100,13 +98,11 @@ export function renderDropIn(unit: string, fragments: UnitFragment[], commands: 
       return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, fast) : `${key}=${value}`;
     });
     const extra =
-      key === 'ExecStartPost' && confined.length
-        ? [`ExecStartPost=+${contid} systemd bind --unit %n`]
-        : key === 'ExecStartPost' && type === 'forking'
-          ? [`ExecStartPost=+${wrapper} bind --unit %n`]
-          : key === 'ExecStopPost'
-            ? [`ExecStopPost=+${wrapper} end --unit %n`]
-            : [];
+      key === 'ExecStartPost' && (confined.length || type === 'forking')
+        ? [`ExecStartPost=+${wrapper} bind --unit %n`]
+        : key === 'ExecStopPost'
+          ? [`ExecStopPost=+${wrapper} end --unit %n`]
+          : [];
     if (entries.length || extra.length) body.push(`${key}=`, ...wrapped, ...extra);
   }
   return [

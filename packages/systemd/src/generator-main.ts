@@ -1,28 +1,28 @@
 #!/usr/bin/env node
 /**
  * contid's systemd generator entry point. systemd runs the installed sh launcher with
- * `NORMAL_DIR EARLY_DIR LATE_DIR`; the launcher adds `--contid 'COMMAND LINE' --wrapper 'COMMAND LINE'
- * --units FILE`.
+ * `NORMAL_DIR EARLY_DIR LATE_DIR`; the launcher adds `--wrapper 'COMMAND LINE' --units FILE`
+ * (a launcher of an earlier contid also passes `--contid 'COMMAND LINE'`, no longer used: every
+ * line now runs through the wrapper).
  * Errors go to stderr (the journal) and never fail the boot.
  */
 import { UNITS_FILE, generate, readUnitList } from './generator';
 
 function main(argv: string[]): number {
-  let contid = '';
   let wrapper = '';
   let units = UNITS_FILE;
   const dirs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--contid') contid = argv[++i] ?? '';
+    if (argv[i] === '--contid') i++;
     else if (argv[i] === '--wrapper') wrapper = argv[++i] ?? '';
     else if (argv[i] === '--units') units = argv[++i] ?? '';
     else dirs.push(argv[i]);
   }
-  if (!contid || !wrapper || dirs.length === 0) {
-    process.stderr.write('contid-systemd-generator: usage: --contid COMMAND --wrapper COMMAND --units FILE NORMAL_DIR [EARLY_DIR LATE_DIR]\n');
+  if (!wrapper || dirs.length === 0) {
+    process.stderr.write('contid-systemd-generator: usage: --wrapper COMMAND --units FILE NORMAL_DIR [EARLY_DIR LATE_DIR]\n');
     return 2;
   }
-  const { errors } = generate(dirs[0], readUnitList(units), { contid, wrapper });
+  const { errors } = generate(dirs[0], readUnitList(units), { wrapper });
   for (const e of errors) process.stderr.write(`contid-systemd-generator: ${e}; this unit runs untagged\n`);
   return 0;
 }

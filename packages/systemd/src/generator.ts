@@ -19,11 +19,11 @@ export const GENERATOR_MAIN = join(__dirname, 'generator-main.js');
 
 /** The launcher systemd runs: Node, the entry point, and the command lines the drop-ins use. */
 export function generatorLauncher(node: string, commands: UnitCommands, units = UNITS_FILE): string {
-  if (`${commands.contid}${commands.wrapper}`.includes("'")) throw new ContidError(`cannot write contid's command lines into the generator: they hold a single quote`);
+  if (commands.wrapper.includes("'")) throw new ContidError(`cannot write contid's command lines into the generator: they hold a single quote`);
   return [
     '#!/bin/sh',
     `${DROP_IN_MARKER}: wraps every Exec line of the units listed in ${units}`,
-    `exec ${node} ${GENERATOR_MAIN} --units ${units} --contid '${commands.contid}' --wrapper '${commands.wrapper}' "$@"`,
+    `exec ${node} ${GENERATOR_MAIN} --units ${units} --wrapper '${commands.wrapper}' "$@"`,
     '',
   ].join('\n');
 }

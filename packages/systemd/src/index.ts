@@ -1,8 +1,11 @@
 /** @contid/systemd: contid adapter for systemd units (Exec*= wrapper, bind, end, drop-ins). */
-export * from './invocation';
-export * from './unit-container';
-export * from './unit-file';
-export * from './drop-in';
+export { checkUnitProcess, checkedInvocation, currentInvocation, mainPidFromEnv, stopReason, unitOfCgroup } from './invocation';
+export type { Invocation } from './invocation';
+export { ORCHESTRATOR, bindInvocation, endInvocation, renewOwnSession } from './unit-container';
+export { UNIT_DIRS, effectiveList, normalizeUnitName, readUnit, readUnitFiles, settings, splitSystemctlCat } from './unit-file';
+export type { UnitFragment } from './unit-file';
+export { DROP_IN_MARKER, DROP_IN_NAME, EXEC_KEYS, confinement, dropInPath, renderDropIn, unitWord } from './drop-in';
+export type { ExecKey, UnitCommands } from './drop-in';
 export { systemdLiveness } from './liveness';
 export { bindSpooledLine, recordSpooledMainPid } from './spooled';
 export type { SpooledLine, SpooledOutcome } from './spooled';

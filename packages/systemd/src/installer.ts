@@ -7,15 +7,15 @@ import { GENERATOR_PATH, UNITS_FILE, generatorLauncher, ownFragments, readUnitLi
 import { normalizeUnitName, readUnit } from './unit-file';
 
 /**
- * How units run this contid: absolute paths, and the registry the installer used. Node's
- * command line for what only it does, and contid-systemd (sh, in this contid's integrations)
- * for every other line, which hands over to that Node command line.
+ * How units run this contid: contid-systemd (sh, in this contid's integrations) for every line,
+ * with absolute paths, the registry the installer used, and the Node command line it hands
+ * over to for what it cannot vouch for.
  */
 function unitCommands(context: InstallContext): UnitCommands {
   const registry = context.stateDir ? ['--state-dir', context.stateDir] : [];
   const wrapper = join(context.integrations, 'bin', 'contid-systemd');
   const line = (words: readonly string[]) => words.map(unitWord).join(' ');
-  return { contid: line([...context.cli, ...registry]), wrapper: line([wrapper, ...registry, '--cli', ...context.cli]) };
+  return { wrapper: line([wrapper, ...registry, '--cli', ...context.cli]) };
 }
 
 const DAEMON_RELOAD = 'run `systemctl daemon-reload` for systemd to see it';

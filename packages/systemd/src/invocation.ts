@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ContidError } from '@contid/core';
+import { ContidError, escapeText } from '@contid/core';
 
 /** What systemd tells a process it starts: which unit, which run of it, which cgroup. */
 export interface Invocation {
@@ -36,11 +36,35 @@ export function checkedInvocation(invocationId: string, unit: string, cgroup: st
   return { invocationId, unit, cgroup };
 }
 
-/** The cgroup v2 path of the caller (`0::/…`), or the name=systemd v1 one. */
 function ownCgroup(procRoot: string): string {
-  const lines = readFileSync(`${procRoot}/self/cgroup`, 'utf8').split('\n');
+  return cgroupOf('self', procRoot);
+}
+
+/** The cgroup v2 path of a process (`0::/…`), or the name=systemd v1 one. */
+function cgroupOf(pid: number | 'self', procRoot: string): string {
+  const lines = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8').split('\n');
   const line = lines.find((l) => l.startsWith('0::')) ?? lines.find((l) => l.includes(':name=systemd:'));
   return line ? line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1) : '';
+}
+
+/**
+ * $MAINPID is a process of the invocation's unit: its cgroup or one below it (Delegate=).
+ * systemd lets a unit's own Environment= set $MAINPID (as $INVOCATION_ID) to any pid, and
+ * binding that pid's session would give the unit another process's session — an
+ * administrator's login, another unit's. The unit's cgroup is the binder's own, as systemd
+ * placed it (a delegated unit's control processes run in its `.control` sub-cgroup).
+ */
+export function checkUnitProcess(pid: number, inv: Invocation, procRoot = '/proc'): void {
+  const unitCgroup = inv.cgroup.replace(/\/\.control$/, '');
+  let cgroup: string;
+  try {
+    cgroup = cgroupOf(pid, procRoot);
+  } catch {
+    throw new ContidError(`$MAINPID ${pid} of ${escapeText(inv.unit)} is gone`);
+  }
+  if (unitCgroup === '' || (cgroup !== unitCgroup && !cgroup.startsWith(`${unitCgroup}/`))) {
+    throw new ContidError(`$MAINPID ${pid} is not a process of ${escapeText(inv.unit)} (cgroup ${escapeText(cgroup)}, not in ${escapeText(unitCgroup)}); not binding its session`);
+  }
 }
 
 /** The innermost unit in a cgroup path: `/system.slice/a.service/payload` → `a.service`. */

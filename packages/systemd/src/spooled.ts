@@ -1,5 +1,5 @@
 import { ContainerId, ContidError, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
-import { Invocation, checkedInvocation } from './invocation';
+import { Invocation, checkUnitProcess, checkedInvocation } from './invocation';
 import { bindInvocation } from './unit-container';
 
 /** The part of a spool entry (@contid/oci) the systemd adapter reads: what contid-systemd wrote. */
@@ -53,7 +53,8 @@ export function bindSpooledLine(entry: SpooledLine, tagger: Tagger): SpooledOutc
  * `contid serve`'s half of contid-systemd bind (ExecStartPost=+ of a forking unit): $MAINPID,
  * the daemon, runs in a session bound to the invocation's container (it was forked by the
  * wrapped ExecStart= line) and is recorded as its init (op=update); a main process with a session
- * of its own (PAMName=) is bound to the invocation, as `contid systemd bind` does.
+ * of its own (a confined unit's `exec --renew-only`, PAMName=) is bound to the invocation, as
+ * `contid systemd bind` does. Only a process of the unit: $MAINPID can be set by the unit.
  */
 export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): SpooledOutcome {
   const inv = invocationOf(entry);
@@ -66,6 +67,7 @@ export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): Spoole
   const c = tagger.containers.findByRuntimeId(inv.invocationId);
   if (c && c.state !== 'ended' && c.initPid === pid && c.initStart === start) return { kind: 'already', contid: c.contid };
   if (processStartTime(pid, tagger.procRoot) !== start) throw new ContidError(`${inv.unit}: MAINPID ${pid} exited before contid serve recorded it`);
+  checkUnitProcess(pid, inv, tagger.procRoot);
   if (c && c.state === 'running' && tagger.boundSessions(c).includes(session)) {
     tagger.recordInit(c.contid, pid);
     return { kind: 'tagged', contid: c.contid, op: 'init' };

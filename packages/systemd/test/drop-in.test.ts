@@ -3,9 +3,8 @@ import { join, resolve } from 'node:path';
 import { renderDropIn, splitSystemctlCat } from '../src';
 
 const INTEGRATIONS = resolve(__dirname, '../../../integrations/systemd');
-const CONTID = '/usr/local/bin/contid';
 const WRAPPER = '/usr/local/libexec/contid/contid-systemd';
-const COMMANDS = { contid: CONTID, wrapper: WRAPPER };
+const COMMANDS = { wrapper: WRAPPER };
 const unitFile = (path: string) => [{ path, text: readFileSync(path, 'utf8') }];
 const wrapped = (text: string) => text.split('\n').filter((l) => l.startsWith('ExecStart'));
 
@@ -87,7 +86,7 @@ describe('the drop-in contid install systemd writes', () => {
       'ExecStart=',
       `ExecStart=${WRAPPER} exec --renew-only --unit %n -- /bin/c`,
       'ExecStartPost=',
-      `ExecStartPost=+${CONTID} systemd bind --unit %n`,
+      `ExecStartPost=+${WRAPPER} bind --unit %n`,
       'ExecStopPost=',
       `ExecStopPost=+${WRAPPER} end --unit %n`,
     ]);

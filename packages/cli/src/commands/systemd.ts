@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { AUDIT_UNSET, ContidError, Tagger, formatContainerId, readSessionId } from '@contid/core';
-import { bindInvocation, currentInvocation, endInvocation, mainPidFromEnv, stopReason } from '@contid/systemd';
+import { bindInvocation, checkUnitProcess, currentInvocation, endInvocation, mainPidFromEnv, stopReason } from '@contid/systemd';
 import { warn } from '../output';
 
 interface UnitArgs {
@@ -19,6 +19,7 @@ const bind: CommandModule<object, UnitArgs> = {
     const pid = mainPidFromEnv();
     const tagger = Tagger.open();
     try {
+      checkUnitProcess(pid, inv, tagger.procRoot);
       const current = tagger.containers.findByRuntimeId(inv.invocationId);
       const procfs = tagger.writePathFor(pid) === 'procfs';
       const session = procfs ? null : awaitSession(pid, tagger.procRoot);
