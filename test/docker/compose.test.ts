@@ -1,30 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContainerRecord, Tagger } from '@contid/core';
-import { DockerAgent, Spool } from '@contid/docker';
-import { RunResult, contid, tempStateDir, uniqueName } from '../helpers/cli';
+import { ContainerRecord } from '@contid/core';
+import { RunResult, contid, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { DockerEngine } from './engine';
-import { FrontProcess } from './front-process';
+import { FrontSuite } from './front-suite';
 import { LoginUser, createLoginUser } from './login-user';
 
 // docker-compose (1.29, as Debian ships it) run by a non-root login user in group docker,
 // through `contid docker front`: each service's container is tagged, records who asked, runs
 // with that user's auid, and `contid ps`/`search` filter by the compose project and labels.
-const state = tempStateDir('docker-compose');
-const stateDir = join(state.dir, 'state');
-const requesters = join(state.dir, 'requesters');
-const engine = new DockerEngine({
-  label: 'docker-compose',
-  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: requesters },
-  image: { name: 'local/busybox-compose:1', links: { 'bin/sleep': 'busybox', 'bin/cat': 'busybox' } },
-});
-const frontSock = `${engine.execRoot}/front.sock`;
-const front = new FrontProcess({ listen: frontSock, upstream: `${engine.execRoot}/docker.sock`, requesters });
-let tagger: Tagger;
-let agent: DockerAgent;
+const suite = new FrontSuite('docker-compose', { name: 'local/busybox-compose:1', links: { 'bin/sleep': 'busybox', 'bin/cat': 'busybox' } });
+const { engine, frontSock, stateDir } = suite;
 
 // A login user of this suite's own (front.test has its own), in group docker.
 let bob: LoginUser;
@@ -38,21 +26,12 @@ function asBob(argv: string[], cwd: string): RunResult {
 beforeAll(async () => {
   bob = createLoginUser('contid-bob');
   uid = bob.uid;
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  await engine.start();
-  await front.start();
-  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
-  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
-  await agent.start();
+  await suite.start();
 }, 180_000);
 
 afterAll(async () => {
-  await agent?.stop();
-  tagger?.close();
-  await front.stop();
-  await engine.stop();
+  await suite.stop();
   bob?.remove();
-  state.cleanup();
 }, 120_000);
 
 describe('docker-compose through contid docker front, as a non-root user in group docker', () => {
@@ -74,7 +53,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       const up = asBob(['docker-compose', '-p', project, 'up', '-d'], dir);
       expect([up.status, up.stderr]).toEqual([0, expect.any(String)]);
       const rows = await waitFor('both services bound', () => {
-        const r = tagger.containers.list({ orchestrator: 'docker' }).filter((c) => c.labels['com.docker.compose.project'] === project && c.state === 'running');
+        const r = suite.tagger.containers.list({ orchestrator: 'docker' }).filter((c) => c.labels['com.docker.compose.project'] === project && c.state === 'running');
         return r.length === 2 && r;
       }, 60_000);
       const byService = Object.fromEntries(rows.map((c) => [c.labels['com.docker.compose.service'], c])) as Record<string, ContainerRecord>;
@@ -82,7 +61,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       for (const [service, c] of Object.entries(byService)) {
         expect(c.labels).toMatchObject({ 'com.docker.compose.project': project, 'com.docker.compose.service': service, 'contid.test.role': service });
         // Who asked: bob, from the kernel's peer credentials at the front.
-        const create = tagger.containers.bindings(c.contid).find((b) => b.op === 'create')!;
+        const create = suite.tagger.containers.bindings(c.contid).find((b) => b.op === 'create')!;
         expect(create.detail.requester).toMatchObject({ uid, auid: uid });
         // The container's processes carry bob's login uid (the kernel stamps auid=bob on their records).
         expect(readFileSync(`/proc/${c.initPid}/loginuid`, 'utf8')).toBe(String(uid));
@@ -92,7 +71,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       expect(exec.status).toBe(0);
       const [execAuid, execSession] = exec.stdout.split('\n');
       expect(execAuid).toBe(String(uid));
-      const binding = await waitFor('the exec binding', () => tagger.containers.bindings(byService.web!.contid).find((b) => b.session === Number(execSession)), 30_000);
+      const binding = await waitFor('the exec binding', () => suite.tagger.containers.bindings(byService.web!.contid).find((b) => b.session === Number(execSession)), 30_000);
       expect(binding.detail.requester).toMatchObject({ uid, auid: uid });
       // contid ps by project and by label.
       const env = { ...process.env, CONTID_STATE_DIR: stateDir };
@@ -102,7 +81,7 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       expect(names(contid(['ps', '--project', `${project}-none`, '--json'], { env }))).toEqual([]);
       const down = asBob(['docker-compose', '-p', project, 'down', '-t', '1'], dir);
       expect(down.status).toBe(0);
-      await waitFor('both ended', () => rows.every((c) => tagger.containers.get(c.contid)?.state === 'ended'), 60_000);
+      await waitFor('both ended', () => rows.every((c) => suite.tagger.containers.get(c.contid)?.state === 'ended'), 60_000);
     } finally {
       asBob(['docker-compose', '-p', project, 'down', '-t', '0'], dir);
       rmSync(dir, { recursive: true, force: true });

@@ -1,32 +1,19 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tagger } from '@contid/core';
-import { DockerAgent, Spool, parseRequester } from '@contid/docker';
-import { RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { parseRequester } from '@contid/docker';
+import { RunResult, contid, run, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { DockerEngine } from '../docker/engine';
-import { FrontProcess } from '../docker/front-process';
+import { FrontSuite } from '../docker/front-suite';
 import { LoginUser, createLoginUser } from '../docker/login-user';
 
 // Outside attack 4 on `contid docker front`, from the attacker's real position: mallory, a
 // non-root login user in group docker, talking to the front of a real dockerd whose containers
 // run on contid-runc. alice is another such user. Each attack tries to make a container run
 // unnoted (auid 0), or as asked for by alice.
-const state = tempStateDir('frontsec');
-const requesters = join(state.dir, 'requesters');
-const stateDir = join(state.dir, 'state');
-const engine = new DockerEngine({
-  label: 'frontsec',
-  env: { CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: join(state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: requesters },
-  image: { name: 'local/busybox-frontsec:1', links: Object.fromEntries(['cat', 'sleep'].map((a) => [`bin/${a}`, 'busybox'])) },
-});
-const frontSock = `${engine.execRoot}/front.sock`;
-const upstream = `${engine.execRoot}/docker.sock`;
-const front = new FrontProcess({ listen: frontSock, upstream, requesters });
+const suite = new FrontSuite('frontsec', { name: 'local/busybox-frontsec:1', links: Object.fromEntries(['cat', 'sleep'].map((a) => [`bin/${a}`, 'busybox'])) });
+const { engine, front, frontSock, upstream, requesters, stateDir } = suite;
 let mallory: LoginUser;
 let alice: LoginUser;
-let tagger: Tagger;
-let agent: DockerAgent;
 
 /** A raw API client as USER: each step's bytes are written, then it waits; prints what came back. */
 const RAW_CLIENT = `
@@ -89,22 +76,13 @@ function attribution(name: string): { note: number | null; loginuid: number } | 
 beforeAll(async () => {
   mallory = createLoginUser('contid-fs-mallory');
   alice = createLoginUser('contid-fs-alice');
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  await engine.start();
-  await front.start();
-  tagger = Tagger.open({ stateDir, failPolicy: 'open' });
-  agent = new DockerAgent({ docker: engine.api, tagger, spool: new Spool(join(stateDir, 'spool')), scanMs: 500 });
-  await agent.start();
+  await suite.start();
 }, 180_000);
 
 afterAll(async () => {
-  await agent?.stop();
-  tagger?.close();
-  await front.stop();
-  await engine.stop();
+  await suite.stop();
   mallory?.remove();
   alice?.remove();
-  state.cleanup();
 }, 120_000);
 
 describe('requests smuggled behind Connection: Upgrade', () => {
@@ -158,10 +136,10 @@ describe('request targets the front cannot classify', () => {
 describe('a note says who asked for what dockerd did', () => {
   /** The create bindings of every run of NAME (each start is a container of its own), oldest first. */
   const bindingsOf = (name: string) =>
-    tagger.containers
+    suite.tagger.containers
       .list({ orchestrator: 'docker' })
       .filter((c) => c.name === name)
-      .flatMap((c) => tagger.containers.bindings(c.contid).filter((b) => b.op === 'create'))
+      .flatMap((c) => suite.tagger.containers.bindings(c.contid).filter((b) => b.op === 'create'))
       .sort((a, b) => a.at - b.at);
   const requesterOf = (b: { detail: Record<string, unknown> }) => (b.detail.requester ?? null) as { uid: number; auid: number; auidDiffers?: boolean } | null;
 
