@@ -3,7 +3,7 @@ import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseConta
 import { BindingProblem, CheckedBinding, ClaimCheck, claimBinding, proofHolds } from './binding';
 import { BindingQuery, ClaimedBinding, relevantBindings } from './binding-relevance';
 import type { AuditEvent } from './reassembler';
-import { SerialWatch } from './boot-watch';
+import { SerialWatch, type BootVerdict } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
@@ -65,6 +65,12 @@ export interface AttributorOptions {
    * counted in `nodesForgotten`).
    */
   maxNodes?: number;
+  /**
+   * Every drop of a node's serial, once its next record settled it: a boot (inferred from the
+   * serials alone, so a reader is told: one forged line could end a node's epochs before
+   * corroboration was required) or a lone low record that was not taken for one.
+   */
+  onBootVerdict?: (verdict: BootVerdict, record: AuditRecord) => void;
   /**
    * Called for every binding record that passed the trust rule (create, setns, end …), as it
    * is learned: who entered a container and when is a report's business, not the attributor's.
@@ -212,6 +218,8 @@ export class Attributor {
   private readonly epochs: LruMap<string, Epoch[]>;
   private readonly boots: LruMap<string, BootBoundaries>;
   private readonly serials: SerialWatch;
+  /** Per node, the record whose serial dropped low, until the node's next record settles it. */
+  private readonly drops: LruMap<string, AuditRecord>;
   private readonly containers: LruMap<string, AttributedContainer>;
   private readonly signatures: LruMap<string, true>;
   private readonly trust: TrustStore;
@@ -234,7 +242,8 @@ export class Attributor {
     this.containers = new LruMap(options.maxContainers);
     this.signatures = new LruMap(options.maxSessions);
     this.boots = new LruMap(options.maxNodes);
-    this.serials = new SerialWatch(options.maxNodes);
+    this.serials = new SerialWatch(options.maxNodes, (v) => this.settleDrop(v));
+    this.drops = new LruMap(options.maxNodes);
     this.bindingNodes = new LruMap(options.maxNodes);
     this.pending = options.deferVerification ? [] : null;
     this.unknownKeys = new UnknownKeyTally(options.maxUnknownKeys);
@@ -303,10 +312,27 @@ export class Attributor {
   }
 
   /**
+   * `rec`'s serial dropped low (watchSerial/observeSerial said so): it begins a new boot of its
+   * node if the node's next record counts on low too (SerialWatch), and is kept until then.
+   */
+  observeBoot(rec: AuditRecord): void {
+    this.drops.set(rec.node ?? '', rec);
+  }
+
+  /** The node's next record settled its drop: a boot begins at the drop's record, or none does. */
+  private settleDrop(v: BootVerdict): void {
+    const rec = this.drops.peek(v.node);
+    if (rec === undefined) return;
+    this.drops.delete(v.node);
+    this.options.onBootVerdict?.(v, rec);
+    if (v.boot) this.bootAt(rec);
+  }
+
+  /**
    * `rec` began a new boot of its node: every binding epoch of that node ends here, so no
    * session of this boot or a later one is attributed by a binding made before it.
    */
-  observeBoot(rec: AuditRecord): void {
+  private bootAt(rec: AuditRecord): void {
     this.bootsOf(rec.node).serialBoot(rec.offset, rec.timeMs);
     if (rec.offset >= 0) return; // positioned: contidOfSession and bind() compare with it
     // a live stream has no positions: the node's bound sessions get an unbound epoch now

@@ -20,17 +20,50 @@ import { LruMap } from './lru-map';
  */
 export const SERIAL_JITTER = 50;
 
+/** What a drop in a node's serial turned out to be (see SerialWatch). */
+export interface BootVerdict {
+  node: string;
+  /** True: the next record of the node counted on low too, a boot; false: it went on with the old count. */
+  boot: boolean;
+  /** The record that dropped low, the highest serial before it, and the next record that settled it. */
+  serial: number;
+  timeMs: number;
+  previousSerial: number;
+  nextSerial: number;
+  nextTimeMs: number;
+}
+
+interface NodeWatch {
+  serial: number;
+  timeMs: number;
+  /** A record whose serial fell low, waiting for the node's next record to say whether it began a boot. */
+  drop?: { serial: number; timeMs: number };
+}
+
 /**
  * Per node (`''`: no `node=` prefix), the highest kernel serial and latest time of its current
- * boot. A live reader bounds the nodes it watches (`maxNodes`, least recently seen let go and
- * counted in `forgotten`): a sender on a collector chooses its `node=` text, so one name per
- * record would otherwise grow it without end. A node let go is watched afresh from its next
- * record — a boot between its last record kept and that one is not seen.
+ * boot. A record whose serial falls far below that (at a time no earlier) is a *drop*; it
+ * begins a boot only when the node's next record counts on low too (a serial also far below
+ * the old boot's highest, at a time no earlier than the drop's). One record alone never starts a
+ * boot: a sender on a collector chooses its `node=` text, and one forged line with a low serial
+ * used to end every binding epoch of the node it named (outside attack 4). A real boot writes
+ * many records of the new count (a crash's first event alone is SYSCALL + PROCTITLE under one
+ * serial); a lone low record followed by the old count is no boot (and said so by the caller:
+ * `onVerdict`). startsBoot() is true for the drop: the caller keeps that record (the boot
+ * begins there) until the verdict.
+ *
+ * A live reader bounds the nodes it watches (`maxNodes`, least recently seen let go and
+ * counted in `forgotten`): one name per record would otherwise grow it without end. A node let
+ * go is watched afresh from its next record — a boot between its last record kept and that one
+ * is not seen.
  */
 export class SerialWatch {
-  private readonly boots: LruMap<string, { serial: number; timeMs: number }>;
+  private readonly boots: LruMap<string, NodeWatch>;
 
-  constructor(maxNodes = Infinity) {
+  constructor(
+    maxNodes = Infinity,
+    private readonly onVerdict?: (v: BootVerdict) => void,
+  ) {
     this.boots = new LruMap(maxNodes);
   }
 
@@ -44,16 +77,31 @@ export class SerialWatch {
     return this.boots.evicted;
   }
 
-  /** Feeds one record's serial and time (ms) in log order; true when it begins a new boot of `node`. */
+  /** True while `node`'s last drop waits for its next record (see the class). */
+  pending(node: string): boolean {
+    return this.boots.peek(node)?.drop !== undefined;
+  }
+
+  /** Feeds one record's serial and time (ms) in log order; true when it drops low (a boot if the node's next record confirms it). */
   startsBoot(node: string, serial: number, timeMs: number): boolean {
     const top = this.boots.get(node);
     if (top === undefined) {
       this.boots.set(node, { serial, timeMs });
       return false;
     }
+    const drop = top.drop;
+    if (drop !== undefined) {
+      top.drop = undefined;
+      const boot = serial + SERIAL_JITTER < top.serial && timeMs >= drop.timeMs;
+      this.onVerdict?.({ node, boot, serial: drop.serial, timeMs: drop.timeMs, previousSerial: top.serial, nextSerial: serial, nextTimeMs: timeMs });
+      if (boot) {
+        top.serial = Math.max(serial, drop.serial);
+        top.timeMs = timeMs;
+        return false;
+      }
+    }
     if (serial + SERIAL_JITTER < top.serial && timeMs >= top.timeMs) {
-      top.serial = serial;
-      top.timeMs = timeMs;
+      top.drop = { serial, timeMs };
       return true;
     }
     if (serial > top.serial) top.serial = serial;
@@ -125,6 +173,8 @@ interface NodeLines {
   /** The current boot's highest-serial line and latest line: [offset, end, value]. */
   peak: [number, number, number];
   latest: [number, number, number];
+  /** The node's next line is kept: it settles a drop (see SerialWatch) kept just before. */
+  keepNext: boolean;
 }
 
 /**
@@ -132,7 +182,8 @@ interface NodeLines {
  * all (the search index keeps them with the binding lines), per node: each line no older than
  * every line before it whose serial is the lowest such so far (a boot at the file's start shows
  * against the file before it), each line that began a boot, and the highest-serial and the
- * latest line before each boot and at the end (what the next line is compared with). Replayed
+ * latest line before each boot and at the end (what the next line is compared with), and the
+ * line after each of the first two (it confirms or refutes the drop: SerialWatch). Replayed
  * in order through a SerialWatch they give the boots that reading every line gives.
  */
 export class BootLines {
@@ -149,20 +200,24 @@ export class BootLines {
     const node = lineNode(buf, start, end);
     const lineEnd = offset + (end - start);
     let n = this.nodes.get(node);
-    if (n === undefined) this.nodes.set(node, (n = { low: Infinity, fileTime: -Infinity, peak: [offset, lineEnd, -1], latest: [offset, lineEnd, -Infinity] }));
+    if (n === undefined) this.nodes.set(node, (n = { low: Infinity, fileTime: -Infinity, peak: [offset, lineEnd, -1], latest: [offset, lineEnd, -Infinity], keepNext: false }));
+    let keep = n.keepNext;
+    n.keepNext = false;
     if (timeMs >= n.fileTime) {
       n.fileTime = timeMs;
       if (serial < n.low) {
         n.low = serial;
-        this.kept.set(offset, buf.toString('latin1', start, end));
+        // a drop against the file before: the line after it says whether it began a boot
+        keep = n.keepNext = true;
       }
     }
     if (this.watch.startsBoot(node, serial, timeMs)) {
       this.toRead.push([n.peak[0], n.peak[1]], [n.latest[0], n.latest[1]]);
-      this.kept.set(offset, buf.toString('latin1', start, end));
+      keep = n.keepNext = true;
       n.peak[2] = -1;
       n.latest[2] = -Infinity;
     }
+    if (keep) this.kept.set(offset, buf.toString('latin1', start, end));
     if (serial > n.peak[2]) set(n.peak, offset, lineEnd, serial);
     if (timeMs > n.latest[2]) set(n.latest, offset, lineEnd, timeMs);
   }

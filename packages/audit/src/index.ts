@@ -21,6 +21,7 @@ export * from './record';
 export * from './reassembler';
 export * from './attributor';
 export { LruMap } from './lru-map';
+export { type BootVerdict } from './boot-watch';
 export { DEFAULT_MAX_UNKNOWN_KEYS, UnknownKeyTally, type UnknownKey } from './unknown-keys';
 export { compactEvent, type CompactOptions, type OutputContainer } from './compact-format';
 export { checkBinding, senderHeader, type BindingCheck, type BindingCheckOptions, type BindingProblem, type CheckedBinding } from './binding';

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES
   segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
 /** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
-const SCHEMA_VERSION = 5; // 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts); 5: boot 2 (a binding line that is also a boot line)
+const SCHEMA_VERSION = 6; // 6: and the line after each boot line's drop, which confirms it (boot-watch.ts); 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts); 5: boot 2 (a binding line that is also a boot line)
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 

@@ -136,6 +136,18 @@ describe('binding epochs and boots: every read path (an outside attack)', () => 
       expectEveryWay(lines, 'A', a);
     });
 
+    it('one forged line with a low serial (a collector\'s sender chooses node=) is no boot: the session\'s later events are still A\'s (outside attack 4)', () => {
+      const forged = `${pfx(node)}type=USER msg=audit(${T + 5}.000:1000): pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=x res=success'`;
+      const later = [...event(node, `${T + 6}.000:9160`, 5, '/still-A'), ...event(node, `${T + 7}.000:9170`, 5, '/still-A-2')];
+      const high = event(node, `${T + 2}.000:9000`, 3, '/host');
+      expectEveryWay([...bootOne, ...high, forged, ...later], 'A', [...a, ...later]);
+    });
+
+    it('two records of the new count after the drop (a crash\'s first event) are a boot still', () => {
+      const high = event(node, `${T + 2}.000:9000`, 3, '/host');
+      expectEveryWay([...bootOne, ...high, ...event(node, `${T + 210}.000:7`, 5, '/boot2-not-A')], 'A', a);
+    });
+
     it('auditd restarted without a reboot (DAEMON_START, serials go on): the session is still A\'s', () => {
       const later = event(node, `${T + 210}.000:160`, 5, '/still-A');
       const lines = [...bootOne, daemonEnd(node, T + 100), daemonStart(node, T + 200), ...later];

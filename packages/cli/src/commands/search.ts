@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { ContidError, configFromEnv, escapeText } from '@contid/core';
 import { indexDir } from './index-cmd';
 import { rejectionReport, trustOptions } from './trust-args';
+import { BootReport } from './boot-report';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf, printNormalizeError } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
@@ -134,6 +135,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const ignoreIndex = (reason: string): void => void process.stderr.write(`contid: ${escapeText(`ignoring the search index in ${dir}: ${reason}; searching the logs without it`)}\n`);
     const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(dir, ignoreIndex) : null;
     const entries = new EntryWitness();
+    const boots = new BootReport();
     try {
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
@@ -151,6 +153,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
           registry,
           procfsContid: hostHasProcfsContid(),
           onTrustedBinding: entries.onTrustedBinding,
+          onBootVerdict: boots.onBootVerdict,
           // --show-rejected: each one out as it is found, none kept (any number, flat memory)
           ...(argv['show-rejected'] ? { keepRejected: 0, onRejected: (r: RejectedBinding) => out.write(`rejected(${r.reason}) ${bytesToText(r.record.raw, { escapeControls: true })}\n`) } : {}),
         },
@@ -180,6 +183,12 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (stats.eventsCut > 0) say(`${stats.eventsCut} event(s) of the selected containers may have records not read: the session scan reads up to 16 MiB each side of an event and theirs reach further; --strict reads every line`);
       if (stats.recordsAfterCut > 0) say(`${stats.recordsAfterCut} record(s) not read with their event: more than 10,000 events were open at once, so their event was completed before them and they were read as events of their own (a filter may not match them)`);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
+      // a boot found from serials alone changes what is attributed: the reader is told where
+      const bases = fileBases(files);
+      for (const line of boots.lines((offset) => {
+        const b = [...bases].reverse().find((f) => f.base <= offset);
+        return b ? `${displayName(b.file)} byte ${offset - b.base}` : `byte ${offset}`;
+      })) say(line);
       if (argv.untagged) {
         // the entries are the answer: on stdout, as text lines or JSON objects
         const found = untaggedEntries(entries, stats.attributor, filter, files, true);

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { ContidError, Registry, configFromEnv, escapeText, loadOrCreateSigner } from '@contid/core';
 import { lxcRootNamer } from '@contid/lxc';
 import { rejectionReport, trustOptions } from './trust-args';
+import { liveBootReporter } from './boot-report';
 import {
   FileFollower,
   LiveEntryWatch,
@@ -173,6 +174,7 @@ export async function runTail(argv: TailArgs): Promise<void> {
     // began uptime ago (a second earlier: uptime and the records' clock are read apart).
     localNode: argv['log-node'] === undefined ? trusted.unprefixedNode : config.nodeName,
     bootStartMs: Date.now() - uptime() * 1000 - 1000,
+    onBootVerdict: liveBootReporter((line) => void process.stderr.write(`contid: ${line}\n`)),
     filter,
   });
   entries = new LiveEntryWatch(pipeline.attributor, {
