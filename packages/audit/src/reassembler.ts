@@ -43,6 +43,8 @@ export interface ReassemblerOptions {
 }
 
 interface Open {
+  /** Opened by a record that came after its event was completed for the `maxOpen` bound. */
+  afterCut?: boolean;
   /** Its key in `open` (see Reassembler.keyOf). */
   key: string | number;
   event: AuditEvent;
@@ -129,10 +131,12 @@ export class Reassembler {
     const done: AuditEvent[] = [];
     if (entry) {
       entry.event.records.push(rec);
+      if (entry.afterCut) this.recordsAfterCut++;
       if (this.options.clock && END_MARKERS.has(rec.type)) this.complete(entry, done);
       return this.drain(done);
     }
-    if (this.cut.size > 0 && this.cut.has(key)) this.recordsAfterCut++;
+    const afterCut = this.cut.size > 0 && this.cut.has(key);
+    if (afterCut) this.recordsAfterCut++;
     if (rec.type === 'EOE') return this.drain(done);
     const live = this.options.clock !== undefined;
     const opened: Open = {
@@ -143,6 +147,7 @@ export class Reassembler {
       serialText: rec.serialText,
       seq: this.seq++,
       slot: live ? 0 : (this.freeSlots.pop() ?? this.nextSlot++),
+      afterCut,
     };
     this.open.set(key, opened);
     if (typeof key === 'string' && rec.node === null) this.displaced++;

@@ -6,6 +6,7 @@ import { SearchIndex, hostHasProcfsContid } from '@contid/audit';
 import { GROUP_BYS, reportHtml, reportJson, reportText, runReport, type GroupBy, type GroupReport } from '@contid/report';
 import { indexDir } from './index-cmd';
 import { trustOptions } from './trust-args';
+import { windowLossLines } from './window-losses';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf } from './event-filter-args';
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
@@ -95,6 +96,7 @@ export const reportCommand: CommandModule<{ json: boolean }, ReportArgs> = {
       if (argv.json) printJson(reportJson(groups));
       else if (argv.html === undefined && groups.length > 0) process.stdout.write(reportText(groups, { interpret: argv.interpret, summaryOnly: argv.summary }));
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
+      for (const line of windowLossLines(stats)) process.stderr.write(`contid: ${line}\n`);
       if (stats.rejected > 0) process.stderr.write(`contid: rejected ${stats.rejected} binding record(s) that could not be verified; their sessions are not attributed (contid search --show-rejected lists them and says why)\n`);
       // As search and ausearch: nothing matched (an empty or non-audit input included) is exit 1.
       if (groups.length === 0) {

@@ -8,6 +8,7 @@ import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, outputFormatOf, p
 import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFiles, timeArg } from './log-inputs';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedEntries, untaggedSearchError } from './untagged-search';
+import { windowLossLines } from './window-losses';
 import {
   EntryWitness, SearchIndex, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
   type EventFilter, type FormatOptions, type RejectedBinding,
@@ -180,8 +181,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (stats.lines > 0 && stats.skipped === stats.lines) throw new ContidError(`not an audit log: none of its ${stats.lines} lines is an audit record`, 1);
       if (stats.skipped > 0) process.stderr.write(`contid: skipped ${stats.skipped} of ${stats.lines} lines that are not audit records\n`);
       // records are never dropped silently: what a bounded window could not read is counted here
-      if (stats.eventsCut > 0) say(`${stats.eventsCut} event(s) of the selected containers may have records not read: the session scan reads up to 16 MiB each side of an event and theirs reach further; --strict reads every line`);
-      if (stats.recordsAfterCut > 0) say(`${stats.recordsAfterCut} record(s) not read with their event: more than 10,000 events were open at once, so their event was completed before them and they were read as events of their own (a filter may not match them)`);
+      for (const line of windowLossLines(stats)) say(line);
       if (!argv['show-rejected']) for (const line of rejectionReport(stats.attributor, argv['trust-dir'])) say(line);
       // a boot found from serials alone changes what is attributed: the reader is told where
       const bases = fileBases(files);

@@ -1,0 +1,12 @@
+import type { SearchStats } from '@contid/audit';
+
+/**
+ * What a bounded window of the search could not read, as stderr lines (none when nothing):
+ * audit records are never dropped silently (see docs/search.md, test/search/windows.test.ts).
+ */
+export function windowLossLines(stats: Pick<SearchStats, 'eventsCut' | 'recordsAfterCut'>): string[] {
+  const out: string[] = [];
+  if (stats.eventsCut > 0) out.push(`${stats.eventsCut} event(s) of the selected containers may have records not read: the session scan reads up to 16 MiB each side of an event and theirs reach further; --strict reads every line`);
+  if (stats.recordsAfterCut > 0) out.push(`${stats.recordsAfterCut} record(s) not read with their event: more than 10,000 events were open at once, so their event was completed before them and they were read as events of their own (a filter may not match them)`);
+  return out;
+}
