@@ -176,6 +176,18 @@ describe('docker run through contid-runc (real dockerd, real kernel audit)', () 
     expect(tagger.containers.containerOfSession(sessions[1])?.contid).toBe(c.contid);
   });
 
+  test('a detached exec still running when it is bound: its binding names the exec\'s own process (looked for among the container\'s cgroup), not runc', async () => {
+    const secs = String(7000 + (process.pid % 1000));
+    const argv = ['sh', '-c', `sleep ${secs}; true`];
+    const r = engine.docker(['exec', '-d', name, ...argv]);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const b = await until('the detached exec\'s binding', () => tagger.containers.bindings(c.contid).find((x) => x.op === 'setns' && JSON.stringify(x.detail.command) === JSON.stringify(argv)));
+    // The host's view of that process: the one in the binding's session running the exec's command.
+    expect(readFileSync(`/proc/${b.pid}/cmdline`, 'utf8')).toBe(`${argv.join('\0')}\0`);
+    expect(sessionOf(b.pid)).toBe(b.session);
+    process.kill(b.pid, 'SIGKILL');
+  });
+
   test('a process in the container cannot renew its own session (default capabilities)', () => {
     const r = engine.docker(['exec', name, 'sh', '-c', 'before=$(cat /proc/self/sessionid); echo 0 > /proc/self/loginuid; echo "rc=$? $before $(cat /proc/self/sessionid)"']);
     const m = /rc=(\d+) (\d+) (\d+)/.exec(r.stdout);

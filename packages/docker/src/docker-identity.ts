@@ -154,6 +154,9 @@ export function dockerExecDescriber(docker: Dockerode, recent?: RecentExecs, tim
     const args = proc?.args ?? null;
     const healthcheck = probe !== null && args !== null && probe.join('\0') === args.join('\0') ? { healthcheck: true } : {};
     const named = execIdOfPidFile(entry.pidFile);
+    // The binding already carries runc's process.json (command, user, cwd): asking dockerd for
+    // the exec's own record would only repeat it, at one more API call per exec.
+    if (named && args !== null) return { execId: named, ...healthcheck };
     if (named) {
       const exec = await withTimeout(docker.getExec(named).inspect(), timeoutMs);
       const pc = exec?.ProcessConfig as { entrypoint?: string; arguments?: string[]; user?: string } | undefined;

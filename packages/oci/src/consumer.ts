@@ -99,12 +99,15 @@ function readNumber(file: string): number | null {
   }
 }
 
-/** The topmost live process of an audit session other than runc itself (the container's init or exec'd process). */
-export function sessionLeader(session: number, runcPid: number, procRoot = '/proc'): number | null {
+/**
+ * The topmost live process of an audit session other than runc itself (the container's init or
+ * exec'd process), among `candidates` (default: every process, a walk over all of /proc).
+ */
+export function sessionLeader(session: number, runcPid: number, procRoot = '/proc', candidates?: Iterable<number>): number | null {
   const members = new Set<number>();
-  for (const name of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(name) || Number(name) === runcPid) continue;
-    if (readNumber(`${procRoot}/${name}/sessionid`) === session) members.add(Number(name));
+  for (const pid of candidates ?? readdirSync(procRoot).filter((n) => /^\d+$/.test(n)).map(Number)) {
+    if (pid === runcPid) continue;
+    if (readNumber(`${procRoot}/${pid}/sessionid`) === session) members.add(pid);
   }
   for (const pid of [...members].sort((a, b) => a - b)) {
     let ppid: number | null = null;
@@ -116,6 +119,58 @@ export function sessionLeader(session: number, runcPid: number, procRoot = '/pro
     if (!members.has(ppid)) return pid;
   }
   return null;
+}
+
+/**
+ * Every process of a container, from the cgroup its init runs in: the highest ancestor of that
+ * cgroup whose name holds the runtime id (docker-ID.scope, /docker/ID, cri-containerd-ID…: an
+ * init that moved itself into a child cgroup is still found under it), and all its
+ * descendants. runc exec puts an exec into the container's cgroups, so its processes are here —
+ * a few processes to look at instead of all of /proc. Any hierarchy mounted here will do (the
+ * unified one, or a v1 controller's). Null when that cannot be told (no hierarchy names the
+ * id, the init gone): then the caller looks at every process.
+ */
+export function containerProcesses(initPid: number, runtimeId: string, procRoot = '/proc'): number[] | null {
+  if (runtimeId.length < 12) return null;
+  let lines: string[];
+  let mounts: string[][];
+  try {
+    lines = readFileSync(`${procRoot}/${initPid}/cgroup`, 'utf8').split('\n');
+    mounts = readFileSync(`${procRoot}/self/mounts`, 'utf8').split('\n').map((l) => l.split(' '));
+  } catch {
+    return null;
+  }
+  for (const line of lines) {
+    const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (!m) continue;
+    const parts = m[2]!.split('/');
+    const top = parts.findIndex((p) => p.includes(runtimeId));
+    if (top < 0) continue;
+    const controllers = m[1]!.split(',').filter(Boolean);
+    // "0::/path" is the unified (v2) hierarchy; "N:pids:/path" a v1 one, mounted with that controller as an option.
+    const mount = mounts.find(([, , type, opts]) =>
+      controllers.length === 0 ? type === 'cgroup2' : type === 'cgroup' && controllers.every((c) => opts?.split(',').includes(c)),
+    );
+    if (!mount?.[1]) continue;
+    const pids = cgroupTree(mount[1] + parts.slice(0, top + 1).join('/'));
+    if (pids) return pids;
+  }
+  return null;
+}
+
+/** The pids in a cgroup and all its descendants; null when any of it cannot be read. */
+function cgroupTree(dir: string): number[] | null {
+  const pids: number[] = [];
+  const walk = (d: string): boolean => {
+    try {
+      for (const line of readFileSync(`${d}/cgroup.procs`, 'utf8').split('\n')) if (/^\d+$/.test(line)) pids.push(Number(line));
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && !walk(`${d}/${e.name}`)) return false;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return walk(dir) ? pids : null;
 }
 
 /**
@@ -277,13 +332,21 @@ export class SpoolConsumer {
 
   /** No pid file from a runtime that exited (or waited for too long): the session's leader, an ended exec, or a container already deleted. */
   private afterWait(entry: SpoolEntry): number | EntryOutcome {
-    const leader = entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid);
+    const leader = entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid, '/proc', this.execCandidates(entry) ?? undefined);
     if (leader !== null) return leader;
     // An exec that already finished still owns its session in the log: bind it to runc's pid.
     if (entry.op === 'setns') return entry.wrapperPid;
     const ended = this.initAtDelete(entry);
     if (ended !== null) return ended;
     return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}, and no delete of ${entry.id} recorded an init: nothing was started` };
+  }
+
+  /** An exec's candidates for its session's leader: the processes of the container it entered, when its cgroup tells them. */
+  private execCandidates(entry: SpoolEntry): number[] | null {
+    if (entry.op !== 'setns' || !entry.id) return null;
+    const c = this.registry.findByRuntimeId(entry.id);
+    if (!c || c.state === 'ended' || c.initPid === null) return null;
+    return containerProcesses(c.initPid, entry.id);
   }
 
   /**

@@ -3,7 +3,7 @@ export { DEFAULT_SPOOL_DIR, IncompleteEntryError, SPOOL_VERSION, Spool, entrySes
 export type { SpoolEntry, SpoolOp, SpoolRequester } from './spool';
 export { parseOciProcess, parseOciSpec } from './oci-spec';
 export type { OciProcess, OciSpec } from './oci-spec';
-export { SpoolConsumer, alive, sessionLeader } from './consumer';
+export { SpoolConsumer, alive, containerProcesses, sessionLeader } from './consumer';
 export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier, InitRecorder, SpawnBinder } from './consumer';
 export { SpoolDrainer } from './drainer';
 export type { SpoolDrainerOptions } from './drainer';
