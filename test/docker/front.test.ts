@@ -149,7 +149,7 @@ describe('contid docker front: transparent to the docker CLI', () => {
 describe('contid docker front: the requester of every container and exec, from the kernel', () => {
   const name = uniqueName('alice');
 
-  test('alice\'s run, start and exec are noted with her uid, login uid, session, pid and exe; root\'s with root\'s', () => {
+  test('alice\'s run, start and exec are noted with her uid, login uid, session, pid and exe; root\'s with root\'s', async () => {
     const r = asAlice(['docker', '-H', `unix://${frontSock}`, 'run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'sleep 600']);
     expect(r.stderr).toBe('');
     const id = r.stdout.trim();
@@ -162,10 +162,18 @@ describe('contid docker front: the requester of every container and exec, from t
     const execIds = JSON.parse(viaFront(['inspect', '-f', '{{json .ExecIDs}}', name]).stdout) as string[];
     expect(execIds.length).toBeGreaterThan(0);
     for (const e of execIds) expect(parseRequester(readFileSync(join(requesters, `e-${e}`), 'utf8'))).toMatchObject({ uid, auid: uid });
+    // The agent runs in this process, so it binds only while the test awaits (a deployed agent
+    // is a process of its own and binds at once): let it bind her create and exec while the
+    // container exists, as it would, so they carry its name.
+    const bound = (op: string, requesterUid: number) => () =>
+      tagger.containers.list({ orchestrator: 'docker' }).some((c) => c.runtimeId === id && c.name === name && tagger.containers.bindings(c.contid).some((b) => b.op === op && (b.detail.requester as { uid?: number } | undefined)?.uid === requesterUid));
+    await waitFor('alice\'s create bound', bound('create', uid), 60_000);
+    await waitFor('alice\'s exec bound', bound('setns', uid), 60_000);
     // root starts it again by name: the note now names root.
     viaFront(['stop', '-t', '1', name]);
     expect(viaFront(['start', name]).status).toBe(0);
     expect(parseRequester(readFileSync(join(requesters, `c-${id}`), 'utf8'))).toMatchObject({ uid: 0 });
+    await waitFor('root\'s start bound', bound('create', 0), 60_000);
     expect(viaFront(['rm', '-f', id]).status).toBe(0);
     expect(existsSync(join(requesters, `c-${id}`))).toBe(false);
   });
