@@ -96,20 +96,21 @@ export function resolveContainerRef<T extends NamedContainer>(dir: ContainerDire
     if (c && visible(c)) return { by: 'contid', containers: [c] };
   }
   const named = dir.byName(ref).filter(visible);
-  const prefixed = !DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX ? dir.byRuntimePrefix(ref).filter(visible) : [];
+  const prefixed = (): T[] => (!DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX ? dir.byRuntimePrefix(ref).filter(visible) : []);
   if (named.length) {
     // Anyone who may name a container (group docker) can name it after another's id prefix:
     // the same text then means two containers, and taking the name's would hand them over.
     // Only engine-made (hex) ids count: LXC's and systemd's runtime id is the name itself, so
     // "web2" is not a second meaning of "web".
-    const others = HEX.test(ref) ? prefixed.filter((c) => !named.includes(c) && c.runtimeId !== c.name) : [];
+    const others = HEX.test(ref) ? prefixed().filter((c) => !named.includes(c) && c.runtimeId !== c.name) : [];
     if (others.length) {
       const list = [...named.map((c) => `${describeWithParents(dir, c)} by name`), ...others.map((c) => `${describeWithParents(dir, c)} by runtime id`)];
       throw new ContidError(`"${ref}" is ambiguous: ${list.join('; ')} — name one by its contid`);
     }
     return { by: 'name', containers: oneNamespace(dir, ref, named) };
   }
-  if (prefixed.length) return { by: 'runtime-id', containers: oneNamespace(dir, ref, prefixed) };
+  const byPrefix = prefixed();
+  if (byPrefix.length) return { by: 'runtime-id', containers: oneNamespace(dir, ref, byPrefix) };
   throw new UnknownContainerError(ref);
 }
 
