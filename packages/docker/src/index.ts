@@ -13,6 +13,7 @@ export { containersUsingRuntime } from './runtime-users';
 export type { RuntimeUser } from './runtime-users';
 export * from './client';
 export { DockerFront, failOpen } from './front/front';
+export { FRONT_UPSTREAM } from './front/upstream-health';
 export type { FrontOptions } from './front/front';
 export { isFullId, mayHijack, routeOf, targetProblem } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';

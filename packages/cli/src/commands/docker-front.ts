@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { ContidError } from '@contid/core';
-import { DockerFront, REQUESTERS_DIR, RequesterStore, failOpen } from '@contid/docker';
+import { DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, failOpen } from '@contid/docker';
 
 interface FrontArgs {
   listen: string;
@@ -31,7 +31,7 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
   builder: (y) =>
     y
       .option('listen', { type: 'string', default: '/var/run/docker.sock', describe: 'the socket clients use' })
-      .option('upstream', { type: 'string', default: '/run/docker-real.sock', describe: 'where dockerd listens (its -H unix://…)' })
+      .option('upstream', { type: 'string', default: FRONT_UPSTREAM, describe: 'where dockerd listens (its -H unix://…)' })
       .option('requesters', { type: 'string', default: REQUESTERS_DIR, describe: 'root-only directory the runtime shim reads requesters from' })
       .option('group', { type: 'string', default: 'docker', describe: "group of the front's socket, given back to dockerd's on fail-open (dockerd's own socket is made root-only while the front runs)" })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
