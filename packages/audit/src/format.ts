@@ -42,8 +42,14 @@ const lineTexts = (latin1: string): string => latin1.split('\n').map((line) => b
 
 let interpreter: AusearchInterpreter | null | undefined;
 
+/** The `----` line before an event in --format interpret, with the container it was attributed to. */
+export function interpretSeparator(chain: AttributedContainer[]): string {
+  const c = chain[0];
+  return c ? `---- container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}\n` : '----\n';
+}
+
 /** The records as `ausearch -i` prints them (libauparse), newline-terminated. */
-function interpretedRecords(event: AuditEvent): string {
+export function interpretedRecords(event: AuditEvent): string {
   if (interpreter === undefined) interpreter = AusearchInterpreter.open();
   if (interpreter) return interpreter.event(event);
   return event.records.map(interpretRecordWithoutLibrary).join('\n') + '\n';
@@ -230,11 +236,8 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
   switch (format) {
     case 'raw':
       return event.records.map((r) => bytesToText(r.raw, TEXT)).join('\n') + '\n';
-    case 'interpret': {
-      const c = chain[0];
-      const who = c ? ` container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}` : '';
-      return `----${who}\n${interpretedRecords(event)}`;
-    }
+    case 'interpret':
+      return `${interpretSeparator(chain)}${interpretedRecords(event)}`;
     case 'text': {
       // contid's addition to ausearch's sentence: the container it was attributed to
       const c = chain[0];

@@ -36,6 +36,7 @@ export { EntryJudge, EntryWitness, describeUntaggedEntry, entryRoot, entrySyscal
 export { LiveEntryWatch, type LiveEntryOptions } from './entries-live';
 export * from './live';
 export { AusearchInterpreter, libauparseAvailable } from './interpret';
+export { InterpretPipe } from './interpret-pipe';
 export { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';
 export { bytesToText, escapeControls, safeRawBytes, type TextOptions } from './safe-text';
 export { findMalformedLine, type MalformedLine } from './strict-check';

@@ -187,6 +187,12 @@ class LazyRecord implements AuditRecord {
     return { buf: this.bytes, start: this.at, end: this.at + (this.gs >= 0 ? this.gs : this.length) };
   }
 
+  /** The whole line's bytes (ENRICHED part too), when the record still has them and its raw part is the line's. */
+  lineBytes(): { buf: Buffer; start: number; end: number } | null {
+    if (this.bytes === null || this.raw_ !== null) return null;
+    return { buf: this.bytes, start: this.at, end: this.at + this.length };
+  }
+
   /** Its text as a string of its own: the buffer it was read into is no longer held. */
   detach(): void {
     if (this.bytes === null) return;
@@ -403,6 +409,17 @@ export function parseRecordBytes(buf: Buffer, start: number, end: number, offset
 /** The raw part's bytes of a record parsed by parseRecordBytes, while it has them; else null (use `raw`). */
 export function recordRawBytes(rec: AuditRecord): { buf: Buffer; start: number; end: number } | null {
   return rec instanceof LazyRecord ? rec.rawBytes() : null;
+}
+
+/**
+ * A record's whole line — raw part, then 0x1D and the ENRICHED part when it has one — as the
+ * bytes read (no string made) or else as a latin1 string: parsing it again gives the record.
+ */
+export function recordLineBytes(rec: AuditRecord): { buf: Buffer; start: number; end: number } | string {
+  const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;
+  if (bytes) return bytes;
+  const enriched = rec.enrichedText ?? null;
+  return enriched === null ? rec.raw : `${rec.raw}\x1d${enriched}`;
 }
 
 /** Gives a record parsed by parseRecordBytes its own string, so that the buffer it points at can go. */

@@ -10,7 +10,7 @@ import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedEntries, untaggedSearchError } from './untagged-search';
 import { windowLossLines } from './window-losses';
 import {
-  EntryWitness, SearchIndex, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
+  EntryWitness, InterpretPipe, SearchIndex, interpretSeparator, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
   type EventFilter, type FormatOptions, type RejectedBinding,
 } from '@contid/audit';
 
@@ -137,6 +137,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const index = argv.index && !argv['show-rejected'] ? SearchIndex.openExisting(dir, ignoreIndex) : null;
     const entries = new EntryWitness();
     const boots = new BootReport();
+    // every interpreted event goes to a second thread, which interprets and prints it (stdout is its alone)
+    const pipe = format === 'interpret' && !argv['show-rejected'] && !argv.untagged ? new InterpretPipe(() => process.exit(0)) : null;
     try {
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
@@ -162,6 +164,11 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         firstPassOnly: argv.untagged,
         onEvent: argv['show-rejected']
           ? () => undefined
+          : pipe
+            ? (event, chain) => {
+                progress.matched();
+                pipe.event(event, interpretSeparator(chain));
+              }
           : (event, chain) => {
               // ausearch prints the csv header before the first row, so none when nothing matches
               if (format === 'csv' && !headerDone) out.write(csvHeaderRow(formatOptions));
@@ -175,6 +182,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         verifyAll: argv['show-rejected'],
         rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
       }));
+      pipe?.finish();
       progress.end();
       out.flush();
       if (fileBases(files).every((b) => b.size === 0)) throw new ContidError('no audit records: the input is empty', 1);
@@ -210,6 +218,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         process.exitCode = 1;
       }
     } finally {
+      pipe?.close();
       registry?.close();
       index?.close();
       cleanup();

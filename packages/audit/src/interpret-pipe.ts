@@ -1,0 +1,302 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import type { AuditEvent } from './reassembler';
+import { parseRecordBytes, recordLineBytes } from './record';
+import { interpretedRecords } from './format';
+import { writeAllSync } from './write-all';
+
+/**
+ * `search --format interpret` on two cores: the thread that reads, groups and attributes hands
+ * each matching event (its container line and its records' bytes) to one worker thread that
+ * interprets it (libauparse) and writes it to stdout. One worker and batches taken in order:
+ * the output is the single thread's, byte for byte — ausearch's state between events (the last
+ * SYSCALL's a0/a1) lives in the one interpreter that sees every event. Until the first batch
+ * is full no worker is started: a small answer is interpreted on the reading thread.
+ *
+ * A batch is events back to back: u32 container-line index (into the batch's lines), f64 time
+ * (ms), the node (u32 length or NO_NODE, latin1), the serial's digits (u32 length, latin1),
+ * u32 record count, then each record's whole line (u32 length, latin1 bytes).
+ */
+
+/** Bytes of events per batch: large enough that posting costs nothing, small enough to overlap. */
+const BATCH_BYTES = 1 << 20;
+/** Batches posted and not yet written: the reader waits beyond this (memory stays bounded). */
+const MAX_IN_FLIGHT = 4;
+const NO_NODE = 0xffffffff;
+/** Output written per write(2). */
+const OUT_BYTES = 1 << 20;
+
+/** Shared counters (Int32Array indexes). */
+const POSTED = 0;
+const DONE = 1;
+const STATUS = 2;
+const STATUS_OK = 0;
+const STATUS_EPIPE = 1;
+const STATUS_ERROR = 2;
+
+interface Batch {
+  buf: ArrayBuffer;
+  size: number;
+  lines: string[];
+}
+
+/** Where `--format interpret` output goes, as text (valid UTF-8 once encoded). */
+export type TextSink = (text: string) => void;
+
+/** Writes batches' events, interpreted, as text to `sink`. */
+export function interpretBatch(batch: Batch, sink: TextSink): void {
+  const buf = Buffer.from(batch.buf, 0, batch.size);
+  let p = 0;
+  const u32 = (): number => {
+    const v = buf.readUInt32LE(p);
+    p += 4;
+    return v;
+  };
+  while (p < batch.size) {
+    const line = batch.lines[u32()];
+    const timeMs = buf.readDoubleLE(p);
+    p += 8;
+    const nodeLen = u32();
+    let node: string | null = null;
+    if (nodeLen !== NO_NODE) {
+      node = buf.toString('latin1', p, p + nodeLen);
+      p += nodeLen;
+    }
+    const serialLen = u32();
+    const serialText = buf.toString('latin1', p, p + serialLen);
+    p += serialLen;
+    const n = u32();
+    const records = [];
+    for (let i = 0; i < n; i++) {
+      const len = u32();
+      const rec = parseRecordBytes(buf, p, p + len, -1);
+      // the reader parsed these very bytes: a line that no longer parses is a bug, not input
+      if (rec === null) throw new Error('interpret worker: a record of the batch does not parse');
+      records.push(rec);
+      p += len;
+    }
+    const event: AuditEvent = { node, time: '', timeMs, serial: Number(serialText), serialText, records };
+    sink(line + interpretedRecords(event));
+  }
+}
+
+/** Text gathered into ~1 MB writes to a file descriptor. */
+class TextOut {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly fd: number) {}
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= OUT_BYTES) this.flush();
+  }
+  flush(): void {
+    if (this.size === 0) return;
+    const buf = Buffer.from(this.parts.join(''), 'utf8');
+    this.parts = [];
+    this.size = 0;
+    writeAllSync(this.fd, buf);
+  }
+}
+
+/** The worker's loop: batches from `port` in order until an empty message, each written out. */
+export function runInterpretWorker(data: { port: MessagePort; shared: SharedArrayBuffer; fd: number }): void {
+  const ctrl = new Int32Array(data.shared);
+  const out = new TextOut(data.fd);
+  const sink = (text: string): void => out.write(text);
+  try {
+    for (;;) {
+      const seen = Atomics.load(ctrl, POSTED);
+      const m = receiveMessageOnPort(data.port);
+      if (m === undefined) {
+        // nothing queued yet: sleep until the reader posts (the counter moves)
+        Atomics.wait(ctrl, POSTED, seen, 1000);
+        continue;
+      }
+      const batch = m.message as Batch | null;
+      if (batch === null) break;
+      interpretBatch(batch, sink);
+      if (Atomics.load(ctrl, POSTED) - Atomics.load(ctrl, DONE) <= 1) out.flush(); // nothing waiting: out now
+      Atomics.add(ctrl, DONE, 1);
+      Atomics.notify(ctrl, DONE);
+    }
+    out.flush();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    Atomics.store(ctrl, STATUS, code === 'EPIPE' ? STATUS_EPIPE : STATUS_ERROR);
+    if (code !== 'EPIPE') data.port.postMessage(String((err as Error).stack ?? err));
+  }
+  Atomics.add(ctrl, DONE, 1_000_000); // finished: the reader stops waiting
+  Atomics.notify(ctrl, DONE);
+}
+
+/** The compiled module the worker loads (under Jest the sources are TypeScript: the built one, if any). */
+function workerModule(): string | null {
+  if (__filename.endsWith('.js')) return __filename;
+  const built = join(__dirname, '..', 'dist', 'interpret-pipe.js');
+  return existsSync(built) ? built : null;
+}
+
+/**
+ * The reading side. `event` copies an event into the current batch; a full batch goes to
+ * the worker (started then); `finish` writes what is left and waits for the worker. Output
+ * is written to `fd` directly (the caller writes nothing else there meanwhile).
+ */
+export class InterpretPipe {
+  private batch: Batch;
+  private buf: Buffer;
+  private lineIndex = new Map<string, number>();
+  private worker: Worker | null = null;
+  private port: MessagePort | null = null;
+  private ctrl: Int32Array | null = null;
+  private posted = 0;
+  private started = false;
+  private readonly local: TextOut;
+
+  /**
+   * `onClosed`: the reader of `fd` went away (EPIPE): ausearch ends quietly, so may the caller.
+   * `threads`: false interprets every event on this thread (the same bytes, one core).
+   */
+  constructor(
+    private readonly onClosed: () => never,
+    private readonly fd = 1,
+    private readonly threads = true,
+  ) {
+    this.local = new TextOut(fd);
+    this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.batch = { buf: this.buf.buffer as ArrayBuffer, size: 0, lines: [] };
+  }
+
+  /** `line`: the event's `----…` line with its newline. */
+  event(event: AuditEvent, line: string): void {
+    const node = event.node === null ? null : Buffer.from(event.node, 'latin1');
+    const serial = event.serialText ?? String(event.serial);
+    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4;
+    const lines = event.records.map(recordLineBytes);
+    for (const l of lines) need += 4 + (typeof l === 'string' ? l.length : l.end - l.start);
+    this.reserve(need);
+    // after reserve: a full batch went out, and the line is indexed in the new one
+    let index = this.lineIndex.get(line);
+    if (index === undefined) {
+      index = this.batch.lines.push(line) - 1;
+      this.lineIndex.set(line, index);
+    }
+    const b = this.buf;
+    let p = this.batch.size;
+    p = b.writeUInt32LE(index, p);
+    p = b.writeDoubleLE(event.timeMs, p);
+    if (node === null) p = b.writeUInt32LE(NO_NODE, p);
+    else {
+      p = b.writeUInt32LE(node.length, p);
+      p += node.copy(b, p);
+    }
+    p = b.writeUInt32LE(serial.length, p);
+    p += b.write(serial, p, 'latin1');
+    p = b.writeUInt32LE(lines.length, p);
+    for (const l of lines) {
+      if (typeof l === 'string') {
+        p = b.writeUInt32LE(l.length, p);
+        p += b.write(l, p, 'latin1');
+      } else {
+        p = b.writeUInt32LE(l.end - l.start, p);
+        p += l.buf.copy(b, p, l.start, l.end);
+      }
+    }
+    this.batch.size = p;
+  }
+
+  /** Room for `need` more bytes: the batch goes out when full (an event bigger than a batch gets a batch of its own). */
+  private reserve(need: number): void {
+    if (this.batch.size + need <= this.buf.length) return;
+    if (this.batch.size > 0) this.send();
+    if (need > this.buf.length) {
+      this.buf = Buffer.allocUnsafeSlow(need);
+      this.batch.buf = this.buf.buffer as ArrayBuffer;
+    }
+  }
+
+  /** The current batch to the worker (or, with no threads or at the end of a small answer, interpreted here). */
+  private send(last = false): void {
+    const batch = this.batch;
+    if (!this.threads || (last && !this.worker) || !this.start()) this.closedIsEnd(() => interpretBatch(batch, (t) => this.local.write(t)));
+    else {
+      const ctrl = this.ctrl!;
+      // backpressure: the reader waits while the worker is MAX_IN_FLIGHT batches behind
+      while (this.posted - Atomics.load(ctrl, DONE) >= MAX_IN_FLIGHT) {
+        this.check();
+        Atomics.wait(ctrl, DONE, Atomics.load(ctrl, DONE), 1000);
+      }
+      this.check();
+      this.port!.postMessage(batch, [batch.buf]);
+      this.posted++;
+      Atomics.add(ctrl, POSTED, 1);
+      Atomics.notify(ctrl, POSTED);
+    }
+    this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.batch = { buf: this.buf.buffer as ArrayBuffer, size: 0, lines: [] };
+    this.lineIndex = new Map();
+  }
+
+  /** True once a second thread interprets. */
+  get threaded(): boolean {
+    return this.started;
+  }
+
+  /** The worker, started once; false when it cannot be (no built module): then this thread interprets. */
+  private start(): boolean {
+    if (this.worker) return true;
+    const module = workerModule();
+    if (module === null) return false;
+    const { port1, port2 } = new MessageChannel();
+    const shared = new SharedArrayBuffer(16);
+    this.worker = new Worker(`require(${JSON.stringify(module)}).runInterpretWorker(require('node:worker_threads').workerData)`, {
+      eval: true,
+      workerData: { port: port2, shared, fd: this.fd },
+      transferList: [port2],
+    });
+    this.port = port1;
+    this.ctrl = new Int32Array(shared);
+    this.started = true;
+    return true;
+  }
+
+  /** The worker's failure, if any: a closed pipe ends the process quietly (as ausearch); anything else is thrown. */
+  private check(): void {
+    const status = Atomics.load(this.ctrl!, STATUS);
+    if (status === STATUS_OK) return;
+    if (status === STATUS_EPIPE) this.onClosed();
+    const why = receiveMessageOnPort(this.port!)?.message;
+    throw new Error(`the interpreting thread failed: ${String(why ?? 'unknown error')}`);
+  }
+
+  /** Everything written: the last batch, then the worker drained and ended. */
+  finish(): void {
+    if (this.batch.size > 0) this.send(true);
+    this.closedIsEnd(() => this.local.flush());
+    if (!this.worker) return;
+    const ctrl = this.ctrl!;
+    this.port!.postMessage(null);
+    Atomics.add(ctrl, POSTED, 1);
+    Atomics.notify(ctrl, POSTED);
+    while (Atomics.load(ctrl, DONE) < 1_000_000) Atomics.wait(ctrl, DONE, Atomics.load(ctrl, DONE), 1000);
+    this.check();
+    this.close();
+  }
+
+  private closedIsEnd(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') this.onClosed();
+      throw err;
+    }
+  }
+
+  /** Stops the worker (after finish, or when the search failed). */
+  close(): void {
+    this.port?.close();
+    void this.worker?.terminate();
+    this.worker = null;
+  }
+}
