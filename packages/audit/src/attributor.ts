@@ -7,7 +7,7 @@ import { SerialWatch, type BootVerdict } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
-import { kernelField, type AuditRecord } from './record';
+import { kernelSession, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -116,8 +116,8 @@ export function hostHasProcfsContid(procRoot = '/proc'): boolean {
 /** The kernel-stamped session of an event (first record that has one), null when unset. */
 export function sessionOf(event: AuditEvent): number | null {
   for (const rec of event.records) {
-    const ses = kernelField(rec, 'ses');
-    if (ses !== undefined) return ses === UNSET || !/^\d{1,10}$/.test(ses) ? null : Number(ses);
+    const ses = kernelSession(rec);
+    if (ses !== undefined) return ses;
   }
   return null;
 }
@@ -345,9 +345,17 @@ export class Attributor {
       const chain = this.containerIdChain(event);
       if (chain) return this.container(chain[0]) ?? null;
     }
-    const ses = sessionOf(event);
-    if (ses === null) return null;
-    const contid = this.contidOfSession(ses, positionOf(event), event.node, event.timeMs, stampKey(event.timeMs, event.serialText ?? String(event.serial)));
+    return this.attributeSession(sessionOf(event), positionOf(event), event.node, event.timeMs, event.serialText ?? String(event.serial));
+  }
+
+  /**
+   * attribute() for an event known by its kernel session (sessionOf) and its first record's
+   * position, node and stamp, without its records (the raw byte paths of search read only
+   * those). Session bindings only: CONTAINER_ID records (procfsContid) need the event.
+   */
+  attributeSession(session: number | null, at: number, node: string | null, timeMs: number, serialText: string): AttributedContainer | null {
+    if (session === null) return null;
+    const contid = this.contidOfSession(session, at, node, timeMs, stampKey(timeMs, serialText));
     return contid === null ? null : (this.container(contid) ?? null);
   }
 

@@ -226,7 +226,7 @@ export class BootLines {
   finish(path: string): { offset: number; line: string }[] {
     for (const n of this.nodes.values()) this.toRead.push([n.peak[0], n.peak[1]], [n.latest[0], n.latest[1]]);
     const wanted = [...new Map(this.toRead.filter(([s]) => !this.kept.has(s)).map((p) => [p[0], p])).values()].sort((a, b) => a[0] - b[0]);
-    readRanges(path, wanted, (buf, at) => this.kept.set(at, buf.toString('latin1')));
+    readRanges(path, wanted.flat(), (buf, at) => this.kept.set(at, buf.toString('latin1')));
     return [...this.kept].sort((a, b) => a[0] - b[0]).map(([offset, line]) => ({ offset, line }));
   }
 }

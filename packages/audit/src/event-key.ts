@@ -18,11 +18,20 @@ const MAX_HEAD = 300;
  * from or checked against: see line-bytes.ts).
  */
 export function stampSpan(buf: Buffer, start: number, end: number): { from: number; to: number } | null {
+  const span = { from: 0, to: 0 };
+  return stampSpanInto(buf, start, end, span) ? span : null;
+}
+
+/** stampSpan() into `span` (no object made: the check of an index's ranges reads every line); false when the line is not an audit record. */
+export function stampSpanInto(buf: Buffer, start: number, end: number, span: { from: number; to: number }): boolean {
   const open = findBytes(buf, start, Math.min(end, start + MAX_HEAD + KEY_OPEN.length), KEY_OPEN);
-  if (open < 0) return null;
+  if (open < 0) return false;
   let close = open + KEY_OPEN.length;
   while (close < end && buf[close] !== 0x29 /* ) */) close++;
-  return close < end ? { from: open + KEY_OPEN.length, to: close } : null;
+  if (close >= end) return false;
+  span.from = open + KEY_OPEN.length;
+  span.to = close;
+  return true;
 }
 
 /** True when the stamps [aFrom, aTo) and [bFrom, bTo) of `buf` are the same bytes (lines without `node=`: the same eventKey, told without making it). */
@@ -51,10 +60,16 @@ export function sessionAfter(buf: Buffer, to: number, end: number): number {
   // searched within the line: unbounded, a line without ses= (PATH, CWD, PROCTITLE) was
   // searched on into the next event's lines
   const found = buf.subarray(to, end).indexOf(SES);
-  if (found < 0) return -1;
-  const at = to + found;
+  return found < 0 ? -1 : sessionAt(buf, to + found, end);
+}
+
+/** The session written after the ` ses=` at `at` (before `end`): N, or -1 when unset or not digits. */
+export function sessionAt(buf: Buffer, at: number, end: number): number {
   let v = 0;
   let i = at + SES.length;
   for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;
   return i > at + SES.length && v !== UNSET_SESSION ? v : -1;
 }
+
+/** ` ses=`: what sessionAfter() searches for. */
+export const SESSION_FIELD: Buffer = SES;

@@ -1,6 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { eventKey, sameStamp, sessionAfter, stampSpan } from './event-key';
+import { SESSION_FIELD, eventKey, sameStamp, sessionAt, stampSpanInto } from './event-key';
 import { readRanges } from './read-ranges';
 
 /**
@@ -37,17 +37,14 @@ const isOffset = (v: unknown, size: number): v is number => typeof v === 'number
 
 /** Each indexed binding line must be, byte for byte, a whole line of the log at its offset. */
 export function checkBindingLines(path: string, size: number, lines: { offset: unknown; line: unknown }[]): string | null {
-  const ranges: [number, number][] = [];
   for (const l of lines) {
     if (typeof l.line !== 'string' || !isOffset(l.offset, size) || l.offset + l.line.length > size) return 'a binding line lies outside the log';
-    ranges.push([Math.max(0, l.offset - 1), Math.min(size, l.offset + l.line.length + 1)]);
   }
   const wanted = [...lines].sort((a, b) => (a.offset as number) - (b.offset as number)) as { offset: number; line: string }[];
-  ranges.sort((a, b) => a[0] - b[0]);
-  let i = 0;
+  const ranges = wanted.flatMap((l) => [Math.max(0, l.offset - 1), Math.min(size, l.offset + l.line.length + 1)]);
   let problem: string | null = null;
-  readRanges(path, ranges, (buf, at) => {
-    const l = wanted[i++];
+  readRanges(path, ranges, (buf, at, k) => {
+    const l = wanted[k];
     if (problem) return;
     const start = l.offset - at;
     const before = start === 0 ? 0x0a : buf[start - 1];
@@ -57,61 +54,82 @@ export function checkBindingLines(path: string, size: number, lines: { offset: u
   return problem;
 }
 
-/** [start, end) pairs from the index: whole numbers inside the log, ascending, not overlapping. */
-export function rangePairs(pairs: Float64Array, size: number): [number, number][] | null {
+/** [start, end) pairs from the index (flat): whole numbers inside the log, ascending, not overlapping; null otherwise. */
+export function rangePairs(pairs: Float64Array, size: number): Float64Array | null {
   if (pairs.length % 2 !== 0) return null;
-  const out: [number, number][] = [];
   for (let i = 0; i < pairs.length; i += 2) {
-    const [s, e] = [pairs[i], pairs[i + 1]];
-    if (!isOffset(s, size) || !isOffset(e, size) || s >= e || (out.length > 0 && s < out[out.length - 1][1])) return null;
-    out.push([s, e]);
+    const s = pairs[i];
+    const e = pairs[i + 1];
+    if (!isOffset(s, size) || !isOffset(e, size) || s >= e || (i > 0 && s < pairs[i - 1])) return null;
   }
-  return out;
+  return pairs;
 }
 
+/** Where stampSpanInto() found a line's stamp: `from` after `audit(`, `to` at `)` (reused: no object per line). */
+const span = { from: 0, to: 0 };
+
 /**
- * The ranges the index gives for `session` must hold whole audit lines, each of an event of
- * that session: a line that names a session names this one, and every event has such a line
- * among the ranges (as the indexer files them). So no range can hand out another event's bytes.
+ * The ranges the index gives for `session` (flat pairs, checked by rangePairs) must hold whole
+ * audit lines, each of an event of that session: a line that names a session names this one,
+ * and every event has such a line among the ranges (as the indexer files them). So no range
+ * can hand out another event's bytes. The lines are read as the indexer reads them (stampSpan,
+ * eventKey, sessionAfter in event-key.ts), by plain loops and one search for ` ses=` per
+ * line that has one: this runs over every byte an indexed query prints, before it prints any.
  */
-export function checkSessionRanges(path: string, session: number, ranges: [number, number][]): string | null {
+export function checkSessionRanges(path: string, session: number, pairs: Float64Array): string | null {
   let problem: string | null = null;
   const withSession = new Set<string>();
   const without = new Set<string>();
-  // Each range is read with the byte before it, which must end a line (ranges are ascending
-  // and disjoint, so a padded start identifies its range).
-  const padded = ranges.map(([s, e]): [number, number] => [Math.max(0, s - 1), e]);
-  const hasByteBefore = new Set(ranges.filter(([s]) => s > 0).map(([s]) => s - 1));
-  readRanges(path, padded, (buf, at) => {
+  // Each range is read with the byte before it, which must end a line (the padded ranges are
+  // still ascending: a range starts at or after the one before ends).
+  const padded = new Float64Array(pairs);
+  for (let i = 0; i < padded.length; i += 2) if (padded[i] > 0) padded[i]--;
+  readRanges(path, padded, (buf, _at, k) => {
     if (problem) return;
     let ls = 0;
-    if (hasByteBefore.has(at)) {
+    if (pairs[2 * k] > 0) {
       // the byte before the range: it must end a line
       if (buf[0] !== 0x0a) return void (problem = `a range of session ${session} starts inside a line`);
       ls = 1;
     }
-    if (buf.length === 0 || buf[buf.length - 1] !== 0x0a) return void (problem = `a range of session ${session} ends inside a line`);
+    const n = buf.length;
+    if (n === 0 || buf[n - 1] !== 0x0a || n - ls < pairs[2 * k + 1] - pairs[2 * k]) return void (problem = `a range of session ${session} ends inside a line`);
     // an event's lines follow each other: its key is made once, at its first line (a line
-    // with a node= prefix makes its own)
-    let key = '';
-    let last: { plain: boolean; from: number; to: number } | null = null;
-    while (ls < buf.length && !problem) {
-      const le = buf.indexOf(0x0a, ls);
-      const span = stampSpan(buf, ls, le);
-      if (span === null) {
-        problem = `a range of session ${session} holds a line that is not an audit record`;
-        break;
-      }
-      // the indexer's own key and session reading (event-key.ts): what it grouped, this accepts
-      const plain = buf[ls] !== 0x6e; /* n: node= */
-      if (!plain || last === null || !last.plain || !sameStamp(buf, last.from, last.to, span.from, span.to)) key = eventKey(buf, ls, span.from, span.to);
-      last = { plain, from: span.from, to: span.to };
-      const v = sessionAfter(buf, span.to, le);
-      if (v >= 0 && v !== session) problem = `a range of session ${session} holds an event of session ${v}`;
-      else if (v >= 0) withSession.add(key);
+    // with a node= prefix makes its own), and filed once, with or without a session
+    let key: string | null = null;
+    let keyHasSession = false;
+    let plainFrom = -1; // the stamp of the key's first line, when it is a plain line (no node=)
+    let plainTo = -1;
+    let nextSes = -1; // the first ' ses=' at or after the last place searched (n: none)
+    const file = (): void => {
+      if (key === null) return;
+      if (keyHasSession) withSession.add(key);
       else without.add(key);
+    };
+    while (ls < n) {
+      const le = buf.indexOf(0x0a, ls);
+      if (!stampSpanInto(buf, ls, le, span)) return void (problem = `a range of session ${session} holds a line that is not an audit record`);
+      const plain = buf[ls] !== 0x6e; /* n: node= */
+      if (!plain || plainFrom < 0 || !sameStamp(buf, plainFrom, plainTo, span.from, span.to)) {
+        file();
+        key = eventKey(buf, ls, span.from, span.to);
+        keyHasSession = false;
+        plainFrom = plain ? span.from : -1;
+        plainTo = span.to;
+      }
+      // sessionAfter(buf, span.to, le), with the search shared by the lines before a ses=
+      if (nextSes < span.to) {
+        nextSes = buf.indexOf(SESSION_FIELD, span.to);
+        if (nextSes < 0) nextSes = n;
+      }
+      if (nextSes + SESSION_FIELD.length <= le) {
+        const v = sessionAt(buf, nextSes, le);
+        if (v >= 0 && v !== session) return void (problem = `a range of session ${session} holds an event of session ${v}`);
+        if (v >= 0) keyHasSession = true;
+      }
       ls = le + 1;
     }
+    file();
   });
   if (problem) return problem;
   for (const key of without) if (!withSession.has(key)) return `a range of session ${session} holds a record of an event that is not that session's`;

@@ -245,6 +245,36 @@ class LazyRecord implements AuditRecord {
   set fields(v: Map<string, string>) {
     this.parts().fields = v;
   }
+
+  /**
+   * field('ses') as a session (see kernelSession), read from the bytes while the record has
+   * only them: its fast path byte for byte — no `msg='` in the text, the first `ses=` starts a
+   * word, is not quoted, and nothing before it is quoted or separated by anything but spaces;
+   * the value runs to the next blank. NOT_BY_BYTES when that path does not decide (field() then
+   * splits the text).
+   */
+  sessionFromBytes(): number | null | undefined | typeof NOT_BY_BYTES {
+    const buf = this.bytes;
+    if (buf === null || this.raw_ !== null || this.split_ !== null) return NOT_BY_BYTES;
+    const restStart = this.at + this.headEnd;
+    const rawEnd = this.at + (this.gs >= 0 ? this.gs : this.length);
+    // buf.indexOf searches on past the line: a hit at or after its end is none
+    const msg = buf.indexOf(MSG_BODY, restStart);
+    if (msg >= 0 && msg + MSG_BODY.length <= rawEnd) return NOT_BY_BYTES;
+    const at = buf.indexOf(SES_EQ, restStart);
+    if (at < 0 || at + SES_EQ.length > rawEnd) return undefined;
+    const from = at + SES_EQ.length;
+    if ((at !== restStart && buf[at - 1] !== 0x20) || (from < rawEnd && buf[from] === 0x22)) return NOT_BY_BYTES;
+    for (let i = restStart; i < at; i++) if (isNotPlainByte(buf[i])) return NOT_BY_BYTES;
+    let to = from;
+    let n = 0;
+    while (to < rawEnd && !isBlankByte(buf[to])) {
+      const b = buf[to++];
+      n = b >= 0x30 && b <= 0x39 && n >= 0 ? n * 10 + b - 0x30 : -1;
+    }
+    // sessionValue's rule on the value's text: 1–10 digits, not the unset 4294967295
+    return n < 0 || to === from || to - from > 10 || n === 4294967295 ? null : n;
+  }
   get msg(): Map<string, string> {
     return this.parts().msg;
   }
@@ -430,6 +460,33 @@ export function detachRecord(rec: AuditRecord): void {
 /** `rec.fields.get(name)`, without taking the whole record apart when it is not yet. */
 export function kernelField(rec: AuditRecord, name: string): string | undefined {
   return rec instanceof LazyRecord ? rec.field(name) : rec.fields.get(name);
+}
+
+/** What LazyRecord.sessionFromBytes() says when the bytes alone do not decide. */
+const NOT_BY_BYTES = Symbol('not by bytes');
+const MSG_BODY = Buffer.from("msg='");
+const SES_EQ = Buffer.from('ses=');
+/** NOT_PLAIN for a latin1 byte: a quote, a blank other than the space. */
+const isNotPlainByte = (b: number): boolean => b === 0x22 || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
+
+/** A `ses=` value as a session: null when unset (4294967295) or not 1–10 digits. */
+export function sessionValue(ses: string): number | null {
+  return ses === '4294967295' || !/^\d{1,10}$/.test(ses) ? null : Number(ses);
+}
+
+/**
+ * The kernel-stamped session of one record (its kernel part's `ses=`, never text inside a
+ * msg='…' body or the enriched part): undefined when it has none, null when unset or not a
+ * session number. A record parsed from bytes is read without becoming a string when its text
+ * is plain (an index range's first line, for one); the value is the same either way.
+ */
+export function kernelSession(rec: AuditRecord): number | null | undefined {
+  if (rec instanceof LazyRecord) {
+    const fast = rec.sessionFromBytes();
+    if (fast !== NOT_BY_BYTES) return fast;
+  }
+  const ses = kernelField(rec, 'ses');
+  return ses === undefined ? undefined : sessionValue(ses);
 }
 
 /** A field from the kernel part first, then the msg body. */

@@ -4,7 +4,7 @@ import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './
 import type { BindingQuery } from './binding-relevance';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';
 import { AuditEvent, Reassembler } from './reassembler';
-import { AuditRecord, detachRecord, kernelField, parseRecord, parseRecordBytes, recordRawBytes } from './record';
+import { AuditRecord, detachRecord, kernelSession, parseRecord, parseRecordBytes, recordRawBytes } from './record';
 import { scanLines } from './reader';
 import { scanSessions } from './session-scan';
 import { Stamp, kernelStamp, lineNode } from './boot-watch';
@@ -267,28 +267,57 @@ function checkedEntries(
   }
 }
 
-/** Per file, the selected sessions' ranges as [start, end, session], each checked against the log; null as above. */
-function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: number[], warn: (reason: string) => void): [number, number, number][][] | null {
+/** One file's ranges of the selected sessions, ascending: flat [start, end) pairs and each range's session. */
+interface SessionRanges {
+  pairs: Float64Array;
+  sessions: Float64Array;
+}
+
+/** Per file, the selected sessions' ranges, each checked against the log; null as above. */
+function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: number[], warn: (reason: string) => void): SessionRanges[] | null {
   try {
-    const out: [number, number, number][][] = [];
+    const out: SessionRanges[] = [];
     for (const e of entries) {
-      const ranges: [number, number, number][] = [];
+      const each: { pairs: Float64Array; session: number }[] = [];
       for (const s of sessions) {
         const pairs = rangePairs(index.sessionRanges(e, s), e.size);
         const why = pairs === null ? `the ranges of session ${s} are not byte ranges of it` : checkSessionRanges(e.path, s, pairs);
         if (why) {
-        warn(`it does not match the log ${e.path}: ${why}`);
-        return null;
+          warn(`it does not match the log ${e.path}: ${why}`);
+          return null;
+        }
+        each.push({ pairs: pairs!, session: s });
       }
-        for (const [start, end] of pairs!) ranges.push([start, end, s]);
-      }
-      out.push(ranges.sort((x, y) => x[0] - y[0]));
+      out.push(mergeRanges(each));
     }
     return out;
   } catch (e) {
     warn(`it cannot be read: ${(e as Error).message}`);
     return null;
   }
+}
+
+/** The sessions' ascending ranges as one list in file order (they never overlap: each line is filed once). */
+function mergeRanges(each: { pairs: Float64Array; session: number }[]): SessionRanges {
+  const count = each.reduce((n, x) => n + x.pairs.length / 2, 0);
+  const pairs = new Float64Array(count * 2);
+  const sessions = new Float64Array(count);
+  if (each.length === 1) {
+    pairs.set(each[0].pairs);
+    sessions.fill(each[0].session);
+    return { pairs, sessions };
+  }
+  const order: [number, number][] = []; // [list, range]
+  each.forEach((x, l) => {
+    for (let r = 0; r < x.pairs.length / 2; r++) order.push([l, r]);
+  });
+  order.sort((a, b) => each[a[0]].pairs[2 * a[1]] - each[b[0]].pairs[2 * b[1]]);
+  order.forEach(([l, r], k) => {
+    pairs[2 * k] = each[l].pairs[2 * r];
+    pairs[2 * k + 1] = each[l].pairs[2 * r + 1];
+    sessions[k] = each[l].session;
+  });
+  return { pairs, sessions };
 }
 
 /**
@@ -370,23 +399,24 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
  * `knownSession`, the session the index filed the whole event under; without one, none.
  */
 function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
-  const records: AuditRecord[] = [];
-  let session: string | undefined;
+  // the records point at `bytes` only during this call: nothing here keeps them
+  let first: AuditRecord | null = null;
+  let session: number | null | undefined;
   forEachLine(bytes, (ls, le) => {
-    const rec = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+    const rec = parseRecordBytes(bytes, ls, le, offset + ls);
     if (!rec) return true;
-    records.push(rec);
-    session = kernelField(rec, 'ses');
+    first ??= rec;
+    session = kernelSession(rec);
     return session === undefined; // sessionOf reads no further
   });
-  const first = records[0];
-  if (first === undefined) return null;
+  const head = first as AuditRecord | null;
+  if (head === null) return null;
   if (session === undefined) {
     if (knownSession === undefined) return null;
-    const contid = attributor.contidOfSession(knownSession, offset, first.node, first.timeMs, stampKey(first.timeMs, first.serialText));
+    const contid = attributor.contidOfSession(knownSession, offset, head.node, head.timeMs, stampKey(head.timeMs, head.serialText));
     return contid === null ? null : (attributor.container(contid) ?? null);
   }
-  return attributor.attribute({ node: first.node, time: first.time, timeMs: first.timeMs, serial: first.serial, serialText: first.serialText, records });
+  return attributor.attributeSession(session, head.offset, head.node, head.timeMs, head.serialText);
 }
 
 /**
@@ -398,13 +428,13 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
 function containerOfRange(attributor: Attributor, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
   const nl = bytes.indexOf(10);
   const last = attributor.lastEpoch(session, lineNode(bytes, 0, nl < 0 ? bytes.length : nl) || null);
-  if (last !== null) {
+  if (last !== null && offset < last.start) {
     // a range ending before the epoch's LOGIN is all of an earlier epoch
     if (offset + bytes.length < last.start) return undefined;
     let mixed = false; // a line before the LOGIN that is not of the LOGIN's own event
     forEachLine(bytes, (ls, le) => {
       if (offset + ls >= last.start) return false;
-      const line = parseRecord(bytes.toString('latin1', ls, le), offset + ls);
+      const line = parseRecordBytes(bytes, ls, le, offset + ls);
       mixed = line === null || last.stamp === undefined || stampKey(line.timeMs, line.serialText) !== last.stamp;
       return !mixed;
     });
@@ -459,10 +489,9 @@ function readEvents(
     const contids = selectedContainers(attributor, filter)!;
     const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
     bases.forEach((b, i) => {
-      const ranges = indexedRanges[i];
-      const sessionAt = new Map(ranges.map((r) => [r[0], r[2]]));
-      readRanges(b.file, ranges.map((r) => [r[0], r[1]]), (buf, at) => {
-        const c = direct && oneNode(buf) ? containerOfRange(attributor, sessionAt.get(at)!, buf, b.base + at) : undefined;
+      const { pairs, sessions: sessionOfRange } = indexedRanges[i];
+      readRanges(b.file, pairs, (buf, at, k) => {
+        const c = direct && oneNode(buf) ? containerOfRange(attributor, sessionOfRange[k], buf, b.base + at) : undefined;
         if (c !== undefined) {
           if (c !== null && contids.has(String(c.contid))) {
             stats.matched++;
