@@ -31,10 +31,19 @@ export function prefixOf(id: ContainerId): number {
 
 /** Allocates IDs from the registry's meta table under SQLite's write lock. */
 export class IdAllocator {
+  /** Statements prepared once: an ID is allocated per container, and prepare() parses the SQL each time. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Database.Database) {}
 
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
   nodePrefix(): number | null {
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'node_prefix'`).get() as { value: string } | undefined;
+    const row = this.statement(`SELECT value FROM meta WHERE key = 'node_prefix'`).get() as { value: string } | undefined;
     return row ? Number(row.value) : null;
   }
 
@@ -49,7 +58,7 @@ export class IdAllocator {
         if (current !== null && current !== prefix) {
           throw new ContidError(`this node already has prefix ${current}; refusing to change it to ${prefix}`);
         }
-        this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('node_prefix', ?)`).run(String(prefix));
+        this.statement(`INSERT OR REPLACE INTO meta (key, value) VALUES ('node_prefix', ?)`).run(String(prefix));
       })
       .immediate();
   }
@@ -60,10 +69,10 @@ export class IdAllocator {
 
   /** Must run inside an IMMEDIATE transaction so no other process reads the same counter. */
   allocateInTransaction(): ContainerId {
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'counter'`).get() as { value: string } | undefined;
+    const row = this.statement(`SELECT value FROM meta WHERE key = 'counter'`).get() as { value: string } | undefined;
     const last = row ? BigInt(row.value) : 0n;
     const next = last + 1n > timeFloor() ? last + 1n : timeFloor();
-    this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('counter', ?)`).run(next.toString());
+    this.statement(`INSERT OR REPLACE INTO meta (key, value) VALUES ('counter', ?)`).run(next.toString());
     return composeId(this.nodePrefix(), next);
   }
 }

@@ -238,31 +238,29 @@ export class Registry {
     const now = Date.now();
     const tx = this.db.transaction((): ContainerId => {
       const contid = id ?? this.ids.allocateInTransaction();
-      this.db
-        .prepare(
-          `INSERT INTO containers (contid, orchestrator, name, runtime_id, image, labels, parent, node, state,
-             init_pid, init_start, session, namespaces, audit_error, created_at, boot_id)
-           VALUES (@contid, @orchestrator, @name, @runtimeId, @image, @labels, @parent, @node, @state,
-             @initPid, @initStart, @session, @namespaces, @auditError, @createdAt, @bootId)`,
-        )
-        .run({
-          contid: formatContainerId(contid),
-          orchestrator: c.orchestrator,
-          name: c.name,
-          runtimeId: c.runtimeId ?? null,
-          image: c.image ?? null,
-          labels: JSON.stringify(c.labels ?? {}),
-          parent: c.parent === undefined || c.parent === null ? null : formatContainerId(c.parent),
-          node: this.ids.nodePrefix() === null ? null : String(this.ids.nodePrefix()),
-          state: c.state ?? 'running',
-          initPid: c.initPid ?? null,
-          initStart: c.initStart ?? null,
-          session: c.session ?? null,
-          namespaces: JSON.stringify(c.namespaces ?? {}),
-          auditError: c.auditError ?? null,
-          createdAt: now,
-          bootId: this.bootId,
-        });
+      this.statement(
+        `INSERT INTO containers (contid, orchestrator, name, runtime_id, image, labels, parent, node, state,
+           init_pid, init_start, session, namespaces, audit_error, created_at, boot_id)
+         VALUES (@contid, @orchestrator, @name, @runtimeId, @image, @labels, @parent, @node, @state,
+           @initPid, @initStart, @session, @namespaces, @auditError, @createdAt, @bootId)`,
+      ).run({
+        contid: formatContainerId(contid),
+        orchestrator: c.orchestrator,
+        name: c.name,
+        runtimeId: c.runtimeId ?? null,
+        image: c.image ?? null,
+        labels: JSON.stringify(c.labels ?? {}),
+        parent: c.parent === undefined || c.parent === null ? null : formatContainerId(c.parent),
+        node: this.ids.nodePrefix() === null ? null : String(this.ids.nodePrefix()),
+        state: c.state ?? 'running',
+        initPid: c.initPid ?? null,
+        initStart: c.initStart ?? null,
+        session: c.session ?? null,
+        namespaces: JSON.stringify(c.namespaces ?? {}),
+        auditError: c.auditError ?? null,
+        createdAt: now,
+        bootId: this.bootId,
+      });
       if (binding) this.insertBinding({ ...binding, contid, at: binding.at ?? now });
       return contid;
     });
@@ -271,7 +269,7 @@ export class Registry {
 
   addBinding(b: NewBinding): BindingRecord {
     const id = this.db.transaction(() => this.insertBinding(b)).immediate();
-    return toBinding(this.db.prepare('SELECT * FROM bindings WHERE id = ?').get(id) as BindingRow);
+    return toBinding(this.statement('SELECT * FROM bindings WHERE id = ?').get(id) as BindingRow);
   }
 
   /**
@@ -294,8 +292,7 @@ export class Registry {
 
   private insertBinding(b: NewBinding): number {
     return Number(
-      this.db
-        .prepare('INSERT INTO bindings (contid, session, pid, op, detail, at, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.statement('INSERT INTO bindings (contid, session, pid, op, detail, at, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(formatContainerId(b.contid), b.session, b.pid, b.op, JSON.stringify(b.detail ?? {}), b.at ?? Date.now(), this.bootId)
         .lastInsertRowid,
     );
@@ -320,12 +317,11 @@ export class Registry {
       sets.push(`${column} = @${key}`);
       values[key] = key === 'labels' || key === 'namespaces' ? JSON.stringify(e[key]) : e[key];
     }
-    if (sets.length) this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE contid = @contid`).run(values);
+    if (sets.length) this.statement(`UPDATE containers SET ${sets.join(', ')} WHERE contid = @contid`).run(values);
   }
 
   markEnded(contid: ContainerId, at = Date.now()): boolean {
-    const r = this.db
-      .prepare(`UPDATE containers SET state = 'ended', ended_at = ? WHERE contid = ? AND state != 'ended'`)
+    const r = this.statement(`UPDATE containers SET state = 'ended', ended_at = ? WHERE contid = ? AND state != 'ended'`)
       .run(at, formatContainerId(contid));
     return r.changes === 1;
   }
@@ -342,9 +338,9 @@ export class Registry {
     const order = `ORDER BY (state = 'ended'), created_at DESC LIMIT ${MAX_REF_CANDIDATES}`;
     return {
       byContid: (contid) => this.get(contid),
-      byName: (name) => (this.db.prepare(`SELECT * FROM containers WHERE name = ? ${order}`).all(name) as ContainerRow[]).map(toContainer),
+      byName: (name) => (this.statement(`SELECT * FROM containers WHERE name = ? ${order}`).all(name) as ContainerRow[]).map(toContainer),
       byRuntimePrefix: (prefix) =>
-        (this.db.prepare(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`).all(prefix, prefix) as ContainerRow[]).map(toContainer),
+        (this.statement(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`).all(prefix, prefix) as ContainerRow[]).map(toContainer),
     };
   }
 
@@ -371,8 +367,7 @@ export class Registry {
   }
 
   findByRuntimeId(runtimeId: string): ContainerRecord | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM containers WHERE runtime_id = ? ORDER BY (state = 'ended'), created_at DESC LIMIT 1`)
+    const row = this.statement(`SELECT * FROM containers WHERE runtime_id = ? ORDER BY (state = 'ended'), created_at DESC LIMIT 1`)
       .get(runtimeId) as ContainerRow | undefined;
     return row && toContainer(row);
   }
@@ -396,23 +391,21 @@ export class Registry {
 
 
   list(filter: { state?: ContainerState; orchestrator?: string } = {}): ContainerRecord[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM containers WHERE (@state IS NULL OR state = @state)
-         AND (@orchestrator IS NULL OR orchestrator = @orchestrator) ORDER BY created_at, contid`,
-      )
-      .all({ state: filter.state ?? null, orchestrator: filter.orchestrator ?? null }) as ContainerRow[];
+    const rows = this.statement(
+      `SELECT * FROM containers WHERE (@state IS NULL OR state = @state)
+       AND (@orchestrator IS NULL OR orchestrator = @orchestrator) ORDER BY created_at, contid`,
+    ).all({ state: filter.state ?? null, orchestrator: filter.orchestrator ?? null }) as ContainerRow[];
     return rows.map(toContainer);
   }
 
   children(contid: ContainerId): ContainerRecord[] {
-    return (this.db.prepare('SELECT * FROM containers WHERE parent = ? ORDER BY created_at').all(formatContainerId(contid)) as ContainerRow[]).map(
+    return (this.statement('SELECT * FROM containers WHERE parent = ? ORDER BY created_at').all(formatContainerId(contid)) as ContainerRow[]).map(
       toContainer,
     );
   }
 
   bindings(contid: ContainerId): BindingRecord[] {
-    return (this.db.prepare('SELECT * FROM bindings WHERE contid = ? ORDER BY id').all(formatContainerId(contid)) as BindingRow[]).map(
+    return (this.statement('SELECT * FROM bindings WHERE contid = ? ORDER BY id').all(formatContainerId(contid)) as BindingRow[]).map(
       toBinding,
     );
   }

@@ -2,7 +2,7 @@ import { FSWatcher, watch } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
 import { backfillDocker, recordIfUntagged } from './backfill';
-import { Identifier, Spool, SpoolConsumer, alive } from '@contid/oci';
+import { EntryOutcome, Identifier, Spool, SpoolConsumer, alive } from '@contid/oci';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 
 export interface DockerAgentOptions {
@@ -22,6 +22,13 @@ export interface DockerAgentOptions {
 
 /** How soon a deferred entry is looked at again (a pid file is written within milliseconds). */
 const RETRY_MS = 50;
+
+/**
+ * The container events the agent acts on, asked of dockerd as a filter: the rest of a run's
+ * (create, attach, resize, kill, exec_die …) would each be sent, parsed and queued for nothing.
+ * dockerd matches exec_create and exec_start by prefix (their actions carry the command).
+ */
+const FOLLOWED_EVENTS = ['start', 'die', 'destroy', 'exec_create', 'exec_start'];
 
 interface DockerEvent {
   Type?: string;
@@ -50,6 +57,8 @@ export class DockerAgent {
   private stopping = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
+  /** A drain queued and not yet begun: later kicks share it (a spool write wakes the watcher several times). */
+  private queuedKick: Promise<void> | null = null;
   private backoff: number;
 
   constructor(private readonly options: DockerAgentOptions) {
@@ -72,7 +81,7 @@ export class DockerAgent {
     this.watcher = watch(this.options.spool.dir, (_event, file) => {
       if (!this.consumer.isOwnEcho(file)) void this.kick();
     });
-    this.timer = setInterval(() => this.kick(), this.options.scanMs ?? 2000);
+    this.timer = setInterval(() => void this.kick(true), this.options.scanMs ?? 2000);
     await this.reconcile('backfill');
   }
 
@@ -86,7 +95,7 @@ export class DockerAgent {
   }
 
   private async follow(): Promise<void> {
-    const stream = (await this.options.docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+    const stream = (await this.options.docker.getEvents({ filters: { type: ['container'], event: FOLLOWED_EVENTS } })) as NodeJS.ReadableStream;
     this.events = stream;
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -150,19 +159,28 @@ export class DockerAgent {
 
   /**
    * Drains now (also what the watcher and the timer do), then applies held ends whose container
-   * is now recorded. An entry left waiting (a runtime still writing its pid file) is looked at
-   * again soon, by a timer rather than at the next scan.
+   * the drain recorded; `sweep` (the periodic scan) looks at every held end, and gives up on
+   * those held too long. An entry left waiting (a runtime still writing its pid file) is looked
+   * at again soon, by a timer rather than at the next scan.
    */
-  kick(): Promise<void> {
-    return this.serial(async () => {
+  kick(sweep = false): Promise<void> {
+    if (!sweep && this.queuedKick) return this.queuedKick;
+    const kick = this.serial(async () => {
+      if (this.queuedKick === kick) this.queuedKick = null;
       await this.drainSpool();
-      this.applyHeld();
+      if (sweep) this.applyHeld();
     });
+    if (!sweep) this.queuedKick = kick;
+    return kick;
   }
 
-  /** One drain pass; an entry it left waiting is looked at again after RETRY_MS (whoever asked for the pass). */
+  /**
+   * One drain pass, then the held ends of the containers it recorded; an entry it left waiting
+   * is looked at again after RETRY_MS (whoever asked for the pass).
+   */
   private async drainSpool(): Promise<void> {
     const outcomes = await this.consumer.drain();
+    this.applyHeldFor(outcomes);
     if (!this.stopping && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
       this.retry = setTimeout(() => {
         this.retry = null;
@@ -214,7 +232,7 @@ export class DockerAgent {
       await this.drainSpool();
       // The spool entry may still be on its way (a short --rm container): hold the end for it.
       if (!this.applyEnd(id, ev)) this.held.set(id, { ev, until: Date.now() + (this.options.holdMs ?? 60_000) });
-      this.applyHeld();
+      else this.held.delete(id);
     }
   }
 
@@ -234,7 +252,22 @@ export class DockerAgent {
     return true;
   }
 
-  /** Ends held for containers recorded since; given up (and logged) after holdMs. */
+  /**
+   * The held ends of the containers a drain recorded: looked up by what it tagged, not by
+   * every held end (ends of containers contid never runs — another runtime's short --rm runs —
+   * are held for holdMs, and a query each per drain cost more than the drain).
+   */
+  private applyHeldFor(outcomes: readonly EntryOutcome[]): void {
+    if (this.held.size === 0) return;
+    for (const o of outcomes) {
+      if (o.kind !== 'tagged') continue;
+      const id = this.options.tagger.containers.get(o.contid)?.runtimeId;
+      const held = id ? this.held.get(id) : undefined;
+      if (id && held && this.applyEnd(id, held.ev)) this.held.delete(id);
+    }
+  }
+
+  /** Ends held for containers recorded since (by anyone); given up (and logged) after holdMs. */
   private applyHeld(): void {
     const now = Date.now();
     for (const [id, { ev, until }] of this.held) {

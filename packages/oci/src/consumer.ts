@@ -217,14 +217,21 @@ export class SpoolConsumer {
       return this.draining;
     }
     this.draining = (async () => {
-      // Every pass: a consumer killed mid-entry may still be a zombie at the first one.
-      const n = this.options.spool.recoverClaims(!this.recovered);
-      if (n) this.log(`took back ${n} entr${n === 1 ? 'y' : 'ies'} claimed by a consumer that died`);
+      // Every pass: a consumer killed mid-entry may still be a zombie at the first one. One
+      // directory listing serves both when nothing was taken back (a pass runs per spool write).
+      const spool = this.options.spool;
+      let files: readonly string[] | undefined = spool.list();
+      const n = spool.recoverClaims(!this.recovered, files);
+      if (n) {
+        this.log(`took back ${n} entr${n === 1 ? 'y' : 'ies'} claimed by a consumer that died`);
+        files = undefined;
+      }
       this.recovered = true;
       const all: EntryOutcome[] = [];
       do {
         this.again = false;
-        for (const name of this.options.spool.names()) all.push(await this.processName(name));
+        for (const name of spool.names(files)) all.push(await this.processName(name));
+        files = undefined;
       } while (this.again);
       return all;
     })().finally(() => {

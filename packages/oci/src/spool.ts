@@ -201,7 +201,8 @@ export class Spool {
     }
   }
 
-  private list(): string[] {
+  /** The spool directory's file names as they are now (entries, claims, failed/), unordered. */
+  list(): string[] {
     try {
       return readdirSync(this.dir);
     } catch (e) {
@@ -210,9 +211,9 @@ export class Spool {
     }
   }
 
-  /** Unclaimed entries, oldest session first (the kernel's session counter orders them). */
-  names(): string[] {
-    return this.list()
+  /** Unclaimed entries, oldest session first (the kernel's session counter orders them); of `files` when given (a list() just taken). */
+  names(files: readonly string[] = this.list()): string[] {
+    return files
       .filter((n) => n.endsWith('.entry') && !n.startsWith('.'))
       .sort(byEntryOrder);
   }
@@ -267,9 +268,9 @@ export class Spool {
    * Gives back the claims of consumers that died (kill -9 between claim and commit); with
    * `own`, this process's claims too (before its first pass, when none can be in flight).
    */
-  recoverClaims(own = false): number {
+  recoverClaims(own = false, files: readonly string[] = this.list()): number {
     let n = 0;
-    for (const f of this.list()) {
+    for (const f of files) {
       const m = CLAIM.exec(f);
       if (!m) continue;
       const pid = Number(m[1]);
