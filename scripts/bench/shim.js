@@ -9,7 +9,7 @@
 // by the run queue. Each figure is user + system time of N calls run by one dash loop (its
 // `times` builtin: the children's CPU), the median of interleaved rounds.
 const { spawnSync } = require('node:child_process');
-const { chmodSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } = require('node:fs');
+const { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -69,6 +69,11 @@ exports.main = async function main(args) {
       for (let r = 0; r < rounds; r++) {
         for (const [col, bin] of Object.entries(columns)) {
           got[col].push(cpuPerCall([bin, ...argv], calls, env));
+          // Each tagged call leaves one entry: fewer means the shim refused (not root?) and
+          // the figure would be its error path's.
+          const entries = existsSync(spool) ? readdirSync(spool).length : 0;
+          const want = col === 'contid' && !kind.includes('passthrough') ? calls : 0;
+          if (entries !== want) throw new Error(`${kind} through ${col}: ${entries} spool entries for ${calls} calls (want ${want}; run as root)`);
           rmSync(spool, { recursive: true, force: true });
         }
       }
