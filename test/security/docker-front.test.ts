@@ -1,4 +1,5 @@
-import { chmodSync, chownSync, lstatSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRequester } from '@contid/docker';
 import { RunResult, contid, run, uniqueName } from '../helpers/cli';
@@ -194,6 +195,33 @@ describe('a note says who asked for what dockerd did', () => {
     await waitFor('her create bound', () => bindingsOf(own).length >= 1, 60_000);
     expect(requesterOf(bindingsOf(own)[0]!)).not.toHaveProperty('auidDiffers');
   }, 120_000);
+});
+
+describe('outside attack 5: a start noted under another container than dockerd starts', () => {
+  test('mallory renames alice\'s created container to a 64-hex name (nobody\'s id), copies her payload in, starts it by that name: the run is hers', () => {
+    const name = uniqueName('borrow');
+    expect(viaFront(alice, ['create', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'if [ -x /evil.sh ]; then exec /evil.sh; fi; sleep 600']).status).toBe(0);
+    const hex = createHash('sha256').update(name).digest('hex');
+    const payload = join(mallory.home, 'evil.sh');
+    writeFileSync(payload, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+    chownSync(payload, mallory.uid, mallory.gid);
+    expect(viaFront(mallory, ['rename', name, hex]).status).toBe(0);
+    expect(viaFront(mallory, ['cp', payload, `${hex}:/evil.sh`]).status).toBe(0);
+    const started = viaFront(mallory, ['start', hex]);
+    expect(viaFront(mallory, ['rename', hex, name]).status).toBe(0);
+    expect(attribution(name)).toEqual(started.status === 0 ? { note: mallory.uid, loginuid: mallory.uid } : null);
+    // The front noted nothing under the name taken for an id.
+    expect(noteOf(hex)).toBeNull();
+  });
+
+  test('a start of a ref that names nothing is answered by the front as dockerd would, in its turn on a pipelined connection', () => {
+    const missing = createHash('sha256').update(uniqueName('missing')).digest('hex');
+    const r = raw(mallory, [[request('GET', '/_ping') + request('POST', `/v1.41/containers/${missing}/start`) + request('GET', '/_ping'), 2500]]);
+    const statuses = [...r.stdout.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['200', '404', '200']);
+    expect(r.stdout).toContain(`{"message":"No such container: ${missing}"}`);
+    expect(viaFront(mallory, ['start', missing]).stderr).toContain(`No such container: ${missing}`);
+  });
 });
 
 describe('dockerd\'s own socket behind the front', () => {

@@ -15,7 +15,7 @@ export * from './client';
 export { DockerFront, failOpen } from './front/front';
 export { FRONT_UPSTREAM } from './front/upstream-health';
 export type { FrontOptions } from './front/front';
-export { isFullId, mayHijack, routeOf, targetProblem } from './front/api-routes';
+export { isFullId, mayHijack, routeOf, startTargetFor, targetProblem } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
 export { REQUESTERS_DIR, RequesterStore, formatRequester, parseRequester, requesterOf } from './front/requesters';
 export type { Requester } from './front/requesters';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { formatRequester, mayHijack, parseRequester, routeOf, targetProblem } from '@contid/docker';
+import { formatRequester, mayHijack, parseRequester, routeOf, startTargetFor, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -30,6 +30,24 @@ describe('the API calls the front notes a requester for', () => {
 
   test('never throws on any method and path', () => {
     fc.assert(fc.property(fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'), fc.string(), (m, u) => void routeOf(m, u)));
+  });
+});
+
+describe('a start relayed naming the full id the front resolved its ref to', () => {
+  test.each([
+    ['/v1.41/containers/web/start', `/v1.41/containers/${ID}/start`],
+    ['/containers/web/restart?t=1', `/containers/${ID}/restart?t=1`],
+    ['/v1.41.0/containers/web/start?detachKeys=ctrl-x', `/v1.41.0/containers/${ID}/start?detachKeys=ctrl-x`],
+    ['/v1.41/containers%2Fweb%2Fstart', `/v1.41/containers/${ID}/start`],
+    [`/v1.41/containers/${'b'.repeat(64)}/start`, `/v1.41/containers/${ID}/start`],
+  ])('%s', (url, target) => {
+    expect(startTargetFor(url, ID)).toBe(target);
+    expect(routeOf('POST', target)).toEqual({ kind: 'container-start', ref: ID });
+  });
+
+  test('anything but a start, or an id that is not whole, is a bug, not a target', () => {
+    expect(() => startTargetFor('/v1.41/containers/web/stop', ID)).toThrow();
+    expect(() => startTargetFor('/v1.41/containers/web/start', 'abc')).toThrow();
   });
 });
 

@@ -28,14 +28,30 @@ export function targetProblem(url: string): string | null {
 
 /** The path as dockerd routes on it: before `?`, percent-decoded (`%2F` is a slash), version prefix removed. */
 function decodedPath(url: string): string | null {
+  const path = decodedWhole(url);
+  return path === null ? null : path.replace(VERSION, '');
+}
+
+function decodedWhole(url: string): string | null {
   const q = url.indexOf('?');
-  let path: string;
   try {
-    path = decodeURIComponent(q < 0 ? url : url.slice(0, q));
+    return decodeURIComponent(q < 0 ? url : url.slice(0, q));
   } catch {
     return null;
   }
-  return path.replace(VERSION, '');
+}
+
+/**
+ * A container start's target (see routeOf) naming the container by its full id `id` instead of
+ * the ref it came with, version prefix and query kept. dockerd looks a ref up as a full id
+ * first, so this target starts that container and no other, whatever is renamed meanwhile.
+ */
+export function startTargetFor(url: string, id: string): string {
+  const whole = decodedWhole(url);
+  const action = whole?.split('/').at(-1);
+  if (whole === null || (action !== 'start' && action !== 'restart') || !isFullId(id)) throw new Error(`not a container start: ${JSON.stringify(url)}`);
+  const q = url.indexOf('?');
+  return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}/${action}${q < 0 ? '' : url.slice(q)}`;
 }
 
 export function routeOf(method: string, url: string): ApiRoute | null {

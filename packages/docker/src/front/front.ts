@@ -2,8 +2,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { chmodSync, chownSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { peerCredentials } from '@contid/service';
-import { ApiRoute, isFullId } from './api-routes';
-import { Relay } from './relay';
+import { ApiRoute, isFullId, startTargetFor } from './api-routes';
+import type { Head } from './http-framing';
+import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
 
 export interface FrontOptions {
@@ -51,7 +52,7 @@ export class DockerFront {
     this.sockets.add(client);
     client.once('close', () => this.sockets.delete(client));
     new Relay(client, upstream, {
-      before: (route) => (who ? this.before(route, who) : undefined),
+      before: (route, head) => (who ? this.before(route, head, who) : undefined),
       wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
       body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
       responded: (route, status) => {
@@ -110,14 +111,21 @@ export class DockerFront {
   /**
    * Start and exec start name an existing object: the requester is noted before dockerd acts.
    * A start's earlier note is kept until dockerd answers, to be put back unless it answers 2xx.
+   *
+   * A start's ref is resolved as dockerd resolves it (full id, then name, then id prefix: a
+   * 64-hex ref may well be a name) and the start is relayed naming that full id, so dockerd
+   * starts exactly the container noted — never another one renamed into the ref meanwhile,
+   * whose earlier note (say, its creator's, still unused) the shim would otherwise take. A ref
+   * that names nothing is answered as dockerd answered the look-up, never relayed.
+   * Exec ids are looked up only whole (no names, no prefixes), so an exec start needs neither.
    */
-  private before(route: ApiRoute, who: Requester): void | Promise<void> {
+  private before(route: ApiRoute, head: Head, who: Requester): void | Promise<Verdict> {
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
     if (route.kind !== 'container-start') return;
-    const start = (id: string): void => void this.replaced.set(route, this.notes.start(id, who));
-    if (isFullId(route.ref)) return start(route.ref);
-    return this.resolve(route.ref).then((id) => {
-      if (id) start(id);
+    return this.resolve(route.ref).then((found) => {
+      if ('message' in found) return found;
+      this.replaced.set(route, this.notes.start(found.id, who));
+      return { target: startTargetFor(head.url, found.id) };
     });
   }
 
@@ -126,22 +134,29 @@ export class DockerFront {
     if (typeof id === 'string' && isFullId(id)) this.notes.note(kind, id, who);
   }
 
-  /** A name or an id prefix, as dockerd resolves it. */
-  private resolve(ref: string): Promise<string | null> {
+  /**
+   * The full id of the container `ref` names now (dockerd's inspect resolves a ref as its start
+   * does), or dockerd's answer when it names none (404 "No such container: …").
+   */
+  private resolve(ref: string): Promise<{ id: string } | { status: number; message: string }> {
+    const failed = (why: string) => ({ status: 502, message: `contid docker front: cannot look up container ${JSON.stringify(ref)}: ${why}` });
     return new Promise((resolve) => {
       const r = http.get({ socketPath: this.o.upstream, agent: this.agent, path: `/containers/${encodeURIComponent(ref)}/json` }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
+          let body: { Id?: unknown; message?: unknown } = {};
           try {
-            const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Id?: unknown }).Id;
-            resolve(typeof id === 'string' && isFullId(id) ? id : null);
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
           } catch {
-            resolve(null);
+            // Not JSON: said below.
           }
+          if (res.statusCode === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return resolve({ id: body.Id });
+          if (res.statusCode !== 200 && typeof body.message === 'string') return resolve({ status: res.statusCode ?? 502, message: body.message });
+          resolve(failed(`dockerd answered ${res.statusCode}`));
         });
       });
-      r.on('error', () => resolve(null));
+      r.on('error', (e) => resolve(failed(e.message)));
     });
   }
 }

@@ -1,11 +1,23 @@
 import net from 'node:net';
+import { escapeText } from '@contid/core';
 import { ApiRoute, mayHijack, routeOf, targetProblem } from './api-routes';
 import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
+
+/** Reason phrases of the answers the front gives itself. */
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+
+/**
+ * What becomes of a call the front looks at: relayed as it came (nothing), relayed with another
+ * request target (`target`: the same call naming its object by full id), or not relayed at all
+ * but answered by the front (`status`, `message`: dockerd's error shape, the message as the
+ * client prints it).
+ */
+export type Verdict = { target: string } | { status: number; message: string };
 
 /** What the front does around the calls it looks at (see DockerFront). */
 export interface RelayActions {
   /** Before the request goes on; a promise holds this connection's requests until it settles. */
-  before(route: ApiRoute): void | Promise<void>;
+  before(route: ApiRoute, head: Head): Verdict | void | Promise<Verdict | void>;
   /** Wants the whole body of this response before the client gets any of it (a create's new id). */
   wantsBody(route: ApiRoute, status: number): boolean;
   /** That body, once complete; the response is relayed when this returns. */
@@ -20,6 +32,14 @@ interface Asked {
   head: boolean;
   upgrade: boolean;
   answered: boolean;
+  /** The front's own answer (never relayed): written to the client in its turn. */
+  local: Buffer | null;
+}
+
+/** A response head from dockerd: the request it answers, and the front's own answers due before it. */
+interface Answering {
+  asked: Asked | null;
+  localsBefore: Asked[];
 }
 
 /** A request the front answers itself (400) instead of relaying: dockerd would route it where the front cannot follow. */
@@ -43,7 +63,12 @@ export class Relay {
   private readonly asked: Asked[] = [];
   /** Requests framed whose head the pump has not forwarded yet. */
   private readonly unsent: Asked[] = [];
-  private answering: Asked | null = null;
+  /** One per response head framed, in order (responseBody runs as a chunk is framed, before its segments are relayed). */
+  private readonly answering: Answering[] = [];
+  /** A response from dockerd is under way (head relayed, its end not yet): the front's own answers wait for it. */
+  private responding = false;
+  /** The body of a request the front answered itself: not relayed. */
+  private dropping = false;
   private readonly inbox: Segment[] = [];
   private busy = false;
   private clientEnded = false;
@@ -70,6 +95,8 @@ export class Relay {
     upstream.on('end', () => {
       this.upstreamEnded = true;
       this.flushHeld();
+      this.responding = false;
+      this.flushLocals();
       client.end();
     });
     client.on('error', () => upstream.destroy());
@@ -84,7 +111,7 @@ export class Relay {
     const problem = targetProblem(head.url) ?? (isUpgrade(head) && !mayHijack(head.method, head.url) ? 'Upgrade is relayed only for attach, exec start and BuildKit sessions' : null);
     if (problem) throw new RefusedRequest(problem);
     const body = framingOf(head, { kind: 'none' });
-    const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false };
+    const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false, local: null };
     this.asked.push(asked);
     this.unsent.push(asked);
     // After an upgrade request the client's bytes may be a new protocol: kept until dockerd says.
@@ -92,14 +119,19 @@ export class Relay {
   }
 
   private responseBody(head: Head): { body: BodyKind } {
+    // dockerd answers only what was relayed: the front's own answers ahead of this one go first.
+    const localsBefore: Asked[] = [];
+    while (this.asked[0]?.local) localsBefore.push(this.asked.shift()!);
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
-      this.answering = null; // 100 Continue and the like: the request's real answer is still to come
+      // 100 Continue and the like: the request's real answer is still to come.
+      this.answering.push({ asked: null, localsBefore });
       return { body: { kind: 'none' } };
     }
-    this.answering = this.asked.shift() ?? null;
-    if (this.answering) this.answering.answered = true;
+    const asked = this.asked.shift() ?? null;
+    this.answering.push({ asked, localsBefore });
+    if (asked) asked.answered = true;
     if (head.status === 101) return { body: { kind: 'rest' } };
-    if (this.answering?.head || head.status === 204 || head.status === 304) return { body: { kind: 'none' } };
+    if (asked?.head || head.status === 204 || head.status === 304) return { body: { kind: 'none' } };
     return { body: framingOf(head, { kind: 'rest' }) };
   }
 
@@ -116,7 +148,7 @@ export class Relay {
       if (!(e instanceof FramingError)) throw e;
       if (e instanceof RefusedRequest) return this.refuse(e.message);
       // dockerd would answer 400 and close; the front must never guess where the next call starts.
-      this.actions.log(`closing a connection: ${e.message}`);
+      this.actions.log(`closing a connection: ${escapeText(e.message)}`);
       this.client.destroy();
       this.upstream.destroy();
       return;
@@ -130,39 +162,66 @@ export class Relay {
       const seg = this.inbox.shift()!;
       if (seg.type === 'end') continue;
       if (seg.type === 'body') {
-        this.toUpstream(seg.bytes);
+        if (!this.dropping) this.toUpstream(seg.bytes);
         continue;
       }
-      const route = this.unsent.shift()?.route ?? null;
+      this.dropping = false;
+      const asked = this.unsent.shift()!;
       if (this.upstreamFailed) return this.badGateway(this.upstreamFailed);
-      let wait: void | Promise<void> = undefined;
-      if (route) {
+      let verdict: Verdict | void | Promise<Verdict | void> = undefined;
+      if (asked.route) {
         try {
-          wait = this.actions.before(route);
+          verdict = this.actions.before(asked.route, seg.head);
         } catch (e) {
-          this.actions.log(`cannot note the requester of ${seg.head.method} ${seg.head.url}: ${(e as Error).message}`);
+          this.actions.log(`cannot note the requester of ${escapeText(`${seg.head.method} ${seg.head.url}`)}: ${escapeText((e as Error).message)}`);
         }
       }
-      if (wait) {
+      if (verdict instanceof Promise) {
         this.busy = true;
         this.gate();
-        const go = (): void => {
+        const go = (v: Verdict | void): void => {
           this.busy = false;
-          this.toUpstream(seg.bytes);
+          this.forward(asked, seg.head, seg.bytes, v);
           this.gate();
           this.pump();
         };
-        wait.then(go, (e: unknown) => {
-          this.actions.log(`cannot note the requester of ${seg.head.method} ${seg.head.url}: ${(e as Error).message}`);
+        verdict.then(go, (e: unknown) => {
+          this.actions.log(`cannot note the requester of ${escapeText(`${seg.head.method} ${seg.head.url}`)}: ${escapeText((e as Error).message)}`);
           go();
         });
         return;
       }
-      this.toUpstream(seg.bytes);
+      this.forward(asked, seg.head, seg.bytes, verdict);
     }
     if (this.busy || !this.clientEnded || this.requests.held) return;
     if (this.upstreamFailed) this.client.end();
     else if (!this.upstream.writableEnded) this.upstream.end();
+  }
+
+  /** A request head goes on as it came, or retargeted, or is answered by the front (its body then dropped). */
+  private forward(asked: Asked, head: Head, bytes: Buffer, verdict: Verdict | void): void {
+    if (!verdict) return this.toUpstream(bytes);
+    if ('target' in verdict) {
+      // The request line is `METHOD SP target SP HTTP/1.x` (parseHead), read as latin1.
+      const from = `${head.method} ${head.url}`.length;
+      return this.toUpstream(Buffer.concat([Buffer.from(`${head.method} ${verdict.target}`, 'latin1'), bytes.subarray(from)]));
+    }
+    const body = JSON.stringify({ message: verdict.message }) + '\n';
+    asked.local = Buffer.from(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    this.dropping = true;
+    this.flushLocals();
+  }
+
+  /** The front's own answers now due: those next in order while no answer of dockerd's is under way. */
+  private flushLocals(): void {
+    while (!this.responding && this.asked[0]?.local) this.writeLocal(this.asked.shift()!);
+  }
+
+  private writeLocal(asked: Asked): void {
+    asked.answered = true;
+    this.toClient(asked.local!);
+    // An upgrade request answered without a switch: what the client sent after it is requests again.
+    if (asked.upgrade) this.framed(() => this.requests.release(false, this.inbox));
   }
 
   private fromUpstream(chunk: Buffer): void {
@@ -171,8 +230,10 @@ export class Relay {
     for (const seg of segs) {
       if (seg.type === 'head') {
         this.answered = true;
-        const asked = this.answering;
+        const { asked, localsBefore } = this.answering.shift() ?? { asked: null, localsBefore: [] };
+        for (const l of localsBefore) this.writeLocal(l);
         const status = seg.head.status;
+        if (status >= 200) this.responding = true;
         if (status === 101) {
           // Switched: what the client sent after its request is the new protocol's.
           this.framed(() => this.requests.release(true, this.inbox));
@@ -205,14 +266,18 @@ export class Relay {
           this.actions.log(`a response body over ${MAX_HELD_BODY} bytes is relayed without noting its requester`);
           this.flushHeld();
         }
-      } else if (this.held) {
+      } else {
         const h = this.held;
-        try {
-          this.actions.body(h.route, h.status, Buffer.concat(h.data));
-        } catch (e) {
-          this.actions.log(`cannot note the requester of a new object: ${(e as Error).message}`);
+        if (h) {
+          try {
+            this.actions.body(h.route, h.status, Buffer.concat(h.data));
+          } catch (e) {
+            this.actions.log(`cannot note the requester of a new object: ${escapeText((e as Error).message)}`);
+          }
+          this.flushHeld();
         }
-        this.flushHeld();
+        this.responding = false;
+        this.flushLocals();
       }
     }
   }
