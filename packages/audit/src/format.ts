@@ -8,6 +8,9 @@ import { syscallName } from './libaudit';
 import { bytesToText, escapeControls } from './safe-text';
 import { NormalizedReport, csvHeader, type CsvExtras } from './normalized-report';
 import { csvCell } from './csv-cell';
+import { DOCUMENT_VERSION, jsonEventText, serialJson } from './json-event';
+
+export { DOCUMENT_VERSION, containerJson } from './json-event';
 
 export type SearchFormat = 'raw' | 'interpret' | 'text' | 'csv' | 'json' | 'ecs';
 export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'];
@@ -89,31 +92,6 @@ const textWord = (s: string): string => escapeControls(s).replace(/ /g, '\\040')
 const FORGED_ATTRIBUTION = / (container|contid|orchestrator)=/g;
 const unforgeable = (line: string): string => line.replace(FORGED_ATTRIBUTION, ' $1\\075');
 
-export function containerJson(c: AttributedContainer | null): Record<string, string | null | Record<string, string>> | null {
-  if (!c) return null;
-  return {
-    contid: formatContainerId(c.contid),
-    name: c.name,
-    orchestrator: c.orchestrator,
-    runtimeId: c.runtimeId,
-    parent: c.parent === null ? null : formatContainerId(c.parent),
-    image: c.image,
-    labels: c.labels ?? {},
-  };
-}
-
-/** A record's fields, decoded. A loop, not Object.fromEntries over mapped entries: a live tail builds one per record, and the arrays were garbage. */
-function decodedObject(m: Map<string, string>, type: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of m) {
-    const key = bytesToText(k, PLAIN);
-    const value = fieldValue(v, k, type) ?? v;
-    // an own property named __proto__, as Object.fromEntries would make (assigning would set the prototype)
-    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-    else out[key] = value;
-  }
-  return out;
-}
 const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 
 function firstAny(event: AuditEvent, name: string): string | undefined {
@@ -122,15 +100,6 @@ function firstAny(event: AuditEvent, name: string): string | undefined {
     if (v !== undefined) return fieldValue(v, name, r.type);
   }
   return undefined;
-}
-
-/** Layout version of contid's JSON and ECS documents: bumped when a field changes meaning. */
-export const DOCUMENT_VERSION = 2;
-
-/** A serial as JSON: a number while exact, else its digits as a string (never rounded). */
-function serialJson(event: AuditEvent): number | string {
-  const text = event.serialText ?? String(event.serial);
-  return Number.isSafeInteger(Number(text)) ? Number(text) : text;
 }
 
 /** The syscall's name: the enriched SYSCALL= when the log has it, else libaudit's table for arch=. */
@@ -228,8 +197,9 @@ const PLAIN = { escapeControls: false };
 const TEXT = { escapeControls: true };
 
 /**
- * One event as output text (valid UTF-8 once encoded), ending in a newline. JSON goes
- * through JSON.stringify only; text formats escape control characters as ausearch does.
+ * One event as output text (valid UTF-8 once encoded), ending in a newline. JSON is
+ * JSON.stringify's text (json-event.ts writes --format json's directly); text formats
+ * escape control characters as ausearch does.
  * `chain`: container then its ancestors.
  */
 export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain: AttributedContainer[], options: FormatOptions = {}): string {
@@ -251,22 +221,7 @@ export function formatAuditEvent(format: SearchFormat, event: AuditEvent, chain:
       return rows.replace(/\n/g, c ? `,${csvCell(escapeControls(c.name))},${formatContainerId(c.contid)},${csvCell(escapeControls(c.orchestrator))}\n` : ',,,\n');
     }
     case 'json':
-      return (
-        JSON.stringify({
-          version: DOCUMENT_VERSION,
-          time: new Date(event.timeMs).toISOString(),
-          serial: serialJson(event),
-          node: event.node,
-          container: containerJson(chain[0] ?? null),
-          parents: chain.slice(1).map((p) => formatContainerId(p.contid)),
-          records: event.records.map((r) => ({
-            type: r.type,
-            fields: decodedObject(r.fields, r.type),
-            msg: r.body !== null ? decodedObject(r.msg, r.type) : undefined,
-            raw: bytesToText(r.raw, PLAIN),
-          })),
-        }) + '\n'
-      );
+      return jsonEventText(event, chain);
     case 'ecs':
       return JSON.stringify(ecsDocument(event, chain)) + '\n';
   }

@@ -61,4 +61,21 @@ describe('--format json', () => {
       { numRuns: 300 },
     );
   });
+
+  test('any bytes in values, node and container names (quotes, backslashes, controls, invalid UTF-8): the reference document', () => {
+    // latin1 text as the log reader makes it, one char per byte: everything JSON escapes, and bytes that are not UTF-8
+    const bytes = fc.array(fc.integer({ min: 1, max: 255 }), { maxLength: 12 }).map((b) => Buffer.from(b).toString('latin1').replace(/[\n']/g, ''));
+    const text = fc.oneof(bytes, fc.string({ maxLength: 8 }));
+    fc.assert(
+      fc.property(bytes, bytes, fc.option(fc.stringMatching(/^[!-~]{1,8}$/), { nil: null }), text, text, (v1, v2, node, name, label) => {
+        const line = `${node === null ? '' : `node=${node} `}type=USER msg=audit(1795926138.739:7): pid=1 exe="${v1}" comm=${v2} msg='op=x acct="${v2}" ${v1}'`;
+        const [e] = eventsOf([line]);
+        const chain: AttributedContainer[] = [{ ...web, name, orchestrator: label, labels: { [label]: name, '7': label } }, parent];
+        const text = formatAuditEvent('json', e, chain);
+        expect(text).toBe(reference(e, chain));
+        expect(() => JSON.parse(text)).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
