@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { ContidConfig } from './config';
 import { CAP_AUDIT_CONTROL, CAP_AUDIT_WRITE, effectiveCaps, hasCap } from './privilege';
 import { ProcfsWritePath } from './write-paths';
@@ -25,18 +24,14 @@ export function auditStatus(): Map<string, string> | null {
   }
 }
 
-/** Pids whose comm is `name` (a /proc scan: no pgrep dependency). */
-export function pidsNamed(name: string, procRoot = '/proc'): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(join(procRoot, entry, 'comm'), 'utf8').trim() === name) pids.push(Number(entry));
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  return pids;
+/**
+ * The audit daemon's pid as the kernel knows it (`auditctl -s`: the process registered on the
+ * audit netlink socket, which takes CAP_AUDIT_CONTROL), or null. A process *named* auditd is
+ * not evidence: any user can start one.
+ */
+export function auditDaemonPid(status: Map<string, string> | null = auditStatus()): number | null {
+  const pid = Number(status?.get('pid') ?? 0);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }
 
 const MIN_BACKLOG = 8192;
@@ -79,8 +74,8 @@ export function runHealthChecks(config: ContidConfig): HealthResult[] {
     );
   }
   results.push(
-    pidsNamed('auditd', config.procRoot).length
-      ? { check: 'auditd', status: 'ok', detail: 'running' }
+    auditDaemonPid(status) !== null
+      ? { check: 'auditd', status: 'ok', detail: `running (pid ${auditDaemonPid(status)})` }
       : { check: 'auditd', status: 'fail', detail: 'not running: records go to the kernel log only', fix: 'start auditd (systemctl start auditd, or auditd)' },
   );
   results.push(

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ContidError, pidsNamed } from '@contid/core';
+import { ContidError, auditDaemonPid } from '@contid/core';
 import { auditdRunner, restartAdvice, restartAuditd } from './auditd-service';
 
 export const PLUGIN_CONF_PATH = '/etc/audit/plugins.d/contid.conf';
@@ -92,9 +92,13 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** auditd's pid, from /proc (null when auditd is not running). */
-export function auditdPid(procRoot = '/proc'): number | null {
-  return pidsNamed('auditd', procRoot)[0] ?? null;
+/**
+ * auditd's pid: the audit daemon the kernel has registered (null when none is). Never a /proc
+ * scan by name: any user can start a process called auditd, and this pid is signalled and
+ * restarted as root.
+ */
+export function auditdPid(): number | null {
+  return auditDaemonPid();
 }
 
 /** Children of auditd running `contid tail --source plugin`. */

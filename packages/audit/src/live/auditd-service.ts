@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { ContidError } from '@contid/core';
 
 /**
@@ -8,8 +8,51 @@ import { ContidError } from '@contid/core';
  * auditd started outside it (by hand, by a script, in a container) — by stopping it with
  * SIGTERM and starting the same command line again.
  */
-export type AuditdRunner = { kind: 'systemd'; unit: string } | { kind: 'process'; argv: string[] };
+export type AuditdRunner = { kind: 'systemd'; unit: string } | { kind: 'process'; argv: string[] } | { kind: 'unknown'; why: string };
 
+/** auditd(8)'s options: a restart passes on these and nothing else. */
+const AUDITD_FLAGS = new Set(['-f', '-l', '-n']);
+const AUDITD_VALUES: Record<string, (v: string) => boolean> = {
+  '-s': (v) => ['disable', 'enable', 'nochange'].includes(v),
+  '-c': (v) => v.startsWith('/'),
+};
+
+/**
+ * The command line a restart runs as root. Its program is the daemon's own executable as the
+ * kernel links it (`/proc/PID/exe`), root-owned and writable by root alone; its arguments are
+ * auditd's own options taken from `/proc/PID/cmdline` (which a process can rewrite) and
+ * checked one by one. Anything else: no command line, and the reason.
+ */
+function restartArgv(pid: number, procRoot: string): string[] | string {
+  let exe: string;
+  let words: string[];
+  try {
+    exe = readlinkSync(`${procRoot}/${pid}/exe`);
+    words = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return `auditd (pid ${pid}) is gone or unreadable`;
+  }
+  let st;
+  try {
+    st = statSync(exe);
+  } catch {
+    return `auditd's executable ${JSON.stringify(exe)} is no longer there`;
+  }
+  if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0) return `auditd's executable ${JSON.stringify(exe)} is not a root-owned file only root can write`;
+  const args = words.slice(1);
+  for (let i = 0; i < args.length; i++) {
+    const check = AUDITD_VALUES[args[i]];
+    if (AUDITD_FLAGS.has(args[i])) continue;
+    if (check && i + 1 < args.length && check(args[i + 1])) {
+      i++;
+      continue;
+    }
+    return `auditd (pid ${pid}) runs with arguments contid does not pass on (${JSON.stringify(args.join(' '))})`;
+  }
+  return [exe, ...args];
+}
+
+/** `pid` must be the kernel's audit daemon (auditdPid), never a process found by its name. */
 export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run/systemd/system'): AuditdRunner {
   let cgroup = '';
   try {
@@ -19,20 +62,17 @@ export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run
   }
   const unit = /\/(auditd\.service)\s*$/m.exec(cgroup)?.[1];
   if (existsSync(systemdDir) && unit) return { kind: 'systemd', unit };
-  let argv: string[] = [];
-  try {
-    argv = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    // gone
-  }
-  return { kind: 'process', argv: argv.length > 0 ? argv : ['auditd'] };
+  const argv = restartArgv(pid, procRoot);
+  return typeof argv === 'string' ? { kind: 'unknown', why: argv } : { kind: 'process', argv };
 }
 
 const shellWord = (w: string): string => (/^[A-Za-z0-9_./=:,+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /** The command a person would type to restart auditd on this host. */
 export function restartAdvice(r: AuditdRunner, pid: number): string {
-  return r.kind === 'systemd' ? `systemctl restart ${r.unit}` : `kill -TERM ${pid}; ${r.argv.map(shellWord).join(' ')}`;
+  if (r.kind === 'systemd') return `systemctl restart ${r.unit}`;
+  if (r.kind === 'unknown') return `restart auditd (pid ${pid}) the way this host started it (contid will not: ${r.why})`;
+  return `kill -TERM ${pid}; ${r.argv.map(shellWord).join(' ')}`;
 }
 
 function sleepSync(ms: number): void {
@@ -56,6 +96,8 @@ export function restartAuditd(r: AuditdRunner, pid: number, findPid: () => numbe
   if (r.kind === 'systemd') {
     const res = spawnSync('systemctl', ['restart', r.unit], { encoding: 'utf8' });
     if (res.status !== 0) throw new ContidError(`systemctl restart ${r.unit} failed: ${(res.stderr || '').trim().split('\n').pop() ?? ''}`);
+  } else if (r.kind === 'unknown') {
+    throw new ContidError(restartAdvice(r, pid));
   } else {
     process.kill(pid, 'SIGTERM');
     for (const deadline = Date.now() + waitMs; alive(pid) && Date.now() < deadline; ) sleepSync(100);
