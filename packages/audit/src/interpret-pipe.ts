@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { AuditEvent } from './reassembler';
-import { parseRecordBytes, recordLineBytes } from './record';
+import { parseRecordBytes, recordLineLength, writeRecordLine } from './record';
 import { interpretedRecords } from './format';
 import { writeAllSync } from './write-all';
 
@@ -172,9 +172,9 @@ export class InterpretPipe {
   event(event: AuditEvent, line: string): void {
     const node = event.node === null ? null : Buffer.from(event.node, 'latin1');
     const serial = event.serialText ?? String(event.serial);
-    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4;
-    const lines = event.records.map(recordLineBytes);
-    for (const l of lines) need += 4 + (typeof l === 'string' ? l.length : l.end - l.start);
+    const records = event.records;
+    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4 + 4 * records.length;
+    for (const r of records) need += recordLineLength(r);
     this.reserve(need);
     // after reserve: a full batch went out, and the line is indexed in the new one
     let index = this.lineIndex.get(line);
@@ -193,15 +193,11 @@ export class InterpretPipe {
     }
     p = b.writeUInt32LE(serial.length, p);
     p += b.write(serial, p, 'latin1');
-    p = b.writeUInt32LE(lines.length, p);
-    for (const l of lines) {
-      if (typeof l === 'string') {
-        p = b.writeUInt32LE(l.length, p);
-        p += b.write(l, p, 'latin1');
-      } else {
-        p = b.writeUInt32LE(l.end - l.start, p);
-        p += l.buf.copy(b, p, l.start, l.end);
-      }
+    p = b.writeUInt32LE(records.length, p);
+    for (const r of records) {
+      const end = writeRecordLine(r, b, p + 4);
+      b.writeUInt32LE(end - p - 4, p);
+      p = end;
     }
     this.batch.size = p;
   }

@@ -375,6 +375,26 @@ function typeNameAt(buf: Buffer, start: number, end: number): TypeName {
   return t;
 }
 
+/** The first 0x1D at or after `gsFrom` in `gsBuf` (-1: none to the buffer's end), from one search for many lines. */
+let gsBuf: Buffer | null = null;
+let gsFrom = 0;
+let gsAt = -1;
+
+/**
+ * Where the raw part of the line `buf[start, end)` ends: its first 0x1D, else `end`. One
+ * search (memchr) serves every line up to the next 0x1D of the buffer — a search per line
+ * would run past the line to the next one, and a byte loop costs more than the rest of the
+ * parse. The buffer is never written again (parseRecordBytes' rule), so what was found stays.
+ */
+function enrichedStart(buf: Buffer, start: number, end: number): number {
+  if (buf !== gsBuf || start < gsFrom || (gsAt >= 0 && gsAt < start)) {
+    gsBuf = buf;
+    gsFrom = start;
+    gsAt = buf.indexOf(0x1d, start);
+  }
+  return gsAt >= 0 && gsAt < end ? gsAt : end;
+}
+
 /**
  * parseRecord for the line `buf[start, end)`, its head read from the bytes (the same grammar
  * as HEAD, byte for byte) and no string made: the record points at `buf`, which the caller
@@ -382,9 +402,7 @@ function typeNameAt(buf: Buffer, start: number, end: number): TypeName {
  * reads it.
  */
 export function parseRecordBytes(buf: Buffer, start: number, end: number, offset: number): AuditRecord | null {
-  // the raw part ends at the first 0x1D (a loop: indexOf would search past the line)
-  let rawEnd = start;
-  while (rawEnd < end && buf[rawEnd] !== 0x1d) rawEnd++;
+  const rawEnd = enrichedStart(buf, start, end);
   let p = start;
   let node: string | null = null;
   if (buf[p] === 0x6e && startsWithAt(buf, p, rawEnd, NODE_EQ)) {
@@ -442,14 +460,28 @@ export function recordRawBytes(rec: AuditRecord): { buf: Buffer; start: number; 
 }
 
 /**
- * A record's whole line — raw part, then 0x1D and the ENRICHED part when it has one — as the
- * bytes read (no string made) or else as a latin1 string: parsing it again gives the record.
+ * A record's whole line — raw part, then 0x1D and the ENRICHED part when it has one: parsing
+ * it again gives the record. Its length in bytes, and (writeRecordLine) the bytes themselves,
+ * copied from the bytes read when the record still points at them, no string made.
  */
-export function recordLineBytes(rec: AuditRecord): { buf: Buffer; start: number; end: number } | string {
+export function recordLineLength(rec: AuditRecord): number {
   const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;
-  if (bytes) return bytes;
+  if (bytes) return bytes.end - bytes.start;
   const enriched = rec.enrichedText ?? null;
-  return enriched === null ? rec.raw : `${rec.raw}\x1d${enriched}`;
+  return rec.raw.length + (enriched === null ? 0 : 1 + enriched.length);
+}
+
+/** Writes the line (see recordLineLength) into `target` at `at`; returns where it ends. */
+export function writeRecordLine(rec: AuditRecord, target: Buffer, at: number): number {
+  const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;
+  if (bytes) return at + bytes.buf.copy(target, at, bytes.start, bytes.end);
+  let p = at + target.write(rec.raw, at, 'latin1');
+  const enriched = rec.enrichedText ?? null;
+  if (enriched !== null) {
+    target[p++] = 0x1d;
+    p += target.write(enriched, p, 'latin1');
+  }
+  return p;
 }
 
 /** Gives a record parsed by parseRecordBytes its own string, so that the buffer it points at can go. */

@@ -63,6 +63,21 @@ describe('parseRecordBytes reads every head as parseRecord does', () => {
     );
   });
 
+  it('many lines of one buffer, some with ENRICHED parts, read in order or not: each as parseRecord reads it (property)', () => {
+    const withoutNewline = arbitraryLine.filter((l) => !l.includes('\n'));
+    fc.assert(
+      fc.property(fc.array(withoutNewline, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 12 }), (lines, order) => {
+        const buf = Buffer.from(lines.join('\n') + '\n', 'latin1');
+        const spans: [number, number][] = [];
+        for (let s = 0, e = buf.indexOf(10); e >= 0; s = e + 1, e = buf.indexOf(10, s)) spans.push([s, e]);
+        // in order (as the scan reads), then some again out of order
+        const picks = [...spans.keys(), ...order.map((n) => n % spans.length)];
+        for (const i of picks) expect(view(parseRecordBytes(buf, spans[i][0], spans[i][1], 7))).toEqual(view(parseRecord(lines[i], 7)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('on every line of the golden corpus', () => {
     const dir = join(__dirname, 'fixtures');
     let lines = 0;
