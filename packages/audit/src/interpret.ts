@@ -55,6 +55,16 @@ const contextOf = (type: number): number =>
 /** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
 const MEMO_CHARS = 8 << 20;
 const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
+/** See worthRemembering: records of a type looked at, of which at least 1 in MIN_HITS repeated, per window. */
+const RECORD_MEMO_PROBE = 512;
+const RECORD_MEMO_MIN_HITS = 8;
+const RECORD_MEMO_WINDOW = 1 << 16;
+/** Field names that start the part of a record which repeats from one record to the next (PATH's dev=, a user record's subj= or msg=). */
+const REPEATING_PARTS = ['dev=', 'subj=', 'msg='];
+const startsRepeatingPart = (rest: string, pos: number): boolean => {
+  for (const name of REPEATING_PARTS) if (rest.startsWith(name, pos)) return true;
+  return false;
+};
 /** A SYSCALL head of name=value fields, one blank apart, nothing quoted (see syscallFields). */
 const PLAIN_HEAD = /^:? ?[^\s='",]+=[^\s='",]*(?: [^\s='",]+=[^\s='",]*)*$/;
 
@@ -79,6 +89,10 @@ export class AusearchInterpreter {
   private readonly syscallTails = new Map<string, string>();
   /** SYSCALL records' interpreted fronts (see syscallHead), by text, a0/a1 and ENRICHED part. */
   private readonly syscallFronts = new Map<string, { out: string; machine: number; syscall: number }>();
+  /** Other records' repeating parts (see fields), by text and ENRICHED part. */
+  private readonly suffixes = new Map<string, string>();
+  /** Per record type, lookups and hits of the whole-record memo: a type whose records never repeat is not remembered. */
+  private readonly recordHits = new Map<number, { tries: number; hits: number }>();
   private memoChars = 0;
   private loaded = false;
 
@@ -134,12 +148,15 @@ export class AusearchInterpreter {
     // previous SYSCALL's a0/a1 (contextual), nor a SYSCALL (its pid and pointers never repeat)
     let byText: Map<string, string> | undefined;
     let key = rest;
-    if (this.memo && type !== SYSCALL) {
+    if (this.memo && type !== SYSCALL && this.worthRemembering(type)) {
       byText = this.records.get(type);
       if (byText === undefined) this.records.set(type, (byText = new Map()));
       if (rawEnriched !== null) key = `${rest}\x1d${rawEnriched}`;
       const seen = byText.get(key);
-      if (seen !== undefined) return `${out}${seen}\n`;
+      if (seen !== undefined) {
+        this.recordHits.get(type)!.hits++;
+        return `${out}${seen}\n`;
+      }
     }
     const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched, contextual: false };
     let fields: string;
@@ -202,6 +219,24 @@ export class AusearchInterpreter {
     return seen.out + this.fields(head.slice(cut + 1), ctx);
   }
 
+  /**
+   * Whether whole records of this type are looked up and remembered: not while fewer than one
+   * in RECORD_MEMO_MIN_HITS of the last RECORD_MEMO_WINDOW repeated (a PATH's inode, an
+   * EXECVE's arguments): the key and the entry cost more than the walk they would save. Each
+   * window starts looking again.
+   */
+  private worthRemembering(type: number): boolean {
+    let h = this.recordHits.get(type);
+    if (h === undefined) this.recordHits.set(type, (h = { tries: 0, hits: 0 }));
+    const n = ++h.tries;
+    if (n >= RECORD_MEMO_WINDOW) {
+      h.tries = 1;
+      h.hits = 0;
+      return true;
+    }
+    return n < RECORD_MEMO_PROBE || h.hits * RECORD_MEMO_MIN_HITS >= n;
+  }
+
   /** Adds to a memo within the bound on all of them. */
   private remember<V>(memo: Map<string, V>, key: string, out: V, outChars = (out as string).length): void {
     this.memoChars += key.length + outChars;
@@ -209,8 +244,15 @@ export class AusearchInterpreter {
     memo.set(key, out);
   }
 
-  /** ausearch's walk over `name=value` pairs, each value cut where ausearch cuts it. */
-  private fields(rest: string, ctx: RecordContext): string {
+  /**
+   * ausearch's walk over `name=value` pairs, each value cut where ausearch cuts it. Where the
+   * walk reaches a field that starts a record's repeating part (see SUFFIX_NAMES) the rest is
+   * remembered whole, like a SYSCALL's tail: the walk from a field's name on prints what the
+   * walk of that text alone prints (same names, values and cuts; a field already found), and
+   * outside SYSCALL and SECCOMP records nothing carries from one field to the next but the
+   * machine, syscall and a0/a1 that `contextual` flags.
+   */
+  private fields(rest: string, ctx: RecordContext, suffixes = true): string {
     let out = '';
     let pos = 0;
     let done = false;
@@ -219,7 +261,9 @@ export class AusearchInterpreter {
     let sawNoEquals = false;
     // the first comma at or after the value: found once, not once per field
     let nextComma = -2;
+    const suffixMemo = suffixes && this.memo && ctx.type !== SYSCALL && ctx.type !== SECCOMP;
     while (!done && pos < rest.length) {
+      if (suffixMemo && found && !comma && startsRepeatingPart(rest, pos)) return out + this.suffix(rest.slice(pos), ctx);
       const eq = rest.indexOf('=', pos);
       if (eq < 0) {
         sawNoEquals = true;
@@ -279,6 +323,19 @@ export class AusearchInterpreter {
       pos = next;
     }
     if ((!found && sawNoEquals) || comma) out += `${done ? '' : rest.slice(pos)}\n`;
+    return out;
+  }
+
+  /** The walk of a record's repeating part (see fields), remembered by its text and ENRICHED part. */
+  private suffix(text: string, ctx: RecordContext): string {
+    const key = ctx.rawEnriched === null ? text : `${text}\x1d${ctx.rawEnriched}`;
+    const seen = this.suffixes.get(key);
+    if (seen !== undefined) return seen;
+    const before = ctx.contextual;
+    ctx.contextual = false;
+    const out = this.fields(text, ctx, false);
+    if (!ctx.contextual) this.remember(this.suffixes, key, out);
+    ctx.contextual ||= before;
     return out;
   }
 
@@ -347,6 +404,7 @@ export class AusearchInterpreter {
     this.records.clear();
     this.syscallTails.clear();
     this.syscallFronts.clear();
+    this.suffixes.clear();
     this.memoChars = 0;
   }
 
