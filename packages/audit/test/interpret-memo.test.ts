@@ -40,3 +40,43 @@ test('every head, twice, through one memo (fronts shared, a0/a1 differing after 
   expect(events).toHaveLength(lines.length);
   for (const e of events) expect(memo.event(e)).toBe(asked.event(e));
 });
+
+/**
+ * Other records' repeating parts (PATH from dev=, user records from subj= or msg=) are
+ * remembered whole: crafted texts where that name sits inside a quoted value, after a comma,
+ * first in the record, or repeats, print what libauparse asked for every field prints.
+ */
+const PARTS = [
+  'item=0 name="/usr/bin/cat" inode=1 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0',
+  'item=0 name="/tmp/x dev=fe:00 mode=0100755" inode=2 dev=fe:01 mode=040700 ouid=1000 ogid=1000 rdev=00:00 nametype=CREATE',
+  'dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+  'item=0 name=a,b dev=fe:00 mode=0100755 ouid=0 ogid=0',
+  'item=0 name=(null) inode=3 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL dev=08:01',
+  "item=1 name='x dev=1' dev=fe:00 mode=0100600",
+  'item=0 name="/etc/x" inode=4 dev= mode=0100600 ouid=65534',
+  'item=0 name="/etc/x" inode=4 dev=fe:00 mode="0100600',
+];
+const USER = [
+  "pid=1 uid=0 auid=0 ses=1 subj=unconfined msg='op=PAM:session_open grantors=pam_unix acct=\"root\" exe=\"/usr/sbin/cron\" hostname=? addr=? terminal=cron res=success'",
+  "pid=2 uid=0 auid=0 ses=2 msg='op=PAM:session_open acct=\"root\" exe=\"/usr/sbin/cron\" subj=x res=failed'",
+  "pid=3 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0 msg='unit=cron comm=\"systemd\" exe=\"/usr/lib/systemd/systemd\" hostname=? addr=? terminal=? res=success'",
+  "pid=4 uid=0 msg='a=1 msg=2 subj=3'",
+];
+
+test('PATH and user records: the memo of their repeating parts (remembered, then hit) equals libauparse asked for every field', () => {
+  const lines: string[] = [];
+  let serial = 300;
+  for (let round = 0; round < 2; round++) {
+    // the second round changes what comes before the repeating part: the part's memo is hit, not the whole record's
+    const item = (p: string): string => p.replace(/^item=\d/, `item=${round + 5}`);
+    const pid = (u: string): string => u.replace(/^pid=\d+/, (m) => `pid=${round}${m.slice(4)}`);
+    for (const p of PARTS.map(item)) lines.push(`type=SYSCALL msg=audit(1795999836.${round}00:${serial}): arch=c000003e syscall=2 success=yes exit=3 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=2 ${tail}`, `type=PATH msg=audit(1795999836.${round}00:${serial++}): ${p}`);
+    for (const p of PARTS.map(item)) lines.push(`type=PATH msg=audit(1795999837.${round}00:${serial++}): ${p}\x1dOUID="root" OGID="root"`);
+    for (const u of USER.map(pid)) lines.push(`type=USER_START msg=audit(1795999838.${round}00:${serial++}): ${u}`, `type=USER_START msg=audit(1795999838.${round}00:${serial++}): ${u}\x1dUID="root" AUID="root"`);
+  }
+  const memo = AusearchInterpreter.open()!;
+  const asked = AusearchInterpreter.open({ memo: false })!;
+  const events = eventsOf(lines);
+  expect(events.length).toBeGreaterThan(30);
+  for (const e of events) expect(memo.event(e)).toBe(asked.event(e));
+});
