@@ -258,11 +258,13 @@ class LazyRecord implements AuditRecord {
     if (buf === null || this.raw_ !== null || this.split_ !== null) return NOT_BY_BYTES;
     const restStart = this.at + this.headEnd;
     const rawEnd = this.at + (this.gs >= 0 ? this.gs : this.length);
-    // buf.indexOf searches on past the line: a hit at or after its end is none
-    const msg = buf.indexOf(MSG_BODY, restStart);
-    if (msg >= 0 && msg + MSG_BODY.length <= rawEnd) return NOT_BY_BYTES;
-    const at = buf.indexOf(SES_EQ, restStart);
-    if (at < 0 || at + SES_EQ.length > rawEnd) return undefined;
+    // searched in the line only: buf.indexOf would search on past it, to the buffer's end
+    // when no later line has the bytes (a full scan's 1 MB chunk, once per event)
+    const line = buf.subarray(restStart, rawEnd);
+    if (line.indexOf(MSG_BODY) >= 0) return NOT_BY_BYTES;
+    const found = line.indexOf(SES_EQ);
+    if (found < 0) return undefined;
+    const at = restStart + found;
     const from = at + SES_EQ.length;
     if ((at !== restStart && buf[at - 1] !== 0x20) || (from < rawEnd && buf[from] === 0x22)) return NOT_BY_BYTES;
     for (let i = restStart; i < at; i++) if (isNotPlainByte(buf[i])) return NOT_BY_BYTES;
