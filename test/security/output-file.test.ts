@@ -61,3 +61,40 @@ describe('tail --output: a file or link planted first by an unprivileged user (r
     expect(lstatSync(join(dir, 'to-root.log')).isSymbolicLink()).toBe(true);
   });
 });
+
+/**
+ * `contid report --html FILE` runs as root and writes the page whole: a temporary file renamed
+ * over FILE. Its temporary name was FILE.<pid>.tmp, opened through symlinks: an unprivileged
+ * user who plants that name for every likely pid in a world-writable directory had root
+ * overwrite a file of their choosing with the report (outside attack 5).
+ */
+describe('report --html: temporary names planted by an unprivileged user (real CLI, real records)', () => {
+  const state = tempStateDir('sec-report-html');
+  const dir = mkdtempSync(join(tmpdir(), 'contid-sec-html-'));
+  const victim = join(dir, 'root-owned.conf');
+  const log = join(dir, 'records.log');
+
+  beforeAll(() => {
+    chmodSync(dir, 0o1777);
+    writeFileSync(victim, 'ORIGINAL\n', { mode: 0o644 });
+    writeFileSync(log, readFileSync('/var/log/audit/audit.log', 'latin1').split('\n').filter(Boolean).slice(-200).join('\n') + '\n');
+  });
+  afterAll(() => {
+    state.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the page is written; the planted links and the file they point at are untouched', () => {
+    // every temporary name of the next 20,000 pids, and the page's own name, link to the victim
+    const last = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+    const plant = `const fs = require('fs'); for (let p = ${last}; p < ${last + 20_000}; p++) fs.symlinkSync(${JSON.stringify(victim)}, 'web.html.' + p + '.tmp'); fs.symlinkSync(${JSON.stringify(victim)}, 'web.html');`;
+    const planted = run(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, '-e', plant], { cwd: dir });
+    expect([planted.status, planted.stderr]).toEqual([0, '']);
+    const r = contid(['report', '-if', log, '--by', 'node', '--html', 'web.html'], { env: state.env, cwd: dir });
+    expect([r.status, r.stderr.split('\n')[0]]).toEqual([0, 'contid: wrote web.html']);
+    expect(readFileSync(victim, 'utf8')).toBe('ORIGINAL\n');
+    const page = lstatSync(join(dir, 'web.html'));
+    expect([page.isFile(), page.uid, page.mode & 0o777]).toEqual([true, 0, 0o600]);
+    expect(readFileSync(join(dir, 'web.html'), 'utf8')).toMatch(/^<!DOCTYPE html>/i);
+  });
+});

@@ -2,7 +2,7 @@
 export * from './container-id';
 export * from './errors';
 export { escapeText, isPrintable } from './printable';
-export { openOutputFile } from './output-file';
+export { openOutputFile, writeFileWhole } from './output-file';
 export * from './privilege';
 export * from './proc';
 export * from './allocator';

@@ -1,4 +1,6 @@
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { ContidError } from './errors';
 
 /**
@@ -44,4 +46,36 @@ function outputError(path: string, e: unknown): ContidError {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ELOOP') return new ContidError(`refusing to write to ${path}: it is a symbolic link; remove it or choose another file`);
   return new ContidError(`cannot open ${path} for writing: ${code ?? (e as Error).message}`);
+}
+
+/**
+ * Writes `path` whole or not at all (a temporary file renamed over it), as safely as
+ * openOutputFile in a directory others can write (/tmp): the temporary name is unguessable and
+ * created exclusively, never through a symlink, 0600; the rename replaces whatever was at
+ * `path` (a planted symlink included) without following it.
+ */
+export function writeFileWhole(path: string, content: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    throw outputError(tmp, e);
+  }
+  try {
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or gone
+    }
+    throw new ContidError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }

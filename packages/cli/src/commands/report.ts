@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, basename, extname } from 'node:path';
-import { ContidError, configFromEnv, formatContainerId } from '@contid/core';
+import { ContidError, configFromEnv, formatContainerId, writeFileWhole } from '@contid/core';
 import { SearchIndex, hostHasProcfsContid } from '@contid/audit';
 import { GROUP_BYS, reportHtml, reportJson, reportText, runReport, type GroupBy, type GroupReport } from '@contid/report';
 import { indexDir } from './index-cmd';
@@ -35,12 +35,10 @@ function pagePaths(file: string, groups: GroupReport[]): string[] {
   });
 }
 
-/** Written whole or not at all: a temp file renamed over the target. */
+/** Written whole or not at all, never through a file someone else planted (the page may go to /tmp). */
 function writeWhole(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileWhole(path, text);
 }
 
 /**
