@@ -224,6 +224,51 @@ describe('outside attack 5: a start noted under another container than dockerd s
   });
 });
 
+describe('outside attack 5: a connection whose connecting process is gone', () => {
+  /**
+   * create+start on a connection whose connect() a forked child made, the child exited (and was
+   * reaped) before the first request: the front cannot read /proc/<peer pid> then. Prints each
+   * answer's status and body.
+   */
+  const HIDE = String.raw`
+use strict; use Socket; use POSIX ();
+my ($path, $name, $image) = @ARGV;
+socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+my $pid = fork();
+if ($pid == 0) { connect($s, sockaddr_un($path)) or POSIX::_exit(1); POSIX::_exit(0); }
+waitpid($pid, 0); die "connect failed\n" if $?;
+select((select($s), $| = 1)[0]);
+sub req { my ($m, $u, $b) = @_; $b //= '';
+  print $s "$m $u HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: ".length($b)."\r\n\r\n$b";
+  my $head = ''; while (<$s>) { $head .= $_; last if $_ eq "\r\n"; }
+  my ($len) = $head =~ /Content-Length: (\d+)/i; my $body = '';
+  if (defined $len) { read($s, $body, $len) if $len; } elsif ($head =~ /chunked/i) { while (my $l = <$s>) { my $n = hex($l); if (!$n) { <$s>; last } read($s, my $c, $n); $body .= $c; <$s>; } }
+  my ($st) = $head =~ /^HTTP\/1.1 (\d+)/; return ($st, $body); }
+my ($st, $b) = req('POST', "/v1.41/containers/create?name=$name", qq({"Image":"$image","Cmd":["sleep","600"],"HostConfig":{"Runtime":"contid"}}));
+print "create $st $b\n"; my ($id) = $b =~ /"Id":"([0-9a-f]+)"/;
+($st, $b) = req('POST', "/v1.41/containers/" . ($id // $name) . "/start"); print "start $st $b\n";
+`;
+
+  test('create+start sent after the connecting child exited never run unnoted: refused with one clear answer and logged, or noted as mallory\'s', async () => {
+    const script = join(mallory.home, 'hide.pl');
+    writeFileSync(script, HIDE);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const name = uniqueName('hide');
+      const r = mallory.run(['perl', script, frontSock, name, engine.image]);
+      const who = attribution(name);
+      if (who) {
+        expect(who).toEqual({ note: mallory.uid, loginuid: mallory.uid });
+        outcomes.push('noted');
+      } else {
+        expect(r.stdout).toMatch(/^create 403 \{"message":"contid docker front: cannot tell who asked: the process that connected \(pid \d+, uid \d+\) is gone.*"\}\n/);
+        outcomes.push('refused');
+      }
+    }
+    if (outcomes.includes('refused')) await waitFor('the refusal logged', () => /refused POST \/v1\.41\/containers\/create\?name=hide-.* from uid \d+ \(pid \d+, gone\)/.test(front.log), 10_000);
+  }, 180_000);
+});
+
 describe('dockerd\'s own socket behind the front', () => {
   test('is root-only while the front runs: group docker reaches dockerd only through the front', () => {
     const st = lstatSync(upstream);

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
-import { chmodSync, chownSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { peerCredentials } from '@contid/service';
+import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { escapeText } from '@contid/core';
+import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
 import { ApiRoute, isFullId, startTargetFor } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
@@ -47,12 +48,12 @@ export class DockerFront {
   }
 
   private accept(client: net.Socket): void {
-    const who = this.identify(client);
+    const { who, cred } = this.identify(client);
     const upstream = net.connect({ path: this.o.upstream, allowHalfOpen: true });
     this.sockets.add(client);
     client.once('close', () => this.sockets.delete(client));
     new Relay(client, upstream, {
-      before: (route, head) => (who ? this.before(route, head, who) : undefined),
+      before: (route, head) => (who ? this.before(route, head, who) : this.unnamed(route, head, cred)),
       wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
       body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
       responded: (route, status) => {
@@ -65,13 +66,52 @@ export class DockerFront {
     });
   }
 
-  private identify(socket: net.Socket): Requester | null {
+  /**
+   * The client process, read once as it connected: SO_PEERCRED's pid and uid, its login uid,
+   * session and exe from /proc. /proc/<pid> is that process's only while it has not been
+   * reaped (pid_max is 32768 here: a pid comes round again in seconds), so SO_PEERPIDFD pins
+   * the process itself and /proc is believed only if it still exists after the read. Null
+   * `who`: the process that connected is gone (a client that forks, connects in the child and
+   * lets it exit), so nobody can be named.
+   */
+  private identify(socket: net.Socket): { who: Requester | null; cred: PeerCredentials | null } {
+    let cred: PeerCredentials;
     try {
-      const cred = peerCredentials(socket);
-      return requesterOf(cred.pid, cred.uid);
+      cred = peerCredentials(socket);
     } catch {
-      return null;
+      return { who: null, cred: null };
     }
+    let pidfd: number | null;
+    try {
+      pidfd = peerPidfd(socket);
+    } catch {
+      return { who: null, cred };
+    }
+    // A kernel before 6.5 has no SO_PEERPIDFD: /proc is read unverified, as before.
+    if (pidfd === null) return { who: requesterOf(cred.pid, cred.uid), cred };
+    try {
+      const who = requesterOf(cred.pid, cred.uid);
+      return { who: who && pidfdProcessExists(pidfd) ? who : null, cred };
+    } finally {
+      closeSync(pidfd);
+    }
+  }
+
+  /**
+   * A client nobody can be named for: calls that run processes (create, start, exec) are
+   * refused, answered 403 by the front and logged; all else is relayed. Noting SO_PEERCRED's
+   * uid alone was the other choice, but it would run the container with no login uid of the
+   * client's (the kernel's auid is the point) on the word of a process that made sure it could
+   * not be checked — and no client that keeps its connecting process meets this.
+   */
+  private unnamed(route: ApiRoute, head: Head, cred: PeerCredentials | null): Verdict | void {
+    if (route.kind === 'container-remove') return;
+    const peer = cred ? `pid ${cred.pid}, uid ${cred.uid}` : 'no peer credentials';
+    this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from ${cred ? `uid ${cred.uid} (pid ${cred.pid}, gone)` : 'a peer without credentials'}: nobody to note as requester`);
+    return {
+      status: 403,
+      message: `contid docker front: cannot tell who asked: the process that connected (${peer}) is gone; calls that run processes need a client whose connecting process is still there`,
+    };
   }
 
   /** The group of the front's socket, once started (what fail-open gives dockerd's socket back). */
