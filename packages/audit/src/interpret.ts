@@ -44,6 +44,13 @@ interface FieldPlan {
   /** The ENRICHED name (upper case) that overrides the interpretation. */
   enrichedName: string;
   memo: Map<string, string>;
+  /** Lookups and hits of `memo` (see worthRemembering). */
+  stats: MemoStats;
+}
+
+interface MemoStats {
+  tries: number;
+  hits: number;
 }
 
 const CONTEXT_NONE = 0;
@@ -55,7 +62,7 @@ const contextOf = (type: number): number =>
 /** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
 const MEMO_CHARS = 8 << 20;
 const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
-/** See worthRemembering: records of a type looked at, of which at least 1 in MIN_HITS repeated, per window. */
+/** See worthRemembering: lookups before judging, the share that must hit (1 in MIN_HITS), lookups per window. */
 const RECORD_MEMO_PROBE = 512;
 const RECORD_MEMO_MIN_HITS = 8;
 const RECORD_MEMO_WINDOW = 1 << 16;
@@ -92,7 +99,7 @@ export class AusearchInterpreter {
   /** Other records' repeating parts (see fields), by text and ENRICHED part. */
   private readonly suffixes = new Map<string, string>();
   /** Per record type, lookups and hits of the whole-record memo: a type whose records never repeat is not remembered. */
-  private readonly recordHits = new Map<number, { tries: number; hits: number }>();
+  private readonly recordHits = new Map<number, MemoStats>();
   private memoChars = 0;
   private loaded = false;
 
@@ -148,7 +155,7 @@ export class AusearchInterpreter {
     // previous SYSCALL's a0/a1 (contextual), nor a SYSCALL (its pid and pointers never repeat)
     let byText: Map<string, string> | undefined;
     let key = rest;
-    if (this.memo && type !== SYSCALL && this.worthRemembering(type)) {
+    if (this.memo && type !== SYSCALL && this.recordsWorthRemembering(type)) {
       byText = this.records.get(type);
       if (byText === undefined) this.records.set(type, (byText = new Map()));
       if (rawEnriched !== null) key = `${rest}\x1d${rawEnriched}`;
@@ -219,22 +226,11 @@ export class AusearchInterpreter {
     return seen.out + this.fields(head.slice(cut + 1), ctx);
   }
 
-  /**
-   * Whether whole records of this type are looked up and remembered: not while fewer than one
-   * in RECORD_MEMO_MIN_HITS of the last RECORD_MEMO_WINDOW repeated (a PATH's inode, an
-   * EXECVE's arguments): the key and the entry cost more than the walk they would save. Each
-   * window starts looking again.
-   */
-  private worthRemembering(type: number): boolean {
+  /** Whether whole records of this type are looked up and remembered (see worthRemembering). */
+  private recordsWorthRemembering(type: number): boolean {
     let h = this.recordHits.get(type);
     if (h === undefined) this.recordHits.set(type, (h = { tries: 0, hits: 0 }));
-    const n = ++h.tries;
-    if (n >= RECORD_MEMO_WINDOW) {
-      h.tries = 1;
-      h.hits = 0;
-      return true;
-    }
-    return n < RECORD_MEMO_PROBE || h.hits * RECORD_MEMO_MIN_HITS >= n;
+    return worthRemembering(h);
   }
 
   /** Adds to a memo within the bound on all of them. */
@@ -351,15 +347,20 @@ export class AusearchInterpreter {
     if (plan === null) return this.unplanned(name, rawValue, comma, ctx);
     if (plan.type === TYPE_UNCLASSIFIED) return comma ? `${rawValue},` : `${rawValue} `;
     if (!this.memo) return this.printed(plan.type, name, rawValue, ctx);
-    let key = rawValue;
     const context = contextOf(plan.type);
+    if (context !== CONTEXT_NONE) ctx.contextual = true;
+    // a field whose values never repeat (a path, an inode, an argument) is asked each time
+    if (!worthRemembering(plan.stats)) return this.printed(plan.type, name, rawValue, ctx);
+    let key = rawValue;
     if (context === CONTEXT_MACHINE) key = `${rawValue}\0${ctx.machine}`;
     else if (context === CONTEXT_ARGS) key = `${rawValue}\0${ctx.machine}\0${ctx.syscall}\0${this.a0}\0${this.a1}`;
-    if (context !== CONTEXT_NONE) ctx.contextual = true;
     const enriched = ctx.enriched?.get(plan.enrichedName);
     if (enriched !== undefined) key = `${key}\x1d${enriched}`;
     const hit = plan.memo.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      plan.stats.hits++;
+      return hit;
+    }
     const out = this.printed(plan.type, name, rawValue, ctx);
     this.remember(plan.memo, key, out);
     return out;
@@ -388,7 +389,7 @@ export class AusearchInterpreter {
     if (byName === undefined) this.plans.set(recordType, (byName = new Map()));
     let plan = byName.get(name);
     if (plan === undefined) {
-      plan = { type: this.au.adjustType(recordType, cstr(name), cstr(val)), enrichedName: name.toUpperCase(), memo: new Map() };
+      plan = { type: this.au.adjustType(recordType, cstr(name), cstr(val)), enrichedName: name.toUpperCase(), memo: new Map(), stats: { tries: 0, hits: 0 } };
       if (byName.size < 4096) byName.set(name, plan);
     }
     return plan;
@@ -421,6 +422,22 @@ export class AusearchInterpreter {
     if (p !== null) this.au.free(p);
     return out;
   }
+}
+
+/**
+ * Whether a memo is worth a lookup and an entry: not while fewer than one in
+ * RECORD_MEMO_MIN_HITS of its last lookups hit (a PATH's inode, an EXECVE's arguments): the
+ * key and the entry cost more than the work they would save. Each window of
+ * RECORD_MEMO_WINDOW lookups starts looking again.
+ */
+function worthRemembering(h: MemoStats): boolean {
+  const n = ++h.tries;
+  if (n >= RECORD_MEMO_WINDOW) {
+    h.tries = 1;
+    h.hits = 0;
+    return true;
+  }
+  return n < RECORD_MEMO_PROBE || h.hits * RECORD_MEMO_MIN_HITS >= n;
 }
 
 interface RecordContext {

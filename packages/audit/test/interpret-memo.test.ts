@@ -80,3 +80,17 @@ test('PATH and user records: the memo of their repeating parts (remembered, then
   expect(events.length).toBeGreaterThan(30);
   for (const e of events) expect(memo.event(e)).toBe(asked.event(e));
 });
+
+test('fields and records that stop being remembered (values that never repeat), then repeat again: memo equals libauparse asked for every field', () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    // unique names and inodes first (the memo of those fields turns itself off), then a few repeating ones
+    const n = i < 2000 ? i : i % 5;
+    lines.push(`type=PATH msg=audit(1795999900.${String(i % 1000).padStart(3, '0')}:${1000 + i}): item=0 name="/srv/f-${n}" inode=${n} dev=fe:00 mode=0100644 ouid=${i % 3} ogid=0 rdev=00:00 nametype=NORMAL`);
+  }
+  const memo = AusearchInterpreter.open()!;
+  const asked = AusearchInterpreter.open({ memo: false })!;
+  const events = eventsOf(lines);
+  expect(events).toHaveLength(3000);
+  for (const e of events) expect(memo.event(e)).toBe(asked.event(e));
+});
