@@ -355,7 +355,8 @@ export class Attributor {
    */
   attributeSession(session: number | null, at: number, node: string | null, timeMs: number, serialText: string): AttributedContainer | null {
     if (session === null) return null;
-    const contid = this.contidOfSession(session, at, node, timeMs, stampKey(timeMs, serialText));
+    // the stamp is compared only with an epoch that begins after `at`: made then
+    const contid = this.contidOfSession(session, at, node, timeMs, () => stampKey(timeMs, serialText));
     return contid === null ? null : (this.container(contid) ?? null);
   }
 
@@ -367,7 +368,7 @@ export class Attributor {
    * the order of its slots, so a stream relayed from its output can carry SYSCALL, PROCTITLE,
    * LOGIN, and a collector merging several nodes keeps that order.
    */
-  contidOfSession(session: number, at = -1, node: string | null = null, timeMs?: number, stamp?: string): ContainerId | null {
+  contidOfSession(session: number, at = -1, node: string | null = null, timeMs?: number, stamp?: string | (() => string)): ContainerId | null {
     const list = this.epochs.get(sessionKey(node, session));
     if (!list) return null;
     let found: Epoch | undefined;
@@ -375,6 +376,7 @@ export class Attributor {
     else
       for (const e of list) {
         if (e.start > at) {
+          if (typeof stamp === 'function') stamp = stamp();
           if (stamp !== undefined && e.stamp === stamp) found = e;
           continue;
         }

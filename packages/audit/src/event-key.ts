@@ -18,19 +18,82 @@ const MAX_HEAD = 300;
  * from or checked against: see line-bytes.ts).
  */
 export function stampSpan(buf: Buffer, start: number, end: number): { from: number; to: number } | null {
-  const span = { from: 0, to: 0 };
-  return stampSpanInto(buf, start, end, span) ? span : null;
-}
-
-/** stampSpan() into `span` (no object made: the check of an index's ranges reads every line); false when the line is not an audit record. */
-export function stampSpanInto(buf: Buffer, start: number, end: number, span: { from: number; to: number }): boolean {
   const open = findBytes(buf, start, Math.min(end, start + MAX_HEAD + KEY_OPEN.length), KEY_OPEN);
-  if (open < 0) return false;
+  if (open < 0) return null;
   let close = open + KEY_OPEN.length;
   while (close < end && buf[close] !== 0x29 /* ) */) close++;
-  if (close >= end) return false;
-  span.from = open + KEY_OPEN.length;
-  span.to = close;
+  return close < end ? { from: open + KEY_OPEN.length, to: close } : null;
+}
+
+/**
+ * The lines of one buffer, read in order as `end = buf.indexOf(10, start)`, stampSpan(buf,
+ * start, end) and sessionAfter()'s search read each: `end` (its newline), the stamp [from, to)
+ * and its first ` ses=` after the stamp (`ses`, -1: none). The check of an index's ranges reads
+ * every line it prints this way: one native search for the newline a line, one for ` ses=`
+ * shared by the lines up to the one that has it, and plain loops over the head (a loop over
+ * every byte, or an object a line, cost more).
+ */
+export class LineHeads {
+  end = 0;
+  from = 0;
+  to = 0;
+  ses = -1;
+  private buf: Buffer = Buffer.alloc(0);
+  /** The first ` ses=` at or after the last place searched (buf.length: none). */
+  private next = -1;
+
+  /** Starts reading `buf`, which must end with a newline. */
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.next = -1;
+  }
+
+  /** Reads the line at `start` (a line start at or after the last one read); false when it is not an audit record. */
+  read(start: number): boolean {
+    const buf = this.buf;
+    const end = buf.indexOf(0x0a, start);
+    if (end < 0) return false;
+    this.end = end;
+    const open = findBytes(buf, start, Math.min(end, start + MAX_HEAD + KEY_OPEN.length), KEY_OPEN);
+    if (open < 0) return false;
+    let close = open + KEY_OPEN.length;
+    while (close < end && buf[close] !== 0x29 /* ) */) close++;
+    if (close >= end) return false;
+    this.from = open + KEY_OPEN.length;
+    this.to = close;
+    if (this.next < close) {
+      this.next = buf.indexOf(SES, close);
+      if (this.next < 0) this.next = buf.length;
+    }
+    this.ses = this.next + SES.length <= end ? this.next : -1;
+    return true;
+  }
+}
+
+/**
+ * A plain line's stamp `SEC.MSEC:SERIAL` at [from, to) as two numbers — `SEC * 1000 + MSEC` and
+ * SERIAL into `into` — when it is written the one way String() writes them (no leading zero,
+ * three millisecond digits, SEC ≤ 12 and SERIAL ≤ 15 digits: exact doubles); then two stamps are
+ * the same text exactly when their numbers are equal. False otherwise (the text is the key).
+ */
+export function canonicalStamp(buf: Buffer, from: number, to: number, into: { timeMs: number; serial: number }): boolean {
+  let i = from;
+  let sec = 0;
+  while (i < to && buf[i] >= 0x30 && buf[i] <= 0x39) sec = sec * 10 + buf[i++] - 0x30;
+  if (i === from || i - from > 12 || (buf[from] === 0x30 && i - from > 1) || buf[i] !== 0x2e /* . */ || i + 4 >= to) return false;
+  let ms = 0;
+  for (let k = i + 1; k < i + 4; k++) {
+    if (buf[k] < 0x30 || buf[k] > 0x39) return false;
+    ms = ms * 10 + buf[k] - 0x30;
+  }
+  i += 4;
+  if (buf[i] !== 0x3a /* : */) return false;
+  const s0 = ++i;
+  let serial = 0;
+  while (i < to && buf[i] >= 0x30 && buf[i] <= 0x39) serial = serial * 10 + buf[i++] - 0x30;
+  if (i !== to || i === s0 || i - s0 > 15 || (buf[s0] === 0x30 && i - s0 > 1)) return false;
+  into.timeMs = sec * 1000 + ms;
+  into.serial = serial;
   return true;
 }
 
@@ -70,6 +133,3 @@ export function sessionAt(buf: Buffer, at: number, end: number): number {
   for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;
   return i > at + SES.length && v !== UNSET_SESSION ? v : -1;
 }
-
-/** ` ses=`: what sessionAfter() searches for. */
-export const SESSION_FIELD: Buffer = SES;

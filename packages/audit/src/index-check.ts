@@ -1,6 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SESSION_FIELD, eventKey, sameStamp, sessionAt, stampSpanInto } from './event-key';
+import { LineHeads, canonicalStamp, eventKey, sameStamp, sessionAt } from './event-key';
 import { readRanges } from './read-ranges';
 
 /**
@@ -65,21 +65,63 @@ export function rangePairs(pairs: Float64Array, size: number): Float64Array | nu
   return pairs;
 }
 
-/** Where stampSpanInto() found a line's stamp: `from` after `audit(`, `to` at `)` (reused: no object per line). */
-const span = { from: 0, to: 0 };
+/** The lines being read (reused: no object per line). */
+const line = new LineHeads();
+const stamp = { timeMs: 0, serial: 0 };
+
+/**
+ * Event keys seen by the check, each filed as having a line that names the session or not.
+ * A plain line's stamp written as String() writes it (the usual case) is kept as two numbers
+ * in a flat array, any other key (node= lines, other spellings) as its text: one key never
+ * takes both forms, so the two never need comparing.
+ */
+class KeySets {
+  private pairs = new Float64Array(4096);
+  private count = 0;
+  private readonly texts = new Set<string>();
+  private withoutPairs: number[] = [];
+  private readonly withoutTexts = new Set<string>();
+
+  addPair(timeMs: number, serial: number, withSession: boolean): void {
+    if (!withSession) {
+      this.withoutPairs.push(timeMs, serial);
+      return;
+    }
+    if (this.count + 2 > this.pairs.length) {
+      const bigger = new Float64Array(this.pairs.length * 2);
+      bigger.set(this.pairs);
+      this.pairs = bigger;
+    }
+    this.pairs[this.count++] = timeMs;
+    this.pairs[this.count++] = serial;
+  }
+
+  addText(key: string, withSession: boolean): void {
+    (withSession ? this.texts : this.withoutTexts).add(key);
+  }
+
+  /** True when every key filed without a session line also has one with. */
+  complete(): boolean {
+    for (const key of this.withoutTexts) if (!this.texts.has(key)) return false;
+    if (this.withoutPairs.length === 0) return true;
+    const seen = new Set<string>();
+    for (let i = 0; i < this.count; i += 2) seen.add(`${this.pairs[i]}:${this.pairs[i + 1]}`);
+    for (let i = 0; i < this.withoutPairs.length; i += 2) if (!seen.has(`${this.withoutPairs[i]}:${this.withoutPairs[i + 1]}`)) return false;
+    return true;
+  }
+}
 
 /**
  * The ranges the index gives for `session` (flat pairs, checked by rangePairs) must hold whole
  * audit lines, each of an event of that session: a line that names a session names this one,
  * and every event has such a line among the ranges (as the indexer files them). So no range
  * can hand out another event's bytes. The lines are read as the indexer reads them (stampSpan,
- * eventKey, sessionAfter in event-key.ts), by plain loops and one search for ` ses=` per
- * line that has one: this runs over every byte an indexed query prints, before it prints any.
+ * eventKey, sessionAfter in event-key.ts), with a native search for each line's end and for its ` ses=` (LineHeads):
+ * this runs over every byte an indexed query prints, before it prints any.
  */
 export function checkSessionRanges(path: string, session: number, pairs: Float64Array): string | null {
   let problem: string | null = null;
-  const withSession = new Set<string>();
-  const without = new Set<string>();
+  const keys = new KeySets();
   // Each range is read with the byte before it, which must end a line (the padded ranges are
   // still ascending: a range starts at or after the one before ends).
   const padded = new Float64Array(pairs);
@@ -94,44 +136,54 @@ export function checkSessionRanges(path: string, session: number, pairs: Float64
     }
     const n = buf.length;
     if (n === 0 || buf[n - 1] !== 0x0a || n - ls < pairs[2 * k + 1] - pairs[2 * k]) return void (problem = `a range of session ${session} ends inside a line`);
-    // an event's lines follow each other: its key is made once, at its first line (a line
-    // with a node= prefix makes its own), and filed once, with or without a session
-    let key: string | null = null;
-    let keyHasSession = false;
-    let plainFrom = -1; // the stamp of the key's first line, when it is a plain line (no node=)
-    let plainTo = -1;
-    let nextSes = -1; // the first ' ses=' at or after the last place searched (n: none)
-    const file = (): void => {
-      if (key === null) return;
-      if (keyHasSession) withSession.add(key);
-      else without.add(key);
-    };
-    while (ls < n) {
-      const le = buf.indexOf(0x0a, ls);
-      if (!stampSpanInto(buf, ls, le, span)) return void (problem = `a range of session ${session} holds a line that is not an audit record`);
-      const plain = buf[ls] !== 0x6e; /* n: node= */
-      if (!plain || plainFrom < 0 || !sameStamp(buf, plainFrom, plainTo, span.from, span.to)) {
-        file();
-        key = eventKey(buf, ls, span.from, span.to);
-        keyHasSession = false;
-        plainFrom = plain ? span.from : -1;
-        plainTo = span.to;
-      }
-      // sessionAfter(buf, span.to, le), with the search shared by the lines before a ses=
-      if (nextSes < span.to) {
-        nextSes = buf.indexOf(SESSION_FIELD, span.to);
-        if (nextSes < 0) nextSes = n;
-      }
-      if (nextSes + SESSION_FIELD.length <= le) {
-        const v = sessionAt(buf, nextSes, le);
-        if (v >= 0 && v !== session) return void (problem = `a range of session ${session} holds an event of session ${v}`);
-        if (v >= 0) keyHasSession = true;
-      }
-      ls = le + 1;
-    }
-    file();
+    problem = checkLines(buf, ls, session, keys);
   });
   if (problem) return problem;
-  for (const key of without) if (!withSession.has(key)) return `a range of session ${session} holds a record of an event that is not that session's`;
+  if (!keys.complete()) return `a range of session ${session} holds a record of an event that is not that session's`;
   return null;
+}
+
+/**
+ * The lines of one range, `buf[ls…]` up to its final newline, into `keys`: an event's lines
+ * follow each other, so its key is made once, at its first line (a line with a node= prefix
+ * makes its own), and filed once, with or without a line that names the session.
+ */
+function checkLines(buf: Buffer, ls: number, session: number, keys: KeySets): string | null {
+  const n = buf.length;
+  let open = false; // a key is being read
+  let keyText: string | null = null; // its text, unless it is a plain line's stamp as numbers
+  let keyTime = 0;
+  let keySerial = 0;
+  let keyHasSession = false;
+  let plainFrom = -1; // the stamp of the key's first line, when it is a plain line (no node=)
+  let plainTo = -1;
+  line.reset(buf);
+  for (; ls < n; ls = line.end + 1) {
+    if (!line.read(ls)) return `a range of session ${session} holds a line that is not an audit record`;
+    const plain = buf[ls] !== 0x6e; /* n: node= */
+    if (!plain || plainFrom < 0 || !sameStamp(buf, plainFrom, plainTo, line.from, line.to)) {
+      if (open) fileKey(keys, keyText, keyTime, keySerial, keyHasSession);
+      open = true;
+      keyHasSession = false;
+      if (plain && canonicalStamp(buf, line.from, line.to, stamp)) {
+        keyText = null;
+        keyTime = stamp.timeMs;
+        keySerial = stamp.serial;
+      } else keyText = eventKey(buf, ls, line.from, line.to);
+      plainFrom = plain ? line.from : -1;
+      plainTo = line.to;
+    }
+    if (line.ses >= 0) {
+      const v = sessionAt(buf, line.ses, line.end);
+      if (v >= 0 && v !== session) return `a range of session ${session} holds an event of session ${v}`;
+      if (v >= 0) keyHasSession = true;
+    }
+  }
+  if (open) fileKey(keys, keyText, keyTime, keySerial, keyHasSession);
+  return null;
+}
+
+function fileKey(keys: KeySets, text: string | null, timeMs: number, serial: number, withSession: boolean): void {
+  if (text === null) keys.addPair(timeMs, serial, withSession);
+  else keys.addText(text, withSession);
 }

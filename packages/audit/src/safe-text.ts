@@ -83,17 +83,39 @@ export function safeRawBytes(buf: Buffer): Buffer {
 
 /**
  * True when valid UTF-8 `buf` holds a control character other than the newline: a C0 byte, DEL,
- * or a C1 control (0xC2 0x80–0x9F). One comparison for a printable ASCII byte (the index's
- * direct path runs it over every byte it prints).
+ * or a C1 control (0xC2 0x80–0x9F). The index's direct path runs it over every byte it prints,
+ * so it reads four bytes a step: a word of printable ASCII (0x20–0x7E) is passed with a few
+ * integer operations, any other word byte by byte.
  */
 function hasControl(buf: Buffer): boolean {
-  for (let i = 0, n = buf.length; i < n; i++) {
-    const b = buf[i];
-    if ((b - 0x20) >>> 0 < 0x5f) continue; // 0x20–0x7E
-    if (b === 0x0a || (b >= 0x80 && b !== 0xc2)) continue;
-    if (b !== 0xc2) return true; // C0 or DEL
-    const c = i + 1 < n ? buf[i + 1] : 0;
-    if (c >= 0x80 && c <= 0x9f) return true;
+  const n = buf.length;
+  // bytes up to a 4-byte boundary of the memory, then whole words, then the tail
+  const head = Math.min(n, (4 - (buf.byteOffset & 3)) & 3);
+  for (let i = 0; i < head; i++) if (controlAt(buf, i, n)) return true;
+  const words = (n - head) >> 2;
+  if (words > 0) {
+    const w32 = new Int32Array(buf.buffer, buf.byteOffset + head, words);
+    for (let j = 0; j < words; j++) {
+      const w = w32[j];
+      const del = w ^ 0x7f7f7f7f;
+      // a byte ≥ 0x80, a byte < 0x20 (hasless), a byte equal to 0x7F (haszero of w ^ 0x7F…)
+      if (((w | ((w - 0x20202020) & ~w) | ((del - 0x01010101) & ~del)) & HIGH_BITS) === 0) continue;
+      const at = head + 4 * j;
+      for (let i = at; i < at + 4; i++) if (controlAt(buf, i, n)) return true;
+    }
   }
+  for (let i = head + 4 * words; i < n; i++) if (controlAt(buf, i, n)) return true;
   return false;
+}
+
+const HIGH_BITS = 0x80808080 | 0;
+
+/** The byte at `i` is a control character other than the newline (a C1 control: 0xC2 and its next byte). */
+function controlAt(buf: Buffer, i: number, n: number): boolean {
+  const b = buf[i];
+  if ((b - 0x20) >>> 0 < 0x5f) return false; // 0x20–0x7E
+  if (b === 0x0a || (b >= 0x80 && b !== 0xc2)) return false;
+  if (b !== 0xc2) return true; // C0 or DEL
+  const c = i + 1 < n ? buf[i + 1] : 0;
+  return c >= 0x80 && c <= 0x9f;
 }

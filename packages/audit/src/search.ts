@@ -299,25 +299,19 @@ function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: num
 
 /** The sessions' ascending ranges as one list in file order (they never overlap: each line is filed once). */
 function mergeRanges(each: { pairs: Float64Array; session: number }[]): SessionRanges {
-  const count = each.reduce((n, x) => n + x.pairs.length / 2, 0);
-  const pairs = new Float64Array(count * 2);
-  const sessions = new Float64Array(count);
-  if (each.length === 1) {
-    pairs.set(each[0].pairs);
-    sessions.fill(each[0].session);
-    return { pairs, sessions };
-  }
+  if (each.length === 1) return { pairs: each[0].pairs, sessions: new Float64Array(each[0].pairs.length / 2).fill(each[0].session) };
   const order: [number, number][] = []; // [list, range]
   each.forEach((x, l) => {
     for (let r = 0; r < x.pairs.length / 2; r++) order.push([l, r]);
   });
   order.sort((a, b) => each[a[0]].pairs[2 * a[1]] - each[b[0]].pairs[2 * b[1]]);
+  const out = { pairs: new Float64Array(order.length * 2), sessions: new Float64Array(order.length) };
   order.forEach(([l, r], k) => {
-    pairs[2 * k] = each[l].pairs[2 * r];
-    pairs[2 * k + 1] = each[l].pairs[2 * r + 1];
-    sessions[k] = each[l].session;
+    out.pairs[2 * k] = each[l].pairs[2 * r];
+    out.pairs[2 * k + 1] = each[l].pairs[2 * r + 1];
+    out.sessions[k] = each[l].session;
   });
-  return { pairs, sessions };
+  return out;
 }
 
 /**
@@ -413,7 +407,7 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
   if (head === null) return null;
   if (session === undefined) {
     if (knownSession === undefined) return null;
-    const contid = attributor.contidOfSession(knownSession, offset, head.node, head.timeMs, stampKey(head.timeMs, head.serialText));
+    const contid = attributor.contidOfSession(knownSession, offset, head.node, head.timeMs, () => stampKey(head.timeMs, head.serialText));
     return contid === null ? null : (attributor.container(contid) ?? null);
   }
   return attributor.attributeSession(session, head.offset, head.node, head.timeMs, head.serialText);

@@ -33,6 +33,21 @@ describe('safeRawBytes: raw bytes as they are only when escaping would change no
     );
   });
 
+  test('the same wherever the bytes lie in memory: any alignment, any length (property)', () => {
+    // the control-character test reads four bytes a step from the first 4-byte boundary
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.nat(7), fc.constantFrom('', '\x01', '\x7f', '\xc2\x85'), (pieces, at, after) => {
+        const bytes = Buffer.from(pieces.join(''), 'latin1');
+        const backing = Buffer.alloc(at + bytes.length + after.length + 8, 0x41);
+        bytes.copy(backing, at);
+        backing.write(after, at + bytes.length, 'latin1'); // a control byte just past the view must not count
+        const view = backing.subarray(at, at + bytes.length);
+        expect(safeRawBytes(view).equals(escapedLines(Buffer.from(bytes)))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   test('clean bytes are the same buffer, not a copy', () => {
     const buf = Buffer.from('type=PATH msg=audit(1.2:3): name="/srv/上"\n', 'utf8');
     expect(safeRawBytes(buf)).toBe(buf);

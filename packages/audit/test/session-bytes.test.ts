@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { AuditRecord, kernelSession, parseRecord, parseRecordBytes, sessionValue } from '@contid/audit';
 import { checkSessionRanges } from '../src/index-check';
-import { eventKey, sessionAfter, stampSpan } from '../src/event-key';
+import { LineHeads, canonicalStamp, eventKey, sessionAfter, stampSpan } from '../src/event-key';
 
 /**
  * The raw paths of an indexed search read an event's session from the bytes of its first
@@ -84,6 +84,43 @@ describe('kernelSession reads the kernel ses= from bytes as the whole split does
   });
 });
 
+describe('LineHeads and canonicalStamp: how the check reads lines', () => {
+  const piece = fc.constantFrom('node=a ', 'type=SYSCALL', ' msg=audit(', 'msg=audit(', '1795000000', '.', '123', ':', '42', ')', '): ', ' ses=', 'ses=', '7', ' ', 'x'.repeat(150), '\n', '\x1d', '"');
+  it('finds what indexOf, stampSpan and sessionAfter find, line after line (property)', () => {
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 24 }), (pieces) => {
+        const buf = Buffer.from(`${pieces.join('')}\n`, 'latin1');
+        const heads = new LineHeads();
+        heads.reset(buf);
+        for (let start = 0; start < buf.length; ) {
+          const end = buf.indexOf(0x0a, start);
+          const span = stampSpan(buf, start, end);
+          const want = span && { end, from: span.from, to: span.to, ses: sessionAfter(buf, span.to, end), at: buf.subarray(span.to, end).indexOf(' ses=') };
+          const got = heads.read(start) ? { end: heads.end, from: heads.from, to: heads.to, ses: heads.ses < 0 ? -1 : sessionAfter(buf, heads.ses, end), at: heads.ses < 0 ? -1 : heads.ses - heads.to } : null;
+          expect(got).toEqual(want);
+          start = end + 1;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads a stamp as numbers only when they give back its text', () => {
+    const into = { timeMs: 0, serial: 0 };
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{0,14}(\.[0-9]{0,4})?(:[0-9]{0,17})?$/), (text) => {
+        const buf = Buffer.from(`(${text})`, 'latin1');
+        if (!canonicalStamp(buf, 1, buf.length - 1, into)) return;
+        expect(`${Math.floor(into.timeMs / 1000)}.${String(into.timeMs % 1000).padStart(3, '0')}:${into.serial}`).toBe(text);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(canonicalStamp(Buffer.from('1795000000.123:42'), 0, 17, into)).toBe(true);
+    expect(into).toEqual({ timeMs: 1795000000123, serial: 42 });
+    for (const t of ['01.123:4', '1.12:4', '1.123:04', '1.123', '1:4', '1.123:1234567890123456']) expect([t, canonicalStamp(Buffer.from(t), 0, t.length, into)]).toEqual([t, false]);
+  });
+});
+
 /**
  * checkSessionRanges as its doc says it, line by line with the indexer's readers and nothing
  * shared between lines: the reference the byte loops are held to.
@@ -114,12 +151,14 @@ describe('checkSessionRanges', () => {
   const dir = mkdtempSync(join(tmpdir(), 'contid-check-ranges-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  // stamps as the kernel writes them (numbers in the check) and spelt otherwise (text keys)
   const record = fc.tuple(
     fc.constantFrom('', 'node=a ', 'node=b '),
     fc.constantFrom('SYSCALL', 'PATH', 'PROCTITLE', 'USER_START'),
     fc.integer({ min: 1, max: 3 }),
+    fc.constantFrom('1795000000.00#:#', '1795000000.00#:#', '1795000000.#:#', '1795000000.00#:0#'),
     fc.constantFrom('ses=5', 'ses=6', 'ses=4294967295', 'ses=x', 'name="a ses=6"', "msg='ses=6'", 'item=0', ''),
-  ).map(([node, type, serial, tail]) => `${node}type=${type} msg=audit(1795000000.00${serial}:${serial}): pid=1 ${tail}`);
+  ).map(([node, type, serial, stamp, tail]) => `${node}type=${type} msg=audit(${stamp.replace(/#/g, String(serial))}): pid=1 ${tail}`);
   const logLines = fc.array(fc.oneof({ weight: 12, arbitrary: record }, { weight: 1, arbitrary: fc.constantFrom('garbage', '') }), { minLength: 1, maxLength: 20 });
 
   it('agrees with the line-by-line reading on any ranges of any lines (property)', () => {
