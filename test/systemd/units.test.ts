@@ -425,6 +425,31 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     const lines = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid:'));
     expect(lines).toEqual([expect.stringMatching(/^contid: pid \d+ has no audit session of its own/)]);
   });
+  test('contid-systemd bind, with Node unreachable: a main process that never gets a session of its own fails the start after one wait, with one line, and nothing is spooled', () => {
+    const unit = 'contid-norenew.service';
+    // The sh bind as the generator writes it, but the main process is not started through contid-systemd exec --renew-only.
+    const text = `[Service]\nExecStart=/bin/sleep 60\nExecStartPost=+${GUEST_WRAPPER.join(' ')} bind --unit %%n\n`;
+    guest(['sh', '-c', `printf '${text.replace(/\n/g, '\\n')}' > /etc/systemd/system/${unit}`]);
+    guest(['systemctl', 'daemon-reload']);
+    const called = '/run/contid-norenew-node-called';
+    guest(['sh', '-c', `printf '#!/bin/sh\\necho "$*" >> ${called}\\nexit 1\\n' > /run/no-node-norenew && chmod 755 /run/no-node-norenew && mount --bind /run/no-node-norenew ${process.execPath}`]);
+    const spool = join(state.env.CONTID_STATE_DIR!, 'spool');
+    const entries = () => (existsSync(spool) ? readdirSync(spool).filter((n) => n.endsWith('.entry')) : []);
+    const before = entries();
+    let started: ReturnType<Machine['exec']>;
+    try {
+      started = machine.exec(['systemctl', 'start', unit]);
+    } finally {
+      guest(['umount', process.execPath]);
+    }
+    expect(started.status).not.toBe(0);
+    // The sh refused by itself: no Node command was started for a second wait.
+    expect(machine.exec(['cat', called]).stdout).toBe('');
+    const lines = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid'));
+    expect(lines).toEqual([expect.stringMatching(/^contid: pid \d+ has no audit session of its own \(it shares the unset session\); start it through a contid wrapper$/)]);
+    expect(entries().filter((n) => !before.includes(n))).toEqual([]);
+    machine.exec(['systemctl', 'stop', unit]);
+  });
 });
 
 describe('the hot path without Node: the sh wrapper spools, contid serve in the guest binds', () => {
@@ -512,56 +537,67 @@ function wrapTwoLineOneshot(unit: string, log: string): void {
   guest(['systemctl', 'daemon-reload']);
 }
 
-/** Every invocation noted in `log` is bound exactly once: its two lines as create and setns, one end with systemd's reason. */
-async function expectEachBoundOnce(unit: string, log: string, starts: number): Promise<void> {
+/**
+ * Every invocation noted in `log` is bound exactly once: its two lines as create and setns, one
+ * end with systemd's reason. Returns the invocations' contids in the order the units started.
+ */
+async function expectEachBoundOnce(unit: string, log: string, starts: number): Promise<bigint[]> {
   await serve.drained();
   const ran = guest(['cat', log]).split('\n').map((l) => l.split(' '));
   const invocations = [...new Set(ran.map(([inv]) => inv))];
   expect(invocations).toHaveLength(starts);
+  // One search for all of them (the unit's earlier runs on this host have other invocations).
+  const ended = (lines: string[]) => invocations.every((inv) => lines.some((x) => field(x, 'uuid') === inv && x.includes('op=end ')));
+  const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', unit], ended, 30_000);
+  const contids: bigint[] = [];
   for (const inv of invocations) {
     const sessions = ran.filter(([i]) => i === inv).map(([, , ses]) => Number(ses));
     const c = JSON.parse(guest([...GUEST_CONTID, 'show', inv, '--json'])) as Shown & { bindings: { op: string; session: number }[] };
     expect(c).toMatchObject({ name: unit, runtimeId: inv, state: 'ended', session: sessions[0] });
     expect(c.bindings.map((b) => [b.op, b.session])).toEqual([['create', sessions[0]], ['setns', sessions[1]]]);
-    const virt = await waitForAudit(['-m', 'VIRT_CONTROL', '--uuid', inv], (l) => l.some((x) => x.includes('op=end ')));
-    expect(virt.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
-    expect(decodeValue(field(virt[2], 'reason')!)).toMatch(/^service-result:success/);
+    const mine = virt.filter((x) => field(x, 'uuid') === inv);
+    expect(mine.map((x) => field(x, 'op'))).toEqual(['create', 'setns', 'end']);
+    expect(mine.map((x) => field(x, 'contid'))).toEqual([c.contid, c.contid, c.contid]);
+    expect(decodeValue(field(mine[2], 'reason')!)).toMatch(/^service-result:success/);
+    contids.push(BigInt(c.contid));
   }
+  return contids;
 }
 
 describe('contid serve down or killed while units start', () => {
-  test('down: the entries wait in the spool and are bound in order when serve starts: each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
+  test('down during 20 starts: the entries wait in the spool and are bound in order when serve starts (contids in the order of the starts): each invocation one create and one setns, ended with its reason, nothing lost or doubled', async () => {
     const unit = 'contid-later.service';
     const log = '/run/contid-later.sessions';
     wrapTwoLineOneshot(unit, log);
     serve.stop();
     const spool = join(state.env.CONTID_STATE_DIR!, 'spool');
     try {
-      for (let i = 0; i < 3; i++) guest(['systemctl', 'start', unit]);
-      // 3 starts, each: two lines and the end (ExecStopPost= may still run when systemctl returns), waiting for serve.
+      for (let i = 0; i < 20; i++) guest(['systemctl', 'start', unit]);
+      // 20 starts, each: two lines and the end (ExecStopPost= may still run when systemctl returns), waiting for serve.
       const waiting = () => readdirSync(spool).filter((n) => n.endsWith('.entry'));
-      await waitFor(() => waiting().length >= 9 || undefined, 10_000, () => `spool: ${waiting().join(' ')}`);
-      expect(waiting()).toHaveLength(9);
+      await waitFor(() => waiting().length >= 60 || undefined, 30_000, () => `spool: ${waiting().join(' ')}`);
+      expect(waiting()).toHaveLength(60);
     } finally {
       serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
     }
-    await expectEachBoundOnce(unit, log, 3);
-  });
+    const contids = await expectEachBoundOnce(unit, log, 20);
+    expect([...contids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(contids);
+  }, 300_000);
 
-  test('kill -9 of serve amid 10 starts of a two-line oneshot, then serve again: every invocation bound once (one create, one setns, one end), none lost, none doubled', async () => {
+  test('kill -9 of serve amid 50 starts of a two-line oneshot, then serve again: every invocation bound once (one create, one setns, one end), none lost, none doubled', async () => {
     const unit = 'contid-crashy.service';
     const log = '/run/contid-crashy.sessions';
     wrapTwoLineOneshot(unit, log);
     try {
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < 50; i++) {
         guest(['systemctl', 'start', unit]);
-        if (i === 4) serve.kill(); // while it drains the first starts' entries
+        if (i === 9) serve.kill(); // while it drains the first starts' entries
       }
     } finally {
       serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
     }
-    await expectEachBoundOnce(unit, log, 10);
-  });
+    expect(new Set(await expectEachBoundOnce(unit, log, 50)).size).toBe(50);
+  }, 300_000);
 });
 
 describe('misuse outside a unit', () => {
