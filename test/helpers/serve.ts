@@ -16,7 +16,8 @@ export interface Serve {
   ready(): Promise<void>;
   drained(what?: string): Promise<void>;
   log(): string;
-  stop(): Promise<void>;
+  /** SIGTERM by default; SIGKILL for a crash (nothing of serve's own shutdown runs). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export function startServe(env: NodeJS.ProcessEnv, socketDir: string): Serve {
@@ -48,10 +49,10 @@ export function startServe(env: NodeJS.ProcessEnv, socketDir: string): Serve {
       }
     },
     log: () => log,
-    async stop() {
-      if (child.exitCode !== null) return;
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      child.kill(signal);
       await exited;
     },
   };

@@ -445,7 +445,7 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     expect(started.status).not.toBe(0);
     // The sh refused by itself: no Node command was started for a second wait.
     expect(machine.exec(['cat', called]).stdout).toBe('');
-    const lines = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid'));
+    const lines = guest(['journalctl', '-u', unit, '--no-pager', '-o', 'cat']).split('\n').filter((l) => l.startsWith('contid:'));
     expect(lines).toEqual([expect.stringMatching(/^contid: pid \d+ has no audit session of its own \(it shares the unset session\); start it through a contid wrapper$/)]);
     expect(entries().filter((n) => !before.includes(n))).toEqual([]);
     machine.exec(['systemctl', 'stop', unit]);

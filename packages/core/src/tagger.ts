@@ -242,11 +242,16 @@ export class Tagger {
    * daemon): a signed op=update record with the init's pid and its namespaces, so the log
    * alone names them, and the row enriched (pid, start time, namespaces, labels). Binds nothing.
    */
-  recordInit(contid: ContainerId, pid: number, labels: Record<string, string> = {}): ContainerRecord {
+  recordInit(contid: ContainerId, pid: number, labels: Record<string, string> = {}, seenStart?: number): ContainerRecord {
     const container = this.running(contid);
-    const namespaces = readNamespaces(pid, this.config.procRoot);
-    const initStart = processStartTime(pid, this.config.procRoot);
-    if (initStart === null) throw new ContidError(`pid ${pid} is not a running process`);
+    const liveStart = processStartTime(pid, this.config.procRoot);
+    // `seenStart`: the start time a privileged hook read when the init ran (a spool entry bound
+    // later). An init that has exited since is recorded as seen, with its namespaces unknown,
+    // never read from whatever process has the pid now.
+    const exited = seenStart !== undefined && liveStart !== seenStart;
+    if (!exited && liveStart === null) throw new ContidError(`pid ${pid} is not a running process`);
+    const initStart = exited ? seenStart : liveStart!;
+    const namespaces = exited ? {} : readNamespaces(pid, this.config.procRoot);
     const auditError = this.emit({ ...this.recordOf(container, 'update'), pid, namespaces });
     // Labels learned with the init (LXC's config file) merge into the row, never into the record.
     this.registry.enrich(contid, { initPid: pid, initStart, namespaces, labels: { ...container.labels, ...labels }, ...(auditError ? { auditError } : {}) });

@@ -79,22 +79,33 @@ export function runHook(tagger: Tagger, ctx: HookContext): HookOutcome {
     return outcome;
   }
   const seen = initAsSeen(tagger.procRoot, ctx);
-  const outcome = startHost(tagger, ctx, seen.initSession);
+  const outcome = startHost(tagger, ctx, seen);
   // What contid-lxc attach checks the live init against before it skips the registry.
-  if (seen.initStart !== null) writeInstanceRecord(tagger.stateDir, ctx.name, { contid: outcome.container.contid, session: seen.initSession, initPid: ctx.pid!, initStart: seen.initStart });
+  if (seen.initStart !== null && !seen.exited) writeInstanceRecord(tagger.stateDir, ctx.name, { contid: outcome.container.contid, session: seen.initSession, initPid: ctx.pid!, initStart: seen.initStart });
   return outcome;
 }
 
+interface InitSeen {
+  initSession: number;
+  initStart: number | null;
+  /** The spooled init has exited since the hook saw it (its pid is gone or names another process). */
+  exited: boolean;
+}
+
 /**
- * The init's session and start time: as the spooled hook saw them (the pid must still name
- * that process: a reused pid is never recorded as the init), else read now.
+ * The init's session and start time: as the spooled hook saw them, else read now. A spooled
+ * init may have exited by the time contid serve binds the entry (serve was down or behind
+ * while the container stopped): the caller records only what the hook saw, never reading a
+ * process that reuses the pid.
  */
-function initAsSeen(procRoot: string, ctx: HookContext): { initSession: number; initStart: number | null } {
+function initAsSeen(procRoot: string, ctx: HookContext): InitSeen {
   const pid = ctx.pid!;
-  if (!existsSync(`${procRoot}/${pid}`)) throw new ContidError(`LXC_PID ${pid} is not a running process`);
-  const start = processStartTime(pid, procRoot);
-  if (ctx.seen && ctx.seen.initStart !== start) throw new ContidError(`LXC container "${ctx.name}"'s init (pid ${pid}) is gone: the pid now names another process`);
-  return ctx.seen ?? { initSession: readSessionId(pid, procRoot), initStart: start };
+  const running = existsSync(`${procRoot}/${pid}`);
+  const start = running ? processStartTime(pid, procRoot) : null;
+  // Gone, or a start time that is not the one seen (the pid was reused).
+  if (ctx.seen) return { ...ctx.seen, exited: !running || (start !== null && start !== ctx.seen.initStart) };
+  if (!running) throw new ContidError(`LXC_PID ${pid} is not a running process`);
+  return { initSession: readSessionId(pid, procRoot), initStart: start, exited: false };
 }
 
 /** The container `contid lxc start` bound to this hook's session, if the session is its. */
@@ -118,10 +129,19 @@ function labelsOf(ctx: HookContext): Record<string, string> {
  * to the init directly; otherwise the container was started without the wrapper and is
  * recorded as untagged, never silently attributed to whoever ran lxc-start.
  */
-function startHost(tagger: Tagger, ctx: HookContext, initSession: number): HookOutcome {
+function startHost(tagger: Tagger, ctx: HookContext, seen: InitSeen): HookOutcome {
   const pid = ctx.pid!;
   const { procRoot } = tagger;
+  const { initSession } = seen;
   const mine = wrapperContainer(tagger, ctx.name, initSession);
+  if (seen.exited) {
+    // The start contid lxc start bound, whose init ran in its session and has exited since: its
+    // init as the hook saw it (op=update, namespaces unknown); its end follows in the spool.
+    if (mine && mine.state === 'running' && seen.initStart !== null) {
+      return { action: 'bound', container: tagger.recordInit(mine.contid, pid, labelsOf(ctx), seen.initStart) };
+    }
+    throw new ContidError(`LXC container "${ctx.name}"'s init (pid ${pid}) is gone: it exited before contid serve could record it`);
+  }
   const enrichment = { initPid: pid, initStart: processStartTime(pid, procRoot), namespaces: readNamespaces(pid, procRoot), labels: labelsOf(ctx) };
 
   if (tagger.writePathFor(pid) === 'procfs') {
