@@ -312,7 +312,7 @@ describe('the whole unit, from its current Exec lines (contid\'s generator), und
 
   test('a forking unit records its MAINPID (the daemon) as the container\'s init', async () => {
     const unit = 'contid-forking.service';
-    const invocation = startWrapped(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 63 & echo $$! > /run/contid-forking.pid"\n');
+    const invocation = startWrapped(unit, '[Service]\nType=forking\nPIDFile=/run/contid-forking.pid\nExecStart=/bin/sh -c "sleep 600 & echo $$! > /run/contid-forking.pid"\n');
     const mainPid = Number(unitProperty(unit, 'MainPID'));
     await serve.drained();
     const c = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { initPid: number };
