@@ -74,6 +74,8 @@ export interface ConsumerOptions {
   now?: () => number;
 }
 
+const PID_FILE_PENDING = 'the runtime has not written its pid file yet';
+
 /** Whether a process exists (EPERM: it does, owned by someone else). */
 export function alive(pid: number): boolean {
   try {
@@ -133,13 +135,35 @@ export function sessionLeader(session: number, runcPid: number, procRoot = '/pro
 export function containerProcesses(initPid: number, runtimeId: string, procRoot = '/proc'): number[] | null {
   if (runtimeId.length < 12) return null;
   let lines: string[];
-  let mounts: string[][];
   try {
     lines = readFileSync(`${procRoot}/${initPid}/cgroup`, 'utf8').split('\n');
-    mounts = readFileSync(`${procRoot}/self/mounts`, 'utf8').split('\n').map((l) => l.split(' '));
   } catch {
     return null;
   }
+  // The cgroup mounts as last read (they hardly ever change); read afresh when they tell nothing.
+  return processesOfCgroups(lines, runtimeId, cgroupMounts(procRoot, false)) ?? processesOfCgroups(lines, runtimeId, cgroupMounts(procRoot, true));
+}
+
+/** The cgroup and cgroup2 lines of /proc/self/mounts, split, by proc root: read again only when asked to be fresh. */
+const mountsRead = new Map<string, string[][] | null>();
+function cgroupMounts(procRoot: string, fresh: boolean): string[][] | null {
+  if (!fresh && mountsRead.has(procRoot)) return mountsRead.get(procRoot)!;
+  let mounts: string[][] | null;
+  try {
+    mounts = readFileSync(`${procRoot}/self/mounts`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter(([, , type]) => type === 'cgroup' || type === 'cgroup2');
+  } catch {
+    mounts = null;
+  }
+  if (mountsRead.size > 16) mountsRead.clear();
+  mountsRead.set(procRoot, mounts);
+  return mounts;
+}
+
+function processesOfCgroups(lines: readonly string[], runtimeId: string, mounts: string[][] | null): number[] | null {
+  if (!mounts) return null;
   for (const line of lines) {
     const m = /^\d+:([^:]*):(\/.*)$/.exec(line);
     if (!m) continue;
@@ -265,17 +289,20 @@ export class SpoolConsumer {
 
   /**
    * Claims one entry (another consumer may be draining the same spool), processes it, then
-   * deletes it (done), gives it back (deferred) or moves it to failed/ (quarantined).
+   * deletes it (done), gives it back (deferred) or moves it to failed/ (quarantined). An entry
+   * that has to wait is left where it is, unclaimed (see look).
    */
   async processName(name: string): Promise<EntryOutcome> {
     const spool = this.options.spool;
+    const looked = this.look(name);
+    if ('kind' in looked) return looked;
     const claimed = spool.claim(name);
     if (!claimed) return { kind: 'deferred', why: 'taken by another consumer' };
     this.expectEcho(name);
     let outcome: EntryOutcome;
     let entry: SpoolEntry | null = null;
     try {
-      entry = spool.read(name, claimed);
+      entry = looked.entry ?? spool.read(name, claimed);
       outcome = entry ? await this.process(entry) : { kind: 'deferred', why: 'entry vanished' };
     } catch (e) {
       if (e instanceof IncompleteEntryError && this.now() - (spool.mtime(claimed) ?? 0) < (this.options.incompleteWaitMs ?? 60_000)) {
@@ -303,6 +330,45 @@ export class SpoolConsumer {
     return outcome;
   }
 
+  /**
+   * An entry looked at before it is claimed. One still being written, or whose runtime has not
+   * written its pid file yet, waits where it is: a runc create's entry is written before runc
+   * runs, so it is looked at once or twice before its pid file exists, and claiming and giving
+   * it back each time cost two renames and two watch events. A complete entry read here is the
+   * one processed once claimed (its writer is done with it); one that cannot be read or parsed
+   * is claimed and decided then (quarantined, or the error thrown).
+   */
+  private look(name: string): { entry: SpoolEntry | null } | EntryOutcome {
+    const spool = this.options.spool;
+    let entry: SpoolEntry | null;
+    try {
+      entry = spool.read(name);
+    } catch (e) {
+      if (e instanceof IncompleteEntryError && this.now() - (spool.mtime(name) ?? 0) < (this.options.incompleteWaitMs ?? 60_000)) {
+        return { kind: 'deferred', why: 'being written' };
+      }
+      return { entry: null };
+    }
+    if (!entry) return { kind: 'deferred', why: 'taken by another consumer' };
+    const boundToPid = entry.op === 'create' || entry.op === 'setns' || entry.op === 'fail';
+    if (boundToPid && entry.subcommand !== 'spawn' && this.pidFromFile(entry) === 'waiting') return { kind: 'deferred', why: PID_FILE_PENDING };
+    return { entry };
+  }
+
+  /**
+   * The pid in the runtime's pid file; `waiting` while the runtime runs and has not written it
+   * (for less than pidFileWaitMs); null when there is none to wait for. Whether the runtime
+   * runs is asked before the pid file is read: a runtime that had exited by then had written
+   * its pid file for good, and a short container can be created, run and deleted between a
+   * read that came too early and a later look.
+   */
+  private pidFromFile(entry: SpoolEntry): number | 'waiting' | null {
+    const runtimeRuns = alive(entry.wrapperPid);
+    const pid = readPid(entry.pidFile);
+    if (pid !== null) return pid;
+    return runtimeRuns && this.now() - entry.time < (this.options.pidFileWaitMs ?? 30_000) ? 'waiting' : null;
+  }
+
   private async process(entry: SpoolEntry): Promise<EntryOutcome> {
     if (entry.op === 'end') return this.end(entry);
     if (entry.op === 'init') {
@@ -325,16 +391,10 @@ export class SpoolConsumer {
    */
   private targetPid(entry: SpoolEntry): number | EntryOutcome {
     if (!entry.pidFile) return entry.wrapperPid; // runc run in the foreground: runc itself is the parent
-    // Whether the runtime runs, asked before the pid file is read: a runtime that had exited by
-    // then had written its pid file for good, and a short container can be created, run and
-    // deleted between a read that came too early and a later look.
-    const runtimeRuns = alive(entry.wrapperPid);
-    const fromFile = readPid(entry.pidFile);
-    if (fromFile !== null) return fromFile;
     // While the runtime runs, its own children (runc init) carry the session too: wait for the pid file.
-    const waited = this.now() - entry.time;
-    if (runtimeRuns && waited < (this.options.pidFileWaitMs ?? 30_000)) return { kind: 'deferred', why: 'the runtime has not written its pid file yet' };
-    return this.afterWait(entry);
+    const fromFile = this.pidFromFile(entry);
+    if (fromFile === 'waiting') return { kind: 'deferred', why: PID_FILE_PENDING };
+    return fromFile ?? this.afterWait(entry);
   }
 
   /** No pid file from a runtime that exited (or waited for too long): the session's leader, an ended exec, or a container already deleted. */

@@ -189,6 +189,13 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
 
 /** The root-only directory of hand-offs between the tagging step and `contid serve`. */
 export class Spool {
+  /**
+   * Complete entries already parsed, by file name, with the file's identity when read: a
+   * complete entry never changes, and one waiting for its runtime is looked at on every pass
+   * (a config.json section is 10–20 KB to read and split each time).
+   */
+  private readonly parsed = new Map<string, { ino: number; size: number; mtimeMs: number; entry: SpoolEntry }>();
+
   constructor(readonly dir: string) {}
 
   /** Creates the spool root-only (the entries hold config.json and exec environments). */
@@ -291,15 +298,21 @@ export class Spool {
    */
   read(name: string, file = name): SpoolEntry | null {
     let text: string;
-    let mtimeMs: number;
+    let st: { ino: number; size: number; mtimeMs: number };
     try {
-      mtimeMs = statSync(join(this.dir, file)).mtimeMs;
+      st = statSync(join(this.dir, file));
+      const known = this.parsed.get(file);
+      if (known && known.entry.name === name && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.entry;
       text = readFileSync(join(this.dir, file), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    return parseSpoolEntry(name, text, mtimeMs);
+    const entry = parseSpoolEntry(name, text, st.mtimeMs);
+    // Only a complete entry is kept (an incomplete one threw above), so a later write is never hidden.
+    if (this.parsed.size >= 256) this.parsed.clear();
+    this.parsed.set(file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, entry });
+    return entry;
   }
 
   /** When the entry was last written (ms), or null when it is gone. */
@@ -313,6 +326,7 @@ export class Spool {
 
   /** Called only after the entry's registry transaction committed. */
   remove(name: string): void {
+    this.forget(name);
     try {
       unlinkSync(join(this.dir, name));
     } catch (e) {
@@ -320,8 +334,16 @@ export class Spool {
     }
   }
 
+  /** Drops what was parsed of an entry that is done, read by its own name or its claimed one. */
+  private forget(file: string): void {
+    this.parsed.delete(file);
+    const claimedAs = CLAIM.exec(file)?.[2];
+    if (claimedAs) this.parsed.delete(claimedAs);
+  }
+
   /** Keeps an entry that cannot be processed, with the reason next to it: never dropped silently. */
   quarantine(name: string, reason: string, file = name): void {
+    this.forget(file);
     const dir = join(this.dir, 'failed');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, `${name}.reason`), reason + '\n');
