@@ -11,11 +11,11 @@ export class FrontProcess {
 
   constructor(private readonly options: { listen: string; upstream: string; requesters: string }) {}
 
-  /** Started once the listen path is its socket (not the fail-open link) and it said what it relays. */
-  async start(): Promise<void> {
+  /** Started (with EXTRA_ARGS for `contid docker front`) once the listen path is its socket (not the fail-open link) and it said what it relays. */
+  async start(extraArgs: string[] = []): Promise<void> {
     this.log = '';
     const { listen, upstream, requesters } = this.options;
-    const child = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', listen, '--upstream', upstream, '--requesters', requesters], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CONTID_MAIN, 'docker', 'front', '--listen', listen, '--upstream', upstream, '--requesters', requesters, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     await waitFor('the front', () => (existsSync(listen) && !lstatSync(listen).isSymbolicLink() && this.log.includes('->')) || child.exitCode !== null, 30_000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRequester } from '@contid/docker';
 import { RunResult, contid, run, uniqueName } from '../helpers/cli';
@@ -267,6 +267,61 @@ print "create $st $b\n"; my ($id) = $b =~ /"Id":"([0-9a-f]+)"/;
     }
     if (outcomes.includes('refused')) await waitFor('the refusal logged', () => /refused POST \/v1\.41\/containers\/create\?name=hide-.* from uid \d+ \(pid \d+, gone\)/.test(front.log), 10_000);
   }, 180_000);
+});
+
+describe('outside attack 5: processes dockerd starts itself for a client (build, swarm)', () => {
+  const refusal = (what: string) => new RegExp(`contid docker front: ${what} is refused for users other than root: .*--allow-unattributed ${what}`);
+
+  /** mallory's legacy `docker build` through the front: its result and the RUN step's loginuid, if it ran. */
+  function build(): { r: RunResult; loginuid: string | undefined } {
+    const ctx = mkdtempSync(join(mallory.home, 'ctx-'));
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${engine.image}\nRUN echo "loginuid=$(cat /proc/self/loginuid)"\n`);
+    run('chown', ['-R', `${mallory.uid}:${mallory.gid}`, ctx]);
+    const tag = `local/${uniqueName('built')}:1`;
+    try {
+      const r = mallory.run(['docker', '-H', `unix://${frontSock}`, 'build', '--no-cache', '-t', tag, ctx], { env: { DOCKER_BUILDKIT: '0' } });
+      return { r, loginuid: /loginuid=(\d+)/.exec(r.stdout)?.[1] };
+    } finally {
+      engine.docker(['rmi', '-f', tag]);
+    }
+  }
+
+  test('mallory\'s docker build (legacy builder) never runs a RUN step with no requester: refused, or the step runs with her auid', () => {
+    const { r, loginuid } = build();
+    if (r.status === 0) expect(loginuid).toBe(String(mallory.uid));
+    else expect(r.stderr).toMatch(refusal('build'));
+  }, 120_000);
+
+  test('--allow-unattributed build relays it, giving up what it says: the RUN step has no login uid of hers', async () => {
+    await front.stop();
+    try {
+      await front.start(['--allow-unattributed', 'build']);
+      const { r, loginuid } = build();
+      expect(r.status).toBe(0);
+      expect(loginuid).not.toBe(String(mallory.uid));
+      // Only what was allowed: swarm is still refused.
+      expect(viaFront(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']).stderr).toMatch(refusal('swarm'));
+    } finally {
+      await front.stop();
+      await front.start();
+    }
+  }, 120_000);
+
+  test('mallory\'s swarm init and service create never run a task with no requester: refused, or the task runs with her auid', async () => {
+    const svc = uniqueName('svc');
+    try {
+      const init = viaFront(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      if (init.status !== 0) expect(init.stderr).toMatch(refusal('swarm'));
+      const created = viaFront(mallory, ['service', 'create', '-d', '--name', svc, '--restart-condition', 'none', engine.image, 'sleep', '600']);
+      if (created.status !== 0) return expect(created.stderr).toMatch(refusal('swarm'));
+      const task = await waitFor('the task container', () => engine.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${svc}`]).stdout.trim().split('\n')[0], 60_000);
+      expect(Number(engine.docker(['exec', task, 'cat', '/proc/1/loginuid']).stdout)).toBe(mallory.uid);
+    } finally {
+      engine.docker(['service', 'rm', svc]);
+      engine.docker(['swarm', 'leave', '--force']);
+      engine.docker(['network', 'rm', 'docker_gwbridge']);
+    }
+  }, 120_000);
 });
 
 describe('dockerd\'s own socket behind the front', () => {

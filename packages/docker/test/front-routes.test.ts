@@ -24,6 +24,25 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', '/v1.41/containers%2Fweb%2Fstart', { kind: 'container-start', ref: 'web' }],
     ['POST', '/v1.41/%63ontainers/web/st%61rt', { kind: 'container-start', ref: 'web' }],
     ['POST', 'http://d/v1.41/containers/web/start', null],
+    // dockerd runs these processes itself (outside attack 5): refused for users but root unless allowed.
+    ['POST', '/v1.41/build?t=x', { kind: 'unattributed', what: 'build' }],
+    ['POST', '/v1.41/session', { kind: 'unattributed', what: 'build' }],
+    ['POST', '/grpc', { kind: 'unattributed', what: 'build' }],
+    ['POST', '/v1.41/build/prune', null],
+    ['POST', '/v1.41/build/cancel?id=x', null],
+    ['POST', '/v1.41/swarm/init', { kind: 'unattributed', what: 'swarm' }],
+    ['POST', '/v1.41/swarm/join', { kind: 'unattributed', what: 'swarm' }],
+    ['POST', '/v1.41/swarm/leave?force=1', null],
+    ['POST', '/v1.41/services/create', { kind: 'unattributed', what: 'swarm' }],
+    ['POST', '/v1.41/services/abc/update?version=3', { kind: 'unattributed', what: 'swarm' }],
+    ['DELETE', '/v1.41/services/abc', null],
+    ['GET', '/v1.41/services', null],
+    ['POST', '/v1.41/plugins/pull?remote=vieux/sshfs', { kind: 'unattributed', what: 'plugins' }],
+    ['POST', '/v1.41/plugins/create?name=p', { kind: 'unattributed', what: 'plugins' }],
+    ['POST', '/v1.41/plugins/vieux/sshfs:latest/enable', { kind: 'unattributed', what: 'plugins' }],
+    ['POST', '/v1.41/plugins/p/set', { kind: 'unattributed', what: 'plugins' }],
+    ['POST', '/v1.41/plugins/p/upgrade?remote=x', { kind: 'unattributed', what: 'plugins' }],
+    ['POST', '/v1.41/plugins/p/disable', null],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);
   });

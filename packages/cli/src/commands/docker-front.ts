@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { ContidError } from '@contid/core';
-import { DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, failOpen } from '@contid/docker';
+import { ContidError, escapeText } from '@contid/core';
+import { DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, UNATTRIBUTED, Unattributed, failOpen } from '@contid/docker';
 
 interface FrontArgs {
   listen: string;
@@ -9,6 +9,7 @@ interface FrontArgs {
   requesters: string;
   restore: boolean;
   group: string;
+  'allow-unattributed'?: string;
 }
 
 /** A group's gid from /etc/group (a number is taken as is); undefined when there is no such group. */
@@ -20,6 +21,16 @@ function groupId(group: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `--allow-unattributed build,swarm`: each a kind the front knows, or one line and exit 1. */
+function unattributedKinds(text: string | undefined): Set<Unattributed> {
+  const kinds = new Set<Unattributed>();
+  for (const k of (text ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+    if (!(UNATTRIBUTED as readonly string[]).includes(k)) throw new ContidError(`--allow-unattributed: unknown kind ${JSON.stringify(escapeText(k))} (known: ${UNATTRIBUTED.join(', ')})`);
+    kinds.add(k as Unattributed);
+  }
+  return kinds;
 }
 
 const log = (line: string): void => void process.stderr.write(`contid docker front: ${line}\n`);
@@ -34,6 +45,10 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       .option('upstream', { type: 'string', default: FRONT_UPSTREAM, describe: 'where dockerd listens (its -H unix://…)' })
       .option('requesters', { type: 'string', default: REQUESTERS_DIR, describe: 'root-only directory the runtime shim reads requesters from' })
       .option('group', { type: 'string', default: 'docker', describe: "group of the front's socket, given back to dockerd's on fail-open (dockerd's own socket is made root-only while the front runs)" })
+      .option('allow-unattributed', {
+        type: 'string',
+        describe: `comma-separated: ${UNATTRIBUTED.join(', ')} — relay these for users other than root although dockerd then runs processes no requester is noted for (they run with auid 0; refused by default)`,
+      })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
   handler: async (argv) => {
     if (argv.restore) {
@@ -41,7 +56,8 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       process.stdout.write(`${argv.listen} -> ${argv.upstream}\n`);
       return;
     }
-    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), gid: groupId(argv.group), log });
+    const allowUnattributed = unattributedKinds(argv['allow-unattributed']);
+    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), gid: groupId(argv.group), allowUnattributed, log });
     try {
       await front.start();
     } catch (e) {

@@ -14,7 +14,20 @@ export type ApiRoute =
   | { kind: 'container-start'; ref: string }
   | { kind: 'exec-create'; ref: string }
   | { kind: 'exec-start'; id: string }
-  | { kind: 'container-remove'; ref: string };
+  | { kind: 'container-remove'; ref: string }
+  /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
+  | { kind: 'unattributed'; what: Unattributed };
+
+/**
+ * What dockerd runs processes for on its own, with no create, start or exec of the client's to
+ * note: `build` (the legacy builder's RUN containers, created and started inside dockerd;
+ * BuildKit's, run by its own runc executor; `/build`, BuildKit's `/session` and `/grpc`),
+ * `swarm` (service tasks, started by the swarm executor whenever it schedules them:
+ * `/swarm/init|join`, `/services/create`, `/services/{id}/update`), `plugins` (a plugin's
+ * process, privileged: `/plugins/pull|create`, `/plugins/{name}/enable|upgrade|set`).
+ */
+export const UNATTRIBUTED = ['build', 'swarm', 'plugins'] as const;
+export type Unattributed = (typeof UNATTRIBUTED)[number];
 
 /** dockerd's own version prefix: `/v{version:[0-9.]+}` (so /v1.41.0/ is routed too). */
 const VERSION = /^\/v[0-9.]+(?=\/)/;
@@ -68,8 +81,20 @@ export function routeOf(method: string, url: string): ApiRoute | null {
       if (parts[2] === 'exec') return { kind: 'exec-create', ref };
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
+    const what = unattributed(parts);
+    if (what) return { kind: 'unattributed', what };
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
+  return null;
+}
+
+function unattributed(parts: string[]): Unattributed | null {
+  const [first, second] = parts;
+  if (parts.length === 1 && (first === 'build' || first === 'session' || first === 'grpc')) return 'build';
+  if (parts.length === 2 && first === 'swarm' && (second === 'init' || second === 'join')) return 'swarm';
+  if (first === 'services' && ((parts.length === 2 && second === 'create') || (parts.length === 3 && parts[2] === 'update'))) return 'swarm';
+  // A plugin's name may hold slashes (dockerd routes /plugins/{name:.*}/enable).
+  if (first === 'plugins' && ((parts.length === 2 && (second === 'pull' || second === 'create')) || (parts.length >= 3 && ['enable', 'upgrade', 'set'].includes(parts.at(-1)!)))) return 'plugins';
   return null;
 }
 

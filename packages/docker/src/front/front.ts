@@ -3,7 +3,7 @@ import net from 'node:net';
 import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { escapeText } from '@contid/core';
 import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
-import { ApiRoute, isFullId, startTargetFor } from './api-routes';
+import { ApiRoute, Unattributed, isFullId, startTargetFor } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
@@ -14,6 +14,11 @@ export interface FrontOptions {
   /** Where dockerd really listens (its -H unix://…). */
   upstream: string;
   requesters: RequesterStore;
+  /**
+   * Calls after which dockerd runs processes no requester can be noted for, relayed for users
+   * other than root anyway (`--allow-unattributed`); by default they are refused.
+   */
+  allowUnattributed?: ReadonlySet<Unattributed>;
   /**
    * Group given the front's socket (0660), as dockerd gives its own (`docker`); default: the
    * upstream socket's group when the front starts.
@@ -98,6 +103,22 @@ export class DockerFront {
   }
 
   /**
+   * A build, a swarm service, a plugin: dockerd then creates and starts processes itself, when
+   * it likes, so no note can name the client — they would run with auid 0 and no requester,
+   * a sure way for a user in group docker to hide. Refused (403, logged) for everyone but root
+   * (who reaches dockerd's own socket anyway, so refusing root would guard nothing) unless
+   * `--allow-unattributed` allows that kind.
+   */
+  private unattributed(what: Unattributed, head: Head, who: Requester): Verdict | void {
+    if (who.uid === 0 || this.o.allowUnattributed?.has(what)) return;
+    this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from uid ${who.uid} (pid ${who.pid}): ${what} is not allowed for users other than root`);
+    return {
+      status: 403,
+      message: `contid docker front: ${what} is refused for users other than root: dockerd runs its processes itself, so they would run with no requester and auid 0; root may allow it with contid docker front --allow-unattributed ${what}`,
+    };
+  }
+
+  /**
    * A client nobody can be named for: calls that run processes (create, start, exec) are
    * refused, answered 403 by the front and logged; all else is relayed. Noting SO_PEERCRED's
    * uid alone was the other choice, but it would run the container with no login uid of the
@@ -159,7 +180,8 @@ export class DockerFront {
    * that names nothing is answered as dockerd answered the look-up, never relayed.
    * Exec ids are looked up only whole (no names, no prefixes), so an exec start needs neither.
    */
-  private before(route: ApiRoute, head: Head, who: Requester): void | Promise<Verdict> {
+  private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict> {
+    if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then((found) => {
