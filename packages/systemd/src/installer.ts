@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, DEFAULT_STATE_DIR } from '@contid/core';
 import type { InstallContext, Installer } from '@contid/oci';
 import { DROP_IN_MARKER, type UnitCommands, dropInPath, renderDropIn, unitWord } from './drop-in';
 import { GENERATOR_PATH, UNITS_FILE, generatorLauncher, ownFragments, readUnitList, writeUnitList } from './generator';
@@ -12,7 +12,8 @@ import { normalizeUnitName, readUnit } from './unit-file';
  * over to for what it cannot vouch for.
  */
 function unitCommands(context: InstallContext): UnitCommands {
-  const registry = context.stateDir ? ['--state-dir', context.stateDir] : [];
+  // Always named: a unit's own Environment= must not choose where its lines are spooled.
+  const registry = ['--state-dir', context.stateDir ?? DEFAULT_STATE_DIR];
   const wrapper = join(context.integrations, 'bin', 'contid-systemd');
   const line = (words: readonly string[]) => words.map(unitWord).join(' ');
   return { wrapper: line([wrapper, ...registry, '--cli', ...context.cli]) };
