@@ -43,6 +43,24 @@ function craft(path: string, lines: string[]): void {
   writeFileSync(path, out.join('\n') + '\n', 'latin1');
 }
 
+/**
+ * Shapes the kernel does not write but a remote sender can: the split event's records
+ * rearranged (`arrange` gets its SYSCALL, CWD, PATH and PROCTITLE lines and returns the lines
+ * that replace them). ausearch groups every record of the stamp until the time-out.
+ */
+function rearrange(path: string, arrange: (syscall: string, cwd: string, path: string, proctitle: string) => string[]): void {
+  const at = splitPoint();
+  const [syscall, cwd, pathRec, proctitle] = session.slice(at, at + 4);
+  const out = [...session.slice(0, at), ...arrange(syscall, cwd, pathRec, proctitle), ...session.slice(at + 4)];
+  writeFileSync(path, out.join('\n') + '\n', 'latin1');
+}
+
+/** The split event's EOE record (its stamp). */
+const eoeOf = (line: string): string => `type=EOE msg=audit(${/audit\(([^)]*)\)/.exec(line)![1]}): `;
+
+/** Noise of another node (an aggregated log): its serials say nothing about this node's events. */
+const otherNode = (count: number, stampSec: string): string[] => noise(count, stampSec).map((l) => `node=peer ${l}`);
+
 /** Raw records without their enriched part, as `--format raw` and `ausearch --raw` print them. */
 const records = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('type=') || l.startsWith('node=')).map((l) => l.split('\x1d')[0]).sort();
 
@@ -63,10 +81,22 @@ describe('search windows: no record dropped silently (crafted logs, ausearch as 
     // index's raw path hand out an event's bytes without it)
     ['12,000 events open at once (the reassembler)', () => noise(12000, second()), { 'session scan': READ, 'full scan': SAID, index: READ }],
   ];
+  const ALL = { 'session scan': READ, 'full scan': READ, index: READ };
+  // rearranged events (see rearrange): the kernel does not write them, a remote sender can.
+  // Within the session scan's walk (MAX_GAP_* in session-scan.ts); a record of the event
+  // further away (3,000 lines after its PROCTITLE, 2,000 lines before its SYSCALL, within the
+  // time-out) is still missed by the session scan alone (known difference, issue 14)
+  const shapes: [string, (path: string) => void, Record<string, string>][] = [
+    ['records after an EOE in mid-event', (p) => rearrange(p, (sc, cwd, path, pt) => [sc, eoeOf(sc), cwd, path, pt]), ALL],
+    ['an EOE after every record of the event', (p) => rearrange(p, (sc, cwd, path, pt) => [sc, eoeOf(sc), cwd, eoeOf(sc), path, eoeOf(sc), pt, eoeOf(sc)]), ALL],
+    ['a record 21 lines after its PROCTITLE', (p) => rearrange(p, (sc, cwd, path, pt) => [sc, path, pt, ...noise(21, second()), cwd]), ALL],
+    ['a record 20 lines of another node before its SYSCALL', (p) => rearrange(p, (sc, cwd, path, pt) => [cwd, ...otherNode(20, second()), sc, path, pt]), ALL],
+  ];
+  const allCases: [string, (path: string) => void, Record<string, string>][] = [...cases.map(([label, makeNoise, want]): [string, (path: string) => void, Record<string, string>] => [label, (p) => craft(p, makeNoise()), want]), ...shapes];
 
-  it.each(cases)('%s', (label, makeNoise, want) => {
+  it.each(allCases)('%s', (label, write, want) => {
     const log = join(state.dir, `${label.replace(/\W+/g, '-')}.log`);
-    craft(log, makeNoise());
+    write(log);
     const expected = records(run('ausearch', ['-if', log, '--session', String(SES), '--raw'], { maxBuffer: 256 << 20 }).stdout);
     expect(expected.length).toBeGreaterThan(10);
     const search = (...args: string[]) => contid(['search', '-if', log, '-c', NAME, ...trust, ...args], { env: state.env, maxBuffer: 256 << 20, timeout: 300_000 });

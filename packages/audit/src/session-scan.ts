@@ -185,9 +185,14 @@ function rawLines(buf: Buffer, lines: [number, number][], out: { buf: Buffer }):
  * (an AVC logged while the syscall ran, its SYSCALL at the exit).
  */
 const MAX_GAP_AFTER = 4096;
-const MAX_GAP_BEFORE = 8;
-/** After the PROCTITLE (the kernel's last record of a syscall event), lines looked at for its EOE. */
-const MAX_GAP_AFTER_END = 2;
+const MAX_GAP_BEFORE = 32;
+/**
+ * After the PROCTITLE or an EOE (the kernel's last records of a syscall event), unrelated lines
+ * looked at for more records of the event. Neither ends an event in a log file (ausearch groups
+ * a record a sender wrote after them, until the time-out): the walk goes on, this far. Records
+ * written further from their event than these gaps are not found (known difference).
+ */
+const MAX_GAP_AFTER_END = 32;
 
 /** Where `msg=audit(` of the line starting at `ls` is, or -1 when the line has no record head. */
 function headAt(buf: Buffer, ls: number, le: number): number {
@@ -235,7 +240,7 @@ function typeName(buf: Buffer, ls: number, le: number): string {
  * Adds the hit's line and the other lines of its event to `lines`, as ausearch groups them
  * (see Reassembler): the records with the hit's stamp, walked line by line both ways, until an
  * event opens whose stamp is `timeoutMs` newer (ausearch ends the event there) or the gap of
- * unrelated lines is too wide (see MAX_GAP_*); forward it ends after the PROCTITLE (and an EOE).
+ * unrelated lines is too wide (see MAX_GAP_*); forward it ends MAX_GAP_AFTER_END unrelated lines after the PROCTITLE or an EOE.
  * A record of a type that is an event of its own (LOGIN, USER_*) opened first splits the
  * records: the hit's event is the part that holds it. 'beyond': the walk reached the end of
  * `buf` where the file goes on (`bounds` tells where buf[0] and buf[limit] are the file's own
@@ -293,7 +298,7 @@ function collectEvent(buf: Buffer, at: number, limit: number, bounds: { start: b
   }
   for (let i = first; i < found.length; i++) lines.push(found[i]);
   // forward
-  let ended = isType(start, PROCTITLE);
+  let ended = isType(start, PROCTITLE) || isType(start, EOE);
   let chase = false; // walking to a record of the event found past the gap
   for (let ls = end + 1, gap = 0; ; ) {
     if (ls >= limit) {
@@ -305,8 +310,7 @@ function collectEvent(buf: Buffer, at: number, limit: number, bounds: { start: b
       lines.push([ls, le]);
       gap = 0;
       chase = false;
-      if (isType(ls, EOE)) break;
-      if (isType(ls, PROCTITLE)) ended = true;
+      if (isType(ls, PROCTITLE) || isType(ls, EOE)) ended = true;
     } else {
       stampAt(buf, ls, le, other);
       if (other.sec >= closesAt) break;

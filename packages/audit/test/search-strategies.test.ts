@@ -28,6 +28,29 @@ const noiseEvent = fc.record({ ses: fc.constantFrom(1625, 77, 4294967295), dt: f
   ];
 });
 
+/**
+ * One-line noise events of another session, in the first second of the fixture (inside every
+ * event's time-out); `node=peer` ones come from another node of an aggregated log.
+ */
+const oneLineNoise = (count: number, peer: boolean, from: number): string[] =>
+  Array.from({ length: count }, (_, i) => {
+    const line = `type=SYSCALL msg=audit(${base}.9${String(i % 100).padStart(2, '0')}:${800000 + from + i}): arch=c000003e syscall=257 success=no exit=-2 a0=ffffff9c a1=1 a2=0 a3=0 items=1 ppid=1 pid=${from + i} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=77 comm="cat" exe="/usr/bin/cat" key=(null)`;
+    return peer ? `node=peer ${line}` : line;
+  });
+
+/** The fixture's syscall events with a record between SYSCALL and PROCTITLE: index of the SYSCALL line. */
+const stampOf = (line: string): string => /audit\(([^)]*)\)/.exec(line)![1];
+const rearrangeable = session
+  .map((_, i) => i)
+  .filter((i) => /^type=SYSCALL .* ses=1625 /.test(session[i]) && session[i + 2]?.startsWith('type=') && /^type=PROCTITLE /.test(session[i + 3] ?? '') && [1, 2, 3].every((k) => stampOf(session[i + k]) === stampOf(session[i])));
+
+/**
+ * Shapes a remote sender can write (the kernel does not), applied to one event
+ * (SYSCALL, X, Y, PROCTITLE): an EOE in mid-event, a record `gap` lines after the PROCTITLE,
+ * a record `gap` lines of another node before the SYSCALL.
+ */
+const rearrangement = fc.record({ event: fc.nat(), kind: fc.constantFrom('mid-eoe', 'after-end', 'before'), gap: fc.integer({ min: 0, max: 20 }) });
+
 const shape = (e: AuditEvent): string => `${e.time}:${e.serialText}:${e.records.map((r) => r.type).join(',')}`;
 
 describe('search strategies agree', () => {
@@ -47,6 +70,44 @@ describe('search strategies agree', () => {
           const out: string[] = [];
           searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
           // the same events; their order may differ where the log itself is out of time order
+          return out.sort();
+        };
+        const full = collect({ fullScan: true });
+        const scan = collect({});
+        const index = SearchIndex.open(indexDir);
+        try {
+          index.build(log);
+          expect([collect({ index }), scan]).toEqual([full, full]);
+        } finally {
+          index.close();
+        }
+        expect(full.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('index, session scan and full scan return identical events on rearranged events (property)', () => {
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(rearrangement, { minLength: 1, maxLength: 4 }), (changes) => {
+        let lines = [...session];
+        let noiseFrom = 0;
+        // distinct events, applied from the end so that earlier indices stay valid
+        const picked = [...new Map(changes.map((c) => [rearrangeable[c.event % rearrangeable.length], c])).entries()].sort((a, b) => b[0] - a[0]);
+        for (const [at, { kind, gap }] of picked) {
+          const [sc, x, y, pt] = lines.slice(at, at + 4);
+          const noise = oneLineNoise(gap, kind === 'before', (noiseFrom += 100));
+          const eoe = `type=EOE msg=audit(${stampOf(sc)}): `;
+          const replaced = kind === 'mid-eoe' ? [sc, eoe, x, y, pt, eoe] : kind === 'after-end' ? [sc, y, pt, ...noise, x] : [x, ...noise, sc, y, pt];
+          lines = [...lines.slice(0, at), ...replaced, ...lines.slice(at + 4)];
+        }
+        const log = join(dir, `rearranged-${run}.log`);
+        const indexDir = join(dir, `rearranged-index-${run++}`);
+        writeFileSync(log, lines.join('\n') + '\n', 'latin1');
+        const collect = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
+          const out: string[] = [];
+          searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
           return out.sort();
         };
         const full = collect({ fullScan: true });
