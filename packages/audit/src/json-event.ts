@@ -73,6 +73,12 @@ function nameText(k: string): string | null {
  */
 const parts: string[] = [];
 
+/** jsonString(s) into `parts`: the quotes pushed beside `s`, not a quoted copy of it. */
+function pushString(s: string): void {
+  if (NEEDS_ESCAPE.test(s)) parts.push(JSON.stringify(s));
+  else parts.push('"', s, '"');
+}
+
 /**
  * `JSON.stringify(decodedObject(m, type))` written directly into `parts`: no object per
  * record, no generic serializer. A name an object would not keep in insertion order (an
@@ -88,20 +94,25 @@ function pushFields(m: Map<string, string>, type: string): void {
       parts.push(JSON.stringify(decodedObject(m, type)));
       return;
     }
-    parts.push(sep, name, jsonString(fieldValue(v, k, type) ?? v));
+    parts.push(sep, name);
+    pushString(fieldValue(v, k, type) ?? v);
     sep = ',';
   }
   parts.push(sep === '{' ? '{}' : '}');
 }
 
 function pushRecord(r: AuditRecord): void {
-  parts.push('{"type":', jsonString(r.type), ',"fields":');
+  parts.push('{"type":');
+  pushString(r.type);
+  parts.push(',"fields":');
   pushFields(r.fields, r.type);
   if (r.body !== null) {
     parts.push(',"msg":');
     pushFields(r.msg, r.type);
   }
-  parts.push(',"raw":', jsonString(bytesToText(r.raw, PLAIN)), '}');
+  parts.push(',"raw":');
+  pushString(bytesToText(r.raw, PLAIN));
+  parts.push('}');
 }
 
 /**

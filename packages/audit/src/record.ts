@@ -73,10 +73,48 @@ const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
 const NOT_PLAIN = /["\t\n\v\f\r\xa0]/;
 const BLANK = /\s/g;
 
-/** key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins. */
+/** A character of a field name in FIELD: [A-Za-z0-9_-]. */
+const isNameChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+/** JavaScript's \s (what FIELD's \S* stops at), for any UTF-16 unit. */
+function isSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins.
+ * FIELD's matches, found by a loop over the characters: no match array per field (a live
+ * tail splits every record it prints; record.test.ts holds the loop to FIELD over random text).
+ */
 export function splitAuditFields(text: string, into = new Map<string, string>()): Map<string, string> {
-  FIELD.lastIndex = 0;
-  for (let m = FIELD.exec(text); m; m = FIELD.exec(text)) if (!into.has(m[1])) into.set(m[1], m[2]);
+  const n = text.length;
+  for (let i = 0; i < n; ) {
+    if (!isNameChar(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    // a run of name characters is a name only when '=' ends it (no shorter run of it can be)
+    let j = i + 1;
+    while (j < n && isNameChar(text.charCodeAt(j))) j++;
+    if (j >= n || text.charCodeAt(j) !== 61) {
+      i = j;
+      continue;
+    }
+    const v = j + 1;
+    let end = -1;
+    if (v < n && text.charCodeAt(v) === 34) {
+      const close = text.indexOf('"', v + 1);
+      if (close >= 0) end = close + 1;
+    }
+    if (end < 0) {
+      end = v;
+      while (end < n && !isSpace(text.charCodeAt(end))) end++;
+    }
+    const name = text.slice(i, j);
+    if (!into.has(name)) into.set(name, text.slice(v, end));
+    i = end;
+  }
   return into;
 }
 
