@@ -53,6 +53,26 @@ const rearrangement = fc.record({ event: fc.nat(), kind: fc.constantFrom('mid-eo
 
 const shape = (e: AuditEvent): string => `${e.time}:${e.serialText}:${e.records.map((r) => r.type).join(',')}`;
 
+/** The container's events from the full scan, the session scan and the index of `log` are the same. */
+function expectStrategiesAgree(log: string, indexDir: string): void {
+  const collect = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
+    const out: string[] = [];
+    searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
+    // the same events; their order may differ where the log itself is out of time order
+    return out.sort();
+  };
+  const full = collect({ fullScan: true });
+  const scan = collect({});
+  const index = SearchIndex.open(indexDir);
+  try {
+    index.build(log);
+    expect([collect({ index }), scan]).toEqual([full, full]);
+  } finally {
+    index.close();
+  }
+  expect(full.length).toBeGreaterThan(0);
+}
+
 describe('search strategies agree', () => {
   const dir = mkdtempSync(join(tmpdir(), 'contid-strategies-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,22 +86,7 @@ describe('search strategies agree', () => {
         const log = join(dir, `audit-${run}.log`);
         const indexDir = join(dir, `index-${run++}`);
         writeFileSync(log, lines.join('\n') + '\n', 'latin1');
-        const collect = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
-          const out: string[] = [];
-          searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
-          // the same events; their order may differ where the log itself is out of time order
-          return out.sort();
-        };
-        const full = collect({ fullScan: true });
-        const scan = collect({});
-        const index = SearchIndex.open(indexDir);
-        try {
-          index.build(log);
-          expect([collect({ index }), scan]).toEqual([full, full]);
-        } finally {
-          index.close();
-        }
-        expect(full.length).toBeGreaterThan(0);
+        expectStrategiesAgree(log, indexDir);
       }),
       { numRuns: 40 },
     );
@@ -105,21 +110,7 @@ describe('search strategies agree', () => {
         const log = join(dir, `rearranged-${run}.log`);
         const indexDir = join(dir, `rearranged-index-${run++}`);
         writeFileSync(log, lines.join('\n') + '\n', 'latin1');
-        const collect = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
-          const out: string[] = [];
-          searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
-          return out.sort();
-        };
-        const full = collect({ fullScan: true });
-        const scan = collect({});
-        const index = SearchIndex.open(indexDir);
-        try {
-          index.build(log);
-          expect([collect({ index }), scan]).toEqual([full, full]);
-        } finally {
-          index.close();
-        }
-        expect(full.length).toBeGreaterThan(0);
+        expectStrategiesAgree(log, indexDir);
       }),
       { numRuns: 40 },
     );
