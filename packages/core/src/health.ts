@@ -73,9 +73,10 @@ export function runHealthChecks(config: ContidConfig): HealthResult[] {
         : { check: 'loginuid_immutable', status: 'fail', detail: `${immutable || 'unknown'}: the session write path cannot work`, fix: 'remove --loginuid-immutable from audit rules and reboot' },
     );
   }
+  const auditd = auditDaemonPid(status);
   results.push(
-    auditDaemonPid(status) !== null
-      ? { check: 'auditd', status: 'ok', detail: `running (pid ${auditDaemonPid(status)})` }
+    auditd !== null
+      ? { check: 'auditd', status: 'ok', detail: `running (pid ${auditd})` }
       : { check: 'auditd', status: 'fail', detail: 'not running: records go to the kernel log only', fix: 'start auditd (systemctl start auditd, or auditd)' },
   );
   results.push(
