@@ -30,13 +30,31 @@ afterAll(() => {
 
 const kernelAuditdPid = (): number => Number(/^pid (\d+)$/m.exec(spawnSync('auditctl', ['-s'], { encoding: 'utf8' }).stdout)?.[1] ?? 0);
 
-test('a process named auditd started by another user is not auditd: contid picks the kernel’s audit daemon', async () => {
-  const p = spawn(fake, [], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
-  running.push(p);
-  await new Promise((r) => setTimeout(r, 300));
-  expect(readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim()).toBe('auditd');
+/**
+ * Starts nobody's fake with a pid below `limit`, numerically and as a string, so that a /proc scan
+ * by name meets it before the real auditd whichever order it sorts in. The kernel hands out
+ * ns_last_pid + 1 next; another process forking in between takes it, hence the retries.
+ */
+function spawnFakeBelow(limit: number): ChildProcess {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    let target = 2;
+    while (target < limit && (existsSync(`/proc/${target}`) || String(target) >= String(limit))) target++;
+    if (target >= limit) break;
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
+    const p = spawn(fake, [], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
+    running.push(p);
+    if (p.pid !== undefined && p.pid < limit && String(p.pid) < String(limit)) return p;
+    p.kill('SIGKILL');
+  }
+  throw new Error(`no free pid below auditd's ${limit} for the fake`);
+}
+
+test('a process named auditd started by another user is not auditd, even listed before the real one: contid picks the kernel’s audit daemon', async () => {
   const real = kernelAuditdPid();
   expect(real).toBeGreaterThan(0);
+  const p = spawnFakeBelow(real);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim()).toBe('auditd');
   const picked = spawnSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(join(REPO_ROOT, 'packages/audit/dist/index.js'))}).auditdPid())`], { encoding: 'utf8' });
   expect(picked.stdout.trim()).toBe(String(real));
 });
