@@ -4,6 +4,9 @@
 // post-stop hooks (contid-lxc hook), measured alternately in the same run; then
 // `lxc-attach -- true` into the plain one against `contid lxc attach` into the tagged one.
 // `contid serve` drains the spool throughout, as deployed, and must have bound every start.
+// The figure is the median of per-round ratios (each round one plain and one contid cycle, back
+// to back, which goes first alternating), so a load burst that spans a round cancels out; the
+// CPU contid serve spent per cycle (its own /proc stat) is printed beside it, load-independent.
 const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -11,7 +14,8 @@ const { join, resolve } = require('node:path');
 
 const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
 const CONTID_LXC = resolve(__dirname, '../../integrations/bin/contid-lxc');
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 function must(cmd, args, env) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8' });
@@ -35,7 +39,17 @@ function createContainer(name) {
   writeFileSync(file, lines.join('\n'));
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/PID/stat. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
 
 /** Every entry contid-lxc wrote must be bound by contid serve (the fast path, not the Node hand-over). */
 function spoolEntries(env) {
@@ -60,7 +74,7 @@ async function attachRows(env, fastEnv, plain, tagged, spooledAttaches, serveLog
   for (let i = 0; i < ROUNDS * 3; i++) {
     times.plain.push(ms(() => must('lxc-attach', ['-n', plain, '--', 'true'])));
     times.fast.push(ms(() => must(CONTID_LXC, ['attach', tagged, '--', 'true'], fastEnv)));
-    if (i % 3 === 0) times.node.push(ms(() => must(process.execPath, [CLI, 'lxc', 'attach', tagged, '--', 'true'], env)));
+    if (i % 12 === 0) times.node.push(ms(() => must(process.execPath, [CLI, 'lxc', 'attach', tagged, '--', 'true'], env)));
   }
   for (let i = 0; i < 300 && (spoolEntries(env).length || spooledAttaches() < times.fast.length); i++) await new Promise((r) => setTimeout(r, 100));
   if (spoolEntries(env).length) throw new Error(`contid serve left ${spoolEntries(env).length} attach entries unbound`);
@@ -72,6 +86,9 @@ async function attachRows(env, fastEnv, plain, tagged, spooledAttaches, serveLog
     console.log(`  ${what.padEnd(34)} lxc ${p.toFixed(1).padStart(5)} ms   contid ${median(xs).toFixed(1).padStart(5)} ms   +${(median(xs) - p).toFixed(1)} ms, ratio ${(median(xs) / p).toFixed(2)}x`);
   console.log(`attach -- true, median of ${times.plain.length} interleaved rounds (contid serve draining):`);
   line('contid lxc attach (contid-lxc, sh)', times.fast);
+  // Each contid attach against the plain one just before it: the figure (target <= plain + 10 ms).
+  const diffs = times.fast.map((x, i) => x - times.plain[i]);
+  console.log(`  contid lxc attach - lxc-attach: median of pair differences +${median(diffs).toFixed(1)} ms (target <= +10 ms)`);
   line(`Node contid lxc attach (${times.node.length} rounds)`, times.node);
 }
 
@@ -92,24 +109,46 @@ exports.main = async function main() {
     serve.stderr.on('data', (d) => (serveLog += d));
     // Deployed, contid serve is already running: measure from its first drain pass on.
     for (let i = 0; i < 600 && !serveLog.includes('contid serve: draining'); i++) await new Promise((r) => setTimeout(r, 100));
-    for (let i = 0; i < ROUNDS; i++) {
+    const plainCycle = () => {
       times.plainStart.push(ms(() => must('lxc-start', ['-n', plain])));
       times.plainStop.push(ms(() => must('lxc-stop', ['-n', plain, '-k'])));
+    };
+    const taggedCycle = () => {
       times.taggedStart.push(ms(() => must(CONTID_LXC, ['start', tagged], fastEnv)));
       times.taggedStop.push(ms(() => must('lxc-stop', ['-n', tagged, '-k'])));
+    };
+    // One warm-up cycle each (page cache, LXC's first cgroup set-up), not counted.
+    plainCycle();
+    taggedCycle();
+    for (const k of Object.keys(times)) times[k].length = 0;
+    const serveCpu = cpuMs(serve.pid);
+    for (let i = 0; i < ROUNDS; i++) {
+      if (i % 2) {
+        plainCycle();
+        taggedCycle();
+      } else {
+        taggedCycle();
+        plainCycle();
+      }
     }
     // Every start went the sh way (a spooled create bound by contid serve), none through Node.
     const createdCount = () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: create ${tagged} `)).length;
-    for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS + 1); i++) await new Promise((r) => setTimeout(r, 100));
     const created = createdCount();
-    if (created !== ROUNDS) throw new Error(`contid serve bound ${created} spooled starts of ${ROUNDS}: ${serveLog}`);
+    const serveCpuPerCycle = (cpuMs(serve.pid) - serveCpu) / ROUNDS;
+    if (created !== ROUNDS + 1) throw new Error(`contid serve bound ${created} spooled starts of ${ROUNDS + 1}: ${serveLog}`);
     const row = (what, base, ours) =>
       console.log(`  ${what.padEnd(34)} lxc ${median(base).toFixed(0).padStart(5)} ms   contid ${median(ours).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(base)).toFixed(2)}x`);
     console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start + hooks, contid serve draining)`);
     row('start (lxc-start vs contid lxc start)', times.plainStart, times.taggedStart);
     row('stop -k (post-stop hook)', times.plainStop, times.taggedStop);
     const cycle = (a, b) => a.map((x, i) => x + b[i]);
-    row('start + stop', cycle(times.plainStart, times.plainStop), cycle(times.taggedStart, times.taggedStop));
+    const plainCycles = cycle(times.plainStart, times.plainStop);
+    const taggedCycles = cycle(times.taggedStart, times.taggedStop);
+    row('start + stop', plainCycles, taggedCycles);
+    const ratios = taggedCycles.map((x, i) => x / plainCycles[i]);
+    console.log(`  start + stop: median of ${ROUNDS} round ratios ${median(ratios).toFixed(2)}x (target <= 1.3x)`);
+    console.log(`  contid serve CPU (user + system) ${serveCpuPerCycle.toFixed(1)} ms per contid cycle (3 spool entries: create, init, end)`);
 
     await attachRows(env, fastEnv, plain, tagged, () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: setns ${tagged} `)).length, () => serveLog.slice(-1500));
   } finally {
