@@ -584,6 +584,43 @@ describe('contid serve down or killed while units start', () => {
     expect([...contids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(contids);
   }, 300_000);
 
+  test("down while a confined and a forking unit start and stop: each main process has exited when serve reads its bind entry, and is bound as contid-systemd bind saw it (the confined one's session, the daemon as init), not quarantined", async () => {
+    const units = {
+      confined: ['contid-gone-confined.service', 'User=nobody\\nPrivateNetwork=yes\\nExecStart=/bin/sh -c "while true; do sleep 0.3; done"'],
+      forking: ['contid-gone-forking.service', 'Type=forking\\nExecStart=/bin/sh -c "sleep 600 & echo $$! > /run/contid-gone-forking.pid"\\nPIDFile=/run/contid-gone-forking.pid'],
+    } as const;
+    for (const [unit, lines] of Object.values(units)) {
+      guest(['sh', '-c', `printf '[Service]\\n${lines}\\n' > /etc/systemd/system/${unit}`]);
+      install(unit);
+    }
+    guest(['systemctl', 'daemon-reload']);
+    const seen: Record<string, { invocation: string; pid: number; session: number }> = {};
+    serve.stop();
+    try {
+      for (const [kind, [unit]] of Object.entries(units)) {
+        guest(['systemctl', 'start', unit]);
+        const invocation = unitProperty(unit, 'InvocationID');
+        const pid = Number(unitProperty(unit, 'MainPID'));
+        const main = kind === 'confined' ? await mainProcess(unit) : { pid: machine.hostPid(pid), session: Number(readFileSync(`/proc/${machine.hostPid(pid)}/sessionid`, 'utf8')) };
+        seen[kind] = { invocation, pid, session: main.session };
+        guest(['systemctl', 'stop', unit]);
+        expect(existsSync(`/proc/${main.pid}`)).toBe(false);
+      }
+    } finally {
+      serve = await startGuestServe(machine, GUEST_CONTID.slice(0, 2), GUEST_STATE, state.env.CONTID_STATE_DIR!);
+    }
+    // drained() fails on any quarantined entry, with serve's reason.
+    await serve.drained();
+    expect(show(seen.confined.invocation)).toMatchObject({ name: units.confined[0], state: 'ended', session: seen.confined.session });
+    const create = (await records(seen.confined.invocation, 'create')).find((l) => l.includes('op=create '))!;
+    expect(field(create, 'vm-ses')).toBe(String(seen.confined.session));
+    expect(field(create, 'vm-pid')).toBe(String(seen.confined.pid));
+    expect(show(seen.forking.invocation)).toMatchObject({ name: units.forking[0], state: 'ended' });
+    const update = (await records(seen.forking.invocation, 'update')).find((l) => l.includes('op=update '))!;
+    expect(field(update, 'vm-pid')).toBe(String(seen.forking.pid));
+    expect(field(update, 'vm-ses')).toBe(String(seen.forking.session));
+  }, 300_000);
+
   test('kill -9 of serve amid 50 starts of a two-line oneshot, then serve again: every invocation bound once (one create, one setns, one end), none lost, none doubled', async () => {
     const unit = 'contid-crashy.service';
     const log = '/run/contid-crashy.sessions';

@@ -5,7 +5,7 @@ import { ContainerId, formatContainerId } from './container-id';
 import { ContainerQueries, boundSessions } from './container-queries';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
-import { currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
+import { Namespaces, currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
 import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
@@ -135,7 +135,7 @@ export class Tagger {
     const parent = this.resolveParent(spec.parent ?? 'auto');
     const contid = this.registry.ids.allocate();
     const bound = this.bind(contid, spec.target);
-    const namespaces = readNamespaces(bound.pid, this.config.procRoot);
+    const { start: initStart, namespaces } = this.observe(bound.pid, spec.target);
     const auditError = this.emit({
       op: 'create',
       orchestrator: spec.orchestrator,
@@ -157,7 +157,7 @@ export class Tagger {
         labels: spec.labels,
         parent,
         initPid: bound.pid,
-        initStart: processStartTime(bound.pid, this.config.procRoot),
+        initStart,
         session: bound.session,
         namespaces,
         auditError,
@@ -176,7 +176,7 @@ export class Tagger {
       ...this.recordOf(container, 'setns'),
       pid: bound.pid,
       session: bound.session,
-      namespaces: readNamespaces(bound.pid, this.config.procRoot),
+      namespaces: this.observe(bound.pid, spec.target).namespaces,
     });
     const run = {
       contid: spec.contid,
@@ -302,6 +302,17 @@ export class Tagger {
     }
     const session = parent === 'auto' ? readSessionId('self', this.config.procRoot) : parent.session;
     return this.registry.containerOfSession(session)?.contid ?? null;
+  }
+
+  /**
+   * A bound process's start time and namespaces, read live unless the hand-off saw it with
+   * another start time (it exited and the pid went to another process): then as seen, the
+   * namespaces unknown.
+   */
+  private observe(pid: number, target: BindTarget): { start: number | null; namespaces: Namespaces } {
+    const start = processStartTime(pid, this.config.procRoot);
+    if (target.start !== undefined && start !== target.start) return { start: target.start, namespaces: {} };
+    return { start, namespaces: readNamespaces(pid, this.config.procRoot) };
   }
 
   private bind(contid: ContainerId, target: BindTarget): BindResult {

@@ -13,6 +13,11 @@ export interface BindTarget {
    * Tagger; the pid may have exited by the time the hand-off is processed.
    */
   session?: number;
+  /**
+   * The start time the hand-off saw the pid with: a process with another start time has the
+   * pid now (the handed-over one exited), and is never read for the record or the registry.
+   */
+  start?: number;
 }
 
 /** What a write path did, for the registry and the audit record. */

@@ -55,16 +55,24 @@ function cgroupOf(pid: number | 'self', procRoot: string): string {
  * placed it (a delegated unit's control processes run in its `.control` sub-cgroup).
  */
 export function checkUnitProcess(pid: number, inv: Invocation, procRoot = '/proc'): void {
-  const unitCgroup = inv.cgroup.replace(/\/\.control$/, '');
   let cgroup: string;
   try {
     cgroup = cgroupOf(pid, procRoot);
   } catch {
     throw new ContidError(`$MAINPID ${pid} of ${escapeText(inv.unit)} is gone`);
   }
-  if (unitCgroup === '' || (cgroup !== unitCgroup && !cgroup.startsWith(`${unitCgroup}/`))) {
-    throw new ContidError(`$MAINPID ${pid} is not a process of ${escapeText(inv.unit)} (cgroup ${escapeText(cgroup)}, not in ${escapeText(unitCgroup)}); not binding its session`);
+  if (!inUnitCgroup(cgroup, inv)) {
+    throw new ContidError(`$MAINPID ${pid} is not a process of ${escapeText(inv.unit)} (cgroup ${escapeText(cgroup)}, not in ${escapeText(unitCgroupOf(inv))}); not binding its session`);
   }
+}
+
+/** The unit's own cgroup, from the binder's (a delegated unit's control processes run in `.control`). */
+const unitCgroupOf = (inv: Invocation): string => inv.cgroup.replace(/\/\.control$/, '');
+
+/** Whether a cgroup path is the invocation unit's cgroup or one below it (Delegate=). */
+export function inUnitCgroup(cgroup: string, inv: Invocation): boolean {
+  const unitCgroup = unitCgroupOf(inv);
+  return unitCgroup !== '' && (cgroup === unitCgroup || cgroup.startsWith(`${unitCgroup}/`));
 }
 
 /** The innermost unit in a cgroup path: `/system.slice/a.service/payload` → `a.service`. */

@@ -1,5 +1,5 @@
 import { ContainerId, ContidError, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
-import { Invocation, checkUnitProcess, checkedInvocation } from './invocation';
+import { Invocation, checkUnitProcess, checkedInvocation, inUnitCgroup } from './invocation';
 import { bindInvocation } from './unit-container';
 
 /** The part of a spool entry (@contid/oci) the systemd adapter reads: what contid-systemd wrote. */
@@ -50,6 +50,20 @@ export function bindSpooledLine(entry: SpooledLine, tagger: Tagger): SpooledOutc
 }
 
 /**
+ * A main process that exited before serve reached its entry (a short confined run, a daemon
+ * that died, serve down or behind): what the privileged binder saw stands in for the live
+ * check — the cgroup it read between two reads of the same start time, so of that process.
+ * A pid outside the unit's cgroup never gets this far (contid-systemd bind refuses it), and an
+ * entry without that field (an older writer) is refused as before.
+ */
+function checkSeenInUnit(entry: SpooledLine, inv: Invocation, pid: number): void {
+  const seen = entry.fields['init-cgroup'];
+  if (!seen || !inUnitCgroup(seen, inv)) {
+    throw new ContidError(`${inv.unit}: MAINPID ${pid} exited before contid serve recorded it`);
+  }
+}
+
+/**
  * `contid serve`'s half of contid-systemd bind (ExecStartPost=+ of a forking unit): $MAINPID,
  * the daemon, runs in a session bound to the invocation's container (it was forked by the
  * wrapped ExecStart= line) and is recorded as its init (op=update); a main process with a session
@@ -66,13 +80,15 @@ export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): Spoole
   if (session === entry.oldSession) throw new ContidError(`${inv.unit}: MAINPID ${pid} shares the session of ExecStartPost= (${session}): it has no session of its own`);
   const c = tagger.containers.findByRuntimeId(inv.invocationId);
   if (c && c.state !== 'ended' && c.initPid === pid && c.initStart === start) return { kind: 'already', contid: c.contid };
-  if (processStartTime(pid, tagger.procRoot) !== start) throw new ContidError(`${inv.unit}: MAINPID ${pid} exited before contid serve recorded it`);
-  checkUnitProcess(pid, inv, tagger.procRoot);
+  const exited = processStartTime(pid, tagger.procRoot) !== start;
+  if (exited) checkSeenInUnit(entry, inv, pid);
+  else checkUnitProcess(pid, inv, tagger.procRoot);
   if (c && c.state === 'running' && tagger.boundSessions(c).includes(session)) {
-    tagger.recordInit(c.contid, pid);
+    // An exited daemon is recorded as the binder saw it, never read from a process that has its pid now.
+    tagger.recordInit(c.contid, pid, {}, exited ? start : undefined);
     return { kind: 'tagged', contid: c.contid, op: 'init' };
   }
   if (boundElsewhere(tagger, session, inv) === 'here') throw new ContidError(`${inv.unit}: MAINPID ${pid}'s session ${session} belongs to an ended container of this invocation`);
-  const { container, binding } = bindInvocation(tagger, inv, { pid, session }, { mainPid: pid, spoolEntry: entry.name }, null);
+  const { container, binding } = bindInvocation(tagger, inv, { pid, session, start }, { mainPid: pid, spoolEntry: entry.name }, null);
   return { kind: 'tagged', contid: container.contid, op: binding.op === 'create' ? 'create' : 'setns' };
 }
