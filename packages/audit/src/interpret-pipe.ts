@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { AuditEvent } from './reassembler';
-import { parseRecordBytes, recordLineLength, writeRecordLine } from './record';
+import { parseRecordBytes, recordLineLength, recordRawLength, splitAuditFields, writeRecordLine } from './record';
 import { interpretedRecords } from './format';
+import { AusearchInterpreter, type InterpretedRecord } from './interpret';
 import { writeAllSync } from './write-all';
 
 /**
@@ -16,7 +17,9 @@ import { writeAllSync } from './write-all';
  *
  * A batch is events back to back: u32 container-line index (into the batch's lines), f64 time
  * (ms), the node (u32 length or NO_NODE, latin1), the serial's digits (u32 length, latin1),
- * u32 record count, then each record's whole line (u32 length, latin1 bytes).
+ * u32 record count, then each record: f64 type number (NaN: none), u32 length of its raw part
+ * (before 0x1D), its whole line (u32 length, latin1 bytes). The worker reads what the
+ * interpreter needs from these without parsing the line again.
  */
 
 /** Bytes of events per batch: large enough that posting costs nothing, small enough to overlap. */
@@ -41,12 +44,34 @@ interface Batch {
   lines: string[];
 }
 
-/** Where `--format interpret` output goes, as text (valid UTF-8 once encoded). */
-export type TextSink = (text: string) => void;
+/** Where `--format interpret` output goes, as text (valid UTF-8 once encoded); `ascii`: every char is below 0x80. */
+export type TextSink = (text: string, ascii: boolean) => void;
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A record as the worker reads it from a batch: what the interpreter reads, the line not parsed again. */
+class BatchRecord implements InterpretedRecord {
+  private enriched_: Map<string, string> | null | undefined;
+  constructor(
+    readonly raw: string,
+    readonly typeNumber: number | null,
+    readonly enrichedText: string | null,
+  ) {}
+  get enriched(): Map<string, string> | null {
+    if (this.enriched_ === undefined) this.enriched_ = this.enrichedText === null ? null : splitAuditFields(this.enrichedText);
+    return this.enriched_;
+  }
+}
+
+/** The interpreter of this thread's batches (null without libauparse: then records are parsed whole, see interpretBatch). */
+let batchInterpreter: AusearchInterpreter | null | undefined;
 
 /** Writes batches' events, interpreted, as text to `sink`. */
 export function interpretBatch(batch: Batch, sink: TextSink): void {
+  if (batchInterpreter === undefined) batchInterpreter = AusearchInterpreter.open();
+  const interpreter = batchInterpreter;
   const buf = Buffer.from(batch.buf, 0, batch.size);
+  const asciiLines = batch.lines.map((l) => ASCII.test(l));
   let p = 0;
   const u32 = (): number => {
     const v = buf.readUInt32LE(p);
@@ -54,7 +79,8 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
     return v;
   };
   while (p < batch.size) {
-    const line = batch.lines[u32()];
+    const lineIndex = u32();
+    const line = batch.lines[lineIndex];
     const timeMs = buf.readDoubleLE(p);
     p += 8;
     const nodeLen = u32();
@@ -67,8 +93,26 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
     const serialText = buf.toString('latin1', p, p + serialLen);
     p += serialLen;
     const n = u32();
+    if (interpreter !== null) {
+      const records: BatchRecord[] = [];
+      for (let i = 0; i < n; i++) {
+        const type = buf.readDoubleLE(p);
+        p += 8;
+        const rawLen = u32();
+        const len = u32();
+        const raw = buf.toString('latin1', p, p + rawLen);
+        records.push(new BatchRecord(raw, Number.isNaN(type) ? null : type, rawLen < len ? buf.toString('latin1', p + rawLen + 1, p + len) : null));
+        p += len;
+      }
+      const text = interpreter.event({ node, timeMs, serial: Number(serialText), serialText, records });
+      sink(line, asciiLines[lineIndex]);
+      sink(text, interpreter.lastPlain);
+      continue;
+    }
+    // no libauparse: the fallback reads every field of the records
     const records = [];
     for (let i = 0; i < n; i++) {
+      p += 12;
       const len = u32();
       const rec = parseRecordBytes(buf, p, p + len, -1);
       // the reader parsed these very bytes: a line that no longer parses is a bug, not input
@@ -77,7 +121,7 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
       p += len;
     }
     const event: AuditEvent = { node, time: '', timeMs, serial: Number(serialText), serialText, records };
-    sink(line + interpretedRecords(event));
+    sink(line + interpretedRecords(event), false);
   }
 }
 
@@ -86,13 +130,15 @@ class TextOut {
   private readonly buf = Buffer.allocUnsafe(OUT_BYTES);
   private size = 0;
   constructor(private readonly fd: number) {}
-  write(text: string): void {
+  /** `ascii`: every char is below 0x80, so its UTF-8 is its latin1 (copied, not encoded). */
+  write(text: string, ascii: boolean): void {
     // a UTF-16 code unit is at most 3 bytes of UTF-8: room for the worst case, so nothing is cut
-    if (this.size + text.length * 3 > this.buf.length) {
+    const most = ascii ? text.length : text.length * 3;
+    if (this.size + most > this.buf.length) {
       this.flush();
-      if (text.length * 3 > this.buf.length) return writeAllSync(this.fd, Buffer.from(text, 'utf8'));
+      if (most > this.buf.length) return writeAllSync(this.fd, Buffer.from(text, 'utf8'));
     }
-    this.size += this.buf.write(text, this.size, 'utf8');
+    this.size += ascii ? this.buf.write(text, this.size, 'latin1') : this.buf.write(text, this.size, 'utf8');
   }
   flush(): void {
     if (this.size === 0) return;
@@ -106,7 +152,7 @@ class TextOut {
 export function runInterpretWorker(data: { port: MessagePort; shared: SharedArrayBuffer; fd: number }): void {
   const ctrl = new Int32Array(data.shared);
   const out = new TextOut(data.fd);
-  const sink = (text: string): void => out.write(text);
+  const sink = (text: string, ascii: boolean): void => out.write(text, ascii);
   try {
     for (;;) {
       const seen = Atomics.load(ctrl, POSTED);
@@ -175,7 +221,7 @@ export class InterpretPipe {
     const node = event.node === null ? null : Buffer.from(event.node, 'latin1');
     const serial = event.serialText ?? String(event.serial);
     const records = event.records;
-    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4 + 4 * records.length;
+    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4 + 16 * records.length;
     for (const r of records) need += recordLineLength(r);
     this.reserve(need);
     // after reserve: a full batch went out, and the line is indexed in the new one
@@ -197,6 +243,8 @@ export class InterpretPipe {
     p += b.write(serial, p, 'latin1');
     p = b.writeUInt32LE(records.length, p);
     for (const r of records) {
+      p = b.writeDoubleLE(r.typeNumber ?? NaN, p);
+      p = b.writeUInt32LE(recordRawLength(r), p);
       const end = writeRecordLine(r, b, p + 4);
       b.writeUInt32LE(end - p - 4, p);
       p = end;
@@ -217,7 +265,7 @@ export class InterpretPipe {
   /** The current batch to the worker (or, with no threads or at the end of a small answer, interpreted here). */
   private send(last = false): void {
     const batch = this.batch;
-    if (!this.threads || (last && !this.worker) || !this.start()) this.closedIsEnd(() => interpretBatch(batch, (t) => this.local.write(t)));
+    if (!this.threads || (last && !this.worker) || !this.start()) this.closedIsEnd(() => interpretBatch(batch, (t, ascii) => this.local.write(t, ascii)));
     else {
       const ctrl = this.ctrl!;
       // backpressure: the reader waits while the worker is MAX_IN_FLIGHT batches behind

@@ -1,4 +1,3 @@
-import type { AuditEvent } from './reassembler';
 import type { AuditRecord } from './record';
 import { libauditTypeName, machineOf } from './libaudit';
 import { bytesToText } from './safe-text';
@@ -13,7 +12,7 @@ import { AUPARSE_ESC_TTY, AUPARSE_TYPE, cstr, libauparse, type IdData, type Liba
  * proctitle and free text come out as ausearch prints them.
  */
 
-const { UNCLASSIFIED: TYPE_UNCLASSIFIED, TTY_DATA: TYPE_TTY_DATA, MAC_LABEL: TYPE_MAC_LABEL } = AUPARSE_TYPE;
+const { UNCLASSIFIED: TYPE_UNCLASSIFIED, TTY_DATA: TYPE_TTY_DATA, MAC_LABEL: TYPE_MAC_LABEL, ESCAPED: TYPE_ESCAPED } = AUPARSE_TYPE;
 const SYSCALL = 1300;
 const SECCOMP = 1326;
 const TRUSTED_APP = 1121;
@@ -61,7 +60,8 @@ const contextOf = (type: number): number =>
 
 /** Bound on the memo (characters of values and answers kept): beyond it, it starts again. */
 const MEMO_CHARS = 8 << 20;
-const PLAIN_LINES = /^[\x20-\x7e\n]*$/;
+/** Text that goes out as it is: printable ASCII (anything else is escaped, see event). */
+const PLAIN = /^[\x20-\x7e]*$/;
 /** See worthRemembering: lookups before judging, the share that must hit (1 in MIN_HITS), lookups per window. */
 const RECORD_MEMO_PROBE = 512;
 const RECORD_MEMO_MIN_HITS = 8;
@@ -74,6 +74,18 @@ const startsRepeatingPart = (rest: string, pos: number): boolean => {
 };
 /** A SYSCALL head of name=value fields, one blank apart, nothing quoted (see syscallFields). */
 const PLAIN_HEAD = /^:? ?[^\s='",]+=[^\s='",]*(?: [^\s='",]+=[^\s='",]*)*$/;
+
+/** What the interpreter reads of a record: its text, type number and ENRICHED part. */
+export type InterpretedRecord = Pick<AuditRecord, 'raw' | 'typeNumber' | 'enrichedText' | 'enriched'>;
+
+/** What the interpreter reads of an event (an AuditEvent is one). */
+export interface InterpretedEvent {
+  node: string | null;
+  timeMs: number;
+  serial: number;
+  serialText?: string;
+  records: readonly InterpretedRecord[];
+}
 
 export interface InterpreterOptions {
   /** Remember interpretations (default true); false asks libauparse for every field (the reference the memo is tested against). */
@@ -102,6 +114,12 @@ export class AusearchInterpreter {
   private readonly recordHits = new Map<number, MemoStats>();
   private memoChars = 0;
   private loaded = false;
+  /**
+   * Pieces of output seen that are not printable ASCII (a record's text, an interpretation):
+   * an event during which it did not move goes out as it is, and a memo keeps only what was
+   * made while it did not move — so what a memo gives back is plain.
+   */
+  private nonPlain = 0;
 
   private constructor(
     private readonly au: Libauparse,
@@ -115,8 +133,10 @@ export class AusearchInterpreter {
   }
 
   /** The event as ausearch -i prints it (without the `----` line): text, ending in a newline. */
-  event(event: AuditEvent): string {
+  event(event: InterpretedEvent): string {
     const recs = event.records;
+    const before = this.nonPlain;
+    if (event.node !== null && !PLAIN.test(event.node)) this.nonPlain++;
     let out = '';
     // every record of the event has its stamp: made once
     const stamp = `${stampOf(event.timeMs)}.${pad(event.timeMs % 1000, 3)}:${event.serialText ?? event.serial}) `;
@@ -124,13 +144,17 @@ export class AusearchInterpreter {
     const last = recs[recs.length - 1];
     if (last.typeNumber !== null && last.typeNumber >= 1200 && last.typeNumber < 1300) out = this.record(last, event.node, stamp);
     else for (let i = recs.length - 1; i >= 0; i--) out += this.record(recs[i], event.node, stamp);
-    if (PLAIN_LINES.test(out)) return out;
+    this.lastPlain = this.nonPlain === before;
+    if (this.lastPlain) return out;
     // a log line holds no newline: every other control character is escaped
     return out.split('\n').map((line) => bytesToText(line, { escapeControls: true })).join('\n');
   }
 
+  /** Whether the last event's text was printable ASCII and newlines only (its UTF-8 is its latin1). */
+  lastPlain = false;
+
   /** One record as a latin1 (byte) string. */
-  private record(rec: AuditRecord, node: string | null, stamp: string): string {
+  private record(rec: InterpretedRecord, node: string | null, stamp: string): string {
     let text = rec.raw;
     if (node !== null) {
       const sp = text.indexOf(' ');
@@ -140,7 +164,12 @@ export class AusearchInterpreter {
     if (open < 0) return '';
     const canonical = rec.typeNumber !== null ? libauditTypeName(rec.typeNumber) : null;
     let out = node !== null ? `node=${node} ` : '';
-    out += canonical ? `type=${canonical} msg=audit(` : `${text.slice(0, open)}(`;
+    if (canonical) out += `type=${canonical} msg=audit(`;
+    else {
+      const name = text.slice(0, open);
+      if (!PLAIN.test(name)) this.nonPlain++;
+      out += `${name}(`;
+    }
     const close = text.indexOf(')', open + 1);
     if (close < 0) return out;
     out += stamp;
@@ -155,6 +184,7 @@ export class AusearchInterpreter {
     // previous SYSCALL's a0/a1 (contextual), nor a SYSCALL (its pid and pointers never repeat)
     let byText: Map<string, string> | undefined;
     let key = rest;
+    const before = this.nonPlain;
     if (this.memo && type !== SYSCALL && this.recordsWorthRemembering(type)) {
       byText = this.records.get(type);
       if (byText === undefined) this.records.set(type, (byText = new Map()));
@@ -165,6 +195,8 @@ export class AusearchInterpreter {
         return `${out}${seen}\n`;
       }
     }
+    // a remembered record was plain (see nonPlain): only a new one is looked at
+    if (!PLAIN.test(rest)) this.nonPlain++;
     const ctx: RecordContext = { type, machine: -1, syscall: -1, enriched: rawEnriched === null ? null : rec.enriched, rawEnriched, contextual: false };
     let fields: string;
     try {
@@ -175,7 +207,7 @@ export class AusearchInterpreter {
         this.loaded = false;
       }
     }
-    if (byText !== undefined && !ctx.contextual) this.remember(byText, key, fields);
+    if (byText !== undefined && !ctx.contextual && this.nonPlain === before) this.remember(byText, key, fields);
     return `${out}${fields}\n`;
   }
 
@@ -196,8 +228,9 @@ export class AusearchInterpreter {
     if (seen !== undefined) return head + seen;
     const headContextual = ctx.contextual;
     ctx.contextual = false;
+    const before = this.nonPlain;
     const fields = this.fields(tail, ctx);
-    if (!ctx.contextual) this.remember(this.syscallTails, key, fields);
+    if (!ctx.contextual && this.nonPlain === before) this.remember(this.syscallTails, key, fields);
     ctx.contextual ||= headContextual;
     return head + fields;
   }
@@ -216,8 +249,9 @@ export class AusearchInterpreter {
     const key = `${front}\0${this.a0}\0${this.a1}${ctx.rawEnriched === null ? '' : `\x1d${ctx.rawEnriched}`}`;
     let seen = this.syscallFronts.get(key);
     if (seen === undefined) {
+      const before = this.nonPlain;
       seen = { out: this.fields(front, ctx), machine: ctx.machine, syscall: ctx.syscall };
-      this.remember(this.syscallFronts, key, seen, seen.out.length);
+      if (this.nonPlain === before) this.remember(this.syscallFronts, key, seen, seen.out.length);
     } else {
       ctx.machine = seen.machine;
       ctx.syscall = seen.syscall;
@@ -329,8 +363,9 @@ export class AusearchInterpreter {
     if (seen !== undefined) return seen;
     const before = ctx.contextual;
     ctx.contextual = false;
+    const plainBefore = this.nonPlain;
     const out = this.fields(text, ctx, false);
-    if (!ctx.contextual) this.remember(this.suffixes, key, out);
+    if (!ctx.contextual && this.nonPlain === plainBefore) this.remember(this.suffixes, key, out);
     ctx.contextual ||= before;
     return out;
   }
@@ -361,8 +396,9 @@ export class AusearchInterpreter {
       plan.stats.hits++;
       return hit;
     }
+    const before = this.nonPlain;
     const out = this.printed(plan.type, name, rawValue, ctx);
-    this.remember(plan.memo, key, out);
+    if (this.nonPlain === before) this.remember(plan.memo, key, out);
     return out;
   }
 
@@ -377,9 +413,10 @@ export class AusearchInterpreter {
 
   /** What report_interpret prints for a classified field, separator included. */
   private printed(type: number, name: string, val: string, ctx: RecordContext): string {
-    const out = this.interpretation(type, name, val, ctx);
-    if (name === 'key') return `${out.split(KEY_SEPARATOR).join(' key=')} `;
-    return type === TYPE_TTY_DATA ? out : `${out} `;
+    let out = this.interpretation(type, name, val, ctx);
+    if (name === 'key') out = out.split(KEY_SEPARATOR).join(' key=');
+    if (!PLAIN.test(out)) this.nonPlain++;
+    return type === TYPE_TTY_DATA && name !== 'key' ? out : `${out} `;
   }
 
   /** The plan of a field name in a record type; null where the type depends on the value. */
@@ -411,6 +448,10 @@ export class AusearchInterpreter {
 
   /** auparse_do_interpretation, with the record's ENRICHED part loaded as ausearch loads it. */
   private interpretation(type: number, name: string, val: string, ctx: RecordContext): string {
+    if (type === TYPE_ESCAPED && ctx.rawEnriched === null) {
+      const quoted = quotedPlain(val);
+      if (quoted !== null) return quoted;
+    }
     if (!this.loaded && ctx.rawEnriched !== null) {
       this.au.loadInterpretations(cstr(ctx.rawEnriched));
       this.loaded = true;
@@ -448,6 +489,21 @@ interface RecordContext {
   rawEnriched: string | null;
   /** A field read the machine, the syscall or the SYSCALL's a0/a1: the record's text alone does not say what it prints. */
   contextual: boolean;
+}
+
+/**
+ * An ESCAPED field's interpretation without the library, where it is a copy: a value in double
+ * quotes up to the next one, printable ASCII between them, prints what is between them
+ * (libauparse's print_escaped takes the quoted text as it is, and ausearch's TTY escaping
+ * leaves printable ASCII alone; a test holds it to the library on every printable byte).
+ * Null where the library must be asked (unquoted hex, an unterminated quote, other bytes).
+ */
+export function quotedPlain(val: string): string | null {
+  if (val.charCodeAt(0) !== 34) return null;
+  const close = val.indexOf('"', 1);
+  if (close < 0) return null;
+  const inner = val.slice(1, close);
+  return PLAIN.test(inner) ? inner : null;
 }
 
 /** A field name without the leading blanks and parentheses ausearch skips. */

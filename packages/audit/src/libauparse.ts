@@ -7,7 +7,7 @@ import { loadKoffi } from '@contid/core';
  */
 
 /** auparse-defs.h auparse_type_t values contid tests for. */
-export const AUPARSE_TYPE = { UNCLASSIFIED: 0, SYSCALL: 3, ARCH: 4, SOCKADDR: 9, A0: 14, A3: 17, TTY_DATA: 20, SECCOMP: 28, MAC_LABEL: 32, ESCAPED_FILE: 39 } as const;
+export const AUPARSE_TYPE = { UNCLASSIFIED: 0, SYSCALL: 3, ARCH: 4, ESCAPED: 6, SOCKADDR: 9, A0: 14, A3: 17, TTY_DATA: 20, SECCOMP: 28, MAC_LABEL: 32, ESCAPED_FILE: 39 } as const;
 /** auparse_esc_t: ausearch's default escape mode. */
 export const AUPARSE_ESC_TTY = 1;
 /** ausource_t AUSOURCE_FEED and normalize_option_t values. */

@@ -511,6 +511,12 @@ export function recordLineLength(rec: AuditRecord): number {
   return rec.raw.length + (enriched === null ? 0 : 1 + enriched.length);
 }
 
+/** The length in bytes of the record's raw part: the line's (see recordLineLength) up to its 0x1D. */
+export function recordRawLength(rec: AuditRecord): number {
+  const bytes = rec instanceof LazyRecord ? rec.rawBytes() : null;
+  return bytes ? bytes.end - bytes.start : rec.raw.length;
+}
+
 /** Writes the line (see recordLineLength) into `target` at `at`; returns where it ends. */
 export function writeRecordLine(rec: AuditRecord, target: Buffer, at: number): number {
   const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { AusearchInterpreter } from '@contid/audit';
 import { eventsOf } from './events-of';
+import { quotedPlain } from '../src/interpret';
+import { AUPARSE_ESC_TTY, AUPARSE_TYPE, cstr, libauparse } from '../src/libauparse';
 
 /**
  * The memo of a SYSCALL record's tail (from ` auid=` on) prints what libauparse asked for
@@ -93,4 +96,60 @@ test('fields and records that stop being remembered (values that never repeat), 
   const events = eventsOf(lines);
   expect(events).toHaveLength(3000);
   for (const e of events) expect(memo.event(e)).toBe(asked.event(e));
+});
+
+/**
+ * A quoted ESCAPED value of printable ASCII is printed without asking libauparse
+ * (quotedPlain): for any such text, quotes inside it included, and for values it leaves to
+ * the library, what the library prints.
+ */
+test('quotedPlain prints what libauparse prints for an ESCAPED value, or leaves it to the library', () => {
+  const au = libauparse()!;
+  const asked = (val: string): string => {
+    const p = au.interpret(AUPARSE_TYPE.ESCAPED, { machine: 0, syscall: 0, a0: 0n, a1: 0n, cwd: null, name: cstr('a2'), val: cstr(val) }, AUPARSE_ESC_TTY);
+    const out = au.bytes(p) ?? '';
+    au.free(p);
+    return out;
+  };
+  const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 });
+  const any = fc.string({ unit: fc.integer({ min: 1, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 30 });
+  fc.assert(
+    fc.property(fc.oneof(printable.map((s) => `"${s}"`), printable.map((s) => `"${s}`), any.map((s) => `"${s}"`), any), (val) => {
+      const fast = quotedPlain(val);
+      if (fast !== null) expect(fast).toBe(asked(val));
+    }),
+    { numRuns: 3000 },
+  );
+  expect(quotedPlain('"a\tb"')).toBeNull();
+  expect(quotedPlain('"/srv/a b"')).toBe('/srv/a b');
+});
+
+/**
+ * Output that is not printable ASCII (bytes of a crafted log, a proctitle with control bytes)
+ * is escaped, and what the memo remembers stays plain: records that repeat, plain and not,
+ * print what libauparse asked for every field prints.
+ */
+test('records with bytes that must be escaped, repeated among plain ones: memo equals libauparse asked for every field', () => {
+  const bodies = [
+    'item=0 name="/srv/caf\xe9" inode=7 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+    'item=0 name="/srv/plain" inode=7 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+    'item=0 name=2F7372762F0161 inode=8 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+    'item=0 name="/srv/\x7f" inode=9 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+  ];
+  const lines: string[] = [];
+  let serial = 5000;
+  for (let round = 0; round < 3; round++)
+    for (const b of bodies) {
+      lines.push(`type=SYSCALL msg=audit(1795999950.${round}00:${serial}): arch=c000003e syscall=2 success=yes exit=3 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=2 ${tail.replace('comm="sh"', round === 1 ? 'comm=7368010A' : 'comm="sh"')}`);
+      lines.push(`type=PROCTITLE msg=audit(1795999950.${round}00:${serial}): proctitle=${round === 2 ? '7368002D6301' : '7368002D63'}`);
+      lines.push(`type=PATH msg=audit(1795999950.${round}00:${serial++}): ${b}`);
+    }
+  const memo = AusearchInterpreter.open()!;
+  const asked = AusearchInterpreter.open({ memo: false })!;
+  const events = eventsOf(lines);
+  expect(events).toHaveLength(12);
+  const texts = events.map((e) => memo.event(e));
+  expect(texts).toEqual(events.map((e) => asked.event(e)));
+  expect(texts[0]).toContain('caf\\351');
+  expect(texts.join('')).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
 });
