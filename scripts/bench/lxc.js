@@ -8,7 +8,7 @@
 // to back, which goes first alternating), so a load burst that spans a round cancels out; the
 // CPU contid serve spent per cycle (its own /proc stat) is printed beside it, load-independent.
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
+const { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -100,10 +100,15 @@ exports.main = async function main() {
   let serve = null;
   const plain = `contid-b-plain-${process.pid}`;
   const tagged = `contid-b-tagged-${process.pid}`;
-  const times = { plainStart: [], plainStop: [], taggedStart: [], taggedStop: [] };
+  // A reference: plain LXC with two no-op hooks (start-host and post-stop = /bin/true), what LXC's
+  // own running of two hooks costs (a fork and two execs each) before anything of contid's runs.
+  const noop = `contid-b-noop-${process.pid}`;
+  const times = { plainStart: [], plainStop: [], taggedStart: [], taggedStop: [], noopStart: [], noopStop: [] };
   try {
     createContainer(plain);
     createContainer(tagged);
+    createContainer(noop);
+    appendFileSync(`/var/lib/lxc/${noop}/config`, '\nlxc.hook.start-host = /bin/true\nlxc.hook.post-stop = /bin/true\n');
     must(process.execPath, [CLI, 'install', 'lxc', tagged], env);
     serve = spawn(process.execPath, [CLI, 'serve', '--socket', join(dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     serve.stderr.on('data', (d) => (serveLog += d));
@@ -117,20 +122,17 @@ exports.main = async function main() {
       times.taggedStart.push(ms(() => must(CONTID_LXC, ['start', tagged], fastEnv)));
       times.taggedStop.push(ms(() => must('lxc-stop', ['-n', tagged, '-k'])));
     };
+    const noopCycle = () => {
+      times.noopStart.push(ms(() => must('lxc-start', ['-n', noop])));
+      times.noopStop.push(ms(() => must('lxc-stop', ['-n', noop, '-k'])));
+    };
     // One warm-up cycle each (page cache, LXC's first cgroup set-up), not counted.
-    plainCycle();
-    taggedCycle();
+    const cycles = [taggedCycle, plainCycle, noopCycle];
+    for (const c of cycles) c();
     for (const k of Object.keys(times)) times[k].length = 0;
     const serveCpu = cpuMs(serve.pid);
-    for (let i = 0; i < ROUNDS; i++) {
-      if (i % 2) {
-        plainCycle();
-        taggedCycle();
-      } else {
-        taggedCycle();
-        plainCycle();
-      }
-    }
+    // Which goes first rotates, so neither the plain nor the contid cycle always follows the other.
+    for (let i = 0; i < ROUNDS; i++) for (let j = 0; j < cycles.length; j++) cycles[(i + j) % cycles.length]();
     // Every start went the sh way (a spooled create bound by contid serve), none through Node.
     const createdCount = () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: create ${tagged} `)).length;
     for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS + 1); i++) await new Promise((r) => setTimeout(r, 100));
@@ -148,6 +150,8 @@ exports.main = async function main() {
     row('start + stop', plainCycles, taggedCycles);
     const ratios = taggedCycles.map((x, i) => x / plainCycles[i]);
     console.log(`  start + stop: median of ${ROUNDS} round ratios ${median(ratios).toFixed(2)}x (target <= 1.3x)`);
+    const noopRatios = cycle(times.noopStart, times.noopStop).map((x, i) => x / plainCycles[i]);
+    console.log(`  reference, plain LXC with two no-op hooks (/bin/true): median of round ratios ${median(noopRatios).toFixed(2)}x`);
     console.log(`  contid serve CPU (user + system) ${serveCpuPerCycle.toFixed(1)} ms per contid cycle (3 spool entries: create, init, end)`);
 
     await attachRows(env, fastEnv, plain, tagged, () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: setns ${tagged} `)).length, () => serveLog.slice(-1500));
@@ -156,7 +160,7 @@ exports.main = async function main() {
       serve.kill('SIGTERM');
       await new Promise((r) => (serve.exitCode !== null ? r() : serve.once('exit', r)));
     }
-    for (const n of [plain, tagged]) {
+    for (const n of [plain, tagged, noop]) {
       spawnSync('lxc-stop', ['-n', n, '-k']);
       spawnSync('lxc-destroy', ['-n', n, '-f']);
     }

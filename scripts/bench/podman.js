@@ -9,7 +9,14 @@ const { join, resolve } = require('node:path');
 
 const REPO = resolve(__dirname, '../..');
 const CLI = join(REPO, 'packages/cli/dist/main.js');
-const PAIRS = Number(process.env.BENCH_PAIRS || 20);
+const PAIRS = Number(process.env.BENCH_PAIRS || 30);
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/PID/stat. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
 const ROOT = '/var/lib/contid-bench-podman';
 const RUNROOT = '/run/contid-bench-podman';
 const IMAGE = 'local/busybox:1';
@@ -63,6 +70,7 @@ exports.main = async function main() {
     const plain = [];
     const through = [];
     const ratios = [];
+    const serveCpu = cpuMs(serve.pid);
     for (let i = 0; i < PAIRS; i++) {
       const [a, b] = i % 2 ? [run(shim), run('/usr/sbin/runc')] : [run('/usr/sbin/runc'), run(shim)].reverse();
       through.push(a);
@@ -76,6 +84,7 @@ exports.main = async function main() {
     console.log(`  ratio shim/runc: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(through) / median(plain)).toFixed(3)} (target <= 1.05)`);
     // The pairs ran synchronously: give serve's log (and any entry still waiting) a moment.
     await sleep(3000);
+    console.log(`  contid serve CPU (user + system) ${f((cpuMs(serve.pid) - serveCpu) / PAIRS)} ms per run through the shim (its create and end entries)`);
     const tagged = (serveLog.match(/ create /g) || []).length;
     const ended = (serveLog.match(/ end /g) || []).length;
     console.log(`  contid serve bound ${tagged} creates and ${ended} ends (${PAIRS + 1} runs through the shim)`);
