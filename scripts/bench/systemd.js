@@ -78,11 +78,15 @@ async function confinedPairs({ guest, dir, node, state, start, stop }) {
   return { plain: median(times.cplain), sh: median(times.csh), node: median(times.cnode), shRatio: median(shRatios), nodeRatio: median(nodeRatios) };
 }
 
-exports.main = async function main() {
+/**
+ * Boots the bookworm tree as a systemd guest (PID 1 with the unset loginuid, as on a real
+ * host; else every unit inherits this shell's session), runs `body(guest, dir)` with a command
+ * runner in the guest, and stops it.
+ */
+async function withGuest(body) {
   if (!existsSync(`${TREE}/usr/lib/systemd/systemd`)) throw new Error(`no bookworm tree at ${TREE}: run npx jest --runInBand test/systemd once to build it`);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-systemd-'));
   const node = process.execPath;
-  // PID 1 with the unset loginuid, as on a real host (else every unit inherits this shell's session).
   const nspawn = spawn(
     'sh',
     ['-c', 'echo 4294967295 > /proc/self/loginuid 2>/dev/null; exec systemd-nspawn "$@"', 'sh', '-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', `contid-bench-${process.pid}`,
@@ -93,8 +97,64 @@ exports.main = async function main() {
     let init;
     for (let i = 0; i < 200 && !init; i++, await sleep(100)) init = children(nspawn.pid).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'systemd');
     if (!init) throw new Error('nspawn did not start systemd');
-    const guest = (args) => spawnSync('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args], { encoding: 'utf8' });
+    const guest = (args, input) => spawnSync('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args], { encoding: 'utf8', input });
     for (let i = 0; i < 300 && !/running|degraded/.test(guest(['systemctl', 'is-system-running', '--wait']).stdout); i++) await sleep(100);
+    await body(guest, dir);
+  } finally {
+    nspawn.kill('SIGTERM');
+    await new Promise((r) => (nspawn.exitCode !== null ? r() : nspawn.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `pnpm bench systemd phases`: where a oneshot start's time goes, by systemd's own clock
+ * (the unit's monotonic timestamps: the main line from its fork to its exit, then the stop
+ * lines until the unit is inactive) — without the nsenter + systemctl round trip every
+ * `systemctl start` pays alike. Units: plain; with ExecStopPost=+/bin/true (systemd's cost of
+ * one more line); both lines as bare dash (`sh -c`); each of contid-systemd's two lines alone;
+ * the whole drop-in. contid serve does not run (the entries wait): the hot path alone.
+ */
+async function phases(guest) {
+  const W = `${REPO}/integrations/bin/contid-systemd --state-dir /var/lib/contid-bench/state --cli ${process.execPath} ${CLI}`;
+  const units = {
+    plain: 'ExecStart=/bin/true',
+    stoppost: 'ExecStart=/bin/true\nExecStopPost=+/bin/true',
+    dash: "ExecStart=/bin/sh -c 'exec /bin/true'\nExecStopPost=+/bin/sh -c :",
+    'exec-line': `ExecStart=${W} exec --unit %n -- /bin/true`,
+    'end-line': `ExecStart=/bin/true\nExecStopPost=+${W} end --unit %n`,
+    tagged: `ExecStart=${W} exec --unit %n -- /bin/true\nExecStopPost=+${W} end --unit %n`,
+  };
+  const names = Object.keys(units);
+  for (const [name, lines] of Object.entries(units)) {
+    // StartLimitIntervalSec=0: these units are kept loaded (below), so systemd's start limit would count their starts.
+    must(guest(['sh', '-c', `cat > /etc/systemd/system/phase-${name}.service`], `[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\n${lines}\n`), name);
+  }
+  // Wanted by an active unit, so an inactive one is not unloaded and its timestamps stay readable.
+  guest(['sh', '-c', `mkdir -p /etc/systemd/system/multi-user.target.d && printf '[Unit]\nWants=${names.map((n) => `phase-${n}.service`).join(' ')}\n' > /etc/systemd/system/multi-user.target.d/phase.conf`]);
+  must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  const props = ['InactiveExitTimestampMonotonic', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic', 'InactiveEnterTimestampMonotonic'];
+  const run = (name) => {
+    must(guest(['systemctl', 'start', `phase-${name}.service`]), name);
+    const shown = must(guest(['systemctl', 'show', ...props.flatMap((p) => ['-p', p]), `phase-${name}.service`]), name).stdout;
+    const t = Object.fromEntries(shown.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), Number(l.slice(l.indexOf('=') + 1)) / 1000]));
+    return { main: t.ExecMainExitTimestampMonotonic - t.ExecMainStartTimestampMonotonic, stop: t.InactiveEnterTimestampMonotonic - t.ExecMainExitTimestampMonotonic, total: t.InactiveEnterTimestampMonotonic - t.InactiveExitTimestampMonotonic };
+  };
+  names.forEach(run); // warm
+  const got = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < ROUNDS; i++) names.forEach((_, k) => got[names[(i + k) % names.length]].push(run(names[(i + k) % names.length])));
+  const m = (name, f) => median(got[name].map((x) => x[f])).toFixed(2).padStart(6);
+  process.stdout.write(
+    `systemd oneshot start by systemd's own clock (ms, medians of ${ROUNDS} rounds, order rotating; contid serve not running):\n` +
+      `  unit         main line  stop lines  start to inactive\n` +
+      names.map((n) => `  ${n.padEnd(11)}  ${m(n, 'main')}     ${m(n, 'stop')}      ${m(n, 'total')}\n`).join(''),
+  );
+}
+
+exports.main = async function main(args = []) {
+  if (args[0] === 'phases') return withGuest(phases);
+  return withGuest(async (guest, dir) => {
+    const node = process.execPath;
     const unit = '[Service]\nType=oneshot\nExecStart=/bin/true\n';
     for (const name of ['plain', 'tagged']) guest(['sh', '-c', `printf '${unit.replace(/\n/g, '\\n')}' > /etc/systemd/system/bench-${name}.service`]);
     // What systemd itself charges for one more line like contid's ExecStopPost=+ (a process forked and exec'd).
@@ -169,9 +229,5 @@ exports.main = async function main() {
         `    ExecStartPost=+contid systemd bind (Node, before) median ${confined.node.toFixed(1)} ms   +${(confined.node - confined.plain).toFixed(1)} ms   ratio ${(confined.node / confined.plain).toFixed(2)}x, ${confined.nodeRatio.toFixed(2)}x\n` +
         `  every sh-bound confined start bound (create) by contid serve from the spool: ${ROUNDS + 1} of ${ROUNDS + 1}\n`,
     );
-  } finally {
-    nspawn.kill('SIGTERM');
-    await new Promise((r) => (nspawn.exitCode !== null ? r() : nspawn.once('exit', r)));
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 };
