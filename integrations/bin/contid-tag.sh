@@ -75,10 +75,17 @@ contid_renew() {
 # copied as a `--- LABEL` section: after `--` by the shell's own `read` (no fork; for small
 # files such as runc exec's process.json, since dash reads one byte per system call), after
 # `--cat` by one `cat` each (large files: config.json with a seccomp profile is 10–20 KB).
-# Without --cat sections the entry is one write. Returns 1 (after removing the partial file)
+# A consumer must never find part of an entry under an entry name (it would read it, find it
+# incomplete and look again). Without --cat sections the entry is one write, so its name holds
+# nothing (created, not yet written) or all of it. With them it takes several writes: they go
+# to a dot-name no consumer reads, and one rename (atomic) puts the whole entry in place — one
+# `mv` more, paid only where a `cat` is forked already (a create). No fsync: the consumer reads
+# the page cache; after a crash the sessions an entry names are gone with the boot, and an
+# empty or cut entry is quarantined, never bound. Returns 1 (after removing the partial file)
 # on failure.
 contid_spool_write() {
   contid_entry="$contid_spool/$1-$2-$$.entry"
+  contid_partial="$contid_spool/.writing-$1-$2-$$.entry"
   contid_buf="contid-spool 1${contid_nl}op=$2$contid_nl"
   shift 2
   while [ $# -gt 0 ]; do
@@ -132,9 +139,10 @@ contid_spool_write() {
         echo
       done
       [ "$contid_copied" = 0 ] && echo '--- end'
-    } 2>/dev/null >"$contid_entry"; then
+    } 2>/dev/null >"$contid_partial" && mv -f -- "$contid_partial" "$contid_entry" 2>/dev/null; then
       return 0
     fi
+    rm -f "$contid_partial"
   fi
   rm -f "$contid_entry"
   return 1

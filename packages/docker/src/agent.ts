@@ -24,13 +24,6 @@ export interface DockerAgentOptions {
 const RETRY_MS = 50;
 
 /**
- * How long a spool write is left to settle before the drain it wakes: the shim writes an entry
- * in a few pieces (its head, config.json by cat, the terminator), each a watch event, and a
- * drain per piece found it incomplete. Nothing waits for the agent: this only batches its work.
- */
-const WATCH_SETTLE_MS = 10;
-
-/**
  * The container events the agent acts on, asked of dockerd as a filter: the rest of a run's
  * (create, attach, resize, kill, exec_die …) would each be sent, parsed and queued for nothing.
  * dockerd matches exec_create and exec_start by prefix (their actions carry the command).
@@ -66,7 +59,6 @@ export class DockerAgent {
   private retry: NodeJS.Timeout | null = null;
   /** A drain queued and not yet begun: later kicks share it. */
   private queuedKick: Promise<void> | null = null;
-  private settling: NodeJS.Timeout | null = null;
   private backoff: number;
 
   constructor(private readonly options: DockerAgentOptions) {
@@ -85,9 +77,10 @@ export class DockerAgent {
     this.options.spool.prepare();
     // Follow events before the first pass, so nothing that happens during it is missed.
     await this.follow();
-    // Only news wakes the drain: the agent's own claims and give-backs echo in the watch.
+    // Only news wakes the drain: an entry appears whole (the shim renames one written in
+    // pieces into place), and the agent's own claims and give-backs echo in the watch.
     this.watcher = watch(this.options.spool.dir, (_event, file) => {
-      if (!this.consumer.isOwnEcho(file)) this.kickSettled();
+      if (this.consumer.isNews(file)) void this.kick();
     });
     this.timer = setInterval(() => void this.kick(true), this.options.scanMs ?? 2000);
     await this.reconcile('backfill');
@@ -197,15 +190,6 @@ export class DockerAgent {
     }
   }
 
-  /** A drain once the spool write that woke the watcher has settled (one for a burst of its events). */
-  private kickSettled(): void {
-    if (this.settling || this.stopping) return;
-    this.settling = setTimeout(() => {
-      this.settling = null;
-      void this.kick();
-    }, WATCH_SETTLE_MS);
-  }
-
   /** Waits for everything queued so far. */
   idle(): Promise<void> {
     return this.serial(async () => undefined);
@@ -215,7 +199,6 @@ export class DockerAgent {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.retry) clearTimeout(this.retry);
-    if (this.settling) clearTimeout(this.settling);
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | null;

@@ -251,6 +251,7 @@ export class SpoolConsumer {
         files = undefined;
       }
       this.recovered = true;
+      if (files) for (const name of spool.quarantineAbandoned(files)) this.log(`quarantined ${name}: its writer exited before the entry was complete`);
       const all: EntryOutcome[] = [];
       do {
         this.again = false;
@@ -278,6 +279,15 @@ export class SpoolConsumer {
     if (n === 1) this.echoes.delete(filename);
     else this.echoes.set(filename, n - 1);
     return true;
+  }
+
+  /**
+   * Whether a spool watch event may announce an entry to process: not a dot-name (an entry a
+   * writer is still writing in pieces, which appears under its own name whole, by a rename; a
+   * claim, this consumer's or another's) and not an echo of this consumer's own give-backs.
+   */
+  isNews(filename: string | null): boolean {
+    return !filename?.startsWith('.') && !this.isOwnEcho(filename);
   }
 
   private expectEcho(name: string): void {

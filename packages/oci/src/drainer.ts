@@ -51,7 +51,7 @@ export class SpoolDrainer {
     if (this.watcher) return this.kick();
     this.options.spool.prepare();
     this.watcher = watch(this.options.spool.dir, (_event, file) => {
-      if (!this.consumer.isOwnEcho(file)) void this.kick();
+      if (this.consumer.isNews(file)) void this.kick();
     });
     this.timer = setInterval(() => void this.kick(), this.options.scanMs ?? 2000);
     await this.kick();

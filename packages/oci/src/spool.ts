@@ -88,6 +88,11 @@ export const DEFAULT_SPOOL_DIR = '/var/lib/contid/spool';
 
 /** `.claimed-PID-NAME`: an entry a consumer (pid PID) is processing. */
 const CLAIM = /^\.claimed-(\d+)-(.+\.entry)$/;
+/**
+ * `.writing-SESSION-OP-PID.entry`: an entry its writer (pid PID) is still writing in pieces; it
+ * renames it to its own name once whole (integrations/bin/contid-tag.sh).
+ */
+const WRITING = /^\.writing-(\d+-[a-z]+-(\d+)\.entry)$/;
 
 /** The session number an entry's name starts with: the spool's order. */
 export function entrySession(name: string): number {
@@ -251,6 +256,25 @@ export class Spool {
       }
     }
     return ids;
+  }
+
+  /**
+   * Moves to failed/ the entries whose writer died before renaming them into place (their
+   * temporary `.writing-` name, their writer's pid gone): never dropped silently, never bound.
+   */
+  quarantineAbandoned(files: readonly string[] = this.list()): string[] {
+    const done: string[] = [];
+    for (const f of files) {
+      const m = WRITING.exec(f);
+      if (!m || alive(Number(m[2]))) continue;
+      try {
+        this.quarantine(m[1]!, `its writer (pid ${m[2]}) exited before the entry was complete`, f);
+        done.push(m[1]!);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    return done;
   }
 
   /** Takes an entry for this process (an atomic rename); null when another consumer took it first. */
