@@ -208,8 +208,17 @@ exports.main = async function main(args = []) {
       `    plain unit           median ${r.plain.toFixed(1)} ms\n` +
       `    contid drop-in (sh)  median ${r.tagged.toFixed(1)} ms   +${(r.tagged - r.plain).toFixed(1)} ms   ratio ${(r.tagged / r.plain).toFixed(2)}x of the medians, ${r.ratio.toFixed(2)}x median of the pairs' ratios (target <= 1.3x)\n` +
       (r.stoppost === null ? '' : `    plain unit with ExecStopPost=+/bin/true (systemd's own cost of contid's extra line): median ${r.stoppost.toFixed(1)} ms\n`);
+    // contid serve's CPU (user + system, clock ticks of 10 ms) for binding and ending these starts.
+    const servePid = must(guest(['systemctl', 'show', '-p', 'MainPID', '--value', 'contid-bench-serve']), 'serve pid').stdout.trim();
+    const serveTicks = () => {
+      const stat = must(guest(['cat', `/proc/${servePid}/stat`]), 'serve stat').stdout;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(f[11]) + Number(f[12]);
+    };
+    const ticksBefore = serveTicks();
     const deployed = pairs();
     await allBound(ROUNDS + 1);
+    const serveCpu = ((serveTicks() - ticksBefore) * 10) / ROUNDS;
     // The hot path alone: contid serve paused (SIGSTOP), the entries wait in the spool and are bound when it goes on.
     guest(['systemctl', 'kill', '-s', 'STOP', 'contid-bench-serve']);
     const alone = pairs(true);
@@ -221,6 +230,7 @@ exports.main = async function main(args = []) {
     process.stdout.write(
       `systemd oneshot unit (/bin/true) start-to-end, ${ROUNDS} interleaved pairs each (systemctl start via nsenter, in a real systemd in nspawn):\n` +
         row('contid serve draining in the guest (as deployed)', deployed) +
+        `    contid serve's CPU per tagged start (its create and end entries): ${serveCpu.toFixed(1)} ms\n` +
         row('contid serve paused meanwhile (the sh hot path alone; bound once it went on)', alone) +
         `  every tagged start bound (create) and ended by contid serve from the spool: ${2 * ROUNDS + 1} of ${2 * ROUNDS + 1}\n` +
         `confined unit (User=nobody, PrivateNetwork=yes, /bin/sleep) systemctl start + stop, ${ROUNDS} rounds, order rotating, contid serve draining:\n` +
