@@ -71,17 +71,19 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
   if (batchInterpreter === undefined) batchInterpreter = AusearchInterpreter.open();
   const interpreter = batchInterpreter;
   const buf = Buffer.from(batch.buf, 0, batch.size);
+  // DataView: its getters cost a fraction of Buffer's read* (checked JavaScript), once per field of every record
+  const view = new DataView(batch.buf, 0, batch.size);
   const asciiLines = batch.lines.map((l) => ASCII.test(l));
   let p = 0;
   const u32 = (): number => {
-    const v = buf.readUInt32LE(p);
+    const v = view.getUint32(p, true);
     p += 4;
     return v;
   };
   while (p < batch.size) {
     const lineIndex = u32();
     const line = batch.lines[lineIndex];
-    const timeMs = buf.readDoubleLE(p);
+    const timeMs = view.getFloat64(p, true);
     p += 8;
     const nodeLen = u32();
     let node: string | null = null;
@@ -96,7 +98,7 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
     if (interpreter !== null) {
       const records: BatchRecord[] = [];
       for (let i = 0; i < n; i++) {
-        const type = buf.readDoubleLE(p);
+        const type = view.getFloat64(p, true);
         p += 8;
         const rawLen = u32();
         const len = u32();
@@ -194,6 +196,8 @@ function workerModule(): string | null {
 export class InterpretPipe {
   private batch: Batch;
   private buf: Buffer;
+  /** The batch's bytes for the numbers written into it (DataView's setters cost less than Buffer's write*). */
+  private view: DataView;
   private lineIndex = new Map<string, number>();
   private worker: Worker | null = null;
   private port: MessagePort | null = null;
@@ -213,12 +217,14 @@ export class InterpretPipe {
   ) {
     this.local = new TextOut(fd);
     this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.batch = { buf: this.buf.buffer as ArrayBuffer, size: 0, lines: [] };
   }
 
   /** `line`: the event's `----…` line with its newline. */
   event(event: AuditEvent, line: string): void {
-    const node = event.node === null ? null : Buffer.from(event.node, 'latin1');
+    // node and serial are latin1 strings (one byte a char)
+    const node = event.node;
     const serial = event.serialText ?? String(event.serial);
     const records = event.records;
     let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4 + 16 * records.length;
@@ -231,22 +237,27 @@ export class InterpretPipe {
       this.lineIndex.set(line, index);
     }
     const b = this.buf;
+    const v = this.view;
     let p = this.batch.size;
-    p = b.writeUInt32LE(index, p);
-    p = b.writeDoubleLE(event.timeMs, p);
-    if (node === null) p = b.writeUInt32LE(NO_NODE, p);
-    else {
-      p = b.writeUInt32LE(node.length, p);
-      p += node.copy(b, p);
+    v.setUint32(p, index, true);
+    v.setFloat64(p + 4, event.timeMs, true);
+    p += 12;
+    if (node === null) {
+      v.setUint32(p, NO_NODE, true);
+      p += 4;
+    } else {
+      v.setUint32(p, node.length, true);
+      p += 4 + b.write(node, p + 4, 'latin1');
     }
-    p = b.writeUInt32LE(serial.length, p);
-    p += b.write(serial, p, 'latin1');
-    p = b.writeUInt32LE(records.length, p);
+    v.setUint32(p, serial.length, true);
+    p += 4 + b.write(serial, p + 4, 'latin1');
+    v.setUint32(p, records.length, true);
+    p += 4;
     for (const r of records) {
-      p = b.writeDoubleLE(r.typeNumber ?? NaN, p);
-      p = b.writeUInt32LE(recordRawLength(r), p);
-      const end = writeRecordLine(r, b, p + 4);
-      b.writeUInt32LE(end - p - 4, p);
+      v.setFloat64(p, r.typeNumber ?? NaN, true);
+      v.setUint32(p + 8, recordRawLength(r), true);
+      const end = writeRecordLine(r, b, p + 16);
+      v.setUint32(p + 12, end - p - 16, true);
       p = end;
     }
     this.batch.size = p;
@@ -258,6 +269,7 @@ export class InterpretPipe {
     if (this.batch.size > 0) this.send();
     if (need > this.buf.length) {
       this.buf = Buffer.allocUnsafeSlow(need);
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
       this.batch.buf = this.buf.buffer as ArrayBuffer;
     }
   }
@@ -280,6 +292,7 @@ export class InterpretPipe {
       Atomics.notify(ctrl, POSTED);
     }
     this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.batch = { buf: this.buf.buffer as ArrayBuffer, size: 0, lines: [] };
     this.lineIndex = new Map();
   }

@@ -225,10 +225,20 @@ class LazyRecord implements AuditRecord {
     return { buf: this.bytes, start: this.at, end: this.at + (this.gs >= 0 ? this.gs : this.length) };
   }
 
-  /** The whole line's bytes (ENRICHED part too), when the record still has them and its raw part is the line's. */
-  lineBytes(): { buf: Buffer; start: number; end: number } | null {
-    if (this.bytes === null || this.raw_ !== null) return null;
-    return { buf: this.bytes, start: this.at, end: this.at + this.length };
+  /** The whole line's length in bytes (ENRICHED part too) while the record still has them and its raw part is the line's, else -1. */
+  lineByteLength(): number {
+    return this.bytes === null || this.raw_ !== null ? -1 : this.length;
+  }
+
+  /** The raw part's length in bytes while the record has them (see rawBytes), else -1. */
+  rawByteLength(): number {
+    return this.bytes === null || this.raw_ !== null ? -1 : this.gs >= 0 ? this.gs : this.length;
+  }
+
+  /** Copies the whole line's bytes to `target` at `at` (see lineByteLength) and returns where they end; -1 when it has only strings. */
+  copyLine(target: Buffer, at: number): number {
+    if (this.bytes === null || this.raw_ !== null) return -1;
+    return at + this.bytes.copy(target, at, this.at, this.at + this.length);
   }
 
   /** Its text as a string of its own: the buffer it was read into is no longer held. */
@@ -505,22 +515,22 @@ export function recordRawBytes(rec: AuditRecord): { buf: Buffer; start: number; 
  * copied from the bytes read when the record still points at them, no string made.
  */
 export function recordLineLength(rec: AuditRecord): number {
-  const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;
-  if (bytes) return bytes.end - bytes.start;
+  const n = rec instanceof LazyRecord ? rec.lineByteLength() : -1;
+  if (n >= 0) return n;
   const enriched = rec.enrichedText ?? null;
   return rec.raw.length + (enriched === null ? 0 : 1 + enriched.length);
 }
 
 /** The length in bytes of the record's raw part: the line's (see recordLineLength) up to its 0x1D. */
 export function recordRawLength(rec: AuditRecord): number {
-  const bytes = rec instanceof LazyRecord ? rec.rawBytes() : null;
-  return bytes ? bytes.end - bytes.start : rec.raw.length;
+  const n = rec instanceof LazyRecord ? rec.rawByteLength() : -1;
+  return n >= 0 ? n : rec.raw.length;
 }
 
 /** Writes the line (see recordLineLength) into `target` at `at`; returns where it ends. */
 export function writeRecordLine(rec: AuditRecord, target: Buffer, at: number): number {
-  const bytes = rec instanceof LazyRecord ? rec.lineBytes() : null;
-  if (bytes) return at + bytes.buf.copy(target, at, bytes.start, bytes.end);
+  const end = rec instanceof LazyRecord ? rec.copyLine(target, at) : -1;
+  if (end >= 0) return end;
   let p = at + target.write(rec.raw, at, 'latin1');
   const enriched = rec.enrichedText ?? null;
   if (enriched !== null) {
