@@ -1,7 +1,7 @@
 import { formatContainerId } from '@contid/core';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
-import { fieldValue, type AuditRecord } from './record';
+import { fieldValue, isEncodedField, nextField, plainFieldsText, type AuditRecord } from './record';
 import { bytesToText } from './safe-text';
 
 /** Layout version of contid's JSON and ECS documents: bumped when a field changes meaning. */
@@ -115,6 +115,204 @@ function pushRecord(r: AuditRecord): void {
   parts.push('}');
 }
 
+/** One record's document through `parts` (the general path: records with a msg='…' body, or odd names). */
+function recordText(r: AuditRecord): string {
+  parts.length = 0;
+  pushRecord(r);
+  const text = parts.join('');
+  parts.length = 0;
+  return text;
+}
+
+/**
+ * The document is written into one reusable buffer, and a kernel record's fields go into it
+ * straight from the line's text: no field map, no string per name or value, no pieces to
+ * join (they and their garbage were most of a live tail's CPU, docs/tail.md). Anything the
+ * direct path does not copy byte for byte — a value that is not printable ASCII once decoded,
+ * a record with a msg='…' body, a name an object orders first — is written from the general
+ * path's text, so the document is the same either way (json-format.test.ts).
+ */
+let out = Buffer.allocUnsafe(1 << 16);
+let pos = 0;
+/** Nothing but ASCII written since the document began (then latin1 reads it back at once). */
+let ascii = true;
+
+function room(n: number): void {
+  if (pos + n <= out.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, pos + n));
+  out.copy(bigger, 0, 0, pos);
+  out = bigger;
+}
+
+function writeText(s: string): void {
+  room(s.length * 3);
+  const n = out.write(s, pos, 'utf8');
+  if (n !== s.length) ascii = false;
+  pos += n;
+}
+
+/** A printable ASCII character (what bytesToText returns as it is, and JSON copies but for `"` and `\`). */
+const isPrintable = (c: number): boolean => c >= 0x20 && c <= 0x7e;
+
+/**
+ * `text[from, to)` as a JSON string, when all of it is printable ASCII (JSON.stringify of it
+ * escapes `"` and `\` only); false, and nothing written, otherwise.
+ */
+function writePlainString(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isPrintable(text.charCodeAt(i))) return false;
+  room(2 * (to - from) + 2);
+  out[pos++] = 34;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || c === 92) out[pos++] = 92;
+    out[pos++] = c;
+  }
+  out[pos++] = 34;
+  return true;
+}
+
+const hexDigit = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : -1);
+
+/**
+ * fieldValue's hex decoding of `text[from, to)` (upper-case hex of even length) as a JSON
+ * string, when the bytes are printable ASCII; false, and nothing written, otherwise.
+ */
+function writeHexString(text: string, from: number, to: number): boolean {
+  if (to === from || (to - from) % 2 !== 0) return false;
+  for (let i = from; i < to; i += 2) {
+    const hi = hexDigit(text.charCodeAt(i));
+    const lo = hexDigit(text.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0 || !isPrintable(hi * 16 + lo)) return false;
+  }
+  room(to - from + 2);
+  out[pos++] = 34;
+  for (let i = from; i < to; i += 2) {
+    const c = hexDigit(text.charCodeAt(i)) * 16 + hexDigit(text.charCodeAt(i + 1));
+    if (c === 34 || c === 92) out[pos++] = 92;
+    out[pos++] = c;
+  }
+  out[pos++] = 34;
+  return true;
+}
+
+/** A field name as the direct path writes it: `"name":` and how its values decode. */
+interface FieldName {
+  name: string;
+  text: Buffer;
+  /** isEncodedField(name, type) for EXECVE records and for every other type. */
+  encodedInExecve: boolean;
+  encoded: boolean;
+}
+/** Field names seen, by a hash of their characters (a few hundred in any log; bounded all the same). */
+const fieldNames = new Map<number, FieldName[]>();
+let fieldNameCount = 0;
+
+/** The name `text[from, to)` (the parser's [A-Za-z0-9_-]+), or null when it is not kept or an object would order it first (an array index). */
+function fieldNameAt(text: string, from: number, to: number): FieldName | null {
+  let h = to - from;
+  for (let i = from; i < to; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  const seen = fieldNames.get(h);
+  if (seen !== undefined) {
+    for (const f of seen) {
+      if (f.name.length !== to - from) continue;
+      let i = 0;
+      while (i < to - from && f.name.charCodeAt(i) === text.charCodeAt(from + i)) i++;
+      if (i === to - from) return f;
+    }
+  }
+  if (fieldNameCount >= MAX_NAMES) return null;
+  const name = text.slice(from, to);
+  const quoted = nameText(name);
+  if (quoted === null) return null;
+  const f: FieldName = { name, text: Buffer.from(quoted, 'latin1'), encodedInExecve: isEncodedField(name, 'EXECVE'), encoded: isEncodedField(name, 'SYSCALL') };
+  if (seen !== undefined) seen.push(f);
+  else fieldNames.set(h, [f]);
+  fieldNameCount++;
+  return f;
+}
+
+const fieldAt = new Int32Array(3);
+/** The names written in the current record: the first of a name wins, as in the field map. */
+const written: FieldName[] = [];
+
+/**
+ * A kernel record's `"fields":{…}` written from `text` (plainFieldsText): the document
+ * pushFields writes from the split map. False when a name needs the general path (nothing
+ * kept then: the caller rewinds).
+ */
+function writeFieldsFrom(text: string, type: string): boolean {
+  const execve = type === 'EXECVE';
+  written.length = 0;
+  room(1);
+  out[pos++] = 123; // {
+  const at = fieldAt;
+  for (let i = 0; nextField(text, i, at); i = at[2]) {
+    const f = fieldNameAt(text, at[0], at[1]);
+    if (f === null) return false;
+    if (written.includes(f)) continue;
+    if (written.length > 0) {
+      room(1);
+      out[pos++] = 44; // ,
+    }
+    written.push(f);
+    room(f.text.length);
+    pos += f.text.copy(out, pos);
+    // fieldValue: quotes stripped; hex decoded for encoded names; else the value as it is
+    const v = at[1] + 1;
+    const end = at[2];
+    const quoted = end - v >= 2 && text.charCodeAt(v) === 34 && text.charCodeAt(end - 1) === 34;
+    const done = quoted
+      ? writePlainString(text, v + 1, end - 1)
+      : (execve ? f.encodedInExecve : f.encoded)
+        ? writeHexString(text, v, end) || (!isHexText(text, v, end) && writePlainString(text, v, end))
+        : writePlainString(text, v, end);
+    if (!done) writeText(jsonString(fieldValue(text.slice(v, end), f.name, type)!));
+  }
+  written.length = 0;
+  room(1);
+  out[pos++] = 125; // }
+  return true;
+}
+
+/** fieldValue's test for hex it decodes: even length, upper-case hex digits only. */
+function isHexText(text: string, from: number, to: number): boolean {
+  if (to === from || (to - from) % 2 !== 0) return false;
+  for (let i = from; i < to; i++) if (hexDigit(text.charCodeAt(i)) < 0) return false;
+  return true;
+}
+
+const TYPE_OPEN = Buffer.from('{"type":', 'latin1');
+const FIELDS_OPEN = Buffer.from(',"fields":', 'latin1');
+const RAW_OPEN = Buffer.from(',"raw":', 'latin1');
+
+function writeBytes(b: Buffer): void {
+  room(b.length);
+  pos += b.copy(out, pos);
+}
+
+/** One record's document (pushRecord's text), directly when it is a kernel record. */
+function writeRecord(r: AuditRecord): void {
+  const text = plainFieldsText(r);
+  const start = pos;
+  const wasAscii = ascii;
+  if (text !== null) {
+    writeBytes(TYPE_OPEN);
+    if (!writePlainString(r.type, 0, r.type.length)) writeText(jsonString(r.type));
+    writeBytes(FIELDS_OPEN);
+    if (writeFieldsFrom(text, r.type)) {
+      writeBytes(RAW_OPEN);
+      const raw = r.raw;
+      if (!writePlainString(raw, 0, raw.length)) writeText(jsonString(bytesToText(raw, PLAIN)));
+      room(1);
+      out[pos++] = 125; // }
+      return;
+    }
+    pos = start;
+    ascii = wasAscii;
+  }
+  writeText(recordText(r));
+}
+
 /**
  * The `--format json` document of one event, newline-terminated:
  * `JSON.stringify({ version, time, serial, node, container, parents, records })` byte for
@@ -124,19 +322,23 @@ function pushRecord(r: AuditRecord): void {
  */
 export function jsonEventText(event: AuditEvent, chain: AttributedContainer[]): string {
   const serial = serialJson(event);
-  parts.length = 0;
-  parts.push(
-    `{"version":${DOCUMENT_VERSION},"time":"${new Date(event.timeMs).toISOString()}","serial":${typeof serial === 'number' ? String(serial) : jsonString(serial)},`,
-    `"node":${event.node === null ? 'null' : jsonString(event.node)},"container":${JSON.stringify(containerJson(chain[0] ?? null))},"parents":[`,
-  );
-  for (let i = 1; i < chain.length; i++) parts.push(i > 1 ? ',"' : '"', formatContainerId(chain[i].contid), '"');
-  parts.push('],"records":[');
-  event.records.forEach((r, i) => {
-    if (i > 0) parts.push(',');
-    pushRecord(r);
-  });
-  parts.push(']}\n');
-  const text = parts.join('');
-  parts.length = 0;
+  pos = 0;
+  ascii = true;
+  let head = `{"version":${DOCUMENT_VERSION},"time":"${new Date(event.timeMs).toISOString()}","serial":${typeof serial === 'number' ? String(serial) : jsonString(serial)},`;
+  head += `"node":${event.node === null ? 'null' : jsonString(event.node)},"container":${JSON.stringify(containerJson(chain[0] ?? null))},"parents":[`;
+  for (let i = 1; i < chain.length; i++) head += `${i > 1 ? ',"' : '"'}${formatContainerId(chain[i].contid)}"`;
+  writeText(`${head}],"records":[`);
+  const records = event.records;
+  for (let i = 0; i < records.length; i++) {
+    if (i > 0) {
+      room(1);
+      out[pos++] = 44; // ,
+    }
+    writeRecord(records[i]);
+  }
+  writeText(']}\n');
+  const text = out.toString(ascii ? 'latin1' : 'utf8', 0, pos);
+  // a document of megabytes (a long argv) does not keep its buffer for the rest of the run
+  if (out.length > 1 << 20) out = Buffer.allocUnsafe(1 << 16);
   return text;
 }

@@ -83,13 +83,14 @@ function isSpace(c: number): boolean {
 }
 
 /**
- * key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins.
- * FIELD's matches, found by a loop over the characters: no match array per field (a live
- * tail splits every record it prints; record.test.ts holds the loop to FIELD over random text).
+ * The next key=value token of `text` at or after `from`, FIELD's next match found by a loop
+ * over the characters (no match array per field): its name is `text[at[0], at[1])`, its raw
+ * value `text[at[1] + 1, at[2])`. Returns false when there is none. splitAuditFields and the
+ * JSON writer (json-event.ts) read fields through it, so they split alike.
  */
-export function splitAuditFields(text: string, into = new Map<string, string>()): Map<string, string> {
+export function nextField(text: string, from: number, at: Int32Array): boolean {
   const n = text.length;
-  for (let i = 0; i < n; ) {
+  for (let i = from; i < n; ) {
     if (!isNameChar(text.charCodeAt(i))) {
       i++;
       continue;
@@ -111,9 +112,25 @@ export function splitAuditFields(text: string, into = new Map<string, string>())
       end = v;
       while (end < n && !isSpace(text.charCodeAt(end))) end++;
     }
-    const name = text.slice(i, j);
-    if (!into.has(name)) into.set(name, text.slice(v, end));
-    i = end;
+    at[0] = i;
+    at[1] = j;
+    at[2] = end;
+    return true;
+  }
+  return false;
+}
+
+const splitAt = new Int32Array(3);
+
+/**
+ * key=value tokens; values may be "quoted" or bare (hex or plain). The first of a name wins.
+ * (record.test.ts holds nextField's loop to FIELD over random text.)
+ */
+export function splitAuditFields(text: string, into = new Map<string, string>()): Map<string, string> {
+  const at = splitAt;
+  for (let i = 0; nextField(text, i, at); i = at[2]) {
+    const name = text.slice(at[0], at[1]);
+    if (!into.has(name)) into.set(name, text.slice(at[1] + 1, at[2]));
   }
   return into;
 }
@@ -171,6 +188,8 @@ class LazyRecord implements AuditRecord {
   private enriched_: Map<string, string> | null | undefined = undefined;
   private raw_: string | null = null;
   private rest_: string | null = null;
+  /** Set when fields, msg or body were assigned: the text no longer says what they are. */
+  private assigned = false;
 
   constructor(
     public node: string | null,
@@ -291,7 +310,18 @@ class LazyRecord implements AuditRecord {
     return undefined;
   }
   set fields(v: Map<string, string>) {
+    this.assigned = true;
     this.parts().fields = v;
+  }
+
+  /**
+   * The text `fields` is split from, when that is all of it: no `msg='…'` body, and nothing
+   * assigned since. Null otherwise.
+   */
+  plainFieldsText(): string | null {
+    if (this.assigned) return null;
+    const rest = this.rest;
+    return rest.includes("msg='") ? null : rest;
   }
 
   /**
@@ -329,12 +359,14 @@ class LazyRecord implements AuditRecord {
     return this.parts().msg;
   }
   set msg(v: Map<string, string>) {
+    this.assigned = true;
     this.parts().msg = v;
   }
   get body(): string | null {
     return this.parts().body;
   }
   set body(v: string | null) {
+    this.assigned = true;
     this.parts().body = v;
   }
   get enrichedText(): string | null {
@@ -502,6 +534,15 @@ export function parseRecordBytes(buf: Buffer, start: number, end: number, offset
   // seconds written with a leading zero: the time keeps the digits as written
   const time = secDigits > 1 && buf[secStart] === 0x30 ? `${buf.toString('latin1', secStart, secStart + secDigits)}.${String(ms).padStart(3, '0')}` : null;
   return new LazyRecord(node, type.name, type.num, sec * 1000 + ms, serial, offset, time, serialText, null, buf, start, end - start, p - start, rawEnd < end ? rawEnd - start : -1);
+}
+
+/**
+ * The text a record's `fields` are split from (nextField's input) when they are all of it: a
+ * record of this parser without a `msg='…'` body (a kernel record), fields never assigned.
+ * Null otherwise: read `fields` and `msg`.
+ */
+export function plainFieldsText(rec: AuditRecord): string | null {
+  return rec instanceof LazyRecord ? rec.plainFieldsText() : null;
 }
 
 /** The raw part's bytes of a record parsed by parseRecordBytes, while it has them; else null (use `raw`). */
