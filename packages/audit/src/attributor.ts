@@ -1,5 +1,7 @@
 import { realpathSync } from 'node:fs';
-import { ContainerId, LifecycleRecord, TrustStore, formatContainerId, parseContainerId } from '@contid/core';
+import { ContainerId, formatContainerId, parseContainerId } from '@contid/core/dist/container-id';
+import { LifecycleRecord } from '@contid/core/dist/record-format';
+import { TrustStore } from '@contid/core/dist/trust-store';
 import { BindingProblem, CheckedBinding, ClaimCheck, claimBinding, proofHolds } from './binding';
 import { BindingQuery, ClaimedBinding, relevantBindings } from './binding-relevance';
 import type { AuditEvent } from './reassembler';

@@ -1,4 +1,4 @@
-import { ContainerId, formatContainerId, parseContainerId } from '@contid/core';
+import { ContainerId, formatContainerId, parseContainerId } from '@contid/core/dist/container-id';
 import type { CheckedBinding } from './binding';
 
 /** What a search selects containers by: the bindings that can matter follow from it. */

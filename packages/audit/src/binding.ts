@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { LifecycleRecord, Provenance, TrustStore, parseLifecycle, parseProvenance, splitSignedBody, verifySignature } from '@contid/core';
+import { LifecycleRecord, Provenance, parseLifecycle, parseProvenance, splitSignedBody } from '@contid/core/dist/record-format';
+import { TrustStore, verifySignature } from '@contid/core/dist/trust-store';
 import { AuditRecord, splitAuditFields } from './record';
 
 /**

@@ -1,4 +1,4 @@
-import { formatContainerId } from '@contid/core';
+import { formatContainerId } from '@contid/core/dist/container-id';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { fieldValue, type AuditRecord } from './record';

@@ -1,4 +1,4 @@
-import { formatContainerId } from '@contid/core';
+import { formatContainerId } from '@contid/core/dist/container-id';
 import type { AttributedContainer, Attributor } from './attributor';
 import { EntryJudge, describeUntaggedEntry, eventEntry, untaggedEntryJson, type RootNamer } from './entries';
 import type { AuditEvent } from './reassembler';

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { ContainerId, LifecycleRecord, formatContainerId } from '@contid/core';
+import { ContainerId, formatContainerId } from '@contid/core/dist/container-id';
+import { LifecycleRecord } from '@contid/core/dist/record-format';
 import type { Attributor } from './attributor';
 import type { AuditRecord } from './record';
 

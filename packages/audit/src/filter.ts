@@ -1,4 +1,5 @@
-import { MIN_RUNTIME_PREFIX, formatContainerId } from '@contid/core';
+import { MIN_RUNTIME_PREFIX } from '@contid/core/dist/container-ref';
+import { formatContainerId } from '@contid/core/dist/container-id';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { fieldValue } from './record';

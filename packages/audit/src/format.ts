@@ -1,4 +1,5 @@
-import { ContidError, formatContainerId } from '@contid/core';
+import { ContidError } from '@contid/core/dist/errors';
+import { formatContainerId } from '@contid/core/dist/container-id';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { AuditRecord, fieldValue } from './record';

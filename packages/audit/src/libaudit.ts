@@ -1,4 +1,4 @@
-import { loadKoffi } from '@contid/core';
+import { loadKoffi } from '@contid/core/dist/native-modules';
 
 /**
  * libaudit's own tables (what ausearch uses): record type names and numbers, syscall names

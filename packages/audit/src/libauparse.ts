@@ -1,4 +1,4 @@
-import { loadKoffi } from '@contid/core';
+import { loadKoffi } from '@contid/core/dist/native-modules';
 
 /**
  * libauparse (package libauparse0) through koffi: the calls ausearch 3.0.9 makes to interpret

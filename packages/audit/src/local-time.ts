@@ -1,4 +1,4 @@
-import { loadKoffi } from '@contid/core';
+import { loadKoffi } from '@contid/core/dist/native-modules';
 
 /**
  * The few strftime(3) conversions ausearch prints, of the local time (TZ) in ausearch's

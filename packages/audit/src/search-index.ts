@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { ContidError, loadSqlite } from '@contid/core';
+import { ContidError } from '@contid/core/dist/errors';
+import { loadSqlite } from '@contid/core/dist/native-modules';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';

@@ -1,5 +1,8 @@
 import { statSync } from 'node:fs';
-import { ContainerDirectory, ContidError, UnknownContainerError, encodeValue, formatContainerId, resolveContainerRef } from '@contid/core';
+import { ContainerDirectory, UnknownContainerError, resolveContainerRef } from '@contid/core/dist/container-ref';
+import { ContidError } from '@contid/core/dist/errors';
+import { encodeValue } from '@contid/core/dist/record-format';
+import { formatContainerId } from '@contid/core/dist/container-id';
 import { Attributor, AttributedContainer, AttributorOptions, stampKey } from './attributor';
 import type { BindingQuery } from './binding-relevance';
 import { EventFilter, containerMatches, labelsMatch, matchesFilter, withoutContainerFilter } from './filter';

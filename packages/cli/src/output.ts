@@ -1,4 +1,5 @@
-import { ContidError, escapeText } from '@contid/core';
+import { ContidError } from '@contid/core/dist/errors';
+import { escapeText } from '@contid/core/dist/printable';
 
 /**
  * Every failure leaves as one line on stderr and a non-zero exit. Usage errors (yargs)

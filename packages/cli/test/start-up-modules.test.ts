@@ -36,6 +36,21 @@ describe('search start-up loads only what the run uses', () => {
     expect(has(modules, /packages[/\\]lxc[/\\]/)).toBe(false);
   });
 
+  it("a search loads the modules of its own path: not the packages' entry points, the live pipeline, the tagger or the registry", () => {
+    const modules = loaded([MAIN, 'search', '-m', 'SYSCALL', '-if', LOG]);
+    const ours = modules.filter((m) => /packages[/\\][a-z-]+[/\\]dist[/\\]/.test(m));
+    expect(has(modules, /packages[/\\]audit[/\\]dist[/\\]search\.js$/)).toBe(true);
+    for (const unwanted of [
+      /packages[/\\](audit|core)[/\\]dist[/\\]index\.js$/, // entry points: everything each package has
+      /packages[/\\]audit[/\\]dist[/\\]live[/\\]/, // tail's pipeline
+      /packages[/\\]audit[/\\]dist[/\\](interpret-pipe|entries-live)\.js$/,
+      /packages[/\\]core[/\\]dist[/\\](tagger|registry|liveness|allocator|audit-emitter)\.js$/,
+    ]) expect(ours.filter((m) => unwanted.test(m))).toEqual([]);
+    // 122 modules before the CLI imported by path (89 of them contid's, 55 now): a new import of
+    // an entry point or a heavy module shows here
+    expect(ours.length).toBeLessThanOrEqual(64);
+  });
+
   it('--interpret loads koffi (libauparse) when it needs it', () => {
     expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-i', '-if', LOG]), /[/\\]koffi[/\\]/)).toBe(true);
   });

@@ -1,9 +1,11 @@
-import { DEFAULT_STATE_DIR } from './registry';
 import { WritePathChoice } from './write-paths';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ContidError } from './errors';
 import { DEFAULT_TRUST_DIR } from './trust-store';
+
+/** Where the registry and the node's keys live unless CONTID_STATE_DIR says otherwise. */
+export const DEFAULT_STATE_DIR = '/var/lib/contid';
 
 export type FailPolicy = 'open' | 'closed';
 

@@ -9,8 +9,8 @@ import { MIGRATIONS } from './migrations';
 import { Namespaces, currentBootId } from './proc';
 import { IdAllocator } from './allocator';
 import { loadSqlite } from './native-modules';
+import { DEFAULT_STATE_DIR } from './config';
 
-export const DEFAULT_STATE_DIR = '/var/lib/contid';
 /** Rows one name or prefix may bring into a lookup (a unit's invocations all share its name). */
 const MAX_REF_CANDIDATES = 1000;
 

@@ -1,5 +1,6 @@
-import { escapeText } from '@contid/core';
-import type { AuditRecord, BootVerdict } from '@contid/audit';
+import { escapeText } from '@contid/core/dist/printable';
+import type { AuditRecord } from '@contid/audit/dist/record';
+import type { BootVerdict } from '@contid/audit/dist/boot-watch';
 
 /** Verdicts worded one by one; the rest are counted in one line. */
 const WORDED = 5;

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { ContidError, escapeText } from '@contid/core';
-import { SEARCH_FORMATS, errnoNumber, type EventFilter, type SearchFormat } from '@contid/audit';
+import { ContidError } from '@contid/core/dist/errors';
+import { escapeText } from '@contid/core/dist/printable';
+import { SEARCH_FORMATS, type SearchFormat } from '@contid/audit/dist/format';
+import { errnoNumber } from '@contid/audit/dist/libaudit';
+import type { EventFilter } from '@contid/audit/dist/filter';
 
 /** What `contid search` and `contid tail` share: filters, output format and trust settings. */
 export interface EventFilterArgs {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { ContidError } from '@contid/core';
+import { ContidError } from '@contid/core/dist/errors';
 
 function isGzip(file: string): boolean {
   let fd: number;

@@ -1,7 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { existsSync, statSync } from 'node:fs';
-import { ContidError, escapeText } from '@contid/core';
-import { DEFAULT_INDEX_DIR, IndexWindowError, SearchIndex, defaultLogFiles, orderLogFiles } from '@contid/audit';
+import { ContidError } from '@contid/core/dist/errors';
+import { escapeText } from '@contid/core/dist/printable';
+import { DEFAULT_INDEX_DIR, IndexWindowError, SearchIndex } from '@contid/audit/dist/search-index';
+import { defaultLogFiles, orderLogFiles } from '@contid/audit/dist/reader';
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 
 interface IndexArgs {

@@ -2,8 +2,10 @@ import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, uptime } from 'node:os';
 import { join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { ContidError, Registry } from '@contid/core';
-import { defaultLogFiles, orderLogFiles, parseTimeWords, type ContainerLookup } from '@contid/audit';
+import { ContidError } from '@contid/core/dist/errors';
+import { defaultLogFiles, orderLogFiles } from '@contid/audit/dist/reader';
+import { parseTimeWords } from '@contid/audit/dist/filter';
+import type { ContainerLookup } from '@contid/audit/dist/attributor';
 import { gunzipInputs } from './gzip-inputs';
 
 /**
@@ -37,7 +39,8 @@ export function timeArg(name: string, words: string[] | undefined): number | und
 export function openRegistry(stateDir: string): (ContainerLookup & { close(): void }) | undefined {
   if (!existsSync(resolve(stateDir, 'registry.db'))) return undefined;
   try {
-    return Registry.open(stateDir, { readonly: true });
+    // required here: most searches have no registry, and its module brings the migrations and the allocator
+    return (require('@contid/core/dist/registry') as typeof import('@contid/core/dist/registry')).Registry.open(stateDir, { readonly: true });
   } catch {
     return undefined; // enrichment only: the log's own records attribute
   }

@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { writeSync } from 'node:fs';
-import { ContidError, configFromEnv, escapeText } from '@contid/core';
+import { ContidError } from '@contid/core/dist/errors';
+import { configFromEnv } from '@contid/core/dist/config';
+import { escapeText } from '@contid/core/dist/printable';
 import { indexDir } from './index-cmd';
 import { rejectionReport, trustOptions } from './trust-args';
 import { BootReport } from './boot-report';
@@ -9,10 +11,16 @@ import { LOG_INPUT_OPTIONS, LogInputArgs, openRegistry, readable, resolveLogFile
 import { QUIET_OPTION, progressOnStderr } from '../progress';
 import { untaggedEntries, untaggedSearchError } from './untagged-search';
 import { windowLossLines } from './window-losses';
-import {
-  EntryWitness, InterpretPipe, SearchIndex, interpretSeparator, bytesToText, csvHeaderRow, describeUntaggedEntry, fileBases, findMalformedLine, formatAuditEvent, hostHasProcfsContid, safeRawBytes, searchLogs, untaggedEntryJson,
-  type EventFilter, type FormatOptions, type RejectedBinding,
-} from '@contid/audit';
+// Modules by path, not @contid/audit's entry point, which also loads the live pipeline (tail)
+// and the interpret worker: a search starts with what it runs (test/start-up-modules.test.ts).
+import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '@contid/audit/dist/entries';
+import { SearchIndex } from '@contid/audit/dist/search-index';
+import { interpretSeparator, csvHeaderRow, formatAuditEvent, type FormatOptions } from '@contid/audit/dist/format';
+import { bytesToText, safeRawBytes } from '@contid/audit/dist/safe-text';
+import { fileBases, searchLogs } from '@contid/audit/dist/search';
+import { findMalformedLine } from '@contid/audit/dist/strict-check';
+import { hostHasProcfsContid, type RejectedBinding } from '@contid/audit/dist/attributor';
+import type { EventFilter } from '@contid/audit/dist/filter';
 
 interface SearchArgs extends EventFilterArgs, LogInputArgs {
   json: boolean;
@@ -54,13 +62,22 @@ class Out {
     this.size += s.length;
     if (this.size > 1 << 20) this.flush();
   }
-  /** Raw ranges are copied into one reused buffer: no garbage per range. */
+  /**
+   * Raw log bytes are copied into one reused buffer and made safe (safeRawBytes) a buffer at a
+   * time, not a range at a time: it escapes line by line, so whole lines gathered give the same
+   * bytes as each escaped alone, and an index query hands out tens of thousands of ranges.
+   */
   private readonly bytes = Buffer.allocUnsafe(1 << 20);
   private byteSize = 0;
-  writeBytes(buf: Buffer): void {
+  writeRawLines(buf: Buffer): void {
     if (this.size > 0) this.flush();
+    // bytes not ending a line (a log's last line without its newline) are escaped alone
+    if (buf.length > 0 && buf[buf.length - 1] !== 0x0a) {
+      this.flushBytes();
+      return this.writeAll(safeRawBytes(buf));
+    }
     if (this.byteSize + buf.length > this.bytes.length) this.flushBytes();
-    if (buf.length > this.bytes.length) return this.writeAll(buf);
+    if (buf.length > this.bytes.length) return this.writeAll(safeRawBytes(buf));
     buf.copy(this.bytes, this.byteSize);
     this.byteSize += buf.length;
   }
@@ -68,7 +85,7 @@ class Out {
     if (this.byteSize === 0) return;
     const n = this.byteSize;
     this.byteSize = 0;
-    this.writeAll(this.bytes.subarray(0, n));
+    this.writeAll(safeRawBytes(this.bytes.subarray(0, n)));
   }
   flush(): void {
     this.flushBytes();
@@ -138,7 +155,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const entries = new EntryWitness();
     const boots = new BootReport();
     // every interpreted event goes to a second thread, which interprets and prints it (stdout is its alone)
-    const pipe = format === 'interpret' && !argv['show-rejected'] && !argv.untagged ? new InterpretPipe(() => process.exit(0)) : null;
+    const pipe = format === 'interpret' && !argv['show-rejected'] && !argv.untagged ? new (require('@contid/audit/dist/interpret-pipe') as typeof import('@contid/audit/dist/interpret-pipe')).InterpretPipe(() => process.exit(0)) : null;
     try {
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
@@ -180,7 +197,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
         index,
         onIndexProblem: ignoreIndex,
         verifyAll: argv['show-rejected'],
-        rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeBytes(safeRawBytes(buf)) : undefined,
+        rawOut: format === 'raw' && !argv['show-rejected'] && !argv['just-one'] ? (buf) => out.writeRawLines(buf) : undefined,
       }));
       pipe?.finish();
       progress.end();

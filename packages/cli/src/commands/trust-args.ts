@@ -1,5 +1,8 @@
-import { TrustStore, configFromEnv, escapeText, readSigner } from '@contid/core';
-import type { Attributor, AttributorOptions } from '@contid/audit';
+import { TrustStore } from '@contid/core/dist/trust-store';
+import { configFromEnv } from '@contid/core/dist/config';
+import { escapeText } from '@contid/core/dist/printable';
+import { readSigner } from '@contid/core/dist/node-keys';
+import type { Attributor, AttributorOptions } from '@contid/audit/dist/attributor';
 import type { EventFilterArgs } from './event-filter-args';
 
 /** Unknown keys named one by one on stderr; the rest are summed up in one line. */

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContidError, Registry, configFromEnv, formatContainerId, parseContainerId } from '@contid/core';
-import { Attributor, EntryWitness, EventFilter, fileBases, resolveContainerFilter, selectedContainers, selectedSessions, type RootNamer, type UntaggedEntry } from '@contid/audit';
+import { ContidError } from '@contid/core/dist/errors';
+import type { Registry } from '@contid/core/dist/registry';
+import { configFromEnv } from '@contid/core/dist/config';
+import { formatContainerId, parseContainerId } from '@contid/core/dist/container-id';
+import type { Attributor } from '@contid/audit/dist/attributor';
+import type { EntryWitness, RootNamer, UntaggedEntry } from '@contid/audit/dist/entries';
+import type { EventFilter } from '@contid/audit/dist/filter';
+import { fileBases, resolveContainerFilter, selectedContainers, selectedSessions } from '@contid/audit/dist/search';
 
 /**
  * Entries that bypassed contid (a plain lxc-attach, a plain lxc-start, recorded by contid's
@@ -40,7 +46,8 @@ export function untaggedEntries(witness: EntryWitness, attributor: Attributor, f
 function openQuietly(stateDir: string): Registry | null {
   if (!existsSync(join(stateDir, 'registry.db'))) return null;
   try {
-    return Registry.open(stateDir, { readonly: true });
+    // required here: most searches have no registry, and its module brings the migrations and the allocator
+    return (require('@contid/core/dist/registry') as typeof import('@contid/core/dist/registry')).Registry.open(stateDir, { readonly: true });
   } catch {
     return null;
   }

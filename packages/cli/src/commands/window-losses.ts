@@ -1,4 +1,4 @@
-import type { SearchStats } from '@contid/audit';
+import type { SearchStats } from '@contid/audit/dist/search';
 
 /**
  * What a bounded window of the search could not read, as stderr lines (none when nothing):
