@@ -95,6 +95,27 @@ describe('contid exec (real kernel, real auditd)', () => {
     ]);
   });
 
+  it('runs the command’s arguments verbatim: nothing that looks like a number is rewritten (outside attack 6)', () => {
+    const r = contid(['exec', '--', 'echo', '0x10', '1e3', '1.50', '-0', '.5', '007'], { env: state.env });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('0x10 1e3 1.50 -0 .5 007\n');
+    const named = contid(['exec', '--name', uniqueName('args'), 'echo', '0x10', '1e3'], { env: state.env });
+    expect(named.stdout).toBe('0x10 1e3\n');
+  });
+
+  it('show finds a container by a name that looks like a number, never another container whose contid it equals (outside attack 6)', async () => {
+    const victim = await longLived(uniqueName('victim'));
+    const reg = registry();
+    const victimId = reg.containerOfSession(victim.session)!.contid;
+    reg.close();
+    const hexName = `0x${victimId.toString(16)}`;
+    const impostor = await longLived(hexName);
+    const shown = contid(['show', '--json', hexName], { env: state.env });
+    await Promise.all([stopped(victim.child), stopped(impostor.child)]);
+    expect(shown.status).toBe(0);
+    expect((JSON.parse(shown.stdout) as { name: string }).name).toBe(hexName);
+  });
+
   it('records the parent of a container started inside a container (nesting)', () => {
     const [outer, inner] = [uniqueName('outer'), uniqueName('inner')];
     const r = contid(['exec', '--name', outer, '--', process.execPath, require.resolve('../helpers/cli').replace(/helpers\/cli\.ts$/, '../packages/cli/dist/main.js'), 'exec', '--name', inner, '--', 'true'], { env: state.env });

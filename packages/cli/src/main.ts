@@ -4,12 +4,14 @@ import { hideBin } from 'yargs/helpers';
 import { failWith, leaveQuietlyOnClosedOutput } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
 import { commandsFor } from './commands';
+import { VERBATIM_ARGS } from './commands/verbatim-args';
 
 /** The contid command: wiring only; every command's work lives in a package. */
 async function main(): Promise<void> {
   const args = rewriteAusearchArgs(hideBin(process.argv));
   let cli = yargs(args)
     .scriptName('contid')
+    .parserConfiguration(VERBATIM_ARGS)
     .usage('$0 <command> [options]\n\nAudit identity for Linux containers.')
     .option('state-dir', { type: 'string', describe: 'registry directory (default /var/lib/contid, or $CONTID_STATE_DIR)' })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })

@@ -15,6 +15,7 @@ import { ServiceUnavailableError, serviceSocket, tagSelfViaService } from '@cont
 import { Invocation, bindInvocation, currentInvocation, renewOwnSession } from '@contid/systemd';
 import { warn } from '../output';
 import { reconcile } from './reconcile';
+import { VERBATIM_ARGS } from './verbatim-args';
 
 interface ExecArgs {
   name?: string;
@@ -40,7 +41,7 @@ export const execCommand: CommandModule<object, ExecArgs> = {
   describe: 'run a command as a new container (or inside one with --setns), tagged on the real kernel',
   builder: (y) =>
     y
-      .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false })
+      .parserConfiguration({ ...VERBATIM_ARGS, 'populate--': true, 'unknown-options-as-args': false })
       .option('name', { type: 'string', describe: 'container name (default: the command)' })
       .option('orchestrator', { type: 'string', default: 'contid', describe: 'who built it (docker, lxc, systemd …)' })
       .option('runtime-id', { type: 'string', describe: "the orchestrator's own id for it" })

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ContidError } from '@contid/core';
 import { installContext, installers } from './installers';
+import { VERBATIM_ARGS } from './verbatim-args';
 
 interface InstallArgs {
   target: string;
@@ -18,7 +19,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
   command: 'install <target> [args..]',
   describe: 'install an integration: self, service, auditd-plugin, or an orchestrator (docker, lxc, systemd …; `contid install x` lists them)',
   // Installer options (e.g. docker's --default-runtime) reach the installer as words.
-  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
     process.stdout.write((await pick(argv.target).install((argv.args ?? []).map(String), installContext())) + '\n');
   },
@@ -27,7 +28,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 export const uninstallCommand: CommandModule<object, InstallArgs> = {
   command: 'uninstall <target> [args..]',
   describe: 'undo contid install',
-  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }) as Argv<InstallArgs>,
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
     process.stdout.write((await pick(argv.target).uninstall((argv.args ?? []).map(String), installContext())) + '\n');
   },

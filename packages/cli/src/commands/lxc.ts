@@ -5,6 +5,7 @@ import { Spool, SpoolConsumer, consumerHooks, spoolDirFromEnv } from '@contid/oc
 import { adapters } from '../adapters';
 import { printJson, warn } from '../output';
 import { reconcile } from './reconcile';
+import { VERBATIM_ARGS } from './verbatim-args';
 
 interface LxcArgs {
   name: string;
@@ -19,7 +20,7 @@ const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(
 
 /** lxc-* options pass through untouched, before or after `--`. */
 const passThrough = (y: Argv) =>
-  y.parserConfiguration({ 'populate--': true, 'unknown-options-as-args': true }).positional('name', { type: 'string', demandOption: true });
+  y.parserConfiguration({ ...VERBATIM_ARGS, 'populate--': true, 'unknown-options-as-args': true }).positional('name', { type: 'string', demandOption: true });
 
 const start: CommandModule<object, LxcArgs> = {
   command: 'start <name> [args..]',
@@ -59,7 +60,7 @@ const attach: CommandModule<object, LxcArgs> = {
 const hook: CommandModule<{ json: boolean }, { json: boolean; args?: (string | number)[] }> = {
   command: 'hook [args..]',
   describe: 'the LXC hook (lxc.hook.start-host, lxc.hook.post-stop); reads LXC_NAME, LXC_PID, LXC_HOOK_TYPE',
-  builder: (y) => y.parserConfiguration({ 'unknown-options-as-args': true }),
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }),
   handler: (argv) => {
     const ctx = hookContext(process.env, words(argv.args));
     const tagger = Tagger.open();
