@@ -11,6 +11,7 @@ import {
   fitReason,
   fitText,
   parseContainerId,
+  listenWithMode,
 } from '@contid/core';
 import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
@@ -282,23 +283,6 @@ function prepareSocketDir(dir: string, mode: number | undefined): void {
   if (!st.isDirectory()) throw new ContidError(`${dir} is not a directory`);
   if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
     throw new ContidError(`${dir} is owned by uid ${st.uid} with mode ${(st.mode & 0o777).toString(8)}: a socket there could be replaced by others; use a root-owned directory writable by root only`);
-  }
-}
-
-/**
- * Binds `path` with `mode` from its creation. A nested channel's directory is bind-mounted into
- * its container, whose root can rename a symlink over the fresh socket: a chmod(path) after
- * bind would then change whatever host file the symlink names. The socket's mode comes from the
- * umask at bind(2), which Node makes synchronously inside listen(); the umask is the process's,
- * so it is narrowed only around that call (a file some thread-pool call creates meanwhile gets
- * a narrower mode, never a wider one).
- */
-function listenWithMode(server: net.Server, path: string, mode: number, onListening: () => void): void {
-  const umask = process.umask(0o777 & ~mode);
-  try {
-    server.listen(path, onListening);
-  } finally {
-    process.umask(umask);
   }
 }
 

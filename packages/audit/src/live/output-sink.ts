@@ -1,8 +1,8 @@
-import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { ContidError, openOutputFile } from '@contid/core';
+import { ContidError, listenWithMode, openOutputFile } from '@contid/core';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -115,9 +115,8 @@ export class SocketSink implements OutputSink {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new ContidError(`cannot listen on ${path}: ${err.code ?? err.message}`)));
-      server.listen(path, resolve);
+      listenWithMode(server, path, 0o600, resolve); // audit data is for root
     });
-    chmodSync(path, 0o600); // audit data is for root
     return new SocketSink(server, maxBufferedBytes);
   }
 
