@@ -50,6 +50,16 @@ describe('contid doctor: security checks (real service, real processes)', () => 
     expect(checks.get('containers with CAP_AUDIT_CONTROL')).toMatchObject({ status: 'ok' });
   });
 
+  it('as a user other than root, says it cannot tell whether auditd runs, never that it does not (outside attack 6)', () => {
+    const r = contid(['doctor', '--json'], { env: service.env, prefix: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] });
+    const checks = new Map(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Check).map((c) => [c.check, c]));
+    for (const name of ['audit', 'auditd']) {
+      expect(checks.get(name)?.status).toBe('warn');
+      expect(checks.get(name)?.detail).toMatch(/cannot tell/);
+      expect(checks.get(name)?.fix).toMatch(/as root/);
+    }
+  });
+
   it('flags a container whose process holds CAP_AUDIT_CONTROL, and only that one', async () => {
     const pid = await tagged('holds-audit-control', false);
     const check = doctor().get('containers with CAP_AUDIT_CONTROL')!;
