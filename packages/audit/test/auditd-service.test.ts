@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditdRunner, restartAdvice } from '../src/live/auditd-service';
+import { auditdRunner as runnerOf, restartAdvice } from '../src/live/auditd-service';
 
 describe('how the host runs auditd (for restarting it the same way)', () => {
   const root = mkdtempSync(join(tmpdir(), 'contid-auditd-runner-'));
@@ -15,6 +15,8 @@ describe('how the host runs auditd (for restarting it the same way)', () => {
     symlinkSync(exe, join(proc, String(pid), 'exe'));
   };
   afterAll(() => rmSync(root, { recursive: true, force: true }));
+  /** /bin/sh stands for auditd's installed executable here. */
+  const auditdRunner = (pid: number, procRoot: string, systemdDir: string) => runnerOf(pid, procRoot, systemdDir, ['/bin/sh']);
 
   test('systemd host, auditd in its unit: systemctl restart', () => {
     mkdirSync(systemd, { recursive: true });
@@ -45,7 +47,12 @@ describe('how the host runs auditd (for restarting it the same way)', () => {
     writeFileSync(theirs, '#!/bin/sh\n', { mode: 0o755 });
     if (process.getuid?.() === 0) chownSync(theirs, 65534, 65534);
     fakeAuditd(15, '0::/\n', ['auditd'], theirs);
-    expect(auditdRunner(15, proc, join(root, 'absent'))).toEqual({ kind: 'unknown', why: `auditd's executable ${JSON.stringify(theirs)} is not a root-owned file only root can write` });
+    expect(runnerOf(15, proc, join(root, 'absent'), [theirs])).toEqual({ kind: 'unknown', why: `auditd's executable ${JSON.stringify(theirs)} is not a root-owned file only root can write` });
+    // a root-owned program that is not auditd's, with arguments that pass auditd's option check
+    // (`-c` is also sh's): outside attack 6's `dash -c CMD` in a reused pid
+    fakeAuditd(16, '0::/\n', ['/sbin/auditd', '-c', '/tmp/evil; sleep 30'], '/usr/bin/dash');
+    expect(auditdRunner(16, proc, join(root, 'absent'))).toEqual({ kind: 'unknown', why: `pid 16 runs "/usr/bin/dash", not auditd's installed executable (/bin/sh)` });
+    expect(runnerOf(16, proc, join(root, 'absent'))).toMatchObject({ kind: 'unknown' });
     // gone
     expect(auditdRunner(99, proc, join(root, 'absent'))).toEqual({ kind: 'unknown', why: 'auditd (pid 99) is gone or unreadable' });
   });

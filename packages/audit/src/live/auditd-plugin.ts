@@ -139,6 +139,10 @@ export function reloadAuditdPlugins(wantRunning: boolean, options: { restart?: b
       if (done(pid)) return `auditd (pid ${pid}) ${wantRunning ? 'started' : 'stopped'} the plugin`;
     }
   }
+  // The pid read before the reloads must still be the kernel's audit daemon: a pid comes round
+  // again in seconds here, and what a restart runs is read from this pid's /proc.
+  const now = auditdPid();
+  if (now !== pid) throw new ContidError(`auditd changed while its plugins were reloaded (pid ${pid}, now ${now ?? 'none'}); run the command again`);
   const runner = auditdRunner(pid);
   const why =
     `auditd (pid ${pid}) did not ${wantRunning ? 'start' : 'stop'} the plugin on reload` +

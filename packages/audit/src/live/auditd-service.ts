@@ -18,12 +18,20 @@ const AUDITD_VALUES: Record<string, (v: string) => boolean> = {
 };
 
 /**
- * The command line a restart runs as root. Its program is the daemon's own executable as the
- * kernel links it (`/proc/PID/exe`), root-owned and writable by root alone; its arguments are
- * auditd's own options taken from `/proc/PID/cmdline` (which a process can rewrite) and
- * checked one by one. Anything else: no command line, and the reason.
+ * Where auditd is installed (Debian and Red Hat alike put it in /sbin, merged with /usr/sbin).
+ * A restart runs only one of these: a root-owned shell is root-owned too, and `dash -c CMD`
+ * passes auditd's option check (`-c` is auditd's config directory) — outside attack 6 showed
+ * that a user's process in a reused pid would then have had its command run as root.
  */
-function restartArgv(pid: number, procRoot: string): string[] | string {
+export const AUDITD_EXECUTABLES: readonly string[] = ['/usr/sbin/auditd', '/sbin/auditd'];
+
+/**
+ * The command line a restart runs as root. Its program is the daemon's own executable as the
+ * kernel links it (`/proc/PID/exe`): auditd's installed executable, root-owned and writable by
+ * root alone; its arguments are auditd's own options taken from `/proc/PID/cmdline` (which a
+ * process can rewrite) and checked one by one. Anything else: no command line, and the reason.
+ */
+function restartArgv(pid: number, procRoot: string, executables: readonly string[]): string[] | string {
   let exe: string;
   let words: string[];
   try {
@@ -32,6 +40,7 @@ function restartArgv(pid: number, procRoot: string): string[] | string {
   } catch {
     return `auditd (pid ${pid}) is gone or unreadable`;
   }
+  if (!executables.includes(exe)) return `pid ${pid} runs ${JSON.stringify(exe)}, not auditd's installed executable (${executables.join(' or ')})`;
   let st;
   try {
     st = statSync(exe);
@@ -53,7 +62,7 @@ function restartArgv(pid: number, procRoot: string): string[] | string {
 }
 
 /** `pid` must be the kernel's audit daemon (auditdPid), never a process found by its name. */
-export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run/systemd/system'): AuditdRunner {
+export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run/systemd/system', executables = AUDITD_EXECUTABLES): AuditdRunner {
   let cgroup = '';
   try {
     cgroup = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
@@ -62,7 +71,7 @@ export function auditdRunner(pid: number, procRoot = '/proc', systemdDir = '/run
   }
   const unit = /\/(auditd\.service)\s*$/m.exec(cgroup)?.[1];
   if (existsSync(systemdDir) && unit) return { kind: 'systemd', unit };
-  const argv = restartArgv(pid, procRoot);
+  const argv = restartArgv(pid, procRoot, executables);
   return typeof argv === 'string' ? { kind: 'unknown', why: argv } : { kind: 'process', argv };
 }
 
