@@ -31,6 +31,7 @@ export * from './format';
 export * from './reader';
 export * from './search';
 export * from './search-index';
+export { SCAN_MAX_OPEN } from './session-scan';
 export * from './line-bytes';
 export { EntryJudge, EntryWitness, describeUntaggedEntry, entryRoot, entrySyscall, eventEntry, pathRoot, untaggedEntryJson, type EntryKind, type EntrySighting, type EntrySyscall, type RootNamer, type UntaggedEntry } from './entries';
 export { LiveEntryWatch, type LiveEntryOptions } from './entries-live';

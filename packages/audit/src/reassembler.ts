@@ -159,6 +159,18 @@ export class Reassembler {
     return this.drain(done);
   }
 
+  /**
+   * Completes the open event of `rec`'s stamp: a caller that pushed all of an event's records
+   * (the session scan hands out whole events) ends it here, so that a later record of the
+   * stamp opens another event, as it did in the log.
+   */
+  endEventOf(rec: AuditRecord): AuditEvent[] {
+    const { entry } = this.find(rec);
+    const done: AuditEvent[] = [];
+    if (entry) this.complete(entry, done);
+    return this.drain(done);
+  }
+
   /** The records of every event still held (open, or complete and waiting for an earlier one). */
   *heldRecords(): IterableIterator<AuditRecord> {
     for (const o of this.options.clock ? this.open.values() : this.byTime.values()) yield* o.event.records;

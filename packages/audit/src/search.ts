@@ -75,8 +75,8 @@ export interface SearchStats {
    */
   recordsAfterCut: number;
   /**
-   * Events of the selected sessions whose records lie further apart than the session scan reads
-   * around one event (MAX_FAR_BYTES each side): records beyond that were not read.
+   * Records the session scan read apart from their event, as an event of their own, because
+   * more events were open at once than it holds (SCAN_MAX_OPEN; ausearch holds any number).
    */
   eventsCut: number;
 }
@@ -513,6 +513,7 @@ function readEvents(
         }
       : undefined;
     for (const { file, base } of bases) {
+      let last: AuditRecord | null = null; // of the event being handed out
       scanSessions(
         file,
         sessions,
@@ -520,9 +521,19 @@ function readEvents(
           stats.lines++;
           const rec = parseRecord(line, offset);
           if (!rec) stats.skipped++;
-          else emit(reassembler.push(rec));
+          else emit(reassembler.push((last = rec)));
         },
-        { base, onBytes: progress, onEventBytes, timeoutMs: options.timeoutMs, onCut: () => void stats.eventsCut++ },
+        {
+          base,
+          onBytes: progress,
+          onEventBytes,
+          onEventEnd: () => {
+            if (last !== null) emit(reassembler.endEventOf(last));
+            last = null;
+          },
+          timeoutMs: options.timeoutMs,
+          onCut: (n) => void (stats.eventsCut += n),
+        },
       );
     }
   } else {

@@ -2,14 +2,7 @@ import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openOrNull } from './reader';
 import { opensSingleRecordEvent } from './reassembler';
 import { recordTypeNumber } from './record';
-
-/**
- * Bytes kept around the part of a chunk being processed, so the walk over an event's lines
- * stays inside the buffer (an EXECVE with a long argv is split into records of ≤ 7.5 KB
- * each); an event whose lines lie further apart is walked again on a wider read (collectFar).
- */
-const WINDOW = 256 << 10;
-const KEY_OPEN = Buffer.from('msg=audit(');
+import { MinHeap } from './min-heap';
 
 export interface SessionScanOptions {
   chunkBytes?: number;
@@ -18,7 +11,7 @@ export interface SessionScanOptions {
   from?: number;
   to?: number;
   onBytes?: (n: number) => void;
-  /** The reassembler's time-out (ms of audit time): an event ends where a record this much newer opens. */
+  /** The reassembler's time-out (ms of audit time): an event ends where an event this much newer opens. */
   timeoutMs?: number;
   /**
    * Instead of decoded lines: each event's lines as raw bytes (enriched parts stripped,
@@ -27,335 +20,530 @@ export interface SessionScanOptions {
    * sender wrote (a user record's msg='…'), so the caller reads the kernel's field.
    */
   onEventBytes?: (bytes: Buffer, offset: number) => void;
-  /** An event whose records reach further than MAX_FAR_BYTES from the hit: the records beyond were not read. */
-  onCut?: () => void;
+  /**
+   * After the lines of one event were handed to `onLine`: the event is whole (a later record of
+   * its stamp opens another event, as ausearch opens one after the time-out), so the caller's
+   * reassembler completes it there.
+   */
+  onEventEnd?: () => void;
+  /**
+   * Records that came after their event was completed for the `maxOpen` bound (ausearch, with
+   * no bound, would have grouped them): each was read as an event of its own. Called once, at the end, when any.
+   */
+  onCut?: (records: number) => void;
+  /** Bound on the events held open at once (all events, not only the selected sessions'). */
+  maxOpen?: number;
 }
 
-/** One event found by the walk: its lines as [start, end) in `buf`, whose byte 0 is at file offset `at`. */
-interface Found {
-  buf: Buffer;
-  at: number;
-  lines: [number, number][];
+/** Events held open at once by the scan (a log with endless unterminated events stays flat). */
+export const SCAN_MAX_OPEN = 100_000;
+
+/** Chunks kept in memory for the lines of the events found; a line further back is read again from the file. */
+const KEEP_CHUNKS = 3;
+
+/**
+ * One event of the log, as ausearch groups records into events (see Reassembler): its stamp,
+ * the time-out's start, and its lines (a chain in the line pool).
+ */
+interface ScanEvent {
+  key: string | number;
+  node: string | null;
+  timeMs: number;
+  serial: number;
+  /** The serial's digits when it is above 15 of them (else `serial` is exact). */
+  serialText: string | null;
+  since: number;
+  seq: number;
+  complete: boolean;
+  /** A line of it holds ` ses=S ` (after its head) for a selected session. */
+  matched: boolean;
+  /** Opened by a record that came after its event was completed for the `maxOpen` bound. */
+  afterCut: boolean;
+  head: number;
+  tail: number;
 }
 
 /**
- * Finds, by byte search alone, the lines of every event that has a kernel-stamped
- * ` ses=S ` for one of `sessions`, plus the other records of those events (same
- * `audit(TIME:SERIAL)`: PATH, CWD, PROCTITLE carry no ses, an AVC may come before the SYSCALL).
- * Lines are handed out as latin1 strings with their global offsets, ascending within each
- * chunk; a line is never handed out twice. Only these lines are ever decoded.
+ * The events that hold a ` ses=S ` for one of `sessions`, whole: every record whose stamp
+ * (node, time, serial) is the event's, however far apart in the file, grouped exactly as
+ * ausearch 3.0.9 and the Reassembler group a log file — a record joins the open event of its
+ * stamp; an EOE with no open event is dropped; any other record opens an event, complete at
+ * once when its type is an event of its own (LOGIN, USER_*), else when an event opens whose
+ * stamp is `timeoutMs` newer. One streaming pass reads every line's head (no line is decoded);
+ * only the matched events' lines are handed out: as latin1 strings with their global offsets
+ * (`onLine`, then `onEventEnd`), or as bytes (`onEventBytes`), one event at a time, in stamp
+ * order as far as the open events allow. A line is never handed out twice.
  */
 export function scanSessions(path: string, sessions: number[], onLine: (line: string, offset: number) => void, options: SessionScanOptions = {}): void {
   if (sessions.length === 0) return;
   const needles = sessions.map((s) => Buffer.from(` ses=${s} `));
-  const chunk = Math.max(options.chunkBytes ?? 1 << 20, 4 * WINDOW);
+  const chunk = options.chunkBytes ?? 1 << 20;
   const base = options.base ?? 0;
-  const timeoutMs = options.timeoutMs ?? 2000;
   const fd = openOrNull(path);
   if (fd === null) return; // rotated away since it was listed: nothing to read
   try {
     const from = options.from ?? 0;
     const size = options.to ?? fstatSync(fd).size;
-    let buf = Buffer.allocUnsafe(chunk + 2 * WINDOW);
-    let bufStart = from; // file offset of buf[0]
-    let bufLen = 0;
-    let readPos = bufStart;
-    let processFrom = bufStart;
-    const seen = new Set<number>();
+    const scan = new EventScan(fd, options.timeoutMs ?? 2000, options.maxOpen ?? SCAN_MAX_OPEN, (lines) => handOut(lines));
     const out = { buf: Buffer.allocUnsafe(64 << 10) };
-    const handOut = (events: Found[]): void => {
+    const handOut = (lines: Buffer[]): void => {
+      const offsets = scan.offsets;
       if (options.onEventBytes) {
-        events.sort((a, b) => a.at + a.lines[0][0] - (b.at + b.lines[0][0]));
-        for (const ev of events) {
-          const fresh = ev.lines.filter(([s]) => !seen.has(ev.at + s));
-          if (fresh.length === 0) continue;
-          for (const [s] of fresh) seen.add(ev.at + s);
-          options.onEventBytes(rawLines(ev.buf, fresh, out), base + ev.at + fresh[0][0]);
-        }
+        options.onEventBytes(rawLines(lines, out), base + offsets[0]);
         return;
       }
-      const lines = events.flatMap((ev) => ev.lines.map(([s, e]): [Buffer, number, number, number] => [ev.buf, ev.at + s, s, e]));
-      lines.sort((a, b) => a[1] - b[1]);
-      for (const [b, off, s, e] of lines) {
-        if (seen.has(off)) continue;
-        seen.add(off);
-        onLine(b.toString('latin1', s, e), base + off);
-      }
+      lines.forEach((l, i) => onLine(l.toString('latin1'), base + offsets[i]));
+      options.onEventEnd?.();
     };
-    while (readPos < size || bufLen > 0) {
-      if (bufLen + chunk > buf.length) {
-        const bigger = Buffer.allocUnsafe(bufLen + chunk);
-        buf.copy(bigger, 0, 0, bufLen);
-        buf = bigger;
-      }
-      const n = readPos < size ? readSync(fd, buf, bufLen, Math.min(chunk, size - readPos), readPos) : 0;
-      readPos += n;
-      bufLen += n;
+    let carry: Buffer | null = null;
+    let bufAt = from; // file offset of the next buffer's byte 0
+    for (let pos = from; pos < size; ) {
+      const keep: number = carry === null ? 0 : carry.length;
+      const need = keep + Math.min(chunk, size - pos);
+      // the oldest buffer kept goes out of use here: it is read into again
+      const old = scan.chunks.length >= KEEP_CHUNKS ? scan.chunks.shift()!.buf : null;
+      const buf = old !== null && old.length >= need ? old : Buffer.allocUnsafe(Math.max(need, chunk));
+      if (carry !== null) carry.copy(buf, 0);
+      const n: number = readSync(fd, buf, keep, need - keep, pos);
+      pos += n;
       options.onBytes?.(n);
-      const eof = readPos >= size || n === 0;
+      const eof: boolean = pos >= size || n === 0;
+      const len = keep + n;
       // complete lines only, unless at the end
-      const lastNl = eof ? bufLen : buf.lastIndexOf(10, bufLen - 1) + 1;
-      const processTo = eof ? bufStart + lastNl : Math.max(processFrom, bufStart + lastNl - WINDOW);
-      const events: Found[] = [];
-      const far: number[] = [];
-      const lo = processFrom - bufStart;
-      const hi = processTo - bufStart;
-      const bounds = { start: bufStart === from, end: eof };
-      for (const needle of needles) {
-        for (let at = buf.indexOf(needle, lo); at >= 0 && at < hi; at = buf.indexOf(needle, at + needle.length)) {
-          const lines: [number, number][] = [];
-          const walk = collectEvent(buf, at, lastNl, bounds, timeoutMs, lines);
-          if (walk === 'beyond') far.push(bufStart + at);
-          else if (lines.length > 0) events.push({ buf, at: bufStart, lines });
-        }
+      const lastNl: number = eof ? len : buf.lastIndexOf(10, len - 1) + 1;
+      if (lastNl > 0) {
+        scan.chunk(buf, bufAt, lastNl, hitsIn(buf, lastNl, needles));
+        bufAt += lastNl;
       }
-      // events reaching past the buffer: walked again on a wider read of the file
-      for (const hit of far) {
-        const ev = collectFar(fd, from, size, hit, timeoutMs, options.onCut);
-        if (ev.lines.length > 0) events.push(ev);
-      }
-      handOut(events);
-      for (const off of seen) if (off < processTo - 2 * WINDOW) seen.delete(off);
-      processFrom = processTo;
+      carry = lastNl < len ? Buffer.from(buf.subarray(lastNl, len)) : null;
       if (eof) break;
-      // keep a window before processTo (backward search) and everything after it
-      const keepFrom = Math.max(0, processTo - WINDOW - bufStart);
-      const keepStart = keepFrom === 0 ? 0 : buf.lastIndexOf(10, keepFrom) + 1;
-      buf.copy(buf, 0, keepStart, bufLen);
-      bufStart += keepStart;
-      bufLen -= keepStart;
     }
+    scan.end();
+    if (scan.recordsAfterCut > 0) options.onCut?.(scan.recordsAfterCut);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Largest read, each side of the hit, around one event whose records lie further apart than the scan's buffer. */
-const MAX_FAR_BYTES = 16 << 20;
-
-/**
- * The walk of collectEvent on ever wider reads around the hit at file offset `hit`, until
- * it ends inside the read or the read spans the file (or MAX_FAR_BYTES each side).
- */
-function collectFar(fd: number, from: number, size: number, hit: number, timeoutMs: number, onCut?: () => void): Found {
-  for (let w = 4 * WINDOW; ; w *= 4) {
-    const a = Math.max(from, hit - w);
-    const b = Math.min(size, hit + w);
-    const raw = Buffer.allocUnsafe(b - a);
-    const got = raw.subarray(0, readSync(fd, raw, 0, b - a, a));
-    // whole lines only: the read may start and end inside one
-    const s0 = a === from ? 0 : got.indexOf(10) + 1;
-    const e0 = b === size && got.length === b - a ? got.length : got.lastIndexOf(10) + 1;
-    const buf = got.subarray(s0, Math.max(s0, e0));
-    const lines: [number, number][] = [];
-    const bounds = { start: a === from, end: b === size };
-    const at = hit - a - s0;
-    const walk = at >= 0 && at < buf.length ? collectEvent(buf, at, buf.length, bounds, timeoutMs, lines) : 'done';
-    if (walk !== 'done' && !(bounds.start && bounds.end) && w >= MAX_FAR_BYTES) onCut?.();
-    if (walk === 'done' || (bounds.start && bounds.end) || w >= MAX_FAR_BYTES) return { buf, at: a + s0, lines };
-  }
+/** Where the needles occur in buf[0, limit), ascending. */
+function hitsIn(buf: Buffer, limit: number, needles: Buffer[]): number[] {
+  const hits: number[] = [];
+  for (const needle of needles) for (let at = buf.indexOf(needle); at >= 0 && at < limit; at = buf.indexOf(needle, at + needle.length)) hits.push(at);
+  if (needles.length > 1) hits.sort((a, b) => a - b);
+  return hits;
 }
 
-const PROCTITLE = Buffer.from('type=PROCTITLE ');
-const EOE = Buffer.from('type=EOE ');
-
 /** The lines, each cut at 0x1D (the enriched part) and newline-terminated, in a reused buffer. */
-function rawLines(buf: Buffer, lines: [number, number][], out: { buf: Buffer }): Buffer {
+function rawLines(lines: Buffer[], out: { buf: Buffer }): Buffer {
   let need = 0;
-  for (const [s, e] of lines) need += e - s + 1;
+  for (const l of lines) need += l.length + 1;
   if (need > out.buf.length) out.buf = Buffer.allocUnsafe(need);
   let n = 0;
-  for (const [s, e] of lines) {
-    // searched inside the line only: unbounded, a log without enriched parts had every line
-    // searched to the end of the megabyte buffer (most of the raw scan's time)
-    const gs = buf.subarray(s, e).indexOf(0x1d);
-    const end = gs >= 0 ? s + gs : e;
-    n += buf.copy(out.buf, n, s, end);
+  for (const l of lines) {
+    const gs = l.indexOf(0x1d);
+    n += l.copy(out.buf, n, 0, gs >= 0 ? gs : l.length);
     out.buf[n++] = 10;
   }
   return out.buf.subarray(0, n);
 }
 
-/**
- * Lines of other events walked past without a record of the event before giving up. Forward,
- * until the PROCTITLE every syscall event ends with (records of other CPUs' events interleave;
- * user records and LOGIN are events of their own and walk no further). Backward, only lines
- * of events numbered before the hit's count: the kernel numbers an event when its first record
- * goes out, so a line of a later-numbered event proves that the hit's event began further back
- * (an AVC logged while the syscall ran, its SYSCALL at the exit).
- */
-const MAX_GAP_AFTER = 4096;
-const MAX_GAP_BEFORE = 32;
-/**
- * After the PROCTITLE or an EOE (the kernel's last records of a syscall event), unrelated lines
- * looked at for more records of the event. Neither ends an event in a log file (ausearch groups
- * a record a sender wrote after them, until the time-out): the walk goes on, this far. Records
- * written further from their event than these gaps are not found (known difference).
- */
-const MAX_GAP_AFTER_END = 32;
-
-/** Where `msg=audit(` of the line starting at `ls` is, or -1 when the line has no record head. */
-function headAt(buf: Buffer, ls: number, le: number): number {
-  const at = buf.indexOf(KEY_OPEN, ls);
-  return at < 0 || at >= le || at - ls > 300 ? -1 : at;
-}
-
-/** The line's end (its newline, or `limit`). */
-function lineEnd(buf: Buffer, ls: number, limit: number): number {
-  const le = buf.indexOf(10, ls);
-  return le < 0 || le > limit ? limit : le;
-}
-
-/** A line's stamp `audit(SEC[.MS][:SERIAL])` as numbers; `sec` is -1 when the line has none. */
-interface Stamp {
-  sec: number;
-  serial: number;
-}
-
-function stampAt(buf: Buffer, ls: number, le: number, into: Stamp): Stamp {
-  into.sec = -1;
-  into.serial = 0;
-  const h = headAt(buf, ls, le);
-  if (h < 0) return into;
-  let i = h + KEY_OPEN.length;
-  let sec = 0;
-  for (; i < le && buf[i] >= 0x30 && buf[i] <= 0x39; i++) sec = sec * 10 + buf[i] - 0x30;
-  if (i === h + KEY_OPEN.length) return into;
-  while (i < le && buf[i] !== 0x3a /* : */ && buf[i] !== 0x29 /* ) */) i++;
-  let serial = 0;
-  if (buf[i] === 0x3a) for (i++; i < le && buf[i] >= 0x30 && buf[i] <= 0x39; i++) serial = serial * 10 + buf[i] - 0x30;
-  into.sec = sec;
-  into.serial = serial;
-  return into;
-}
-
-/** The record type's name of the line starting at `ls`. */
-function typeName(buf: Buffer, ls: number, le: number): string {
-  const t = headType(buf, ls) + 5; // after `type=`
-  const sp = buf.indexOf(0x20, t);
-  return buf.toString('latin1', t, sp < 0 || sp > le ? le : sp);
-}
+/** The end of a name in the head: a blank (as `\S` in HEAD) or the enriched part's 0x1D. */
+const endsName = (b: number): boolean => b === 0x20 || b === 0x1d || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
 
 /**
- * Adds the hit's line and the other lines of its event to `lines`, as ausearch groups them
- * (see Reassembler): the records with the hit's stamp, walked line by line both ways, until an
- * event opens whose stamp is `timeoutMs` newer (ausearch ends the event there) or the gap of
- * unrelated lines is too wide (see MAX_GAP_*); forward it ends MAX_GAP_AFTER_END unrelated lines after the PROCTITLE or an EOE.
- * A record of a type that is an event of its own (LOGIN, USER_*) opened first splits the
- * records: the hit's event is the part that holds it. 'beyond': the walk reached the end of
- * `buf` where the file goes on (`bounds` tells where buf[0] and buf[limit] are the file's own
- * ends), so the event may have lines outside it.
+ * The head of one line, read from its bytes by parseRecordBytes' grammar (record.ts): a line
+ * that one takes for no record is none here either, and the stamp is the same. Plain
+ * comparisons of constant bytes: it reads the head of every line of the log.
  */
-function collectEvent(buf: Buffer, at: number, limit: number, bounds: { start: boolean; end: boolean }, timeoutMs: number, lines: [number, number][]): 'done' | 'beyond' {
-  const start = buf.lastIndexOf(10, at) + 1;
-  const end = lineEnd(buf, start, limit);
-  const open = headAt(buf, start, end);
-  if (open < 0 || open > at) return 'done'; // ` ses=` before the head: not a kernel-stamped field
-  const close = buf.indexOf(0x29 /* ) */, open);
-  if (close < 0 || close > end) return 'done';
-  const klen = close + 1 - open;
-  const same = (ls: number, le: number): boolean => {
-    const h = headAt(buf, ls, le);
-    return h >= 0 && h + klen <= le && buf.compare(buf, open, close + 1, h, h + klen) === 0;
-  };
-  const isType = (ls: number, type: Buffer): boolean => {
-    const t = headType(buf, ls);
-    return t + type.length <= limit && buf.compare(type, 0, type.length, t, t + type.length) === 0;
-  };
-  const own = stampAt(buf, start, end, { sec: 0, serial: 0 });
-  const closesAt = Math.ceil((own.sec * 1000 + timeoutMs) / 1000); // a line this many seconds in ends the event
-  const prefix = headType(buf, start) - start; // `node=X ` (serials count per node)
-  const sameNode = (ls: number): boolean => headType(buf, ls) - ls === prefix && buf.compare(buf, start, start + prefix, ls, ls + prefix) === 0;
-  const other: Stamp = { sec: 0, serial: 0 };
-  let beyond = false;
-  const found: [number, number][] = [[start, end]];
-  // backward
-  for (let le = start - 1, gap = 0; ; ) {
-    if (le < 0) {
-      beyond = !bounds.start;
-      break;
+class Head {
+  node: string | null = null;
+  typeStart = 0;
+  typeEnd = 0;
+  timeMs = 0;
+  serial = 0;
+  serialText: string | null = null;
+
+  read(buf: Buffer, start: number, end: number): boolean {
+    let p = start;
+    let node: string | null = null;
+    if (buf[p] === 0x6e /* node= */) {
+      if (p + 5 > end || buf[p + 1] !== 0x6f || buf[p + 2] !== 0x64 || buf[p + 3] !== 0x65 || buf[p + 4] !== 0x3d) return false;
+      let q = p + 5;
+      while (q < end && !endsName(buf[q])) q++;
+      if (q === p + 5 || q >= end || buf[q] !== 0x20) return false;
+      node = buf.toString('latin1', p + 5, q);
+      p = q + 1;
     }
-    const ls = le === 0 ? 0 : buf.lastIndexOf(10, le - 1) + 1;
-    if (same(ls, le)) {
-      found.push([ls, le]);
-      gap = 0;
-    } else {
-      stampAt(buf, ls, le, other);
-      if (other.sec >= closesAt) break;
-      if (other.sec >= 0 && other.serial > own.serial && sameNode(ls)) gap = 0;
-      else if (++gap >= MAX_GAP_BEFORE) break;
+    // type=
+    if (p + 5 > end || buf[p] !== 0x74 || buf[p + 1] !== 0x79 || buf[p + 2] !== 0x70 || buf[p + 3] !== 0x65 || buf[p + 4] !== 0x3d) return false;
+    const typeStart = p + 5;
+    let q = typeStart;
+    for (;;) {
+      if (q >= end) return false;
+      if (endsName(buf[q])) break;
+      q++;
     }
-    le = ls - 1;
-  }
-  found.reverse();
-  // the hit's event, split where a record that is an event of its own opened first
-  let first = 0;
-  while (first < found.length - 1 && found[first][0] !== start && opensSingleRecordEvent(recordTypeNumber(typeName(buf, found[first][0], found[first][1])))) first++;
-  const single = found[first][0] === start && opensSingleRecordEvent(recordTypeNumber(typeName(buf, start, end)));
-  if (single) {
-    lines.push([start, end]);
-    return beyond ? 'beyond' : 'done';
-  }
-  for (let i = first; i < found.length; i++) lines.push(found[i]);
-  // forward
-  let ended = isType(start, PROCTITLE) || isType(start, EOE);
-  let chase = false; // walking to a record of the event found past the gap
-  for (let ls = end + 1, gap = 0; ; ) {
-    if (ls >= limit) {
-      beyond = beyond || (!bounds.end && !ended);
-      break;
+    // ' msg=audit(' (its rarest bytes first)
+    if (
+      q === typeStart ||
+      q + 11 > end ||
+      buf[q + 1] !== 0x6d ||
+      buf[q + 5] !== 0x61 ||
+      buf[q + 10] !== 0x28 ||
+      buf[q] !== 0x20 ||
+      buf[q + 2] !== 0x73 ||
+      buf[q + 3] !== 0x67 ||
+      buf[q + 4] !== 0x3d ||
+      buf[q + 6] !== 0x75 ||
+      buf[q + 7] !== 0x64 ||
+      buf[q + 8] !== 0x69 ||
+      buf[q + 9] !== 0x74
+    )
+      return false;
+    p = q + 11;
+    // SEC (1–12 digits), then .MSEC (1–3), then :SERIAL (1–20), then ')'
+    const secStart = p;
+    let sec = 0;
+    let d = 0;
+    while (p < end && (d = buf[p] - 0x30) >= 0 && d <= 9) {
+      sec = sec * 10 + d;
+      p++;
     }
-    const le = lineEnd(buf, ls, limit);
-    if (same(ls, le)) {
-      lines.push([ls, le]);
-      gap = 0;
-      chase = false;
-      if (isType(ls, PROCTITLE) || isType(ls, EOE)) ended = true;
-    } else {
-      stampAt(buf, ls, le, other);
-      if (other.sec >= closesAt) break;
-      if (++gap >= (ended ? MAX_GAP_AFTER_END : MAX_GAP_AFTER) && !chase) {
-        if (ended) break;
-        // before its time-out, a record of the event further on is still the event's (ausearch
-        // groups it): walk on to it; none in the buffer, the time-out not reached in it either,
-        // and the file goes on: the wider read looks further
-        const next = nextOfEvent(buf, le + 1, limit, open, close, same);
-        if (next >= 0) chase = true;
-        else {
-          beyond = beyond || (!bounds.end && lastLineSec(buf, limit, other) < closesAt);
-          break;
+    if (p === secStart || p - secStart > 12) return false;
+    let ms = 0;
+    if (p < end && buf[p] === 0x2e /* . */) {
+      const m0 = ++p;
+      while (p < end && (d = buf[p] - 0x30) >= 0 && d <= 9) {
+        ms = ms * 10 + d;
+        p++;
+      }
+      if (p === m0 || p - m0 > 3) return false;
+    }
+    let serial = 0;
+    let serialText: string | null = null;
+    if (p < end && buf[p] === 0x3a /* : */) {
+      const s0 = ++p;
+      while (p < end && (d = buf[p] - 0x30) >= 0 && d <= 9) {
+        serial = serial * 10 + d;
+        p++;
+      }
+      if (p === s0 || p - s0 > 20) return false;
+      if (p - s0 > 15) {
+        let z = s0;
+        while (z < p - 1 && buf[z] === 0x30) z++; // leading zeros, as parseRecord drops them
+        if (p - z > 15) {
+          serialText = buf.toString('latin1', z, p);
+          serial = Number(serialText);
         }
       }
     }
-    ls = le + 1;
+    if (p >= end || buf[p] !== 0x29 /* ) */) return false;
+    this.node = node;
+    this.typeStart = typeStart;
+    this.typeEnd = q;
+    this.timeMs = sec * 1000 + ms;
+    this.serial = serial;
+    this.serialText = serialText;
+    return true;
   }
-  return beyond ? 'beyond' : 'done';
+
+  /** An EOE record (the kernel's end-of-event marker). */
+  isEOE(buf: Buffer): boolean {
+    const t = this.typeStart;
+    return this.typeEnd - t === 3 && buf[t] === 0x45 && buf[t + 1] === 0x4f && buf[t + 2] === 0x45;
+  }
 }
+
+
+/** Whether a record type (its name's bytes) is an event of its own; names seen before make no string. */
+class SingleTypes {
+  private readonly seen = new Map<number, { name: Buffer; single: boolean }[]>();
+
+  of(buf: Buffer, start: number, end: number): boolean {
+    const len = end - start;
+    const slot = len * 65536 + buf[start] * 256 + buf[end - 1];
+    const list = this.seen.get(slot);
+    if (list)
+      for (const t of list) {
+        let i = 0;
+        while (i < len && t.name[i] === buf[start + i]) i++;
+        if (i === len) return t.single;
+      }
+    const name = Buffer.from(buf.subarray(start, end));
+    const single = opensSingleRecordEvent(recordTypeNumber(name.toString('latin1')));
+    if (this.seen.size < 4096 && (list?.length ?? 0) < 8) {
+      if (list) list.push({ name, single });
+      else this.seen.set(slot, [{ name, single }]);
+    }
+    return single;
+  }
+}
+
+const earlier = (a: ScanEvent, b: ScanEvent): boolean => {
+  if (a.timeMs !== b.timeMs) return a.timeMs < b.timeMs;
+  if (a.serialText === null && b.serialText === null) return a.serial !== b.serial ? a.serial < b.serial : a.seq < b.seq;
+  const x = a.serialText ?? String(a.serial);
+  const y = b.serialText ?? String(b.serial);
+  if (x.length !== y.length) return x.length < y.length;
+  return x !== y ? x < y : a.seq < b.seq;
+};
 
 /**
- * The start of the next line in `buf[from, limit)` with the stamp `buf[open, close]` (a byte
- * search: only its hits are looked at as lines), or -1.
+ * The Reassembler's grouping (log-file mode) over line heads only: every event of the log is
+ * held while open (key, time-out, its lines as file offsets in a pool), the matched ones are
+ * handed out whole once complete. Written for speed (it sees every line of the log): no
+ * object a line, event objects reused, and events queued for their time-out in a FIFO while
+ * they open in time order (a heap takes the rest).
  */
-function nextOfEvent(buf: Buffer, from: number, limit: number, open: number, close: number, same: (ls: number, le: number) => boolean): number {
-  const key = buf.subarray(open, close + 1);
-  for (let at = buf.indexOf(key, from); at >= 0 && at < limit; at = buf.indexOf(key, at + key.length)) {
-    const ls = buf.lastIndexOf(10, at) + 1;
-    if (ls < from) continue;
-    if (same(ls, lineEnd(buf, ls, limit))) return ls;
+class EventScan {
+  private readonly open = new Map<string | number, ScanEvent>();
+  private displaced = 0;
+  /** Open events in opening order while their `since` does not fall (the usual log): a queue. */
+  private fifo: ScanEvent[] = [];
+  private fifoHead = 0;
+  /** Open events that opened older than the last one queued in `fifo` (a clock that went back, skewed nodes). */
+  private readonly late = new MinHeap<ScanEvent>((a, b) => a.since < b.since || (a.since === b.since && a.seq < b.seq));
+  /** Complete matched events, out in stamp order once no open event can be earlier. */
+  private readonly held = new MinHeap<ScanEvent>(earlier);
+  private readonly cut = new Set<string | number>();
+  recordsAfterCut = 0;
+  private seq = 0;
+  private readonly head = new Head();
+  private readonly single = new SingleTypes();
+  private readonly spare: ScanEvent[] = [];
+  // the line pool: [start, end) file offsets and the next line of the same event (-1: last)
+  private starts = new Float64Array(1 << 14);
+  private ends = new Float64Array(1 << 14);
+  private next = new Int32Array(1 << 14);
+  private free = -1;
+  private used = 0;
+  /** Recent buffers read (whole lines), for the lines handed out. */
+  readonly chunks: { buf: Buffer; at: number; end: number }[] = [];
+  /** File offsets of the lines of the event being handed out. */
+  offsets: number[] = [];
+  // find()'s answer
+  private found: ScanEvent | undefined = undefined;
+  private foundKey: string | number = 0;
+  /** The open event of the last record read (null: none, or it was recycled). */
+  private last: ScanEvent | null = null;
+
+  constructor(
+    private readonly fd: number,
+    private readonly timeoutMs: number,
+    private readonly maxOpen: number,
+    private readonly out: (lines: Buffer[]) => void,
+  ) {}
+
+  /** The lines of buf[0, limit) (whole lines; buf[0] is at file offset `at`); `hits` ascending. */
+  chunk(buf: Buffer, at: number, limit: number, hits: number[]): void {
+    this.chunks.push({ buf, at, end: at + limit });
+    if (this.chunks.length > KEEP_CHUNKS) this.chunks.shift();
+    const h = this.head;
+    let k = 0;
+    for (let ls = 0; ls < limit; ) {
+      let le = buf.indexOf(10, ls);
+      if (le < 0 || le > limit) le = limit;
+      if (le > ls && h.read(buf, ls, le)) {
+        while (k < hits.length && hits[k] < h.typeStart) k++;
+        this.record(buf, at + ls, at + le, k < hits.length && hits[k] < le);
+      }
+      ls = le + 1;
+    }
+    this.release(false);
   }
-  return -1;
-}
 
-/** The seconds of the last line of `buf[0, limit)` (-1 when it has no stamp). */
-function lastLineSec(buf: Buffer, limit: number, into: Stamp): number {
-  const le = limit > 0 && buf[limit - 1] === 10 ? limit - 1 : limit;
-  const ls = le === 0 ? 0 : buf.lastIndexOf(10, le - 1) + 1;
-  return stampAt(buf, ls, le, into).sec;
-}
+  /** End of input: every open event completes. */
+  end(): void {
+    for (let o = this.oldest(); o; o = this.oldest()) this.complete(this.popOldest());
+    this.release(true);
+  }
 
-/** Position of `type=` in a line that may start with `node=X `. */
-function headType(buf: Buffer, ls: number): number {
-  if (buf[ls] !== 0x6e /* n */) return ls;
-  const sp = buf.indexOf(0x20, ls);
-  return sp < 0 ? ls : sp + 1;
+  private record(buf: Buffer, start: number, end: number, hit: boolean): void {
+    const h = this.head;
+    const last = this.last;
+    // most lines continue the event of the line before: no lookup
+    if (last !== null && !last.complete && last.timeMs === h.timeMs && last.serial === h.serial && last.node === h.node && last.serialText === h.serialText) {
+      this.link(last, start, end);
+      if (hit) last.matched = true;
+      if (last.afterCut) this.recordsAfterCut++;
+      return;
+    }
+    this.find();
+    const entry = this.found;
+    const key = this.foundKey;
+    if (entry !== undefined) {
+      this.last = entry;
+      this.link(entry, start, end);
+      if (hit) entry.matched = true;
+      if (entry.afterCut) this.recordsAfterCut++;
+      return;
+    }
+    const afterCut = this.cut.size > 0 && this.cut.has(key);
+    if (afterCut) this.recordsAfterCut++;
+    if (h.isEOE(buf)) return; // its event already completed: ausearch drops it too
+    const ev = this.spare.pop() ?? { key: 0, node: null, timeMs: 0, serial: 0, serialText: null, since: 0, seq: 0, complete: false, matched: false, afterCut: false, head: -1, tail: -1 };
+    ev.key = key;
+    ev.node = h.node;
+    ev.timeMs = h.timeMs;
+    ev.serial = h.serial;
+    ev.serialText = h.serialText;
+    ev.since = Math.floor(h.timeMs / 1000) * 1000;
+    ev.seq = this.seq++;
+    ev.complete = false;
+    ev.matched = hit;
+    ev.afterCut = afterCut;
+    ev.head = ev.tail = -1;
+    this.link(ev, start, end);
+    this.last = ev;
+    this.open.set(key, ev);
+    if (typeof key === 'string' && h.node === null) this.displaced++;
+    if (this.single.of(buf, h.typeStart, h.typeEnd)) this.complete(ev);
+    else if (this.fifoHead === this.fifo.length || this.fifo[this.fifo.length - 1].since <= ev.since) this.fifo.push(ev);
+    else this.late.push(ev);
+    // ausearch checks time-outs against the stamp of each event that opens
+    this.expire(ev.since);
+  }
+
+  /** Reassembler.find over the head just read, into `found` / `foundKey`. */
+  private find(): void {
+    const h = this.head;
+    if (h.node === null && h.serialText === null) {
+      const bySerial = this.open.get(h.serial);
+      if (bySerial !== undefined && bySerial.timeMs === h.timeMs && bySerial.node === null) {
+        this.found = bySerial;
+        this.foundKey = h.serial;
+        return;
+      }
+      if (bySerial === undefined && this.displaced === 0) {
+        this.found = undefined;
+        this.foundKey = h.serial;
+        return;
+      }
+      const key = `|${h.timeMs}:${h.serial}`;
+      this.found = this.open.get(key);
+      this.foundKey = bySerial === undefined ? h.serial : key;
+      return;
+    }
+    const key = `${h.node ?? ''}|${h.timeMs}:${h.serialText ?? h.serial}`;
+    this.found = this.open.get(key);
+    this.foundKey = key;
+  }
+
+  /** The open event that times out first (opened earliest, then first), or undefined. */
+  private oldest(): ScanEvent | undefined {
+    const a = this.fifoHead < this.fifo.length ? this.fifo[this.fifoHead] : undefined;
+    const b = this.late.peek();
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return b.since < a.since || (b.since === a.since && b.seq < a.seq) ? b : a;
+  }
+
+  private popOldest(): ScanEvent {
+    const o = this.oldest()!;
+    if (o === this.late.peek()) return this.late.pop()!;
+    this.fifo[this.fifoHead++] = undefined as unknown as ScanEvent;
+    if (this.fifoHead === this.fifo.length) {
+      this.fifo.length = 0;
+      this.fifoHead = 0;
+    } else if (this.fifoHead > 4096 && this.fifoHead * 2 > this.fifo.length) {
+      this.fifo = this.fifo.slice(this.fifoHead);
+      this.fifoHead = 0;
+    }
+    return o;
+  }
+
+  private expire(now: number): void {
+    for (let o = this.oldest(); o; o = this.oldest()) {
+      if (o.since + this.timeoutMs <= now) this.complete(this.popOldest());
+      else if (this.open.size > this.maxOpen) {
+        this.complete(this.popOldest());
+        this.cut.add(o.key);
+        if (this.cut.size > this.maxOpen) this.cut.delete(this.cut.values().next().value as string | number);
+      } else break;
+    }
+  }
+
+  private complete(ev: ScanEvent): void {
+    if (ev.complete) return;
+    ev.complete = true;
+    this.open.delete(ev.key);
+    if (typeof ev.key === 'string' && ev.node === null) this.displaced--;
+    if (ev.matched) this.held.push(ev);
+    else this.recycle(ev);
+  }
+
+  private recycle(ev: ScanEvent): void {
+    this.unlink(ev);
+    if (ev === this.last) this.last = null;
+    if (this.spare.length < 1024) this.spare.push(ev);
+  }
+
+  /** Hands out held events in stamp order: each once no open event can have an earlier stamp (or all, at the end). */
+  private release(all: boolean): void {
+    for (let ev = this.held.peek(); ev; ev = this.held.peek()) {
+      const oldest = this.oldest();
+      // (a log whose clock stands still holds them all: past the bound they go out anyway)
+      if (!all && oldest !== undefined && ev.timeMs >= oldest.since && this.held.size <= this.maxOpen) break;
+      this.held.pop();
+      const lines: Buffer[] = [];
+      this.offsets = [];
+      for (let i = ev.head; i >= 0; i = this.next[i]) {
+        lines.push(this.bytes(this.starts[i], this.ends[i]));
+        this.offsets.push(this.starts[i]);
+      }
+      this.recycle(ev);
+      this.out(lines);
+    }
+  }
+
+  /** The line [start, end) of the file: from a buffer still kept, else read again. */
+  private bytes(start: number, end: number): Buffer {
+    for (let i = this.chunks.length - 1; i >= 0; i--) {
+      const c = this.chunks[i];
+      if (start >= c.at && end <= c.end) return c.buf.subarray(start - c.at, end - c.at);
+    }
+    const b = Buffer.allocUnsafe(end - start);
+    let got = 0;
+    while (got < b.length) {
+      const n = readSync(this.fd, b, got, b.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return b.subarray(0, got);
+  }
+
+  private link(ev: ScanEvent, start: number, end: number): void {
+    let i = this.free;
+    if (i >= 0) this.free = this.next[i];
+    else {
+      if (this.used === this.starts.length) this.grow();
+      i = this.used++;
+    }
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.next[i] = -1;
+    if (ev.tail >= 0) this.next[ev.tail] = i;
+    else ev.head = i;
+    ev.tail = i;
+  }
+
+  private unlink(ev: ScanEvent): void {
+    if (ev.head < 0) return;
+    this.next[ev.tail] = this.free;
+    this.free = ev.head;
+    ev.head = ev.tail = -1;
+  }
+
+  private grow(): void {
+    const n = this.starts.length * 2;
+    const s = new Float64Array(n);
+    s.set(this.starts);
+    const e = new Float64Array(n);
+    e.set(this.ends);
+    const x = new Int32Array(n);
+    x.set(this.next);
+    this.starts = s;
+    this.ends = e;
+    this.next = x;
+  }
 }

@@ -116,3 +116,77 @@ describe('search strategies agree', () => {
     );
   });
 });
+
+/**
+ * Events of the container's session and of others, after the fixture, spread over a few
+ * seconds: each event's records (an AVC first, an EOE anywhere, a record after its
+ * PROCTITLE, a LOGIN or user record that is an event of its own) in order, the events
+ * interleaved at random — records of one event may lie any number of lines apart, and lines
+ * 2 s newer may come between them (the time-out ends the event there, in ausearch as in the
+ * full scan).
+ */
+const interleavedEvent = fc.record({
+  ses: fc.constantFrom(1625, 1625, 77),
+  dt: fc.integer({ min: 1, max: 5 }),
+  avc: fc.boolean(),
+  eoeAt: fc.option(fc.nat(5), { nil: undefined }),
+  afterEnd: fc.boolean(),
+  single: fc.boolean(),
+  steps: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 8, maxLength: 8 }),
+});
+
+function interleave(events: { ses: number; dt: number; avc: boolean; eoeAt?: number; afterEnd: boolean; single: boolean; steps: number[] }[]): string[] {
+  const keyed: [number, number, string][] = [];
+  events.forEach((e, i) => {
+    const st = `${base + e.dt}.${String(i % 1000).padStart(3, '0')}:${950000 + i}`;
+    const recs = e.single
+      ? [`type=USER_CMD msg=audit(${st}): pid=${i} uid=0 auid=0 ses=${e.ses} msg='cwd="/" cmd=6C73 exe="/usr/bin/sudo" terminal=pts/0 res=success'`]
+      : [
+          ...(e.avc ? [`type=AVC msg=audit(${st}): avc:  denied  { read } for  pid=${i} comm="x" name="shadow" dev="sda1" ino=1 tclass=file permissive=0`] : []),
+          `type=SYSCALL msg=audit(${st}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=${i} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=${e.ses} comm="x" exe="/usr/bin/x" key=(null)`,
+          `type=PATH msg=audit(${st}): item=0 name="/usr/bin/x" nametype=NORMAL`,
+          `type=PROCTITLE msg=audit(${st}): proctitle=78`,
+          ...(e.afterEnd ? [`type=CWD msg=audit(${st}): cwd="/"`] : []),
+        ];
+    if (e.eoeAt !== undefined) recs.splice(Math.min(e.eoeAt, recs.length), 0, `type=EOE msg=audit(${st}): `);
+    let key = e.dt * 40;
+    recs.forEach((line, k) => keyed.push([(key += e.steps[k % e.steps.length]), i, line]));
+  });
+  return keyed.sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((k) => k[2]);
+}
+
+describe('the session scan is exact (ausearch groups by stamp until the time-out)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-scan-exact-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('session scan (decoded and raw bytes) and full scan return the same records on any interleaving (property)', () => {
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(interleavedEvent, { minLength: 1, maxLength: 40 }), (events) => {
+        const log = join(dir, `interleaved-${run++}.log`);
+        writeFileSync(log, [...session, ...interleave(events)].join('\n') + '\n', 'latin1');
+        const events_ = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
+          const out: string[] = [];
+          searchLogs({ files: [log], filter: { container: 'srch-t1' }, attribution, onEvent: (e) => out.push(shape(e)), ...opts });
+          return out.sort();
+        };
+        const rawLines = (opts: Partial<Parameters<typeof searchLogs>[0]>): string[] => {
+          const out: string[] = [];
+          searchLogs({
+            files: [log],
+            filter: { container: 'srch-t1' },
+            attribution,
+            onEvent: (e) => out.push(...e.records.map((r) => r.raw)),
+            rawOut: (b) => out.push(...b.toString('latin1').split('\n').filter(Boolean)),
+            ...opts,
+          });
+          return out.sort();
+        };
+        const full = events_({ fullScan: true });
+        expect(events_({})).toEqual(full);
+        expect(rawLines({})).toEqual(rawLines({ fullScan: true }));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
