@@ -1,5 +1,5 @@
 import { readRanges } from './read-ranges';
-import { bytesAt, findBytes, typeAt } from './line-bytes';
+import { bytesAt, typeAt } from './line-bytes';
 import { LruMap } from './lru-map';
 
 /**
@@ -135,7 +135,26 @@ export function kernelStamp(buf: Buffer, start: number, end: number, into: Stamp
   const t = typeAt(buf, start, end);
   if (t < 0) return false;
   if (buf[t + 5] === 0x44 /* D */ && bytesAt(buf, t, end, DAEMON)) return false;
-  const open = findBytes(buf, t, Math.min(end, t + 300 + KEY_OPEN.length), KEY_OPEN);
+  // findBytes(buf, t, min(end, t + 310), KEY_OPEN) with the needle's bytes written out: the
+  // shared loop, called with other needles too, cost most of the first pass
+  let open = -1;
+  for (let k = t, last = Math.min(end, t + 300 + KEY_OPEN.length) - KEY_OPEN.length; k <= last; k++) {
+    if (
+      buf[k] === 0x6d /* m */ &&
+      buf[k + 9] === 0x28 /* ( */ &&
+      buf[k + 1] === 0x73 &&
+      buf[k + 2] === 0x67 &&
+      buf[k + 3] === 0x3d &&
+      buf[k + 4] === 0x61 &&
+      buf[k + 5] === 0x75 &&
+      buf[k + 6] === 0x64 &&
+      buf[k + 7] === 0x69 &&
+      buf[k + 8] === 0x74
+    ) {
+      open = k;
+      break;
+    }
+  }
   if (open < 0) return false;
   let close = open + KEY_OPEN.length;
   while (close < end && buf[close] !== 0x29 /* ) */) close++;

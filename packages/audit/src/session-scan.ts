@@ -296,7 +296,9 @@ const earlier = (a: ScanEvent, b: ScanEvent): boolean => {
  * they open in time order (a heap takes the rest).
  */
 class EventScan {
-  private readonly open = new Map<string | number, ScanEvent>();
+  /** Open events by serial (no node=, exact serial: nearly every event) and by string key (the rest). */
+  private readonly bySerial = new SerialTable();
+  private readonly byString = new Map<string, ScanEvent>();
   private displaced = 0;
   /** Open events in opening order while their `since` does not fall (the usual log): a queue. */
   private fifo: ScanEvent[] = [];
@@ -395,8 +397,11 @@ class EventScan {
     ev.head = ev.tail = -1;
     this.link(ev, start, end);
     this.last = ev;
-    this.open.set(key, ev);
-    if (typeof key === 'string' && h.node === null) this.displaced++;
+    if (typeof key === 'number') this.bySerial.set(key, ev);
+    else {
+      this.byString.set(key, ev);
+      if (h.node === null) this.displaced++;
+    }
     if (this.single.of(buf, h.typeStart, h.typeEnd)) this.complete(ev);
     else if (this.fifoHead === this.fifo.length || this.fifo[this.fifo.length - 1].since <= ev.since) this.fifo.push(ev);
     else this.late.push(ev);
@@ -408,7 +413,7 @@ class EventScan {
   private find(): void {
     const h = this.head;
     if (h.node === null && h.serialText === null) {
-      const bySerial = this.open.get(h.serial);
+      const bySerial = this.bySerial.get(h.serial);
       if (bySerial !== undefined && bySerial.timeMs === h.timeMs && bySerial.node === null) {
         this.found = bySerial;
         this.foundKey = h.serial;
@@ -420,12 +425,12 @@ class EventScan {
         return;
       }
       const key = `|${h.timeMs}:${h.serial}`;
-      this.found = this.open.get(key);
+      this.found = this.byString.get(key);
       this.foundKey = bySerial === undefined ? h.serial : key;
       return;
     }
     const key = `${h.node ?? ''}|${h.timeMs}:${h.serialText ?? h.serial}`;
-    this.found = this.open.get(key);
+    this.found = this.byString.get(key);
     this.foundKey = key;
   }
 
@@ -455,7 +460,7 @@ class EventScan {
   private expire(now: number): void {
     for (let o = this.oldest(); o; o = this.oldest()) {
       if (o.since + this.timeoutMs <= now) this.complete(this.popOldest());
-      else if (this.open.size > this.maxOpen) {
+      else if (this.bySerial.size + this.byString.size > this.maxOpen) {
         this.complete(this.popOldest());
         this.cut.add(o.key);
         if (this.cut.size > this.maxOpen) this.cut.delete(this.cut.values().next().value as string | number);
@@ -466,8 +471,11 @@ class EventScan {
   private complete(ev: ScanEvent): void {
     if (ev.complete) return;
     ev.complete = true;
-    this.open.delete(ev.key);
-    if (typeof ev.key === 'string' && ev.node === null) this.displaced--;
+    if (typeof ev.key === 'number') this.bySerial.delete(ev.key);
+    else {
+      this.byString.delete(ev.key);
+      if (ev.node === null) this.displaced--;
+    }
     if (ev.matched) this.held.push(ev);
     else this.recycle(ev);
   }
@@ -545,5 +553,70 @@ class EventScan {
     this.starts = s;
     this.ends = e;
     this.next = x;
+  }
+}
+
+/**
+ * Open events by serial: a hash table with linear probing and backward-shift deletion (a Map
+ * costs more for the set, get and delete that every event of the log takes).
+ */
+class SerialTable {
+  private keys = new Float64Array(1 << 12).fill(-1);
+  private values: (ScanEvent | undefined)[] = new Array<ScanEvent | undefined>(1 << 12);
+  /** 32 − log2(capacity): the top bits of the scrambled key are the slot. */
+  private shift = 32 - 12;
+  size = 0;
+
+  /** Serials count up: scrambled (Fibonacci hashing), or neighbours would form one long run to probe. */
+  private home(key: number): number {
+    return Math.imul(key ^ (key / 4294967296), 0x9e3779b1) >>> this.shift;
+  }
+
+  private slot(key: number): number {
+    const mask = this.keys.length - 1;
+    let i = this.home(key);
+    while (this.keys[i] !== -1 && this.keys[i] !== key) i = (i + 1) & mask;
+    return i;
+  }
+
+  get(key: number): ScanEvent | undefined {
+    const i = this.slot(key);
+    return this.keys[i] === key ? this.values[i] : undefined;
+  }
+
+  set(key: number, value: ScanEvent): void {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const i = this.slot(key);
+    if (this.keys[i] !== key) this.size++;
+    this.keys[i] = key;
+    this.values[i] = value;
+  }
+
+  delete(key: number): void {
+    const mask = this.keys.length - 1;
+    let i = this.slot(key);
+    if (this.keys[i] !== key) return;
+    this.size--;
+    // backward shift: every entry after the hole that may sit there moves into it
+    for (let j = (i + 1) & mask; this.keys[j] !== -1; j = (j + 1) & mask) {
+      const home = this.home(this.keys[j]);
+      if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+        this.keys[i] = this.keys[j];
+        this.values[i] = this.values[j];
+        i = j;
+      }
+    }
+    this.keys[i] = -1;
+    this.values[i] = undefined;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const values = this.values;
+    this.keys = new Float64Array(keys.length * 2).fill(-1);
+    this.shift--;
+    this.values = new Array<ScanEvent | undefined>(keys.length * 2);
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== -1) this.set(keys[i], values[i]!);
   }
 }
