@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
-import { DockerAgent, Spool } from '@contid/docker';
+import { DockerAgent, RequesterStore, Spool } from '@contid/docker';
 import { tempStateDir } from '../helpers/cli';
 import { DockerEngine, EngineOptions } from './engine';
 import { FrontProcess } from './front-process';
@@ -22,7 +22,8 @@ export class FrontSuite {
   tagger!: Tagger;
   agent!: DockerAgent;
 
-  constructor(label: string, image: EngineOptions['image']) {
+  /** ENGINE: more options for the suite's dockerd (its config file …). */
+  constructor(label: string, image: EngineOptions['image'], engine: Omit<EngineOptions, 'label' | 'env' | 'image'> = {}) {
     this.state = tempStateDir(label);
     this.stateDir = join(this.state.dir, 'state');
     this.requesters = join(this.state.dir, 'requesters');
@@ -30,6 +31,7 @@ export class FrontSuite {
       label,
       env: { CONTID_STATE_DIR: this.stateDir, CONTID_RUNC_CONF: join(this.state.dir, 'none.conf'), CONTID_REQUESTERS_DIR: this.requesters },
       image,
+      ...engine,
     });
     this.frontSock = `${this.engine.execRoot}/front.sock`;
     this.upstream = `${this.engine.execRoot}/docker.sock`;
@@ -41,7 +43,7 @@ export class FrontSuite {
     await this.engine.start();
     await this.front.start();
     this.tagger = Tagger.open({ stateDir: this.stateDir, failPolicy: 'open' });
-    this.agent = new DockerAgent({ docker: this.engine.api, tagger: this.tagger, spool: new Spool(join(this.stateDir, 'spool')), scanMs: 500 });
+    this.agent = new DockerAgent({ docker: this.engine.api, tagger: this.tagger, spool: new Spool(join(this.stateDir, 'spool')), requesters: new RequesterStore(this.requesters), scanMs: 500 });
     await this.agent.start();
   }
 

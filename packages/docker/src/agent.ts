@@ -1,7 +1,8 @@
 import { FSWatcher, watch } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
-import { backfillDocker, recordIfUntagged } from './backfill';
+import { RequesterNotes, backfillDocker, recordIfUntagged } from './backfill';
+import { REQUESTERS_DIR, RequesterStore } from './front/requesters';
 import { EntryOutcome, Identifier, Spool, SpoolConsumer, alive } from '@contid/oci';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 
@@ -9,6 +10,8 @@ export interface DockerAgentOptions {
   docker: Dockerode;
   tagger: Tagger;
   spool: Spool;
+  /** The front's requester notes, for the untagged record of a container started without the shim (default: CONTID_REQUESTERS_DIR, else /run/contid/requesters). */
+  requesters?: RequesterNotes;
   /** Identifiers run after Docker's (e.g. Kubernetes pod identity). */
   identifiers?: Identifier[];
   /** Periodic scan: catches entries an fs.watch event missed (ms). */
@@ -60,10 +63,12 @@ export class DockerAgent {
   /** A drain queued and not yet begun: later kicks share it. */
   private queuedKick: Promise<void> | null = null;
   private backoff: number;
+  private readonly requesters: RequesterNotes;
 
   constructor(private readonly options: DockerAgentOptions) {
     this.log = options.log ?? (() => undefined);
     this.backoff = options.reconnectMs?.min ?? 250;
+    this.requesters = options.requesters ?? new RequesterStore(process.env.CONTID_REQUESTERS_DIR || REQUESTERS_DIR);
     this.consumer = new SpoolConsumer({
       tagger: options.tagger,
       spool: options.spool,
@@ -90,7 +95,7 @@ export class DockerAgent {
   private reconcile(what: string): Promise<void> {
     return this.serial(async () => {
       await this.drainSpool();
-      const b = await backfillDocker(this.options.docker, this.options.tagger);
+      const b = await backfillDocker(this.options.docker, this.options.tagger, undefined, this.requesters);
       this.log(`${what}: ${b.known.length} tagged, ${b.untagged.length} recorded untagged, ${b.ended.length} ended`);
     });
   }
@@ -224,7 +229,7 @@ export class DockerAgent {
     if (action === 'start') {
       await this.drainSpool();
       // Started without the shim, or the shim could not hand it over: never silently missing.
-      if ((await recordIfUntagged(this.options.docker, this.options.tagger, id, 'start event')) === 'untagged') {
+      if ((await recordIfUntagged(this.options.docker, this.options.tagger, id, 'start event', undefined, this.requesters)) === 'untagged') {
         this.log(`${id} started without a contid session: recorded untagged`);
       }
       return;

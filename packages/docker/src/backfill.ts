@@ -1,6 +1,10 @@
 import type Dockerode from 'dockerode';
 import { ContainerQueries, ContainerRecord, Tagger } from '@contid/core';
 import { withTimeout } from './docker-identity';
+import type { RequesterStore } from './front/requesters';
+
+/** Where the front's notes are read: a container's `c-` note names who asked for it. */
+export type RequesterNotes = Pick<RequesterStore, 'read'>;
 
 export interface BackfillResult {
   /** Running containers contid already tags. */
@@ -21,13 +25,13 @@ function runningRow(registry: ContainerQueries, runtimeId: string): ContainerRec
  * untagged with their pid (never silently missing); rows whose container stopped are ended.
  * Run it after draining the spool, or a container still in the spool looks untagged.
  */
-export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutMs = 10_000): Promise<BackfillResult> {
+export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutMs = 10_000, requesters?: RequesterNotes): Promise<BackfillResult> {
   const out: BackfillResult = { known: [], untagged: [], ended: [] };
   const running = await withTimeout(docker.listContainers(), timeoutMs);
   if (!running) throw new Error('docker did not list its containers');
   const ids = new Set(running.map((c) => c.Id));
   for (const summary of running) {
-    const found = await recordIfUntagged(docker, tagger, summary.Id, 'backfill', timeoutMs);
+    const found = await recordIfUntagged(docker, tagger, summary.Id, 'backfill', timeoutMs, requesters);
     if (found === 'known') out.known.push(summary.Id);
     if (found === 'untagged') out.untagged.push(summary.Id);
   }
@@ -41,7 +45,9 @@ export async function backfillDocker(docker: Dockerode, tagger: Tagger, timeoutM
 
 /**
  * One container Docker runs: if contid has no row for it (started with another runtime, or the
- * shim could not hand it over), record it untagged with its init pid.
+ * shim could not hand it over), record it untagged with its init pid — and with who asked for
+ * it when `contid docker front` noted that (`requester`: a user other than root only gets here
+ * through the front's --allow-unattributed runtime; the run itself carries no identity).
  */
 export async function recordIfUntagged(
   docker: Dockerode,
@@ -49,10 +55,12 @@ export async function recordIfUntagged(
   id: string,
   found: string,
   timeoutMs = 10_000,
+  requesters?: RequesterNotes,
 ): Promise<'known' | 'untagged' | 'gone'> {
   if (runningRow(tagger.containers, id)) return 'known';
   const info = await withTimeout(docker.getContainer(id).inspect(), timeoutMs);
   if (!info || !info.State.Running || !info.State.Pid) return 'gone';
+  const requester = requesters?.read('c', info.Id) ?? null;
   tagger.recordUntagged({
     orchestrator: 'docker',
     name: info.Name.replace(/^\//, ''),
@@ -60,7 +68,7 @@ export async function recordIfUntagged(
     image: info.Config.Image || null,
     labels: info.Config.Labels ?? {},
     pid: info.State.Pid,
-    detail: { found, runtime: info.HostConfig.Runtime ?? null },
+    detail: { found, runtime: info.HostConfig.Runtime ?? null, ...(requester ? { requester } : {}) },
   });
   return 'untagged';
 }

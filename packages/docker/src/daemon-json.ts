@@ -3,6 +3,8 @@ import { ContidError } from '@contid/core';
 export const DAEMON_JSON = '/etc/docker/daemon.json';
 export const SHIM_INSTALL_PATH = '/usr/local/libexec/contid/contid-runc';
 export const RUNTIME_NAME = 'contid';
+/** How contid's runtime shim begins: what tells it from another program at a runtime's path. */
+export const SHIM_HEADER = '#!/bin/sh\n# contid-runc';
 
 type Json = Record<string, unknown>;
 

@@ -133,7 +133,8 @@ const MAX_REMEMBERED_CHECKS = 4096;
  * waiting, no guessing); its command and user from Docker while it still knows the exec, else
  * from the event stream. An exec whose command is the container's healthcheck is marked
  * `healthcheck` (Docker runs its probes as execs; the registry folds them). A container's
- * healthcheck is fixed when it is created, so it is asked once per container: a run bound
+ * healthcheck is fixed when it is created, so it is asked once per container (and an exec
+ * some client asked for through contid docker front is never a probe): a run bound
  * after `docker rm` (Docker no longer answers) is still marked. Only engines that name pid
  * files otherwise fall back to matching the pid or the command, once.
  */
@@ -152,7 +153,10 @@ export function dockerExecDescriber(docker: Dockerode, recent?: RecentExecs, tim
       }
     }
     const args = proc?.args ?? null;
-    const healthcheck = probe !== null && args !== null && probe.join('\0') === args.join('\0') ? { healthcheck: true } : {};
+    // An exec a client asked for (its own note, not the container's taken for dockerd) is that
+    // client's, whatever its command: only dockerd's own runs are probes.
+    const asked = entry.requester !== null && !entry.requester.byDockerd;
+    const healthcheck = !asked && probe !== null && args !== null && probe.join('\0') === args.join('\0') ? { healthcheck: true } : {};
     const named = execIdOfPidFile(entry.pidFile);
     // The binding already carries runc's process.json (command, user, cwd): asking dockerd for
     // the exec's own record would only repeat it, at one more API call per exec.

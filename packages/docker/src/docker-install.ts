@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ContidError } from '@contid/core';
-import { DaemonJsonChange, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
+import { DaemonJsonChange, SHIM_HEADER, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
 
 /**
  * What `contid install docker` keeps beside daemon.json so that uninstall can give the file
@@ -98,7 +98,7 @@ function copyInto(source: string, target: string, mode: number): void {
 
 export function removeShim(target = SHIM_INSTALL_PATH): boolean {
   if (!existsSync(target)) return false;
-  if (!readFileSync(target, 'utf8').startsWith('#!/bin/sh\n# contid-runc')) throw new ContidError(`${target} is not contid's shim; leaving it`);
+  if (!readFileSync(target, 'utf8').startsWith(SHIM_HEADER)) throw new ContidError(`${target} is not contid's shim; leaving it`);
   unlinkSync(target);
   // The library stays while another contid script beside it still sources it.
   const others = readdirSync(dirname(target)).filter((f) => f.startsWith('contid-') && f !== TAG_LIBRARY);

@@ -18,6 +18,8 @@ export type { FrontOptions } from './front/front';
 export { UNATTRIBUTED, isFullId, mayHijack, routeOf, startTargetFor, targetProblem } from './front/api-routes';
 export type { Unattributed } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
+export { isContidShim, runtimesOfInfo, startRefusal } from './front/start-policy';
+export type { DockerRuntimes, StartHostConfig } from './front/start-policy';
 export { REQUESTERS_DIR, RequesterStore, formatRequester, parseRequester, requesterOf } from './front/requesters';
 export type { Requester } from './front/requesters';
 export { dockerAdapter } from './adapter';

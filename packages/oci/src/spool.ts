@@ -63,13 +63,20 @@ export interface SpoolRequester {
   session: number | null;
   pid: number | null;
   exe: string | null;
+  /**
+   * No client asked for this run: dockerd made it on its own (a restart policy's run, a
+   * healthcheck probe; or root on dockerd's own socket) for the container this requester last
+   * started, whose note the shim took (`requester-by=dockerd`).
+   */
+  byDockerd?: true;
 }
 
 function requesterOf(fields: Map<string, string>): SpoolRequester | null {
   const uid = num(fields.get('requester-uid'));
   const auid = num(fields.get('requester-auid'));
   if (uid === null || auid === null) return null;
-  return { uid, auid, session: num(fields.get('requester-session')), pid: num(fields.get('requester-pid')), exe: fields.get('requester-exe') || null };
+  const byDockerd = fields.get('requester-by') === 'dockerd' ? { byDockerd: true as const } : {};
+  return { uid, auid, session: num(fields.get('requester-session')), pid: num(fields.get('requester-pid')), exe: fields.get('requester-exe') || null, ...byDockerd };
 }
 
 export const SPOOL_VERSION = 1;

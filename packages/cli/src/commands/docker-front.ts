@@ -47,7 +47,7 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       .option('group', { type: 'string', default: 'docker', describe: "group of the front's socket, given back to dockerd's on fail-open (dockerd's own socket is made root-only while the front runs)" })
       .option('allow-unattributed', {
         type: 'string',
-        describe: `comma-separated: ${UNATTRIBUTED.join(', ')} — relay these for users other than root although dockerd then runs processes no requester is noted for (they run with auid 0; refused by default)`,
+        describe: `comma-separated: ${UNATTRIBUTED.join(', ')} — relay these for users other than root although what then runs has no requester noted (build, swarm, plugins: dockerd runs them itself, with auid 0; runtime: a container under a runtime other than contid's while dockerd's default is contid's) or can leave its audit session (audit-control: privileged, or --cap-add AUDIT_CONTROL or ALL); refused by default`,
       })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
   handler: async (argv) => {

@@ -15,6 +15,8 @@ interface HealthcheckView {
   lastSession: number | null;
   /** Every run's session (each one's events are the container's: `contid search` attributes them from the log). */
   sessions: number[];
+  /** The last run's requester: the container's, taken for dockerd (`byDockerd`), when contid docker front noted one. */
+  requester: unknown;
 }
 
 function healthcheckViews(folds: FoldedBinding[], sessionsOf: (fold: FoldedBinding) => number[]): HealthcheckView[] {
@@ -28,6 +30,7 @@ function healthcheckViews(folds: FoldedBinding[], sessionsOf: (fold: FoldedBindi
       last: f.lastAt,
       lastSession: f.lastSession,
       sessions: sessionsOf(f),
+      requester: f.detail.requester ?? null,
     };
   });
 }
@@ -68,7 +71,7 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
         (b) => `  ${new Date(b.at).toISOString()}  ${b.op.padEnd(8)} pid ${b.pid}  session ${b.session ?? '-'}  ${JSON.stringify(b.detail)}`,
       ),
       ...healthchecks.map(
-        (h) => `  ${new Date(h.last).toISOString()}  healthcheck ×${h.count} since ${new Date(h.first).toISOString()}, last session ${h.lastSession ?? '-'}  ${JSON.stringify(h.command)}`,
+        (h) => `  ${new Date(h.last).toISOString()}  healthcheck ×${h.count} since ${new Date(h.first).toISOString()}, last session ${h.lastSession ?? '-'}  ${JSON.stringify(h.command)}${h.requester ? `  requester ${JSON.stringify(h.requester)}` : ''}`,
       ),
     ];
     // Names, labels, runtime ids and binding details are the orchestrator's (or a nested

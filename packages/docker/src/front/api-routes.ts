@@ -25,8 +25,11 @@ export type ApiRoute =
  * `swarm` (service tasks, started by the swarm executor whenever it schedules them:
  * `/swarm/init|join`, `/services/create`, `/services/{id}/update`), `plugins` (a plugin's
  * process, privileged: `/plugins/pull|create`, `/plugins/{name}/enable|upgrade|set`).
+ * Two more are refused at a container's start, by what it is (start-policy.ts): `runtime` (a
+ * runtime other than contid's while dockerd's default is contid's) and `audit-control`
+ * (privileged, or CAP_AUDIT_CONTROL added: root in it may rewrite its loginuid).
  */
-export const UNATTRIBUTED = ['build', 'swarm', 'plugins'] as const;
+export const UNATTRIBUTED = ['build', 'swarm', 'plugins', 'runtime', 'audit-control'] as const;
 export type Unattributed = (typeof UNATTRIBUTED)[number];
 
 /** dockerd's own version prefix: `/v{version:[0-9.]+}` (so /v1.41.0/ is routed too). */

@@ -7,6 +7,7 @@ import { ApiRoute, Unattributed, isFullId, startTargetFor } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
+import { DockerRuntimes, StartHostConfig, runtimesOfInfo, startRefusal } from './start-policy';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -45,9 +46,11 @@ export class DockerFront {
   private readonly notes: RecentNotes;
   /** A start's note as it was before, until dockerd answers the start (keyed by the request's route). */
   private readonly replaced = new WeakMap<ApiRoute, Replaced>();
+  private readonly runtimes: RuntimesCache;
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
+    this.runtimes = new RuntimesCache(() => this.getJson('/info'));
     this.notes = new RecentNotes(o.requesters);
     this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
   }
@@ -109,12 +112,12 @@ export class DockerFront {
    * (who reaches dockerd's own socket anyway, so refusing root would guard nothing) unless
    * `--allow-unattributed` allows that kind.
    */
-  private unattributed(what: Unattributed, head: Head, who: Requester): Verdict | void {
+  private unattributed(what: Unattributed, head: Head, who: Requester, why = 'dockerd runs its processes itself, so they would run with no requester and auid 0'): Verdict | void {
     if (who.uid === 0 || this.o.allowUnattributed?.has(what)) return;
     this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from uid ${who.uid} (pid ${who.pid}): ${what} is not allowed for users other than root`);
     return {
       status: 403,
-      message: `contid docker front: ${what} is refused for users other than root: dockerd runs its processes itself, so they would run with no requester and auid 0; root may allow it with contid docker front --allow-unattributed ${what}`,
+      message: `contid docker front: ${what} is refused for users other than root: ${why}; root may allow it with contid docker front --allow-unattributed ${what}`,
     };
   }
 
@@ -158,6 +161,30 @@ export class DockerFront {
     renameSync(tmp, this.o.listen);
     closeUpstream(this.o.upstream);
     this.o.requesters.prune();
+    const runtimes = await this.runtimes.get(true);
+    if (runtimes) {
+      const contid = [...runtimes.contid].join(', ') || 'none';
+      const mandatory = runtimes.contid.has(runtimes.defaultRuntime);
+      this.log(`dockerd's default runtime is ${escapeText(runtimes.defaultRuntime)}; contid's: ${escapeText(contid)}${mandatory ? '' : " — the default is not contid's, so containers run untagged unless asked for with --runtime, and other runtimes are not refused"}`);
+    }
+  }
+
+  /** GET `path` of dockerd's API, parsed (null: no answer, not 200, not JSON). */
+  private getJson(path: string): Promise<unknown> {
+    return new Promise((resolve) => {
+      const r = http.get({ socketPath: this.o.upstream, agent: this.agent, path }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null);
+          } catch {
+            resolve(null);
+          }
+        });
+      });
+      r.on('error', () => resolve(null));
+    });
   }
 
   /** Points `listen` back at dockerd (whose socket gets the front's group again), then closes. */
@@ -184,10 +211,46 @@ export class DockerFront {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
     if (route.kind !== 'container-start') return;
-    return this.resolve(route.ref).then((found) => {
+    return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
+      const refused = who.uid === 0 ? null : await this.refusedStart(found.id, found.hostConfig, head, who);
+      if (refused) return refused;
       this.replaced.set(route, this.notes.start(found.id, who));
       return { target: startTargetFor(head.url, found.id) };
+    });
+  }
+
+  /**
+   * A start of a container that would run without its audit identity (start-policy.ts: another
+   * runtime than contid's, privileged, CAP_AUDIT_CONTROL): refused like the unattributed calls.
+   * Checked at every start (create-then-start and `docker run` alike), on what dockerd itself
+   * says the container is. dockerd's runtimes are asked again when the container's runtime is not
+   * one known as contid's (an admin may have reloaded them), else at most every RUNTIMES_TTL_MS.
+   */
+  private async refusedStart(id: string, host: StartHostConfig, head: Head, who: Requester): Promise<Verdict | null> {
+    let runtimes = await this.runtimes.get();
+    if (runtimes && startRefusal(host, runtimes)?.kind === 'runtime') runtimes = await this.runtimes.get(true);
+    if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not starting a container it cannot check" };
+    const refusal = startRefusal(host, runtimes);
+    const verdict = refusal && this.unattributed(refusal.kind, head, who, refusal.why);
+    if (!verdict) return null;
+    // dockerd removes an auto-remove container whose start failed, and `docker run --rm` waits
+    // for that removal after a failed start: a start dockerd never saw must be followed by it too.
+    if (host.AutoRemove) await this.removeRefused(id);
+    return verdict;
+  }
+
+  private removeRefused(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const r = http.request({ method: 'DELETE', socketPath: this.o.upstream, agent: this.agent, path: `/containers/${id}?force=1` }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 204) this.notes.forget('c', id);
+          resolve();
+        });
+      });
+      r.on('error', () => resolve());
+      r.end();
     });
   }
 
@@ -200,20 +263,20 @@ export class DockerFront {
    * The full id of the container `ref` names now (dockerd's inspect resolves a ref as its start
    * does), or dockerd's answer when it names none (404 "No such container: …").
    */
-  private resolve(ref: string): Promise<{ id: string } | { status: number; message: string }> {
+  private resolve(ref: string): Promise<{ id: string; hostConfig: StartHostConfig } | { status: number; message: string }> {
     const failed = (why: string) => ({ status: 502, message: `contid docker front: cannot look up container ${JSON.stringify(ref)}: ${why}` });
     return new Promise((resolve) => {
       const r = http.get({ socketPath: this.o.upstream, agent: this.agent, path: `/containers/${encodeURIComponent(ref)}/json` }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          let body: { Id?: unknown; message?: unknown } = {};
+          let body: { Id?: unknown; message?: unknown; HostConfig?: StartHostConfig } = {};
           try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
           } catch {
             // Not JSON: said below.
           }
-          if (res.statusCode === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return resolve({ id: body.Id });
+          if (res.statusCode === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return resolve({ id: body.Id, hostConfig: body.HostConfig ?? {} });
           if (res.statusCode !== 200 && typeof body.message === 'string') return resolve({ status: res.statusCode ?? 502, message: body.message });
           resolve(failed(`dockerd answered ${res.statusCode}`));
         });
@@ -267,6 +330,24 @@ class RecentNotes {
   forget(kind: 'c' | 'e', id: string): void {
     this.last.delete(`${kind}-${id}`);
     this.store.forget(kind, id);
+  }
+}
+
+/** How long dockerd's runtimes are believed without asking again (they change only on its reload). */
+const RUNTIMES_TTL_MS = 30_000;
+
+/** dockerd's runtimes from its `/info`, kept a while: a start must not cost an /info call each. */
+class RuntimesCache {
+  private last: { at: number; runtimes: DockerRuntimes } | null = null;
+
+  constructor(private readonly info: () => Promise<unknown>) {}
+
+  async get(fresh = false): Promise<DockerRuntimes | null> {
+    if (!fresh && this.last && Date.now() - this.last.at < RUNTIMES_TTL_MS) return this.last.runtimes;
+    const info = await this.info();
+    if (!info || typeof info !== 'object') return this.last?.runtimes ?? null;
+    this.last = { at: Date.now(), runtimes: runtimesOfInfo(info as { DefaultRuntime?: unknown; Runtimes?: unknown }) };
+    return this.last.runtimes;
   }
 }
 

@@ -1,0 +1,55 @@
+import type Dockerode from 'dockerode';
+import type { ContainerRecord } from '@contid/core';
+import type { SpoolEntry } from '@contid/oci';
+import { dockerExecDescriber, runtimesOfInfo, startRefusal } from '@contid/docker';
+
+const mandatory = { defaultRuntime: 'contid', contid: new Set(['contid', 'contid-crun']) };
+const optional = { defaultRuntime: 'runc', contid: new Set(['contid']) };
+
+describe('which starts the front refuses for users other than root', () => {
+  test.each([
+    [{ Runtime: 'contid' }, mandatory, null],
+    [{ Runtime: 'contid-crun' }, mandatory, null],
+    [{}, mandatory, null], // no runtime recorded: dockerd's default
+    [{ Runtime: 'runc' }, mandatory, 'runtime'],
+    [{ Runtime: 'io.containerd.runc.v2' }, mandatory, 'runtime'],
+    [{ Runtime: 'runc' }, optional, null], // tagging not mandatory: a plain run is untagged anyway
+    [{}, optional, null],
+    [{ Runtime: 'contid', Privileged: true }, mandatory, 'audit-control'],
+    [{ Runtime: 'contid', Privileged: true }, optional, 'audit-control'],
+    [{ Runtime: 'contid', CapAdd: ['AUDIT_CONTROL'] }, mandatory, 'audit-control'],
+    [{ Runtime: 'contid', CapAdd: ['cap_audit_control'] }, mandatory, 'audit-control'],
+    [{ Runtime: 'contid', CapAdd: ['NET_ADMIN', 'all'] }, mandatory, 'audit-control'],
+    [{ Runtime: 'contid', CapAdd: ['NET_ADMIN', 'AUDIT_WRITE'] }, mandatory, null],
+    [{ Runtime: 'contid', CapAdd: null }, mandatory, null],
+  ] as const)('%j with %j: %s', (host, runtimes, kind) => {
+    expect(startRefusal(host, runtimes)?.kind ?? null).toBe(kind);
+  });
+
+  test("contid's runtimes are those whose path is contid's shim", () => {
+    const info = { DefaultRuntime: 'contid', Runtimes: { runc: { path: 'runc' }, contid: { path: '/usr/local/libexec/contid/contid-runc' }, odd: {} } };
+    const r = runtimesOfInfo(info, (p) => p.endsWith('/contid-runc'));
+    expect(r).toEqual({ defaultRuntime: 'contid', contid: new Set(['contid']) });
+    expect(runtimesOfInfo({}, () => true)).toEqual({ defaultRuntime: 'runc', contid: new Set() });
+  });
+});
+
+describe('an exec a client asked for is never a healthcheck probe', () => {
+  const ID = 'c'.repeat(64);
+  const EXEC = 'e'.repeat(64);
+  const docker = { getContainer: () => ({ inspect: async () => ({ Config: { Healthcheck: { Test: ['CMD-SHELL', 'true'] } } }) }) } as unknown as Dockerode;
+  const entry = (requester: SpoolEntry['requester']) => ({ id: ID, pidFile: `/run/x/${EXEC}.pid`, requester }) as SpoolEntry;
+  const proc = { args: ['/bin/sh', '-c', 'true'] } as Parameters<ReturnType<typeof dockerExecDescriber>>[3];
+  const describe = (requester: SpoolEntry['requester']) => dockerExecDescriber(docker)(entry(requester), {} as ContainerRecord, 1, proc, { registry: {} as never });
+  const mallory = { uid: 1001, auid: 1001, session: 5, pid: 6, exe: '/usr/bin/docker' };
+
+  test.each([
+    ['no requester (dockerd, no front)', null, true],
+    ["the container's requester taken for dockerd", { ...mallory, byDockerd: true as const }, true],
+    ["a client's own exec note", mallory, false],
+  ])('%s: healthcheck %s', async (_what, requester, probe) => {
+    const d = await describe(requester);
+    expect(d.execId).toBe(EXEC);
+    expect('healthcheck' in d).toBe(probe);
+  });
+});
