@@ -17,6 +17,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | nul
   }
 }
 
+/** The annotation with which an engine other than Docker marks the config.json it writes. */
+const OTHER_MANAGER = 'io.container.manager';
+
 /** Attributes Docker adds to a container event beside the container's labels. */
 const EVENT_ATTRIBUTES = new Set(['name', 'image', 'exitCode', 'execID', 'signal', 'execDuration']);
 
@@ -77,7 +80,11 @@ async function identityFromEvents(docker: Dockerode, id: string, sinceMs: number
  * removed); null for containers Docker does not know (containerd, CRI-O …).
  */
 export function dockerIdentifier(docker: Dockerode, timeoutMs = 3000): Identifier {
-  return async (_oci, entry) => {
+  return async (oci, entry) => {
+    // A config another manager marked as its own (Podman: io.container.manager=libpod) is not
+    // Docker's: asking dockerd (inspect, then its event log) cost contid serve CPU on every
+    // `podman run`, and dockerd work on hosts that run both.
+    if (oci.annotations?.[OTHER_MANAGER]) return null;
     const info = await withTimeout(docker.getContainer(entry.id).inspect(), timeoutMs);
     if (!info) return entry.id ? identityFromEvents(docker, entry.id, entry.time, timeoutMs) : null;
     return {
