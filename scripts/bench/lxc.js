@@ -4,9 +4,10 @@
 // post-stop hooks (contid-lxc hook), measured alternately in the same run; then
 // `lxc-attach -- true` into the plain one against `contid lxc attach` into the tagged one.
 // `contid serve` drains the spool throughout, as deployed, and must have bound every start.
-// The figure is the median of per-round ratios (each round one plain and one contid cycle, back
-// to back, which goes first alternating), so a load burst that spans a round cancels out; the
-// CPU contid serve spent per cycle (its own /proc stat) is printed beside it, load-independent.
+// The figure is the median of per-round ratios (each round one plain, one contid and one
+// no-op-hooks reference cycle, back to back, which goes first rotating), so a load burst that
+// spans a round cancels out; the CPU contid serve spent per cycle (its own /proc stat) is
+// printed beside it, which moves with the load far less than wall time.
 const { spawn, spawnSync } = require('node:child_process');
 const { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
