@@ -83,6 +83,13 @@ describe('outside attack 6: containers that would run without their audit identi
     expect(r.stderr).toMatch(refusal('audit-control'));
   }, 120_000);
 
+  test('contid doctor behind the front says whether dockerd\'s default runtime is contid\'s (so other runtimes are refused)', () => {
+    const doctor = (daemonJson: string) =>
+      contid(['doctor'], { env: { ...env, CONTID_DOCKER_UPSTREAM: suite.upstream, CONTID_DOCKER_DAEMON_JSON: daemonJson } }).stdout.split('\n').find((l) => l.includes('docker default runtime: '));
+    expect(doctor(join(config, 'daemon.json'))).toMatch(/^ok {4}docker default runtime: dockerd's default runtime is contid's/);
+    expect(doctor(join(config, 'none.json'))).toMatch(/^WARN  docker default runtime: dockerd's default runtime is "runc" .*does not refuse other runtimes.* — fix: contid install docker --default-runtime/);
+  });
+
   test('another added capability is not refused', () => {
     expect(viaFront(mallory, ['run', '--rm', '--cap-add', 'NET_ADMIN', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
   }, 120_000);

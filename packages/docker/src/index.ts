@@ -13,7 +13,7 @@ export { containersUsingRuntime } from './runtime-users';
 export type { RuntimeUser } from './runtime-users';
 export * from './client';
 export { DockerFront, failOpen } from './front/front';
-export { FRONT_UPSTREAM } from './front/upstream-health';
+export { FRONT_UPSTREAM, defaultRuntimeHealth } from './front/upstream-health';
 export type { FrontOptions } from './front/front';
 export { UNATTRIBUTED, isFullId, mayHijack, routeOf, startTargetFor, targetProblem } from './front/api-routes';
 export type { Unattributed } from './front/api-routes';

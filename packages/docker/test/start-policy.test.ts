@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { ContainerRecord } from '@contid/core';
 import type { SpoolEntry } from '@contid/oci';
-import { dockerExecDescriber, runtimesOfInfo, startRefusal } from '@contid/docker';
+import { defaultRuntimeHealth, dockerExecDescriber, runtimesOfInfo, startRefusal } from '@contid/docker';
 
 const mandatory = { defaultRuntime: 'contid', contid: new Set(['contid', 'contid-crun']) };
 const optional = { defaultRuntime: 'runc', contid: new Set(['contid']) };
@@ -51,5 +54,22 @@ describe('an exec a client asked for is never a healthcheck probe', () => {
     const d = await describe(requester);
     expect(d.execId).toBe(EXEC);
     expect('healthcheck' in d).toBe(probe);
+  });
+});
+
+describe("contid doctor behind the front: dockerd's default runtime", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-default-runtime-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  test.each([
+    ['{"default-runtime": "contid", "runtimes": {}}', 'ok'],
+    ['{"default-runtime": "runc"}', 'warn'],
+    ['{}', 'warn'],
+    [null, 'warn'],
+  ])('%s: %s', (text, status) => {
+    const file = join(dir, `${Math.random()}.json`);
+    if (text !== null) writeFileSync(file, text);
+    const r = defaultRuntimeHealth(file);
+    expect(r.status).toBe(status);
+    if (status === 'warn') expect(r.detail).toContain('does not refuse other runtimes');
   });
 });
