@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { loadKoffi } from '@contid/core';
+import { loadKoffi } from '@contid/core/dist/native-modules';
 
 const POLLOUT = 4;
 let poll: ((fds: Buffer, n: number, timeoutMs: number) => number) | null | undefined;
