@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { ContidError } from '@contid/core/dist/errors';
 import { loadSqlite } from '@contid/core/dist/native-modules';
+import { makeDirectory } from '@contid/core/dist/output-file';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
@@ -117,7 +118,7 @@ export class SearchIndex {
   private constructor(private readonly db: Database.Database) {}
 
   static open(dir = DEFAULT_INDEX_DIR): SearchIndex {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir, 0o700);
     // The index holds binding lines of the audit log: never written where others could read or swap it.
     const untrusted = untrustedIndexReason(dir, INDEX_FILES);
     if (untrusted) throw new ContidError(`refusing to keep the search index in ${dir}: ${untrusted}`);

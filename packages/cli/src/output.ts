@@ -1,4 +1,4 @@
-import { ContidError } from '@contid/core/dist/errors';
+import { ContidError, PrivilegeError } from '@contid/core/dist/errors';
 import { escapeText } from '@contid/core/dist/printable';
 
 /**
@@ -7,13 +7,28 @@ import { escapeText } from '@contid/core/dist/printable';
  * when CONTID_DEBUG is set.
  */
 export function failWith(err: unknown, usage = false): never {
-  const e = err instanceof Error ? err : new Error(String(err));
+  const e = systemErrorAsContidError(err instanceof Error ? err : new Error(String(err)));
   const known = usage || e instanceof ContidError;
   const line = known ? e.message : `internal error: ${e.message}`;
   // Messages quote what the caller typed or a container chose: escaped, so they stay one line.
   process.stderr.write(`contid: ${escapeText(line.split('\n')[0])}\n`);
   if (!known && process.env.CONTID_DEBUG) process.stderr.write(`${e.stack}\n`);
   process.exit(e instanceof ContidError ? e.exitCode : usage ? 2 : 70);
+}
+
+const VERBS: Record<string, string> = { open: 'open', read: 'read', write: 'write', mkdir: 'create directory', rename: 'rename', unlink: 'remove', scandir: 'list', stat: 'read', lstat: 'read', copyfile: 'copy', chmod: 'change mode of' };
+
+/**
+ * A failed system call on a path the caller gave or a directory contid keeps (EACCES on
+ * /var/lib/contid as non-root, EIO reading /proc/self/mem) is the environment, not a bug:
+ * "cannot read X: EIO", and a missing privilege says so.
+ */
+function systemErrorAsContidError(e: Error): Error {
+  const { code, syscall, path } = e as NodeJS.ErrnoException;
+  if (e instanceof ContidError || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code) || typeof syscall !== 'string') return e;
+  const what = `cannot ${VERBS[syscall] ?? syscall} ${path ?? 'input'}: ${code}`;
+  if (code === 'EACCES' || code === 'EPERM') return new PrivilegeError(`${what} (permission denied: run as root?)`);
+  return new ContidError(what);
 }
 
 /**

@@ -2,6 +2,7 @@ import { KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPa
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ContidError } from './errors';
+import { makeDirectory } from './output-file';
 import { PublicKeyEntry, publishPublicKey } from './trust-store';
 
 /** Under the state directory: root-only, holds this node's private signing key. */
@@ -49,7 +50,7 @@ export class NodeSigner {
  * a key another user could read or swap signs nothing.
  */
 function ensurePrivateDir(dir: string): void {
-  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 }); // the state directory, as the registry makes it
+  makeDirectory(dirname(dir), 0o700); // the state directory, as the registry makes it
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {

@@ -1,7 +1,81 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ContidError } from './errors';
+
+const callerUid = (): number => process.geteuid?.() ?? 0;
+
+/** `/a/b/c` → ['/', '/a', '/a/b', '/a/b/c']: each directory of an absolute path, from the root down. */
+function prefixes(abs: string): string[] {
+  const parts = abs.split(sep).filter(Boolean);
+  return ['/', ...parts.map((_p, i) => '/' + parts.slice(0, i + 1).join('/'))];
+}
+
+/**
+ * Why an entry on the way to a file contid writes would let someone else redirect the write,
+ * or null. The kernel's fs.protected_symlinks rule, generalised to every component: a symlink
+ * or directory owned by anyone but root or the caller (its owner can swap what it leads to),
+ * or a directory everyone may write without the sticky bit (anyone can rename its entries).
+ */
+function untrustedEntry(st: Stats, uid: number): string | null {
+  const what = st.isSymbolicLink() ? 'a symbolic link' : 'a directory';
+  if (st.uid !== 0 && st.uid !== uid) return `is ${what} owned by uid ${st.uid}, not by root or you (uid ${uid})`;
+  if (st.isDirectory() && (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) return `is a directory everyone may write without the sticky bit (mode ${(st.mode & 0o7777).toString(8)})`;
+  return null;
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw new ContidError(`cannot use directory ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Refuses `dir` (which exists) if any entry of its path, as written or resolved, is untrusted; returns the resolved path. */
+function trustedDirectory(dir: string, uid: number): string {
+  const abs = resolve(dir);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+    if (!statSync(real).isDirectory()) throw Object.assign(new Error('ENOTDIR'), { code: 'ENOTDIR' });
+  } catch (e) {
+    throw new ContidError(`cannot use directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  // As written (a planted symlink) and as resolved (the directories it leads through).
+  for (const p of new Set([...prefixes(abs), ...prefixes(real)])) {
+    const st = lstatOrNull(p);
+    const why = st && untrustedEntry(st, uid);
+    if (why) throw new ContidError(`refusing to write under ${dir}: ${p} ${why}`);
+  }
+  return real;
+}
+
+/**
+ * `mkdir -p` that cannot loop and cannot be redirected: the existing part of the path must pass
+ * trustedDirectory, then each missing directory is created in turn (one mkdir per component —
+ * Node 20's recursive mkdir spins forever on paths under /proc). One clear error otherwise.
+ * Returns the resolved path of `dir`.
+ */
+export function makeDirectory(dir: string, mode = 0o755, uid = callerUid()): string {
+  const all = prefixes(resolve(dir));
+  let existing = 0;
+  while (existing < all.length && lstatOrNull(all[existing]) !== null) existing++;
+  let real = trustedDirectory(all[existing - 1], uid);
+  for (const p of all.slice(existing)) {
+    real = join(real, basename(p));
+    try {
+      mkdirSync(real, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ContidError(`cannot create directory ${p === resolve(dir) ? dir : `${p} (for ${dir})`}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const st = lstatSync(real);
+    const why = !st.isDirectory() ? 'is not a directory' : untrustedEntry(st, uid);
+    if (why) throw new ContidError(`refusing to write under ${dir}: ${p} ${why}`);
+  }
+  return real;
+}
 
 /**
  * Opens a file that privileged output (audit events) is appended to, without trusting what
@@ -11,7 +85,8 @@ import { ContidError } from './errors';
  * is one clear error — nothing is written to a file an attacker prepared (say in /tmp).
  * Returns the file descriptor.
  */
-export function openOutputFile(path: string, uid = process.geteuid?.() ?? 0): number {
+export function openOutputFile(path: string, uid = callerUid()): number {
+  trustedDirectory(dirname(path), uid);
   const append = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
   try {
     return openSync(path, append | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -50,12 +125,18 @@ function outputError(path: string, e: unknown): ContidError {
 
 /**
  * Writes `path` whole or not at all (a temporary file renamed over it), as safely as
- * openOutputFile in a directory others can write (/tmp): the temporary name is unguessable and
- * created exclusively, never through a symlink, 0600; the rename replaces whatever was at
- * `path` (a planted symlink included) without following it.
+ * openOutputFile in a directory others can write (/tmp): the directory (created with
+ * makeDirectory when missing) must be one nobody else can redirect, and it is named by its
+ * resolved path for the whole write; the temporary name is unguessable and created
+ * exclusively, never through a symlink, 0600; the rename replaces whatever was at `path` (a
+ * planted symlink included) without following it. Node has no openat/renameat, so the
+ * directory's identity (dev/ino) is checked again after the rename.
  */
-export function writeFileWhole(path: string, content: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+export function writeFileWhole(path: string, content: string, uid = callerUid()): void {
+  const dir = makeDirectory(dirname(path), 0o755, uid);
+  const before = statSync(dir);
+  const target = join(dir, basename(path));
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
   let fd: number;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -63,14 +144,22 @@ export function writeFileWhole(path: string, content: string): void {
     throw outputError(tmp, e);
   }
   try {
+    let written: Stats;
     try {
       writeSync(fd, content);
       fsyncSync(fd);
+      written = fstatSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
+    renameSync(tmp, target);
+    const after = statSync(dir);
+    const landed = lstatSync(target);
+    if (after.dev !== before.dev || after.ino !== before.ino || landed.ino !== written.ino || landed.dev !== written.dev) {
+      throw new ContidError(`cannot write ${path}: its directory was replaced while writing`);
+    }
   } catch (e) {
+    if (e instanceof ContidError) throw e;
     try {
       unlinkSync(tmp);
     } catch {

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerId, formatContainerId, parseContainerId } from './container-id';
 import { ContainerDirectory, UnknownContainerError, isInSubtree, resolveContainerRef } from './container-ref';
 import { ContidError } from './errors';
+import { makeDirectory } from './output-file';
 import { foldRun } from './binding-folds';
 import { MIGRATIONS } from './migrations';
 import { Namespaces, currentBootId } from './proc';
@@ -165,7 +166,7 @@ function toBinding(r: BindingRow): BindingRecord {
 /** Makes the state directory root-only, creating it when missing. */
 function prepareStateDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir, 0o700);
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
   } catch (e) {
     throw new ContidError(`registry directory ${dir} is not usable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

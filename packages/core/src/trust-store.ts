@@ -1,7 +1,8 @@
 import { KeyObject, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContidError } from './errors';
+import { makeDirectory } from './output-file';
 
 /** Readable by analysts (group adm, a log server): public keys only. Overridden by CONTID_TRUST_DIR. */
 export const DEFAULT_TRUST_DIR = '/etc/contid/trusted-keys';
@@ -65,7 +66,7 @@ function writeEntry(dir: string, entry: PublicKeyEntry): void {
 }
 
 function ensureTrustDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeDirectory(dir, 0o755);
   const st = statSync(dir);
   if (!st.isDirectory()) throw new ContidError(`${dir} is not a directory`);
   if ((st.mode & 0o022) !== 0) throw new ContidError(`${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): anyone could plant a key there`);

@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ContidError, auditDaemonPid } from '@contid/core';
+import { ContidError, auditDaemonPid, makeDirectory } from '@contid/core';
 import { auditdRunner, restartAdvice, restartAuditd } from './auditd-service';
 
 export const PLUGIN_CONF_PATH = '/etc/audit/plugins.d/contid.conf';
@@ -68,7 +68,7 @@ export function installAuditdPlugin(o: AuditdPluginOptions): string[] {
     if (!ownedOrAbsent(path)) throw new ContidError(`${path} exists and was not installed by contid; leaving it`);
   }
   if (!existsSync(dirname(conf))) throw new ContidError(`${dirname(conf)} does not exist: is auditd (3.x) installed?`);
-  mkdirSync(dirname(launcher), { recursive: true });
+  makeDirectory(dirname(launcher));
   writeFileSync(launcher, pluginLauncher(o.contid, o.tailArgs, o.logPath), { mode: 0o755 });
   chmodSync(launcher, 0o755);
   writeFileSync(conf, pluginConf(launcher), { mode: 0o640 });

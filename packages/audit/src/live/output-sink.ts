@@ -1,8 +1,8 @@
-import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { ContidError, listenWithMode, openOutputFile } from '@contid/core';
+import { ContidError, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -46,7 +46,7 @@ export class RotatingFileSink implements OutputSink {
   private size: number;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectory(dirname(path));
     this.size = existsSync(path) ? statSync(path).size : 0;
     this.stream = this.open();
   }

@@ -1,6 +1,6 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 import { type InstallContext, type Installer, adapterInstallers } from '@contid/oci';
 import { adapters } from '../adapters';
 import { warn } from '../output';
@@ -29,7 +29,7 @@ export function installContext(): InstallContext {
 
 /** contid-spawn (the tagging step without Node), its library and its LXC and systemd callers, copied root-owned; a link on PATH. */
 function installSpawn(binSource: string): string {
-  mkdirSync(LIBEXEC, { recursive: true, mode: 0o755 });
+  makeDirectory(LIBEXEC, 0o755);
   for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755], ['contid-systemd', 0o755]] as const) {
     copyFileSync(join(binSource, file), `${LIBEXEC}/${file}.tmp`);
     chmodSync(`${LIBEXEC}/${file}.tmp`, mode);

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, basename, extname } from 'node:path';
 import { ContidError, configFromEnv, formatContainerId, writeFileWhole } from '@contid/core';
 import { SearchIndex, hostHasProcfsContid } from '@contid/audit';
@@ -23,22 +23,34 @@ interface ReportArgs extends EventFilterArgs, LogInputArgs {
   'index-dir'?: string;
 }
 
-/** Where each group's page goes: FILE itself for one group, FILE-<label>-<id>.html beside it for several. */
-function pagePaths(file: string, groups: GroupReport[]): string[] {
+/**
+ * Where each group's page goes: FILE itself for one group, FILE-<label>-<id>.html beside it for
+ * several. A label that had to be made file-safe or shortened gets a short hash of its exact
+ * text, so `web:1` and `web;1` (or two long labels) never share a page; should two names still
+ * meet, nothing is written rather than one page silently replacing another.
+ */
+export function pagePaths(file: string, groups: GroupReport[]): string[] {
   if (groups.length === 1) return [file];
   const ext = extname(file) || '.html';
   const stem = join(dirname(file), basename(file, extname(file)));
-  return groups.map((g) => {
+  const paths = groups.map((g) => {
     const c = g.identity.chain[0];
-    const tag = `${g.identity.label}${c ? `-${formatContainerId(c.contid)}` : ''}`.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+    const exact = `${g.identity.label}${c ? `-${formatContainerId(c.contid)}` : ''}`;
+    const safe = exact.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+    const tag = safe === exact ? safe : `${safe}-${createHash('sha256').update(exact).digest('hex').slice(0, 12)}`;
     return `${stem}-${tag}${ext}`;
   });
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (seen.has(p)) throw new ContidError(`two groups would share the page ${p}; nothing written (report them one at a time with -c)`);
+    seen.add(p);
+  }
+  return paths;
 }
 
 /** Written whole or not at all, never through a file someone else planted (the page may go to /tmp). */
 function writeWhole(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileWhole(path, text);
+  writeFileWhole(path, text); // creates missing directories, never through a path someone else controls
 }
 
 /**

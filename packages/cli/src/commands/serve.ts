@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Installer } from '@contid/oci';
-import { ContidError, Tagger, parseContainerId } from '@contid/core';
+import { ContidError, Tagger, makeDirectory, parseContainerId } from '@contid/core';
 import { ContidService, DEFAULT_SOCKET_PATH, SOCKET_ENV } from '@contid/service';
 import { Spool, SpoolDrainer, consumerHooks, spoolDirFromEnv } from '@contid/oci';
 import { adapters } from '../adapters';
@@ -89,7 +89,7 @@ export const serviceInstaller: Installer = {
     assertOurUnit(path);
     const text = renderServiceUnit();
     if (existsSync(path) && readFileSync(path, 'utf8') === text) return `${path} is up to date`;
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectory(dirname(path));
     writeFileSync(path, text, { mode: 0o644 });
     return `wrote ${path}; run systemctl daemon-reload && systemctl enable --now contid`;
   },

@@ -1,0 +1,78 @@
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONTID_MAIN, contid, run, tempStateDir } from '../helpers/cli';
+import { AS_NOBODY } from './harness';
+
+/**
+ * Where contid writes as root (report --html pages, index and state directories): an
+ * unprivileged user plants a symlinked directory in /tmp, names paths under /proc (Node 20's
+ * recursive mkdir spins forever there), or labels groups so their pages share a file name.
+ * Outside attack 6. Real CLI; a crafted log with node= prefixes gives report groups.
+ */
+describe('output paths chosen or prepared by someone else (real CLI)', () => {
+  const state = tempStateDir('sec-outpaths');
+  const dir = mkdtempSync(join(tmpdir(), 'contid-sec-outpaths-'));
+  const victim = join(dir, 'victim');
+  const sticky = join(dir, 'sticky');
+  const rec = (node: string, n: number): string =>
+    `node=${node} type=SYSCALL msg=audit(1700000000.${100 + n}:${n}): arch=c000003e syscall=59 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=1 ppid=1 pid=${n} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="true" exe="/usr/bin/true" key=(null)`;
+  const log = join(dir, 'audit.log');
+
+  beforeAll(() => {
+    chmodSync(dir, 0o755);
+    mkdirSync(victim, { mode: 0o755 });
+    mkdirSync(join(dir, 'rootstate'), { mode: 0o755 });
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    writeFileSync(log, [rec('web:1', 1), rec('web;1', 2), rec('x'.repeat(120) + 'a', 3), rec('x'.repeat(120) + 'b', 4)].join('\n') + '\n');
+  });
+  afterAll(() => {
+    state.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("report --html under another user's symlinked directory in a sticky directory: refused, nothing written or created there", () => {
+    const link = join(sticky, 'reports');
+    const planted = run(AS_NOBODY[0], [...AS_NOBODY.slice(1), 'ln', '-s', victim, link]);
+    expect([planted.status, planted.stderr]).toEqual([0, '']);
+    for (const target of [join(link, 'r.html'), join(link, 'newdir', 'x.html')]) {
+      const r = contid(['report', '-if', log, '--by', 'node', '-n', 'web:1', '--html', target], { env: state.env, timeout: 60_000 });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^contid: refusing to write under .*reports is a symbolic link owned by uid 65534/)]);
+    }
+    expect(readdirSync(victim)).toEqual([]);
+  });
+
+  it.each([
+    ['index', ['index', '--index-dir', '/proc/contid-sec-x']],
+    ['report --html', ['report', '-if', '__LOG__', '--by', 'node', '--html', '/proc/contid-sec-x/x.html']],
+    ['ps', ['ps', '--state-dir', '/proc/contid-sec-x']],
+  ])('%s with a directory under /proc: one line and an exit, no endless mkdir', (_name, argv) => {
+    const r = contid(argv.map((a) => (a === '__LOG__' ? log : a)), { env: state.env, timeout: 60_000 });
+    expect(r.signal ?? null).toBeNull();
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^contid: .*cannot create directory \/proc\/contid-sec-x: ENOENT$/)]);
+  });
+
+  it('report --html with groups whose names differ only in unsafe characters or beyond 100 characters: one page each', () => {
+    const out = join(dir, 'pages');
+    mkdirSync(out);
+    const r = contid(['report', '-if', log, '--by', 'node', '--html', join(out, 'n.html'), '--quiet'], { env: state.env, timeout: 60_000 });
+    expect([r.status, r.stderr.split('\n').filter((l) => /error|refus|share/.test(l))]).toEqual([0, []]);
+    const pages = readdirSync(out);
+    expect(pages).toHaveLength(4);
+    expect(new Set(pages).size).toBe(4);
+    for (const p of pages) expect(lstatSync(join(out, p)).isFile()).toBe(true);
+    expect(existsSync(join(out, 'n.html'))).toBe(false);
+  });
+
+  it('install as non-root and search of an unreadable input: one clear line, not "internal error"', () => {
+    const install = run(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, CONTID_MAIN, 'install', 'auditd-plugin'], { env: { ...process.env, CONTID_STATE_DIR: join(dir, 'rootstate') } });
+    expect(install.status).not.toBe(0);
+    expect(install.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^contid: contid install auditd-plugin needs root: /)]);
+    const mem = contid(['search', '-i', '/proc/self/mem'], { env: state.env, timeout: 60_000 });
+    expect(mem.status).not.toBe(0);
+    expect(mem.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^contid: cannot read .*: EIO$/)]);
+  });
+});
