@@ -84,8 +84,8 @@ export class DockerAgent {
     await this.follow();
     // Only news wakes the drain: an entry appears whole (the shim renames one written in
     // pieces into place), and the agent's own claims and give-backs echo in the watch.
-    this.watcher = watch(this.options.spool.dir, (_event, file) => {
-      if (this.consumer.isNews(file)) void this.kick();
+    this.watcher = watch(this.options.spool.dir, (event, file) => {
+      if (this.consumer.isNews(event, file)) void this.kick();
     });
     this.timer = setInterval(() => void this.kick(true), this.options.scanMs ?? 2000);
     await this.reconcile('backfill');

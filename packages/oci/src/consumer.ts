@@ -282,12 +282,18 @@ export class SpoolConsumer {
   }
 
   /**
-   * Whether a spool watch event may announce an entry to process: not a dot-name (an entry a
-   * writer is still writing in pieces, which appears under its own name whole, by a rename; a
-   * claim, this consumer's or another's) and not an echo of this consumer's own give-backs.
+   * Whether a spool watch event (fs.watch's type and file name) may announce an entry to
+   * process. An entry appears whole under its name — created and written in one `write`, or
+   * renamed into place when written in pieces — so only a name appearing is news (`rename`:
+   * a create or a move), not a write into a file (`change`: the one write of an entry whose
+   * creation already woke a pass, which a second pass would find done). Not a dot-name (an
+   * entry still being written in pieces; a claim, this consumer's or another's), nor an echo of
+   * this consumer's own give-backs. An entry a pass found still empty or incomplete is looked at
+   * again by its consumer's retry timer.
    */
-  isNews(filename: string | null): boolean {
-    return !filename?.startsWith('.') && !this.isOwnEcho(filename);
+  isNews(eventType: string, filename: string | null): boolean {
+    if (eventType === 'change' || filename?.startsWith('.')) return false;
+    return !this.isOwnEcho(filename);
   }
 
   private expectEcho(name: string): void {

@@ -50,8 +50,8 @@ export class SpoolDrainer {
   async start(): Promise<void> {
     if (this.watcher) return this.kick();
     this.options.spool.prepare();
-    this.watcher = watch(this.options.spool.dir, (_event, file) => {
-      if (this.consumer.isNews(file)) void this.kick();
+    this.watcher = watch(this.options.spool.dir, (event, file) => {
+      if (this.consumer.isNews(event, file)) void this.kick();
     });
     this.timer = setInterval(() => void this.kick(), this.options.scanMs ?? 2000);
     await this.kick();
