@@ -15,6 +15,8 @@ function isGzip(file: string): boolean {
   try {
     const magic = Buffer.alloc(2);
     return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } catch (e) {
+    throw new ContidError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   } finally {
     closeSync(fd);
   }
