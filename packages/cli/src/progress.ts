@@ -70,9 +70,12 @@ export function progressOnStderr(options: ProgressOptions = {}): Progress {
   let state: ProgressState = { done: 0, total: 0, elapsedMs: 0 };
   let drawn = -Infinity;
   let everDrawn = false;
+  let stale = false; // the state changed since the line was last drawn
   const draw = (force: boolean): void => {
     const t = now();
+    stale = true;
     if (!force && t - drawn < REDRAW_MS) return;
+    stale = false;
     drawn = t;
     everDrawn = true;
     state = { ...state, elapsedMs: t - started };
@@ -88,7 +91,11 @@ export function progressOnStderr(options: ProgressOptions = {}): Progress {
       draw(false);
     },
     end() {
-      if (everDrawn) stream.write('\r\x1b[K');
+      if (!everDrawn) return;
+      // Events matched after the last redraw (the session scan hands its events out once the
+      // bytes are read) are drawn once before the line is cleared.
+      if (stale) draw(true);
+      stream.write('\r\x1b[K');
     },
   };
 }

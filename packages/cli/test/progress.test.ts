@@ -39,6 +39,18 @@ describe('progress line', () => {
     expect(frames[2]).toBe('\x1b[K');
   });
 
+  it('draws events matched after the last redraw before it clears the line', () => {
+    const s = stream(true);
+    let t = 0;
+    const p = progressOnStderr({ stream: s, now: () => t });
+    p.bytes(100, 100);
+    t = 10; // within the redraw interval: not drawn yet
+    p.matched(2);
+    p.end();
+    const frames = s.text.split('\r').filter(Boolean);
+    expect(frames.map((f) => f.replace(/ {2}[\d.]+ MB\/s.*/, ''))).toEqual([expect.stringMatching(/^\[#{30}\] 100%/), expect.stringMatching(/^\[#{30}\] 100% .* 2 matched/), '\x1b[K']);
+  });
+
   it('is silent when stderr is not a terminal, or with --quiet', () => {
     for (const [tty, quiet] of [[false, false], [true, true]] as const) {
       const s = stream(tty);
