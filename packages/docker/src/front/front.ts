@@ -169,22 +169,31 @@ export class DockerFront {
     }
   }
 
-  /** GET `path` of dockerd's API, parsed (null: no answer, not 200, not JSON). */
-  private getJson(path: string): Promise<unknown> {
+  /** `method path` asked of dockerd's API on the front's own connection: its status and body parsed as JSON (undefined when not JSON), or why it could not be asked. */
+  private askUpstream(method: string, path: string): Promise<{ status: number; body: unknown } | { error: string }> {
     return new Promise((resolve) => {
-      const r = http.get({ socketPath: this.o.upstream, agent: this.agent, path }, (res) => {
+      const r = http.request({ method, socketPath: this.o.upstream, agent: this.agent, path }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
+          let body: unknown;
           try {
-            resolve(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null);
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
           } catch {
-            resolve(null);
+            // Not JSON (or no body): undefined.
           }
+          resolve({ status: res.statusCode ?? 502, body });
         });
       });
-      r.on('error', () => resolve(null));
+      r.on('error', (e) => resolve({ error: e.message }));
+      r.end();
     });
+  }
+
+  /** GET `path` of dockerd's API, parsed (null: no answer, not 200, not JSON). */
+  private async getJson(path: string): Promise<unknown> {
+    const r = await this.askUpstream('GET', path);
+    return 'error' in r || r.status !== 200 || r.body === undefined ? null : r.body;
   }
 
   /** Points `listen` back at dockerd (whose socket gets the front's group again), then closes. */
@@ -240,18 +249,9 @@ export class DockerFront {
     return verdict;
   }
 
-  private removeRefused(id: string): Promise<void> {
-    return new Promise((resolve) => {
-      const r = http.request({ method: 'DELETE', socketPath: this.o.upstream, agent: this.agent, path: `/containers/${id}?force=1` }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 204) this.notes.forget('c', id);
-          resolve();
-        });
-      });
-      r.on('error', () => resolve());
-      r.end();
-    });
+  private async removeRefused(id: string): Promise<void> {
+    const r = await this.askUpstream('DELETE', `/containers/${id}?force=1`);
+    if (!('error' in r) && r.status === 204) this.notes.forget('c', id);
   }
 
   private noteCreated(kind: 'c' | 'e', body: Buffer, who: Requester): void {
@@ -263,26 +263,14 @@ export class DockerFront {
    * The full id of the container `ref` names now (dockerd's inspect resolves a ref as its start
    * does), or dockerd's answer when it names none (404 "No such container: …").
    */
-  private resolve(ref: string): Promise<{ id: string; hostConfig: StartHostConfig } | { status: number; message: string }> {
+  private async resolve(ref: string): Promise<{ id: string; hostConfig: StartHostConfig } | { status: number; message: string }> {
     const failed = (why: string) => ({ status: 502, message: `contid docker front: cannot look up container ${JSON.stringify(ref)}: ${why}` });
-    return new Promise((resolve) => {
-      const r = http.get({ socketPath: this.o.upstream, agent: this.agent, path: `/containers/${encodeURIComponent(ref)}/json` }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let body: { Id?: unknown; message?: unknown; HostConfig?: StartHostConfig } = {};
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
-          } catch {
-            // Not JSON: said below.
-          }
-          if (res.statusCode === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return resolve({ id: body.Id, hostConfig: body.HostConfig ?? {} });
-          if (res.statusCode !== 200 && typeof body.message === 'string') return resolve({ status: res.statusCode ?? 502, message: body.message });
-          resolve(failed(`dockerd answered ${res.statusCode}`));
-        });
-      });
-      r.on('error', (e) => resolve(failed(e.message)));
-    });
+    const r = await this.askUpstream('GET', `/containers/${encodeURIComponent(ref)}/json`);
+    if ('error' in r) return failed(r.error);
+    const body = (r.body ?? {}) as { Id?: unknown; message?: unknown; HostConfig?: StartHostConfig };
+    if (r.status === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return { id: body.Id, hostConfig: body.HostConfig ?? {} };
+    if (r.status !== 200 && typeof body.message === 'string') return { status: r.status, message: body.message };
+    return failed(`dockerd answered ${r.status}`);
   }
 }
 
