@@ -1,6 +1,6 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 import { DaemonJsonChange, SHIM_HEADER, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
 
 /**
@@ -32,7 +32,7 @@ export function installDaemonJson(file: string, shimPath: string, makeDefault: b
   const change = addRuntime(exists ? readFileSync(file, 'utf8') : '', shimPath, { makeDefault, file });
   if (!change.changed) return { change, backup: null };
   parseDaemonJson(change.text, file); // never write what does not parse
-  mkdirSync(dirname(file), { recursive: true });
+  makeDirectory(dirname(file));
   const backup = backupPathOf(file);
   const marker = createdMarkerOf(file);
   if (exists && !existsSync(backup) && !existsSync(marker)) copyFileSync(file, backup);
@@ -81,7 +81,7 @@ export function restoreDaemonJson(file: string): DaemonJsonRestore {
 
 /** Copies the shim into place (root-owned, 0755) through a temp name. */
 export function installShim(source: string, target = SHIM_INSTALL_PATH): void {
-  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  makeDirectory(dirname(target), 0o755);
   // The tagging step the shim sources from its own directory (shared with contid-spawn).
   copyInto(join(dirname(source), TAG_LIBRARY), join(dirname(target), TAG_LIBRARY), 0o644);
   copyInto(source, target, 0o755);

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readLoginUid, readSessionId } from '@contid/core';
+import { makeDirectory, readLoginUid, readSessionId } from '@contid/core';
 
 /** Who asked for a container or an exec: the client process at the other end of the API socket, as the kernel names it. */
 export interface Requester {
@@ -58,7 +58,7 @@ export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
 
   prepare(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    makeDirectory(this.dir, 0o700);
     const st = statSync(this.dir);
     if (st.uid !== 0 && process.getuid?.() === 0) throw new Error(`${this.dir} is not owned by root`);
     if ((st.mode & 0o077) !== 0) throw new Error(`${this.dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); it must be 0700`);
