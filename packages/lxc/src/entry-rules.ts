@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 import { configuredLxcPath } from './lxc-tools';
 
 /** Persistent audit rules (auditd loads rules.d at start through augenrules). */
@@ -98,7 +98,7 @@ export function installEntryRules(t: EntryRuleTargets, file = ENTRY_RULES_FILE):
   if (!existsSync(t.lxcPath)) throw new ContidError(`${t.lxcPath} does not exist (is LXC installed?)`);
   if (existsSync(file) && !readFileSync(file, 'utf8').includes(MARK)) throw new ContidError(`${file} exists and was not installed by contid; leaving it`);
   const rules = entryRules(t);
-  mkdirSync(dirname(file), { recursive: true });
+  makeDirectory(dirname(file));
   writeFileSync(`${file}.tmp`, [`${MARK}: entries into LXC containers that bypass contid (docs/lxc.md)`, ...rules, ''].join('\n'));
   renameSync(`${file}.tmp`, file);
   const loaded = loadedEntryRules();

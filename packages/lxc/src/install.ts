@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 import { DEFAULT_LXC_PATH, validateContainerName } from './lxc-tools';
 import { CAP_DROP_LINE, capSetting, dropsAuditControl } from './cap-config';
 
@@ -118,7 +118,7 @@ export function installLxc(names: readonly string[], o: LxcInstallOptions): Inst
   refuseForeign(snippet, BEGIN);
   refuseForeign(dropIn, DROP_IN_MARK);
   writeFileSync(snippet, block([...o.contidLxc, 'hook'], true));
-  mkdirSync(dirname(dropIn), { recursive: true });
+  makeDirectory(dirname(dropIn));
   writeFileSync(dropIn, systemdDropIn(o.contidLxc, o.cli));
   const report = [
     `installed ${snippet} (containers whose config includes LXC's common.conf; add others with "contid install lxc NAME")`,

@@ -1,6 +1,6 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContainerId, formatContainerId } from '@contid/core';
+import { ContainerId, formatContainerId, makeDirectory } from '@contid/core';
 
 /**
  * What `contid-lxc attach` (sh, no Node) reads to know, without the registry, that a running
@@ -20,8 +20,8 @@ export const instanceRecordPath = (stateDir: string, name: string): string => jo
 
 /** Written whole (temp name, then rename): a reader never sees half a line. */
 export function writeInstanceRecord(stateDir: string, name: string, r: InstanceRecord): void {
-  const dir = join(stateDir, 'lxc');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Not a recursive mkdir: one that could be redirected (a planted symlink) or loop is refused.
+  makeDirectory(join(stateDir, 'lxc'), 0o700);
   const file = instanceRecordPath(stateDir, name);
   writeFileSync(`${file}.tmp`, `${formatContainerId(r.contid)} ${r.session} ${r.initPid} ${r.initStart}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
