@@ -3,7 +3,7 @@ export * from './container-id';
 export * from './errors';
 export { escapeText, isPrintable } from './printable';
 export { makeDirectory, openOutputFile, writeFileWhole } from './output-file';
-export { listenWithMode } from './socket-mode';
+export { clearSocketPath, listenWithMode } from './socket-mode';
 export * from './privilege';
 export * from './proc';
 export * from './allocator';

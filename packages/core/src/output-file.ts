@@ -34,7 +34,7 @@ function lstatOrNull(path: string): Stats | null {
 }
 
 /** Refuses `dir` (which exists) if any entry of its path, as written or resolved, is untrusted; returns the resolved path. */
-function trustedDirectory(dir: string, uid: number): string {
+export function trustedDirectory(dir: string, uid = callerUid()): string {
   const abs = resolve(dir);
   let real: string;
   try {

@@ -12,8 +12,10 @@ import {
   fitText,
   parseContainerId,
   listenWithMode,
+  clearSocketPath,
+  makeDirectory,
 } from '@contid/core';
-import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { Caller, CallerGoneError, describeCaller, identifyCaller } from './caller';
@@ -117,17 +119,7 @@ export class ContidService {
   /** Listens on `path` for `channel`; refuses when another service already answers there. */
   async listen(path: string, channel: Channel, modes: ListenModes = {}): Promise<void> {
     prepareSocketDir(dirname(path), modes.dir);
-    if (existsSync(path)) {
-      if (await answers(path)) throw new ContidError(`another contid serve already answers on ${path}`);
-      if (!lstatSync(path).isSocket()) throw new ContidError(`${path} exists and is not a socket; refusing to replace it`);
-      unlinkSync(path);
-      // Node 20's fs.realpathSync, for a path component it has cached, tests the process-wide
-      // stat buffer of the LAST stat for a socket or FIFO and then stops resolving: after the
-      // lstat of this stale socket, every later require() through a symlink (pnpm's node_modules)
-      // failed — a restart after kill -9 could not load dockerode ("Cannot find module
-      // 'docker-modem'"). A stat of the directory leaves a directory's mode in that buffer.
-      statSync(dirname(path));
-    }
+    if (!(await clearSocketPath(path))) throw new ContidError(`another contid serve already answers on ${path}`);
     const server = net.createServer((socket) => this.accept(socket, channel));
     // A container must not exhaust the service's descriptors and starve the host channel.
     if (channel.kind === 'nested') server.maxConnections = this.limits.connectionsPerChannel;
@@ -277,10 +269,11 @@ export class ContidService {
  * An explicit mode (tests) is applied as asked.
  */
 function prepareSocketDir(dir: string, mode: number | undefined): void {
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: mode ?? 0o700 });
-  if (mode !== undefined) chmodSync(dir, mode);
-  const st = statSync(dir);
-  if (!st.isDirectory()) throw new ContidError(`${dir} is not a directory`);
+  // Created one component at a time under directories nobody else can redirect (makeDirectory);
+  // the checks below then name the directory itself, never what a link leads to.
+  const real = makeDirectory(dir, mode ?? 0o700);
+  if (mode !== undefined) chmodSync(real, mode);
+  const st = lstatSync(real);
   if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
     throw new ContidError(`${dir} is owned by uid ${st.uid} with mode ${(st.mode & 0o777).toString(8)}: a socket there could be replaced by others; use a root-owned directory writable by root only`);
   }
@@ -288,16 +281,4 @@ function prepareSocketDir(dir: string, mode: number | undefined): void {
 
 function channelName(c: Channel): string {
   return c.kind === 'host' ? 'host channel' : `channel of ${formatContainerId(c.owner)}`;
-}
-
-/** True when something accepts connections on `path` (a live service, not a stale socket file). */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -1,8 +1,8 @@
-import { createWriteStream, existsSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { ContidError, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
+import { ContidError, clearSocketPath, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -103,15 +103,8 @@ export class SocketSink implements OutputSink {
   }
 
   static async listen(path: string, maxBufferedBytes = 8 * 1024 * 1024): Promise<SocketSink> {
-    if (existsSync(path)) {
-      const alive = await new Promise<boolean>((resolve) => {
-        const probe = connect(path);
-        probe.once('connect', () => (probe.destroy(), resolve(true)));
-        probe.once('error', () => resolve(false));
-      });
-      if (alive) throw new ContidError(`${path} is in use by another process`);
-      unlinkSync(path); // a stale socket left by a process that died
-    }
+    // Only a stale socket is replaced, and only under directories nobody else can redirect.
+    if (!(await clearSocketPath(path))) throw new ContidError(`${path} is in use by another process`);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new ContidError(`cannot listen on ${path}: ${err.code ?? err.message}`)));
