@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { formatRequester, mayHijack, parseRequester, routeOf, startTargetFor, targetProblem } from '@contid/docker';
+import { parseChanges } from '@contid/oci';
+import { containerTargetFor, formatChange, formatRequester, mayHijack, parseRequester, routeOf, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -43,6 +44,22 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', '/v1.41/plugins/p/set', { kind: 'unattributed', what: 'plugins' }],
     ['POST', '/v1.41/plugins/p/upgrade?remote=x', { kind: 'unattributed', what: 'plugins' }],
     ['POST', '/v1.41/plugins/p/disable', null],
+    // Calls that change what dockerd's own later runs of the container execute.
+    ['PUT', '/v1.41/containers/web/archive?path=%2Ftmp', { kind: 'container-change', ref: 'web', what: 'cp' }],
+    ['PUT', `/containers/${ID}/archive?path=/`, { kind: 'container-change', ref: ID, what: 'cp' }],
+    ['GET', '/v1.41/containers/web/archive?path=/', null],
+    ['HEAD', '/v1.41/containers/web/archive?path=/', null],
+    ['POST', '/v1.41/containers/web/update', { kind: 'container-change', ref: 'web', what: 'update' }],
+    ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=true', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=1&stdin=0', null], // the last value counts
+    ['POST', '/v1.41/containers/web/attach?stream=1&stdout=1&stderr=1', null], // reads only
+    ['POST', '/v1.41/containers/web/attach?stdin=yes', null], // not a Go bool: dockerd refuses it
+    ['GET', '/v1.41/containers/web/attach/ws?stdin=1&stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['GET', '/v1.41/containers/web/attach/ws?stream=1', null],
+    ['POST', '/v1.41/containers/web/rename?name=x', null],
+    ['POST', '/v1.41/containers/web/kill', null],
+    ['POST', '/v1.41/commit?container=web', null],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);
   });
@@ -52,7 +69,7 @@ describe('the API calls the front notes a requester for', () => {
   });
 });
 
-describe('a start relayed naming the full id the front resolved its ref to', () => {
+describe('a start or a change relayed naming the full id the front resolved its ref to', () => {
   test.each([
     ['/v1.41/containers/web/start', `/v1.41/containers/${ID}/start`],
     ['/containers/web/restart?t=1', `/containers/${ID}/restart?t=1`],
@@ -60,13 +77,23 @@ describe('a start relayed naming the full id the front resolved its ref to', () 
     ['/v1.41/containers%2Fweb%2Fstart', `/v1.41/containers/${ID}/start`],
     [`/v1.41/containers/${'b'.repeat(64)}/start`, `/v1.41/containers/${ID}/start`],
   ])('%s', (url, target) => {
-    expect(startTargetFor(url, ID)).toBe(target);
+    expect(containerTargetFor(url, ID)).toBe(target);
     expect(routeOf('POST', target)).toEqual({ kind: 'container-start', ref: ID });
   });
 
-  test('anything but a start, or an id that is not whole, is a bug, not a target', () => {
-    expect(() => startTargetFor('/v1.41/containers/web/stop', ID)).toThrow();
-    expect(() => startTargetFor('/v1.41/containers/web/start', 'abc')).toThrow();
+  test.each([
+    ['PUT', '/v1.41/containers/web/archive?path=%2Ftmp', `/v1.41/containers/${ID}/archive?path=%2Ftmp`, 'cp'],
+    ['POST', '/containers/web/update', `/containers/${ID}/update`, 'update'],
+    ['GET', '/v1.41/containers/web/attach/ws?stdin=1', `/v1.41/containers/${ID}/attach/ws?stdin=1`, 'attach'],
+  ])('%s %s', (method, url, target, what) => {
+    expect(containerTargetFor(url, ID)).toBe(target);
+    expect(routeOf(method, target)).toEqual({ kind: 'container-change', ref: ID, what });
+  });
+
+  test('anything but a call on one container, or an id that is not whole, is a bug, not a target', () => {
+    expect(() => containerTargetFor('/v1.41/containers/create', ID)).toThrow();
+    expect(() => containerTargetFor('/v1.41/exec/x/start', ID)).toThrow();
+    expect(() => containerTargetFor('/v1.41/containers/web/start', 'abc')).toThrow();
   });
 });
 
@@ -102,5 +129,19 @@ describe('the requester hand-off file', () => {
     expect(text.split('\n')).toHaveLength(6);
     expect(parseRequester(text)).toEqual({ ...r, exe: '/tmp/x\\x0aauid=0' });
     expect(parseRequester('uid=1\nauid=x\nsession=1\npid=1\n')).toBeNull();
+  });
+
+  test('a change line is one line whose exe is one word; the shim hands the lines on space-joined and the spool reads them back', () => {
+    const mallory = { uid: 1002, auid: 1002, session: 7, pid: 9, exe: '/opt/do cker,x\n' };
+    const line = formatChange('cp', mallory);
+    expect(line).toBe('changed=cp,1002,1002,7,9,/opt/do\\x20cker,x\\x0a\n');
+    // A note with changes still names its starter.
+    expect(parseRequester(formatRequester({ ...mallory, uid: 1001, auid: 1001 }) + line)).toMatchObject({ uid: 1001, auid: 1001 });
+    const joined = [line, formatChange('exec', { ...mallory, uid: 0 })].map((l) => l.slice('changed='.length, -1)).join(' ');
+    expect(parseChanges(joined)).toEqual([
+      { what: 'cp', uid: 1002, auid: 1002, session: 7, pid: 9, exe: '/opt/do\\x20cker,x\\x0a' },
+      { what: 'exec', uid: 0, auid: 1002, session: 7, pid: 9, exe: '/opt/do\\x20cker,x\\x0a' },
+    ]);
+    expect(parseChanges('cp,x,1,1,1,/a  ,1 ')).toEqual([]);
   });
 });

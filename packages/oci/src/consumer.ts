@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, escapeText, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
-import { IncompleteEntryError, Spool, SpoolEntry, SpoolRequester, entrySession } from './spool';
+import { IncompleteEntryError, Spool, SpoolContest, SpoolEntry, SpoolRequester, entrySession } from './spool';
 
 /** Who a container is, as the identifiers tell it. */
 export interface ContainerIdentity {
@@ -201,9 +201,12 @@ function cgroupTree(dir: string): number[] | null {
  * The binding records who asked (Docker through contid docker front): uid, auid, session, pid,
  * exe. A login uid that is not the client's uid is flagged (`auidDiffers`): it is normal after
  * su/sudo, but a process whose loginuid was unset (a service, cron, a shell without pam_loginuid)
- * may write any uid there, so the auid alone is only that process's word.
+ * may write any uid there, so the auid alone is only that process's word. A run dockerd made on
+ * its own of a container someone else changed since its last start has no requester: `contested`
+ * names the last starter and every change instead.
  */
-function requesterDetail(entry: SpoolEntry): { requester?: SpoolRequester & { auidDiffers?: true } } {
+function requesterDetail(entry: SpoolEntry): { requester?: SpoolRequester & { auidDiffers?: true }; contested?: SpoolContest } {
+  if (entry.contested) return { contested: entry.contested };
   const r = entry.requester;
   if (!r) return {};
   return { requester: r.auid === r.uid ? r : { ...r, auidDiffers: true } };

@@ -1,6 +1,6 @@
 /** @contid/oci: the hand-off between the tagging step (contid-runc, contid-spawn) and contid serve. */
-export { DEFAULT_SPOOL_DIR, IncompleteEntryError, SPOOL_VERSION, Spool, entrySession, parseSpoolEntry, spoolDirFromEnv } from './spool';
-export type { SpoolEntry, SpoolOp, SpoolRequester } from './spool';
+export { DEFAULT_SPOOL_DIR, IncompleteEntryError, SPOOL_VERSION, Spool, entrySession, parseChanges, parseSpoolEntry, spoolDirFromEnv } from './spool';
+export type { SpoolChange, SpoolContest, SpoolEntry, SpoolOp, SpoolRequester } from './spool';
 export { parseOciProcess, parseOciSpec } from './oci-spec';
 export type { OciProcess, OciSpec } from './oci-spec';
 export { SpoolConsumer, alive, containerProcesses, sessionLeader } from './consumer';

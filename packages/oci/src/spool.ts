@@ -46,8 +46,10 @@ export interface SpoolEntry {
   initPid: number | null;
   /** Why tagging failed (op=fail, fail-open). */
   reason: string | null;
-  /** Who asked for it, as `contid docker front` noted it from the kernel (null: nobody noted). */
+  /** Who asked for it, as `contid docker front` noted it from the kernel (null: nobody noted, or contested). */
   requester: SpoolRequester | null;
+  /** A run dockerd made on its own of a container someone else changed since its last start (`requester-by=contested`): nobody's alone. */
+  contested: SpoolContest | null;
   /** The bundle's config.json as the shim copied it (text: it may be malformed). */
   configText: string | null;
   /** runc exec's process.json as the shim copied it. */
@@ -71,12 +73,55 @@ export interface SpoolRequester {
   byDockerd?: true;
 }
 
-function requesterOf(fields: Map<string, string>): SpoolRequester | null {
+/** One change of a container since its last start (the front's `changed=` note lines): what, and who made it. */
+export interface SpoolChange {
+  what: string;
+  uid: number;
+  auid: number;
+  session: number | null;
+  pid: number | null;
+  exe: string | null;
+}
+
+/**
+ * A run dockerd made on its own (a probe, a restart policy's run) of a container that someone
+ * other than its last starter changed since that start (`docker cp`, `docker update`, an exec,
+ * an attach with stdin): it ran with dockerd's own auid, and these are everyone who may have
+ * decided what it ran — the last starter and each change, in order.
+ */
+export interface SpoolContest {
+  lastStarter: SpoolRequester;
+  changedBy: SpoolChange[];
+}
+
+function starterOf(fields: Map<string, string>): SpoolRequester | null {
   const uid = num(fields.get('requester-uid'));
   const auid = num(fields.get('requester-auid'));
   if (uid === null || auid === null) return null;
-  const byDockerd = fields.get('requester-by') === 'dockerd' ? { byDockerd: true as const } : {};
-  return { uid, auid, session: num(fields.get('requester-session')), pid: num(fields.get('requester-pid')), exe: fields.get('requester-exe') || null, ...byDockerd };
+  return { uid, auid, session: num(fields.get('requester-session')), pid: num(fields.get('requester-pid')), exe: fields.get('requester-exe') || null };
+}
+
+function requesterOf(fields: Map<string, string>): SpoolRequester | null {
+  const by = fields.get('requester-by');
+  const starter = by === 'contested' ? null : starterOf(fields);
+  return starter && (by === 'dockerd' ? { ...starter, byDockerd: true } : starter);
+}
+
+/** `requester-changes`: `WHAT,UID,AUID,SESSION,PID,EXE` entries separated by spaces (an exe is escaped to one word). */
+export function parseChanges(text: string): SpoolChange[] {
+  return text
+    .split(' ')
+    .filter(Boolean)
+    .flatMap((c) => {
+      const [what, uid, auid, session, pid, ...exe] = c.split(',');
+      const [u, a] = [num(uid), num(auid)];
+      return what && u !== null && a !== null ? [{ what, uid: u, auid: a, session: num(session), pid: num(pid), exe: exe.join(',') || null }] : [];
+    });
+}
+
+function contestOf(fields: Map<string, string>): SpoolContest | null {
+  const lastStarter = fields.get('requester-by') === 'contested' ? starterOf(fields) : null;
+  return lastStarter && { lastStarter, changedBy: parseChanges(fields.get('requester-changes') ?? '') };
 }
 
 export const SPOOL_VERSION = 1;
@@ -193,6 +238,7 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
     initPid: num(fields.get('init-pid')),
     reason: fields.get('reason') || null,
     requester: requesterOf(fields),
+    contested: contestOf(fields),
     configText: sections['config.json'] ?? null,
     processText: sections['process.json'] ?? null,
     fields: Object.fromEntries(fields),

@@ -17,6 +17,8 @@ interface HealthcheckView {
   sessions: number[];
   /** The last run's requester: the container's, taken for dockerd (`byDockerd`), when contid docker front noted one. */
   requester: unknown;
+  /** The last run's contest: dockerd's run of a container someone else changed since its last start (nobody's alone). */
+  contested: unknown;
 }
 
 function healthcheckViews(folds: FoldedBinding[], sessionsOf: (fold: FoldedBinding) => number[]): HealthcheckView[] {
@@ -31,6 +33,7 @@ function healthcheckViews(folds: FoldedBinding[], sessionsOf: (fold: FoldedBindi
       lastSession: f.lastSession,
       sessions: sessionsOf(f),
       requester: f.detail.requester ?? null,
+      contested: f.detail.contested ?? null,
     };
   });
 }
@@ -71,7 +74,7 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
         (b) => `  ${new Date(b.at).toISOString()}  ${b.op.padEnd(8)} pid ${b.pid}  session ${b.session ?? '-'}  ${JSON.stringify(b.detail)}`,
       ),
       ...healthchecks.map(
-        (h) => `  ${new Date(h.last).toISOString()}  healthcheck ×${h.count} since ${new Date(h.first).toISOString()}, last session ${h.lastSession ?? '-'}  ${JSON.stringify(h.command)}${h.requester ? `  requester ${JSON.stringify(h.requester)}` : ''}`,
+        (h) => `  ${new Date(h.last).toISOString()}  healthcheck ×${h.count} since ${new Date(h.first).toISOString()}, last session ${h.lastSession ?? '-'}  ${JSON.stringify(h.command)}${h.requester ? `  requester ${JSON.stringify(h.requester)}` : ''}${h.contested ? `  contested ${JSON.stringify(h.contested)}` : ''}`,
       ),
     ];
     // Names, labels, runtime ids and binding details are the orchestrator's (or a nested

@@ -15,6 +15,8 @@ export type ApiRoute =
   | { kind: 'exec-create'; ref: string }
   | { kind: 'exec-start'; id: string }
   | { kind: 'container-remove'; ref: string }
+  /** A call that changes what dockerd's own later runs of the container execute (see CHANGES). */
+  | { kind: 'container-change'; ref: string; what: Change }
   /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
   | { kind: 'unattributed'; what: Unattributed };
 
@@ -31,6 +33,30 @@ export type ApiRoute =
  */
 export const UNATTRIBUTED = ['build', 'swarm', 'plugins', 'runtime', 'audit-control'] as const;
 export type Unattributed = (typeof UNATTRIBUTED)[number];
+
+/**
+ * The calls after which dockerd's own runs of a container (healthcheck probes, restart-policy
+ * and daemon-restart runs, made for whoever last started it) may execute what someone else
+ * decided, so the front notes who made them (RequesterStore.noteChange):
+ *  - `cp`: `PUT /containers/{ref}/archive` writes files into its filesystem (`docker cp`).
+ *  - `update`: `POST /containers/{ref}/update` sets its restart policy (whether dockerd runs it
+ *    again at all) and its resources.
+ *  - `attach`: `POST /containers/{ref}/attach` and `GET …/attach/ws` with `stdin` set: the client
+ *    types into its main process (a shell there writes files like any exec). Without stdin an
+ *    attach only reads.
+ *  - `exec` (not routed here: the shim notes it, where it knows the exec's container and its own
+ *    requester without asking dockerd): an exec's processes may write anything in the container.
+ *  - `start`: a start dockerd refused or found nothing to do for (304) by another user leaves
+ *    the earlier note, and what that user did meanwhile is not sure to be noted (RecentNotes).
+ * Left out, because they do not change what the container's processes execute: rename (its name
+ * only; dockerd's runs name it by id), kill, stop, pause, unpause, resize, wait (a kill may make
+ * dockerd restart it, but it runs what its starter set up), commit and export, archive GET and
+ * HEAD, logs, stats, top, changes, inspect (they read it), network connect/disconnect (its network,
+ * not its processes), remove (the note goes with it). A volume shared with another container is
+ * written through that container's own calls, which the front cannot tie to this one (docs/docker.md).
+ */
+export const CHANGES = ['cp', 'update', 'attach', 'exec', 'start'] as const;
+export type Change = (typeof CHANGES)[number];
 
 /** dockerd's own version prefix: `/v{version:[0-9.]+}` (so /v1.41.0/ is routed too). */
 const VERSION = /^\/v[0-9.]+(?=\/)/;
@@ -58,16 +84,17 @@ function decodedWhole(url: string): string | null {
 }
 
 /**
- * A container start's target (see routeOf) naming the container by its full id `id` instead of
- * the ref it came with, version prefix and query kept. dockerd looks a ref up as a full id
- * first, so this target starts that container and no other, whatever is renamed meanwhile.
+ * A container call's target (a start or a change, see routeOf) naming the container by its full
+ * id `id` instead of the ref it came with, version prefix and query kept. dockerd looks a ref up
+ * as a full id first, so this target acts on that container and no other, whatever is renamed
+ * meanwhile.
  */
-export function startTargetFor(url: string, id: string): string {
+export function containerTargetFor(url: string, id: string): string {
   const whole = decodedWhole(url);
-  const action = whole?.split('/').at(-1);
-  if (whole === null || (action !== 'start' && action !== 'restart') || !isFullId(id)) throw new Error(`not a container start: ${JSON.stringify(url)}`);
+  const parts = whole?.replace(VERSION, '').split('/').slice(1);
+  if (whole === null || !parts || parts[0] !== 'containers' || parts.length < 3 || !isFullId(id)) throw new Error(`not a call on one container: ${JSON.stringify(url)}`);
   const q = url.indexOf('?');
-  return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}/${action}${q < 0 ? '' : url.slice(q)}`;
+  return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}/${parts.slice(2).join('/')}${q < 0 ? '' : url.slice(q)}`;
 }
 
 export function routeOf(method: string, url: string): ApiRoute | null {
@@ -76,6 +103,8 @@ export function routeOf(method: string, url: string): ApiRoute | null {
   if (path === null) return null;
   const parts = path.split('/').slice(1);
   if (parts.some((p) => p === '')) return null;
+  const change = changeOf(method, parts, url);
+  if (change) return { kind: 'container-change', ref: parts[1]!, what: change };
   if (method === 'POST') {
     if (parts.length === 2 && parts[0] === 'containers' && parts[1] === 'create') return { kind: 'container-create' };
     if (parts.length === 3 && parts[0] === 'containers') {
@@ -89,6 +118,23 @@ export function routeOf(method: string, url: string): ApiRoute | null {
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
   return null;
+}
+
+function changeOf(method: string, parts: string[], url: string): Change | null {
+  if (parts[0] !== 'containers' || parts.length < 3) return null;
+  const action = parts.slice(2).join('/');
+  if (method === 'PUT' && action === 'archive') return 'cp';
+  if (method === 'POST' && action === 'update') return 'update';
+  if (((method === 'POST' && action === 'attach') || (method === 'GET' && action === 'attach/ws')) && attachesStdin(url)) return 'attach';
+  return null;
+}
+
+/** dockerd's attach reads `stdin` with strconv.ParseBool (1, t, T, TRUE, true, True); the last value given counts. */
+function attachesStdin(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  const values = new URLSearchParams(url.slice(q + 1)).getAll('stdin');
+  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(values.at(-1) ?? '');
 }
 
 function unattributed(parts: string[]): Unattributed | null {

@@ -3,10 +3,10 @@ import net from 'node:net';
 import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { escapeText } from '@contid/core';
 import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
-import { ApiRoute, Unattributed, isFullId, startTargetFor } from './api-routes';
+import { ApiRoute, Change, Unattributed, containerTargetFor, isFullId } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
-import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
+import { Requester, RequesterStore, formatChange, formatRequester, parseRequester, requesterOf, samePerson } from './requesters';
 import { DockerRuntimes, StartHostConfig, runtimesOfInfo, startRefusal } from './start-policy';
 
 export interface FrontOptions {
@@ -122,11 +122,12 @@ export class DockerFront {
   }
 
   /**
-   * A client nobody can be named for: calls that run processes (create, start, exec) are
-   * refused, answered 403 by the front and logged; all else is relayed. Noting SO_PEERCRED's
-   * uid alone was the other choice, but it would run the container with no login uid of the
-   * client's (the kernel's auid is the point) on the word of a process that made sure it could
-   * not be checked — and no client that keeps its connecting process meets this.
+   * A client nobody can be named for: calls that run processes (create, start, exec) or
+   * change a container (CHANGES) are refused, answered 403 by the front and logged; all else
+   * is relayed. Noting SO_PEERCRED's uid alone was the other choice, but it would run the
+   * container with no login uid of the client's (the kernel's auid is the point) on the word of
+   * a process that made sure it could not be checked — and no client that keeps its connecting
+   * process meets this.
    */
   private unnamed(route: ApiRoute, head: Head, cred: PeerCredentials | null): Verdict | void {
     if (route.kind === 'container-remove') return;
@@ -134,7 +135,7 @@ export class DockerFront {
     this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from ${cred ? `uid ${cred.uid} (pid ${cred.pid}, gone)` : 'a peer without credentials'}: nobody to note as requester`);
     return {
       status: 403,
-      message: `contid docker front: cannot tell who asked: the process that connected (${peer}) is gone; calls that run processes need a client whose connecting process is still there`,
+      message: `contid docker front: cannot tell who asked: the process that connected (${peer}) is gone; calls that run processes or change a container need a client whose connecting process is still there`,
     };
   }
 
@@ -219,14 +220,29 @@ export class DockerFront {
   private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict> {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
+    if (route.kind === 'container-change') return this.changing(route.ref, route.what, head, who);
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
       const refused = who.uid === 0 ? null : await this.refusedStart(found.id, found.hostConfig, head, who);
       if (refused) return refused;
       this.replaced.set(route, this.notes.start(found.id, who));
-      return { target: startTargetFor(head.url, found.id) };
+      return { target: containerTargetFor(head.url, found.id) };
     });
+  }
+
+  /**
+   * A call that changes what dockerd's own later runs of the container execute (api-routes
+   * CHANGES): who made it is noted on the container's note before dockerd acts, so a probe or
+   * restart dockerd makes after it is not stamped with the starter's auid alone. Resolved and
+   * relayed by full id, as a start is, so the note is the container's that dockerd changes.
+   * Noted even when dockerd then refuses it: a change too many only costs a run its requester.
+   */
+  private async changing(ref: string, what: Change, head: Head, who: Requester): Promise<Verdict> {
+    const found = await this.resolve(ref);
+    if ('message' in found) return found;
+    this.notes.change(found.id, what, who);
+    return { target: containerTargetFor(head.url, found.id) };
   }
 
   /**
@@ -295,24 +311,40 @@ class RecentNotes {
   }
 
   /**
-   * A container's start: its note must be on disk, unused, until dockerd answers. The create's
-   * note from the same client is (the shim marks a note used only at the create a start makes);
-   * anything else is written, keeping what it said before.
+   * A container's start: its note must be on disk, unused and with no changes, until dockerd
+   * answers (the shim marks a note used only at the create a start makes). The create's note
+   * from the same client is, unless someone changed the container since: what is on disk is
+   * compared, so a start always leaves a fresh note; anything else is written, keeping what it
+   * said before.
    */
   start(id: string, who: Requester): Replaced {
-    const key = `c-${id}`;
+    this.last.delete(`c-${id}`);
     const text = formatRequester(who);
-    if (this.last.get(key) === text) return { id, before: text };
-    const before = this.store.replace('c', id, who);
-    this.last.delete(key);
-    this.last.set(key, text);
-    return { id, before };
+    const now = this.store.text('c', id);
+    if (now === text) return { id, who, before: now };
+    return { id, who, before: this.store.replace('c', id, who) };
   }
 
-  /** dockerd answered a start: a refused or no-op start's note is put back; either way the shim may have marked it used since. */
+  /**
+   * dockerd answered a start. Started: the note is the starter's. Refused or a no-op (304): the
+   * earlier note is put back with the changes noted while the start's note stood (the front's
+   * and the shim's exec changes, appended to it), and, when the start's requester is not the
+   * earlier note's starter, a `start` change of theirs: what they did meanwhile (an exec the
+   * shim saw while their own note stood) cannot be told from their start, so it counts.
+   */
   answered(r: Replaced, started: boolean): void {
-    this.last.delete(`c-${r.id}`);
-    if (!started) this.store.restore('c', r.id, r.before);
+    if (started) return;
+    if (r.before === null) return this.store.restore('c', r.id, null);
+    const kept = new Set(r.before.split('\n'));
+    const during = (this.store.text('c', r.id) ?? '').split('\n').filter((l) => l.startsWith('changed=') && !kept.has(l));
+    const starter = parseRequester(r.before);
+    const theirs = starter && !samePerson(starter, r.who) ? formatChange('start', r.who) : '';
+    this.store.restore('c', r.id, r.before + during.map((l) => `${l}\n`).join('') + theirs);
+  }
+
+  /** Someone changed container `id` (see CHANGES). */
+  change(id: string, what: Change, who: Requester): void {
+    this.store.noteChange(id, what, who);
   }
 
   forget(kind: 'c' | 'e', id: string): void {
@@ -339,9 +371,10 @@ class RuntimesCache {
   }
 }
 
-/** A container's note as it was before a start replaced it. */
+/** A container's note as it was before a start (by `who`) replaced it. */
 interface Replaced {
   id: string;
+  who: Requester;
   before: string | null;
 }
 

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirectory, readLoginUid, readSessionId } from '@contid/core';
+import type { Change } from './api-routes';
 
 /** Who asked for a container or an exec: the client process at the other end of the API socket, as the kernel names it. */
 export interface Requester {
@@ -36,6 +37,17 @@ export function formatRequester(r: Requester): string {
   return `uid=${r.uid}\nauid=${r.auid}\nsession=${r.session}\npid=${r.pid}\nexe=${oneLine(r.exe)}\n`;
 }
 
+/**
+ * A `changed=` line of a container's note: someone changed it after its last start (see
+ * CHANGES). Fields by commas, the exe last (it may hold commas, never a newline or a space).
+ */
+export function formatChange(what: Change, r: Requester): string {
+  return `changed=${what},${r.uid},${r.auid},${r.session},${r.pid},${oneLine(r.exe)}\n`;
+}
+
+/** Whether two requesters are the same person to the kernel: the same uid and login uid. */
+export const samePerson = (a: Requester, b: Requester): boolean => a.uid === b.uid && a.auid === b.auid;
+
 export function parseRequester(text: string): Requester | null {
   const f = new Map(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
   const num = (k: string): number | null => (/^\d+$/.test(f.get(k) ?? '') ? Number(f.get(k)) : null);
@@ -50,9 +62,10 @@ export function parseRequester(text: string): Requester | null {
  * create/exec (a `read` loop, no fork) and renews its session with the requester's auid.
  * Only root can write here, so a client cannot name another requester.
  *
- * A container note is good for one start: the shim appends `used=PID` when a create takes it
- * and ignores a note that has one, so a start nobody asked for (dockerd's restart policy,
- * after anyone's `docker update --restart`) runs with no requester rather than the last one.
+ * A container note is good for one start a client asked for: the shim appends `used=PID` when
+ * a create takes it. A run dockerd makes on its own (a restart policy's, a healthcheck probe)
+ * is the note's starter's, marked requester-by=dockerd — unless someone else changed the
+ * container since that start (`changed=` lines, noteChange): then it has no single requester.
  */
 export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
@@ -99,6 +112,37 @@ export class RequesterStore {
     const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
     writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.path(kind, id));
+  }
+
+  /** The note's text now (null: none). */
+  text(kind: 'c' | 'e', id: string): string | null {
+    try {
+      return readFileSync(this.path(kind, id), 'utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Appends a `changed=` line to container `id`'s note (O_APPEND, as the shim appends `used=`
+   * and its own exec changes: appends never lose one another). A container with no note (root's,
+   * made on dockerd's own socket) has no starter to misname, so nothing is written. The shim
+   * then gives a run dockerd makes on its own no single requester when a line names someone
+   * other than the note's starter; the next start a client asks for writes a fresh note.
+   */
+  noteChange(id: string, what: Change, who: Requester): boolean {
+    let fd: number;
+    try {
+      fd = openSync(this.path('c', id), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    try {
+      writeSync(fd, formatChange(what, who));
+      return true;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   read(kind: 'c' | 'e', id: string): Requester | null {
