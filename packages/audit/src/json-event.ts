@@ -321,6 +321,18 @@ function writeRecord(r: AuditRecord): void {
  * live tail's CPU.
  */
 export function jsonEventText(event: AuditEvent, chain: AttributedContainer[]): string {
+  const doc = jsonEventBytes(event, chain);
+  return doc.toString(ascii ? 'latin1' : 'utf8');
+}
+
+/**
+ * jsonEventText's document as its UTF-8 bytes: a view of the writer's own buffer, valid until
+ * the next document is written (copy it first). A live tail copies it into its output as it
+ * is, so no string is made per event only to be encoded again for the write.
+ */
+export function jsonEventBytes(event: AuditEvent, chain: AttributedContainer[]): Buffer {
+  // a document of megabytes (a long argv) does not keep its buffer for the rest of the run
+  if (out.length > 1 << 20) out = Buffer.allocUnsafe(1 << 16);
   const serial = serialJson(event);
   pos = 0;
   ascii = true;
@@ -337,8 +349,5 @@ export function jsonEventText(event: AuditEvent, chain: AttributedContainer[]): 
     writeRecord(records[i]);
   }
   writeText(']}\n');
-  const text = out.toString(ascii ? 'latin1' : 'utf8', 0, pos);
-  // a document of megabytes (a long argv) does not keep its buffer for the rest of the run
-  if (out.length > 1 << 20) out = Buffer.allocUnsafe(1 << 16);
-  return text;
+  return out.subarray(0, pos);
 }

@@ -29,7 +29,7 @@ describe('--format compact (one typed object per event) and registry enrichment'
   test('records keyed by type, typed values, argv arrays, PATH a list, raw only on request', () => {
     const c = registry.registerContainer({ orchestrator: 'docker', name: 'web', image: 'nginx:1.25', labels: { tier: 'front' }, session: 980 }, { session: 980, pid: 1, op: 'create', detail: {} });
     const p = new LivePipeline({ format: 'compact', legacyTrustedExes: [NODE], registry });
-    const [e] = (p.push(execve(980, 7)) + p.flush()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const [e] = (String(p.push(execve(980, 7))) + String(p.flush())).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(e).toEqual({
       time: '2026-11-29T04:22:18.740Z',
       serial: 7,
@@ -41,8 +41,8 @@ describe('--format compact (one typed object per event) and registry enrichment'
       PROCTITLE: { argv: ['/bin/echo', 'x'] },
     });
     const withRaw = new LivePipeline({ format: 'compact', rawRecords: true, legacyTrustedExes: [NODE], registry });
-    expect(JSON.parse(withRaw.push(execve(980, 8))).raw).toHaveLength(6);
-    const json = new LivePipeline({ format: 'json', legacyTrustedExes: [NODE], registry }).push(execve(980, 9));
+    expect(JSON.parse(String(withRaw.push(execve(980, 8)))).raw).toHaveLength(6);
+    const json = String(new LivePipeline({ format: 'json', legacyTrustedExes: [NODE], registry }).push(execve(980, 9)));
     expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThan(Buffer.byteLength(json) * 0.6);
   });
 
@@ -51,16 +51,16 @@ describe('--format compact (one typed object per event) and registry enrichment'
     const c = registry.registerContainer({ orchestrator: 'docker', name: 'late', session: 981 }, { session: 981, pid: 1, op: 'create', detail: {} });
     let now = 1000;
     const p = new LivePipeline({ format: 'json', legacyTrustedExes: [NODE], registry }, () => now);
-    expect(JSON.parse(p.push(execve(981, 20))).container.image).toBeNull();
+    expect(JSON.parse(String(p.push(execve(981, 20)))).container.image).toBeNull();
     registry.enrich(c.contid, { image: 'redis:7' });
     now += 6000;
-    expect(JSON.parse(p.push(execve(981, 21))).container.image).toBe('redis:7');
+    expect(JSON.parse(String(p.push(execve(981, 21)))).container.image).toBe('redis:7');
     const compact = new LivePipeline({ format: 'compact', legacyTrustedExes: [NODE], registry }, () => now);
-    expect(JSON.parse(compact.push(execve(981, 22))).container.image).toBe('redis:7');
+    expect(JSON.parse(String(compact.push(execve(981, 22)))).container.image).toBe('redis:7');
     // A new session waits for its binding; unbound after the grace, it goes out with no container.
     const fresh = new LivePipeline({ format: 'compact', legacyTrustedExes: [NODE], registry, bindingGraceMs: 100 }, () => now);
-    expect(fresh.push([login(982, 30), ...execve(982, 31)])).toBe('');
+    expect(String(fresh.push([login(982, 30), ...execve(982, 31)]))).toBe('');
     now += 200;
-    expect(fresh.expire().split('\n').filter(Boolean).map((l) => JSON.parse(l).container)).toEqual([null, null]);
+    expect(String(fresh.expire()).split('\n').filter(Boolean).map((l) => JSON.parse(l).container)).toEqual([null, null]);
   });
 });

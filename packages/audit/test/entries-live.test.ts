@@ -29,7 +29,7 @@ function live(format: 'json' | 'raw') {
 describe('tail: untagged entries as they happen', () => {
   it('a plain start and attach of a container contid never knew: one JSON object each in the stream, the search line on stderr', () => {
     const { pipeline, said } = live('json');
-    const out = pipeline.push([...entry('1796010480.000', 20, 155, 30000, 1000, 12000, 500, '/usr/bin/lxc-start'), ...entry('1796010480.100', 21, 308, 30010, 1000, 12001, 500, '/memfd:lxc-attach (deleted)')]);
+    const out = String(pipeline.push([...entry('1796010480.000', 20, 155, 30000, 1000, 12000, 500, '/usr/bin/lxc-start'), ...entry('1796010480.100', 21, 308, 30010, 1000, 12001, 500, '/memfd:lxc-attach (deleted)')]));
     const objects = out.split('\n').filter((l) => l.includes('untagged_entry')).map((l) => JSON.parse(l).untagged_entry);
     expect(objects.map((o) => [o.kind, o.container, o.known, o.pid, o.session])).toEqual([
       ['start', 'plain', false, 30000, 12000],
@@ -41,12 +41,12 @@ describe('tail: untagged entries as they happen', () => {
 
   it('a tagged start whose binding comes after its pivot_root (the fresh session waits for it) is no entry; a raw tail says it on stderr only', () => {
     const { pipeline, said, advance } = live('raw');
-    let out = pipeline.push([login(10, 7), ...entry('1796010478.652', 12, 155, 28936, 0, 7, 600, '/usr/bin/lxc-start')]);
+    let out = String(pipeline.push([login(10, 7), ...entry('1796010478.652', 12, 155, 28936, 0, 7, 600, '/usr/bin/lxc-start')]));
     advance(100);
-    out += pipeline.push([create(11, 7, 5000)]);
+    out += String(pipeline.push([create(11, 7, 5000)]));
     expect(said).toEqual([]);
     // then a plain attach into web's root: untagged, named by the start contid bound
-    out += pipeline.push(entry('1796010479.000', 13, 308, 28950, 1000, 11946, 600, '/memfd:lxc-attach (deleted)'));
+    out += String(pipeline.push(entry('1796010479.000', 13, 308, 28950, 1000, 11946, 600, '/memfd:lxc-attach (deleted)')));
     expect(said).toEqual([expect.stringMatching(/^untagged attach into web by auid 1000 .*; contid 5000\)/)]);
     expect(out).not.toContain('untagged_entry');
   });

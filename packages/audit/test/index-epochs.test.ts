@@ -182,11 +182,11 @@ describe('a later boot in a live stream (contid tail)', () => {
   it('session 5 of the new boot, no LOGIN for it: not the old boot\'s container', () => {
     let now = 1000;
     const p = new LivePipeline({ format: 'json', trust }, () => now);
-    let out = p.push([login('', `${T}.001:100`, 5), bind('', `${T}.002:101`, { name: 'A', session: 5 }), ...event('', `${T}.010:150`, 5, '/a1')]);
+    let out = String(p.push([login('', `${T}.001:100`, 5), bind('', `${T}.002:101`, { name: 'A', session: 5 }), ...event('', `${T}.010:150`, 5, '/a1')]));
     now += 5000;
-    out += p.push([daemonEnd('', T + 100), daemonStart('', T + 200), ...event('', `${T + 210}.000:40`, 5, '/boot2-not-A'), ...event('', `${T + 211}.000:41`, 3, '/other')]);
+    out += String(p.push([daemonEnd('', T + 100), daemonStart('', T + 200), ...event('', `${T + 210}.000:40`, 5, '/boot2-not-A'), ...event('', `${T + 211}.000:41`, 3, '/other')]));
     now += 5000;
-    out += p.flush();
+    out += String(p.flush());
     const got = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { serial: number; container: { name: string } | null }).filter((e) => e.serial === 150 || e.serial === 40);
     expect(got.map((e) => [e.serial, e.container?.name ?? null])).toEqual([[150, 'A'], [40, null]]);
   });

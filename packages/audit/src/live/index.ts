@@ -5,6 +5,7 @@ export * from './multicast-source';
 export * from './file-follower';
 export * from './stream-source';
 export * from './output-sink';
+export { OutputBytes, type OutputText } from './output-bytes';
 export * from './live-tail';
 export * from './auditd-plugin';
 export { auditdRunner, restartAdvice, restartAuditd, type AuditdRunner } from './auditd-service';

@@ -1,5 +1,6 @@
 import { BoundedLineQueue } from './bounded-queue';
 import type { OutputSink } from './output-sink';
+import type { OutputText } from './output-bytes';
 import type { LineSource } from './source';
 
 /**
@@ -8,11 +9,11 @@ import type { LineSource } from './source';
  */
 export interface EventPipeline {
   /** Feeds lines; returns the formatted events (each ending in \n) completed by them. */
-  push(lines: readonly string[]): string;
+  push(lines: readonly string[]): OutputText;
   /** Events whose completion timeout has passed by `nowMs` (records that never got an EOE). */
-  expire(nowMs: number): string;
+  expire(nowMs: number): OutputText;
   /** Everything still pending, at the end. */
-  flush(): string;
+  flush(): OutputText;
   /** Events sent before they were complete or bound, because what waits is bounded (counted, never dropped). */
   readonly releasedEarly?: number;
   /** Nodes whose boot tracking was let go for room (more `node=` names than it keeps). */
@@ -166,7 +167,7 @@ export class LiveTail {
     }
   }
 
-  private emit(text: string): Promise<void> {
+  private emit(text: OutputText): Promise<void> {
     if (text.length === 0) return this.writeChain;
     this.writeChain = this.writeChain.then(() => this.options.sink.write(text));
     return this.writeChain;

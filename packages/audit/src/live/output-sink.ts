@@ -3,16 +3,17 @@ import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { ContidError, clearSocketPath, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
+import type { OutputText } from './output-bytes';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
-  write(text: string): Promise<void>;
+  write(text: OutputText): Promise<void>;
   close(): Promise<void>;
   /** Events a sink had to drop (a slow socket client); 0 for sinks that push back instead. */
   dropped(): number;
 }
 
-function writeWithDrain(stream: Writable, text: string): Promise<void> {
+function writeWithDrain(stream: Writable, text: OutputText): Promise<void> {
   if (stream.write(text)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -28,7 +29,7 @@ function writeWithDrain(stream: Writable, text: string): Promise<void> {
 /** stdout (or any stream): waits for 'drain', so a slow reader slows the tail down. */
 export class StreamSink implements OutputSink {
   constructor(private readonly stream: Writable) {}
-  write(text: string): Promise<void> {
+  write(text: OutputText): Promise<void> {
     return writeWithDrain(this.stream, text);
   }
   async close(): Promise<void> {}
@@ -51,7 +52,7 @@ export class RotatingFileSink implements OutputSink {
     this.stream = this.open();
   }
 
-  async write(text: string): Promise<void> {
+  async write(text: OutputText): Promise<void> {
     const bytes = Buffer.byteLength(text);
     if (this.rotateSize > 0 && this.size > 0 && this.size + bytes > this.rotateSize) await this.rotate();
     this.size += bytes;
@@ -113,7 +114,7 @@ export class SocketSink implements OutputSink {
     return new SocketSink(server, maxBufferedBytes);
   }
 
-  async write(text: string): Promise<void> {
+  async write(text: OutputText): Promise<void> {
     for (const client of this.clients) {
       if (client.writableLength > this.maxBufferedBytes) this.droppedCount += countLines(text);
       else client.write(text);
@@ -130,7 +131,7 @@ export class SocketSink implements OutputSink {
   }
 }
 
-function countLines(text: string): number {
+function countLines(text: OutputText): number {
   let n = 0;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
   return n;

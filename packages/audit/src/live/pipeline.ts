@@ -2,11 +2,13 @@ import { formatContainerId, parseLifecycle, type ContainerId } from '@contid/cor
 import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
 import { matchesFilter, type EventFilter } from '../filter';
 import { compactEvent, type OutputContainer } from '../compact-format';
+import { jsonEventBytes } from '../json-event';
 import { csvHeaderRow, formatAuditEvent, type FormatOptions, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
 import { parseRecord, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
+import { OutputBytes } from './output-bytes';
 
 /** The registry, for sessions bound before the stream started (and for enrichment). */
 export interface SessionRegistry {
@@ -107,8 +109,8 @@ interface Enrichment {
   image: string | null;
   labels: Record<string, string> | undefined;
 }
-/** Output one call returns at most from the held events that are due (characters). */
-const RELEASE_TEXT_CHARS = 1 << 20;
+/** Output one call returns at most from the held events that are due (bytes). */
+const RELEASE_OUTPUT_BYTES = 1 << 20;
 const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
 
 /**
@@ -147,6 +149,8 @@ export class LivePipeline implements EventPipeline {
    */
   releasedEarly = 0;
   private dueLeft = false;
+  /** The output of the call under way (each call hands it on as one Buffer). */
+  private readonly out = new OutputBytes();
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
     this.attributor = new Attributor({
@@ -182,9 +186,8 @@ export class LivePipeline implements EventPipeline {
     return this.heldLength;
   }
 
-  push(lines: readonly string[]): string {
+  push(lines: readonly string[]): Buffer {
     const now = this.clock();
-    let out = '';
     for (const line of lines) {
       const rec = parseRecord(line);
       if (!rec) {
@@ -197,42 +200,42 @@ export class LivePipeline implements EventPipeline {
         this.noteLogin(rec, now);
         this.attributor.observeRecord(rec);
       }
-      for (const event of this.reassembler.push(rec)) out += this.handle(event, now);
+      for (const event of this.reassembler.push(rec)) this.handle(event, now);
     }
-    return out + this.releaseDue(now);
+    this.releaseDue(now);
+    return this.out.take();
   }
 
-  expire(): string {
+  expire(): Buffer {
     const now = this.clock();
-    let out = '';
-    for (const event of this.reassembler.tick()) out += this.handle(event, now);
-    return out + this.releaseDue(now);
+    for (const event of this.reassembler.tick()) this.handle(event, now);
+    this.releaseDue(now);
+    return this.out.take();
   }
 
-  flush(): string {
+  flush(): Buffer {
     const now = this.clock();
-    let out = '';
-    for (const event of this.reassembler.flush()) out += this.handle(event, now);
-    return out + this.releaseDue(Infinity);
+    for (const event of this.reassembler.flush()) this.handle(event, now);
+    this.releaseDue(Infinity);
+    return this.out.take();
   }
 
-  private handle(event: AuditEvent, now: number): string {
-    let bound = '';
+  private handle(event: AuditEvent, now: number): void {
     for (const rec of event.records) {
       if (rec.type === 'LOGIN') continue;
       this.attributor.observeRecord(rec);
-      if (BINDING_TYPES.has(rec.type)) bound += this.onBinding(rec);
+      if (BINDING_TYPES.has(rec.type)) this.onBinding(rec);
     }
     const ses = sessionOf(event);
     const key = ses === null ? null : sessionKeyOf(event.node, ses);
     const c = this.attribute(event, ses, key, now);
     if (!c && key !== null) {
       const state = this.sessions.peek(key);
-      if (state?.loginAt != null && now - state.loginAt < this.grace) return bound + this.hold(event, key, state, state.loginAt + this.grace);
+      if (state?.loginAt != null && now - state.loginAt < this.grace) return this.hold(event, key, state, state.loginAt + this.grace);
     }
     // Events that waited for this session's binding (or its grace) go out before newer ones.
-    const earlier = key !== null ? this.releaseSession(key) : '';
-    return bound + earlier + this.emit(event, c);
+    if (key !== null) this.releaseSession(key);
+    this.emit(event, c);
   }
 
   private attribute(event: AuditEvent, ses: number | null, key: SessionKey | null, now: number): AttributedContainer | null {
@@ -280,61 +283,56 @@ export class LivePipeline implements EventPipeline {
   }
 
   /** A binding record was learned: the events its session held go out now, attributed. */
-  private onBinding(rec: AuditRecord): string {
+  private onBinding(rec: AuditRecord): void {
     const ses = parseLifecycle(rec.msg)?.session;
-    if (ses === null || ses === undefined) return '';
+    if (ses === null || ses === undefined) return;
     const key = sessionKeyOf(rec.node, ses);
-    if (!this.sessions.peek(key)?.held) return '';
+    if (!this.sessions.peek(key)?.held) return;
     // A rejected (untrusted) binding binds nothing: its session keeps waiting.
-    return this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null ? this.releaseSession(key) : '';
+    if (this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null) this.releaseSession(key);
   }
 
-  private hold(event: AuditEvent, session: SessionKey, state: SessionState, until: number): string {
+  private hold(event: AuditEvent, session: SessionKey, state: SessionState, until: number): void {
     const p: Pending = { lines: freeze(event), session, until, out: false };
     (state.held ??= []).push(p);
     this.queue.push(p);
     this.heldCount++;
     this.heldLength += p.lines.length;
     // Too many or too large: the oldest go out as they are rather than memory growing.
-    let out = '';
     while (this.heldCount > this.maxPending || this.heldLength > this.maxHeldBytes) {
       this.releasedEarly++;
-      out += this.releaseOldest();
+      this.releaseOldest();
     }
-    return out;
   }
 
-  private releaseSession(session: SessionKey): string {
+  private releaseSession(session: SessionKey): void {
     const state = this.sessions.peek(session);
-    if (!state?.held) return '';
+    if (!state?.held) return;
     const held = state.held;
     state.held = null;
-    let out = '';
-    for (const p of held) if (!p.out) out += this.release(p);
-    return out;
+    for (const p of held) if (!p.out) this.release(p);
   }
 
   /**
    * Held events whose wait is over (all of them with `now` = Infinity), oldest first, up to
-   * RELEASE_TEXT_CHARS of output: the rest stay due for the next call (`more()`), so the
+   * RELEASE_OUTPUT_BYTES of output: the rest stay due for the next call (`more()`), so the
    * thousands of events a grace period can hold never become one string of megabytes and its
    * buffer at once (that was the peak RSS of a replay: ≈ 15 MB at its end).
    */
-  private releaseDue(now: number): string {
-    let out = '';
+  private releaseDue(now: number): void {
+    const start = this.out.length;
     this.dueLeft = false;
     while (this.queueHead < this.queue.length) {
       const p = this.queue[this.queueHead];
       if (!p.out && p.until > now) break;
-      if (out.length >= RELEASE_TEXT_CHARS) {
+      if (this.out.length - start >= RELEASE_OUTPUT_BYTES) {
         this.dueLeft = true;
         break;
       }
       this.queueHead++;
-      if (!p.out) out += this.release(p);
+      if (!p.out) this.release(p);
     }
     this.compactQueue();
-    return out;
   }
 
   /** True while held events are due but were left for a later call (see releaseDue). */
@@ -342,15 +340,14 @@ export class LivePipeline implements EventPipeline {
     return this.dueLeft;
   }
 
-  private releaseOldest(): string {
+  private releaseOldest(): void {
     while (this.queueHead < this.queue.length) {
       const p = this.queue[this.queueHead++];
       if (!p.out) return this.release(p);
     }
-    return '';
   }
 
-  private release(p: Pending): string {
+  private release(p: Pending): void {
     p.out = true;
     this.heldCount--;
     this.heldLength -= p.lines.length;
@@ -363,7 +360,7 @@ export class LivePipeline implements EventPipeline {
     const event = thaw(p.lines);
     // The queue keeps its entry until compacted: not its lines.
     p.lines = '';
-    return event ? this.emit(event, this.attributor.attribute(event)) : '';
+    if (event) this.emit(event, this.attributor.attribute(event));
   }
 
   private compactQueue(): void {
@@ -373,16 +370,19 @@ export class LivePipeline implements EventPipeline {
     }
   }
 
-  private emit(event: AuditEvent, c: AttributedContainer | null): string {
-    const before = this.options.onEmit?.(event, c) ?? '';
+  private emit(event: AuditEvent, c: AttributedContainer | null): void {
+    const out = this.out;
+    if (this.options.onEmit) out.appendText(this.options.onEmit(event, c));
     const chain = c ? this.attributor.chain(c) : [];
-    if (!matchesFilter(this.filter, event, chain)) return before;
+    if (!matchesFilter(this.filter, event, chain)) return;
     const shown = chain.length > 0 && this.options.registry ? chain.map((x) => this.enriched(x)) : chain;
-    if (this.format === 'compact') return before + compactEvent(event, shown, { raw: this.options.rawRecords });
-    const text = formatAuditEvent(this.format, event, shown, this.options.formatOptions);
-    if (this.format !== 'csv' || this.csvHeaderDone) return before + text;
-    this.csvHeaderDone = true;
-    return before + csvHeaderRow(this.options.formatOptions) + text;
+    if (this.format === 'json') return out.appendBytes(jsonEventBytes(event, shown));
+    if (this.format === 'compact') return out.appendText(compactEvent(event, shown, { raw: this.options.rawRecords }));
+    if (this.format === 'csv' && !this.csvHeaderDone) {
+      this.csvHeaderDone = true;
+      out.appendText(csvHeaderRow(this.options.formatOptions));
+    }
+    out.appendText(formatAuditEvent(this.format, event, shown, this.options.formatOptions));
   }
 
   /**
