@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { AuditEvent } from './reassembler';
 import { parseRecordBytes, recordLineLength, recordRawLength, splitAuditFields, writeRecordLine } from './record';
@@ -29,6 +30,13 @@ const MAX_IN_FLIGHT = 4;
 const NO_NODE = 0xffffffff;
 /** Output written per write(2). */
 const OUT_BYTES = 1 << 20;
+/**
+ * The worker's young generation from its start (MB per semi-space): a batch's strings and
+ * the interpreter's pieces live for a whole batch, so V8's default start (1 MB, grown slowly)
+ * scavenges every few hundred events and copies them each time. V8 reads these flags when an
+ * isolate is made: set just before the worker starts, they are that worker's alone.
+ */
+const WORKER_SEMI_SPACE_MB = 16;
 
 /** Shared counters (Int32Array indexes). */
 const POSTED = 0;
@@ -309,6 +317,7 @@ export class InterpretPipe {
     if (module === null) return false;
     const { port1, port2 } = new MessageChannel();
     const shared = new SharedArrayBuffer(16);
+    setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB} --max-semi-space-size=${2 * WORKER_SEMI_SPACE_MB}`);
     this.worker = new Worker(`require(${JSON.stringify(module)}).runInterpretWorker(require('node:worker_threads').workerData)`, {
       eval: true,
       workerData: { port: port2, shared, fd: this.fd },
