@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 import { DROP_IN_MARKER, UnitCommands, renderDropIn } from './drop-in';
 import { UNIT_DIRS, UnitFragment, normalizeUnitName, readUnitFiles } from './unit-file';
 
@@ -37,7 +37,7 @@ export function readUnitList(file = UNITS_FILE): string[] {
 }
 
 export function writeUnitList(units: readonly string[], file = UNITS_FILE): void {
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o755 });
+  makeDirectory(join(file, '..'), 0o755);
   writeFileSync(file, [`${DROP_IN_MARKER}: units whose every Exec line runs in the invocation's container (contid-systemd-generator)`, ...units, ''].join('\n'));
 }
 
@@ -66,7 +66,7 @@ export function generate(outDir: string, units: readonly string[], commands: Uni
       if (fragments.length === 0) throw new ContidError(`no unit file in ${dirs.join(', ')}`);
       const text = renderDropIn(unit, fragments, commands, []);
       const dir = join(outDir, `${unit}.d`);
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
       writeFileSync(join(dir, GENERATED_DROP_IN), text);
       out.written.push(join(dir, GENERATED_DROP_IN));
     } catch (e) {

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ContidError, DEFAULT_STATE_DIR } from '@contid/core';
+import { ContidError, DEFAULT_STATE_DIR, makeDirectory } from '@contid/core';
 import type { InstallContext, Installer } from '@contid/oci';
 import { DROP_IN_MARKER, type UnitCommands, dropInPath, renderDropIn, unitWord } from './drop-in';
 import { GENERATOR_PATH, UNITS_FILE, generatorLauncher, ownFragments, readUnitList, writeUnitList } from './generator';
@@ -52,7 +52,7 @@ export const systemdInstaller: Installer = {
     }
     const units = readUnitList();
     const fresh = !units.includes(unit) || !existsSync(GENERATOR_PATH) || readFileSync(GENERATOR_PATH, 'utf8') !== launcher;
-    mkdirSync(dirname(GENERATOR_PATH), { recursive: true });
+    makeDirectory(dirname(GENERATOR_PATH));
     writeFileSync(GENERATOR_PATH, launcher, { mode: 0o755 });
     if (!units.includes(unit)) writeUnitList([...units, unit]);
     const notes = removeStaticDropIn(unit);
