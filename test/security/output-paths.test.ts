@@ -44,6 +44,29 @@ describe('output paths chosen or prepared by someone else (real CLI)', () => {
     expect(readdirSync(victim)).toEqual([]);
   });
 
+  it("a root directory its group may write without the sticky bit (as Debian's /var/local, root:staff 2775): a member could swap what is under it, so nothing is written there", () => {
+    // root:nogroup 2775; nobody's group is nogroup, as a member of staff is staff's
+    const shared = join(dir, 'local');
+    const own = join(shared, 'r');
+    mkdirSync(shared);
+    expect(run('chown', ['0:65534', shared]).status).toBe(0);
+    chmodSync(shared, 0o2775);
+    mkdirSync(own, { mode: 0o755 });
+    // her real position: she can rename root's directory away (and back) at any moment
+    const swap = run(AS_NOBODY[0], [...AS_NOBODY.slice(1), 'sh', '-c', 'mv r r.away && mv r.away r'], { cwd: shared });
+    expect([swap.status, swap.stderr]).toEqual([0, '']);
+    const refused = /^contid: (registry directory \S+ is not usable: )?refusing to write under .*\/local\/r(\/\S+)?: .*\/local is a directory its group may write without the sticky bit \(mode 2775\)$/;
+    for (const argv of [
+      ['report', '-if', log, '--by', 'node', '-n', 'web:1', '--html', join(own, 'page.html')],
+      ['tail', '--source', 'plugin', '--output', join(own, 'events.log')],
+      ['ps', '--state-dir', join(own, 'state')],
+    ]) {
+      const r = contid(argv, { env: state.env, input: '', timeout: 60_000 });
+      expect([argv[0], r.status === 0, r.stderr.trim().split('\n')]).toEqual([argv[0], false, [expect.stringMatching(refused)]]);
+    }
+    expect(readdirSync(own)).toEqual([]);
+  });
+
   it.each([
     ['index', ['index', '--index-dir', '/proc/contid-sec-x']],
     ['report --html', ['report', '-if', '__LOG__', '--by', 'node', '--html', '/proc/contid-sec-x/x.html']],

@@ -1,5 +1,6 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { othersMayReplaceEntries } from '@contid/core/dist/output-file';
 import { LineHeads, canonicalStamp, eventKey, sameStamp, sessionAt } from './event-key';
 import { readRanges } from './read-ranges';
 
@@ -13,9 +14,10 @@ import { readRanges } from './read-ranges';
 export function untrustedIndexReason(dir: string, files: string[], uid = process.geteuid?.() ?? 0): string | null {
   const parent = dirname(dir);
   try {
-    const p = statSync(parent);
-    // A parent others may write (without the sticky bit) lets them swap the whole directory.
-    if ((p.mode & 0o022) !== 0 && (p.mode & 0o1000) === 0) return `its parent ${parent} is writable by others (mode ${(p.mode & 0o7777).toString(8)})`;
+    // A parent others may write (without the sticky bit) lets them swap the whole directory:
+    // the rule of every directory contid writes under.
+    const shared = othersMayReplaceEntries(statSync(parent).mode);
+    if (shared) return `its parent ${parent}: ${shared}`;
   } catch {
     return `its parent ${parent} cannot be read`;
   }

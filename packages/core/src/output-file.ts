@@ -12,16 +12,28 @@ function prefixes(abs: string): string[] {
 }
 
 /**
+ * Why others than its owner may rename or replace the entries of a directory with this mode,
+ * or null: its group or everyone may write it, without the sticky bit. A root-owned directory
+ * is no safer for that (/var/local is root:staff 2775 on Debian: any member of staff can swap
+ * what is under it — outside attack 7). The one rule for every directory contid writes under
+ * or trusts a cache in.
+ */
+export function othersMayReplaceEntries(mode: number): string | null {
+  if ((mode & 0o022) === 0 || (mode & 0o1000) !== 0) return null;
+  return `${(mode & 0o002) !== 0 ? 'everyone' : 'its group'} may write without the sticky bit (mode ${(mode & 0o7777).toString(8)})`;
+}
+
+/**
  * Why an entry on the way to a file contid writes would let someone else redirect the write,
  * or null. The kernel's fs.protected_symlinks rule, generalised to every component: a symlink
  * or directory owned by anyone but root or the caller (its owner can swap what it leads to),
- * or a directory everyone may write without the sticky bit (anyone can rename its entries).
+ * or a directory others may write without the sticky bit (they can rename its entries).
  */
 function untrustedEntry(st: Stats, uid: number): string | null {
   const what = st.isSymbolicLink() ? 'a symbolic link' : 'a directory';
   if (st.uid !== 0 && st.uid !== uid) return `is ${what} owned by uid ${st.uid}, not by root or you (uid ${uid})`;
-  if (st.isDirectory() && (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) return `is a directory everyone may write without the sticky bit (mode ${(st.mode & 0o7777).toString(8)})`;
-  return null;
+  const shared = st.isDirectory() ? othersMayReplaceEntries(st.mode) : null;
+  return shared && `is a directory ${shared}`;
 }
 
 function lstatOrNull(path: string): Stats | null {

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeDirectory, writeFileWhole } from '../src/output-file';
+import { makeDirectory, openOutputFile, writeFileWhole } from '../src/output-file';
 
 /** The directory helpers every privileged write goes through (no root needed: the caller's own paths). */
 describe('makeDirectory / writeFileWhole', () => {
@@ -33,6 +33,19 @@ describe('makeDirectory / writeFileWhole', () => {
     chmodSync(open, 0o1777);
     writeFileWhole(join(open, 'new', 'page.html'), 'x');
     expect(readFileSync(join(open, 'new', 'page.html'), 'utf8')).toBe('x');
+  });
+
+  it('a directory its group may write without the sticky bit (as /var/local, root:staff 2775): refused, nothing written or created', () => {
+    const shared = join(base, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o2775);
+    for (const write of [() => writeFileWhole(join(shared, 'page.html'), 'x'), () => makeDirectory(join(shared, 'sub')), () => openOutputFile(join(shared, 'events.log'))]) {
+      expect(write).toThrow(/shared is a directory its group may write without the sticky bit \(mode 2775\)$/);
+    }
+    expect(readdirSync(shared)).toEqual([]);
+    chmodSync(shared, 0o1770);
+    writeFileWhole(join(shared, 'page.html'), 'x');
+    expect(readFileSync(join(shared, 'page.html'), 'utf8')).toBe('x');
   });
 
   it('through a symlink of the caller: written in the directory it leads to', () => {
