@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult, contid, run, uniqueName } from '../helpers/cli';
@@ -59,7 +59,9 @@ describe('outside attack 6: containers that would run without their audit identi
     // --rm: removed as dockerd removes one whose start failed (the client waits for that).
     expect(engine.docker(['inspect', name]).status).not.toBe(0);
     const created = uniqueName('runc-created');
-    expect(viaFront(mallory, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).status).toBe(0);
+    // Refused at create since attack 7; one root created is refused at her start.
+    expect(viaFront(mallory, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).stderr).toMatch(refusal('runtime'));
+    expect(viaFront(null, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).status).toBe(0);
     const started = viaFront(mallory, ['start', created]);
     expect(started.stderr).toMatch(refusal('runtime'));
     expect(engine.docker(['inspect', '-f', '{{.State.Running}}', created]).stdout.trim()).toBe('false');
@@ -90,8 +92,8 @@ describe('outside attack 6: containers that would run without their audit identi
     expect(doctor(join(config, 'none.json'))).toMatch(/^WARN  docker default runtime: dockerd's default runtime is "runc" .*does not refuse other runtimes.* — fix: contid install docker --default-runtime/);
   });
 
-  test('another added capability is not refused', () => {
-    expect(viaFront(mallory, ['run', '--rm', '--cap-add', 'NET_ADMIN', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
+  test('another added capability (one of Docker\'s defaults: others are refused since attack 7) is not refused', () => {
+    expect(viaFront(mallory, ['run', '--rm', '--cap-add', 'NET_BIND_SERVICE', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
   }, 120_000);
 
   test('--allow-unattributed runtime relays it; the agent\'s untagged record of the container names mallory as its requester', async () => {
@@ -121,13 +123,16 @@ describe('outside attack 6: containers that would run without their audit identi
 describe('outside attack 6: runs dockerd makes itself for mallory\'s container', () => {
   test('healthcheck probes run with mallory\'s auid, recorded as hers made by dockerd; her own exec of the same command stays hers, not a probe', async () => {
     const name = uniqueName('hc');
-    // The probes write where the test reads without an exec of its own (which would be one more run).
-    const out = mkdtempSync(join(tmpdir(), 'contid-frontsec6-hc-'));
-    chmodSync(out, 0o777);
+    // The probes write where the test reads without an exec of its own (which would be one more
+    // run): a named volume, read on the host where dockerd keeps it (a writable bind mount is
+    // not hers to make since attack 7).
+    const volume = uniqueName('hc-out');
+    let out = '';
     const probe = 'cat /proc/self/loginuid >> /out/hc.log; echo >> /out/hc.log';
-    const probes = () => (existsSync(join(out, 'hc.log')) ? readFileSync(join(out, 'hc.log'), 'utf8').split('\n').filter(Boolean) : []);
+    const probes = () => (out && existsSync(join(out, 'hc.log')) ? readFileSync(join(out, 'hc.log'), 'utf8').split('\n').filter(Boolean) : []);
     try {
-      expect(viaFront(mallory, ['run', '-d', '--name', name, '-v', `${out}:/out`, '--health-cmd', probe, '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
+      expect(viaFront(mallory, ['run', '-d', '--name', name, '-v', `${volume}:/out`, '--health-cmd', probe, '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
+      out = engine.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', volume]).stdout.trim();
       await waitFor('three probes', () => probes().length >= 3, 60_000);
       expect(new Set(probes())).toEqual(new Set([String(mallory.uid)]));
       expect(viaFront(mallory, ['exec', name, '/bin/sh', '-c', probe]).status).toBe(0);
@@ -147,7 +152,7 @@ describe('outside attack 6: runs dockerd makes itself for mallory\'s container',
       expect(own[0]!.detail.requester).not.toHaveProperty('byDockerd');
     } finally {
       engine.docker(['rm', '-f', name]);
-      rmSync(out, { recursive: true, force: true });
+      engine.docker(['volume', 'rm', '-f', volume]);
     }
   }, 120_000);
 

@@ -17,6 +17,8 @@ export type ApiRoute =
   | { kind: 'container-remove'; ref: string }
   /** A call that changes what dockerd's own later runs of the container execute (see CHANGES). */
   | { kind: 'container-change'; ref: string; what: Change }
+  /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
+  | { kind: 'volume-create' }
   /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
   | { kind: 'unattributed'; what: Unattributed };
 
@@ -113,6 +115,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
       if (parts[2] === 'exec') return { kind: 'exec-create', ref };
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
+    if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };
     const what = unattributed(parts);
     if (what) return { kind: 'unattributed', what };
   }

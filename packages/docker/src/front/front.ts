@@ -8,6 +8,8 @@ import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatChange, formatRequester, parseRequester, requesterOf, samePerson } from './requesters';
 import { DockerRuntimes, StartHostConfig, runtimesOfInfo, startRefusal } from './start-policy';
+import { isHostRoot } from './host-root';
+import { Refusal, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -47,6 +49,8 @@ export class DockerFront {
   /** A start's note as it was before, until dockerd answers the start (keyed by the request's route). */
   private readonly replaced = new WeakMap<ApiRoute, Replaced>();
   private readonly runtimes: RuntimesCache;
+  /** The requesters that are the host's root (host-root.ts): the only callers no policy applies to. */
+  private readonly hostRoots = new WeakSet<Requester>();
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
@@ -61,7 +65,8 @@ export class DockerFront {
     this.sockets.add(client);
     client.once('close', () => this.sockets.delete(client));
     new Relay(client, upstream, {
-      before: (route, head) => (who ? this.before(route, head, who) : this.unnamed(route, head, cred)),
+      before: (route, head, body) => (who ? this.judged(route, head, who, body) : this.unnamed(route, head, cred)),
+      wantsRequestBody: (route) => who !== null && !this.hostRoots.has(who) && JUDGED.has(route.kind),
       wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
       body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
       responded: (route, status) => {
@@ -96,9 +101,9 @@ export class DockerFront {
       return { who: null, cred };
     }
     // A kernel before 6.5 has no SO_PEERPIDFD: /proc is read unverified, as before.
-    if (pidfd === null) return { who: requesterOf(cred.pid, cred.uid), cred };
+    if (pidfd === null) return { who: this.rootMarked(requesterOf(cred.pid, cred.uid), cred), cred };
     try {
-      const who = requesterOf(cred.pid, cred.uid);
+      const who = this.rootMarked(requesterOf(cred.pid, cred.uid), cred);
       return { who: who && pidfdProcessExists(pidfd) ? who : null, cred };
     } finally {
       closeSync(pidfd);
@@ -113,8 +118,8 @@ export class DockerFront {
    * `--allow-unattributed` allows that kind.
    */
   private unattributed(what: Unattributed, head: Head, who: Requester, why = 'dockerd runs its processes itself, so they would run with no requester and auid 0'): Verdict | void {
-    if (who.uid === 0 || this.o.allowUnattributed?.has(what)) return;
-    this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from uid ${who.uid} (pid ${who.pid}): ${what} is not allowed for users other than root`);
+    if (this.hostRoots.has(who) || this.o.allowUnattributed?.has(what)) return;
+    this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from ${callerText(who)}: ${what} is not allowed for users other than root`);
     return {
       status: 403,
       message: `contid docker front: ${what} is refused for users other than root: ${why}; root may allow it with contid docker front --allow-unattributed ${what}`,
@@ -206,6 +211,37 @@ export class DockerFront {
     this.agent.destroy();
   }
 
+  /** `who`, remembered as host root when it is (uid 0 in the front's own pid and user namespaces). */
+  private rootMarked(who: Requester | null, cred: PeerCredentials): Requester | null {
+    if (who && isHostRoot(cred.pid, cred.uid)) this.hostRoots.add(who);
+    return who;
+  }
+
+  /**
+   * A caller other than host root: the configuration a call hands dockerd (its body, see
+   * request-policy.ts) is judged before anything else is done for it; refused calls are answered
+   * 403 and logged, the rest go on to `before`.
+   */
+  private judged(route: ApiRoute, head: Head, who: Requester, body: Buffer | undefined): void | Verdict | Promise<Verdict | void> {
+    if (body === undefined || this.hostRoots.has(who)) return this.before(route, head, who);
+    const verdict = (refusal: Refusal | null): Verdict | null => refusal && this.policyRefused(refusal, head, who);
+    if (route.kind === 'container-create') {
+      return this.runtimes.get().then((runtimes) => {
+        if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
+        return verdict(containerCreateRefusal(body, { uid: who.uid, runtimes })) ?? this.before(route, head, who);
+      });
+    }
+    const refusal = route.kind === 'exec-create' ? execCreateRefusal(body) : route.kind === 'container-start' ? startBodyRefusal(body) : route.kind === 'volume-create' ? volumeCreateRefusal(body) : null;
+    return verdict(refusal) ?? this.before(route, head, who);
+  }
+
+  /** A request-policy refusal: 403 with one line, logged with the caller's strings escaped; null when root allowed its kind. */
+  private policyRefused(r: Refusal, head: Head, who: Requester): Verdict | null {
+    if (r.allow) return this.unattributed(r.allow, head, who, r.why) ?? null;
+    this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from ${callerText(who)}: ${escapeText(r.what)}: ${escapeText(r.why)}`);
+    return { status: 403, message: `contid docker front: ${r.what} is refused for users other than root: ${r.why}` };
+  }
+
   /**
    * Start and exec start name an existing object: the requester is noted before dockerd acts.
    * A start's earlier note is kept until dockerd answers, to be put back unless it answers 2xx.
@@ -224,7 +260,7 @@ export class DockerFront {
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
-      const refused = who.uid === 0 ? null : await this.refusedStart(found.id, found.hostConfig, head, who);
+      const refused = this.hostRoots.has(who) ? null : await this.refusedStart(found.id, found.hostConfig, head, who);
       if (refused) return refused;
       this.replaced.set(route, this.notes.start(found.id, who));
       return { target: containerTargetFor(head.url, found.id) };
@@ -289,6 +325,12 @@ export class DockerFront {
     return failed(`dockerd answered ${r.status}`);
   }
 }
+
+/** The calls whose body a caller other than host root has judged (request-policy.ts). */
+const JUDGED: ReadonlySet<ApiRoute['kind']> = new Set(['container-create', 'exec-create', 'container-start', 'volume-create']);
+
+/** A caller as the front's log names it: uid 0 that is not host root is said to be so. */
+const callerText = (who: Requester): string => `uid ${who.uid}${who.uid === 0 ? ' (not host root: another pid or user namespace)' : ''} (pid ${who.pid})`;
 
 /**
  * The notes this front wrote last, so that a note already on disk with the same requester is

@@ -4,7 +4,7 @@ import { ApiRoute, mayHijack, routeOf, targetProblem } from './api-routes';
 import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
 
 /** Reason phrases of the answers the front gives itself. */
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway' };
 
 /**
  * What becomes of a call the front looks at: relayed as it came (nothing), relayed with another
@@ -16,8 +16,13 @@ export type Verdict = { target: string } | { status: number; message: string };
 
 /** What the front does around the calls it looks at (see DockerFront). */
 export interface RelayActions {
-  /** Before the request goes on; a promise holds this connection's requests until it settles. */
-  before(route: ApiRoute, head: Head): Verdict | void | Promise<Verdict | void>;
+  /**
+   * Before the request goes on; a promise holds this connection's requests until it settles.
+   * `body`: the request's whole payload (de-chunked), for a route wantsRequestBody said yes to.
+   */
+  before(route: ApiRoute, head: Head, body?: Buffer): Verdict | void | Promise<Verdict | void>;
+  /** Whether `before` must see this request's body: the head is then held until the body is complete. */
+  wantsRequestBody(route: ApiRoute): boolean;
   /** Wants the whole body of this response before the client gets any of it (a create's new id). */
   wantsBody(route: ApiRoute, status: number): boolean;
   /** That body, once complete; the response is relayed when this returns. */
@@ -47,6 +52,8 @@ class RefusedRequest extends FramingError {}
 
 /** A create's response is small JSON; anything larger is relayed without a look. */
 const MAX_HELD_BODY = 1 << 20;
+/** A create's, an exec's, a start's request body is small JSON: a larger one is answered 413, never relayed unjudged. */
+export const MAX_JUDGED_BODY = 1 << 20;
 
 /**
  * One client connection and its own connection to dockerd, relayed byte for byte. Requests are
@@ -166,12 +173,18 @@ export class Relay {
         continue;
       }
       this.dropping = false;
+      const judged = this.judgedBody(seg);
+      if (judged === 'incomplete') return;
       const asked = this.unsent.shift()!;
       if (this.upstreamFailed) return this.badGateway(this.upstreamFailed);
+      if (judged === 'too-large') {
+        this.forward(asked, seg.head, seg.bytes, { status: 413, message: `contid docker front: a request body over ${MAX_JUDGED_BODY} bytes is not relayed for this call` });
+        continue;
+      }
       let verdict: Verdict | void | Promise<Verdict | void> = undefined;
       if (asked.route) {
         try {
-          verdict = this.actions.before(asked.route, seg.head);
+          verdict = this.actions.before(asked.route, seg.head, judged?.data);
         } catch (e) {
           this.actions.log(`cannot note the requester of ${escapeText(`${seg.head.method} ${seg.head.url}`)}: ${escapeText((e as Error).message)}`);
         }
@@ -181,7 +194,7 @@ export class Relay {
         this.gate();
         const go = (v: Verdict | void): void => {
           this.busy = false;
-          this.forward(asked, seg.head, seg.bytes, v);
+          this.forward(asked, seg.head, seg.bytes, v, judged?.bytes);
           this.gate();
           this.pump();
         };
@@ -191,20 +204,59 @@ export class Relay {
         });
         return;
       }
-      this.forward(asked, seg.head, seg.bytes, verdict);
+      this.forward(asked, seg.head, seg.bytes, verdict, judged?.bytes);
     }
     if (this.busy || !this.clientEnded || this.requests.held) return;
     if (this.upstreamFailed) this.client.end();
     else if (!this.upstream.writableEnded) this.upstream.end();
   }
 
-  /** A request head goes on as it came, or retargeted, or is answered by the front (its body then dropped). */
-  private forward(asked: Asked, head: Head, bytes: Buffer, verdict: Verdict | void): void {
-    if (!verdict) return this.toUpstream(bytes);
+  /**
+   * The body of the request whose head is `seg` when the front must judge it (wantsRequestBody):
+   * taken out of the inbox once its end is framed (`bytes` as they came, `data` de-chunked);
+   * 'incomplete' puts the head back until more arrives; null: not judged, relayed as it comes.
+   */
+  private judgedBody(seg: Segment & { type: 'head' }): { bytes: Buffer[]; data: Buffer } | 'incomplete' | 'too-large' | null {
+    const route = this.unsent[0]?.route;
+    if (!route || !this.actions.wantsRequestBody(route)) return null;
+    const end = this.inbox.findIndex((s) => s.type !== 'body');
+    const parts = (end < 0 ? this.inbox : this.inbox.slice(0, end)) as (Segment & { type: 'body' })[];
+    const data = parts.filter((p) => p.data);
+    const size = data.reduce((n, p) => n + p.bytes.length, 0);
+    if (size > MAX_JUDGED_BODY) {
+      // Relayed no further: the rest of this body is dropped as it comes (forward's `dropping`).
+      this.inbox.splice(0, parts.length);
+      return 'too-large';
+    }
+    if (end < 0 || this.inbox[end]!.type !== 'end') {
+      this.inbox.unshift(seg);
+      // A client that closes halfway through a body it wants judged gets nothing relayed.
+      if (this.clientEnded) {
+        this.client.destroy();
+        this.upstream.destroy();
+      }
+      return 'incomplete';
+    }
+    this.inbox.splice(0, end);
+    return { bytes: parts.map((p) => p.bytes), data: Buffer.concat(data.map((p) => p.bytes)) };
+  }
+
+  /**
+   * A request head goes on as it came, or retargeted, or is answered by the front (its body then
+   * dropped). `judged`: a judged body's bytes, taken from the inbox, that goes on after the head.
+   */
+  private forward(asked: Asked, head: Head, bytes: Buffer, verdict: Verdict | void, judged?: Buffer[]): void {
+    if (!verdict) {
+      this.toUpstream(bytes);
+      for (const b of judged ?? []) this.toUpstream(b);
+      return;
+    }
     if ('target' in verdict) {
       // The request line is `METHOD SP target SP HTTP/1.x` (parseHead), read as latin1.
       const from = `${head.method} ${head.url}`.length;
-      return this.toUpstream(Buffer.concat([Buffer.from(`${head.method} ${verdict.target}`, 'latin1'), bytes.subarray(from)]));
+      this.toUpstream(Buffer.concat([Buffer.from(`${head.method} ${verdict.target}`, 'latin1'), bytes.subarray(from)]));
+      for (const b of judged ?? []) this.toUpstream(b);
+      return;
     }
     const body = JSON.stringify({ message: verdict.message }) + '\n';
     asked.local = Buffer.from(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);

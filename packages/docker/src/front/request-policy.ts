@@ -1,0 +1,411 @@
+import { lstatSync, type Stats } from 'node:fs';
+import { posix } from 'node:path';
+import type { Unattributed } from './api-routes';
+import type { DockerRuntimes } from './start-policy';
+
+/**
+ * What the front allows a caller other than host root to ask dockerd for, judged on the request
+ * bodies in which dockerd takes a container's configuration: container create (its HostConfig),
+ * exec create, a start or restart with a body (dockerd before API 1.24 applies it as the
+ * container's HostConfig), and volume create. An allow-list: every HostConfig field has a rule
+ * (HOST_CONFIG_RULES), and a field the table does not know is allowed only empty, so a field a
+ * newer dockerd adds is refused until someone decides about it.
+ *
+ * What it guards: that a container of hers keeps its audit identity (no CAP_AUDIT_CONTROL, no
+ * runtime but contid's), cannot reach into another user's container (shared pid/ipc/network
+ * namespaces, volumes-from), the host's namespaces, devices or kernel interfaces (capabilities
+ * beyond Docker's defaults, unmasked /proc, unconfined profiles), or files she could not reach
+ * herself (bind mounts of anything but her own files: dockerd's and the front's sockets,
+ * contid's requester notes and state, /etc…).
+ */
+
+/** A refusal: `what` was asked, `why` not; `allow` names the `--allow-unattributed` kind that lets root allow it, where there is one. */
+export interface Refusal {
+  what: string;
+  why: string;
+  allow?: Unattributed;
+}
+
+/** What a rule may consult: the caller's uid (her own files) and dockerd's runtimes. */
+export interface PolicyContext {
+  uid: number;
+  runtimes: DockerRuntimes;
+  /** Where host paths are looked up (tests: a fixture tree). */
+  lstat?: (path: string) => Stats;
+}
+
+/**
+ * dockerd decodes JSON with Go's encoding/json, which matches a key to a field
+ * case-insensitively (Unicode simple folding: `ſ` is `s`, `K` (Kelvin) is `k`) and lets the last
+ * of several matching keys win. So every key is folded (over-matching is the safe side) and every
+ * value under a matching key is judged, whichever dockerd would keep.
+ */
+const fold = (key: string): string => key.toUpperCase().toLowerCase();
+
+function valuesOf(obj: unknown, name: string): unknown[] {
+  if (!isObject(obj)) return [];
+  const want = fold(name);
+  return Object.entries(obj)
+    .filter(([k]) => fold(k) === want)
+    .map(([, v]) => v);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Go's zero value as JSON gives it (or an empty list or map): what dockerd treats as "not asked for". */
+function isEmpty(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return isObject(v) && Object.keys(v).length === 0;
+}
+
+const q = (s: unknown): string => JSON.stringify(s) ?? String(s);
+
+type Rule = (value: unknown, ctx: PolicyContext) => Refusal | null;
+
+/** Any value: it does not change what the container's processes can reach. */
+const allowed: Rule = () => null;
+
+/** Only empty (Go's zero value). */
+const empty =
+  (field: string, why: string): Rule =>
+  (v) =>
+    isEmpty(v) ? null : { what: `HostConfig.${field} ${q(v)}`, why };
+
+/** Absent or null only: an empty list is not "not asked for" here (MaskedPaths: [] unmasks /proc). */
+const absent =
+  (field: string, why: string): Rule =>
+  (v) =>
+    v === null || v === undefined ? null : { what: `HostConfig.${field} ${q(v)}`, why };
+
+/** One of `values` (strings compared exactly, as dockerd compares them). */
+const oneOf =
+  (field: string, values: readonly string[], why: string): Rule =>
+  (v) =>
+    v === null || v === undefined || (typeof v === 'string' && values.includes(v)) ? null : { what: `HostConfig.${field} ${q(v)}`, why };
+
+const eachString =
+  (field: string, rule: (s: string, ctx: PolicyContext) => Refusal | null): Rule =>
+  (v, ctx) => {
+    if (v === null || v === undefined) return null;
+    if (!Array.isArray(v)) return { what: `HostConfig.${field} ${q(v)}`, why: 'not a list' };
+    for (const s of v) {
+      const r = typeof s === 'string' ? rule(s, ctx) : { what: `HostConfig.${field} ${q(s)}`, why: 'not a string' };
+      if (r) return r;
+    }
+    return null;
+  };
+
+const SHARED = "it would share a namespace with another container, which may be someone else's (the front's notes name who last started a container, not whose it is)";
+
+/** A namespace mode: private ones only; `host` and `container:X` are refused (see SHARED). */
+const namespaceMode =
+  (field: string, privateModes: readonly string[]): Rule =>
+  (v) => {
+    if (v === null || v === undefined || (typeof v === 'string' && privateModes.includes(v))) return null;
+    const host = v === 'host';
+    return { what: `HostConfig.${field} ${q(v)}`, why: host ? "it would share the host's namespace" : typeof v === 'string' && v.startsWith('container:') ? SHARED : 'not a mode allowed for users other than root' };
+  };
+
+/**
+ * Docker's default capabilities (moby's oci/caps/defaults.go): adding one of these is a no-op
+ * unless the image's config dropped it. Any other (SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN…)
+ * reaches past the container.
+ */
+export const DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set(['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE']);
+
+/** dockerd's own normalisation (upper case, CAP_ prefix optional). */
+function capabilityRefusal(cap: string): Refusal | null {
+  const name = cap.toUpperCase().replace(/^CAP_/, '');
+  if (name === 'ALL' || name === 'AUDIT_CONTROL') return { what: `--cap-add ${name}`, why: `--cap-add ${name} gives CAP_AUDIT_CONTROL, so root in the container can rewrite its loginuid and leave its audit session`, allow: 'audit-control' };
+  if (DEFAULT_CAPABILITIES.has(name)) return null;
+  return { what: `--cap-add ${q(cap)}`, why: "only Docker's default capabilities may be added" };
+}
+
+/**
+ * Security options allowed: `no-new-privileges` (either way: it only takes privileges away),
+ * an SELinux level, AppArmor's docker-default profile and seccomp's built-in one. Refused: every
+ * `unconfined` (`seccomp=`, `apparmor=`, `systempaths=`), another profile (a custom seccomp
+ * profile may allow anything), `label=disable` and SELinux users, roles and types.
+ */
+const SECURITY_OPTS = [/^no-new-privileges(?:[=:](?:1|0|t|f|T|F|true|false|TRUE|FALSE|True|False))?$/, /^label[=:]level:[A-Za-z0-9:,.-]*$/, /^apparmor[=:]docker-default$/, /^seccomp[=:]builtin$/];
+
+function securityOptRefusal(opt: string): Refusal | null {
+  if (SECURITY_OPTS.some((re) => re.test(opt))) return null;
+  return { what: `--security-opt ${q(opt)}`, why: 'only no-new-privileges, label=level:…, apparmor=docker-default and seccomp=builtin are allowed' };
+}
+
+function runtimeRefusal(v: unknown, ctx: PolicyContext): Refusal | null {
+  if (v !== null && v !== undefined && typeof v !== 'string') return { what: `HostConfig.Runtime ${q(v)}`, why: 'not a string' };
+  const runtime = v || ctx.runtimes.defaultRuntime;
+  if (ctx.runtimes.contid.has(runtime) || !ctx.runtimes.contid.has(ctx.runtimes.defaultRuntime)) return null;
+  return { what: `runtime ${q(runtime)}`, why: `runtime ${q(runtime)} is not contid's, so the container would run with no audit session or requester of its own`, allow: 'runtime' };
+}
+
+const privilegedRule: Rule = (v) =>
+  v === null || v === undefined || v === false ? null : { what: '--privileged', why: 'a privileged container holds CAP_AUDIT_CONTROL, so root in it can rewrite its loginuid and leave its audit session', allow: 'audit-control' };
+
+/**
+ * Why a bind mount of host path `source` may not be made for uid `ctx.uid` (null: it may).
+ * Hers, and hers to stay: the path is written plainly (absolute, no `.`/`..`, no symlink on the
+ * way), every directory above it is root's and not writable by group or others (or sticky with
+ * a root-owned entry: /tmp/root-made-dir/…), so nobody — she least — can swap any part of it for
+ * a symlink to dockerd's socket between this check and the mount at each later start; and the
+ * path itself is a directory or regular file she owns. And read-only: root in the container is
+ * root on her files, and would leave a set-uid root program or a device node there for her to
+ * use on the host.
+ */
+export function bindRefusal(source: string, readOnly: boolean, ctx: PolicyContext): Refusal | null {
+  const what = `bind mount of ${q(source)}`;
+  const lstat = ctx.lstat ?? lstatSync;
+  if (!source.startsWith('/') || posix.normalize(source) !== source || (source.endsWith('/') && source !== '/')) return { what, why: 'a host path must be written as a plain absolute path (no ., .., // or trailing /)' };
+  if (!readOnly) return { what, why: 'only read-only bind mounts are allowed (:ro, or readonly with --mount): root in the container could leave a set-uid program or a device node in your files for use on the host' };
+  const parts = source.split('/').filter(Boolean);
+  const paths = ['/', ...parts.map((_p, i) => '/' + parts.slice(0, i + 1).join('/'))];
+  let st: Stats;
+  try {
+    for (let i = 0; i < paths.length - 1; i++) {
+      const dir = lstat(paths[i]!);
+      if (!dir.isDirectory() || dir.uid !== 0) return { what, why: `${paths[i]} is not a directory of root's, so the path could be redirected` };
+      if ((dir.mode & 0o022) !== 0 && !((dir.mode & 0o1000) !== 0 && lstat(paths[i + 1]!).uid === 0)) return { what, why: `${paths[i]} may be written by group or others, so the path could be redirected` };
+    }
+    st = lstat(source);
+  } catch (e) {
+    return { what, why: `cannot check it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  if (!st.isDirectory() && !st.isFile()) return { what, why: 'only a directory or a regular file may be bind-mounted' };
+  if (st.uid !== ctx.uid) return { what, why: `it is owned by uid ${st.uid}, not by you (uid ${ctx.uid}); only your own files may be bind-mounted` };
+  return null;
+}
+
+/** dockerd's bind mode words (volume/mounts: ValidMountMode): `src:dst:MODE`, or `dst:MODE` for an anonymous volume. */
+const MODE_WORDS = new Set(['ro', 'rw', 'z', 'Z', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'nocopy', 'consistent', 'cached', 'delegated']);
+const isMode = (s: string): boolean => s.split(',').every((w) => MODE_WORDS.has(w));
+
+/** A `-v` entry (HostConfig.Binds) as dockerd's Linux parser splits it: a host path source is a bind mount. */
+function bindsEntryRefusal(spec: string, ctx: PolicyContext): Refusal | null {
+  const parts = spec.split(':');
+  if (parts.length > 3) return { what: `-v ${q(spec)}`, why: 'not a volume spec' };
+  if (parts.length === 1 || (parts.length === 2 && isMode(parts[1]!))) return null; // an anonymous volume
+  const [source, , mode = ''] = parts;
+  if (!source!.startsWith('/')) return null; // a named volume
+  return bindRefusal(source!, mode.split(',').includes('ro'), ctx);
+}
+
+/**
+ * Options of dockerd's `local` volume driver (`docker volume create -o`, `--mount
+ * volume-opt=`): it mounts `device` as `type` with `o`, as root — `o=bind` binds any host path,
+ * and a block device or another file system reaches the host's disks. A tmpfs only is allowed;
+ * other drivers are plugins (refused as `plugins`). A bind is asked for with a bind mount, where
+ * the container's own read-only flag is seen (bindRefusal).
+ */
+export function volumeOptionsRefusal(driver: unknown, opts: unknown): Refusal | null {
+  if (driver !== null && driver !== undefined && driver !== '' && driver !== 'local') return { what: `volume driver ${q(driver)}`, why: "only dockerd's local volume driver is allowed (others are plugins)" };
+  if (isEmpty(opts)) return null;
+  if (!isObject(opts)) return { what: `volume options ${q(opts)}`, why: 'not a map' };
+  const o = typeof opts.o === 'string' ? opts.o : '';
+  if (opts.type === 'tmpfs' && !o.split(',').includes('bind') && Object.values(opts).every((v) => typeof v === 'string')) return null;
+  return { what: `volume options ${q(opts)}`, why: 'only a tmpfs may be given as local volume options (type=tmpfs); bind-mount your own files with a read-only bind mount instead' };
+}
+
+/** One entry of HostConfig.Mounts (`--mount`): a bind's source as bindRefusal judges it, a volume's driver options, a tmpfs. */
+function mountRefusal(m: unknown, ctx: PolicyContext): Refusal | null {
+  if (!isObject(m)) return { what: `--mount ${q(m)}`, why: 'not an object' };
+  const types = valuesOf(m, 'Type');
+  const readOnly = valuesOf(m, 'ReadOnly');
+  if (types.length && types.every((t) => t === 'tmpfs')) return null;
+  if (types.length && types.every((t) => t === 'volume')) {
+    for (const vo of valuesOf(m, 'VolumeOptions')) {
+      for (const dc of valuesOf(vo, 'DriverConfig')) {
+        for (const name of [...valuesOf(dc, 'Name'), undefined]) {
+          for (const opts of [...valuesOf(dc, 'Options'), undefined]) {
+            const r = volumeOptionsRefusal(name, opts);
+            if (r) return r;
+          }
+        }
+      }
+    }
+    return null;
+  }
+  // A bind, or a type dockerd would refuse anyway: the source must be hers and read-only.
+  const sources = valuesOf(m, 'Source');
+  if (!sources.length) return { what: `--mount ${q(m)}`, why: 'a bind mount needs a source' };
+  for (const s of sources) {
+    const r = typeof s === 'string' ? bindRefusal(s, readOnly.length > 0 && readOnly.every((v) => v === true), ctx) : { what: `--mount source ${q(s)}`, why: 'not a string' };
+    if (r) return r;
+  }
+  return null;
+}
+
+const NOT_FOR_USERS = 'it is not allowed for users other than root';
+
+/**
+ * Every HostConfig field of dockerd 20.10 (API 1.41; the resources are HostConfig's embedded
+ * Resources) and its rule for a caller other than host root. Keys as dockerd spells them; a key
+ * the table does not know must be empty.
+ */
+export const HOST_CONFIG_RULES: Readonly<Record<string, Rule>> = {
+  Binds: eachString('Binds', bindsEntryRefusal),
+  ContainerIDFile: allowed,
+  LogConfig: allowed,
+  // Any network but the host's (its abstract sockets: containerd's shims, D-Bus) or another container's.
+  NetworkMode: (v, ctx) => (typeof v === 'string' && v !== 'host' && !v.startsWith('container:') ? null : namespaceMode('NetworkMode', [])(v, ctx)),
+  PortBindings: allowed,
+  RestartPolicy: allowed,
+  AutoRemove: allowed,
+  VolumeDriver: oneOf('VolumeDriver', ['', 'local'], "only dockerd's local volume driver is allowed (others are plugins)"),
+  VolumesFrom: empty('VolumesFrom', "it would mount another container's volumes, which may be someone else's"),
+  ConsoleSize: allowed,
+  CapAdd: eachString('CapAdd', capabilityRefusal),
+  CapDrop: allowed,
+  // The host's cgroup namespace shows the host's whole cgroup tree; a private one is Docker's default on cgroup v2.
+  CgroupnsMode: oneOf('CgroupnsMode', ['', 'private'], "it would share the host's cgroup namespace"),
+  Dns: allowed,
+  DnsOptions: allowed,
+  DnsSearch: allowed,
+  ExtraHosts: allowed,
+  GroupAdd: allowed,
+  IpcMode: namespaceMode('IpcMode', ['', 'none', 'private', 'shareable']),
+  Cgroup: empty('Cgroup', SHARED),
+  Links: allowed,
+  OomScoreAdj: allowed,
+  PidMode: namespaceMode('PidMode', ['']),
+  Privileged: privilegedRule,
+  PublishAllPorts: allowed,
+  ReadonlyRootfs: allowed,
+  SecurityOpt: eachString('SecurityOpt', securityOptRefusal),
+  StorageOpt: (v) => (v === null || v === undefined || (isObject(v) && Object.keys(v).every((k) => k === 'size')) ? null : { what: `HostConfig.StorageOpt ${q(v)}`, why: 'only size is allowed' }),
+  Tmpfs: allowed,
+  UTSMode: namespaceMode('UTSMode', ['']),
+  UsernsMode: namespaceMode('UsernsMode', ['']),
+  ShmSize: allowed,
+  // dockerd itself refuses sysctls outside the container's own namespaces (net.*, kernel.shm*, …; net.* with the host's network).
+  Sysctls: allowed,
+  Runtime: runtimeRefusal,
+  Isolation: oneOf('Isolation', ['', 'default'], NOT_FOR_USERS),
+  CpuShares: allowed,
+  Memory: allowed,
+  NanoCpus: allowed,
+  CgroupParent: empty('CgroupParent', 'it would place the container in a cgroup of your choosing (another container\'s, a service\'s)'),
+  BlkioWeight: allowed,
+  BlkioWeightDevice: allowed,
+  BlkioDeviceReadBps: allowed,
+  BlkioDeviceWriteBps: allowed,
+  BlkioDeviceReadIOps: allowed,
+  BlkioDeviceWriteIOps: allowed,
+  CpuPeriod: allowed,
+  CpuQuota: allowed,
+  CpuRealtimePeriod: allowed,
+  CpuRealtimeRuntime: allowed,
+  CpusetCpus: allowed,
+  CpusetMems: allowed,
+  Devices: empty('Devices', "it would give the container the host's devices"),
+  DeviceCgroupRules: empty('DeviceCgroupRules', "it would let the container use the host's devices"),
+  DeviceRequests: empty('DeviceRequests', "it would give the container the host's devices (and run a device hook as root)"),
+  KernelMemory: allowed,
+  KernelMemoryTCP: allowed,
+  MemoryReservation: allowed,
+  MemorySwap: allowed,
+  MemorySwappiness: allowed,
+  OomKillDisable: allowed,
+  PidsLimit: allowed,
+  Ulimits: allowed,
+  CpuCount: allowed,
+  CpuPercent: allowed,
+  IOMaximumIOps: allowed,
+  IOMaximumBandwidth: allowed,
+  Mounts: (v, ctx) => {
+    if (v === null || v === undefined) return null;
+    if (!Array.isArray(v)) return { what: `HostConfig.Mounts ${q(v)}`, why: 'not a list' };
+    for (const m of v) {
+      const r = mountRefusal(m, ctx);
+      if (r) return r;
+    }
+    return null;
+  },
+  // `--security-opt systempaths=unconfined` reaches dockerd as these two, empty: /proc/sys, /proc/kcore… writable or unmasked.
+  MaskedPaths: absent('MaskedPaths', "it would unmask /proc's host interfaces (systempaths=unconfined)"),
+  ReadonlyPaths: absent('ReadonlyPaths', "it would make /proc/sys and other host interfaces writable (systempaths=unconfined)"),
+  Init: allowed,
+};
+
+const RULES_BY_KEY = new Map(Object.entries(HOST_CONFIG_RULES).map(([k, rule]) => [fold(k), rule]));
+
+/**
+ * A HostConfig as dockerd would take it. `strict`: a key the table does not know must be empty
+ * (the inner HostConfig); otherwise such keys are skipped (the create body's top level, where
+ * the container's Config fields sit beside HostConfig's).
+ */
+export function hostConfigRefusal(host: unknown, ctx: PolicyContext, strict = true): Refusal | null {
+  if (host === null || host === undefined) return null;
+  if (!isObject(host)) return { what: `HostConfig ${q(host)}`, why: 'not an object' };
+  for (const [key, value] of Object.entries(host)) {
+    const rule = RULES_BY_KEY.get(fold(key));
+    if (!rule) {
+      if (strict && !isEmpty(value)) return { what: `HostConfig.${key} ${q(value)}`, why: 'a HostConfig field contid does not know is allowed only empty' };
+      continue;
+    }
+    const r = rule(value, ctx);
+    if (r) return r;
+  }
+  return null;
+}
+
+/** The request body as JSON, or the refusal of one dockerd could read differently. */
+function parsed(body: Buffer, what: string): { json: unknown } | Refusal {
+  if (body.length === 0) return { json: null };
+  try {
+    return { json: JSON.parse(body.toString('utf8')) as unknown };
+  } catch {
+    return { what, why: 'its body is not JSON' };
+  }
+}
+
+/**
+ * `POST /containers/create`. dockerd (runconfig's ContainerConfigWrapper) takes the inner
+ * `HostConfig` and, for old clients, HostConfig's fields at the top level too (all of them when
+ * there is no inner one, a few resources otherwise): both are judged.
+ */
+export function containerCreateRefusal(body: Buffer, ctx: PolicyContext): Refusal | null {
+  const p = parsed(body, 'container create');
+  if ('what' in p) return p;
+  if (!isObject(p.json)) return p.json === null ? null : { what: 'container create', why: 'its body is not a JSON object' };
+  for (const inner of valuesOf(p.json, 'HostConfig')) {
+    const r = hostConfigRefusal(inner, ctx);
+    if (r) return r;
+  }
+  return hostConfigRefusal(p.json, ctx, false);
+}
+
+/** `POST /containers/{id}/exec`: a privileged exec holds every capability, CAP_AUDIT_CONTROL too. */
+export function execCreateRefusal(body: Buffer): Refusal | null {
+  const p = parsed(body, 'exec create');
+  if ('what' in p) return p;
+  if (valuesOf(p.json, 'Privileged').some((v) => v !== false && v !== null)) return { what: 'exec --privileged', why: 'a privileged exec holds CAP_AUDIT_CONTROL, so root in it can rewrite its loginuid and leave its audit session', allow: 'audit-control' };
+  return null;
+}
+
+/**
+ * `POST /containers/{id}/start|restart` with a body: dockerd before API 1.24 (the `/v1.23/`
+ * prefix) applies it as the container's new HostConfig, after the front judged the old one.
+ * Refused whatever it holds: no client has sent one since Docker 1.12.
+ */
+export function startBodyRefusal(body: Buffer): Refusal | null {
+  if (body.length === 0) return null;
+  return { what: 'a start or restart with a body', why: 'dockerd before API 1.24 would take it as the container\'s new HostConfig, unjudged; create the container with its configuration instead' };
+}
+
+/** `POST /volumes/create`: its driver and driver options (volumeOptionsRefusal). */
+export function volumeCreateRefusal(body: Buffer): Refusal | null {
+  const p = parsed(body, 'volume create');
+  if ('what' in p) return p;
+  const drivers = [...valuesOf(p.json, 'Driver'), undefined];
+  const options = [...valuesOf(p.json, 'DriverOpts'), undefined];
+  for (const d of drivers) {
+    for (const o of options) {
+      const r = volumeOptionsRefusal(d, o);
+      if (r) return r;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,260 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal } from '@contid/docker';
+
+const MALLORY = 1001;
+
+/** A host tree for bind sources: path → [owner, mode, kind]. */
+const TREE: Record<string, [number, number, 'dir' | 'file' | 'link' | 'socket']> = {
+  '/': [0, 0o755, 'dir'],
+  '/home': [0, 0o755, 'dir'],
+  '/home/mallory': [MALLORY, 0o750, 'dir'],
+  '/home/mallory/src': [MALLORY, 0o755, 'dir'],
+  '/home/alice': [1002, 0o750, 'dir'],
+  '/home/link': [0, 0o777, 'link'],
+  '/tmp': [0, 0o1777, 'dir'],
+  '/tmp/root-made': [0, 0o755, 'dir'],
+  '/tmp/root-made/mallory': [MALLORY, 0o755, 'dir'],
+  '/tmp/mallory': [MALLORY, 0o755, 'dir'],
+  '/var': [0, 0o755, 'dir'],
+  '/var/local': [0, 0o2775, 'dir'],
+  '/var/local/mallory': [MALLORY, 0o755, 'dir'],
+  '/run': [0, 0o755, 'dir'],
+  '/run/docker.sock': [0, 0o660, 'socket'],
+  '/etc': [0, 0o755, 'dir'],
+  '/etc/mallory.conf': [MALLORY, 0o644, 'file'],
+};
+function lstat(path: string): Stats {
+  const e = TREE[path];
+  if (!e) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+  const [uid, mode, kind] = e;
+  return { uid, mode, isDirectory: () => kind === 'dir', isFile: () => kind === 'file', isSymbolicLink: () => kind === 'link' } as Stats;
+}
+const mandatory = { defaultRuntime: 'contid', contid: new Set(['contid']) };
+const ctx: PolicyContext = { uid: MALLORY, runtimes: mandatory, lstat };
+
+// Every HostConfig field of dockerd 20.10 (API 1.41) with a value it allows for a user other than
+// root and one it refuses (null: no value is refused). A field added to the table needs a row here.
+const FIELDS: Record<string, [unknown, unknown]> = {
+  Binds: [['/home/mallory:/m:ro', 'vol:/v', '/anon', '/anon:ro'], ['/home/mallory:/m']],
+  ContainerIDFile: ['', null],
+  LogConfig: [{ Type: 'json-file', Config: {} }, null],
+  NetworkMode: ['my-net', 'host'],
+  PortBindings: [{ '80/tcp': [{ HostPort: '8080' }] }, null],
+  RestartPolicy: [{ Name: 'always' }, null],
+  AutoRemove: [true, null],
+  VolumeDriver: ['local', 'sshfs'],
+  VolumesFrom: [[], ['alice-web']],
+  ConsoleSize: [[24, 80], null],
+  CapAdd: [['CHOWN', 'cap_kill', 'AUDIT_WRITE'], ['SYS_PTRACE']],
+  CapDrop: [['ALL'], null],
+  CgroupnsMode: ['private', 'host'],
+  Dns: [['1.1.1.1'], null],
+  DnsOptions: [['ndots:2'], null],
+  DnsSearch: [['example.org'], null],
+  ExtraHosts: [['h:10.0.0.1'], null],
+  GroupAdd: [['audio'], null],
+  IpcMode: ['shareable', 'container:alice-web'],
+  Cgroup: ['', 'container:alice-web'],
+  Links: [['db:db'], null],
+  OomScoreAdj: [500, null],
+  PidMode: ['', 'host'],
+  Privileged: [false, true],
+  PublishAllPorts: [true, null],
+  ReadonlyRootfs: [true, null],
+  SecurityOpt: [['no-new-privileges', 'no-new-privileges=false', 'label=level:s0:c1', 'apparmor=docker-default', 'seccomp=builtin'], ['systempaths=unconfined']],
+  StorageOpt: [{ size: '10G' }, { dm: 'x' }],
+  Tmpfs: [{ '/run': 'rw,size=1m' }, null],
+  UTSMode: ['', 'host'],
+  UsernsMode: ['', 'host'],
+  ShmSize: [67108864, null],
+  Sysctls: [{ 'net.ipv4.ip_forward': '1' }, null],
+  Runtime: ['contid', 'runc'],
+  Isolation: ['default', 'hyperv'],
+  CpuShares: [512, null],
+  Memory: [1 << 30, null],
+  NanoCpus: [1e9, null],
+  CgroupParent: ['', 'system.slice'],
+  BlkioWeight: [100, null],
+  BlkioWeightDevice: [[], null],
+  BlkioDeviceReadBps: [[{ Path: '/dev/sda', Rate: 1 }], null],
+  BlkioDeviceWriteBps: [[], null],
+  BlkioDeviceReadIOps: [[], null],
+  BlkioDeviceWriteIOps: [[], null],
+  CpuPeriod: [100000, null],
+  CpuQuota: [50000, null],
+  CpuRealtimePeriod: [0, null],
+  CpuRealtimeRuntime: [0, null],
+  CpusetCpus: ['0', null],
+  CpusetMems: ['0', null],
+  Devices: [[], [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwm' }]],
+  DeviceCgroupRules: [[], ['b *:* rwm']],
+  DeviceRequests: [null, [{ Driver: 'nvidia', Count: -1 }]],
+  KernelMemory: [0, null],
+  KernelMemoryTCP: [0, null],
+  MemoryReservation: [0, null],
+  MemorySwap: [-1, null],
+  MemorySwappiness: [null, null],
+  OomKillDisable: [false, null],
+  PidsLimit: [100, null],
+  Ulimits: [[{ Name: 'nofile', Soft: 1024, Hard: 1024 }], null],
+  CpuCount: [0, null],
+  CpuPercent: [0, null],
+  IOMaximumIOps: [0, null],
+  IOMaximumBandwidth: [0, null],
+  Mounts: [[{ Type: 'bind', Source: '/home/mallory', Target: '/m', ReadOnly: true }, { Type: 'volume', Source: 'v', Target: '/v' }, { Type: 'tmpfs', Target: '/t' }], [{ Type: 'bind', Source: '/run/docker.sock', Target: '/s', ReadOnly: true }]],
+  MaskedPaths: [null, []],
+  ReadonlyPaths: [null, []],
+  Init: [true, null],
+};
+
+describe('the HostConfig allow-list for users other than root', () => {
+  test('every field of the table has a row here, and no more', () => {
+    expect(Object.keys(FIELDS).sort()).toEqual(Object.keys(HOST_CONFIG_RULES).sort());
+  });
+
+  test.each(Object.entries(FIELDS))('%s', (field, [ok, bad]) => {
+    expect(hostConfigRefusal({ [field]: ok }, ctx)).toBeNull();
+    if (bad !== null) expect(hostConfigRefusal({ [field]: bad }, ctx)).toMatchObject({ what: expect.any(String), why: expect.any(String) });
+  });
+
+  test('a field it does not know is allowed only empty', () => {
+    expect(hostConfigRefusal({ Annotations: null, Future: [] }, ctx)).toBeNull();
+    expect(hostConfigRefusal({ Annotations: { a: 'b' } }, ctx)?.why).toMatch(/does not know/);
+  });
+
+  test('the kinds root can allow: privileged, CAP_AUDIT_CONTROL/ALL (audit-control), another runtime (runtime)', () => {
+    expect(hostConfigRefusal({ Privileged: true }, ctx)?.allow).toBe('audit-control');
+    expect(hostConfigRefusal({ CapAdd: ['CAP_AUDIT_CONTROL'] }, ctx)?.allow).toBe('audit-control');
+    expect(hostConfigRefusal({ CapAdd: ['all'] }, ctx)?.allow).toBe('audit-control');
+    expect(hostConfigRefusal({ Runtime: 'runc' }, ctx)?.allow).toBe('runtime');
+    expect(hostConfigRefusal({ Runtime: 'runc' }, { ...ctx, runtimes: { defaultRuntime: 'runc', contid: new Set(['contid']) } })).toBeNull();
+    expect(hostConfigRefusal({ CapAdd: ['SYS_ADMIN'] }, ctx)?.allow).toBeUndefined();
+  });
+
+  test("keys are matched as Go's JSON decoder matches them: any case, ſ for s, every duplicate judged", () => {
+    expect(hostConfigRefusal({ privileged: true }, ctx)).not.toBeNull();
+    expect(hostConfigRefusal({ PIDMODE: 'host' }, ctx)).not.toBeNull();
+    expect(hostConfigRefusal({ '\u017fecurityOpt': ['seccomp=unconfined'] }, ctx)).not.toBeNull();
+    expect(hostConfigRefusal(JSON.parse('{"privileged":true,"Privileged":false}'), ctx)).not.toBeNull();
+  });
+
+  test('never throws on any JSON', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => void hostConfigRefusal(v, ctx)));
+    fc.assert(fc.property(fc.json(), (s) => void containerCreateRefusal(Buffer.from(s), ctx)));
+  });
+});
+
+describe('bind mounts: only her own files, on a path nobody can redirect, read-only', () => {
+  test.each([
+    ['/home/mallory', true, null],
+    ['/tmp/root-made/mallory', true, null], // sticky /tmp, root's entry in it
+    ['/etc/mallory.conf', true, null],
+    ['/home/mallory', false, /read-only/],
+    ['/home/mallory/src', true, /\/home\/mallory is not a directory of root's/],
+    ['/tmp/mallory', true, /\/tmp may be written by group or others/],
+    ['/var/local/mallory', true, /\/var\/local may be written by group or others/],
+    ['/home/alice', true, /owned by uid 1002, not by you/],
+    ['/run/docker.sock', true, /only a directory or a regular file/],
+    ['/', true, /owned by uid 0/],
+    ['/etc', true, /owned by uid 0/],
+    ['/home/link', true, /only a directory or a regular file/],
+    ['/home/link/x', true, /\/home\/link is not a directory/],
+    ['/home/mallory/../mallory', true, /plain absolute path/],
+    ['/home//mallory', true, /plain absolute path/],
+    ['/home/mallory/', true, /plain absolute path/],
+    ['home/mallory', true, /plain absolute path/],
+    ['/home/nobody', true, /cannot check it: ENOENT/],
+  ] as const)('%s (read-only %s)', (source, readOnly, why) => {
+    const r = bindRefusal(source, readOnly, ctx);
+    if (why === null) expect(r).toBeNull();
+    else expect(r?.why).toMatch(why);
+  });
+
+  test.each([
+    ['/home/mallory:/m:ro', null],
+    ['/home/mallory:/m:ro,rprivate', null],
+    ['/home/mallory:/m', /read-only/],
+    ['/home/mallory:/m:rw', /read-only/],
+    ['/run/docker.sock:/s:ro', /only a directory/],
+    ['/anon:ro', null], // an anonymous volume at /anon
+    ['named:/v', null],
+    ['a:b:c:d', /not a volume spec/],
+  ] as const)('-v %s', (spec, why) => {
+    const r = hostConfigRefusal({ Binds: [spec] }, ctx);
+    if (why === null) expect(r).toBeNull();
+    else expect(r?.why).toMatch(why);
+  });
+
+  test('--mount: a bind is judged whatever the case of its keys; a volume\'s driver options as volume create\'s', () => {
+    expect(hostConfigRefusal({ Mounts: [{ type: 'bind', source: '/run/docker.sock', target: '/s', readonly: true }] }, ctx)).not.toBeNull();
+    expect(hostConfigRefusal({ Mounts: [{ Type: 'bind', Source: '/home/mallory', Target: '/m' }] }, ctx)?.why).toMatch(/read-only/);
+    expect(hostConfigRefusal({ Mounts: [{ Type: 'BIND', Source: '/', Target: '/m', ReadOnly: true }] }, ctx)).not.toBeNull();
+    const vol = (Options: unknown, Name?: string) => ({ Mounts: [{ Type: 'volume', Source: 'v', Target: '/v', VolumeOptions: { DriverConfig: { Name, Options } } }] });
+    expect(hostConfigRefusal(vol({ type: 'none', o: 'bind', device: '/' }), ctx)).not.toBeNull();
+    expect(hostConfigRefusal(vol({ type: 'tmpfs', device: 'tmpfs', o: 'size=1m' }), ctx)).toBeNull();
+    expect(hostConfigRefusal(vol({}, 'sshfs'), ctx)).not.toBeNull();
+  });
+});
+
+describe('the other bodies the front judges', () => {
+  test('container create: the inner HostConfig and HostConfig fields at the top level (old clients)', () => {
+    const body = (o: unknown) => Buffer.from(JSON.stringify(o));
+    expect(containerCreateRefusal(body({ Image: 'x', HostConfig: { NetworkMode: 'default' } }), ctx)).toBeNull();
+    expect(containerCreateRefusal(Buffer.alloc(0), ctx)).toBeNull();
+    expect(containerCreateRefusal(body({ Image: 'x', Privileged: true }), ctx)).not.toBeNull();
+    expect(containerCreateRefusal(body({ Image: 'x', hostconfig: { PidMode: 'host' } }), ctx)).not.toBeNull();
+    expect(containerCreateRefusal(body({ Image: 'x', Labels: { a: 'b' }, Env: ['A=1'] }), ctx)).toBeNull();
+    expect(containerCreateRefusal(Buffer.from('{"Image":'), ctx)?.why).toMatch(/not JSON/);
+  });
+
+  test('exec create: Privileged in any case', () => {
+    expect(execCreateRefusal(Buffer.from('{"Cmd":["sh"],"Privileged":false}'))).toBeNull();
+    expect(execCreateRefusal(Buffer.from('{"Cmd":["sh"],"PRIVILEGED":true}'))?.allow).toBe('audit-control');
+    expect(execCreateRefusal(Buffer.from('{"Cmd":["sh"],"privileged":1}'))).not.toBeNull();
+  });
+
+  test('start or restart: any body at all', () => {
+    expect(startBodyRefusal(Buffer.alloc(0))).toBeNull();
+    expect(startBodyRefusal(Buffer.from('{}'))).not.toBeNull();
+    expect(startBodyRefusal(Buffer.from('{"Privileged":true}'))).not.toBeNull();
+  });
+
+  test('volume create: the local driver with a tmpfs, or no options', () => {
+    const v = (o: unknown) => volumeCreateRefusal(Buffer.from(JSON.stringify(o)));
+    expect(routeOf('POST', '/v1.41/volumes/create')).toEqual({ kind: 'volume-create' });
+    expect(v({ Name: 'x' })).toBeNull();
+    expect(v({ Name: 'x', Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' } })).toBeNull();
+    expect(v({ Name: 'x', DriverOpts: { type: 'none', o: 'bind', device: '/run/contid/requesters' } })).not.toBeNull();
+    expect(v({ Name: 'x', DriverOpts: { type: 'tmpfs', o: 'bind', device: '/' } })).not.toBeNull();
+    expect(v({ Name: 'x', DriverOpts: { type: 'ext4', device: '/dev/sda1' } })).not.toBeNull();
+    expect(v({ Name: 'x', driveropts: { device: '/dev/sda1' } })).not.toBeNull();
+    expect(v({ Name: 'x', Driver: 'vieux/sshfs' })).not.toBeNull();
+  });
+});
+
+describe('host root is uid 0 in the front\'s own pid and user namespaces', () => {
+  const proc = mkdtempSync(join(tmpdir(), 'contid-hostroot-'));
+  const ns = (pid: string, pidNs: string, userNs: string) => {
+    mkdirSync(join(proc, pid, 'ns'), { recursive: true });
+    symlinkSync(`pid:[${pidNs}]`, join(proc, pid, 'ns', 'pid'));
+    symlinkSync(`user:[${userNs}]`, join(proc, pid, 'ns', 'user'));
+  };
+  ns('self', '1', '1');
+  ns('10', '1', '1');
+  ns('20', '2', '1');
+  ns('30', '1', '3');
+  afterAll(() => rmSync(proc, { recursive: true, force: true }));
+
+  test.each([
+    [10, 0, true],
+    [10, 1001, false],
+    [20, 0, false], // a container's pid namespace
+    [30, 0, false], // a container's user namespace
+    [40, 0, false], // cannot be read
+  ])('pid %d uid %d: %s', (pid, uid, root) => {
+    expect(isHostRoot(pid, uid, proc)).toBe(root);
+  });
+});
