@@ -46,15 +46,23 @@ const creates = (name: string) =>
     .flatMap((c) => suite.tagger.containers.bindings(c.contid).filter((b) => b.op === 'create'))
     .sort((a, b) => a.at - b.at);
 
-/** A directory the probes (which run as root in the container) append their loginuid to. */
+/**
+ * A named volume the probes (which run as root in the container) append their loginuid to, read
+ * on the host where dockerd keeps it (`dir` is the -v source: a writable bind mount is not a
+ * user's to make since outside attack 7).
+ */
 function probeLog() {
-  const dir = mkdtempSync(join(tmpdir(), 'contid-frontchg-hc-'));
-  chmodSync(dir, 0o777);
+  const dir = uniqueName('frontchg-hc');
+  let at = '';
+  const file = (): string => {
+    at ||= engine.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', dir]).stdout.trim();
+    return at && join(at, 'hc.log');
+  };
   return {
     dir,
     probe: 'cat /proc/self/loginuid >> /out/hc.log; echo >> /out/hc.log',
-    lines: (): string[] => (existsSync(join(dir, 'hc.log')) ? readFileSync(join(dir, 'hc.log'), 'utf8').split('\n').filter(Boolean) : []),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    lines: (): string[] => (file() && existsSync(file()) ? readFileSync(file(), 'utf8').split('\n').filter(Boolean) : []),
+    remove: () => void engine.docker(['volume', 'rm', '-f', dir]),
   };
 }
 
