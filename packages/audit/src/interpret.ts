@@ -271,6 +271,7 @@ export class AusearchInterpreter {
   private remember<V>(memo: Map<string, V>, key: string, out: V, outChars = (out as string).length): void {
     this.memoChars += key.length + outChars;
     if (this.memoChars > MEMO_CHARS) this.forget();
+    flatten(typeof out === 'string' ? out : (out as { out?: unknown }).out);
     memo.set(key, out);
   }
 
@@ -504,6 +505,16 @@ export function quotedPlain(val: string): string | null {
   if (close < 0) return null;
   const inner = val.slice(1, close);
   return PLAIN.test(inner) ? inner : null;
+}
+
+/**
+ * Makes V8 store a string built by `+=` (a rope of the record's slices) as one flat copy, in
+ * place: a remembered piece is written out again and again, and written as a rope each write
+ * walks it and copies it piece by piece (the write of an event cost several times its copy).
+ * Reading a character is what flattens a rope in V8; the value is unchanged.
+ */
+function flatten(s: unknown): void {
+  if (typeof s === 'string') s.charCodeAt(0);
 }
 
 /** A field name without the leading blanks and parentheses ausearch skips. */
