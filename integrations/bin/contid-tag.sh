@@ -75,17 +75,15 @@ contid_renew() {
 # copied as a `--- LABEL` section: after `--` by the shell's own `read` (no fork; for small
 # files such as runc exec's process.json, since dash reads one byte per system call), after
 # `--cat` by one `cat` each (large files: config.json with a seccomp profile is 10–20 KB).
-# A consumer must never find part of an entry under an entry name (it would read it, find it
-# incomplete and look again). Without --cat sections the entry is one write, so its name holds
-# nothing (created, not yet written) or all of it. With them it takes several writes: they go
-# to a dot-name no consumer reads, and one rename (atomic) puts the whole entry in place — one
-# `mv` more, paid only where a `cat` is forked already (a create). No fsync: the consumer reads
-# the page cache; after a crash the sessions an entry names are gone with the boot, and an
-# empty or cut entry is quarantined, never bound. Returns 1 (after removing the partial file)
-# on failure.
+# The entry is written in place, and its last line, `--- end`, is the commit point: a consumer
+# leaves an entry without it where it is, and the write that completes it wakes a pass. Without
+# --cat sections that is one write (the name holds nothing, just created, or all of it); with
+# them the head, each cat and the end are written in turn — no temporary name and no `mv`
+# (a fork on every create). No fsync: the consumer reads the page cache; after a crash the
+# sessions an entry names are gone with the boot, and an entry left without its last line is
+# quarantined, never bound. Returns 1 (after removing the partial entry) on failure.
 contid_spool_write() {
   contid_entry="$contid_spool/$1-$2-$$.entry"
-  contid_partial="$contid_spool/.writing-$1-$2-$$.entry"
   contid_buf="contid-spool 1${contid_nl}op=$2$contid_nl"
   shift 2
   while [ $# -gt 0 ]; do
@@ -123,27 +121,20 @@ contid_spool_write() {
     # The last line may lack its newline (read then returns 1 with the text set).
     contid_buf=$contid_buf$contid_line$contid_nl
   done
-  if [ -z "$contid_cat" ]; then
-    # The terminator is the commit point: a reader skips an entry until it is there.
-    { printf '%s--- end\n' "$contid_buf" >"$contid_entry"; } 2>/dev/null && return 0
-  else
-    contid_copied=0
-    if {
-      printf '%s' "$contid_buf"
-      contid_cat=
-      for contid_kv; do
-        [ "$contid_kv" = --cat ] && contid_cat=1 && continue
-        [ -n "$contid_cat" ] && [ -r "${contid_kv#*=}" ] || continue
-        printf -- '--- %s\n' "${contid_kv%%=*}"
-        cat -- "${contid_kv#*=}" || contid_copied=1
-        echo
-      done
-      [ "$contid_copied" = 0 ] && echo '--- end'
-    } 2>/dev/null >"$contid_partial" && mv -f -- "$contid_partial" "$contid_entry" 2>/dev/null; then
-      return 0
-    fi
-    rm -f "$contid_partial"
-  fi
+  # Each builtin's output is one write: the head goes with the first cat section's label, the
+  # newline after each copied file with the next label or the end.
+  contid_copied=0
+  {
+    contid_cat=
+    for contid_kv; do
+      [ "$contid_kv" = --cat ] && contid_cat=1 && continue
+      [ -n "$contid_cat" ] && [ -r "${contid_kv#*=}" ] || continue
+      printf '%s--- %s\n' "$contid_buf" "${contid_kv%%=*}"
+      contid_buf=$contid_nl
+      cat -- "${contid_kv#*=}" || contid_copied=1
+    done
+    [ "$contid_copied" = 0 ] && printf '%s--- end\n' "$contid_buf"
+  } 2>/dev/null >"$contid_entry" && [ "$contid_copied" = 0 ] && return 0
   rm -f "$contid_entry"
   return 1
 }

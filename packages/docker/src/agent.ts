@@ -82,8 +82,8 @@ export class DockerAgent {
     this.options.spool.prepare();
     // Follow events before the first pass, so nothing that happens during it is missed.
     await this.follow();
-    // Only news wakes the drain: an entry appears whole (the shim renames one written in
-    // pieces into place), and the agent's own claims and give-backs echo in the watch.
+    // Only news wakes the drain: a new entry name, or a write into an entry a pass found
+    // unfinished; not the agent's own claims and give-backs, which echo in the watch.
     this.watcher = watch(this.options.spool.dir, (event, file) => {
       if (this.consumer.isNews(event, file)) void this.kick();
     });

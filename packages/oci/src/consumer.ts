@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { ContainerId, ContainerQueries, ContainerRecord, ContidError, Tagger, escapeText, formatContainerId } from '@contid/core';
 import { OciProcess, OciSpec, parseOciProcess, parseOciSpec } from './oci-spec';
-import { IncompleteEntryError, Spool, SpoolContest, SpoolEntry, SpoolRequester, entrySession } from './spool';
+import { IncompleteEntryError, Spool, SpoolContest, SpoolEntry, SpoolRequester, entrySession, entryWriter } from './spool';
 
 /** Who a container is, as the identifiers tell it. */
 export interface ContainerIdentity {
@@ -226,6 +226,8 @@ export class SpoolConsumer {
   private recovered = false;
   /** Watch events still to come for this consumer's own renames of an entry (claim, give back), by name. */
   private readonly echoes = new Map<string, number>();
+  /** Entries a pass found without their last line: the write that completes one is news. */
+  private readonly unfinished = new Set<string>();
 
   constructor(private readonly options: ConsumerOptions) {
     this.identifiers = options.identifiers ?? [];
@@ -286,17 +288,22 @@ export class SpoolConsumer {
 
   /**
    * Whether a spool watch event (fs.watch's type and file name) may announce an entry to
-   * process. An entry appears whole under its name — created and written in one `write`, or
-   * renamed into place when written in pieces — so only a name appearing is news (`rename`:
-   * a create or a move), not a write into a file (`change`: the one write of an entry whose
-   * creation already woke a pass, which a second pass would find done). Not a dot-name (an
-   * entry still being written in pieces; a claim, this consumer's or another's), nor an echo of
-   * this consumer's own give-backs. An entry a pass found still empty or incomplete is looked at
-   * again by its consumer's retry timer.
+   * process: a name appearing (`rename`: a create or a move), and a write into an entry a pass
+   * found without its last line (`change`: the write may complete it). Not a write into any
+   * other entry (the one write of an entry whose creation already woke a pass, which a second
+   * pass would find done), not a dot-name (a claim, this consumer's or another's), nor an echo
+   * of this consumer's own give-backs.
    */
   isNews(eventType: string, filename: string | null): boolean {
-    if (eventType === 'change' || filename?.startsWith('.')) return false;
+    if (filename?.startsWith('.')) return false;
+    if (eventType === 'change') return filename !== null && this.unfinished.has(filename);
     return !this.isOwnEcho(filename);
+  }
+
+  /** Notes an entry found without its last line (bounded: a forgotten one waits for the retry or the scan). */
+  private awaitCompletion(name: string): void {
+    if (this.unfinished.size > 4096) this.unfinished.clear();
+    this.unfinished.add(name);
   }
 
   private expectEcho(name: string): void {
@@ -324,9 +331,10 @@ export class SpoolConsumer {
       entry = looked.entry ?? spool.read(name, claimed);
       outcome = entry ? await this.process(entry) : { kind: 'deferred', why: 'entry vanished' };
     } catch (e) {
-      if (e instanceof IncompleteEntryError && this.now() - (spool.mtime(claimed) ?? 0) < (this.options.incompleteWaitMs ?? 60_000)) {
-        // Being written (the writer needs milliseconds); after a minute its writer is dead.
+      if (e instanceof IncompleteEntryError && this.beingWritten(name, claimed)) {
         outcome = { kind: 'deferred', why: 'being written' };
+      } else if (e instanceof IncompleteEntryError) {
+        outcome = { kind: 'quarantined', why: this.abandoned(name, e) };
       } else if (e instanceof ContidError) {
         outcome = { kind: 'quarantined', why: e.message };
       } else {
@@ -360,18 +368,35 @@ export class SpoolConsumer {
   private look(name: string): { entry: SpoolEntry | null } | EntryOutcome {
     const spool = this.options.spool;
     let entry: SpoolEntry | null;
+    this.unfinished.delete(name);
     try {
       entry = spool.read(name);
     } catch (e) {
-      if (e instanceof IncompleteEntryError && this.now() - (spool.mtime(name) ?? 0) < (this.options.incompleteWaitMs ?? 60_000)) {
-        return { kind: 'deferred', why: 'being written' };
-      }
+      if (e instanceof IncompleteEntryError && this.beingWritten(name, name)) return { kind: 'deferred', why: 'being written' };
       return { entry: null };
     }
     if (!entry) return { kind: 'deferred', why: 'taken by another consumer' };
     const boundToPid = entry.op === 'create' || entry.op === 'setns' || entry.op === 'fail';
     if (boundToPid && entry.subcommand !== 'spawn' && this.pidFromFile(entry) === 'waiting') return { kind: 'deferred', why: PID_FILE_PENDING };
     return { entry };
+  }
+
+  /**
+   * An entry without its last line whose writer may still complete it (the writer needs a
+   * millisecond or two): left where it is, and the write that completes it wakes a pass.
+   */
+  private beingWritten(name: string, file: string): boolean {
+    const spool = this.options.spool;
+    // A live writer that has not written for a minute is a reused pid.
+    if (!spool.writerAlive(name) || this.now() - (spool.mtime(file) ?? 0) >= (this.options.incompleteWaitMs ?? 60_000)) return false;
+    this.awaitCompletion(name);
+    return true;
+  }
+
+  /** Why an entry without its last line is given up on. */
+  private abandoned(name: string, e: IncompleteEntryError): string {
+    if (this.options.spool.writerAlive(name)) return `${e.message} after ${(this.options.incompleteWaitMs ?? 60_000) / 1000} s`;
+    return `${e.message}: its writer (pid ${entryWriter(name) ?? '?'}) exited before the entry was complete`;
   }
 
   /**

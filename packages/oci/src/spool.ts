@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ContidError } from '@contid/core';
+import { ContidError, makeDirectory } from '@contid/core';
 
 /**
  * What the tagging step (integrations/bin/contid-tag.sh) learned: a new container (create), a
@@ -141,10 +141,16 @@ export const DEFAULT_SPOOL_DIR = '/var/lib/contid/spool';
 /** `.claimed-PID-NAME`: an entry a consumer (pid PID) is processing. */
 const CLAIM = /^\.claimed-(\d+)-(.+\.entry)$/;
 /**
- * `.writing-SESSION-OP-PID.entry`: an entry its writer (pid PID) is still writing in pieces; it
- * renames it to its own name once whole (integrations/bin/contid-tag.sh).
+ * `.writing-SESSION-OP-PID.entry`: where shims of afeaca2 to b6ef0a8 wrote an entry in pieces
+ * before renaming it into place whole; today's write in place (integrations/bin/contid-tag.sh).
  */
 const WRITING = /^\.writing-(\d+-[a-z]+-(\d+)\.entry)$/;
+
+/** The pid an entry's name ends with: its writer's, which became the runtime's or the command's. */
+export function entryWriter(name: string): number | null {
+  const pid = /-(\d+)\.entry$/.exec(name)?.[1];
+  return pid === undefined ? null : Number(pid);
+}
 
 /** The session number an entry's name starts with: the spool's order. */
 export function entrySession(name: string): number {
@@ -258,8 +264,9 @@ export class Spool {
 
   /** Creates the spool root-only (the entries hold config.json and exec environments). */
   prepare(): void {
+    // makeDirectory: no loop on paths under /proc, and no directory someone else could swap.
+    makeDirectory(this.dir, 0o700);
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       if ((statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
     } catch (e) {
       throw new ContidError(`spool ${this.dir} is not usable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -312,7 +319,7 @@ export class Spool {
   }
 
   /**
-   * Moves to failed/ the entries whose writer died before renaming them into place (their
+   * Moves to failed/ the entries an older shim's writer died before renaming into place (their
    * temporary `.writing-` name, their writer's pid gone): never dropped silently, never bound.
    */
   quarantineAbandoned(files: readonly string[] = this.list()): string[] {
@@ -392,6 +399,16 @@ export class Spool {
     return entry;
   }
 
+  /**
+   * Whether the writer of an entry (its pid is in the entry's name) still runs. It execs the
+   * runtime or the command once the entry is complete, so a writer gone while its entry lacks
+   * its last line died mid-write.
+   */
+  writerAlive(name: string): boolean {
+    const writer = entryWriter(name);
+    return writer !== null && alive(writer);
+  }
+
   /** When the entry was last written (ms), or null when it is gone. */
   mtime(name: string): number | null {
     try {
@@ -421,8 +438,7 @@ export class Spool {
   /** Keeps an entry that cannot be processed, with the reason next to it: never dropped silently. */
   quarantine(name: string, reason: string, file = name): void {
     this.forget(file);
-    const dir = join(this.dir, 'failed');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const dir = makeDirectory(join(this.dir, 'failed'), 0o700);
     writeFileSync(join(dir, `${name}.reason`), reason + '\n');
     renameSync(join(this.dir, file), join(dir, name));
   }
