@@ -6,7 +6,7 @@ import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from 
 import { ApiRoute, Change, Unattributed, containerTargetFor, isFullId } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
-import { Requester, RequesterStore, formatChange, formatRequester, parseRequester, requesterOf, samePerson } from './requesters';
+import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
 import { DockerRuntimes, StartHostConfig, runtimesOfInfo, startRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
 import { Refusal, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
@@ -367,21 +367,9 @@ class RecentNotes {
     return { id, who, before: this.store.replace('c', id, who) };
   }
 
-  /**
-   * dockerd answered a start. Started: the note is the starter's. Refused or a no-op (304): the
-   * earlier note is put back with the changes noted while the start's note stood (the front's
-   * and the shim's exec changes, appended to it), and, when the start's requester is not the
-   * earlier note's starter, a `start` change of theirs: what they did meanwhile (an exec the
-   * shim saw while their own note stood) cannot be told from their start, so it counts.
-   */
+  /** dockerd answered a start: a refused or no-op start's note is put back (RequesterStore.putBack); either way the shim may have marked it used since. */
   answered(r: Replaced, started: boolean): void {
-    if (started) return;
-    if (r.before === null) return this.store.restore('c', r.id, null);
-    const kept = new Set(r.before.split('\n'));
-    const during = (this.store.text('c', r.id) ?? '').split('\n').filter((l) => l.startsWith('changed=') && !kept.has(l));
-    const starter = parseRequester(r.before);
-    const theirs = starter && !samePerson(starter, r.who) ? formatChange('start', r.who) : '';
-    this.store.restore('c', r.id, r.before + during.map((l) => `${l}\n`).join('') + theirs);
+    if (!started) this.store.putBack(r.id, r.before, r.who);
   }
 
   /** Someone changed container `id` (see CHANGES). */

@@ -114,6 +114,22 @@ export class RequesterStore {
     renameSync(tmp, this.path(kind, id));
   }
 
+  /**
+   * A container start by `who` that dockerd refused or found nothing to do for (304): its note
+   * `before` is put back (null: the note is removed), with the changes noted while the start's
+   * own note stood (the front's and the shim's, appended to it) and, when `who` is not the
+   * earlier note's starter, a `start` change of theirs: what they did meanwhile (an exec the shim
+   * compared with their own note, not the starter's) cannot be told from their start, so it counts.
+   */
+  putBack(id: string, before: string | null, who: Requester): void {
+    if (before === null) return this.restore('c', id, null);
+    const kept = new Set(before.split('\n'));
+    const during = (this.text('c', id) ?? '').split('\n').filter((l) => l.startsWith('changed=') && !kept.has(l));
+    const starter = parseRequester(before);
+    const theirs = starter && !samePerson(starter, who) ? formatChange('start', who) : '';
+    this.restore('c', id, before + during.map((l) => `${l}\n`).join('') + theirs);
+  }
+
   /** The note's text now (null: none). */
   text(kind: 'c' | 'e', id: string): string | null {
     try {

@@ -1,0 +1,75 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RequesterStore, formatChange, formatRequester } from '@contid/docker';
+
+// The container notes the front keeps for the shim: who started it, and who changed it since.
+const ID = 'c'.repeat(64);
+const alice = { uid: 1001, auid: 1001, session: 11, pid: 101, exe: '/usr/bin/docker' };
+const mallory = { uid: 1002, auid: 1002, session: 12, pid: 102, exe: '/usr/bin/docker' };
+let dir: string;
+let store: RequesterStore;
+const text = () => readFileSync(join(dir, `c-${ID}`), 'utf8');
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'contid-requesters-'));
+  store = new RequesterStore(dir);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('changes noted on a container\'s note', () => {
+  test('appended after the starter; a container with no note (root\'s, on dockerd\'s own socket) gets none', () => {
+    expect(store.noteChange(ID, 'cp', mallory)).toBe(false);
+    expect(store.text('c', ID)).toBeNull();
+    store.note('c', ID, alice);
+    expect(store.noteChange(ID, 'cp', mallory)).toBe(true);
+    expect(store.noteChange(ID, 'update', alice)).toBe(true);
+    expect(text()).toBe(formatRequester(alice) + formatChange('cp', mallory) + formatChange('update', alice));
+    expect(store.read('c', ID)).toEqual(alice);
+  });
+
+  test('a client start writes a fresh note: the changes before it are gone', () => {
+    store.note('c', ID, alice);
+    store.noteChange(ID, 'cp', mallory);
+    expect(store.replace('c', ID, alice)).toBe(formatRequester(alice) + formatChange('cp', mallory));
+    expect(text()).toBe(formatRequester(alice));
+  });
+});
+
+describe('a refused or no-op (304) start\'s note put back', () => {
+  test('by another user: the earlier note, the changes made while hers stood, and her start as a change', () => {
+    const before = formatRequester(alice) + 'used=5\n' + formatChange('cp', alice);
+    store.restore('c', ID, before);
+    store.replace('c', ID, mallory);
+    // While her note stood: her exec (the shim compared it with her own note: not appended), bob's cp.
+    const bob = { ...mallory, uid: 1003, auid: 1003 };
+    store.noteChange(ID, 'cp', bob);
+    appendFileSync(join(dir, `c-${ID}`), 'used=6\n');
+    store.putBack(ID, before, mallory);
+    expect(text()).toBe(before + formatChange('cp', bob) + formatChange('start', mallory));
+    expect(store.read('c', ID)).toEqual(alice);
+  });
+
+  test('by the starter: the earlier note and the changes, no start change', () => {
+    const before = formatRequester(alice) + 'used=5\n';
+    store.restore('c', ID, before);
+    store.replace('c', ID, alice);
+    store.noteChange(ID, 'exec', mallory);
+    store.putBack(ID, before, alice);
+    expect(text()).toBe(before + formatChange('exec', mallory));
+  });
+
+  test('the same person is the same uid and login uid: another auid is someone else', () => {
+    const before = formatRequester(alice);
+    store.restore('c', ID, before);
+    store.replace('c', ID, { ...alice, auid: 0 });
+    store.putBack(ID, before, { ...alice, auid: 0 });
+    expect(text()).toBe(before + formatChange('start', { ...alice, auid: 0 }));
+  });
+
+  test('no note before: the note is removed', () => {
+    store.replace('c', ID, mallory);
+    store.putBack(ID, null, mallory);
+    expect(store.text('c', ID)).toBeNull();
+  });
+});
