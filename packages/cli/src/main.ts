@@ -5,6 +5,7 @@ import { failWith, leaveQuietlyOnClosedOutput } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
 import { commandsFor } from './commands';
 import { VERBATIM_ARGS } from './commands/verbatim-args';
+import { refuseRepeatedOptions, type DeclaredOptions } from './repeated-options';
 
 /** The contid command: wiring only; every command's work lives in a package. */
 async function main(): Promise<void> {
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
       if (typeof argv.stateDir === 'string') process.env.CONTID_STATE_DIR = argv.stateDir;
       if (typeof argv.writePath === 'string') process.env.CONTID_WRITE_PATH = argv.writePath;
     })
+    // Every command's: an option that takes one value, given twice, is refused (not joined).
+    .check((argv, options) => (refuseRepeatedOptions(argv, options as unknown as DeclaredOptions), true))
     .strict()
     .demandCommand(1, 'name a command; see contid --help')
     .recommendCommands()

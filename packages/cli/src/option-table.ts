@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ContidError } from '@contid/core';
+import { repeatedOptionError } from './repeated-options';
 
 /** The part of a yargs option declaration that `parseOptionTable` reads. */
 export interface OptionSpec {
@@ -23,11 +24,20 @@ export function parseOptionTable(args: string[], table: Readonly<Record<string, 
     options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string', multiple: spec.array === true };
     if (spec.alias !== undefined && spec.alias.length === 1) options[name].short = spec.alias;
   }
-  let values: Record<string, unknown>;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    ({ values } = parseArgs({ args: spreadArrays(args, table), options, strict: true, allowPositionals: false }));
+    parsed = parseArgs({ args: spreadArrays(args, table), options, strict: true, allowPositionals: false, tokens: true });
   } catch (e) {
     throw new ContidError((e as Error).message.split('\n')[0], 2);
+  }
+  const { values } = parsed as { values: Record<string, unknown> };
+  // parseArgs keeps the last of a one-value option given twice; yargs' contid refuses it (repeated-options.ts)
+  const given = new Map<string, unknown[]>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name].multiple) continue;
+    const seen = given.get(t.name) ?? [];
+    given.set(t.name, [...seen, t.value]);
+    if (seen.length > 0) throw repeatedOptionError(t.name, given.get(t.name)!);
   }
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(table)) {

@@ -38,6 +38,11 @@ describe('the plugin entry parses contid tail options as yargs does', () => {
     [['--source', 'network'], /--source must be one of auto, multicast, plugin, file/],
     [['--output'], /argument missing/],
     [['stray'], /Unexpected argument 'stray'/],
+    // as contid tail refuses them (outside attack 7, F10): dotted names, one-value options twice
+    [['--socket.toString', '1'], /Unknown option '--socket.toString'/],
+    [['--socket', 'a', '--socket', 'b'], /^--socket takes one value and was given 2 \("a", "b"\); give it once$/],
+    [['-c', 'a', '--container', 'b'], /^--container takes one value and was given 2 \("a", "b"\); give it once$/],
+    [['--queue', '1', '--queue', '2'], /^--queue takes one value and was given 2 \("1", "2"\); give it once$/],
   ])('%j is a usage error (exit 2), one line', (args, message) => {
     let caught: unknown;
     try {
