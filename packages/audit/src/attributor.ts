@@ -409,6 +409,24 @@ export class Attributor {
   }
 
   /**
+   * What contidOfSession answers for `session` of `node` at every input position from `from`
+   * on (every epoch of the number has begun by then), whatever the event's time and stamp; null
+   * when the number has no epoch or the answer may still depend on them (an epoch restored
+   * with sinceMs, a boot of the node). For passes that attribute many events of a few sessions
+   * after every binding is learned: one look-up per session instead of one per event.
+   */
+  steadyContid(session: number, node: string | null): { from: number; contid: ContainerId | null } | null {
+    const list = this.epochs.peek(sessionKey(node, session));
+    if (!list || list.length === 0) return null;
+    // from the last start on, contidOfSession's walk ends at the list's last epoch
+    const last = list[list.length - 1];
+    if (last.sinceMs !== undefined || (this.boots.peek(node ?? '')?.count ?? 0) > 0) return null;
+    let from = 0;
+    for (const e of list) from = Math.max(from, e.start);
+    return { from, contid: last.contid };
+  }
+
+  /**
    * True when sessions alone name containers: one node, one boot. Byte-level shortcuts that
    * see a session number but not the line's node or time are exact only then.
    */

@@ -83,6 +83,8 @@ class KeySets {
   private readonly texts = new Set<string>();
   private withoutPairs: number[] = [];
   private readonly withoutTexts = new Set<string>();
+  /** A line with a `node=` prefix was read. */
+  nodeLines = false;
 
   addPair(timeMs: number, serial: number, withSession: boolean): void {
     if (!withSession) {
@@ -121,14 +123,14 @@ class KeySets {
  * eventKey, sessionAfter in event-key.ts), with a native search for each line's end and for its ` ses=` (LineHeads):
  * this runs over every byte an indexed query prints, before it prints any.
  */
-export function checkSessionRanges(path: string, session: number, pairs: Float64Array): string | null {
+export function checkSessionRanges(file: string | number, session: number, pairs: Float64Array, facts?: RangeFacts): string | null {
   let problem: string | null = null;
   const keys = new KeySets();
   // Each range is read with the byte before it, which must end a line (the padded ranges are
   // still ascending: a range starts at or after the one before ends).
   const padded = new Float64Array(pairs);
   for (let i = 0; i < padded.length; i += 2) if (padded[i] > 0) padded[i]--;
-  readRanges(path, padded, (buf, _at, k) => {
+  readRanges(file, padded, (buf, _at, k) => {
     if (problem) return;
     let ls = 0;
     if (pairs[2 * k] > 0) {
@@ -142,7 +144,14 @@ export function checkSessionRanges(path: string, session: number, pairs: Float64
   });
   if (problem) return problem;
   if (!keys.complete()) return `a range of session ${session} holds a record of an event that is not that session's`;
+  if (facts && keys.nodeLines) facts.nodeLines = true;
   return null;
+}
+
+/** What checkSessionRanges saw of ranges that hold, for their readers. */
+export interface RangeFacts {
+  /** Some line has a `node=` prefix (else none has: no range mixes nodes). */
+  nodeLines: boolean;
 }
 
 /**
@@ -163,6 +172,7 @@ function checkLines(buf: Buffer, ls: number, session: number, keys: KeySets): st
   for (; ls < n; ls = line.end + 1) {
     if (!line.read(ls)) return `a range of session ${session} holds a line that is not an audit record`;
     const plain = buf[ls] !== 0x6e; /* n: node= */
+    if (!plain) keys.nodeLines = true;
     if (!plain || plainFrom < 0 || !sameStamp(buf, plainFrom, plainTo, line.from, line.to)) {
       if (open) fileKey(keys, keyText, keyTime, keySerial, keyHasSession);
       open = true;

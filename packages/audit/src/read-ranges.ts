@@ -1,13 +1,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 
 /**
- * Reads the ranges `pairs` = [start0, end0, start1, end1, …] (ascending by start) of a file,
- * coalescing near ones into one read; `onBytes(buf, fileOffset, k)` gets range k's bytes
- * (shorter when the file ends first). Flat pairs: an index query's ranges are tens of
- * thousands, and an array per range was most of what its checks allocated.
+ * Reads the ranges `pairs` = [start0, end0, start1, end1, …] (ascending by start) of a file
+ * (its path, or a descriptor open for reading, which stays open), coalescing near ones into
+ * one read; `onBytes(buf, fileOffset, k)` gets range k's bytes (shorter when the file ends
+ * first). Flat pairs: an index query's ranges are tens of thousands, and an array per range
+ * was most of what its checks allocated.
  */
-export function readRanges(path: string, pairs: ArrayLike<number>, onBytes: (buf: Buffer, fileOffset: number, k: number) => void): void {
-  const fd = openSync(path, 'r');
+export function readRanges(file: string | number, pairs: ArrayLike<number>, onBytes: (buf: Buffer, fileOffset: number, k: number) => void): void {
+  const fd = typeof file === 'number' ? file : openSync(file, 'r');
   try {
     let buf = Buffer.allocUnsafe(1 << 20);
     const count = pairs.length >> 1;
@@ -27,6 +28,6 @@ export function readRanges(path: string, pairs: ArrayLike<number>, onBytes: (buf
       i = j;
     }
   } finally {
-    closeSync(fd);
+    if (fd !== file) closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { ContainerDirectory, UnknownContainerError, resolveContainerRef } from '@contid/core/dist/container-ref';
 import { ContidError } from '@contid/core/dist/errors';
 import { encodeValue } from '@contid/core/dist/record-format';
@@ -14,8 +14,9 @@ import { Stamp, kernelStamp, lineNode } from './boot-watch';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { forEachLine } from './buffer-lines';
 import { readRanges } from './read-ranges';
+import { SessionMemo } from './session-memo';
 import { IndexedFile, IndexedLine, SearchIndex } from './search-index';
-import { checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
+import { RangeFacts, checkBindingLines, checkSessionRanges, rangePairs } from './index-check';
 
 export interface SearchOptions {
   /** Log files in time order (see orderLogFiles). */
@@ -276,15 +277,15 @@ interface SessionRanges {
   sessions: Float64Array;
 }
 
-/** Per file, the selected sessions' ranges, each checked against the log; null as above. */
-function checkedRanges(index: SearchIndex, entries: IndexedFile[], sessions: number[], warn: (reason: string) => void): SessionRanges[] | null {
+/** Per file (`fds`: open on each), the selected sessions' ranges, each checked against the log; null as above. */
+function checkedRanges(index: SearchIndex, entries: IndexedFile[], fds: number[], sessions: number[], facts: RangeFacts, warn: (reason: string) => void): SessionRanges[] | null {
   try {
     const out: SessionRanges[] = [];
-    for (const e of entries) {
+    for (const [i, e] of entries.entries()) {
       const each: { pairs: Float64Array; session: number }[] = [];
       for (const s of sessions) {
         const pairs = rangePairs(index.sessionRanges(e, s), e.size);
-        const why = pairs === null ? `the ranges of session ${s} are not byte ranges of it` : checkSessionRanges(e.path, s, pairs);
+        const why = pairs === null ? `the ranges of session ${s} are not byte ranges of it` : checkSessionRanges(fds[i], s, pairs, facts);
         if (why) {
           warn(`it does not match the log ${e.path}: ${why}`);
           return null;
@@ -395,7 +396,7 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
  * with no such record (an index range holding only an event's later records) take
  * `knownSession`, the session the index filed the whole event under; without one, none.
  */
-function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
+function containerOfBytes(memo: SessionMemo, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
   // the records point at `bytes` only during this call: nothing here keeps them
   let first: AuditRecord | null = null;
   let session: number | null | undefined;
@@ -409,11 +410,9 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
   const head = first as AuditRecord | null;
   if (head === null) return null;
   if (session === undefined) {
-    if (knownSession === undefined) return null;
-    const contid = attributor.contidOfSession(knownSession, offset, head.node, head.timeMs, () => stampKey(head.timeMs, head.serialText));
-    return contid === null ? null : (attributor.container(contid) ?? null);
+    return knownSession === undefined ? null : memo.attributeSession(knownSession, offset, head.node, head.timeMs, head.serialText);
   }
-  return attributor.attributeSession(session, head.offset, head.node, head.timeMs, head.serialText);
+  return memo.attributeSession(session, head.offset, head.node, head.timeMs, head.serialText);
 }
 
 /**
@@ -422,9 +421,8 @@ function containerOfBytes(attributor: Attributor, bytes: Buffer, offset: number,
  * epoch (a LOGIN allocating the number again inside it) with lines that are not of that
  * LOGIN's own event — those bytes are decoded, event by event.
  */
-function containerOfRange(attributor: Attributor, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
-  const nl = bytes.indexOf(10);
-  const last = attributor.lastEpoch(session, lineNode(bytes, 0, nl < 0 ? bytes.length : nl) || null);
+function containerOfRange(memo: SessionMemo, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
+  const last = memo.lastEpoch(session, bytes[0] === 0x6e /* n */ ? lineNode(bytes, 0, lineEnd(bytes)) || null : null);
   if (last !== null && offset < last.start) {
     // a range ending before the epoch's LOGIN is all of an earlier epoch
     if (offset + bytes.length < last.start) return undefined;
@@ -437,7 +435,13 @@ function containerOfRange(attributor: Attributor, session: number, bytes: Buffer
     });
     if (mixed) return undefined;
   }
-  return containerOfBytes(attributor, bytes, offset, session);
+  return containerOfBytes(memo, bytes, offset, session);
+}
+
+/** Where the first line of `bytes` ends. */
+function lineEnd(bytes: Buffer): number {
+  const nl = bytes.indexOf(10);
+  return nl < 0 ? bytes.length : nl;
 }
 
 /**
@@ -480,33 +484,18 @@ function readEvents(
   progress: (n: number) => void,
 ): void {
   const sessions = options.fullScan || options.attribution?.procfsContid ? null : selectedSessions(attributor, filter);
-  const indexedRanges = indexed && sessions !== null ? checkedRanges(options.index!, indexed.entries, sessions, warn) : null;
   let everyLine = false;
-  if (indexedRanges) {
-    const contids = selectedContainers(attributor, filter)!;
-    const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
-    bases.forEach((b, i) => {
-      const { pairs, sessions: sessionOfRange } = indexedRanges[i];
-      readRanges(b.file, pairs, (buf, at, k) => {
-        const c = direct && oneNode(buf) ? containerOfRange(attributor, sessionOfRange[k], buf, b.base + at) : undefined;
-        if (c !== undefined) {
-          if (c !== null && contids.has(String(c.contid))) {
-            stats.matched++;
-            options.rawOut!(withoutEnriched(buf));
-          }
-          return;
-        }
-        decodeLines(buf, b.base + at, stats, emit, reassembler);
-      });
-    });
+  if (indexed && sessions !== null && readIndexedRanges(options, filter, bases, attributor, indexed.entries, sessions, warn, stats, emit, reassembler)) {
+    // every selected range handed out
   } else if (sessions !== null && sessions.length <= MAX_SCAN_SESSIONS) {
     const contids = selectedContainers(attributor, filter)!;
+    const memo = new SessionMemo(attributor);
     // raw output with only container filters: an event's bytes go out as they are
     // (several nodes or boots: the same number is another session, so every event is attributed)
     const onEventBytes = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique()
       ? (bytes: Buffer, offset: number): void => {
           if (!oneNode(bytes)) return decodeLines(bytes, offset, stats, emit, reassembler);
-          const c = containerOfBytes(attributor, bytes, offset);
+          const c = containerOfBytes(memo, bytes, offset);
           if (c === null || !contids.has(String(c.contid))) return;
           stats.matched++;
           options.rawOut!(bytes);
@@ -578,6 +567,67 @@ function readEvents(
     }
   }
   emit(reassembler.flush(), everyLine);
+}
+
+/**
+ * The indexed way: the selected sessions' ranges, checked against the log, then printed whole
+ * (raw output and container filters only, where containerOfRange can say) or decoded. One
+ * descriptor per file for both passes: the bytes printed are those of the file checked, also
+ * when auditd rotates the log between them. False (after one `warn`) when the index cannot
+ * be used: nothing was handed out, the logs are scanned.
+ */
+function readIndexedRanges(
+  options: SearchOptions,
+  filter: EventFilter,
+  bases: { file: string; base: number }[],
+  attributor: Attributor,
+  entries: IndexedFile[],
+  sessions: number[],
+  warn: (reason: string) => void,
+  stats: SearchStats,
+  emit: (events: AuditEvent[]) => void,
+  reassembler: Reassembler,
+): boolean {
+  const fds: number[] = [];
+  try {
+    try {
+      for (const b of bases) fds.push(openSync(b.file, 'r'));
+    } catch (e) {
+      warn(`it cannot be read: ${(e as Error).message}`);
+      return false;
+    }
+    const facts: RangeFacts = { nodeLines: false };
+    const ranges = checkedRanges(options.index!, entries, fds, sessions, facts, warn);
+    if (ranges === null) return false;
+    const contids = selectedContainers(attributor, filter)!;
+    const direct = options.rawOut && onlyContainerFilters(filter) && attributor.sessionsAreUnique();
+    const memo = new SessionMemo(attributor);
+    // a container's answer, kept: tens of thousands of ranges name a few containers
+    const selected = new Map<AttributedContainer, boolean>();
+    const isSelected = (c: AttributedContainer): boolean => {
+      let yes = selected.get(c);
+      if (yes === undefined) selected.set(c, (yes = contids.has(String(c.contid))));
+      return yes;
+    };
+    bases.forEach((b, i) => {
+      const { pairs, sessions: sessionOfRange } = ranges[i];
+      readRanges(fds[i], pairs, (buf, at, k) => {
+        // no line of any range names a node: each is of one node (oneNode) without a search
+        const c = direct && (!facts.nodeLines || oneNode(buf)) ? containerOfRange(memo, sessionOfRange[k], buf, b.base + at) : undefined;
+        if (c !== undefined) {
+          if (c !== null && isSelected(c)) {
+            stats.matched++;
+            options.rawOut!(withoutEnriched(buf));
+          }
+          return;
+        }
+        decodeLines(buf, b.base + at, stats, emit, reassembler);
+      });
+    });
+    return true;
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 /** Read buffers (1 MB) begun between two detaches of the held records: what they keep stays under 64 MB. */
