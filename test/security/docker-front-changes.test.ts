@@ -97,9 +97,11 @@ describe('dockerd\'s own runs of a container another user changed since its last
       const payload = join(mallory.home, 'payload');
       writeFileSync(payload, 'echo mallory was here\n');
       chmodSync(payload, 0o644);
-      const at = log.lines().length;
       const cp = viaFront(mallory, ['cp', payload, `${name}:/payload`]);
       expect(cp).toMatchObject({ status: 0 });
+      // Counted once the cp returned: probes started before the front noted it (while the CLI
+      // was on its way) ran as alice's; at most one of them is still under way (probesAfter skips it).
+      const at = log.lines().length;
       const after = await probesAfter(log, at);
       expect(after).not.toContain(String(alice.uid));
       expect(after).not.toContain(String(mallory.uid));
@@ -120,7 +122,7 @@ describe('dockerd\'s own runs of a container another user changed since its last
 
   test('after mallory\'s exec into alice\'s container, a restart policy\'s run never carries alice\'s auid; alice\'s own start clears it', async () => {
     const name = uniqueName('exec');
-    expect(viaFront(alice, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 4; exit 1'])).toMatchObject({ status: 0 });
+    expect(viaFront(alice, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8; exit 1'])).toMatchObject({ status: 0 });
     expect(viaFront(mallory, ['exec', name, 'sh', '-c', 'echo mallory >/x'])).toMatchObject({ status: 0 });
     const runs = await waitFor('a restart', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
@@ -145,7 +147,7 @@ describe('dockerd\'s own runs of a container another user changed since its last
 
   test('mallory\'s docker update --restart always on alice\'s container: dockerd\'s restart is not alice\'s', async () => {
     const name = uniqueName('update');
-    expect(viaFront(alice, ['run', '-d', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 3'])).toMatchObject({ status: 0 });
+    expect(viaFront(alice, ['run', '-d', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8'])).toMatchObject({ status: 0 });
     expect(viaFront(mallory, ['update', '--restart', 'always', name])).toMatchObject({ status: 0 });
     const runs = await waitFor('a restart', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
