@@ -95,6 +95,21 @@ describe('outside attack 7: configuration dockerd takes past the start check', (
     engine.docker(['rm', '-f', name]);
   }, 120_000);
 
+  test('F6: her exec into a container root made with CAP_AUDIT_CONTROL or under runc is refused as her start of it would be', () => {
+    const capped = uniqueName('root-capped');
+    const runc = uniqueName('root-runc');
+    const asRoot = (args: string[]) => run('docker', ['-H', `unix://${frontSock}`, ...args], { timeout: 120_000 });
+    expect(asRoot(['run', '-d', '--name', capped, '--cap-add', 'AUDIT_CONTROL', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(asRoot(['run', '-d', '--name', runc, '--runtime', 'runc', engine.image, 'sleep', '600']).status).toBe(0);
+    const e = via(mallory, ['exec', capped, 'sh', '-c', ESCAPE]);
+    expect({ status: e.status, stdout: e.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(e.stderr).toMatch(/contid docker front: audit-control is refused for users other than root: /);
+    expect(via(mallory, ['exec', runc, 'sh', '-c', ESCAPE]).stderr).toMatch(/contid docker front: runtime is refused for users other than root: /);
+    // Root's own exec is root's choice.
+    expect(asRoot(['exec', capped, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    engine.docker(['rm', '-f', capped, runc]);
+  }, 120_000);
+
   test('F4: root in a container holding the front\'s socket is not host root: its privileged or runc container is refused; host root\'s is not', async () => {
     const inner = uniqueName('inner');
     const create = (hostConfig: unknown) =>

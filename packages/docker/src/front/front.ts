@@ -225,14 +225,30 @@ export class DockerFront {
   private judged(route: ApiRoute, head: Head, who: Requester, body: Buffer | undefined): void | Verdict | Promise<Verdict | void> {
     if (body === undefined || this.hostRoots.has(who)) return this.before(route, head, who);
     const verdict = (refusal: Refusal | null): Verdict | null => refusal && this.policyRefused(refusal, head, who);
-    if (route.kind === 'container-create') {
-      return this.runtimes.get().then((runtimes) => {
-        if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
-        return verdict(containerCreateRefusal(body, { uid: who.uid, runtimes })) ?? this.before(route, head, who);
-      });
-    }
-    const refusal = route.kind === 'exec-create' ? execCreateRefusal(body) : route.kind === 'container-start' ? startBodyRefusal(body) : route.kind === 'volume-create' ? volumeCreateRefusal(body) : null;
+    if (route.kind === 'container-create') return this.judgedCreate(body, head, who, verdict);
+    if (route.kind === 'exec-create') return verdict(execCreateRefusal(body)) ?? this.judgedExec(route.ref, head, who);
+    const refusal = route.kind === 'container-start' ? startBodyRefusal(body) : route.kind === 'volume-create' ? volumeCreateRefusal(body) : null;
     return verdict(refusal) ?? this.before(route, head, who);
+  }
+
+  /** A create judged with dockerd's runtimes; asked again before refusing another runtime (an admin may have added contid's since). */
+  private async judgedCreate(body: Buffer, head: Head, who: Requester, verdict: (r: Refusal | null) => Verdict | null): Promise<Verdict | void> {
+    let runtimes = await this.runtimes.get();
+    if (runtimes && containerCreateRefusal(body, { uid: who.uid, runtimes })?.allow === 'runtime') runtimes = await this.runtimes.get(true);
+    if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
+    return verdict(containerCreateRefusal(body, { uid: who.uid, runtimes })) ?? this.before({ kind: 'container-create' }, head, who);
+  }
+
+  /**
+   * An exec into a container that a start of hers would be refused for (one root made
+   * privileged, with CAP_AUDIT_CONTROL, or under another runtime): the exec's processes get the
+   * container's capabilities, or its lack of a session, so it is refused as that start would be.
+   * Relayed naming the container's full id, so a rename meanwhile cannot put another one there.
+   */
+  private async judgedExec(ref: string, head: Head, who: Requester): Promise<Verdict> {
+    const found = await this.resolve(ref);
+    if ('message' in found) return found;
+    return (await this.refusedStart(found.id, { ...found.hostConfig, AutoRemove: false }, head, who)) ?? { target: containerTargetFor(head.url, found.id) };
   }
 
   /** A request-policy refusal: 403 with one line, logged with the caller's strings escaped; null when root allowed its kind. */
