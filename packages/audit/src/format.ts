@@ -46,10 +46,22 @@ const lineTexts = (latin1: string): string => latin1.split('\n').map((line) => b
 
 let interpreter: AusearchInterpreter | null | undefined;
 
-/** The `----` line before an event in --format interpret, with the container it was attributed to. */
+/** interpretSeparator's line of each container object, with the values it was made from. */
+const separators = new WeakMap<AttributedContainer, { name: string; contid: AttributedContainer['contid']; orchestrator: string; line: string }>();
+
+/**
+ * The `----` line before an event in --format interpret, with the container it was attributed
+ * to. Made once per container (every event of it prints the same line, and the one string lets
+ * the interpreting thread's batch find it by a hash already computed); made again if a value changed.
+ */
 export function interpretSeparator(chain: AttributedContainer[]): string {
   const c = chain[0];
-  return c ? `---- container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}\n` : '----\n';
+  if (!c) return '----\n';
+  const seen = separators.get(c);
+  if (seen !== undefined && seen.name === c.name && seen.contid === c.contid && seen.orchestrator === c.orchestrator) return seen.line;
+  const line = `---- container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}\n`;
+  separators.set(c, { name: c.name, contid: c.contid, orchestrator: c.orchestrator, line });
+  return line;
 }
 
 /** The records as `ausearch -i` prints them (libauparse), newline-terminated. */
