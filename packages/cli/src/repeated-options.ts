@@ -15,10 +15,18 @@ export function repeatedOptionError(name: string, values: unknown[]): ContidErro
 const camel = (name: string): string => name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /**
+ * The variadic positionals of contid's commands (`install <target> [args..]`, `search
+ * [files..]`, …): yargs lists them among the options but they take many words by design. A
+ * table test keeps this list equal to the `[NAME..]` of every command string.
+ */
+export const VARIADIC_POSITIONALS: ReadonlySet<string> = new Set(['args', 'command', 'files']);
+
+/**
  * yargs joins the values of an option given twice (`--container a -c b`) into an array, and
  * code that takes one value then reads "a,b" (outside attack 7, F10): which one was meant is
  * the user's to say. Refuses, as a usage error, any declared option that came as an array
- * unless it is declared `array` (under any of its names). Positionals `_` and `--` are not options.
+ * unless it is declared `array` (under any of its names). Positionals (`_`, `--`, the variadic
+ * ones) are not options.
  */
 export function refuseRepeatedOptions(argv: Record<string, unknown>, options: DeclaredOptions): void {
   const repeatable = new Set<string>();
@@ -30,7 +38,7 @@ export function refuseRepeatedOptions(argv: Record<string, unknown>, options: De
   }
   for (const name of Object.keys(options.key)) {
     const value = argv[name];
-    if (name === '_' || name === '--' || !Array.isArray(value) || repeatable.has(camel(name))) continue;
+    if (name === '_' || name === '--' || VARIADIC_POSITIONALS.has(name) || !Array.isArray(value) || repeatable.has(camel(name))) continue;
     throw repeatedOptionError(name, value);
   }
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { VARIADIC_POSITIONALS } from '../src/repeated-options';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -56,6 +57,27 @@ describe('contid argv: dotted and repeated options', () => {
     expect(contid(['search', '-if', LOG, '--start', '01/01/2000', '00:00:00', '--raw']).status).toBe(0);
     const labels = contid(['ps', '--label', 'a=1', '--label', 'b=2']);
     expect([labels.status, labels.stderr]).toEqual([0, expect.not.stringMatching(/given|Unknown/)]);
+  });
+
+  it('variadic positionals take their many words: install and uninstall pass their own options on (not "--args takes one value")', () => {
+    // Not root here or no such target: whatever the answer, it is not the repeated-option refusal.
+    for (const args of [
+      ['install', 'no-such-target', '--daemon-json', 'x', '--shim-path', 'y'],
+      ['uninstall', 'no-such-target', '--daemon-json', 'x', '--force'],
+      ['lxc', 'start', 'no-such-container', '--', '-F', 'x'],
+    ]) {
+      const r = contid(args);
+      expect(r.stderr).not.toMatch(/takes one value/);
+    }
+  });
+
+  it('VARIADIC_POSITIONALS names every [NAME..] of the command strings', () => {
+    const dirOf = resolve(__dirname, '../src/commands');
+    const names = new Set<string>();
+    for (const f of readdirSync(dirOf).filter((n) => n.endsWith('.ts'))) {
+      for (const m of readFileSync(join(dirOf, f), 'utf8').matchAll(/command: '[^']*[[<]([a-z-]+)\.\.[\]>]/g)) names.add(m[1]);
+    }
+    expect([...names].sort()).toEqual([...VARIADIC_POSITIONALS].sort());
   });
 
   it("exec's command after -- keeps its own repeated and dotted words", () => {
