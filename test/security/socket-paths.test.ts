@@ -12,6 +12,7 @@ import { AS_NOBODY } from './harness';
  * file through her link (outside attack 7, F8), serve listened there (her link can later lead
  * its clients to her own socket). A socket path is used only under directories nobody else
  * can redirect (as --output), and only a stale socket — nothing else — is ever removed.
+ * `contid docker front` (which renames its socket over --listen) keeps the same rule.
  */
 describe('unix sockets at paths someone else prepared (real CLI)', () => {
   const state = tempStateDir('sec-sockpaths');
@@ -90,6 +91,24 @@ describe('unix sockets at paths someone else prepared (real CLI)', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(1);
     expect(oneLine(r)).toEqual([`contid: ${join(rootDir, 'contid.sock')} exists and is not a socket; refusing to replace it`]);
+    rootFilesIntact();
+  });
+
+  // `contid docker front` renames its socket, or on --restore a link to dockerd's, over --listen.
+  const front = (listen: string, restore: boolean): ReturnType<typeof contid> =>
+    contid(['docker', 'front', ...(restore ? ['--restore'] : []), '--listen', listen, '--upstream', join(dir, 'no-dockerd.sock'), '--requesters', join(state.dir, 'requesters')], { env: state.env, timeout: 15_000 });
+
+  it.each([false, true])("docker front --listen through another user's directory link (--restore: %s): refused with one line, nothing made in root's directory", (restore) => {
+    const r = front(join(home, 'audit', 'docker.sock'), restore);
+    expect(r.status).toBe(1);
+    expect(oneLine(r)).toEqual([expect.stringMatching(REFUSED_LINK)]);
+    rootFilesIntact();
+  });
+
+  it.each([false, true])('docker front --listen naming a file that is not a socket (--restore: %s): refused, the file kept', (restore) => {
+    const r = front(join(rootDir, 'live.sock'), restore);
+    expect(r.status).toBe(1);
+    expect(oneLine(r)).toEqual([`contid: ${join(rootDir, 'live.sock')} exists and is not a socket or a link to one; refusing to replace it`]);
     rootFilesIntact();
   });
 

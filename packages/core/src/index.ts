@@ -2,7 +2,7 @@
 export * from './container-id';
 export * from './errors';
 export { escapeText, isPrintable } from './printable';
-export { makeDirectory, openOutputFile, othersMayReplaceEntries, writeFileWhole } from './output-file';
+export { makeDirectory, openOutputFile, othersMayReplaceEntries, trustedDirectory, writeFileWhole } from './output-file';
 export { clearSocketPath, listenWithMode } from './socket-mode';
 export * from './privilege';
 export * from './proc';

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { ContidError, escapeText } from '@contid/core';
+import { ContidError, escapeText, trustedDirectory } from '@contid/core';
 import { DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, UNATTRIBUTED, Unattributed, failOpen } from '@contid/docker';
 
 interface FrontArgs {
@@ -33,6 +34,24 @@ function unattributedKinds(text: string | undefined): Set<Unattributed> {
   return kinds;
 }
 
+/**
+ * The front binds beside --listen, sets that socket's owner and mode by path, and renames it
+ * (or, failing open, a link to dockerd's socket) over --listen: as for every socket contid
+ * makes (core's clearSocketPath), the directory must be one nobody else can redirect, and what
+ * is at --listen may be replaced only when it is a socket or the link a fail-open left.
+ */
+function checkListenPath(listen: string): void {
+  trustedDirectory(dirname(listen));
+  let st;
+  try {
+    st = lstatSync(listen);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ContidError(`cannot use ${listen}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!st.isSocket() && !st.isSymbolicLink()) throw new ContidError(`${listen} exists and is not a socket or a link to one; refusing to replace it`);
+}
+
 const log = (line: string): void => void process.stderr.write(`contid docker front: ${line}\n`);
 
 /** `contid docker front`: the API socket clients use, in front of dockerd's real one. */
@@ -51,6 +70,7 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
   handler: async (argv) => {
+    checkListenPath(argv.listen);
     if (argv.restore) {
       failOpen(argv.listen, argv.upstream, groupId(argv.group));
       process.stdout.write(`${argv.listen} -> ${argv.upstream}\n`);
