@@ -71,7 +71,6 @@ const FIELD = /([A-Za-z0-9_-]+)=("[^"]*"|\S*)/g;
 const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
 /** What could make a field split differ from a plain search: a quote, or a blank other than a space. */
 const NOT_PLAIN = /["\t\n\v\f\r\xa0]/;
-const BLANK = /\s/g;
 
 /** A character of a field name in FIELD: [A-Za-z0-9_-]. */
 const isNameChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
@@ -190,6 +189,8 @@ class LazyRecord implements AuditRecord {
   private rest_: string | null = null;
   /** Set when fields, msg or body were assigned: the text no longer says what they are. */
   private assigned = false;
+  /** kernelSession's answer, kept: an event's session is asked for several times on its way (NOT_READ: not yet). */
+  private session_: number | null | undefined | typeof NOT_READ = NOT_READ;
 
   constructor(
     public node: string | null,
@@ -233,6 +234,7 @@ class LazyRecord implements AuditRecord {
   }
   set raw(v: string) {
     this.raw_ = v;
+    this.session_ = NOT_READ;
   }
   private get rest(): string {
     return (this.rest_ ??= this.raw.slice(this.headEnd));
@@ -290,20 +292,27 @@ class LazyRecord implements AuditRecord {
   }
 
   /**
-   * fields.get(name) without splitting every field. When the first `name=` of the text starts
-   * a word and nothing before it is quoted or separated by anything but spaces (a kernel
-   * record up to its ses=), it is the field the split would find: its value runs to the next
-   * blank. Else the split's own scan, stopped at the first of that name.
+   * fields.get(name) without splitting every field. When the first `name=` of the text not
+   * right after a name character (old-ses= is another name) starts a word and nothing before
+   * it is quoted or separated by anything but spaces (a kernel record up to its ses=), it is
+   * the field the split would find: its value runs to the next blank. Else the split's own
+   * scan, stopped at the first of that name.
    */
   field(name: string): string | undefined {
     const rest = this.rest;
     if (this.split_ || rest.includes("msg='")) return this.parts().fields.get(name);
-    const at = rest.indexOf(`${name}=`);
+    const key = `${name}=`;
+    let at = rest.indexOf(key);
+    // right after a name character it ends a longer name (old-ses=) or lies inside a value: a
+    // name the split finds starts at the text's start or after a character no name has
+    while (at > 0 && isNameChar(rest.charCodeAt(at - 1))) at = rest.indexOf(key, at + 1);
     if (at < 0) return undefined;
     const from = at + name.length + 1;
     if ((at === 0 || rest.charCodeAt(at - 1) === 32) && rest.charCodeAt(from) !== 34 && !NOT_PLAIN.test(rest.slice(0, at))) {
-      BLANK.lastIndex = from;
-      return rest.slice(from, BLANK.exec(rest)?.index ?? rest.length);
+      // to the next \s, by the split's own test: no match object per call
+      let to = from;
+      while (to < rest.length && !isSpace(rest.charCodeAt(to))) to++;
+      return rest.slice(from, to);
     }
     FIELD.lastIndex = 0;
     for (let m = FIELD.exec(rest); m; m = FIELD.exec(rest)) if (m[1] === name) return m[2];
@@ -311,6 +320,7 @@ class LazyRecord implements AuditRecord {
   }
   set fields(v: Map<string, string>) {
     this.assigned = true;
+    this.session_ = NOT_READ;
     this.parts().fields = v;
   }
 
@@ -340,7 +350,9 @@ class LazyRecord implements AuditRecord {
     // when no later line has the bytes (a full scan's 1 MB chunk, once per event)
     const line = buf.subarray(restStart, rawEnd);
     if (line.indexOf(MSG_BODY) >= 0) return NOT_BY_BYTES;
-    const found = line.indexOf(SES_EQ);
+    let found = line.indexOf(SES_EQ);
+    // as field(): after a name character it is the end of a longer name (old-ses=) or in a value
+    while (found > 0 && isNameChar(buf[restStart + found - 1])) found = line.indexOf(SES_EQ, found + 1);
     if (found < 0) return undefined;
     const at = restStart + found;
     const from = at + SES_EQ.length;
@@ -355,11 +367,20 @@ class LazyRecord implements AuditRecord {
     // sessionValue's rule on the value's text: 1–10 digits, not the unset 4294967295
     return n < 0 || to === from || to - from > 10 || n === 4294967295 ? null : n;
   }
+  /** kernelSession(this), read once. */
+  session(): number | null | undefined {
+    if (this.session_ !== NOT_READ) return this.session_;
+    const fast = this.sessionFromBytes();
+    if (fast !== NOT_BY_BYTES) return (this.session_ = fast);
+    const ses = this.field('ses');
+    return (this.session_ = ses === undefined ? undefined : sessionValue(ses));
+  }
   get msg(): Map<string, string> {
     return this.parts().msg;
   }
   set msg(v: Map<string, string>) {
     this.assigned = true;
+    this.session_ = NOT_READ;
     this.parts().msg = v;
   }
   get body(): string | null {
@@ -367,6 +388,7 @@ class LazyRecord implements AuditRecord {
   }
   set body(v: string | null) {
     this.assigned = true;
+    this.session_ = NOT_READ;
     this.parts().body = v;
   }
   get enrichedText(): string | null {
@@ -591,6 +613,8 @@ export function kernelField(rec: AuditRecord, name: string): string | undefined 
   return rec instanceof LazyRecord ? rec.field(name) : rec.fields.get(name);
 }
 
+/** LazyRecord's session not read yet. */
+const NOT_READ = Symbol('not read');
 /** What LazyRecord.sessionFromBytes() says when the bytes alone do not decide. */
 const NOT_BY_BYTES = Symbol('not by bytes');
 const MSG_BODY = Buffer.from("msg='");
@@ -611,10 +635,7 @@ export function sessionValue(ses: string): number | null {
  * is plain (an index range's first line, for one); the value is the same either way.
  */
 export function kernelSession(rec: AuditRecord): number | null | undefined {
-  if (rec instanceof LazyRecord) {
-    const fast = rec.sessionFromBytes();
-    if (fast !== NOT_BY_BYTES) return fast;
-  }
+  if (rec instanceof LazyRecord) return rec.session();
   const ses = kernelField(rec, 'ses');
   return ses === undefined ? undefined : sessionValue(ses);
 }

@@ -22,7 +22,7 @@ describe('field decoding', () => {
 describe('kernelField: one field without splitting the record', () => {
   it('equals fields.get for any text (quotes, tabs, parentheses, old-ses=, msg bodies)', () => {
     const token = fc.oneof(
-      fc.constantFrom('ses=1', 'ses=22', 'old-ses=3', 'xses=4', '(ses=5', 'ses="6 7"', 'ses=', "msg='ses=8 a=b'", 'exe="/x ses=9"', 'a=b', 'tty=(none)', 'ses=4294967295', '\tses=10', 'ses=11\tb=c', 'comm="a'),
+      fc.constantFrom('ses=1', 'ses=22', 'old-ses=3', 'xses=4', '(ses=5', 'ses="6 7"', 'ses=', "msg='ses=8 a=b'", 'exe="/x ses=9"', 'a=b', 'tty=(none)', 'ses=4294967295', '\tses=10', 'ses=11\tb=c', 'comm="a', 'a=bses=12', 'x:ses=13', 'c="d"ses=14', 'old-ses=15', 'ses-x=16'),
       fc.string({ maxLength: 6 }),
     );
     fc.assert(

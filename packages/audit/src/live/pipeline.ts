@@ -6,7 +6,7 @@ import { jsonEventBytes } from '../json-event';
 import { csvHeaderRow, formatAuditEvent, type FormatOptions, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
-import { parseRecord, type AuditRecord } from '../record';
+import { parseRecord, parseRecordBytes, recordLineLength, writeRecordLine, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
 import { OutputBytes } from './output-bytes';
 
@@ -79,11 +79,12 @@ const sessionKeyOf = (node: string | null, session: number): SessionKey => (node
 
 interface Pending {
   /**
-   * The event's lines, not its parsed records: a held event outlives several young-generation
-   * collections, and one flat string is far cheaper to keep and copy than records with their
-   * field maps (measured: holding parsed events tripled the CPU of a session flood).
+   * The event's lines as bytes, not its parsed records: a held event outlives several
+   * young-generation collections, and bytes outside the heap are not copied by them as records
+   * with their field maps are (measured: holding parsed events tripled the CPU of a session
+   * flood), nor parsed again by regular expression when let go (parseRecordBytes).
    */
-  lines: string;
+  lines: Buffer;
   session: SessionKey;
   /** Wall-clock time after which it goes out whether or not a binding came. */
   until: number;
@@ -359,7 +360,7 @@ export class LivePipeline implements EventPipeline {
     }
     const event = thaw(p.lines);
     // The queue keeps its entry until compacted: not its lines.
-    p.lines = '';
+    p.lines = NO_LINES;
     if (event) this.emit(event, this.attributor.attribute(event));
   }
 
@@ -405,21 +406,29 @@ export class LivePipeline implements EventPipeline {
   }
 }
 
-/** An event as its lines (the enriched part kept), for holding. */
-function freeze(event: AuditEvent): string {
-  const lines: string[] = [];
+const NO_LINES = Buffer.alloc(0);
+
+/**
+ * An event as its lines (the enriched part kept), for holding: each record's line as it was
+ * read (latin1, one byte per character, as every source gives them), newline-separated.
+ */
+function freeze(event: AuditEvent): Buffer {
+  let size = 0;
+  for (const r of event.records) size += recordLineLength(r) + 1;
+  const lines = Buffer.allocUnsafe(size);
+  let at = 0;
   for (const r of event.records) {
-    const enriched = r.enriched;
-    lines.push(enriched ? `${r.raw}\x1d${[...enriched].map(([k, v]) => `${k}=${v}`).join(' ')}` : r.raw);
+    at = writeRecordLine(r, lines, at);
+    lines[at++] = 10;
   }
-  return lines.join('\n');
+  return lines.subarray(0, at);
 }
 
 /** The event again from its lines (they parsed before, so they parse again). */
-function thaw(text: string): AuditEvent | null {
+function thaw(lines: Buffer): AuditEvent | null {
   const records: AuditRecord[] = [];
-  for (const line of text.split('\n')) {
-    const rec = parseRecord(line);
+  for (let start = 0, end = lines.indexOf(10); end >= 0; start = end + 1, end = lines.indexOf(10, start)) {
+    const rec = parseRecordBytes(lines, start, end, -1);
     if (rec) records.push(rec);
   }
   const first = records[0];
