@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { PLUGIN_CONF_PATH, PLUGIN_LAUNCHER_PATH, auditdPid, auditdRunner, pluginConf, restartAdvice, runningPlugins } from '@contid/audit';
 import { addExecveRule, deleteExecveRule } from '../helpers/audit';
 import { REPO_ROOT, contid, tempStateDir, uniqueName } from '../helpers/cli';
-import { execArgs, jsonEvents, startTail, until, type JsonEvent } from './live-helpers';
+import { execArgs, execveEvents, jsonEvents, startTail, until, type JsonEvent } from './live-helpers';
 
 const key = `contid-tailplug-${randomBytes(4).toString('hex')}`;
 const state = tempStateDir('tailplug');
@@ -31,7 +31,8 @@ const pluginPids = (): number[] =>
       return false;
     }
   });
-const mine = (events: JsonEvent[]): JsonEvent[] => events.filter((e) => e.records.some((r) => r.type === 'SYSCALL' && r.fields.key === key));
+/** Our execs (see execveEvents: matched by session, not by our rule's key). */
+const mine = execveEvents;
 
 beforeAll(() => addExecveRule(key));
 afterAll(async () => {

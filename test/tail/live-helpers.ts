@@ -48,6 +48,14 @@ export interface JsonEvent {
   records: { type: string; fields: Record<string, string>; msg?: Record<string, string> }[];
 }
 
+/**
+ * The execve events among EVENTS, whichever rule keyed them: the kernel keys a record with the
+ * first rule that matches, so another suite's catch-all execve rule listed before ours takes
+ * our records on a shared host. The tests read one session's events (--container), so its
+ * execs are these whoever's key they carry.
+ */
+export const execveEvents = (events: JsonEvent[]): JsonEvent[] => events.filter((e) => e.records.some((r) => r.type === 'SYSCALL' && r.fields.syscall === '59'));
+
 export const jsonEvents = (text: string): JsonEvent[] =>
   text
     .split('\n')
