@@ -1,9 +1,11 @@
 // pnpm bench lxc: the cost contid adds to an LXC container's life. One busybox container
 // started and stopped with plain LXC (no hooks) against one started by `contid lxc start`
-// (contid-lxc, the sh path the installed launcher runs) with contid's start-host and
-// post-stop hooks (contid-lxc hook), measured alternately in the same run; then
+// (contid-lxc, the sh path the installed launcher runs) with contid's start-host hook
+// (contid-lxc hook; the end is contid serve's, from the container's monitor), measured
+// alternately in the same run; then
 // `lxc-attach -- true` into the plain one against `contid lxc attach` into the tagged one.
-// `contid serve` drains the spool throughout, as deployed, and must have bound every start.
+// `contid serve` drains the spool throughout, as deployed, and must have bound every start and
+// recorded every end.
 // The figure is the median of per-round ratios (each round one plain, one contid and one
 // no-op-hooks reference cycle, back to back, which goes first rotating), so a load burst that
 // spans a round cancels out; the CPU contid serve spent per cycle (its own /proc stat) is
@@ -14,6 +16,7 @@ const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
 const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
+const { Registry } = require('../../packages/core/dist');
 const CONTID_LXC = resolve(__dirname, '../../integrations/bin/contid-lxc');
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
@@ -101,15 +104,15 @@ exports.main = async function main() {
   let serve = null;
   const plain = `contid-b-plain-${process.pid}`;
   const tagged = `contid-b-tagged-${process.pid}`;
-  // A reference: plain LXC with two no-op hooks (start-host and post-stop = /bin/true), what LXC's
-  // own running of two hooks costs (a fork and two execs each) before anything of contid's runs.
+  // A reference: plain LXC with one no-op hook (start-host = /bin/true), what LXC's own running
+  // of contid's one hook costs (a fork and two execs) before anything of contid's runs.
   const noop = `contid-b-noop-${process.pid}`;
   const times = { plainStart: [], plainStop: [], taggedStart: [], taggedStop: [], noopStart: [], noopStop: [] };
   try {
     createContainer(plain);
     createContainer(tagged);
     createContainer(noop);
-    appendFileSync(`/var/lib/lxc/${noop}/config`, '\nlxc.hook.start-host = /bin/true\nlxc.hook.post-stop = /bin/true\n');
+    appendFileSync(`/var/lib/lxc/${noop}/config`, '\nlxc.hook.start-host = /bin/true\n');
     must(process.execPath, [CLI, 'install', 'lxc', tagged], env);
     serve = spawn(process.execPath, [CLI, 'serve', '--socket', join(dir, 'serve.sock')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     serve.stderr.on('data', (d) => (serveLog += d));
@@ -136,15 +139,25 @@ exports.main = async function main() {
     for (let i = 0; i < ROUNDS; i++) for (let j = 0; j < cycles.length; j++) cycles[(i + j) % cycles.length]();
     // Every start went the sh way (a spooled create bound by contid serve), none through Node.
     const createdCount = () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: create ${tagged} `)).length;
-    for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS + 1); i++) await new Promise((r) => setTimeout(r, 100));
+    // Ended rows (contid serve's end from the monitor, or — when it was behind — the next create's "re-created").
+    const endedCount = () => {
+      const registry = Registry.open(env.CONTID_STATE_DIR, { readonly: true });
+      try {
+        return registry.list({ orchestrator: 'lxc', state: 'ended' }).filter((c) => c.runtimeId === tagged).length;
+      } finally {
+        registry.close();
+      }
+    };
+    for (let i = 0; i < 300 && (spoolEntries(env).length || createdCount() < ROUNDS + 1 || endedCount() < ROUNDS + 1); i++) await new Promise((r) => setTimeout(r, 100));
     const created = createdCount();
     const serveCpuPerCycle = (cpuMs(serve.pid) - serveCpu) / ROUNDS;
     if (created !== ROUNDS + 1) throw new Error(`contid serve bound ${created} spooled starts of ${ROUNDS + 1}: ${serveLog}`);
+    if (endedCount() !== ROUNDS + 1) throw new Error(`contid serve recorded ${endedCount()} ends of ${ROUNDS + 1}: ${serveLog.slice(-1500)}`);
     const row = (what, base, ours) =>
       console.log(`  ${what.padEnd(34)} lxc ${median(base).toFixed(0).padStart(5)} ms   contid ${median(ours).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(base)).toFixed(2)}x`);
-    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start + hooks, contid serve draining)`);
+    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start + start-host hook, contid serve draining)`);
     row('start (lxc-start vs contid lxc start)', times.plainStart, times.taggedStart);
-    row('stop -k (post-stop hook)', times.plainStop, times.taggedStop);
+    row('stop -k', times.plainStop, times.taggedStop);
     const cycle = (a, b) => a.map((x, i) => x + b[i]);
     const plainCycles = cycle(times.plainStart, times.plainStop);
     const taggedCycles = cycle(times.taggedStart, times.taggedStop);
@@ -152,8 +165,8 @@ exports.main = async function main() {
     const ratios = taggedCycles.map((x, i) => x / plainCycles[i]);
     console.log(`  start + stop: median of ${ROUNDS} round ratios ${median(ratios).toFixed(2)}x (target <= 1.3x)`);
     const noopRatios = cycle(times.noopStart, times.noopStop).map((x, i) => x / plainCycles[i]);
-    console.log(`  reference, plain LXC with two no-op hooks (/bin/true): median of round ratios ${median(noopRatios).toFixed(2)}x`);
-    console.log(`  contid serve CPU (user + system) ${serveCpuPerCycle.toFixed(1)} ms per contid cycle (3 spool entries: create, init, end)`);
+    console.log(`  reference, plain LXC with one no-op hook (start-host = /bin/true): median of round ratios ${median(noopRatios).toFixed(2)}x`);
+    console.log(`  contid serve CPU (user + system) ${serveCpuPerCycle.toFixed(1)} ms per contid cycle (2 spool entries: create, init; the end from the monitor)`);
 
     await attachRows(env, fastEnv, plain, tagged, () => serveLog.split('\n').filter((l) => l.startsWith(`contid serve: setns ${tagged} `)).length, () => serveLog.slice(-1500));
   } finally {

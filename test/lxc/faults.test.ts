@@ -9,8 +9,9 @@ import { waitFor } from '../helpers/wait';
 import { createContainer, destroyContainer, lxcInitPid, lxcName, lxcStart, sessionOf, waitForState } from './lxc-host';
 
 /**
- * The LXC hot path when `contid serve` is not there to bind: contid-lxc start and the hooks
- * (POSIX sh) only write spool entries, so a start never waits for serve, and what they wrote
+ * The LXC hot path when `contid serve` is not there to bind: contid-lxc start and the start-host
+ * hook (POSIX sh) only write spool entries (the end is serve's: it follows each container's
+ * monitor, and ends at once a row whose container it finds stopped), so a start never waits for serve, and what they wrote
  * must be bound once, in order, whenever serve runs again — after a stop or a kill -9 amid the
  * starts. Real LXC (busybox), the real kernel sessions and auditd as the witness.
  */
@@ -94,14 +95,16 @@ describe('LXC starts while contid serve is down or killed (real LXC, real auditd
     const mark = logMark();
     const starts = [];
     for (let i = 0; i < 20; i++) starts.push(await cycle(name));
-    // Each start waits in the spool: its create (contid-lxc), its init (start-host) and its end (post-stop).
-    await waitFor('the 60 entries', () => waiting().length >= 60, 30_000);
-    expect(waiting()).toHaveLength(60);
+    // Each start waits in the spool: its create (contid-lxc) and its init (start-host).
+    await waitFor('the 40 entries', () => waiting().length >= 40, 30_000);
+    expect(waiting()).toHaveLength(40);
     expect(existsSync(join(stateDir, 'registry.db')) ? rowsOf(name).rows : []).toEqual([]);
-    expect(contid(['doctor'], { env: state.env }).stdout).toMatch(/spool: 60 hand-off\(s\) being drained in /);
+    expect(contid(['doctor'], { env: state.env }).stdout).toMatch(/spool: 40 hand-off\(s\) being drained in /);
 
     serve = startServe(state.env, state.dir);
-    await serve.drained('serve to bind the 60 entries');
+    await serve.drained('serve to bind the 40 entries');
+    // Then serve looks at every open row: each container is stopped, so each row ends.
+    await waitFor('every row ended', () => rowsOf(name).rows.every((c) => c.state === 'ended'), 30_000);
     const { rows, creates, problems } = rowsOf(name);
     // Bound in order: the rows, in the order of their contids, are the starts in the order they ran.
     const ordered = [...rows].sort((a, b) => (a.contid < b.contid ? -1 : a.contid > b.contid ? 1 : 0));
@@ -122,11 +125,12 @@ describe('LXC starts while contid serve is down or killed (real LXC, real auditd
     const starts = [];
     for (let i = 0; i < 50; i++) {
       starts.push(await cycle(name));
-      // While it binds the first starts' entries (each start leaves three).
+      // While it binds the first starts' entries (each start leaves two; serve ends what it follows).
       if (i === 9) await serve.stop('SIGKILL');
     }
     serve = startServe(state.env, state.dir);
     await serve.drained('serve to bind what waits');
+    await waitFor('every row ended', () => rowsOf(name).rows.length === starts.length && rowsOf(name).rows.every((c) => c.state === 'ended'), 30_000);
     const { rows, creates, problems } = rowsOf(name);
     expect(rows.map((c) => c.session ?? -1).sort((a, b) => a - b)).toEqual(starts.map((s) => s.session).sort((a, b) => a - b));
     for (const s of starts) expect(rows.find((c) => c.session === s.session)).toMatchObject({ initPid: s.init, state: 'ended' });

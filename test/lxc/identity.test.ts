@@ -13,7 +13,7 @@ import { createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcS
 describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => {
   const state = tempStateDir('lxcid');
   const names: string[] = [];
-  const serve = startServe(state.env, state.dir);
+  let serve = startServe(state.env, state.dir);
   afterAll(async () => {
     names.forEach(destroyContainer);
     await serve.stop();
@@ -107,10 +107,12 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
   });
 
-  it('a stale row (stopped without its post-stop hook), then a plain lxc-start: doctor warns, attach refuses, ps ends the row as found gone', async () => {
+  it('a stale row (stopped while contid serve was down), then a plain lxc-start: doctor warns, attach refuses, ps ends the row as found gone', async () => {
     const { name } = make('stale');
-    // Hooks off: nothing records the stop or the untagged restart, as on a host where they were never installed.
-    await start(name, false);
+    // Hooks off and contid serve down: nothing records the stop or the untagged restart.
+    await serve.stop();
+    expect(lxcStart([name], state.env).status).toBe(0);
+    await waitForState(name, 'RUNNING');
     const [stale] = rows(name);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     // LXC's monitor (which carries the session) exits a moment after lxc-stop returns.
@@ -138,5 +140,7 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     expect(ps.stdout).not.toContain(formatContainerId(stale.contid));
     expect(contid(['ps', '--all'], { env: state.env }).stdout).toContain(formatContainerId(stale.contid));
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    serve = startServe(state.env, state.dir);
+    await serve.drained();
   });
 });

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
+import { ContainerRecord, Registry, decodeValue, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, deleteExecveRule, field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, REPO_ROOT, contid, run, tempStateDir } from '../helpers/cli';
@@ -175,12 +175,14 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(attach([name, '--', 'sh', '-c', 'exit 3']).status).toBe(3);
   });
 
-  it('stop: the post-stop hook ends the container (op=end)', async () => {
+  it('stop: contid serve records the end when the container\'s monitor exits (op=end; no post-stop hook runs)', async () => {
+    expect(readFileSync(`/var/lib/lxc/${name}/config`, 'utf8')).not.toMatch(/lxc\.hook\.post-stop/);
     expect(run('lxc-stop', ['-n', name]).status).toBe(0);
     expect(lxcStateOf(name)).toBe('STOPPED');
     await settled(name, ['ended']);
     const [end] = await lifecycle(name, 'end');
     expect(field(end, 'contid')).toBe(formatContainerId(first.contid));
+    expect(decodeValue(field(end, 'reason')!)).toBe('stopped');
     const stopped = attach([name, '--', 'true']);
     expect(stopped.status).toBe(1);
     expect(stopped.stderr).toMatch(/^contid: LXC container "[^"]+" is stopped, not running\n$/);
@@ -290,26 +292,22 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     await settled(name, ['ended']);
   });
 
-  it('start of a container without contid hooks: tagged, with a warning for each missing hook', async () => {
+  it('start of a container without contid\'s hook: tagged, with a warning; contid serve still records its end', async () => {
     const name = make('nohook', false);
     // contid-lxc cannot vouch for hooks that are not there: the Node command warns and binds.
     const r = lxcStart([name], state.env);
     expect(r.status).toBe(0);
     const warnings = r.stderr.trim().split('\n');
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toMatch(/^contid: warning: LXC container "[^"]+" has no contid lxc\.hook\.start-host: .*run "contid install lxc /);
-    expect(warnings[1]).toMatch(/lxc\.hook\.post-stop: the registry will not learn its end/);
+    expect(warnings).toEqual([expect.stringMatching(/^contid: warning: LXC container "[^"]+" has no contid lxc\.hook\.start-host: .*run "contid install lxc /)]);
     await waitForState(name, 'RUNNING');
-    expect(containersNamed(name)).toMatchObject([{ state: 'running', session: sessionOf(lxcInitPid(name)) }]);
+    const [row] = containersNamed(name);
+    expect(row).toMatchObject({ state: 'running', session: sessionOf(lxcInitPid(name)) });
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
-    // No post-stop hook recorded the end: the next start ends the stale row first.
-    const [stale] = containersNamed(name);
-    expect(stale.state).toBe('running');
-    expect(lxcStart([name], state.env).status).toBe(0);
-    expect(containersNamed(name).map((c) => c.state)).toEqual(['ended', 'running']);
+    // No hook, and no spool entry (the Node command bound it): contid serve finds the open row
+    // (it looks every few seconds) and records the end once the monitor is gone.
+    await settled(name, ['ended']);
     const [end] = await lifecycle(name, 'end');
-    expect(field(end, 'contid')).toBe(formatContainerId(stale.contid));
-    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    expect(field(end, 'contid')).toBe(formatContainerId(row.contid));
   });
 
   it('two containers started at once get two IDs and two sessions, each on its own processes only', async () => {
@@ -453,7 +451,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(contid(['install', 'lxc', name], { env: state.env }).status).toBe(0);
     const installed = readFileSync(file, 'utf8');
     expect(installed.match(/lxc\.hook\.start-host = /g)).toHaveLength(1);
-    expect(installed.match(/lxc\.hook\.post-stop = /g)).toHaveLength(1);
+    expect(installed).not.toMatch(/lxc\.hook\.post-stop/);
 
     // A wrapper using another registry than the hooks: warned, and the hooks' registry sees an untagged start.
     const other = `${stateDir}-other`;

@@ -12,5 +12,5 @@ import { systemdAdapter } from '@contid/systemd';
  * and one line here (README, "Adding an orchestrator").
  */
 export function adapters(): Adapter[] {
-  return [dockerAdapter(), podmanAdapter, kubernetesAdapter, lxcAdapter, systemdAdapter];
+  return [dockerAdapter(), podmanAdapter, kubernetesAdapter, lxcAdapter(), systemdAdapter];
 }

@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerId, formatContainerId, makeDirectory } from '@contid/core';
 
@@ -29,4 +29,15 @@ export function writeInstanceRecord(stateDir: string, name: string, r: InstanceR
 
 export function removeInstanceRecord(stateDir: string, name: string): void {
   rmSync(instanceRecordPath(stateDir, name), { force: true });
+}
+
+/** Removes NAME's record only when it is still CONTID's (a later instance may have written its own). */
+export function removeInstanceRecordOf(stateDir: string, name: string, contid: ContainerId): void {
+  let text: string;
+  try {
+    text = readFileSync(instanceRecordPath(stateDir, name), 'utf8');
+  } catch {
+    return;
+  }
+  if (text.split(' ')[0] === formatContainerId(contid)) removeInstanceRecord(stateDir, name);
 }

@@ -22,22 +22,18 @@ function stateDirOf(hook: string): string | undefined {
 }
 
 /**
- * The session binding works without hooks, but only the hooks tell contid the real init and
- * the end; and a hook writing to another registry would record this container as untagged.
+ * The session binding works without hooks, but only the start-host hook tells contid the real
+ * init (contid serve learns the end from the monitor); and a hook writing to another registry
+ * would record this container as untagged.
  */
 function hookWarnings(name: string, lxcPath: string | undefined, stateDir: string, defaultStateDir: string): string[] {
-  const hooks = lxcHooks(name, lxcPath);
   const fix = `run "contid install lxc ${name}"`;
-  const warnings: string[] = [];
-  for (const [type, lines] of [['start-host', hooks.startHost], ['post-stop', hooks.postStop]] as const) {
-    const ours = lines.filter(isContidHook);
-    if (ours.length === 0) {
-      warnings.push(`LXC container "${name}" has no contid lxc.hook.${type}: the registry will not learn its ${type === 'start-host' ? 'init pid' : 'end'}; ${fix}`);
-    } else if (!ours.some((l) => (stateDirOf(l) ?? defaultStateDir) === stateDir)) {
-      warnings.push(`LXC container "${name}"'s contid lxc.hook.${type} uses another registry than ${stateDir}; ${fix} with the same --state-dir`);
-    }
+  const ours = lxcHooks(name, lxcPath).startHost.filter(isContidHook);
+  if (ours.length === 0) return [`LXC container "${name}" has no contid lxc.hook.start-host: the registry will not learn its init pid; ${fix}`];
+  if (!ours.some((l) => (stateDirOf(l) ?? defaultStateDir) === stateDir)) {
+    return [`LXC container "${name}"'s contid lxc.hook.start-host uses another registry than ${stateDir}; ${fix} with the same --state-dir`];
   }
-  return warnings;
+  return [];
 }
 
 /**

@@ -86,8 +86,11 @@ describe('contid-lxc start/attach: fast path or hand-over to the Node command', 
       expect(['create', 'fail']).toContain(e.op);
       // The session the hooks compare the init's with is the one the entry carries.
       expect(r.stdout).toBe(`lxc-start -n ${name} -d -F session=${e.session}\n`);
+      // The start-host hook alone is enough (contid serve follows the monitor for the end).
+      writeFileSync(config, `lxc.hook.start-host = ${hook}\n`);
+      expect(run(['start', name]).stdout).toMatch(new RegExp(`^lxc-start -n ${name} session=\\d+\n$`));
       // A hook line for another registry, or one cleared by an empty value: the Node command's.
-      writeFileSync(config, `lxc.hook.start-host = ${hook}\nlxc.hook.post-stop = ${hook}\nlxc.hook.post-stop =\n`);
+      writeFileSync(config, `lxc.hook.start-host = ${hook}\nlxc.hook.start-host =\nlxc.hook.post-stop = ${hook}\n`);
       expect(run(['start', name]).stdout).toBe(`node lxc start ${name}\n`);
       writeFileSync(config, `lxc.hook.start-host = ${hook}x\nlxc.hook.post-stop = ${hook}\n`);
       expect(run(['start', name]).stdout).toBe(`node lxc start ${name}\n`);

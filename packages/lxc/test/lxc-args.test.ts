@@ -25,7 +25,6 @@ describe('lxc argument handling', () => {
   it('writes hook and unit lines LXC and systemd run without quoting, and refuses words that need it', () => {
     expect(hookLines(['/usr/bin/node', '/opt/contid/hook-main.js', '--state-dir', '/var/lib/x'])).toEqual([
       'lxc.hook.start-host = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
-      'lxc.hook.post-stop = /usr/bin/node /opt/contid/hook-main.js --state-dir /var/lib/x',
     ]);
     expect(systemdDropIn(['/opt/contid/contid-lxc', '--state-dir', '/x'], ['/usr/bin/node', '/opt/main.js'])).toMatch(
       /\nEnvironment="CONTID_CLI=\/usr\/bin\/node \/opt\/main\.js"\nExecStart=\nExecStart=\/opt\/contid\/contid-lxc --state-dir \/x start %i -- -F\n/,

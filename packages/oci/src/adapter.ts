@@ -1,5 +1,6 @@
-import type { ContidConfig, HealthResult } from '@contid/core';
+import type { ContidConfig, HealthResult, Tagger } from '@contid/core';
 import type { ExecDescriber, Identifier, InitRecorder, SpawnBinder } from './consumer';
+import type { Spool } from './spool';
 
 /**
  * What only the running contid knows and an adapter's installer writes into hooks, units and
@@ -40,6 +41,11 @@ export interface Adapter {
   readonly recordInit?: InitRecorder;
   /** Its tagging step's create entries, bound its own way (systemd: create-or-join by invocation). */
   readonly bindSpawned?: SpawnBinder;
+  /**
+   * What it keeps doing inside `contid serve`, started once the entries that waited are bound
+   * (LXC: following its containers' monitors to record their ends); stopped when serve stops.
+   */
+  serve?(context: { tagger: Tagger; spool: Spool; log(line: string): void }): { stop(): void };
   /** `contid doctor`: this orchestrator's checks. */
   health?(config: ContidConfig): HealthResult[];
   /** `contid install NAME` / `uninstall NAME`: hooks, units, runtime entries this orchestrator needs. */

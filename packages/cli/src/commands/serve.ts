@@ -47,13 +47,18 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     await service.listen(argv.socket || process.env[SOCKET_ENV] || DEFAULT_SOCKET_PATH, { kind: 'host' });
     for (let i = 0; i < nested.length; i++) await service.openNested(parseContainerId(nested[i]), paths[i]);
     // The long-running side of the tagging step: entries written while serve was down are bound first, in order.
-    const drainer = argv.drain ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), ...consumerHooks(adapters()), log }) : null;
+    const list = adapters();
+    const spool = new Spool(argv.spool ?? spoolDirFromEnv());
+    const drainer = argv.drain ? new SpoolDrainer({ tagger, spool, ...consumerHooks(list), log }) : null;
     await drainer?.start();
     if (drainer) log(`draining ${drainer.dir}`);
+    // After the entries that waited: what an adapter follows starts from the registry they completed.
+    const running = list.flatMap((a) => (a.serve ? [a.serve({ tagger, spool, log })] : []));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
+    for (const r of running) r.stop();
     await drainer?.stop();
     await service.close();
   },

@@ -1,0 +1,202 @@
+import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { ContainerId, ContainerRecord, Tagger, escapeText, formatContainerId, processStartTime, readSessionId } from '@contid/core';
+import { ORCHESTRATOR } from './start';
+import { DEFAULT_LXC_PATH } from './lxc-tools';
+import { removeInstanceRecordOf } from './instance-record';
+import { connectMonitor } from './monitor-socket';
+
+/** How often the rows nobody follows yet are looked for, and a followed init without a reachable monitor is checked (ms). */
+const SWEEP_MS = 5_000;
+/** After the monitor's socket closes: how soon to look whether the monitor process is gone or listens again (ms, doubling). */
+const REOPEN_FIRST_MS = 5;
+const REOPEN_MAX_MS = 1_000;
+
+/**
+ * The monitor a row is followed through: its connection, and the monitor process (pid and
+ * start time) when known — the parent of the init the hook recorded (LXC clones the init from
+ * the monitor). The socket's SO_PEERCRED names the process that created it, which LXC's
+ * daemonizing lxc-start leaves at once, so it cannot tell the monitor.
+ */
+interface Followed {
+  socket: Socket;
+  monitor: { pid: number; start: number } | null;
+}
+
+/**
+ * `contid serve`'s LXC ends: one hook (start-host) per start instead of two, because LXC's
+ * post-stop hook cost every stop a fork, two execs and a spool entry. Each open LXC row is
+ * followed by a connection to its container's monitor, which closes when the monitor exits —
+ * after the init and everything in the container are gone, never at a reboot (the monitor and
+ * its session go on). Where no monitor answers (another network namespace), the row's init is
+ * checked every few seconds instead. A row whose init is gone when it is first looked at ends
+ * at once. Rows opened behind serve's back (`contid lxc attach` drains the spool itself when it
+ * hands over to Node) are picked up by a sweep every few seconds.
+ */
+export class LxcEndWatcher {
+  private readonly followed = new Map<ContainerId, Followed | 'polled' | 'reopening'>();
+  private tagger: Tagger | null = null;
+  private log: (line: string) => void = () => undefined;
+  private waiting: () => readonly string[] = () => [];
+  private timer: NodeJS.Timeout | null = null;
+
+  /**
+   * Follows every open LXC row from now on (contid serve, after its first drain). `waiting`:
+   * the names of the spool's pending entries (SESSION-OP-PID.entry) — an instance whose init
+   * entry waits is the consumer's to record first, so its end waits for it.
+   */
+  start(tagger: Tagger, log: (line: string) => void, waiting: () => readonly string[]): void {
+    this.tagger = tagger;
+    this.log = log;
+    this.waiting = waiting;
+    this.sweep();
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const f of this.followed.values()) if (typeof f === 'object') f.socket.destroy();
+    this.followed.clear();
+    this.tagger = null;
+  }
+
+  /** A row the spool just opened or updated (an init entry): followed at once when serve runs. */
+  follow(contid: ContainerId): void {
+    const row = this.tagger?.containers.get(contid);
+    if (!row) return;
+    const now = this.followed.get(contid);
+    if (now === 'polled') this.followed.delete(contid);
+    // Followed before the hook's init was recorded (a sweep): now its monitor can be known.
+    if (typeof now === 'object' && now.monitor === null) now.monitor = monitorProcess(row, this.tagger!.procRoot);
+    this.followRow(row);
+  }
+
+  private sweep(): void {
+    const tagger = this.tagger;
+    if (!tagger) return;
+    for (const state of ['running', 'untagged'] as const) {
+      for (const row of tagger.containers.list({ state, orchestrator: ORCHESTRATOR })) this.followRow(row);
+    }
+    // A followed init without a monitor to tell its end: looked at again on each sweep (its
+    // monitor may answer now: the row was opened before LXC started it).
+    for (const [contid, how] of [...this.followed]) {
+      if (how !== 'polled') continue;
+      this.followed.delete(contid);
+      const row = tagger.containers.get(contid);
+      if (row) this.followRow(row);
+    }
+  }
+
+  private followRow(row: ContainerRecord): void {
+    if (!this.tagger || row.state === 'ended' || this.followed.has(row.contid) || row.runtimeId === null) return;
+    const procRoot = this.tagger.procRoot;
+    const monitor = this.monitorOf(row);
+    if (monitor && hookRecordedInit(row) && !initRuns(row, procRoot)) {
+      // A monitor answers, but the init the hook recorded is gone: that monitor is a later
+      // instance's (this row missed its end while serve was down). Looked at only when a row is
+      // first followed (at a reboot the old init is gone for a moment under the same monitor).
+      monitor.socket.destroy();
+      this.end(row, 'found stopped by contid serve');
+    } else if (monitor) {
+      this.watch(row.contid, monitor);
+    } else if (initRuns(row, procRoot)) {
+      this.followed.set(row.contid, 'polled');
+    } else {
+      this.end(row, 'found stopped by contid serve');
+    }
+  }
+
+  /** A connection to the monitor of the row's container, when one answers. */
+  private monitorOf(row: ContainerRecord): Followed | null {
+    const c = connectMonitor(lxcPathOf(row), row.runtimeId!);
+    return c && { socket: c, monitor: monitorProcess(row, this.tagger!.procRoot) };
+  }
+
+  private watch(contid: ContainerId, monitor: Followed): void {
+    this.followed.set(contid, monitor);
+    monitor.socket.once('close', () => {
+      if (this.followed.get(contid) !== monitor) return; // no longer followed (serve stops)
+      this.followed.set(contid, 'reopening');
+      this.afterClose(contid, monitor, REOPEN_FIRST_MS);
+    });
+  }
+
+  /**
+   * The monitor closes its socket when the container stops, and also at a reboot, when it
+   * starts the container again in the same process and session and listens anew: the row
+   * ends once the monitor process is gone; while it lives, its new socket is followed. A row
+   * whose monitor is not known (no hook recorded its init) ends when the socket closes.
+   */
+  private afterClose(contid: ContainerId, closed: Followed, waitMs: number): void {
+    const tagger = this.tagger;
+    if (!tagger || this.followed.get(contid) !== 'reopening') return;
+    const row = tagger.containers.get(contid);
+    if (!row || row.state === 'ended') {
+      this.followed.delete(contid);
+      return;
+    }
+    const monitor = closed.monitor;
+    if (!monitor || processStartTime(monitor.pid, tagger.procRoot) !== monitor.start) return this.end(row, 'stopped');
+    const again = connectMonitor(lxcPathOf(row), row.runtimeId!);
+    // The same monitor process lives and the name answers again: the container rebooted.
+    if (again) return this.watch(contid, { socket: again, monitor });
+    const timer = setTimeout(() => this.afterClose(contid, closed, Math.min(waitMs * 2, REOPEN_MAX_MS)), waitMs);
+    timer.unref();
+  }
+
+  private end(row: ContainerRecord, reason: string): void {
+    this.followed.delete(row.contid);
+    if (!this.tagger || row.state === 'ended') return;
+    // An entry of its session (its init) still waits: looked at again on the next sweep.
+    if (row.session !== null && this.waiting().some((n) => n.startsWith(`${row.session}-`))) {
+      this.followed.set(row.contid, 'polled');
+      return;
+    }
+    try {
+      this.tagger.end(row.contid, reason);
+      removeInstanceRecordOf(this.tagger.stateDir, row.runtimeId!, row.contid);
+      this.log(`end ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)} (${reason})`);
+    } catch (e) {
+      this.log(`cannot record the end of LXC container ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)}: ${escapeText((e as Error).message)}`);
+    }
+  }
+}
+
+/** The lxcpath the row's start-host hook named (LXC_CONFIG_FILE = LXCPATH/NAME/config), else LXC's default. */
+function lxcPathOf(row: ContainerRecord): string {
+  const config = row.labels['lxc.config'];
+  return config && config === `${dirname(dirname(config))}/${row.runtimeId}/config` ? dirname(dirname(config)) : DEFAULT_LXC_PATH;
+}
+
+/** The monitor process of the row's container: the parent of its running init the hook recorded, in the row's session. */
+function monitorProcess(row: ContainerRecord, procRoot: string): { pid: number; start: number } | null {
+  if (!hookRecordedInit(row) || !initRuns(row, procRoot)) return null;
+  let pid: number;
+  try {
+    // Field 4 of stat; the fields after the command name's closing parenthesis start at 3.
+    pid = Number(readFileSync(`${procRoot}/${row.initPid}/stat`, 'utf8').split(') ').pop()!.split(' ')[1]);
+  } catch {
+    return null;
+  }
+  const start = processStartTime(pid, procRoot);
+  if (start === null) return null;
+  try {
+    if (row.session !== null && readSessionId(pid, procRoot) !== row.session) return null;
+  } catch {
+    return null;
+  }
+  return { pid, start };
+}
+
+/** The start-host hook recorded the row's init (its labels); before that, the row names the wrapper. */
+const hookRecordedInit = (row: ContainerRecord): boolean => row.labels['lxc.config'] !== undefined;
+
+/** The row's init still runs: its pid, with the start time recorded (not a reused pid). */
+function initRuns(row: ContainerRecord, procRoot: string): boolean {
+  if (row.initPid === null) return false;
+  const start = processStartTime(row.initPid, procRoot);
+  return start !== null && (row.initStart === null || start === row.initStart);
+}
