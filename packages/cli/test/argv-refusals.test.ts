@@ -86,4 +86,12 @@ describe('contid argv: dotted and repeated options', () => {
     if (r.status === 0) expect(r.stdout).toBe('--name a --name b --x.y 1\n');
     else expect(r.stderr).not.toMatch(/Unknown argument|given 2/);
   });
+
+  it('several words where a command takes them: LXC\'s hook arguments (NAME lxc TYPE), lxc-start\'s options, install\'s names', () => {
+    const hook = spawnSync(process.execPath, [MAIN, 'lxc', 'hook', 'c1', 'lxc', 'start-host'], { env: { ...env, LXC_NAME: 'c2' }, encoding: 'utf8' });
+    expect(hook).toMatchObject({ status: 2, stderr: 'contid: hook arguments name "c1" but LXC_NAME is "c2"\n' });
+    const start = contid(['lxc', 'start', 'contid-t-argv-nosuch', '-d', '-l', 'DEBUG']);
+    expect(start.stderr).not.toMatch(/given 3/);
+    expect(contid(['install', 'lxc', 'contid-t-argv-a', 'contid-t-argv-b']).stderr).not.toMatch(/given 2/);
+  });
 });

@@ -20,7 +20,11 @@ const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(
 
 /** lxc-* options pass through untouched, before or after `--`. */
 const passThrough = (y: Argv) =>
-  y.parserConfiguration({ ...VERBATIM_ARGS, 'populate--': true, 'unknown-options-as-args': true }).positional('name', { type: 'string', demandOption: true });
+  y
+    .parserConfiguration({ ...VERBATIM_ARGS, 'populate--': true, 'unknown-options-as-args': true })
+    .positional('name', { type: 'string', demandOption: true })
+    // Declared repeatable: lxc-start's and lxc-attach's own options are several words.
+    .positional('args', { type: 'string', array: true });
 
 const start: CommandModule<object, LxcArgs> = {
   command: 'start <name> [args..]',
@@ -60,7 +64,8 @@ const attach: CommandModule<object, LxcArgs> = {
 const hook: CommandModule<{ json: boolean }, { json: boolean; args?: (string | number)[] }> = {
   command: 'hook [args..]',
   describe: 'the LXC hook (lxc.hook.start-host, lxc.hook.post-stop); reads LXC_NAME, LXC_PID, LXC_HOOK_TYPE',
-  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }),
+  // LXC appends NAME lxc TYPE (lxc.hook.version 0): three words, declared repeatable.
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }).positional('args', { type: 'string', array: true }),
   handler: (argv) => {
     const ctx = hookContext(process.env, words(argv.args));
     const tagger = Tagger.open();
