@@ -398,21 +398,22 @@ export function searchLogs(options: SearchOptions): SearchStats & { attributor: 
  */
 function containerOfBytes(memo: SessionMemo, bytes: Buffer, offset: number, knownSession?: number): AttributedContainer | null {
   // the records point at `bytes` only during this call: nothing here keeps them
-  let first: AuditRecord | null = null;
+  let head: AuditRecord | null = null;
   let session: number | null | undefined;
-  forEachLine(bytes, (ls, le) => {
+  // forEachLine's walk, without a closure a call: this runs once per index range or event
+  for (let ls = 0; ls < bytes.length; ) {
+    let le = bytes.indexOf(10, ls);
+    if (le < 0) le = bytes.length;
     const rec = parseRecordBytes(bytes, ls, le, offset + ls);
-    if (!rec) return true;
-    first ??= rec;
+    ls = le + 1;
+    if (!rec) continue;
+    head ??= rec;
     session = kernelSession(rec);
-    return session === undefined; // sessionOf reads no further
-  });
-  const head = first as AuditRecord | null;
-  if (head === null) return null;
-  if (session === undefined) {
-    return knownSession === undefined ? null : memo.attributeSession(knownSession, offset, head.node, head.timeMs, head.serialText);
+    if (session !== undefined) break; // sessionOf reads no further
   }
-  return memo.attributeSession(session, head.offset, head.node, head.timeMs, head.serialText);
+  if (head === null) return null;
+  if (session === undefined) return knownSession === undefined ? null : memo.attributeSession(knownSession, offset, head);
+  return memo.attributeSession(session, head.offset, head);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { AttributedContainer, Attributor } from './attributor';
+import type { AuditRecord } from './record';
 
 interface Steady {
   from: number;
@@ -25,9 +26,13 @@ export class SessionMemo {
     return last;
   }
 
-  /** attributor.attributeSession(…), the same answer. */
-  attributeSession(session: number | null, at: number, node: string | null, timeMs: number, serialText: string): AttributedContainer | null {
+  /**
+   * attributor.attributeSession(session, at, head.node, head.timeMs, head.serialText), the same
+   * answer; the head's serial text is read only when the attributor is asked.
+   */
+  attributeSession(session: number | null, at: number, head: Pick<AuditRecord, 'node' | 'timeMs' | 'serialText'>): AttributedContainer | null {
     if (session === null) return null;
+    const node = head.node;
     const perNode = this.perNode(this.steady, node);
     let steady = perNode.get(session);
     if (steady === undefined) {
@@ -36,7 +41,7 @@ export class SessionMemo {
       perNode.set(session, steady);
     }
     if (steady !== null && at >= steady.from) return steady.container;
-    return this.attributor.attributeSession(session, at, node, timeMs, serialText);
+    return this.attributor.attributeSession(session, at, node, head.timeMs, head.serialText);
   }
 
   private perNode<V>(maps: Map<string, Map<number, V>>, node: string | null): Map<number, V> {

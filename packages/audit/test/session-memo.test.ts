@@ -56,7 +56,7 @@ describe('SessionMemo', () => {
             const timeMs = (T + q.secs) * 1000;
             const session = q.ses === 0 ? null : q.ses;
             const want = att.attributeSession(session, at, null, timeMs, String(q.serial));
-            const got = memo.attributeSession(session, at, null, timeMs, String(q.serial));
+            const got = memo.attributeSession(session, at, { node: null, timeMs, serialText: String(q.serial) });
             expect(got?.contid ?? null).toEqual(want?.contid ?? null);
             if (want) bound++;
             if (session !== null) expect(memo.lastEpoch(session, null)).toEqual(att.lastEpoch(session, null));
@@ -76,10 +76,10 @@ describe('SessionMemo', () => {
     ]);
     const memo = new SessionMemo(att);
     const asked = jest.spyOn(att, 'attributeSession');
-    for (let at = 200; at < 2000; at += 100) expect(memo.attributeSession(3, at, null, (T + 5) * 1000, '9')?.contid).toBe(parseContainerId('102'));
+    for (let at = 200; at < 2000; at += 100) expect(memo.attributeSession(3, at, { node: null, timeMs: (T + 5) * 1000, serialText: '9' })?.contid).toBe(parseContainerId('102'));
     expect(asked).not.toHaveBeenCalled();
     // before the last epoch began: the attributor's own walk
-    expect(memo.attributeSession(3, 50, null, T * 1000, '1')?.contid).toBe(parseContainerId('101'));
+    expect(memo.attributeSession(3, 50, { node: null, timeMs: T * 1000, serialText: '1' })?.contid).toBe(parseContainerId('101'));
     expect(asked).toHaveBeenCalledTimes(1);
   });
 });
