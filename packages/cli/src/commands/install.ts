@@ -29,8 +29,8 @@ async function asRoot<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
 export const installCommand: CommandModule<object, InstallArgs> = {
   command: 'install <target> [args..]',
   describe: 'install an integration: self, service, auditd-plugin, or an orchestrator (docker, lxc, systemd …; `contid install x` lists them)',
-  // Installer options (e.g. docker's --default-runtime) reach the installer as words; several names (install lxc a b) are repeatable.
-  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }).positional('args', { type: 'string', array: true }) as Argv<InstallArgs>,
+  // Installer options (e.g. docker's --default-runtime) reach the installer as words (a variadic positional: repeated-options.ts).
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
     process.stdout.write((await asRoot(`contid install ${argv.target}`, () => pick(argv.target).install((argv.args ?? []).map(String), installContext()))) + '\n');
   },
@@ -39,7 +39,7 @@ export const installCommand: CommandModule<object, InstallArgs> = {
 export const uninstallCommand: CommandModule<object, InstallArgs> = {
   command: 'uninstall <target> [args..]',
   describe: 'undo contid install',
-  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }).positional('args', { type: 'string', array: true }) as Argv<InstallArgs>,
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }) as Argv<InstallArgs>,
   handler: async (argv) => {
     process.stdout.write((await asRoot(`contid uninstall ${argv.target}`, () => pick(argv.target).uninstall((argv.args ?? []).map(String), installContext()))) + '\n');
   },

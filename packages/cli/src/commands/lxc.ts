@@ -22,9 +22,7 @@ const words = (xs: (string | number)[] | undefined): string[] => (xs ?? []).map(
 const passThrough = (y: Argv) =>
   y
     .parserConfiguration({ ...VERBATIM_ARGS, 'populate--': true, 'unknown-options-as-args': true })
-    .positional('name', { type: 'string', demandOption: true })
-    // Declared repeatable: lxc-start's and lxc-attach's own options are several words.
-    .positional('args', { type: 'string', array: true });
+    .positional('name', { type: 'string', demandOption: true });
 
 const start: CommandModule<object, LxcArgs> = {
   command: 'start <name> [args..]',
@@ -64,8 +62,8 @@ const attach: CommandModule<object, LxcArgs> = {
 const hook: CommandModule<{ json: boolean }, { json: boolean; args?: (string | number)[] }> = {
   command: 'hook [args..]',
   describe: 'the LXC hook (lxc.hook.start-host, lxc.hook.post-stop); reads LXC_NAME, LXC_PID, LXC_HOOK_TYPE',
-  // LXC appends NAME lxc TYPE (lxc.hook.version 0): three words, declared repeatable.
-  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }).positional('args', { type: 'string', array: true }),
+  // LXC appends NAME lxc TYPE (lxc.hook.version 0): three words of the variadic positional.
+  builder: (y) => y.parserConfiguration({ ...VERBATIM_ARGS, 'unknown-options-as-args': true }),
   handler: (argv) => {
     const ctx = hookContext(process.env, words(argv.args));
     const tagger = Tagger.open();
