@@ -2,6 +2,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Unattributed } from './api-routes';
 import type { DockerRuntimes } from './start-policy';
+import { repeatedKey } from './json-keys';
 
 /**
  * What the front allows a caller other than host root to ask dockerd for, judged on the request
@@ -40,7 +41,8 @@ export interface PolicyContext {
  * of several matching keys win. So every key is folded (over-matching is the safe side) and every
  * value under a matching key is judged, whichever dockerd would keep.
  */
-const fold = (key: string): string => key.toUpperCase().toLowerCase();
+export const foldKey = (key: string): string => key.toUpperCase().toLowerCase();
+const fold = foldKey;
 
 function valuesOf(obj: unknown, name: string): unknown[] {
   if (!isObject(obj)) return [];
@@ -351,14 +353,22 @@ export function hostConfigRefusal(host: unknown, ctx: PolicyContext, strict = tr
   return null;
 }
 
-/** The request body as JSON, or the refusal of one dockerd could read differently. */
+/**
+ * The request body as JSON, or the refusal of one dockerd could read differently: not JSON, or
+ * with a key repeated in one object (json-keys.ts: JSON.parse keeps the last, dockerd merges them).
+ */
 function parsed(body: Buffer, what: string): { json: unknown } | Refusal {
   if (body.length === 0) return { json: null };
+  const text = body.toString('utf8');
+  let json: unknown;
   try {
-    return { json: JSON.parse(body.toString('utf8')) as unknown };
+    json = JSON.parse(text);
   } catch {
     return { what, why: 'its body is not JSON' };
   }
+  const key = repeatedKey(text, fold);
+  if (key !== null) return { what, why: `its body repeats the key ${q(key)} in one object (letter case aside), which dockerd would merge unseen by the front's check` };
+  return { json };
 }
 
 /**

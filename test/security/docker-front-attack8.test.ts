@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunResult, uniqueName } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+import { SHIM } from '../docker/engine';
+import { FrontSuite } from '../docker/front-suite';
+import { LoginUser, createLoginUser } from '../docker/login-user';
+
+// Outside attack 8 on the front's allow-list, from the attacker's real position: mallory, a
+// non-root login user in group docker, talking to the front of a real dockerd 20.10 whose default
+// runtime is contid's. F1: a key given twice in one JSON object — JSON.parse keeps the last, Go's
+// decoder (dockerd) decodes both into the same struct or map, so the first one's fields survive
+// unjudged (a writable bind of / with the host's pids, a local volume binding /etc).
+const config = mkdtempSync(join(tmpdir(), 'contid-fatk8-'));
+writeFileSync(join(config, 'daemon.json'), JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
+const suite = new FrontSuite(
+  'fatk8',
+  { name: 'local/busybox-fatk8:1', dirs: ['usr', 'etc'], links: { lib: 'usr/lib', lib64: 'usr/lib64', ...Object.fromEntries(['cat', 'sleep', 'echo', 'head', 'id'].map((a) => [`bin/${a}`, 'busybox'])) } },
+  { configFile: join(config, 'daemon.json'), shimRuntime: false },
+);
+const { engine, front, frontSock } = suite;
+let mallory: LoginUser;
+
+/** A request with `body` sent byte for byte as written (a repeated key cannot be made with JSON.stringify). */
+const raw = (user: LoginUser, method: string, path: string, body?: string, type = 'application/json'): RunResult =>
+  user.run(['curl', '-sS', '--unix-socket', frontSock, '-X', method, '-H', `Content-Type: ${type}`, '-w', '\n%{http_code}', ...(body === undefined ? [] : ['--data-binary', body]), `http://x${path}`]);
+/** The HTTP status curl printed last, and the message before it. */
+const answer = (r: RunResult): { status: number; body: string } => {
+  const lines = r.stdout.trimEnd().split('\n');
+  return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n').trimEnd() };
+};
+const REPEATED = /^\{"message":"contid docker front: (container|volume) create is refused for users other than root: its body repeats the key \\"(HostConfig|hostconfig|DriverOpts|DriverConfig)\\" in one object[^\n]*"\}$/;
+
+beforeAll(async () => {
+  mallory = createLoginUser('contid-f8-mallory');
+  await suite.start();
+}, 240_000);
+
+afterAll(async () => {
+  const ids = engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+  if (ids.length) engine.docker(['rm', '-f', ...ids]);
+  engine.docker(['volume', 'prune', '-f']);
+  await suite.stop();
+  mallory?.remove();
+  rmSync(config, { recursive: true, force: true });
+}, 120_000);
+
+describe('outside attack 8 F1: a key repeated in one JSON object is refused, not merged by dockerd unjudged', () => {
+  test('A1b: HostConfig twice (writable bind of /, the host\'s pids) is refused; HostConfig once is hers', async () => {
+    const name = uniqueName('dup-hostconfig');
+    const cmd = ['sh', '-c', 'id -u; head -c 5 /host/etc/shadow'];
+    const bad = JSON.stringify({ Image: engine.image, Cmd: cmd, HostConfig: { Binds: ['/:/host'], PidMode: 'host' } });
+    for (const second of [',"HostConfig":{}}', ',"Host\\u0043onfig":{}}', ',"hostconfig":null}']) {
+      const r = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad.replace(/}$/, second)));
+      expect(r.status).toBe(403);
+      expect(r.body).toMatch(REPEATED);
+      expect(engine.docker(['inspect', name]).status).not.toBe(0);
+    }
+    await waitFor('the refusal logged', () => new RegExp(`refused POST /v1\\.41/containers/create\\?name=${name} from uid ${mallory.uid} \\(pid \\d+\\): container create: its body repeats the key "HostConfig"`).test(front.log), 30_000);
+    // The same body with one HostConfig: judged (the bind refused), and a harmless one created.
+    expect(answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad)).status).toBe(403);
+    const ok = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, JSON.stringify({ Image: engine.image, Cmd: ['true'], HostConfig: { CapDrop: ['ALL'] } })));
+    expect(ok.status).toBe(201);
+    engine.docker(['rm', '-f', name]);
+  }, 120_000);
+
+  test('A2: POST /volumes/create with DriverOpts twice (a bind of /etc, then a tmpfs) is refused; no volume is made', () => {
+    const volume = uniqueName('dupvol');
+    const r = answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"none","o":"bind","device":"/etc"},"DriverOpts":{"type":"tmpfs"}}`));
+    expect(r.status).toBe(403);
+    expect(r.body).toMatch(REPEATED);
+    expect(engine.docker(['volume', 'inspect', volume]).status).not.toBe(0);
+    // A tmpfs volume given once is hers.
+    expect(answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"tmpfs","device":"tmpfs"}}`)).status).toBe(201);
+    engine.docker(['volume', 'rm', '-f', volume]);
+  }, 120_000);
+
+  test('A3: a --mount of type volume whose VolumeOptions give DriverConfig twice (a bind of /etc, then none) is refused', () => {
+    const name = uniqueName('dup-mount');
+    const volume = uniqueName('dupmountvol');
+    const body = JSON.stringify({ Image: engine.image, Cmd: ['head', '-c', '5', '/h/shadow'], HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/etc' } } } }] } }).replace(
+      /("DriverConfig":\{[^}]*\}\})/,
+      '$1,"DriverConfig":{"Options":{}}',
+    );
+    expect(body).toContain('"DriverConfig":{"Options":{}}');
+    const r = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, body));
+    expect(r.status).toBe(403);
+    expect(r.body).toMatch(REPEATED);
+    expect(engine.docker(['inspect', name]).status).not.toBe(0);
+    expect(engine.docker(['volume', 'inspect', volume]).status).not.toBe(0);
+  }, 120_000);
+});
