@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult, uniqueName } from '../helpers/cli';
@@ -21,6 +21,7 @@ const suite = new FrontSuite(
 );
 const { engine, front, frontSock } = suite;
 let mallory: LoginUser;
+let alice: LoginUser;
 
 /** A request with `body` sent byte for byte as written (a repeated key cannot be made with JSON.stringify). */
 const raw = (user: LoginUser, method: string, path: string, body?: string, type = 'application/json'): RunResult =>
@@ -30,10 +31,14 @@ const answer = (r: RunResult): { status: number; body: string } => {
   const lines = r.stdout.trimEnd().split('\n');
   return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n').trimEnd() };
 };
+const via = (user: LoginUser, args: string[]): RunResult => user.run(['docker', '-H', `unix://${frontSock}`, ...args]);
+/** Container `id`'s note as the front left it for the shim. */
+const noteOf = (id: string): string => readFileSync(join(suite.requesters, `c-${id}`), 'utf8');
 const REPEATED = /^\{"message":"contid docker front: (container|volume) create is refused for users other than root: its body repeats the key \\"(HostConfig|hostconfig|DriverOpts|DriverConfig)\\" in one object[^\n]*"\}$/;
 
 beforeAll(async () => {
   mallory = createLoginUser('contid-f8-mallory');
+  alice = createLoginUser('contid-f8-alice');
   await suite.start();
 }, 240_000);
 
@@ -43,6 +48,7 @@ afterAll(async () => {
   engine.docker(['volume', 'prune', '-f']);
   await suite.stop();
   mallory?.remove();
+  alice?.remove();
   rmSync(config, { recursive: true, force: true });
 }, 120_000);
 
@@ -89,5 +95,30 @@ describe('outside attack 8 F1: a key repeated in one JSON object is refused, not
     expect(r.body).toMatch(REPEATED);
     expect(engine.docker(['inspect', name]).status).not.toBe(0);
     expect(engine.docker(['volume', 'inspect', volume]).status).not.toBe(0);
+  }, 120_000);
+});
+
+describe('outside attack 8 F4: a change dockerd refuses is not kept on the container\'s note', () => {
+  test('C1: mallory\'s cp into alice\'s container to a path that is not there (404) leaves no changed=cp; her cp that dockerd does leaves one', () => {
+    const name = uniqueName('refusedcp');
+    const run = via(alice, ['run', '-d', '--name', name, engine.image, 'sleep', '600']);
+    expect(run.status).toBe(0);
+    const id = run.stdout.trim();
+    const before = noteOf(id);
+    expect(before).toMatch(new RegExp(`^uid=${alice.uid}\n`));
+    for (const path of ['/no/such/dir', '/etc/hostname/x']) {
+      const r = answer(mallory.run(['curl', '-sS', '--unix-socket', frontSock, '-X', 'PUT', '-H', 'Content-Type: application/x-tar', '--data-binary', '', '-w', '\n%{http_code}', `http://x/v1.41/containers/${name}/archive?path=${encodeURIComponent(path)}`]));
+      expect(r.status).toBeGreaterThanOrEqual(400);
+    }
+    // A refused update (a restart policy dockerd will not take) is taken back too.
+    expect(answer(raw(mallory, 'POST', `/v1.41/containers/${name}/update`, '{"RestartPolicy":{"Name":"no-such-policy"}}')).status).toBeGreaterThanOrEqual(400);
+    expect(noteOf(id)).toBe(before);
+    // The control: a cp dockerd does is noted.
+    const payload = join(mallory.home, 'payload');
+    writeFileSync(payload, 'mallory was here\n');
+    chmodSync(payload, 0o644);
+    expect(via(mallory, ['cp', payload, `${name}:/payload`])).toMatchObject({ status: 0 });
+    expect(noteOf(id)).toMatch(new RegExp(`^${before.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}changed=cp,${mallory.uid},${mallory.uid},\\d+,\\d+,\\S+\n$`));
+    engine.docker(['rm', '-f', name]);
   }, 120_000);
 });

@@ -19,11 +19,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('changes noted on a container\'s note', () => {
   test('appended after the starter; a container with no note (root\'s, on dockerd\'s own socket) gets none', () => {
-    expect(store.noteChange(ID, 'cp', mallory)).toBe(false);
+    expect(store.noteChange(ID, 'cp', mallory)).toBeNull();
     expect(store.text('c', ID)).toBeNull();
     store.note('c', ID, alice);
-    expect(store.noteChange(ID, 'cp', mallory)).toBe(true);
-    expect(store.noteChange(ID, 'update', alice)).toBe(true);
+    expect(store.noteChange(ID, 'cp', mallory)).toBe(formatChange('cp', mallory));
+    expect(store.noteChange(ID, 'update', alice)).toBe(formatChange('update', alice));
     expect(text()).toBe(formatRequester(alice) + formatChange('cp', mallory) + formatChange('update', alice));
     expect(store.read('c', ID)).toEqual(alice);
   });
@@ -33,6 +33,39 @@ describe('changes noted on a container\'s note', () => {
     store.noteChange(ID, 'cp', mallory);
     expect(store.replace('c', ID, alice)).toBe(formatRequester(alice) + formatChange('cp', mallory));
     expect(text()).toBe(formatRequester(alice));
+  });
+});
+
+describe('a change dockerd refused is taken back (outside attack 8 F4: any user could contest anyone\'s container for free)', () => {
+  test('the one line noted is removed; the starter, used= and the other changes stay, lines appended after it too', () => {
+    store.note('c', ID, alice);
+    appendFileSync(join(dir, `c-${ID}`), 'used=5\n');
+    store.noteChange(ID, 'cp', mallory);
+    const line = store.noteChange(ID, 'cp', mallory);
+    expect(line).toBe(formatChange('cp', mallory));
+    appendFileSync(join(dir, `c-${ID}`), 'used=6\n');
+    store.withdrawChange(ID, line as string);
+    expect(text()).toBe(formatRequester(alice) + 'used=5\n' + formatChange('cp', mallory) + 'used=6\n');
+    store.withdrawChange(ID, line as string);
+    expect(text()).toBe(formatRequester(alice) + 'used=5\nused=6\n');
+  });
+
+  test('a line no longer there (a start wrote a fresh note meanwhile), or no note: nothing is written', () => {
+    store.note('c', ID, alice);
+    const line = store.noteChange(ID, 'update', mallory) as string;
+    store.replace('c', ID, alice);
+    store.withdrawChange(ID, line);
+    expect(text()).toBe(formatRequester(alice));
+    store.forget('c', ID);
+    store.withdrawChange(ID, line);
+    expect(store.text('c', ID)).toBeNull();
+  });
+
+  test('only a whole line is taken back, never the tail of another one', () => {
+    const line = formatChange('cp', mallory);
+    store.restore('c', ID, formatRequester(alice) + 'x' + line);
+    store.withdrawChange(ID, line);
+    expect(text()).toBe(formatRequester(alice) + 'x' + line);
   });
 });
 

@@ -48,6 +48,8 @@ export class DockerFront {
   private readonly notes: RecentNotes;
   /** A start's note as it was before, until dockerd answers the start (keyed by the request's route). */
   private readonly replaced = new WeakMap<ApiRoute, Replaced>();
+  /** A change's `changed=` line, until dockerd answers the change (keyed by the request's route). */
+  private readonly changed = new WeakMap<ApiRoute, { id: string; line: string }>();
   private readonly runtimes: RuntimesCache;
   /** The requesters that are the host's root (host-root.ts): the only callers no policy applies to. */
   private readonly hostRoots = new WeakSet<Requester>();
@@ -74,6 +76,9 @@ export class DockerFront {
         const replaced = this.replaced.get(route);
         // Started only on 2xx; a refused or no-op start (304) leaves the earlier note as it was.
         if (replaced) this.notes.answered(replaced, status >= 200 && status < 300);
+        const changed = this.changed.get(route);
+        // Changed only on 2xx (an attach's 101 never comes here): a refused change is taken back.
+        if (changed && !(status >= 200 && status < 300)) this.withdraw(changed);
       },
       log: this.log,
     });
@@ -272,7 +277,7 @@ export class DockerFront {
   private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict> {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
-    if (route.kind === 'container-change') return this.changing(route.ref, route.what, head, who);
+    if (route.kind === 'container-change') return this.changing(route, route.ref, route.what, head, who);
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
@@ -288,13 +293,24 @@ export class DockerFront {
    * CHANGES): who made it is noted on the container's note before dockerd acts, so a probe or
    * restart dockerd makes after it is not stamped with the starter's auid alone. Resolved and
    * relayed by full id, as a start is, so the note is the container's that dockerd changes.
-   * Noted even when dockerd then refuses it: a change too many only costs a run its requester.
+   * Taken back when dockerd refuses it (not 2xx: a cp to a path that is not there, a container
+   * that is not running): otherwise anyone could contest anyone's container for free, at no
+   * cost to themselves. A 2xx change that changes nothing (`update` with {}) still counts.
    */
-  private async changing(ref: string, what: Change, head: Head, who: Requester): Promise<Verdict> {
+  private async changing(route: ApiRoute, ref: string, what: Change, head: Head, who: Requester): Promise<Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
-    this.notes.change(found.id, what, who);
+    const line = this.notes.change(found.id, what, who);
+    if (line !== null) this.changed.set(route, { id: found.id, line });
     return { target: containerTargetFor(head.url, found.id) };
+  }
+
+  private withdraw(changed: { id: string; line: string }): void {
+    try {
+      this.notes.withdrawChange(changed.id, changed.line);
+    } catch (e) {
+      this.log(`cannot take back a change dockerd refused on container ${changed.id}: ${escapeText((e as Error).message)}`);
+    }
   }
 
   /**
@@ -389,8 +405,13 @@ class RecentNotes {
   }
 
   /** Someone changed container `id` (see CHANGES). */
-  change(id: string, what: Change, who: Requester): void {
-    this.store.noteChange(id, what, who);
+  change(id: string, what: Change, who: Requester): string | null {
+    return this.store.noteChange(id, what, who);
+  }
+
+  /** dockerd refused that change: its line is taken back (RequesterStore.withdrawChange). */
+  withdrawChange(id: string, line: string): void {
+    this.store.withdrawChange(id, line);
   }
 
   forget(kind: 'c' | 'e', id: string): void {

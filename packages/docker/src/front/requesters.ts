@@ -142,11 +142,18 @@ export class RequesterStore {
   /**
    * Appends a `changed=` line to container `id`'s note (O_APPEND, as the shim appends `used=`
    * and its own exec changes: appends never lose one another). A container with no note (root's,
-   * made on dockerd's own socket) has no starter to misname, so nothing is written. The shim
-   * then gives a run dockerd makes on its own no single requester when a line names someone
+   * made on dockerd's own socket) has no starter to misname, so nothing is written (null). The
+   * shim then gives a run dockerd makes on its own no single requester when a line names someone
    * other than the note's starter; the next start a client asks for writes a fresh note.
+   * Returns the line written, for withdrawChange.
    */
-  noteChange(id: string, what: Change, who: Requester): boolean {
+  noteChange(id: string, what: Change, who: Requester): string | null {
+    const line = formatChange(what, who);
+    return this.append(id, Buffer.from(line)) ? line : null;
+  }
+
+  /** Appends to container `id`'s note if there is one (no O_CREAT: a note removed meanwhile stays removed). */
+  private append(id: string, bytes: Buffer): boolean {
     let fd: number;
     try {
       fd = openSync(this.path('c', id), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
@@ -154,8 +161,35 @@ export class RequesterStore {
       return false;
     }
     try {
-      writeSync(fd, formatChange(what, who));
+      writeSync(fd, bytes);
       return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Takes back a `changed=` line noteChange wrote (its last occurrence, a whole line) when dockerd
+   * refused the change: a call that changed nothing must not cost the container's runs their
+   * requester. Rewritten as restore does (temp name, rename); what the shim appended to the old
+   * file while it was read and renamed (`used=`, an exec's change) is read through the descriptor
+   * kept open on it and appended again, so no line of its is lost. A line no longer there (a
+   * start wrote a fresh note meanwhile) or no note: nothing is written.
+   */
+  withdrawChange(id: string, line: string): void {
+    let fd: number;
+    try {
+      fd = openSync(this.path('c', id), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      return;
+    }
+    try {
+      const before = readFileSync(fd, 'utf8');
+      const at = before.lastIndexOf(line);
+      if (at < 0 || (at > 0 && before[at - 1] !== '\n')) return;
+      this.restore('c', id, before.slice(0, at) + before.slice(at + line.length));
+      const late = readFileSync(fd);
+      if (late.length) this.append(id, late);
     } finally {
       closeSync(fd);
     }
