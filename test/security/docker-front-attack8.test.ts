@@ -34,6 +34,18 @@ const answer = (r: RunResult): { status: number; body: string } => {
 const via = (user: LoginUser, args: string[]): RunResult => user.run(['docker', '-H', `unix://${frontSock}`, ...args]);
 /** Container `id`'s note as the front left it for the shim. */
 const noteOf = (id: string): string => readFileSync(join(suite.requesters, `c-${id}`), 'utf8');
+/**
+ * Mallory's own attach client (as the attacker's): POST …/attach?QUERY with Upgrade, a form body
+ * when given; after the answer's head it types LINE and hangs up. Prints the status line.
+ */
+const ATTACH = `const net = require('node:net');
+const [sock, name, query, line, body] = process.argv.slice(1);
+const s = net.connect(sock, () => s.write('POST /v1.41/containers/' + name + '/attach?' + query + ' HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: tcp\\r\\nConnection: Upgrade\\r\\n' +
+  (body ? 'Content-Type: application/x-www-form-urlencoded\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body : 'Content-Length: 0\\r\\n\\r\\n')));
+let head = '';
+s.on('data', (d) => { if (head) return; head = d.toString('latin1'); console.log(head.split('\\r\\n')[0]); s.write(line + '\\n'); setTimeout(() => s.destroy(), 1000); });
+s.on('error', (e) => console.log('error ' + e.message));`;
+const attach = (user: LoginUser, name: string, query: string, line: string, body = ''): string => user.run([process.execPath, '-e', ATTACH, frontSock, name, query, line, body]).stdout.trim();
 const REPEATED = /^\{"message":"contid docker front: (container|volume) create is refused for users other than root: its body repeats the key \\"(HostConfig|hostconfig|DriverOpts|DriverConfig)\\" in one object[^\n]*"\}$/;
 
 beforeAll(async () => {
@@ -119,6 +131,33 @@ describe('outside attack 8 F4: a change dockerd refuses is not kept on the conta
     chmodSync(payload, 0o644);
     expect(via(mallory, ['cp', payload, `${name}:/payload`])).toMatchObject({ status: 0 });
     expect(noteOf(id)).toMatch(new RegExp(`^${before.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}changed=cp,${mallory.uid},${mallory.uid},\\d+,\\d+,\\S+\n$`));
+    engine.docker(['rm', '-f', name]);
+  }, 120_000);
+});
+
+describe('outside attack 8 F2: an attach that types into alice\'s container is noted as dockerd reads stdin', () => {
+  test('B1: stdin=yes and stdin=1&stdin=0 (dockerd: the first value, anything but ""/0/no/false/none) are noted; stdin=0&stdin=yes is not, and reaches nothing; a form body is refused', async () => {
+    const name = uniqueName('attachstdin');
+    const run = via(alice, ['run', '-d', '-i', '--name', name, engine.image, 'cat']);
+    expect(run.status).toBe(0);
+    const id = run.stdout.trim();
+    const attaches = () => (noteOf(id).match(/^changed=attach,.*$/gm) ?? []).filter((l) => l.startsWith(`changed=attach,${mallory.uid},`)).length;
+    // Not stdin to dockerd: nothing typed reaches cat, nothing is noted.
+    expect(attach(mallory, name, 'stdin=0&stdin=yes&stream=1', 'typed-first-false')).toMatch(/^HTTP\/1\.1 101 /);
+    // A form body with stdin=1 (dockerd reads it ahead of the query): refused by the front, one line.
+    expect(attach(mallory, name, 'stream=1', 'typed-form-body', 'stdin=1')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(attaches()).toBe(0);
+    // Stdin to dockerd: each noted.
+    for (const [query, line] of [['stdin=yes&stream=1', 'typed-yes'], ['stdin=1&stdin=0&stream=1', 'typed-first-true'], ['stdin=1&stream=1', 'typed-control']] as const) {
+      expect(attach(mallory, name, query, line)).toMatch(/^HTTP\/1\.1 101 /);
+    }
+    const logs = await waitFor('the typed lines', () => {
+      const out = engine.docker(['logs', name]).stdout;
+      return out.includes('typed-control') ? out : undefined;
+    }, 30_000);
+    expect(logs.split('\n').filter(Boolean).sort()).toEqual(['typed-control', 'typed-first-true', 'typed-yes']);
+    expect(attaches()).toBe(3);
+    expect(front.log).not.toMatch(/typed-/);
     engine.docker(['rm', '-f', name]);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseChanges } from '@contid/oci';
-import { containerTargetFor, formatChange, formatRequester, mayHijack, parseRequester, routeOf, targetProblem } from '@contid/docker';
+import { BodyKind, containerTargetFor, formatChange, formatRequester, mayHijack, parseRequester, requestBodyProblem, routeOf, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -52,11 +52,30 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', '/v1.41/containers/web/update', { kind: 'container-change', ref: 'web', what: 'update' }],
     ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['POST', '/v1.41/containers/web/attach?stdin=true', { kind: 'container-change', ref: 'web', what: 'attach' }],
-    ['POST', '/v1.41/containers/web/attach?stdin=1&stdin=0', null], // the last value counts
     ['POST', '/v1.41/containers/web/attach?stream=1&stdout=1&stderr=1', null], // reads only
-    ['POST', '/v1.41/containers/web/attach?stdin=yes', null], // not a Go bool: dockerd refuses it
+    // dockerd's httputils.BoolValue: the FIRST value, space-trimmed and lower-cased, is false only
+    // as "", 0, no, false or none (outside attack 8 F2: the front took the last, and only Go's bools).
+    ['POST', '/v1.41/containers/web/attach?stdin=1&stdin=0', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=0&stdin=1', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=yes', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=off', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=2', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?st%64in=y', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=%EF%BB%BF0', { kind: 'container-change', ref: 'web', what: 'attach' }], // U+FEFF is no space to Go
+    ['POST', '/v1.41/containers/web/attach?stdin=%E2%84%AA', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['POST', '/v1.41/containers/web/attach?stdin=', null],
+    ['POST', '/v1.41/containers/web/attach?stdin', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=FALSE', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=No', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=NONE', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=%20false%09', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=+0+', null],
+    ['POST', '/v1.41/containers/web/attach?stdin=%C2%A0no%E3%80%80', null], // U+00A0, U+3000: spaces to Go
+    ['POST', '/v1.41/containers/web/attach?stdout=1&stdin=0&stdin=yes', null],
+    // dockerd 20.10's websocket attach always attaches stdin, whatever the query says.
     ['GET', '/v1.41/containers/web/attach/ws?stdin=1&stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
-    ['GET', '/v1.41/containers/web/attach/ws?stream=1', null],
+    ['GET', '/v1.41/containers/web/attach/ws?stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
+    ['GET', '/v1.41/containers/web/attach/ws?stdin=0', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['POST', '/v1.41/containers/web/rename?name=x', null],
     ['POST', '/v1.41/containers/web/kill', null],
     ['POST', '/v1.41/commit?container=web', null],
@@ -105,6 +124,19 @@ describe('request targets the front refuses, and where Upgrade may be relayed', 
     ['/v1.41/containers/%zz/start', expect.stringContaining('%-escape')],
   ])('%s', (url, problem) => {
     expect(targetProblem(url)).toEqual(problem);
+  });
+
+  // A form body feeds dockerd's r.FormValue ahead of the query (url-encoded or multipart).
+  test.each<[string, string, BodyKind, boolean]>([
+    ['POST', '/v1.41/containers/web/attach?stream=1&stdout=1', { kind: 'length', length: 7 }, true],
+    ['POST', '/v1.41/containers/web/attach?stdin=0', { kind: 'chunked' }, true],
+    ['POST', '/containers/web/attach', { kind: 'length', length: 1 }, true],
+    ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1', { kind: 'none' }, false],
+    ['GET', '/v1.41/containers/web/attach/ws', { kind: 'length', length: 7 }, false],
+    ['POST', '/v1.41/containers/create', { kind: 'length', length: 7 }, false],
+    ['POST', '/v1.41/containers/web/wait', { kind: 'chunked' }, false],
+  ])('%s %s with a body %j is refused: %s', (method, url, body, refused) => {
+    expect(requestBodyProblem(method, url, body)).toEqual(refused ? expect.stringMatching(/^an attach with a request body[^\n]*$/) : null);
   });
 
   test.each([

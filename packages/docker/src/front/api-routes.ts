@@ -1,3 +1,5 @@
+import type { BodyKind } from './http-framing';
+
 /**
  * The Docker API calls after which a container or an exec runs processes, so the front must
  * note who asked before dockerd passes them to the runtime. Everything else is only relayed.
@@ -43,9 +45,9 @@ export type Unattributed = (typeof UNATTRIBUTED)[number];
  *  - `cp`: `PUT /containers/{ref}/archive` writes files into its filesystem (`docker cp`).
  *  - `update`: `POST /containers/{ref}/update` sets its restart policy (whether dockerd runs it
  *    again at all) and its resources.
- *  - `attach`: `POST /containers/{ref}/attach` and `GET …/attach/ws` with `stdin` set: the client
- *    types into its main process (a shell there writes files like any exec). Without stdin an
- *    attach only reads.
+ *  - `attach`: `POST /containers/{ref}/attach` with `stdin` set as dockerd reads it, and every
+ *    `GET …/attach/ws` (attachesStdin): the client types into its main process (a shell there
+ *    writes files like any exec). Without stdin an attach only reads.
  *  - `exec` (not routed here: the shim notes it, where it knows the exec's container and its own
  *    requester without asking dockerd): an exec's processes may write anything in the container.
  *  - `start`: a start dockerd refused or found nothing to do for (304) by another user leaves
@@ -128,16 +130,41 @@ function changeOf(method: string, parts: string[], url: string): Change | null {
   const action = parts.slice(2).join('/');
   if (method === 'PUT' && action === 'archive') return 'cp';
   if (method === 'POST' && action === 'update') return 'update';
-  if (((method === 'POST' && action === 'attach') || (method === 'GET' && action === 'attach/ws')) && attachesStdin(url)) return 'attach';
+  if (((method === 'POST' && action === 'attach') || (method === 'GET' && action === 'attach/ws')) && attachesStdin(method, url)) return 'attach';
   return null;
 }
 
-/** dockerd's attach reads `stdin` with strconv.ParseBool (1, t, T, TRUE, true, True); the last value given counts. */
-function attachesStdin(url: string): boolean {
+/**
+ * Whether dockerd 20.10's attach reads the client's stdin. `POST …/attach`: httputils.BoolValue
+ * (`stdin`), which takes r.FormValue — the FIRST value — trims Go's spaces, lower-cases it and
+ * counts anything but "", 0, no, false and none as true (`stdin=yes`, `stdin=1&stdin=0`). Only
+ * those five words in ASCII are taken for false here: anything else is noted, the safe side. A
+ * form body would come ahead of the query: refused (requestBodyProblem). `GET …/attach/ws`:
+ * dockerd 20.10 attaches stdin whatever the query says.
+ */
+function attachesStdin(method: string, url: string): boolean {
+  if (method === 'GET') return true;
   const q = url.indexOf('?');
-  if (q < 0) return false;
-  const values = new URLSearchParams(url.slice(q + 1)).getAll('stdin');
-  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(values.at(-1) ?? '');
+  const first = q < 0 ? undefined : new URLSearchParams(url.slice(q + 1)).get('stdin');
+  return !GO_FALSE.test((first ?? '').replace(GO_SPACE_ENDS, ''));
+}
+
+/** strings.TrimSpace: unicode.IsSpace at either end (JS's \s also takes U+FEFF, which Go keeps). */
+const GO_SPACE_ENDS = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+/** BoolValue's false words, any letter case (ASCII only). */
+const GO_FALSE = /^(?:|0|no|false|none)$/i;
+
+/**
+ * Why the front will not relay this request's body (null: it may). An attach's body: dockerd's
+ * r.FormValue reads a form body (url-encoded or multipart) ahead of the query, so its `stdin`
+ * would be one the front never saw; no Docker client sends one.
+ */
+export function requestBodyProblem(method: string, url: string, body: BodyKind): string | null {
+  if (body.kind === 'none' || method !== 'POST') return null;
+  const path = decodedPath(url);
+  const parts = path?.split('/').slice(1);
+  if (parts?.length === 3 && parts[0] === 'containers' && parts[2] === 'attach') return 'an attach with a request body is not relayed: dockerd would read its stdin choice from the body, unseen by the front';
+  return null;
 }
 
 function unattributed(parts: string[]): Unattributed | null {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { escapeText } from '@contid/core';
-import { ApiRoute, mayHijack, routeOf, targetProblem } from './api-routes';
+import { ApiRoute, mayHijack, requestBodyProblem, routeOf, targetProblem } from './api-routes';
 import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
 
 /** Reason phrases of the answers the front gives itself. */
@@ -118,6 +118,8 @@ export class Relay {
     const problem = targetProblem(head.url) ?? (isUpgrade(head) && !mayHijack(head.method, head.url) ? 'Upgrade is relayed only for attach, exec start and BuildKit sessions' : null);
     if (problem) throw new RefusedRequest(problem);
     const body = framingOf(head, { kind: 'none' });
+    const bodyProblem = requestBodyProblem(head.method, head.url, body);
+    if (bodyProblem) throw new RefusedRequest(bodyProblem);
     const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false, local: null };
     this.asked.push(asked);
     this.unsent.push(asked);
