@@ -37,9 +37,10 @@ export interface PolicyContext {
 
 /**
  * dockerd decodes JSON with Go's encoding/json, which matches a key to a field
- * case-insensitively (Unicode simple folding: `ſ` is `s`, `K` (Kelvin) is `k`) and lets the last
- * of several matching keys win. So every key is folded (over-matching is the safe side) and every
- * value under a matching key is judged, whichever dockerd would keep.
+ * case-insensitively (Unicode simple folding: `ſ` is `s`, `K` (Kelvin) is `k`) and decodes
+ * every matching key into the same field (a scalar: the last wins; an object or map: merged).
+ * So every key is folded (over-matching is the safe side); a body repeating a folded key is
+ * refused outright (parsed, json-keys.ts), and every value under a matching key is judged.
  */
 export const foldKey = (key: string): string => key.toUpperCase().toLowerCase();
 const fold = foldKey;
