@@ -34,7 +34,8 @@ const OUT_BYTES = 1 << 20;
  * The worker's young generation from its start (MB per semi-space): a batch's strings and
  * the interpreter's pieces live for a whole batch, so V8's default start (1 MB, grown slowly)
  * scavenges every few hundred events and copies them each time. V8 reads these flags when an
- * isolate is made: set just before the worker starts, they are that worker's alone.
+ * isolate is made, so the main thread's heap keeps its own sizes; they stay set for any isolate
+ * made later in the process — only `contid search` makes this pipe, and it starts no other worker.
  */
 const WORKER_SEMI_SPACE_MB = 16;
 
