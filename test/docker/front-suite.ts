@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { DockerAgent, RequesterStore, Spool } from '@contid/docker';
 import { tempStateDir } from '../helpers/cli';
-import { DockerEngine, EngineOptions } from './engine';
+import { DockerEngine, EngineOptions, SHIM } from './engine';
 import { FrontProcess } from './front-process';
+import { LoginUser, createLoginUser } from './login-user';
 
 /**
  * A suite's own dockerd (label LABEL) behind a real `contid docker front`, with the shim's
@@ -21,6 +22,34 @@ export class FrontSuite {
   readonly front: FrontProcess;
   tagger!: Tagger;
   agent!: DockerAgent;
+  /** Login users made for this suite (loginUser), removed by stop(). */
+  private readonly users: LoginUser[] = [];
+
+  /**
+   * A suite whose dockerd runs contid's shim as its default runtime, as the security suites
+   * attack it (dockerd checks the default runtime against its config file's runtimes only, not
+   * --add-runtime, so the shim is named in a daemon.json of the suite's own).
+   */
+  static withContidDefault(label: string, image: EngineOptions['image']): FrontSuite {
+    const state = tempStateDir(`${label}-config`);
+    const configFile = join(state.dir, 'daemon.json');
+    writeFileSync(configFile, JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
+    const suite = new FrontSuite(label, image, { configFile, shimRuntime: false });
+    suite.configState = state;
+    suite.configFile = configFile;
+    return suite;
+  }
+
+  private configState?: ReturnType<typeof tempStateDir>;
+  /** withContidDefault's daemon.json. */
+  configFile?: string;
+
+  /** A real login user in group docker (a non-root docker user), removed when the suite stops. */
+  loginUser(name: string): LoginUser {
+    const user = createLoginUser(name);
+    this.users.push(user);
+    return user;
+  }
 
   /** ENGINE: more options for the suite's dockerd (its config file …). */
   constructor(label: string, image: EngineOptions['image'], engine: Omit<EngineOptions, 'label' | 'env' | 'image'> = {}) {
@@ -47,11 +76,15 @@ export class FrontSuite {
     await this.agent.start();
   }
 
+  /** Stops everything start() started; the engine's containers (engine.stop) and volumes go, and the suite's users. */
   async stop(): Promise<void> {
     await this.agent?.stop();
     this.tagger?.close();
     await this.front.stop();
+    this.engine.docker(['volume', 'prune', '-f']);
     await this.engine.stop();
     this.state.cleanup();
+    this.configState?.cleanup();
+    for (const user of this.users.splice(0)) user.remove();
   }
 }

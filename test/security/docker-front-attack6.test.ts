@@ -1,11 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { RunResult, contid, run, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { SHIM } from '../docker/engine';
 import { FrontSuite } from '../docker/front-suite';
-import { LoginUser, createLoginUser } from '../docker/login-user';
+import type { LoginUser } from '../docker/login-user';
 
 // Outside attack 6 on `contid docker front`, from the attacker's real position: mallory, a
 // non-root login user in group docker, talking to the front of a real dockerd whose default
@@ -13,10 +11,7 @@ import { LoginUser, createLoginUser } from '../docker/login-user';
 // audit identity (another runtime), one whose root can rewrite its loginuid (privileged,
 // CAP_AUDIT_CONTROL), and to have dockerd's own runs for her container (healthcheck probes, a
 // restart policy's runs) attributed to root, or her own exec folded into them.
-const config = mkdtempSync(join(tmpdir(), 'contid-frontsec6-'));
-// dockerd checks the default runtime against its config file's runtimes only (not --add-runtime).
-writeFileSync(join(config, 'daemon.json'), JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
-const suite = new FrontSuite('frontsec6', { name: 'local/busybox-frontsec6:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) }, { configFile: join(config, 'daemon.json'), shimRuntime: false });
+const suite = FrontSuite.withContidDefault('frontsec6', { name: 'local/busybox-frontsec6:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) });
 const { engine, front, frontSock, stateDir } = suite;
 let mallory: LoginUser;
 
@@ -37,15 +32,12 @@ interface Shown {
 const show = (name: string): Shown => JSON.parse(contid(['show', '--json', name], { env }).stdout) as Shown;
 
 beforeAll(async () => {
-  mallory = createLoginUser('contid-f6-mallory');
+  mallory = suite.loginUser('contid-f6-mallory');
   await suite.start();
 }, 180_000);
 
 afterAll(async () => {
-  engine.docker(['rm', '-f', ...engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)]);
   await suite.stop();
-  mallory?.remove();
-  rmSync(config, { recursive: true, force: true });
 }, 120_000);
 
 describe('outside attack 6: containers that would run without their audit identity', () => {
@@ -88,8 +80,8 @@ describe('outside attack 6: containers that would run without their audit identi
   test('contid doctor behind the front says whether dockerd\'s default runtime is contid\'s (so other runtimes are refused)', () => {
     const doctor = (daemonJson: string) =>
       contid(['doctor'], { env: { ...env, CONTID_DOCKER_UPSTREAM: suite.upstream, CONTID_DOCKER_DAEMON_JSON: daemonJson } }).stdout.split('\n').find((l) => l.includes('docker default runtime: '));
-    expect(doctor(join(config, 'daemon.json'))).toMatch(/^ok {4}docker default runtime: dockerd's default runtime is contid's/);
-    expect(doctor(join(config, 'none.json'))).toMatch(/^WARN  docker default runtime: dockerd's default runtime is "runc" .*does not refuse other runtimes.* — fix: contid install docker --default-runtime/);
+    expect(doctor(suite.configFile!)).toMatch(/^ok {4}docker default runtime: dockerd's default runtime is contid's/);
+    expect(doctor(join(dirname(suite.configFile!), 'none.json'))).toMatch(/^WARN  docker default runtime: dockerd's default runtime is "runc" .*does not refuse other runtimes.* — fix: contid install docker --default-runtime/);
   });
 
   test('another added capability (one of Docker\'s defaults: others are refused since attack 7) is not refused', () => {

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult, run, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { SHIM } from '../docker/engine';
 import { FrontSuite } from '../docker/front-suite';
-import { LoginUser, createLoginUser } from '../docker/login-user';
+import type { LoginUser } from '../docker/login-user';
 
 // Outside attack 7 on the front's policy, from the attacker's real position: mallory, a non-root
 // login user in group docker, talking to the front of a real dockerd 20.10 whose default runtime
@@ -13,12 +12,9 @@ import { LoginUser, createLoginUser } from '../docker/login-user';
 // body), a privileged exec, namespaces shared with alice's container or the host, capabilities
 // and security options past Docker's defaults, bind mounts of dockerd's or the front's sockets and
 // contid's notes; and root in a container holding the front's socket passes for host root.
-const config = mkdtempSync(join(tmpdir(), 'contid-fpol-'));
-writeFileSync(join(config, 'daemon.json'), JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
-const suite = new FrontSuite(
+const suite = FrontSuite.withContidDefault(
   'fpol',
   { name: 'local/busybox-fpol:1', dirs: ['usr', 'etc'], links: { lib: 'usr/lib', lib64: 'usr/lib64', ...Object.fromEntries(['cat', 'sleep', 'echo', 'grep', 'id'].map((a) => [`bin/${a}`, 'busybox'])) } },
-  { configFile: join(config, 'daemon.json'), shimRuntime: false },
 );
 const { engine, front, frontSock } = suite;
 let mallory: LoginUser;
@@ -42,8 +38,8 @@ const LOGINUID = 'echo auid=$(cat /proc/self/loginuid)';
 const ESCAPE = 'echo auid=$(cat /proc/self/loginuid); echo 4242 >/proc/self/loginuid && echo escaped=$(cat /proc/self/loginuid)';
 
 beforeAll(async () => {
-  mallory = createLoginUser('contid-f7-mallory');
-  alice = createLoginUser('contid-f7-alice');
+  mallory = suite.loginUser('contid-f7-mallory');
+  alice = suite.loginUser('contid-f7-alice');
   chmodSync(shared, 0o755);
   mkdirSync(hers, { mode: 0o755 });
   chownSync(hers, mallory.uid, mallory.uid);
@@ -51,13 +47,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  const ids = engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (ids.length) engine.docker(['rm', '-f', ...ids]);
-  engine.docker(['volume', 'prune', '-f']);
   await suite.stop();
-  mallory?.remove();
-  alice?.remove();
-  rmSync(config, { recursive: true, force: true });
   rmSync(shared, { recursive: true, force: true });
 }, 120_000);
 

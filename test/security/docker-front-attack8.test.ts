@@ -1,23 +1,18 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunResult, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { SHIM } from '../docker/engine';
 import { FrontSuite } from '../docker/front-suite';
-import { LoginUser, createLoginUser } from '../docker/login-user';
+import type { LoginUser } from '../docker/login-user';
 
 // Outside attack 8 on the front's allow-list, from the attacker's real position: mallory, a
 // non-root login user in group docker, talking to the front of a real dockerd 20.10 whose default
 // runtime is contid's. F1: a key given twice in one JSON object — JSON.parse keeps the last, Go's
 // decoder (dockerd) decodes both into the same struct or map, so the first one's fields survive
 // unjudged (a writable bind of / with the host's pids, a local volume binding /etc).
-const config = mkdtempSync(join(tmpdir(), 'contid-fatk8-'));
-writeFileSync(join(config, 'daemon.json'), JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
-const suite = new FrontSuite(
+const suite = FrontSuite.withContidDefault(
   'fatk8',
   { name: 'local/busybox-fatk8:1', dirs: ['usr', 'etc'], links: { lib: 'usr/lib', lib64: 'usr/lib64', ...Object.fromEntries(['cat', 'sleep', 'echo', 'head', 'id'].map((a) => [`bin/${a}`, 'busybox'])) } },
-  { configFile: join(config, 'daemon.json'), shimRuntime: false },
 );
 const { engine, front, frontSock } = suite;
 let mallory: LoginUser;
@@ -49,19 +44,13 @@ const attach = (user: LoginUser, name: string, query: string, line: string, body
 const REPEATED = /^\{"message":"contid docker front: (container|volume) create is refused for users other than root: its body repeats the key \\"(HostConfig|hostconfig|DriverOpts|DriverConfig)\\" in one object[^\n]*"\}$/;
 
 beforeAll(async () => {
-  mallory = createLoginUser('contid-f8-mallory');
-  alice = createLoginUser('contid-f8-alice');
+  mallory = suite.loginUser('contid-f8-mallory');
+  alice = suite.loginUser('contid-f8-alice');
   await suite.start();
 }, 240_000);
 
 afterAll(async () => {
-  const ids = engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (ids.length) engine.docker(['rm', '-f', ...ids]);
-  engine.docker(['volume', 'prune', '-f']);
   await suite.stop();
-  mallory?.remove();
-  alice?.remove();
-  rmSync(config, { recursive: true, force: true });
 }, 120_000);
 
 describe('outside attack 8 F1: a key repeated in one JSON object is refused, not merged by dockerd unjudged', () => {

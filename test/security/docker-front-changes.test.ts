@@ -1,11 +1,9 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunResult, contid, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
-import { SHIM } from '../docker/engine';
 import { FrontSuite } from '../docker/front-suite';
-import { LoginUser, createLoginUser } from '../docker/login-user';
+import type { LoginUser } from '../docker/login-user';
 
 // Who changed a container before dockerd ran it on its own, from the attacker's real position:
 // mallory and alice, non-root login users in group docker, on the front of a real dockerd whose
@@ -13,9 +11,7 @@ import { LoginUser, createLoginUser } from '../docker/login-user';
 // the container's last starter's (outside attack 6); mallory changes alice's container first —
 // `docker cp`, `docker exec`, `docker update` — so that what dockerd then runs is hers, and the
 // kernel must not stamp it with alice's auid (she would be framed).
-const config = mkdtempSync(join(tmpdir(), 'contid-frontchg-'));
-writeFileSync(join(config, 'daemon.json'), JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
-const suite = new FrontSuite('frontchg', { name: 'local/busybox-frontchg:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) }, { configFile: join(config, 'daemon.json'), shimRuntime: false });
+const suite = FrontSuite.withContidDefault('frontchg', { name: 'local/busybox-frontchg:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) });
 const { engine, frontSock, stateDir } = suite;
 let mallory: LoginUser;
 let alice: LoginUser;
@@ -73,17 +69,13 @@ async function probesAfter(log: ReturnType<typeof probeLog>, at: number): Promis
 }
 
 beforeAll(async () => {
-  mallory = createLoginUser('contid-fc-mallory');
-  alice = createLoginUser('contid-fc-alice');
+  mallory = suite.loginUser('contid-fc-mallory');
+  alice = suite.loginUser('contid-fc-alice');
   await suite.start();
 }, 180_000);
 
 afterAll(async () => {
-  engine.docker(['rm', '-f', ...engine.docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)]);
   await suite.stop();
-  mallory?.remove();
-  alice?.remove();
-  rmSync(config, { recursive: true, force: true });
 }, 120_000);
 
 describe('dockerd\'s own runs of a container another user changed since its last start', () => {
