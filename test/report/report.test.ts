@@ -262,7 +262,7 @@ describe('contid report on real audit events (ausearch/aureport oracle)', () => 
   it('progress on a terminal (script(1) gives a pty) for report and index; silent with --quiet or without a terminal', () => {
     const onPty = (args: string): string => run('script', ['-qec', `${process.execPath} ${CONTID_MAIN} ${args} > /dev/null`, '/dev/null'], { env: { ...state.env, CONTID_INDEX_DIR: join(state.dir, 'index-pty') } }).stdout;
     const shown = onPty(`report -if ${log} -c ${name} --no-index`);
-    expect(shown).toMatch(/\r\[#{30}\] 100% +[\d.]+\/[\d.]+ MB +\d+ matched/);
+    expect(shown).toMatch(/\r\[#{30}\] 100% +[\d.]+\/[\d.]+ MB +[\d,]+ matched/);
     expect(shown).toContain('\r\x1b[K');
     expect(onPty(`index -i ${log}`)).toMatch(/\r\[#{30}\] 100% +[\d.]+\/[\d.]+ MB/);
     expect(onPty(`report -if ${log} -c ${name} --quiet`)).not.toContain('\r[');
