@@ -1,7 +1,6 @@
 import { lstatSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Unattributed } from './api-routes';
-import type { DockerRuntimes } from './start-policy';
 import { repeatedKey } from './json-keys';
 
 /**
@@ -25,6 +24,12 @@ export interface Refusal {
   what: string;
   why: string;
   allow?: Unattributed;
+}
+
+/** dockerd's runtimes as its `/info` names them: the default's name and which names run contid's shim. */
+export interface DockerRuntimes {
+  defaultRuntime: string;
+  contid: ReadonlySet<string>;
 }
 
 /** What a rule may consult: the caller's uid (her own files) and dockerd's runtimes. */
@@ -118,7 +123,7 @@ const namespaceMode =
 export const DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set(['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE']);
 
 /** dockerd's own normalisation (upper case, CAP_ prefix optional). */
-function capabilityRefusal(cap: string): Refusal | null {
+export function capabilityRefusal(cap: string): Refusal | null {
   const name = cap.toUpperCase().replace(/^CAP_/, '');
   if (name === 'ALL' || name === 'AUDIT_CONTROL') return { what: `--cap-add ${name}`, why: `--cap-add ${name} gives CAP_AUDIT_CONTROL, so root in the container can rewrite its loginuid and leave its audit session`, allow: 'audit-control' };
   if (DEFAULT_CAPABILITIES.has(name)) return null;
@@ -138,15 +143,16 @@ function securityOptRefusal(opt: string): Refusal | null {
   return { what: `--security-opt ${q(opt)}`, why: 'only no-new-privileges, label=level:…, apparmor=docker-default and seccomp=builtin are allowed' };
 }
 
-function runtimeRefusal(v: unknown, ctx: PolicyContext): Refusal | null {
+export function runtimeRefusal(v: unknown, ctx: Pick<PolicyContext, 'runtimes'>): Refusal | null {
   if (v !== null && v !== undefined && typeof v !== 'string') return { what: `HostConfig.Runtime ${q(v)}`, why: 'not a string' };
   const runtime = v || ctx.runtimes.defaultRuntime;
   if (ctx.runtimes.contid.has(runtime) || !ctx.runtimes.contid.has(ctx.runtimes.defaultRuntime)) return null;
   return { what: `runtime ${q(runtime)}`, why: `runtime ${q(runtime)} is not contid's, so the container would run with no audit session or requester of its own`, allow: 'runtime' };
 }
 
-const privilegedRule: Rule = (v) =>
+export const privilegedRefusal = (v: unknown): Refusal | null =>
   v === null || v === undefined || v === false ? null : { what: '--privileged', why: 'a privileged container holds CAP_AUDIT_CONTROL, so root in it can rewrite its loginuid and leave its audit session', allow: 'audit-control' };
+const privilegedRule: Rule = (v) => privilegedRefusal(v);
 
 /**
  * Why a bind mount of host path `source` may not be made for uid `ctx.uid` (null: it may).

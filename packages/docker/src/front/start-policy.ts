@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { SHIM_HEADER } from '../daemon-json';
+import { type DockerRuntimes, capabilityRefusal, privilegedRefusal, runtimeRefusal } from './request-policy';
+
+export type { DockerRuntimes };
 
 /** What dockerd's inspect says of a container that decides whether its run keeps an audit identity. */
 export interface StartHostConfig {
@@ -8,12 +11,6 @@ export interface StartHostConfig {
   CapAdd?: readonly string[] | null;
   /** `docker run --rm`: dockerd removes it when its start fails, and the client waits for that. */
   AutoRemove?: boolean;
-}
-
-/** dockerd's runtimes as its `/info` names them: the default's name and which names run contid's shim. */
-export interface DockerRuntimes {
-  defaultRuntime: string;
-  contid: ReadonlySet<string>;
 }
 
 /**
@@ -29,13 +26,13 @@ export interface DockerRuntimes {
  *    (contid doctor says so).
  */
 export function startRefusal(host: StartHostConfig, runtimes: DockerRuntimes): { kind: 'audit-control' | 'runtime'; why: string } | null {
-  if (host.Privileged) return { kind: 'audit-control', why: 'a privileged container holds CAP_AUDIT_CONTROL, so root in it can rewrite its loginuid and leave its audit session' };
-  const added = (host.CapAdd ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, ''));
-  const cap = added.find((c) => c === 'ALL' || c === 'AUDIT_CONTROL');
-  if (cap) return { kind: 'audit-control', why: `--cap-add ${cap} gives CAP_AUDIT_CONTROL, so root in the container can rewrite its loginuid and leave its audit session` };
-  const runtime = host.Runtime || runtimes.defaultRuntime;
-  if (runtimes.contid.has(runtime) || !runtimes.contid.has(runtimes.defaultRuntime)) return null;
-  return { kind: 'runtime', why: `runtime ${JSON.stringify(runtime)} is not contid's, so the container would run with no audit session or requester of its own` };
+  // The create-time rules of request-policy.ts, the ones that keep an identity: the same words.
+  const refusal =
+    privilegedRefusal(host.Privileged) ??
+    (host.CapAdd ?? []).map(capabilityRefusal).find((r) => r?.allow === 'audit-control') ??
+    runtimeRefusal(host.Runtime, { runtimes });
+  const kind = refusal?.allow;
+  return kind === 'audit-control' || kind === 'runtime' ? { kind, why: refusal!.why } : null;
 }
 
 /** Whether the program at `path` is contid's runtime shim (it says so in its first lines). */
