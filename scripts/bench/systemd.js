@@ -10,7 +10,7 @@
 // contid-systemd bind spools $MAINPID for serve) and against the same unit with the Node
 // `contid systemd bind` in ExecStartPost=+ that contid used before, in rotating order.
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { dirname, join, resolve } = require('node:path');
 
@@ -99,7 +99,7 @@ async function withGuest(body) {
     if (!init) throw new Error('nspawn did not start systemd');
     const guest = (args, input) => spawnSync('nsenter', ['-t', String(init), '-a', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...args], { encoding: 'utf8', input });
     for (let i = 0; i < 300 && !/running|degraded/.test(guest(['systemctl', 'is-system-running', '--wait']).stdout); i++) await sleep(100);
-    await body(guest, dir);
+    await body(guest, dir, init);
   } finally {
     nspawn.kill('SIGTERM');
     await new Promise((r) => (nspawn.exitCode !== null ? r() : nspawn.once('exit', r)));
@@ -115,7 +115,12 @@ async function withGuest(body) {
  * one more line); both lines as bare dash (`sh -c`); each of contid-systemd's two lines alone;
  * the whole drop-in. contid serve does not run (the entries wait): the hot path alone.
  */
-async function phases(guest) {
+/**
+ * The oneshot units both breakdowns compare, written into the guest and kept loaded: plain;
+ * with ExecStopPost=+/bin/true (systemd's cost of one more line); both lines as bare dash
+ * (`sh -c`); each of contid-systemd's two lines alone; the whole drop-in. Returns their names.
+ */
+function writePhaseUnits(guest) {
   const W = `${REPO}/integrations/bin/contid-systemd --state-dir /var/lib/contid-bench/state --cli ${process.execPath} ${CLI}`;
   const units = {
     plain: 'ExecStart=/bin/true',
@@ -133,6 +138,11 @@ async function phases(guest) {
   // Wanted by an active unit, so an inactive one is not unloaded and its timestamps stay readable.
   guest(['sh', '-c', `mkdir -p /etc/systemd/system/multi-user.target.d && printf '[Unit]\nWants=${names.map((n) => `phase-${n}.service`).join(' ')}\n' > /etc/systemd/system/multi-user.target.d/phase.conf`]);
   must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  return names;
+}
+
+async function phases(guest) {
+  const names = writePhaseUnits(guest);
   const props = ['InactiveExitTimestampMonotonic', 'ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic', 'InactiveEnterTimestampMonotonic'];
   const run = (name) => {
     must(guest(['systemctl', 'start', `phase-${name}.service`]), name);
@@ -151,8 +161,137 @@ async function phases(guest) {
   );
 }
 
+/**
+ * `pnpm bench systemd timeline`: the same units as `phases`, each `systemctl start` cut into
+ * its steps by the kernel's own process events (tracefs: sched_process_fork of the guest's
+ * PID 1, sched_process_exec and sched_process_exit, in a tracing instance of this run's own),
+ * so a wrapper's time is told apart from systemd's: systemctl's exec until PID 1 forks the
+ * main line; the fork until the line's first exec (systemd's set-up of the child); from it to
+ * the command's exec (the wrapper's own work, 0 without one); the command until its exit; the
+ * exit until the stop line's fork; its set-up; its run; the last exit until systemctl exits.
+ * sched_switch gives how long the wrapper and the stop line were off the CPU, and who took it.
+ * Needs root and tracefs; contid serve does not run (the entries wait).
+ */
+const EVENTS = ['sched_process_fork', 'sched_process_exec', 'sched_process_exit', 'sched_switch'];
+
+async function timeline(guest, init) {
+  const names = writePhaseUnits(guest);
+  const tracing = existsSync('/sys/kernel/tracing/instances') ? '/sys/kernel/tracing' : '/sys/kernel/debug/tracing';
+  const inst = `${tracing}/instances/contid-bench-systemd-${process.pid}`;
+  mkdirSync(inst);
+  try {
+    writeFileSync(`${inst}/buffer_size_kb`, '8192');
+    for (const e of EVENTS) writeFileSync(`${inst}/events/sched/${e}/enable`, '1');
+    const mark = (text) => writeFileSync(`${inst}/trace_marker`, text);
+    const runs = [];
+    const preemptors = new Map();
+    const run = (name) => {
+      writeFileSync(`${inst}/trace`, ''); // one start per read: the buffer never wraps
+      mark(`contid-bench ${name}`);
+      must(guest(['systemctl', 'start', `phase-${name}.service`]), name);
+      const steps = cutSteps(readFileSync(`${inst}/trace`, 'utf8'), init);
+      if (!steps) return;
+      runs.push({ name, ...steps });
+      for (const c of steps.preemptedBy) preemptors.set(c, (preemptors.get(c) ?? 0) + 1);
+    };
+    names.forEach(run); // warm
+    runs.length = 0;
+    preemptors.clear();
+    for (let i = 0; i < ROUNDS; i++) names.forEach((_, k) => run(names[(i + k) % names.length]));
+    const cols = ['queue', 'mainSetup', 'wrapper', 'wrapperOff', 'command', 'toStop', 'stopSetup', 'stopLine', 'stopLineOff', 'back', 'total'];
+    const m = (name, f) => {
+      const xs = runs.filter((r) => r.name === name).map((r) => r[f]);
+      return xs.length ? median(xs).toFixed(2).padStart(6) : '     -';
+    };
+    process.stdout.write(
+      `systemd oneshot start cut by the kernel's process events (ms, medians of ${ROUNDS} rounds, order rotating; contid serve not running):\n` +
+        `  queue: systemctl exec -> PID 1 forks the main line; setup: fork -> first exec; wrapper: first exec -> the command's exec;\n` +
+        `  command: -> its exit; to stop: -> fork of the ExecStopPost line; stop setup / stop line likewise; back: last exit -> systemctl exits;\n` +
+        `  ...Off: of the wrapper's and the stop line's time, how much they were runnable or waiting but not on a CPU (preempted, blocked)\n` +
+        `  unit          ${cols.map((c) => c.padStart(9)).join(' ')}   (rounds)\n` +
+        names.map((n) => `  ${n.padEnd(12)}  ${cols.map((c) => m(n, c).padStart(9)).join(' ')}   (${runs.filter((r) => r.name === n).length})\n`).join('') +
+        `  who ran instead of a preempted wrapper or stop line (count over all rounds): ${[...preemptors].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([c, k]) => `${c} ${k}`).join(', ') || 'nobody'}\n`,
+    );
+  } finally {
+    for (const e of EVENTS) {
+      try {
+        writeFileSync(`${inst}/events/sched/${e}/enable`, '0');
+      } catch {
+        /* already gone */
+      }
+    }
+    rmdirSync(inst);
+  }
+}
+
+/**
+ * One `systemctl start`'s steps from its trace (host pids, seconds): null when the trace does
+ * not hold one whole start (the lines PID 1 forked: the first is the main line, the second the
+ * ExecStopPost= line).
+ */
+function cutSteps(trace, init) {
+  let ctl = null;
+  let ctlStart = 0;
+  let ctlEnd = 0;
+  const kids = new Map();
+  const switches = []; // [time, pid out, its state, pid in, comm in]
+  for (const line of trace.split('\n')) {
+    const r = /^\s*.*?-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (sched_\w+): (.*)$/.exec(line);
+    if (!r) continue;
+    const t = Number(r[2]) * 1000;
+    const f = Object.fromEntries([...r[4].matchAll(/(\w+)=(\S*)/g)].map((x) => [x[1], x[2]]));
+    if (r[3] === 'sched_switch') switches.push([t, Number(f.prev_pid), f.prev_state, Number(f.next_pid), f.next_comm]);
+    else if (r[3] === 'sched_process_fork' && Number(f.pid) === init) kids.set(Number(f.child_pid), { pid: Number(f.child_pid), fork: t, execs: [], exit: 0 });
+    else if (r[3] === 'sched_process_exec') {
+      if (ctl === null && /\/systemctl$/.test(f.filename)) {
+        ctl = Number(f.pid);
+        ctlStart = t;
+      } else kids.get(Number(f.pid))?.execs.push(t);
+    } else if (r[3] === 'sched_process_exit') {
+      if (Number(f.pid) === ctl) ctlEnd = t;
+      const kid = kids.get(Number(f.pid));
+      if (kid) kid.exit = t;
+    }
+  }
+  const [main, stop] = [...kids.values()].filter((k) => k.execs.length && k.exit);
+  if (!ctlEnd || !main) return null;
+  const last = stop ?? main;
+  const preemptedBy = [];
+  /** Time pid spent off every CPU between from and to, and who took its CPU when it was preempted. */
+  const offCpu = (pid, from, to) => {
+    let off = 0;
+    let out = null;
+    for (const [t, prev, state, next, comm] of switches) {
+      if (t < from || t > to) continue;
+      if (prev === pid) {
+        out = t;
+        if (/^R/.test(state)) preemptedBy.push(comm);
+      } else if (next === pid && out !== null) {
+        off += t - out;
+        out = null;
+      }
+    }
+    return off + (out !== null ? to - out : 0);
+  };
+  return {
+    wrapperOff: offCpu(main.pid, main.execs[0], main.execs[main.execs.length - 1]),
+    stopLineOff: stop ? offCpu(stop.pid, stop.execs[0], stop.exit) : 0,
+    preemptedBy,
+    queue: main.fork - ctlStart,
+    mainSetup: main.execs[0] - main.fork,
+    wrapper: main.execs[main.execs.length - 1] - main.execs[0],
+    command: main.exit - main.execs[main.execs.length - 1],
+    toStop: stop ? stop.fork - main.exit : 0,
+    stopSetup: stop ? stop.execs[0] - stop.fork : 0,
+    stopLine: stop ? stop.exit - stop.execs[0] : 0,
+    back: ctlEnd - last.exit,
+    total: ctlEnd - ctlStart,
+  };
+}
+
 exports.main = async function main(args = []) {
   if (args[0] === 'phases') return withGuest(phases);
+  if (args[0] === 'timeline') return withGuest((guest, _dir, init) => timeline(guest, init));
   return withGuest(async (guest, dir) => {
     const node = process.execPath;
     const unit = '[Service]\nType=oneshot\nExecStart=/bin/true\n';
@@ -161,6 +300,10 @@ exports.main = async function main(args = []) {
     const extra = `${unit}ExecStopPost=+/bin/true\n`;
     guest(['sh', '-c', `printf '${extra.replace(/\n/g, '\\n')}' > /etc/systemd/system/bench-stoppost.service`]);
     const state = '/var/lib/contid-bench/state';
+    // The drop-in's exec line alone, without its ExecStopPost=+ end line: what would be left if
+    // the end were learnt without a process of its own (written by hand; serve binds its create).
+    const execOnly = `${unit}ExecStart=\nExecStart=${REPO}/integrations/bin/contid-systemd --state-dir ${state} --cli ${node} ${CLI} exec --unit %n -- /bin/true\n`;
+    must(guest(['sh', '-c', 'cat > /etc/systemd/system/bench-execonly.service'], execOnly), 'execonly');
     const install = guest(['env', `CONTID_STATE_DIR=${state}`, node, CLI, 'install', 'systemd', 'bench-tagged.service']);
     if (install.status !== 0) throw new Error(install.stderr);
     guest(['systemctl', 'daemon-reload']);
@@ -174,10 +317,10 @@ exports.main = async function main(args = []) {
       if (r.status !== 0) throw new Error(`bench-${name}.service: ${r.stderr}`);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
-    for (const name of ['plain', 'tagged', 'stoppost']) start(name); // warm (the first start loads the unit)
+    for (const name of ['plain', 'tagged', 'stoppost', 'execonly']) start(name); // warm (the first start loads the unit)
     /** ROUNDS interleaved pairs: the medians and the median of the pairs' ratios. */
     const pairs = (withStopPost = false) => {
-      const times = { plain: [], tagged: [], stoppost: [] };
+      const times = { plain: [], tagged: [], stoppost: [], execonly: [] };
       const ratios = [];
       for (let i = 0; i < ROUNDS; i++) {
         // Alternate which goes first, so neither always follows the other's after-work.
@@ -192,10 +335,13 @@ exports.main = async function main(args = []) {
         }
         times.plain.push(p);
         times.tagged.push(t);
-        if (withStopPost) times.stoppost.push(start('stoppost'));
+        if (withStopPost) {
+          times.stoppost.push(start('stoppost'));
+          times.execonly.push(start('execonly'));
+        }
         ratios.push(t / p);
       }
-      return { plain: median(times.plain), tagged: median(times.tagged), ratio: median(ratios), stoppost: times.stoppost.length ? median(times.stoppost) : null };
+      return { plain: median(times.plain), tagged: median(times.tagged), ratio: median(ratios), stoppost: times.stoppost.length ? median(times.stoppost) : null, execonly: times.execonly.length ? median(times.execonly) : null };
     };
     // Every tagged start was bound and ended by contid serve from the spool (none through Node).
     const count = (op) => serveLog().split('\n').filter((l) => new RegExp(`^contid serve: ${op} [0-9a-f]{32} -> contid`).test(l)).length;
@@ -207,7 +353,10 @@ exports.main = async function main(args = []) {
       `  ${what}\n` +
       `    plain unit           median ${r.plain.toFixed(1)} ms\n` +
       `    contid drop-in (sh)  median ${r.tagged.toFixed(1)} ms   +${(r.tagged - r.plain).toFixed(1)} ms   ratio ${(r.tagged / r.plain).toFixed(2)}x of the medians, ${r.ratio.toFixed(2)}x median of the pairs' ratios (target <= 1.3x)\n` +
-      (r.stoppost === null ? '' : `    plain unit with ExecStopPost=+/bin/true (systemd's own cost of contid's extra line): median ${r.stoppost.toFixed(1)} ms\n`);
+      (r.stoppost === null
+        ? ''
+        : `    plain unit with ExecStopPost=+/bin/true (systemd's own cost of contid's extra line): median ${r.stoppost.toFixed(1)} ms\n` +
+          `    the drop-in's exec line alone, no ExecStopPost=+ end line: median ${r.execonly.toFixed(1)} ms   ratio ${(r.execonly / r.plain).toFixed(2)}x of the medians\n`);
     // contid serve's CPU (user + system, clock ticks of 10 ms) for binding and ending these starts.
     const servePid = must(guest(['systemctl', 'show', '-p', 'MainPID', '--value', 'contid-bench-serve']), 'serve pid').stdout.trim();
     const serveTicks = () => {
@@ -217,16 +366,16 @@ exports.main = async function main(args = []) {
     };
     const ticksBefore = serveTicks();
     const deployed = pairs();
-    await allBound(ROUNDS + 1);
+    await allBound(ROUNDS + 2, ROUNDS + 1); // bench-execonly's warm start included (it has no end)
     const serveCpu = ((serveTicks() - ticksBefore) * 10) / ROUNDS;
     // The hot path alone: contid serve paused (SIGSTOP), the entries wait in the spool and are bound when it goes on.
     guest(['systemctl', 'kill', '-s', 'STOP', 'contid-bench-serve']);
     const alone = pairs(true);
     guest(['systemctl', 'kill', '-s', 'CONT', 'contid-bench-serve']);
-    await allBound(2 * ROUNDS + 1);
+    await allBound(3 * ROUNDS + 2, 2 * ROUNDS + 1); // and its ROUNDS starts while serve was paused
     const confined = await confinedPairs({ guest, dir, node, state, start: (name) => start(name), stop: (name) => must(guest(['systemctl', 'stop', `bench-${name}.service`]), name) });
     // Each sh-bound start created by serve from the spool; the ends of both tagged kinds spooled by contid-systemd end.
-    await allBound(3 * ROUNDS + 2, 4 * ROUNDS + 3);
+    await allBound(4 * ROUNDS + 3, 4 * ROUNDS + 3);
     process.stdout.write(
       `systemd oneshot unit (/bin/true) start-to-end, ${ROUNDS} interleaved pairs each (systemctl start via nsenter, in a real systemd in nspawn):\n` +
         row('contid serve draining in the guest (as deployed)', deployed) +
