@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { DockerAgent, RequesterStore, Spool } from '@contid/docker';
-import { tempStateDir } from '../helpers/cli';
+import { RunResult, run, tempStateDir } from '../helpers/cli';
 import { DockerEngine, EngineOptions, SHIM } from './engine';
 import { FrontProcess } from './front-process';
 import { LoginUser, createLoginUser } from './login-user';
@@ -49,6 +49,19 @@ export class FrontSuite {
     const user = createLoginUser(name);
     this.users.push(user);
     return user;
+  }
+
+  /** USER's docker CLI, talking to the front. */
+  docker(user: LoginUser, args: string[]): RunResult {
+    return user.run(['docker', '-H', `unix://${this.frontSock}`, ...args]);
+  }
+
+  /** `METHOD PATH` of the front's API (with BODY as JSON) as USER (null: host root), by curl: dockerd's or the front's status and body. */
+  call(user: LoginUser | null, method: string, path: string, body?: unknown): { status: number; body: string } {
+    const argv = ['curl', '-sS', '--unix-socket', this.frontSock, '-X', method, '-H', 'Content-Type: application/json', '-w', '\n%{http_code}', ...(body === undefined ? [] : ['-d', JSON.stringify(body)]), `http://x${path}`];
+    const r = user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 60_000 });
+    const lines = r.stdout.trimEnd().split('\n');
+    return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n').trimEnd() };
   }
 
   /** ENGINE: more options for the suite's dockerd (its config file …). */

@@ -19,12 +19,12 @@ export { CHANGES, UNATTRIBUTED, containerTargetFor, isFullId, mayHijack, request
 export type { BodyKind } from './front/http-framing';
 export type { Change, Unattributed } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
-export { isContidShim, runtimesOfInfo, startRefusal } from './front/start-policy';
+export { asCreated, daemonOfInfo, isContidShim, runtimesOfInfo, storedContainerRefusal } from './front/start-policy';
 export { DEFAULT_CAPABILITIES, HOST_CONFIG_RULES, bindRefusal, containerCreateRefusal, foldKey, execCreateRefusal, hostConfigRefusal, startBodyRefusal, volumeCreateRefusal, volumeOptionsRefusal } from './front/request-policy';
 export type { PolicyContext, Refusal } from './front/request-policy';
 export { isHostRoot } from './front/host-root';
 export { repeatedKey } from './front/json-keys';
-export type { DockerRuntimes, StartHostConfig } from './front/start-policy';
+export type { DockerDaemon, DockerRuntimes } from './front/start-policy';
 export { REQUESTERS_DIR, RequesterStore, formatChange, formatRequester, parseRequester, requesterOf, samePerson } from './front/requesters';
 export type { Requester } from './front/requesters';
 export { dockerAdapter } from './adapter';

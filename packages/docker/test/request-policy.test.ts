@@ -145,6 +145,15 @@ describe('the HostConfig allow-list for users other than root', () => {
     fc.assert(fc.property(fc.jsonValue(), (v) => void hostConfigRefusal(v, ctx)));
     fc.assert(fc.property(fc.json(), (s) => void containerCreateRefusal(Buffer.from(s), ctx)));
   });
+
+  test('a refusal of a kind root allowed (--allow-unattributed) hides no other: runc with a writable bind of / is refused for the bind', () => {
+    const body = Buffer.from(JSON.stringify({ Image: 'x', HostConfig: { Runtime: 'runc', Binds: ['/:/host'] } }));
+    expect(containerCreateRefusal(body, ctx)?.allow).toBe('runtime');
+    expect(containerCreateRefusal(body, { ...ctx, allowed: new Set(['runtime']) })?.what).toBe('bind mount of "/"');
+    const caps = Buffer.from(JSON.stringify({ HostConfig: { CapAdd: ['AUDIT_CONTROL', 'SYS_ADMIN'] } }));
+    expect(containerCreateRefusal(caps, { ...ctx, allowed: new Set(['audit-control']) })?.what).toBe('--cap-add "SYS_ADMIN"');
+    expect(containerCreateRefusal(Buffer.from(JSON.stringify({ HostConfig: { Runtime: 'runc', Privileged: true } })), { ...ctx, allowed: new Set(['runtime', 'audit-control']) })).toBeNull();
+  });
 });
 
 describe('bind mounts: only her own files, on a path nobody can redirect, read-only', () => {

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { ContainerRecord } from '@contid/core';
 import type { SpoolEntry } from '@contid/oci';
-import { defaultRuntimeHealth, dockerExecDescriber, runtimesOfInfo, startRefusal } from '@contid/docker';
+import { daemonOfInfo, defaultRuntimeHealth, dockerExecDescriber, runtimesOfInfo, storedContainerRefusal } from '@contid/docker';
 
 const mandatory = { defaultRuntime: 'contid', contid: new Set(['contid', 'contid-crun']) };
 const optional = { defaultRuntime: 'runc', contid: new Set(['contid']) };
 
-describe('which starts the front refuses for users other than root', () => {
+describe('which starts the front refuses for users other than root: the identity rows (stored-container.test.ts has the rest)', () => {
   test.each([
     [{ Runtime: 'contid' }, mandatory, null],
     [{ Runtime: 'contid-crun' }, mandatory, null],
@@ -22,11 +22,11 @@ describe('which starts the front refuses for users other than root', () => {
     [{ Runtime: 'contid', Privileged: true }, optional, 'audit-control'],
     [{ Runtime: 'contid', CapAdd: ['AUDIT_CONTROL'] }, mandatory, 'audit-control'],
     [{ Runtime: 'contid', CapAdd: ['cap_audit_control'] }, mandatory, 'audit-control'],
-    [{ Runtime: 'contid', CapAdd: ['NET_ADMIN', 'all'] }, mandatory, 'audit-control'],
-    [{ Runtime: 'contid', CapAdd: ['NET_ADMIN', 'AUDIT_WRITE'] }, mandatory, null],
+    [{ Runtime: 'contid', CapAdd: ['NET_BIND_SERVICE', 'all'] }, mandatory, 'audit-control'],
+    [{ Runtime: 'contid', CapAdd: ['NET_BIND_SERVICE', 'AUDIT_WRITE'] }, mandatory, null],
     [{ Runtime: 'contid', CapAdd: null }, mandatory, null],
   ] as const)('%j with %j: %s', (host, runtimes, kind) => {
-    expect(startRefusal(host, runtimes)?.kind ?? null).toBe(kind);
+    expect(storedContainerRefusal(host, { runtimes, cgroupnsDefault: 'host' }, { uid: 1001 })?.allow ?? null).toBe(kind);
   });
 
   test("contid's runtimes are those whose path is contid's shim", () => {
@@ -34,6 +34,12 @@ describe('which starts the front refuses for users other than root', () => {
     const r = runtimesOfInfo(info, (p) => p.endsWith('/contid-runc'));
     expect(r).toEqual({ defaultRuntime: 'contid', contid: new Set(['contid']) });
     expect(runtimesOfInfo({}, () => true)).toEqual({ defaultRuntime: 'runc', contid: new Set() });
+  });
+
+  test("dockerd's default cgroup namespace is its cgroup version's (host on v1, private on v2)", () => {
+    expect(daemonOfInfo({ CgroupVersion: '1' }, () => false).cgroupnsDefault).toBe('host');
+    expect(daemonOfInfo({ CgroupVersion: '2' }, () => false).cgroupnsDefault).toBe('private');
+    expect(daemonOfInfo({}, () => false).cgroupnsDefault).toBe('host');
   });
 });
 

@@ -6,8 +6,8 @@ import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from 
 import { ApiRoute, Change, Unattributed, containerTargetFor, isFullId } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
-import { Requester, RequesterStore, formatRequester, requesterOf } from './requesters';
-import { DockerRuntimes, StartHostConfig, runtimesOfInfo, startRefusal } from './start-policy';
+import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
+import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
 import { Refusal, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
 
@@ -50,13 +50,13 @@ export class DockerFront {
   private readonly replaced = new WeakMap<ApiRoute, Replaced>();
   /** A change's `changed=` line, until dockerd answers the change (keyed by the request's route). */
   private readonly changed = new WeakMap<ApiRoute, { id: string; line: string }>();
-  private readonly runtimes: RuntimesCache;
+  private readonly daemon: DaemonCache;
   /** The requesters that are the host's root (host-root.ts): the only callers no policy applies to. */
   private readonly hostRoots = new WeakSet<Requester>();
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
-    this.runtimes = new RuntimesCache(() => this.getJson('/info'));
+    this.daemon = new DaemonCache(() => this.getJson('/info'));
     this.notes = new RecentNotes(o.requesters);
     this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
   }
@@ -172,7 +172,7 @@ export class DockerFront {
     renameSync(tmp, this.o.listen);
     closeUpstream(this.o.upstream);
     this.o.requesters.prune();
-    const runtimes = await this.runtimes.get(true);
+    const runtimes = (await this.daemon.get(true))?.runtimes;
     if (runtimes) {
       const contid = [...runtimes.contid].join(', ') || 'none';
       const mandatory = runtimes.contid.has(runtimes.defaultRuntime);
@@ -238,22 +238,23 @@ export class DockerFront {
 
   /** A create judged with dockerd's runtimes; asked again before refusing another runtime (an admin may have added contid's since). */
   private async judgedCreate(body: Buffer, head: Head, who: Requester, verdict: (r: Refusal | null) => Verdict | null): Promise<Verdict | void> {
-    let runtimes = await this.runtimes.get();
-    if (runtimes && containerCreateRefusal(body, { uid: who.uid, runtimes })?.allow === 'runtime') runtimes = await this.runtimes.get(true);
-    if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
-    return verdict(containerCreateRefusal(body, { uid: who.uid, runtimes })) ?? this.before({ kind: 'container-create' }, head, who);
+    const judge = (daemon: DockerDaemon) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed });
+    let daemon = await this.daemon.get();
+    if (daemon && judge(daemon)?.allow === 'runtime') daemon = await this.daemon.get(true);
+    if (!daemon) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
+    return verdict(judge(daemon)) ?? this.before({ kind: 'container-create' }, head, who);
   }
 
   /**
-   * An exec into a container that a start of hers would be refused for (one root made
-   * privileged, with CAP_AUDIT_CONTROL, or under another runtime): the exec's processes get the
-   * container's capabilities, or its lack of a session, so it is refused as that start would be.
+   * An exec into a container that a start of hers would be refused for (one root made with a
+   * bind of /, the host's pids, CAP_AUDIT_CONTROL, another runtime…): the exec's processes get
+   * what the container reaches, so it is refused as that start would be.
    * Relayed naming the container's full id, so a rename meanwhile cannot put another one there.
    */
   private async judgedExec(ref: string, head: Head, who: Requester): Promise<Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
-    return (await this.refusedStart(found.id, { ...found.hostConfig, AutoRemove: false }, head, who)) ?? { target: containerTargetFor(head.url, found.id) };
+    return (await this.refusedStart(found, head, who, false)) ?? { target: containerTargetFor(head.url, found.id) };
   }
 
   /** A request-policy refusal: 403 with one line, logged with the caller's strings escaped; null when root allowed its kind. */
@@ -281,7 +282,7 @@ export class DockerFront {
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
-      const refused = this.hostRoots.has(who) ? null : await this.refusedStart(found.id, found.hostConfig, head, who);
+      const refused = this.hostRoots.has(who) ? null : await this.refusedStart(found, head, who, true);
       if (refused) return refused;
       this.replaced.set(route, this.notes.start(found.id, who));
       return { target: containerTargetFor(head.url, found.id) };
@@ -314,23 +315,34 @@ export class DockerFront {
   }
 
   /**
-   * A start of a container that would run without its audit identity (start-policy.ts: another
-   * runtime than contid's, privileged, CAP_AUDIT_CONTROL): refused like the unattributed calls.
-   * Checked at every start (create-then-start and `docker run` alike), on what dockerd itself
-   * says the container is. dockerd's runtimes are asked again when the container's runtime is not
-   * one known as contid's (an admin may have reloaded them), else at most every RUNTIMES_TTL_MS.
+   * A start (or, `starting` false, an exec) of a stored container by a caller other than host
+   * root, refused when her own create of it would have been (start-policy.ts: the create-time
+   * rules on what dockerd itself says the container is now, with her uid). Checked at every
+   * start (create-then-start and `docker run` alike). dockerd's runtimes are asked again when the
+   * container's runtime is not one known as contid's (an admin may have reloaded them), else at
+   * most every DAEMON_TTL_MS.
    */
-  private async refusedStart(id: string, host: StartHostConfig, head: Head, who: Requester): Promise<Verdict | null> {
-    let runtimes = await this.runtimes.get();
-    if (runtimes && startRefusal(host, runtimes)?.kind === 'runtime') runtimes = await this.runtimes.get(true);
-    if (!runtimes) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not starting a container it cannot check" };
-    const refusal = startRefusal(host, runtimes);
-    const verdict = refusal && this.unattributed(refusal.kind, head, who, refusal.why);
+  private async refusedStart(found: Found, head: Head, who: Requester, starting: boolean): Promise<Verdict | null> {
+    const judge = (daemon: DockerDaemon) => storedContainerRefusal(found.container.HostConfig, daemon, { uid: who.uid, allowed: this.o.allowUnattributed });
+    let daemon = await this.daemon.get();
+    if (daemon && judge(daemon)?.allow === 'runtime') daemon = await this.daemon.get(true);
+    if (!daemon) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not starting a container it cannot check" };
+    const refusal = judge(daemon);
+    const verdict = refusal && this.policyRefused(refusal, head, who);
     if (!verdict) return null;
     // dockerd removes an auto-remove container whose start failed, and `docker run --rm` waits
-    // for that removal after a failed start: a start dockerd never saw must be followed by it too.
-    if (host.AutoRemove) await this.removeRefused(id);
+    // for that removal after a failed start: a start dockerd never saw must be followed by it
+    // too — but only of her own `run --rm` (made by her, never started), never of someone
+    // else's container she cannot start.
+    if (starting && found.container.HostConfig?.AutoRemove === true && this.madeBy(found, who)) await this.removeRefused(found.id);
     return verdict;
+  }
+
+  /** Whether `found` was made by `who` through the front and has never been started (its note is still its create's). */
+  private madeBy(found: Found, who: Requester): boolean {
+    if (found.container.State?.StartedAt !== NEVER_STARTED) return false;
+    const note = this.o.requesters.text('c', found.id);
+    return note !== null && parseRequester(note)?.uid === who.uid;
   }
 
   private async removeRefused(id: string): Promise<void> {
@@ -345,18 +357,34 @@ export class DockerFront {
 
   /**
    * The full id of the container `ref` names now (dockerd's inspect resolves a ref as its start
-   * does), or dockerd's answer when it names none (404 "No such container: …").
+   * does) and what inspect says of it, or dockerd's answer when it names none (404 "No such
+   * container: …").
    */
-  private async resolve(ref: string): Promise<{ id: string; hostConfig: StartHostConfig } | { status: number; message: string }> {
+  private async resolve(ref: string): Promise<Found | { status: number; message: string }> {
     const failed = (why: string) => ({ status: 502, message: `contid docker front: cannot look up container ${JSON.stringify(ref)}: ${why}` });
     const r = await this.askUpstream('GET', `/containers/${encodeURIComponent(ref)}/json`);
     if ('error' in r) return failed(r.error);
-    const body = (r.body ?? {}) as { Id?: unknown; message?: unknown; HostConfig?: StartHostConfig };
-    if (r.status === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return { id: body.Id, hostConfig: body.HostConfig ?? {} };
+    const body = (r.body ?? {}) as StoredContainer & { Id?: unknown; message?: unknown };
+    if (r.status === 200 && typeof body.Id === 'string' && isFullId(body.Id)) return { id: body.Id, container: body };
     if (r.status !== 200 && typeof body.message === 'string') return { status: r.status, message: body.message };
     return failed(`dockerd answered ${r.status}`);
   }
 }
+
+/** What the front reads of dockerd's inspect of a container (`GET /containers/{id}/json`). */
+interface StoredContainer {
+  HostConfig?: { AutoRemove?: unknown; [field: string]: unknown } | null;
+  State?: { StartedAt?: unknown } | null;
+}
+
+/** A container a ref named: its full id and its inspect. */
+interface Found {
+  id: string;
+  container: StoredContainer;
+}
+
+/** dockerd's StartedAt of a container never started (Go's zero time). */
+const NEVER_STARTED = '0001-01-01T00:00:00Z';
 
 /** The calls whose body a caller other than host root has judged (request-policy.ts). */
 const JUDGED: ReadonlySet<ApiRoute['kind']> = new Set(['container-create', 'exec-create', 'container-start', 'volume-create']);
@@ -420,21 +448,21 @@ class RecentNotes {
   }
 }
 
-/** How long dockerd's runtimes are believed without asking again (they change only on its reload). */
-const RUNTIMES_TTL_MS = 30_000;
+/** How long dockerd's `/info` is believed without asking again (its runtimes change only on its reload). */
+const DAEMON_TTL_MS = 30_000;
 
-/** dockerd's runtimes from its `/info`, kept a while: a start must not cost an /info call each. */
-class RuntimesCache {
-  private last: { at: number; runtimes: DockerRuntimes } | null = null;
+/** What dockerd's `/info` says (start-policy's DockerDaemon), kept a while: a start must not cost an /info call each. */
+class DaemonCache {
+  private last: { at: number; daemon: DockerDaemon } | null = null;
 
   constructor(private readonly info: () => Promise<unknown>) {}
 
-  async get(fresh = false): Promise<DockerRuntimes | null> {
-    if (!fresh && this.last && Date.now() - this.last.at < RUNTIMES_TTL_MS) return this.last.runtimes;
+  async get(fresh = false): Promise<DockerDaemon | null> {
+    if (!fresh && this.last && Date.now() - this.last.at < DAEMON_TTL_MS) return this.last.daemon;
     const info = await this.info();
-    if (!info || typeof info !== 'object') return this.last?.runtimes ?? null;
-    this.last = { at: Date.now(), runtimes: runtimesOfInfo(info as { DefaultRuntime?: unknown; Runtimes?: unknown }) };
-    return this.last.runtimes;
+    if (!info || typeof info !== 'object') return this.last?.daemon ?? null;
+    this.last = { at: Date.now(), daemon: daemonOfInfo(info as { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown }) };
+    return this.last.daemon;
   }
 }
 

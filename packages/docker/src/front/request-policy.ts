@@ -36,6 +36,12 @@ export interface DockerRuntimes {
 export interface PolicyContext {
   uid: number;
   runtimes: DockerRuntimes;
+  /**
+   * The kinds root allowed (`--allow-unattributed`): a refusal of such a kind is passed over and
+   * the fields after it are judged still — a first refusal root allowed must not hide a second
+   * one nobody allowed (`--runtime runc -v /:/host` with runtime allowed).
+   */
+  allowed?: ReadonlySet<Unattributed>;
   /** Where host paths are looked up (tests: a fixture tree). */
   lstat?: (path: string) => Stats;
 }
@@ -58,7 +64,7 @@ function valuesOf(obj: unknown, name: string): unknown[] {
     .map(([, v]) => v);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Go's zero value as JSON gives it (or an empty list or map): what dockerd treats as "not asked for". */
 function isEmpty(v: unknown): boolean {
@@ -68,6 +74,9 @@ function isEmpty(v: unknown): boolean {
 }
 
 const q = (s: unknown): string => JSON.stringify(s) ?? String(s);
+
+/** `r`, unless root allowed its kind (PolicyContext.allowed). */
+const unlessAllowed = (r: Refusal | null, ctx: PolicyContext): Refusal | null => (r && !(r.allow && ctx.allowed?.has(r.allow)) ? r : null);
 
 type Rule = (value: unknown, ctx: PolicyContext) => Refusal | null;
 
@@ -98,7 +107,7 @@ const eachString =
     if (v === null || v === undefined) return null;
     if (!Array.isArray(v)) return { what: `HostConfig.${field} ${q(v)}`, why: 'not a list' };
     for (const s of v) {
-      const r = typeof s === 'string' ? rule(s, ctx) : { what: `HostConfig.${field} ${q(s)}`, why: 'not a string' };
+      const r = typeof s === 'string' ? unlessAllowed(rule(s, ctx), ctx) : { what: `HostConfig.${field} ${q(s)}`, why: 'not a string' };
       if (r) return r;
     }
     return null;
@@ -354,7 +363,7 @@ export function hostConfigRefusal(host: unknown, ctx: PolicyContext, strict = tr
       if (strict && !isEmpty(value)) return { what: `HostConfig.${key} ${q(value)}`, why: 'a HostConfig field contid does not know is allowed only empty' };
       continue;
     }
-    const r = rule(value, ctx);
+    const r = unlessAllowed(rule(value, ctx), ctx);
     if (r) return r;
   }
   return null;

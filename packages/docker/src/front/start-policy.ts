@@ -1,38 +1,67 @@
 import { readFileSync } from 'node:fs';
 import { SHIM_HEADER } from '../daemon-json';
-import { type DockerRuntimes, capabilityRefusal, privilegedRefusal, runtimeRefusal } from './request-policy';
+import { type DockerRuntimes, type PolicyContext, type Refusal, hostConfigRefusal, isObject } from './request-policy';
 
 export type { DockerRuntimes };
 
-/** What dockerd's inspect says of a container that decides whether its run keeps an audit identity. */
-export interface StartHostConfig {
-  Runtime?: string;
-  Privileged?: boolean;
-  CapAdd?: readonly string[] | null;
-  /** `docker run --rm`: dockerd removes it when its start fails, and the client waits for that. */
-  AutoRemove?: boolean;
+/** What judging a stored container needs of dockerd's `/info`: its runtimes, and the cgroup namespace it gives a container that asked for none. */
+export interface DockerDaemon {
+  runtimes: DockerRuntimes;
+  /**
+   * `host` on cgroup v1, `private` on v2: dockerd's own defaults. An admin's
+   * `default-cgroupns-mode` is not in `/info`, so a daemon.json that sets another is not seen.
+   */
+  cgroupnsDefault: string;
 }
 
 /**
- * Why a container may not be started for a user other than root (null: it may):
- *  - `audit-control`: privileged, or adding CAP_AUDIT_CONTROL (`AUDIT_CONTROL`, `ALL`): root in
- *    the container may then write its own /proc/self/loginuid (loginuid_immutable is off, or
- *    contid could not renew sessions), leaving its container's session for any auid it names.
- *    CapDrop is not weighed: dropping it again after ALL is rare, and refusing is the safe side.
- *  - `runtime`: a runtime that is not contid's shim, when dockerd's default is (the admin made
- *    tagging mandatory): the container runs in dockerd's own unset session with no requester,
- *    and anyone in it may set its loginuid once to any uid. Where the default is not contid's,
- *    every plain `docker run` is untagged anyway, so refusing `--runtime runc` guards nothing
- *    (contid doctor says so).
+ * dockerd 20.10's MaskedPaths and ReadonlyPaths (moby's oci/defaults.go), which it writes into
+ * every container that is not privileged and asked for none (`systempaths=unconfined` asks for
+ * empty lists).
  */
-export function startRefusal(host: StartHostConfig, runtimes: DockerRuntimes): { kind: 'audit-control' | 'runtime'; why: string } | null {
-  // The create-time rules of request-policy.ts, the ones that keep an identity: the same words.
-  const refusal =
-    privilegedRefusal(host.Privileged) ??
-    (host.CapAdd ?? []).map(capabilityRefusal).find((r) => r?.allow === 'audit-control') ??
-    runtimeRefusal(host.Runtime, { runtimes });
-  const kind = refusal?.allow;
-  return kind === 'audit-control' || kind === 'runtime' ? { kind, why: refusal!.why } : null;
+const DOCKER_MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const DOCKER_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const holdsAll = (v: unknown, paths: readonly string[]): boolean => Array.isArray(v) && paths.every((p) => v.includes(p));
+
+/**
+ * A stored container's HostConfig as dockerd's inspect gives it (`GET /containers/{id}/json`),
+ * put back in the shape of the create body that made it, so that request-policy's create rules
+ * judge it — one table for both. Only what dockerd fills in at create that those rules would
+ * refuse as a client's own words is undone here:
+ *  - MaskedPaths, ReadonlyPaths: dockerd's own lists, where the create rule allows only none (an
+ *    empty list is systempaths=unconfined). A list holding every one of dockerd's paths masks at
+ *    least as much (a newer dockerd's longer list too), so it counts as none.
+ *  - CgroupnsMode: dockerd's default mode (`host` on cgroup v1), which a create that named none
+ *    gets: as none.
+ *  - SecurityOpt: dockerd appends `label=disable` to a privileged container's or one sharing the
+ *    host's pid or ipc namespace (moby's generateSecurityOpt): those fields are judged
+ *    themselves, and a privileged container root allowed (`--allow-unattributed audit-control`)
+ *    must not be refused for dockerd's own addition.
+ * Everything else dockerd fills in (NetworkMode `default`, IpcMode `private`, the runtime, Go's
+ * empty lists, maps and strings) the create rules take as a client could send it.
+ */
+export function asCreated(host: unknown, cgroupnsDefault: string): unknown {
+  if (!isObject(host)) return host;
+  const created: Record<string, unknown> = { ...host };
+  if (holdsAll(host.MaskedPaths, DOCKER_MASKED_PATHS)) created.MaskedPaths = null;
+  if (holdsAll(host.ReadonlyPaths, DOCKER_READONLY_PATHS)) created.ReadonlyPaths = null;
+  if (host.CgroupnsMode === cgroupnsDefault) created.CgroupnsMode = '';
+  const labelDisabled = host.Privileged === true || host.PidMode === 'host' || host.IpcMode === 'host';
+  if (labelDisabled && Array.isArray(host.SecurityOpt) && host.SecurityOpt.at(-1) === 'label=disable') created.SecurityOpt = host.SecurityOpt.slice(0, -1);
+  return created;
+}
+
+/**
+ * Why a stored container may not be started, restarted or exec'd into for a caller other than
+ * host root (null: it may): what her own create of it would have been refused for, judged by
+ * request-policy's rules with her uid (a bind mount must be of her files) on what dockerd says
+ * the container is now. Root made it with whatever it liked (`-v /:/host`, `--pid host`: a
+ * monitoring agent's usual flags); her start or exec would run her commands in it. Kinds root
+ * allowed (`--allow-unattributed`) are passed over, as at create.
+ */
+export function storedContainerRefusal(host: unknown, daemon: DockerDaemon, caller: Omit<PolicyContext, 'runtimes'>): Refusal | null {
+  return hostConfigRefusal(asCreated(host, daemon.cgroupnsDefault), { ...caller, runtimes: daemon.runtimes });
 }
 
 /** Whether the program at `path` is contid's runtime shim (it says so in its first lines). */
@@ -42,6 +71,11 @@ export function isContidShim(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** dockerd's `/info` answer (`DefaultRuntime`, `Runtimes`, `CgroupVersion`) as DockerDaemon. */
+export function daemonOfInfo(info: { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown }, isShim: (path: string) => boolean = isContidShim): DockerDaemon {
+  return { runtimes: runtimesOfInfo(info, isShim), cgroupnsDefault: info.CgroupVersion === '2' ? 'private' : 'host' };
 }
 
 /** dockerd's `/info` answer (`DefaultRuntime`, `Runtimes: {name: {path}}`) as DockerRuntimes. */

@@ -1,0 +1,119 @@
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunResult, run, uniqueName } from '../helpers/cli';
+import { FrontSuite } from '../docker/front-suite';
+import type { LoginUser } from '../docker/login-user';
+
+// Outside attack 9 F3, from the attacker's real position: mallory, a non-root login user in
+// group docker, talking to the front of a real dockerd 20.10 whose default runtime is contid's.
+// Root made containers with what the create-time allow-list refuses her (a writable bind of /,
+// the host's pids, SYS_ADMIN, unmasked /proc, a device, a bind of root's files: a monitoring
+// agent's usual flags). The front judged only privileged, CAP_AUDIT_CONTROL and the runtime at a
+// start or exec, so she started one and exec'd into it: a file written on the host as uid 0.
+const suite = FrontSuite.withContidDefault(
+  'atk9fix-front',
+  { name: 'local/busybox-atk9fix:1', dirs: ['usr', 'etc'], links: { lib: 'usr/lib', lib64: 'usr/lib64', ...Object.fromEntries(['cat', 'sleep', 'echo', 'id', 'touch'].map((a) => [`bin/${a}`, 'busybox'])) } },
+);
+const { engine, frontSock } = suite;
+let mallory: LoginUser;
+/** A root-owned 0755 directory holding root's directory and one of mallory's. */
+const files = mkdtempSync(join(tmpdir(), 'contid-atk9fix-'));
+const roots = join(files, 'roots');
+const hers = join(files, 'hers');
+/** What her exec would leave on the host through a bind of /. */
+const MARK = join(files, 'pwned');
+
+const as = (user: LoginUser, args: string[]): RunResult => suite.docker(user, args);
+/** Host root's docker CLI through the front. */
+const asRoot = (args: string[]): RunResult => run('docker', ['-H', `unix://${frontSock}`, ...args], { timeout: 120_000 });
+const inspect = (name: string, format: string): string => engine.docker(['inspect', '-f', format, name]).stdout.trim();
+/** The front's refusal, as the docker CLI prints it and as the API body carries it: one line. */
+const refusal = (what: string): RegExp => new RegExp(`contid docker front: ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\n]* is refused for users other than root: [^\\n]+`);
+const PAYLOAD = ['sh', '-c', `touch /host${MARK} 2>/dev/null; echo pwned uid=$(id -u)`];
+
+beforeAll(async () => {
+  mallory = suite.loginUser('contid-a9f-mallory');
+  chmodSync(files, 0o755);
+  mkdirSync(roots, { mode: 0o755 });
+  mkdirSync(hers, { mode: 0o755 });
+  chownSync(hers, mallory.uid, mallory.uid);
+  await suite.start();
+}, 240_000);
+
+afterAll(async () => {
+  await suite.stop();
+  rmSync(files, { recursive: true, force: true });
+}, 120_000);
+
+describe('outside attack 9 F3: a container root made is judged at her start, restart and exec by the rules her create would pass', () => {
+  test.each([
+    ['a writable bind of / (-v /:/host)', () => ['-v', '/:/host'], 'bind mount of "/"'],
+    ['a writable bind of / (--mount)', () => ['--mount', 'type=bind,source=/,target=/host'], 'bind mount of "/"'],
+    ['the host\'s pids (--pid host)', () => ['--pid', 'host'], 'HostConfig.PidMode "host"'],
+    ['--cap-add SYS_ADMIN', () => ['--cap-add', 'SYS_ADMIN'], '--cap-add "CAP_SYS_ADMIN"'],
+    ['unmasked /proc (--security-opt systempaths=unconfined)', () => ['--security-opt', 'systempaths=unconfined'], 'HostConfig.MaskedPaths []'],
+    ['a host device (--device /dev/null)', () => ['--device', '/dev/null'], 'HostConfig.Devices'],
+    ["a read-only bind of root's directory", () => ['-v', `${roots}:/x:ro`], `bind mount of "${roots}"`],
+    ["the host's network (--network host)", () => ['--network', 'host'], 'HostConfig.NetworkMode "host"'],
+    ["the host's ipc namespace (--ipc host)", () => ['--ipc', 'host'], 'HostConfig.IpcMode "host"'],
+  ])('%s: her start, /v1.23 start, restart, exec and exec create are refused with one line; nothing lands on the host; root starts and execs it', (_what, flags, what) => {
+    const name = uniqueName('root-agent');
+    expect(engine.docker(['create', '--name', name, ...flags(), engine.image, 'sleep', '600']).status).toBe(0);
+
+    const start = as(mallory, ['start', name]);
+    expect(start.status).not.toBe(0);
+    expect(start.stderr).toMatch(refusal(what));
+    const old = suite.call(mallory, 'POST', `/v1.23/containers/${name}/start`);
+    expect(old.status).toBe(403);
+    expect((JSON.parse(old.body) as { message: string }).message).toMatch(new RegExp(`^${refusal(what).source}$`));
+    expect(inspect(name, '{{.State.Running}}')).toBe('false');
+
+    // Root's own start of it is root's choice.
+    expect(asRoot(['start', name]).status).toBe(0);
+    const started = inspect(name, '{{.State.StartedAt}}');
+    const restart = as(mallory, ['restart', '-t', '0', name]);
+    expect(restart.status).not.toBe(0);
+    expect(restart.stderr).toMatch(refusal(what));
+    expect(inspect(name, '{{.State.Running}} {{.State.StartedAt}}')).toBe(`true ${started}`);
+
+    const exec = as(mallory, ['exec', name, ...PAYLOAD]);
+    expect({ status: exec.status, stdout: exec.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(exec.stderr).toMatch(refusal(what));
+    expect(suite.call(mallory, 'POST', `/v1.41/containers/${name}/exec`, { Cmd: PAYLOAD, AttachStdout: true }).status).toBe(403);
+    expect(existsSync(MARK)).toBe(false);
+
+    expect(asRoot(['exec', name, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    engine.docker(['rm', '-f', name]);
+  }, 120_000);
+
+  test("a refused start never removes root's --rm container (running, or made and not yet started)", () => {
+    const running = uniqueName('root-rm-running');
+    const made = uniqueName('root-rm-made');
+    expect(engine.docker(['run', '-d', '--rm', '--name', running, '-v', '/:/host', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(engine.docker(['create', '--rm', '--name', made, '--pid', 'host', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(as(mallory, ['start', running]).stderr).toMatch(refusal('bind mount of "/"'));
+    expect(as(mallory, ['start', made]).stderr).toMatch(refusal('HostConfig.PidMode "host"'));
+    expect(inspect(running, '{{.State.Running}}')).toBe('true');
+    expect(inspect(made, '{{.State.Status}}')).toBe('created');
+    engine.docker(['rm', '-f', running, made]);
+  }, 120_000);
+
+  test('her own container made through the front (her read-only bind, a named volume) starts, restarts and execs as hers; so does a plain one root made', () => {
+    const mine = uniqueName('hers');
+    expect(as(mallory, ['create', '--name', mine, '-v', `${hers}:/h:ro`, '-v', `${uniqueName('vol')}:/data`, '--cap-drop', 'ALL', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(as(mallory, ['start', mine]).status).toBe(0);
+    expect(as(mallory, ['exec', mine, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
+    expect(as(mallory, ['restart', '-t', '0', mine]).status).toBe(0);
+    expect(as(mallory, ['stop', '-t', '0', mine]).status).toBe(0);
+    expect(suite.call(mallory, 'POST', `/v1.23/containers/${mine}/start`).status).toBe(204);
+    expect(as(mallory, ['exec', mine, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    expect(as(mallory, ['run', '--rm', '-v', `${hers}:/h:ro`, engine.image, 'echo', 'ran'])).toMatchObject({ status: 0, stdout: 'ran\n' });
+
+    const plain = uniqueName('root-plain');
+    expect(engine.docker(['create', '--name', plain, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(as(mallory, ['start', plain]).status).toBe(0);
+    expect(as(mallory, ['exec', plain, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
+    engine.docker(['rm', '-f', mine, plain]);
+  }, 120_000);
+});
