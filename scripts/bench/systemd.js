@@ -30,7 +30,7 @@ function children(pid) {
 }
 
 function must(r, what) {
-  if (r.status !== 0) throw new Error(`${what}: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${what}: exit ${r.status ?? r.signal}: ${r.stderr || r.stdout.slice(-500)}`);
   return r;
 }
 
@@ -289,9 +289,115 @@ function cutSteps(trace, init) {
   };
 }
 
+/**
+ * The guest-side probe of `dbus`: a D-Bus client on the system bus that does what contid serve
+ * would do to learn ends from systemd (Hello, AddMatch for systemd's signals, Manager.Subscribe)
+ * and then only counts the bytes it receives, printing them on SIGTERM. The messages are
+ * marshalled by hand (no D-Bus library in the guest): a measuring probe, not a client.
+ */
+const SUBSCRIBER = String.raw`
+const net = require('net');
+function call(serial, path, iface, member, dest, arg) {
+  const buf = Buffer.alloc(1024);
+  let o = 0;
+  const pad = (a) => { while (o % a) buf[o++] = 0; };
+  buf.write('l', o++); buf[o++] = 1; buf[o++] = 0; buf[o++] = 1;
+  o += 4; buf.writeUInt32LE(serial, o); o += 4;
+  const fieldsAt = o; o += 4; pad(8); const fields = o;
+  for (const [code, sig, val] of [[1, 'o', path], [2, 's', iface], [3, 's', member], [6, 's', dest]]) {
+    pad(8); buf[o++] = code; buf[o++] = 1; buf.write(sig, o++); buf[o++] = 0; pad(4);
+    buf.writeUInt32LE(Buffer.byteLength(val), o); o += 4; o += buf.write(val, o); buf[o++] = 0;
+  }
+  if (arg !== undefined) { pad(8); buf[o++] = 8; buf[o++] = 1; buf.write('g', o++); buf[o++] = 0; buf[o++] = 1; buf.write('s', o++); buf[o++] = 0; }
+  buf.writeUInt32LE(o - fields, fieldsAt); pad(8);
+  const body = o;
+  if (arg !== undefined) { buf.writeUInt32LE(Buffer.byteLength(arg), o); o += 4; o += buf.write(arg, o); buf[o++] = 0; }
+  buf.writeUInt32LE(o - body, 4);
+  return buf.subarray(0, o);
+}
+const s = net.createConnection('/run/dbus/system_bus_socket');
+let authed = false;
+let bytes = 0;
+s.on('connect', () => s.write('\0AUTH EXTERNAL ' + Buffer.from(String(process.getuid())).toString('hex') + '\r\n'));
+s.on('data', (d) => {
+  if (authed) return void (bytes += d.length);
+  if (!d.toString().startsWith('OK')) throw new Error('D-Bus auth: ' + d);
+  authed = true;
+  s.write('BEGIN\r\n');
+  s.write(call(1, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'Hello', 'org.freedesktop.DBus'));
+  s.write(call(2, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 'org.freedesktop.DBus', "type='signal',sender='org.freedesktop.systemd1'"));
+  s.write(call(3, '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'Subscribe', 'org.freedesktop.systemd1'));
+});
+process.on('SIGTERM', () => { process.stdout.write(String(bytes)); process.exit(0); });
+setInterval(() => {}, 1 << 30);
+`;
+
+/**
+ * `pnpm bench systemd dbus`: what following units on D-Bus would cost instead of the
+ * ExecStopPost=+ line — with and without a subscriber to systemd's signals on the system bus
+ * (SUBSCRIBER, above), in alternating blocks: the CPU of PID 1 and of dbus-daemon per start of
+ * the plain oneshot (clock ticks over the block), the bytes of signals the subscriber
+ * receives per start, and the wall medians of the plain unit and of the drop-in's exec line
+ * alone (what would be left of the drop-in), timed inside the guest.
+ */
+async function dbusCost(guest, dir) {
+  writeFileSync(join(dir, 'subscriber.js'), SUBSCRIBER);
+  const W = `${REPO}/integrations/bin/contid-systemd --state-dir /var/lib/contid-bench/state --cli ${process.execPath} ${CLI}`;
+  for (const [name, lines] of [['plain', 'ExecStart=/bin/true'], ['execonly', `ExecStart=${W} exec --unit %n -- /bin/true`]]) {
+    must(guest(['sh', '-c', `cat > /etc/systemd/system/dbus-${name}.service`], `[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\n${lines}\n`), name);
+  }
+  must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  // One guest script per block: starts timed inside the guest (no nsenter per start), CPU read from /proc.
+  const block = String.raw`
+    n=$1; sub=$2; dpid=$(systemctl show -p MainPID --value dbus.service)
+    ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+    sp=; [ "$sub" = 1 ] && { ${process.execPath} /var/lib/contid-bench/subscriber.js > /var/lib/contid-bench/sub.out & sp=$!; sleep 0.5; }
+    a=$(ticks 1); b=$(ticks $dpid)
+    i=0; while [ $i -lt $n ]; do systemctl start dbus-plain.service; i=$((i+1)); done
+    echo "cpu $(($(ticks 1)-a)) $(($(ticks $dpid)-b))"
+    ${process.execPath} -e '
+      const { spawnSync } = require("child_process");
+      const t = (u) => { const s = process.hrtime.bigint(); spawnSync("systemctl", ["start", u]); return Number(process.hrtime.bigint() - s) / 1e6; };
+      for (let i = 0; i < Number(process.argv[1]); i++) for (const u of i % 2 ? ["dbus-plain.service", "dbus-execonly.service"] : ["dbus-execonly.service", "dbus-plain.service"]) console.log("wall", u, t(u));
+    ' $n
+    if [ -n "$sp" ]; then kill $sp; wait $sp; echo "bytes $(cat /var/lib/contid-bench/sub.out)"; fi
+  `;
+  writeFileSync(join(dir, 'block.sh'), block);
+  const n = ROUNDS;
+  const got = { 0: { pid1: 0, dbus: 0, starts: 0, bytes: 0, subStarts: 0, plain: [], execonly: [] }, 1: { pid1: 0, dbus: 0, starts: 0, bytes: 0, subStarts: 0, plain: [], execonly: [] } };
+  for (let b = 0; b < 6; b++) {
+    const sub = b % 2;
+    const out = must(guest(['sh', '/var/lib/contid-bench/block.sh', String(n), String(sub)]), 'block').stdout;
+    const g = got[sub];
+    for (const line of out.trim().split('\n')) {
+      const w = line.split(' ');
+      if (w[0] === 'cpu') {
+        g.pid1 += Number(w[1]);
+        g.dbus += Number(w[2]);
+        g.starts += n;
+      } else if (w[0] === 'wall') g[w[1] === 'dbus-plain.service' ? 'plain' : 'execonly'].push(Number(w[2]));
+      else if (w[0] === 'bytes') {
+        g.bytes += Number(w[1]);
+        g.subStarts += 2 * n + n; // the CPU loop's starts, then the timed pairs
+      }
+    }
+  }
+  const row = (what, g) =>
+    `  ${what}: PID 1 ${((g.pid1 * 10000) / g.starts).toFixed(0)} us CPU per start, dbus-daemon ${((g.dbus * 10000) / g.starts).toFixed(0)} us;` +
+    ` plain ${median(g.plain).toFixed(1)} ms, exec line alone ${median(g.execonly).toFixed(1)} ms (${(median(g.execonly) / median(g.plain)).toFixed(2)}x)` +
+    (g.subStarts ? `; the subscriber received ${(g.bytes / g.subStarts / 1024).toFixed(1)} KiB of signals per start` : '') +
+    '\n';
+  process.stdout.write(
+    `following units on D-Bus instead of an ExecStopPost=+ line (3 blocks each, alternating; ${n} starts for CPU, ${n} pairs for wall, timed in the guest):\n` +
+      row('no subscriber', got[0]) +
+      row('a subscriber to systemd1 (Subscribe + AddMatch)', got[1]),
+  );
+}
+
 exports.main = async function main(args = []) {
   if (args[0] === 'phases') return withGuest(phases);
   if (args[0] === 'timeline') return withGuest((guest, _dir, init) => timeline(guest, init));
+  if (args[0] === 'dbus') return withGuest((guest, dir) => dbusCost(guest, dir));
   return withGuest(async (guest, dir) => {
     const node = process.execPath;
     const unit = '[Service]\nType=oneshot\nExecStart=/bin/true\n';
