@@ -122,6 +122,27 @@ describe('request targets the front refuses, and where Upgrade may be relayed', 
     ['http://d/v1.41/containers/web/start', expect.stringContaining('origin-form')],
     ['*', expect.stringContaining('origin-form')],
     ['/v1.41/containers/%zz/start', expect.stringContaining('%-escape')],
+    // A reference holding a slash (a legacy link's /HOLDER/ALIAS, dockerd's {name:.*}): outside attack 10, D1.
+    ['/v1.23/containers/holder/x/start', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/holder/x/exec', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/holder/x/restart?t=1', expect.stringContaining('one path segment')],
+    ['/containers/holder%2Fx/start', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/holder/x/archive?path=/', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/holder/x/attach/ws', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/holder/x/update', expect.stringContaining('one path segment')],
+    // Three parts read as REF/ACTION, as dockerd's action routes read them (a DELETE of `holder/x` is dockerd's
+    // remove of the linked container: nothing the front judges or notes — its note is kept by full id only).
+    ['/v1.41/containers/holder/x', null],
+    ['/v1.41/containers//x/start', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/x//start', expect.stringContaining('one path segment')],
+    ['/v1.41/exec/a/b/start', expect.stringContaining('one path segment')],
+    ['/v1.41/containers/web/attach/ws?stream=1', null],
+    ['/v1.41/containers/web/json', null],
+    ['/v1.41/containers/web', null],
+    ['/v1.41/containers/json?all=1', null],
+    ['/v1.41/exec/abc/json', null],
+    ['/v1.41/images/library/busybox/json', null],
+    ['/v1.41/plugins/vieux/sshfs/enable', null],
   ])('%s', (url, problem) => {
     expect(targetProblem(url)).toEqual(problem);
   });

@@ -68,8 +68,26 @@ const VERSION = /^\/v[0-9.]+(?=\/)/;
 /** Why the front will not relay this request target (null: an origin-form path it can classify). */
 export function targetProblem(url: string): string | null {
   if (!url.startsWith('/')) return 'the request target must be a path (origin-form), not an absolute URL or *';
-  if (decodedPath(url) === null) return 'the request path has a malformed %-escape';
+  const path = decodedPath(url);
+  if (path === null) return 'the request path has a malformed %-escape';
+  if (!refIsOneSegment(path.split('/').slice(1))) return 'a container or exec reference must be one path segment (a name holding a slash, such as a legacy link\'s /HOLDER/ALIAS, is not relayed): name the container by its own name or id';
   return null;
+}
+
+/**
+ * dockerd routes every container and exec call as `/containers/{name:.*}/ACTION` and
+ * `/exec/{name:.*}/ACTION`: the reference may hold slashes, and `--link C:alias` gives any
+ * container C the name `/HOLDER/alias`. Split on `/`, such a path is no start, exec or change
+ * the front knows, so it would pass unjudged and unnoted (outside attack 10, D1). No client
+ * needs it — every container has a name and an id of one segment — so only paths whose
+ * reference is one non-empty segment, followed by dockerd's one action segment (or `attach/ws`),
+ * are relayed; the rest of the API (images, plugins: names with slashes) is untouched.
+ */
+function refIsOneSegment(parts: string[]): boolean {
+  if (parts[0] !== 'containers' && parts[0] !== 'exec') return true;
+  if (parts.some((p) => p === '')) return false;
+  if (parts.length <= 3) return true;
+  return parts.length === 4 && parts[0] === 'containers' && parts[2] === 'attach' && parts[3] === 'ws';
 }
 
 /** The path as dockerd routes on it: before `?`, percent-decoded (`%2F` is a slash), version prefix removed. */
