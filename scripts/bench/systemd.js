@@ -290,13 +290,19 @@ function cutSteps(trace, init) {
 }
 
 /**
- * The guest-side probe of `dbus`: a D-Bus client on the system bus that does what contid serve
- * would do to learn ends from systemd (Hello, AddMatch for systemd's signals, Manager.Subscribe)
- * and then only counts the bytes it receives, printing them on SIGTERM. The messages are
- * marshalled by hand (no D-Bus library in the guest): a measuring probe, not a client.
+ * The guest-side probe of `dbus`: a D-Bus client that does what contid serve would do to learn
+ * ends from systemd — on the system bus (`bus`: Hello, AddMatch for systemd's signals,
+ * Manager.Subscribe) or on systemd's private socket (`private`: a direct connection, as root,
+ * where PID 1 writes its signals itself, in its own order) — and then only counts the bytes it
+ * receives, printing them on SIGTERM. Given a unit's object path, it also prints, as each
+ * arrives, the realtime (us) and the ActiveState of every PropertiesChanged of that unit that
+ * carries one. Messages are marshalled and split by hand (no D-Bus library in the guest): a
+ * measuring probe, not a client.
  */
-const SUBSCRIBER = String.raw`
+const DBUS_PROBE = String.raw`
 const net = require('net');
+const { performance } = require('perf_hooks');
+const [where, unitPath] = process.argv.slice(2);
 function call(serial, path, iface, member, dest, arg) {
   const buf = Buffer.alloc(1024);
   let o = 0;
@@ -315,43 +321,63 @@ function call(serial, path, iface, member, dest, arg) {
   buf.writeUInt32LE(o - body, 4);
   return buf.subarray(0, o);
 }
-const s = net.createConnection('/run/dbus/system_bus_socket');
+const s = net.createConnection(where === 'private' ? '/run/systemd/private' : '/run/dbus/system_bus_socket');
 let authed = false;
 let bytes = 0;
+let pending = Buffer.alloc(0);
 s.on('connect', () => s.write('\0AUTH EXTERNAL ' + Buffer.from(String(process.getuid())).toString('hex') + '\r\n'));
 s.on('data', (d) => {
-  if (authed) return void (bytes += d.length);
+  if (authed) {
+    bytes += d.length;
+    if (!unitPath) return;
+    const t = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    pending = Buffer.concat([pending, d]);
+    while (pending.length >= 16) {
+      const fl = pending.readUInt32LE(12);
+      const total = 16 + fl + ((8 - (fl % 8)) % 8) + pending.readUInt32LE(4);
+      if (pending.length < total) break;
+      const text = pending.subarray(0, total).toString('latin1');
+      pending = pending.subarray(total);
+      const state = /ActiveState\0\x01s\0[\s\S]{0,8}?(inactive|failed|active|activating|deactivating|reloading)/.exec(text);
+      if (state && text.includes(unitPath) && text.includes('PropertiesChanged')) console.log(t + ' ' + state[1]);
+    }
+    return;
+  }
   if (!d.toString().startsWith('OK')) throw new Error('D-Bus auth: ' + d);
   authed = true;
   s.write('BEGIN\r\n');
-  s.write(call(1, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'Hello', 'org.freedesktop.DBus'));
-  s.write(call(2, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 'org.freedesktop.DBus', "type='signal',sender='org.freedesktop.systemd1'"));
+  if (where !== 'private') {
+    s.write(call(1, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'Hello', 'org.freedesktop.DBus'));
+    s.write(call(2, '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 'org.freedesktop.DBus', "type='signal',sender='org.freedesktop.systemd1'"));
+  }
   s.write(call(3, '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'Subscribe', 'org.freedesktop.systemd1'));
 });
-process.on('SIGTERM', () => { process.stdout.write(String(bytes)); process.exit(0); });
+process.on('SIGTERM', () => { process.stderr.write(String(bytes)); process.exit(0); });
 setInterval(() => {}, 1 << 30);
 `;
 
 /**
  * `pnpm bench systemd dbus`: what following units on D-Bus would cost instead of the
  * ExecStopPost=+ line — with and without a subscriber to systemd's signals on the system bus
- * (SUBSCRIBER, above), in alternating blocks: the CPU of PID 1 and of dbus-daemon per start of
+ * (DBUS_PROBE, above), in alternating blocks: the CPU of PID 1 and of dbus-daemon per start of
  * the plain oneshot (clock ticks over the block), the bytes of signals the subscriber
  * receives per start, and the wall medians of the plain unit and of the drop-in's exec line
  * alone (what would be left of the drop-in), timed inside the guest.
  */
 async function dbusCost(guest, dir) {
-  writeFileSync(join(dir, 'subscriber.js'), SUBSCRIBER);
+  writeFileSync(join(dir, 'probe.js'), DBUS_PROBE);
   const W = `${REPO}/integrations/bin/contid-systemd --state-dir /var/lib/contid-bench/state --cli ${process.execPath} ${CLI}`;
   for (const [name, lines] of [['plain', 'ExecStart=/bin/true'], ['execonly', `ExecStart=${W} exec --unit %n -- /bin/true`]]) {
     must(guest(['sh', '-c', `cat > /etc/systemd/system/dbus-${name}.service`], `[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\n${lines}\n`), name);
   }
+  // A long-running wrapped unit, restarted: the order of the old invocation's end and the new one's entry.
+  must(guest(['sh', '-c', 'cat > /etc/systemd/system/dbus-restart.service'], `[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=${W} exec --unit %n -- /bin/sleep 1000\n`), 'restart');
   must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
   // One guest script per block: starts timed inside the guest (no nsenter per start), CPU read from /proc.
   const block = String.raw`
     n=$1; sub=$2; dpid=$(systemctl show -p MainPID --value dbus.service)
     ticks() { awk '{print $14+$15}' /proc/$1/stat; }
-    sp=; [ "$sub" = 1 ] && { ${process.execPath} /var/lib/contid-bench/subscriber.js > /var/lib/contid-bench/sub.out & sp=$!; sleep 0.5; }
+    sp=; [ "$sub" = 1 ] && { ${process.execPath} /var/lib/contid-bench/probe.js bus 2> /var/lib/contid-bench/sub.out & sp=$!; sleep 0.5; }
     a=$(ticks 1); b=$(ticks $dpid)
     i=0; while [ $i -lt $n ]; do systemctl start dbus-plain.service; i=$((i+1)); done
     echo "cpu $(($(ticks 1)-a)) $(($(ticks $dpid)-b))"
@@ -382,6 +408,7 @@ async function dbusCost(guest, dir) {
       }
     }
   }
+  const order = restartOrder(guest, n);
   const row = (what, g) =>
     `  ${what}: PID 1 ${((g.pid1 * 10000) / g.starts).toFixed(0)} us CPU per start, dbus-daemon ${((g.dbus * 10000) / g.starts).toFixed(0)} us;` +
     ` plain ${median(g.plain).toFixed(1)} ms, exec line alone ${median(g.execonly).toFixed(1)} ms (${(median(g.execonly) / median(g.plain)).toFixed(2)}x)` +
@@ -390,8 +417,43 @@ async function dbusCost(guest, dir) {
   process.stdout.write(
     `following units on D-Bus instead of an ExecStopPost=+ line (3 blocks each, alternating; ${n} starts for CPU, ${n} pairs for wall, timed in the guest):\n` +
       row('no subscriber', got[0]) +
-      row('a subscriber to systemd1 (Subscribe + AddMatch)', got[1]),
+      row('a subscriber to systemd1 (Subscribe + AddMatch)', got[1]) +
+      `  ${n} \`systemctl restart\` of a wrapped Type=simple unit, on systemd's private socket: the old invocation's inactive reached the probe before the new invocation's spool entry was written in ${order.before} of ${order.restarts}` +
+      ` (by ${order.leads.length ? `${median(order.leads).toFixed(1)} ms median, ${Math.min(...order.leads).toFixed(1)} ms least` : '-'})\n`,
   );
+}
+
+/**
+ * n restarts of dbus-restart.service (serve not running, so its entries stay) with the probe on
+ * systemd's private socket: for each restart, did the old invocation's ActiveState=inactive reach
+ * the probe before the new invocation's spool entry was written (its mtime)? What an end learnt
+ * from systemd needs to keep the spool's order.
+ */
+function restartOrder(guest, n) {
+  const script = String.raw`
+    spool=/var/lib/contid-bench/state/spool
+    systemctl start dbus-restart.service
+    ${process.execPath} /var/lib/contid-bench/probe.js private /org/freedesktop/systemd1/unit/dbus_2drestart_2eservice > /var/lib/contid-bench/order.out 2>/dev/null & sp=$!
+    sleep 0.5; rm -f $spool/*-create-*.entry
+    i=0; while [ $i -lt $1 ]; do systemctl restart dbus-restart.service; i=$((i+1)); done
+    sleep 0.3; kill $sp; wait $sp; systemctl stop dbus-restart.service
+    cat /var/lib/contid-bench/order.out
+    for f in $spool/*-create-*.entry; do echo "entry $(stat -c %.6Y $f)"; done
+  `;
+  const out = must(guest(['sh', '-c', script, 'sh', String(n)]), 'restart order').stdout.trim().split('\n');
+  const inactive = out.filter((l) => / inactive$/.test(l)).map((l) => Number(l.split(' ')[0]) / 1000);
+  const entries = out.filter((l) => l.startsWith('entry ')).map((l) => Number(l.slice(6)) * 1000).sort((a, b) => a - b);
+  // Each entry after the first restart's: the latest inactive before it (the one that ended the previous invocation).
+  const leads = [];
+  let before = 0;
+  for (const e of entries) {
+    const prior = inactive.filter((t) => t < e);
+    if (prior.length) {
+      before++;
+      leads.push(e - Math.max(...prior));
+    }
+  }
+  return { restarts: entries.length, before, leads };
 }
 
 exports.main = async function main(args = []) {
