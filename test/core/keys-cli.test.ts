@@ -32,7 +32,7 @@ describe('contid keys', () => {
     const k3 = show().signing!.keyId;
     expect(k3).not.toBe(k2);
     const again = contid(['keys', 'import', join(state.dir, 'node.keys')], { env });
-    expect(again.stdout).toContain(`trusted ${k2} of node keys-node (revoked`);
+    expect(again.stdout).toContain(`${k2} of node keys-node: revoked here `);
     expect(show().trusted.find((t) => t.keyId === k2)?.revoked).toBeDefined();
 
     // tagging signs with the current key, and search verifies it

@@ -24,9 +24,11 @@ export {
   DEFAULT_TRUST_DIR,
   TrustStore,
   parsePublicKeyEntry,
+  planImport,
   publishPublicKey,
   revokePublicKey,
   verifySignature,
+  type ImportStep,
   type PublicKeyEntry,
   type TrustedKey,
 } from './trust-store';

@@ -85,6 +85,50 @@ export function publishPublicKey(dir: string, entry: PublicKeyEntry): PublicKeyE
   return merged;
 }
 
+/** What importing one exported key does to a trust directory (planImport). */
+export type ImportStep =
+  | { kind: 'new-node'; entry: PublicKeyEntry }
+  | { kind: 'unchanged'; entry: PublicKeyEntry }
+  /** Revoked here before: an export made before the revocation never makes it valid again. */
+  | { kind: 'stays-revoked'; entry: PublicKeyEntry }
+  /** A key added to, or revoked for, a node this directory already trusts. */
+  | { kind: 'new-key'; entry: PublicKeyEntry }
+  | { kind: 'newly-revoked'; entry: PublicKeyEntry };
+
+/**
+ * What `keys import` of ENTRIES would do to DIR, before anything is written. An export is one
+ * node's (`keys export` prints one), so a file naming several nodes is refused. Adding a key to,
+ * or revoking a key of, a node this directory already trusts changes whose signatures stand
+ * for that node's containers: any node's administrator can write any node name into a file,
+ * so such a file is refused unless the importer names that node (UPDATE_NODE) — which a
+ * rotation or revocation on that node asks for (outside attack 10, K1: node B's export re-keyed
+ * node vm and revoked vm's own key, and its forged bindings then verified as vm's).
+ */
+export function planImport(dir: string, entries: PublicKeyEntry[], updateNode: string | null): ImportStep[] {
+  const nodes = [...new Set(entries.map((e) => e.node))];
+  if (nodes.length > 1) throw new ContidError(`the file holds keys of ${nodes.length} nodes (${nodes.join(', ')}): an export is one node's; import each node's own export`, 2);
+  const trusted = TrustStore.load(dir).entries();
+  const steps = entries.map((entry): ImportStep => {
+    const known = trusted.find((t) => t.keyId === entry.keyId);
+    if (known && known.node !== entry.node) throw new ContidError(`key ${entry.keyId} is already trusted for node ${known.node}, not ${entry.node}`, 2);
+    if (known?.revoked) return { kind: 'stays-revoked', entry: { ...entry, revoked: known.revoked } };
+    if (known && entry.revoked) return { kind: 'newly-revoked', entry };
+    if (known) return { kind: 'unchanged', entry: known };
+    return { kind: trusted.some((t) => t.node === entry.node) ? 'new-key' : 'new-node', entry };
+  });
+  const changes = steps.filter((s) => s.kind === 'new-key' || s.kind === 'newly-revoked');
+  const node = nodes[0];
+  if (changes.length > 0 && updateNode !== node) {
+    const what = changes.map((c) => `${c.kind === 'new-key' ? 'adds key' : 'revokes key'} ${c.entry.keyId}`).join(', ');
+    const have = trusted.filter((t) => t.node === node && !t.revoked).map((t) => t.keyId);
+    throw new ContidError(
+      `the file ${what} of node ${node}, which ${dir} already trusts (${have.length ? `keys ${have.join(', ')}` : 'all its keys revoked'}): a file can name any node, so this is done only on your word — if ${node} rotated or revoked its key, check the file came from ${node} and import it with --update-node ${node}`,
+      2,
+    );
+  }
+  return steps;
+}
+
 export function revokePublicKey(dir: string, keyId: string, when = new Date()): PublicKeyEntry {
   if (!KEY_ID.test(keyId)) throw new ContidError(`"${keyId}" is not a key id (16 hex digits)`, 2);
   const found = TrustStore.loadOne(dir, keyId);

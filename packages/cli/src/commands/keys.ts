@@ -2,11 +2,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import {
   ContidError,
+  ImportStep,
   PublicKeyEntry,
   TrustStore,
   configFromEnv,
   loadOrCreateSigner,
   parsePublicKeyEntry,
+  planImport,
   publishPublicKey,
   readSigner,
   revokePublicKey,
@@ -20,6 +22,7 @@ interface KeysArgs {
   file?: string;
   'key-id'?: string;
   node?: string;
+  'update-node'?: string;
 }
 
 const trustDirOf = (argv: KeysArgs): string => argv['trust-dir'] ?? configFromEnv().trustDir;
@@ -74,6 +77,11 @@ const exportCmd: CommandModule<KeysArgs, KeysArgs> = {
 const importCmd: CommandModule<KeysArgs, KeysArgs> = {
   command: 'import <file>',
   describe: 'trust the public keys in FILE (- for stdin), as printed by `contid keys export` on their node',
+  builder: (y) =>
+    y.option('update-node', {
+      type: 'string',
+      describe: 'NODE is already trusted here and the file adds or revokes keys of it (a rotation or revocation there): accept that, for this node only',
+    }) as Argv<KeysArgs>,
   handler: (argv) => {
     const dir = trustDirOf(argv);
     let text: string;
@@ -92,11 +100,20 @@ const importCmd: CommandModule<KeysArgs, KeysArgs> = {
         throw new ContidError(`${argv.file}:${i + 1}: ${(e as Error).message}`, 2);
       }
     });
-    for (const e of entries) {
-      const stored = publishPublicKey(dir, e);
-      process.stdout.write(`trusted ${stored.keyId} of node ${stored.node}${stored.revoked ? ` (revoked ${stored.revoked}: stays revoked)` : ''} in ${dir}\n`);
+    const steps = planImport(dir, entries, argv['update-node'] ?? null);
+    for (const step of steps) {
+      const e = step.kind === 'unchanged' ? step.entry : publishPublicKey(dir, step.entry);
+      process.stdout.write(`${IMPORT_WORDS[step.kind](e)} in ${dir}\n`);
     }
   },
+};
+
+const IMPORT_WORDS: Record<ImportStep['kind'], (e: PublicKeyEntry) => string> = {
+  'new-node': (e) => `trusted ${e.keyId} of node ${e.node} (a node new here)`,
+  'new-key': (e) => `trusted ${e.keyId} of node ${e.node} (a new key of a node trusted before)`,
+  unchanged: (e) => `${e.keyId} of node ${e.node}: already trusted, unchanged`,
+  'stays-revoked': (e) => `${e.keyId} of node ${e.node}: revoked here ${e.revoked}, stays revoked`,
+  'newly-revoked': (e) => `revoked ${e.keyId} of node ${e.node} (the file says revoked ${e.revoked})`,
 };
 
 const revoke: CommandModule<KeysArgs, KeysArgs> = {
