@@ -99,6 +99,26 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     engine.docker(['rm', '-f', running, made]);
   }, 120_000);
 
+  test("a named volume root made binding / (volume create -o o=bind -o device=/): her run with it (-v, --mount) and her start of root's container using it are refused; root's plain volume stays usable", () => {
+    const rootfs = uniqueName('root-bind-vol');
+    const plain = uniqueName('root-plain-vol');
+    expect(engine.docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', 'device=/', rootfs]).status).toBe(0);
+    expect(engine.docker(['volume', 'create', plain]).status).toBe(0);
+    const what = `volume "${rootfs}"`;
+    for (const mount of [['-v', `${rootfs}:/host`], ['--mount', `type=volume,source=${rootfs},target=/host`]]) {
+      const r = as(mallory, ['run', '--rm', ...mount, engine.image, ...PAYLOAD]);
+      expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 125, stdout: '' });
+      expect(r.stderr).toMatch(refusal(what));
+    }
+    const agent = uniqueName('root-vol-agent');
+    expect(engine.docker(['create', '--name', agent, '-v', `${rootfs}:/host`, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(as(mallory, ['start', agent]).stderr).toMatch(refusal(what));
+    expect(inspect(agent, '{{.State.Running}}')).toBe('false');
+    expect(existsSync(MARK)).toBe(false);
+    expect(as(mallory, ['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'touch /data/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    engine.docker(['rm', '-f', agent]);
+  }, 120_000);
+
   test('her own container made through the front (her read-only bind, a named volume) starts, restarts and execs as hers; so does a plain one root made', () => {
     const mine = uniqueName('hers');
     expect(as(mallory, ['create', '--name', mine, '-v', `${hers}:/h:ro`, '-v', `${uniqueName('vol')}:/data`, '--cap-drop', 'ALL', engine.image, 'sleep', '600']).status).toBe(0);

@@ -219,6 +219,26 @@ describe('the other bodies the front judges', () => {
     expect(containerCreateRefusal(Buffer.from('{"Image":'), ctx)?.why).toMatch(/not JSON/);
   });
 
+  test.each([
+    ['a bind of / made as a volume by root', { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' } }, 'volume "v": its volume options {"type":"none","o":"bind","device":"/"}: only a tmpfs may be given as local volume options (type=tmpfs); bind-mount your own files with a read-only bind mount instead'],
+    ["the host's disk", { Driver: 'local', Options: { type: 'ext4', device: '/dev/sda1' } }, 'volume "v"'],
+    ['a plugin driver', { Driver: 'rexray', Options: null }, 'volume "v": its volume driver "rexray"'],
+    ['a plain local volume', { Driver: 'local', Options: null }, null],
+    ['a tmpfs', { Driver: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } }, null],
+    ['none yet (dockerd makes a plain one)', null, null],
+    ['no answer from dockerd', undefined, 'volume "v": dockerd could not be asked what it is'],
+  ])('a named volume that is %s, by -v and by --mount', (_what, stored, refused) => {
+    const volumes = { ...ctx, volume: (name: string) => (name === 'v' ? stored : null) };
+    const judged = (host: unknown) => hostConfigRefusal(host, volumes);
+    const says = (r: ReturnType<typeof judged>) => (r ? `${r.what}: ${r.why}` : null);
+    for (const host of [{ Binds: ['v:/host'] }, { Binds: ['v:/host:ro'] }, { Mounts: [{ Type: 'volume', Source: 'v', Target: '/host' }] }]) {
+      if (refused === null) expect(judged(host)).toBeNull();
+      else expect(says(judged(host))).toMatch(new RegExp(`^${refused.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    }
+    // Without a look-up (no dockerd to ask), named volumes are not judged.
+    expect(hostConfigRefusal({ Binds: ['v:/host'] }, ctx)).toBeNull();
+  });
+
   test('exec create: Privileged in any case', () => {
     expect(execCreateRefusal(Buffer.from('{"Cmd":["sh"],"Privileged":false}'))).toBeNull();
     expect(execCreateRefusal(Buffer.from('{"Cmd":["sh"],"PRIVILEGED":true}'))?.allow).toBe('audit-control');

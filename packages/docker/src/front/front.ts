@@ -9,7 +9,7 @@ import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
-import { Refusal, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
+import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -238,11 +238,32 @@ export class DockerFront {
 
   /** A create judged with dockerd's runtimes; asked again before refusing another runtime (an admin may have added contid's since). */
   private async judgedCreate(body: Buffer, head: Head, who: Requester, verdict: (r: Refusal | null) => Verdict | null): Promise<Verdict | void> {
-    const judge = (daemon: DockerDaemon) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed });
+    const refusal = await this.judgedWith((daemon, volume) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed, volume }));
+    if (refusal === 'no /info') return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
+    return verdict(refusal) ?? this.before({ kind: 'container-create' }, head, who);
+  }
+
+  /**
+   * `judge` with dockerd's /info (asked again before refusing another runtime: an admin may have
+   * added contid's since) and the named volumes it mounts as dockerd has them now: a first
+   * judging notes which volumes it asks about, they are looked up, and it judges again.
+   */
+  private async judgedWith(judge: (daemon: DockerDaemon, volume: PolicyContext['volume']) => Refusal | null): Promise<Refusal | null | 'no /info'> {
     let daemon = await this.daemon.get();
-    if (daemon && judge(daemon)?.allow === 'runtime') daemon = await this.daemon.get(true);
-    if (!daemon) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
-    return verdict(judge(daemon)) ?? this.before({ kind: 'container-create' }, head, who);
+    const asked = new Set<string>();
+    const first = daemon && judge(daemon, (name) => (asked.add(name), null));
+    if (first?.allow === 'runtime') daemon = await this.daemon.get(true);
+    if (!daemon) return 'no /info';
+    const volumes = new Map(await Promise.all([...asked].map(async (name) => [name, await this.volumeOf(name)] as const)));
+    return judge(daemon, (name) => (volumes.has(name) ? volumes.get(name) : undefined));
+  }
+
+  /** Named volume `name` as dockerd has it (null: none; undefined: no answer). */
+  private async volumeOf(name: string): Promise<StoredVolume | null | undefined> {
+    const r = await this.askUpstream('GET', `/volumes/${encodeURIComponent(name)}`);
+    if ('error' in r) return undefined;
+    if (r.status === 404) return null;
+    return r.status === 200 && r.body && typeof r.body === 'object' ? (r.body as StoredVolume) : undefined;
   }
 
   /**
@@ -318,16 +339,12 @@ export class DockerFront {
    * A start (or, `starting` false, an exec) of a stored container by a caller other than host
    * root, refused when her own create of it would have been (start-policy.ts: the create-time
    * rules on what dockerd itself says the container is now, with her uid). Checked at every
-   * start (create-then-start and `docker run` alike). dockerd's runtimes are asked again when the
-   * container's runtime is not one known as contid's (an admin may have reloaded them), else at
-   * most every DAEMON_TTL_MS.
+   * start (create-then-start and `docker run` alike). dockerd's /info is asked at most every
+   * DAEMON_TTL_MS, and again before refusing a runtime (judgedWith).
    */
   private async refusedStart(found: Found, head: Head, who: Requester, starting: boolean): Promise<Verdict | null> {
-    const judge = (daemon: DockerDaemon) => storedContainerRefusal(found.container.HostConfig, daemon, { uid: who.uid, allowed: this.o.allowUnattributed });
-    let daemon = await this.daemon.get();
-    if (daemon && judge(daemon)?.allow === 'runtime') daemon = await this.daemon.get(true);
-    if (!daemon) return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not starting a container it cannot check" };
-    const refusal = judge(daemon);
+    const refusal = await this.judgedWith((daemon, volume) => storedContainerRefusal(found.container.HostConfig, daemon, { uid: who.uid, allowed: this.o.allowUnattributed, volume }));
+    if (refusal === 'no /info') return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not starting a container it cannot check" };
     const verdict = refusal && this.policyRefused(refusal, head, who);
     if (!verdict) return null;
     // dockerd removes an auto-remove container whose start failed, and `docker run --rm` waits

@@ -42,8 +42,20 @@ export interface PolicyContext {
    * one nobody allowed (`--runtime runc -v /:/host` with runtime allowed).
    */
   allowed?: ReadonlySet<Unattributed>;
+  /**
+   * A named volume as dockerd has it now (`GET /volumes/{name}`): null when there is none (dockerd
+   * makes a plain local one, or one with the mount's own options, judged there), undefined when
+   * it could not be asked. Without it, named volumes are not looked up.
+   */
+  volume?: (name: string) => StoredVolume | null | undefined;
   /** Where host paths are looked up (tests: a fixture tree). */
   lstat?: (path: string) => Stats;
+}
+
+/** What dockerd says of a named volume: its driver and driver options. */
+export interface StoredVolume {
+  Driver?: unknown;
+  Options?: unknown;
 }
 
 /**
@@ -206,7 +218,7 @@ function bindsEntryRefusal(spec: string, ctx: PolicyContext): Refusal | null {
   if (parts.length > 3) return { what: `-v ${q(spec)}`, why: 'not a volume spec' };
   if (parts.length === 1 || (parts.length === 2 && isMode(parts[1]!))) return null; // an anonymous volume
   const [source, , mode = ''] = parts;
-  if (!source!.startsWith('/')) return null; // a named volume
+  if (!source!.startsWith('/')) return namedVolumeRefusal(source!, ctx);
   return bindRefusal(source!, mode.split(',').includes('ro'), ctx);
 }
 
@@ -226,13 +238,30 @@ export function volumeOptionsRefusal(driver: unknown, opts: unknown): Refusal | 
   return { what: `volume options ${q(opts)}`, why: 'only a tmpfs may be given as local volume options (type=tmpfs); bind-mount your own files with a read-only bind mount instead' };
 }
 
-/** One entry of HostConfig.Mounts (`--mount`): a bind's source as bindRefusal judges it, a volume's driver options, a tmpfs. */
+/**
+ * A named volume a mount uses (`-v NAME:/dst`, `--mount type=volume,source=NAME`): one that
+ * exists is judged by its driver and options as its create would have been — root's `docker
+ * volume create -o type=none -o o=bind -o device=/` binds / for whoever mounts it.
+ */
+function namedVolumeRefusal(name: string, ctx: PolicyContext): Refusal | null {
+  const volume = ctx.volume?.(name);
+  if (!ctx.volume || volume === null) return null;
+  if (volume === undefined) return { what: `volume ${q(name)}`, why: 'dockerd could not be asked what it is' };
+  const r = volumeOptionsRefusal(volume.Driver, volume.Options);
+  return r && { what: `volume ${q(name)}`, why: `its ${r.what}: ${r.why}` };
+}
+
+/** One entry of HostConfig.Mounts (`--mount`): a bind's source as bindRefusal judges it, a volume's (named: namedVolumeRefusal) and its driver options, a tmpfs. */
 function mountRefusal(m: unknown, ctx: PolicyContext): Refusal | null {
   if (!isObject(m)) return { what: `--mount ${q(m)}`, why: 'not an object' };
   const types = valuesOf(m, 'Type');
   const readOnly = valuesOf(m, 'ReadOnly');
   if (types.length && types.every((t) => t === 'tmpfs')) return null;
   if (types.length && types.every((t) => t === 'volume')) {
+    for (const source of valuesOf(m, 'Source')) {
+      const r = source === null || source === '' ? null : typeof source !== 'string' ? { what: `--mount source ${q(source)}`, why: 'not a string' } : namedVolumeRefusal(source, ctx);
+      if (r) return r;
+    }
     for (const vo of valuesOf(m, 'VolumeOptions')) {
       for (const dc of valuesOf(vo, 'DriverConfig')) {
         for (const name of [...valuesOf(dc, 'Name'), undefined]) {
