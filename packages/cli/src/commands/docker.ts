@@ -2,12 +2,15 @@ import type { CommandModule } from 'yargs';
 import { ContidError, FailPolicy, Tagger } from '@contid/core';
 import { DockerAgent, Spool, SpoolConsumer, backfillDocker, dockerClient, dockerExecDescriber, dockerIdentifier, socketOfHost, spoolDirFromEnv } from '@contid/docker';
 import { dockerFrontCommand } from './docker-front';
+import { applyDrainNice, niceOption } from './drain-nice';
 
 interface DockerArgs {
   host?: string;
   spool?: string;
   'wait-ms': number;
 }
+
+type AgentArgs = Omit<DockerArgs, 'wait-ms'> & { nice: number };
 
 const log = (line: string): void => void process.stderr.write(`contid docker: ${line}\n`);
 
@@ -55,11 +58,12 @@ const sync: CommandModule<object, DockerArgs> = {
   },
 };
 
-const agent: CommandModule<object, Omit<DockerArgs, 'wait-ms'>> = {
+const agent: CommandModule<object, AgentArgs> = {
   command: 'agent',
   describe: 'long-running: drain the spool as the shim writes it, follow Docker events (exec, die, destroy), backfill at start',
-  builder: (y) => y.options(options),
+  builder: (y) => y.options({ ...options, nice: niceOption }),
   handler: async (argv) => {
+    applyDrainNice(argv.nice);
     const tagger = openTagger();
     const a = new DockerAgent({ docker: dockerClient(socketOfHost(argv.host)), tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), log });
     const stopped = new Promise<void>((done) => {
@@ -84,7 +88,7 @@ const agent: CommandModule<object, Omit<DockerArgs, 'wait-ms'>> = {
 };
 
 /** The same agent as `contid agent docker`, beside `contid agent kubernetes`. */
-export const dockerAgent: CommandModule<object, Omit<DockerArgs, 'wait-ms'>> = { ...agent, command: 'docker' };
+export const dockerAgent: CommandModule<object, AgentArgs> = { ...agent, command: 'docker' };
 
 export const dockerCommand: CommandModule<object, object> = {
   command: 'docker <command>',

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { hostname } from 'node:os';
 import { ContidError, FailPolicy, Tagger } from '@contid/core';
 import { Spool, SpoolDrainer, spoolDirFromEnv } from '@contid/oci';
+import { applyDrainNice, niceOption } from './drain-nice';
 import { DEFAULT_PREFIX_CONFIGMAP, KubeConfig, KubernetesAgent, kubernetesIdentifier, loadKubeConfig, probeDescriber } from '@contid/kubernetes';
 
 interface KubernetesAgentArgs {
@@ -12,6 +13,7 @@ interface KubernetesAgentArgs {
   resync: number;
   'drain-spool': boolean;
   spool?: string;
+  nice: number;
 }
 
 // A ConfigMap data key and a node name must both be DNS subdomains.
@@ -38,8 +40,10 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       .option('prefix-configmap', { type: 'string', default: DEFAULT_PREFIX_CONFIGMAP, describe: 'ConfigMap holding every node’s ID prefix' })
       .option('resync', { type: 'number', default: 15, describe: 'seconds between re-checks of every pod' })
       .option('drain-spool', { type: 'boolean', default: true, describe: 'also tag the containers the contid-runc shim hands over (containerd/CRI-O nodes); --no-drain-spool where `contid docker agent` does it' })
-      .option('spool', { type: 'string', describe: 'the shim’s spool (default $CONTID_SPOOL_DIR or $CONTID_STATE_DIR/spool)' }),
+      .option('spool', { type: 'string', describe: 'the shim’s spool (default $CONTID_SPOOL_DIR or $CONTID_STATE_DIR/spool)' })
+      .option('nice', niceOption),
   handler: async (argv) => {
+    applyDrainNice(argv.nice);
     const nodeName = argv.node ?? process.env.NODE_NAME ?? hostname();
     if (!DNS_SUBDOMAIN.test(nodeName) || nodeName.length > 253) throw new ContidError(`node name "${nodeName}" is not a Kubernetes node name`);
     const namespace = argv.namespace ?? process.env.POD_NAMESPACE ?? 'contid-system';
