@@ -177,6 +177,8 @@ describe('contid-runc delete: the init pid from the runtime’s state while a cr
     ['crun status, a create being processed (claimed)', 'status', crunStatus, ['.claimed-1-5-create-1.entry'], 5151],
     ['no state (runc create failed and cleaned up), a create waiting', null, '', ['5-create-1.entry'], null],
     ['runc state.json, no create waiting (not read)', 'state.json', runcState, [], null],
+    // Past the head the shim reads first (a long id): the whole file is read, never a later "pid".
+    ['runc state.json, the init pid past its head', 'state.json', `{"id":"${'c'.repeat(5000)}","init_process_pid":4343,"pid":8}`, ['5-create-1.entry'], 4343],
   ])('%s: init-pid %s', (_n, file, text, pending, want) => {
     withState(file, text);
     for (const argv of [['--root', root, 'delete', 'c1'], [`--root=${root}`, 'delete', '--force', 'c1']]) {
