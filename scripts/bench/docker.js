@@ -4,9 +4,10 @@
 // `contid docker front` (requester identity), the contid-runc shim, `contid docker agent`
 // draining the spool — alternating, and prints the median ratios (targets: run <= 1.03,
 // exec <= 1.05). Then the shim's own cost per runc call, in ms, against calling the same binary
-// directly (passthrough, and the create path).
+// directly (passthrough, and the create path). With the agent on, each figure is followed by the
+// agent's share: the same pairs alternating between the agent draining and the agent paused.
 const { spawn, spawnSync } = require('node:child_process');
-const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
+const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -153,6 +154,29 @@ exports.main = async function main() {
       console.log(`  contid (front + shim${withAgent ? ' + agent' : ''})`.padEnd(39) + `median ${f(median(c))} ms`);
       console.log(`  ratio contid/plain: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(c) / median(p)).toFixed(3)} (target <= ${target})`);
     };
+    /**
+     * The agent's share: pairs as above, alternating between the agent draining beside them (at
+     * its default --nice) and the agent paused (SIGSTOP for the pair; SIGCONT after, and each pair
+     * starts from a drained spool, so the paused pair's entries are not drained in the next).
+     */
+    const drainShare = (what, contid, plain) => {
+      const spoolDir = join(stateDir, 'spool');
+      const pending = () => (existsSync(spoolDir) ? readdirSync(spoolDir).filter((f) => f.endsWith('.entry')).length : 0);
+      const byMode = { draining: [], paused: [] };
+      for (let i = 0; i < PAIRS; i++) {
+        // Wait for the drain (at most 10 s: an entry the agent keeps, say a quarantined one, must not stall the bench).
+        for (let t = Date.now(); pending() > 0 && Date.now() - t < 10_000; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        const mode = i % 2 ? 'paused' : 'draining';
+        if (mode === 'paused') process.kill(agent.pid, 'SIGSTOP');
+        try {
+          const [a, b] = (i >> 1) % 2 ? [contid(), plain()] : [plain(), contid()].reverse();
+          byMode[mode].push(a / b);
+        } finally {
+          if (mode === 'paused') process.kill(agent.pid, 'SIGCONT');
+        }
+      }
+      console.log(`  ${what}, the agent's share (${PAIRS} pairs alternating): median pair ratio with the agent draining ${median(byMode.draining).toFixed(3)}, paused ${median(byMode.paused).toFixed(3)}`);
+    };
     const run = (host, runtime) => () => timed('docker', ['-H', host, 'run', '--rm', '--runtime', runtime, IMAGE, 'true']);
     run(HOST, 'runc')();
     run(FRONT, 'contid')(); // warm-up
@@ -162,6 +186,7 @@ exports.main = async function main() {
     console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
     const [frontRunCpu, agentRunCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, run(FRONT, 'contid'));
     console.log(`  CPU per docker run: the front ${f(frontRunCpu)} ms, the agent ${withAgent ? `${f(agentRunCpu)} ms` : 'off'} (${PAIRS} runs, /proc/PID/task/*/schedstat)`);
+    if (agent) drainShare('docker run', run(FRONT, 'contid'), run(HOST, 'runc'));
     const c = docker(['run', '-d', '--runtime', 'contid', IMAGE, 'sleep', '3600']).stdout.trim();
     const p = docker(['run', '-d', '--runtime', 'runc', IMAGE, 'sleep', '3600']).stdout.trim();
     const exec = (host, id) => () => timed('docker', ['-H', host, 'exec', id, 'true']);
@@ -173,6 +198,7 @@ exports.main = async function main() {
     console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
     const [frontExecCpu, agentExecCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, exec(FRONT, c));
     console.log(`  CPU per docker exec: the front ${f(frontExecCpu)} ms, the agent ${withAgent ? `${f(agentExecCpu)} ms` : 'off'}`);
+    if (agent) drainShare('docker exec', exec(FRONT, c), exec(HOST, p));
     console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
     for (const [label, { direct, via }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
