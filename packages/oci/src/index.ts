@@ -6,7 +6,7 @@ export type { OciProcess, OciSpec } from './oci-spec';
 export { SpoolConsumer, alive, containerProcesses, sessionLeader } from './consumer';
 export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier, InitRecorder, SpawnBinder } from './consumer';
 export { SpoolDrainer } from './drainer';
-export { DRAIN_NICENESS, lowerCpuPriority } from './priority';
+export { lowerCpuPriority } from './priority';
 export type { SpoolDrainerOptions } from './drainer';
 export { spoolHealth } from './health';
 export { adapterHealth, adapterInstallers, consumerHooks } from './adapter';

@@ -1,9 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
-/** The niceness the agents drain at unless told otherwise (`--nice`). */
-export const DRAIN_NICENESS = 10;
-
 /**
  * Puts every thread of a process (default: this one) at `niceness` or lower priority, never
  * higher. The spool consumers bind what the shim handed over after the container has started:

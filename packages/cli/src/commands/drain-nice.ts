@@ -1,11 +1,11 @@
 import { ContidError } from '@contid/core';
-import { DRAIN_NICENESS, lowerCpuPriority } from '@contid/oci';
+import { lowerCpuPriority } from '@contid/oci';
 
 /** `--nice N` of the long-running spool consumers (docker agent, agent kubernetes). */
 export const niceOption = {
   type: 'number',
-  default: DRAIN_NICENESS,
-  describe: 'CPU niceness (0–19) to drain at, so binding yields the CPU to containers starting; 0 keeps the caller’s',
+  default: 0,
+  describe: 'CPU niceness (1–19) to run at, so binding yields the CPU to containers starting (docs: measured both ways); 0 keeps the caller’s',
 } as const;
 
 /** Applies `--nice` to this process before it starts draining. */
