@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { DockerAgent, RequesterStore, Spool } from '@contid/docker';
@@ -51,6 +51,21 @@ export class FrontSuite {
     return user;
   }
 
+  /**
+   * DIR (root's, made 0755) with a directory `hers` in it that USER owns: her own files on a path
+   * she cannot redirect, as a bind mount of hers must be. Its path; DIR is removed at stop().
+   */
+  userDirectory(dir: string, user: LoginUser): string {
+    const hers = join(dir, 'hers');
+    chmodSync(dir, 0o755);
+    mkdirSync(hers, { mode: 0o755 });
+    chownSync(hers, user.uid, user.uid);
+    this.directories.push(dir);
+    return hers;
+  }
+
+  private readonly directories: string[] = [];
+
   /** USER's docker CLI, talking to the front. */
   docker(user: LoginUser, args: string[]): RunResult {
     return user.run(['docker', '-H', `unix://${this.frontSock}`, ...args]);
@@ -99,5 +114,6 @@ export class FrontSuite {
     this.state.cleanup();
     this.configState?.cleanup();
     for (const user of this.users.splice(0)) user.remove();
+    for (const dir of this.directories.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 }

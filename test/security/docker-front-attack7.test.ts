@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunResult, run, uniqueName } from '../helpers/cli';
@@ -40,15 +40,12 @@ const ESCAPE = 'echo auid=$(cat /proc/self/loginuid); echo 4242 >/proc/self/logi
 beforeAll(async () => {
   mallory = suite.loginUser('contid-f7-mallory');
   alice = suite.loginUser('contid-f7-alice');
-  chmodSync(shared, 0o755);
-  mkdirSync(hers, { mode: 0o755 });
-  chownSync(hers, mallory.uid, mallory.uid);
+  suite.userDirectory(shared, mallory);
   await suite.start();
 }, 240_000);
 
 afterAll(async () => {
   await suite.stop();
-  rmSync(shared, { recursive: true, force: true });
 }, 120_000);
 
 describe('outside attack 7: configuration dockerd takes past the start check', () => {

@@ -47,8 +47,9 @@ describe('the API calls the front notes a requester for', () => {
     // Calls that change what dockerd's own later runs of the container execute.
     ['PUT', '/v1.41/containers/web/archive?path=%2Ftmp', { kind: 'container-change', ref: 'web', what: 'cp' }],
     ['PUT', `/containers/${ID}/archive?path=/`, { kind: 'container-change', ref: ID, what: 'cp' }],
-    ['GET', '/v1.41/containers/web/archive?path=/', null],
-    ['HEAD', '/v1.41/containers/web/archive?path=/', null],
+    ['GET', '/v1.41/containers/web/archive?path=/', { kind: 'container-read', ref: 'web' }],
+    ['HEAD', '/v1.41/containers/web/archive?path=/', { kind: 'container-read', ref: 'web' }],
+    ['GET', '/v1.41/containers/web/export', null],
     ['POST', '/v1.41/containers/web/update', { kind: 'container-change', ref: 'web', what: 'update' }],
     ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['POST', '/v1.41/containers/web/attach?stdin=true', { kind: 'container-change', ref: 'web', what: 'attach' }],

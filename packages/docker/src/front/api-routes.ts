@@ -19,6 +19,8 @@ export type ApiRoute =
   | { kind: 'container-remove'; ref: string }
   /** A call that changes what dockerd's own later runs of the container execute (see CHANGES). */
   | { kind: 'container-change'; ref: string; what: Change }
+  /** `GET|HEAD /containers/{ref}/archive` (`docker cp` out): reads files through the container's mounts. */
+  | { kind: 'container-read'; ref: string }
   /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
   | { kind: 'volume-create' }
   /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
@@ -55,7 +57,7 @@ export type Unattributed = (typeof UNATTRIBUTED)[number];
  * Left out, because they do not change what the container's processes execute: rename (its name
  * only; dockerd's runs name it by id), kill, stop, pause, unpause, resize, wait (a kill may make
  * dockerd restart it, but it runs what its starter set up), commit and export, archive GET and
- * HEAD, logs, stats, top, changes, inspect (they read it), network connect/disconnect (its network,
+ * HEAD (routed as `container-read`: judged, not noted), logs, stats, top, changes, inspect (they read it), network connect/disconnect (its network,
  * not its processes), remove (the note goes with it). A volume shared with another container is
  * written through that container's own calls, which the front cannot tie to this one (docs/docker.md).
  */
@@ -140,6 +142,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     if (what) return { kind: 'unattributed', what };
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
+  if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };
   return null;
 }
 

@@ -132,8 +132,8 @@ export class DockerFront {
   }
 
   /**
-   * A client nobody can be named for: calls that run processes (create, start, exec) or
-   * change a container (CHANGES) are refused, answered 403 by the front and logged; all else
+   * A client nobody can be named for: calls that run processes (create, start, exec), change a
+   * container (CHANGES) or read through its mounts (a cp out) are refused, answered 403 by the front and logged; all else
    * is relayed. Noting SO_PEERCRED's uid alone was the other choice, but it would run the
    * container with no login uid of the client's (the kernel's auid is the point) on the word of
    * a process that made sure it could not be checked — and no client that keeps its connecting
@@ -300,6 +300,7 @@ export class DockerFront {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
     if (route.kind === 'container-change') return this.changing(route, route.ref, route.what, head, who);
+    if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
@@ -322,9 +323,24 @@ export class DockerFront {
   private async changing(route: ApiRoute, ref: string, what: Change, head: Head, who: Requester): Promise<Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
+    // A cp writes through the container's mounts, an attach types into its process: as an exec.
+    const reaches = (what === 'cp' || what === 'attach') && !this.hostRoots.has(who);
+    const refused = reaches ? await this.refusedStart(found, head, who, false) : null;
+    if (refused) return refused;
     const line = this.notes.change(found.id, what, who);
     if (line !== null) this.changed.set(route, { id: found.id, line });
     return { target: containerTargetFor(head.url, found.id) };
+  }
+
+  /**
+   * A `docker cp` out of a container (archive GET/HEAD) by a caller other than host root: it
+   * reads through the container's mounts (root's `-v /:/host`: /etc/shadow), so it is refused as
+   * her start of the container would be. Relayed by full id, as a start is.
+   */
+  private async reaching(ref: string, head: Head, who: Requester): Promise<Verdict> {
+    const found = await this.resolve(ref);
+    if ('message' in found) return found;
+    return (await this.refusedStart(found, head, who, false)) ?? { target: containerTargetFor(head.url, found.id) };
   }
 
   private withdraw(changed: { id: string; line: string }): void {
@@ -336,7 +352,7 @@ export class DockerFront {
   }
 
   /**
-   * A start (or, `starting` false, an exec) of a stored container by a caller other than host
+   * A start (or, `starting` false, an exec, cp or attach) of a stored container by a caller other than host
    * root, refused when her own create of it would have been (start-policy.ts: the create-time
    * rules on what dockerd itself says the container is now, with her uid). Checked at every
    * start (create-then-start and `docker run` alike). dockerd's /info is asked at most every
