@@ -69,6 +69,18 @@ describe('contid doctor: security checks (real service, real processes)', () => 
     expect(check.detail).not.toContain('holds-nothing');
   });
 
+  // Outside attack 10, F3: the name is the container's (a nested orchestrator names its children
+  // as it likes); printed raw, CR + ESC[2J cleared the warning and printed "all clear" instead.
+  it('prints the name of the container it warns about escaped: it cannot erase its own warning', async () => {
+    const name = 'doc-evil\r\x1b[2J\x1b[1;1Hcontid: all clear\nok    containers with CAP_AUDIT_CONTROL: none';
+    const pid = await tagged(name, false);
+    const r = contid(['doctor'], { env: service.env });
+    const line = r.stdout.split('\n').find((l) => l.includes(`pid ${pid}`));
+    expect(line).toMatch(/^WARN  containers with CAP_AUDIT_CONTROL: .*doc-evil\\r\\x1b\[2J\\x1b\[1;1Hcontid: all clear\\nok {4}containers/);
+    expect(r.stdout).not.toMatch(/[\r\x1b]/);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('ok    containers with CAP_AUDIT_CONTROL'))).toEqual([]);
+  });
+
   it('lists untagged workloads', async () => {
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
     children.push(sleeper);

@@ -59,7 +59,7 @@ export function interpretSeparator(chain: AttributedContainer[]): string {
   if (!c) return '----\n';
   const seen = separators.get(c);
   if (seen !== undefined && seen.name === c.name && seen.contid === c.contid && seen.orchestrator === c.orchestrator) return seen.line;
-  const line = `---- container=${escapeControls(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${escapeControls(c.orchestrator)}\n`;
+  const line = `---- container=${word(c.name)} contid=${formatContainerId(c.contid)} orchestrator=${word(c.orchestrator)}\n`;
   separators.set(c, { name: c.name, contid: c.contid, orchestrator: c.orchestrator, line });
   return line;
 }
@@ -93,17 +93,33 @@ export function csvHeaderRow(options: FormatOptions = {}): string {
   return options.csv?.container ? `${header.slice(0, -1)},CONTAINER,CONTID,ORCHESTRATOR\n` : header;
 }
 
-/** A container's words for a text line: controls, spaces and commas escaped as \ooo. */
-const textWord = (s: string): string => escapeControls(s).replace(/ /g, '\\040').replace(/,/g, '\\054');
+/**
+ * Spaces of every kind (ASCII, no-break, the U+2000 block, ideographic), zero-width and other
+ * invisible format characters: in a name they would print as a word break, or as nothing, so a
+ * name could carry a second `contid=` that reads as contid's own (outside attack 10, F1/F2).
+ */
+const SPACE_LIKE = /[\s\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g;
+const octalBytes = (ch: string): string => [...Buffer.from(ch, 'utf8')].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
 
 /**
- * contid's own words (` container=`, ` contid=`, ` orchestrator=`) inside ausearch's sentence,
- * which the log's text writes (a file name, an exe, a user name), get their '=' escaped
- * (\075): an exe named `/x container=db-prod contid=… orchestrator=docker`
- * must not make an unattributed line read as attributed, nor add a second attribution.
+ * A container's name or orchestrator as one word of contid's own line: controls, every
+ * space-like character and '=' as \ooo, so the line holds one `contid=` whatever the name.
  */
-const FORGED_ATTRIBUTION = / (container|contid|orchestrator)=/g;
-const unforgeable = (line: string): string => line.replace(FORGED_ATTRIBUTION, ' $1\\075');
+const word = (s: string): string => escapeControls(s).replace(SPACE_LIKE, octalBytes).replace(/=/g, '\\075');
+
+/** A container's words for a text line: as `word`, commas too. */
+const textWord = (s: string): string => word(s).replace(/,/g, '\\054');
+
+/**
+ * contid's own words (`container=`, `contid=`, `orchestrator=`) inside ausearch's sentence,
+ * which the log's text writes (a file name, an exe, a user name), get their '=' escaped
+ * (\075) whatever comes before them: an exe named `/x container=db-prod contid=…` must not
+ * make an unattributed line read as attributed, nor add a second attribution — also not with a
+ * no-break space before the word, which prints as a space and which `grep contid=N` matches
+ * all the same (outside attack 10, F1).
+ */
+const FORGED_ATTRIBUTION = /(container|contid|orchestrator)=/g;
+const unforgeable = (line: string): string => line.replace(FORGED_ATTRIBUTION, '$1\\075');
 
 const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
 

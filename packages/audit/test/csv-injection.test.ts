@@ -82,4 +82,36 @@ describe('csv cells an attacker writes (F6)', () => {
     expect(attributed.match(/ container=/g)).toHaveLength(1);
     expect(attributed).toMatch(/ container=web contid=4919 orchestrator=docker\n$/);
   });
+
+  // Outside attack 10, F1: a no-break space (valid UTF-8, no control) prints as a space, and
+  // `grep contid=<victim>` over a text export matched the line all the same.
+  it.each([
+    ['no-break space', '\u00a0'],
+    ['no space at all', ''],
+    ['ideographic space', '\u3000'],
+    ['zero-width space', '\u200b'],
+  ])('text: "… contid=" after a %s in a file name is escaped', (_, space) => {
+    const name = `/tmp/notes${space}container=victim${space}contid=0000000000000539${space}orchestrator=docker`;
+    const [forged] = eventsOf([
+      'type=SYSCALL msg=audit(1795999836.900:104): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=55 a2=0 a3=0 items=1 ppid=1 pid=602 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=(none) ses=9 comm="touch" exe="/usr/bin/touch" key=(null)',
+      'type=CWD msg=audit(1795999836.900:104): cwd="/tmp"',
+      `type=PATH msg=audit(1795999836.900:104): item=0 name=${hex(name)} inode=1 dev=00:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0 cap_frootid=0`,
+    ]);
+    const line = formatAuditEvent('text', forged, []);
+    expect(line).toContain('opened-file');
+    expect(line).not.toMatch(/(container|contid|orchestrator)=/);
+    expect(line).toContain('contid\\0750000000000000539');
+  });
+
+  it('interpret and text: a container name holding spaces of any kind cannot add a contid= of its own', () => {
+    const forged = eventsOf(ATTACK)[2];
+    for (const name of ['x contid=4242 orchestrator=docker', 'x\u00a0contid=4242\u00a0orchestrator=docker', 'x\u200bcontid=4242']) {
+      const chain = [{ ...DB, name }];
+      const separator = formatAuditEvent('interpret', forged, chain).split('\n')[0];
+      expect(separator.match(/contid=/g)).toHaveLength(1);
+      expect(separator).toMatch(/^---- container=x\\\d{3}\S* contid=4919 orchestrator=docker$/);
+      const text = formatAuditEvent('text', forged, chain);
+      expect(text.match(/contid=/g)).toHaveLength(1);
+    }
+  });
 });

@@ -11,8 +11,10 @@
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
 
 // C0 controls, backslash, DEL, C1 controls, line/paragraph separators, bidi embeddings,
-// overrides and isolates.
-const UNSAFE = /[\x00-\x1f\\\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// overrides and isolates; and characters that print as nothing or as a plain space (no-break
+// and soft hyphen, zero-width spaces and joiners, LRM/RLM, word joiner, BOM), so `web\u200b`
+// cannot print exactly like `web` (outside attack 10, U1).
+const UNSAFE = /[\x00-\x1f\\\x7f-\xa0\xad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 function escapeOne(ch: string): string {
   const named = NAMED[ch];

@@ -13,6 +13,11 @@ describe('escapeText', () => {
     ['line separator', 'a\u2028b', 'a\\u2028b'],
     ['bidi override', 'abc\u202edcb', 'abc\\u202edcb'],
     ['non-ASCII letters stay', 'café-数据', 'café-数据'],
+    // outside attack 10, U1: characters that print as nothing or as a plain space
+    ['zero-width space (web\u200b prints as web)', 'web\u200b', 'web\\u200b'],
+    ['no-break space', 'a\u00a0contid=1', 'a\\xa0contid=1'],
+    ['soft hyphen, word joiner, BOM', '\u00ad\u2060\ufeff', '\\xad\\u2060\\ufeff'],
+    ['left-to-right mark', 'a\u200eb', 'a\\u200eb'],
   ])('%s', (_what, input, expected) => {
     expect(escapeText(input)).toBe(expected);
     expect(isPrintable(input)).toBe(input === expected);

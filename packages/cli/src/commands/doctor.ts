@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { configFromEnv, runHealthChecks } from '@contid/core';
+import { configFromEnv, escapeText, runHealthChecks } from '@contid/core';
 import { adapterHealth, spoolHealth } from '@contid/oci';
 import { serviceHealth } from '@contid/service';
 import { adapters } from '../adapters';
@@ -16,7 +16,9 @@ export const doctorCommand: CommandModule<{ json: boolean }, { json: boolean }> 
     // (how many hand-offs wait), then each adapter's: all named here, none registered at import.
     const results = [...runHealthChecks(config), ...serviceHealth(config), ...spoolHealth(config), ...adapterHealth(adapters(), config)];
     if (argv.json) results.forEach(printJson);
-    else for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${r.detail}${r.fix && r.status !== 'ok' ? ` — fix: ${r.fix}` : ''}\n`);
+    // Details and fixes name containers, and a nested orchestrator names its children as it likes:
+    // escaped, or a name could clear the screen and print "all clear" over its own warning.
+    else for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${escapeText(r.detail)}${r.fix && r.status !== 'ok' ? ` — fix: ${escapeText(r.fix)}` : ''}\n`);
     if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
   },
 };
