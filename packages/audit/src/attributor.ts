@@ -9,7 +9,7 @@ import { SerialWatch, type BootVerdict } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
-import { kernelSession, type AuditRecord } from './record';
+import { kernelField, kernelSession, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -525,8 +525,10 @@ export class Attributor {
   }
 
   private onLogin(rec: AuditRecord): void {
-    const ses = rec.fields.get('ses');
-    if (!ses || ses === UNSET || !/^\d{1,10}$/.test(ses) || rec.fields.get('res') !== '1') return;
+    // kernelField: a LOGIN is a kernel record, read without splitting every field (a live
+    // stream has one per session)
+    const ses = kernelField(rec, 'ses');
+    if (!ses || ses === UNSET || !/^\d{1,10}$/.test(ses) || kernelField(rec, 'res') !== '1') return;
     const list = this.epochs.get(sessionKey(rec.node, Number(ses)));
     const start = rec.offset;
     // A session number allocated again (after a reboot) ends any older binding of it.

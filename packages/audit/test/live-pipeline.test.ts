@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Registry, TrustStore, ephemeralSigner, formatContainerId, parseContainerId, signLifecycle } from '@contid/core';
+import { Registry, TrustStore, ephemeralSigner, formatContainerId, parseContainerId, signLifecycle, type ContainerId } from '@contid/core';
 import { LivePipeline } from '../src/live/pipeline';
 
 // Record shapes as this machine's kernel and auditd write them (session 960, contid 13957717679680).
@@ -100,6 +100,25 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     for (let i = 0; i < 50; i++) lines.push(...execve(970 + (i % 5), 100 + i, `e${i}`));
     expect(events(String(p.push(lines))).length).toBe(50);
     expect(asked).toBe(5);
+  });
+
+  test('a container a binding names is asked of the registry once, its image and labels still in the output', () => {
+    const asked: string[] = [];
+    const registry = {
+      get: (contid: ContainerId) => {
+        asked.push(formatContainerId(contid));
+        return { contid, name: 'web', orchestrator: 'docker', runtimeId: null, parent: null, image: 'nginx:1', labels: { app: 'web' } };
+      },
+      containerOfSession: () => undefined,
+    };
+    const p = new LivePipeline({ format: 'json', trust, registry }, () => 1000);
+    const out = events(String(p.push([...login(964, 40), binding(964, 41, 'web', '13957717679681'), ...execve(964, 42, 'a'), ...execve(964, 43, 'b')])));
+    const execs = out.filter((e) => e.serial === 42 || e.serial === 43) as unknown as { container: { name: string; image: string; labels: Record<string, string> } }[];
+    expect(execs.map((e) => [e.container.name, e.container.image, e.container.labels])).toEqual([
+      ['web', 'nginx:1', { app: 'web' }],
+      ['web', 'nginx:1', { app: 'web' }],
+    ]);
+    expect(asked).toEqual(['13957717679681']);
   });
 
   test('an unbound session waits only within the grace after its LOGIN, then its events flow at once', () => {

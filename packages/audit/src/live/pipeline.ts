@@ -6,7 +6,7 @@ import { jsonEventBytes } from '../json-event';
 import { csvHeaderRow, formatAuditEvent, type FormatOptions, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
-import { parseRecord, parseRecordBytes, recordLineLength, writeRecordLine, type AuditRecord } from '../record';
+import { kernelField, kernelSession, parseRecord, parseRecordBytes, recordLineLength, writeRecordLine, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
 import { OutputBytes } from './output-bytes';
 
@@ -154,6 +154,7 @@ export class LivePipeline implements EventPipeline {
   private readonly out = new OutputBytes();
 
   constructor(private readonly options: LivePipelineOptions = {}, private readonly clock: () => number = Date.now) {
+    const registry = options.registry;
     this.attributor = new Attributor({
       maxSessions: DEFAULT_MAX_SESSIONS,
       maxContainers: DEFAULT_MAX_CONTAINERS,
@@ -161,6 +162,10 @@ export class LivePipeline implements EventPipeline {
       // tail prints only the count of rejected bindings; a few examples are enough to keep.
       keepRejected: 100,
       ...options,
+      // The attributor asks for a container the first time a binding names it, and the output
+      // asks for it right after (enriched): the answer is remembered for the output, so a new
+      // container costs one registry look-up, not two.
+      registry: registry && { get: (contid) => this.lookUp(contid) },
     });
     this.sessions = new LruMap(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
     this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock });
@@ -272,9 +277,10 @@ export class LivePipeline implements EventPipeline {
 
   /** Sessions a LOGIN record has just allocated: their binding record may still come. */
   private noteLogin(rec: AuditRecord, now: number): void {
-    if (rec.fields.get('res') !== '1') return;
-    const ses = Number(rec.fields.get('ses'));
-    if (!Number.isInteger(ses) || ses === 4294967295) return;
+    // the attributor's rule (onLogin), read without the record's full field map
+    if (kernelField(rec, 'res') !== '1') return;
+    const ses = kernelSession(rec);
+    if (ses === null || ses === undefined) return;
     const key = sessionKeyOf(rec.node, ses);
     const state = this.sessions.get(key);
     if (state) {
@@ -397,12 +403,18 @@ export class LivePipeline implements EventPipeline {
     const now = this.clock();
     let e = this.enrichment.get(key);
     if (!e || (e.image === null && now - e.at >= ENRICH_RETRY_MS)) {
-      const r = this.options.registry!.get(c.contid);
-      e = { at: now, image: r?.image ?? null, labels: r?.labels };
-      this.enrichment.set(key, e);
+      this.lookUp(c.contid);
+      e = this.enrichment.peek(key)!;
     }
     if (e.image === null && e.labels === undefined) return c;
     return { ...c, image: c.image ?? e.image, labels: e.labels };
+  }
+
+  /** The registry's answer for a container, remembered for enriched(). */
+  private lookUp(contid: ContainerId): OutputContainer | undefined {
+    const r = this.options.registry!.get(contid);
+    this.enrichment.set(formatContainerId(contid), { at: this.clock(), image: r?.image ?? null, labels: r?.labels });
+    return r;
   }
 }
 
