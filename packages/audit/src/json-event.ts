@@ -336,10 +336,22 @@ export function jsonEventBytes(event: AuditEvent, chain: AttributedContainer[]):
   const serial = serialJson(event);
   pos = 0;
   ascii = true;
-  let head = `{"version":${DOCUMENT_VERSION},"time":"${new Date(event.timeMs).toISOString()}","serial":${typeof serial === 'number' ? String(serial) : jsonString(serial)},`;
-  head += `"node":${event.node === null ? 'null' : jsonString(event.node)},"container":${JSON.stringify(containerJson(chain[0] ?? null))},"parents":[`;
-  for (let i = 1; i < chain.length; i++) head += `${i > 1 ? ',"' : '"'}${formatContainerId(chain[i].contid)}"`;
-  writeText(`${head}],"records":[`);
+  // The head is ASCII but for the node and the container: written byte by byte, no string
+  // made of it per event (a live tail writes tens of thousands a second).
+  writeBytes(HEAD_OPEN);
+  writeAscii(isoTime(event.timeMs));
+  writeBytes(SERIAL_OPEN);
+  if (typeof serial === 'number') writeAscii(String(serial));
+  else writeText(jsonString(serial));
+  writeBytes(NODE_OPEN);
+  if (event.node === null) writeBytes(NULL);
+  else writeText(jsonString(event.node));
+  writeBytes(CONTAINER_OPEN);
+  if (chain.length === 0) writeBytes(NULL);
+  else writeText(JSON.stringify(containerJson(chain[0])));
+  writeBytes(PARENTS_OPEN);
+  for (let i = 1; i < chain.length; i++) writeAscii(`${i > 1 ? ',"' : '"'}${formatContainerId(chain[i].contid)}"`);
+  writeBytes(RECORDS_OPEN);
   const records = event.records;
   for (let i = 0; i < records.length; i++) {
     if (i > 0) {
@@ -348,6 +360,32 @@ export function jsonEventBytes(event: AuditEvent, chain: AttributedContainer[]):
     }
     writeRecord(records[i]);
   }
-  writeText(']}\n');
+  writeBytes(DOCUMENT_CLOSE);
   return out.subarray(0, pos);
+}
+
+const HEAD_OPEN = Buffer.from(`{"version":${DOCUMENT_VERSION},"time":"`, 'latin1');
+const SERIAL_OPEN = Buffer.from('","serial":', 'latin1');
+const NODE_OPEN = Buffer.from(',"node":', 'latin1');
+const NULL = Buffer.from('null', 'latin1');
+const CONTAINER_OPEN = Buffer.from(',"container":', 'latin1');
+const PARENTS_OPEN = Buffer.from(',"parents":[', 'latin1');
+const RECORDS_OPEN = Buffer.from('],"records":[', 'latin1');
+const DOCUMENT_CLOSE = Buffer.from(']}\n', 'latin1');
+
+/** An ASCII string (a time, digits, a container id) copied in character by character. */
+function writeAscii(s: string): void {
+  room(s.length);
+  for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i);
+}
+
+/** The last stamp's ISO time: the events of one millisecond (a burst has dozens) share it. */
+let isoMs = NaN;
+let isoText = '';
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
