@@ -1,11 +1,12 @@
 import { dirname } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ContainerId, ContainerRecord, Tagger, escapeText, formatContainerId, processStartTime, readSessionId } from '@contid/core';
 import { ORCHESTRATOR } from './start';
 import { DEFAULT_LXC_PATH } from './lxc-tools';
 import { removeInstanceRecordOf } from './instance-record';
-import { connectMonitor } from './monitor-socket';
+import { MonitorConnection, connectMonitor, monitorSocketName, squatters } from './monitor-socket';
+import { isMonitorProcess } from './monitor-process';
 
 /** How often the rows nobody follows yet are looked for, and a followed init without a reachable monitor is checked (ms). */
 const SWEEP_MS = 5_000;
@@ -13,15 +14,23 @@ const SWEEP_MS = 5_000;
 const REOPEN_FIRST_MS = 5;
 const REOPEN_MAX_MS = 1_000;
 
+/** A monitor process: pid and start time (a pid reused since is not it). */
+interface MonitorProcess {
+  pid: number;
+  start: number;
+}
+
 /**
- * The monitor a row is followed through: its connection, and the monitor process (pid and
- * start time) when known — the parent of the init the hook recorded (LXC clones the init from
- * the monitor). The socket's SO_PEERCRED names the process that created it, which LXC's
- * daemonizing lxc-start leaves at once, so it cannot tell the monitor.
+ * The monitor a row is followed through: its connection, and the monitor process — the parent
+ * of the init the hook recorded (LXC clones the init from the monitor), or for a row no hook
+ * recorded, the root process titled `[lxc monitor] LXCPATH NAME` in the row's session. The
+ * socket's SO_PEERCRED names the process that listened, which for a daemonized start is the
+ * lxc-start that left at once, so the monitor is known from the process tree and checked to
+ * hold the listener (monitor-socket.ts).
  */
 interface Followed {
   socket: Socket;
-  monitor: { pid: number; start: number } | null;
+  monitor: MonitorProcess;
 }
 
 /**
@@ -40,6 +49,8 @@ export class LxcEndWatcher {
   private log: (line: string) => void = () => undefined;
   private waiting: () => readonly string[] = () => [];
   private timer: NodeJS.Timeout | null = null;
+  /** Rows (and peers) whose refused monitor socket was logged: one line each, not one per look. */
+  private readonly refusalsLogged = new Set<string>();
 
   /**
    * Follows every open LXC row from now on (contid serve, after its first drain). `waiting`:
@@ -60,6 +71,7 @@ export class LxcEndWatcher {
     this.timer = null;
     for (const f of this.followed.values()) if (typeof f === 'object') f.socket.destroy();
     this.followed.clear();
+    this.refusalsLogged.clear();
     this.tagger = null;
   }
 
@@ -67,10 +79,8 @@ export class LxcEndWatcher {
   follow(contid: ContainerId): void {
     const row = this.tagger?.containers.get(contid);
     if (!row) return;
-    const now = this.followed.get(contid);
-    if (now === 'polled') this.followed.delete(contid);
-    // Followed before the hook's init was recorded (a sweep): now its monitor can be known.
-    if (typeof now === 'object' && now.monitor === null) now.monitor = monitorProcess(row, this.tagger!.procRoot);
+    // Looked at before the hook's init was recorded: now its monitor can be known.
+    if (this.followed.get(contid) === 'polled') this.followed.delete(contid);
     this.followRow(row);
   }
 
@@ -93,15 +103,21 @@ export class LxcEndWatcher {
   private followRow(row: ContainerRecord): void {
     if (!this.tagger || row.state === 'ended' || this.followed.has(row.contid) || row.runtimeId === null) return;
     const procRoot = this.tagger.procRoot;
-    const monitor = this.monitorOf(row);
-    if (monitor && hookRecordedInit(row) && !initRuns(row, procRoot)) {
-      // A monitor answers, but the init the hook recorded is gone: that monitor is a later
-      // instance's (this row missed its end while serve was down). Looked at only when a row is
-      // first followed (at a reboot the old init is gone for a moment under the same monitor).
-      monitor.socket.destroy();
-      this.end(row, 'found stopped by contid serve');
-    } else if (monitor) {
-      this.watch(row.contid, monitor);
+    const hooked = hookRecordedInit(row);
+    if (!hooked && initRuns(row, procRoot)) {
+      // Its start is under way (the row still names the wrapper, which runs): the hook's init
+      // entry names the monitor; looked at again then, or on the next sweep.
+      this.followed.set(row.contid, 'polled');
+      return;
+    }
+    // The init the hook recorded is gone (this row missed its end while serve was down): no
+    // monitor of its own, and a monitor answering under the name is a later instance's. Looked
+    // at only when a row is first followed (at a reboot the old init is gone for a moment).
+    const monitor = hooked ? monitorProcess(row, procRoot) : monitorByTitle(lxcPathOf(row), row.runtimeId, row.session, procRoot);
+    const socket = monitor && this.connect(row, monitor);
+    if (!monitor) this.logSquatters(row);
+    if (monitor && socket) {
+      this.watch(row.contid, { socket, monitor });
     } else if (initRuns(row, procRoot)) {
       this.followed.set(row.contid, 'polled');
     } else {
@@ -109,10 +125,33 @@ export class LxcEndWatcher {
     }
   }
 
-  /** A connection to the monitor of the row's container, when one answers. */
-  private monitorOf(row: ContainerRecord): Followed | null {
-    const c = connectMonitor(lxcPathOf(row), row.runtimeId!);
-    return c && { socket: c, monitor: monitorProcess(row, this.tagger!.procRoot) };
+  /**
+   * A connection to the row's container's monitor MONITOR, when it answers and is that monitor.
+   * Anything else under the name (someone's squatting listener) is closed and logged once.
+   */
+  private connect(row: ContainerRecord, monitor: MonitorProcess): Socket | null {
+    const lxcPath = lxcPathOf(row);
+    const c = connectMonitor(lxcPath, row.runtimeId!, monitor.pid);
+    if (c.kind === 'monitor') return c.socket;
+    if (c.kind !== 'none') this.logRefusal(row, lxcPath, c);
+    return null;
+  }
+
+  /** Without a monitor nothing is connected to; whoever listens under its name is named once. */
+  private logSquatters(row: ContainerRecord): void {
+    const lxcPath = lxcPathOf(row);
+    for (const peer of squatters(lxcPath, row.runtimeId!, this.tagger!.procRoot)) {
+      this.logRefusal(row, lxcPath, { kind: 'refused', peer, why: `it has no monitor, so whatever listens under its name is not one (not connected to)` });
+    }
+  }
+
+  private logRefusal(row: ContainerRecord, lxcPath: string, c: Exclude<MonitorConnection, { kind: 'monitor' | 'none' }>): void {
+    const key = `${row.contid}:${c.kind === 'refused' ? (c.peer?.pid ?? '?') : 'busy'}`;
+    if (this.refusalsLogged.has(key)) return;
+    this.refusalsLogged.add(key);
+    const what = `the monitor socket @${escapeText(monitorSocketName(lxcPath, row.runtimeId!))} of LXC container ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)}`;
+    const peer = c.kind === 'busy' ? 'takes no connection (a full backlog)' : c.peer ? `is held by pid ${c.peer.pid} uid ${c.peer.uid}: ${escapeText(c.why)}` : escapeText(c.why);
+    this.log(`refused ${what}: ${peer}; its end is told by its init and monitor processes instead`);
   }
 
   private watch(contid: ContainerId, monitor: Followed): void {
@@ -127,8 +166,8 @@ export class LxcEndWatcher {
   /**
    * The monitor closes its socket when the container stops, and also at a reboot, when it
    * starts the container again in the same process and session and listens anew: the row
-   * ends once the monitor process is gone; while it lives, its new socket is followed. A row
-   * whose monitor is not known (no hook recorded its init) ends when the socket closes.
+   * ends once the monitor process is gone; while it lives, its new socket is followed (and
+   * checked again: in the reboot's window anybody can take the name).
    */
   private afterClose(contid: ContainerId, closed: Followed, waitMs: number): void {
     const tagger = this.tagger;
@@ -139,8 +178,8 @@ export class LxcEndWatcher {
       return;
     }
     const monitor = closed.monitor;
-    if (!monitor || processStartTime(monitor.pid, tagger.procRoot) !== monitor.start) return this.end(row, 'stopped');
-    const again = connectMonitor(lxcPathOf(row), row.runtimeId!);
+    if (processStartTime(monitor.pid, tagger.procRoot) !== monitor.start) return this.end(row, 'stopped');
+    const again = this.connect(row, monitor);
     // The same monitor process lives and the name answers again: the container rebooted.
     if (again) return this.watch(contid, { socket: again, monitor });
     const timer = setTimeout(() => this.afterClose(contid, closed, Math.min(waitMs * 2, REOPEN_MAX_MS)), waitMs);
@@ -172,7 +211,7 @@ function lxcPathOf(row: ContainerRecord): string {
 }
 
 /** The monitor process of the row's container: the parent of its running init the hook recorded, in the row's session. */
-function monitorProcess(row: ContainerRecord, procRoot: string): { pid: number; start: number } | null {
+function monitorProcess(row: ContainerRecord, procRoot: string): MonitorProcess | null {
   if (!hookRecordedInit(row) || !initRuns(row, procRoot)) return null;
   let pid: number;
   try {
@@ -189,6 +228,27 @@ function monitorProcess(row: ContainerRecord, procRoot: string): { pid: number; 
     return null;
   }
   return { pid, start };
+}
+
+/**
+ * The monitor of a row no hook recorded (started through the Node command without contid's
+ * hook): the root process LXC titled `[lxc monitor] LXCPATH NAME`, in the row's session. A walk
+ * of /proc, so only for such rows, once each.
+ */
+function monitorByTitle(lxcPath: string, name: string, session: number | null, procRoot: string): MonitorProcess | null {
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (!isMonitorProcess(pid, lxcPath, name, procRoot)) continue;
+    const start = processStartTime(pid, procRoot);
+    try {
+      if (start === null || (session !== null && readSessionId(pid, procRoot) !== session)) continue;
+    } catch {
+      continue;
+    }
+    return { pid, start };
+  }
+  return null;
 }
 
 /** The start-host hook recorded the row's init (its labels); before that, the row names the wrapper. */

@@ -3,14 +3,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUDIT_UNSET, ContainerQueries, ContidConfig, HealthResult, Registry, formatContainerId } from '@contid/core';
 import { initMatchesRow, openLxcRow } from './attach';
-import { lxcInitPid } from './lxc-tools';
+import { DEFAULT_LXC_PATH, lxcInitPid } from './lxc-tools';
+import { monitoredContainers } from './monitor-process';
 import { ENTRY_RULES_KEY, JOIN_RULES_KEY, entryRules, hostEntryTargets, loadedEntryRules } from './entry-rules';
 
-/** Running LXC containers (default lxcpath), or null when LXC is not installed. */
+/**
+ * Running LXC containers (LXC's configured lxcpath: those with a monitor), or null when LXC is
+ * not installed. Not `lxc-ls --running`: it asks each container over its command socket, and
+ * one squatted name makes it wait for ever (monitor-process.ts).
+ */
 export function runningContainers(): string[] | null {
-  const r = spawnSync('lxc-ls', ['-1', '--running'], { encoding: 'utf8' });
+  const r = spawnSync('lxc-config', ['lxc.lxcpath'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;
-  return r.stdout.split('\n').filter(Boolean);
+  return monitoredContainers(r.stdout.trim() || DEFAULT_LXC_PATH);
 }
 
 /**

@@ -1,6 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { ContidError } from '@contid/core';
 
+/**
+ * lxc-info asks the container's monitor over its abstract command socket, which an unprivileged
+ * user can squat (bind a stopped container's name and never answer): no call of contid waits
+ * longer than this for it.
+ */
+export const LXC_INFO_TIMEOUT_MS = 10_000;
+
+/** Why an lxc-info that did not answer in time did not: one line naming the socket. */
+const notAnswering = (name: string): string =>
+  `lxc-info -n ${name} did not answer within ${LXC_INFO_TIMEOUT_MS / 1000} s (whatever listens on the container's command socket does not answer; it may not be LXC's)`;
+
 /** What `lxc-info -s` reports, or 'missing' when LXC does not know the container. */
 export type LxcState = 'RUNNING' | 'STOPPED' | 'STARTING' | 'STOPPING' | 'ABORTING' | 'FREEZING' | 'FROZEN' | 'THAWED' | 'missing';
 
@@ -39,7 +50,8 @@ export function configuredLxcPath(): string {
 /** Asks LXC (lxc-info) for a container's state: the registry alone may be stale. */
 export function lxcState(name: string, lxcPath?: string): LxcState {
   const args = ['-n', name, '-s', '-H', ...(lxcPath ? ['-P', lxcPath] : [])];
-  const r = spawnSync('lxc-info', args, { encoding: 'utf8' });
+  const r = spawnSync('lxc-info', args, { encoding: 'utf8', timeout: LXC_INFO_TIMEOUT_MS });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') throw new ContidError(notAnswering(name));
   if (r.error) throw new ContidError(`cannot run lxc-info: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message} (is LXC installed?)`);
   if (r.status !== 0) return 'missing';
   return r.stdout.trim() as LxcState;
@@ -61,7 +73,7 @@ export function lxcHooks(name: string, lxcPath?: string): { startHost: string[];
 
 /** The container init's host pid as LXC reports it (`lxc-info -p`), or null when not running. */
 export function lxcInitPid(name: string, lxcPath?: string): number | null {
-  const r = spawnSync('lxc-info', ['-n', name, '-p', '-H', ...(lxcPath ? ['-P', lxcPath] : [])], { encoding: 'utf8' });
+  const r = spawnSync('lxc-info', ['-n', name, '-p', '-H', ...(lxcPath ? ['-P', lxcPath] : [])], { encoding: 'utf8', timeout: LXC_INFO_TIMEOUT_MS });
   const pid = Number((r.stdout ?? '').trim());
   return r.status === 0 && Number.isInteger(pid) && pid > 0 ? pid : null;
 }

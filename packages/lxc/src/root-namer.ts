@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerId, ContainerQueries } from '@contid/core';
 import { openLxcRow } from './attach';
 import { configuredLxcPath, lxcInitPid } from './lxc-tools';
+import { monitoredContainers } from './monitor-process';
 
 /** `DEV:INODE` as a PATH record spells it (`dev=fe:00 inode=N`): major and minor in hex. */
 export function pathRecordRoot(st: { dev: number; ino: number }): string {
@@ -73,8 +73,8 @@ export function lxcRootNamer(
       if (root !== null && !found.has(root)) found.set(root, name);
     }
     if (withRunning) {
-      const r = spawnSync('lxc-ls', ['-1', '--running', '-P', lxcPath], { encoding: 'utf8' });
-      for (const name of r.status === 0 ? r.stdout.split('\n').filter(Boolean) : []) {
+      // from /proc, not lxc-ls --running: a squatted command socket would hold lxc-ls for ever
+      for (const name of monitoredContainers(lxcPath, procRoot)) {
         const pid = lxcInitPid(name, lxcPath);
         const root = pid === null ? null : statRoot(`${procRoot}/${pid}/root/`);
         if (root !== null && !found.has(root)) found.set(root, name);
