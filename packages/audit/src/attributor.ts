@@ -127,8 +127,11 @@ export function sessionOf(event: AuditEvent): number | null {
 /** The position of an event in its input: the byte offset of its first record (or -1). */
 const positionOf = (event: AuditEvent): number => event.records[0]?.offset ?? -1;
 
-/** One node's event stamp, `TIME_MS:SERIAL`: the LOGIN that began an epoch and the events of that LOGIN share it. */
-export const stampKey = (timeMs: number, serialText: string): string => `${timeMs}:${serialText}`;
+/**
+ * One node's event stamp, `TIME_MS:SERIAL`: the LOGIN that began an epoch and the events of
+ * that LOGIN share it. `serial`: its digits, or the number where it is exact (the same text).
+ */
+export const stampKey = (timeMs: number, serial: string | number): string => `${timeMs}:${serial}`;
 
 /** Sessions are numbered per node and per boot: the key of one node's session number. */
 const sessionKey = (node: string | null, session: number): string => `${node ?? ''} ${session}`;
@@ -347,7 +350,8 @@ export class Attributor {
       const chain = this.containerIdChain(event);
       if (chain) return this.container(chain[0]) ?? null;
     }
-    return this.attributeSession(sessionOf(event), positionOf(event), event.node, event.timeMs, event.serialText ?? String(event.serial));
+    // the serial as a number where it is exact: its text is made only if the stamp is asked for
+    return this.attributeSession(sessionOf(event), positionOf(event), event.node, event.timeMs, event.serialText ?? event.serial);
   }
 
   /**
@@ -355,7 +359,7 @@ export class Attributor {
    * position, node and stamp, without its records (the raw byte paths of search read only
    * those). Session bindings only: CONTAINER_ID records (procfsContid) need the event.
    */
-  attributeSession(session: number | null, at: number, node: string | null, timeMs: number, serialText: string): AttributedContainer | null {
+  attributeSession(session: number | null, at: number, node: string | null, timeMs: number, serialText: string | number): AttributedContainer | null {
     if (session === null) return null;
     // the stamp is compared only with an epoch that begins after `at`: made then
     const contid = this.contidOfSession(session, at, node, timeMs, () => stampKey(timeMs, serialText));

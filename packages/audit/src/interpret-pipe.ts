@@ -136,6 +136,23 @@ export function interpretBatch(batch: Batch, sink: TextSink): void {
   }
 }
 
+/** The number of decimal digits of a non-negative safe integer. */
+function digitCount(n: number): number {
+  let d = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
+}
+
+/** Writes the `count` decimal digits of `n` (a non-negative safe integer) at `at`; returns `count`. */
+function writeDigits(buf: Buffer, at: number, n: number, count: number): number {
+  let x = n;
+  for (let i = at + count - 1; i >= at; i--) {
+    buf[i] = 0x30 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return count;
+}
+
 /** Text encoded straight into a 1 MB buffer, written to a file descriptor when full: no joined string, no second copy. */
 class TextOut {
   private readonly buf = Buffer.allocUnsafe(OUT_BYTES);
@@ -232,11 +249,13 @@ export class InterpretPipe {
 
   /** `line`: the event's `----…` line with its newline. */
   event(event: AuditEvent, line: string): void {
-    // node and serial are latin1 strings (one byte a char)
+    // node and serial text are latin1 strings (one byte a char); a serial without its text is
+    // written as digits from the number (no String(): see explicitSerialText)
     const node = event.node;
-    const serial = event.serialText ?? String(event.serial);
+    const serialText = event.serialText;
+    const serialLength = serialText === undefined ? digitCount(event.serial) : serialText.length;
     const records = event.records;
-    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serial.length + 4 + 16 * records.length;
+    let need = 4 + 8 + 4 + (node?.length ?? 0) + 4 + serialLength + 4 + 16 * records.length;
     for (const r of records) need += recordLineLength(r);
     this.reserve(need);
     // after reserve: a full batch went out, and the line is indexed in the new one
@@ -258,8 +277,8 @@ export class InterpretPipe {
       v.setUint32(p, node.length, true);
       p += 4 + b.write(node, p + 4, 'latin1');
     }
-    v.setUint32(p, serial.length, true);
-    p += 4 + b.write(serial, p + 4, 'latin1');
+    v.setUint32(p, serialLength, true);
+    p += 4 + (serialText === undefined ? writeDigits(b, p + 4, event.serial, serialLength) : b.write(serialText, p + 4, 'latin1'));
     v.setUint32(p, records.length, true);
     p += 4;
     for (const r of records) {

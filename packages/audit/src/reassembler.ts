@@ -1,4 +1,4 @@
-import type { AuditRecord } from './record';
+import { explicitSerialText, type AuditRecord } from './record';
 import { MinHeap } from './min-heap';
 
 /** The records of one kernel or user event, in arrival order. */
@@ -7,7 +7,10 @@ export interface AuditEvent {
   time: string;
   timeMs: number;
   serial: number;
-  /** The serial's digits, exact at any size (`serial` is not above 2^53); events built by hand may leave it out. */
+  /**
+   * The serial's digits, exact at any size (`serial` is not above 2^53). Left out where
+   * String(serial) gives them: readers use `serialText ?? String(serial)`.
+   */
   serialText?: string;
   records: AuditRecord[];
 }
@@ -51,7 +54,8 @@ interface Open {
   /** Audit-time seconds (log files) or clock ms (live) the time-out counts from. */
   since: number;
   complete: boolean;
-  serialText: string;
+  /** See AuditEvent.serialText: null where String(serial) gives it. */
+  serialText: string | null;
   /** Arrival order. */
   seq: number;
   /**
@@ -63,8 +67,10 @@ interface Open {
 
 const earlier = (a: Open, b: Open): boolean => {
   if (a.event.timeMs !== b.event.timeMs) return a.event.timeMs < b.event.timeMs;
-  const x = a.serialText;
-  const y = b.serialText;
+  // digits of equal length compare as the numbers do (no leading zeros): no strings made
+  if (a.serialText === null && b.serialText === null) return a.event.serial !== b.event.serial ? a.event.serial < b.event.serial : a.slot < b.slot;
+  const x = a.serialText ?? String(a.event.serial);
+  const y = b.serialText ?? String(b.event.serial);
   if (x.length !== y.length) return x.length < y.length;
   if (x !== y) return x < y;
   return a.slot < b.slot;
@@ -139,12 +145,16 @@ export class Reassembler {
     if (afterCut) this.recordsAfterCut++;
     if (rec.type === 'EOE') return this.drain(done);
     const live = this.options.clock !== undefined;
+    // the serial's text only where String(serial) would not give it (see explicitSerialText)
+    const serialText = explicitSerialText(rec);
+    const event: AuditEvent = { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, records: [rec] };
+    if (serialText !== null) event.serialText = serialText;
     const opened: Open = {
       key,
-      event: { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, serialText: rec.serialText, records: [rec] },
+      event,
       since: live ? this.options.clock!() : Math.floor(rec.timeMs / 1000) * 1000,
       complete: false,
-      serialText: rec.serialText,
+      serialText,
       seq: this.seq++,
       slot: live ? 0 : (this.freeSlots.pop() ?? this.nextSlot++),
       afterCut,

@@ -223,6 +223,10 @@ class LazyRecord implements AuditRecord {
   get serialText(): string {
     return (this.serialText_ ??= String(this.serial));
   }
+  /** The serial's digits when String(serial) would not give them (see explicitSerialText); null otherwise. */
+  get explicitSerialText(): string | null {
+    return this.serialText_;
+  }
   set serialText(v: string) {
     this.serialText_ = v;
   }
@@ -601,6 +605,17 @@ export function writeRecordLine(rec: AuditRecord, target: Buffer, at: number): n
     p += target.write(enriched, p, 'latin1');
   }
   return p;
+}
+
+/**
+ * The record's serial digits when `String(rec.serial)` would not give them (more than 15
+ * digits), else null — without making the string: String() of a number not seen before
+ * enters V8's number-to-string cache, and one such call per event made a full scan's
+ * scavenges copy and promote records of events long gone (a reader that needs the text
+ * makes it where it prints it). Records of other parsers always have their text.
+ */
+export function explicitSerialText(rec: AuditRecord): string | null {
+  return rec instanceof LazyRecord ? rec.explicitSerialText : rec.serialText;
 }
 
 /** Gives a record parsed by parseRecordBytes its own string, so that the buffer it points at can go. */

@@ -114,7 +114,7 @@ describe('search verifies only the bindings that can change its answer', () => {
       const out: string[] = [];
       let r: ReturnType<typeof searchLogs>;
       try {
-        r = searchLogs({ files: [file], filter, attribution: { trust }, verifyAll, fullScan: true, onEvent: (e, chain) => out.push(`${e.serialText} ${chain.map((c) => `${c.name}/${c.contid}`).join('<')}`) });
+        r = searchLogs({ files: [file], filter, attribution: { trust }, verifyAll, fullScan: true, onEvent: (e, chain) => out.push(`${e.serialText ?? String(e.serial)} ${chain.map((c) => `${c.name}/${c.contid}`).join('<')}`) });
       } catch (e) {
         // the note on rejected bindings counts those checked: compared below by count
         return { out: [`error: ${(e as Error).message.replace(/ \(rejected \d+ binding.*$/, '')}`], unchecked: 0, rejected: 0 };

@@ -12,7 +12,7 @@ const rec = (type: string, stamp: string, rest = 'a=1'): AuditRecord => {
   if (!r) throw new Error(`does not parse: ${type} ${stamp}`);
   return r;
 };
-const shape = (evs: AuditEvent[]): string[] => evs.map((e) => `${e.serialText}:${e.records.map((r) => r.type).join(',')}`);
+const shape = (evs: AuditEvent[]): string[] => evs.map((e) => `${e.serialText ?? String(e.serial)}:${e.records.map((r) => r.type).join(',')}`);
 
 function run(records: AuditRecord[], timeoutMs?: number): string[] {
   const r = new Reassembler({ timeoutMs });

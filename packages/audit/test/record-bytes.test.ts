@@ -103,7 +103,7 @@ describe('parseRecordBytes reads every head as parseRecord does', () => {
 
 describe('Reassembler: records keyed by serial alone still group by whole stamp', () => {
   const stamp = fc.record({ sec: fc.integer({ min: 1, max: 4 }), ms: fc.integer({ min: 0, max: 2 }), serial: fc.integer({ min: 1, max: 4 }) });
-  const shape = (evs: AuditEvent[]): string[] => evs.map((e) => `${e.node}|${e.time}:${e.serialText}:${e.records.map((r) => r.raw.split(' ').pop()).join(',')}`);
+  const shape = (evs: AuditEvent[]): string[] => evs.map((e) => `${e.node}|${e.time}:${e.serialText ?? String(e.serial)}:${e.records.map((r) => r.raw.split(' ').pop()).join(',')}`);
 
   it('equals the same records with a node= on each (string keys only) (property)', () => {
     fc.assert(
