@@ -174,6 +174,7 @@ export function resolveContainerFilter(attributor: Attributor, f: EventFilter): 
     byContid: (id) => attributor.container(id),
     byName: (name) => known.filter((c) => c.name === name),
     byRuntimePrefix: (prefix) => known.filter((c) => c.runtimeId !== null && c.runtimeId.startsWith(prefix)),
+    kind: 'the logs read',
   };
   try {
     return { ...f, containerIds: new Set(resolveContainerRef(dir, f.container).containers.map((c) => formatContainerId(c.contid))) };

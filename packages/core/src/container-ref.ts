@@ -10,8 +10,9 @@ import { ContidError } from './errors';
  * A container created through a nested channel is its parent's child, so a nested orchestrator
  * can only add names below itself and never shadow the host's: the shallowest namespace that
  * holds the name wins, and two namespaces at that depth are an error that lists both.
- * A ref of digits is a contid or a name, never a runtime-id prefix — a child's runtime id
- * `<victim contid>0` must not answer for the victim. A name that is also another container's
+ * A ref of digits is a contid, never a runtime-id prefix — a child's runtime id
+ * `<victim contid>0` must not answer for the victim — and never silently a name: when no
+ * container has that contid but one is named so, that is an error naming it with its contid. A name that is also another container's
  * runtime-id prefix is ambiguous.
  */
 
@@ -27,6 +28,8 @@ export interface ContainerDirectory<T extends NamedContainer> {
   byName(name: string): T[];
   /** Containers whose runtime id starts with `prefix` (at least MIN_RUNTIME_PREFIX characters). */
   byRuntimePrefix(prefix: string): T[];
+  /** What this directory is, for messages ("the registry", "the logs read"). */
+  kind?: string;
 }
 
 export const MIN_RUNTIME_PREFIX = 4;
@@ -96,6 +99,14 @@ export function resolveContainerRef<T extends NamedContainer>(dir: ContainerDire
     if (c && visible(c)) return { by: 'contid', containers: [c] };
   }
   const named = dir.byName(ref).filter(visible);
+  if (id !== null && named.length) {
+    // Digits are a contid first. With no container of that contid here (its binding rotated out
+    // of the logs read, or a collector's window), a container NAMED with those digits — anyone
+    // in group docker may name hers so — must not answer for it unasked (outside attack 10, N1).
+    throw new ContidError(
+      `no container with contid ${ref} in ${dir.kind ?? 'what was read'}; "${ref}" is also the name of ${named.map((c) => describeWithParents(dir, c)).join('; ')} — name that one by its contid`,
+    );
+  }
   const prefixed = (): T[] => (!DIGITS.test(ref) && ref.length >= MIN_RUNTIME_PREFIX ? dir.byRuntimePrefix(ref).filter(visible) : []);
   if (named.length) {
     // Anyone who may name a container (group docker) can name it after another's id prefix:

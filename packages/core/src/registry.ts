@@ -342,6 +342,7 @@ export class Registry {
       byName: (name) => (this.statement(`SELECT * FROM containers WHERE name = ? ${order}`).all(name) as ContainerRow[]).map(toContainer),
       byRuntimePrefix: (prefix) =>
         (this.statement(`SELECT * FROM containers WHERE substr(runtime_id, 1, length(?)) = ? ${order}`).all(prefix, prefix) as ContainerRow[]).map(toContainer),
+      kind: 'the registry',
     };
   }
 

@@ -54,6 +54,14 @@ describe('resolveContainerRef: one resolver for show, end, exec --setns, search 
     const inCi = (c: NamedContainer): boolean => isInSubtree(dir, c.contid, id(2000));
     expect(ids('web', inCi)).toEqual([id(2001)]);
     expect(() => ids('2000', () => false)).toThrow('unknown container "2000"');
-    expect(ids('1000', inCi)).toEqual([id(2007)]); // the host's contid 1000 is not visible; its child named "1000" is
+    // the host's contid 1000 is not visible to it: its child named "1000" is named, never taken for it
+    expect(() => ids('1000', inCi)).toThrow('no container with contid 1000 in what was read; "1000" is also the name of 2007 (1000, in ci[2000]) — name that one by its contid');
+    expect(ids('2007', inCi)).toEqual([id(2007)]);
+  });
+  // Outside attack 10, N1: the victim's binding is not in the logs read (rotated out, a
+  // collector's window); mallory named her container with the victim's contid.
+  it('digits never silently resolve to a container named with them', () => {
+    const logs: ContainerDirectory<NamedContainer> = { ...dir, byName: (name) => (name === '13967518424896' ? [{ contid: id(5001), name, runtimeId: 'abcd9999', parent: null }] : []), kind: 'the logs read' };
+    expect(() => resolveContainerRef(logs, '13967518424896')).toThrow('no container with contid 13967518424896 in the logs read; "13967518424896" is also the name of 5001 (13967518424896, on the host) — name that one by its contid');
   });
 });
