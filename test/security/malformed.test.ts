@@ -46,13 +46,32 @@ describe('contid serve: malformed requests (real service process, real kernel)',
     expect(service.alive()).toBe(true);
   });
 
-  it('answers every line of a pipelined batch in order, bad and good mixed', () => {
-    const { lines } = rawRequest(service.socket, 'nope\n{"v":1,"id":"a","op":"show","ref":"none-such"}\n\n[]\n');
+  it('answers every line of a pipelined batch in order, invalid requests and good mixed', () => {
+    const { lines } = rawRequest(service.socket, '{"v":1,"op":"nope"}\n{"v":1,"id":"a","op":"show","ref":"none-such"}\n\n{"v":2}\n');
     expect(lines.map((l) => [l.id ?? null, l.ok, l.code])).toEqual([
       [null, false, 'protocol'],
       ['a', false, 'failed'],
       [null, false, 'protocol'],
     ]);
+  });
+
+  // Outside attack 11, L0: dockerd's syslog log driver pointed at the host channel by a user in
+  // group docker writes `<PRI>TIME TAG[PID]: LINE` — her tag's newlines carried JSON requests
+  // after it, and dockerd is uid 0 with CAP_AUDIT_CONTROL: serve ran them as the host's.
+  it('a line that is not a JSON object ends the connection: the requests after it are never run', () => {
+    const before = registrySnapshot(service.stateDir);
+    const forged = '{"v":1,"id":"forged","op":"create","orchestrator":"docker","name":"malformed-forged","target":"peer"}';
+    const { lines } = rawRequest(service.socket, `{"v":1,"id":"first","op":"show","ref":"none-such"}\n<30>Nov 30 23:50:56 x\n${forged}\ny[4242]: hello\n`);
+    expect(lines.map((l) => [l.id ?? null, l.ok, l.code])).toEqual([
+      ['first', false, 'failed'],
+      [null, false, 'protocol'],
+    ]);
+    expect(registrySnapshot(service.stateDir)).toEqual(before);
+    expect(service.alive()).toBe(true);
+    // fluentd's msgpack: the same
+    const packed = rawRequest(service.socket, Buffer.concat([Buffer.from([0x93, 0xa4]), Buffer.from(`x\n${forged}\n`)]));
+    expect(packed.lines.map((l) => l.id ?? null)).toEqual([null]);
+    expect(registrySnapshot(service.stateDir)).toEqual(before);
   });
 
   it('refuses a 4 MB request without buffering it, closes that connection, and keeps serving', () => {

@@ -168,6 +168,21 @@ const FIELDS: Record<Op, readonly string[]> = {
   channel: [...COMMON, 'contid', 'path'],
 };
 
+/**
+ * Whether a line is a JSON object at all — what every client sends. A line that is not is no
+ * client's mistake but another protocol: a root daemon made to connect here (dockerd's syslog
+ * or fluentd log driver pointed at the host channel writes `<PRI>TIME TAG: …` or msgpack, and a
+ * tag holding newlines carries lines of JSON after it — outside attack 11, L0).
+ */
+export function isJsonObjectLine(line: string): boolean {
+  try {
+    const o: unknown = JSON.parse(line);
+    return o !== null && typeof o === 'object' && !Array.isArray(o);
+  } catch {
+    return false;
+  }
+}
+
 /** Parses and validates one request line; throws ProtocolError with a one-line reason. */
 export function parseRequest(line: string): Request {
   let raw: unknown;

@@ -25,7 +25,7 @@ import { FairQueue, QueuedConnection } from './fair-queue';
 import { DEFAULT_LIMITS, ServiceLimits } from './limits';
 import { LogBudget } from './log-budget';
 import { PeerCredentials, peerCredentials } from './peer-credentials';
-import { ChannelRequest, ErrorReply, PROTOCOL_VERSION, ProtocolError, Reply, Request, parseRequest, requestIdOf } from './protocol';
+import { ChannelRequest, ErrorReply, PROTOCOL_VERSION, ProtocolError, Reply, Request, isJsonObjectLine, parseRequest, requestIdOf } from './protocol';
 
 export const DEFAULT_SOCKET_PATH = '/run/contid/contid.sock';
 /** The socket a nested channel creates inside the directory bind-mounted into its container. */
@@ -68,6 +68,8 @@ export class ContidService {
   private readonly queue: FairQueue;
   private readonly logs: LogBudget;
   private readonly peers = new Map<QueuedConnection, { channel: Channel; cred: PeerCredentials }>();
+  /** Connections that sent a line that is not a request: ended once their queued lines are answered. */
+  private readonly closing = new WeakSet<QueuedConnection>();
 
   constructor(
     readonly tagger: Tagger,
@@ -182,10 +184,23 @@ export class ContidService {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         if (Buffer.byteLength(line) > this.limits.frameBytes) return this.refuseOversized(socket);
-        if (line.trim() !== '') this.queue.push(connection, line);
+        if (line.trim() === '') continue;
+        this.queue.push(connection, line);
+        if (!isJsonObjectLine(line)) return this.closeAfterReplies(socket, connection, channel, cred);
       }
       if (Buffer.byteLength(buffered) > this.limits.frameBytes) this.refuseOversized(socket);
     });
+  }
+
+  /**
+   * A line that is not a JSON object: answered (in order, after what came before it), then the
+   * connection is closed and nothing more of it is read — whatever follows may be a request the
+   * peer never meant, written by a daemon a user pointed at this socket (isJsonObjectLine).
+   */
+  private closeAfterReplies(socket: net.Socket, connection: QueuedConnection, channel: Channel, cred: PeerCredentials): void {
+    socket.removeAllListeners('data');
+    this.closing.add(connection);
+    this.logs.note(channelName(channel), 'refused', `closing a connection on ${channelName(channel)} from pid ${cred.pid} uid ${cred.uid}: it sent a line that is not a request (no client does; a daemon made to connect here would), the rest of it is not read`);
   }
 
   private refuseOversized(socket: net.Socket): void {
@@ -198,7 +213,10 @@ export class ContidService {
   private async answerQueued(line: string, connection: QueuedConnection): Promise<string | null> {
     const peer = this.peers.get(connection);
     if (!peer) return null;
-    return JSON.stringify(await this.answer(line, peer.channel, peer.cred)) + '\n';
+    const reply = JSON.stringify(await this.answer(line, peer.channel, peer.cred)) + '\n';
+    // The queue writes this reply as soon as it is returned; the end goes after it.
+    if (this.closing.has(connection) && connection.lines.length === 0) setImmediate(() => connection.socket.end());
+    return reply;
   }
 
   private async answer(line: string, channel: Channel, cred: ReturnType<typeof peerCredentials>): Promise<Reply> {
