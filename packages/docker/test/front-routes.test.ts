@@ -49,6 +49,9 @@ describe('the API calls the front notes a requester for', () => {
     ['PUT', `/containers/${ID}/archive?path=/`, { kind: 'container-change', ref: ID, what: 'cp' }],
     ['GET', '/v1.41/containers/web/archive?path=/', { kind: 'container-read', ref: 'web' }],
     ['HEAD', '/v1.41/containers/web/archive?path=/', { kind: 'container-read', ref: 'web' }],
+    // The legacy cp out (API < 1.20), which dockerd 20.10 still serves (outside attack 11, C3).
+    ['POST', '/v1.19/containers/web/copy', { kind: 'container-read', ref: 'web' }],
+    ['POST', `/containers/${ID}/copy`, { kind: 'container-read', ref: ID }],
     ['GET', '/v1.41/containers/web/export', null],
     ['POST', '/v1.41/containers/web/update', { kind: 'container-change', ref: 'web', what: 'update' }],
     ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1', { kind: 'container-change', ref: 'web', what: 'attach' }],

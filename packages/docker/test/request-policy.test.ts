@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal } from '@contid/docker';
+import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal, volumeOptionsRefusal } from '@contid/docker';
 
 const MALLORY = 1001;
 
@@ -40,7 +40,7 @@ const ctx: PolicyContext = { uid: MALLORY, runtimes: mandatory, lstat };
 const FIELDS: Record<string, [unknown, unknown]> = {
   Binds: [['/home/mallory:/m:ro', 'vol:/v', '/anon', '/anon:ro'], ['/home/mallory:/m']],
   ContainerIDFile: ['', null],
-  LogConfig: [{ Type: 'json-file', Config: {} }, null],
+  LogConfig: [{ Type: 'json-file', Config: {} }, { Type: 'syslog', Config: { 'syslog-address': 'unix:///run/contid/contid.sock' } }],
   NetworkMode: ['my-net', 'host'],
   PortBindings: [{ '80/tcp': [{ HostPort: '8080' }] }, null],
   RestartPolicy: [{ Name: 'always' }, null],
@@ -220,7 +220,7 @@ describe('the other bodies the front judges', () => {
   });
 
   test.each([
-    ['a bind of / made as a volume by root', { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' } }, 'volume "v": its volume options {"type":"none","o":"bind","device":"/"}: only a tmpfs may be given as local volume options (type=tmpfs); bind-mount your own files with a read-only bind mount instead'],
+    ['a bind of / made as a volume by root', { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' } }, 'volume "v": its volume options {"type":"none","o":"bind","device":"/"}: only a tmpfs may be given as local volume options (type=tmpfs, device tmpfs or none, o of tmpfs\'s own options): type is not tmpfs; bind-mount your own files with a read-only bind mount instead'],
     ["the host's disk", { Driver: 'local', Options: { type: 'ext4', device: '/dev/sda1' } }, 'volume "v"'],
     ['a plugin driver', { Driver: 'rexray', Options: null }, 'volume "v": its volume driver "rexray"'],
     ['a plain local volume', { Driver: 'local', Options: null }, null],
@@ -237,6 +237,59 @@ describe('the other bodies the front judges', () => {
     }
     // Without a look-up (no dockerd to ask), named volumes are not judged.
     expect(hostConfigRefusal({ Binds: ['v:/host'] }, ctx)).toBeNull();
+  });
+
+  // Outside attack 11, V2: moby's mount flag table binds for more words than `bind`.
+  test.each([
+    [{ type: 'tmpfs', o: 'rbind', device: '/' }, /a tmpfs has no device/],
+    [{ type: 'tmpfs', o: 'rbind', device: 'tmpfs' }, /o holds "rbind"/],
+    [{ type: 'tmpfs', o: 'size=1m,move' }, /o holds "move"/],
+    [{ type: 'tmpfs', o: 'remount' }, /o holds "remount"/],
+    [{ type: 'tmpfs', o: 'rshared,size=1m' }, /o holds "rshared"/],
+    [{ type: 'tmpfs', o: 'size=1m,,bind' }, /o holds ""/],
+    [{ type: 'tmpfs', o: 'source=/' }, /o holds "source=\/"/],
+    [{ type: 'tmpfs', device: '/' }, /a tmpfs has no device/],
+    [{ type: 'tmpfs', device: '/dev/sda1' }, /a tmpfs has no device/],
+    [{ type: 'tmpfs', copy: 'x' }, /option "copy" is not one of/],
+    [{ type: 'TMPFS' }, /type is not tmpfs/],
+    [{ type: 'tmpfs', o: 1 }, /not a string/],
+    [{ type: 'tmpfs' }, null],
+    [{ type: 'tmpfs', device: '', o: '' }, null],
+    [{ type: 'tmpfs', device: 'tmpfs', o: 'size=64m,nr_inodes=1k,mode=1777,uid=1000,gid=1000,huge=never,mpol=bind:0,nosuid,nodev,noexec,ro,noatime' }, null],
+  ])('local volume options %j: only a tmpfs with its own options and harmless flags', (opts, why) => {
+    const r = volumeOptionsRefusal('local', opts);
+    if (why === null) expect(r).toBeNull();
+    else expect(r?.why).toMatch(why);
+  });
+
+  // Outside attack 11, L0: dockerd dials a log driver's address as root and writes the tag's bytes into it.
+  test.each([
+    [{ Type: 'syslog', Config: { 'syslog-address': 'unix:///run/contid/contid.sock', tag: 'x\n{}' } }, /only the drivers that write where dockerd decides/],
+    [{ Type: 'fluentd', Config: { 'fluentd-address': 'unix:///run/contid/contid.sock' } }, /only the drivers/],
+    [{ Type: 'gelf', Config: {} }, /only the drivers/],
+    [{ Type: 'splunk' }, /only the drivers/],
+    [{ Type: '', Config: { 'syslog-address': 'unix:///x' } }, /option "syslog-address" is not one of the daemon's default driver's/],
+    [{ Config: { tag: 'x' } }, /option "tag"/],
+    [{ Type: 'journald', Config: { tag: 'sshd' } }, /option "tag" is not one of the journald driver's/],
+    [{ Type: 'journald', Config: { labels: 'a' } }, /option "labels"/],
+    [{ Type: 'json-file', Config: { 'max-size': 1 } }, /not a string/],
+    [{ Type: 'json-file', type: 'syslog' }, /only the drivers/],
+    [{ Type: 'json-file', Address: 'x' }, /only Type and Config/],
+    ['syslog', /not an object/],
+    [{ Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2', compress: 'true', tag: 'x\n{}', labels: 'a', env: 'A', mode: 'non-blocking', 'max-buffer-size': '4m' } }, null],
+    [{ type: 'local', config: { 'max-size': '1m' } }, null],
+    [{ Type: 'journald', Config: { mode: 'blocking' } }, null],
+    [{ Type: 'none', Config: null }, null],
+    [{ Type: '', Config: { 'max-size': '1m' } }, null],
+    [{ Type: null, Config: {} }, null],
+    [null, null],
+  ])('HostConfig.LogConfig %j', (logConfig, why) => {
+    const r = hostConfigRefusal({ LogConfig: logConfig }, ctx);
+    if (why === null) expect(r).toBeNull();
+    else {
+      expect(r?.what).toMatch(/^HostConfig\.LogConfig /);
+      expect(r?.why).toMatch(why);
+    }
   });
 
   test('exec create: Privileged in any case', () => {

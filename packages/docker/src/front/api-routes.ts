@@ -19,7 +19,11 @@ export type ApiRoute =
   | { kind: 'container-remove'; ref: string }
   /** A call that changes what dockerd's own later runs of the container execute (see CHANGES). */
   | { kind: 'container-change'; ref: string; what: Change }
-  /** `GET|HEAD /containers/{ref}/archive` (`docker cp` out): reads files through the container's mounts. */
+  /**
+   * `GET|HEAD /containers/{ref}/archive` (`docker cp` out), and the legacy `POST
+   * /containers/{ref}/copy` that dockerd 20.10 still serves below API 1.20 (outside attack 11,
+   * C3): they read files through the container's mounts.
+   */
   | { kind: 'container-read'; ref: string }
   /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
   | { kind: 'volume-create' }
@@ -143,6 +147,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
   if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };
+  if (method === 'POST' && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'copy') return { kind: 'container-read', ref: parts[1]! };
   return null;
 }
 

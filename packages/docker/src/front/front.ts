@@ -298,7 +298,11 @@ export class DockerFront {
    */
   private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict> {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
-    if (route.kind === 'exec-start' && isFullId(route.id)) this.notes.note('e', route.id, who);
+    if (route.kind === 'exec-start') {
+      const refused = this.hostRoots.has(who) ? null : this.othersExec(route.id, who);
+      if (refused) return this.policyRefused(refused, head, who)!;
+      if (isFullId(route.id)) this.notes.note('e', route.id, who);
+    }
     if (route.kind === 'container-change') return this.changing(route, route.ref, route.what, head, who);
     if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
     if (route.kind !== 'container-start') return;
@@ -309,6 +313,20 @@ export class DockerFront {
       this.replaced.set(route, this.notes.start(found.id, who));
       return { target: containerTargetFor(head.url, found.id) };
     });
+  }
+
+  /**
+   * An exec start by a caller other than host root of an exec she did not create through the
+   * front: dockerd runs the exec's command as its creator set it up (root's `sh` in root's
+   * `-v /:/host` agent) with her connection as its stdin, and the exec's id is public (inspect's
+   * ExecIDs) — outside attack 11, E1. Her exec create was judged (judgedExec); an exec start is
+   * hers only when its create note is of her uid.
+   */
+  private othersExec(id: string, who: Requester): Refusal | null {
+    const note = isFullId(id) ? this.o.requesters.text('e', id) : null;
+    const creator = note === null ? null : parseRequester(note);
+    if (creator?.uid === who.uid) return null;
+    return { what: `exec ${id}`, why: creator ? `it was created by uid ${creator.uid}, not by you (uid ${who.uid}); start the execs you create` : 'it was not created through the front by you; start the execs you create' };
   }
 
   /**

@@ -261,7 +261,8 @@ export class Relay {
       return;
     }
     const body = JSON.stringify({ message: verdict.message }) + '\n';
-    asked.local = Buffer.from(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // A HEAD answer has headers only (RFC 9110 9.3.2): a body would be read as the next answer.
+    asked.local = Buffer.from(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${asked.head ? '' : body}`);
     this.dropping = true;
     this.flushLocals();
   }

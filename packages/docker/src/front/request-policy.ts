@@ -228,15 +228,37 @@ function bindsEntryRefusal(spec: string, ctx: PolicyContext): Refusal | null {
  * and a block device or another file system reaches the host's disks. A tmpfs only is allowed;
  * other drivers are plugins (refused as `plugins`). A bind is asked for with a bind mount, where
  * the container's own read-only flag is seen (bindRefusal).
+ *
+ * `o` is judged word by word as moby's mount parses it (each comma word is a flag of its table or
+ * else file-system data): an allow-list, because that table maps more words than `bind` to a
+ * bind mount (`rbind`; `move` and `remount` act on the mount at `device`) and with MS_BIND the
+ * kernel ignores the type and binds `device` (outside attack 11, V2: `o=rbind,device=/`).
  */
 export function volumeOptionsRefusal(driver: unknown, opts: unknown): Refusal | null {
   if (driver !== null && driver !== undefined && driver !== '' && driver !== 'local') return { what: `volume driver ${q(driver)}`, why: "only dockerd's local volume driver is allowed (others are plugins)" };
   if (isEmpty(opts)) return null;
   if (!isObject(opts)) return { what: `volume options ${q(opts)}`, why: 'not a map' };
+  const refused = (why: string): Refusal => ({ what: `volume options ${q(opts)}`, why: `only a tmpfs may be given as local volume options (type=tmpfs, device tmpfs or none, o of tmpfs's own options): ${why}; bind-mount your own files with a read-only bind mount instead` });
+  for (const [k, v] of Object.entries(opts)) {
+    if (!TMPFS_VOLUME_KEYS.has(k)) return refused(`option ${q(k)} is not one of ${[...TMPFS_VOLUME_KEYS].join(', ')}`);
+    if (typeof v !== 'string') return refused(`option ${q(k)} is not a string`);
+  }
+  if (opts.type !== 'tmpfs') return refused('type is not tmpfs');
+  if (opts.device !== undefined && opts.device !== '' && opts.device !== 'tmpfs') return refused('a tmpfs has no device');
   const o = typeof opts.o === 'string' ? opts.o : '';
-  if (opts.type === 'tmpfs' && !o.split(',').includes('bind') && Object.values(opts).every((v) => typeof v === 'string')) return null;
-  return { what: `volume options ${q(opts)}`, why: 'only a tmpfs may be given as local volume options (type=tmpfs); bind-mount your own files with a read-only bind mount instead' };
+  for (const word of o === '' ? [] : o.split(',')) {
+    const eq = word.indexOf('=');
+    if (eq < 0 ? !TMPFS_FLAGS.has(word) : !TMPFS_DATA.has(word.slice(0, eq))) return refused(`o holds ${q(word)}, which is not one of tmpfs's data options (${[...TMPFS_DATA].join(', ')}) or flags (${[...TMPFS_FLAGS].join(', ')})`);
+  }
+  return null;
 }
+
+/** The local driver's option names (moby's volume/local validOpts) a tmpfs needs. */
+const TMPFS_VOLUME_KEYS = new Set(['type', 'device', 'o', 'size']);
+/** tmpfs's own data options (`key=value`; mm/shmem.c): none names a path. */
+const TMPFS_DATA = new Set(['size', 'nr_blocks', 'nr_inodes', 'mode', 'uid', 'gid', 'huge', 'mpol']);
+/** Words of moby's mount flag table that only restrict or time a new mount: no bind, move, remount, propagation. */
+const TMPFS_FLAGS = new Set(['defaults', 'ro', 'rw', 'nosuid', 'nodev', 'noexec', 'sync', 'async', 'dirsync', 'atime', 'noatime', 'diratime', 'nodiratime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime']);
 
 /**
  * A named volume a mount uses (`-v NAME:/dst`, `--mount type=volume,source=NAME`): one that
@@ -284,6 +306,50 @@ function mountRefusal(m: unknown, ctx: PolicyContext): Refusal | null {
   return null;
 }
 
+/**
+ * HostConfig.LogConfig (`--log-driver`, `--log-opt`): dockerd, uid 0 with every capability,
+ * runs the driver itself. syslog, fluentd, gelf, splunk… dial an address the client names
+ * (`syslog-address=unix:///run/contid/contid.sock`) and write her tag's bytes into it, newlines
+ * and all: a root-only socket with a line protocol (contid serve's host channel) took her lines as
+ * requests of dockerd's (outside attack 11, L0). So only the drivers that write where dockerd
+ * decides, each with options that name no address or path (LOG_OPTIONS). `tag` only where its
+ * bytes land escaped in dockerd's own JSON file (json-file): journald takes it (and label and env
+ * values) as SYSLOG_IDENTIFIER, the name journal readers filter by, so she could pose as sshd;
+ * with the daemon's default driver (Type "") its options go to whatever driver that is.
+ */
+function logConfigRefusal(v: unknown): Refusal | null {
+  if (v === null || v === undefined) return null;
+  const refused = (why: string): Refusal => ({ what: `HostConfig.LogConfig ${q(v)}`, why });
+  if (!isObject(v)) return refused('not an object');
+  if (Object.keys(v).some((k) => fold(k) !== 'type' && fold(k) !== 'config')) return refused('only Type and Config may be given');
+  const types = valuesOf(v, 'Type').map((t) => (t === null ? '' : t));
+  const type = types[0];
+  if (types.length > 1 || (type !== undefined && (typeof type !== 'string' || !Object.hasOwn(LOG_OPTIONS, type)))) {
+    return refused(`only the drivers that write where dockerd decides are allowed (${Object.keys(LOG_OPTIONS).filter(Boolean).join(', ')}, or the daemon's default): others send the log to an address the caller names, as root`);
+  }
+  const options = LOG_OPTIONS[type ?? '']!;
+  for (const config of valuesOf(v, 'Config')) {
+    if (config === null) continue;
+    if (!isObject(config)) return refused('Config is not a map');
+    for (const [k, o] of Object.entries(config)) {
+      if (typeof o !== 'string') return refused(`option ${q(k)} is not a string`);
+      if (!options.includes(k)) return refused(`option ${q(k)} is not one of ${type ? `the ${type} driver's` : "the daemon's default driver's"} allowed options (${options.join(', ') || 'none'}): none of them names an address or a path`);
+    }
+  }
+  return null;
+}
+
+/** dockerd's buffering options, which every driver takes (daemon/logger: mode, max-buffer-size). */
+const LOG_BUFFERING = ['mode', 'max-buffer-size'];
+/** The drivers allowed (by `Type`; "" is the daemon's default) and the options of each that are allowed. */
+const LOG_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  '': [...LOG_BUFFERING, 'max-size', 'max-file', 'compress'],
+  'json-file': [...LOG_BUFFERING, 'max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
+  local: [...LOG_BUFFERING, 'max-size', 'max-file', 'compress'],
+  journald: LOG_BUFFERING,
+  none: LOG_BUFFERING,
+};
+
 const NOT_FOR_USERS = 'it is not allowed for users other than root';
 
 /**
@@ -294,7 +360,7 @@ const NOT_FOR_USERS = 'it is not allowed for users other than root';
 export const HOST_CONFIG_RULES: Readonly<Record<string, Rule>> = {
   Binds: eachString('Binds', bindsEntryRefusal),
   ContainerIDFile: allowed,
-  LogConfig: allowed,
+  LogConfig: logConfigRefusal,
   // Any network but the host's (its abstract sockets: containerd's shims, D-Bus) or another container's.
   NetworkMode: (v, ctx) => (typeof v === 'string' && v !== 'host' && !v.startsWith('container:') ? null : namespaceMode('NetworkMode', [])(v, ctx)),
   PortBindings: allowed,
