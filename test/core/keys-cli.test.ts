@@ -31,7 +31,7 @@ describe('contid keys', () => {
     expect(revoked.stdout).toMatch(new RegExp(`revoked ${k2} of node keys-node .*\\nthis node now signs with [0-9a-f]{16}`));
     const k3 = show().signing!.keyId;
     expect(k3).not.toBe(k2);
-    const again = contid(['keys', 'import', join(state.dir, 'node.keys')], { env });
+    const again = contid(['keys', 'import', '--node', 'keys-node', join(state.dir, 'node.keys')], { env });
     expect(again.stdout).toContain(`${k2} of node keys-node: revoked here `);
     expect(show().trusted.find((t) => t.keyId === k2)?.revoked).toBeDefined();
 
@@ -43,7 +43,7 @@ describe('contid keys', () => {
     expect(line).toContain('contid-node=keys-node ');
 
     writeFileSync(join(state.dir, 'bad.keys'), '{"v":1,"node":"x"}\n');
-    const bad = contid(['keys', 'import', join(state.dir, 'bad.keys')], { env });
+    const bad = contid(['keys', 'import', '--node', 'x', join(state.dir, 'bad.keys')], { env });
     expect([bad.status, bad.stderr]).toEqual([2, `contid: ${join(state.dir, 'bad.keys')}:1: not a contid public key (needs v=1, node, keyId, publicKey)\n`]);
     const notId = contid(['keys', 'revoke', 'zz'], { env });
     expect([notId.status, notId.stderr]).toEqual([2, 'contid: "zz" is not a key id (16 hex digits)\n']);

@@ -167,7 +167,7 @@ describe('a collector auditd fed by audisp-remote from two nodes', () => {
   });
 
   it('second node constructed from real records: each node\'s container gets exactly what ausearch --node N --session S returns', () => {
-    const imported = contid(['keys', 'import', join(state.dir, 'b.keys')], { env });
+    const imported = contid(['keys', 'import', '--node', nodeB, join(state.dir, 'b.keys')], { env });
     expect(imported.stdout).toMatch(new RegExp(`trusted [0-9a-f]{16} of node ${nodeB}`));
     const a = contid(['search', '-if', collectorLog, '-c', name, '--no-index'], { env, maxBuffer: 64 << 20 });
     const b = contid(['search', '-if', collectorLog, '-c', `${name}-b`, '--no-index'], { env, maxBuffer: 64 << 20 });

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromEnv } from '@contid/core';
 import { spawnSync } from 'node:child_process';
@@ -83,11 +83,13 @@ describe('an analyst in group adm verifies bindings with public keys only', () =
     expect(r.stdout).toBe('');
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/rejected \d+ binding record\(s\) that could not be verified: .*unknown-key/);
-    expect(r.stderr).toMatch(/import the signing node's key \(node \S+ key [0-9a-f]{16}.*\): contid keys import FILE/);
+    expect(r.stderr).toMatch(/import the signing node's key \(node \S+ key [0-9a-f]{16}.*\): contid keys import --node NODE FILE/);
   });
 
   it('with the key imported into its own trust directory: exactly the sessions of the container, the forgery binds nothing', () => {
-    const imported = contid(['keys', 'import', '--trust-dir', analystKeys, join(analystDir, 'node.keys')], { env, prefix: AS_ADM });
+    // the analyst knows which node the file came from (it asked that node's root for it)
+    const fromNode = (JSON.parse(readFileSync(join(analystDir, 'node.keys'), 'utf8').split('\n')[0]) as { node: string }).node;
+    const imported = contid(['keys', 'import', '--trust-dir', analystKeys, '--node', fromNode, join(analystDir, 'node.keys')], { env, prefix: AS_ADM });
     expect([imported.status, imported.stderr]).toEqual([0, '']);
     const r = analystSearch(['--trust-dir', analystKeys]);
     expect(r.status).toBe(0);

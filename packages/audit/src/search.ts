@@ -199,7 +199,7 @@ function unverifiedNote(attributor: Attributor, ref: string): string {
   );
   const unknown = [...attributor.unknownKeys.values()].sort((a, b) => Number(naming.has(b.keyId)) - Number(naming.has(a.keyId)));
   const keys = unknown.slice(0, 3).map((k) => `node ${k.node} key ${k.keyId}`);
-  const fix = keys.length > 0 ? `; import the signing node's key (${keys.join(', ')}): contid keys import FILE, from contid keys export on that node` : '';
+  const fix = keys.length > 0 ? `; import the signing node's key (${keys.join(', ')}): contid keys import --node NODE FILE, from contid keys export on that node` : '';
   return ` (rejected ${attributor.rejectedCount} binding record(s) that could not be verified: ${why}${fix}; --show-rejected lists them)`;
 }
 

@@ -96,17 +96,20 @@ export type ImportStep =
   | { kind: 'newly-revoked'; entry: PublicKeyEntry };
 
 /**
- * What `keys import` of ENTRIES would do to DIR, before anything is written. An export is one
- * node's (`keys export` prints one), so a file naming several nodes is refused. Adding a key to,
- * or revoking a key of, a node this directory already trusts changes whose signatures stand
- * for that node's containers: any node's administrator can write any node name into a file,
- * so such a file is refused unless the importer names that node (UPDATE_NODE) — which a
- * rotation or revocation on that node asks for (outside attack 10, K1: node B's export re-keyed
- * node vm and revoked vm's own key, and its forged bindings then verified as vm's).
+ * What `keys import` of ENTRIES, a file the importer got from node EXPECTED, would do to DIR,
+ * before anything is written. Any node's administrator can write any node name into a file, so
+ * the importer says which node the file is from and a file naming another is refused (outside
+ * attack 11, K2: node B's file claiming node vm was trusted as vm when imported first). An
+ * export is one node's. Adding a key to, or revoking a key of, a node this directory already
+ * trusts changes whose signatures stand for that node's containers: only with UPDATE, which a
+ * rotation or revocation there asks for (outside attack 10, K1: node B's export re-keyed node
+ * vm and revoked vm's own key).
  */
-export function planImport(dir: string, entries: PublicKeyEntry[], updateNode: string | null): ImportStep[] {
+export function planImport(dir: string, entries: PublicKeyEntry[], expected: string, update: boolean): ImportStep[] {
   const nodes = [...new Set(entries.map((e) => e.node))];
   if (nodes.length > 1) throw new ContidError(`the file holds keys of ${nodes.length} nodes (${nodes.join(', ')}): an export is one node's; import each node's own export`, 2);
+  const node = nodes[0];
+  if (node !== expected) throw new ContidError(`the file holds keys of node ${node}, not of ${expected} as --node says: nothing imported (is it the export of ${node}, or one that claims ${node}'s name?)`, 2);
   const trusted = TrustStore.load(dir).entries();
   const steps = entries.map((entry): ImportStep => {
     const known = trusted.find((t) => t.keyId === entry.keyId);
@@ -117,12 +120,11 @@ export function planImport(dir: string, entries: PublicKeyEntry[], updateNode: s
     return { kind: trusted.some((t) => t.node === entry.node) ? 'new-key' : 'new-node', entry };
   });
   const changes = steps.filter((s) => s.kind === 'new-key' || s.kind === 'newly-revoked');
-  const node = nodes[0];
-  if (changes.length > 0 && updateNode !== node) {
+  if (changes.length > 0 && !update) {
     const what = changes.map((c) => `${c.kind === 'new-key' ? 'adds key' : 'revokes key'} ${c.entry.keyId}`).join(', ');
     const have = trusted.filter((t) => t.node === node && !t.revoked).map((t) => t.keyId);
     throw new ContidError(
-      `the file ${what} of node ${node}, which ${dir} already trusts (${have.length ? `keys ${have.join(', ')}` : 'all its keys revoked'}): a file can name any node, so this is done only on your word — if ${node} rotated or revoked its key, check the file came from ${node} and import it with --update-node ${node}`,
+      `the file ${what} of node ${node}, which ${dir} already trusts (${have.length ? `keys ${have.join(', ')}` : 'all its keys revoked'}): if ${node} rotated or revoked its key, check the file came from ${node} and import it with --update`,
       2,
     );
   }

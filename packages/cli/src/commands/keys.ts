@@ -22,7 +22,7 @@ interface KeysArgs {
   file?: string;
   'key-id'?: string;
   node?: string;
-  'update-node'?: string;
+  update?: boolean;
 }
 
 const trustDirOf = (argv: KeysArgs): string => argv['trust-dir'] ?? configFromEnv().trustDir;
@@ -78,10 +78,13 @@ const importCmd: CommandModule<KeysArgs, KeysArgs> = {
   command: 'import <file>',
   describe: 'trust the public keys in FILE (- for stdin), as printed by `contid keys export` on their node',
   builder: (y) =>
-    y.option('update-node', {
-      type: 'string',
-      describe: 'NODE is already trusted here and the file adds or revokes keys of it (a rotation or revocation there): accept that, for this node only',
-    }) as Argv<KeysArgs>,
+    y
+      .option('node', { type: 'string', demandOption: true, describe: 'the node this file is from (a file holding any other node\'s keys is refused)' })
+      .option('update', {
+        type: 'boolean',
+        default: false,
+        describe: 'the node is already trusted here and the file adds or revokes keys of it (a rotation or revocation there): accept that',
+      }) as Argv<KeysArgs>,
   handler: (argv) => {
     const dir = trustDirOf(argv);
     let text: string;
@@ -100,7 +103,7 @@ const importCmd: CommandModule<KeysArgs, KeysArgs> = {
         throw new ContidError(`${argv.file}:${i + 1}: ${(e as Error).message}`, 2);
       }
     });
-    const steps = planImport(dir, entries, argv['update-node'] ?? null);
+    const steps = planImport(dir, entries, String(argv.node), argv.update === true);
     for (const step of steps) {
       const e = step.kind === 'unchanged' ? step.entry : publishPublicKey(dir, step.entry);
       process.stdout.write(`${IMPORT_WORDS[step.kind](e)} in ${dir}\n`);

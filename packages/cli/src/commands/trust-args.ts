@@ -48,7 +48,7 @@ export function rejectionReport(att: Attributor, trustDir: string | undefined): 
   // the keys with the most bindings are named, the rest counted in one line.
   const keys = [...att.unknownKeys.values()].sort((a, b) => b.count - a.count);
   for (const k of keys.slice(0, KEYS_NAMED)) {
-    out.push(`${k.count} binding(s) signed by node ${k.node} with key ${k.keyId}, which is not in ${dir}: on ${k.node} run \`contid keys export > ${k.node}.keys\`, then here \`contid keys import ${k.node}.keys\` (or pass --trust-dir DIR)`);
+    out.push(`${k.count} binding(s) signed by node ${k.node} with key ${k.keyId}, which is not in ${dir}: on ${k.node} run \`contid keys export > ${k.node}.keys\`, then here \`contid keys import --node ${k.node} ${k.node}.keys\` (or pass --trust-dir DIR)`);
   }
   const rest = keys.slice(KEYS_NAMED);
   const shed = att.unknownKeys.shed;
