@@ -178,7 +178,7 @@ export class LxcEndWatcher {
       return;
     }
     const monitor = closed.monitor;
-    if (processStartTime(monitor.pid, tagger.procRoot) !== monitor.start) return this.end(row, 'stopped');
+    if (!monitorLives(monitor, tagger.procRoot)) return this.end(row, 'stopped');
     const again = this.connect(row, monitor);
     // The same monitor process lives and the name answers again: the container rebooted.
     if (again) return this.watch(contid, { socket: again, monitor });
@@ -228,6 +228,23 @@ function monitorProcess(row: ContainerRecord, procRoot: string): MonitorProcess 
     return null;
   }
   return { pid, start };
+}
+
+/**
+ * The monitor process still runs: same pid and start time, and not a zombie — the monitor's
+ * parent is whatever it was reparented to after lxc-start daemonized (init, a subreaper), which
+ * may reap it late (this VM's init: for seconds), and an exited monitor is the container's end.
+ */
+function monitorLives(monitor: MonitorProcess, procRoot: string): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`${procRoot}/${monitor.pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  // Fields after the command name's closing parenthesis: state (3) first, start time (22).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[22 - 3]) === monitor.start;
 }
 
 /**

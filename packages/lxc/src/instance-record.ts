@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerId, formatContainerId, makeDirectory } from '@contid/core';
 
@@ -18,17 +18,41 @@ export interface InstanceRecord {
 
 export const instanceRecordPath = (stateDir: string, name: string): string => join(stateDir, 'lxc', name);
 
+/**
+ * The record directories this process has made or checked: contid serve writes a record per
+ * start, and checking every entry of the path each time was a third of that write's CPU. Once
+ * made (or found) root's and writable by nobody else, the directory stays so: only root could
+ * change it.
+ */
+const madeDirectories = new Set<string>();
+
 /** Written whole (temp name, then rename): a reader never sees half a line. */
 export function writeInstanceRecord(stateDir: string, name: string, r: InstanceRecord): void {
+  const dir = join(stateDir, 'lxc');
   // Not a recursive mkdir: one that could be redirected (a planted symlink) or loop is refused.
-  makeDirectory(join(stateDir, 'lxc'), 0o700);
+  if (!madeDirectories.has(dir)) {
+    makeDirectory(dir, 0o700);
+    madeDirectories.add(dir);
+  }
   const file = instanceRecordPath(stateDir, name);
-  writeFileSync(`${file}.tmp`, `${formatContainerId(r.contid)} ${r.session} ${r.initPid} ${r.initStart}\n`, { mode: 0o600 });
+  const line = `${formatContainerId(r.contid)} ${r.session} ${r.initPid} ${r.initStart}\n`;
+  try {
+    writeFileSync(`${file}.tmp`, line, { mode: 0o600 });
+  } catch (e) {
+    // The directory was removed since (root cleaning up): made and checked again.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    makeDirectory(dir, 0o700);
+    writeFileSync(`${file}.tmp`, line, { mode: 0o600 });
+  }
   renameSync(`${file}.tmp`, file);
 }
 
 export function removeInstanceRecord(stateDir: string, name: string): void {
-  rmSync(instanceRecordPath(stateDir, name), { force: true });
+  try {
+    unlinkSync(instanceRecordPath(stateDir, name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 /** Removes NAME's record only when it is still CONTID's (a later instance may have written its own). */
