@@ -17,6 +17,8 @@ import type { LoginUser } from '../docker/login-user';
 //      routed: a cp out of root's -v /:/host container the archive GET is refused for.
 //  E1: her start of an exec root created and had not started ran root's exec for her.
 //  m1: a refused HEAD was answered with a JSON body.
+//  I1: her commit (tag, import, load) re-pointed root's image tag; root's next run of it ran her
+//      entrypoint with root's -v /:/host, attributed to root.
 const suite = FrontSuite.withContidDefault(
   'atk11fix-front',
   { name: 'local/busybox-atk11fix:1', dirs: ['usr', 'etc'], links: { lib: 'usr/lib', lib64: 'usr/lib64', ...Object.fromEntries(['cat', 'sleep', 'echo', 'id', 'touch'].map((a) => [`bin/${a}`, 'busybox'])) } },
@@ -158,5 +160,35 @@ c.write('HEAD /v1.41/containers/${agent}/archive?path=/host/etc/shadow HTTP/1.1\
     expect(first[0]).toMatch(/\r\nContent-Length: \d+/);
     // What follows the HEAD answer's headers is the next answer, nothing else.
     expect(first[1]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  }, 120_000);
+});
+
+describe("outside attack 11 I1: her image writes never re-point a tag that exists (root's)", () => {
+  test('commit, tag and import to an existing tag and any load are refused with one line; the tag still names root\'s image; new tags are hers to make', () => {
+    const rootTag = `local/atk11fix-rootagent-${process.pid}:1`;
+    expect(engine.docker(['tag', engine.image, rootTag]).status).toBe(0);
+    const rootImage = inspect(rootTag, '{{.Id}}');
+    const hers = uniqueName('hers');
+    expect(as(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
+    const commit = as(mallory, ['commit', '--change', 'ENTRYPOINT ["touch","/host/pwned"]', hers, rootTag]);
+    expect({ status: commit.status, stdout: commit.stdout }).toEqual({ status: 1, stdout: '' });
+    // The docker CLI names the tag as a full reference (docker.io/local/…) for commit and tag, as typed for import.
+    const existing = (what: string): RegExp => new RegExp(`contid docker front: docker ${what} to the existing tag "(docker\\.io/)?${rootTag}" is refused for users other than root: [^\\n]+`);
+    expect(commit.stderr).toMatch(existing('commit'));
+    const newTag = `local/atk11fix-hers-${process.pid}:1`;
+    expect(as(mallory, ['commit', hers, newTag]).status).toBe(0);
+    const tag = as(mallory, ['tag', newTag, rootTag]);
+    expect(tag.status).toBe(1);
+    expect(tag.stderr).toMatch(existing('tag'));
+    const imported = mallory.run(['sh', '-c', `tar -cf - -T /dev/null | docker -H unix://${frontSock} import - ${rootTag}`]);
+    expect(imported.status).toBe(1);
+    expect(imported.stderr).toMatch(existing('import'));
+    const loaded = mallory.run(['sh', '-c', `docker -H unix://${frontSock} save ${newTag} | docker -H unix://${frontSock} load`]);
+    expect(loaded.status).toBe(1);
+    expect(loaded.stderr).toMatch(refusal('docker load'));
+    expect(inspect(rootTag, '{{.Id}}')).toBe(rootImage);
+    expect(as(mallory, ['tag', newTag, `local/atk11fix-hers-${process.pid}:2`]).status).toBe(0);
+    engine.docker(['rm', '-f', hers]);
+    engine.docker(['rmi', rootTag, newTag, `local/atk11fix-hers-${process.pid}:2`]);
   }, 120_000);
 });

@@ -52,6 +52,13 @@ describe('the API calls the front notes a requester for', () => {
     // The legacy cp out (API < 1.20), which dockerd 20.10 still serves (outside attack 11, C3).
     ['POST', '/v1.19/containers/web/copy', { kind: 'container-read', ref: 'web' }],
     ['POST', `/containers/${ID}/copy`, { kind: 'container-read', ref: ID }],
+    // What points an image tag (outside attack 11, I1): repo and tag as dockerd reads them.
+    ['POST', '/v1.41/commit?container=web&repo=local%2Fagent&tag=1', { kind: 'image-tag', what: 'commit', tag: 'local/agent:1' }],
+    ['POST', '/v1.41/commit?container=web', { kind: 'image-tag', what: 'commit', tag: null }],
+    ['POST', '/v1.41/images/local/x/tag?repo=local/agent&tag=1&repo=other', { kind: 'image-tag', what: 'tag', tag: 'local/agent:1' }],
+    ['POST', '/v1.41/images/create?fromSrc=-&repo=local/agent:1', { kind: 'image-tag', what: 'import', tag: 'local/agent:1' }],
+    ['POST', '/v1.41/images/create?fromImage=&fromSrc=-&repo=a', { kind: 'image-tag', what: 'import', tag: 'a' }],
+    ['POST', '/v1.41/images/load?quiet=1', { kind: 'image-tag', what: 'load', tag: null }],
     ['GET', '/v1.41/containers/web/export', null],
     ['POST', '/v1.41/containers/web/update', { kind: 'container-change', ref: 'web', what: 'update' }],
     ['POST', '/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
@@ -82,7 +89,6 @@ describe('the API calls the front notes a requester for', () => {
     ['GET', '/v1.41/containers/web/attach/ws?stdin=0', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['POST', '/v1.41/containers/web/rename?name=x', null],
     ['POST', '/v1.41/containers/web/kill', null],
-    ['POST', '/v1.41/commit?container=web', null],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);
   });

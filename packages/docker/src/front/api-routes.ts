@@ -25,6 +25,13 @@ export type ApiRoute =
    * C3): they read files through the container's mounts.
    */
   | { kind: 'container-read'; ref: string }
+  /**
+   * A call that points an image tag at an image (outside attack 11, I1): `POST /commit`,
+   * `POST /images/{name}/tag`, an import (`POST /images/create` without fromImage) — `tag` is
+   * the `repo[:tag]` it names (null: none, the image stays untagged) — and `POST /images/load`,
+   * whose tags are inside the archive (null). Root's next run of a tag she re-pointed runs her image.
+   */
+  | { kind: 'image-tag'; what: 'commit' | 'tag' | 'import' | 'load'; tag: string | null }
   /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
   | { kind: 'volume-create' }
   /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
@@ -142,12 +149,34 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };
+    const tagging = imageTagOf(parts, url);
+    if (tagging) return tagging;
     const what = unattributed(parts);
     if (what) return { kind: 'unattributed', what };
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
   if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };
   if (method === 'POST' && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'copy') return { kind: 'container-read', ref: parts[1]! };
+  return null;
+}
+
+/**
+ * The image-tag call a POST is (see ApiRoute), reading `repo` and `tag` as dockerd 20.10 does
+ * (r.Form.Get: the first value; an import is a create whose fromImage is empty). An image name
+ * may hold slashes (`/images/{name:.*}/tag`).
+ */
+function imageTagOf(parts: string[], url: string): ApiRoute | null {
+  const q = url.indexOf('?');
+  const form = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  const named = (): string | null => {
+    const repo = form.get('repo') ?? '';
+    const tag = form.get('tag') ?? '';
+    return repo === '' ? null : tag === '' ? repo : `${repo}:${tag}`;
+  };
+  if (parts.length === 1 && parts[0] === 'commit') return { kind: 'image-tag', what: 'commit', tag: named() };
+  if (parts.length >= 3 && parts[0] === 'images' && parts.at(-1) === 'tag') return { kind: 'image-tag', what: 'tag', tag: named() };
+  if (parts.length === 2 && parts[0] === 'images' && parts[1] === 'create' && (form.get('fromImage') ?? '') === '') return { kind: 'image-tag', what: 'import', tag: named() };
+  if (parts.length === 2 && parts[0] === 'images' && parts[1] === 'load') return { kind: 'image-tag', what: 'load', tag: null };
   return null;
 }
 

@@ -296,7 +296,7 @@ export class DockerFront {
    * that names nothing is answered as dockerd answered the look-up, never relayed.
    * Exec ids are looked up only whole (no names, no prefixes), so an exec start needs neither.
    */
-  private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict> {
+  private before(route: ApiRoute, head: Head, who: Requester): void | Verdict | Promise<Verdict | void> {
     if (route.kind === 'unattributed') return this.unattributed(route.what, head, who);
     if (route.kind === 'exec-start') {
       const refused = this.hostRoots.has(who) ? null : this.othersExec(route.id, who);
@@ -305,6 +305,7 @@ export class DockerFront {
     }
     if (route.kind === 'container-change') return this.changing(route, route.ref, route.what, head, who);
     if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
+    if (route.kind === 'image-tag') return this.hostRoots.has(who) ? undefined : this.retagging(route, head, who);
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
@@ -327,6 +328,25 @@ export class DockerFront {
     const creator = note === null ? null : parseRequester(note);
     if (creator?.uid === who.uid) return null;
     return { what: `exec ${id}`, why: creator ? `it was created by uid ${creator.uid}, not by you (uid ${who.uid}); start the execs you create` : 'it was not created through the front by you; start the execs you create' };
+  }
+
+  /**
+   * A caller other than host root pointing a tag at an image (api-routes `image-tag`, outside
+   * attack 11, I1): only a tag that names no image yet. A tag that exists may be root's, and root's
+   * next `docker run -v /:/host TAG` would run her entrypoint as root, attributed to root. A load
+   * names its tags inside the archive, unseen here: refused. A form body would give dockerd a
+   * `repo` the front never read: refused.
+   */
+  private async retagging(route: Extract<ApiRoute, { kind: 'image-tag' }>, head: Head, who: Requester): Promise<Verdict | void> {
+    const refused = (what: string, why: string): Verdict => this.policyRefused({ what, why }, head, who)!;
+    if (route.what === 'load') return refused('docker load', 'the tags it sets are named inside the archive, so it could re-point a tag that is someone else\'s (root\'s next run of it would run your image); root may load it');
+    if (/form/i.test(head.headers.get('content-type') ?? '')) return refused(`docker ${route.what} with a form body`, 'dockerd would read its repo and tag from the body, unseen by the front');
+    if (route.tag === null) return;
+    const r = await this.askUpstream('GET', `/images/${encodeURIComponent(route.tag)}/json`);
+    if ('error' in r) return { status: 502, message: `contid docker front: cannot look up image ${JSON.stringify(route.tag)}: ${r.error}` };
+    if (r.status === 404) return;
+    if (r.status === 200) return refused(`docker ${route.what} to the existing tag ${JSON.stringify(route.tag)}`, 'the tag may be someone else\'s (root\'s next run of it would run your image); name a new tag');
+    return { status: 502, message: `contid docker front: cannot look up image ${JSON.stringify(route.tag)}: dockerd answered ${r.status}` };
   }
 
   /**
