@@ -1,6 +1,6 @@
 import { readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { type DockerDaemon, type Refusal, asCreated, storedContainerRefusal } from '@contid/docker';
+import { type DockerDaemon, type Refusal, asCreated, daemonOfInfo, storedContainerRefusal } from '@contid/docker';
 
 // A stored container, judged for a caller other than root at her start, restart or exec, by the
 // rules her create would pass (outside attack 9 F3). Real inspect answers of dockerd 20.10.24 on
@@ -96,5 +96,15 @@ describe(`a stored container as dockerd ${FIXTURE.captured.dockerd} (cgroup v${F
     // label=disable a client asked for, without the host namespaces dockerd adds it for, stays.
     expect(word(storedContainerRefusal({ ...plain, SecurityOpt: ['label=disable'] }, v1, { uid: MALLORY, lstat }))).toBe('--security-opt "label=disable"');
     expect(asCreated(null, 'host')).toBeNull();
+  });
+
+  test("a log driver is judged by the create table (outside attack 11, L0) unless it is the daemon's default, which dockerd writes into every container that named none", () => {
+    const plain = FIXTURE.containers.plain!.HostConfig;
+    const syslog = { ...plain, LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'unix:///run/contid/contid.sock' } } };
+    expect(word(storedContainerRefusal(syslog, v1, { uid: MALLORY, lstat }))).toMatch(/^HostConfig\.LogConfig /);
+    expect(word(storedContainerRefusal(syslog, { ...v1, loggingDriver: 'json-file' }, { uid: MALLORY, lstat }))).toMatch(/^HostConfig\.LogConfig /);
+    expect(storedContainerRefusal(syslog, { ...v1, loggingDriver: 'syslog' }, { uid: MALLORY, lstat })).toBeNull();
+    expect(storedContainerRefusal({ ...plain, LogConfig: { Type: 'json-file', Config: { 'max-size': '10m' } } }, v1, { uid: MALLORY, lstat })).toBeNull();
+    expect(daemonOfInfo({ LoggingDriver: 'syslog' }, () => false).loggingDriver).toBe('syslog');
   });
 });

@@ -532,7 +532,7 @@ class DaemonCache {
     if (!fresh && this.last && Date.now() - this.last.at < DAEMON_TTL_MS) return this.last.daemon;
     const info = await this.info();
     if (!info || typeof info !== 'object') return this.last?.daemon ?? null;
-    this.last = { at: Date.now(), daemon: daemonOfInfo(info as { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown }) };
+    this.last = { at: Date.now(), daemon: daemonOfInfo(info as { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown; LoggingDriver?: unknown }) };
     return this.last.daemon;
   }
 }

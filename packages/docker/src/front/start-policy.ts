@@ -12,6 +12,8 @@ export interface DockerDaemon {
    * `default-cgroupns-mode` is not in `/info`, so a daemon.json that sets another is not seen.
    */
   cgroupnsDefault: string;
+  /** `/info`'s LoggingDriver: the log driver dockerd gives a container that named none. */
+  loggingDriver?: string;
 }
 
 /**
@@ -38,15 +40,21 @@ const holdsAll = (v: unknown, paths: readonly string[]): boolean => Array.isArra
  *    host's pid or ipc namespace (moby's generateSecurityOpt): those fields are judged
  *    themselves, and a privileged container root allowed (`--allow-unattributed audit-control`)
  *    must not be refused for dockerd's own addition.
+ *  - LogConfig: dockerd writes its default driver (and the admin's log-opts for it) into a
+ *    container that named none; a stored LogConfig of the daemon's default driver counts as
+ *    none, or on a daemon whose default is syslog every start by a user would be refused. Her
+ *    own containers' log options were judged at their create (only options that name no address
+ *    for the default driver); a root-made one's are root's, and its output is root's command's.
  * Everything else dockerd fills in (NetworkMode `default`, IpcMode `private`, the runtime, Go's
  * empty lists, maps and strings) the create rules take as a client could send it.
  */
-export function asCreated(host: unknown, cgroupnsDefault: string): unknown {
+export function asCreated(host: unknown, cgroupnsDefault: string, loggingDriver?: string): unknown {
   if (!isObject(host)) return host;
   const created: Record<string, unknown> = { ...host };
   if (holdsAll(host.MaskedPaths, DOCKER_MASKED_PATHS)) created.MaskedPaths = null;
   if (holdsAll(host.ReadonlyPaths, DOCKER_READONLY_PATHS)) created.ReadonlyPaths = null;
   if (host.CgroupnsMode === cgroupnsDefault) created.CgroupnsMode = '';
+  if (loggingDriver && isObject(host.LogConfig) && host.LogConfig.Type === loggingDriver) created.LogConfig = null;
   const labelDisabled = host.Privileged === true || host.PidMode === 'host' || host.IpcMode === 'host';
   if (labelDisabled && Array.isArray(host.SecurityOpt) && host.SecurityOpt.at(-1) === 'label=disable') created.SecurityOpt = host.SecurityOpt.slice(0, -1);
   return created;
@@ -61,7 +69,7 @@ export function asCreated(host: unknown, cgroupnsDefault: string): unknown {
  * allowed (`--allow-unattributed`) are passed over, as at create.
  */
 export function storedContainerRefusal(host: unknown, daemon: DockerDaemon, caller: Omit<PolicyContext, 'runtimes'>): Refusal | null {
-  return hostConfigRefusal(asCreated(host, daemon.cgroupnsDefault), { ...caller, runtimes: daemon.runtimes });
+  return hostConfigRefusal(asCreated(host, daemon.cgroupnsDefault, daemon.loggingDriver), { ...caller, runtimes: daemon.runtimes });
 }
 
 /** Whether the program at `path` is contid's runtime shim (it says so in its first lines). */
@@ -74,8 +82,10 @@ export function isContidShim(path: string): boolean {
 }
 
 /** dockerd's `/info` answer (`DefaultRuntime`, `Runtimes`, `CgroupVersion`) as DockerDaemon. */
-export function daemonOfInfo(info: { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown }, isShim: (path: string) => boolean = isContidShim): DockerDaemon {
-  return { runtimes: runtimesOfInfo(info, isShim), cgroupnsDefault: info.CgroupVersion === '2' ? 'private' : 'host' };
+export function daemonOfInfo(info: { DefaultRuntime?: unknown; Runtimes?: unknown; CgroupVersion?: unknown; LoggingDriver?: unknown }, isShim: (path: string) => boolean = isContidShim): DockerDaemon {
+  const daemon: DockerDaemon = { runtimes: runtimesOfInfo(info, isShim), cgroupnsDefault: info.CgroupVersion === '2' ? 'private' : 'host' };
+  if (typeof info.LoggingDriver === 'string' && info.LoggingDriver !== '') daemon.loggingDriver = info.LoggingDriver;
+  return daemon;
 }
 
 /** dockerd's `/info` answer (`DefaultRuntime`, `Runtimes: {name: {path}}`) as DockerRuntimes. */
