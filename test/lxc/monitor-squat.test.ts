@@ -1,4 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ContainerRecord, Registry, decodeValue, formatContainerId } from '@contid/core';
 import { field, waitForAudit } from '../helpers/audit';
 import { contid, run, tempStateDir } from '../helpers/cli';
@@ -39,6 +42,24 @@ while True:
 `;
 
 type Mode = 'full' | 'hold' | 'close';
+
+/** Pathname sockets bound at the RELATIVE path "@LXCPATH/NAME/command", each in its own directory under argv[1]. */
+const LOOKALIKE = `
+import os, socket, sys, time
+rel = '@' + sys.argv[2]
+keep = []
+for i in range(5):
+    d = os.path.join(sys.argv[1], 'd%d' % i)
+    os.makedirs(os.path.join(d, os.path.dirname(rel)), exist_ok=True)
+    os.chdir(d)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(rel)
+    s.listen(1)
+    keep.append(s)
+print('ready', flush=True)
+while True:
+    time.sleep(3600)
+`;
 
 describe('an unprivileged user squatting an LXC monitor socket name (outside attack 9 L1; real LXC, real contid serve, a real login user)', () => {
   const state = tempStateDir('lxcsquat');
@@ -136,6 +157,39 @@ describe('an unprivileged user squatting an LXC monitor socket name (outside att
     },
     120_000,
   );
+
+  // Outside attack 11, L2: /proc/net/unix prints a pathname socket bound at the relative path
+  // "@/var/lib/lxc/NAME/command" exactly like the monitor's abstract name; serve took the first
+  // such line for the monitor's listener, refused the real monitor and fell back to its 5 s check.
+  it('her look-alike pathname sockets do not make serve refuse the real monitor', async () => {
+    const name = make('slook', true);
+    const dir = mkdtempSync(join(tmpdir(), 'ctsq-'));
+    chownSync(dir, uid, gid);
+    const eve = spawn('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--inh-caps', '-all', '--', '/usr/bin/python3', '-c', LOOKALIKE, dir, `/var/lib/lxc/${name}/command`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    squatters.push(eve);
+    try {
+      let out = '';
+      eve.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      eve.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor('her look-alike listeners', () => {
+        if (eve.exitCode !== null) throw new Error(`the look-alike exited: ${out}`);
+        return out.includes('ready');
+      });
+      const seen = readFileSync('/proc/net/unix', 'latin1').split('\n').filter((l) => l.endsWith(` @/var/lib/lxc/${name}/command`));
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      const before = refusals().length;
+      const bound = await startBound(name);
+      expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+      // the end comes from the monitor's connection ("stopped"), not from the 5 s check ("found stopped")
+      await waitFor(`${name}'s end in serve's log`, () => serve.log().includes(`end ${name} ${formatContainerId(bound.contid)} (stopped)`), 20_000);
+      expect(refusals().slice(before)).toEqual([]);
+    } finally {
+      eve.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   async function squatted(stopped: string, before: ContainerRecord, eve: ChildProcess): Promise<void> {
     serve = startServe(env, state.dir);

@@ -145,10 +145,10 @@ function peerOf(fd: number): Peer | null {
  * peer was root (checked before), and root is whom the name's listener belongs to.
  */
 function holdsListener(pid: number, socketName: string): boolean {
-  const inode = listenerInode(`@${socketName}`);
-  if (inode === null) return false;
+  const held = new Set(listenerInodes(`@${socketName}`).map((inode) => `socket:[${inode}]`));
+  if (held.size === 0) return false;
   try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkOrNull(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`);
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => held.has(readlinkOrNull(`/proc/${pid}/fd/${fd}`) ?? ''));
   } catch {
     return false;
   }
@@ -161,13 +161,13 @@ function holdsListener(pid: number, socketName: string): boolean {
  * hold it. Empty when nothing listens; a walk of /proc otherwise, so only for that anomaly.
  */
 export function squatters(lxcPath: string, name: string, procRoot = '/proc'): Peer[] {
-  const inode = listenerInode(`@${monitorSocketName(lxcPath, name)}`);
-  if (inode === null) return [];
+  const held = new Set(listenerInodes(`@${monitorSocketName(lxcPath, name)}`).map((inode) => `socket:[${inode}]`));
+  if (held.size === 0) return [];
   const found: Peer[] = [];
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (!readdirSync(`${procRoot}/${entry}/fd`).some((fd) => readlinkOrNull(`${procRoot}/${entry}/fd/${fd}`) === `socket:[${inode}]`)) continue;
+      if (!readdirSync(`${procRoot}/${entry}/fd`).some((fd) => held.has(readlinkOrNull(`${procRoot}/${entry}/fd/${fd}`) ?? ''))) continue;
       found.push({ pid: Number(entry), uid: statSync(`${procRoot}/${entry}`).uid });
     } catch {
       // gone, or not ours to read
@@ -184,13 +184,20 @@ function readlinkOrNull(path: string): string | null {
   }
 }
 
-/** The inode of the listening unix socket named PATH (`@…` for an abstract name), from /proc/net/unix. */
-function listenerInode(path: string): string | null {
+/**
+ * The inodes of the listening unix sockets shown as PATH (`@…` for an abstract name) in
+ * /proc/net/unix. Every one: /proc/net/unix prints a pathname socket bound at the *relative*
+ * path `@/var/lib/lxc/N/command` exactly like the abstract name, so any local user can add a
+ * line that reads like the monitor's (outside attack 11, L2: taking only the first line made
+ * serve refuse the real monitor).
+ */
+function listenerInodes(path: string): string[] {
   // Num RefCount Protocol Flags Type St Inode Path; a listener has __SO_ACCEPTCON (00010000) in Flags.
+  const inodes: string[] = [];
   for (const line of readFileSync('/proc/net/unix', 'latin1').split('\n')) {
     if (!line.endsWith(path)) continue;
     const f = line.split(' ');
-    if (f.length >= 8 && f[3] === '00010000' && f.slice(7).join(' ') === path) return f[6];
+    if (f.length >= 8 && f[3] === '00010000' && f.slice(7).join(' ') === path) inodes.push(f[6]);
   }
-  return null;
+  return inodes;
 }
