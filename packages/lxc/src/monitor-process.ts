@@ -1,9 +1,11 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 /**
  * LXC's monitor processes, found from /proc: LXC titles each `[lxc monitor] LXCPATH NAME`
  * (setproctitle) and runs it as root from before the container's init until after it. Any user
- * can give a process that title, so only root's count. Asking LXC itself (lxc-ls --running,
+ * can give a process that title, so only root's count — and only in this pid namespace: root in
+ * a Docker container is uid 0 in the host's /proc too, and could title a process of its own so
+ * that doctor and ps list an LXC container that does not exist (outside attack 12, L1). Asking LXC itself (lxc-ls --running,
  * lxc-info) goes through each container's abstract command socket, which an unprivileged user
  * can squat so that the tool waits for ever.
  */
@@ -43,6 +45,7 @@ function monitoredName(pid: number, lxcPath: string, procRoot: string): string |
     if (!title.startsWith(head) || title.includes('\0')) return null;
     const name = title.slice(head.length);
     if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(name)) return null;
+    if (readlinkSync(`${procRoot}/${pid}/ns/pid`) !== readlinkSync(`${procRoot}/self/ns/pid`)) return null;
     return statSync(`${procRoot}/${pid}`).uid === 0 ? name : null;
   } catch {
     return null;
