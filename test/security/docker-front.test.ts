@@ -202,17 +202,20 @@ describe('a note says who asked for what dockerd did', () => {
 });
 
 describe('outside attack 5: a start noted under another container than dockerd starts', () => {
-  test('mallory renames alice\'s created container to a 64-hex name (nobody\'s id), copies her payload in, starts it by that name: the run is hers', () => {
+  test('alice\'s created container renamed to a 64-hex name (nobody\'s id; her rename, mallory\'s is refused), mallory copies her payload in and starts it by that name: the run is hers', () => {
     const name = uniqueName('borrow');
     expect(viaFront(alice, ['create', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'if [ -x /evil.sh ]; then exec /evil.sh; fi; sleep 600']).status).toBe(0);
     const hex = createHash('sha256').update(name).digest('hex');
     const payload = join(mallory.home, 'evil.sh');
     writeFileSync(payload, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
     chownSync(payload, mallory.uid, mallory.gid);
-    expect(viaFront(mallory, ['rename', name, hex]).status).toBe(0);
+    // Since outside attack 12 (R1) she may not rename alice's container herself; alice's own
+    // rename to such a name still must not make a start land under the wrong note.
+    expect(viaFront(mallory, ['rename', name, hex]).status).not.toBe(0);
+    expect(viaFront(alice, ['rename', name, hex]).status).toBe(0);
     expect(viaFront(mallory, ['cp', payload, `${hex}:/evil.sh`]).status).toBe(0);
     const started = viaFront(mallory, ['start', hex]);
-    expect(viaFront(mallory, ['rename', hex, name]).status).toBe(0);
+    expect(viaFront(alice, ['rename', hex, name]).status).toBe(0);
     expect(attribution(name)).toEqual(started.status === 0 ? { note: mallory.uid, loginuid: mallory.uid } : null);
     // The front noted nothing under the name taken for an id.
     expect(noteOf(hex)).toBeNull();

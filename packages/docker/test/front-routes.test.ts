@@ -87,7 +87,15 @@ describe('the API calls the front notes a requester for', () => {
     ['GET', '/v1.41/containers/web/attach/ws?stdin=1&stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['GET', '/v1.41/containers/web/attach/ws?stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['GET', '/v1.41/containers/web/attach/ws?stdin=0', { kind: 'container-change', ref: 'web', what: 'attach' }],
-    ['POST', '/v1.41/containers/web/rename?name=x', null],
+    ['POST', '/v1.41/containers/web/rename?name=x', { kind: 'container-rename', ref: 'web' }],
+    ['POST', '/v1.41/networks/create', { kind: 'network-create' }],
+    ['POST', '/v1.41/networks/net/connect', { kind: 'network-attach' }],
+    ['POST', '/v1.41/networks/a/b/disconnect', { kind: 'network-attach' }],
+    ['GET', '/v1.41/networks/net', null],
+    ['DELETE', '/v1.41/networks/net', null],
+    ['DELETE', '/v1.41/images/local/agent:1?force=1', { kind: 'image-remove' }],
+    ['DELETE', '/v1.41/images/sha256:0123', { kind: 'image-remove' }],
+    ['POST', '/v1.41/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D', { kind: 'image-remove' }],
     ['POST', '/v1.41/containers/web/kill', null],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);

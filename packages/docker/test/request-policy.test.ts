@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal, volumeOptionsRefusal } from '@contid/docker';
+import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachContainer } from '@contid/docker';
 
 const MALLORY = 1001;
 
@@ -338,5 +338,48 @@ describe('host root is uid 0 in the front\'s own pid and user namespaces', () =>
     [40, 0, false], // cannot be read
   ])('pid %d uid %d: %s', (pid, uid, root) => {
     expect(isHostRoot(pid, uid, proc)).toBe(root);
+  });
+});
+
+describe('network create (outside attack 12, P1): bridge only, dockerd\'s own pools, bridge options that name no interface', () => {
+  const n = (o: unknown) => networkCreateRefusal(Buffer.from(JSON.stringify(o)));
+  /** What docker 20.10's `docker network create NAME` sends. */
+  const CLI = { Name: 'n', CheckDuplicate: true, Driver: 'bridge', Scope: '', EnableIPv6: false, IPAM: { Driver: 'default', Options: {}, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigOnly: false, ConfigFrom: null, Options: {}, Labels: {} };
+  test('her plain bridge network, --internal, labels, mtu and icc are allowed', () => {
+    expect(n(CLI)).toBeNull();
+    expect(n({ Name: 'n' })).toBeNull();
+    expect(n({ ...CLI, Internal: true, Labels: { a: 'b' }, Options: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_icc': 'false' } })).toBeNull();
+    expect(networkCreateRefusal(Buffer.alloc(0))).toBeNull();
+  });
+  test.each([
+    ['a driver name that walks into her directory', { ...CLI, Driver: '../../../home/mallory/p' }, 'driver'],
+    ['a plugin name', { ...CLI, Driver: 'weave' }, 'driver'],
+    ['macvlan (a host interface as parent)', { ...CLI, Driver: 'macvlan', Options: { parent: 'eth0' } }, 'driver'],
+    ['ipvlan', { ...CLI, Driver: 'ipvlan' }, 'driver'],
+    ['a driver in another letter case', { ...CLI, Driver: 'Bridge' }, 'driver'],
+    ['the driver under a folded key', { Name: 'n', dRIVER: '../x' }, 'driver'],
+    ['an IPAM plugin', { ...CLI, IPAM: { Driver: '../../../home/mallory/p' } }, 'network create IPAM.Driver'],
+    ['a subnet of hers', { ...CLI, IPAM: { Driver: 'default', Config: [{ Subnet: '10.0.0.0/24' }] } }, 'network create IPAM.Config'],
+    ['an existing bridge by name', { ...CLI, Options: { 'com.docker.network.bridge.name': 'docker0' } }, 'network create option'],
+    ['the default-bridge flag', { ...CLI, Options: { 'com.docker.network.bridge.default_bridge': 'true' } }, 'network create option'],
+    ['a parent option', { ...CLI, Options: { parent: 'eth0' } }, 'network create option'],
+    ['ConfigFrom', { ...CLI, ConfigFrom: { Network: 'roots' } }, 'network create ConfigFrom'],
+    ['ConfigOnly', { ...CLI, ConfigOnly: true }, 'network create ConfigOnly'],
+    ['Ingress', { ...CLI, Ingress: true }, 'network create Ingress'],
+    ['a swarm scope', { ...CLI, Scope: 'swarm' }, 'network create Scope'],
+    ['a field contid does not know', { ...CLI, Future: 'x' }, 'network create field'],
+  ])('%s is refused', (_what, body, what) => {
+    expect(n(body)?.what).toContain(what);
+  });
+  test('a driver repeated under another letter case (Go merges both into one field) is refused', () => {
+    expect(networkCreateRefusal(Buffer.from('{"Name":"n","Driver":"bridge","\\u0044rivER":"../x"}'))?.why).toMatch(/repeats the key/);
+    expect(networkCreateRefusal(Buffer.from('{"Name":"n","Driver":"bridge","IPAM":{"Driver":"default","driver":"../p"}}'))?.why).toMatch(/repeats the key/);
+  });
+  test('connect or disconnect names exactly one container', () => {
+    expect(networkAttachContainer(Buffer.from('{"Container":"abc","EndpointConfig":{}}'))).toEqual({ container: 'abc' });
+    expect(networkAttachContainer(Buffer.from('{"container":"abc"}'))).toEqual({ container: 'abc' });
+    expect(networkAttachContainer(Buffer.from('{"Container":"abc","CONTAINER":"root"}'))).toHaveProperty('why');
+    expect(networkAttachContainer(Buffer.from('{}'))).toHaveProperty('why');
+    expect(networkAttachContainer(Buffer.from('{"Container":1}'))).toHaveProperty('why');
   });
 });

@@ -34,6 +34,28 @@ export type ApiRoute =
   | { kind: 'image-tag'; what: 'commit' | 'tag' | 'import' | 'load'; tag: string | null }
   /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
   | { kind: 'volume-create' }
+  /**
+   * `POST /networks/create`: a driver dockerd does not have is looked up by name through the
+   * legacy plugin discovery, which joins the name into /run/docker/plugins/NAME.sock (outside
+   * attack 12, P1: `-d ../../../her/dir/p` made dockerd load her process as a network driver);
+   * macvlan/ipvlan and bridge options name host interfaces (request-policy.ts networkCreateRefusal).
+   */
+  | { kind: 'network-create' }
+  /**
+   * `POST /networks/{id}/connect|disconnect`: the container is named in the body (outside attack
+   * 12, P2: root's container connected to a network of hers).
+   */
+  | { kind: 'network-attach' }
+  /**
+   * `POST /containers/{ref}/rename`: a container's name is what root's scripts' `docker exec NAME`
+   * finds (outside attack 12, R1: root's container renamed away and the name taken).
+   */
+  | { kind: 'container-rename'; ref: string }
+  /**
+   * `DELETE /images/{name}` (`docker rmi`, untag) and `POST /images/prune`: removing root's tag
+   * makes it a new tag again for the image-tag check (outside attack 12, I2).
+   */
+  | { kind: 'image-remove' }
   /** A call after which dockerd runs processes no create, start or exec of the client names (see UNATTRIBUTED). */
   | { kind: 'unattributed'; what: Unattributed };
 
@@ -66,10 +88,10 @@ export type Unattributed = (typeof UNATTRIBUTED)[number];
  *  - `start`: a start dockerd refused or found nothing to do for (304) by another user leaves
  *    the earlier note, and what that user did meanwhile is not sure to be noted (RecentNotes).
  * Left out, because they do not change what the container's processes execute: rename (its name
- * only; dockerd's runs name it by id), kill, stop, pause, unpause, resize, wait (a kill may make
+ * only; dockerd's runs name it by id — routed as `container-rename`, judged, not noted), kill, stop, pause, unpause, resize, wait (a kill may make
  * dockerd restart it, but it runs what its starter set up), commit and export, archive GET and
  * HEAD (routed as `container-read`: judged, not noted), logs, stats, top, changes, inspect (they read it), network connect/disconnect (its network,
- * not its processes), remove (the note goes with it). A volume shared with another container is
+ * not its processes — routed as `network-attach`, judged, not noted), remove (the note goes with it). A volume shared with another container is
  * written through that container's own calls, which the front cannot tie to this one (docs/docker.md).
  */
 export const CHANGES = ['cp', 'update', 'attach', 'exec', 'start'] as const;
@@ -149,12 +171,19 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };
+    if (parts.length === 2 && parts[0] === 'networks' && parts[1] === 'create') return { kind: 'network-create' };
+    // A network's name or id may be matched with slashes (dockerd routes /networks/{id:.*}/connect).
+    if (parts.length >= 3 && parts[0] === 'networks' && (parts.at(-1) === 'connect' || parts.at(-1) === 'disconnect')) return { kind: 'network-attach' };
+    if (parts.length === 3 && parts[0] === 'containers' && parts[2] === 'rename') return { kind: 'container-rename', ref: parts[1]! };
+    if (parts.length === 2 && parts[0] === 'images' && parts[1] === 'prune') return { kind: 'image-remove' };
     const tagging = imageTagOf(parts, url);
     if (tagging) return tagging;
     const what = unattributed(parts);
     if (what) return { kind: 'unattributed', what };
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
+  // An image name may hold slashes (dockerd routes DELETE /images/{name:.*}).
+  if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'images') return { kind: 'image-remove' };
   if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };
   if (method === 'POST' && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'copy') return { kind: 'container-read', ref: parts[1]! };
   return null;

@@ -9,7 +9,7 @@ import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
-import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
+import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -232,6 +232,11 @@ export class DockerFront {
     const verdict = (refusal: Refusal | null): Verdict | null => refusal && this.policyRefused(refusal, head, who);
     if (route.kind === 'container-create') return this.judgedCreate(body, head, who, verdict);
     if (route.kind === 'exec-create') return verdict(execCreateRefusal(body)) ?? this.judgedExec(route.ref, head, who);
+    if (route.kind === 'network-create') return verdict(networkCreateRefusal(body)) ?? this.before(route, head, who);
+    if (route.kind === 'network-attach') {
+      const named = networkAttachContainer(body);
+      return 'what' in named ? this.policyRefused(named, head, who)! : this.owned(named.container, 'network connect or disconnect of', head, who).then((r) => ('id' in r ? undefined : r));
+    }
     const refusal = route.kind === 'container-start' ? startBodyRefusal(body) : route.kind === 'volume-create' ? volumeCreateRefusal(body) : null;
     return verdict(refusal) ?? this.before(route, head, who);
   }
@@ -306,6 +311,11 @@ export class DockerFront {
     if (route.kind === 'container-change') return this.changing(route, route.ref, route.what, head, who);
     if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
     if (route.kind === 'image-tag') return this.hostRoots.has(who) ? undefined : this.retagging(route, head, who);
+    if (route.kind === 'image-remove') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'removing or untagging an image (docker rmi, image prune)', why: "the tag may be someone else's, and once removed it would be a new tag you may point at your image (root's next run of it would run your image); root may remove images" }, head, who)!;
+    if (route.kind === 'container-rename') {
+      if (this.hostRoots.has(who)) return;
+      return this.owned(route.ref, 'rename of', head, who).then((r) => ('id' in r ? { target: containerTargetFor(head.url, r.id) } : r));
+    }
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
@@ -328,6 +338,22 @@ export class DockerFront {
     const creator = note === null ? null : parseRequester(note);
     if (creator?.uid === who.uid) return null;
     return { what: `exec ${id}`, why: creator ? `it was created by uid ${creator.uid}, not by you (uid ${who.uid}); start the execs you create` : 'it was not created through the front by you; start the execs you create' };
+  }
+
+  /**
+   * The container `ref` names, when its note (c-ID) is of `who`'s uid: she made it through the
+   * front (or started it last); else the refusal of `what` it. A rename of root's container let
+   * her take its name, so that root's scripted `docker exec NAME` ran in her container with
+   * root's secrets (outside attack 12, R1); a network connect put root's container on a network
+   * of hers (P2). dockerd's answer when `ref` names nothing.
+   */
+  private async owned(ref: string, what: string, head: Head, who: Requester): Promise<{ id: string } | Verdict> {
+    const found = await this.resolve(ref);
+    if ('message' in found) return found;
+    const note = this.o.requesters.text('c', found.id);
+    const owner = note === null ? null : parseRequester(note);
+    if (owner?.uid === who.uid) return { id: found.id };
+    return this.policyRefused({ what: `${what} container ${JSON.stringify(ref)}`, why: owner ? `it was made or last started by uid ${owner.uid}, not by you (uid ${who.uid}); this is allowed only for your own containers` : 'it was not made through the front by you; this is allowed only for your own containers' }, head, who)!;
   }
 
   /**
@@ -458,7 +484,7 @@ interface Found {
 const NEVER_STARTED = '0001-01-01T00:00:00Z';
 
 /** The calls whose body a caller other than host root has judged (request-policy.ts). */
-const JUDGED: ReadonlySet<ApiRoute['kind']> = new Set(['container-create', 'exec-create', 'container-start', 'volume-create']);
+const JUDGED: ReadonlySet<ApiRoute['kind']> = new Set(['container-create', 'exec-create', 'container-start', 'volume-create', 'network-create', 'network-attach']);
 
 /** A caller as the front's log names it: uid 0 that is not host root is said to be so. */
 const callerText = (who: Requester): string => `uid ${who.uid}${who.uid === 0 ? ' (not host root: another pid or user namespace)' : ''} (pid ${who.pid})`;

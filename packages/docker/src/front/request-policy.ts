@@ -530,3 +530,102 @@ export function volumeCreateRefusal(body: Buffer): Refusal | null {
   }
   return null;
 }
+
+/**
+ * `POST /networks/create` (outside attack 12, P1). dockerd looks a driver it does not have up
+ * through the legacy plugin discovery, which joins the name into /run/docker/plugins/NAME.sock
+ * (and NAME.spec|json under /etc/docker/plugins): `-d ../../../her/dir/p` made dockerd, as root,
+ * talk the NetworkDriver protocol to her process, whose Join answer moved a host interface into
+ * her container. The same holds for an IPAM driver. Of dockerd 20.10's built-in drivers (bridge,
+ * host, null, macvlan, ipvlan, overlay), `host` and `null` are single instances it makes itself,
+ * macvlan and ipvlan take a host interface (`parent`), overlay needs swarm: only `bridge` (or
+ * none: dockerd's default, bridge). An allow-list of the body's fields (NETWORK_CREATE_RULES:
+ * Go's struct keys folded; a field it does not know only empty) and of the bridge driver's
+ * options (exact: Go map keys), none of which names a host interface or an existing bridge
+ * (`com.docker.network.bridge.name=docker0` would put her containers on root's bridge). No
+ * address pools of her own (IPAM.Config): dockerd's own choice avoids the host's routes, a
+ * subnet she names would not (one over the host's LAN takes its traffic to her bridge).
+ */
+export function networkCreateRefusal(body: Buffer): Refusal | null {
+  const p = parsed(body, 'network create');
+  if ('what' in p) return p;
+  if (p.json === null) return null;
+  if (!isObject(p.json)) return { what: 'network create', why: 'its body is not a JSON object' };
+  for (const [key, value] of Object.entries(p.json)) {
+    const rule = NETWORK_RULES_BY_KEY.get(fold(key));
+    const r = rule ? rule(value) : isEmpty(value) ? null : { what: `network create field ${q(key)}`, why: 'a field contid does not know is allowed only empty' };
+    if (r) return r;
+  }
+  return null;
+}
+
+type NetworkRule = (value: unknown) => Refusal | null;
+const networkRefused = (field: string, value: unknown, why: string): Refusal => ({ what: `network create ${field} ${q(value)}`, why });
+/** Only Go's zero value (false, "", null, {}, []). */
+const networkEmpty =
+  (field: string, why: string): NetworkRule =>
+  (v) =>
+    isEmpty(v) ? null : networkRefused(field, v, why);
+
+/** The bridge driver's options (exact keys) that name no host interface or bridge and make no network the default one. */
+export const BRIDGE_OPTIONS: ReadonlySet<string> = new Set([
+  'com.docker.network.bridge.enable_icc',
+  'com.docker.network.bridge.enable_ip_masquerade',
+  'com.docker.network.bridge.host_binding_ipv4',
+  'com.docker.network.driver.mtu',
+  'com.docker.network.container_iface_prefix',
+]);
+
+function ipamRefusal(v: unknown): Refusal | null {
+  if (v === null || v === undefined) return null;
+  if (!isObject(v)) return networkRefused('IPAM', v, 'not an object');
+  for (const [key, value] of Object.entries(v)) {
+    const k = fold(key);
+    if (k === 'driver') {
+      if (value !== null && value !== '' && value !== 'default') return networkRefused('IPAM.Driver', value, "only dockerd's default IPAM driver is allowed: another name is looked up as a plugin, by a path the name is joined into");
+    } else if (!isEmpty(value)) {
+      return networkRefused(`IPAM.${key}`, value, "only dockerd's own address pools are allowed (no --subnet, --ip-range, --gateway, --aux-address or IPAM options): dockerd picks a pool clear of the host's routes, a subnet you name need not be; root may make such a network");
+    }
+  }
+  return null;
+}
+
+function bridgeOptionsRefusal(v: unknown): Refusal | null {
+  if (v === null || v === undefined) return null;
+  if (!isObject(v)) return networkRefused('Options', v, 'not a map');
+  for (const [key, value] of Object.entries(v)) {
+    if (typeof value !== 'string') return networkRefused(`option ${q(key)}`, value, 'not a string');
+    if (!BRIDGE_OPTIONS.has(key)) return networkRefused(`option ${q(key)}`, value, `only the bridge driver's options that name no host interface or existing bridge are allowed (${[...BRIDGE_OPTIONS].join(', ')})`);
+  }
+  return null;
+}
+
+const NETWORK_CREATE_RULES: Readonly<Record<string, NetworkRule>> = {
+  Name: () => null,
+  CheckDuplicate: () => null,
+  Driver: (v) => (v === null || v === '' || v === 'bridge' ? null : networkRefused('driver', v, "only dockerd's bridge driver is allowed: another name is looked up as a plugin by a path the name is joined into (dockerd would run the protocol with whatever listens there, as root), macvlan and ipvlan take a host interface, host and null are dockerd's own")),
+  Scope: (v) => (v === null || v === '' || v === 'local' ? null : networkRefused('Scope', v, 'only a local network is allowed')),
+  EnableIPv6: () => null,
+  IPAM: ipamRefusal,
+  Internal: () => null,
+  Attachable: networkEmpty('Attachable', 'attachable networks are swarm overlays'),
+  Ingress: networkEmpty('Ingress', "the ingress network is swarm's routing mesh"),
+  ConfigOnly: networkEmpty('ConfigOnly', 'a configuration-only network is for another network to take its configuration from'),
+  ConfigFrom: networkEmpty('ConfigFrom', "it would take another network's configuration (its parent interface, its pools), unjudged"),
+  Options: bridgeOptionsRefusal,
+  Labels: () => null,
+};
+const NETWORK_RULES_BY_KEY = new Map(Object.entries(NETWORK_CREATE_RULES).map(([k, rule]) => [fold(k), rule]));
+
+/**
+ * `POST /networks/{id}/connect|disconnect`: the container it names (the body's `Container`, one
+ * string), or the refusal of a body that does not name exactly one.
+ */
+export function networkAttachContainer(body: Buffer): { container: string } | Refusal {
+  const p = parsed(body, 'network connect or disconnect');
+  if ('what' in p) return p;
+  const names = valuesOf(p.json, 'Container');
+  const name = names[0];
+  if (names.length !== 1 || typeof name !== 'string' || name === '') return { what: 'network connect or disconnect', why: 'its body must name one container' };
+  return { container: name };
+}
