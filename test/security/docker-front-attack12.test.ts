@@ -130,6 +130,15 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
     expect(engine.docker(['ps', '-q', '--filter', `name=^/${agent}$`]).stdout.trim().length).toBeGreaterThan(0);
   }, 120_000);
 
+  test("R1: a plain container of root's that she started (the table allows it) is still not hers to rename", () => {
+    const stopped = uniqueName('root-plain');
+    expect(engine.docker(['create', '--name', stopped, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(as(mallory, ['start', stopped]).status).toBe(0);
+    refused(as(mallory, ['rename', stopped, `${stopped}-old`]), `rename of container "${stopped}"`);
+    refused(as(mallory, ['network', 'connect', herNet, stopped]), `network connect or disconnect of container "${stopped}"`);
+    engine.docker(['rm', '-f', stopped]);
+  }, 120_000);
+
   test('her own container: she may rename it and connect it to her network', () => {
     const hers = uniqueName('hers');
     expect(as(mallory, ['run', '-d', '--name', hers, engine.image, 'sleep', '600']).status).toBe(0);

@@ -106,3 +106,18 @@ describe('a refused or no-op (304) start\'s note put back', () => {
     expect(store.text('c', ID)).toBeNull();
   });
 });
+
+describe("a container's maker note (m-ID, outside attack 12 R1)", () => {
+  test('kept as made when a start replaces the c note, pruned at container age, not exec age', () => {
+    store.note('c', ID, alice);
+    store.note('m', ID, alice);
+    store.replace('c', ID, mallory);
+    expect(store.read('m', ID)).toEqual(alice);
+    expect(store.read('c', ID)).toEqual(mallory);
+    const inTwoHours = Date.now() + 2 * 3_600_000;
+    store.note('e', ID, alice);
+    expect(store.prune(inTwoHours)).toBe(1);
+    expect(store.read('m', ID)).toEqual(alice);
+    expect(store.read('e', ID)).toBeNull();
+  });
+});

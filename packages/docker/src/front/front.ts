@@ -72,7 +72,10 @@ export class DockerFront {
       wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
       body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
       responded: (route, status) => {
-        if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) this.notes.forget('c', route.ref);
+        if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) {
+          this.notes.forget('c', route.ref);
+          this.o.requesters.forget('m', route.ref);
+        }
         const replaced = this.replaced.get(route);
         // Started only on 2xx; a refused or no-op start (304) leaves the earlier note as it was.
         if (replaced) this.notes.answered(replaced, status >= 200 && status < 300);
@@ -341,8 +344,9 @@ export class DockerFront {
   }
 
   /**
-   * The container `ref` names, when its note (c-ID) is of `who`'s uid: she made it through the
-   * front (or started it last); else the refusal of `what` it. A rename of root's container let
+   * The container `ref` names, when she made it through the front (its `m` note is of `who`'s
+   * uid; the `c` note, its last starter's, would also make hers a container of root's she only
+   * started); else the refusal of `what` it. A rename of root's container let
    * her take its name, so that root's scripted `docker exec NAME` ran in her container with
    * root's secrets (outside attack 12, R1); a network connect put root's container on a network
    * of hers (P2). dockerd's answer when `ref` names nothing.
@@ -350,10 +354,10 @@ export class DockerFront {
   private async owned(ref: string, what: string, head: Head, who: Requester): Promise<{ id: string } | Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
-    const note = this.o.requesters.text('c', found.id);
-    const owner = note === null ? null : parseRequester(note);
-    if (owner?.uid === who.uid) return { id: found.id };
-    return this.policyRefused({ what: `${what} container ${JSON.stringify(ref)}`, why: owner ? `it was made or last started by uid ${owner.uid}, not by you (uid ${who.uid}); this is allowed only for your own containers` : 'it was not made through the front by you; this is allowed only for your own containers' }, head, who)!;
+    const note = this.o.requesters.text('m', found.id);
+    const maker = note === null ? null : parseRequester(note);
+    if (maker?.uid === who.uid) return { id: found.id };
+    return this.policyRefused({ what: `${what} container ${JSON.stringify(ref)}`, why: maker ? `it was made by uid ${maker.uid}, not by you (uid ${who.uid}); this is allowed only for the containers you make` : 'it was not made through the front by you; this is allowed only for the containers you make' }, head, who)!;
   }
 
   /**
@@ -444,12 +448,17 @@ export class DockerFront {
 
   private async removeRefused(id: string): Promise<void> {
     const r = await this.askUpstream('DELETE', `/containers/${id}?force=1`);
-    if (!('error' in r) && r.status === 204) this.notes.forget('c', id);
+    if (!('error' in r) && r.status === 204) {
+      this.notes.forget('c', id);
+      this.o.requesters.forget('m', id);
+    }
   }
 
   private noteCreated(kind: 'c' | 'e', body: Buffer, who: Requester): void {
     const id = (JSON.parse(body.toString('utf8')) as { Id?: unknown }).Id;
-    if (typeof id === 'string' && isFullId(id)) this.notes.note(kind, id, who);
+    if (typeof id !== 'string' || !isFullId(id)) return;
+    this.notes.note(kind, id, who);
+    if (kind === 'c') this.o.requesters.note('m', id, who);
   }
 
   /**

@@ -67,6 +67,13 @@ export function parseRequester(text: string): Requester | null {
  * is the note's starter's, marked requester-by=dockerd — unless someone else changed the
  * container since that start (`changed=` lines, noteChange): then it has no single requester.
  */
+/**
+ * `c`: a container's note (its last starter, for the shim); `e`: an exec's; `m`: who made a
+ * container through the front, kept as it was when starts replace its `c` note (the front's
+ * own record of whose container it is, for rename and network connect: outside attack 12, R1).
+ */
+export type NoteKind = 'c' | 'e' | 'm';
+
 export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
 
@@ -77,13 +84,13 @@ export class RequesterStore {
     if ((st.mode & 0o077) !== 0) throw new Error(`${this.dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); it must be 0700`);
   }
 
-  private path(kind: 'c' | 'e', id: string): string {
+  private path(kind: NoteKind, id: string): string {
     if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a full Docker id: ${JSON.stringify(id)}`);
     return join(this.dir, `${kind}-${id}`);
   }
 
   /** Atomic (temp name, then rename): the shim never reads half a file. */
-  note(kind: 'c' | 'e', id: string, who: Requester): void {
+  note(kind: NoteKind, id: string, who: Requester): void {
     const file = this.path(kind, id);
     const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
     writeFileSync(tmp, formatRequester(who), { mode: 0o600 });
@@ -107,7 +114,7 @@ export class RequesterStore {
   }
 
   /** Puts back a note's earlier text (null: removes the note). */
-  restore(kind: 'c' | 'e', id: string, text: string | null): void {
+  restore(kind: NoteKind, id: string, text: string | null): void {
     if (text === null) return this.forget(kind, id);
     const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
     writeFileSync(tmp, text, { mode: 0o600 });
@@ -131,7 +138,7 @@ export class RequesterStore {
   }
 
   /** The note's text now (null: none). */
-  text(kind: 'c' | 'e', id: string): string | null {
+  text(kind: NoteKind, id: string): string | null {
     try {
       return readFileSync(this.path(kind, id), 'utf8');
     } catch {
@@ -195,7 +202,7 @@ export class RequesterStore {
     }
   }
 
-  read(kind: 'c' | 'e', id: string): Requester | null {
+  read(kind: NoteKind, id: string): Requester | null {
     try {
       return parseRequester(readFileSync(this.path(kind, id), 'utf8'));
     } catch {
@@ -203,7 +210,7 @@ export class RequesterStore {
     }
   }
 
-  forget(kind: 'c' | 'e', id: string): void {
+  forget(kind: NoteKind, id: string): void {
     try {
       unlinkSync(this.path(kind, id));
     } catch {
@@ -219,7 +226,7 @@ export class RequesterStore {
       const file = join(this.dir, name);
       try {
         const age = now - statSync(file).mtimeMs;
-        if (age > (name.startsWith('c-') ? containerAgeMs : execAgeMs)) {
+        if (age > (name.startsWith('c-') || name.startsWith('m-') ? containerAgeMs : execAgeMs)) {
           unlinkSync(file);
           removed++;
         }
