@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PublicKeyEntry } from '@contid/core';
 import { contid, tempStateDir } from '../helpers/cli';
 
 /**
@@ -12,14 +13,7 @@ import { contid, tempStateDir } from '../helpers/cli';
  * vm's (outside attack 11, K2). The importer says which node a file is from (`--node NODE`), and
  * a file that changes what is trusted for a node already trusted needs `--update`.
  */
-interface Entry {
-  v: 1;
-  node: string;
-  keyId: string;
-  publicKey: string;
-  created: string;
-  revoked?: string;
-}
+type Entry = PublicKeyEntry;
 
 function newKey(node: string): Entry {
   const der = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' });
