@@ -139,6 +139,21 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
     engine.docker(['rm', '-f', stopped]);
   }, 120_000);
 
+  // R2 (round 12, after R1's fix): `docker rm -f` of root's running container freed its name
+  // for hers, and `docker container prune` did the same for root's stopped ones.
+  test("R2: her removal of root's container (running or stopped) and container prune are refused with one line; the name stays root's", () => {
+    refused(as(mallory, ['rm', '-f', agent]), `removal of container "${agent}"`);
+    expect(inspect(agent, '{{.State.Running}}')).toBe('true');
+    const stopped = uniqueName('root-stopped');
+    expect(engine.docker(['create', '--name', stopped, engine.image, 'true']).status).toBe(0);
+    refused(as(mallory, ['rm', stopped]), `removal of container "${stopped}"`);
+    const prune = as(mallory, ['container', 'prune', '-f']);
+    expect({ status: prune.status, stdout: prune.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(prune.stderr).toMatch(refusal('docker container prune'));
+    expect(inspect(stopped, '{{.Name}}')).toBe(`/${stopped}`);
+    engine.docker(['rm', '-f', stopped]);
+  }, 120_000);
+
   test('her own container: she may rename it and connect it to her network', () => {
     const hers = uniqueName('hers');
     expect(as(mallory, ['run', '-d', '--name', hers, engine.image, 'sleep', '600']).status).toBe(0);
@@ -146,7 +161,9 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
     expect(as(mallory, ['network', 'connect', herNet, `${hers}-2`]).status).toBe(0);
     expect(inspect(`${hers}-2`, '{{json .NetworkSettings.Networks}}')).toContain(herNet);
     expect(as(mallory, ['network', 'disconnect', herNet, `${hers}-2`]).status).toBe(0);
-    engine.docker(['rm', '-f', `${hers}-2`]);
+    // and remove it
+    expect(as(mallory, ['rm', '-f', `${hers}-2`]).status).toBe(0);
+    expect(engine.docker(['ps', '-aq', '--filter', `name=^/${hers}-2$`]).stdout.trim()).toBe('');
   }, 120_000);
 });
 

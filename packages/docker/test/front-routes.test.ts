@@ -88,6 +88,8 @@ describe('the API calls the front notes a requester for', () => {
     ['GET', '/v1.41/containers/web/attach/ws?stream=1', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['GET', '/v1.41/containers/web/attach/ws?stdin=0', { kind: 'container-change', ref: 'web', what: 'attach' }],
     ['POST', '/v1.41/containers/web/rename?name=x', { kind: 'container-rename', ref: 'web' }],
+    ['POST', '/v1.41/containers/prune', { kind: 'container-prune' }],
+    ['DELETE', '/v1.41/containers/web?force=1', { kind: 'container-remove', ref: 'web' }],
     ['POST', '/v1.41/networks/create', { kind: 'network-create' }],
     ['POST', '/v1.41/networks/net/connect', { kind: 'network-attach' }],
     ['POST', '/v1.41/networks/a/b/disconnect', { kind: 'network-attach' }],

@@ -51,6 +51,8 @@ export type ApiRoute =
    * finds (outside attack 12, R1: root's container renamed away and the name taken).
    */
   | { kind: 'container-rename'; ref: string }
+  /** `POST /containers/prune`: removes every stopped container, whoever made it (refused for users other than root). */
+  | { kind: 'container-prune' }
   /**
    * `DELETE /images/{name}` (`docker rmi`, untag) and `POST /images/prune`: removing root's tag
    * makes it a new tag again for the image-tag check (outside attack 12, I2).
@@ -175,6 +177,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     // A network's name or id may be matched with slashes (dockerd routes /networks/{id:.*}/connect).
     if (parts.length >= 3 && parts[0] === 'networks' && (parts.at(-1) === 'connect' || parts.at(-1) === 'disconnect')) return { kind: 'network-attach' };
     if (parts.length === 3 && parts[0] === 'containers' && parts[2] === 'rename') return { kind: 'container-rename', ref: parts[1]! };
+    if (parts.length === 2 && parts[0] === 'containers' && parts[1] === 'prune') return { kind: 'container-prune' };
     if (parts.length === 2 && parts[0] === 'images' && parts[1] === 'prune') return { kind: 'image-remove' };
     const tagging = imageTagOf(parts, url);
     if (tagging) return tagging;

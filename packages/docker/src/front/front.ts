@@ -142,8 +142,8 @@ export class DockerFront {
    * a process that made sure it could not be checked — and no client that keeps its connecting
    * process meets this.
    */
-  private unnamed(route: ApiRoute, head: Head, cred: PeerCredentials | null): Verdict | void {
-    if (route.kind === 'container-remove') return;
+  private unnamed(_route: ApiRoute, head: Head, cred: PeerCredentials | null): Verdict | void {
+    // A removal too: it frees the container's name for someone else's (outside attack 12, R2).
     const peer = cred ? `pid ${cred.pid}, uid ${cred.uid}` : 'no peer credentials';
     this.log(`refused ${escapeText(`${head.method} ${head.url}`)} from ${cred ? `uid ${cred.uid} (pid ${cred.pid}, gone)` : 'a peer without credentials'}: nobody to note as requester`);
     return {
@@ -315,6 +315,13 @@ export class DockerFront {
     if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
     if (route.kind === 'image-tag') return this.hostRoots.has(who) ? undefined : this.retagging(route, head, who);
     if (route.kind === 'image-remove') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'removing or untagging an image (docker rmi, image prune)', why: "the tag may be someone else's, and once removed it would be a new tag you may point at your image (root's next run of it would run your image); root may remove images" }, head, who)!;
+    if (route.kind === 'container-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker container prune', why: "it removes every stopped container, root's too, whose names are then free for yours (root's next `docker start NAME` would start your container); remove the containers you make by name" }, head, who)!;
+    // Removing root's container frees its name for hers, as a rename would (outside attack 12, R2):
+    // root's scripted `docker exec NAME` then ran in her container, with root's secrets.
+    if (route.kind === 'container-remove') {
+      if (this.hostRoots.has(who)) return;
+      return this.owned(route.ref, 'removal of', head, who).then((r) => ('id' in r ? undefined : r));
+    }
     if (route.kind === 'container-rename') {
       if (this.hostRoots.has(who)) return;
       return this.owned(route.ref, 'rename of', head, who).then((r) => ('id' in r ? { target: containerTargetFor(head.url, r.id) } : r));
