@@ -148,6 +148,11 @@ export async function waitFor<T>(probe: () => T | undefined, ms: number, why: ()
  */
 export interface GuestServe {
   drained(what?: string): Promise<void>;
+  /**
+   * As drained, but the entries serve quarantined since the last look are returned (name and
+   * reason), not thrown: for a test that kills a unit's line on purpose (a stop during a restart).
+   */
+  settled(what?: string): Promise<{ name: string; reason: string }[]>;
   log(): string;
   stop(): void;
   /** kill -9, as a crash would. */
@@ -175,13 +180,18 @@ export async function startGuestServe(machine: Machine, contid: string[], guestS
   const spoolDir = `${hostState}/spool`;
   const entries = (dir: string, f: (n: string) => boolean): string[] => (existsSync(dir) ? readdirSync(dir).filter(f) : []);
   const failedBefore = new Set(entries(`${spoolDir}/failed`, (n) => n.endsWith('.entry')));
+  const settled = async (what = 'contid serve in the guest to bind the spool'): Promise<{ name: string; reason: string }[]> => {
+    await waitFor(() => entries(spoolDir, (n) => n.endsWith('.entry')).length === 0 || undefined, 30_000, () => `${what}: ${entries(spoolDir, () => true).join(' ')} ${log()}`);
+    const failed = entries(`${spoolDir}/failed`, (n) => n.endsWith('.entry')).filter((n) => !failedBefore.has(n));
+    failed.forEach((n) => failedBefore.add(n));
+    return failed.map((name) => ({ name, reason: readFileSync(`${spoolDir}/failed/${name}.reason`, 'utf8').trim() }));
+  };
   return {
     async drained(what = 'contid serve in the guest to bind the spool') {
-      await waitFor(() => entries(spoolDir, (n) => n.endsWith('.entry')).length === 0 || undefined, 30_000, () => `${what}: ${entries(spoolDir, () => true).join(' ')} ${log()}`);
-      const failed = entries(`${spoolDir}/failed`, (n) => n.endsWith('.entry')).filter((n) => !failedBefore.has(n));
-      failed.forEach((n) => failedBefore.add(n));
-      if (failed.length) throw new Error(`contid serve quarantined ${failed.map((n) => `${n}: ${readFileSync(`${spoolDir}/failed/${n}.reason`, 'utf8').trim()}`).join('; ')}`);
+      const failed = await settled(what);
+      if (failed.length) throw new Error(`contid serve quarantined ${failed.map((f) => `${f.name}: ${f.reason}`).join('; ')}`);
     },
+    settled,
     log,
     stop: () => void machine.exec(['systemctl', 'stop', unit]),
     kill: () => void machine.exec(['systemctl', 'kill', '-s', 'KILL', unit]),

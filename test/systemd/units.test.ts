@@ -221,6 +221,12 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
         .filter((c) => c.name === unit);
     const attempts = await waitFor(() => (listed().filter((c) => c.state === 'ended').length >= 3 ? listed() : undefined), 30_000, () => `${unit} did not restart`);
     guest(['systemctl', 'stop', unit]);
+    // The stop may land while a restart's ExecStart= line is writing its entry: systemd kills it
+    // before its command runs, and serve quarantines the cut entry (never bound, never dropped).
+    // That is this test's doing, and said here, not by the next test's look at the spool (CI at
+    // 9e751ea: the next test failed on this unit's cut entry). Anything else quarantined fails.
+    const quarantined = await serve.settled(`${unit}'s entries to be bound or quarantined`);
+    expect(quarantined.filter((q) => !/^spool entry \S+ is incomplete \(.*\): its writer \(pid \d+\) exited before the entry was complete$/.test(q.reason))).toEqual([]);
     const ended = attempts.filter((c) => c.state === 'ended');
     expect(new Set(ended.map((c) => c.runtimeId)).size).toBe(ended.length);
     expect(new Set(ended.map((c) => c.session)).size).toBe(ended.length);
