@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatContainerId, Registry } from '@contid/core';
@@ -17,6 +17,8 @@ import { createContainer, destroyContainer, lxcInitPid, lxcName, waitForState } 
 describe('untagged entries into LXC containers (real LXC, real audit rules, real auditd)', () => {
   const state = tempStateDir('lxc-entries');
   const names: string[] = [];
+  /** Directories made to take a destroyed rootfs's inode. */
+  const reuseDirs: string[] = [];
   // contid lxc start/attach and the hooks spool (contid-lxc, no Node): contid serve records.
   const serve = startServe(state.env, state.dir);
 
@@ -24,6 +26,7 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
   beforeAll(() => expect(contid(['install', 'lxc'], { env: state.env }).status).toBe(0));
   afterAll(async () => {
     names.forEach(destroyContainer);
+    for (const d of reuseDirs) rmSync(d, { recursive: true, force: true });
     // the rules are global: removed with contid's global uninstall (also when a test failed)
     contid(['uninstall', 'lxc'], { env: state.env });
     await serve.stop();
@@ -152,6 +155,53 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
     expect(at).toBeGreaterThanOrEqual(before - 1000);
     expect(at).toBeLessThanOrEqual(after + 1000);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it("a destroyed container's root inode given to the next container's rootfs: search --container NEXT reports none of the earlier container's entries, which are older than that directory", async () => {
+    // the earlier container, started and entered the plain way, then destroyed
+    const gone = lxcName('gone');
+    names.push(gone);
+    createContainer(gone);
+    expect(asLogin(`exec lxc-start -n ${gone}`).status).toBe(0);
+    await waitForState(gone, 'RUNNING');
+    const entered = Date.now();
+    expect(asLogin(`exec lxc-attach -n ${gone} -- true`).status).toBe(0);
+    const ino = statSync(`/var/lib/lxc/${gone}/rootfs`).ino;
+    await waitForAudit(['-sc', 'setns', '-ua', '1000', '-ts', 'recent'], (l) => l.some((x) => x.startsWith('type=PATH') && field(x, 'inode') === String(ino)));
+    await serve.drained();
+    destroyContainer(gone);
+
+    // ext4 gives the freed inode to the next directory made: made until one has it, then the
+    // next container's rootfs is that directory (lxc.rootfs.path = dir:…)
+    const holder = mkdtempSync('/var/lib/lxc/.contid-t-reuse-');
+    reuseDirs.push(holder);
+    let reused: string | null = statSync(holder).ino === ino ? holder : null;
+    for (let i = 0; reused === null && i < 200; i++) {
+      const d = join(holder, `d${i}`);
+      mkdirSync(d);
+      if (statSync(d).ino === ino) reused = d;
+    }
+    expect(reused).not.toBeNull();
+    const next = make('next');
+    expect(run('cp', ['-a', `/var/lib/lxc/${next}/rootfs/.`, reused!]).status).toBe(0);
+    const config = `/var/lib/lxc/${next}/config`;
+    writeFileSync(config, `${readFileSync(config, 'utf8').replace(/^lxc\.rootfs\.path\s*=.*$/m, '')}\nlxc.rootfs.path = dir:${reused}\n`);
+    expect(contid(['lxc', 'start', next], { env: state.env }).status).toBe(0);
+    await waitForState(next, 'RUNNING');
+    expect(statSync(`/proc/${lxcInitPid(next)}/root/`).ino).toBe(ino);
+    await serve.drained();
+
+    // asked about NEXT: nothing (its start was through contid, the earlier entries are not its)
+    const r = contid(['search', '--container', next], { env: state.env });
+    expect(r.status).toBe(0);
+    expect(untaggedLines(r.stderr)).toEqual([]);
+    // asked about every entry: the earlier attach is there, and is not named NEXT
+    const all = contid(['search', '--untagged', '--start', 'recent'], { env: state.env });
+    expect(all.status).toBe(0);
+    const earlier = all.stdout.split('\n').filter((l) => l.startsWith('untagged attach into') && l.includes('by auid 1000') && Math.abs(stampOf(l) - entered) < 5000);
+    expect(earlier).toHaveLength(1);
+    expect(earlier[0]).not.toContain(next);
+    expect(run('lxc-stop', ['-n', next, '-k']).status).toBe(0);
   });
 
   it("a non-root user's fake lxc-start in the starter's session gets nothing from the hook and cannot abort the start", async () => {

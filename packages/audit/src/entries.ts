@@ -135,10 +135,11 @@ export function eventEntry(records: readonly AuditRecord[]): { rec: AuditRecord;
 }
 
 /**
- * What the host knows of a root now: the LXC container whose rootfs it is, and that
- * container's contid when contid knows it. Asked only for entries on this host's node.
+ * What the host knows of a root now: the LXC container whose rootfs it is, that container's
+ * contid when contid knows it, and when its directory was made (`bornMs`, the inode's birth
+ * time; null where the filesystem keeps none). Asked only for entries on this host's node.
  */
-export type RootNamer = (root: string) => { name: string; contid: ContainerId | null } | null;
+export type RootNamer = (root: string) => { name: string; contid: ContainerId | null; bornMs?: number | null } | null;
 
 /** One entry as the judge sees it: `bound` is the container the entering session is bound to. */
 export interface EntrySighting {
@@ -157,7 +158,8 @@ export interface EntrySighting {
  * entry whose session is not bound to the owner is untagged.
  */
 export class EntryJudge {
-  private readonly owners = new Map<string, ContainerId>();
+  /** The container a start through contid tied each root to, and when. */
+  private readonly owners = new Map<string, { contid: ContainerId; sinceMs: number }>();
   /** Roots an LXC init pivoted into (by its starter's exe or contid's lxcpath rule), named or not. */
   private readonly lxcRoots = new Set<string>();
 
@@ -168,26 +170,38 @@ export class EntryJudge {
 
   judge(s: EntrySighting): UntaggedEntry | null {
     const key = `${s.rec.node ?? ''} ${s.root}`;
+    const at = s.rec.timeMs;
+    if (s.sys.kind === 'start' && (s.bound ?? s.initOf) !== null) this.owners.set(key, { contid: (s.bound ?? s.initOf)!, sinceMs: at });
+    const owner = this.owners.get(key);
+    const host = this.hostName(s, at);
     let contid: ContainerId | null = null;
     let name: string | null = null;
-    if (s.sys.kind === 'start' && (s.bound ?? s.initOf) !== null) {
-      contid = (s.bound ?? s.initOf)!;
-      this.owners.set(key, contid);
-    } else contid = this.owners.get(key) ?? null;
-    if (contid === null) {
-      const local = s.rec.node === null || s.rec.node === (this.options.localNode ?? null);
-      const named = local ? this.options.rootNamer?.(s.root) ?? null : null;
+    // the log's owner, unless the host's directory at this root was made since that start
+    if (owner && !(host?.bornMs != null && host.bornMs > owner.sinceMs)) contid = owner.contid;
+    else {
       if (s.sys.kind === 'start' && s.sys.lxc) this.lxcRoots.add(key);
       // an unnamed root is reported only when it surely is an LXC container's
-      if (!named && !s.sys.lxc && !this.lxcRoots.has(key)) return null;
-      contid = named?.contid ?? null;
-      name = named?.name ?? null;
+      if (!host && !s.sys.lxc && !this.lxcRoots.has(key)) return null;
+      contid = host?.contid ?? null;
+      name = host?.name ?? null;
     }
     // through contid: the entering process's session is bound to this container
     if (contid !== null && s.bound !== null && s.bound === contid) return null;
     if (contid !== null) name = this.attributor.container(contid)?.name ?? name ?? formatContainerId(contid);
     const { kind, pid, auid, session } = s.sys;
-    return { kind, contid, name, timeMs: s.rec.timeMs, node: s.rec.node, pid, auid, session, root: s.root };
+    return { kind, contid, name, timeMs: at, node: s.rec.node, pid, auid, session, root: s.root };
+  }
+
+  /**
+   * The host's container at this root now, when the entry is this host's and that directory
+   * existed at the entry: a destroyed container's root inode is given to the next directory
+   * made, so an entry older than the directory is into an earlier container, not this one.
+   */
+  private hostName(s: EntrySighting, at: number): ReturnType<RootNamer> {
+    const local = s.rec.node === null || s.rec.node === (this.options.localNode ?? null);
+    const named = local ? this.options.rootNamer?.(s.root) ?? null : null;
+    // the record's stamp has milliseconds; the birth time has nanoseconds
+    return named && named.bornMs != null && named.bornMs > at + 1 ? null : named;
   }
 }
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseContainerId } from '@contid/core/dist/container-id';
 import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '../src/entries';
 import { isEntryLine } from '../src/line-bytes';
 import { searchLogs } from '../src/search';
@@ -96,5 +97,41 @@ describe('untagged entries (setns / pivot_root into a known root)', () => {
     expect(JSON.parse(untaggedEntryJson(entries[0]))).toEqual({
       untagged_entry: { kind: 'start', container: 'plain', contid: null, known: false, time: '2026-11-30T03:48:00.000Z', auid: 1000, session: 12000, pid: 30000, node: null, root: 'fe:00:1622071', message: describeUntaggedEntry(entries[0]) },
     });
+  });
+
+  it('a root inode given to a newer directory: entries older than the directory the host names are not its container\'s, nor do they stay with the container a tagged start tied it to once a newer directory holds it', () => {
+    // web (contid 5000) started through contid at 478.652; its rootfs was destroyed and the
+    // inode given to the rootfs of "newer" (born 490.000), started plainly at 491.000
+    const log = join(dir, 'reused.log');
+    writeFileSync(
+      log,
+      [
+        login(10, 7),
+        create(11, 7, 5000),
+        ...syscall('1796010478.652', 12, 155, 28936, 0, 7, ROOT, '.'), // web's init, bound
+        ...syscall('1796010479.000', 13, 308, 28945, 1000, 11946, ROOT, '/'), // plain attach into web
+        ...syscall('1796010485.000', 14, 155, 29000, 1000, 11950, 'dev=fe:00 inode=42', '.', '/usr/bin/lxc-start'), // a container since destroyed
+        ...syscall('1796010485.100', 15, 308, 29010, 1000, 11951, 'dev=fe:00 inode=42', '/'), // attach into it
+        ...syscall('1796010491.000', 16, 155, 29100, 0, 4294967295, ROOT, '.', '/usr/bin/lxc-start'), // plain start of newer
+        ...syscall('1796010491.100', 17, 155, 29200, 0, 4294967295, 'dev=fe:00 inode=42', '.', '/usr/bin/lxc-start'), // plain start of third
+        '',
+      ].join('\n'),
+    );
+    const witness = new EntryWitness();
+    const r = searchLogs({ files: [log], filter: {}, attribution: { legacyTrustedExes: [NODE], onTrustedBinding: witness.onTrustedBinding }, onEntryRecord: witness.onEntryRecord, onEvent: () => undefined, firstPassOnly: true });
+    const bases = [{ file: log, base: 0, size: statSync(log).size }];
+    const rootNamer = (root: string) =>
+      root === 'fe:00:1622071' ? { name: 'newer', contid: null, bornMs: 1796010490000 } : root === 'fe:00:42' ? { name: 'third', contid: parseContainerId('6000'), bornMs: 1796010491050 } : null;
+    const entries = witness.untagged(r.attributor, bases, null, {}, { rootNamer });
+    expect(entries.map((e) => [e.kind, e.name, e.timeMs])).toEqual([
+      ['attach', 'web', 1796010479000],
+      ['start', null, 1796010485000],
+      ['attach', null, 1796010485100],
+      ['start', 'newer', 1796010491000],
+      ['start', 'third', 1796010491100],
+    ]);
+    // asked about web, the search gives web's own entry only
+    expect(witness.untagged(r.attributor, bases, new Set(['5000']), {}, { rootNamer }).map((e) => e.timeMs)).toEqual([1796010479000]);
+    expect(witness.untagged(r.attributor, bases, new Set(['6000']), {}, { rootNamer }).map((e) => e.timeMs)).toEqual([1796010491100]);
   });
 });

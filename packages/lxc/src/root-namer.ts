@@ -29,9 +29,11 @@ export function configuredRootfs(config: string, lxcPath: string, name: string):
   return value.startsWith('/') && !value.includes(':') ? value : null;
 }
 
-const statRoot = (path: string): string | null => {
+/** A root as a PATH record spells it, and its directory's birth time (null where the filesystem keeps none). */
+const statRoot = (path: string): { root: string; bornMs: number | null } | null => {
   try {
-    return pathRecordRoot(statSync(path));
+    const st = statSync(path);
+    return { root: pathRecordRoot(st), bornMs: st.birthtimeMs > 0 ? st.birthtimeMs : null };
   } catch {
     return null;
   }
@@ -47,14 +49,14 @@ const statRoot = (path: string): string | null => {
 export function lxcRootNamer(
   registry: Pick<ContainerQueries, 'list'> | null,
   options: { lxcPath?: string; procRoot?: string; refreshMs?: number } = {},
-): (root: string) => { name: string; contid: ContainerId | null } | null {
+): (root: string) => { name: string; contid: ContainerId | null; bornMs: number | null } | null {
   const procRoot = options.procRoot ?? '/proc';
-  let roots: Map<string, string> | null = null;
+  let roots: Map<string, { name: string; bornMs: number | null }> | null = null;
   let readAt = 0;
   let running = false;
   const read = (withRunning: boolean): void => {
     const lxcPath = options.lxcPath ?? configuredLxcPath();
-    const found = new Map<string, string>();
+    const found = new Map<string, { name: string; bornMs: number | null }>();
     let names: string[] = [];
     try {
       names = readdirSync(lxcPath).filter((n) => existsSync(join(lxcPath, n, 'config')));
@@ -70,14 +72,14 @@ export function lxcRootNamer(
       }
       const rootfs = configuredRootfs(config, lxcPath, name);
       const root = rootfs === null ? null : statRoot(rootfs);
-      if (root !== null && !found.has(root)) found.set(root, name);
+      if (root !== null && !found.has(root.root)) found.set(root.root, { name, bornMs: root.bornMs });
     }
     if (withRunning) {
       // from /proc, not lxc-ls --running: a squatted command socket would hold lxc-ls for ever
       for (const name of monitoredContainers(lxcPath, procRoot)) {
         const pid = lxcInitPid(name, lxcPath);
         const root = pid === null ? null : statRoot(`${procRoot}/${pid}/root/`);
-        if (root !== null && !found.has(root)) found.set(root, name);
+        if (root !== null && !found.has(root.root)) found.set(root.root, { name, bornMs: root.bornMs });
       }
     }
     roots = found;
@@ -86,13 +88,14 @@ export function lxcRootNamer(
   };
   return (root) => {
     if (roots === null) read(false);
-    let name = roots!.get(root);
+    let found = roots!.get(root);
     // the running containers cost an lxc-info each: asked only for a root no config names
-    if (name === undefined && (!running || Date.now() - readAt >= (options.refreshMs ?? Infinity))) {
+    if (found === undefined && (!running || Date.now() - readAt >= (options.refreshMs ?? Infinity))) {
       read(true);
-      name = roots!.get(root);
+      found = roots!.get(root);
     }
-    if (name === undefined) return null;
-    return { name, contid: registry ? openLxcRow(registry, name)?.contid ?? null : null };
+    if (found === undefined) return null;
+    const { name, bornMs } = found;
+    return { name, contid: registry ? openLxcRow(registry, name)?.contid ?? null : null, bornMs };
   };
 }

@@ -32,8 +32,12 @@ describe('naming an entry root with the host LXC containers', () => {
       mkdirSync(join(dir, 'roots', 'db'), { recursive: true });
       writeFileSync(join(dir, 'elsewhere', 'config'), `lxc.rootfs.path = dir:${join(dir, 'roots', 'db')}\n`);
       const namer = lxcRootNamer(null, { lxcPath: dir, procRoot: join(dir, 'no-proc') });
-      expect(namer(pathRecordRoot(statSync(join(dir, 'web', 'rootfs'))))).toEqual({ name: 'web', contid: null });
-      expect(namer(pathRecordRoot(statSync(join(dir, 'roots', 'db'))))).toEqual({ name: 'elsewhere', contid: null });
+      const web = statSync(join(dir, 'web', 'rootfs'));
+      // the directory's birth time (statx): an entry older than it was into an earlier directory
+      expect(web.birthtimeMs).toBeGreaterThan(0);
+      expect(namer(pathRecordRoot(web))).toEqual({ name: 'web', contid: null, bornMs: web.birthtimeMs });
+      const db = statSync(join(dir, 'roots', 'db'));
+      expect(namer(pathRecordRoot(db))).toEqual({ name: 'elsewhere', contid: null, bornMs: db.birthtimeMs });
       expect(namer(pathRecordRoot(statSync(dir)))).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });
