@@ -1,5 +1,6 @@
 import { ContidError } from '@contid/core/dist/errors';
 import { formatContainerId } from '@contid/core/dist/container-id';
+import { SPACE_LIKE_CLASS } from '@contid/core/dist/space-like';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
 import { AuditRecord, fieldValue } from './record';
@@ -94,11 +95,12 @@ export function csvHeaderRow(options: FormatOptions = {}): string {
 }
 
 /**
- * Spaces of every kind (ASCII, no-break, the U+2000 block, ideographic), zero-width and other
- * invisible format characters: in a name they would print as a word break, or as nothing, so a
- * name could carry a second `contid=` that reads as contid's own (outside attack 10, F1/F2).
+ * The ASCII space and every character that prints as a space or as nothing (core's one list,
+ * which escapeText escapes too): in a name they would print as a word break, or as nothing, so
+ * a name could carry a second `contid=` that reads as contid's own (outside attack 10, F1/F2).
+ * ASCII controls are escaped before (escapeControls).
  */
-const SPACE_LIKE = /[\s\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g;
+const SPACE_LIKE = new RegExp(`[ ${SPACE_LIKE_CLASS}]`, 'gu');
 const octalBytes = (ch: string): string => [...Buffer.from(ch, 'utf8')].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
 
 /**

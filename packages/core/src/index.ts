@@ -2,6 +2,7 @@
 export * from './container-id';
 export * from './errors';
 export { escapeText, isPrintable } from './printable';
+export { SPACE_LIKE_CLASS } from './space-like';
 export { makeDirectory, openOutputFile, othersMayReplaceEntries, trustedDirectory, writeFileWhole } from './output-file';
 export { clearSocketPath, listenWithMode } from './socket-mode';
 export * from './privilege';

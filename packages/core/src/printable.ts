@@ -8,19 +8,23 @@
  * means the input had a newline there.
  */
 
+import { SPACE_LIKE_CLASS } from './space-like';
+
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
 
-// C0 controls, backslash, DEL, C1 controls, line/paragraph separators, bidi embeddings,
-// overrides and isolates; and characters that print as nothing or as a plain space (no-break
-// and soft hyphen, zero-width spaces and joiners, LRM/RLM, word joiner, BOM), so `web\u200b`
-// cannot print exactly like `web` (outside attack 10, U1).
-const UNSAFE = /[\x00-\x1f\\\x7f-\xa0\xad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+// C0 controls, backslash, DEL and C1 controls; and every character that prints as a space
+// or as nothing, or reorders or breaks the line (space-like.ts: the list search's formats
+// escape too), so `web\u200b` cannot print exactly like `web` (outside attack 10, U1) nor
+// `web\u2003(contid 5)` as two words. `u`: the class holds property escapes and characters
+// above U+FFFF, matched as one code point each.
+const UNSAFE = new RegExp(`[\\x00-\\x1f\\\\\\x7f-\\x9f${SPACE_LIKE_CLASS}]`, 'gu');
 
 function escapeOne(ch: string): string {
   const named = NAMED[ch];
   if (named) return named;
-  const code = ch.charCodeAt(0);
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  const code = ch.codePointAt(0)!;
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 }
 
 /** `text` with every unsafe character escaped (see above); the same string when there is none. */
