@@ -351,6 +351,11 @@ describe('network create (outside attack 12, P1): bridge only, dockerd\'s own po
     expect(n({ ...CLI, Internal: true, Labels: { a: 'b' }, Options: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_icc': 'false' } })).toBeNull();
     expect(networkCreateRefusal(Buffer.alloc(0))).toBeNull();
   });
+  test("what docker-compose 1.29 sends for a project's default network (Attachable true on a bridge) is allowed; Attachable does not make an overlay of her driver", () => {
+    const compose = { Name: 'shop_default', Driver: null, Options: null, IPAM: null, CheckDuplicate: true, Internal: false, Labels: { 'com.docker.compose.network': 'default', 'com.docker.compose.project': 'shop', 'com.docker.compose.version': '1.29.2' }, EnableIPv6: false, Attachable: true, Ingress: false, Scope: null };
+    expect(n(compose)).toBeNull();
+    expect(n({ ...compose, Driver: 'overlay' })?.what).toContain('driver');
+  });
   test.each([
     ['a driver name that walks into her directory', { ...CLI, Driver: '../../../home/mallory/p' }, 'driver'],
     ['a plugin name', { ...CLI, Driver: 'weave' }, 'driver'],

@@ -608,7 +608,11 @@ const NETWORK_CREATE_RULES: Readonly<Record<string, NetworkRule>> = {
   EnableIPv6: () => null,
   IPAM: ipamRefusal,
   Internal: () => null,
-  Attachable: networkEmpty('Attachable', 'attachable networks are swarm overlays'),
+  // dockerd reads it only for a network swarm manages (which container may attach to it by hand);
+  // on a local bridge it is a stored flag. docker-compose 1.29 sets it on every network it makes
+  // (API ≥ 1.24), so refusing it refused `docker-compose up` (CI at f16394a): the driver rule
+  // above already keeps her networks local bridges.
+  Attachable: () => null,
   Ingress: networkEmpty('Ingress', "the ingress network is swarm's routing mesh"),
   ConfigOnly: networkEmpty('ConfigOnly', 'a configuration-only network is for another network to take its configuration from'),
   ConfigFrom: networkEmpty('ConfigFrom', "it would take another network's configuration (its parent interface, its pools), unjudged"),
