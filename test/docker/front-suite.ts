@@ -66,15 +66,39 @@ export class FrontSuite {
 
   private readonly directories: string[] = [];
 
-  /** USER's docker CLI, talking to the front. */
-  docker(user: LoginUser, args: string[]): RunResult {
-    return user.run(['docker', '-H', `unix://${this.frontSock}`, ...args]);
+  /** USER's docker CLI, talking to the front (INPUT its stdin); null: host root's. */
+  docker(user: LoginUser | null, args: string[], input?: string): RunResult {
+    const argv = ['docker', '-H', `unix://${this.frontSock}`, ...args];
+    return user ? user.run(argv, { input }) : run(argv[0]!, argv.slice(1), { input, timeout: 120_000 });
+  }
+
+  /** `docker inspect -f FORMAT NAME` of the suite's dockerd itself (not through the front), trimmed. */
+  inspect(name: string, format: string): string {
+    return this.engine.docker(['inspect', '-f', format, name]).stdout.trim();
+  }
+
+  /**
+   * The front's refusal of WHAT (plain text, matched as written, then anything up to the end of
+   * the line), as the docker CLI prints it and as the API body carries it: one line.
+   */
+  static refusal(what: string): RegExp {
+    return new RegExp(`contid docker front: ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\n]* is refused for users other than root: [^\\n]+`);
+  }
+
+  /** R, a docker CLI run through the front, was refused about WHAT: exit 1, nothing on stdout, the refusal's line on stderr. */
+  static refused(r: RunResult, what: string): void {
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(r.stderr).toMatch(FrontSuite.refusal(what));
   }
 
   /** `METHOD PATH` of the front's API (with BODY as JSON) as USER (null: host root), by curl: dockerd's or the front's status and body. */
   call(user: LoginUser | null, method: string, path: string, body?: unknown): { status: number; body: string } {
     const argv = ['curl', '-sS', '--unix-socket', this.frontSock, '-X', method, '-H', 'Content-Type: application/json', '-w', '\n%{http_code}', ...(body === undefined ? [] : ['-d', JSON.stringify(body)]), `http://x${path}`];
-    const r = user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 60_000 });
+    return FrontSuite.answer(user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 60_000 }));
+  }
+
+  /** What curl printed with `-w '\n%{http_code}'`: the HTTP status (its last line) and the body before it. */
+  static answer(r: RunResult): { status: number; body: string } {
     const lines = r.stdout.trimEnd().split('\n');
     return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n').trimEnd() };
   }

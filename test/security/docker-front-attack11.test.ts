@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunResult, run, uniqueName } from '../helpers/cli';
+import { run, uniqueName } from '../helpers/cli';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
 
@@ -33,9 +33,6 @@ let received = '';
 const listener = net.createServer((c) => c.on('data', (d) => (received += d.toString('latin1'))).on('error', () => undefined));
 const MARK = join(rootOnly, 'pwned');
 
-const as = (user: LoginUser, args: string[]): RunResult => suite.docker(user, args);
-const inspect = (name: string, format: string): string => engine.docker(['inspect', '-f', format, name]).stdout.trim();
-const refusal = (what: string): RegExp => new RegExp(`contid docker front: ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\n]* is refused for users other than root: [^\\n]+`);
 const messageOf = (body: string): string => (JSON.parse(body) as { message: string }).message;
 /** A forged request line in a log tag, as the attacker sent contid serve. */
 const TAG = 'x\n{"v":1,"op":"end","contid":"1","reason":"forged"}\ny';
@@ -60,23 +57,23 @@ describe('outside attack 11 L0: a log driver that dials an address of hers is re
     ['gelf', ['--log-driver', 'gelf', '--log-opt', 'gelf-address=udp://127.0.0.1:9']],
     ['journald with a tag (the identifier journal readers filter by)', ['--log-driver', 'journald', '--log-opt', 'tag=sshd']],
   ])('%s: her run is refused with one line (125); nothing reached the socket', (_what, flags) => {
-    const r = as(mallory, ['run', '--rm', ...flags, engine.image, 'echo', 'hello']);
+    const r = suite.docker(mallory, ['run', '--rm', ...flags, engine.image, 'echo', 'hello']);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 125, stdout: '' });
-    expect(r.stderr).toMatch(refusal('HostConfig.LogConfig'));
+    expect(r.stderr).toMatch(FrontSuite.refusal('HostConfig.LogConfig'));
     expect(received).toBe('');
   }, 120_000);
 
   test("root's container logging to the socket: her start is refused, nothing reached the socket; dockerd's own drivers with size options run for her", () => {
     const agent = uniqueName('root-syslog');
     expect(engine.docker(['create', '--name', agent, '--log-driver', 'syslog', '--log-opt', `syslog-address=unix://${sockPath}`, engine.image, 'echo', 'hello']).status).toBe(0);
-    const start = as(mallory, ['start', agent]);
+    const start = suite.docker(mallory, ['start', agent]);
     expect(start.status).not.toBe(0);
-    expect(start.stderr).toMatch(refusal('HostConfig.LogConfig'));
-    expect(inspect(agent, '{{.State.StartedAt}}')).toBe('0001-01-01T00:00:00Z');
+    expect(start.stderr).toMatch(FrontSuite.refusal('HostConfig.LogConfig'));
+    expect(suite.inspect(agent, '{{.State.StartedAt}}')).toBe('0001-01-01T00:00:00Z');
     expect(received).toBe('');
     engine.docker(['rm', '-f', agent]);
     for (const flags of [['--log-driver', 'json-file', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=2', '--log-opt', `tag=${TAG}`], ['--log-driver', 'local', '--log-opt', 'max-size=1m'], ['--log-driver', 'none'], ['--log-opt', 'max-size=1m']]) {
-      expect(as(mallory, ['run', '--rm', ...flags, engine.image, 'echo', 'hello'])).toMatchObject({ status: 0, stdout: 'hello\n' });
+      expect(suite.docker(mallory, ['run', '--rm', ...flags, engine.image, 'echo', 'hello'])).toMatchObject({ status: 0, stdout: 'hello\n' });
     }
   }, 120_000);
 });
@@ -88,27 +85,27 @@ describe('outside attack 11 V2: local volume options are a tmpfs only, by an all
     ['a device other than tmpfs', ['-o', 'type=tmpfs', '-o', 'device=/dev/sda']],
   ])('%s: her volume create and --mount volume-opt are refused with one line; root\'s such volume is refused for her -v', (_what, opts) => {
     const name = uniqueName('her-vol');
-    const r = as(mallory, ['volume', 'create', ...opts, name]);
+    const r = suite.docker(mallory, ['volume', 'create', ...opts, name]);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 1, stdout: '' });
-    expect(r.stderr).toMatch(refusal('volume options'));
+    expect(r.stderr).toMatch(FrontSuite.refusal('volume options'));
     // --mount is CSV: a field holding a comma is quoted whole.
     const volumeOpts = opts.filter((_o, i) => i % 2 === 1).map((o) => (o.includes(',') ? `"volume-opt=${o}"` : `volume-opt=${o}`));
-    const m = as(mallory, ['run', '--rm', '--mount', `type=volume,target=/h,${volumeOpts.join(',')}`, engine.image, 'touch', `/h${MARK}`]);
+    const m = suite.docker(mallory, ['run', '--rm', '--mount', `type=volume,target=/h,${volumeOpts.join(',')}`, engine.image, 'touch', `/h${MARK}`]);
     expect({ status: m.status, stdout: m.stdout }).toEqual({ status: 125, stdout: '' });
-    expect(m.stderr).toMatch(refusal('volume options'));
+    expect(m.stderr).toMatch(FrontSuite.refusal('volume options'));
     const roots = uniqueName('root-vol');
     expect(engine.docker(['volume', 'create', ...opts, roots]).status).toBe(0);
-    const v = as(mallory, ['run', '--rm', '-v', `${roots}:/h`, engine.image, 'touch', `/h${MARK}`]);
+    const v = suite.docker(mallory, ['run', '--rm', '-v', `${roots}:/h`, engine.image, 'touch', `/h${MARK}`]);
     expect(v.status).toBe(125);
-    expect(v.stderr).toMatch(refusal(`volume "${roots}"`));
+    expect(v.stderr).toMatch(FrontSuite.refusal(`volume "${roots}"`));
     expect(existsSync(MARK)).toBe(false);
     engine.docker(['volume', 'rm', roots]);
   }, 120_000);
 
   test('a tmpfs volume with size, mode and flags is hers to make and use', () => {
     const name = uniqueName('her-tmpfs');
-    expect(as(mallory, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m,mode=1777,nosuid,nodev', name]).status).toBe(0);
-    expect(as(mallory, ['run', '--rm', '-v', `${name}:/t`, engine.image, 'sh', '-c', 'touch /t/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    expect(suite.docker(mallory, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m,mode=1777,nosuid,nodev', name]).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${name}:/t`, engine.image, 'sh', '-c', 'touch /t/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
     engine.docker(['volume', 'rm', name]);
   }, 120_000);
 });
@@ -126,7 +123,7 @@ describe("outside attack 11 C3, E1, m1: root's -v /:/host container", () => {
   test('C3: her legacy POST /v1.19/containers/{ref}/copy is refused with one line (403); root\'s is served', () => {
     const r = suite.call(mallory, 'POST', `/v1.19/containers/${agent}/copy`, { Resource: '/host/etc/shadow' });
     expect(r.status).toBe(403);
-    expect(messageOf(r.body)).toMatch(new RegExp(`^${refusal('bind mount of "/"').source}$`));
+    expect(messageOf(r.body)).toMatch(new RegExp(`^${FrontSuite.refusal('bind mount of "/"').source}$`));
     expect(suite.call(null, 'POST', `/v1.19/containers/${agent}/copy`, { Resource: '/host/etc/hostname' }).status).toBe(200);
   }, 120_000);
 
@@ -134,7 +131,7 @@ describe("outside attack 11 C3, E1, m1: root's -v /:/host container", () => {
     const made = suite.call(null, 'POST', `/v1.41/containers/${agent}/exec`, { Cmd: ['touch', `/host${MARK}`] });
     expect(made.status).toBe(201);
     const id = (JSON.parse(made.body) as { Id: string }).Id;
-    expect(inspect(agent, '{{json .ExecIDs}}')).toContain(id);
+    expect(suite.inspect(agent, '{{json .ExecIDs}}')).toContain(id);
     const her = suite.call(mallory, 'POST', `/v1.41/exec/${id}/start`, { Detach: true });
     expect(her.status).toBe(403);
     expect(messageOf(her.body)).toMatch(new RegExp(`^contid docker front: exec ${id} is refused for users other than root: [^\\n]+$`));
@@ -143,8 +140,8 @@ describe("outside attack 11 C3, E1, m1: root's -v /:/host container", () => {
     expect(run('sh', ['-c', `for i in $(seq 50); do [ -e ${MARK} ] && exit 0; sleep 0.2; done; exit 1`]).status).toBe(0);
     rmSync(MARK, { force: true });
     const mine = uniqueName('hers');
-    expect(as(mallory, ['run', '-d', '--name', mine, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['exec', mine, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
+    expect(suite.docker(mallory, ['run', '-d', '--name', mine, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['exec', mine, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
     engine.docker(['rm', '-f', mine]);
   }, 120_000);
 
@@ -167,17 +164,17 @@ describe("outside attack 11 I1: her image writes never re-point a tag that exist
   test('commit, tag and import to an existing tag and any load are refused with one line; the tag still names root\'s image; new tags are hers to make', () => {
     const rootTag = `local/atk11fix-rootagent-${process.pid}:1`;
     expect(engine.docker(['tag', engine.image, rootTag]).status).toBe(0);
-    const rootImage = inspect(rootTag, '{{.Id}}');
+    const rootImage = suite.inspect(rootTag, '{{.Id}}');
     const hers = uniqueName('hers');
-    expect(as(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
-    const commit = as(mallory, ['commit', '--change', 'ENTRYPOINT ["touch","/host/pwned"]', hers, rootTag]);
+    expect(suite.docker(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
+    const commit = suite.docker(mallory, ['commit', '--change', 'ENTRYPOINT ["touch","/host/pwned"]', hers, rootTag]);
     expect({ status: commit.status, stdout: commit.stdout }).toEqual({ status: 1, stdout: '' });
     // The docker CLI names the tag as a full reference (docker.io/local/…) for commit and tag, as typed for import.
     const existing = (what: string): RegExp => new RegExp(`contid docker front: docker ${what} to the existing tag "(docker\\.io/)?${rootTag}" is refused for users other than root: [^\\n]+`);
     expect(commit.stderr).toMatch(existing('commit'));
     const newTag = `local/atk11fix-hers-${process.pid}:1`;
-    expect(as(mallory, ['commit', hers, newTag]).status).toBe(0);
-    const tag = as(mallory, ['tag', newTag, rootTag]);
+    expect(suite.docker(mallory, ['commit', hers, newTag]).status).toBe(0);
+    const tag = suite.docker(mallory, ['tag', newTag, rootTag]);
     expect(tag.status).toBe(1);
     expect(tag.stderr).toMatch(existing('tag'));
     const imported = mallory.run(['sh', '-c', `tar -cf - -T /dev/null | docker -H unix://${frontSock} import - ${rootTag}`]);
@@ -185,9 +182,9 @@ describe("outside attack 11 I1: her image writes never re-point a tag that exist
     expect(imported.stderr).toMatch(existing('import'));
     const loaded = mallory.run(['sh', '-c', `docker -H unix://${frontSock} save ${newTag} | docker -H unix://${frontSock} load`]);
     expect(loaded.status).toBe(1);
-    expect(loaded.stderr).toMatch(refusal('docker load'));
-    expect(inspect(rootTag, '{{.Id}}')).toBe(rootImage);
-    expect(as(mallory, ['tag', newTag, `local/atk11fix-hers-${process.pid}:2`]).status).toBe(0);
+    expect(loaded.stderr).toMatch(FrontSuite.refusal('docker load'));
+    expect(suite.inspect(rootTag, '{{.Id}}')).toBe(rootImage);
+    expect(suite.docker(mallory, ['tag', newTag, `local/atk11fix-hers-${process.pid}:2`]).status).toBe(0);
     engine.docker(['rm', '-f', hers]);
     engine.docker(['rmi', rootTag, newTag, `local/atk11fix-hers-${process.pid}:2`]);
   }, 120_000);

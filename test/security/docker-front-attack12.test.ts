@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunResult, uniqueName } from '../helpers/cli';
+import { uniqueName } from '../helpers/cli';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
 
@@ -21,14 +21,6 @@ const suite = FrontSuite.withContidDefault(
 );
 const { engine } = suite;
 let mallory: LoginUser;
-
-const as = (user: LoginUser, args: string[]): RunResult => suite.docker(user, args);
-const inspect = (name: string, format: string): string => engine.docker(['inspect', '-f', format, name]).stdout.trim();
-const refusal = (what: string): RegExp => new RegExp(`contid docker front: ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\n]* is refused for users other than root: [^\\n]+`);
-const refused = (r: RunResult, what: string): void => {
-  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 1, stdout: '' });
-  expect(r.stderr).toMatch(refusal(what));
-};
 
 beforeAll(async () => {
   mallory = suite.loginUser('contid-a12f-mallory');
@@ -67,10 +59,10 @@ describe('outside attack 12 P1: her network create is judged — only the bridge
     try {
       await until(() => existsSync(sock));
       const name = uniqueName('her-plugnet');
-      const r = as(mallory, ['network', 'create', '-d', `../../..${mallory.home}/p`, name]);
-      refused(r, 'network create driver');
-      const ipam = as(mallory, ['network', 'create', '--ipam-driver', `../../..${mallory.home}/p`, name]);
-      refused(ipam, 'network create IPAM.Driver');
+      const r = suite.docker(mallory, ['network', 'create', '-d', `../../..${mallory.home}/p`, name]);
+      FrontSuite.refused(r, 'network create driver');
+      const ipam = suite.docker(mallory, ['network', 'create', '--ipam-driver', `../../..${mallory.home}/p`, name]);
+      FrontSuite.refused(ipam, 'network create IPAM.Driver');
       expect(engine.docker(['network', 'ls', '-q', '--filter', `name=^${name}$`]).stdout).toBe('');
       expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
     } finally {
@@ -86,15 +78,15 @@ describe('outside attack 12 P1: her network create is judged — only the bridge
     ['a config-only network', ['--config-only'], 'network create ConfigOnly'],
   ])('%s: refused with one line, no network made', (_what, flags, what) => {
     const name = uniqueName('her-net');
-    refused(as(mallory, ['network', 'create', ...flags, name]), what);
+    FrontSuite.refused(suite.docker(mallory, ['network', 'create', ...flags, name]), what);
     expect(engine.docker(['network', 'ls', '-q', '--filter', `name=^${name}$`]).stdout).toBe('');
   }, 120_000);
 
   test('her plain bridge network (internal, mtu) is hers to make and run on', () => {
     const name = uniqueName('her-bridge');
-    expect(as(mallory, ['network', 'create', '--internal', '-o', 'com.docker.network.driver.mtu=1400', name]).status).toBe(0);
-    expect(as(mallory, ['run', '--rm', '--network', name, engine.image, 'echo', 'hello'])).toMatchObject({ status: 0, stdout: 'hello\n' });
-    expect(as(mallory, ['network', 'rm', name]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'create', '--internal', '-o', 'com.docker.network.driver.mtu=1400', name]).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '--rm', '--network', name, engine.image, 'echo', 'hello'])).toMatchObject({ status: 0, stdout: 'hello\n' });
+    expect(suite.docker(mallory, ['network', 'rm', name]).status).toBe(0);
   }, 120_000);
 });
 
@@ -107,7 +99,7 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
     expect(engine.docker(['run', '-d', '--name', agent, engine.image, 'sleep', '600']).status).toBe(0);
     // With P1 fixed her network is a plain bridge of dockerd's: what holds is that root's
     // container is not put on (or taken off) a network by anyone but root.
-    expect(as(mallory, ['network', 'create', herNet]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'create', herNet]).status).toBe(0);
   }, 120_000);
   afterAll(() => {
     engine.docker(['rm', '-f', agent, `${agent}-old`]);
@@ -115,17 +107,17 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
   }, 120_000);
 
   test("P2: her network connect of root's container to her network, and disconnect from its own, are refused with one line; root's container's networks are unchanged", () => {
-    const before = inspect(agent, '{{json .NetworkSettings.Networks}}');
-    refused(as(mallory, ['network', 'connect', herNet, agent]), `network connect or disconnect of container "${agent}"`);
-    refused(as(mallory, ['network', 'disconnect', 'bridge', agent]), `network connect or disconnect of container "${agent}"`);
-    expect(inspect(agent, '{{json .NetworkSettings.Networks}}')).toBe(before);
-    expect(inspect(agent, '{{json .NetworkSettings.Networks}}')).not.toContain(herNet);
+    const before = suite.inspect(agent, '{{json .NetworkSettings.Networks}}');
+    FrontSuite.refused(suite.docker(mallory, ['network', 'connect', herNet, agent]), `network connect or disconnect of container "${agent}"`);
+    FrontSuite.refused(suite.docker(mallory, ['network', 'disconnect', 'bridge', agent]), `network connect or disconnect of container "${agent}"`);
+    expect(suite.inspect(agent, '{{json .NetworkSettings.Networks}}')).toBe(before);
+    expect(suite.inspect(agent, '{{json .NetworkSettings.Networks}}')).not.toContain(herNet);
   }, 120_000);
 
   test("R1: her rename of root's container is refused with one line; root's exec by name still reaches root's container", () => {
-    refused(as(mallory, ['rename', agent, `${agent}-old`]), `rename of container "${agent}"`);
-    expect(inspect(agent, '{{.Name}}')).toBe(`/${agent}`);
-    const taken = as(mallory, ['run', '-d', '--name', agent, engine.image, 'sleep', '600']);
+    FrontSuite.refused(suite.docker(mallory, ['rename', agent, `${agent}-old`]), `rename of container "${agent}"`);
+    expect(suite.inspect(agent, '{{.Name}}')).toBe(`/${agent}`);
+    const taken = suite.docker(mallory, ['run', '-d', '--name', agent, engine.image, 'sleep', '600']);
     expect(taken.status).not.toBe(0);
     expect(engine.docker(['ps', '-q', '--filter', `name=^/${agent}$`]).stdout.trim().length).toBeGreaterThan(0);
   }, 120_000);
@@ -133,36 +125,36 @@ describe("outside attack 12 P2, R1: root's running container is not hers to conn
   test("R1: a plain container of root's that she started (the table allows it) is still not hers to rename", () => {
     const stopped = uniqueName('root-plain');
     expect(engine.docker(['create', '--name', stopped, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['start', stopped]).status).toBe(0);
-    refused(as(mallory, ['rename', stopped, `${stopped}-old`]), `rename of container "${stopped}"`);
-    refused(as(mallory, ['network', 'connect', herNet, stopped]), `network connect or disconnect of container "${stopped}"`);
+    expect(suite.docker(mallory, ['start', stopped]).status).toBe(0);
+    FrontSuite.refused(suite.docker(mallory, ['rename', stopped, `${stopped}-old`]), `rename of container "${stopped}"`);
+    FrontSuite.refused(suite.docker(mallory, ['network', 'connect', herNet, stopped]), `network connect or disconnect of container "${stopped}"`);
     engine.docker(['rm', '-f', stopped]);
   }, 120_000);
 
   // R2 (round 12, after R1's fix): `docker rm -f` of root's running container freed its name
   // for hers, and `docker container prune` did the same for root's stopped ones.
   test("R2: her removal of root's container (running or stopped) and container prune are refused with one line; the name stays root's", () => {
-    refused(as(mallory, ['rm', '-f', agent]), `removal of container "${agent}"`);
-    expect(inspect(agent, '{{.State.Running}}')).toBe('true');
+    FrontSuite.refused(suite.docker(mallory, ['rm', '-f', agent]), `removal of container "${agent}"`);
+    expect(suite.inspect(agent, '{{.State.Running}}')).toBe('true');
     const stopped = uniqueName('root-stopped');
     expect(engine.docker(['create', '--name', stopped, engine.image, 'true']).status).toBe(0);
-    refused(as(mallory, ['rm', stopped]), `removal of container "${stopped}"`);
-    const prune = as(mallory, ['container', 'prune', '-f']);
+    FrontSuite.refused(suite.docker(mallory, ['rm', stopped]), `removal of container "${stopped}"`);
+    const prune = suite.docker(mallory, ['container', 'prune', '-f']);
     expect({ status: prune.status, stdout: prune.stdout }).toEqual({ status: 1, stdout: '' });
-    expect(prune.stderr).toMatch(refusal('docker container prune'));
-    expect(inspect(stopped, '{{.Name}}')).toBe(`/${stopped}`);
+    expect(prune.stderr).toMatch(FrontSuite.refusal('docker container prune'));
+    expect(suite.inspect(stopped, '{{.Name}}')).toBe(`/${stopped}`);
     engine.docker(['rm', '-f', stopped]);
   }, 120_000);
 
   test('her own container: she may rename it and connect it to her network', () => {
     const hers = uniqueName('hers');
-    expect(as(mallory, ['run', '-d', '--name', hers, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['rename', hers, `${hers}-2`]).status).toBe(0);
-    expect(as(mallory, ['network', 'connect', herNet, `${hers}-2`]).status).toBe(0);
-    expect(inspect(`${hers}-2`, '{{json .NetworkSettings.Networks}}')).toContain(herNet);
-    expect(as(mallory, ['network', 'disconnect', herNet, `${hers}-2`]).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '-d', '--name', hers, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['rename', hers, `${hers}-2`]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'connect', herNet, `${hers}-2`]).status).toBe(0);
+    expect(suite.inspect(`${hers}-2`, '{{json .NetworkSettings.Networks}}')).toContain(herNet);
+    expect(suite.docker(mallory, ['network', 'disconnect', herNet, `${hers}-2`]).status).toBe(0);
     // and remove it
-    expect(as(mallory, ['rm', '-f', `${hers}-2`]).status).toBe(0);
+    expect(suite.docker(mallory, ['rm', '-f', `${hers}-2`]).status).toBe(0);
     expect(engine.docker(['ps', '-aq', '--filter', `name=^/${hers}-2$`]).stdout.trim()).toBe('');
   }, 120_000);
 });
@@ -171,20 +163,20 @@ describe("outside attack 12 I2: she cannot untag root's image tag to make it a n
   test("docker rmi (plain and -f) of root's tag and image prune -a are refused with one line; her tag onto it is still refused; the tag names root's image", () => {
     const rootTag = `local/atk12fix-rootagent-${process.pid}:1`;
     expect(engine.docker(['tag', engine.image, rootTag]).status).toBe(0);
-    const rootImage = inspect(rootTag, '{{.Id}}');
+    const rootImage = suite.inspect(rootTag, '{{.Id}}');
     const hers = uniqueName('hers');
     const herTag = `local/atk12fix-hers-${process.pid}:1`;
-    expect(as(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
-    expect(as(mallory, ['commit', '--change', 'ENTRYPOINT ["echo","her-entrypoint"]', hers, herTag]).status).toBe(0);
+    expect(suite.docker(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
+    expect(suite.docker(mallory, ['commit', '--change', 'ENTRYPOINT ["echo","her-entrypoint"]', hers, herTag]).status).toBe(0);
     const what = 'removing or untagging an image';
-    refused(as(mallory, ['rmi', rootTag]), what);
-    refused(as(mallory, ['rmi', '-f', rootTag]), what);
-    refused(as(mallory, ['rmi', '-f', rootImage]), what);
-    const prune = as(mallory, ['image', 'prune', '-a', '-f']);
+    FrontSuite.refused(suite.docker(mallory, ['rmi', rootTag]), what);
+    FrontSuite.refused(suite.docker(mallory, ['rmi', '-f', rootTag]), what);
+    FrontSuite.refused(suite.docker(mallory, ['rmi', '-f', rootImage]), what);
+    const prune = suite.docker(mallory, ['image', 'prune', '-a', '-f']);
     expect(prune.status).toBe(1);
-    expect(prune.stderr).toMatch(refusal(what));
-    expect(as(mallory, ['tag', herTag, rootTag]).status).toBe(1);
-    expect(inspect(rootTag, '{{.Id}}')).toBe(rootImage);
+    expect(prune.stderr).toMatch(FrontSuite.refusal(what));
+    expect(suite.docker(mallory, ['tag', herTag, rootTag]).status).toBe(1);
+    expect(suite.inspect(rootTag, '{{.Id}}')).toBe(rootImage);
     expect(engine.docker(['run', '--rm', rootTag, 'echo', 'root-run'])).toMatchObject({ status: 0, stdout: 'root-run\n' });
     engine.docker(['rm', '-f', hers]);
     engine.docker(['rmi', rootTag, herTag]);

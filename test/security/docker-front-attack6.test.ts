@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { RunResult, contid, run, uniqueName } from '../helpers/cli';
+import { contid, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
@@ -12,13 +12,9 @@ import type { LoginUser } from '../docker/login-user';
 // CAP_AUDIT_CONTROL), and to have dockerd's own runs for her container (healthcheck probes, a
 // restart policy's runs) attributed to root, or her own exec folded into them.
 const suite = FrontSuite.withContidDefault('frontsec6', { name: 'local/busybox-frontsec6:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) });
-const { engine, front, frontSock, stateDir } = suite;
+const { engine, front, stateDir } = suite;
 let mallory: LoginUser;
 
-function viaFront(user: LoginUser | null, args: string[]): RunResult {
-  const argv = ['docker', '-H', `unix://${frontSock}`, ...args];
-  return user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 120_000 });
-}
 const refusal = (what: string) => new RegExp(`contid docker front: ${what} is refused for users other than root: .*--allow-unattributed ${what}`);
 const LOGINUID = 'echo auid=$(cat /proc/self/loginuid)';
 const env = { ...process.env, CONTID_STATE_DIR: stateDir };
@@ -43,7 +39,7 @@ afterAll(async () => {
 describe('outside attack 6: containers that would run without their audit identity', () => {
   test('mallory\'s --runtime runc is refused (403, one clear line, logged) by docker run and by create-then-start; her default run is hers', async () => {
     const name = uniqueName('runc');
-    const r = viaFront(mallory, ['run', '--rm', '--runtime', 'runc', '--name', name, engine.image, 'sh', '-c', LOGINUID]);
+    const r = suite.docker(mallory, ['run', '--rm', '--runtime', 'runc', '--name', name, engine.image, 'sh', '-c', LOGINUID]);
     expect(r.status).not.toBe(0);
     expect(r.stdout).not.toContain('auid=');
     expect(r.stderr).toMatch(refusal('runtime'));
@@ -52,17 +48,17 @@ describe('outside attack 6: containers that would run without their audit identi
     expect(engine.docker(['inspect', name]).status).not.toBe(0);
     const created = uniqueName('runc-created');
     // Refused at create since attack 7; one root created is refused at her start.
-    expect(viaFront(mallory, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).stderr).toMatch(refusal('runtime'));
-    expect(viaFront(null, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).status).toBe(0);
-    const started = viaFront(mallory, ['start', created]);
+    expect(suite.docker(mallory, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).stderr).toMatch(refusal('runtime'));
+    expect(suite.docker(null, ['create', '--runtime', 'runc', '--name', created, engine.image, 'sleep', '600']).status).toBe(0);
+    const started = suite.docker(mallory, ['start', created]);
     expect(started.stderr).toMatch(refusal('runtime'));
     expect(engine.docker(['inspect', '-f', '{{.State.Running}}', created]).stdout.trim()).toBe('false');
     // The front's log is read as it arrives (the client calls above block this process).
     await waitFor('the refusal in the front\'s log', () => new RegExp(`refused POST \\S+/start from uid ${mallory.uid} .*runtime is not allowed`).test(front.log), 30_000);
     // What the default runtime gives her: her own identity.
-    expect(viaFront(mallory, ['run', '--rm', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
+    expect(suite.docker(mallory, ['run', '--rm', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
     // Root (who reaches dockerd's own socket anyway) is not refused.
-    expect(viaFront(null, ['run', '--rm', '--runtime', 'runc', engine.image, 'sh', '-c', 'echo ran'])).toMatchObject({ status: 0, stdout: 'ran\n' });
+    expect(suite.docker(null, ['run', '--rm', '--runtime', 'runc', engine.image, 'sh', '-c', 'echo ran'])).toMatchObject({ status: 0, stdout: 'ran\n' });
   }, 120_000);
 
   test.each([
@@ -71,7 +67,7 @@ describe('outside attack 6: containers that would run without their audit identi
     ['--cap-add cap_audit_control', ['--cap-add', 'cap_audit_control']],
     ['--cap-add ALL', ['--cap-add', 'ALL']],
   ])('mallory\'s %s is refused: root in it could rewrite its loginuid', (_what, flags) => {
-    const r = viaFront(mallory, ['run', '--rm', ...flags, engine.image, 'sh', '-c', `${LOGINUID}; echo 4242 >/proc/self/loginuid && cat /proc/self/loginuid`]);
+    const r = suite.docker(mallory, ['run', '--rm', ...flags, engine.image, 'sh', '-c', `${LOGINUID}; echo 4242 >/proc/self/loginuid && cat /proc/self/loginuid`]);
     expect(r.status).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(refusal('audit-control'));
@@ -85,7 +81,7 @@ describe('outside attack 6: containers that would run without their audit identi
   });
 
   test('another added capability (one of Docker\'s defaults: others are refused since attack 7) is not refused', () => {
-    expect(viaFront(mallory, ['run', '--rm', '--cap-add', 'NET_BIND_SERVICE', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
+    expect(suite.docker(mallory, ['run', '--rm', '--cap-add', 'NET_BIND_SERVICE', engine.image, 'sh', '-c', LOGINUID])).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
   }, 120_000);
 
   test('--allow-unattributed runtime relays it; the agent\'s untagged record of the container names mallory as its requester', async () => {
@@ -93,9 +89,9 @@ describe('outside attack 6: containers that would run without their audit identi
     try {
       await front.start(['--allow-unattributed', 'runtime']);
       const name = uniqueName('runc-allowed');
-      expect(viaFront(mallory, ['run', '-d', '--runtime', 'runc', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+      expect(suite.docker(mallory, ['run', '-d', '--runtime', 'runc', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
       // Only what was allowed: privileged is still refused.
-      expect(viaFront(mallory, ['run', '--rm', '--privileged', engine.image, 'true']).stderr).toMatch(refusal('audit-control'));
+      expect(suite.docker(mallory, ['run', '--rm', '--privileged', engine.image, 'true']).stderr).toMatch(refusal('audit-control'));
       const shown = await waitFor('its untagged record', () => {
         const r = contid(['show', '--json', name], { env });
         return r.status === 0 ? (JSON.parse(r.stdout) as Shown) : undefined;
@@ -123,11 +119,11 @@ describe('outside attack 6: runs dockerd makes itself for mallory\'s container',
     const probe = 'cat /proc/self/loginuid >> /out/hc.log; echo >> /out/hc.log';
     const probes = () => (out && existsSync(join(out, 'hc.log')) ? readFileSync(join(out, 'hc.log'), 'utf8').split('\n').filter(Boolean) : []);
     try {
-      expect(viaFront(mallory, ['run', '-d', '--name', name, '-v', `${volume}:/out`, '--health-cmd', probe, '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
+      expect(suite.docker(mallory, ['run', '-d', '--name', name, '-v', `${volume}:/out`, '--health-cmd', probe, '--health-interval', '1s', engine.image, 'sleep', '600']).status).toBe(0);
       out = engine.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', volume]).stdout.trim();
       await waitFor('three probes', () => probes().length >= 3, 60_000);
       expect(new Set(probes())).toEqual(new Set([String(mallory.uid)]));
-      expect(viaFront(mallory, ['exec', name, '/bin/sh', '-c', probe]).status).toBe(0);
+      expect(suite.docker(mallory, ['exec', name, '/bin/sh', '-c', probe]).status).toBe(0);
       const shown = await waitFor('her exec and the probes bound', () => {
         const v = show(name);
         return v.bindings.some((x) => x.op === 'setns' && x.detail.requester) && v.healthchecks.some((h) => h.count >= 2) ? v : undefined;
@@ -150,7 +146,7 @@ describe('outside attack 6: runs dockerd makes itself for mallory\'s container',
 
   test('a restart policy\'s later runs run with mallory\'s auid, recorded as hers made by dockerd', async () => {
     const name = uniqueName('restart');
-    expect(viaFront(mallory, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', `${LOGINUID}; sleep 2; exit 1`]).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', `${LOGINUID}; sleep 2; exit 1`]).status).toBe(0);
     const runs = await waitFor('a restart', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
       return lines.length >= 2 ? lines : undefined;

@@ -1,7 +1,7 @@
 import { chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunResult, run, uniqueName } from '../helpers/cli';
+import { run, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
@@ -23,16 +23,6 @@ let alice: LoginUser;
 const shared = mkdtempSync(join(tmpdir(), 'contid-fpol-files-'));
 const hers = join(shared, 'hers');
 
-const via = (user: LoginUser, args: string[]): RunResult => user.run(['docker', '-H', `unix://${frontSock}`, ...args]);
-const api = (user: LoginUser | null, method: string, path: string, body?: unknown): RunResult => {
-  const argv = ['curl', '-sS', '--unix-socket', frontSock, '-X', method, '-H', 'Content-Type: application/json', '-w', '\n%{http_code}', ...(body === undefined ? [] : ['-d', JSON.stringify(body)]), `http://x${path}`];
-  return user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 60_000 });
-};
-/** The HTTP status curl printed last, and the message before it. */
-const answer = (r: RunResult): { status: number; body: string } => {
-  const lines = r.stdout.trimEnd().split('\n');
-  return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n') };
-};
 const refused = (what: RegExp | string) => new RegExp(`contid docker front: ${typeof what === 'string' ? what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : what.source}.* is refused for users other than root: `);
 const LOGINUID = 'echo auid=$(cat /proc/self/loginuid)';
 const ESCAPE = 'echo auid=$(cat /proc/self/loginuid); echo 4242 >/proc/self/loginuid && echo escaped=$(cat /proc/self/loginuid)';
@@ -51,34 +41,34 @@ afterAll(async () => {
 describe('outside attack 7: configuration dockerd takes past the start check', () => {
   test('F1: a /v1.23 start or restart with a body (dockerd applies it as HostConfig) is refused; one without a body starts hers', async () => {
     const name = uniqueName('startbody');
-    expect(via(mallory, ['create', '--name', name, engine.image, 'sh', '-c', ESCAPE]).status).toBe(0);
+    expect(suite.docker(mallory, ['create', '--name', name, engine.image, 'sh', '-c', ESCAPE]).status).toBe(0);
     for (const body of [{ Runtime: 'runc', CapAdd: ['AUDIT_CONTROL'] }, { Privileged: true }, { CapAdd: ['AUDIT_CONTROL'] }]) {
-      const r = answer(api(mallory, 'POST', `/v1.23/containers/${name}/start`, body));
+      const r = suite.call(mallory, 'POST', `/v1.23/containers/${name}/start`, body);
       expect(r.status).toBe(403);
       expect(r.body).toMatch(refused('a start or restart with a body'));
     }
-    expect(answer(api(mallory, 'POST', `/v1.23/containers/${name}/restart`, { Privileged: true })).status).toBe(403);
+    expect(suite.call(mallory, 'POST', `/v1.23/containers/${name}/restart`, { Privileged: true }).status).toBe(403);
     const inspect = engine.docker(['inspect', '-f', '{{.State.Running}} {{.HostConfig.Privileged}} {{.HostConfig.Runtime}} {{.HostConfig.CapAdd}}', name]).stdout.trim();
     expect(inspect).toBe('false false contid []');
     await waitFor('the refusal logged', () => new RegExp(`refused POST /v1\\.23/containers/${name}/start from uid ${mallory.uid} \\(pid \\d+\\): a start or restart with a body`).test(front.log), 30_000);
     // Without a body the old API starts it, as hers.
-    expect(answer(api(mallory, 'POST', `/v1.23/containers/${name}/start`)).status).toBe(204);
+    expect(suite.call(mallory, 'POST', `/v1.23/containers/${name}/start`).status).toBe(204);
     const logs = await waitFor('its output', () => engine.docker(['logs', name]).stdout || undefined, 30_000);
     expect(logs).toBe(`auid=${mallory.uid}\n`);
   }, 120_000);
 
   test('F6: a privileged exec is refused (docker exec --privileged and the API); a plain exec is hers', () => {
     const name = uniqueName('execpriv');
-    expect(via(mallory, ['run', '-d', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
-    const r = via(mallory, ['exec', '--privileged', name, 'sh', '-c', ESCAPE]);
+    expect(suite.docker(mallory, ['run', '-d', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    const r = suite.docker(mallory, ['exec', '--privileged', name, 'sh', '-c', ESCAPE]);
     expect(r.status).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/contid docker front: audit-control is refused for users other than root: a privileged exec .*--allow-unattributed audit-control/);
     // Go's JSON decoder matches keys case-insensitively: so does the front.
     for (const key of ['Privileged', 'privileged', 'PRIVILEGED']) {
-      expect(answer(api(mallory, 'POST', `/v1.41/containers/${name}/exec`, { [key]: true, AttachStdout: true, Cmd: ['sh', '-c', ESCAPE] })).status).toBe(403);
+      expect(suite.call(mallory, 'POST', `/v1.41/containers/${name}/exec`, { [key]: true, AttachStdout: true, Cmd: ['sh', '-c', ESCAPE] }).status).toBe(403);
     }
-    expect(via(mallory, ['exec', name, 'sh', '-c', ESCAPE]).stdout).toBe(`auid=${mallory.uid}\n`);
+    expect(suite.docker(mallory, ['exec', name, 'sh', '-c', ESCAPE]).stdout).toBe(`auid=${mallory.uid}\n`);
     engine.docker(['rm', '-f', name]);
   }, 120_000);
 
@@ -88,10 +78,10 @@ describe('outside attack 7: configuration dockerd takes past the start check', (
     const asRoot = (args: string[]) => run('docker', ['-H', `unix://${frontSock}`, ...args], { timeout: 120_000 });
     expect(asRoot(['run', '-d', '--name', capped, '--cap-add', 'AUDIT_CONTROL', engine.image, 'sleep', '600']).status).toBe(0);
     expect(asRoot(['run', '-d', '--name', runc, '--runtime', 'runc', engine.image, 'sleep', '600']).status).toBe(0);
-    const e = via(mallory, ['exec', capped, 'sh', '-c', ESCAPE]);
+    const e = suite.docker(mallory, ['exec', capped, 'sh', '-c', ESCAPE]);
     expect({ status: e.status, stdout: e.stdout }).toEqual({ status: 1, stdout: '' });
     expect(e.stderr).toMatch(/contid docker front: audit-control is refused for users other than root: /);
-    expect(via(mallory, ['exec', runc, 'sh', '-c', ESCAPE]).stderr).toMatch(/contid docker front: runtime is refused for users other than root: /);
+    expect(suite.docker(mallory, ['exec', runc, 'sh', '-c', ESCAPE]).stderr).toMatch(/contid docker front: runtime is refused for users other than root: /);
     // Root's own exec is root's choice.
     expect(asRoot(['exec', capped, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
     engine.docker(['rm', '-f', capped, runc]);
@@ -107,7 +97,7 @@ describe('outside attack 7: configuration dockerd takes past the start check', (
     expect(engine.docker(['inspect', inner]).status).not.toBe(0);
     await waitFor('the refusal logged', () => /refused POST \/v1\.41\/containers\/create\?name=\S+ from uid 0 \(not host root: another pid or user namespace\)/.test(front.log), 30_000);
     // Host root is unaffected.
-    expect(answer(api(null, 'POST', `/v1.41/containers/create?name=${inner}`, { Image: engine.image, Cmd: ['true'], HostConfig: { Runtime: 'runc', Privileged: true } })).status).toBe(201);
+    expect(suite.call(null, 'POST', `/v1.41/containers/create?name=${inner}`, { Image: engine.image, Cmd: ['true'], HostConfig: { Runtime: 'runc', Privileged: true } }).status).toBe(201);
     engine.docker(['rm', '-f', inner]);
   }, 120_000);
 });
@@ -116,11 +106,11 @@ describe('outside attack 7: an allow-list for what a container of hers may reach
   let alices: string;
   beforeAll(() => {
     alices = uniqueName('alice-web');
-    expect(via(alice, ['run', '-d', '--name', alices, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(alice, ['run', '-d', '--name', alices, engine.image, 'sleep', '600']).status).toBe(0);
   }, 120_000);
 
   const runRefused = (flags: string[], what: RegExp | string) => {
-    const r = via(mallory, ['run', '--rm', ...flags, engine.image, 'sh', '-c', ESCAPE]);
+    const r = suite.docker(mallory, ['run', '--rm', ...flags, engine.image, 'sh', '-c', ESCAPE]);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 125, stdout: '' });
     expect(r.stderr).toMatch(refused(what));
   };
@@ -153,7 +143,7 @@ describe('outside attack 7: an allow-list for what a container of hers may reach
   ])('F7: %s is refused', (_what, flags, what) => runRefused(flags, what), 120_000);
 
   test('F7: Docker\'s default capabilities and no-new-privileges stay allowed, and the run is hers', () => {
-    const r = via(mallory, ['run', '--rm', '--cap-add', 'CHOWN', '--cap-add', 'cap_net_bind_service', '--security-opt', 'no-new-privileges', '--cap-drop', 'NET_RAW', engine.image, 'sh', '-c', LOGINUID]);
+    const r = suite.docker(mallory, ['run', '--rm', '--cap-add', 'CHOWN', '--cap-add', 'cap_net_bind_service', '--security-opt', 'no-new-privileges', '--cap-drop', 'NET_RAW', engine.image, 'sh', '-c', LOGINUID]);
     expect(r).toMatchObject({ status: 0, stdout: `auid=${mallory.uid}\n` });
   }, 120_000);
 
@@ -165,7 +155,7 @@ describe('outside attack 7: an allow-list for what a container of hers may reach
       { Image: engine.image, Cmd: ['true'], HostConfig: { \u017fecurityOpt: ['seccomp=unconfined'] } },
       { Image: engine.image, Cmd: ['true'], HostConfig: { NotAField: true } },
     ]) {
-      const r = answer(api(mallory, 'POST', '/v1.41/containers/create', body));
+      const r = suite.call(mallory, 'POST', '/v1.41/containers/create', body);
       expect({ body, status: r.status }).toEqual({ body, status: 403 });
     }
   }, 120_000);
@@ -187,36 +177,36 @@ describe('outside attack 7: bind mounts only of her own files', () => {
     ['her own directory, writable', () => [`${hers}:/mine`]],
     ['her own directory through ..', () => [`${hers}/../hers:/mine:ro`]],
   ])('F3/F5: -v %s is refused', (_what, spec) => {
-    const r = via(mallory, ['run', '--rm', '-v', spec()[0]!, engine.image, 'true']);
+    const r = suite.docker(mallory, ['run', '--rm', '-v', spec()[0]!, engine.image, 'true']);
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(refused('bind mount of'));
   }, 120_000);
 
   test('F3: --mount type=bind of dockerd\'s socket, and local volumes with o=bind / device= (create and --mount volume-opt), are refused', () => {
-    expect(via(mallory, ['run', '--rm', '--mount', `type=bind,source=${suite.upstream},target=/up.sock,readonly`, engine.image, 'true']).stderr).toMatch(refused('bind mount of'));
+    expect(suite.docker(mallory, ['run', '--rm', '--mount', `type=bind,source=${suite.upstream},target=/up.sock,readonly`, engine.image, 'true']).stderr).toMatch(refused('bind mount of'));
     const vol = uniqueName('bindvol');
-    const created = via(mallory, ['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${suite.requesters}`, vol]);
+    const created = suite.docker(mallory, ['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${suite.requesters}`, vol]);
     expect(created.status).not.toBe(0);
     expect(created.stderr).toMatch(refused('volume options'));
     expect(engine.docker(['volume', 'inspect', vol]).status).not.toBe(0);
-    expect(via(mallory, ['volume', 'create', '-o', 'type=ext4', '-o', 'device=/dev/sda1', vol]).stderr).toMatch(refused('volume options'));
-    expect(via(mallory, ['run', '--rm', '--mount', `type=volume,source=${vol},target=/v,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/`, engine.image, 'true']).stderr).toMatch(refused('volume options'));
+    expect(suite.docker(mallory, ['volume', 'create', '-o', 'type=ext4', '-o', 'device=/dev/sda1', vol]).stderr).toMatch(refused('volume options'));
+    expect(suite.docker(mallory, ['run', '--rm', '--mount', `type=volume,source=${vol},target=/v,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/`, engine.image, 'true']).stderr).toMatch(refused('volume options'));
     expect(engine.docker(['volume', 'inspect', vol]).status).not.toBe(0);
   }, 120_000);
 
   test('her own directory read-only, a named volume and a tmpfs volume are allowed', () => {
     writeFileSync(join(hers, 'note'), 'mine\n');
     chownSync(join(hers, 'note'), mallory.uid, mallory.uid);
-    expect(via(mallory, ['run', '--rm', '-v', `${hers}:/mine:ro`, engine.image, 'cat', '/mine/note'])).toMatchObject({ status: 0, stdout: 'mine\n' });
-    expect(via(mallory, ['run', '--rm', '--mount', `type=bind,source=${hers},target=/mine,readonly`, engine.image, 'cat', '/mine/note'])).toMatchObject({ status: 0, stdout: 'mine\n' });
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${hers}:/mine:ro`, engine.image, 'cat', '/mine/note'])).toMatchObject({ status: 0, stdout: 'mine\n' });
+    expect(suite.docker(mallory, ['run', '--rm', '--mount', `type=bind,source=${hers},target=/mine,readonly`, engine.image, 'cat', '/mine/note'])).toMatchObject({ status: 0, stdout: 'mine\n' });
     const vol = uniqueName('tmpvol');
-    expect(via(mallory, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', vol]).status).toBe(0);
-    expect(via(mallory, ['run', '--rm', '-v', `${vol}:/v`, '-v', 'plain-fpol:/w', engine.image, 'sh', '-c', 'echo x > /v/x && echo x > /w/x && cat /v/x /w/x'])).toMatchObject({ status: 0, stdout: 'x\nx\n' });
+    expect(suite.docker(mallory, ['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m', vol]).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${vol}:/v`, '-v', 'plain-fpol:/w', engine.image, 'sh', '-c', 'echo x > /v/x && echo x > /w/x && cat /v/x /w/x'])).toMatchObject({ status: 0, stdout: 'x\nx\n' });
   }, 120_000);
 
   test('the refusal is logged with her strings escaped', async () => {
     const odd = `${hers}/\u001b[31mred`;
-    expect(via(mallory, ['run', '--rm', '-v', `${odd}:/x:ro`, engine.image, 'true']).status).toBe(125);
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${odd}:/x:ro`, engine.image, 'true']).status).toBe(125);
     await waitFor('the escaped refusal', () => front.log.includes('[31mred'), 30_000);
     expect(front.log).not.toContain('\u001b[31m');
   }, 120_000);

@@ -21,12 +21,6 @@ let alice: LoginUser;
 /** A request with `body` sent byte for byte as written (a repeated key cannot be made with JSON.stringify). */
 const raw = (user: LoginUser, method: string, path: string, body?: string, type = 'application/json'): RunResult =>
   user.run(['curl', '-sS', '--unix-socket', frontSock, '-X', method, '-H', `Content-Type: ${type}`, '-w', '\n%{http_code}', ...(body === undefined ? [] : ['--data-binary', body]), `http://x${path}`]);
-/** The HTTP status curl printed last, and the message before it. */
-const answer = (r: RunResult): { status: number; body: string } => {
-  const lines = r.stdout.trimEnd().split('\n');
-  return { status: Number(lines.at(-1)), body: lines.slice(0, -1).join('\n').trimEnd() };
-};
-const via = (user: LoginUser, args: string[]): RunResult => user.run(['docker', '-H', `unix://${frontSock}`, ...args]);
 /** Container `id`'s note as the front left it for the shim. */
 const noteOf = (id: string): string => readFileSync(join(suite.requesters, `c-${id}`), 'utf8');
 /**
@@ -59,27 +53,27 @@ describe('outside attack 8 F1: a key repeated in one JSON object is refused, not
     const cmd = ['sh', '-c', 'id -u; head -c 5 /host/etc/shadow'];
     const bad = JSON.stringify({ Image: engine.image, Cmd: cmd, HostConfig: { Binds: ['/:/host'], PidMode: 'host' } });
     for (const second of [',"HostConfig":{}}', ',"Host\\u0043onfig":{}}', ',"hostconfig":null}']) {
-      const r = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad.replace(/}$/, second)));
+      const r = FrontSuite.answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad.replace(/}$/, second)));
       expect(r.status).toBe(403);
       expect(r.body).toMatch(REPEATED);
       expect(engine.docker(['inspect', name]).status).not.toBe(0);
     }
     await waitFor('the refusal logged', () => new RegExp(`refused POST /v1\\.41/containers/create\\?name=${name} from uid ${mallory.uid} \\(pid \\d+\\): container create: its body repeats the key "HostConfig"`).test(front.log), 30_000);
     // The same body with one HostConfig: judged (the bind refused), and a harmless one created.
-    expect(answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad)).status).toBe(403);
-    const ok = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, JSON.stringify({ Image: engine.image, Cmd: ['true'], HostConfig: { CapDrop: ['ALL'] } })));
+    expect(FrontSuite.answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, bad)).status).toBe(403);
+    const ok = FrontSuite.answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, JSON.stringify({ Image: engine.image, Cmd: ['true'], HostConfig: { CapDrop: ['ALL'] } })));
     expect(ok.status).toBe(201);
     engine.docker(['rm', '-f', name]);
   }, 120_000);
 
   test('A2: POST /volumes/create with DriverOpts twice (a bind of /etc, then a tmpfs) is refused; no volume is made', () => {
     const volume = uniqueName('dupvol');
-    const r = answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"none","o":"bind","device":"/etc"},"DriverOpts":{"type":"tmpfs"}}`));
+    const r = FrontSuite.answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"none","o":"bind","device":"/etc"},"DriverOpts":{"type":"tmpfs"}}`));
     expect(r.status).toBe(403);
     expect(r.body).toMatch(REPEATED);
     expect(engine.docker(['volume', 'inspect', volume]).status).not.toBe(0);
     // A tmpfs volume given once is hers.
-    expect(answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"tmpfs","device":"tmpfs"}}`)).status).toBe(201);
+    expect(FrontSuite.answer(raw(mallory, 'POST', '/v1.41/volumes/create', `{"Name":"${volume}","DriverOpts":{"type":"tmpfs","device":"tmpfs"}}`)).status).toBe(201);
     engine.docker(['volume', 'rm', '-f', volume]);
   }, 120_000);
 
@@ -91,7 +85,7 @@ describe('outside attack 8 F1: a key repeated in one JSON object is refused, not
       '$1,"DriverConfig":{"Options":{}}',
     );
     expect(body).toContain('"DriverConfig":{"Options":{}}');
-    const r = answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, body));
+    const r = FrontSuite.answer(raw(mallory, 'POST', `/v1.41/containers/create?name=${name}`, body));
     expect(r.status).toBe(403);
     expect(r.body).toMatch(REPEATED);
     expect(engine.docker(['inspect', name]).status).not.toBe(0);
@@ -102,23 +96,23 @@ describe('outside attack 8 F1: a key repeated in one JSON object is refused, not
 describe('outside attack 8 F4: a change dockerd refuses is not kept on the container\'s note', () => {
   test('C1: mallory\'s cp into alice\'s container to a path that is not there (404) leaves no changed=cp; her cp that dockerd does leaves one', () => {
     const name = uniqueName('refusedcp');
-    const run = via(alice, ['run', '-d', '--name', name, engine.image, 'sleep', '600']);
+    const run = suite.docker(alice, ['run', '-d', '--name', name, engine.image, 'sleep', '600']);
     expect(run.status).toBe(0);
     const id = run.stdout.trim();
     const before = noteOf(id);
     expect(before).toMatch(new RegExp(`^uid=${alice.uid}\n`));
     for (const path of ['/no/such/dir', '/etc/hostname/x']) {
-      const r = answer(mallory.run(['curl', '-sS', '--unix-socket', frontSock, '-X', 'PUT', '-H', 'Content-Type: application/x-tar', '--data-binary', '', '-w', '\n%{http_code}', `http://x/v1.41/containers/${name}/archive?path=${encodeURIComponent(path)}`]));
+      const r = FrontSuite.answer(mallory.run(['curl', '-sS', '--unix-socket', frontSock, '-X', 'PUT', '-H', 'Content-Type: application/x-tar', '--data-binary', '', '-w', '\n%{http_code}', `http://x/v1.41/containers/${name}/archive?path=${encodeURIComponent(path)}`]));
       expect(r.status).toBeGreaterThanOrEqual(400);
     }
     // A refused update (a restart policy dockerd will not take) is taken back too.
-    expect(answer(raw(mallory, 'POST', `/v1.41/containers/${name}/update`, '{"RestartPolicy":{"Name":"no-such-policy"}}')).status).toBeGreaterThanOrEqual(400);
+    expect(FrontSuite.answer(raw(mallory, 'POST', `/v1.41/containers/${name}/update`, '{"RestartPolicy":{"Name":"no-such-policy"}}')).status).toBeGreaterThanOrEqual(400);
     expect(noteOf(id)).toBe(before);
     // The control: a cp dockerd does is noted.
     const payload = join(mallory.home, 'payload');
     writeFileSync(payload, 'mallory was here\n');
     chmodSync(payload, 0o644);
-    expect(via(mallory, ['cp', payload, `${name}:/payload`])).toMatchObject({ status: 0 });
+    expect(suite.docker(mallory, ['cp', payload, `${name}:/payload`])).toMatchObject({ status: 0 });
     expect(noteOf(id)).toMatch(new RegExp(`^${before.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}changed=cp,${mallory.uid},${mallory.uid},\\d+,\\d+,\\S+\n$`));
     engine.docker(['rm', '-f', name]);
   }, 120_000);
@@ -127,7 +121,7 @@ describe('outside attack 8 F4: a change dockerd refuses is not kept on the conta
 describe('outside attack 8 F2: an attach that types into alice\'s container is noted as dockerd reads stdin', () => {
   test('B1: stdin=yes and stdin=1&stdin=0 (dockerd: the first value, anything but ""/0/no/false/none) are noted; stdin=0&stdin=yes is not, and reaches nothing; a form body is refused', async () => {
     const name = uniqueName('attachstdin');
-    const run = via(alice, ['run', '-d', '-i', '--name', name, engine.image, 'cat']);
+    const run = suite.docker(alice, ['run', '-d', '-i', '--name', name, engine.image, 'cat']);
     expect(run.status).toBe(0);
     const id = run.stdout.trim();
     const attaches = () => (noteOf(id).match(/^changed=attach,.*$/gm) ?? []).filter((l) => l.startsWith(`changed=attach,${mallory.uid},`)).length;

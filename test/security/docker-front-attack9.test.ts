@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunResult, run, uniqueName } from '../helpers/cli';
+import { uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
@@ -25,12 +25,6 @@ const hers = join(files, 'hers');
 /** What her exec would leave on the host through a bind of /. */
 const MARK = join(files, 'pwned');
 
-const as = (user: LoginUser, args: string[]): RunResult => suite.docker(user, args);
-/** Host root's docker CLI through the front. */
-const asRoot = (args: string[]): RunResult => run('docker', ['-H', `unix://${frontSock}`, ...args], { timeout: 120_000 });
-const inspect = (name: string, format: string): string => engine.docker(['inspect', '-f', format, name]).stdout.trim();
-/** The front's refusal, as the docker CLI prints it and as the API body carries it: one line. */
-const refusal = (what: string): RegExp => new RegExp(`contid docker front: ${what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\\n]* is refused for users other than root: [^\\n]+`);
 const PAYLOAD = ['sh', '-c', `touch /host${MARK} 2>/dev/null; echo pwned uid=$(id -u)`];
 
 beforeAll(async () => {
@@ -59,29 +53,29 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     const name = uniqueName('root-agent');
     expect(engine.docker(['create', '--name', name, ...flags(), engine.image, 'sleep', '600']).status).toBe(0);
 
-    const start = as(mallory, ['start', name]);
+    const start = suite.docker(mallory, ['start', name]);
     expect(start.status).not.toBe(0);
-    expect(start.stderr).toMatch(refusal(what));
+    expect(start.stderr).toMatch(FrontSuite.refusal(what));
     const old = suite.call(mallory, 'POST', `/v1.23/containers/${name}/start`);
     expect(old.status).toBe(403);
-    expect((JSON.parse(old.body) as { message: string }).message).toMatch(new RegExp(`^${refusal(what).source}$`));
-    expect(inspect(name, '{{.State.Running}}')).toBe('false');
+    expect((JSON.parse(old.body) as { message: string }).message).toMatch(new RegExp(`^${FrontSuite.refusal(what).source}$`));
+    expect(suite.inspect(name, '{{.State.Running}}')).toBe('false');
 
     // Root's own start of it is root's choice.
-    expect(asRoot(['start', name]).status).toBe(0);
-    const started = inspect(name, '{{.State.StartedAt}}');
-    const restart = as(mallory, ['restart', '-t', '0', name]);
+    expect(suite.docker(null, ['start', name]).status).toBe(0);
+    const started = suite.inspect(name, '{{.State.StartedAt}}');
+    const restart = suite.docker(mallory, ['restart', '-t', '0', name]);
     expect(restart.status).not.toBe(0);
-    expect(restart.stderr).toMatch(refusal(what));
-    expect(inspect(name, '{{.State.Running}} {{.State.StartedAt}}')).toBe(`true ${started}`);
+    expect(restart.stderr).toMatch(FrontSuite.refusal(what));
+    expect(suite.inspect(name, '{{.State.Running}} {{.State.StartedAt}}')).toBe(`true ${started}`);
 
-    const exec = as(mallory, ['exec', name, ...PAYLOAD]);
+    const exec = suite.docker(mallory, ['exec', name, ...PAYLOAD]);
     expect({ status: exec.status, stdout: exec.stdout }).toEqual({ status: 1, stdout: '' });
-    expect(exec.stderr).toMatch(refusal(what));
+    expect(exec.stderr).toMatch(FrontSuite.refusal(what));
     expect(suite.call(mallory, 'POST', `/v1.41/containers/${name}/exec`, { Cmd: PAYLOAD, AttachStdout: true }).status).toBe(403);
     expect(existsSync(MARK)).toBe(false);
 
-    expect(asRoot(['exec', name, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    expect(suite.docker(null, ['exec', name, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
     engine.docker(['rm', '-f', name]);
   }, 120_000);
 
@@ -90,10 +84,10 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     const made = uniqueName('root-rm-made');
     expect(engine.docker(['run', '-d', '--rm', '--name', running, '-v', '/:/host', engine.image, 'sleep', '600']).status).toBe(0);
     expect(engine.docker(['create', '--rm', '--name', made, '--pid', 'host', engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['start', running]).stderr).toMatch(refusal('bind mount of "/"'));
-    expect(as(mallory, ['start', made]).stderr).toMatch(refusal('HostConfig.PidMode "host"'));
-    expect(inspect(running, '{{.State.Running}}')).toBe('true');
-    expect(inspect(made, '{{.State.Status}}')).toBe('created');
+    expect(suite.docker(mallory, ['start', running]).stderr).toMatch(FrontSuite.refusal('bind mount of "/"'));
+    expect(suite.docker(mallory, ['start', made]).stderr).toMatch(FrontSuite.refusal('HostConfig.PidMode "host"'));
+    expect(suite.inspect(running, '{{.State.Running}}')).toBe('true');
+    expect(suite.inspect(made, '{{.State.Status}}')).toBe('created');
     engine.docker(['rm', '-f', running, made]);
   }, 120_000);
 
@@ -104,16 +98,16 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     expect(engine.docker(['volume', 'create', plain]).status).toBe(0);
     const what = `volume "${rootfs}"`;
     for (const mount of [['-v', `${rootfs}:/host`], ['--mount', `type=volume,source=${rootfs},target=/host`]]) {
-      const r = as(mallory, ['run', '--rm', ...mount, engine.image, ...PAYLOAD]);
+      const r = suite.docker(mallory, ['run', '--rm', ...mount, engine.image, ...PAYLOAD]);
       expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 125, stdout: '' });
-      expect(r.stderr).toMatch(refusal(what));
+      expect(r.stderr).toMatch(FrontSuite.refusal(what));
     }
     const agent = uniqueName('root-vol-agent');
     expect(engine.docker(['create', '--name', agent, '-v', `${rootfs}:/host`, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['start', agent]).stderr).toMatch(refusal(what));
-    expect(inspect(agent, '{{.State.Running}}')).toBe('false');
+    expect(suite.docker(mallory, ['start', agent]).stderr).toMatch(FrontSuite.refusal(what));
+    expect(suite.inspect(agent, '{{.State.Running}}')).toBe('false');
     expect(existsSync(MARK)).toBe(false);
-    expect(as(mallory, ['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'touch /data/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'touch /data/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
     engine.docker(['rm', '-f', agent]);
   }, 120_000);
 
@@ -122,37 +116,37 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     expect(engine.docker(['run', '-di', '--name', agent, '-v', '/:/host', engine.image, 'sh']).status).toBe(0);
     const what = 'bind mount of "/"';
     writeFileSync(join(hers, 'evil'), 'evil\n');
-    const cpIn = as(mallory, ['cp', join(hers, 'evil'), `${agent}:/host${MARK}`]);
+    const cpIn = suite.docker(mallory, ['cp', join(hers, 'evil'), `${agent}:/host${MARK}`]);
     expect(cpIn.status).not.toBe(0);
-    expect(cpIn.stderr).toMatch(refusal(what));
-    const cpOut = as(mallory, ['cp', `${agent}:/host/etc/shadow`, '-']);
+    expect(cpIn.stderr).toMatch(FrontSuite.refusal(what));
+    const cpOut = suite.docker(mallory, ['cp', `${agent}:/host/etc/shadow`, '-']);
     expect({ status: cpOut.status, stdout: cpOut.stdout }).toEqual({ status: 1, stdout: '' });
-    expect(cpOut.stderr).toMatch(refusal(what));
+    expect(cpOut.stderr).toMatch(FrontSuite.refusal(what));
     const attach = mallory.run(['docker', '-H', `unix://${frontSock}`, 'attach', agent], { input: `touch /host${MARK}; echo pwned\n` });
     // The docker CLI prints only the status of a refused upgrade; the front's log says why.
     expect({ stdout: attach.stdout, stderr: attach.stderr.trim() }).toEqual({ stdout: '', stderr: 'unable to upgrade to tcp, received 403' });
     await waitFor('the refused attach in the front\'s log', () => new RegExp(`refused POST /v[0-9.]+/containers/${agent}/attach\\?\\S+ from uid ${mallory.uid} \\(pid \\d+\\): bind mount of "/": `).test(suite.front.log), 30_000);
     expect(existsSync(MARK)).toBe(false);
-    expect(inspect(agent, '{{.State.Running}}')).toBe('true');
-    expect(asRoot(['cp', `${agent}:/host/etc/hostname`, '-']).status).toBe(0);
+    expect(suite.inspect(agent, '{{.State.Running}}')).toBe('true');
+    expect(suite.docker(null, ['cp', `${agent}:/host/etc/hostname`, '-']).status).toBe(0);
     engine.docker(['rm', '-f', agent]);
   }, 120_000);
 
   test('her own container made through the front (her read-only bind, a named volume) starts, restarts and execs as hers; so does a plain one root made', () => {
     const mine = uniqueName('hers');
-    expect(as(mallory, ['create', '--name', mine, '-v', `${hers}:/h:ro`, '-v', `${uniqueName('vol')}:/data`, '--cap-drop', 'ALL', engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['start', mine]).status).toBe(0);
-    expect(as(mallory, ['exec', mine, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
-    expect(as(mallory, ['restart', '-t', '0', mine]).status).toBe(0);
-    expect(as(mallory, ['stop', '-t', '0', mine]).status).toBe(0);
+    expect(suite.docker(mallory, ['create', '--name', mine, '-v', `${hers}:/h:ro`, '-v', `${uniqueName('vol')}:/data`, '--cap-drop', 'ALL', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['start', mine]).status).toBe(0);
+    expect(suite.docker(mallory, ['exec', mine, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
+    expect(suite.docker(mallory, ['restart', '-t', '0', mine]).status).toBe(0);
+    expect(suite.docker(mallory, ['stop', '-t', '0', mine]).status).toBe(0);
     expect(suite.call(mallory, 'POST', `/v1.23/containers/${mine}/start`).status).toBe(204);
-    expect(as(mallory, ['exec', mine, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
-    expect(as(mallory, ['run', '--rm', '-v', `${hers}:/h:ro`, engine.image, 'echo', 'ran'])).toMatchObject({ status: 0, stdout: 'ran\n' });
+    expect(suite.docker(mallory, ['exec', mine, 'echo', 'ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    expect(suite.docker(mallory, ['run', '--rm', '-v', `${hers}:/h:ro`, engine.image, 'echo', 'ran'])).toMatchObject({ status: 0, stdout: 'ran\n' });
 
     const plain = uniqueName('root-plain');
     expect(engine.docker(['create', '--name', plain, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(as(mallory, ['start', plain]).status).toBe(0);
-    expect(as(mallory, ['exec', plain, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
+    expect(suite.docker(mallory, ['start', plain]).status).toBe(0);
+    expect(suite.docker(mallory, ['exec', plain, 'cat', '/proc/self/loginuid'])).toMatchObject({ status: 0, stdout: `${mallory.uid}` });
     engine.docker(['rm', '-f', mine, plain]);
   }, 120_000);
 });

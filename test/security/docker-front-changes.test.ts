@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunResult, contid, uniqueName } from '../helpers/cli';
+import { contid, uniqueName } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
@@ -12,13 +12,10 @@ import type { LoginUser } from '../docker/login-user';
 // `docker cp`, `docker exec`, `docker update` — so that what dockerd then runs is hers, and the
 // kernel must not stamp it with alice's auid (she would be framed).
 const suite = FrontSuite.withContidDefault('frontchg', { name: 'local/busybox-frontchg:1', links: Object.fromEntries(['cat', 'sleep', 'echo'].map((a) => [`bin/${a}`, 'busybox'])) });
-const { engine, frontSock, stateDir } = suite;
+const { engine, stateDir } = suite;
 let mallory: LoginUser;
 let alice: LoginUser;
 
-function viaFront(user: LoginUser, args: string[], input?: string): RunResult {
-  return user.run(['docker', '-H', `unix://${frontSock}`, ...args], { input });
-}
 const env = { ...process.env, CONTID_STATE_DIR: stateDir };
 
 interface Person {
@@ -83,13 +80,13 @@ describe('dockerd\'s own runs of a container another user changed since its last
     const name = uniqueName('cp');
     const log = probeLog();
     try {
-      expect(viaFront(alice, ['run', '-d', '--name', name, '-v', `${log.dir}:/out`, '--health-cmd', log.probe, '--health-interval', '1s', engine.image, 'sleep', '600'])).toMatchObject({ status: 0 });
+      expect(suite.docker(alice, ['run', '-d', '--name', name, '-v', `${log.dir}:/out`, '--health-cmd', log.probe, '--health-interval', '1s', engine.image, 'sleep', '600'])).toMatchObject({ status: 0 });
       await waitFor('two probes', () => log.lines().length >= 2, 90_000);
       expect(new Set(log.lines())).toEqual(new Set([String(alice.uid)]));
       const payload = join(mallory.home, 'payload');
       writeFileSync(payload, 'echo mallory was here\n');
       chmodSync(payload, 0o644);
-      const cp = viaFront(mallory, ['cp', payload, `${name}:/payload`]);
+      const cp = suite.docker(mallory, ['cp', payload, `${name}:/payload`]);
       expect(cp).toMatchObject({ status: 0 });
       // Counted once the cp returned: probes started before the front noted it (while the CLI
       // was on its way) ran as alice's; at most one of them is still under way (probesAfter skips it).
@@ -114,8 +111,8 @@ describe('dockerd\'s own runs of a container another user changed since its last
 
   test('after mallory\'s exec into alice\'s container, a restart policy\'s run never carries alice\'s auid; alice\'s own start clears it', async () => {
     const name = uniqueName('exec');
-    expect(viaFront(alice, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8; exit 1'])).toMatchObject({ status: 0 });
-    expect(viaFront(mallory, ['exec', name, 'sh', '-c', 'echo mallory >/x'])).toMatchObject({ status: 0 });
+    expect(suite.docker(alice, ['run', '-d', '--restart', 'always', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8; exit 1'])).toMatchObject({ status: 0 });
+    expect(suite.docker(mallory, ['exec', name, 'sh', '-c', 'echo mallory >/x'])).toMatchObject({ status: 0 });
     const runs = await waitFor('a restart', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
       return lines.length >= 2 ? lines : undefined;
@@ -127,7 +124,7 @@ describe('dockerd\'s own runs of a container another user changed since its last
     expect(bound[1]!.detail).not.toHaveProperty('requester');
     expect(bound[1]!.detail.contested).toMatchObject({ lastStarter: { uid: alice.uid }, changedBy: [{ what: 'exec', uid: mallory.uid }] });
     // alice starts it herself: hers again, and so are dockerd's later runs of it.
-    expect(viaFront(alice, ['restart', '-t', '1', name])).toMatchObject({ status: 0 });
+    expect(suite.docker(alice, ['restart', '-t', '1', name])).toMatchObject({ status: 0 });
     const before = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean).length;
     const later = await waitFor('her start and a restart of dockerd\'s', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
@@ -139,8 +136,8 @@ describe('dockerd\'s own runs of a container another user changed since its last
 
   test('mallory\'s docker update --restart always on alice\'s container: dockerd\'s restart is not alice\'s', async () => {
     const name = uniqueName('update');
-    expect(viaFront(alice, ['run', '-d', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8'])).toMatchObject({ status: 0 });
-    expect(viaFront(mallory, ['update', '--restart', 'always', name])).toMatchObject({ status: 0 });
+    expect(suite.docker(alice, ['run', '-d', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 8'])).toMatchObject({ status: 0 });
+    expect(suite.docker(mallory, ['update', '--restart', 'always', name])).toMatchObject({ status: 0 });
     const runs = await waitFor('a restart', () => {
       const lines = engine.docker(['logs', name]).stdout.split('\n').filter(Boolean);
       return lines.length >= 2 ? lines : undefined;
@@ -156,13 +153,13 @@ describe('dockerd\'s own runs of a container another user changed since its last
     const name = uniqueName('own');
     const log = probeLog();
     try {
-      expect(viaFront(alice, ['run', '-d', '--name', name, '-v', `${log.dir}:/out`, '--health-cmd', log.probe, '--health-interval', '1s', engine.image, 'sleep', '600'])).toMatchObject({ status: 0 });
+      expect(suite.docker(alice, ['run', '-d', '--name', name, '-v', `${log.dir}:/out`, '--health-cmd', log.probe, '--health-interval', '1s', engine.image, 'sleep', '600'])).toMatchObject({ status: 0 });
       await waitFor('a probe', () => log.lines().length >= 1, 90_000);
       const file = join(alice.home, 'own');
       writeFileSync(file, 'mine\n');
       chmodSync(file, 0o644);
-      expect(viaFront(alice, ['cp', file, `${name}:/own`])).toMatchObject({ status: 0 });
-      expect(viaFront(alice, ['exec', name, 'sh', '-c', 'echo mine >>/own'])).toMatchObject({ status: 0 });
+      expect(suite.docker(alice, ['cp', file, `${name}:/own`])).toMatchObject({ status: 0 });
+      expect(suite.docker(alice, ['exec', name, 'sh', '-c', 'echo mine >>/own'])).toMatchObject({ status: 0 });
       const at = log.lines().length;
       const after = await probesAfter(log, at);
       expect(new Set(after)).toEqual(new Set([String(alice.uid)]));

@@ -45,11 +45,6 @@ function request(method: string, target: string, body?: unknown, extra = ''): st
 const UPGRADE = 'Upgrade: tcp\r\nConnection: Upgrade\r\n';
 const createBody = (cmd: string[]) => ({ Image: engine.image, Cmd: cmd, HostConfig: { Runtime: 'contid' } });
 
-function viaFront(user: LoginUser | null, args: string[]): RunResult {
-  const argv = ['docker', '-H', `unix://${frontSock}`, ...args];
-  return user ? user.run(argv) : run(argv[0]!, argv.slice(1), { timeout: 120_000 });
-}
-
 const idOf = (name: string): string | null => {
   const r = engine.docker(['inspect', '-f', '{{.Id}}', name]);
   return r.status === 0 ? r.stdout.trim() : null;
@@ -99,7 +94,7 @@ describe('requests smuggled behind Connection: Upgrade', () => {
 
   test('after an Upgrade exec start dockerd answers without taking over (Detach; an unknown exec), a pipelined create and start do not run unnoted', () => {
     const own = uniqueName('own');
-    expect(viaFront(mallory, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
     const created = raw(mallory, [[request('POST', `/containers/${own}/exec`, { Cmd: ['sleep', '1'] }), 1500]]);
     const execId = /"Id":"([0-9a-f]{64})"/.exec(created.stdout)![1]!;
     for (const target of [`/exec/${execId}/start`, `/exec/${'0'.repeat(64)}/start`]) {
@@ -115,7 +110,7 @@ describe('requests smuggled behind Connection: Upgrade', () => {
 
   test('attach and exec through the front still work (the calls dockerd does take over)', () => {
     const name = uniqueName('attach');
-    expect(viaFront(mallory, ['run', '--rm', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo attached'])).toMatchObject({ status: 0, stdout: 'attached\n' });
+    expect(suite.docker(mallory, ['run', '--rm', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo attached'])).toMatchObject({ status: 0, stdout: 'attached\n' });
   });
 });
 
@@ -146,17 +141,17 @@ describe('a note says who asked for what dockerd did', () => {
 
   test('a no-op start (304) of alice\'s running container by mallory leaves alice\'s note, with mallory\'s start as a change', () => {
     const name = uniqueName('noop');
-    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
-    expect(viaFront(mallory, ['start', name]).status).toBe(0);
+    expect(suite.docker(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['start', name]).status).toBe(0);
     expect(noteOf(idOf(name)!)).toMatchObject({ uid: alice.uid, auid: alice.uid });
     expect(readFileSync(join(requesters, `c-${idOf(name)!}`), 'utf8')).toMatch(new RegExp(`^changed=start,${mallory.uid},${mallory.uid},`, 'm'));
-    expect(viaFront(mallory, ['start', 'no-such-container-xyz']).status).not.toBe(0);
+    expect(suite.docker(mallory, ['start', 'no-such-container-xyz']).status).not.toBe(0);
   });
 
   test('a restart dockerd does on its own after mallory set the policy is nobody\'s alone (never alice\'s or mallory\'s auid; contested, naming both); alice\'s own starts keep hers', async () => {
     const name = uniqueName('policy');
-    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 3']).status).toBe(0);
-    expect(viaFront(mallory, ['update', '--restart', 'always', name]).status).toBe(0);
+    expect(suite.docker(alice, ['run', '-d', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo auid=$(cat /proc/self/loginuid); sleep 3']).status).toBe(0);
+    expect(suite.docker(mallory, ['update', '--restart', 'always', name]).status).toBe(0);
     await waitFor('a restart by dockerd', () => Number(engine.docker(['inspect', '-f', '{{.RestartCount}}', name]).stdout) >= 1 && engine.docker(['logs', name]).stdout.split('\n').filter(Boolean).length >= 2, 60_000);
     const [first, second] = engine.docker(['logs', name]).stdout.split('\n');
     expect(first).toBe(`auid=${alice.uid}`);
@@ -169,10 +164,10 @@ describe('a note says who asked for what dockerd did', () => {
     expect(requesterOf(byDockerd!)).toBeNull();
     expect(byDockerd!.detail.contested).toMatchObject({ lastStarter: { uid: alice.uid, auid: alice.uid }, changedBy: [{ what: 'update', uid: mallory.uid }] });
     // alice stops and starts it herself: that start is hers again.
-    expect(viaFront(alice, ['update', '--restart', 'no', name]).status).toBe(0);
-    expect(viaFront(alice, ['stop', '-t', '1', name]).status).toBe(0);
+    expect(suite.docker(alice, ['update', '--restart', 'no', name]).status).toBe(0);
+    expect(suite.docker(alice, ['stop', '-t', '1', name]).status).toBe(0);
     const before = bindingsOf(name).length;
-    expect(viaFront(alice, ['start', name]).status).toBe(0);
+    expect(suite.docker(alice, ['start', name]).status).toBe(0);
     await waitFor('her start bound', () => bindingsOf(name).length > before, 60_000);
     expect(requesterOf(bindingsOf(name).at(-1)!)).toMatchObject({ uid: alice.uid, auid: alice.uid });
     expect(requesterOf(bindingsOf(name).at(-1)!)).not.toHaveProperty('byDockerd');
@@ -195,7 +190,7 @@ describe('a note says who asked for what dockerd did', () => {
     expect(shown.bindings.find((b) => b.op === 'create')!.detail.requester).toMatchObject({ uid: mallory.uid, auid: alice.uid, auidDiffers: true });
     // alice's own run is not flagged.
     const own = uniqueName('auid-ok');
-    expect(viaFront(alice, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(alice, ['run', '-d', '--runtime', 'contid', '--name', own, engine.image, 'sleep', '600']).status).toBe(0);
     await waitFor('her create bound', () => bindingsOf(own).length >= 1, 60_000);
     expect(requesterOf(bindingsOf(own)[0]!)).not.toHaveProperty('auidDiffers');
   }, 120_000);
@@ -204,18 +199,18 @@ describe('a note says who asked for what dockerd did', () => {
 describe('outside attack 5: a start noted under another container than dockerd starts', () => {
   test('alice\'s created container renamed to a 64-hex name (nobody\'s id; her rename, mallory\'s is refused), mallory copies her payload in and starts it by that name: the run is hers', () => {
     const name = uniqueName('borrow');
-    expect(viaFront(alice, ['create', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'if [ -x /evil.sh ]; then exec /evil.sh; fi; sleep 600']).status).toBe(0);
+    expect(suite.docker(alice, ['create', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'if [ -x /evil.sh ]; then exec /evil.sh; fi; sleep 600']).status).toBe(0);
     const hex = createHash('sha256').update(name).digest('hex');
     const payload = join(mallory.home, 'evil.sh');
     writeFileSync(payload, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
     chownSync(payload, mallory.uid, mallory.gid);
     // Since outside attack 12 (R1) she may not rename alice's container herself; alice's own
     // rename to such a name still must not make a start land under the wrong note.
-    expect(viaFront(mallory, ['rename', name, hex]).status).not.toBe(0);
-    expect(viaFront(alice, ['rename', name, hex]).status).toBe(0);
-    expect(viaFront(mallory, ['cp', payload, `${hex}:/evil.sh`]).status).toBe(0);
-    const started = viaFront(mallory, ['start', hex]);
-    expect(viaFront(alice, ['rename', hex, name]).status).toBe(0);
+    expect(suite.docker(mallory, ['rename', name, hex]).status).not.toBe(0);
+    expect(suite.docker(alice, ['rename', name, hex]).status).toBe(0);
+    expect(suite.docker(mallory, ['cp', payload, `${hex}:/evil.sh`]).status).toBe(0);
+    const started = suite.docker(mallory, ['start', hex]);
+    expect(suite.docker(alice, ['rename', hex, name]).status).toBe(0);
     expect(attribution(name)).toEqual(started.status === 0 ? { note: mallory.uid, loginuid: mallory.uid } : null);
     // The front noted nothing under the name taken for an id.
     expect(noteOf(hex)).toBeNull();
@@ -227,7 +222,7 @@ describe('outside attack 5: a start noted under another container than dockerd s
     const statuses = [...r.stdout.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
     expect(statuses).toEqual(['200', '404', '200']);
     expect(r.stdout).toContain(`{"message":"No such container: ${missing}"}`);
-    expect(viaFront(mallory, ['start', missing]).stderr).toContain(`No such container: ${missing}`);
+    expect(suite.docker(mallory, ['start', missing]).stderr).toContain(`No such container: ${missing}`);
   });
 });
 
@@ -307,7 +302,7 @@ describe('outside attack 5: processes dockerd starts itself for a client (build,
       expect(r.status).toBe(0);
       expect(loginuid).not.toBe(String(mallory.uid));
       // Only what was allowed: swarm is still refused.
-      expect(viaFront(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']).stderr).toMatch(refusal('swarm'));
+      expect(suite.docker(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']).stderr).toMatch(refusal('swarm'));
     } finally {
       await front.stop();
       await front.start();
@@ -317,9 +312,9 @@ describe('outside attack 5: processes dockerd starts itself for a client (build,
   test('mallory\'s swarm init and service create never run a task with no requester: refused, or the task runs with her auid', async () => {
     const svc = uniqueName('svc');
     try {
-      const init = viaFront(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      const init = suite.docker(mallory, ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
       if (init.status !== 0) expect(init.stderr).toMatch(refusal('swarm'));
-      const created = viaFront(mallory, ['service', 'create', '-d', '--name', svc, '--restart-condition', 'none', engine.image, 'sleep', '600']);
+      const created = suite.docker(mallory, ['service', 'create', '-d', '--name', svc, '--restart-condition', 'none', engine.image, 'sleep', '600']);
       if (created.status !== 0) return expect(created.stderr).toMatch(refusal('swarm'));
       const task = await waitFor('the task container', () => engine.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${svc}`]).stdout.trim().split('\n')[0], 60_000);
       expect(Number(engine.docker(['exec', task, 'cat', '/proc/1/loginuid']).stdout)).toBe(mallory.uid);
@@ -336,7 +331,7 @@ describe('dockerd\'s own socket behind the front', () => {
     const st = lstatSync(upstream);
     expect(st.uid === 0 && (st.mode & 0o077) === 0).toBe(true);
     expect(mallory.run(['docker', '-H', `unix://${upstream}`, 'version', '--format', '{{.Server.Version}}']).status).not.toBe(0);
-    expect(viaFront(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+    expect(suite.docker(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
   });
 
   test('contid doctor says when it is not (dockerd made it anew, as on its restart); a front restart closes it again', async () => {
@@ -356,7 +351,7 @@ describe('dockerd\'s own socket behind the front', () => {
   test('fail-open gives group docker dockerd\'s socket back', async () => {
     await front.stop();
     try {
-      expect(viaFront(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
+      expect(suite.docker(mallory, ['version', '--format', '{{.Server.Version}}']).status).toBe(0);
     } finally {
       await front.start();
     }
