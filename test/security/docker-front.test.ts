@@ -108,6 +108,23 @@ describe('requests smuggled behind Connection: Upgrade', () => {
     }
   });
 
+  // Outside attack 13, F1: dockerd's Go server ignores Transfer-Encoding in an HTTP/1.0 request
+  // and reads Content-Length (or no body): a chunk the front relayed as the body of an unjudged
+  // /_ping was, to dockerd, the next requests on the connection.
+  test.each([
+    ['HTTP/1.0 with Transfer-Encoding and a Content-Length of the chunk-size line', '1.0', true],
+    ['HTTP/1.0 with Transfer-Encoding alone', '1.0', false],
+    ['HTTP/1.1 with both Transfer-Encoding and Content-Length', '1.1', true],
+  ])('a create and start inside a chunked body (%s) do not run unnoted', (_what, version, withLength) => {
+    const name = uniqueName('smug-te');
+    const inner = request('POST', `/containers/create?name=${name}`, createBody(['sleep', '600'])) + request('POST', `/containers/${name}/start`);
+    const size = `${Buffer.byteLength(inner).toString(16)}\r\n`;
+    const head = `GET /_ping HTTP/${version}\r\nHost: docker\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n${withLength ? `Content-Length: ${size.length}\r\n` : ''}\r\n`;
+    raw(mallory, [[`${head}${size}${inner}\r\n0\r\n\r\n`, 3000]]);
+    expect(attribution(name)).toEqual(running(name) ? { note: mallory.uid, loginuid: mallory.uid } : null);
+    expect(idOf(name)).toBeNull();
+  });
+
   test('attach and exec through the front still work (the calls dockerd does take over)', () => {
     const name = uniqueName('attach');
     expect(suite.docker(mallory, ['run', '--rm', '--runtime', 'contid', '--name', name, engine.image, 'sh', '-c', 'echo attached'])).toMatchObject({ status: 0, stdout: 'attached\n' });

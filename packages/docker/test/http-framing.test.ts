@@ -64,9 +64,20 @@ describe('HTTP/1 framing for the front\'s byte relay', () => {
     expect(() => frame(text, [])).toThrow(FramingError);
   });
 
-  test('chunked wins over Content-Length (RFC 9112 §6.3)', () => {
-    const text = 'POST /x HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nGET /y HTTP/1.1\r\n\r\n';
-    expect(frame(text, []).heads.map((h) => h.url)).toEqual(['/x', '/y']);
+  test('in a response, chunked wins over Content-Length (RFC 9112 §6.3)', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n';
+    expect(frame(text, [], false).heads.map((h) => h.status)).toEqual([200, 204]);
+  });
+
+  // outside attack 13, F1: dockerd (Go) reads an HTTP/1.0 request's Content-Length, never its
+  // Transfer-Encoding; a chunk the front relayed as a /_ping's body was two requests to dockerd
+  test.each([
+    ['Transfer-Encoding in HTTP/1.0, with a Content-Length', 'GET /_ping HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n1\r\na\r\n0\r\n\r\n'],
+    ['Transfer-Encoding in HTTP/1.0 alone', 'GET /_ping HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n'],
+    ['both Transfer-Encoding and Content-Length in HTTP/1.1', 'POST /x HTTP/1.1\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n'],
+    ['two codings', 'POST /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\na\r\n0\r\n\r\n'],
+  ])('a request dockerd would frame otherwise is refused: %s', (_what, text) => {
+    expect(() => frame(text, [])).toThrow(FramingError);
   });
 
   test('a lenient framer (dockerd\'s side) relays what it cannot frame', () => {

@@ -12,6 +12,8 @@ export interface Head {
   url: string;
   /** Response: status code; request: 0 */
   status: number;
+  /** The HTTP version of the start line. */
+  version: '1.0' | '1.1';
   /** Lower-cased names; a repeated header's values joined with ", " as RFC 9110 §5.3 allows. */
   headers: Map<string, string>;
 }
@@ -44,14 +46,17 @@ function parseHead(text: string, request: boolean): Head {
   let method = '';
   let url = '';
   let status = 0;
+  let version: Head['version'];
   if (request) {
-    const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.[01]$/.exec(start);
+    const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(start);
     if (!m) throw new FramingError(`not an HTTP/1 request line: ${JSON.stringify(start.slice(0, 80))}`);
     [method, url] = [m[1]!, m[2]!];
+    version = m[3] === '0' ? '1.0' : '1.1';
   } else {
-    const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(start);
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(start);
     if (!m) throw new FramingError(`not an HTTP/1 status line: ${JSON.stringify(start.slice(0, 80))}`);
-    status = Number(m[1]);
+    status = Number(m[2]);
+    version = m[1] === '0' ? '1.0' : '1.1';
   }
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
@@ -65,7 +70,7 @@ function parseHead(text: string, request: boolean): Head {
     const had = headers.get(key);
     headers.set(key, had === undefined ? value : `${had}, ${value}`);
   }
-  return { method, url, status, headers };
+  return { method, url, status, version, headers };
 }
 
 /** A request asking to switch protocols (Docker's hijacked attach and exec start, BuildKit's h2c). */
@@ -82,9 +87,19 @@ export function tokens(head: Head, name: string): string[] {
  * The framing a message's own headers give: chunked, a Content-Length, or `otherwise` (a
  * request then has no body, a response runs until close). Transfer-Encoding wins over
  * Content-Length; a Content-Length that is not one number is refused (request smuggling).
+ * A request is framed only where dockerd's Go server frames it the same way: Go ignores
+ * Transfer-Encoding in an HTTP/1.0 request (net/http transfer.go) and reads its Content-Length,
+ * so a chunk the front took for a body was, to dockerd, the next requests (outside attack 13,
+ * F1); such a request, and one with both headers or a coding other than chunked alone (which Go
+ * refuses), is refused here.
  */
 export function framingOf(head: Head, otherwise: BodyKind): BodyKind {
   const te = tokens(head, 'transfer-encoding');
+  if (te.length && head.method !== '') {
+    if (head.version === '1.0') throw new FramingError('Transfer-Encoding in an HTTP/1.0 request: dockerd would ignore it and frame the body otherwise');
+    if (head.headers.has('content-length')) throw new FramingError('both Transfer-Encoding and Content-Length in a request');
+    if (te.length !== 1) throw new FramingError(`unsupported Transfer-Encoding: ${te.join(', ')}`);
+  }
   if (te.length) {
     if (te[te.length - 1] !== 'chunked') throw new FramingError(`unsupported Transfer-Encoding: ${te.join(', ')}`);
     return { kind: 'chunked' };
