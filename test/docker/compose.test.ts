@@ -87,4 +87,27 @@ describe('docker-compose through contid docker front, as a non-root user in grou
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  test("a project's named and anonymous volumes are bob's: up, a forced recreate that keeps them, down -v removes them", () => {
+    const project = uniqueName('vols').replace(/[^a-z0-9]/g, '');
+    const dir = mkdtempSync(join(tmpdir(), 'contid-compose-'));
+    spawnSync('chown', [`${uid}:${bob.gid}`, dir]);
+    writeFileSync(
+      join(dir, 'docker-compose.yml'),
+      ['version: "2.4"', 'services:', '  db:', `    image: ${engine.image}`, '    runtime: contid', '    command: ["sleep", "600"]', '    volumes:', '      - data:/data', '      - /anon', 'volumes:', '  data: {}', ''].join('\n'),
+    );
+    const compose = (args: string[]): RunResult => asBob(['docker-compose', '-p', project, ...args], dir);
+    try {
+      expect(compose(['up', '-d'])).toMatchObject({ status: 0 });
+      expect(compose(['exec', '-T', 'db', 'sh', '-c', 'echo kept > /data/f; echo anon > /anon/f'])).toMatchObject({ status: 0 });
+      const recreated = compose(['up', '-d', '--force-recreate']);
+      expect([recreated.status, recreated.stderr]).toEqual([0, expect.any(String)]);
+      expect(compose(['exec', '-T', 'db', 'cat', '/data/f', '/anon/f'])).toMatchObject({ status: 0, stdout: 'kept\nanon\n' });
+      expect(compose(['down', '-v', '-t', '1'])).toMatchObject({ status: 0 });
+      expect(engine.docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]).stdout).toBe('');
+    } finally {
+      compose(['down', '-v', '-t', '0']);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -91,7 +91,7 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     engine.docker(['rm', '-f', running, made]);
   }, 120_000);
 
-  test("a named volume root made binding / (volume create -o o=bind -o device=/): her run with it (-v, --mount) and her start of root's container using it are refused; root's plain volume stays usable", () => {
+  test("a named volume root made binding / (volume create -o o=bind -o device=/): her run with it (-v, --mount) and her start of root's container using it are refused; so is root's plain volume (outside attack 11, V3)", () => {
     const rootfs = uniqueName('root-bind-vol');
     const plain = uniqueName('root-plain-vol');
     expect(engine.docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', 'device=/', rootfs]).status).toBe(0);
@@ -107,7 +107,11 @@ describe('outside attack 9 F3: a container root made is judged at her start, res
     expect(suite.docker(mallory, ['start', agent]).stderr).toMatch(FrontSuite.refusal(what));
     expect(suite.inspect(agent, '{{.State.Running}}')).toBe('false');
     expect(existsSync(MARK)).toBe(false);
-    expect(suite.docker(mallory, ['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'touch /data/x && echo ok'])).toMatchObject({ status: 0, stdout: 'ok\n' });
+    // A plain volume of root's is root's data (and what root's containers run from it): not hers either.
+    const r = suite.docker(mallory, ['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'touch /data/x && echo ok']);
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 125, stdout: '' });
+    expect(r.stderr).toMatch(FrontSuite.refusal(`volume "${plain}"`));
+    expect(engine.docker(['run', '--rm', '-v', `${plain}:/data`, engine.image, 'sh', '-c', 'test -e /data/x && echo x || echo none']).stdout).toBe('none\n');
     engine.docker(['rm', '-f', agent]);
   }, 120_000);
 

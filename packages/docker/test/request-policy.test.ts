@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachContainer } from '@contid/docker';
+import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateName, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachContainer } from '@contid/docker';
 
 const MALLORY = 1001;
 
@@ -223,8 +223,13 @@ describe('the other bodies the front judges', () => {
     ['a bind of / made as a volume by root', { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' } }, 'volume "v": its volume options {"type":"none","o":"bind","device":"/"}: only a tmpfs may be given as local volume options (type=tmpfs, device tmpfs or none, o of tmpfs\'s own options): type is not tmpfs; bind-mount your own files with a read-only bind mount instead'],
     ["the host's disk", { Driver: 'local', Options: { type: 'ext4', device: '/dev/sda1' } }, 'volume "v"'],
     ['a plugin driver', { Driver: 'rexray', Options: null }, 'volume "v": its volume driver "rexray"'],
-    ['a plain local volume', { Driver: 'local', Options: null }, null],
-    ['a tmpfs', { Driver: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } }, null],
+    // Outside attack 11, V3: a plain volume of root's (a database's data, a root service's scripts).
+    ['a plain local volume nobody made through the front', { Driver: 'local', Options: null, madeBy: null }, 'volume "v": it was not made by you through the front'],
+    ['a plain local volume with no maker looked up', { Driver: 'local', Options: null }, 'volume "v": it was not made by you through the front'],
+    ["a plain local volume of another user's", { Driver: 'local', Options: null, madeBy: 4242 }, 'volume "v": it was made by uid 4242, not by you (uid 1001)'],
+    ['a plain local volume she made', { Driver: 'local', Options: null, madeBy: MALLORY }, null],
+    ['a tmpfs she made', { Driver: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' }, madeBy: MALLORY }, null],
+    ["a bind of / in a volume she made (root's options win)", { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' }, madeBy: MALLORY }, 'volume "v": its volume options'],
     ['none yet (dockerd makes a plain one)', null, null],
     ['no answer from dockerd', undefined, 'volume "v": dockerd could not be asked what it is'],
   ])('a named volume that is %s, by -v and by --mount', (_what, stored, refused) => {
@@ -314,6 +319,10 @@ describe('the other bodies the front judges', () => {
     expect(v({ Name: 'x', DriverOpts: { type: 'ext4', device: '/dev/sda1' } })).not.toBeNull();
     expect(v({ Name: 'x', driveropts: { device: '/dev/sda1' } })).not.toBeNull();
     expect(v({ Name: 'x', Driver: 'vieux/sshfs' })).not.toBeNull();
+    expect(v({ Name: 7 })?.why).toBe('not a string');
+    expect(volumeCreateName(Buffer.from('{"name":"x"}'))).toBe('x');
+    expect(volumeCreateName(Buffer.from('{"Name":""}'))).toBeNull();
+    expect(volumeCreateName(Buffer.alloc(0))).toBeNull();
   });
 });
 

@@ -32,8 +32,15 @@ export type ApiRoute =
    * whose tags are inside the archive (null). Root's next run of a tag she re-pointed runs her image.
    */
   | { kind: 'image-tag'; what: 'commit' | 'tag' | 'import' | 'load'; tag: string | null }
-  /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts). */
+  /** `POST /volumes/create`: its driver options may mount host paths and devices (request-policy.ts); its maker is noted (volume-makers.ts). */
   | { kind: 'volume-create' }
+  /**
+   * `DELETE /volumes/{name}` (`docker volume rm`): removing root's volume frees its name, and the
+   * volume she then made under it would be the one root's containers mount (outside attack 11, V3).
+   */
+  | { kind: 'volume-remove'; name: string }
+  /** `POST /volumes/prune`: removes every volume no container uses, whoever made it (refused for users other than root). */
+  | { kind: 'volume-prune' }
   /**
    * `POST /networks/create`: a driver dockerd does not have is looked up by name through the
    * legacy plugin discovery, which joins the name into /run/docker/plugins/NAME.sock (outside
@@ -173,6 +180,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };
+    if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'prune') return { kind: 'volume-prune' };
     if (parts.length === 2 && parts[0] === 'networks' && parts[1] === 'create') return { kind: 'network-create' };
     // A network's name or id may be matched with slashes (dockerd routes /networks/{id:.*}/connect).
     if (parts.length >= 3 && parts[0] === 'networks' && (parts.at(-1) === 'connect' || parts.at(-1) === 'disconnect')) return { kind: 'network-attach' };
@@ -185,6 +193,8 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     if (what) return { kind: 'unattributed', what };
   }
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
+  // dockerd routes DELETE /volumes/{name:.*}: a name holding a slash names no volume, but is passed on whole.
+  if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'volumes') return { kind: 'volume-remove', name: parts.slice(1).join('/') };
   // An image name may hold slashes (dockerd routes DELETE /images/{name:.*}).
   if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'images') return { kind: 'image-remove' };
   if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };

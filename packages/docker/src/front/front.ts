@@ -9,7 +9,8 @@ import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
-import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateRefusal } from './request-policy';
+import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
+import { formatVolumeNote, nowNs, parseVolumeNote, volumeBorn, volumeKey, volumeMaker } from './volume-makers';
 
 export interface FrontOptions {
   /** Where clients connect (the usual /var/run/docker.sock). */
@@ -53,6 +54,8 @@ export class DockerFront {
   private readonly daemon: DaemonCache;
   /** The requesters that are the host's root (host-root.ts): the only callers no policy applies to. */
   private readonly hostRoots = new WeakSet<Requester>();
+  /** The named volumes a call of a caller other than host root may make, until dockerd answers it (keyed by the request's route). */
+  private readonly making = new WeakMap<ApiRoute, MakingVolumes>();
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
@@ -69,13 +72,21 @@ export class DockerFront {
     new Relay(client, upstream, {
       before: (route, head, body) => (who ? this.judged(route, head, who, body) : this.unnamed(route, head, cred)),
       wantsRequestBody: (route) => who !== null && !this.hostRoots.has(who) && JUDGED.has(route.kind),
-      wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create'),
-      body: (route, _status, data) => who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who),
+      wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create' || (route.kind === 'volume-create' && this.making.get(route)?.unnamed === true)),
+      body: (route, _status, data) => {
+        if (route.kind === 'volume-create') return this.unnamedVolumeMade(route, data);
+        const id = who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who);
+        const making = this.making.get(route);
+        if (id && making) void this.noteAnonymousVolumes(id, making);
+      },
       responded: (route, status) => {
         if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) {
           this.notes.forget('c', route.ref);
           this.o.requesters.forget('m', route.ref);
         }
+        if (route.kind === 'volume-remove' && status === 204) this.o.requesters.forget('v', volumeKey(route.name));
+        const making = this.making.get(route);
+        if (making) this.volumesMade(making);
         const replaced = this.replaced.get(route);
         // Started only on 2xx; a refused or no-op start (304) leaves the earlier note as it was.
         if (replaced) this.notes.answered(replaced, status >= 200 && status < 300);
@@ -233,22 +244,84 @@ export class DockerFront {
   private judged(route: ApiRoute, head: Head, who: Requester, body: Buffer | undefined): void | Verdict | Promise<Verdict | void> {
     if (body === undefined || this.hostRoots.has(who)) return this.before(route, head, who);
     const verdict = (refusal: Refusal | null): Verdict | null => refusal && this.policyRefused(refusal, head, who);
-    if (route.kind === 'container-create') return this.judgedCreate(body, head, who, verdict);
+    if (route.kind === 'container-create') return this.judgedCreate(route, body, head, who, verdict);
+    if (route.kind === 'volume-create') return verdict(volumeCreateRefusal(body)) ?? this.judgedVolumeCreate(route, volumeCreateName(body), head, who);
     if (route.kind === 'exec-create') return verdict(execCreateRefusal(body)) ?? this.judgedExec(route.ref, head, who);
     if (route.kind === 'network-create') return verdict(networkCreateRefusal(body)) ?? this.before(route, head, who);
     if (route.kind === 'network-attach') {
       const named = networkAttachContainer(body);
       return 'what' in named ? this.policyRefused(named, head, who)! : this.owned(named.container, 'network connect or disconnect of', head, who).then((r) => ('id' in r ? undefined : r));
     }
-    const refusal = route.kind === 'container-start' ? startBodyRefusal(body) : route.kind === 'volume-create' ? volumeCreateRefusal(body) : null;
+    const refusal = route.kind === 'container-start' ? startBodyRefusal(body) : null;
     return verdict(refusal) ?? this.before(route, head, who);
   }
 
-  /** A create judged with dockerd's runtimes; asked again before refusing another runtime (an admin may have added contid's since). */
-  private async judgedCreate(body: Buffer, head: Head, who: Requester, verdict: (r: Refusal | null) => Verdict | null): Promise<Verdict | void> {
-    const refusal = await this.judgedWith((daemon, volume) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed, volume }));
+  /**
+   * A create judged with dockerd's runtimes; asked again before refusing another runtime (an admin
+   * may have added contid's since). The named volumes it mounts that do not exist yet are dockerd's
+   * to make for it, so she is noted as their maker once dockerd answers (volumesMade).
+   */
+  private async judgedCreate(route: ApiRoute, body: Buffer, head: Head, who: Requester, verdict: (r: Refusal | null) => Verdict | null): Promise<Verdict | void> {
+    const seen = new Map<string, StoredVolume | null | undefined>();
+    const refusal = await this.judgedWith((daemon, volume) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed, volume }), seen);
     if (refusal === 'no /info') return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
-    return verdict(refusal) ?? this.before({ kind: 'container-create' }, head, who);
+    const refused = verdict(refusal);
+    if (refused) return refused;
+    this.making.set(route, { who, names: [...seen].filter(([, v]) => v === null).map(([name]) => name), known: new Set(seen.keys()), since: nowNs(), unnamed: false });
+    return this.before({ kind: 'container-create' }, head, who);
+  }
+
+  /**
+   * A volume create by a caller other than host root: a name that exists is refused unless it is
+   * hers (dockerd answers 201 with the volume it has, root's too, and her note on it would make it
+   * hers); a new name, or none (dockerd picks one), is noted as hers once dockerd answers.
+   */
+  private async judgedVolumeCreate(route: ApiRoute, name: string | null, head: Head, who: Requester): Promise<Verdict | void> {
+    if (name !== null) {
+      const volume = await this.volumeOf(name);
+      if (volume === undefined) return { status: 502, message: `contid docker front: cannot look up volume ${JSON.stringify(name)}` };
+      if (volume !== null) {
+        if (volume.madeBy === who.uid) return;
+        return this.policyRefused({ what: `volume create of the existing volume ${JSON.stringify(name)}`, why: "it was not made by you through the front (it may be root's), and creating it again would answer with it as it is; name a new volume" }, head, who)!;
+      }
+    }
+    this.making.set(route, { who, names: name === null ? [] : [name], known: new Set(), since: nowNs(), unnamed: name === null });
+  }
+
+  /** dockerd answered a call that may have made the volumes `m` names: she is noted as their maker, for the volumes born while the call went on (volume-makers.ts). */
+  private volumesMade(m: MakingVolumes): void {
+    m.until = nowNs();
+    for (const name of m.names) this.noteVolume(name, m);
+  }
+
+  private noteVolume(name: string, m: MakingVolumes): void {
+    try {
+      this.o.requesters.write('v', volumeKey(name), formatVolumeNote(m.who, name, m.since, m.until ?? nowNs()));
+    } catch (e) {
+      this.log(`cannot note the maker of volume ${escapeText(name)}: ${escapeText((e as Error).message)}`);
+    }
+  }
+
+  /** The 201 of a volume create that named none: the name dockerd picked is in its answer. */
+  private unnamedVolumeMade(route: ApiRoute, data: Buffer): void {
+    const m = this.making.get(route);
+    const name = (JSON.parse(data.toString('utf8')) as { Name?: unknown }).Name;
+    if (m && typeof name === 'string' && name !== '') this.noteVolume(name, m);
+  }
+
+  /**
+   * The anonymous volumes her container create made (`-v /path`, the image's VOLUMEs: not in its
+   * Binds or Mounts, named by dockerd): hers too, so that a recreate that mounts them by name
+   * (compose keeps a service's anonymous volumes so) is allowed. Looked up after the answer: her
+   * start does not mount them by name.
+   */
+  private async noteAnonymousVolumes(id: string, m: MakingVolumes): Promise<void> {
+    const r = await this.askUpstream('GET', `/containers/${id}/json`);
+    if ('error' in r || r.status !== 200) return;
+    const mounts = (r.body as { Mounts?: unknown } | undefined)?.Mounts;
+    for (const mount of Array.isArray(mounts) ? (mounts as { Type?: unknown; Name?: unknown }[]) : []) {
+      if (mount?.Type === 'volume' && typeof mount.Name === 'string' && mount.Name !== '' && !m.known.has(mount.Name)) this.noteVolume(mount.Name, m);
+    }
   }
 
   /**
@@ -256,22 +329,35 @@ export class DockerFront {
    * added contid's since) and the named volumes it mounts as dockerd has them now: a first
    * judging notes which volumes it asks about, they are looked up, and it judges again.
    */
-  private async judgedWith(judge: (daemon: DockerDaemon, volume: PolicyContext['volume']) => Refusal | null): Promise<Refusal | null | 'no /info'> {
+  private async judgedWith(judge: (daemon: DockerDaemon, volume: PolicyContext['volume']) => Refusal | null, seen?: Map<string, StoredVolume | null | undefined>): Promise<Refusal | null | 'no /info'> {
     let daemon = await this.daemon.get();
     const asked = new Set<string>();
     const first = daemon && judge(daemon, (name) => (asked.add(name), null));
     if (first?.allow === 'runtime') daemon = await this.daemon.get(true);
     if (!daemon) return 'no /info';
     const volumes = new Map(await Promise.all([...asked].map(async (name) => [name, await this.volumeOf(name)] as const)));
+    for (const [name, v] of volumes) seen?.set(name, v);
     return judge(daemon, (name) => (volumes.has(name) ? volumes.get(name) : undefined));
   }
 
-  /** Named volume `name` as dockerd has it (null: none; undefined: no answer). */
+  /**
+   * Named volume `name` as dockerd has it (null: none; undefined: no answer), with who made it
+   * through the front: the note's maker, if the volume's directory was born while the call that
+   * made it went on (volume-makers.ts). A note found to be the volume's is touched: it is pruned
+   * by age since its last use.
+   */
   private async volumeOf(name: string): Promise<StoredVolume | null | undefined> {
     const r = await this.askUpstream('GET', `/volumes/${encodeURIComponent(name)}`);
     if ('error' in r) return undefined;
     if (r.status === 404) return null;
-    return r.status === 200 && r.body && typeof r.body === 'object' ? (r.body as StoredVolume) : undefined;
+    if (r.status !== 200 || !r.body || typeof r.body !== 'object') return undefined;
+    const volume = r.body as StoredVolume & { Mountpoint?: unknown };
+    const key = volumeKey(name);
+    const note = this.o.requesters.text('v', key);
+    const local = volume.Driver === 'local' && typeof volume.Mountpoint === 'string';
+    const madeBy = local ? volumeMaker(note === null ? null : parseVolumeNote(note), name, volumeBorn(volume.Mountpoint as string)) : null;
+    if (madeBy !== null) this.o.requesters.touch('v', key);
+    return { ...volume, madeBy };
   }
 
   /**
@@ -315,6 +401,8 @@ export class DockerFront {
     if (route.kind === 'container-read') return this.hostRoots.has(who) ? undefined : this.reaching(route.ref, head, who);
     if (route.kind === 'image-tag') return this.hostRoots.has(who) ? undefined : this.retagging(route, head, who);
     if (route.kind === 'image-remove') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'removing or untagging an image (docker rmi, image prune)', why: "the tag may be someone else's, and once removed it would be a new tag you may point at your image (root's next run of it would run your image); root may remove images" }, head, who)!;
+    if (route.kind === 'volume-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker volume prune', why: "it removes every volume no container uses, root's too, whose names are then free for yours (root's next run with that name would mount your volume); remove the volumes you make by name" }, head, who)!;
+    if (route.kind === 'volume-remove') return this.hostRoots.has(who) ? undefined : this.removingVolume(route.name, head, who);
     if (route.kind === 'container-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker container prune', why: "it removes every stopped container, root's too, whose names are then free for yours (root's next `docker start NAME` would start your container); remove the containers you make by name" }, head, who)!;
     // Removing root's container frees its name for hers, as a rename would (outside attack 12, R2):
     // root's scripted `docker exec NAME` then ran in her container, with root's secrets.
@@ -334,6 +422,19 @@ export class DockerFront {
       this.replaced.set(route, this.notes.start(found.id, who));
       return { target: containerTargetFor(head.url, found.id) };
     });
+  }
+
+  /**
+   * A volume removal by a caller other than host root: only of a volume she made. Root's volume,
+   * once removed, would leave its name free for a volume of hers that root's containers then
+   * mount (outside attack 11, V3). A name that names no volume is dockerd's to answer.
+   */
+  private async removingVolume(name: string, head: Head, who: Requester): Promise<Verdict | void> {
+    const volume = await this.volumeOf(name);
+    if (volume === undefined) return { status: 502, message: `contid docker front: cannot look up volume ${JSON.stringify(name)}` };
+    if (volume === null || volume.madeBy === who.uid) return;
+    const whose = typeof volume.madeBy === 'number' ? `it was made by uid ${volume.madeBy}, not by you (uid ${who.uid})` : "it was not made by you through the front (it may be root's)";
+    return this.policyRefused({ what: `removal of volume ${JSON.stringify(name)}`, why: `${whose}; its name would be free for a volume of yours that its users then mount; remove the volumes you make` }, head, who)!;
   }
 
   /**
@@ -461,11 +562,13 @@ export class DockerFront {
     }
   }
 
-  private noteCreated(kind: 'c' | 'e', body: Buffer, who: Requester): void {
+  /** Notes the new container's or exec's requester (and a container's maker); its id, null when the answer names none. */
+  private noteCreated(kind: 'c' | 'e', body: Buffer, who: Requester): string | null {
     const id = (JSON.parse(body.toString('utf8')) as { Id?: unknown }).Id;
-    if (typeof id !== 'string' || !isFullId(id)) return;
+    if (typeof id !== 'string' || !isFullId(id)) return null;
     this.notes.note(kind, id, who);
     if (kind === 'c') this.o.requesters.note('m', id, who);
+    return id;
   }
 
   /**
@@ -494,6 +597,21 @@ interface StoredContainer {
 interface Found {
   id: string;
   container: StoredContainer;
+}
+
+/**
+ * The named volumes a call may make for a caller other than host root: `names` did not exist
+ * when it was judged; `known` are all it mounts by name (anything else its container mounts is
+ * anonymous, made by it); `since`/`until`: when it went to dockerd and when dockerd answered.
+ */
+interface MakingVolumes {
+  who: Requester;
+  names: string[];
+  known: ReadonlySet<string>;
+  since: bigint;
+  until?: bigint;
+  /** A volume create that named none: dockerd's answer names it. */
+  unnamed: boolean;
 }
 
 /** dockerd's StartedAt of a container never started (Go's zero time). */

@@ -52,10 +52,12 @@ export interface PolicyContext {
   lstat?: (path: string) => Stats;
 }
 
-/** What dockerd says of a named volume: its driver and driver options. */
+/** What dockerd says of a named volume (its driver and driver options), and who the front's note says made it. */
 export interface StoredVolume {
   Driver?: unknown;
   Options?: unknown;
+  /** The uid that made it through the front (volume-makers.ts); null or absent: nobody the front saw (root's, or made before the front noted makers). */
+  madeBy?: number | null;
 }
 
 /**
@@ -261,16 +263,24 @@ const TMPFS_DATA = new Set(['size', 'nr_blocks', 'nr_inodes', 'mode', 'uid', 'gi
 const TMPFS_FLAGS = new Set(['defaults', 'ro', 'rw', 'nosuid', 'nodev', 'noexec', 'sync', 'async', 'dirsync', 'atime', 'noatime', 'diratime', 'nodiratime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime']);
 
 /**
- * A named volume a mount uses (`-v NAME:/dst`, `--mount type=volume,source=NAME`): one that
+ * A named volume a mount uses (`-v NAME:/dst`, `--mount type=volume,source=NAME`). One that does
+ * not exist yet is dockerd's to make, and hers (the front notes her as its maker). One that
  * exists is judged by its driver and options as its create would have been — root's `docker
- * volume create -o type=none -o o=bind -o device=/` binds / for whoever mounts it.
+ * volume create -o type=none -o o=bind -o device=/` binds / for whoever mounts it — and must be
+ * hers: a plain volume of root's (a database's data, the scripts a root service's container
+ * runs) mounted by her, read-only or not, gave her root's data, and what she wrote into it ran
+ * as root in root's container next (outside attack 11, V3).
  */
 function namedVolumeRefusal(name: string, ctx: PolicyContext): Refusal | null {
   const volume = ctx.volume?.(name);
   if (!ctx.volume || volume === null) return null;
-  if (volume === undefined) return { what: `volume ${q(name)}`, why: 'dockerd could not be asked what it is' };
+  const what = `volume ${q(name)}`;
+  if (volume === undefined) return { what, why: 'dockerd could not be asked what it is' };
   const r = volumeOptionsRefusal(volume.Driver, volume.Options);
-  return r && { what: `volume ${q(name)}`, why: `its ${r.what}: ${r.why}` };
+  if (r) return { what, why: `its ${r.what}: ${r.why}` };
+  if (volume.madeBy === ctx.uid) return null;
+  const whose = typeof volume.madeBy === 'number' ? `it was made by uid ${volume.madeBy}, not by you (uid ${ctx.uid})` : "it was not made by you through the front (it may be root's: its data, and what root's containers run from it)";
+  return { what, why: `${whose}; only the volumes you make may be mounted (a new name with -v or --mount, or docker volume create)` };
 }
 
 /** One entry of HostConfig.Mounts (`--mount`): a bind's source as bindRefusal judges it, a volume's (named: namedVolumeRefusal) and its driver options, a tmpfs. */
@@ -516,10 +526,20 @@ export function startBodyRefusal(body: Buffer): Refusal | null {
   return { what: 'a start or restart with a body', why: 'dockerd before API 1.24 would take it as the container\'s new HostConfig, unjudged; create the container with its configuration instead' };
 }
 
-/** `POST /volumes/create`: its driver and driver options (volumeOptionsRefusal). */
+/** The name a `POST /volumes/create` body asks for (null: none, dockerd picks one), once volumeCreateRefusal passed it. */
+export function volumeCreateName(body: Buffer): string | null {
+  const p = parsed(body, 'volume create');
+  if ('what' in p) return null;
+  const name = valuesOf(p.json, 'Name')[0];
+  return typeof name === 'string' && name !== '' ? name : null;
+}
+
+/** `POST /volumes/create`: its driver and driver options (volumeOptionsRefusal), and a name that is a string. */
 export function volumeCreateRefusal(body: Buffer): Refusal | null {
   const p = parsed(body, 'volume create');
   if ('what' in p) return p;
+  const names = valuesOf(p.json, 'Name');
+  if (names.some((n) => n !== null && typeof n !== 'string')) return { what: `volume create Name ${q(names[0])}`, why: 'not a string' };
   const drivers = [...valuesOf(p.json, 'Driver'), undefined];
   const options = [...valuesOf(p.json, 'DriverOpts'), undefined];
   for (const d of drivers) {

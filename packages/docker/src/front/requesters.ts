@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirectory, readLoginUid, readSessionId } from '@contid/core';
 import type { Change } from './api-routes';
@@ -70,9 +70,10 @@ export function parseRequester(text: string): Requester | null {
 /**
  * `c`: a container's note (its last starter, for the shim); `e`: an exec's; `m`: who made a
  * container through the front, kept as it was when starts replace its `c` note (the front's
- * own record of whose container it is, for rename and network connect: outside attack 12, R1).
+ * own record of whose container it is, for rename and network connect: outside attack 12, R1);
+ * `v`: who made a named volume through the front, keyed by its name's hash (volume-makers.ts).
  */
-export type NoteKind = 'c' | 'e' | 'm';
+export type NoteKind = 'c' | 'e' | 'm' | 'v';
 
 export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
@@ -116,6 +117,11 @@ export class RequesterStore {
   /** Puts back a note's earlier text (null: removes the note). */
   restore(kind: NoteKind, id: string, text: string | null): void {
     if (text === null) return this.forget(kind, id);
+    this.write(kind, id, text);
+  }
+
+  /** Writes a note's whole text (atomic, as note). */
+  write(kind: NoteKind, id: string, text: string): void {
     const tmp = `${this.dir}/.tmp-${process.pid}-${kind}-${id}`;
     writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.path(kind, id));
@@ -210,6 +216,16 @@ export class RequesterStore {
     }
   }
 
+  /** Marks a note as in use now, so that prune's age counts from its last use (a volume of hers lives as long as she uses it). */
+  touch(kind: NoteKind, id: string): void {
+    try {
+      const now = new Date();
+      utimesSync(this.path(kind, id), now, now);
+    } catch {
+      // Removed meanwhile.
+    }
+  }
+
   forget(kind: NoteKind, id: string): void {
     try {
       unlinkSync(this.path(kind, id));
@@ -218,7 +234,7 @@ export class RequesterStore {
     }
   }
 
-  /** Exec notes are needed only until runc exec has read them; container notes until the container is removed (then by age). */
+  /** Exec notes are needed only until runc exec has read them; container and volume notes until it is removed (then by age since the last use). */
   prune(now = Date.now(), execAgeMs = 3_600_000, containerAgeMs = 30 * 86_400_000): number {
     if (!existsSync(this.dir)) return 0;
     let removed = 0;
@@ -226,7 +242,7 @@ export class RequesterStore {
       const file = join(this.dir, name);
       try {
         const age = now - statSync(file).mtimeMs;
-        if (age > (name.startsWith('c-') || name.startsWith('m-') ? containerAgeMs : execAgeMs)) {
+        if (age > (/^[cmv]-/.test(name) ? containerAgeMs : execAgeMs)) {
           unlinkSync(file);
           removed++;
         }
