@@ -98,6 +98,14 @@ describe("outside attack 11 V3: root's named volumes are not hers to mount, remo
     expect(as(bob, ['run', '--rm', '-v', `${name}:/d`, engine.image, 'sh', '-c', 'echo bob > /d/b']).status).toBe(0);
     refused(as(mallory, ['run', '--rm', '-v', `${name}:/d`, engine.image, 'cat', '/d/b']), `volume "${name}"`, 125);
     refused(as(mallory, ['volume', 'rm', name]), `removal of volume "${name}"`);
+    // Nor through bob's container that mounts it: her start, exec and cp write through its mounts.
+    const box = uniqueName('bobs-box');
+    expect(as(bob, ['create', '--name', box, '-v', `${name}:/d`, engine.image, 'sleep', '600']).status).toBe(0);
+    refused(as(mallory, ['start', box]), `volume "${name}"`);
+    expect(as(bob, ['start', box]).status).toBe(0);
+    refused(as(mallory, ['exec', box, 'sh', '-c', 'echo mallory > /d/b']), `volume "${name}"`);
+    refused(as(mallory, ['cp', '/etc/hostname', `${box}:/d/b`]), `volume "${name}"`);
+    expect(as(bob, ['rm', '-f', box]).status).toBe(0);
     expect(as(bob, ['run', '--rm', '-v', `${name}:/d`, engine.image, 'cat', '/d/b'])).toMatchObject({ status: 0, stdout: 'bob\n' });
     expect(as(bob, ['volume', 'rm', name]).status).toBe(0);
   }, 120_000);
