@@ -40,6 +40,7 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
       .map((l) => JSON.parse(l) as { check: string; status: string; detail: string; fix?: string });
   const capBnd = (pid: number): bigint => BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
   const AUDIT_CONTROL = 1n << 30n;
+  const SYS_ADMIN = 1n << 21n;
   const escape = "echo 0 > /proc/self/loginuid && cat /proc/self/sessionid";
 
   const sessionCarried = (session: number): boolean =>
@@ -78,6 +79,37 @@ describe('LXC identity holds (real LXC, real kernel audit, real auditd)', () => 
     expect(attach.status).not.toBe(0);
     expect(attach.stdout).toBe('');
     expect(doctor().find((r) => r.check === 'containers with CAP_AUDIT_CONTROL')).toMatchObject({ status: 'ok' });
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+  });
+
+  it('a privileged container with no AppArmor confinement keeps CAP_SYS_ADMIN: root in it reaches kernel.core_pattern through a fresh /proc, and doctor says it can leave (outside attack 13, F8)', async () => {
+    const { name } = make('sysadmin');
+    expect(contid(['install', 'lxc', name], { env: state.env }).status).toBe(0);
+    const init = await start(name);
+    expect(capBnd(init) & AUDIT_CONTROL).toBe(0n);
+    expect(capBnd(init) & SYS_ADMIN).toBe(SYS_ADMIN);
+    const [c] = rows(name);
+
+    // The route is open: root inside mounts a fresh procfs and may write the host-wide
+    // core_pattern (written back unchanged here; an attacker names a program in its rootfs,
+    // which the kernel then runs as host root in no audit session).
+    const reach = lxcAttach([name, '--', 'sh', '-c', 'mkdir -p /tmp/p && mount -t proc proc /tmp/p && v=$(cat /tmp/p/sys/kernel/core_pattern) && printf "%s\\n" "$v" > /tmp/p/sys/kernel/core_pattern && umount /tmp/p && echo open'], state.env);
+    expect(reach.stdout.trim()).toBe('open');
+
+    const warned = doctor().filter((r) => r.check === 'containers with CAP_SYS_ADMIN on the host' && r.detail.includes(formatContainerId(c.contid)));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ status: 'warn', fix: expect.stringContaining('lxc.idmap') });
+    expect(warned[0].detail).toContain(`pid ${init}`);
+    expect(warned[0].detail).toContain('core_pattern');
+
+    // with sys_admin dropped as the fix says, the route is closed and doctor has nothing to say of it
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    await serve.drained();
+    run('sh', ['-c', `echo 'lxc.cap.drop = sys_admin' >> /var/lib/lxc/${name}/config`]);
+    const again = await start(name);
+    expect(capBnd(again) & SYS_ADMIN).toBe(0n);
+    expect(lxcAttach([name, '--', 'sh', '-c', 'mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo open'], state.env).stdout.trim()).not.toBe('open');
+    expect(doctor().filter((r) => r.check === 'containers with CAP_SYS_ADMIN on the host' && r.detail.includes(`pid ${again}`))).toEqual([]);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
   });
 

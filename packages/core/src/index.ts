@@ -50,7 +50,7 @@ export * from './write-paths';
 export * from './config';
 export * from './tagger';
 export { boundSessions, type ContainerQueries } from './container-queries';
-export { FOUND_GONE, auditControlHolders, containerLiveness, reconcileLiveness, sameProcess, scanProcesses } from './liveness';
+export { FOUND_GONE, appArmorConfined, auditControlHolders, containerLiveness, hostHelperHolders, inHostUserNamespace, reconcileLiveness, sameProcess, scanProcesses } from './liveness';
 export type { CapabilityHolder, ContainerLiveness, Liveness, LivenessProbe, ProcessTable } from './liveness';
 export { replaceProcess } from './process-replace';
 export { copyProcessFd } from './process-fd';

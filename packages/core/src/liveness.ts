@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { CAP_AUDIT_CONTROL, boundingCaps, hasCap } from './privilege';
+import { CAP_AUDIT_CONTROL, CAP_SYS_ADMIN, boundingCaps, hasCap } from './privilege';
 import { AUDIT_UNSET, processStartTime, readNamespaces } from './proc';
 import { ContainerQueries, boundSessions } from './container-queries';
 import { ContainerRecord } from './registry';
@@ -99,10 +99,51 @@ export interface CapabilityHolder {
  * Such a process can renew its own session and leave the container's identity.
  */
 export function auditControlHolders(registry: ContainerQueries, procRoot = '/proc'): CapabilityHolder[] {
+  return holders(registry, procRoot, (pid) => hasCap(CAP_AUDIT_CONTROL, boundingCaps(pid, procRoot)));
+}
+
+/**
+ * Open containers with a live process that can have the kernel start a program of its choosing
+ * as host root (a usermode helper: `kernel.core_pattern`, `kernel.modprobe`, binfmt_misc), and
+ * so leave its identity without CAP_AUDIT_CONTROL: CAP_SYS_ADMIN in its bounding set, in the
+ * host's user namespace (uid 0 inside is uid 0 outside: a privileged container), with no
+ * AppArmor confinement. It mounts a fresh procfs (LXC's `proc:mixed` makes only its own
+ * /proc/sys read-only), sets `core_pattern` to a program in its root and crashes a process: the
+ * kernel runs the program from kthreadd, in no audit session, whose loginuid it may then set
+ * (outside attack 13, F8, measured on a privileged busybox LXC container). Containers that
+ * also hold CAP_AUDIT_CONTROL are left to auditControlHolders.
+ */
+export function hostHelperHolders(registry: ContainerQueries, procRoot = '/proc'): CapabilityHolder[] {
+  return holders(registry, procRoot, (pid) => {
+    const caps = boundingCaps(pid, procRoot);
+    return hasCap(CAP_SYS_ADMIN, caps) && !hasCap(CAP_AUDIT_CONTROL, caps) && inHostUserNamespace(pid, procRoot) && !appArmorConfined(pid, procRoot);
+  });
+}
+
+/** uid 0 of the process's user namespace is uid 0 of the host (the whole range mapped onto itself). */
+export function inHostUserNamespace(pid: number, procRoot = '/proc'): boolean {
+  return readFileSync(`${procRoot}/${pid}/uid_map`, 'utf8')
+    .split('\n')
+    .some((l) => /^\s*0\s+0\s+4294967295\s*$/.test(l));
+}
+
+/** Whether AppArmor enforces a profile on the process ("unconfined", complain mode or no AppArmor: not). */
+export function appArmorConfined(pid: number, procRoot = '/proc'): boolean {
+  let label: string;
+  try {
+    label = readFileSync(`${procRoot}/${pid}/attr/apparmor/current`, 'utf8').trim();
+  } catch {
+    return false; // no AppArmor in this kernel
+  }
+  return label !== '' && label !== 'unconfined' && !label.endsWith('(complain)') && !label.endsWith('(unconfined)');
+}
+
+/** Open containers with a live process `test` holds for (the first found is named). */
+function holders(registry: ContainerQueries, procRoot: string, test: (pid: number) => boolean): CapabilityHolder[] {
   const open = [...registry.list({ state: 'running' }), ...registry.list({ state: 'untagged' })].map((c) => ({ c, sessions: boundSessions(registry, c) }));
   const table = scanProcesses(procRoot);
   const hostPidNs = readNamespaces('self', procRoot).pid;
-  const holders: CapabilityHolder[] = [];
+  const found: CapabilityHolder[] = [];
   for (const { c, sessions } of open) {
     const pids = containerLiveness(c, sessions, table).pids;
     // Where the container has a pid namespace of its own, processes left in the host's
@@ -111,12 +152,12 @@ export function auditControlHolders(registry: ContainerQueries, procRoot = '/pro
     const inner = pids.filter((p) => readNamespaces(p, procRoot).pid !== hostPidNs);
     const pid = (inner.length ? inner : pids).find((p) => {
       try {
-        return hasCap(CAP_AUDIT_CONTROL, boundingCaps(p, procRoot));
+        return test(p);
       } catch {
         return false; // exited meanwhile
       }
     });
-    if (pid !== undefined) holders.push({ container: c, pid });
+    if (pid !== undefined) found.push({ container: c, pid });
   }
-  return holders;
+  return found;
 }

@@ -5,6 +5,7 @@ import { PrivilegeError } from './errors';
 export const CAP_AUDIT_WRITE = 29;
 export const CAP_AUDIT_CONTROL = 30;
 export const CAP_AUDIT_READ = 37;
+export const CAP_SYS_ADMIN = 21;
 
 const NAMES: Record<number, string> = {
   [CAP_AUDIT_WRITE]: 'CAP_AUDIT_WRITE',

@@ -1,4 +1,4 @@
-import { ContainerRecord, ContidConfig, HealthResult, Registry, auditControlHolders, formatContainerId } from '@contid/core';
+import { ContainerRecord, ContidConfig, HealthResult, Registry, auditControlHolders, formatContainerId, hostHelperHolders } from '@contid/core';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SOCKET_ENV } from './client';
@@ -49,6 +49,21 @@ function capFix(c: ContainerRecord): string {
   }
 }
 
+/** How to take the usermode-helper route away from a container, in its orchestrator's own terms. */
+function sysAdminFix(c: ContainerRecord): string {
+  switch (c.orchestrator) {
+    case 'lxc':
+      return `make it unprivileged (lxc.idmap), confine it (lxc.apparmor.profile = generated, on a host with AppArmor), or add sys_admin to lxc.cap.drop; then restart it (lxc-stop -n ${c.name} && contid lxc start ${c.name})`;
+    case 'systemd':
+      return `add CapabilityBoundingSet=~CAP_SYS_ADMIN to ${c.name} (systemctl edit ${c.name}), then restart it`;
+    case 'docker':
+    case 'kubernetes':
+      return 'do not run it --privileged or with --cap-add SYS_ADMIN';
+    default:
+      return 'start it without CAP_SYS_ADMIN in its bounding set (setpriv --bounding-set -sys_admin), or in a user namespace of its own';
+  }
+}
+
 /**
  * Running containers with a live process (init, MAINPID, or anything in a bound session) whose
  * bounding set holds CAP_AUDIT_CONTROL can renew their own session and leave their identity;
@@ -59,6 +74,7 @@ export function workloadChecks(config: ContidConfig): HealthResult[] {
   const registry = Registry.open(config.stateDir, { readonly: true });
   try {
     const holders = auditControlHolders(registry, config.procRoot);
+    const helpers = hostHelperHolders(registry, config.procRoot);
     const untagged = registry.list({ state: 'untagged' }).map((c) => `${c.name} (${formatContainerId(c.contid)})`);
     return [
       ...(holders.length
@@ -69,6 +85,14 @@ export function workloadChecks(config: ContidConfig): HealthResult[] {
             fix: capFix(c),
           }))
         : [{ check: 'containers with CAP_AUDIT_CONTROL', status: 'ok' as const, detail: 'none of the running containers holds it' }]),
+      ...(helpers.length
+        ? helpers.map(({ container: c, pid }): HealthResult => ({
+            check: 'containers with CAP_SYS_ADMIN on the host',
+            status: 'warn',
+            detail: `${c.orchestrator} ${c.name} (${formatContainerId(c.contid)}, pid ${pid}) holds CAP_SYS_ADMIN in the host's user namespace with no AppArmor confinement: root in it can mount a fresh /proc and set kernel.core_pattern (or kernel.modprobe, binfmt_misc), whose helper the kernel runs as host root in no audit session, and leave its identity`,
+            fix: sysAdminFix(c),
+          }))
+        : [{ check: 'containers with CAP_SYS_ADMIN on the host', status: 'ok' as const, detail: 'no running container can have the kernel run a helper of its choosing' }]),
       untagged.length
         ? { check: 'untagged workloads', status: 'warn', detail: `${untagged.length} running without a session of their own: ${untagged.slice(0, 10).join(', ')}`, fix: 'restart them through contid (runtime shim, contid lxc start, contid exec)' }
         : { check: 'untagged workloads', status: 'ok', detail: 'none recorded' },
