@@ -19,5 +19,6 @@ export { ENTRY_RULES_FILE, ENTRY_RULES_KEY, JOIN_RULES_KEY, entryRules, hostEntr
 export type { EntryRuleTargets } from './entry-rules';
 export { lxcStartName, tellStarter, waitingStarters } from './starter';
 export { configuredRootfs, lxcRootNamer, pathRecordRoot } from './root-namer';
+export { monitorSocketName } from './monitor-socket';
 export { lxcInstaller } from './installer';
 export { lxcAdapter } from './adapter';
