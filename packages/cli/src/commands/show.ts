@@ -43,6 +43,16 @@ interface ShowArgs {
   json: boolean;
 }
 
+/**
+ * Labels as `KEY=VALUE` words: a key or value that holds a space, `=`, a quote or a backslash,
+ * or is empty, is written as a JSON string, so one label (`team="ops owner=root"`) never reads
+ * as two (outside attack 13, F10). Labels are the orchestrator's, set by whoever made it.
+ */
+export function labelWords(labels: Readonly<Record<string, string>>): string {
+  const word = (s: string): string => (s === '' || /[\s="\\]/.test(s) ? JSON.stringify(s) : s);
+  return Object.entries(labels).map(([k, v]) => `${word(k)}=${word(v)}`).join(' ') || '-';
+}
+
 export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
   command: 'show <container>',
   describe: 'one container: its registry row, bindings and children (by contid, name or runtime-id prefix)',
@@ -67,7 +77,7 @@ export const showCommand: CommandModule<{ json: boolean }, ShowArgs> = {
       `children:     ${children.join(' ') || '-'}`,
       `init pid:     ${c.initPid ?? '-'}   session: ${c.session ?? '-'}`,
       `namespaces:   ${Object.entries(c.namespaces).map(([k, v]) => `${k}:${v}`).join(' ') || '-'}`,
-      `labels:       ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+      `labels:       ${labelWords(c.labels)}`,
       ...(c.auditError ? [`AUDIT ERROR:  ${c.auditError}`] : []),
       'bindings:',
       ...bindings.map(
