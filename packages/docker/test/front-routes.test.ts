@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseChanges } from '@contid/oci';
-import { BodyKind, containerTargetFor, formatChange, formatRequester, mayHijack, parseRequester, requestBodyProblem, routeOf, targetProblem } from '@contid/docker';
+import { BodyKind, Head, containerTargetFor, formBodyProblem, formatChange, formatRequester, mayHijack, parseRequester, requestBodyProblem, routeOf, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -168,6 +168,25 @@ describe('request targets the front refuses, and where Upgrade may be relayed', 
     ['/v1.41/plugins/vieux/sshfs/enable', null],
   ])('%s', (url, problem) => {
     expect(targetProblem(url)).toEqual(problem);
+  });
+
+  // Outside attack 13, F2: Go's ParseForm reads a url-encoded body (any letter case, any
+  // parameters) ahead of the query; r.FormValue reads a multipart one for the keys it lacks.
+  const head = (contentType: string | null, method = 'POST'): Head => ({ method, url: '/v1.41/images/create?fromImage=x', status: 0, version: '1.1', headers: new Map(contentType === null ? [] : [['content-type', contentType]]) });
+  test.each<[string | null, string, BodyKind, boolean]>([
+    ['application/x-www-form-urlencoded', 'POST', { kind: 'length', length: 9 }, true],
+    ['Application/X-WWW-Form-Urlencoded ; charset=utf-8', 'POST', { kind: 'chunked' }, true],
+    ['application/x-www-form-urlencoded; =bad', 'PUT', { kind: 'length', length: 1 }, true],
+    ['multipart/form-data; boundary=x', 'POST', { kind: 'length', length: 9 }, true],
+    ['application/json, application/x-www-form-urlencoded', 'PATCH', { kind: 'length', length: 9 }, true],
+    ['application/x-www-form-urlencoded', 'GET', { kind: 'length', length: 9 }, true],
+    ['application/x-www-form-urlencoded', 'POST', { kind: 'none' }, false],
+    ['application/json', 'POST', { kind: 'length', length: 9 }, false],
+    ['application/x-tar', 'POST', { kind: 'chunked' }, false],
+    ['text/plain', 'POST', { kind: 'length', length: 9 }, false],
+    [null, 'POST', { kind: 'length', length: 9 }, false],
+  ])('Content-Type %j, %s with a body %j: a form body, refused: %s', (type, method, body, refused) => {
+    expect(formBodyProblem(head(type, method), body)).toEqual(refused ? expect.stringMatching(/^a request with a form body[^\n]*$/) : null);
   });
 
   // A form body feeds dockerd's r.FormValue ahead of the query (url-encoded or multipart).

@@ -1,4 +1,4 @@
-import type { BodyKind } from './http-framing';
+import type { BodyKind, Head } from './http-framing';
 
 /**
  * The Docker API calls after which a container or an exec runs processes, so the front must
@@ -262,6 +262,25 @@ export function requestBodyProblem(method: string, url: string, body: BodyKind):
   const parts = path?.split('/').slice(1);
   if (parts?.length === 3 && parts[0] === 'containers' && parts[2] === 'attach') return 'an attach with a request body is not relayed: dockerd would read its stdin choice from the body, unseen by the front';
   return null;
+}
+
+/**
+ * Why the front will not relay a request of a caller other than host root with this head (null:
+ * it may): a form body (outside attack 13, F2). dockerd reads most calls' parameters with Go's
+ * r.ParseForm / r.FormValue, which read a POST, PUT or PATCH body of Content-Type
+ * application/x-www-form-urlencoded (mime.ParseMediaType: any letter case, any parameters; even
+ * with malformed parameters the type is taken) and put its values AHEAD of the query's, and
+ * r.FormValue also reads a multipart/form-data body for the keys the query lacks. The front reads
+ * the query only, so `POST /images/create?fromImage=DECOY` with the body `fromImage=&fromSrc=…&
+ * repo=ROOTS` was an import onto root's tag judged as a pull. No Docker client sends a form body
+ * (JSON, a tar, or none: the Go client's empty POST says text/plain), so any request with a body
+ * whose Content-Type names a form is refused, whatever its method (over-matching is the safe side).
+ */
+export function formBodyProblem(head: Head, body: BodyKind): string | null {
+  if (body.kind === 'none' || (body.kind === 'length' && body.length === 0)) return null;
+  // Repeated Content-Type headers are joined here; Go takes the first: any of them naming a form is refused.
+  if (!/form/i.test(head.headers.get('content-type') ?? '')) return null;
+  return 'a request with a form body is not relayed for users other than root: dockerd would read the call\'s parameters from it ahead of the query, unseen by the front; send JSON, a tar, or no body';
 }
 
 function unattributed(parts: string[]): Unattributed | null {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { escapeText } from '@contid/core';
 import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
-import { ApiRoute, Change, Unattributed, containerTargetFor, isFullId } from './api-routes';
+import { ApiRoute, Change, Unattributed, containerTargetFor, formBodyProblem, isFullId } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
@@ -72,6 +72,8 @@ export class DockerFront {
     new Relay(client, upstream, {
       before: (route, head, body) => (who ? this.judged(route, head, who, body) : this.unnamed(route, head, cred)),
       wantsRequestBody: (route) => who !== null && !this.hostRoots.has(who) && JUDGED.has(route.kind),
+      // A form body: dockerd would read the call's parameters from it, unseen (formBodyProblem).
+      requestProblem: (head, body) => (who !== null && this.hostRoots.has(who) ? null : formBodyProblem(head, body)),
       wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create' || (route.kind === 'volume-create' && this.making.get(route)?.unnamed === true)),
       body: (route, _status, data) => {
         if (route.kind === 'volume-create') return this.unnamedVolumeMade(route, data);

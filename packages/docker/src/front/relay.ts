@@ -27,6 +27,11 @@ export interface RelayActions {
   wantsBody(route: ApiRoute, status: number): boolean;
   /** That body, once complete; the response is relayed when this returns. */
   body(route: ApiRoute, status: number, data: Buffer): void;
+  /**
+   * Why the front will not relay a request with this head and framing for this connection's
+   * caller (null: it may), asked of every request, routed or not: answered 400 like targetProblem.
+   */
+  requestProblem?(head: Head, body: BodyKind): string | null;
   /** A response head for a route went by (e.g. a remove's 204). */
   responded(route: ApiRoute, status: number): void;
   log(line: string): void;
@@ -118,7 +123,7 @@ export class Relay {
     const problem = targetProblem(head.url) ?? (isUpgrade(head) && !mayHijack(head.method, head.url) ? 'Upgrade is relayed only for attach, exec start and BuildKit sessions' : null);
     if (problem) throw new RefusedRequest(problem);
     const body = framingOf(head, { kind: 'none' });
-    const bodyProblem = requestBodyProblem(head.method, head.url, body);
+    const bodyProblem = requestBodyProblem(head.method, head.url, body) ?? this.actions.requestProblem?.(head, body) ?? null;
     if (bodyProblem) throw new RefusedRequest(bodyProblem);
     const asked: Asked = { route: routeOf(head.method, head.url), head: head.method === 'HEAD', upgrade: isUpgrade(head), answered: false, local: null };
     this.asked.push(asked);
