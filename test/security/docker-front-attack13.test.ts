@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { uniqueName } from '../helpers/cli';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
 
@@ -97,6 +98,19 @@ describe("outside attack 13 F2: a form body is not relayed for her — dockerd w
     expect(r.status).toBe(0);
     expect(suite.inspect(herTag, '{{.Id}}')).not.toBe(rootImage);
     engine.docker(['rmi', herTag]);
+  }, 120_000);
+});
+
+describe('outside attack 13 F5: an error while judging refuses the request, never relays it', () => {
+  test("a create whose judging throws (a lone surrogate in a volume name) is answered 500 by the front; no container is made", () => {
+    const vol = uniqueName('root-bind');
+    expect(engine.docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', 'device=/etc', vol]).status).toBe(0);
+    const name = uniqueName('her-throw');
+    const r = suite.call(mallory, 'POST', `/v1.41/containers/create?name=${name}`, { Binds: ['\ud800x:/y'], Image: engine.image, Cmd: ['sleep', '600'], HostConfig: { Binds: [`${vol}:/host`] } });
+    expect(r.status).toBe(500);
+    expect(r.body).toMatch(/^\{"message":"contid docker front: cannot judge this request[^\n]*\}$/);
+    expect(engine.docker(['ps', '-aq', '--filter', `name=^/${name}$`]).stdout).toBe('');
+    engine.docker(['volume', 'rm', vol]);
   }, 120_000);
 });
 

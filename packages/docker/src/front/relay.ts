@@ -193,7 +193,7 @@ export class Relay {
         try {
           verdict = this.actions.before(asked.route, seg.head, judged?.data);
         } catch (e) {
-          this.actions.log(`cannot note the requester of ${escapeText(`${seg.head.method} ${seg.head.url}`)}: ${escapeText((e as Error).message)}`);
+          verdict = this.failed(seg.head, e);
         }
       }
       if (verdict instanceof Promise) {
@@ -205,10 +205,7 @@ export class Relay {
           this.gate();
           this.pump();
         };
-        verdict.then(go, (e: unknown) => {
-          this.actions.log(`cannot note the requester of ${escapeText(`${seg.head.method} ${seg.head.url}`)}: ${escapeText((e as Error).message)}`);
-          go();
-        });
+        verdict.then(go, (e: unknown) => go(this.failed(seg.head, e)));
         return;
       }
       this.forward(asked, seg.head, seg.bytes, verdict, judged?.bytes);
@@ -216,6 +213,17 @@ export class Relay {
     if (this.busy || !this.clientEnded || this.requests.held) return;
     if (this.upstreamFailed) this.client.end();
     else if (!this.upstream.writableEnded) this.upstream.end();
+  }
+
+  /**
+   * A call the front looks at whose judging threw (a look-up it could not make, a name it could
+   * not encode): answered 500, never relayed — relayed unjudged, it was whatever the caller
+   * wanted (outside attack 13, F5: a create with root's bind-type volume of /etc was made).
+   */
+  private failed(head: Head, e: unknown): Verdict {
+    const why = e instanceof Error ? e.message : String(e);
+    this.actions.log(`refused ${escapeText(`${head.method} ${head.url}`)}: cannot judge it: ${escapeText(why)}`);
+    return { status: 500, message: `contid docker front: cannot judge this request (${escapeText(why)}); it is not relayed` };
   }
 
   /**
