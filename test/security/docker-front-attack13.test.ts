@@ -114,3 +114,34 @@ describe('outside attack 13 F5: an error while judging refuses the request, neve
   }, 120_000);
 });
 
+describe("outside attack 13 F7: her container cannot carry the label keys contid's CRI path writes", () => {
+  test.each([
+    ['io.kubernetes.pod.namespace=kube-system', 'io.kubernetes.pod.namespace'],
+    ['io.kubernetes.pod.name=coredns', 'io.kubernetes.pod.name'],
+    ['contid.io/container-type=container', 'contid.io/container-type'],
+    ['Contid.IO/cri-runtime=containerd', 'Contid.IO/cri-runtime'],
+  ])('--label %s: refused with one line; no container is made', (label, key) => {
+    const name = uniqueName('her-label');
+    FrontSuite.refused(suite.docker(mallory, ['create', '--name', name, '--label', label, engine.image, 'sleep', '600']), `container label ${JSON.stringify(key)}`);
+    expect(engine.docker(['ps', '-aq', '--filter', `name=^/${name}$`]).stdout).toBe('');
+  }, 120_000);
+
+  test("an image of hers carrying such a label (her docker commit --change 'LABEL …'): her create of it is refused with one line", () => {
+    const hers = uniqueName('her-base');
+    const tag = `local/atk13fix-herlabel-${process.pid}:1`;
+    expect(suite.docker(mallory, ['create', '--name', hers, engine.image, 'true']).status).toBe(0);
+    expect(suite.docker(mallory, ['commit', '--change', 'LABEL io.kubernetes.pod.namespace=kube-system', hers, tag]).status).toBe(0);
+    const name = uniqueName('her-label');
+    FrontSuite.refused(suite.docker(mallory, ['create', '--name', name, tag, 'sleep', '600']), `image "${tag}" label "io.kubernetes.pod.namespace"`);
+    expect(engine.docker(['ps', '-aq', '--filter', `name=^/${name}$`]).stdout).toBe('');
+    engine.docker(['rm', '-f', hers]);
+    engine.docker(['rmi', tag]);
+  }, 120_000);
+
+  test("docker-compose's labels and her own are hers to set", () => {
+    const name = uniqueName('her-label');
+    expect(suite.docker(mallory, ['run', '-d', '--name', name, '--label', 'com.docker.compose.project=p', '--label', 'com.docker.compose.service=db', '--label', 'team=web', engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.inspect(name, '{{index .Config.Labels "com.docker.compose.project"}}')).toBe('p');
+    engine.docker(['rm', '-f', name]);
+  }, 120_000);
+});

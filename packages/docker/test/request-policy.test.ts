@@ -156,6 +156,27 @@ describe('the HostConfig allow-list for users other than root', () => {
   });
 });
 
+describe("container labels: not the keys contid's CRI path writes for pods (outside attack 13, F7)", () => {
+  test.each<[Record<string, unknown> | unknown, string | null]>([
+    [{ 'io.kubernetes.pod.namespace': 'kube-system' }, 'container label "io.kubernetes.pod.namespace"'],
+    [{ 'io.kubernetes.sandbox.id': 'x' }, 'container label "io.kubernetes.sandbox.id"'],
+    [{ 'contid.io/container-type': 'sandbox' }, 'container label "contid.io/container-type"'],
+    [{ 'CONTID.IO/cri-runtime': 'containerd' }, 'container label "CONTID.IO/cri-runtime"'],
+    [{ team: 'web', 'IO.Kubernetes.pod.name': 'coredns' }, 'container label "IO.Kubernetes.pod.name"'],
+    [['io.kubernetes.pod.name=x'], 'container labels ["io.kubernetes.pod.name=x"]'],
+    [{ 'com.docker.compose.project': 'p', 'com.docker.compose.service': 'db' }, null],
+    [{ 'io.kubernetes': 'x', 'contid.io': 'x', 'org.contid.io/x': 'y', 'kubernetes.io/name': 'z' }, null],
+    [null, null],
+  ])('Labels %j: refused as %j', (labels, what) => {
+    const body = Buffer.from(JSON.stringify({ Image: 'x', Labels: labels }));
+    expect(containerCreateRefusal(body, ctx)?.what ?? null).toBe(what);
+  });
+
+  test('a key matching Labels in another letter case is judged too (Go decodes it into Labels)', () => {
+    expect(containerCreateRefusal(Buffer.from('{"Image":"x","labels":{"contid.io/owner":"x"}}'), ctx)?.what).toBe('container label "contid.io/owner"');
+  });
+});
+
 describe('bind mounts: only her own files, on a path nobody can redirect, read-only', () => {
   test.each([
     ['/home/mallory', true, null],

@@ -9,7 +9,7 @@ import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
-import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
+import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, createImage, labelsRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
 import { formatVolumeNote, nowNs, parseVolumeNote, volumeBorn, volumeKey, volumeMaker } from './volume-makers';
 
 export interface FrontOptions {
@@ -267,10 +267,23 @@ export class DockerFront {
     const seen = new Map<string, StoredVolume | null | undefined>();
     const refusal = await this.judgedWith((daemon, volume) => containerCreateRefusal(body, { uid: who.uid, runtimes: daemon.runtimes, allowed: this.o.allowUnattributed, volume }), seen);
     if (refusal === 'no /info') return { status: 502, message: "contid docker front: cannot read dockerd's runtimes (/info); not creating a container it cannot check" };
-    const refused = verdict(refusal);
+    const refused = verdict(refusal) ?? verdict(await this.imageLabelsRefusal(body));
     if (refused) return refused;
     this.making.set(route, { who, names: [...seen].filter(([, v]) => v === null).map(([name]) => name), known: new Set(seen.keys()), since: nowNs(), unnamed: false });
     return this.before({ kind: 'container-create' }, head, who);
+  }
+
+  /**
+   * The labels of the image a create names, as dockerd has it now (labelsRefusal: the container
+   * gets them, and her commit or a pulled image sets any). An image dockerd does not have is its
+   * to answer (404; the CLI pulls it and creates again, judged again).
+   */
+  private async imageLabelsRefusal(body: Buffer): Promise<Refusal | null> {
+    const image = createImage(body);
+    if (image === null) return null;
+    const r = await this.askUpstream('GET', `/images/${encodeURIComponent(image)}/json`);
+    if ('error' in r || r.status !== 200) return null;
+    return labelsRefusal((r.body as { Config?: { Labels?: unknown } | null } | undefined)?.Config?.Labels, `image ${JSON.stringify(image)}`);
   }
 
   /**

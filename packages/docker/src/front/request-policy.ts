@@ -501,11 +501,47 @@ export function containerCreateRefusal(body: Buffer, ctx: PolicyContext): Refusa
   const p = parsed(body, 'container create');
   if ('what' in p) return p;
   if (!isObject(p.json)) return p.json === null ? null : { what: 'container create', why: 'its body is not a JSON object' };
+  for (const labels of valuesOf(p.json, 'Labels')) {
+    const r = labelsRefusal(labels);
+    if (r) return r;
+  }
   for (const inner of valuesOf(p.json, 'HostConfig')) {
     const r = hostConfigRefusal(inner, ctx);
     if (r) return r;
   }
   return hostConfigRefusal(p.json, ctx, false);
+}
+
+/**
+ * The label key prefixes contid's CRI path writes into the registry for a pod's containers
+ * (podIdentityLabels: the kubelet's `io.kubernetes.*`, contid's own `contid.io/*`). A docker
+ * container's labels are its creator's words, and `contid ps --label io.kubernetes.pod.namespace=
+ * kube-system` listed hers beside real pods (outside attack 13, F7). Matched in any letter case
+ * (over-matching is the safe side); docker-compose's `com.docker.compose.*` and any other key stay hers.
+ */
+export const RESERVED_LABEL_PREFIXES: readonly string[] = ['io.kubernetes.', 'contid.io/'];
+
+/**
+ * A container create's `Labels` (a map of strings), refused when a key is one contid's CRI path
+ * writes; `of`: whose labels they are in the refusal (an image's: a container gets its image's
+ * labels, and her `docker commit --change 'LABEL …'` or a pulled image sets any).
+ */
+export function labelsRefusal(v: unknown, of = 'container'): Refusal | null {
+  if (v === null || v === undefined) return null;
+  if (!isObject(v)) return { what: `${of} labels ${q(v)}`, why: 'not a map' };
+  for (const key of Object.keys(v)) {
+    const k = key.toLowerCase();
+    if (RESERVED_LABEL_PREFIXES.some((prefix) => k.startsWith(prefix))) return { what: `${of} label ${q(key)}`, why: `label keys starting ${RESERVED_LABEL_PREFIXES.join(' or ')} are the ones contid writes for Kubernetes pods' containers, so yours would be listed as a pod's (contid ps --label); choose another key` };
+  }
+  return null;
+}
+
+/** The image a container create names (its `Image`), null when none or not a string. */
+export function createImage(body: Buffer): string | null {
+  const p = parsed(body, 'container create');
+  if ('what' in p) return null;
+  const image = valuesOf(p.json, 'Image').at(-1);
+  return typeof image === 'string' && image !== '' ? image : null;
 }
 
 /** `POST /containers/{id}/exec`: a privileged exec holds every capability, CAP_AUDIT_CONTROL too. */
