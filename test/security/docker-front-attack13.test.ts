@@ -101,6 +101,52 @@ describe("outside attack 13 F2: a form body is not relayed for her — dockerd w
   }, 120_000);
 });
 
+describe("outside attack 13 F3: root's --rm container is not hers to end (dockerd would remove it and free its name)", () => {
+  let web: string;
+  beforeAll(() => {
+    web = uniqueName('root-web');
+    expect(engine.docker(['run', '-d', '--rm', '--name', web, engine.image, 'sleep', '600']).status).toBe(0);
+  }, 120_000);
+  afterAll(() => {
+    engine.docker(['rm', '-f', web]);
+  }, 120_000);
+
+  test.each([
+    ['docker kill', ['kill']],
+    ['docker kill -s HUP', ['kill', '-s', 'HUP']],
+    ['docker stop', ['stop', '-t', '1']],
+  ])("%s of root's --rm container: refused with one line; it still runs and her container cannot take its name", (_what, args) => {
+    FrontSuite.refused(suite.docker(mallory, [...args, web]), `ending container "${web}"`);
+    expect(suite.inspect(web, '{{.State.Running}}')).toBe('true');
+    expect(suite.docker(mallory, ['run', '-d', '--name', web, engine.image, 'sleep', '600']).status).not.toBe(0);
+    expect(suite.inspect(web, '{{.Config.Image}}')).toBe(engine.image);
+  }, 120_000);
+
+  test("her exec into root's --rm container (whose processes may end it: `kill 1`) and her docker update of it are refused", () => {
+    FrontSuite.refused(suite.docker(mallory, ['exec', web, 'kill', '1']), `exec into container "${web}"`);
+    FrontSuite.refused(suite.docker(mallory, ['update', '--memory', '8m', web]), `update of container "${web}"`);
+    expect(suite.inspect(web, '{{.State.Running}}')).toBe('true');
+  }, 120_000);
+
+  test('her own --rm container: she may exec into it, stop and kill it', () => {
+    const hers = uniqueName('her-rm');
+    expect(suite.docker(mallory, ['run', '-d', '--rm', '--name', hers, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['exec', hers, 'echo', 'in'])).toMatchObject({ status: 0, stdout: 'in\n' });
+    expect(suite.docker(mallory, ['stop', '-t', '1', hers]).status).toBe(0);
+    const again = uniqueName('her-rm');
+    expect(suite.docker(mallory, ['run', '-d', '--rm', '--name', again, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['kill', again]).status).toBe(0);
+  }, 120_000);
+
+  test("root's plain container (no --rm: ending it frees no name) she may still stop", () => {
+    const plain = uniqueName('root-plain');
+    expect(engine.docker(['run', '-d', '--name', plain, engine.image, 'sleep', '600']).status).toBe(0);
+    expect(suite.docker(mallory, ['stop', '-t', '1', plain]).status).toBe(0);
+    expect(suite.inspect(plain, '{{.Name}}')).toBe(`/${plain}`);
+    engine.docker(['rm', '-f', plain]);
+  }, 120_000);
+});
+
 describe('outside attack 13 F5: an error while judging refuses the request, never relays it', () => {
   test("a create whose judging throws (a lone surrogate in a volume name) is answered 500 by the front; no container is made", () => {
     const vol = uniqueName('root-bind');

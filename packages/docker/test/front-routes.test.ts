@@ -15,7 +15,12 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', `/v1.41/exec/${ID}/start`, { kind: 'exec-start', id: ID }],
     ['DELETE', `/v1.41/containers/${ID}?force=1`, { kind: 'container-remove', ref: ID }],
     ['GET', '/v1.41/containers/create', null],
-    ['POST', '/v1.41/containers/web/stop', null],
+    // What ends a container: dockerd removes an AutoRemove one, freeing its name (outside attack 13, F3).
+    ['POST', '/v1.41/containers/web/stop', { kind: 'container-end', ref: 'web' }],
+    ['POST', '/v1.41/containers/web/kill?signal=HUP', { kind: 'container-end', ref: 'web' }],
+    ['POST', `/containers/${ID}/kill`, { kind: 'container-end', ref: ID }],
+    ['POST', '/v1.41/containers/web/pause', null],
+    ['POST', '/v1.41/containers/web/wait?condition=removed', null],
     ['POST', '/v1.41/containers/a%2Fb/start', null], // a decoded slash is no container name
     ['POST', '/v1.41/containers/%E0%A4%A/start', null], // bad escape
     ['POST', '/v1.41/exec/x/resize', null],
@@ -101,7 +106,7 @@ describe('the API calls the front notes a requester for', () => {
     ['DELETE', '/v1.41/images/local/agent:1?force=1', { kind: 'image-remove' }],
     ['DELETE', '/v1.41/images/sha256:0123', { kind: 'image-remove' }],
     ['POST', '/v1.41/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D', { kind: 'image-remove' }],
-    ['POST', '/v1.41/containers/web/kill', null],
+    ['POST', '/v1.41/containers/web/kill', { kind: 'container-end', ref: 'web' }],
   ])('%s %s', (method, url, route) => {
     expect(routeOf(method, url)).toEqual(route);
   });

@@ -58,6 +58,11 @@ export type ApiRoute =
    * finds (outside attack 12, R1: root's container renamed away and the name taken).
    */
   | { kind: 'container-rename'; ref: string }
+  /**
+   * `POST /containers/{ref}/kill|stop`: dockerd removes a container made with AutoRemove (`run
+   * --rm`) once it ends, freeing its name as a removal would (outside attack 13, F3).
+   */
+  | { kind: 'container-end'; ref: string }
   /** `POST /containers/prune`: removes every stopped container, whoever made it (refused for users other than root). */
   | { kind: 'container-prune' }
   /**
@@ -97,7 +102,8 @@ export type Unattributed = (typeof UNATTRIBUTED)[number];
  *  - `start`: a start dockerd refused or found nothing to do for (304) by another user leaves
  *    the earlier note, and what that user did meanwhile is not sure to be noted (RecentNotes).
  * Left out, because they do not change what the container's processes execute: rename (its name
- * only; dockerd's runs name it by id — routed as `container-rename`, judged, not noted), kill, stop, pause, unpause, resize, wait (a kill may make
+ * only; dockerd's runs name it by id — routed as `container-rename`, judged, not noted), kill, stop (routed as
+ * `container-end`: judged for a container dockerd removes when it ends, not noted), pause, unpause, resize, wait (a kill may make
  * dockerd restart it, but it runs what its starter set up), commit and export, archive GET and
  * HEAD (routed as `container-read`: judged, not noted), logs, stats, top, changes, inspect (they read it), network connect/disconnect (its network,
  * not its processes — routed as `network-attach`, judged, not noted), remove (the note goes with it). A volume shared with another container is
@@ -177,6 +183,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
       const ref = parts[1]!;
       if (parts[2] === 'start' || parts[2] === 'restart') return { kind: 'container-start', ref };
       if (parts[2] === 'exec') return { kind: 'exec-create', ref };
+      if (parts[2] === 'kill' || parts[2] === 'stop') return { kind: 'container-end', ref };
     }
     if (parts.length === 3 && parts[0] === 'exec' && parts[2] === 'start') return { kind: 'exec-start', id: parts[1]! };
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };

@@ -384,7 +384,34 @@ export class DockerFront {
   private async judgedExec(ref: string, head: Head, who: Requester): Promise<Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
+    const others = this.othersAutoRemove(found, 'exec into', ref, who);
+    if (others) return this.policyRefused(others, head, who)!;
     return (await this.refusedStart(found, head, who, false)) ?? { target: containerTargetFor(head.url, found.id) };
+  }
+
+  /**
+   * A container made with AutoRemove (`docker run --rm`) that `who` did not make through the
+   * front: dockerd removes it as soon as it ends, which frees its name for a container of hers,
+   * and root's scripted `docker exec NAME` then runs in hers with root's secrets (outside attack
+   * 13, F3: her `docker kill`). So whatever may end it — kill, stop, and what reaches its
+   * processes or resources (an exec's `kill 1`, an attach's ^C, a cp over what it runs, an update
+   * of its memory) — is refused as its removal is (owned). Null: not such a container.
+   */
+  private othersAutoRemove(found: Found, what: string, ref: string, who: Requester): Refusal | null {
+    if (found.container.HostConfig?.AutoRemove !== true) return null;
+    const note = this.o.requesters.text('m', found.id);
+    const maker = note === null ? null : parseRequester(note);
+    if (maker?.uid === who.uid) return null;
+    const whose = maker ? `it was made by uid ${maker.uid}, not by you (uid ${who.uid})` : 'it was not made through the front by you';
+    return { what: `${what} container ${JSON.stringify(ref)}`, why: `${whose}, with --rm: dockerd removes it when it ends, and its name would be free for a container of yours; this is allowed only for the containers you make` };
+  }
+
+  /** A kill or stop by a caller other than host root (othersAutoRemove); relayed by full id, as a start is. */
+  private async ending(ref: string, head: Head, who: Requester): Promise<Verdict> {
+    const found = await this.resolve(ref);
+    if ('message' in found) return found;
+    const others = this.othersAutoRemove(found, 'ending', ref, who);
+    return others ? this.policyRefused(others, head, who)! : { target: containerTargetFor(head.url, found.id) };
   }
 
   /** A request-policy refusal: 403 with one line, logged with the caller's strings escaped; null when root allowed its kind. */
@@ -425,6 +452,7 @@ export class DockerFront {
       if (this.hostRoots.has(who)) return;
       return this.owned(route.ref, 'removal of', head, who).then((r) => ('id' in r ? undefined : r));
     }
+    if (route.kind === 'container-end') return this.hostRoots.has(who) ? undefined : this.ending(route.ref, head, who);
     if (route.kind === 'container-rename') {
       if (this.hostRoots.has(who)) return;
       return this.owned(route.ref, 'rename of', head, who).then((r) => ('id' in r ? { target: containerTargetFor(head.url, r.id) } : r));
@@ -515,6 +543,8 @@ export class DockerFront {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
     // A cp writes through the container's mounts, an attach types into its process: as an exec.
+    const others = this.hostRoots.has(who) ? null : this.othersAutoRemove(found, what === 'cp' ? 'docker cp into' : what === 'attach' ? 'attach to' : `${what} of`, ref, who);
+    if (others) return this.policyRefused(others, head, who)!;
     const reaches = (what === 'cp' || what === 'attach') && !this.hostRoots.has(who);
     const refused = reaches ? await this.refusedStart(found, head, who, false) : null;
     if (refused) return refused;
