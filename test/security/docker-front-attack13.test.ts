@@ -147,6 +147,31 @@ describe("outside attack 13 F3: root's --rm container is not hers to end (docker
   }, 120_000);
 });
 
+describe("outside attack 13 F4: root's network is not hers to remove (its name would be hers to make)", () => {
+  test("docker network rm (by name and by id) and network prune: refused with one line; root's network is the same one", () => {
+    const rootNet = uniqueName('root-net');
+    expect(engine.docker(['network', 'create', rootNet]).status).toBe(0);
+    const id = suite.inspect(rootNet, '{{.Id}}');
+    FrontSuite.refused(suite.docker(mallory, ['network', 'rm', rootNet]), `removal of network "${rootNet}"`);
+    FrontSuite.refused(suite.docker(mallory, ['network', 'rm', id.slice(0, 12)]), `removal of network "${id.slice(0, 12)}"`);
+    const prune = suite.docker(mallory, ['network', 'prune', '-f']);
+    expect({ status: prune.status, stdout: prune.stdout }).toEqual({ status: 1, stdout: '' });
+    expect(prune.stderr).toMatch(FrontSuite.refusal('docker network prune'));
+    expect(suite.docker(mallory, ['network', 'create', rootNet]).status).not.toBe(0);
+    expect(suite.inspect(rootNet, '{{.Id}}')).toBe(id);
+    engine.docker(['network', 'rm', rootNet]);
+  }, 120_000);
+
+  test('her own network: she may remove it (by name or id prefix)', () => {
+    const hers = uniqueName('her-net');
+    expect(suite.docker(mallory, ['network', 'create', hers]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'rm', hers]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'create', hers]).status).toBe(0);
+    expect(suite.docker(mallory, ['network', 'rm', suite.inspect(hers, '{{.Id}}').slice(0, 12)]).status).toBe(0);
+    expect(engine.docker(['network', 'ls', '-q', '--filter', `name=^${hers}$`]).stdout).toBe('');
+  }, 120_000);
+});
+
 describe('outside attack 13 F5: an error while judging refuses the request, never relays it', () => {
   test("a create whose judging throws (a lone surrogate in a volume name) is answered 500 by the front; no container is made", () => {
     const vol = uniqueName('root-bind');

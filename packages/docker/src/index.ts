@@ -15,7 +15,7 @@ export * from './client';
 export { DockerFront, failOpen } from './front/front';
 export { FRONT_UPSTREAM, defaultRuntimeHealth } from './front/upstream-health';
 export type { FrontOptions } from './front/front';
-export { CHANGES, UNATTRIBUTED, containerTargetFor, formBodyProblem, isFullId, mayHijack, requestBodyProblem, routeOf, targetProblem } from './front/api-routes';
+export { CHANGES, UNATTRIBUTED, containerTargetFor, formBodyProblem, isFullId, mayHijack, networkTargetFor, requestBodyProblem, routeOf, targetProblem } from './front/api-routes';
 export type { BodyKind, Head } from './front/http-framing';
 export type { Change, Unattributed } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseChanges } from '@contid/oci';
-import { BodyKind, Head, containerTargetFor, formBodyProblem, formatChange, formatRequester, mayHijack, parseRequester, requestBodyProblem, routeOf, targetProblem } from '@contid/docker';
+import { BodyKind, Head, containerTargetFor, formBodyProblem, formatChange, networkTargetFor, formatRequester, mayHijack, parseRequester, requestBodyProblem, routeOf, targetProblem } from '@contid/docker';
 
 const ID = 'a'.repeat(64);
 
@@ -21,6 +21,12 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', `/containers/${ID}/kill`, { kind: 'container-end', ref: ID }],
     ['POST', '/v1.41/containers/web/pause', null],
     ['POST', '/v1.41/containers/web/wait?condition=removed', null],
+    // Removing a network frees its name (outside attack 13, F4).
+    ['DELETE', '/v1.41/networks/rootnet', { kind: 'network-remove', ref: 'rootnet' }],
+    ['DELETE', `/networks/${ID}`, { kind: 'network-remove', ref: ID }],
+    ['DELETE', '/v1.41/networks/a/b', { kind: 'network-remove', ref: 'a/b' }],
+    ['POST', '/v1.41/networks/prune', { kind: 'network-prune' }],
+    ['GET', '/v1.41/networks/rootnet', null],
     ['POST', '/v1.41/containers/a%2Fb/start', null], // a decoded slash is no container name
     ['POST', '/v1.41/containers/%E0%A4%A/start', null], // bad escape
     ['POST', '/v1.41/exec/x/resize', null],
@@ -102,7 +108,7 @@ describe('the API calls the front notes a requester for', () => {
     ['POST', '/v1.41/networks/net/connect', { kind: 'network-attach' }],
     ['POST', '/v1.41/networks/a/b/disconnect', { kind: 'network-attach' }],
     ['GET', '/v1.41/networks/net', null],
-    ['DELETE', '/v1.41/networks/net', null],
+    ['DELETE', '/v1.41/networks/net', { kind: 'network-remove', ref: 'net' }],
     ['DELETE', '/v1.41/images/local/agent:1?force=1', { kind: 'image-remove' }],
     ['DELETE', '/v1.41/images/sha256:0123', { kind: 'image-remove' }],
     ['POST', '/v1.41/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D', { kind: 'image-remove' }],
@@ -192,6 +198,13 @@ describe('request targets the front refuses, and where Upgrade may be relayed', 
     [null, 'POST', { kind: 'length', length: 9 }, false],
   ])('Content-Type %j, %s with a body %j: a form body, refused: %s', (type, method, body, refused) => {
     expect(formBodyProblem(head(type, method), body)).toEqual(refused ? expect.stringMatching(/^a request with a form body[^\n]*$/) : null);
+  });
+
+  test('a network call retargeted by full id keeps its version prefix and query', () => {
+    expect(networkTargetFor('/v1.41/networks/rootnet?force=1', ID)).toBe(`/v1.41/networks/${ID}?force=1`);
+    expect(networkTargetFor('/networks/a%2Fb', ID)).toBe(`/networks/${ID}`);
+    expect(() => networkTargetFor('/v1.41/containers/x', ID)).toThrow();
+    expect(() => networkTargetFor('/v1.41/networks/x', 'x')).toThrow();
   });
 
   // A form body feeds dockerd's r.FormValue ahead of the query (url-encoded or multipart).

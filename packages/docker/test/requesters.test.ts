@@ -121,3 +121,13 @@ describe("a container's maker note (m-ID, outside attack 12 R1)", () => {
     expect(store.read('e', ID)).toBeNull();
   });
 });
+
+describe("a network's maker note (n-ID, outside attack 13 F4)", () => {
+  test('pruned at container age, not exec age', () => {
+    store.note('n', ID, mallory);
+    expect(store.prune(Date.now() + 2 * 3_600_000)).toBe(0);
+    expect(store.read('n', ID)).toEqual(mallory);
+    expect(store.prune(Date.now() + 31 * 86_400_000)).toBe(1);
+    expect(store.read('n', ID)).toBeNull();
+  });
+});

@@ -63,6 +63,13 @@ export type ApiRoute =
    * --rm`) once it ends, freeing its name as a removal would (outside attack 13, F3).
    */
   | { kind: 'container-end'; ref: string }
+  /**
+   * `DELETE /networks/{ref}` (`docker network rm`): removing root's network frees its name, and
+   * root's next `--network NAME` would join the one she made under it (outside attack 13, F4).
+   */
+  | { kind: 'network-remove'; ref: string }
+  /** `POST /networks/prune`: removes every network no container uses, whoever made it (refused for users other than root). */
+  | { kind: 'network-prune' }
   /** `POST /containers/prune`: removes every stopped container, whoever made it (refused for users other than root). */
   | { kind: 'container-prune' }
   /**
@@ -169,6 +176,14 @@ export function containerTargetFor(url: string, id: string): string {
   return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}/${parts.slice(2).join('/')}${q < 0 ? '' : url.slice(q)}`;
 }
 
+/** A network call's target naming the network by its full id `id`, version prefix and query kept (as containerTargetFor). */
+export function networkTargetFor(url: string, id: string): string {
+  const whole = decodedWhole(url);
+  if (whole === null || !whole.replace(VERSION, '').startsWith('/networks/') || !isFullId(id)) throw new Error(`not a call on one network: ${JSON.stringify(url)}`);
+  const q = url.indexOf('?');
+  return `${VERSION.exec(whole)?.[0] ?? ''}/networks/${id}${q < 0 ? '' : url.slice(q)}`;
+}
+
 export function routeOf(method: string, url: string): ApiRoute | null {
   if (!url.startsWith('/')) return null;
   const path = decodedPath(url);
@@ -189,6 +204,7 @@ export function routeOf(method: string, url: string): ApiRoute | null {
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'create') return { kind: 'volume-create' };
     if (parts.length === 2 && parts[0] === 'volumes' && parts[1] === 'prune') return { kind: 'volume-prune' };
     if (parts.length === 2 && parts[0] === 'networks' && parts[1] === 'create') return { kind: 'network-create' };
+    if (parts.length === 2 && parts[0] === 'networks' && parts[1] === 'prune') return { kind: 'network-prune' };
     // A network's name or id may be matched with slashes (dockerd routes /networks/{id:.*}/connect).
     if (parts.length >= 3 && parts[0] === 'networks' && (parts.at(-1) === 'connect' || parts.at(-1) === 'disconnect')) return { kind: 'network-attach' };
     if (parts.length === 3 && parts[0] === 'containers' && parts[2] === 'rename') return { kind: 'container-rename', ref: parts[1]! };
@@ -202,6 +218,8 @@ export function routeOf(method: string, url: string): ApiRoute | null {
   if (method === 'DELETE' && parts.length === 2 && parts[0] === 'containers') return { kind: 'container-remove', ref: parts[1]! };
   // dockerd routes DELETE /volumes/{name:.*}: a name holding a slash names no volume, but is passed on whole.
   if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'volumes') return { kind: 'volume-remove', name: parts.slice(1).join('/') };
+  // dockerd routes DELETE /networks/{id:.*}: a ref holding a slash is looked up whole.
+  if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'networks') return { kind: 'network-remove', ref: parts.slice(1).join('/') };
   // An image name may hold slashes (dockerd routes DELETE /images/{name:.*}).
   if (method === 'DELETE' && parts.length >= 2 && parts[0] === 'images') return { kind: 'image-remove' };
   if ((method === 'GET' || method === 'HEAD') && parts.length === 3 && parts[0] === 'containers' && parts[2] === 'archive') return { kind: 'container-read', ref: parts[1]! };

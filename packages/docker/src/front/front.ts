@@ -3,7 +3,7 @@ import net from 'node:net';
 import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { escapeText } from '@contid/core';
 import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
-import { ApiRoute, Change, Unattributed, containerTargetFor, formBodyProblem, isFullId } from './api-routes';
+import { ApiRoute, Change, Unattributed, containerTargetFor, formBodyProblem, isFullId, networkTargetFor } from './api-routes';
 import type { Head } from './http-framing';
 import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
@@ -56,6 +56,8 @@ export class DockerFront {
   private readonly hostRoots = new WeakSet<Requester>();
   /** The named volumes a call of a caller other than host root may make, until dockerd answers it (keyed by the request's route). */
   private readonly making = new WeakMap<ApiRoute, MakingVolumes>();
+  /** The full id of the network a removal names, until dockerd answers it (keyed by the request's route). */
+  private readonly removingNetwork = new WeakMap<ApiRoute, string>();
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
@@ -74,9 +76,10 @@ export class DockerFront {
       wantsRequestBody: (route) => who !== null && !this.hostRoots.has(who) && JUDGED.has(route.kind),
       // A form body: dockerd would read the call's parameters from it, unseen (formBodyProblem).
       requestProblem: (head, body) => (who !== null && this.hostRoots.has(who) ? null : formBodyProblem(head, body)),
-      wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create' || (route.kind === 'volume-create' && this.making.get(route)?.unnamed === true)),
+      wantsBody: (route, status) => who !== null && status === 201 && (route.kind === 'container-create' || route.kind === 'exec-create' || route.kind === 'network-create' || (route.kind === 'volume-create' && this.making.get(route)?.unnamed === true)),
       body: (route, _status, data) => {
         if (route.kind === 'volume-create') return this.unnamedVolumeMade(route, data);
+        if (route.kind === 'network-create') return who && this.noteNetworkMade(data, who);
         const id = who && this.noteCreated(route.kind === 'container-create' ? 'c' : 'e', data, who);
         const making = this.making.get(route);
         if (id && making) void this.noteAnonymousVolumes(id, making);
@@ -87,6 +90,8 @@ export class DockerFront {
           this.o.requesters.forget('m', route.ref);
         }
         if (route.kind === 'volume-remove' && status === 204) this.o.requesters.forget('v', volumeKey(route.name));
+        const network = this.removingNetwork.get(route);
+        if (network && status === 204) this.o.requesters.forget('n', network);
         const making = this.making.get(route);
         if (making) this.volumesMade(making);
         const replaced = this.replaced.get(route);
@@ -414,6 +419,37 @@ export class DockerFront {
     return others ? this.policyRefused(others, head, who)! : { target: containerTargetFor(head.url, found.id) };
   }
 
+  /**
+   * A network removal by a caller other than host root: only of a network she made through the
+   * front (its `n` note). Root's network, once removed, leaves its name free for hers, and root's
+   * next `--network NAME` joins hers (outside attack 13, F4). Resolved as dockerd resolves it
+   * (full id, name, id prefix) and relayed by full id. A ref that names nothing is answered as
+   * dockerd answered the look-up.
+   */
+  private async removingNetworkOf(route: Extract<ApiRoute, { kind: 'network-remove' }>, head: Head, who: Requester): Promise<Verdict> {
+    const ref = route.ref;
+    const r = await this.askUpstream('GET', `/networks/${encodeURIComponent(ref)}`);
+    if ('error' in r) return { status: 502, message: `contid docker front: cannot look up network ${JSON.stringify(ref)}: ${r.error}` };
+    const body = (r.body ?? {}) as { Id?: unknown; message?: unknown };
+    if (r.status !== 200 || typeof body.Id !== 'string' || !isFullId(body.Id)) {
+      return typeof body.message === 'string' && r.status !== 200 ? { status: r.status, message: body.message } : { status: 502, message: `contid docker front: cannot look up network ${JSON.stringify(ref)}: dockerd answered ${r.status}` };
+    }
+    const note = this.o.requesters.text('n', body.Id);
+    const maker = note === null ? null : parseRequester(note);
+    if (maker?.uid !== who.uid) {
+      const whose = maker ? `it was made by uid ${maker.uid}, not by you (uid ${who.uid})` : 'it was not made through the front by you';
+      return this.policyRefused({ what: `removal of network ${JSON.stringify(ref)}`, why: `${whose}; its name would be free for a network of yours that its users then join; remove the networks you make` }, head, who)!;
+    }
+    this.removingNetwork.set(route, body.Id);
+    return { target: networkTargetFor(head.url, body.Id) };
+  }
+
+  /** The 201 of a network create: who made it, by the id dockerd gave it (what removingNetworkOf asks). */
+  private noteNetworkMade(data: Buffer, who: Requester): void {
+    const id = (JSON.parse(data.toString('utf8')) as { Id?: unknown }).Id;
+    if (typeof id === 'string' && isFullId(id)) this.o.requesters.note('n', id, who);
+  }
+
   /** A request-policy refusal: 403 with one line, logged with the caller's strings escaped; null when root allowed its kind. */
   private policyRefused(r: Refusal, head: Head, who: Requester): Verdict | null {
     if (r.allow) return this.unattributed(r.allow, head, who, r.why) ?? null;
@@ -453,6 +489,8 @@ export class DockerFront {
       return this.owned(route.ref, 'removal of', head, who).then((r) => ('id' in r ? undefined : r));
     }
     if (route.kind === 'container-end') return this.hostRoots.has(who) ? undefined : this.ending(route.ref, head, who);
+    if (route.kind === 'network-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker network prune', why: "it removes every network no container uses, root's too, whose names are then free for yours (root's next run on that network would join yours); remove the networks you make by name" }, head, who)!;
+    if (route.kind === 'network-remove') return this.hostRoots.has(who) ? undefined : this.removingNetworkOf(route, head, who);
     if (route.kind === 'container-rename') {
       if (this.hostRoots.has(who)) return;
       return this.owned(route.ref, 'rename of', head, who).then((r) => ('id' in r ? { target: containerTargetFor(head.url, r.id) } : r));

@@ -71,9 +71,10 @@ export function parseRequester(text: string): Requester | null {
  * `c`: a container's note (its last starter, for the shim); `e`: an exec's; `m`: who made a
  * container through the front, kept as it was when starts replace its `c` note (the front's
  * own record of whose container it is, for rename and network connect: outside attack 12, R1);
- * `v`: who made a named volume through the front, keyed by its name's hash (volume-makers.ts).
+ * `v`: who made a named volume through the front, keyed by its name's hash (volume-makers.ts);
+ * `n`: who made a network through the front, by its id (network removal: outside attack 13, F4).
  */
-export type NoteKind = 'c' | 'e' | 'm' | 'v';
+export type NoteKind = 'c' | 'e' | 'm' | 'v' | 'n';
 
 export class RequesterStore {
   constructor(readonly dir: string = REQUESTERS_DIR) {}
@@ -242,7 +243,7 @@ export class RequesterStore {
       const file = join(this.dir, name);
       try {
         const age = now - statSync(file).mtimeMs;
-        if (age > (/^[cmv]-/.test(name) ? containerAgeMs : execAgeMs)) {
+        if (age > (/^[cmvn]-/.test(name) ? containerAgeMs : execAgeMs)) {
           unlinkSync(file);
           removed++;
         }
