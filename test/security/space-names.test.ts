@@ -37,11 +37,28 @@ describe('names holding a space of any kind print escaped in ps and show', () =>
 
     const ps = contid(['ps', '--all'], { env: state.env });
     const show = contid(['show', name], { env: state.env });
-    for (const r of [ps, show]) {
+    for (const [r, gap] of [[ps, '\\x20'], [show, ' ']] as const) {
       expect([r.status, r.stderr]).toEqual([0, '']);
-      expect(r.stdout).toContain(`${base}${escaped}(contid 5)`);
+      // ps writes a cell's ASCII spaces escaped too (one word per column), show keeps them
+      expect(r.stdout).toContain(`${base}${escaped}(contid${gap}5)`);
       expect(r.stdout).not.toContain(space);
     }
     expect(show.stdout).toMatch(new RegExp(`^name: +${base}\\\\`, 'm'));
+  });
+
+  // An ASCII space in a name: ps's columns are split by spaces, so `web running 4242` would
+  // read as a name, a state and a pid (outside attack 14). Each ps cell is one word.
+  it('a name holding ASCII spaces is one cell in ps, its columns not forged', () => {
+    const base = uniqueName('escape-cols');
+    const name = `${base} running 4242 2026-01-01T00:00:00Z -`;
+    const made = contid(['exec', '--name', name, '--', 'true'], { env: state.env });
+    expect([made.status, made.stderr]).toEqual([0, '']);
+    const ps = contid(['ps', '--all'], { env: state.env });
+    expect([ps.status, ps.stderr]).toEqual([0, '']);
+    const row = ps.stdout.split('\n').find((l) => l.includes(base))!;
+    const cells = row.trim().split(/\s+/);
+    expect(cells).toHaveLength(8);
+    expect(cells[3]).toBe(`${base}\\x20running\\x204242\\x202026-01-01T00:00:00Z\\x20-`);
+    expect(cells[4]).toBe('ended');
   });
 });

@@ -49,8 +49,14 @@ export function printJson(value: unknown): void {
 }
 
 /** Fixed-width table for humans; columns sized to their content, every cell escaped (names come from containers). */
-export function printTable(headers: string[], rawRows: string[][]): void {
-  const rows = rawRows.map((r) => r.map(escapeText));
+/**
+ * A table, columns split by spaces: every cell is escaped (escapeText), and a cell of a column
+ * in `phrases` (contid's own words, such as "revoked 2026-…") keeps its spaces; any other
+ * cell's are written `\x20`, so a name such as `web running 4242` stays one cell and cannot
+ * forge the columns after it.
+ */
+export function printTable(headers: string[], rawRows: string[][], phrases: ReadonlySet<number> = new Set()): void {
+  const rows = rawRows.map((r) => r.map((cell, i) => (phrases.has(i) ? escapeText(cell) : escapeText(cell).replace(/ /g, '\\x20'))));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   process.stdout.write([fmt(headers), ...rows.map(fmt)].join('\n') + '\n');

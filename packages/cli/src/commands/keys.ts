@@ -54,7 +54,7 @@ const show: CommandModule<KeysArgs, KeysArgs> = {
     if (argv.json) return printJson({ signing: signer ? { node: signer.node, keyId: signer.keyId, created: signer.publicEntry.created } : null, trusted: entries });
     process.stdout.write(signer ? `signing key: ${signer.keyId} (node ${signer.node}, created ${signer.publicEntry.created})\n` : 'signing key: none readable here (created by the first tagging, or contid keys rotate, as root)\n');
     process.stdout.write(`trusted keys in ${trustDirOf(argv)}:\n`);
-    printTable(['KEY ID', 'NODE', 'CREATED', 'STATE'], entries.map((e) => [e.keyId, e.node, e.created, e.revoked ? `revoked ${e.revoked}` : 'valid']));
+    printTable(['KEY ID', 'NODE', 'CREATED', 'STATE'], entries.map((e) => [e.keyId, e.node, e.created, e.revoked ? `revoked ${e.revoked}` : 'valid']), new Set([3]));
   },
 };
 
