@@ -11,6 +11,11 @@ export class FrontProcess {
 
   constructor(private readonly options: { listen: string; upstream: string; requesters: string }) {}
 
+  /** The running front's pid (undefined before start). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Started (with EXTRA_ARGS for `contid docker front`) once the listen path is its socket (not the fail-open link) and it said what it relays. */
   async start(extraArgs: string[] = []): Promise<void> {
     this.log = '';

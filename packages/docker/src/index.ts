@@ -13,6 +13,8 @@ export { containersUsingRuntime } from './runtime-users';
 export type { RuntimeUser } from './runtime-users';
 export * from './client';
 export { DockerFront, failOpen } from './front/front';
+export { DEFAULT_LIMITS, Holdings, ThrottledLog } from './front/limits';
+export type { FrontLimits } from './front/limits';
 export { FRONT_UPSTREAM, defaultRuntimeHealth } from './front/upstream-health';
 export type { FrontOptions } from './front/front';
 export { CHANGES, UNATTRIBUTED, containerTargetFor, formBodyProblem, isFullId, mayHijack, networkTargetFor, requestBodyProblem, routeOf, targetProblem } from './front/api-routes';

@@ -2,7 +2,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ContidError, escapeText, trustedDirectory } from '@contid/core';
-import { DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, UNATTRIBUTED, Unattributed, failOpen } from '@contid/docker';
+import { DEFAULT_LIMITS, DockerFront, FRONT_UPSTREAM, REQUESTERS_DIR, RequesterStore, UNATTRIBUTED, Unattributed, failOpen } from '@contid/docker';
 
 interface FrontArgs {
   listen: string;
@@ -11,6 +11,9 @@ interface FrontArgs {
   restore: boolean;
   group: string;
   'allow-unattributed'?: string;
+  'max-connections': number;
+  'max-user-connections': number;
+  'request-timeout': number;
 }
 
 /** A group's gid from /etc/group (a number is taken as is); undefined when there is no such group. */
@@ -52,6 +55,12 @@ function checkListenPath(listen: string): void {
   if (!st.isSocket() && !st.isSymbolicLink()) throw new ContidError(`${listen} exists and is not a socket or a link to one; refusing to replace it`);
 }
 
+/** A limit option: a whole number from 1, or one line and exit 1. */
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new ContidError(`--${name}: expected a whole number from 1, got ${JSON.stringify(escapeText(String(value)))}`);
+  return value;
+}
+
 const log = (line: string): void => void process.stderr.write(`contid docker front: ${line}\n`);
 
 /** `contid docker front`: the API socket clients use, in front of dockerd's real one. */
@@ -68,6 +77,9 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
         type: 'string',
         describe: `comma-separated: ${UNATTRIBUTED.join(', ')} — relay these for users other than root although what then runs has no requester noted (build, swarm, plugins: dockerd runs them itself, with auid 0; runtime: a container under a runtime other than contid's while dockerd's default is contid's) or can leave its audit session (audit-control: privileged, or --cap-add AUDIT_CONTROL or ALL); refused by default`,
       })
+      .option('max-connections', { type: 'number', default: DEFAULT_LIMITS.connections, describe: 'connections open at once from callers other than host root; more are answered 503 and closed' })
+      .option('max-user-connections', { type: 'number', default: DEFAULT_LIMITS.userConnections, describe: 'connections open at once from one uid other than host root' })
+      .option('request-timeout', { type: 'number', default: DEFAULT_LIMITS.requestTimeoutMs / 1000, describe: 'seconds a request head or a judged body (create, start, exec …) may stay unfinished before the connection is closed' })
       .option('restore', { type: 'boolean', default: false, describe: 'only point --listen at --upstream (fail open; for ExecStopPost) and exit' }),
   handler: async (argv) => {
     checkListenPath(argv.listen);
@@ -77,7 +89,12 @@ export const dockerFrontCommand: CommandModule<object, FrontArgs> = {
       return;
     }
     const allowUnattributed = unattributedKinds(argv['allow-unattributed']);
-    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), gid: groupId(argv.group), allowUnattributed, log });
+    const limits = {
+      connections: positive('max-connections', argv['max-connections']),
+      userConnections: positive('max-user-connections', argv['max-user-connections']),
+      requestTimeoutMs: positive('request-timeout', argv['request-timeout']) * 1000,
+    };
+    const front = new DockerFront({ listen: argv.listen, upstream: argv.upstream, requesters: new RequesterStore(argv.requesters), gid: groupId(argv.group), allowUnattributed, limits, log });
     try {
       await front.start();
     } catch (e) {

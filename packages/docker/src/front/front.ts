@@ -9,6 +9,7 @@ import { Relay, Verdict } from './relay';
 import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf } from './requesters';
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
+import { DEFAULT_LIMITS, FrontLimits, Holdings, ThrottledLog } from './limits';
 import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, createImage, labelsRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
 import { formatVolumeNote, nowNs, parseVolumeNote, volumeBorn, volumeKey, volumeMaker } from './volume-makers';
 
@@ -28,6 +29,8 @@ export interface FrontOptions {
    * upstream socket's group when the front starts.
    */
   gid?: number;
+  /** Connections and bytes held for callers other than host root (limits.ts); default DEFAULT_LIMITS. */
+  limits?: Partial<FrontLimits>;
   log?: (line: string) => void;
 }
 
@@ -58,9 +61,14 @@ export class DockerFront {
   private readonly making = new WeakMap<ApiRoute, MakingVolumes>();
   /** The full id of the network a removal names, until dockerd answers it (keyed by the request's route). */
   private readonly removingNetwork = new WeakMap<ApiRoute, string>();
+  private readonly holdings: Holdings;
+  /** Lines about limits, at most one per uid and kind every 10 s (an attacker's thousand connections are one line). */
+  private readonly limitLog: ThrottledLog;
 
   constructor(private readonly o: FrontOptions) {
     this.log = o.log ?? (() => undefined);
+    this.holdings = new Holdings({ ...DEFAULT_LIMITS, ...o.limits });
+    this.limitLog = new ThrottledLog(this.log);
     this.daemon = new DaemonCache(() => this.getJson('/info'));
     this.notes = new RecentNotes(o.requesters);
     this.server = net.createServer({ allowHalfOpen: true }, (client) => this.accept(client));
@@ -68,10 +76,26 @@ export class DockerFront {
 
   private accept(client: net.Socket): void {
     const { who, cred } = this.identify(client);
-    const upstream = net.connect({ path: this.o.upstream, allowHalfOpen: true });
     this.sockets.add(client);
     client.once('close', () => this.sockets.delete(client));
+    // Host root is not limited (limits.ts); anyone else by SO_PEERCRED's uid (-1: none read).
+    const uid = who && this.hostRoots.has(who) ? null : (cred?.uid ?? -1);
+    if (uid !== null) {
+      const refused = this.holdings.admit(uid);
+      if (refused) return this.turnAway(client, uid, refused);
+      client.once('close', () => this.holdings.leave(uid));
+    }
+    let held = 0;
+    const holding = (bytes: number): string | null => {
+      if (uid === null) return null;
+      const over = this.holdings.hold(uid, held, bytes);
+      if (over === null) held = bytes;
+      return over;
+    };
+    const upstream = net.connect({ path: this.o.upstream, allowHalfOpen: true });
     new Relay(client, upstream, {
+      holding,
+      limited: (why) => this.limitLog.line(`held ${uid}`, `closed a connection of ${callerOf(uid, cred)}: ${why}`),
       before: (route, head, body) => (who ? this.judged(route, head, who, body) : this.unnamed(route, head, cred)),
       wantsRequestBody: (route) => who !== null && !this.hostRoots.has(who) && JUDGED.has(route.kind),
       // A form body: dockerd would read the call's parameters from it, unseen (formBodyProblem).
@@ -102,7 +126,18 @@ export class DockerFront {
         if (changed && !(status >= 200 && status < 300)) this.withdraw(changed);
       },
       log: this.log,
-    });
+    }, this.holdings.limits.requestTimeoutMs);
+  }
+
+  /** A connection over a connection limit: answered 503 (the client prints it) and closed, logged at most every 10 s per uid. */
+  private turnAway(client: net.Socket, uid: number, why: string): void {
+    this.limitLog.line(`connections ${uid}`, `turned away a connection of ${callerOf(uid, null)}: ${why}`);
+    const body = JSON.stringify({ message: `contid docker front: ${why}; close some and try again` }) + '\n';
+    client.on('error', () => undefined);
+    // Nothing it sends is read: the answer is all it gets, then the socket is gone (a paused
+    // socket would never see the client's end, and stay open).
+    client.pause();
+    client.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => client.destroy());
   }
 
   /**
@@ -702,6 +737,9 @@ const NEVER_STARTED = '0001-01-01T00:00:00Z';
 
 /** The calls whose body a caller other than host root has judged (request-policy.ts). */
 const JUDGED: ReadonlySet<ApiRoute['kind']> = new Set(['container-create', 'exec-create', 'container-start', 'volume-create', 'network-create', 'network-attach']);
+
+/** A limited caller as the front's log names it (null: host root, -1: no peer credentials). */
+const callerOf = (uid: number | null, cred: PeerCredentials | null): string => (uid === null ? 'host root' : uid < 0 ? 'a peer without credentials' : `uid ${uid}${cred ? ` (pid ${cred.pid})` : ''}`);
 
 /** A caller as the front's log names it: uid 0 that is not host root is said to be so. */
 const callerText = (who: Requester): string => `uid ${who.uid}${who.uid === 0 ? ' (not host root: another pid or user namespace)' : ''} (pid ${who.pid})`;

@@ -151,6 +151,20 @@ export class Framer {
 
   private holdAfter: (() => boolean) | null = null;
 
+  /**
+   * Input kept here, not yet given out as segments: a head or chunk line in progress, input held
+   * after an upgrade request (`pieces`: how many buffers hold it). For the front's limits.
+   */
+  get kept(): { bytes: number; pieces: number } {
+    const held = this.heldInput.reduce((n, b) => n + b.length, 0);
+    return { bytes: (this.partial?.length ?? 0) + held, pieces: (this.partial ? 1 : 0) + this.heldInput.length };
+  }
+
+  /** True while a message head has begun and is not complete. */
+  get inHead(): boolean {
+    return this.state.s === 'head' && (this.partial?.length ?? 0) > 0;
+  }
+
   /** True while input is kept after a message that may switch protocols. */
   get held(): boolean {
     return this.state.s === 'held';

@@ -2,9 +2,10 @@ import net from 'node:net';
 import { escapeText } from '@contid/core';
 import { ApiRoute, mayHijack, requestBodyProblem, routeOf, targetProblem } from './api-routes';
 import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
+import { SEGMENT_OVERHEAD } from './limits';
 
 /** Reason phrases of the answers the front gives itself. */
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway' };
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /**
  * What becomes of a call the front looks at: relayed as it came (nothing), relayed with another
@@ -34,6 +35,13 @@ export interface RelayActions {
   requestProblem?(head: Head, body: BodyKind): string | null;
   /** A response head for a route went by (e.g. a remove's 204). */
   responded(route: ApiRoute, status: number): void;
+  /**
+   * This connection now holds `bytes` it cannot relay yet (limits.ts): null when it may, else
+   * why not — the connection is then closed (and holds 0).
+   */
+  holding(bytes: number): string | null;
+  /** This connection was closed by a limit: why (for a log line). */
+  limited(why: string): void;
   log(line: string): void;
 }
 
@@ -90,11 +98,20 @@ export class Relay {
   private upstreamFailed: Error | null = null;
   private upWaiting = false;
   private downWaiting = false;
+  /** What the inbox holds (bytes, and SEGMENT_OVERHEAD per segment), kept up to date as it changes. */
+  private inboxCost = 0;
+  /** What the front's own answers queued behind one of dockerd's hold. */
+  private localCost = 0;
+  /** Running while a request head or a judged body is unfinished (requestTimeoutMs). */
+  private unfinished: NodeJS.Timeout | null = null;
+  /** Closed by a limit: nothing more is read or relayed. */
+  private limitedOut = false;
 
   constructor(
     private readonly client: net.Socket,
     private readonly upstream: net.Socket,
     private readonly actions: RelayActions,
+    private readonly requestTimeoutMs = 30_000,
   ) {
     this.requests = new Framer(true, false, (h) => this.requestBody(h));
     this.responses = new Framer(false, true, (h) => this.responseBody(h));
@@ -112,7 +129,11 @@ export class Relay {
       client.end();
     });
     client.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
+    client.on('close', () => {
+      upstream.destroy();
+      this.stopTimer();
+      this.actions.holding(0);
+    });
     upstream.on('error', (e) => this.upstreamError(e));
     upstream.on('close', () => {
       if (!this.upstreamEnded && !this.upstreamFailed) client.destroy();
@@ -150,15 +171,17 @@ export class Relay {
   }
 
   private fromClient(chunk: Buffer): void {
-    if (this.client.writableEnded) return;
+    if (this.client.writableEnded || this.limitedOut) return;
     this.framed(() => this.requests.feed(chunk, this.inbox));
   }
 
   /** Runs a step of the request framer, then forwards what it framed. */
   private framed(step: () => void): void {
+    const from = this.inbox.length;
     try {
       step();
     } catch (e) {
+      this.inboxCost += cost(this.inbox.slice(from));
       if (!(e instanceof FramingError)) throw e;
       if (e instanceof RefusedRequest) return this.refuse(e.message);
       // dockerd would answer 400 and close; the front must never guess where the next call starts.
@@ -167,13 +190,60 @@ export class Relay {
       this.upstream.destroy();
       return;
     }
+    this.inboxCost += cost(this.inbox.slice(from));
     this.pump();
+    this.account();
+  }
+
+  /**
+   * Reports what this connection holds (limits.ts) and watches how long a request stays
+   * unfinished; over a limit, or past the timeout, it is closed — answered (503, 408) when no
+   * answer of dockerd's is due on it, else cut.
+   */
+  private account(): void {
+    if (this.limitedOut || this.client.destroyed) return;
+    const kept = this.requests.kept;
+    const why = this.actions.holding(kept.bytes + kept.pieces * SEGMENT_OVERHEAD + this.inboxCost + this.localCost);
+    if (why) return this.closeLimited(503, `${why}; closing this connection`);
+    // Waiting on the client: a head begun, or a judged body's head put back until the body is whole.
+    const waiting = this.requests.inHead || (!this.busy && this.inbox[0]?.type === 'head');
+    if (!waiting) return this.stopTimer();
+    this.unfinished ??= setTimeout(() => this.closeLimited(408, `a request head or judged body unfinished after ${this.requestTimeoutMs / 1000} s; closing this connection`), this.requestTimeoutMs);
+  }
+
+  private stopTimer(): void {
+    if (this.unfinished) clearTimeout(this.unfinished);
+    this.unfinished = null;
+  }
+
+  private closeLimited(status: 408 | 503, why: string): void {
+    if (this.limitedOut) return;
+    this.limitedOut = true;
+    this.stopTimer();
+    this.actions.holding(0);
+    this.actions.limited(why);
+    // Every request relayed so far has been answered (none is under way): the front may answer.
+    const quiet = this.asked.length === this.unsent.length && !this.responding && !this.held;
+    if (!quiet || this.client.writableEnded) {
+      this.client.destroy();
+      this.upstream.destroy();
+      return;
+    }
+    const body = JSON.stringify({ message: `contid docker front: ${why}` }) + '\n';
+    this.upstreamFailed = new Error(why); // the upstream's close must not cut the answer short
+    // Nothing more is read; once the answer is out the connection is gone.
+    this.client.pause();
+    this.client.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => {
+      this.upstream.destroy();
+      this.client.destroy();
+    });
   }
 
   /** Forwards framed request segments in order; a call the front acts on waits for its action. */
   private pump(): void {
     while (!this.busy && this.inbox.length) {
       const seg = this.inbox.shift()!;
+      this.inboxCost -= cost([seg]);
       if (seg.type === 'end') continue;
       if (seg.type === 'body') {
         if (!this.dropping) this.toUpstream(seg.bytes);
@@ -204,6 +274,7 @@ export class Relay {
           this.forward(asked, seg.head, seg.bytes, v, judged?.bytes);
           this.gate();
           this.pump();
+          this.account();
         };
         verdict.then(go, (e: unknown) => go(this.failed(seg.head, e)));
         return;
@@ -240,11 +311,12 @@ export class Relay {
     const size = data.reduce((n, p) => n + p.bytes.length, 0);
     if (size > MAX_JUDGED_BODY) {
       // Relayed no further: the rest of this body is dropped as it comes (forward's `dropping`).
-      this.inbox.splice(0, parts.length);
+      this.inboxCost -= cost(this.inbox.splice(0, parts.length));
       return 'too-large';
     }
     if (end < 0 || this.inbox[end]!.type !== 'end') {
       this.inbox.unshift(seg);
+      this.inboxCost += cost([seg]);
       // A client that closes halfway through a body it wants judged gets nothing relayed.
       if (this.clientEnded) {
         this.client.destroy();
@@ -252,7 +324,7 @@ export class Relay {
       }
       return 'incomplete';
     }
-    this.inbox.splice(0, end);
+    this.inboxCost -= cost(this.inbox.splice(0, end));
     return { bytes: parts.map((p) => p.bytes), data: Buffer.concat(data.map((p) => p.bytes)) };
   }
 
@@ -276,6 +348,7 @@ export class Relay {
     const body = JSON.stringify({ message: verdict.message }) + '\n';
     // A HEAD answer has headers only (RFC 9110 9.3.2): a body would be read as the next answer.
     asked.local = Buffer.from(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${asked.head ? '' : body}`);
+    this.localCost += asked.local.length + SEGMENT_OVERHEAD;
     this.dropping = true;
     this.flushLocals();
   }
@@ -287,6 +360,7 @@ export class Relay {
 
   private writeLocal(asked: Asked): void {
     asked.answered = true;
+    this.localCost -= asked.local!.length + SEGMENT_OVERHEAD;
     this.toClient(asked.local!);
     // An upgrade request answered without a switch: what the client sent after it is requests again.
     if (asked.upgrade) this.framed(() => this.requests.release(false, this.inbox));
@@ -348,6 +422,7 @@ export class Relay {
         this.flushLocals();
       }
     }
+    this.account();
   }
 
   private flushHeld(): void {
@@ -403,4 +478,9 @@ export class Relay {
     if (this.busy || this.upWaiting) this.client.pause();
     else this.client.resume();
   }
+}
+
+/** What segments cost while held: their bytes, and SEGMENT_OVERHEAD each (limits.ts). */
+function cost(segs: Segment[]): number {
+  return segs.reduce((n, s) => n + SEGMENT_OVERHEAD + (s.type === 'end' ? 0 : s.bytes.length), 0);
 }
