@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { chmodSync, chownSync, closeSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
-import { escapeText } from '@contid/core';
+import { AuditSink, KernelAuditSink, escapeText } from '@contid/core';
 import { PeerCredentials, peerCredentials, peerPidfd, pidfdProcessExists } from '@contid/service';
 import { ApiRoute, Change, Unattributed, containerTargetFor, formBodyProblem, isFullId, networkTargetFor } from './api-routes';
 import type { Head } from './http-framing';
@@ -10,6 +10,7 @@ import { Requester, RequesterStore, formatRequester, parseRequester, requesterOf
 import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-policy';
 import { isHostRoot } from './host-root';
 import { DEFAULT_LIMITS, FrontLimits, Holdings, ThrottledLog } from './limits';
+import { AUDIT_VIRT_RESOURCE, changeRecord } from './change-record';
 import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, createImage, labelsRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
 import { formatVolumeNote, nowNs, parseVolumeNote, volumeBorn, volumeKey, volumeMaker } from './volume-makers';
 
@@ -31,6 +32,8 @@ export interface FrontOptions {
   gid?: number;
   /** Connections and bytes held for callers other than host root (limits.ts); default DEFAULT_LIMITS. */
   limits?: Partial<FrontLimits>;
+  /** Where the records of changes it relays go (change-record.ts); default: the kernel's audit (libaudit), opened at the first. */
+  audit?: () => AuditSink;
   log?: (line: string) => void;
 }
 
@@ -270,6 +273,7 @@ export class DockerFront {
     for (const s of this.sockets) s.destroy();
     await closed;
     this.agent.destroy();
+    this.auditSink?.close();
   }
 
   /** `who`, remembered as host root when it is (uid 0 in the front's own pid and user namespaces). */
@@ -623,7 +627,27 @@ export class DockerFront {
     if (refused) return refused;
     const line = this.notes.change(found.id, what, who);
     if (line !== null) this.changed.set(route, { id: found.id, line });
+    this.recordChange(found, what, head, who);
     return { target: containerTargetFor(head.url, found.id) };
+  }
+
+  private auditSink: AuditSink | null = null;
+
+  /**
+   * Every change relayed (cp in, update, attach with stdin), whoever asked and whatever note the
+   * container has, goes into the audit trail naming the requester (change-record.ts; outside
+   * attack 13, F9: her cp into root's container was recorded nowhere as hers). Written as it is
+   * relayed, before dockerd acts: the record says who asked for it, not whether dockerd did it.
+   * When the kernel refuses it (no CAP_AUDIT_WRITE, audit off), the front's log carries it.
+   */
+  private recordChange(found: Found, what: Change, head: Head, who: Requester): void {
+    const text = changeRecord(what, { id: found.id, name: typeof found.container.Name === 'string' ? found.container.Name : null }, who, `${head.method} ${head.url}`);
+    try {
+      this.auditSink ??= (this.o.audit ?? (() => new KernelAuditSink()))();
+      this.auditSink.send(AUDIT_VIRT_RESOURCE, text, true);
+    } catch (e) {
+      this.log(`cannot write the audit record of a change (${escapeText((e as Error).message)}): ${escapeText(text)}`);
+    }
   }
 
   /**
@@ -707,6 +731,7 @@ export class DockerFront {
 
 /** What the front reads of dockerd's inspect of a container (`GET /containers/{id}/json`). */
 interface StoredContainer {
+  Name?: unknown;
   HostConfig?: { AutoRemove?: unknown; [field: string]: unknown } | null;
   State?: { StartedAt?: unknown } | null;
 }

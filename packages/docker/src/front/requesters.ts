@@ -156,7 +156,8 @@ export class RequesterStore {
   /**
    * Appends a `changed=` line to container `id`'s note (O_APPEND, as the shim appends `used=`
    * and its own exec changes: appends never lose one another). A container with no note (root's,
-   * made on dockerd's own socket) has no starter to misname, so nothing is written (null). The
+   * made on dockerd's own socket) has no starter to misname, so nothing is written (null; the
+   * front's audit record of the change is written whatever the note: change-record.ts). The
    * shim then gives a run dockerd makes on its own no single requester when a line names someone
    * other than the note's starter; the next start a client asks for writes a fresh note.
    * Returns the line written, for withdrawChange.
