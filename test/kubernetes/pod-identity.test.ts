@@ -91,19 +91,49 @@ describe('identifying a pod container against the registry', () => {
     state.cleanup();
   });
 
+  // The namespace paths of the fixtures, as inodes (no such pod runs here): the sandbox's were recorded at its create.
+  const inodes: Record<string, number> = { net: 4026532001, ipc: 4026532002, uts: 4026532003 };
+  // containerd's /proc/PID/ns/net, CRI-O's pinned /var/run/netns/ID.
+  const namespaceOf = (path: string): number | null => inodes[/(net|ipc|uts)(?:ns\/[^/]+)?$/.exec(path)?.[1] ?? ''] ?? null;
+
   test.each([
     ['containerd', 'containerd-sandbox', 'containerd-container', 'shop/web-7d9f8b6c5-x2k4p', 'nginx'],
     ['CRI-O', 'crio-sandbox', 'crio-container', 'data/db-0', 'postgres'],
-  ])('%s: the sandbox is the parent of the pod’s app container', (_runtime, sandboxFixture, containerFixture, pod, container) => {
+  ])('%s: the sandbox is the parent of the pod’s app container, when it shares the sandbox’s namespaces', (_runtime, sandboxFixture, containerFixture, pod, container) => {
     const sandboxId = identifyPodContainer(fixture(sandboxFixture), registry)!;
     expect(sandboxId).toMatchObject({ orchestrator: 'kubernetes', name: pod, parent: null });
     expect(sandboxId.labels['contid.io/container-type']).toBe('sandbox');
-    const sandbox = registry.registerContainer({ ...sandboxId, runtimeId: sandboxId.pod.sandboxId });
+    const sandbox = registry.registerContainer({ ...sandboxId, runtimeId: sandboxId.pod.sandboxId, namespaces: inodes });
 
-    const app = identifyPodContainer(fixture(containerFixture), registry)!;
+    const app = identifyPodContainer(fixture(containerFixture), registry, { namespaceOf })!;
     expect(app.name).toBe(`${pod}/${container}`);
     expect(app.parent).toBe(sandbox.contid);
     expect(app.labels).toMatchObject({ 'io.kubernetes.container.name': container, 'io.kubernetes.pod.namespace': pod.split('/')[0] });
+    // Namespaces that are not the sandbox's (or unreadable), or made of its own: no member of the pod.
+    expect(identifyPodContainer(fixture(containerFixture), registry, { namespaceOf: () => 4026532999 })!.parent).toBeNull();
+    expect(identifyPodContainer(fixture(containerFixture), registry)!.parent).toBeNull();
+    const own = fixture(containerFixture) as { linux: { namespaces: { type: string; path?: string }[] } };
+    own.linux.namespaces = own.linux.namespaces.map((n) => (n.type === 'ipc' ? { type: 'ipc' } : n));
+    expect(identifyPodContainer(own, registry, { namespaceOf })!.parent).toBeNull();
+  });
+
+  test('a parent is only a Kubernetes sandbox row of the same runtime and pod (outside attack 14, F1)', () => {
+    const app = fixture('containerd-container') as { annotations: Record<string, string> };
+    const claim = (sandboxRuntimeId: string) => identifyPodContainer({ annotations: { ...app.annotations, 'io.kubernetes.cri.sandbox-id': sandboxRuntimeId } }, registry)!.parent;
+    // A Podman container, an LXC container: any runtime id the annotations can name.
+    registry.registerContainer({ orchestrator: 'podman', name: 'victim', runtimeId: 'podman-victim' });
+    expect(claim('podman-victim')).toBeNull();
+    // Even one labelled like a sandbox (an image's LABELs become a Podman container's labels).
+    const fake = identifyPodContainer(fixture('containerd-sandbox'), registry)!;
+    registry.registerContainer({ orchestrator: 'podman', name: 'fake', runtimeId: 'podman-fake', labels: { ...fake.labels, 'io.kubernetes.sandbox.id': 'podman-fake' } });
+    expect(claim('podman-fake')).toBeNull();
+    // A Kubernetes app container is no sandbox; another pod's sandbox is not this pod's.
+    registry.registerContainer({ orchestrator: 'kubernetes', name: 'shop/other/x', runtimeId: 'k8s-app', labels: { ...fake.labels, 'contid.io/container-type': 'container', 'io.kubernetes.sandbox.id': 'k8s-app' } });
+    expect(claim('k8s-app')).toBeNull();
+    registry.registerContainer({ orchestrator: 'kubernetes', name: 'shop/other', runtimeId: 'k8s-other', labels: { ...fake.labels, 'io.kubernetes.pod.name': 'other', 'io.kubernetes.sandbox.id': 'k8s-other' } });
+    expect(claim('k8s-other')).toBeNull();
+    registry.registerContainer({ orchestrator: 'kubernetes', name: 'shop/web', runtimeId: 'k8s-sb', labels: { ...fake.labels, 'io.kubernetes.sandbox.id': 'k8s-sb' } });
+    expect(claim('k8s-sb')).not.toBeNull();
   });
 
   test('an app container whose sandbox contid never saw has no parent', () => {

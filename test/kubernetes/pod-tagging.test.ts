@@ -80,7 +80,10 @@ describe('a pod on the real kernel: containerd-shaped config.json → Tagger →
     const appProc = podProcess(sandboxPid);
     children.push(appProc);
     const appPid = await renewed(appProc);
-    const appSpec = identifyPodContainer(fixture('containerd-container'), registry)!;
+    // containerd writes the sandbox's init into the app's namespace paths (/proc/PID/ns/…).
+    const appConfig = fixture('containerd-container') as { linux: { namespaces: { type: string; path?: string }[] } };
+    for (const ns of appConfig.linux.namespaces) if (ns.path) ns.path = ns.path.replace('/proc/4242/', `/proc/${sandboxPid}/`);
+    const appSpec = identifyPodContainer(appConfig, registry)!;
     expect(appSpec.parent).toBe(sandbox.contid);
     const app = tagger.create({ ...appSpec, runtimeId: NGINX_ID, parent: appSpec.parent, target: { pid: appPid } }).container;
     expect(readlinkSync(`/proc/${appPid}/ns/ipc`)).toBe(readlinkSync(`/proc/${sandboxPid}/ns/ipc`));

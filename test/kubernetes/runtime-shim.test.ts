@@ -37,9 +37,13 @@ function sh(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = process.e
   }
 }
 
-/** An OCI bundle from `runc spec`, with the CRI annotations and namespaces of a pod container. */
-function bundle(id: string, annotations: Record<string, string>, joinPid: number | null): string {
-  const dir = join(state.dir, id);
+/**
+ * An OCI bundle from `runc spec`, with the CRI annotations and namespaces of a pod container,
+ * where containerd's CRI plugin puts it: a task of containerd's `k8s.io` namespace (Docker's
+ * are in `moby`). `ownNamespaces`: an app container that makes its own ipc/uts/net.
+ */
+function bundle(id: string, annotations: Record<string, string>, joinPid: number | null, containerdNamespace = 'k8s.io', ownNamespaces = false): string {
+  const dir = join(state.dir, 'containerd-state', 'io.containerd.runtime.v2.task', containerdNamespace, id);
   mkdirSync(dir, { recursive: true });
   sh('runc', ['spec', '--bundle', dir]);
   const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -47,11 +51,11 @@ function bundle(id: string, annotations: Record<string, string>, joinPid: number
   spec.process.args = ['sleep', '300'];
   spec.root = { path: rootfs, readonly: true };
   spec.annotations = annotations;
-  spec.linux.namespaces = joinPid === null
+  spec.linux.namespaces = joinPid === null || ownNamespaces
     ? [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }]
     : [{ type: 'pid' }, { type: 'mount' }, ...['ipc', 'uts', 'network'].map((t) => ({ type: t, path: `/proc/${joinPid}/ns/${t === 'network' ? 'net' : t}` }))];
   // Only a container with its own UTS namespace may set a hostname.
-  if (joinPid === null) spec.hostname = 'web-7d9f8b6c5-x2k4p';
+  if (joinPid === null || ownNamespaces) spec.hostname = 'web-7d9f8b6c5-x2k4p';
   else delete spec.hostname;
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
@@ -107,6 +111,48 @@ test('containerd-shaped pod through the real contid-runc shim and runc: the spoo
     expect(field(record, 'contid')).toBe(formatContainerId(app.contid));
     expect(field(record, 'parent-contid')).toBe(formatContainerId(sandbox.contid));
     expect(field(record, 'vm-ses')).toBe(String(app.session));
+  } finally {
+    tagger.close();
+  }
+});
+
+test('CRI annotations prove nothing alone (outside attack 14, F1, N3): a container another engine made is not a pod’s, and a parent must be the pod’s sandbox, sharing its namespaces', async () => {
+  const sandboxId = uniqueName('k8s-sb3').replace(/[^a-z0-9-]/g, '');
+  const pod = { 'io.kubernetes.cri.sandbox-id': sandboxId };
+  const sandboxPid = runPodContainer(sandboxId, bundle(sandboxId, { ...fixture('containerd-sandbox').annotations, ...pod }, null));
+  const tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+  try {
+    const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [kubernetesIdentifier], pidFileWaitMs: 5_000 });
+    await consumer.drain();
+    const sandbox = tagger.containers.findByRuntimeId(sandboxId)!;
+    expect(sandbox).toMatchObject({ orchestrator: 'kubernetes', name: 'shop/web-7d9f8b6c5-x2k4p' });
+
+    // Docker ≥ 24 passes its caller's --annotation into config.json; its tasks are containerd's `moby` namespace.
+    const dockerId = uniqueName('k8s-moby').replace(/[^a-z0-9-]/g, '');
+    runPodContainer(dockerId, bundle(dockerId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid, 'moby'));
+    await consumer.drain();
+    const docker = tagger.containers.findByRuntimeId(dockerId)!;
+    expect(docker).toMatchObject({ orchestrator: 'oci', parent: null });
+    expect(docker.name).not.toContain('shop/');
+
+    // containerd's own app container naming, as its sandbox, a runtime id that is no Kubernetes sandbox: no parent.
+    const strayId = uniqueName('k8s-stray').replace(/[^a-z0-9-]/g, '');
+    runPodContainer(strayId, bundle(strayId, { ...fixture('containerd-container').annotations, 'io.kubernetes.cri.sandbox-id': dockerId }, sandboxPid));
+    await consumer.drain();
+    expect(tagger.containers.findByRuntimeId(strayId)).toMatchObject({ orchestrator: 'kubernetes', parent: null });
+
+    // One naming the real sandbox but in namespaces of its own is no member of the pod: no parent.
+    const loneId = uniqueName('k8s-lone').replace(/[^a-z0-9-]/g, '');
+    runPodContainer(loneId, bundle(loneId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid, 'k8s.io', true));
+    await consumer.drain();
+    expect(tagger.containers.findByRuntimeId(loneId)).toMatchObject({ orchestrator: 'kubernetes', parent: null });
+
+    // The pod's real member: the sandbox's child.
+    const appId = uniqueName('k8s-app3').replace(/[^a-z0-9-]/g, '');
+    runPodContainer(appId, bundle(appId, { ...fixture('containerd-container').annotations, ...pod }, sandboxPid));
+    await consumer.drain();
+    expect(tagger.containers.findByRuntimeId(appId)).toMatchObject({ orchestrator: 'kubernetes', parent: sandbox.contid });
+    expect(tagger.containers.children(sandbox.contid).map((c) => c.runtimeId)).toEqual([appId]);
   } finally {
     tagger.close();
   }

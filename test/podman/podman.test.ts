@@ -139,6 +139,56 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
     podman(['pod', 'rm', '-f', pod]);
   });
 
+  // Outside attack 14, F1: Podman copies an image's manifest annotations into config.json, over
+  // its own (even io.container.manager). The image's author is not root and chose these at build
+  // time; root runs the image with a plain `podman run`.
+  test.each([
+    ['containerd', (victim: string) => ({
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.sandbox-id': victim,
+      'io.kubernetes.cri.sandbox-name': 'payments-db',
+      'io.kubernetes.cri.sandbox-namespace': 'prod',
+      'io.kubernetes.cri.container-name': 'postgres',
+      'io.kubernetes.cri.image-name': 'postgres:16',
+    })],
+    ['CRI-O', (victim: string) => ({
+      'io.container.manager': 'cri-o',
+      'io.kubernetes.cri-o.ContainerType': 'container',
+      'io.kubernetes.cri-o.SandboxID': victim,
+      'io.kubernetes.cri-o.ContainerID': victim,
+      'io.kubernetes.pod.name': 'payments-db',
+      'io.kubernetes.pod.namespace': 'prod',
+      'io.kubernetes.container.name': 'postgres',
+      'io.kubernetes.cri-o.ImageName': 'postgres:16',
+    })],
+  ])('an image carrying %s CRI annotations is still Podman’s container, named by Podman, and no other container’s child', async (flavour, annotate) => {
+    const victimName = uniqueName('pm-victim');
+    const victim = podman(['run', '-d', ...LIMITS, '--name', victimName, IMAGE, 'sleep', '600']);
+    expect(victim.status).toBe(0);
+    const v = await waitFor('the victim', () => byRuntimeId(victim.stdout.trim()), 30_000);
+    const ctx = join(state.dir, `evil-ctx-${flavour}`);
+    mkdirSync(ctx, { recursive: true });
+    // Its own layer cache would hand back the other flavour's image: build each afresh.
+    writeFileSync(join(ctx, 'Containerfile'), `FROM ${IMAGE}\nCMD ["sleep", "600"]\n`);
+    const evilImage = `localhost/${uniqueName('pm-evil')}:1`;
+    const annotations = Object.entries(annotate(victim.stdout.trim())).flatMap(([k, val]) => ['--annotation', `${k}=${val}`]);
+    expect(podman(['build', '-q', '--no-cache', ...annotations, '-t', evilImage, ctx]).status).toBe(0);
+    const evilName = uniqueName('pm-evilrun');
+    const evil = podman(['run', '-d', ...LIMITS, '--name', evilName, evilImage]);
+    expect(evil.status).toBe(0);
+    const id = evil.stdout.trim();
+    // The attack is real: the image's annotations did reach the config.json the runtime was given.
+    const config = JSON.parse(readFileSync(join(ROOT, 'overlay-containers', id, 'userdata', 'config.json'), 'utf8')) as { annotations: Record<string, string> };
+    expect(config.annotations).toMatchObject(annotate(victim.stdout.trim()));
+    const e = await waitFor('the image’s container', () => byRuntimeId(id), 30_000);
+    expect(e).toMatchObject({ orchestrator: 'podman', name: evilName, parent: null, image: expect.stringContaining(evilImage) });
+    expect(Object.keys(e.labels).filter((k) => k.startsWith('io.kubernetes.') || k.startsWith('contid.io/'))).toEqual([]);
+    expect(registry((r) => r.children(v.contid))).toEqual([]);
+    const nested = contid(['ps'], { env });
+    expect(nested.stdout).not.toContain('prod/payments-db');
+    podman(['rm', '-f', '-t', '0', evilName, victimName]);
+  });
+
   test('nothing was quarantined', () => {
     expect(serve.log()).not.toMatch(/quarantined/);
   });

@@ -14,3 +14,5 @@ export type { PodSandboxConfig, ContainerConfig, CriContainer, CriContainerStatu
 export { kubernetesAdapter } from './adapter';
 export { probeDescriber, probeKindsOf } from './probes';
 export type { ProbeKind } from './probes';
+export { criWrote } from './cri-origin';
+export type { CriEntryFacts } from './cri-origin';

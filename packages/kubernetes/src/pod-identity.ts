@@ -92,10 +92,24 @@ function fromCrio(a: Record<string, string>): PodIdentity | null {
   };
 }
 
-/** The pod identity in an OCI spec, or null when no CRI runtime created it (docker run, podman …). */
+/**
+ * What the annotations of an OCI spec claim, or null when they name no pod (docker run, podman …).
+ * A claim only: anyone whose annotations reach config.json can make one (an image run by
+ * Podman, a Docker ≥ 24 caller); `criWrote` says whether a CRI runtime did.
+ */
 export function podIdentityFromOciSpec(spec: unknown): PodIdentity | null {
+  return podIdentitiesFromOciSpec(spec)[0] ?? null;
+}
+
+/** Both runtimes' readings of one spec (an engine may carry the other's annotations too), containerd's first. */
+export function podIdentitiesFromOciSpec(spec: unknown): PodIdentity[] {
   const a = annotationsOf(spec);
-  return fromContainerd(a) ?? fromCrio(a);
+  return [fromContainerd(a), fromCrio(a)].filter((p): p is PodIdentity => p !== null);
+}
+
+/** The string annotations of an OCI spec (none when it has none, or is not an object). */
+export function ociAnnotations(spec: unknown): Record<string, string> {
+  return annotationsOf(spec);
 }
 
 /** Registry labels for a pod's container: the kubelet's own keys, so both runtimes look alike. */

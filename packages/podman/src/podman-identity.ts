@@ -57,20 +57,35 @@ async function inspect(run: PodmanRunner, global: string[], kind: 'container' | 
 }
 
 /**
- * The container's name as Podman handed it to conmon (`-n NAME`), which is the parent of the
- * container's init: read from /proc, so it needs no Podman lock.
+ * The command line of conmon, the parent of the container's init (read from /proc, so it needs
+ * no Podman lock); null when the parent is not conmon or is gone.
  */
-export function conmonName(pidFile: string | null, procRoot = '/proc'): string | null {
+export function conmonArgs(pidFile: string | null, procRoot = '/proc'): string[] | null {
   try {
     const init = readFileSync(pidFile ?? '', 'utf8').trim();
     const ppid = /^PPid:\s+(\d+)$/m.exec(readFileSync(`${procRoot}/${init}/status`, 'utf8'))?.[1];
     const argv = readFileSync(`${procRoot}/${ppid}/cmdline`, 'utf8').split('\0');
-    if (!/(^|\/)conmon$/.test(argv[0])) return null;
-    const i = argv.indexOf('-n');
-    return i > 0 && argv[i + 1] ? argv[i + 1] : null;
+    return /(^|\/)conmon$/.test(argv[0]) ? argv : null;
   } catch {
     return null;
   }
+}
+
+/** The container's name as Podman handed it to conmon (`-n NAME`). */
+export function conmonName(pidFile: string | null, procRoot = '/proc'): string | null {
+  const argv = conmonArgs(pidFile, procRoot);
+  const i = argv ? argv.indexOf('-n') : -1;
+  return argv && i > 0 && argv[i + 1] ? argv[i + 1] : null;
+}
+
+/**
+ * Podman starts conmon with `--exit-command <podman>` (its `container cleanup`); CRI-O, the other
+ * engine with conmon and the same bundle layout, never does. What conmon was started with is
+ * Podman's doing, never an image's.
+ */
+export function conmonOfPodman(argv: readonly string[] | null): boolean {
+  const i = argv ? argv.indexOf('--exit-command') : -1;
+  return argv !== null && i > 0 && /(^|\/)podman$/.test(argv[i + 1] ?? '');
 }
 
 /** The parent of a pod member: its pod's infra container, when contid tagged it. */
@@ -86,13 +101,18 @@ function podParent(registry: ContainerQueries, infraId: unknown): ContainerId | 
  */
 export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000): Identifier {
   return async (spec, entry, ctx) => {
-    if (!isPodmanSpec(spec)) return null;
+    // The annotation alone is not enough, nor is its absence: Podman lets an image's annotations
+    // overwrite its own (`io.container.manager=cri-o` from an image hid a Podman container from
+    // this identifier: outside attack 14, F1). Podman's bundle layout with its annotation, or a
+    // conmon Podman started, says Podman.
+    const conmon = conmonArgs(entry.pidFile);
+    const roots = podmanRoots(entry);
+    if (!((isPodmanSpec(spec) && roots !== null) || conmonOfPodman(conmon))) return null;
     const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
     const name = conmonName(entry.pidFile);
     if (name) found.name = name;
     // `podman run --rm` holds the container's lock until it is removed: inspect would only wait.
     if (spec.annotations?.['io.podman.annotations.autoremove'] === 'TRUE') return found;
-    const roots = podmanRoots(entry);
     const global = roots ? ['--root', roots.root, ...(roots.runroot ? ['--runroot', roots.runroot] : [])] : [];
     const c = (await inspect(run, global, 'container', entry.id, timeoutMs)) as PodmanInspect | null;
     if (!c) return found;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { conmonName, isPodmanSpec, podmanRoots } from '@contid/podman';
+import { conmonName, conmonOfPodman, isPodmanSpec, podmanRoots } from '@contid/podman';
 
 describe('podman identity without Podman', () => {
   test('storage root and run root from the bundle and pid file paths', () => {
@@ -31,6 +31,13 @@ describe('podman identity without Podman', () => {
     } finally {
       rmSync(proc, { recursive: true, force: true });
     }
+  });
+
+  test('a conmon Podman started names podman as its exit command; CRI-O’s conmon does not (an image cannot change either)', () => {
+    expect(conmonOfPodman(['/usr/bin/conmon', '-c', 'a1', '-n', 'web', '--exit-command', '/usr/bin/podman', '--exit-command-arg', 'cleanup'])).toBe(true);
+    expect(conmonOfPodman(['/usr/bin/conmon', '-c', 'a1', '-n', 'k8s_web', '--exit-dir', '/var/run/crio/exits', '--socket-dir-path', '/var/run/crio'])).toBe(false);
+    expect(conmonOfPodman(['/usr/bin/conmon', '--exit-command', '/usr/bin/podman-evil'])).toBe(false);
+    expect(conmonOfPodman(null)).toBe(false);
   });
 
   test('only config.json files Podman wrote are Podman’s', () => {
