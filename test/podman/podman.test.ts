@@ -187,6 +187,7 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
     const nested = contid(['ps'], { env });
     expect(nested.stdout).not.toContain('prod/payments-db');
     podman(['rm', '-f', '-t', '0', evilName, victimName]);
+    podman(['rmi', evilImage]);
   });
 
   test('nothing was quarantined', () => {
