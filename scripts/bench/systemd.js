@@ -19,6 +19,9 @@ const CLI = join(REPO, 'packages/cli/dist/main.js');
 const TREE = process.env.CONTID_TEST_BOOKWORM || '/var/cache/contid-test/bookworm';
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** contid's own `+` lines start as the generator writes them: a static busybox clears the unit's environment (docs/systemd.md). */
+const rootEnv = (...names) => `/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${names.map((n) => `${n}=\${${n}}`).join(' ')}`;
+const endLine = (wrapper) => `ExecStopPost=+${rootEnv('INVOCATION_ID', 'SERVICE_RESULT', 'EXIT_CODE', 'EXIT_STATUS')} ${wrapper} end --unit %n`;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function children(pid) {
@@ -46,7 +49,7 @@ async function confinedPairs({ guest, dir, node, state, start, stop }) {
     '[Service]', 'User=nobody', 'PrivateNetwork=yes',
     `ExecStart=${wrapper} exec --renew-only --unit %n -- /bin/sleep 600`,
     `ExecStartPost=+${node} ${CLI} --state-dir ${state} systemd bind --unit %n`,
-    `ExecStopPost=+${wrapper} end --unit %n`, '',
+    endLine(wrapper), '',
   ].join('\n');
   for (const [name, text] of [['cplain', body], ['csh', body], ['cnode', before]]) {
     writeFileSync(join(dir, `bench-${name}.service`), text);
@@ -90,7 +93,7 @@ async function withGuest(body) {
   const nspawn = spawn(
     'sh',
     ['-c', 'echo 4294967295 > /proc/self/loginuid 2>/dev/null; exec systemd-nspawn "$@"', 'sh', '-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', `contid-bench-${process.pid}`,
-      `--bind-ro=${REPO}`, `--bind-ro=${dirname(node) === '/usr/bin' ? node : dirname(node)}`, `--bind=${dir}:/var/lib/contid-bench`],
+      `--bind-ro=${REPO}`, `--bind-ro=${dirname(node) === '/usr/bin' ? node : dirname(node)}`, `--bind=${dir}:/var/lib/contid-bench`, '--bind-ro=/bin/busybox:/usr/bin/busybox'],
     { env: { ...process.env, SYSTEMD_SECCOMP: '0' }, stdio: 'ignore' }, // see test/systemd/nspawn-host.ts
   );
   try {
@@ -127,8 +130,8 @@ function writePhaseUnits(guest) {
     stoppost: 'ExecStart=/bin/true\nExecStopPost=+/bin/true',
     dash: "ExecStart=/bin/sh -c 'exec /bin/true'\nExecStopPost=+/bin/sh -c :",
     'exec-line': `ExecStart=${W} exec --unit %n -- /bin/true`,
-    'end-line': `ExecStart=/bin/true\nExecStopPost=+${W} end --unit %n`,
-    tagged: `ExecStart=${W} exec --unit %n -- /bin/true\nExecStopPost=+${W} end --unit %n`,
+    'end-line': `ExecStart=/bin/true\n${endLine(W)}`,
+    tagged: `ExecStart=${W} exec --unit %n -- /bin/true\n${endLine(W)}`,
   };
   const names = Object.keys(units);
   for (const [name, lines] of Object.entries(units)) {

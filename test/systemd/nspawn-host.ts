@@ -46,13 +46,17 @@ export interface Machine {
  * Node binary are bound read-only at the same paths, `stateDir` rw at /var/lib/contid-test.
  * nspawn's seccomp filter answers socket(NETLINK_AUDIT) with EAFNOSUPPORT in every guest;
  * SYSTEMD_SECCOMP=0 lifts it so contid in the guest reaches the host's audit like on a host.
- * nspawn is started with the unset loginuid, as PID 1 has on a real host.
+ * nspawn is started with the unset loginuid, as PID 1 has on a real host. The host's static
+ * busybox (busybox-static, scripts/setup-host.sh; the same Debian release) is bound at the
+ * guest's /usr/bin/busybox, as that package installs it: contid's root lines of a unit start
+ * through it, and the cached minbase tree has none.
  */
 export async function bootMachine(name: string, stateDir: string): Promise<Machine> {
   const nodeDir = dirname(process.execPath);
   const nspawnArgs = [
     '-D', TREE, '--volatile=overlay', '--register=no', '--keep-unit', '--boot', '-M', name,
     `--bind-ro=${REPO_ROOT}`, `--bind-ro=${nodeDir === '/usr/bin' ? process.execPath : nodeDir}`, `--bind=${stateDir}:/var/lib/contid-test`,
+    '--bind-ro=/bin/busybox:/usr/bin/busybox',
   ];
   const child: ChildProcess = spawn('sh', ['-c', 'echo 4294967295 > /proc/self/loginuid 2>/dev/null; exec systemd-nspawn "$@"', 'sh', ...nspawnArgs], {
     env: { ...process.env, SYSTEMD_SECCOMP: '0' },

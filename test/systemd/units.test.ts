@@ -17,6 +17,10 @@ const GUEST_STATE = '/var/lib/contid-test/state';
 const GUEST_CONTID = [process.execPath /* bound into the guest at the same path */, CONTID_MAIN, '--state-dir', GUEST_STATE];
 /** contid-systemd (sh) as the generator writes it for this registry: the hot path of every line. */
 const GUEST_WRAPPER = [`${REPO_ROOT}/integrations/bin/contid-systemd`, '--state-dir', GUEST_STATE, '--cli', ...GUEST_CONTID.slice(0, 2)];
+/** contid's own `+` lines (bind, end): a static busybox clears the unit's environment, passing only what systemd gives them. */
+const ROOT_ENV = (...names: string[]): string => `+/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${names.map((n) => `${n}=\${${n}}`).join(' ')}`;
+const GUEST_END = `${ROOT_ENV('INVOCATION_ID', 'SERVICE_RESULT', 'EXIT_CODE', 'EXIT_STATUS')} ${GUEST_WRAPPER.join(' ')} end --unit %n`;
+const GUEST_BIND = `${ROOT_ENV('MAINPID', 'INVOCATION_ID')} ${GUEST_WRAPPER.join(' ')} bind --unit %n`;
 const LOOP = `[Service]\nExecStart=/bin/sh -c "while true; do /bin/true; sleep 0.3; done"\n`;
 
 let machine: Machine;
@@ -115,7 +119,7 @@ describe('a unit wrapped by contid install systemd, under a real systemd', () =>
     guest(['systemctl', 'daemon-reload']);
     const dropIn = generated(unit);
     expect(dropIn).toContain(`ExecStart=\nExecStart=${GUEST_WRAPPER.join(' ')} exec --unit %n -- /bin/sh -c "while true; do /bin/true; sleep 0.3; done"`);
-    expect(dropIn).toContain(`ExecStopPost=\nExecStopPost=+${GUEST_WRAPPER.join(' ')} end --unit %n`);
+    expect(dropIn).toContain(`ExecStopPost=\nExecStopPost=${GUEST_END}`);
     guest(['systemctl', 'start', unit]);
 
     const invocation = unitProperty(unit, 'InvocationID');
@@ -344,7 +348,7 @@ describe('ExecStartPost= contid systemd bind, under a real systemd', () => {
     guest(['systemctl', 'daemon-reload']);
     const dropIn = generated(unit);
     expect(dropIn).toContain(`ExecStart=${GUEST_WRAPPER.join(' ')} exec --renew-only --unit %n -- /bin/sh`);
-    expect(dropIn).toContain(`ExecStartPost=+${GUEST_WRAPPER.join(' ')} bind --unit %n`);
+    expect(dropIn).toContain(`ExecStartPost=${GUEST_BIND}`);
     expect(dropIn).not.toMatch(/main\.js[^\n]* systemd bind/);
     // Node made unreachable for the start (as in the hot-path test below): any Node on its path notes the call and fails the line.
     const called = '/run/contid-confined-node-called';

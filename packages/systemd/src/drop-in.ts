@@ -46,6 +46,32 @@ export type ExecKey = (typeof EXEC_KEYS)[number];
 export interface UnitCommands {
   /** contid-systemd (sh), every line's hot path, with its --cli hand-over to Node `contid` for what it cannot vouch for. */
   wrapper: string;
+  /** A statically linked busybox (its `env` applet): the first program of contid's own `+` lines (STATIC_BUSYBOX). */
+  busybox: string;
+}
+
+/** The PATH contid's own root lines run with: never the unit's. */
+export const ROOT_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The variables systemd gives contid's own lines, passed by name into a cleared environment
+ * (systemd substitutes `${VAR}` in a command line, one word, empty when unset). The unit's own
+ * Environment= can still set each of them (systemd merges it after its own): contid-systemd
+ * bind checks $MAINPID against the unit's cgroup, serve checks $INVOCATION_ID against the
+ * unit, and the end reason stays what the unit's environment says (docs/systemd.md).
+ */
+const PASSED = { bind: ['MAINPID', 'INVOCATION_ID'], end: ['INVOCATION_ID', 'SERVICE_RESULT', 'EXIT_CODE', 'EXIT_STATUS'] } as const;
+
+/**
+ * contid's own `+` line (bind, end): it runs as unconfined root, with the unit's environment,
+ * which a confined unit's service user may write (its EnvironmentFile=, a directory of its own
+ * in PATH=). So its first program is a static busybox — no dynamic loader, so no LD_PRELOAD,
+ * LD_LIBRARY_PATH — whose `env -i` starts contid-systemd with only a fixed PATH and what
+ * systemd passes (outside attack 14, F2).
+ */
+function rootLine(key: 'ExecStartPost' | 'ExecStopPost', what: 'bind' | 'end', { wrapper, busybox }: UnitCommands): string {
+  const passed = PASSED[what].map((name) => `${name}=\${${name}}`);
+  return `${key}=+${busybox} env -i PATH=${ROOT_PATH} ${passed.join(' ')} ${wrapper} ${what} --unit %n`;
 }
 
 /** Wraps one command line in `through` (which ends before the command); refuses what cannot be wrapped, in one line. */
@@ -69,7 +95,8 @@ function wrapLine(unit: string, key: ExecKey, value: string, path: string, throu
  * ExecReload=, ExecStop=, …) joins it as op=setns. ExecStopPost= ends with contid-systemd's
  * own line (with `+`, so it has the privilege even under User=). A Type=forking unit's main
  * process is the daemon the ExecStart= line forks: `ExecStartPost=+contid-systemd bind`
- * records $MAINPID as its init.
+ * records $MAINPID as its init. Both `+` lines of contid's own start through a static busybox
+ * `env -i` (rootLine): none of the unit's environment reaches them.
  * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
  * its session (`contid-systemd exec --renew-only`), the same `ExecStartPost=+contid-systemd bind`
  * (sh, outside the sandbox) spools $MAINPID's session for contid serve to bind, and its other
@@ -99,9 +126,9 @@ export function renderDropIn(unit: string, fragments: UnitFragment[], commands: 
     });
     const extra =
       key === 'ExecStartPost' && (confined.length || type === 'forking')
-        ? [`ExecStartPost=+${wrapper} bind --unit %n`]
+        ? [rootLine('ExecStartPost', 'bind', commands)]
         : key === 'ExecStopPost'
-          ? [`ExecStopPost=+${wrapper} end --unit %n`]
+          ? [rootLine('ExecStopPost', 'end', commands)]
           : [];
     if (entries.length || extra.length) body.push(`${key}=`, ...wrapped, ...extra);
   }

@@ -7,6 +7,7 @@
  * Errors go to stderr (the journal) and never fail the boot.
  */
 import { UNITS_FILE, generate, readUnitList } from './generator';
+import { STATIC_BUSYBOX, notStaticRootExecutable } from './static-exec';
 
 function main(argv: string[]): number {
   let wrapper = '';
@@ -22,7 +23,12 @@ function main(argv: string[]): number {
     process.stderr.write('contid-systemd-generator: usage: --wrapper COMMAND --units FILE NORMAL_DIR [EARLY_DIR LATE_DIR]\n');
     return 2;
   }
-  const { errors } = generate(dirs[0], readUnitList(units), { wrapper });
+  // Checked at every run: a unit's root lines never start without it (they would run with the unit's environment).
+  const why = notStaticRootExecutable(STATIC_BUSYBOX);
+  const listed = readUnitList(units);
+  const { errors } = why
+    ? { errors: listed.map((u) => `${u}: its root lines need a static busybox (${why}; install busybox-static)`) }
+    : generate(dirs[0], listed, { wrapper, busybox: STATIC_BUSYBOX });
   for (const e of errors) process.stderr.write(`contid-systemd-generator: ${e}; this unit runs untagged\n`);
   return 0;
 }

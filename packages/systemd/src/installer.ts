@@ -4,6 +4,7 @@ import { ContidError, DEFAULT_STATE_DIR, makeDirectory } from '@contid/core';
 import type { InstallContext, Installer } from '@contid/oci';
 import { DROP_IN_MARKER, type UnitCommands, dropInPath, renderDropIn, unitWord } from './drop-in';
 import { GENERATOR_PATH, UNITS_FILE, generatorLauncher, ownFragments, readUnitList, writeUnitList } from './generator';
+import { STATIC_BUSYBOX, notStaticRootExecutable } from './static-exec';
 import { normalizeUnitName, readUnit } from './unit-file';
 
 /**
@@ -16,7 +17,14 @@ function unitCommands(context: InstallContext): UnitCommands {
   const registry = ['--state-dir', context.stateDir ?? DEFAULT_STATE_DIR];
   const wrapper = join(context.integrations, 'bin', 'contid-systemd');
   const line = (words: readonly string[]) => words.map(unitWord).join(' ');
-  return { wrapper: line([wrapper, ...registry, '--cli', ...context.cli]) };
+  return { wrapper: line([wrapper, ...registry, '--cli', ...context.cli]), busybox: staticBusybox() };
+}
+
+/** contid's own root lines start through a static busybox (drop-in.ts rootLine); without one, nothing is installed. */
+export function staticBusybox(): string {
+  const why = notStaticRootExecutable(STATIC_BUSYBOX);
+  if (why) throw new ContidError(`contid's root lines of a unit start through a static busybox, without the unit's environment: ${why}; install busybox-static (Debian, Ubuntu) first`);
+  return STATIC_BUSYBOX;
 }
 
 const DAEMON_RELOAD = 'run `systemctl daemon-reload` for systemd to see it';

@@ -4,7 +4,10 @@ import { renderDropIn, splitSystemctlCat } from '../src';
 
 const INTEGRATIONS = resolve(__dirname, '../../../integrations/systemd');
 const WRAPPER = '/usr/local/libexec/contid/contid-systemd';
-const COMMANDS = { wrapper: WRAPPER };
+const COMMANDS = { wrapper: WRAPPER, busybox: '/bin/busybox' };
+/** contid's own `+` lines: a static busybox clears the unit's environment, passing only what systemd gives them. */
+const BIND = `+/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MAINPID=\${MAINPID} INVOCATION_ID=\${INVOCATION_ID} ${WRAPPER} bind --unit %n`;
+const END = `+/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin INVOCATION_ID=\${INVOCATION_ID} SERVICE_RESULT=\${SERVICE_RESULT} EXIT_CODE=\${EXIT_CODE} EXIT_STATUS=\${EXIT_STATUS} ${WRAPPER} end --unit %n`;
 const unitFile = (path: string) => [{ path, text: readFileSync(path, 'utf8') }];
 const wrapped = (text: string) => text.split('\n').filter((l) => l.startsWith('ExecStart'));
 
@@ -39,7 +42,7 @@ describe('the drop-in contid install systemd writes', () => {
       `ExecStart=-${WRAPPER} exec --unit %n -- /bin/first --flag  "two words"`,
       `ExecStart=+${WRAPPER} exec --unit %n -- /bin/second %i`,
     ]);
-    expect(text).toContain(`ExecStopPost=+${WRAPPER} end --unit %n\n`);
+    expect(text).toContain(`ExecStopPost=${END}\n`);
   });
 
   test('wraps every Exec line in order (the first creates, later ones join), keeps the unit\'s own ExecStopPost= before contid\'s end', () => {
@@ -71,13 +74,13 @@ describe('the drop-in contid install systemd writes', () => {
       w('ExecStop', '/usr/sbin/web --stop'),
       'ExecStopPost=',
       w('ExecStopPost', '/bin/rm -rf /run/web'),
-      `ExecStopPost=+${WRAPPER} end --unit %n`,
+      `ExecStopPost=${END}`,
     ]);
   });
 
   test('a forking unit records $MAINPID from ExecStartPost=; a confined unit wraps only its + lines besides ExecStart=', () => {
     const forking = splitSystemctlCat('# /etc/systemd/system/d.service\n[Service]\nType=forking\nPIDFile=/run/d.pid\nExecStart=/usr/sbin/d\n');
-    expect(renderDropIn('d.service', forking, COMMANDS)).toContain(`ExecStartPost=\nExecStartPost=+${WRAPPER} bind --unit %n\n`);
+    expect(renderDropIn('d.service', forking, COMMANDS)).toContain(`ExecStartPost=\nExecStartPost=${BIND}\n`);
     const confined = splitSystemctlCat('# /etc/systemd/system/c.service\n[Service]\nUser=nobody\nExecStartPre=/bin/true\nExecStartPre=+/bin/mkdir /run/c\nExecStart=/bin/c\n');
     expect(renderDropIn('c.service', confined, COMMANDS).split('\n').filter((l) => l.startsWith('Exec'))).toEqual([
       'ExecStartPre=',
@@ -86,9 +89,9 @@ describe('the drop-in contid install systemd writes', () => {
       'ExecStart=',
       `ExecStart=${WRAPPER} exec --renew-only --unit %n -- /bin/c`,
       'ExecStartPost=',
-      `ExecStartPost=+${WRAPPER} bind --unit %n`,
+      `ExecStartPost=${BIND}`,
       'ExecStopPost=',
-      `ExecStopPost=+${WRAPPER} end --unit %n`,
+      `ExecStopPost=${END}`,
     ]);
   });
 
