@@ -121,7 +121,8 @@ async function withGuest(body) {
 /**
  * The oneshot units both breakdowns compare, written into the guest and kept loaded: plain;
  * with ExecStopPost=+/bin/true (systemd's cost of one more line); both lines as bare dash
- * (`sh -c`); each of contid-systemd's two lines alone; the whole drop-in. Returns their names.
+ * (`sh -c`); each of contid-systemd's two lines alone (the end line also as it was before
+ * its static `busybox env -i`); the whole drop-in. Returns their names.
  */
 function writePhaseUnits(guest) {
   const W = `${REPO}/integrations/bin/contid-systemd --state-dir /var/lib/contid-bench/state --cli ${process.execPath} ${CLI}`;
@@ -131,6 +132,8 @@ function writePhaseUnits(guest) {
     dash: "ExecStart=/bin/sh -c 'exec /bin/true'\nExecStopPost=+/bin/sh -c :",
     'exec-line': `ExecStart=${W} exec --unit %n -- /bin/true`,
     'end-line': `ExecStart=/bin/true\n${endLine(W)}`,
+    // The end line as it was before outside attack 14 F2 (the sh started directly, with the unit's environment): the static env -i's cost.
+    'end-direct': `ExecStart=/bin/true\nExecStopPost=+${W} end --unit %n`,
     tagged: `ExecStart=${W} exec --unit %n -- /bin/true\n${endLine(W)}`,
   };
   const names = Object.keys(units);

@@ -135,4 +135,32 @@ describe("a confined unit's environment, written by its service user, against co
     expect(hits().slice(before)).toEqual([]);
     await serve.drained();
   });
+
+  test('without a static /bin/busybox: contid install systemd refuses with one line; the generator writes no drop-in and says why, per unit', () => {
+    const unit = 'contid-atk-nobusybox.service';
+    writeUnit(unit, [`User=${USER}`, 'ExecStart=/bin/sleep 60']);
+    const dropIn = `/run/systemd/generator/${unit}.d/zz-contid.conf`;
+    expect(machine.exec(['test', '-e', dropIn]).status).toBe(0);
+    guest(['mount', '--bind', '/usr/bin/dash', '/usr/bin/busybox']); // a dynamically linked program in its place
+    try {
+      const r = machine.exec(['env', `CONTID_STATE_DIR=${GUEST_STATE}`, ...GUEST_CONTID.slice(0, 2), 'install', 'systemd', unit]);
+      expect([r.status, r.stderr]).toEqual([
+        1,
+        "contid: contid's root lines of a unit start through a static busybox, without the unit's environment: /bin/busybox is dynamically linked; install busybox-static (Debian, Ubuntu) first\n",
+      ]);
+      guest(['systemctl', 'daemon-reload']);
+      expect(machine.exec(['test', '-e', dropIn]).status).not.toBe(0);
+      // What it said (systemd sends a generator's stderr to the kernel log, which a guest has none of): the launcher run as systemd runs it.
+      const gen = machine.exec(['/etc/systemd/system-generators/contid-systemd-generator', '/run/contid-atk-gen', '/run/contid-atk-gen', '/run/contid-atk-gen']);
+      expect(gen.status).toBe(0);
+      expect(gen.stderr.split('\n')).toContain(
+        `contid-systemd-generator: ${unit}: its root lines need a static busybox (/bin/busybox is dynamically linked; install busybox-static); this unit runs untagged`,
+      );
+      expect(machine.exec(['test', '-e', `/run/contid-atk-gen/${unit}.d`]).status).not.toBe(0);
+    } finally {
+      guest(['umount', '/usr/bin/busybox']);
+      guest(['systemctl', 'daemon-reload']);
+    }
+    expect(machine.exec(['test', '-e', dropIn]).status).toBe(0);
+  });
 });
