@@ -29,9 +29,15 @@ describe('contid doctor: security checks (real service, real processes)', () => 
     );
   };
 
-  /** A long-running process tagged by contid exec, optionally without CAP_AUDIT_CONTROL. */
-  async function tagged(name: string, dropAuditControl: boolean): Promise<number> {
-    const cmd = dropAuditControl ? ['setpriv', '--bounding-set', '-audit_control', '--inh-caps', '-all', 'sleep', '60'] : ['sleep', '60'];
+  /**
+   * A root process that dropped CAP_AUDIT_CONTROL (and CAP_SYS_ADMIN) from its bounding set
+   * after putting them in its inheritable set: execve gives them back as permitted.
+   */
+  const HIDING = ['setpriv', '--inh-caps', '+audit_control,+sys_admin', 'setpriv', '--bounding-set', '-audit_control,-sys_admin'];
+
+  /** A long-running process tagged by contid exec, optionally without CAP_AUDIT_CONTROL (or hiding it from its bounding set). */
+  async function tagged(name: string, dropAuditControl: boolean | 'hidden'): Promise<number> {
+    const cmd = dropAuditControl === 'hidden' ? [...HIDING, 'sleep', '60'] : dropAuditControl ? ['setpriv', '--bounding-set', '-audit_control', '--inh-caps', '-all', 'sleep', '60'] : ['sleep', '60'];
     const child = spawn(process.execPath, [CONTID_MAIN, 'exec', '--name', name, '--', ...cmd], { env: service.env, stdio: 'ignore' });
     children.push(child);
     const mine = sessionOf('self');
@@ -67,6 +73,21 @@ describe('contid doctor: security checks (real service, real processes)', () => 
     expect(check.detail).toContain(`holds-audit-control`);
     expect(check.detail).toContain(`pid ${pid}`);
     expect(check.detail).not.toContain('holds-nothing');
+  });
+
+  // Outside attack 15, F4: the check read the bounding set alone; a process that dropped the
+  // capability from it but kept it permitted was not named, and could still leave.
+  it('flags a container whose process dropped CAP_AUDIT_CONTROL from its bounding set but still holds it', async () => {
+    const pid = await tagged('hides-audit-control', 'hidden');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const bit = (set: string) => (BigInt('0x' + new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(status)![1]) >> 30n) & 1n;
+    expect([bit('CapBnd'), bit('CapPrm')]).toEqual([0n, 1n]);
+    const check = doctor().get('containers with CAP_AUDIT_CONTROL')!;
+    expect(check.status).toBe('warn');
+    expect(check.detail).toContain(`pid ${pid}`);
+    // what it warns about is real: such a process renews its loginuid
+    const leave = contid(['exec', '--name', 'hides-and-leaves', '--', ...HIDING, 'sh', '-c', 'echo 0 > /proc/self/loginuid && echo left'], { env: service.env });
+    expect(leave.stdout.trim()).toBe('left');
   });
 
   // Outside attack 10, F3: the name is the container's (a nested orchestrator names its children

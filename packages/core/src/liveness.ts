@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { CAP_AUDIT_CONTROL, CAP_SYS_ADMIN, boundingCaps, hasCap } from './privilege';
+import { CAP_AUDIT_CONTROL, CAP_SYS_ADMIN, hasCap, heldCaps } from './privilege';
 import { AUDIT_UNSET, processStartTime, readNamespaces } from './proc';
 import { ContainerQueries, boundSessions } from './container-queries';
 import { ContainerRecord } from './registry';
@@ -94,18 +94,19 @@ export interface CapabilityHolder {
 }
 
 /**
- * Open containers with a live process whose bounding set holds CAP_AUDIT_CONTROL: its
- * recorded init (LXC's init, a unit's MAINPID) or any process carrying one of its sessions.
- * Such a process can renew its own session and leave the container's identity.
+ * Open containers with a live process that holds CAP_AUDIT_CONTROL or can come to (heldCaps:
+ * any of its capability sets): its recorded init (LXC's init, a unit's MAINPID) or any process
+ * carrying one of its sessions. Such a process can renew its own session and leave the
+ * container's identity.
  */
 export function auditControlHolders(registry: ContainerQueries, procRoot = '/proc'): CapabilityHolder[] {
-  return holders(registry, procRoot, (pid) => hasCap(CAP_AUDIT_CONTROL, boundingCaps(pid, procRoot)));
+  return holders(registry, procRoot, (pid) => hasCap(CAP_AUDIT_CONTROL, heldCaps(pid, procRoot)));
 }
 
 /**
  * Open containers with a live process that can have the kernel start a program of its choosing
  * as host root (a usermode helper: `kernel.core_pattern`, `kernel.modprobe`, binfmt_misc), and
- * so leave its identity without CAP_AUDIT_CONTROL: CAP_SYS_ADMIN in its bounding set, in the
+ * so leave its identity without CAP_AUDIT_CONTROL: CAP_SYS_ADMIN in any of its sets, in the
  * host's user namespace (uid 0 inside is uid 0 outside: a privileged container), with no
  * AppArmor confinement. It mounts a fresh procfs (LXC's `proc:mixed` makes only its own
  * /proc/sys read-only), sets `core_pattern` to a program in its root and crashes a process: the
@@ -115,7 +116,7 @@ export function auditControlHolders(registry: ContainerQueries, procRoot = '/pro
  */
 export function hostHelperHolders(registry: ContainerQueries, procRoot = '/proc'): CapabilityHolder[] {
   return holders(registry, procRoot, (pid) => {
-    const caps = boundingCaps(pid, procRoot);
+    const caps = heldCaps(pid, procRoot);
     return hasCap(CAP_SYS_ADMIN, caps) && !hasCap(CAP_AUDIT_CONTROL, caps) && inHostUserNamespace(pid, procRoot) && !appArmorConfined(pid, procRoot);
   });
 }

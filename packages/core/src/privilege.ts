@@ -21,13 +21,20 @@ export function effectiveCaps(pid: number | 'self' = 'self', procRoot = '/proc')
 }
 
 /**
- * Bounding set of a process (CapBnd): what it or any child could ever hold. A container
- * process with CAP_AUDIT_CONTROL here can renew its session and leave its identity.
+ * Every capability a process holds or can come to hold: its bounding set, and its permitted,
+ * effective, inheritable and ambient sets. The bounding set alone is not it: a process that
+ * dropped a capability from its bounding set keeps it in its permitted set, and root's next
+ * execve gives it back from the inheritable one (`setpriv --inh-caps +audit_control setpriv
+ * --bounding-set -audit_control sh` still writes /proc/self/loginuid; outside attack 15, F4).
  */
-export function boundingCaps(pid: number | 'self' = 'self', procRoot = '/proc'): bigint {
+export function heldCaps(pid: number | 'self' = 'self', procRoot = '/proc'): bigint {
   const status = readFileSync(`${procRoot}/${pid}/status`, 'utf8');
-  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status);
-  return m ? BigInt('0x' + m[1]) : 0n;
+  let all = 0n;
+  for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) {
+    const m = new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(status);
+    if (m) all |= BigInt('0x' + m[1]);
+  }
+  return all;
 }
 
 export function hasCap(cap: number, caps = effectiveCaps()): boolean {
