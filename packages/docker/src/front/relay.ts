@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { escapeText } from '@contid/core';
 import { ApiRoute, mayHijack, requestBodyProblem, routeOf, targetProblem } from './api-routes';
-import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade } from './http-framing';
+import { BodyKind, Framer, FramingError, Head, Segment, framingOf, isUpgrade, tokens } from './http-framing';
 import { SEGMENT_OVERHEAD } from './limits';
 
 /** Reason phrases of the answers the front gives itself. */
@@ -9,11 +9,11 @@ const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found'
 
 /**
  * What becomes of a call the front looks at: relayed as it came (nothing), relayed with another
- * request target (`target`: the same call naming its object by full id), or not relayed at all
- * but answered by the front (`status`, `message`: dockerd's error shape, the message as the
- * client prints it).
+ * request target (`target`: the same call naming its object by full id; `body`: a judged body
+ * naming it so, sent with its own Content-Length), or not relayed at all but answered by the
+ * front (`status`, `message`: dockerd's error shape, the message as the client prints it).
  */
-export type Verdict = { target: string } | { status: number; message: string };
+export type Verdict = { target: string; body?: Buffer } | { status: number; message: string };
 
 /** What the front does around the calls it looks at (see DockerFront). */
 export interface RelayActions {
@@ -106,6 +106,10 @@ export class Relay {
   private unfinished: NodeJS.Timeout | null = null;
   /** Closed by a limit: nothing more is read or relayed. */
   private limitedOut = false;
+  /** A call the front looks at waits (busy) until every earlier request's answer is complete (pump). */
+  private awaitingAnswers = false;
+  /** A request that asked to close the connection was forwarded: dockerd reads nothing after it, so nothing more is relayed. */
+  private lastRequestSent = false;
 
   constructor(
     private readonly client: net.Socket,
@@ -250,10 +254,32 @@ export class Relay {
         continue;
       }
       this.dropping = false;
+      if (this.lastRequestSent) {
+        // dockerd closes after answering a request that said `Connection: close` and never
+        // reads what follows; relayed anyway, it was judged (and noted: a start on root's
+        // container) for nothing dockerd would run (outside attack 15, F5). Dropped, as dockerd does.
+        this.forget(this.unsent.shift()!);
+        this.dropping = true;
+        continue;
+      }
+      if (this.unsent[0]?.route && this.answersDue()) {
+        // dockerd reads a pipelined request only once it has answered the ones before it: judged
+        // now, the call was judged (and noted) on what was true seconds or minutes before dockerd
+        // ran it — a removal by a name root's container took meanwhile, a volume create whose
+        // note window spanned root's create (outside attack 15, F2, F3). It waits until dockerd
+        // would read it, and is judged then.
+        this.inbox.unshift(seg);
+        this.inboxCost += cost([seg]);
+        this.awaitingAnswers = true;
+        this.busy = true;
+        this.gate();
+        return;
+      }
       const judged = this.judgedBody(seg);
       if (judged === 'incomplete') return;
       const asked = this.unsent.shift()!;
       if (this.upstreamFailed) return this.badGateway(this.upstreamFailed);
+      if (asksToClose(seg.head)) this.lastRequestSent = true;
       if (judged === 'too-large') {
         this.forward(asked, seg.head, seg.bytes, { status: 413, message: `contid docker front: a request body over ${MAX_JUDGED_BODY} bytes is not relayed for this call` });
         continue;
@@ -284,6 +310,26 @@ export class Relay {
     if (this.busy || !this.clientEnded || this.requests.held) return;
     if (this.upstreamFailed) this.client.end();
     else if (!this.upstream.writableEnded) this.upstream.end();
+  }
+
+  /** Some request relayed before has not been answered in full yet (dockerd has not read the next one). */
+  private answersDue(): boolean {
+    return this.asked.length > this.unsent.length || this.responding || this.held !== null;
+  }
+
+  /** The call held by pump goes on once every earlier answer is complete. */
+  private releaseAwaiting(): void {
+    if (!this.awaitingAnswers || this.answersDue() || this.upstreamEnded || this.limitedOut) return;
+    this.awaitingAnswers = false;
+    this.busy = false;
+    this.gate();
+    this.pump();
+  }
+
+  /** A request never relayed nor answered (after a closing one): out of the order answers are paired in. */
+  private forget(asked: Asked): void {
+    const i = this.asked.indexOf(asked);
+    if (i >= 0) this.asked.splice(i, 1);
   }
 
   /**
@@ -339,6 +385,11 @@ export class Relay {
       return;
     }
     if ('target' in verdict) {
+      if (verdict.body) {
+        this.toUpstream(withBody(head, bytes, verdict.target, verdict.body));
+        this.toUpstream(verdict.body);
+        return;
+      }
       // The request line is `METHOD SP target SP HTTP/1.x` (parseHead), read as latin1.
       const from = `${head.method} ${head.url}`.length;
       this.toUpstream(Buffer.concat([Buffer.from(`${head.method} ${verdict.target}`, 'latin1'), bytes.subarray(from)]));
@@ -422,6 +473,7 @@ export class Relay {
         this.flushLocals();
       }
     }
+    this.releaseAwaiting();
     this.account();
   }
 
@@ -478,6 +530,23 @@ export class Relay {
     if (this.busy || this.upWaiting) this.client.pause();
     else this.client.resume();
   }
+}
+
+/** A request after which dockerd (Go's net/http) closes the connection and reads no more: `Connection: close`, or HTTP/1.0 without keep-alive. */
+function asksToClose(head: Head): boolean {
+  const connection = tokens(head, 'connection');
+  return connection.includes('close') || (head.version === '1.0' && !connection.includes('keep-alive'));
+}
+
+/**
+ * The head `bytes` of a request with target `target` and a new body `body`: its framing
+ * headers (Content-Length, Transfer-Encoding) replaced by the new body's length, every other
+ * line kept as it came.
+ */
+function withBody(head: Head, bytes: Buffer, target: string, body: Buffer): Buffer {
+  const lines = bytes.toString('latin1').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  const kept = lines.slice(1).filter((l) => l !== '' && !/^(content-length|transfer-encoding)\s*:/i.test(l));
+  return Buffer.from([`${head.method} ${target} HTTP/${head.version}`, ...kept, `Content-Length: ${body.length}`, '', ''].join('\r\n'), 'latin1');
 }
 
 /** What segments cost while held: their bytes, and SEGMENT_OVERHEAD each (limits.ts). */
