@@ -537,6 +537,11 @@ export class DockerFront {
     if (route.kind !== 'container-start') return;
     return this.resolve(route.ref).then(async (found) => {
       if ('message' in found) return found;
+      // A restart (routed as a start) ends it first; a start she makes fail (she holds its
+      // published port) has dockerd remove it: either frees the name of root's --rm container
+      // for hers, as her kill would (outside attack 15, F1).
+      const others = this.hostRoots.has(who) ? null : this.othersAutoRemove(found, 'start or restart of', route.ref, who);
+      if (others) return this.policyRefused(others, head, who)!;
       const refused = this.hostRoots.has(who) ? null : await this.refusedStart(found, head, who, true);
       if (refused) return refused;
       this.replaced.set(route, this.notes.start(found.id, who));
