@@ -22,7 +22,7 @@ export type { BodyKind, Head } from './front/http-framing';
 export type { Change, Unattributed } from './front/api-routes';
 export type { ApiRoute } from './front/api-routes';
 export { asCreated, daemonOfInfo, isContidShim, runtimesOfInfo, storedContainerRefusal } from './front/start-policy';
-export { DEFAULT_CAPABILITIES, HOST_CONFIG_RULES, bindRefusal, containerCreateRefusal, foldKey, execCreateRefusal, hostConfigRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachContainer, BRIDGE_OPTIONS, RESERVED_LABEL_PREFIXES, labelsRefusal } from './front/request-policy';
+export { DEFAULT_CAPABILITIES, HOST_CONFIG_RULES, bindRefusal, containerCreateRefusal, foldKey, execCreateRefusal, hostConfigRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachBody, networkAttachContainer, BRIDGE_OPTIONS, RESERVED_LABEL_PREFIXES, labelsRefusal } from './front/request-policy';
 export type { PolicyContext, Refusal } from './front/request-policy';
 export { isHostRoot } from './front/host-root';
 export { repeatedKey } from './front/json-keys';

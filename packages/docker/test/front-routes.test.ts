@@ -143,8 +143,13 @@ describe('a start or a change relayed naming the full id the front resolved its 
     expect(routeOf(method, target)).toEqual({ kind: 'container-change', ref: ID, what });
   });
 
+  test('a removal (DELETE /containers/{ref}, outside attack 15 F3) names the full id too, its query kept', () => {
+    expect(containerTargetFor('/v1.41/containers/web?force=1&v=1', ID)).toBe(`/v1.41/containers/${ID}?force=1&v=1`);
+    expect(routeOf('DELETE', `/v1.41/containers/${ID}?force=1&v=1`)).toEqual({ kind: 'container-remove', ref: ID });
+  });
+
   test('anything but a call on one container, or an id that is not whole, is a bug, not a target', () => {
-    expect(() => containerTargetFor('/v1.41/containers/create', ID)).toThrow();
+    expect(() => containerTargetFor('/v1.41/containers', ID)).toThrow();
     expect(() => containerTargetFor('/v1.41/exec/x/start', ID)).toThrow();
     expect(() => containerTargetFor('/v1.41/containers/web/start', 'abc')).toThrow();
   });

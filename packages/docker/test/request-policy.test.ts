@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateName, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachContainer } from '@contid/docker';
+import { HOST_CONFIG_RULES, PolicyContext, bindRefusal, containerCreateRefusal, execCreateRefusal, hostConfigRefusal, isHostRoot, routeOf, startBodyRefusal, volumeCreateName, volumeCreateRefusal, volumeOptionsRefusal, networkCreateRefusal, networkAttachBody, networkAttachContainer } from '@contid/docker';
 
 const MALLORY = 1001;
 
@@ -416,5 +416,10 @@ describe('network create (outside attack 12, P1): bridge only, dockerd\'s own po
     expect(networkAttachContainer(Buffer.from('{"Container":"abc","CONTAINER":"root"}'))).toHaveProperty('why');
     expect(networkAttachContainer(Buffer.from('{}'))).toHaveProperty('why');
     expect(networkAttachContainer(Buffer.from('{"Container":1}'))).toHaveProperty('why');
+  });
+  test('connect or disconnect is relayed naming the full id judged, in the key as it came, the rest kept (outside attack 15, F3)', () => {
+    const id = 'c'.repeat(64);
+    expect(JSON.parse(networkAttachBody(Buffer.from('{"container":"web","EndpointConfig":{"Aliases":["a"]}}'), id).toString())).toEqual({ container: id, EndpointConfig: { Aliases: ['a'] } });
+    expect(JSON.parse(networkAttachBody(Buffer.from('{"Container":"web","Force":true}'), id).toString())).toEqual({ Container: id, Force: true });
   });
 });

@@ -171,9 +171,11 @@ function decodedWhole(url: string): string | null {
 export function containerTargetFor(url: string, id: string): string {
   const whole = decodedWhole(url);
   const parts = whole?.replace(VERSION, '').split('/').slice(1);
-  if (whole === null || !parts || parts[0] !== 'containers' || parts.length < 3 || !isFullId(id)) throw new Error(`not a call on one container: ${JSON.stringify(url)}`);
+  if (whole === null || !parts || parts[0] !== 'containers' || parts.length < 2 || !isFullId(id)) throw new Error(`not a call on one container: ${JSON.stringify(url)}`);
   const q = url.indexOf('?');
-  return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}/${parts.slice(2).join('/')}${q < 0 ? '' : url.slice(q)}`;
+  // `/containers/{ref}` alone is a removal (DELETE).
+  const rest = parts.slice(2).map((p) => `/${p}`).join('');
+  return `${VERSION.exec(whole)?.[0] ?? ''}/containers/${id}${rest}${q < 0 ? '' : url.slice(q)}`;
 }
 
 /** A network call's target naming the network by its full id `id`, version prefix and query kept (as containerTargetFor). */

@@ -11,7 +11,7 @@ import { DockerDaemon, daemonOfInfo, storedContainerRefusal } from './start-poli
 import { isHostRoot } from './host-root';
 import { DEFAULT_LIMITS, FrontLimits, Holdings, ThrottledLog } from './limits';
 import { AUDIT_VIRT_RESOURCE, changeRecord } from './change-record';
-import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, createImage, labelsRefusal, execCreateRefusal, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
+import { PolicyContext, Refusal, StoredVolume, containerCreateRefusal, createImage, labelsRefusal, execCreateRefusal, networkAttachBody, networkAttachContainer, networkCreateRefusal, startBodyRefusal, volumeCreateName, volumeCreateRefusal } from './request-policy';
 import { formatVolumeNote, nowNs, parseVolumeNote, volumeBorn, volumeKey, volumeMaker } from './volume-makers';
 
 export interface FrontOptions {
@@ -62,6 +62,8 @@ export class DockerFront {
   private readonly hostRoots = new WeakSet<Requester>();
   /** The named volumes a call of a caller other than host root may make, until dockerd answers it (keyed by the request's route). */
   private readonly making = new WeakMap<ApiRoute, MakingVolumes>();
+  /** The full id of the container a removal of hers names, until dockerd answers it (keyed by the request's route). */
+  private readonly removingContainer = new WeakMap<ApiRoute, string>();
   /** The full id of the network a removal names, until dockerd answers it (keyed by the request's route). */
   private readonly removingNetwork = new WeakMap<ApiRoute, string>();
   private readonly holdings: Holdings;
@@ -112,9 +114,10 @@ export class DockerFront {
         if (id && making) void this.noteAnonymousVolumes(id, making);
       },
       responded: (route, status) => {
-        if (route.kind === 'container-remove' && status === 204 && isFullId(route.ref)) {
-          this.notes.forget('c', route.ref);
-          this.o.requesters.forget('m', route.ref);
+        const removed = route.kind === 'container-remove' ? (this.removingContainer.get(route) ?? (isFullId(route.ref) ? route.ref : null)) : null;
+        if (removed !== null && status === 204) {
+          this.notes.forget('c', removed);
+          this.o.requesters.forget('m', removed);
         }
         if (route.kind === 'volume-remove' && status === 204) this.o.requesters.forget('v', volumeKey(route.name));
         const network = this.removingNetwork.get(route);
@@ -296,7 +299,10 @@ export class DockerFront {
     if (route.kind === 'network-create') return verdict(networkCreateRefusal(body)) ?? this.before(route, head, who);
     if (route.kind === 'network-attach') {
       const named = networkAttachContainer(body);
-      return 'what' in named ? this.policyRefused(named, head, who)! : this.owned(named.container, 'network connect or disconnect of', head, who).then((r) => ('id' in r ? undefined : r));
+      if ('what' in named) return this.policyRefused(named, head, who)!;
+      // Relayed naming the container by the full id judged (outside attack 15, F3: by the name,
+      // it connected root's container made under that name after the judging to her network).
+      return this.owned(named.container, 'network connect or disconnect of', head, who).then((r) => ('id' in r ? { target: head.url, body: networkAttachBody(body, r.id) } : r));
     }
     const refusal = route.kind === 'container-start' ? startBodyRefusal(body) : null;
     return verdict(refusal) ?? this.before(route, head, who);
@@ -523,9 +529,15 @@ export class DockerFront {
     if (route.kind === 'container-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker container prune', why: "it removes every stopped container, root's too, whose names are then free for yours (root's next `docker start NAME` would start your container); remove the containers you make by name" }, head, who)!;
     // Removing root's container frees its name for hers, as a rename would (outside attack 12, R2):
     // root's scripted `docker exec NAME` then ran in her container, with root's secrets.
+    // Relayed by the full id judged (outside attack 15, F3: by the name, it removed root's
+    // container made under that name after the judging).
     if (route.kind === 'container-remove') {
       if (this.hostRoots.has(who)) return;
-      return this.owned(route.ref, 'removal of', head, who).then((r) => ('id' in r ? undefined : r));
+      return this.owned(route.ref, 'removal of', head, who).then((r) => {
+        if (!('id' in r)) return r;
+        this.removingContainer.set(route, r.id);
+        return { target: containerTargetFor(head.url, r.id) };
+      });
     }
     if (route.kind === 'container-end') return this.hostRoots.has(who) ? undefined : this.ending(route.ref, head, who);
     if (route.kind === 'network-prune') return this.hostRoots.has(who) ? undefined : this.policyRefused({ what: 'docker network prune', why: "it removes every network no container uses, root's too, whose names are then free for yours (root's next run on that network would join yours); remove the networks you make by name" }, head, who)!;

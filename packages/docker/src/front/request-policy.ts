@@ -681,6 +681,19 @@ const NETWORK_RULES_BY_KEY = new Map(Object.entries(NETWORK_CREATE_RULES).map(([
  * `POST /networks/{id}/connect|disconnect`: the container it names (the body's `Container`, one
  * string), or the refusal of a body that does not name exactly one.
  */
+/**
+ * A network connect or disconnect body (networkAttachContainer accepted it) naming the container
+ * by full id `id` instead: its one `Container` key (in whatever letter case) gets `id`, the rest
+ * is kept as it was parsed.
+ */
+export function networkAttachBody(body: Buffer, id: string): Buffer {
+  const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  const key = Object.keys(json).find((k) => fold(k) === fold('Container'));
+  if (key === undefined) throw new Error('a network connect or disconnect body without Container');
+  json[key] = id;
+  return Buffer.from(JSON.stringify(json), 'utf8');
+}
+
 export function networkAttachContainer(body: Buffer): { container: string } | Refusal {
   const p = parsed(body, 'network connect or disconnect');
   if ('what' in p) return p;
