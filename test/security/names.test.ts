@@ -85,7 +85,8 @@ describe('names: a nested orchestrator cannot take over the host names (real Doc
       expect(r.status).toBe(0);
       expect(r.stdout).not.toMatch(/[\r\x1b\x07]/);
     }
-    expect(ps.stdout).toContain(`term-${suffix}\\r\\x1b[2J\\x1b[1;1Hcontid: all clear`);
+    // ps writes a cell's spaces as \x20 too (one word per column, outside attack 14)
+    expect(ps.stdout).toContain(`term-${suffix}\\r\\x1b[2J\\x1b[1;1Hcontid:\\x20all\\x20clear`);
     expect(show.stdout).toContain('runtime id:   \\x1b]0;owned\\x07abcd');
   });
 
