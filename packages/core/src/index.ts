@@ -58,3 +58,4 @@ export * from './health';
 export { MIGRATIONS, type Migration } from './migrations';
 export { foldKeyOf } from './binding-folds';
 export { loadKoffi, loadSqlite } from './native-modules';
+export { loginNameOf, passwdEntries, uidOfLogin } from './passwd';

@@ -1,7 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { changeRecord, loginName } from '../src/front/change-record';
+import { loginNameOf } from '@contid/core';
+import { changeRecord } from '../src/front/change-record';
 
 const who = { uid: 1001, auid: 1001, session: 7, pid: 4242, exe: '/usr/bin/docker' };
 const id = 'a'.repeat(64);
@@ -20,11 +21,11 @@ describe('changeRecord', () => {
     expect(text).toContain(`requester-exe=${Buffer.from("/tmp/x' requester-uid=0 '").toString('hex').toUpperCase()}`);
   });
 
-  test('loginName reads passwd; none: null', () => {
+  test('the login name comes from passwd (core loginNameOf); none: null', () => {
     const file = join(tmpdir(), `front13b-passwd-${process.pid}`);
     writeFileSync(file, 'root:x:0:0::/root:/bin/sh\nmallory:x:1001:1001::/home/m:/bin/sh\n');
     try {
-      expect([loginName(1001, file), loginName(5, file), loginName(1, '/nonexistent')]).toEqual(['mallory', null, null]);
+      expect([loginNameOf(1001, file), loginNameOf(5, file), loginNameOf(1, '/nonexistent')]).toEqual(['mallory', null, null]);
     } finally {
       rmSync(file, { force: true });
     }

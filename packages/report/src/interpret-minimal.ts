@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { passwdEntries } from '@contid/core';
 import { bytesToText } from '@contid/audit';
 
 /*
@@ -86,14 +86,8 @@ export function userName(uid: string): string {
   if (uid === '4294967295' || uid === '-1') return 'unset';
   if (!passwd) {
     passwd = new Map();
-    try {
-      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-        const [name, , id] = line.split(':');
-        if (name && id !== undefined && !passwd.has(id)) passwd.set(id, name);
-      }
-    } catch {
-      // numbers only
-    }
+    // the first line naming a uid, as getpwuid answers; no file: numbers only
+    for (const { name, uid: id } of passwdEntries()) if (!passwd.has(String(id))) passwd.set(String(id), name);
   }
   return passwd.get(uid) ?? uid;
 }

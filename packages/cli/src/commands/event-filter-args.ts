@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { uidOfLogin } from '@contid/core/dist/passwd';
 import { ContidError } from '@contid/core/dist/errors';
 import { escapeText } from '@contid/core/dist/printable';
 import { SEARCH_FORMATS, type SearchFormat } from '@contid/audit/dist/format';
@@ -108,16 +108,9 @@ function numberArg(name: string, v: number | undefined): number | undefined {
 /** A login user by name (from /etc/passwd, as ausearch resolves names) or by number. */
 export function uidOf(user: string, passwd = '/etc/passwd'): number {
   if (/^\d+$/.test(user)) return Number(user);
-  let text = '';
-  try {
-    text = readFileSync(passwd, 'utf8');
-  } catch {
-    // No passwd file: only numbers then.
-  }
-  const line = text.split('\n').find((l) => l.split(':')[0] === user);
-  const uid = line?.split(':')[2];
-  if (uid === undefined || !/^\d+$/.test(uid)) throw new ContidError(`--requested-by: no user called "${user}" in ${passwd}`, 2);
-  return Number(uid);
+  const uid = uidOfLogin(user, passwd);
+  if (uid === null) throw new ContidError(`--requested-by: no user called "${user}" in ${passwd}`, 2);
+  return uid;
 }
 
 /** --label KEY=VALUE… and --project NAME (compose) as one label set; undefined when neither is given. */

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { encodeValue } from '@contid/core';
+import { encodeValue, loginNameOf } from '@contid/core';
+import type { Change } from './api-routes';
+import type { Requester } from './requesters';
 
 /** libaudit's encoding, and hex for a `'` too: the kernel wraps the message in msg='…'. */
 const enc = (v: string): string => (v.includes("'") ? Buffer.from(v, 'utf8').toString('hex').toUpperCase() : encodeValue(v));
-import type { Change } from './api-routes';
-import type { Requester } from './requesters';
 
 /**
  * The audit record type of a change the front relays: libvirt's "resource assignment" of a
@@ -23,19 +22,6 @@ export interface ChangedContainer {
   name: string | null;
 }
 
-/** A uid's login name from `passwd` (null: none; ausearch -i names it the same way). */
-export function loginName(uid: number, passwd = '/etc/passwd'): string | null {
-  try {
-    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f.length >= 3 && f[2] === String(uid)) return f[0]!;
-    }
-  } catch {
-    // No passwd: the uid alone names her.
-  }
-  return null;
-}
-
 /**
  * The message of the record of a change the front relayed (outside attack 13, F9): dockerd
  * makes the change itself — a `docker cp`'s files are written by dockerd's own child, auid
@@ -46,7 +32,7 @@ export function loginName(uid: number, passwd = '/etc/passwd'): string | null {
  */
 export function changeRecord(what: Change, c: ChangedContainer, who: Requester, request: string): string {
   const name = c.name?.replace(/^\//, '') ?? '';
-  const user = loginName(who.uid);
+  const user = loginNameOf(who.uid);
   return [
     'virt=docker',
     'resrc=container',
