@@ -71,11 +71,15 @@ export function conmonArgs(pidFile: string | null, procRoot = '/proc'): string[]
   }
 }
 
-/** The container's name as Podman handed it to conmon (`-n NAME`). */
-export function conmonName(pidFile: string | null, procRoot = '/proc'): string | null {
-  const argv = conmonArgs(pidFile, procRoot);
+/** The container's name as Podman handed it to conmon (`-n NAME`), from conmon's command line. */
+export function nameFromConmon(argv: readonly string[] | null): string | null {
   const i = argv ? argv.indexOf('-n') : -1;
   return argv && i > 0 && argv[i + 1] ? argv[i + 1] : null;
+}
+
+/** The container's name as Podman handed it to conmon (`-n NAME`). */
+export function conmonName(pidFile: string | null, procRoot = '/proc'): string | null {
+  return nameFromConmon(conmonArgs(pidFile, procRoot));
 }
 
 /**
@@ -109,7 +113,7 @@ export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000
     const roots = podmanRoots(entry);
     if (!((isPodmanSpec(spec) && roots !== null) || conmonOfPodman(conmon))) return null;
     const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
-    const name = conmonName(entry.pidFile);
+    const name = nameFromConmon(conmon);
     if (name) found.name = name;
     // `podman run --rm` holds the container's lock until it is removed: inspect would only wait.
     if (spec.annotations?.['io.podman.annotations.autoremove'] === 'TRUE') return found;
