@@ -432,11 +432,23 @@ export class DockerFront {
    * Relayed naming the container's full id, so a rename meanwhile cannot put another one there.
    */
   private async judgedExec(ref: string, head: Head, who: Requester): Promise<Verdict> {
+    const r = await this.judgedReach(ref, head, who, 'exec into', true);
+    return 'container' in r ? { target: containerTargetFor(head.url, r.id) } : r;
+  }
+
+  /**
+   * The container `ref` names now, for a call that reaches it: refused when it is a `--rm`
+   * container someone else made and the call may end it (`ending`: how the refusal names the
+   * call; null: not judged so), or, `reaches`, when her start of it would be refused (what it
+   * mounts, shares, holds: refusedStart). Else what dockerd's inspect says of it, to be
+   * relayed by its full id.
+   */
+  private async judgedReach(ref: string, head: Head, who: Requester, ending: string | null, reaches: boolean): Promise<Found | Verdict> {
     const found = await this.resolve(ref);
     if ('message' in found) return found;
-    const others = this.othersAutoRemove(found, 'exec into', ref, who);
+    const others = ending === null ? null : this.othersAutoRemove(found, ending, ref, who);
     if (others) return this.policyRefused(others, head, who)!;
-    return (await this.refusedStart(found, head, who, false)) ?? { target: containerTargetFor(head.url, found.id) };
+    return (reaches ? await this.refusedStart(found, head, who, false) : null) ?? found;
   }
 
   /**
@@ -458,10 +470,8 @@ export class DockerFront {
 
   /** A kill or stop by a caller other than host root (othersAutoRemove); relayed by full id, as a start is. */
   private async ending(ref: string, head: Head, who: Requester): Promise<Verdict> {
-    const found = await this.resolve(ref);
-    if ('message' in found) return found;
-    const others = this.othersAutoRemove(found, 'ending', ref, who);
-    return others ? this.policyRefused(others, head, who)! : { target: containerTargetFor(head.url, found.id) };
+    const r = await this.judgedReach(ref, head, who, 'ending', false);
+    return 'container' in r ? { target: containerTargetFor(head.url, r.id) } : r;
   }
 
   /**
@@ -634,14 +644,10 @@ export class DockerFront {
    * cost to themselves. A 2xx change that changes nothing (`update` with {}) still counts.
    */
   private async changing(route: ApiRoute, ref: string, what: Change, head: Head, who: Requester): Promise<Verdict> {
-    const found = await this.resolve(ref);
-    if ('message' in found) return found;
+    const root = this.hostRoots.has(who);
     // A cp writes through the container's mounts, an attach types into its process: as an exec.
-    const others = this.hostRoots.has(who) ? null : this.othersAutoRemove(found, what === 'cp' ? 'docker cp into' : what === 'attach' ? 'attach to' : `${what} of`, ref, who);
-    if (others) return this.policyRefused(others, head, who)!;
-    const reaches = (what === 'cp' || what === 'attach') && !this.hostRoots.has(who);
-    const refused = reaches ? await this.refusedStart(found, head, who, false) : null;
-    if (refused) return refused;
+    const found = await this.judgedReach(ref, head, who, root ? null : what === 'cp' ? 'docker cp into' : what === 'attach' ? 'attach to' : `${what} of`, !root && (what === 'cp' || what === 'attach'));
+    if (!('container' in found)) return found;
     const line = this.notes.change(found.id, what, who);
     if (line !== null) this.changed.set(route, { id: found.id, line });
     this.recordChange(found, what, head, who);
@@ -673,9 +679,8 @@ export class DockerFront {
    * her start of the container would be. Relayed by full id, as a start is.
    */
   private async reaching(ref: string, head: Head, who: Requester): Promise<Verdict> {
-    const found = await this.resolve(ref);
-    if ('message' in found) return found;
-    return (await this.refusedStart(found, head, who, false)) ?? { target: containerTargetFor(head.url, found.id) };
+    const r = await this.judgedReach(ref, head, who, null, true);
+    return 'container' in r ? { target: containerTargetFor(head.url, r.id) } : r;
   }
 
   private withdraw(changed: { id: string; line: string }): void {
