@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunResult, uniqueName } from '../helpers/cli';
 import { FrontSuite } from '../docker/front-suite';
 import type { LoginUser } from '../docker/login-user';
@@ -92,6 +95,19 @@ describe("outside attack 11 V3: root's named volumes are not hers to mount, remo
     refused(as(mallory, ['volume', 'rm', name]), `removal of volume "${name}"`);
     expect(rootReads(name)).toBe("root-secret\necho from root's script\n");
   }, 120_000);
+
+  // Outside attack 16, F1: the note was written whatever dockerd answered.
+  test('a create dockerd refuses (no such image) notes her as the maker of no volume: root\'s volume made under the name next is not hers', async () => {
+    const name = uniqueName('never-made');
+    const r = suite.call(mallory, 'POST', '/v1.41/containers/create', { Image: 'local/no-such-image:1', HostConfig: { Binds: [`${name}:/d`] } });
+    expect(r.status).toBe(404);
+    expect(volumeExists(name)).toBe(false);
+    expect(existsSync(join(suite.requesters, `v-${createHash('sha256').update(name).digest('hex')}`))).toBe(false);
+    await new Promise((done) => setTimeout(done, 200));
+    rootVolume(name);
+    refused(as(mallory, ['run', '--rm', '-v', `${name}:/d`, engine.image, ...WRITE]), `volume "${name}"`, 125);
+    expect(rootReads(name)).toContain('root-secret');
+  });
 
   test("another user's volume is not hers either", () => {
     const name = uniqueName('bobs');

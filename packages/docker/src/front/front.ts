@@ -123,7 +123,10 @@ export class DockerFront {
         const network = this.removingNetwork.get(route);
         if (network && status === 204) this.o.requesters.forget('n', network);
         const making = this.making.get(route);
-        if (making) this.volumesMade(making);
+        // Made only when dockerd made what was asked (201): a refused create (no such image) made
+        // no volume, and a note would make hers one root makes under the name just after
+        // (outside attack 16, F1).
+        if (making && status === 201) this.volumesMade(making);
         const replaced = this.replaced.get(route);
         // Started only on 2xx; a refused or no-op start (304) leaves the earlier note as it was.
         if (replaced) this.notes.answered(replaced, status >= 200 && status < 300);
