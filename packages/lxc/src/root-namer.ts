@@ -44,7 +44,7 @@ const statRoot = (path: string): { root: string; bornMs: number | null } | null 
  * rootfs each config names (a directory, or whatever is mounted on it), then, for a root no
  * config gives, the root of each running container's init (`/proc/PID/root`: loop, LVM and
  * other backings LXC mounts itself). The contid is that of the container's open row, when
- * contid knows it. Read once; a miss reads the host again at most every `refreshMs` (tail).
+ * contid knows it. Read once; with `refreshMs` (tail), read again once that old, and a miss reads the running containers too.
  */
 export function lxcRootNamer(
   registry: Pick<ContainerQueries, 'list'> | null,
@@ -87,7 +87,11 @@ export function lxcRootNamer(
     readAt = Date.now();
   };
   return (root) => {
-    if (roots === null) read(false);
+    // a long-lived reader (tail) reads the host again once its view is `refreshMs` old, found
+    // root or not: a destroyed container's root inode is given to the next rootfs made, and a
+    // view kept for ever would name the old container, born then, for the new one's entries
+    // (outside attack 16, F2)
+    if (roots === null || Date.now() - readAt >= (options.refreshMs ?? Infinity)) read(false);
     let found = roots!.get(root);
     // the running containers cost an lxc-info each: asked only for a root no config names
     if (found === undefined && (!running || Date.now() - readAt >= (options.refreshMs ?? Infinity))) {

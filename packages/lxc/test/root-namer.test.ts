@@ -43,4 +43,29 @@ describe('naming an entry root with the host LXC containers', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // Outside attack 16, F2: tail keeps one namer for its lifetime; a root it had found kept its
+  // first name, so a destroyed container's inode, given to the next rootfs, named the old one.
+  it('a long-lived namer (refreshMs) names whoever holds a root now: a destroyed rootfs inode given to the next rootfs names the next', async () => {
+    // on disk (ext4 gives a freed inode to the next directory made; tmpfs never reuses numbers)
+    const dir = mkdtempSync(join('/var/tmp', 'contid-lxcpath-'));
+    try {
+      mkdirSync(join(dir, 'old', 'rootfs'), { recursive: true });
+      writeFileSync(join(dir, 'old', 'config'), 'lxc.uts.name = old\n');
+      const namer = lxcRootNamer(null, { lxcPath: dir, procRoot: join(dir, 'no-proc'), refreshMs: 50 });
+      const root = pathRecordRoot(statSync(join(dir, 'old', 'rootfs')));
+      expect(namer(root)?.name).toBe('old');
+      rmSync(join(dir, 'old'), { recursive: true });
+      let next: string | null = null;
+      for (let i = 0; i < 100 && next === null; i++) {
+        mkdirSync(join(dir, `next${i}`, 'rootfs'), { recursive: true });
+        writeFileSync(join(dir, `next${i}`, 'config'), `lxc.uts.name = next${i}\n`);
+        if (pathRecordRoot(statSync(join(dir, `next${i}`, 'rootfs'))) === root) next = `next${i}`;
+      }
+      expect(next).not.toBeNull();
+      await new Promise((done) => setTimeout(done, 60));
+      expect(namer(root)).toEqual({ name: next, contid: null, bornMs: statSync(join(dir, next!, 'rootfs')).birthtimeMs });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
