@@ -2,6 +2,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONTID_MAIN, contid, run, tempStateDir } from '../helpers/cli';
+import { PLUGIN_CONF_PATH, PLUGIN_LAUNCHER_PATH } from '@contid/audit';
 import { AS_NOBODY } from './harness';
 
 /**
@@ -88,6 +89,29 @@ describe('output paths chosen or prepared by someone else (real CLI)', () => {
     expect(new Set(pages).size).toBe(4);
     for (const p of pages) expect(lstatSync(join(out, p)).isFile()).toBe(true);
     expect(existsSync(join(out, 'n.html'))).toBe(false);
+  });
+
+  it("install auditd-plugin log= her file in a sticky directory, or under her directory: refused, nothing installed (the launcher appends root's stderr there at every auditd start)", () => {
+    const hers = join(dir, 'hers');
+    mkdirSync(hers);
+    expect(run('chown', ['65534:65534', hers]).status).toBe(0);
+    const planted = run(AS_NOBODY[0], [...AS_NOBODY.slice(1), 'touch', join(sticky, 'plugin.log')]);
+    expect([planted.status, planted.stderr]).toEqual([0, '']);
+    const cases: Array<[string, RegExp]> = [
+      [join(sticky, 'plugin.log'), /^contid: refusing log=.*\/sticky\/plugin\.log: others may write its directory \(mode 1777\); choose a file in a directory only root can write/],
+      [join(sticky, 'new.log'), /^contid: refusing log=.*\/sticky\/new\.log: others may write its directory \(mode 1777\)/],
+      [join(hers, 'plugin.log'), /^contid: refusing to write under .*\/hers: .*\/hers is a directory owned by uid 65534, not by root or you \(uid 0\)$/],
+    ];
+    try {
+      for (const [logPath, refused] of cases) {
+        const r = contid(['install', 'auditd-plugin', `output=${join(dir, 'live.jsonl')}`, `log=${logPath}`, 'restart=no'], { env: state.env, timeout: 60_000 });
+        expect([r.status === 0, r.stderr.trim().split('\n')]).toEqual([false, [expect.stringMatching(refused)]]);
+        expect([existsSync(PLUGIN_LAUNCHER_PATH), existsSync(PLUGIN_CONF_PATH)]).toEqual([false, false]);
+      }
+      expect(readdirSync(hers)).toEqual([]);
+    } finally {
+      if (existsSync(PLUGIN_LAUNCHER_PATH)) contid(['uninstall', 'auditd-plugin'], { env: state.env });
+    }
   });
 
   it('install as non-root and search of an unreadable input: one clear line, not "internal error"', () => {

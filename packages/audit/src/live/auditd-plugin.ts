@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ContidError, auditDaemonPid, makeDirectory } from '@contid/core';
+import { chmodSync, closeSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
+import { ContidError, auditDaemonPid, escapeText, makeDirectory, openOutputFile } from '@contid/core';
 import { auditdRunner, restartAdvice, restartAuditd } from './auditd-service';
 
 export const PLUGIN_CONF_PATH = '/etc/audit/plugins.d/contid.conf';
@@ -57,6 +57,23 @@ export function pluginLauncher(contid: string[], tailArgs: string[], logPath = P
   ].join('\n');
 }
 
+/**
+ * The launcher's `exec 2>>LOG` runs as root at every start of auditd and appends to whatever is
+ * at that path then, link or someone's file: so the log must be root's own file in a directory
+ * only root can write — even a sticky one like /tmp lets others plant the name first, or again
+ * after a rotation removes it (outside attack 14, N1). Made here, at install, or refused.
+ */
+function preparePluginLog(logPath: string): void {
+  const shown = escapeText(logPath);
+  if (!isAbsolute(logPath)) throw new ContidError(`log=${shown} must be an absolute path`, 2);
+  const dir = makeDirectory(dirname(logPath), 0o755, 0);
+  const mode = statSync(dir).mode;
+  if ((mode & 0o022) !== 0) {
+    throw new ContidError(`refusing log=${shown}: others may write its directory (mode ${(mode & 0o7777).toString(8)}); choose a file in a directory only root can write, as ${PLUGIN_LOG_PATH}`);
+  }
+  closeSync(openOutputFile(logPath, 0));
+}
+
 function ownedOrAbsent(path: string): boolean {
   return !existsSync(path) || readFileSync(path, 'utf8').includes(MARKER);
 }
@@ -68,6 +85,7 @@ export function installAuditdPlugin(o: AuditdPluginOptions): string[] {
     if (!ownedOrAbsent(path)) throw new ContidError(`${path} exists and was not installed by contid; leaving it`);
   }
   if (!existsSync(dirname(conf))) throw new ContidError(`${dirname(conf)} does not exist: is auditd (3.x) installed?`);
+  preparePluginLog(o.logPath ?? PLUGIN_LOG_PATH);
   makeDirectory(dirname(launcher));
   writeFileSync(launcher, pluginLauncher(o.contid, o.tailArgs, o.logPath), { mode: 0o755 });
   chmodSync(launcher, 0o755);
