@@ -1,52 +1,23 @@
 #!/usr/bin/env node
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { failWith, leaveQuietlyOnClosedOutput } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
-import { commandsFor } from './commands';
-import { VERBATIM_ARGS } from './commands/verbatim-args';
-import { refuseRepeatedOptions, type DeclaredOptions } from './repeated-options';
+import { COMMAND_LOADERS, commandsFor } from './commands';
+import { plainCommandArgs } from './plain-args';
 
 /** The contid command: wiring only; every command's work lives in a package. */
 async function main(): Promise<void> {
-  const args = rewriteAusearchArgs(hideBin(process.argv));
-  let cli = yargs(args)
-    .scriptName('contid')
-    .parserConfiguration(VERBATIM_ARGS)
-    .usage('$0 <command> [options]\n\nAudit identity for Linux containers.')
-    .option('state-dir', { type: 'string', describe: 'registry directory (default /var/lib/contid, or $CONTID_STATE_DIR)' })
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
-    .option('write-path', { choices: ['auto', 'session', 'procfs'], describe: 'how the kernel carries the ID (default auto, or $CONTID_WRITE_PATH)' })
-    .middleware((argv) => {
-      // Global options travel as the CONTID_* variables every package reads (configFromEnv).
-      if (typeof argv.stateDir === 'string') process.env.CONTID_STATE_DIR = argv.stateDir;
-      if (typeof argv.writePath === 'string') process.env.CONTID_WRITE_PATH = argv.writePath;
-    })
-    // Every command's: an option that takes one value, given twice, is refused (not joined).
-    .check((argv, options) => (refuseRepeatedOptions(argv, options as unknown as DeclaredOptions), true))
-    .strict()
-    .demandCommand(1, 'name a command; see contid --help')
-    .recommendCommands()
-    .help()
-    .version()
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((msg, err) => failWith(err ?? new Error(msg), Boolean(msg)));
-  for (const command of commandsFor(args)) cli = cli.command(command);
-  skipHelpCache(cli);
-  await cli.parseAsync();
-}
-
-/**
- * yargs 17 renders the whole help of a command each time the command runs (runCommand calls
- * its usage's cacheHelpMessage once the handler has started), so that a failure after an await
- * can still print it. contid never prints help on a failure (failWith: one line), and that
- * rendering — every option of `search` laid out by cliui — cost ≈ 60–80 ms CPU of each run.
- * `--help` renders it as before. An internal of yargs: where it is not there, nothing changes.
- */
-function skipHelpCache(cli: Argv): void {
-  type Internals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
-  const usage = (cli as unknown as Internals).getInternalMethods?.().getUsageInstance?.();
-  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+  // process.argv without node and the script: what yargs/helpers' hideBin gives for node
+  const args = rewriteAusearchArgs(process.argv.slice(2));
+  // `contid search` written plainly runs without yargs (plain-args.ts: the same argv, or null)
+  if (args[0] === 'search') {
+    const [search] = COMMAND_LOADERS.search();
+    const { SEARCH_OPTIONS } = require('./commands/search') as typeof import('./commands/search');
+    const { GLOBAL_JSON_OPTION } = require('./cli') as typeof import('./cli');
+    const argv = plainCommandArgs(args, 'search', 'files', { ...GLOBAL_JSON_OPTION, ...SEARCH_OPTIONS });
+    if (argv !== null) return void (await search.handler(argv as never));
+  }
+  const { contidCli } = require('./cli') as typeof import('./cli');
+  await contidCli(args, commandsFor(args), (msg, err) => failWith(err ?? new Error(msg), Boolean(msg))).parseAsync();
 }
 
 leaveQuietlyOnClosedOutput();

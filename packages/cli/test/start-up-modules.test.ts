@@ -51,6 +51,11 @@ describe('search start-up loads only what the run uses', () => {
     expect(ours.length).toBeLessThanOrEqual(64);
   });
 
+  it('a search written plainly runs without yargs; any other spelling goes through it (plain-args.ts)', () => {
+    expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-if', LOG]), /[/\\]yargs[/\\]/)).toBe(false);
+    expect(has(loaded([MAIN, 'search', '--type=SYSCALL', '-if', LOG]), /[/\\]yargs[/\\]/)).toBe(true);
+  });
+
   it('--interpret loads koffi (libauparse) when it needs it', () => {
     expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-i', '-if', LOG]), /[/\\]koffi[/\\]/)).toBe(true);
   });

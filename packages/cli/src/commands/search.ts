@@ -111,6 +111,21 @@ class Out {
   }
 }
 
+/** Every option of `search` (the global `--json` is main's): the builder's table and the plain reader's (plain-args.ts). */
+export const SEARCH_OPTIONS = {
+  ...EVENT_FILTER_OPTIONS,
+  ...LOG_INPUT_OPTIONS,
+  input: { ...LOG_INPUT_OPTIONS.input, alias: 'if' }, // -i is ausearch's --interpret
+  ...CSV_OPTIONS,
+  ...QUIET_OPTION,
+  strict: { type: 'boolean', default: false, describe: 'fail, naming FILE:LINE and printing nothing, when a line is not an audit record' },
+  'just-one': { type: 'boolean', default: false, describe: 'stop after the first matching event (ausearch --just-one)' },
+  'show-rejected': { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' },
+  untagged: { type: 'boolean', default: false, describe: 'list entries into LXC containers that bypassed contid (plain lxc-start / lxc-attach), known to contid or not, instead of events' },
+  index: { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' },
+  'index-dir': { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' },
+} as const;
+
 /** A file name for a one-line message: control characters escaped. */
 const displayName = (file: string): string => file.replace(/[\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 
@@ -124,16 +139,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
   builder: (y) =>
     y
       .positional('files', { type: 'string', array: true, describe: 'log file(s) or directory; - for stdin' })
-      .options(EVENT_FILTER_OPTIONS)
-      .options({ ...LOG_INPUT_OPTIONS, input: { ...LOG_INPUT_OPTIONS.input, alias: 'if' } }) // -i is ausearch's --interpret
-      .options(CSV_OPTIONS)
-      .options(QUIET_OPTION)
-      .option('strict', { type: 'boolean', default: false, describe: 'fail, naming FILE:LINE and printing nothing, when a line is not an audit record' })
-      .option('just-one', { type: 'boolean', default: false, describe: 'stop after the first matching event (ausearch --just-one)' })
-      .option('show-rejected', { type: 'boolean', default: false, describe: 'list binding records that failed the trust rule (forgery candidates) instead of events' })
-      .option('untagged', { type: 'boolean', default: false, describe: 'list entries into LXC containers that bypassed contid (plain lxc-start / lxc-attach), known to contid or not, instead of events' })
-      .option('index', { type: 'boolean', default: true, describe: 'use the index of contid index when it matches the files (--no-index: scan)' })
-      .option('index-dir', { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' })
+      .options(SEARCH_OPTIONS)
       .example('$0 search --container web --start today', "what web did today, as raw records")
       .example('$0 search -c web --format ecs -if /var/log/audit', 'for a SIEM')
       .example('$0 search -m SYSCALL -sv no -ts today -i', 'ausearch spellings: failed syscalls since midnight, interpreted') as never,
