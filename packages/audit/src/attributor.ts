@@ -9,7 +9,7 @@ import { SerialWatch, type BootVerdict } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
-import { kernelField, kernelSession, type AuditRecord } from './record';
+import { detachRecord, kernelField, kernelSession, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -321,6 +321,8 @@ export class Attributor {
    * node if the node's next record counts on low too (SerialWatch), and is kept until then.
    */
   observeBoot(rec: AuditRecord): void {
+    // kept until the node's next record: its own text, not a view of the bytes it was read from
+    detachRecord(rec);
     this.drops.set(rec.node ?? '', rec);
   }
 
@@ -581,7 +583,10 @@ export class Attributor {
     this.rejectedBy.set(reason, (this.rejectedBy.get(reason) ?? 0) + 1);
     if (reason === 'unknown-key' && keyId !== undefined && node !== undefined) this.unknownKeys.add(keyId, node);
     this.options.onRejected?.({ reason, record, keyId, node });
-    if (this.rejected.length < (this.options.keepRejected ?? 10_000)) this.rejected.push({ reason, record, keyId, node });
+    if (this.rejected.length < (this.options.keepRejected ?? 10_000)) {
+      detachRecord(record); // kept: its own text, not a view of the bytes it was read from
+      this.rejected.push({ reason, record, keyId, node });
+    }
   }
 
   private bind(node: string | null, session: number, contid: ContainerId, at: number, atMs: number): void {

@@ -1,4 +1,4 @@
-import { explicitSerialText, type AuditRecord } from './record';
+import { detachRecord, explicitSerialText, type AuditRecord } from './record';
 import { MinHeap } from './min-heap';
 
 /** The records of one kernel or user event, in arrival order. */
@@ -43,6 +43,11 @@ export interface ReassemblerOptions {
   clock?: () => number;
   /** Bound on open events (memory stays flat on a log with endless unterminated events). */
   maxOpen?: number;
+  /**
+   * Note the events a record joins or opens, for detachOpened(): a live reader whose records
+   * point into the bytes read lets those of events still open have their own text.
+   */
+  noteOpened?: boolean;
 }
 
 interface Open {
@@ -58,6 +63,8 @@ interface Open {
   serialText: string | null;
   /** Arrival order. */
   seq: number;
+  /** The noteOpened round it was last noted in (-1: never). */
+  noted: number;
   /**
    * ausearch keeps held events in an array and reuses the first free slot; between equal
    * stamps (a LOGIN and the SYSCALL after it) the lower slot is printed first.
@@ -111,6 +118,9 @@ export class Reassembler {
    */
   recordsAfterCut = 0;
   private readonly freeSlots = new MinHeap<number>((a, b) => a < b);
+  /** Events a record joined or opened since the last detachOpened() (noteOpened), once each. */
+  private readonly noted: Open[] = [];
+  private noteRound = 0;
   private nextSlot = 0;
 
   constructor(private readonly options: ReassemblerOptions = {}) {
@@ -139,6 +149,7 @@ export class Reassembler {
       entry.event.records.push(rec);
       if (entry.afterCut) this.recordsAfterCut++;
       if (this.options.clock && END_MARKERS.has(rec.type)) this.complete(entry, done);
+      else this.note(entry);
       return this.drain(done);
     }
     const afterCut = this.cut.size > 0 && this.cut.has(key);
@@ -156,6 +167,7 @@ export class Reassembler {
       complete: false,
       serialText,
       seq: this.seq++,
+      noted: -1,
       slot: live ? 0 : (this.freeSlots.pop() ?? this.nextSlot++),
       afterCut,
     };
@@ -163,7 +175,10 @@ export class Reassembler {
     if (typeof key === 'string' && rec.node === null) this.displaced++;
     if (!live) this.byTime.push(opened);
     if (opensSingleRecordEvent(rec.typeNumber) || (live && END_MARKERS.has(rec.type))) this.complete(opened, done);
-    else this.byAge.push(opened);
+    else {
+      this.byAge.push(opened);
+      this.note(opened);
+    }
     // ausearch checks time-outs against the stamp of each event that opens.
     this.expire(opened.since, done);
     return this.drain(done);
@@ -179,6 +194,22 @@ export class Reassembler {
     const done: AuditEvent[] = [];
     if (entry) this.complete(entry, done);
     return this.drain(done);
+  }
+
+  private note(o: Open): void {
+    if (!this.options.noteOpened || o.noted === this.noteRound) return;
+    o.noted = this.noteRound;
+    this.noted.push(o);
+  }
+
+  /**
+   * Gives every record of the events noted since the last call that are still open its own
+   * text (detachRecord): the buffer its line was read into is no longer held by it (noteOpened).
+   */
+  detachOpened(): void {
+    for (const o of this.noted) if (!o.complete) for (const r of o.event.records) detachRecord(r);
+    this.noted.length = 0;
+    this.noteRound++;
   }
 
   /** The records of every event still held (open, or complete and waiting for an earlier one). */

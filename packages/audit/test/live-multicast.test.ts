@@ -5,7 +5,7 @@ import { MulticastSource } from '../src/live/multicast-source';
 
 async function drain(q: BoundedLineQueue): Promise<string[]> {
   const out: string[] = [];
-  for (let b = await q.take(4096); b; b = await q.take(4096)) out.push(...b);
+  for (let b = await q.take(4096); b; b = await q.take(4096)) for (const item of b) out.push(...(typeof item === 'string' ? [item] : item.strings()));
   return out;
 }
 

@@ -5,6 +5,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry, TrustStore, ephemeralSigner, formatContainerId, parseContainerId, signLifecycle, type ContainerId } from '@contid/core';
 import { LivePipeline } from '../src/live/pipeline';
+import { LineBlock } from '../src/live/line-splitter';
+import { Reassembler } from '../src/reassembler';
+import { parseRecordBytes, recordRawBytes } from '../src/record';
 
 // Record shapes as this machine's kernel and auditd write them (session 960, contid 13957717679680).
 const NODE = '/usr/bin/node';
@@ -197,6 +200,33 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     expect(outEvents).toBe(400); // each LOGIN event carries a SYSCALL too
     expect(p.held).toBe(0);
     expect(out).toBe('');
+  });
+
+  test('lines handed in as blocks of bytes (the plugin source) give the output the same lines as strings give', () => {
+    // held, bound, and an event cut across two blocks (its records wait for the next block)
+    const lines = [...login(960, 1), ...execve(960, 2, 'one'), 'not a record', binding(960, 4, 'web', '13957717679680'), ...execve(960, 5, 'two'), ...login(961, 6), ...execve(961, 7, 'x'), '', ...execve(962, 8, 'late')];
+    const run = (feed: (p: LivePipeline) => string): string => {
+      const p = new LivePipeline({ format: 'json', trust }, () => 1000);
+      return feed(p) + String(p.flush());
+    };
+    const asStrings = run((p) => String(p.push(lines)));
+    for (let cut = 1; cut < lines.length; cut++) {
+      const block = (ls: string[]) => new LineBlock(Buffer.from(ls.map((l) => l + '\n').join(''), 'latin1'), ls.length);
+      const asBlocks = run((p) => String(p.push([block(lines.slice(0, cut))])) + String(p.push([block(lines.slice(cut))])));
+      expect(asBlocks).toBe(asStrings);
+    }
+  });
+
+  test('records of an event still open do not keep the block they were read from (they get their own text)', () => {
+    const r = new Reassembler({ clock: () => 0, noteOpened: true });
+    const buf = Buffer.from([...execve(960, 2, 'one').slice(0, 2), ...login(961, 3).slice(1, 2)].join('\n') + '\n', 'latin1');
+    const recs = [];
+    for (let start = 0, nl = buf.indexOf(10); nl >= 0; start = nl + 1, nl = buf.indexOf(10, start)) recs.push(parseRecordBytes(buf, start, nl, -1)!);
+    for (const rec of recs) expect(r.push(rec)).toEqual([]);
+    expect(recs.every((rec) => recordRawBytes(rec) !== null)).toBe(true);
+    r.detachOpened();
+    expect(recs.map((rec) => recordRawBytes(rec))).toEqual([null, null, null]);
+    expect(recs[1].raw).toBe(execve(960, 2, 'one')[1]);
   });
 
   test('lines that are not audit records are counted, not fatal', () => {

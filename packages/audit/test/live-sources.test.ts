@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (i: number) => `type=USER msg=audit(1795896418.${String(i % 1000).padStart(3, '0')}:${i}): pid=1 uid=0 msg='n=${i}'`;
 
 async function collect(queue: BoundedLineQueue, into: string[]): Promise<void> {
-  for (let b = await queue.take(1000); b; b = await queue.take(1000)) into.push(...b);
+  for (let b = await queue.take(1000); b; b = await queue.take(1000)) for (const item of b) into.push(...(typeof item === 'string' ? [item] : item.strings()));
 }
 
 describe('file follower (real files, renamed and truncated while followed)', () => {

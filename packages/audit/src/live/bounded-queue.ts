@@ -1,12 +1,18 @@
+import { linesOf, type QueuedLines } from './line-splitter';
+
 /**
  * The bounded queue between a source (reader) and the writer. Durable sources (a file,
  * auditd's pipe) wait for space, so nothing is lost and the producer slows down; the
  * kernel multicast source cannot wait (the kernel would overrun its socket), so what does
- * not fit is dropped and counted, never silently.
+ * not fit is dropped and counted, never silently. Its bound and batches count lines: an item
+ * is a line, or a block of lines as bytes (LineBlock) from a source that reads bytes.
  */
 export class BoundedLineQueue {
-  private items: string[] = [];
+  /** Taken items are cleared (null): a block taken must not stay alive behind the head. */
+  private items: (QueuedLines | null)[] = [];
   private head = 0;
+  /** Lines in the items from head on. */
+  private count = 0;
   private closed = false;
   private spaceWaiters: (() => void)[] = [];
   private dataWaiter: (() => void) | undefined;
@@ -17,8 +23,9 @@ export class BoundedLineQueue {
     if (capacity < 1) throw new RangeError('queue capacity must be at least 1');
   }
 
+  /** Lines queued now. */
   get length(): number {
-    return this.items.length - this.head;
+    return this.count;
   }
 
   /** Takes what fits; counts and drops the rest. Returns the number accepted. */
@@ -27,6 +34,7 @@ export class BoundedLineQueue {
     const room = Math.max(0, this.capacity - this.length);
     const accepted = Math.min(room, lines.length);
     for (let i = 0; i < accepted; i++) this.items.push(lines[i]);
+    this.count += accepted;
     this.dropped += lines.length - accepted;
     if (accepted > 0) this.wakeReader();
     return accepted;
@@ -37,29 +45,43 @@ export class BoundedLineQueue {
    * `limit`, waits already once that many lines are queued: a source that can be paused
    * needs no deep queue, and lines that wait long survive into V8's old generation.
    */
-  async put(lines: readonly string[], limit = this.capacity): Promise<void> {
+  async put(lines: readonly QueuedLines[], limit = this.capacity): Promise<void> {
     const room = Math.max(1, Math.min(limit, this.capacity));
     let i = 0;
-    while (i < lines.length && !this.closed) {
-      if (this.length >= room) {
+    /** The rest of a block that did not fit whole, still to go in. */
+    let rest: QueuedLines | null = null;
+    while ((rest !== null || i < lines.length) && !this.closed) {
+      if (this.count >= room) {
         await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
         continue;
       }
-      const n = Math.min(room - this.length, lines.length - i);
-      for (let k = 0; k < n; k++) this.items.push(lines[i + k]);
-      i += n;
+      while ((rest !== null || i < lines.length) && this.count < room) {
+        let item: QueuedLines = rest ?? lines[i++];
+        rest = null;
+        // a block larger than the room left goes in as far as it fits: the bound is in lines
+        if (typeof item !== 'string' && item.lines > room - this.count) [item, rest] = item.split(room - this.count);
+        this.items.push(item);
+        this.count += linesOf(item);
+      }
       this.wakeReader();
     }
   }
 
-  /** Up to `max` lines; waits while empty; null once closed and drained. */
-  async take(max: number): Promise<string[] | null> {
-    while (this.length === 0) {
+  /** Items of up to `max` lines (at least one item); waits while empty; null once closed and drained. */
+  async take(max: number): Promise<QueuedLines[] | null> {
+    while (this.count === 0) {
       if (this.closed) return null;
       await new Promise<void>((resolve) => (this.dataWaiter = resolve));
     }
-    const batch = this.items.slice(this.head, this.head + max);
-    this.head += batch.length;
+    const batch: QueuedLines[] = [];
+    let n = 0;
+    while (this.head < this.items.length && (batch.length === 0 || n + linesOf(this.items[this.head]!) <= max)) {
+      const item = this.items[this.head]!;
+      this.items[this.head++] = null;
+      batch.push(item);
+      n += linesOf(item);
+    }
+    this.count -= n;
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;

@@ -7,6 +7,7 @@ export * from './stream-source';
 export * from './output-sink';
 export { OutputBytes, type OutputText } from './output-bytes';
 export * from './live-tail';
+export { LineBlock, linesOf, type QueuedLines } from './line-splitter';
 export * from './auditd-plugin';
 export { auditdRunner, restartAdvice, restartAuditd, type AuditdRunner } from './auditd-service';
 export * from './pipeline';

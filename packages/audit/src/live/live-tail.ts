@@ -2,14 +2,15 @@ import { BoundedLineQueue } from './bounded-queue';
 import type { OutputSink } from './output-sink';
 import type { OutputText } from './output-bytes';
 import type { LineSource } from './source';
+import { linesOf, type QueuedLines } from './line-splitter';
 
 /**
  * What turns raw log lines into output text: parse → reassemble → attribute → filter →
  * format. Supplied by the caller (the search package's stream), so tail and search agree.
  */
 export interface EventPipeline {
-  /** Feeds lines; returns the formatted events (each ending in \n) completed by them. */
-  push(lines: readonly string[]): OutputText;
+  /** Feeds lines (strings, or blocks of lines as bytes); returns the formatted events (each ending in \n) completed by them. */
+  push(lines: readonly QueuedLines[]): OutputText;
   /** Events whose completion timeout has passed by `nowMs` (records that never got an EOE). */
   expire(nowMs: number): OutputText;
   /** Everything still pending, at the end. */
@@ -149,7 +150,7 @@ export class LiveTail {
 
   private async writeLoop(): Promise<void> {
     for (let batch = await this.queue.take(WRITE_BATCH_LINES); batch; batch = await this.queue.take(WRITE_BATCH_LINES)) {
-      this.received += batch.length;
+      for (const item of batch) this.received += linesOf(item);
       await this.emit(this.options.pipeline.push(batch));
     }
   }

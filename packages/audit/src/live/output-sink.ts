@@ -1,9 +1,10 @@
-import { createWriteStream, existsSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, existsSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { ContidError, clearSocketPath, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
 import type { OutputText } from './output-bytes';
+import { writeAllSync } from '../write-all';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -41,47 +42,60 @@ export class StreamSink implements OutputSink {
 /**
  * A file that is rotated when it would grow past `rotateSize` bytes: FILE becomes FILE.1,
  * FILE.1 becomes FILE.2 … up to `keep` old files, and a fresh FILE is started.
+ *
+ * Written with write(2) from this thread: openOutputFile opens regular files only, whose
+ * writes go to the page cache, and the write stream's hand-off to libuv's thread pool per
+ * batch (a futex wake, a completion through epoll, a promise) cost more than the copy
+ * (docs/tail.md, "Issue #21, 2026-12-01").
  */
 export class RotatingFileSink implements OutputSink {
-  private stream: WriteStream;
+  private fd: number;
   private size: number;
+  private failed: string | null = null;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
     makeDirectory(dirname(path));
     this.size = existsSync(path) ? statSync(path).size : 0;
-    this.stream = this.open();
+    this.fd = this.open();
   }
 
   async write(text: OutputText): Promise<void> {
-    const bytes = Buffer.byteLength(text);
-    if (this.rotateSize > 0 && this.size > 0 && this.size + bytes > this.rotateSize) await this.rotate();
-    this.size += bytes;
-    await writeWithDrain(this.stream, text);
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate();
+    this.size += bytes.length;
+    if (this.fd < 0) return;
+    try {
+      writeAllSync(this.fd, bytes);
+    } catch (err) {
+      // as the write stream did: said once, not thrown (a full disk must not end the tail)
+      const message = `contid tail: writing ${this.path}: ${(err as Error).message}`;
+      if (message !== this.failed) process.emitWarning(message);
+      this.failed = message;
+    }
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.stream.end(resolve));
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 
   dropped(): number {
     return 0;
   }
 
-  private open(): WriteStream {
+  private open(): number {
     // Never through a link or into a file someone else prepared (see openOutputFile).
-    const stream = createWriteStream(this.path, { fd: openOutputFile(this.path) });
-    stream.on('error', (err) => process.emitWarning(`contid tail: writing ${this.path}: ${err.message}`));
-    return stream;
+    return openOutputFile(this.path);
   }
 
-  private async rotate(): Promise<void> {
-    await this.close();
+  private rotate(): void {
+    if (this.fd >= 0) closeSync(this.fd);
     for (let i = this.keep - 1; i >= 1; i--) {
       if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
     }
     renameSync(this.path, `${this.path}.1`);
     this.size = 0;
-    this.stream = this.open();
+    this.fd = this.open();
   }
 }
 

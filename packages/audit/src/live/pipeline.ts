@@ -8,6 +8,7 @@ import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
 import { kernelField, kernelSession, parseRecord, parseRecordBytes, recordLineLength, writeRecordLine, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
+import type { QueuedLines } from './line-splitter';
 import { OutputBytes } from './output-bytes';
 
 /** The registry, for sessions bound before the stream started (and for enrichment). */
@@ -168,7 +169,7 @@ export class LivePipeline implements EventPipeline {
       registry: registry && { get: (contid) => this.lookUp(contid) },
     });
     this.sessions = new LruMap(options.maxSessions ?? DEFAULT_MAX_SESSIONS);
-    this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock });
+    this.reassembler = new Reassembler({ timeoutMs: options.eventTimeoutMs ?? 2000, clock, noteOpened: true });
     this.grace = options.bindingGraceMs ?? 2000;
     this.maxPending = options.maxPending ?? 10_000;
     this.maxHeldBytes = options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
@@ -192,24 +193,38 @@ export class LivePipeline implements EventPipeline {
     return this.heldLength;
   }
 
-  push(lines: readonly string[]): Buffer {
+  push(lines: readonly QueuedLines[]): Buffer {
     const now = this.clock();
-    for (const line of lines) {
-      const rec = parseRecord(line);
-      if (!rec) {
-        this.skipped++;
+    for (const item of lines) {
+      if (typeof item === 'string') {
+        this.pushRecord(parseRecord(item), now);
         continue;
       }
-      // A LOGIN is learned as it arrives, not when its event completes: the binding that
-      // follows must find the session's new epoch, and held events must know it is fresh.
-      if (rec.type === 'LOGIN') {
-        this.noteLogin(rec, now);
-        this.attributor.observeRecord(rec);
+      // a block of lines as bytes: each record points into it, no string made per line
+      const buf = item.bytes;
+      for (let start = 0, nl = buf.indexOf(10); nl >= 0; start = nl + 1, nl = buf.indexOf(10, start)) {
+        if (nl > start) this.pushRecord(parseRecordBytes(buf, start, nl, -1), now);
       }
-      for (const event of this.reassembler.push(rec)) this.handle(event, now);
     }
+    // Records of events still open (waiting for their EOE) get strings of their own: a block
+    // must not stay alive for as long as an event of one of its lines is open.
+    this.reassembler.detachOpened();
     this.releaseDue(now);
     return this.out.take();
+  }
+
+  private pushRecord(rec: AuditRecord | null, now: number): void {
+    if (!rec) {
+      this.skipped++;
+      return;
+    }
+    // A LOGIN is learned as it arrives, not when its event completes: the binding that
+    // follows must find the session's new epoch, and held events must know it is fresh.
+    if (rec.type === 'LOGIN') {
+      this.noteLogin(rec, now);
+      this.attributor.observeRecord(rec);
+    }
+    for (const event of this.reassembler.push(rec)) this.handle(event, now);
   }
 
   expire(): Buffer {

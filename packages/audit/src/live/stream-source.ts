@@ -33,7 +33,8 @@ export class StreamSource implements LineSource {
     // Paused while a chunk's lines wait for room; chunks are handed on in order.
     let queued = Promise.resolve();
     this.input.on('data', (chunk: Buffer | string) => {
-      const lines = splitter.push(chunk);
+      // blocks of lines as bytes: the pipeline parses records from them, no string per line
+      const lines = splitter.pushBlocks(chunk);
       if (lines.length === 0) return;
       this.input.pause();
       queued = queued.then(() => queue.put(lines, STREAM_QUEUE_LINES)).then(() => void this.input.resume());
