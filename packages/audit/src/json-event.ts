@@ -173,21 +173,32 @@ function writePlainString(text: string, from: number, to: number): boolean {
 
 const hexDigit = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : -1);
 
+/** JSON.stringify's escape of each C0 control (\\n, \\u0000 …), as bytes. */
+const CONTROL_ESCAPES: Buffer[] = Array.from({ length: 0x20 }, (_, c) => Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1), 'latin1'));
+
 /**
  * fieldValue's hex decoding of `text[from, to)` (upper-case hex of even length) as a JSON
- * string, when the bytes are printable ASCII; false, and nothing written, otherwise.
+ * string, when every decoded byte is ASCII (then bytesToText keeps them as they are, and
+ * JSON.stringify escapes the quote, the backslash and the C0 controls: a proctitle's NULs
+ * between its arguments); false, and nothing written, otherwise.
  */
 function writeHexString(text: string, from: number, to: number): boolean {
   if (to === from || (to - from) % 2 !== 0) return false;
   for (let i = from; i < to; i += 2) {
     const hi = hexDigit(text.charCodeAt(i));
     const lo = hexDigit(text.charCodeAt(i + 1));
-    if (hi < 0 || lo < 0 || !isPrintable(hi * 16 + lo)) return false;
+    if (hi < 0 || lo < 0 || hi >= 8) return false;
   }
-  room(to - from + 2);
+  // at most 6 bytes (\u0000) per decoded byte
+  room(3 * (to - from) + 2);
   out[pos++] = 34;
   for (let i = from; i < to; i += 2) {
     const c = hexDigit(text.charCodeAt(i)) * 16 + hexDigit(text.charCodeAt(i + 1));
+    if (c < 0x20) {
+      const e = CONTROL_ESCAPES[c];
+      pos += e.copy(out, pos);
+      continue;
+    }
     if (c === 34 || c === 92) out[pos++] = 92;
     out[pos++] = c;
   }
@@ -231,6 +242,24 @@ function fieldNameAt(text: string, from: number, to: number): FieldName | null {
   return f;
 }
 
+/**
+ * The names met at each position of the last record of each type: records of one type list
+ * their fields in one order (a SYSCALL's arch=, syscall=, …), so a name is mostly found by
+ * comparing its characters with the one there last time, without hashing it and asking the
+ * table (fieldNameAt was the JSON writer's largest part, docs/tail.md). Bounded: a type's
+ * positions up to MAX_POSITIONS, types up to MAX_TYPES.
+ */
+const namesByType = new Map<string, (FieldName | null)[]>();
+const MAX_TYPES = 1024;
+const MAX_POSITIONS = 256;
+
+function sameName(f: FieldName, text: string, from: number, to: number): boolean {
+  const name = f.name;
+  if (name.length !== to - from) return false;
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) !== text.charCodeAt(from + i)) return false;
+  return true;
+}
+
 const fieldAt = new Int32Array(3);
 /** The names written in the current record: the first of a name wins, as in the field map. */
 const written: FieldName[] = [];
@@ -246,9 +275,14 @@ function writeFieldsFrom(text: string, type: string): boolean {
   room(1);
   out[pos++] = 123; // {
   const at = fieldAt;
-  for (let i = 0; nextField(text, i, at); i = at[2]) {
-    const f = fieldNameAt(text, at[0], at[1]);
+  let names = namesByType.get(type);
+  if (names === undefined && namesByType.size < MAX_TYPES) namesByType.set(type, (names = []));
+  let k = 0;
+  for (let i = 0; nextField(text, i, at); i = at[2], k++) {
+    const last = names !== undefined && k < names.length ? names[k] : null;
+    const f = last !== null && sameName(last, text, at[0], at[1]) ? last : fieldNameAt(text, at[0], at[1]);
     if (f === null) return false;
+    if (f !== last && names !== undefined && k <= names.length && k < MAX_POSITIONS) names[k] = f;
     if (written.includes(f)) continue;
     if (written.length > 0) {
       room(1);
