@@ -133,8 +133,19 @@ const positionOf = (event: AuditEvent): number => event.records[0]?.offset ?? -1
  */
 export const stampKey = (timeMs: number, serial: string | number): string => `${timeMs}:${serial}`;
 
-/** Sessions are numbered per node and per boot: the key of one node's session number. */
-const sessionKey = (node: string | null, session: number): string => `${node ?? ''} ${session}`;
+/**
+ * Sessions are numbered per node and per boot: the key of one node's session number. Records
+ * without node= (nearly every host's) key by the number itself: no string made and hashed per
+ * look-up (a live tail looks a session up several times per event).
+ */
+type SessionKey = string | number;
+const sessionKey = (node: string | null, session: number): SessionKey => (node === null ? session : `${node} ${session}`);
+/** The node and session a key names (sessionKey's inverse). */
+const keyParts = (key: SessionKey): { node: string | null; session: number } => {
+  if (typeof key === 'number') return { node: null, session: key };
+  const sp = key.lastIndexOf(' ');
+  return { node: key.slice(0, sp), session: Number(key.slice(sp + 1)) };
+};
 
 /**
  * One session number's life: each LOGIN that allocates it starts a new epoch (session numbers
@@ -220,7 +231,7 @@ class BootBoundaries {
  * first events of its session still covers them.
  */
 export class Attributor {
-  private readonly epochs: LruMap<string, Epoch[]>;
+  private readonly epochs: LruMap<SessionKey, Epoch[]>;
   private readonly boots: LruMap<string, BootBoundaries>;
   private readonly serials: SerialWatch;
   /** Per node, the record whose serial dropped low, until the node's next record settles it. */
@@ -343,8 +354,7 @@ export class Attributor {
     this.bootsOf(rec.node).serialBoot(rec.offset, rec.timeMs);
     if (rec.offset >= 0) return; // positioned: contidOfSession and bind() compare with it
     // a live stream has no positions: the node's bound sessions get an unbound epoch now
-    const prefix = sessionKey(rec.node, 0).slice(0, -1);
-    for (const [key, list] of this.epochs) if (key.startsWith(prefix) && key.indexOf(' ', prefix.length) < 0 && list[list.length - 1]?.contid != null) list.push({ start: -1, contid: null });
+    for (const [key, list] of this.epochs) if (keyParts(key).node === rec.node && list[list.length - 1]?.contid != null) list.push({ start: -1, contid: null });
   }
 
   attribute(event: AuditEvent): AttributedContainer | null {
@@ -437,7 +447,7 @@ export class Attributor {
    * see a session number but not the line's node or time are exact only then.
    */
   sessionsAreUnique(): boolean {
-    const nodes = new Set([...this.epochs.keys()].map((k) => k.slice(0, k.lastIndexOf(' '))));
+    const nodes = new Set([...this.epochs.keys()].map((k) => keyParts(k).node ?? ''));
     for (const n of this.boots.keys()) nodes.add(n);
     // and every node a binding named, verified or not: one left unverified (lazy
     // verification) still says its node's sessions share numbers with the others'
@@ -449,9 +459,7 @@ export class Attributor {
   sessionBindings(): { session: number; node: string | null; start: number; contid: ContainerId }[] {
     const out: { session: number; node: string | null; start: number; contid: ContainerId }[] = [];
     for (const [key, list] of this.epochs) {
-      const sp = key.lastIndexOf(' ');
-      const node = sp === 0 ? null : key.slice(0, sp);
-      const session = Number(key.slice(sp + 1));
+      const { node, session } = keyParts(key);
       for (const e of list) if (e.contid !== null) out.push({ session, node, start: e.start, contid: e.contid });
     }
     return out;
