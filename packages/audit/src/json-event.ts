@@ -132,7 +132,7 @@ function recordText(r: AuditRecord): string {
  * a record with a msg='…' body, a name an object orders first — is written from the general
  * path's text, so the document is the same either way (json-format.test.ts).
  */
-let out = Buffer.allocUnsafe(1 << 16);
+let out: Buffer = Buffer.allocUnsafe(1 << 16);
 let pos = 0;
 /** Nothing but ASCII written since the document began (then latin1 reads it back at once). */
 let ascii = true;
@@ -379,8 +379,37 @@ export function jsonEventText(event: AuditEvent, chain: AttributedContainer[]): 
 export function jsonEventBytes(event: AuditEvent, chain: AttributedContainer[]): Buffer {
   // a document of megabytes (a long argv) does not keep its buffer for the rest of the run
   if (out.length > 1 << 20) out = Buffer.allocUnsafe(1 << 16);
-  const serial = serialJson(event);
   pos = 0;
+  writeDocument(event, chain);
+  return out.subarray(0, pos);
+}
+
+let intoEnd = 0;
+
+/**
+ * The document written at `at` into `target` itself (a live tail's output buffer): no copy
+ * of it and no view per event. Returns the buffer it is in — `target`, or a larger copy when
+ * it did not fit — and (jsonIntoEnd) where it ends there.
+ */
+export function writeJsonEventInto(target: Buffer, at: number, event: AuditEvent, chain: AttributedContainer[]): Buffer {
+  const own = out;
+  out = target;
+  pos = at;
+  try {
+    writeDocument(event, chain);
+    intoEnd = pos;
+    return out;
+  } finally {
+    out = own;
+  }
+}
+
+/** Where the last writeJsonEventInto document ends. */
+export const jsonIntoEnd = (): number => intoEnd;
+
+/** The document at `pos` of `out`. */
+function writeDocument(event: AuditEvent, chain: AttributedContainer[]): void {
+  const serial = serialJson(event);
   ascii = true;
   // The head is ASCII but for the node and the container: written byte by byte, no string
   // made of it per event (a live tail writes tens of thousands a second).
@@ -407,7 +436,6 @@ export function jsonEventBytes(event: AuditEvent, chain: AttributedContainer[]):
     writeRecord(records[i]);
   }
   writeBytes(DOCUMENT_CLOSE);
-  return out.subarray(0, pos);
 }
 
 const HEAD_OPEN = Buffer.from(`{"version":${DOCUMENT_VERSION},"time":"`, 'latin1');

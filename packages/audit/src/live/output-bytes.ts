@@ -2,6 +2,7 @@
 export type OutputText = string | Buffer;
 
 const INITIAL_BYTES = 1 << 16;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A live pipeline's output, gathered as the UTF-8 bytes the sink writes: a JSON document is
@@ -10,7 +11,7 @@ const INITIAL_BYTES = 1 << 16;
  * (those strings were the largest thing a tail allocated).
  */
 export class OutputBytes {
-  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  private buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   private end = 0;
 
   /** Bytes gathered since the last take(). */
@@ -30,13 +31,26 @@ export class OutputBytes {
     this.end += bytes.length;
   }
 
-  /** What was gathered, as a Buffer of its own; the gatherer starts again empty. */
+  /** The buffer gathered into (for a writer that appends at `length` itself: see adopt). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** A writer appended to `buffer` up to `end` — into `buf`, `buffer` itself or a larger copy of it. */
+  adopt(buf: Buffer, end: number): void {
+    this.buf = buf;
+    this.end = end;
+  }
+
+  /**
+   * What was gathered, as a Buffer of its own (the gathering buffer itself, not a copy of it);
+   * the gatherer starts again empty, in a new buffer.
+   */
   take(): Buffer {
-    const taken = Buffer.allocUnsafe(this.end);
-    this.buf.copy(taken, 0, 0, this.end);
+    if (this.end === 0) return EMPTY;
+    const taken = this.buf.subarray(0, this.end);
+    this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
     this.end = 0;
-    // a burst of megabytes (held events let go at once) does not keep its buffer for good
-    if (this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
     return taken;
   }
 

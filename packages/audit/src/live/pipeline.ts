@@ -2,7 +2,7 @@ import { formatContainerId, parseLifecycle, type ContainerId } from '@contid/cor
 import { Attributor, sessionOf, type AttributedContainer, type AttributorOptions } from '../attributor';
 import { matchesFilter, type EventFilter } from '../filter';
 import { compactEvent, type OutputContainer } from '../compact-format';
-import { jsonEventBytes } from '../json-event';
+import { jsonIntoEnd, writeJsonEventInto } from '../json-event';
 import { csvHeaderRow, formatAuditEvent, type FormatOptions, type SearchFormat } from '../format';
 import { LruMap } from '../lru-map';
 import { Reassembler, type AuditEvent } from '../reassembler';
@@ -398,7 +398,7 @@ export class LivePipeline implements EventPipeline {
     const chain = c ? this.attributor.chain(c) : [];
     if (!matchesFilter(this.filter, event, chain)) return;
     const shown = chain.length > 0 && this.options.registry ? chain.map((x) => this.enriched(x)) : chain;
-    if (this.format === 'json') return out.appendBytes(jsonEventBytes(event, shown));
+    if (this.format === 'json') return out.adopt(writeJsonEventInto(out.buffer, out.length, event, shown), jsonIntoEnd());
     if (this.format === 'compact') return out.appendText(compactEvent(event, shown, { raw: this.options.rawRecords }));
     if (this.format === 'csv' && !this.csvHeaderDone) {
       this.csvHeaderDone = true;
@@ -448,7 +448,8 @@ function freeze(event: AuditEvent): Buffer {
     at = writeRecordLine(r, lines, at);
     lines[at++] = 10;
   }
-  return lines.subarray(0, at);
+  // the lengths were exact (recordLineLength): no second Buffer object for a view of it
+  return at === size ? lines : lines.subarray(0, at);
 }
 
 /** The event again from its lines (they parsed before, so they parse again). */
