@@ -83,6 +83,13 @@ const earlier = (a: Open, b: Open): boolean => {
   return a.slot < b.slot;
 };
 
+/**
+ * No events completed: one array for every such call, so callers must only read what the
+ * reassembler returns (search and the live pipeline iterate it). Not frozen: V8 iterates a
+ * frozen array through iterator objects, one per step.
+ */
+const NONE: AuditEvent[] = [];
+
 /** Kernel markers of an event's last record: only a live stream may rely on them. */
 const END_MARKERS = new Set(['EOE', 'PROCTITLE']);
 
@@ -118,6 +125,8 @@ export class Reassembler {
    */
   recordsAfterCut = 0;
   private readonly freeSlots = new MinHeap<number>((a, b) => a < b);
+  /** Where push() gathers the events it completes (see handOut). */
+  private readonly scratch: AuditEvent[] = [];
   /** Events a record joined or opened since the last detachOpened() (noteOpened), once each. */
   private readonly noted: Open[] = [];
   private noteRound = 0;
@@ -144,7 +153,7 @@ export class Reassembler {
 
   push(rec: AuditRecord): AuditEvent[] {
     const { entry, key } = this.find(rec);
-    const done: AuditEvent[] = [];
+    const done = this.scratch;
     if (entry) {
       entry.event.records.push(rec);
       if (entry.afterCut) this.recordsAfterCut++;
@@ -156,6 +165,17 @@ export class Reassembler {
     if (afterCut) this.recordsAfterCut++;
     if (rec.type === 'EOE') return this.drain(done);
     const live = this.options.clock !== undefined;
+    if (live && !afterCut && (opensSingleRecordEvent(rec.typeNumber) || END_MARKERS.has(rec.type))) {
+      // complete as it opens (a LOGIN): out at once, never entered in `open` — a Map entry set
+      // and deleted per record left holes that made V8 rebuild the table again and again
+      const serialText = explicitSerialText(rec);
+      const event: AuditEvent = { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, records: [rec] };
+      if (serialText !== null) event.serialText = serialText;
+      this.seq++;
+      done.push(event);
+      this.expire(this.options.clock!(), done);
+      return this.drain(done);
+    }
     // the serial's text only where String(serial) would not give it (see explicitSerialText)
     const serialText = explicitSerialText(rec);
     const event: AuditEvent = { node: rec.node, time: rec.time, timeMs: rec.timeMs, serial: rec.serial, records: [rec] };
@@ -257,13 +277,22 @@ export class Reassembler {
    * event: past a bound the earliest is completed anyway.
    */
   private drain(done: AuditEvent[]): AuditEvent[] {
-    if (this.options.clock) return done;
+    if (this.options.clock) return this.handOut(done);
     for (let o = this.byTime.peek(); o; o = this.byTime.peek()) {
       if (!o.complete && this.byTime.size <= 4 * this.maxOpen) break;
       this.complete(o, done);
       done.push(this.byTime.pop()!.event);
       this.freeSlots.push(o.slot);
     }
-    return done;
+    return this.handOut(done);
+  }
+
+  /**
+   * What a call completed: NONE when nothing (most records complete no event), else an array
+   * of its own. push() gathers into `scratch`: no array made per record only to stay empty.
+   */
+  private handOut(done: AuditEvent[]): AuditEvent[] {
+    if (done !== this.scratch) return done;
+    return done.length === 0 ? NONE : done.splice(0);
   }
 }
