@@ -92,7 +92,6 @@ export interface AttributorOptions {
   deferVerification?: boolean;
 }
 
-const UNSET = '4294967295';
 const CONTAINER_ID_TYPES = new Set(['CONTAINER_ID', 'UNKNOWN[1336]', 'URINGOP']);
 const CONTAINER_OP_TYPES = new Set(['CONTAINER_OP', 'UNKNOWN[1020]']);
 
@@ -541,12 +540,13 @@ export class Attributor {
   private onLogin(rec: AuditRecord): void {
     // kernelField: a LOGIN is a kernel record, read without splitting every field (a live
     // stream has one per session)
-    const ses = kernelField(rec, 'ses');
-    if (!ses || ses === UNSET || !/^\d{1,10}$/.test(ses) || kernelField(rec, 'res') !== '1') return;
-    const list = this.epochs.get(sessionKey(rec.node, Number(ses)));
+    // kernelSession: read once per record (the pipeline asked already), no string made
+    const ses = kernelSession(rec);
+    if (ses === null || ses === undefined || kernelField(rec, 'res') !== '1') return;
+    const list = this.epochs.get(sessionKey(rec.node, ses));
     const start = rec.offset;
     // A session number allocated again (after a reboot) ends any older binding of it.
-    if (!list || list.length === 0 || list[list.length - 1].start < start || start < 0) this.addEpoch(rec.node, Number(ses), { start, contid: null, stamp: stampKey(rec.timeMs, rec.serialText) });
+    if (!list || list.length === 0 || list[list.length - 1].start < start || start < 0) this.addEpoch(rec.node, ses, { start, contid: null, stamp: stampKey(rec.timeMs, rec.serialText) });
   }
 
   private onLifecycle(rec: AuditRecord): void {

@@ -69,8 +69,6 @@ export const RECORD_TYPES: Readonly<Record<string, number>> = {
 const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})(?:\.(\d{1,3}))?(?::(\d{1,20}))?\)(?::? ?|$)/;
 const FIELD = /([A-Za-z0-9_-]+)=("[^"]*"|\S*)/g;
 const UNKNOWN = /^UNKNOWN\[(\d+)\]$/;
-/** What could make a field split differ from a plain search: a quote, or a blank other than a space. */
-const NOT_PLAIN = /["\t\n\v\f\r\xa0]/;
 
 /** A character of a field name in FIELD: [A-Za-z0-9_-]. */
 const isNameChar = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
@@ -305,14 +303,15 @@ class LazyRecord implements AuditRecord {
   field(name: string): string | undefined {
     const rest = this.rest;
     if (this.split_ || rest.includes("msg='")) return this.parts().fields.get(name);
-    const key = `${name}=`;
-    let at = rest.indexOf(key);
+    // the first `name=`, found as `name` followed by '=' (no key string made per call);
     // right after a name character it ends a longer name (old-ses=) or lies inside a value: a
     // name the split finds starts at the text's start or after a character no name has
-    while (at > 0 && isNameChar(rest.charCodeAt(at - 1))) at = rest.indexOf(key, at + 1);
+    const n = name.length;
+    let at = rest.indexOf(name);
+    while (at >= 0 && (rest.charCodeAt(at + n) !== 61 || (at > 0 && isNameChar(rest.charCodeAt(at - 1))))) at = rest.indexOf(name, at + 1);
     if (at < 0) return undefined;
-    const from = at + name.length + 1;
-    if ((at === 0 || rest.charCodeAt(at - 1) === 32) && rest.charCodeAt(from) !== 34 && !NOT_PLAIN.test(rest.slice(0, at))) {
+    const from = at + n + 1;
+    if ((at === 0 || rest.charCodeAt(at - 1) === 32) && rest.charCodeAt(from) !== 34 && !notPlainBefore(rest, at)) {
       // to the next \s, by the split's own test: no match object per call
       let to = from;
       while (to < rest.length && !isSpace(rest.charCodeAt(to))) to++;
@@ -405,6 +404,15 @@ class LazyRecord implements AuditRecord {
   set enriched(v: Map<string, string> | null) {
     this.enriched_ = v;
   }
+}
+
+/** What could make a field split differ from a plain search before `end`: a quote, or a blank other than a space (["\t\n\v\f\r\xa0]). */
+function notPlainBefore(text: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || (c >= 9 && c <= 13) || c === 0xa0) return true;
+  }
+  return false;
 }
 
 /** True when `head` (a line's first few hundred bytes) starts like an audit record. */
