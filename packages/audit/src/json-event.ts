@@ -159,11 +159,16 @@ const isPrintable = (c: number): boolean => c >= 0x20 && c <= 0x7e;
  * escapes `"` and `\` only); false, and nothing written, otherwise.
  */
 function writePlainString(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (!isPrintable(text.charCodeAt(i))) return false;
+  // one pass: written as it is checked, taken back at the first character that is not plain
   room(2 * (to - from) + 2);
+  const start = pos;
   out[pos++] = 34;
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
+    if (!isPrintable(c)) {
+      pos = start;
+      return false;
+    }
     if (c === 34 || c === 92) out[pos++] = 92;
     out[pos++] = c;
   }
@@ -184,16 +189,18 @@ const CONTROL_ESCAPES: Buffer[] = Array.from({ length: 0x20 }, (_, c) => Buffer.
  */
 function writeHexString(text: string, from: number, to: number): boolean {
   if (to === from || (to - from) % 2 !== 0) return false;
+  // at most 6 bytes (\u0000) per decoded byte; one pass, taken back at the first digit that is not
+  room(3 * (to - from) + 2);
+  const start = pos;
+  out[pos++] = 34;
   for (let i = from; i < to; i += 2) {
     const hi = hexDigit(text.charCodeAt(i));
     const lo = hexDigit(text.charCodeAt(i + 1));
-    if (hi < 0 || lo < 0 || hi >= 8) return false;
-  }
-  // at most 6 bytes (\u0000) per decoded byte
-  room(3 * (to - from) + 2);
-  out[pos++] = 34;
-  for (let i = from; i < to; i += 2) {
-    const c = hexDigit(text.charCodeAt(i)) * 16 + hexDigit(text.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0 || hi >= 8) {
+      pos = start;
+      return false;
+    }
+    const c = hi * 16 + lo;
     if (c < 0x20) {
       const e = CONTROL_ESCAPES[c];
       pos += e.copy(out, pos);
