@@ -233,9 +233,39 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     await waitFor('the rebooted init in the registry', () => containersNamed(name).some((c) => c.initPid === rebooted));
     const after = containersNamed(name).filter((c) => c.state === 'running');
     expect(after).toMatchObject([{ contid: before[0].contid, initPid: rebooted, session }]);
+    // contid lxc start cleared the hook list for its start (the monitor keeps that for its life):
+    // contid serve learned the new init from the monitor (op=update naming it), not from a hook.
+    const updates = await waitForAudit(['-m', 'VIRT_CONTROL', '--vm-name', name], (l) => l.some((x) => field(x, 'op') === 'update' && field(x, 'vm-pid') === String(rebooted)));
+    expect(updates.filter((x) => field(x, 'op') === 'update' && field(x, 'vm-pid') === String(rebooted)).map((x) => field(x, 'contid'))).toEqual([formatContainerId(before[0].contid)]);
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     await serve.drained();
     await waitFor('every row of it ended', () => containersNamed(name).every((c) => c.state === 'ended'));
+  });
+
+  it('contid lxc start records the init itself, so LXC runs no start-host hook for its start; any other start of the container still runs it (untagged)', async () => {
+    const name = make('own');
+    const { init, session } = await startTagged(name);
+    const [c] = containersNamed(name);
+    expect(c).toMatchObject({ state: 'running', session, initPid: init, initStart: expect.any(Number) });
+    expect(c.labels).toEqual({ 'lxc.config': `/var/lib/lxc/${name}/config`, 'lxc.rootfs': `/var/lib/lxc/${name}/rootfs` });
+    // The instance record, for contid-lxc attach's fast path.
+    expect(readFileSync(`${stateDir}/lxc/${name}`, 'utf8')).toBe(`${formatContainerId(c.contid)} ${session} ${init} ${c.initStart}\n`);
+    // Every exec of the start's session is in the log (this suite's execve rule): lxc-start's and
+    // the init's, but no hook's — LXC runs one as `sh -c "exec …/contid-lxc … hook"` (dash).
+    const execs = await waitForAudit(['-m', 'SYSCALL', '--session', String(session)], (l) => l.some((x) => field(x, 'pid') === String(init) && field(x, 'syscall') === '59'));
+    expect(execs.filter((x) => field(x, 'syscall') === '59').map((x) => field(x, 'exe'))).toContain('/usr/bin/lxc-start');
+    expect(execs.filter((x) => field(x, 'syscall') === '59' && /\/(dash|sh)$/.test(field(x, 'exe') ?? ''))).toEqual([]);
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    await settled(name, ['ended']);
+    // The cleared hook list was that start's only: a plain start of the same container runs the
+    // hook, which records it as untagged.
+    expect(run('sh', ['-c', `echo 0 > /proc/self/loginuid && exec lxc-start -n ${name}`]).status).toBe(0);
+    await waitForState(name, 'RUNNING');
+    const plainInit = lxcInitPid(name);
+    const rows = await settled(name, ['ended', 'untagged']);
+    expect(rows[1]).toMatchObject({ initPid: plainInit, session: sessionOf(plainInit) });
+    expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+    await settled(name, ['ended', 'ended']);
   });
 
   it('a container started without the wrapper is recorded as untagged (its session is not bound), then ended', async () => {

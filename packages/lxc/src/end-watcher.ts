@@ -1,5 +1,5 @@
-import { dirname } from 'node:path';
-import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ContainerId, ContainerRecord, Tagger, escapeText, formatContainerId, processStartTime, readSessionId } from '@contid/core';
 import { ORCHESTRATOR } from './start';
@@ -7,12 +7,15 @@ import { DEFAULT_LXC_PATH } from './lxc-tools';
 import { removeInstanceRecordOf } from './instance-record';
 import { MonitorConnection, connectMonitor, monitorSocketName, squatters } from './monitor-socket';
 import { isMonitorProcess } from './monitor-process';
+import { recordSpooledInit } from './spooled-hook';
 
 /** How often the rows nobody follows yet are looked for, and a followed init without a reachable monitor is checked (ms). */
 const SWEEP_MS = 5_000;
 /** After the monitor's socket closes: how soon to look whether the monitor process is gone or listens again (ms, doubling). */
 const REOPEN_FIRST_MS = 5;
 const REOPEN_MAX_MS = 1_000;
+/** After a reboot of a start contid lxc start recorded itself: how long the new init is looked for (ms). */
+const REBOOT_INIT_WAIT_MS = 60_000;
 
 /** A monitor process: pid and start time (a pid reused since is not it). */
 interface MonitorProcess {
@@ -104,6 +107,9 @@ export class LxcEndWatcher {
     if (!this.tagger || row.state === 'ended' || this.followed.has(row.contid) || row.runtimeId === null) return;
     const procRoot = this.tagger.procRoot;
     const hooked = hookRecordedInit(row);
+    // A start contid lxc start recorded itself that rebooted while serve was down: no hook told
+    // the new init, its monitor does.
+    if (hooked && !initRuns(row, procRoot)) row = this.relearnInit(row) ?? row;
     if (!hooked && initRuns(row, procRoot)) {
       // Its start is under way (the row still names the wrapper, which runs): the hook's init
       // entry names the monitor; looked at again then, or on the next sweep.
@@ -113,7 +119,7 @@ export class LxcEndWatcher {
     // The init the hook recorded is gone (this row missed its end while serve was down): no
     // monitor of its own, and a monitor answering under the name is a later instance's. Looked
     // at only when a row is first followed (at a reboot the old init is gone for a moment).
-    const monitor = hooked ? monitorProcess(row, procRoot) : monitorByTitle(lxcPathOf(row), row.runtimeId, row.session, procRoot);
+    const monitor = hooked ? monitorProcess(row, procRoot) : monitorByTitle(lxcPathOf(row), row.runtimeId!, row.session, procRoot);
     const socket = monitor && this.connect(row, monitor);
     if (!monitor) this.logSquatters(row);
     if (monitor && socket) {
@@ -181,9 +187,55 @@ export class LxcEndWatcher {
     if (!monitorLives(monitor, tagger.procRoot)) return this.end(row, 'stopped');
     const again = this.connect(row, monitor);
     // The same monitor process lives and the name answers again: the container rebooted.
-    if (again) return this.watch(contid, { socket: again, monitor });
+    if (again) {
+      this.watch(contid, { socket: again, monitor });
+      return this.afterReboot(contid, row, REOPEN_FIRST_MS, this.now());
+    }
     const timer = setTimeout(() => this.afterClose(contid, closed, Math.min(waitMs * 2, REOPEN_MAX_MS)), waitMs);
     timer.unref();
+  }
+
+  /**
+   * A start contid lxc start recorded itself runs no start-host hook at a reboot either (the
+   * definition that cleared the hook list is the monitor's for its whole life): its new init,
+   * cloned once the monitor listens again, is looked for until it is there, the monitor closes
+   * again, or a minute passed. Rows a hook recorded get their new init from the hook's entry.
+   */
+  private afterReboot(contid: ContainerId, before: ContainerRecord, waitMs: number, since: number): void {
+    const tagger = this.tagger;
+    if (!tagger || typeof this.followed.get(contid) !== 'object') return;
+    const row = tagger.containers.get(contid);
+    if (!row || row.state === 'ended' || row.initPid !== before.initPid || row.initStart !== before.initStart) return;
+    if (!ownStart(row, tagger.stateDir)) return;
+    if (this.relearnInit(row) || this.now() - since > REBOOT_INIT_WAIT_MS) return;
+    const timer = setTimeout(() => this.afterReboot(contid, before, Math.min(waitMs * 2, REOPEN_MAX_MS), since), waitMs);
+    timer.unref();
+  }
+
+  /** The row's new init, recorded (op=update, instance record) when its own start's monitor has one; else null. */
+  private relearnInit(row: ContainerRecord): ContainerRecord | null {
+    const tagger = this.tagger!;
+    const init = initOfOwnStart(row, tagger.stateDir, tagger.procRoot);
+    if (!init || (init.pid === row.initPid && init.start === row.initStart)) return null;
+    const fields = {
+      pid: String(init.pid),
+      'init-session': String(row.session),
+      'init-start': String(init.start),
+      config: row.labels['lxc.config'] ?? '',
+      rootfs: row.labels['lxc.rootfs'] ?? '',
+    };
+    try {
+      const outcome = recordSpooledInit({ id: row.runtimeId!, fields }, tagger);
+      this.log(`init ${escapeText(row.runtimeId!)} -> contid ${formatContainerId(outcome.contid)} (after a reboot, from its monitor)`);
+      return tagger.containers.get(outcome.contid) ?? null;
+    } catch (e) {
+      this.log(`cannot record the new init of LXC container ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)}: ${escapeText((e as Error).message)}`);
+      return null;
+    }
+  }
+
+  private now(): number {
+    return Date.now();
   }
 
   private end(row: ContainerRecord, reason: string): void {
@@ -264,6 +316,49 @@ function monitorByTitle(lxcPath: string, name: string, session: number | null, p
       continue;
     }
     return { pid, start };
+  }
+  return null;
+}
+
+/** Where LXC wrote the monitor pid of a start contid lxc start recorded itself (contid-lxc's start_recorded), by its session. */
+const ownStartMonitorFile = (stateDir: string, session: number): string => join(stateDir, 'lxc', `.monitor-${session}`);
+
+/** The row's start was one contid lxc start recorded itself, and its monitor still runs (LXC removes the file when it exits). */
+function ownStart(row: ContainerRecord, stateDir: string): boolean {
+  if (row.session === null) return false;
+  try {
+    readFileSync(ownStartMonitorFile(stateDir, row.session));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The live init of a row whose start contid lxc start recorded itself (no start-host hook ran):
+ * the monitor LXC named in STATE_DIR/lxc/.monitor-SESSION (root-only; written by LXC's
+ * `lxc-start -p`) must be root's, titled for the row's container and in the row's session; the
+ * init is its child in a pid namespace of its own, in that session. Anything else: null.
+ */
+function initOfOwnStart(row: ContainerRecord, stateDir: string, procRoot: string): { pid: number; start: number } | null {
+  if (row.session === null || row.runtimeId === null) return null;
+  try {
+    const monitor = Number(readFileSync(ownStartMonitorFile(stateDir, row.session), 'utf8').trim());
+    if (!Number.isSafeInteger(monitor) || monitor <= 1) return null;
+    if (!isMonitorProcess(monitor, lxcPathOf(row), row.runtimeId, procRoot) || readSessionId(monitor, procRoot) !== row.session) return null;
+    const monitorNs = readlinkSync(`${procRoot}/${monitor}/ns/pid`);
+    for (const kid of readFileSync(`${procRoot}/${monitor}/task/${monitor}/children`, 'utf8').split(' ')) {
+      if (!/^\d+$/.test(kid)) continue;
+      try {
+        if (readlinkSync(`${procRoot}/${kid}/ns/pid`) === monitorNs || readSessionId(Number(kid), procRoot) !== row.session) continue;
+      } catch {
+        continue; // exited meanwhile
+      }
+      const start = processStartTime(Number(kid), procRoot);
+      if (start !== null) return { pid: Number(kid), start };
+    }
+  } catch {
+    return null;
   }
   return null;
 }
