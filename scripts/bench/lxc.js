@@ -1,7 +1,8 @@
 // pnpm bench lxc: the cost contid adds to an LXC container's life. One busybox container
 // started and stopped with plain LXC (no hooks) against one started by `contid lxc start`
-// (contid-lxc, the sh path the installed launcher runs) with contid's start-host hook
-// (contid-lxc hook; the end is contid serve's, from the container's monitor), measured
+// (contid-lxc, the sh path the installed launcher runs) with contid's start-host hook installed
+// (contid-lxc hook, which contid lxc start clears for its own plain starts and spools the init
+// itself; the end is contid serve's, from the container's monitor), measured
 // alternately in the same run; then
 // `lxc-attach -- true` into the plain one against `contid lxc attach` into the tagged one.
 // `contid serve` drains the spool throughout, as deployed, and must have bound every start and
@@ -155,7 +156,7 @@ exports.main = async function main() {
     if (endedCount() !== ROUNDS + 1) throw new Error(`contid serve recorded ${endedCount()} ends of ${ROUNDS + 1}: ${serveLog.slice(-1500)}`);
     const row = (what, base, ours) =>
       console.log(`  ${what.padEnd(34)} lxc ${median(base).toFixed(0).padStart(5)} ms   contid ${median(ours).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(base)).toFixed(2)}x`);
-    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start + start-host hook, contid serve draining)`);
+    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start, contid's start-host hook installed, contid serve draining)`);
     row('start (lxc-start vs contid lxc start)', times.plainStart, times.taggedStart);
     row('stop -k', times.plainStop, times.taggedStop);
     const cycle = (a, b) => a.map((x, i) => x + b[i]);
