@@ -10,7 +10,7 @@
 // contid-systemd bind spools $MAINPID for serve) and against the same unit with the Node
 // `contid systemd bind` in ExecStartPost=+ that contid used before, in rotating order.
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } = require('node:fs');
+const { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { dirname, join, resolve } = require('node:path');
 
@@ -182,7 +182,8 @@ const EVENTS = ['sched_process_fork', 'sched_process_exec', 'sched_process_exit'
 
 async function timeline(guest, init) {
   const names = writePhaseUnits(guest);
-  const tracing = existsSync('/sys/kernel/tracing/instances') ? '/sys/kernel/tracing' : '/sys/kernel/debug/tracing';
+  const tracing = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].find((t) => existsSync(`${t}/instances`));
+  if (!tracing) throw new Error('no tracefs mounted: mount -t tracefs nodev /sys/kernel/tracing');
   const inst = `${tracing}/instances/contid-bench-systemd-${process.pid}`;
   mkdirSync(inst);
   try {
@@ -462,7 +463,126 @@ function restartOrder(guest, n) {
   return { restarts: entries.length, before, leads };
 }
 
+/**
+ * `pnpm bench systemd nice`: what contid serve's CPU priority does to the oneshot start while it
+ * drains. One guest, serve draining; blocks of BENCH_ROUNDS interleaved plain/drop-in pairs,
+ * cycling three times through serve's threads at nice 0, at nice 10 (each thread set with
+ * setpriority from inside the guest), and serve paused (SIGSTOP: the sh lines alone). Per mode:
+ * the medians, the median of the pairs' ratios and serve's CPU per tagged start; every start is
+ * checked bound and ended at the end.
+ */
+async function serveNice(guest) {
+  const node = process.execPath;
+  const state = '/var/lib/contid-bench/state';
+  const unit = '[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\nExecStart=/bin/true\n';
+  for (const name of ['plain', 'tagged']) must(guest(['sh', '-c', `cat > /etc/systemd/system/nice-${name}.service`], unit), name);
+  must(guest(['env', `CONTID_STATE_DIR=${state}`, node, CLI, 'install', 'systemd', 'nice-tagged.service']), 'install');
+  must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  must(guest(['systemd-run', '--unit=contid-bench-serve', '--property=Type=exec', node, CLI, '--state-dir', state, 'serve', '--socket', '/run/contid-bench.sock']), 'serve');
+  const serveLog = () => guest(['journalctl', '-u', 'contid-bench-serve', '--no-pager', '-o', 'cat']).stdout;
+  for (let i = 0; i < 300 && !serveLog().includes('contid serve: draining'); i++) await sleep(100);
+  const pid = must(guest(['systemctl', 'show', '-p', 'MainPID', '--value', 'contid-bench-serve']), 'serve pid').stdout.trim();
+  const setNice = (n) => must(guest([node, '-e', `const os=require('os');for(const t of require('fs').readdirSync('/proc/${pid}/task'))os.setPriority(Number(t),${n})`]), 'nice');
+  const ticks = () => {
+    const f = must(guest(['cat', `/proc/${pid}/stat`]), 'stat').stdout;
+    const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(x[11]) + Number(x[12]);
+  };
+  const start = (name) => {
+    const t = process.hrtime.bigint();
+    must(guest(['systemctl', 'start', `nice-${name}.service`]), name);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  start('plain');
+  start('tagged');
+  const modes = ['nice 0', 'nice 10', 'paused'];
+  const got = Object.fromEntries(modes.map((m) => [m, { plain: [], tagged: [], ratios: [], ticks: 0 }]));
+  const loads = [];
+  for (let cycle = 0; cycle < 3; cycle++) {
+    for (const mode of modes) {
+      if (mode === 'paused') guest(['kill', '-STOP', pid]);
+      else setNice(mode === 'nice 0' ? 0 : 10);
+      const g = got[mode];
+      const t0 = ticks();
+      for (let i = 0; i < ROUNDS; i++) {
+        const [a, b] = i % 2 ? ['plain', 'tagged'] : ['tagged', 'plain'];
+        const r = { [a]: start(a), [b]: start(b) };
+        g.plain.push(r.plain);
+        g.tagged.push(r.tagged);
+        g.ratios.push(r.tagged / r.plain);
+      }
+      if (mode === 'paused') {
+        guest(['kill', '-CONT', pid]);
+        await sleep(1000); // its entries bound before the next block, outside the timed starts
+      } else {
+        await sleep(300);
+        g.ticks += ticks() - t0;
+      }
+      loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    }
+  }
+  const n = 3 * modes.length * ROUNDS + 1;
+  const count = (op) => serveLog().split('\n').filter((l) => new RegExp(`^contid serve: ${op} [0-9a-f]{32} -> contid`).test(l)).length;
+  for (let i = 0; i < 600 && (count('create') < n || count('end') < n); i++) await sleep(100);
+  if (count('create') !== n || count('end') !== n) throw new Error(`contid serve bound ${count('create')} creates and ${count('end')} ends, not ${n}`);
+  process.stdout.write(
+    `systemd oneshot start, contid serve's CPU priority (${ROUNDS} interleaved pairs a block, 3 blocks a mode, modes cycling; load ${loads.join(' ')}):\n` +
+      modes
+        .map((m) => {
+          const g = got[m];
+          const cpu = m === 'paused' ? '' : `   serve CPU per tagged start ${((g.ticks * 10) / (3 * ROUNDS)).toFixed(1)} ms`;
+          return `  serve ${m.padEnd(7)}  plain ${median(g.plain).toFixed(1)} ms  drop-in ${median(g.tagged).toFixed(1)} ms  ratio ${(median(g.tagged) / median(g.plain)).toFixed(2)}x of the medians, ${median(g.ratios).toFixed(2)}x median of the pairs' ratios${cpu}\n`;
+        })
+        .join('') +
+      `  every tagged start bound and ended by contid serve: ${n} of ${n}\n`,
+  );
+}
+
+/**
+ * `pnpm bench systemd profile`: where contid serve's CPU per tagged oneshot start goes. serve
+ * runs in the guest under `node --cpu-prof`; BENCH_ROUNDS starts of the drop-in's unit, one
+ * after another; then serve stops and writes its profile, which is copied to
+ * BENCH_PROFILE_DIR (default: the current directory) and summed up per function (self time
+ * and total time, in ms per start, the start-up of serve left out).
+ */
+async function serveProfile(guest, dir) {
+  const node = process.execPath;
+  const state = '/var/lib/contid-bench/state';
+  must(guest(['sh', '-c', 'cat > /etc/systemd/system/prof-tagged.service'], '[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=oneshot\nExecStart=/bin/true\n'), 'unit');
+  must(guest(['env', `CONTID_STATE_DIR=${state}`, node, CLI, 'install', 'systemd', 'prof-tagged.service']), 'install');
+  must(guest(['systemctl', 'daemon-reload']), 'daemon-reload');
+  must(guest(['systemd-run', '--unit=contid-bench-serve', '--property=Type=exec', node, '--cpu-prof', '--cpu-prof-dir=/var/lib/contid-bench/prof', CLI, '--state-dir', state, 'serve', '--socket', '/run/contid-bench.sock']), 'serve');
+  const serveLog = () => guest(['journalctl', '-u', 'contid-bench-serve', '--no-pager', '-o', 'cat']).stdout;
+  for (let i = 0; i < 300 && !serveLog().includes('contid serve: draining'); i++) await sleep(100);
+  for (let i = 0; i < ROUNDS; i++) must(guest(['systemctl', 'start', 'prof-tagged.service']), 'start');
+  for (let i = 0; i < 300 && (serveLog().match(/^contid serve: end /gm) ?? []).length < ROUNDS; i++) await sleep(100);
+  must(guest(['systemctl', 'stop', 'contid-bench-serve']), 'stop serve');
+  const [file] = readdirSync(join(dir, 'prof'));
+  const out = join(process.env.BENCH_PROFILE_DIR || process.cwd(), `contid-serve-systemd-${process.pid}.cpuprofile`);
+  copyFileSync(join(dir, 'prof', file), out);
+  const p = JSON.parse(readFileSync(out, 'utf8'));
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+  const self = new Map();
+  const total = new Map();
+  p.samples.forEach((id, i) => {
+    const t = (p.timeDeltas[i] ?? 0) / 1000;
+    const chain = [];
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) chain.push(name(byId.get(cur)));
+    // The drain's work only: the samples under the spool watcher's and timer's passes (and GC).
+    if (!chain.some((k) => k.startsWith('drain ')) && chain[0] !== '(garbage collector) :0') return;
+    self.set(chain[0], (self.get(chain[0]) ?? 0) + t);
+    for (const k of new Set(chain)) total.set(k, (total.get(k) ?? 0) + t);
+  });
+  const top = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, t]) => `    ${(t / ROUNDS).toFixed(3).padStart(7)}  ${k}\n`).join('');
+  process.stdout.write(`contid serve's CPU per tagged oneshot start (ms, ${ROUNDS} starts, node --cpu-prof; profile: ${out}):\n  self time\n${top(self)}  total time\n${top(total)}`);
+}
+
 exports.main = async function main(args = []) {
+  if (args[0] === 'profile') return withGuest((guest, dir) => serveProfile(guest, dir));
+  if (args[0] === 'nice') return withGuest((guest) => serveNice(guest));
   if (args[0] === 'phases') return withGuest(phases);
   if (args[0] === 'timeline') return withGuest((guest, _dir, init) => timeline(guest, init));
   if (args[0] === 'dbus') return withGuest((guest, dir) => dbusCost(guest, dir));
