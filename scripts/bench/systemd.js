@@ -1,7 +1,7 @@
 // pnpm bench systemd: the cost contid adds to a systemd unit's life. A Type=oneshot unit
 // running /bin/true, plain against the same unit with the drop-in contid's generator writes
-// (ExecStart= through contid-systemd exec, ExecStopPost=+contid-systemd end: POSIX sh, a spool
-// entry each, no Node), each `systemctl start` timed to the unit's end, in interleaved pairs,
+// (ExecStart= through contid-systemd exec: POSIX sh, a spool entry, no Node; the end learnt by
+// contid serve from PID 1), each `systemctl start` timed to the unit's end, in interleaved pairs,
 // in one real systemd (PID 1 of a systemd-nspawn guest booted from the bookworm tree the
 // systemd tests cache). `contid serve` runs in the guest, as deployed, and must have bound
 // every start and end. Printed: the medians, and the median of the pairs' ratios.
@@ -543,7 +543,8 @@ async function serveNice(guest) {
  * runs in the guest under `node --cpu-prof`; BENCH_ROUNDS starts of the drop-in's unit, one
  * after another; then serve stops and writes its profile, which is copied to
  * BENCH_PROFILE_DIR (default: the current directory) and summed up per function (self time
- * and total time, in ms per start, the start-up of serve left out).
+ * and total time, in ms per start: the spool's drain and the reading of PID 1's signals, the
+ * start-up of serve left out).
  */
 async function serveProfile(guest, dir) {
   const node = process.execPath;
@@ -571,8 +572,9 @@ async function serveProfile(guest, dir) {
     const t = (p.timeDeltas[i] ?? 0) / 1000;
     const chain = [];
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) chain.push(name(byId.get(cur)));
-    // The drain's work only: the samples under the spool watcher's and timer's passes (and GC).
-    if (!chain.some((k) => k.startsWith('drain ')) && chain[0] !== '(garbage collector) :0') return;
+    // serve's work per start: the samples under the spool's drain passes, under the reading of
+    // PID 1's signals (the ends), and GC — not serve's start-up.
+    if (!chain.some((k) => k.startsWith('drain ') || k.startsWith('onData packages/systemd/')) && chain[0] !== '(garbage collector) :0') return;
     self.set(chain[0], (self.get(chain[0]) ?? 0) + t);
     for (const k of new Set(chain)) total.set(k, (total.get(k) ?? 0) + t);
   });
@@ -660,22 +662,23 @@ exports.main = async function main(args = []) {
     };
     const ticksBefore = serveTicks();
     const deployed = pairs();
-    await allBound(ROUNDS + 2, ROUNDS + 1); // bench-execonly's warm start included (it has no end)
+    await allBound(ROUNDS + 2); // bench-execonly's warm start included (serve ends it from PID 1 too)
     const serveCpu = ((serveTicks() - ticksBefore) * 10) / ROUNDS;
     // The hot path alone: contid serve paused (SIGSTOP), the entries wait in the spool and are bound when it goes on.
     guest(['systemctl', 'kill', '-s', 'STOP', 'contid-bench-serve']);
     const alone = pairs(true);
     guest(['systemctl', 'kill', '-s', 'CONT', 'contid-bench-serve']);
-    await allBound(3 * ROUNDS + 2, 2 * ROUNDS + 1); // and its ROUNDS starts while serve was paused
+    await allBound(3 * ROUNDS + 2); // and its ROUNDS starts while serve was paused
     const confined = await confinedPairs({ guest, dir, node, state, start: (name) => start(name), stop: (name) => must(guest(['systemctl', 'stop', `bench-${name}.service`]), name) });
-    // Each sh-bound start created by serve from the spool; the ends of both tagged kinds spooled by contid-systemd end.
-    await allBound(4 * ROUNDS + 3, 4 * ROUNDS + 3);
+    // Each sh-bound start created by serve from the spool; every container's end (the Node-bound
+    // ones' too) learnt from PID 1, or from the hand-written end line of the Node row, whichever first.
+    await allBound(4 * ROUNDS + 3, 5 * ROUNDS + 4);
     process.stdout.write(
       `systemd oneshot unit (/bin/true) start-to-end, ${ROUNDS} interleaved pairs each (systemctl start via nsenter, in a real systemd in nspawn):\n` +
         row('contid serve draining in the guest (as deployed)', deployed) +
         `    contid serve's CPU per tagged start (its create and end entries): ${serveCpu.toFixed(1)} ms\n` +
         row('contid serve paused meanwhile (the sh hot path alone; bound once it went on)', alone) +
-        `  every tagged start bound (create) and ended by contid serve from the spool: ${2 * ROUNDS + 1} of ${2 * ROUNDS + 1}\n` +
+        `  every tagged start bound (create) by contid serve from the spool and ended from PID 1: ${3 * ROUNDS + 2} of ${3 * ROUNDS + 2}\n` +
         `confined unit (User=nobody, PrivateNetwork=yes, /bin/sleep) systemctl start + stop, ${ROUNDS} rounds, order rotating, contid serve draining:\n` +
         `    plain unit                                     median ${confined.plain.toFixed(1)} ms\n` +
         `    ExecStartPost=+contid-systemd bind (sh, now)   median ${confined.sh.toFixed(1)} ms   +${(confined.sh - confined.plain).toFixed(1)} ms   ratio ${(confined.sh / confined.plain).toFixed(2)}x of the medians, ${confined.shRatio.toFixed(2)}x median of the rounds' ratios\n` +

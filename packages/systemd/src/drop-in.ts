@@ -54,24 +54,24 @@ export interface UnitCommands {
 export const ROOT_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * The variables systemd gives contid's own lines, passed by name into a cleared environment
+ * The variables systemd gives contid's bind line, passed by name into a cleared environment
  * (systemd substitutes `${VAR}` in a command line, one word, empty when unset). The unit's own
  * Environment= can still set each of them (systemd merges it after its own): contid-systemd
- * bind checks $MAINPID against the unit's cgroup, serve checks $INVOCATION_ID against the
- * unit, and the end reason stays what the unit's environment says (docs/systemd.md).
+ * bind checks $MAINPID against the unit's cgroup, serve checks $INVOCATION_ID against the unit
+ * (docs/systemd.md).
  */
-const PASSED = { bind: ['MAINPID', 'INVOCATION_ID'], end: ['INVOCATION_ID', 'SERVICE_RESULT', 'EXIT_CODE', 'EXIT_STATUS'] } as const;
+const PASSED = ['MAINPID', 'INVOCATION_ID'] as const;
 
 /**
- * contid's own `+` line (bind, end): it runs as unconfined root, with the unit's environment,
+ * contid's own `+` line (bind): it runs as unconfined root, with the unit's environment,
  * which a confined unit's service user may write (its EnvironmentFile=, a directory of its own
  * in PATH=). So its first program is a static busybox — no dynamic loader, so no LD_PRELOAD,
  * LD_LIBRARY_PATH — whose `env -i` starts contid-systemd with only a fixed PATH and what
  * systemd passes (outside attack 14, F2).
  */
-function rootLine(key: 'ExecStartPost' | 'ExecStopPost', what: 'bind' | 'end', { wrapper, busybox }: UnitCommands): string {
-  const passed = PASSED[what].map((name) => `${name}=\${${name}}`);
-  return `${key}=+${busybox} env -i PATH=${ROOT_PATH} ${passed.join(' ')} ${wrapper} ${what} --unit %n`;
+function bindLine({ wrapper, busybox }: UnitCommands): string {
+  const passed = PASSED.map((name) => `${name}=\${${name}}`);
+  return `ExecStartPost=+${busybox} env -i PATH=${ROOT_PATH} ${passed.join(' ')} ${wrapper} bind --unit %n`;
 }
 
 /** Wraps one command line in `through` (which ends before the command); refuses what cannot be wrapped, in one line. */
@@ -92,11 +92,11 @@ function wrapLine(unit: string, key: ExecKey, value: string, path: string, throu
  * of the unit's own command lines re-run through contid-systemd (sh, no Node), which renews
  * the line's own audit session and spools it; contid serve binds it to this invocation's
  * contid — the first line run creates the container, every later one (ExecStartPost=,
- * ExecReload=, ExecStop=, …) joins it as op=setns. ExecStopPost= ends with contid-systemd's
- * own line (with `+`, so it has the privilege even under User=). A Type=forking unit's main
- * process is the daemon the ExecStart= line forks: `ExecStartPost=+contid-systemd bind`
- * records $MAINPID as its init. Both `+` lines of contid's own start through a static busybox
- * `env -i` (rootLine): none of the unit's environment reaches them.
+ * ExecReload=, ExecStop=, …) joins it as op=setns. No line ends it: contid serve learns the
+ * end from PID 1 (end-follower.ts), which spares every stop a fork of PID 1 and two execs. A
+ * Type=forking unit's main process is the daemon the ExecStart= line forks:
+ * `ExecStartPost=+contid-systemd bind` records $MAINPID as its init. That `+` line starts through
+ * a static busybox `env -i` (bindLine): none of the unit's environment reaches it.
  * A confined unit (User=, network sandboxing) cannot tag itself: its main process only renews
  * its session (`contid-systemd exec --renew-only`), the same `ExecStartPost=+contid-systemd bind`
  * (sh, outside the sandbox) spools $MAINPID's session for contid serve to bind, and its other
@@ -124,12 +124,8 @@ export function renderDropIn(unit: string, fragments: UnitFragment[], commands: 
       if (key === 'ExecStart') return wrapLine(unit, key, value, path, `${wrapper} exec --renew-only --unit %n`);
       return PREFIX.exec(value)![0].includes('+') ? wrapLine(unit, key, value, path, fast) : `${key}=${value}`;
     });
-    const extra =
-      key === 'ExecStartPost' && (confined.length || type === 'forking')
-        ? [rootLine('ExecStartPost', 'bind', commands)]
-        : key === 'ExecStopPost'
-          ? [rootLine('ExecStopPost', 'end', commands)]
-          : [];
+    // No ExecStopPost= line of contid's: contid serve learns the end from PID 1 (end-follower.ts).
+    const extra = key === 'ExecStartPost' && (confined.length || type === 'forking') ? [bindLine(commands)] : [];
     if (entries.length || extra.length) body.push(`${key}=`, ...wrapped, ...extra);
   }
   return [

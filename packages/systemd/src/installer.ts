@@ -20,7 +20,7 @@ function unitCommands(context: InstallContext): UnitCommands {
   return { wrapper: line([wrapper, ...registry, '--cli', ...context.cli]), busybox: staticBusybox() };
 }
 
-/** contid's own root lines start through a static busybox (drop-in.ts rootLine); without one, nothing is installed. */
+/** contid's own root lines start through a static busybox (drop-in.ts bindLine); without one, nothing is installed. */
 export function staticBusybox(): string {
   const why = notStaticRootExecutable(STATIC_BUSYBOX);
   if (why) throw new ContidError(`contid's root lines of a unit start through a static busybox, without the unit's environment: ${why}; install busybox-static (Debian, Ubuntu) first`);

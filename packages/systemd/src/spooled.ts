@@ -1,6 +1,7 @@
 import { ContainerId, ContidError, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
 import { Invocation, checkUnitProcess, checkedInvocation, inUnitCgroup } from './invocation';
 import { bindInvocation } from './unit-container';
+import { activeEndFollower } from './end-follower';
 
 /** The part of a spool entry (@contid/oci) the systemd adapter reads: what contid-systemd wrote. */
 export interface SpooledLine {
@@ -18,7 +19,22 @@ export interface SpooledLine {
   fields: Readonly<Record<string, string>>;
 }
 
-export type SpooledOutcome = { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'init' } | { kind: 'already'; contid: ContainerId };
+export type SpooledOutcome =
+  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'init' }
+  | { kind: 'already'; contid: ContainerId }
+  | { kind: 'deferred'; why: string };
+
+/**
+ * A line of a new invocation, while an older one of its unit still runs in the registry: its end
+ * comes from systemd (end-follower.ts), sent before anything of the new one; the line waits for
+ * it a little rather than supersede the older one without systemd's reason.
+ */
+function waitForOlderEnd(tagger: Tagger, inv: Invocation): SpooledOutcome | null {
+  // A later line of a running invocation joins it: nothing older to wait for.
+  if (tagger.containers.findByRuntimeId(inv.invocationId)?.state === 'running') return null;
+  const why = activeEndFollower()?.beforeBind(inv.unit, inv.invocationId);
+  return why ? { kind: 'deferred', why } : null;
+}
 
 const num = (v: string | undefined): number | null => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : null);
 
@@ -44,8 +60,11 @@ export function bindSpooledLine(entry: SpooledLine, tagger: Tagger): SpooledOutc
   const inv = invocationOf(entry);
   if (entry.session === null) throw new ContidError(`${inv.unit}: an Exec line's entry without a session`);
   if (boundElsewhere(tagger, entry.session, inv) === 'here') return { kind: 'already', contid: tagger.containers.containerOfSession(entry.session)!.contid };
+  const wait = waitForOlderEnd(tagger, inv);
+  if (wait) return wait;
   const parent = entry.oldSession === null ? null : { session: entry.oldSession };
   const { container, binding } = bindInvocation(tagger, inv, { pid: entry.wrapperPid, session: entry.session }, { spoolEntry: entry.name }, parent);
+  if (binding.op === 'create') activeEndFollower()?.watch(inv.unit, inv.invocationId);
   return { kind: 'tagged', contid: container.contid, op: binding.op === 'create' ? 'create' : 'setns' };
 }
 
@@ -89,6 +108,9 @@ export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): Spoole
     return { kind: 'tagged', contid: c.contid, op: 'init' };
   }
   if (boundElsewhere(tagger, session, inv) === 'here') throw new ContidError(`${inv.unit}: MAINPID ${pid}'s session ${session} belongs to an ended container of this invocation`);
+  const wait = waitForOlderEnd(tagger, inv);
+  if (wait) return wait;
   const { container, binding } = bindInvocation(tagger, inv, { pid, session, start }, { mainPid: pid, spoolEntry: entry.name }, null);
+  if (binding.op === 'create') activeEndFollower()?.watch(inv.unit, inv.invocationId);
   return { kind: 'tagged', contid: container.contid, op: binding.op === 'create' ? 'create' : 'setns' };
 }

@@ -7,7 +7,6 @@ const WRAPPER = '/usr/local/libexec/contid/contid-systemd';
 const COMMANDS = { wrapper: WRAPPER, busybox: '/bin/busybox' };
 /** contid's own `+` lines: a static busybox clears the unit's environment, passing only what systemd gives them. */
 const BIND = `+/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MAINPID=\${MAINPID} INVOCATION_ID=\${INVOCATION_ID} ${WRAPPER} bind --unit %n`;
-const END = `+/bin/busybox env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin INVOCATION_ID=\${INVOCATION_ID} SERVICE_RESULT=\${SERVICE_RESULT} EXIT_CODE=\${EXIT_CODE} EXIT_STATUS=\${EXIT_STATUS} ${WRAPPER} end --unit %n`;
 const unitFile = (path: string) => [{ path, text: readFileSync(path, 'utf8') }];
 const wrapped = (text: string) => text.split('\n').filter((l) => l.startsWith('ExecStart'));
 
@@ -42,10 +41,12 @@ describe('the drop-in contid install systemd writes', () => {
       `ExecStart=-${WRAPPER} exec --unit %n -- /bin/first --flag  "two words"`,
       `ExecStart=+${WRAPPER} exec --unit %n -- /bin/second %i`,
     ]);
-    expect(text).toContain(`ExecStopPost=${END}\n`);
+    // contid serve learns the end from PID 1: no line of contid's own at the end.
+    expect(text).not.toContain('ExecStopPost=');
+    expect(text).not.toContain(' end --unit');
   });
 
-  test('wraps every Exec line in order (the first creates, later ones join), keeps the unit\'s own ExecStopPost= before contid\'s end', () => {
+  test('wraps every Exec line in order (the first creates, later ones join), the unit\'s own ExecStopPost= too, and adds no end line', () => {
     const unit = splitSystemctlCat(
       [
         '# /etc/systemd/system/web.service',
@@ -74,7 +75,6 @@ describe('the drop-in contid install systemd writes', () => {
       w('ExecStop', '/usr/sbin/web --stop'),
       'ExecStopPost=',
       w('ExecStopPost', '/bin/rm -rf /run/web'),
-      `ExecStopPost=${END}`,
     ]);
   });
 
@@ -90,8 +90,6 @@ describe('the drop-in contid install systemd writes', () => {
       `ExecStart=${WRAPPER} exec --renew-only --unit %n -- /bin/c`,
       'ExecStartPost=',
       `ExecStartPost=${BIND}`,
-      'ExecStopPost=',
-      `ExecStopPost=${END}`,
     ]);
   });
 
