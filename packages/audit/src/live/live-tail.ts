@@ -178,7 +178,7 @@ export class LiveTail {
     if (final) {
       this.options.report(
         `tail (${s.source}): received ${s.received} records, dropped ${s.dropped}` +
-          ` (queue full ${s.droppedQueue}, reader ${s.droppedReader}, slow socket clients ${s.droppedOutput}),` +
+          ` (queue full ${s.droppedQueue}, reader ${s.droppedReader}, output not written ${s.droppedOutput}),` +
           ` kernel socket overruns ${s.kernelOverruns}, sent before their binding could come ${s.releasedEarly}` +
           (s.nodesForgotten > 0 ? `, nodes whose boot tracking was let go ${s.nodesForgotten}` : ''),
       );

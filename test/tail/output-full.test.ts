@@ -1,0 +1,51 @@
+import { mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run, tempStateDir } from '../helpers/cli';
+import { sleep, startTail, until } from './live-helpers';
+
+const state = tempStateDir('tailfull');
+afterAll(() => state.cleanup());
+
+/** One-record user events, as auditd writes them to a plugin's stdin. */
+const record = (i: number): string => `type=USER msg=audit(1795896418.${String(i % 1000).padStart(3, '0')}:${i + 1}): pid=1 uid=0 auid=0 ses=4294967295 msg='n=${i} ${'x'.repeat(40)}'\n`;
+
+const parses = (line: string): boolean => {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('contid tail --output on a file system that fills up (real tmpfs)', () => {
+  test('every line of the file stays one whole JSON document: a batch the disk refused is cut back and counted as dropped, and the summary adds up (outside attack 17, F1)', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'contid-tailfull-'));
+    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'contid-tailfull', mnt]).status).toBe(0);
+    try {
+      // 14 of the 16 pages taken: about 8 KB left for the output, far less than it will write.
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(56 * 1024));
+      const out = join(mnt, 'out.jsonl');
+      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out], state.env, 'pipe');
+      const N = 600;
+      // In pieces, so that the output is written as several batches: some whole, then refused.
+      for (let i = 0; i < N; i += 10) {
+        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
+        await sleep(20);
+      }
+      tail.child.stdin!.end();
+      await until(() => tail.child.exitCode !== null, 15_000);
+      expect(tail.child.exitCode).toBe(0);
+      const lines = readFileSync(out, 'utf8').split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.filter((l) => !parses(l))).toEqual([]);
+      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
+      expect(summary).not.toBeNull();
+      expect([Number(summary![1]), lines.length > 0, Number(summary![2]) > 0, lines.length + Number(summary![2])]).toEqual([N, true, true, N]);
+    } finally {
+      run('umount', [mnt]);
+      rmdirSync(mnt);
+    }
+  });
+});
