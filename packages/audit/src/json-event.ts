@@ -220,6 +220,8 @@ interface FieldName {
   /** isEncodedField(name, type) for EXECVE records and for every other type. */
   encodedInExecve: boolean;
   encoded: boolean;
+  /** The writeFieldsFrom call that last wrote it (the first of a name wins, as in the field map). */
+  writtenIn: number;
 }
 /** Field names seen, by a hash of their characters (a few hundred in any log; bounded all the same). */
 const fieldNames = new Map<number, FieldName[]>();
@@ -242,7 +244,7 @@ function fieldNameAt(text: string, from: number, to: number): FieldName | null {
   const name = text.slice(from, to);
   const quoted = nameText(name);
   if (quoted === null) return null;
-  const f: FieldName = { name, text: Buffer.from(quoted, 'latin1'), encodedInExecve: isEncodedField(name, 'EXECVE'), encoded: isEncodedField(name, 'SYSCALL') };
+  const f: FieldName = { name, text: Buffer.from(quoted, 'latin1'), encodedInExecve: isEncodedField(name, 'EXECVE'), encoded: isEncodedField(name, 'SYSCALL'), writtenIn: 0 };
   if (seen !== undefined) seen.push(f);
   else fieldNames.set(h, [f]);
   fieldNameCount++;
@@ -269,17 +271,12 @@ function sameName(f: FieldName, text: string, from: number, to: number): boolean
 
 const fieldAt = new Int32Array(3);
 /**
- * The names written in the current record (the first `writtenCount`): the first of a name
- * wins, as in the field map. Slots are overwritten, never emptied: `length = 0` let go of
- * the array's store, and growing it again per record was 48 MB of a replay's 623 MB allocated.
+ * Numbers the calls of writeFieldsFrom: a name already written in this call carries its number.
+ * A search of the names written so far was quadratic in a record's fields: one EXECVE of
+ * 10,000 arguments cost the tail ≈ 90 ms, so a container exec'ing such argvs in a loop
+ * outran it (outside attack 17, I1; docs/tail.md).
  */
-const written: FieldName[] = [];
-let writtenCount = 0;
-
-function writtenBefore(f: FieldName): boolean {
-  for (let i = 0; i < writtenCount; i++) if (written[i] === f) return true;
-  return false;
-}
+let writeCall = 0;
 
 /**
  * A kernel record's `"fields":{…}` written from `text` (plainFieldsText): the document
@@ -288,26 +285,26 @@ function writtenBefore(f: FieldName): boolean {
  */
 function writeFieldsFrom(text: string, type: string): boolean {
   const execve = type === 'EXECVE';
-  writtenCount = 0;
+  const call = ++writeCall;
   room(1);
   out[pos++] = 123; // {
   const at = fieldAt;
   let names = namesByType.get(type);
   if (names === undefined && namesByType.size < MAX_TYPES) namesByType.set(type, (names = []));
   let k = 0;
+  let wrote = false;
   for (let i = 0; nextField(text, i, at); i = at[2], k++) {
     const last = names !== undefined && k < names.length ? names[k] : null;
     const f = last !== null && sameName(last, text, at[0], at[1]) ? last : fieldNameAt(text, at[0], at[1]);
     if (f === null) return false;
     if (f !== last && names !== undefined && k <= names.length && k < MAX_POSITIONS) names[k] = f;
-    if (writtenBefore(f)) continue;
-    if (writtenCount > 0) {
+    if (f.writtenIn === call) continue;
+    if (wrote) {
       room(1);
       out[pos++] = 44; // ,
     }
-    if (writtenCount < written.length) written[writtenCount] = f;
-    else written.push(f);
-    writtenCount++;
+    f.writtenIn = call;
+    wrote = true;
     room(f.text.length);
     pos += f.text.copy(out, pos);
     // fieldValue: quotes stripped; hex decoded for encoded names; else the value as it is
@@ -321,7 +318,6 @@ function writeFieldsFrom(text: string, type: string): boolean {
         : writePlainString(text, v, end);
     if (!done) writeText(jsonString(fieldValue(text.slice(v, end), f.name, type)!));
   }
-  writtenCount = 0;
   room(1);
   out[pos++] = 125; // }
   return true;
