@@ -163,11 +163,12 @@ export interface GuestServe {
   kill(): void;
 }
 
-export async function startGuestServe(machine: Machine, contid: string[], guestState: string, hostState: string): Promise<GuestServe> {
+/** `properties`: more systemd-run --property= settings of serve's unit (e.g. fewer capabilities). */
+export async function startGuestServe(machine: Machine, contid: string[], guestState: string, hostState: string, properties: string[] = []): Promise<GuestServe> {
   const unit = 'contid-test-serve.service';
   machine.exec(['systemctl', 'reset-failed', unit]); // an earlier one killed in a test
   const started = machine.exec([
-    'systemd-run', `--unit=${unit}`, '--property=Type=exec', '--collect',
+    'systemd-run', `--unit=${unit}`, '--property=Type=exec', '--collect', ...properties.map((p) => `--property=${p}`),
     ...contid, '--state-dir', guestState, 'serve', '--socket', '/run/contid-test-serve.sock',
   ]);
   if (started.status !== 0) throw new Error(`systemd-run contid serve in the guest: ${started.stderr}`);

@@ -519,7 +519,7 @@ describe('the hot path without Node: the sh wrapper spools, contid serve in the 
 });
 
 describe('an invocation id the unit sets itself', () => {
-  test('a unit whose Environment= names another unit\'s running invocation does not join its container: serve quarantines its line with the reason', async () => {
+  test("a unit whose Environment= names another unit's running invocation does not join its container, and is recorded untagged under its own (outside attack 17, F5)", async () => {
     const victim = 'contid-victim.service';
     const impostor = 'contid-impostor.service';
     const seen = '/run/contid-impostor.invocation';
@@ -530,17 +530,21 @@ describe('an invocation id the unit sets itself', () => {
     const invocation = unitProperty(victim, 'InvocationID');
     await serve.drained();
     const before = show(invocation);
-    guest(['sh', '-c', `printf '[Service]\\nType=oneshot\\nEnvironment=INVOCATION_ID=${invocation}\\nExecStart=/bin/sh -c "echo $$INVOCATION_ID > ${seen}"\\n' > /etc/systemd/system/${impostor}`]);
+    guest(['sh', '-c', `printf '[Service]\\nEnvironment=INVOCATION_ID=${invocation}\\nExecStart=/bin/sh -c "echo $$INVOCATION_ID > ${seen}; exec sleep 64"\\n' > /etc/systemd/system/${impostor}`]);
     install(impostor);
     guest(['systemctl', 'daemon-reload']);
     guest(['systemctl', 'start', impostor]);
     // systemd did hand the unit's own value to its line: the forgery is real.
+    await waitFor(() => machine.exec(['test', '-s', seen]).status === 0 || undefined, 10_000, () => `${impostor} never ran`);
     expect(guest(['cat', seen])).toBe(invocation);
-    await expect(serve.drained()).rejects.toThrow(`invocation ${invocation} belongs to ${victim}, not ${impostor}`);
+    await serve.drained();
     const after = JSON.parse(guest([...GUEST_CONTID, 'show', invocation, '--json'])) as Shown & { bindings: unknown[] };
     expect(after).toMatchObject({ name: victim, state: 'running', contid: before.contid });
     expect(after.bindings).toHaveLength(1);
-    guest(['systemctl', 'stop', victim]);
+    // Not left unattributed either: recorded untagged under the invocation PID 1 runs for it.
+    const own = unitProperty(impostor, 'InvocationID');
+    expect(JSON.parse(guest([...GUEST_CONTID, 'show', own, '--json']))).toMatchObject({ name: impostor, state: 'untagged', runtimeId: own });
+    guest(['systemctl', 'stop', impostor, victim]);
     await serve.drained();
   });
 });

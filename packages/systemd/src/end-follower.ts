@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { constants } from 'node:os';
-import { ContainerRecord, Tagger, escapeText, formatContainerId } from '@contid/core';
+import { ContainerRecord, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
 import { DbusMessage, DbusValue, MessageType, marshalCall, messageLength, parseMessage, unitOfObjectPath } from './dbus-wire';
 import { ORCHESTRATOR } from './unit-container';
+import { checkUnitProcess } from './invocation';
 import { UNITS_FILE, readUnitList } from './generator';
 
 /** PID 1's private bus: root only, PID 1 itself at the other end (no dbus-daemon in between). */
@@ -90,6 +91,8 @@ export class SystemdEndFollower {
   private readonly started = new Map<string, string>();
   private readonly shown = new Set<string>();
   private readonly held = new Map<string, { unit: string; reason: string }>();
+  /** The invocation PID 1 runs → the id a container of its unit was bound under (follow). */
+  private readonly aliases = new Map<string, string>();
   /** When a line of a new invocation was first left waiting for the older one's end. */
   private readonly firstLook = new Map<string, number>();
   private heldTimer: NodeJS.Timeout | null = null;
@@ -244,7 +247,7 @@ export class SystemdEndFollower {
       this.known.clear();
       this.listMtime = -1;
       this.listChecked = 0;
-      for (const c of this.tagger.containers.list({ state: 'running', orchestrator: ORCHESTRATOR })) this.known.add(c.name);
+      for (const c of this.open()) this.known.add(c.name);
     }
     this.known.add(unit);
     // Asked only when the stream has shown the invocation neither running nor ended (its unit's
@@ -298,9 +301,33 @@ export class SystemdEndFollower {
 
   /** At each (re)connect: every running systemd container's unit, as systemd has it now. */
   private catchUp(): void {
-    for (const c of this.tagger.containers.list({ state: 'running', orchestrator: ORCHESTRATOR })) {
+    for (const c of this.open()) {
       this.known.add(c.name);
       this.lookUp(c);
+    }
+  }
+
+  /** systemd containers not ended: running ones, and units recorded untagged under the id PID 1 runs (spooled.ts). */
+  private open(): ContainerRecord[] {
+    return [...this.tagger.containers.list({ state: 'running', orchestrator: ORCHESTRATOR }), ...this.tagger.containers.list({ state: 'untagged', orchestrator: ORCHESTRATOR })];
+  }
+
+  /**
+   * A container whose unit PID 1 runs under another invocation, while the process it was bound
+   * with still runs in that unit: not an end — its line's $INVOCATION_ID came from the unit's
+   * environment, which systemd lets the unit set (outside attack 17, F4). The line is refused
+   * when the unit's cgroup tells its real id (spooled.ts); this covers a cgroup that could not
+   * be read. The container is kept, and ended when PID 1 ends the invocation it really is.
+   */
+  private stillRunsIn(c: ContainerRecord): boolean {
+    const pid = c.initPid;
+    const cgroup = c.labels['systemd.cgroup'];
+    if (pid === null || c.initStart === null || !cgroup || processStartTime(pid, this.tagger.procRoot) !== c.initStart) return false;
+    try {
+      checkUnitProcess(pid, { invocationId: c.runtimeId ?? '', unit: c.name, cgroup }, this.tagger.procRoot);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -318,7 +345,10 @@ export class SystemdEndFollower {
         if (u.type === MessageType.Error || !(props instanceof Map)) return;
         const now = hex(props.get('InvocationID'));
         const state = str(props.get('ActiveState'));
-        if (now !== id) return this.ended(id, c.name, 'found stopped by contid serve');
+        if (now !== id) {
+          if (now && !ended(state, str(props.get('SubState'))) && this.stillRunsIn(c)) return this.follow(now, id, c.name);
+          return this.ended(id, c.name, 'found stopped by contid serve');
+        }
         // Its container exists, so its lines ran: inactive now is its end, not its start.
         if (!ended(state, str(props.get('SubState')))) return void this.started.set(id, c.name);
         this.call({ path, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', args: [SERVICE_IFACE] }, (sv) => {
@@ -329,6 +359,14 @@ export class SystemdEndFollower {
     });
   }
 
+
+  /** A container bound under the wrong id: its end is that of the invocation PID 1 runs (`real`). */
+  private follow(real: string, claimed: string, unit: string): void {
+    this.log(`systemd: ${escapeText(unit)} runs invocation ${real}, not ${claimed} as its line said ($INVOCATION_ID set by the unit?); its container ends with ${real}`);
+    if (this.aliases.size >= SHOWN_MAX) this.aliases.clear();
+    this.aliases.set(real, claimed);
+    this.started.set(real, unit);
+  }
 
   /** An invocation's end: applied once no entry of it waits in the spool. */
   private ended(id: string, unit: string, reason: string): void {
@@ -350,7 +388,9 @@ export class SystemdEndFollower {
 
   private apply(id: string, unit: string, reason: string): void {
     this.held.delete(id);
-    const c = this.tagger.containers.findByRuntimeId(id);
+    const alias = this.aliases.get(id);
+    if (alias) this.aliases.delete(id);
+    const c = this.tagger.containers.findByRuntimeId(id) ?? (alias ? this.tagger.containers.findByRuntimeId(alias) : undefined);
     // Another unit's invocation id (a unit's own Environment= can name any) is never ended here.
     if (!c || c.orchestrator !== ORCHESTRATOR || c.name !== unit || c.state === 'ended') return;
     try {

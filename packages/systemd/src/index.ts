@@ -14,3 +14,5 @@ export type { GeneratorOutcome } from './generator';
 export { staticBusybox, systemdInstaller } from './installer';
 export { STATIC_BUSYBOX, notStaticRootExecutable } from './static-exec';
 export { systemdAdapter } from './adapter';
+export { cgroupInvocation, forgedInvocation } from './cgroup-invocation';
+export type { CgroupInvocation } from './cgroup-invocation';

@@ -67,7 +67,7 @@ export function checkUnitProcess(pid: number, inv: Invocation, procRoot = '/proc
 }
 
 /** The unit's own cgroup, from the binder's (a delegated unit's control processes run in `.control`). */
-const unitCgroupOf = (inv: Invocation): string => inv.cgroup.replace(/\/\.control$/, '');
+export const unitCgroupOf = (inv: Invocation): string => inv.cgroup.replace(/\/\.control$/, '');
 
 /** Whether a cgroup path is the invocation unit's cgroup or one below it (Delegate=). */
 export function inUnitCgroup(cgroup: string, inv: Invocation): boolean {

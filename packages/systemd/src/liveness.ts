@@ -5,7 +5,8 @@ import { ContainerRecord, Liveness } from '@contid/core';
  * A unit's container lives as long as its invocation: between ExecStartPre= and ExecStart=,
  * or while a RemainAfterExit= oneshot is active, no process may carry its session, yet the
  * next Exec line joins it. systemd says which invocation is current; undefined when systemd
- * cannot be asked (not the init system here), so the generic /proc answer stands.
+ * cannot be asked (not the init system here) or runs another invocation of the unit, so the
+ * generic /proc answer stands.
  */
 export function systemdLiveness(c: ContainerRecord): Liveness | undefined {
   if (!c.runtimeId) return undefined;
@@ -15,6 +16,10 @@ export function systemdLiveness(c: ContainerRecord): Liveness | undefined {
   const invocation = props.get('InvocationID')?.replace(/-/g, '');
   const active = props.get('ActiveState');
   if (invocation === undefined || active === undefined) return undefined;
-  if (invocation !== c.runtimeId) return 'gone';
-  return active === 'inactive' || active === 'failed' ? 'gone' : 'alive';
+  const stopped = active === 'inactive' || active === 'failed';
+  // Another invocation active: a restart (the old one's processes are gone) or a line whose
+  // $INVOCATION_ID came from the unit's environment (outside attack 17, F4: its process still
+  // runs). What runs in the container's sessions tells which.
+  if (invocation !== c.runtimeId) return stopped ? 'gone' : undefined;
+  return stopped ? 'gone' : 'alive';
 }

@@ -1,6 +1,7 @@
 import { ContainerId, ContidError, Tagger, escapeText, formatContainerId, processStartTime } from '@contid/core';
 import { Invocation, checkUnitProcess, checkedInvocation, inUnitCgroup } from './invocation';
-import { bindInvocation } from './unit-container';
+import { ORCHESTRATOR, bindInvocation } from './unit-container';
+import { forgedInvocation } from './cgroup-invocation';
 import { activeEndFollower } from './end-follower';
 
 /** The part of a spool entry (@contid/oci) the systemd adapter reads: what contid-systemd wrote. */
@@ -20,7 +21,7 @@ export interface SpooledLine {
 }
 
 export type SpooledOutcome =
-  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'init' }
+  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'init' | 'untagged' }
   | { kind: 'already'; contid: ContainerId }
   | { kind: 'deferred'; why: string };
 
@@ -34,6 +35,53 @@ function waitForOlderEnd(tagger: Tagger, inv: Invocation): SpooledOutcome | null
   if (tagger.containers.findByRuntimeId(inv.invocationId)?.state === 'running') return null;
   const why = activeEndFollower()?.beforeBind(inv.unit, inv.invocationId);
   return why ? { kind: 'deferred', why } : null;
+}
+
+/**
+ * A line whose $INVOCATION_ID is not its unit's: never bound to the id it names (a made-up one
+ * would be "found stopped" by the end follower at once, another unit's is refused), and the
+ * unit is never left running unattributed without a word either: its process is recorded as an
+ * untagged container of the unit (op=untagged, `contid doctor`'s "untagged workloads") under
+ * the id PID 1 runs, which the end follower ends when PID 1 ends that invocation. Without an
+ * answer from the cgroup (`real` null: only another unit's id gives it away) the row has no
+ * runtime id, and ends when its process is found gone.
+ */
+function recordForged(tagger: Tagger, inv: Invocation, forged: Forged, pid: number, entryName: string): SpooledOutcome {
+  const { real } = forged;
+  const reason = real
+    ? `$INVOCATION_ID ${inv.invocationId} is not the invocation PID 1 runs for ${escapeText(inv.unit)} (${real}): set by the unit's environment; not binding it`
+    : `invocation ${inv.invocationId} belongs to ${escapeText(forged.owner ?? '')}, not ${escapeText(inv.unit)} ($INVOCATION_ID set by the unit's environment); not binding it`;
+  const done = tagger.containers.list({ state: 'untagged', orchestrator: ORCHESTRATOR }).find((c) => c.name === inv.unit && c.runtimeId === real && c.initPid === pid);
+  if (done) return { kind: 'already', contid: done.contid };
+  let container;
+  try {
+    ({ container } = tagger.recordUntagged({
+      orchestrator: ORCHESTRATOR,
+      name: inv.unit,
+      runtimeId: real,
+      labels: { 'systemd.unit': inv.unit, 'systemd.cgroup': inv.cgroup },
+      pid,
+      detail: { reason, spoolEntry: entryName },
+    }));
+  } catch (e) {
+    throw new ContidError(`${reason} (and its pid ${pid} could not be recorded as untagged: ${(e as Error).message})`);
+  }
+  if (real) activeEndFollower()?.watch(inv.unit, real);
+  return { kind: 'tagged', contid: container.contid, op: 'untagged' };
+}
+
+/** A line's id that is not its unit's: the id PID 1 runs (from the cgroup), else the unit whose container has the id. */
+interface Forged {
+  real: string | null;
+  owner?: string;
+}
+
+/** Whether the line names an invocation not its unit's (null: its own, or it cannot be told). */
+function notItsOwn(tagger: Tagger, inv: Invocation): Forged | null {
+  const real = forgedInvocation(inv);
+  if (real) return { real };
+  const c = tagger.containers.findByRuntimeId(inv.invocationId);
+  return c && (c.orchestrator !== ORCHESTRATOR || c.name !== inv.unit) ? { real: null, owner: c.name } : null;
 }
 
 const num = (v: string | undefined): number | null => (v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : null);
@@ -60,6 +108,8 @@ export function bindSpooledLine(entry: SpooledLine, tagger: Tagger): SpooledOutc
   const inv = invocationOf(entry);
   if (entry.session === null) throw new ContidError(`${inv.unit}: an Exec line's entry without a session`);
   if (boundElsewhere(tagger, entry.session, inv) === 'here') return { kind: 'already', contid: tagger.containers.containerOfSession(entry.session)!.contid };
+  const forged = notItsOwn(tagger, inv);
+  if (forged) return recordForged(tagger, inv, forged, entry.wrapperPid, entry.name);
   const wait = waitForOlderEnd(tagger, inv);
   if (wait) return wait;
   const parent = entry.oldSession === null ? null : { session: entry.oldSession };
@@ -108,6 +158,8 @@ export function recordSpooledMainPid(entry: SpooledLine, tagger: Tagger): Spoole
     return { kind: 'tagged', contid: c.contid, op: 'init' };
   }
   if (boundElsewhere(tagger, session, inv) === 'here') throw new ContidError(`${inv.unit}: MAINPID ${pid}'s session ${session} belongs to an ended container of this invocation`);
+  const forged = notItsOwn(tagger, inv);
+  if (forged) return recordForged(tagger, inv, forged, pid, entry.name);
   const wait = waitForOlderEnd(tagger, inv);
   if (wait) return wait;
   const { container, binding } = bindInvocation(tagger, inv, { pid, session, start }, { mainPid: pid, spoolEntry: entry.name }, null);

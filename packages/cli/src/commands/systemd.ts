@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { AUDIT_UNSET, ContidError, Tagger, formatContainerId, readSessionId } from '@contid/core';
-import { bindInvocation, checkUnitProcess, currentInvocation, endInvocation, mainPidFromEnv, stopReason } from '@contid/systemd';
+import { AUDIT_UNSET, ContidError, Tagger, escapeText, formatContainerId, readSessionId } from '@contid/core';
+import { bindInvocation, checkUnitProcess, currentInvocation, endInvocation, forgedInvocation, mainPidFromEnv, stopReason } from '@contid/systemd';
 import { warn } from '../output';
 
 interface UnitArgs {
@@ -17,6 +17,9 @@ const bind: CommandModule<object, UnitArgs> = {
   handler: (argv) => {
     const inv = currentInvocation(process.env, argv.unit);
     const pid = mainPidFromEnv();
+    // The unit's environment can set $INVOCATION_ID (outside attack 17): only the one PID 1 runs is bound.
+    const real = forgedInvocation(inv);
+    if (real) throw new ContidError(`$INVOCATION_ID ${inv.invocationId} is not the invocation PID 1 runs for ${escapeText(inv.unit)} (${real}): set by the unit's environment; not binding it`);
     const tagger = Tagger.open();
     try {
       checkUnitProcess(pid, inv, tagger.procRoot);
