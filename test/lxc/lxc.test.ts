@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { ContainerRecord, Registry, decodeValue, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, deleteExecveRule, field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
@@ -266,6 +266,27 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(rows[1]).toMatchObject({ initPid: plainInit, session: sessionOf(plainInit) });
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     await settled(name, ['ended', 'ended']);
+  });
+
+  it("contid lxc start reads the config as LXC does: an admin's start-host hook written with a tab before its = (or in an include so written, or a CRLF line) still runs — the own start is taken only when contid's hook is the only one (outside attack 17, F2)", async () => {
+    const marker = `/tmp/contid-test-lxc-${process.pid}-admin-hook`;
+    const hook = `${marker}.sh`;
+    const extra = `${marker}.conf`;
+    writeFileSync(hook, `#!/bin/sh\necho "$LXC_NAME" >> ${marker}\n`, { mode: 0o755 });
+    writeFileSync(extra, `lxc.hook.start-host = ${hook}\n`);
+    try {
+      for (const line of [`lxc.hook.start-host\t= ${hook}`, `lxc.include\t= ${extra}`, `lxc.hook.start-host =\t${hook}\r`, `\tlxc.include =\t${extra} \r`]) {
+        const name = make('tab');
+        appendFileSync(`/var/lib/lxc/${name}/config`, `${line}\n`);
+        rmSync(marker, { force: true });
+        await startTagged(name);
+        expect([line, existsSync(marker) ? readFileSync(marker, 'utf8') : 'the admin hook did not run']).toEqual([line, `${name}\n`]);
+        expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
+        await settled(name, ['ended']);
+      }
+    } finally {
+      for (const f of [marker, hook, extra]) rmSync(f, { force: true });
+    }
   });
 
   it('a container started without the wrapper is recorded as untagged (its session is not bound), then ended', async () => {
