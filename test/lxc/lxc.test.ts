@@ -274,9 +274,13 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     const extra = `${marker}.conf`;
     writeFileSync(hook, `#!/bin/sh\necho "$LXC_NAME" >> ${marker}\n`, { mode: 0o755 });
     writeFileSync(extra, `lxc.hook.start-host = ${hook}\n`);
+    // Destroyed here, before the include file goes: a config naming a missing include cannot
+    // even be stopped (afterAll would leave the container running).
+    const made: string[] = [];
     try {
       for (const line of [`lxc.hook.start-host\t= ${hook}`, `lxc.include\t= ${extra}`, `lxc.hook.start-host =\t${hook}\r`, `\tlxc.include =\t${extra} \r`]) {
         const name = make('tab');
+        made.push(name);
         appendFileSync(`/var/lib/lxc/${name}/config`, `${line}\n`);
         rmSync(marker, { force: true });
         await startTagged(name);
@@ -285,6 +289,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
         await settled(name, ['ended']);
       }
     } finally {
+      made.forEach(destroyContainer);
       for (const f of [marker, hook, extra]) rmSync(f, { force: true });
     }
   });

@@ -61,13 +61,15 @@ test('a process named auditd started by another user is not auditd, even listed 
 
 test('contid install auditd-plugin never signals or runs a user’s process named auditd (it is the only one in sight)', () => {
   // In a pid namespace of its own the fake is the only auditd in /proc, so a /proc scan always
-  // picks it; the kernel answers no audit request from there. The install's files go to tmpfs.
+  // picks it; the kernel answers no audit request from there. The install's files go to tmpfs
+  // (root's 0755: the plugin's log must be in a directory only root can write, not this test's
+  // 0777 one).
   const script = [
     'set -e',
-    'for d in /etc/audit/plugins.d /usr/local/libexec /var/log/contid; do mkdir -p $d; mount -t tmpfs contid-test $d; done',
+    'for d in /etc/audit/plugins.d /usr/local/libexec /var/log/contid; do mkdir -p $d; mount -t tmpfs -o mode=0755 contid-test $d; done',
     `setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups ${fake} & fake=$!`,
     'sleep 0.3',
-    `${process.execPath} ${CONTID_MAIN} install auditd-plugin output=${dir}/live.jsonl log=${dir}/plugin.log; echo "install exit $?"`,
+    `${process.execPath} ${CONTID_MAIN} install auditd-plugin output=${dir}/live.jsonl log=/var/log/contid/plugin.log; echo "install exit $?"`,
     'if kill -0 $fake 2>/dev/null; then echo "fake alive"; kill -9 $fake; fi',
   ].join('\n');
   const r = spawnSync('unshare', ['-m', '-p', '-f', '--mount-proc', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
