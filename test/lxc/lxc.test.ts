@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { ContainerRecord, Registry, decodeValue, formatContainerId } from '@contid/core';
 import { GLOBAL_SNIPPET, SYSTEMD_DROP_IN } from '@contid/lxc';
 import { addExecveRule, deleteExecveRule, field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
@@ -266,6 +266,24 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     expect(rows[1]).toMatchObject({ initPid: plainInit, session: sessionOf(plainInit) });
     expect(run('lxc-stop', ['-n', name, '-k']).status).toBe(0);
     await settled(name, ['ended', 'ended']);
+  });
+
+  it("a monitor killed with SIGKILL (LXC removes its pid file only on a normal exit): contid serve records the end and removes contid lxc start's STATE_DIR/lxc/.monitor-SESSION", async () => {
+    const name = make('monkill');
+    // contid lxc start records the init itself once contid serve has made STATE_DIR/lxc (run alone, this test's start is the first).
+    mkdirSync(`${stateDir}/lxc`, { recursive: true, mode: 0o700 });
+    const { init, session } = await startTagged(name);
+    const file = `${stateDir}/lxc/.monitor-${session}`;
+    const monitor = Number(readFileSync(file, 'utf8').trim());
+    expect(readFileSync(`/proc/${monitor}/cmdline`, 'utf8')).toMatch(/^\[lxc monitor\] /);
+    try {
+      process.kill(monitor, 'SIGKILL');
+      await settled(name, ['ended']);
+      await waitFor(`${file} removed`, () => !existsSync(file));
+    } finally {
+      // The init, left without its monitor, is nobody's to stop now (lxc-stop asks the monitor).
+      process.kill(init, 'SIGKILL');
+    }
   });
 
   it("contid lxc start reads the config as LXC does: an admin's start-host hook written with a tab before its = (or in an include so written, or a CRLF line) still runs — the own start is taken only when contid's hook is the only one (outside attack 17, F2)", async () => {

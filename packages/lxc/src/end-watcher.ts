@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ContainerId, ContainerRecord, Tagger, escapeText, formatContainerId, processStartTime, readSessionId } from '@contid/core';
@@ -8,6 +8,7 @@ import { removeInstanceRecordOf } from './instance-record';
 import { MonitorConnection, connectMonitor, monitorSocketName, squatters } from './monitor-socket';
 import { isMonitorProcess } from './monitor-process';
 import { recordSpooledInit } from './spooled-hook';
+import { ownStartMonitorFile, removeStaleMonitorFile, removeStaleMonitorFiles } from './own-start-file';
 
 /** How often the rows nobody follows yet are looked for, and a followed init without a reachable monitor is checked (ms). */
 const SWEEP_MS = 5_000;
@@ -90,6 +91,9 @@ export class LxcEndWatcher {
   private sweep(): void {
     const tagger = this.tagger;
     if (!tagger) return;
+    // Monitor files whose monitor was killed (LXC removes the file only on a normal exit) —
+    // while serve was down, or of rows another command ended: one directory listing a sweep.
+    removeStaleMonitorFiles(tagger.stateDir, tagger.procRoot);
     for (const state of ['running', 'untagged'] as const) {
       for (const row of tagger.containers.list({ state, orchestrator: ORCHESTRATOR })) this.followRow(row);
     }
@@ -249,6 +253,7 @@ export class LxcEndWatcher {
     try {
       this.tagger.end(row.contid, reason);
       removeInstanceRecordOf(this.tagger.stateDir, row.runtimeId!, row.contid);
+      if (row.session !== null) removeStaleMonitorFile(this.tagger.stateDir, row.session, this.tagger.procRoot);
       this.log(`end ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)} (${reason})`);
     } catch (e) {
       this.log(`cannot record the end of LXC container ${escapeText(row.runtimeId!)} ${formatContainerId(row.contid)}: ${escapeText((e as Error).message)}`);
@@ -319,9 +324,6 @@ function monitorByTitle(lxcPath: string, name: string, session: number | null, p
   }
   return null;
 }
-
-/** Where LXC wrote the monitor pid of a start contid lxc start recorded itself (contid-lxc's start_recorded), by its session. */
-const ownStartMonitorFile = (stateDir: string, session: number): string => join(stateDir, 'lxc', `.monitor-${session}`);
 
 /** The row's start was one contid lxc start recorded itself, and its monitor still runs (LXC removes the file when it exits). */
 function ownStart(row: ContainerRecord, stateDir: string): boolean {
