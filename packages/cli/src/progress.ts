@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 /**
  * One progress line for long commands (search, index, report) on a terminal's stderr:
  * a bar, bytes read of the total, events matched, rate and time left, redrawn in place.
@@ -59,12 +60,26 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
+/**
+ * False when descriptor `fd` is certainly not a terminal (not a character device, or closed):
+ * told by one fstat, without making process.stderr, whose stream modules (tty or net) are a
+ * few milliseconds of a short search's start when nothing is ever drawn or written there.
+ */
+function mayBeTerminal(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false; // closed: process.stderr would be a stream that is no terminal either
+  }
+}
+
 const SILENT: Progress = { bytes: () => undefined, matched: () => undefined, end: () => undefined };
 
 /** A progress line on stderr when it is a terminal and not --quiet; otherwise one that draws nothing. */
 export function progressOnStderr(options: ProgressOptions = {}): Progress {
+  if (options.quiet || (options.stream === undefined && !mayBeTerminal(2))) return SILENT;
   const stream = options.stream ?? process.stderr;
-  if (options.quiet || !stream.isTTY) return SILENT;
+  if (!stream.isTTY) return SILENT;
   const now = options.now ?? Date.now;
   const started = now();
   let state: ProgressState = { done: 0, total: 0, elapsedMs: 0 };

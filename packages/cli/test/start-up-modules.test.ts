@@ -56,6 +56,19 @@ describe('search start-up loads only what the run uses', () => {
     expect(has(loaded([MAIN, 'search', '--type=SYSCALL', '-if', LOG]), /[/\\]yargs[/\\]/)).toBe(true);
   });
 
+  it("a raw search whose output goes to pipes makes neither process.stdout nor process.stderr: no tty, net or zlib module", () => {
+    // the indexed query writes with writeSync(1); the stream modules were ≈ 10 ms of its start
+    const out = join(dir, 'builtins.json');
+    const builtins = join(dir, 'list-builtins.js');
+    writeFileSync(builtins, `process.on('exit', () => require('fs').writeFileSync(process.env.BUILTINS_OUT, JSON.stringify(process.moduleLoadList)));\n`);
+    const env = { ...process.env, BUILTINS_OUT: out, CONTID_STATE_DIR: join(dir, 'state'), CONTID_INDEX_DIR: join(dir, 'index'), TZ: 'UTC' };
+    const r = spawnSync(process.execPath, ['-r', builtins, MAIN, 'search', '-m', 'SYSCALL', '-if', LOG], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(0);
+    const list = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    expect(list.filter((m) => /^NativeModule (tty|net|zlib)$/.test(m))).toEqual([]);
+  });
+
   it('--interpret loads koffi (libauparse) when it needs it', () => {
     expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-i', '-if', LOG]), /[/\\]koffi[/\\]/)).toBe(true);
   });
