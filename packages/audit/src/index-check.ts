@@ -125,27 +125,51 @@ class KeySets {
  */
 export function checkSessionRanges(file: string | number, session: number, pairs: Float64Array, facts?: RangeFacts): string | null {
   let problem: string | null = null;
-  const keys = new KeySets();
+  const check = new SessionRangeCheck(session);
   // Each range is read with the byte before it, which must end a line (the padded ranges are
   // still ascending: a range starts at or after the one before ends).
   const padded = new Float64Array(pairs);
   for (let i = 0; i < padded.length; i += 2) if (padded[i] > 0) padded[i]--;
   readRanges(file, padded, (buf, _at, k) => {
     if (problem) return;
-    let ls = 0;
-    if (pairs[2 * k] > 0) {
-      // the byte before the range: it must end a line
-      if (buf[0] !== 0x0a) return void (problem = `a range of session ${session} starts inside a line`);
-      ls = 1;
-    }
-    const n = buf.length;
-    if (n === 0 || buf[n - 1] !== 0x0a || n - ls < pairs[2 * k + 1] - pairs[2 * k]) return void (problem = `a range of session ${session} ends inside a line`);
-    problem = checkLines(buf, ls, session, keys);
+    const pad = pairs[2 * k] > 0 ? 1 : 0;
+    problem = check.range(pad === 1 ? buf[0] : 0x0a, buf.subarray(pad), pairs[2 * k + 1] - pairs[2 * k]);
   });
-  if (problem) return problem;
-  if (!keys.complete()) return `a range of session ${session} holds a record of an event that is not that session's`;
-  if (facts && keys.nodeLines) facts.nodeLines = true;
-  return null;
+  return problem ?? check.finish(facts);
+}
+
+/**
+ * checkSessionRanges one range at a time, for a reader that reads each range once and keeps
+ * what it read (search's spooled way): range() for each range in ascending order, then
+ * finish(), which alone says the ranges hold (an event's lines may lie in several ranges).
+ */
+export class SessionRangeCheck {
+  private readonly keys = new KeySets();
+
+  constructor(private readonly session: number) {}
+
+  /**
+   * One range: `before` is the byte before it in the file (0x0A for a range at its start), `bytes`
+   * what was read of it, `length` its length in the index. A problem, or null.
+   */
+  range(before: number, bytes: Buffer, length: number): string | null {
+    if (before !== 0x0a) return `a range of session ${this.session} starts inside a line`;
+    const n = bytes.length;
+    if (n === 0 || bytes[n - 1] !== 0x0a || n < length) return `a range of session ${this.session} ends inside a line`;
+    return checkLines(bytes, 0, this.session, this.keys);
+  }
+
+  /** Some line read so far has a `node=` prefix. */
+  get nodeLines(): boolean {
+    return this.keys.nodeLines;
+  }
+
+  /** After the last range: whether every event has a line naming the session among them. */
+  finish(facts?: RangeFacts): string | null {
+    if (!this.keys.complete()) return `a range of session ${this.session} holds a record of an event that is not that session's`;
+    if (facts && this.keys.nodeLines) facts.nodeLines = true;
+    return null;
+  }
 }
 
 /** What checkSessionRanges saw of ranges that hold, for their readers. */

@@ -77,7 +77,9 @@ class Out {
       return this.writeAll(safeRawBytes(buf));
     }
     if (this.byteSize + buf.length > this.bytes.length) this.flushBytes();
-    if (buf.length > this.bytes.length) return this.writeAll(safeRawBytes(buf));
+    // a large run (the index's spooled way hands out up to 1 MB at once) is written from where
+    // it lies: the same bytes, without the copy
+    if (buf.length > this.bytes.length || (this.byteSize === 0 && buf.length >= this.bytes.length >> 2)) return this.writeAll(safeRawBytes(buf));
     // TypedArray's set, not Buffer's copy: copy wraps each call in a new view and argument
     // checks, which tens of thousands of short ranges paid for
     this.bytes.set(buf, this.byteSize);
