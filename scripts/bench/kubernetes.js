@@ -1,14 +1,16 @@
 // pnpm bench kubernetes [pods] [rounds]: two parts, each a ratio against its peer in the same run.
 // 1. The node: a real containerd 1.6 CRI plugin (test/kubernetes/containerd-node.ts), the calls a
-//    kubelet makes, through contid's shim (runtime handler "runc") against plain runc (handler
-//    "plain") under the same containerd: pod start (sandbox + 2 containers) and an ExecSync
-//    probe, medians of interleaved pairs; then 1,000 probes (marked as the pod spec's liveness
-//    probe, as the node agent marks them) and what they add to the registry.
+//    kubelet makes, through contid's shim as a node installs it — the compiled contid-runc-fast
+//    (runtime handler "runc") — against plain runc (handler "plain") under the same containerd:
+//    pod start (sandbox + 2 containers) and an ExecSync probe, medians of interleaved pairs; the
+//    sh shim (handler "sh") runs in the same rounds, so the two shims are compared in one run.
+//    Then 1,000 probes (marked as the pod spec's liveness probe, as the node agent marks them)
+//    and what they add to the registry.
 // 2. The agent: how fast it brings N pods' annotations up to date from a cold start (list +
 //    registry look-ups + one merge patch per pod), against kubectl annotating the same N pods on
 //    the same emulated API server (no API server can run here: test/kubernetes/emulated-api-server.ts
 //    is the in-process stand-in both clients talk to over HTTP).
-const { execFile, spawn } = require('node:child_process');
+const { execFile, spawn, spawnSync } = require('node:child_process');
 const { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
@@ -85,7 +87,7 @@ const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
 async function startPod(node, image, handler, i) {
   const sandbox = node.sandboxConfig('bench', `pod-${handler}-${i}`, `uid-${handler}-${i}`);
   const t = process.hrtime.bigint();
-  const id = await node.cri.runPodSandbox(sandbox, handler === 'contid' ? '' : 'plain');
+  const id = await node.cri.runPodSandbox(sandbox, handler === 'contid' ? '' : handler);
   const containers = [];
   for (const name of ['app', 'sidecar']) {
     const c = await node.cri.createContainer(id, { metadata: { name }, image: { image }, command: ['/bin/sleep', '600'], logPath: `${name}.log` }, sandbox);
@@ -100,15 +102,19 @@ async function nodeBench(rounds) {
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-node-'));
   const stateDir = join(dir, 'state');
   const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
-  const node = new ContainerdNode({ label: 'bench-node', binaryName: join(ROOT, 'integrations/docker/contid-runc'), env });
+  const fast = join(ROOT, 'integrations/docker/contid-runc-fast');
+  const built = spawnSync(join(ROOT, 'scripts/build-shim.sh'), [fast], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`scripts/build-shim.sh: ${built.stderr}`);
+  const node = new ContainerdNode({ label: 'bench-node', binaryName: fast, env, handlers: { sh: join(ROOT, 'integrations/docker/contid-runc') } });
   await node.start();
   const pods = [];
   try {
-    const start = { contid: [], plain: [] };
-    const probe = { contid: [], plain: [] };
+    const start = { contid: [], plain: [], sh: [] };
+    const probe = { contid: [], plain: [], sh: [] };
     for (let i = 0; i < rounds; i++) {
-      // Interleaved pairs, the order alternating, so drift and caches hit both alike.
-      for (const handler of i % 2 ? ['plain', 'contid'] : ['contid', 'plain']) {
+      // Interleaved triples, the order rotating, so drift and caches hit each handler alike.
+      const order = ['contid', 'plain', 'sh'];
+      for (const handler of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
         const pod = await startPod(node, NODE_IMAGE, handler, i);
         start[handler].push(pod.ms);
         pods.push(pod.id);
@@ -118,10 +124,11 @@ async function nodeBench(rounds) {
         probe[handler].push(ms(t));
       }
     }
-    const ratio = (xs) => median(xs.contid.map((x, k) => x / xs.plain[k]));
-    console.log(`A real node (containerd ${(await node.cri.version()).runtimeVersion} CRI plugin), ${rounds} interleaved pairs, medians:`);
+    const ratio = (xs, of = 'contid') => median(xs[of].map((x, k) => x / xs.plain[k]));
+    console.log(`A real node (containerd ${(await node.cri.version()).runtimeVersion} CRI plugin), ${rounds} interleaved rounds (contid-runc-fast, plain runc, the sh contid-runc), medians:`);
     console.log(`  pod start (sandbox + 2 containers): contid ${median(start.contid).toFixed(0)} ms, plain runc ${median(start.plain).toFixed(0)} ms, ratio ${ratio(start).toFixed(3)}`);
     console.log(`  ExecSync probe (/bin/true):         contid ${median(probe.contid).toFixed(1)} ms, plain runc ${median(probe.plain).toFixed(1)} ms, ratio ${ratio(probe).toFixed(3)}`);
+    console.log(`  the sh shim in the same rounds:     pod start ${median(start.sh).toFixed(0)} ms, ratio ${ratio(start, 'sh').toFixed(3)}; ExecSync ${median(probe.sh).toFixed(1)} ms, ratio ${ratio(probe, 'sh').toFixed(3)}`);
 
     // 1,000 probes on one container, then the spool drained as the daemon does: what they cost the registry.
     const probed = await startPod(node, NODE_IMAGE, 'contid', 'probes');

@@ -1,9 +1,11 @@
 // pnpm bench shim [calls] [rounds]: the CPU the contid-runc shim costs per runtime call, by call
 // kind, with the argv containerd's runc shim passes (captured from the CRI node of
 // test/kubernetes/containerd-node.ts) and the runtime replaced by /bin/true, so only the shim is
-// measured. Three columns: the runtime alone, the floor of any POSIX-sh shim (a script that only
-// does `exec "$runtime" "$@"`: dash's start-up and the hand-over), and contid-runc. contid-runc
-// minus the floor is what tagging costs; the floor is what any sh shim costs.
+// measured. Four columns: the runtime alone, the floor of any POSIX-sh shim (a script that only
+// does `exec "$runtime" "$@"`: dash's start-up and the hand-over), contid-runc (the sh), and
+// contid-runc-fast (the compiled shim, built from integrations/docker/contid-runc.c by
+// scripts/build-shim.sh; a delete it hands to the sh). contid-runc minus the floor is what
+// tagging costs in sh; the floor is what any sh shim costs.
 //
 // CPU, not wall time: the machine is shared, and under load a wall figure is the CPU multiplied
 // by the run queue. Each figure is user + system time of N calls run by one dash loop (its
@@ -15,6 +17,7 @@ const { join, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '../..');
 const SHIM = join(ROOT, 'integrations/docker/contid-runc');
+const FAST = join(ROOT, 'integrations/docker/contid-runc-fast');
 const ID = '510339e7d8cebce83d2babeaaaf437cbf4050e07e131461e37f76b298c8543bb';
 const EXEC_ID = 'c0ffee'.padEnd(64, '0');
 
@@ -61,24 +64,26 @@ exports.main = async function main(args) {
       'delete (renew, end entry)': [...globals, 'delete', ID],
     };
     const env = { PATH: process.env.PATH, CONTID_RUNTIME: '/bin/true', CONTID_SPOOL_DIR: spool, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
-    const columns = { runtime: '/bin/true', floor, contid: SHIM };
+    const built = spawnSync(join(ROOT, 'scripts/build-shim.sh'), [FAST], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`scripts/build-shim.sh: ${built.stderr}`);
+    const columns = { runtime: '/bin/true', floor, contid: SHIM, fast: FAST };
     console.log(`The shim's CPU per call (user + system, ms; ${calls} calls a round, median of ${rounds} interleaved rounds; runtime /bin/true):`);
-    console.log(`  ${'call'.padEnd(44)}${'runtime'.padStart(9)}${'sh floor'.padStart(10)}${'contid'.padStart(9)}${'tagging'.padStart(10)}`);
+    console.log(`  ${'call'.padEnd(44)}${'runtime'.padStart(9)}${'sh floor'.padStart(10)}${'contid'.padStart(9)}${'tagging'.padStart(10)}${'compiled'.padStart(10)}`);
     for (const [kind, argv] of Object.entries(kinds)) {
-      const got = { runtime: [], floor: [], contid: [] };
+      const got = { runtime: [], floor: [], contid: [], fast: [] };
       for (let r = 0; r < rounds; r++) {
         for (const [col, bin] of Object.entries(columns)) {
           got[col].push(cpuPerCall([bin, ...argv], calls, env));
           // Each tagged call leaves one entry: fewer means the shim refused (not root?) and
           // the figure would be its error path's.
           const entries = existsSync(spool) ? readdirSync(spool).length : 0;
-          const want = col === 'contid' && !kind.includes('passthrough') ? calls : 0;
+          const want = (col === 'contid' || col === 'fast') && !kind.includes('passthrough') ? calls : 0;
           if (entries !== want) throw new Error(`${kind} through ${col}: ${entries} spool entries for ${calls} calls (want ${want}; run as root)`);
           rmSync(spool, { recursive: true, force: true });
         }
       }
-      const [t, f, c] = ['runtime', 'floor', 'contid'].map((col) => median(got[col]));
-      console.log(`  ${kind.padEnd(44)}${t.toFixed(2).padStart(9)}${f.toFixed(2).padStart(10)}${c.toFixed(2).padStart(9)}${(c - f).toFixed(2).padStart(10)}`);
+      const [t, f, c, x] = ['runtime', 'floor', 'contid', 'fast'].map((col) => median(got[col]));
+      console.log(`  ${kind.padEnd(44)}${t.toFixed(2).padStart(9)}${f.toFixed(2).padStart(10)}${c.toFixed(2).padStart(9)}${(c - f).toFixed(2).padStart(10)}${x.toFixed(2).padStart(10)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

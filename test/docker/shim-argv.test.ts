@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync
 import { join } from 'node:path';
 import { Spool, SpoolEntry } from '@contid/oci';
 import { REPO_ROOT, tempStateDir } from '../helpers/cli';
+import { FAST_SHIM, buildFastShim } from '../helpers/fast-shim';
 import { SHIM } from './engine';
 
 // The shim's argv grammar as a table: the real sh script, a fake runtime that records the argv
@@ -15,6 +16,7 @@ const recorded = join(state.dir, 'argv');
 const fake = join(state.dir, 'fake-runtime');
 
 beforeAll(() => {
+  buildFastShim();
   mkdirSync(B, { recursive: true });
   writeFileSync(join(B, 'config.json'), '{"ociVersion":"1.0.2"}');
   writeFileSync(fake, '#!/bin/sh\nprintf "%s\\0" "$@" >"$FAKE_ARGV"\n', { mode: 0o755 });
@@ -99,9 +101,13 @@ const tagged: [string, string[], Want][] = [
   ['delete -f (crun, runc)', ['-root=/r', 'delete', '-f', 'c1'], { op: 'end', id: 'c1' }],
 ];
 
-describe('contid-runc argv grammar (real sh script, fake runtime)', () => {
+// The compiled shim (contid-runc.c) must do exactly what the sh does: every case runs through both.
+describe.each([
+  ['the sh script', SHIM],
+  ['the compiled shim', FAST_SHIM],
+])('contid-runc argv grammar (%s, fake runtime)', (_kind, shim) => {
   test.each(tagged)('%s: spooled as the table says, runtime gets the argv untouched', (_n, argv, want) => {
-    const r = viaShim(argv);
+    const r = viaShim(argv, {}, shim);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.runtimeArgv).toEqual(argv);
@@ -131,7 +137,7 @@ describe('contid-runc argv grammar (real sh script, fake runtime)', () => {
     [['--log', 'exec', 'state', 'c1']],
     [['pause', 'delete']],
   ])('%j: passed through untouched, nothing spooled', (argv) => {
-    const r = viaShim(argv);
+    const r = viaShim(argv, {}, shim);
     expect(r).toEqual({ status: 0, stderr: '', runtimeArgv: argv, entry: null });
   });
 
@@ -143,25 +149,29 @@ describe('contid-runc argv grammar (real sh script, fake runtime)', () => {
     ['two dots', '..'],
     ['a byte above 0x7e', 'caf\u00e9'],
   ])('an id with %s: fail-closed refuses before the runtime runs; fail-open spools op=fail without the id', (_n, id) => {
-    const closed = viaShim(['create', '-b', B, id], { CONTID_FAIL_POLICY: 'closed' });
+    const closed = viaShim(['create', '-b', B, id], { CONTID_FAIL_POLICY: 'closed' }, shim);
     expect(closed.status).toBe(1);
     expect(closed.stderr).toBe('contid-runc: the container id has bytes outside [A-Za-z0-9_+.-] (CONTID_FAIL_POLICY=closed: not starting create)\n');
     expect(closed.runtimeArgv).toBeNull();
     expect(closed.entry).toBeNull();
-    const open = viaShim(['create', '-b', B, id]);
+    const open = viaShim(['create', '-b', B, id], {}, shim);
     expect(open.runtimeArgv).toEqual(['create', '-b', B, id]);
     expect(open.entry).toMatchObject({ op: 'fail', id: '', reason: 'the container id has bytes outside [A-Za-z0-9_+.-]' });
   });
 
   test('fail-closed with runc --log-format json: the refusal is also in the log file containerd shows', () => {
     const log = join(state.dir, 'runc-log.json');
-    const r = viaShim(['--log', log, '--log-format', 'json', 'create', '-b', B, 'bad id'], { CONTID_FAIL_POLICY: 'closed' });
+    rmSync(log, { force: true });
+    const r = viaShim(['--log', log, '--log-format', 'json', 'create', '-b', B, 'bad id'], { CONTID_FAIL_POLICY: 'closed' }, shim);
     expect(r.status).toBe(1);
     expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({ level: 'error', msg: expect.stringContaining('outside [A-Za-z0-9_+.-]') });
   });
 });
 
-describe('contid-runc delete: the init pid from the runtime’s state while a create waits in the spool', () => {
+describe.each([
+  ['the sh script', SHIM],
+  ['the compiled shim, which hands a delete to the sh', FAST_SHIM],
+])('contid-runc delete (%s): the init pid from the runtime’s state while a create waits in the spool', (_kind, shim) => {
   const root = join(state.dir, 'runtime-root');
   // runc: one long line; crun: pretty-printed. Only the init's own pid counts.
   const runcState = `{"id":"c1","init_process_pid":4242,"init_process_start":1,"config":{"x":"${'y'.repeat(4000)}"},"pid":7}`;
@@ -182,7 +192,7 @@ describe('contid-runc delete: the init pid from the runtime’s state while a cr
   ])('%s: init-pid %s', (_n, file, text, pending, want) => {
     withState(file, text);
     for (const argv of [['--root', root, 'delete', 'c1'], [`--root=${root}`, 'delete', '--force', 'c1']]) {
-      const r = viaShim(argv, {}, SHIM, pending);
+      const r = viaShim(argv, {}, shim, pending);
       expect(r.status).toBe(0);
       expect(r.runtimeArgv).toEqual(argv);
       expect(r.entry).toMatchObject({ op: 'end', id: 'c1', initPid: want });
@@ -216,5 +226,34 @@ describe('contid-runc chooses the real runtime', () => {
     expect(r.status).toBe(127);
     expect(r.stderr).toBe('contid-runc: no OCI runtime found (runc, crun; set CONTID_RUNTIME)\n');
     expect(readdirSync(dir).sort()).toEqual(['contid-crun', 'contid-runc', 'contid-tag.sh']);
+  });
+
+  test.each([
+    ['contid-runc-fast', 'runc'],
+    ['contid-crun-fast', 'crun'],
+  ])('the compiled shim installed as %s becomes %s, and so does the sh it hands a case to', (name, runtime) => {
+    const fast = join(state.dir, 'libexec-fast');
+    mkdirSync(fast, { recursive: true });
+    for (const [from, to] of [[join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), 'contid-tag.sh'], [SHIM, 'contid-runc'], [FAST_SHIM, name]] as const) {
+      rmSync(join(fast, to), { force: true });
+      copyFileSync(from, join(fast, to));
+    }
+    const env = { PATH: process.env.PATH };
+    const version = spawnSync(join(fast, name), ['--version'], { env, encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe(spawnSync(runtime, ['--version'], { encoding: 'utf8' }).stdout);
+    // A delete goes to the sh: the runtime it reaches answers for a container that does not exist.
+    const gone = spawnSync(join(fast, name), ['--root', join(state.dir, 'no-root'), 'delete', 'no-such'], { env: { ...env, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent' }, encoding: 'utf8' });
+    expect(gone.stderr).toMatch(runtime === 'crun' ? /cannot open directory/ : /does not exist/);
+  });
+
+  test('the compiled shim installed under the sh’s name: one line and 127, never a loop', () => {
+    const alone = join(state.dir, 'libexec-alone');
+    mkdirSync(alone, { recursive: true });
+    copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(alone, 'contid-tag.sh'));
+    copyFileSync(FAST_SHIM, join(alone, 'contid-runc'));
+    const r = spawnSync(join(alone, 'contid-runc'), ['delete', 'c1'], { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent' }, encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).toBe(127);
+    expect(r.stderr).toBe(`contid-runc: ${join(alone, 'contid-runc')} is the compiled shim, not the sh it needs beside it (reinstall contid)\n`);
   });
 });

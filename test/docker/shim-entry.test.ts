@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempStateDir } from '../helpers/cli';
+import { FAST_SHIM, buildFastShim } from '../helpers/fast-shim';
 import { SHIM } from './engine';
 
 // The shim writes its own entries on its success path (dash then parses no contid-tag.sh per
@@ -17,9 +18,18 @@ const LIBRARY = join(REPO_ROOT, 'integrations/bin/contid-tag.sh');
 const fake = join(state.dir, 'fake-runtime');
 const ID = 'ab'.repeat(32);
 const EXEC = 'cd'.repeat(32);
+const UNNOTED = 'ef'.repeat(32);
+// The compiled shim alone with contid-tag.sh, no sh beside it: a case it handed to the sh fails.
+const ALONE = join(state.dir, 'alone');
 
 beforeAll(() => {
   mkdirSync(B, { recursive: true });
+  mkdirSync(ALONE);
+  copyFileSync(buildFastShim(), join(ALONE, 'contid-runc-fast'));
+  copyFileSync(LIBRARY, join(ALONE, 'contid-tag.sh'));
+  writeFileSync(join(B, 'no-newline.json'), '{"args":["true"]}');
+  writeFileSync(join(B, 'empty.json'), '');
+  writeFileSync(join(B, 'lines.json'), '{\n  "args": ["sh", "-c", "echo \\\\ \\"x\\""],\n\t"cwd": "/"  \n\n');
   mkdirSync(requesters, { recursive: true, mode: 0o700 });
   // A config.json without its last newline and a process.json with one: both ends of a copied section.
   writeFileSync(join(B, 'config.json'), '{"ociVersion":"1.0.2","process":{"args":["true"]}}');
@@ -28,12 +38,12 @@ beforeAll(() => {
 });
 afterAll(() => state.cleanup());
 
-function viaShim(argv: string[]): { stderr: string; name: string | null; bytes: string | null } {
+function viaShim(argv: string[], shim = SHIM): { stderr: string; name: string | null; bytes: string | null } {
   rmSync(spool, { recursive: true, force: true });
   mkdirSync(spool, { mode: 0o700 });
   writeFileSync(join(requesters, `c-${ID}`), 'uid=1001\nauid=1001\nsession=7\npid=99\nexe=/usr/bin/docker\n');
   writeFileSync(join(requesters, `e-${EXEC}`), 'uid=1002\nauid=4294967295\nsession=8\npid=98\nexe=/usr/bin/docker\n');
-  const r = spawnSync(SHIM, argv, {
+  const r = spawnSync(shim, argv, {
     env: { PATH: process.env.PATH, CONTID_SPOOL_DIR: spool, CONTID_RUNC_CONF: '/nonexistent', CONTID_RUNTIME: fake, CONTID_REQUESTERS_DIR: requesters },
     encoding: 'utf8',
     cwd: B,
@@ -63,6 +73,38 @@ function byLibrary(name: string, bytes: string, fields: readonly string[], copy:
   expect(written).toHaveLength(1);
   return readFileSync(join(again, written[0]!), 'utf8');
 }
+
+const nobody = ['requester-uid=', 'requester-auid=', 'requester-session=', 'requester-pid=', 'requester-exe=', 'requester-by=', 'requester-changes='];
+const ordinary = [
+  [
+    'create, no note (config.json by cat)',
+    ['--root', '/r', '--log', '/l', '--log-format', 'json', 'create', '--bundle', B, '--pid-file', join(B, 'pid'), UNNOTED],
+    ['subcommand=create', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, 'pid')}`, 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    '--cat',
+    join(B, 'config.json'),
+  ],
+  [
+    'run, no --bundle (the working directory), a short id',
+    ['run', '-d', 'c1'],
+    ['subcommand=run', 'id=c1', `bundle=${B}`, 'pidfile=', 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    '--cat',
+    join(B, 'config.json'),
+  ],
+  ...(['process.json', 'no-newline.json', 'empty.json', 'lines.json'] as const).map((f) => [
+    `exec, no note (${f} by read)`,
+    ['--root', '/r', 'exec', '--process', join(B, f), '--detach', '--pid-file', join(B, `${UNNOTED}.pid`), UNNOTED],
+    ['subcommand=exec', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, `${UNNOTED}.pid`)}`, `process=${join(B, f)}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    '--',
+    join(B, f),
+  ] as const),
+  [
+    'exec, no process.json (nothing copied)',
+    ['exec', '-p', join(B, 'absent.json'), 'c1'],
+    ['subcommand=exec', 'id=c1', `bundle=${B}`, 'pidfile=', `process=${join(B, 'absent.json')}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    '--',
+    null,
+  ],
+] as const;
 
 const requester = (uid: string, session: string, pid: string, by: string) => [`requester-uid=${uid}`, `requester-auid=${uid}`, `requester-session=${session}`, `requester-pid=${pid}`, 'requester-exe=/usr/bin/docker', `requester-by=${by}`, 'requester-changes='];
 const head = (sub: string, id: string, bundle: string, pidfile: string, processFile: string) => [`subcommand=${sub}`, `id=${id}`, `bundle=${bundle}`, `pidfile=${pidfile}`, `process=${processFile}`, 'wrapper-pid=', 'session=', 'old-session='];
@@ -97,8 +139,19 @@ test.each([
     join(B, 'process.json'),
   ],
   ['delete', ['--root', '/r', 'delete', '--force', ID], ['subcommand=delete', `id=${ID}`, 'wrapper-pid=', 'session=', 'old-session=', 'init-pid='], '--', null],
+  ...ordinary,
 ] as const)('%s: the bytes contid_spool_write writes', (_n, argv, fields, copy, file) => {
-  const w = viaShim([...argv]);
+  for (const shim of [SHIM, FAST_SHIM]) {
+    const w = viaShim([...argv], shim);
+    expect(w.stderr).toBe('');
+    expect(w.name).not.toBeNull();
+    expect(w.bytes).toBe(byLibrary(w.name!, w.bytes!, fields, copy, file));
+  }
+});
+
+// The cases the compiled shim writes itself (no note, nothing refused): it needs no sh for them.
+test.each(ordinary)('%s: the compiled shim alone writes what contid_spool_write writes', (_n, argv, fields, copy, file) => {
+  const w = viaShim([...argv], join(ALONE, 'contid-runc-fast'));
   expect(w.stderr).toBe('');
   expect(w.name).not.toBeNull();
   expect(w.bytes).toBe(byLibrary(w.name!, w.bytes!, fields, copy, file));
@@ -108,7 +161,9 @@ test('a bundle path spanning lines is refused as contid_spool_write refuses it: 
   const odd = join(state.dir, 'two\nlines');
   mkdirSync(odd, { recursive: true });
   writeFileSync(join(odd, 'config.json'), '{}');
-  const w = viaShim(['create', '--bundle', odd, 'c1']);
-  expect(w.name).toBeNull();
-  expect(w.stderr).toBe('contid-runc: the value of bundle spans lines; c1 runs untagged\n');
+  for (const shim of [SHIM, FAST_SHIM]) {
+    const w = viaShim(['create', '--bundle', odd, 'c1'], shim);
+    expect(w.name).toBeNull();
+    expect(w.stderr).toBe('contid-runc: the value of bundle spans lines; c1 runs untagged\n');
+  }
 });

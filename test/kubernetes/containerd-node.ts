@@ -16,6 +16,8 @@ export interface ContainerdNodeOptions {
   binaryName: string;
   /** Environment for containerd, inherited by its runc shims and so by contid's shim. */
   env: NodeJS.ProcessEnv;
+  /** More runtime handlers, name → BinaryName (a benchmark's other shims under the same containerd). */
+  handlers?: Record<string, string>;
 }
 
 /**
@@ -116,6 +118,12 @@ export class ContainerdNode {
       `      BinaryName = "${this.options.binaryName}"`,
       '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.plain]',
       '    runtime_type = "io.containerd.runc.v2"',
+      ...Object.entries(this.options.handlers ?? {}).flatMap(([name, binary]) => [
+        `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${name}]`,
+        '    runtime_type = "io.containerd.runc.v2"',
+        `    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${name}.options]`,
+        `      BinaryName = "${binary}"`,
+      ]),
       '',
     ].join('\n');
   }

@@ -5,14 +5,16 @@ import { ContainerRecord, Registry, Tagger, formatContainerId } from '@contid/co
 import { Spool, SpoolConsumer } from '@contid/oci';
 import { CONTAINERS_ANNOTATION, PodSandboxConfig, kubernetesIdentifier } from '@contid/kubernetes';
 import { field, freezeSince, logMark, waitForAudit } from '../helpers/audit';
-import { REPO_ROOT, contid, tempStateDir } from '../helpers/cli';
+import { contid, tempStateDir } from '../helpers/cli';
+import { buildFastShim } from '../helpers/fast-shim';
 import { waitFor } from '../helpers/wait';
 import { startNodeAgent } from './node-agent';
 import { ContainerdNode, NODE_IMAGE } from './containerd-node';
 
 // A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
-// through contid's shim; the test makes the kubelet's calls over the CRI gRPC API.
-const SHIM = join(REPO_ROOT, 'integrations/docker/contid-runc');
+// through contid's shim — the compiled one a node installs (integrations/docker/contid-runc.c,
+// which hands a delete to the sh beside it); the test makes the kubelet's calls over the CRI gRPC API.
+const SHIM = buildFastShim();
 const state = tempStateDir('cri-node');
 const stateDir = join(state.dir, 'state');
 const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };

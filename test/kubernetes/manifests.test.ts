@@ -8,7 +8,7 @@ import { EmulatedApiServer } from './emulated-api-server';
 
 const run = promisify(execFile);
 const DIR = resolve(__dirname, '../../integrations/kubernetes');
-const SHIM = '/usr/local/libexec/contid/contid-runc';
+const SHIM = '/usr/local/libexec/contid/contid-runc-fast';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 

@@ -1,0 +1,418 @@
+/*
+ * contid-runc-fast: contid-runc's success path compiled, for nodes where every runtime call is
+ * on a pod's or a probe's critical path (docs/kubernetes.md "The compiled shim"). The sh script
+ * contid-runc beside it stays the reference: this program does exactly what it does on its
+ * ordinary path — the same runtime, the same renewed session, the same spool entry bytes, the
+ * same argv handed on — and hands every other case to it before anything changed (no session
+ * renewed, nothing written): a settings file, a requester note of `contid docker front`, a
+ * refused id, an unreadable bundle, a value spanning lines, no spool directory, a failed
+ * renewal, every delete. test/docker/shim-argv.test.ts and shim-entry.test.ts run both.
+ *
+ * Built from source on the host (scripts/build-shim.sh: the distro's cc, static, so no dynamic
+ * loader runs before the runtime): a shim is not a library's job, and dash's start-up and its
+ * one-byte reads are most of what an exec through the sh costs.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+static char **g_argv;
+static char g_dir[PATH_MAX]; /* the directory argv[0] names, as the sh takes it: where it and contid-tag.sh are */
+
+static void to_sh(void);
+
+/* snprintf into a path buffer; a path too long for it is the sh's to handle, never truncated. */
+#define PATHF(buf, ...) \
+  do { \
+    int len_ = snprintf(buf, sizeof buf, __VA_ARGS__); \
+    if (len_ < 0 || (size_t)len_ >= sizeof buf) to_sh(); \
+  } while (0)
+
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
+static const char *g_runtime; /* chosen by this program's name: the sh is told (its own name is contid-runc) */
+
+/* The sh shim beside this program, with the same arguments: it redoes everything from the start. */
+static void to_sh(void) {
+  char sh[PATH_MAX];
+  struct stat a, b;
+  if ((size_t)snprintf(sh, sizeof sh, "%s/contid-runc", g_dir) >= sizeof sh) {
+    fputs("contid-runc: its directory's name is too long\n", stderr);
+    exit(127);
+  }
+  /* Installed under the sh's own name, it would run itself for ever. */
+  if (stat(sh, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    fprintf(stderr, "contid-runc: %s is the compiled shim, not the sh it needs beside it (reinstall contid)\n", sh);
+    exit(127);
+  }
+  if (g_runtime) setenv("CONTID_RUNTIME", g_runtime, 1);
+  g_argv[0] = sh;
+  execv(sh, g_argv);
+  fprintf(stderr, "contid-runc: cannot run %s: %s (reinstall contid)\n", sh, strerror(errno));
+  exit(127);
+}
+
+static void to_runtime(const char *runtime) {
+  g_argv[0] = (char *)runtime;
+  execv(runtime, g_argv);
+  fprintf(stderr, "contid-runc: cannot run %s: %s\n", runtime, strerror(errno));
+  exit(127);
+}
+
+static int readable(const char *path) { return access(path, R_OK) == 0; }
+
+static int regular(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A whole file (at most max bytes) into a new buffer; NULL if it cannot be read or is larger. */
+static char *slurp(const char *path, size_t max, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 16384, n = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (n == cap) {
+      if (cap >= max) break;
+      cap *= 2;
+      buf = realloc(buf, cap);
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    if (r == 0) {
+      close(fd);
+      *len = n;
+      return buf;
+    }
+    n += (size_t)r;
+  }
+  close(fd);
+  free(buf);
+  return NULL;
+}
+
+/* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
+static void read_id(const char *path, char *out, size_t size) {
+  out[0] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t r = read(fd, out, size - 1);
+  close(fd);
+  if (r <= 0) {
+    out[0] = 0;
+    return;
+  }
+  out[r] = 0;
+  if (out[r - 1] == '\n') out[--r] = 0;
+  for (ssize_t i = 0; i < r; i++)
+    if (out[i] < '0' || out[i] > '9') out[0] = 0;
+}
+
+static int digits(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+/* A full 64-hex Docker id: the only names a requester note has. */
+static int full_id(const char *s) {
+  size_t n = strlen(s);
+  if (n != 64) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return 1;
+}
+
+/* The sh's runtime choice, test for test (CONTID_RUNTIME, else by name, else runc, crun); the
+ * name is this program's without contid- and -fast (contid-crun-fast: crun). */
+static const char *choose_runtime(const char *self_path) {
+  const char *r = env("CONTID_RUNTIME");
+  if (!r) r = getenv("CONTID_RUNC");
+  if (r && *r) return r;
+  static char found[PATH_MAX];
+  const char *self = strrchr(self_path, '/');
+  self = self ? self + 1 : self_path;
+  static char byname[NAME_MAX + 1];
+  snprintf(byname, sizeof byname, "%s", strncmp(self, "contid-", 7) == 0 ? self + 7 : self);
+  size_t bl = strlen(byname);
+  if (bl > 5 && !strcmp(byname + bl - 5, "-fast")) byname[bl - 5] = 0;
+  const char *names[] = {byname, "runc", "crun"};
+  const char *dirs[] = {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"};
+  for (size_t c = 0; c < 3; c++)
+    for (size_t d = 0; d < 6; d++) {
+      snprintf(found, sizeof found, "%s/%s", dirs[d], names[c]);
+      if (access(found, X_OK) == 0 && strcmp(found, self_path) != 0) return g_runtime = found;
+    }
+  return "";
+}
+
+/* dash's $PWD: the inherited one when it is absolute and names the working directory, else getcwd. */
+static int working_dir(char *out, size_t size) {
+  const char *p = getenv("PWD");
+  struct stat a, b;
+  if (p && p[0] == '/' && stat(p, &a) == 0 && stat(".", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+      strlen(p) < size) {
+    strcpy(out, p);
+    return 1;
+  }
+  return getcwd(out, size) != NULL;
+}
+
+/* contid_fail for a failed spool write after the session was renewed (the sh's words). */
+static void write_failed(const char *spool, const char *sub, const char *id, const char *json_log) {
+  char msg[PATH_MAX + 256];
+  const char *policy = env("CONTID_FAIL_POLICY");
+  snprintf(msg, sizeof msg, "cannot write the spool entry in %s", spool);
+  if (policy && strcmp(policy, "closed") == 0) {
+    char line[sizeof msg + 128];
+    snprintf(line, sizeof line, "contid-runc: %s (CONTID_FAIL_POLICY=closed: not starting %s)", msg, sub);
+    fprintf(stderr, "%s\n", line);
+    if (json_log) {
+      FILE *f = fopen(json_log, "a");
+      if (f) {
+        char when[32];
+        time_t now = time(NULL);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        fputs("{\"level\":\"error\",\"msg\":\"", f);
+        for (const char *c = line; *c; c++) {
+          if (*c == '\\' || *c == '"') fputc('\\', f);
+          fputc(*c, f);
+        }
+        fprintf(f, "\",\"time\":\"%s\"}\n", when);
+        fclose(f);
+      }
+    }
+    exit(1);
+  }
+  fprintf(stderr, "contid-runc: %s; %s runs untagged\n", msg, id);
+}
+
+int main(int argc, char **argv) {
+  g_argv = argv;
+  const char *self_path = argv[0];
+  const char *slash = strrchr(self_path, '/');
+  if (slash) {
+    snprintf(g_dir, sizeof g_dir, "%.*s", (int)(slash - self_path), self_path);
+  } else {
+    /* Found on PATH: the directory of the program itself. */
+    ssize_t n = readlink("/proc/self/exe", g_dir, sizeof g_dir - 1);
+    g_dir[n > 0 ? n : 0] = 0;
+    char *s = strrchr(g_dir, '/');
+    if (s) *s = 0;
+  }
+
+  const char *runtime = choose_runtime(self_path);
+  if (!*runtime || access(runtime, X_OK) != 0) {
+    fputs("contid-runc: no OCI runtime found (runc, crun; set CONTID_RUNTIME)\n", stderr);
+    return 127;
+  }
+
+  /* The sh's one pattern match on " $* ": no create/run/exec/delete word, nothing to tag. */
+  size_t total = 2;
+  for (int i = 1; i < argc; i++) total += strlen(argv[i]) + 1;
+  char *joined = malloc(total + 1), *j = joined;
+  *j++ = ' ';
+  for (int i = 1; i < argc; i++) j += sprintf(j, "%s ", argv[i]);
+  if (argc == 1) *j++ = ' ';
+  *j = 0;
+  if (!strstr(joined, " create ") && !strstr(joined, " run ") && !strstr(joined, " exec ") && !strstr(joined, " delete "))
+    to_runtime(runtime);
+  free(joined);
+
+  /* contid-tag.sh must be there (the sh refuses without it), and a settings file is sh syntax. */
+  char path[PATH_MAX];
+  PATHF(path, "%s/contid-tag.sh", g_dir);
+  if (!readable(path) && !readable("/usr/local/libexec/contid/contid-tag.sh")) to_sh();
+  const char *conf = env("CONTID_RUNC_CONF");
+  if (!conf) {
+    PATHF(path, "%s/contid-runc.conf", g_dir);
+    conf = readable(path) ? path : "/etc/contid/contid-runc.conf";
+  }
+  if (readable(conf)) to_sh();
+
+  /* The global options, then the subcommand (the sh's loop, case for case). */
+  const char *sub = NULL, *log = "", *logfmt = "", **want = NULL, *ignored;
+  int n = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    n++;
+    if (want) {
+      *want = a;
+      want = NULL;
+      continue;
+    }
+    if (!strcmp(a, "--log") || !strcmp(a, "-log")) want = &log;
+    else if (!strcmp(a, "--log-format") || !strcmp(a, "-log-format")) want = &logfmt;
+    else if (!strncmp(a, "--log=", 6) || !strncmp(a, "-log=", 5)) log = strchr(a, '=') + 1;
+    else if (!strncmp(a, "--log-format=", 13) || !strncmp(a, "-log-format=", 12)) logfmt = strchr(a, '=') + 1;
+    else if (!strcmp(a, "--root") || !strcmp(a, "-root")) want = &ignored;
+    else if (!strncmp(a, "--root=", 7) || !strncmp(a, "-root=", 6)) continue;
+    else if (!strcmp(a, "--criu") || !strcmp(a, "-criu") || !strcmp(a, "--rootless") || !strcmp(a, "-rootless") ||
+             !strcmp(a, "--log-level") || !strcmp(a, "-log-level") || !strcmp(a, "--cgroup-manager") ||
+             !strcmp(a, "-cgroup-manager"))
+      want = &ignored;
+    else if (a[0] == '-') continue;
+    else {
+      sub = a;
+      break;
+    }
+  }
+  const char *op;
+  if (sub && (!strcmp(sub, "create") || !strcmp(sub, "run"))) op = "create";
+  else if (sub && !strcmp(sub, "exec")) op = "setns";
+  else if (sub && !strcmp(sub, "delete")) to_sh(); /* an end entry: the sh (not on a start's path) */
+  else to_runtime(runtime);
+  const char *json_log = strcmp(logfmt, "json") == 0 ? log : NULL;
+
+  /* The subcommand's options and the container id (the sh's operands). */
+  const char *bundle = "", *pidfile = "", *process = "", *id = "";
+  want = NULL;
+  for (int i = n + 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (want) {
+      *want = a;
+      want = NULL;
+      continue;
+    }
+    static const char *const valued[] = {"--console-socket", "--pidfd-socket", "--preserve-fds", "--cwd", "--env", "--user",
+                                         "--additional-gids", "--process-label", "--apparmor", "--cap", "--cgroup", "--config",
+                                         "--regex", "-console-socket", "-pidfd-socket", "-preserve-fds", "-cwd", "-env", "-user",
+                                         "-additional-gids", "-process-label", "-apparmor", "-cap", "-cgroup", "-config", "-e",
+                                         "-u", "-g", "-c", NULL};
+    int is_valued = 0;
+    for (const char *const *v = valued; *v; v++) is_valued |= !strcmp(a, *v);
+    if (!strcmp(a, "--bundle") || !strcmp(a, "-bundle") || !strcmp(a, "-b")) want = &bundle;
+    else if (!strncmp(a, "--bundle=", 9) || !strncmp(a, "-bundle=", 8) || !strncmp(a, "-b=", 3)) bundle = strchr(a, '=') + 1;
+    else if (!strcmp(a, "--pid-file") || !strcmp(a, "-pid-file")) want = &pidfile;
+    else if (!strncmp(a, "--pid-file=", 11) || !strncmp(a, "-pid-file=", 10)) pidfile = strchr(a, '=') + 1;
+    else if (!strcmp(a, "--process") || !strcmp(a, "-process") || !strcmp(a, "-p")) want = &process;
+    else if (!strncmp(a, "--process=", 10) || !strncmp(a, "-process=", 9) || !strncmp(a, "-p=", 3)) process = strchr(a, '=') + 1;
+    else if (is_valued) want = &ignored;
+    else if (!strcmp(a, "-f")) { if (!strcmp(op, "create")) want = &ignored; }
+    else if (!strncmp(a, "--", 2) || (a[0] == '-' && strchr(a, '='))) continue;
+    else if (!strncmp(a, "-b", 2)) bundle = a + 2;
+    else if (!strncmp(a, "-p", 2)) process = a + 2;
+    else if (a[0] == '-') continue;
+    else {
+      id = a;
+      break;
+    }
+  }
+  char cwd[PATH_MAX];
+  if (!*bundle) {
+    if (!working_dir(cwd, sizeof cwd)) to_sh();
+    bundle = cwd;
+  }
+
+  /* Everything the sh would refuse, fail on or do otherwise goes to it, before any change. */
+  if (!*id || !strcmp(id, ".") || !strcmp(id, "..")) to_sh();
+  for (const char *c = id; *c; c++)
+    if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("_+.-", *c))) to_sh();
+  if (strchr(bundle, '\n') || strchr(pidfile, '\n') || strchr(process, '\n')) to_sh();
+  char config[PATH_MAX];
+  PATHF(config, "%s/config.json", bundle);
+  int create = !strcmp(op, "create");
+  if (create && !(readable(config) && regular(config))) to_sh();
+  const char *req_dir = env("CONTID_REQUESTERS_DIR");
+  if (!req_dir) req_dir = "/run/contid/requesters";
+  if (full_id(id)) {
+    PATHF(path, "%s/c-%s", req_dir, id);
+    if (readable(path)) to_sh();
+  }
+  if (!create) {
+    char req[PATH_MAX];
+    const char *base = strrchr(pidfile, '/');
+    PATHF(req, "%s", base ? base + 1 : pidfile);
+    size_t rl = strlen(req);
+    if (rl >= 4 && !strcmp(req + rl - 4, ".pid")) req[rl - 4] = 0;
+    PATHF(path, "%s/e-%s", req_dir, req);
+    if (full_id(req) && readable(path)) to_sh();
+  }
+  const char *state = env("CONTID_STATE_DIR");
+  char spool[PATH_MAX];
+  if (env("CONTID_SPOOL_DIR")) PATHF(spool, "%s", env("CONTID_SPOOL_DIR"));
+  else PATHF(spool, "%s/spool", state ? state : "/var/lib/contid");
+  struct stat st;
+  if (stat(spool, &st) != 0 || !S_ISDIR(st.st_mode)) to_sh();
+
+  /* The copied file and then a newline: config.json as cat copies it; process.json as the sh's
+   * read loop does (each line and a newline, then the unfinished last line, often empty, and a
+   * newline), which is the same bytes. */
+  const char *label = create ? "config.json" : "process.json";
+  const char *copied = create ? config : process;
+  char *text = NULL;
+  size_t text_len = 0;
+  int section = create || readable(process);
+  if (section) {
+    if (!regular(copied)) to_sh();
+    text = slurp(copied, 1 << 24, &text_len);
+    if (!text || (!create && memchr(text, 0, text_len))) to_sh(); /* dash's read and NUL bytes: its own */
+  }
+
+  /* The renewal (the sh's renew): the caller's login uid kept, an unset one CONTID_LOGIN_UID or 0. */
+  char old[32], auid[32], now[32];
+  read_id("/proc/self/sessionid", old, sizeof old);
+  read_id("/proc/self/loginuid", auid, sizeof auid);
+  if (!*old || !*auid) to_sh();
+  if (!strcmp(auid, "4294967295")) {
+    const char *l = env("CONTID_LOGIN_UID");
+    if (l && !digits(l)) to_sh();
+    snprintf(auid, sizeof auid, "%s", l ? l : "0");
+  }
+  {
+    char line[40];
+    int len = snprintf(line, sizeof line, "%s\n", auid);
+    int fd = open("/proc/self/loginuid", O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) to_sh();
+    ssize_t w = write(fd, line, (size_t)len);
+    if (close(fd) != 0 || w != len) to_sh();
+  }
+  read_id("/proc/self/sessionid", now, sizeof now);
+  if (!*now || !strcmp(now, old)) to_sh(); /* the sh tries once more and says why */
+
+  /* The entry, in one write: its last line `--- end` is the commit point either way. */
+  char head[4 * PATH_MAX + 1024];
+  int pid = getpid();
+  int hl = snprintf(head, sizeof head,
+                    "contid-spool 1\nop=%s\nsubcommand=%s\nid=%s\nbundle=%s\npidfile=%s\nprocess=%s\nwrapper-pid=%d\n"
+                    "session=%s\nold-session=%s\nauid=%s\nreason=\nrequester-uid=\nrequester-auid=\nrequester-session=\n"
+                    "requester-pid=\nrequester-exe=\nrequester-by=\nrequester-changes=\n",
+                    op, sub, id, bundle, pidfile, process, pid, now, old, auid);
+  if (hl < 0 || (size_t)hl >= sizeof head) to_sh(); /* cannot happen with PATH_MAX paths; never truncate */
+  char label_line[64];
+  snprintf(label_line, sizeof label_line, "--- %s\n", label);
+  const char *tail = "\n--- end\n";
+  struct iovec iov[4] = {{head, (size_t)hl}, {label_line, strlen(label_line)}, {text, text_len}, {(char *)tail, strlen(tail)}};
+  int iovcnt = 4;
+  if (!section) {
+    iov[1] = (struct iovec){(char *)"--- end\n", 8};
+    iovcnt = 2;
+  }
+  char entry[PATH_MAX];
+  PATHF(entry, "%s/%s-%s-%d.entry", spool, now, op, pid);
+  size_t want_bytes = 0;
+  for (int i = 0; i < iovcnt; i++) want_bytes += iov[i].iov_len;
+  int fd = open(entry, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  ssize_t w = fd < 0 ? -1 : writev(fd, iov, iovcnt);
+  if (fd < 0 || close(fd) != 0 || w != (ssize_t)want_bytes) {
+    if (fd >= 0) unlink(entry);
+    write_failed(spool, sub, id, json_log);
+  }
+  to_runtime(runtime);
+  return 127;
+}
