@@ -28,6 +28,8 @@ const BATCH_BYTES = 1 << 20;
 /** Batches posted and not yet written: the reader waits beyond this (memory stays bounded). */
 const MAX_IN_FLIGHT = 4;
 const NO_NODE = 0xffffffff;
+/** Input from which the worker is started before the first event (see InterpretPipe.prestart): tens of batches' worth. */
+const PRESTART_BYTES = 32 << 20;
 /** Output written per write(2). */
 const OUT_BYTES = 1 << 20;
 /**
@@ -182,6 +184,9 @@ export function runInterpretWorker(data: { port: MessagePort; shared: SharedArra
   const out = new TextOut(data.fd);
   const sink = (text: string, ascii: boolean): void => out.write(text, ascii);
   try {
+    // libauparse (koffi, dlopen) loaded before the first batch: a worker started early (see
+    // InterpretPipe.prestart) does it while the reader is still in its first pass
+    if (batchInterpreter === undefined) batchInterpreter = AusearchInterpreter.open();
     for (;;) {
       const seen = Atomics.load(ctrl, POSTED);
       const m = receiveMessageOnPort(data.port);
@@ -323,6 +328,16 @@ export class InterpretPipe {
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.batch = { buf: this.buf.buffer as ArrayBuffer, size: 0, lines: [] };
     this.lineIndex = new Map();
+  }
+
+  /**
+   * Starts the interpreting thread now when the input is at least PRESTART_BYTES: its start
+   * (a new isolate, the modules, libauparse through koffi) then runs on the other core while
+   * this thread reads the logs' first pass, instead of after it with this thread waiting on
+   * it. A smaller input keeps the lazy start (a small answer starts no thread).
+   */
+  prestart(inputBytes: number): void {
+    if (this.threads && inputBytes >= PRESTART_BYTES) this.start();
   }
 
   /** True once a second thread interprets. */

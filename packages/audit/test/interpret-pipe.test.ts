@@ -32,7 +32,7 @@ function eventsOf(lines: string[], bytes: boolean): AuditEvent[] {
 }
 
 /** What the pipe wrote to a file, and whether a second thread did the interpreting. */
-function throughPipe(events: AuditEvent[], lineOf: (i: number) => string, threads: boolean): { text: string; threaded: boolean } {
+function throughPipe(events: AuditEvent[], lineOf: (i: number) => string, threads: boolean, prestartBytes = 0): { text: string; threaded: boolean } {
   const dir = mkdtempSync(join(tmpdir(), 'contid-pipe-'));
   try {
     const file = join(dir, 'out');
@@ -41,6 +41,7 @@ function throughPipe(events: AuditEvent[], lineOf: (i: number) => string, thread
       throw new Error('closed');
     }, fd, threads);
     try {
+      pipe.prestart(prestartBytes);
       events.forEach((e, i) => pipe.event(e, lineOf(i)));
       pipe.finish();
     } finally {
@@ -80,6 +81,45 @@ describe('search --format interpret on a second thread: the same bytes as on one
     const single = throughPipe(events, lineOf, false);
     expect(single.threaded).toBe(false);
     expect(single.text).toBe(expected);
+  });
+
+  it('a worker started before the first event (a big input) prints the same, small answer or none; a small input starts none', () => {
+    const reference = AusearchInterpreter.open()!;
+    for (const n of [0, 50, 5000]) {
+      const events = eventsOf(lines.slice(0, n), true);
+      const early = throughPipe(events, lineOf, true, 1 << 30);
+      expect(early.threaded).toBe(true);
+      expect(early.text).toBe(events.map((e, i) => lineOf(i) + reference.event(e)).join(''));
+    }
+    const events = eventsOf(lines.slice(0, 50), true);
+    expect(throughPipe(events, lineOf, true, 1 << 20).threaded).toBe(false);
+    expect(throughPipe(events, lineOf, false, 1 << 30).threaded).toBe(false);
+  });
+
+  it('repeated records through the pipe print what libauparse asked for every field prints', () => {
+    // repeats (the whole-record memo hits), texts a byte apart, the same text under two record
+    // types, a type libaudit has no name for, parentheses in the text, no ')' at all
+    const texts = [
+      'item=0 name="/usr/bin/cat" inode=1 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+      'item=0 name="/usr/bin/cas" inode=1 dev=fe:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL',
+      'item=0 name="/usr/bin/cat" inode=1 dev=fe:00 mode=0100755 ouid=1 ogid=0 rdev=00:00 nametype=NORMAL',
+      'cwd="/srv/(app)"',
+      'proctitle=636174002F6574632F706173737764',
+      'proctitle=636174002F6574632F706173737765',
+    ];
+    const all: string[] = [];
+    let serial = 1;
+    for (let round = 0; round < 300; round++) {
+      const t = texts[round % texts.length];
+      const time = `msg=audit(1795000${String(100 + round).padStart(3, '0')}.000:${serial}):`;
+      all.push(`type=PATH ${time} ${t}`, `type=CWD ${time} ${t}`, `type=UNKNOWN[1999] ${time} ${t}`, `type=PROCTITLE ${time} ${t}`);
+      if (round % 50 === 0) all.push(`type=PATH msg=audit(1795000${String(100 + round).padStart(3, '0')}.000:${serial} ${t}`);
+      serial++;
+    }
+    const events = eventsOf(all, true);
+    const asked = AusearchInterpreter.open({ memo: false })!;
+    const expected = events.map((e, i) => lineOf(i) + asked.event(e)).join('');
+    for (const threads of [false, true]) expect(throughPipe(events, lineOf, threads, threads ? 1 << 30 : 0).text).toBe(expected);
   });
 
   it('a small answer is interpreted without a second thread', () => {

@@ -167,6 +167,8 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     // every interpreted event goes to a second thread, which interprets and prints it (stdout is its alone)
     const pipe = format === 'interpret' && !argv['show-rejected'] && !argv.untagged ? new (require('@contid/audit/dist/interpret-pipe') as typeof import('@contid/audit/dist/interpret-pipe')).InterpretPipe(() => process.exit(0)) : null;
     try {
+      // a big input: the interpreting thread starts during the first pass (see InterpretPipe.prestart)
+      pipe?.prestart(fileBases(files).reduce((sum, b) => sum + b.size, 0));
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
         const bad = readable(() => findMalformedLine(files));
