@@ -3,31 +3,25 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { uptime } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { ContidError, Registry, configFromEnv, escapeText, loadOrCreateSigner } from '@contid/core';
-import { lxcRootNamer } from '@contid/lxc';
+// Modules by path, not the packages' indexes: the auditd plugin runs this command for as long
+// as auditd runs, and search, interpretation and LXC's adapter are no part of it.
+import { ContidError } from '@contid/core/dist/errors';
+import { Registry } from '@contid/core/dist/registry';
+import { configFromEnv } from '@contid/core/dist/config';
+import { escapeText } from '@contid/core/dist/printable';
+import { loadOrCreateSigner } from '@contid/core/dist/node-keys';
+import { lxcRootNamer } from '@contid/lxc/dist/root-namer';
 import { rejectionReport, trustOptions } from './trust-args';
 import { liveBootReporter } from './boot-report';
-import {
-  FileFollower,
-  LiveEntryWatch,
-  LivePipeline,
-  LiveTail,
-  MulticastSource,
-  RotatingFileSink,
-  SocketSink,
-  StreamSink,
-  StreamSource,
-  PLUGIN_LOG_PATH,
-  PLUGIN_NODE_FLAGS,
-  installAuditdPlugin,
-  reloadAuditdPlugins,
-  uninstallAuditdPlugin,
-  type LineSource,
-  type OutputSink,
-  type SessionRegistry,
-  TAIL_FORMATS,
-  type TailFormat,
-} from '@contid/audit';
+import { FileFollower } from '@contid/audit/dist/live/file-follower';
+import { LiveEntryWatch } from '@contid/audit/dist/entries-live';
+import { LivePipeline, TAIL_FORMATS, type SessionRegistry, type TailFormat } from '@contid/audit/dist/live/pipeline';
+import { LiveTail } from '@contid/audit/dist/live/live-tail';
+import { MulticastSource } from '@contid/audit/dist/live/multicast-source';
+import { RotatingFileSink, SocketSink, StreamSink, type OutputSink } from '@contid/audit/dist/live/output-sink';
+import { StreamSource } from '@contid/audit/dist/live/stream-source';
+import type { LineSource } from '@contid/audit/dist/live/source';
+import { PLUGIN_LOG_PATH, PLUGIN_NODE_FLAGS, installAuditdPlugin, reloadAuditdPlugins, uninstallAuditdPlugin } from '@contid/audit/dist/live/auditd-plugin';
 import type { Installer } from '@contid/oci';
 import { EVENT_FILTER_OPTIONS, EventFilterArgs, eventFilterOf, printNormalizeError } from './event-filter-args';
 
