@@ -779,7 +779,7 @@ function readSpooledRanges(
 const DETACH_CHUNKS = 64;
 
 /** A filter that names containers (or their requester): only attribution can decide it. */
-function hasContainerCriteria(f: EventFilter): boolean {
+export function hasContainerCriteria(f: EventFilter): boolean {
   return f.container !== undefined || f.containerIds !== undefined || f.orchestrator !== undefined || f.labels !== undefined || f.requestedBy !== undefined;
 }
 

@@ -17,7 +17,7 @@ import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '@contid/
 import { SearchIndex } from '@contid/audit/dist/search-index';
 import { interpretSeparator, csvHeaderRow, formatAuditEvent, type FormatOptions } from '@contid/audit/dist/format';
 import { bytesToText, safeRawBytes } from '@contid/audit/dist/safe-text';
-import { fileBases, searchLogs } from '@contid/audit/dist/search';
+import { fileBases, hasContainerCriteria, searchLogs } from '@contid/audit/dist/search';
 import { findMalformedLine } from '@contid/audit/dist/strict-check';
 import { hostHasProcfsContid, type RejectedBinding } from '@contid/audit/dist/attributor';
 import type { EventFilter } from '@contid/audit/dist/filter';
@@ -167,8 +167,10 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     // every interpreted event goes to a second thread, which interprets and prints it (stdout is its alone)
     const pipe = format === 'interpret' && !argv['show-rejected'] && !argv.untagged ? new (require('@contid/audit/dist/interpret-pipe') as typeof import('@contid/audit/dist/interpret-pipe')).InterpretPipe(() => process.exit(0)) : null;
     try {
-      // a big input: the interpreting thread starts during the first pass (see InterpretPipe.prestart)
-      pipe?.prestart(fileBases(files).reduce((sum, b) => sum + b.size, 0));
+      // a big input read whole: the interpreting thread starts during the first pass (see
+      // InterpretPipe.prestart); not for --just-one or a container selection (the index or the
+      // session scan answer those fast, and a small answer is interpreted on this thread)
+      if (pipe && !argv['just-one'] && !hasContainerCriteria(filter)) pipe.prestart(fileBases(files).reduce((sum, b) => sum + b.size, 0));
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
         const bad = readable(() => findMalformedLine(files));
