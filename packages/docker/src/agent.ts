@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode';
 import { Tagger } from '@contid/core';
 import { RequesterNotes, backfillDocker, recordIfUntagged } from './backfill';
 import { REQUESTERS_DIR, RequesterStore } from './front/requesters';
-import { EntryOutcome, Identifier, Spool, SpoolConsumer, alive } from '@contid/oci';
+import { EntryOutcome, Identifier, PidFileWaits, Spool, SpoolConsumer, alive } from '@contid/oci';
 import { RecentExecs, dockerExecDescriber, dockerIdentifier } from './docker-identity';
 
 export interface DockerAgentOptions {
@@ -23,15 +23,25 @@ export interface DockerAgentOptions {
   log?: (line: string) => void;
 }
 
-/** How soon a deferred entry is looked at again (a pid file is written within milliseconds). */
+/** How soon a deferred entry is looked at again when nothing will announce it (taken by another consumer, a pid file whose directory cannot be watched). */
 const RETRY_MS = 50;
+/**
+ * How soon entries that something will announce are looked at again anyway: a pid file being
+ * watched (a runtime that exits without writing one announces nothing), an entry whose last
+ * line the spool watch will see written.
+ */
+const ANNOUNCED_RETRY_MS = 1000;
+/** How long spool news waits for more before a pass (see settled()). */
+const WATCH_SETTLE_MS = 15;
 
 /**
  * The container events the agent acts on, asked of dockerd as a filter: the rest of a run's
- * (create, attach, resize, kill, exec_die …) would each be sent, parsed and queued for nothing.
- * dockerd matches exec_create and exec_start by prefix (their actions carry the command).
+ * (create, attach, resize, kill, exec_start, exec_die …) would each be sent, parsed and queued
+ * for nothing. dockerd matches exec_create by prefix (its action carries the command), which
+ * names an exec for the engines whose pid files do not (RecentExecs); the spool's and the pid
+ * files' watches, not events, wake the drain.
  */
-const FOLLOWED_EVENTS = ['start', 'die', 'destroy', 'exec_create', 'exec_start'];
+const FOLLOWED_EVENTS = ['start', 'die', 'destroy', 'exec_create'];
 
 interface DockerEvent {
   Type?: string;
@@ -60,6 +70,11 @@ export class DockerAgent {
   private stopping = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private settle: NodeJS.Timeout | null = null;
+  /** When the retry timer fires (ms since the epoch). */
+  private retryAt = 0;
+  /** The pid files entries wait for: their writes wake a pass. */
+  private readonly pidFiles = new PidFileWaits(() => void this.kick());
   /** A drain queued and not yet begun: later kicks share it. */
   private queuedKick: Promise<void> | null = null;
   private backoff: number;
@@ -85,7 +100,7 @@ export class DockerAgent {
     // Only news wakes the drain: a new entry name, or a write into an entry a pass found
     // unfinished; not the agent's own claims and give-backs, which echo in the watch.
     this.watcher = watch(this.options.spool.dir, (event, file) => {
-      if (this.consumer.isNews(event, file)) void this.kick();
+      if (this.consumer.isNews(event, file)) this.settled();
     });
     this.timer = setInterval(() => void this.kick(true), this.options.scanMs ?? 2000);
     await this.reconcile('backfill');
@@ -181,18 +196,51 @@ export class DockerAgent {
   }
 
   /**
-   * One drain pass, then the held ends of the containers it recorded; an entry it left waiting
-   * is looked at again after RETRY_MS (whoever asked for the pass).
+   * One drain pass, then the held ends of the containers it recorded. An entry left waiting for
+   * its runtime's pid file is announced by a watch on that file's directory, one waiting for its
+   * last line by the spool's watch; either is looked at again after ANNOUNCED_RETRY_MS anyway,
+   * and any other after RETRY_MS (whoever asked for the pass).
    */
   private async drainSpool(): Promise<void> {
     const outcomes = await this.consumer.drain();
     this.applyHeldFor(outcomes);
-    if (!this.stopping && !this.retry && outcomes.some((o) => o.kind === 'deferred')) {
-      this.retry = setTimeout(() => {
-        this.retry = null;
-        void this.kick();
-      }, RETRY_MS);
+    if (this.stopping) return;
+    const waiting: string[] = [];
+    let unannounced = false;
+    for (const o of outcomes) {
+      if (o.kind !== 'deferred') continue;
+      if (o.pidFile) waiting.push(o.pidFile);
+      else if (!o.unfinished && !o.behindCreate) unannounced = true;
     }
+    if (!this.pidFiles.watch(waiting)) unannounced = true;
+    if (outcomes.some((o) => o.kind === 'deferred')) this.retryIn(unannounced ? RETRY_MS : ANNOUNCED_RETRY_MS);
+  }
+
+  /** A pass after `ms`, unless one is due sooner. */
+  private retryIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.retry && this.retryAt <= at) return;
+    if (this.retry) clearTimeout(this.retry);
+    this.retryAt = at;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.kick();
+    }, ms);
+  }
+
+  /**
+   * A pass WATCH_SETTLE_MS after the first spool news, for all news meanwhile. An entry's name
+   * appears (open) before its writer has written it, so a pass at once found most entries
+   * unfinished and took a second pass for the write that completed them; a runc create's or
+   * exec's entry then waits for the runtime's pid file, and an end changes nothing on the
+   * lifecycle's path, so the wait delays no binding that matters.
+   */
+  private settled(): void {
+    if (this.settle || this.stopping) return;
+    this.settle = setTimeout(() => {
+      this.settle = null;
+      void this.kick();
+    }, WATCH_SETTLE_MS);
   }
 
   /** Waits for everything queued so far. */
@@ -204,7 +252,9 @@ export class DockerAgent {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.retry) clearTimeout(this.retry);
+    if (this.settle) clearTimeout(this.settle);
     this.watcher?.close();
+    this.pidFiles.close();
     if (this.timer) clearInterval(this.timer);
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | null;
     ev?.destroy?.();
@@ -218,15 +268,17 @@ export class DockerAgent {
     return next;
   }
 
+  /**
+   * A start or an end of a container contid already has a row for needs no drain first: the
+   * spool watch and the pid file watches drain as entries arrive. Only a container contid does
+   * not know yet is looked for in the spool before it is taken for untagged, or its end held.
+   */
   private async onEvent(ev: DockerEvent): Promise<void> {
     const id = ev.Actor?.ID;
     const action = (ev.Action ?? '').split(':')[0];
     if (!id) return;
-    if (action === 'exec_create' || action === 'exec_start') {
-      await this.drainSpool();
-      return;
-    }
     if (action === 'start') {
+      if (this.runningRow(id)) return;
       await this.drainSpool();
       // Started without the shim, or the shim could not hand it over: never silently missing.
       if ((await recordIfUntagged(this.options.docker, this.options.tagger, id, 'start event', undefined, this.requesters)) === 'untagged') {
@@ -235,11 +287,25 @@ export class DockerAgent {
       return;
     }
     if (action === 'die' || action === 'destroy') {
+      // An open row is this container's (or, for a die while its init runs, a newer instance's);
+      // a destroy has nothing left to end once the row is ended (a re-create still waiting in
+      // the spool is ended by the runtime's own delete entry after it).
+      const row = this.options.tagger.containers.findByRuntimeId(id);
+      if (row && (row.state !== 'ended' || action === 'destroy')) {
+        this.applyEnd(id, ev);
+        this.held.delete(id);
+        return;
+      }
       await this.drainSpool();
       // The spool entry may still be on its way (a short --rm container): hold the end for it.
       if (!this.applyEnd(id, ev)) this.held.set(id, { ev, until: Date.now() + (this.options.holdMs ?? 60_000) });
       else this.held.delete(id);
     }
+  }
+
+  private runningRow(id: string): boolean {
+    const row = this.options.tagger.containers.findByRuntimeId(id);
+    return row !== undefined && row.state !== 'ended';
   }
 
   /**

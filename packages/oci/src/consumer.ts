@@ -54,7 +54,16 @@ export type EntryOutcome =
   | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' | 'init' }
   | { kind: 'ended'; contid: ContainerId }
   | { kind: 'already'; contid: ContainerId | null }
-  | { kind: 'deferred'; why: string }
+  | {
+      kind: 'deferred';
+      why: string;
+      /** The runtime's pid file it waits for: whoever drains may watch its directory instead of looking again and again. */
+      pidFile?: string;
+      /** It waits for its own last line, whose write the spool's watch announces (isNews). */
+      unfinished?: true;
+      /** It waits for an earlier create entry, which comes first in the same pass: that entry's own wait is what to watch. */
+      behindCreate?: true;
+    }
   | { kind: 'quarantined'; why: string };
 
 export interface ConsumerOptions {
@@ -75,6 +84,7 @@ export interface ConsumerOptions {
 }
 
 const PID_FILE_PENDING = 'the runtime has not written its pid file yet';
+const pidFilePending = (entry: SpoolEntry): EntryOutcome => ({ kind: 'deferred', why: PID_FILE_PENDING, ...(entry.pidFile ? { pidFile: entry.pidFile } : {}) });
 
 /** Whether a process exists (EPERM: it does, owned by someone else). */
 export function alive(pid: number): boolean {
@@ -332,7 +342,7 @@ export class SpoolConsumer {
       outcome = entry ? await this.process(entry) : { kind: 'deferred', why: 'entry vanished' };
     } catch (e) {
       if (e instanceof IncompleteEntryError && this.beingWritten(name, claimed)) {
-        outcome = { kind: 'deferred', why: 'being written' };
+        outcome = { kind: 'deferred', why: 'being written', unfinished: true };
       } else if (e instanceof IncompleteEntryError) {
         outcome = { kind: 'quarantined', why: this.abandoned(name, e) };
       } else if (e instanceof ContidError) {
@@ -372,12 +382,12 @@ export class SpoolConsumer {
     try {
       entry = spool.read(name);
     } catch (e) {
-      if (e instanceof IncompleteEntryError && this.beingWritten(name, name)) return { kind: 'deferred', why: 'being written' };
+      if (e instanceof IncompleteEntryError && this.beingWritten(name, name)) return { kind: 'deferred', why: 'being written', unfinished: true };
       return { entry: null };
     }
     if (!entry) return { kind: 'deferred', why: 'taken by another consumer' };
     const boundToPid = entry.op === 'create' || entry.op === 'setns' || entry.op === 'fail';
-    if (boundToPid && entry.subcommand !== 'spawn' && this.pidFromFile(entry) === 'waiting') return { kind: 'deferred', why: PID_FILE_PENDING };
+    if (boundToPid && entry.subcommand !== 'spawn' && this.pidFromFile(entry) === 'waiting') return pidFilePending(entry);
     return { entry };
   }
 
@@ -437,7 +447,7 @@ export class SpoolConsumer {
     if (!entry.pidFile) return entry.wrapperPid; // runc run in the foreground: runc itself is the parent
     // While the runtime runs, its own children (runc init) carry the session too: wait for the pid file.
     const fromFile = this.pidFromFile(entry);
-    if (fromFile === 'waiting') return { kind: 'deferred', why: PID_FILE_PENDING };
+    if (fromFile === 'waiting') return pidFilePending(entry);
     return fromFile ?? this.afterWait(entry);
   }
 
@@ -536,7 +546,7 @@ export class SpoolConsumer {
   private container(entry: SpoolEntry): { row: ContainerRecord } | EntryOutcome {
     const c = entry.setns ? this.registry.find(entry.setns) : this.registry.findByRuntimeId(entry.id);
     if (c && c.state !== 'ended') return { row: c };
-    if (this.earlierCreatePending(entry)) return { kind: 'deferred', why: 'an earlier create entry is still pending' };
+    if (this.earlierCreatePending(entry)) return { kind: 'deferred', why: 'an earlier create entry is still pending', behindCreate: true };
     if (entry.setns) return { kind: 'quarantined', why: `contid-spawn --setns ${entry.setns}: no such running container` };
     return { kind: 'quarantined', why: `runc exec into ${entry.id}, which contid does not know as running (started before contid?)` };
   }
@@ -565,7 +575,7 @@ export class SpoolConsumer {
     const c = entry.id ? this.registry.findByRuntimeId(entry.id) : undefined;
     if (!c || c.state === 'ended') {
       // The create it ends may still be waiting (for a pid file): an end taken now would be lost.
-      if (this.earlierCreatePending(entry, true)) return { kind: 'deferred', why: 'its create entry is still pending' };
+      if (this.earlierCreatePending(entry, true)) return { kind: 'deferred', why: 'its create entry is still pending', behindCreate: true };
       return { kind: 'already', contid: c?.contid ?? null };
     }
     if (entry.session !== null && c.session !== null && c.session > entry.session) return { kind: 'already', contid: null };

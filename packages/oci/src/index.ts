@@ -6,6 +6,7 @@ export type { OciProcess, OciSpec } from './oci-spec';
 export { SpoolConsumer, alive, containerProcesses, sessionLeader } from './consumer';
 export type { ConsumerOptions, ContainerIdentity, EntryOutcome, ExecDescriber, IdentifyContext, Identifier, InitRecorder, SpawnBinder } from './consumer';
 export { SpoolDrainer } from './drainer';
+export { PidFileWaits } from './pid-file-waits';
 export { lowerCpuPriority } from './priority';
 export type { SpoolDrainerOptions } from './drainer';
 export { spoolHealth } from './health';

@@ -61,7 +61,7 @@ describe('a consumer never takes a half-written spool entry', () => {
       await sleep(200);
       await drainer.kick();
       expect(outcomes.filter((o) => o.kind !== 'deferred')).toEqual([]);
-      expect(outcomes).toContainEqual({ kind: 'deferred', why: 'being written' });
+      expect(outcomes).toContainEqual({ kind: 'deferred', why: 'being written', unfinished: true });
       expect(readdirSync(spool.dir)).toEqual([name]);
       // The write that completes it is news; a write into an entry nobody waits for is not.
       expect(drainer.consumer.isNews('change', name)).toBe(true);
