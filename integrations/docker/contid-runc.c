@@ -407,7 +407,7 @@ int main(int argc, char **argv) {
   PATHF(entry, "%s/%s-%s-%d.entry", spool, now, op, pid);
   size_t want_bytes = 0;
   for (int i = 0; i < iovcnt; i++) want_bytes += iov[i].iov_len;
-  int fd = open(entry, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  int fd = open(entry, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); /* a new name: never through a planted file or link */
   ssize_t w = fd < 0 ? -1 : writev(fd, iov, iovcnt);
   if (fd < 0 || close(fd) != 0 || w != (ssize_t)want_bytes) {
     if (fd >= 0) unlink(entry);

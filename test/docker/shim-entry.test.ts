@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempStateDir } from '../helpers/cli';
 import { FAST_SHIM, buildFastShim } from '../helpers/fast-shim';
@@ -166,4 +166,17 @@ test('a bundle path spanning lines is refused as contid_spool_write refuses it: 
     expect(w.name).toBeNull();
     expect(w.stderr).toBe('contid-runc: the value of bundle spans lines; c1 runs untagged\n');
   }
+});
+
+// The compiled shim creates its entry for root alone and under a new name only (O_EXCL,
+// O_NOFOLLOW: its name holds a session number never used before), whatever umask runc's caller has.
+test('the compiled shim creates its entry 0600 under umask 0', () => {
+  rmSync(spool, { recursive: true, force: true });
+  mkdirSync(spool, { mode: 0o700 });
+  const env = { PATH: process.env.PATH, CONTID_SPOOL_DIR: spool, CONTID_RUNC_CONF: '/nonexistent', CONTID_RUNTIME: fake, CONTID_REQUESTERS_DIR: requesters };
+  const r = spawnSync('sh', ['-c', 'umask 0; exec "$0" "$@"', FAST_SHIM, 'create', '--bundle', B, 'c1'], { env, encoding: 'utf8', cwd: B });
+  expect(r.status).toBe(0);
+  const names = readdirSync(spool);
+  expect(names).toHaveLength(1);
+  expect(statSync(join(spool, names[0]!)).mode & 0o777).toBe(0o600);
 });
