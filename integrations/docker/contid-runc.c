@@ -1,12 +1,13 @@
 /*
- * contid-runc-fast: contid-runc's success path compiled, for nodes where every runtime call is
- * on a pod's or a probe's critical path (docs/kubernetes.md "The compiled shim"). The sh script
- * contid-runc beside it stays the reference: this program does exactly what it does on its
- * ordinary path — the same runtime, the same renewed session, the same spool entry bytes, the
- * same argv handed on — and hands every other case to it before anything changed (no session
- * renewed, nothing written): a settings file, a requester note of `contid docker front`, a
- * refused id, an unreadable bundle, a value spanning lines, no spool directory, a failed
- * renewal, every delete. test/docker/shim-argv.test.ts and shim-entry.test.ts run both.
+ * contid-runc-fast: contid-runc's success path compiled, for hosts where every runtime call is
+ * on a container's, an exec's or a probe's critical path (docs/kubernetes.md "The compiled
+ * shim", docs/docker.md). The sh script contid-runc beside it stays the reference: this program
+ * does exactly what it does on its ordinary path — the same runtime, the same renewed session,
+ * the same requester notes read and appended to, the same spool entry bytes, the same argv
+ * handed on — and hands every other case to it before anything changed (no session renewed,
+ * nothing written): a settings file, a note it cannot read as the sh would, a refused id, an
+ * unreadable bundle, a value spanning lines, no spool directory, a failed renewal.
+ * test/docker/shim-argv.test.ts, shim-entry.test.ts and shim-requesters.test.ts run both.
  *
  * Built from source on the host (scripts/build-shim.sh: the distro's cc, static, so no dynamic
  * loader runs before the runtime): a shim is not a library's job, and dash's start-up and its
@@ -16,6 +17,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +99,8 @@ static char *slurp(const char *path, size_t max, size_t *len) {
     if (r == 0) {
       close(fd);
       *len = n;
+      if (n == cap) buf = realloc(buf, n + 1);
+      buf[n] = 0; /* a NUL after the bytes, so that lines can be taken as strings */
       return buf;
     }
     n += (size_t)r;
@@ -173,6 +178,177 @@ static int working_dir(char *out, size_t size) {
   return getcwd(out, size) != NULL;
 }
 
+/* A note's value as the sh keeps it; longer ones are the sh's (no note is near this). */
+#define FIELD 4096
+
+/* The fields of a requester note (`contid docker front`, docs/docker.md "Who asked"). */
+struct requester {
+  char uid[FIELD], auid[FIELD], session[FIELD], pid[FIELD], exe[FIELD];
+  int used;  /* a create took the note (used=) */
+  int other; /* a changed= line by someone other than the starter read so far */
+  char *changes;
+  size_t changes_len, changes_cap;
+};
+
+static void set_field(char *dst, const char *value) {
+  size_t n = strlen(value);
+  if (n >= FIELD) to_sh();
+  memcpy(dst, value, n + 1);
+}
+
+/* ${l%%,*} = want: the text before the first comma (all of it when there is none). */
+static int first_is(const char *l, const char *want) {
+  const char *c = strchr(l, ',');
+  size_t n = c ? (size_t)(c - l) : strlen(l);
+  return n == strlen(want) && !memcmp(l, want, n);
+}
+
+/* ${l#*,}: the text after the first comma (all of it when there is none). */
+static const char *after_comma(const char *l) {
+  const char *c = strchr(l, ',');
+  return c ? c + 1 : l;
+}
+
+/* The sh's note_read, line for line: 1 when the note was read, 0 when it is not readable. A
+ * note the sh's read would take otherwise (not a regular file, a NUL byte) is the sh's. */
+static int note_read(const char *path, struct requester *r) {
+  if (!readable(path)) return 0;
+  if (!regular(path)) to_sh();
+  size_t len;
+  char *text = slurp(path, 1 << 20, &len);
+  if (!text || memchr(text, 0, len)) to_sh();
+  for (char *l = text; l < text + len;) {
+    char *nl = memchr(l, '\n', (size_t)(text + len - l));
+    char *next = nl ? nl + 1 : text + len;
+    if (nl) *nl = 0;
+    if (!strncmp(l, "uid=", 4)) set_field(r->uid, l + 4);
+    else if (!strncmp(l, "auid=", 5)) set_field(r->auid, l + 5);
+    else if (!strncmp(l, "session=", 8)) set_field(r->session, l + 8);
+    else if (!strncmp(l, "pid=", 4)) set_field(r->pid, l + 4);
+    else if (!strncmp(l, "exe=", 4)) set_field(r->exe, l + 4);
+    else if (!strncmp(l, "used=", 5)) r->used = 1;
+    else if (!strncmp(l, "changed=", 8)) {
+      /* changed=WHAT,UID,AUID,…: someone other than the starter contests the run. */
+      size_t n = strlen(l + 8), need = r->changes_len + n + 2;
+      if (need > r->changes_cap) {
+        r->changes_cap = need * 2;
+        r->changes = realloc(r->changes, r->changes_cap);
+        if (!r->changes) to_sh();
+      }
+      if (r->changes_len) r->changes[r->changes_len++] = ' ';
+      memcpy(r->changes + r->changes_len, l + 8, n);
+      r->changes_len += n;
+      const char *t = after_comma(l);
+      if (!(first_is(t, r->uid) && first_is(after_comma(t), r->auid))) r->other = 1;
+    }
+    l = next;
+  }
+  free(text);
+  return 1;
+}
+
+/* The sh's `{ IFS= read -r c_uid && IFS= read -r c_auid; } <NOTE`: 1 when both lines are whole. */
+static int first_lines(const char *path, char *one, char *two) {
+  if (!regular(path)) to_sh();
+  size_t len;
+  char *text = slurp(path, 1 << 20, &len);
+  if (!text || memchr(text, 0, len)) to_sh();
+  char *a = memchr(text, '\n', len);
+  char *b = a ? memchr(a + 1, '\n', (size_t)(text + len - a - 1)) : NULL;
+  if (!b) {
+    free(text);
+    return 0;
+  }
+  *a = *b = 0;
+  set_field(one, text); /* FIELD + 8 bytes each: a longer line is the sh's */
+  set_field(two, a + 1);
+  free(text);
+  return 1;
+}
+
+static char *line_of(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *out;
+  int n = vasprintf(&out, fmt, ap);
+  va_end(ap);
+  if (n < 0) to_sh();
+  return out;
+}
+
+/* The sh's loop over the spool's create entries, waiting (*-create-*.entry) or claimed
+ * (.claimed-*-create-*.entry): whether one exists. */
+static int create_waits(const char *spool) {
+  DIR *d = opendir(spool);
+  if (!d) return 0;
+  int found = 0;
+  for (struct dirent *e; !found && (e = readdir(d));) {
+    const char *n = e->d_name;
+    if ((n[0] != '.' && !fnmatch("*-create-*.entry", n, 0)) || !fnmatch(".claimed-*-create-*.entry", n, 0)) {
+      char p[PATH_MAX];
+      struct stat st;
+      found = (size_t)snprintf(p, sizeof p, "%s/%s", spool, n) < sizeof p && stat(p, &st) == 0;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+/* The digits a text starts with, into out (the sh's ${l%%[!0-9]*}). */
+static void leading_digits(const char *l, size_t max, char *out, size_t size) {
+  size_t n = 0;
+  while (n < max && l[n] >= '0' && l[n] <= '9') n++;
+  if (n >= size) to_sh();
+  memcpy(out, l, n);
+  out[n] = 0;
+}
+
+/* The init's pid from the runtime's state under BASE/ID (runc state.json, crun status), as the
+ * sh's delete reads it: runc's first 4096 bytes when busybox is there, else line by line. */
+static void init_pid_of(const char *base, const char *id, char *out, size_t size) {
+  static const char *const files[] = {"state.json", "status"};
+  static const char init_key[] = "\"init_process_pid\":", pid_key[] = "\"pid\":";
+  for (int i = 0; i < 2; i++) {
+    char path[PATH_MAX];
+    PATHF(path, "%s/%s/%s", base, id, files[i]);
+    if (!readable(path)) continue;
+    if (!regular(path)) to_sh();
+    size_t len;
+    char *text = slurp(path, 1 << 24, &len);
+    if (!text || memchr(text, 0, len)) to_sh();
+    if (i == 0 && access("/bin/busybox", X_OK) == 0) {
+      size_t head = len < 4096 ? len : 4096;
+      const char *k = memmem(text, head, init_key, sizeof init_key - 1);
+      if (k) {
+        k += sizeof init_key - 1;
+        leading_digits(k, (size_t)(text + head - k), out, size);
+        if (*out) {
+          free(text);
+          return;
+        }
+      }
+    }
+    for (char *l = text; l < text + len;) {
+      char *nl = memchr(l, '\n', (size_t)(text + len - l));
+      char *next = nl ? nl + 1 : text + len;
+      if (nl) *nl = 0;
+      const char *k = strstr(l, init_key);
+      if (k) k += sizeof init_key - 1;
+      else if ((k = strstr(l, pid_key))) {
+        k += sizeof pid_key - 1;
+        while (*k == ' ') k++;
+      }
+      if (k) {
+        leading_digits(k, strlen(k), out, size);
+        break;
+      }
+      l = next;
+    }
+    free(text);
+    return;
+  }
+}
+
 /* contid_fail for a failed spool write after the session was renewed (the sh's words). */
 static void write_failed(const char *spool, const char *sub, const char *id, const char *json_log) {
   char msg[PATH_MAX + 256];
@@ -246,7 +422,7 @@ int main(int argc, char **argv) {
   if (readable(conf)) to_sh();
 
   /* The global options, then the subcommand (the sh's loop, case for case). */
-  const char *sub = NULL, *log = "", *logfmt = "", **want = NULL, *ignored;
+  const char *sub = NULL, *log = "", *logfmt = "", *root = "", **want = NULL, *ignored;
   int n = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -260,8 +436,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--log-format") || !strcmp(a, "-log-format")) want = &logfmt;
     else if (!strncmp(a, "--log=", 6) || !strncmp(a, "-log=", 5)) log = strchr(a, '=') + 1;
     else if (!strncmp(a, "--log-format=", 13) || !strncmp(a, "-log-format=", 12)) logfmt = strchr(a, '=') + 1;
-    else if (!strcmp(a, "--root") || !strcmp(a, "-root")) want = &ignored;
-    else if (!strncmp(a, "--root=", 7) || !strncmp(a, "-root=", 6)) continue;
+    else if (!strcmp(a, "--root") || !strcmp(a, "-root")) want = &root;
+    else if (!strncmp(a, "--root=", 7) || !strncmp(a, "-root=", 6)) root = strchr(a, '=') + 1;
     else if (!strcmp(a, "--criu") || !strcmp(a, "-criu") || !strcmp(a, "--rootless") || !strcmp(a, "-rootless") ||
              !strcmp(a, "--log-level") || !strcmp(a, "-log-level") || !strcmp(a, "--cgroup-manager") ||
              !strcmp(a, "-cgroup-manager"))
@@ -275,7 +451,7 @@ int main(int argc, char **argv) {
   const char *op;
   if (sub && (!strcmp(sub, "create") || !strcmp(sub, "run"))) op = "create";
   else if (sub && !strcmp(sub, "exec")) op = "setns";
-  else if (sub && !strcmp(sub, "delete")) to_sh(); /* an end entry: the sh (not on a start's path) */
+  else if (sub && !strcmp(sub, "delete")) op = "end";
   else to_runtime(runtime);
   const char *json_log = strcmp(logfmt, "json") == 0 ? log : NULL;
 
@@ -326,46 +502,88 @@ int main(int argc, char **argv) {
   if (strchr(bundle, '\n') || strchr(pidfile, '\n') || strchr(process, '\n')) to_sh();
   char config[PATH_MAX];
   PATHF(config, "%s/config.json", bundle);
-  int create = !strcmp(op, "create");
+  int create = !strcmp(op, "create"), end = !strcmp(op, "end");
   if (create && !(readable(config) && regular(config))) to_sh();
-  const char *req_dir = env("CONTID_REQUESTERS_DIR");
-  if (!req_dir) req_dir = "/run/contid/requesters";
-  if (full_id(id)) {
-    PATHF(path, "%s/c-%s", req_dir, id);
-    if (readable(path)) to_sh();
-  }
-  if (!create) {
-    char req[PATH_MAX];
-    const char *base = strrchr(pidfile, '/');
-    PATHF(req, "%s", base ? base + 1 : pidfile);
-    size_t rl = strlen(req);
-    if (rl >= 4 && !strcmp(req + rl - 4, ".pid")) req[rl - 4] = 0;
-    PATHF(path, "%s/e-%s", req_dir, req);
-    if (full_id(req) && readable(path)) to_sh();
-  }
   const char *state = env("CONTID_STATE_DIR");
   char spool[PATH_MAX];
   if (env("CONTID_SPOOL_DIR")) PATHF(spool, "%s", env("CONTID_SPOOL_DIR"));
   else PATHF(spool, "%s/spool", state ? state : "/var/lib/contid");
   struct stat st;
-  if (stat(spool, &st) != 0 || !S_ISDIR(st.st_mode)) to_sh();
+  if (stat(spool, &st) != 0 || !S_ISDIR(st.st_mode) || strlen(spool) > PATH_MAX - 64) to_sh();
+
+  /* The requester noted by `contid docker front` (the sh's note_read and what follows it), and
+   * the line the sh appends to the container's note: opened here, written after the renewal. */
+  static struct requester rq;
+  enum { NOBODY, DOCKERD, CONTESTED } by = NOBODY;
+  static const char *const by_name[] = {"", "dockerd", "contested"};
+  int append_fd = -1;
+  char *append_line = NULL;
+  char init_pid[32] = "";
+  if (end) {
+    /* A create still waiting in the spool: the end carries the init pid from the runtime's state. */
+    char base[PATH_MAX];
+    const char *rt_name = strrchr(runtime, '/');
+    if (*root) PATHF(base, "%s", root);
+    else PATHF(base, "/run/%s", rt_name ? rt_name + 1 : runtime);
+    if (create_waits(spool)) init_pid_of(base, id, init_pid, sizeof init_pid);
+  } else {
+    const char *req_dir = env("CONTID_REQUESTERS_DIR");
+    if (!req_dir) req_dir = "/run/contid/requesters";
+    char cnote[PATH_MAX], enote[PATH_MAX], req[PATH_MAX];
+    PATHF(cnote, "%s/c-%s", req_dir, id);
+    const char *base = strrchr(pidfile, '/');
+    PATHF(req, "%s", base ? base + 1 : pidfile);
+    size_t rl = strlen(req);
+    if (rl >= 4 && !strcmp(req + rl - 4, ".pid")) req[rl - 4] = 0;
+    PATHF(enote, "%s/e-%s", req_dir, req);
+    if (create) {
+      if (full_id(id) && note_read(cnote, &rq)) {
+        if (rq.used) by = DOCKERD;
+        else append_line = line_of("used=%d\n", getpid());
+      }
+    } else if (full_id(req) && note_read(enote, &rq)) {
+      /* A client's exec changes the container for dockerd's later runs, unless by its starter. */
+      int readable_lines = 0;
+      char c_uid[FIELD + 8], c_auid[FIELD + 8];
+      if (full_id(id) && readable(cnote)) readable_lines = first_lines(cnote, c_uid, c_auid);
+      if (readable_lines) {
+        char want_uid[FIELD + 8], want_auid[FIELD + 8];
+        snprintf(want_uid, sizeof want_uid, "uid=%s", rq.uid);
+        snprintf(want_auid, sizeof want_auid, "auid=%s", rq.auid);
+        if (strcmp(c_uid, want_uid) || strcmp(c_auid, want_auid))
+          append_line = line_of("changed=exec,%s,%s,%s,%s,%s\n", rq.uid, rq.auid, rq.session, rq.pid, rq.exe);
+      }
+    } else if (full_id(id) && note_read(cnote, &rq)) {
+      by = DOCKERD;
+    }
+    if (!*rq.uid) by = NOBODY;
+    if (by == DOCKERD && rq.other) by = CONTESTED;
+    if (by != CONTESTED) rq.changes_len = 0;
+    if (!strcmp(rq.auid, "4294967295")) strcpy(rq.auid, rq.uid);
+    if (!digits(rq.auid)) rq.auid[0] = 0;
+    if (append_line) {
+      append_fd = open(cnote, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+      if (append_fd < 0) to_sh(); /* the sh's `>>` would say why */
+    }
+  }
 
   /* The copied file and then a newline: config.json as cat copies it; process.json as the sh's
    * read loop does (each line and a newline, then the unfinished last line, often empty, and a
-   * newline), which is the same bytes. */
+   * newline), which is the same bytes. A delete copies nothing. */
   const char *label = create ? "config.json" : "process.json";
   const char *copied = create ? config : process;
   char *text = NULL;
   size_t text_len = 0;
-  int section = create || readable(process);
+  int section = !end && (create || readable(process));
   if (section) {
     if (!regular(copied)) to_sh();
     text = slurp(copied, 1 << 24, &text_len);
     if (!text || (!create && memchr(text, 0, text_len))) to_sh(); /* dash's read and NUL bytes: its own */
   }
 
-  /* The renewal (the sh's renew): the caller's login uid kept, an unset one CONTID_LOGIN_UID or 0. */
-  char old[32], auid[32], now[32];
+  /* The renewal (the sh's renew): the caller's login uid kept, an unset one CONTID_LOGIN_UID or 0;
+   * the requester's auid instead when there is one and the run is not contested. */
+  char old[32], auid[FIELD], now[32];
   read_id("/proc/self/sessionid", old, sizeof old);
   read_id("/proc/self/loginuid", auid, sizeof auid);
   if (!*old || !*auid) to_sh();
@@ -374,8 +592,9 @@ int main(int argc, char **argv) {
     if (l && !digits(l)) to_sh();
     snprintf(auid, sizeof auid, "%s", l ? l : "0");
   }
+  if (!end && by != CONTESTED && *rq.auid) snprintf(auid, sizeof auid, "%s", rq.auid);
   {
-    char line[40];
+    char line[FIELD + 2];
     int len = snprintf(line, sizeof line, "%s\n", auid);
     int fd = open("/proc/self/loginuid", O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) to_sh();
@@ -384,16 +603,30 @@ int main(int argc, char **argv) {
   }
   read_id("/proc/self/sessionid", now, sizeof now);
   if (!*now || !strcmp(now, old)) to_sh(); /* the sh tries once more and says why */
+  if (append_fd >= 0) {
+    /* As the sh's echo: a failed write is said on stderr and the run goes on. */
+    size_t al = strlen(append_line);
+    if (write(append_fd, append_line, al) != (ssize_t)al) fprintf(stderr, "contid-runc: cannot append to the note of %s: %s\n", id, strerror(errno));
+    close(append_fd);
+  }
 
   /* The entry, in one write: its last line `--- end` is the commit point either way. */
-  char head[4 * PATH_MAX + 1024];
+  char *head;
   int pid = getpid();
-  int hl = snprintf(head, sizeof head,
-                    "contid-spool 1\nop=%s\nsubcommand=%s\nid=%s\nbundle=%s\npidfile=%s\nprocess=%s\nwrapper-pid=%d\n"
-                    "session=%s\nold-session=%s\nauid=%s\nreason=\nrequester-uid=\nrequester-auid=\nrequester-session=\n"
-                    "requester-pid=\nrequester-exe=\nrequester-by=\nrequester-changes=\n",
-                    op, sub, id, bundle, pidfile, process, pid, now, old, auid);
-  if (hl < 0 || (size_t)hl >= sizeof head) to_sh(); /* cannot happen with PATH_MAX paths; never truncate */
+  int hl = end ? asprintf(&head, "contid-spool 1\nop=end\nsubcommand=%s\nid=%s\nwrapper-pid=%d\nsession=%s\nold-session=%s\ninit-pid=%s\n",
+                          sub, id, pid, now, old, init_pid)
+               : asprintf(&head,
+                          "contid-spool 1\nop=%s\nsubcommand=%s\nid=%s\nbundle=%s\npidfile=%s\nprocess=%s\nwrapper-pid=%d\n"
+                          "session=%s\nold-session=%s\nauid=%s\nreason=\nrequester-uid=%s\nrequester-auid=%s\nrequester-session=%s\n"
+                          "requester-pid=%s\nrequester-exe=%s\nrequester-by=%s\nrequester-changes=%.*s\n",
+                          op, sub, id, bundle, pidfile, process, pid, now, old, auid, rq.uid, rq.auid, rq.session, rq.pid,
+                          rq.exe, by_name[by], (int)rq.changes_len, rq.changes ? rq.changes : "");
+  if (hl < 0) {
+    /* Out of memory after the renewal: the entry cannot be written, as a failed write. */
+    if (end) fprintf(stderr, "contid-runc: cannot write the spool entry in %s; the end of %s is not recorded\n", spool, id);
+    else write_failed(spool, sub, id, json_log);
+    to_runtime(runtime);
+  }
   char label_line[64];
   snprintf(label_line, sizeof label_line, "--- %s\n", label);
   const char *tail = "\n--- end\n";
@@ -411,7 +644,9 @@ int main(int argc, char **argv) {
   ssize_t w = fd < 0 ? -1 : writev(fd, iov, iovcnt);
   if (fd < 0 || close(fd) != 0 || w != (ssize_t)want_bytes) {
     if (fd >= 0) unlink(entry);
-    write_failed(spool, sub, id, json_log);
+    /* A delete is never refused (the sh's words for it). */
+    if (end) fprintf(stderr, "contid-runc: cannot write the spool entry in %s; the end of %s is not recorded\n", spool, id);
+    else write_failed(spool, sub, id, json_log);
   }
   to_runtime(runtime);
   return 127;

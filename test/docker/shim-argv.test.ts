@@ -170,7 +170,7 @@ describe.each([
 
 describe.each([
   ['the sh script', SHIM],
-  ['the compiled shim, which hands a delete to the sh', FAST_SHIM],
+  ['the compiled shim', FAST_SHIM],
 ])('contid-runc delete (%s): the init pid from the runtime’s state while a create waits in the spool', (_kind, shim) => {
   const root = join(state.dir, 'runtime-root');
   // runc: one long line; crun: pretty-printed. Only the init's own pid counts.
@@ -242,8 +242,10 @@ describe('contid-runc chooses the real runtime', () => {
     const version = spawnSync(join(fast, name), ['--version'], { env, encoding: 'utf8' });
     expect(version.status).toBe(0);
     expect(version.stdout).toBe(spawnSync(runtime, ['--version'], { encoding: 'utf8' }).stdout);
-    // A delete goes to the sh: the runtime it reaches answers for a container that does not exist.
-    const gone = spawnSync(join(fast, name), ['--root', join(state.dir, 'no-root'), 'delete', 'no-such'], { env: { ...env, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent' }, encoding: 'utf8' });
+    // A settings file goes to the sh: the runtime it reaches answers for a container that does not exist.
+    const conf = join(fast, 'contid-runc.conf');
+    writeFileSync(conf, '');
+    const gone = spawnSync(join(fast, name), ['--root', join(state.dir, 'no-root'), 'delete', 'no-such'], { env: { ...env, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: conf }, encoding: 'utf8' });
     expect(gone.stderr).toMatch(runtime === 'crun' ? /cannot open directory/ : /does not exist/);
   });
 
@@ -252,7 +254,7 @@ describe('contid-runc chooses the real runtime', () => {
     mkdirSync(alone, { recursive: true });
     copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(alone, 'contid-tag.sh'));
     copyFileSync(FAST_SHIM, join(alone, 'contid-runc'));
-    const r = spawnSync(join(alone, 'contid-runc'), ['delete', 'c1'], { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent' }, encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(join(alone, 'contid-runc'), ['delete', 'bad id'], { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, CONTID_SPOOL_DIR: spoolDir, CONTID_RUNC_CONF: '/nonexistent' }, encoding: 'utf8', timeout: 10_000 });
     expect(r.status).toBe(127);
     expect(r.stderr).toBe(`contid-runc: ${join(alone, 'contid-runc')} is the compiled shim, not the sh it needs beside it (reinstall contid)\n`);
   });

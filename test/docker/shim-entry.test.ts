@@ -109,20 +109,14 @@ const ordinary = [
 const requester = (uid: string, session: string, pid: string, by: string) => [`requester-uid=${uid}`, `requester-auid=${uid}`, `requester-session=${session}`, `requester-pid=${pid}`, 'requester-exe=/usr/bin/docker', `requester-by=${by}`, 'requester-changes='];
 const head = (sub: string, id: string, bundle: string, pidfile: string, processFile: string) => [`subcommand=${sub}`, `id=${id}`, `bundle=${bundle}`, `pidfile=${pidfile}`, `process=${processFile}`, 'wrapper-pid=', 'session=', 'old-session='];
 
-test.each([
+// What the compiled shim writes itself too: the requester notes of `contid docker front` and the ends.
+const noted = [
   [
     'create with a requester note (config.json by cat)',
     ['--root', '/r', '--log', '/l', '--log-format', 'json', 'create', '--bundle', B, '--pid-file', join(B, 'pid'), ID],
     [...head('create', ID, B, join(B, 'pid'), ''), 'auid=1001', 'reason=', ...requester('1001', '7', '99', '')],
     '--cat',
     join(B, 'config.json'),
-  ],
-  [
-    'create without a config.json (fail-open: op=fail with the reason, nothing copied)',
-    ['create', '--bundle', join(B, 'none'), 'c1'],
-    [...head('create', 'c1', join(B, 'none'), '', ''), 'auid=0', `reason=cannot read ${join(B, 'none')}/config.json`, ...requester('', '', '', '').map((f) => f.replace('/usr/bin/docker', ''))],
-    '--cat',
-    null,
   ],
   [
     'exec of a noted exec (process.json by read)',
@@ -139,6 +133,17 @@ test.each([
     join(B, 'process.json'),
   ],
   ['delete', ['--root', '/r', 'delete', '--force', ID], ['subcommand=delete', `id=${ID}`, 'wrapper-pid=', 'session=', 'old-session=', 'init-pid='], '--', null],
+] as const;
+
+test.each([
+  ...noted,
+  [
+    'create without a config.json (fail-open: op=fail with the reason, nothing copied)',
+    ['create', '--bundle', join(B, 'none'), 'c1'],
+    [...head('create', 'c1', join(B, 'none'), '', ''), 'auid=0', `reason=cannot read ${join(B, 'none')}/config.json`, ...requester('', '', '', '').map((f) => f.replace('/usr/bin/docker', ''))],
+    '--cat',
+    null,
+  ],
   ...ordinary,
 ] as const)('%s: the bytes contid_spool_write writes', (_n, argv, fields, copy, file) => {
   for (const shim of [SHIM, FAST_SHIM]) {
@@ -149,8 +154,8 @@ test.each([
   }
 });
 
-// The cases the compiled shim writes itself (no note, nothing refused): it needs no sh for them.
-test.each(ordinary)('%s: the compiled shim alone writes what contid_spool_write writes', (_n, argv, fields, copy, file) => {
+// The cases the compiled shim writes itself (nothing refused, notes read, ends): it needs no sh for them.
+test.each([...noted, ...ordinary])('%s: the compiled shim alone writes what contid_spool_write writes', (_n, argv, fields, copy, file) => {
   const w = viaShim([...argv], join(ALONE, 'contid-runc-fast'));
   expect(w.stderr).toBe('');
   expect(w.name).not.toBeNull();

@@ -13,7 +13,7 @@ import { ContainerdNode, NODE_IMAGE } from './containerd-node';
 
 // A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
 // through contid's shim — the compiled one a node installs (integrations/docker/contid-runc.c,
-// which hands a delete to the sh beside it); the test makes the kubelet's calls over the CRI gRPC API.
+// with the sh beside it for the cases it hands on); the test makes the kubelet's calls over the CRI gRPC API.
 const SHIM = buildFastShim();
 const state = tempStateDir('cri-node');
 const stateDir = join(state.dir, 'state');
