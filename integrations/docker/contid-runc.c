@@ -28,6 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What tells this program at a runtime's path from any other (`contid docker front` reads a
+ * runtime's file to know whether it is contid's: packages/docker/src/daemon-json.ts). */
+__attribute__((used)) static const char contid_marker[] = "\n# contid-runc-fast: contid's compiled runtime shim\n";
+
 static char **g_argv;
 static char g_dir[PATH_MAX]; /* the directory argv[0] names, as the sh takes it: where it and contid-tag.sh are */
 

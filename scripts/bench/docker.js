@@ -1,11 +1,13 @@
 // pnpm bench docker: what contid adds to `docker run` and `docker exec`. A dockerd of the
 // bench's own (unique roots) runs `docker run --rm local/busybox:1 true` and `docker exec C true`
 // with plain runc on dockerd's own socket, and through contid as in production — the client on
-// `contid docker front` (requester identity), the contid-runc shim, `contid docker agent`
-// draining the spool — alternating, and prints the median ratios (targets: run <= 1.03,
-// exec <= 1.05). Then the shim's own cost per runc call, in ms, against calling the same binary
-// directly (passthrough, and the create path). With the agent on, each figure is followed by the
-// agent's share: the same pairs alternating between the agent draining and the agent paused.
+// `contid docker front` (requester identity), the compiled contid-runc-fast shim (built by
+// scripts/build-shim.sh, the sh contid-runc beside it), `contid docker agent` draining the
+// spool — alternating, and prints the median ratios (targets: run <= 1.03, exec <= 1.05), and
+// the same with the sh shim alone (runtime contid-sh) for comparison. Then the sh shim's own cost
+// per runc call, in ms, against calling the same binary directly (passthrough, and the create
+// path). With the agent on, each figure is followed by the agent's share: the same pairs
+// alternating between the agent draining and the agent paused.
 const { spawn, spawnSync } = require('node:child_process');
 const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -13,6 +15,7 @@ const { join, resolve } = require('node:path');
 
 const REPO = resolve(__dirname, '../..');
 const SHIM = join(REPO, 'integrations/docker/contid-runc');
+const FAST = join(REPO, 'integrations/docker/contid-runc-fast');
 const CLI = join(REPO, 'packages/cli/dist/main.js');
 // BENCH_FRONT_CLI: another build's cli (e.g. main's) for the front, to compare fronts in one session.
 const FRONT_CLI = process.env.BENCH_FRONT_CLI || CLI;
@@ -56,12 +59,14 @@ function timed(cmd, args, env) {
 }
 
 async function startEngine(stateDir) {
+  const built = spawnSync(join(REPO, 'scripts/build-shim.sh'), [FAST], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`scripts/build-shim.sh: ${built.stderr}`);
   mkdirSync(join(ROOT, 'docker'), { recursive: true });
   mkdirSync(EXEC_ROOT, { recursive: true });
   const log = openSync(join(ROOT, 'dockerd.log'), 'w');
   const daemon = spawn(
     'dockerd',
-    ['--data-root', join(ROOT, 'docker'), '--exec-root', EXEC_ROOT, '--pidfile', `${EXEC_ROOT}.pid`, '-H', HOST, '--iptables=false', '--bridge=none', '--add-runtime', `contid=${SHIM}`],
+    ['--data-root', join(ROOT, 'docker'), '--exec-root', EXEC_ROOT, '--pidfile', `${EXEC_ROOT}.pid`, '-H', HOST, '--iptables=false', '--bridge=none', '--add-runtime', `contid=${FAST}`, '--add-runtime', `contid-sh=${SHIM}`],
     { stdio: ['ignore', log, log], env: { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_REQUESTERS_DIR: join(stateDir, 'requesters') } },
   );
   closeSync(log);
@@ -181,6 +186,9 @@ exports.main = async function main() {
     run(HOST, 'runc')();
     run(FRONT, 'contid')(); // warm-up
     report(`docker run --rm ${IMAGE} true`, pairs(run(FRONT, 'contid'), run(HOST, 'runc')), 1.03);
+    run(FRONT, 'contid-sh')();
+    const shRun = pairs(run(FRONT, 'contid-sh'), run(HOST, 'runc'));
+    console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shRun.ratios).toFixed(3)}, ratio of medians ${(median(shRun.c) / median(shRun.p)).toFixed(3)}`);
     // The front's own share of a run (create, attach, start, wait, remove): plain runc through it or not.
     const frontRun = pairs(run(FRONT, 'runc'), run(HOST, 'runc'));
     console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
@@ -193,13 +201,17 @@ exports.main = async function main() {
     exec(FRONT, c)();
     exec(HOST, p)(); // warm-up
     report('docker exec C true', pairs(exec(FRONT, c), exec(HOST, p)), 1.05);
+    const cSh = docker(['run', '-d', '--runtime', 'contid-sh', IMAGE, 'sleep', '3600']).stdout.trim();
+    exec(FRONT, cSh)();
+    const shExec = pairs(exec(FRONT, cSh), exec(HOST, p));
+    console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shExec.ratios).toFixed(3)}, ratio of medians ${(median(shExec.c) / median(shExec.p)).toFixed(3)}`);
     // The front's own share: the same plain-runc container, through the front or not.
     const front = pairs(exec(FRONT, p), exec(HOST, p));
     console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
     const [frontExecCpu, agentExecCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, exec(FRONT, c));
     console.log(`  CPU per docker exec: the front ${f(frontExecCpu)} ms, the agent ${withAgent ? `${f(agentExecCpu)} ms` : 'off'}`);
     if (agent) drainShare('docker exec', exec(FRONT, c), exec(HOST, p));
-    console.log(`shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim):`);
+    console.log(`the sh shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim; pnpm bench shim compares the compiled one):`);
     for (const [label, { direct, via }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
     }

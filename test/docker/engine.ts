@@ -3,9 +3,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symli
 import { join } from 'node:path';
 import { Dockerode, dockerClient } from '@contid/docker';
 import { REPO_ROOT, RunResult, run } from '../helpers/cli';
+import { buildFastShim } from '../helpers/fast-shim';
 
-/** The repository's runtime shim, registered with the test engine as runtime "contid". */
+/** The repository's sh runtime shim (the reference the compiled one hands its other cases to). */
 export const SHIM = join(REPO_ROOT, 'integrations/docker/contid-runc');
+/**
+ * What dockerd runs as runtime "contid": the compiled shim, as `contid install docker` installs
+ * it where it was built (it sits beside the sh and contid-tag.sh in integrations/docker).
+ */
+export const DOCKER_SHIM = buildFastShim();
 export const IMAGE = 'local/busybox:1';
 
 export interface EngineOptions {
@@ -67,7 +73,7 @@ export class DockerEngine {
     this.stopStale();
     const logFile = join(this.root, 'dockerd.log');
     const log = openSync(logFile, 'w');
-    const runtimes = { ...(this.options.shimRuntime === false ? {} : { contid: SHIM }), ...(this.options.runtimes ?? {}) };
+    const runtimes = { ...(this.options.shimRuntime === false ? {} : { contid: DOCKER_SHIM }), ...(this.options.runtimes ?? {}) };
     this.daemon = spawn(
       'dockerd',
       [

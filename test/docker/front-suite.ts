@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Tagger } from '@contid/core';
 import { DockerAgent, RequesterStore, Spool } from '@contid/docker';
 import { RunResult, run, tempStateDir } from '../helpers/cli';
-import { DockerEngine, EngineOptions, SHIM } from './engine';
+import { DOCKER_SHIM, DockerEngine, EngineOptions } from './engine';
 import { FrontProcess } from './front-process';
 import { LoginUser, createLoginUser } from './login-user';
 
@@ -33,7 +33,7 @@ export class FrontSuite {
   static withContidDefault(label: string, image: EngineOptions['image']): FrontSuite {
     const state = tempStateDir(`${label}-config`);
     const configFile = join(state.dir, 'daemon.json');
-    writeFileSync(configFile, JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: SHIM } } }));
+    writeFileSync(configFile, JSON.stringify({ 'default-runtime': 'contid', runtimes: { contid: { path: DOCKER_SHIM } } }));
     const suite = new FrontSuite(label, image, { configFile, shimRuntime: false });
     suite.configState = state;
     suite.configFile = configFile;

@@ -2,9 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
-import { Spool, SpoolConsumer, addRuntime, removeRuntime } from '@contid/docker';
+import { Spool, SpoolConsumer, addRuntime, isContidShim, removeRuntime } from '@contid/docker';
 import { contid, tempStateDir, uniqueName } from '../helpers/cli';
-import { SHIM } from './engine';
+import { DOCKER_SHIM, SHIM } from './engine';
 
 // The shim on its own, in front of the real runc (no dockerd needed).
 const state = tempStateDir('docker-shim');
@@ -174,6 +174,21 @@ describe('contid-runc create / exec hand-off', () => {
   });
 });
 
+// The front knows which of dockerd's runtimes are contid's by reading each runtime's file
+// (mandatory tagging refuses the others): the compiled shim dockerd runs must count.
+test('the sh and the compiled shim are contid\'s runtime; runc, another static program and a copy of the sh\'s first line with other bytes are not', () => {
+  expect(isContidShim(SHIM)).toBe(true);
+  expect(isContidShim(DOCKER_SHIM)).toBe(true);
+  expect(isContidShim(spawnSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).stdout.trim())).toBe(false);
+  const other = join(state.dir, 'other-static');
+  writeFileSync(join(state.dir, 'other.c'), 'int main(void) { return 0; }\n');
+  expect(spawnSync('cc', ['-static', '-o', other, join(state.dir, 'other.c')]).status).toBe(0);
+  expect(isContidShim(other)).toBe(false);
+  const text = join(state.dir, 'marker-in-text');
+  writeFileSync(text, "#!/bin/sh\n\n# contid-runc-fast: contid's compiled runtime shim\nexec runc \"$@\"\n");
+  expect(isContidShim(text)).toBe(false);
+});
+
 describe('contid install docker', () => {
   test('edits daemon.json safely: keeps other keys, one backup, idempotent, optional default runtime; uninstall --force restores it', () => {
     const dir = join(state.dir, 'etc-docker');
@@ -188,11 +203,15 @@ describe('contid install docker', () => {
     const cfg = JSON.parse(readFileSync(file, 'utf8'));
     expect(cfg).toEqual({
       'log-driver': 'journald',
-      runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' }, contid: { path: shimPath } },
+      runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' }, contid: { path: `${shimPath}-fast` } },
       'default-runtime': 'contid',
     });
+    // dockerd runs the compiled shim; the sh it hands its other cases to and contid-tag.sh sit beside it.
+    expect(first.stdout).toContain(`installed ${shimPath} and the compiled ${shimPath}-fast, which dockerd runs`);
     expect(readFileSync(shimPath, 'utf8')).toBe(readFileSync(SHIM, 'utf8'));
-    expect(statSync(shimPath).mode & 0o777).toBe(0o755);
+    expect(readFileSync(`${shimPath}-fast`)).toEqual(readFileSync(DOCKER_SHIM));
+    expect(existsSync(join(state.dir, 'libexec', 'contid-tag.sh'))).toBe(true);
+    for (const f of [shimPath, `${shimPath}-fast`]) expect(statSync(f).mode & 0o777).toBe(0o755);
     expect(readdirSync(dir).filter((f) => f.includes('contid-backup'))).toHaveLength(1);
     const again = contid(['install', 'docker', ...args, '--default-runtime']);
     expect(again.stdout).toMatch(/already up to date/);
@@ -202,6 +221,7 @@ describe('contid install docker', () => {
     expect(un.status).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(JSON.stringify({ 'log-driver': 'journald', runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' } } }));
     expect(existsSync(shimPath)).toBe(true);
+    expect(existsSync(`${shimPath}-fast`)).toBe(true);
   });
 
   test('invalid daemon.json or a foreign default runtime: one line, non-zero, file untouched', () => {

@@ -45,6 +45,8 @@ describe('contid uninstall docker on a real dockerd', () => {
     expect(JSON.parse(text)['default-runtime']).toBe('contid');
     expect(backups()).toEqual(['daemon.json.contid-backup']);
     expect(readFileSync(join(etc, 'daemon.json.contid-backup'), 'utf8')).toBe(ORIGINAL);
+    // dockerd runs the compiled shim installed beside the sh.
+    expect(JSON.parse(text).runtimes.contid.path).toBe(`${shimPath}-fast`);
   });
 
   test('refuses while containers use the runtime and names each; the file, the shim and docker exec stay', () => {
@@ -79,6 +81,7 @@ describe('contid uninstall docker on a real dockerd', () => {
     expect(again.stderr).toBe('');
     expect(again.stdout).toContain(`removed ${shimPath}`);
     expect(existsSync(shimPath)).toBe(false);
+    expect(existsSync(`${shimPath}-fast`)).toBe(false);
     expect(readFileSync(file, 'utf8')).toBe(ORIGINAL);
   });
 

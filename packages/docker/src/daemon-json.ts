@@ -5,6 +5,14 @@ export const SHIM_INSTALL_PATH = '/usr/local/libexec/contid/contid-runc';
 export const RUNTIME_NAME = 'contid';
 /** How contid's runtime shim begins: what tells it from another program at a runtime's path. */
 export const SHIM_HEADER = '#!/bin/sh\n# contid-runc';
+/** The compiled shim (integrations/docker/contid-runc.c, an ELF file) carries this line instead. */
+export const COMPILED_SHIM_MARKER = "\n# contid-runc-fast: contid's compiled runtime shim\n";
+
+/** Whether a file's bytes are contid's runtime shim: the sh by its first lines, the compiled one by its marker. */
+export function isShimBytes(bytes: Buffer): boolean {
+  if (bytes.subarray(0, SHIM_HEADER.length).toString('latin1') === SHIM_HEADER) return true;
+  return bytes.subarray(0, 4).toString('latin1') === '\x7fELF' && bytes.includes(COMPILED_SHIM_MARKER, 0, 'latin1');
+}
 
 type Json = Record<string, unknown>;
 

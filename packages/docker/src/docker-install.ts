@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ContidError, makeDirectory } from '@contid/core';
-import { DaemonJsonChange, SHIM_HEADER, SHIM_INSTALL_PATH, addRuntime, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
+import { DaemonJsonChange, SHIM_HEADER, SHIM_INSTALL_PATH, addRuntime, isShimBytes, parseDaemonJson, removeRuntime, sameJson } from './daemon-json';
 
 /**
  * What `contid install docker` keeps beside daemon.json so that uninstall can give the file
@@ -79,12 +79,23 @@ export function restoreDaemonJson(file: string): DaemonJsonRestore {
   return { action: 'rewritten', backup: existsSync(backup) ? backup : null };
 }
 
-/** Copies the shim into place (root-owned, 0755) through a temp name. */
-export function installShim(source: string, target = SHIM_INSTALL_PATH): void {
+/** Where the compiled shim goes beside the sh one (it hands the sh its other cases by that name). */
+export const compiledShimPathOf = (shim: string): string => `${shim}-fast`;
+
+/**
+ * Copies the shim into place (root-owned, 0755) through a temp name, and the compiled one
+ * beside it when it was built (`compiled`: scripts/build-shim.sh's output) and the sh keeps its
+ * own name, contid-runc, which the compiled one execs for the cases it hands on. Returns the
+ * path dockerd is to run: the compiled shim where it was installed, else the sh.
+ */
+export function installShim(source: string, target = SHIM_INSTALL_PATH, compiled: string | null = null): string {
   makeDirectory(dirname(target), 0o755);
   // The tagging step the shim sources from its own directory (shared with contid-spawn).
   copyInto(join(dirname(source), TAG_LIBRARY), join(dirname(target), TAG_LIBRARY), 0o644);
   copyInto(source, target, 0o755);
+  if (compiled === null || basename(target) !== 'contid-runc' || !existsSync(compiled) || !isShimBytes(readFileSync(compiled))) return target;
+  copyInto(compiled, compiledShimPathOf(target), 0o755);
+  return compiledShimPathOf(target);
 }
 
 const TAG_LIBRARY = 'contid-tag.sh';
@@ -97,6 +108,11 @@ function copyInto(source: string, target: string, mode: number): void {
 }
 
 export function removeShim(target = SHIM_INSTALL_PATH): boolean {
+  const compiled = compiledShimPathOf(target);
+  if (existsSync(compiled)) {
+    if (!isShimBytes(readFileSync(compiled))) throw new ContidError(`${compiled} is not contid's shim; leaving it`);
+    unlinkSync(compiled);
+  }
   if (!existsSync(target)) return false;
   if (!readFileSync(target, 'utf8').startsWith(SHIM_HEADER)) throw new ContidError(`${target} is not contid's shim; leaving it`);
   unlinkSync(target);

@@ -44,11 +44,13 @@ export const dockerInstaller: Installer = {
     const { file, makeDefault, shim } = installArgs(args, 'install');
     const source = join(context.integrations, 'docker', 'contid-runc');
     if (!existsSync(source)) throw new ContidError(`shim not found at ${source}`);
+    // The compiled shim, where scripts/build-shim.sh built it (setup-host.sh does): dockerd runs it.
+    const compiled = join(context.integrations, 'docker', 'contid-runc-fast');
     addRuntime(existsSync(file) ? readFileSync(file, 'utf8') : '', shim, { makeDefault, file }); // refuse a bad file before touching anything
-    installShim(source, shim);
-    const { change, backup } = installDaemonJson(file, shim, makeDefault);
+    const runtime = installShim(source, shim, compiled);
+    const { change, backup } = installDaemonJson(file, runtime, makeDefault);
     return [
-      `installed ${shim}`,
+      runtime === shim ? `installed ${shim} (no compiled shim was built: scripts/build-shim.sh)` : `installed ${shim} and the compiled ${runtime}, which dockerd runs`,
       change.changed ? `${file}: runtime "contid"${makeDefault ? ' (default)' : ''} added${backup ? `; the original is kept in ${backup}` : ''}` : `${file} already up to date`,
       `${NEXT_RESTART}, run \`contid docker agent\` (or \`contid docker sync\` after starts), then docker run --runtime contid …`,
     ].join('\n');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SHIM_HEADER } from '../daemon-json';
+import { isShimBytes } from '../daemon-json';
 import { type DockerRuntimes, type PolicyContext, type Refusal, hostConfigRefusal, isObject } from './request-policy';
 
 export type { DockerRuntimes };
@@ -72,10 +72,10 @@ export function storedContainerRefusal(host: unknown, daemon: DockerDaemon, call
   return hostConfigRefusal(asCreated(host, daemon.cgroupnsDefault, daemon.loggingDriver), { ...caller, runtimes: daemon.runtimes });
 }
 
-/** Whether the program at `path` is contid's runtime shim (it says so in its first lines). */
+/** Whether the program at `path` is contid's runtime shim, the sh or the compiled one (each says so). */
 export function isContidShim(path: string): boolean {
   try {
-    return readFileSync(path, 'utf8').startsWith(SHIM_HEADER);
+    return isShimBytes(readFileSync(path));
   } catch {
     return false;
   }
