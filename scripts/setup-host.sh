@@ -41,5 +41,8 @@ auditctl --backlog_wait_time 60000 >/dev/null 2>&1 || true
 # contid-runc-fast (integrations/docker/contid-runc.c), built with the distro's cc beside the sh
 # shim it hands its other cases to; rebuilt only when the source is newer.
 "$(dirname "$0")/build-shim.sh"
+# contid-lxc-fast (integrations/lxc/contid-lxc.c), contid lxc start's recorded start compiled,
+# beside the sh contid-lxc it hands its other cases to.
+"$(dirname "$0")/build-lxc-fast.sh"
 
 echo "setup-host: ready (auditd pid $(pgrep -x auditd | head -1))"

@@ -1,6 +1,8 @@
 // pnpm bench lxc: the cost contid adds to an LXC container's life. One busybox container
 // started and stopped with plain LXC (no hooks) against one started by `contid lxc start`
-// (contid-lxc, the sh path the installed launcher runs) with contid's start-host hook installed
+// (contid-lxc-fast, the compiled start the installed launcher runs when it was built — built
+// here by scripts/build-lxc-fast.sh — which hands anything else to the sh contid-lxc; attach
+// goes to the sh, as the launcher sends it) with contid's start-host hook installed
 // (contid-lxc hook, which contid lxc start clears for its own plain starts and spools the init
 // itself; the end is contid serve's, from the container's monitor), measured
 // alternately in the same run; then
@@ -18,7 +20,8 @@ const { join, resolve } = require('node:path');
 
 const CLI = resolve(__dirname, '../../packages/cli/dist/main.js');
 const { Registry } = require('../../packages/core/dist');
-const CONTID_LXC = resolve(__dirname, '../../integrations/bin/contid-lxc');
+const CONTID_LXC = resolve(__dirname, '../../integrations/bin/contid-lxc-fast');
+const CONTID_LXC_SH = resolve(__dirname, '../../integrations/bin/contid-lxc');
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
@@ -78,7 +81,7 @@ async function attachRows(env, fastEnv, plain, tagged, spooledAttaches, serveLog
   const times = { plain: [], fast: [], node: [] };
   for (let i = 0; i < ROUNDS * 3; i++) {
     times.plain.push(ms(() => must('lxc-attach', ['-n', plain, '--', 'true'])));
-    times.fast.push(ms(() => must(CONTID_LXC, ['attach', tagged, '--', 'true'], fastEnv)));
+    times.fast.push(ms(() => must(CONTID_LXC_SH, ['attach', tagged, '--', 'true'], fastEnv)));
     if (i % 12 === 0) times.node.push(ms(() => must(process.execPath, [CLI, 'lxc', 'attach', tagged, '--', 'true'], env)));
   }
   for (let i = 0; i < 300 && (spoolEntries(env).length || spooledAttaches() < times.fast.length); i++) await new Promise((r) => setTimeout(r, 100));
@@ -98,6 +101,7 @@ async function attachRows(env, fastEnv, plain, tagged, spooledAttaches, serveLog
 }
 
 exports.main = async function main() {
+  must(resolve(__dirname, '../build-lxc-fast.sh'), [CONTID_LXC]);
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-lxc-'));
   const env = { ...process.env, CONTID_STATE_DIR: join(dir, 'state') };
   const fastEnv = { ...env, CONTID_CLI: `${process.execPath} ${CLI}` };
@@ -156,7 +160,7 @@ exports.main = async function main() {
     if (endedCount() !== ROUNDS + 1) throw new Error(`contid serve recorded ${endedCount()} ends of ${ROUNDS + 1}: ${serveLog.slice(-1500)}`);
     const row = (what, base, ours) =>
       console.log(`  ${what.padEnd(34)} lxc ${median(base).toFixed(0).padStart(5)} ms   contid ${median(ours).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(base)).toFixed(2)}x`);
-    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc start, contid's start-host hook installed, contid serve draining)`);
+    console.log(`LXC busybox container, median of ${ROUNDS} interleaved rounds (plain LXC vs contid-lxc-fast start, contid's start-host hook installed, contid serve draining)`);
     row('start (lxc-start vs contid lxc start)', times.plainStart, times.taggedStart);
     row('stop -k', times.plainStop, times.taggedStop);
     const cycle = (a, b) => a.map((x, i) => x + b[i]);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { CONTID_MAIN, REPO_ROOT, RunResult, run } from '../helpers/cli';
 
@@ -66,6 +67,14 @@ export function sessionOf(pid: number | 'self'): number {
 }
 
 export const CONTID_LXC = `${REPO_ROOT}/integrations/bin/contid-lxc`;
+/** The compiled start beside it (integrations/lxc/contid-lxc.c), built when missing or older. */
+export const CONTID_LXC_FAST = `${REPO_ROOT}/integrations/bin/contid-lxc-fast`;
+
+export function buildLxcFast(out = CONTID_LXC_FAST): string {
+  const r = spawnSync(`${REPO_ROOT}/scripts/build-lxc-fast.sh`, [out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/build-lxc-fast.sh: ${r.stderr}`);
+  return out;
+}
 /** What contid-lxc hands over to when the registry must decide: the built Node CLI. */
 export const withCli = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...env, CONTID_CLI: `${process.execPath} ${CONTID_MAIN}` });
 
@@ -77,7 +86,10 @@ export function lxcAttach(args: string[], env: NodeJS.ProcessEnv): RunResult {
   return run(CONTID_LXC, ['attach', ...args], { env: withCli(env) });
 }
 
-/** `contid lxc start ARGS` as the installed launcher runs it (contid-lxc). */
+/**
+ * `contid lxc start ARGS` as the installed launcher runs it: contid-lxc-fast, which hands every
+ * start it does not record itself to contid-lxc (sh) beside it.
+ */
 export function lxcStart(args: string[], env: NodeJS.ProcessEnv): RunResult {
-  return run(CONTID_LXC, ['start', ...args], { env: withCli(env) });
+  return run(buildLxcFast(), ['start', ...args], { env: withCli(env) });
 }

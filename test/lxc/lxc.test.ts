@@ -6,7 +6,7 @@ import { addExecveRule, deleteExecveRule, field, freezeSince, logMark, waitForAu
 import { CONTID_MAIN, REPO_ROOT, contid, run, tempStateDir } from '../helpers/cli';
 import { startServe } from '../helpers/serve';
 import { waitFor } from '../helpers/wait';
-import { CONTID_LXC, createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStart, lxcStateOf, processTree, sessionOf, waitForState, withCli } from './lxc-host';
+import { CONTID_LXC, buildLxcFast, createContainer, destroyContainer, lxcAttach, lxcInitPid, lxcName, lxcStart, lxcStateOf, processTree, sessionOf, waitForState, withCli } from './lxc-host';
 
 /**
  * contid's LXC adapter on real LXC (busybox containers), the real kernel audit subsystem and
@@ -416,7 +416,7 @@ describe('LXC through contid (real LXC, real kernel audit, real auditd)', () => 
     // and with hook.version 1, LXC passes the hook type in LXC_HOOK_TYPE instead of argv
     run('sh', ['-c', `echo 'lxc.hook.version = 1' >> /var/lib/lxc/${name}/config`]);
     const outer = `${name}-outer`;
-    const r = contid(['exec', '--name', outer, '--', CONTID_LXC, 'start', name], { env: withCli(state.env) });
+    const r = contid(['exec', '--name', outer, '--', buildLxcFast(), 'start', name], { env: withCli(state.env) });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     await waitForState(name, 'RUNNING');

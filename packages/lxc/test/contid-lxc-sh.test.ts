@@ -10,7 +10,10 @@ import { writeInstanceRecord } from '../src/instance-record';
 // and the container's config alone. Here lxc-attach, lxc-start and CONTID_CLI only print what
 // they were given, so the decision table runs without LXC or a registry; the spool entry is
 // the real one (op=fail where this user may not renew its session, under fail-open).
-describe('contid-lxc start/attach: fast path or hand-over to the Node command', () => {
+// contid-lxc-fast (the compiled start, integrations/lxc/contid-lxc.c) runs the same table: what
+// it does not record itself it hands to the sh beside it, so every case must come out the same.
+const REPO = resolve(__dirname, '../../..');
+describe.each([['contid-lxc (sh)'], ['contid-lxc-fast (compiled)']])('%s start/attach: fast path or hand-over to the Node command', (program) => {
   const dir = mkdtempSync(join(tmpdir(), 'contid-lxc-sh-'));
   const bin = join(dir, 'bin');
   const fake = join(dir, 'fake');
@@ -19,13 +22,18 @@ describe('contid-lxc start/attach: fast path or hand-over to the Node command', 
   mkdirSync(bin);
   mkdirSync(fake);
   for (const f of ['contid-lxc', 'contid-tag.sh']) copyFileSync(resolve(__dirname, '../../../integrations/bin', f), join(bin, f));
+  const compiled = program.startsWith('contid-lxc-fast');
+  if (compiled) {
+    const built = spawnSync(join(REPO, 'scripts/build-lxc-fast.sh'), [join(bin, 'contid-lxc-fast')], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`scripts/build-lxc-fast.sh: ${built.stderr}`);
+  }
   for (const tool of ['lxc-attach', 'lxc-start']) writeFileSync(join(fake, tool), `#!/bin/sh\necho ${tool} "$@" "session=$CONTID_LXC_SESSION"\n`, { mode: 0o755 });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const run = (args: string[]) => {
     rmSync(spool, { recursive: true, force: true });
     const env = { PATH: `${fake}:${process.env.PATH}`, CONTID_STATE_DIR: stateDir, CONTID_CLI: 'echo node', CONTID_FAIL_POLICY: 'open' };
-    const r = spawnSync('sh', [join(bin, 'contid-lxc'), ...args], { env, encoding: 'utf8' });
+    const r = compiled ? spawnSync(join(bin, 'contid-lxc-fast'), args, { env, encoding: 'utf8' }) : spawnSync('sh', [join(bin, 'contid-lxc'), ...args], { env, encoding: 'utf8' });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/^contid-lxc: .*running untagged\n/, '') };
   };
   const entries = () => readdirSync(spool).map((n) => parseSpoolEntry(n, readFileSync(join(spool, n), 'utf8')));
@@ -67,6 +75,7 @@ describe('contid-lxc start/attach: fast path or hand-over to the Node command', 
   it('start of a running recorded instance, or of a container whose hooks cannot be read, is the Node command\'s', () => {
     writeInstanceRecord(stateDir, 'web', me);
     expect(run(['start', 'web', '-F']).stdout).toBe('node lxc start web -F\n');
+    expect(run(['start', 'web']).stdout).toBe('node lxc start web\n');
     rmSync(join(stateDir, 'lxc', 'web'));
     // No /var/lib/lxc/contid-t-nosuch/config: no hooks to vouch for.
     expect(run(['start', 'contid-t-nosuch']).stdout).toBe('node lxc start contid-t-nosuch\n');

@@ -12,6 +12,7 @@ const MARKER = '# installed by contid install self';
 
 const LIBEXEC = '/usr/local/libexec/contid';
 const SPAWN_LINK = '/usr/local/bin/contid-spawn';
+const LXC_FAST = 'contid-lxc-fast';
 
 /**
  * What every installer writes into hooks and units: this contid's Node command line, the
@@ -30,11 +31,14 @@ export function installContext(): InstallContext {
 /** contid-spawn (the tagging step without Node), its library and its LXC and systemd callers, copied root-owned; a link on PATH. */
 function installSpawn(binSource: string): string {
   makeDirectory(LIBEXEC, 0o755);
-  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755], ['contid-systemd', 0o755]] as const) {
+  // contid-lxc-fast (the compiled start, scripts/build-lxc-fast.sh) only where it was built.
+  const fast = existsSync(join(binSource, LXC_FAST));
+  for (const [file, mode] of [['contid-tag.sh', 0o644], ['contid-spawn', 0o755], ['contid-lxc', 0o755], ['contid-systemd', 0o755], ...(fast ? [[LXC_FAST, 0o755] as const] : [])] as const) {
     copyFileSync(join(binSource, file), `${LIBEXEC}/${file}.tmp`);
     chmodSync(`${LIBEXEC}/${file}.tmp`, mode);
     renameSync(`${LIBEXEC}/${file}.tmp`, `${LIBEXEC}/${file}`);
   }
+  if (!fast) rmSync(`${LIBEXEC}/${LXC_FAST}`, { force: true });
   rmSync(SPAWN_LINK, { force: true });
   symlinkSync(`${LIBEXEC}/contid-spawn`, SPAWN_LINK);
   return `installed ${SPAWN_LINK} -> ${LIBEXEC}/contid-spawn`;
@@ -42,15 +46,19 @@ function installSpawn(binSource: string): string {
 
 /**
  * The sh launcher: `contid lxc start|attach` go to contid-lxc (no Node on the hot path; it hands
- * back to Node through CONTID_CLI when the registry must decide), everything else to Node.
+ * back to Node through CONTID_CLI when the registry must decide) — a start through contid-lxc-fast
+ * when it was installed, which hands what it does not record itself to contid-lxc — everything
+ * else to Node.
  */
-function launcher(node: string, main: string, libexec = LIBEXEC): string {
+function launcher(node: string, main: string, fast: boolean, libexec = LIBEXEC): string {
   const cli = `${node} ${main}`;
   return [
     '#!/bin/sh',
     MARKER,
-    `case $1/$2 in lxc/start | lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI && exec ${libexec}/contid-lxc "$@" ;; esac`,
-    `exec ${cli} "$@"`,
+    `case $1/$2 in lxc/start | lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI ;; *) exec ${cli} "$@" ;; esac`,
+    // Attach goes to the sh directly: the compiled program would only hand it over.
+    `[ "$1" = start ] && exec ${libexec}/${fast ? LXC_FAST : 'contid-lxc'} "$@"`,
+    `exec ${libexec}/contid-lxc "$@"`,
     '',
   ].join('\n');
 }
@@ -61,9 +69,10 @@ const self: Installer = {
   install(_args, context) {
     const [node, main] = context.cli;
     if (/['\s]/.test(node + main)) throw new ContidError(`cannot write ${node} ${main} into the launcher: a quote or a space in the path`);
-    writeFileSync(SELF_PATH, launcher(node, main));
+    const spawned = installSpawn(join(context.integrations, 'bin'));
+    writeFileSync(SELF_PATH, launcher(node, main, existsSync(`${LIBEXEC}/${LXC_FAST}`)));
     chmodSync(SELF_PATH, 0o755);
-    return `installed ${SELF_PATH} -> ${main}\n${installSpawn(join(context.integrations, 'bin'))}`;
+    return `installed ${SELF_PATH} -> ${main}\n${spawned}`;
   },
   uninstall() {
     if (!existsSync(SELF_PATH)) return `${SELF_PATH} is not installed`;
@@ -72,6 +81,7 @@ const self: Installer = {
     if (existsSync(SPAWN_LINK) && readlinkOr(SPAWN_LINK) === `${LIBEXEC}/contid-spawn`) unlinkSync(SPAWN_LINK);
     rmSync(`${LIBEXEC}/contid-spawn`, { force: true });
     rmSync(`${LIBEXEC}/contid-lxc`, { force: true });
+    rmSync(`${LIBEXEC}/${LXC_FAST}`, { force: true });
     rmSync(`${LIBEXEC}/contid-systemd`, { force: true });
     return `removed ${SELF_PATH} and ${SPAWN_LINK}`;
   },
