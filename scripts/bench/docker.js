@@ -4,9 +4,9 @@
 // `contid docker front` (requester identity), the compiled contid-runc-fast shim (built by
 // scripts/build-shim.sh, the sh contid-runc beside it), `contid docker agent` draining the
 // spool — alternating, and prints the median ratios (targets: run <= 1.03, exec <= 1.05), and
-// the same with the sh shim alone (runtime contid-sh) for comparison. Then the sh shim's own cost
+// the same with the sh shim alone (runtime contid-sh) for comparison. Then each shim's own cost
 // per runc call, in ms, against calling the same binary directly (passthrough, and the create
-// path). With the agent on, each figure is followed by the agent's share: the same pairs
+// and exec paths). With the agent on, each figure is followed by the agent's share: the same pairs
 // alternating between the agent draining and the agent paused.
 const { spawn, spawnSync } = require('node:child_process');
 const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
@@ -105,11 +105,13 @@ function shimOverhead(stateDir) {
   for (const [label, args] of Object.entries(cases)) {
     const direct = [];
     const via = [];
+    const compiled = [];
     for (let i = 0; i < CALLS; i++) {
       direct.push(timed('/bin/true', args, env));
       via.push(timed(SHIM, args, env));
+      compiled.push(timed(FAST, args, env));
     }
-    out[label] = { direct: median(direct), via: median(via) };
+    out[label] = { direct: median(direct), via: median(via), compiled: median(compiled) };
   }
   rmSync(join(stateDir, 'spool'), { recursive: true, force: true });
   rmSync(bundle, { recursive: true, force: true });
@@ -211,9 +213,10 @@ exports.main = async function main() {
     const [frontExecCpu, agentExecCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, exec(FRONT, c));
     console.log(`  CPU per docker exec: the front ${f(frontExecCpu)} ms, the agent ${withAgent ? `${f(agentExecCpu)} ms` : 'off'}`);
     if (agent) drainShare('docker exec', exec(FRONT, c), exec(HOST, p));
-    console.log(`the sh shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the shim; pnpm bench shim compares the compiled one):`);
-    for (const [label, { direct, via }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
-      console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via shim ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})`);
+    console.log(`the shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the sh shim and the compiled one, alternating):`);
+    for (const [label, { direct, via, compiled }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
+      const more = compiled === undefined ? '' : `; compiled ${compiled.toFixed(2)} ms, +${(compiled - direct).toFixed(2)} ms`;
+      console.log(`  ${label.padEnd(30)} direct ${direct.toFixed(2)} ms, via the sh ${via.toFixed(2)} ms, +${(via - direct).toFixed(2)} ms (x${(via / direct).toFixed(2)})${more}`);
     }
   } finally {
     agent?.kill('SIGTERM');
