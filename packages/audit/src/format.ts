@@ -14,8 +14,9 @@ import { DOCUMENT_VERSION, jsonEventText, serialJson } from './json-event';
 
 export { DOCUMENT_VERSION, containerJson } from './json-event';
 
-export type SearchFormat = 'raw' | 'interpret' | 'text' | 'csv' | 'json' | 'ecs';
-export const SEARCH_FORMATS: readonly SearchFormat[] = ['raw', 'interpret', 'text', 'csv', 'json', 'ecs'];
+import type { SearchFormat } from './search-formats';
+
+export { SEARCH_FORMATS, type SearchFormat } from './search-formats';
 
 /** What only some formats read. */
 export interface FormatOptions {

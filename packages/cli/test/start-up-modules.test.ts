@@ -69,6 +69,17 @@ describe('search start-up loads only what the run uses', () => {
     expect(list.filter((m) => /^NativeModule (tty|net|zlib)$/.test(m))).toEqual([]);
   });
 
+  it('a raw search loads no event formatter (format.ts and what it imports) and no --strict check; the other formats and --strict do', () => {
+    // (a module required after start-up is listed under packages/cli/node_modules/@contid/… when
+    // node runs with -r: either path counts)
+    const formatters = /[/\\]audit[/\\]dist[/\\](format|interpret|normalized-report|json-event|csv-cell)\.js$/;
+    const strict = /[/\\]audit[/\\]dist[/\\]strict-check\.js$/;
+    const raw = loaded([MAIN, 'search', '-m', 'SYSCALL', '-if', LOG]);
+    expect(raw.filter((m) => formatters.test(m) || strict.test(m))).toEqual([]);
+    expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '--format', 'csv', '-if', LOG]), /[/\\]audit[/\\]dist[/\\]format\.js$/)).toBe(true);
+    expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '--strict', '-if', LOG]), strict)).toBe(true);
+  });
+
   it('--interpret loads koffi (libauparse) when it needs it', () => {
     expect(has(loaded([MAIN, 'search', '-m', 'SYSCALL', '-i', '-if', LOG]), /[/\\]koffi[/\\]/)).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { uidOfLogin } from '@contid/core/dist/passwd';
 import { ContidError } from '@contid/core/dist/errors';
 import { escapeText } from '@contid/core/dist/printable';
-import { SEARCH_FORMATS, type SearchFormat } from '@contid/audit/dist/format';
+import { SEARCH_FORMATS, type SearchFormat } from '@contid/audit/dist/search-formats';
 import { errnoNumber } from '@contid/audit/dist/libaudit';
 import type { EventFilter } from '@contid/audit/dist/filter';
 

@@ -15,10 +15,9 @@ import { windowLossLines } from './window-losses';
 // and the interpret worker: a search starts with what it runs (test/start-up-modules.test.ts).
 import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '@contid/audit/dist/entries';
 import { SearchIndex } from '@contid/audit/dist/search-index';
-import { interpretSeparator, csvHeaderRow, formatAuditEvent, type FormatOptions } from '@contid/audit/dist/format';
+import type { FormatOptions } from '@contid/audit/dist/format';
 import { bytesToText, safeRawBytes } from '@contid/audit/dist/safe-text';
 import { fileBases, hasContainerCriteria, searchLogs } from '@contid/audit/dist/search';
-import { findMalformedLine } from '@contid/audit/dist/strict-check';
 import { hostHasProcfsContid, type RejectedBinding } from '@contid/audit/dist/attributor';
 import type { EventFilter } from '@contid/audit/dist/filter';
 
@@ -128,6 +127,15 @@ export const SEARCH_OPTIONS = {
   'index-dir': { type: 'string', describe: 'index directory (default $CONTID_INDEX_DIR or /var/cache/contid)' },
 } as const;
 
+type Formatters = typeof import('@contid/audit/dist/format');
+let formatters: Formatters | undefined;
+/**
+ * The event formatters, required on first use: a raw search prints the log's bytes and formats
+ * an event only where a range must be decoded, so most raw searches never load them (nor the
+ * interpreter, normalizer, csv and JSON modules format.ts imports).
+ */
+const formatting = (): Formatters => (formatters ??= require('@contid/audit/dist/format') as Formatters);
+
 /** A file name for a one-line message: control characters escaped. */
 const displayName = (file: string): string => file.replace(/[\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 
@@ -173,6 +181,7 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       if (pipe && !argv['just-one'] && !hasContainerCriteria(filter)) pipe.prestart(fileBases(files).reduce((sum, b) => sum + b.size, 0));
       if (argv.strict) {
         // checked before anything is printed: --strict output is all or nothing
+        const { findMalformedLine } = require('@contid/audit/dist/strict-check') as typeof import('@contid/audit/dist/strict-check');
         const bad = readable(() => findMalformedLine(files));
         if (bad) throw new ContidError(`${displayName(bad.file)}:${bad.line}: ${bad.reason} (--strict)`, 1);
       }
@@ -198,14 +207,14 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
           : pipe
             ? (event, chain) => {
                 progress.matched();
-                pipe.event(event, interpretSeparator(chain));
+                pipe.event(event, formatting().interpretSeparator(chain));
               }
           : (event, chain) => {
               // ausearch prints the csv header before the first row, so none when nothing matches
-              if (format === 'csv' && !headerDone) out.write(csvHeaderRow(formatOptions));
+              if (format === 'csv' && !headerDone) out.write(formatting().csvHeaderRow(formatOptions));
               headerDone = true;
               progress.matched();
-              out.write(formatAuditEvent(format, event, chain, formatOptions));
+              out.write(formatting().formatAuditEvent(format, event, chain, formatOptions));
             },
         onProgress: (done, total) => progress.bytes(done, total),
         index,
