@@ -40,6 +40,11 @@ const OUT_BYTES = 1 << 20;
  * made later in the process — only `contid search` makes this pipe, and it starts no other worker.
  */
 const WORKER_SEMI_SPACE_MB = 16;
+/**
+ * The reading thread's young generation on an input the worker is started early for (see
+ * readerRestartFlags): the same sizes as the worker's.
+ */
+const READER_YOUNG_FLAGS = [`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`, `--max-semi-space-size=${2 * WORKER_SEMI_SPACE_MB}`];
 
 /** Shared counters (Int32Array indexes). */
 const POSTED = 0;
@@ -176,6 +181,25 @@ class TextOut {
     this.size = 0;
     writeAllSync(this.fd, this.buf.subarray(0, n));
   }
+}
+
+/**
+ * The Node flags this process should be started again with (execve: same pid, same stdio)
+ * before it reads an input of `inputBytes` for the interpreting thread, or null. The reading
+ * thread holds every event still open in the reassembler (ausearch's two seconds of audit
+ * time): with V8's default young generation a collection comes every few seconds of a busy
+ * log, so a large share of what it allocated is still alive then, copied, and moved to the old
+ * generation, which then needs full collections. With the worker's sizes those events are a
+ * small share of each collection. V8 sizes an isolate's heap when the isolate is made, so for
+ * the main thread only a new process can have them. Null on a small input (where the worker is
+ * not started early either: see PRESTART_BYTES), or when this process was started with semi-space
+ * flags (ours or the user's, on the command line or in NODE_OPTIONS).
+ */
+export function readerRestartFlags(inputBytes: number): string[] | null {
+  if (inputBytes < PRESTART_BYTES) return null;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((a) => /^--(min|max)[-_]semi[-_]space[-_]size\b/.test(a))) return null;
+  return READER_YOUNG_FLAGS;
 }
 
 /** The worker's loop: batches from `port` in order until an empty message, each written out. */

@@ -25,8 +25,8 @@ function isGzip(file: string): boolean {
  * once into a private temporary file (search reads its inputs twice). A corrupt archive is
  * one line and exit 1.
  */
-export async function gunzipInputs(files: string[]): Promise<{ files: string[]; cleanup: () => void }> {
-  if (!files.some(isGzip)) return { files, cleanup: () => undefined };
+export async function gunzipInputs(files: string[]): Promise<{ files: string[]; cleanup: () => void; temporary: boolean }> {
+  if (!files.some(isGzip)) return { files, cleanup: () => undefined, temporary: false };
   // required only when an input is gzip: zlib and the streams cost every other search ≈ 10 ms CPU
   const { pipeline } = require('node:stream/promises') as typeof import('node:stream/promises');
   const { createGunzip } = require('node:zlib') as typeof import('node:zlib');
@@ -47,7 +47,7 @@ export async function gunzipInputs(files: string[]): Promise<{ files: string[]; 
       }
       out.push(plain);
     }
-    return { files: out, cleanup };
+    return { files: out, cleanup, temporary: true };
   } catch (err) {
     cleanup();
     throw err;

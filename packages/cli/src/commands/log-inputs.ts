@@ -57,7 +57,8 @@ async function spoolStdin(): Promise<{ file: string; cleanup: () => void }> {
 }
 
 /** The log files to read, in time order, and what to remove afterwards (a spooled stdin). */
-export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: string[]; cleanup: () => void }> {
+/** `temporary`: some of `files` are this process's own copies (stdin spooled, gzip inflated), gone with `cleanup`. */
+export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: string[]; cleanup: () => void; temporary: boolean }> {
   const inputs = [...(argv.input ?? []), ...(argv.files ?? [])].map(String).filter((f) => f !== '');
   // yargs-parser drops a bare `-`, so stdin is recognised on the command line itself.
   if (process.argv.slice(2).includes('-')) inputs.push('-');
@@ -65,7 +66,7 @@ export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: stri
     if (inputs.length > 1) throw new ContidError('- (stdin) cannot be combined with other inputs', 2);
     const spooled = await spoolStdin();
     const inflated = await gunzipInputs([spooled.file]);
-    return { files: inflated.files, cleanup: () => (inflated.cleanup(), spooled.cleanup()) };
+    return { files: inflated.files, cleanup: () => (inflated.cleanup(), spooled.cleanup()), temporary: true };
   }
   if (inputs.length > 0) {
     for (const f of inputs) if (!existsSync(f)) throw new ContidError(`no such log file or directory: ${f}`, 2);
@@ -73,7 +74,7 @@ export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: stri
   }
   const files = defaultLogFiles();
   if (files.length === 0) throw new ContidError('no audit log found in /var/log/audit (use -i FILE)', 2);
-  return { files, cleanup: () => undefined };
+  return { files, cleanup: () => undefined, temporary: false };
 }
 
 /** File-system errors on the logs are the user's to fix: one line, not a stack. */

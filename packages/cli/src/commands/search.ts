@@ -158,7 +158,14 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     if (argv.untagged && (argv['show-rejected'] || argv['just-one'])) throw new ContidError('--untagged lists entries: it does not go with --show-rejected or --just-one', 2);
     const formatOptions = formatOptionsOf(argv, format);
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
-    const { files, cleanup } = await resolveLogFiles(argv);
+    const { files, cleanup, temporary } = await resolveLogFiles(argv);
+    // a big input interpreted on two threads: this process started again with a larger young
+    // generation for the reading thread (readerRestartFlags), before anything is read or printed;
+    // not when the input is this process's own copy (stdin, gzip), gone with it
+    if (format === 'interpret' && !temporary && !argv['show-rejected'] && !argv.untagged && !argv['just-one'] && !hasContainerCriteria(filter)) {
+      const flags = (require('@contid/audit/dist/interpret-pipe') as typeof import('@contid/audit/dist/interpret-pipe')).readerRestartFlags(fileBases(files).reduce((sum, b) => sum + b.size, 0));
+      if (flags) (require('@contid/core/dist/process-replace') as typeof import('@contid/core/dist/process-replace')).replaceProcess([process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)]);
+    }
     const stateDir = configFromEnv().stateDir;
     const say = (line: string): void => void process.stderr.write(`contid: ${line}\n`);
     const trust = trustOptions(argv, say);
