@@ -9,7 +9,7 @@ import { SerialWatch, type BootVerdict } from './boot-watch';
 import { LruMap } from './lru-map';
 import { ownString, ownStringOrNull } from './own-string';
 import { UnknownKeyTally } from './unknown-keys';
-import { detachRecord, kernelField, kernelSession, type AuditRecord } from './record';
+import { detachRecord, explicitSerialText, kernelField, kernelSession, type AuditRecord } from './record';
 
 /** The container an event belongs to, as learned from the log (enriched from the registry). */
 export interface AttributedContainer {
@@ -155,11 +155,19 @@ interface Epoch {
   start: number;
   contid: ContainerId | null;
   atMs?: number;
-  /** The stamp of the LOGIN that began it (see stampKey). */
-  stamp?: string;
+  /**
+   * The stamp of the LOGIN that began it (see stampKey), kept as its parts: the text is made
+   * only when an event is matched against it (a live stream never does), since one string per
+   * LOGIN, and String() of its serial, outlived young collections in the session table.
+   */
+  stampMs?: number;
+  stampSerial?: string | number;
   /** Restored from the registry, which binds sessions of the boot that began then: an event stamped earlier is not its. */
   sinceMs?: number;
 }
+
+/** The stamp of the LOGIN that began `e`, or undefined. */
+const epochStamp = (e: Epoch): string | undefined => (e.stampMs === undefined || e.stampSerial === undefined ? undefined : stampKey(e.stampMs, e.stampSerial));
 
 /**
  * Where one node's boots begin. Learned from the log: a record whose kernel serial falls far
@@ -394,7 +402,7 @@ export class Attributor {
       for (const e of list) {
         if (e.start > at) {
           if (typeof stamp === 'function') stamp = stamp();
-          if (stamp !== undefined && e.stamp === stamp) found = e;
+          if (stamp !== undefined && epochStamp(e) === stamp) found = e;
           continue;
         }
         found = e;
@@ -420,7 +428,7 @@ export class Attributor {
     if (!list || list.length === 0) return null;
     let last = list[0];
     for (const e of list) if (e.start > last.start) last = e;
-    return { start: last.start, stamp: last.stamp };
+    return { start: last.start, stamp: epochStamp(last) };
   }
 
   /**
@@ -546,7 +554,7 @@ export class Attributor {
     const list = this.epochs.get(sessionKey(rec.node, ses));
     const start = rec.offset;
     // A session number allocated again (after a reboot) ends any older binding of it.
-    if (!list || list.length === 0 || list[list.length - 1].start < start || start < 0) this.addEpoch(rec.node, ses, { start, contid: null, stamp: stampKey(rec.timeMs, rec.serialText) });
+    if (!list || list.length === 0 || list[list.length - 1].start < start || start < 0) this.addEpoch(rec.node, ses, { start, contid: null, stampMs: rec.timeMs, stampSerial: explicitSerialText(rec) ?? rec.serial });
   }
 
   private onLifecycle(rec: AuditRecord): void {

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TrustStore, ephemeralSigner, parseContainerId, signLifecycle } from '@contid/core';
 import { Attributor } from '../src/attributor';
-import { parseRecord, type AuditRecord } from '../src/record';
+import { explicitSerialText, parseRecord, parseRecordBytes, type AuditRecord } from '../src/record';
 
 const NODE = '/usr/bin/node';
 const rec = (line: string): AuditRecord => parseRecord(line)!;
@@ -43,6 +43,22 @@ describe('attributor tables bounded for a live reader', () => {
     for (let s = 3; s <= 12; s++) a.observeRecord(user(last, s, 4294967295, 1795926200));
     expect(a.contidOfSession(7, -1, last)).toBeNull();
     expect(a.tableSizes.nodes).toBe(100);
+  });
+
+  // A live stream has a LOGIN per session: its epoch keeps the LOGIN's time and serial, not a
+  // `TIME:SERIAL` string, and String() of the serial is not made (each lived in the session
+  // table past young-generation collections). The stamp still matches when it is asked for.
+  test('a LOGIN read from bytes leaves its serial unmade; its stamp still claims its own event', () => {
+    const a = new Attributor({ legacyTrustedExes: [NODE], maxSessions: 100 });
+    const line = Buffer.from('type=LOGIN msg=audit(1795926138.739:4711): pid=30637 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=77 res=1\n', 'latin1');
+    const r = parseRecordBytes(line, 0, line.length - 1, 100)!;
+    a.observeRecord(r);
+    expect(explicitSerialText(r)).toBeNull();
+    a.observeRecord(binding(77, 4712, 9));
+    // an event of the LOGIN's own stamp placed before it in the input (ausearch --raw's order)
+    expect(a.contidOfSession(77, 50, null, 1795926138739, '1795926138739:4711')).toBe(9n);
+    expect(a.contidOfSession(77, 50, null, 1795926138739, '1795926138739:4710')).toBeNull();
+    expect(a.lastEpoch(77, null)).toEqual({ start: 100, stamp: '1795926138739:4711' });
   });
 
   test('without bounds (search over a log) every session is kept', () => {
