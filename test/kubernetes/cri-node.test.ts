@@ -227,7 +227,7 @@ test('emulated API server: probe execs are marked from the pod spec and folded; 
   // The agent (the spool's only consumer here) knows each pod's exec probes from the API.
   if (taggerOpen) tagger.close();
   taggerOpen = false;
-  const { server, stop } = await startNodeAgent(state.dir, env);
+  const { server, log, stop } = await startNodeAgent(state.dir, env);
   try {
     const uid = '5c6d7e8f-0a1b-4c2d-8e3f-4a5b6c7d8e9f';
     const config = node.sandboxConfig('shop', 'probed-7f9c2', uid);
@@ -260,14 +260,21 @@ test('emulated API server: probe execs are marked from the pod spec and folded; 
     expect(shown.healthchecks).toEqual([expect.objectContaining({ command: liveness.join(' '), probe: ['liveness'], count: 3 })]);
     const sessions = [...shown.healthchecks[0]!.sessions, setns[0]!.session];
     expect(new Set(sessions).size).toBe(4);
+    let contidOf = '';
     const registry = Registry.open(stateDir, { readonly: true });
     try {
       for (const s of sessions) expect(registry.containerOfSession(s)?.name).toBe(name);
+      contidOf = formatContainerId(registry.containerOfSession(sessions[0]!)!.contid);
     } finally {
       registry.close();
     }
     const text = contid(['show', name], { env });
     expect(text.stdout).toContain(`healthcheck ×3`);
+    // The agent's log names the Exec's binding and none of the probe runs: they repeat every period.
+    const setnsLines = () => log().split('\n').filter((l) => / setns /.test(l) && l.endsWith(`-> contid ${contidOf}`));
+    await waitFor('the Exec in the agent log', () => setnsLines().length > 0, 10_000);
+    await new Promise((r) => setTimeout(r, 300)); // any line written with it has arrived
+    expect(setnsLines()).toEqual([`contid agent kubernetes: setns ${app} -> contid ${contidOf}`]);
     expect(text.stdout).toContain('test -d /bin');
     await node.cri.stopPodSandbox(sandbox);
     await node.cri.removePodSandbox(sandbox);

@@ -7,6 +7,8 @@ import { EmulatedApiServer } from './emulated-api-server';
 
 export interface NodeAgent {
   server: EmulatedApiServer;
+  /** What the agent has written to stderr so far (its log). */
+  log(): string;
   /** Stops the agent and the server; throws with the agent's stderr unless it exited 0. */
   stop(): Promise<void>;
 }
@@ -37,5 +39,5 @@ export async function startNodeAgent(dir: string, env: NodeJS.ProcessEnv): Promi
     await stop().catch(() => undefined);
     throw e;
   }
-  return { server, stop };
+  return { server, log: () => stderr, stop };
 }

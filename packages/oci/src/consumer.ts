@@ -51,7 +51,13 @@ export type InitRecorder = (entry: SpoolEntry, tagger: Tagger) => EntryOutcome;
 export type SpawnBinder = (entry: SpoolEntry, tagger: Tagger) => EntryOutcome;
 
 export type EntryOutcome =
-  | { kind: 'tagged'; contid: ContainerId; op: 'create' | 'setns' | 'untagged' | 'init' }
+  | {
+      kind: 'tagged';
+      contid: ContainerId;
+      op: 'create' | 'setns' | 'untagged' | 'init';
+      /** A run of a healthcheck or exec probe (folded in the registry): not logged, as it repeats every period. */
+      probe?: true;
+    }
   | { kind: 'ended'; contid: ContainerId }
   | { kind: 'already'; contid: ContainerId | null }
   | {
@@ -361,7 +367,9 @@ export class SpoolConsumer {
     } else {
       spool.remove(claimed);
       const what = entry?.id || entry?.containerName;
-      if (outcome.kind === 'tagged') this.log(`${outcome.op} ${what} -> contid ${formatContainerId(outcome.contid)}`);
+      // A probe runs every period of every probed container: a line per run would grow the log
+      // without end and cost the agent a write per run; its runs are one folded row (contid show).
+      if (outcome.kind === 'tagged' && !outcome.probe) this.log(`${outcome.op} ${what} -> contid ${formatContainerId(outcome.contid)}`);
       if (outcome.kind === 'ended') this.log(`end ${what} -> contid ${formatContainerId(outcome.contid)}`);
     }
     return outcome;
@@ -608,7 +616,7 @@ export class SpoolConsumer {
         ...described,
       },
     });
-    return { kind: 'tagged', contid: result.container.contid, op: 'setns' };
+    return { kind: 'tagged', contid: result.container.contid, op: 'setns', ...(described.healthcheck === true ? { probe: true as const } : {}) };
   }
 
   /** The shim could not renew the session (fail-open): the process runs untagged, and says so. */
