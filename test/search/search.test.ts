@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Registry, TrustStore, configFromEnv, formatContainerId } from '@contid/core';
@@ -189,6 +190,27 @@ describe('contid search on real audit events (ausearch oracle)', () => {
     // a stale entry (the file grew) is ignored, results stay right
     appendFileSync(copy, 'type=USER msg=audit(1.000:1): pid=1 uid=0 auid=0 ses=1 msg=\'x\'\n');
     expect(contid(['search', '-if', copy, '-c', A], { env: state.env, maxBuffer: 64 << 20 }).stdout).toBe(cold.stdout);
+  });
+
+  it('an unprivileged user who fills the temp directory does not cost an indexed search its answer (the spool gives way to reading twice)', () => {
+    const copy = join(state.dir, 'indexed-full-tmp.log');
+    writeFileSync(copy, readFileSync(log));
+    const cold = contid(['search', '-if', copy, '-c', A, '--no-index'], { env: state.env, maxBuffer: 64 << 20 });
+    expect(contid(['index', '-i', copy], { env: state.env }).status).toBe(0);
+    // a temp file system with no room left, as a user's dd into a shared /tmp leaves it
+    const full = mkdtempSync(join(tmpdir(), 'contid-full-tmp-'));
+    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=1777', 'tmpfs', full]).status).toBe(0);
+    try {
+      expect(run('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'sh', '-c', `dd if=/dev/zero of=${full}/fill bs=4k 2>/dev/null; true`]).status).toBe(0);
+      expect(run('sh', ['-c', `printf x >> ${full}/probe`]).status).not.toBe(0);
+      const indexed = contid(['search', '-if', copy, '-c', A], { env: { ...state.env, TMPDIR: full }, maxBuffer: 64 << 20 });
+      expect({ status: indexed.status, stderr: indexed.stderr }).toEqual({ status: 0, stderr: cold.stderr });
+      expect(indexed.stdout).toBe(cold.stdout);
+      expect(indexed.stdout.length).toBeGreaterThan(0);
+    } finally {
+      run('umount', [full]);
+      rmSync(full, { recursive: true, force: true });
+    }
   });
 
   it('a progress bar is drawn on stderr when it is a TTY (script(1) gives a pty), never otherwise', () => {

@@ -659,7 +659,7 @@ const DECODE = 2;
  * out: nothing is printed from an index that lies. In place of a second `pread` per range
  * (21,483 for the bench's c-7) or the answer held in fresh memory (a page fault per 4 KB): a
  * few dozen writes and reads of 1 MB. Null when this way does not apply (no spool file, an
- * answer over spoolMaxBytes): the caller reads each range twice. False, after one `warn`, when
+ * answer over spoolMaxBytes, a spool write that failed): the caller reads each range twice. False, after one `warn`, when
  * the index cannot be used (nothing handed out).
  */
 function readSpooledRanges(
@@ -692,14 +692,24 @@ function readSpooledRanges(
   if (!(total <= (options.spoolMaxBytes ?? SPOOL_MAX_BYTES))) return null;
   const spool = SpoolFile.open();
   if (spool === null) return null;
+  // A full or failing temp file system (any user can fill /tmp) must not cost the answer: the
+  // checking phase stops and the caller reads each range twice instead, which needs no spool.
+  const append = (from: number, to: number): boolean => {
+    try {
+      spool.append(slab, from, to);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // per range kept: its file, its offset in it, its length in the spool, what to do with it
+  const fileOf = new Uint32Array(count);
+  const atOf = new Float64Array(count);
+  const lengthOf = new Float64Array(count);
+  const actionOf = new Uint8Array(count);
+  let kept = 0;
+  let slab = Buffer.allocUnsafe(1 << 20);
   try {
-    // per range kept: its file, its offset in it, its length in the spool, what to do with it
-    const fileOf = new Uint32Array(count);
-    const atOf = new Float64Array(count);
-    const lengthOf = new Float64Array(count);
-    const actionOf = new Uint8Array(count);
-    let kept = 0;
-    let slab = Buffer.allocUnsafe(1 << 20);
     // the bytes kept are slab[1, o); slab[0] takes the byte before a range read at the slab's start
     let o = 1;
     for (let i = 0; i < entries.length; i++) {
@@ -714,12 +724,19 @@ function readSpooledRanges(
         const length = pairs[2 * k + 1] - start;
         const pad = start > 0 ? 1 : 0;
         if (o + length > slab.length) {
-          spool.append(slab, 1, o);
+          if (!append(1, o)) return null;
           o = 1;
           if (1 + length > slab.length) slab = Buffer.allocUnsafe(1 + length);
         }
         // read with the byte before it, over the last byte kept (a newline, as that byte must be)
-        const got = readSync(fds[i], slab, o - pad, length + pad, start - pad);
+        let got: number;
+        try {
+          got = readSync(fds[i], slab, o - pad, length + pad, start - pad);
+        } catch (e) {
+          // as checkedRanges: the index is not used and the caller scans the log (whose own read error, if it lasts, is then the answer)
+          warn(`it cannot be read: ${(e as Error).message}`);
+          return false;
+        }
         const before = pad === 0 ? 0x0a : got > 0 ? slab[o - 1] : -1;
         const bytes = slab.subarray(o, o + Math.max(0, got - pad));
         const why = check.range(before, bytes, length);
@@ -745,7 +762,7 @@ function readSpooledRanges(
         return false;
       }
     }
-    spool.append(slab, 1, o);
+    if (!append(1, o)) return null;
     // every range holds: handed out in order, a run of printed ranges in one call
     let position = 0;
     for (let k = 0; k < kept; ) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -117,5 +117,68 @@ describe('the spooled index way hands out what reading each range twice does', (
     expect(refused).toBeGreaterThan(3);
     expect(used).toBeGreaterThan(3);
     expect(spooledRuns).toBeGreaterThan(10);
+  });
+});
+
+describe('a temp or log file system that fails does not cost the answer (any user can fill /tmp)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-index-spool-fail-'));
+  const log = join(dir, 'audit.log');
+  writeFileSync(log, session.join('\n') + '\n', 'latin1');
+  const index = SearchIndex.open(join(dir, 'index'));
+  index.build(log);
+  afterAll(() => {
+    index.close();
+    rmSync(dir, { recursive: true, force: true });
+    jest.restoreAllMocks();
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const search = (withIndex: boolean, spoolMaxBytes = 1 << 30): { out: string; problems: string[]; matched: number } => {
+    const bytes: Buffer[] = [];
+    const problems: string[] = [];
+    const stats = searchLogs({
+      files: [log],
+      filter: { container: 'srch-t1' },
+      attribution,
+      index: withIndex ? index : undefined,
+      spoolMaxBytes,
+      rawOut: (b) => bytes.push(Buffer.from(b)),
+      onIndexProblem: (w) => problems.push(w),
+    });
+    return { out: Buffer.concat(bytes).toString('latin1'), problems, matched: stats.matched };
+  };
+
+  it('a spool write that fails with ENOSPC: the ranges are read twice instead, the same answer, no warning', () => {
+    const expected = search(true, 0);
+    expect(expected.matched).toBeGreaterThan(0);
+    expect(expected.out).toBe(search(false).out);
+    const append = jest.spyOn(SpoolFile.prototype, 'append').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const got = search(true);
+    expect(append).toHaveBeenCalled();
+    expect(got).toEqual(expected);
+  });
+
+  it('a read of the log that fails (EIO) while checking: one warning, the log scanned, the same answer', () => {
+    const expected = search(false);
+    const real = fs.readSync;
+    const open = SpoolFile.open.bind(SpoolFile);
+    // the first read of the log once the spooled way has begun (its spool open) fails
+    let spooling = false;
+    let failed = 0;
+    jest.spyOn(SpoolFile, 'open').mockImplementation((d) => {
+      spooling = true;
+      return open(d);
+    });
+    jest.spyOn(fs, 'readSync').mockImplementation(((...args: Parameters<typeof fs.readSync>) => {
+      if (spooling && failed++ === 0) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      return (real as (...a: unknown[]) => number)(...args);
+    }) as typeof fs.readSync);
+    const got = search(true);
+    expect(failed).toBeGreaterThan(1);
+    expect(got.problems).toEqual(['it cannot be read: EIO: i/o error, read']);
+    expect(got.out).toBe(expected.out);
+    expect(got.out).not.toBe('');
   });
 });
