@@ -142,6 +142,7 @@ describe('a temp or log file system that fails does not cost the answer (any use
       attribution,
       index: withIndex ? index : undefined,
       spoolMaxBytes,
+      onEvent: () => undefined,
       rawOut: (b) => bytes.push(Buffer.from(b)),
       onIndexProblem: (w) => problems.push(w),
     });
