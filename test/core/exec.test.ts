@@ -1,8 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Registry, decodeValue, parseContainerId } from '@contid/core';
 import { addExecveRule, ausearch, deleteExecveRule, field, waitForAudit } from '../helpers/audit';
 import { CONTID_MAIN, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { launcherScript } from '../../packages/cli/src/launcher';
 
 /** `contid exec` on the real kernel, with the real auditd as the witness. */
 describe('contid exec (real kernel, real auditd)', () => {
@@ -281,6 +282,8 @@ describe('contid install self', () => {
     expect(installed.status).toBe(0);
     expect(installed.stdout).toMatch(/^installed \/usr\/local\/bin\/contid -> /);
     expect(run('/usr/local/bin/contid', ['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    // the text launcherScript makes (the search bench and the launcher tests run that same text)
+    expect(readFileSync('/usr/local/bin/contid', 'utf8')).toBe(launcherScript(process.execPath, CONTID_MAIN, existsSync('/usr/local/libexec/contid/contid-lxc-fast')));
     // contid-spawn on PATH finds its library in /usr/local/libexec/contid (a usage error proves it ran).
     expect(installed.stdout).toContain('installed /usr/local/bin/contid-spawn -> /usr/local/libexec/contid/contid-spawn');
     const spawned = run('contid-spawn', ['--bogus'], { env: { ...process.env, PATH: `/usr/local/bin:${process.env.PATH}` } });

@@ -6,13 +6,10 @@ import { adapters } from '../adapters';
 import { warn } from '../output';
 import { auditdPluginInstaller } from './tail';
 import { serviceInstaller } from './serve';
+import { LAUNCHER_MARKER, LIBEXEC, LXC_FAST, launcherScript } from '../launcher';
 
 const SELF_PATH = '/usr/local/bin/contid';
-const MARKER = '# installed by contid install self';
-
-const LIBEXEC = '/usr/local/libexec/contid';
 const SPAWN_LINK = '/usr/local/bin/contid-spawn';
-const LXC_FAST = 'contid-lxc-fast';
 
 /**
  * What every installer writes into hooks and units: this contid's Node command line, the
@@ -44,25 +41,6 @@ function installSpawn(binSource: string): string {
   return `installed ${SPAWN_LINK} -> ${LIBEXEC}/contid-spawn`;
 }
 
-/**
- * The sh launcher: `contid lxc start|attach` go to contid-lxc (no Node on the hot path; it hands
- * back to Node through CONTID_CLI when the registry must decide) — a start through contid-lxc-fast
- * when it was installed, which hands what it does not record itself to contid-lxc — everything
- * else to Node.
- */
-function launcher(node: string, main: string, fast: boolean, libexec = LIBEXEC): string {
-  const cli = `${node} ${main}`;
-  return [
-    '#!/bin/sh',
-    MARKER,
-    `case $1/$2 in lxc/start | lxc/attach) shift && CONTID_CLI='${cli}' && export CONTID_CLI ;; *) exec ${cli} "$@" ;; esac`,
-    // Attach goes to the sh directly: the compiled program would only hand it over.
-    `[ "$1" = start ] && exec ${libexec}/${fast ? LXC_FAST : 'contid-lxc'} "$@"`,
-    `exec ${libexec}/contid-lxc "$@"`,
-    '',
-  ].join('\n');
-}
-
 /** The sh launcher so hooks and units can call `contid` from PATH, and contid-spawn beside it. */
 const self: Installer = {
   describe: `put the contid command on PATH (${SELF_PATH}), and contid-spawn (${SPAWN_LINK})`,
@@ -70,13 +48,13 @@ const self: Installer = {
     const [node, main] = context.cli;
     if (/['\s]/.test(node + main)) throw new ContidError(`cannot write ${node} ${main} into the launcher: a quote or a space in the path`);
     const spawned = installSpawn(join(context.integrations, 'bin'));
-    writeFileSync(SELF_PATH, launcher(node, main, existsSync(`${LIBEXEC}/${LXC_FAST}`)));
+    writeFileSync(SELF_PATH, launcherScript(node, main, existsSync(`${LIBEXEC}/${LXC_FAST}`)));
     chmodSync(SELF_PATH, 0o755);
     return `installed ${SELF_PATH} -> ${main}\n${spawned}`;
   },
   uninstall() {
     if (!existsSync(SELF_PATH)) return `${SELF_PATH} is not installed`;
-    if (!readFileSync(SELF_PATH, 'utf8').includes(MARKER)) throw new ContidError(`${SELF_PATH} was not installed by contid; leaving it`);
+    if (!readFileSync(SELF_PATH, 'utf8').includes(LAUNCHER_MARKER)) throw new ContidError(`${SELF_PATH} was not installed by contid; leaving it`);
     unlinkSync(SELF_PATH);
     if (existsSync(SPAWN_LINK) && readlinkOr(SPAWN_LINK) === `${LIBEXEC}/contid-spawn`) unlinkSync(SPAWN_LINK);
     rmSync(`${LIBEXEC}/contid-spawn`, { force: true });
