@@ -5,9 +5,10 @@
  * does exactly what it does on its ordinary path — the same runtime, the same renewed session,
  * the same requester notes read and appended to, the same spool entry bytes, the same argv
  * handed on — and hands every other case to it before anything changed (no session renewed,
- * nothing written): a settings file, a note it cannot read as the sh would, a refused id, an
- * unreadable bundle, a value spanning lines, no spool directory, a failed renewal.
- * test/docker/shim-argv.test.ts, shim-entry.test.ts and shim-requesters.test.ts run both.
+ * nothing written): a settings file with more than plain assignments, a note it cannot read as
+ * the sh would, a refused id, an unreadable bundle, a value spanning lines, no spool directory,
+ * a failed renewal. test/docker/shim-argv.test.ts, shim-entry.test.ts, shim-requesters.test.ts
+ * and shim-conf.test.ts run both.
  *
  * Built from source on the host (scripts/build-shim.sh: the distro's cc, static, so no dynamic
  * loader runs before the runtime): a shim is not a library's job, and dash's start-up and its
@@ -47,6 +48,21 @@ static void to_sh(void);
 static const char *env(const char *name) {
   const char *v = getenv(name);
   return v && *v ? v : NULL;
+}
+
+/* The settings a contid-runc.conf may give (docs/podman.md): the sh sources the file, so only
+ * lines it reads as these plain assignments are read here (read_conf); a key it sets is seen
+ * here before the environment, as the sh's variable is. */
+static const char *const conf_keys[] = {"CONTID_SPOOL_DIR", "CONTID_STATE_DIR", "CONTID_FAIL_POLICY", "CONTID_LOGIN_UID",
+                                        "CONTID_REQUESTERS_DIR"};
+#define CONF_KEYS (sizeof conf_keys / sizeof conf_keys[0])
+static const char *conf_values[CONF_KEYS];
+
+/* A setting as the sh's ${NAME:-…} sees it: the conf file's value, else the environment's; empty is unset. */
+static const char *setting(const char *name) {
+  for (size_t i = 0; i < CONF_KEYS; i++)
+    if (conf_values[i] && !strcmp(name, conf_keys[i])) return *conf_values[i] ? conf_values[i] : NULL;
+  return env(name);
 }
 
 static const char *g_runtime; /* chosen by this program's name: the sh is told (its own name is contid-runc) */
@@ -112,6 +128,40 @@ static char *slurp(const char *path, size_t max, size_t *len) {
   close(fd);
   free(buf);
   return NULL;
+}
+
+/* The sh's `. "$conf"` for a file dash reads as nothing but comments, blank lines and
+ * assignments of the keys above to values of bytes no shell expands or splits (no quote, `$`,
+ * backquote, backslash, `~`, `;`, `#` …), each perhaps after blanks and before blanks and a
+ * comment: any other line, a NUL byte, a file of 16 KiB or more or not a regular file is the
+ * sh's to source. An assignment to a variable the environment has changes what the runtime
+ * inherits, as the sh's does. */
+static void read_conf(const char *path) {
+  if (!regular(path)) to_sh();
+  size_t len;
+  char *text = slurp(path, 16384, &len);
+  if (!text || memchr(text, 0, len)) to_sh();
+  for (char *l = text; l < text + len;) {
+    char *nl = memchr(l, '\n', (size_t)(text + len - l));
+    char *next = nl ? nl + 1 : text + len;
+    if (nl) *nl = 0;
+    l += strspn(l, " \t");
+    if (*l && *l != '#') {
+      char *eq = strchr(l, '=');
+      size_t k = 0;
+      while (eq && k < CONF_KEYS && (strlen(conf_keys[k]) != (size_t)(eq - l) || memcmp(l, conf_keys[k], (size_t)(eq - l)))) k++;
+      if (!eq || k == CONF_KEYS) to_sh();
+      char *end = eq + 1 + strspn(eq + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:,+@%=-");
+      const char *rest = end + strspn(end, " \t");
+      /* a word after the value would be a command; a `#` that starts no word is part of it */
+      if (*rest && !(*rest == '#' && rest > end)) to_sh();
+      *end = 0;
+      conf_values[k] = eq + 1;
+      if (getenv(conf_keys[k]) && setenv(conf_keys[k], eq + 1, 1) != 0) to_sh();
+    }
+    l = next;
+  }
+  /* text stays: conf_values point into it */
 }
 
 /* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
@@ -356,7 +406,7 @@ static void init_pid_of(const char *base, const char *id, char *out, size_t size
 /* contid_fail for a failed spool write after the session was renewed (the sh's words). */
 static void write_failed(const char *spool, const char *sub, const char *id, const char *json_log) {
   char msg[PATH_MAX + 256];
-  const char *policy = env("CONTID_FAIL_POLICY");
+  const char *policy = setting("CONTID_FAIL_POLICY");
   snprintf(msg, sizeof msg, "cannot write the spool entry in %s", spool);
   if (policy && strcmp(policy, "closed") == 0) {
     char line[sizeof msg + 128];
@@ -414,7 +464,8 @@ int main(int argc, char **argv) {
     to_runtime(runtime);
   free(joined);
 
-  /* contid-tag.sh must be there (the sh refuses without it), and a settings file is sh syntax. */
+  /* contid-tag.sh must be there (the sh refuses without it); the settings file the sh sources
+   * (podman's conmon gives the runtime an environment of its own: docs/podman.md). */
   char path[PATH_MAX];
   PATHF(path, "%s/contid-tag.sh", g_dir);
   if (!readable(path) && !readable("/usr/local/libexec/contid/contid-tag.sh")) to_sh();
@@ -423,7 +474,7 @@ int main(int argc, char **argv) {
     PATHF(path, "%s/contid-runc.conf", g_dir);
     conf = readable(path) ? path : "/etc/contid/contid-runc.conf";
   }
-  if (readable(conf)) to_sh();
+  if (readable(conf)) read_conf(conf);
 
   /* The global options, then the subcommand (the sh's loop, case for case). */
   const char *sub = NULL, *log = "", *logfmt = "", *root = "", **want = NULL, *ignored;
@@ -508,9 +559,9 @@ int main(int argc, char **argv) {
   PATHF(config, "%s/config.json", bundle);
   int create = !strcmp(op, "create"), end = !strcmp(op, "end");
   if (create && !(readable(config) && regular(config))) to_sh();
-  const char *state = env("CONTID_STATE_DIR");
+  const char *state = setting("CONTID_STATE_DIR");
   char spool[PATH_MAX];
-  if (env("CONTID_SPOOL_DIR")) PATHF(spool, "%s", env("CONTID_SPOOL_DIR"));
+  if (setting("CONTID_SPOOL_DIR")) PATHF(spool, "%s", setting("CONTID_SPOOL_DIR"));
   else PATHF(spool, "%s/spool", state ? state : "/var/lib/contid");
   struct stat st;
   if (stat(spool, &st) != 0 || !S_ISDIR(st.st_mode) || strlen(spool) > PATH_MAX - 64) to_sh();
@@ -531,7 +582,7 @@ int main(int argc, char **argv) {
     else PATHF(base, "/run/%s", rt_name ? rt_name + 1 : runtime);
     if (create_waits(spool)) init_pid_of(base, id, init_pid, sizeof init_pid);
   } else {
-    const char *req_dir = env("CONTID_REQUESTERS_DIR");
+    const char *req_dir = setting("CONTID_REQUESTERS_DIR");
     if (!req_dir) req_dir = "/run/contid/requesters";
     char cnote[PATH_MAX], enote[PATH_MAX], req[PATH_MAX];
     PATHF(cnote, "%s/c-%s", req_dir, id);
@@ -592,7 +643,7 @@ int main(int argc, char **argv) {
   read_id("/proc/self/loginuid", auid, sizeof auid);
   if (!*old || !*auid) to_sh();
   if (!strcmp(auid, "4294967295")) {
-    const char *l = env("CONTID_LOGIN_UID");
+    const char *l = setting("CONTID_LOGIN_UID");
     if (l && !digits(l)) to_sh();
     snprintf(auid, sizeof auid, "%s", l ? l : "0");
   }

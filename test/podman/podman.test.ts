@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { ContainerRecord, Registry, formatContainerId } from '@contid/core';
 import { addExecveRule, deleteExecveRule, field, serial, waitForAudit } from '../helpers/audit';
 import { REPO_ROOT, RunResult, contid, run, tempStateDir, uniqueName } from '../helpers/cli';
+import { buildFastShim } from '../helpers/fast-shim';
 import { Serve, startServe } from '../helpers/serve';
 import { waitFor } from '../helpers/wait';
 
@@ -14,13 +15,18 @@ const stateDir = join(state.dir, 'state');
 const ROOT = '/var/lib/contid-test-podman';
 const RUNROOT = '/run/contid-test-podman';
 const IMAGE = 'local/busybox:1';
-// conmon starts the runtime with an environment of its own: the shim is installed with its
-// settings beside it (contid-runc.conf), as on a host.
-const runtime = join(state.dir, 'libexec', 'contid-runc');
+// conmon starts the runtime with an environment of its own: the shim is installed as
+// docs/podman.md installs it, the compiled contid-runc-fast (Podman's runtime) with the sh and
+// its settings beside it (contid-runc.conf), as on a host.
+const libexec = join(state.dir, 'libexec');
+const runtime = join(libexec, 'contid-runc-fast');
+const shRuntime = join(libexec, 'contid-runc');
+// The compiled shim with no sh beside it: a call it handed to the sh would fail there.
+const alone = join(state.dir, 'alone', 'contid-runc-fast');
 const env = { ...process.env, CONTID_STATE_DIR: stateDir };
 
-function podman(args: string[]): RunResult {
-  const global = ['--root', ROOT, '--runroot', RUNROOT, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', runtime];
+function podman(args: string[], through = runtime): RunResult {
+  const global = ['--root', ROOT, '--runroot', RUNROOT, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', through];
   return run('podman', [...global, ...args], { timeout: 120_000 });
 }
 // This VM's hard limit on open files is below Podman's default (1048576): ask for what it has.
@@ -42,10 +48,13 @@ const inspect = (name: string, format: string) => podman(['inspect', '--format',
 
 beforeAll(async () => {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  mkdirSync(dirname(runtime), { recursive: true });
-  copyFileSync(join(REPO_ROOT, 'integrations/docker/contid-runc'), runtime);
-  copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(dirname(runtime), 'contid-tag.sh'));
-  writeFileSync(join(dirname(runtime), 'contid-runc.conf'), `CONTID_STATE_DIR=${stateDir}\n`);
+  for (const dir of [libexec, dirname(alone)]) {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(buildFastShim(), join(dir, 'contid-runc-fast'));
+    copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(dir, 'contid-tag.sh'));
+    writeFileSync(join(dir, 'contid-runc.conf'), `# contid\nCONTID_FAIL_POLICY=open\nCONTID_STATE_DIR=${stateDir}\n`);
+  }
+  copyFileSync(join(REPO_ROOT, 'integrations/docker/contid-runc'), shRuntime);
   if (podman(['image', 'exists', IMAGE]).status !== 0) {
     const rootfs = join(state.dir, 'rootfs');
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
@@ -188,6 +197,21 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
     expect(nested.stdout).not.toContain('prod/payments-db');
     podman(['rm', '-f', '-t', '0', evilName, victimName]);
     podman(['rmi', evilImage]);
+  });
+
+  // Every call Podman makes (create, start, delete --force) through each shim: bound and ended.
+  test.each([
+    ['the compiled shim with no sh beside it (it hands Podman none of its calls)', alone],
+    ['the sh', shRuntime],
+  ])('run --rm through %s: bound, then ended by its delete', async (_kind, through) => {
+    const runName = uniqueName('pm-rm');
+    const cidfile = join(state.dir, `${runName}.cid`);
+    const r = podman(['run', '--rm', '--cidfile', cidfile, ...LIMITS, '--name', runName, IMAGE, 'true'], through);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const runId = readFileSync(cidfile, 'utf8').trim();
+    const bound = await waitFor('the create binding', () => byRuntimeId(runId), 30_000);
+    expect(bound).toMatchObject({ orchestrator: 'podman', name: runName });
+    await waitFor('the end', () => byRuntimeId(runId)?.state === 'ended', 30_000);
   });
 
   test('nothing was quarantined', () => {

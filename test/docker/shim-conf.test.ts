@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, tempStateDir } from '../helpers/cli';
+import { buildFastShim } from '../helpers/fast-shim';
+
+// contid-runc.conf, the settings beside the installed shim that Podman's conmon (which gives the
+// runtime an environment of its own) needs: the sh sources it, the compiled shim reads the plain
+// assignments of the keys it knows itself and hands every other file to the sh. Each conf shape
+// runs through the sh, through the compiled shim with the sh beside it, and (where the compiled
+// shim reads it) through the compiled shim with no sh beside it: the same exit, stderr, spool
+// entries (sessions and pids aside), runtime argv and environment, and side effects.
+const state = tempStateDir('shim-conf');
+const S = join(state.dir, 's'); // every spool and note directory a conf names lives under here
+const WITH_SH = join(state.dir, 'with-sh');
+const ALONE = join(state.dir, 'alone');
+const B = join(state.dir, 'bundle');
+const OUT = join(state.dir, 'runtime-saw');
+const MARK = join(state.dir, 'sourced-mark');
+const fake = join(state.dir, 'fake-runtime');
+const ID = 'ab'.repeat(32);
+
+beforeAll(() => {
+  mkdirSync(B, { recursive: true });
+  writeFileSync(join(B, 'config.json'), '{"ociVersion":"1.0.2","process":{"args":["true"]}}');
+  writeFileSync(join(B, 'process.json'), '{"args":["true"]}\n');
+  // The runtime records its argv, its environment and its login uid (the renewal's auid).
+  writeFileSync(fake, '#!/bin/sh\n{ printf "%s\\n" "$@"; echo ---; /usr/bin/env | LC_ALL=C /usr/bin/sort; echo ---; /bin/cat /proc/self/loginuid; } >"$OUT"\n', { mode: 0o755 });
+  const fast = buildFastShim();
+  for (const dir of [WITH_SH, ALONE]) {
+    mkdirSync(dir);
+    copyFileSync(fast, join(dir, 'contid-runc-fast'));
+    copyFileSync(join(REPO_ROOT, 'integrations/bin/contid-tag.sh'), join(dir, 'contid-tag.sh'));
+  }
+  copyFileSync(join(REPO_ROOT, 'integrations/docker/contid-runc'), join(WITH_SH, 'contid-runc'));
+});
+afterAll(() => state.cleanup());
+
+const spoolA = join(S, 'a');
+const spoolB = join(S, 'b');
+const stateC = join(S, 'c');
+const notes = join(S, 'notes');
+
+interface Seen {
+  status: number | null;
+  stderr: string;
+  entries: string[];
+  runtime: string | null;
+  marked: boolean;
+  notes: string[];
+}
+
+/** The entries under S, their names' op and their bytes with the run's own numbers taken out. */
+function entries(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    if (!name.endsWith('.entry')) continue;
+    const bytes = readFileSync(join(dir, name), 'utf8').replace(/^(session|old-session|wrapper-pid)=\d+$/gm, '$1=N');
+    out.push(`${name.replace(/\d+-(\w+)-\d+\.entry$/, '$1')}\n${bytes}`);
+  }
+  return out.sort();
+}
+
+function run(shim: string, conf: string | Buffer | null, argv: string[], extraEnv: Record<string, string> = {}): Seen {
+  rmSync(S, { recursive: true, force: true });
+  for (const d of [spoolA, spoolB, join(stateC, 'spool'), notes]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeFileSync(join(notes, `c-${ID}`), 'uid=1001\nauid=1001\nsession=7\npid=99\nexe=/usr/bin/podman\n');
+  rmSync(OUT, { force: true });
+  rmSync(MARK, { force: true });
+  const confPath = join(shim, '..', 'contid-runc.conf');
+  rmSync(confPath, { recursive: true, force: true });
+  if (conf !== null) writeFileSync(confPath, conf);
+  // As conmon runs it: no CONTID_* settings in the environment, only the runtime to run.
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CONTID_RUNTIME: fake, OUT, ...extraEnv };
+  const r = spawnSync(shim, argv, { env, encoding: 'utf8', cwd: B });
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    entries: entries(S),
+    runtime: existsSync(OUT) ? readFileSync(OUT, 'utf8') : null,
+    marked: existsSync(MARK),
+    notes: readdirSync(notes).map((n) => `${n}\n${readFileSync(join(notes, n), 'utf8').replace(/^used=\d+$/gm, 'used=N')}`),
+  };
+}
+
+// Podman's calls of the runtime as conmon and podman make them (Podman 4.3, logged by a runtime
+// in front of runc: docs/podman.md); `--systemd-cgroup` with its systemd cgroup manager.
+const calls: [string, string[]][] = [
+  ['create', ['create', '--bundle', B, '--pid-file', join(B, 'pidfile'), ID]],
+  ['create, systemd cgroups', ['--systemd-cgroup', 'create', '--bundle', B, '--pid-file', join(B, 'pidfile'), ID]],
+  ['exec', ['exec', '--pid-file', join(B, 'exec_pid'), '--process', join(B, 'process.json'), '--detach', ID]],
+  ['delete', ['delete', '--force', ID]],
+];
+
+// The calls with nothing to tag go to the runtime without the conf being read (by either).
+test.each([[['start', ID]], [['kill', ID, '9']], [['state', ID]], [['--systemd-cgroup', 'start', ID]]])('%j: the runtime, nothing spooled', (argv) => {
+  const conf = `touch ${MARK}\n`;
+  const sh = run(join(WITH_SH, 'contid-runc'), conf, argv);
+  expect(sh).toMatchObject({ status: 0, stderr: '', entries: [], marked: false });
+  expect(sh.runtime).toMatch(new RegExp(`^${argv.join('\n')}\n---\n`));
+  expect(run(join(ALONE, 'contid-runc-fast'), conf, argv)).toEqual(sh);
+});
+
+// Files the compiled shim reads itself: comments, blank lines, plain assignments of its keys.
+// (The last: a spool to make is the sh's, as with no conf; the compiled shim alone cannot.)
+const plain: [string, string, boolean][] = [
+  ['the spool', `CONTID_SPOOL_DIR=${spoolA}\n`, true],
+  ['the state directory (its spool/)', `CONTID_STATE_DIR=${stateC}\n`, true],
+  ['as docs/podman.md installs it, with a comment and blank lines, no last newline', `# contid\n\nCONTID_FAIL_POLICY=open\n#x=$(touch ${MARK})\nCONTID_STATE_DIR=${stateC}`, true],
+  ['the last of two assignments wins; an empty value is unset', `CONTID_SPOOL_DIR=${spoolA}\nCONTID_SPOOL_DIR=\nCONTID_STATE_DIR=/nonexistent\nCONTID_STATE_DIR=${stateC}\n`, true],
+  ['fail-closed, a login uid and the notes directory', `CONTID_FAIL_POLICY=closed\nCONTID_LOGIN_UID=4242\nCONTID_REQUESTERS_DIR=${notes}\nCONTID_SPOOL_DIR=${spoolB}\n`, true],
+  ['blanks before and after, comments after the value (integrations/docker/contid-runc.conf.example uncommented)', ` \tCONTID_SPOOL_DIR=${spoolA} \nCONTID_FAIL_POLICY=open      # or closed: $(touch ${MARK})\n\t# $HOME\n \nCONTID_LOGIN_UID=0\t#\n`, true],
+  ['a spool that is not there yet', `CONTID_FAIL_POLICY=closed\nCONTID_SPOOL_DIR=${join(S, 'new')}\n`, false],
+];
+
+// Files only the sh reads (the compiled shim hands them on untouched): what dash does with them
+// is not a plain assignment, or not one of the keys, or not a file to read as one.
+const hostile: [string, string | Buffer][] = [
+  ['double quotes', `CONTID_SPOOL_DIR="${spoolA}"\n`],
+  ['single quotes', `CONTID_SPOOL_DIR='${spoolA}'\n`],
+  ['a parameter expansion', `X=${spoolA}\nCONTID_SPOOL_DIR=$X\n`],
+  ['a command substitution', `CONTID_SPOOL_DIR=$(touch ${MARK}; echo ${spoolA})\n`],
+  ['a backquote', `CONTID_SPOOL_DIR=\`touch ${MARK}\`${spoolA}\n`],
+  ['a second command', `CONTID_SPOOL_DIR=${spoolA};touch ${MARK}\n`],
+  ['a command', `touch ${MARK}\nCONTID_SPOOL_DIR=${spoolA}\n`],
+  ['a backslash', `CONTID_SPOOL_DIR=${spoolA}\\\nX=1\n`],
+  ['a carriage return', `CONTID_SPOOL_DIR=${spoolA}\r\n`],
+  ['a tilde', 'CONTID_SPOOL_DIR=~/spool\n'],
+  ['a `#` in the value', `CONTID_SPOOL_DIR=${spoolA}#x\n`],
+  ['a second word', `CONTID_SPOOL_DIR=${spoolA} touch ${MARK}\n`],
+  ['a second word after a tab', `CONTID_SPOOL_DIR=${spoolA}\ttouch\n`],
+  ['an assignment with a blank', `CONTID_SPOOL_DIR =${spoolA}\n`],
+  ['a blank other than space or tab', `CONTID_SPOOL_DIR=${spoolA}\v# x\n`],
+  ['export', `export CONTID_SPOOL_DIR=${spoolA}\n`],
+  ['an unknown key', `CONTID_SPOOL_DIR=${spoolA}\nCONTID_RUNTIME=/bin/false\n`],
+  ['the sh’s own variable', `contid_spool=${spoolB}\nCONTID_SPOOL_DIR=${spoolA}\n`],
+  ['PATH', `PATH=/nonexistent\nCONTID_SPOOL_DIR=${spoolA}\n`],
+  ['a NUL byte', Buffer.from(`CONTID_SPOOL_DIR=${spoolA}\n\0\n`)],
+  ['16 KiB of comments', `${'#'.repeat(16384)}\nCONTID_SPOOL_DIR=${spoolA}\n`],
+];
+
+describe.each(calls)('%s', (_call, argv) => {
+  test.each(plain)('%s: the sh and the compiled shim, with or without the sh, alike', (_n, conf, alone) => {
+    const sh = run(join(WITH_SH, 'contid-runc'), conf, argv);
+    expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
+    for (const shim of [join(WITH_SH, 'contid-runc-fast'), ...(alone ? [join(ALONE, 'contid-runc-fast')] : [])]) {
+      expect(run(shim, conf, argv)).toEqual(sh);
+    }
+  });
+
+  test.each(hostile)('%s: sourced by the sh, handed to it by the compiled shim', (_n, conf) => {
+    const sh = run(join(WITH_SH, 'contid-runc'), conf, argv);
+    expect(run(join(WITH_SH, 'contid-runc-fast'), conf, argv)).toEqual(sh);
+    const alone = run(join(ALONE, 'contid-runc-fast'), conf, argv);
+    expect(alone).toMatchObject({ status: 127, entries: [], runtime: null, marked: false });
+    expect(alone.stderr).toMatch(/cannot run .*contid-runc/);
+  });
+
+  // A setting the environment already has is exported: the sh's assignment changes what the
+  // runtime inherits, and so does the compiled shim's.
+  test('an assignment to an exported setting reaches the runtime', () => {
+    const conf = `CONTID_SPOOL_DIR=${spoolA}\nCONTID_LOGIN_UID=\n`;
+    const extra = { CONTID_SPOOL_DIR: spoolB, CONTID_LOGIN_UID: '77', CONTID_STATE_DIR: stateC };
+    const sh = run(join(WITH_SH, 'contid-runc'), conf, argv, extra);
+    expect(sh.runtime).toContain(`CONTID_SPOOL_DIR=${spoolA}\n`);
+    expect(sh.runtime).toContain('CONTID_LOGIN_UID=\n');
+    expect(run(join(ALONE, 'contid-runc-fast'), conf, argv, extra)).toEqual(sh);
+  });
+
+  test('CONTID_RUNC_CONF names the file instead', () => {
+    const named = join(state.dir, 'named.conf');
+    writeFileSync(named, `CONTID_SPOOL_DIR=${spoolB}\n`);
+    const sh = run(join(WITH_SH, 'contid-runc'), `CONTID_SPOOL_DIR=${spoolA}\n`, argv, { CONTID_RUNC_CONF: named });
+    expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
+    expect(run(join(ALONE, 'contid-runc-fast'), `CONTID_SPOOL_DIR=${spoolA}\n`, argv, { CONTID_RUNC_CONF: named })).toEqual(sh);
+  });
+});
+
+test('a conf that is a directory: the compiled shim hands it to the sh, whatever dash’s `.` makes of it', () => {
+  const argv = calls[0]![1];
+  for (const dir of [WITH_SH, ALONE]) rmSync(join(dir, 'contid-runc.conf'), { force: true });
+  mkdirSync(join(WITH_SH, 'contid-runc.conf'));
+  mkdirSync(join(ALONE, 'contid-runc.conf'));
+  try {
+    const dirSh = spawnSync(join(WITH_SH, 'contid-runc'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
+    const dirFast = spawnSync(join(WITH_SH, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
+    expect([dirFast.status, dirFast.stderr]).toEqual([dirSh.status, dirSh.stderr]);
+    const alone = spawnSync(join(ALONE, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
+    expect(alone.status).toBe(127);
+  } finally {
+    rmSync(join(WITH_SH, 'contid-runc.conf'), { recursive: true, force: true });
+    rmSync(join(ALONE, 'contid-runc.conf'), { recursive: true, force: true });
+  }
+});
