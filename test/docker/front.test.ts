@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Tagger } from '@contid/core';
@@ -119,6 +120,36 @@ describe('contid docker front: transparent to the docker CLI', () => {
     await waitFor('the marker in logs -f', () => out.includes(marker), 20_000).finally(() => child.kill());
     const ev = viaFront(['events', '--since', '60s', '--until', '0s', '--filter', `container=${name}`, '--format', '{{.Action}}']);
     expect(ev.stdout.split('\n')).toContain('start');
+  });
+
+  test('an answer dockerd writes at once reaches the client in one write (a chunked inspect: not one per head, chunk line, data and last chunk)', async () => {
+    const id = viaFront(['run', '-d', engine.image, 'sleep', '600']).stdout.trim();
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const inspect = (): Promise<{ status: number; chunked: boolean; id: unknown }> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ socketPath: frontSock, path: `/v1.41/containers/${id}/json`, agent: keepAlive }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, chunked: res.headers['transfer-encoding'] === 'chunked', id: (JSON.parse(body) as { Id?: unknown }).Id }));
+          })
+          .on('error', reject);
+      });
+    // The front's write system calls (write, writev), all sockets: /proc/PID/io counts them.
+    const writes = (): number => Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${front.pid}/io`, 'utf8'))![1]);
+    try {
+      await inspect(); // the connection and the front's connection to dockerd are made
+      const before = writes();
+      const calls = 20;
+      for (let i = 0; i < calls; i++) expect(await inspect()).toEqual({ status: 200, chunked: true, id });
+      // Each call: its request to dockerd and dockerd's answer to the client, one write each when
+      // the answer came in one read (an inspect does). Written per framed segment, the answer
+      // was several: its head, each chunk's size line, data and CRLF, the last chunk.
+      expect((writes() - before) / calls).toBeLessThan(3);
+    } finally {
+      keepAlive.destroy();
+      viaFront(['rm', '-f', id]);
+    }
   });
 
   test('cp both ways, build with the legacy builder, stop, start by name, restart, rm', () => {

@@ -119,12 +119,12 @@ export class Relay {
   ) {
     this.requests = new Framer(true, false, (h) => this.requestBody(h));
     this.responses = new Framer(false, true, (h) => this.responseBody(h));
-    client.on('data', (c: Buffer) => this.fromClient(c));
+    client.on('data', (c: Buffer) => inOneWrite(upstream, () => this.fromClient(c)));
     client.on('end', () => {
       this.clientEnded = true;
       this.pump();
     });
-    upstream.on('data', (c: Buffer) => this.fromUpstream(c));
+    upstream.on('data', (c: Buffer) => inOneWrite(client, () => inOneWrite(upstream, () => this.fromUpstream(c))));
     upstream.on('end', () => {
       this.upstreamEnded = true;
       this.flushHeld();
@@ -295,13 +295,16 @@ export class Relay {
       if (verdict instanceof Promise) {
         this.busy = true;
         this.gate();
-        const go = (v: Verdict | void): void => {
-          this.busy = false;
-          this.forward(asked, seg.head, seg.bytes, v, judged?.bytes);
-          this.gate();
-          this.pump();
-          this.account();
-        };
+        const go = (v: Verdict | void): void =>
+          inOneWrite(this.client, () =>
+            inOneWrite(this.upstream, () => {
+              this.busy = false;
+              this.forward(asked, seg.head, seg.bytes, v, judged?.bytes);
+              this.gate();
+              this.pump();
+              this.account();
+            }),
+          );
         verdict.then(go, (e: unknown) => go(this.failed(seg.head, e)));
         return;
       }
@@ -529,6 +532,21 @@ export class Relay {
   private gate(): void {
     if (this.busy || this.upWaiting) this.client.pause();
     else this.client.resume();
+  }
+}
+
+/**
+ * Runs `step` with `socket` corked, so that what it writes there goes out as one write(v) when
+ * it returns. The framer cuts what arrives into segments (a head, each chunk's size line, data
+ * and CRLF, the last chunk) and the relay writes each: one input chunk of dockerd's — a chunked
+ * inspect answer — went out as several system calls, each waking the client to read a piece.
+ */
+function inOneWrite(socket: net.Socket, step: () => void): void {
+  socket.cork();
+  try {
+    step();
+  } finally {
+    socket.uncork();
   }
 }
 
