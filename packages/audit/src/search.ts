@@ -644,6 +644,10 @@ function readIndexedRanges(
 
 /** An indexed raw answer larger than this is read twice instead (the spool would take that much temp space). */
 const SPOOL_MAX_BYTES = 256 << 20;
+/** Ranges whose gap is smaller than this are read together (readRanges' rule: a page costs less to copy than a read to ask)… */
+const NEAR_BYTES = 4096;
+/** …in one read of at most this many bytes. */
+const WINDOW_BYTES = 128 << 10;
 /** What the spooled way does with a range once checked. */
 const SKIP = 0;
 const PRINT = 1;
@@ -651,7 +655,8 @@ const DECODE = 2;
 
 /**
  * The indexed way for raw output of one selected session, each range read once: every range is
- * read into a reused 1 MB slab (with the byte before it), checked as checkSessionRanges checks
+ * read into a reused 1 MB slab (with the byte before it) — ranges less than NEAR_BYTES apart
+ * in one read into a window, each copied from there — checked as checkSessionRanges checks
  * it (SessionRangeCheck), and its fate decided as readIndexedRanges decides it — printed as it
  * is (without ENRICHED parts), decoded, or left out. What is to be printed or decoded is appended
  * to a spool file (spool-file.ts) a slab at a time; only once every range of every file holds
@@ -709,6 +714,8 @@ function readSpooledRanges(
   const actionOf = new Uint8Array(count);
   let kept = 0;
   let slab = Buffer.allocUnsafe(1 << 20);
+  // ranges that lie close together are read in one go into this (made when first needed)
+  let window: Buffer | null = null;
   try {
     // the bytes kept are slab[1, o); slab[0] takes the byte before a range read at the slab's start
     let o = 1;
@@ -719,26 +726,52 @@ function readSpooledRanges(
         return false;
       }
       const check = new SessionRangeCheck(session);
-      for (let k = 0; k < pairs.length >> 1; k++) {
+      const ranges = pairs.length >> 1;
+      // the window: file bytes [windowFrom, windowTo) asked for, windowGot of them read into `window`
+      let windowFrom = 0;
+      let windowTo = 0;
+      let windowGot = 0;
+      for (let k = 0; k < ranges; k++) {
         const start = pairs[2 * k];
-        const length = pairs[2 * k + 1] - start;
+        const end = pairs[2 * k + 1];
+        const length = end - start;
         const pad = start > 0 ? 1 : 0;
         if (o + length > slab.length) {
           if (!append(1, o)) return null;
           o = 1;
           if (1 + length > slab.length) slab = Buffer.allocUnsafe(1 + length);
         }
-        // read with the byte before it, over the last byte kept (a newline, as that byte must be)
-        let got: number;
+        let before: number;
+        let bytes: Buffer;
         try {
-          got = readSync(fds[i], slab, o - pad, length + pad, start - pad);
+          if (start - pad < windowFrom || end > windowTo) {
+            // the ranges close after this one, with it and its byte before, in one read
+            let last = end;
+            for (let j = k + 1; j < ranges && pairs[2 * j] - last < NEAR_BYTES && pairs[2 * j + 1] - (start - pad) <= WINDOW_BYTES; j++) last = pairs[2 * j + 1];
+            if (last > end) {
+              window ??= Buffer.allocUnsafe(WINDOW_BYTES);
+              windowFrom = start - pad;
+              windowTo = last;
+              windowGot = readSync(fds[i], window, 0, last - windowFrom, windowFrom);
+            }
+          }
+          if (start - pad >= windowFrom && end <= windowTo) {
+            // from the window: copied where the slab keeps it (what a file that ended early did not give stays out)
+            const got = Math.max(0, Math.min(end, windowFrom + windowGot) - start);
+            before = pad === 0 ? 0x0a : start - 1 < windowFrom + windowGot ? window![start - 1 - windowFrom] : -1;
+            slab.set(window!.subarray(start - windowFrom, start - windowFrom + got), o);
+            bytes = slab.subarray(o, o + got);
+          } else {
+            // alone: read with the byte before it, over the last byte kept (a newline, as that byte must be)
+            const got = readSync(fds[i], slab, o - pad, length + pad, start - pad);
+            before = pad === 0 ? 0x0a : got > 0 ? slab[o - 1] : -1;
+            bytes = slab.subarray(o, o + Math.max(0, got - pad));
+          }
         } catch (e) {
           // as checkedRanges: the index is not used and the caller scans the log (whose own read error, if it lasts, is then the answer)
           warn(`it cannot be read: ${(e as Error).message}`);
           return false;
         }
-        const before = pad === 0 ? 0x0a : got > 0 ? slab[o - 1] : -1;
-        const bytes = slab.subarray(o, o + Math.max(0, got - pad));
         const why = check.range(before, bytes, length);
         if (why !== null) {
           warn(`it does not match the log ${entries[i].path}: ${why}`);

@@ -183,3 +183,132 @@ describe('a temp or log file system that fails does not cost the answer (any use
     expect(got.out).not.toBe('');
   });
 });
+
+describe('ranges that lie close together are read in one go, each still checked', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'contid-index-spool-near-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => jest.restoreAllMocks());
+
+  /** The session's log with another session's event (two lines) before each of its SYSCALLs: 20 of them before every third when `big` (a gap over 4 KB). */
+  function logWithNoise(name: string, big: boolean): { log: string; size: number } {
+    const lines: string[] = [];
+    let serial = 0;
+    let syscalls = 0;
+    // serials spread out (×100) so that each noise event's serial lies between its neighbours' (a serial that goes back reads as a restart)
+    for (const line of session.map((l) => l.replace(/(audit\([\d.]+:)(\d+)\)/, (_m, head: string, n: string) => `${head}${Number(n) * 100})`))) {
+      const stampOf = (l: string): string => /audit\(([\d.]+:\d+)\)/.exec(l)![1];
+      // between events only (a new stamp), never inside one
+      if (/^type=SYSCALL/.test(line) && lines.length > 0 && stampOf(line) !== stampOf(lines[lines.length - 1])) {
+        const [time, next] = stampOf(line).split(':');
+        for (let i = big && syscalls++ % 3 === 0 ? 20 : 1; i > 0; i--) {
+          serial++;
+          const stamp = `${time}:${Number(next) - i}`;
+          lines.push(
+            `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=257 success=no exit=-2 a0=ffffff9c a1=1 a2=0 a3=0 items=1 ppid=1 pid=${serial} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=77 comm="cat" exe="/usr/bin/cat" key=(null)`,
+            `type=PROCTITLE msg=audit(${stamp}): proctitle=636174`,
+          );
+        }
+      }
+      lines.push(line);
+    }
+    const log = join(dir, `${name}.log`);
+    const text = lines.join('\n') + '\n';
+    writeFileSync(log, text, 'latin1');
+    return { log, size: text.length };
+  }
+
+  /** searchLogs through `index` (spooled unless spoolMaxBytes is 0): bytes, problems, and how many reads went to the log. */
+  function search(log: string, index: SearchIndex | undefined, spoolMaxBytes = 1 << 30): { out: string; events: string[]; problems: string[]; matched: number; logReads: number } {
+    const realOpen = fs.openSync;
+    const realRead = fs.readSync;
+    const logFds = new Set<number>();
+    // reads of the log once the spooled way has begun (its spool open): the first pass and the binding check read it too
+    let spooling = false;
+    let logReads = 0;
+    const openSpool = SpoolFile.open.bind(SpoolFile);
+    jest.spyOn(SpoolFile, 'open').mockImplementation((d) => {
+      spooling = true;
+      return openSpool(d);
+    });
+    jest.spyOn(fs, 'openSync').mockImplementation(((...args: Parameters<typeof fs.openSync>) => {
+      const fd = realOpen(...args);
+      if (args[0] === log) logFds.add(fd);
+      return fd;
+    }) as typeof fs.openSync);
+    jest.spyOn(fs, 'readSync').mockImplementation(((...args: Parameters<typeof fs.readSync>) => {
+      if (spooling && logFds.has(args[0])) logReads++;
+      return (realRead as (...a: unknown[]) => number)(...args);
+    }) as typeof fs.readSync);
+    const bytes: Buffer[] = [];
+    const events: string[] = [];
+    const problems: string[] = [];
+    try {
+      const stats = searchLogs({
+        files: [log],
+        filter: { container: 'srch-t1' },
+        attribution,
+        index,
+        spoolMaxBytes,
+        onEvent: (e: AuditEvent) => events.push(`${e.time}:${e.serial}:${e.records.map((r) => r.raw).join('|')}`),
+        rawOut: (b) => bytes.push(Buffer.from(b)),
+        onIndexProblem: (w) => problems.push(w),
+      });
+      return { out: Buffer.concat(bytes).toString('latin1'), events, problems, matched: stats.matched, logReads: spooling ? logReads : -1 };
+    } finally {
+      jest.restoreAllMocks();
+    }
+  }
+
+  it.each([
+    ['close', false],
+    ['close and far', true],
+  ])('%s ranges: fewer reads than ranges, the bytes of the scan and of reading each range twice', (name, big) => {
+    const { log } = logWithNoise(name.replace(/ /g, '-'), big);
+    const index = SearchIndex.open(join(dir, `index-${name.replace(/ /g, '-')}`));
+    try {
+      index.build(log);
+      const ranges = index.sessionRanges(index.lookup(log)!, SESSION).length / 2;
+      expect(ranges).toBeGreaterThan(10);
+      const scanned = search(log, undefined);
+      const spooled = search(log, index);
+      expect(spooled.problems).toEqual([]);
+      expect(spooled.out.length + spooled.events.length).toBeGreaterThan(0);
+      expect(spooled.out).toBe(scanned.out);
+      const twice = search(log, index, 0);
+      expect([spooled.out, spooled.events, spooled.matched]).toEqual([twice.out, twice.events, twice.matched]);
+      // the spooled way ran, with fewer reads than ranges (one per range before)
+      expect(spooled.logReads).toBeGreaterThan(0);
+      expect(spooled.logReads).toBeLessThan(big ? ranges / 2 : 4);
+    } finally {
+      index.close();
+    }
+  });
+
+  it.each([
+    ['a range moved into a line', (p: number[]) => (p[2 * 5] += 7)],
+    ["a range stretched into the other session's line after it", (p: number[]) => (p[2 * 5 + 1] += 5)],
+    ["another session's lines between two ranges, as a range", (p: number[]) => p.splice(2 * 5 + 2, 0, p[2 * 5 + 1], p[2 * 6])],
+    ['a range cut short', (p: number[]) => (p[2 * 5 + 1] -= 2)],
+  ])('an index that lies inside a run read in one go is refused, nothing printed from it: %s', (_what, lie) => {
+    const { log, size } = logWithNoise('lies', false);
+    const index = SearchIndex.open(join(dir, `index-lies-${Math.random().toString(36).slice(2)}`));
+    try {
+      index.build(log);
+      const real = index.sessionRanges.bind(index);
+      index.sessionRanges = (file, s) => {
+        const p = Array.from(real(file, s));
+        if (s === SESSION) lie(p);
+        return Float64Array.from(p.map((v) => Math.min(v, size)));
+      };
+      const scanned = search(log, undefined);
+      const spooled = search(log, index);
+      expect(spooled.logReads).toBeGreaterThan(0); // refused by the spooled way itself
+      expect(spooled.problems).toHaveLength(1);
+      expect(spooled.problems[0]).toMatch(/^it does not match the log /);
+      expect([spooled.out, spooled.events]).toEqual([scanned.out, scanned.events]); // the scan's answer, nothing of the lying index's
+      expect(spooled.problems).toEqual(search(log, index, 0).problems);
+    } finally {
+      index.close();
+    }
+  });
+});
