@@ -474,7 +474,11 @@ int main(int argc, char **argv) {
     PATHF(path, "%s/contid-runc.conf", g_dir);
     conf = readable(path) ? path : "/etc/contid/contid-runc.conf";
   }
-  if (readable(conf)) read_conf(conf);
+  /* dash's `.` looks a name without a slash up on PATH, not where `[ -r ]` looked: the sh's. */
+  if (readable(conf)) {
+    if (!strchr(conf, '/')) to_sh();
+    read_conf(conf);
+  }
 
   /* The global options, then the subcommand (the sh's loop, case for case). */
   const char *sub = NULL, *log = "", *logfmt = "", *root = "", **want = NULL, *ignored;

@@ -176,6 +176,29 @@ describe.each(calls)('%s', (_call, argv) => {
   });
 });
 
+// CONTID_RUNC_CONF naming a file without a slash: dash's `.` looks such a name up on PATH,
+// never in the working directory (the runtime's, Podman's and containerd's bundle), though
+// `[ -r NAME ]` looked there; the compiled shim hands it to the sh instead of reading ./NAME.
+describe('CONTID_RUNC_CONF without a slash (outside attack 31)', () => {
+  const pathDir = join(state.dir, 'path-dir');
+  beforeAll(() => {
+    mkdirSync(pathDir, { recursive: true });
+    writeFileSync(join(B, 'rel.conf'), `CONTID_SPOOL_DIR=${spoolB}\nCONTID_LOGIN_UID=4242\n`);
+    writeFileSync(join(pathDir, 'rel.conf'), `CONTID_SPOOL_DIR=${spoolA}\n`);
+  });
+  afterAll(() => rmSync(join(B, 'rel.conf'), { force: true }));
+
+  test.each(calls)('%s: the file dash finds on PATH, or none, as the sh', (_call, argv) => {
+    for (const PATH of [`${pathDir}:/usr/bin:/bin`, '/usr/bin:/bin']) {
+      const extra = { CONTID_RUNC_CONF: 'rel.conf', PATH };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, argv, extra);
+      expect(run(join(WITH_SH, 'contid-runc-fast'), null, argv, extra)).toEqual(sh);
+      const alone = run(join(ALONE, 'contid-runc-fast'), null, argv, extra);
+      expect(alone).toMatchObject({ status: 127, entries: [], runtime: null });
+    }
+  });
+});
+
 test('a conf that is a directory: the compiled shim hands it to the sh, whatever dash’s `.` makes of it', () => {
   const argv = calls[0]![1];
   for (const dir of [WITH_SH, ALONE]) rmSync(join(dir, 'contid-runc.conf'), { force: true });
