@@ -7,7 +7,7 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup-host: run as root (contid tags on the real kernel audit subsystem)" >&2; exit 1; }
 
 # --- packages ---------------------------------------------------------------------------
-PACKAGES=(auditd gcc libc6-dev audispd-plugins libaudit1 libauparse0 busybox-static docker.io runc lxc lxc-templates debootstrap systemd-container util-linux e2fsprogs iproute2 hyperfine python3 chromium fonts-dejavu-core podman crun containerd docker-compose)
+PACKAGES=(auditd gcc libc6-dev audispd-plugins libaudit1 libauparse0 busybox-static docker.io runc lxc lxc-templates debootstrap systemd-container util-linux e2fsprogs iproute2 hyperfine python3 chromium fonts-dejavu-core podman crun containerd docker-compose libcap2-bin)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/auxv.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -434,6 +435,14 @@ static void write_failed(const char *spool, const char *sub, const char *id, con
 
 int main(int argc, char **argv) {
   g_argv = argv;
+  /* Its caller's environment and argv[0] pick the runtime, the sh it hands to, the spool and the
+   * login uid: started with privileges its caller lacks (set-user-id, file capabilities, a
+   * secure-exec transition), it would give them away. The sh can never be (the kernel ignores
+   * both on scripts); installed so, this program refuses before reading anything. */
+  if (getauxval(AT_SECURE)) {
+    fputs("contid-runc: refusing to run set-user-id or with file capabilities (its caller's environment names what it runs)\n", stderr);
+    return 127;
+  }
   const char *self_path = argv[0];
   const char *slash = strrchr(self_path, '/');
   if (slash) {
