@@ -4,14 +4,17 @@
 //    (runtime handler "runc") — against plain runc (handler "plain") under the same containerd:
 //    pod start (sandbox + 2 containers) and an ExecSync probe, medians of interleaved pairs; the
 //    sh shim (handler "sh") runs in the same rounds, so the two shims are compared in one run.
-//    Then 1,000 probes (marked as the pod spec's liveness probe, as the node agent marks them)
-//    and what they add to the registry.
+//    Plain runc's handler names the same runc binary the shim runs, so the two differ only by
+//    contid. The node agent (`contid agent kubernetes`, against the emulated API server below)
+//    drains the spool while each step runs, as on a node; each step starts once the agent is
+//    done with the one before. Then 1,000 probes (the pod spec's liveness probe, which the agent
+//    marks and folds) and what they cost the agent and the registry.
 // 2. The agent: how fast it brings N pods' annotations up to date from a cold start (list +
 //    registry look-ups + one merge patch per pod), against kubectl annotating the same N pods on
 //    the same emulated API server (no API server can run here: test/kubernetes/emulated-api-server.ts
 //    is the in-process stand-in both clients talk to over HTTP).
 const { execFile, spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { loadTs } = require('./lib/load-ts');
@@ -84,8 +87,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (t) => Number(process.hrtime.bigint() - t) / 1e6;
 
 /** Pod start as the kubelet drives it: RunPodSandbox, then CreateContainer + StartContainer twice. */
-async function startPod(node, image, handler, i) {
-  const sandbox = node.sandboxConfig('bench', `pod-${handler}-${i}`, `uid-${handler}-${i}`);
+async function startPod(node, image, handler, name, uid) {
+  const sandbox = node.sandboxConfig('bench', name, uid);
   const t = process.hrtime.bigint();
   const id = await node.cri.runPodSandbox(sandbox, handler === 'contid' ? '' : handler);
   const containers = [];
@@ -97,16 +100,85 @@ async function startPod(node, image, handler, i) {
   return { ms: ms(t), id, containers };
 }
 
+/** The pod as the API server holds it: app's liveness probe is the bench's ExecSync, so the agent marks and folds it. */
+const apiPod = (name, uid, image) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'bench', uid },
+  spec: { nodeName: 'bench-node', containers: [{ name: 'app', image, livenessProbe: { exec: { command: ['/bin/true'] } } }, { name: 'sidecar', image }] },
+});
+
+/** What the kubelet reports once a pod runs: its containers' runtime ids (the agent annotates the pod with their contids). */
+const podStatus = (pod, image) => (p) => {
+  p.status = { containerStatuses: ['app', 'sidecar'].map((name, k) => ({ name, containerID: `containerd://${pod.containers[k]}`, image, imageID: '', ready: true, restartCount: 0, state: { running: {} } })) };
+};
+
+async function until(what, test, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** CPU (user + system, all threads) a process has used, in ms. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * The node agent as deployed: `contid agent kubernetes` (its own process, default priority),
+ * the spool's only consumer, watching the node's pods on the emulated API server. It drains
+ * while every step is measured, as it does on a node. BENCH_K8S_AGENT_CLI runs another build's
+ * CLI (an A/B of agent changes); BENCH_K8S_AGENT=off runs none (the shim alone, as before).
+ */
+async function startNodeAgent(dir, stateDir, env) {
+  const EmulatedApiServer = loadEmulator();
+  const server = new EmulatedApiServer();
+  await server.start();
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, server.kubeconfig());
+  server.putConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'contid-node-prefixes', namespace: 'contid-system' }, data: {} });
+  const cli = process.env.BENCH_K8S_AGENT_CLI || CLI;
+  const agent = spawn(process.execPath, [cli, 'agent', 'kubernetes', '--node', 'bench-node', '--kubeconfig', kubeconfig, '--spool', join(stateDir, 'spool')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  agent.stderr.on('data', (d) => (stderr += d.toString()));
+  const exited = new Promise((ok) => agent.on('exit', ok));
+  const stop = async () => {
+    agent.kill('SIGTERM');
+    await exited;
+    await server.stop();
+  };
+  try {
+    await until('the agent to drain the spool', () => /draining/.test(stderr) || agent.exitCode !== null, 30_000);
+    if (agent.exitCode !== null) throw new Error(`contid agent kubernetes exited ${agent.exitCode}: ${stderr}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { server, cli, pid: agent.pid, stop, log: () => stderr };
+}
+
 async function nodeBench(rounds) {
   const { ContainerdNode, NODE_IMAGE } = loadTs(join(ROOT, 'test/kubernetes/containerd-node.ts'));
   const dir = mkdtempSync(join(tmpdir(), 'contid-bench-node-'));
   const stateDir = join(dir, 'state');
+  const spoolDir = join(stateDir, 'spool');
   const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_FAIL_POLICY: 'closed' };
   const fast = join(ROOT, 'integrations/docker/contid-runc-fast');
   const built = spawnSync(join(ROOT, 'scripts/build-shim.sh'), [fast], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`scripts/build-shim.sh: ${built.stderr}`);
   const node = new ContainerdNode({ label: 'bench-node', binaryName: fast, env, handlers: { sh: join(ROOT, 'integrations/docker/contid-runc') } });
   await node.start();
+  mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  const agent = process.env.BENCH_K8S_AGENT === 'off' ? null : await startNodeAgent(dir, stateDir, env);
+  // Between measured steps: the agent done with what the last step handed it (no entry left,
+  // the pod annotated), so its work for one handler's step never lands in another's.
+  const spoolEmpty = () => readdirSync(spoolDir).every((n) => !n.endsWith('.entry'));
+  const annotated = (name) => () => Object.keys(JSON.parse(agent.server.getPod('bench', name)?.metadata.annotations?.[k8s.CONTAINERS_ANNOTATION] ?? '{}')).length === 3;
   const pods = [];
   try {
     const start = { contid: [], plain: [], sh: [] };
@@ -115,55 +187,89 @@ async function nodeBench(rounds) {
       // Interleaved triples, the order rotating, so drift and caches hit each handler alike.
       const order = ['contid', 'plain', 'sh'];
       for (const handler of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
-        const pod = await startPod(node, NODE_IMAGE, handler, i);
+        const [name, uid] = [`pod-${handler}-${i}`, `uid-${handler}-${i}`];
+        // A node running plain runc has no agent: only contid's pods are its to watch.
+        const watched = agent && handler !== 'plain';
+        if (watched) agent.server.addPod(apiPod(name, uid, NODE_IMAGE));
+        const pod = await startPod(node, NODE_IMAGE, handler, name, uid);
         start[handler].push(pod.ms);
         pods.push(pod.id);
+        if (watched) {
+          // The kubelet reports the pod's containers a moment after they run (its relist).
+          await until(`${name} drained`, spoolEmpty);
+          agent.server.updatePod('bench', name, podStatus(pod, NODE_IMAGE));
+          await until(`${name} annotated`, annotated(name));
+        }
         const t = process.hrtime.bigint();
         const r = await node.cri.execSync(pod.containers[0], ['/bin/true']);
         if (r.exitCode !== 0) throw new Error(`probe exited ${r.exitCode}`);
         probe[handler].push(ms(t));
+        if (watched) await until(`${name}'s probe drained`, spoolEmpty);
       }
     }
     const ratio = (xs, of = 'contid') => median(xs[of].map((x, k) => x / xs.plain[k]));
     console.log(`A real node (containerd ${(await node.cri.version()).runtimeVersion} CRI plugin), ${rounds} interleaved rounds (contid-runc-fast, plain runc, the sh contid-runc), medians:`);
+    console.log(agent ? `  contid agent kubernetes (${agent.cli === CLI ? 'this build' : agent.cli}) drains the spool throughout, as on a node; plain runc's pods are not its` : '  no agent runs (BENCH_K8S_AGENT=off): the shim alone');
     console.log(`  pod start (sandbox + 2 containers): contid ${median(start.contid).toFixed(0)} ms, plain runc ${median(start.plain).toFixed(0)} ms, ratio ${ratio(start).toFixed(3)}`);
     console.log(`  ExecSync probe (/bin/true):         contid ${median(probe.contid).toFixed(1)} ms, plain runc ${median(probe.plain).toFixed(1)} ms, ratio ${ratio(probe).toFixed(3)}`);
     console.log(`  the sh shim in the same rounds:     pod start ${median(start.sh).toFixed(0)} ms, ratio ${ratio(start, 'sh').toFixed(3)}; ExecSync ${median(probe.sh).toFixed(1)} ms, ratio ${ratio(probe, 'sh').toFixed(3)}`);
 
-    // 1,000 probes on one container, then the spool drained as the daemon does: what they cost the registry.
-    const probed = await startPod(node, NODE_IMAGE, 'contid', 'probes');
+    // 1,000 probes on one container while the agent drains, as the kubelet's probes of a
+    // node's pods come: what they cost the agent and the registry.
+    const name = 'pod-probes';
+    if (agent) agent.server.addPod(apiPod(name, 'uid-probes', NODE_IMAGE));
+    const probed = await startPod(node, NODE_IMAGE, 'contid', name, 'uid-probes');
     pods.push(probed.id);
-    const { Tagger } = require(join(ROOT, 'packages/core/dist/index.js'));
-    const { Spool, SpoolConsumer } = require(join(ROOT, 'packages/docker/dist/index.js'));
-    const tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
-    try {
-      // The pod spec the node agent would watch: /bin/true is this container's liveness probe,
-      // so each ExecSync is marked a probe and folded as the agent folds it.
-      let pod = [];
-      const consumer = new SpoolConsumer({ tagger, spool: new Spool(join(stateDir, 'spool')), identifiers: [k8s.kubernetesIdentifier], describeExec: k8s.probeDescriber(() => pod), pidFileWaitMs: 5_000 });
+    let consumer = null;
+    let tagger = null;
+    if (agent) {
+      await until(`${name} drained`, spoolEmpty);
+      agent.server.updatePod('bench', name, podStatus(probed, NODE_IMAGE));
+      await until(`${name} annotated`, annotated(name));
+    } else {
+      // No agent: the spool drained in this process after the probes, marked as the agent marks them.
+      const { Tagger } = require(join(ROOT, 'packages/core/dist/index.js'));
+      const { Spool, SpoolConsumer } = require(join(ROOT, 'packages/oci/dist/index.js'));
+      tagger = Tagger.open({ stateDir, failPolicy: 'closed' });
+      let known = [];
+      consumer = new SpoolConsumer({ tagger, spool: new Spool(spoolDir), identifiers: [k8s.kubernetesIdentifier], describeExec: k8s.probeDescriber(() => known), pidFileWaitMs: 5_000 });
       await consumer.drain();
-      const row = tagger.containers.findByRuntimeId(probed.containers[0]);
-      const l = row.labels;
-      pod = [{ metadata: { namespace: l['io.kubernetes.pod.namespace'], name: l['io.kubernetes.pod.name'], uid: l['io.kubernetes.pod.uid'] }, spec: { containers: [{ name: l['io.kubernetes.container.name'], livenessProbe: { exec: { command: ['/bin/true'] } } }] } }];
-      const rows = () => tagger.containers.bindings(row.contid).length;
-      const runs = () => tagger.containers.folds(row.contid).reduce((n, f) => n + f.count, 0);
-      const [rowsBefore, runsBefore, pagesBefore, diskBefore] = [rows(), runs(), pageBytes(stateDir), dbBytes(stateDir)];
+      known = [apiPod(name, 'uid-probes', NODE_IMAGE)];
+    }
+    try {
+      const registry = () => Registry.open(stateDir, { readonly: true });
+      const counts = () => {
+        const reg = registry();
+        try {
+          const row = reg.findByRuntimeId(probed.containers[0]);
+          return { bindings: reg.bindings(row.contid).length, folds: reg.folds(row.contid).length, runs: reg.folds(row.contid).reduce((n, f) => n + f.count, 0) };
+        } finally {
+          reg.close();
+        }
+      };
+      const before = { ...counts(), pages: pageBytes(stateDir), disk: dbBytes(stateDir), cpu: agent ? cpuMs(agent.pid) : 0 };
       const probes = 1000;
       let t = process.hrtime.bigint();
       for (let k = 0; k < probes; k++) await node.cri.execSync(probed.containers[0], ['/bin/true']);
       const probeMs = ms(t);
       t = process.hrtime.bigint();
-      await consumer.drain();
+      if (agent) await until('the probes drained', spoolEmpty, 300_000);
+      else await consumer.drain();
       const drainMs = ms(t);
-      console.log(`  ${probes} probes through contid: ${(probeMs / probes).toFixed(1)} ms each; drained in ${drainMs.toFixed(0)} ms;` +
-        ` registry +${rows() - rowsBefore} binding rows, ${runs() - runsBefore} runs folded into ${tagger.containers.folds(row.contid).length} row(s),` +
-        ` +${((pageBytes(stateDir) - pagesBefore) / probes).toFixed(1)} bytes of pages in use per probe` +
-        ` (files +${((dbBytes(stateDir) - diskBefore) / probes).toFixed(0)} bytes per probe, WAL included: auto-checkpoints reuse it)`);
+      const agentCpu = agent ? cpuMs(agent.pid) - before.cpu : null;
+      const after = counts();
+      console.log(`  ${probes} probes through contid: ${(probeMs / probes).toFixed(1)} ms each; ${agent ? `the agent's CPU ${(agentCpu / probes).toFixed(2)} ms per probe, the spool empty ${drainMs.toFixed(0)} ms after the last` : `drained in ${drainMs.toFixed(0)} ms`};` +
+        ` registry +${after.bindings - before.bindings} binding rows, ${after.runs - before.runs} runs folded into ${after.folds} row(s),` +
+        ` +${((pageBytes(stateDir) - before.pages) / probes).toFixed(1)} bytes of pages in use per probe` +
+        ` (files +${((dbBytes(stateDir) - before.disk) / probes).toFixed(0)} bytes per probe, WAL included: auto-checkpoints reuse it)`);
+      const refused = existsSync(join(spoolDir, 'failed')) ? readdirSync(join(spoolDir, 'failed')).filter((n) => n.endsWith('.entry')).length : 0;
+      if (refused) console.log(`  ${refused} spool entries quarantined (${join(spoolDir, 'failed')}): the figures above are not contid's ordinary path`);
     } finally {
-      tagger.close();
+      tagger?.close();
     }
   } finally {
     for (const id of pods) await node.cri.stopPodSandbox(id).then(() => node.cri.removePodSandbox(id)).catch(() => {});
+    await agent?.stop();
     node.stop();
     rmSync(dir, { recursive: true, force: true });
   }

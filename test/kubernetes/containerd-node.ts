@@ -1,10 +1,29 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriClient, PodSandboxConfig } from '@contid/kubernetes';
 import { run } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
+
+/**
+ * The runtime contid's shim runs under containerd's runc handler: CONTID_RUNTIME (or
+ * CONTID_RUNC) from its environment, else the first runc in the directories it searches
+ * (integrations/docker/contid-runc.c, choose_runtime; the sh's list is the same).
+ */
+export function shimRuntime(env: NodeJS.ProcessEnv): string {
+  const given = env.CONTID_RUNTIME || env.CONTID_RUNC;
+  if (given) return given;
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
+    try {
+      accessSync(join(dir, 'runc'), constants.X_OK);
+      return join(dir, 'runc');
+    } catch {
+      // not there: the next directory
+    }
+  }
+  throw new Error('no runc in /usr/sbin, /usr/bin, /usr/local/sbin, /usr/local/bin, /sbin or /bin');
+}
 
 /** The image every pod runs (also the sandbox image: containerd needs a pause image locally). */
 export const NODE_IMAGE = 'docker.io/local/busybox:1';
@@ -23,7 +42,8 @@ export interface ContainerdNodeOptions {
 /**
  * A real Kubernetes node minus the kubelet: a private containerd (Debian's 1.6, whose CRI plugin
  * `io.containerd.grpc.v1.cri` is what a kubelet talks to) with its own root, state and socket,
- * two runtime handlers — "runc" through `binaryName`, "plain" straight to runc — and no CNI:
+ * two runtime handlers — "runc" through `binaryName`, "plain" straight to the runc that shim
+ * runs, with the same runtime options otherwise — and no CNI:
  * pods use the node's network, as hostNetwork pods do. No registry is reachable here, so the
  * image is an OCI archive built from the host's busybox and imported with `ctr`.
  */
@@ -112,13 +132,9 @@ export class ContainerdNode {
       '  [plugins."io.containerd.grpc.v1.cri".cni]',
       `    bin_dir = "${this.root}/cni-bin"`,
       `    conf_dir = "${this.root}/cni-conf"`,
-      '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
-      '    runtime_type = "io.containerd.runc.v2"',
-      '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
-      `      BinaryName = "${this.options.binaryName}"`,
-      '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.plain]',
-      '    runtime_type = "io.containerd.runc.v2"',
-      ...Object.entries(this.options.handlers ?? {}).flatMap(([name, binary]) => [
+      // Every handler sets the same runtime options but BinaryName: "plain" names the runc that
+      // contid's shim runs, so a pod through it and one through plain differ only by the shim.
+      ...Object.entries({ runc: this.options.binaryName, plain: shimRuntime(this.options.env), ...this.options.handlers }).flatMap(([name, binary]) => [
         `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${name}]`,
         '    runtime_type = "io.containerd.runc.v2"',
         `    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${name}.options]`,

@@ -9,7 +9,7 @@ import { contid, tempStateDir } from '../helpers/cli';
 import { buildFastShim } from '../helpers/fast-shim';
 import { waitFor } from '../helpers/wait';
 import { startNodeAgent } from './node-agent';
-import { ContainerdNode, NODE_IMAGE } from './containerd-node';
+import { ContainerdNode, NODE_IMAGE, shimRuntime } from './containerd-node';
 
 // A real node: containerd's own CRI plugin (what the kubelet talks to) runs every pod container
 // through contid's shim — the compiled one a node installs (integrations/docker/contid-runc.c,
@@ -109,6 +109,27 @@ describe('a real node: containerd 1.6 CRI plugin → contid shim → runc', () =
       expect(field(record, 'virt')).toBe('kubernetes');
       expect(field(record, 'contid')).toBe(formatContainerId(c.contid));
       expect(field(record, 'parent-contid')).toBe(formatContainerId(sandbox.contid));
+    }
+  });
+
+  test('the plain handler (pnpm bench kubernetes’s peer) runs the runc contid’s shim runs, with the same runtime options but the binary', async () => {
+    const config = node.sandboxConfig('shop', 'peer-3e4f5', '2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f');
+    const plain = await node.cri.runPodSandbox(config, 'plain');
+    try {
+      const peer = await node.cri.createContainer(plain, { metadata: { name: 'web', attempt: 0 }, image: { image: NODE_IMAGE }, command: ['/bin/sleep', '600'], logPath: 'peer/0.log' }, config);
+      await node.cri.startContainer(peer);
+      // What containerd hands its runc shim for each container (CRI's verbose status).
+      const runtimeOf = async (id: string) => {
+        const info = JSON.parse((await node.cri.containerStatus(id, true)).info.info ?? '{}') as { runtimeType?: string; runtimeOptions?: Record<string, unknown> | null };
+        const { binary_name: binary, ...rest } = info.runtimeOptions ?? {};
+        return { type: info.runtimeType, binary, rest };
+      };
+      const [through, peerRuntime] = [await runtimeOf(webId), await runtimeOf(peer)];
+      expect(through.binary).toBe(SHIM);
+      expect(peerRuntime).toEqual({ type: through.type, binary: shimRuntime(env), rest: through.rest });
+    } finally {
+      await node.cri.stopPodSandbox(plain);
+      await node.cri.removePodSandbox(plain);
     }
   });
 
