@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** The kernel's "unset" value for loginuid and sessionid. */
 export const AUDIT_UNSET = 4294967295;
@@ -19,9 +19,13 @@ export function readSessionId(pid: Pid = 'self', procRoot = '/proc'): number {
  * Null when the process is gone.
  */
 export function processStartTime(pid: Pid, procRoot = '/proc'): number | null {
+  const path = `${procRoot}/${pid}/stat`;
+  // A process already gone is the ordinary case for a probe's exec bound after it ended: told
+  // by a look-up rather than by a failed read, whose exception costs more than the read.
+  if (!existsSync(path)) return null;
   let stat: string;
   try {
-    stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
     return null;
   }

@@ -311,6 +311,9 @@ export class Tagger {
    */
   private observe(pid: number, target: BindTarget): { start: number | null; namespaces: Namespaces } {
     const start = processStartTime(pid, this.config.procRoot);
+    // Gone (a probe's exec ends before its entry is bound): nothing to read of it, and a process
+    // given its pid since must not be read for it.
+    if (start === null) return { start: target.start ?? null, namespaces: {} };
     if (target.start !== undefined && start !== target.start) return { start: target.start, namespaces: {} };
     return { start, namespaces: readNamespaces(pid, this.config.procRoot) };
   }

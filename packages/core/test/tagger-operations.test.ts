@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditSink, ContidError, LifecycleRecord, Registry, Tagger, parseLifecycle, readSessionId, toContainerId } from '@contid/core';
@@ -109,6 +109,24 @@ describe('Tagger operations: every registry write is an audit record first', () 
       expect(tagger.containers.findByRuntimeId('rorororo')?.contid).toBe(container.contid);
     } finally {
       ro.close();
+    }
+  });
+
+  it('a process gone before it is bound (a probe that ended) is recorded without namespaces: none is read for its pid', () => {
+    // A /proc where pid 4242 has no stat (it exited) but its ns links answer: a process that
+    // took the pid since. Its namespaces are not the exec's.
+    const proc = join(dir, 'proc');
+    mkdirSync(join(proc, '4242', 'ns'), { recursive: true });
+    for (const kind of ['ipc', 'mnt', 'net', 'pid', 'uts']) symlinkSync(`${kind}:[4026539999]`, join(proc, '4242', 'ns', kind));
+    symlinkSync('/proc/self', join(proc, 'self'));
+    const fake = Tagger.open({ stateDir: join(dir, 'state'), writePath: 'session', failPolicy: 'closed', nodeName: 'ops-test', procRoot: proc }, { sink, trustedCaller: true });
+    try {
+      const { container } = fake.create({ orchestrator: 'kubernetes', name: 'shop/web/app', runtimeId: 'gone4242', parent: null, target: target() });
+      sink.texts.length = 0;
+      fake.setns({ contid: container.contid, target: { pid: 4242, session: nextSession++ }, detail: { healthcheck: true, command: ['/bin/true'], probe: ['liveness'] } });
+      expect(sink.records()).toEqual([expect.objectContaining({ op: 'setns', pid: 4242, namespaces: {} })]);
+    } finally {
+      fake.close();
     }
   });
 
