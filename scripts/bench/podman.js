@@ -26,7 +26,17 @@ const LIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const podman = (args) => spawnSync('podman', ['--root', ROOT, '--runroot', RUNROOT, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args], { encoding: 'utf8' });
+const GLOBAL = ['--root', ROOT, '--runroot', RUNROOT, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+const podman = (args) => spawnSync('podman', [...GLOBAL, ...args], { encoding: 'utf8' });
+const CPU_ROUNDS = Number(process.env.BENCH_CPU_ROUNDS || 30);
+
+/** CPU (task-clock, ms) of one podman run --rm and every process it starts (conmon, the runtime, the shim). */
+function cpuOfRun(runtime) {
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', '--', 'podman', ...GLOBAL, '--runtime', runtime, 'run', '--rm', ...LIMITS, IMAGE, 'true'], { encoding: 'utf8' });
+  const line = r.stderr.split('\n').find((l) => l.includes('task-clock'));
+  if (r.status !== 0 || !line) throw new Error(`perf stat podman run: ${r.stderr}`);
+  return Number(line.split(',')[0]);
+}
 
 function timedPodman(args) {
   const t = process.hrtime.bigint();
@@ -164,6 +174,22 @@ exports.main = async function main() {
     const tagged = (serveLog.match(/ create /g) || []).length;
     const ended = (serveLog.match(/ end /g) || []).length;
     console.log(`  contid serve bound ${tagged} creates and ${ended} ends (${2 * PAIRS + 2} runs through a shim)`);
+    // CPU rather than wall: what the load of others' runs moves far less. Without perf: skipped.
+    if (spawnSync('perf', ['--version']).status === 0) {
+      const cpu = { plain: [], fast: [], sh: [] };
+      const cpuRatios = { fast: [], sh: [] };
+      for (let i = 0; i < CPU_ROUNDS; i++) {
+        const order = [...kinds.slice(i % 3), ...kinds.slice(0, i % 3)];
+        const ms = {};
+        for (const k of order) ms[k] = cpuOfRun(runtimes[k]);
+        for (const k of kinds) cpu[k].push(ms[k]);
+        cpuRatios.fast.push(ms.fast / ms.plain);
+        cpuRatios.sh.push(ms.sh / ms.plain);
+      }
+      const plus = (k) => `+${f(median(cpu[k]) - median(cpu.plain))} ms, median of round ratios ${median(cpuRatios[k]).toFixed(3)}`;
+      console.log(`CPU per podman run --rm (perf stat task-clock of podman and all it starts; serve's not included), ${CPU_ROUNDS} rotating rounds:`);
+      console.log(`  plain runc median ${f(median(cpu.plain))} ms; compiled ${plus('fast')}; sh ${plus('sh')}`);
+    }
     console.log(`each shim's own cost per runtime call as Podman makes it (/bin/true direct vs through each, ${CALLS} calls alternating, contid-runc.conf beside them; wall: medians, CPU: the calls' user + system over ${CALLS}):`);
     for (const [label, { direct, fast, sh: viaSh, cpu }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       const plus = (x, base) => `+${(x - base).toFixed(2)}`;
