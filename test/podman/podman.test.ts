@@ -206,7 +206,10 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
   ])('run --rm through %s: bound, then ended by its delete', async (_kind, through) => {
     const runName = uniqueName('pm-rm');
     const cidfile = join(state.dir, `${runName}.cid`);
-    const r = podman(['run', '--rm', '--cidfile', cidfile, ...LIMITS, '--name', runName, IMAGE, 'true'], through);
+    // The name comes from conmon's command line, read while the container lives: an init that
+    // exits at once can be gone before the spool is drained (a known race, docs/podman.md), so
+    // this container lives a second.
+    const r = podman(['run', '--rm', '--cidfile', cidfile, ...LIMITS, '--name', runName, IMAGE, 'sleep', '1'], through);
     expect([r.status, r.stderr]).toEqual([0, '']);
     const runId = readFileSync(cidfile, 'utf8').trim();
     const bound = await waitFor('the create binding', () => byRuntimeId(runId), 30_000);

@@ -23,6 +23,8 @@ describe('LXC start-host hook on a procfs-contid kernel (emulated procfs)', () =
     writeFileSync(join(root, dir, 'sessionid'), `${session}\n`);
     writeFileSync(join(root, dir, 'loginuid'), '0\n');
     symlinkSync('pid:[4026599999]', join(root, dir, 'ns', 'pid'));
+    // every live process has a stat line (the tagger tells a gone process by its absence); starttime is field 22
+    writeFileSync(join(root, dir, 'stat'), `${dir === 'self' ? process.pid : dir} (init) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n`);
   }
 
   beforeEach(() => {
