@@ -29,6 +29,24 @@ const noise = fc.record({ ses: fc.constantFrom(1625, 77, 4294967295), peer: fc.b
   ];
 });
 
+/** One indexed (or, without an index, scanned) raw search for srch-t1: its bytes, events, index problems and stats. */
+function searchT1(log: string, index: SearchIndex | undefined, spoolMaxBytes: number) {
+  const bytes: Buffer[] = [];
+  const events: string[] = [];
+  const problems: string[] = [];
+  const stats = searchLogs({
+    files: [log],
+    filter: { container: 'srch-t1' },
+    attribution,
+    index,
+    spoolMaxBytes,
+    onEvent: (e: AuditEvent) => events.push(`${e.time}:${e.serial}:${e.records.map((r) => r.raw).join('|')}`),
+    rawOut: (b) => bytes.push(Buffer.from(b)),
+    onIndexProblem: (w) => problems.push(w),
+  });
+  return { out: Buffer.concat(bytes).toString('latin1'), events, problems, stats };
+}
+
 /** What an index that lies may say of a range: moved, stretched into its neighbour, dropped, or one more. */
 const tamper = fc.record({ kind: fc.constantFrom('none', 'start', 'end', 'merge', 'drop', 'foreign'), at: fc.nat(), by: fc.integer({ min: -40, max: 40 }) });
 
@@ -83,20 +101,8 @@ describe('the spooled index way hands out what reading each range twice does', (
           const ranges = index.sessionRanges.bind(index);
           index.sessionRanges = (file, s) => (s === SESSION ? tampered(ranges(file, s), t, text.length) : ranges(file, s));
           const way = (spoolMaxBytes: number): unknown => {
-            const bytes: Buffer[] = [];
-            const events: string[] = [];
-            const problems: string[] = [];
-            const stats = searchLogs({
-              files: [log],
-              filter: { container: 'srch-t1' },
-              attribution,
-              index,
-              spoolMaxBytes,
-              onEvent: (e: AuditEvent) => events.push(`${e.time}:${e.serial}:${e.records.map((r) => r.raw).join('|')}`),
-              rawOut: (b) => bytes.push(Buffer.from(b)),
-              onIndexProblem: (w) => problems.push(w),
-            });
-            return { out: Buffer.concat(bytes).toString('latin1'), events, problems, matched: stats.matched, lines: stats.lines, skipped: stats.skipped };
+            const { out, events, problems, stats } = searchT1(log, index, spoolMaxBytes);
+            return { out, events, problems, matched: stats.matched, lines: stats.lines, skipped: stats.skipped };
           };
           // (a log with another node's lines is attributed event by event: no spool there)
           const open = jest.spyOn(SpoolFile, 'open');
@@ -134,19 +140,8 @@ describe('a temp or log file system that fails does not cost the answer (any use
   afterEach(() => jest.restoreAllMocks());
 
   const search = (withIndex: boolean, spoolMaxBytes = 1 << 30): { out: string; problems: string[]; matched: number } => {
-    const bytes: Buffer[] = [];
-    const problems: string[] = [];
-    const stats = searchLogs({
-      files: [log],
-      filter: { container: 'srch-t1' },
-      attribution,
-      index: withIndex ? index : undefined,
-      spoolMaxBytes,
-      onEvent: () => undefined,
-      rawOut: (b) => bytes.push(Buffer.from(b)),
-      onIndexProblem: (w) => problems.push(w),
-    });
-    return { out: Buffer.concat(bytes).toString('latin1'), problems, matched: stats.matched };
+    const { out, problems, stats } = searchT1(log, withIndex ? index : undefined, spoolMaxBytes);
+    return { out, problems, matched: stats.matched };
   };
 
   it('a spool write that fails with ENOSPC: the ranges are read twice instead, the same answer, no warning', () => {
@@ -239,21 +234,9 @@ describe('ranges that lie close together are read in one go, each still checked'
       if (spooling && logFds.has(args[0])) logReads++;
       return (realRead as (...a: unknown[]) => number)(...args);
     }) as typeof fs.readSync);
-    const bytes: Buffer[] = [];
-    const events: string[] = [];
-    const problems: string[] = [];
     try {
-      const stats = searchLogs({
-        files: [log],
-        filter: { container: 'srch-t1' },
-        attribution,
-        index,
-        spoolMaxBytes,
-        onEvent: (e: AuditEvent) => events.push(`${e.time}:${e.serial}:${e.records.map((r) => r.raw).join('|')}`),
-        rawOut: (b) => bytes.push(Buffer.from(b)),
-        onIndexProblem: (w) => problems.push(w),
-      });
-      return { out: Buffer.concat(bytes).toString('latin1'), events, problems, matched: stats.matched, logReads: spooling ? logReads : -1 };
+      const { out, events, problems, stats } = searchT1(log, index, spoolMaxBytes);
+      return { out, events, problems, matched: stats.matched, logReads: spooling ? logReads : -1 };
     } finally {
       jest.restoreAllMocks();
     }
