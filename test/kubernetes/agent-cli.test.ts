@@ -104,3 +104,46 @@ describe('contid agent kubernetes while the API server is unreachable', () => {
     expect(Date.now() - t).toBeLessThan(1_500); // not after the current back-off delay
   });
 });
+
+describe('contid agent kubernetes stopped during its start (emulated API server)', () => {
+  const state = tempStateDir('k8s-cli-stop');
+  const server = new EmulatedApiServer();
+  afterAll(async () => {
+    await server.stop();
+    state.cleanup();
+  });
+
+  // @kubernetes/client-node's ListWatch forgets a stop() made while its list is in flight: when
+  // the list answers, it opens a watch nobody stops, and the agent idled on it forever.
+  test('SIGTERM while its first pod list is in flight: exits 0 and never opens the watch', async () => {
+    await server.start();
+    const listDelayMs = 6_000;
+    server.podListDelayMs = listDelayMs;
+    const kubeconfig = join(state.dir, 'kubeconfig');
+    writeFileSync(kubeconfig, server.kubeconfig());
+    const child = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'worker-2', '--kubeconfig', kubeconfig, '--no-drain-spool'], {
+      env: state.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const podLists = () => server.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch !== 'true');
+    const podWatches = () => server.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch === 'true');
+    try {
+      await waitFor('the pod list to be asked for', () => podLists().length > 0);
+      const t = Date.now();
+      child.kill('SIGTERM');
+      const stillRunning = new Promise<string>((r) => setTimeout(() => r('still running 12 s after SIGTERM'), 12_000).unref());
+      expect(await Promise.race([exited, stillRunning])).toBe(0);
+      // Stopping does not wait for the list to answer (an API server may hold it for minutes).
+      expect(Date.now() - t).toBeLessThan(listDelayMs - 1_000);
+      expect(stderr).toMatch(/SIGTERM: stopping/);
+      // The list answers after the agent is gone: no watch was ever opened.
+      await new Promise((r) => setTimeout(r, listDelayMs - (Date.now() - t) + 500));
+      expect(podWatches()).toHaveLength(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
+});

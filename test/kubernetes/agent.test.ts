@@ -260,6 +260,19 @@ describe('kubernetes node agent (emulated API server)', () => {
     await expect(started).resolves.toMatchObject({ prefix: 1, claimedNow: true });
   });
 
+  test('emulated API server: stop() while the first pod list is in flight opens no watch afterwards', async () => {
+    server.podListDelayMs = 400;
+    const agent = agentFor('node-a', openRegistry('node-a'));
+    await agent.start();
+    const podRequests = () => server.requests.filter((r) => r.path === '/api/v1/pods');
+    await waitFor('the pod list to be asked for', () => podRequests().length > 0);
+    await agent.stop();
+    await new Promise((r) => setTimeout(r, 800)); // the list has answered by now
+    expect(podRequests().map((r) => r.query.watch ?? 'list')).toEqual(['list']);
+    expect(server.openWatches()).toBe(0);
+    expect(agent.stats.listWatchErrors).toBe(0); // a stop is not an API failure
+  });
+
   test('emulated API server: agents on different nodes racing for prefixes get distinct ones', async () => {
     // Every claimer reads the ConfigMap before any writes it: the worst case for the race.
     server.configMapReadDelayMs = 150;

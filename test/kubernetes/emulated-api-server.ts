@@ -74,6 +74,8 @@ export class EmulatedApiServer {
   readonly requests: RequestLog[] = [];
   /** ConfigMap GETs answer only after this many ms: lets concurrent claimers read the same version. */
   configMapReadDelayMs = 0;
+  /** Pod lists (not watches) answer only after this many ms: a slow API server during a client's start. */
+  podListDelayMs = 0;
   /** While set, watch events are kept in history but not streamed (a slow or stuck watch). */
   holdWatchEvents = false;
   /** Watches opened at a compacted resourceVersion, answered with a 410 Expired ERROR event. */
@@ -191,6 +193,11 @@ export class EmulatedApiServer {
     this.watchers.clear();
   }
 
+  /** Watches a client holds open now. */
+  openWatches(): number {
+    return this.watchers.size;
+  }
+
   count(method: string, pathPattern: RegExp, statusCode?: number): number {
     return this.requests.filter((r) => r.method === method && pathPattern.test(r.path) && (statusCode === undefined || r.status === statusCode)).length;
   }
@@ -245,6 +252,7 @@ export class EmulatedApiServer {
         const ns = m[1] ?? null;
         const sel = parseFieldSelector(query.fieldSelector);
         if (query.watch === 'true' || query.watch === '1') return this.watch(res, log, ns, sel, query.resourceVersion);
+        if (this.podListDelayMs) await new Promise((r) => setTimeout(r, this.podListDelayMs));
         const rv = Number(query.resourceVersion ?? 0);
         if (rv > 0 && rv < this.compactedThrough) return fail(410, 'Expired', `The resourceVersion for the provided list is too old.`);
         const items = [...this.pods.values()].filter((p) => matches(p, sel, ns));

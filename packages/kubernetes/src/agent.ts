@@ -118,6 +118,9 @@ export class KubernetesAgent {
     const fieldSelector = `spec.nodeName=${this.options.nodeName}`;
     const listFn = async () => {
       const list = await this.api.listPodForAllNamespaces({ fieldSelector });
+      // ListWatch forgets a stop() made while its list is in flight and would open a watch
+      // that nothing stops; failing the list here ends its start instead.
+      if (this.stopped) throw new ContidError('the agent stopped while listing pods');
       this.backoff.reset(); // the API answers again
       return list;
     };
@@ -135,20 +138,29 @@ export class KubernetesAgent {
     // The informer relists by itself after 410 Gone; any other failure stops it, so restart it.
     informer.on('error', (err) => this.scheduleRestart(err));
     this.informer = informer;
-    informer.start().catch((err: unknown) => this.scheduleRestart(err));
+    this.runInformer(informer);
+  }
+
+  /** Starts (or restarts) the informer; a watch it opened after stop() is stopped in turn. */
+  private runInformer(informer: ClientNodeModule.ListWatch<V1Pod>): void {
+    informer.start().then(
+      () => (this.stopped ? informer.stop() : undefined),
+      (err: unknown) => this.scheduleRestart(err),
+    );
   }
 
   private scheduleRestart(err: unknown): void {
+    if (this.stopped) return;
     this.stats.listWatchErrors++;
     this.lastErrorAt = Date.now();
-    if (this.stopped || this.restartTimer) return;
+    if (this.restartTimer) return;
     const delay = this.backoff.next();
     this.log(`pod watch failed (${describeApiError(err)}); restarting in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped || !this.informer) return;
       this.stats.restarts++;
-      this.informer.start().catch((e: unknown) => this.scheduleRestart(e));
+      this.runInformer(this.informer);
     }, delay);
   }
 

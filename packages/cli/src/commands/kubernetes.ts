@@ -27,6 +27,9 @@ function kubeConfig(file: string | undefined): KubeConfig {
   }
 }
 
+/** How long a stopped agent waits for the API server's open requests before it exits anyway. */
+const STOP_GRACE_MS = 2_000;
+
 const log = (line: string): void => void process.stderr.write(`contid agent kubernetes: ${line}\n`);
 
 export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
@@ -93,5 +96,8 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
       await drainer?.stop();
       tagger.close();
     }
+    // A request the API server still holds (a pod list in flight) cannot be cancelled through
+    // the client library and would keep the process alive after everything is closed.
+    if (stopping) setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
   },
 };
