@@ -182,6 +182,25 @@ static void read_id(const char *path, char *out, size_t size) {
     if (out[i] < '0' || out[i] > '9') out[0] = 0;
 }
 
+/* The caller's command line as the sh's `od -An -v -tx1 -N4096 | tr -d ' \n'` writes it: the
+ * first 4096 bytes in lower-case hex; "" when unreadable. Podman's conmon names the container
+ * only there, and it may be gone by the time the spool is drained. */
+static void caller_cmdline_hex(char *out, size_t size) {
+  unsigned char raw[4096];
+  size_t n = 0;
+  char path[64];
+  out[0] = 0;
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)getppid());
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  for (ssize_t r; n < sizeof raw && (r = read(fd, raw + n, sizeof raw - n)) > 0;) n += (size_t)r;
+  close(fd);
+  if (2 * n + 1 > size) return;
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) out[2 * i] = hex[raw[i] >> 4], out[2 * i + 1] = hex[raw[i] & 15];
+  out[2 * n] = 0;
+}
+
 static int digits(const char *s) {
   if (!*s) return 0;
   for (; *s; s++)
@@ -679,6 +698,8 @@ int main(int argc, char **argv) {
   }
 
   /* The entry, in one write: its last line `--- end` is the commit point either way. */
+  static char caller[2 * 4096 + 1];
+  if (create) caller_cmdline_hex(caller, sizeof caller);
   char *head;
   int pid = getpid();
   int hl = end ? asprintf(&head, "contid-spool 1\nop=end\nsubcommand=%s\nid=%s\nwrapper-pid=%d\nsession=%s\nold-session=%s\ninit-pid=%s\n",
@@ -686,9 +707,9 @@ int main(int argc, char **argv) {
                : asprintf(&head,
                           "contid-spool 1\nop=%s\nsubcommand=%s\nid=%s\nbundle=%s\npidfile=%s\nprocess=%s\nwrapper-pid=%d\n"
                           "session=%s\nold-session=%s\nauid=%s\nreason=\nrequester-uid=%s\nrequester-auid=%s\nrequester-session=%s\n"
-                          "requester-pid=%s\nrequester-exe=%s\nrequester-by=%s\nrequester-changes=%.*s\n",
+                          "requester-pid=%s\nrequester-exe=%s\nrequester-by=%s\nrequester-changes=%.*s\ncaller-cmdline=%s\n",
                           op, sub, id, bundle, pidfile, process, pid, now, old, auid, rq.uid, rq.auid, rq.session, rq.pid,
-                          rq.exe, by_name[by], (int)rq.changes_len, rq.changes ? rq.changes : "");
+                          rq.exe, by_name[by], (int)rq.changes_len, rq.changes ? rq.changes : "", caller);
   if (hl < 0) {
     /* Out of memory after the renewal: the entry cannot be written, as a failed write. */
     if (end) fprintf(stderr, "contid-runc: cannot write the spool entry in %s; the end of %s is not recorded\n", spool, id);

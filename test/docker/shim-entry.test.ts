@@ -74,33 +74,37 @@ function byLibrary(name: string, bytes: string, fields: readonly string[], copy:
   return readFileSync(join(again, written[0]!), 'utf8');
 }
 
+// A create's entry carries its caller's command line (Podman's conmon names the container only
+// there), hex as audit's proctitle: here the caller is this test's process.
+const CALLER = `caller-cmdline=${readFileSync('/proc/self/cmdline').subarray(0, 4096).toString('hex')}`;
+const NO_CALLER = 'caller-cmdline=';
 const nobody = ['requester-uid=', 'requester-auid=', 'requester-session=', 'requester-pid=', 'requester-exe=', 'requester-by=', 'requester-changes='];
 const ordinary = [
   [
     'create, no note (config.json by cat)',
     ['--root', '/r', '--log', '/l', '--log-format', 'json', 'create', '--bundle', B, '--pid-file', join(B, 'pid'), UNNOTED],
-    ['subcommand=create', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, 'pid')}`, 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    ['subcommand=create', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, 'pid')}`, 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody, CALLER],
     '--cat',
     join(B, 'config.json'),
   ],
   [
     'run, no --bundle (the working directory), a short id',
     ['run', '-d', 'c1'],
-    ['subcommand=run', 'id=c1', `bundle=${B}`, 'pidfile=', 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    ['subcommand=run', 'id=c1', `bundle=${B}`, 'pidfile=', 'process=', 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody, CALLER],
     '--cat',
     join(B, 'config.json'),
   ],
   ...(['process.json', 'no-newline.json', 'empty.json', 'lines.json'] as const).map((f) => [
     `exec, no note (${f} by read)`,
     ['--root', '/r', 'exec', '--process', join(B, f), '--detach', '--pid-file', join(B, `${UNNOTED}.pid`), UNNOTED],
-    ['subcommand=exec', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, `${UNNOTED}.pid`)}`, `process=${join(B, f)}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    ['subcommand=exec', `id=${UNNOTED}`, `bundle=${B}`, `pidfile=${join(B, `${UNNOTED}.pid`)}`, `process=${join(B, f)}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody, NO_CALLER],
     '--',
     join(B, f),
   ] as const),
   [
     'exec, no process.json (nothing copied)',
     ['exec', '-p', join(B, 'absent.json'), 'c1'],
-    ['subcommand=exec', 'id=c1', `bundle=${B}`, 'pidfile=', `process=${join(B, 'absent.json')}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody],
+    ['subcommand=exec', 'id=c1', `bundle=${B}`, 'pidfile=', `process=${join(B, 'absent.json')}`, 'wrapper-pid=', 'session=', 'old-session=', 'auid=0', 'reason=', ...nobody, NO_CALLER],
     '--',
     null,
   ],
@@ -114,21 +118,21 @@ const noted = [
   [
     'create with a requester note (config.json by cat)',
     ['--root', '/r', '--log', '/l', '--log-format', 'json', 'create', '--bundle', B, '--pid-file', join(B, 'pid'), ID],
-    [...head('create', ID, B, join(B, 'pid'), ''), 'auid=1001', 'reason=', ...requester('1001', '7', '99', '')],
+    [...head('create', ID, B, join(B, 'pid'), ''), 'auid=1001', 'reason=', ...requester('1001', '7', '99', ''), CALLER],
     '--cat',
     join(B, 'config.json'),
   ],
   [
     'exec of a noted exec (process.json by read)',
     ['--root', '/r', 'exec', '--process', join(B, 'process.json'), '--detach', '--pid-file', join(B, `${EXEC}.pid`), ID],
-    [...head('exec', ID, B, join(B, `${EXEC}.pid`), join(B, 'process.json')), 'auid=1002', 'reason=', ...requester('1002', '8', '98', '')],
+    [...head('exec', ID, B, join(B, `${EXEC}.pid`), join(B, 'process.json')), 'auid=1002', 'reason=', ...requester('1002', '8', '98', ''), NO_CALLER],
     '--',
     join(B, 'process.json'),
   ],
   [
     'exec run by dockerd (no exec note)',
     ['exec', '--process', join(B, 'process.json'), '--pid-file', join(B, 'x.pid'), ID],
-    [...head('exec', ID, B, join(B, 'x.pid'), join(B, 'process.json')), 'auid=1001', 'reason=', ...requester('1001', '7', '99', 'dockerd')],
+    [...head('exec', ID, B, join(B, 'x.pid'), join(B, 'process.json')), 'auid=1001', 'reason=', ...requester('1001', '7', '99', 'dockerd'), NO_CALLER],
     '--',
     join(B, 'process.json'),
   ],
@@ -140,7 +144,7 @@ test.each([
   [
     'create without a config.json (fail-open: op=fail with the reason, nothing copied)',
     ['create', '--bundle', join(B, 'none'), 'c1'],
-    [...head('create', 'c1', join(B, 'none'), '', ''), 'auid=0', `reason=cannot read ${join(B, 'none')}/config.json`, ...requester('', '', '', '').map((f) => f.replace('/usr/bin/docker', ''))],
+    [...head('create', 'c1', join(B, 'none'), '', ''), 'auid=0', `reason=cannot read ${join(B, 'none')}/config.json`, ...requester('', '', '', '').map((f) => f.replace('/usr/bin/docker', '')), NO_CALLER],
     '--cat',
     null,
   ],

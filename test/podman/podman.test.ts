@@ -206,10 +206,14 @@ describe('podman run --runtime contid-runc (real podman, real kernel audit)', ()
   ])('run --rm through %s: bound, then ended by its delete', async (_kind, through) => {
     const runName = uniqueName('pm-rm');
     const cidfile = join(state.dir, `${runName}.cid`);
-    // The name comes from conmon's command line, read while the container lives: an init that
-    // exits at once can be gone before the spool is drained (a known race, docs/podman.md), so
-    // this container lives a second.
-    const r = podman(['run', '--rm', '--cidfile', cidfile, ...LIMITS, '--name', runName, IMAGE, 'sleep', '1'], through);
+    // The name is in conmon's command line only. serve is down while the container runs, exits
+    // and is removed, so its init and conmon are gone when the entries are drained: the name
+    // must come from the create entry (before, it was read through the init's parent then, and
+    // such a container was recorded under its short id).
+    await serve.stop();
+    const r = podman(['run', '--rm', '--cidfile', cidfile, ...LIMITS, '--name', runName, IMAGE, 'true'], through);
+    serve = startServe(env, state.dir);
+    await serve.ready();
     expect([r.status, r.stderr]).toEqual([0, '']);
     const runId = readFileSync(cidfile, 'utf8').trim();
     const bound = await waitFor('the create binding', () => byRuntimeId(runId), 30_000);

@@ -54,6 +54,12 @@ export interface SpoolEntry {
   configText: string | null;
   /** runc exec's process.json as the shim copied it. */
   processText: string | null;
+  /**
+   * op=create from contid-runc: the command line of the process that ran the runtime (Podman's
+   * conmon, containerd's shim), read by the shim while that process waited for it; its first
+   * 4096 bytes, so the last argument may be cut. Null when not written or unreadable.
+   */
+  callerArgv: string[] | null;
   /** Every field as written, for an adapter's own (an init entry's pid, init-session, init-start …). */
   fields: Readonly<Record<string, string>>;
 }
@@ -247,8 +253,17 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
     contested: contestOf(fields),
     configText: sections['config.json'] ?? null,
     processText: sections['process.json'] ?? null,
+    callerArgv: argvOfHex(fields.get('caller-cmdline')),
     fields: Object.fromEntries(fields),
   };
+}
+
+/** A /proc/PID/cmdline the shim wrote in hex (NUL-separated arguments): its arguments, else null. */
+function argvOfHex(hex: string | undefined): string[] | null {
+  if (!hex || hex.length % 2 !== 0 || !/^[0-9a-f]+$/.test(hex)) return null;
+  const argv = Buffer.from(hex, 'hex').toString('utf8').split('\0');
+  if (argv[argv.length - 1] === '') argv.pop(); // each argument ends with a NUL
+  return argv;
 }
 
 /** The root-only directory of hand-offs between the tagging step and `contid serve`. */

@@ -65,11 +65,13 @@ export function conmonArgs(pidFile: string | null, procRoot = '/proc'): string[]
     const init = readFileSync(pidFile ?? '', 'utf8').trim();
     const ppid = /^PPid:\s+(\d+)$/m.exec(readFileSync(`${procRoot}/${init}/status`, 'utf8'))?.[1];
     const argv = readFileSync(`${procRoot}/${ppid}/cmdline`, 'utf8').split('\0');
-    return /(^|\/)conmon$/.test(argv[0]) ? argv : null;
+    return isConmon(argv) ? argv : null;
   } catch {
     return null;
   }
 }
+
+const isConmon = (argv: readonly string[] | null): argv is string[] => argv !== null && /(^|\/)conmon$/.test(argv[0] ?? '');
 
 /** The container's name as Podman handed it to conmon (`-n NAME`), from conmon's command line. */
 export function nameFromConmon(argv: readonly string[] | null): string | null {
@@ -109,7 +111,9 @@ export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000
     // overwrite its own (`io.container.manager=cri-o` from an image hid a Podman container from
     // this identifier: outside attack 14, F1). Podman's bundle layout with its annotation, or a
     // conmon Podman started, says Podman.
-    const conmon = conmonArgs(entry.pidFile);
+    // conmon's command line as the shim read it at create (conmon ran the runtime), else through
+    // the init's parent now: an init that exited at once (`run --rm IMAGE true`) is gone by now.
+    const conmon = isConmon(entry.callerArgv) ? entry.callerArgv : conmonArgs(entry.pidFile);
     const roots = podmanRoots(entry);
     if (!((isPodmanSpec(spec) && roots !== null) || conmonOfPodman(conmon))) return null;
     const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
