@@ -7,7 +7,8 @@
  * handed on — and hands every other case to it before anything changed (no session renewed,
  * nothing written): a settings file with more than plain assignments, a note it cannot read as
  * the sh would, a refused id, an unreadable bundle, a value spanning lines, no spool directory,
- * a failed renewal. test/docker/shim-argv.test.ts, shim-entry.test.ts, shim-requesters.test.ts
+ * a failed renewal. A settings file someone else could write it refuses itself, in the sh's
+ * words, before reading it (check_conf). test/docker/shim-argv.test.ts, shim-entry.test.ts, shim-requesters.test.ts
  * and shim-conf.test.ts run both.
  *
  * Built from source on the host (scripts/build-shim.sh: the distro's cc, static, so no dynamic
@@ -163,6 +164,35 @@ static void read_conf(const char *path) {
     l = next;
   }
   /* text stays: conf_values point into it */
+}
+
+/* The sh's conf_refuse, word for word. */
+static void conf_refuse(const char *conf, const char *fmt, ...) {
+  char why[PATH_MAX + 128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "contid-runc: refusing %s: %s (it runs as the shim's code: it and its directory must be root's, writable by no one else)\n", conf, why);
+  exit(127);
+}
+
+/* The sh's checks before it sources the conf (as sudo's of its sudoers), in its order: not a
+ * symbolic link; the file and its directory owned by root or the user this runs as, neither
+ * writable by its group or others. A file that passes can be changed by its owner alone, so
+ * reading it after these stats reads what they saw. */
+static void check_conf(const char *conf) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(conf, '/');
+  PATHF(dir, "%.*s", slash == conf ? 1 : (int)(slash - conf), conf);
+  struct stat st, ds;
+  if (lstat(conf, &st) == 0 && S_ISLNK(st.st_mode)) conf_refuse(conf, "a symbolic link");
+  if (stat(conf, &st) != 0 || stat(dir, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+  uid_t me = geteuid();
+  if (st.st_uid != 0 && st.st_uid != me) conf_refuse(conf, "owned by uid %u", (unsigned)st.st_uid);
+  if (st.st_mode & 022) conf_refuse(conf, "writable by its group or others (mode %o)", (unsigned)(st.st_mode & 07777));
+  if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory %s is owned by uid %u", dir, (unsigned)ds.st_uid);
+  if (ds.st_mode & 022) conf_refuse(conf, "its directory %s is writable by its group or others (mode %o)", dir, (unsigned)(ds.st_mode & 07777));
 }
 
 /* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
@@ -505,6 +535,7 @@ int main(int argc, char **argv) {
   /* dash's `.` looks a name without a slash up on PATH, not where `[ -r ]` looked: the sh's. */
   if (readable(conf)) {
     if (!strchr(conf, '/')) to_sh();
+    check_conf(conf);
     read_conf(conf);
   }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempStateDir } from '../helpers/cli';
 import { buildFastShim } from '../helpers/fast-shim';
@@ -61,7 +61,8 @@ function entries(dir: string): string[] {
   return out.sort();
 }
 
-function run(shim: string, conf: string | Buffer | null, argv: string[], extraEnv: Record<string, string> = {}): Seen {
+/** ARRANGE: what is done to the conf file (its path) after it is written, before the shim runs. */
+function run(shim: string, conf: string | Buffer | null, argv: string[], extraEnv: Record<string, string> = {}, arrange?: (confPath: string) => void): Seen {
   rmSync(S, { recursive: true, force: true });
   for (const d of [spoolA, spoolB, join(stateC, 'spool'), notes]) mkdirSync(d, { recursive: true, mode: 0o700 });
   writeFileSync(join(notes, `c-${ID}`), 'uid=1001\nauid=1001\nsession=7\npid=99\nexe=/usr/bin/podman\n');
@@ -70,6 +71,7 @@ function run(shim: string, conf: string | Buffer | null, argv: string[], extraEn
   const confPath = join(shim, '..', 'contid-runc.conf');
   rmSync(confPath, { recursive: true, force: true });
   if (conf !== null) writeFileSync(confPath, conf);
+  arrange?.(confPath);
   // As conmon runs it: no CONTID_* settings in the environment, only the runtime to run.
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CONTID_RUNTIME: fake, OUT, ...extraEnv };
   const r = spawnSync(shim, argv, { env, encoding: 'utf8', cwd: B });
@@ -214,4 +216,86 @@ test('a conf that is a directory: the compiled shim hands it to the sh, whatever
     rmSync(join(WITH_SH, 'contid-runc.conf'), { recursive: true, force: true });
     rmSync(join(ALONE, 'contid-runc.conf'), { recursive: true, force: true });
   }
+});
+
+// A conf someone other than root could write (harden33). The sh sourced it as root whatever its
+// owner or mode, so a login user's line in it ran as root on every create, exec and delete, and
+// the compiled shim read its assignments (her spool, her notes, her login uid) or handed it to
+// the sh. Like sudo with a sudoers file of bad owner or mode, both now refuse it in one line and
+// exit 127 before anything is run or written, each alone too; the compiled shim never hands it on.
+describe('a conf others could write or replace', () => {
+  const NOBODY = 65534;
+  const elsewhere = join(state.dir, 'elsewhere.conf');
+  beforeAll(() => {
+    chmodSync(state.dir, 0o711); // a login user reaches the files below, as she would under /usr/local
+    writeFileSync(elsewhere, `CONTID_SPOOL_DIR=${spoolA}\n`);
+  });
+  afterEach(() => {
+    for (const dir of [WITH_SH, ALONE]) {
+      chownSync(dir, 0, 0);
+      chmodSync(dir, 0o755);
+    }
+  });
+  afterAll(() => chmodSync(state.dir, 0o700));
+
+  /** As the login user: her line appended to the conf (it must work for the attack to be real). */
+  const herLine = (confPath: string): void => {
+    const r = spawnSync('/bin/sh', ['-c', 'echo "touch $0" >>"$1"', MARK, confPath], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+  };
+  const WHY = " (it runs as the shim's code: it and its directory must be root's, writable by no one else)";
+  const plainConf = `CONTID_SPOOL_DIR=${spoolA}\n`;
+  // [case, conf, what is done to it, the problem the line names (DIR: the shim's directory)]
+  const cases: [string, string, (conf: string) => void, string][] = [
+    ['world-writable, a login user’s line appended', plainConf, (c) => (chmodSync(c, 0o666), herLine(c)), 'writable by its group or others (mode 666)'],
+    ['group-writable', plainConf, (c) => chmodSync(c, 0o664), 'writable by its group or others (mode 664)'],
+    ['owned by a login user, plain assignments', plainConf, (c) => chownSync(c, NOBODY, NOBODY), `owned by uid ${NOBODY}`],
+    ['owned by a login user, a command in it', `touch ${MARK}\n${plainConf}`, (c) => chownSync(c, NOBODY, NOBODY), `owned by uid ${NOBODY}`],
+    ['its directory world-writable (a login user could put her own file in its place)', plainConf, (c) => chmodSync(join(c, '..'), 0o777), 'its directory DIR is writable by its group or others (mode 777)'],
+    ['its directory sticky and world-writable', plainConf, (c) => chmodSync(join(c, '..'), 0o1777), 'its directory DIR is writable by its group or others (mode 1777)'],
+    ['its directory owned by a login user', plainConf, (c) => chownSync(join(c, '..'), NOBODY, NOBODY), `its directory DIR is owned by uid ${NOBODY}`],
+    ['a symbolic link (to a root-owned file elsewhere)', plainConf, (c) => (rmSync(c), symlinkSync(elsewhere, c)), 'a symbolic link'],
+  ];
+
+  describe.each(calls)('%s', (_call, argv) => {
+    test.each(cases)('%s: refused by the sh and by the compiled shim, with or without the sh', (_n, conf, arrange, problem) => {
+      for (const [dir, shims] of [[WITH_SH, ['contid-runc', 'contid-runc-fast']], [ALONE, ['contid-runc-fast']]] as const) {
+        const confPath = join(dir, 'contid-runc.conf');
+        for (const shim of shims) {
+          // before: the sh ran her line as root and ran the runtime (status 0), the compiled shim alone used her spool
+          expect(run(join(dir, shim), conf, argv, {}, arrange)).toEqual({
+            status: 127,
+            stderr: `contid-runc: refusing ${confPath}: ${problem.replace('DIR', dir)}${WHY}\n`,
+            entries: [],
+            runtime: null,
+            marked: false,
+            notes: [`c-${ID}\nuid=1001\nauid=1001\nsession=7\npid=99\nexe=/usr/bin/podman\n`],
+          });
+        }
+      }
+    });
+
+    test('root’s own file, its directory root’s, neither writable by others: read as before', () => {
+      const sh = run(join(WITH_SH, 'contid-runc'), plainConf, argv, {}, (c) => chmodSync(c, 0o600));
+      expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
+      expect(run(join(ALONE, 'contid-runc-fast'), plainConf, argv, {}, (c) => chmodSync(c, 0o600))).toEqual(sh);
+    });
+  });
+
+  // dash's `.` sources a CONTID_RUNC_CONF without a slash from PATH, so that file is the one checked.
+  test('CONTID_RUNC_CONF without a slash: the file on PATH is checked, not one in the working directory', () => {
+    const pathDir = join(state.dir, 'path-dir-her');
+    mkdirSync(pathDir, { recursive: true });
+    writeFileSync(join(pathDir, 'rel.conf'), `touch ${MARK}\n`);
+    chownSync(join(pathDir, 'rel.conf'), NOBODY, NOBODY);
+    writeFileSync(join(B, 'rel.conf'), plainConf); // root's, where `[ -r ]` looks
+    try {
+      const extra = { CONTID_RUNC_CONF: 'rel.conf', PATH: `${pathDir}:/usr/bin:/bin` };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect(sh).toMatchObject({ status: 127, stderr: `contid-runc: refusing ${pathDir}/rel.conf: owned by uid ${NOBODY}${WHY}\n`, entries: [], runtime: null, marked: false });
+      expect(run(join(WITH_SH, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    } finally {
+      rmSync(join(B, 'rel.conf'), { force: true });
+    }
+  });
 });
