@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -252,6 +253,14 @@ static int run(char *const argv[]) {
 
 int main(int argc, char **argv) {
   g_argv = argv;
+  /* Its caller's argv[0] names the sh it hands to, her PATH the lxc-start it runs, her
+   * environment the state directory and the login uid: started with privileges its caller lacks
+   * (set-user-id, file capabilities, a secure-exec transition), it would give them away
+   * (contid-runc-fast refuses alike). The sh can never be (the kernel ignores both on scripts). */
+  if (getauxval(AT_SECURE)) {
+    fputs("contid-lxc: refusing to run set-user-id or with file capabilities (its caller's environment names what it runs)\n", stderr);
+    return 127;
+  }
   const char *slash = strrchr(argv[0], '/');
   if (slash) {
     snprintf(g_dir, sizeof g_dir, "%.*s", (int)(slash - argv[0]), argv[0]);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli';
@@ -66,4 +66,49 @@ it('installed as scripts/build-shim.sh leaves it, the same user runs it as befor
   const script = `echo 4343 >/proc/self/loginuid && exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups env -i ${env.join(' ')} ${shim} start ${ID}`;
   const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', cwd: her });
   expect({ status: r.status, stderr: r.stderr, ran: existsSync(OUT) ? readFileSync(OUT, 'utf8') : null }).toEqual({ status: 0, stderr: '', ran: '4343' });
+});
+
+// contid-lxc-fast (integrations/lxc/contid-lxc.c) installed so (harden33): it read its caller's
+// environment and argv[0] without asking whether it ran with privileges she lacks. Through a
+// link of her own to it, argv[0] names her directory, so the "sh beside it" it hands every other
+// call to was her program: made set-user-id root, it ran hers with euid 0 (here /usr/bin/id,
+// whose output shows it); with a file capability, it ran hers all the same. (No arguments: a
+// call it hands on, and one her id takes.)
+describe('contid-lxc-fast installed with privileges its caller lacks', () => {
+  let fast = '';
+  beforeAll(() => {
+    fast = join(dir, 'contid-lxc-fast.built');
+    const built = spawnSync(join(REPO_ROOT, 'scripts/build-lxc-fast.sh'), [fast], { encoding: 'utf8' });
+    expect([built.status, built.stderr]).toEqual([0, '']);
+    copyFileSync('/usr/bin/id', join(her, 'contid-lxc')); // "the sh beside it", hers
+    spawnSync('chown', ['-h', `${NOBODY}:${NOBODY}`, join(her, 'contid-lxc')]);
+  });
+
+  it.each([
+    ['set-user-id root', (p: string) => (chownSync(p, 0, 0), chmodSync(p, 0o4755))],
+    ['with the file capability cap_audit_control', (p: string) => expect(spawnSync('setcap', ['cap_audit_control+ep', p]).status).toBe(0)],
+  ])('%s, run by a login user through her own link to it: one line, 127, her program never runs', (name, how) => {
+    const d = join(dir, `lxc-${name.replace(/\W+/g, '-')}`);
+    mkdirSync(d);
+    chmodSync(d, 0o755);
+    const installedAt = join(d, 'contid-lxc-fast');
+    copyFileSync(fast, installedAt);
+    how(installedAt);
+    const link = join(her, 'contid-lxc-fast');
+    rmSync(link, { force: true });
+    symlinkSync(installedAt, link);
+    const script = `exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups env -i PATH=/usr/bin:/bin CONTID_STATE_DIR=${her} ${link}`;
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', cwd: her });
+    // before: status 0 and her "sh" ran ("uid=65534(nobody) ... euid=0(root)" when set-user-id root)
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 127, stdout: '' });
+    expect(r.stderr).toBe("contid-lxc: refusing to run set-user-id or with file capabilities (its caller's environment names what it runs)\n");
+  });
+
+  it('installed as scripts/build-lxc-fast.sh leaves it, the same call reaches the sh beside it as before', () => {
+    const link = join(her, 'contid-lxc-fast');
+    rmSync(link, { force: true });
+    symlinkSync(fast, link);
+    const r = spawnSync('sh', ['-c', `exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups env -i PATH=/usr/bin:/bin ${link}`], { encoding: 'utf8', cwd: her });
+    expect(r.stdout).toMatch(/^uid=65534\(nobody\) gid=65534\(nogroup\) groups=65534\(nogroup\)\n$/);
+  });
 });
