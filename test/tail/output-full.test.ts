@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, tempStateDir } from '../helpers/cli';
@@ -43,6 +43,41 @@ describe('contid tail --output on a file system that fills up (real tmpfs)', () 
       const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
       expect(summary).not.toBeNull();
       expect([Number(summary![1]), lines.length > 0, Number(summary![2]) > 0, lines.length + Number(summary![2])]).toEqual([N, true, true, N]);
+    } finally {
+      run('umount', [mnt]);
+      rmdirSync(mnt);
+    }
+  });
+});
+
+describe('contid tail --output --rotate-size on a file system out of inodes (real tmpfs)', () => {
+  test('a rotation whose fresh file cannot be created neither ends the tail nor loses a line uncounted; output resumes once it can', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'contid-tailinodes-'));
+    // Inodes for the root and the output file: the first rotation renames it to out.1, and the
+    // fresh out cannot be created (ENOSPC) until out.1 is removed.
+    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=4m,nr_inodes=2', 'contid-tailinodes', mnt]).status).toBe(0);
+    try {
+      const out = join(mnt, 'out.jsonl');
+      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out, '--rotate-size', '4K', '--rotate-keep', '1'], state.env, 'pipe');
+      const N = 400;
+      for (let i = 0; i < N; i += 10) {
+        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
+        await sleep(20);
+        // Half-way, an inode is freed: the tail must start writing again.
+        if (i === 200) rmSync(`${out}.1`, { force: true });
+      }
+      tail.child.stdin!.end();
+      await until(() => tail.child.exitCode !== null, 15_000);
+      expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.not.stringMatching(/\n\s+at /)]);
+      const kept = [`${out}.1`, out].filter((f) => existsSync(f)).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l !== ''));
+      expect(kept.filter((l) => !parses(l))).toEqual([]);
+      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
+      expect(summary).not.toBeNull();
+      expect(Number(summary![1])).toBe(N);
+      expect(Number(summary![2])).toBeGreaterThan(0);
+      // events after the inode came back were written (and rotated away again: two inodes)
+      expect(kept.some((l) => Number(/n=(\d+) /.exec(l)?.[1]) > 200)).toBe(true);
+      expect(tail.stderr()).toMatch(/contid tail: .*out\.jsonl.*ENOSPC/);
     } finally {
       run('umount', [mnt]);
       rmdirSync(mnt);

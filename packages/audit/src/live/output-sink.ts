@@ -1,4 +1,4 @@
-import { closeSync, existsSync, ftruncateSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -54,17 +54,24 @@ export class RotatingFileSink implements OutputSink {
   private size: number;
   private failed: string | null = null;
   private droppedCount = 0;
+  /** A refused write left part of a batch after `size`, not yet cut away. */
+  private uncut = false;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
     makeDirectory(dirname(path));
-    this.size = existsSync(path) ? statSync(path).size : 0;
-    this.fd = this.open();
+    // Never through a link or into a file someone else prepared (see openOutputFile); a file
+    // that cannot be opened at start is the caller's error to report.
+    this.fd = openOutputFile(path);
+    this.size = fstatSync(this.fd).size;
   }
 
   async write(text: OutputText): Promise<void> {
     const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate();
-    if (this.fd < 0) {
+    // No file (a fresh one could not be created) or one not yet cut back to its last whole
+    // line: tried again at every batch, so the output resumes once the file system lets it.
+    if (this.fd < 0) this.reopen();
+    if (this.fd < 0 || !this.cutBack()) {
       this.droppedCount += countLines(bytes);
       return;
     }
@@ -76,11 +83,10 @@ export class RotatingFileSink implements OutputSink {
       // appended to (two documents on one line, neither readable: outside attack 17, F1). The
       // file goes back to its last whole line (O_APPEND: the next write starts there), the
       // batch's events are counted as dropped, and the cause is said once.
-      ftruncateSync(this.fd, this.size);
+      this.uncut = true;
+      this.cutBack();
       this.droppedCount += countLines(bytes);
-      const message = `contid tail: writing ${this.path}: ${(err as Error).message}`;
-      if (message !== this.failed) process.emitWarning(message);
-      this.failed = message;
+      this.warn(err);
     }
   }
 
@@ -93,19 +99,52 @@ export class RotatingFileSink implements OutputSink {
     return this.droppedCount;
   }
 
-  private open(): number {
-    // Never through a link or into a file someone else prepared (see openOutputFile).
-    return openOutputFile(this.path);
+  /** Cuts the file back to its last whole line if a write left part of a batch; false while it cannot. */
+  private cutBack(): boolean {
+    if (!this.uncut) return true;
+    try {
+      ftruncateSync(this.fd, this.size);
+      this.uncut = false;
+      return true;
+    } catch (err) {
+      this.warn(err);
+      return false;
+    }
   }
 
-  private rotate(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    for (let i = this.keep - 1; i >= 1; i--) {
-      if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+  /** Each cause once, in one line: a disk that stays full must not flood stderr. */
+  private warn(err: unknown): void {
+    const message = `contid tail: writing ${this.path}: ${(err as Error).message}`;
+    if (message !== this.failed) process.emitWarning(message);
+    this.failed = message;
+  }
+
+  private reopen(): void {
+    try {
+      // Never through a link or into a file someone else prepared (see openOutputFile).
+      this.fd = openOutputFile(this.path);
+      this.size = fstatSync(this.fd).size;
+    } catch (err) {
+      this.warn(err);
     }
-    renameSync(this.path, `${this.path}.1`);
+  }
+
+  /** FILE → FILE.1 … (FILE.keep is overwritten); the fresh FILE is opened by the next write. */
+  private rotate(): void {
+    try {
+      for (let i = this.keep - 1; i >= 1; i--) {
+        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      }
+      renameSync(this.path, `${this.path}.1`);
+    } catch (err) {
+      // Not rotated: the events are written on into the file as it is, over its size.
+      this.warn(err);
+      return;
+    }
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.uncut = false;
     this.size = 0;
-    this.fd = this.open();
   }
 }
 
