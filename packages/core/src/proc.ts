@@ -53,6 +53,16 @@ export function readNamespaces(pid: Pid = 'self', procRoot = '/proc'): Namespace
   return out;
 }
 
+/**
+ * The namespaces of the process PID names while it is the one that started at START, or null
+ * when it no longer is: the start time is read again after the links, as a process that exits
+ * and whose pid is reused between the two reads would otherwise lend its successor's links.
+ */
+export function readNamespacesOf(pid: number, start: number, procRoot = '/proc'): Namespaces | null {
+  const namespaces = readNamespaces(pid, procRoot);
+  return processStartTime(pid, procRoot) === start ? namespaces : null;
+}
+
 export function formatNamespaces(ns: Namespaces): string {
   const parts = NAMESPACE_KINDS.filter((k) => ns[k] !== undefined).map((k) => `${k}:${ns[k]}`);
   return parts.length ? parts.join(',') : '?';

@@ -5,7 +5,7 @@ import { ContainerId, formatContainerId } from './container-id';
 import { ContainerQueries, boundSessions } from './container-queries';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
-import { Namespaces, currentBootId, processStartTime, readNamespaces, readSessionId } from './proc';
+import { Namespaces, currentBootId, processStartTime, readNamespaces, readNamespacesOf, readSessionId } from './proc';
 import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
@@ -251,7 +251,8 @@ export class Tagger {
     const exited = seenStart !== undefined && liveStart !== seenStart;
     if (!exited && liveStart === null) throw new ContidError(`pid ${pid} is not a running process`);
     const initStart = exited ? seenStart : liveStart!;
-    const namespaces = exited ? {} : readNamespaces(pid, this.config.procRoot);
+    // An init that exits between the reads is recorded as seen, its namespaces unknown, too.
+    const namespaces = exited ? {} : (readNamespacesOf(pid, initStart, this.config.procRoot) ?? {});
     const auditError = this.emit({ ...this.recordOf(container, 'update'), pid, namespaces });
     // Labels learned with the init (LXC's config file) merge into the row, never into the record.
     this.registry.enrich(contid, { initPid: pid, initStart, namespaces, labels: { ...container.labels, ...labels }, ...(auditError ? { auditError } : {}) });
@@ -315,7 +316,10 @@ export class Tagger {
     // given its pid since must not be read for it.
     if (start === null) return { start: target.start ?? null, namespaces: {} };
     if (target.start !== undefined && start !== target.start) return { start: target.start, namespaces: {} };
-    return { start, namespaces: readNamespaces(pid, this.config.procRoot) };
+    // Gone between the reads (its pid given to another process): as gone before them.
+    const namespaces = readNamespacesOf(pid, start, this.config.procRoot);
+    if (namespaces === null) return { start: target.start ?? null, namespaces: {} };
+    return { start, namespaces };
   }
 
   private bind(contid: ContainerId, target: BindTarget): BindResult {

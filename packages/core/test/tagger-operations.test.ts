@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,50 @@ describe('Tagger operations: every registry write is an audit record first', () 
       fake.setns({ contid: container.contid, target: { pid: 4242, session: nextSession++ }, detail: { healthcheck: true, command: ['/bin/true'], probe: ['liveness'] } });
       expect(sink.records()).toEqual([expect.objectContaining({ op: 'setns', pid: 4242, namespaces: {} })]);
     } finally {
+      fake.close();
+    }
+  });
+
+  it('a process that exits between the reads of its start time and its ns links, its pid taken by another: recorded without the other’s namespaces', () => {
+    // Each pid's stat is a FIFO a writer answers once per read: the bound process's start time
+    // (100) to the first, its successor's (200) to the next. Its ns links are the successor's.
+    const proc = join(dir, 'proc');
+    mkdirSync(proc);
+    symlinkSync('/proc/self', join(proc, 'self'));
+    // The second line waits until the first read has closed the FIFO (no fd of this process
+    // names it; an open waiting for a writer has none), so each read gets one line.
+    const writer = `const fs = require('fs'); const [fifo, ...lines] = process.argv.slice(1);
+      const open = () => fs.readdirSync('/proc/' + process.ppid + '/fd').some((fd) => { try { return fs.readlinkSync('/proc/' + process.ppid + '/fd/' + fd) === fifo; } catch { return false; } });
+      for (const line of lines) {
+        const fd = fs.openSync(fifo, 'w'); fs.writeSync(fd, line); fs.closeSync(fd);
+        while (open()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }`;
+    const writers: ReturnType<typeof spawn>[] = [];
+    const exitsBetweenReads = (pid: number): number => {
+      mkdirSync(join(proc, `${pid}`, 'ns'), { recursive: true });
+      for (const kind of ['ipc', 'mnt', 'net', 'pid', 'uts']) symlinkSync(`${kind}:[4026538888]`, join(proc, `${pid}`, 'ns', kind));
+      const stat = join(proc, `${pid}`, 'stat');
+      expect(spawnSync('mkfifo', [stat]).status).toBe(0);
+      const line = (start: number) => `${pid} (sh) S ${'0 '.repeat(18)}${start} 0 0\n`;
+      writers.push(spawn(process.execPath, ['-e', writer, stat, line(100), line(200)], { stdio: 'ignore' }));
+      return pid;
+    };
+    const fake = Tagger.open({ stateDir: join(dir, 'state'), writePath: 'session', failPolicy: 'closed', nodeName: 'ops-test', procRoot: proc }, { sink, trustedCaller: true });
+    try {
+      // create, the hand-off having seen start time 100: recorded as seen, namespaces unknown
+      const { container } = fake.create({ orchestrator: 'podman', name: 'reused', runtimeId: 'reused4343', parent: null, target: { pid: exitsBetweenReads(4343), session: nextSession++, start: 100 } });
+      expect([container.initStart, container.namespaces]).toEqual([100, {}]);
+      fake.setns({ contid: container.contid, target: { pid: exitsBetweenReads(4344), session: nextSession++ } });
+      const init = fake.recordInit(container.contid, exitsBetweenReads(4345));
+      expect([init.initStart, init.namespaces]).toEqual([100, {}]);
+      // before: each record carried the successor's five links
+      expect(sink.records().map((r) => [r.op, r.pid, r.namespaces])).toEqual([
+        ['create', 4343, {}],
+        ['setns', 4344, {}],
+        ['update', 4345, {}],
+      ]);
+    } finally {
+      for (const w of writers) w.kill();
       fake.close();
     }
   });
