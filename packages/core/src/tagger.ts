@@ -5,7 +5,7 @@ import { ContainerId, formatContainerId } from './container-id';
 import { ContainerQueries, boundSessions } from './container-queries';
 import { ContidError } from './errors';
 import { TAGGING_CAPS, requireCaps } from './privilege';
-import { Namespaces, currentBootId, processStartTime, readNamespaces, readNamespacesOf, readSessionId } from './proc';
+import { Namespaces, currentBootId, processStartTime, readNamespacesOf, readSessionId } from './proc';
 import { NodeSigner, loadOrCreateSigner } from './node-keys';
 import { AUDIT_VIRT_CONTROL, LifecycleOp, LifecycleRecord, signLifecycle } from './record-format';
 import { checkRecordFits, checkRecordStrings, fitReason } from './record-limits';
@@ -265,8 +265,15 @@ export class Tagger {
    */
   recordUntagged(spec: Omit<CreateSpec, 'target' | 'parent'> & { pid: number }): TagResult {
     checkRecordStrings(spec);
-    const session = readSessionId(spec.pid, this.config.procRoot);
-    const namespaces = readNamespaces(spec.pid, this.config.procRoot);
+    const procRoot = this.config.procRoot;
+    const initStart = processStartTime(spec.pid, procRoot);
+    if (initStart === null) throw new ContidError(`process ${spec.pid} is gone`);
+    const session = readSessionId(spec.pid, procRoot);
+    // The start time again after the session and the ns links: a process that exited in between,
+    // its pid taken by another, must not lend the other's session (which would then be
+    // attributed to this container) or namespaces to the record.
+    const namespaces = readNamespacesOf(spec.pid, initStart, procRoot);
+    if (namespaces === null) throw new ContidError(`process ${spec.pid} exited while it was read (its pid is another process's now)`);
     const contid = this.registry.ids.allocate();
     const auditError = this.emit({
       op: 'untagged',
@@ -281,7 +288,7 @@ export class Tagger {
       idPrefix: this.registry.ids.nodePrefix(),
     });
     const container = this.registry.registerContainer(
-      { ...spec, state: 'untagged', initPid: spec.pid, initStart: processStartTime(spec.pid, this.config.procRoot), session, namespaces, auditError },
+      { ...spec, state: 'untagged', initPid: spec.pid, initStart, session, namespaces, auditError },
       { pid: spec.pid, session, op: 'untagged', detail: spec.detail ?? {} },
       contid,
     );

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditSink, ContidError, LifecycleRecord, Registry, Tagger, parseLifecycle, readSessionId, toContainerId } from '@contid/core';
@@ -149,6 +149,7 @@ describe('Tagger operations: every registry write is an audit record first', () 
     const exitsBetweenReads = (pid: number): number => {
       mkdirSync(join(proc, `${pid}`, 'ns'), { recursive: true });
       for (const kind of ['ipc', 'mnt', 'net', 'pid', 'uts']) symlinkSync(`${kind}:[4026538888]`, join(proc, `${pid}`, 'ns', kind));
+      writeFileSync(join(proc, `${pid}`, 'sessionid'), '77'); // the successor's session
       const stat = join(proc, `${pid}`, 'stat');
       expect(spawnSync('mkfifo', [stat]).status).toBe(0);
       const line = (start: number) => `${pid} (sh) S ${'0 '.repeat(18)}${start} 0 0\n`;
@@ -163,7 +164,10 @@ describe('Tagger operations: every registry write is an audit record first', () 
       fake.setns({ contid: container.contid, target: { pid: exitsBetweenReads(4344), session: nextSession++ } });
       const init = fake.recordInit(container.contid, exitsBetweenReads(4345));
       expect([init.initStart, init.namespaces]).toEqual([100, {}]);
-      // before: each record carried the successor's five links
+      // a running container found untagged: refused, not recorded with the successor's session 77
+      expect(() => fake.recordUntagged({ orchestrator: 'docker', name: 'found', runtimeId: 'found4346', pid: exitsBetweenReads(4346) })).toThrow(/process 4346 exited while it was read/);
+      expect(fake.containers.containerOfSession(77)).toBeUndefined();
+      // before: each record carried the successor's five links (and the untagged one its session)
       expect(sink.records().map((r) => [r.op, r.pid, r.namespaces])).toEqual([
         ['create', 4343, {}],
         ['setns', 4344, {}],
