@@ -6,4 +6,5 @@ module.exports = {
   moduleNameMapper: { '^@contid/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts', '^@contid/([a-z-]+)/dist/([a-z/-]+)$': '<rootDir>/packages/$1/src/$2.ts' },
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   testTimeout: 120000,
+  setupFiles: ['<rootDir>/test/helpers/umask.ts'],
 };
