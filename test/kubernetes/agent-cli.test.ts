@@ -147,3 +147,75 @@ describe('contid agent kubernetes stopped during its start (emulated API server)
     }
   }, 40_000);
 });
+
+// attack33: an API server that holds a request the agent is waiting on (a partition, a stuck
+// etcd) must not keep a stopped agent alive: the pod list was fixed (296eb6d), not the rest.
+describe('contid agent kubernetes stopped while the API server holds a write or the prefix claim (emulated API server)', () => {
+  const state = tempStateDir('k8s-cli-held');
+  const server = new EmulatedApiServer();
+  beforeAll(() => server.start());
+  afterAll(async () => {
+    await server.stop();
+    state.cleanup();
+  });
+
+  const agent = (node: string) => {
+    const kubeconfig = join(state.dir, 'kubeconfig');
+    writeFileSync(kubeconfig, server.kubeconfig());
+    const child = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', node, '--kubeconfig', kubeconfig, '--no-drain-spool', '--resync', '1'], {
+      env: state.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const stillRunning = (ms: number) => new Promise<string>((r) => setTimeout(() => r(`still running ${ms / 1000} s after SIGTERM`), ms).unref());
+    return { child, exited, stillRunning, stderr: () => stderr };
+  };
+
+  test('SIGTERM while its pod annotation PATCH is held: exits 0 within the grace, and the enrichment made before it is kept', async () => {
+    const registry = Registry.open(state.env.CONTID_STATE_DIR!);
+    const runtimeId = 'b2'.repeat(32);
+    server.podPatchDelayMs = 25_000;
+    const a = agent('worker-3');
+    try {
+      await waitFor('the registry to carry the prefix', () => registry.ids.nodePrefix() !== null);
+      const row = registry.registerContainer({ orchestrator: 'kubernetes', name: 'default/web-0/web', runtimeId });
+      server.addPod({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web-0', namespace: 'default' },
+        spec: { nodeName: 'worker-3', serviceAccountName: 'web', containers: [{ name: 'web', image: 'web:1' }] },
+        status: { containerStatuses: [{ name: 'web', containerID: `containerd://${runtimeId}`, image: 'web:1', imageID: '', ready: true, restartCount: 0 }] },
+      });
+      await waitFor('the PATCH to be sent', () => server.requests.some((r) => r.method === 'PATCH'));
+      const t = Date.now();
+      a.child.kill('SIGTERM');
+      expect(await Promise.race([a.exited, a.stillRunning(12_000)])).toBe(0);
+      expect(Date.now() - t).toBeLessThan(8_000);
+      expect(registry.get(row.contid)!.labels).toMatchObject({ 'contid.io/service-account': 'web' });
+    } finally {
+      a.child.kill('SIGKILL');
+      server.podPatchDelayMs = 0;
+      registry.close();
+    }
+  }, 40_000);
+
+  test('SIGTERM while its prefix claim (the ConfigMap read) is held: exits 0 within the grace', async () => {
+    server.configMapReadDelayMs = 25_000;
+    const reads = () => server.requests.filter((r) => r.method === 'GET' && r.path.includes('/configmaps/')).length;
+    const before = reads();
+    const a = agent('worker-4');
+    try {
+      await waitFor('the prefix ConfigMap to be read', () => reads() > before);
+      const t = Date.now();
+      a.child.kill('SIGTERM');
+      expect([await Promise.race([a.exited, a.stillRunning(12_000)]), a.stderr()]).toEqual([0, expect.stringContaining('SIGTERM: stopping')]);
+      expect(Date.now() - t).toBeLessThan(8_000);
+      expect(a.stderr()).not.toMatch(/\n\s+at /);
+    } finally {
+      a.child.kill('SIGKILL');
+      server.configMapReadDelayMs = 0;
+    }
+  }, 40_000);
+});

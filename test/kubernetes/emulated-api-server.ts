@@ -76,6 +76,8 @@ export class EmulatedApiServer {
   configMapReadDelayMs = 0;
   /** Pod lists (not watches) answer only after this many ms: a slow API server during a client's start. */
   podListDelayMs = 0;
+  /** Pod PATCHes answer only after this many ms: an API server that holds a write (a stuck etcd, a partition). */
+  podPatchDelayMs = 0;
   /** While set, watch events are kept in history but not streamed (a slow or stuck watch). */
   holdWatchEvents = false;
   /** Watches opened at a compacted resourceVersion, answered with a 410 Expired ERROR event. */
@@ -269,6 +271,7 @@ export class EmulatedApiServer {
             return fail(415, 'UnsupportedMediaType', `the emulated server does not apply ${type} patches`);
           }
           const patch = (await this.readBody(req)) as { metadata?: { resourceVersion?: string } };
+          if (this.podPatchDelayMs) await new Promise((r) => setTimeout(r, this.podPatchDelayMs));
           const wantRv = patch?.metadata?.resourceVersion;
           if (wantRv !== undefined && wantRv !== pod.metadata.resourceVersion) {
             return fail(409, 'Conflict', `Operation cannot be fulfilled on pods "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: 'pods' });

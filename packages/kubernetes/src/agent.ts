@@ -71,6 +71,8 @@ export class KubernetesAgent {
   /** Claims the prefix (retrying while the API is unreachable), then starts watching. */
   async start(): Promise<PrefixClaim> {
     const claim = await this.claimPrefix();
+    // Stopped while the claim was in flight (its caller stopped waiting): no watch, no timer.
+    if (this.stopped) throw new ContidError('agent stopped before it started watching pods');
     this.startInformer();
     const resyncMs = this.options.resyncMs ?? 15_000;
     this.resyncTimer = setInterval(() => this.resync(), resyncMs);

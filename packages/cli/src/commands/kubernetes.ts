@@ -72,11 +72,11 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     const describeExec = probeDescriber(() => agent.pods());
     const drainer = argv['drain-spool'] ? new SpoolDrainer({ tagger, spool: new Spool(argv.spool ?? spoolDirFromEnv()), identifiers: [kubernetesIdentifier], describeExec, log }) : null;
     let stopping = false;
-    const stopped = new Promise<void>((resolve) => {
+    const signalled = new Promise<null>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         stopping = true;
         log(`${signal}: stopping`);
-        void agent.stop().then(resolve);
+        resolve(null);
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -84,20 +84,26 @@ export const kubernetesAgent: CommandModule<object, KubernetesAgentArgs> = {
     try {
       // IDs carry the node prefix: tag only once the node has one (hand-offs wait in the spool).
       if (tagger.nodePrefix() !== null) await drainer?.start();
-      const claim = await agent.start();
-      await drainer?.start();
-      log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})${drainer ? `; draining ${drainer.dir}` : ''}`);
-      await stopped;
+      // The claim's requests cannot be cancelled: an API server that holds one (a partition)
+      // must not keep a stopped agent waiting for it.
+      const claim = await Promise.race([agent.start(), signalled]);
+      if (claim) {
+        await drainer?.start();
+        log(`watching pods of node ${nodeName} (ID prefix ${claim.prefix})${drainer ? `; draining ${drainer.dir}` : ''}`);
+        await signalled;
+      }
     } catch (e) {
       // Asked to stop while still waiting for the API server: a clean exit, not a failure.
       if (!stopping) throw e;
     } finally {
-      await agent.stop();
+      // A pod PATCH in flight may finish, for as long as the grace; the registry writes made
+      // before it are done already (synchronous), and the spool drainer is waited for in full.
+      await Promise.race([agent.stop(), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
       await drainer?.stop();
       tagger.close();
     }
-    // A request the API server still holds (a pod list in flight) cannot be cancelled through
-    // the client library and would keep the process alive after everything is closed.
+    // A request the API server still holds (a pod list, a claim, a PATCH) cannot be cancelled
+    // through the client library and would keep the process alive after everything is closed.
     if (stopping) setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
   },
 };
