@@ -55,7 +55,7 @@ describe('contid tail --output --rotate-size on a file system out of inodes (rea
     const mnt = mkdtempSync(join(tmpdir(), 'contid-tailinodes-'));
     // Inodes for the root and the output file: the first rotation renames it to out.1, and the
     // fresh out cannot be created (ENOSPC) until out.1 is removed.
-    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=4m,nr_inodes=2', 'contid-tailinodes', mnt]).status).toBe(0);
+    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=4m,nr_inodes=2,mode=755', 'contid-tailinodes', mnt]).status).toBe(0);
     try {
       const out = join(mnt, 'out.jsonl');
       const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out, '--rotate-size', '4K', '--rotate-keep', '1'], state.env, 'pipe');

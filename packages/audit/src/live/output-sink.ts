@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, ftruncateSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -58,7 +58,16 @@ export class RotatingFileSink implements OutputSink {
   private uncut = false;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
-    makeDirectory(dirname(path));
+    const dir = makeDirectory(dirname(path));
+    // Rotating takes FILE, FILE.1 … FILE.keep by name again and again: in a directory others may
+    // create files in, even a sticky one as /tmp, whoever takes FILE after a rotation made every
+    // later event dropped, and a directory FILE.1 beside a dangling link FILE.2 stopped every
+    // rotation while FILE grew without bound (attack33). A single file (no rotation) is opened
+    // once and stays safe there.
+    const mode = rotateSize > 0 ? statSync(dir).mode : 0;
+    if ((mode & 0o022) !== 0) {
+      throw new ContidError(`refusing to rotate ${path}: others may create files in its directory (mode ${(mode & 0o7777).toString(8)}); choose a directory only you can write, or no --rotate-size`);
+    }
     // Never through a link or into a file someone else prepared (see openOutputFile); a file
     // that cannot be opened at start is the caller's error to report.
     this.fd = openOutputFile(path);
