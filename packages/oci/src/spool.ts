@@ -57,7 +57,7 @@ export interface SpoolEntry {
   /**
    * op=create from contid-runc: the command line of the process that ran the runtime (Podman's
    * conmon, containerd's shim), read by the shim while that process waited for it; its first
-   * 4096 bytes, so the last argument may be cut. Null when not written or unreadable.
+   * 4096 bytes, whole arguments only (one the limit cut is left out). Null when not written or unreadable.
    */
   callerArgv: string[] | null;
   /** Every field as written, for an adapter's own (an init entry's pid, init-session, init-start …). */
@@ -258,11 +258,21 @@ export function parseSpoolEntry(name: string, text: string, mtimeMs = 0): SpoolE
   };
 }
 
-/** A /proc/PID/cmdline the shim wrote in hex (NUL-separated arguments): its arguments, else null. */
+/** The most of its caller's command line the shim writes (contid-runc, both forms). */
+const CALLER_CMDLINE_BYTES = 4096;
+
+/**
+ * A /proc/PID/cmdline the shim wrote in hex (NUL-separated arguments): its whole arguments, else
+ * null. Each argument ends with a NUL; one the shim's limit cut is left out, as a name cut short
+ * would be another name (`web-1-canary` read as `web-1`: attack33).
+ */
 function argvOfHex(hex: string | undefined): string[] | null {
   if (!hex || hex.length % 2 !== 0 || !/^[0-9a-f]+$/.test(hex)) return null;
-  const argv = Buffer.from(hex, 'hex').toString('utf8').split('\0');
-  if (argv[argv.length - 1] === '') argv.pop(); // each argument ends with a NUL
+  const bytes = Buffer.from(hex, 'hex');
+  const argv = bytes.toString('utf8').split('\0');
+  const last = argv.pop();
+  // Shorter than the limit, the last piece is whole even without its NUL (a process that rewrote its arguments).
+  if (last !== '' && last !== undefined && bytes.length < CALLER_CMDLINE_BYTES) argv.push(last);
   return argv;
 }
 
