@@ -105,15 +105,18 @@ function podParent(registry: ContainerQueries, infraId: unknown): ContainerId | 
  * `podman inspect` (the container exists while runc creates it). A container already removed
  * keeps Podman's short id as its name. Null for containers Podman did not create.
  */
-export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000): Identifier {
+export function podmanIdentifier(run: PodmanRunner = runPodman, timeoutMs = 5000, procRoot = '/proc'): Identifier {
   return async (spec, entry, ctx) => {
     // The annotation alone is not enough, nor is its absence: Podman lets an image's annotations
     // overwrite its own (`io.container.manager=cri-o` from an image hid a Podman container from
     // this identifier: outside attack 14, F1). Podman's bundle layout with its annotation, or a
     // conmon Podman started, says Podman.
-    // conmon's command line as the shim read it at create (conmon ran the runtime), else through
-    // the init's parent now: an init that exited at once (`run --rm IMAGE true`) is gone by now.
-    const conmon = isConmon(entry.callerArgv) ? entry.callerArgv : conmonArgs(entry.pidFile);
+    // conmon's command line as the shim read it at create (conmon ran the runtime): an init that
+    // exited at once (`run --rm IMAGE true`) and its conmon can be gone by now. Else, or when the
+    // record was cut before Podman's --exit-command (long storage paths), the live conmon
+    // through the init's parent, while it runs.
+    const recorded = isConmon(entry.callerArgv) ? entry.callerArgv : null;
+    const conmon = recorded && conmonOfPodman(recorded) ? recorded : (conmonArgs(entry.pidFile, procRoot) ?? recorded);
     const roots = podmanRoots(entry);
     if (!((isPodmanSpec(spec) && roots !== null) || conmonOfPodman(conmon))) return null;
     const found: Partial<ContainerIdentity> = { orchestrator: 'podman' };
