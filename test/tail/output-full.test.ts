@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, tempStateDir } from '../helpers/cli';
@@ -81,6 +81,51 @@ describe('contid tail --output --rotate-size on a file system out of inodes (rea
     } finally {
       run('umount', [mnt]);
       rmdirSync(mnt);
+    }
+  });
+});
+
+describe('contid tail --output into an append-only file on a file system that fills up (real ext4, chattr +a)', () => {
+  test('a batch the disk refused part-way, which an append-only file cannot cut back: its half line is finished once there is room, and the tail writes on (attack33)', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'contid-tailappend-'));
+    const image = join(work, 'fs.img');
+    const mnt = join(work, 'mnt');
+    mkdirSync(mnt);
+    expect(run('truncate', ['-s', '4M', image]).status).toBe(0);
+    expect(run('mkfs.ext4', ['-q', '-F', image]).status).toBe(0);
+    expect(run('mount', ['-o', 'loop', image, mnt]).status).toBe(0);
+    const out = join(mnt, 'out.jsonl');
+    try {
+      writeFileSync(out, '');
+      expect(run('chattr', ['+a', out]).status).toBe(0);
+      // the file system full but for a few blocks: the output fills them part-way through a batch
+      const filler = join(mnt, 'filler');
+      writeFileSync(join(mnt, 'room'), Buffer.alloc(6 * 1024));
+      run('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { timeout: 30_000 });
+      run('rm', ['-f', join(mnt, 'room')]);
+      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out], state.env, 'pipe');
+      const N = 400;
+      for (let i = 0; i < N; i += 10) {
+        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
+        await sleep(20);
+        // half-way, room again
+        if (i === 200) rmSync(filler);
+      }
+      tail.child.stdin!.end();
+      await until(() => tail.child.exitCode !== null, 15_000);
+      expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.not.stringMatching(/\n\s+at /)]);
+      const lines = readFileSync(out, 'utf8').split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.filter((l) => !parses(l))).toEqual([]);
+      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
+      expect(summary).not.toBeNull();
+      // some refused, every other one written, and the last ones after the room came back
+      expect([Number(summary![1]), Number(summary![2]) > 0, lines.length + Number(summary![2])]).toEqual([N, true, N]);
+      expect(lines.some((l) => l.includes(`n=${N - 1} `))).toBe(true);
+    } finally {
+      run('chattr', ['-a', out]);
+      run('umount', [mnt]);
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

@@ -54,8 +54,8 @@ export class RotatingFileSink implements OutputSink {
   private size: number;
   private failed: string | null = null;
   private droppedCount = 0;
-  /** A refused write left part of a batch after `size`, not yet cut away. */
-  private uncut = false;
+  /** The rest of a line a refused write left half written where it could not be cut back. */
+  private rest: Buffer | null = null;
 
   constructor(private readonly path: string, private readonly rotateSize = 0, private readonly keep = 5) {
     const dir = makeDirectory(dirname(path));
@@ -77,10 +77,10 @@ export class RotatingFileSink implements OutputSink {
   async write(text: OutputText): Promise<void> {
     const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate();
-    // No file (a fresh one could not be created) or one not yet cut back to its last whole
-    // line: tried again at every batch, so the output resumes once the file system lets it.
+    // No file (a fresh one could not be created), or the rest of a line a refused write left
+    // half written: tried again at every batch, so the output resumes once the file system lets it.
     if (this.fd < 0) this.reopen();
-    if (this.fd < 0 || !this.cutBack()) {
+    if (this.fd < 0 || !this.finishLine()) {
       this.droppedCount += countLines(bytes);
       return;
     }
@@ -88,18 +88,14 @@ export class RotatingFileSink implements OutputSink {
       writeAllSync(this.fd, bytes);
       this.size += bytes.length;
     } catch (err) {
-      // A full disk must not end the tail, nor leave half a document for the next batch to be
-      // appended to (two documents on one line, neither readable: outside attack 17, F1). The
-      // file goes back to its last whole line (O_APPEND: the next write starts there), the
-      // batch's events are counted as dropped, and the cause is said once.
-      this.uncut = true;
-      this.cutBack();
-      this.droppedCount += countLines(bytes);
+      this.refused(bytes);
       this.warn(err);
     }
   }
 
   async close(): Promise<void> {
+    // A line still half written when the tail ends: its event is lost after all.
+    if (this.fd >= 0 && !this.finishLine()) this.droppedCount++;
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
@@ -108,14 +104,48 @@ export class RotatingFileSink implements OutputSink {
     return this.droppedCount;
   }
 
-  /** Cuts the file back to its last whole line if a write left part of a batch; false while it cannot. */
-  private cutBack(): boolean {
-    if (!this.uncut) return true;
+  /**
+   * A write the file system refused part-way (a full disk) must not end the tail, nor leave half
+   * a document for the next batch to be appended to (two documents on one line, neither
+   * readable: outside attack 17, F1). The file goes back to its last whole line (O_APPEND: the
+   * next write starts there) and the batch's events are counted as dropped. Where it cannot be
+   * cut back (an append-only file, `chattr +a`, refuses ftruncate) the documents written whole
+   * stay, the half one is finished before anything else is written, and the rest are dropped.
+   */
+  private refused(bytes: Buffer): void {
+    let written = 0;
     try {
-      ftruncateSync(this.fd, this.size);
-      this.uncut = false;
+      written = Math.min(bytes.length, Math.max(0, fstatSync(this.fd).size - this.size));
+      if (written > 0) ftruncateSync(this.fd, this.size);
+      this.droppedCount += countLines(bytes);
+      return;
+    } catch (err) {
+      this.warn(err);
+    }
+    const lineEnd = written === 0 || bytes[written - 1] === 0x0a ? written : bytes.indexOf(0x0a, written) + 1 || bytes.length;
+    this.size += written;
+    if (lineEnd > written) this.rest = Buffer.from(bytes.subarray(written, lineEnd));
+    this.droppedCount += countLines(bytes) - countLines(bytes.subarray(0, lineEnd));
+  }
+
+  /** Writes what a refused write left of its last line; false while the file still refuses it. */
+  private finishLine(): boolean {
+    const rest = this.rest;
+    if (rest === null) return true;
+    try {
+      writeAllSync(this.fd, rest);
+      this.size += rest.length;
+      this.rest = null;
       return true;
     } catch (err) {
+      try {
+        // what went in of it this time (O_APPEND: a prefix)
+        const more = Math.min(rest.length, Math.max(0, fstatSync(this.fd).size - this.size));
+        this.size += more;
+        this.rest = rest.subarray(more);
+      } catch {
+        // the size unknown: the same rest is tried again
+      }
       this.warn(err);
       return false;
     }
@@ -152,7 +182,7 @@ export class RotatingFileSink implements OutputSink {
     }
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    this.uncut = false;
+    this.rest = null;
     this.size = 0;
   }
 }
