@@ -78,6 +78,12 @@ describe('contid docker agent keeps the truth', () => {
     expect(bound.size).toBe(8);
     // Docker keeps the ids of execs still listed; each of those is one of ours.
     for (const e of execIds ?? []) expect(bound.has(e)).toBe(true);
+    // The agent's log sums execs up (a line a minute at most), not a line each: each exec keeps
+    // its binding row and signed record; a busy host's execs were a journal line each.
+    expect(agentLog.filter((l) => l.startsWith('setns ') && l.includes(id))).toEqual([]);
+    agent.consumer.summarizeExecs(true);
+    expect(agentLog.filter((l) => l.startsWith('setns: '))).toEqual([expect.stringMatching(new RegExp(`^setns: \\d+ execs bound in \\d+ s, into contid (\\d+, )*${c.contid}(, \\d+)*$`))]);
+    expect(Number(/^setns: (\d+)/.exec(agentLog.find((l) => l.startsWith('setns: '))!)![1])).toBeGreaterThanOrEqual(8);
     expect(engine.docker(['rm', '-f', name]).status).toBe(0);
   });
 

@@ -21,6 +21,8 @@ export interface DockerAgentOptions {
   /** How long an end event for a container not yet recorded is held for its spool entry (ms). */
   holdMs?: number;
   log?: (line: string) => void;
+  /** Execs are logged as one summary line per this period (ms), not a line each (SpoolConsumer). */
+  execSummaryMs?: number;
 }
 
 /** How soon a deferred entry is looked at again when nothing will announce it (taken by another consumer, a pid file whose directory cannot be watched). */
@@ -31,6 +33,8 @@ const RETRY_MS = 50;
  * line the spool watch will see written.
  */
 const ANNOUNCED_RETRY_MS = 1000;
+/** How often at most the execs bound are summed up in the log (a busy host's execs: a line a minute, not one each). */
+const EXEC_SUMMARY_MS = 60_000;
 /** How long spool news waits for more before a pass (see settled()). */
 const WATCH_SETTLE_MS = 15;
 
@@ -90,6 +94,7 @@ export class DockerAgent {
       identifiers: [dockerIdentifier(options.docker), ...(options.identifiers ?? [])],
       describeExec: dockerExecDescriber(options.docker, this.execs),
       log: this.log,
+      execSummaryMs: options.execSummaryMs ?? EXEC_SUMMARY_MS,
     });
   }
 
@@ -259,6 +264,7 @@ export class DockerAgent {
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | null;
     ev?.destroy?.();
     await this.queue;
+    this.consumer.summarizeExecs(true);
   }
 
   /** One thing at a time: the Tagger is synchronous, and events must apply in order. */

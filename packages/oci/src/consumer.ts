@@ -86,6 +86,12 @@ export interface ConsumerOptions {
   /** How long an entry may stay without its last line before its writer is taken for dead (ms). */
   incompleteWaitMs?: number;
   log?: (line: string) => void;
+  /**
+   * Execs (setns bindings) are logged as one line per this period (ms) — their count and the
+   * containers they entered — instead of a line each (the Docker agent: an exec a second is a
+   * line a second, each a write to the journal). Default: a line each.
+   */
+  execSummaryMs?: number;
   now?: () => number;
 }
 
@@ -244,6 +250,8 @@ export class SpoolConsumer {
   private readonly echoes = new Map<string, number>();
   /** Entries a pass found without their last line: the write that completes one is news. */
   private readonly unfinished = new Set<string>();
+  /** Execs bound since the last summary line (execSummaryMs): how many, into which containers, since when. */
+  private execs = { count: 0, containers: new Set<ContainerId>(), more: false, since: 0 };
 
   constructor(private readonly options: ConsumerOptions) {
     this.identifiers = options.identifiers ?? [];
@@ -262,6 +270,7 @@ export class SpoolConsumer {
       return this.draining;
     }
     this.draining = (async () => {
+      this.summarizeExecs(false);
       // Every pass: a consumer killed mid-entry may still be a zombie at the first one. One
       // directory listing serves both when nothing was taken back (a pass runs per spool write).
       const spool = this.options.spool;
@@ -284,6 +293,28 @@ export class SpoolConsumer {
       this.draining = null;
     });
     return this.draining;
+  }
+
+  private countExec(contid: ContainerId): void {
+    if (this.execs.count === 0) this.execs.since = this.now();
+    this.execs.count++;
+    // Bounded: a summary names at most this many containers (the count is always whole).
+    if (this.execs.containers.size < 64) this.execs.containers.add(contid);
+    else if (!this.execs.containers.has(contid)) this.execs.more = true;
+  }
+
+  /**
+   * The summary line of the execs bound since the last one: once execSummaryMs has passed since
+   * the first of them (looked at on every pass, and the agent's periodic scan makes one every
+   * few seconds), or now with `now` (stopping). Each exec keeps its own binding row and signed
+   * record; only the agent's log line is folded.
+   */
+  summarizeExecs(now: boolean): void {
+    const { count, containers, more, since } = this.execs;
+    if (count === 0 || (!now && this.now() - since < (this.options.execSummaryMs ?? 0))) return;
+    const ids = [...containers].map(formatContainerId);
+    this.log(`setns: ${count} exec${count === 1 ? '' : 's'} bound in ${Math.max(1, Math.round((this.now() - since) / 1000))} s, into contid ${ids.join(', ')}${more ? ' and more' : ''}`);
+    this.execs = { count: 0, containers: new Set(), more: false, since: 0 };
   }
 
   /**
@@ -369,7 +400,10 @@ export class SpoolConsumer {
       const what = entry?.id || entry?.containerName;
       // A probe runs every period of every probed container: a line per run would grow the log
       // without end and cost the agent a write per run; its runs are one folded row (contid show).
-      if (outcome.kind === 'tagged' && !outcome.probe) this.log(`${outcome.op} ${what} -> contid ${formatContainerId(outcome.contid)}`);
+      if (outcome.kind === 'tagged' && !outcome.probe) {
+        if (outcome.op === 'setns' && this.options.execSummaryMs !== undefined) this.countExec(outcome.contid);
+        else this.log(`${outcome.op} ${what} -> contid ${formatContainerId(outcome.contid)}`);
+      }
       if (outcome.kind === 'ended') this.log(`end ${what} -> contid ${formatContainerId(outcome.contid)}`);
     }
     return outcome;
