@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -368,6 +369,26 @@ describe('host root is uid 0 in the front\'s own pid and user namespaces', () =>
     [40, 0, false], // cannot be read
   ])('pid %d uid %d: %s', (pid, uid, root) => {
     expect(isHostRoot(pid, uid, proc)).toBe(root);
+  });
+
+  // The front's own links never change while it runs (host-root.ts): they were read again for
+  // every root connection, two readlinks each, two connections per `docker exec`.
+  it('the real /proc: its own links read once, each client\'s every time', () => {
+    const read = jest.spyOn(fs, 'readlinkSync');
+    try {
+      const own = () => read.mock.calls.filter(([p]) => String(p).startsWith('/proc/self/ns/')).length;
+      const client = () => read.mock.calls.filter(([p]) => String(p).startsWith(`/proc/${process.pid}/ns/`)).length;
+      expect(isHostRoot(process.pid, 0)).toBe(true);
+      const [ownFirst, clientFirst] = [own(), client()];
+      expect(clientFirst).toBe(2);
+      expect(isHostRoot(process.pid, 0)).toBe(true);
+      expect(isHostRoot(process.pid, 0)).toBe(true);
+      expect(own()).toBe(ownFirst);
+      expect(ownFirst).toBeLessThanOrEqual(2);
+      expect(client()).toBe(3 * clientFirst);
+    } finally {
+      read.mockRestore();
+    }
   });
 });
 
