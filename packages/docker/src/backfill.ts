@@ -1,7 +1,6 @@
 import type Dockerode from 'dockerode';
 import { ContainerQueries, ContainerRecord, Tagger } from '@contid/core';
 import { withTimeout } from './docker-identity';
-import { inspectContainer } from './client';
 import type { RequesterStore } from './front/requesters';
 
 /** Where the front's notes are read: a container's `c-` note names who asked for it. */
@@ -59,7 +58,7 @@ export async function recordIfUntagged(
   requesters?: RequesterNotes,
 ): Promise<'known' | 'untagged' | 'gone'> {
   if (runningRow(tagger.containers, id)) return 'known';
-  const info = await withTimeout(inspectContainer(docker, id), timeoutMs);
+  const info = await withTimeout(docker.getContainer(id).inspect(), timeoutMs);
   if (!info || !info.State.Running || !info.State.Pid) return 'gone';
   const requester = requesters?.read('c', info.Id) ?? null;
   tagger.recordUntagged({

@@ -1,6 +1,5 @@
 import type Dockerode from 'dockerode';
 import type { ContainerIdentity, ExecDescriber, Identifier } from '@contid/oci';
-import { inspectContainer } from './client';
 
 /** Docker's compose labels, surfaced by `contid show` like any other label. */
 export const COMPOSE_PROJECT = 'com.docker.compose.project';
@@ -86,7 +85,7 @@ export function dockerIdentifier(docker: Dockerode, timeoutMs = 3000): Identifie
     // Docker's: asking dockerd (inspect, then its event log) cost contid serve CPU on every
     // `podman run`, and dockerd work on hosts that run both.
     if (oci.annotations?.[OTHER_MANAGER]) return null;
-    const info = await withTimeout(inspectContainer(docker, entry.id), timeoutMs);
+    const info = await withTimeout(docker.getContainer(entry.id).inspect(), timeoutMs);
     if (!info) return entry.id ? identityFromEvents(docker, entry.id, entry.time, timeoutMs) : null;
     return {
       orchestrator: 'docker',
@@ -148,7 +147,7 @@ const MAX_REMEMBERED_CHECKS = 4096;
  */
 export function dockerExecDescriber(docker: Dockerode, recent?: RecentExecs, timeoutMs = 1500): ExecDescriber {
   const checks = new Map<string, string[] | null>();
-  const inspect = (id: string) => withTimeout(inspectContainer(docker, id), timeoutMs);
+  const inspect = (id: string) => withTimeout(docker.getContainer(id).inspect(), timeoutMs);
   return async (entry, container, pid, proc, ctx) => {
     let info: Dockerode.ContainerInspectInfo | null | undefined;
     let probe = checks.get(entry.id);
