@@ -19,69 +19,80 @@ const parses = (line: string): boolean => {
   }
 };
 
+/**
+ * `contid tail --source plugin --format json ARGS` fed N one-record events ten at a time (so
+ * that its output is written as several batches), `between(i)` after each ten: its summary,
+ * once it has exited 0 without a stack trace.
+ */
+async function tailEvents(args: string[], N: number, between: (i: number) => void = () => undefined): Promise<{ received: number; dropped: number; stderr: string }> {
+  const tail = await startTail(['--source', 'plugin', '--format', 'json', ...args], state.env, 'pipe');
+  for (let i = 0; i < N; i += 10) {
+    tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
+    await sleep(20);
+    between(i);
+  }
+  tail.child.stdin!.end();
+  await until(() => tail.child.exitCode !== null, 15_000);
+  expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.not.stringMatching(/\n\s+at /)]);
+  const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
+  expect(summary).not.toBeNull();
+  return { received: Number(summary![1]), dropped: Number(summary![2]), stderr: tail.stderr() };
+}
+
+/** The lines of `files` that exist, each file ending in a newline and each line one whole JSON document. */
+function wholeLines(...files: string[]): string[] {
+  return files
+    .filter((f) => existsSync(f))
+    .flatMap((f) => {
+      const lines = readFileSync(f, 'utf8').split('\n');
+      expect(lines.pop()).toBe('');
+      expect(lines.filter((l) => !parses(l))).toEqual([]);
+      return lines;
+    });
+}
+
+/** A real tmpfs mounted with `options` for `use`, unmounted afterwards. */
+async function onTmpfs(label: string, options: string, use: (mnt: string) => Promise<void>): Promise<void> {
+  const mnt = mkdtempSync(join(tmpdir(), `contid-${label}-`));
+  expect(run('mount', ['-t', 'tmpfs', '-o', options, `contid-${label}`, mnt]).status).toBe(0);
+  try {
+    await use(mnt);
+  } finally {
+    run('umount', [mnt]);
+    rmdirSync(mnt);
+  }
+}
+
 describe('contid tail --output on a file system that fills up (real tmpfs)', () => {
   test('every line of the file stays one whole JSON document: a batch the disk refused is cut back and counted as dropped, and the summary adds up (outside attack 17, F1)', async () => {
-    const mnt = mkdtempSync(join(tmpdir(), 'contid-tailfull-'));
-    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'contid-tailfull', mnt]).status).toBe(0);
-    try {
+    await onTmpfs('tailfull', 'size=64k', async (mnt) => {
       // 14 of the 16 pages taken: about 8 KB left for the output, far less than it will write.
       writeFileSync(join(mnt, 'filler'), Buffer.alloc(56 * 1024));
       const out = join(mnt, 'out.jsonl');
-      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out], state.env, 'pipe');
-      const N = 600;
       // In pieces, so that the output is written as several batches: some whole, then refused.
-      for (let i = 0; i < N; i += 10) {
-        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
-        await sleep(20);
-      }
-      tail.child.stdin!.end();
-      await until(() => tail.child.exitCode !== null, 15_000);
-      expect(tail.child.exitCode).toBe(0);
-      const lines = readFileSync(out, 'utf8').split('\n');
-      expect(lines.pop()).toBe('');
-      expect(lines.filter((l) => !parses(l))).toEqual([]);
-      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
-      expect(summary).not.toBeNull();
-      expect([Number(summary![1]), lines.length > 0, Number(summary![2]) > 0, lines.length + Number(summary![2])]).toEqual([N, true, true, N]);
-    } finally {
-      run('umount', [mnt]);
-      rmdirSync(mnt);
-    }
+      const N = 600;
+      const { received, dropped } = await tailEvents(['--output', out], N);
+      const lines = wholeLines(out);
+      expect([received, lines.length > 0, dropped > 0, lines.length + dropped]).toEqual([N, true, true, N]);
+    });
   });
 });
 
 describe('contid tail --output --rotate-size on a file system out of inodes (real tmpfs)', () => {
   test('a rotation whose fresh file cannot be created neither ends the tail nor loses a line uncounted; output resumes once it can', async () => {
-    const mnt = mkdtempSync(join(tmpdir(), 'contid-tailinodes-'));
     // Inodes for the root and the output file: the first rotation renames it to out.1, and the
     // fresh out cannot be created (ENOSPC) until out.1 is removed.
-    expect(run('mount', ['-t', 'tmpfs', '-o', 'size=4m,nr_inodes=2,mode=755', 'contid-tailinodes', mnt]).status).toBe(0);
-    try {
+    await onTmpfs('tailinodes', 'size=4m,nr_inodes=2,mode=755', async (mnt) => {
       const out = join(mnt, 'out.jsonl');
-      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out, '--rotate-size', '4K', '--rotate-keep', '1'], state.env, 'pipe');
       const N = 400;
-      for (let i = 0; i < N; i += 10) {
-        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
-        await sleep(20);
-        // Half-way, an inode is freed: the tail must start writing again.
-        if (i === 200) rmSync(`${out}.1`, { force: true });
-      }
-      tail.child.stdin!.end();
-      await until(() => tail.child.exitCode !== null, 15_000);
-      expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.not.stringMatching(/\n\s+at /)]);
-      const kept = [`${out}.1`, out].filter((f) => existsSync(f)).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l !== ''));
-      expect(kept.filter((l) => !parses(l))).toEqual([]);
-      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
-      expect(summary).not.toBeNull();
-      expect(Number(summary![1])).toBe(N);
-      expect(Number(summary![2])).toBeGreaterThan(0);
+      // Half-way, an inode is freed: the tail must start writing again.
+      const { received, dropped, stderr } = await tailEvents(['--output', out, '--rotate-size', '4K', '--rotate-keep', '1'], N, (i) => i === 200 && rmSync(`${out}.1`, { force: true }));
+      const kept = wholeLines(`${out}.1`, out);
+      expect([received, dropped > 0]).toEqual([N, true]);
       // events after the inode came back were written (and rotated away again: two inodes)
       expect(kept.some((l) => Number(/n=(\d+) /.exec(l)?.[1]) > 200)).toBe(true);
-      expect(tail.stderr()).toMatch(/contid tail: .*out\.jsonl.*ENOSPC/);
-    } finally {
-      run('umount', [mnt]);
-      rmdirSync(mnt);
-    }
+      expect(stderr).toMatch(/contid tail: .*out\.jsonl.*ENOSPC/);
+    });
   });
 });
 
@@ -103,24 +114,12 @@ describe('contid tail --output into an append-only file on a file system that fi
       writeFileSync(join(mnt, 'room'), Buffer.alloc(6 * 1024));
       run('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { timeout: 30_000 });
       run('rm', ['-f', join(mnt, 'room')]);
-      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out], state.env, 'pipe');
       const N = 400;
-      for (let i = 0; i < N; i += 10) {
-        tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
-        await sleep(20);
-        // half-way, room again
-        if (i === 200) rmSync(filler);
-      }
-      tail.child.stdin!.end();
-      await until(() => tail.child.exitCode !== null, 15_000);
-      expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.not.stringMatching(/\n\s+at /)]);
-      const lines = readFileSync(out, 'utf8').split('\n');
-      expect(lines.pop()).toBe('');
-      expect(lines.filter((l) => !parses(l))).toEqual([]);
-      const summary = /tail \(plugin\): received (\d+) records, dropped (\d+) /.exec(tail.stderr());
-      expect(summary).not.toBeNull();
+      // half-way, room again
+      const { received, dropped } = await tailEvents(['--output', out], N, (i) => i === 200 && rmSync(filler));
+      const lines = wholeLines(out);
       // some refused, every other one written, and the last ones after the room came back
-      expect([Number(summary![1]), Number(summary![2]) > 0, lines.length + Number(summary![2])]).toEqual([N, true, N]);
+      expect([received, dropped > 0, lines.length + dropped]).toEqual([N, true, N]);
       expect(lines.some((l) => l.includes(`n=${N - 1} `))).toBe(true);
     } finally {
       run('chattr', ['-a', out]);
