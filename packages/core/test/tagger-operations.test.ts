@@ -132,28 +132,30 @@ describe('Tagger operations: every registry write is an audit record first', () 
   });
 
   it('a process that exits between the reads of its start time and its ns links, its pid taken by another: recorded without the other’s namespaces', () => {
-    // Each pid's stat is a FIFO a writer answers once per read: the bound process's start time
-    // (100) to the first, its successor's (200) to the next. Its ns links are the successor's.
+    // Each pid's stat says the bound process's start time (100) to the first read and its
+    // successor's (200) to every later one; its ns links and session are the successor's. The
+    // stat is a link to a FIFO: once the first read has opened it, its writer points the link at
+    // a file saying 200, then answers that read with 100. No later read can find the FIFO (a
+    // writer that served reads by turns once gave one read both answers and left the next
+    // waiting for ever, in CI).
     const proc = join(dir, 'proc');
     mkdirSync(proc);
     symlinkSync('/proc/self', join(proc, 'self'));
-    // The second line waits until the first read has closed the FIFO (no fd of this process
-    // names it; an open waiting for a writer has none), so each read gets one line.
-    const writer = `const fs = require('fs'); const [fifo, ...lines] = process.argv.slice(1);
-      const open = () => fs.readdirSync('/proc/' + process.ppid + '/fd').some((fd) => { try { return fs.readlinkSync('/proc/' + process.ppid + '/fd/' + fd) === fifo; } catch { return false; } });
-      for (const line of lines) {
-        const fd = fs.openSync(fifo, 'w'); fs.writeSync(fd, line); fs.closeSync(fd);
-        while (open()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-      }`;
+    const writer = `const fs = require('fs'); const [link, later, line] = process.argv.slice(1);
+      const fd = fs.openSync(link, 'w');
+      fs.symlinkSync(later, link + '.next'); fs.renameSync(link + '.next', link);
+      fs.writeSync(fd, line); fs.closeSync(fd);`;
     const writers: ReturnType<typeof spawn>[] = [];
     const exitsBetweenReads = (pid: number): number => {
-      mkdirSync(join(proc, `${pid}`, 'ns'), { recursive: true });
-      for (const kind of ['ipc', 'mnt', 'net', 'pid', 'uts']) symlinkSync(`${kind}:[4026538888]`, join(proc, `${pid}`, 'ns', kind));
-      writeFileSync(join(proc, `${pid}`, 'sessionid'), '77'); // the successor's session
-      const stat = join(proc, `${pid}`, 'stat');
-      expect(spawnSync('mkfifo', [stat]).status).toBe(0);
+      const at = join(proc, `${pid}`);
+      mkdirSync(join(at, 'ns'), { recursive: true });
+      for (const kind of ['ipc', 'mnt', 'net', 'pid', 'uts']) symlinkSync(`${kind}:[4026538888]`, join(at, 'ns', kind));
+      writeFileSync(join(at, 'sessionid'), '77'); // the successor's session
       const line = (start: number) => `${pid} (sh) S ${'0 '.repeat(18)}${start} 0 0\n`;
-      writers.push(spawn(process.execPath, ['-e', writer, stat, line(100), line(200)], { stdio: 'ignore' }));
+      expect(spawnSync('mkfifo', [join(at, 'stat.first')]).status).toBe(0);
+      writeFileSync(join(at, 'stat.later'), line(200));
+      symlinkSync('stat.first', join(at, 'stat'));
+      writers.push(spawn(process.execPath, ['-e', writer, join(at, 'stat'), 'stat.later', line(100)], { stdio: 'ignore' }));
       return pid;
     };
     const fake = Tagger.open({ stateDir: join(dir, 'state'), writePath: 'session', failPolicy: 'closed', nodeName: 'ops-test', procRoot: proc }, { sink, trustedCaller: true });
