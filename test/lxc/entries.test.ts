@@ -171,15 +171,23 @@ describe('untagged entries into LXC containers (real LXC, real audit rules, real
     await serve.drained();
     destroyContainer(gone);
 
-    // ext4 gives the freed inode to the next directory made: made until one has it, then the
-    // next container's rootfs is that directory (lxc.rootfs.path = dir:…)
+    // ext4 gives a new inode the lowest free one of its parent's group: empty files are made
+    // until one has the freed inode (every lower free one taken meanwhile: a busy machine has
+    // freed hundreds, more than the 200 directories this once made), then it is removed and the
+    // directory made next takes it. The next container's rootfs is that directory
+    // (lxc.rootfs.path = dir:…).
     const holder = mkdtempSync('/var/lib/lxc/.contid-t-reuse-');
     reuseDirs.push(holder);
     let reused: string | null = statSync(holder).ino === ino ? holder : null;
-    for (let i = 0; reused === null && i < 200; i++) {
-      const d = join(holder, `d${i}`);
+    for (let i = 0; reused === null && i < 50_000; i++) {
+      const f = join(holder, `f${i}`);
+      writeFileSync(f, '');
+      if (statSync(f).ino !== ino) continue;
+      rmSync(f);
+      const d = join(holder, 'rootfs');
       mkdirSync(d);
-      if (statSync(d).ino === ino) reused = d;
+      reused = statSync(d).ino === ino ? d : null;
+      break;
     }
     expect(reused).not.toBeNull();
     const next = make('next');
