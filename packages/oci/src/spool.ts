@@ -272,7 +272,7 @@ function argvOfHex(hex: string | undefined): string[] | null {
   const argv = bytes.toString('utf8').split('\0');
   const last = argv.pop();
   // Shorter than the limit, the last piece is whole even without its NUL (a process that rewrote its arguments).
-  if (last !== '' && last !== undefined && bytes.length < CALLER_CMDLINE_BYTES) argv.push(last);
+  if (last && bytes.length < CALLER_CMDLINE_BYTES) argv.push(last);
   return argv;
 }
 

@@ -52,7 +52,8 @@ export class RotatingFileSink implements OutputSink {
   private fd: number;
   /** The file's length up to its last whole line: what a refused write is cut back to. */
   private size: number;
-  private failed: string | null = null;
+  /** The causes already said (a handful: the errors a file system gives). */
+  private readonly said = new Set<string>();
   private droppedCount = 0;
   /** The rest of a line a refused write left half written where it could not be cut back. */
   private rest: Buffer | null = null;
@@ -87,6 +88,7 @@ export class RotatingFileSink implements OutputSink {
     try {
       writeAllSync(this.fd, bytes);
       this.size += bytes.length;
+      if (this.said.size > 0) this.said.clear(); // written again: a later failure is news
     } catch (err) {
       this.refused(bytes);
       this.warn(err);
@@ -94,9 +96,15 @@ export class RotatingFileSink implements OutputSink {
   }
 
   async close(): Promise<void> {
-    // A line still half written when the tail ends: its event is lost after all.
-    if (this.fd >= 0 && !this.finishLine()) this.droppedCount++;
-    if (this.fd >= 0) closeSync(this.fd);
+    this.closeFile();
+  }
+
+  /** Closes the file; a line still half written in it (see refused) is lost after all, and counted. */
+  private closeFile(): void {
+    if (this.fd < 0) return;
+    if (!this.finishLine()) this.droppedCount++;
+    this.rest = null;
+    closeSync(this.fd);
     this.fd = -1;
   }
 
@@ -151,11 +159,15 @@ export class RotatingFileSink implements OutputSink {
     }
   }
 
-  /** Each cause once, in one line: a disk that stays full must not flood stderr. */
+  /**
+   * Each cause once until a batch is written again, in one line: a disk that stays full must not
+   * flood stderr, nor one whose write and cut-back fail by turns (two causes, said at each turn).
+   */
   private warn(err: unknown): void {
     const message = `contid tail: writing ${this.path}: ${(err as Error).message}`;
-    if (message !== this.failed) process.emitWarning(message);
-    this.failed = message;
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    process.emitWarning(message);
   }
 
   private reopen(): void {
@@ -180,9 +192,7 @@ export class RotatingFileSink implements OutputSink {
       this.warn(err);
       return;
     }
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-    this.rest = null;
+    this.closeFile();
     this.size = 0;
   }
 }
