@@ -115,6 +115,21 @@ describe('output sinks', () => {
     for (const f of readdirSync(join(dir, 'sub'))) expect(readFileSync(join(dir, 'sub', f)).length).toBeLessThanOrEqual(1000);
   });
 
+  test('a rotating file removed meanwhile (an operator, a logrotate): the next rotation starts a fresh one, and no later event goes to the removed file', async () => {
+    const path = join(dir, 'live.log');
+    const sink = new RotatingFileSink(path, 100, 3);
+    const line = (i: number) => `event ${String(i).padStart(4, '0')} ${'x'.repeat(16)}\n`; // 28 bytes: three a file
+    for (let i = 0; i < 9; i++) await sink.write(line(i));
+    rmSync(path);
+    for (let i = 9; i < 20; i++) await sink.write(line(i));
+    await sink.close();
+    // before: every later rotation failed (ENOENT) after shifting the old files up once more,
+    // and events 9-19 went to the removed file; now a fresh file holds them, rotated as ever
+    const kept = ['live.log.3', 'live.log.2', 'live.log.1', 'live.log'].map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    expect(kept).toBe([...Array(11).keys()].map((k) => line(9 + k)).join(''));
+    expect(sink.dropped()).toBe(0);
+  });
+
   test('a unix socket serves every client; a stale socket file is replaced; a live one is refused', async () => {
     const path = join(dir, 'live.sock');
     // a socket file left behind by a process that died

@@ -180,8 +180,29 @@ export class RotatingFileSink implements OutputSink {
     }
   }
 
+  /** Whether the open file is still the one named FILE. */
+  private isStillFile(): boolean {
+    if (this.fd < 0) return true;
+    try {
+      const named = statSync(this.path);
+      const open = fstatSync(this.fd);
+      return named.ino === open.ino && named.dev === open.dev;
+    } catch {
+      return false;
+    }
+  }
+
   /** FILE → FILE.1 … (FILE.keep is overwritten); the fresh FILE is opened by the next write. */
   private rotate(): void {
+    // FILE removed or moved away meanwhile (by an operator, a logrotate): the file written is no
+    // longer FILE. Renaming would fail at every batch after shifting the old files up once more
+    // (FILE.keep lost each time) while the events went where no name reaches: a fresh FILE is
+    // opened by the next write instead.
+    if (!this.isStillFile()) {
+      this.closeFile();
+      this.size = 0;
+      return;
+    }
     try {
       for (let i = this.keep - 1; i >= 1; i--) {
         if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
