@@ -14,7 +14,14 @@ async function main(): Promise<void> {
     const { SEARCH_OPTIONS } = require('./commands/search') as typeof import('./commands/search');
     const { GLOBAL_JSON_OPTION } = require('./cli') as typeof import('./cli');
     const argv = plainCommandArgs(args, 'search', 'files', { ...GLOBAL_JSON_OPTION, ...SEARCH_OPTIONS });
-    if (argv !== null) return void (await search.handler(argv as never));
+    if (argv !== null) {
+      await search.handler(argv as never);
+      // Every byte of the answer is written by now (synchronous writes; an interpreting
+      // thread is waited for in finish()), and nothing is left to run: leave without tearing
+      // V8's heap down page by page (an munmap each, every one a TLB shootdown on the threads'
+      // CPUs), which the kernel does at once at exit. process.exitCode stays the status.
+      process.exit();
+    }
   }
   const { contidCli } = require('./cli') as typeof import('./cli');
   await contidCli(args, commandsFor(args), (msg, err) => failWith(err ?? new Error(msg), Boolean(msg))).parseAsync();
