@@ -8,6 +8,7 @@ import { findBytes } from './line-bytes';
 
 const KEY_OPEN = Buffer.from('msg=audit(');
 const SES = Buffer.from(' ses=');
+const SES_NAME = SES.subarray(1);
 const UNSET_SESSION = 4294967295;
 /** The head (node, type) is short: `msg=audit(` further in is part of a message, not the stamp. */
 const MAX_HEAD = 300;
@@ -62,8 +63,11 @@ export class LineHeads {
     this.from = open + KEY_OPEN.length;
     this.to = close;
     if (this.next < close) {
-      this.next = buf.indexOf(SES, close);
-      if (this.next < 0) this.next = buf.length;
+      // ` ses=` found as `ses=` after a blank: a native search for a pattern starts from its
+      // first byte, and a space comes every few bytes where an `s` comes far less often
+      let at = buf.indexOf(SES_NAME, close + 1);
+      while (at >= 0 && buf[at - 1] !== 0x20) at = buf.indexOf(SES_NAME, at + 1);
+      this.next = at < 0 ? buf.length : at - 1;
     }
     this.ses = this.next + SES.length <= end ? this.next : -1;
     return true;
