@@ -7,7 +7,7 @@
 // the same with the sh shim alone (runtime contid-sh) for comparison. Then each shim's own cost
 // per runc call, in ms, against calling the same binary directly (passthrough, and the create
 // and exec paths). With the agent on, each figure is followed by the agent's share: the same pairs
-// alternating between the agent draining and the agent paused.
+// rotating between the agent draining, draining at nice 19, and paused.
 const { spawn, spawnSync } = require('node:child_process');
 const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -21,6 +21,8 @@ const CLI = join(REPO, 'packages/cli/dist/main.js');
 const FRONT_CLI = process.env.BENCH_FRONT_CLI || CLI;
 const PAIRS = Number(process.env.BENCH_PAIRS || 20);
 const CALLS = Number(process.env.BENCH_CALLS || 200);
+// BENCH_CPU_ONLY=1: only the CPU the front and the agent use per run and per exec (no timed pairs).
+const CPU_ONLY = process.env.BENCH_CPU_ONLY === '1';
 const ROOT = '/var/lib/contid-bench-docker';
 const EXEC_ROOT = '/run/contid-bench-docker';
 const HOST = `unix://${EXEC_ROOT}/docker.sock`;
@@ -29,22 +31,34 @@ const IMAGE = 'local/busybox:1';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** CPU time a process has used, in ms (/proc/PID/schedstat: ns on a CPU, all threads). */
+/** CPU time a process has used, in ms (/proc/PID/schedstat: ns on a CPU): all its threads, and its main thread alone. */
 function cpuMs(pid) {
   try {
     let ns = 0;
-    for (const t of require('node:fs').readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
+    let main = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const n = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      ns += n;
+      if (t === String(pid)) main = n;
+    }
+    // utime and stime (clock ticks, all threads): how much of it the kernel spent on its behalf.
+    const [utime, stime] = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ').slice(11, 13).map(Number);
+    return { all: ns / 1e6, main: main / 1e6, system: (stime / (utime + stime)) };
   } catch {
-    return NaN;
+    return { all: NaN, main: NaN, system: NaN };
   }
 }
-/** fn() run N times; the CPU the given processes used per call, in ms. */
+/** fn() run N times; the CPU the given processes used per call, in ms: all threads, and the main thread (JavaScript; the rest is V8's GC and compiler threads and libuv's pool). */
 function cpuPerCall(pids, n, fn) {
   const before = pids.map(cpuMs);
   for (let i = 0; i < n; i++) fn();
-  return pids.map((p, i) => (cpuMs(p) - before[i]) / n);
+  return pids.map((p, i) => {
+    const after = cpuMs(p);
+    return { all: (after.all - before[i].all) / n, main: (after.main - before[i].main) / n, system: after.system };
+  });
 }
+/** "12.3 ms (main thread 8.1)". */
+const cpuText = (c) => `${c.all.toFixed(1)} ms (main thread ${c.main.toFixed(1)}; in the kernel ${(100 * c.system).toFixed(0)} % of its life)`;
 
 function docker(args) {
   return spawnSync('docker', ['-H', HOST, ...args], { encoding: 'utf8' });
@@ -134,8 +148,12 @@ exports.main = async function main() {
   // BENCH_AGENT=off: the shim alone (entries pile up in the spool), to separate its cost from
   // the agent's CPU use on a small host.
   const withAgent = process.env.BENCH_AGENT !== 'off';
-  const agent = withAgent ? spawn(process.execPath, [CLI, 'docker', 'agent', '--host', HOST], { env: { ...process.env, CONTID_STATE_DIR: stateDir }, stdio: 'ignore' }) : null;
-  const frontProc = spawn(process.execPath, [FRONT_CLI, 'docker', 'front', '--listen', FRONT.slice(7), '--upstream', HOST.slice(7), '--requesters', join(stateDir, 'requesters')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_PROFILE=DIR: the agent and the front write V8 CPU profiles (node --cpu-prof) into DIR.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_PROFILE)] : [];
+  // BENCH_AGENT_NICE=N: the agent's --nice (default: the agent's own default).
+  const nice = process.env.BENCH_AGENT_NICE ? ['--nice', process.env.BENCH_AGENT_NICE] : [];
+  const agent = withAgent ? spawn(process.execPath, [...profile, CLI, 'docker', 'agent', '--host', HOST, ...nice], { env: { ...process.env, CONTID_STATE_DIR: stateDir }, stdio: 'ignore' }) : null;
+  const frontProc = spawn(process.execPath, [...profile, FRONT_CLI, 'docker', 'front', '--listen', FRONT.slice(7), '--upstream', HOST.slice(7), '--requesters', join(stateDir, 'requesters')], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise((r, j) => {
     frontProc.stderr.on('data', (d) => d.toString().includes('->') && r());
     frontProc.once('exit', () => j(new Error('contid docker front exited')));
@@ -156,63 +174,82 @@ exports.main = async function main() {
       return { c, p, ratios };
     };
     const report = (what, { c, p, ratios }, target) => {
-      console.log(`${what}, ${PAIRS} alternating pairs, contid docker agent ${withAgent ? 'running' : 'off'}`);
+      console.log(`${what}, ${PAIRS} alternating pairs, contid docker agent ${withAgent ? `running${nice.length ? ` at nice ${nice[1]}` : ''}` : 'off'}`);
       console.log(`  plain runc, dockerd's socket`.padEnd(39) + `median ${f(median(p))} ms`);
       console.log(`  contid (front + shim${withAgent ? ' + agent' : ''})`.padEnd(39) + `median ${f(median(c))} ms`);
       console.log(`  ratio contid/plain: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(c) / median(p)).toFixed(3)} (target <= ${target})`);
     };
+    /** Sets every thread of the agent to this niceness (root may raise it back). */
+    const reniceAgent = (n) => {
+      for (const t of readdirSync(`/proc/${agent.pid}/task`)) spawnSync('renice', ['-n', String(n), '-p', t]);
+    };
     /**
-     * The agent's share: pairs as above, alternating between the agent draining beside them (at
-     * its default --nice) and the agent paused (SIGSTOP for the pair; SIGCONT after, and each pair
-     * starts from a drained spool, so the paused pair's entries are not drained in the next).
+     * The agent's share: pairs as above, rotating between the agent draining beside them (at
+     * its --nice), the same agent at nice 19 for the pair, and the agent paused (SIGSTOP for the
+     * pair; SIGCONT after). Each pair starts from a drained spool, so the paused pair's entries
+     * are not drained in the next.
      */
     const drainShare = (what, contid, plain) => {
       const spoolDir = join(stateDir, 'spool');
       const pending = () => (existsSync(spoolDir) ? readdirSync(spoolDir).filter((f) => f.endsWith('.entry')).length : 0);
-      const byMode = { draining: [], paused: [] };
+      const base = nice.length ? Number(nice[1]) : 0;
+      const byMode = { draining: [], nice19: [], paused: [] };
+      const modes = Object.keys(byMode);
       for (let i = 0; i < PAIRS; i++) {
         // Wait for the drain (at most 10 s: an entry the agent keeps, say a quarantined one, must not stall the bench).
         for (let t = Date.now(); pending() > 0 && Date.now() - t < 10_000; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-        const mode = i % 2 ? 'paused' : 'draining';
+        const mode = modes[i % 3];
         if (mode === 'paused') process.kill(agent.pid, 'SIGSTOP');
+        if (mode === 'nice19') reniceAgent(19);
         try {
-          const [a, b] = (i >> 1) % 2 ? [contid(), plain()] : [plain(), contid()].reverse();
+          const [a, b] = Math.floor(i / 3) % 2 ? [contid(), plain()] : [plain(), contid()].reverse();
           byMode[mode].push(a / b);
         } finally {
           if (mode === 'paused') process.kill(agent.pid, 'SIGCONT');
+          if (mode === 'nice19') reniceAgent(base);
         }
       }
-      console.log(`  ${what}, the agent's share (${PAIRS} pairs alternating): median pair ratio with the agent draining ${median(byMode.draining).toFixed(3)}, paused ${median(byMode.paused).toFixed(3)}`);
+      console.log(`  ${what}, the agent's share (${PAIRS} pairs rotating): median pair ratio with the agent draining at nice ${base} ${median(byMode.draining).toFixed(3)}, at nice 19 ${median(byMode.nice19).toFixed(3)}, paused ${median(byMode.paused).toFixed(3)}`);
     };
     const run = (host, runtime) => () => timed('docker', ['-H', host, 'run', '--rm', '--runtime', runtime, IMAGE, 'true']);
     run(HOST, 'runc')();
     run(FRONT, 'contid')(); // warm-up
-    report(`docker run --rm ${IMAGE} true`, pairs(run(FRONT, 'contid'), run(HOST, 'runc')), 1.03);
-    run(FRONT, 'contid-sh')();
-    const shRun = pairs(run(FRONT, 'contid-sh'), run(HOST, 'runc'));
-    console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shRun.ratios).toFixed(3)}, ratio of medians ${(median(shRun.c) / median(shRun.p)).toFixed(3)}`);
-    // The front's own share of a run (create, attach, start, wait, remove): plain runc through it or not.
-    const frontRun = pairs(run(FRONT, 'runc'), run(HOST, 'runc'));
-    console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
+    if (!CPU_ONLY) {
+      report(`docker run --rm ${IMAGE} true`, pairs(run(FRONT, 'contid'), run(HOST, 'runc')), 1.03);
+      run(FRONT, 'contid-sh')();
+      const shRun = pairs(run(FRONT, 'contid-sh'), run(HOST, 'runc'));
+      console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shRun.ratios).toFixed(3)}, ratio of medians ${(median(shRun.c) / median(shRun.p)).toFixed(3)}`);
+      // The front's own share of a run (create, attach, start, wait, remove): plain runc through it or not.
+      const frontRun = pairs(run(FRONT, 'runc'), run(HOST, 'runc'));
+      console.log(`  the front alone (plain runc): median of pair ratios ${median(frontRun.ratios).toFixed(3)}, +${f(median(frontRun.c) - median(frontRun.p))} ms`);
+      // The shim's share (and the agent's, draining its entries): contid's runtime on dockerd's own socket, no front.
+      const shimRun = pairs(run(HOST, 'contid'), run(HOST, 'runc'));
+      console.log(`  the shim alone (dockerd's socket): median of pair ratios ${median(shimRun.ratios).toFixed(3)}, +${f(median(shimRun.c) - median(shimRun.p))} ms`);
+    }
     const [frontRunCpu, agentRunCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, run(FRONT, 'contid'));
-    console.log(`  CPU per docker run: the front ${f(frontRunCpu)} ms, the agent ${withAgent ? `${f(agentRunCpu)} ms` : 'off'} (${PAIRS} runs, /proc/PID/task/*/schedstat)`);
-    if (agent) drainShare('docker run', run(FRONT, 'contid'), run(HOST, 'runc'));
+    console.log(`  CPU per docker run: the front ${cpuText(frontRunCpu)}, the agent ${withAgent ? cpuText(agentRunCpu) : 'off'} (${PAIRS} runs, /proc/PID/task/*/schedstat)`);
+    if (agent && !CPU_ONLY) drainShare('docker run', run(FRONT, 'contid'), run(HOST, 'runc'));
     const c = docker(['run', '-d', '--runtime', 'contid', IMAGE, 'sleep', '3600']).stdout.trim();
     const p = docker(['run', '-d', '--runtime', 'runc', IMAGE, 'sleep', '3600']).stdout.trim();
     const exec = (host, id) => () => timed('docker', ['-H', host, 'exec', id, 'true']);
     exec(FRONT, c)();
     exec(HOST, p)(); // warm-up
-    report('docker exec C true', pairs(exec(FRONT, c), exec(HOST, p)), 1.05);
-    const cSh = docker(['run', '-d', '--runtime', 'contid-sh', IMAGE, 'sleep', '3600']).stdout.trim();
-    exec(FRONT, cSh)();
-    const shExec = pairs(exec(FRONT, cSh), exec(HOST, p));
-    console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shExec.ratios).toFixed(3)}, ratio of medians ${(median(shExec.c) / median(shExec.p)).toFixed(3)}`);
-    // The front's own share: the same plain-runc container, through the front or not.
-    const front = pairs(exec(FRONT, p), exec(HOST, p));
-    console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
+    if (!CPU_ONLY) {
+      report('docker exec C true', pairs(exec(FRONT, c), exec(HOST, p)), 1.05);
+      const cSh = docker(['run', '-d', '--runtime', 'contid-sh', IMAGE, 'sleep', '3600']).stdout.trim();
+      exec(FRONT, cSh)();
+      const shExec = pairs(exec(FRONT, cSh), exec(HOST, p));
+      console.log(`  with the sh shim instead (runtime contid-sh): median of pair ratios ${median(shExec.ratios).toFixed(3)}, ratio of medians ${(median(shExec.c) / median(shExec.p)).toFixed(3)}`);
+      // The front's own share: the same plain-runc container, through the front or not.
+      const front = pairs(exec(FRONT, p), exec(HOST, p));
+      console.log(`  the front alone (plain runc container): median of pair ratios ${median(front.ratios).toFixed(3)}, +${f(median(front.c) - median(front.p))} ms`);
+      const shimExec = pairs(exec(HOST, c), exec(HOST, p));
+      console.log(`  the shim alone (dockerd's socket): median of pair ratios ${median(shimExec.ratios).toFixed(3)}, +${f(median(shimExec.c) - median(shimExec.p))} ms`);
+    }
     const [frontExecCpu, agentExecCpu] = cpuPerCall([frontProc.pid, agent?.pid ?? 0], PAIRS, exec(FRONT, c));
-    console.log(`  CPU per docker exec: the front ${f(frontExecCpu)} ms, the agent ${withAgent ? `${f(agentExecCpu)} ms` : 'off'}`);
-    if (agent) drainShare('docker exec', exec(FRONT, c), exec(HOST, p));
+    console.log(`  CPU per docker exec: the front ${cpuText(frontExecCpu)}, the agent ${withAgent ? cpuText(agentExecCpu) : 'off'}`);
+    if (agent && !CPU_ONLY) drainShare('docker exec', exec(FRONT, c), exec(HOST, p));
+    if (CPU_ONLY) return;
     console.log(`the shim's own cost per runc call (median of ${CALLS}, same binary direct vs through the sh shim and the compiled one, alternating):`);
     for (const [label, { direct, via, compiled }] of Object.entries(shimOverhead(join(dir, 'overhead')))) {
       const more = compiled === undefined ? '' : `; compiled ${compiled.toFixed(2)} ms, +${(compiled - direct).toFixed(2)} ms`;
@@ -223,7 +260,8 @@ exports.main = async function main() {
     frontProc.kill('SIGTERM');
     for (const id of docker(['ps', '-aq']).stdout.split('\n').filter(Boolean)) docker(['rm', '-f', id]);
     daemon.kill('SIGTERM');
-    await new Promise((r) => (daemon.exitCode !== null ? r() : daemon.once('exit', r)));
+    // All three gone before the next bench may start its own dockerd on the same sockets (and a profile is written).
+    await Promise.all([daemon, agent, frontProc].filter(Boolean).map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)))));
     rmSync(dir, { recursive: true, force: true });
   }
 };
