@@ -1,7 +1,7 @@
 import { formatContainerId } from '@contid/core/dist/container-id';
 import type { AttributedContainer } from './attributor';
 import type { AuditEvent } from './reassembler';
-import { fieldValue, isEncodedField, nextField, plainFieldsText, type AuditRecord } from './record';
+import { bodyFieldsTexts, fieldValue, isEncodedField, nextField, plainFieldsText, type AuditRecord } from './record';
 import { bytesToText } from './safe-text';
 
 /** Layout version of contid's JSON and ECS documents: bumped when a field changes meaning. */
@@ -137,6 +137,21 @@ let pos = 0;
 /** Nothing but ASCII written since the document began (then latin1 reads it back at once). */
 let ascii = true;
 
+/**
+ * A few bytes (a name's `"name":`, a piece of the document's frame) copied into `out` at
+ * `pos`, which has room for them, by a loop: Buffer#copy goes through TypedArray#set, whose
+ * call costs more than bytes this short (the writer made one per field). Longer ones by copy.
+ */
+function copyShort(b: Buffer): void {
+  const n = b.length;
+  if (n > 64) {
+    pos += b.copy(out, pos);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[pos + i] = b[i];
+  pos += n;
+}
+
 function room(n: number): void {
   if (pos + n <= out.length) return;
   const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, pos + n));
@@ -202,8 +217,7 @@ function writeHexString(text: string, from: number, to: number): boolean {
     }
     const c = hi * 16 + lo;
     if (c < 0x20) {
-      const e = CONTROL_ESCAPES[c];
-      pos += e.copy(out, pos);
+      copyShort(CONTROL_ESCAPES[c]);
       continue;
     }
     if (c === 34 || c === 92) out[pos++] = 92;
@@ -259,6 +273,8 @@ function fieldNameAt(text: string, from: number, to: number): FieldName | null {
  * positions up to MAX_POSITIONS, types up to MAX_TYPES.
  */
 const namesByType = new Map<string, (FieldName | null)[]>();
+/** The same for the names of `msg='…'` bodies (a binding's virt=, op=, …): their own positions, not the kernel part's. */
+const bodyNamesByType = new Map<string, (FieldName | null)[]>();
 const MAX_TYPES = 1024;
 const MAX_POSITIONS = 256;
 
@@ -283,14 +299,14 @@ let writeCall = 0;
  * pushFields writes from the split map. False when a name needs the general path (nothing
  * kept then: the caller rewinds).
  */
-function writeFieldsFrom(text: string, type: string): boolean {
+function writeFieldsFrom(text: string, type: string, positions: Map<string, (FieldName | null)[]> = namesByType): boolean {
   const execve = type === 'EXECVE';
   const call = ++writeCall;
   room(1);
   out[pos++] = 123; // {
   const at = fieldAt;
-  let names = namesByType.get(type);
-  if (names === undefined && namesByType.size < MAX_TYPES) namesByType.set(type, (names = []));
+  let names = positions.get(type);
+  if (names === undefined && positions.size < MAX_TYPES) positions.set(type, (names = []));
   let k = 0;
   let wrote = false;
   for (let i = 0; nextField(text, i, at); i = at[2], k++) {
@@ -306,7 +322,7 @@ function writeFieldsFrom(text: string, type: string): boolean {
     f.writtenIn = call;
     wrote = true;
     room(f.text.length);
-    pos += f.text.copy(out, pos);
+    copyShort(f.text);
     // fieldValue: quotes stripped; hex decoded for encoded names; else the value as it is
     const v = at[1] + 1;
     const end = at[2];
@@ -333,22 +349,36 @@ function isHexText(text: string, from: number, to: number): boolean {
 const TYPE_OPEN = Buffer.from('{"type":', 'latin1');
 const FIELDS_OPEN = Buffer.from(',"fields":', 'latin1');
 const RAW_OPEN = Buffer.from(',"raw":', 'latin1');
+const MSG_OPEN = Buffer.from(',"msg":', 'latin1');
 
 function writeBytes(b: Buffer): void {
   room(b.length);
-  pos += b.copy(out, pos);
+  copyShort(b);
 }
 
-/** One record's document (pushRecord's text), directly when it is a kernel record. */
+/** `"fields":{…}`'s object then `,"msg":{…}` from a body record's two texts (see writeRecord). */
+function writeFieldsAndBody(texts: { fields: string; body: string }, type: string): boolean {
+  if (!writeFieldsFrom(texts.fields, type)) return false;
+  writeBytes(MSG_OPEN);
+  return writeFieldsFrom(texts.body, type, bodyNamesByType);
+}
+
+/**
+ * One record's document (pushRecord's text), directly when its fields can be written from its
+ * text: a kernel record, or a record with a `msg='…'` body (its kernel part and its body each
+ * split as parts() splits them). A binding went through the general path's pieces, an object
+ * of strings per field, joined: several kilobytes of garbage per binding.
+ */
 function writeRecord(r: AuditRecord): void {
   const text = plainFieldsText(r);
+  const texts = text === null ? bodyFieldsTexts(r) : null;
   const start = pos;
   const wasAscii = ascii;
-  if (text !== null) {
+  if (text !== null || texts !== null) {
     writeBytes(TYPE_OPEN);
     if (!writePlainString(r.type, 0, r.type.length)) writeText(jsonString(r.type));
     writeBytes(FIELDS_OPEN);
-    if (writeFieldsFrom(text, r.type)) {
+    if (text !== null ? writeFieldsFrom(text, r.type) : writeFieldsAndBody(texts!, r.type)) {
       writeBytes(RAW_OPEN);
       const raw = r.raw;
       if (!writePlainString(raw, 0, raw.length)) writeText(jsonString(bytesToText(raw, PLAIN)));

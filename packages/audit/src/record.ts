@@ -338,6 +338,21 @@ class LazyRecord implements AuditRecord {
   }
 
   /**
+   * The two texts `fields` and `msg` are split from, when the record has a `msg='…'` body and
+   * nothing was assigned since: the kernel part with the body cut out, and the body (parts()'s
+   * own cut, so each splits to the same map). Null otherwise.
+   */
+  bodyFieldsTexts(): { fields: string; body: string } | null {
+    if (this.assigned) return null;
+    const rest = this.rest;
+    const open = rest.indexOf("msg='");
+    if (open < 0) return null;
+    const close = rest.lastIndexOf("'");
+    const end = close > open + 4 ? close : rest.length;
+    return { fields: rest.slice(0, open) + rest.slice(end + 1), body: rest.slice(open + 5, end) };
+  }
+
+  /**
    * field('ses') as a session (see kernelSession), read from the bytes while the record has
    * only them: its fast path byte for byte — no `msg='` in the text, the first `ses=` starts a
    * word, is not quoted, and nothing before it is quoted or separated by anything but spaces;
@@ -582,6 +597,15 @@ export function parseRecordBytes(buf: Buffer, start: number, end: number, offset
  */
 export function plainFieldsText(rec: AuditRecord): string | null {
   return rec instanceof LazyRecord ? rec.plainFieldsText() : null;
+}
+
+/**
+ * For a record of this parser with a `msg='…'` body (a user-space record: a binding, a PAM
+ * record), the texts `fields` and `msg` are split from (nextField's inputs), fields never
+ * assigned; null otherwise.
+ */
+export function bodyFieldsTexts(rec: AuditRecord): { fields: string; body: string } | null {
+  return rec instanceof LazyRecord ? rec.bodyFieldsTexts() : null;
 }
 
 /** The raw part's bytes of a record parsed by parseRecordBytes, while it has them; else null (use `raw`). */
