@@ -178,21 +178,34 @@ static void conf_refuse(const char *conf, const char *fmt, ...) {
 }
 
 /* The sh's checks before it sources the conf (as sudo's of its sudoers), in its order: not a
- * symbolic link; the file and its directory owned by root or the user this runs as, neither
- * writable by its group or others. A file that passes can be changed by its owner alone, so
- * reading it after these stats reads what they saw. */
+ * symbolic link; its directory taken by its real path; the file and that directory owned by root
+ * or the user this runs as, neither writable by its group or others; every directory above, up
+ * to /, the same, but a sticky one may be writable by others (they cannot move what is not
+ * theirs). Then no one else can change the file, nor turn any name on its real path elsewhere,
+ * so reading it by that path (g_conf_real) after these stats reads what they saw. */
+static char g_conf_real[PATH_MAX];
 static void check_conf(const char *conf) {
-  char dir[PATH_MAX];
+  char dir[PATH_MAX], real[PATH_MAX];
   const char *slash = strrchr(conf, '/');
   PATHF(dir, "%.*s", slash == conf ? 1 : (int)(slash - conf), conf);
   struct stat st, ds;
   if (lstat(conf, &st) == 0 && S_ISLNK(st.st_mode)) conf_refuse(conf, "a symbolic link");
-  if (stat(conf, &st) != 0 || stat(dir, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+  if (!realpath(dir, real)) conf_refuse(conf, "cannot stat it or its directory");
+  PATHF(g_conf_real, "%s/%s", strcmp(real, "/") ? real : "", slash + 1);
+  if (stat(g_conf_real, &st) != 0 || stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
   uid_t me = geteuid();
   if (st.st_uid != 0 && st.st_uid != me) conf_refuse(conf, "owned by uid %u", (unsigned)st.st_uid);
   if (st.st_mode & 022) conf_refuse(conf, "writable by its group or others (mode %o)", (unsigned)(st.st_mode & 07777));
-  if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory %s is owned by uid %u", dir, (unsigned)ds.st_uid);
-  if (ds.st_mode & 022) conf_refuse(conf, "its directory %s is writable by its group or others (mode %o)", dir, (unsigned)(ds.st_mode & 07777));
+  if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory %s is owned by uid %u", real, (unsigned)ds.st_uid);
+  if (ds.st_mode & 022) conf_refuse(conf, "its directory %s is writable by its group or others (mode %o)", real, (unsigned)(ds.st_mode & 07777));
+  while (strcmp(real, "/")) {
+    char *up = strrchr(real, '/');
+    up[up == real ? 1 : 0] = 0;
+    if (stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+    if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory's ancestor %s is owned by uid %u", real, (unsigned)ds.st_uid);
+    if ((ds.st_mode & 022) && !(ds.st_mode & S_ISVTX))
+      conf_refuse(conf, "its directory's ancestor %s is writable by its group or others and not sticky (mode %o)", real, (unsigned)(ds.st_mode & 07777));
+  }
 }
 
 /* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
@@ -536,7 +549,7 @@ int main(int argc, char **argv) {
   if (readable(conf)) {
     if (!strchr(conf, '/')) to_sh();
     check_conf(conf);
-    read_conf(conf);
+    read_conf(g_conf_real);
   }
 
   /* The global options, then the subcommand (the sh's loop, case for case). */

@@ -282,6 +282,58 @@ describe('a conf others could write or replace', () => {
     });
   });
 
+  // A directory above the conf's own that someone else can write: she could move the conf's
+  // directory away between the check and the read and put her own in its place (review33; before,
+  // only the conf and its own directory were looked at, and each of these was read as root's).
+  describe('a directory above its directory', () => {
+    const up = join(state.dir, 'up');
+    const conf = join(up, 'etc', 'contid-runc.conf');
+    const realDir = join(state.dir, 'real');
+    beforeEach(() => {
+      rmSync(up, { recursive: true, force: true });
+      rmSync(realDir, { recursive: true, force: true });
+      mkdirSync(join(up, 'etc'), { recursive: true, mode: 0o755 });
+      chmodSync(up, 0o755);
+      writeFileSync(conf, plainConf, { mode: 0o644 });
+    });
+    afterAll(() => {
+      rmSync(up, { recursive: true, force: true });
+      rmSync(realDir, { recursive: true, force: true });
+    });
+    const both = (extra: Record<string, string>): Seen[] => [run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra), run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)];
+    const refused = (why: string) => ({ status: 127, stderr: `contid-runc: refusing ${conf}: ${why}${WHY}\n`, entries: [], runtime: null, marked: false });
+
+    test.each([
+      ['writable by others, not sticky', () => chmodSync(up, 0o777), `its directory's ancestor ${up} is writable by its group or others and not sticky (mode 777)`],
+      ['writable by its group', () => chmodSync(up, 0o775), `its directory's ancestor ${up} is writable by its group or others and not sticky (mode 775)`],
+      ['owned by a login user', () => chownSync(up, NOBODY, NOBODY), `its directory's ancestor ${up} is owned by uid ${NOBODY}`],
+    ])('%s: refused by the sh and by the compiled shim', (_n, arrange, why) => {
+      arrange();
+      for (const seen of both({ CONTID_RUNC_CONF: conf })) expect(seen).toMatchObject(refused(why));
+    });
+
+    test('sticky and writable by others, as /tmp: read as before (no one else can move what is root’s)', () => {
+      chmodSync(up, 0o1777);
+      const [sh, fast] = both({ CONTID_RUNC_CONF: conf });
+      expect([sh!.status, sh!.stderr, sh!.entries.length]).toEqual([0, '', 1]);
+      expect(sh!.entries[0]).toContain('create');
+      expect(fast).toEqual(sh);
+    });
+
+    test('its directory a link to one under a directory others can write: the real path is the one checked', () => {
+      mkdirSync(join(realDir, 'etc'), { recursive: true, mode: 0o755 });
+      chmodSync(realDir, 0o777);
+      writeFileSync(join(realDir, 'etc', 'contid-runc.conf'), plainConf, { mode: 0o644 });
+      rmSync(join(up, 'etc'), { recursive: true });
+      symlinkSync(join(realDir, 'etc'), join(up, 'etc'));
+      for (const seen of both({ CONTID_RUNC_CONF: conf })) expect(seen).toMatchObject(refused(`its directory's ancestor ${realDir} is writable by its group or others and not sticky (mode 777)`));
+      chmodSync(realDir, 0o755);
+      const [sh, fast] = both({ CONTID_RUNC_CONF: conf });
+      expect([sh!.status, sh!.stderr, sh!.entries.length]).toEqual([0, '', 1]);
+      expect(fast).toEqual(sh);
+    });
+  });
+
   // dash's `.` sources a CONTID_RUNC_CONF without a slash from PATH, so that file is the one checked.
   test('CONTID_RUNC_CONF without a slash: the file on PATH is checked, not one in the working directory', () => {
     const pathDir = join(state.dir, 'path-dir-her');
