@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, tempStateDir } from '../helpers/cli';
 import { sleep, startTail, until } from './live-helpers';
+import { writeAllSync, writtenBefore } from '../../packages/audit/src/write-all';
 
 const state = tempStateDir('tailfull');
 afterAll(() => state.cleanup());
@@ -75,6 +76,31 @@ describe('contid tail --output on a file system that fills up (real tmpfs)', () 
       const lines = wholeLines(out);
       expect([received, lines.length > 0, dropped > 0, lines.length + dropped]).toEqual([N, true, true, N]);
     });
+  });
+});
+
+// How much of a refused batch (or of a half line's rest) went in is what the write says, not an
+// fstat afterwards: one that failed left the rest to be written again from its start, its
+// prefix twice in the file (review33).
+test('a write the full disk refused part-way says how many of its bytes went in (real tmpfs)', async () => {
+  await onTmpfs('tailpart', 'size=64k', async (mnt) => {
+    const file = join(mnt, 'out');
+    const fd = openSync(file, 'a');
+    try {
+      writeAllSync(fd, Buffer.alloc(1000, 0x61));
+      let error: unknown = null;
+      try {
+        writeAllSync(fd, Buffer.alloc(256 * 1024, 0x62));
+      } catch (e) {
+        error = e;
+      }
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      const written = writtenBefore(error);
+      expect(written).toBeGreaterThan(0);
+      expect(written).toBe(fstatSync(fd).size - 1000);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 

@@ -28,14 +28,29 @@ function waitWritable(fd: number): void {
   poll(fds, 1, 1000);
 }
 
-/** All of `buf` to `fd` with write(2), waiting while a non-blocking pipe is full; EPIPE and other errors thrown. */
+/** A writeAllSync that failed part-way: how many bytes of its buffer went in before the error. */
+export interface PartialWriteError extends NodeJS.ErrnoException {
+  written: number;
+}
+
+/**
+ * All of `buf` to `fd` with write(2), waiting while a non-blocking pipe is full; EPIPE and other
+ * errors thrown, carrying how much went in before them (`written`: a full disk takes part of a
+ * buffer, and no fstat afterwards is needed, nor can fail, to know how much).
+ */
 export function writeAllSync(fd: number, buf: Buffer): void {
   for (let off = 0; off < buf.length; ) {
     try {
       off += writeSync(fd, buf, off);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw Object.assign(err as NodeJS.ErrnoException, { written: off });
       waitWritable(fd);
     }
   }
+}
+
+/** How many bytes a failed writeAllSync wrote before it failed (0 for any other error). */
+export function writtenBefore(err: unknown): number {
+  const written = (err as Partial<PartialWriteError> | null)?.written;
+  return typeof written === 'number' ? written : 0;
 }

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { ContidError, clearSocketPath, listenWithMode, makeDirectory, openOutputFile } from '@contid/core';
 import type { OutputText } from './output-bytes';
-import { writeAllSync } from '../write-all';
+import { writeAllSync, writtenBefore } from '../write-all';
 
 /** Where formatted events go. write() resolves when the sink can take more (back-pressure). */
 export interface OutputSink {
@@ -90,7 +90,7 @@ export class RotatingFileSink implements OutputSink {
       this.size += bytes.length;
       if (this.said.size > 0) this.said.clear(); // written again: a later failure is news
     } catch (err) {
-      this.refused(bytes);
+      this.refused(bytes, writtenBefore(err));
       this.warn(err);
     }
   }
@@ -120,10 +120,8 @@ export class RotatingFileSink implements OutputSink {
    * cut back (an append-only file, `chattr +a`, refuses ftruncate) the documents written whole
    * stay, the half one is finished before anything else is written, and the rest are dropped.
    */
-  private refused(bytes: Buffer): void {
-    let written = 0;
+  private refused(bytes: Buffer, written: number): void {
     try {
-      written = Math.min(bytes.length, Math.max(0, fstatSync(this.fd).size - this.size));
       if (written > 0) ftruncateSync(this.fd, this.size);
       this.droppedCount += countLines(bytes);
       return;
@@ -146,14 +144,10 @@ export class RotatingFileSink implements OutputSink {
       this.rest = null;
       return true;
     } catch (err) {
-      try {
-        // what went in of it this time (O_APPEND: a prefix)
-        const more = Math.min(rest.length, Math.max(0, fstatSync(this.fd).size - this.size));
-        this.size += more;
-        this.rest = rest.subarray(more);
-      } catch {
-        // the size unknown: the same rest is tried again
-      }
+      // what went in of it this time (O_APPEND: a prefix); the rest is tried again
+      const more = writtenBefore(err);
+      this.size += more;
+      this.rest = rest.subarray(more);
       this.warn(err);
       return false;
     }
