@@ -201,6 +201,44 @@ describe('contid agent kubernetes stopped while the API server holds a write or 
     }
   }, 40_000);
 
+  // The claim was stored by the API server, but its answer came after the agent had stopped
+  // waiting: the registry has no prefix. The next start must find it held by this node and take
+  // it, not claim a second one nor refuse (stop 33 left this unchecked).
+  test('SIGTERM while its prefix claim (the ConfigMap write) is held: the next start finds the prefix already held and takes it', async () => {
+    const own = tempStateDir('k8s-cli-claim');
+    const registry = Registry.open(own.env.CONTID_STATE_DIR!);
+    const kubeconfig = join(own.dir, 'kubeconfig');
+    writeFileSync(kubeconfig, server.kubeconfig());
+    const start = () => {
+      const child = spawn(process.execPath, [CONTID_MAIN, 'agent', 'kubernetes', '--node', 'worker-5', '--kubeconfig', kubeconfig, '--no-drain-spool'], { env: own.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      return { child, exited: new Promise<number | null>((r) => child.on('exit', (code) => r(code))), stderr: () => stderr };
+    };
+    const held = () => (server.getConfigMap('contid-system', 'contid-node-prefixes')?.data as Record<string, string> | undefined)?.['worker-5'];
+    server.configMapWriteDelayMs = 25_000;
+    const first = start();
+    let second: ReturnType<typeof start> | null = null;
+    try {
+      const stored = await waitFor('the claim to be stored', () => held());
+      first.child.kill('SIGTERM');
+      expect(await Promise.race([first.exited, new Promise((r) => setTimeout(() => r('still running 12 s after SIGTERM'), 12_000).unref())])).toBe(0);
+      expect([registry.ids.nodePrefix(), first.stderr()]).toEqual([null, expect.not.stringMatching(/\n\s+at /)]);
+      server.configMapWriteDelayMs = 0;
+      second = start();
+      await waitFor('the second start to take the prefix', () => registry.ids.nodePrefix() !== null);
+      expect(registry.ids.nodePrefix()).toBe(Number(stored));
+      await waitFor('its log line', () => second!.stderr().includes(`ID prefix ${stored} (already held)`));
+      expect(held()).toBe(stored);
+    } finally {
+      server.configMapWriteDelayMs = 0;
+      first.child.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
+      registry.close();
+      own.cleanup();
+    }
+  }, 60_000);
+
   test('SIGTERM while its prefix claim (the ConfigMap read) is held: exits 0 within the grace', async () => {
     server.configMapReadDelayMs = 25_000;
     const reads = () => server.requests.filter((r) => r.method === 'GET' && r.path.includes('/configmaps/')).length;

@@ -74,6 +74,8 @@ export class EmulatedApiServer {
   readonly requests: RequestLog[] = [];
   /** ConfigMap GETs answer only after this many ms: lets concurrent claimers read the same version. */
   configMapReadDelayMs = 0;
+  /** ConfigMap writes (create, replace) are made at once but answered only after this many ms: a claim the client may give up on though it was stored. */
+  configMapWriteDelayMs = 0;
   /** Pod lists (not watches) answer only after this many ms: a slow API server during a client's start. */
   podListDelayMs = 0;
   /** Pod PATCHes answer only after this many ms: an API server that holds a write (a stuck etcd, a partition). */
@@ -294,6 +296,7 @@ export class EmulatedApiServer {
           if (this.configMaps.has(key)) return fail(409, 'AlreadyExists', `configmaps "${body.metadata.name}" already exists`, { name: body.metadata.name, kind: 'configmaps' });
           const created = { ...body, metadata: { ...body.metadata, namespace: ns, uid: `uid-cm-${body.metadata.name}` } };
           this.commit(this.configMaps, key, created, 'ADDED');
+          if (this.configMapWriteDelayMs) await new Promise((r) => setTimeout(r, this.configMapWriteDelayMs));
           return this.reply(req, res, log, 201, created);
         }
         if (req.method === 'PUT' && name) {
@@ -307,6 +310,7 @@ export class EmulatedApiServer {
           }
           const updated = { ...body, metadata: { ...body.metadata, namespace: ns, uid: current.metadata.uid } };
           this.commit(this.configMaps, `${ns}/${name}`, updated, 'MODIFIED');
+          if (this.configMapWriteDelayMs) await new Promise((r) => setTimeout(r, this.configMapWriteDelayMs));
           return this.reply(req, res, log, 200, updated);
         }
       }
