@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, tempStateDir } from '../helpers/cli';
@@ -76,6 +76,42 @@ describe('contid tail --output on a file system that fills up (real tmpfs)', () 
       const lines = wholeLines(out);
       expect([received, lines.length > 0, dropped > 0, lines.length + dropped]).toEqual([N, true, true, N]);
     });
+  });
+});
+
+// logrotate (without copytruncate) moves the file away, then signals the writer in its
+// postrotate. Before, SIGHUP was ignored: every later event went on into the moved file and FILE
+// was never made again (stop 33's note); a removed FILE took them all into an unlinked inode.
+describe('contid tail --output, the file moved away then SIGHUP (logrotate)', () => {
+  test.each([
+    ['moved away', (out: string) => renameSync(out, `${out}.1`), true],
+    ['removed', (out: string) => rmSync(out), false],
+  ])('%s: the events before it stay where they went, every later one is in a fresh FILE', async (_n, rotate, kept) => {
+    const dir = mkdtempSync(join(tmpdir(), 'contid-tailhup-'));
+    const out = join(dir, 'live.jsonl');
+    try {
+      const tail = await startTail(['--source', 'plugin', '--format', 'json', '--output', out], state.env, 'pipe');
+      const feed = async (from: number, to: number) => {
+        for (let i = from; i < to; i += 10) {
+          tail.child.stdin!.write(Array.from({ length: 10 }, (_, k) => record(i + k)).join(''));
+          await sleep(20);
+        }
+      };
+      await feed(0, 100);
+      await until(() => existsSync(out) && wholeLines(out).length === 100, 10_000);
+      rotate(out);
+      tail.child.kill('SIGHUP');
+      await sleep(200);
+      await feed(100, 200);
+      tail.child.stdin!.end();
+      await until(() => tail.child.exitCode !== null, 15_000);
+      expect([tail.child.exitCode, tail.stderr()]).toEqual([0, expect.stringMatching(/received 200 records, dropped 0 /)]);
+      const serials = (f: string) => wholeLines(f).map((l) => (JSON.parse(l) as { serial: number }).serial);
+      expect(serials(out)).toEqual(Array.from({ length: 100 }, (_, i) => 101 + i));
+      if (kept) expect(serials(`${out}.1`)).toEqual(Array.from({ length: 100 }, (_, i) => 1 + i));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

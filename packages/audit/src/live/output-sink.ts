@@ -12,6 +12,8 @@ export interface OutputSink {
   close(): Promise<void>;
   /** Events a sink could not deliver (a slow socket client, a write the disk refused); 0 for sinks that push back instead. */
   dropped(): number;
+  /** Opens its file again by name at the next write (SIGHUP: logrotate moved it away); sinks without a file have none. */
+  reopen?(): void;
 }
 
 function writeWithDrain(stream: Writable, text: OutputText): Promise<void> {
@@ -80,7 +82,7 @@ export class RotatingFileSink implements OutputSink {
     if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate();
     // No file (a fresh one could not be created), or the rest of a line a refused write left
     // half written: tried again at every batch, so the output resumes once the file system lets it.
-    if (this.fd < 0) this.reopen();
+    if (this.fd < 0) this.openFile();
     if (this.fd < 0 || !this.finishLine()) {
       this.droppedCount += countLines(bytes);
       return;
@@ -96,6 +98,15 @@ export class RotatingFileSink implements OutputSink {
   }
 
   async close(): Promise<void> {
+    this.closeFile();
+  }
+
+  /**
+   * The file is closed now and FILE opened afresh by the next write: after logrotate (or an
+   * operator) moved it away, events must not go on into the moved file, nor into a removed one
+   * nobody can read (`postrotate kill -HUP`, as for auditd and most daemons).
+   */
+  reopen(): void {
     this.closeFile();
   }
 
@@ -164,7 +175,7 @@ export class RotatingFileSink implements OutputSink {
     process.emitWarning(message);
   }
 
-  private reopen(): void {
+  private openFile(): void {
     try {
       // Never through a link or into a file someone else prepared (see openOutputFile).
       this.fd = openOutputFile(this.path);

@@ -185,8 +185,9 @@ export async function runTail(argv: TailArgs): Promise<void> {
   );
   const sourceName = tail.summary().source;
   report(`tail ready (source=${sourceName})`);
-  // auditd passes SIGHUP on to its plugins when it reconfigures: keep running.
-  process.on('SIGHUP', () => undefined);
+  // SIGHUP: the output file is opened again by name (logrotate's postrotate); auditd passes it
+  // on to its plugins when it reconfigures, which then only reopens the same file. Keep running.
+  process.on('SIGHUP', () => sink.reopen?.());
   const stopped = new Promise<'signal'>((done) => {
     process.once('SIGTERM', () => done('signal'));
     process.once('SIGINT', () => done('signal'));
