@@ -495,11 +495,16 @@ export class SpoolConsumer {
 
   /** No pid file from a runtime that exited (or waited for too long): the session's leader, an ended exec, or a container already deleted. */
   private afterWait(entry: SpoolEntry): number | EntryOutcome {
+    // A create whose container the runtime has deleted since (`docker run --rm … true` drained
+    // late): its delete named the init, and no process of its session is left to look for, so
+    // the walk over all of /proc below (a read per process) is not made.
+    const deleted = entry.op === 'create' ? this.initAtDelete(entry) : null;
+    if (deleted !== null) return deleted;
     const leader = entry.session === null ? null : sessionLeader(entry.session, entry.wrapperPid, '/proc', this.execCandidates(entry) ?? undefined);
     if (leader !== null) return leader;
     // An exec that already finished still owns its session in the log: bind it to runc's pid.
     if (entry.op === 'setns') return entry.wrapperPid;
-    const ended = this.initAtDelete(entry);
+    const ended = entry.op === 'create' ? null : this.initAtDelete(entry);
     if (ended !== null) return ended;
     return { kind: 'quarantined', why: `runc ${entry.subcommand} left no pid file ${entry.pidFile} and no process runs in session ${entry.session}, and no delete of ${entry.id} recorded an init: nothing was started` };
   }
