@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, rmdirSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, tempStateDir } from '../helpers/cli';
@@ -137,6 +137,33 @@ test('a write the full disk refused part-way says how many of its bytes went in 
     } finally {
       closeSync(fd);
     }
+  });
+});
+
+// The output file emptied under the tail (an operator's `: >FILE`, logrotate's copytruncate): its
+// next write goes in at the new end (O_APPEND), below the length the sink last knew. A batch
+// the full disk then refused part-way was "cut back" to that old length, which grew the file
+// instead: a run of NUL bytes up to it, the half line left in front of them, and the next line
+// appended to both (attack34).
+test('a write refused part-way after the file was emptied under the tail: cut back to where the write began, no NUL bytes, no half line (real tmpfs)', async () => {
+  await onTmpfs('tailtrunc', 'size=64k', async (mnt) => {
+    const out = join(mnt, 'out.jsonl');
+    const filler = join(mnt, 'filler');
+    const N = 300;
+    const { received, dropped } = await tailEvents(['--output', out], N, (i) => {
+      if (i === 100) {
+        truncateSync(out, 0);
+        // the disk full but for a page: the next batches are refused part-way
+        const { bavail, bsize } = statfsSync(mnt);
+        writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 4096)));
+      }
+      if (i === 200) rmSync(filler);
+    });
+    const bytes = readFileSync(out);
+    expect(bytes.indexOf(0)).toBe(-1);
+    const lines = wholeLines(out);
+    expect([received, dropped > 0]).toEqual([N, true]);
+    expect(lines.some((l) => l.includes(`n=${N - 1} `))).toBe(true);
   });
 });
 

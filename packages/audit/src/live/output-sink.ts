@@ -52,7 +52,7 @@ export class StreamSink implements OutputSink {
  */
 export class RotatingFileSink implements OutputSink {
   private fd: number;
-  /** The file's length up to its last whole line: what a refused write is cut back to. */
+  /** The file's length up to its last whole line, as this sink last knew it (rotation measures it). */
   private size: number;
   /** The causes already said (a handful: the errors a file system gives). */
   private readonly said = new Set<string>();
@@ -133,7 +133,15 @@ export class RotatingFileSink implements OutputSink {
    */
   private refused(bytes: Buffer, written: number): void {
     try {
-      if (written > 0) ftruncateSync(this.fd, this.size);
+      if (written > 0) {
+        // Back to where this write began (O_APPEND: the file's end then), not to this.size: the
+        // file emptied meanwhile (`: >FILE`, logrotate's copytruncate) would be grown by that to
+        // its old length, NUL bytes after the half line (attack34). An fstat that fails leaves
+        // it uncut, as an append-only file is.
+        const began = Math.max(0, fstatSync(this.fd).size - written);
+        ftruncateSync(this.fd, began);
+        this.size = began;
+      }
       this.droppedCount += countLines(bytes);
       return;
     } catch (err) {
