@@ -350,4 +350,59 @@ describe('a conf others could write or replace', () => {
       rmSync(join(B, 'rel.conf'), { force: true });
     }
   });
+
+  // On no PATH directory, dash's `.` reads no file for such a name (before 7a13da4 the sh failed
+  // in it with dash's "not found"); the real-path check read ./NAME, the bundle's, instead (attack34).
+  test('CONTID_RUNC_CONF without a slash, on no PATH directory: the working directory’s file is not read', () => {
+    writeFileSync(join(B, 'cwd.conf'), `touch ${MARK}\n${plainConf}`); // root's, where `[ -r ]` looks
+    try {
+      const extra = { CONTID_RUNC_CONF: 'cwd.conf', PATH: '/usr/bin:/bin' };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect(sh).toMatchObject({ status: 127, stderr: `contid-runc: refusing cwd.conf: on no PATH directory, where dash's . looks for a name without a slash${WHY}\n`, entries: [], runtime: null, marked: false });
+      expect(run(join(WITH_SH, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    } finally {
+      rmSync(join(B, 'cwd.conf'), { force: true });
+    }
+  });
+
+  // The sh's real path is `pwd -P`'s output through a command substitution, which takes off the
+  // newlines a directory's name may end in: it checked and read DIR/conf for DIR\n/conf (attack34).
+  test('its directory’s name ends in a newline: the file named is the one read, by both', () => {
+    const named = join(state.dir, 'nl\n');
+    const other = join(state.dir, 'nl');
+    mkdirSync(named, { recursive: true });
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(named, 'contid-runc.conf'), `CONTID_SPOOL_DIR=${spoolB}\n`);
+    writeFileSync(join(other, 'contid-runc.conf'), `touch ${MARK}\nCONTID_SPOOL_DIR=${spoolA}\n`);
+    try {
+      const extra = { CONTID_RUNC_CONF: join(named, 'contid-runc.conf') };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect([sh.status, sh.stderr, sh.marked]).toEqual([0, '', false]);
+      expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
+      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    } finally {
+      rmSync(named, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  // A relative CONTID_RUNC_CONF: dash's cd looks a relative directory up on CDPATH (and prints
+  // it, into the real path): the sh refused, or read another, where the compiled shim read ./DIR/NAME (attack34).
+  test('a relative CONTID_RUNC_CONF with CDPATH set: the working directory’s, by both', () => {
+    const cdpath = join(state.dir, 'cdpath');
+    mkdirSync(join(cdpath, 'rel-etc'), { recursive: true });
+    mkdirSync(join(B, 'rel-etc'), { recursive: true });
+    writeFileSync(join(cdpath, 'rel-etc', 'x.conf'), `touch ${MARK}\nCONTID_SPOOL_DIR=${spoolA}\n`);
+    writeFileSync(join(B, 'rel-etc', 'x.conf'), `CONTID_SPOOL_DIR=${spoolB}\n`);
+    try {
+      const extra = { CONTID_RUNC_CONF: 'rel-etc/x.conf', CDPATH: cdpath };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect([sh.status, sh.stderr, sh.marked]).toEqual([0, '', false]);
+      expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
+      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    } finally {
+      rmSync(cdpath, { recursive: true, force: true });
+      rmSync(join(B, 'rel-etc'), { recursive: true, force: true });
+    }
+  });
 });
