@@ -192,7 +192,7 @@ static void check_conf(const char *conf) {
   if (lstat(conf, &st) == 0 && S_ISLNK(st.st_mode)) conf_refuse(conf, "a symbolic link");
   if (!realpath(dir, real)) conf_refuse(conf, "cannot stat it or its directory");
   PATHF(g_conf_real, "%s/%s", strcmp(real, "/") ? real : "", slash + 1);
-  if (stat(g_conf_real, &st) != 0 || stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+  if (lstat(g_conf_real, &st) != 0 || stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
   uid_t me = geteuid();
   if (st.st_uid != 0 && st.st_uid != me) conf_refuse(conf, "owned by uid %u", (unsigned)st.st_uid);
   if (st.st_mode & 022) conf_refuse(conf, "writable by its group or others (mode %o)", (unsigned)(st.st_mode & 07777));
