@@ -183,7 +183,13 @@ async function nodeBench(rounds) {
   try {
     const start = { contid: [], plain: [], sh: [] };
     const probe = { contid: [], plain: [], sh: [] };
+    // BENCH_AGENT_NICES=0,19: the rounds rotate the agent's niceness (renice of every thread),
+    // and the pod start and probe ratios are also printed per niceness.
+    const nices = agent && process.env.BENCH_AGENT_NICES ? process.env.BENCH_AGENT_NICES.split(',').map(Number) : [];
+    const byNice = new Map(nices.map((n) => [n, { start: [], probe: [] }]));
     for (let i = 0; i < rounds; i++) {
+      const nice = nices.length ? nices[i % nices.length] : null;
+      if (nice !== null) for (const t of readdirSync(`/proc/${agent.pid}/task`)) spawnSync('renice', ['-n', String(nice), '-p', t]);
       // Interleaved triples, the order rotating, so drift and caches hit each handler alike.
       const order = ['contid', 'plain', 'sh'];
       for (const handler of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
@@ -206,12 +212,17 @@ async function nodeBench(rounds) {
         probe[handler].push(ms(t));
         if (watched) await until(`${name}'s probe drained`, spoolEmpty);
       }
+      if (nice !== null) {
+        byNice.get(nice).start.push(start.contid[i] / start.plain[i]);
+        byNice.get(nice).probe.push(probe.contid[i] / probe.plain[i]);
+      }
     }
     const ratio = (xs, of = 'contid') => median(xs[of].map((x, k) => x / xs.plain[k]));
     console.log(`A real node (containerd ${(await node.cri.version()).runtimeVersion} CRI plugin), ${rounds} interleaved rounds (contid-runc-fast, plain runc, the sh contid-runc), medians:`);
     console.log(agent ? `  contid agent kubernetes (${agent.cli === CLI ? 'this build' : agent.cli}) drains the spool throughout, as on a node; plain runc's pods are not its` : '  no agent runs (BENCH_K8S_AGENT=off): the shim alone');
     console.log(`  pod start (sandbox + 2 containers): contid ${median(start.contid).toFixed(0)} ms, plain runc ${median(start.plain).toFixed(0)} ms, ratio ${ratio(start).toFixed(3)}`);
     console.log(`  ExecSync probe (/bin/true):         contid ${median(probe.contid).toFixed(1)} ms, plain runc ${median(probe.plain).toFixed(1)} ms, ratio ${ratio(probe).toFixed(3)}`);
+    for (const [n, r] of byNice) console.log(`  rounds with the agent at nice ${n} (${r.start.length}): pod start ratio ${median(r.start).toFixed(3)}, ExecSync ratio ${median(r.probe).toFixed(3)}`);
     console.log(`  the sh shim in the same rounds:     pod start ${median(start.sh).toFixed(0)} ms, ratio ${ratio(start, 'sh').toFixed(3)}; ExecSync ${median(probe.sh).toFixed(1)} ms, ratio ${ratio(probe, 'sh').toFixed(3)}`);
 
     // 1,000 probes on one container while the agent drains, as the kubelet's probes of a
