@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { failWith, leaveQuietlyOnClosedOutput } from './output';
+import { failWith, leaveQuietlyOnClosedOutput, stdioWritten } from './output';
 import { rewriteAusearchArgs } from './commands/ausearch-argv';
 import { COMMAND_LOADERS, commandsFor } from './commands';
 import { plainCommandArgs } from './plain-args';
@@ -16,10 +16,13 @@ async function main(): Promise<void> {
     const argv = plainCommandArgs(args, 'search', 'files', { ...GLOBAL_JSON_OPTION, ...SEARCH_OPTIONS });
     if (argv !== null) {
       await search.handler(argv as never);
-      // Every byte of the answer is written by now (synchronous writes; an interpreting
-      // thread is waited for in finish()), and nothing is left to run: leave without tearing
-      // V8's heap down page by page (an munmap each, every one a TLB shootdown on the threads'
-      // CPUs), which the kernel does at once at exit. process.exitCode stays the status.
+      // The answer is written by now (synchronous writes; an interpreting thread is waited
+      // for in finish()); stderr's lines may still be queued for a full pipe, and a failed
+      // write's error not yet seen: stdioWritten waits for both. Then nothing is left to run:
+      // leave without tearing V8's heap down page by page (an munmap each, every one a TLB
+      // shootdown on the threads' CPUs), which the kernel does at once at exit.
+      // process.exitCode stays the status.
+      await stdioWritten();
       process.exit();
     }
   }

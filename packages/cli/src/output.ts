@@ -40,11 +40,27 @@ function systemErrorAsContidError(e: Error): Error {
  */
 export function leaveQuietlyOnClosedOutput(): void {
   for (const name of ['stdout', 'stderr'] as const) whenMade(name, (stream) => {
+    madeStreams.push(stream);
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') process.exit(0);
       failWith(e);
     });
   });
+}
+
+/** process.stdout and process.stderr once made (leaveQuietlyOnClosedOutput): those stdioWritten waits for. */
+const madeStreams: NodeJS.WriteStream[] = [];
+
+/**
+ * Resolves once what was written to process.stdout and process.stderr has reached the kernel
+ * and a failed write has been reported (its 'error' comes on a later tick): for a command that
+ * then leaves with process.exit(). Node writes these streams asynchronously to a pipe that is
+ * full, and process.exit() drops what is still queued (a reader that waits, `2>&1 | less`).
+ * Streams never made are not made here.
+ */
+export async function stdioWritten(): Promise<void> {
+  while (madeStreams.some((s) => s.writableLength > 0 && !s.destroyed)) await new Promise((r) => setTimeout(r, 5));
+  if (madeStreams.length > 0) await new Promise((r) => setImmediate(r));
 }
 
 /** Calls `made` with process[name] once it exists: at once if Node's lazy getter is not there. */

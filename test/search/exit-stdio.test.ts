@@ -1,0 +1,56 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CONTID_MAIN, tempStateDir } from '../helpers/cli';
+
+/**
+ * `contid search` leaves with process.exit() once its handler is done (5cd7956). Its answer is
+ * written with writeSync, but its stderr lines (csv's `error normalizing TYPE` for each event
+ * libauparse cannot normalize, skipped lines, untrusted bindings, untagged entries) go through
+ * process.stderr, which Node writes asynchronously to a pipe that is full: what the reader had
+ * not taken yet must still reach it, as it did when Node drained its writes before exiting.
+ */
+describe('contid search leaves only once stderr is written', () => {
+  const state = tempStateDir('exit-stdio');
+  afterAll(() => state.cleanup());
+  const fixture = resolve(__dirname, '../../packages/audit/test/fixtures/golden-local-nodes.log');
+  const log = join(state.dir, 'nodes.log');
+  // 413 `error normalizing` lines a copy: 16 copies are ~140 KB of stderr, more than a pipe holds
+  beforeAll(() => writeFileSync(log, readFileSync(fixture).toString('latin1').repeat(16), 'latin1'));
+  const args = ['search', '--no-index', '--format', 'csv', '-if', log];
+
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('a stderr pipe whose reader waits gets every line (csv normalizer errors)', async () => {
+    const reference = spawnSync(process.execPath, [CONTID_MAIN, ...args], { encoding: 'latin1', maxBuffer: 64 << 20, env: state.env });
+    expect(reference.status).toBe(0);
+    expect(reference.stderr.length).toBeGreaterThan(130_000);
+    const outFile = join(state.dir, 'out');
+    const errFile = join(state.dir, 'err');
+    const statusFile = join(state.dir, 'status');
+    const gate = join(state.dir, 'gate');
+    expect(spawnSync('mkfifo', [gate]).status).toBe(0);
+    // the reader takes nothing until the gate opens; the status file says when contid exited
+    const quoted = [process.execPath, CONTID_MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const sh = spawn('sh', ['-c', `{ ${quoted} 2>&1 >'${outFile}'; echo $? >'${statusFile}'; } | { read x <'${gate}'; cat; } >'${errFile}'`], { stdio: 'ignore', env: state.env });
+    const shDone = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
+    // wait until its whole answer is out, then give it time to leave if it is going to
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(outFile) && statSync(outFile).size === Buffer.byteLength(reference.stdout, 'latin1')) && Date.now() < deadline) await sleep(50);
+    for (let i = 0; i < 30 && !existsSync(statusFile); i++) await sleep(50);
+    writeFileSync(gate, 'go\n');
+    expect(await shDone).toBe(0);
+    expect(readFileSync(statusFile, 'utf8').trim()).toBe('0');
+    const err = readFileSync(errFile, 'latin1');
+    expect(err.length).toBe(reference.stderr.length);
+    expect(err).toBe(reference.stderr);
+  });
+
+  it('a stderr write that fails (a full disk) is not an exit 0', () => {
+    const ok = spawnSync(process.execPath, [CONTID_MAIN, ...args], { encoding: 'latin1', maxBuffer: 64 << 20, env: state.env });
+    expect([ok.status, ok.stderr.length > 0]).toEqual([0, true]);
+    // before 5cd7956: the stream's ENOSPC became 'contid: cannot write …' and exit 1
+    const r = spawnSync('sh', ['-c', `'${process.execPath}' '${CONTID_MAIN}' ${args.map((a) => `'${a}'`).join(' ')} >/dev/null 2>/dev/full`], { env: state.env, encoding: 'latin1' });
+    expect(r.status).not.toBe(0);
+  });
+});
