@@ -46,6 +46,19 @@ describe('contid search leaves only once stderr is written', () => {
     expect(err).toBe(reference.stderr);
   });
 
+  it('a full stdout pipe shared with stderr is waited for, not retried in a loop', () => {
+    // 2>&1: Node makes the pipe non-blocking when it makes process.stderr (the first csv
+    // normalizer error), so the answer's writeSync meets EAGAIN while the reader sleeps
+    const trace = join(state.dir, 'trace');
+    const quoted = ['strace', '-f', '-e', 'trace=write', '-o', trace, process.execPath, CONTID_MAIN, ...args].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('sh', ['-c', `${quoted} 2>&1 | { sleep 3; wc -c; }`], { env: state.env, encoding: 'latin1', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(500_000);
+    const refused = readFileSync(trace, 'latin1').split('\n').filter((l) => l.includes('EAGAIN')).length;
+    // waiting (poll) refuses a write each time the pipe fills; a retry loop, hundreds of thousands in 3 s
+    expect(refused).toBeLessThan(1000);
+  });
+
   it('a stderr write that fails (a full disk) is not an exit 0', () => {
     const ok = spawnSync(process.execPath, [CONTID_MAIN, ...args], { encoding: 'latin1', maxBuffer: 64 << 20, env: state.env });
     expect([ok.status, ok.stderr.length > 0]).toEqual([0, true]);

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { writeSync } from 'node:fs';
 import { ContidError } from '@contid/core/dist/errors';
 import { configFromEnv } from '@contid/core/dist/config';
 import { escapeText } from '@contid/core/dist/printable';
@@ -17,6 +16,7 @@ import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '@contid/
 import { SearchIndex } from '@contid/audit/dist/search-index';
 import type { FormatOptions } from '@contid/audit/dist/format';
 import { bytesToText, safeRawBytes } from '@contid/audit/dist/safe-text';
+import { writeAllSync } from '@contid/audit/dist/write-all';
 import { fileBases, hasContainerCriteria, searchLogs } from '@contid/audit/dist/search';
 import { hostHasProcfsContid, type RejectedBinding } from '@contid/audit/dist/attributor';
 import type { EventFilter } from '@contid/audit/dist/filter';
@@ -52,7 +52,7 @@ function formatOptionsOf(argv: SearchArgs, format: string): FormatOptions {
   return { csv, onNormalizeError: printNormalizeError };
 }
 
-/** Buffered synchronous stdout: one write per ~1 MB, retried while a pipe is full. */
+/** Buffered synchronous stdout: one write per ~1 MB, waited for while a pipe is full. */
 class Out {
   private parts: string[] = [];
   private size = 0;
@@ -98,16 +98,16 @@ class Out {
     this.size = 0;
     this.writeAll(buf);
   }
+  /**
+   * writeAllSync: a full non-blocking pipe (stderr made by Node on the same pipe, `2>&1 | less`)
+   * is waited for by poll(2), not retried in a loop that burned a core while the reader slept.
+   */
   private writeAll(buf: Buffer): void {
-    for (let off = 0; off < buf.length; ) {
-      try {
-        off += writeSync(1, buf, off);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') continue;
-        if (code === 'EPIPE') process.exit(0);
-        throw err;
-      }
+    try {
+      writeAllSync(1, buf);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+      throw err;
     }
   }
 }
