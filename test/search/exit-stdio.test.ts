@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { CONTID_MAIN, tempStateDir } from '../helpers/cli';
 
@@ -57,6 +58,21 @@ describe('contid search leaves only once stderr is written', () => {
     const refused = readFileSync(trace, 'latin1').split('\n').filter((l) => l.includes('EAGAIN')).length;
     // waiting (poll) refuses a write each time the pipe fills; a retry loop, hundreds of thousands in 3 s
     expect(refused).toBeLessThan(1000);
+  });
+
+  it('a reader that stops early leaves no copy of the input behind (gzip, stdin)', () => {
+    const tmp = join(state.dir, 'tmp');
+    mkdirSync(tmp);
+    const gz = join(state.dir, 'nodes.log.gz');
+    writeFileSync(gz, gzipSync(readFileSync(log)));
+    const env = { ...state.env, TMPDIR: tmp };
+    const main = `'${process.execPath}' '${CONTID_MAIN}' search --no-index`;
+    // the reader goes after one line: the next write meets EPIPE, and contid leaves quietly
+    for (const pipeline of [`${main} '${gz}' | head -1`, `cat '${log}' | ${main} - | head -1`, `${main} -i '${gz}' | head -1`]) {
+      const r = spawnSync('sh', ['-c', pipeline], { env, encoding: 'latin1', timeout: 60_000 });
+      expect([pipeline, r.status, /^(node=\S+ )?type=|^----/.test(r.stdout), r.stderr]).toEqual([pipeline, 0, true, '']);
+      expect([pipeline, readdirSync(tmp)]).toEqual([pipeline, []]);
+    }
   });
 
   it('a stderr write that fails (a full disk) is not an exit 0', () => {
