@@ -75,6 +75,13 @@ describe('contid search leaves only once stderr is written', () => {
     }
   });
 
+  it('an answer the disk refuses is one line naming the output, exit 1', () => {
+    for (const format of ['raw', 'json', 'interpret']) {
+      const r = spawnSync('sh', ['-c', `'${process.execPath}' '${CONTID_MAIN}' search --no-index --format ${format} '${log}' >/dev/full`], { env: state.env, encoding: 'latin1' });
+      expect([format, r.status, r.stderr]).toEqual([format, 1, 'contid: cannot write the output: ENOSPC\n']);
+    }
+  });
+
   it('a stderr write that fails (a full disk) is not an exit 0', () => {
     const ok = spawnSync(process.execPath, [CONTID_MAIN, ...args], { encoding: 'latin1', maxBuffer: 64 << 20, env: state.env });
     expect([ok.status, ok.stderr.length > 0]).toEqual([0, true]);

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ContidError } from '@contid/core/dist/errors';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
@@ -230,11 +231,15 @@ export function runInterpretWorker(data: { port: MessagePort; shared: SharedArra
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     Atomics.store(ctrl, STATUS, code === 'EPIPE' ? STATUS_EPIPE : STATUS_ERROR);
-    if (code !== 'EPIPE') data.port.postMessage(String((err as Error).stack ?? err));
+    // a write the output refused (a full disk: ENOSPC) is the environment, said as such; anything else a bug, with its stack
+    if (code !== 'EPIPE') data.port.postMessage(typeof code === 'string' && (err as NodeJS.ErrnoException).syscall === 'write' ? { writeCode: code } : String((err as Error).stack ?? err));
   }
   Atomics.add(ctrl, DONE, 1_000_000); // finished: the reader stops waiting
   Atomics.notify(ctrl, DONE);
 }
+
+/** A write(2) of the output refused (ENOSPC, EIO …): one line for the user, not an internal error. */
+const outputError = (code: string): ContidError => new ContidError(`cannot write the output: ${code}`);
 
 /** The compiled module the worker loads (under Jest the sources are TypeScript: the built one, if any). */
 function workerModule(): string | null {
@@ -393,7 +398,8 @@ export class InterpretPipe {
     const status = Atomics.load(this.ctrl!, STATUS);
     if (status === STATUS_OK) return;
     if (status === STATUS_EPIPE) this.onClosed();
-    const why = receiveMessageOnPort(this.port!)?.message;
+    const why: unknown = receiveMessageOnPort(this.port!)?.message;
+    if (typeof why === 'object' && why !== null && 'writeCode' in why) throw outputError(String(why.writeCode));
     throw new Error(`the interpreting thread failed: ${String(why ?? 'unknown error')}`);
   }
 
@@ -415,7 +421,9 @@ export class InterpretPipe {
     try {
       write();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EPIPE') this.onClosed();
+      const { code, syscall } = err as NodeJS.ErrnoException;
+      if (code === 'EPIPE') this.onClosed();
+      if (typeof code === 'string' && syscall === 'write') throw outputError(code);
       throw err;
     }
   }

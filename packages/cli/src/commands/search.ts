@@ -106,7 +106,10 @@ class Out {
     try {
       writeAllSync(1, buf);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') process.exit(0);
+      // a write(2) error has no path: failWith would name it 'input', the wrong end
+      if (typeof code === 'string') throw new ContidError(`cannot write the output: ${code}`);
       throw err;
     }
   }
