@@ -367,6 +367,14 @@ describe('a conf others could write or replace', () => {
 
   // The sh's real path is `pwd -P`'s output through a command substitution, which takes off the
   // newlines a directory's name may end in: it checked and read DIR/conf for DIR\n/conf (attack34).
+  /** With `extra`'s environment, the sh reads the conf that names spoolB (not the one that would touch MARK), and the compiled shim does the same. */
+  const readsSpoolBByBoth = (extra: Record<string, string>): void => {
+    const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+    expect([sh.status, sh.stderr, sh.marked]).toEqual([0, '', false]);
+    expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
+    expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+  };
+
   test('its directory’s name ends in a newline: the file named is the one read, by both', () => {
     const named = join(state.dir, 'nl\n');
     const other = join(state.dir, 'nl');
@@ -376,10 +384,7 @@ describe('a conf others could write or replace', () => {
     writeFileSync(join(other, 'contid-runc.conf'), `touch ${MARK}\nCONTID_SPOOL_DIR=${spoolA}\n`);
     try {
       const extra = { CONTID_RUNC_CONF: join(named, 'contid-runc.conf') };
-      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
-      expect([sh.status, sh.stderr, sh.marked]).toEqual([0, '', false]);
-      expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
-      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+      readsSpoolBByBoth(extra);
     } finally {
       rmSync(named, { recursive: true, force: true });
       rmSync(other, { recursive: true, force: true });
@@ -396,10 +401,7 @@ describe('a conf others could write or replace', () => {
     writeFileSync(join(B, 'rel-etc', 'x.conf'), `CONTID_SPOOL_DIR=${spoolB}\n`);
     try {
       const extra = { CONTID_RUNC_CONF: 'rel-etc/x.conf', CDPATH: cdpath };
-      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
-      expect([sh.status, sh.stderr, sh.marked]).toEqual([0, '', false]);
-      expect(sh.entries.join('')).toContain(`${spoolB.slice(S.length + 1)}/`);
-      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+      readsSpoolBByBoth(extra);
     } finally {
       rmSync(cdpath, { recursive: true, force: true });
       rmSync(join(B, 'rel-etc'), { recursive: true, force: true });
