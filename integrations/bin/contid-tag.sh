@@ -30,12 +30,31 @@ contid_settings() {
   [ -x /bin/busybox ] && contid_static_cat=1
 }
 
+# contid_esc STRING: STRING as one printable line, for a caller's path or name in a message:
+# \t \n \r \\ named and every other byte outside printable ASCII as \xHH (the ASCII of
+# packages/core's escapeText; bytes, not UTF-8, so a C1 control, a bidi override or a broken
+# sequence is escaped with the rest), as the compiled shim's esc() (contid-runc.c). It forks
+# od: only on the way out.
+contid_esc() {
+  for contid_h in $(printf '%s' "$1" | od -An -v -tx1); do
+    case $contid_h in
+      09) printf '\\t' ;;
+      0a) printf '\\n' ;;
+      0d) printf '\\r' ;;
+      5c) printf '\\\\' ;;
+      2? | 3? | 4? | 5? | 6? | 7[0-9a-e]) printf '%b' "\\0$((0x$contid_h >> 6))$((0x$contid_h >> 3 & 7))$((0x$contid_h & 7))" ;;
+      *) printf '\\x%s' "$contid_h" ;;
+    esac
+  done
+}
+
 # contid_fail REASON: fail-closed prints one line and exits 1 before anything starts;
-# fail-open keeps the first reason, which the entry then carries as op=fail.
+# fail-open keeps the first reason, which the entry then carries as op=fail. (printf, not
+# dash's echo, which would turn an escaped \n back into a newline.)
 contid_fail() {
   if [ "$contid_policy" = closed ]; then
     set -- "$contid_self: $1 (CONTID_FAIL_POLICY=closed: not starting $contid_what)"
-    echo "$1" >&2
+    printf '%s\n' "$1" >&2
     # containerd and CRI-O show a runtime's error from its --log file (JSON lines), not stderr.
     if [ -n "$contid_json_log" ]; then
       printf '{"level":"error","msg":"%s","time":"%s"}\n' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$contid_json_log"

@@ -67,6 +67,24 @@ static const char *setting(const char *name) {
   return env(name);
 }
 
+/* S as the sh's contid_esc (contid-tag.sh) prints it, for a caller's path in a message: \t \n \r
+ * \\ named and every other byte outside printable ASCII as \xHH (the ASCII of packages/core's
+ * escapeText; bytes, not UTF-8). A new buffer, never freed: every caller exits after printing. */
+static const char *esc(const char *s) {
+  char *out = malloc(strlen(s) * 4 + 1), *o = out;
+  if (!out) return "(out of memory)";
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '\t') o = stpcpy(o, "\\t");
+    else if (*c == '\n') o = stpcpy(o, "\\n");
+    else if (*c == '\r') o = stpcpy(o, "\\r");
+    else if (*c == '\\') o = stpcpy(o, "\\\\");
+    else if (*c < 0x20 || *c > 0x7e) o += sprintf(o, "\\x%02x", *c);
+    else *o++ = (char)*c;
+  }
+  *o = 0;
+  return out;
+}
+
 static const char *g_runtime; /* chosen by this program's name: the sh is told (its own name is contid-runc) */
 
 /* The sh shim beside this program, with the same arguments: it redoes everything from the start. */
@@ -79,20 +97,21 @@ static void to_sh(void) {
   }
   /* Installed under the sh's own name, it would run itself for ever. */
   if (stat(sh, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-    fprintf(stderr, "contid-runc: %s is the compiled shim, not the sh it needs beside it (reinstall contid)\n", sh);
+    fprintf(stderr, "contid-runc: %s is the compiled shim, not the sh it needs beside it (reinstall contid)\n", esc(sh));
     exit(127);
   }
   if (g_runtime) setenv("CONTID_RUNTIME", g_runtime, 1);
   g_argv[0] = sh;
   execv(sh, g_argv);
-  fprintf(stderr, "contid-runc: cannot run %s: %s (reinstall contid)\n", sh, strerror(errno));
+  fprintf(stderr, "contid-runc: cannot run %s: %s (reinstall contid)\n", esc(sh), strerror(errno));
   exit(127);
 }
 
 static void to_runtime(const char *runtime) {
   g_argv[0] = (char *)runtime;
   execv(runtime, g_argv);
-  fprintf(stderr, "contid-runc: cannot run %s: %s\n", runtime, strerror(errno));
+  int err = errno;
+  fprintf(stderr, "contid-runc: cannot run %s: %s\n", esc(runtime), strerror(err));
   exit(127);
 }
 
@@ -166,14 +185,14 @@ static void read_conf(const char *path) {
   /* text stays: conf_values point into it */
 }
 
-/* The sh's conf_refuse, word for word. */
+/* The sh's conf_refuse, word for word; the paths in FMT's arguments already esc()'d. */
 static void conf_refuse(const char *conf, const char *fmt, ...) {
-  char why[PATH_MAX + 128];
+  char why[4 * PATH_MAX + 128]; /* an esc()'d path is up to four times its length */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "contid-runc: refusing %s: %s (it runs as the shim's code: it and its directory must be root's, writable by no one else)\n", conf, why);
+  fprintf(stderr, "contid-runc: refusing %s: %s (it runs as the shim's code: it and its directory must be root's, writable by no one else)\n", esc(conf), why);
   exit(127);
 }
 
@@ -196,15 +215,15 @@ static void check_conf(const char *conf) {
   uid_t me = geteuid();
   if (st.st_uid != 0 && st.st_uid != me) conf_refuse(conf, "owned by uid %u", (unsigned)st.st_uid);
   if (st.st_mode & 022) conf_refuse(conf, "writable by its group or others (mode %o)", (unsigned)(st.st_mode & 07777));
-  if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory %s is owned by uid %u", real, (unsigned)ds.st_uid);
-  if (ds.st_mode & 022) conf_refuse(conf, "its directory %s is writable by its group or others (mode %o)", real, (unsigned)(ds.st_mode & 07777));
+  if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory %s is owned by uid %u", esc(real), (unsigned)ds.st_uid);
+  if (ds.st_mode & 022) conf_refuse(conf, "its directory %s is writable by its group or others (mode %o)", esc(real), (unsigned)(ds.st_mode & 07777));
   while (strcmp(real, "/")) {
     char *up = strrchr(real, '/');
     up[up == real ? 1 : 0] = 0;
     if (stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
-    if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory's ancestor %s is owned by uid %u", real, (unsigned)ds.st_uid);
+    if (ds.st_uid != 0 && ds.st_uid != me) conf_refuse(conf, "its directory's ancestor %s is owned by uid %u", esc(real), (unsigned)ds.st_uid);
     if ((ds.st_mode & 022) && !(ds.st_mode & S_ISVTX))
-      conf_refuse(conf, "its directory's ancestor %s is writable by its group or others and not sticky (mode %o)", real, (unsigned)(ds.st_mode & 07777));
+      conf_refuse(conf, "its directory's ancestor %s is writable by its group or others and not sticky (mode %o)", esc(real), (unsigned)(ds.st_mode & 07777));
   }
 }
 

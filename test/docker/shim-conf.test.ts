@@ -334,6 +334,74 @@ describe('a conf others could write or replace', () => {
     });
   });
 
+  // A name someone else gave a directory on the conf's path is hers, bytes and all: the
+  // refusal printed it raw, so a newline forged a second line and escape bytes rewrote the
+  // terminal (review34). Both shims print it escaped, alike: \n \r \t \\ and \xHH for every
+  // other byte outside printable ASCII (a bidi override's UTF-8 too).
+  const HER = 'her\n\x1b[2J\u202e\\dir';
+  const HER_ESC = 'her\\n\\x1b[2J\\xe2\\x80\\xae\\\\dir';
+  describe('paths with a newline or terminal escapes in the refusal', () => {
+    const hers = join(state.dir, HER);
+    const hersEsc = join(state.dir, HER_ESC);
+    afterEach(() => rmSync(hers, { recursive: true, force: true }));
+    /** Both shims, alone and (the fast one) with the sh beside it: the same one line, and nothing run. */
+    const refusedAlike = (extra: Record<string, string>, stderr: string, argv = calls[0]![1]): void => {
+      for (const shim of [join(WITH_SH, 'contid-runc'), join(WITH_SH, 'contid-runc-fast'), join(ALONE, 'contid-runc-fast')]) {
+        expect([shim, run(shim, null, argv, extra)]).toEqual([shim, expect.objectContaining({ status: 127, stderr, entries: [], runtime: null, marked: false })]);
+      }
+    };
+
+    test('its directory, hers', () => {
+      mkdirSync(hers, { mode: 0o755 });
+      writeFileSync(join(hers, 'contid-runc.conf'), plainConf, { mode: 0o644 });
+      chownSync(hers, NOBODY, NOBODY);
+      // before: `its directory ${hers} is …`, her bytes raw (a second line, the screen cleared)
+      refusedAlike({ CONTID_RUNC_CONF: join(hers, 'contid-runc.conf') }, `contid-runc: refusing ${hersEsc}/contid-runc.conf: its directory ${hersEsc} is owned by uid ${NOBODY}${WHY}\n`);
+    });
+
+    test('a directory above it, hers', () => {
+      mkdirSync(join(hers, 'etc'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(hers, 'etc', 'contid-runc.conf'), plainConf, { mode: 0o644 });
+      chownSync(hers, NOBODY, NOBODY);
+      refusedAlike({ CONTID_RUNC_CONF: join(hers, 'etc', 'contid-runc.conf') }, `contid-runc: refusing ${hersEsc}/etc/contid-runc.conf: its directory's ancestor ${hersEsc} is owned by uid ${NOBODY}${WHY}\n`);
+      chownSync(hers, 0, 0);
+      chmodSync(hers, 0o777);
+      refusedAlike({ CONTID_RUNC_CONF: join(hers, 'etc', 'contid-runc.conf') }, `contid-runc: refusing ${hersEsc}/etc/contid-runc.conf: its directory's ancestor ${hersEsc} is writable by its group or others and not sticky (mode 777)${WHY}\n`);
+    });
+  });
+
+  // The other lines that print a caller's path: the sh's fail-closed "cannot read BUNDLE/config.json"
+  // (the compiled shim hands an unreadable bundle to it), and the compiled shim's "cannot run" of
+  // the sh beside it (its own directory, as argv[0] names it).
+  describe('other lines with a path', () => {
+    const hers = join(state.dir, HER);
+    const hersEsc = join(state.dir, HER_ESC);
+    afterEach(() => rmSync(hers, { recursive: true, force: true }));
+
+    test('a bundle that cannot be read, fail-closed: the sh, and the compiled shim through it', () => {
+      const argv = ['create', '--bundle', hers, '--pid-file', join(B, 'pidfile'), ID];
+      for (const shim of [join(WITH_SH, 'contid-runc'), join(WITH_SH, 'contid-runc-fast')]) {
+        // before: her bundle's bytes raw
+        expect([shim, run(shim, null, argv, { CONTID_FAIL_POLICY: 'closed' })]).toEqual([
+          shim,
+          expect.objectContaining({ status: 1, stderr: `contid-runc: cannot read ${hersEsc}/config.json (CONTID_FAIL_POLICY=closed: not starting create)\n`, entries: [], runtime: null }),
+        ]);
+      }
+    });
+
+    test('the compiled shim with no sh beside it', () => {
+      mkdirSync(hers);
+      copyFileSync(join(ALONE, 'contid-runc-fast'), join(hers, 'contid-runc-fast'));
+      chmodSync(join(hers, 'contid-runc-fast'), 0o755);
+      // A conf only the sh reads: the compiled shim hands it on.
+      const conf = join(state.dir, 'sh-only.conf');
+      writeFileSync(conf, `touch ${MARK}\n`, { mode: 0o644 });
+      const env = { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT, CONTID_RUNC_CONF: conf, CONTID_SPOOL_DIR: spoolA };
+      const r = spawnSync(join(hers, 'contid-runc-fast'), calls[0]![1], { env, encoding: 'utf8', cwd: B });
+      expect([r.status, r.stderr]).toEqual([127, `contid-runc: cannot run ${hersEsc}/contid-runc: No such file or directory (reinstall contid)\n`]);
+    });
+  });
+
   // dash's `.` sources a CONTID_RUNC_CONF without a slash from PATH, so that file is the one checked.
   test('CONTID_RUNC_CONF without a slash: the file on PATH is checked, not one in the working directory', () => {
     const pathDir = join(state.dir, 'path-dir-her');
