@@ -227,6 +227,23 @@ static void check_conf(const char *conf) {
   }
 }
 
+/* The sh's conf_links: each symbolic link on the path as named, readable or not, root's or this
+ * user's (whoever owns a link in a sticky directory may turn it elsewhere or at nothing). */
+static void check_links(const char *conf) {
+  char pre[PATH_MAX];
+  size_t n = strlen(conf);
+  if (n >= sizeof pre) to_sh();
+  uid_t me = geteuid();
+  for (size_t i = 1; i <= n; i++) {
+    if (i < n && conf[i] != '/') continue;
+    memcpy(pre, conf, i);
+    pre[i] = 0;
+    struct stat st;
+    if (lstat(pre, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != me)
+      conf_refuse(conf, "the symbolic link %s on its path is owned by uid %u", esc(pre), (unsigned)st.st_uid);
+  }
+}
+
 /* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
 static void read_id(const char *path, char *out, size_t size) {
   out[0] = 0;
@@ -564,9 +581,11 @@ int main(int argc, char **argv) {
     PATHF(path, "%s/contid-runc.conf", g_dir);
     conf = readable(path) ? path : "/etc/contid/contid-runc.conf";
   }
-  /* dash's `.` looks a name without a slash up on PATH, not where `[ -r ]` looked: the sh's. */
+  /* dash's `.` looks a name without a slash up on PATH, not where `[ -r ]` looked: the sh's,
+   * readable here or not (it may be on PATH only). */
+  if (!strchr(conf, '/')) to_sh();
+  check_links(conf);
   if (readable(conf)) {
-    if (!strchr(conf, '/')) to_sh();
     check_conf(conf);
     read_conf(g_conf_real);
   }

@@ -402,6 +402,89 @@ describe('a conf others could write or replace', () => {
     });
   });
 
+  // Links on the conf's path as named that someone else owns (review34): the real-path check
+  // follows them and sees root's directories, but in a sticky directory (/tmp) the link's owner
+  // may turn it elsewhere or at nothing, and with no file the defaults apply (fail-open where
+  // the conf said closed). Both shims refuse a link on the path owned by anyone but root or the
+  // user they run as, readable or not.
+  describe('a link on the path as named', () => {
+    const sticky = join(state.dir, 'tmp'); // as /tmp: root's, 1777
+    const rootEtc = join(state.dir, 'etc-root');
+    const closedConf = `CONTID_FAIL_POLICY=closed\nCONTID_SPOOL_DIR=${spoolA}\n`;
+    beforeAll(() => {
+      mkdirSync(rootEtc, { mode: 0o755 });
+      writeFileSync(join(rootEtc, 'contid-runc.conf'), closedConf, { mode: 0o644 });
+    });
+    beforeEach(() => {
+      rmSync(sticky, { recursive: true, force: true });
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+    });
+    afterAll(() => rmSync(sticky, { recursive: true, force: true }));
+    /** As the login user: her link at LINK to TARGET. */
+    const herLink = (target: string, link: string): void => {
+      const r = spawnSync('/bin/ln', ['-s', target, link], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+    };
+    // The environment's settings are what the defaults would be: her dangling link made them apply.
+    const extraEnv = { CONTID_SPOOL_DIR: spoolB };
+
+    test.each([
+      ['her link to root’s directory', 'her-link', (l: string) => herLink(rootEtc, l), (l: string) => join(l, 'contid-runc.conf')],
+      ['her link to nothing', 'her-link', (l: string) => herLink(join(state.dir, 'gone'), l), (l: string) => join(l, 'contid-runc.conf')],
+      ['her link, its name hers too, to nothing', HER, (l: string) => herLink(join(state.dir, 'gone'), l), (l: string) => join(l, 'contid-runc.conf')],
+      ['the file itself her link to nothing', 'contid-runc.conf', (l: string) => herLink(join(state.dir, 'gone'), l), (l: string) => l],
+      ['the file itself her link to root’s', 'contid-runc.conf', (l: string) => herLink(join(rootEtc, 'contid-runc.conf'), l), (l: string) => l],
+    ])('%s: refused by both, alone or not', (_n, name, arrange, confOf) => {
+      const link = join(sticky, name);
+      arrange(link);
+      const conf = confOf(link);
+      const esc = (p: string): string => p.replace(HER, HER_ESC);
+      // before: read through her link as root's (spoolA, fail-closed), or her dangling link left the defaults (spoolB, fail-open), status 0
+      for (const shim of [join(WITH_SH, 'contid-runc'), join(WITH_SH, 'contid-runc-fast'), join(ALONE, 'contid-runc-fast')]) {
+        expect([shim, run(shim, null, calls[0]![1], { ...extraEnv, CONTID_RUNC_CONF: conf })]).toEqual([
+          shim,
+          expect.objectContaining({
+            status: 127,
+            stderr: `contid-runc: refusing ${esc(conf)}: the symbolic link ${esc(link)} on its path is owned by uid ${NOBODY}${WHY}\n`,
+            entries: [],
+            runtime: null,
+          }),
+        ]);
+      }
+    });
+
+    // dash's `.` finds a name without a slash on PATH: a link on that path is checked too. The
+    // compiled shim looked for such a name only in the working directory and, not finding it
+    // there, read no conf (the defaults, where the sh read PATH's); it hands every one to the sh.
+    test('CONTID_RUNC_CONF without a slash, found on PATH only: through her link refused, through root’s read, by the sh', () => {
+      herLink(rootEtc, join(sticky, 'her-link'));
+      symlinkSync(rootEtc, join(sticky, 'root-link'));
+      for (const [dir, refused] of [['her-link', true], ['root-link', false]] as const) {
+        const extra = { ...extraEnv, CONTID_RUNC_CONF: 'contid-runc.conf', PATH: `${join(sticky, dir)}:/usr/bin:/bin` };
+        const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+        if (refused) {
+          expect(sh).toMatchObject({ status: 127, stderr: `contid-runc: refusing ${sticky}/her-link/contid-runc.conf: the symbolic link ${sticky}/her-link on its path is owned by uid ${NOBODY}${WHY}\n`, entries: [] });
+        } else {
+          expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
+          expect(sh.entries[0]).toContain(`${spoolA.slice(S.length + 1)}/`);
+        }
+        expect(run(join(WITH_SH, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+        // before: alone, the defaults (spoolB, status 0)
+        expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toMatchObject({ status: 127, entries: [], runtime: null });
+      }
+    });
+
+    test('root’s link in the sticky directory: read as before, by both', () => {
+      symlinkSync(rootEtc, join(sticky, 'root-link'));
+      const extra = { ...extraEnv, CONTID_RUNC_CONF: join(sticky, 'root-link', 'contid-runc.conf') };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
+      expect(sh.entries[0]).toContain(`${spoolA.slice(S.length + 1)}/`);
+      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    });
+  });
+
   // dash's `.` sources a CONTID_RUNC_CONF without a slash from PATH, so that file is the one checked.
   test('CONTID_RUNC_CONF without a slash: the file on PATH is checked, not one in the working directory', () => {
     const pathDir = join(state.dir, 'path-dir-her');
