@@ -102,6 +102,9 @@ async function startEngine(stateDir) {
   return daemon;
 }
 
+// The bench's dockerd, for the other Docker benches (docker-relay).
+Object.assign(exports, { startEngine, EXEC_ROOT, HOST, IMAGE });
+
 /** The shim's own cost: the same binary called directly and through the shim, alternating. */
 function shimOverhead(stateDir) {
   const env = { ...process.env, CONTID_STATE_DIR: stateDir, CONTID_RUNC_CONF: '/nonexistent', CONTID_RUNC: '/bin/true' };
