@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { CONTID_MAIN, tempStateDir } from '../helpers/cli';
@@ -73,6 +73,60 @@ describe('contid search leaves only once stderr is written', () => {
       expect([pipeline, r.status, /^(node=\S+ )?type=|^----/.test(r.stdout), r.stderr]).toEqual([pipeline, 0, true, '']);
       expect([pipeline, readdirSync(tmp)]).toEqual([pipeline, []]);
     }
+  });
+
+  // Ctrl-C, a service manager's SIGTERM, a closed terminal's SIGHUP: signals skip the 'exit'
+  // listener above, so each left /tmp/contid-search-*/ or /tmp/contid-gunzip-*/ with the whole
+  // input (review34). The copy's name is now gone as soon as it is open (private-copy.ts), and
+  // the process still ends by the signal (a shell's $? 128+signo; Ctrl-C not deferred).
+  it('a signal leaves no copy of the input behind and ends the process by that signal', async () => {
+    const tmp = join(state.dir, 'tmp-signals');
+    const gz = join(state.dir, 'nodes-signals.log.gz');
+    writeFileSync(gz, gzipSync(Buffer.concat([readFileSync(log), readFileSync(log), readFileSync(log), readFileSync(log)])));
+    const env = { ...state.env, TMPDIR: tmp };
+    /** Whether the process has a file open under tmp: its copy exists (named or not). */
+    const holdsCopy = (pid: number): boolean => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+          try {
+            return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(tmp);
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    const cases: [NodeJS.Signals, string, string[]][] = [
+      ['SIGINT', 'stdin held open', ['-']],
+      ['SIGTERM', 'stdin held open', ['-']],
+      ['SIGHUP', 'stdin held open', ['-']],
+      ['SIGINT', 'a gzip file', [gz]],
+      ['SIGTERM', 'a gzip file, interpreted', ['-i', gz]],
+    ];
+    for (const [signal, what, inputs] of cases) {
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp);
+      const child = spawn(process.execPath, [CONTID_MAIN, 'search', '--no-index', ...inputs], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+      const ended = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
+      child.stdin.on('error', () => undefined); // EPIPE: what was not read when it ended
+      if (inputs[0] === '-') child.stdin.write(readFileSync(log)); // and never ended: the spool is under way
+      else child.stdin.end();
+      const deadline = Date.now() + 30_000;
+      while (!holdsCopy(child.pid!) && Date.now() < deadline) await sleep(5);
+      expect([signal, what, holdsCopy(child.pid!)]).toEqual([signal, what, true]);
+      child.kill(signal);
+      // before: the directory and its copy stayed (exit by the signal all the same)
+      expect([signal, what, await ended, readdirSync(tmp)]).toEqual([signal, what, [null, signal], []]);
+      child.stdin.destroy();
+    }
+  });
+
+  it('a corrupt gzip on stdin is named stdin, not the temporary copy it was read from', () => {
+    // before: 'cannot read /tmp/contid-search-…/stdin.log: …' (a name gone by the time it is read)
+    const r = spawnSync(process.execPath, [CONTID_MAIN, 'search', '-'], { env: state.env, input: Buffer.from([0x1f, 0x8b, 1, 2, 3]), encoding: 'latin1' });
+    expect([r.status, r.stdout, r.stderr]).toEqual([1, '', expect.stringMatching(/^contid: cannot read stdin: not a valid gzip file \(.*\)\n$/)]);
   });
 
   it('an answer the disk refuses is one line naming the output, exit 1', () => {

@@ -4,6 +4,11 @@ import { tmpdir } from 'node:os';
 /** Linux's O_TMPFILE (with O_DIRECTORY, as open(2) wants it): Node's fs.constants lacks it. */
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 
+/** A file with no name in `dir`, open for reading and writing, mode 0600; throws where O_TMPFILE cannot be had. */
+export function openNameless(dir = tmpdir()): number {
+  return openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
+}
+
 /**
  * A private scratch file with no name: open(2) with O_TMPFILE in the temp directory, mode 0600.
  * No other process can open it by a path, nothing is left behind however the process ends, and
@@ -19,7 +24,7 @@ export class SpoolFile {
   /** A new spool in `dir` (default os.tmpdir()), or null where O_TMPFILE cannot be had (another OS, a file system without it). */
   static open(dir = tmpdir()): SpoolFile | null {
     try {
-      return new SpoolFile(openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600));
+      return new SpoolFile(openNameless(dir));
     } catch {
       return null;
     }

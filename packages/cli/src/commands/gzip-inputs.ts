@@ -1,6 +1,5 @@
-import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ContidError } from '@contid/core/dist/errors';
 
 function isGzip(file: string): boolean {
@@ -22,16 +21,17 @@ function isGzip(file: string): boolean {
 
 /**
  * gzip-compressed logs (logrotate's audit.log.1.gz) read transparently: each is inflated
- * once into a private temporary file (search reads its inputs twice). A corrupt archive is
- * one line and exit 1.
+ * once into a private temporary copy (search reads its inputs twice; private-copy.ts: nothing
+ * is left behind, however the process ends). A corrupt archive is one line and exit 1.
  */
-export async function gunzipInputs(files: string[]): Promise<{ files: string[]; cleanup: () => void; temporary: boolean }> {
+export async function gunzipInputs(files: string[], names = files): Promise<{ files: string[]; cleanup: () => void; temporary: boolean }> {
   if (!files.some(isGzip)) return { files, cleanup: () => undefined, temporary: false };
   // required only when an input is gzip: zlib and the streams cost every other search ≈ 10 ms CPU
   const { pipeline } = require('node:stream/promises') as typeof import('node:stream/promises');
   const { createGunzip } = require('node:zlib') as typeof import('node:zlib');
-  const dir = mkdtempSync(join(tmpdir(), 'contid-gunzip-'));
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  const { privateCopy } = require('./private-copy') as typeof import('./private-copy');
+  const copies: { close: () => void }[] = [];
+  const cleanup = (): void => copies.forEach((c) => c.close());
   try {
     const out: string[] = [];
     for (const [i, file] of files.entries()) {
@@ -39,11 +39,13 @@ export async function gunzipInputs(files: string[]): Promise<{ files: string[]; 
         out.push(file);
         continue;
       }
-      const plain = join(dir, `${i}-${basename(file).replace(/\.gz$/, '')}`);
+      const copy = privateCopy('contid-gunzip-', `${i}-${basename(file).replace(/\.gz$/, '')}`);
+      copies.push(copy);
+      const plain = copy.path;
       try {
-        await pipeline(createReadStream(file), createGunzip(), createWriteStream(plain, { mode: 0o600 }));
+        await pipeline(createReadStream(file), createGunzip(), createWriteStream(plain));
       } catch (err) {
-        throw new ContidError(`cannot read ${file}: not a valid gzip file (${(err as Error).message})`, 1);
+        throw new ContidError(`cannot read ${names[i]}: not a valid gzip file (${(err as Error).message})`, 1);
       }
       out.push(plain);
     }

@@ -1,6 +1,6 @@
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, uptime } from 'node:os';
-import { join, resolve } from 'node:path';
+import { createWriteStream, existsSync } from 'node:fs';
+import { uptime } from 'node:os';
+import { resolve } from 'node:path';
 import { ContidError } from '@contid/core/dist/errors';
 import { defaultLogFiles, orderLogFiles } from '@contid/audit/dist/reader';
 import { parseTimeWords } from '@contid/audit/dist/filter';
@@ -45,15 +45,19 @@ export function openRegistry(stateDir: string): (ContainerLookup & { close(): vo
   }
 }
 
-/** stdin cannot be read twice: spool it to a private temp file for the two passes. */
+/** stdin cannot be read twice: spool it to a private temporary copy (private-copy.ts) for the two passes. */
 async function spoolStdin(): Promise<{ file: string; cleanup: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'contid-search-'));
-  const file = join(dir, 'stdin.log');
-  const out = createWriteStream(file, { mode: 0o600 });
-  process.stdin.pipe(out);
-  // required here: the streams' modules cost a search of files their load time (≈ 4 ms CPU)
-  await (require('node:stream/promises') as typeof import('node:stream/promises')).finished(out);
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const copy = (require('./private-copy') as typeof import('./private-copy')).privateCopy('contid-search-', 'stdin.log');
+  try {
+    const out = createWriteStream(copy.path);
+    process.stdin.pipe(out);
+    // required here: the streams' modules cost a search of files their load time (≈ 4 ms CPU)
+    await (require('node:stream/promises') as typeof import('node:stream/promises')).finished(out);
+  } catch (err) {
+    copy.close();
+    throw err;
+  }
+  return { file: copy.path, cleanup: copy.close };
 }
 
 /** The log files to read, in time order, and what to remove afterwards (a spooled stdin). */
@@ -65,7 +69,7 @@ export async function resolveLogFiles(argv: LogInputArgs): Promise<{ files: stri
   if (inputs.includes('-')) {
     if (inputs.length > 1) throw new ContidError('- (stdin) cannot be combined with other inputs', 2);
     const spooled = await spoolStdin();
-    const inflated = await gunzipInputs([spooled.file]);
+    const inflated = await gunzipInputs([spooled.file], ['stdin']);
     return { files: inflated.files, cleanup: () => (inflated.cleanup(), spooled.cleanup()), temporary: true };
   }
   if (inputs.length > 0) {

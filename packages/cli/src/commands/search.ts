@@ -162,10 +162,9 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
     const formatOptions = formatOptionsOf(argv, format);
     const filter: EventFilter = { ...eventFilterOf(argv), startMs: timeArg('start', argv.start), endMs: timeArg('end', argv.end) };
     const { files, cleanup, temporary } = await resolveLogFiles(argv);
-    // a reader that goes away ends the process where the write failed (EPIPE: process.exit(0),
-    // here, in the interpreting pipe or in main's stream handler), past the finally below:
-    // this process's own copy of the input (stdin spooled, gzip inflated) is removed all the same
-    if (temporary) process.once('exit', cleanup);
+    // this process's own copy of the input (stdin spooled, gzip inflated) has no name left in
+    // the temporary directory (private-copy.ts): a reader that goes away (EPIPE: process.exit(0)
+    // past the finally below), a signal or a kill frees it with the process
     // a big input interpreted on two threads: this process started again with a larger young
     // generation for the reading thread (readerRestartFlags), before anything is read or printed;
     // not when the input is this process's own copy (stdin, gzip), gone with it
@@ -275,7 +274,6 @@ export const searchCommand: CommandModule<{ json: boolean }, SearchArgs> = {
       pipe?.close();
       registry?.close();
       index?.close();
-      process.removeListener('exit', cleanup);
       cleanup();
     }
   },
