@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { LruMap } from '../src/lru-map';
 
 describe('LruMap (bounded per-session tables)', () => {
@@ -49,5 +51,67 @@ describe('LruMap (bounded per-session tables)', () => {
     expect(all.size).toBe(10_000);
     expect(all.keys().next().value).toBe(0);
     expect(() => new LruMap(0)).toThrow(RangeError);
+  });
+});
+
+describe('LruMap: tables of many entries', () => {
+  test('number and string keys, capacities that make it grow, any sequence: the reference model', () => {
+    const key = fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 0, max: 600 }).map((n) => `n${n}`), fc.constantFrom(2 ** 32 - 1, 2 ** 40 + 7, -5, 1.5, '1', 1, ''));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }),
+      fc.record({ kind: fc.constant('get' as const), key }),
+      fc.record({ kind: fc.constant('peek' as const), key }),
+      fc.record({ kind: fc.constant('delete' as const), key }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(op, { maxLength: 1500 }), (capacity, ops) => {
+        const lru = new LruMap<number | string, number>(capacity);
+        const model = new Map<number | string, number>(); // insertion order = recency, oldest first
+        let evicted = 0;
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            model.delete(o.key);
+            model.set(o.key, o.value);
+            if (model.size > capacity) model.delete(model.keys().next().value!), evicted++;
+            lru.set(o.key, o.value);
+          } else if (o.kind === 'get') {
+            const v = model.get(o.key);
+            if (model.delete(o.key)) model.set(o.key, v!);
+            expect(lru.get(o.key)).toBe(v);
+          } else if (o.kind === 'peek') {
+            expect(lru.peek(o.key)).toBe(model.get(o.key));
+            expect(lru.has(o.key)).toBe(model.has(o.key));
+          } else expect(lru.delete(o.key)).toBe(model.delete(o.key));
+        }
+        expect(lru.size).toBe(model.size);
+        expect([...lru]).toEqual([...model]);
+        expect(lru.evicted).toBe(evicted);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('a full session table keeps no object per entry: under 64 bytes of heap and buffers an entry', () => {
+    // A live tail's session tables stay full for as long as it runs: what each entry costs
+    // beyond its value is paid 16,384 times per table, and was marked by every full collection.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const used = (): number => {
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const value = {};
+    const before = used();
+    const capacity = 65_536;
+    const lru = new LruMap<number, object>(capacity);
+    for (let ses = 1; ses <= 3 * capacity; ses++) {
+      lru.set(ses, value);
+      if (ses % 3 === 0) lru.get(ses - 100);
+    }
+    const cost = used() - before;
+    expect(lru.size).toBe(capacity);
+    expect(cost / capacity).toBeLessThan(64);
   });
 });
