@@ -235,6 +235,29 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     expect(out).toBe('');
   });
 
+  // A grace period ending lets thousands of held events go at once (a replay's end, a burst
+  // of fresh sessions): each call's output is gathered in one buffer that doubles from 64 KB,
+  // and the bounded text it hands on must not have doubled it past that bound (a 2 MB
+  // buffer for 1 MB of text was the peak RSS of the 50,000-session replay).
+  test('held events let go at their grace come out in buffers of at most 1 MB', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trust }, () => now);
+    for (let i = 0; i < 4000; i++) String(p.push([...login(30_000 + i, 2 * i), ...execve(30_000 + i, 2 * i + 1, 'x'.repeat(i % 300))]));
+    const held = p.held;
+    expect(held).toBeGreaterThan(4000);
+    now += 10_000;
+    const sizes: number[] = [];
+    let events = 0;
+    do {
+      const out = p.expire();
+      sizes.push(out.buffer.byteLength);
+      events += out.toString('latin1').split('\n').filter(Boolean).length;
+    } while (p.more());
+    expect(events).toBe(held);
+    expect(sizes.length).toBeGreaterThan(2);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1 << 20);
+  });
+
   test('lines handed in as blocks of bytes (the plugin source) give the output the same lines as strings give', () => {
     // held, bound, and an event cut across two blocks (its records wait for the next block)
     const lines = [...login(960, 1), ...execve(960, 2, 'one'), 'not a record', binding(960, 4, 'web', '13957717679680'), ...execve(960, 5, 'two'), ...login(961, 6), ...execve(961, 7, 'x'), '', ...execve(962, 8, 'late')];

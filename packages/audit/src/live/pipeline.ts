@@ -123,8 +123,12 @@ interface Enrichment {
   image: string | null;
   labels: Record<string, string> | undefined;
 }
-/** Output one call returns at most from the held events that are due (bytes). */
-const RELEASE_OUTPUT_BYTES = 1 << 20;
+/**
+ * Output one call returns at most from the held events that are due (bytes): a little under
+ * 1 MB, so that the output's buffer (OutputBytes, doubling from 64 KB) stops at 1 MB. At 1 MB
+ * exactly, the document that crossed it doubled the buffer to 2 MB for a few bytes more.
+ */
+const RELEASE_OUTPUT_BYTES = (1 << 20) - (1 << 16);
 const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
 
 /**
