@@ -9,6 +9,7 @@ import { Reassembler, type AuditEvent } from '../reassembler';
 import { kernelField, kernelSession, parseRecord, parseRecordBytes, recordLineLength, writeRecordLine, type AuditRecord } from '../record';
 import type { EventPipeline } from './live-tail';
 import type { QueuedLines } from './line-splitter';
+import { HeldQueue, NO_EVENT } from './held-queue';
 import { OutputBytes } from './output-bytes';
 
 /** The registry, for sessions bound before the stream started (and for enrichment). */
@@ -78,40 +79,23 @@ export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 type SessionKey = number | string;
 const sessionKeyOf = (node: string | null, session: number): SessionKey => (node === null ? session : `${node} ${session}`);
 
-interface Pending {
-  /**
-   * The event's lines as bytes, not its parsed records: a held event outlives several
-   * young-generation collections, and bytes outside the heap are not copied by them as records
-   * with their field maps are (measured: holding parsed events tripled the CPU of a session
-   * flood), nor parsed again by regular expression when let go (parseRecordBytes). They are
-   * `slab[start, end)`: a slab shared with the events held after it (see HeldSlabs), not a
-   * Buffer of its own, whose object would be one more survivor per held event.
-   */
-  slab: Buffer;
-  start: number;
-  end: number;
-  session: SessionKey;
-  /** Wall-clock time after which it goes out whether or not a binding came. */
-  until: number;
-  out: boolean;
-  /** The next event its session held (a chain per session, not an array: see SessionState.held). */
-  next: Pending | null;
-}
-
 /** What the pipeline knows of one session beyond its binding (which the attributor keeps). */
 interface SessionState {
   /** Wall-clock time of the LOGIN that allocated it in this stream; null: allocated before. */
   loginAt: number | null;
   /** When the registry last had no binding for it (asked again after NEGATIVE_LOOKUP_MS). */
   missedAt: number | null;
-  /** Its events waiting for a binding, oldest first. */
-  held: Pending | null;
+  /**
+   * Its events waiting for a binding, oldest first: the slot of the first in the held queue
+   * (NO_EVENT: none), each slot naming the next (HeldQueue.next).
+   */
+  held: number;
   /**
    * The last of them. Events are let go in the order they were held, or all of a session's at
    * once, so the one let go is always the first of its session's chain: no array per session
    * (each one was another survivor of young-generation collections per held session).
    */
-  heldLast: Pending | null;
+  heldLast: number;
 }
 
 const NEGATIVE_LOOKUP_MS = 2000;
@@ -145,10 +129,9 @@ export class LivePipeline implements EventPipeline {
   readonly attributor: Attributor;
   private readonly reassembler: Reassembler;
   private readonly sessions: LruMap<SessionKey, SessionState>;
-  /** Held events in the order they were held (entries released early are marked `out`). */
-  private queue: Pending[] = [];
+  /** Held events in the order they were held (entries released early are marked out). */
+  private readonly queue = new HeldQueue<SessionKey>();
   private readonly slabs = new HeldSlabs();
-  private queueHead = 0;
   private heldCount = 0;
   private heldLength = 0;
   private readonly grace: number;
@@ -285,7 +268,7 @@ export class LivePipeline implements EventPipeline {
     if (state?.missedAt != null && now - state.missedAt < NEGATIVE_LOOKUP_MS) return null;
     const found = this.options.registry.containerOfSession(ses);
     if (!found) {
-      if (!state) this.sessions.set(key, (state = { loginAt: null, missedAt: null, held: null, heldLast: null }));
+      if (!state) this.sessions.set(key, (state = { loginAt: null, missedAt: null, held: NO_EVENT, heldLast: NO_EVENT }));
       state.missedAt = now;
       return null;
     }
@@ -318,7 +301,7 @@ export class LivePipeline implements EventPipeline {
     if (state) {
       state.loginAt = now;
       state.missedAt = null;
-    } else this.sessions.set(key, { loginAt: now, missedAt: null, held: null, heldLast: null });
+    } else this.sessions.set(key, { loginAt: now, missedAt: null, held: NO_EVENT, heldLast: NO_EVENT });
   }
 
   /** A binding record was learned: the events its session held go out now, attributed. */
@@ -326,7 +309,7 @@ export class LivePipeline implements EventPipeline {
     const ses = parseLifecycle(rec.msg)?.session;
     if (ses === null || ses === undefined) return;
     const key = sessionKeyOf(rec.node, ses);
-    if (!this.sessions.peek(key)?.held) return;
+    if ((this.sessions.peek(key)?.held ?? NO_EVENT) === NO_EVENT) return;
     // A rejected (untrusted) binding binds nothing: its session keeps waiting.
     if (this.attributor.contidOfSession(ses, -1, rec.node, rec.timeMs) !== null) this.releaseSession(key);
   }
@@ -334,13 +317,12 @@ export class LivePipeline implements EventPipeline {
   private hold(event: AuditEvent, session: SessionKey, state: SessionState, until: number): void {
     const slabs = this.slabs;
     slabs.freeze(event);
-    const p: Pending = { slab: slabs.slab, start: slabs.start, end: slabs.end, session, until, out: false, next: null };
-    if (state.heldLast) state.heldLast.next = p;
+    const p = this.queue.add(slabs.slab, slabs.start, slabs.end, session, until);
+    if (state.heldLast !== NO_EVENT) this.queue.setNext(state.heldLast, p);
     else state.held = p;
     state.heldLast = p;
-    this.queue.push(p);
     this.heldCount++;
-    this.heldLength += p.end - p.start;
+    this.heldLength += slabs.end - slabs.start;
     // Too many or too large: the oldest go out as they are rather than memory growing.
     while (this.heldCount > this.maxPending || this.heldLength > this.maxHeldBytes) {
       this.releasedEarly++;
@@ -350,13 +332,14 @@ export class LivePipeline implements EventPipeline {
 
   private releaseSession(session: SessionKey): void {
     const state = this.sessions.peek(session);
-    if (!state?.held) return;
-    let p: Pending | null = state.held;
-    state.held = null;
-    state.heldLast = null;
-    while (p) {
-      const next: Pending | null = p.next;
-      if (!p.out) this.release(p);
+    if (!state || state.held === NO_EVENT) return;
+    const queue = this.queue;
+    let p = state.held;
+    state.held = NO_EVENT;
+    state.heldLast = NO_EVENT;
+    while (p !== NO_EVENT) {
+      const next = queue.next(p);
+      if (!queue.isOut(p)) this.release(p);
       p = next;
     }
   }
@@ -370,15 +353,17 @@ export class LivePipeline implements EventPipeline {
   private releaseDue(now: number): void {
     const start = this.out.length;
     this.dueLeft = false;
-    while (this.queueHead < this.queue.length) {
-      const p = this.queue[this.queueHead];
-      if (!p.out && p.until > now) break;
+    const queue = this.queue;
+    while (queue.head < queue.length) {
+      const p = queue.head;
+      const out = queue.isOut(p);
+      if (!out && queue.until(p) > now) break;
       if (this.out.length - start >= RELEASE_OUTPUT_BYTES) {
         this.dueLeft = true;
         break;
       }
-      this.queueHead++;
-      if (!p.out) this.release(p);
+      queue.head++;
+      if (!out) this.release(p);
     }
     this.compactQueue();
   }
@@ -389,34 +374,48 @@ export class LivePipeline implements EventPipeline {
   }
 
   private releaseOldest(): void {
-    while (this.queueHead < this.queue.length) {
-      const p = this.queue[this.queueHead++];
-      if (!p.out) return this.release(p);
+    const queue = this.queue;
+    while (queue.head < queue.length) {
+      const p = queue.head++;
+      if (!queue.isOut(p)) return this.release(p);
     }
   }
 
-  private release(p: Pending): void {
-    p.out = true;
+  private release(p: number): void {
+    const queue = this.queue;
+    const start = queue.start(p);
+    const end = queue.end(p);
     this.heldCount--;
-    this.heldLength -= p.end - p.start;
-    const state = this.sessions.peek(p.session);
+    this.heldLength -= end - start;
+    const lines = queue.slab(p).subarray(start, end);
+    // The queue keeps its slot until compacted: not its lines.
+    queue.markOut(p);
+    const state = this.sessions.peek(queue.session(p));
     if (state) {
       // p is the first of its session's chain that is not out (see SessionState.heldLast)
       let first = state.held;
-      while (first?.out) first = first.next;
+      while (first !== NO_EVENT && queue.isOut(first)) first = queue.next(first);
       state.held = first;
-      if (!first) state.heldLast = null;
+      if (first === NO_EVENT) state.heldLast = NO_EVENT;
     }
-    const event = thaw(p.slab.subarray(p.start, p.end));
-    // The queue keeps its entry until compacted: not its lines.
-    p.slab = NO_LINES;
+    const event = thaw(lines);
     if (event) this.emit(event, this.attributor.attribute(event));
   }
 
+  /**
+   * The queue drops the slots that went out; the sessions whose chains begin or end in the
+   * slots it kept are renumbered with them (a chain's first and last are never out).
+   */
   private compactQueue(): void {
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+    const queue = this.queue;
+    const shift = queue.compact();
+    if (shift === 0) return;
+    for (let i = 0; i < queue.length; i++) {
+      if (queue.isOut(i)) continue;
+      const state = this.sessions.peek(queue.session(i));
+      if (state === undefined) continue;
+      if (state.held === i + shift) state.held = i;
+      if (state.heldLast === i + shift) state.heldLast = i;
     }
   }
 
@@ -460,8 +459,6 @@ export class LivePipeline implements EventPipeline {
     return r;
   }
 }
-
-const NO_LINES = Buffer.alloc(0);
 
 /** Bytes of a slab: small held events share one, as small Buffers share Node's pool. */
 const SLAB_BYTES = 8192;
