@@ -136,6 +136,33 @@ describe('contid search leaves only once stderr is written', () => {
     }
   });
 
+  // /dev/full refuses every byte; a disk that fills takes part of a buffer first (1 MB written at
+  // once), and the answer in the file ended in half a record: a JSON or ECS document that does
+  // not parse, a raw record cut in a field (`exit=3` of `exit=-32`), read as whole by whoever
+  // ingests the file without looking at the exit status (review34). The file now ends with its
+  // last whole line.
+  it('an answer a filling disk takes part of leaves whole lines only (real tmpfs), exit 1', () => {
+    const mnt = join(state.dir, 'small-disk');
+    mkdirSync(mnt);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'contid-exit-stdio', mnt]).status).toBe(0);
+    try {
+      const out = join(mnt, 'answer');
+      for (const [format, redirect] of [['json', '>'], ['ecs', '>'], ['raw', '>'], ['interpret', '>'], ['json', '>>']]) {
+        rmSync(out, { force: true });
+        if (redirect === '>>') writeFileSync(out, '{"before":1}\n');
+        const r = spawnSync('sh', ['-c', `'${process.execPath}' '${CONTID_MAIN}' search --no-index --format ${format} '${log}' ${redirect}'${out}'`], { env: state.env, encoding: 'latin1' });
+        const text = readFileSync(out, 'latin1');
+        // before: the last line cut where the disk filled
+        expect([format, redirect, r.status, r.stderr, text.length > 200_000, text.endsWith('\n')]).toEqual([format, redirect, 1, 'contid: cannot write the output: ENOSPC\n', true, true]);
+        const lines = text.slice(0, -1).split('\n');
+        if (format === 'json' || format === 'ecs') expect(lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } })).toEqual([]);
+        if (format === 'raw') expect(lines.filter((l) => !/^node=\S+ type=\S+ msg=audit\(\d+\.\d+:\d+\): .*[^ ]$/.test(l))).toEqual([]);
+      }
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
   it('a stderr write that fails (a full disk) is not an exit 0', () => {
     const ok = spawnSync(process.execPath, [CONTID_MAIN, ...args], { encoding: 'latin1', maxBuffer: 64 << 20, env: state.env });
     expect([ok.status, ok.stderr.length > 0]).toEqual([0, true]);

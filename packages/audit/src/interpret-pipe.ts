@@ -7,7 +7,7 @@ import type { AuditEvent } from './reassembler';
 import { parseRecordBytes, recordLineLength, recordRawLength, splitAuditFields, writeRecordLine } from './record';
 import { interpretedRecords } from './format';
 import { AusearchInterpreter, type InterpretedRecord } from './interpret';
-import { writeAllSync } from './write-all';
+import { writeLinesSync } from './write-all';
 
 /**
  * `search --format interpret` on two cores: the thread that reads, groups and attributes hands
@@ -172,7 +172,7 @@ class TextOut {
     const most = ascii ? text.length : text.length * 3;
     if (this.size + most > this.buf.length) {
       this.flush();
-      if (most > this.buf.length) return writeAllSync(this.fd, Buffer.from(text, 'utf8'));
+      if (most > this.buf.length) return writeLinesSync(this.fd, Buffer.from(text, 'utf8'));
     }
     this.size += ascii ? this.buf.write(text, this.size, 'latin1') : this.buf.write(text, this.size, 'utf8');
   }
@@ -180,7 +180,7 @@ class TextOut {
     if (this.size === 0) return;
     const n = this.size;
     this.size = 0;
-    writeAllSync(this.fd, this.buf.subarray(0, n));
+    writeLinesSync(this.fd, this.buf.subarray(0, n));
   }
 }
 

@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fstatSync, ftruncateSync, readFileSync, writeSync } from 'node:fs';
 import { loadKoffi } from '@contid/core/dist/native-modules';
 
 const POLLOUT = 4;
@@ -53,4 +53,43 @@ export function writeAllSync(fd: number, buf: Buffer): void {
 export function writtenBefore(err: unknown): number {
   const written = (err as Partial<PartialWriteError> | null)?.written;
   return typeof written === 'number' ? written : 0;
+}
+
+/**
+ * writeAllSync of whole lines (records, NDJSON documents) for a command's answer: a write the
+ * output refuses part-way (a full disk takes part of a buffer, then ENOSPC) leaves no half line
+ * in a file. The error is thrown as writeAllSync's, after cutBackTornLine; a reader that went
+ * away (EPIPE) is not cut for: a pipe's reader has what it read (docs/search.md).
+ */
+export function writeLinesSync(fd: number, buf: Buffer): void {
+  try {
+    writeAllSync(fd, buf);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') cutBackTornLine(fd, buf, writtenBefore(err));
+    throw err;
+  }
+}
+
+/**
+ * The line a refused write left half written (`written` bytes of `buf` went in) cut off the
+ * file `fd` writes, so that what it holds ends with a whole line: a consumer that does not look
+ * at the exit status reads a shorter answer, not a record cut in the middle of a field (a raw
+ * `exit=3` for `exit=-32`) or a document that does not parse. Only a regular file written at its
+ * end (`>`, `>>`): where the descriptor's position is not the end (`1<>FILE`), what follows it
+ * is not this process's to cut. Nothing is done when that cannot be known or the cut fails (an
+ * append-only file): the caller's error says the answer is incomplete all the same.
+ */
+export function cutBackTornLine(fd: number, buf: Buffer, written: number): void {
+  if (written <= 0 || buf[written - 1] === 0x0a) return;
+  const torn = written - (buf.lastIndexOf(0x0a, written - 1) + 1);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return;
+    // the descriptor's offset (no lseek in Node): /proc/self/fdinfo, read only on this failure
+    const pos = /^pos:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    if (!pos || Number(pos[1]) !== st.size) return;
+    ftruncateSync(fd, st.size - torn);
+  } catch {
+    // left as it is
+  }
 }

@@ -16,7 +16,7 @@ import { EntryWitness, describeUntaggedEntry, untaggedEntryJson } from '@contid/
 import { SearchIndex } from '@contid/audit/dist/search-index';
 import type { FormatOptions } from '@contid/audit/dist/format';
 import { bytesToText, safeRawBytes } from '@contid/audit/dist/safe-text';
-import { writeAllSync } from '@contid/audit/dist/write-all';
+import { writeLinesSync } from '@contid/audit/dist/write-all';
 import { fileBases, hasContainerCriteria, searchLogs } from '@contid/audit/dist/search';
 import { hostHasProcfsContid, type RejectedBinding } from '@contid/audit/dist/attributor';
 import type { EventFilter } from '@contid/audit/dist/filter';
@@ -100,11 +100,12 @@ class Out {
   }
   /**
    * writeAllSync: a full non-blocking pipe (stderr made by Node on the same pipe, `2>&1 | less`)
-   * is waited for by poll(2), not retried in a loop that burned a core while the reader slept.
+   * is waited for by poll(2), not retried in a loop that burned a core while the reader slept;
+   * a file the disk refuses part-way keeps no half line (writeLinesSync).
    */
   private writeAll(buf: Buffer): void {
     try {
-      writeAllSync(1, buf);
+      writeLinesSync(1, buf);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') process.exit(0);
