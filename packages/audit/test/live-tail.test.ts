@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,21 @@ describe('output sinks', () => {
     // and events 9-19 went to the removed file; now a fresh file holds them, rotated as ever
     const kept = ['live.log.3', 'live.log.2', 'live.log.1', 'live.log'].map((f) => readFileSync(join(dir, f), 'utf8')).join('');
     expect(kept).toBe([...Array(11).keys()].map((k) => line(9 + k)).join(''));
+    expect(sink.dropped()).toBe(0);
+  });
+
+  test('a rotating file emptied from outside (`: >FILE`, copytruncate) is rotated by its length, not by what the sink counted', async () => {
+    const path = join(dir, 'live.log');
+    const sink = new RotatingFileSink(path, 100, 3);
+    const line = (i: number) => `event ${String(i).padStart(4, '0')} ${'x'.repeat(16)}\n`; // 28 bytes: three a file
+    for (let i = 0; i < 3; i++) await sink.write(line(i));
+    truncateSync(path, 0);
+    for (let i = 3; i < 7; i++) await sink.write(line(i));
+    await sink.close();
+    // before: the next write rotated by the 84 bytes counted: the emptied file became live.log.1
+    // (an empty old file, the oldest kept one pushed out), and every later rotation came early
+    expect(readdirSync(dir).sort()).toEqual(['live.log', 'live.log.1']);
+    expect([readFileSync(join(dir, 'live.log.1'), 'utf8'), readFileSync(path, 'utf8')]).toEqual([[3, 4, 5].map(line).join(''), line(6)]);
     expect(sink.dropped()).toBe(0);
   });
 

@@ -52,7 +52,11 @@ export class StreamSink implements OutputSink {
  */
 export class RotatingFileSink implements OutputSink {
   private fd: number;
-  /** The file's length up to its last whole line, as this sink last knew it (rotation measures it). */
+  /**
+   * The file's length when last measured (fstat: at opening, a cut-back, each rotation) plus
+   * what this sink wrote since: an estimate that saves an fstat a batch, measured again where
+   * it decides a rotation (the file may have been emptied from outside meanwhile).
+   */
   private size: number;
   /** The causes already said (a handful: the errors a file system gives). */
   private readonly said = new Set<string>();
@@ -79,7 +83,7 @@ export class RotatingFileSink implements OutputSink {
 
   async write(text: OutputText): Promise<void> {
     const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-    if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate();
+    if (this.rotateSize > 0 && this.size > 0 && this.size + bytes.length > this.rotateSize) this.rotate(bytes.length);
     // No file (a fresh one could not be created), or the rest of a line a refused write left
     // half written: tried again at every batch, so the output resumes once the file system lets it.
     if (this.fd < 0) this.openFile();
@@ -193,28 +197,36 @@ export class RotatingFileSink implements OutputSink {
     }
   }
 
-  /** Whether the open file is still the one named FILE. */
-  private isStillFile(): boolean {
-    if (this.fd < 0) return true;
+  /** The open file's length when it is still the one named FILE; null when it is not (or cannot be told); 0 with no file open. */
+  private lengthIfStillFile(): number | null {
+    if (this.fd < 0) return 0;
     try {
       const named = statSync(this.path);
       const open = fstatSync(this.fd);
-      return named.ino === open.ino && named.dev === open.dev;
+      return named.ino === open.ino && named.dev === open.dev ? open.size : null;
     } catch {
-      return false;
+      return null;
     }
   }
 
-  /** FILE → FILE.1 … (FILE.keep is overwritten); the fresh FILE is opened by the next write. */
-  private rotate(): void {
+  /** FILE → FILE.1 … (FILE.keep is overwritten) when `incoming` more bytes would take it past the size; the fresh FILE is opened by the next write. */
+  private rotate(incoming: number): void {
+    const length = this.lengthIfStillFile();
     // FILE removed or moved away meanwhile (by an operator, a logrotate): the file written is no
     // longer FILE. Renaming would fail at every batch after shifting the old files up once more
     // (FILE.keep lost each time) while the events went where no name reaches: a fresh FILE is
     // opened by the next write instead.
-    if (!this.isStillFile()) {
+    if (length === null) {
       this.closeFile();
       this.size = 0;
       return;
+    }
+    // What this sink counted is stale when the file was emptied under it (`: >FILE`, logrotate's
+    // copytruncate; a cut-back whose fstat failed): rotating by it renamed a file of a few lines
+    // to FILE.1 and pushed the oldest kept file out (review34). Measured here, where it decides.
+    if (this.fd >= 0) {
+      this.size = length;
+      if (length === 0 || length + incoming <= this.rotateSize) return;
     }
     try {
       for (let i = this.keep - 1; i >= 1; i--) {
