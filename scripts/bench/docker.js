@@ -12,6 +12,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
+const { reniceThreads, threadCpuMs } = require('./lib/threads');
 
 const REPO = resolve(__dirname, '../..');
 const SHIM = join(REPO, 'integrations/docker/contid-runc');
@@ -31,29 +32,12 @@ const IMAGE = 'local/busybox:1';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** CPU time a process has used, in ms (/proc/PID/schedstat: ns on a CPU): all its threads, and its main thread alone. */
-function cpuMs(pid) {
-  try {
-    let ns = 0;
-    let main = 0;
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      const n = Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-      ns += n;
-      if (t === String(pid)) main = n;
-    }
-    // utime and stime (clock ticks, all threads): how much of it the kernel spent on its behalf.
-    const [utime, stime] = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ').slice(11, 13).map(Number);
-    return { all: ns / 1e6, main: main / 1e6, system: (stime / (utime + stime)) };
-  } catch {
-    return { all: NaN, main: NaN, system: NaN };
-  }
-}
 /** fn() run N times; the CPU the given processes used per call, in ms: all threads, and the main thread (JavaScript; the rest is V8's GC and compiler threads and libuv's pool). */
 function cpuPerCall(pids, n, fn) {
-  const before = pids.map(cpuMs);
+  const before = pids.map(threadCpuMs);
   for (let i = 0; i < n; i++) fn();
   return pids.map((p, i) => {
-    const after = cpuMs(p);
+    const after = threadCpuMs(p);
     return { all: (after.all - before[i].all) / n, main: (after.main - before[i].main) / n, system: after.system };
   });
 }
@@ -182,10 +166,6 @@ exports.main = async function main() {
       console.log(`  contid (front + shim${withAgent ? ' + agent' : ''})`.padEnd(39) + `median ${f(median(c))} ms`);
       console.log(`  ratio contid/plain: median of pair ratios ${median(ratios).toFixed(3)}, ratio of medians ${(median(c) / median(p)).toFixed(3)} (target <= ${target})`);
     };
-    /** Sets every thread of the agent to this niceness (root may raise it back). */
-    const reniceAgent = (n) => {
-      for (const t of readdirSync(`/proc/${agent.pid}/task`)) spawnSync('renice', ['-n', String(n), '-p', t]);
-    };
     /**
      * The agent's share: pairs as above, rotating between the agent draining beside them (at
      * its --nice), the same agent at nice 19 for the pair, and the agent paused (SIGSTOP for the
@@ -203,13 +183,13 @@ exports.main = async function main() {
         for (let t = Date.now(); pending() > 0 && Date.now() - t < 10_000; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
         const mode = modes[i % 3];
         if (mode === 'paused') process.kill(agent.pid, 'SIGSTOP');
-        if (mode === 'nice19') reniceAgent(19);
+        if (mode === 'nice19') reniceThreads(agent.pid, 19);
         try {
           const [a, b] = Math.floor(i / 3) % 2 ? [contid(), plain()] : [plain(), contid()].reverse();
           byMode[mode].push(a / b);
         } finally {
           if (mode === 'paused') process.kill(agent.pid, 'SIGCONT');
-          if (mode === 'nice19') reniceAgent(base);
+          if (mode === 'nice19') reniceThreads(agent.pid, base);
         }
       }
       console.log(`  ${what}, the agent's share (${PAIRS} pairs rotating): median pair ratio with the agent draining at nice ${base} ${median(byMode.draining).toFixed(3)}, at nice 19 ${median(byMode.nice19).toFixed(3)}, paused ${median(byMode.paused).toFixed(3)}`);

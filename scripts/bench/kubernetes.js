@@ -18,6 +18,7 @@ const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { loadTs } = require('./lib/load-ts');
+const { reniceThreads } = require('./lib/threads');
 
 const ROOT = resolve(__dirname, '../..');
 const { Registry } = require(join(ROOT, 'packages/core/dist/index.js'));
@@ -189,7 +190,7 @@ async function nodeBench(rounds) {
     const byNice = new Map(nices.map((n) => [n, { start: [], probe: [] }]));
     for (let i = 0; i < rounds; i++) {
       const nice = nices.length ? nices[i % nices.length] : null;
-      if (nice !== null) for (const t of readdirSync(`/proc/${agent.pid}/task`)) spawnSync('renice', ['-n', String(nice), '-p', t]);
+      if (nice !== null) reniceThreads(agent.pid, nice);
       // Interleaved triples, the order rotating, so drift and caches hit each handler alike.
       const order = ['contid', 'plain', 'sh'];
       for (const handler of [...order.slice(i % 3), ...order.slice(0, i % 3)]) {
