@@ -147,6 +147,25 @@ describe.each([
   });
 });
 
+// The exec client's program is hers to name, and the front writes it printable but as it is
+// (backslashes kept): `x\nuid=0` is eleven printable characters. The sh appended its changed=
+// line with dash's echo, which turns a backslash-n into a newline: her name forged uid= and
+// auid= lines in the container's note, which every later read took as the starter's (review34,
+// found beside item 1). Both shims append the name as it is, one line.
+test('an exec client named with backslash escapes appends one line to the note, by both shims', () => {
+  const her = { ...mallory, exe: '/home/mallory/x\\nuid=0\\nauid=0\\c' };
+  for (const path of [SHIM, join(ALONE, 'contid-runc-fast')]) {
+    current = path;
+    rmSync(notes, { recursive: true, force: true });
+    mkdirSync(notes, { mode: 0o700 });
+    writeFileSync(cNote(), formatRequester(alice));
+    writeFileSync(join(notes, `e-${EID}`), formatRequester(her));
+    exec(EID);
+    // before (the sh): 'changed=exec,1002,1002,12,102,/home/mallory/x', then 'uid=0', then 'auid=0' and no newline (\c)
+    expect([path, readFileSync(cNote(), 'utf8')]).toEqual([path, `${formatRequester(alice)}changed=exec,1002,1002,12,102,${her.exe}\n`]);
+  }
+});
+
 // Notes as the sh reads them, odd ones too: the compiled shim's entry and what it appends to the
 // note are the sh's, byte for byte (pids and sessions aside).
 describe('the compiled shim reads every note as the sh does', () => {
