@@ -203,6 +203,7 @@ static void conf_refuse(const char *conf, const char *fmt, ...) {
  * theirs). Then no one else can change the file, nor turn any name on its real path elsewhere,
  * so reading it by that path (g_conf_real) after these stats reads what they saw. */
 static char g_conf_real[PATH_MAX];
+static void check_named(const char *conf, const char *dir);
 static void check_conf(const char *conf) {
   char dir[PATH_MAX], real[PATH_MAX];
   const char *slash = strrchr(conf, '/');
@@ -225,23 +226,74 @@ static void check_conf(const char *conf) {
     if ((ds.st_mode & 022) && !(ds.st_mode & S_ISVTX))
       conf_refuse(conf, "its directory's ancestor %s is writable by its group or others and not sticky (mode %o)", esc(real), (unsigned)(ds.st_mode & 07777));
   }
+  check_named(conf, dir);
 }
 
+static int conf_mine(uid_t uid) { return uid == 0 || uid == geteuid(); }
+
 /* The sh's conf_links: each symbolic link on the path as named, readable or not, root's or this
- * user's (whoever owns a link in a sticky directory may turn it elsewhere or at nothing). */
-static void check_links(const char *conf) {
+ * user's (whoever owns a link in a sticky directory may turn it elsewhere), and the conf itself
+ * not a link. Returns the length of the first name on the path that is not there (0: none), as
+ * the sh's conf_gone: a missing conf is not looked for again (her link could be there just after). */
+static size_t check_links(const char *conf) {
   char pre[PATH_MAX];
   size_t n = strlen(conf);
   if (n >= sizeof pre) to_sh();
-  uid_t me = geteuid();
   for (size_t i = 1; i <= n; i++) {
     if (i < n && conf[i] != '/') continue;
     memcpy(pre, conf, i);
     pre[i] = 0;
     struct stat st;
-    if (lstat(pre, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != me)
-      conf_refuse(conf, "the symbolic link %s on its path is owned by uid %u", esc(pre), (unsigned)st.st_uid);
+    if (lstat(pre, &st) != 0) return i;
+    if (S_ISLNK(st.st_mode)) {
+      if (!conf_mine(st.st_uid)) conf_refuse(conf, "the symbolic link %s on its path is owned by uid %u", esc(pre), (unsigned)st.st_uid);
+      if (i == n) conf_refuse(conf, "a symbolic link");
+    }
   }
+  return 0;
+}
+
+/* The sh's conf_named: each prefix of DIR, the directories on the path as named (a link or not),
+ * root's or this user's: else her directory on it (a `..` after it, or turned into her link
+ * between the walk and the read) would choose which of root's files is read, or that none is. */
+static void check_named(const char *conf, const char *dir) {
+  char pre[PATH_MAX];
+  size_t n = strlen(dir);
+  if (n >= sizeof pre) to_sh();
+  for (size_t i = 1; i <= n; i++) {
+    if (i < n && dir[i] != '/') continue;
+    memcpy(pre, dir, i);
+    pre[i] = 0;
+    struct stat st;
+    if (lstat(pre, &st) != 0) conf_refuse(conf, "cannot stat it or its directory");
+    if (!conf_mine(st.st_uid)) conf_refuse(conf, "the directory %s on its path is owned by uid %u", esc(pre), (unsigned)st.st_uid);
+  }
+}
+
+/* The sh's conf_absent: a CONTID_RUNC_CONF not there (its first LEN bytes name the first missing
+ * name on its path) leaves the defaults only if no one else could have made it so: the directory
+ * it is missing from (by its real path) root's or this user's and writable by no one else, a
+ * sticky one too; each above it so, or sticky; the directories on its path as named root's or
+ * this user's. */
+static void check_absent(const char *conf, size_t len) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  const char *slash = memrchr(conf, '/', len);
+  if (!slash) PATHF(dir, ".");
+  else PATHF(dir, "%.*s", slash == conf ? 1 : (int)(slash - conf), conf);
+  if (!realpath(dir, real)) conf_refuse(conf, "cannot stat it or its directory");
+  struct stat ds;
+  if (stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+  if (!conf_mine(ds.st_uid)) conf_refuse(conf, "missing from the directory %s that is owned by uid %u", esc(real), (unsigned)ds.st_uid);
+  if (ds.st_mode & 022) conf_refuse(conf, "missing from the directory %s that is writable by its group or others (mode %o)", esc(real), (unsigned)(ds.st_mode & 07777));
+  while (strcmp(real, "/")) {
+    char *up = strrchr(real, '/');
+    up[up == real ? 1 : 0] = 0;
+    if (stat(real, &ds) != 0) conf_refuse(conf, "cannot stat it or its directory");
+    if (!conf_mine(ds.st_uid)) conf_refuse(conf, "missing below the directory %s that is owned by uid %u", esc(real), (unsigned)ds.st_uid);
+    if ((ds.st_mode & 022) && !(ds.st_mode & S_ISVTX))
+      conf_refuse(conf, "missing below the directory %s that is writable by its group or others and not sticky (mode %o)", esc(real), (unsigned)(ds.st_mode & 07777));
+  }
+  check_named(conf, dir);
 }
 
 /* /proc/self/sessionid or loginuid: digits only (they end without a newline), else "". */
@@ -584,10 +636,12 @@ int main(int argc, char **argv) {
   /* dash's `.` looks a name without a slash up on PATH, not where `[ -r ]` looked: the sh's,
    * readable here or not (it may be on PATH only). */
   if (!strchr(conf, '/')) to_sh();
-  check_links(conf);
-  if (readable(conf)) {
+  size_t gone = check_links(conf);
+  if (!gone && readable(conf)) {
     check_conf(conf);
     read_conf(g_conf_real);
+  } else if (env("CONTID_RUNC_CONF")) {
+    check_absent(conf, gone ? gone : strlen(conf));
   }
 
   /* The global options, then the subcommand (the sh's loop, case for case). */

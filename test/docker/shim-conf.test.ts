@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, tempStateDir } from '../helpers/cli';
@@ -426,6 +426,11 @@ describe('a conf others could write or replace', () => {
       const r = spawnSync('/bin/ln', ['-s', target, link], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
       expect([r.status, r.stderr]).toEqual([0, '']);
     };
+    /** As the login user: her directory at DIR. */
+    const herMkdir = (dir: string): void => {
+      const r = spawnSync('/bin/mkdir', [dir], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+    };
     // The environment's settings are what the defaults would be: her dangling link made them apply.
     const extraEnv = { CONTID_SPOOL_DIR: spoolB };
 
@@ -482,6 +487,83 @@ describe('a conf others could write or replace', () => {
       expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
       expect(sh.entries[0]).toContain(`${spoolA.slice(S.length + 1)}/`);
       expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    });
+
+    // Refusing her link did not close the fail-open (attack35): she removes it, or makes a
+    // directory of hers in its place, and the conf named is missing, so the defaults applied; and
+    // a name on the path she owns that is not a link (her directory with a `..` after it) was not
+    // looked at. A named conf that is missing now leaves the defaults only if no one else could
+    // have made it so; the directories on the path as named are root's or the user's.
+    test.each([
+      ['she removed her link: missing from the sticky directory', (): string => join(sticky, 'her-link', 'contid-runc.conf'), `missing from the directory ${sticky} that is writable by its group or others (mode 1777)`],
+      [
+        'her directory in its place, empty',
+        (): string => (herMkdir(join(sticky, 'her-dir')), join(sticky, 'her-dir', 'contid-runc.conf')),
+        `missing from the directory ${join(sticky, 'her-dir')} that is owned by uid ${NOBODY}`,
+      ],
+      [
+        'her directory, then `..` to root’s conf (she may turn it into a link to elsewhere)',
+        // not join(), which takes the `..` out
+        (): string => (herMkdir(join(sticky, 'her-dir')), `${sticky}/her-dir/../../etc-root/contid-runc.conf`),
+        `the directory ${join(sticky, 'her-dir')} on its path is owned by uid ${NOBODY}`,
+      ],
+      [
+        'root’s link as the conf, to a name in the sticky directory she removed',
+        (): string => (symlinkSync(join(sticky, 'contid-runc.conf'), join(rootEtc, 'linked.conf')), join(rootEtc, 'linked.conf')),
+        'a symbolic link',
+      ],
+    ])('%s: refused by both, alone or not', (_n, arrange, problem) => {
+      const conf = arrange();
+      try {
+        // before: the conf missing, the defaults (spoolB, fail-open), status 0; the `..` one read root's conf through her directory
+        for (const shim of [join(WITH_SH, 'contid-runc'), join(WITH_SH, 'contid-runc-fast'), join(ALONE, 'contid-runc-fast')]) {
+          expect([shim, run(shim, null, calls[0]![1], { ...extraEnv, CONTID_RUNC_CONF: conf })]).toEqual([
+            shim,
+            expect.objectContaining({ status: 127, stderr: `contid-runc: refusing ${conf}: ${problem}${WHY}\n`, entries: [], runtime: null }),
+          ]);
+        }
+      } finally {
+        rmSync(join(rootEtc, 'linked.conf'), { force: true });
+      }
+    });
+
+    test('root’s own directory, the conf missing from it: the defaults, as before, by both', () => {
+      const extra = { ...extraEnv, CONTID_RUNC_CONF: join(rootEtc, 'missing.conf') };
+      const sh = run(join(WITH_SH, 'contid-runc'), null, calls[0]![1], extra);
+      expect([sh.status, sh.stderr, sh.entries.length]).toEqual([0, '', 1]);
+      expect(sh.entries[0]).toContain(`${spoolB.slice(S.length + 1)}/`);
+      expect(run(join(ALONE, 'contid-runc-fast'), null, calls[0]![1], extra)).toEqual(sh);
+    });
+
+    // The checks and the read were several looks at the path (attack35): with her directory
+    // (her conf in it) and her link to root's directory swapped in a loop (renameat2
+    // RENAME_EXCHANGE), some runs saw her directory at the link check and her link at the read
+    // (root's conf read through her link, both shims); and the sh's owner check, a uid from stat
+    // or else [ -O PATH ] (a second look, following a link), passed her directory when [ -O ]
+    // saw her link to root's, and then sourced her file as root.
+    test('her directory, her conf in it, and her link to root’s swapped in a loop: every run refused, by both', () => {
+      const her = join(sticky, 'her');
+      herMkdir(her);
+      const w = spawnSync('/bin/sh', ['-c', 'printf "%s" "$0" >"$1" && chmod 644 "$1"', `touch ${MARK}\nCONTID_SPOOL_DIR=${spoolA}\n`, join(her, 'contid-runc.conf')], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+      expect([w.status, w.stderr]).toEqual([0, '']);
+      herLink(rootEtc, join(sticky, 'her2'));
+      const swap = `import ctypes\nc=ctypes.CDLL(None)\nwhile True: c.renameat2(-100,b'${her}',-100,b'${join(sticky, 'her2')}',2)\n`;
+      const loop = spawn('/usr/bin/python3', ['-c', swap], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
+      try {
+        const conf = join(her, 'contid-runc.conf');
+        const seen: Record<string, number> = {};
+        for (const [shim, runs] of [[join(WITH_SH, 'contid-runc'), 120], [join(WITH_SH, 'contid-runc-fast'), 30], [join(ALONE, 'contid-runc-fast'), 30]] as const) {
+          for (let i = 0; i < runs; i++) {
+            const r = run(shim, null, calls[0]![1], { ...extraEnv, CONTID_RUNC_CONF: conf });
+            const what = r.marked ? 'her conf run as root' : r.status === 127 && r.entries.length === 0 && r.runtime === null ? 'refused' : `status ${r.status}: ${r.entries.map((e) => e.split('/')[0]).join(' ')}`;
+            seen[what] = (seen[what] ?? 0) + 1;
+          }
+        }
+        // before, one run: { refused: 147, 'status 0: a': 33 } (a: root's conf through her link); her conf ran as root in 2 of 400 runs of the sh by hand
+        expect(seen).toEqual({ refused: 180 });
+      } finally {
+        loop.kill();
+      }
     });
   });
 
