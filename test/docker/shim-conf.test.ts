@@ -72,8 +72,10 @@ function run(shim: string, conf: string | Buffer | null, argv: string[], extraEn
   rmSync(confPath, { recursive: true, force: true });
   if (conf !== null) writeFileSync(confPath, conf);
   arrange?.(confPath);
-  // As conmon runs it: no CONTID_* settings in the environment, only the runtime to run.
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CONTID_RUNTIME: fake, OUT, ...extraEnv };
+  // As conmon runs it: no CONTID_* settings in the environment, only the runtime to run; but the
+  // default state directory is this test's (where no conf is read, or dash reads one that names
+  // no spool, the entries went into the host's /var/lib/contid/spool, at every run).
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CONTID_RUNTIME: fake, OUT, CONTID_STATE_DIR: join(S, 'default-state'), ...extraEnv };
   const r = spawnSync(shim, argv, { env, encoding: 'utf8', cwd: B });
   return {
     status: r.status,
@@ -207,10 +209,10 @@ test('a conf that is a directory: the compiled shim hands it to the sh, whatever
   mkdirSync(join(WITH_SH, 'contid-runc.conf'));
   mkdirSync(join(ALONE, 'contid-runc.conf'));
   try {
-    const dirSh = spawnSync(join(WITH_SH, 'contid-runc'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
-    const dirFast = spawnSync(join(WITH_SH, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
+    const dirSh = spawnSync(join(WITH_SH, 'contid-runc'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT, CONTID_STATE_DIR: join(S, 'default-state') }, encoding: 'utf8', cwd: B });
+    const dirFast = spawnSync(join(WITH_SH, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT, CONTID_STATE_DIR: join(S, 'default-state') }, encoding: 'utf8', cwd: B });
     expect([dirFast.status, dirFast.stderr]).toEqual([dirSh.status, dirSh.stderr]);
-    const alone = spawnSync(join(ALONE, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT }, encoding: 'utf8', cwd: B });
+    const alone = spawnSync(join(ALONE, 'contid-runc-fast'), argv, { env: { PATH: process.env.PATH, CONTID_RUNTIME: fake, OUT, CONTID_STATE_DIR: join(S, 'default-state') }, encoding: 'utf8', cwd: B });
     expect(alone.status).toBe(127);
   } finally {
     rmSync(join(WITH_SH, 'contid-runc.conf'), { recursive: true, force: true });
