@@ -1,15 +1,15 @@
 /**
  * Byte-level reading of an audit line's head, `[node=X ]type=T msg=audit(SEC.MSEC:SERIAL): …`,
  * shared by the index builder and the check of what it built: both must group a line with
- * its event, and find its session, in exactly the same way.
+ * its event in exactly the same way, and both read its session as a scan does (sessionOfRecordLine).
  */
 
 import { findBytes } from './line-bytes';
+import { sessionOfRecordLine } from './record';
 
 const KEY_OPEN = Buffer.from('msg=audit(');
-const SES = Buffer.from(' ses=');
-const SES_NAME = SES.subarray(1);
-const UNSET_SESSION = 4294967295;
+const SES_NAME = Buffer.from('ses=');
+const MSG_BODY = Buffer.from("msg='");
 /** The head (node, type) is short: `msg=audit(` further in is part of a message, not the stamp. */
 const MAX_HEAD = 300;
 
@@ -28,25 +28,28 @@ export function stampSpan(buf: Buffer, start: number, end: number): { from: numb
 
 /**
  * The lines of one buffer, read in order as `end = buf.indexOf(10, start)`, stampSpan(buf,
- * start, end) and sessionAfter()'s search read each: `end` (its newline), the stamp [from, to)
- * and its first ` ses=` after the stamp (`ses`, -1: none). The check of an index's ranges reads
- * every line it prints this way: one native search for the newline a line, one for ` ses=`
- * shared by the lines up to the one that has it, and plain loops over the head (a loop over
- * every byte, or an object a line, cost more).
+ * start, end) and sessionOfRecordLine(buf, start, end) read each: `end` (its newline), the
+ * stamp [from, to) and its session (`ses`: kernelSession's answer, as every decoded path reads
+ * it). The check of an index's ranges reads every line it prints this way: one native search
+ * for the newline a line, one each for `ses=` and `msg='` shared by the lines up to the one that
+ * has it (a line without either names no session: PATH, CWD, PROCTITLE…), loops over the head.
  */
 export class LineHeads {
   end = 0;
   from = 0;
   to = 0;
-  ses = -1;
+  ses: number | null | undefined = undefined;
   private buf: Buffer = Buffer.alloc(0);
-  /** The first ` ses=` at or after the last place searched (buf.length: none). */
+  /** The first `ses=` at or after the last place searched (buf.length: none). */
   private next = -1;
+  /** The first `msg='` likewise. */
+  private nextBody = -1;
 
   /** Starts reading `buf`, which must end with a newline. */
   reset(buf: Buffer): void {
     this.buf = buf;
     this.next = -1;
+    this.nextBody = -1;
   }
 
   /** Reads the line at `start` (a line start at or after the last one read); false when it is not an audit record. */
@@ -63,13 +66,16 @@ export class LineHeads {
     this.from = open + KEY_OPEN.length;
     this.to = close;
     if (this.next < close) {
-      // ` ses=` found as `ses=` after a blank: a native search for a pattern starts from its
-      // first byte, and a space comes every few bytes where an `s` comes far less often
-      let at = buf.indexOf(SES_NAME, close + 1);
-      while (at >= 0 && buf[at - 1] !== 0x20) at = buf.indexOf(SES_NAME, at + 1);
-      this.next = at < 0 ? buf.length : at - 1;
+      const at = buf.indexOf(SES_NAME, close + 1);
+      this.next = at < 0 ? buf.length : at;
     }
-    this.ses = this.next + SES.length <= end ? this.next : -1;
+    if (this.nextBody < close) {
+      const at = buf.indexOf(MSG_BODY, close + 1);
+      this.nextBody = at < 0 ? buf.length : at;
+    }
+    // no `ses=` and no msg='…' body (whose cut can join one: `ses` + body + `=7`) in the
+    // line: no field the split finds is named ses
+    this.ses = this.next < end || this.nextBody < end ? sessionOfRecordLine(buf, start, end) : undefined;
     return true;
   }
 }
@@ -120,20 +126,4 @@ export function eventKey(buf: Buffer, lineStart: number, from: number, to: numbe
     return `${buf.toString('latin1', lineStart, sp < 0 || sp > from ? from : sp)} ${buf.toString('latin1', from, to)}`;
   }
   return buf.toString('latin1', from, to);
-}
-
-/** The first ` ses=N` after the stamp (`to`) and before `end`: N, or -1 when absent or unset. */
-export function sessionAfter(buf: Buffer, to: number, end: number): number {
-  // searched within the line: unbounded, a line without ses= (PATH, CWD, PROCTITLE) was
-  // searched on into the next event's lines
-  const found = buf.subarray(to, end).indexOf(SES);
-  return found < 0 ? -1 : sessionAt(buf, to + found, end);
-}
-
-/** The session written after the ` ses=` at `at` (before `end`): N, or -1 when unset or not digits. */
-export function sessionAt(buf: Buffer, at: number, end: number): number {
-  let v = 0;
-  let i = at + SES.length;
-  for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39 && i - at < 16; i++) v = v * 10 + buf[i] - 0x30;
-  return i > at + SES.length && v !== UNSET_SESSION ? v : -1;
 }

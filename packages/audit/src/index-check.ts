@@ -1,7 +1,7 @@
 import { lstatSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { othersMayReplaceEntries } from '@contid/core/dist/output-file';
-import { LineHeads, canonicalStamp, eventKey, sameStamp, sessionAt } from './event-key';
+import { LineHeads, canonicalStamp, eventKey, sameStamp } from './event-key';
 import { readRanges } from './read-ranges';
 
 /**
@@ -120,8 +120,9 @@ class KeySets {
  * audit lines, each of an event of that session: a line that names a session names this one,
  * and every event has such a line among the ranges (as the indexer files them). So no range
  * can hand out another event's bytes. The lines are read as the indexer reads them (stampSpan,
- * eventKey, sessionAfter in event-key.ts), with a native search for each line's end and for its ` ses=` (LineHeads):
- * this runs over every byte an indexed query prints, before it prints any.
+ * eventKey in event-key.ts; each line's session by sessionOfRecordLine, as a scan reads it), with
+ * a native search for each line's end and for its `ses=` (LineHeads): this runs over every byte
+ * an indexed query prints, before it prints any.
  */
 export function checkSessionRanges(file: string | number, session: number, pairs: Float64Array, facts?: RangeFacts): string | null {
   let problem: string | null = null;
@@ -209,10 +210,13 @@ function checkLines(buf: Buffer, ls: number, session: number, keys: KeySets): st
       plainFrom = plain ? line.from : -1;
       plainTo = line.to;
     }
-    if (line.ses >= 0) {
-      const v = sessionAt(buf, line.ses, line.end);
-      if (v >= 0 && v !== session) return `a range of session ${session} holds an event of session ${v}`;
-      if (v >= 0) keyHasSession = true;
+    // every line that names a session names this one — unset and malformed values too: then
+    // each event of a merged range is this session's by whichever record a reader takes
+    // (sessionOf takes the first), not only the range's first event (containerOfRange)
+    const v = line.ses;
+    if (v !== undefined) {
+      if (v !== session) return `a range of session ${session} holds ${v === null ? 'a record whose session is unset' : `an event of session ${v}`}`;
+      keyHasSession = true;
     }
   }
   if (open) fileKey(keys, keyText, keyTime, keySerial, keyHasSession);

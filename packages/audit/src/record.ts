@@ -354,41 +354,12 @@ class LazyRecord implements AuditRecord {
 
   /**
    * field('ses') as a session (see kernelSession), read from the bytes while the record has
-   * only them: its fast path byte for byte — no `msg='` in the text, the first `ses=` starts a
-   * word, is not quoted, and nothing before it is quoted or separated by anything but spaces;
-   * the value runs to the next blank. NOT_BY_BYTES when that path does not decide (field() then
-   * splits the text).
+   * only them (plainSessionBytes); NOT_BY_BYTES when the bytes alone do not decide.
    */
   sessionFromBytes(): number | null | undefined | typeof NOT_BY_BYTES {
     const buf = this.bytes;
     if (buf === null || this.raw_ !== null || this.split_ !== null) return NOT_BY_BYTES;
-    const restStart = this.at + this.headEnd;
-    const rawEnd = this.at + (this.gs >= 0 ? this.gs : this.length);
-    // searched in the line only: buf.indexOf would search on past it, to the buffer's end
-    // when no later line has the bytes (a full scan's 1 MB chunk, once per event)
-    const line = buf.subarray(restStart, rawEnd);
-    if (line.indexOf(MSG_BODY) >= 0) return NOT_BY_BYTES;
-    let found = line.indexOf(SES_EQ);
-    // as field(): after a name character it is the end of a longer name (old-ses=) or in a value
-    while (found > 0 && isNameChar(buf[restStart + found - 1])) found = line.indexOf(SES_EQ, found + 1);
-    if (found < 0) return undefined;
-    const at = restStart + found;
-    const from = at + SES_EQ.length;
-    if ((at !== restStart && buf[at - 1] !== 0x20) || (from < rawEnd && buf[from] === 0x22)) return NOT_BY_BYTES;
-    // a native search per byte that is not plain (a SYSCALL's ses= comes after some 300 bytes
-    // of fields: a loop over them was most of what an indexed query spent deciding a range)
-    for (let k = 0; k < NOT_PLAIN_BYTES.length; k++) {
-      const i = line.indexOf(NOT_PLAIN_BYTES[k]);
-      if (i >= 0 && i < found) return NOT_BY_BYTES;
-    }
-    let to = from;
-    let n = 0;
-    while (to < rawEnd && !isBlankByte(buf[to])) {
-      const b = buf[to++];
-      n = b >= 0x30 && b <= 0x39 && n >= 0 ? n * 10 + b - 0x30 : -1;
-    }
-    // sessionValue's rule on the value's text: 1–10 digits, not the unset 4294967295
-    return n < 0 || to === from || to - from > 10 || n === 4294967295 ? null : n;
+    return plainSessionBytes(buf, this.at + this.headEnd, this.at + (this.gs >= 0 ? this.gs : this.length));
   }
   /** kernelSession(this), read once. */
   session(): number | null | undefined {
@@ -531,28 +502,43 @@ function enrichedStart(buf: Buffer, start: number, end: number): number {
   return gsAt >= 0 && gsAt < end ? gsAt : end;
 }
 
+/** What readHead found of a line's head (one object, reused: no object per line). */
+const lineHead = {
+  rawEnd: 0,
+  nodeEnd: -1,
+  typeStart: 0,
+  typeEnd: 0,
+  secStart: 0,
+  secDigits: 0,
+  sec: 0,
+  ms: 0,
+  serial: 0,
+  serialText: null as string | null,
+  /** Where the fields start: after `)`, an optional `:`, an optional space. */
+  restStart: 0,
+};
+
 /**
- * parseRecord for the line `buf[start, end)`, its head read from the bytes (the same grammar
- * as HEAD, byte for byte) and no string made: the record points at `buf`, which the caller
- * must never write again (scanLines with keepChunks), and becomes text only when something
- * reads it.
+ * The head of the line `buf[start, end)` read into `lineHead`, by HEAD's grammar byte for byte;
+ * false when the line is not an audit record. parseRecordBytes and sessionOfRecordLine both
+ * read heads through it, so the index reads a line's fields from where the scan does.
  */
-export function parseRecordBytes(buf: Buffer, start: number, end: number, offset: number): AuditRecord | null {
+function readHead(buf: Buffer, start: number, end: number): boolean {
   const rawEnd = enrichedStart(buf, start, end);
   let p = start;
-  let node: string | null = null;
+  lineHead.nodeEnd = -1;
   if (buf[p] === 0x6e && startsWithAt(buf, p, rawEnd, NODE_EQ)) {
     let q = p + NODE_EQ.length;
     while (q < rawEnd && !isBlankByte(buf[q])) q++;
-    if (q === p + NODE_EQ.length || q >= rawEnd || buf[q] !== 0x20) return null;
-    node = buf.toString('latin1', p + NODE_EQ.length, q);
+    if (q === p + NODE_EQ.length || q >= rawEnd || buf[q] !== 0x20) return false;
+    lineHead.nodeEnd = q;
     p = q + 1;
   }
-  if (!startsWithAt(buf, p, rawEnd, TYPE_EQ)) return null;
+  if (!startsWithAt(buf, p, rawEnd, TYPE_EQ)) return false;
   const typeStart = p + TYPE_EQ.length;
   let q = typeStart;
   while (q < rawEnd && !isBlankByte(buf[q])) q++;
-  if (q === typeStart || !startsWithAt(buf, q, rawEnd, MSG_AUDIT)) return null;
+  if (q === typeStart || !startsWithAt(buf, q, rawEnd, MSG_AUDIT)) return false;
   const typeEnd = q;
   p = q + MSG_AUDIT.length;
   // SEC (1–12 digits), then .MSEC (1–3), then :SERIAL (1–20), then ')'
@@ -560,19 +546,19 @@ export function parseRecordBytes(buf: Buffer, start: number, end: number, offset
   let sec = 0;
   while (p < rawEnd && isDigit(buf[p]) && p - secStart < 13) sec = sec * 10 + buf[p++] - 0x30;
   const secDigits = p - secStart;
-  if (secDigits === 0 || secDigits > 12) return null;
+  if (secDigits === 0 || secDigits > 12) return false;
   let ms = 0;
   if (p < rawEnd && buf[p] === 0x2e /* . */) {
     const m0 = ++p;
     while (p < rawEnd && isDigit(buf[p]) && p - m0 < 4) ms = ms * 10 + buf[p++] - 0x30;
-    if (p === m0 || p - m0 > 3) return null;
+    if (p === m0 || p - m0 > 3) return false;
   }
   let serial = 0;
   let serialText: string | null = null;
   if (p < rawEnd && buf[p] === 0x3a /* : */) {
     const s0 = ++p;
     while (p < rawEnd && isDigit(buf[p]) && p - s0 < 21) p++;
-    if (p === s0 || p - s0 > 20) return null;
+    if (p === s0 || p - s0 > 20) return false;
     let z = s0;
     while (z < p - 1 && buf[z] === 0x30) z++; // leading zeros, as parseRecord drops them
     if (p - z > 15) {
@@ -580,14 +566,54 @@ export function parseRecordBytes(buf: Buffer, start: number, end: number, offset
       serial = Number(serialText);
     } else for (let i = z; i < p; i++) serial = serial * 10 + buf[i] - 0x30;
   }
-  if (p >= rawEnd || buf[p] !== 0x29 /* ) */) return null;
+  if (p >= rawEnd || buf[p] !== 0x29 /* ) */) return false;
   p++;
   if (p < rawEnd && buf[p] === 0x3a) p++;
   if (p < rawEnd && buf[p] === 0x20) p++;
-  const type = typeNameAt(buf, typeStart, typeEnd);
+  lineHead.rawEnd = rawEnd;
+  lineHead.typeStart = typeStart;
+  lineHead.typeEnd = typeEnd;
+  lineHead.secStart = secStart;
+  lineHead.secDigits = secDigits;
+  lineHead.sec = sec;
+  lineHead.ms = ms;
+  lineHead.serial = serial;
+  lineHead.serialText = serialText;
+  lineHead.restStart = p;
+  return true;
+}
+
+/**
+ * parseRecord for the line `buf[start, end)`, its head read from the bytes (readHead: the same
+ * grammar as HEAD, byte for byte) and no string made: the record points at `buf`, which the
+ * caller must never write again (scanLines with keepChunks), and becomes text only when
+ * something reads it.
+ */
+export function parseRecordBytes(buf: Buffer, start: number, end: number, offset: number): AuditRecord | null {
+  if (!readHead(buf, start, end)) return null;
+  const h = lineHead;
+  const node = h.nodeEnd < 0 ? null : buf.toString('latin1', start + NODE_EQ.length, h.nodeEnd);
+  const type = typeNameAt(buf, h.typeStart, h.typeEnd);
   // seconds written with a leading zero: the time keeps the digits as written
-  const time = secDigits > 1 && buf[secStart] === 0x30 ? `${buf.toString('latin1', secStart, secStart + secDigits)}.${String(ms).padStart(3, '0')}` : null;
-  return new LazyRecord(node, type.name, type.num, sec * 1000 + ms, serial, offset, time, serialText, null, buf, start, end - start, p - start, rawEnd < end ? rawEnd - start : -1);
+  const time = h.secDigits > 1 && buf[h.secStart] === 0x30 ? `${buf.toString('latin1', h.secStart, h.secStart + h.secDigits)}.${String(h.ms).padStart(3, '0')}` : null;
+  const rawEnd = h.rawEnd;
+  return new LazyRecord(node, type.name, type.num, h.sec * 1000 + h.ms, h.serial, offset, time, h.serialText, null, buf, start, end - start, h.restStart - start, rawEnd < end ? rawEnd - start : -1);
+}
+
+/**
+ * kernelSession of the record on the line `buf[start, end)` (no newline), read as every
+ * decoded path reads it — its head by readHead, its fields' bytes by plainSessionBytes, else
+ * the record parsed and its fields split — for the readers that see lines as bytes only: the
+ * index builder files each line's event by it and the index check reads every line it lets
+ * print by it, so the index never says another session than a scan. Undefined when the line
+ * names no session (or is not a record), null when unset or not a session number.
+ */
+export function sessionOfRecordLine(buf: Buffer, start: number, end: number): number | null | undefined {
+  if (!readHead(buf, start, end)) return undefined;
+  const fast = plainSessionBytes(buf, lineHead.restStart, lineHead.rawEnd);
+  if (fast !== NOT_BY_BYTES) return fast;
+  const rec = parseRecordBytes(buf, start, end, -1);
+  return rec === null ? undefined : kernelSession(rec);
 }
 
 /**
@@ -673,6 +699,48 @@ const MSG_BODY = Buffer.from("msg='");
 const SES_EQ = Buffer.from('ses=');
 /** Bytes that, before `ses=`, leave the session to the split: a quote, a blank other than the space. */
 const NOT_PLAIN_BYTES = [0x22, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0xa0];
+
+/**
+ * The kernel's session of a record's raw part `buf[restStart, rawEnd)` (its text after the
+ * head, up to its 0x1D or end), as LazyRecord.field('ses') and sessionValue read it, when the
+ * bytes alone say it: the first `ses=` not after a name character (old-ses= is another name)
+ * starts a word, is not quoted, nothing before it is quoted or separated by anything but
+ * spaces, and no `msg='` begins before its value ends; the value runs to the next blank.
+ * NOT_BY_BYTES when this path does not decide (the split then does: sessionOfRecordLine,
+ * LazyRecord.session).
+ */
+function plainSessionBytes(buf: Buffer, restStart: number, rawEnd: number): number | null | undefined | typeof NOT_BY_BYTES {
+  // searched in the line only: buf.indexOf would search on past it, to the buffer's end
+  // when no later line has the bytes (a full scan's 1 MB chunk, once per event)
+  const line = buf.subarray(restStart, rawEnd);
+  const body = line.indexOf(MSG_BODY);
+  let found = line.indexOf(SES_EQ);
+  // as field(): after a name character it is the end of a longer name (old-ses=) or in a value
+  while (found > 0 && isNameChar(buf[restStart + found - 1])) found = line.indexOf(SES_EQ, found + 1);
+  // no ses= to find: none, unless a body's cut joins one (`ses` + msg='…' + `=7`)
+  if (found < 0) return body >= 0 ? NOT_BY_BYTES : undefined;
+  const at = restStart + found;
+  const from = at + SES_EQ.length;
+  if ((at !== restStart && buf[at - 1] !== 0x20) || (from < rawEnd && buf[from] === 0x22)) return NOT_BY_BYTES;
+  // a native search per byte that is not plain (a SYSCALL's ses= comes after some 300 bytes
+  // of fields: a loop over them was most of what an indexed query spent deciding a range)
+  for (let k = 0; k < NOT_PLAIN_BYTES.length; k++) {
+    const i = line.indexOf(NOT_PLAIN_BYTES[k]);
+    if (i >= 0 && i < found) return NOT_BY_BYTES;
+  }
+  let to = from;
+  let n = 0;
+  while (to < rawEnd && !isBlankByte(buf[to])) {
+    const b = buf[to++];
+    n = b >= 0x30 && b <= 0x39 && n >= 0 ? n * 10 + b - 0x30 : -1;
+  }
+  // a msg='…' body is cut out before the split (parts()): one that begins after the value's
+  // blank leaves every byte up to it as it is, so the split finds this ses= and this value
+  // (a user record's kernel part: `pid= uid= auid= ses=N msg='op=…'`); else the split decides
+  if (body >= 0 && restStart + body < to) return NOT_BY_BYTES;
+  // sessionValue's rule on the value's text: 1–10 digits, not the unset 4294967295
+  return n < 0 || to === from || to - from > 10 || n === 4294967295 ? null : n;
+}
 
 /** A `ses=` value as a session: null when unset (4294967295) or not 1–10 digits. */
 export function sessionValue(ses: string): number | null {

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { untrustedIndexReason } from './index-check';
 import { BootLines } from './boot-watch';
-import { eventKey, sessionAfter, stampSpan } from './event-key';
+import { eventKey, stampSpan } from './event-key';
 import { isBindingLine, isEntryLine } from './line-bytes';
 import { scanLines } from './reader';
+import { sessionOfRecordLine } from './record';
 
 /**
  * A sidecar index of audit log files, keyed by device, inode, size and mtime (a rotated
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS session_segments (file_id INTEGER NOT NULL REFERENCES
   segment INTEGER NOT NULL, ranges BLOB NOT NULL, PRIMARY KEY (file_id, session, segment));
 `;
 /** Bump when the layout changes: an older index is dropped and rebuilt, never misread. */
-const SCHEMA_VERSION = 6; // 6: and the line after each boot line's drop, which confirms it (boot-watch.ts); 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts); 5: boot 2 (a binding line that is also a boot line)
+const SCHEMA_VERSION = 7; // 7: an event filed by its kernel session as the scan reads it (sessionOfRecordLine), not by the first ' ses=' of its text; 6: and the line after each boot line's drop, which confirms it (boot-watch.ts); 3: binding lines include setns / pivot_root SYSCALL lines (entries.ts); 4: and the lines that find boots (boot-watch.ts); 5: boot 2 (a binding line that is also a boot line)
 /** Ranges are written out every this many bytes of log, so building uses flat memory. */
 const SEGMENT_BYTES = 64 << 20;
 
@@ -220,7 +221,9 @@ export class SearchIndex {
     const bindings: { offset: number; line: string }[] = [];
     const bootLines = new BootLines();
     const bySession = new Map<number, Ranges>();
-    const keySession = new Map<string, { session: number; sec: number }>();
+    // an event's session, decided by its first line that names one (sessionOf's rule): null
+    // when that line's is unset or not a number — the event is then no session's
+    const keySession = new Map<string, { session: number | null; sec: number }>();
     const pending = new Map<string, { sec: number; lines: [number, number][] }>();
     const file = (session: number, start: number, end: number): void => {
       let r = bySession.get(session);
@@ -244,30 +247,32 @@ export class SearchIndex {
       if (span === null) return;
       const key = eventKey(buf, start, span.from, span.to);
       const lineEnd = offset + (end - start) + 1; // with its newline: touching lines merge
-      const session = sessionAfter(buf, span.to, end);
+      const session = sessionOfRecordLine(buf, start, end);
       const sec = stampSeconds(buf, span.from, span.to);
       expireKeys(keySession, sec);
       expireKeys(pending, sec);
       if (keySession.size > OPEN_KEYS || pending.size > OPEN_KEYS) {
         throw new IndexWindowError(`more than ${OPEN_KEYS} events within ${KEY_SECONDS} s of audit time (at byte ${offset})`, 1);
       }
-      const known = keySession.get(key)?.session;
-      if (session < 0 && known === undefined) {
+      const known = keySession.get(key);
+      if (session === undefined && known === undefined) {
         let waiting = pending.get(key);
         if (!waiting) pending.set(key, (waiting = { sec, lines: [] }));
         waiting.lines.push([offset, lineEnd]);
         return;
       }
-      const s = session >= 0 && known === undefined ? session : (known as number);
+      // a later line's own ses= does not move the event (a scan reads the first); the check
+      // refuses ranges where one says another session, so such a log is scanned
+      const s = known === undefined ? (session as number | null) : known.session;
       if (known === undefined) {
         keySession.set(key, { session: s, sec });
         const waiting = pending.get(key);
         if (waiting) {
-          for (const [ws, we] of waiting.lines) file(s, ws, we);
+          if (s !== null) for (const [ws, we] of waiting.lines) file(s, ws, we);
           pending.delete(key);
         }
       }
-      file(s, offset, lineEnd);
+      if (s !== null) file(s, offset, lineEnd);
     });
     flush();
     onBytes?.(size, size);

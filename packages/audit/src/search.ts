@@ -427,7 +427,10 @@ function containerOfBytes(memo: SessionMemo, bytes: Buffer, offset: number, know
  * The container of a whole index range (several events of one session, merged), or undefined
  * when one container cannot be said for all of it: the range begins before the session's last
  * epoch (a LOGIN allocating the number again inside it) with lines that are not of that
- * LOGIN's own event — those bytes are decoded, event by event.
+ * LOGIN's own event — those bytes are decoded, event by event. It reads the session of the
+ * range's first record that names one: the check (SessionRangeCheck) has read every line of
+ * the range before, by the scan's own reader (sessionOfRecordLine), and refuses a range in
+ * which any record names another session, or an unset one — so every event of it is `session`'s.
  */
 function containerOfRange(memo: SessionMemo, session: number, bytes: Buffer, offset: number): AttributedContainer | null | undefined {
   const last = memo.lastEpoch(session, bytes[0] === 0x6e /* n */ ? lineNode(bytes, 0, lineEnd(bytes)) || null : null);
