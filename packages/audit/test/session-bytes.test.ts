@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { AuditRecord, kernelSession, parseRecord, parseRecordBytes, sessionOfRecordLine, sessionValue } from '@contid/audit';
+import { AuditRecord, kernelSession, parseRecord, parseRecordBytes, sessionValue } from '@contid/audit';
 import { checkSessionRanges } from '../src/index-check';
 import { LineHeads, canonicalStamp, eventKey, stampSpan } from '../src/event-key';
 
