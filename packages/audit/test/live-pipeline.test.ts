@@ -343,6 +343,30 @@ describe('live pipeline (search API + what only a live stream needs)', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(1 << 20);
   });
 
+  // Session numbers start again at each boot: a log replayed across a reboot, or a collector
+  // relaying a node's backlog after an outage that spanned one, brings an unbound session S of
+  // the old boot and the new boot's S (a container this time) within one grace. The old S's
+  // events wait for a binding of their own LOGIN; the new S's binding is not theirs.
+  test('a held event of a session whose number a new LOGIN allocated again is not given the new binding', () => {
+    let now = 1000;
+    const p = new LivePipeline({ format: 'json', trust }, () => now);
+    const eoe = (serial: number) => `type=EOE msg=audit(1795926138.740:${serial}): `;
+    // the old boot: session 3 allocated, an exec, no binding (a login shell)
+    let out = String(p.push([...login(3, 5000), eoe(5000), ...execve(3, 5001, 'old-boot'), eoe(5001)]));
+    expect(out).toBe(''); // held: its binding may still come
+    // the node boots again (serials count from low), allocates 3 again and binds it to a container
+    const later = (lines: string[]) => lines.map((l) => l.replace('msg=audit(1795926138.', 'msg=audit(1795926200.'));
+    const again = later([...login(1, 20), eoe(20), ...login(2, 21), eoe(21), ...login(3, 22), eoe(22), binding(3, 23, 'web', '13957717679680'), ...execve(3, 24, 'new-boot'), eoe(24)]);
+    out += String(p.push(again));
+    now += 3000;
+    out += String(p.expire());
+    out += String(p.flush());
+    const containerOf = (serial: number) => events(out).filter((e) => e.serial === serial).map((e) => e.container?.name ?? null);
+    expect(containerOf(5000)).toEqual([null, null]); // the old allocation's LOGIN event
+    expect(containerOf(5001)).toEqual([null]);
+    expect(containerOf(24)).toEqual(['web']);
+  });
+
   test('lines handed in as blocks of bytes (the plugin source) give the output the same lines as strings give', () => {
     // held, bound, and an event cut across two blocks (its records wait for the next block)
     const lines = [...login(960, 1), ...execve(960, 2, 'one'), 'not a record', binding(960, 4, 'web', '13957717679680'), ...execve(960, 5, 'two'), ...login(961, 6), ...execve(961, 7, 'x'), '', ...execve(962, 8, 'late')];

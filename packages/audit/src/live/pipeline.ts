@@ -299,6 +299,11 @@ export class LivePipeline implements EventPipeline {
     const key = sessionKeyOf(rec.node, ses);
     const state = this.sessions.get(key);
     if (state) {
+      // Events it still holds are of the number's earlier allocation (a boot ago: a log
+      // replayed across a reboot, a collector's backlog): they go out now, as the attributor
+      // has them before this LOGIN. Left held, the binding of this allocation would let them
+      // go and the attributor (a live stream's latest epoch) would give them its container.
+      this.releaseSession(key);
       state.loginAt = now;
       state.missedAt = null;
     } else this.sessions.set(key, { loginAt: now, missedAt: null, held: NO_EVENT, heldLast: NO_EVENT });
