@@ -110,7 +110,9 @@ interface Enrichment {
 /**
  * Output one call returns at most from the held events that are due (bytes): a little under
  * 1 MB, so that the output's buffer (OutputBytes, doubling from 64 KB) stops at 1 MB. At 1 MB
- * exactly, the document that crossed it doubled the buffer to 2 MB for a few bytes more.
+ * exactly, the document that crossed it doubled the buffer to 2 MB for a few bytes more. Only
+ * while each event's output is under 64 KB: the one that crosses the bound goes out whole (an
+ * exec with a long argv still doubles the buffer; one over 1 MB goes out alone).
  */
 const RELEASE_OUTPUT_BYTES = (1 << 20) - (1 << 16);
 const BINDING_TYPES = new Set(['VIRT_CONTROL', 'CONTAINER_OP', 'UNKNOWN[1020]']);
